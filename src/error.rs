@@ -1,0 +1,128 @@
+//! Errors: what went wrong and what to do about it.
+
+use std::fmt;
+
+/// Everything that can go wrong outside the redirect hot path.
+#[derive(Debug)]
+pub enum Error {
+    /// Input that breaks a rule; `what` names the field.
+    Invalid {
+        /// The kind of input, e.g. `language`.
+        what: &'static str,
+        /// What is wrong and how to fix it.
+        detail: String,
+    },
+    /// A named thing does not exist.
+    NotFound {
+        /// The kind of thing, e.g. `mirror`.
+        what: &'static str,
+        /// Its name as given.
+        name: String,
+    },
+    /// A named thing exists already.
+    Exists {
+        /// The kind of thing.
+        what: &'static str,
+        /// Its name as given.
+        name: String,
+    },
+    /// A thing cannot be removed or changed because others depend on it.
+    InUse {
+        /// What depends on it, and what to do.
+        detail: String,
+    },
+    /// The database belongs to a newer Bouncer.
+    NewerSchema {
+        /// Version found in the file.
+        found: u64,
+        /// Newest version this build understands.
+        supported: u64,
+    },
+    /// Another process holds the database and offers no control socket.
+    Busy {
+        /// The database path.
+        path: String,
+    },
+    /// The storage engine failed.
+    Storage(String),
+    /// An operating-system operation failed.
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Invalid`].
+    pub fn invalid(what: &'static str, detail: String) -> Error {
+        Error::Invalid { what, detail }
+    }
+
+    /// Shorthand for [`Error::NotFound`].
+    pub fn not_found(what: &'static str, name: &str) -> Error {
+        Error::NotFound {
+            what,
+            name: name.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Exists`].
+    pub fn exists(what: &'static str, name: &str) -> Error {
+        Error::Exists {
+            what,
+            name: name.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Invalid { what, detail } => write!(f, "invalid {what}: {detail}"),
+            Error::NotFound { what, name } => {
+                write!(f, "no {what} named {name:?} (see `bouncer {} list`)", list_command(what))
+            }
+            Error::Exists { what, name } => write!(f, "a {what} named {name:?} exists already"),
+            Error::InUse { detail } => f.write_str(detail),
+            Error::NewerSchema { found, supported } => write!(
+                f,
+                "the database was written by a newer Bouncer (schema {found}; this build understands up to {supported}): upgrade bouncer, or restore a backup made by this version"
+            ),
+            Error::Busy { path } => write!(
+                f,
+                "the database {path} is open in another process and its control socket does not answer: stop that process, or run this command where it can reach the socket"
+            ),
+            Error::Storage(msg) => write!(f, "storage error: {msg}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+fn list_command(what: &str) -> &str {
+    match what {
+        "operating system" => "os",
+        other => other,
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

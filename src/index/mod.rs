@@ -1,0 +1,675 @@
+//! The in-memory availability index: an immutable snapshot of which mirrors
+//! can serve which file, built from the store and swapped atomically when
+//! something changes. The redirect path reads it without locks.
+//!
+//! Built for size: locations served by the same set of mirrors share one
+//! [`Candidates`] table, so a network of 200 mirrors × 50,000 locations
+//! where most mirrors carry everything holds a handful of tables, and a
+//! pick costs the same however many locations there are.
+
+mod pick;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use pick::{Candidates, Random, ThreadRandom};
+
+use crate::model::{LANG_PLACEHOLDER, LocationId, MirrorId, ProductId};
+use crate::query::percent_decode;
+use crate::store::Snapshot;
+
+const NONE: u32 = u32::MAX;
+
+/// A mirror as the redirect path needs it.
+#[derive(Debug)]
+pub struct MirrorEntry {
+    /// Its id (for counting).
+    pub id: MirrorId,
+    /// Its name.
+    pub name: Box<str>,
+    /// Root URL without trailing slash.
+    pub base_url: Box<str>,
+    /// Its rating (weight before any damping).
+    pub rating: u32,
+}
+
+/// A bounceable (active) product.
+#[derive(Debug)]
+pub struct ProductEntry {
+    /// Its id (for counting).
+    pub id: ProductId,
+    /// Its name as spelled by the operator.
+    pub name: Box<str>,
+    /// Redirect to https mirrors only.
+    pub ssl_only: bool,
+    /// Languages it is offered in (empty: all).
+    pub languages: Box<[Box<str>]>,
+    /// (os, location index), sorted by os.
+    oses: Box<[(Box<str>, u32)]>,
+}
+
+impl ProductEntry {
+    /// The stored spelling of `lang` if offered (any valid `lang` when the
+    /// product has no languages).
+    pub fn offers<'a>(&'a self, lang: &'a str) -> Option<&'a str> {
+        if self.languages.is_empty() {
+            return Some(lang);
+        }
+        self.languages
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(lang))
+            .map(|l| &**l)
+    }
+}
+
+/// A location ready to serve.
+#[derive(Debug)]
+pub struct LocationEntry {
+    /// Its id (for counting).
+    pub id: LocationId,
+    /// Index of its product in the index.
+    product: u32,
+    /// Operating system.
+    pub os: Box<str>,
+    /// The path template split at every `:lang`.
+    parts: Box<[Box<str>]>,
+    /// Every eligible mirror (https only for ssl-only products).
+    any: Arc<Candidates>,
+    /// The https mirrors among them.
+    https: Arc<Candidates>,
+}
+
+impl LocationEntry {
+    /// Appends the path with `lang` filled in to `out`.
+    pub fn render_path(&self, lang: &str, out: &mut String) {
+        for (i, part) in self.parts.iter().enumerate() {
+            if i > 0 {
+                out.push_str(lang);
+            }
+            out.push_str(part);
+        }
+    }
+
+    /// Whether the path has a `:lang` to fill.
+    pub fn has_lang(&self) -> bool {
+        self.parts.len() > 1
+    }
+
+    /// Mirrors that may serve it; `https_only` for TLS requests.
+    pub fn candidates(&self, https_only: bool) -> &Candidates {
+        if https_only { &self.https } else { &self.any }
+    }
+}
+
+/// Why a request resolves to no file: all answer 404, but metrics and
+/// logs tell them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No such product or alias (or inactive).
+    Product,
+    /// The product has no location for that OS.
+    Os,
+    /// The product is not offered in that language, or the language is malformed.
+    Language,
+    /// No known file has that path.
+    Path,
+}
+
+/// What a request resolved to.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// The product.
+    pub product: &'a ProductEntry,
+    /// The location.
+    pub location: &'a LocationEntry,
+    /// The language filling `:lang` (the product's own spelling).
+    pub lang: &'a str,
+}
+
+impl Target<'_> {
+    /// The path on a mirror.
+    pub fn path(&self) -> String {
+        let mut s = String::with_capacity(128);
+        self.location.render_path(self.lang, &mut s);
+        s
+    }
+}
+
+/// Counts for metrics and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Active products.
+    pub products: usize,
+    /// Locations of active products.
+    pub locations: usize,
+    /// All mirrors.
+    pub mirrors: usize,
+    /// Mirrors eligible for traffic.
+    pub eligible_mirrors: usize,
+    /// Distinct candidate tables (shared between locations).
+    pub candidate_sets: usize,
+    /// (location, eligible mirror) pairs that can serve.
+    pub serving_pairs: usize,
+    /// Known files.
+    pub files: usize,
+}
+
+/// An immutable snapshot of the network for the redirect path.
+#[derive(Debug, Default)]
+pub struct Index {
+    mirrors: Vec<MirrorEntry>,
+    products: Vec<ProductEntry>,
+    /// Lower-case product names and aliases → product index.
+    names: HashMap<Box<str>, u32>,
+    locations: Vec<LocationEntry>,
+    /// Decoded path templates → location index.
+    templates: HashMap<Box<str>, u32>,
+    /// Decoded known file paths → (location index, language).
+    files: HashMap<Box<str>, (u32, Option<Box<str>>)>,
+    stats: IndexStats,
+}
+
+impl Index {
+    /// Resolves a bounce request. `product` and `os` are matched
+    /// case-insensitively; `lang` must look like a locale.
+    pub fn resolve<'a>(&'a self, product: &str, os: &str, lang: &'a str) -> Result<Target<'a>, Miss> {
+        let p = self.product(product).ok_or(Miss::Product)?;
+        let product = &self.products[p as usize];
+        if !crate::validate::is_lang(lang) {
+            return Err(Miss::Language);
+        }
+        let lang = product.offers(lang).ok_or(Miss::Language)?;
+        let loc = product
+            .oses
+            .iter()
+            .find(|(o, _)| o.eq_ignore_ascii_case(os))
+            .map(|&(_, l)| l)
+            .ok_or(Miss::Os)?;
+        Ok(Target {
+            product,
+            location: &self.locations[loc as usize],
+            lang,
+        })
+    }
+
+    fn product(&self, name: &str) -> Option<u32> {
+        // Fold case without allocating for the usual short ASCII names.
+        let mut buf = [0u8; 128];
+        if name.len() <= buf.len() && name.is_ascii() {
+            let folded = &mut buf[..name.len()];
+            folded.copy_from_slice(name.as_bytes());
+            folded.make_ascii_lowercase();
+            let folded = std::str::from_utf8(folded).ok()?;
+            self.names.get(folded).copied()
+        } else {
+            self.names.get(name.to_lowercase().as_str()).copied()
+        }
+    }
+
+    /// Resolves a file path (percent-decoded, from `/files/<path>`): a known
+    /// file, a location without `:lang`, or a location whose `:lang` a
+    /// path component fills with a language the product offers.
+    pub fn resolve_path<'a>(&'a self, path: &'a str) -> Result<Target<'a>, Miss> {
+        if let Some((loc, lang)) = self.files.get(path) {
+            let location = &self.locations[*loc as usize];
+            return Ok(Target {
+                product: &self.products[location.product as usize],
+                location,
+                lang: lang.as_deref().unwrap_or(""),
+            });
+        }
+        if let Some(&loc) = self.templates.get(path) {
+            let location = &self.locations[loc as usize];
+            if !location.has_lang() {
+                return Ok(Target {
+                    product: &self.products[location.product as usize],
+                    location,
+                    lang: "",
+                });
+            }
+        }
+        // Try each locale-shaped token of the path as the language.
+        let is_lang_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+        let bytes = path.as_bytes();
+        let mut tried: Vec<&str> = Vec::new();
+        let mut start = None;
+        for i in 0..=bytes.len() {
+            let in_token = i < bytes.len() && is_lang_byte(bytes[i]);
+            match (in_token, start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    start = None;
+                    let token = &path[s..i];
+                    if tried.contains(&token) || tried.len() >= 64 {
+                        continue;
+                    }
+                    tried.push(token);
+                    let key = replace_token(path, token);
+                    let Some(&loc) = self.templates.get(key.as_str()) else {
+                        continue;
+                    };
+                    let location = &self.locations[loc as usize];
+                    let product = &self.products[location.product as usize];
+                    if let Some(lang) = product.offers(token) {
+                        return Ok(Target {
+                            product,
+                            location,
+                            lang,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(Miss::Path)
+    }
+
+    /// The mirror at `index` (as returned by [`Candidates::pick`]).
+    pub fn mirror(&self, index: u32) -> &MirrorEntry {
+        &self.mirrors[index as usize]
+    }
+
+    /// Sizes, for metrics.
+    pub fn stats(&self) -> IndexStats {
+        self.stats
+    }
+
+    /// Builds an index from a configuration snapshot and the (location,
+    /// mirror) pairs whose availability says they serve.
+    pub fn build(snapshot: &Snapshot, serving: impl IntoIterator<Item = (LocationId, MirrorId)>) -> Index {
+        let mut builder = Builder::new(snapshot);
+        for (loc, mirror) in serving {
+            builder.serving(loc, mirror);
+        }
+        builder.finish()
+    }
+}
+
+/// `path` with every whole-token occurrence of `token` replaced by `:lang`.
+fn replace_token(path: &str, token: &str) -> String {
+    let is_lang_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
+    let mut out = String::with_capacity(path.len() + 8);
+    let mut rest = path;
+    let mut prev_is_lang = false;
+    while let Some(pos) = rest.find(token) {
+        let before_ok = if pos == 0 {
+            !prev_is_lang
+        } else {
+            !is_lang_byte(rest.as_bytes()[pos - 1])
+        };
+        let after = pos + token.len();
+        let after_ok = after == rest.len() || !is_lang_byte(rest.as_bytes()[after]);
+        out.push_str(&rest[..pos]);
+        if before_ok && after_ok {
+            out.push_str(LANG_PLACEHOLDER);
+        } else {
+            out.push_str(token);
+        }
+        prev_is_lang = is_lang_byte(rest.as_bytes()[after - 1]);
+        rest = &rest[after..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Builds an [`Index`] while availability rows stream in, sorted by
+/// location: each location's mirror set is finished (and shared with equal
+/// sets) as soon as the next location starts, so memory stays small.
+pub struct Builder {
+    index: Index,
+    /// Mirror id → index of an eligible mirror, or NONE.
+    eligible: Vec<u32>,
+    /// Location id → location index, or NONE (inactive product).
+    location_of: Vec<u32>,
+    /// Https flag per mirror index.
+    https: Vec<bool>,
+    /// Weight per mirror index.
+    weight: Vec<u64>,
+    current: u32,
+    buffer: Vec<u32>,
+    shared: HashMap<Box<[u32]>, (Arc<Candidates>, Arc<Candidates>)>,
+    empty: Arc<Candidates>,
+}
+
+impl Builder {
+    /// Starts from the configuration.
+    pub fn new(s: &Snapshot) -> Builder {
+        let mut index = Index::default();
+        let max_mirror = s.mirrors.iter().map(|m| m.id.0).max().unwrap_or(0) as usize;
+        let mut eligible = vec![NONE; max_mirror + 1];
+        let mut https = Vec::new();
+        let mut weight = Vec::new();
+        for m in &s.mirrors {
+            let healthy = s.health.get(&m.id).is_none_or(|h| h.healthy);
+            let i = index.mirrors.len() as u32;
+            if m.active && m.rating > 0 && healthy {
+                eligible[m.id.0 as usize] = i;
+                index.stats.eligible_mirrors += 1;
+            }
+            https.push(m.is_https());
+            weight.push(u64::from(m.rating));
+            index.mirrors.push(MirrorEntry {
+                id: m.id,
+                name: m.name.as_str().into(),
+                base_url: m.base_url.as_str().into(),
+                rating: m.rating,
+            });
+        }
+
+        let mut product_of = HashMap::new();
+        for p in s.products.iter().filter(|p| p.active) {
+            let i = index.products.len() as u32;
+            product_of.insert(p.id, i);
+            index.names.insert(p.name.to_lowercase().into(), i);
+            index.products.push(ProductEntry {
+                id: p.id,
+                name: p.name.as_str().into(),
+                ssl_only: p.ssl_only,
+                languages: p.languages.iter().map(|l| l.as_str().into()).collect(),
+                oses: Box::new([]),
+            });
+        }
+        for a in &s.aliases {
+            if let Some(&i) = product_of.get(&a.product) {
+                index.names.insert(a.name.to_lowercase().into(), i);
+            }
+        }
+
+        let empty = Arc::new(Candidates::default());
+        let max_location = s.locations.iter().map(|l| l.id.0).max().unwrap_or(0) as usize;
+        let mut location_of = vec![NONE; max_location + 1];
+        let mut oses: Vec<Vec<(Box<str>, u32)>> = vec![Vec::new(); index.products.len()];
+        for l in &s.locations {
+            let Some(&p) = product_of.get(&l.product) else {
+                continue;
+            };
+            let i = index.locations.len() as u32;
+            location_of[l.id.0 as usize] = i;
+            oses[p as usize].push((l.os.as_str().into(), i));
+            index
+                .templates
+                .insert(percent_decode(&l.path).into(), i);
+            index.locations.push(LocationEntry {
+                id: l.id,
+                product: p,
+                os: l.os.as_str().into(),
+                parts: l.path.split(LANG_PLACEHOLDER).map(Into::into).collect(),
+                any: empty.clone(),
+                https: empty.clone(),
+            });
+        }
+        for (p, mut list) in oses.into_iter().enumerate() {
+            list.sort();
+            index.products[p].oses = list.into();
+        }
+        for f in &s.files {
+            let Some(loc) = f.location.and_then(|l| location_of.get(l.0 as usize).copied()) else {
+                continue;
+            };
+            if loc != NONE {
+                index.files.insert(
+                    percent_decode(&f.path).into(),
+                    (loc, f.lang.as_deref().map(Into::into)),
+                );
+            }
+        }
+        index.stats.products = index.products.len();
+        index.stats.locations = index.locations.len();
+        index.stats.mirrors = index.mirrors.len();
+        index.stats.files = index.files.len();
+        Builder {
+            index,
+            eligible,
+            location_of,
+            https,
+            weight,
+            current: NONE,
+            buffer: Vec::new(),
+            shared: HashMap::new(),
+            empty,
+        }
+    }
+
+    /// Records that `mirror` serves `location`. Rows must arrive grouped by
+    /// location (the store's key order).
+    pub fn serving(&mut self, location: LocationId, mirror: MirrorId) {
+        let Some(&loc) = self.location_of.get(location.0 as usize) else {
+            return;
+        };
+        let Some(&m) = self.eligible.get(mirror.0 as usize) else {
+            return;
+        };
+        if loc == NONE || m == NONE {
+            return;
+        }
+        if loc != self.current {
+            self.flush();
+            self.current = loc;
+        }
+        self.buffer.push(m);
+    }
+
+    fn flush(&mut self) {
+        if self.current == NONE {
+            return;
+        }
+        let loc = self.current as usize;
+        self.buffer.sort_unstable();
+        self.buffer.dedup();
+        self.index.stats.serving_pairs += self.buffer.len();
+        let ssl_only = self.index.products[self.index.locations[loc].product as usize].ssl_only;
+        let (any, https) = match self.shared.get(self.buffer.as_slice()) {
+            Some(pair) => pair.clone(),
+            None => {
+                let weighted = |only_https: bool| {
+                    let list = self
+                        .buffer
+                        .iter()
+                        .filter(|&&m| !only_https || self.https[m as usize])
+                        .map(|&m| (m, self.weight[m as usize]))
+                        .collect();
+                    Arc::new(Candidates::new(list))
+                };
+                let pair = (weighted(false), weighted(true));
+                self.shared
+                    .insert(self.buffer.as_slice().into(), pair.clone());
+                pair
+            }
+        };
+        let entry = &mut self.index.locations[loc];
+        entry.any = if ssl_only { https.clone() } else { any };
+        entry.https = https;
+        self.buffer.clear();
+        self.current = NONE;
+    }
+
+    /// Finishes the index.
+    pub fn finish(mut self) -> Index {
+        self.flush();
+        let _ = &self.empty;
+        self.index.stats.candidate_sets = self.shared.len();
+        self.index
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn snapshot() -> Snapshot {
+        let product = |id, name: &str, langs: &[&str], ssl_only| Product {
+            id: ProductId(id),
+            name: name.into(),
+            ssl_only,
+            public: true,
+            active: true,
+            checknow: false,
+            priority: 0,
+            languages: langs.iter().map(|l| l.to_string()).collect(),
+            created_at: 0,
+        };
+        let location = |id, product, os: &str, path: &str| Location {
+            id: LocationId(id),
+            product: ProductId(product),
+            os: os.into(),
+            path: path.into(),
+            created_at: 0,
+        };
+        let mirror = |id, url: &str, rating| Mirror {
+            id: MirrorId(id),
+            name: format!("m{id}"),
+            base_url: url.into(),
+            rating,
+            active: true,
+            regions: vec![],
+            contact: String::new(),
+            created_at: 0,
+        };
+        Snapshot {
+            products: vec![
+                product(1, "Firefox-1.0", &["en-US", "de", "ja-JP-mac"], false),
+                product(2, "Thunderbird", &[], false),
+                product(3, "Secure", &[], true),
+            ],
+            aliases: vec![Alias {
+                name: "firefox-latest".into(),
+                product: ProductId(1),
+            }],
+            oses: vec!["win".into(), "linux".into()],
+            locations: vec![
+                location(1, 1, "win", "/firefox/1.0/win32/:lang/Firefox%20Setup%201.0.exe"),
+                location(2, 1, "linux", "/firefox/1.0/linux/:lang/firefox-1.0.tar.bz2"),
+                location(3, 2, "win", "/tb/setup.exe"),
+                location(4, 3, "win", "/secure/:lang.exe"),
+            ],
+            mirrors: vec![
+                mirror(1, "http://a.example", 10),
+                mirror(2, "https://b.example", 30),
+                mirror(3, "http://c.example", 0),
+            ],
+            health: HashMap::new(),
+            files: vec![],
+            regions: vec![],
+        }
+    }
+
+    fn all_serving() -> Vec<(LocationId, MirrorId)> {
+        let mut v = Vec::new();
+        for l in 1..=4 {
+            for m in 1..=3 {
+                v.push((LocationId(l), MirrorId(m)));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn resolution_rules() {
+        let index = Index::build(&snapshot(), all_serving());
+        let t = index.resolve("FIREFOX-1.0", "WIN", "DE").unwrap();
+        assert_eq!(t.path(), "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe");
+        let t = index.resolve("firefox-latest", "linux", "ja-jp-mac").unwrap();
+        assert_eq!(t.path(), "/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2");
+        assert_eq!(index.resolve("nope", "win", "de").unwrap_err(), Miss::Product);
+        assert_eq!(index.resolve("firefox-1.0", "osx", "de").unwrap_err(), Miss::Os);
+        assert_eq!(index.resolve("firefox-1.0", "win", "fr").unwrap_err(), Miss::Language);
+        // No languages: every valid language, and its own spelling.
+        let t = index.resolve("thunderbird", "win", "xx-YY").unwrap();
+        assert_eq!((t.path().as_str(), t.lang), ("/tb/setup.exe", "xx-YY"));
+        assert_eq!(index.resolve("thunderbird", "win", "../x").unwrap_err(), Miss::Language);
+    }
+
+    #[test]
+    fn hostile_languages_never_leave_the_directory() {
+        let index = Index::build(&snapshot(), all_serving());
+        let long = "a".repeat(33);
+        for lang in [
+            "../../x", "%2e%2e%2f", "..%2f", "@evil.example", "//evil.example", "a/b", "a\\b", "é",
+            "a b", "a?b", "a#b", "", long.as_str(), "\u{202e}", ".",
+        ] {
+            assert_eq!(index.resolve("secure", "win", lang).unwrap_err(), Miss::Language, "{lang:?}");
+        }
+    }
+
+    #[test]
+    fn candidates_respect_rating_tls_and_ssl_only() {
+        let index = Index::build(&snapshot(), all_serving());
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        let names = |c: &Candidates| -> Vec<String> {
+            c.iter().map(|(m, _)| index.mirror(m).name.to_string()).collect()
+        };
+        // Rating 0 never serves.
+        assert_eq!(names(t.location.candidates(false)), vec!["m1", "m2"]);
+        assert_eq!(names(t.location.candidates(true)), vec!["m2"]);
+        let t = index.resolve("secure", "win", "en-US").unwrap();
+        assert_eq!(names(t.location.candidates(false)), vec!["m2"]);
+        // Identical mirror sets share one table.
+        assert_eq!(index.stats().candidate_sets, 1);
+    }
+
+    #[test]
+    fn unhealthy_inactive_and_missing_mirrors_are_left_out() {
+        let mut s = snapshot();
+        s.health.insert(
+            MirrorId(2),
+            MirrorHealth {
+                healthy: false,
+                ..Default::default()
+            },
+        );
+        let serving = vec![(LocationId(3), MirrorId(1)), (LocationId(3), MirrorId(2))];
+        let index = Index::build(&s, serving.clone());
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        assert_eq!(t.location.candidates(false).len(), 1);
+        assert!(t.location.candidates(true).is_empty());
+        // Locations nobody serves have no candidates.
+        let t = index.resolve("firefox-1.0", "win", "de").unwrap();
+        assert!(t.location.candidates(false).is_empty());
+        s.mirrors[0].active = false;
+        let index = Index::build(&s, serving);
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        assert!(t.location.candidates(false).is_empty());
+    }
+
+    #[test]
+    fn inactive_products_are_unknown() {
+        let mut s = snapshot();
+        s.products[1].active = false;
+        let index = Index::build(&s, all_serving());
+        assert_eq!(index.resolve("thunderbird", "win", "en-US").unwrap_err(), Miss::Product);
+    }
+
+    #[test]
+    fn file_paths() {
+        let mut s = snapshot();
+        s.files.push(FileInfo {
+            path: "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe".into(),
+            location: Some(LocationId(1)),
+            lang: Some("de".into()),
+            ..Default::default()
+        });
+        let index = Index::build(&s, all_serving());
+        let t = index.resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe").unwrap();
+        assert_eq!((t.location.id, t.lang), (LocationId(1), "de"));
+        // From the template, with a language the product offers.
+        let t = index.resolve_path("/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2").unwrap();
+        assert_eq!(t.path(), "/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2");
+        assert_eq!(
+            index.resolve_path("/firefox/1.0/linux/fr/firefox-1.0.tar.bz2").unwrap_err(),
+            Miss::Path
+        );
+        assert_eq!(index.resolve_path("/tb/setup.exe").unwrap().location.id, LocationId(3));
+        let t = index.resolve_path("/secure/pt-BR.exe").unwrap();
+        assert_eq!(t.path(), "/secure/pt-BR.exe");
+        for bad in ["/tb/../tb/setup.exe", "/tb", "", "/secure/:lang.exe", "/secure/a/b.exe"] {
+            assert!(index.resolve_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_replacement() {
+        assert_eq!(replace_token("/a/de/de-x/de.exe", "de"), "/a/:lang/de-x/:lang.exe");
+        assert_eq!(replace_token("/dede/de", "de"), "/dede/:lang");
+    }
+}

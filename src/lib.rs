@@ -1,0 +1,34 @@
+//! Bouncer: a mirror-network manager in one binary.
+//!
+//! A map of the modules:
+//! - [`model`]: what Bouncer knows (products, locations, mirrors, …).
+//! - [`validate`]: what counts as a valid name, language, path, URL.
+//! - [`store`]: the only code that touches redb.
+//! - [`index`]: the immutable in-memory availability index and the weighted pick.
+//! - [`network`]: the live network: store + current index, one write path that commits then publishes.
+//! - [`bounce`]: the redirect handler (`/?product=…`, `/files/…`).
+//! - [`counters`]: download counts kept in memory and flushed in batches.
+//! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
+//! - [`control`]: the local control socket that lets CLI commands reach a running server.
+//! - [`commands`]: the CLI commands, runnable locally or through the control socket.
+//! - [`cli`]: argh definitions of the command line.
+//! - [`config`]: validated server configuration.
+//! - [`demo`]: the demo network behind `bouncer demo`.
+//! - [`query`]: percent-decoding and query-string parsing.
+//! - [`error`]: errors that say what to do.
+
+pub mod bounce;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod control;
+pub mod counters;
+pub mod demo;
+pub mod error;
+pub mod index;
+pub mod model;
+pub mod network;
+pub mod query;
+pub mod server;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,329 @@
+//! The data model of SPEC §1: what Bouncer knows about products, mirrors and
+//! the files they carry. Plain values, no storage or HTTP concerns.
+
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Stable numeric id of a product (never reused).
+    ProductId
+);
+id_type!(
+    /// Stable numeric id of a location (never reused).
+    LocationId
+);
+id_type!(
+    /// Stable numeric id of a mirror (never reused).
+    MirrorId
+);
+
+/// The placeholder in a location path that a language replaces.
+pub const LANG_PLACEHOLDER: &str = ":lang";
+
+/// Operating systems a new database starts with.
+pub const DEFAULT_OSES: &[&str] = &[
+    "win",
+    "win64",
+    "win64-aarch64",
+    "osx",
+    "linux",
+    "linux64",
+    "linux64-aarch64",
+    "android",
+];
+
+/// A downloadable build family, e.g. `firefox-120.0`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Product {
+    /// Its id.
+    pub id: ProductId,
+    /// Unique (case-insensitively) name, as the operator spelled it.
+    pub name: String,
+    /// Only ever redirect to `https://` mirrors.
+    pub ssl_only: bool,
+    /// Shown in the download form and public feeds.
+    pub public: bool,
+    /// Bounced at all; an inactive product answers 404.
+    pub active: bool,
+    /// Sentry should check it soon (release tooling sets this on new builds).
+    pub checknow: bool,
+    /// Ordering hint for lists and sentry (higher first).
+    pub priority: u32,
+    /// Locales it exists in; empty means every language.
+    pub languages: Vec<String>,
+    /// Unix seconds when it was added.
+    pub created_at: u64,
+}
+
+impl Product {
+    /// The stored spelling of `lang` if the product is offered in it
+    /// (case-insensitive); `lang` itself when the product has no languages.
+    pub fn offers<'a>(&'a self, lang: &'a str) -> Option<&'a str> {
+        if self.languages.is_empty() {
+            return Some(lang);
+        }
+        self.languages
+            .iter()
+            .find(|l| l.eq_ignore_ascii_case(lang))
+            .map(String::as_str)
+    }
+}
+
+/// (product, os) → a path template relative to a mirror's root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// Its id.
+    pub id: LocationId,
+    /// The product it belongs to.
+    pub product: ProductId,
+    /// Operating system name (lower case).
+    pub os: String,
+    /// URL path starting with `/`, percent-encoded, where every `:lang` is
+    /// replaced by the requested language.
+    pub path: String,
+    /// Unix seconds when it was added (sentry checks new locations first).
+    pub created_at: u64,
+}
+
+/// A mirror: someone else's server carrying our files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mirror {
+    /// Its id.
+    pub id: MirrorId,
+    /// Unique name (case-insensitive).
+    pub name: String,
+    /// `http://` or `https://` URL of the mirror's root, without trailing slash.
+    pub base_url: String,
+    /// Selection weight; 0 takes it out of rotation.
+    pub rating: u32,
+    /// The operator's switch; inactive mirrors get no traffic.
+    pub active: bool,
+    /// Regions it serves; none means the world pool.
+    pub regions: Vec<String>,
+    /// Contact e-mail of the mirror's admins (may be empty).
+    pub contact: String,
+    /// Unix seconds when it was added.
+    pub created_at: u64,
+}
+
+impl Mirror {
+    /// Whether it is served over TLS.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+/// What sentry last saw of a mirror as a whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorHealth {
+    /// It answered properly on its last check.
+    pub healthy: bool,
+    /// Unix seconds of the last check.
+    pub checked_at: u64,
+    /// Unix seconds when `healthy` last changed.
+    pub since: u64,
+    /// Why it is unhealthy (empty when healthy).
+    pub error: String,
+    /// How often it changed state recently (for damping flapping mirrors).
+    pub flaps: u32,
+}
+
+impl Default for MirrorHealth {
+    /// A mirror nobody has checked yet counts as healthy: it still gets no
+    /// traffic until a check finds its files (`Availability::present`).
+    fn default() -> Self {
+        MirrorHealth {
+            healthy: true,
+            checked_at: 0,
+            since: 0,
+            error: String::new(),
+            flaps: 0,
+        }
+    }
+}
+
+/// Per (location, mirror): does the mirror serve the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Availability {
+    /// The file is there (right size, right content as far as checked).
+    pub present: bool,
+    /// The mirror answered the last check of this file properly.
+    pub healthy: bool,
+    /// Unix seconds of the last check.
+    pub checked_at: u64,
+    /// What went wrong on the last check (empty if nothing).
+    pub error: String,
+}
+
+impl Availability {
+    /// Whether this (location, mirror) may receive downloads.
+    pub fn serves(&self) -> bool {
+        self.present && self.healthy
+    }
+}
+
+/// A concrete file: a location with its language filled in, or a path from
+/// a checksum file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileInfo {
+    /// URL path from the mirror root, percent-encoded, starting with `/`.
+    pub path: String,
+    /// The location it belongs to.
+    pub location: Option<LocationId>,
+    /// The language that fills the location's `:lang`, if any.
+    pub lang: Option<String>,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// Lower-case hex digests, when known.
+    pub md5: Option<String>,
+    /// Lower-case hex SHA-1.
+    pub sha1: Option<String>,
+    /// Lower-case hex SHA-256.
+    pub sha256: Option<String>,
+}
+
+/// A stable name pointing at a product (`firefox-latest`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alias {
+    /// The alias as spelled by the operator.
+    pub name: String,
+    /// The product it points at.
+    pub product: ProductId,
+}
+
+/// A group of countries with its own mirrors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Unique name.
+    pub name: String,
+    /// Percent of the region's traffic kept in-region (≥ 100 or < 0: all).
+    pub throttle: i32,
+    /// Region to try when traffic leaves this one.
+    pub fallback: Option<String>,
+    /// Whether traffic may finally fall back to the whole world.
+    pub global_fallback: bool,
+    /// ISO 3166 country codes (upper case).
+    pub countries: Vec<String>,
+}
+
+/// What an admin account may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// API writes to products, locations and aliases.
+    Release,
+    /// Read only.
+    Viewer,
+}
+
+impl Role {
+    /// The name used on the command line and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Release => "release",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses `admin`, `release` or `viewer`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "release" => Some(Role::Release),
+            "viewer" => Some(Role::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// An admin account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Unique login name.
+    pub name: String,
+    /// PHC string of an argon2id hash.
+    pub password_hash: String,
+    /// What it may do.
+    pub role: Role,
+    /// Unix seconds when it was added.
+    pub created_at: u64,
+}
+
+/// One sentry check pass.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SentryRun {
+    /// Sequence number.
+    pub id: u64,
+    /// `all`, `new`, `spot`, `hashes`, `mirror:NAME`.
+    pub kind: String,
+    /// Unix seconds.
+    pub started_at: u64,
+    /// Unix seconds (0 while running).
+    pub ended_at: u64,
+    /// Checks made.
+    pub checks: u64,
+    /// Checks that failed.
+    pub failures: u64,
+    /// Status changes it caused.
+    pub changes: u64,
+    /// Path of its HTML report, relative to the reports directory.
+    pub report: String,
+}
+
+/// An entry of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Sequence number.
+    pub id: u64,
+    /// Unix seconds.
+    pub at: u64,
+    /// Who: `cli`, `admin:NAME`, `api:NAME`, `sentry`, `loader`.
+    pub actor: String,
+    /// What, e.g. `mirror.add`.
+    pub action: String,
+    /// Human-readable details.
+    pub detail: String,
+}
+
+/// Downloads of one day, aggregated by the counters before a flush.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CountBatch {
+    /// Days since the Unix epoch (UTC).
+    pub day: u32,
+    /// Downloads per product.
+    pub products: Vec<(ProductId, u64)>,
+    /// Downloads per location and language (empty language: none).
+    pub locations: Vec<(LocationId, String, u64)>,
+    /// Downloads per mirror.
+    pub mirrors: Vec<(MirrorId, u64)>,
+    /// Downloads per ISO country code (`--` when unknown).
+    pub countries: Vec<(String, u64)>,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Days since the Unix epoch for a Unix time in seconds.
+pub fn day_of(unix_secs: u64) -> u32 {
+    (unix_secs / 86_400) as u32
+}

@@ -1,0 +1,510 @@
+//! Domain structs ⇄ bytes. Each row starts with a format byte so a
+//! migration can tell old rows from new ones; fields follow in a fixed order
+//! (integers little-endian, strings length-prefixed).
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorHealth, MirrorId,
+    Product, ProductId, Region, Role, SentryRun, User,
+};
+
+/// Format byte of every row written by this version.
+const FORMAT: u8 = 1;
+
+/// Appends fields to a row.
+#[derive(Default)]
+pub(crate) struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn bool(&mut self, v: bool) {
+        self.0.push(v as u8);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt_str(&mut self, s: &Option<String>) {
+        self.bool(s.is_some());
+        if let Some(s) = s {
+            self.str(s);
+        }
+    }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        self.bool(v.is_some());
+        if let Some(v) = v {
+            self.u64(v);
+        }
+    }
+    fn strs(&mut self, list: &[String]) {
+        self.u32(list.len() as u32);
+        for s in list {
+            self.str(s);
+        }
+    }
+}
+
+/// Reads fields back, failing with the row kind on truncated or bad data.
+pub(crate) struct Reader<'a> {
+    kind: &'static str,
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn corrupt(&self, why: &str) -> Error {
+        Error::Storage(format!(
+            "a {} row is damaged ({why}); restore the database from a backup",
+            self.kind
+        ))
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(self.corrupt("truncated"));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn bool(&mut self) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(self.corrupt("bad flag")),
+        }
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn str(&mut self) -> Result<String> {
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.corrupt("text is not UTF-8"))
+    }
+    fn opt_str(&mut self) -> Result<Option<String>> {
+        Ok(if self.bool()? { Some(self.str()?) } else { None })
+    }
+    fn opt_u64(&mut self) -> Result<Option<u64>> {
+        Ok(if self.bool()? { Some(self.u64()?) } else { None })
+    }
+    fn strs(&mut self) -> Result<Vec<String>> {
+        let n = self.u32()? as usize;
+        if n > self.bytes.len() {
+            return Err(self.corrupt("bad list length"));
+        }
+        (0..n).map(|_| self.str()).collect()
+    }
+}
+
+/// A struct stored as one row.
+pub(crate) trait Row: Sized {
+    /// Name used in error messages.
+    const KIND: &'static str;
+    fn write(&self, w: &mut Writer);
+    fn read(r: &mut Reader<'_>) -> Result<Self>;
+}
+
+/// Encodes a row with its format byte.
+pub(crate) fn encode<T: Row>(row: &T) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u8(FORMAT);
+    row.write(&mut w);
+    w.0
+}
+
+/// Decodes a row written by [`encode`].
+pub(crate) fn decode<T: Row>(bytes: &[u8]) -> Result<T> {
+    let mut r = Reader {
+        kind: T::KIND,
+        bytes,
+    };
+    match r.u8()? {
+        FORMAT => {}
+        other => return Err(r.corrupt(&format!("unknown format {other}"))),
+    }
+    let row = T::read(&mut r)?;
+    if !r.bytes.is_empty() {
+        return Err(r.corrupt("trailing bytes"));
+    }
+    Ok(row)
+}
+
+impl Row for Product {
+    const KIND: &'static str = "product";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.id.0);
+        w.str(&self.name);
+        w.bool(self.ssl_only);
+        w.bool(self.public);
+        w.bool(self.active);
+        w.bool(self.checknow);
+        w.u32(self.priority);
+        w.strs(&self.languages);
+        w.u64(self.created_at);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Product {
+            id: ProductId(r.u64()?),
+            name: r.str()?,
+            ssl_only: r.bool()?,
+            public: r.bool()?,
+            active: r.bool()?,
+            checknow: r.bool()?,
+            priority: r.u32()?,
+            languages: r.strs()?,
+            created_at: r.u64()?,
+        })
+    }
+}
+
+impl Row for Alias {
+    const KIND: &'static str = "alias";
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.name);
+        w.u64(self.product.0);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Alias {
+            name: r.str()?,
+            product: ProductId(r.u64()?),
+        })
+    }
+}
+
+impl Row for Location {
+    const KIND: &'static str = "location";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.id.0);
+        w.u64(self.product.0);
+        w.str(&self.os);
+        w.str(&self.path);
+        w.u64(self.created_at);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Location {
+            id: LocationId(r.u64()?),
+            product: ProductId(r.u64()?),
+            os: r.str()?,
+            path: r.str()?,
+            created_at: r.u64()?,
+        })
+    }
+}
+
+impl Row for Mirror {
+    const KIND: &'static str = "mirror";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.id.0);
+        w.str(&self.name);
+        w.str(&self.base_url);
+        w.u32(self.rating);
+        w.bool(self.active);
+        w.strs(&self.regions);
+        w.str(&self.contact);
+        w.u64(self.created_at);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Mirror {
+            id: MirrorId(r.u64()?),
+            name: r.str()?,
+            base_url: r.str()?,
+            rating: r.u32()?,
+            active: r.bool()?,
+            regions: r.strs()?,
+            contact: r.str()?,
+            created_at: r.u64()?,
+        })
+    }
+}
+
+impl Row for MirrorHealth {
+    const KIND: &'static str = "mirror health";
+    fn write(&self, w: &mut Writer) {
+        w.bool(self.healthy);
+        w.u64(self.checked_at);
+        w.u64(self.since);
+        w.str(&self.error);
+        w.u32(self.flaps);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(MirrorHealth {
+            healthy: r.bool()?,
+            checked_at: r.u64()?,
+            since: r.u64()?,
+            error: r.str()?,
+            flaps: r.u32()?,
+        })
+    }
+}
+
+impl Row for Availability {
+    const KIND: &'static str = "availability";
+    fn write(&self, w: &mut Writer) {
+        w.bool(self.present);
+        w.bool(self.healthy);
+        w.u64(self.checked_at);
+        w.str(&self.error);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Availability {
+            present: r.bool()?,
+            healthy: r.bool()?,
+            checked_at: r.u64()?,
+            error: r.str()?,
+        })
+    }
+}
+
+/// Whether an encoded availability row says the file is served, read from
+/// its two flag bytes without decoding the rest (the index reads millions).
+pub(crate) fn availability_serves(bytes: &[u8]) -> Result<bool> {
+    match bytes {
+        [FORMAT, present @ 0..=1, healthy @ 0..=1, ..] => Ok(*present == 1 && *healthy == 1),
+        _ => Err(Error::Storage(
+            "an availability row is damaged; restore the database from a backup".into(),
+        )),
+    }
+}
+
+impl Row for FileInfo {
+    const KIND: &'static str = "file";
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.path);
+        w.opt_u64(self.location.map(|l| l.0));
+        w.opt_str(&self.lang);
+        w.opt_u64(self.size);
+        w.opt_str(&self.md5);
+        w.opt_str(&self.sha1);
+        w.opt_str(&self.sha256);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(FileInfo {
+            path: r.str()?,
+            location: r.opt_u64()?.map(LocationId),
+            lang: r.opt_str()?,
+            size: r.opt_u64()?,
+            md5: r.opt_str()?,
+            sha1: r.opt_str()?,
+            sha256: r.opt_str()?,
+        })
+    }
+}
+
+impl Row for Region {
+    const KIND: &'static str = "region";
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.name);
+        w.u32(self.throttle as u32);
+        w.opt_str(&self.fallback);
+        w.bool(self.global_fallback);
+        w.strs(&self.countries);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Region {
+            name: r.str()?,
+            throttle: r.u32()? as i32,
+            fallback: r.opt_str()?,
+            global_fallback: r.bool()?,
+            countries: r.strs()?,
+        })
+    }
+}
+
+impl Row for User {
+    const KIND: &'static str = "user";
+    fn write(&self, w: &mut Writer) {
+        w.str(&self.name);
+        w.str(&self.password_hash);
+        w.str(self.role.as_str());
+        w.u64(self.created_at);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let name = r.str()?;
+        let password_hash = r.str()?;
+        let role = r.str()?;
+        let role = Role::parse(&role).ok_or_else(|| r.corrupt("unknown role"))?;
+        Ok(User {
+            name,
+            password_hash,
+            role,
+            created_at: r.u64()?,
+        })
+    }
+}
+
+impl Row for SentryRun {
+    const KIND: &'static str = "sentry run";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.id);
+        w.str(&self.kind);
+        w.u64(self.started_at);
+        w.u64(self.ended_at);
+        w.u64(self.checks);
+        w.u64(self.failures);
+        w.u64(self.changes);
+        w.str(&self.report);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(SentryRun {
+            id: r.u64()?,
+            kind: r.str()?,
+            started_at: r.u64()?,
+            ended_at: r.u64()?,
+            checks: r.u64()?,
+            failures: r.u64()?,
+            changes: r.u64()?,
+            report: r.str()?,
+        })
+    }
+}
+
+impl Row for Event {
+    const KIND: &'static str = "event";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.id);
+        w.u64(self.at);
+        w.str(&self.actor);
+        w.str(&self.action);
+        w.str(&self.detail);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Event {
+            id: r.u64()?,
+            at: r.u64()?,
+            actor: r.str()?,
+            action: r.str()?,
+            detail: r.str()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip<T: Row + PartialEq + std::fmt::Debug>(row: T) {
+        let bytes = encode(&row);
+        assert_eq!(decode::<T>(&bytes).unwrap(), row);
+        // Every truncation is reported, never a panic or a wrong row.
+        for n in 0..bytes.len() {
+            assert!(decode::<T>(&bytes[..n]).is_err(), "{} truncated at {n}", T::KIND);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn products(id: u64, name in ".*", flags: [bool; 4], priority: u32,
+                    languages in proptest::collection::vec("[a-zA-Z-]{1,8}", 0..5), created_at: u64) {
+            round_trip(Product { id: ProductId(id), name, ssl_only: flags[0], public: flags[1],
+                active: flags[2], checknow: flags[3], priority, languages, created_at });
+        }
+
+        #[test]
+        fn mirrors(id: u64, name in ".*", base_url in ".*", rating: u32, active: bool,
+                   regions in proptest::collection::vec(".*", 0..3), contact in ".*", created_at: u64) {
+            round_trip(Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at });
+        }
+
+        #[test]
+        fn files(path in ".*", location: Option<u64>, lang in proptest::option::of(".*"),
+                 size: Option<u64>, md5 in proptest::option::of("[0-9a-f]{32}"),
+                 sha1 in proptest::option::of("[0-9a-f]{40}"), sha256 in proptest::option::of("[0-9a-f]{64}")) {
+            round_trip(FileInfo { path, location: location.map(LocationId), lang, size, md5, sha1, sha256 });
+        }
+
+        #[test]
+        fn availability(present: bool, healthy: bool, checked_at: u64, error in ".*") {
+            let row = Availability { present, healthy, checked_at, error };
+            prop_assert_eq!(availability_serves(&encode(&row)).unwrap(), present && healthy);
+            round_trip(row);
+        }
+
+        #[test]
+        fn regions(name in ".*", throttle: i32, fallback in proptest::option::of(".*"), global_fallback: bool,
+                   countries in proptest::collection::vec("[A-Z]{2}", 0..4)) {
+            round_trip(Region { name, throttle, fallback, global_fallback, countries });
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode::<Product>(&bytes);
+            let _ = decode::<Mirror>(&bytes);
+            let _ = decode::<User>(&bytes);
+        }
+    }
+
+    #[test]
+    fn the_rest() {
+        round_trip(Location {
+            id: LocationId(3),
+            product: ProductId(4),
+            os: "win".into(),
+            path: "/a/:lang/b".into(),
+            created_at: 5,
+        });
+        round_trip(Alias {
+            name: "firefox-latest".into(),
+            product: ProductId(9),
+        });
+        round_trip(MirrorHealth {
+            healthy: false,
+            checked_at: 1,
+            since: 2,
+            error: "timed out".into(),
+            flaps: 3,
+        });
+        for role in [Role::Admin, Role::Release, Role::Viewer] {
+            round_trip(User {
+                name: "ops".into(),
+                password_hash: "$argon2id$…".into(),
+                role,
+                created_at: 7,
+            });
+        }
+        round_trip(SentryRun {
+            id: 1,
+            kind: "all".into(),
+            started_at: 2,
+            ended_at: 3,
+            checks: 4,
+            failures: 5,
+            changes: 6,
+            report: "r.html".into(),
+        });
+        round_trip(Event {
+            id: 1,
+            at: 2,
+            actor: "cli".into(),
+            action: "mirror.add".into(),
+            detail: "<b>".into(),
+        });
+    }
+
+    #[test]
+    fn unknown_format_is_refused() {
+        let mut bytes = encode(&Alias {
+            name: "a".into(),
+            product: ProductId(1),
+        });
+        bytes[0] = 99;
+        let err = decode::<Alias>(&bytes).unwrap_err().to_string();
+        assert!(err.contains("unknown format 99"), "{err}");
+    }
+}
