@@ -1,1 +1,552 @@
-//! TODO
+//! The command line (argh definitions only). The forms in SPEC §9 are
+//! fixed: scripts depend on them.
+
+use argh::FromArgs;
+
+/// Bouncer: send every download to a healthy mirror that has the file.
+#[derive(FromArgs, Debug)]
+pub struct Bouncer {
+    /// the database file (default: $BOUNCER_DB or bouncer.redb)
+    #[argh(option)]
+    pub db: Option<String>,
+    #[argh(subcommand)]
+    /// what to do
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum Command {
+    /// Serve.
+    Serve(Serve),
+    /// Demo.
+    Demo(Demo),
+    /// Users.
+    User(UserCmd),
+    /// Mirrors.
+    Mirror(MirrorCmd),
+    /// Products.
+    Product(ProductCmd),
+    /// Locations.
+    Location(LocationCmd),
+    /// Aliases.
+    Alias(AliasCmd),
+    /// Operating systems.
+    Os(OsCmd),
+    /// Availability.
+    Status(StatusCmd),
+    /// Download counts.
+    Stats(Stats),
+}
+
+#[derive(FromArgs, Debug, Default, Clone)]
+#[argh(subcommand, name = "serve")]
+/// run the server; other commands on the same database reach it through its control socket
+pub struct Serve {
+    /// address to listen on (default 127.0.0.1:8080)
+    #[argh(option)]
+    pub listen: Option<String>,
+    /// address for the admin pages (default: same as --listen)
+    #[argh(option)]
+    pub admin_listen: Option<String>,
+    /// directory for sentry's HTML reports (default: reports/ beside the database)
+    #[argh(option)]
+    pub reports_dir: Option<String>,
+    /// worker threads for HTTP (default: one per core)
+    #[argh(option)]
+    pub threads: Option<usize>,
+    /// operating system assumed when a request names none (default win)
+    #[argh(option)]
+    pub default_os: Option<String>,
+    /// language assumed when a request names none (default en-US)
+    #[argh(option)]
+    pub default_lang: Option<String>,
+    /// where requests without a product go (default /download)
+    #[argh(option)]
+    pub home_url: Option<String>,
+    /// origin base URL used when no mirror can serve (default: answer 503)
+    #[argh(option)]
+    pub fallback_url: Option<String>,
+    /// max-age of the redirects' Cache-Control, in seconds (default 60)
+    #[argh(option)]
+    pub cache_max_age: Option<u32>,
+    /// header whose value `https` marks a request that arrived over TLS (default X-Forwarded-Proto)
+    #[argh(option)]
+    pub https_header: Option<String>,
+    /// concurrent connections at most (default 10000)
+    #[argh(option)]
+    pub max_connections: Option<usize>,
+    /// seconds a client may take to send its headers (default 10)
+    #[argh(option)]
+    pub header_timeout: Option<u64>,
+    /// do not count downloads
+    #[argh(switch)]
+    pub no_count: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "demo")]
+/// build a demo network (local mirrors, products, a check) and serve it
+pub struct Demo {
+    /// address to listen on (default 127.0.0.1:8080)
+    #[argh(option)]
+    pub listen: Option<String>,
+    /// worker threads for HTTP (default: one per core)
+    #[argh(option)]
+    pub threads: Option<usize>,
+    /// build the network, print what was made, and exit without serving
+    #[argh(switch)]
+    pub no_serve: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "user")]
+/// manage admin accounts
+pub struct UserCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: UserAction,
+}
+
+/// User actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum UserAction {
+    /// Add.
+    Add(UserAdd),
+    /// Change password.
+    Passwd(UserPasswd),
+    /// List.
+    List(UserList),
+    /// Remove.
+    Remove(UserRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add a user (password from stdin when it is not a terminal)
+pub struct UserAdd {
+    /// login name
+    #[argh(positional)]
+    pub name: String,
+    /// admin, release or viewer
+    #[argh(option)]
+    pub role: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "passwd")]
+/// set a user's password (from stdin when it is not a terminal)
+pub struct UserPasswd {
+    /// login name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list users
+pub struct UserList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove a user
+pub struct UserRemove {
+    /// login name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "mirror")]
+/// manage mirrors
+pub struct MirrorCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: MirrorAction,
+}
+
+/// Mirror actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum MirrorAction {
+    /// Add.
+    Add(MirrorAdd),
+    /// List.
+    List(MirrorList),
+    /// Change.
+    Set(MirrorSet),
+    /// Remove.
+    Remove(MirrorRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add a mirror; it gets traffic once sentry (or `status set`) finds its files
+pub struct MirrorAdd {
+    /// unique name
+    #[argh(positional)]
+    pub name: String,
+    /// http:// or https:// root URL
+    #[argh(positional)]
+    pub base_url: String,
+    /// selection weight (default 100; 0 = no traffic)
+    #[argh(option, default = "100")]
+    pub rating: u32,
+    /// region it serves (repeatable)
+    #[argh(option)]
+    pub region: Vec<String>,
+    /// contact e-mail
+    #[argh(option)]
+    pub contact: Option<String>,
+    /// add it switched off
+    #[argh(switch)]
+    pub inactive: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list mirrors with their status
+pub struct MirrorList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// change a mirror
+pub struct MirrorSet {
+    /// the mirror
+    #[argh(positional)]
+    pub name: String,
+    /// selection weight
+    #[argh(option)]
+    pub rating: Option<u32>,
+    /// true or false
+    #[argh(option)]
+    pub active: Option<bool>,
+    /// new root URL (drops what sentry knew)
+    #[argh(option)]
+    pub base_url: Option<String>,
+    /// contact e-mail
+    #[argh(option)]
+    pub contact: Option<String>,
+    /// regions it serves, replacing the old list (repeatable)
+    #[argh(option)]
+    pub region: Vec<String>,
+    /// serve no region (the world pool)
+    #[argh(switch)]
+    pub no_regions: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove a mirror
+pub struct MirrorRemove {
+    /// the mirror
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "product")]
+/// manage products
+pub struct ProductCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: ProductAction,
+}
+
+/// Product actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum ProductAction {
+    /// Add.
+    Add(ProductAdd),
+    /// List.
+    List(ProductList),
+    /// Change.
+    Set(ProductSet),
+    /// Remove.
+    Remove(ProductRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add a product
+pub struct ProductAdd {
+    /// unique name, e.g. firefox-120.0
+    #[argh(positional)]
+    pub name: String,
+    /// a language it exists in (repeatable; none = every language)
+    #[argh(option)]
+    pub lang: Vec<String>,
+    /// redirect to https mirrors only
+    #[argh(switch)]
+    pub ssl_only: bool,
+    /// hide it from the download form and public feeds
+    #[argh(switch)]
+    pub private: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list products
+pub struct ProductList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// change a product's flags or languages
+pub struct ProductSet {
+    /// the product
+    #[argh(positional)]
+    pub name: String,
+    /// true or false: bounced at all
+    #[argh(option)]
+    pub active: Option<bool>,
+    /// true or false: shown on public pages
+    #[argh(option)]
+    pub public: Option<bool>,
+    /// true or false: https mirrors only
+    #[argh(option)]
+    pub ssl_only: Option<bool>,
+    /// true or false: ask sentry to check it soon
+    #[argh(option)]
+    pub checknow: Option<bool>,
+    /// add a language (repeatable)
+    #[argh(option)]
+    pub add_lang: Vec<String>,
+    /// remove a language (repeatable)
+    #[argh(option)]
+    pub remove_lang: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove a product with its locations
+pub struct ProductRemove {
+    /// the product
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "location")]
+/// manage locations (product + OS → path)
+pub struct LocationCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: LocationAction,
+}
+
+/// Location actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum LocationAction {
+    /// Add.
+    Add(LocationAdd),
+    /// List.
+    List(LocationList),
+    /// Change path.
+    Set(LocationSet),
+    /// Remove.
+    Remove(LocationRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add a location; `:lang` in PATH is replaced by the language
+pub struct LocationAdd {
+    /// the product
+    #[argh(positional)]
+    pub product: String,
+    /// the operating system
+    #[argh(positional)]
+    pub os: String,
+    /// path from a mirror's root, e.g. /firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe
+    #[argh(positional)]
+    pub path: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list locations
+pub struct LocationList {
+    /// only this product's
+    #[argh(positional)]
+    pub product: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// change a location's path (sentry checks it anew)
+pub struct LocationSet {
+    /// the product
+    #[argh(positional)]
+    pub product: String,
+    /// the operating system
+    #[argh(positional)]
+    pub os: String,
+    /// the new path
+    #[argh(positional)]
+    pub path: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove a location
+pub struct LocationRemove {
+    /// the product
+    #[argh(positional)]
+    pub product: String,
+    /// the operating system
+    #[argh(positional)]
+    pub os: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "alias")]
+/// manage aliases (stable names such as firefox-latest)
+pub struct AliasCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: AliasAction,
+}
+
+/// Alias actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum AliasAction {
+    /// Set.
+    Set(AliasSet),
+    /// List.
+    List(AliasList),
+    /// Remove.
+    Remove(AliasRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// point an alias at a product (creating it if needed)
+pub struct AliasSet {
+    /// the alias
+    #[argh(positional)]
+    pub alias: String,
+    /// the product
+    #[argh(positional)]
+    pub product: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list aliases
+pub struct AliasList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove an alias
+pub struct AliasRemove {
+    /// the alias
+    #[argh(positional)]
+    pub alias: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "os")]
+/// manage operating system names
+pub struct OsCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: OsAction,
+}
+
+/// OS actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum OsAction {
+    /// Add.
+    Add(OsAdd),
+    /// List.
+    List(OsList),
+    /// Remove.
+    Remove(OsRemove),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add an operating system name
+pub struct OsAdd {
+    /// the name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list operating systems
+pub struct OsList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove an operating system name
+pub struct OsRemove {
+    /// the name
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+/// what each mirror serves (set by sentry; settable by hand)
+pub struct StatusCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: StatusAction,
+}
+
+/// Status actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum StatusAction {
+    /// List.
+    List(StatusList),
+    /// Set.
+    Set(StatusSet),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list availability per location and mirror
+pub struct StatusList {
+    /// only this product's locations
+    #[argh(option)]
+    pub product: Option<String>,
+    /// only this mirror
+    #[argh(option)]
+    pub mirror: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// mark what a mirror serves, as the admin toggles do (sentry's next check overrides)
+pub struct StatusSet {
+    /// the mirror
+    #[argh(positional)]
+    pub mirror: String,
+    /// present or missing
+    #[argh(positional)]
+    pub state: String,
+    /// only this product's locations (default: all)
+    #[argh(option)]
+    pub product: Option<String>,
+    /// only this OS's locations (default: all)
+    #[argh(option)]
+    pub os: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "stats")]
+/// downloads per product and per mirror (counts reach the database about every second)
+pub struct Stats {
+    /// how many days back, today included (default 1: today)
+    #[argh(option, default = "1")]
+    pub days: u32,
+}

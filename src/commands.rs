@@ -1,1 +1,619 @@
-//! TODO
+//! The CLI's management commands. Each runs against an open [`Network`]
+//! and returns its output instead of printing it, so the same code answers
+//! locally and through the control socket, with identical output.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::cli::*;
+use crate::error::{Error, Result};
+use crate::model::{Availability, MirrorId, Role, User, now};
+use crate::network::Network;
+use crate::store::{NewMirror, NewProduct};
+
+/// What a command printed and how it ended.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Exit code: 0 ok, 1 failure, 2 usage.
+    pub code: u8,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// A success printing `stdout`.
+    pub fn ok(stdout: String) -> Outcome {
+        Outcome {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        }
+    }
+
+    /// A failure explained on stderr.
+    pub fn fail(e: &Error) -> Outcome {
+        Outcome {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!("error: {e}\n"),
+        }
+    }
+}
+
+/// Whether a command needs a password on its input.
+pub fn needs_password(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::User(UserCmd {
+            action: UserAction::Add(_) | UserAction::Passwd(_)
+        })
+    )
+}
+
+/// Runs a management command (anything but `serve` and `demo`).
+/// `input` is what the user piped in (the password for `user add|passwd`).
+pub fn execute(network: &Network, command: &Command, input: Option<&str>) -> Outcome {
+    match run(network, command, input) {
+        Ok(out) => Outcome::ok(out),
+        Err(e) => Outcome::fail(&e),
+    }
+}
+
+const ACTOR: &str = "cli";
+
+fn run(net: &Network, command: &Command, input: Option<&str>) -> Result<String> {
+    match command {
+        Command::Serve(_) | Command::Demo(_) => Err(Error::invalid(
+            "command",
+            "serve and demo cannot run through the control socket".into(),
+        )),
+        Command::Mirror(c) => mirror(net, &c.action),
+        Command::Product(c) => product(net, &c.action),
+        Command::Location(c) => location(net, &c.action),
+        Command::Alias(c) => alias(net, &c.action),
+        Command::Os(c) => os(net, &c.action),
+        Command::User(c) => user(net, &c.action, input),
+        Command::Status(c) => status(net, &c.action),
+        Command::Stats(c) => stats(net, c),
+    }
+}
+
+fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
+    match action {
+        MirrorAction::Add(a) => {
+            let m = net.write(ACTOR, |tx| {
+                tx.mirror_add(NewMirror {
+                    name: a.name.clone(),
+                    base_url: a.base_url.clone(),
+                    rating: a.rating,
+                    regions: a.region.clone(),
+                    contact: a.contact.clone().unwrap_or_default(),
+                    inactive: a.inactive,
+                })
+            })?;
+            Ok(format!(
+                "added mirror {} ({}, rating {}{}); it gets traffic once its files are found present\n",
+                m.name,
+                m.base_url,
+                m.rating,
+                if m.active { "" } else { ", inactive" }
+            ))
+        }
+        MirrorAction::List(_) => {
+            let (s, serving) = net.store().read_network(
+                |s| (s.clone(), HashMap::<MirrorId, usize>::new()),
+                |(_, counts), _, m| *counts.entry(m).or_default() += 1,
+            )?;
+            let rows = s
+                .mirrors
+                .iter()
+                .map(|m| {
+                    let health = match s.health.get(&m.id) {
+                        None => "unchecked".to_string(),
+                        Some(h) if h.healthy => "up".to_string(),
+                        Some(h) => format!("down: {}", h.error),
+                    };
+                    vec![
+                        m.name.clone(),
+                        m.base_url.clone(),
+                        m.rating.to_string(),
+                        yes_no(m.active),
+                        health,
+                        serving.get(&m.id).copied().unwrap_or(0).to_string(),
+                        m.regions.join(","),
+                    ]
+                })
+                .collect();
+            Ok(table(
+                &["NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS"],
+                rows,
+            ))
+        }
+        MirrorAction::Set(a) => {
+            let m = net.write(ACTOR, |tx| {
+                tx.mirror_update(&a.name, |m| {
+                    if let Some(r) = a.rating {
+                        m.rating = r;
+                    }
+                    if let Some(active) = a.active {
+                        m.active = active;
+                    }
+                    if let Some(url) = &a.base_url {
+                        m.base_url = url.clone();
+                    }
+                    if let Some(c) = &a.contact {
+                        m.contact = c.clone();
+                    }
+                    if a.no_regions {
+                        m.regions.clear();
+                    } else if !a.region.is_empty() {
+                        m.regions = a.region.clone();
+                    }
+                })
+            })?;
+            Ok(format!(
+                "mirror {}: {} rating {} {}\n",
+                m.name,
+                m.base_url,
+                m.rating,
+                if m.active { "active" } else { "inactive" }
+            ))
+        }
+        MirrorAction::Remove(a) => {
+            let m = net.write(ACTOR, |tx| tx.mirror_remove(&a.name))?;
+            Ok(format!("removed mirror {}\n", m.name))
+        }
+    }
+}
+
+fn product(net: &Network, action: &ProductAction) -> Result<String> {
+    match action {
+        ProductAction::Add(a) => {
+            let p = net.write(ACTOR, |tx| {
+                tx.product_add(NewProduct {
+                    name: a.name.clone(),
+                    languages: a.lang.clone(),
+                    ssl_only: a.ssl_only,
+                    private: a.private,
+                })
+            })?;
+            Ok(format!(
+                "added product {} ({}{}{})\n",
+                p.name,
+                languages(&p.languages),
+                if p.ssl_only { ", ssl only" } else { "" },
+                if p.public { "" } else { ", private" }
+            ))
+        }
+        ProductAction::List(_) => {
+            let s = net.store().snapshot()?;
+            let rows = s
+                .products
+                .iter()
+                .map(|p| {
+                    let locations = s.locations.iter().filter(|l| l.product == p.id).count();
+                    let aliases: Vec<&str> = s
+                        .aliases
+                        .iter()
+                        .filter(|a| a.product == p.id)
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    vec![
+                        p.name.clone(),
+                        languages(&p.languages),
+                        yes_no(p.ssl_only),
+                        yes_no(p.public),
+                        yes_no(p.active),
+                        locations.to_string(),
+                        aliases.join(","),
+                    ]
+                })
+                .collect();
+            Ok(table(
+                &["NAME", "LANGUAGES", "SSL ONLY", "PUBLIC", "ACTIVE", "LOCATIONS", "ALIASES"],
+                rows,
+            ))
+        }
+        ProductAction::Set(a) => {
+            let p = net.write(ACTOR, |tx| {
+                tx.product_update(&a.name, |p| {
+                    if let Some(v) = a.active {
+                        p.active = v;
+                    }
+                    if let Some(v) = a.public {
+                        p.public = v;
+                    }
+                    if let Some(v) = a.ssl_only {
+                        p.ssl_only = v;
+                    }
+                    if let Some(v) = a.checknow {
+                        p.checknow = v;
+                    }
+                    p.languages.extend(a.add_lang.iter().cloned());
+                    p.languages
+                        .retain(|l| !a.remove_lang.iter().any(|r| r.eq_ignore_ascii_case(l)));
+                })
+            })?;
+            Ok(format!(
+                "product {}: {}, {}, {}{}\n",
+                p.name,
+                languages(&p.languages),
+                if p.active { "active" } else { "inactive" },
+                if p.public { "public" } else { "private" },
+                if p.ssl_only { ", ssl only" } else { "" }
+            ))
+        }
+        ProductAction::Remove(a) => {
+            let p = net.write(ACTOR, |tx| tx.product_remove(&a.name))?;
+            Ok(format!("removed product {} and its locations\n", p.name))
+        }
+    }
+}
+
+fn location(net: &Network, action: &LocationAction) -> Result<String> {
+    match action {
+        LocationAction::Add(a) => {
+            let l = net.write(ACTOR, |tx| tx.location_add(&a.product, &a.os, &a.path))?;
+            Ok(format!("added location {} {} {}\n", a.product, l.os, l.path))
+        }
+        LocationAction::List(a) => {
+            let (s, serving) = net.store().read_network(
+                |s| (s.clone(), HashMap::new()),
+                |(_, counts): &mut (_, HashMap<_, usize>), loc, _| *counts.entry(loc).or_default() += 1,
+            )?;
+            let only = match &a.product {
+                Some(name) => Some(
+                    s.product(name)
+                        .ok_or_else(|| Error::not_found("product", name))?
+                        .id,
+                ),
+                None => None,
+            };
+            let rows = s
+                .locations
+                .iter()
+                .filter(|l| only.is_none_or(|p| l.product == p))
+                .map(|l| {
+                    vec![
+                        s.product_by_id(l.product)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                        l.os.clone(),
+                        l.path.clone(),
+                        serving.get(&l.id).copied().unwrap_or(0).to_string(),
+                    ]
+                })
+                .collect();
+            Ok(table(&["PRODUCT", "OS", "PATH", "MIRRORS"], rows))
+        }
+        LocationAction::Set(a) => {
+            let l = net.write(ACTOR, |tx| tx.location_set_path(&a.product, &a.os, &a.path))?;
+            Ok(format!("location {} {} is now {}\n", a.product, l.os, l.path))
+        }
+        LocationAction::Remove(a) => {
+            let l = net.write(ACTOR, |tx| tx.location_remove(&a.product, &a.os))?;
+            Ok(format!("removed location {} {} {}\n", a.product, l.os, l.path))
+        }
+    }
+}
+
+fn alias(net: &Network, action: &AliasAction) -> Result<String> {
+    match action {
+        AliasAction::Set(a) => {
+            net.write(ACTOR, |tx| tx.alias_set(&a.alias, &a.product))?;
+            Ok(format!("{} -> {}\n", a.alias, a.product))
+        }
+        AliasAction::List(_) => {
+            let s = net.store().snapshot()?;
+            let rows = s
+                .aliases
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.name.clone(),
+                        s.product_by_id(a.product)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            Ok(table(&["ALIAS", "PRODUCT"], rows))
+        }
+        AliasAction::Remove(a) => {
+            net.write(ACTOR, |tx| tx.alias_remove(&a.alias))?;
+            Ok(format!("removed alias {}\n", a.alias))
+        }
+    }
+}
+
+fn os(net: &Network, action: &OsAction) -> Result<String> {
+    match action {
+        OsAction::Add(a) => {
+            let os = net.write(ACTOR, |tx| tx.os_add(&a.name))?;
+            Ok(format!("added operating system {os}\n"))
+        }
+        OsAction::List(_) => {
+            let mut out = String::new();
+            for os in net.store().snapshot()?.oses {
+                out.push_str(&os);
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        OsAction::Remove(a) => {
+            net.write(ACTOR, |tx| tx.os_remove(&a.name))?;
+            Ok(format!("removed operating system {}\n", a.name.to_ascii_lowercase()))
+        }
+    }
+}
+
+fn user(net: &Network, action: &UserAction, input: Option<&str>) -> Result<String> {
+    let password = || -> Result<String> {
+        let p = input.unwrap_or("");
+        if p.is_empty() {
+            return Err(Error::invalid(
+                "password",
+                "none given: type it at the prompt, or pipe it in (echo … | bouncer user …)".into(),
+            ));
+        }
+        if p.chars().count() < 8 {
+            return Err(Error::invalid(
+                "password",
+                "shorter than 8 characters; choose a longer one".into(),
+            ));
+        }
+        hash_password(p)
+    };
+    match action {
+        UserAction::Add(a) => {
+            let role = Role::parse(&a.role).ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    format!("{:?}: use admin, release or viewer", a.role),
+                )
+            })?;
+            let name = crate::validate::name("user", &a.name)?;
+            let password_hash = password()?;
+            net.write(ACTOR, |tx| {
+                if tx.user(&name)?.is_some() {
+                    return Err(Error::exists("user", &name));
+                }
+                tx.user_put(
+                    &User {
+                        name: name.clone(),
+                        password_hash,
+                        role,
+                        created_at: now(),
+                    },
+                    "user.add",
+                )
+            })?;
+            Ok(format!("added user {name} ({})\n", role.as_str()))
+        }
+        UserAction::Passwd(a) => {
+            let password_hash = password()?;
+            net.write(ACTOR, |tx| {
+                let mut user = tx
+                    .user(&a.name)?
+                    .ok_or_else(|| Error::not_found("user", &a.name))?;
+                user.password_hash = password_hash;
+                tx.user_put(&user, "user.passwd")
+            })?;
+            Ok(format!("changed the password of {}\n", a.name))
+        }
+        UserAction::List(_) => {
+            let rows = net
+                .store()
+                .users()?
+                .into_iter()
+                .map(|u| vec![u.name, u.role.as_str().to_string()])
+                .collect();
+            Ok(table(&["NAME", "ROLE"], rows))
+        }
+        UserAction::Remove(a) => {
+            net.write(ACTOR, |tx| tx.user_remove(&a.name))?;
+            Ok(format!("removed user {}\n", a.name))
+        }
+    }
+}
+
+/// An argon2id PHC string for `password` with a random salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    // OsRng comes from password-hash's `getrandom` feature.
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::invalid("password", format!("cannot hash it: {e}")))
+}
+
+/// Whether `password` matches an argon2id PHC string.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn status(net: &Network, action: &StatusAction) -> Result<String> {
+    match action {
+        StatusAction::List(a) => {
+            let s = net.store().snapshot()?;
+            let product = match &a.product {
+                Some(p) => Some(s.product(p).ok_or_else(|| Error::not_found("product", p))?.id),
+                None => None,
+            };
+            let mirror = match &a.mirror {
+                Some(m) => Some(s.mirror(m).ok_or_else(|| Error::not_found("mirror", m))?.id),
+                None => None,
+            };
+            let mut rows = Vec::new();
+            for l in s.locations.iter().filter(|l| product.is_none_or(|p| l.product == p)) {
+                let pname = s.product_by_id(l.product).map(|p| p.name.clone()).unwrap_or_default();
+                for (m, av) in net.store().availability_of(l.id)? {
+                    if mirror.is_some_and(|x| x != m) {
+                        continue;
+                    }
+                    let mname = s
+                        .mirrors
+                        .iter()
+                        .find(|x| x.id == m)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default();
+                    rows.push(vec![
+                        pname.clone(),
+                        l.os.clone(),
+                        mname,
+                        if av.present { "present" } else { "missing" }.to_string(),
+                        yes_no(av.healthy),
+                        av.checked_at.to_string(),
+                        av.error,
+                    ]);
+                }
+            }
+            Ok(table(
+                &["PRODUCT", "OS", "MIRROR", "FILE", "HEALTHY", "CHECKED", "ERROR"],
+                rows,
+            ))
+        }
+        StatusAction::Set(a) => {
+            let present = match a.state.as_str() {
+                "present" => true,
+                "missing" => false,
+                other => {
+                    return Err(Error::invalid(
+                        "state",
+                        format!("{other:?}: use present or missing"),
+                    ));
+                }
+            };
+            let n = net.write(ACTOR, |tx| {
+                let mirror = tx
+                    .mirror(&a.mirror)?
+                    .ok_or_else(|| Error::not_found("mirror", &a.mirror))?;
+                let product = match &a.product {
+                    Some(p) => Some(tx.product(p)?.ok_or_else(|| Error::not_found("product", p))?.id),
+                    None => None,
+                };
+                let os = a.os.as_ref().map(|o| o.trim().to_ascii_lowercase());
+                let mut n = 0;
+                for l in tx.locations()? {
+                    if product.is_some_and(|p| p != l.product) || os.as_ref().is_some_and(|o| *o != l.os) {
+                        continue;
+                    }
+                    let av = Availability {
+                        present,
+                        healthy: true,
+                        checked_at: tx.now(),
+                        error: if present { String::new() } else { "marked missing by hand".into() },
+                    };
+                    tx.set_availability(l.id, mirror.id, &av)?;
+                    n += 1;
+                }
+                tx.record(
+                    "status.set",
+                    format!("{} {} for {n} location(s)", mirror.name, a.state),
+                )?;
+                Ok(n)
+            })?;
+            Ok(format!("{}: {} at {n} location(s)\n", a.mirror, a.state))
+        }
+    }
+}
+
+fn stats(net: &Network, args: &Stats) -> Result<String> {
+    let to = crate::model::day_of(now());
+    let from = to.saturating_sub(args.days.max(1) - 1);
+    let s = net.store().snapshot()?;
+    let by_product = net.store().downloads_by_product(from, to)?;
+    let by_mirror = net.store().downloads_by_mirror(from, to)?;
+    let mut products: Vec<(String, u64)> = by_product
+        .iter()
+        .map(|(id, n)| {
+            let name = s.product_by_id(*id).map_or_else(|| format!("#{id} (removed)"), |p| p.name.clone());
+            (name, *n)
+        })
+        .collect();
+    products.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut mirrors: Vec<(String, u64)> = by_mirror
+        .iter()
+        .map(|(id, n)| {
+            let name = s
+                .mirrors
+                .iter()
+                .find(|m| m.id == *id)
+                .map_or_else(|| format!("#{id} (removed)"), |m| m.name.clone());
+            (name, *n)
+        })
+        .collect();
+    mirrors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total: u64 = by_product.values().sum();
+    let rows = |v: Vec<(String, u64)>| v.into_iter().map(|(n, c)| vec![n, c.to_string()]).collect();
+    Ok(format!(
+        "downloads over {} day(s): {total}\n\n{}\n{}",
+        args.days.max(1),
+        table(&["PRODUCT", "DOWNLOADS"], rows(products)),
+        table(&["MIRROR", "DOWNLOADS"], rows(mirrors))
+    ))
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn languages(langs: &[String]) -> String {
+    if langs.is_empty() {
+        "all languages".into()
+    } else {
+        langs.join(",")
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, cell) in cells.enumerate() {
+            let _ = write!(l, "{cell:<w$}  ", w = widths[i]);
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in &rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "LONGER"], vec![vec!["xyz".into(), "1".into()]]);
+        assert_eq!(t, "A    LONGER\nxyz  1\n");
+    }
+}

@@ -1,1 +1,151 @@
-//! TODO
+//! Validated server configuration: raw flags become this in one step, so
+//! the rest of the program never sees half-checked input.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper::header::HeaderValue;
+
+use crate::error::{Error, Result};
+
+/// How the server behaves.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the public server listens.
+    pub listen: SocketAddr,
+    /// Tokio worker threads (0: one per core).
+    pub threads: usize,
+    /// OS used when a request names none.
+    pub default_os: String,
+    /// Language used when a request names none.
+    pub default_lang: String,
+    /// Where a request without `product` goes (default: the download form).
+    pub home_url: HeaderValue,
+    /// Base URL (the origin) to send downloads to when no mirror can serve.
+    pub fallback_url: Option<String>,
+    /// `Cache-Control` of redirects.
+    pub cache_control: HeaderValue,
+    /// `Retry-After` seconds of a 503.
+    pub retry_after: HeaderValue,
+    /// Header that marks a request that arrived over HTTPS at a proxy
+    /// (lower case), with value `https`.
+    pub https_header: String,
+    /// Concurrent connections at most; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send its request headers.
+    pub header_timeout: Duration,
+    /// How often counts are flushed to the database.
+    pub flush_interval: Duration,
+    /// Whether downloads are counted.
+    pub counting: bool,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            threads: 0,
+            default_os: "win".into(),
+            default_lang: "en-US".into(),
+            home_url: HeaderValue::from_static("/download"),
+            fallback_url: None,
+            cache_control: HeaderValue::from_static("max-age=60"),
+            retry_after: HeaderValue::from_static("120"),
+            https_header: "x-forwarded-proto".into(),
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            flush_interval: Duration::from_secs(1),
+            counting: true,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Raw settings as given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--threads`.
+    pub threads: Option<usize>,
+    /// `--default-os`.
+    pub default_os: Option<String>,
+    /// `--default-lang`.
+    pub default_lang: Option<String>,
+    /// `--home-url`.
+    pub home_url: Option<String>,
+    /// `--fallback-url`.
+    pub fallback_url: Option<String>,
+    /// `--cache-max-age`.
+    pub cache_max_age: Option<u32>,
+    /// `--https-header`.
+    pub https_header: Option<String>,
+    /// `--max-connections`.
+    pub max_connections: Option<usize>,
+    /// `--header-timeout` in seconds.
+    pub header_timeout: Option<u64>,
+    /// `--no-count`.
+    pub no_count: bool,
+}
+
+impl Config {
+    /// Validates raw settings.
+    pub fn from_settings(s: Settings) -> Result<Config> {
+        let mut c = Config::default();
+        if let Some(listen) = s.listen {
+            c.listen = listen.parse().map_err(|_| {
+                Error::invalid(
+                    "listen address",
+                    format!("{listen:?} is not IP:PORT (e.g. 127.0.0.1:8080 or [::]:80)"),
+                )
+            })?;
+        }
+        if let Some(t) = s.threads {
+            c.threads = t;
+        }
+        if let Some(os) = s.default_os {
+            c.default_os = crate::validate::os(&os)?;
+        }
+        if let Some(lang) = s.default_lang {
+            c.default_lang = crate::validate::lang(&lang)?;
+        }
+        if let Some(url) = s.home_url {
+            c.home_url = HeaderValue::from_str(url.trim()).map_err(|_| {
+                Error::invalid("home URL", format!("{url:?} is not a valid header value"))
+            })?;
+        }
+        if let Some(url) = s.fallback_url {
+            c.fallback_url = Some(crate::validate::base_url(&url)?);
+        }
+        if let Some(age) = s.cache_max_age {
+            c.cache_control = HeaderValue::from_str(&format!("max-age={age}"))
+                .expect("digits are a valid header value");
+        }
+        if let Some(h) = s.https_header {
+            let h = h.trim().to_ascii_lowercase();
+            if hyper::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                return Err(Error::invalid(
+                    "https header",
+                    format!("{h:?} is not a header name"),
+                ));
+            }
+            c.https_header = h;
+        }
+        if let Some(n) = s.max_connections {
+            if n == 0 {
+                return Err(Error::invalid(
+                    "max connections",
+                    "must be at least 1".into(),
+                ));
+            }
+            c.max_connections = n;
+        }
+        if let Some(secs) = s.header_timeout {
+            c.header_timeout = Duration::from_secs(secs.max(1));
+        }
+        c.counting = !s.no_count;
+        Ok(c)
+    }
+}

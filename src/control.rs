@@ -1,1 +1,247 @@
-//! TODO
+//! The local control socket. redb lets one process open a database, so
+//! while `bouncer serve` runs, other `bouncer` commands on the same
+//! database send their arguments here and print the server's answer: the
+//! same code runs either way, so the output is identical.
+//!
+//! The socket lives beside the database (`<db>.sock`) and is readable and
+//! writable by its owner only. Wire format, all lengths u32 big-endian:
+//! request = `BNC1`, argument count, each argument (length, bytes), input
+//! flag (u8), input (length, bytes); reply = exit code (u8), stdout
+//! (length, bytes), stderr (length, bytes).
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use argh::FromArgs;
+
+use crate::cli::Bouncer;
+use crate::commands::{Outcome, execute};
+use crate::error::{Error, Result};
+use crate::network::Network;
+
+const MAGIC: &[u8; 4] = b"BNC1";
+/// Largest field accepted (a checksum file forwarded as input fits).
+const MAX_FIELD: u32 = 256 * 1024 * 1024;
+
+/// A command line to run in the server.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Arguments after the program name, without `--db`.
+    pub args: Vec<String>,
+    /// What the user piped in, if the command needs it.
+    pub input: Option<String>,
+}
+
+/// Where the control socket of the database at `db` lives.
+pub fn socket_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".sock");
+    PathBuf::from(s)
+}
+
+/// Sends `request` to the server holding `db`. `Ok(None)` when no server
+/// listens (no socket, or a stale one left by a crash).
+pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
+    let path = socket_path(db);
+    let mut stream = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(Error::io(format!("cannot reach {}", path.display()), e)),
+    };
+    let talk = |stream: &mut UnixStream| -> io::Result<Outcome> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(MAGIC);
+        put_u32(&mut buf, request.args.len() as u32);
+        for a in &request.args {
+            put_bytes(&mut buf, a.as_bytes());
+        }
+        buf.push(request.input.is_some() as u8);
+        put_bytes(&mut buf, request.input.as_deref().unwrap_or("").as_bytes());
+        stream.write_all(&buf)?;
+        stream.flush()?;
+        let mut code = [0u8; 1];
+        stream.read_exact(&mut code)?;
+        Ok(Outcome {
+            code: code[0],
+            stdout: read_string(stream)?,
+            stderr: read_string(stream)?,
+        })
+    };
+    talk(&mut stream)
+        .map(Some)
+        .map_err(|e| Error::io(format!("the server at {} did not answer", path.display()), e))
+}
+
+/// A listening control socket; removes its file when dropped.
+pub struct ControlSocket {
+    path: PathBuf,
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Listens beside `db` and runs each request against `network` on its own
+/// thread.
+pub fn listen(db: &Path, network: Arc<Network>) -> Result<ControlSocket> {
+    let path = socket_path(db);
+    // A socket left by a crashed server: nobody answers, so replace it.
+    if path.exists() && UnixStream::connect(&path).is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    // Bind under a temporary name, restrict it, then move it into place, so
+    // the socket is never reachable with looser permissions.
+    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp)
+        .map_err(|e| Error::io(format!("cannot create control socket {}", tmp.display()), e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| Error::io(format!("cannot set up control socket {}", path.display()), e))?;
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let network = network.clone();
+                let _ = std::thread::Builder::new()
+                    .name("control-conn".into())
+                    .spawn(move || answer(stream, &network));
+            }
+        })
+        .map_err(|e| Error::io("cannot start the control thread", e))?;
+    Ok(ControlSocket { path })
+}
+
+fn answer(mut stream: UnixStream, network: &Network) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let outcome = match read_request(&mut stream) {
+        Ok(request) => run(network, &request),
+        Err(e) => Outcome {
+            code: 2,
+            stdout: String::new(),
+            stderr: format!("error: malformed control request: {e}\n"),
+        },
+    };
+    let mut buf = vec![outcome.code];
+    put_bytes(&mut buf, outcome.stdout.as_bytes());
+    put_bytes(&mut buf, outcome.stderr.as_bytes());
+    let _ = stream.write_all(&buf);
+}
+
+/// Parses and runs a forwarded command line.
+pub fn run(network: &Network, request: &Request) -> Outcome {
+    let args: Vec<&str> = request.args.iter().map(String::as_str).collect();
+    match Bouncer::from_args(&["bouncer"], &args) {
+        Ok(cli) => execute(network, &cli.command, request.input.as_deref()),
+        Err(early) => Outcome {
+            code: if early.status.is_ok() { 0 } else { 2 },
+            stdout: if early.status.is_ok() { early.output.clone() } else { String::new() },
+            stderr: if early.status.is_ok() { String::new() } else { early.output },
+        },
+    }
+}
+
+fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
+    let mut magic = [0u8; 4];
+    stream.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad magic (a different bouncer version?)"));
+    }
+    let n = read_u32(stream)?;
+    if n > 1024 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "too many arguments"));
+    }
+    let mut args = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        args.push(read_string(stream)?);
+    }
+    let mut flag = [0u8; 1];
+    stream.read_exact(&mut flag)?;
+    let input = read_string(stream)?;
+    Ok(Request {
+        args,
+        input: (flag[0] == 1).then_some(input),
+    })
+}
+
+fn put_u32(buf: &mut Vec<u8>, n: u32) {
+    buf.extend_from_slice(&n.to_be_bytes());
+}
+
+fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
+    put_u32(buf, b.len() as u32);
+    buf.extend_from_slice(b);
+}
+
+fn read_u32(r: &mut impl Read) -> io::Result<u32> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_be_bytes(b))
+}
+
+fn read_string(r: &mut impl Read) -> io::Result<String> {
+    let n = read_u32(r)?;
+    if n > MAX_FIELD {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "field too large"));
+    }
+    let mut b = vec![0u8; n as usize];
+    r.read_exact(&mut b)?;
+    String::from_utf8(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip_through_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.redb");
+        let network = Arc::new(Network::open(&db, true).unwrap());
+        let _socket = listen(&db, network.clone()).unwrap();
+        let mode = std::fs::metadata(socket_path(&db)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let req = |args: &[&str]| Request {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            input: None,
+        };
+        let out = forward(&db, &req(&["os", "add", "BeOS"])).unwrap().unwrap();
+        assert_eq!((out.code, out.stdout.as_str()), (0, "added operating system beos\n"));
+        // The server's index saw the change at once.
+        assert!(network.store().snapshot().unwrap().oses.contains(&"beos".to_string()));
+        let out = forward(&db, &req(&["os", "add", "beos"])).unwrap().unwrap();
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("exists already"), "{}", out.stderr);
+        let out = forward(&db, &req(&["os", "frobnicate"])).unwrap().unwrap();
+        assert_eq!(out.code, 2);
+        // Same answer as running it here.
+        let local = run(&network, &req(&["os", "list"]));
+        let remote = forward(&db, &req(&["os", "list"])).unwrap().unwrap();
+        assert_eq!(local, remote);
+    }
+
+    #[test]
+    fn no_server_means_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.redb");
+        assert_eq!(forward(&db, &Request::default()).unwrap(), None);
+        // A stale socket file (server killed) also means none.
+        drop(UnixListener::bind(socket_path(&db)).unwrap());
+        assert_eq!(forward(&db, &Request::default()).unwrap(), None);
+    }
+}

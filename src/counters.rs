@@ -1,1 +1,351 @@
-//! TODO
+//! Download counts. The redirect path hands a small fixed-size [`Hit`] to a
+//! lock-free channel (no disk, no shared lock, no allocation beyond the
+//! channel's amortised blocks); one thread aggregates and writes a batch to
+//! the store about every second, and once more on shutdown.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::model::{CountBatch, LocationId, MirrorId, ProductId, day_of, now};
+use crate::store::Store;
+use crate::validate::MAX_LANG_LEN;
+
+/// A language stored inline, so a hit needs no allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lang {
+    len: u8,
+    bytes: [u8; MAX_LANG_LEN],
+}
+
+impl Lang {
+    /// Copies `lang`, cut at 32 bytes (validated languages are never longer).
+    pub fn new(lang: &str) -> Lang {
+        let mut bytes = [0u8; MAX_LANG_LEN];
+        let n = lang.len().min(MAX_LANG_LEN);
+        bytes[..n].copy_from_slice(&lang.as_bytes()[..n]);
+        Lang {
+            len: n as u8,
+            bytes,
+        }
+    }
+
+    /// The language.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+/// One download.
+#[derive(Clone, Copy)]
+pub struct Hit {
+    /// What was downloaded.
+    pub product: ProductId,
+    /// Which location.
+    pub location: LocationId,
+    /// In which language (empty: none).
+    pub lang: Lang,
+    /// From which mirror.
+    pub mirror: MirrorId,
+    /// From which country (ISO code, `--` when unknown).
+    pub country: [u8; 2],
+}
+
+enum Message {
+    Hit(Hit),
+    Flush(mpsc::SyncSender<()>),
+    Stop,
+}
+
+/// Counts since the last flush, per day.
+#[derive(Default)]
+struct Pending {
+    days: HashMap<u32, Day>,
+}
+
+#[derive(Default)]
+struct Day {
+    products: HashMap<ProductId, u64>,
+    locations: HashMap<(LocationId, Lang), u64>,
+    mirrors: HashMap<MirrorId, u64>,
+    countries: HashMap<[u8; 2], u64>,
+}
+
+impl Pending {
+    fn add(&mut self, day: u32, hit: &Hit) {
+        let d = self.days.entry(day).or_default();
+        *d.products.entry(hit.product).or_default() += 1;
+        *d.locations.entry((hit.location, hit.lang)).or_default() += 1;
+        *d.mirrors.entry(hit.mirror).or_default() += 1;
+        *d.countries.entry(hit.country).or_default() += 1;
+    }
+
+    /// One day's counts as a batch for the store.
+    fn batch(day: u32, d: &Day) -> CountBatch {
+        CountBatch {
+            day,
+            products: d.products.iter().map(|(&k, &v)| (k, v)).collect(),
+            locations: d
+                .locations
+                .iter()
+                .map(|((l, lang), &v)| (*l, lang.as_str().to_string(), v))
+                .collect(),
+            mirrors: d.mirrors.iter().map(|(&k, &v)| (k, v)).collect(),
+            countries: d
+                .countries
+                .iter()
+                .map(|(c, &v)| (String::from_utf8_lossy(c).into_owned(), v))
+                .collect(),
+        }
+    }
+}
+
+/// Figures for `/metrics`.
+#[derive(Default)]
+pub struct CounterStats {
+    /// Hits handed to the counter.
+    pub counted: AtomicU64,
+    /// Unix seconds of the last successful flush.
+    pub last_flush: AtomicU64,
+    /// Flushes that failed (their counts are kept and retried).
+    pub failed_flushes: AtomicU64,
+}
+
+/// The counting service.
+pub struct Counters {
+    sender: Option<mpsc::Sender<Message>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<CounterStats>,
+}
+
+impl Counters {
+    /// Starts the aggregating thread, flushing into `store` every `interval`.
+    pub fn start(store: Arc<dyn CountSink>, interval: Duration) -> Counters {
+        let (sender, receiver) = mpsc::channel();
+        let stats = Arc::new(CounterStats::default());
+        let thread_stats = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("counters".into())
+            .spawn(move || aggregate(receiver, store, interval, thread_stats))
+            .ok();
+        Counters {
+            sender: thread.as_ref().map(|_| sender),
+            thread: Mutex::new(thread),
+            stats,
+        }
+    }
+
+    /// Counting switched off (for measuring what counting costs).
+    pub fn off() -> Counters {
+        Counters {
+            sender: None,
+            thread: Mutex::new(None),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Counts one download. Never blocks.
+    pub fn count(&self, hit: Hit) {
+        if let Some(sender) = &self.sender {
+            self.stats.counted.fetch_add(1, Ordering::Relaxed);
+            let _ = sender.send(Message::Hit(hit));
+        }
+    }
+
+    /// Writes everything counted so far and waits for it.
+    pub fn flush(&self) {
+        if let Some(sender) = &self.sender {
+            let (ack, done) = mpsc::sync_channel(1);
+            if sender.send(Message::Flush(ack)).is_ok() {
+                let _ = done.recv();
+            }
+        }
+    }
+
+    /// Flushes and stops the thread.
+    pub fn stop(&self) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Stop);
+        }
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    /// Figures for metrics.
+    pub fn stats(&self) -> &CounterStats {
+        &self.stats
+    }
+}
+
+impl Drop for Counters {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where counts go: the store, in production.
+pub trait CountSink: Send + Sync {
+    /// Adds one day's batch durably.
+    fn add_counts(&self, batch: &CountBatch) -> crate::error::Result<()>;
+}
+
+impl CountSink for Store {
+    fn add_counts(&self, batch: &CountBatch) -> crate::error::Result<()> {
+        Store::add_counts(self, batch)
+    }
+}
+
+impl CountSink for crate::network::Network {
+    fn add_counts(&self, batch: &CountBatch) -> crate::error::Result<()> {
+        self.store().add_counts(batch)
+    }
+}
+
+fn aggregate(
+    receiver: mpsc::Receiver<Message>,
+    sink: Arc<dyn CountSink>,
+    interval: Duration,
+    stats: Arc<CounterStats>,
+) {
+    let mut pending = Pending::default();
+    let mut day = day_of(now());
+    let mut next_flush = Instant::now() + interval;
+    let flush = |pending: &mut Pending| {
+        if pending.days.is_empty() {
+            return;
+        }
+        // Each day is one transaction, dropped from `pending` once written;
+        // a failed day stays and is retried whole next time.
+        let days: Vec<u32> = pending.days.keys().copied().collect();
+        for day in days {
+            let batch = Pending::batch(day, &pending.days[&day]);
+            match sink.add_counts(&batch) {
+                Ok(()) => {
+                    pending.days.remove(&day);
+                    stats.last_flush.store(now(), Ordering::Relaxed);
+                }
+                Err(e) => {
+                    eprintln!("bouncer: cannot write download counts (will retry): {e}");
+                    stats.failed_flushes.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    };
+    loop {
+        let wait = next_flush.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(wait) {
+            Ok(Message::Hit(hit)) => {
+                pending.add(day, &hit);
+                continue;
+            }
+            Ok(Message::Flush(ack)) => {
+                flush(&mut pending);
+                let _ = ack.send(());
+            }
+            Ok(Message::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Take what is still queued before the final flush.
+                while let Ok(Message::Hit(hit)) = receiver.try_recv() {
+                    pending.add(day, &hit);
+                }
+                flush(&mut pending);
+                return;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => flush(&mut pending),
+        }
+        day = day_of(now());
+        next_flush = Instant::now() + interval;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Recorder(Mutex<Vec<CountBatch>>);
+    impl CountSink for Recorder {
+        fn add_counts(&self, batch: &CountBatch) -> crate::error::Result<()> {
+            self.0.lock().unwrap().push(batch.clone());
+            Ok(())
+        }
+    }
+
+    fn hit(mirror: u64, lang: &str) -> Hit {
+        Hit {
+            product: ProductId(1),
+            location: LocationId(2),
+            lang: Lang::new(lang),
+            mirror: MirrorId(mirror),
+            country: *b"--",
+        }
+    }
+
+    #[test]
+    fn hits_are_aggregated_into_one_batch() {
+        let sink = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let counters = Counters::start(sink.clone(), Duration::from_secs(3600));
+        for i in 0..1000 {
+            counters.count(hit(i % 2, if i % 4 == 0 { "de" } else { "en-US" }));
+        }
+        counters.flush();
+        let batches = sink.0.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!(b.products, vec![(ProductId(1), 1000)]);
+        let mut mirrors = b.mirrors.clone();
+        mirrors.sort();
+        assert_eq!(mirrors, vec![(MirrorId(0), 500), (MirrorId(1), 500)]);
+        let de = b.locations.iter().find(|l| l.1 == "de").unwrap();
+        assert_eq!(de.2, 250);
+        // Nothing new: nothing written.
+        counters.flush();
+        assert_eq!(sink.0.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn stop_flushes_what_is_queued() {
+        let sink = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let counters = Counters::start(sink.clone(), Duration::from_secs(3600));
+        for _ in 0..10 {
+            counters.count(hit(1, "de"));
+        }
+        counters.stop();
+        assert_eq!(sink.0.lock().unwrap()[0].products, vec![(ProductId(1), 10)]);
+    }
+
+    #[test]
+    fn failed_flushes_keep_their_counts() {
+        struct Flaky(Mutex<u32>, Mutex<u64>);
+        impl CountSink for Flaky {
+            fn add_counts(&self, batch: &CountBatch) -> crate::error::Result<()> {
+                let mut calls = self.0.lock().unwrap();
+                *calls += 1;
+                if *calls == 1 {
+                    return Err(crate::error::Error::Storage("disk full".into()));
+                }
+                *self.1.lock().unwrap() += batch.products.iter().map(|p| p.1).sum::<u64>();
+                Ok(())
+            }
+        }
+        let sink = Arc::new(Flaky(Mutex::new(0), Mutex::new(0)));
+        let counters = Counters::start(sink.clone(), Duration::from_secs(3600));
+        counters.count(hit(1, "de"));
+        counters.flush();
+        counters.count(hit(1, "de"));
+        counters.flush();
+        assert_eq!(*sink.1.lock().unwrap(), 2);
+        assert_eq!(counters.stats().failed_flushes.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn off_counts_nothing() {
+        let counters = Counters::off();
+        counters.count(hit(1, "de"));
+        counters.flush();
+        assert_eq!(counters.stats().counted.load(Ordering::Relaxed), 0);
+    }
+}

@@ -12,6 +12,7 @@
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
 //! - [`cli`]: argh definitions of the command line.
+//! - [`dispatch`]: from a command line to serve, demo, the control socket or a local run.
 //! - [`config`]: validated server configuration.
 //! - [`demo`]: the demo network behind `bouncer demo`.
 //! - [`query`]: percent-decoding and query-string parsing.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod control;
 pub mod counters;
 pub mod demo;
+pub mod dispatch;
 pub mod error;
 pub mod index;
 pub mod model;

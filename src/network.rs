@@ -1,1 +1,96 @@
-//! TODO
+//! The live network: the store plus the index the redirect path reads.
+//! Every change goes through [`Network::write`], which commits and then
+//! publishes a freshly built index; readers keep whatever index they loaded
+//! and never wait for a writer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::error::Result;
+use crate::index::{Builder, Index};
+use crate::store::{Store, Tx};
+
+/// Store + current index.
+pub struct Network {
+    store: Store,
+    index: ArcSwap<Index>,
+    /// Whether writes republish the index (off for one-shot CLI commands,
+    /// which never bounce).
+    live: bool,
+    /// Serialises rebuild-and-swap so an older rebuild can never replace a
+    /// newer one. Held only by writers; readers never touch it.
+    publishing: Mutex<()>,
+    /// Bumped on every publish, so waiters (sentry, tests) see changes.
+    generation: AtomicU64,
+    /// How long the last index build took, in microseconds.
+    last_build_micros: AtomicU64,
+}
+
+impl Network {
+    /// Opens the database; with `live`, builds the index and keeps it
+    /// current on every write.
+    pub fn open(path: &Path, live: bool) -> Result<Network> {
+        let network = Network {
+            store: Store::open(path)?,
+            index: ArcSwap::from_pointee(Index::default()),
+            live,
+            publishing: Mutex::new(()),
+            generation: AtomicU64::new(0),
+            last_build_micros: AtomicU64::new(0),
+        };
+        if live {
+            network.republish()?;
+        }
+        Ok(network)
+    }
+
+    /// The store, for reads (and writes that need no republish, such as counts).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The current index. Lock-free; the guard keeps that snapshot alive.
+    pub fn index(&self) -> arc_swap::Guard<Arc<Index>> {
+        self.index.load()
+    }
+
+    /// How many times the index was published.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Duration of the last index build.
+    pub fn last_build(&self) -> Duration {
+        Duration::from_micros(self.last_build_micros.load(Ordering::Relaxed))
+    }
+
+    /// Runs `f` in one write transaction, commits, then publishes a new
+    /// index so the change is live for the next request.
+    pub fn write<T>(&self, actor: &str, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let out = self.store.write(actor, f)?;
+        if self.live {
+            self.republish()?;
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds the index from the store and swaps it in.
+    pub fn republish(&self) -> Result<()> {
+        // A poisoned lock only means another rebuild panicked; the index it
+        // guards is replaced wholesale, so carrying on is safe.
+        let _guard = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let builder = self
+            .store
+            .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
+        self.index.store(Arc::new(builder.finish()));
+        self.last_build_micros
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}

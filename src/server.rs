@@ -1,1 +1,251 @@
-//! TODO
+//! The HTTP server: hyper 1 on tokio, routes, connection limits, header
+//! timeouts and graceful shutdown (stop accepting, finish requests, flush
+//! counters).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::bounce::{Bouncer, Reply, not_found, text};
+use crate::index::Miss;
+
+/// Answers one request. Pure routing: tests call it without a socket.
+pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
+    let method = req.method();
+    if method != Method::GET && method != Method::HEAD {
+        let mut reply = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 only GET and HEAD are allowed here\n".into(),
+        );
+        reply
+            .headers_mut()
+            .insert("allow", HeaderValue::from_static("GET, HEAD"));
+        return reply;
+    }
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    match path {
+        "/" => app.bounce(method, query, req.headers()),
+        "/__lbheartbeat__" => text(StatusCode::OK, "ok\n".into()),
+        "/__heartbeat__" => heartbeat(app),
+        "/__version__" => json(
+            StatusCode::OK,
+            format!(
+                r#"{{"name":"bouncer","version":"{}","schema":{}}}"#,
+                env!("CARGO_PKG_VERSION"),
+                crate::store::SCHEMA_VERSION,
+            ),
+        ),
+        _ => match path.strip_prefix("/files") {
+            Some(file) if file.starts_with('/') => app.bounce_file(method, file, query, req.headers()),
+            _ => not_found(req.headers(), Miss::Path),
+        },
+    }
+}
+
+fn heartbeat(app: &Bouncer) -> Reply {
+    let db = app.network.store().ping();
+    let stats = app.network.index().stats();
+    let ok = db.is_ok();
+    json(
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        format!(
+            r#"{{"status":"{}","database":"{}","products":{},"locations":{},"mirrors":{},"eligible_mirrors":{}}}"#,
+            if ok { "ok" } else { "error" },
+            if ok { "ok" } else { "unreadable" },
+            stats.products,
+            stats.locations,
+            stats.mirrors,
+            stats.eligible_mirrors
+        ),
+    )
+}
+
+fn json(status: StatusCode, body: String) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting and
+/// waits (up to the configured grace period) for requests in flight.
+pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future<Output = ()>) {
+    let permits = Arc::new(Semaphore::new(app.config.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.config.header_timeout)
+        .max_buf_size(64 * 1024)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        // Wait for a free slot before accepting: excess clients queue in
+        // the kernel's backlog instead of costing memory here.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    eprintln!("bouncer: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req: Request<Incoming>| {
+            let reply = route(&app, &req);
+            async move { Ok::<_, Infallible>(reply) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let grace = app.config.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        eprintln!("bouncer: some connections did not finish within {grace:?}; closing them");
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Builds the tokio runtime with `threads` workers (0: one per core).
+pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        builder.worker_threads(threads);
+    }
+    builder
+        .enable_all()
+        .thread_name("http")
+        .build()
+        .map_err(|e| crate::error::Error::io("cannot start the HTTP runtime", e))
+}
+
+/// Serves `network` (opened live from `db`) until SIGTERM or ctrl-c:
+/// counters, control socket, HTTP. On the way out: stop accepting, finish
+/// requests, flush counts, remove the socket.
+pub async fn serve_network(
+    db: &std::path::Path,
+    network: Arc<crate::network::Network>,
+    config: crate::config::Config,
+) -> crate::error::Result<()> {
+    let counters = if config.counting {
+        crate::counters::Counters::start(network.clone(), config.flush_interval)
+    } else {
+        crate::counters::Counters::off()
+    };
+    let control = match crate::control::listen(db, network.clone()) {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            eprintln!("bouncer: warning: {e}; other commands cannot reach this server");
+            None
+        }
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| crate::error::Error::io(format!("cannot listen on {}", config.listen), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;
+    let stats = network.index().stats();
+    eprintln!(
+        "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
+        db.display(),
+        stats.products,
+        stats.locations,
+        stats.mirrors
+    );
+    let app = Arc::new(Bouncer {
+        network,
+        config,
+        counters,
+    });
+    run(listener, app.clone(), shutdown_signal()).await;
+    app.counters.stop();
+    drop(control);
+    eprintln!("bouncer: stopped; counts flushed");
+    Ok(())
+}
+
+/// `bouncer serve`.
+pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
+    let config = crate::config::Config::from_settings(settings(args))?;
+    let network = Arc::new(crate::network::Network::open(db, true).map_err(|e| match e {
+        crate::error::Error::Busy { .. } => crate::error::Error::InUse {
+            detail: format!(
+                "{} is already served by another bouncer process; stop it first",
+                db.display()
+            ),
+        },
+        e => e,
+    })?);
+    runtime(config.threads)?.block_on(serve_network(db, network, config))
+}
+
+/// The raw settings in `serve`'s flags.
+pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
+    crate::config::Settings {
+        listen: args.listen.clone(),
+        threads: args.threads,
+        default_os: args.default_os.clone(),
+        default_lang: args.default_lang.clone(),
+        home_url: args.home_url.clone(),
+        fallback_url: args.fallback_url.clone(),
+        cache_max_age: args.cache_max_age,
+        https_header: args.https_header.clone(),
+        max_connections: args.max_connections,
+        header_timeout: args.header_timeout,
+        no_count: args.no_count,
+    }
+}

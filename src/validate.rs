@@ -80,7 +80,7 @@ pub fn path(path: &str) -> Result<String, Error> {
         return bad("must not start with '//' (that would name another host)".into());
     }
     if let Some(c) = path.chars().find(|c| {
-        c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+        !c.is_ascii() || c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
     }) {
         return bad(format!(
             "contains {c:?}; percent-encode it (a space is %20)"
@@ -126,11 +126,12 @@ pub fn base_url(url: &str) -> Result<String, Error> {
     if host.is_empty() || host.contains('@') {
         return bad("has no host, or has user info");
     }
-    if let Some(c) = url
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\'))
-    {
-        return bad(&format!("contains {c:?}"));
+    if let Some(c) = url.chars().find(|c| {
+        !c.is_ascii() || c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+    }) {
+        return bad(&format!(
+            "contains {c:?} (percent-encode paths; write international host names in punycode)"
+        ));
     }
     Ok(url.trim_end_matches('/').to_string())
 }
@@ -158,7 +159,7 @@ mod tests {
         assert!(path("/firefox/releases/1.0/win32/:lang/Firefox%20Setup%201.0.exe").is_ok());
         for bad in [
             "firefox/x", "//evil.example/x", "/a/../b", "/a/%2e%2e/b", "/a b", "/a?b", "/a#b",
-            "/a%zz", "/a%2", "/./x",
+            "/a%zz", "/a%2", "/./x", "/ü",
         ] {
             assert!(path(bad).is_err(), "{bad}");
         }

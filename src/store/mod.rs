@@ -128,21 +128,26 @@ impl Store {
         read_snapshot(&txn)
     }
 
-    /// Reads the configuration and, in the same transaction, calls `serving`
+    /// Reads the configuration, hands it to `config` for a visitor, and, in
+    /// the same transaction, calls `serving` with the visitor
     /// for every (location, mirror) whose availability says it serves the
     /// file. Streams: nothing per row is kept, so a network of millions of
     /// availability rows builds an index in little memory.
-    pub fn read_network(&self, mut serving: impl FnMut(LocationId, MirrorId)) -> Result<Snapshot> {
+    pub fn read_network<V>(
+        &self,
+        config: impl FnOnce(&Snapshot) -> V,
+        mut serving: impl FnMut(&mut V, LocationId, MirrorId),
+    ) -> Result<V> {
         let txn = self.db.begin_read()?;
-        let snapshot = read_snapshot(&txn)?;
+        let mut visitor = config(&read_snapshot(&txn)?);
         for row in txn.open_table(AVAILABILITY)?.iter()? {
             let (k, v) = row?;
             if rows::availability_serves(v.value())? {
                 let (loc, mirror) = k.value();
-                serving(LocationId(loc), MirrorId(mirror));
+                serving(&mut visitor, LocationId(loc), MirrorId(mirror));
             }
         }
-        Ok(snapshot)
+        Ok(visitor)
     }
 
     /// Everything sentry knows about one location, by mirror.

@@ -1,0 +1,124 @@
+//! From a command line to an exit code: parse (usage errors exit 2), then
+//! route to `serve`, `demo`, the control socket of a running server, or a
+//! local run against the database.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use argh::FromArgs;
+
+use crate::cli::{Bouncer, Command};
+use crate::commands::{Outcome, execute, needs_password};
+use crate::control::{Request, forward};
+use crate::error::{Error, Result};
+use crate::network::Network;
+
+/// Runs `bouncer` with `argv` (including the program name).
+pub fn main(argv: Vec<String>) -> ExitCode {
+    let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (program, args) = strs.split_first().map_or(("bouncer", &[][..]), |(p, a)| (*p, a));
+    let cli = match Bouncer::from_args(&[program], args) {
+        Ok(cli) => cli,
+        Err(early) => {
+            return if early.status.is_ok() {
+                print!("{}", early.output);
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{}", early.output.trim_end());
+                eprintln!("Run `bouncer help` or `bouncer <command> --help` for usage.");
+                ExitCode::from(2)
+            };
+        }
+    };
+    let db = cli
+        .db
+        .clone()
+        .or_else(|| std::env::var("BOUNCER_DB").ok().filter(|s| !s.is_empty()));
+    let outcome = match &cli.command {
+        Command::Serve(args) => {
+            let db = PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into()));
+            crate::server::serve(&db, args).map(|_| Outcome::ok(String::new()))
+        }
+        Command::Demo(args) => crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new())),
+        command => manage(
+            PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into())),
+            command,
+            strip_db(args),
+        ),
+    };
+    let outcome = outcome.unwrap_or_else(|e| Outcome::fail(&e));
+    print!("{}", outcome.stdout);
+    eprint!("{}", outcome.stderr);
+    ExitCode::from(outcome.code)
+}
+
+/// A management command: through the running server if there is one,
+/// else directly on the database.
+fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
+    let input = if needs_password(command) {
+        Some(read_password()?)
+    } else {
+        None
+    };
+    let request = Request { args, input };
+    if let Some(outcome) = forward(&db, &request)? {
+        return Ok(outcome);
+    }
+    let network = Network::open(&db, false)?;
+    Ok(execute(&network, command, request.input.as_deref()))
+}
+
+/// The arguments without the global `--db PATH`: the server has its own.
+fn strip_db(args: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for (i, a) in args.iter().enumerate() {
+        if skip {
+            skip = false;
+            continue;
+        }
+        // Only before the subcommand is `--db` the global option.
+        if *a == "--db" && !out.iter().any(|x: &String| !x.starts_with('-')) && i + 1 < args.len() {
+            skip = true;
+            continue;
+        }
+        out.push(a.to_string());
+    }
+    out
+}
+
+/// A password: prompted twice on a terminal, else all of stdin without its
+/// final line break.
+fn read_password() -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| Error::io("cannot read the password", e))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| Error::io("cannot read the password", e))?;
+        if first != again {
+            return Err(Error::invalid("password", "the two entries differ".into()));
+        }
+        return Ok(first);
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Error::io("cannot read the password from stdin", e))?;
+    let trimmed = s.strip_suffix('\n').unwrap_or(&s);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn db_option_is_stripped_only_before_the_command() {
+        assert_eq!(strip_db(&["--db", "x.redb", "mirror", "list"]), vec!["mirror", "list"]);
+        assert_eq!(
+            strip_db(&["product", "add", "--db", "p"]),
+            vec!["product", "add", "--db", "p"]
+        );
+    }
+}
