@@ -1,0 +1,2 @@
+//! Placeholder replaced by the index benchmark.
+fn main() {}
