@@ -1,7 +1,304 @@
-//! The demo network behind `bouncer demo`.
-use std::path::PathBuf;
+//! `bouncer demo`: a small but realistic mirror network on this machine.
+//! Four mirrors are served by this process from generated files (one
+//! complete, one complete but lighter, one that never synced Thunderbird,
+//! one that is down), with two products in several languages and OSes, an
+//! ssl-only product and aliases, and the redirector in front of them.
 
-/// Builds and serves the demo network.
-pub fn run(_db: Option<PathBuf>, _args: &crate::cli::Demo) -> crate::error::Result<()> {
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Response, StatusCode};
+
+use crate::cli::Demo;
+use crate::config::{Config, Settings};
+use crate::error::{Error, Result};
+use crate::model::{Availability, FileInfo, MirrorHealth};
+use crate::network::Network;
+use crate::store::{NewMirror, NewProduct};
+
+/// One product of the demo.
+struct DemoProduct {
+    name: &'static str,
+    languages: &'static [&'static str],
+    ssl_only: bool,
+    locations: &'static [(&'static str, &'static str)],
+}
+
+const FIREFOX_LOCATIONS: &[(&str, &str)] = &[
+    ("win", "/firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe"),
+    ("win64", "/firefox/releases/120.0/win64/:lang/Firefox%20Setup%20120.0.exe"),
+    ("osx", "/firefox/releases/120.0/mac/:lang/Firefox%20120.0.dmg"),
+    ("linux64", "/firefox/releases/120.0/linux-x86_64/:lang/firefox-120.0.tar.bz2"),
+];
+
+const PRODUCTS: &[DemoProduct] = &[
+    DemoProduct {
+        name: "firefox-120.0",
+        languages: &["en-US", "de", "fr", "ja", "pt-BR", "zh-TW"],
+        ssl_only: false,
+        locations: FIREFOX_LOCATIONS,
+    },
+    DemoProduct {
+        name: "firefox-120.0-ssl",
+        languages: &["en-US", "de", "fr", "ja", "pt-BR", "zh-TW"],
+        ssl_only: true,
+        locations: FIREFOX_LOCATIONS,
+    },
+    DemoProduct {
+        name: "thunderbird-115.5.0",
+        languages: &["en-US", "de", "fr"],
+        ssl_only: false,
+        locations: &[
+            ("win", "/thunderbird/releases/115.5.0/win32/:lang/Thunderbird%20Setup%20115.5.0.exe"),
+            ("linux64", "/thunderbird/releases/115.5.0/linux-x86_64/:lang/thunderbird-115.5.0.tar.bz2"),
+        ],
+    },
+];
+
+/// A demo mirror: name, rating, and what it carries.
+struct DemoMirror {
+    name: &'static str,
+    rating: u32,
+    /// Products whose files it lacks (a partial sync).
+    lacks: &'static [&'static str],
+    /// Down: nothing answers at its address.
+    down: bool,
+}
+
+const MIRRORS: &[DemoMirror] = &[
+    DemoMirror { name: "mirror-a", rating: 100, lacks: &[], down: false },
+    DemoMirror { name: "mirror-b", rating: 50, lacks: &[], down: false },
+    DemoMirror { name: "mirror-c", rating: 30, lacks: &["thunderbird-115.5.0"], down: false },
+    DemoMirror { name: "mirror-d", rating: 100, lacks: &[], down: true },
+];
+
+/// Builds the demo network and serves it until ctrl-c.
+pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
+    let dir = match &db {
+        Some(db) => db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            .join("bouncer-demo-mirrors"),
+        None => std::env::temp_dir().join(format!("bouncer-demo-{}", std::process::id())),
+    };
+    let db = db.unwrap_or_else(|| dir.join("demo.redb"));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let network = Arc::new(Network::open(&db, true)?);
+    if !network.store().snapshot()?.products.is_empty() {
+        return Err(Error::InUse {
+            detail: format!(
+                "{} already holds products; the demo needs a new database (omit --db to use a temporary one)",
+                db.display()
+            ),
+        });
+    }
+
+    // Mirror sockets first: their ports go into the base URLs.
+    let mut listeners = Vec::new();
+    for m in MIRRORS {
+        let listener = StdListener::bind("127.0.0.1:0")
+            .map_err(|e| Error::io("cannot bind a demo mirror on 127.0.0.1", e))?;
+        let url = format!(
+            "http://{}/pub",
+            listener
+                .local_addr()
+                .map_err(|e| Error::io("cannot read a demo mirror's address", e))?
+        );
+        let root = dir.join("mirrors").join(m.name);
+        write_files(&root, m)?;
+        // A down mirror's port is released: connections are refused.
+        listeners.push((m, url, (!m.down).then_some(listener), root));
+    }
+    populate(&network, &listeners.iter().map(|(m, url, ..)| (*m, url.clone())).collect::<Vec<_>>())?;
+
+    let mut settings = Settings {
+        listen: Some(args.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into())),
+        threads: args.threads,
+        ..Settings::default()
+    };
+    settings.home_url = None;
+    let config = Config::from_settings(settings)?;
+    print_guide(&db, &config, &listeners.iter().map(|(m, url, ..)| (m.name, url.as_str(), m.down)).collect::<Vec<_>>());
+    if args.no_serve {
+        return Ok(());
+    }
+    let runtime = crate::server::runtime(config.threads)?;
+    runtime.block_on(async move {
+        for (_, _, listener, root) in listeners {
+            if let Some(listener) = listener {
+                spawn_mirror(listener, root)?;
+            }
+        }
+        crate::server::serve_network(&db, network, config).await
+    })
+}
+
+/// The demo's files: small, with deterministic content per path.
+fn write_files(root: &Path, mirror: &DemoMirror) -> Result<()> {
+    for p in PRODUCTS.iter().filter(|p| !mirror.lacks.contains(&p.name)) {
+        for (_, path) in p.locations {
+            for lang in p.languages {
+                let rel = crate::query::percent_decode(&path.replace(":lang", lang)).into_owned();
+                let file = root.join(rel.trim_start_matches('/'));
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+                }
+                std::fs::write(&file, file_content(&rel))
+                    .map_err(|e| Error::io(format!("cannot write {}", file.display()), e))?;
+            }
+        }
+    }
     Ok(())
+}
+
+fn file_content(path: &str) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(path.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    (0..64 * 1024).map(|_| rng.u8(..)).collect()
+}
+
+/// Products, locations, aliases, mirrors, files and what each mirror serves.
+fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> {
+    network.write("demo", |tx| {
+        for p in PRODUCTS {
+            tx.product_add(NewProduct {
+                name: p.name.into(),
+                languages: p.languages.iter().map(|l| l.to_string()).collect(),
+                ssl_only: p.ssl_only,
+                private: false,
+            })?;
+            for (os, path) in p.locations {
+                let location = tx.location_add(p.name, os, path)?;
+                for lang in p.languages {
+                    let rel = path.replace(":lang", lang);
+                    tx.file_put(&FileInfo {
+                        size: Some(file_content(&crate::query::percent_decode(&rel)).len() as u64),
+                        path: rel,
+                        location: Some(location.id),
+                        lang: Some(lang.to_string()),
+                        ..FileInfo::default()
+                    })?;
+                }
+            }
+        }
+        tx.alias_set("firefox-latest", "firefox-120.0")?;
+        tx.alias_set("firefox-latest-ssl", "firefox-120.0-ssl")?;
+        tx.alias_set("thunderbird-latest", "thunderbird-115.5.0")?;
+        // What a check of the files just written finds. (Sentry, when it
+        // runs, reaches the same verdicts over HTTP.)
+        let locations = tx.locations()?;
+        for (m, url) in mirrors {
+            let mirror = tx.mirror_add(NewMirror {
+                name: m.name.into(),
+                base_url: url.clone(),
+                rating: m.rating,
+                contact: format!("admins@{}.example", m.name),
+                ..NewMirror::default()
+            })?;
+            let now = tx.now();
+            if m.down {
+                tx.set_health(
+                    mirror.id,
+                    &MirrorHealth {
+                        healthy: false,
+                        checked_at: now,
+                        since: now,
+                        error: "connection refused".into(),
+                        flaps: 0,
+                    },
+                )?;
+            }
+            for l in &locations {
+                let product = PRODUCTS
+                    .iter()
+                    .find(|p| tx.product(p.name).ok().flatten().is_some_and(|x| x.id == l.product))
+                    .map_or("", |p| p.name);
+                let present = !m.down && !m.lacks.contains(&product);
+                tx.set_availability(
+                    l.id,
+                    mirror.id,
+                    &Availability {
+                        present,
+                        healthy: !m.down,
+                        checked_at: now,
+                        error: match (m.down, present) {
+                            (true, _) => "connection refused".into(),
+                            (false, false) => "404 Not Found".into(),
+                            _ => String::new(),
+                        },
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Serves `root` over HTTP on `listener`, as a mirror would.
+fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("cannot set up a demo mirror", e))?;
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| Error::io("cannot set up a demo mirror", e))?;
+    let root = Arc::new(root);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let root = root.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let root = root.clone();
+                    async move { Ok::<_, std::convert::Infallible>(serve_file(&root, req.uri().path()).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(())
+}
+
+async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
+    let decoded = crate::query::percent_decode(path);
+    let rel = decoded.strip_prefix("/pub/").unwrap_or("");
+    let safe = !rel.is_empty() && !rel.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    let found = if safe { tokio::fs::read(root.join(rel)).await.ok() } else { None };
+    match found {
+        Some(bytes) => Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(Full::new(Bytes::from(bytes))),
+        None => Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(b"not found\n"))),
+    }
+    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, &str, bool)]) {
+    let base = format!("http://{}", config.listen);
+    let bin = std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());
+    println!("Bouncer demo network");
+    println!("  database: {}", db.display());
+    for (name, url, down) in mirrors {
+        println!("  mirror {name}: {url}{}", if *down { "  (down)" } else { "" });
+    }
+    println!();
+    println!("Try:");
+    println!("  curl -I '{base}/?product=firefox-latest&os=win&lang=de'");
+    println!("  curl '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'");
+    println!("  curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'");
+    println!("  curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'");
+    println!("  curl -i '{base}/?product=firefox-latest-ssl'      # 503: no https mirror, never downgraded");
+    println!("  curl -i '{base}/?product=firefox-latest&lang=xx'  # 404 page not found");
+    println!("  {bin} --db {} mirror list", db.display());
+    println!("  {bin} --db {} stats", db.display());
+    println!();
+    println!("Ctrl-C stops the demo.");
 }
