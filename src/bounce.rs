@@ -217,12 +217,16 @@ pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
         html lang="en" {
             head {
                 meta charset="utf-8";
-                title { "Not found" }
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Download not found" }
+                link rel="stylesheet" href=(crate::assets::CSS_PATH);
             }
             body {
-                h1 { "Download not found" }
-                p { (why) }
-                p { a href="/download" { "Choose a download" } }
+                main {
+                    h1 { "Download not found" }
+                    p { (why) }
+                    p { a.button href="/download" { "Choose a download" } }
+                }
             }
         }
     };

@@ -17,7 +17,9 @@
 //! - [`demo`]: the demo network behind `bouncer demo`.
 //! - [`query`]: percent-decoding and query-string parsing.
 //! - [`error`]: errors that say what to do.
+//! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
+pub mod assets;
 pub mod bounce;
 pub mod cli;
 pub mod commands;

@@ -38,6 +38,7 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
     match path {
         "/" => app.bounce(method, query, req.headers()),
         "/__lbheartbeat__" => text(StatusCode::OK, "ok\n".into()),
+        crate::assets::CSS_PATH => asset(crate::assets::CSS, "text/css; charset=utf-8"),
         "/__heartbeat__" => heartbeat(app),
         "/__version__" => json(
             StatusCode::OK,
@@ -74,6 +75,17 @@ fn heartbeat(app: &Bouncer) -> Reply {
             stats.eligible_mirrors
         ),
     )
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    reply
 }
 
 fn json(status: StatusCode, body: String) -> Reply {
