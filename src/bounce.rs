@@ -92,7 +92,13 @@ impl Bouncer {
 
     /// `/files/<path>`: `path` is the raw (percent-encoded) request path
     /// after `/files`.
-    pub fn bounce_file(&self, method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Reply {
+    pub fn bounce_file(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+    ) -> Reply {
         let decoded = query::percent_decode(path);
         let print = query::pairs(query).any(|(k, v)| k == "print" && v.eq_ignore_ascii_case("yes"));
         let index = self.network.index();
@@ -137,7 +143,8 @@ impl Bouncer {
             Ok(location) => redirect_to(location, Some(self.config.cache_control.clone())),
             Err(_) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "500 the mirror URL is not a valid header value; check the mirror's base URL\n".into(),
+                "500 the mirror URL is not a valid header value; check the mirror's base URL\n"
+                    .into(),
             ),
         }
     }
@@ -151,13 +158,13 @@ impl Bouncer {
     /// Nobody can serve: the origin if configured (never a downgrade to
     /// http for a TLS request), else 503.
     fn no_mirror(&self, target: &Target<'_>, https_only: bool) -> Reply {
-        if let Some(origin) = &self.config.fallback_url {
-            if !https_only || origin.starts_with("https://") {
-                let mut url = origin.clone();
-                target.location.render_path(target.lang, &mut url);
-                if let Ok(location) = HeaderValue::from_str(&url) {
-                    return redirect_to(location, Some(self.config.cache_control.clone()));
-                }
+        if let Some(origin) = &self.config.fallback_url
+            && (!https_only || origin.starts_with("https://"))
+        {
+            let mut url = origin.clone();
+            target.location.render_path(target.lang, &mut url);
+            if let Ok(location) = HeaderValue::from_str(&url) {
+                return redirect_to(location, Some(self.config.cache_control.clone()));
             }
         }
         let mut reply = text(

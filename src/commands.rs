@@ -127,7 +127,9 @@ fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                 })
                 .collect();
             Ok(table(
-                &["NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS"],
+                &[
+                    "NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS",
+                ],
                 rows,
             ))
         }
@@ -212,7 +214,15 @@ fn product(net: &Network, action: &ProductAction) -> Result<String> {
                 })
                 .collect();
             Ok(table(
-                &["NAME", "LANGUAGES", "SSL ONLY", "PUBLIC", "ACTIVE", "LOCATIONS", "ALIASES"],
+                &[
+                    "NAME",
+                    "LANGUAGES",
+                    "SSL ONLY",
+                    "PUBLIC",
+                    "ACTIVE",
+                    "LOCATIONS",
+                    "ALIASES",
+                ],
                 rows,
             ))
         }
@@ -256,12 +266,17 @@ fn location(net: &Network, action: &LocationAction) -> Result<String> {
     match action {
         LocationAction::Add(a) => {
             let l = net.write(ACTOR, |tx| tx.location_add(&a.product, &a.os, &a.path))?;
-            Ok(format!("added location {} {} {}\n", a.product, l.os, l.path))
+            Ok(format!(
+                "added location {} {} {}\n",
+                a.product, l.os, l.path
+            ))
         }
         LocationAction::List(a) => {
             let (s, serving) = net.store().read_network(
                 |s| (s.clone(), HashMap::new()),
-                |(_, counts): &mut (_, HashMap<_, usize>), loc, _| *counts.entry(loc).or_default() += 1,
+                |(_, counts): &mut (_, HashMap<_, usize>), loc, _| {
+                    *counts.entry(loc).or_default() += 1
+                },
             )?;
             let only = match &a.product {
                 Some(name) => Some(
@@ -290,11 +305,17 @@ fn location(net: &Network, action: &LocationAction) -> Result<String> {
         }
         LocationAction::Set(a) => {
             let l = net.write(ACTOR, |tx| tx.location_set_path(&a.product, &a.os, &a.path))?;
-            Ok(format!("location {} {} is now {}\n", a.product, l.os, l.path))
+            Ok(format!(
+                "location {} {} is now {}\n",
+                a.product, l.os, l.path
+            ))
         }
         LocationAction::Remove(a) => {
             let l = net.write(ACTOR, |tx| tx.location_remove(&a.product, &a.os))?;
-            Ok(format!("removed location {} {} {}\n", a.product, l.os, l.path))
+            Ok(format!(
+                "removed location {} {} {}\n",
+                a.product, l.os, l.path
+            ))
         }
     }
 }
@@ -344,7 +365,10 @@ fn os(net: &Network, action: &OsAction) -> Result<String> {
         }
         OsAction::Remove(a) => {
             net.write(ACTOR, |tx| tx.os_remove(&a.name))?;
-            Ok(format!("removed operating system {}\n", a.name.to_ascii_lowercase()))
+            Ok(format!(
+                "removed operating system {}\n",
+                a.name.to_ascii_lowercase()
+            ))
         }
     }
 }
@@ -445,7 +469,11 @@ fn status(net: &Network, action: &StatusAction) -> Result<String> {
         StatusAction::List(a) => {
             let s = net.store().snapshot()?;
             let product = match &a.product {
-                Some(p) => Some(s.product(p).ok_or_else(|| Error::not_found("product", p))?.id),
+                Some(p) => Some(
+                    s.product(p)
+                        .ok_or_else(|| Error::not_found("product", p))?
+                        .id,
+                ),
                 None => None,
             };
             let mirror = match &a.mirror {
@@ -453,8 +481,15 @@ fn status(net: &Network, action: &StatusAction) -> Result<String> {
                 None => None,
             };
             let mut rows = Vec::new();
-            for l in s.locations.iter().filter(|l| product.is_none_or(|p| l.product == p)) {
-                let pname = s.product_by_id(l.product).map(|p| p.name.clone()).unwrap_or_default();
+            for l in s
+                .locations
+                .iter()
+                .filter(|l| product.is_none_or(|p| l.product == p))
+            {
+                let pname = s
+                    .product_by_id(l.product)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
                 for (m, av) in net.store().availability_of(l.id)? {
                     if mirror.is_some_and(|x| x != m) {
                         continue;
@@ -477,7 +512,9 @@ fn status(net: &Network, action: &StatusAction) -> Result<String> {
                 }
             }
             Ok(table(
-                &["PRODUCT", "OS", "MIRROR", "FILE", "HEALTHY", "CHECKED", "ERROR"],
+                &[
+                    "PRODUCT", "OS", "MIRROR", "FILE", "HEALTHY", "CHECKED", "ERROR",
+                ],
                 rows,
             ))
         }
@@ -497,20 +534,30 @@ fn status(net: &Network, action: &StatusAction) -> Result<String> {
                     .mirror(&a.mirror)?
                     .ok_or_else(|| Error::not_found("mirror", &a.mirror))?;
                 let product = match &a.product {
-                    Some(p) => Some(tx.product(p)?.ok_or_else(|| Error::not_found("product", p))?.id),
+                    Some(p) => Some(
+                        tx.product(p)?
+                            .ok_or_else(|| Error::not_found("product", p))?
+                            .id,
+                    ),
                     None => None,
                 };
                 let os = a.os.as_ref().map(|o| o.trim().to_ascii_lowercase());
                 let mut n = 0;
                 for l in tx.locations()? {
-                    if product.is_some_and(|p| p != l.product) || os.as_ref().is_some_and(|o| *o != l.os) {
+                    if product.is_some_and(|p| p != l.product)
+                        || os.as_ref().is_some_and(|o| *o != l.os)
+                    {
                         continue;
                     }
                     let av = Availability {
                         present,
                         healthy: true,
                         checked_at: tx.now(),
-                        error: if present { String::new() } else { "marked missing by hand".into() },
+                        error: if present {
+                            String::new()
+                        } else {
+                            "marked missing by hand".into()
+                        },
                     };
                     tx.set_availability(l.id, mirror.id, &av)?;
                     n += 1;
@@ -535,7 +582,9 @@ fn stats(net: &Network, args: &Stats) -> Result<String> {
     let mut products: Vec<(String, u64)> = by_product
         .iter()
         .map(|(id, n)| {
-            let name = s.product_by_id(*id).map_or_else(|| format!("#{id} (removed)"), |p| p.name.clone());
+            let name = s
+                .product_by_id(*id)
+                .map_or_else(|| format!("#{id} (removed)"), |p| p.name.clone());
             (name, *n)
         })
         .collect();

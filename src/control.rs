@@ -78,9 +78,12 @@ pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
             stderr: read_string(stream)?,
         })
     };
-    talk(&mut stream)
-        .map(Some)
-        .map_err(|e| Error::io(format!("the server at {} did not answer", path.display()), e))
+    talk(&mut stream).map(Some).map_err(|e| {
+        Error::io(
+            format!("the server at {} did not answer", path.display()),
+            e,
+        )
+    })
 }
 
 /// A listening control socket; removes its file when dropped.
@@ -110,7 +113,12 @@ pub fn listen(db: &Path, network: Arc<Network>) -> Result<ControlSocket> {
         .map_err(|e| Error::io(format!("cannot create control socket {}", tmp.display()), e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
         .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| Error::io(format!("cannot set up control socket {}", path.display()), e))?;
+        .map_err(|e| {
+            Error::io(
+                format!("cannot set up control socket {}", path.display()),
+                e,
+            )
+        })?;
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
@@ -149,8 +157,16 @@ pub fn run(network: &Network, request: &Request) -> Outcome {
         Ok(cli) => execute(network, &cli.command, request.input.as_deref()),
         Err(early) => Outcome {
             code: if early.status.is_ok() { 0 } else { 2 },
-            stdout: if early.status.is_ok() { early.output.clone() } else { String::new() },
-            stderr: if early.status.is_ok() { String::new() } else { early.output },
+            stdout: if early.status.is_ok() {
+                early.output.clone()
+            } else {
+                String::new()
+            },
+            stderr: if early.status.is_ok() {
+                String::new()
+            } else {
+                early.output
+            },
         },
     }
 }
@@ -159,11 +175,17 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
     let mut magic = [0u8; 4];
     stream.read_exact(&mut magic)?;
     if &magic != MAGIC {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad magic (a different bouncer version?)"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad magic (a different bouncer version?)",
+        ));
     }
     let n = read_u32(stream)?;
     if n > 1024 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "too many arguments"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "too many arguments",
+        ));
     }
     let mut args = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -196,7 +218,10 @@ fn read_u32(r: &mut impl Read) -> io::Result<u32> {
 fn read_string(r: &mut impl Read) -> io::Result<String> {
     let n = read_u32(r)?;
     if n > MAX_FIELD {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "field too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "field too large",
+        ));
     }
     let mut b = vec![0u8; n as usize];
     r.read_exact(&mut b)?;
@@ -213,7 +238,10 @@ mod tests {
         let db = dir.path().join("c.redb");
         let network = Arc::new(Network::open(&db, true).unwrap());
         let _socket = listen(&db, network.clone()).unwrap();
-        let mode = std::fs::metadata(socket_path(&db)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(socket_path(&db))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
 
         let req = |args: &[&str]| Request {
@@ -221,9 +249,19 @@ mod tests {
             input: None,
         };
         let out = forward(&db, &req(&["os", "add", "BeOS"])).unwrap().unwrap();
-        assert_eq!((out.code, out.stdout.as_str()), (0, "added operating system beos\n"));
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "added operating system beos\n")
+        );
         // The server's index saw the change at once.
-        assert!(network.store().snapshot().unwrap().oses.contains(&"beos".to_string()));
+        assert!(
+            network
+                .store()
+                .snapshot()
+                .unwrap()
+                .oses
+                .contains(&"beos".to_string())
+        );
         let out = forward(&db, &req(&["os", "add", "beos"])).unwrap().unwrap();
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("exists already"), "{}", out.stderr);

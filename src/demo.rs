@@ -28,10 +28,22 @@ struct DemoProduct {
 }
 
 const FIREFOX_LOCATIONS: &[(&str, &str)] = &[
-    ("win", "/firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe"),
-    ("win64", "/firefox/releases/120.0/win64/:lang/Firefox%20Setup%20120.0.exe"),
-    ("osx", "/firefox/releases/120.0/mac/:lang/Firefox%20120.0.dmg"),
-    ("linux64", "/firefox/releases/120.0/linux-x86_64/:lang/firefox-120.0.tar.bz2"),
+    (
+        "win",
+        "/firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe",
+    ),
+    (
+        "win64",
+        "/firefox/releases/120.0/win64/:lang/Firefox%20Setup%20120.0.exe",
+    ),
+    (
+        "osx",
+        "/firefox/releases/120.0/mac/:lang/Firefox%20120.0.dmg",
+    ),
+    (
+        "linux64",
+        "/firefox/releases/120.0/linux-x86_64/:lang/firefox-120.0.tar.bz2",
+    ),
 ];
 
 const PRODUCTS: &[DemoProduct] = &[
@@ -52,8 +64,14 @@ const PRODUCTS: &[DemoProduct] = &[
         languages: &["en-US", "de", "fr"],
         ssl_only: false,
         locations: &[
-            ("win", "/thunderbird/releases/115.5.0/win32/:lang/Thunderbird%20Setup%20115.5.0.exe"),
-            ("linux64", "/thunderbird/releases/115.5.0/linux-x86_64/:lang/thunderbird-115.5.0.tar.bz2"),
+            (
+                "win",
+                "/thunderbird/releases/115.5.0/win32/:lang/Thunderbird%20Setup%20115.5.0.exe",
+            ),
+            (
+                "linux64",
+                "/thunderbird/releases/115.5.0/linux-x86_64/:lang/thunderbird-115.5.0.tar.bz2",
+            ),
         ],
     },
 ];
@@ -69,10 +87,30 @@ struct DemoMirror {
 }
 
 const MIRRORS: &[DemoMirror] = &[
-    DemoMirror { name: "mirror-a", rating: 100, lacks: &[], down: false },
-    DemoMirror { name: "mirror-b", rating: 50, lacks: &[], down: false },
-    DemoMirror { name: "mirror-c", rating: 30, lacks: &["thunderbird-115.5.0"], down: false },
-    DemoMirror { name: "mirror-d", rating: 100, lacks: &[], down: true },
+    DemoMirror {
+        name: "mirror-a",
+        rating: 100,
+        lacks: &[],
+        down: false,
+    },
+    DemoMirror {
+        name: "mirror-b",
+        rating: 50,
+        lacks: &[],
+        down: false,
+    },
+    DemoMirror {
+        name: "mirror-c",
+        rating: 30,
+        lacks: &["thunderbird-115.5.0"],
+        down: false,
+    },
+    DemoMirror {
+        name: "mirror-d",
+        rating: 100,
+        lacks: &[],
+        down: true,
+    },
 ];
 
 /// Builds the demo network and serves it until ctrl-c.
@@ -114,16 +152,33 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         // A down mirror's port is released: connections are refused.
         listeners.push((m, url, (!m.down).then_some(listener), root));
     }
-    populate(&network, &listeners.iter().map(|(m, url, ..)| (*m, url.clone())).collect::<Vec<_>>())?;
+    populate(
+        &network,
+        &listeners
+            .iter()
+            .map(|(m, url, ..)| (*m, url.clone()))
+            .collect::<Vec<_>>(),
+    )?;
 
     let mut settings = Settings {
-        listen: Some(args.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into())),
+        listen: Some(
+            args.listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+        ),
         threads: args.threads,
         ..Settings::default()
     };
     settings.home_url = None;
     let config = Config::from_settings(settings)?;
-    print_guide(&db, &config, &listeners.iter().map(|(m, url, ..)| (m.name, url.as_str(), m.down)).collect::<Vec<_>>());
+    print_guide(
+        &db,
+        &config,
+        &listeners
+            .iter()
+            .map(|(m, url, ..)| (m.name, url.as_str(), m.down))
+            .collect::<Vec<_>>(),
+    );
     if args.no_serve {
         return Ok(());
     }
@@ -158,7 +213,10 @@ fn write_files(root: &Path, mirror: &DemoMirror) -> Result<()> {
 }
 
 fn file_content(path: &str) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(path.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut rng = fastrand::Rng::with_seed(
+        path.bytes()
+            .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
     (0..64 * 1024).map(|_| rng.u8(..)).collect()
 }
 
@@ -216,7 +274,12 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
             for l in &locations {
                 let product = PRODUCTS
                     .iter()
-                    .find(|p| tx.product(p.name).ok().flatten().is_some_and(|x| x.id == l.product))
+                    .find(|p| {
+                        tx.product(p.name)
+                            .ok()
+                            .flatten()
+                            .is_some_and(|x| x.id == l.product)
+                    })
                     .map_or("", |p| p.name);
                 let present = !m.down && !m.lacks.contains(&product);
                 tx.set_availability(
@@ -249,13 +312,21 @@ fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
     let root = Arc::new(root);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let root = root.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let root = root.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve_file(&root, req.uri().path()).await) }
-                });
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let root = root.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                serve_file(&root, req.uri().path()).await,
+                            )
+                        }
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -268,8 +339,15 @@ fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
 async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
     let decoded = crate::query::percent_decode(path);
     let rel = decoded.strip_prefix("/pub/").unwrap_or("");
-    let safe = !rel.is_empty() && !rel.split('/').any(|s| s.is_empty() || s == "." || s == "..");
-    let found = if safe { tokio::fs::read(root.join(rel)).await.ok() } else { None };
+    let safe = !rel.is_empty()
+        && !rel
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..");
+    let found = if safe {
+        tokio::fs::read(root.join(rel)).await.ok()
+    } else {
+        None
+    };
     match found {
         Some(bytes) => Response::builder()
             .header("content-type", "application/octet-stream")
@@ -283,19 +361,29 @@ async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
 
 fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, &str, bool)]) {
     let base = format!("http://{}", config.listen);
-    let bin = std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());
+    let bin =
+        std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());
     println!("Bouncer demo network");
     println!("  database: {}", db.display());
     for (name, url, down) in mirrors {
-        println!("  mirror {name}: {url}{}", if *down { "  (down)" } else { "" });
+        println!(
+            "  mirror {name}: {url}{}",
+            if *down { "  (down)" } else { "" }
+        );
     }
     println!();
     println!("Try:");
     println!("  curl -I '{base}/?product=firefox-latest&os=win&lang=de'");
     println!("  curl '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'");
-    println!("  curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'");
-    println!("  curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'");
-    println!("  curl -i '{base}/?product=firefox-latest-ssl'      # 503: no https mirror, never downgraded");
+    println!(
+        "  curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'"
+    );
+    println!(
+        "  curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'"
+    );
+    println!(
+        "  curl -i '{base}/?product=firefox-latest-ssl'      # 503: no https mirror, never downgraded"
+    );
     println!("  curl -i '{base}/?product=firefox-latest&lang=xx'  # 404 page not found");
     println!("  {bin} --db {} mirror list", db.display());
     println!("  {bin} --db {} stats", db.display());

@@ -17,7 +17,9 @@ use crate::network::Network;
 /// Runs `bouncer` with `argv` (including the program name).
 pub fn main(argv: Vec<String>) -> ExitCode {
     let strs: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let (program, args) = strs.split_first().map_or(("bouncer", &[][..]), |(p, a)| (*p, a));
+    let (program, args) = strs
+        .split_first()
+        .map_or(("bouncer", &[][..]), |(p, a)| (*p, a));
     let cli = match Bouncer::from_args(&[program], args) {
         Ok(cli) => cli,
         Err(early) => {
@@ -40,7 +42,9 @@ pub fn main(argv: Vec<String>) -> ExitCode {
             let db = PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into()));
             crate::server::serve(&db, args).map(|_| Outcome::ok(String::new()))
         }
-        Command::Demo(args) => crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new())),
+        Command::Demo(args) => {
+            crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new()))
+        }
         command => manage(
             PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into())),
             command,
@@ -115,7 +119,10 @@ mod tests {
 
     #[test]
     fn db_option_is_stripped_only_before_the_command() {
-        assert_eq!(strip_db(&["--db", "x.redb", "mirror", "list"]), vec!["mirror", "list"]);
+        assert_eq!(
+            strip_db(&["--db", "x.redb", "mirror", "list"]),
+            vec!["mirror", "list"]
+        );
         assert_eq!(
             strip_db(&["product", "add", "--db", "p"]),
             vec!["product", "add", "--db", "p"]

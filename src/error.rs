@@ -90,7 +90,11 @@ impl fmt::Display for Error {
         match self {
             Error::Invalid { what, detail } => write!(f, "invalid {what}: {detail}"),
             Error::NotFound { what, name } => {
-                write!(f, "no {what} named {name:?} (see `bouncer {} list`)", list_command(what))
+                write!(
+                    f,
+                    "no {what} named {name:?} (see `bouncer {} list`)",
+                    list_command(what)
+                )
             }
             Error::Exists { what, name } => write!(f, "a {what} named {name:?} exists already"),
             Error::InUse { detail } => f.write_str(detail),

@@ -3,9 +3,9 @@
 //! publishes a freshly built index; readers keep whatever index they loaded
 //! and never wait for a writer.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;

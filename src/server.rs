@@ -49,7 +49,9 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
             ),
         ),
         _ => match path.strip_prefix("/files") {
-            Some(file) if file.starts_with('/') => app.bounce_file(method, file, query, req.headers()),
+            Some(file) if file.starts_with('/') => {
+                app.bounce_file(method, file, query, req.headers())
+            }
             _ => not_found(req.headers(), Miss::Path),
         },
     }
@@ -143,7 +145,10 @@ pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future
     }
     drop(listener);
     let grace = app.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         eprintln!("bouncer: some connections did not finish within {grace:?}; closing them");
     }
 }
@@ -153,13 +158,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -232,16 +238,28 @@ pub async fn serve_network(
 
 /// `bouncer serve`.
 pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
+    if args.admin_listen.is_some() {
+        eprintln!(
+            "bouncer: note: --admin-listen is accepted, but this build has no admin pages yet"
+        );
+    }
+    if args.reports_dir.is_some() {
+        eprintln!(
+            "bouncer: note: --reports-dir is accepted, but this build has no sentry reports yet"
+        );
+    }
     let config = crate::config::Config::from_settings(settings(args))?;
-    let network = Arc::new(crate::network::Network::open(db, true).map_err(|e| match e {
-        crate::error::Error::Busy { .. } => crate::error::Error::InUse {
-            detail: format!(
-                "{} is already served by another bouncer process; stop it first",
-                db.display()
-            ),
-        },
-        e => e,
-    })?);
+    let network = Arc::new(
+        crate::network::Network::open(db, true).map_err(|e| match e {
+            crate::error::Error::Busy { .. } => crate::error::Error::InUse {
+                detail: format!(
+                    "{} is already served by another bouncer process; stop it first",
+                    db.display()
+                ),
+            },
+            e => e,
+        })?,
+    );
     runtime(config.threads)?.block_on(serve_network(db, network, config))
 }
 
@@ -259,5 +277,113 @@ pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
         max_connections: args.max_connections,
         header_timeout: args.header_timeout,
         no_count: args.no_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::counters::Counters;
+    use crate::network::Network;
+    use crate::store::{NewMirror, NewProduct};
+    use hyper::header::LOCATION;
+
+    fn app(config: Config) -> (tempfile::TempDir, Bouncer) {
+        let dir = tempfile::tempdir().unwrap();
+        let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
+        network
+            .write("test", |tx| {
+                tx.product_add(NewProduct {
+                    name: "p".into(),
+                    languages: vec!["de".into()],
+                    ..Default::default()
+                })?;
+                let l = tx.location_add("p", "win", "/p/:lang/p.exe")?;
+                let m = tx.mirror_add(NewMirror {
+                    name: "m".into(),
+                    base_url: "http://m.example/pub".into(),
+                    rating: 1,
+                    ..Default::default()
+                })?;
+                tx.set_availability(
+                    l.id,
+                    m.id,
+                    &crate::model::Availability {
+                        present: true,
+                        healthy: true,
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        let app = Bouncer {
+            network,
+            config,
+            counters: Counters::off(),
+        };
+        (dir, app)
+    }
+
+    fn get(app: &Bouncer, uri: &str) -> Reply {
+        route(app, &Request::get(uri).body(()).unwrap())
+    }
+
+    #[test]
+    fn routes() {
+        let (_dir, app) = app(Config::default());
+        let r = get(&app, "/?product=P&lang=de");
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(r.headers()[LOCATION], "http://m.example/pub/p/de/p.exe");
+        assert_eq!(get(&app, "/files/p/de/p.exe").status(), StatusCode::FOUND);
+        assert_eq!(get(&app, "/files").status(), StatusCode::NOT_FOUND);
+        assert_eq!(get(&app, "/nope").status(), StatusCode::NOT_FOUND);
+        assert_eq!(get(&app, "/__lbheartbeat__").status(), StatusCode::OK);
+        assert_eq!(get(&app, "/assets/bouncer.css").status(), StatusCode::OK);
+        let post = route(&app, &Request::post("/").body(()).unwrap());
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[test]
+    fn configured_defaults_apply() {
+        let config = Config::from_settings(crate::config::Settings {
+            default_lang: Some("de".into()),
+            home_url: Some("https://www.example.org/".into()),
+            cache_max_age: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+        let (_dir, app) = app(config);
+        let r = get(&app, "/?product=p");
+        assert_eq!(r.headers()[LOCATION], "http://m.example/pub/p/de/p.exe");
+        assert_eq!(r.headers()[hyper::header::CACHE_CONTROL], "max-age=5");
+        assert_eq!(
+            get(&app, "/").headers()[LOCATION],
+            "https://www.example.org/"
+        );
+    }
+
+    #[test]
+    fn fallback_origin_never_downgrades() {
+        let config = Config::from_settings(crate::config::Settings {
+            fallback_url: Some("http://origin.example".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let (_dir, app) = app(config);
+        app.network
+            .write("test", |tx| tx.mirror_update("m", |m| m.active = false))
+            .unwrap();
+        let r = get(&app, "/?product=p&lang=de");
+        assert_eq!(r.headers()[LOCATION], "http://origin.example/p/de/p.exe");
+        let https = route(
+            &app,
+            &Request::get("/?product=p&lang=de")
+                .header("x-forwarded-proto", "https")
+                .body(())
+                .unwrap(),
+        );
+        assert_eq!(https.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(https.headers().contains_key(hyper::header::RETRY_AFTER));
     }
 }

@@ -80,7 +80,10 @@ pub fn path(path: &str) -> Result<String, Error> {
         return bad("must not start with '//' (that would name another host)".into());
     }
     if let Some(c) = path.chars().find(|c| {
-        !c.is_ascii() || c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+        !c.is_ascii()
+            || c.is_ascii_whitespace()
+            || c.is_ascii_control()
+            || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
     }) {
         return bad(format!(
             "contains {c:?}; percent-encode it (a space is %20)"
@@ -95,7 +98,7 @@ pub fn path(path: &str) -> Result<String, Error> {
             return bad("has a '%' that does not start a %XX escape".into());
         }
     }
-    let decoded = crate::query::percent_decode(&path);
+    let decoded = crate::query::percent_decode(path);
     if decoded
         .split('/')
         .any(|segment| segment == "." || segment == "..")
@@ -127,7 +130,10 @@ pub fn base_url(url: &str) -> Result<String, Error> {
         return bad("has no host, or has user info");
     }
     if let Some(c) = url.chars().find(|c| {
-        !c.is_ascii() || c.is_ascii_whitespace() || c.is_ascii_control() || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
+        !c.is_ascii()
+            || c.is_ascii_whitespace()
+            || c.is_ascii_control()
+            || matches!(c, '?' | '#' | '"' | '<' | '>' | '\\')
     }) {
         return bad(&format!(
             "contains {c:?} (percent-encode paths; write international host names in punycode)"
@@ -147,8 +153,17 @@ mod tests {
         }
         let long = "a".repeat(33);
         for bad in [
-            "", "../../x", "%2e%2e%2f", "@evil.example", "//evil.example", "en US", "é",
-            "en_US", "en/US", long.as_str(), "a.b",
+            "",
+            "../../x",
+            "%2e%2e%2f",
+            "@evil.example",
+            "//evil.example",
+            "en US",
+            "é",
+            "en_US",
+            "en/US",
+            long.as_str(),
+            "a.b",
         ] {
             assert!(!is_lang(bad), "{bad}");
         }
@@ -158,8 +173,17 @@ mod tests {
     fn paths() {
         assert!(path("/firefox/releases/1.0/win32/:lang/Firefox%20Setup%201.0.exe").is_ok());
         for bad in [
-            "firefox/x", "//evil.example/x", "/a/../b", "/a/%2e%2e/b", "/a b", "/a?b", "/a#b",
-            "/a%zz", "/a%2", "/./x", "/ü",
+            "firefox/x",
+            "//evil.example/x",
+            "/a/../b",
+            "/a/%2e%2e/b",
+            "/a b",
+            "/a?b",
+            "/a#b",
+            "/a%zz",
+            "/a%2",
+            "/./x",
+            "/ü",
         ] {
             assert!(path(bad).is_err(), "{bad}");
         }
@@ -167,9 +191,21 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(base_url("https://m.example/pub/").unwrap(), "https://m.example/pub");
-        assert_eq!(base_url("http://127.0.0.1:8000").unwrap(), "http://127.0.0.1:8000");
-        for bad in ["ftp://m.example", "https://", "https://u@m.example/", "http://m.example/?x", "m.example"] {
+        assert_eq!(
+            base_url("https://m.example/pub/").unwrap(),
+            "https://m.example/pub"
+        );
+        assert_eq!(
+            base_url("http://127.0.0.1:8000").unwrap(),
+            "http://127.0.0.1:8000"
+        );
+        for bad in [
+            "ftp://m.example",
+            "https://",
+            "https://u@m.example/",
+            "http://m.example/?x",
+            "m.example",
+        ] {
             assert!(base_url(bad).is_err(), "{bad}");
         }
     }

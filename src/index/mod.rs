@@ -172,7 +172,12 @@ pub struct Index {
 impl Index {
     /// Resolves a bounce request. `product` and `os` are matched
     /// case-insensitively; `lang` must look like a locale.
-    pub fn resolve<'a>(&'a self, product: &str, os: &str, lang: &'a str) -> Result<Target<'a>, Miss> {
+    pub fn resolve<'a>(
+        &'a self,
+        product: &str,
+        os: &str,
+        lang: &'a str,
+    ) -> Result<Target<'a>, Miss> {
         let p = self.product(product).ok_or(Miss::Product)?;
         let product = &self.products[p as usize];
         if !crate::validate::is_lang(lang) {
@@ -276,7 +281,10 @@ impl Index {
 
     /// Builds an index from a configuration snapshot and the (location,
     /// mirror) pairs whose availability says they serve.
-    pub fn build(snapshot: &Snapshot, serving: impl IntoIterator<Item = (LocationId, MirrorId)>) -> Index {
+    pub fn build(
+        snapshot: &Snapshot,
+        serving: impl IntoIterator<Item = (LocationId, MirrorId)>,
+    ) -> Index {
         let mut builder = Builder::new(snapshot);
         for (loc, mirror) in serving {
             builder.serving(loc, mirror);
@@ -312,6 +320,9 @@ fn replace_token(path: &str, token: &str) -> String {
     out
 }
 
+/// (all eligible, https only) candidate tables shared by equal mirror sets.
+type SharedCandidates = (Arc<Candidates>, Arc<Candidates>);
+
 /// Builds an [`Index`] while availability rows stream in, sorted by
 /// location: each location's mirror set is finished (and shared with equal
 /// sets) as soon as the next location starts, so memory stays small.
@@ -327,8 +338,7 @@ pub struct Builder {
     weight: Vec<u64>,
     current: u32,
     buffer: Vec<u32>,
-    shared: HashMap<Box<[u32]>, (Arc<Candidates>, Arc<Candidates>)>,
-    empty: Arc<Candidates>,
+    shared: HashMap<Box<[u32]>, SharedCandidates>,
 }
 
 impl Builder {
@@ -386,9 +396,7 @@ impl Builder {
             let i = index.locations.len() as u32;
             location_of[l.id.0 as usize] = i;
             oses[p as usize].push((l.os.as_str().into(), i));
-            index
-                .templates
-                .insert(percent_decode(&l.path).into(), i);
+            index.templates.insert(percent_decode(&l.path).into(), i);
             index.locations.push(LocationEntry {
                 id: l.id,
                 product: p,
@@ -403,7 +411,10 @@ impl Builder {
             index.products[p].oses = list.into();
         }
         for f in &s.files {
-            let Some(loc) = f.location.and_then(|l| location_of.get(l.0 as usize).copied()) else {
+            let Some(loc) = f
+                .location
+                .and_then(|l| location_of.get(l.0 as usize).copied())
+            else {
                 continue;
             };
             if loc != NONE {
@@ -426,7 +437,6 @@ impl Builder {
             current: NONE,
             buffer: Vec::new(),
             shared: HashMap::new(),
-            empty,
         }
     }
 
@@ -486,7 +496,6 @@ impl Builder {
     /// Finishes the index.
     pub fn finish(mut self) -> Index {
         self.flush();
-        let _ = &self.empty;
         self.index.stats.candidate_sets = self.shared.len();
         self.index
     }
@@ -538,8 +547,18 @@ mod tests {
             }],
             oses: vec!["win".into(), "linux".into()],
             locations: vec![
-                location(1, 1, "win", "/firefox/1.0/win32/:lang/Firefox%20Setup%201.0.exe"),
-                location(2, 1, "linux", "/firefox/1.0/linux/:lang/firefox-1.0.tar.bz2"),
+                location(
+                    1,
+                    1,
+                    "win",
+                    "/firefox/1.0/win32/:lang/Firefox%20Setup%201.0.exe",
+                ),
+                location(
+                    2,
+                    1,
+                    "linux",
+                    "/firefox/1.0/linux/:lang/firefox-1.0.tar.bz2",
+                ),
                 location(3, 2, "win", "/tb/setup.exe"),
                 location(4, 3, "win", "/secure/:lang.exe"),
             ],
@@ -569,15 +588,29 @@ mod tests {
         let index = Index::build(&snapshot(), all_serving());
         let t = index.resolve("FIREFOX-1.0", "WIN", "DE").unwrap();
         assert_eq!(t.path(), "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe");
-        let t = index.resolve("firefox-latest", "linux", "ja-jp-mac").unwrap();
+        let t = index
+            .resolve("firefox-latest", "linux", "ja-jp-mac")
+            .unwrap();
         assert_eq!(t.path(), "/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2");
-        assert_eq!(index.resolve("nope", "win", "de").unwrap_err(), Miss::Product);
-        assert_eq!(index.resolve("firefox-1.0", "osx", "de").unwrap_err(), Miss::Os);
-        assert_eq!(index.resolve("firefox-1.0", "win", "fr").unwrap_err(), Miss::Language);
+        assert_eq!(
+            index.resolve("nope", "win", "de").unwrap_err(),
+            Miss::Product
+        );
+        assert_eq!(
+            index.resolve("firefox-1.0", "osx", "de").unwrap_err(),
+            Miss::Os
+        );
+        assert_eq!(
+            index.resolve("firefox-1.0", "win", "fr").unwrap_err(),
+            Miss::Language
+        );
         // No languages: every valid language, and its own spelling.
         let t = index.resolve("thunderbird", "win", "xx-YY").unwrap();
         assert_eq!((t.path().as_str(), t.lang), ("/tb/setup.exe", "xx-YY"));
-        assert_eq!(index.resolve("thunderbird", "win", "../x").unwrap_err(), Miss::Language);
+        assert_eq!(
+            index.resolve("thunderbird", "win", "../x").unwrap_err(),
+            Miss::Language
+        );
     }
 
     #[test]
@@ -585,10 +618,27 @@ mod tests {
         let index = Index::build(&snapshot(), all_serving());
         let long = "a".repeat(33);
         for lang in [
-            "../../x", "%2e%2e%2f", "..%2f", "@evil.example", "//evil.example", "a/b", "a\\b", "é",
-            "a b", "a?b", "a#b", "", long.as_str(), "\u{202e}", ".",
+            "../../x",
+            "%2e%2e%2f",
+            "..%2f",
+            "@evil.example",
+            "//evil.example",
+            "a/b",
+            "a\\b",
+            "é",
+            "a b",
+            "a?b",
+            "a#b",
+            "",
+            long.as_str(),
+            "\u{202e}",
+            ".",
         ] {
-            assert_eq!(index.resolve("secure", "win", lang).unwrap_err(), Miss::Language, "{lang:?}");
+            assert_eq!(
+                index.resolve("secure", "win", lang).unwrap_err(),
+                Miss::Language,
+                "{lang:?}"
+            );
         }
     }
 
@@ -597,7 +647,9 @@ mod tests {
         let index = Index::build(&snapshot(), all_serving());
         let t = index.resolve("thunderbird", "win", "en-US").unwrap();
         let names = |c: &Candidates| -> Vec<String> {
-            c.iter().map(|(m, _)| index.mirror(m).name.to_string()).collect()
+            c.iter()
+                .map(|(m, _)| index.mirror(m).name.to_string())
+                .collect()
         };
         // Rating 0 never serves.
         assert_eq!(names(t.location.candidates(false)), vec!["m1", "m2"]);
@@ -637,7 +689,10 @@ mod tests {
         let mut s = snapshot();
         s.products[1].active = false;
         let index = Index::build(&s, all_serving());
-        assert_eq!(index.resolve("thunderbird", "win", "en-US").unwrap_err(), Miss::Product);
+        assert_eq!(
+            index.resolve("thunderbird", "win", "en-US").unwrap_err(),
+            Miss::Product
+        );
     }
 
     #[test]
@@ -650,26 +705,44 @@ mod tests {
             ..Default::default()
         });
         let index = Index::build(&s, all_serving());
-        let t = index.resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe").unwrap();
+        let t = index
+            .resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe")
+            .unwrap();
         assert_eq!((t.location.id, t.lang), (LocationId(1), "de"));
         // From the template, with a language the product offers.
-        let t = index.resolve_path("/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2").unwrap();
+        let t = index
+            .resolve_path("/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2")
+            .unwrap();
         assert_eq!(t.path(), "/firefox/1.0/linux/ja-JP-mac/firefox-1.0.tar.bz2");
         assert_eq!(
-            index.resolve_path("/firefox/1.0/linux/fr/firefox-1.0.tar.bz2").unwrap_err(),
+            index
+                .resolve_path("/firefox/1.0/linux/fr/firefox-1.0.tar.bz2")
+                .unwrap_err(),
             Miss::Path
         );
-        assert_eq!(index.resolve_path("/tb/setup.exe").unwrap().location.id, LocationId(3));
+        assert_eq!(
+            index.resolve_path("/tb/setup.exe").unwrap().location.id,
+            LocationId(3)
+        );
         let t = index.resolve_path("/secure/pt-BR.exe").unwrap();
         assert_eq!(t.path(), "/secure/pt-BR.exe");
-        for bad in ["/tb/../tb/setup.exe", "/tb", "", "/secure/:lang.exe", "/secure/a/b.exe"] {
+        for bad in [
+            "/tb/../tb/setup.exe",
+            "/tb",
+            "",
+            "/secure/:lang.exe",
+            "/secure/a/b.exe",
+        ] {
             assert!(index.resolve_path(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn token_replacement() {
-        assert_eq!(replace_token("/a/de/de-x/de.exe", "de"), "/a/:lang/de-x/:lang.exe");
+        assert_eq!(
+            replace_token("/a/de/de-x/de.exe", "de"),
+            "/a/:lang/de-x/:lang.exe"
+        );
         assert_eq!(replace_token("/dede/de", "de"), "/dede/:lang");
     }
 }

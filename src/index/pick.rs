@@ -71,11 +71,14 @@ impl Candidates {
     /// Mirror indexes with their own (not cumulative) weights.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
         let mut prev = 0;
-        self.mirrors.iter().zip(self.cumulative.iter()).map(move |(&m, &c)| {
-            let w = c - prev;
-            prev = c;
-            (m, w)
-        })
+        self.mirrors
+            .iter()
+            .zip(self.cumulative.iter())
+            .map(move |(&m, &c)| {
+                let w = c - prev;
+                prev = c;
+                (m, w)
+            })
     }
 
     /// Picks a mirror index with probability proportional to its weight;

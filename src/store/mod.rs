@@ -80,7 +80,9 @@ impl Snapshot {
 
     /// The mirror with this name (case-insensitive).
     pub fn mirror(&self, name: &str) -> Option<&Mirror> {
-        self.mirrors.iter().find(|m| m.name.eq_ignore_ascii_case(name))
+        self.mirrors
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -284,7 +286,6 @@ impl Store {
     }
 }
 
-
 /// Reads the configuration tables in `txn`.
 fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
     let mut s = Snapshot::default();
@@ -401,7 +402,9 @@ impl Tx<'_> {
             action: action.to_string(),
             detail,
         };
-        self.txn.open_table(EVENTS)?.insert(id, encode(&event).as_slice())?;
+        self.txn
+            .open_table(EVENTS)?
+            .insert(id, encode(&event).as_slice())?;
         Ok(())
     }
 
@@ -433,7 +436,10 @@ impl Tx<'_> {
         let mut languages = Vec::new();
         for l in &new.languages {
             let l = crate::validate::lang(l)?;
-            if !languages.iter().any(|x: &String| x.eq_ignore_ascii_case(&l)) {
+            if !languages
+                .iter()
+                .any(|x: &String| x.eq_ignore_ascii_case(&l))
+            {
                 languages.push(l);
             }
         }
@@ -481,7 +487,11 @@ impl Tx<'_> {
     }
 
     /// Changes a product's flags or languages (not its name).
-    pub fn product_update(&mut self, name: &str, change: impl FnOnce(&mut Product)) -> Result<Product> {
+    pub fn product_update(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Product),
+    ) -> Result<Product> {
         let old = self.require_product(name)?;
         let mut new = old.clone();
         change(&mut new);
@@ -826,7 +836,11 @@ impl Tx<'_> {
 
     /// Changes a mirror's settings (not its name). A new base URL drops
     /// sentry's findings: the new host has not been checked.
-    pub fn mirror_update(&mut self, name: &str, change: impl FnOnce(&mut Mirror)) -> Result<Mirror> {
+    pub fn mirror_update(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Mirror),
+    ) -> Result<Mirror> {
         let old = self.require_mirror(name)?;
         let mut new = old.clone();
         change(&mut new);
@@ -851,7 +865,10 @@ impl Tx<'_> {
         self.txn
             .open_table(MIRROR_NAMES)?
             .remove(mirror.name.to_lowercase().as_str())?;
-        self.record("mirror.remove", format!("{} {}", mirror.name, mirror.base_url))?;
+        self.record(
+            "mirror.remove",
+            format!("{} {}", mirror.name, mirror.base_url),
+        )?;
         Ok(mirror)
     }
 
@@ -1066,7 +1083,10 @@ mod tests {
         };
         store.add_counts(&batch).unwrap();
         store.add_counts(&batch).unwrap();
-        assert_eq!(store.downloads_by_product(100, 100).unwrap()[&ProductId(1)], 6);
+        assert_eq!(
+            store.downloads_by_product(100, 100).unwrap()[&ProductId(1)],
+            6
+        );
         assert_eq!(store.downloads_by_mirror(0, 200).unwrap()[&MirrorId(6)], 2);
         assert!(store.downloads_by_product(101, 200).unwrap().is_empty());
         assert_eq!(

@@ -98,10 +98,18 @@ impl<'a> Reader<'a> {
         String::from_utf8(b.to_vec()).map_err(|_| self.corrupt("text is not UTF-8"))
     }
     fn opt_str(&mut self) -> Result<Option<String>> {
-        Ok(if self.bool()? { Some(self.str()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.str()?)
+        } else {
+            None
+        })
     }
     fn opt_u64(&mut self) -> Result<Option<u64>> {
-        Ok(if self.bool()? { Some(self.u64()?) } else { None })
+        Ok(if self.bool()? {
+            Some(self.u64()?)
+        } else {
+            None
+        })
     }
     fn strs(&mut self) -> Result<Vec<String>> {
         let n = self.u32()? as usize;
@@ -404,7 +412,11 @@ mod tests {
         assert_eq!(decode::<T>(&bytes).unwrap(), row);
         // Every truncation is reported, never a panic or a wrong row.
         for n in 0..bytes.len() {
-            assert!(decode::<T>(&bytes[..n]).is_err(), "{} truncated at {n}", T::KIND);
+            assert!(
+                decode::<T>(&bytes[..n]).is_err(),
+                "{} truncated at {n}",
+                T::KIND
+            );
         }
     }
 
