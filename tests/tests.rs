@@ -1,1 +1,7 @@
+//! Black-box integration tests: the real `bouncer` binary, a real redb file
+//! in a temporary directory, real HTTP on 127.0.0.1. One binary, modules by
+//! topic.
 
+mod common;
+
+mod bounce;

@@ -1,0 +1,402 @@
+//! Shared test machinery: a database in a temporary directory, the real
+//! `bouncer` binary run as a CLI command or as a server, and a tiny HTTP/1.1
+//! client over `std::net::TcpStream`. Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
+/// How long a server may take to say where it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a CLI command or a server shutdown may take.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one HTTP exchange may take.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The exact 404 body release tooling matches on.
+pub const NOT_FOUND: &str = "404 page not found\n";
+
+/// What a CLI command printed and how it exited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A fresh database in its own temporary directory.
+pub struct Env {
+    _dir: tempfile::TempDir,
+    pub db: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let db = dir.path().join("bouncer.redb");
+        Env { _dir: dir, db }
+    }
+
+    /// `<db>.sock`, where a running server listens for commands.
+    pub fn socket(&self) -> PathBuf {
+        let mut s = self.db.clone().into_os_string();
+        s.push(".sock");
+        PathBuf::from(s)
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_remove("BOUNCER_DB").arg("--db").arg(&self.db);
+        cmd
+    }
+
+    /// `bouncer --db DB args…` with nothing on stdin.
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, None)
+    }
+
+    /// `bouncer --db DB args…` with `input` piped into stdin.
+    pub fn run_input(&self, args: &[&str], input: &str) -> Out {
+        self.run_with(args, Some(input))
+    }
+
+    fn run_with(&self, args: &[&str], input: Option<&str>) -> Out {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run bouncer");
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        let out = match rx.recv_timeout(EXIT_TIMEOUT) {
+            Ok(out) => out.expect("wait for bouncer"),
+            Err(_) => {
+                signal(pid, "KILL");
+                panic!("`bouncer {}` did not finish within {EXIT_TIMEOUT:?}", args.join(" "));
+            }
+        };
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.code, 0, "`bouncer {}` failed: {out:?}", args.join(" "));
+        out.stdout
+    }
+
+    /// Runs commands that must all succeed.
+    pub fn setup(&self, commands: &[&[&str]]) {
+        for args in commands {
+            self.ok(args);
+        }
+    }
+
+    /// Starts `bouncer serve --listen 127.0.0.1:0 extra…` and waits (bounded)
+    /// until it says where it listens.
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        let mut child = self
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bouncer serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let reader_log = log.clone();
+        // Keeps draining stderr after the port is known, so the server
+        // never blocks on a full pipe, and keeps it for assertions.
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(port) = listening_port(&line) {
+                    let _ = tx.send(port);
+                }
+                let mut log = reader_log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            port: 0,
+            log,
+            reader: Some(reader),
+        };
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(port) => server.port = port,
+            Err(_) => {
+                // Exited, or silent too long: show what it said.
+                let (status, log) = server.kill();
+                panic!("bouncer serve did not start ({status:?}):\n{log}");
+            }
+        }
+        server
+    }
+
+    /// Starts `bouncer serve` expecting it to fail; returns its exit code and stderr.
+    pub fn serve_fails(&self, extra: &[&str]) -> Out {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// Polls `bouncer stats --days 2` (two days: a test may straddle
+    /// midnight) every 100 ms until `done` holds, for at most `limit`.
+    pub fn poll_stats(&self, limit: Duration, done: impl Fn(&Stats) -> bool) -> Stats {
+        let start = Instant::now();
+        loop {
+            let stats = self.stats();
+            if done(&stats) || start.elapsed() > limit {
+                return stats;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `bouncer stats --days 2`, parsed.
+    pub fn stats(&self) -> Stats {
+        Stats::parse(&self.ok(&["stats", "--days", "2"]))
+    }
+}
+
+/// `bouncer stats` output: the total line, then two tables.
+#[derive(Debug)]
+pub struct Stats {
+    pub total: u64,
+    pub text: String,
+}
+
+impl Stats {
+    fn parse(text: &str) -> Stats {
+        let first = text.lines().next().unwrap_or("");
+        let total = first
+            .strip_prefix("downloads over 2 day(s): ")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected stats output:\n{text}"));
+        Stats {
+            total,
+            text: text.to_string(),
+        }
+    }
+
+    /// The count in the row (product or mirror) named `name`.
+    pub fn row(&self, name: &str) -> Option<u64> {
+        self.text.lines().find_map(|line| {
+            let mut cells = line.split_whitespace();
+            (cells.next() == Some(name)).then(|| cells.last()?.parse().ok())?
+        })
+    }
+}
+
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.strip_prefix("bouncer: listening on http://127.0.0.1:")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Waits for `child` to exit, for at most `limit`.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            return Some(status);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running `bouncer serve`; killed when dropped, so a failing test
+/// leaves nothing behind.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    log: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// `GET target`.
+    pub fn get(&self, target: &str) -> Response {
+        self.request("GET", target, &[])
+    }
+
+    /// `GET target` with extra headers.
+    pub fn get_with(&self, target: &str, headers: &[(&str, &str)]) -> Response {
+        self.request("GET", target, headers)
+    }
+
+    /// One request on its own connection.
+    pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+        http(self.port, method, target, headers)
+    }
+
+    /// `n` GETs of `target`, each of which must be a 302; their Locations.
+    pub fn locations(&self, target: &str, headers: &[(&str, &str)], n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let r = self.get_with(target, headers);
+                assert_eq!(r.status, 302, "GET {target}: {r:?}");
+                r.location().to_string()
+            })
+            .collect()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        let child = self.child.as_mut().expect("server process");
+        child.try_wait().expect("poll server").is_none()
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit; returns its status and
+    /// everything it wrote to stderr.
+    pub fn stop(mut self) -> (ExitStatus, String) {
+        let mut child = self.child.take().expect("server process");
+        signal(child.id(), "TERM");
+        let status = wait_bounded(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("bouncer serve did not stop within {EXIT_TIMEOUT:?} of SIGTERM");
+        });
+        (status, self.finish_log())
+    }
+
+    /// SIGKILL: a crash.
+    pub fn crash(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) -> (Option<ExitStatus>, String) {
+        let status = self.child.take().and_then(|mut child| {
+            let _ = child.kill();
+            child.wait().ok()
+        });
+        (status, self.finish_log())
+    }
+
+    fn finish_log(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// Names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The Location header, which must be there.
+    pub fn location(&self) -> &str {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location header: {self:?}"))
+    }
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
+pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("read the answer to {method} {target}: {e}"));
+    parse_response(&raw, method == "HEAD")
+}
+
+fn parse_response(raw: &[u8], head: bool) -> Response {
+    let text = String::from_utf8_lossy(raw);
+    let end = text
+        .find("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers in {text:?}"));
+    let mut lines = text[..end].split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap_or_else(|| panic!("bad header {l:?}"));
+            (n.trim().to_ascii_lowercase(), v.trim().to_string())
+        })
+        .collect();
+    let mut body = text[end + 4..].to_string();
+    if head {
+        body.clear();
+    } else if let Some(len) = headers.iter().find(|(n, _)| n == "content-length") {
+        let len: usize = len.1.parse().expect("numeric Content-Length");
+        assert!(body.len() >= len, "body shorter than Content-Length: {text:?}");
+        body.truncate(len);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
