@@ -4,7 +4,8 @@
 use crate::common::{Env, NOT_FOUND};
 
 const MIRROR: &str = "http://127.0.0.1:9/pub";
-const WIN_DE: &str = "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/de/Firefox%20Setup%20120.0.exe";
+const WIN_DE: &str =
+    "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/de/Firefox%20Setup%20120.0.exe";
 
 /// Firefox in three languages on win, linux and osx (two `:lang`s), an
 /// alias, Thunderbird in every language (two `:lang`s), an inactive
@@ -12,18 +13,18 @@ const WIN_DE: &str = "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/de/Fir
 fn network() -> Env {
     let env = Env::new();
     env.setup(&[
-        &["product", "add", "FireFox-120.0", "--lang", "en-US", "--lang", "de", "--lang", "ja-JP-mac"],
-        &["location", "add", "firefox-120.0", "win", "/firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe"],
-        &["location", "add", "firefox-120.0", "linux", "/firefox/releases/120.0/linux-i686/:lang/firefox-120.0.tar.bz2"],
-        &["location", "add", "firefox-120.0", "osx", "/firefox/releases/120.0/mac/:lang/Firefox%20120.0.:lang.dmg"],
-        &["alias", "set", "firefox-latest", "firefox-120.0"],
-        &["product", "add", "thunderbird-115.0"],
-        &["location", "add", "thunderbird-115.0", "win", "/thunderbird/:lang/115.0/:lang/setup.exe"],
-        &["product", "add", "retired-1.0"],
-        &["location", "add", "retired-1.0", "win", "/retired/setup.exe"],
-        &["product", "set", "retired-1.0", "--active", "false"],
-        &["mirror", "add", "m1", MIRROR],
-        &["status", "set", "m1", "present"],
+        "product add FireFox-120.0 --lang en-US --lang de --lang ja-JP-mac",
+        "location add firefox-120.0 win /firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe",
+        "location add firefox-120.0 linux /firefox/releases/120.0/linux-i686/:lang/firefox-120.0.tar.bz2",
+        "location add firefox-120.0 osx /firefox/releases/120.0/mac/:lang/Firefox%20120.0.:lang.dmg",
+        "alias set firefox-latest firefox-120.0",
+        "product add thunderbird-115.0",
+        "location add thunderbird-115.0 win /thunderbird/:lang/115.0/:lang/setup.exe",
+        "product add retired-1.0",
+        "location add retired-1.0 win /retired/setup.exe",
+        "product set retired-1.0 --active false",
+        "mirror add m1 http://127.0.0.1:9/pub",
+        "status set m1 present",
     ]);
     env
 }
@@ -72,7 +73,8 @@ fn product_and_os_are_trimmed_and_case_folded() {
 fn os_defaults_to_win_and_lang_to_en_us() {
     let env = network();
     let server = env.serve(&[]);
-    let expected = "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/en-US/Firefox%20Setup%20120.0.exe";
+    let expected =
+        "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/en-US/Firefox%20Setup%20120.0.exe";
     for target in [
         "/?product=firefox-120.0",
         "/?product=firefox-120.0&os=&lang=",
@@ -161,7 +163,10 @@ fn every_lang_placeholder_in_a_path_is_replaced() {
         "http://127.0.0.1:9/pub/firefox/releases/120.0/mac/de/Firefox%20120.0.de.dmg"
     );
     let r = server.get("/?product=thunderbird-115.0");
-    assert_eq!(r.location(), format!("{MIRROR}/thunderbird/en-US/115.0/en-US/setup.exe"));
+    assert_eq!(
+        r.location(),
+        format!("{MIRROR}/thunderbird/en-US/115.0/en-US/setup.exe")
+    );
 }
 
 #[test]
@@ -175,7 +180,8 @@ fn print_yes_answers_the_url_as_plain_text() {
         let r = server.get(target);
         assert_eq!(r.status, 200, "{target}: {r:?}");
         assert!(
-            r.header("content-type").is_some_and(|t| t.starts_with("text/plain")),
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("text/plain")),
             "{r:?}"
         );
         assert_eq!(r.body.trim_end(), WIN_DE, "{target}");
@@ -216,7 +222,8 @@ fn unknown_product_os_or_language_answer_the_exact_404_body() {
             if method == "GET" {
                 assert_eq!(r.body, NOT_FOUND, "{target}");
                 assert!(
-                    r.header("content-type").is_some_and(|t| t.starts_with("text/plain")),
+                    r.header("content-type")
+                        .is_some_and(|t| t.starts_with("text/plain")),
                     "{r:?}"
                 );
             }
@@ -228,7 +235,10 @@ fn unknown_product_os_or_language_answer_the_exact_404_body() {
 fn browsers_get_an_html_404_linking_to_the_download_form() {
     let env = network();
     let server = env.serve(&[]);
-    let accept = ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    let accept = (
+        "Accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    );
     for target in [
         "/?product=nope",
         "/?product=firefox-120.0&os=beos",
@@ -238,7 +248,8 @@ fn browsers_get_an_html_404_linking_to_the_download_form() {
         let r = server.get_with(target, &[accept]);
         assert_eq!(r.status, 404, "{target}: {r:?}");
         assert!(
-            r.header("content-type").is_some_and(|t| t.starts_with("text/html")),
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with("text/html")),
             "{r:?}"
         );
         assert!(r.body.contains("<html"), "{}", r.body);
@@ -261,7 +272,13 @@ fn unknown_routes_answer_the_exact_404_body() {
 fn no_product_redirects_to_the_download_form() {
     let env = network();
     let server = env.serve(&[]);
-    for target in ["/", "/?product=", "/?product=%20%20", "/?os=win&lang=de", "/?print=yes"] {
+    for target in [
+        "/",
+        "/?product=",
+        "/?product=%20%20",
+        "/?os=win&lang=de",
+        "/?print=yes",
+    ] {
         let r = server.get(target);
         assert_eq!(r.status, 302, "{target}: {r:?}");
         assert_eq!(r.location(), "/download", "{target}");
@@ -275,7 +292,11 @@ fn no_product_redirects_to_the_home_url_when_one_is_set() {
     for target in ["/", "/?product=", "/?lang=de"] {
         let r = server.get(target);
         assert_eq!(r.status, 302, "{target}: {r:?}");
-        assert_eq!(r.location(), "https://www.example.org/firefox/new/", "{target}");
+        assert_eq!(
+            r.location(),
+            "https://www.example.org/firefox/new/",
+            "{target}"
+        );
     }
 }
 

@@ -5,3 +5,9 @@
 mod common;
 
 mod bounce;
+mod cli;
+mod control;
+mod durability;
+mod files;
+mod heartbeat;
+mod selection;

@@ -38,8 +38,15 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Env::in_subdir("")
+    }
+
+    /// A database in `sub` (created) inside the temporary directory.
+    pub fn in_subdir(sub: &str) -> Env {
         let dir = tempfile::tempdir().expect("create a temporary directory");
-        let db = dir.path().join("bouncer.redb");
+        let parent = dir.path().join(sub);
+        std::fs::create_dir_all(&parent).expect("create the database directory");
+        let db = parent.join("bouncer.redb");
         Env { _dir: dir, db }
     }
 
@@ -70,7 +77,11 @@ impl Env {
         let mut child = self
             .command()
             .args(args)
-            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -88,7 +99,10 @@ impl Env {
             Ok(out) => out.expect("wait for bouncer"),
             Err(_) => {
                 signal(pid, "KILL");
-                panic!("`bouncer {}` did not finish within {EXIT_TIMEOUT:?}", args.join(" "));
+                panic!(
+                    "`bouncer {}` did not finish within {EXIT_TIMEOUT:?}",
+                    args.join(" ")
+                );
             }
         };
         Out {
@@ -105,10 +119,11 @@ impl Env {
         out.stdout
     }
 
-    /// Runs commands that must all succeed.
-    pub fn setup(&self, commands: &[&[&str]]) {
-        for args in commands {
-            self.ok(args);
+    /// Runs command lines (arguments split at whitespace) that must all
+    /// succeed.
+    pub fn setup(&self, lines: &[&str]) {
+        for line in lines {
+            self.ok(&line.split_whitespace().collect::<Vec<_>>());
         }
     }
 
@@ -156,13 +171,6 @@ impl Env {
             }
         }
         server
-    }
-
-    /// Starts `bouncer serve` expecting it to fail; returns its exit code and stderr.
-    pub fn serve_fails(&self, extra: &[&str]) -> Out {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(extra);
-        self.run(&args)
     }
 
     /// Polls `bouncer stats --days 2` (two days: a test may straddle
@@ -227,7 +235,7 @@ fn signal(pid: u32, name: &str) {
 }
 
 /// Waits for `child` to exit, for at most `limit`.
-pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("poll child") {
@@ -360,7 +368,9 @@ pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> 
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("send the request");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)
@@ -382,7 +392,9 @@ fn parse_response(raw: &[u8], head: bool) -> Response {
         .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
     let headers: Vec<(String, String)> = lines
         .map(|l| {
-            let (n, v) = l.split_once(':').unwrap_or_else(|| panic!("bad header {l:?}"));
+            let (n, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad header {l:?}"));
             (n.trim().to_ascii_lowercase(), v.trim().to_string())
         })
         .collect();
@@ -391,7 +403,10 @@ fn parse_response(raw: &[u8], head: bool) -> Response {
         body.clear();
     } else if let Some(len) = headers.iter().find(|(n, _)| n == "content-length") {
         let len: usize = len.1.parse().expect("numeric Content-Length");
-        assert!(body.len() >= len, "body shorter than Content-Length: {text:?}");
+        assert!(
+            body.len() >= len,
+            "body shorter than Content-Length: {text:?}"
+        );
         body.truncate(len);
     }
     Response {
