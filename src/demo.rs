@@ -267,7 +267,7 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
                         checked_at: now,
                         since: now,
                         error: "connection refused".into(),
-                        flaps: 0,
+                        ..MirrorHealth::default()
                     },
                 )?;
             }

@@ -139,6 +139,32 @@ pub struct MirrorHealth {
     pub error: String,
     /// How often it changed state recently (for damping flapping mirrors).
     pub flaps: u32,
+    /// Time to answer the last base-URL check, in milliseconds.
+    pub latency_ms: u32,
+    /// Measured download speed in bytes per second (0: not measured yet).
+    pub throughput: u64,
+}
+
+impl MirrorHealth {
+    /// Changes of state within this window count as flapping.
+    pub const FLAP_WINDOW_SECS: u64 = 6 * 3600;
+
+    /// Selection weight after damping a flapping mirror: halved for every
+    /// change beyond two within the window, down to a sixteenth.
+    pub fn damped(&self, rating: u32, now: u64) -> u64 {
+        let recent = now.saturating_sub(self.since) < Self::FLAP_WINDOW_SECS;
+        let excess = if recent {
+            self.flaps.saturating_sub(2).min(4)
+        } else {
+            0
+        };
+        (u64::from(rating) >> excess).max(u64::from(rating > 0))
+    }
+
+    /// Whether selection currently damps it.
+    pub fn is_flapping(&self, now: u64) -> bool {
+        self.damped(100, now) < 100
+    }
 }
 
 impl Default for MirrorHealth {
@@ -151,6 +177,8 @@ impl Default for MirrorHealth {
             since: 0,
             error: String::new(),
             flaps: 0,
+            latency_ms: 0,
+            throughput: 0,
         }
     }
 }

@@ -349,15 +349,18 @@ impl Builder {
         let mut eligible = vec![NONE; max_mirror + 1];
         let mut https = Vec::new();
         let mut weight = Vec::new();
+        let now = crate::model::now();
         for m in &s.mirrors {
-            let healthy = s.health.get(&m.id).is_none_or(|h| h.healthy);
+            let health = s.health.get(&m.id);
+            let healthy = health.is_none_or(|h| h.healthy);
             let i = index.mirrors.len() as u32;
             if m.active && m.rating > 0 && healthy {
                 eligible[m.id.0 as usize] = i;
                 index.stats.eligible_mirrors += 1;
             }
             https.push(m.is_https());
-            weight.push(u64::from(m.rating));
+            // A flapping mirror gets less traffic until it settles.
+            weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
             index.mirrors.push(MirrorEntry {
                 id: m.id,
                 name: m.name.as_str().into(),

@@ -268,6 +268,37 @@ impl Store {
         Ok(out)
     }
 
+    /// The newest `limit` sentry runs, newest first.
+    pub fn sentry_runs(&self, limit: usize) -> Result<Vec<SentryRun>> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(SENTRY_RUNS)?.iter()?.rev().take(limit) {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every operator setting.
+    pub fn settings(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let txn = self.db.begin_read()?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in txn.open_table(SETTINGS)?.iter()? {
+            let (k, v) = row?;
+            out.insert(k.value().to_string(), v.value().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Locations that have been checked on at least one mirror.
+    pub fn checked_locations(&self) -> Result<std::collections::HashSet<LocationId>> {
+        let txn = self.db.begin_read()?;
+        let mut out = std::collections::HashSet::new();
+        for row in txn.open_table(AVAILABILITY)?.iter()? {
+            out.insert(LocationId(row?.0.value().0));
+        }
+        Ok(out)
+    }
+
     /// The newest `limit` audit events, newest first.
     pub fn events(&self, limit: usize) -> Result<Vec<Event>> {
         let txn = self.db.begin_read()?;
@@ -334,6 +365,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(USERS)?;
     txn.open_table(SENTRY_RUNS)?;
     txn.open_table(EVENTS)?;
+    txn.open_table(SETTINGS)?;
     txn.open_table(COUNT_PRODUCT)?;
     txn.open_table(COUNT_LOCATION)?;
     txn.open_table(COUNT_MIRROR)?;
@@ -888,11 +920,10 @@ impl Tx<'_> {
         location: LocationId,
         mirror: MirrorId,
         availability: &Availability,
-    ) -> Result<()> {
-        self.txn
-            .open_table(AVAILABILITY)?
-            .insert((location.0, mirror.0), encode(availability).as_slice())?;
-        Ok(())
+    ) -> Result<Option<Availability>> {
+        let mut t = self.txn.open_table(AVAILABILITY)?;
+        let old = t.insert((location.0, mirror.0), encode(availability).as_slice())?;
+        old.map(|v| decode(v.value())).transpose()
     }
 
     /// Records what a check found for a mirror as a whole.
@@ -900,6 +931,27 @@ impl Tx<'_> {
         self.txn
             .open_table(MIRROR_HEALTH)?
             .insert(mirror.0, encode(health).as_slice())?;
+        Ok(())
+    }
+
+    /// Stores a sentry run (new or finished), giving a new one its id.
+    pub fn sentry_run_put(&mut self, run: &mut SentryRun) -> Result<()> {
+        if run.id == 0 {
+            run.id = self.next_id("next_sentry_run")?;
+        }
+        self.txn
+            .open_table(SENTRY_RUNS)?
+            .insert(run.id, encode(run).as_slice())?;
+        Ok(())
+    }
+
+    /// Sets (or, with `None`, removes) an operator setting.
+    pub fn setting_put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        let mut t = self.txn.open_table(SETTINGS)?;
+        match value {
+            Some(v) => t.insert(key, v)?,
+            None => t.remove(key)?,
+        };
         Ok(())
     }
 

@@ -249,6 +249,8 @@ impl Row for MirrorHealth {
         w.u64(self.since);
         w.str(&self.error);
         w.u32(self.flaps);
+        w.u32(self.latency_ms);
+        w.u64(self.throughput);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorHealth {
@@ -257,6 +259,8 @@ impl Row for MirrorHealth {
             since: r.u64()?,
             error: r.str()?,
             flaps: r.u32()?,
+            latency_ms: r.u32()?,
+            throughput: r.u64()?,
         })
     }
 }
@@ -481,6 +485,8 @@ mod tests {
             since: 2,
             error: "timed out".into(),
             flaps: 3,
+            latency_ms: 12,
+            throughput: 1 << 40,
         });
         for role in [Role::Admin, Role::Release, Role::Viewer] {
             round_trip(User {

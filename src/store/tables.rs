@@ -40,6 +40,8 @@ pub const REGIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("regions_
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
 /// Run id → sentry run row.
 pub const SENTRY_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_runs_v1");
+/// Operator settings (mail, schedules): name → value.
+pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings_v1");
 /// Event id → audit log entry.
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events_v1");
 /// (day, product id) → downloads.
