@@ -8,6 +8,8 @@
 //! - [`network`]: the live network: store + current index, one write path that commits then publishes.
 //! - [`bounce`]: the redirect handler (`/?product=…`, `/files/…`).
 //! - [`counters`]: download counts kept in memory and flushed in batches.
+//! - [`sentry`]: checks mirrors on a thread pool, keeps availability honest, reports and mails.
+//! - [`mail`]: e-mail to operators over SMTP.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
@@ -30,9 +32,11 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod index;
+pub mod mail;
 pub mod model;
 pub mod network;
 pub mod query;
+pub mod sentry;
 pub mod server;
 pub mod store;
 pub mod validate;

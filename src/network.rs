@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -26,6 +26,9 @@ pub struct Network {
     publishing: Mutex<()>,
     /// Bumped on every publish, so waiters (sentry, tests) see changes.
     generation: AtomicU64,
+    /// Bumped on every change made by someone other than sentry, under
+    /// the lock its condition variable needs; sentry's schedule waits on it.
+    changes: (Mutex<u64>, Condvar),
     /// How long the last index build took, in microseconds.
     last_build_micros: AtomicU64,
 }
@@ -40,6 +43,7 @@ impl Network {
             live,
             publishing: Mutex::new(()),
             generation: AtomicU64::new(0),
+            changes: (Mutex::new(0), Condvar::new()),
             last_build_micros: AtomicU64::new(0),
         };
         if live {
@@ -75,7 +79,41 @@ impl Network {
         if self.live {
             self.republish()?;
         }
+        if actor != "sentry" {
+            let (count, cv) = &self.changes;
+            *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            cv.notify_all();
+        }
         Ok(out)
+    }
+
+    /// How many changes others than sentry have made.
+    pub fn changes(&self) -> u64 {
+        *self.changes.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until [`Network::changes`] differs from `seen`, a
+    /// [`Network::notify`], or `timeout`.
+    pub fn wait_for_changes(&self, seen: u64, timeout: Duration) {
+        let (count, cv) = &self.changes;
+        let guard = count.lock().unwrap_or_else(|e| e.into_inner());
+        if *guard == seen {
+            let _ = cv.wait_timeout(guard, timeout);
+        }
+    }
+
+    /// Wakes everyone waiting in [`Network::wait_for_changes`].
+    pub fn notify(&self) {
+        self.changes.1.notify_all();
+    }
+
+    /// An index built now from the store, whether or not this network is
+    /// live (for one-shot commands that need one).
+    pub fn fresh_index(&self) -> Result<Index> {
+        let builder = self
+            .store
+            .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
+        Ok(builder.finish())
     }
 
     /// Rebuilds the index from the store and swaps it in.

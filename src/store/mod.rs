@@ -945,6 +945,15 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Clears a product's `checknow` flag after sentry checked it.
+    pub fn product_checked(&mut self, id: ProductId) -> Result<()> {
+        if let Some(mut p) = self.product_by_id(id)? {
+            p.checknow = false;
+            self.put_product(&p)?;
+        }
+        Ok(())
+    }
+
     /// Sets (or, with `None`, removes) an operator setting.
     pub fn setting_put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         let mut t = self.txn.open_table(SETTINGS)?;

@@ -1,0 +1,413 @@
+//! Sentry: checks the mirror network and keeps the index honest.
+//!
+//! A run plans its checks ([`plan`]), makes them on a rayon pool with
+//! per-mirror limits ([`pool`], [`probe`]), judges the results with pure
+//! functions ([`verdict`]), commits what changed (the index is republished
+//! at once), writes an HTML report ([`report`]) and mails operators.
+//! Inside `bouncer serve` runs follow a schedule; `bouncer sentry` runs once.
+
+pub mod plan;
+pub mod pool;
+pub mod probe;
+pub mod report;
+pub mod verdict;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use plan::Mode;
+
+use crate::error::{Error, Result};
+use crate::mail::MailConfig;
+use crate::model::{SentryRun, now};
+use crate::network::Network;
+use pool::Limits;
+use probe::{ProbeConfig, Prober};
+use verdict::{Change, FileVerdict, Previous, decide};
+
+/// How sentry works.
+#[derive(Clone, Debug)]
+pub struct SentryConfig {
+    /// Checks in flight at once (the rayon pool's size).
+    pub threads: usize,
+    /// Checks in flight on one mirror at most.
+    pub per_mirror: usize,
+    /// A run starts no new check after this long.
+    pub budget: Duration,
+    /// HTTP timeouts and identity.
+    pub probe: ProbeConfig,
+    /// Where HTML reports go.
+    pub reports_dir: PathBuf,
+}
+
+impl SentryConfig {
+    /// Defaults, with reports in `reports_dir`.
+    pub fn new(reports_dir: PathBuf) -> SentryConfig {
+        SentryConfig {
+            threads: 32,
+            per_mirror: 4,
+            budget: Duration::from_secs(600),
+            probe: ProbeConfig::default(),
+            reports_dir,
+        }
+    }
+}
+
+/// When runs happen inside `bouncer serve`.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    /// Spot checks (one file per mirror).
+    pub spot: Option<Duration>,
+    /// Full checks.
+    pub all: Option<Duration>,
+    /// Content (hash) checks.
+    pub hashes: Option<Duration>,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            spot: Some(Duration::from_secs(60)),
+            all: Some(Duration::from_secs(6 * 3600)),
+            hashes: Some(Duration::from_secs(24 * 3600)),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// The run as recorded (id 0: nothing to check, nothing recorded).
+    pub run: SentryRun,
+    /// Status changes in words.
+    pub changes: Vec<String>,
+    /// The self-guard's alarm.
+    pub alarm: Option<String>,
+    /// The report file.
+    pub report: Option<PathBuf>,
+    /// Problems after the run's own work (report or mail failed).
+    pub warnings: Vec<String>,
+}
+
+/// Figures for metrics.
+#[derive(Default)]
+pub struct SentryStats {
+    /// Runs finished.
+    pub runs: AtomicU64,
+    /// Checks made.
+    pub checks: AtomicU64,
+    /// Checks failed.
+    pub failures: AtomicU64,
+    /// Mails sent.
+    pub mails_sent: AtomicU64,
+    /// Mails that could not be sent.
+    pub mails_failed: AtomicU64,
+}
+
+/// The checker.
+pub struct Sentry {
+    network: Arc<Network>,
+    config: SentryConfig,
+    prober: Prober,
+    /// One run at a time (the scheduler and `bouncer sentry` share it).
+    running: Mutex<()>,
+    stop: AtomicBool,
+    /// Figures for metrics.
+    pub stats: SentryStats,
+}
+
+impl Sentry {
+    /// A checker for `network`.
+    pub fn new(network: Arc<Network>, config: SentryConfig) -> Sentry {
+        Sentry {
+            prober: Prober::new(&config.probe),
+            network,
+            config,
+            running: Mutex::new(()),
+            stop: AtomicBool::new(false),
+            stats: SentryStats::default(),
+        }
+    }
+
+    /// Asks a running run (and the schedule) to stop soon.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.network.notify();
+    }
+
+    /// Runs one check pass in `mode`, on every active mirror or just `mirror`.
+    pub fn run(&self, mode: Mode, mirror: Option<&str>) -> Result<Summary> {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let started_at = now();
+        let store = self.network.store();
+        let snapshot = store.snapshot()?;
+        let only = match mirror {
+            Some(name) => Some(
+                snapshot
+                    .mirror(name)
+                    .ok_or_else(|| Error::not_found("mirror", name))?
+                    .id,
+            ),
+            None => None,
+        };
+        let checked = if mode == Mode::New {
+            store.checked_locations()?
+        } else {
+            HashSet::new()
+        };
+        let plans = plan::plan(mode, only, &snapshot, &checked, &mut fastrand::Rng::new());
+        if plans.is_empty() {
+            return Ok(Summary::default());
+        }
+
+        let mut previous = Previous {
+            health: snapshot.health.clone(),
+            availability: HashMap::new(),
+        };
+        let locations: HashSet<_> = plans.iter().flat_map(|p| p.checks.iter().map(|c| c.location)).collect();
+        for l in locations {
+            for (m, av) in store.availability_of(l)? {
+                previous.availability.insert((l, m), av);
+            }
+        }
+
+        let limits = Limits {
+            threads: self.config.threads,
+            per_mirror: self.config.per_mirror,
+            deadline: Instant::now() + self.config.budget,
+            faults_per_mirror: 3,
+        };
+        let results = pool::execute(&plans, &self.prober, limits, &self.stop);
+        let ended_at = now();
+        let decision = decide(&results, &previous, ended_at);
+
+        let checks: u64 = results
+            .iter()
+            .map(|r| r.files.len() as u64 + u64::from(r.base.is_some()))
+            .sum();
+        let failures: u64 = results
+            .iter()
+            .map(|r| {
+                r.files.iter().filter(|f| f.verdict != FileVerdict::Present).count() as u64
+                    + u64::from(matches!(r.base, Some(Err(_))))
+            })
+            .sum();
+        let mut run = SentryRun {
+            id: 0,
+            kind: match &mirror {
+                Some(m) => format!("{} ({m})", mode.as_str()),
+                None => mode.as_str().to_string(),
+            },
+            started_at,
+            ended_at: ended_at.max(started_at + u64::from(started.elapsed().as_secs() > 0)),
+            checks,
+            failures,
+            changes: decision.changes.len() as u64,
+            report: String::new(),
+        };
+        let described: Vec<String> = decision
+            .changes
+            .iter()
+            .map(|c| report::describe(c, &snapshot))
+            .collect();
+        let checked_products: HashSet<_> = if mode == Mode::New || mode == Mode::All {
+            snapshot.products.iter().filter(|p| p.checknow).map(|p| p.id).collect()
+        } else {
+            HashSet::new()
+        };
+        self.network.write("sentry", |tx| {
+            for (l, m, av) in &decision.availability {
+                tx.set_availability(*l, *m, av)?;
+            }
+            for (m, h) in &decision.health {
+                tx.set_health(*m, h)?;
+            }
+            for p in &checked_products {
+                tx.product_checked(*p)?;
+            }
+            for d in &described {
+                tx.record("sentry.change", d.clone())?;
+            }
+            if let Some(alarm) = &decision.alarm {
+                tx.record("sentry.alarm", alarm.clone())?;
+            }
+            tx.sentry_run_put(&mut run)?;
+            run.report = report::file_name(&run);
+            tx.sentry_run_put(&mut run)
+        })?;
+        self.stats.runs.fetch_add(1, Ordering::Relaxed);
+        self.stats.checks.fetch_add(checks, Ordering::Relaxed);
+        self.stats.failures.fetch_add(failures, Ordering::Relaxed);
+
+        let mut summary = Summary {
+            run: run.clone(),
+            changes: described,
+            alarm: decision.alarm.clone(),
+            report: None,
+            warnings: Vec::new(),
+        };
+        let health: HashMap<_, _> = decision.health.iter().cloned().collect();
+        let runs = store.sentry_runs(500)?;
+        let r = report::RunReport {
+            run: &run,
+            results: &results,
+            changes: &decision.changes,
+            alarm: decision.alarm.as_deref(),
+            health: &health,
+            network: &snapshot,
+        };
+        match report::write(&self.config.reports_dir, &r, &runs) {
+            Ok(()) => summary.report = Some(self.config.reports_dir.join(&run.report)),
+            Err(e) => summary.warnings.push(e.to_string()),
+        }
+        let warnings = self.mail(&summary, &decision.changes, &snapshot);
+        summary.warnings.extend(warnings);
+        Ok(summary)
+    }
+
+    /// Mails operators (one message per run) and, when enabled, each
+    /// affected mirror's contact (one message per mirror). Returns warnings.
+    fn mail(
+        &self,
+        summary: &Summary,
+        changes: &[Change],
+        snapshot: &crate::store::Snapshot,
+    ) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if changes.is_empty() && summary.alarm.is_none() {
+            return warnings;
+        }
+        let config = match self.network.store().settings().and_then(|s| MailConfig::from_settings(&s)) {
+            Ok(Some(c)) => c,
+            Ok(None) => return warnings,
+            Err(e) => return vec![format!("mail not sent: {e}")],
+        };
+        let mut send = |to: &[String], subject: &str, body: &str| match config.send(to, subject, body) {
+            Ok(()) => {
+                self.stats.mails_sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.stats.mails_failed.fetch_add(1, Ordering::Relaxed);
+                warnings.push(format!("mail not sent: {e}"));
+            }
+        };
+        let (subject, body) = operator_mail(summary, changes);
+        send(&config.to, &subject, &body);
+        if config.contacts {
+            let mut by_mirror: HashMap<_, Vec<&str>> = HashMap::new();
+            for (c, text) in changes.iter().zip(&summary.changes) {
+                by_mirror.entry(c.mirror()).or_default().push(text);
+            }
+            for (mirror, lines) in by_mirror {
+                let Some(m) = snapshot.mirrors.iter().find(|m| m.id == mirror) else {
+                    continue;
+                };
+                if m.contact.is_empty() {
+                    continue;
+                }
+                let body = format!(
+                    "Hello,\n\nBouncer's mirror checker noticed on your mirror {} ({}):\n\n{}\n\nThank you for mirroring.\n",
+                    m.name,
+                    m.base_url,
+                    lines.iter().map(|l| format!("  - {l}")).collect::<Vec<_>>().join("\n")
+                );
+                send(&[m.contact.clone()], &format!("[bouncer] your mirror {}", m.name), &body);
+            }
+        }
+        warnings
+    }
+
+    /// Runs the schedule until [`Sentry::stop`]: a `new` pass within seconds
+    /// of any operator change, and spot, full and hash passes at their
+    /// intervals, one run at a time.
+    pub fn run_schedule(&self, schedule: &Schedule) {
+        let start = Instant::now();
+        let due_after = |every: Option<Duration>| every.map(|e| start + e);
+        let mut next_spot = due_after(schedule.spot);
+        let mut next_all = due_after(schedule.all);
+        let mut next_hashes = due_after(schedule.hashes);
+        // Never-checked mirrors and locations are checked at start.
+        let mut seen = u64::MAX;
+        while !self.stop.load(Ordering::Relaxed) {
+            let changes = self.network.changes();
+            let mut ran = None;
+            if changes != seen {
+                seen = changes;
+                ran = Some(Mode::New);
+            } else {
+                let now = Instant::now();
+                for (next, every, mode) in [
+                    (&mut next_all, schedule.all, Mode::All),
+                    (&mut next_hashes, schedule.hashes, Mode::Hashes),
+                    (&mut next_spot, schedule.spot, Mode::Spot),
+                ] {
+                    if next.is_some_and(|n| n <= now) && ran.is_none() {
+                        *next = every.map(|e| now + e);
+                        ran = Some(mode);
+                    }
+                }
+            }
+            if let Some(mode) = ran {
+                match self.run(mode, None) {
+                    Ok(s) if s.run.id > 0 => eprintln!(
+                        "bouncer: sentry {} run {}: {} checks, {} failures, {} changes{}",
+                        mode.as_str(),
+                        s.run.id,
+                        s.run.checks,
+                        s.run.failures,
+                        s.run.changes,
+                        s.alarm.map(|a| format!("; ALARM: {a}")).unwrap_or_default()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("bouncer: sentry {} run failed: {e}", mode.as_str()),
+                }
+                continue;
+            }
+            let wake = [next_spot, next_all, next_hashes].into_iter().flatten().min();
+            let timeout = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
+            self.network.wait_for_changes(seen, timeout);
+        }
+    }
+}
+
+/// The operators' message for a run.
+pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) {
+    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
+    let down = count(|c| matches!(c, Change::MirrorDown { .. }));
+    let back = count(|c| matches!(c, Change::MirrorBack { .. }));
+    let hashes = count(|c| matches!(c, Change::HashMismatch { .. }));
+    let mut parts = Vec::new();
+    if summary.alarm.is_some() {
+        parts.push("CHECKER ALARM".to_string());
+    }
+    if down > 0 {
+        parts.push(format!("{down} mirror(s) down"));
+    }
+    if back > 0 {
+        parts.push(format!("{back} back"));
+    }
+    if hashes > 0 {
+        parts.push(format!("{hashes} hash mismatch(es)"));
+    }
+    let others = changes.len() - down - back - hashes;
+    if others > 0 {
+        parts.push(format!("{others} file change(s)"));
+    }
+    let subject = format!("[bouncer] sentry run {}: {}", summary.run.id, parts.join(", "));
+    let mut body = format!(
+        "Sentry run {} ({}): {} checks, {} failures.\n\n",
+        summary.run.id, summary.run.kind, summary.run.checks, summary.run.failures
+    );
+    if let Some(alarm) = &summary.alarm {
+        body.push_str(&format!("ALARM: {alarm}\n\n"));
+    }
+    for c in &summary.changes {
+        body.push_str(&format!("  - {c}\n"));
+    }
+    body.push_str(&format!("\nReport: {}\n", summary.run.report));
+    (subject, body)
+}

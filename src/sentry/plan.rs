@@ -1,0 +1,281 @@
+//! Which checks a run makes. Pure: a function of the network, what was
+//! checked before, the mode and a random source.
+
+use std::collections::HashSet;
+
+use crate::index::Random;
+use crate::model::{FileInfo, LANG_PLACEHOLDER, Location, LocationId, MirrorId, Product};
+use crate::store::Snapshot;
+
+use super::verdict::Expected;
+
+/// What a run checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Products flagged `checknow`, new mirrors, new locations.
+    New,
+    /// Everything.
+    All,
+    /// One random file per mirror.
+    Spot,
+    /// Full content of every file with a known checksum.
+    Hashes,
+}
+
+impl Mode {
+    /// Its name in reports and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::New => "new",
+            Mode::All => "all",
+            Mode::Spot => "spot",
+            Mode::Hashes => "hashes",
+        }
+    }
+}
+
+/// One file to check on a mirror.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// The location it stands for.
+    pub location: LocationId,
+    /// The language filled in (empty: none).
+    pub lang: String,
+    /// Path from the mirror's root.
+    pub path: String,
+    /// What the file should look like.
+    pub expected: Expected,
+    /// Download it and compare digests.
+    pub hash: bool,
+}
+
+/// Everything to check on one mirror.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorPlan {
+    /// The mirror.
+    pub mirror: MirrorId,
+    /// Its name.
+    pub name: String,
+    /// Its root URL.
+    pub base_url: String,
+    /// Files to check (after the base URL answers).
+    pub checks: Vec<Check>,
+}
+
+/// Languages to check for a location: `en-US` when offered, the first and
+/// the last alphabetically (a half-synced release usually lacks the late
+/// ones), and one at random. One empty language for paths without `:lang`.
+pub fn sample_languages(product: &Product, location: &Location, rng: &mut impl Random) -> Vec<String> {
+    if !location.path.contains(LANG_PLACEHOLDER) {
+        return vec![String::new()];
+    }
+    if product.languages.is_empty() {
+        return vec!["en-US".into()];
+    }
+    let mut sorted: Vec<&String> = product.languages.iter().collect();
+    sorted.sort_by_key(|l| l.to_ascii_lowercase());
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |l: &str| {
+        if !out.iter().any(|x| x == l) {
+            out.push(l.to_string());
+        }
+    };
+    if let Some(en) = sorted.iter().find(|l| l.eq_ignore_ascii_case("en-US")) {
+        add(en);
+    }
+    add(sorted[0]);
+    add(sorted[sorted.len() - 1]);
+    add(sorted[rng.below(sorted.len() as u64) as usize]);
+    out
+}
+
+/// Which checks a run in `mode` makes, for every active mirror (or just
+/// `only`). `checked` are the locations checked on some mirror before.
+pub fn plan(
+    mode: Mode,
+    only: Option<MirrorId>,
+    s: &Snapshot,
+    checked: &HashSet<LocationId>,
+    rng: &mut impl Random,
+) -> Vec<MirrorPlan> {
+    let files: std::collections::HashMap<&str, &FileInfo> =
+        s.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let active_locations: Vec<(&Location, &Product)> = s
+        .locations
+        .iter()
+        .filter_map(|l| s.product_by_id(l.product).filter(|p| p.active).map(|p| (l, p)))
+        .collect();
+    let check = |l: &Location, lang: &str, hash: bool| -> Check {
+        let path = l.path.replace(LANG_PLACEHOLDER, lang);
+        let known = files.get(path.as_str());
+        let lower = path.to_ascii_lowercase();
+        Check {
+            location: l.id,
+            lang: lang.to_string(),
+            expected: Expected {
+                size: known.and_then(|f| f.size),
+                md5: known.and_then(|f| f.md5.clone()),
+                sha1: known.and_then(|f| f.sha1.clone()),
+                sha256: known.and_then(|f| f.sha256.clone()),
+                html: lower.ends_with(".html") || lower.ends_with(".htm"),
+            },
+            path,
+            hash: hash && known.is_some_and(|f| f.md5.is_some() || f.sha1.is_some() || f.sha256.is_some()),
+        }
+    };
+    let mut plans = Vec::new();
+    for m in s.mirrors.iter().filter(|m| m.active && only.is_none_or(|id| id == m.id)) {
+        let never_checked = s.health.get(&m.id).is_none_or(|h| h.checked_at == 0);
+        let mut checks = Vec::new();
+        match mode {
+            Mode::Spot => {
+                if !active_locations.is_empty() {
+                    let (l, p) = active_locations[rng.below(active_locations.len() as u64) as usize];
+                    let langs = sample_languages(p, l, rng);
+                    let lang = &langs[rng.below(langs.len() as u64) as usize];
+                    checks.push(check(l, lang, false));
+                }
+            }
+            Mode::All | Mode::New | Mode::Hashes => {
+                for &(l, p) in &active_locations {
+                    let wanted = match mode {
+                        Mode::New => never_checked || p.checknow || !checked.contains(&l.id),
+                        _ => true,
+                    };
+                    if !wanted {
+                        continue;
+                    }
+                    for lang in sample_languages(p, l, rng) {
+                        let c = check(l, &lang, mode == Mode::Hashes);
+                        if mode != Mode::Hashes || c.hash {
+                            checks.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        // A mirror nobody has checked is always looked at, even with no files.
+        if !checks.is_empty() || (mode != Mode::Hashes && never_checked) {
+            plans.push(MirrorPlan {
+                mirror: m.id,
+                name: m.name.clone(),
+                base_url: m.base_url.clone(),
+                checks,
+            });
+        }
+    }
+    plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn product(langs: &[&str]) -> Product {
+        Product {
+            id: ProductId(1),
+            name: "p".into(),
+            ssl_only: false,
+            public: true,
+            active: true,
+            checknow: false,
+            priority: 0,
+            languages: langs.iter().map(|l| l.to_string()).collect(),
+            created_at: 0,
+        }
+    }
+
+    fn location(id: u64, path: &str) -> Location {
+        Location {
+            id: LocationId(id),
+            product: ProductId(1),
+            os: "win".into(),
+            path: path.into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn languages_include_en_us_and_the_alphabetical_ends() {
+        let p = product(&["fr", "en-US", "zh-TW", "ach", "de"]);
+        let l = location(1, "/x/:lang/y");
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..20 {
+            let langs = sample_languages(&p, &l, &mut rng);
+            assert!(langs.len() <= 4);
+            for must in ["en-US", "ach", "zh-TW"] {
+                assert!(langs.iter().any(|x| x == must), "{langs:?}");
+            }
+        }
+        assert_eq!(sample_languages(&p, &location(2, "/x/y"), &mut rng), vec![""]);
+        assert_eq!(sample_languages(&product(&[]), &l, &mut rng), vec!["en-US"]);
+    }
+
+    fn snapshot() -> Snapshot {
+        let mirror = |id: u64, active| Mirror {
+            id: MirrorId(id),
+            name: format!("m{id}"),
+            base_url: format!("http://m{id}.example"),
+            rating: 1,
+            active,
+            regions: vec![],
+            contact: String::new(),
+            created_at: 0,
+        };
+        let mut p = product(&["de"]);
+        p.checknow = false;
+        let mut s = Snapshot {
+            products: vec![p],
+            locations: vec![location(1, "/a/:lang/a.exe"), location(2, "/b.html")],
+            mirrors: vec![mirror(1, true), mirror(2, true), mirror(3, false)],
+            files: vec![FileInfo {
+                path: "/a/de/a.exe".into(),
+                location: Some(LocationId(1)),
+                lang: Some("de".into()),
+                size: Some(5),
+                sha256: Some("ab".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        s.health.insert(
+            MirrorId(1),
+            MirrorHealth {
+                checked_at: 5,
+                ..Default::default()
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn modes() {
+        let s = snapshot();
+        let mut rng = fastrand::Rng::with_seed(1);
+        let all = plan(Mode::All, None, &s, &HashSet::new(), &mut rng);
+        // Inactive mirror 3 is never checked.
+        assert_eq!(all.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(all[0].checks.len(), 2);
+        let a = &all[0].checks[0];
+        assert_eq!((a.path.as_str(), a.expected.size), ("/a/de/a.exe", Some(5)));
+        assert!(all[0].checks[1].expected.html);
+
+        // New: mirror 2 was never checked; for mirror 1 only unchecked locations.
+        let checked: HashSet<_> = [LocationId(1)].into();
+        let new = plan(Mode::New, None, &s, &checked, &mut rng);
+        assert_eq!(new[0].checks.iter().map(|c| c.location.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(new[1].checks.len(), 2);
+        let both: HashSet<_> = [LocationId(1), LocationId(2)].into();
+        let new = plan(Mode::New, None, &s, &both, &mut rng);
+        assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![2]);
+
+        let spot = plan(Mode::Spot, None, &s, &both, &mut rng);
+        assert!(spot.iter().all(|p| p.checks.len() == 1));
+
+        let hashes = plan(Mode::Hashes, Some(MirrorId(1)), &s, &both, &mut rng);
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(hashes[0].checks.len(), 1);
+        assert!(hashes[0].checks[0].hash);
+    }
+}

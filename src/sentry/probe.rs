@@ -1,0 +1,271 @@
+//! HTTP checks against mirrors, with ureq over rustls. Certificates are
+//! verified against the platform's trust store (`SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` honoured), one redirect is followed at most, every
+//! request has timeouts and a clear User-Agent.
+
+use std::io::Read;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use md5::Md5;
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+use ureq::Agent;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+
+use super::verdict::{Digests, Failure, Observation};
+
+/// Timeouts and identity of the checker.
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// To establish a connection.
+    pub connect_timeout: Duration,
+    /// From request to response headers.
+    pub response_timeout: Duration,
+    /// Longest pause while downloading a body for a hash check.
+    pub read_timeout: Duration,
+    /// The User-Agent header.
+    pub user_agent: String,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            connect_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            user_agent: format!(
+                "Bouncer-Sentry/{} (mirror checker)",
+                env!("CARGO_PKG_VERSION")
+            ),
+        }
+    }
+}
+
+/// Makes checks.
+pub struct Prober {
+    agent: Agent,
+    download: Agent,
+}
+
+impl Prober {
+    /// A prober with these timeouts, trusting the platform's certificates.
+    pub fn new(config: &ProbeConfig) -> Prober {
+        let roots = rustls_native_certs::load_native_certs();
+        let certs: Vec<Certificate<'static>> = roots
+            .certs
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect();
+        let tls = TlsConfig::builder()
+            .root_certs(if certs.is_empty() {
+                RootCerts::WebPki
+            } else {
+                RootCerts::new_with_certs(&certs)
+            })
+            .build();
+        let agent = |response: Option<Duration>| -> Agent {
+            Agent::config_builder()
+                .tls_config(tls.clone())
+                .http_status_as_error(false)
+                .max_redirects(1)
+                .user_agent(config.user_agent.as_str())
+                .timeout_connect(Some(config.connect_timeout))
+                .timeout_recv_response(response)
+                .timeout_per_read(Some(config.read_timeout))
+                .build()
+                .new_agent()
+        };
+        Prober {
+            agent: agent(Some(config.response_timeout)),
+            download: agent(Some(config.response_timeout)),
+        }
+    }
+
+    /// HEAD `url`; a server that refuses HEAD (405, 501) is asked for the
+    /// first byte with a ranged GET instead.
+    pub fn head(&self, url: &str) -> Observation {
+        let started = Instant::now();
+        let seen = match self.agent.head(url).call() {
+            Ok(r) if matches!(r.status().as_u16(), 405 | 501) => {
+                match self.agent.get(url).header("Range", "bytes=0-0").call() {
+                    Ok(mut r) => {
+                        // Read the (one-byte) body so the connection is reused.
+                        let _ = r.body_mut().with_config().limit(1024).read_to_vec();
+                        answer(&r)
+                    }
+                    Err(e) => failed(&e),
+                }
+            }
+            Ok(r) => answer(&r),
+            Err(e) => failed(&e),
+        };
+        with_elapsed(seen, started)
+    }
+
+    /// GET `url` and compute MD5, SHA-1 and SHA-256 of the body in one
+    /// streamed pass (the three digests on their own threads).
+    pub fn digests(&self, url: &str) -> Observation {
+        let started = Instant::now();
+        let mut response = match self.download.get(url).call() {
+            Ok(r) => r,
+            Err(e) => return with_elapsed(failed(&e), started),
+        };
+        if !response.status().is_success() {
+            return with_elapsed(answer(&response), started);
+        }
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let digests = match hash_stream(&mut reader) {
+            Ok(d) => d,
+            Err(e) => {
+                return with_elapsed(
+                    Observation::Failed {
+                        failure: if e.kind() == std::io::ErrorKind::TimedOut {
+                            Failure::Timeout
+                        } else {
+                            Failure::Connection
+                        },
+                        detail: format!("download broke off: {e}"),
+                    },
+                    started,
+                );
+            }
+        };
+        let mut seen = answer(&response);
+        if let Observation::Answer { length, digests: d, .. } = &mut seen {
+            *length = Some(digests.bytes);
+            *d = Some(digests);
+        }
+        with_elapsed(seen, started)
+    }
+}
+
+/// Size of the chunks handed to the hashing threads.
+const CHUNK: usize = 256 * 1024;
+
+/// Reads `input` to the end, computing the three digests on two threads
+/// (MD5 on one, SHA-1 and SHA-256 on the other) while this one reads.
+pub fn hash_stream(input: &mut impl Read) -> std::io::Result<Digests> {
+    std::thread::scope(|scope| {
+        let (md5_tx, md5_rx) = mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(8);
+        let (sha_tx, sha_rx) = mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(8);
+        let md5 = scope.spawn(move || {
+            let mut h = Md5::new();
+            for chunk in md5_rx {
+                h.update(&chunk[..]);
+            }
+            hex(&h.finalize())
+        });
+        let sha = scope.spawn(move || {
+            let (mut h1, mut h256) = (Sha1::new(), Sha256::new());
+            for chunk in sha_rx {
+                h1.update(&chunk[..]);
+                h256.update(&chunk[..]);
+            }
+            (hex(&h1.finalize()), hex(&h256.finalize()))
+        });
+        let mut bytes = 0u64;
+        let read = loop {
+            let mut buf = vec![0u8; CHUNK];
+            let mut filled = 0;
+            // Fill whole chunks: fewer hand-offs between threads.
+            while filled < CHUNK {
+                match input.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if filled == 0 {
+                break Ok(());
+            }
+            buf.truncate(filled);
+            bytes += filled as u64;
+            let chunk = std::sync::Arc::new(buf);
+            if md5_tx.send(chunk.clone()).is_err() || sha_tx.send(chunk).is_err() {
+                break Ok(());
+            }
+        };
+        drop((md5_tx, sha_tx));
+        let md5 = md5.join().unwrap_or_default();
+        let (sha1, sha256) = sha.join().unwrap_or_default();
+        read.map(|()| Digests {
+            md5,
+            sha1,
+            sha256,
+            bytes,
+        })
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn answer(r: &ureq::http::Response<ureq::Body>) -> Observation {
+    let headers = r.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // A 206 carries the full size after the slash of Content-Range.
+    let length = text("content-range")
+        .and_then(|v| v.rsplit('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .or_else(|| text("content-length").and_then(|v| v.trim().parse().ok()));
+    Observation::Answer {
+        status: r.status().as_u16(),
+        content_type: text("content-type")
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()),
+        length,
+        digests: None,
+        elapsed_ms: 0,
+    }
+}
+
+fn failed(e: &ureq::Error) -> Observation {
+    use ureq::Error as E;
+    let failure = match e {
+        E::Timeout(_) => Failure::Timeout,
+        E::HostNotFound => Failure::Dns,
+        E::ConnectionFailed => Failure::Connection,
+        E::Io(io) => match io.kind() {
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::Timeout,
+            _ => Failure::Connection,
+        },
+        E::Tls(_) | E::Rustls(_) | E::Pem(_) => Failure::Tls,
+        E::TooManyRedirects | E::RedirectFailed => Failure::Redirects,
+        _ => Failure::Protocol,
+    };
+    Observation::Failed {
+        failure,
+        detail: e.to_string(),
+    }
+}
+
+fn with_elapsed(mut seen: Observation, started: Instant) -> Observation {
+    if let Observation::Answer { elapsed_ms, .. } = &mut seen {
+        *elapsed_ms = started.elapsed().as_millis() as u64;
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_of_known_input() {
+        let data = b"The quick brown fox jumps over the lazy dog".repeat(20_000);
+        let d = hash_stream(&mut &data[..]).unwrap();
+        assert_eq!(d.bytes, data.len() as u64);
+        assert_eq!(hex(&Md5::digest(&data)), d.md5);
+        assert_eq!(hex(&Sha1::digest(&data)), d.sha1);
+        assert_eq!(hex(&Sha256::digest(&data)), d.sha256);
+        let empty = hash_stream(&mut &b""[..]).unwrap();
+        assert_eq!(empty.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(empty.md5, "d41d8cd98f00b204e9800998ecf8427e");
+    }
+}

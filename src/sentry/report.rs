@@ -1,0 +1,211 @@
+//! Sentry's HTML reports: one static page per run in the reports
+//! directory, and an `index.html` listing the runs. The admin pages show
+//! the same markup.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::verdict::{Change, FileVerdict, MirrorResult};
+use crate::error::{Error, Result};
+use crate::model::{LocationId, MirrorHealth, MirrorId, SentryRun};
+use crate::store::Snapshot;
+
+/// What a report shows.
+pub struct RunReport<'a> {
+    /// The run.
+    pub run: &'a SentryRun,
+    /// What was checked.
+    pub results: &'a [MirrorResult],
+    /// What changed.
+    pub changes: &'a [Change],
+    /// The self-guard's alarm, if raised.
+    pub alarm: Option<&'a str>,
+    /// Health after the run.
+    pub health: &'a HashMap<MirrorId, MirrorHealth>,
+    /// Names of mirrors, products and locations.
+    pub network: &'a Snapshot,
+}
+
+fn mirror_name(s: &Snapshot, id: MirrorId) -> String {
+    s.mirrors
+        .iter()
+        .find(|m| m.id == id)
+        .map_or_else(|| format!("mirror #{id}"), |m| m.name.clone())
+}
+
+fn location_name(s: &Snapshot, id: LocationId) -> String {
+    s.locations.iter().find(|l| l.id == id).map_or_else(
+        || format!("location #{id}"),
+        |l| {
+            let product = s.product_by_id(l.product).map_or("?", |p| p.name.as_str());
+            format!("{product} {}", l.os)
+        },
+    )
+}
+
+/// A change in words.
+pub fn describe(change: &Change, s: &Snapshot) -> String {
+    match change {
+        Change::MirrorDown { mirror, reason } => {
+            format!("{} is down: {reason}", mirror_name(s, *mirror))
+        }
+        Change::MirrorBack { mirror } => format!("{} is back", mirror_name(s, *mirror)),
+        Change::FileMissing {
+            mirror,
+            location,
+            reason,
+        } => format!(
+            "{} lost {}: {reason}",
+            mirror_name(s, *mirror),
+            location_name(s, *location)
+        ),
+        Change::FileBack { mirror, location } => format!(
+            "{} now serves {}",
+            mirror_name(s, *mirror),
+            location_name(s, *location)
+        ),
+        Change::HashMismatch {
+            mirror,
+            path,
+            detail,
+        } => format!("{} serves a wrong {path}: {detail}", mirror_name(s, *mirror)),
+    }
+}
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (maud::PreEscaped(REPORT_CSS)) }
+            }
+            body { (body) }
+        }
+    }
+}
+
+const REPORT_CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}\
+table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #dde1e8;vertical-align:top}\
+th{background:#f1f3f6}.bad{color:#b3261e}.ok{color:#1b7f3b}.alarm{background:#fdecea;border:1px solid #b3261e;padding:.8rem;border-radius:6px}\
+code{font-size:.9em}";
+
+fn duration(run: &SentryRun) -> String {
+    format!("{} s", run.ended_at.saturating_sub(run.started_at))
+}
+
+/// The report of one run.
+pub fn render(r: &RunReport<'_>) -> Markup {
+    let title = format!("Sentry run {} ({})", r.run.id, r.run.kind);
+    layout(
+        &title,
+        html! {
+            p { a href="index.html" { "All runs" } }
+            h1 { (title) }
+            p {
+                "Started " (r.run.started_at) " (Unix time), took " (duration(r.run)) "; "
+                (r.run.checks) " checks, " (r.run.failures) " failures, " (r.run.changes) " status changes."
+            }
+            @if let Some(alarm) = r.alarm {
+                p.alarm { strong { "Checker alarm: " } (alarm) }
+            }
+            h2 { "Status changes" }
+            @if r.changes.is_empty() {
+                p { "None." }
+            } @else {
+                ul { @for c in r.changes { li { (describe(c, r.network)) } } }
+            }
+            h2 { "Mirrors" }
+            table {
+                tr { th { "Mirror" } th { "Base URL" } th { "Health" } th { "Latency" } th { "Throughput" } th { "Files present" } th { "Missing" } th { "Faults" } }
+                @for m in r.results {
+                    @let h = r.health.get(&m.mirror);
+                    @let present = m.files.iter().filter(|f| f.verdict == FileVerdict::Present).count();
+                    @let missing = m.files.iter().filter(|f| matches!(f.verdict, FileVerdict::Missing(_))).count();
+                    @let faults = m.files.iter().filter(|f| matches!(f.verdict, FileVerdict::Fault(_))).count();
+                    tr {
+                        td { (mirror_name(r.network, m.mirror)) }
+                        td { code { (r.network.mirrors.iter().find(|x| x.id == m.mirror).map_or("", |x| x.base_url.as_str())) } }
+                        td {
+                            @match &m.base {
+                                None => "not checked (time budget)",
+                                Some(Ok(())) if faults == 0 => span.ok { "up" },
+                                Some(Ok(())) => span.bad { "faults" },
+                                Some(Err(e)) => span.bad { "down: " (e) },
+                            }
+                            @if h.is_some_and(|h| h.is_flapping(r.run.ended_at)) { " (flapping: damped)" }
+                        }
+                        td { (m.latency_ms) " ms" }
+                        td { @if let Some(h) = h.filter(|h| h.throughput > 0) { (h.throughput / 1024) " KiB/s" } }
+                        td { (present) }
+                        td { (missing) }
+                        td { (faults) }
+                    }
+                }
+            }
+            h2 { "Failed checks" }
+            table {
+                tr { th { "Mirror" } th { "File" } th { "Cause" } th { "Time" } }
+                @for m in r.results {
+                    @for f in m.files.iter().filter(|f| f.verdict != FileVerdict::Present) {
+                        tr {
+                            td { (mirror_name(r.network, m.mirror)) }
+                            td { code { (f.path) } }
+                            td.bad { @match &f.verdict { FileVerdict::Missing(w) => { "missing: " (w) }, FileVerdict::Fault(w) => { "fault: " (w) }, FileVerdict::Present => "" } }
+                            td { (f.elapsed_ms) " ms" }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The list of runs.
+pub fn render_index(runs: &[SentryRun]) -> Markup {
+    layout(
+        "Sentry runs",
+        html! {
+            h1 { "Sentry runs" }
+            table {
+                tr { th { "Run" } th { "Kind" } th { "Started (Unix time)" } th { "Duration" } th { "Checks" } th { "Failures" } th { "Changes" } }
+                @for run in runs {
+                    tr {
+                        td { a href=(run.report) { "#" (run.id) } }
+                        td { (run.kind) }
+                        td { (run.started_at) }
+                        td { (duration(run)) }
+                        td { (run.checks) }
+                        td.bad[run.failures > 0] { (run.failures) }
+                        td { (run.changes) }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The file name of a run's report.
+pub fn file_name(run: &SentryRun) -> String {
+    format!("run-{:06}.html", run.id)
+}
+
+/// Writes a run's report and the index into `dir` (atomically: write to a
+/// temporary file, then rename).
+pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("cannot create reports directory {}", dir.display()), e))?;
+    let put = |name: &str, markup: Markup| -> Result<()> {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let path = dir.join(name);
+        std::fs::write(&tmp, markup.into_string())
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(format!("cannot write report {}", path.display()), e))
+    };
+    put(&file_name(report.run), render(report))?;
+    put("index.html", render_index(runs))
+}

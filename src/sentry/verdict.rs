@@ -1,0 +1,651 @@
+//! Judging what checks saw. Pure functions of observations and the
+//! previous state (and the clock, passed in): no I/O, fully unit-tested.
+
+use std::collections::HashMap;
+
+use crate::model::{Availability, LocationId, MirrorHealth, MirrorId};
+
+/// How an HTTP exchange failed below the HTTP level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer in time.
+    Timeout,
+    /// The host name does not resolve.
+    Dns,
+    /// Refused, reset or dropped connection.
+    Connection,
+    /// TLS handshake or certificate problem.
+    Tls,
+    /// Malformed HTTP.
+    Protocol,
+    /// More redirects than the one we follow.
+    Redirects,
+}
+
+/// What one HTTP check saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// An HTTP answer (after at most one redirect).
+    Answer {
+        /// Status code.
+        status: u16,
+        /// `Content-Type` without parameters, lower case.
+        content_type: Option<String>,
+        /// Size of the file, from `Content-Length` or `Content-Range`.
+        length: Option<u64>,
+        /// Digests of the whole body, when it was downloaded.
+        digests: Option<Digests>,
+        /// Milliseconds to the answer (or to the end of the body).
+        elapsed_ms: u64,
+    },
+    /// No HTTP answer.
+    Failed {
+        /// What kind of failure.
+        failure: Failure,
+        /// The client's explanation.
+        detail: String,
+    },
+}
+
+/// Digests of a downloaded body, lower-case hex.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Digests {
+    /// MD5.
+    pub md5: String,
+    /// SHA-1.
+    pub sha1: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// Bytes hashed.
+    pub bytes: u64,
+}
+
+/// What a file should look like.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// Known size.
+    pub size: Option<u64>,
+    /// Known MD5 (hex).
+    pub md5: Option<String>,
+    /// Known SHA-1 (hex).
+    pub sha1: Option<String>,
+    /// Known SHA-256 (hex).
+    pub sha256: Option<String>,
+    /// The file itself is HTML (so a `text/html` answer is no error page).
+    pub html: bool,
+}
+
+/// The judgement of one file check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileVerdict {
+    /// The right file is there.
+    Present,
+    /// The mirror answered, and the file is not there (or not the right one).
+    Missing(String),
+    /// The mirror failed to answer properly: the mirror is at fault.
+    Fault(String),
+}
+
+impl FileVerdict {
+    /// Whether a wrong hash caused it.
+    pub fn is_hash_mismatch(&self) -> bool {
+        matches!(self, FileVerdict::Missing(why) if why.contains("mismatch"))
+    }
+}
+
+fn describe(failure: Failure, detail: &str) -> String {
+    let what = match failure {
+        Failure::Timeout => "timed out",
+        Failure::Dns => "host name does not resolve",
+        Failure::Connection => "connection failed",
+        Failure::Tls => "TLS failed",
+        Failure::Protocol => "broken HTTP",
+        Failure::Redirects => "redirect loop",
+    };
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {detail}")
+    }
+}
+
+/// Judges a file check: 403/404/other 4xx, a redirect elsewhere, the wrong
+/// size, an error page or the wrong hash mean the file is missing; a
+/// timeout, a 5xx or a broken connection mean the mirror is at fault.
+pub fn judge_file(expected: &Expected, seen: &Observation) -> FileVerdict {
+    let (status, content_type, length, digests) = match seen {
+        Observation::Failed {
+            failure: Failure::Redirects,
+            detail,
+        } => return FileVerdict::Missing(describe(Failure::Redirects, detail)),
+        Observation::Failed { failure, detail } => {
+            return FileVerdict::Fault(describe(*failure, detail));
+        }
+        Observation::Answer {
+            status,
+            content_type,
+            length,
+            digests,
+            ..
+        } => (*status, content_type, *length, digests),
+    };
+    match status {
+        200..=299 => {}
+        300..=399 => return FileVerdict::Missing(format!("{status}: redirects elsewhere")),
+        400..=499 => return FileVerdict::Missing(format!("{status} {}", reason(status))),
+        _ => return FileVerdict::Fault(format!("{status} {}", reason(status))),
+    }
+    if !expected.html && content_type.as_deref() == Some("text/html") {
+        return FileVerdict::Missing("text/html answer: an error page, not the file".into());
+    }
+    if let (Some(want), Some(got)) = (expected.size, length)
+        && want != got
+    {
+        return FileVerdict::Missing(format!("size {got} bytes, expected {want}"));
+    }
+    if let Some(d) = digests {
+        for (name, want, got) in [
+            ("sha256", &expected.sha256, &d.sha256),
+            ("sha1", &expected.sha1, &d.sha1),
+            ("md5", &expected.md5, &d.md5),
+        ] {
+            if let Some(want) = want
+                && !want.eq_ignore_ascii_case(got)
+            {
+                return FileVerdict::Missing(format!("{name} mismatch: got {got}, expected {want}"));
+            }
+        }
+    }
+    FileVerdict::Present
+}
+
+/// Judges the base-URL check: any HTTP answer below 500 means the mirror
+/// responds (many mirrors forbid directory listings).
+pub fn judge_base(seen: &Observation) -> Result<(), String> {
+    match seen {
+        Observation::Answer { status, .. } if *status < 500 => Ok(()),
+        Observation::Answer { status, .. } => Err(format!("{status} {}", reason(*status))),
+        Observation::Failed { failure, detail } => Err(describe(*failure, detail)),
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        410 => "Gone",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// One file check's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileResult {
+    /// The location checked.
+    pub location: LocationId,
+    /// The language filled in (empty: none).
+    pub lang: String,
+    /// The path checked.
+    pub path: String,
+    /// The judgement.
+    pub verdict: FileVerdict,
+    /// Milliseconds it took.
+    pub elapsed_ms: u64,
+}
+
+/// Everything checked on one mirror in a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MirrorResult {
+    /// The mirror.
+    pub mirror: MirrorId,
+    /// The base-URL check (`None`: not made, e.g. out of time).
+    pub base: Option<Result<(), String>>,
+    /// Milliseconds the base check took.
+    pub latency_ms: u64,
+    /// The files checked.
+    pub files: Vec<FileResult>,
+    /// Bytes downloaded for hash checks, and the milliseconds it took.
+    pub downloaded: (u64, u64),
+}
+
+impl MirrorResult {
+    /// Why the mirror is at fault in this run, if it is.
+    pub fn fault(&self) -> Option<String> {
+        if let Some(Err(e)) = &self.base {
+            return Some(e.clone());
+        }
+        self.files.iter().find_map(|f| match &f.verdict {
+            FileVerdict::Fault(why) => Some(format!("{}: {why}", f.path)),
+            _ => None,
+        })
+    }
+}
+
+/// A change worth telling operators about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The mirror stopped answering properly.
+    MirrorDown {
+        /// Which.
+        mirror: MirrorId,
+        /// Why.
+        reason: String,
+    },
+    /// The mirror answers properly again.
+    MirrorBack {
+        /// Which.
+        mirror: MirrorId,
+    },
+    /// A location's file went missing on a mirror.
+    FileMissing {
+        /// Which mirror.
+        mirror: MirrorId,
+        /// Which location.
+        location: LocationId,
+        /// Why.
+        reason: String,
+    },
+    /// A location's file is present again (or for the first time).
+    FileBack {
+        /// Which mirror.
+        mirror: MirrorId,
+        /// Which location.
+        location: LocationId,
+    },
+    /// A file's content does not match its checksum.
+    HashMismatch {
+        /// Which mirror.
+        mirror: MirrorId,
+        /// Which file.
+        path: String,
+        /// What differs.
+        detail: String,
+    },
+}
+
+impl Change {
+    /// The mirror concerned.
+    pub fn mirror(&self) -> MirrorId {
+        match self {
+            Change::MirrorDown { mirror, .. }
+            | Change::MirrorBack { mirror }
+            | Change::FileMissing { mirror, .. }
+            | Change::FileBack { mirror, .. }
+            | Change::HashMismatch { mirror, .. } => *mirror,
+        }
+    }
+}
+
+/// What a run changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// New health per checked mirror.
+    pub health: Vec<(MirrorId, MirrorHealth)>,
+    /// New availability per checked (location, mirror).
+    pub availability: Vec<(LocationId, MirrorId, Availability)>,
+    /// What changed, for reports and mail.
+    pub changes: Vec<Change>,
+    /// Set when most mirrors failed at once: the checker's own network is
+    /// the likely cause, so nobody was marked down.
+    pub alarm: Option<String>,
+}
+
+/// The state before the run.
+#[derive(Clone, Debug, Default)]
+pub struct Previous {
+    /// Health per mirror (absent: never checked).
+    pub health: HashMap<MirrorId, MirrorHealth>,
+    /// Availability per (location, mirror) (absent: never checked).
+    pub availability: HashMap<(LocationId, MirrorId), Availability>,
+}
+
+/// Decides what a run's results change. A mirror is unhealthy when its
+/// base check or any file check failed at the mirror's end; a location is
+/// present on a mirror when every language checked was found. If most
+/// mirrors checked (at least two) fail, the checker suspects itself:
+/// nobody goes down, nothing goes missing for a fault, and `alarm` says why.
+pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decision {
+    let mut d = Decision::default();
+    let judged: Vec<&MirrorResult> = results.iter().filter(|r| r.base.is_some()).collect();
+    let faulty = judged.iter().filter(|r| r.fault().is_some()).count();
+    if judged.len() >= 2 && faulty * 2 > judged.len() {
+        d.alarm = Some(format!(
+            "{faulty} of {} mirrors failed in one run: the checker's own network is the likely cause, so no mirror was marked down",
+            judged.len()
+        ));
+    }
+    for r in &judged {
+        let old = previous.health.get(&r.mirror);
+        let fault = r.fault();
+        let healthy = match (&fault, &d.alarm) {
+            (None, _) => true,
+            // Under the alarm, a fault changes nothing.
+            (Some(_), Some(_)) => old.is_none_or(|h| h.healthy),
+            (Some(_), None) => false,
+        };
+        let was_healthy = old.is_none_or(|h| h.healthy);
+        let changed = old.is_some() && healthy != was_healthy;
+        let mut h = old.cloned().unwrap_or_default();
+        if changed || old.is_none() {
+            h.flaps = if changed && now.saturating_sub(h.since) < MirrorHealth::FLAP_WINDOW_SECS {
+                h.flaps + 1
+            } else {
+                u32::from(changed)
+            };
+            h.since = now;
+        }
+        h.healthy = healthy;
+        h.checked_at = now;
+        h.error = fault.clone().unwrap_or_default();
+        if r.latency_ms > 0 {
+            h.latency_ms = r.latency_ms.min(u64::from(u32::MAX)) as u32;
+        }
+        let (bytes, ms) = r.downloaded;
+        if bytes > 0 {
+            h.throughput = bytes * 1000 / ms.max(1);
+        }
+        if changed {
+            d.changes.push(if healthy {
+                Change::MirrorBack { mirror: r.mirror }
+            } else {
+                Change::MirrorDown {
+                    mirror: r.mirror,
+                    reason: fault.clone().unwrap_or_default(),
+                }
+            });
+        } else if old.is_none() && !healthy {
+            d.changes.push(Change::MirrorDown {
+                mirror: r.mirror,
+                reason: fault.clone().unwrap_or_default(),
+            });
+        }
+        d.health.push((r.mirror, h));
+
+        // Per location: combine the languages checked.
+        let mut by_location: Vec<(LocationId, Vec<&FileResult>)> = Vec::new();
+        for f in &r.files {
+            match by_location.iter_mut().find(|(l, _)| *l == f.location) {
+                Some((_, v)) => v.push(f),
+                None => by_location.push((f.location, vec![f])),
+            }
+        }
+        for (location, files) in by_location {
+            let old = previous.availability.get(&(location, r.mirror));
+            let fault = files.iter().find_map(|f| match &f.verdict {
+                FileVerdict::Fault(why) => Some(label(f, why)),
+                _ => None,
+            });
+            let missing = files.iter().find_map(|f| match &f.verdict {
+                FileVerdict::Missing(why) => Some(label(f, why)),
+                _ => None,
+            });
+            for f in &files {
+                if let FileVerdict::Missing(why) = &f.verdict
+                    && f.verdict.is_hash_mismatch()
+                {
+                    d.changes.push(Change::HashMismatch {
+                        mirror: r.mirror,
+                        path: f.path.clone(),
+                        detail: why.clone(),
+                    });
+                }
+            }
+            let was_present = old.is_some_and(|a| a.present);
+            let av = match (fault, missing) {
+                (Some(_), _) if d.alarm.is_some() => {
+                    // Suspect ourselves: keep what we knew.
+                    continue;
+                }
+                (Some(why), _) => Availability {
+                    present: was_present,
+                    healthy: false,
+                    checked_at: now,
+                    error: why,
+                },
+                (None, Some(why)) => Availability {
+                    present: false,
+                    healthy: true,
+                    checked_at: now,
+                    error: why,
+                },
+                (None, None) => Availability {
+                    present: true,
+                    healthy: true,
+                    checked_at: now,
+                    error: String::new(),
+                },
+            };
+            if av.present && !was_present {
+                d.changes.push(Change::FileBack {
+                    mirror: r.mirror,
+                    location,
+                });
+            } else if !av.present && was_present {
+                d.changes.push(Change::FileMissing {
+                    mirror: r.mirror,
+                    location,
+                    reason: av.error.clone(),
+                });
+            }
+            d.availability.push((location, r.mirror, av));
+        }
+    }
+    d
+}
+
+fn label(f: &FileResult, why: &str) -> String {
+    if f.lang.is_empty() {
+        why.to_string()
+    } else {
+        format!("{}: {why}", f.lang)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, ct: &str, length: Option<u64>) -> Observation {
+        Observation::Answer {
+            status,
+            content_type: Some(ct.into()),
+            length,
+            digests: None,
+            elapsed_ms: 1,
+        }
+    }
+
+    fn failed(failure: Failure) -> Observation {
+        Observation::Failed {
+            failure,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn file_verdicts() {
+        let exp = Expected {
+            size: Some(10),
+            ..Default::default()
+        };
+        let bin = "application/octet-stream";
+        assert_eq!(judge_file(&exp, &answer(200, bin, Some(10))), FileVerdict::Present);
+        assert_eq!(judge_file(&exp, &answer(206, bin, Some(10))), FileVerdict::Present);
+        assert!(matches!(judge_file(&exp, &answer(404, bin, None)), FileVerdict::Missing(m) if m.contains("404")));
+        assert!(matches!(judge_file(&exp, &answer(403, bin, None)), FileVerdict::Missing(_)));
+        assert!(matches!(judge_file(&exp, &answer(200, bin, Some(9))), FileVerdict::Missing(m) if m.contains("size 9")));
+        assert!(matches!(judge_file(&exp, &answer(200, "text/html", Some(10))), FileVerdict::Missing(m) if m.contains("error page")));
+        assert!(matches!(judge_file(&exp, &answer(302, bin, None)), FileVerdict::Missing(_)));
+        assert!(matches!(judge_file(&exp, &answer(500, bin, None)), FileVerdict::Fault(_)));
+        assert!(matches!(judge_file(&exp, &answer(503, bin, None)), FileVerdict::Fault(_)));
+        for f in [Failure::Timeout, Failure::Dns, Failure::Connection, Failure::Tls, Failure::Protocol] {
+            assert!(matches!(judge_file(&exp, &failed(f)), FileVerdict::Fault(_)), "{f:?}");
+        }
+        assert!(matches!(judge_file(&exp, &failed(Failure::Redirects)), FileVerdict::Missing(_)));
+        // An HTML file may be served as HTML; an unknown size is no miss.
+        let html = Expected {
+            html: true,
+            ..Default::default()
+        };
+        assert_eq!(judge_file(&html, &answer(200, "text/html", None)), FileVerdict::Present);
+    }
+
+    #[test]
+    fn hash_verdicts() {
+        let exp = Expected {
+            sha256: Some("AB".into()),
+            ..Default::default()
+        };
+        let with = |sha256: &str| Observation::Answer {
+            status: 200,
+            content_type: None,
+            length: Some(3),
+            digests: Some(Digests {
+                sha256: sha256.into(),
+                ..Default::default()
+            }),
+            elapsed_ms: 1,
+        };
+        assert_eq!(judge_file(&exp, &with("ab")), FileVerdict::Present);
+        let v = judge_file(&exp, &with("cd"));
+        assert!(v.is_hash_mismatch(), "{v:?}");
+    }
+
+    #[test]
+    fn base_verdicts() {
+        assert!(judge_base(&answer(403, "text/html", None)).is_ok());
+        assert!(judge_base(&answer(200, "text/html", None)).is_ok());
+        assert!(judge_base(&answer(502, "text/html", None)).is_err());
+        assert!(judge_base(&failed(Failure::Dns)).unwrap_err().contains("resolve"));
+    }
+
+    fn file(loc: u64, lang: &str, verdict: FileVerdict) -> FileResult {
+        FileResult {
+            location: LocationId(loc),
+            lang: lang.into(),
+            path: format!("/f/{loc}/{lang}"),
+            verdict,
+            elapsed_ms: 1,
+        }
+    }
+
+    fn result(mirror: u64, base: Result<(), String>, files: Vec<FileResult>) -> MirrorResult {
+        MirrorResult {
+            mirror: MirrorId(mirror),
+            base: Some(base),
+            latency_ms: 5,
+            files,
+            downloaded: (0, 0),
+        }
+    }
+
+    fn healthy_before(mirrors: &[u64]) -> Previous {
+        let mut p = Previous::default();
+        for &m in mirrors {
+            p.health.insert(MirrorId(m), MirrorHealth::default());
+        }
+        p
+    }
+
+    #[test]
+    fn a_missing_language_makes_the_location_missing() {
+        let r = result(1, Ok(()), vec![
+            file(7, "de", FileVerdict::Present),
+            file(7, "zh-TW", FileVerdict::Missing("404 Not Found".into())),
+            file(8, "", FileVerdict::Present),
+        ]);
+        let d = decide(&[r], &Previous::default(), 100);
+        let av: HashMap<_, _> = d.availability.iter().map(|(l, _, a)| (*l, a.clone())).collect();
+        assert!(!av[&LocationId(7)].present);
+        assert_eq!(av[&LocationId(7)].error, "zh-TW: 404 Not Found");
+        assert!(av[&LocationId(8)].present);
+        assert!(d.health[0].1.healthy);
+        assert!(d.changes.contains(&Change::FileBack { mirror: MirrorId(1), location: LocationId(8) }));
+    }
+
+    #[test]
+    fn faults_take_the_mirror_down_and_passing_brings_it_back() {
+        let prev = healthy_before(&[1, 2, 3]);
+        let down = [
+            result(1, Err("timed out".into()), vec![]),
+            result(2, Ok(()), vec![]),
+            result(3, Ok(()), vec![]),
+        ];
+        let d = decide(&down, &prev, 1000);
+        assert!(d.alarm.is_none());
+        assert!(!d.health[0].1.healthy);
+        assert_eq!(d.changes, vec![Change::MirrorDown { mirror: MirrorId(1), reason: "timed out".into() }]);
+
+        let mut prev2 = Previous::default();
+        prev2.health = d.health.iter().cloned().collect();
+        // Still failing: no new change.
+        let d2 = decide(&down[..1], &prev2, 1100);
+        assert!(d2.changes.is_empty() && !d2.health[0].1.healthy);
+        // Passing again: back.
+        let d3 = decide(&[result(1, Ok(()), vec![])], &prev2, 1200);
+        assert!(d3.health[0].1.healthy);
+        assert_eq!(d3.changes, vec![Change::MirrorBack { mirror: MirrorId(1) }]);
+    }
+
+    #[test]
+    fn a_file_fault_marks_the_mirror_and_keeps_presence() {
+        let mut prev = healthy_before(&[1, 2, 3]);
+        prev.availability.insert(
+            (LocationId(7), MirrorId(1)),
+            Availability { present: true, healthy: true, checked_at: 1, error: String::new() },
+        );
+        let results = [
+            result(1, Ok(()), vec![file(7, "de", FileVerdict::Fault("500 Internal Server Error".into()))]),
+            result(2, Ok(()), vec![]),
+            result(3, Ok(()), vec![]),
+        ];
+        let d = decide(&results, &prev, 10);
+        assert!(!d.health[0].1.healthy);
+        let (_, _, av) = &d.availability[0];
+        assert!(av.present && !av.healthy);
+    }
+
+    #[test]
+    fn most_mirrors_failing_raises_the_alarm_and_changes_nothing() {
+        let prev = healthy_before(&[1, 2, 3]);
+        let results: Vec<_> = (1..=3)
+            .map(|m| result(m, Err("connection failed".into()), vec![file(7, "", FileVerdict::Fault("timed out".into()))]))
+            .collect();
+        let d = decide(&results, &prev, 10);
+        assert!(d.alarm.is_some());
+        assert!(d.health.iter().all(|(_, h)| h.healthy));
+        assert!(d.availability.is_empty());
+        assert!(d.changes.is_empty());
+        // A single mirror cannot tell us anything about ourselves.
+        let d = decide(&results[..1], &prev, 10);
+        assert!(d.alarm.is_none());
+    }
+
+    #[test]
+    fn flapping_mirrors_are_damped() {
+        let mut prev = healthy_before(&[1]);
+        let mut t = 10_000;
+        for i in 0..6 {
+            let r = if i % 2 == 0 { Err("timed out".into()) } else { Ok(()) };
+            let d = decide(&[result(1, r, vec![])], &prev, t);
+            prev.health = d.health.into_iter().collect();
+            t += 60;
+        }
+        let h = &prev.health[&MirrorId(1)];
+        assert_eq!(h.flaps, 6);
+        assert!(h.is_flapping(t));
+        assert_eq!(h.damped(100, t), 100 >> 4);
+        // It settles after the window.
+        assert!(!h.is_flapping(t + MirrorHealth::FLAP_WINDOW_SECS));
+        // Damping never takes a positive rating to zero.
+        assert_eq!(h.damped(1, t), 1);
+    }
+}
