@@ -9,7 +9,7 @@ const WIN_DE: &str =
 
 /// Firefox in three languages on win, linux and osx (two `:lang`s), an
 /// alias, Thunderbird in every language (two `:lang`s), an inactive
-/// product, and one mirror carrying everything.
+/// product with an alias, and one mirror carrying everything.
 fn network() -> Env {
     let env = Env::new();
     env.setup(&[
@@ -22,6 +22,7 @@ fn network() -> Env {
         "location add thunderbird-115.0 win /thunderbird/:lang/115.0/:lang/setup.exe",
         "product add retired-1.0",
         "location add retired-1.0 win /retired/setup.exe",
+        "alias set retired-latest retired-1.0",
         "product set retired-1.0 --active false",
         "mirror add m1 http://127.0.0.1:9/pub",
         "status set m1 present",
@@ -214,6 +215,7 @@ fn unknown_product_os_or_language_answer_the_exact_404_body() {
         "/?product=firefox-120.0&os=win&lang=fr",
         // Inactive products are not offered.
         "/?product=retired-1.0",
+        "/?product=retired-latest",
     ] {
         for method in ["GET", "HEAD"] {
             let r = server.request(method, target, &[]);

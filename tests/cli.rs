@@ -162,3 +162,24 @@ fn a_new_database_lists_the_default_operating_systems() {
     expected.sort();
     assert_eq!(listed, expected);
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named_in_the_error() {
+    let env = Env::new();
+    std::fs::write(&env.db, "not a database").unwrap();
+    let db = env.db.display().to_string();
+    for args in [
+        &["mirror", "list"][..],
+        &["serve", "--listen", "127.0.0.1:0"][..],
+    ] {
+        let out = env.run(args);
+        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert!(out.stderr.starts_with("error: "), "{out:?}");
+        assert!(
+            out.stderr.contains(&db),
+            "{args:?} should name {db}: {out:?}"
+        );
+    }
+    // Nothing was overwritten.
+    assert_eq!(std::fs::read_to_string(&env.db).unwrap(), "not a database");
+}

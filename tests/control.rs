@@ -59,6 +59,22 @@ fn changes_through_the_socket_take_effect_on_the_next_request() {
 
     env.ok(&["status", "set", "two", "missing"]);
     assert_eq!(server.get(target).status, 503);
+    env.ok(&["status", "set", "two", "present"]);
+    assert_eq!(server.get(target).status, 302);
+    env.ok(&["mirror", "remove", "two"]);
+    assert_eq!(server.get(target).status, 503);
+
+    env.ok(&["mirror", "set", "one", "--active", "true"]);
+    assert_eq!(server.get(target).status, 302);
+    env.ok(&["product", "set", "tb", "--ssl-only", "true"]);
+    assert_eq!(server.get(target).status, 503);
+    env.ok(&["product", "set", "tb", "--ssl-only", "false"]);
+    env.ok(&["product", "set", "tb", "--active", "false"]);
+    assert_eq!(server.get(target).status, 404);
+    env.ok(&["product", "set", "tb", "--active", "true"]);
+    assert_eq!(server.get(target).status, 302);
+    env.ok(&["location", "remove", "tb", "win"]);
+    assert_eq!(server.get(target).status, 404);
 
     env.ok(&["alias", "remove", "tb-latest"]);
     assert_eq!(server.get("/?product=tb-latest").status, 404);

@@ -2,7 +2,11 @@
 //! download counts reach the database within about a second and on
 //! SIGTERM; only GET redirects count.
 
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::common::{Env, Server};
 
@@ -116,6 +120,82 @@ fn counts_reach_the_database_while_serving() {
     let stats = env.stats();
     assert_eq!(stats.total, K, "{}", stats.text);
     assert_eq!(stats.row("m1"), Some(K), "{}", stats.text);
+}
+
+#[test]
+fn file_bounces_count_under_their_product() {
+    let env = network();
+    let server = env.serve(&[]);
+    for _ in 0..K {
+        let r = server.get("/files/tb/setup.exe");
+        assert_eq!(r.status, 302, "{r:?}");
+    }
+    assert_eq!(
+        server.request("HEAD", "/files/tb/setup.exe", &[]).status,
+        302
+    );
+    assert_eq!(server.get("/files/tb/setup.exe?print=yes").status, 200);
+    let (status, _) = server.stop();
+    assert!(status.success());
+    let stats = env.stats();
+    assert_eq!(stats.row("thunderbird-115.0"), Some(K), "{}", stats.text);
+    assert_eq!(stats.total, K, "{}", stats.text);
+}
+
+/// SIGTERM under load: every redirect a client received is counted, and
+/// nothing else.
+#[test]
+fn sigterm_under_load_counts_exactly_the_redirects_served() {
+    let env = network();
+    let server = env.serve(&[]);
+    let served = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let served = served.clone();
+            let port = server.port;
+            std::thread::spawn(move || {
+                // Until the server goes away: connection refused or cut.
+                while let Some(status) = try_get(port, FIREFOX_WIN_DE) {
+                    assert_eq!(status, 302);
+                    served.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    while served.load(Ordering::SeqCst) < 100 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "clients made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (status, log) = server.stop();
+    assert!(status.success(), "{status:?}\n{log}");
+    for client in clients {
+        client.join().expect("client thread");
+    }
+    let served = served.load(Ordering::SeqCst);
+    let stats = env.stats();
+    assert_eq!(stats.total, served, "{}", stats.text);
+    assert_eq!(stats.row("firefox-120.0"), Some(served), "{}", stats.text);
+}
+
+/// One GET; `None` when the server cannot be reached or cuts the exchange.
+fn try_get(port: u16, target: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    // A complete answer has its headers and an empty 302 body.
+    if !answer.contains("\r\n\r\n") {
+        return None;
+    }
+    answer.split(' ').nth(1)?.parse().ok()
 }
 
 #[test]
