@@ -18,8 +18,8 @@ pub struct Bouncer {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {
-    /// Serve.
-    Serve(Serve),
+    /// Serve (boxed: its many options dwarf the other commands).
+    Serve(Box<Serve>),
     /// Demo.
     Demo(Demo),
     /// Users.
@@ -38,6 +38,12 @@ pub enum Command {
     Status(StatusCmd),
     /// Download counts.
     Stats(Stats),
+    /// Check mirrors.
+    Sentry(SentryArgs),
+    /// Mail settings.
+    Mail(MailCmd),
+    /// Uptake.
+    Uptake(UptakeArgs),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -83,6 +89,24 @@ pub struct Serve {
     /// do not count downloads
     #[argh(switch)]
     pub no_count: bool,
+    /// do not run sentry's scheduled checks in this process
+    #[argh(switch)]
+    pub no_sentry: bool,
+    /// sentry: checks in flight at once (default 32)
+    #[argh(option)]
+    pub sentry_threads: Option<usize>,
+    /// sentry: seconds between spot checks (default 60; 0 = never)
+    #[argh(option)]
+    pub spot_every: Option<u64>,
+    /// sentry: seconds between full checks (default 21600; 0 = never)
+    #[argh(option)]
+    pub all_every: Option<u64>,
+    /// sentry: seconds between content (hash) checks (default 86400; 0 = never)
+    #[argh(option)]
+    pub hashes_every: Option<u64>,
+    /// sentry: seconds a mirror may take to answer a check (default 10)
+    #[argh(option)]
+    pub check_timeout: Option<u64>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -95,7 +119,7 @@ pub struct Demo {
     /// worker threads for HTTP (default: one per core)
     #[argh(option)]
     pub threads: Option<usize>,
-    /// build the network, print what was made, and exit without serving
+    /// build the network, run one check, print what was made, and exit without serving
     #[argh(switch)]
     pub no_serve: bool,
 }
@@ -549,4 +573,108 @@ pub struct Stats {
     /// how many days back, today included (default 1: today)
     #[argh(option, default = "1")]
     pub days: u32,
+}
+
+#[derive(FromArgs, Debug, Default)]
+#[argh(subcommand, name = "sentry")]
+/// check mirrors once (through the running server when there is one); default --all
+pub struct SentryArgs {
+    /// check everything
+    #[argh(switch)]
+    pub all: bool,
+    /// check products flagged checknow, new mirrors and new locations
+    #[argh(switch)]
+    pub new: bool,
+    /// check one random file per mirror
+    #[argh(switch)]
+    pub spot: bool,
+    /// download files with known checksums and compare their hashes
+    #[argh(switch)]
+    pub hashes: bool,
+    /// check only this mirror
+    #[argh(option)]
+    pub mirror: Option<String>,
+    /// checks in flight at once (default 32)
+    #[argh(option)]
+    pub threads: Option<usize>,
+    /// checks in flight on one mirror at most (default 4)
+    #[argh(option)]
+    pub per_mirror: Option<usize>,
+    /// seconds a mirror may take to answer (default 10)
+    #[argh(option)]
+    pub timeout: Option<u64>,
+    /// where to write the HTML report (default: reports/ beside the database)
+    #[argh(option)]
+    pub reports_dir: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "mail")]
+/// e-mail settings for sentry's alerts
+pub struct MailCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: MailAction,
+}
+
+/// Mail actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum MailAction {
+    /// Set.
+    Set(MailSet),
+    /// Show.
+    Show(MailShow),
+    /// Test.
+    Test(MailTest),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// change mail settings (the SMTP password comes from $BOUNCER_SMTP_PASSWORD)
+pub struct MailSet {
+    /// SMTP server host name (empty: mail off)
+    #[argh(option)]
+    pub host: Option<String>,
+    /// SMTP port (default by --tls: 25, 587 or 465)
+    #[argh(option)]
+    pub port: Option<u16>,
+    /// none, starttls or tls (default starttls)
+    #[argh(option)]
+    pub tls: Option<String>,
+    /// SMTP login
+    #[argh(option)]
+    pub user: Option<String>,
+    /// sender address
+    #[argh(option)]
+    pub from: Option<String>,
+    /// operator address (repeatable; replaces the list)
+    #[argh(option)]
+    pub to: Vec<String>,
+    /// true or false: also mail a mirror's contact about its mirror
+    #[argh(option)]
+    pub contacts: Option<bool>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "show")]
+/// show mail settings
+pub struct MailShow {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "test")]
+/// send a test message and explain any failure
+pub struct MailTest {
+    /// send to this address instead of the operators
+    #[argh(option)]
+    pub to: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "uptake")]
+/// share of the network's rating that can serve each product and OS
+pub struct UptakeArgs {
+    /// only this product (or alias)
+    #[argh(positional)]
+    pub product: Option<String>,
 }

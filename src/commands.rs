@@ -4,12 +4,33 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::model::{Availability, MirrorId, Role, User, now};
 use crate::network::Network;
+use crate::sentry::{Mode, Sentry, SentryConfig};
 use crate::store::{NewMirror, NewProduct};
+
+/// What commands run against.
+pub struct Context {
+    /// The network (the server's own when run through the control socket).
+    pub network: Arc<Network>,
+    /// The database file.
+    pub db: PathBuf,
+    /// The server's checker, when running inside `bouncer serve`.
+    pub sentry: Option<Arc<Sentry>>,
+}
+
+/// Where sentry reports go by default: `reports/` beside the database.
+pub fn default_reports_dir(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("reports")
+}
 
 /// What a command printed and how it ended.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,8 +75,8 @@ pub fn needs_password(command: &Command) -> bool {
 
 /// Runs a management command (anything but `serve` and `demo`).
 /// `input` is what the user piped in (the password for `user add|passwd`).
-pub fn execute(network: &Network, command: &Command, input: Option<&str>) -> Outcome {
-    match run(network, command, input) {
+pub fn execute(ctx: &Context, command: &Command, input: Option<&str>) -> Outcome {
+    match run(ctx, command, input) {
         Ok(out) => Outcome::ok(out),
         Err(e) => Outcome::fail(&e),
     }
@@ -63,7 +84,8 @@ pub fn execute(network: &Network, command: &Command, input: Option<&str>) -> Out
 
 const ACTOR: &str = "cli";
 
-fn run(net: &Network, command: &Command, input: Option<&str>) -> Result<String> {
+fn run(ctx: &Context, command: &Command, input: Option<&str>) -> Result<String> {
+    let net = &*ctx.network;
     match command {
         Command::Serve(_) | Command::Demo(_) => Err(Error::invalid(
             "command",
@@ -77,6 +99,9 @@ fn run(net: &Network, command: &Command, input: Option<&str>) -> Result<String> 
         Command::User(c) => user(net, &c.action, input),
         Command::Status(c) => status(net, &c.action),
         Command::Stats(c) => stats(net, c),
+        Command::Sentry(c) => sentry(ctx, c),
+        Command::Mail(c) => mail(net, &c.action),
+        Command::Uptake(c) => uptake(net, c),
     }
 }
 
@@ -608,6 +633,193 @@ fn stats(net: &Network, args: &Stats) -> Result<String> {
         args.days.max(1),
         table(&["PRODUCT", "DOWNLOADS"], rows(products)),
         table(&["MIRROR", "DOWNLOADS"], rows(mirrors))
+    ))
+}
+
+fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
+    let modes = [
+        (args.all, Mode::All),
+        (args.new, Mode::New),
+        (args.spot, Mode::Spot),
+        (args.hashes, Mode::Hashes),
+    ];
+    let chosen: Vec<Mode> = modes
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, m)| *m)
+        .collect();
+    let mode = match chosen.as_slice() {
+        [] => Mode::All,
+        [m] => *m,
+        _ => {
+            return Err(Error::invalid(
+                "mode",
+                "choose one of --all, --new, --spot and --hashes".into(),
+            ));
+        }
+    };
+    let tuned = args.threads.is_some()
+        || args.per_mirror.is_some()
+        || args.timeout.is_some()
+        || args.reports_dir.is_some();
+    let sentry = match &ctx.sentry {
+        Some(s) if !tuned => s.clone(),
+        _ => {
+            let mut config = SentryConfig::new(
+                args.reports_dir
+                    .as_ref()
+                    .map_or_else(|| default_reports_dir(&ctx.db), PathBuf::from),
+            );
+            if let Some(t) = args.threads {
+                config.threads = t.max(1);
+            }
+            if let Some(p) = args.per_mirror {
+                config.per_mirror = p.max(1);
+            }
+            if let Some(t) = args.timeout {
+                config.probe.response_timeout = std::time::Duration::from_secs(t.max(1));
+                config.probe.connect_timeout = std::time::Duration::from_secs(t.max(1));
+            }
+            Arc::new(Sentry::new(ctx.network.clone(), config))
+        }
+    };
+    let s = sentry.run(mode, args.mirror.as_deref())?;
+    if s.run.id == 0 {
+        return Ok(format!("sentry {}: nothing to check\n", mode.as_str()));
+    }
+    let mut out = format!(
+        "sentry run {} ({}): {} checks, {} failures, {} status changes\n",
+        s.run.id, s.run.kind, s.run.checks, s.run.failures, s.run.changes
+    );
+    if let Some(alarm) = &s.alarm {
+        let _ = writeln!(out, "ALARM: {alarm}");
+    }
+    for c in &s.changes {
+        let _ = writeln!(out, "  {c}");
+    }
+    if let Some(report) = &s.report {
+        let _ = writeln!(out, "report: {}", report.display());
+    }
+    for w in &s.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    Ok(out)
+}
+
+fn mail(net: &Network, action: &MailAction) -> Result<String> {
+    match action {
+        MailAction::Set(a) => {
+            if let Some(t) = &a.tls
+                && crate::mail::TlsMode::parse(t).is_none()
+            {
+                return Err(Error::invalid(
+                    "tls",
+                    format!("{t:?}: use none, starttls or tls"),
+                ));
+            }
+            for address in a.to.iter().chain(&a.from) {
+                if address.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(Error::invalid(
+                        "mail address",
+                        format!("{address:?} is not an e-mail address"),
+                    ));
+                }
+            }
+            net.write(ACTOR, |tx| {
+                let mut put = |k: &str, v: Option<String>| -> Result<()> {
+                    match v {
+                        Some(v) if v.is_empty() => tx.setting_put(k, None),
+                        Some(v) => tx.setting_put(k, Some(&v)),
+                        None => Ok(()),
+                    }
+                };
+                put("mail.host", a.host.clone())?;
+                put("mail.port", a.port.map(|p| p.to_string()))?;
+                put("mail.tls", a.tls.clone())?;
+                put("mail.user", a.user.clone())?;
+                put("mail.from", a.from.clone())?;
+                put("mail.to", (!a.to.is_empty()).then(|| a.to.join(",")))?;
+                put("mail.contacts", a.contacts.map(|c| c.to_string()))?;
+                tx.record("mail.set", "mail settings changed".into())
+            })?;
+            mail(net, &MailAction::Show(MailShow {}))
+        }
+        MailAction::Show(_) => {
+            let settings = net.store().settings()?;
+            let mut out = String::new();
+            for k in crate::mail::KEYS {
+                let _ = writeln!(out, "{k} = {}", settings.get(*k).map_or("", String::as_str));
+            }
+            let _ = writeln!(
+                out,
+                "password: {}",
+                if std::env::var_os("BOUNCER_SMTP_PASSWORD").is_some() {
+                    "from BOUNCER_SMTP_PASSWORD"
+                } else {
+                    "none (set BOUNCER_SMTP_PASSWORD where bouncer runs)"
+                }
+            );
+            if crate::mail::MailConfig::from_settings(&settings)?.is_none() {
+                out.push_str("mail is off: set mail.host and mail.to to turn it on\n");
+            }
+            Ok(out)
+        }
+        MailAction::Test(a) => {
+            let config = crate::mail::MailConfig::from_settings(&net.store().settings()?)?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "mail",
+                        "not set up: `bouncer mail set --host SMTP-HOST --to YOU@EXAMPLE.ORG`"
+                            .into(),
+                    )
+                })?;
+            let to = a.to.clone().map_or_else(|| config.to.clone(), |t| vec![t]);
+            config.send(
+                &to,
+                "[bouncer] test message",
+                "This is a test message from Bouncer. Mail works.\n",
+            )?;
+            Ok(format!("sent a test message to {}\n", to.join(", ")))
+        }
+    }
+}
+
+fn uptake(net: &Network, args: &UptakeArgs) -> Result<String> {
+    let fresh;
+    let live = net.index();
+    let index = if net.is_live() {
+        &**live
+    } else {
+        fresh = net.fresh_index()?;
+        &fresh
+    };
+    let only = match &args.product {
+        Some(p) => Some(
+            index
+                .product_named(p)
+                .ok_or_else(|| Error::not_found("product", p))?
+                .name
+                .to_string(),
+        ),
+        None => None,
+    };
+    let rows = index
+        .uptake()
+        .into_iter()
+        .filter(|u| only.as_ref().is_none_or(|p| *p == u.product))
+        .map(|u| {
+            vec![
+                u.product.clone(),
+                u.os.clone(),
+                u.available.to_string(),
+                u.total.to_string(),
+                format!("{:.0}%", u.percent()),
+            ]
+        })
+        .collect();
+    Ok(table(
+        &["PRODUCT", "OS", "AVAILABLE", "TOTAL", "UPTAKE"],
+        rows,
     ))
 }
 

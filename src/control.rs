@@ -19,9 +19,8 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use crate::cli::Bouncer;
-use crate::commands::{Outcome, execute};
+use crate::commands::{Context, Outcome, execute};
 use crate::error::{Error, Result};
-use crate::network::Network;
 
 const MAGIC: &[u8; 4] = b"BNC1";
 /// Largest field accepted (a checksum file forwarded as input fits).
@@ -97,10 +96,10 @@ impl Drop for ControlSocket {
     }
 }
 
-/// Listens beside `db` and runs each request against `network` on its own
-/// thread.
-pub fn listen(db: &Path, network: Arc<Network>) -> Result<ControlSocket> {
-    let path = socket_path(db);
+/// Listens beside the context's database and runs each request against it
+/// on its own thread.
+pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
+    let path = socket_path(&ctx.db);
     // A socket left by a crashed server: nobody answers, so replace it.
     if path.exists() && UnixStream::connect(&path).is_err() {
         let _ = std::fs::remove_file(&path);
@@ -124,20 +123,20 @@ pub fn listen(db: &Path, network: Arc<Network>) -> Result<ControlSocket> {
         .spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let network = network.clone();
+                let ctx = ctx.clone();
                 let _ = std::thread::Builder::new()
                     .name("control-conn".into())
-                    .spawn(move || answer(stream, &network));
+                    .spawn(move || answer(stream, &ctx));
             }
         })
         .map_err(|e| Error::io("cannot start the control thread", e))?;
     Ok(ControlSocket { path })
 }
 
-fn answer(mut stream: UnixStream, network: &Network) {
+fn answer(mut stream: UnixStream, ctx: &Context) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
     let outcome = match read_request(&mut stream) {
-        Ok(request) => run(network, &request),
+        Ok(request) => run(ctx, &request),
         Err(e) => Outcome {
             code: 2,
             stdout: String::new(),
@@ -151,10 +150,10 @@ fn answer(mut stream: UnixStream, network: &Network) {
 }
 
 /// Parses and runs a forwarded command line.
-pub fn run(network: &Network, request: &Request) -> Outcome {
+pub fn run(ctx: &Context, request: &Request) -> Outcome {
     let args: Vec<&str> = request.args.iter().map(String::as_str).collect();
     match Bouncer::from_args(&["bouncer"], &args) {
-        Ok(cli) => execute(network, &cli.command, request.input.as_deref()),
+        Ok(cli) => execute(ctx, &cli.command, request.input.as_deref()),
         Err(early) => Outcome {
             code: if early.status.is_ok() { 0 } else { 2 },
             stdout: if early.status.is_ok() {
@@ -236,8 +235,13 @@ mod tests {
     fn commands_round_trip_through_the_socket() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.redb");
-        let network = Arc::new(Network::open(&db, true).unwrap());
-        let _socket = listen(&db, network.clone()).unwrap();
+        let network = Arc::new(crate::network::Network::open(&db, true).unwrap());
+        let ctx = Arc::new(Context {
+            network: network.clone(),
+            db: db.clone(),
+            sentry: None,
+        });
+        let _socket = listen(ctx.clone()).unwrap();
         let mode = std::fs::metadata(socket_path(&db))
             .unwrap()
             .permissions()
@@ -268,7 +272,7 @@ mod tests {
         let out = forward(&db, &req(&["os", "frobnicate"])).unwrap().unwrap();
         assert_eq!(out.code, 2);
         // Same answer as running it here.
-        let local = run(&network, &req(&["os", "list"]));
+        let local = run(&ctx, &req(&["os", "list"]));
         let remote = forward(&db, &req(&["os", "list"])).unwrap().unwrap();
         assert_eq!(local, remote);
     }

@@ -15,7 +15,7 @@ use hyper::{Response, StatusCode};
 use crate::cli::Demo;
 use crate::config::{Config, Settings};
 use crate::error::{Error, Result};
-use crate::model::{Availability, FileInfo, MirrorHealth};
+use crate::model::FileInfo;
 use crate::network::Network;
 use crate::store::{NewMirror, NewProduct};
 
@@ -171,25 +171,44 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
     };
     settings.home_url = None;
     let config = Config::from_settings(settings)?;
-    print_guide(
-        &db,
-        &config,
-        &listeners
-            .iter()
-            .map(|(m, url, ..)| (m.name, url.as_str(), m.down))
-            .collect::<Vec<_>>(),
-    );
-    if args.no_serve {
-        return Ok(());
-    }
+    let guide: Vec<(&str, String, bool)> = listeners
+        .iter()
+        .map(|(m, url, ..)| (m.name, url.clone(), m.down))
+        .collect();
+    let no_serve = args.no_serve;
     let runtime = crate::server::runtime(config.threads)?;
+    let (sentry_config, schedule) =
+        crate::server::sentry_settings(&db, &crate::cli::Serve::default());
     runtime.block_on(async move {
         for (_, _, listener, root) in listeners {
             if let Some(listener) = listener {
                 spawn_mirror(listener, root)?;
             }
         }
-        crate::server::serve_network(&db, network, config).await
+        // A real sentry pass over the real (local) mirrors decides what
+        // each one serves.
+        let sentry = crate::sentry::Sentry::new(network.clone(), sentry_config.clone());
+        let summary =
+            tokio::task::spawn_blocking(move || sentry.run(crate::sentry::Mode::All, None))
+                .await
+                .map_err(|e| Error::Storage(format!("the first sentry run panicked: {e}")))??;
+        println!(
+            "First sentry run: {} checks, {} failures{}",
+            summary.run.checks,
+            summary.run.failures,
+            summary
+                .report
+                .map(|r| format!(", report {}", r.display()))
+                .unwrap_or_default()
+        );
+        for c in &summary.changes {
+            println!("  {c}");
+        }
+        print_guide(&db, &config, &guide);
+        if no_serve {
+            return Ok(());
+        }
+        crate::server::serve_network(&db, network, config, Some((sentry_config, schedule))).await
     })
 }
 
@@ -234,12 +253,17 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
                 let location = tx.location_add(p.name, os, path)?;
                 for lang in p.languages {
                     let rel = path.replace(":lang", lang);
+                    let content = file_content(&crate::query::percent_decode(&rel));
+                    let digests = crate::sentry::probe::hash_stream(&mut content.as_slice())
+                        .map_err(|e| Error::io("cannot hash a demo file", e))?;
                     tx.file_put(&FileInfo {
-                        size: Some(file_content(&crate::query::percent_decode(&rel)).len() as u64),
+                        size: Some(content.len() as u64),
                         path: rel,
                         location: Some(location.id),
                         lang: Some(lang.to_string()),
-                        ..FileInfo::default()
+                        md5: Some(digests.md5),
+                        sha1: Some(digests.sha1),
+                        sha256: Some(digests.sha256),
                     })?;
                 }
             }
@@ -247,56 +271,14 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
         tx.alias_set("firefox-latest", "firefox-120.0")?;
         tx.alias_set("firefox-latest-ssl", "firefox-120.0-ssl")?;
         tx.alias_set("thunderbird-latest", "thunderbird-115.5.0")?;
-        // What a check of the files just written finds. (Sentry, when it
-        // runs, reaches the same verdicts over HTTP.)
-        let locations = tx.locations()?;
         for (m, url) in mirrors {
-            let mirror = tx.mirror_add(NewMirror {
+            tx.mirror_add(NewMirror {
                 name: m.name.into(),
                 base_url: url.clone(),
                 rating: m.rating,
                 contact: format!("admins@{}.example", m.name),
                 ..NewMirror::default()
             })?;
-            let now = tx.now();
-            if m.down {
-                tx.set_health(
-                    mirror.id,
-                    &MirrorHealth {
-                        healthy: false,
-                        checked_at: now,
-                        since: now,
-                        error: "connection refused".into(),
-                        ..MirrorHealth::default()
-                    },
-                )?;
-            }
-            for l in &locations {
-                let product = PRODUCTS
-                    .iter()
-                    .find(|p| {
-                        tx.product(p.name)
-                            .ok()
-                            .flatten()
-                            .is_some_and(|x| x.id == l.product)
-                    })
-                    .map_or("", |p| p.name);
-                let present = !m.down && !m.lacks.contains(&product);
-                tx.set_availability(
-                    l.id,
-                    mirror.id,
-                    &Availability {
-                        present,
-                        healthy: !m.down,
-                        checked_at: now,
-                        error: match (m.down, present) {
-                            (true, _) => "connection refused".into(),
-                            (false, false) => "404 Not Found".into(),
-                            _ => String::new(),
-                        },
-                    },
-                )?;
-            }
         }
         Ok(())
     })
@@ -359,7 +341,7 @@ async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, &str, bool)]) {
+fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)]) {
     let base = format!("http://{}", config.listen);
     let bin =
         std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use crate::cli::{Bouncer, Command};
-use crate::commands::{Outcome, execute, needs_password};
+use crate::commands::{Context, Outcome, execute, needs_password};
 use crate::control::{Request, forward};
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -69,8 +69,12 @@ fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> 
     if let Some(outcome) = forward(&db, &request)? {
         return Ok(outcome);
     }
-    let network = Network::open(&db, false)?;
-    Ok(execute(&network, command, request.input.as_deref()))
+    let ctx = Context {
+        network: std::sync::Arc::new(Network::open(&db, false)?),
+        db,
+        sentry: None,
+    };
+    Ok(execute(&ctx, command, request.input.as_deref()))
 }
 
 /// The arguments without the global `--db PATH`: the server has its own.

@@ -80,7 +80,12 @@ impl MailConfig {
     /// The configuration in `settings`, or `None` when mail is not set up
     /// (no host or no recipients).
     pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<Option<MailConfig>> {
-        let get = |k: &str| settings.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            settings
+                .get(k)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
         let (Some(host), Some(to)) = (get("mail.host"), get("mail.to")) else {
             return Ok(None);
         };
@@ -107,7 +112,11 @@ impl MailConfig {
             user: get("mail.user").map(str::to_string),
             password: std::env::var("BOUNCER_SMTP_PASSWORD").ok(),
             from: get("mail.from").unwrap_or("bouncer@localhost").to_string(),
-            to: to.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            to: to
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             contacts: get("mail.contacts") == Some("true"),
         }))
     }
@@ -115,10 +124,14 @@ impl MailConfig {
     fn transport(&self) -> std::result::Result<SmtpTransport, String> {
         let builder = match self.tls {
             TlsMode::None => SmtpTransport::builder_dangerous(&self.host),
-            TlsMode::StartTls => SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?,
+            TlsMode::StartTls => {
+                SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?
+            }
             TlsMode::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
         };
-        let mut builder = builder.port(self.port).timeout(Some(Duration::from_secs(15)));
+        let mut builder = builder
+            .port(self.port)
+            .timeout(Some(Duration::from_secs(15)));
         if let Some(user) = &self.user {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -162,13 +175,23 @@ impl MailConfig {
                 self.host, self.port
             )
         } else if e.contains("resolve") || e.contains("lookup") || e.contains("dns") {
-            format!("the host name {:?} does not resolve; check mail.host", self.host)
-        } else if e.contains("tls") || e.contains("ssl") || e.contains("handshake") || e.contains("certificate") {
+            format!(
+                "the host name {:?} does not resolve; check mail.host",
+                self.host
+            )
+        } else if e.contains("tls")
+            || e.contains("ssl")
+            || e.contains("handshake")
+            || e.contains("certificate")
+        {
             "TLS failed: try --tls starttls with port 587, or --tls tls with port 465 (none only for a local relay)".to_string()
         } else if e.contains("auth") || e.contains("535") || e.contains("credentials") {
             "the server refused the login: check mail.user and BOUNCER_SMTP_PASSWORD".to_string()
         } else if e.contains("timed out") || e.contains("timeout") {
-            format!("{}:{} did not answer in time: a firewall, or the wrong port", self.host, self.port)
+            format!(
+                "{}:{} did not answer in time: a firewall, or the wrong port",
+                self.host, self.port
+            )
         } else if e.contains("550") || e.contains("553") || e.contains("relay") {
             "the server refused a sender or recipient: check mail.from and mail.to (relaying may be forbidden)".to_string()
         } else {
@@ -183,7 +206,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -198,12 +224,14 @@ mod tests {
         .unwrap();
         assert_eq!((c.port, c.tls), (465, TlsMode::Tls));
         assert_eq!(c.to, vec!["a@example.org", "b@example.org"]);
-        assert!(MailConfig::from_settings(&settings(&[
-            ("mail.host", "h"),
-            ("mail.to", "a@b"),
-            ("mail.tls", "ssl3")
-        ]))
-        .is_err());
+        assert!(
+            MailConfig::from_settings(&settings(&[
+                ("mail.host", "h"),
+                ("mail.to", "a@b"),
+                ("mail.tls", "ssl3")
+            ]))
+            .is_err()
+        );
     }
 
     #[test]
@@ -211,8 +239,14 @@ mod tests {
         let c = MailConfig::from_settings(&settings(&[("mail.host", "h"), ("mail.to", "a@b")]))
             .unwrap()
             .unwrap();
-        assert!(c.advise("Connection refused (os error 111)").contains("mail.port"));
+        assert!(
+            c.advise("Connection refused (os error 111)")
+                .contains("mail.port")
+        );
         assert!(c.advise("invalid peer certificate").contains("starttls"));
-        assert!(c.advise("535 5.7.8 Authentication failed").contains("BOUNCER_SMTP_PASSWORD"));
+        assert!(
+            c.advise("535 5.7.8 Authentication failed")
+                .contains("BOUNCER_SMTP_PASSWORD")
+        );
     }
 }

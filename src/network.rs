@@ -52,6 +52,11 @@ impl Network {
         Ok(network)
     }
 
+    /// Whether writes keep the index current.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
     /// The store, for reads (and writes that need no republish, such as counts).
     pub fn store(&self) -> &Store {
         &self.store

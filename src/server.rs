@@ -197,13 +197,28 @@ pub async fn serve_network(
     db: &std::path::Path,
     network: Arc<crate::network::Network>,
     config: crate::config::Config,
+    sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
 ) -> crate::error::Result<()> {
     let counters = if config.counting {
         crate::counters::Counters::start(network.clone(), config.flush_interval)
     } else {
         crate::counters::Counters::off()
     };
-    let control = match crate::control::listen(db, network.clone()) {
+    let sentry = sentry.map(|(sentry_config, schedule)| {
+        let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
+        let runner = sentry.clone();
+        let thread = std::thread::Builder::new()
+            .name("sentry".into())
+            .spawn(move || runner.run_schedule(&schedule))
+            .ok();
+        (sentry, thread)
+    });
+    let ctx = Arc::new(crate::commands::Context {
+        network: network.clone(),
+        db: db.to_path_buf(),
+        sentry: sentry.as_ref().map(|(s, _)| s.clone()),
+    });
+    let control = match crate::control::listen(ctx) {
         Ok(socket) => Some(socket),
         Err(e) => {
             eprintln!("bouncer: warning: {e}; other commands cannot reach this server");
@@ -230,6 +245,12 @@ pub async fn serve_network(
         counters,
     });
     run(listener, app.clone(), shutdown_signal()).await;
+    if let Some((sentry, thread)) = sentry {
+        sentry.stop();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
     app.counters.stop();
     drop(control);
     eprintln!("bouncer: stopped; counts flushed");
@@ -241,11 +262,6 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
     if args.admin_listen.is_some() {
         eprintln!(
             "bouncer: note: --admin-listen is accepted, but this build has no admin pages yet"
-        );
-    }
-    if args.reports_dir.is_some() {
-        eprintln!(
-            "bouncer: note: --reports-dir is accepted, but this build has no sentry reports yet"
         );
     }
     let config = crate::config::Config::from_settings(settings(args))?;
@@ -260,7 +276,39 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
             e => e,
         })?,
     );
-    runtime(config.threads)?.block_on(serve_network(db, network, config))
+    let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
+    runtime(config.threads)?.block_on(serve_network(db, network, config, sentry))
+}
+
+/// Sentry's configuration and schedule from `serve`'s flags.
+pub fn sentry_settings(
+    db: &std::path::Path,
+    args: &crate::cli::Serve,
+) -> (crate::sentry::SentryConfig, crate::sentry::Schedule) {
+    let dir = args.reports_dir.as_ref().map_or_else(
+        || crate::commands::default_reports_dir(db),
+        std::path::PathBuf::from,
+    );
+    let mut config = crate::sentry::SentryConfig::new(dir);
+    if let Some(t) = args.sentry_threads {
+        config.threads = t.max(1);
+    }
+    if let Some(t) = args.check_timeout {
+        config.probe.connect_timeout = std::time::Duration::from_secs(t.max(1));
+        config.probe.response_timeout = std::time::Duration::from_secs(t.max(1));
+    }
+    let every = |flag: Option<u64>, default: Option<std::time::Duration>| match flag {
+        Some(0) => None,
+        Some(s) => Some(std::time::Duration::from_secs(s)),
+        None => default,
+    };
+    let d = crate::sentry::Schedule::default();
+    let schedule = crate::sentry::Schedule {
+        spot: every(args.spot_every, d.spot),
+        all: every(args.all_every, d.all),
+        hashes: every(args.hashes_every, d.hashes),
+    };
+    (config, schedule)
 }
 
 /// The raw settings in `serve`'s flags.

@@ -31,6 +31,8 @@ pub struct MirrorEntry {
     pub base_url: Box<str>,
     /// Its rating (weight before any damping).
     pub rating: u32,
+    /// The operator's switch.
+    pub active: bool,
 }
 
 /// A bounceable (active) product.
@@ -132,6 +134,30 @@ impl Target<'_> {
         let mut s = String::with_capacity(128);
         self.location.render_path(self.lang, &mut s);
         s
+    }
+}
+
+/// How much of the network can serve one (product, os).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uptake {
+    /// The product.
+    pub product: String,
+    /// The operating system.
+    pub os: String,
+    /// Sum of ratings of active, healthy mirrors that have the file.
+    pub available: u64,
+    /// Sum of ratings of active mirrors.
+    pub total: u64,
+}
+
+impl Uptake {
+    /// `available / total` as a percentage (0 when there are no mirrors).
+    pub fn percent(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.available as f64 * 100.0 / self.total as f64
+        }
     }
 }
 
@@ -274,6 +300,40 @@ impl Index {
         &self.mirrors[index as usize]
     }
 
+    /// Uptake of every (product, os): the rating of the mirrors that can
+    /// serve it now against the rating of all active mirrors (SPEC §7).
+    /// For ssl-only products only https mirrors can serve.
+    pub fn uptake(&self) -> Vec<Uptake> {
+        let total: u64 = self
+            .mirrors
+            .iter()
+            .filter(|m| m.active)
+            .map(|m| u64::from(m.rating))
+            .sum();
+        let mut out = Vec::new();
+        for p in &self.products {
+            for (os, loc) in p.oses.iter() {
+                let available = self.locations[*loc as usize]
+                    .candidates(false)
+                    .iter()
+                    .map(|(m, _)| u64::from(self.mirrors[m as usize].rating))
+                    .sum();
+                out.push(Uptake {
+                    product: p.name.to_string(),
+                    os: os.to_string(),
+                    available,
+                    total,
+                });
+            }
+        }
+        out
+    }
+
+    /// The product a name or alias stands for.
+    pub fn product_named(&self, name: &str) -> Option<&ProductEntry> {
+        self.product(name).map(|p| &self.products[p as usize])
+    }
+
     /// Sizes, for metrics.
     pub fn stats(&self) -> IndexStats {
         self.stats
@@ -366,6 +426,7 @@ impl Builder {
                 name: m.name.as_str().into(),
                 base_url: m.base_url.as_str().into(),
                 rating: m.rating,
+                active: m.active,
             });
         }
 
@@ -738,6 +799,32 @@ mod tests {
         ] {
             assert!(index.resolve_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn uptake_counts_ratings_of_serving_mirrors() {
+        let s = snapshot();
+        // m1 (10) and m2 (30) serve thunderbird; m3 has rating 0.
+        let serving = vec![
+            (LocationId(3), MirrorId(1)),
+            (LocationId(3), MirrorId(2)),
+            (LocationId(1), MirrorId(2)),
+        ];
+        let index = Index::build(&s, serving);
+        let up = index.uptake();
+        let tb = up.iter().find(|u| u.product == "Thunderbird").unwrap();
+        assert_eq!((tb.available, tb.total), (40, 40));
+        let ff = up
+            .iter()
+            .find(|u| u.product == "Firefox-1.0" && u.os == "win")
+            .unwrap();
+        assert_eq!((ff.available, ff.total), (30, 40));
+        assert_eq!(ff.percent(), 75.0);
+        let linux = up
+            .iter()
+            .find(|u| u.product == "Firefox-1.0" && u.os == "linux")
+            .unwrap();
+        assert_eq!(linux.available, 0);
     }
 
     #[test]

@@ -168,7 +168,10 @@ impl Sentry {
             health: snapshot.health.clone(),
             availability: HashMap::new(),
         };
-        let locations: HashSet<_> = plans.iter().flat_map(|p| p.checks.iter().map(|c| c.location)).collect();
+        let locations: HashSet<_> = plans
+            .iter()
+            .flat_map(|p| p.checks.iter().map(|c| c.location))
+            .collect();
         for l in locations {
             for (m, av) in store.availability_of(l)? {
                 previous.availability.insert((l, m), av);
@@ -192,7 +195,10 @@ impl Sentry {
         let failures: u64 = results
             .iter()
             .map(|r| {
-                r.files.iter().filter(|f| f.verdict != FileVerdict::Present).count() as u64
+                r.files
+                    .iter()
+                    .filter(|f| f.verdict != FileVerdict::Present)
+                    .count() as u64
                     + u64::from(matches!(r.base, Some(Err(_))))
             })
             .sum();
@@ -215,7 +221,12 @@ impl Sentry {
             .map(|c| report::describe(c, &snapshot))
             .collect();
         let checked_products: HashSet<_> = if mode == Mode::New || mode == Mode::All {
-            snapshot.products.iter().filter(|p| p.checknow).map(|p| p.id).collect()
+            snapshot
+                .products
+                .iter()
+                .filter(|p| p.checknow)
+                .map(|p| p.id)
+                .collect()
         } else {
             HashSet::new()
         };
@@ -281,20 +292,26 @@ impl Sentry {
         if changes.is_empty() && summary.alarm.is_none() {
             return warnings;
         }
-        let config = match self.network.store().settings().and_then(|s| MailConfig::from_settings(&s)) {
+        let config = match self
+            .network
+            .store()
+            .settings()
+            .and_then(|s| MailConfig::from_settings(&s))
+        {
             Ok(Some(c)) => c,
             Ok(None) => return warnings,
             Err(e) => return vec![format!("mail not sent: {e}")],
         };
-        let mut send = |to: &[String], subject: &str, body: &str| match config.send(to, subject, body) {
-            Ok(()) => {
-                self.stats.mails_sent.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                self.stats.mails_failed.fetch_add(1, Ordering::Relaxed);
-                warnings.push(format!("mail not sent: {e}"));
-            }
-        };
+        let mut send =
+            |to: &[String], subject: &str, body: &str| match config.send(to, subject, body) {
+                Ok(()) => {
+                    self.stats.mails_sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.mails_failed.fetch_add(1, Ordering::Relaxed);
+                    warnings.push(format!("mail not sent: {e}"));
+                }
+            };
         let (subject, body) = operator_mail(summary, changes);
         send(&config.to, &subject, &body);
         if config.contacts {
@@ -313,9 +330,17 @@ impl Sentry {
                     "Hello,\n\nBouncer's mirror checker noticed on your mirror {} ({}):\n\n{}\n\nThank you for mirroring.\n",
                     m.name,
                     m.base_url,
-                    lines.iter().map(|l| format!("  - {l}")).collect::<Vec<_>>().join("\n")
+                    lines
+                        .iter()
+                        .map(|l| format!("  - {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
-                send(&[m.contact.clone()], &format!("[bouncer] your mirror {}", m.name), &body);
+                send(
+                    std::slice::from_ref(&m.contact),
+                    &format!("[bouncer] your mirror {}", m.name),
+                    &body,
+                );
             }
         }
         warnings
@@ -367,8 +392,13 @@ impl Sentry {
                 }
                 continue;
             }
-            let wake = [next_spot, next_all, next_hashes].into_iter().flatten().min();
-            let timeout = wake.map_or(Duration::from_secs(3600), |w| w.saturating_duration_since(Instant::now()));
+            let wake = [next_spot, next_all, next_hashes]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = wake.map_or(Duration::from_secs(3600), |w| {
+                w.saturating_duration_since(Instant::now())
+            });
             self.network.wait_for_changes(seen, timeout);
         }
     }
@@ -397,7 +427,11 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
     if others > 0 {
         parts.push(format!("{others} file change(s)"));
     }
-    let subject = format!("[bouncer] sentry run {}: {}", summary.run.id, parts.join(", "));
+    let subject = format!(
+        "[bouncer] sentry run {}: {}",
+        summary.run.id,
+        parts.join(", ")
+    );
     let mut body = format!(
         "Sentry run {} ({}): {} checks, {} failures.\n\n",
         summary.run.id, summary.run.kind, summary.run.checks, summary.run.failures

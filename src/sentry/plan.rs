@@ -65,7 +65,11 @@ pub struct MirrorPlan {
 /// Languages to check for a location: `en-US` when offered, the first and
 /// the last alphabetically (a half-synced release usually lacks the late
 /// ones), and one at random. One empty language for paths without `:lang`.
-pub fn sample_languages(product: &Product, location: &Location, rng: &mut impl Random) -> Vec<String> {
+pub fn sample_languages(
+    product: &Product,
+    location: &Location,
+    rng: &mut impl Random,
+) -> Vec<String> {
     if !location.path.contains(LANG_PLACEHOLDER) {
         return vec![String::new()];
     }
@@ -103,7 +107,11 @@ pub fn plan(
     let active_locations: Vec<(&Location, &Product)> = s
         .locations
         .iter()
-        .filter_map(|l| s.product_by_id(l.product).filter(|p| p.active).map(|p| (l, p)))
+        .filter_map(|l| {
+            s.product_by_id(l.product)
+                .filter(|p| p.active)
+                .map(|p| (l, p))
+        })
         .collect();
     let check = |l: &Location, lang: &str, hash: bool| -> Check {
         let path = l.path.replace(LANG_PLACEHOLDER, lang);
@@ -120,17 +128,23 @@ pub fn plan(
                 html: lower.ends_with(".html") || lower.ends_with(".htm"),
             },
             path,
-            hash: hash && known.is_some_and(|f| f.md5.is_some() || f.sha1.is_some() || f.sha256.is_some()),
+            hash: hash
+                && known.is_some_and(|f| f.md5.is_some() || f.sha1.is_some() || f.sha256.is_some()),
         }
     };
     let mut plans = Vec::new();
-    for m in s.mirrors.iter().filter(|m| m.active && only.is_none_or(|id| id == m.id)) {
+    for m in s
+        .mirrors
+        .iter()
+        .filter(|m| m.active && only.is_none_or(|id| id == m.id))
+    {
         let never_checked = s.health.get(&m.id).is_none_or(|h| h.checked_at == 0);
         let mut checks = Vec::new();
         match mode {
             Mode::Spot => {
                 if !active_locations.is_empty() {
-                    let (l, p) = active_locations[rng.below(active_locations.len() as u64) as usize];
+                    let (l, p) =
+                        active_locations[rng.below(active_locations.len() as u64) as usize];
                     let langs = sample_languages(p, l, rng);
                     let lang = &langs[rng.below(langs.len() as u64) as usize];
                     checks.push(check(l, lang, false));
@@ -208,7 +222,10 @@ mod tests {
                 assert!(langs.iter().any(|x| x == must), "{langs:?}");
             }
         }
-        assert_eq!(sample_languages(&p, &location(2, "/x/y"), &mut rng), vec![""]);
+        assert_eq!(
+            sample_languages(&p, &location(2, "/x/y"), &mut rng),
+            vec![""]
+        );
         assert_eq!(sample_languages(&product(&[]), &l, &mut rng), vec!["en-US"]);
     }
 
@@ -255,7 +272,10 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(1);
         let all = plan(Mode::All, None, &s, &HashSet::new(), &mut rng);
         // Inactive mirror 3 is never checked.
-        assert_eq!(all.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            all.iter().map(|p| p.mirror.0).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert_eq!(all[0].checks.len(), 2);
         let a = &all[0].checks[0];
         assert_eq!((a.path.as_str(), a.expected.size), ("/a/de/a.exe", Some(5)));
@@ -264,7 +284,14 @@ mod tests {
         // New: mirror 2 was never checked; for mirror 1 only unchecked locations.
         let checked: HashSet<_> = [LocationId(1)].into();
         let new = plan(Mode::New, None, &s, &checked, &mut rng);
-        assert_eq!(new[0].checks.iter().map(|c| c.location.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(
+            new[0]
+                .checks
+                .iter()
+                .map(|c| c.location.0)
+                .collect::<Vec<_>>(),
+            vec![2]
+        );
         assert_eq!(new[1].checks.len(), 2);
         let both: HashSet<_> = [LocationId(1), LocationId(2)].into();
         let new = plan(Mode::New, None, &s, &both, &mut rng);

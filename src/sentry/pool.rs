@@ -58,7 +58,12 @@ enum Job<'a> {
 }
 
 /// Runs every check in `plans` and returns what each mirror showed.
-pub fn execute(plans: &[MirrorPlan], probe: &impl Probe, limits: Limits, stop: &AtomicBool) -> Vec<MirrorResult> {
+pub fn execute(
+    plans: &[MirrorPlan],
+    probe: &impl Probe,
+    limits: Limits,
+    stop: &AtomicBool,
+) -> Vec<MirrorResult> {
     let state = Mutex::new(
         plans
             .iter()
@@ -75,7 +80,13 @@ pub fn execute(plans: &[MirrorPlan], probe: &impl Probe, limits: Limits, stop: &
     );
     let wake = Condvar::new();
     let cursor = Mutex::new(0usize);
-    let threads = limits.threads.max(1).min(plans.iter().map(|p| p.checks.len() + 1).sum::<usize>().max(1));
+    let threads = limits.threads.max(1).min(
+        plans
+            .iter()
+            .map(|p| p.checks.len() + 1)
+            .sum::<usize>()
+            .max(1),
+    );
     let worker = || {
         loop {
             let job = {
@@ -99,7 +110,9 @@ pub fn execute(plans: &[MirrorPlan], probe: &impl Probe, limits: Limits, stop: &
                             Some(None) => busy = true,
                             Some(Some(Err(_))) => {}
                             Some(Some(Ok(()))) => {
-                                if p.next < plans[i].checks.len() && p.faults < limits.faults_per_mirror {
+                                if p.next < plans[i].checks.len()
+                                    && p.faults < limits.faults_per_mirror
+                                {
                                     if p.in_flight < limits.per_mirror {
                                         found = Some(Job::File(i, &plans[i].checks[p.next]));
                                         p.next += 1;
@@ -144,7 +157,11 @@ pub fn execute(plans: &[MirrorPlan], probe: &impl Probe, limits: Limits, stop: &
                 Job::File(i, check) => {
                     let url = format!("{}{}", plans[i].base_url, check.path);
                     let started = Instant::now();
-                    let seen = if check.hash { probe.digests(&url) } else { probe.head(&url) };
+                    let seen = if check.hash {
+                        probe.digests(&url)
+                    } else {
+                        probe.head(&url)
+                    };
                     let elapsed_ms = started.elapsed().as_millis() as u64;
                     let verdict = judge_file(&check.expected, &seen);
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -153,7 +170,10 @@ pub fn execute(plans: &[MirrorPlan], probe: &impl Probe, limits: Limits, stop: &
                     if matches!(verdict, FileVerdict::Fault(_)) {
                         p.faults += 1;
                     }
-                    if let Observation::Answer { digests: Some(d), .. } = &seen {
+                    if let Observation::Answer {
+                        digests: Some(d), ..
+                    } = &seen
+                    {
                         p.downloaded.0 += d.bytes;
                         p.downloaded.1 += elapsed_ms;
                     }
@@ -235,9 +255,18 @@ mod tests {
             let host = self.enter(url);
             self.leave(&host);
             if self.down.iter().any(|d| host.starts_with(d)) {
-                Observation::Failed { failure: Failure::Connection, detail: "refused".into() }
+                Observation::Failed {
+                    failure: Failure::Connection,
+                    detail: "refused".into(),
+                }
             } else {
-                Observation::Answer { status: 200, content_type: None, length: None, digests: None, elapsed_ms: 1 }
+                Observation::Answer {
+                    status: 200,
+                    content_type: None,
+                    length: None,
+                    digests: None,
+                    elapsed_ms: 1,
+                }
             }
         }
         fn digests(&self, url: &str) -> Observation {
@@ -287,7 +316,10 @@ mod tests {
     fn every_check_runs_within_the_limits() {
         let t = table(vec![]);
         let out = execute(&plans(3, 20), &t, limits(8, 2), &AtomicBool::new(false));
-        assert!(out.iter().all(|r| r.base == Some(Ok(())) && r.files.len() == 20));
+        assert!(
+            out.iter()
+                .all(|r| r.base == Some(Ok(())) && r.files.len() == 20)
+        );
         assert!(t.max_per_host.load(Ordering::SeqCst) <= 2);
         assert!(t.max_total.load(Ordering::SeqCst) <= 8);
     }
@@ -296,7 +328,10 @@ mod tests {
     fn an_unreachable_mirror_gets_no_file_checks() {
         let t = table(vec!["m1."]);
         let out = execute(&plans(2, 5), &t, limits(4, 2), &AtomicBool::new(false));
-        assert_eq!(out[1].base.as_ref().unwrap().as_ref().unwrap_err(), "connection failed: refused");
+        assert_eq!(
+            out[1].base.as_ref().unwrap().as_ref().unwrap_err(),
+            "connection failed: refused"
+        );
         assert!(out[1].files.is_empty());
         assert_eq!(out[0].files.len(), 5);
     }

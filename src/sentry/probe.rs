@@ -132,7 +132,10 @@ impl Prober {
             }
         };
         let mut seen = answer(&response);
-        if let Observation::Answer { length, digests: d, .. } = &mut seen {
+        if let Observation::Answer {
+            length, digests: d, ..
+        } = &mut seen
+        {
             *length = Some(digests.bytes);
             *d = Some(digests);
         }
@@ -201,10 +204,12 @@ pub fn hash_stream(input: &mut impl Read) -> std::io::Result<Digests> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn answer(r: &ureq::http::Response<ureq::Body>) -> Observation {
@@ -217,8 +222,13 @@ fn answer(r: &ureq::http::Response<ureq::Body>) -> Observation {
         .or_else(|| text("content-length").and_then(|v| v.trim().parse().ok()));
     Observation::Answer {
         status: r.status().as_u16(),
-        content_type: text("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase()),
+        content_type: text("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        }),
         length,
         digests: None,
         elapsed_ms: 0,
@@ -265,7 +275,10 @@ mod tests {
         assert_eq!(hex(&Sha1::digest(&data)), d.sha1);
         assert_eq!(hex(&Sha256::digest(&data)), d.sha256);
         let empty = hash_stream(&mut &b""[..]).unwrap();
-        assert_eq!(empty.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            empty.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(empty.md5, "d41d8cd98f00b204e9800998ecf8427e");
     }
 }

@@ -70,7 +70,10 @@ pub fn describe(change: &Change, s: &Snapshot) -> String {
             mirror,
             path,
             detail,
-        } => format!("{} serves a wrong {path}: {detail}", mirror_name(s, *mirror)),
+        } => format!(
+            "{} serves a wrong {path}: {detail}",
+            mirror_name(s, *mirror)
+        ),
     }
 }
 
@@ -197,8 +200,12 @@ pub fn file_name(run: &SentryRun) -> String {
 /// Writes a run's report and the index into `dir` (atomically: write to a
 /// temporary file, then rename).
 pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("cannot create reports directory {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::io(
+            format!("cannot create reports directory {}", dir.display()),
+            e,
+        )
+    })?;
     let put = |name: &str, markup: Markup| -> Result<()> {
         let tmp = dir.join(format!(".{name}.tmp"));
         let path = dir.join(name);

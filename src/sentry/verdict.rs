@@ -152,7 +152,9 @@ pub fn judge_file(expected: &Expected, seen: &Observation) -> FileVerdict {
             if let Some(want) = want
                 && !want.eq_ignore_ascii_case(got)
             {
-                return FileVerdict::Missing(format!("{name} mismatch: got {got}, expected {want}"));
+                return FileVerdict::Missing(format!(
+                    "{name} mismatch: got {got}, expected {want}"
+                ));
             }
         }
     }
@@ -423,7 +425,8 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
                     error: String::new(),
                 },
             };
-            if av.present && !was_present {
+            // A first check is no change: only a flip is news.
+            if av.present && old.is_some_and(|a| !a.present) {
                 d.changes.push(Change::FileBack {
                     mirror: r.mirror,
                     location,
@@ -477,25 +480,64 @@ mod tests {
             ..Default::default()
         };
         let bin = "application/octet-stream";
-        assert_eq!(judge_file(&exp, &answer(200, bin, Some(10))), FileVerdict::Present);
-        assert_eq!(judge_file(&exp, &answer(206, bin, Some(10))), FileVerdict::Present);
-        assert!(matches!(judge_file(&exp, &answer(404, bin, None)), FileVerdict::Missing(m) if m.contains("404")));
-        assert!(matches!(judge_file(&exp, &answer(403, bin, None)), FileVerdict::Missing(_)));
-        assert!(matches!(judge_file(&exp, &answer(200, bin, Some(9))), FileVerdict::Missing(m) if m.contains("size 9")));
-        assert!(matches!(judge_file(&exp, &answer(200, "text/html", Some(10))), FileVerdict::Missing(m) if m.contains("error page")));
-        assert!(matches!(judge_file(&exp, &answer(302, bin, None)), FileVerdict::Missing(_)));
-        assert!(matches!(judge_file(&exp, &answer(500, bin, None)), FileVerdict::Fault(_)));
-        assert!(matches!(judge_file(&exp, &answer(503, bin, None)), FileVerdict::Fault(_)));
-        for f in [Failure::Timeout, Failure::Dns, Failure::Connection, Failure::Tls, Failure::Protocol] {
-            assert!(matches!(judge_file(&exp, &failed(f)), FileVerdict::Fault(_)), "{f:?}");
+        assert_eq!(
+            judge_file(&exp, &answer(200, bin, Some(10))),
+            FileVerdict::Present
+        );
+        assert_eq!(
+            judge_file(&exp, &answer(206, bin, Some(10))),
+            FileVerdict::Present
+        );
+        assert!(
+            matches!(judge_file(&exp, &answer(404, bin, None)), FileVerdict::Missing(m) if m.contains("404"))
+        );
+        assert!(matches!(
+            judge_file(&exp, &answer(403, bin, None)),
+            FileVerdict::Missing(_)
+        ));
+        assert!(
+            matches!(judge_file(&exp, &answer(200, bin, Some(9))), FileVerdict::Missing(m) if m.contains("size 9"))
+        );
+        assert!(
+            matches!(judge_file(&exp, &answer(200, "text/html", Some(10))), FileVerdict::Missing(m) if m.contains("error page"))
+        );
+        assert!(matches!(
+            judge_file(&exp, &answer(302, bin, None)),
+            FileVerdict::Missing(_)
+        ));
+        assert!(matches!(
+            judge_file(&exp, &answer(500, bin, None)),
+            FileVerdict::Fault(_)
+        ));
+        assert!(matches!(
+            judge_file(&exp, &answer(503, bin, None)),
+            FileVerdict::Fault(_)
+        ));
+        for f in [
+            Failure::Timeout,
+            Failure::Dns,
+            Failure::Connection,
+            Failure::Tls,
+            Failure::Protocol,
+        ] {
+            assert!(
+                matches!(judge_file(&exp, &failed(f)), FileVerdict::Fault(_)),
+                "{f:?}"
+            );
         }
-        assert!(matches!(judge_file(&exp, &failed(Failure::Redirects)), FileVerdict::Missing(_)));
+        assert!(matches!(
+            judge_file(&exp, &failed(Failure::Redirects)),
+            FileVerdict::Missing(_)
+        ));
         // An HTML file may be served as HTML; an unknown size is no miss.
         let html = Expected {
             html: true,
             ..Default::default()
         };
-        assert_eq!(judge_file(&html, &answer(200, "text/html", None)), FileVerdict::Present);
+        assert_eq!(
+            judge_file(&html, &answer(200, "text/html", None)),
+            FileVerdict::Present
+        );
     }
 
     #[test]
@@ -524,7 +566,11 @@ mod tests {
         assert!(judge_base(&answer(403, "text/html", None)).is_ok());
         assert!(judge_base(&answer(200, "text/html", None)).is_ok());
         assert!(judge_base(&answer(502, "text/html", None)).is_err());
-        assert!(judge_base(&failed(Failure::Dns)).unwrap_err().contains("resolve"));
+        assert!(
+            judge_base(&failed(Failure::Dns))
+                .unwrap_err()
+                .contains("resolve")
+        );
     }
 
     fn file(loc: u64, lang: &str, verdict: FileVerdict) -> FileResult {
@@ -557,18 +603,59 @@ mod tests {
 
     #[test]
     fn a_missing_language_makes_the_location_missing() {
-        let r = result(1, Ok(()), vec![
-            file(7, "de", FileVerdict::Present),
-            file(7, "zh-TW", FileVerdict::Missing("404 Not Found".into())),
-            file(8, "", FileVerdict::Present),
-        ]);
+        let r = result(
+            1,
+            Ok(()),
+            vec![
+                file(7, "de", FileVerdict::Present),
+                file(7, "zh-TW", FileVerdict::Missing("404 Not Found".into())),
+                file(8, "", FileVerdict::Present),
+            ],
+        );
         let d = decide(&[r], &Previous::default(), 100);
-        let av: HashMap<_, _> = d.availability.iter().map(|(l, _, a)| (*l, a.clone())).collect();
+        let av: HashMap<_, _> = d
+            .availability
+            .iter()
+            .map(|(l, _, a)| (*l, a.clone()))
+            .collect();
         assert!(!av[&LocationId(7)].present);
         assert_eq!(av[&LocationId(7)].error, "zh-TW: 404 Not Found");
         assert!(av[&LocationId(8)].present);
         assert!(d.health[0].1.healthy);
-        assert!(d.changes.contains(&Change::FileBack { mirror: MirrorId(1), location: LocationId(8) }));
+        // A first check reports no changes; a later flip does.
+        assert!(d.changes.is_empty(), "{:?}", d.changes);
+        let prev = Previous {
+            availability: d
+                .availability
+                .iter()
+                .map(|(l, m, a)| ((*l, *m), a.clone()))
+                .collect(),
+            ..Previous::default()
+        };
+        let r = result(
+            1,
+            Ok(()),
+            vec![
+                file(7, "de", FileVerdict::Present),
+                file(7, "zh-TW", FileVerdict::Present),
+                file(8, "", FileVerdict::Missing("404 Not Found".into())),
+            ],
+        );
+        let d = decide(&[r], &prev, 200);
+        assert_eq!(
+            d.changes,
+            vec![
+                Change::FileBack {
+                    mirror: MirrorId(1),
+                    location: LocationId(7)
+                },
+                Change::FileMissing {
+                    mirror: MirrorId(1),
+                    location: LocationId(8),
+                    reason: "404 Not Found".into()
+                },
+            ]
+        );
     }
 
     #[test]
@@ -582,17 +669,30 @@ mod tests {
         let d = decide(&down, &prev, 1000);
         assert!(d.alarm.is_none());
         assert!(!d.health[0].1.healthy);
-        assert_eq!(d.changes, vec![Change::MirrorDown { mirror: MirrorId(1), reason: "timed out".into() }]);
+        assert_eq!(
+            d.changes,
+            vec![Change::MirrorDown {
+                mirror: MirrorId(1),
+                reason: "timed out".into()
+            }]
+        );
 
-        let mut prev2 = Previous::default();
-        prev2.health = d.health.iter().cloned().collect();
+        let prev2 = Previous {
+            health: d.health.iter().cloned().collect(),
+            ..Previous::default()
+        };
         // Still failing: no new change.
         let d2 = decide(&down[..1], &prev2, 1100);
         assert!(d2.changes.is_empty() && !d2.health[0].1.healthy);
         // Passing again: back.
         let d3 = decide(&[result(1, Ok(()), vec![])], &prev2, 1200);
         assert!(d3.health[0].1.healthy);
-        assert_eq!(d3.changes, vec![Change::MirrorBack { mirror: MirrorId(1) }]);
+        assert_eq!(
+            d3.changes,
+            vec![Change::MirrorBack {
+                mirror: MirrorId(1)
+            }]
+        );
     }
 
     #[test]
@@ -600,10 +700,23 @@ mod tests {
         let mut prev = healthy_before(&[1, 2, 3]);
         prev.availability.insert(
             (LocationId(7), MirrorId(1)),
-            Availability { present: true, healthy: true, checked_at: 1, error: String::new() },
+            Availability {
+                present: true,
+                healthy: true,
+                checked_at: 1,
+                error: String::new(),
+            },
         );
         let results = [
-            result(1, Ok(()), vec![file(7, "de", FileVerdict::Fault("500 Internal Server Error".into()))]),
+            result(
+                1,
+                Ok(()),
+                vec![file(
+                    7,
+                    "de",
+                    FileVerdict::Fault("500 Internal Server Error".into()),
+                )],
+            ),
             result(2, Ok(()), vec![]),
             result(3, Ok(()), vec![]),
         ];
@@ -617,7 +730,13 @@ mod tests {
     fn most_mirrors_failing_raises_the_alarm_and_changes_nothing() {
         let prev = healthy_before(&[1, 2, 3]);
         let results: Vec<_> = (1..=3)
-            .map(|m| result(m, Err("connection failed".into()), vec![file(7, "", FileVerdict::Fault("timed out".into()))]))
+            .map(|m| {
+                result(
+                    m,
+                    Err("connection failed".into()),
+                    vec![file(7, "", FileVerdict::Fault("timed out".into()))],
+                )
+            })
             .collect();
         let d = decide(&results, &prev, 10);
         assert!(d.alarm.is_some());
@@ -634,7 +753,11 @@ mod tests {
         let mut prev = healthy_before(&[1]);
         let mut t = 10_000;
         for i in 0..6 {
-            let r = if i % 2 == 0 { Err("timed out".into()) } else { Ok(()) };
+            let r = if i % 2 == 0 {
+                Err("timed out".into())
+            } else {
+                Ok(())
+            };
             let d = decide(&[result(1, r, vec![])], &prev, t);
             prev.health = d.health.into_iter().collect();
             t += 60;
