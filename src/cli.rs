@@ -44,6 +44,8 @@ pub enum Command {
     Mail(MailCmd),
     /// Uptake.
     Uptake(UptakeArgs),
+    /// Settings.
+    Settings(SettingsCmd),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -677,4 +679,51 @@ pub struct UptakeArgs {
     /// only this product (or alias)
     #[argh(positional)]
     pub product: Option<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "settings")]
+/// operator settings stored in the database (mail.*, selection.damp_slow)
+pub struct SettingsCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: SettingsAction,
+}
+
+/// Settings actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum SettingsAction {
+    /// List.
+    List(SettingsList),
+    /// Set.
+    Set(SettingsSet),
+    /// Unset.
+    Unset(SettingsUnset),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list settings
+pub struct SettingsList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// set a setting
+pub struct SettingsSet {
+    /// the setting
+    #[argh(positional)]
+    pub key: String,
+    /// its value
+    #[argh(positional)]
+    pub value: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "unset")]
+/// remove a setting (back to its default)
+pub struct SettingsUnset {
+    /// the setting
+    #[argh(positional)]
+    pub key: String,
 }

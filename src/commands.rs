@@ -102,6 +102,7 @@ fn run(ctx: &Context, command: &Command, input: Option<&str>) -> Result<String> 
         Command::Sentry(c) => sentry(ctx, c),
         Command::Mail(c) => mail(net, &c.action),
         Command::Uptake(c) => uptake(net, c),
+        Command::Settings(c) => settings(net, &c.action),
     }
 }
 
@@ -780,6 +781,87 @@ fn mail(net: &Network, action: &MailAction) -> Result<String> {
                 "This is a test message from Bouncer. Mail works.\n",
             )?;
             Ok(format!("sent a test message to {}\n", to.join(", ")))
+        }
+    }
+}
+
+/// Settings operators may change, with what each accepts.
+const SETTINGS: &[(&str, &str)] = &[
+    ("mail.host", "SMTP host name"),
+    ("mail.port", "SMTP port"),
+    ("mail.tls", "none, starttls or tls"),
+    ("mail.user", "SMTP login"),
+    ("mail.from", "sender address"),
+    ("mail.to", "operator addresses, comma-separated"),
+    ("mail.contacts", "true or false: mail mirror contacts too"),
+    (
+        crate::index::DAMP_SLOW,
+        "true or false: damp mirrors much slower than the others",
+    ),
+];
+
+fn settings(net: &Network, action: &SettingsAction) -> Result<String> {
+    let known = |key: &str| -> Result<()> {
+        if SETTINGS.iter().any(|(k, _)| *k == key) {
+            Ok(())
+        } else {
+            let keys: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+            Err(Error::invalid(
+                "setting",
+                format!("{key:?} is not a setting; known: {}", keys.join(", ")),
+            ))
+        }
+    };
+    match action {
+        SettingsAction::List(_) => {
+            let values = net.store().settings()?;
+            let rows = SETTINGS
+                .iter()
+                .map(|(k, what)| {
+                    vec![
+                        k.to_string(),
+                        values.get(*k).cloned().unwrap_or_default(),
+                        what.to_string(),
+                    ]
+                })
+                .collect();
+            Ok(table(&["SETTING", "VALUE", "MEANING"], rows))
+        }
+        SettingsAction::Set(a) => {
+            known(&a.key)?;
+            let value = a.value.trim();
+            let boolean = a.key == crate::index::DAMP_SLOW || a.key == "mail.contacts";
+            if boolean && value != "true" && value != "false" {
+                return Err(Error::invalid(
+                    "setting",
+                    format!("{} takes true or false", a.key),
+                ));
+            }
+            if a.key == "mail.tls" && crate::mail::TlsMode::parse(value).is_none() {
+                return Err(Error::invalid(
+                    "mail.tls",
+                    format!("{value:?}: use none, starttls or tls"),
+                ));
+            }
+            if a.key == "mail.port" && value.parse::<u16>().is_err() {
+                return Err(Error::invalid(
+                    "mail.port",
+                    format!("{value:?} is not a port"),
+                ));
+            }
+            net.write(ACTOR, |tx| {
+                tx.setting_put(&a.key, Some(value))?;
+                tx.record("settings.set", format!("{} = {value}", a.key))
+            })?;
+            Ok(format!("{} = {value}\n", a.key))
+        }
+        SettingsAction::Unset(a) => {
+            known(&a.key)?;
+            net.write(ACTOR, |tx| {
+                tx.setting_put(&a.key, None)?;
+                tx.record("settings.unset", a.key.clone())
+            })?;
+            Ok(format!("{} unset\n", a.key))
         }
     }
 }

@@ -353,6 +353,31 @@ impl Index {
     }
 }
 
+/// The setting that makes selection damp mirrors much slower than the rest.
+pub const DAMP_SLOW: &str = "selection.damp_slow";
+
+/// Scales down the weight of mirrors whose measured speed is below a
+/// quarter of the median of measured mirrors, in proportion (never to 0).
+fn damp_slow(s: &Snapshot, weight: &mut [u64]) {
+    let mut speeds: Vec<u64> = s
+        .mirrors
+        .iter()
+        .filter_map(|m| s.health.get(&m.id).map(|h| h.throughput))
+        .filter(|&t| t > 0)
+        .collect();
+    if speeds.len() < 2 {
+        return;
+    }
+    speeds.sort_unstable();
+    let floor = speeds[speeds.len() / 2] / 4;
+    for (i, m) in s.mirrors.iter().enumerate() {
+        let speed = s.health.get(&m.id).map_or(0, |h| h.throughput);
+        if speed > 0 && speed < floor && weight[i] > 0 {
+            weight[i] = (weight[i] * speed / floor).max(1);
+        }
+    }
+}
+
 /// `path` with every whole-token occurrence of `token` replaced by `:lang`.
 fn replace_token(path: &str, token: &str) -> String {
     let is_lang_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
@@ -428,6 +453,10 @@ impl Builder {
                 rating: m.rating,
                 active: m.active,
             });
+        }
+
+        if s.settings.get(DAMP_SLOW).is_some_and(|v| v == "true") {
+            damp_slow(s, &mut weight);
         }
 
         let mut product_of = HashMap::new();
@@ -634,6 +663,7 @@ mod tests {
             health: HashMap::new(),
             files: vec![],
             regions: vec![],
+            settings: Default::default(),
         }
     }
 
@@ -825,6 +855,27 @@ mod tests {
             .find(|u| u.product == "Firefox-1.0" && u.os == "linux")
             .unwrap();
         assert_eq!(linux.available, 0);
+    }
+
+    #[test]
+    fn slow_mirrors_are_damped_when_asked() {
+        let mut s = snapshot();
+        let speed = |t| MirrorHealth {
+            throughput: t,
+            ..Default::default()
+        };
+        s.health.insert(MirrorId(1), speed(1_000));
+        s.health.insert(MirrorId(2), speed(100_000));
+        s.health.insert(MirrorId(3), speed(100_000));
+        let weights = |s: &Snapshot| {
+            let index = Index::build(s, all_serving());
+            let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+            t.location.candidates(false).iter().collect::<Vec<_>>()
+        };
+        assert_eq!(weights(&s), vec![(0, 10), (1, 30)]);
+        s.settings.insert(DAMP_SLOW.into(), "true".into());
+        // m1 runs at 1/25 of the median's quarter: weight 10 → 1 (never 0).
+        assert_eq!(weights(&s), vec![(0, 1), (1, 30)]);
     }
 
     #[test]

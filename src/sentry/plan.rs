@@ -47,6 +47,9 @@ pub struct Check {
     pub expected: Expected,
     /// Download it and compare digests.
     pub hash: bool,
+    /// After it is found, download its first few megabytes to measure the
+    /// mirror's speed.
+    pub measure: bool,
 }
 
 /// Everything to check on one mirror.
@@ -130,6 +133,7 @@ pub fn plan(
             path,
             hash: hash
                 && known.is_some_and(|f| f.md5.is_some() || f.sha1.is_some() || f.sha256.is_some()),
+            measure: false,
         }
     };
     let mut plans = Vec::new();
@@ -167,6 +171,15 @@ pub fn plan(
                     }
                 }
             }
+        }
+        // A full run measures each mirror's speed on its largest known file.
+        if mode == Mode::All
+            && let Some(biggest) = checks
+                .iter_mut()
+                .filter(|c| c.expected.size.is_some())
+                .max_by_key(|c| c.expected.size)
+        {
+            biggest.measure = true;
         }
         // A mirror nobody has checked is always looked at, even with no files.
         if !checks.is_empty() || (mode != Mode::Hashes && never_checked) {
@@ -280,6 +293,9 @@ mod tests {
         let a = &all[0].checks[0];
         assert_eq!((a.path.as_str(), a.expected.size), ("/a/de/a.exe", Some(5)));
         assert!(all[0].checks[1].expected.html);
+        // The one file of known size is measured, once per mirror.
+        assert_eq!(all[0].checks.iter().filter(|c| c.measure).count(), 1);
+        assert!(all[0].checks[0].measure);
 
         // New: mirror 2 was never checked; for mirror 1 only unchecked locations.
         let checked: HashSet<_> = [LocationId(1)].into();

@@ -16,6 +16,8 @@ pub trait Probe: Sync {
     fn head(&self, url: &str) -> Observation;
     /// GET `url` and hash the body.
     fn digests(&self, url: &str) -> Observation;
+    /// GET at most `max` bytes of `url`: (bytes received, milliseconds).
+    fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)>;
 }
 
 impl Probe for super::probe::Prober {
@@ -25,7 +27,13 @@ impl Probe for super::probe::Prober {
     fn digests(&self, url: &str) -> Observation {
         super::probe::Prober::digests(self, url)
     }
+    fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
+        super::probe::Prober::measure(self, url, max)
+    }
 }
+
+/// How much a speed measurement downloads at most.
+pub const MEASURE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How hard to work.
 #[derive(Clone, Copy, Debug)]
@@ -164,6 +172,11 @@ pub fn execute(
                     };
                     let elapsed_ms = started.elapsed().as_millis() as u64;
                     let verdict = judge_file(&check.expected, &seen);
+                    let measured = if check.measure && verdict == FileVerdict::Present {
+                        probe.measure(&url, MEASURE_BYTES)
+                    } else {
+                        None
+                    };
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                     let p = &mut st[i];
                     p.in_flight -= 1;
@@ -176,6 +189,10 @@ pub fn execute(
                     {
                         p.downloaded.0 += d.bytes;
                         p.downloaded.1 += elapsed_ms;
+                    }
+                    if let Some((bytes, ms)) = measured {
+                        p.downloaded.0 += bytes;
+                        p.downloaded.1 += ms;
                     }
                     p.files.push(FileResult {
                         location: check.location,
@@ -272,6 +289,9 @@ mod tests {
         fn digests(&self, url: &str) -> Observation {
             self.head(url)
         }
+        fn measure(&self, _: &str, max: u64) -> Option<(u64, u64)> {
+            Some((max, 1))
+        }
     }
 
     fn plans(mirrors: usize, files: usize) -> Vec<MirrorPlan> {
@@ -287,6 +307,7 @@ mod tests {
                         path: format!("/f{f}"),
                         expected: Expected::default(),
                         hash: false,
+                        measure: false,
                     })
                     .collect(),
             })

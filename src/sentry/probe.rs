@@ -143,6 +143,32 @@ impl Prober {
     }
 }
 
+impl Prober {
+    /// GET the first `max` bytes of `url` (a ranged request; a server that
+    /// ignores the range is cut off at `max`) and time it. `None` when the
+    /// download fails.
+    pub fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
+        let started = Instant::now();
+        let mut r = self
+            .download
+            .get(url)
+            .header("Range", format!("bytes=0-{}", max.saturating_sub(1)))
+            .call()
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        let mut reader = r
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(max);
+        let bytes = std::io::copy(&mut reader, &mut std::io::sink()).ok()?;
+        Some((bytes, started.elapsed().as_millis() as u64))
+    }
+}
+
 /// Size of the chunks handed to the hashing threads.
 const CHUNK: usize = 256 * 1024;
 

@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub files: Vec<FileInfo>,
     /// All regions.
     pub regions: Vec<Region>,
+    /// Operator settings.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 impl Snapshot {
@@ -344,6 +346,11 @@ fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
     }
     for row in txn.open_table(REGIONS)?.iter()? {
         s.regions.push(decode(row?.1.value())?);
+    }
+    for row in txn.open_table(SETTINGS)?.iter()? {
+        let (k, v) = row?;
+        s.settings
+            .insert(k.value().to_string(), v.value().to_string());
     }
     Ok(s)
 }
