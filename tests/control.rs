@@ -260,6 +260,8 @@ fn commands_reach_a_server_whose_database_path_is_long() {
 fn sigterm_stops_the_server_cleanly() {
     let env = Env::new();
     let server = env.serve(&[]);
+    // A request first: the server is then past its start-up (see the next test).
+    assert_eq!(server.get("/__lbheartbeat__").status, 200);
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}\n{log}");
     assert!(log.contains("stopped"), "{log}");
@@ -267,4 +269,37 @@ fn sigterm_stops_the_server_cleanly() {
     // The database is free again.
     let again = env.serve(&[]);
     assert_eq!(again.get("/__lbheartbeat__").status, 200);
+}
+
+/// Bug (race): the SIGTERM handler is installed only when `server::run`
+/// first polls `shutdown_signal()`, after "listening on" is printed and
+/// the control socket is up. A SIGTERM in that window kills the process
+/// outright: no flush, socket left behind, death by signal. Stopping many
+/// servers right after they start (in parallel, so some are preempted in
+/// the window) finds it in most runs; with the handler installed before
+/// the announcement it never fails.
+#[test]
+fn sigterm_right_after_startup_stops_gracefully() {
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    let env = Env::new();
+                    let server = env.serve(&[]);
+                    let (status, log) = server.stop();
+                    if !status.success() || !log.contains("counts flushed") || env.socket().exists()
+                    {
+                        failures.lock().unwrap().push(format!("{status:?}: {log}"));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 80 stops were not graceful: {failures:#?}",
+        failures.len()
+    );
 }

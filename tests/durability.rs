@@ -2,13 +2,11 @@
 //! download counts reach the database within about a second and on
 //! SIGTERM; only GET redirects count.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{Env, Server};
+use crate::common::{Env, Server, try_http};
 
 const K: u64 = 37;
 const FIREFOX_WIN_DE: &str = "/?product=firefox-120.0&os=win&lang=de";
@@ -155,8 +153,8 @@ fn sigterm_under_load_counts_exactly_the_redirects_served() {
             let port = server.port;
             std::thread::spawn(move || {
                 // Until the server goes away: connection refused or cut.
-                while let Some(status) = try_get(port, FIREFOX_WIN_DE) {
-                    assert_eq!(status, 302);
+                while let Ok(r) = try_http(port, "GET", FIREFOX_WIN_DE, &[]) {
+                    assert_eq!(r.status, 302, "{r:?}");
                     served.fetch_add(1, Ordering::SeqCst);
                 }
             })
@@ -179,23 +177,6 @@ fn sigterm_under_load_counts_exactly_the_redirects_served() {
     let stats = env.stats();
     assert_eq!(stats.total, served, "{}", stats.text);
     assert_eq!(stats.row("firefox-120.0"), Some(served), "{}", stats.text);
-}
-
-/// One GET; `None` when the server cannot be reached or cuts the exchange.
-fn try_get(port: u16, target: &str) -> Option<u16> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    // A complete answer has its headers and an empty 302 body.
-    if !answer.contains("\r\n\r\n") {
-        return None;
-    }
-    answer.split(' ').nth(1)?.parse().ok()
 }
 
 #[test]

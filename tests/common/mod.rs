@@ -2,7 +2,7 @@
 //! `bouncer` binary run as a CLI command or as a server, and a tiny HTTP/1.1
 //! client over `std::net::TcpStream`. Every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -128,11 +128,20 @@ impl Env {
     }
 
     /// Starts `bouncer serve --listen 127.0.0.1:0 extra…` and waits (bounded)
-    /// until it says where it listens.
+    /// until it says where it listens. Sentry stays off: the tests' mirrors
+    /// are addresses where nothing listens, and availability is set by hand
+    /// (`status set`), so a check would take every mirror out.
     pub fn serve(&self, extra: &[&str]) -> Server {
         let mut child = self
             .command()
-            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--threads",
+                "2",
+                "--no-sentry",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -359,59 +368,60 @@ impl Response {
 
 /// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
 pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    try_http(port, method, target, headers).unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+}
+
+/// [`http`], with failures (refused, cut short, malformed) as errors.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut request =
         format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .expect("send the request");
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("read the answer to {method} {target}: {e}"));
+    stream.read_to_end(&mut raw)?;
     parse_response(&raw, method == "HEAD")
+        .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, format!("{why}: {raw:?}")))
 }
 
-fn parse_response(raw: &[u8], head: bool) -> Response {
+fn parse_response(raw: &[u8], head: bool) -> Result<Response, &'static str> {
     let text = String::from_utf8_lossy(raw);
-    let end = text
-        .find("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no end of headers in {text:?}"));
+    let end = text.find("\r\n\r\n").ok_or("no end of headers")?;
     let mut lines = text[..end].split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status = status_line
-        .split(' ')
-        .nth(1)
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers: Vec<(String, String)> = lines
+        .ok_or("bad status line")?;
+    let headers = lines
         .map(|l| {
-            let (n, v) = l
-                .split_once(':')
-                .unwrap_or_else(|| panic!("bad header {l:?}"));
-            (n.trim().to_ascii_lowercase(), v.trim().to_string())
+            let (n, v) = l.split_once(':').ok_or("bad header line")?;
+            Ok((n.trim().to_ascii_lowercase(), v.trim().to_string()))
         })
-        .collect();
+        .collect::<Result<Vec<_>, &'static str>>()?;
     let mut body = text[end + 4..].to_string();
     if head {
         body.clear();
-    } else if let Some(len) = headers.iter().find(|(n, _)| n == "content-length") {
-        let len: usize = len.1.parse().expect("numeric Content-Length");
-        assert!(
-            body.len() >= len,
-            "body shorter than Content-Length: {text:?}"
-        );
+    } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
+        let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
+        if body.len() < len {
+            return Err("body shorter than Content-Length");
+        }
         body.truncate(len);
     }
-    Response {
+    Ok(Response {
         status,
         headers,
         body,
-    }
+    })
 }
