@@ -153,28 +153,24 @@ pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future
     }
 }
 
-/// Resolves on SIGTERM or ctrl-c.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+/// Installs handlers for SIGTERM and SIGINT (ctrl-c) now, and returns a
+/// future that resolves when either arrives. Installing before the server
+/// announces itself means a signal sent right after the announcement is
+/// never lost to the default action (which would skip the counter flush).
+/// Must be called inside the runtime.
+pub fn shutdown_signal() -> crate::error::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind| {
+        signal(kind).map_err(|e| crate::error::Error::io("cannot install signal handlers", e))
+    };
+    let mut term = install(SignalKind::terminate())?;
+    let mut int = install(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {},
             _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    })
 }
 
 /// Builds the tokio runtime with `threads` workers (0: one per core).
@@ -225,6 +221,7 @@ pub async fn serve_network(
             None
         }
     };
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| crate::error::Error::io(format!("cannot listen on {}", config.listen), e))?;
@@ -244,7 +241,7 @@ pub async fn serve_network(
         config,
         counters,
     });
-    run(listener, app.clone(), shutdown_signal()).await;
+    run(listener, app.clone(), shutdown).await;
     if let Some((sentry, thread)) = sentry {
         sentry.stop();
         if let Some(thread) = thread {
