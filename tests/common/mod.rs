@@ -88,7 +88,8 @@ impl Env {
             .expect("run bouncer");
         if let Some(input) = input {
             let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin.write_all(input.as_bytes()).expect("write stdin");
+            // A child that exits without reading (a usage error) closes the pipe.
+            let _ = stdin.write_all(input.as_bytes());
         }
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
@@ -304,11 +305,16 @@ impl Server {
     pub fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("server process");
         signal(child.id(), "TERM");
-        let status = wait_bounded(&mut child, EXIT_TIMEOUT).unwrap_or_else(|| {
+        let status = wait_bounded(&mut child, EXIT_TIMEOUT);
+        if status.is_none() {
             let _ = child.kill();
-            panic!("bouncer serve did not stop within {EXIT_TIMEOUT:?} of SIGTERM");
+            let _ = child.wait();
+        }
+        let log = self.finish_log();
+        let status = status.unwrap_or_else(|| {
+            panic!("bouncer serve did not stop within {EXIT_TIMEOUT:?} of SIGTERM:\n{log}")
         });
-        (status, self.finish_log())
+        (status, log)
     }
 
     /// SIGKILL: a crash.
