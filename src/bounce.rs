@@ -120,14 +120,27 @@ impl Bouncer {
         let candidates = target.location.candidates(https_only);
         // Region selection (SPEC §2.5) plugs in here: it narrows
         // `candidates` to the client's region before the pick.
-        let Some(m) = candidates.pick(&mut ThreadRandom) else {
-            return self.no_mirror(target, https_only);
+        let (base, mirror) = match candidates.pick(&mut ThreadRandom) {
+            Some(m) => {
+                let mirror = index.mirror(m);
+                (&*mirror.base_url, Some(mirror))
+            }
+            // Nobody can serve: the origin if configured (never a downgrade
+            // to http for a TLS request), else 503.
+            None => match &self.config.fallback_url {
+                Some(origin) if !https_only || origin.starts_with("https://") => {
+                    (origin.as_str(), None)
+                }
+                _ => return self.unavailable(),
+            },
         };
-        let mirror = index.mirror(m);
-        let mut url = String::with_capacity(mirror.base_url.len() + 128);
-        url.push_str(&mirror.base_url);
+        let mut url = String::with_capacity(base.len() + 128);
+        url.push_str(base);
         target.location.render_path(target.lang, &mut url);
-        if method == Method::GET && !print {
+        if let Some(mirror) = mirror
+            && method == Method::GET
+            && !print
+        {
             self.counters.count(Hit {
                 product: target.product.id,
                 location: target.location.id,
@@ -155,18 +168,8 @@ impl Bouncer {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
     }
 
-    /// Nobody can serve: the origin if configured (never a downgrade to
-    /// http for a TLS request), else 503.
-    fn no_mirror(&self, target: &Target<'_>, https_only: bool) -> Reply {
-        if let Some(origin) = &self.config.fallback_url
-            && (!https_only || origin.starts_with("https://"))
-        {
-            let mut url = origin.clone();
-            target.location.render_path(target.lang, &mut url);
-            if let Ok(location) = HeaderValue::from_str(&url) {
-                return redirect_to(location, Some(self.config.cache_control.clone()));
-            }
-        }
+    /// 503 with `Retry-After`.
+    fn unavailable(&self) -> Reply {
         let mut reply = text(
             StatusCode::SERVICE_UNAVAILABLE,
             "503 no mirror can serve this file right now; try again later\n".into(),

@@ -42,11 +42,45 @@ pub fn socket_path(db: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The longest socket path the kernel takes (`sun_path`, less the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// A socket path short enough for the kernel. A longer one is reached
+/// through `/proc/self/fd/N/NAME`, where N is an open handle on its
+/// directory; the handle must live while the path is used.
+fn reachable(path: &Path) -> io::Result<(PathBuf, Option<std::fs::File>)> {
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return Ok((path.to_path_buf(), None));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "socket path has no file name")
+    })?;
+    let handle = std::fs::File::open(dir)?;
+    use std::os::fd::AsRawFd;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd())).join(name);
+    if short.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the database's file name is too long for a control socket; use a shorter name",
+        ));
+    }
+    Ok((short, Some(handle)))
+}
+
+fn connect(path: &Path) -> io::Result<UnixStream> {
+    let (short, _dir) = reachable(path)?;
+    UnixStream::connect(short)
+}
+
 /// Sends `request` to the server holding `db`. `Ok(None)` when no server
 /// listens (no socket, or a stale one left by a crash).
 pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
     let path = socket_path(db);
-    let mut stream = match UnixStream::connect(&path) {
+    let mut stream = match connect(&path) {
         Ok(s) => s,
         Err(e)
             if matches!(
@@ -101,14 +135,15 @@ impl Drop for ControlSocket {
 pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
     let path = socket_path(&ctx.db);
     // A socket left by a crashed server: nobody answers, so replace it.
-    if path.exists() && UnixStream::connect(&path).is_err() {
+    if path.exists() && connect(&path).is_err() {
         let _ = std::fs::remove_file(&path);
     }
     // Bind under a temporary name, restrict it, then move it into place, so
     // the socket is never reachable with looser permissions.
     let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let listener = UnixListener::bind(&tmp)
+    let listener = reachable(&tmp)
+        .and_then(|(short, _dir)| UnixListener::bind(short))
         .map_err(|e| Error::io(format!("cannot create control socket {}", tmp.display()), e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
         .and_then(|_| std::fs::rename(&tmp, &path))

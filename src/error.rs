@@ -96,7 +96,14 @@ impl fmt::Display for Error {
                     list_command(what)
                 )
             }
-            Error::Exists { what, name } => write!(f, "a {what} named {name:?} exists already"),
+            Error::Exists { what, name } => {
+                let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                write!(f, "{article} {what} named {name:?} exists already")
+            }
             Error::InUse { detail } => f.write_str(detail),
             Error::NewerSchema { found, supported } => write!(
                 f,
