@@ -1,0 +1,889 @@
+//! Load benchmark: redirects per second and tail latency of the real
+//! `bouncer serve` binary, next to nginx answering a fixed `return 302` (the
+//! floor any redirector can hope for), with and without download counting.
+//!
+//! Run it with
+//!
+//! ```text
+//! cargo run --release --example loadtest
+//! ```
+//!
+//! It needs `wrk` and `nginx` (Debian: `apt-get install wrk nginx-light`).
+//! The release build of `bouncer` is made first if `cargo` started this
+//! program; otherwise run `cargo build --release` beforehand.
+//!
+//! What it does: builds a demo-like database in a temporary directory (3
+//! products × 4 operating systems × 8 languages, 10 mirrors on 127.0.0.1,
+//! every file present everywhere); starts nginx with a generated config and
+//! `bouncer serve` with 1 and 2 threads, counting on and off; runs
+//! `wrk -t1 -c64 -dNs --latency` against each, on
+//! `/?product=firefox-latest&os=win&lang=de`; prints req/s, p99, the ratio
+//! to nginx and what counting costs; and checks, after stopping each
+//! counting server (SIGTERM flushes its counts), that `bouncer stats` counts
+//! as many downloads as wrk made requests. Last, a short extra run measures
+//! a hostile 32 KB `/files/…` path that matches nothing.
+//!
+//! Environment:
+//! - `LOADTEST_SECS`: seconds per wrk run (default 10, 1–120).
+//! - `LOADTEST_HOSTILE=0`: skip the hostile-path run.
+//!
+//! Note that wrk runs on the same machine: with few cores, wrk and the
+//! server compete for them (the core count is printed).
+//!
+//! Every child process (nginx, bouncer, wrk) is stopped when this program
+//! ends, also on a panic.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bouncer::model::{Availability, LocationId, MirrorId};
+use bouncer::store::{NewMirror, NewProduct, Store};
+
+const WRK: &str = "/usr/bin/wrk";
+const NGINX: &str = "/usr/sbin/nginx";
+const CONNECTIONS: u32 = 64;
+const QUERY: &str = "/?product=firefox-latest&os=win&lang=de";
+
+type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    // Everything that owns a child process lives inside `run`, so their
+    // guards have stopped them before the exit code is returned.
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ----- child processes -----
+
+#[cfg(unix)]
+fn signal(pid: u32, sig: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) takes plain integers; a stale pid only fails.
+    unsafe {
+        kill(pid as i32, sig);
+    }
+}
+
+#[cfg(unix)]
+const SIGTERM: i32 = 15;
+
+/// A child process that is stopped (SIGTERM, then SIGKILL after a grace
+/// period) when the guard is dropped, including during a panic.
+struct Guard {
+    name: String,
+    child: Option<Child>,
+}
+
+impl Guard {
+    fn new(name: impl Into<String>, child: Child) -> Guard {
+        Guard {
+            name: name.into(),
+            child: Some(child),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Asks the process to stop, waits up to `grace`, then kills it.
+    /// Returns whether it exited on its own.
+    fn stop(&mut self, grace: Duration) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        #[cfg(unix)]
+        signal(child.id(), SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "loadtest: {} did not stop within {grace:?}; killing it",
+            self.name
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// Waits for the process to exit on its own, killing it after `limit`.
+    fn wait_output(&mut self, limit: Duration) -> Result<String> {
+        let mut child = self.child.take().ok_or("no child")?;
+        let mut stdout = child.stdout.take().ok_or("no stdout")?;
+        let reader = thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            s
+        });
+        let deadline = Instant::now() + limit;
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => {
+                    let out = reader.join().unwrap_or_default();
+                    if !status.success() {
+                        return Err(format!("{} failed ({status}): {out}", self.name));
+                    }
+                    return Ok(out);
+                }
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("{} did not finish within {limit:?}", self.name));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+// ----- setup -----
+
+fn run() -> Result<()> {
+    let secs: u64 = match std::env::var("LOADTEST_SECS") {
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("LOADTEST_SECS={v:?} is not a whole number of seconds"))?
+            .clamp(1, 120),
+        Err(_) => 10,
+    };
+    let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
+    let missing: Vec<&str> = [(WRK, "wrk"), (NGINX, "nginx")]
+        .into_iter()
+        .filter(|(path, name)| !Path::new(path).exists() && which(name).is_none())
+        .map(|(_, name)| name)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "loadtest: {} not found. Install with:\n    apt-get install wrk nginx-light\n(or your system's packages for wrk and nginx)",
+            missing.join(" and ")
+        );
+        return Err("missing tools".into());
+    }
+    let wrk = tool(WRK, "wrk");
+    let nginx = tool(NGINX, "nginx");
+    let bouncer = bouncer_binary()?;
+
+    let cores = thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "loadtest: {secs} s per run, wrk -t1 -c{CONNECTIONS}, {cores} CPU core(s) shared by wrk and the server"
+    );
+    println!("loadtest: bouncer binary {}", bouncer.display());
+
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    let db = dir.path().join("loadtest.redb");
+    let started = Instant::now();
+    build_database(&db)?;
+    println!(
+        "loadtest: database built in {:.0} ms at {}",
+        started.elapsed().as_secs_f64() * 1e3,
+        db.display()
+    );
+
+    let mut rows: Vec<Row> = Vec::new();
+
+    // nginx: the floor.
+    {
+        let port = free_port()?;
+        let mut server = start_nginx(&nginx, dir.path(), port)?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        check_redirect(addr, QUERY)?;
+        let load = load_average();
+        let result = run_wrk(&wrk, addr, QUERY, secs)?;
+        server.stop(Duration::from_secs(5));
+        rows.push(Row {
+            label: "nginx return 302 (1 worker)".into(),
+            threads: 0,
+            counting: false,
+            wrk: result,
+            counted: None,
+            load,
+            usage: Vec::new(),
+        });
+    }
+
+    let mut counted_total = 0u64;
+    for (threads, counting) in [(1, true), (2, true), (1, false), (2, false)] {
+        let mut server = start_bouncer(&bouncer, &db, threads, counting)?;
+        check_redirect(server.addr, QUERY)?;
+        let load = load_average();
+        let before = thread_usage(server.guard.pid());
+        let result = run_wrk(&wrk, server.addr, QUERY, secs)?;
+        let usage = usage_delta(&before, &thread_usage(server.guard.pid()));
+        let stopped = server.guard.stop(Duration::from_secs(30));
+        if !stopped {
+            return Err(format!(
+                "bouncer --threads {threads} did not stop on SIGTERM; its counts may be lost"
+            ));
+        }
+        let counted = if counting {
+            let total = downloads(&bouncer, &db)?;
+            let delta = total.saturating_sub(counted_total);
+            counted_total = total;
+            Some(delta)
+        } else {
+            None
+        };
+        rows.push(Row {
+            label: format!(
+                "bouncer --threads {threads}{}",
+                if counting { "" } else { " --no-count" }
+            ),
+            threads,
+            counting,
+            wrk: result,
+            counted,
+            load,
+            usage,
+        });
+    }
+
+    let hostile_row = if hostile {
+        let mut path = String::from("/files");
+        for i in 0..64 {
+            path.push_str(&format!("/t{i}"));
+        }
+        while path.len() < 32 * 1024 {
+            path.push_str("/x");
+        }
+        let mut server = start_bouncer(&bouncer, &db, 1, false)?;
+        let short = secs.min(5);
+        let result = run_wrk(&wrk, server.addr, &path, short)?;
+        server.guard.stop(Duration::from_secs(30));
+        Some((short, result))
+    } else {
+        None
+    };
+
+    report(&rows, hostile_row.as_ref());
+    let mismatches = rows
+        .iter()
+        .filter(|r| r.counting)
+        .filter(|r| r.counted != Some(r.wrk.requests))
+        .count();
+    if mismatches > 0 {
+        println!(
+            "note: wrk counts only responses it received before it stopped; requests still in flight at that moment (at most {CONNECTIONS}, one per connection) are redirected and counted by bouncer but not by wrk."
+        );
+    }
+    println!("loadtest: done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn tool(default: &str, name: &str) -> PathBuf {
+    if Path::new(default).exists() {
+        PathBuf::from(default)
+    } else {
+        which(name).unwrap_or_else(|| PathBuf::from(name))
+    }
+}
+
+/// `target/release/bouncer`, beside this example's `target/release/examples/`.
+/// Built (or brought up to date) first when cargo started us.
+fn bouncer_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("cannot find the target directory")?;
+    let bin = dir.join(format!("bouncer{}", std::env::consts::EXE_SUFFIX));
+    let profile_is_release = dir.file_name().is_some_and(|n| n == "release");
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--bin", "bouncer"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_is_release {
+            cmd.arg("--release");
+        }
+        match cmd.status() {
+            Ok(s) if s.success() => {}
+            Ok(s) => {
+                eprintln!("loadtest: warning: building bouncer failed ({s}); using what is there")
+            }
+            Err(e) => eprintln!("loadtest: warning: cannot run cargo ({e}); using what is there"),
+        }
+    }
+    if !bin.is_file() {
+        return Err(format!(
+            "{} does not exist: run `cargo build --release` first",
+            bin.display()
+        ));
+    }
+    if !profile_is_release {
+        eprintln!(
+            "loadtest: warning: not a release build; figures will be meaningless (use --release)"
+        );
+    }
+    Ok(bin)
+}
+
+/// A demo-like network: 3 products × 4 OSes × 8 languages, 10 mirrors on
+/// 127.0.0.1 (nothing needs to listen there), every file present.
+fn build_database(db: &Path) -> Result<()> {
+    let err = |e: bouncer::error::Error| format!("cannot build the database: {e}");
+    let store = Store::open(db).map_err(err)?;
+    let langs: Vec<String> = ["en-US", "de", "fr", "ja", "es-ES", "it", "pt-BR", "ru"]
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let products = [
+        ("Firefox-120.0", "/firefox/releases/120.0"),
+        ("Firefox-115.5.0esr", "/firefox/releases/115.5.0esr"),
+        ("Thunderbird-115.5.0", "/thunderbird/releases/115.5.0"),
+    ];
+    let oses = [
+        ("win", "win32/:lang/Setup%20120.0.exe"),
+        ("win64", "win64/:lang/Setup%20120.0.exe"),
+        ("osx", "mac/:lang/Firefox%20120.0.dmg"),
+        ("linux64", "linux-x86_64/:lang/firefox-120.0.tar.bz2"),
+    ];
+    store
+        .write("loadtest", |tx| {
+            let mut mirrors: Vec<MirrorId> = Vec::new();
+            for i in 1..=10u32 {
+                mirrors.push(
+                    tx.mirror_add(NewMirror {
+                        name: format!("mirror{i}"),
+                        base_url: format!("http://127.0.0.1:{}/pub/mozilla", 9000 + i),
+                        rating: 10 * i,
+                        ..Default::default()
+                    })?
+                    .id,
+                );
+            }
+            let mut locations: Vec<LocationId> = Vec::new();
+            for (name, prefix) in products {
+                tx.product_add(NewProduct {
+                    name: name.into(),
+                    languages: langs.clone(),
+                    ..Default::default()
+                })?;
+                for (os, path) in oses {
+                    locations.push(tx.location_add(name, os, &format!("{prefix}/{path}"))?.id);
+                }
+            }
+            tx.alias_set("firefox-latest", products[0].0)?;
+            let present = Availability {
+                present: true,
+                healthy: true,
+                checked_at: bouncer::model::now(),
+                error: String::new(),
+            };
+            for &l in &locations {
+                for &m in &mirrors {
+                    tx.set_availability(l, m, &present)?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(err)?;
+    Ok(())
+}
+
+fn free_port() -> Result<u16> {
+    let l =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+fn start_nginx(nginx: &Path, dir: &Path, port: u16) -> Result<Guard> {
+    let root = dir.join("nginx");
+    std::fs::create_dir_all(&root).map_err(|e| format!("cannot make {}: {e}", root.display()))?;
+    let r = root.display();
+    let config = format!(
+        "daemon off;
+worker_processes 1;
+error_log {r}/error.log;
+pid {r}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {r}/body;
+    proxy_temp_path {r}/proxy;
+    fastcgi_temp_path {r}/fastcgi;
+    uwsgi_temp_path {r}/uwsgi;
+    scgi_temp_path {r}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 302 http://mirror.example/file; }}
+    }}
+}}
+"
+    );
+    let conf = root.join("nginx.conf");
+    std::fs::write(&conf, config).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+    let child = Command::new(nginx)
+        .arg("-p")
+        .arg(&root)
+        .arg("-e")
+        .arg(root.join("error.log"))
+        .arg("-c")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", nginx.display()))?;
+    let mut guard = Guard::new("nginx", child);
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Some(child) = guard.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
+            return Err(format!("nginx exited ({status}):\n{log}"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nginx did not listen on {addr} within 10 s"));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    println!("loadtest: nginx (pid {}) on http://{addr}", guard.pid());
+    Ok(guard)
+}
+
+struct Server {
+    guard: Guard,
+    addr: SocketAddr,
+}
+
+fn start_bouncer(bin: &Path, db: &Path, threads: usize, counting: bool) -> Result<Server> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--db")
+        .arg(db)
+        .args(["serve", "--listen", "127.0.0.1:0", "--threads"])
+        .arg(threads.to_string());
+    if !counting {
+        cmd.arg("--no-count");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let guard = Guard::new(format!("bouncer --threads {threads}"), child);
+    // Read stderr on a thread for as long as the server runs (a full pipe
+    // would block it); hand over the listening address when it appears.
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if !sent && let Some(rest) = line.strip_prefix("bouncer: listening on http://") {
+                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                let _ = tx.send(Ok(addr));
+                sent = true;
+            } else {
+                eprintln!("  [bouncer] {line}");
+                if !sent {
+                    let _ = tx.send(Err(line));
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Ok(addr)) => {
+                let addr = addr
+                    .parse()
+                    .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
+                println!(
+                    "loadtest: bouncer --threads {threads}{} (pid {}) on http://{addr}",
+                    if counting { "" } else { " --no-count" },
+                    guard.pid()
+                );
+                return Ok(Server { guard, addr });
+            }
+            Ok(Err(_)) => continue,
+            Err(_) => {
+                return Err(
+                    "bouncer exited or did not print its listening address within 30 s".into(),
+                );
+            }
+        }
+    }
+}
+
+/// One HEAD request (not counted as a download): the answer must be a 302.
+fn check_redirect(addr: SocketAddr, target: &str) -> Result<()> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(
+        s,
+        "HEAD {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    let status = reply.lines().next().unwrap_or("");
+    if !status.contains(" 302") {
+        return Err(format!(
+            "{addr}{target} answered {status:?}, not a 302:\n{reply}"
+        ));
+    }
+    let location = reply
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("location:"))
+        .unwrap_or("(no location)");
+    println!("loadtest: check: {status} {}", location.trim());
+    Ok(())
+}
+
+// ----- what the server's threads did -----
+
+/// CPU time and context switches of one group of threads (same name).
+#[derive(Clone, Copy, Debug, Default)]
+struct ThreadUse {
+    threads: u32,
+    cpu_secs: f64,
+    voluntary: u64,
+    involuntary: u64,
+}
+
+/// Per thread name (`http`, `counters`, …), summed over the threads of
+/// `pid`, from /proc (Linux; empty elsewhere).
+fn thread_usage(pid: u32) -> Vec<(String, ThreadUse)> {
+    let ticks = clock_ticks();
+    let mut out: Vec<(String, ThreadUse)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        // Fields after the name: state is field 3; utime, stime are 14, 15.
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let tick = |i: usize| {
+            fields
+                .get(i - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let cpu = (tick(14) + tick(15)) as f64 / ticks;
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let entry = match out.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => e,
+            None => {
+                out.push((name, ThreadUse::default()));
+                out.last_mut().expect("just pushed")
+            }
+        };
+        entry.1.threads += 1;
+        entry.1.cpu_secs += cpu;
+        entry.1.voluntary += field("voluntary_ctxt_switches:");
+        entry.1.involuntary += field("nonvoluntary_ctxt_switches:");
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// `after − before`, by thread name.
+fn usage_delta(
+    before: &[(String, ThreadUse)],
+    after: &[(String, ThreadUse)],
+) -> Vec<(String, ThreadUse)> {
+    after
+        .iter()
+        .map(|(name, a)| {
+            let b = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(ThreadUse::default(), |(_, b)| *b);
+            (
+                name.clone(),
+                ThreadUse {
+                    threads: a.threads,
+                    cpu_secs: (a.cpu_secs - b.cpu_secs).max(0.0),
+                    voluntary: a.voluntary.saturating_sub(b.voluntary),
+                    involuntary: a.involuntary.saturating_sub(b.involuntary),
+                },
+            )
+        })
+        .filter(|(_, u)| u.cpu_secs > 0.0 || u.voluntary + u.involuntary > 0)
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn clock_ticks() -> f64 {
+    unsafe extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_CLK_TCK: i32 = 2;
+    // SAFETY: sysconf takes and returns plain integers.
+    let t = unsafe { sysconf(SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn clock_ticks() -> f64 {
+    100.0
+}
+
+/// The 1-minute load average (other work on the machine skews figures).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+// ----- wrk -----
+
+#[derive(Clone, Debug, Default)]
+struct WrkResult {
+    requests_per_sec: f64,
+    /// 99th percentile latency in microseconds.
+    p99_us: f64,
+    p50_us: f64,
+    requests: u64,
+    non_3xx: u64,
+    socket_errors: String,
+}
+
+fn run_wrk(wrk: &Path, addr: SocketAddr, target: &str, secs: u64) -> Result<WrkResult> {
+    let child = Command::new(wrk)
+        .args([
+            "-t1",
+            &format!("-c{CONNECTIONS}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ])
+        .arg(format!("http://{addr}{target}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
+    let mut guard = Guard::new("wrk", child);
+    let out = guard.wait_output(Duration::from_secs(secs + 30))?;
+    parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
+}
+
+/// `1.23ms`, `456.00us`, `2.00s` → microseconds.
+fn duration_us(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = s.strip_suffix("m") {
+        (n, 60e6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e6)
+    } else {
+        return None;
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * scale)
+}
+
+fn parse_wrk(out: &str) -> Option<WrkResult> {
+    let mut r = WrkResult::default();
+    let mut seen = (false, false, false);
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Requests/sec:") {
+            r.requests_per_sec = v.trim().parse().ok()?;
+            seen.0 = true;
+        } else if let Some(v) = t.strip_prefix("99%") {
+            r.p99_us = duration_us(v)?;
+            seen.1 = true;
+        } else if let Some(v) = t.strip_prefix("50%") {
+            r.p50_us = duration_us(v).unwrap_or(0.0);
+        } else if t.contains(" requests in ") {
+            r.requests = t.split_whitespace().next()?.parse().ok()?;
+            seen.2 = true;
+        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
+            r.non_3xx = v.trim().parse().unwrap_or(0);
+        } else if let Some(v) = t.strip_prefix("Socket errors:") {
+            r.socket_errors = v.trim().to_string();
+        }
+    }
+    (seen == (true, true, true)).then_some(r)
+}
+
+/// Total downloads `bouncer stats` reports (today and yesterday, in case
+/// the run crosses midnight UTC).
+fn downloads(bin: &Path, db: &Path) -> Result<u64> {
+    let out = Command::new(bin)
+        .arg("--db")
+        .arg(db)
+        .args(["stats", "--days", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run bouncer stats: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "bouncer stats failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    text.lines()
+        .find(|l| l.starts_with("downloads over"))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read bouncer stats' output:\n{text}"))
+}
+
+// ----- report -----
+
+struct Row {
+    label: String,
+    threads: usize,
+    counting: bool,
+    wrk: WrkResult,
+    counted: Option<u64>,
+    /// Load average just before the run.
+    load: String,
+    /// What the server's threads did during the run.
+    usage: Vec<(String, ThreadUse)>,
+}
+
+fn ms(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn report(rows: &[Row], hostile: Option<&(u64, WrkResult)>) {
+    let nginx = rows.first().map_or(1.0, |r| r.wrk.requests_per_sec);
+    println!();
+    println!(
+        "{:<32} {:>10} {:>10} {:>10} {:>9} {:>8} {:>6}",
+        "server", "req/s", "p50", "p99", "vs nginx", "non-3xx", "load"
+    );
+    for r in rows {
+        println!(
+            "{:<32} {:>10.0} {:>10} {:>10} {:>8.2}x {:>8} {:>6}{}",
+            r.label,
+            r.wrk.requests_per_sec,
+            ms(r.wrk.p50_us),
+            ms(r.wrk.p99_us),
+            r.wrk.requests_per_sec / nginx,
+            r.wrk.non_3xx,
+            r.load,
+            if r.wrk.socket_errors.is_empty() {
+                String::new()
+            } else {
+                format!("  (socket errors: {})", r.wrk.socket_errors)
+            }
+        );
+    }
+    println!();
+    for threads in [1, 2] {
+        let find = |counting: bool| {
+            rows.iter()
+                .find(|r| r.threads == threads && r.counting == counting)
+                .map(|r| r.wrk.requests_per_sec)
+        };
+        if let (Some(count), Some(no_count)) = (find(true), find(false)) {
+            println!(
+                "counting cost, --threads {threads}: (no-count − count) / no-count = ({no_count:.0} − {count:.0}) / {no_count:.0} = {:.1}%",
+                (no_count - count) / no_count * 100.0
+            );
+        }
+    }
+    println!();
+    println!("where bouncer's CPU went during each run (from /proc; per 1000 requests):");
+    for r in rows.iter().filter(|r| !r.usage.is_empty()) {
+        let per_k = 1000.0 / r.wrk.requests.max(1) as f64;
+        let parts: Vec<String> = r
+            .usage
+            .iter()
+            .map(|(name, u)| {
+                format!(
+                    "{name} x{}: {:.2} s CPU ({:.1} ms/1k req), {:.0} voluntary + {:.0} involuntary context switches/1k req",
+                    u.threads,
+                    u.cpu_secs,
+                    u.cpu_secs * 1e3 * per_k,
+                    u.voluntary as f64 * per_k,
+                    u.involuntary as f64 * per_k,
+                )
+            })
+            .collect();
+        println!("  {}:", r.label);
+        for p in parts {
+            println!("    {p}");
+        }
+    }
+    println!();
+    for r in rows.iter().filter(|r| r.counting) {
+        let counted = r.counted.unwrap_or(0);
+        let verdict = if counted == r.wrk.requests {
+            "equal".to_string()
+        } else {
+            format!("differ by {}", counted as i64 - r.wrk.requests as i64)
+        };
+        println!(
+            "counts, {}: wrk made {} requests, bouncer stats counted {} downloads: {verdict}",
+            r.label, r.wrk.requests, counted
+        );
+    }
+    if let Some((secs, h)) = hostile {
+        println!();
+        println!(
+            "hostile /files path (32 KB, 64 distinct tokens, 404), bouncer --threads 1 --no-count, {secs} s: {:.0} req/s, p99 {} ({} responses, all 404 expected: non-3xx {})",
+            h.requests_per_sec,
+            ms(h.p99_us),
+            h.requests,
+            h.non_3xx
+        );
+    }
+}
