@@ -628,6 +628,63 @@ fn child_main(db: &std::path::Path) {
     for line in open_and_republish(db, runs, locations) {
         println!("{CHILD_PREFIX}{line}");
     }
+    println!("{CHILD_PREFIX}{}", scan_with_cache_sizes(db, runs));
+}
+
+/// The availability table as `src/store/tables.rs` defines it (private there).
+const AVAILABILITY: redb::TableDefinition<(u64, u64), &[u8]> =
+    redb::TableDefinition::new("availability_v1");
+
+/// The index build's scan of every availability row, straight on redb with
+/// different cache sizes: how long it takes and how much heap the open
+/// database keeps afterwards. Shows what a smaller cache in `Store::open`
+/// would cost and save.
+fn scan_with_cache_sizes(path: &std::path::Path, runs: usize) -> String {
+    use redb::{ReadableDatabase, ReadableTable};
+    let mut parts = Vec::new();
+    for (label, size) in [
+        (
+            "1 GiB (redb's default, what Store::open uses)",
+            1usize << 30,
+        ),
+        ("64 MiB", 64 << 20),
+        ("16 MiB", 16 << 20),
+    ] {
+        let heap_before = live_heap();
+        let db = redb::Builder::new()
+            .set_cache_size(size)
+            .create(path)
+            .expect("open the file with redb");
+        let mut times = Vec::new();
+        let mut serving = 0u64;
+        for _ in 0..runs {
+            let start = Instant::now();
+            let txn = db.begin_read().expect("read transaction");
+            let table = txn.open_table(AVAILABILITY).expect("availability table");
+            serving = 0;
+            for row in table.iter().expect("iterate") {
+                let (_, v) = row.expect("row");
+                // Format byte, present, healthy: as `availability_serves`.
+                if let [1, 1, 1, ..] = v.value() {
+                    serving += 1;
+                }
+            }
+            times.push(secs(start.elapsed()));
+        }
+        let held = live_heap().saturating_sub(heap_before);
+        drop(db);
+        parts.push(format!(
+            "cache {label}: scan median {:.3} s, the open database then holds {} of heap",
+            median(times),
+            mb(held)
+        ));
+        black_box(serving);
+    }
+    format!(
+        "redb cache size vs the availability scan ({} runs each, fresh process): {}",
+        runs,
+        parts.join("; ")
+    )
 }
 
 /// `Network::open` (which builds the index), then `republish` `runs`
