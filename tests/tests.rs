@@ -11,3 +11,4 @@ mod durability;
 mod files;
 mod heartbeat;
 mod selection;
+mod sentry;

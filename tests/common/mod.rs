@@ -1,6 +1,10 @@
 //! Shared test machinery: a database in a temporary directory, the real
 //! `bouncer` binary run as a CLI command or as a server, and a tiny HTTP/1.1
-//! client over `std::net::TcpStream`. Every wait is bounded.
+//! client over `std::net::TcpStream`. Every wait is bounded. Sentry's tests
+//! add test mirrors ([`mirror`]) and an SMTP server ([`smtp`]).
+
+pub mod mirror;
+pub mod smtp;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -133,16 +137,20 @@ impl Env {
     /// are addresses where nothing listens, and availability is set by hand
     /// (`status set`), so a check would take every mirror out.
     pub fn serve(&self, extra: &[&str]) -> Server {
+        self.start_server(&["--no-sentry"], extra)
+    }
+
+    /// [`Env::serve`] with sentry checking on its schedule (for networks of
+    /// test mirrors).
+    pub fn serve_with_sentry(&self, extra: &[&str]) -> Server {
+        self.start_server(&[], extra)
+    }
+
+    fn start_server(&self, sentry: &[&str], extra: &[&str]) -> Server {
         let mut child = self
             .command()
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "2",
-                "--no-sentry",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
+            .args(sentry)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -181,6 +189,30 @@ impl Env {
             }
         }
         server
+    }
+
+    /// Writes what is known about files (sizes, hashes) straight into the
+    /// database with the library, as the checksum loader will. Only while
+    /// no server holds the database.
+    pub fn put_files(&self, files: &[bouncer::model::FileInfo]) {
+        let store = bouncer::store::Store::open(&self.db).expect("open the database");
+        store
+            .write("test", |tx| files.iter().try_for_each(|f| tx.file_put(f)))
+            .expect("store file sizes and hashes");
+    }
+
+    /// The id of `product`'s location for `os` (no server may hold the
+    /// database).
+    pub fn location_id(&self, product: &str, os: &str) -> bouncer::model::LocationId {
+        let store = bouncer::store::Store::open(&self.db).expect("open the database");
+        let snapshot = store.snapshot().expect("read the database");
+        let p = snapshot.product(product).expect("the product").id;
+        snapshot
+            .locations
+            .iter()
+            .find(|l| l.product == p && l.os == os)
+            .expect("the location")
+            .id
     }
 
     /// Polls `bouncer stats --days 2` (two days: a test may straddle
@@ -292,6 +324,11 @@ impl Server {
                 r.location().to_string()
             })
             .collect()
+    }
+
+    /// What the server has written to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// Whether the process is still running.
@@ -430,4 +467,25 @@ fn parse_response(raw: &[u8], head: bool) -> Result<Response, &'static str> {
         headers,
         body,
     })
+}
+
+/// Lower-case hex SHA-256 of `bytes`, from coreutils' `sha256sum` (not from
+/// the code under test).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(bytes)
+        .expect("feed sha256sum");
+    let out = child.wait_with_output().expect("wait for sha256sum");
+    let text = String::from_utf8(out.stdout).expect("sha256sum prints text");
+    let hex = text.split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(hex.len(), 64, "sha256sum printed {text:?}");
+    hex
 }

@@ -1,0 +1,954 @@
+//! SPEC §3: sentry against real mirrors. Every test builds its own network
+//! of test mirrors on 127.0.0.1 (see `common::mirror`), runs
+//! `bouncer sentry` (or `serve` with its schedule) and looks at what the
+//! network then serves: `mirror list`, `status list`, `uptake` and
+//! `print=yes` bounces. Checks time out after one second; slow mirrors are
+//! released when the test ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bouncer::model::FileInfo;
+
+use crate::common::mirror::{Behaviour, Files, Mirror, UNRESOLVABLE};
+use crate::common::smtp::{Mail, Smtp};
+use crate::common::{Env, Server, sha256_hex};
+
+const PRODUCT: &str = "fx";
+/// Sorted: `de` is first and `zh-TW` last alphabetically.
+const LANGS: [&str; 4] = ["de", "en-US", "fr", "zh-TW"];
+/// The product's locations.
+const LOCATIONS: [(&str, &str); 2] = [
+    ("win", "/fx/win/:lang/Setup%20fx.exe"),
+    ("linux", "/fx/linux/:lang/fx.tar.bz2"),
+];
+/// A location tests add later: every mirror already has its files.
+const LATE: (&str, &str) = ("osx", "/fx/osx/:lang/fx.dmg");
+/// A language tests add later (alphabetically last, so always checked):
+/// every mirror has its files unless told otherwise.
+const LATE_LANG: &str = "zu";
+/// bounces per `print=yes` sample: with five equal candidates the chance
+/// that one is never picked is about 1e-19.
+const SAMPLES: usize = 200;
+/// How long a test waits for the scheduled checker.
+const PROMPT: Duration = Duration::from_secs(20);
+
+/// The path of `os`'s file in `lang`.
+fn path(os: &str, lang: &str) -> String {
+    let (_, template) = LOCATIONS
+        .iter()
+        .chain([&LATE])
+        .find(|(o, _)| *o == os)
+        .unwrap_or_else(|| panic!("no location for {os}"));
+    template.replace(":lang", lang)
+}
+
+/// Every file of every location (the late one too), each with its own
+/// content and size.
+fn files() -> Files {
+    let mut files = BTreeMap::new();
+    for (i, (os, _)) in LOCATIONS.iter().chain([&LATE]).enumerate() {
+        for (j, lang) in LANGS.iter().chain([&LATE_LANG]).enumerate() {
+            let content = format!("{os} build, {lang}\n").repeat(100 + 7 * i + j);
+            files.insert(path(os, lang), content.into_bytes());
+        }
+    }
+    Arc::new(files)
+}
+
+/// The paths of `os`'s files, or of every file in `lang`.
+fn paths_where(keep: impl Fn(&str, &str) -> bool) -> Vec<String> {
+    LOCATIONS
+        .iter()
+        .flat_map(|(os, _)| LANGS.iter().map(move |lang| (*os, *lang)))
+        .filter(|(os, lang)| keep(os, lang))
+        .map(|(os, lang)| path(os, lang))
+        .collect()
+}
+
+/// What `mirror list` says about a mirror.
+#[derive(Debug)]
+struct Listed {
+    health: String,
+    serves: usize,
+}
+
+/// A database with product `fx` (four languages, win and linux) and
+/// mirrors by name: test mirrors, or bare URLs.
+struct Net {
+    env: Env,
+    files: Files,
+    urls: Vec<(String, String)>,
+    mirrors: BTreeMap<String, Mirror>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let env = Env::new();
+        let langs: Vec<String> = LANGS.iter().map(|l| format!("--lang {l}")).collect();
+        env.setup(&[&format!("product add {PRODUCT} {}", langs.join(" "))]);
+        for (os, template) in LOCATIONS {
+            env.ok(&["location", "add", PRODUCT, os, template]);
+        }
+        Net {
+            env,
+            files: files(),
+            urls: Vec::new(),
+            mirrors: BTreeMap::new(),
+        }
+    }
+
+    /// A network of test mirrors behaving as given.
+    fn with(mirrors: &[(&str, Behaviour)]) -> Net {
+        let mut net = Net::new();
+        for (name, behaviour) in mirrors {
+            net.add(name, behaviour.clone(), &[]);
+        }
+        net
+    }
+
+    /// Starts a test mirror and adds it (`mirror add NAME URL extra…`).
+    fn add(&mut self, name: &str, behaviour: Behaviour, extra: &[&str]) {
+        let mirror = Mirror::start(&self.files, behaviour);
+        self.add_url(name, &mirror.url.clone(), extra);
+        self.mirrors.insert(name.to_string(), mirror);
+    }
+
+    /// Adds a mirror at `url` (nothing of ours listens there).
+    fn add_url(&mut self, name: &str, url: &str, extra: &[&str]) {
+        let mut args = vec!["mirror", "add", name, url];
+        args.extend_from_slice(extra);
+        self.env.ok(&args);
+        self.urls.push((name.to_string(), url.to_string()));
+    }
+
+    fn mirror(&self, name: &str) -> &Mirror {
+        &self.mirrors[name]
+    }
+
+    /// Stores every file's size and SHA-256 (as the loader will).
+    fn load_checksums(&self) {
+        let infos: Vec<FileInfo> = LOCATIONS
+            .iter()
+            .flat_map(|(os, _)| {
+                let location = self.env.location_id(PRODUCT, os);
+                LANGS.iter().map(move |lang| {
+                    let content = &self.files[&path(os, lang)];
+                    FileInfo {
+                        path: path(os, lang),
+                        location: Some(location),
+                        lang: Some(lang.to_string()),
+                        size: Some(content.len() as u64),
+                        sha256: Some(sha256_hex(content)),
+                        ..Default::default()
+                    }
+                })
+            })
+            .collect();
+        self.env.put_files(&infos);
+    }
+
+    /// `bouncer sentry args… --timeout 1`, which must succeed.
+    fn sentry(&self, args: &[&str]) -> String {
+        let mut all = vec!["sentry"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--timeout", "1"]);
+        self.env.ok(&all)
+    }
+
+    /// `mirror list`, by name.
+    fn listed(&self) -> BTreeMap<String, Listed> {
+        let out = self.env.ok(&["mirror", "list"]);
+        out.lines()
+            .skip(1)
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
+                let serves = cells[5].parse().expect("SERVES is a number");
+                (
+                    cells[0].to_string(),
+                    Listed {
+                        health: cells[4].to_string(),
+                        serves,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Each mirror's HEALTH in `mirror list`.
+    fn health(&self) -> BTreeMap<String, String> {
+        self.listed()
+            .into_iter()
+            .map(|(name, l)| (name, l.health))
+            .collect()
+    }
+
+    /// `status list --mirror NAME`: its (os, line) rows.
+    fn status_of(&self, name: &str) -> Vec<(String, String)> {
+        let out = self.env.ok(&["status", "list", "--mirror", name]);
+        out.lines()
+            .skip(1)
+            .map(|line| {
+                let os = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                (os, line.to_string())
+            })
+            .collect()
+    }
+
+    /// `uptake`: (available, total) for `os`, if listed.
+    fn uptake(&self, os: &str) -> Option<(u64, u64)> {
+        let out = self.env.ok(&["uptake", PRODUCT]);
+        let line = out
+            .lines()
+            .skip(1)
+            .find(|line| line.split_whitespace().nth(1) == Some(os))?;
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let number = |i: usize| -> u64 {
+            cells[i]
+                .parse()
+                .unwrap_or_else(|_| panic!("unexpected uptake line {line:?}"))
+        };
+        Some((number(2), number(3)))
+    }
+
+    /// The mirror a bounce URL points into.
+    fn name_of(&self, url: &str, path: &str) -> String {
+        let base = url
+            .strip_suffix(path)
+            .unwrap_or_else(|| panic!("{url} does not end in {path}"));
+        self.urls
+            .iter()
+            .find(|(_, u)| u == base)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| panic!("{url} is on no known mirror"))
+    }
+
+    /// The mirrors [`SAMPLES`] `print=yes` bounces for (os, lang) went to.
+    fn served(&self, server: &Server, os: &str, lang: &str) -> BTreeSet<String> {
+        let path = path(os, lang);
+        let target = format!("/?product={PRODUCT}&os={os}&lang={lang}&print=yes");
+        (0..SAMPLES)
+            .map(|_| {
+                let r = server.get(&target);
+                assert_eq!(r.status, 200, "GET {target}: {r:?}");
+                self.name_of(r.body.trim_end(), &path)
+            })
+            .collect()
+    }
+
+    /// Polls `print=yes` for (os, lang) until `name` is picked, at most
+    /// [`PROMPT`]; whether it was.
+    fn poll_served(&self, server: &Server, os: &str, lang: &str, name: &str) -> bool {
+        let path = path(os, lang);
+        let target = format!("/?product={PRODUCT}&os={os}&lang={lang}&print=yes");
+        let start = Instant::now();
+        while start.elapsed() < PROMPT {
+            let r = server.get(&target);
+            if r.status == 200 && self.name_of(r.body.trim_end(), &path) == name {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// The report file named on sentry's `report: PATH` line.
+fn report_path(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report line in {out:?}"))
+        .to_string()
+}
+
+/// The number of checks in sentry's first line.
+fn checks(out: &str) -> usize {
+    out.split(": ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no check count in {out:?}"))
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// `mail set` towards `smtp`, operators at ops@b.example.
+fn mail_to(net: &Net, smtp: &Smtp, contacts: bool) {
+    let port = smtp.port.to_string();
+    let contacts = contacts.to_string();
+    net.env.ok(&[
+        "mail",
+        "set",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "none",
+        "--from",
+        "a@b.example",
+        "--to",
+        "ops@b.example",
+        "--contacts",
+        &contacts,
+    ]);
+}
+
+fn assert_no_mail(smtp: &Smtp) {
+    let pending = smtp.pending();
+    assert!(pending.is_empty(), "unexpected mail: {pending:#?}");
+}
+
+/// One test mirror of each kind; `good` ones must serve everything.
+fn mixed_network() -> Net {
+    let mut net = Net::with(&[
+        ("good-a", Behaviour::Healthy),
+        ("good-b", Behaviour::Healthy),
+        ("head405", Behaviour::HeadRefused),
+        // Same size, other bytes: only a hash check can tell.
+        ("wrongbytes", Behaviour::WrongContent),
+        // Has win, lacks every linux file.
+        (
+            "partial",
+            Behaviour::Missing(paths_where(|os, _| os == "linux")),
+        ),
+        ("broken", Behaviour::Broken),
+        ("slow", Behaviour::Slow),
+        ("reset", Behaviour::Reset),
+        ("errorpage", Behaviour::ErrorPage),
+        ("wrongsize", Behaviour::WrongSize),
+        ("loop", Behaviour::RedirectLoop),
+    ]);
+    net.add_url("nowhere", UNRESOLVABLE, &[]);
+    // A product no mirror carries.
+    net.env.setup(&[
+        "product add ghost",
+        "location add ghost win /ghost/setup.exe",
+    ]);
+    net.load_checksums();
+    net
+}
+
+#[test]
+fn a_mixed_network_serves_only_from_good_mirrors() {
+    let net = mixed_network();
+    let out = net.sentry(&["--all"]);
+    assert!(out.starts_with("sentry run 1 (all): "), "{out}");
+    assert!(!out.contains("ALARM"), "{out}");
+    for down in ["broken", "slow", "reset", "nowhere"] {
+        assert!(
+            out.contains(&format!("  {down} is down: ")),
+            "{down}: {out}"
+        );
+    }
+    assert!(
+        out.contains("  broken is down: 500 Internal Server Error\n"),
+        "{out}"
+    );
+    assert!(out.contains("  slow is down: timed out"), "{out}");
+
+    let listed = net.listed();
+    let health = |n: &str| listed[n].health.as_str();
+    let serves = |n: &str| listed[n].serves;
+    for up in [
+        "good-a",
+        "good-b",
+        "head405",
+        "wrongbytes",
+        "partial",
+        "errorpage",
+        "wrongsize",
+        "loop",
+    ] {
+        assert_eq!(health(up), "up", "{up}: {listed:#?}");
+    }
+    assert_eq!(health("broken"), "down: 500 Internal Server Error");
+    assert!(health("slow").starts_with("down: timed out"), "{listed:#?}");
+    assert!(health("reset").starts_with("down: "), "{listed:#?}");
+    assert!(health("nowhere").starts_with("down: "), "{listed:#?}");
+    for full in ["good-a", "good-b", "head405", "wrongbytes"] {
+        assert_eq!(serves(full), 2, "{full}: {listed:#?}");
+    }
+    assert_eq!(serves("partial"), 1, "{listed:#?}");
+    for none in [
+        "errorpage",
+        "wrongsize",
+        "loop",
+        "broken",
+        "slow",
+        "reset",
+        "nowhere",
+    ] {
+        assert_eq!(serves(none), 0, "{none}: {listed:#?}");
+    }
+
+    // Why each file is missing.
+    for (mirror, why) in [
+        ("errorpage", "text/html"),
+        ("wrongsize", "expected"),
+        ("loop", "redirect"),
+    ] {
+        let rows = net.status_of(mirror);
+        // fx win, fx linux and ghost win.
+        assert_eq!(rows.len(), 3, "{mirror}: {rows:#?}");
+        for (_, line) in &rows {
+            assert!(line.contains(" missing "), "{mirror}: {line}");
+            // ghost's file is on no mirror: 404 (or the error page).
+            if line.starts_with("fx ") {
+                assert!(line.contains(why), "{mirror}: {line}");
+            }
+        }
+    }
+    let partial = net.status_of("partial");
+    let linux = partial
+        .iter()
+        .find(|(os, l)| os == "linux" && l.starts_with("fx "))
+        .expect("partial's linux row");
+    assert!(linux.1.contains(" missing ") && linux.1.contains("404 Not Found"));
+    let win = partial
+        .iter()
+        .find(|(os, l)| os == "win" && l.starts_with("fx "))
+        .expect("partial's win row");
+    assert!(win.1.contains(" present "), "{}", win.1);
+    // Mirrors that are down have no file verdicts.
+    for down in ["broken", "slow", "reset", "nowhere"] {
+        assert!(net.status_of(down).is_empty(), "{down}");
+    }
+
+    // Ratings are 100 each; twelve active mirrors.
+    assert_eq!(net.uptake("win"), Some((500, 1200)));
+    assert_eq!(net.uptake("linux"), Some((400, 1200)));
+
+    let server = net.env.serve(&[]);
+    let good = ["good-a", "good-b", "head405", "wrongbytes"];
+    let mut win = set(&good);
+    win.insert("partial".into());
+    for lang in ["en-US", "zh-TW"] {
+        assert_eq!(net.served(&server, "win", lang), win, "win {lang}");
+        assert_eq!(
+            net.served(&server, "linux", lang),
+            set(&good),
+            "linux {lang}"
+        );
+    }
+    let r = server.get("/?product=ghost&os=win&print=yes");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+}
+
+/// The checker names DNS failures as such (`Failure::Dns`: "host name does
+/// not resolve"), so operators see at once that the mirror's name is wrong.
+#[test]
+fn an_unresolvable_mirror_is_down_because_its_name_does_not_resolve() {
+    let mut net = Net::with(&[("good", Behaviour::Healthy)]);
+    net.add_url("nowhere", UNRESOLVABLE, &[]);
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains("  nowhere is down: "), "{out}");
+    let health = net.health();
+    assert_eq!(health["good"], "up");
+    assert!(
+        health["nowhere"].starts_with("down: host name does not resolve"),
+        "{health:#?}"
+    );
+}
+
+#[test]
+fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
+    let net = Net::with(&[
+        ("good-a", Behaviour::Healthy),
+        ("good-b", Behaviour::Healthy),
+        ("wrongbytes", Behaviour::WrongContent),
+    ]);
+    net.sentry(&["--all"]);
+    // Nothing has a known checksum yet.
+    assert_eq!(
+        net.sentry(&["--hashes"]),
+        "sentry hashes: nothing to check\n"
+    );
+
+    net.load_checksums();
+    let out = net.sentry(&["--all"]);
+    assert!(
+        out.contains(" checks, 0 failures, 0 status changes\n"),
+        "{out}"
+    );
+    assert_eq!(net.listed()["wrongbytes"].serves, 2);
+
+    let out = net.sentry(&["--hashes"]);
+    assert!(out.starts_with("sentry run 3 (hashes): "), "{out}");
+    assert!(out.contains("  wrongbytes serves a wrong /fx/"), "{out}");
+    assert!(out.contains("sha256 mismatch: got "), "{out}");
+    assert!(out.contains("  wrongbytes lost fx win: "), "{out}");
+    assert!(out.contains("  wrongbytes lost fx linux: "), "{out}");
+    assert!(!out.contains("good-"), "{out}");
+    // The expected digest is the real one (computed by sha256sum).
+    let win_en = sha256_hex(&net.files[&path("win", "en-US")]);
+    let wrong_en = sha256_hex(
+        &net.files[&path("win", "en-US")]
+            .iter()
+            .map(|b| !b)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        out.contains(&format!("got {wrong_en}, expected {win_en}")),
+        "{out}"
+    );
+    assert!(read(report_path(&out)).contains("sha256 mismatch"));
+
+    let listed = net.listed();
+    assert_eq!(listed["wrongbytes"].health, "up", "{listed:#?}");
+    assert_eq!(listed["wrongbytes"].serves, 0, "{listed:#?}");
+    assert_eq!(listed["good-a"].serves, 2, "{listed:#?}");
+    assert_eq!(listed["good-b"].serves, 2, "{listed:#?}");
+    for (_, line) in net.status_of("wrongbytes") {
+        assert!(
+            line.contains(" missing ") && line.contains("sha256 mismatch"),
+            "{line}"
+        );
+    }
+
+    let server = net.env.serve(&[]);
+    for os in ["win", "linux"] {
+        assert_eq!(
+            net.served(&server, os, "fr"),
+            set(&["good-a", "good-b"]),
+            "{os}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_mirror_leaves_rotation_and_returns_after_repair() {
+    let net = Net::with(&[
+        ("alpha", Behaviour::Healthy),
+        ("bravo", Behaviour::Healthy),
+        ("charlie", Behaviour::Healthy),
+    ]);
+    // A running server: checks go through its control socket and reach
+    // its index at once.
+    let server = net.env.serve(&[]);
+    let everyone = set(&["alpha", "bravo", "charlie"]);
+    net.sentry(&["--all"]);
+    assert_eq!(net.served(&server, "win", "de"), everyone);
+
+    net.mirror("alpha").set(Behaviour::Broken);
+    let out = net.sentry(&["--all"]);
+    assert!(
+        out.contains("  alpha is down: 500 Internal Server Error\n"),
+        "{out}"
+    );
+    assert_eq!(net.health()["alpha"], "down: 500 Internal Server Error");
+    assert_eq!(net.served(&server, "win", "de"), set(&["bravo", "charlie"]));
+    assert_eq!(
+        net.served(&server, "linux", "fr"),
+        set(&["bravo", "charlie"])
+    );
+    // Still broken: no news, still out.
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains(", 0 status changes\n"), "{out}");
+    assert_eq!(net.served(&server, "win", "de"), set(&["bravo", "charlie"]));
+
+    net.mirror("alpha").set(Behaviour::Healthy);
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains("  alpha is back\n"), "{out}");
+    assert_eq!(net.health()["alpha"], "up");
+    assert_eq!(net.served(&server, "win", "de"), everyone);
+    assert_eq!(net.served(&server, "linux", "fr"), everyone);
+}
+
+#[test]
+fn a_mirror_lacking_only_the_last_language_is_caught() {
+    let net = Net::with(&[
+        ("full", Behaviour::Healthy),
+        (
+            "halfway",
+            Behaviour::Missing(paths_where(|_, lang| lang == "zh-TW")),
+        ),
+    ]);
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains(", 0 status changes\n"), "{out}");
+    let rows = net.status_of("halfway");
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for (_, line) in &rows {
+        assert!(line.contains(" missing "), "{line}");
+        assert!(line.contains("zh-TW: 404 Not Found"), "{line}");
+    }
+    let listed = net.listed();
+    assert_eq!(listed["halfway"].health, "up");
+    assert_eq!(listed["halfway"].serves, 0);
+    assert_eq!(listed["full"].serves, 2);
+    assert_eq!(net.uptake("win"), Some((100, 200)));
+
+    // Even for the languages it has, the half-synced release is not used.
+    let server = net.env.serve(&[]);
+    for lang in ["de", "en-US", "zh-TW"] {
+        assert_eq!(net.served(&server, "win", lang), set(&["full"]), "{lang}");
+    }
+}
+
+#[test]
+fn when_every_mirror_fails_at_once_the_checker_suspects_itself() {
+    let net = Net::with(&[
+        ("alpha", Behaviour::Healthy),
+        ("bravo", Behaviour::Healthy),
+        ("charlie", Behaviour::Healthy),
+    ]);
+    let smtp = Smtp::start();
+    mail_to(&net, &smtp, false);
+    let out = net.sentry(&["--all"]);
+    assert!(!out.contains("ALARM"), "{out}");
+    // Nothing changed: no mail.
+    assert_no_mail(&smtp);
+
+    for m in ["alpha", "bravo", "charlie"] {
+        net.mirror(m).set(Behaviour::Broken);
+    }
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains("\nALARM: 3 of 3 mirrors failed"), "{out}");
+    assert!(out.contains(", 0 status changes\n"), "{out}");
+    assert!(!out.contains(" is down"), "{out}");
+    for (name, l) in net.listed() {
+        assert_eq!(l.health, "up", "{name}");
+        assert_eq!(l.serves, 2, "{name}");
+    }
+    let mail = smtp.next();
+    assert_eq!(mail.to, vec!["ops@b.example"]);
+    assert!(mail.subject().contains("CHECKER ALARM"), "{mail:#?}");
+    assert!(
+        mail.data.contains("ALARM: 3 of 3 mirrors failed"),
+        "{mail:#?}"
+    );
+    assert_no_mail(&smtp);
+
+    // Traffic carries on as before.
+    let server = net.env.serve(&[]);
+    assert_eq!(
+        net.served(&server, "win", "de"),
+        set(&["alpha", "bravo", "charlie"])
+    );
+}
+
+/// Operators get one mail per run with changes; with `mail.contacts`, each
+/// affected mirror's contact gets one about that mirror alone.
+#[test]
+fn sentry_mails_operators_and_contacts_once_per_run() {
+    let mut net = Net::new();
+    net.add(
+        "alpha",
+        Behaviour::Healthy,
+        &["--contact", "alpha@mirror.example"],
+    );
+    net.add(
+        "bravo",
+        Behaviour::Healthy,
+        &["--contact", "bravo@mirror.example"],
+    );
+    net.add("charlie", Behaviour::Healthy, &[]);
+    let smtp = Smtp::start();
+    mail_to(&net, &smtp, false);
+    net.sentry(&["--all"]);
+    assert_no_mail(&smtp);
+
+    net.mirror("alpha").set(Behaviour::Broken);
+    net.sentry(&["--all"]);
+    let ops = smtp.next();
+    assert_eq!(ops.to, vec!["ops@b.example"], "{ops:#?}");
+    assert!(ops.subject().contains("1 mirror(s) down"), "{ops:#?}");
+    assert!(
+        ops.data
+            .contains("alpha is down: 500 Internal Server Error"),
+        "{ops:#?}"
+    );
+    // Contacts are off: nothing else.
+    assert_no_mail(&smtp);
+
+    mail_to(&net, &smtp, true);
+    net.mirror("alpha").set(Behaviour::Healthy);
+    net.mirror("bravo").set(Behaviour::Broken);
+    net.sentry(&["--all"]);
+    let mut mails: Vec<Mail> = (0..3).map(|_| smtp.next()).collect();
+    assert_no_mail(&smtp);
+    mails.sort_by(|a, b| a.to.cmp(&b.to));
+    let [alpha, bravo, ops] = &mails[..] else {
+        unreachable!()
+    };
+    assert_eq!(ops.to, vec!["ops@b.example"], "{mails:#?}");
+    assert!(ops.data.contains("alpha is back"), "{ops:#?}");
+    assert!(ops.data.contains("bravo is down"), "{ops:#?}");
+    assert_eq!(alpha.to, vec!["alpha@mirror.example"], "{mails:#?}");
+    assert!(alpha.data.contains("alpha is back"), "{alpha:#?}");
+    assert!(!alpha.data.contains("bravo"), "{alpha:#?}");
+    assert_eq!(bravo.to, vec!["bravo@mirror.example"], "{mails:#?}");
+    assert!(bravo.data.contains("bravo is down"), "{bravo:#?}");
+    assert!(!bravo.data.contains("alpha"), "{bravo:#?}");
+
+    // A run without changes sends nothing.
+    net.sentry(&["--all"]);
+    assert_no_mail(&smtp);
+}
+
+#[test]
+fn mail_test_reaches_the_server_or_explains_the_port() {
+    let net = Net::new();
+    let smtp = Smtp::start();
+    mail_to(&net, &smtp, false);
+    assert_eq!(
+        net.env.ok(&["mail", "test"]),
+        "sent a test message to ops@b.example\n"
+    );
+    let mail = smtp.next();
+    assert_eq!(mail.to, vec!["ops@b.example"]);
+    assert_eq!(mail.subject(), "[bouncer] test message");
+    assert!(mail.data.contains("Mail works."), "{mail:#?}");
+    net.env.ok(&["mail", "test", "--to", "other@b.example"]);
+    assert_eq!(smtp.next().to, vec!["other@b.example"]);
+
+    // A port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    net.env.ok(&["mail", "set", "--port", &port.to_string()]);
+    let out = net.env.run(&["mail", "test"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("127.0.0.1:{port}")) && out.stderr.contains("mail.port"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn reports_name_every_failure_and_the_index_lists_the_runs() {
+    let net = Net::with(&[
+        ("good", Behaviour::Healthy),
+        ("broken", Behaviour::Broken),
+        ("slow", Behaviour::Slow),
+        (
+            "partial",
+            Behaviour::Missing(paths_where(|os, lang| os == "win" && lang == "de")),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("sentry reports");
+    let reports_arg = reports.to_str().unwrap();
+    let out = net.sentry(&["--all", "--reports-dir", reports_arg]);
+    let first = reports.join("run-000001.html");
+    assert_eq!(report_path(&out), first.display().to_string());
+    let html = read(&first);
+    assert!(html.contains("Sentry run 1 (all)"), "{html}");
+    for name in ["good", "broken", "slow", "partial"] {
+        assert!(html.contains(&format!("<td>{name}</td>")), "{name}: {html}");
+    }
+    assert!(html.contains("500 Internal Server Error"), "{html}");
+    assert!(html.contains("timed out"), "{html}");
+    assert!(html.contains("404 Not Found"), "{html}");
+    assert!(html.contains(&path("win", "de")), "{html}");
+    let index = read(reports.join("index.html"));
+    assert!(index.contains("href=\"run-000001.html\""), "{index}");
+
+    let out = net.sentry(&["--spot", "--reports-dir", reports_arg]);
+    assert!(out.starts_with("sentry run 2 (spot): "), "{out}");
+    assert!(reports.join("run-000002.html").is_file());
+    let index = read(reports.join("index.html"));
+    for run in ["run-000001.html", "run-000002.html"] {
+        assert!(index.contains(&format!("href=\"{run}\"")), "{index}");
+    }
+
+    // Without --reports-dir, reports go beside the database.
+    let out = net.sentry(&["--all"]);
+    let beside = net.env.db.parent().unwrap().join("reports");
+    assert_eq!(
+        report_path(&out),
+        beside.join("run-000003.html").display().to_string()
+    );
+    assert!(read(beside.join("index.html")).contains("href=\"run-000003.html\""));
+}
+
+#[test]
+fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
+    let mut net = Net::new();
+    let server = net.env.serve_with_sentry(&[
+        "--spot-every",
+        "0",
+        "--all-every",
+        "0",
+        "--hashes-every",
+        "0",
+        "--check-timeout",
+        "1",
+    ]);
+    // Added through the control socket.
+    net.add("fresh", Behaviour::Healthy, &[]);
+    assert!(
+        net.poll_served(&server, "win", "en-US", "fresh"),
+        "the new mirror was not checked within {PROMPT:?}:\n{}",
+        server.log()
+    );
+    assert_eq!(net.health()["fresh"], "up");
+
+    let (os, template) = LATE;
+    net.env.ok(&["location", "add", PRODUCT, os, template]);
+    let start = Instant::now();
+    while net.uptake(os) != Some((100, 100)) && start.elapsed() < PROMPT {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        net.uptake(os),
+        Some((100, 100)),
+        "the new location was not checked within {PROMPT:?}:\n{}",
+        server.log()
+    );
+    assert!(net.poll_served(&server, os, "fr", "fresh"));
+}
+
+#[test]
+fn one_mirror_or_only_what_is_new_can_be_checked() {
+    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let out = net.sentry(&["--mirror", "alpha"]);
+    assert!(out.starts_with("sentry run 1 (all (alpha)): "), "{out}");
+    assert!(
+        out.contains(" checks, 0 failures, 0 status changes\n"),
+        "{out}"
+    );
+    // The base URL, and three or four languages of each location.
+    let alpha = checks(&out);
+    assert!([7, 8, 9].contains(&alpha), "{out}");
+    assert_eq!(net.mirror("alpha").requests(), alpha);
+    assert_eq!(net.mirror("bravo").requests(), 0);
+    let health = net.health();
+    assert_eq!(
+        (health["alpha"].as_str(), health["bravo"].as_str()),
+        ("up", "unchecked")
+    );
+
+    let out = net.env.run(&["sentry", "--mirror", "nobody"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("nobody"), "{out:?}");
+    let out = net.env.run(&["sentry", "--all", "--new"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("choose one"), "{out:?}");
+
+    // The new mirror, only.
+    let out = net.sentry(&["--new"]);
+    assert!(out.starts_with("sentry run 2 (new): "), "{out}");
+    let bravo = checks(&out);
+    assert_eq!(net.mirror("alpha").requests(), alpha);
+    assert_eq!(net.mirror("bravo").requests(), bravo);
+    assert_eq!(net.health()["bravo"], "up");
+    assert_eq!(net.sentry(&["--new"]), "sentry new: nothing to check\n");
+    assert_eq!(
+        net.mirror("alpha").requests() + net.mirror("bravo").requests(),
+        alpha + bravo
+    );
+
+    // A new location: only it (and each mirror's base URL).
+    let (os, template) = LATE;
+    net.env.ok(&["location", "add", PRODUCT, os, template]);
+    let out = net.sentry(&["--new"]);
+    assert!(out.starts_with("sentry run 3 (new): "), "{out}");
+    // Base URL plus three or four sampled languages, on each mirror.
+    let n = checks(&out);
+    assert!((8..=10).contains(&n), "{out}");
+    assert_eq!(net.uptake(os), Some((200, 200)));
+    assert_eq!(net.sentry(&["--new"]), "sentry new: nothing to check\n");
+
+    // A product flagged checknow is checked again, once.
+    net.env
+        .ok(&["product", "set", PRODUCT, "--checknow", "true"]);
+    let out = net.sentry(&["--new"]);
+    assert!(out.starts_with("sentry run 4 (new): "), "{out}");
+    assert!(checks(&out) > n, "{out}");
+    assert_eq!(net.sentry(&["--new"]), "sentry new: nothing to check\n");
+}
+
+/// SPEC §3 politeness: a clear User-Agent, the base URL first, one redirect followed at most; a mirror
+/// refusing HEAD is asked for one byte with a ranged GET.
+#[test]
+fn checks_are_polite() {
+    let net = Net::with(&[
+        ("one", Behaviour::Healthy),
+        ("loop", Behaviour::RedirectLoop),
+        ("head405", Behaviour::HeadRefused),
+    ]);
+    net.sentry(&["--all"]);
+    net.sentry(&["--all"]);
+    for (name, mirror) in &net.mirrors {
+        let seen = mirror.seen();
+        assert_eq!(seen[0].path, "/", "{name}: {seen:#?}");
+        for s in &seen {
+            let ua = s.user_agent.as_deref().unwrap_or("");
+            assert!(ua.starts_with("Bouncer-Sentry/"), "{name}: {s:?}");
+        }
+    }
+    // Every file was asked for once, then once more after its redirect.
+    let mut per_path: BTreeMap<String, usize> = BTreeMap::new();
+    for s in net.mirror("loop").seen().iter().filter(|s| s.path != "/") {
+        *per_path.entry(s.path.clone()).or_default() += 1;
+    }
+    assert!(!per_path.is_empty());
+    for (path, n) in &per_path {
+        assert_eq!(n % 2, 0, "{path} asked for {n} times");
+    }
+    let seen = net.mirror("head405").seen();
+    for (i, s) in seen.iter().enumerate().filter(|(_, s)| s.method == "HEAD") {
+        let next = seen
+            .iter()
+            .skip(i + 1)
+            .find(|n| n.path == s.path)
+            .unwrap_or_else(|| panic!("no GET after the refused HEAD of {}", s.path));
+        assert_eq!(next.method, "GET", "{seen:#?}");
+        assert_eq!(next.range.as_deref(), Some("bytes=0-0"), "{seen:#?}");
+    }
+}
+
+#[test]
+fn checks_on_one_mirror_stay_within_per_mirror() {
+    let sluggish = Behaviour::Sluggish(Duration::from_millis(100));
+    let net = Net::with(&[("one", sluggish.clone()), ("two", sluggish)]);
+    net.sentry(&["--all", "--per-mirror", "2", "--threads", "16"]);
+    for (name, mirror) in &net.mirrors {
+        // Two at once (so a third would have shown), never three.
+        assert_eq!(mirror.max_in_flight(), 2, "{name}");
+    }
+}
+
+/// SPEC §3: `--new` checks new files. A language added to a product makes
+/// new files on every location; a mirror lacking them must not get their
+/// traffic until a full run hours later.
+#[test]
+fn a_language_added_to_a_product_is_checked_as_new() {
+    let lagging: Vec<String> = LOCATIONS
+        .iter()
+        .map(|(os, _)| path(os, LATE_LANG))
+        .collect();
+    let net = Net::with(&[
+        ("good", Behaviour::Healthy),
+        ("lagging", Behaviour::Missing(lagging)),
+    ]);
+    net.sentry(&["--all"]);
+    assert_eq!(net.listed()["lagging"].serves, 2);
+
+    net.env
+        .ok(&["product", "set", PRODUCT, "--add-lang", LATE_LANG]);
+    let out = net.sentry(&["--new"]);
+    assert_ne!(
+        out, "sentry new: nothing to check\n",
+        "the new files went unchecked"
+    );
+    assert_eq!(net.listed()["lagging"].serves, 0, "{out}");
+    assert_eq!(net.listed()["good"].serves, 2, "{out}");
+}
