@@ -269,6 +269,8 @@ fn failed(e: &ureq::Error) -> Observation {
         E::ConnectionFailed => Failure::Connection,
         E::Io(io) => match io.kind() {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::Timeout,
+            // The resolver's failures arrive as plain I/O errors.
+            _ if io.to_string().contains("lookup address") => Failure::Dns,
             _ => Failure::Connection,
         },
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => Failure::Tls,

@@ -543,6 +543,14 @@ impl Tx<'_> {
                 languages.push(l);
             }
         }
+        // A new language means new files on every mirror: check them soon.
+        if languages
+            .iter()
+            .any(|l| !old.languages.iter().any(|o| o.eq_ignore_ascii_case(l)))
+            && !old.languages.is_empty()
+        {
+            new.checknow = true;
+        }
         new.languages = languages;
         self.put_product(&new)?;
         self.record("product.update", describe_change(&old.name, &old, &new))?;
