@@ -665,12 +665,16 @@ fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
         || args.reports_dir.is_some();
     let sentry = match &ctx.sentry {
         Some(s) if !tuned => s.clone(),
-        _ => {
-            let mut config = SentryConfig::new(
-                args.reports_dir
-                    .as_ref()
-                    .map_or_else(|| default_reports_dir(&ctx.db), PathBuf::from),
+        server => {
+            // Tuned runs start from the server's settings (its reports
+            // directory above all), or the defaults for this database.
+            let mut config = server.as_ref().map_or_else(
+                || SentryConfig::new(default_reports_dir(&ctx.db)),
+                |s| s.config().clone(),
             );
+            if let Some(dir) = &args.reports_dir {
+                config.reports_dir = PathBuf::from(dir);
+            }
             if let Some(t) = args.threads {
                 config.threads = t.max(1);
             }

@@ -31,6 +31,9 @@ pub struct Network {
     changes: (Mutex<u64>, Condvar),
     /// How long the last index build took, in microseconds.
     last_build_micros: AtomicU64,
+    /// Held by a sentry run: one at a time per network, whichever
+    /// [`crate::sentry::Sentry`] (scheduled or from the CLI) makes it.
+    pub sentry_run: Mutex<()>,
 }
 
 impl Network {
@@ -44,6 +47,7 @@ impl Network {
             publishing: Mutex::new(()),
             generation: AtomicU64::new(0),
             changes: (Mutex::new(0), Condvar::new()),
+            sentry_run: Mutex::new(()),
             last_build_micros: AtomicU64::new(0),
         };
         if live {

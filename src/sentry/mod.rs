@@ -14,8 +14,8 @@ pub mod verdict;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use plan::Mode;
@@ -112,8 +112,6 @@ pub struct Sentry {
     network: Arc<Network>,
     config: SentryConfig,
     prober: Prober,
-    /// One run at a time (the scheduler and `bouncer sentry` share it).
-    running: Mutex<()>,
     stop: AtomicBool,
     /// Figures for metrics.
     pub stats: SentryStats,
@@ -126,10 +124,14 @@ impl Sentry {
             prober: Prober::new(&config.probe),
             network,
             config,
-            running: Mutex::new(()),
             stop: AtomicBool::new(false),
             stats: SentryStats::default(),
         }
+    }
+
+    /// How it works.
+    pub fn config(&self) -> &SentryConfig {
+        &self.config
     }
 
     /// Asks a running run (and the schedule) to stop soon.
@@ -140,7 +142,8 @@ impl Sentry {
 
     /// Runs one check pass in `mode`, on every active mirror or just `mirror`.
     pub fn run(&self, mode: Mode, mirror: Option<&str>) -> Result<Summary> {
-        let _one_at_a_time = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let network = self.network.clone();
+        let _one_at_a_time = network.sentry_run.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let started_at = now();
         let store = self.network.store();
