@@ -29,7 +29,7 @@ const LATE: (&str, &str) = ("osx", "/fx/osx/:lang/fx.dmg");
 /// A language tests add later (alphabetically last, so always checked):
 /// every mirror has its files unless told otherwise.
 const LATE_LANG: &str = "zu";
-/// bounces per `print=yes` sample: with five equal candidates the chance
+/// Bounces per `print=yes` sample: with five equal candidates the chance
 /// that one is never picked is about 1e-19.
 const SAMPLES: usize = 200;
 /// How long a test waits for the scheduled checker.
@@ -58,7 +58,8 @@ fn files() -> Files {
     Arc::new(files)
 }
 
-/// The paths of `os`'s files, or of every file in `lang`.
+/// The product's files (two locations, four languages) that `keep` picks
+/// by (os, lang).
 fn paths_where(keep: impl Fn(&str, &str) -> bool) -> Vec<String> {
     LOCATIONS
         .iter()
@@ -230,33 +231,48 @@ impl Net {
             .unwrap_or_else(|| panic!("{url} is on no known mirror"))
     }
 
-    /// The mirrors [`SAMPLES`] `print=yes` bounces for (os, lang) went to.
-    fn served(&self, server: &Server, os: &str, lang: &str) -> BTreeSet<String> {
-        let path = path(os, lang);
+    /// Where a `print=yes` bounce for (os, lang) goes: a mirror's name, or
+    /// `None` when no mirror can serve (503).
+    fn pick(&self, server: &Server, os: &str, lang: &str) -> Option<String> {
         let target = format!("/?product={PRODUCT}&os={os}&lang={lang}&print=yes");
-        (0..SAMPLES)
-            .map(|_| {
-                let r = server.get(&target);
-                assert_eq!(r.status, 200, "GET {target}: {r:?}");
-                self.name_of(r.body.trim_end(), &path)
-            })
-            .collect()
+        let r = server.get(&target);
+        match r.status {
+            200 => Some(self.name_of(r.body.trim_end(), &path(os, lang))),
+            503 => None,
+            _ => panic!("GET {target}: {r:?}"),
+        }
     }
 
-    /// Polls `print=yes` for (os, lang) until `name` is picked, at most
-    /// [`PROMPT`]; whether it was.
-    fn poll_served(&self, server: &Server, os: &str, lang: &str, name: &str) -> bool {
-        let path = path(os, lang);
-        let target = format!("/?product={PRODUCT}&os={os}&lang={lang}&print=yes");
-        let start = Instant::now();
-        while start.elapsed() < PROMPT {
-            let r = server.get(&target);
-            if r.status == 200 && self.name_of(r.body.trim_end(), &path) == name {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    /// How often each mirror was picked in `n` bounces for (os, lang), all
+    /// of which must find a mirror.
+    fn picks(&self, server: &Server, os: &str, lang: &str, n: usize) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for _ in 0..n {
+            let name = self
+                .pick(server, os, lang)
+                .unwrap_or_else(|| panic!("no mirror serves {os} {lang}"));
+            *counts.entry(name).or_default() += 1;
         }
-        false
+        counts
+    }
+
+    /// The mirrors [`SAMPLES`] bounces for (os, lang) went to.
+    fn served(&self, server: &Server, os: &str, lang: &str) -> BTreeSet<String> {
+        self.picks(server, os, lang, SAMPLES).into_keys().collect()
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; fails the test, showing the
+/// server's log, if it does not within [`PROMPT`].
+fn wait_until(server: &Server, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < PROMPT,
+            "{what}: not within {PROMPT:?}; the server said:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -378,7 +394,10 @@ fn a_mixed_network_serves_only_from_good_mirrors() {
     }
     assert_eq!(health("broken"), "down: 500 Internal Server Error");
     assert!(health("slow").starts_with("down: timed out"), "{listed:#?}");
-    assert!(health("reset").starts_with("down: "), "{listed:#?}");
+    assert!(
+        health("reset").starts_with("down: connection failed"),
+        "{listed:#?}"
+    );
     assert!(health("nowhere").starts_with("down: "), "{listed:#?}");
     for full in ["good-a", "good-b", "head405", "wrongbytes"] {
         assert_eq!(serves(full), 2, "{full}: {listed:#?}");
@@ -399,7 +418,7 @@ fn a_mixed_network_serves_only_from_good_mirrors() {
     // Why each file is missing.
     for (mirror, why) in [
         ("errorpage", "text/html"),
-        ("wrongsize", "expected"),
+        ("wrongsize", "bytes, expected"),
         ("loop", "redirect"),
     ] {
         let rows = net.status_of(mirror);
@@ -731,6 +750,27 @@ fn mail_test_reaches_the_server_or_explains_the_port() {
     );
 }
 
+/// A run whose mail cannot go out still does its work, and says so.
+#[test]
+fn a_run_whose_mail_fails_warns_with_advice() {
+    let net = Net::with(&[("alpha", Behaviour::Broken), ("bravo", Behaviour::Healthy)]);
+    let smtp = Smtp::start();
+    mail_to(&net, &smtp, false);
+    let port = smtp.port;
+    drop(smtp);
+    let out = net.sentry(&["--all"]);
+    assert!(out.contains("  alpha is down: "), "{out}");
+    let warning = out
+        .lines()
+        .find(|l| l.starts_with("warning: mail not sent: "))
+        .unwrap_or_else(|| panic!("no mail warning in {out}"));
+    assert!(
+        warning.contains(&format!("127.0.0.1:{port}")) && warning.contains("mail.port"),
+        "{warning}"
+    );
+    assert!(net.health()["alpha"].starts_with("down: "));
+}
+
 #[test]
 fn reports_name_every_failure_and_the_index_lists_the_runs() {
     let net = Net::with(&[
@@ -746,6 +786,10 @@ fn reports_name_every_failure_and_the_index_lists_the_runs() {
     let reports = dir.path().join("sentry reports");
     let reports_arg = reports.to_str().unwrap();
     let out = net.sentry(&["--all", "--reports-dir", reports_arg]);
+    // Two of four mirrors down is no majority: no alarm.
+    assert!(!out.contains("ALARM"), "{out}");
+    assert!(out.contains("  broken is down: "), "{out}");
+    assert!(out.contains("  slow is down: "), "{out}");
     let first = reports.join("run-000001.html");
     assert_eq!(report_path(&out), first.display().to_string());
     let html = read(&first);
@@ -793,26 +837,123 @@ fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
     ]);
     // Added through the control socket.
     net.add("fresh", Behaviour::Healthy, &[]);
-    assert!(
-        net.poll_served(&server, "win", "en-US", "fresh"),
-        "the new mirror was not checked within {PROMPT:?}:\n{}",
-        server.log()
-    );
+    wait_until(&server, "the new mirror serves", || {
+        net.pick(&server, "win", "en-US").as_deref() == Some("fresh")
+    });
     assert_eq!(net.health()["fresh"], "up");
 
     let (os, template) = LATE;
     net.env.ok(&["location", "add", PRODUCT, os, template]);
-    let start = Instant::now();
-    while net.uptake(os) != Some((100, 100)) && start.elapsed() < PROMPT {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(&server, "the new location is taken up", || {
+        net.uptake(os) == Some((100, 100))
+    });
+    assert_eq!(net.pick(&server, os, "fr").as_deref(), Some("fresh"));
+}
+
+/// While serving, `bouncer sentry` (whatever its tuning flags) reports into
+/// the server's reports directory, where the index of runs links to it.
+#[test]
+fn while_serving_cli_runs_report_into_the_servers_directory() {
+    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("served reports");
+    let server = net.env.serve_with_sentry(&[
+        "--reports-dir",
+        reports.to_str().unwrap(),
+        "--spot-every",
+        "0",
+        "--all-every",
+        "0",
+        "--hashes-every",
+        "0",
+    ]);
+    // The start-up run of never-checked mirrors.
+    wait_until(&server, "the first run's report", || {
+        reports.join("run-000001.html").is_file()
+    });
+
+    let out = net.env.ok(&["sentry", "--all"]);
     assert_eq!(
-        net.uptake(os),
-        Some((100, 100)),
-        "the new location was not checked within {PROMPT:?}:\n{}",
-        server.log()
+        report_path(&out),
+        reports.join("run-000002.html").display().to_string()
     );
-    assert!(net.poll_served(&server, os, "fr", "fresh"));
+    let out = net.sentry(&["--all"]);
+    assert_eq!(
+        report_path(&out),
+        reports.join("run-000003.html").display().to_string(),
+        "a run with --timeout reported elsewhere"
+    );
+    let index = read(reports.join("index.html"));
+    for run in 1..=3 {
+        let file = format!("run-{run:06}.html");
+        assert!(index.contains(&format!("href=\"{file}\"")), "{index}");
+        assert!(reports.join(&file).is_file(), "{file} is missing");
+    }
+}
+
+#[test]
+fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
+    let net = Net::with(&[
+        ("alpha", Behaviour::Healthy),
+        ("bravo", Behaviour::Healthy),
+        ("charlie", Behaviour::Healthy),
+    ]);
+    let server = net.env.serve_with_sentry(&[
+        "--spot-every",
+        "1",
+        "--all-every",
+        "0",
+        "--hashes-every",
+        "0",
+        "--check-timeout",
+        "1",
+    ]);
+    let everyone = set(&["alpha", "bravo", "charlie"]);
+    // Never-checked mirrors are checked at start.
+    wait_until(&server, "every mirror serves", || {
+        net.listed().values().all(|l| l.serves == 2)
+    });
+    assert_eq!(net.served(&server, "win", "de"), everyone);
+
+    net.mirror("alpha").set(Behaviour::Broken);
+    wait_until(&server, "a spot check finds alpha broken", || {
+        net.health()["alpha"].starts_with("down: ")
+    });
+    assert_eq!(net.served(&server, "win", "de"), set(&["bravo", "charlie"]));
+
+    net.mirror("alpha").set(Behaviour::Healthy);
+    wait_until(&server, "a spot check finds alpha repaired", || {
+        net.health()["alpha"] == "up"
+    });
+    assert_eq!(net.served(&server, "win", "de"), everyone);
+}
+
+#[test]
+fn a_flapping_mirror_is_damped_and_reported() {
+    let net = Net::with(&[
+        ("steady", Behaviour::Healthy),
+        ("flaky", Behaviour::Healthy),
+    ]);
+    net.sentry(&["--all"]);
+    let mut out = String::new();
+    for behaviour in [
+        Behaviour::Broken,
+        Behaviour::Healthy,
+        Behaviour::Broken,
+        Behaviour::Healthy,
+    ] {
+        net.mirror("flaky").set(behaviour);
+        out = net.sentry(&["--all"]);
+    }
+    assert!(out.contains("  flaky is back\n"), "{out}");
+    let report = read(report_path(&out));
+    assert!(report.contains("(flapping: damped)"), "{report}");
+
+    // Four changes within hours: a quarter of its rating (25 against 100).
+    let server = net.env.serve(&[]);
+    let picks = net.picks(&server, "win", "de", 400);
+    let flaky = picks.get("flaky").copied().unwrap_or(0);
+    assert!((1..140).contains(&flaky), "{picks:?}");
 }
 
 #[test]
