@@ -682,8 +682,7 @@ fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
                 config.per_mirror = p.max(1);
             }
             if let Some(t) = args.timeout {
-                config.probe.response_timeout = std::time::Duration::from_secs(t.max(1));
-                config.probe.connect_timeout = std::time::Duration::from_secs(t.max(1));
+                config.probe.set_timeout(t);
             }
             Arc::new(Sentry::new(ctx.network.clone(), config))
         }

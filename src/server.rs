@@ -291,8 +291,7 @@ pub fn sentry_settings(
         config.threads = t.max(1);
     }
     if let Some(t) = args.check_timeout {
-        config.probe.connect_timeout = std::time::Duration::from_secs(t.max(1));
-        config.probe.response_timeout = std::time::Duration::from_secs(t.max(1));
+        config.probe.set_timeout(t);
     }
     let every = |flag: Option<u64>, default: Option<std::time::Duration>| match flag {
         Some(0) => None,

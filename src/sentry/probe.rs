@@ -42,6 +42,18 @@ impl Default for ProbeConfig {
     }
 }
 
+impl ProbeConfig {
+    /// One limit, in seconds, for connecting, for the answer and for any
+    /// pause in a download (a mirror that stalls mid-body is as down as one
+    /// that never answers).
+    pub fn set_timeout(&mut self, secs: u64) {
+        let t = Duration::from_secs(secs.max(1));
+        self.connect_timeout = t;
+        self.response_timeout = t;
+        self.read_timeout = t;
+    }
+}
+
 /// Makes checks.
 pub struct Prober {
     agent: Agent,

@@ -1,7 +1,7 @@
 //! Judging what checks saw. Pure functions of observations and the
 //! previous state (and the clock, passed in): no I/O, fully unit-tested.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{Availability, LocationId, MirrorHealth, MirrorId};
 
@@ -324,6 +324,41 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             judged.len()
         ));
     }
+    // The same suspicion when most mirrors suddenly lack most of the files
+    // they had (an error page or proxy between us and the world looks
+    // like that): keep what we knew, and say so.
+    let losing = judged
+        .iter()
+        .filter(|r| {
+            let had: HashSet<LocationId> = r
+                .files
+                .iter()
+                .map(|f| f.location)
+                .filter(|l| {
+                    previous
+                        .availability
+                        .get(&(*l, r.mirror))
+                        .is_some_and(|a| a.present)
+                })
+                .collect();
+            let lost = had
+                .iter()
+                .filter(|l| {
+                    r.files
+                        .iter()
+                        .any(|f| f.location == **l && matches!(f.verdict, FileVerdict::Missing(_)))
+                })
+                .count();
+            lost > 0 && lost * 2 >= had.len()
+        })
+        .count();
+    let mass_loss = d.alarm.is_none() && judged.len() >= 2 && losing * 2 > judged.len();
+    if mass_loss {
+        d.alarm = Some(format!(
+            "{losing} of {} mirrors lost most of their files at once: the checker's own network is the likely cause, so no file was marked missing",
+            judged.len()
+        ));
+    }
     for r in &judged {
         let old = previous.health.get(&r.mirror);
         let fault = r.fault();
@@ -406,6 +441,7 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
                     // Suspect ourselves: keep what we knew.
                     continue;
                 }
+                (None, Some(_)) if mass_loss && was_present => continue,
                 (Some(why), _) => Availability {
                     present: was_present,
                     healthy: false,
@@ -746,6 +782,66 @@ mod tests {
         // A single mirror cannot tell us anything about ourselves.
         let d = decide(&results[..1], &prev, 10);
         assert!(d.alarm.is_none());
+    }
+
+    #[test]
+    fn most_mirrors_losing_their_files_at_once_raises_the_alarm() {
+        let mut prev = healthy_before(&[1, 2, 3]);
+        for m in 1..=3 {
+            for l in [7, 8] {
+                prev.availability.insert(
+                    (LocationId(l), MirrorId(m)),
+                    Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 1,
+                        error: String::new(),
+                    },
+                );
+            }
+        }
+        let lost = |m| {
+            result(
+                m,
+                Ok(()),
+                vec![
+                    file(7, "", FileVerdict::Missing("404 Not Found".into())),
+                    file(8, "", FileVerdict::Missing("404 Not Found".into())),
+                ],
+            )
+        };
+        let d = decide(&[lost(1), lost(2), lost(3)], &prev, 10);
+        assert!(
+            d.alarm.as_deref().is_some_and(|a| a.contains("lost most")),
+            "{:?}",
+            d.alarm
+        );
+        assert!(d.availability.is_empty() && d.changes.is_empty());
+        // One mirror losing its files is news, not an alarm.
+        let fine = |m| {
+            result(
+                m,
+                Ok(()),
+                vec![
+                    file(7, "", FileVerdict::Present),
+                    file(8, "", FileVerdict::Present),
+                ],
+            )
+        };
+        let d = decide(&[lost(1), fine(2), fine(3)], &prev, 10);
+        assert!(d.alarm.is_none());
+        assert_eq!(d.changes.len(), 2);
+        // A new file nobody has yet is no loss.
+        let new = |m| {
+            result(
+                m,
+                Ok(()),
+                vec![file(9, "", FileVerdict::Missing("404 Not Found".into()))],
+            )
+        };
+        let d = decide(&[new(1), new(2), new(3)], &prev, 10);
+        assert!(d.alarm.is_none());
+        assert_eq!(d.availability.len(), 3);
     }
 
     #[test]
