@@ -9,8 +9,10 @@
 //! ```
 //!
 //! It needs `wrk` and `nginx` (Debian: `apt-get install wrk nginx-light`).
-//! The release build of `bouncer` is made first if `cargo` started this
-//! program; otherwise run `cargo build --release` beforehand.
+//! The release build of `bouncer` is made (or brought up to date) first if
+//! `cargo` started this program; otherwise run `cargo build --release`
+//! beforehand. The whole run takes about a minute after the build
+//! (5 runs of `LOADTEST_SECS` plus a short hostile-path run).
 //!
 //! What it does: builds a demo-like database in a temporary directory (3
 //! products × 4 operating systems × 8 languages, 10 mirrors on 127.0.0.1,
@@ -322,9 +324,40 @@ fn bouncer_binary() -> Result<PathBuf> {
     let bin = dir.join(format!("bouncer{}", std::env::consts::EXE_SUFFIX));
     let profile_is_release = dir.file_name().is_some_and(|n| n == "release");
     if let Some(cargo) = std::env::var_os("CARGO") {
+        println!(
+            "loadtest: bringing {} up to date (cargo build)",
+            bin.display()
+        );
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--bin", "bouncer"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // With this example in the same build, the library is compiled with
+        // the same features as for the example, so nothing is rebuilt twice.
+        cmd.args([
+            "build",
+            "--quiet",
+            "--bin",
+            "bouncer",
+            "--example",
+            "loadtest",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // `cargo run` gave us the package's variables; some build scripts
+        // (ring's) track CARGO_MANIFEST_DIR, so passing them on would make
+        // cargo rebuild half the dependency tree, twice.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_")
+                || matches!(
+                    &*k,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                )
+            {
+                cmd.env_remove(&key);
+            }
+        }
         if profile_is_release {
             cmd.arg("--release");
         }
@@ -492,6 +525,7 @@ fn start_bouncer(bin: &Path, db: &Path, threads: usize, counting: bool) -> Resul
     if !counting {
         cmd.arg("--no-count");
     }
+    cmd.args(quiet_flags(bin));
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -528,8 +562,9 @@ fn start_bouncer(bin: &Path, db: &Path, threads: usize, counting: bool) -> Resul
                     .parse()
                     .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
                 println!(
-                    "loadtest: bouncer --threads {threads}{} (pid {}) on http://{addr}",
+                    "loadtest: bouncer --threads {threads}{} {} (pid {}) on http://{addr}",
                     if counting { "" } else { " --no-count" },
+                    quiet_flags(bin).join(" "),
                     guard.pid()
                 );
                 return Ok(Server { guard, addr });
@@ -542,6 +577,21 @@ fn start_bouncer(bin: &Path, db: &Path, threads: usize, counting: bool) -> Resul
             }
         }
     }
+}
+
+/// Flags that keep background work (mirror checks) out of the measurement,
+/// for the builds that have them.
+fn quiet_flags(bin: &Path) -> Vec<&'static str> {
+    let help = Command::new(bin)
+        .args(["serve", "--help"])
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    ["--no-sentry"]
+        .into_iter()
+        .filter(|f| help.contains(f))
+        .collect()
 }
 
 /// One HEAD request (not counted as a download): the answer must be a 302.
