@@ -264,6 +264,7 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
                         md5: Some(digests.md5),
                         sha1: Some(digests.sha1),
                         sha256: Some(digests.sha256),
+                        sha512: None,
                     })?;
                 }
             }

@@ -8,6 +8,7 @@
 //! - [`network`]: the live network: store + current index, one write path that commits then publishes.
 //! - [`bounce`]: the redirect handler (`/?product=…`, `/files/…`).
 //! - [`counters`]: download counts kept in memory and flushed in batches.
+//! - [`loader`]: checksum files → languages, locations and files, planned then applied.
 //! - [`sentry`]: checks mirrors on a thread pool, keeps availability honest, reports and mails.
 //! - [`mail`]: e-mail to operators over SMTP.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod index;
+pub mod loader;
 pub mod mail;
 pub mod model;
 pub mod network;

@@ -221,6 +221,8 @@ pub struct FileInfo {
     pub sha1: Option<String>,
     /// Lower-case hex SHA-256.
     pub sha256: Option<String>,
+    /// Lower-case hex SHA-512.
+    pub sha512: Option<String>,
 }
 
 /// A stable name pointing at a product (`firefox-latest`).

@@ -75,6 +75,20 @@ pub fn encode_path(path: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Percent-encodes a raw (unencoded) path such as a checksum file's:
+/// everything but `/` and unreserved characters, `%` included.
+pub fn encode_raw_path(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~+".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +124,18 @@ mod tests {
         assert_eq!(encode_path("/a%20b"), "/a%20b");
     }
 
+    #[test]
+    fn raw_paths_are_encoded_whole() {
+        assert_eq!(encode_raw_path("a b/100%/ü:x"), "a%20b/100%25/%C3%BC%3Ax");
+    }
+
     proptest! {
+        #[test]
+        fn raw_encoding_round_trips(s in ".*") {
+            let encoded = encode_raw_path(&s);
+            prop_assert_eq!(percent_decode(&encoded), s.as_str());
+        }
+
         #[test]
         fn decode_never_panics(s in ".*") {
             let _ = decode(&s, true);

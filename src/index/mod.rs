@@ -20,6 +20,9 @@ use crate::store::Snapshot;
 
 const NONE: u32 = u32::MAX;
 
+/// Longest path `/files/…` considers (longer ones are 404 at once).
+pub const MAX_FILE_PATH: usize = 1024;
+
 /// A mirror as the redirect path needs it.
 #[derive(Debug)]
 pub struct MirrorEntry {
@@ -241,6 +244,10 @@ impl Index {
     /// file, a location without `:lang`, or a location whose `:lang` a
     /// path component fills with a language the product offers.
     pub fn resolve_path<'a>(&'a self, path: &'a str) -> Result<Target<'a>, Miss> {
+        // No known file has a longer path; a hostile one must not cost more.
+        if path.len() > MAX_FILE_PATH {
+            return Err(Miss::Path);
+        }
         if let Some((loc, lang)) = self.files.get(path) {
             let location = &self.locations[*loc as usize];
             return Ok(Target {

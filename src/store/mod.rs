@@ -37,6 +37,9 @@ storage_errors!(
     redb::DatabaseError
 );
 
+/// redb's page cache.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// An open Bouncer database.
 pub struct Store {
     db: Database,
@@ -92,12 +95,18 @@ impl Store {
     /// Opens (or creates) the database at `path`, migrating an older schema
     /// and refusing a newer one.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => Error::Busy {
-                path: path.display().to_string(),
-            },
-            e => Error::Storage(format!("cannot open {}: {e}", path.display())),
-        })?;
+        // redb's default 1 GiB page cache would keep most of a large
+        // availability table in memory after every index build; the index
+        // holds what the redirect path needs, so a modest cache suffices.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => Error::Busy {
+                    path: path.display().to_string(),
+                },
+                e => Error::Storage(format!("cannot open {}: {e}", path.display())),
+            })?;
         let txn = db.begin_write()?;
         migrate::upgrade(&txn)?;
         create_tables(&txn)?;
@@ -799,6 +808,13 @@ impl Tx<'_> {
         let mut t = self.txn.open_table(AVAILABILITY)?;
         t.retain_in((location.0, 0)..=(location.0, u64::MAX), |_, _| false)?;
         Ok(())
+    }
+
+    /// The file stored at `path`.
+    pub fn file(&self, path: &str) -> Result<Option<FileInfo>> {
+        let t = self.txn.open_table(FILES)?;
+        let row = t.get(path)?;
+        row.map(|v| decode(v.value())).transpose()
     }
 
     /// Stores a file's size and hashes (replacing what was known).

@@ -304,6 +304,7 @@ impl Row for FileInfo {
         w.opt_str(&self.md5);
         w.opt_str(&self.sha1);
         w.opt_str(&self.sha256);
+        w.opt_str(&self.sha512);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(FileInfo {
@@ -314,6 +315,7 @@ impl Row for FileInfo {
             md5: r.opt_str()?,
             sha1: r.opt_str()?,
             sha256: r.opt_str()?,
+            sha512: r.opt_str()?,
         })
     }
 }
@@ -441,8 +443,9 @@ mod tests {
         #[test]
         fn files(path in ".*", location: Option<u64>, lang in proptest::option::of(".*"),
                  size: Option<u64>, md5 in proptest::option::of("[0-9a-f]{32}"),
-                 sha1 in proptest::option::of("[0-9a-f]{40}"), sha256 in proptest::option::of("[0-9a-f]{64}")) {
-            round_trip(FileInfo { path, location: location.map(LocationId), lang, size, md5, sha1, sha256 });
+                 sha1 in proptest::option::of("[0-9a-f]{40}"), sha256 in proptest::option::of("[0-9a-f]{64}"),
+                 sha512 in proptest::option::of("[0-9a-f]{128}")) {
+            round_trip(FileInfo { path, location: location.map(LocationId), lang, size, md5, sha1, sha256, sha512 });
         }
 
         #[test]
