@@ -46,6 +46,8 @@ pub enum Command {
     Uptake(UptakeArgs),
     /// Settings.
     Settings(SettingsCmd),
+    /// Load a checksum file.
+    Load(Load),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -726,4 +728,31 @@ pub struct SettingsUnset {
     /// the setting
     #[argh(positional)]
     pub key: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "load")]
+/// add a release from a checksum file (MD5SUMS, SHA1SUMS, SHA256SUMS, SHA512SUMS; GNU or BSD format)
+pub struct Load {
+    /// the checksum file
+    #[argh(positional)]
+    pub file: String,
+    /// the product its files belong to (created if missing)
+    #[argh(option)]
+    pub product: String,
+    /// platform directories and their OS, e.g. win32=win,mac=osx (added to the defaults)
+    #[argh(option)]
+    pub os_map: Option<String>,
+    /// directory on the mirrors the file's paths are relative to, e.g. /firefox/releases/120.0
+    #[argh(option)]
+    pub prefix: Option<String>,
+    /// only files whose path matches this glob, e.g. '*.exe'
+    #[argh(option, long = "match")]
+    pub r#match: Option<String>,
+    /// show the plan, write nothing
+    #[argh(switch)]
+    pub dry_run: bool,
+    /// replace stored hashes and location paths that differ
+    #[argh(switch)]
+    pub force: bool,
 }

@@ -63,19 +63,29 @@ impl Outcome {
     }
 }
 
-/// Whether a command needs a password on its input.
-pub fn needs_password(command: &Command) -> bool {
-    matches!(
-        command,
+/// What a command reads on the client's side and sends along: the server
+/// cannot prompt on the user's terminal or read the user's files.
+pub enum Input<'a> {
+    /// A password (prompted on a terminal, else read from stdin).
+    Password,
+    /// The contents of a file.
+    File(&'a str),
+}
+
+/// What `command` needs as input, if anything.
+pub fn input_for(command: &Command) -> Option<Input<'_>> {
+    match command {
         Command::User(UserCmd {
-            action: UserAction::Add(_) | UserAction::Passwd(_)
-        })
-    )
+            action: UserAction::Add(_) | UserAction::Passwd(_),
+        }) => Some(Input::Password),
+        Command::Load(l) => Some(Input::File(&l.file)),
+        _ => None,
+    }
 }
 
 /// Runs a management command (anything but `serve` and `demo`).
 /// `input` is what the user piped in (the password for `user add|passwd`).
-pub fn execute(ctx: &Context, command: &Command, input: Option<&str>) -> Outcome {
+pub fn execute(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Outcome {
     match run(ctx, command, input) {
         Ok(out) => Outcome::ok(out),
         Err(e) => Outcome::fail(&e),
@@ -84,7 +94,7 @@ pub fn execute(ctx: &Context, command: &Command, input: Option<&str>) -> Outcome
 
 const ACTOR: &str = "cli";
 
-fn run(ctx: &Context, command: &Command, input: Option<&str>) -> Result<String> {
+fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String> {
     let net = &*ctx.network;
     match command {
         Command::Serve(_) | Command::Demo(_) => Err(Error::invalid(
@@ -96,7 +106,14 @@ fn run(ctx: &Context, command: &Command, input: Option<&str>) -> Result<String> 
         Command::Location(c) => location(net, &c.action),
         Command::Alias(c) => alias(net, &c.action),
         Command::Os(c) => os(net, &c.action),
-        Command::User(c) => user(net, &c.action, input),
+        Command::User(c) => user(
+            net,
+            &c.action,
+            input
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .as_deref(),
+        ),
+        Command::Load(c) => load(net, c, input.unwrap_or_default()),
         Command::Status(c) => status(net, &c.action),
         Command::Stats(c) => stats(net, c),
         Command::Sentry(c) => sentry(ctx, c),
@@ -906,6 +923,40 @@ fn uptake(net: &Network, args: &UptakeArgs) -> Result<String> {
         &["PRODUCT", "OS", "AVAILABLE", "TOTAL", "UPTAKE"],
         rows,
     ))
+}
+
+fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String> {
+    let options = crate::loader::Options {
+        product: args.product.clone(),
+        os_map: match &args.os_map {
+            Some(m) => crate::loader::parse_os_map(m)?,
+            None => Vec::new(),
+        },
+        matching: args.r#match.clone(),
+        force: args.force,
+        prefix: args.prefix.clone().unwrap_or_default(),
+    };
+    let parsed = crate::loader::parse(contents);
+    let plan = crate::loader::plan(&net.store().snapshot()?, &parsed, &options)?;
+    let mut out = format!(
+        "{}: {} checksum line(s) read\n{}",
+        args.file,
+        parsed.entries.len() + parsed.problems.len(),
+        plan.describe()
+    );
+    if args.dry_run {
+        out.push_str("dry run: nothing written\n");
+    } else if !plan.changes_anything() {
+        out.push_str("nothing to add\n");
+    } else {
+        let done = crate::loader::apply(net, &plan, ACTOR)?;
+        let _ = writeln!(
+            out,
+            "applied: {} language(s), {} location(s), {} file(s); sentry checks them next",
+            done.languages, done.locations, done.files
+        );
+    }
+    Ok(out)
 }
 
 fn yes_no(b: bool) -> String {

@@ -32,7 +32,7 @@ pub struct Request {
     /// Arguments after the program name, without `--db`.
     pub args: Vec<String>,
     /// What the user piped in, if the command needs it.
-    pub input: Option<String>,
+    pub input: Option<Vec<u8>>,
 }
 
 /// Where the control socket of the database at `db` lives.
@@ -100,7 +100,7 @@ pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
             put_bytes(&mut buf, a.as_bytes());
         }
         buf.push(request.input.is_some() as u8);
-        put_bytes(&mut buf, request.input.as_deref().unwrap_or("").as_bytes());
+        put_bytes(&mut buf, request.input.as_deref().unwrap_or(b""));
         stream.write_all(&buf)?;
         stream.flush()?;
         let mut code = [0u8; 1];
@@ -227,7 +227,7 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
     }
     let mut flag = [0u8; 1];
     stream.read_exact(&mut flag)?;
-    let input = read_string(stream)?;
+    let input = read_bytes(stream)?;
     Ok(Request {
         args,
         input: (flag[0] == 1).then_some(input),
@@ -249,7 +249,7 @@ fn read_u32(r: &mut impl Read) -> io::Result<u32> {
     Ok(u32::from_be_bytes(b))
 }
 
-fn read_string(r: &mut impl Read) -> io::Result<String> {
+fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let n = read_u32(r)?;
     if n > MAX_FIELD {
         return Err(io::Error::new(
@@ -259,7 +259,12 @@ fn read_string(r: &mut impl Read) -> io::Result<String> {
     }
     let mut b = vec![0u8; n as usize];
     r.read_exact(&mut b)?;
-    String::from_utf8(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
+    Ok(b)
+}
+
+fn read_string(r: &mut impl Read) -> io::Result<String> {
+    String::from_utf8(read_bytes(r)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use crate::cli::{Bouncer, Command};
-use crate::commands::{Context, Outcome, execute, needs_password};
+use crate::commands::{Context, Input, Outcome, execute, input_for};
 use crate::control::{Request, forward};
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -60,10 +60,12 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 /// A management command: through the running server if there is one,
 /// else directly on the database.
 fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
-    let input = if needs_password(command) {
-        Some(read_password()?)
-    } else {
-        None
+    let input = match input_for(command) {
+        Some(Input::Password) => Some(read_password()?.into_bytes()),
+        Some(Input::File(path)) => {
+            Some(std::fs::read(path).map_err(|e| Error::io(format!("cannot read {path}"), e))?)
+        }
+        None => None,
     };
     let request = Request { args, input };
     if let Some(outcome) = forward(&db, &request)? {

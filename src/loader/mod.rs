@@ -40,6 +40,9 @@ pub struct Options {
     pub matching: Option<String>,
     /// Replace stored hashes and location paths that differ.
     pub force: bool,
+    /// Directory on the mirrors that the checksum file's paths are relative
+    /// to, e.g. `/firefox/releases/120.0`.
+    pub prefix: String,
 }
 
 /// Parses `--os-map win32=win,mac=osx`.
@@ -259,12 +262,44 @@ impl Plan {
         }
         if !self.skipped.is_empty() {
             let _ = writeln!(out, "  {} line(s) could not be used:", self.skipped.len());
+            // Lines with the same reason together, as ranges.
+            let mut reasons: Vec<(&str, Vec<usize>)> = Vec::new();
             for s in &self.skipped {
-                let _ = writeln!(out, "    line {}: {}", s.line, s.reason);
+                match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
+                    Some((_, lines)) => lines.push(s.line),
+                    None => reasons.push((&s.reason, vec![s.line])),
+                }
+            }
+            for (reason, lines) in reasons {
+                let _ = writeln!(
+                    out,
+                    "    {} {}: {reason}",
+                    if lines.len() == 1 { "line" } else { "lines" },
+                    ranges(&lines)
+                );
             }
         }
         out
     }
+}
+
+/// `1-3, 7, 9-10` for sorted line numbers.
+fn ranges(lines: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
 }
 
 fn examples<'a>(items: impl Iterator<Item = &'a str>, n: usize) -> String {
@@ -322,6 +357,10 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
         ..Plan::default()
     };
     let product_langs: &[String] = product.map_or(&[], |p| &p.languages);
+    let prefix = match options.prefix.trim_matches('/') {
+        "" => String::new(),
+        p => crate::validate::path(&format!("/{}", encode_raw_path(p).replace("%2F", "/")))?,
+    };
     let lang_of = |seg: &str| -> Option<String> {
         product_langs
             .iter()
@@ -385,8 +424,8 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             })
             .collect::<Vec<_>>()
             .join("/");
-        let template = format!("/{template}");
-        let file_path = format!("/{}", encode_raw_path(&e.path));
+        let template = format!("{prefix}/{template}");
+        let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
         let lang = lang_at.map(|(_, l)| l);
         let group = groups
             .entry((os.to_string(), template))
@@ -656,6 +695,12 @@ pub fn apply(network: &Network, plan: &Plan, actor: &str) -> Result<Applied> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_ranges() {
+        assert_eq!(ranges(&[1, 2, 3, 7, 9, 10]), "1-3, 7, 9-10");
+        assert_eq!(ranges(&[4]), "4");
+    }
 
     #[test]
     fn globs() {
