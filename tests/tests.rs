@@ -12,3 +12,4 @@ mod files;
 mod heartbeat;
 mod selection;
 mod sentry;
+mod tls;

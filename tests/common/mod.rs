@@ -6,6 +6,7 @@
 pub mod mirror;
 pub mod smtp;
 
+use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -69,17 +70,30 @@ impl Env {
 
     /// `bouncer --db DB args…` with nothing on stdin.
     pub fn run(&self, args: &[&str]) -> Out {
-        self.run_with(args, None)
+        self.run_with(args, None, &[])
     }
 
     /// `bouncer --db DB args…` with `input` piped into stdin.
     pub fn run_input(&self, args: &[&str], input: &str) -> Out {
-        self.run_with(args, Some(input))
+        self.run_with(args, Some(input), &[])
     }
 
-    fn run_with(&self, args: &[&str], input: Option<&str>) -> Out {
-        let mut child = self
-            .command()
+    /// `bouncer --db DB args…` with these changes to the child's environment
+    /// only (`Some`: set, `None`: removed); the test process's own stays as
+    /// it is.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, Option<&OsStr>)]) -> Out {
+        self.run_with(args, None, env)
+    }
+
+    fn run_with(&self, args: &[&str], input: Option<&str>, env: &[(&str, Option<&OsStr>)]) -> Out {
+        let mut command = self.command();
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let mut child = command
             .args(args)
             .stdin(if input.is_some() {
                 Stdio::piped()
