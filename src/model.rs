@@ -68,20 +68,6 @@ pub struct Product {
     pub created_at: u64,
 }
 
-impl Product {
-    /// The stored spelling of `lang` if the product is offered in it
-    /// (case-insensitive); `lang` itself when the product has no languages.
-    pub fn offers<'a>(&'a self, lang: &'a str) -> Option<&'a str> {
-        if self.languages.is_empty() {
-            return Some(lang);
-        }
-        self.languages
-            .iter()
-            .find(|l| l.eq_ignore_ascii_case(lang))
-            .map(String::as_str)
-    }
-}
-
 /// (product, os) → a path template relative to a mirror's root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
