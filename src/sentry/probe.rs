@@ -283,6 +283,9 @@ fn failed(e: &ureq::Error) -> Observation {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::Timeout,
             // The resolver's failures arrive as plain I/O errors.
             _ if io.to_string().contains("lookup address") => Failure::Dns,
+            // So do handshake and certificate failures: ureq drives rustls
+            // over the socket, and rustls reports them as invalid data.
+            std::io::ErrorKind::InvalidData => Failure::Tls,
             _ => Failure::Connection,
         },
         E::Tls(_) | E::Rustls(_) | E::Pem(_) => Failure::Tls,
