@@ -10,6 +10,7 @@ mod control;
 mod durability;
 mod files;
 mod heartbeat;
+mod loader;
 mod selection;
 mod sentry;
 mod tls;
