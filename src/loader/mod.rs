@@ -142,7 +142,10 @@ pub struct Skipped {
 /// A file as the checksum file lists it (one or more lines).
 struct Listed {
     os: String,
-    lang: Option<String>,
+    /// The location template the path fits.
+    template: String,
+    /// The language (the product's spelling) and as the path spells it.
+    lang: Option<(String, String)>,
     hashes: Hashes,
     lines: Vec<usize>,
 }
@@ -175,7 +178,8 @@ impl Plan {
 
     /// Whether applying it would change anything.
     pub fn changes_anything(&self) -> bool {
-        self.create_product
+        // A product is created only to hold what the file brings.
+        (self.create_product && !self.locations.is_empty())
             || !self.new_languages.is_empty()
             || self
                 .locations
@@ -426,19 +430,20 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             .join("/");
         let template = format!("{prefix}/{template}");
         let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
-        let lang = lang_at.map(|(_, l)| l);
+        let lang = lang_at.map(|(at, l)| (l, segments[at].to_string()));
         let group = groups
-            .entry((os.to_string(), template))
+            .entry((os.to_string(), template.clone()))
             .or_insert_with(|| Group {
                 langs: BTreeSet::new(),
                 lines: Vec::new(),
             });
-        if let Some(l) = &lang {
+        if let Some((l, _)) = &lang {
             group.langs.insert(l.clone());
         }
         group.lines.push(e.line);
         let f = per_file.entry(file_path).or_insert_with(|| Listed {
             os: os.to_string(),
+            template,
             lang: lang.clone(),
             hashes: Hashes::default(),
             lines: Vec::new(),
@@ -529,23 +534,45 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
         s.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut files: Vec<(String, Listed)> = per_file.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    for (
-        path,
-        Listed {
-            os, lang, hashes, ..
-        },
-    ) in files
-    {
-        let Some(template) = chosen.get(&os) else {
+    let conflicting: HashMap<&str, &str> = plan
+        .locations
+        .iter()
+        .filter(|l| l.status == Status::Conflict && !options.force)
+        .filter_map(|l| Some((l.os.as_str(), l.stored.as_deref()?)))
+        .collect();
+    let mut unfit = Vec::new();
+    for (path, listed) in files {
+        let Listed {
+            os,
+            template,
+            lang,
+            hashes,
+            lines,
+        } = listed;
+        // Lines of an OS or a kind of file that was not chosen are reported above.
+        if chosen.get(&os) != Some(&template) {
             continue;
-        };
-        let expected = match &lang {
-            Some(l) => template.replace(LANG_PLACEHOLDER, &encode_raw_path(l)),
-            None => template.clone(),
-        };
-        if expected != path {
-            continue; // another kind of file for this OS, reported above
         }
+        let reason = if let Some(stored) = conflicting.get(os.as_str()) {
+            Some(format!(
+                "{os} keeps its stored location {stored}, which this file does not fit; --force replaces it"
+            ))
+        } else {
+            match &lang {
+                Some((ours, theirs)) if ours != theirs => Some(format!(
+                    "the path spells the language {theirs:?}, the product {ours:?}: mirrors would be asked for the wrong path; make the spellings agree"
+                )),
+                _ => None,
+            }
+        };
+        if let Some(reason) = reason {
+            unfit.extend(lines.into_iter().map(|line| Skipped {
+                line,
+                reason: reason.clone(),
+            }));
+            continue;
+        }
+        let lang = lang.map(|(ours, _)| ours);
         let (status, detail) = match stored_files.get(path.as_str()) {
             None => (Status::New, String::new()),
             Some(old) => compare(old, &hashes),
@@ -570,6 +597,7 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             .filter(|l| !p.languages.iter().any(|x| x.eq_ignore_ascii_case(l)))
             .collect(),
     };
+    plan.skipped.extend(unfit);
     plan.skipped.sort_by_key(|s| s.line);
     Ok(plan)
 }

@@ -83,6 +83,12 @@ pub fn parse(bytes: &[u8]) -> Parsed {
             });
             continue;
         };
+        // A byte-order mark (Windows editors) is no part of the first line.
+        let text = if line == 1 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
         let trimmed = text.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
@@ -102,6 +108,19 @@ pub fn parse(bytes: &[u8]) -> Parsed {
 
 fn parse_line(text: &str) -> Result<(HashKind, String, String), String> {
     let text = text.trim_start();
+    // GNU tools mark a line whose name has `\` or a newline with a leading
+    // `\`, in both formats.
+    let (escaped, text) = match text.strip_prefix('\\') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let name = |path: &str| -> Result<String, String> {
+        if escaped {
+            clean_path(&unescape(path)?)
+        } else {
+            clean_path(path)
+        }
+    };
     // BSD: `SHA256 (path) = hex`
     if let Some(open) = text.find(" (")
         && text[..open]
@@ -132,13 +151,10 @@ fn parse_line(text: &str) -> Result<(HashKind, String, String), String> {
                 kind.name()
             ));
         }
-        return Ok((kind, hex.to_ascii_lowercase(), clean_path(path)?));
+        return Ok((kind, hex.to_ascii_lowercase(), name(path)?));
     }
     // GNU: `[\]hex  path` or `[\]hex *path`
-    let (escaped, rest) = match text.strip_prefix('\\') {
-        Some(r) => (true, r),
-        None => (false, text),
-    };
+    let rest = text;
     let Some(space) = rest.find(' ') else {
         return Err("expected `<hex digest>  <path>` or `SHA256 (<path>) = <hex digest>`".into());
     };
@@ -152,12 +168,7 @@ fn parse_line(text: &str) -> Result<(HashKind, String, String), String> {
     if path.is_empty() {
         return Err("no path after the digest".into());
     }
-    let path = if escaped {
-        unescape(path)?
-    } else {
-        path.to_string()
-    };
-    Ok((kind, hex.to_ascii_lowercase(), clean_path(&path)?))
+    Ok((kind, hex.to_ascii_lowercase(), name(path)?))
 }
 
 fn digest(hex: &str) -> Result<HashKind, String> {

@@ -768,6 +768,8 @@ impl Tx<'_> {
         let old = std::mem::replace(&mut location.path, path);
         location.created_at = self.now;
         self.clear_availability(location.id)?;
+        // Files of the old path no longer belong to it.
+        self.drop_files_of(location.id)?;
         self.txn
             .open_table(LOCATIONS)?
             .insert(location.id.0, encode(&location).as_slice())?;
@@ -797,10 +799,13 @@ impl Tx<'_> {
         self.txn
             .open_table(LOCATION_KEYS)?
             .remove((location.product.0, location.os.as_str()))?;
+        self.drop_files_of(location.id)
+    }
+
+    fn drop_files_of(&mut self, location: LocationId) -> Result<()> {
         let mut files = self.txn.open_table(FILES)?;
-        files.retain(|_, v| {
-            decode::<FileInfo>(v).map_or(true, |f| f.location != Some(location.id))
-        })?;
+        files
+            .retain(|_, v| decode::<FileInfo>(v).map_or(true, |f| f.location != Some(location)))?;
         Ok(())
     }
 
