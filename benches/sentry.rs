@@ -374,7 +374,7 @@ impl Probe for PooledHead {
             },
         }
     }
-    fn digests(&self, url: &str) -> Observation {
+    fn digests(&self, url: &str, _: bouncer::sentry::probe::Kinds) -> Observation {
         self.head(url)
     }
     fn measure(&self, _: &str, _: u64) -> Option<(u64, u64)> {

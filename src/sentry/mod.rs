@@ -119,7 +119,8 @@ pub struct Sentry {
 
 impl Sentry {
     /// A checker for `network`.
-    pub fn new(network: Arc<Network>, config: SentryConfig) -> Sentry {
+    pub fn new(network: Arc<Network>, mut config: SentryConfig) -> Sentry {
+        config.probe.idle_per_host = config.per_mirror;
         Sentry {
             prober: Prober::new(&config.probe),
             network,

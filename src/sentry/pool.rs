@@ -8,14 +8,15 @@ use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use super::plan::{Check, MirrorPlan};
+use super::probe::Kinds;
 use super::verdict::{FileResult, FileVerdict, MirrorResult, Observation, judge_base, judge_file};
 
 /// Makes the HTTP requests of a check.
 pub trait Probe: Sync {
     /// HEAD (or ranged GET) `url`.
     fn head(&self, url: &str) -> Observation;
-    /// GET `url` and hash the body.
-    fn digests(&self, url: &str) -> Observation;
+    /// GET `url` and hash the body with the digests in `kinds`.
+    fn digests(&self, url: &str, kinds: Kinds) -> Observation;
     /// GET at most `max` bytes of `url`: (bytes received, milliseconds).
     fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)>;
 }
@@ -24,8 +25,8 @@ impl Probe for super::probe::Prober {
     fn head(&self, url: &str) -> Observation {
         super::probe::Prober::head(self, url)
     }
-    fn digests(&self, url: &str) -> Observation {
-        super::probe::Prober::digests(self, url)
+    fn digests(&self, url: &str, kinds: Kinds) -> Observation {
+        super::probe::Prober::digests_of(self, url, kinds)
     }
     fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
         super::probe::Prober::measure(self, url, max)
@@ -166,7 +167,7 @@ pub fn execute(
                     let url = format!("{}{}", plans[i].base_url, check.path);
                     let started = Instant::now();
                     let seen = if check.hash {
-                        probe.digests(&url)
+                        probe.digests(&url, Kinds::strongest(&check.expected))
                     } else {
                         probe.head(&url)
                     };
@@ -286,7 +287,7 @@ mod tests {
                 }
             }
         }
-        fn digests(&self, url: &str) -> Observation {
+        fn digests(&self, url: &str, _: Kinds) -> Observation {
             self.head(url)
         }
         fn measure(&self, _: &str, max: u64) -> Option<(u64, u64)> {

@@ -26,6 +26,9 @@ pub struct ProbeConfig {
     pub read_timeout: Duration,
     /// The User-Agent header.
     pub user_agent: String,
+    /// Idle connections kept per mirror (checks in flight on one mirror),
+    /// so checks reuse connections instead of opening one each.
+    pub idle_per_host: usize,
 }
 
 impl Default for ProbeConfig {
@@ -38,6 +41,7 @@ impl Default for ProbeConfig {
                 "Bouncer-Sentry/{} (mirror checker)",
                 env!("CARGO_PKG_VERSION")
             ),
+            idle_per_host: 4,
         }
     }
 }
@@ -53,6 +57,9 @@ impl ProbeConfig {
         self.read_timeout = t;
     }
 }
+
+/// Idle connections kept in all (a network of 250 mirrors × 4).
+const IDLE_CONNECTIONS: usize = 1024;
 
 /// Makes checks.
 pub struct Prober {
@@ -81,6 +88,8 @@ impl Prober {
                 .tls_config(tls.clone())
                 .http_status_as_error(false)
                 .max_redirects(1)
+                .max_idle_connections(IDLE_CONNECTIONS)
+                .max_idle_connections_per_host(config.idle_per_host.max(1))
                 .user_agent(config.user_agent.as_str())
                 .timeout_connect(Some(config.connect_timeout))
                 .timeout_recv_response(response)
@@ -116,8 +125,13 @@ impl Prober {
     }
 
     /// GET `url` and compute MD5, SHA-1 and SHA-256 of the body in one
-    /// streamed pass (the three digests on their own threads).
+    /// streamed pass (the digests on their own threads).
     pub fn digests(&self, url: &str) -> Observation {
+        self.digests_of(url, Kinds::ALL)
+    }
+
+    /// GET `url` and compute the digests in `kinds` in one streamed pass.
+    pub fn digests_of(&self, url: &str, kinds: Kinds) -> Observation {
         let started = Instant::now();
         let mut response = match self.download.get(url).call() {
             Ok(r) => r,
@@ -127,7 +141,7 @@ impl Prober {
             return with_elapsed(answer(&response), started);
         }
         let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
-        let digests = match hash_stream(&mut reader) {
+        let digests = match hash_kinds(&mut reader, kinds) {
             Ok(d) => d,
             Err(e) => {
                 return with_elapsed(
@@ -184,39 +198,105 @@ impl Prober {
 /// Size of the chunks handed to the hashing threads.
 const CHUNK: usize = 256 * 1024;
 
-/// Reads `input` to the end, computing the three digests on two threads
-/// (MD5 on one, SHA-1 and SHA-256 on the other) while this one reads.
+/// Which digests to compute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds {
+    /// MD5.
+    pub md5: bool,
+    /// SHA-1.
+    pub sha1: bool,
+    /// SHA-256.
+    pub sha256: bool,
+}
+
+impl Kinds {
+    /// All three.
+    pub const ALL: Kinds = Kinds {
+        md5: true,
+        sha1: true,
+        sha256: true,
+    };
+
+    /// The strongest digest `expected` knows: comparing it proves the
+    /// content, and computing one digest costs a third of three.
+    pub fn strongest(expected: &super::verdict::Expected) -> Kinds {
+        Kinds {
+            sha256: expected.sha256.is_some(),
+            sha1: expected.sha256.is_none() && expected.sha1.is_some(),
+            md5: expected.sha256.is_none() && expected.sha1.is_none() && expected.md5.is_some(),
+        }
+    }
+}
+
+/// Reads `input` to the end, computing all three digests in one pass.
 pub fn hash_stream(input: &mut impl Read) -> std::io::Result<Digests> {
+    hash_kinds(input, Kinds::ALL)
+}
+
+/// Reads `input` to the end, computing the digests in `kinds` (the others
+/// stay empty) while this thread reads: MD5 on one thread, SHA-1 and
+/// SHA-256 on another.
+pub fn hash_kinds(input: &mut impl Read, kinds: Kinds) -> std::io::Result<Digests> {
+    type Chunk = std::sync::Arc<Vec<u8>>;
     std::thread::scope(|scope| {
-        let (md5_tx, md5_rx) = mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(8);
-        let (sha_tx, sha_rx) = mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(8);
-        let md5 = scope.spawn(move || {
-            let mut h = Md5::new();
-            for chunk in md5_rx {
-                h.update(&chunk[..]);
-            }
-            hex(&h.finalize())
+        let mut senders: Vec<mpsc::SyncSender<Chunk>> = Vec::new();
+        let md5 = kinds.md5.then(|| {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+            senders.push(tx);
+            scope.spawn(move || {
+                let mut h = Md5::new();
+                for chunk in rx {
+                    h.update(&chunk[..]);
+                }
+                hex(&h.finalize())
+            })
         });
-        let sha = scope.spawn(move || {
-            let (mut h1, mut h256) = (Sha1::new(), Sha256::new());
-            for chunk in sha_rx {
-                h1.update(&chunk[..]);
-                h256.update(&chunk[..]);
-            }
-            (hex(&h1.finalize()), hex(&h256.finalize()))
+        let sha = (kinds.sha1 || kinds.sha256).then(|| {
+            let (tx, rx) = mpsc::sync_channel::<Chunk>(8);
+            senders.push(tx);
+            scope.spawn(move || {
+                let (mut h1, mut h256) = (Sha1::new(), Sha256::new());
+                for chunk in rx {
+                    if kinds.sha1 {
+                        h1.update(&chunk[..]);
+                    }
+                    if kinds.sha256 {
+                        h256.update(&chunk[..]);
+                    }
+                }
+                (
+                    if kinds.sha1 {
+                        hex(&h1.finalize())
+                    } else {
+                        String::new()
+                    },
+                    if kinds.sha256 {
+                        hex(&h256.finalize())
+                    } else {
+                        String::new()
+                    },
+                )
+            })
         });
         let mut bytes = 0u64;
         let read = loop {
             let mut buf = vec![0u8; CHUNK];
             let mut filled = 0;
             // Fill whole chunks: fewer hand-offs between threads.
+            let mut failed = None;
             while filled < CHUNK {
                 match input.read(&mut buf[filled..]) {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
+            }
+            if let Some(e) = failed {
+                break Err(e);
             }
             if filled == 0 {
                 break Ok(());
@@ -224,13 +304,17 @@ pub fn hash_stream(input: &mut impl Read) -> std::io::Result<Digests> {
             buf.truncate(filled);
             bytes += filled as u64;
             let chunk = std::sync::Arc::new(buf);
-            if md5_tx.send(chunk.clone()).is_err() || sha_tx.send(chunk).is_err() {
+            if senders.iter().any(|tx| tx.send(chunk.clone()).is_err()) {
                 break Ok(());
             }
         };
-        drop((md5_tx, sha_tx));
-        let md5 = md5.join().unwrap_or_default();
-        let (sha1, sha256) = sha.join().unwrap_or_default();
+        drop(senders);
+        let md5 = md5
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        let (sha1, sha256) = sha
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
         read.map(|()| Digests {
             md5,
             sha1,
@@ -323,5 +407,40 @@ mod tests {
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(empty.md5, "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn only_the_strongest_known_digest_is_computed() {
+        use crate::sentry::verdict::Expected;
+        let data = b"abc".repeat(100_000);
+        let known = |md5: bool, sha1: bool, sha256: bool| Expected {
+            md5: md5.then(String::new),
+            sha1: sha1.then(String::new),
+            sha256: sha256.then(String::new),
+            ..Expected::default()
+        };
+        let k = Kinds::strongest(&known(true, true, true));
+        assert_eq!(
+            k,
+            Kinds {
+                md5: false,
+                sha1: false,
+                sha256: true
+            }
+        );
+        let d = hash_kinds(&mut &data[..], k).unwrap();
+        assert_eq!((d.md5.as_str(), d.sha1.as_str()), ("", ""));
+        assert_eq!(d.sha256, hex(&Sha256::digest(&data)));
+        assert_eq!(
+            Kinds::strongest(&known(true, true, false)),
+            Kinds {
+                md5: false,
+                sha1: true,
+                sha256: false
+            }
+        );
+        let d = hash_kinds(&mut &data[..], Kinds::strongest(&known(true, false, false))).unwrap();
+        assert_eq!(d.md5, hex(&Md5::digest(&data)));
+        assert_eq!(d.bytes, data.len() as u64);
     }
 }
