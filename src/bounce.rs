@@ -30,7 +30,7 @@ pub struct Bouncer {
     /// Validated settings.
     pub config: Config,
     /// Download counting.
-    pub counters: Counters,
+    pub counters: std::sync::Arc<Counters>,
 }
 
 /// A bounce request's parameters, borrowed from the query where possible.

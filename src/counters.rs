@@ -1,7 +1,9 @@
-//! Download counts. The redirect path hands a small fixed-size [`Hit`] to a
-//! lock-free channel (no disk, no shared lock, no allocation beyond the
-//! channel's amortised blocks); one thread aggregates and writes a batch to
-//! the store about every second, and once more on shutdown.
+//! Download counts. The redirect path appends a small fixed-size [`Hit`] to
+//! a batch owned by its own thread (no disk, no lock, nothing shared); full
+//! batches, and every batch when its thread goes idle or stops (the
+//! runtime's park and stop hooks call [`flush_thread`]), go down a
+//! lock-free channel to one thread that aggregates and writes to the store
+//! about every second, and once more on shutdown.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +56,7 @@ pub struct Hit {
 }
 
 enum Message {
-    Hit(Hit),
+    Hits(Vec<Hit>),
     Flush(mpsc::SyncSender<()>),
     Stop,
 }
@@ -113,8 +115,58 @@ pub struct CounterStats {
     pub failed_flushes: AtomicU64,
 }
 
+/// Hits a thread collects before handing them over.
+const BATCH: usize = 64;
+
+/// This thread's hits not yet handed over, and where they go.
+struct LocalBatch {
+    /// Which [`Counters`] they belong to.
+    owner: u64,
+    sender: mpsc::Sender<Message>,
+    stats: Arc<CounterStats>,
+    hits: Vec<Hit>,
+}
+
+impl LocalBatch {
+    fn hand_over(&mut self) {
+        if !self.hits.is_empty() {
+            let hits = std::mem::replace(&mut self.hits, Vec::with_capacity(BATCH));
+            self.stats
+                .counted
+                .fetch_add(hits.len() as u64, Ordering::Relaxed);
+            let _ = self.sender.send(Message::Hits(hits));
+        }
+    }
+}
+
+impl Drop for LocalBatch {
+    fn drop(&mut self) {
+        self.hand_over();
+    }
+}
+
+thread_local! {
+    static LOCAL: std::cell::RefCell<Option<LocalBatch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Hands this thread's pending hits to their counters. Runtimes call it
+/// when a worker goes idle or stops, so no hit waits for more traffic.
+pub fn flush_thread() {
+    let _ = LOCAL.try_with(|local| {
+        if let Ok(mut local) = local.try_borrow_mut()
+            && let Some(batch) = local.as_mut()
+        {
+            batch.hand_over();
+        }
+    });
+}
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
+
 /// The counting service.
 pub struct Counters {
+    /// Tells this service's batches from another's on the same thread.
+    owner: u64,
     sender: Option<mpsc::Sender<Message>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<CounterStats>,
@@ -131,6 +183,7 @@ impl Counters {
             .spawn(move || aggregate(receiver, store, interval, thread_stats))
             .ok();
         Counters {
+            owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
             sender: thread.as_ref().map(|_| sender),
             thread: Mutex::new(thread),
             stats,
@@ -140,22 +193,42 @@ impl Counters {
     /// Counting switched off (for measuring what counting costs).
     pub fn off() -> Counters {
         Counters {
+            owner: 0,
             sender: None,
             thread: Mutex::new(None),
             stats: Arc::default(),
         }
     }
 
-    /// Counts one download. Never blocks.
+    /// Counts one download. Never blocks; touches only this thread's batch
+    /// (and the channel once per [`BATCH`] hits).
     pub fn count(&self, hit: Hit) {
-        if let Some(sender) = &self.sender {
-            self.stats.counted.fetch_add(1, Ordering::Relaxed);
-            let _ = sender.send(Message::Hit(hit));
-        }
+        let Some(sender) = &self.sender else { return };
+        let _ = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return;
+            };
+            if local.as_ref().is_some_and(|b| b.owner != self.owner) {
+                // Left by another (older) counting service: hand it over.
+                *local = None;
+            }
+            let batch = local.get_or_insert_with(|| LocalBatch {
+                owner: self.owner,
+                sender: sender.clone(),
+                stats: self.stats.clone(),
+                hits: Vec::with_capacity(BATCH),
+            });
+            batch.hits.push(hit);
+            if batch.hits.len() >= BATCH {
+                batch.hand_over();
+            }
+        });
     }
 
-    /// Writes everything counted so far and waits for it.
+    /// Writes everything counted so far (by threads that went idle, and by
+    /// this one) and waits for it.
     pub fn flush(&self) {
+        flush_thread();
         if let Some(sender) = &self.sender {
             let (ack, done) = mpsc::sync_channel(1);
             if sender.send(Message::Flush(ack)).is_ok() {
@@ -166,6 +239,7 @@ impl Counters {
 
     /// Flushes and stops the thread.
     pub fn stop(&self) {
+        flush_thread();
         if let Some(sender) = &self.sender {
             let _ = sender.send(Message::Stop);
         }
@@ -243,7 +317,7 @@ fn aggregate(
         let day = day_of(now());
         loop {
             match receiver.try_recv() {
-                Ok(Message::Hit(hit)) => pending.add(day, &hit),
+                Ok(Message::Hits(hits)) => hits.iter().for_each(|hit| pending.add(day, hit)),
                 Ok(Message::Flush(ack)) => {
                     flush(&mut pending);
                     let _ = ack.send(());
@@ -251,8 +325,8 @@ fn aggregate(
                 Ok(Message::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
                     // Take what is still queued before the final flush.
                     while let Ok(message) = receiver.try_recv() {
-                        if let Message::Hit(hit) = message {
-                            pending.add(day, &hit);
+                        if let Message::Hits(hits) = message {
+                            hits.iter().for_each(|hit| pending.add(day, hit));
                         }
                     }
                     flush(&mut pending);

@@ -176,10 +176,11 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         .map(|(m, url, ..)| (m.name, url.clone(), m.down))
         .collect();
     let no_serve = args.no_serve;
-    let runtime = crate::server::runtime(config.threads)?;
     let (sentry_config, schedule) =
         crate::server::sentry_settings(&db, &crate::cli::Serve::default());
-    runtime.block_on(async move {
+    let counters = crate::server::counters(&network, &config);
+    let serve_counters = counters.clone();
+    crate::server::run_then_flush(config.threads, &counters, async move {
         for (_, _, listener, root) in listeners {
             if let Some(listener) = listener {
                 spawn_mirror(listener, root)?;
@@ -208,7 +209,8 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         if no_serve {
             return Ok(());
         }
-        crate::server::serve_network(&db, network, config, Some((sentry_config, schedule))).await
+        let sentry = Some((sentry_config, schedule));
+        crate::server::serve_network(&db, network, config, sentry, serve_counters).await
     })
 }
 

@@ -181,25 +181,53 @@ pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> 
     }
     builder
         .enable_all()
+        // Hand each worker's download counts over when it idles or stops.
+        .on_thread_park(crate::counters::flush_thread)
+        .on_thread_stop(crate::counters::flush_thread)
         .thread_name("http")
         .build()
         .map_err(|e| crate::error::Error::io("cannot start the HTTP runtime", e))
 }
 
+/// The counting service `config` asks for.
+pub fn counters(
+    network: &Arc<crate::network::Network>,
+    config: &crate::config::Config,
+) -> Arc<crate::counters::Counters> {
+    Arc::new(if config.counting {
+        crate::counters::Counters::start(network.clone(), config.flush_interval)
+    } else {
+        crate::counters::Counters::off()
+    })
+}
+
+/// Runs `serving` on a runtime with `threads` workers, then stops the
+/// runtime (its workers hand over their last counts as they stop) and
+/// flushes `counters`.
+pub fn run_then_flush(
+    threads: usize,
+    counters: &crate::counters::Counters,
+    serving: impl Future<Output = crate::error::Result<()>>,
+) -> crate::error::Result<()> {
+    let runtime = runtime(threads)?;
+    let result = runtime.block_on(serving);
+    drop(runtime);
+    counters.stop();
+    eprintln!("bouncer: stopped; counts flushed");
+    result
+}
+
 /// Serves `network` (opened live from `db`) until SIGTERM or ctrl-c:
-/// counters, control socket, HTTP. On the way out: stop accepting, finish
-/// requests, flush counts, remove the socket.
+/// control socket, sentry's schedule, HTTP. On the way out: stop
+/// accepting, finish requests, stop sentry, remove the socket. The caller
+/// flushes `counters` once the runtime has stopped ([`run_then_flush`]).
 pub async fn serve_network(
     db: &std::path::Path,
     network: Arc<crate::network::Network>,
     config: crate::config::Config,
     sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
+    counters: Arc<crate::counters::Counters>,
 ) -> crate::error::Result<()> {
-    let counters = if config.counting {
-        crate::counters::Counters::start(network.clone(), config.flush_interval)
-    } else {
-        crate::counters::Counters::off()
-    };
     let sentry = sentry.map(|(sentry_config, schedule)| {
         let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
         let runner = sentry.clone();
@@ -248,9 +276,7 @@ pub async fn serve_network(
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
-    app.counters.stop();
     drop(control);
-    eprintln!("bouncer: stopped; counts flushed");
     Ok(())
 }
 
@@ -274,7 +300,12 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
         })?,
     );
     let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
-    runtime(config.threads)?.block_on(serve_network(db, network, config, sentry))
+    let counters = counters(&network, &config);
+    run_then_flush(
+        config.threads,
+        &counters,
+        serve_network(db, network, config, sentry, counters.clone()),
+    )
 }
 
 /// Sentry's configuration and schedule from `serve`'s flags.
@@ -364,7 +395,7 @@ mod tests {
         let app = Bouncer {
             network,
             config,
-            counters: Counters::off(),
+            counters: Arc::new(Counters::off()),
         };
         (dir, app)
     }
