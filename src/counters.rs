@@ -41,7 +41,7 @@ impl Lang {
 }
 
 /// One download.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Hit {
     /// What was downloaded.
     pub product: ProductId,
@@ -67,38 +67,55 @@ struct Pending {
     days: HashMap<u32, Day>,
 }
 
+/// Downloads of one day by everything a hit says: one cheap hash per hit;
+/// split into the four tallies only when flushing.
+type Day = HashMap<Hit, u64, std::hash::BuildHasherDefault<Fx>>;
+
+/// A fast non-cryptographic hasher (the keys are ours, not an attacker's).
 #[derive(Default)]
-struct Day {
-    products: HashMap<ProductId, u64>,
-    locations: HashMap<(LocationId, Lang), u64>,
-    mirrors: HashMap<MirrorId, u64>,
-    countries: HashMap<[u8; 2], u64>,
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Pending {
     fn add(&mut self, day: u32, hit: &Hit) {
-        let d = self.days.entry(day).or_default();
-        *d.products.entry(hit.product).or_default() += 1;
-        *d.locations.entry((hit.location, hit.lang)).or_default() += 1;
-        *d.mirrors.entry(hit.mirror).or_default() += 1;
-        *d.countries.entry(hit.country).or_default() += 1;
+        *self.days.entry(day).or_default().entry(*hit).or_default() += 1;
     }
 
     /// One day's counts as a batch for the store.
     fn batch(day: u32, d: &Day) -> CountBatch {
+        fn tally<K: std::hash::Hash + Eq>(d: &Day, key: impl Fn(&Hit) -> K) -> HashMap<K, u64> {
+            let mut out = HashMap::new();
+            for (hit, n) in d {
+                *out.entry(key(hit)).or_default() += n;
+            }
+            out
+        }
         CountBatch {
             day,
-            products: d.products.iter().map(|(&k, &v)| (k, v)).collect(),
-            locations: d
-                .locations
-                .iter()
-                .map(|((l, lang), &v)| (*l, lang.as_str().to_string(), v))
+            products: tally(d, |h| h.product).into_iter().collect(),
+            locations: tally(d, |h| (h.location, h.lang))
+                .into_iter()
+                .map(|((l, lang), v)| (l, lang.as_str().to_string(), v))
                 .collect(),
-            mirrors: d.mirrors.iter().map(|(&k, &v)| (k, v)).collect(),
-            countries: d
-                .countries
-                .iter()
-                .map(|(c, &v)| (String::from_utf8_lossy(c).into_owned(), v))
+            mirrors: tally(d, |h| h.mirror).into_iter().collect(),
+            countries: tally(d, |h| h.country)
+                .into_iter()
+                .map(|(c, v)| (String::from_utf8_lossy(&c).into_owned(), v))
                 .collect(),
         }
     }
