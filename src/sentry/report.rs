@@ -94,7 +94,7 @@ fn layout(title: &str, body: Markup) -> Markup {
 
 const REPORT_CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}\
 table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{text-align:left;padding:.3rem .6rem;border-bottom:1px solid #dde1e8;vertical-align:top}\
-th{background:#f1f3f6}.bad{color:#b3261e}.ok{color:#1b7f3b}.alarm{background:#fdecea;border:1px solid #b3261e;padding:.8rem;border-radius:6px}\
+th{background:#f1f3f6}td:first-child{white-space:nowrap}.bad{color:#b3261e}.ok{color:#1b7f3b}.alarm{background:#fdecea;border:1px solid #b3261e;padding:.8rem;border-radius:6px}\
 code{font-size:.9em}";
 
 fn duration(run: &SentryRun) -> String {
@@ -110,7 +110,7 @@ pub fn render(r: &RunReport<'_>) -> Markup {
             p { a href="index.html" { "All runs" } }
             h1 { (title) }
             p {
-                "Started " (r.run.started_at) " (Unix time), took " (duration(r.run)) "; "
+                "Started " (crate::model::utc(r.run.started_at)) ", took " (duration(r.run)) "; "
                 (r.run.checks) " checks, " (r.run.failures) " failures, " (r.run.changes) " status changes."
             }
             @if let Some(alarm) = r.alarm {
@@ -175,12 +175,12 @@ pub fn render_index(runs: &[SentryRun]) -> Markup {
         html! {
             h1 { "Sentry runs" }
             table {
-                tr { th { "Run" } th { "Kind" } th { "Started (Unix time)" } th { "Duration" } th { "Checks" } th { "Failures" } th { "Changes" } }
+                tr { th { "Run" } th { "Kind" } th { "Started" } th { "Duration" } th { "Checks" } th { "Failures" } th { "Changes" } }
                 @for run in runs {
                     tr {
                         td { a href=(run.report) { "#" (run.id) } }
                         td { (run.kind) }
-                        td { (run.started_at) }
+                        td { (crate::model::utc(run.started_at)) }
                         td { (duration(run)) }
                         td { (run.checks) }
                         td.bad[run.failures > 0] { (run.failures) }
