@@ -347,7 +347,8 @@ impl Index {
     }
 
     /// Builds an index from a configuration snapshot and the (location,
-    /// mirror) pairs whose availability says they serve.
+    /// mirror) pairs whose availability says they serve, grouped by
+    /// location (the store's key order; see [`Builder::serving`]).
     pub fn build(
         snapshot: &Snapshot,
         serving: impl IntoIterator<Item = (LocationId, MirrorId)>,
