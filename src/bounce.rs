@@ -144,7 +144,14 @@ impl Bouncer {
             self.counters.count(Hit {
                 product: target.product.id,
                 location: target.location.id,
-                lang: Lang::new(target.lang),
+                // A product offered in every language counts under no
+                // language: otherwise any client could mint new counter
+                // rows with made-up language codes.
+                lang: Lang::new(if target.product.languages.is_empty() {
+                    ""
+                } else {
+                    target.lang
+                }),
                 mirror: mirror.id,
                 country: *b"--",
             });

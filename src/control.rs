@@ -10,7 +10,7 @@
 //! (length, bytes), stderr (length, bytes).
 
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,21 +138,29 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
     if path.exists() && connect(&path).is_err() {
         let _ = std::fs::remove_file(&path);
     }
-    // Bind under a temporary name, restrict it, then move it into place, so
-    // the socket is never reachable with looser permissions.
-    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let listener = reachable(&tmp)
+    // Bind inside a fresh owner-only directory, restrict the socket, then
+    // move it into place: no one else can reach it at any moment.
+    let dir = PathBuf::from(format!("{}.{}.d", path.display(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let tmp = dir.join("s");
+    let bound = reachable(&tmp)
         .and_then(|(short, _dir)| UnixListener::bind(short))
-        .map_err(|e| Error::io(format!("cannot create control socket {}", tmp.display()), e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| {
-            Error::io(
-                format!("cannot set up control socket {}", path.display()),
-                e,
-            )
-        })?;
+        .and_then(|listener| {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(listener)
+        });
+    let _ = std::fs::remove_dir_all(&dir);
+    let listener = bound.map_err(|e| {
+        Error::io(
+            format!("cannot set up control socket {}", path.display()),
+            e,
+        )
+    })?;
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {

@@ -4,7 +4,7 @@
 //! and never wait for a writer.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -103,16 +103,21 @@ impl Network {
 
     /// Waits until [`Network::changes`] differs from `seen`, a
     /// [`Network::notify`], or `timeout`.
-    pub fn wait_for_changes(&self, seen: u64, timeout: Duration) {
+    /// `stop` is checked under the same lock [`Network::notify`] takes, so
+    /// a stop request between the caller's check and this wait is not lost.
+    pub fn wait_for_changes(&self, seen: u64, timeout: Duration, stop: &AtomicBool) {
         let (count, cv) = &self.changes;
         let guard = count.lock().unwrap_or_else(|e| e.into_inner());
-        if *guard == seen {
+        if *guard == seen && !stop.load(Ordering::Acquire) {
             let _ = cv.wait_timeout(guard, timeout);
         }
     }
 
     /// Wakes everyone waiting in [`Network::wait_for_changes`].
     pub fn notify(&self) {
+        // Under the lock, so a waiter between its check and its wait
+        // cannot miss it.
+        let _guard = self.changes.0.lock().unwrap_or_else(|e| e.into_inner());
         self.changes.1.notify_all();
     }
 

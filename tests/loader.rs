@@ -490,8 +490,8 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     // Sentry has checked the product; the next load marks it again.
     {
         let store = Store::open(&env.db).expect("open");
-        let id = store.snapshot().unwrap().product(FX).unwrap().id;
-        store.write("test", |tx| tx.product_checked(id)).unwrap();
+        let seen = store.snapshot().unwrap().product(FX).unwrap().clone();
+        store.write("test", |tx| tx.product_checked(&seen)).unwrap();
     }
     assert!(!snapshot(&env).product(FX).unwrap().checknow);
 

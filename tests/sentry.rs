@@ -983,14 +983,22 @@ fn one_mirror_or_only_what_is_new_can_be_checked() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("choose one"), "{out:?}");
 
-    // The new mirror, only.
+    // A one-mirror run is no full check: the new product stays flagged, so
+    // `--new` checks it on every mirror, the never-checked one included.
     let out = net.sentry(&["--new"]);
     assert!(out.starts_with("sentry run 2 (new): "), "{out}");
-    let bravo = checks(&out);
-    assert_eq!(net.mirror("alpha").requests(), alpha);
-    assert_eq!(net.mirror("bravo").requests(), bravo);
+    assert_eq!(
+        net.mirror("alpha").requests() + net.mirror("bravo").requests(),
+        alpha + checks(&out)
+    );
+    assert!(net.mirror("alpha").requests() > alpha);
+    assert!(net.mirror("bravo").requests() > 0);
     assert_eq!(net.health()["bravo"], "up");
     assert_eq!(net.sentry(&["--new"]), "sentry new: nothing to check\n");
+    let (alpha, bravo) = (
+        net.mirror("alpha").requests(),
+        net.mirror("bravo").requests(),
+    );
     assert_eq!(
         net.mirror("alpha").requests() + net.mirror("bravo").requests(),
         alpha + bravo
@@ -1092,4 +1100,20 @@ fn a_language_added_to_a_product_is_checked_as_new() {
     );
     assert_eq!(net.listed()["lagging"].serves, 0, "{out}");
     assert_eq!(net.listed()["good"].serves, 2, "{out}");
+}
+
+/// Regression: `--new` treated a location as checked once any one mirror
+/// had a result for it, so a location checked only by a `--mirror` run was
+/// never checked on the other mirrors.
+#[test]
+fn a_location_checked_on_one_mirror_is_still_new_on_the_others() {
+    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    net.sentry(&["--all"]);
+    let (os, template) = LATE;
+    net.env.ok(&["location", "add", PRODUCT, os, template]);
+    net.sentry(&["--new", "--mirror", "alpha"]);
+    assert_eq!(net.uptake(os), Some((100, 200)));
+    let out = net.sentry(&["--new"]);
+    assert!(out.starts_with("sentry run 3 (new): "), "{out}");
+    assert_eq!(net.uptake(os), Some((200, 200)));
 }

@@ -278,7 +278,10 @@ impl Index {
                 (false, Some(s)) => {
                     start = None;
                     let token = &path[s..i];
-                    if tried.contains(&token) || tried.len() >= 64 {
+                    if !crate::validate::is_lang(token)
+                        || tried.contains(&token)
+                        || tried.len() >= 64
+                    {
                         continue;
                     }
                     tried.push(token);

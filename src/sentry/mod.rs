@@ -137,7 +137,7 @@ impl Sentry {
 
     /// Asks a running run (and the schedule) to stop soon.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
         self.network.notify();
     }
 
@@ -159,7 +159,7 @@ impl Sentry {
             None => None,
         };
         let checked = if mode == Mode::New {
-            store.checked_locations()?
+            store.checked_pairs()?
         } else {
             HashSet::new()
         };
@@ -224,25 +224,60 @@ impl Sentry {
             .iter()
             .map(|c| report::describe(c, &snapshot))
             .collect();
-        let checked_products: HashSet<_> = if mode == Mode::New || mode == Mode::All {
-            snapshot
-                .products
-                .iter()
-                .filter(|p| p.checknow)
-                .map(|p| p.id)
-                .collect()
-        } else {
-            HashSet::new()
-        };
+        // A flagged product counts as checked only after a whole pass over
+        // every mirror: not a `--mirror` run, not one cut short.
+        let complete = only.is_none()
+            && !self.stop.load(Ordering::Relaxed)
+            && Instant::now() < limits.deadline
+            && results.iter().zip(&plans).all(|(r, p)| match &r.base {
+                Some(Ok(())) => r.files.len() == p.checks.len() || r.fault().is_some(),
+                Some(Err(_)) => true,
+                None => false,
+            });
+        let checked_products: Vec<&crate::model::Product> =
+            if complete && (mode == Mode::New || mode == Mode::All) {
+                snapshot.products.iter().filter(|p| p.checknow).collect()
+            } else {
+                Vec::new()
+            };
+        // What was probed: results for a mirror or location the operator
+        // changed meanwhile (new base URL, new path, removed) are dropped.
+        let probed_url: HashMap<_, _> = plans
+            .iter()
+            .map(|p| (p.mirror, p.base_url.as_str()))
+            .collect();
+        let probed_path: HashMap<_, _> = snapshot
+            .locations
+            .iter()
+            .map(|l| (l.id, l.path.as_str()))
+            .collect();
         self.network.write("sentry", |tx| {
+            let urls: HashMap<_, _> = tx
+                .mirrors()?
+                .into_iter()
+                .map(|m| (m.id, m.base_url))
+                .collect();
+            let paths: HashMap<_, _> = tx
+                .locations()?
+                .into_iter()
+                .map(|l| (l.id, l.path))
+                .collect();
+            let same_mirror = |m: &crate::model::MirrorId| {
+                urls.get(m).map(String::as_str) == probed_url.get(m).copied()
+            };
             for (l, m, av) in &decision.availability {
-                tx.set_availability(*l, *m, av)?;
+                if same_mirror(m) && paths.get(l).map(String::as_str) == probed_path.get(l).copied()
+                {
+                    tx.set_availability(*l, *m, av)?;
+                }
             }
             for (m, h) in &decision.health {
-                tx.set_health(*m, h)?;
+                if same_mirror(m) {
+                    tx.set_health(*m, h)?;
+                }
             }
             for p in &checked_products {
-                tx.product_checked(*p)?;
+                tx.product_checked(p)?;
             }
             for d in &described {
                 tx.record("sentry.change", d.clone())?;
@@ -403,7 +438,7 @@ impl Sentry {
             let timeout = wake.map_or(Duration::from_secs(3600), |w| {
                 w.saturating_duration_since(Instant::now())
             });
-            self.network.wait_for_changes(seen, timeout);
+            self.network.wait_for_changes(seen, timeout, &self.stop);
         }
     }
 }

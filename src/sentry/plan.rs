@@ -102,7 +102,7 @@ pub fn plan(
     mode: Mode,
     only: Option<MirrorId>,
     s: &Snapshot,
-    checked: &HashSet<LocationId>,
+    checked: &HashSet<(LocationId, MirrorId)>,
     rng: &mut impl Random,
 ) -> Vec<MirrorPlan> {
     let files: std::collections::HashMap<&str, &FileInfo> =
@@ -157,7 +157,9 @@ pub fn plan(
             Mode::All | Mode::New | Mode::Hashes => {
                 for &(l, p) in &active_locations {
                     let wanted = match mode {
-                        Mode::New => never_checked || p.checknow || !checked.contains(&l.id),
+                        Mode::New => {
+                            never_checked || p.checknow || !checked.contains(&(l.id, m.id))
+                        }
                         _ => true,
                     };
                     if !wanted {
@@ -298,7 +300,7 @@ mod tests {
         assert!(all[0].checks[0].measure);
 
         // New: mirror 2 was never checked; for mirror 1 only unchecked locations.
-        let checked: HashSet<_> = [LocationId(1)].into();
+        let checked: HashSet<_> = [(LocationId(1), MirrorId(1))].into();
         let new = plan(Mode::New, None, &s, &checked, &mut rng);
         assert_eq!(
             new[0]
@@ -309,7 +311,7 @@ mod tests {
             vec![2]
         );
         assert_eq!(new[1].checks.len(), 2);
-        let both: HashSet<_> = [LocationId(1), LocationId(2)].into();
+        let both: HashSet<_> = [(LocationId(1), MirrorId(1)), (LocationId(2), MirrorId(1))].into();
         let new = plan(Mode::New, None, &s, &both, &mut rng);
         assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![2]);
 

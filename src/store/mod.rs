@@ -300,12 +300,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Locations that have been checked on at least one mirror.
-    pub fn checked_locations(&self) -> Result<std::collections::HashSet<LocationId>> {
+    /// The (location, mirror) pairs sentry has checked.
+    pub fn checked_pairs(&self) -> Result<std::collections::HashSet<(LocationId, MirrorId)>> {
         let txn = self.db.begin_read()?;
         let mut out = std::collections::HashSet::new();
         for row in txn.open_table(AVAILABILITY)?.iter()? {
-            out.insert(LocationId(row?.0.value().0));
+            let (l, m) = row?.0.value();
+            out.insert((LocationId(l), MirrorId(m)));
         }
         Ok(out)
     }
@@ -981,13 +982,25 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Clears a product's `checknow` flag after sentry checked it.
-    pub fn product_checked(&mut self, id: ProductId) -> Result<()> {
-        if let Some(mut p) = self.product_by_id(id)? {
+    /// Clears a product's `checknow` flag after sentry checked it as
+    /// `seen`; a product changed since (a language added) stays flagged.
+    pub fn product_checked(&mut self, seen: &Product) -> Result<()> {
+        if let Some(mut p) = self.product_by_id(seen.id)?
+            && p.languages == seen.languages
+        {
             p.checknow = false;
             self.put_product(&p)?;
         }
         Ok(())
+    }
+
+    /// All mirrors.
+    pub fn mirrors(&self) -> Result<Vec<Mirror>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(MIRRORS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
     }
 
     /// Sets (or, with `None`, removes) an operator setting.
