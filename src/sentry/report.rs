@@ -158,7 +158,7 @@ pub fn render(r: &RunReport<'_>) -> Markup {
                         tr {
                             td { (mirror_name(r.network, m.mirror)) }
                             td { code { (f.path) } }
-                            td.bad { @match &f.verdict { FileVerdict::Missing(w) => { "missing: " (w) }, FileVerdict::Fault(w) => { "fault: " (w) }, FileVerdict::Present => "" } }
+                            td.bad { @match &f.verdict { FileVerdict::Missing(w) => { "missing: " (w) }, FileVerdict::Fault(w) => { "fault: " (w) }, FileVerdict::Inconclusive(w) => { "no answer: " (w) }, FileVerdict::Present => "" } }
                             td { (f.elapsed_ms) " ms" }
                         }
                     }

@@ -84,6 +84,9 @@ pub enum FileVerdict {
     Missing(String),
     /// The mirror failed to answer properly: the mirror is at fault.
     Fault(String),
+    /// The mirror declined to answer now (408, 429): nothing learned, so
+    /// nothing changes.
+    Inconclusive(String),
 }
 
 impl FileVerdict {
@@ -132,6 +135,12 @@ pub fn judge_file(expected: &Expected, seen: &Observation) -> FileVerdict {
     match status {
         200..=299 => {}
         300..=399 => return FileVerdict::Missing(format!("{status}: redirects elsewhere")),
+        408 | 429 => {
+            return FileVerdict::Inconclusive(format!(
+                "{status} {}: try again later",
+                reason(status)
+            ));
+        }
         400..=499 => return FileVerdict::Missing(format!("{status} {}", reason(status))),
         _ => return FileVerdict::Fault(format!("{status} {}", reason(status))),
     }
@@ -180,6 +189,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         410 => "Gone",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -418,6 +428,14 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
         }
         for (location, files) in by_location {
             let old = previous.availability.get(&(location, r.mirror));
+            // Only conclusive answers say anything about the location.
+            let files: Vec<&FileResult> = files
+                .into_iter()
+                .filter(|f| !matches!(f.verdict, FileVerdict::Inconclusive(_)))
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
             let fault = files.iter().find_map(|f| match &f.verdict {
                 FileVerdict::Fault(why) => Some(label(f, why)),
                 _ => None,
@@ -533,6 +551,13 @@ mod tests {
             judge_file(&exp, &answer(403, bin, None)),
             FileVerdict::Missing(_)
         ));
+        // A mirror that rate-limits the checker tells us nothing.
+        for status in [408, 429] {
+            assert!(matches!(
+                judge_file(&exp, &answer(status, bin, None)),
+                FileVerdict::Inconclusive(_)
+            ));
+        }
         assert!(
             matches!(judge_file(&exp, &answer(200, bin, Some(9))), FileVerdict::Missing(m) if m.contains("size 9"))
         );
@@ -844,6 +869,28 @@ mod tests {
         let d = decide(&[new(1), new(2), new(3)], &prev, 10);
         assert!(d.alarm.is_none());
         assert_eq!(d.availability.len(), 3);
+    }
+
+    #[test]
+    fn a_rate_limited_check_changes_nothing() {
+        let mut prev = healthy_before(&[1]);
+        prev.availability.insert(
+            (LocationId(7), MirrorId(1)),
+            Availability {
+                present: true,
+                healthy: true,
+                checked_at: 1,
+                error: String::new(),
+            },
+        );
+        let r = result(
+            1,
+            Ok(()),
+            vec![file(7, "de", FileVerdict::Inconclusive("429".into()))],
+        );
+        let d = decide(&[r], &prev, 10);
+        assert!(d.availability.is_empty() && d.changes.is_empty());
+        assert!(d.health[0].1.healthy);
     }
 
     #[test]
