@@ -240,39 +240,16 @@ impl Sentry {
             } else {
                 Vec::new()
             };
-        // What was probed: results for a mirror or location the operator
-        // changed meanwhile (new base URL, new path, removed) are dropped.
-        let probed_url: HashMap<_, _> = plans
-            .iter()
-            .map(|p| (p.mirror, p.base_url.as_str()))
-            .collect();
-        let probed_path: HashMap<_, _> = snapshot
-            .locations
-            .iter()
-            .map(|l| (l.id, l.path.as_str()))
-            .collect();
+        let probed = Probed::of(&plans, &snapshot);
         self.network.write("sentry", |tx| {
-            let urls: HashMap<_, _> = tx
-                .mirrors()?
-                .into_iter()
-                .map(|m| (m.id, m.base_url))
-                .collect();
-            let paths: HashMap<_, _> = tx
-                .locations()?
-                .into_iter()
-                .map(|l| (l.id, l.path))
-                .collect();
-            let same_mirror = |m: &crate::model::MirrorId| {
-                urls.get(m).map(String::as_str) == probed_url.get(m).copied()
-            };
+            let now = Probed::now(tx.mirrors()?, tx.locations()?);
             for (l, m, av) in &decision.availability {
-                if same_mirror(m) && paths.get(l).map(String::as_str) == probed_path.get(l).copied()
-                {
+                if probed.still(&now, Some(*l), *m) {
                     tx.set_availability(*l, *m, av)?;
                 }
             }
             for (m, h) in &decision.health {
-                if same_mirror(m) {
+                if probed.still(&now, None, *m) {
                     tx.set_health(*m, h)?;
                 }
             }
@@ -443,6 +420,60 @@ impl Sentry {
     }
 }
 
+/// What a run probed: each mirror's base URL and each location's path.
+/// Results for a mirror or location the operator changed meanwhile (a new
+/// base URL, a new path, removed) say nothing about what is there now and
+/// are dropped.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Probed {
+    urls: HashMap<crate::model::MirrorId, String>,
+    paths: HashMap<crate::model::LocationId, String>,
+}
+
+impl Probed {
+    /// What `plans` probed, with location paths from `snapshot`.
+    pub fn of(plans: &[plan::MirrorPlan], snapshot: &crate::store::Snapshot) -> Probed {
+        Probed {
+            urls: plans
+                .iter()
+                .map(|p| (p.mirror, p.base_url.clone()))
+                .collect(),
+            paths: snapshot
+                .locations
+                .iter()
+                .map(|l| (l.id, l.path.clone()))
+                .collect(),
+        }
+    }
+
+    /// The same view of the network as it is now.
+    pub fn now(
+        mirrors: Vec<crate::model::Mirror>,
+        locations: Vec<crate::model::Location>,
+    ) -> Probed {
+        Probed {
+            urls: mirrors.into_iter().map(|m| (m.id, m.base_url)).collect(),
+            paths: locations.into_iter().map(|l| (l.id, l.path)).collect(),
+        }
+    }
+
+    /// Whether a result for `mirror` (and `location`) still describes `now`.
+    pub fn still(
+        &self,
+        now: &Probed,
+        location: Option<crate::model::LocationId>,
+        mirror: crate::model::MirrorId,
+    ) -> bool {
+        let url = self.urls.get(&mirror);
+        url.is_some()
+            && url == now.urls.get(&mirror)
+            && location.is_none_or(|l| {
+                let path = self.paths.get(&l);
+                path.is_some() && path == now.paths.get(&l)
+            })
+    }
+}
+
 /// The operators' message for a run.
 pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) {
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(c)).count();
@@ -483,4 +514,68 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
     }
     body.push_str(&format!("\nReport: {}\n", summary.run.report));
     (subject, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Location, LocationId, Mirror, MirrorId, ProductId};
+
+    fn mirror(id: u64, url: &str) -> Mirror {
+        Mirror {
+            id: MirrorId(id),
+            name: format!("m{id}"),
+            base_url: url.into(),
+            rating: 1,
+            active: true,
+            regions: vec![],
+            contact: String::new(),
+            created_at: 0,
+        }
+    }
+
+    fn location(id: u64, path: &str) -> Location {
+        Location {
+            id: LocationId(id),
+            product: ProductId(1),
+            os: "win".into(),
+            path: path.into(),
+            created_at: 0,
+        }
+    }
+
+    /// Regression: a run wrote what it found at a mirror's old base URL (or
+    /// a location's old path) after the operator had changed it, putting an
+    /// unchecked host or path into rotation.
+    #[test]
+    fn results_for_what_changed_during_a_run_are_dropped() {
+        let then = Probed::now(
+            vec![mirror(1, "http://a.example"), mirror(2, "http://b.example")],
+            vec![location(7, "/old/x.exe"), location(8, "/y.exe")],
+        );
+        let now = Probed::now(
+            vec![
+                mirror(1, "http://a.example"),
+                mirror(2, "http://new.example"),
+            ],
+            vec![location(7, "/new/x.exe"), location(8, "/y.exe")],
+        );
+        assert!(then.still(&now, Some(LocationId(8)), MirrorId(1)));
+        assert!(then.still(&now, None, MirrorId(1)));
+        assert!(!then.still(&now, None, MirrorId(2)), "new base URL");
+        assert!(
+            !then.still(&now, Some(LocationId(8)), MirrorId(2)),
+            "new base URL"
+        );
+        assert!(
+            !then.still(&now, Some(LocationId(7)), MirrorId(1)),
+            "new path"
+        );
+        let removed = Probed::now(vec![mirror(2, "http://b.example")], vec![]);
+        assert!(!then.still(&removed, None, MirrorId(1)), "mirror removed");
+        assert!(
+            !then.still(&removed, Some(LocationId(8)), MirrorId(2)),
+            "location removed"
+        );
+    }
 }
