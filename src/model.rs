@@ -374,3 +374,49 @@ mod tests {
         assert_eq!(super::utc(1_795_634_112), "2026-11-25 19:15:12 UTC");
     }
 }
+
+/// Plain values for unit tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// An active, public product.
+    pub fn product(id: u64, name: &str, languages: &[&str]) -> Product {
+        Product {
+            id: ProductId(id),
+            name: name.into(),
+            ssl_only: false,
+            public: true,
+            active: true,
+            checknow: false,
+            priority: 0,
+            languages: languages.iter().map(|l| l.to_string()).collect(),
+            created_at: 0,
+        }
+    }
+
+    /// A location.
+    pub fn location(id: u64, product: u64, os: &str, path: &str) -> Location {
+        Location {
+            id: LocationId(id),
+            product: ProductId(product),
+            os: os.into(),
+            path: path.into(),
+            created_at: 0,
+        }
+    }
+
+    /// An active mirror named `m<id>`.
+    pub fn mirror(id: u64, base_url: &str, rating: u32) -> Mirror {
+        Mirror {
+            id: MirrorId(id),
+            name: format!("m{id}"),
+            base_url: base_url.into(),
+            rating,
+            active: true,
+            regions: vec![],
+            contact: String::new(),
+            created_at: 0,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{Env, Server, try_http};
 
@@ -160,14 +160,10 @@ fn sigterm_under_load_counts_exactly_the_redirects_served() {
             })
         })
         .collect();
-    let start = Instant::now();
-    while served.load(Ordering::SeqCst) < 100 {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "clients made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let progressed = crate::common::poll(Duration::from_secs(20), Duration::from_millis(5), || {
+        (served.load(Ordering::SeqCst) >= 100).then_some(())
+    });
+    assert!(progressed.is_some(), "clients made no progress");
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}\n{log}");
     for client in clients {

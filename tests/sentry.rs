@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bouncer::model::FileInfo;
 
@@ -161,25 +161,10 @@ impl Net {
 
     /// `mirror list`, by name.
     fn listed(&self) -> BTreeMap<String, Listed> {
-        let out = self.env.ok(&["mirror", "list"]);
-        out.lines()
-            .skip(1)
-            .map(|line| {
-                let cells: Vec<&str> = line
-                    .split("  ")
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .collect();
-                assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
-                let serves = cells[5].parse().expect("SERVES is a number");
-                (
-                    cells[0].to_string(),
-                    Listed {
-                        health: cells[4].to_string(),
-                        serves,
-                    },
-                )
-            })
+        self.env
+            .mirror_list()
+            .into_iter()
+            .map(|(name, (health, serves))| (name, Listed { health, serves }))
             .collect()
     }
 
@@ -265,15 +250,12 @@ impl Net {
 /// Polls `done` every 50 ms until it holds; fails the test, showing the
 /// server's log, if it does not within [`PROMPT`].
 fn wait_until(server: &Server, what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < PROMPT,
-            "{what}: not within {PROMPT:?}; the server said:\n{}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let ok = crate::common::poll(PROMPT, Duration::from_millis(50), || done().then_some(()));
+    assert!(
+        ok.is_some(),
+        "{what}: not within {PROMPT:?}; the server said:\n{}",
+        server.log()
+    );
 }
 
 fn set(names: &[&str]) -> BTreeSet<String> {

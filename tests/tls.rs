@@ -236,24 +236,6 @@ fn files() -> Files {
     Arc::new(files)
 }
 
-/// `mirror list`: each mirror's (HEALTH, SERVES).
-fn listed(env: &Env) -> BTreeMap<String, (String, usize)> {
-    let out = env.ok(&["mirror", "list"]);
-    out.lines()
-        .skip(1)
-        .map(|line| {
-            let cells: Vec<&str> = line
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect();
-            assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
-            let serves = cells[5].parse().expect("SERVES is a number");
-            (cells[0].to_string(), (cells[4].to_string(), serves))
-        })
-        .collect()
-}
-
 /// `status list --mirror NAME`: its rows.
 fn status_of(env: &Env, name: &str) -> Vec<String> {
     env.ok(&["status", "list", "--mirror", name])
@@ -303,7 +285,7 @@ fn an_https_mirror_with_a_private_ca_is_checked_against_ssl_cert_file() {
     // which it was asked for over TLS.
     let out = sentry_trusting(&env, &ca_file);
     assert!(!out.contains(" is down"), "{out}");
-    let list = listed(&env);
+    let list = env.mirror_list();
     assert_eq!(list["secure"], ("up".to_string(), 2), "{list:#?}\n{out}");
     assert_eq!(list["plain"], ("up".to_string(), 2), "{list:#?}\n{out}");
     let rows = status_of(&env, "secure");
@@ -340,7 +322,7 @@ fn an_https_mirror_with_a_private_ca_is_checked_against_ssl_cert_file() {
     let before = https.requests().len();
     let out = sentry_trusting(&env, &stranger_file);
     assert!(out.contains("  secure is down: "), "{out}");
-    let list = listed(&env);
+    let list = env.mirror_list();
     let health = &list["secure"].0;
     assert!(
         health.contains("TLS") || health.contains("certificate"),

@@ -611,33 +611,10 @@ mod tests {
     use crate::model::*;
 
     fn snapshot() -> Snapshot {
+        use crate::model::fixtures::{location, mirror};
         let product = |id, name: &str, langs: &[&str], ssl_only| Product {
-            id: ProductId(id),
-            name: name.into(),
             ssl_only,
-            public: true,
-            active: true,
-            checknow: false,
-            priority: 0,
-            languages: langs.iter().map(|l| l.to_string()).collect(),
-            created_at: 0,
-        };
-        let location = |id, product, os: &str, path: &str| Location {
-            id: LocationId(id),
-            product: ProductId(product),
-            os: os.into(),
-            path: path.into(),
-            created_at: 0,
-        };
-        let mirror = |id, url: &str, rating| Mirror {
-            id: MirrorId(id),
-            name: format!("m{id}"),
-            base_url: url.into(),
-            rating,
-            active: true,
-            regions: vec![],
-            contact: String::new(),
-            created_at: 0,
+            ..crate::model::fixtures::product(id, name, langs)
         };
         Snapshot {
             products: vec![

@@ -519,29 +519,14 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Location, LocationId, Mirror, MirrorId, ProductId};
+    use crate::model::{Location, LocationId, Mirror, MirrorId, fixtures};
 
     fn mirror(id: u64, url: &str) -> Mirror {
-        Mirror {
-            id: MirrorId(id),
-            name: format!("m{id}"),
-            base_url: url.into(),
-            rating: 1,
-            active: true,
-            regions: vec![],
-            contact: String::new(),
-            created_at: 0,
-        }
+        fixtures::mirror(id, url, 1)
     }
 
     fn location(id: u64, path: &str) -> Location {
-        Location {
-            id: LocationId(id),
-            product: ProductId(1),
-            os: "win".into(),
-            path: path.into(),
-            created_at: 0,
-        }
+        fixtures::location(id, 1, "win", path)
     }
 
     /// Regression: a run wrote what it found at a mirror's old base URL (or

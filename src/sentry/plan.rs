@@ -199,30 +199,15 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fixtures;
     use crate::model::*;
 
     fn product(langs: &[&str]) -> Product {
-        Product {
-            id: ProductId(1),
-            name: "p".into(),
-            ssl_only: false,
-            public: true,
-            active: true,
-            checknow: false,
-            priority: 0,
-            languages: langs.iter().map(|l| l.to_string()).collect(),
-            created_at: 0,
-        }
+        fixtures::product(1, "p", langs)
     }
 
     fn location(id: u64, path: &str) -> Location {
-        Location {
-            id: LocationId(id),
-            product: ProductId(1),
-            os: "win".into(),
-            path: path.into(),
-            created_at: 0,
-        }
+        fixtures::location(id, 1, "win", path)
     }
 
     #[test]
@@ -246,14 +231,8 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         let mirror = |id: u64, active| Mirror {
-            id: MirrorId(id),
-            name: format!("m{id}"),
-            base_url: format!("http://m{id}.example"),
-            rating: 1,
             active,
-            regions: vec![],
-            contact: String::new(),
-            created_at: 0,
+            ..fixtures::mirror(id, &format!("http://m{id}.example"), 1)
         };
         let mut p = product(&["de"]);
         p.checknow = false;

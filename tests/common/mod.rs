@@ -232,14 +232,28 @@ impl Env {
     /// Polls `bouncer stats --days 2` (two days: a test may straddle
     /// midnight) every 100 ms until `done` holds, for at most `limit`.
     pub fn poll_stats(&self, limit: Duration, done: impl Fn(&Stats) -> bool) -> Stats {
-        let start = Instant::now();
-        loop {
-            let stats = self.stats();
-            if done(&stats) || start.elapsed() > limit {
-                return stats;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll(limit, Duration::from_millis(100), || {
+            Some(self.stats()).filter(|s| done(s))
+        })
+        .unwrap_or_else(|| self.stats())
+    }
+
+    /// `mirror list`: each mirror's (HEALTH, SERVES), by name.
+    pub fn mirror_list(&self) -> std::collections::BTreeMap<String, (String, usize)> {
+        let out = self.ok(&["mirror", "list"]);
+        out.lines()
+            .skip(1)
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split("  ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
+                let serves = cells[5].parse().expect("SERVES is a number");
+                (cells[0].to_string(), (cells[4].to_string(), serves))
+            })
+            .collect()
     }
 
     /// `bouncer stats --days 2`, parsed.
@@ -290,18 +304,32 @@ fn signal(pid: u32, name: &str) {
         .status();
 }
 
-/// Waits for `child` to exit, for at most `limit`.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+/// Asks `check` every `every` until it gives a value, for at most `limit`:
+/// the one bounded poll the tests use to wait for something another
+/// process does (a server's counts, its exit, its checks). `None` when
+/// `limit` passed first.
+pub fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Option<T> {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().expect("poll child") {
-            return Some(status);
+        if let Some(v) = check() {
+            return Some(v);
         }
         if start.elapsed() > limit {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(every);
     }
+}
+
+/// Waits for `child` to exit, for at most `limit`.
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    poll(limit, Duration::from_millis(10), || {
+        child.try_wait().expect("poll child")
+    })
 }
 
 /// A running `bouncer serve`; killed when dropped, so a failing test
