@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 pub struct Config {
     /// Where the public server listens.
     pub listen: SocketAddr,
+    /// Where the admin pages listen, when apart from the public server
+    /// (then `/admin/` is not served on `listen`).
+    pub admin_listen: Option<SocketAddr>,
     /// Tokio worker threads (0: one per core).
     pub threads: usize,
     /// OS used when a request names none.
@@ -46,6 +49,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_listen: None,
             threads: 0,
             default_os: "win".into(),
             default_lang: "en-US".into(),
@@ -68,6 +72,8 @@ impl Default for Config {
 pub struct Settings {
     /// `--listen`.
     pub listen: Option<String>,
+    /// `--admin-listen`.
+    pub admin_listen: Option<String>,
     /// `--threads`.
     pub threads: Option<usize>,
     /// `--default-os`.
@@ -94,13 +100,19 @@ impl Config {
     /// Validates raw settings.
     pub fn from_settings(s: Settings) -> Result<Config> {
         let mut c = Config::default();
-        if let Some(listen) = s.listen {
-            c.listen = listen.parse().map_err(|_| {
+        let address = |what: &'static str, a: String| {
+            a.parse::<SocketAddr>().map_err(|_| {
                 Error::invalid(
-                    "listen address",
-                    format!("{listen:?} is not IP:PORT (e.g. 127.0.0.1:8080 or [::]:80)"),
+                    what,
+                    format!("{a:?} is not IP:PORT (e.g. 127.0.0.1:8080 or [::]:80)"),
                 )
-            })?;
+            })
+        };
+        if let Some(listen) = s.listen {
+            c.listen = address("listen address", listen)?;
+        }
+        if let Some(listen) = s.admin_listen {
+            c.admin_listen = Some(address("admin listen address", listen)?);
         }
         if let Some(t) = s.threads {
             c.threads = t;

@@ -11,6 +11,8 @@
 //! - [`loader`]: checksum files → languages, locations and files, planned then applied.
 //! - [`sentry`]: checks mirrors on a thread pool, keeps availability honest, reports and mails.
 //! - [`mail`]: e-mail to operators over SMTP.
+//! - [`admin`]: the admin pages under `/admin/` (login, CRUD, overview, reports, loader, stats, audit log).
+//! - [`chart`]: server-rendered SVG charts.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
@@ -22,8 +24,10 @@
 //! - [`error`]: errors that say what to do.
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
+pub mod admin;
 pub mod assets;
 pub mod bounce;
+pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -17,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::admin::Admin;
 use crate::bounce::{Bouncer, Reply, not_found, text};
 use crate::index::Miss;
 
@@ -38,7 +39,6 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
     match path {
         "/" => app.bounce(method, query, req.headers()),
         "/__lbheartbeat__" => text(StatusCode::OK, "ok\n".into()),
-        crate::assets::CSS_PATH => asset(crate::assets::CSS, "text/css; charset=utf-8"),
         "/__heartbeat__" => heartbeat(app),
         "/__version__" => json(
             StatusCode::OK,
@@ -48,6 +48,10 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
                 crate::store::SCHEMA_VERSION,
             ),
         ),
+        _ if path.starts_with("/assets/") => match crate::assets::find(path) {
+            Some((body, content_type)) => asset(body, content_type),
+            None => not_found(req.headers(), Miss::Path),
+        },
         _ => match path.strip_prefix("/files") {
             Some(file) if file.starts_with('/') => {
                 app.bounce_file(method, file, query, req.headers())
@@ -55,6 +59,92 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
             _ => not_found(req.headers(), Miss::Path),
         },
     }
+}
+
+/// Whether `path` belongs to the admin pages.
+fn is_admin_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// A reply ready at once (the redirect path: no allocation for a future)
+/// or an admin page being produced.
+enum Answer {
+    Now(Option<Reply>),
+    Admin(std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Reply;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Reply> {
+        match &mut *self {
+            Answer::Now(reply) => std::task::Poll::Ready(
+                reply
+                    .take()
+                    .expect("an answer is polled to completion once"),
+            ),
+            Answer::Admin(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Reads an admin request's body (capped) and answers it on a blocking
+/// thread: admin pages read and write the store.
+async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "413 the request body is larger than {} MiB\n",
+                crate::admin::MAX_BODY >> 20
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > crate::admin::MAX_BODY as u64) {
+        return too_large();
+    }
+    let body = match http_body_util::Limited::new(body, crate::admin::MAX_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "400 the request body broke off\n".into(),
+            );
+        }
+    };
+    let answered = tokio::task::spawn_blocking(move || {
+        let path = parts.uri.path();
+        let req = crate::admin::Request {
+            method: &parts.method,
+            path: path.strip_prefix("/admin").unwrap_or(path),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+            peer,
+        };
+        crate::admin::handle(&admin, &req)
+    })
+    .await;
+    answered.unwrap_or_else(|e| {
+        eprintln!("bouncer: an admin page failed: {e}");
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 the admin page failed; the server log says why\n".into(),
+        )
+    })
 }
 
 fn heartbeat(app: &Bouncer) -> Reply {
@@ -101,7 +191,13 @@ fn json(status: StatusCode, body: String) -> Reply {
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and
 /// waits (up to the configured grace period) for requests in flight.
-pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future<Output = ()>) {
+/// With `admin`, `/admin/` is served too.
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<Bouncer>,
+    admin: Option<Arc<Admin>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -118,7 +214,7 @@ pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = &mut shutdown => break,
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -132,9 +228,14 @@ pub async fn run(listener: TcpListener, app: Arc<Bouncer>, shutdown: impl Future
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let admin = admin.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            let reply = route(&app, &req);
-            async move { Ok::<_, Infallible>(reply) }
+            let admin = admin.clone().filter(|_| is_admin_path(req.uri().path()));
+            let reply = match admin {
+                None => Answer::Now(Some(route(&app, &req))),
+                Some(admin) => Answer::Admin(Box::pin(admin_reply(admin, req, peer.ip()))),
+            };
+            async move { Ok::<_, Infallible>(reply.await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -250,12 +351,30 @@ pub async fn serve_network(
         }
     };
     let shutdown = shutdown_signal()?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| crate::error::Error::io(format!("cannot listen on {}", config.listen), e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;
+    let bind = |addr: std::net::SocketAddr| async move {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| crate::error::Error::io(format!("cannot listen on {addr}"), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;
+        Ok::<_, crate::error::Error>((listener, local))
+    };
+    let (listener, addr) = bind(config.listen).await?;
+    let admin_listener = match config.admin_listen {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let mut admin = crate::admin::Admin::new(
+        network.clone(),
+        sentry.as_ref().map(|(s, _)| s.clone()),
+        sentry.as_ref().map_or_else(
+            || crate::commands::default_reports_dir(db),
+            |(s, _)| s.config().reports_dir.clone(),
+        ),
+    );
+    admin.https_header = config.https_header.clone();
+    let admin = Arc::new(admin);
     let stats = network.index().stats();
     eprintln!(
         "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
@@ -269,7 +388,29 @@ pub async fn serve_network(
         config,
         counters,
     });
-    run(listener, app.clone(), shutdown).await;
+    match admin_listener {
+        None => {
+            eprintln!("bouncer: admin pages on http://{addr}/admin/");
+            run(listener, app.clone(), Some(admin), shutdown).await;
+        }
+        Some((admin_listener, admin_addr)) => {
+            eprintln!("bouncer: admin pages on http://{admin_addr}/admin/ (not on {addr})");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let until_stopped = || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                }
+            };
+            let public = run(listener, app.clone(), None, until_stopped());
+            let private = run(admin_listener, app.clone(), Some(admin), until_stopped());
+            let signal = async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            };
+            tokio::join!(public, private, signal);
+        }
+    }
     if let Some((sentry, thread)) = sentry {
         sentry.stop();
         if let Some(thread) = thread {
@@ -282,11 +423,6 @@ pub async fn serve_network(
 
 /// `bouncer serve`.
 pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
-    if args.admin_listen.is_some() {
-        eprintln!(
-            "bouncer: note: --admin-listen is accepted, but this build has no admin pages yet"
-        );
-    }
     let config = crate::config::Config::from_settings(settings(args))?;
     let network = Arc::new(
         crate::network::Network::open(db, true).map_err(|e| match e {
@@ -342,6 +478,7 @@ pub fn sentry_settings(
 pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
     crate::config::Settings {
         listen: args.listen.clone(),
+        admin_listen: args.admin_listen.clone(),
         threads: args.threads,
         default_os: args.default_os.clone(),
         default_lang: args.default_lang.clone(),

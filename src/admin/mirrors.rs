@@ -1,0 +1,271 @@
+//! Admin section: mirrors — the list with health and traffic, adding,
+//! editing, removing, and "check now".
+//!
+//! Routes: `GET /admin/mirrors`, `POST /admin/mirrors` (add),
+//! `GET /admin/mirrors/NAME`, `POST /admin/mirrors/NAME` (save),
+//! `POST /admin/mirrors/NAME/remove`, `POST /admin/mirrors/NAME/check`.
+
+use std::collections::HashMap;
+
+use hyper::StatusCode;
+use maud::{Markup, html};
+
+use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
+use super::{Ctx, Form, Page};
+use crate::bounce::Reply;
+use crate::model::{Mirror, MirrorHealth, MirrorId};
+use crate::store::{NewMirror, Snapshot};
+
+/// Answers requests below `/admin/mirrors`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => list(ctx, &Form::default(), None),
+        (true, []) => add(ctx, &page.form),
+        (false, [name]) => edit(ctx, name, None, None),
+        (true, [name]) => save(ctx, name, &page.form),
+        (true, [name, "remove"]) => remove(ctx, name),
+        (true, [name, "check"]) => check(ctx, name),
+        _ => ctx.not_found("There is no such mirror page."),
+    }
+}
+
+/// A mirror's health in a word, as a badge.
+pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
+    match h {
+        _ if !m.active => badge(Badge::Off, "disabled"),
+        _ if m.rating == 0 => badge(Badge::Off, "rating 0"),
+        None => badge(Badge::Warn, "unchecked"),
+        Some(h) if !h.healthy => badge(Badge::Bad, "down"),
+        Some(h) if h.is_flapping(now) => badge(Badge::Warn, "flapping"),
+        Some(_) => badge(Badge::Good, "up"),
+    }
+}
+
+fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
+    let network = ctx.network();
+    let (s, serving) = match network.store().read_network(
+        |s| (s.clone(), HashMap::<MirrorId, usize>::new()),
+        |(_, counts), _, m| *counts.entry(m).or_default() += 1,
+    ) {
+        Ok(x) => x,
+        Err(e) => return ctx.broken(&e),
+    };
+    let today = crate::model::day_of(crate::model::now());
+    let downloads = network
+        .store()
+        .downloads_by_mirror(today.saturating_sub(29), today)
+        .unwrap_or_default();
+    let total: u64 = downloads.values().sum();
+    let now = crate::model::now();
+    let body = html! {
+        div.toolbar { h1 { "Mirrors" } span.muted { (s.mirrors.len()) " mirrors" } }
+        table {
+            thead { tr {
+                th { "Name" } th { "Base URL" } th.num { "Rating" } th { "Status" } th { "Last check" }
+                th.num { "Latency" } th.num { "Serves" } th { "Regions" } th.num { "Downloads (30 days)" } th.num { "Share" }
+            } }
+            tbody {
+                @for m in &s.mirrors {
+                    @let h = s.health.get(&m.id);
+                    @let d = downloads.get(&m.id).copied().unwrap_or(0);
+                    tr {
+                        td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                        td { code { (m.base_url) } }
+                        td.num { (m.rating) }
+                        td {
+                            (health_badge(m, h, now))
+                            @if let Some(h) = h.filter(|h| !h.healthy) { " " small.muted { (h.error) } }
+                        }
+                        td { (page::ago(h.map_or(0, |h| h.checked_at))) }
+                        td.num { @if let Some(h) = h.filter(|h| h.checked_at > 0) { (h.latency_ms) " ms" } }
+                        td.num { (serving.get(&m.id).copied().unwrap_or(0)) }
+                        td { (m.regions.join(", ")) }
+                        td.num { (crate::chart::thousands(d)) }
+                        td.num { @if total > 0 { (format!("{:.1} %", d as f64 * 100.0 / total as f64)) } }
+                    }
+                }
+            }
+        }
+        @if ctx.may(super::auth::Area::Network) {
+            section.card {
+                h2 { "Add a mirror" }
+                (page::error(error))
+                form.stack method="post" action="/admin/mirrors" {
+                    (csrf(ctx))
+                    (field("Name", "name", form.get("name"), None))
+                    (field("Base URL", "base_url", form.get("base_url"), Some("http:// or https://, the root that holds the product directories")))
+                    (field("Rating", "rating", Some(form.get("rating")).filter(|r| !r.is_empty()).unwrap_or("100"), Some("selection weight; 0 takes it out of rotation")))
+                    (field("Contact e-mail", "contact", form.get("contact"), None))
+                    (regions_field(&s, &form.list("region")))
+                    (checkbox("Add it switched off", "inactive", form.checked("inactive")))
+                    div { button.primary type="submit" { "Add mirror" } }
+                }
+            }
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.page_status(status, "mirrors", "Mirrors", body)
+}
+
+fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
+    html! {
+        fieldset.field {
+            legend { "Regions" }
+            @if s.regions.is_empty() {
+                small.muted { "No regions yet: the mirror serves the whole world. " a href="/admin/regions" { "Add regions" } }
+            }
+            @for r in &s.regions {
+                (page::choice(&r.name, "region", &r.name, chosen.iter().any(|c| c.eq_ignore_ascii_case(&r.name))))
+            }
+        }
+    }
+}
+
+fn rating(form: &Form) -> Result<u32, String> {
+    let r = form.get("rating");
+    if r.is_empty() {
+        return Ok(100);
+    }
+    r.parse()
+        .map_err(|_| format!("Rating {r:?} is not a whole number from 0 to 4294967295."))
+}
+
+fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    let rating = match rating(form) {
+        Ok(r) => r,
+        Err(e) => return list(ctx, form, Some(&e)),
+    };
+    let added = ctx.write(|tx| {
+        tx.mirror_add(NewMirror {
+            name: form.get("name").to_string(),
+            base_url: form.get("base_url").to_string(),
+            rating,
+            regions: form.list("region"),
+            contact: form.get("contact").to_string(),
+            inactive: form.checked("inactive"),
+        })
+    });
+    match added {
+        Ok(m) => ctx.done(
+            &format!("/admin/mirrors/{}", seg(&m.name)),
+            format!(
+                "Added mirror {}. Sentry checks it within seconds; it gets traffic once its files are found.",
+                m.name
+            ),
+        ),
+        Err(e) => list(ctx, form, Some(&e.to_string())),
+    }
+}
+
+fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let Some(m) = s.mirror(name) else {
+        return ctx.not_found(&format!("There is no mirror named {name:?}."));
+    };
+    let h = s.health.get(&m.id);
+    let now = crate::model::now();
+    let url = format!("/admin/mirrors/{}", seg(&m.name));
+    let value = |field: &str, stored: String| form.map_or(stored, |f| f.get(field).to_string());
+    let regions = form.map_or_else(|| m.regions.clone(), |f| f.list("region"));
+    let can = ctx.may(super::auth::Area::Network);
+    let body = html! {
+        div.toolbar {
+            h1 { "Mirror " (m.name) }
+            (health_badge(m, h, now))
+            @if can {
+                (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
+            }
+        }
+        div.cards {
+            div.stat { span.value { @if let Some(h) = h { (h.latency_ms) " ms" } @else { "–" } } span.label { "latency" } }
+            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => { (h.throughput / 1_000_000) " MB/s" }, None => "–" } } span.label { "measured speed" } }
+            div.stat { span.value { (page::ago(h.map_or(0, |h| h.checked_at))) } span.label { "last check" } }
+            div.stat { span.value { (page::ago(h.map_or(0, |h| h.since))) } span.label { "status since" } }
+        }
+        @if let Some(h) = h.filter(|h| !h.healthy) {
+            p.flash.error { "Down: " (h.error) }
+        }
+        @if let Some(h) = h.filter(|h| h.is_flapping(now)) {
+            p.flash.error { "Flapping: changed state " (h.flaps) " times recently; its weight is damped." }
+        }
+        p { a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "What this mirror serves" } " · " a href={ "/admin/audit?q=" (seg(&m.name)) } { "History" } }
+        section.card {
+            h2 { "Settings" }
+            (page::error(error))
+            form.stack method="post" action=(url) {
+                (csrf(ctx))
+                (field("Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
+                (field("Rating", "rating", &value("rating", m.rating.to_string()), Some("selection weight; 0 takes it out of rotation")))
+                (field("Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("gets mail when this mirror goes down or serves bad files, if enabled")))
+                (regions_field(&s, &regions))
+                (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
+                @if can { div { button.primary type="submit" { "Save" } } }
+            }
+        }
+        @if can {
+            section.card.danger-zone {
+                h2 { "Remove" }
+                p { "Removing a mirror forgets its settings, health and availability. Its download counts stay." }
+                (page::button(ctx, &format!("{url}/remove"), "Remove this mirror", "danger", Some("Remove this mirror?")))
+            }
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.page_status(status, "mirrors", &format!("Mirror {}", m.name), body)
+}
+
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    let rating = match rating(form) {
+        Ok(r) => r,
+        Err(e) => return edit(ctx, name, Some(form), Some(&e)),
+    };
+    let regions = form.list("region");
+    let saved = ctx.write(|tx| {
+        tx.mirror_update(name, |m| {
+            m.base_url = form.get("base_url").to_string();
+            m.rating = rating;
+            m.contact = form.get("contact").to_string();
+            m.active = form.checked("active");
+            m.regions = regions;
+        })
+    });
+    match saved {
+        Ok(m) => ctx.done(
+            &format!("/admin/mirrors/{}", seg(&m.name)),
+            format!("Saved mirror {}.", m.name),
+        ),
+        Err(crate::error::Error::NotFound { .. }) => {
+            ctx.not_found(&format!("There is no mirror named {name:?}."))
+        }
+        Err(e) => edit(ctx, name, Some(form), Some(&e.to_string())),
+    }
+}
+
+fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
+    match ctx.write(|tx| tx.mirror_remove(name)) {
+        Ok(m) => ctx.done("/admin/mirrors", format!("Removed mirror {}.", m.name)),
+        Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), e.to_string()),
+    }
+}
+
+fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
+    let url = format!("/admin/mirrors/{}", seg(name));
+    match ctx.check_now(crate::sentry::Mode::All, Some(name)) {
+        Ok(()) => ctx.done(
+            &url,
+            format!("Checking {name} now; the result shows here and in Reports when the run ends."),
+        ),
+        Err(e) => ctx.failed(&url, e.to_string()),
+    }
+}

@@ -1,0 +1,565 @@
+//! The admin pages under `/admin/`: login, sessions and CSRF checks
+//! ([`auth`]), the shared layout ([`page`]), and one module per section.
+//!
+//! Requests arrive here whole (body read and capped by the server) and are
+//! answered on a blocking thread: pages read the store and writes commit,
+//! which must not stall the redirect path's workers.
+//!
+//! Every POST is checked centrally before any section sees it: a live
+//! session, the session's CSRF token, and a role allowed to write to the
+//! section. Sections cannot forget a check.
+
+pub mod auth;
+pub mod form;
+pub mod multipart;
+pub mod page;
+
+pub mod audit;
+pub mod availability;
+pub mod loader;
+pub mod mirrors;
+pub mod oses;
+pub mod overview;
+pub mod products;
+pub mod regions;
+pub mod reports;
+pub mod stats;
+pub mod users;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, SET_COOKIE};
+use hyper::{HeaderMap, Method, Response, StatusCode};
+use maud::{Markup, html};
+
+use crate::bounce::Reply;
+use crate::error::Result;
+use crate::model::User;
+use crate::network::Network;
+use crate::sentry::Sentry;
+use auth::{Area, Flash, LOGIN_COOKIE, SESSION_COOKIE, Sessions, Throttle};
+pub use form::Form;
+
+/// Request bodies larger than this are refused (a checksum file upload is
+/// the largest thing the admin receives).
+pub const MAX_BODY: usize = 64 << 20;
+
+/// The admin application: the network it manages and its sessions.
+pub struct Admin {
+    /// The live network.
+    pub network: Arc<Network>,
+    /// The server's checker, for "check now" (absent with `--no-sentry`).
+    pub sentry: Option<Arc<Sentry>>,
+    /// Where sentry's HTML reports are.
+    pub reports_dir: PathBuf,
+    /// The header that marks requests that arrived over HTTPS at a proxy
+    /// (cookies are then `Secure`).
+    pub https_header: String,
+    /// Live sessions.
+    pub sessions: Sessions,
+    /// Failed-login counts.
+    pub throttle: Throttle,
+    /// Uploaded checksum files waiting for "apply".
+    pub uploads: loader::Pending,
+}
+
+impl Admin {
+    /// An admin over `network`.
+    pub fn new(network: Arc<Network>, sentry: Option<Arc<Sentry>>, reports_dir: PathBuf) -> Admin {
+        Admin {
+            network,
+            sentry,
+            reports_dir,
+            https_header: "x-forwarded-proto".into(),
+            sessions: Sessions::default(),
+            throttle: Throttle::default(),
+            uploads: loader::Pending::default(),
+        }
+    }
+}
+
+/// One admin request, read whole.
+pub struct Request<'a> {
+    /// GET, POST, …
+    pub method: &'a Method,
+    /// The path below `/admin` (`/`, `/mirrors/x`).
+    pub path: &'a str,
+    /// The raw query string.
+    pub query: &'a str,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// The body (empty for GET).
+    pub body: &'a [u8],
+    /// The client's address (for login throttling).
+    pub peer: IpAddr,
+}
+
+/// What a section sees of a request: the path segments below its name
+/// (decoded), whether it is a POST, and the form or query fields.
+pub struct Page<'a> {
+    /// Path segments after the section's own, percent-decoded.
+    pub rest: Vec<String>,
+    /// A (CSRF-checked, role-checked) POST.
+    pub post: bool,
+    /// POST: the form; GET: the query string's fields.
+    pub form: Form,
+    /// The raw query string.
+    pub query: &'a str,
+}
+
+impl Page<'_> {
+    /// The path segments after the section's name, as `&str`s.
+    pub fn rest(&self) -> Vec<&str> {
+        self.rest.iter().map(String::as_str).collect()
+    }
+}
+
+/// A logged-in request's context: who, their session, the page's flash.
+pub struct Ctx<'a> {
+    /// The application.
+    pub admin: &'a Admin,
+    /// The logged-in user.
+    pub user: User,
+    /// This session's CSRF token.
+    pub csrf: String,
+    /// A message from the previous request.
+    pub flash: Option<Flash>,
+    session: String,
+}
+
+impl Ctx<'_> {
+    /// The audit log's name for this user: `admin:NAME`.
+    pub fn actor(&self) -> String {
+        format!("admin:{}", self.user.name)
+    }
+
+    /// The live network.
+    pub fn network(&self) -> &Network {
+        &self.admin.network
+    }
+
+    /// Whether this user may change things in `area`.
+    pub fn may(&self, area: Area) -> bool {
+        auth::may_write(self.user.role, area)
+    }
+
+    /// Runs a write as this user: committed, audited, published to the
+    /// live index.
+    pub fn write<T>(&self, f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<T>) -> Result<T> {
+        self.admin.network.write(&self.actor(), f)
+    }
+
+    /// A 200 page in the layout; `section` highlights the navigation.
+    pub fn page(&self, section: &str, title: &str, body: Markup) -> Reply {
+        self.page_status(StatusCode::OK, section, title, body)
+    }
+
+    /// A page with another status (422 for a form with errors).
+    pub fn page_status(
+        &self,
+        status: StatusCode,
+        section: &str,
+        title: &str,
+        body: Markup,
+    ) -> Reply {
+        html_reply(status, page::layout(Some(self), section, title, body))
+    }
+
+    /// After a successful POST: show `message` on the next page and go
+    /// there (303, so a reload does not repeat the POST).
+    pub fn done(&self, to: &str, message: impl Into<String>) -> Reply {
+        self.admin.sessions.flash(
+            &self.session,
+            Flash {
+                error: false,
+                text: message.into(),
+            },
+        );
+        see_other(to)
+    }
+
+    /// After a failed POST whose page cannot show the form again: show
+    /// `message` as an error on the next page.
+    pub fn failed(&self, to: &str, message: impl Into<String>) -> Reply {
+        self.admin.sessions.flash(
+            &self.session,
+            Flash {
+                error: true,
+                text: message.into(),
+            },
+        );
+        see_other(to)
+    }
+
+    /// Starts a sentry run in the background (the server's checker, or one
+    /// made for this run when the server has none); its report appears
+    /// under Reports when it ends.
+    pub fn check_now(&self, mode: crate::sentry::Mode, mirror: Option<&str>) -> Result<()> {
+        let sentry = match &self.admin.sentry {
+            Some(s) => s.clone(),
+            None => Arc::new(Sentry::new(
+                self.admin.network.clone(),
+                crate::sentry::SentryConfig::new(self.admin.reports_dir.clone()),
+            )),
+        };
+        let mirror = mirror.map(str::to_string);
+        std::thread::Builder::new()
+            .name("admin-check".into())
+            .spawn(move || {
+                if let Err(e) = sentry.run(mode, mirror.as_deref()) {
+                    eprintln!("bouncer: a check started from the admin failed: {e}");
+                }
+            })
+            .map(drop)
+            .map_err(|e| crate::error::Error::io("cannot start a check", e))
+    }
+
+    /// 404 in the layout.
+    pub fn not_found(&self, what: &str) -> Reply {
+        self.page_status(
+            StatusCode::NOT_FOUND,
+            "",
+            "Not found",
+            html! { h1 { "Not found" } p { (what) } p { a href="/admin/" { "Back to the overview" } } },
+        )
+    }
+
+    /// The answer to a storage failure: 500 with the reason.
+    pub fn broken(&self, e: &crate::error::Error) -> Reply {
+        self.page_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            "Error",
+            html! { h1 { "Something went wrong" } p.flash.error { (e.to_string()) } },
+        )
+    }
+}
+
+/// Answers an admin request. Blocking: call it off the async workers.
+pub fn handle(admin: &Admin, req: &Request<'_>) -> Reply {
+    let mut reply = answer(admin, req);
+    let headers = reply.headers_mut();
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    reply
+}
+
+fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
+    let secure = req
+        .headers
+        .get(admin.https_header.as_str())
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let post = req.method == Method::POST;
+    if !post && req.method != Method::GET && req.method != Method::HEAD {
+        return plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 the admin pages take GET and POST\n",
+        );
+    }
+    match req.path {
+        "" => return see_other("/admin/"),
+        "/login" => return login(admin, req, secure),
+        _ => {}
+    }
+    let now = crate::model::now();
+    let session_id = auth::cookie(req.headers, SESSION_COOKIE).unwrap_or("");
+    let session = admin.sessions.touch(session_id, now);
+    let user = session.as_ref().and_then(|s| {
+        // The account may have been removed or changed since login.
+        admin
+            .network
+            .store()
+            .users()
+            .ok()?
+            .into_iter()
+            .find(|u| u.name == s.user)
+    });
+    let (Some(session), Some(user)) = (session, user) else {
+        if post {
+            return forbidden("Your session has ended. Log in again, then repeat the change.");
+        }
+        let next = if req.query.is_empty() {
+            format!("/admin{}", req.path)
+        } else {
+            format!("/admin{}?{}", req.path, req.query)
+        };
+        return see_other(&format!("/admin/login?next={}", page::seg(&next)));
+    };
+    let mut segments = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|s| crate::query::percent_decode(s).into_owned());
+    let section = segments.next().unwrap_or_default();
+    let mut rest: Vec<String> = segments.collect();
+    if rest.last().is_some_and(String::is_empty) {
+        rest.pop();
+    }
+    let ctx = Ctx {
+        admin,
+        user,
+        csrf: session.csrf.clone(),
+        flash: session.flash.clone(),
+        session: session_id.to_string(),
+    };
+    let form = if post {
+        let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let form = match Form::parse(content_type, req.body) {
+            Ok(f) => f,
+            Err(e) => {
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("400 unreadable form: {e}\n"),
+                );
+            }
+        };
+        if !auth::same_secret(form.get("csrf"), &session.csrf) {
+            return forbidden(
+                "This form is out of date or came from another site (its security token does not match your session). Reload the page and try again.",
+            );
+        }
+        if section == "logout" {
+            admin.sessions.end(session_id);
+            let mut reply = see_other("/admin/login");
+            set_cookie(&mut reply, &auth::set_cookie(SESSION_COOKIE, None, secure));
+            return reply;
+        }
+        if !ctx.may(area(&section)) {
+            return ctx.page_status(
+                StatusCode::FORBIDDEN,
+                &section,
+                "Not allowed",
+                html! {
+                    h1 { "Not allowed" }
+                    p { "Your role (" (ctx.user.role.as_str()) ") may look but not change this. Ask an admin." }
+                },
+            );
+        }
+        form
+    } else {
+        Form::from_query(req.query)
+    };
+    let page = Page {
+        rest,
+        post,
+        form,
+        query: req.query,
+    };
+    match section.as_str() {
+        "" => overview::route(&ctx, &page),
+        "products" => products::route(&ctx, &page),
+        "mirrors" => mirrors::route(&ctx, &page),
+        "availability" => availability::route(&ctx, &page),
+        "regions" => regions::route(&ctx, &page),
+        "oses" => oses::route(&ctx, &page),
+        "loader" => loader::route(&ctx, &page),
+        "reports" => reports::route(&ctx, &page),
+        "stats" => stats::route(&ctx, &page),
+        "audit" => audit::route(&ctx, &page),
+        "users" => users::route(&ctx, &page),
+        _ => ctx.not_found("There is no such admin page."),
+    }
+}
+
+/// Which role check a section's writes need.
+fn area(section: &str) -> Area {
+    match section {
+        "products" | "loader" => Area::Releases,
+        _ => Area::Network,
+    }
+}
+
+/// The login page and form.
+fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
+    let form = if req.method == Method::POST {
+        let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        Form::parse(content_type, req.body).unwrap_or_default()
+    } else {
+        Form::from_query(req.query)
+    };
+    let next = safe_next(form.get("next"));
+    let token = auth::cookie(req.headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string);
+    if req.method != Method::POST {
+        let token = token.unwrap_or_else(auth::random_token);
+        let mut reply = login_page(StatusCode::OK, &token, next, "", None);
+        set_cookie(
+            &mut reply,
+            &auth::set_cookie(LOGIN_COOKIE, Some(&token), secure),
+        );
+        return reply;
+    }
+    let Some(token) = token.filter(|t| auth::same_secret(form.get("csrf"), t)) else {
+        let token = auth::random_token();
+        let mut reply = login_page(
+            StatusCode::FORBIDDEN,
+            &token,
+            next,
+            form.get("user"),
+            Some("The login form expired or came from another site. Please try again."),
+        );
+        set_cookie(
+            &mut reply,
+            &auth::set_cookie(LOGIN_COOKIE, Some(&token), secure),
+        );
+        return reply;
+    };
+    let name = form.get("user");
+    let password = form.get("password");
+    let client = req.peer.to_string();
+    let now = crate::model::now();
+    if let Some(wait) = admin.throttle.locked(name, &client, now) {
+        return login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &token,
+            next,
+            name,
+            Some(&format!(
+                "Too many failed logins. Logins for this account or from your address are locked for {} more minutes.",
+                wait.div_ceil(60)
+            )),
+        );
+    }
+    let user = admin
+        .network
+        .store()
+        .users()
+        .ok()
+        .and_then(|users| users.into_iter().find(|u| u.name == name));
+    // Verify against a fixed hash for unknown names, so the time taken
+    // does not tell which accounts exist.
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
+    let ok = crate::commands::verify_password(password, hash) && user.is_some();
+    if !ok {
+        admin.throttle.failed(name, &client, now);
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            &token,
+            next,
+            name,
+            Some("Wrong user name or password."),
+        );
+    }
+    admin.throttle.succeeded(name);
+    // A new session id on every login: an id planted before login is
+    // worthless afterwards.
+    if let Some(old) = auth::cookie(req.headers, SESSION_COOKIE) {
+        admin.sessions.end(old);
+    }
+    let id = admin.sessions.start(name, now);
+    let mut reply = see_other(next);
+    set_cookie(
+        &mut reply,
+        &auth::set_cookie(SESSION_COOKIE, Some(&id), secure),
+    );
+    set_cookie(&mut reply, &auth::set_cookie(LOGIN_COOKIE, None, secure));
+    reply
+}
+
+/// An argon2id hash of a random password, verified against when the user
+/// name is unknown.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::commands::hash_password(&auth::random_token()).unwrap_or_default()
+});
+
+/// Where to go after login: only paths inside the admin.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with("/admin") && !next.contains("//") && !next.contains('\\') {
+        next
+    } else {
+        "/admin/"
+    }
+}
+
+fn login_page(
+    status: StatusCode,
+    token: &str,
+    next: &str,
+    user: &str,
+    error: Option<&str>,
+) -> Reply {
+    html_reply(
+        status,
+        page::layout(
+            None,
+            "",
+            "Log in",
+            html! {
+                form.login method="post" action="/admin/login" {
+                    h1 { "Log in" }
+                    (page::error(error))
+                    input type="hidden" name="csrf" value=(token);
+                    input type="hidden" name="next" value=(next);
+                    label.field { span { "User" } input type="text" name="user" value=(user) autocomplete="username" autofocus required; }
+                    label.field { span { "Password" } input type="password" name="password" autocomplete="current-password" required; }
+                    button.primary type="submit" { "Log in" }
+                    p.muted { "Accounts are made with " code { "bouncer user add NAME --role admin" } "." }
+                }
+            },
+        ),
+    )
+}
+
+/// An HTML reply.
+pub fn html_reply(status: StatusCode, markup: Markup) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(markup.into_string())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    reply
+}
+
+/// A plain-text reply.
+pub fn plain(status: StatusCode, text: &str) -> Reply {
+    crate::bounce::text(status, text.to_string())
+}
+
+/// 303 See Other to `to`.
+pub fn see_other(to: &str) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(to) {
+        reply.headers_mut().insert(LOCATION, v);
+    }
+    reply
+}
+
+fn forbidden(why: &str) -> Reply {
+    html_reply(
+        StatusCode::FORBIDDEN,
+        page::layout(
+            None,
+            "",
+            "Refused",
+            html! { h1 { "Refused" } p.flash.error { (why) } p { a href="/admin/" { "Back to the admin" } } },
+        ),
+    )
+}
+
+fn set_cookie(reply: &mut Reply, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        reply.headers_mut().append(SET_COOKIE, v);
+    }
+}

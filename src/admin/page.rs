@@ -1,0 +1,209 @@
+//! The admin's shared layout and the small pieces every page uses: forms
+//! with their CSRF token, buttons that POST, badges, times.
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::Ctx;
+
+/// The sections in the navigation bar: (path below `/admin`, label).
+const NAV: &[(&str, &str)] = &[
+    ("", "Overview"),
+    ("products", "Products"),
+    ("mirrors", "Mirrors"),
+    ("availability", "Availability"),
+    ("regions", "Regions"),
+    ("oses", "Systems"),
+    ("loader", "Loader"),
+    ("reports", "Reports"),
+    ("stats", "Stats"),
+    ("audit", "Audit log"),
+    ("users", "Users"),
+];
+
+/// A whole page: header with navigation, the flash message, `body`.
+pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Bouncer admin" }
+                link rel="stylesheet" href=(crate::assets::ADMIN_CSS_PATH);
+                script src=(crate::assets::ADMIN_JS_PATH) defer {}
+            }
+            body.admin {
+                header.bar {
+                    a.brand href="/admin/" { "Bouncer" }
+                    @if let Some(ctx) = ctx {
+                        nav {
+                            @for (path, label) in NAV {
+                                a.current[*path == section] href={ "/admin/" (path) } { (label) }
+                            }
+                        }
+                        form.who method="post" action="/admin/logout" {
+                            (csrf(ctx))
+                            span { (ctx.user.name) " · " (ctx.user.role.as_str()) }
+                            button.link type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main.admin {
+                    @if let Some(flash) = ctx.and_then(|c| c.flash.as_ref()) {
+                        p.flash.error[flash.error] role="status" { (flash.text) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The hidden field with the session's CSRF token; every form has one.
+pub fn csrf(ctx: &Ctx<'_>) -> Markup {
+    html! { input type="hidden" name="csrf" value=(ctx.csrf); }
+}
+
+/// A one-button form that POSTs to `action` (removals, toggles, check
+/// now). `confirm` is asked by the script when JavaScript runs.
+pub fn button(
+    ctx: &Ctx<'_>,
+    action: &str,
+    label: &str,
+    class: &str,
+    confirm: Option<&str>,
+) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf(ctx))
+            button type="submit" class=(class) data-confirm=[confirm] { (label) }
+        }
+    }
+}
+
+/// A labelled text input.
+pub fn field(label: &str, name: &str, value: &str, hint: Option<&str>) -> Markup {
+    html! {
+        label.field {
+            span { (label) }
+            input type="text" name=(name) value=(value);
+            @if let Some(hint) = hint { small { (hint) } }
+        }
+    }
+}
+
+/// A labelled checkbox.
+pub fn checkbox(label: &str, name: &str, checked: bool) -> Markup {
+    html! {
+        label.check {
+            input type="checkbox" name=(name) checked[checked];
+            " " (label)
+        }
+    }
+}
+
+/// A labelled checkbox among several of the same `name`, sending `value`.
+pub fn choice(label: &str, name: &str, value: &str, checked: bool) -> Markup {
+    html! {
+        label.check {
+            input type="checkbox" name=(name) value=(value) checked[checked];
+            " " (label)
+        }
+    }
+}
+
+/// An error message above a form.
+pub fn error(message: Option<&str>) -> Markup {
+    html! {
+        @if let Some(m) = message { p.flash.error role="alert" { (m) } }
+    }
+}
+
+/// A green "up" / red "down" / grey badge.
+pub fn badge(kind: Badge, text: &str) -> Markup {
+    let class = match kind {
+        Badge::Good => "badge good",
+        Badge::Bad => "badge bad",
+        Badge::Off => "badge off",
+        Badge::Warn => "badge warn",
+    };
+    html! { span class=(class) { (text) } }
+}
+
+/// The colour of a [`badge`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Badge {
+    /// Healthy, present, active.
+    Good,
+    /// Down, missing.
+    Bad,
+    /// Disabled, unknown.
+    Off,
+    /// Damped, unchecked.
+    Warn,
+}
+
+/// A time as "5 min ago", with the exact UTC time on hover; "never" for 0.
+pub fn ago(unix: u64) -> Markup {
+    ago_from(unix, crate::model::now())
+}
+
+fn ago_from(unix: u64, now: u64) -> Markup {
+    if unix == 0 {
+        return html! { span.muted { "never" } };
+    }
+    let d = now.saturating_sub(unix);
+    let text = match d {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", d / 60),
+        3600..86400 => format!("{} h ago", d / 3600),
+        _ => format!("{} days ago", d / 86400),
+    };
+    html! { time datetime=(unix) title=(crate::model::utc(unix)) { (text) } }
+}
+
+/// Percent-encodes a name for use in an admin URL path segment.
+pub fn seg(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Marks trusted, constant markup (icons) as HTML.
+pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
+    PreEscaped(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_naturally() {
+        assert_eq!(
+            ago_from(0, 100).into_string(),
+            r#"<span class="muted">never</span>"#
+        );
+        assert!(ago_from(100, 130).into_string().contains("just now"));
+        assert!(ago_from(100, 100 + 300).into_string().contains("5 min ago"));
+        assert!(ago_from(100, 100 + 7300).into_string().contains("2 h ago"));
+        assert!(
+            ago_from(100, 100 + 3 * 86400)
+                .into_string()
+                .contains("3 days ago")
+        );
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(seg("firefox-120.0"), "firefox-120.0");
+        assert_eq!(seg("a/b?c<d>"), "a%2Fb%3Fc%3Cd%3E");
+        assert_eq!(crate::query::percent_decode(&seg("ü \"x\"")), "ü \"x\"");
+    }
+}
