@@ -269,3 +269,98 @@ fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
         Err(e) => ctx.failed(&url, e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use crate::admin::testing::*;
+    use crate::model::Role;
+
+    #[test]
+    fn add_edit_remove_a_mirror() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = follow(
+            &admin,
+            &ann,
+            post(
+                &admin,
+                &ann,
+                "/admin/mirrors",
+                &[
+                    ("name", "m1"),
+                    ("base_url", "https://m1.example/pub"),
+                    ("rating", "50"),
+                ],
+            ),
+        );
+        assert!(page.contains("Added mirror m1"), "{page}");
+        let m = admin.network.store().snapshot().unwrap().mirrors[0].clone();
+        assert_eq!((m.rating, m.active), (50, true));
+        let events = admin.network.store().events(5).unwrap();
+        assert_eq!(events[0].actor, "admin:ann");
+
+        let saved = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[("base_url", "https://m1.example/x"), ("rating", "7")],
+        );
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
+        let m = admin.network.store().snapshot().unwrap().mirrors[0].clone();
+        assert_eq!(
+            (m.rating, m.active, m.base_url.as_str()),
+            (7, false, "https://m1.example/x")
+        );
+
+        assert_eq!(
+            redirected(post(&admin, &ann, "/admin/mirrors/m1/remove", &[])),
+            "/admin/mirrors"
+        );
+        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+    }
+
+    #[test]
+    fn validation_errors_keep_what_was_typed() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>";
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors",
+            &[("name", "ok"), ("base_url", hostile), ("rating", "x")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("is not a whole number"), "{page}");
+        assert!(!page.contains("<script>alert"));
+        assert!(!page.contains("<img src=x"));
+        assert!(page.contains("&lt;script&gt;"));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors",
+            &[("name", "ok"), ("base_url", hostile)],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+    }
+
+    #[test]
+    fn viewers_read_but_cannot_write() {
+        let (_dir, admin) = admin();
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/mirrors"));
+        assert!(!page.contains("Add mirror"));
+        let r = post(
+            &admin,
+            &vic,
+            "/admin/mirrors",
+            &[("name", "m"), ("base_url", "http://m.example")],
+        );
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+    }
+}

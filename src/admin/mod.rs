@@ -13,6 +13,8 @@ pub mod auth;
 pub mod form;
 pub mod multipart;
 pub mod page;
+#[cfg(test)]
+pub mod testing;
 
 pub mod audit;
 pub mod availability;
