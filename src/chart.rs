@@ -283,9 +283,11 @@ pub fn daily(days: &[u32], series: &[Series<'_>], title: &str) -> Markup {
                 @if !area.is_empty() {
                     path d=(area) fill=(colour(i)) fill-opacity="0.12" stroke="none" {}
                 }
-                path d=(line) fill="none" stroke=(colour(i)) stroke-width="2"
-                    stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))]
-                    stroke-linejoin="round" {}
+                @if !line.is_empty() {
+                    path d=(line) fill="none" stroke=(colour(i)) stroke-width="2"
+                        stroke-dasharray=[(!dash(i).is_empty()).then(|| dash(i))]
+                        stroke-linejoin="round" {}
+                }
             }
             @for (i, s) in series.iter().enumerate() {
                 g fill=(colour(i)) {

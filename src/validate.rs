@@ -67,6 +67,20 @@ pub fn os(os: &str) -> Result<String, Error> {
     Ok(os)
 }
 
+/// Checks an ISO 3166-1 alpha-2 country code (two ASCII letters) and
+/// returns it upper-case, the way regions store it.
+pub fn country(code: &str) -> Result<String, Error> {
+    let code = code.trim();
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(code.to_ascii_uppercase())
+    } else {
+        Err(Error::invalid(
+            "country",
+            format!("{code:?} is not a country code: use the two letters of ISO 3166-1 (e.g. DE)"),
+        ))
+    }
+}
+
 /// Checks a location path: starts with `/`, percent-encoded (no spaces,
 /// quotes, `?`, `#` or control characters), no `.` or `..` segments, valid
 /// `%XX` escapes.
@@ -217,5 +231,16 @@ mod tests {
         assert!(name("product", "").is_err());
         assert_eq!(os("Win64").unwrap(), "win64");
         assert!(os("win/64").is_err());
+    }
+
+    #[test]
+    fn countries() {
+        assert_eq!(country("de").unwrap(), "DE");
+        assert_eq!(country(" Us ").unwrap(), "US");
+        for bad in ["", "D", "DEU", "--", "d1", "é", "D E", "ÄB"] {
+            assert!(country(bad).is_err(), "{bad}");
+        }
+        let err = country("xyz").unwrap_err().to_string();
+        assert!(err.contains("\"xyz\"") && err.contains("ISO 3166"), "{err}");
     }
 }

@@ -7,7 +7,8 @@ mod migrate;
 mod rows;
 mod tables;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -68,6 +69,92 @@ pub struct Snapshot {
     pub regions: Vec<Region>,
     /// Operator settings.
     pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// Download counts over a range of days, read in one transaction: what
+/// the stats pages show. Days are days since the Unix epoch (UTC).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Total downloads per day (from the per-product counts); days without
+    /// downloads are absent.
+    pub by_day: BTreeMap<u32, u64>,
+    /// Downloads per (product, day); pairs without downloads are absent.
+    pub by_product_day: BTreeMap<(ProductId, u32), u64>,
+    /// Downloads per product, summed over the days.
+    pub by_product: HashMap<ProductId, u64>,
+    /// Downloads per mirror, summed over the days.
+    pub by_mirror: HashMap<MirrorId, u64>,
+    /// Downloads per (location, language), summed over the days; an empty
+    /// language means none (products offered in every language are
+    /// counted without one).
+    pub by_location: HashMap<(LocationId, String), u64>,
+    /// Downloads per language, summed over locations and days; the empty
+    /// string collects downloads without a language.
+    pub by_language: HashMap<String, u64>,
+    /// Downloads per ISO country code (`--`: unknown), summed over the days.
+    pub by_country: HashMap<String, u64>,
+    /// All downloads in the range (the sum of `by_day`).
+    pub total: u64,
+}
+
+/// Which audit events [`Store::events_matching`] returns: every field that
+/// is set must match. The default matches every event.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Case-insensitive prefix of the actor: `admin:` matches every admin
+    /// user, `admin:alice` one of them.
+    pub actor: Option<String>,
+    /// Case-insensitive prefix of the action: `mirror.` matches every
+    /// mirror change.
+    pub action: Option<String>,
+    /// Case-insensitive substring of the detail.
+    pub text: Option<String>,
+    /// Only events with an id below this one (the next page after an event
+    /// with this id).
+    pub before: Option<u64>,
+}
+
+impl EventFilter {
+    /// Whether `event` passes the filter.
+    pub fn matches(&self, event: &Event) -> bool {
+        self.matcher().matches(event)
+    }
+
+    fn matcher(&self) -> EventMatcher {
+        let lower = |s: &Option<String>| s.as_deref().map(str::to_lowercase);
+        EventMatcher {
+            actor: lower(&self.actor),
+            action: lower(&self.action),
+            text: lower(&self.text),
+            before: self.before,
+        }
+    }
+}
+
+/// An [`EventFilter`] with its strings lower-cased once.
+struct EventMatcher {
+    actor: Option<String>,
+    action: Option<String>,
+    text: Option<String>,
+    before: Option<u64>,
+}
+
+impl EventMatcher {
+    fn matches(&self, e: &Event) -> bool {
+        self.before.is_none_or(|b| e.id < b)
+            && self
+                .actor
+                .as_deref()
+                .is_none_or(|p| e.actor.to_lowercase().starts_with(p))
+            && self
+                .action
+                .as_deref()
+                .is_none_or(|p| e.action.to_lowercase().starts_with(p))
+            && self
+                .text
+                .as_deref()
+                .is_none_or(|t| e.detail.to_lowercase().contains(t))
+    }
 }
 
 impl Snapshot {
@@ -258,15 +345,71 @@ impl Store {
     ) -> Result<HashMap<(LocationId, String), u64>> {
         let txn = self.db.begin_read()?;
         let mut out = HashMap::new();
+        if from > to {
+            return Ok(out);
+        }
         for row in txn
             .open_table(COUNT_LOCATION)?
-            .range((from, 0, "")..(to + 1, 0, ""))?
+            .range(location_days(from, to))?
         {
             let (k, v) = row?;
             let (_, loc, lang) = k.value();
             *out.entry((LocationId(loc), lang.to_string())).or_default() += v.value();
         }
         Ok(out)
+    }
+
+    /// Every download count of the days `from..=to`, read in one
+    /// transaction so the breakdowns agree with each other.
+    pub fn counts(&self, from: u32, to: u32) -> Result<Counts> {
+        let mut c = Counts::default();
+        if from > to {
+            return Ok(c);
+        }
+        let txn = self.db.begin_read()?;
+        for row in txn
+            .open_table(COUNT_PRODUCT)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            let ((day, product), n) = (k.value(), v.value());
+            *c.by_day.entry(day).or_default() += n;
+            *c.by_product_day
+                .entry((ProductId(product), day))
+                .or_default() += n;
+            *c.by_product.entry(ProductId(product)).or_default() += n;
+            c.total += n;
+        }
+        for row in txn
+            .open_table(COUNT_MIRROR)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            *c.by_mirror.entry(MirrorId(k.value().1)).or_default() += v.value();
+        }
+        for row in txn
+            .open_table(COUNT_LOCATION)?
+            .range(location_days(from, to))?
+        {
+            let (k, v) = row?;
+            let ((_, location, lang), n) = (k.value(), v.value());
+            *c.by_location
+                .entry((LocationId(location), lang.to_string()))
+                .or_default() += n;
+            *c.by_language.entry(lang.to_string()).or_default() += n;
+        }
+        let end = match to.checked_add(1) {
+            Some(next) => Bound::Excluded((next, "")),
+            None => Bound::Unbounded,
+        };
+        for row in txn
+            .open_table(COUNT_COUNTRY)?
+            .range((Bound::Included((from, "")), end))?
+        {
+            let (k, v) = row?;
+            *c.by_country.entry(k.value().1.to_string()).or_default() += v.value();
+        }
+        Ok(c)
     }
 
     /// All users, by name.
@@ -317,6 +460,28 @@ impl Store {
         let mut out = Vec::new();
         for row in txn.open_table(EVENTS)?.iter()?.rev().take(limit) {
             out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` audit events that pass `filter`, newest first.
+    pub fn events_matching(&self, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
+        let txn = self.db.begin_read()?;
+        let events = txn.open_table(EVENTS)?;
+        let matcher = filter.matcher();
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let end = filter.before.map_or(Bound::Unbounded, Bound::Excluded);
+        for row in events.range((Bound::Unbounded, end))?.rev() {
+            let event: Event = decode(row?.1.value())?;
+            if matcher.matches(&event) {
+                out.push(event);
+                if out.len() == limit {
+                    break;
+                }
+            }
         }
         Ok(out)
     }
@@ -850,16 +1015,17 @@ impl Tx<'_> {
             .ok_or_else(|| Error::not_found("mirror", name))
     }
 
+    /// Checks that a mirror's regions exist (case-insensitive); returns
+    /// them spelled as the regions spell their names, without duplicates.
     fn check_regions(&self, regions: &[String]) -> Result<Vec<String>> {
-        let t = self.txn.open_table(REGIONS)?;
         let mut out: Vec<String> = Vec::new();
         for r in regions {
             let r = crate::validate::name("region", r)?;
-            if t.get(r.as_str())?.is_none() {
-                return Err(Error::not_found("region", &r));
-            }
-            if !out.contains(&r) {
-                out.push(r);
+            let region = self
+                .region(&r)?
+                .ok_or_else(|| Error::not_found("region", &r))?;
+            if !out.contains(&region.name) {
+                out.push(region.name);
             }
         }
         Ok(out)
@@ -947,6 +1113,197 @@ impl Tx<'_> {
             .open_table(AVAILABILITY)?
             .retain(|(_, m), _| m != mirror.0)?;
         Ok(())
+    }
+
+    // ----- regions -----
+
+    /// The region with this name (case-insensitive).
+    pub fn region(&self, name: &str) -> Result<Option<Region>> {
+        let t = self.txn.open_table(REGIONS)?;
+        let row = t.get(region_key(name).as_str())?;
+        row.map(|v| decode(v.value())).transpose()
+    }
+
+    fn require_region(&self, name: &str) -> Result<Region> {
+        self.region(name)?
+            .ok_or_else(|| Error::not_found("region", name.trim()))
+    }
+
+    fn all_regions(&self) -> Result<Vec<Region>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(REGIONS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    fn put_region(&mut self, region: &Region) -> Result<()> {
+        self.txn
+            .open_table(REGIONS)?
+            .insert(region_key(&region.name).as_str(), encode(region).as_slice())?;
+        Ok(())
+    }
+
+    /// Adds a region. Its countries must belong to no other region; its
+    /// fallback must be another existing region.
+    pub fn region_add(&mut self, mut region: Region) -> Result<Region> {
+        region.name = crate::validate::name("region", &region.name)?;
+        if let Some(old) = self.region(&region.name)? {
+            return Err(Error::exists("region", &old.name));
+        }
+        let region = self.check_region(region)?;
+        self.put_region(&region)?;
+        self.record("region.add", describe_region(&region))?;
+        Ok(region)
+    }
+
+    /// Changes a region's throttle, fallback or countries (not its name),
+    /// with the checks of [`Tx::region_add`] and no fallback cycles.
+    pub fn region_update(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Region),
+    ) -> Result<Region> {
+        let old = self.require_region(name)?;
+        let mut new = old.clone();
+        change(&mut new);
+        new.name = old.name.clone();
+        let new = self.check_region(new)?;
+        self.put_region(&new)?;
+        self.record("region.update", describe_change(&old.name, &old, &new))?;
+        Ok(new)
+    }
+
+    /// Removes a region; refused while mirrors serve it or other regions
+    /// fall back to it.
+    pub fn region_remove(&mut self, name: &str) -> Result<Region> {
+        let region = self.require_region(name)?;
+        let key = region_key(&region.name);
+        let mirrors: Vec<String> = self
+            .mirrors()?
+            .into_iter()
+            .filter(|m| m.regions.iter().any(|r| region_key(r) == key))
+            .map(|m| m.name)
+            .collect();
+        let fallers: Vec<String> = self
+            .all_regions()?
+            .into_iter()
+            .filter(|r| r.fallback.as_deref().is_some_and(|f| region_key(f) == key))
+            .map(|r| r.name)
+            .collect();
+        let mut why = Vec::new();
+        if !mirrors.is_empty() {
+            why.push(format!(
+                "mirror(s) {} serve it: take it out of their regions first (`bouncer mirror set NAME --region …` or `--no-regions`)",
+                mirrors.join(", ")
+            ));
+        }
+        if !fallers.is_empty() {
+            why.push(format!(
+                "region(s) {} fall back to it: give them another fallback, or none, first",
+                fallers.join(", ")
+            ));
+        }
+        if !why.is_empty() {
+            return Err(Error::InUse {
+                detail: format!(
+                    "region {:?} cannot be removed: {}",
+                    region.name,
+                    why.join("; ")
+                ),
+            });
+        }
+        self.txn.open_table(REGIONS)?.remove(key.as_str())?;
+        self.record("region.remove", region.name.clone())?;
+        Ok(region)
+    }
+
+    /// Normalises `region` (countries upper-case, sorted, unique; fallback
+    /// spelled as its region, blank meaning none) and checks it against
+    /// the other regions: no shared country, an existing fallback that is
+    /// not itself, no fallback cycle.
+    fn check_region(&self, mut region: Region) -> Result<Region> {
+        let key = region_key(&region.name);
+        let mut countries = Vec::with_capacity(region.countries.len());
+        for c in &region.countries {
+            countries.push(crate::validate::country(c)?);
+        }
+        countries.sort();
+        countries.dedup();
+        region.countries = countries;
+
+        let others: Vec<Region> = self
+            .all_regions()?
+            .into_iter()
+            .filter(|r| region_key(&r.name) != key)
+            .collect();
+        let taken: Vec<String> = others
+            .iter()
+            .flat_map(|other| {
+                region
+                    .countries
+                    .iter()
+                    .filter(|c| other.countries.contains(c))
+                    .map(move |c| format!("{c} belongs to region {:?}", other.name))
+            })
+            .collect();
+        if !taken.is_empty() {
+            return Err(Error::InUse {
+                detail: format!(
+                    "a country may belong to one region only, and {}: remove it there first",
+                    taken.join(", ")
+                ),
+            });
+        }
+
+        let fallback = match region.fallback.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(fallback) => {
+                let fallback = crate::validate::name("fallback region", fallback)?;
+                if region_key(&fallback) == key {
+                    return Err(Error::invalid(
+                        "fallback region",
+                        format!(
+                            "region {:?} cannot fall back to itself: choose another region, or none",
+                            region.name
+                        ),
+                    ));
+                }
+                let find = |name: &str| {
+                    others
+                        .iter()
+                        .find(|r| region_key(&r.name) == region_key(name))
+                };
+                let target =
+                    find(&fallback).ok_or_else(|| Error::not_found("region", &fallback))?;
+                // Follow the chain from the fallback: meeting this region
+                // again would send traffic round in a circle.
+                let mut chain = vec![region.name.clone(), target.name.clone()];
+                let mut next = target.fallback.as_deref();
+                while let Some(name) = next {
+                    if region_key(name) == key {
+                        chain.push(region.name.clone());
+                        return Err(Error::invalid(
+                            "fallback region",
+                            format!(
+                                "falling back from {:?} to {:?} would make a cycle ({}): break it by changing one of these fallbacks first",
+                                region.name,
+                                target.name,
+                                chain.join(" → ")
+                            ),
+                        ));
+                    }
+                    if chain.iter().any(|c| region_key(c) == region_key(name)) {
+                        break; // a cycle elsewhere: not this region's doing
+                    }
+                    chain.push(name.to_string());
+                    next = find(name).and_then(|r| r.fallback.as_deref());
+                }
+                Some(target.name.clone())
+            }
+        };
+        region.fallback = fallback;
+        Ok(region)
     }
 
     // ----- sentry state -----
@@ -1043,6 +1400,35 @@ impl Tx<'_> {
         }
         self.record("user.remove", name.to_string())
     }
+}
+
+/// A key of [`COUNT_LOCATION`]: (day, location id, language).
+type LocationDay = (u32, u64, &'static str);
+
+/// The keys of [`COUNT_LOCATION`] for the days `from..=to`.
+fn location_days(from: u32, to: u32) -> (Bound<LocationDay>, Bound<LocationDay>) {
+    let end = match to.checked_add(1) {
+        Some(next) => Bound::Excluded((next, 0, "")),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included((from, 0, "")), end)
+}
+
+/// The key of a region in [`REGIONS`]: its name, trimmed and lower-case.
+fn region_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// A region's settings for the audit log.
+fn describe_region(r: &Region) -> String {
+    format!(
+        "{} throttle={} fallback={} global_fallback={} countries=[{}]",
+        r.name,
+        r.throttle,
+        r.fallback.as_deref().unwrap_or("-"),
+        r.global_fallback,
+        r.countries.join(",")
+    )
 }
 
 /// "name: field old -> new, …" for the audit log, from Debug output.
@@ -1202,6 +1588,367 @@ mod tests {
         assert_eq!(
             store.downloads_by_location(100, 100).unwrap()[&(LocationId(2), "de".to_string())],
             6
+        );
+    }
+
+    fn region(name: &str, fallback: Option<&str>, countries: &[&str]) -> Region {
+        Region {
+            name: name.into(),
+            throttle: 100,
+            fallback: fallback.map(String::from),
+            global_fallback: true,
+            countries: countries.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// The error of a write that must fail, checking it wrote nothing.
+    fn refused<T: std::fmt::Debug>(
+        store: &Store,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> String {
+        let before = store.events(1).unwrap();
+        let err = store.write("cli", f).unwrap_err().to_string();
+        assert_eq!(store.events(1).unwrap(), before, "{err}");
+        err
+    }
+
+    #[test]
+    fn regions_add_update_remove() {
+        let (_dir, store) = store();
+        let europe = store
+            .write("cli", |tx| {
+                tx.region_add(region("Europe", None, &["de", " fr", "DE", "at"]))
+            })
+            .unwrap();
+        assert_eq!(europe.name, "Europe");
+        assert_eq!(europe.countries, vec!["AT", "DE", "FR"]);
+        let events = store.events(1).unwrap();
+        assert_eq!(events[0].action, "region.add");
+        assert_eq!(
+            events[0].detail,
+            "Europe throttle=100 fallback=- global_fallback=true countries=[AT,DE,FR]"
+        );
+
+        // Refusals on add.
+        let err = refused(&store, |tx| tx.region_add(region("europe", None, &[])));
+        assert!(
+            err.contains("exists already") && err.contains("Europe"),
+            "{err}"
+        );
+        let err = refused(&store, |tx| tx.region_add(region("asia", None, &["JPN"])));
+        assert!(
+            err.contains("invalid country") && err.contains("JPN"),
+            "{err}"
+        );
+        let err = refused(&store, |tx| {
+            tx.region_add(region("dach", None, &["ch", "de"]))
+        });
+        assert!(err.contains("DE belongs to region \"Europe\""), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_add(region("asia", Some("nowhere"), &[]))
+        });
+        assert!(err.contains("no region named \"nowhere\""), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_add(region("asia", Some("ASIA"), &[]))
+        });
+        assert!(err.contains("itself"), "{err}");
+        let err = refused(&store, |tx| tx.region_add(region("two words", None, &[])));
+        assert!(err.contains("invalid region"), "{err}");
+
+        // The fallback is stored as its region spells it; lookups ignore case.
+        store
+            .write("cli", |tx| {
+                let asia = tx.region_add(region("asia", Some("EUROPE"), &["jp"]))?;
+                assert_eq!(asia.fallback.as_deref(), Some("Europe"));
+                assert_eq!(tx.region("ASIA")?.unwrap(), asia);
+                tx.region_add(region("americas", Some("asia"), &["us"]))
+            })
+            .unwrap();
+
+        // Refusals on update: cycles, self-fallback, shared countries.
+        let err = refused(&store, |tx| {
+            tx.region_update("europe", |r| r.fallback = Some("asia".into()))
+        });
+        assert!(err.contains("Europe → asia → Europe"), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_update("europe", |r| r.fallback = Some("americas".into()))
+        });
+        assert!(err.contains("Europe → americas → asia → Europe"), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_update("asia", |r| r.fallback = Some("Asia".into()))
+        });
+        assert!(err.contains("itself"), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_update("asia", |r| r.countries.push("fr".into()))
+        });
+        assert!(err.contains("FR belongs to region \"Europe\""), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_update("asia", |r| r.countries.push("1".into()))
+        });
+        assert!(err.contains("invalid country"), "{err}");
+        let err = refused(&store, |tx| tx.region_update("oceania", |_| {}));
+        assert!(err.contains("no region named \"oceania\""), "{err}");
+
+        // An update keeps the name, may re-list its own countries, and a
+        // blank fallback means none.
+        let updated = store
+            .write("cli", |tx| {
+                tx.region_update("EUROPE", |r| {
+                    r.name = "renamed".into();
+                    r.throttle = 50;
+                    r.countries = vec!["fr".into(), "de".into(), "it".into()];
+                    r.fallback = Some("  ".into());
+                })
+            })
+            .unwrap();
+        assert_eq!(updated.name, "Europe");
+        assert_eq!(updated.throttle, 50);
+        assert_eq!(updated.countries, vec!["DE", "FR", "IT"]);
+        assert_eq!(updated.fallback, None);
+        let events = store.events(1).unwrap();
+        assert_eq!(events[0].action, "region.update");
+        assert!(
+            events[0].detail.starts_with("Europe: "),
+            "{}",
+            events[0].detail
+        );
+        let s = store.snapshot().unwrap();
+        assert_eq!(s.regions.len(), 3);
+        assert!(s.regions.contains(&updated));
+
+        // Mirrors name regions as the regions spell them.
+        let m = store
+            .write("cli", |tx| {
+                tx.mirror_add(NewMirror {
+                    name: "m1".into(),
+                    base_url: "http://m1.example".into(),
+                    rating: 1,
+                    regions: vec!["EUROPE".into(), "europe".into(), "Asia".into()],
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        assert_eq!(m.regions, vec!["Europe", "asia"]);
+
+        // Removal is refused while a mirror serves the region or another
+        // region falls back to it, naming them.
+        let err = refused(&store, |tx| tx.region_remove("europe"));
+        assert!(
+            err.contains("mirror(s) m1 serve it") && err.contains("region(s) asia fall back"),
+            "{err}"
+        );
+        store
+            .write("cli", |tx| {
+                tx.mirror_update("m1", |m| m.regions = vec!["asia".into()])
+            })
+            .unwrap();
+        let err = refused(&store, |tx| tx.region_remove("Europe"));
+        assert!(
+            !err.contains("m1") && err.contains("region(s) asia fall back"),
+            "{err}"
+        );
+        let err = refused(&store, |tx| tx.region_remove("asia"));
+        assert!(
+            err.contains("mirror(s) m1") && err.contains("region(s) americas"),
+            "{err}"
+        );
+        let removed = store
+            .write("cli", |tx| {
+                tx.region_update("asia", |r| r.fallback = None)?;
+                tx.region_remove("europe")
+            })
+            .unwrap();
+        assert_eq!(removed, updated);
+        let err = refused(&store, |tx| tx.region_remove("europe"));
+        assert!(err.contains("no region named"), "{err}");
+        // Its countries are free again.
+        store
+            .write("cli", |tx| {
+                tx.region_add(region("dach", None, &["de", "at", "ch"]))
+            })
+            .unwrap();
+
+        let actions: Vec<String> = store
+            .events(100)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "region.add",
+                "region.add",
+                "region.add",
+                "region.update",
+                "mirror.add",
+                "mirror.update",
+                "region.update",
+                "region.remove",
+                "region.add",
+            ]
+        );
+    }
+
+    #[test]
+    fn counts_over_days_and_products() {
+        let (_dir, store) = store();
+        let day = |day: u32, p1: u64, p2: u64| CountBatch {
+            day,
+            products: vec![(ProductId(1), p1), (ProductId(2), p2)],
+            locations: vec![
+                (LocationId(10), "de".into(), p1),
+                (LocationId(20), String::new(), p2),
+            ],
+            mirrors: vec![(MirrorId(5), p1 + p2 - 1), (MirrorId(6), 1)],
+            countries: vec![("DE".into(), p1), ("--".into(), p2)],
+        };
+        store.add_counts(&day(10, 3, 1)).unwrap();
+        store.add_counts(&day(11, 2, 5)).unwrap();
+        store.add_counts(&day(11, 1, 0)).unwrap();
+        store.add_counts(&day(12, 7, 7)).unwrap();
+
+        let c = store.counts(10, 11).unwrap();
+        assert_eq!(c.by_day, BTreeMap::from([(10, 4), (11, 8)]));
+        assert_eq!(
+            c.by_product_day,
+            BTreeMap::from([
+                ((ProductId(1), 10), 3),
+                ((ProductId(1), 11), 3),
+                ((ProductId(2), 10), 1),
+                ((ProductId(2), 11), 5),
+            ])
+        );
+        assert_eq!(
+            c.by_product,
+            HashMap::from([(ProductId(1), 6), (ProductId(2), 6)])
+        );
+        assert_eq!(
+            c.by_mirror,
+            HashMap::from([(MirrorId(5), 9), (MirrorId(6), 3)])
+        );
+        assert_eq!(
+            c.by_location,
+            HashMap::from([
+                ((LocationId(10), "de".to_string()), 6),
+                ((LocationId(20), String::new()), 6),
+            ])
+        );
+        assert_eq!(
+            c.by_language,
+            HashMap::from([("de".to_string(), 6), (String::new(), 6)])
+        );
+        assert_eq!(
+            c.by_country,
+            HashMap::from([("DE".to_string(), 6), ("--".to_string(), 6)])
+        );
+        assert_eq!(c.total, 12);
+        // The same numbers as the single-table functions.
+        assert_eq!(c.by_product, store.downloads_by_product(10, 11).unwrap());
+        assert_eq!(c.by_mirror, store.downloads_by_mirror(10, 11).unwrap());
+        assert_eq!(c.by_location, store.downloads_by_location(10, 11).unwrap());
+
+        let one = store.counts(12, 12).unwrap();
+        assert_eq!(one.by_day, BTreeMap::from([(12, 14)]));
+        assert_eq!(one.by_country["--"], 7);
+        assert_eq!(one.total, 14);
+
+        let all = store.counts(0, u32::MAX).unwrap();
+        assert_eq!(all.total, 26);
+        assert_eq!(all.by_day.len(), 3);
+        assert_eq!(all.by_language[""], 13);
+        assert_eq!(all.by_country.values().sum::<u64>(), 26);
+        assert_eq!(store.downloads_by_location(0, u32::MAX).unwrap().len(), 2);
+
+        assert_eq!(store.counts(13, 20).unwrap(), Counts::default());
+        assert_eq!(store.counts(11, 10).unwrap(), Counts::default());
+        assert!(store.downloads_by_location(11, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn events_filtered_and_paged() {
+        let (_dir, store) = store();
+        for (actor, action, detail) in [
+            ("cli", "product.add", "firefox-1.0 languages=[de]"),
+            ("admin:alice", "mirror.add", "m1 http://M1.example"),
+            ("admin:bob", "mirror.update", "m1: rating 1 -> 2"),
+            ("Admin:Alice", "region.add", "europe countries=[DE]"),
+            ("sentry", "mirror.down", "m1 timed out"),
+            ("administrator", "user.add", "carol role=viewer"),
+            ("admin:alice", "mirror.remove", "m2 https://m2.example"),
+        ] {
+            store
+                .write(actor, |tx| tx.record(action, detail.to_string()))
+                .unwrap();
+        }
+        let ids = |filter: &EventFilter, limit: usize| -> Vec<u64> {
+            store
+                .events_matching(filter, limit)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let filter = |actor: Option<&str>, action: Option<&str>, text: Option<&str>| EventFilter {
+            actor: actor.map(String::from),
+            action: action.map(String::from),
+            text: text.map(String::from),
+            before: None,
+        };
+
+        assert_eq!(ids(&EventFilter::default(), 100), [7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(
+            store.events_matching(&EventFilter::default(), 3).unwrap(),
+            store.events(3).unwrap()
+        );
+        assert!(ids(&EventFilter::default(), 0).is_empty());
+        assert_eq!(ids(&filter(Some("ADMIN:"), None, None), 100), [7, 4, 3, 2]);
+        assert_eq!(
+            ids(&filter(Some("admin:alice"), None, None), 100),
+            [7, 4, 2]
+        );
+        assert_eq!(ids(&filter(None, Some("Mirror."), None), 100), [7, 5, 3, 2]);
+        assert_eq!(ids(&filter(None, Some("mirror.add"), None), 100), [2]);
+        assert_eq!(ids(&filter(None, None, Some("EXAMPLE")), 100), [7, 2]);
+        assert_eq!(ids(&filter(None, None, Some("m1")), 100), [5, 3, 2]);
+        assert_eq!(
+            ids(&filter(Some("admin:"), Some("mirror."), Some("m1")), 100),
+            [3, 2]
+        );
+        assert!(ids(&filter(Some("nobody"), None, None), 100).is_empty());
+        // A prefix, not a substring.
+        assert!(ids(&filter(Some("alice"), None, None), 100).is_empty());
+        assert!(ids(&filter(None, Some("add"), None), 100).is_empty());
+
+        // Paging: each page starts below the last id of the one before.
+        let mut f = filter(None, Some("mirror."), None);
+        let mut pages = Vec::new();
+        loop {
+            let page = ids(&f, 3);
+            if page.is_empty() {
+                break;
+            }
+            f.before = page.last().copied();
+            pages.push(page);
+        }
+        assert_eq!(pages, [vec![7, 5, 3], vec![2]]);
+        let page = EventFilter {
+            before: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(ids(&page, 2), [3, 2]);
+        assert!(page.matches(&store.events(100).unwrap()[6]));
+        assert!(!page.matches(&store.events(100).unwrap()[0]));
+        assert!(
+            ids(
+                &EventFilter {
+                    before: Some(1),
+                    ..Default::default()
+                },
+                10
+            )
+            .is_empty()
         );
     }
 }
