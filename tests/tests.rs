@@ -5,6 +5,7 @@
 mod common;
 
 mod bounce;
+mod browser_smoke;
 mod cli;
 mod control;
 mod durability;

@@ -5,6 +5,7 @@
 
 pub mod mirror;
 pub mod smtp;
+pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
