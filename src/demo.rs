@@ -160,6 +160,16 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
             .collect::<Vec<_>>(),
     )?;
 
+    // An admin account for the admin pages, with a fresh password.
+    let password = crate::admin::auth::random_token()[..16].to_string();
+    let admin = crate::model::User {
+        name: "admin".into(),
+        password_hash: crate::commands::hash_password(&password)?,
+        role: crate::model::Role::Admin,
+        created_at: crate::model::now(),
+    };
+    network.write("demo", |tx| tx.user_put(&admin, "user.add"))?;
+
     let mut settings = Settings {
         listen: Some(
             args.listen
@@ -205,7 +215,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         for c in &summary.changes {
             println!("  {c}");
         }
-        print_guide(&db, &config, &guide);
+        print_guide(&db, &config, &guide, &password);
         if no_serve {
             return Ok(());
         }
@@ -344,7 +354,7 @@ async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)]) {
+fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)], password: &str) {
     let base = format!("http://{}", config.listen);
     let bin =
         std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());
@@ -372,6 +382,8 @@ fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)]) {
     println!("  curl -i '{base}/?product=firefox-latest&lang=xx'  # 404 page not found");
     println!("  {bin} --db {} mirror list", db.display());
     println!("  {bin} --db {} stats", db.display());
+    println!();
+    println!("Admin pages: {base}/admin/  (user admin, password {password})");
     println!();
     println!("Ctrl-C stops the demo.");
 }

@@ -245,13 +245,16 @@ impl Ctx<'_> {
 pub fn handle(admin: &Admin, req: &Request<'_>) -> Reply {
     let mut reply = answer(admin, req);
     let headers = reply.headers_mut();
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // A page may set its own policy (sentry's report files carry their
+    // own inline style and are framed by the reports page).
+    headers
+        .entry("content-security-policy")
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    headers
+        .entry("x-frame-options")
+        .or_insert(HeaderValue::from_static("DENY"));
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
