@@ -1,9 +1,278 @@
-//! Admin section: oses (being written).
+//! Admin section: operating systems — the names locations may use, how
+//! many locations use each, adding and removing them.
+//!
+//! Routes: `GET /admin/oses`, `POST /admin/oses` (add),
+//! `GET /admin/oses/NAME` (the locations that use it),
+//! `POST /admin/oses/NAME/remove` (refused while locations use it).
 
-use super::{Ctx, Page};
+use std::collections::HashMap;
+
+use hyper::StatusCode;
+use maud::html;
+
+use super::auth::Area;
+use super::page::{self, csrf, field, seg};
+use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// Answers requests below `/admin/oses`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => list(ctx, &Form::default(), None),
+        (true, []) => add(ctx, &page.form),
+        (false, [name]) => show(ctx, name),
+        (true, [name, "remove"]) => remove(ctx, name),
+        _ => ctx.not_found("There is no such operating system page."),
+    }
+}
+
+fn os_url(name: &str) -> String {
+    format!("/admin/oses/{}", seg(name))
+}
+
+fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for l in &s.locations {
+        *used.entry(l.os.as_str()).or_default() += 1;
+    }
+    let can = ctx.may(Area::Network);
+    let body = html! {
+        div.toolbar { h1 { "Operating systems" } span.muted { (s.oses.len()) " systems" } }
+        p.muted { "Every location names one of these; the bounce URL's " code { "os=" } " parameter picks it." }
+        table {
+            thead { tr { th { "Name" } th.num { "Locations" } @if can { th.actions {} } } }
+            tbody {
+                @for os in &s.oses {
+                    @let n = used.get(os.as_str()).copied().unwrap_or(0);
+                    tr {
+                        td { a href=(os_url(os)) { (os) } }
+                        td.num { (n) }
+                        @if can {
+                            td.actions {
+                                (page::button(ctx, &format!("{}/remove", os_url(os)), "Remove", "small danger", Some(&format!("Remove operating system {os}?"))))
+                            }
+                        }
+                    }
+                }
+                @if s.oses.is_empty() {
+                    tr { td.muted colspan="3" { "No operating systems: locations cannot be added until there is one." } }
+                }
+            }
+        }
+        @if can {
+            section.card {
+                h2 { "Add an operating system" }
+                (page::error(error))
+                form.stack method="post" action="/admin/oses" {
+                    (csrf(ctx))
+                    (field("Name", "name", form.get("name"), Some("letters, digits, '-', '_' and '.'; stored in lower case (e.g. linux64-aarch64)")))
+                    div { button.primary type="submit" { "Add" } }
+                }
+            }
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.page_status(status, "oses", "Operating systems", body)
+}
+
+fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let os = name.trim().to_ascii_lowercase();
+    if !s.oses.contains(&os) {
+        return ctx.not_found(&format!("There is no operating system named {name:?}."));
+    }
+    let mut rows: Vec<(&str, &str)> = s
+        .locations
+        .iter()
+        .filter(|l| l.os == os)
+        .map(|l| {
+            (
+                s.product_by_id(l.product).map_or("", |p| p.name.as_str()),
+                l.path.as_str(),
+            )
+        })
+        .collect();
+    rows.sort_by_key(|(p, _)| p.to_lowercase());
+    let body = html! {
+        div.toolbar {
+            h1 { "Operating system " (os) }
+            span.muted { (rows.len()) " locations" }
+            @if ctx.may(Area::Network) {
+                (page::button(ctx, &format!("{}/remove", os_url(&os)), "Remove", "danger", Some(&format!("Remove operating system {os}?"))))
+            }
+        }
+        p { a href="/admin/oses" { "All operating systems" } }
+        @if rows.is_empty() {
+            p.muted { "No location uses it." }
+        } @else {
+            p.muted { "It can be removed once none of these locations uses it." }
+            table {
+                thead { tr { th { "Product" } th { "Path template" } } }
+                tbody {
+                    @for (product, path) in &rows {
+                        tr {
+                            td { a href={ "/admin/products/" (seg(product)) } { (product) } }
+                            td { code { (path) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.page("oses", &format!("Operating system {os}"), body)
+}
+
+fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    match ctx.write(|tx| tx.os_add(form.get("name"))) {
+        Ok(os) => ctx.done(
+            "/admin/oses",
+            format!("Added operating system {os}. Products can now have locations for it."),
+        ),
+        Err(e) => list(ctx, form, Some(&e.to_string())),
+    }
+}
+
+fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
+    match ctx.write(|tx| tx.os_remove(name)) {
+        Ok(()) => ctx.done(
+            "/admin/oses",
+            format!(
+                "Removed operating system {}.",
+                name.trim().to_ascii_lowercase()
+            ),
+        ),
+        Err(e) => ctx.failed("/admin/oses", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use crate::admin::testing::*;
+    use crate::model::Role;
+
+    fn oses(admin: &crate::admin::Admin) -> Vec<String> {
+        admin.network.store().snapshot().unwrap().oses
+    }
+
+    #[test]
+    fn add_and_remove_an_os() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/oses"));
+        assert!(
+            page.contains(r#"href="/admin/oses/linux64-aarch64""#),
+            "{page}"
+        );
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/oses", &[("name", " Plan9 ")]),
+        );
+        assert!(page.contains("Added operating system plan9."), "{page}");
+        assert!(oses(&admin).contains(&"plan9".to_string()));
+        let e = &admin.network.store().events(1).unwrap()[0];
+        assert_eq!(
+            (e.actor.as_str(), e.action.as_str()),
+            ("admin:ann", "os.add")
+        );
+
+        // Bad and duplicate names: 422 with the reason and what was typed.
+        for (name, why) in [
+            ("win/64", "may only contain letters"),
+            ("PLAN9", "exists already"),
+            ("", "the name is empty"),
+        ] {
+            let r = post(&admin, &ann, "/admin/oses", &[("name", name)]);
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+            let page = body(r);
+            assert!(page.contains(why), "{page}");
+            assert!(
+                page.contains(&format!(r#"name="name" value="{name}""#)),
+                "{page}"
+            );
+        }
+
+        let r = post(&admin, &ann, "/admin/oses/plan9/remove", &[]);
+        assert_eq!(redirected(r), "/admin/oses");
+        assert!(!oses(&admin).contains(&"plan9".to_string()));
+        assert_eq!(
+            admin.network.store().events(1).unwrap()[0].action,
+            "os.remove"
+        );
+        let r = post(&admin, &ann, "/admin/oses/plan9/remove", &[]);
+        assert!(follow(&admin, &ann, r).contains("no operating system named"));
+        assert_eq!(
+            get(&admin, &ann, "/admin/oses/plan9").status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn an_os_in_use_is_not_removed() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let hostile = "<script>alert(1)</script>";
+        admin
+            .network
+            .write("test", |tx| {
+                tx.product_add(crate::store::NewProduct {
+                    name: hostile.into(),
+                    ..Default::default()
+                })?;
+                tx.location_add(hostile, "linux", "/x/'y'/:lang")
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/oses"));
+        assert!(
+            page.contains(r#"<a href="/admin/oses/linux">linux</a></td><td class="num">1</td>"#),
+            "{page}"
+        );
+        let r = post(&admin, &ann, "/admin/oses/linux/remove", &[]);
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("1 location(s) use operating system"),
+            "{page}"
+        );
+        assert!(page.contains("flash error"), "{page}");
+        assert!(oses(&admin).contains(&"linux".to_string()));
+        let page = body(get(&admin, &ann, "/admin/oses/linux"));
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("/x/'y'/:lang"));
+        assert!(page.contains("/admin/products/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"));
+    }
+
+    #[test]
+    fn only_admins_change_oses() {
+        let (_dir, admin) = admin();
+        for (name, role) in [("rita", Role::Release), ("vic", Role::Viewer)] {
+            let who = login(&admin, name, role);
+            let page = body(get(&admin, &who, "/admin/oses"));
+            assert!(page.contains("linux64") && !page.contains("Add an operating system"));
+            assert!(!page.contains("/remove"), "{page}");
+            assert_eq!(
+                post(&admin, &who, "/admin/oses", &[("name", "plan9")]).status(),
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                post(&admin, &who, "/admin/oses/win/remove", &[]).status(),
+                StatusCode::FORBIDDEN
+            );
+        }
+        let names = oses(&admin);
+        assert!(names.contains(&"win".to_string()) && !names.contains(&"plan9".to_string()));
+    }
 }

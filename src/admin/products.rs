@@ -1,9 +1,1508 @@
-//! Admin section: products (being written).
+//! Admin section: products — the list with flags, uptake and traffic, the
+//! aliases, and each product's flags, languages, locations and aliases.
+//!
+//! Routes:
+//! - `GET /admin/products[?q=TEXT]`: the list (at most [`MAX_ROWS`] rows),
+//!   the add form and the aliases.
+//! - `POST /admin/products`: by the form's `do` field: `add` (the default)
+//!   adds a product; `alias` points `alias` at `product`; `unalias` removes
+//!   `alias`.
+//! - `GET /admin/products/NAME`: one product.
+//! - `POST /admin/products/NAME`: saves its flags and priority.
+//! - `POST /admin/products/NAME/languages`: sets its languages.
+//! - `POST /admin/products/NAME/locations`: adds a location (`os`, `path`).
+//! - `POST /admin/products/NAME/locations/OS`: changes a location's path.
+//! - `POST /admin/products/NAME/locations/OS/remove`
+//! - `POST /admin/products/NAME/aliases`: points `alias` at this product.
+//! - `POST /admin/products/NAME/aliases/ALIAS/remove`
+//! - `POST /admin/products/NAME/check`: flags it `checknow` and starts a run.
+//! - `POST /admin/products/NAME/remove`
+//!
+//! The section-wide alias forms post to the section's root: every path
+//! segment right after `/admin/products/` may be a product's name
+//! (`validate::name` accepts `aliases`, `-` or anything printable), so
+//! no fixed word there could be told apart from a product.
 
-use super::{Ctx, Page};
+use std::collections::HashMap;
+
+use hyper::StatusCode;
+use maud::{Markup, html};
+
+use super::auth::Area;
+use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
+use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
+use crate::error::Error;
+use crate::index::{Index, Uptake};
+use crate::model::{Product, ProductId};
+use crate::store::NewProduct;
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// The list shows at most this many products (and aliases).
+pub const MAX_ROWS: usize = 500;
+
+/// Answers requests below `/admin/products`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => list(ctx, page.form.get("q"), None),
+        (true, []) => match page.form.get("do") {
+            "" | "add" => add(ctx, &page.form),
+            "alias" => alias_set(ctx, None, &page.form),
+            "unalias" => alias_remove(ctx, None, page.form.get("alias")),
+            _ => ctx.not_found("There is no such product action."),
+        },
+        (false, [name]) => detail(ctx, name, None),
+        (false, [name, ..]) => super::see_other(&product_url(name)),
+        (true, [name]) => save(ctx, name, &page.form),
+        (true, [name, "languages"]) => languages(ctx, name, &page.form),
+        (true, [name, "locations"]) => location_add(ctx, name, &page.form),
+        (true, [name, "locations", os]) => location_path(ctx, name, os, &page.form),
+        (true, [name, "locations", os, "remove"]) => location_remove(ctx, name, os),
+        (true, [name, "aliases"]) => alias_set(ctx, Some(name), &page.form),
+        (true, [name, "aliases", alias, "remove"]) => alias_remove(ctx, Some(name), alias),
+        (true, [name, "check"]) => check(ctx, name),
+        (true, [name, "remove"]) => remove(ctx, name),
+        _ => ctx.not_found("There is no such product page."),
+    }
+}
+
+fn product_url(name: &str) -> String {
+    format!("/admin/products/{}", seg(name))
+}
+
+/// The form on a page that failed, what was typed into it and why it
+/// was refused; the page shows it again with the message.
+struct Failed<'a> {
+    part: Part,
+    form: &'a Form,
+    message: String,
+}
+
+/// The forms of the products pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Add,
+    Alias,
+    Flags,
+    Languages,
+    NewLocation,
+    /// The path form of the location for this OS.
+    Path(String),
+}
+
+/// The failure if it belongs to `part`.
+fn at<'f>(failed: Option<&'f Failed<'f>>, part: &Part) -> Option<&'f Failed<'f>> {
+    failed.filter(|f| f.part == *part)
+}
+
+fn status(failed: Option<&Failed<'_>>) -> StatusCode {
+    if failed.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Uptake of every (product, os) of the live index, by product name.
+fn uptake_by_product(index: &Index) -> HashMap<String, Vec<Uptake>> {
+    let mut out: HashMap<String, Vec<Uptake>> = HashMap::new();
+    for u in index.uptake() {
+        out.entry(u.product.clone()).or_default().push(u);
+    }
+    out
+}
+
+/// A product's uptake over all its locations: the rating that can serve
+/// them against the rating that could.
+fn product_share(rows: &[Uptake]) -> Option<f64> {
+    let total: u64 = rows.iter().map(|u| u.total).sum();
+    (total > 0).then(|| rows.iter().map(|u| u.available).sum::<u64>() as f64 * 100.0 / total as f64)
+}
+
+fn percent(p: f64) -> String {
+    format!("{p:.0} %")
+}
+
+fn flags(p: &Product) -> Markup {
+    html! {
+        @if p.active { (badge(Badge::Good, "active")) } @else { (badge(Badge::Off, "inactive")) }
+        " "
+        @if p.public { (badge(Badge::Good, "public")) } @else { (badge(Badge::Off, "private")) }
+        @if p.ssl_only { " " (badge(Badge::Off, "ssl only")) }
+        @if p.checknow { " " (badge(Badge::Warn, "check pending")) }
+    }
+}
+
+fn languages_text(langs: &[String]) -> String {
+    if langs.is_empty() {
+        "all".into()
+    } else {
+        langs.len().to_string()
+    }
+}
+
+fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> Reply {
+    let network = ctx.network();
+    let s = match network.store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let uptake = uptake_by_product(&network.index());
+    let today = crate::model::day_of(crate::model::now());
+    let downloads = network
+        .store()
+        .downloads_by_product(today.saturating_sub(29), today)
+        .unwrap_or_default();
+    let mut oses: HashMap<ProductId, Vec<&str>> = HashMap::new();
+    for l in &s.locations {
+        oses.entry(l.product).or_default().push(&l.os);
+    }
+    let mut aliases: HashMap<ProductId, Vec<&str>> = HashMap::new();
+    for a in &s.aliases {
+        aliases.entry(a.product).or_default().push(&a.name);
+    }
+    let needle = q.to_lowercase();
+    let matches = |name: &str| needle.is_empty() || name.to_lowercase().contains(&needle);
+    let mut shown: Vec<&Product> = s
+        .products
+        .iter()
+        .filter(|p| {
+            matches(&p.name)
+                || aliases
+                    .get(&p.id)
+                    .is_some_and(|a| a.iter().any(|a| matches(a)))
+        })
+        .collect();
+    let found = shown.len();
+    shown.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
+    shown.truncate(MAX_ROWS);
+    let target = |id: ProductId| s.product_by_id(id).map_or("", |p| p.name.as_str());
+    let mut alias_rows: Vec<(&str, &str)> = s
+        .aliases
+        .iter()
+        .map(|a| (a.name.as_str(), target(a.product)))
+        .filter(|(a, p)| matches(a) || matches(p))
+        .collect();
+    let aliases_found = alias_rows.len();
+    alias_rows.sort_by_key(|(a, _)| a.to_lowercase());
+    alias_rows.truncate(MAX_ROWS);
+    let can = ctx.may(Area::Releases);
+    let add = at(failed, &Part::Add);
+    let alias = at(failed, &Part::Alias);
+    let body = html! {
+        div.toolbar {
+            h1 { "Products" }
+            form.inline method="get" action="/admin/products" {
+                input type="text" name="q" value=(q) placeholder="Name or alias contains…" aria-label="Filter products";
+                " "
+                button type="submit" { "Filter" }
+                @if !q.is_empty() { " " a href="/admin/products" { "Show all" } }
+            }
+            span.muted { (s.products.len()) " products" }
+        }
+        @if found > shown.len() {
+            p.muted { "Showing " (shown.len()) " of " (found) " matching products (highest priority first, then by name). Type part of a name into the filter to find the others." }
+        } @else if !q.is_empty() {
+            p.muted { (found) " of " (s.products.len()) " products match " code { (q) } "." }
+        }
+        table {
+            thead { tr {
+                th { "Name" } th { "Flags" } th.num { "Priority" } th.num { "Languages" } th { "Locations" }
+                th { "Aliases" } th.num { "Uptake" } th.num { "Downloads (30 days)" }
+            } }
+            tbody {
+                @for p in &shown {
+                    @let os = oses.get(&p.id).map_or(&[][..], Vec::as_slice);
+                    @let up = uptake.get(&p.name).map(|u| u.as_slice());
+                    tr {
+                        td { a href=(product_url(&p.name)) { (p.name) } }
+                        td { (flags(p)) }
+                        td.num { (p.priority) }
+                        td.num title=(p.languages.join(" ")) { (languages_text(&p.languages)) }
+                        td { (os.len()) @if !os.is_empty() { " " small.muted { (os.join(", ")) } } }
+                        td { (aliases.get(&p.id).map(|a| a.join(", ")).unwrap_or_default()) }
+                        td.num title=[up.map(uptake_title)] {
+                            @match up.and_then(product_share) {
+                                Some(share) => (percent(share)),
+                                None => span.muted { "–" },
+                            }
+                        }
+                        td.num { (crate::chart::thousands(downloads.get(&p.id).copied().unwrap_or(0))) }
+                    }
+                }
+                @if shown.is_empty() {
+                    tr { td.muted colspan="8" { @if q.is_empty() { "No products yet." } @else { "No product matches." } } }
+                }
+            }
+        }
+        @if can {
+            section.card {
+                h2 { "Add a product" }
+                (page::error(add.map(|f| f.message.as_str())))
+                @let typed = |name: &str| add.map_or("", |f| f.form.get(name));
+                form.stack method="post" action="/admin/products" {
+                    (csrf(ctx))
+                    input type="hidden" name="do" value="add";
+                    (field("Name", "name", typed("name"), Some("e.g. firefox-120.0; no spaces")))
+                    (field("Languages", "languages", typed("languages"), Some("space- or comma-separated, e.g. en-US de fr; empty = every language")))
+                    (checkbox("SSL only (https mirrors only)", "ssl_only", add.is_some_and(|f| f.form.checked("ssl_only"))))
+                    (checkbox("Private (hidden from the download form and feeds)", "private", add.is_some_and(|f| f.form.checked("private"))))
+                    div { button.primary type="submit" { "Add product" } }
+                }
+            }
+        }
+        section.card id="aliases" {
+            h2 { "Aliases" }
+            p.muted { "An alias is a stable name for a product (firefox-latest → firefox-120.0); it is resolved before products and may not equal a product's name." }
+            @if aliases_found > alias_rows.len() {
+                p.muted { "Showing " (alias_rows.len()) " of " (aliases_found) " aliases; use the filter above to find the others." }
+            }
+            @if alias_rows.is_empty() {
+                p.muted { @if q.is_empty() { "No aliases yet." } @else { "No alias matches." } }
+            } @else {
+                table {
+                    thead { tr { th { "Alias" } th { "Product" } @if can { th.actions {} } } }
+                    tbody {
+                        @for (a, p) in &alias_rows {
+                            tr {
+                                td { (a) }
+                                td { a href=(product_url(p)) { (p) } }
+                                @if can {
+                                    td.actions {
+                                        form.inline method="post" action="/admin/products" {
+                                            (csrf(ctx))
+                                            input type="hidden" name="do" value="unalias";
+                                            input type="hidden" name="alias" value=(a);
+                                            button.small.danger type="submit" data-confirm=(format!("Remove alias {a}?")) { "Remove" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if can {
+                h3 { "Set an alias" }
+                (page::error(alias.map(|f| f.message.as_str())))
+                form.stack method="post" action="/admin/products" {
+                    (csrf(ctx))
+                    input type="hidden" name="do" value="alias";
+                    (field("Alias", "alias", alias.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point elsewhere")))
+                    (field("Product", "product", alias.map_or("", |f| f.form.get("product")), None))
+                    div { button.primary type="submit" { "Set alias" } }
+                }
+            }
+        }
+    };
+    ctx.page_status(status(failed), "products", "Products", body)
+}
+
+fn uptake_title(rows: &[Uptake]) -> String {
+    rows.iter()
+        .map(|u| format!("{} {}", u.os, percent(u.percent())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    let added = ctx.write(|tx| {
+        tx.product_add(NewProduct {
+            name: form.get("name").to_string(),
+            languages: form.list("languages"),
+            ssl_only: form.checked("ssl_only"),
+            private: form.checked("private"),
+        })
+    });
+    match added {
+        Ok(p) => ctx.done(
+            &product_url(&p.name),
+            format!(
+                "Added product {} ({}). Add its locations below; sentry checks it soon.",
+                p.name,
+                languages_phrase(&p.languages)
+            ),
+        ),
+        Err(e) => list(
+            ctx,
+            "",
+            Some(&Failed {
+                part: Part::Add,
+                form,
+                message: e.to_string(),
+            }),
+        ),
+    }
+}
+
+fn languages_phrase(langs: &[String]) -> String {
+    match langs.len() {
+        0 => "every language".into(),
+        1 => "1 language".into(),
+        n => format!("{n} languages"),
+    }
+}
+
+fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
+    let network = ctx.network();
+    let s = match network.store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let Some(p) = s.product(name) else {
+        return ctx.not_found(&format!("There is no product named {name:?}."));
+    };
+    let url = product_url(&p.name);
+    let uptake: Vec<Uptake> = network
+        .index()
+        .uptake()
+        .into_iter()
+        .filter(|u| u.product == p.name)
+        .collect();
+    let today = crate::model::day_of(crate::model::now());
+    let downloads = network
+        .store()
+        .downloads_by_product(today.saturating_sub(29), today)
+        .ok()
+        .and_then(|d| d.get(&p.id).copied())
+        .unwrap_or(0);
+    let mut locations: Vec<_> = s.locations.iter().filter(|l| l.product == p.id).collect();
+    locations.sort_by(|a, b| a.os.cmp(&b.os));
+    let mut files: HashMap<crate::model::LocationId, usize> = HashMap::new();
+    for f in &s.files {
+        if let Some(l) = f.location.filter(|l| locations.iter().any(|x| x.id == *l)) {
+            *files.entry(l).or_default() += 1;
+        }
+    }
+    let aliases: Vec<&str> = s
+        .aliases
+        .iter()
+        .filter(|a| a.product == p.id)
+        .map(|a| a.name.as_str())
+        .collect();
+    let free_oses: Vec<&String> = s
+        .oses
+        .iter()
+        .filter(|o| !locations.iter().any(|l| &l.os == *o))
+        .collect();
+    let can = ctx.may(Area::Releases);
+    let flags_failed = at(failed, &Part::Flags);
+    let flag = |field: &str, stored: bool| flags_failed.map_or(stored, |f| f.form.checked(field));
+    let langs_failed = at(failed, &Part::Languages);
+    let new_location = at(failed, &Part::NewLocation);
+    let alias_failed = at(failed, &Part::Alias);
+    let body = html! {
+        div.toolbar {
+            h1 { "Product " (p.name) }
+            (flags(p))
+            @if can {
+                (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
+            }
+        }
+        div.cards {
+            div.stat { span.value { (locations.len()) } span.label { "locations" } }
+            div.stat { span.value { (languages_text(&p.languages)) } span.label { "languages" } }
+            div.stat {
+                span.value { @match product_share(&uptake) { Some(share) => (percent(share)), None => "–" } }
+                span.label { @if p.active { "uptake" } @else { "uptake (inactive: not bounced)" } }
+            }
+            div.stat { span.value { (crate::chart::thousands(downloads)) } span.label { "downloads (30 days)" } }
+        }
+        p { a href={ "/admin/audit?q=" (seg(&p.name)) } { "History" } " · " a href="/admin/products" { "All products" } }
+        section.card {
+            h2 { "Settings" }
+            (page::error(flags_failed.map(|f| f.message.as_str())))
+            form.stack method="post" action=(url) {
+                (csrf(ctx))
+                div {
+                    (checkbox("Active (bounced; an inactive product answers 404)", "active", flag("active", p.active)))
+                    (checkbox("Public (shown in the download form and feeds)", "public", flag("public", p.public)))
+                    (checkbox("SSL only (https mirrors only)", "ssl_only", flag("ssl_only", p.ssl_only)))
+                    (checkbox("Check now (sentry checks it on its next run)", "checknow", flag("checknow", p.checknow)))
+                }
+                (field("Priority", "priority", &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()), Some("higher comes first in lists and for sentry")))
+                @if can { div { button.primary type="submit" { "Save" } } }
+            }
+        }
+        section.card {
+            h2 { "Languages" }
+            (page::error(langs_failed.map(|f| f.message.as_str())))
+            form.stack method="post" action={ (url) "/languages" } {
+                (csrf(ctx))
+                label.field {
+                    span { "Languages (" (languages_phrase(&p.languages)) ")" }
+                    textarea name="languages" rows="3" {
+                        (langs_failed.map_or_else(|| p.languages.join(" "), |f| f.form.get("languages").to_string()))
+                    }
+                    small { "space- or comma-separated locales, e.g. en-US de fr; empty = every language" }
+                }
+                @if can { div { button.primary type="submit" { "Save languages" } } }
+            }
+        }
+        section.card {
+            h2 { "Locations" }
+            p.muted { "Paths are relative to a mirror's root and percent-encoded; every " code { ":lang" } " is replaced by the requested language." }
+            @if locations.is_empty() {
+                p.muted { "No locations yet: this product cannot be downloaded." }
+            } @else {
+                table {
+                    thead { tr { th { "OS" } th { "Path template" } th.num { "Files known" } th.num { "Uptake" } @if can { th.actions {} } } }
+                    tbody {
+                        @for l in &locations {
+                            @let path_failed = at(failed, &Part::Path(l.os.clone()));
+                            @let loc_url = format!("{url}/locations/{}", seg(&l.os));
+                            tr {
+                                td { (l.os) }
+                                td {
+                                    @if can {
+                                        form.inline method="post" action=(loc_url) {
+                                            (csrf(ctx))
+                                            input type="text" name="path" size="60" aria-label={ "Path for " (l.os) } value=(path_failed.map_or(l.path.as_str(), |f| f.form.get("path")));
+                                            " "
+                                            button.small type="submit" { "Save path" }
+                                        }
+                                        @if let Some(f) = path_failed { (page::error(Some(&f.message))) }
+                                    } @else {
+                                        code { (l.path) }
+                                    }
+                                }
+                                td.num {
+                                    @match files.get(&l.id) { Some(n) => (n), None => span.muted { "none" } }
+                                }
+                                td.num {
+                                    @match uptake.iter().find(|u| u.os == l.os) {
+                                        Some(u) if u.total > 0 => span title={ (u.available) " of " (u.total) " rating" } { (percent(u.percent())) },
+                                        _ => span.muted title="no active mirrors or not bounced" { "–" },
+                                    }
+                                }
+                                @if can {
+                                    td.actions {
+                                        (page::button(ctx, &format!("{loc_url}/remove"), "Remove", "small danger", Some(&format!("Remove the {} location of {}?", l.os, p.name))))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if can {
+                h3 { "Add a location" }
+                (page::error(new_location.map(|f| f.message.as_str())))
+                @if free_oses.is_empty() && new_location.is_none() {
+                    p.muted { "Every operating system has a location. " a href="/admin/oses" { "Add an operating system" } " for another." }
+                } @else {
+                    @let chosen = new_location.map_or("", |f| f.form.get("os"));
+                    form.stack method="post" action={ (url) "/locations" } {
+                        (csrf(ctx))
+                        label.field {
+                            span { "Operating system" }
+                            select name="os" {
+                                @for o in &free_oses {
+                                    option value=(o) selected[o.as_str() == chosen] { (o) }
+                                }
+                            }
+                            small { a href="/admin/oses" { "Manage operating systems" } }
+                        }
+                        (field("Path template", "path", new_location.map_or("", |f| f.form.get("path")), Some("e.g. /firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe")))
+                        div { button.primary type="submit" { "Add location" } }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Aliases" }
+            @if aliases.is_empty() {
+                p.muted { "No alias points at this product." }
+            } @else {
+                table {
+                    thead { tr { th { "Alias" } @if can { th.actions {} } } }
+                    tbody {
+                        @for a in &aliases {
+                            tr {
+                                td { (a) }
+                                @if can {
+                                    td.actions {
+                                        (page::button(ctx, &format!("{url}/aliases/{}/remove", seg(a)), "Remove", "small danger", Some(&format!("Remove alias {a}?"))))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if can {
+                (page::error(alias_failed.map(|f| f.message.as_str())))
+                form.stack method="post" action={ (url) "/aliases" } {
+                    (csrf(ctx))
+                    (field("Alias", "alias", alias_failed.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point here")))
+                    div { button.primary type="submit" { "Point alias here" } }
+                }
+            }
+        }
+        @if can {
+            section.card.danger-zone {
+                h2 { "Remove" }
+                p { "Removing a product removes its locations, their files and availability. Its download counts stay." }
+                @if !aliases.is_empty() {
+                    p.muted { "Aliases point at it: remove them or point them elsewhere first." }
+                }
+                (page::button(ctx, &format!("{url}/remove"), "Remove this product", "danger", Some(&format!("Remove product {} and its locations?", p.name))))
+            }
+        }
+    };
+    ctx.page_status(
+        status(failed),
+        "products",
+        &format!("Product {}", p.name),
+        body,
+    )
+}
+
+/// Shows the product's page again with `e` at `part`, or 404.
+fn refused(ctx: &Ctx<'_>, name: &str, part: Part, form: &Form, e: Error) -> Reply {
+    detail(
+        ctx,
+        name,
+        Some(&Failed {
+            part,
+            form,
+            message: e.to_string(),
+        }),
+    )
+}
+
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    let raw = form.get("priority");
+    let priority = if raw.is_empty() {
+        0
+    } else {
+        match raw.parse::<u32>() {
+            Ok(p) => p,
+            Err(_) => {
+                return refused(
+                    ctx,
+                    name,
+                    Part::Flags,
+                    form,
+                    Error::invalid(
+                        "priority",
+                        format!("{raw:?} is not a whole number from 0 to 4294967295"),
+                    ),
+                );
+            }
+        }
+    };
+    let saved = ctx.write(|tx| {
+        tx.product_update(name, |p| {
+            p.active = form.checked("active");
+            p.public = form.checked("public");
+            p.ssl_only = form.checked("ssl_only");
+            p.checknow = form.checked("checknow");
+            p.priority = priority;
+        })
+    });
+    match saved {
+        Ok(p) => ctx.done(&product_url(&p.name), format!("Saved product {}.", p.name)),
+        Err(e) => refused(ctx, name, Part::Flags, form, e),
+    }
+}
+
+fn languages(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    let langs = form.list("languages");
+    match ctx.write(|tx| tx.product_update(name, |p| p.languages = langs)) {
+        Ok(p) => ctx.done(
+            &product_url(&p.name),
+            format!(
+                "Product {} is now offered in {}.",
+                p.name,
+                languages_phrase(&p.languages)
+            ),
+        ),
+        Err(e) => refused(ctx, name, Part::Languages, form, e),
+    }
+}
+
+fn location_add(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    match ctx.write(|tx| tx.location_add(name, form.get("os"), form.get("path"))) {
+        Ok(l) => ctx.done(
+            &product_url(name),
+            format!(
+                "Added the {} location {}. Sentry checks it on its next run.",
+                l.os, l.path
+            ),
+        ),
+        Err(e) => refused(ctx, name, Part::NewLocation, form, e),
+    }
+}
+
+fn location_path(ctx: &Ctx<'_>, name: &str, os: &str, form: &Form) -> Reply {
+    match ctx.write(|tx| tx.location_set_path(name, os, form.get("path"))) {
+        Ok(l) => ctx.done(
+            &product_url(name),
+            format!(
+                "The {} location is now {}; sentry checks it again on its next run.",
+                l.os, l.path
+            ),
+        ),
+        Err(e) => refused(ctx, name, Part::Path(os.to_ascii_lowercase()), form, e),
+    }
+}
+
+fn location_remove(ctx: &Ctx<'_>, name: &str, os: &str) -> Reply {
+    let url = product_url(name);
+    match ctx.write(|tx| tx.location_remove(name, os)) {
+        Ok(l) => ctx.done(&url, format!("Removed the {} location {}.", l.os, l.path)),
+        Err(e) => ctx.failed(&url, e.to_string()),
+    }
+}
+
+/// Sets an alias: from a product's page (`product`) or the list (the
+/// form's `product` field).
+fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> Reply {
+    let target = product.unwrap_or_else(|| form.get("product"));
+    let alias = form.get("alias");
+    let set = ctx.write(|tx| {
+        let before = tx.alias_set(alias, target)?;
+        Ok((tx.product(target)?, before))
+    });
+    match set {
+        Ok((now, before)) => {
+            let id = now.as_ref().map(|p| p.id);
+            let name = now.map_or_else(|| target.to_string(), |p| p.name);
+            // Product ids are stable and setting an alias removes no
+            // product, so the one it pointed at before is still there.
+            let was = before
+                .filter(|b| Some(*b) != id)
+                .and_then(|b| {
+                    let s = ctx.network().store().snapshot().ok()?;
+                    s.product_by_id(b).map(|p| format!(" (was {})", p.name))
+                })
+                .unwrap_or_default();
+            let to = match product {
+                Some(_) => product_url(&name),
+                None => "/admin/products#aliases".into(),
+            };
+            ctx.done(
+                &to,
+                format!("Alias {} now points at {name}{was}.", alias.trim()),
+            )
+        }
+        Err(e) => {
+            let failed = Failed {
+                part: Part::Alias,
+                form,
+                message: e.to_string(),
+            };
+            match product {
+                Some(name) => detail(ctx, name, Some(&failed)),
+                None => list(ctx, "", Some(&failed)),
+            }
+        }
+    }
+}
+
+fn alias_remove(ctx: &Ctx<'_>, product: Option<&str>, alias: &str) -> Reply {
+    let to = product.map_or_else(|| "/admin/products#aliases".into(), product_url);
+    match ctx.write(|tx| tx.alias_remove(alias)) {
+        Ok(()) => ctx.done(&to, format!("Removed alias {alias}.")),
+        Err(e) => ctx.failed(&to, e.to_string()),
+    }
+}
+
+fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
+    let url = product_url(name);
+    if let Err(e) = ctx.write(|tx| tx.product_update(name, |p| p.checknow = true)) {
+        return match e {
+            Error::NotFound { .. } => {
+                ctx.not_found(&format!("There is no product named {name:?}."))
+            }
+            e => ctx.failed(&url, e.to_string()),
+        };
+    }
+    match ctx.check_now(crate::sentry::Mode::New, None) {
+        Ok(()) => ctx.done(
+            &url,
+            format!("Checking {name} now; the results show here and in Reports when the run ends."),
+        ),
+        Err(e) => ctx.failed(&url, e.to_string()),
+    }
+}
+
+fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
+    match ctx.write(|tx| tx.product_remove(name)) {
+        Ok(p) => ctx.done(
+            "/admin/products",
+            format!("Removed product {} and its locations.", p.name),
+        ),
+        Err(e) => ctx.failed(&product_url(name), e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use crate::admin::Admin;
+    use crate::admin::testing::*;
+    use crate::model::Role;
+
+    fn product(admin: &Admin, name: &str) -> Option<crate::model::Product> {
+        admin
+            .network
+            .store()
+            .snapshot()
+            .unwrap()
+            .product(name)
+            .cloned()
+    }
+
+    fn actions(admin: &Admin, n: usize) -> Vec<(String, String)> {
+        admin
+            .network
+            .store()
+            .events(n)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.actor, e.action))
+            .collect()
+    }
+
+    fn add(admin: &Admin, who: &Login, name: &str) {
+        redirected(post(admin, who, "/admin/products", &[("name", name)]));
+    }
+
+    #[test]
+    fn add_edit_remove_a_product_with_every_field() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[
+                ("do", "add"),
+                ("name", "fx-1.0"),
+                ("languages", "en-US, de fr"),
+                ("ssl_only", "on"),
+                ("private", "on"),
+            ],
+        );
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "/admin/products/fx-1.0"
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("Added product fx-1.0 (3 languages)"),
+            "{page}"
+        );
+        let p = product(&admin, "fx-1.0").unwrap();
+        assert_eq!(p.languages, ["en-US", "de", "fr"]);
+        assert_eq!(
+            (p.ssl_only, p.public, p.active, p.checknow),
+            (true, false, true, true)
+        );
+        {
+            let index = admin.network.index();
+            let live = index.product_named("FX-1.0").unwrap();
+            assert!(live.ssl_only);
+            assert_eq!(live.languages.len(), 3);
+        }
+        assert_eq!(
+            actions(&admin, 1),
+            [("admin:ann".to_string(), "product.add".to_string())]
+        );
+
+        // The same name again is refused, with what was typed kept.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("name", "FX-1.0"), ("languages", "it")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("exists already"), "{page}");
+        assert!(page.contains(r#"value="FX-1.0""#), "{page}");
+
+        // Flags: unticked boxes switch off; inactive leaves the index.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0",
+            &[("public", "on"), ("priority", "7")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved product fx-1.0."));
+        let p = product(&admin, "fx-1.0").unwrap();
+        assert_eq!(
+            (p.active, p.public, p.ssl_only, p.checknow, p.priority),
+            (false, true, false, false, 7)
+        );
+        assert!(admin.network.index().product_named("fx-1.0").is_none());
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0",
+            &[("active", "on"), ("ssl_only", "on"), ("checknow", "on")],
+        );
+        redirected(r);
+        let p = product(&admin, "fx-1.0").unwrap();
+        assert_eq!(
+            (p.active, p.public, p.ssl_only, p.checknow, p.priority),
+            (true, false, true, true, 0)
+        );
+        assert!(admin.network.index().product_named("fx-1.0").is_some());
+        assert_eq!(actions(&admin, 1)[0].1, "product.update");
+
+        // A bad priority is refused and nothing changes.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0",
+            &[("active", "on"), ("priority", "-1")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("is not a whole number"), "{page}");
+        assert!(page.contains(r#"value="-1""#), "{page}");
+        assert!(product(&admin, "fx-1.0").unwrap().ssl_only);
+
+        // Languages: set, refused, emptied (every language).
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0/languages",
+            &[("languages", "it ja-JP-mac")],
+        );
+        assert!(follow(&admin, &ann, r).contains("now offered in 2 languages"));
+        assert_eq!(
+            product(&admin, "fx-1.0").unwrap().languages,
+            ["it", "ja-JP-mac"]
+        );
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0/languages",
+            &[("languages", "de en_US")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("is not a locale"), "{page}");
+        assert!(page.contains("de en_US</textarea>"), "{page}");
+        assert_eq!(
+            product(&admin, "fx-1.0").unwrap().languages,
+            ["it", "ja-JP-mac"]
+        );
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0/languages",
+            &[("languages", "")],
+        );
+        assert!(follow(&admin, &ann, r).contains("now offered in every language"));
+        assert!(product(&admin, "fx-1.0").unwrap().languages.is_empty());
+        assert!(
+            admin
+                .network
+                .index()
+                .product_named("fx-1.0")
+                .unwrap()
+                .offers("xx")
+                .is_some()
+        );
+
+        // Shown in the list with its flags.
+        let page = body(get(&admin, &ann, "/admin/products"));
+        assert!(page.contains(r#"href="/admin/products/fx-1.0""#), "{page}");
+        assert!(page.contains("ssl only") && page.contains("private"));
+
+        let r = post(&admin, &ann, "/admin/products/fx-1.0/remove", &[]);
+        assert_eq!(redirected(r), "/admin/products");
+        assert!(product(&admin, "fx-1.0").is_none());
+        assert!(admin.network.index().product_named("fx-1.0").is_none());
+        assert_eq!(actions(&admin, 1)[0].1, "product.remove");
+        assert_eq!(
+            get(&admin, &ann, "/admin/products/fx-1.0").status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn locations_are_added_edited_and_removed() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "linux"), ("path", "/fx/:lang/fx.tar.bz2")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Added the linux location /fx/:lang/fx.tar.bz2"));
+        {
+            let index = admin.network.index();
+            let t = index.resolve("fx", "LINUX", "de").unwrap();
+            assert_eq!(t.path(), "/fx/de/fx.tar.bz2");
+        }
+        assert_eq!(actions(&admin, 1)[0].1, "location.add");
+
+        // An unknown OS and a bad path: 422 with the store's message,
+        // nothing stored.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "plan9"), ("path", "/fx/plan9.tar")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(
+            page.contains("no operating system named &quot;plan9&quot;"),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="/fx/plan9.tar""#), "{page}");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "win"), ("path", "fx/setup.exe")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let s = admin.network.store().snapshot().unwrap();
+        assert_eq!(s.locations.len(), 1);
+        assert_eq!(actions(&admin, 1)[0].1, "location.add");
+        // A second location for the same OS is refused too.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "linux"), ("path", "/other")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("exists already"));
+
+        // The detail page lists it with an edit form; the OS select only
+        // offers OSes without a location.
+        let page = body(get(&admin, &ann, "/admin/products/fx"));
+        assert!(page.contains(r#"action="/admin/products/fx/locations/linux""#));
+        assert!(page.contains(r#"value="/fx/:lang/fx.tar.bz2""#));
+        assert!(page.contains(r#"<option value="win">"#));
+        assert!(!page.contains(r#"<option value="linux">"#));
+
+        // Edit the path: refused when bad (kept in its row's form), then saved.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations/linux",
+            &[("path", "/a/../b")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("must not contain"), "{page}");
+        assert!(page.contains(r#"value="/a/../b""#), "{page}");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations/linux",
+            &[("path", "/fx2/:lang/fx.tar.xz")],
+        );
+        assert!(follow(&admin, &ann, r).contains("The linux location is now /fx2/:lang/fx.tar.xz"));
+        assert_eq!(
+            admin
+                .network
+                .index()
+                .resolve("fx", "linux", "it")
+                .unwrap()
+                .path(),
+            "/fx2/it/fx.tar.xz"
+        );
+        assert_eq!(actions(&admin, 1)[0].1, "location.modify");
+
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations/linux/remove",
+            &[],
+        );
+        assert!(follow(&admin, &ann, r).contains("Removed the linux location"));
+        assert!(admin.network.index().resolve("fx", "linux", "it").is_err());
+        assert_eq!(actions(&admin, 1)[0].1, "location.remove");
+        // Removing it again says why it cannot.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations/linux/remove",
+            &[],
+        );
+        assert!(follow(&admin, &ann, r).contains("no location named"));
+    }
+
+    #[test]
+    fn bad_paths_are_refused_with_the_reason() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "win"), ("path", "fx/setup.exe")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("invalid path"), "{page}");
+        assert!(page.contains("must start with"), "{page}");
+        assert!(
+            admin
+                .network
+                .store()
+                .snapshot()
+                .unwrap()
+                .locations
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn aliases_are_set_and_removed() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx-1");
+        add(&admin, &ann, "fx-2");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("do", "alias"), ("alias", "fx-latest"), ("product", "fx-1")],
+        );
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "/admin/products#aliases"
+        );
+        assert!(follow(&admin, &ann, r).contains("Alias fx-latest now points at fx-1."));
+        assert_eq!(
+            &*admin
+                .network
+                .index()
+                .product_named("FX-LATEST")
+                .unwrap()
+                .name,
+            "fx-1"
+        );
+        assert_eq!(actions(&admin, 1)[0].1, "alias.set");
+
+        // Repointed from the other product's page.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-2/aliases",
+            &[("alias", "fx-latest")],
+        );
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "/admin/products/fx-2"
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("Alias fx-latest now points at fx-2 (was fx-1)."),
+            "{page}"
+        );
+        assert!(page.contains(r#"action="/admin/products/fx-2/aliases/fx-latest/remove""#));
+        assert_eq!(
+            &*admin
+                .network
+                .index()
+                .product_named("fx-latest")
+                .unwrap()
+                .name,
+            "fx-2"
+        );
+
+        // An alias may not equal a product's name; a target must exist.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("do", "alias"), ("alias", "FX-1"), ("product", "fx-2")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("is a product name"), "{page}");
+        assert!(page.contains(r#"value="FX-1""#), "{page}");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-2/aliases",
+            &[("alias", "fx-1")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("is a product name"));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("do", "alias"), ("alias", "x"), ("product", "nope")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("no product named"));
+        // And a product may not take an alias's name.
+        let r = post(&admin, &ann, "/admin/products", &[("name", "fx-latest")]);
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("is an alias"));
+
+        // The target cannot be removed while the alias points at it.
+        let r = post(&admin, &ann, "/admin/products/fx-2/remove", &[]);
+        assert!(follow(&admin, &ann, r).contains("is the target of alias(es) fx-latest"));
+        assert!(product(&admin, "fx-2").is_some());
+
+        // Removed from the list's card, then from a product page.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("do", "unalias"), ("alias", "fx-latest")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Removed alias fx-latest."));
+        assert!(admin.network.index().product_named("fx-latest").is_none());
+        assert_eq!(actions(&admin, 1)[0].1, "alias.remove");
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1/aliases",
+            &[("alias", "stable")],
+        ));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1/aliases/stable/remove",
+            &[],
+        );
+        assert_eq!(redirected(r), "/admin/products/fx-1");
+        assert!(admin.network.index().product_named("stable").is_none());
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1/aliases/stable/remove",
+            &[],
+        );
+        assert!(follow(&admin, &ann, r).contains("no alias named"));
+    }
+
+    #[test]
+    fn products_named_like_routes_do_not_collide() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        for name in ["aliases", "-", "remove", "a/b"] {
+            let r = post(&admin, &ann, "/admin/products", &[("name", name)]);
+            let to = redirected(r);
+            assert_eq!(
+                to,
+                format!("/admin/products/{}", crate::admin::page::seg(name))
+            );
+            let page = body(get(&admin, &ann, &to));
+            assert!(page.contains(&format!("Product {name}")), "{page}");
+            let r = post(&admin, &ann, &to, &[("active", "on"), ("priority", "3")]);
+            assert_eq!(redirected(r), to);
+            assert_eq!(product(&admin, name).unwrap().priority, 3);
+        }
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products",
+            &[("do", "alias"), ("alias", "x"), ("product", "aliases")],
+        );
+        redirected(r);
+        assert_eq!(
+            &*admin.network.index().product_named("x").unwrap().name,
+            "aliases"
+        );
+        let r = post(&admin, &ann, "/admin/products/a%2Fb/remove", &[]);
+        assert_eq!(redirected(r), "/admin/products");
+        assert!(product(&admin, "a/b").is_none());
+        assert!(product(&admin, "aliases").is_some());
+    }
+
+    #[test]
+    fn hostile_names_and_paths_are_escaped_everywhere() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let script = "<script>alert(1)</script>";
+        let img = "\"><img/src=x/onerror=alert(1)>ü'";
+        for name in [script, img] {
+            let r = post(
+                &admin,
+                &ann,
+                "/admin/products",
+                &[("name", name), ("languages", "de")],
+            );
+            let page = follow(&admin, &ann, r);
+            assert!(page.contains("Added product"), "{page}");
+            let url = format!("/admin/products/{}", crate::admin::page::seg(name));
+            redirected(post(
+                &admin,
+                &ann,
+                &format!("{url}/locations"),
+                &[("os", "linux"), ("path", "/x/'onmouseover='alert(1)/:lang")],
+            ));
+            let alias = format!("{name}-alias");
+            redirected(post(
+                &admin,
+                &ann,
+                &format!("{url}/aliases"),
+                &[("alias", alias.as_str())],
+            ));
+            assert!(admin.network.index().product_named(&alias).is_some());
+        }
+        let pages = [
+            body(get(&admin, &ann, "/admin/products")),
+            body(get(&admin, &ann, "/admin/products?q=%3Cscript%3E")),
+            body(get(
+                &admin,
+                &ann,
+                &format!("/admin/products/{}", crate::admin::page::seg(script)),
+            )),
+            body(get(
+                &admin,
+                &ann,
+                &format!("/admin/products/{}", crate::admin::page::seg(img)),
+            )),
+            body(get(&admin, &ann, "/admin/oses/linux")),
+            // Flash messages and errors repeat names too.
+            follow(
+                &admin,
+                &ann,
+                post(
+                    &admin,
+                    &ann,
+                    &format!("/admin/products/{}/remove", crate::admin::page::seg(img)),
+                    &[],
+                ),
+            ),
+            body(post(&admin, &ann, "/admin/products", &[("name", script)])),
+            body(post(
+                &admin,
+                &ann,
+                &format!(
+                    "/admin/products/{}/locations",
+                    crate::admin::page::seg(script)
+                ),
+                &[("os", "win"), ("path", "/a\"><script>alert(2)</script>")],
+            )),
+        ];
+        for page in &pages {
+            assert!(!page.contains("<script>alert"), "{page}");
+            assert!(!page.contains("<img/src"), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(1)")
+                    || page.contains("&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;ü'"),
+                "{page}"
+            );
+        }
+        assert!(pages[0].contains("&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;ü'"));
+        assert!(pages[0].contains(&format!(
+            r#"href="/admin/products/{}""#,
+            crate::admin::page::seg(img)
+        )));
+        assert!(
+            pages[5].contains("is the target of alias(es)"),
+            "{}",
+            pages[5]
+        );
+        assert!(pages[7].contains("invalid path"), "{}", pages[7]);
+        assert!(pages[7].contains("&lt;script&gt;alert(2)"), "{}", pages[7]);
+    }
+
+    #[test]
+    fn release_users_write_and_viewers_read() {
+        let (_dir, admin) = admin();
+        let rita = login(&admin, "rita", Role::Release);
+        let page = body(get(&admin, &rita, "/admin/products"));
+        assert!(page.contains("Add product") && page.contains("Set alias"));
+        add(&admin, &rita, "fx");
+        redirected(post(
+            &admin,
+            &rita,
+            "/admin/products/fx/locations",
+            &[("os", "win"), ("path", "/fx.exe")],
+        ));
+        redirected(post(
+            &admin,
+            &rita,
+            "/admin/products",
+            &[("do", "alias"), ("alias", "fx-latest"), ("product", "fx")],
+        ));
+        redirected(post(
+            &admin,
+            &rita,
+            "/admin/products/fx/languages",
+            &[("languages", "de")],
+        ));
+        assert!(
+            admin
+                .network
+                .index()
+                .resolve("fx-latest", "win", "de")
+                .is_ok()
+        );
+        let events = admin.network.store().events(10).unwrap();
+        assert!(events.iter().take(4).all(|e| e.actor == "admin:rita"));
+
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/products"));
+        assert!(page.contains("fx-latest"));
+        assert!(!page.contains("Add product") && !page.contains("Set alias"));
+        let page = body(get(&admin, &vic, "/admin/products/fx"));
+        assert!(page.contains("/fx.exe"));
+        assert!(!page.contains("Remove this product") && !page.contains("Add location"));
+        assert!(!page.contains("/check\""), "{page}");
+        let tries: [(&str, &[(&str, &str)]); 6] = [
+            ("/admin/products", &[("name", "y")]),
+            (
+                "/admin/products",
+                &[("do", "alias"), ("alias", "z"), ("product", "fx")],
+            ),
+            ("/admin/products/fx", &[("priority", "5")]),
+            (
+                "/admin/products/fx/locations",
+                &[("os", "linux"), ("path", "/y")],
+            ),
+            ("/admin/products/fx/aliases/fx-latest/remove", &[]),
+            ("/admin/products/fx/remove", &[]),
+        ];
+        for (path, fields) in tries {
+            assert_eq!(
+                post(&admin, &vic, path, fields).status(),
+                StatusCode::FORBIDDEN,
+                "{path}"
+            );
+        }
+        let s = admin.network.store().snapshot().unwrap();
+        assert_eq!(
+            (s.products.len(), s.locations.len(), s.aliases.len()),
+            (1, 1, 1)
+        );
+        assert_eq!(s.products[0].priority, 0);
+    }
+
+    #[test]
+    fn the_list_filters_and_stops_at_500_rows() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        admin
+            .network
+            .write("test", |tx| {
+                for i in 0..505 {
+                    tx.product_add(crate::store::NewProduct {
+                        name: format!("p-{i:04}"),
+                        ..Default::default()
+                    })?;
+                }
+                tx.alias_set("latest", "p-0042")?;
+                Ok(())
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/products"));
+        assert!(
+            page.contains("Showing 500 of 505 matching products"),
+            "{page}"
+        );
+        assert!(page.contains(">p-0499<") && !page.contains(">p-0500<"));
+        let page = body(get(&admin, &ann, "/admin/products?q=P-0042"));
+        assert!(page.contains("1 of 505 products match"), "{page}");
+        assert!(page.contains(">p-0042<") && !page.contains(">p-0043<"));
+        // Aliases match too.
+        let page = body(get(&admin, &ann, "/admin/products?q=latest"));
+        assert!(page.contains(">p-0042<") && !page.contains(">p-0001<"));
+        let page = body(get(&admin, &ann, "/admin/products?q=nothing"));
+        assert!(page.contains("No product matches."));
+    }
+
+    #[test]
+    fn the_list_shows_uptake_and_downloads() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let id = admin
+            .network
+            .write("test", |tx| {
+                let p = tx.product_add(crate::store::NewProduct {
+                    name: "fx".into(),
+                    ..Default::default()
+                })?;
+                let l = tx.location_add("fx", "win", "/fx.exe")?;
+                tx.location_add("fx", "linux", "/fx.tar")?;
+                let m1 = tx.mirror_add(crate::store::NewMirror {
+                    name: "m1".into(),
+                    base_url: "https://m1.example".into(),
+                    rating: 30,
+                    ..Default::default()
+                })?;
+                tx.mirror_add(crate::store::NewMirror {
+                    name: "m2".into(),
+                    base_url: "https://m2.example".into(),
+                    rating: 70,
+                    ..Default::default()
+                })?;
+                tx.set_availability(
+                    l.id,
+                    m1.id,
+                    &crate::model::Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 1,
+                        error: String::new(),
+                    },
+                )?;
+                Ok(p.id)
+            })
+            .unwrap();
+        admin
+            .network
+            .store()
+            .add_counts(&crate::model::CountBatch {
+                day: crate::model::day_of(crate::model::now()),
+                products: vec![(id, 1234)],
+                ..Default::default()
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/products"));
+        // win: 30 of 100, linux: 0 of 100 → 15 % over both.
+        assert!(page.contains("15 %"), "{page}");
+        assert!(page.contains("win 30 %, linux 0 %") || page.contains("linux 0 %, win 30 %"));
+        assert!(page.contains("1,234"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/products/fx"));
+        assert!(page.contains("30 %") && page.contains("15 %"), "{page}");
+    }
+
+    #[test]
+    fn check_now_flags_the_product() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx");
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx",
+            &[("active", "on")],
+        ));
+        assert!(!product(&admin, "fx").unwrap().checknow);
+        let r = post(&admin, &ann, "/admin/products/fx/check", &[]);
+        assert!(follow(&admin, &ann, r).contains("Checking fx now"));
+        // Sentry may already have checked it and cleared the flag; the
+        // audit log has the request either way.
+        let events = admin.network.store().events(10).unwrap();
+        let update = events
+            .iter()
+            .find(|e| e.action == "product.update")
+            .unwrap();
+        assert_eq!(update.actor, "admin:ann");
+        let after = update.detail.split(" -> ").nth(1).unwrap();
+        assert!(after.contains("checknow: true"), "{update:?}");
+        assert_eq!(
+            post(&admin, &ann, "/admin/products/nope/check", &[]).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
 }
