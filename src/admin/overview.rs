@@ -1,9 +1,701 @@
-//! Admin section: overview (being written).
+//! Admin section: the overview — one screen that tells an operator whether
+//! the network is healthy: a verdict, mirror and product counts, downloads
+//! today and over 30 days with their trend, per-product uptake, the mirrors
+//! that are down, the last sentry runs and the last changes.
+//!
+//! Route: `GET /admin/`.
 
+use std::collections::HashMap;
+
+use maud::{Markup, html};
+
+use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Page};
 use crate::bounce::Reply;
+use crate::chart::{self, Series, thousands};
+use crate::model::{Event, Mirror, MirrorHealth, Product, SentryRun};
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// Products shown in the uptake table.
+const UPTAKE_ROWS: usize = 20;
+/// Sentry runs and audit events shown.
+const RECENT: usize = 10;
+/// Days in the downloads trend.
+const TREND_DAYS: u32 = 30;
+
+/// Answers requests below `/admin/` (only the overview itself).
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => overview(ctx),
+        _ => ctx.not_found("There is no such admin page."),
+    }
+}
+
+/// A mirror's state, by the rules of [`super::mirrors::health_badge`]
+/// (same order of checks, so the counts here match the badges there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Switched off or rating 0: out of rotation on purpose.
+    Disabled,
+    /// Never checked by sentry.
+    Unchecked,
+    /// Failed its last check.
+    Down,
+    /// Up, but changing state often (its weight is damped).
+    Flapping,
+    /// Up.
+    Up,
+}
+
+fn state(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> State {
+    match h {
+        _ if !m.active => State::Disabled,
+        _ if m.rating == 0 => State::Disabled,
+        None => State::Unchecked,
+        Some(h) if !h.healthy => State::Down,
+        Some(h) if h.is_flapping(now) => State::Flapping,
+        Some(_) => State::Up,
+    }
+}
+
+/// Mirrors per state.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Tally {
+    up: usize,
+    flapping: usize,
+    down: usize,
+    disabled: usize,
+    unchecked: usize,
+}
+
+impl Tally {
+    fn add(&mut self, s: State) {
+        match s {
+            State::Up => self.up += 1,
+            State::Flapping => {
+                // Flapping mirrors are up (and get traffic, damped).
+                self.up += 1;
+                self.flapping += 1;
+            }
+            State::Down => self.down += 1,
+            State::Disabled => self.disabled += 1,
+            State::Unchecked => self.unchecked += 1,
+        }
+    }
+}
+
+/// One row of the uptake table.
+struct UptakeRow<'a> {
+    product: &'a Product,
+    /// (os, percent), by os.
+    systems: Vec<(String, f64)>,
+    downloads: u64,
+}
+
+impl UptakeRow<'_> {
+    /// The worst uptake over the product's systems (`None`: no locations).
+    fn lowest(&self) -> Option<f64> {
+        self.systems.iter().map(|(_, p)| *p).reduce(f64::min)
+    }
+}
+
+fn uptake_badge(percent: f64) -> Markup {
+    let text = format!("{percent:.0} %");
+    let kind = if percent >= 75.0 {
+        Badge::Good
+    } else if percent > 0.0 {
+        Badge::Warn
+    } else {
+        Badge::Bad
+    };
+    badge(kind, &text)
+}
+
+/// "42 s", "3 min", "2 h 5 min".
+fn duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs / 60 % 60),
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+fn overview(ctx: &Ctx<'_>) -> Reply {
+    let network = ctx.network();
+    let store = network.store();
+    let s = match store.snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let now = crate::model::now();
+    let today = crate::model::day_of(now);
+    let first = today.saturating_sub(TREND_DAYS - 1);
+    let counts = match store.counts(first, today) {
+        Ok(c) => c,
+        Err(e) => return ctx.broken(&e),
+    };
+    let runs = match store.sentry_runs(RECENT) {
+        Ok(r) => r,
+        Err(e) => return ctx.broken(&e),
+    };
+    let events = match store.events(RECENT) {
+        Ok(e) => e,
+        Err(e) => return ctx.broken(&e),
+    };
+
+    // Mirrors.
+    let mut tally = Tally::default();
+    let mut down: Vec<(&Mirror, &MirrorHealth)> = Vec::new();
+    for m in &s.mirrors {
+        let h = s.health.get(&m.id);
+        let st = state(m, h, now);
+        tally.add(st);
+        if st == State::Down
+            && let Some(h) = h
+        {
+            down.push((m, h));
+        }
+    }
+    down.sort_by(|a, b| a.1.since.cmp(&b.1.since).then(a.0.name.cmp(&b.0.name)));
+
+    // Products.
+    let active = s.products.iter().filter(|p| p.active).count();
+    let public = s.products.iter().filter(|p| p.active && p.public).count();
+
+    // Uptake of the top products, from the live index (active products).
+    let index = network.index();
+    let mut per_product: HashMap<String, Vec<(String, f64)>> = HashMap::new();
+    for u in index.uptake() {
+        let percent = u.percent();
+        per_product
+            .entry(u.product)
+            .or_default()
+            .push((u.os, percent));
+    }
+    let unserved = per_product
+        .values()
+        .filter(|systems| systems.iter().any(|(_, p)| *p <= 0.0))
+        .count();
+    let mut top: Vec<&Product> = s.products.iter().filter(|p| p.active).collect();
+    top.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(b.created_at.cmp(&a.created_at))
+            .then(b.id.cmp(&a.id))
+    });
+    let more_products = top.len().saturating_sub(UPTAKE_ROWS);
+    let uptake: Vec<UptakeRow<'_>> = top
+        .into_iter()
+        .take(UPTAKE_ROWS)
+        .map(|p| {
+            let mut systems = per_product.remove(&p.name).unwrap_or_default();
+            systems.sort_by(|a, b| a.0.cmp(&b.0));
+            UptakeRow {
+                product: p,
+                systems,
+                downloads: counts.by_product.get(&p.id).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+
+    // Downloads.
+    let days: Vec<u32> = (first..=today).collect();
+    let points: Vec<u64> = days
+        .iter()
+        .map(|d| counts.by_day.get(d).copied().unwrap_or(0))
+        .collect();
+    let downloads_today = counts.by_day.get(&today).copied().unwrap_or(0);
+
+    // The verdict.
+    let in_rotation = tally.up + tally.down + tally.unchecked;
+    let mut problems: Vec<String> = Vec::new();
+    if in_rotation == 0 {
+        problems.push(
+            "No mirror is in rotation: add a mirror or switch one on, or downloads cannot be served."
+                .into(),
+        );
+    }
+    if tally.down > 0 {
+        problems.push(format!(
+            "{} down.",
+            plural(tally.down, "mirror is", "mirrors are")
+        ));
+    }
+    if unserved > 0 {
+        problems.push(format!(
+            "{} no mirror for at least one system (0 % uptake).",
+            plural(unserved, "active product has", "active products have")
+        ));
+    }
+    match runs.first() {
+        None if !s.mirrors.is_empty() => problems.push("Sentry has not run yet.".into()),
+        Some(r) if r.ended_at > 0 && r.failures > 0 => problems.push(format!(
+            "The last sentry run had {} failed {}.",
+            thousands(r.failures),
+            if r.failures == 1 { "check" } else { "checks" }
+        )),
+        _ => {}
+    }
+    if tally.unchecked > 0 {
+        problems.push(format!(
+            "{} not been checked yet.",
+            plural(tally.unchecked, "mirror has", "mirrors have")
+        ));
+    }
+
+    let body = html! {
+        div.toolbar { h1 { "Overview" } span.muted { (crate::model::utc(now)) } }
+        @if problems.is_empty() {
+            p.flash role="status" {
+                "Healthy: " (plural(tally.up, "mirror", "mirrors")) " up, every active product is served."
+            }
+        } @else {
+            div.flash.error role="status" {
+                strong { "Needs attention:" }
+                ul { @for p in &problems { li { (p) } } }
+            }
+        }
+        div.cards {
+            div.stat.good[tally.up > 0] { span.value { (tally.up) } span.label { "mirrors up" @if tally.flapping > 0 { " (" (tally.flapping) " flapping)" } } }
+            div.stat.bad[tally.down > 0] { span.value { (tally.down) } span.label { "mirrors down" } }
+            div.stat.off { span.value { (tally.disabled) } span.label { "mirrors disabled (off or rating 0)" } }
+            div.stat { span.value { (tally.unchecked) } span.label { "mirrors unchecked" } }
+            div.stat { span.value { (active) } span.label { "active products (of " (s.products.len()) ")" } }
+            div.stat { span.value { (public) } span.label { "public products" } }
+            div.stat { span.value { (thousands(downloads_today)) } span.label { "downloads today (UTC)" } }
+            div.stat { span.value { (thousands(counts.total)) } span.label { "downloads, last 30 days" } }
+        }
+        div.columns {
+            section.card {
+                h2 { "Downloads per day" }
+                div.chart { (chart::daily(&days, &[Series { label: "Downloads", points: &points }], "Downloads per day, last 30 days")) }
+                p { a href="/admin/stats" { "More statistics" } }
+            }
+            section {
+                h2 { "Mirrors down" }
+                @if down.is_empty() {
+                    p.muted { "No mirror is down." }
+                } @else {
+                    table {
+                        thead { tr { th { "Mirror" } th { "Error" } th { "Down since" } th { "Last check" } } }
+                        tbody {
+                            @for (m, h) in &down {
+                                tr {
+                                    td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                                    td { (h.error) }
+                                    td { (page::ago(h.since)) }
+                                    td { (page::ago(h.checked_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                h2 { "Sentry runs" }
+                (runs_table(&runs, now))
+                p { a href="/admin/reports" { "All reports" } }
+            }
+        }
+        h2 { "Uptake" }
+        p.muted { "Share of the total rating of active mirrors that can serve each product now, per system; the lowest is what a user may meet." }
+        @if uptake.is_empty() {
+            p.muted { "No active products. " a href="/admin/products" { "Add a product" } }
+        } @else {
+            table {
+                thead { tr { th { "Product" } th.num { "Uptake (lowest)" } th { "Per system" } th.num { "Downloads (30 days)" } } }
+                tbody {
+                    @for row in &uptake {
+                        tr {
+                            td { a href={ "/admin/availability?product=" (seg(&row.product.name)) } { (row.product.name) } }
+                            td.num {
+                                @match row.lowest() {
+                                    Some(p) => (uptake_badge(p)),
+                                    None => span.muted { "no locations" },
+                                }
+                            }
+                            td {
+                                @for (i, (os, p)) in row.systems.iter().enumerate() {
+                                    @if i > 0 { " · " }
+                                    (os) " " (format!("{p:.0} %"))
+                                }
+                            }
+                            td.num { (thousands(row.downloads)) }
+                        }
+                    }
+                }
+            }
+            @if more_products > 0 {
+                p.muted { (plural(more_products, "more active product", "more active products")) " — see " a href="/admin/availability" { "Availability" } "." }
+            }
+        }
+        h2 { "Latest changes" }
+        (events_table(&events))
+        p { a href="/admin/audit" { "The whole audit log" } }
+    };
+    ctx.page("", "Overview", body)
+}
+
+fn runs_table(runs: &[SentryRun], now: u64) -> Markup {
+    html! {
+        @if runs.is_empty() {
+            p.muted { "Sentry has not run yet." }
+        } @else {
+            table {
+                thead { tr { th { "Run" } th { "Kind" } th { "Started" } th.num { "Took" } th.num { "Checks" } th.num { "Failures" } th.num { "Changes" } } }
+                tbody {
+                    @for run in runs {
+                        tr {
+                            td {
+                                @if run.ended_at > 0 {
+                                    a href={ "/admin/reports/" (crate::sentry::report::file_name(run)) } { "#" (run.id) }
+                                } @else {
+                                    "#" (run.id)
+                                }
+                            }
+                            td { (run.kind) }
+                            td { (page::ago(run.started_at)) }
+                            td.num {
+                                @if run.ended_at > 0 {
+                                    (duration(run.ended_at.saturating_sub(run.started_at)))
+                                } @else {
+                                    (badge(Badge::Warn, "running")) " " (duration(now.saturating_sub(run.started_at)))
+                                }
+                            }
+                            td.num { (thousands(run.checks)) }
+                            td.num {
+                                @if run.failures > 0 { (badge(Badge::Bad, &thousands(run.failures))) } @else { "0" }
+                            }
+                            td.num { (thousands(run.changes)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn events_table(events: &[Event]) -> Markup {
+    html! {
+        @if events.is_empty() {
+            p.muted { "Nothing has changed yet." }
+        } @else {
+            table {
+                thead { tr { th { "Time" } th { "Who" } th { "What" } th { "Detail" } } }
+                tbody {
+                    @for e in events {
+                        tr {
+                            td { (page::ago(e.at)) }
+                            td { (e.actor) }
+                            td { code { (e.action) } }
+                            td { (e.detail) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use super::*;
+    use crate::admin::testing::*;
+    use crate::model::{Availability, CountBatch, MirrorId, ProductId, Role};
+    use crate::store::{NewMirror, NewProduct};
+
+    /// The value of the stat card labelled `label` (text up to the label's
+    /// first `<` or `(`).
+    fn stat(page: &str, label: &str) -> String {
+        let at = page
+            .find(&format!(r#"<span class="label">{label}"#))
+            .unwrap_or_else(|| panic!("no card {label:?} in {page}"));
+        let open = r#"<span class="value">"#;
+        let start = page[..at].rfind(open).unwrap() + open.len();
+        page[start..at].trim_end_matches("</span>").to_string()
+    }
+
+    fn health(healthy: bool, error: &str, since: u64, flaps: u32) -> MirrorHealth {
+        MirrorHealth {
+            healthy,
+            checked_at: crate::model::now(),
+            since,
+            error: error.into(),
+            flaps,
+            latency_ms: 12,
+            throughput: 0,
+        }
+    }
+
+    fn mirror(admin: &crate::admin::Admin, name: &str, rating: u32, inactive: bool) -> MirrorId {
+        admin
+            .network
+            .write("test", |tx| {
+                tx.mirror_add(NewMirror {
+                    name: name.into(),
+                    base_url: "https://m.example/pub".into(),
+                    rating,
+                    inactive,
+                    ..NewMirror::default()
+                })
+            })
+            .unwrap()
+            .id
+    }
+
+    fn product(admin: &crate::admin::Admin, name: &str, private: bool) -> ProductId {
+        admin
+            .network
+            .write("test", |tx| {
+                tx.product_add(NewProduct {
+                    name: name.into(),
+                    private,
+                    ..NewProduct::default()
+                })
+            })
+            .unwrap()
+            .id
+    }
+
+    #[test]
+    fn counts_mirrors_products_and_downloads() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Viewer);
+        let now = crate::model::now();
+        let up = mirror(&admin, "up1", 100, false);
+        let flapping = mirror(&admin, "flap", 30, false);
+        let down = mirror(&admin, "down1", 50, false);
+        let _unchecked = mirror(&admin, "fresh", 20, false);
+        let off = mirror(&admin, "off", 40, true);
+        let zero = mirror(&admin, "zero", 0, false);
+        admin
+            .network
+            .write("sentry", |tx| {
+                tx.set_health(up, &health(true, "", 0, 0))?;
+                tx.set_health(flapping, &health(true, "", now - 60, 5))?;
+                tx.set_health(down, &health(false, "HTTP 503 from /pub/", now - 7200, 1))?;
+                tx.set_health(off, &health(true, "", 0, 0))?;
+                tx.set_health(zero, &health(false, "refused", 0, 0))
+            })
+            .unwrap();
+        let ff = product(&admin, "firefox", false);
+        let tb = product(&admin, "thunderbird", true);
+        product(&admin, "old", false);
+        admin
+            .network
+            .write("test", |tx| {
+                tx.product_update("old", |p| p.active = false)?;
+                let loc = tx.location_add("firefox", "win", "/ff/:lang/setup.exe")?;
+                tx.location_add("firefox", "linux", "/ff/:lang/ff.tar.xz")?;
+                let present = Availability {
+                    present: true,
+                    healthy: true,
+                    checked_at: now,
+                    error: String::new(),
+                };
+                tx.set_availability(loc.id, up, &present)?;
+                tx.set_availability(loc.id, down, &present)?;
+                Ok(())
+            })
+            .unwrap();
+        let today = crate::model::day_of(now);
+        let store = admin.network.store();
+        for (day, n) in [
+            (today, 5),
+            (today - 3, 10),
+            (today - 29, 1),
+            (today - 30, 1000),
+        ] {
+            store
+                .add_counts(&CountBatch {
+                    day,
+                    products: vec![(ff, n), (tb, 7)],
+                    ..CountBatch::default()
+                })
+                .unwrap();
+        }
+        store
+            .write("sentry", |tx| {
+                tx.sentry_run_put(&mut SentryRun {
+                    kind: "all".into(),
+                    started_at: now - 100,
+                    ended_at: now - 40,
+                    checks: 12,
+                    failures: 3,
+                    changes: 1,
+                    ..SentryRun::default()
+                })
+            })
+            .unwrap();
+
+        let r = get(&admin, &ann, "/admin/");
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert_eq!(stat(&page, "mirrors up"), "2", "up and flapping");
+        assert!(page.contains("mirrors up (1 flapping)"));
+        assert_eq!(stat(&page, "mirrors down"), "1");
+        assert_eq!(stat(&page, "mirrors disabled"), "2", "off and rating 0");
+        assert_eq!(stat(&page, "mirrors unchecked"), "1");
+        assert_eq!(stat(&page, "active products"), "2");
+        assert!(page.contains("active products (of 3)"));
+        assert_eq!(stat(&page, "public products"), "1");
+        assert_eq!(stat(&page, "downloads today"), "12");
+        assert_eq!(stat(&page, "downloads, last 30 days"), "37");
+        // The trend: 30 zero-filled days, today's total on hover.
+        assert_eq!(page.matches("<circle").count(), 30);
+        assert!(page.contains(&format!(
+            "<title>{}: 12</title>",
+            &crate::model::utc(now)[..10]
+        )));
+        // Uptake: firefox/win is served by up1 (100) of 100+30+50+20 active
+        // rating; down1 has the file but is down; linux has no mirror.
+        assert!(page.contains(r#"href="/admin/availability?product=firefox""#));
+        assert!(page.contains("linux 0 % · win 50 %"), "{page}");
+        assert!(page.contains(r#"<span class="badge bad">0 %</span>"#));
+        // Down mirrors, with error and link.
+        assert!(page.contains(r#"href="/admin/mirrors/down1""#));
+        assert!(page.contains("HTTP 503 from /pub/"));
+        assert!(page.contains("2 h ago"));
+        assert!(!page.contains(r#"href="/admin/mirrors/zero""#));
+        // Sentry runs with failures, and the report link.
+        assert!(page.contains(r#"href="/admin/reports/run-000001.html""#));
+        assert!(page.contains(r#"<span class="badge bad">3</span>"#));
+        // The verdict.
+        assert!(page.contains("Needs attention"));
+        assert!(page.contains("1 mirror is down."));
+        assert!(page.contains("1 active product has no mirror"));
+        assert!(page.contains("The last sentry run had 3 failed checks."));
+        assert!(page.contains("1 mirror has not been checked yet."));
+        // The latest audit events.
+        assert!(page.contains("product.add"));
+        assert!(page.contains("mirror.add"));
+    }
+
+    #[test]
+    fn a_healthy_network_says_so() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let m = mirror(&admin, "m1", 10, false);
+        admin
+            .network
+            .write("sentry", |tx| {
+                tx.set_health(m, &health(true, "", 0, 0))?;
+                tx.sentry_run_put(&mut SentryRun {
+                    kind: "all".into(),
+                    started_at: 1,
+                    ended_at: 2,
+                    checks: 1,
+                    ..SentryRun::default()
+                })
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(page.contains("Healthy: 1 mirror up"), "{page}");
+        assert!(!page.contains("Needs attention"));
+        assert!(page.contains("No mirror is down."));
+        assert!(page.contains("No active products."));
+        assert_eq!(stat(&page, "downloads today"), "0");
+    }
+
+    #[test]
+    fn empty_network_and_other_paths() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(page.contains("No mirror is in rotation"));
+        assert!(page.contains("No data") || page.contains("<svg"));
+        assert_eq!(
+            get(&admin, &ann, "/admin/nothing").status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            post(&admin, &ann, "/admin/", &[]).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let evil_product = "<script>alert(1)</script>";
+        let evil_mirror = r#""><img/src=x/onerror=alert(1)>"#;
+        let m = mirror(&admin, evil_mirror, 10, false);
+        let p = product(&admin, evil_product, false);
+        admin
+            .network
+            .write("sentry", |tx| {
+                tx.set_health(m, &health(false, "<b>bad</b> \"quoted\" ünïcode", 1, 0))?;
+                tx.location_add(evil_product, "win", "/x.exe").map(drop)
+            })
+            .unwrap();
+        admin
+            .network
+            .store()
+            .add_counts(&CountBatch {
+                day: crate::model::day_of(crate::model::now()),
+                products: vec![(p, 3)],
+                ..CountBatch::default()
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img/src"));
+        assert!(!page.contains("<b>bad"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;"));
+        assert!(page.contains("&lt;b&gt;bad&lt;/b&gt; &quot;quoted&quot; ünïcode"));
+        // Links carry the names percent-encoded.
+        assert!(page.contains(&format!(
+            r#"href="/admin/availability?product={}""#,
+            seg(evil_product)
+        )));
+        assert!(page.contains(&format!(r#"href="/admin/mirrors/{}""#, seg(evil_mirror))));
+    }
+
+    #[test]
+    fn states_follow_the_mirror_badges() {
+        let now = 1_000_000;
+        let mut m = crate::model::fixtures::mirror(1, "https://m.example", 10);
+        let cases = [
+            (true, 10, None, State::Unchecked, "unchecked"),
+            (
+                true,
+                10,
+                Some(health(false, "x", 0, 0)),
+                State::Down,
+                "down",
+            ),
+            (
+                true,
+                10,
+                Some(health(true, "", now, 5)),
+                State::Flapping,
+                "flapping",
+            ),
+            (true, 10, Some(health(true, "", 0, 0)), State::Up, "up"),
+            (
+                false,
+                10,
+                Some(health(false, "x", 0, 0)),
+                State::Disabled,
+                "disabled",
+            ),
+            (true, 0, None, State::Disabled, "rating 0"),
+        ];
+        for (active, rating, h, want, text) in cases {
+            m.active = active;
+            m.rating = rating;
+            assert_eq!(state(&m, h.as_ref(), now), want);
+            let badge = super::super::mirrors::health_badge(&m, h.as_ref(), now).into_string();
+            assert!(badge.contains(&format!(">{text}<")), "{badge} for {want:?}");
+        }
+    }
 }

@@ -1,9 +1,752 @@
-//! Admin section: regions (being written).
+//! Admin section: regions — groups of countries with a throttle, a
+//! fallback region and the mirrors that serve them; the country map.
+//!
+//! Routes: `GET /admin/regions`, `POST /admin/regions` (add),
+//! `GET /admin/regions/NAME`, `POST /admin/regions/NAME` (save),
+//! `POST /admin/regions/NAME/remove`.
 
-use super::{Ctx, Page};
+use hyper::StatusCode;
+use maud::{Markup, html};
+
+use super::auth::Area;
+use super::page::{self, Badge, badge, checkbox, csrf, seg};
+use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
+use crate::error::Error;
+use crate::model::{Mirror, Region};
+use crate::store::Snapshot;
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// How many country codes the list shows per region before "…".
+const FEW_COUNTRIES: usize = 8;
+
+/// What the throttle means, shown beside every throttle.
+const THROTTLE_NOTE: &str = "Throttle: percent of the region's traffic kept on its own mirrors; ≥100 or negative = all. The rest goes to the fallback region, then (if allowed) to the whole world.";
+
+/// Answers requests below `/admin/regions`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => list(ctx, None, None),
+        (true, []) => add(ctx, &page.form),
+        (false, [name]) => edit(ctx, name, None, None),
+        (true, [name]) => save(ctx, name, &page.form),
+        (true, [name, "remove"]) => remove(ctx, name),
+        _ => ctx.not_found("There is no such region page."),
+    }
+}
+
+/// Region names compare like the store compares them.
+fn same(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+fn find<'s>(s: &'s Snapshot, name: &str) -> Option<&'s Region> {
+    s.regions.iter().find(|r| same(&r.name, name))
+}
+
+/// The mirrors that serve `region`.
+fn mirrors_in<'s>(s: &'s Snapshot, region: &str) -> Vec<&'s Mirror> {
+    s.mirrors
+        .iter()
+        .filter(|m| m.regions.iter().any(|r| same(r, region)))
+        .collect()
+}
+
+fn status(error: Option<&str>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
+fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let mut map: Vec<(&str, &Region)> = s
+        .regions
+        .iter()
+        .flat_map(|r| r.countries.iter().map(move |c| (c.as_str(), r)))
+        .collect();
+    map.sort_by(|a, b| a.0.cmp(b.0));
+    let body = html! {
+        div.toolbar { h1 { "Regions" } span.muted { (s.regions.len()) " regions" } }
+        p.muted { (THROTTLE_NOTE) }
+        @if s.regions.is_empty() {
+            p.muted { "No regions yet: every mirror serves the whole world." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "Name" } th.num { "Throttle" } th { "Fallback" } th { "Global fallback" }
+                    th { "Countries" } th { "Mirrors" }
+                } }
+                tbody {
+                    @for r in &s.regions {
+                        tr {
+                            td { a href={ "/admin/regions/" (seg(&r.name)) } { (r.name) } }
+                            td.num { (throttle_text(r.throttle)) }
+                            td { (fallback_link(r)) }
+                            td { (yes_no(r.global_fallback)) }
+                            td { (countries_summary(&r.countries)) }
+                            td { (mirror_links(&mirrors_in(&s, &r.name))) }
+                        }
+                    }
+                }
+            }
+        }
+        @if ctx.may(Area::Network) {
+            section.card {
+                h2 { "Add a region" }
+                (page::error(error))
+                form.stack method="post" action="/admin/regions" {
+                    (csrf(ctx))
+                    (page::field("Name", "name", form.map_or("", |f| f.get("name")), None))
+                    (region_fields(&s, None, form, None))
+                    div { button.primary type="submit" { "Add region" } }
+                }
+                p.muted { "Mirrors join a region on " a href="/admin/mirrors" { "their own pages" } "." }
+            }
+        }
+        section.card {
+            h2 { "Country map" }
+            p.muted {
+                "Where each country's clients are sent. A client's country comes from GeoIP once it is configured; "
+                "until then clients have no country and are served from every mirror. "
+                "Countries not listed belong to no region: their clients are served from the whole world."
+            }
+            @if map.is_empty() {
+                p.muted { "No country is assigned to a region yet." }
+            } @else {
+                table {
+                    thead { tr {
+                        th { "Country" } th { "Region" } th.num { "Throttle" } th { "Fallback" } th { "Global fallback" }
+                    } }
+                    tbody {
+                        @for (country, r) in &map {
+                            tr {
+                                td { code { (country) } }
+                                td { a href={ "/admin/regions/" (seg(&r.name)) } { (r.name) } }
+                                td.num { (throttle_text(r.throttle)) }
+                                td { (fallback_link(r)) }
+                                td { (yes_no(r.global_fallback)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.page_status(status(error), "regions", "Regions", body)
+}
+
+fn count_countries(n: usize) -> String {
+    if n == 1 {
+        "1 country".into()
+    } else {
+        format!("{n} countries")
+    }
+}
+
+fn throttle_text(throttle: i32) -> String {
+    if !(0..100).contains(&throttle) {
+        format!("{throttle} % (all)")
+    } else {
+        format!("{throttle} %")
+    }
+}
+
+fn yes_no(yes: bool) -> Markup {
+    if yes {
+        badge(Badge::Good, "yes")
+    } else {
+        badge(Badge::Off, "no")
+    }
+}
+
+fn fallback_link(r: &Region) -> Markup {
+    html! {
+        @match &r.fallback {
+            Some(f) => a href={ "/admin/regions/" (seg(f)) } { (f) },
+            None => span.muted { "none" },
+        }
+    }
+}
+
+fn countries_summary(countries: &[String]) -> Markup {
+    html! {
+        (countries.len())
+        @if !countries.is_empty() {
+            ": " code { (countries.iter().take(FEW_COUNTRIES).cloned().collect::<Vec<_>>().join(" ")) }
+            @if countries.len() > FEW_COUNTRIES { " …" }
+        }
+    }
+}
+
+fn mirror_links(mirrors: &[&Mirror]) -> Markup {
+    html! {
+        @if mirrors.is_empty() {
+            span.muted { "none" }
+        }
+        @for (i, m) in mirrors.iter().enumerate() {
+            @if i > 0 { ", " }
+            a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) }
+        }
+    }
+}
+
+/// The throttle, fallback, global-fallback and countries fields, filled
+/// from the form being re-shown, else from `stored`, else the defaults.
+fn region_fields(
+    s: &Snapshot,
+    this: Option<&str>,
+    form: Option<&Form>,
+    stored: Option<&Region>,
+) -> Markup {
+    let throttle = match (form, stored) {
+        (Some(f), _) => f.get("throttle").to_string(),
+        (None, Some(r)) => r.throttle.to_string(),
+        (None, None) => "100".into(),
+    };
+    let fallback = match (form, stored) {
+        (Some(f), _) => f.get("fallback").to_string(),
+        (None, Some(r)) => r.fallback.clone().unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    let global = match (form, stored) {
+        (Some(f), _) => f.checked("global_fallback"),
+        (None, Some(r)) => r.global_fallback,
+        (None, None) => true,
+    };
+    let countries = match (form, stored) {
+        (Some(f), _) => f.get("countries").to_string(),
+        (None, Some(r)) => r.countries.join(" "),
+        (None, None) => String::new(),
+    };
+    let choices: Vec<&Region> = s
+        .regions
+        .iter()
+        .filter(|r| this.is_none_or(|t| !same(&r.name, t)))
+        .collect();
+    // A typed-in fallback that is no region stays visible after an error.
+    let unknown = !fallback.is_empty() && !choices.iter().any(|r| same(&r.name, &fallback));
+    html! {
+        label.field {
+            span { "Throttle (%)" }
+            input type="number" name="throttle" value=(throttle) step="1";
+            small { "percent of the region's traffic kept on its own mirrors; ≥100 or negative = all" }
+        }
+        label.field {
+            span { "Fallback region" }
+            select name="fallback" {
+                option value="" selected[fallback.is_empty()] { "none" }
+                @for r in &choices {
+                    option value=(r.name) selected[same(&r.name, &fallback)] { (r.name) }
+                }
+                @if unknown {
+                    option value=(fallback) selected { (fallback) " (no such region)" }
+                }
+            }
+            small { "where traffic goes that this region does not keep" }
+        }
+        label.field {
+            span { "Countries" }
+            textarea name="countries" rows="2" { (countries) }
+            small { "ISO 3166-1 codes separated by spaces or commas, e.g. DE AT CH; each country belongs to one region" }
+        }
+        div { (checkbox("Global fallback: may finally send traffic to mirrors anywhere", "global_fallback", global)) }
+    }
+}
+
+/// The throttle and countries of a submitted form, or what is wrong
+/// with them (every bad country at once).
+fn parse(form: &Form) -> Result<(i32, Vec<String>), String> {
+    let t = form.get("throttle");
+    let throttle = if t.is_empty() {
+        100
+    } else {
+        t.parse().map_err(|_| {
+            format!(
+                "Throttle {t:?} is not a whole number: give a percent such as 80 (100 or more, or a negative number, keeps all traffic in the region)."
+            )
+        })?
+    };
+    let mut countries = Vec::new();
+    let mut bad = Vec::new();
+    for c in form.list("countries") {
+        match crate::validate::country(&c) {
+            Ok(c) => countries.push(c),
+            Err(_) => bad.push(format!("{c:?}")),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(format!(
+            "{} {} not {}: use the two letters of ISO 3166-1 (e.g. DE), separated by spaces or commas.",
+            bad.join(", "),
+            if bad.len() == 1 { "is" } else { "are" },
+            if bad.len() == 1 {
+                "a country code"
+            } else {
+                "country codes"
+            },
+        ));
+    }
+    Ok((throttle, countries))
+}
+
+fn fallback(form: &Form) -> Option<String> {
+    form.opt("fallback").map(str::to_string)
+}
+
+fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    let (throttle, countries) = match parse(form) {
+        Ok(x) => x,
+        Err(e) => return list(ctx, Some(form), Some(&e)),
+    };
+    let added = ctx.write(|tx| {
+        tx.region_add(Region {
+            name: form.get("name").to_string(),
+            throttle,
+            fallback: fallback(form),
+            global_fallback: form.checked("global_fallback"),
+            countries,
+        })
+    });
+    match added {
+        Ok(r) => ctx.done(
+            &format!("/admin/regions/{}", seg(&r.name)),
+            format!(
+                "Added region {} with {}. Add mirrors to it on their pages.",
+                r.name,
+                count_countries(r.countries.len())
+            ),
+        ),
+        Err(e) => list(ctx, Some(form), Some(&e.to_string())),
+    }
+}
+
+fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let Some(r) = find(&s, name) else {
+        return ctx.not_found(&format!("There is no region named {name:?}."));
+    };
+    let url = format!("/admin/regions/{}", seg(&r.name));
+    let mirrors = mirrors_in(&s, &r.name);
+    let fallers: Vec<&Region> = s
+        .regions
+        .iter()
+        .filter(|o| o.fallback.as_deref().is_some_and(|f| same(f, &r.name)))
+        .collect();
+    let can = ctx.may(Area::Network);
+    let body = html! {
+        div.toolbar { h1 { "Region " (r.name) } }
+        div.cards {
+            div.stat { span.value { (throttle_text(r.throttle)) } span.label { "kept on its own mirrors" } }
+            div.stat { span.value { (r.countries.len()) } span.label { "countries" } }
+            div.stat { span.value { (mirrors.len()) } span.label { "mirrors serve it" } }
+            div.stat { span.value { (yes_no(r.global_fallback)) } span.label { "global fallback" } }
+        }
+        p.muted { (THROTTLE_NOTE) }
+        section.card {
+            h2 { "Mirrors serving it" }
+            @if mirrors.is_empty() {
+                p.muted { "None yet: add this region on a " a href="/admin/mirrors" { "mirror's page" } "." }
+            } @else {
+                ul {
+                    @for m in &mirrors {
+                        li {
+                            a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) }
+                            " " code { (m.base_url) }
+                            @if !m.active { " " (badge(Badge::Off, "disabled")) }
+                        }
+                    }
+                }
+            }
+            @if !fallers.is_empty() {
+                p {
+                    "Falls back here: "
+                    @for (i, o) in fallers.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/admin/regions/" (seg(&o.name)) } { (o.name) }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { "Settings" }
+            (page::error(error))
+            form.stack method="post" action=(url) {
+                (csrf(ctx))
+                (region_fields(&s, Some(&r.name), form, Some(r)))
+                @if can { div { button.primary type="submit" { "Save" } } }
+            }
+        }
+        @if can {
+            section.card.danger-zone {
+                h2 { "Remove" }
+                @if mirrors.is_empty() && fallers.is_empty() {
+                    p { "Removing the region frees its countries; their clients are then served from the whole world." }
+                } @else {
+                    p { "A region cannot be removed while mirrors serve it or other regions fall back to it: change those first." }
+                }
+                (page::button(ctx, &format!("{url}/remove"), "Remove this region", "danger", Some("Remove this region?")))
+            }
+        }
+    };
+    ctx.page_status(
+        status(error),
+        "regions",
+        &format!("Region {}", r.name),
+        body,
+    )
+}
+
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    let (throttle, countries) = match parse(form) {
+        Ok(x) => x,
+        Err(e) => return edit(ctx, name, Some(form), Some(&e)),
+    };
+    let saved = ctx.write(|tx| {
+        tx.region_update(name, |r| {
+            r.throttle = throttle;
+            r.fallback = fallback(form);
+            r.global_fallback = form.checked("global_fallback");
+            r.countries = countries;
+        })
+    });
+    match saved {
+        Ok(r) => ctx.done(
+            &format!("/admin/regions/{}", seg(&r.name)),
+            format!("Saved region {}.", r.name),
+        ),
+        // The region itself is gone (a missing fallback is a form error).
+        Err(Error::NotFound {
+            what: "region",
+            name: missing,
+        }) if same(&missing, name) => ctx.not_found(&format!("There is no region named {name:?}.")),
+        Err(e) => edit(ctx, name, Some(form), Some(&e.to_string())),
+    }
+}
+
+fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
+    match ctx.write(|tx| tx.region_remove(name)) {
+        Ok(r) => ctx.done(
+            "/admin/regions",
+            format!(
+                "Removed region {}; its {} now belong to no region.",
+                r.name,
+                count_countries(r.countries.len())
+            ),
+        ),
+        Err(e @ Error::NotFound { .. }) => ctx.failed("/admin/regions", e.to_string()),
+        Err(e) => ctx.failed(&format!("/admin/regions/{}", seg(name)), e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use crate::admin::testing::*;
+    use crate::model::Role;
+    use crate::store::NewMirror;
+
+    const SCRIPT: &str = "<script>alert(1)</script>";
+    const IMG: &str = "\"><img src=x onerror=alert(1)>";
+
+    fn regions(admin: &crate::admin::Admin) -> Vec<crate::model::Region> {
+        admin.network.store().snapshot().unwrap().regions
+    }
+
+    fn add_region(admin: &crate::admin::Admin, name: &str, countries: &[&str]) {
+        admin
+            .network
+            .write("test", |tx| {
+                tx.region_add(crate::model::Region {
+                    name: name.into(),
+                    throttle: 100,
+                    fallback: None,
+                    global_fallback: true,
+                    countries: countries.iter().map(|c| c.to_string()).collect(),
+                })
+            })
+            .unwrap();
+    }
+
+    fn add_mirror(admin: &crate::admin::Admin, name: &str, regions: &[&str]) {
+        admin
+            .network
+            .write("test", |tx| {
+                tx.mirror_add(NewMirror {
+                    name: name.into(),
+                    base_url: "https://mirror.example/pub".into(),
+                    rating: 100,
+                    regions: regions.iter().map(|r| r.to_string()).collect(),
+                    contact: String::new(),
+                    inactive: false,
+                })
+            })
+            .unwrap();
+    }
+
+    fn assert_escaped(page: &str) {
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+    }
+
+    #[test]
+    fn add_edit_remove_a_region() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/regions"));
+        assert!(page.contains("No regions yet"), "{page}");
+        assert!(page.contains("≥100 or negative = all"), "{page}");
+        assert!(page.contains("GeoIP"), "{page}");
+        // The add form's defaults: throttle 100, global fallback on.
+        assert!(page.contains(r#"name="throttle" value="100""#), "{page}");
+        assert!(page.contains(r#"name="global_fallback" checked"#), "{page}");
+
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions",
+            &[
+                ("name", "europe"),
+                ("throttle", "80"),
+                ("countries", "de, at ch"),
+                ("global_fallback", "on"),
+            ],
+        );
+        assert_eq!(redirected(r), "/admin/regions/europe");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions",
+            &[
+                ("name", "asia"),
+                ("countries", "JP"),
+                ("fallback", "europe"),
+            ],
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(page.contains("Added region asia with 1 country"), "{page}");
+        let all = regions(&admin);
+        let eu = all.iter().find(|r| r.name == "europe").unwrap();
+        assert_eq!(eu.countries, ["AT", "CH", "DE"]);
+        assert_eq!((eu.throttle, eu.global_fallback), (80, true));
+        let asia = all.iter().find(|r| r.name == "asia").unwrap();
+        assert_eq!(asia.throttle, 100);
+        assert_eq!(asia.fallback.as_deref(), Some("europe"));
+        assert!(!asia.global_fallback);
+
+        add_mirror(&admin, "m1", &["europe"]);
+        let page = body(get(&admin, &ann, "/admin/regions"));
+        assert!(
+            page.contains(r#"<a href="/admin/mirrors/m1">m1</a>"#),
+            "{page}"
+        );
+        // The country map says where DE goes.
+        assert!(
+            page.contains(
+                r#"<td><code>DE</code></td><td><a href="/admin/regions/europe">europe</a></td>"#
+            ),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/regions/europe"));
+        assert!(
+            page.contains(r#"<a href="/admin/mirrors/m1">m1</a>"#),
+            "{page}"
+        );
+        assert!(page.contains("Falls back here"), "{page}");
+        assert!(page.contains(">AT CH DE</textarea>"), "{page}");
+
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions/europe",
+            &[("throttle", "-1"), ("countries", "DE FR")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved region europe"));
+        let eu = regions(&admin)
+            .into_iter()
+            .find(|r| r.name == "europe")
+            .unwrap();
+        assert_eq!(eu.countries, ["DE", "FR"]);
+        assert_eq!((eu.throttle, eu.global_fallback), (-1, false));
+
+        let events = admin.network.store().events(10).unwrap();
+        for action in ["region.add", "region.update"] {
+            let e = events.iter().find(|e| e.action == action).unwrap();
+            assert_eq!(e.actor, "admin:ann", "{action}");
+        }
+
+        // In use: by a mirror and by asia's fallback. The store's reason is shown.
+        let r = post(&admin, &ann, "/admin/regions/europe/remove", &[]);
+        let page = follow(&admin, &ann, r);
+        assert!(page.contains("cannot be removed"), "{page}");
+        assert!(page.contains("m1"), "{page}");
+        assert!(page.contains("asia"), "{page}");
+        assert_eq!(regions(&admin).len(), 2);
+
+        // asia is not in use: it goes.
+        let r = post(&admin, &ann, "/admin/regions/asia/remove", &[]);
+        assert_eq!(redirected(r), "/admin/regions");
+        assert_eq!(regions(&admin).len(), 1);
+        let events = admin.network.store().events(1).unwrap();
+        assert_eq!(
+            (events[0].action.as_str(), events[0].actor.as_str()),
+            ("region.remove", "admin:ann")
+        );
+        let r = post(&admin, &ann, "/admin/regions/asia/remove", &[]);
+        assert_eq!(redirected(r), "/admin/regions");
+        assert_eq!(
+            get(&admin, &ann, "/admin/regions/asia").status(),
+            StatusCode::NOT_FOUND
+        );
+        let r = post(&admin, &ann, "/admin/regions/asia", &[("throttle", "5")]);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn validation_errors_are_422_and_store_nothing() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_region(&admin, "europe", &["DE"]);
+        let before = admin.network.store().events(100).unwrap().len();
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("name", "x"), ("throttle", "lots")],
+                "Throttle \"lots\" is not a whole number",
+            ),
+            (
+                &[("name", "x"), ("countries", "DE, XYZ 1 d")],
+                "\"XYZ\", \"1\", \"d\" are not country codes",
+            ),
+            (
+                &[("name", "x"), ("countries", "FR,DE")],
+                "DE belongs to region \"europe\"",
+            ),
+            (
+                &[("name", "x"), ("fallback", "nowhere")],
+                "no region named \"nowhere\"",
+            ),
+            (&[("name", "x"), ("fallback", "x")], "itself"),
+            (&[("name", ""), ("countries", "FR")], "the name is empty"),
+            (&[("name", "a b")], "may not contain spaces"),
+            (&[("name", "EUROPE")], "exists already"),
+        ];
+        for (fields, message) in cases {
+            let r = post(&admin, &ann, "/admin/regions", fields);
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+            let page = body(r);
+            let shown = page.replace("&quot;", "\"");
+            assert!(shown.contains(message), "{fields:?}: {page}");
+            // What was typed stays in the form.
+            let typed = fields.iter().find(|(k, _)| *k == "name").unwrap().1;
+            assert!(
+                page.contains(&format!(r#"name="name" value="{typed}""#)),
+                "{page}"
+            );
+        }
+        assert_eq!(regions(&admin).len(), 1);
+
+        // The same checks on the edit form.
+        add_region(&admin, "asia", &["JP"]);
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("throttle", "1.5")], "is not a whole number"),
+            (&[("countries", "JP DEU")], "\"DEU\" is not a country code"),
+            (&[("countries", "JP de")], "DE belongs to region \"europe\""),
+            (&[("fallback", "nowhere")], "no region named \"nowhere\""),
+            (&[("fallback", "asia")], "cannot fall back to itself"),
+        ];
+        for (fields, message) in cases {
+            let r = post(&admin, &ann, "/admin/regions/asia", fields);
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+            let page = body(r).replace("&quot;", "\"");
+            assert!(page.contains(message), "{fields:?}: {page}");
+        }
+        // A fallback cycle: europe → asia, then asia → europe.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions/europe",
+            &[("countries", "DE"), ("fallback", "asia")],
+        );
+        assert_eq!(redirected(r), "/admin/regions/europe");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions/asia",
+            &[("countries", "JP"), ("fallback", "europe")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("cycle"));
+        let asia = regions(&admin)
+            .into_iter()
+            .find(|r| r.name == "asia")
+            .unwrap();
+        assert_eq!(
+            (asia.countries.as_slice(), asia.fallback.as_deref()),
+            (&["JP".to_string()][..], None)
+        );
+        // Only the two test regions and europe's one good save were recorded.
+        assert_eq!(admin.network.store().events(100).unwrap().len(), before + 2);
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        // Region names may not hold spaces, but may hold markup.
+        add_region(&admin, SCRIPT, &["DE"]);
+        add_mirror(&admin, "<b>m\"ü", &[SCRIPT]);
+        for path in [
+            "/admin/regions".to_string(),
+            format!("/admin/regions/{}", crate::admin::page::seg(SCRIPT)),
+        ] {
+            let r = get(&admin, &ann, &path);
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let page = body(r);
+            assert_escaped(&page);
+            assert!(page.contains("&lt;script&gt;"), "{page}");
+            assert!(page.contains("&lt;b&gt;m&quot;ü"), "{page}");
+            assert!(
+                page.contains("/admin/regions/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"),
+                "{page}"
+            );
+        }
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/regions",
+            &[("name", IMG), ("countries", SCRIPT), ("fallback", IMG)],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert_escaped(&page);
+        assert!(page.contains("is not a country code"), "{page}");
+        assert_eq!(regions(&admin).len(), 1);
+    }
+
+    #[test]
+    fn viewers_read_but_cannot_write() {
+        let (_dir, admin) = admin();
+        add_region(&admin, "europe", &["DE"]);
+        for role in [Role::Viewer, Role::Release] {
+            let who = login(&admin, role.as_str(), role);
+            let page = body(get(&admin, &who, "/admin/regions"));
+            assert!(page.contains("europe") && page.contains("Country map"));
+            assert!(!page.contains("Add region"), "{page}");
+            let page = body(get(&admin, &who, "/admin/regions/europe"));
+            assert!(!page.contains("Save") && !page.contains("Remove this region"));
+            let r = post(&admin, &who, "/admin/regions", &[("name", "asia")]);
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            let r = post(&admin, &who, "/admin/regions/europe/remove", &[]);
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        }
+        assert_eq!(regions(&admin).len(), 1);
+    }
 }
