@@ -97,7 +97,8 @@ impl fmt::Display for Error {
                 )
             }
             Error::Exists { what, name } => {
-                let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                // "a user", "an operating system", "an alias".
+                let article = if what.starts_with(['a', 'e', 'i', 'o']) {
                     "an"
                 } else {
                     "a"
