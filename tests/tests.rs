@@ -4,6 +4,8 @@
 
 mod common;
 
+mod admin;
+mod admin_browser;
 mod bounce;
 mod browser_smoke;
 mod cli;

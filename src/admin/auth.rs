@@ -50,6 +50,9 @@ pub struct Flash {
 pub struct Session {
     /// The user's name.
     pub user: String,
+    /// The user's password hash at login: a password changed anywhere
+    /// (admin or CLI) ends the sessions started with the old one.
+    pub password_hash: String,
     /// The token every form of this session carries.
     pub csrf: String,
     /// Unix seconds of login.
@@ -68,7 +71,7 @@ pub struct Sessions {
 
 impl Sessions {
     /// Starts a session for `user` with fresh random ids; returns its id.
-    pub fn start(&self, user: &str, now: u64) -> String {
+    pub fn start(&self, user: &crate::model::User, now: u64) -> String {
         let id = random_token();
         let mut map = self.lock();
         map.retain(|_, s| live(s, now));
@@ -83,7 +86,8 @@ impl Sessions {
         map.insert(
             id.clone(),
             Session {
-                user: user.to_string(),
+                user: user.name.clone(),
+                password_hash: user.password_hash.clone(),
                 csrf: random_token(),
                 created: now,
                 seen: now,
@@ -274,22 +278,31 @@ mod tests {
         assert!(!same_secret(&a, &a[..63]));
     }
 
+    fn user(name: &str) -> crate::model::User {
+        crate::model::User {
+            name: name.into(),
+            password_hash: "h".into(),
+            role: Role::Admin,
+            created_at: 0,
+        }
+    }
+
     #[test]
     fn sessions_expire_and_end() {
         let s = Sessions::default();
-        let id = s.start("ann", 1000);
+        let id = s.start(&user("ann"), 1000);
         assert_eq!(s.touch(&id, 1000 + IDLE_SECS - 1).unwrap().user, "ann");
         // Seen recently, so still live; idle for too long, gone.
         assert!(s.touch(&id, 1000 + 2 * IDLE_SECS).is_none());
-        let id = s.start("ann", 0);
+        let id = s.start(&user("ann"), 0);
         let mut t = 0;
         while t < MAX_AGE_SECS - 60 {
             t += IDLE_SECS / 2;
             assert!(s.touch(&id, t.min(MAX_AGE_SECS - 1)).is_some());
         }
         assert!(s.touch(&id, MAX_AGE_SECS).is_none(), "absolute lifetime");
-        let id = s.start("bob", 0);
-        let other = s.start("bob", 0);
+        let id = s.start(&user("bob"), 0);
+        let other = s.start(&user("bob"), 0);
         assert_ne!(id, other);
         s.end_user("bob");
         assert!(s.touch(&other, 1).is_none());
@@ -298,7 +311,7 @@ mod tests {
     #[test]
     fn flash_shows_once() {
         let s = Sessions::default();
-        let id = s.start("ann", 0);
+        let id = s.start(&user("ann"), 0);
         s.flash(
             &id,
             Flash {

@@ -294,7 +294,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
             .users()
             .ok()?
             .into_iter()
-            .find(|u| u.name == s.user)
+            .find(|u| u.name == s.user && u.password_hash == s.password_hash)
     });
     let (Some(session), Some(user)) = (session, user) else {
         if post {
@@ -454,8 +454,8 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     let hash = user
         .as_ref()
         .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-    let ok = crate::commands::verify_password(password, hash) && user.is_some();
-    if !ok {
+    let verified = crate::commands::verify_password(password, hash);
+    let Some(user) = user.filter(|_| verified) else {
         admin.throttle.failed(name, &client, now);
         return login_page(
             StatusCode::UNAUTHORIZED,
@@ -464,14 +464,14 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
             name,
             Some("Wrong user name or password."),
         );
-    }
+    };
     admin.throttle.succeeded(name);
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
     if let Some(old) = auth::cookie(req.headers, SESSION_COOKIE) {
         admin.sessions.end(old);
     }
-    let id = admin.sessions.start(name, now);
+    let id = admin.sessions.start(&user, now);
     let mut reply = see_other(next);
     set_cookie(
         &mut reply,
@@ -489,7 +489,11 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Where to go after login: only paths inside the admin.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with("/admin") && !next.contains("//") && !next.contains('\\') {
+    if next.starts_with("/admin")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+    {
         next
     } else {
         "/admin/"

@@ -43,7 +43,7 @@ pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
         .write("test", |tx| tx.user_put(&user, "user.add"))
         .unwrap();
     let now = crate::model::now();
-    let id = admin.sessions.start(name, now);
+    let id = admin.sessions.start(&user, now);
     let csrf = admin.sessions.touch(&id, now).unwrap().csrf;
     Login {
         cookie: format!("{}={id}", super::auth::SESSION_COOKIE),

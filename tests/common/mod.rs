@@ -532,3 +532,94 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     assert_eq!(hex.len(), 64, "sha256sum printed {text:?}");
     hex
 }
+
+/// Sends one HTTP/1.1 request with `body` (`Content-Length` set,
+/// `Connection: close`) and reads the answer.
+pub fn http_body(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    try_http_body(port, method, target, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+}
+
+/// [`http_body`], with failures (refused, cut short, malformed) as errors.
+pub fn try_http_body(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    read_response(&mut stream, method == "HEAD")
+}
+
+/// Reads one answer from `stream` until the server closes it (or resets
+/// it: what arrived before counts), for at most the stream's read
+/// timeout per read.
+pub fn read_response(stream: &mut TcpStream, head: bool) -> io::Result<Response> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A server that stops reading a body it refused may reset the
+            // connection after answering.
+            Err(e) if !raw.is_empty() && e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e),
+        }
+    }
+    parse_response(&raw, head)
+        .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, format!("{why}: {raw:?}")))
+}
+
+/// `fields` as an `application/x-www-form-urlencoded` body.
+pub fn form_urlencode(fields: &[(&str, &str)]) -> String {
+    let encode = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+impl Response {
+    /// Every `Set-Cookie` header's value, in order.
+    pub fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
