@@ -1,9 +1,887 @@
-//! Admin section: availability (being written).
+//! Admin section: availability — which mirror serves which location, as
+//! sentry last saw it, with the switches that act on it.
+//!
+//! A large network has 200 mirrors × 50,000 locations, so no page shows
+//! everything: the front page summarises per mirror and offers choosers,
+//! a product's page shows the matrix of its few locations × the mirrors,
+//! and a mirror's page lists the locations it serves or misses, paged.
+//!
+//! Routes: `GET /admin/availability` (summary and choosers),
+//! `GET /admin/availability?product=NAME` (matrix),
+//! `GET /admin/availability?mirror=NAME[&missing=1][&page=N]` (list),
+//! `POST /admin/availability/mirror/NAME/{enable,disable,check}`,
+//! `POST /admin/availability/product/NAME/{enable,disable,check}`.
+//! Every POST goes back to the page its button was on (form field `back`).
 
-use super::{Ctx, Page};
+use std::collections::HashMap;
+
+use maud::{Markup, html};
+
+use super::auth::Area;
+use super::mirrors::health_badge;
+use super::page::{self, Badge, badge, csrf, seg};
+use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
+use crate::error::Result;
+use crate::model::{Availability, Location, Mirror, MirrorHealth, MirrorId};
+use crate::sentry::Mode;
+use crate::store::{Snapshot, Store};
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// Locations per page of a mirror's list.
+pub const PER_PAGE: usize = 200;
+
+const BASE: &str = "/admin/availability";
+
+/// Answers requests below `/admin/availability`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => {
+            if let Some(product) = page.form.opt("product") {
+                matrix(ctx, product)
+            } else if let Some(mirror) = page.form.opt("mirror") {
+                let missing = page.form.checked("missing");
+                let number = page.form.get("page").parse::<usize>().unwrap_or(1).max(1);
+                mirror_list(ctx, mirror, missing, number)
+            } else {
+                summary(ctx)
+            }
+        }
+        (true, ["mirror", name, action]) => mirror_action(ctx, name, action, &page.form),
+        (true, ["product", name, action]) => product_action(ctx, name, action, &page.form),
+        _ => ctx.not_found("There is no such availability page."),
+    }
+}
+
+// ----- what a cell shows -----
+
+/// How one (location, mirror) looks: a colour class and a word.
+fn state(a: Option<&Availability>, health: Option<&MirrorHealth>) -> (&'static str, &'static str) {
+    match a {
+        None => ("off", "never checked"),
+        Some(a) if !a.present => ("bad", "missing"),
+        Some(a) if !a.healthy || health.is_some_and(|h| !h.healthy) => {
+            ("warn", "present, but the mirror is not healthy")
+        }
+        Some(_) => ("good", "present"),
+    }
+}
+
+fn badge_of(class: &str) -> Badge {
+    match class {
+        "good" => Badge::Good,
+        "bad" => Badge::Bad,
+        "warn" => Badge::Warn,
+        _ => Badge::Off,
+    }
+}
+
+/// The hover text of a cell: what, when last checked, the last error.
+fn describe(mirror: &Mirror, location: &Location, a: Option<&Availability>, word: &str) -> String {
+    let mut s = format!("{} · {}: {word}", mirror.name, location.os);
+    if !mirror.active {
+        s.push_str(" (mirror disabled)");
+    }
+    match a {
+        Some(a) if a.checked_at > 0 => {
+            s.push_str(&format!("\nlast check {}", crate::model::utc(a.checked_at)))
+        }
+        _ => s.push_str("\nnever checked"),
+    }
+    if let Some(a) = a.filter(|a| !a.error.is_empty()) {
+        s.push_str(&format!("\nlast error: {}", a.error));
+    }
+    s
+}
+
+fn legend() -> Markup {
+    html! {
+        div.legend {
+            span { span.cell.good {} " present" }
+            span { span.cell.warn {} " present, mirror not healthy" }
+            span { span.cell.bad {} " missing" }
+            span { span.cell.off {} " never checked" }
+        }
+    }
+}
+
+// ----- counting -----
+
+/// Per mirror: how many locations it serves, how many sentry checked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tally {
+    serving: usize,
+    checked: usize,
+}
+
+/// Counts every availability row by mirror. The store has no per-mirror
+/// query, so this reads each location's rows in turn: time in proportion
+/// to the rows, memory in proportion to the mirrors.
+fn tally(store: &Store, s: &Snapshot) -> Result<HashMap<MirrorId, Tally>> {
+    let mut out: HashMap<MirrorId, Tally> = HashMap::new();
+    for l in &s.locations {
+        for (m, a) in store.availability_of(l.id)? {
+            let t = out.entry(m).or_default();
+            t.checked += 1;
+            t.serving += usize::from(a.serves());
+        }
+    }
+    Ok(out)
+}
+
+/// A page's own address, where its POST buttons come back to.
+fn back_to(form: &Form, fallback: &str) -> String {
+    let b = form.get("back");
+    let ok = (b == BASE || b.starts_with("/admin/availability?"))
+        && !b.contains("//")
+        && !b.contains('\\')
+        && !b.chars().any(char::is_control);
+    if ok {
+        b.to_string()
+    } else {
+        fallback.to_string()
+    }
+}
+
+/// A one-button form that POSTs to `action` and comes back to `back`.
+fn action_button(
+    ctx: &Ctx<'_>,
+    action: &str,
+    back: &str,
+    label: &str,
+    class: &str,
+    confirm: Option<&str>,
+) -> Markup {
+    html! {
+        form.inline method="post" action=(action) {
+            (csrf(ctx))
+            input type="hidden" name="back" value=(back);
+            button type="submit" class=(class) data-confirm=[confirm] { (label) }
+        }
+    }
+}
+
+fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
+    let url = format!("{BASE}/mirror/{}", seg(&m.name));
+    html! {
+        @if m.active {
+            (action_button(ctx, &format!("{url}/disable"), back, "Disable", "small danger",
+                Some("Take this mirror out of rotation?")))
+        } @else {
+            (action_button(ctx, &format!("{url}/enable"), back, "Enable", "small", None))
+        }
+        " "
+        (action_button(ctx, &format!("{url}/check"), back, "Check now", "small", None))
+    }
+}
+
+// ----- the front page -----
+
+fn summary(ctx: &Ctx<'_>) -> Reply {
+    let store = ctx.network().store();
+    let s = match store.snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let tallies = match tally(store, &s) {
+        Ok(t) => t,
+        Err(e) => return ctx.broken(&e),
+    };
+    let mut products: Vec<_> = s.products.iter().collect();
+    products.sort_by_key(|p| p.name.to_lowercase());
+    let mut mirrors: Vec<_> = s.mirrors.iter().collect();
+    mirrors.sort_by_key(|m| m.name.to_lowercase());
+    let now = crate::model::now();
+    let locations = s.locations.len();
+    let can = ctx.may(Area::Network);
+    let body = html! {
+        div.toolbar { h1 { "Availability" } span.muted { (locations) " locations · " (s.mirrors.len()) " mirrors" } }
+        div.columns {
+            section.card {
+                h2 { "A product's matrix" }
+                p.muted { "Its locations against every mirror." }
+                form.toolbar method="get" action=(BASE) {
+                    label.field {
+                        span { "Product" }
+                        select name="product" data-autosubmit {
+                            option value="" { "Choose a product…" }
+                            @for p in &products {
+                                option value=(p.name) { (p.name) @if !p.active { " (inactive)" } }
+                            }
+                        }
+                    }
+                    button type="submit" { "Show" }
+                }
+            }
+            section.card {
+                h2 { "A mirror's files" }
+                p.muted { "What one mirror serves and misses." }
+                form.toolbar method="get" action=(BASE) {
+                    label.field {
+                        span { "Mirror" }
+                        select name="mirror" data-autosubmit {
+                            option value="" { "Choose a mirror…" }
+                            @for m in &mirrors {
+                                option value=(m.name) { (m.name) @if !m.active { " (disabled)" } }
+                            }
+                        }
+                    }
+                    button type="submit" { "Show" }
+                }
+            }
+        }
+        h2 { "By mirror" }
+        @if mirrors.is_empty() {
+            p.muted { "No mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
+        } @else {
+            table {
+                thead { tr {
+                    th { "Mirror" } th { "Status" } th { "Last check" }
+                    th.num { "Serving" }
+                    th.num title="checked, and missing or failing" { "Missing" }
+                    th.num { "Unchecked" }
+                    @if can { th {} }
+                } }
+                tbody {
+                    @for m in &mirrors {
+                        @let t = tallies.get(&m.id).copied().unwrap_or_default();
+                        @let h = s.health.get(&m.id);
+                        tr {
+                            td { a href={ (BASE) "?mirror=" (seg(&m.name)) } { (m.name) } }
+                            td { (health_badge(m, h, now)) }
+                            td { (page::ago(h.map_or(0, |h| h.checked_at))) }
+                            td.num { (crate::chart::thousands(t.serving as u64)) }
+                            td.num { (crate::chart::thousands(t.checked.saturating_sub(t.serving) as u64)) }
+                            td.num { (crate::chart::thousands(locations.saturating_sub(t.checked) as u64)) }
+                            @if can { td.actions { (mirror_buttons(ctx, m, BASE)) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.page("availability", "Availability", body)
+}
+
+// ----- a product's matrix -----
+
+fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
+    let store = ctx.network().store();
+    let s = match store.snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let Some(product) = s.product(name) else {
+        return ctx.not_found(&format!("There is no product named {name:?}."));
+    };
+    let mut locations: Vec<&Location> = s
+        .locations
+        .iter()
+        .filter(|l| l.product == product.id)
+        .collect();
+    locations.sort_by(|a, b| a.os.cmp(&b.os));
+    let mut mirrors: Vec<&Mirror> = s.mirrors.iter().collect();
+    mirrors.sort_by_key(|m| m.name.to_lowercase());
+    let mut rows: Vec<(&Location, HashMap<MirrorId, Availability>)> = Vec::new();
+    for l in locations {
+        match store.availability_of(l.id) {
+            Ok(a) => rows.push((l, a.into_iter().collect())),
+            Err(e) => return ctx.broken(&e),
+        }
+    }
+    let back = format!("{BASE}?product={}", seg(&product.name));
+    let url = format!("{BASE}/product/{}", seg(&product.name));
+    let can = ctx.may(Area::Network);
+    let now = crate::model::now();
+    let body = html! {
+        div.toolbar {
+            h1 { "Availability of " (product.name) }
+            @if !product.active { (badge(Badge::Off, "inactive")) }
+            @if product.checknow { (badge(Badge::Warn, "check pending")) }
+            @if can {
+                @if product.active {
+                    (action_button(ctx, &format!("{url}/disable"), &back, "Deactivate", "danger",
+                        Some("Deactivate this product? Its downloads answer 404 until it is active again.")))
+                } @else {
+                    (action_button(ctx, &format!("{url}/enable"), &back, "Activate", "", None))
+                }
+                (action_button(ctx, &format!("{url}/check"), &back, "Check now", "", None))
+            }
+        }
+        p {
+            a href=(BASE) { "All of availability" } " · "
+            a href={ "/admin/products/" (seg(&product.name)) } { "Product settings" }
+        }
+        @if rows.is_empty() {
+            p.muted { "This product has no locations yet." }
+        } @else if mirrors.is_empty() {
+            p.muted { "There are no mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
+        } @else {
+            (legend())
+            table.matrix {
+                thead { tr {
+                    th { "Location" }
+                    th.num { "Serving" }
+                    @for m in &mirrors {
+                        @let h = s.health.get(&m.id);
+                        th {
+                            a href={ (BASE) "?mirror=" (seg(&m.name)) }
+                                title=(mirror_status(m, h, now)) { (m.name) }
+                        }
+                    }
+                } }
+                tbody {
+                    @for (l, found) in &rows {
+                        @let serving = mirrors.iter().filter(|m| state(found.get(&m.id), s.health.get(&m.id)).0 == "good").count();
+                        tr {
+                            td { strong { (l.os) } br; code { (l.path) } }
+                            td.num { (serving) " / " (mirrors.len()) }
+                            @for m in &mirrors {
+                                @let a = found.get(&m.id);
+                                @let (class, word) = state(a, s.health.get(&m.id));
+                                @let text = describe(m, l, a, word);
+                                td {
+                                    span class={ "cell " (class) } title=(text) role="img" aria-label=(text) {}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    ctx.page(
+        "availability",
+        &format!("Availability of {}", product.name),
+        body,
+    )
+}
+
+fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
+    let mut s = match h {
+        _ if !m.active => "disabled".to_string(),
+        None => "unchecked".to_string(),
+        Some(h) if !h.healthy => format!("down: {}", h.error),
+        Some(h) if h.is_flapping(now) => "flapping".to_string(),
+        Some(_) => "up".to_string(),
+    };
+    if let Some(h) = h.filter(|h| h.checked_at > 0) {
+        s.push_str(&format!("; last check {}", crate::model::utc(h.checked_at)));
+    }
+    s
+}
+
+// ----- a mirror's list -----
+
+fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> Reply {
+    let store = ctx.network().store();
+    let s = match store.snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let Some(m) = s.mirror(name) else {
+        return ctx.not_found(&format!("There is no mirror named {name:?}."));
+    };
+    // This mirror's row of every location, newest locations first.
+    let mut rows: Vec<(&Location, Option<Availability>)> = Vec::with_capacity(s.locations.len());
+    for l in s.locations.iter().rev() {
+        match store.availability_of(l.id) {
+            Ok(found) => rows.push((
+                l,
+                found.into_iter().find(|(id, _)| *id == m.id).map(|x| x.1),
+            )),
+            Err(e) => return ctx.broken(&e),
+        }
+    }
+    let h = s.health.get(&m.id);
+    let serves = |a: &Option<Availability>| state(a.as_ref(), h).0 == "good";
+    let serving = rows.iter().filter(|(_, a)| serves(a)).count();
+    let unchecked = rows.iter().filter(|(_, a)| a.is_none()).count();
+    let missing = rows.len() - serving - unchecked;
+    if missing_only {
+        rows.retain(|(_, a)| !serves(a));
+    }
+    let pages = rows.len().div_ceil(PER_PAGE).max(1);
+    let number = number.min(pages);
+    let shown = rows
+        .iter()
+        .skip((number - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .collect::<Vec<_>>();
+    let now = crate::model::now();
+    let link = |n: usize| {
+        format!(
+            "{BASE}?mirror={}{}{}",
+            seg(&m.name),
+            if missing_only { "&missing=1" } else { "" },
+            if n > 1 {
+                format!("&page={n}")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let back = link(number);
+    let product_name = |l: &Location| {
+        s.product_by_id(l.product)
+            .map_or("?".to_string(), |p| p.name.clone())
+    };
+    let body = html! {
+        div.toolbar {
+            h1 { "Availability on " (m.name) }
+            (health_badge(m, h, now))
+            @if ctx.may(Area::Network) { (mirror_buttons(ctx, m, &back)) }
+        }
+        p {
+            a href=(BASE) { "All of availability" } " · "
+            a href={ "/admin/mirrors/" (seg(&m.name)) } { "Mirror settings" } " · "
+            code { (m.base_url) }
+        }
+        @if let Some(h) = h.filter(|h| !h.healthy) {
+            p.flash.error { "Down: " (h.error) }
+        }
+        div.cards {
+            div.stat.good { span.value { (crate::chart::thousands(serving as u64)) } span.label { "locations served" } }
+            div.stat.bad { span.value { (crate::chart::thousands(missing as u64)) } span.label { "missing or failing" } }
+            div.stat.off { span.value { (crate::chart::thousands(unchecked as u64)) } span.label { "never checked" } }
+        }
+        form.toolbar method="get" action=(BASE) {
+            input type="hidden" name="mirror" value=(m.name);
+            label.check {
+                input type="checkbox" name="missing" value="1" checked[missing_only] data-autosubmit;
+                " Only what it does not serve (missing, failing or unchecked)"
+            }
+            button type="submit" { "Show" }
+        }
+        @if shown.is_empty() {
+            p.muted { @if missing_only { "It serves every location." } @else { "There are no locations yet." } }
+        } @else {
+            table {
+                thead { tr { th { "Product" } th { "OS" } th { "Path" } th { "Status" } th { "Last check" } th { "Last error" } } }
+                tbody {
+                    @for (l, a) in &shown {
+                        @let (class, word) = state(a.as_ref(), h);
+                        @let product = product_name(l);
+                        tr {
+                            td { a href={ (BASE) "?product=" (seg(&product)) } { (product) } }
+                            td { (l.os) }
+                            td { code { (l.path) } }
+                            td { (badge(badge_of(class), word)) }
+                            td { (page::ago(a.as_ref().map_or(0, |a| a.checked_at))) }
+                            td { @if let Some(a) = a { small { (a.error) } } }
+                        }
+                    }
+                }
+            }
+            @if pages > 1 {
+                nav.pager {
+                    @if number > 1 { a href=(link(number - 1)) { "← Previous" } }
+                    span.muted { "Page " (number) " of " (pages) " (" (rows.len()) " locations)" }
+                    @if number < pages { a href=(link(number + 1)) { "Next →" } }
+                }
+            }
+        }
+    };
+    ctx.page("availability", &format!("Availability on {}", m.name), body)
+}
+
+// ----- switches -----
+
+fn mirror_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> Reply {
+    let back = back_to(form, &format!("{BASE}?mirror={}", seg(name)));
+    let active = match action {
+        "enable" => true,
+        "disable" => false,
+        "check" => {
+            return match ctx.check_now(Mode::All, Some(name)) {
+                Ok(()) => ctx.done(
+                    &back,
+                    format!("Checking {name} now; the results show here and in Reports when the run ends."),
+                ),
+                Err(e) => ctx.failed(&back, e.to_string()),
+            };
+        }
+        _ => return ctx.not_found("There is no such availability page."),
+    };
+    match ctx.write(|tx| tx.mirror_update(name, |m| m.active = active)) {
+        Ok(m) if active => ctx.done(
+            &back,
+            format!(
+                "Enabled mirror {}: it gets traffic for the files it serves.",
+                m.name
+            ),
+        ),
+        Ok(m) => ctx.done(
+            &back,
+            format!(
+                "Disabled mirror {}: it gets no traffic until enabled again.",
+                m.name
+            ),
+        ),
+        Err(e) => ctx.failed(&back, e.to_string()),
+    }
+}
+
+fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> Reply {
+    let back = back_to(form, &format!("{BASE}?product={}", seg(name)));
+    let change: fn(&mut crate::model::Product) = match action {
+        "enable" => |p| p.active = true,
+        "disable" => |p| p.active = false,
+        "check" => |p| p.checknow = true,
+        _ => return ctx.not_found("There is no such availability page."),
+    };
+    let p = match ctx.write(|tx| tx.product_update(name, change)) {
+        Ok(p) => p,
+        Err(e) => return ctx.failed(&back, e.to_string()),
+    };
+    match action {
+        "check" => match ctx.check_now(Mode::New, None) {
+            Ok(()) => ctx.done(
+                &back,
+                format!(
+                    "Checking {} now; the results show here and in Reports when the run ends.",
+                    p.name
+                ),
+            ),
+            Err(e) => ctx.failed(&back, e.to_string()),
+        },
+        "enable" => ctx.done(
+            &back,
+            format!("Activated product {}: it is bounced again.", p.name),
+        ),
+        _ => ctx.done(
+            &back,
+            format!(
+                "Deactivated product {}: its downloads answer 404 until it is active again.",
+                p.name
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::StatusCode;
+
+    use super::PER_PAGE;
+    use crate::admin::Admin;
+    use crate::admin::testing::*;
+    use crate::model::{Availability, MirrorHealth, Role};
+    use crate::store::{NewMirror, NewProduct};
+
+    /// Product `fx` with a `win` location, and mirrors `good` (serves it),
+    /// `gone` (checked: missing), `sick` (has it, but is down) and `fresh`
+    /// (never checked).
+    fn network(admin: &Admin) {
+        admin
+            .network
+            .write("test", |tx| {
+                let p = tx.product_add(NewProduct {
+                    name: "fx".into(),
+                    ..NewProduct::default()
+                })?;
+                tx.product_checked(&p)?;
+                let l = tx.location_add("fx", "win", "/fx/win/:lang/setup.exe")?;
+                for name in ["good", "gone", "sick", "fresh"] {
+                    let m = tx.mirror_add(NewMirror {
+                        name: name.into(),
+                        base_url: "http://127.0.0.1:9/pub".into(),
+                        rating: 10,
+                        ..NewMirror::default()
+                    })?;
+                    let seen = |present: bool, error: &str| Availability {
+                        present,
+                        healthy: true,
+                        checked_at: 1_700_000_000,
+                        error: error.into(),
+                    };
+                    match name {
+                        "good" => {
+                            tx.set_availability(l.id, m.id, &seen(true, ""))?;
+                        }
+                        "gone" => {
+                            tx.set_availability(l.id, m.id, &seen(false, "HTTP 404"))?;
+                        }
+                        "sick" => {
+                            tx.set_availability(l.id, m.id, &seen(true, ""))?;
+                            tx.set_health(
+                                m.id,
+                                &MirrorHealth {
+                                    healthy: false,
+                                    checked_at: 1_700_000_000,
+                                    error: "connection refused".into(),
+                                    ..MirrorHealth::default()
+                                },
+                            )?;
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    fn cell(page: &str, mirror: &str) -> String {
+        let at = page
+            .find(&format!("title=\"{mirror} · win: "))
+            .unwrap_or_else(|| panic!("no cell for {mirror}: {page}"));
+        let start = page[..at].rfind("class=\"cell ").unwrap();
+        page[start + 12..at]
+            .trim_end()
+            .trim_end_matches('"')
+            .to_string()
+    }
+
+    fn candidates(admin: &Admin) -> Option<usize> {
+        let index = admin.network.index();
+        let target = index.resolve("fx", "win", "en-US").ok()?;
+        Some(target.location.candidates(false).len())
+    }
+
+    #[test]
+    fn matrix_colours_every_state() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = get(&admin, &ann, "/admin/availability?product=FX");
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert_eq!(cell(&page, "good"), "good");
+        assert_eq!(cell(&page, "gone"), "bad");
+        assert_eq!(cell(&page, "sick"), "warn");
+        assert_eq!(cell(&page, "fresh"), "off");
+        assert!(
+            page.contains("last check 2023-11-14 22:13:20 UTC"),
+            "{page}"
+        );
+        assert!(page.contains("last error: HTTP 404"));
+        assert!(page.contains("fresh · win: never checked"));
+        assert!(page.contains("1 / 4"), "one of four mirrors serves it");
+        assert!(page.contains("data-confirm"), "admins get the switches");
+
+        let r = get(&admin, &ann, "/admin/availability?product=nope");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn summary_and_mirror_pages_count() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/availability"));
+        assert!(page.contains("data-autosubmit"), "{page}");
+        assert!(page.contains(r#"<option value="fx">fx</option>"#), "{page}");
+        assert!(page.contains(r#"href="/admin/availability?mirror=gone""#));
+        assert!(page.contains("Show"));
+
+        let page = body(get(&admin, &ann, "/admin/availability?mirror=gone"));
+        assert!(page.contains("HTTP 404"), "{page}");
+        assert!(page.contains("/fx/win/:lang/setup.exe"));
+        assert!(page.contains("badge bad"));
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?mirror=good&missing=1",
+        ));
+        assert!(page.contains("It serves every location."), "{page}");
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?mirror=fresh&missing=1",
+        ));
+        assert!(page.contains("/fx/win/:lang/setup.exe"), "{page}");
+        assert!(page.contains("never checked"));
+        let r = get(&admin, &ann, "/admin/availability?mirror=nope");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_mirror_list_is_paged() {
+        let (_dir, admin) = admin();
+        admin
+            .network
+            .write("test", |tx| {
+                tx.mirror_add(NewMirror {
+                    name: "m".into(),
+                    base_url: "http://127.0.0.1:9".into(),
+                    rating: 1,
+                    ..NewMirror::default()
+                })?;
+                for p in 0..26 {
+                    let name = format!("p{p:02}");
+                    tx.product_add(NewProduct {
+                        name: name.clone(),
+                        ..NewProduct::default()
+                    })?;
+                    for os in crate::model::DEFAULT_OSES {
+                        tx.location_add(&name, os, &format!("/{name}/{os}/f.zip"))?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let first = body(get(&admin, &ann, "/admin/availability?mirror=m"));
+        assert_eq!(first.matches("<code>/p").count(), PER_PAGE);
+        assert!(first.contains("Page 1 of 2 (208 locations)"), "{first}");
+        assert!(first.contains(r#"href="/admin/availability?mirror=m&amp;page=2""#));
+        // Newest first: the last product's locations lead.
+        assert!(first.find("/p25/").unwrap() < first.find("/p24/").unwrap());
+        let second = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?mirror=m&missing=1&page=2",
+        ));
+        assert_eq!(second.matches("<code>/p").count(), 8);
+        assert!(second.contains("/p00/"));
+        assert!(second.contains(r#"href="/admin/availability?mirror=m&amp;missing=1""#));
+        // Past the end: the last page.
+        let far = body(get(&admin, &ann, "/admin/availability?mirror=m&page=99"));
+        assert!(far.contains("Page 2 of 2"));
+    }
+
+    #[test]
+    fn switches_reach_the_index_at_once() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        assert_eq!(candidates(&admin), Some(1));
+
+        let back = "/admin/availability?product=fx";
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/availability/mirror/good/disable",
+            &[("back", back)],
+        );
+        assert_eq!(redirected(r), back);
+        assert_eq!(candidates(&admin), Some(0));
+        let page = body(get(&admin, &ann, "/admin/availability"));
+        assert!(page.contains("Disabled mirror good"), "{page}");
+        assert_eq!(
+            admin.network.store().events(1).unwrap()[0].actor,
+            "admin:ann"
+        );
+        let r = post(&admin, &ann, "/admin/availability/mirror/good/enable", &[]);
+        assert_eq!(redirected(r), "/admin/availability?mirror=good");
+        assert_eq!(candidates(&admin), Some(1));
+
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/availability/product/fx/disable",
+            &[("back", back)],
+        );
+        assert_eq!(redirected(r), back);
+        assert_eq!(
+            candidates(&admin),
+            None,
+            "an inactive product is not bounced"
+        );
+        assert!(!admin.network.store().snapshot().unwrap().products[0].active);
+        let page = body(get(&admin, &ann, back));
+        assert!(page.contains("Deactivated product fx"), "{page}");
+        assert!(page.contains("inactive"));
+        post(&admin, &ann, "/admin/availability/product/fx/enable", &[]);
+        assert_eq!(candidates(&admin), Some(1));
+
+        // Only pages of this section are places to come back to.
+        for evil in ["https://evil.example/", "//evil.example", "/admin/users"] {
+            let r = post(
+                &admin,
+                &ann,
+                "/admin/availability/mirror/good/enable",
+                &[("back", evil)],
+            );
+            assert_eq!(redirected(r), "/admin/availability?mirror=good");
+        }
+        let r = post(&admin, &ann, "/admin/availability/mirror/nope/disable", &[]);
+        assert_eq!(redirected(r), "/admin/availability?mirror=nope");
+        let r = post(&admin, &ann, "/admin/availability/mirror/good/explode", &[]);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn check_now() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/availability/mirror/gone/check",
+            &[("back", "/admin/availability")],
+        );
+        assert_eq!(redirected(r), "/admin/availability");
+        let r = post(&admin, &ann, "/admin/availability/product/fx/check", &[]);
+        assert_eq!(redirected(r), "/admin/availability?product=fx");
+        let events = admin.network.store().events(10).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.action == "product.update" && e.detail.contains("checknow: true")),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn viewers_see_no_switches() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let vic = login(&admin, "vic", Role::Viewer);
+        for path in [
+            "/admin/availability",
+            "/admin/availability?product=fx",
+            "/admin/availability?mirror=good",
+        ] {
+            let page = body(get(&admin, &vic, path));
+            assert!(!page.contains("/disable"), "{path}: {page}");
+            assert!(!page.contains("/check"), "{path}");
+        }
+        let r = post(&admin, &vic, "/admin/availability/mirror/good/disable", &[]);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(candidates(&admin), Some(1));
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let (_dir, admin) = admin();
+        let product = "<script>alert(1)</script>";
+        let mirror = "\"><img/src=x/onerror=alert(1)>";
+        admin
+            .network
+            .write("test", |tx| {
+                tx.product_add(NewProduct {
+                    name: product.into(),
+                    ..NewProduct::default()
+                })?;
+                tx.location_add(product, "win", "/x/%3Cb%3E.exe")?;
+                tx.mirror_add(NewMirror {
+                    name: mirror.into(),
+                    base_url: "http://127.0.0.1:9".into(),
+                    rating: 1,
+                    ..NewMirror::default()
+                })?;
+                Ok(())
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        for path in [
+            "/admin/availability".to_string(),
+            format!(
+                "/admin/availability?product={}",
+                crate::admin::page::seg(product)
+            ),
+            format!(
+                "/admin/availability?mirror={}",
+                crate::admin::page::seg(mirror)
+            ),
+        ] {
+            let r = get(&admin, &ann, &path);
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let page = body(r);
+            assert!(!page.contains("<script>alert"), "{path}: {page}");
+            assert!(!page.contains("<img/src"), "{path}: {page}");
+        }
+    }
 }

@@ -1,13 +1,1129 @@
-//! Admin section: loader (being written).
+//! Admin section: the loader — upload a checksum file, see what loading it
+//! would do, then apply it. The same steps as `bouncer load`
+//! ([`crate::loader::parse`], [`crate::loader::plan`],
+//! [`crate::loader::apply`]).
+//!
+//! Routes: `GET /admin/loader` (the upload form),
+//! `POST /admin/loader/preview` (multipart upload → the plan, and an
+//! Apply form carrying a one-time token), `POST /admin/loader/apply`
+//! (re-plans the kept upload against the database as it is now, then
+//! writes it).
+//!
+//! Between preview and apply the upload waits in [`Pending`], under a
+//! random token, for the user who uploaded it only, for 30 minutes.
 
-use super::{Ctx, Page};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use hyper::StatusCode;
+use maud::{Markup, html};
+
+use super::auth::{Area, random_token, same_secret};
+use super::page::{Badge, badge, csrf, field};
+use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
+use crate::loader::{Options, Plan, Status};
 
-/// Answers requests below this section.
-pub fn route(ctx: &Ctx<'_>, _page: &Page<'_>) -> Reply {
-    ctx.not_found("This page is not built yet.")
+/// How long an upload waits for "apply".
+pub const PENDING_SECS: u64 = 30 * 60;
+/// Uploads kept at most; the oldest go first.
+pub const MAX_PENDING: usize = 20;
+/// Bytes of uploads kept at most (the oldest go first; the newest upload
+/// is always kept).
+pub const MAX_PENDING_BYTES: usize = 256 << 20;
+/// Files and problems shown at most in one table of a preview.
+pub const SAMPLE: usize = 200;
+
+/// An uploaded checksum file waiting for "apply".
+struct Upload {
+    token: String,
+    user: String,
+    options: Options,
+    file_name: String,
+    bytes: Vec<u8>,
+    created: u64,
 }
 
 /// Uploaded checksum files waiting for "apply", by token.
 #[derive(Default)]
-pub struct Pending {}
+pub struct Pending {
+    /// Oldest first.
+    uploads: Mutex<Vec<Upload>>,
+}
+
+impl Pending {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Upload>> {
+        self.uploads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps an upload for `user`; returns its token.
+    fn put(
+        &self,
+        user: &str,
+        options: Options,
+        file_name: &str,
+        bytes: Vec<u8>,
+        now: u64,
+    ) -> String {
+        let token = random_token();
+        let mut uploads = self.lock();
+        uploads.retain(|u| now.saturating_sub(u.created) < PENDING_SECS);
+        uploads.push(Upload {
+            token: token.clone(),
+            user: user.to_string(),
+            options,
+            file_name: file_name.to_string(),
+            bytes,
+            created: now,
+        });
+        while uploads.len() > MAX_PENDING
+            || (uploads.len() > 1
+                && uploads.iter().map(|u| u.bytes.len()).sum::<usize>() > MAX_PENDING_BYTES)
+        {
+            uploads.remove(0);
+        }
+        token
+    }
+
+    /// Takes out the upload `token` names if `user` made it and it has not
+    /// expired. Another user's attempt leaves it in place.
+    fn take(&self, token: &str, user: &str, now: u64) -> Option<Upload> {
+        let mut uploads = self.lock();
+        uploads.retain(|u| now.saturating_sub(u.created) < PENDING_SECS);
+        let at = uploads
+            .iter()
+            .position(|u| same_secret(&u.token, token) && u.user == user)?;
+        Some(uploads.remove(at))
+    }
+
+    /// How many uploads are waiting.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Answers requests below `/admin/loader`.
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+    match (page.post, page.rest().as_slice()) {
+        (false, []) => upload_page(ctx, &Form::default(), None),
+        (true, ["preview"]) => preview(ctx, &page.form),
+        (true, ["apply"]) => apply(ctx, &page.form),
+        // A reload of a preview or result page after the fact.
+        (false, ["preview" | "apply"]) => super::see_other("/admin/loader"),
+        _ => ctx.not_found("There is no such loader page."),
+    }
+}
+
+// ----- the upload form -----
+
+fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let mut products: Vec<&str> = s.products.iter().map(|p| p.name.as_str()).collect();
+    products.sort_by_key(|p| p.to_lowercase());
+    let recent = ctx
+        .network()
+        .store()
+        .events_matching(
+            &crate::store::EventFilter {
+                action: Some("loader.".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap_or_default();
+    let defaults = crate::loader::DEFAULT_OS_MAP
+        .iter()
+        .map(|(dir, os)| format!("{dir}={os}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let body = html! {
+        div.toolbar { h1 { "Loader" } }
+        p {
+            "Upload a checksum file (MD5SUMS, SHA1SUMS, SHA256SUMS or SHA512SUMS; GNU "
+            code { "hash  path" } " or BSD " code { "SHA256 (path) = hash" } " lines, kinds mixed as you like). "
+            "Bouncer works out the product's locations by recognising the platform directory and the language in each path ("
+            code { "win32/de/Firefox Setup 120.0.exe" } " → OS " code { "win" } ", template " code { "win32/:lang/Firefox%20Setup%20120.0.exe" } "), "
+            "and shows what it would add. Nothing is written until you apply the preview."
+        }
+        @if ctx.may(Area::Releases) {
+            section.card {
+                h2 { "Upload" }
+                (super::page::error(error))
+                form.stack method="post" action="/admin/loader/preview" enctype="multipart/form-data" {
+                    (csrf(ctx))
+                    label.field {
+                        span { "Checksum file" }
+                        input type="file" name="file" required;
+                        small { "the command line does the same: " code { "bouncer load FILE --product P" } }
+                    }
+                    label.field {
+                        span { "Product" }
+                        input type="text" name="product" value=(form.get("product")) list="loader-products" required autocomplete="off";
+                        small { "the product the files belong to; created, with the languages found, if it does not exist" }
+                    }
+                    datalist #loader-products {
+                        @for p in &products { option value=(p) {} }
+                    }
+                    (field("OS map (optional)", "os_map", form.get("os_map"),
+                        Some(&format!("platform directories and their OS, e.g. win32=win,mac=osx; added to the defaults: {defaults}"))))
+                    (field("Prefix (optional)", "prefix", form.get("prefix"),
+                        Some("directory on the mirrors that the file's paths are relative to, e.g. /firefox/releases/120.0")))
+                    (field("Only paths matching (optional)", "match", form.get("match"),
+                        Some("a glob (* and ?), e.g. *.exe: needed when one OS has several kinds of file")))
+                    label.field {
+                        span { "Conflicts" }
+                        label.check {
+                            input type="checkbox" name="force" checked[form.checked("force")];
+                            " Replace stored hashes and location paths that differ"
+                        }
+                        small { "without this, a preview with conflicts cannot be applied" }
+                    }
+                    div { button.primary type="submit" { "Preview" } }
+                }
+            }
+        } @else {
+            p.muted { "Your role (" (ctx.user.role.as_str()) ") may look but not load files. Ask an admin or a release manager." }
+        }
+        @if !recent.is_empty() {
+            h2 { "Recent loads" }
+            table {
+                thead { tr { th { "When" } th { "Who" } th { "What" } } }
+                tbody {
+                    @for e in &recent {
+                        tr { td { (super::page::ago(e.at)) } td { (e.actor) } td { (e.detail) } }
+                    }
+                }
+            }
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    ctx.page_status(status, "loader", "Loader", body)
+}
+
+/// The options of the upload form, or what is wrong with them.
+fn options(form: &Form) -> Result<Options, String> {
+    let product = form.get("product");
+    if product.is_empty() {
+        return Err(
+            "Name the product the files belong to (it is created if it does not exist).".into(),
+        );
+    }
+    let os_map = crate::loader::parse_os_map(form.get("os_map")).map_err(|e| e.to_string())?;
+    Ok(Options {
+        product: product.to_string(),
+        os_map,
+        matching: form.opt("match").map(str::to_string),
+        force: form.checked("force"),
+        prefix: form.get("prefix").to_string(),
+    })
+}
+
+// ----- preview -----
+
+fn conflicts(plan: &Plan) -> usize {
+    plan.locations
+        .iter()
+        .filter(|l| l.status == Status::Conflict)
+        .count()
+        + plan
+            .files
+            .iter()
+            .filter(|f| f.status == Status::Conflict)
+            .count()
+}
+
+/// Nothing in the plan can be used: every line was skipped or left out.
+fn unusable(plan: &Plan) -> bool {
+    plan.locations.is_empty() && plan.files.is_empty()
+}
+
+fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    let options = match options(form) {
+        Ok(o) => o,
+        Err(e) => return upload_page(ctx, form, Some(&e)),
+    };
+    let Some(file) = form
+        .file("file")
+        .filter(|f| !f.filename.is_empty() || !f.data.is_empty())
+    else {
+        return upload_page(
+            ctx,
+            form,
+            Some("Choose a checksum file to upload (MD5SUMS, SHA1SUMS, SHA256SUMS or SHA512SUMS)."),
+        );
+    };
+    let name = if file.filename.is_empty() {
+        "the uploaded file"
+    } else {
+        file.filename.as_str()
+    };
+    if file.data.iter().all(u8::is_ascii_whitespace) {
+        return upload_page(
+            ctx,
+            form,
+            Some(&format!("{name} is empty: choose the checksum file again.")),
+        );
+    }
+    let parsed = crate::loader::parse(&file.data);
+    let lines = parsed.entries.len() + parsed.problems.len();
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let plan = match crate::loader::plan(&s, &parsed, &options) {
+        Ok(p) => p,
+        Err(e) => return upload_page(ctx, form, Some(&e.to_string())),
+    };
+    let title = format!("Preview: {name}");
+    if parsed.entries.is_empty() || unusable(&plan) {
+        return ctx.page_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "loader",
+            &title,
+            html! {
+                h1 { (title) }
+                p.flash.error role="alert" {
+                    @if parsed.entries.is_empty() {
+                        (name) " has no checksum lines: it is not an MD5SUMS/SHA1SUMS/SHA256SUMS/SHA512SUMS file, or every line is broken. "
+                    } @else {
+                        "None of the " (lines) " lines of " (name) " can be used for " (plan.product) ". "
+                    }
+                    "The reasons are below; fix the file or the options and upload it again."
+                }
+                @if plan.unmatched > 0 {
+                    p { (plan.unmatched) " line(s) did not match " code { (options.matching.as_deref().unwrap_or("")) } "." }
+                }
+                (skipped(&plan))
+                p { a href="/admin/loader" { "Upload another file" } }
+            },
+        );
+    }
+    let conflicting = conflicts(&plan);
+    let can_apply = plan.changes_anything() && (conflicting == 0 || options.force);
+    let token = can_apply.then(|| {
+        ctx.admin.uploads.put(
+            &ctx.user.name,
+            options.clone(),
+            name,
+            file.data.clone(),
+            crate::model::now(),
+        )
+    });
+    let body = html! {
+        div.toolbar { h1 { (title) } span.muted { (lines) " lines read" } }
+        (summary(&plan))
+        @if let Some(token) = &token {
+            section.card {
+                h2 { "Apply" }
+                p {
+                    "Applying writes all of this in one transaction and marks " (plan.product) " for sentry's next check of new files. "
+                    "If the database changes before you apply, the plan is made again against it"
+                    @if !options.force { ", and refused if it then has conflicts" }
+                    ". This preview can be applied once, by you, within 30 minutes."
+                }
+                form.inline method="post" action="/admin/loader/apply" {
+                    (csrf(ctx))
+                    input type="hidden" name="token" value=(token);
+                    button.primary type="submit" { "Apply" }
+                }
+                " "
+                a href="/admin/loader" { "Cancel" }
+            }
+        } @else if conflicting > 0 && !options.force {
+            p.flash.error role="alert" {
+                "This file conflicts with what is stored (" (conflicting) " conflict(s), listed below), so it cannot be applied as it is. "
+                "Fix the file, or upload it again with “Replace stored hashes and location paths that differ” ticked to replace the stored values."
+            }
+        } @else {
+            p.flash { "Nothing to add: everything this file lists is known already." }
+        }
+        (details(&plan))
+        (skipped(&plan))
+        p { a href="/admin/loader" { "Upload another file" } }
+    };
+    ctx.page("loader", &title, body)
+}
+
+fn status_badge(status: Status) -> Markup {
+    match status {
+        Status::New => badge(Badge::Good, "new"),
+        Status::Same => badge(Badge::Off, "unchanged"),
+        Status::Completed => badge(Badge::Good, "more hashes"),
+        Status::Conflict => badge(Badge::Bad, "conflict"),
+    }
+}
+
+fn stat(value: usize, label: &str, class: &str) -> Markup {
+    html! {
+        div class={ "stat " (class) } {
+            span.value { (crate::chart::thousands(value as u64)) }
+            span.label { (label) }
+        }
+    }
+}
+
+/// The counts of a plan.
+fn summary(plan: &Plan) -> Markup {
+    let loc = |s| plan.locations.iter().filter(|l| l.status == s).count();
+    let file = |s| plan.files.iter().filter(|f| f.status == s).count();
+    html! {
+        p {
+            "Product " strong { (plan.product) }
+            @if plan.create_product { " " (badge(Badge::Warn, "will be created")) } @else { " (exists)" }
+            @if !plan.new_languages.is_empty() {
+                " · new languages: " (plan.new_languages.join(", "))
+            }
+        }
+        div.cards {
+            (stat(loc(Status::New), "new locations", "good"))
+            (stat(loc(Status::Same), "unchanged locations", ""))
+            (stat(loc(Status::Conflict), "conflicting locations", if loc(Status::Conflict) > 0 { "bad" } else { "" }))
+            (stat(file(Status::New), "new files", "good"))
+            (stat(file(Status::Same), "unchanged files", ""))
+            (stat(file(Status::Completed), "files completed with more hashes", ""))
+            (stat(file(Status::Conflict), "conflicting files", if file(Status::Conflict) > 0 { "bad" } else { "" }))
+            (stat(plan.new_languages.len(), "new languages", ""))
+            (stat(plan.skipped.len(), "lines skipped", if plan.skipped.is_empty() { "" } else { "bad" }))
+            @if plan.unmatched > 0 { (stat(plan.unmatched, "lines not matching", "off")) }
+        }
+    }
+}
+
+fn hash_kinds(h: &crate::loader::Hashes) -> String {
+    [
+        ("MD5", &h.md5),
+        ("SHA1", &h.sha1),
+        ("SHA256", &h.sha256),
+        ("SHA512", &h.sha512),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(k, _)| *k)
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// The planned locations and files.
+fn details(plan: &Plan) -> Markup {
+    let conflicting: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| f.status == Status::Conflict)
+        .collect();
+    html! {
+        h2 { "Locations" }
+        table {
+            thead { tr { th { "OS" } th { "Path template" } th.num { "Languages" } th { "Status" } } }
+            tbody {
+                @for l in &plan.locations {
+                    tr {
+                        td { (l.os) }
+                        td {
+                            code { (l.path) }
+                            @if let Some(stored) = &l.stored {
+                                br; small.muted { "stored: " code { (stored) }
+                                    @if plan.force { " (will be replaced)" } @else { " (kept)" } }
+                            }
+                        }
+                        td.num { (l.languages) }
+                        td { (status_badge(l.status)) }
+                    }
+                }
+            }
+        }
+        @if !conflicting.is_empty() {
+            h2 { "Conflicting files" }
+            (files_table(&conflicting, true))
+            @if conflicting.len() > SAMPLE {
+                p.muted { "… and " (conflicting.len() - SAMPLE) " more." }
+            }
+        }
+        h2 {
+            "Files"
+            @if plan.files.len() > SAMPLE { " (the first " (SAMPLE) " of " (crate::chart::thousands(plan.files.len() as u64)) ")" }
+        }
+        (files_table(&plan.files.iter().collect::<Vec<_>>(), false))
+    }
+}
+
+fn files_table(files: &[&crate::loader::PlannedFile], detail: bool) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th { "Path" } th { "OS" } th { "Language" } th { "Hashes" } th { "Status" }
+                @if detail { th { "What differs" } }
+            } }
+            tbody {
+                @for f in files.iter().take(SAMPLE) {
+                    tr {
+                        td { code { (f.path) } }
+                        td { (f.os) }
+                        td { (f.lang.as_deref().unwrap_or("")) }
+                        td { (hash_kinds(&f.hashes)) }
+                        td { (status_badge(f.status)) }
+                        @if detail { td { small { (f.detail) } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `1-3, 7, 9-10` for sorted line numbers.
+fn ranges(lines: &[usize]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Lines that could not be used, grouped by reason.
+fn skipped(plan: &Plan) -> Markup {
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    for s in &plan.skipped {
+        let i = *at.entry(s.reason.as_str()).or_insert_with(|| {
+            groups.push((s.reason.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(s.line);
+    }
+    html! {
+        @if !groups.is_empty() {
+            h2 { "Lines not used (" (crate::chart::thousands(plan.skipped.len() as u64)) ")" }
+            table {
+                thead { tr { th { "Lines" } th { "Why" } } }
+                tbody {
+                    @for (reason, lines) in groups.iter().take(SAMPLE) {
+                        tr { td { (ranges(lines)) } td { (reason) } }
+                    }
+                }
+            }
+            @if groups.len() > SAMPLE {
+                p.muted { "… and " (groups.len() - SAMPLE) " more reasons." }
+            }
+        }
+    }
+}
+
+// ----- apply -----
+
+fn refused(ctx: &Ctx<'_>, title: &str, why: Markup) -> Reply {
+    ctx.page_status(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "loader",
+        title,
+        html! {
+            h1 { (title) }
+            p.flash.error role="alert" { (why) }
+            p { a href="/admin/loader" { "Upload the file again" } }
+        },
+    )
+}
+
+fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
+    let Some(upload) =
+        ctx.admin
+            .uploads
+            .take(form.get("token"), &ctx.user.name, crate::model::now())
+    else {
+        return refused(
+            ctx,
+            "Nothing to apply",
+            html! {
+                "This upload is not waiting to be applied: it was applied already, it is older than 30 minutes, "
+                "the server restarted, or another user uploaded it. Upload the file again to see a fresh preview."
+            },
+        );
+    };
+    let name = upload.file_name.as_str();
+    let title = format!("Loaded: {name}");
+    // The database may have changed since the preview: plan again.
+    let parsed = crate::loader::parse(&upload.bytes);
+    let s = match ctx.network().store().snapshot() {
+        Ok(s) => s,
+        Err(e) => return ctx.broken(&e),
+    };
+    let plan = match crate::loader::plan(&s, &parsed, &upload.options) {
+        Ok(p) => p,
+        Err(e) => return refused(ctx, "Not applied", html! { (e.to_string()) }),
+    };
+    let conflicting = conflicts(&plan);
+    if conflicting > 0 && !upload.options.force {
+        return ctx.page_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "loader",
+            "Not applied",
+            html! {
+                h1 { "Not applied: " (name) }
+                p.flash.error role="alert" {
+                    "Since the preview, the database changed so that this file now conflicts with it ("
+                    (conflicting) " conflict(s), listed below). Nothing was written. "
+                    "Upload it again to review the new plan; tick “Replace stored hashes and location paths that differ” to replace the stored values."
+                }
+                (summary(&plan))
+                (details(&plan))
+                p { a href="/admin/loader" { "Upload the file again" } }
+            },
+        );
+    }
+    if !plan.changes_anything() {
+        return ctx.page(
+            "loader",
+            &title,
+            html! {
+                h1 { (title) }
+                p.flash { "Nothing to add: since the preview, everything this file lists became known (someone loaded it meanwhile)." }
+                p { a href="/admin/loader" { "Load another file" } }
+            },
+        );
+    }
+    let done = match crate::loader::apply(ctx.network(), &plan, &ctx.actor()) {
+        Ok(d) => d,
+        Err(e) => {
+            return refused(
+                ctx,
+                "Not applied",
+                html! { "Nothing was written: " (e.to_string()) },
+            );
+        }
+    };
+    let written = |s: Status| match s {
+        Status::New | Status::Completed => true,
+        Status::Conflict => plan.force,
+        Status::Same => false,
+    };
+    let locations: Vec<_> = plan
+        .locations
+        .iter()
+        .filter(|l| written(l.status))
+        .collect();
+    let files: Vec<_> = plan.files.iter().filter(|f| written(f.status)).collect();
+    let body = html! {
+        h1 { (title) }
+        p.flash role="status" {
+            "Applied to " (plan.product) ": " (done.languages) " language(s), " (done.locations) " location(s), "
+            (done.files) " file(s) added or updated. Sentry checks them on its next run for new files."
+        }
+        p {
+            a href={ "/admin/availability?product=" (super::page::seg(&plan.product)) } { "Where they are available" }
+            " · " a href={ "/admin/products/" (super::page::seg(&plan.product)) } { "The product" }
+            " · " a href="/admin/loader" { "Load another file" }
+        }
+        @if !plan.new_languages.is_empty() {
+            p { "Languages added: " (plan.new_languages.join(", ")) }
+        }
+        @if !locations.is_empty() {
+            h2 { "Locations" }
+            table {
+                thead { tr { th { "OS" } th { "Path template" } th { "Was" } } }
+                tbody {
+                    @for l in &locations {
+                        tr {
+                            td { (l.os) }
+                            td { code { (l.path) } }
+                            td { @if let Some(stored) = &l.stored { code { (stored) } } @else { "new" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if !files.is_empty() {
+            h2 {
+                "Files"
+                @if files.len() > SAMPLE { " (the first " (SAMPLE) " of " (crate::chart::thousands(files.len() as u64)) ")" }
+            }
+            (files_table(&files, false))
+        }
+    };
+    ctx.page("loader", &title, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::{Method, StatusCode};
+
+    use super::{MAX_PENDING, PENDING_SECS, Pending};
+    use crate::admin::Admin;
+    use crate::admin::testing::*;
+    use crate::bounce::Reply;
+    use crate::loader::Options;
+    use crate::model::Role;
+
+    /// Form fields, and an uploaded file (name, contents).
+    type Fields<'a> = &'a [(&'a str, &'a str)];
+    type File<'a> = (&'a str, &'a [u8]);
+
+    const BOUNDARY: &str = "----bouncer-test-7MA4YWxkTrZu0gW";
+
+    /// A `multipart/form-data` body as a browser sends it: `who`'s CSRF
+    /// token, `fields`, and `file` (name, contents) in the field `file`.
+    fn multipart(who: &Login, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut part = |head: String, data: &[u8]| {
+            body.extend_from_slice(format!("--{BOUNDARY}\r\n{head}\r\n\r\n").as_bytes());
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        };
+        part(
+            "Content-Disposition: form-data; name=\"csrf\"".into(),
+            who.csrf.as_bytes(),
+        );
+        for (k, v) in fields {
+            part(
+                format!("Content-Disposition: form-data; name=\"{k}\""),
+                v.as_bytes(),
+            );
+        }
+        if let Some((name, data)) = file {
+            part(
+                format!(
+                    "Content-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream"
+                ),
+                data,
+            );
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        body
+    }
+
+    fn upload(
+        admin: &Admin,
+        who: &Login,
+        fields: &[(&str, &str)],
+        file: Option<(&str, &[u8])>,
+    ) -> Reply {
+        request(
+            admin,
+            Some(who),
+            Method::POST,
+            "/admin/loader/preview",
+            Some(&format!("multipart/form-data; boundary={BOUNDARY}")),
+            &multipart(who, fields, file),
+        )
+    }
+
+    fn token(page: &str) -> String {
+        let at = page
+            .find(r#"name="token" value=""#)
+            .unwrap_or_else(|| panic!("no apply form: {page}"));
+        page[at + 20..at + 84].to_string()
+    }
+
+    fn sums() -> String {
+        let h = |c: char| c.to_string().repeat(40);
+        [
+            "# Firefox 1.0".to_string(),
+            format!("{}  win32/de/Firefox Setup 1.0.exe", h('a')),
+            format!("{} *win32/fr/Firefox Setup 1.0.exe", h('b')),
+            format!("SHA1 (mac/de/Firefox 1.0.dmg) = {}", h('c')),
+            "this is not a checksum line".to_string(),
+            format!("{}  source/firefox-1.0.source.tar.xz", h('d')),
+            format!("{}  KEY", h('e')),
+            String::new(),
+        ]
+        .join("\n")
+    }
+
+    fn stat(page: &str, value: usize, label: &str) -> bool {
+        page.contains(&format!(
+            r#"<span class="value">{value}</span><span class="label">{label}</span>"#
+        ))
+    }
+
+    #[test]
+    fn upload_preview_apply() {
+        let (_dir, admin) = admin();
+        let rel = login(&admin, "rel", Role::Release);
+        let page = body(get(&admin, &rel, "/admin/loader"));
+        assert!(page.contains(r#"enctype="multipart/form-data""#), "{page}");
+        assert!(page.contains("<datalist"));
+
+        let r = upload(
+            &admin,
+            &rel,
+            &[
+                ("product", "fx-1.0"),
+                ("os_map", ""),
+                ("prefix", ""),
+                ("match", ""),
+            ],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(stat(&page, 2, "new locations"), "{page}");
+        assert!(stat(&page, 3, "new files"), "{page}");
+        assert!(stat(&page, 2, "new languages"), "{page}");
+        assert!(stat(&page, 3, "lines skipped"), "{page}");
+        assert!(page.contains("will be created"));
+        assert!(
+            page.contains("/win32/:lang/Firefox%20Setup%201.0.exe"),
+            "{page}"
+        );
+        assert!(page.contains("/mac/de/Firefox%201.0.dmg"));
+        assert!(
+            page.contains("<td>5</td>") && page.contains("is not a hex digest"),
+            "{page}"
+        );
+        assert!(page.contains("<td>6</td>") && page.contains("no platform directory"));
+        assert!(page.contains("<td>7</td>"));
+        assert!(
+            admin
+                .network
+                .store()
+                .snapshot()
+                .unwrap()
+                .products
+                .is_empty(),
+            "a preview writes nothing"
+        );
+        assert_eq!(admin.uploads.len(), 1);
+
+        let token = token(&page);
+        let r = post(&admin, &rel, "/admin/loader/apply", &[("token", &token)]);
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(
+            page.contains("Applied to fx-1.0: 2 language(s), 2 location(s), 3 file(s)"),
+            "{page}"
+        );
+
+        let s = admin.network.store().snapshot().unwrap();
+        let p = s.product("fx-1.0").unwrap();
+        assert_eq!(p.languages, ["de", "fr"]);
+        assert_eq!(s.locations.len(), 2);
+        assert_eq!(s.files.len(), 3);
+        let f = s
+            .files
+            .iter()
+            .find(|f| f.path == "/win32/fr/Firefox%20Setup%201.0.exe")
+            .unwrap();
+        assert_eq!(f.sha1.as_deref(), Some("b".repeat(40).as_str()));
+        assert_eq!(f.lang.as_deref(), Some("fr"));
+        let index = admin.network.index();
+        let target = index.resolve("fx-1.0", "win", "fr").unwrap();
+        assert_eq!(target.path(), "/win32/fr/Firefox%20Setup%201.0.exe");
+        assert!(index.resolve("fx-1.0", "osx", "de").is_ok());
+        let events = admin.network.store().events(5).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.action == "loader.apply" && e.actor == "admin:rel"),
+            "{events:?}"
+        );
+
+        // Single use.
+        let r = post(&admin, &rel, "/admin/loader/apply", &[("token", &token)]);
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("not waiting to be applied"));
+
+        // The same file again: nothing to add, nothing to apply.
+        let page = body(upload(
+            &admin,
+            &rel,
+            &[("product", "fx-1.0")],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        assert!(page.contains("Nothing to add"), "{page}");
+        assert!(!page.contains(r#"name="token""#));
+    }
+
+    #[test]
+    fn a_token_belongs_to_its_uploader() {
+        let (_dir, admin) = admin();
+        let rel = login(&admin, "rel", Role::Release);
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(upload(
+            &admin,
+            &rel,
+            &[("product", "fx")],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        let token = token(&page);
+        let r = post(&admin, &ann, "/admin/loader/apply", &[("token", &token)]);
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            admin
+                .network
+                .store()
+                .snapshot()
+                .unwrap()
+                .products
+                .is_empty()
+        );
+        let r = post(&admin, &rel, "/admin/loader/apply", &[("token", &token)]);
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "another user's try leaves it usable"
+        );
+        let r = post(&admin, &rel, "/admin/loader/apply", &[("token", "")]);
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn conflicts_need_force() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(upload(
+            &admin,
+            &ann,
+            &[("product", "fx")],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &token(&page))],
+        );
+        let changed = sums().replace(&"a".repeat(40), &"f".repeat(40));
+
+        let r = upload(
+            &admin,
+            &ann,
+            &[("product", "fx")],
+            Some(("SHA1SUMS", changed.as_bytes())),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(stat(&page, 1, "conflicting files"), "{page}");
+        assert!(page.contains("cannot be applied"));
+        assert!(!page.contains(r#"name="token""#));
+
+        let page = body(upload(
+            &admin,
+            &ann,
+            &[("product", "fx"), ("force", "on")],
+            Some(("SHA1SUMS", changed.as_bytes())),
+        ));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &token(&page))],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let s = admin.network.store().snapshot().unwrap();
+        let f = s
+            .files
+            .iter()
+            .find(|f| f.path.starts_with("/win32/de/"))
+            .unwrap();
+        assert_eq!(f.sha1.as_deref(), Some("f".repeat(40).as_str()));
+    }
+
+    #[test]
+    fn apply_plans_again_against_the_database_as_it_is() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(upload(
+            &admin,
+            &ann,
+            &[("product", "fx")],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        // Meanwhile, someone loads other hashes for one of the files.
+        admin
+            .network
+            .write("test", |tx| {
+                tx.file_put(&crate::model::FileInfo {
+                    path: "/win32/de/Firefox%20Setup%201.0.exe".into(),
+                    sha1: Some("9".repeat(40)),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &token(&page))],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("Since the preview"), "{page}");
+        assert!(
+            admin
+                .network
+                .store()
+                .snapshot()
+                .unwrap()
+                .products
+                .is_empty(),
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn unusable_uploads_are_explained() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let sums = sums();
+        let readme = format!("{}  README\n", "a".repeat(40));
+        let cases: &[(Fields, Option<File>, &str)] = &[
+            (&[("product", "fx")], None, "Choose a checksum file"),
+            (
+                &[("product", "fx")],
+                Some(("", b"")),
+                "Choose a checksum file",
+            ),
+            (
+                &[("product", "fx")],
+                Some(("SHA1SUMS", b"")),
+                "SHA1SUMS is empty",
+            ),
+            (
+                &[("product", "fx")],
+                Some(("SHA1SUMS", b" \r\n\n")),
+                "SHA1SUMS is empty",
+            ),
+            (
+                &[("product", "fx")],
+                Some(("notes.txt", b"hello\nworld\n")),
+                "has no checksum lines",
+            ),
+            (
+                &[("product", "fx")],
+                Some(("SHA1SUMS", readme.as_bytes())),
+                "None of the 1 lines",
+            ),
+            (
+                &[("product", "")],
+                Some(("SHA1SUMS", sums.as_bytes())),
+                "Name the product",
+            ),
+            (
+                &[("product", "f x")],
+                Some(("SHA1SUMS", sums.as_bytes())),
+                "may not contain spaces",
+            ),
+            (
+                &[("product", "fx"), ("os_map", "win32")],
+                Some(("SHA1SUMS", sums.as_bytes())),
+                "is not DIR=OS",
+            ),
+        ];
+        for (fields, file, says) in cases {
+            let r = upload(&admin, &ann, fields, *file);
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{says}");
+            let page = body(r);
+            assert!(page.contains(says), "{says}: {page}");
+        }
+        assert!(admin.uploads.is_empty());
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &"0".repeat(64))],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(r).contains("Upload the file again"));
+    }
+
+    #[test]
+    fn viewers_cannot_upload() {
+        let (_dir, admin) = admin();
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/loader"));
+        assert!(!page.contains("multipart/form-data"), "{page}");
+        assert!(page.contains("may look but not load"));
+        let r = upload(
+            &admin,
+            &vic,
+            &[("product", "fx")],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        );
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(admin.uploads.is_empty());
+        let r = post(&admin, &vic, "/admin/loader/apply", &[("token", "x")]);
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let h = "a".repeat(40);
+        let file = format!(
+            "{h}  win32/de/<script>alert(1)</script>.exe\n{h}  \"><img src=x onerror=alert(1)>/x.exe\n{h}  linux-i686/ü/'\"<b>.tar.bz2\n"
+        );
+        let r = upload(
+            &admin,
+            &ann,
+            &[("product", "<script>alert(3)</script>")],
+            Some(("<script>alert(2)</script>", file.as_bytes())),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        for bad in ["<script>alert", "<img src=x", "<b>"] {
+            assert!(!page.contains(bad), "{bad}: {page}");
+        }
+        assert!(page.contains("&lt;script&gt;alert(2)"), "{page}");
+        assert!(
+            page.contains("%3Cscript%3Ealert%281%29%3C/script%3E.exe"),
+            "{page}"
+        );
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &token(&page))],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        for bad in ["<script>alert", "<img src=x", "<b>"] {
+            assert!(!page.contains(bad), "{bad}: {page}");
+        }
+        let again = body(get(&admin, &ann, "/admin/loader"));
+        assert!(!again.contains("<script>alert"), "recent loads: {again}");
+    }
+
+    #[test]
+    fn pending_uploads_expire_and_are_capped() {
+        let pending = Pending::default();
+        let put = |user: &str, now| pending.put(user, Options::default(), "f", vec![1], now);
+        let first = put("ann", 1000);
+        assert!(pending.take(&first, "bob", 1000).is_none());
+        assert!(
+            pending.take(&first, "ann", 1000 + PENDING_SECS).is_none(),
+            "expired"
+        );
+        let tokens: Vec<String> = (0..MAX_PENDING + 5)
+            .map(|i| put("ann", 2000 + i as u64))
+            .collect();
+        assert_eq!(pending.len(), MAX_PENDING);
+        assert!(
+            pending.take(&tokens[0], "ann", 2100).is_none(),
+            "the oldest went first"
+        );
+        let last = tokens.last().unwrap();
+        let u = pending.take(last, "ann", 2100).unwrap();
+        assert_eq!((u.user.as_str(), u.file_name.as_str()), ("ann", "f"));
+        assert!(pending.take(last, "ann", 2100).is_none());
+    }
+}
