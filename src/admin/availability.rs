@@ -25,7 +25,7 @@ use crate::bounce::Reply;
 use crate::error::Result;
 use crate::model::{Availability, Location, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
-use crate::store::{Snapshot, Store};
+use crate::store::Store;
 
 /// Locations per page of a mirror's list.
 pub const PER_PAGE: usize = 200;
@@ -113,18 +113,14 @@ struct Tally {
     checked: usize,
 }
 
-/// Counts every availability row by mirror. The store has no per-mirror
-/// query, so this reads each location's rows in turn: time in proportion
-/// to the rows, memory in proportion to the mirrors.
-fn tally(store: &Store, s: &Snapshot) -> Result<HashMap<MirrorId, Tally>> {
+/// Counts every availability row by mirror, in one pass over the table.
+fn tally(store: &Store) -> Result<HashMap<MirrorId, Tally>> {
     let mut out: HashMap<MirrorId, Tally> = HashMap::new();
-    for l in &s.locations {
-        for (m, a) in store.availability_of(l.id)? {
-            let t = out.entry(m).or_default();
-            t.checked += 1;
-            t.serving += usize::from(a.serves());
-        }
-    }
+    store.each_availability(|_, m, a| {
+        let t = out.entry(m).or_default();
+        t.checked += 1;
+        t.serving += usize::from(a.serves());
+    })?;
     Ok(out)
 }
 
@@ -182,7 +178,7 @@ fn summary(ctx: &Ctx<'_>) -> Reply {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
-    let tallies = match tally(store, &s) {
+    let tallies = match tally(store) {
         Ok(t) => t,
         Err(e) => return ctx.broken(&e),
     };
@@ -382,16 +378,20 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         return ctx.not_found(&format!("There is no mirror named {name:?}."));
     };
     // This mirror's row of every location, newest locations first.
-    let mut rows: Vec<(&Location, Option<Availability>)> = Vec::with_capacity(s.locations.len());
-    for l in s.locations.iter().rev() {
-        match store.availability_of(l.id) {
-            Ok(found) => rows.push((
-                l,
-                found.into_iter().find(|(id, _)| *id == m.id).map(|x| x.1),
-            )),
-            Err(e) => return ctx.broken(&e),
+    let mut found = HashMap::new();
+    if let Err(e) = store.each_availability(|l, mirror, a| {
+        if mirror == m.id {
+            found.insert(l, a);
         }
+    }) {
+        return ctx.broken(&e);
     }
+    let mut rows: Vec<(&Location, Option<Availability>)> = s
+        .locations
+        .iter()
+        .rev()
+        .map(|l| (l, found.remove(&l.id)))
+        .collect();
     let h = s.health.get(&m.id);
     let serves = |a: &Option<Availability>| state(a.as_ref(), h).0 == "good";
     let serving = rows.iter().filter(|(_, a)| serves(a)).count();

@@ -264,6 +264,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls `f` with every availability row, in one read transaction
+    /// (one pass over the table, for per-mirror summaries).
+    pub fn each_availability(
+        &self,
+        mut f: impl FnMut(LocationId, MirrorId, Availability),
+    ) -> Result<()> {
+        let txn = self.db.begin_read()?;
+        for row in txn.open_table(AVAILABILITY)?.iter()? {
+            let (k, v) = row?;
+            let (l, m) = k.value();
+            f(LocationId(l), MirrorId(m), decode(v.value())?);
+        }
+        Ok(())
+    }
+
     /// Runs `f` in one write transaction on behalf of `actor` (recorded in
     /// the audit log) and commits durably. Nothing is written if `f` fails.
     pub fn write<T>(&self, actor: &str, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
