@@ -117,7 +117,7 @@ struct Admin<'b> {
     base: String,
     /// GET forms seen (filters): `<page>: <form>`. Reported, not failed: a
     /// CSRF token in a GET form would put it in URLs.
-    get_forms: std::cell::RefCell<Vec<String>>,
+    get_forms: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// What is wrong with the page's markup for the CSP and CSRF rules, and
@@ -210,7 +210,9 @@ impl<'b> Admin<'b> {
         );
         let path = url.strip_prefix(&self.base).unwrap_or(&url).to_string();
         for form in strings(&found["gets"]) {
-            self.get_forms.borrow_mut().push(format!("{path}: {form}"));
+            self.get_forms
+                .borrow_mut()
+                .insert(format!("{path}: {form}"));
         }
     }
 
@@ -429,8 +431,8 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     // Log in; the overview shows.
     admin.log_in();
     assert_eq!(b.find("header nav a.current").text(), "Overview");
-    assert_eq!(overview_figure(&admin, "mirrors up"), "0");
-    assert_eq!(overview_figure(&admin, "mirrors unchecked"), "0");
+    assert_eq!(figure(&admin, "mirrors up"), "0");
+    assert_eq!(figure(&admin, "mirrors unchecked"), "0");
     step(started, "logged in; overview shown");
 
     // Add the mirror through the form.
@@ -460,8 +462,11 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     admin.nav("mirrors");
     let link = b.find("main table a[href=\"/admin/mirrors/alpha\"]");
     assert_eq!(link.text(), "alpha");
-    let row = admin.main_text();
+    let row = b
+        .find("main table tbody tr:has(a[href=\"/admin/mirrors/alpha\"])")
+        .text();
     assert!(row.contains(&mirror.url), "{row}");
+    assert!(row.split_whitespace().any(|c| c == "80"), "{row}");
     // Sentry checks the new mirror within seconds.
     admin.poll_page("/admin/mirrors", "sentry finds alpha up", |a| {
         a.browser.exists("main table td .badge.good")
@@ -470,8 +475,8 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
 
     // The overview counts it.
     admin.nav("");
-    assert_eq!(overview_figure(&admin, "mirrors up"), "1");
-    assert_eq!(overview_figure(&admin, "mirrors down"), "0");
+    assert_eq!(figure(&admin, "mirrors up"), "1");
+    assert_eq!(figure(&admin, "mirrors down"), "0");
     step(started, "overview counts the mirror");
 
     // Nothing is served yet.
@@ -481,50 +486,48 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     let sums_file = write_sums(dir.path(), &sums);
     admin.nav("loader");
-    let upload = "main form[enctype=\"multipart/form-data\"]";
-    b.find(&format!("{upload} input[type=file]"))
-        .upload(&sums_file);
-    admin.fill(upload, "product", PRODUCT);
-    admin.fill(upload, "prefix", PREFIX);
-    b.find(&format!("{upload} button[type=submit]")).click();
-    b.wait_for(
-        |b| b.exists("main pre.plan") || b.exists("main p.flash.error"),
-        "the loader's preview",
-    );
+    upload_checksums(&admin, &sums_file, PRODUCT, PREFIX);
     admin.inspect(200);
-    let preview = admin.main_text();
     assert!(
         !b.exists("main p.flash.error"),
-        "the loader refused the file:\n{preview}"
+        "the loader refused the file:\n{}",
+        admin.main_text()
     );
-    let plan = b.find("main pre.plan").text();
+    assert_eq!(b.find("main h1").text(), "Preview: SHA256SUMS");
+    let preview = admin.main_text();
     for want in [
-        format!("product {PRODUCT} (new)"),
-        "languages: 2 new (de, fr)".to_string(),
+        format!("Product {PRODUCT} will be created"),
+        "new languages: de, fr".to_string(),
         format!("{PREFIX}/win32/:lang/Firefox%20Setup%20120.0.exe"),
         format!("{PREFIX}/linux-x86_64/:lang/firefox-120.0.tar.bz2"),
-        "files: 4 new".to_string(),
     ] {
-        assert!(plan.contains(&want), "no {want:?} in the preview:\n{plan}");
+        assert!(
+            preview.contains(&want),
+            "no {want:?} in the preview:\n{preview}"
+        );
     }
+    assert_eq!(figure(&admin, "new locations"), "2");
+    assert_eq!(figure(&admin, "new files"), "4");
+    assert_eq!(figure(&admin, "lines skipped"), "0");
     admin.shoot("flow-loader-preview");
     // A preview writes nothing.
     assert_eq!(server.get(&bounce("de")).status, 404);
     step(started, "loader preview shown");
 
     // Apply it; the result says what was added.
-    admin.button("main", "Apply").click();
-    b.wait_for(
-        |b| !b.url().contains("/preview") && b.exists("main p.flash"),
-        "the loader's result",
-    );
+    admin
+        .button("main form[action=\"/admin/loader/apply\"]", "Apply")
+        .click();
+    admin.wait_at("/admin/loader/apply");
     admin.inspect(200);
-    let result = admin.main_text();
+    assert_eq!(b.find("main h1").text(), "Loaded: SHA256SUMS");
+    let result = admin.flash();
     assert!(
-        !b.exists("main p.flash.error"),
-        "applying the plan failed:\n{result}"
+        result.starts_with(&format!(
+            "Applied to {PRODUCT}: 2 language(s), 2 location(s), 4 file(s) added or updated."
+        )),
+        "{result}"
     );
-    assert!(result.contains(PRODUCT), "{result}");
     admin.shoot("flow-loader-applied");
     let code = server.get(&bounce("de")).status;
     assert!(
@@ -569,7 +572,15 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     let h1 = b.find("h1").text();
     assert!(h1.starts_with("Sentry run "), "{h1}");
     let report = b.find("body").text();
-    assert!(report.contains("alpha"), "{report}");
+    // alpha is up and has all four files.
+    let row: Vec<&str> = report
+        .lines()
+        .find(|l| l.starts_with("alpha"))
+        .unwrap_or_else(|| panic!("no row for alpha in the report:\n{report}"))
+        .split_whitespace()
+        .collect();
+    assert!(row.contains(&"up"), "{row:?}");
+    assert!(row.ends_with(&["4", "0", "0"]), "{row:?}");
     step(started, "newest report shown");
 
     // The bounce goes to the test mirror.
@@ -606,8 +617,8 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     drop(mirror);
 }
 
-/// The overview's figure labelled `label` (the start of its label).
-fn overview_figure(admin: &Admin<'_>, label: &str) -> String {
+/// The figure (`.stat` card) labelled `label` (the start of its label).
+fn figure(admin: &Admin<'_>, label: &str) -> String {
     let b = admin.browser;
     let stats: Vec<(String, String)> = b
         .find_all("main .stat")
@@ -625,7 +636,24 @@ fn overview_figure(admin: &Admin<'_>, label: &str) -> String {
         .iter()
         .find(|(_, l)| l.starts_with(label))
         .map(|(v, _)| v.trim().to_string())
-        .unwrap_or_else(|| panic!("no figure {label:?} on the overview: {stats:?}"))
+        .unwrap_or_else(|| panic!("no figure {label:?} on {}: {stats:?}", b.url()))
+}
+
+/// Uploads `file` in the loader's form (which must be shown) for
+/// `product` under `prefix`, and waits for the preview.
+fn upload_checksums(admin: &Admin<'_>, file: &Path, product: &str, prefix: &str) {
+    let b = admin.browser;
+    let form = "main form[action=\"/admin/loader/preview\"]";
+    b.find(&format!("{form} input[type=file][name=file]"))
+        .upload(file);
+    admin.fill(form, "product", product);
+    admin.fill(form, "prefix", prefix);
+    admin.button(form, "Preview").click();
+    admin.wait_at("/admin/loader/preview");
+    b.wait_for(
+        |b| b.find("main h1").text().starts_with("Preview: "),
+        "the loader's preview",
+    );
 }
 
 /// The link to the newest run on the reports list.
@@ -647,6 +675,7 @@ fn newest_report_link<'b>(admin: &Admin<'b>) -> Element<'b> {
 fn report_get_forms(admin: &Admin<'_>) {
     let forms = admin.get_forms.borrow();
     if !forms.is_empty() {
+        let forms: Vec<&str> = forms.iter().map(String::as_str).collect();
         eprintln!(
             "GET forms seen (no CSRF token needed, none wanted in URLs):\n  {}",
             forms.join("\n  ")
@@ -835,24 +864,55 @@ fn every_admin_page_renders_and_is_screenshotted() {
     b.goto(&admin.url(&src));
     assert!(b.find("h1").text().starts_with("Sentry run "));
     admin.shoot("report");
+    // The start-up run: alpha's files found, bravo down.
+    admin.open("/admin/reports/run-000001.html");
+    admin.shoot("report-first-run-framed");
+    b.goto(&admin.url("/admin/reports/raw/run-000001.html"));
+    let report = b.find("body").text();
+    assert!(
+        report.contains("alpha") && report.contains("bravo"),
+        "{report}"
+    );
+    admin.shoot("report-first-run");
 
-    // The loader: a preview of a release that is already loaded (nothing
-    // to add), then of a new one.
+    // The loader: the form; a preview of the release already loaded
+    // (nothing to add); of the next release; of a file it cannot use.
     admin.open("/admin/loader");
     admin.shoot("loader");
-    let next_sums = sums.replace("120.0", "121.0");
-    let next_file = dir.path().join("next").join("SHA256SUMS");
-    std::fs::create_dir_all(next_file.parent().unwrap()).unwrap();
-    std::fs::write(&next_file, &next_sums).unwrap();
-    let upload = "main form[enctype=\"multipart/form-data\"]";
-    b.find(&format!("{upload} input[type=file]"))
-        .upload(&next_file);
-    admin.fill(upload, "product", "firefox-121.0");
-    admin.fill(upload, "prefix", "/pub/firefox/releases/121.0");
-    b.find(&format!("{upload} button[type=submit]")).click();
-    b.wait_for(|b| b.exists("main pre.plan"), "the loader's preview");
+    upload_checksums(&admin, &sums_file, PRODUCT, PREFIX);
     admin.inspect(200);
+    assert!(
+        admin.flash().starts_with("Nothing to add"),
+        "{}",
+        admin.main_text()
+    );
+    assert!(!b.exists("main form[action=\"/admin/loader/apply\"]"));
+    admin.shoot("loader-preview-nothing-to-add");
+    let next_dir = dir.path().join("next");
+    std::fs::create_dir_all(&next_dir).expect("create a directory");
+    let next_file = write_sums(&next_dir, &sums.replace("120.0", "121.0"));
+    admin.open("/admin/loader");
+    upload_checksums(
+        &admin,
+        &next_file,
+        "firefox-121.0",
+        "/pub/firefox/releases/121.0",
+    );
+    admin.inspect(200);
+    assert!(b.exists("main form[action=\"/admin/loader/apply\"]"));
     admin.shoot("loader-preview");
+    let junk = dir.path().join("junk").join("SHA256SUMS");
+    std::fs::create_dir_all(junk.parent().unwrap()).expect("create a directory");
+    std::fs::write(
+        &junk,
+        "not a checksum line\n0123  too/short.exe\n<script>alert(1)</script>\n",
+    )
+    .expect("write a junk file");
+    admin.open("/admin/loader");
+    upload_checksums(&admin, &junk, "firefox-junk", "");
+    admin.inspect(422);
+    assert!(b.exists("main p.flash.error"), "{}", admin.main_text());
+    admin.shoot("loader-preview-unusable-file");
     step(started, "reports and loader screenshotted");
 
     // A form with a validation error keeps what was typed.
