@@ -819,7 +819,7 @@ mod tests {
         assert!(
             events
                 .iter()
-                .any(|e| e.action == "product.update" && e.detail.contains("checknow: true")),
+                .any(|e| e.action == "product.update" && e.detail.contains("checknow false -> true")),
             "{events:?}"
         );
     }

@@ -743,7 +743,9 @@ impl Tx<'_> {
         }
         new.languages = languages;
         self.put_product(&new)?;
-        self.record("product.update", describe_change(&old.name, &old, &new))?;
+        if old != new {
+            self.record("product.update", describe_change(&old.name, &old, &new))?;
+        }
         Ok(new)
     }
 
@@ -1103,7 +1105,9 @@ impl Tx<'_> {
             self.clear_mirror_state(new.id)?;
         }
         self.put_mirror(&new)?;
-        self.record("mirror.update", describe_change(&old.name, &old, &new))?;
+        if old != new {
+            self.record("mirror.update", describe_change(&old.name, &old, &new))?;
+        }
         Ok(new)
     }
 
@@ -1185,7 +1189,9 @@ impl Tx<'_> {
         new.name = old.name.clone();
         let new = self.check_region(new)?;
         self.put_region(&new)?;
-        self.record("region.update", describe_change(&old.name, &old, &new))?;
+        if old != new {
+            self.record("region.update", describe_change(&old.name, &old, &new))?;
+        }
         Ok(new)
     }
 
@@ -1446,14 +1452,70 @@ fn describe_region(r: &Region) -> String {
     )
 }
 
-/// "name: field old -> new, …" for the audit log, from Debug output.
-fn describe_change<T: std::fmt::Debug>(name: &str, old: &T, new: &T) -> String {
-    let old = format!("{old:?}");
-    let new = format!("{new:?}");
-    if old == new {
-        return format!("{name}: no change");
+/// The fields of a row an operator changes, for the audit log.
+trait AuditFields {
+    fn audit_fields(&self) -> Vec<(&'static str, String)>;
+}
+
+impl AuditFields for Product {
+    fn audit_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("active", self.active.to_string()),
+            ("public", self.public.to_string()),
+            ("ssl_only", self.ssl_only.to_string()),
+            ("checknow", self.checknow.to_string()),
+            ("priority", self.priority.to_string()),
+            ("languages", self.languages.join(",")),
+        ]
     }
-    format!("{name}: {old} -> {new}")
+}
+
+impl AuditFields for Mirror {
+    fn audit_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("base_url", self.base_url.clone()),
+            ("rating", self.rating.to_string()),
+            ("active", self.active.to_string()),
+            ("regions", self.regions.join(",")),
+            ("contact", self.contact.clone()),
+        ]
+    }
+}
+
+impl AuditFields for Region {
+    fn audit_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("throttle", self.throttle.to_string()),
+            ("fallback", self.fallback.clone().unwrap_or_default()),
+            ("global_fallback", self.global_fallback.to_string()),
+            ("countries", self.countries.join(",")),
+        ]
+    }
+}
+
+/// "name: field old -> new, …" for the audit log: only what changed.
+fn describe_change<T: AuditFields>(name: &str, old: &T, new: &T) -> String {
+    let changed: Vec<String> = old
+        .audit_fields()
+        .into_iter()
+        .zip(new.audit_fields())
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((field, a), (_, b))| {
+            let show = |v: String| {
+                if v.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    v
+                }
+            };
+            format!("{field} {} -> {}", show(a), show(b))
+        })
+        .collect();
+    if changed.is_empty() {
+        format!("{name}: no change")
+    } else {
+        format!("{name}: {}", changed.join(", "))
+    }
 }
 
 #[cfg(test)]
