@@ -58,7 +58,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
     let total: u64 = downloads.values().sum();
     let now = crate::model::now();
     let body = html! {
-        div.toolbar { h1 { "Mirrors" } span.muted { (s.mirrors.len()) " mirrors" } }
+        div.toolbar { h1 { "Mirrors" } span.muted { (page::plural(s.mirrors.len(), "mirror", "mirrors")) } }
         table {
             thead { tr {
                 th { "Name" } th { "Base URL" } th.num { "Rating" } th { "Status" } th { "Last check" }
@@ -177,8 +177,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
     let can = ctx.may(super::auth::Area::Network);
     let body = html! {
         div.toolbar {
-            h1 { "Mirror " (m.name) }
-            (health_badge(m, h, now))
+            h1 { "Mirror " (m.name) " " (health_badge(m, h, now)) }
             @if can {
                 (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
             }

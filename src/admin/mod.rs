@@ -224,7 +224,7 @@ impl Ctx<'_> {
     pub fn not_found(&self, what: &str) -> Reply {
         self.page_status(
             StatusCode::NOT_FOUND,
-            "",
+            "-",
             "Not found",
             html! { h1 { "Not found" } p { (what) } p { a href="/admin/" { "Back to the overview" } } },
         )
@@ -234,7 +234,7 @@ impl Ctx<'_> {
     pub fn broken(&self, e: &crate::error::Error) -> Reply {
         self.page_status(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "",
+            "-",
             "Error",
             html! { h1 { "Something went wrong" } p.flash.error { (e.to_string()) } },
         )

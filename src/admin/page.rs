@@ -50,7 +50,7 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
                 }
                 main.admin {
                     @if let Some(flash) = ctx.and_then(|c| c.flash.as_ref()) {
-                        p.flash.error[flash.error] role="status" { (flash.text) }
+                        p.flash.error[flash.error] role="status" { (sentence(&flash.text)) }
                     }
                     (body)
                 }
@@ -115,7 +115,7 @@ pub fn choice(label: &str, name: &str, value: &str, checked: bool) -> Markup {
 /// An error message above a form.
 pub fn error(message: Option<&str>) -> Markup {
     html! {
-        @if let Some(m) = message { p.flash.error role="alert" { (m) } }
+        @if let Some(m) = message { p.flash.error role="alert" { (sentence(m)) } }
     }
 }
 
@@ -162,6 +162,20 @@ fn ago_from(unix: u64, now: u64) -> Markup {
     html! { time datetime=(unix) title=(crate::model::utc(unix)) { (text) } }
 }
 
+/// "1 product", "3 products".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `s` with its first letter in upper case (error messages as sentences).
+pub fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Percent-encodes a name for use in an admin URL path segment.
 pub fn seg(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -198,6 +212,15 @@ mod tests {
                 .into_string()
                 .contains("3 days ago")
         );
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(plural(1, "check", "checks"), "1 check");
+        assert_eq!(plural(0, "check", "checks"), "0 checks");
+        assert_eq!(sentence("invalid product: x"), "Invalid product: x");
+        assert_eq!(sentence("élan"), "Élan");
+        assert_eq!(sentence(""), "");
     }
 
     #[test]
