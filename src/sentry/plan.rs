@@ -143,6 +143,17 @@ pub fn plan(
         .filter(|m| m.active && only.is_none_or(|id| id == m.id))
     {
         let never_checked = s.health.get(&m.id).is_none_or(|h| h.checked_at == 0);
+        // A pass for new things leaves known-down mirrors to the spot and
+        // full passes (which re-check them on their schedules), unless
+        // asked for by name: otherwise every change would re-probe them
+        // and file another report saying they are still down.
+        let known_down = s
+            .health
+            .get(&m.id)
+            .is_some_and(|h| h.checked_at > 0 && !h.healthy);
+        if mode == Mode::New && known_down && only.is_none() {
+            continue;
+        }
         let mut checks = Vec::new();
         match mode {
             Mode::Spot => {
@@ -290,6 +301,23 @@ mod tests {
             vec![2]
         );
         assert_eq!(new[1].checks.len(), 2);
+        // A known-down mirror waits for the spot and full passes, unless named.
+        let mut down = s.clone();
+        down.health.insert(
+            MirrorId(2),
+            crate::model::MirrorHealth {
+                healthy: false,
+                checked_at: 5,
+                ..Default::default()
+            },
+        );
+        let new = plan(Mode::New, None, &down, &checked, &mut rng);
+        assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![1]);
+        let named = plan(Mode::New, Some(MirrorId(2)), &down, &checked, &mut rng);
+        assert_eq!(
+            named.iter().map(|p| p.mirror.0).collect::<Vec<_>>(),
+            vec![2]
+        );
         let both: HashSet<_> = [(LocationId(1), MirrorId(1)), (LocationId(2), MirrorId(1))].into();
         let new = plan(Mode::New, None, &s, &both, &mut rng);
         assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![2]);
