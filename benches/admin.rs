@@ -1,0 +1,220 @@
+//! Admin page benchmarks: how long each admin page takes to answer on a big
+//! network, through the same `admin::handle` the server calls.
+//!
+//! Run with `cargo bench --bench admin` (a few minutes, most of it creating
+//! the redb file). The network: `BENCH_MIRRORS` mirrors (default 200) ×
+//! `BENCH_PRODUCTS` products (default 6,250) × 8 operating systems (50,000
+//! locations), ~100 languages each, every mirror serving every location
+//! (10 M availability rows at the defaults), 30 days of download counts,
+//! and a thousand audit events. Each page is answered 5 times; the summary
+//! prints medians, and the overview against the cost of reading the
+//! configuration alone (`Store::snapshot`), as a baseline in the same run.
+//!
+//! Without `--bench` (`cargo test --benches`) it runs on a tiny network as
+//! a smoke test.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bouncer::admin::{Admin, Request, handle};
+use bouncer::model::{Availability, CountBatch, DEFAULT_OSES, MirrorId, Role, User};
+use bouncer::network::Network;
+use bouncer::store::{NewMirror, NewProduct, Store};
+use hyper::header::{COOKIE, HeaderValue};
+use hyper::{HeaderMap, Method, StatusCode};
+
+const LANGS: usize = 100;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
+    let start = Instant::now();
+    let store = Store::open(path).expect("open the store");
+    let langs: Vec<String> = (0..LANGS).map(|i| format!("l{i:02}")).collect();
+    let present = Availability {
+        present: true,
+        healthy: true,
+        checked_at: 1_700_000_000,
+        error: String::new(),
+    };
+    let ids: Vec<MirrorId> = store
+        .write("bench", |tx| {
+            (1..=mirrors)
+                .map(|m| {
+                    tx.mirror_add(NewMirror {
+                        name: format!("mirror{m}"),
+                        base_url: format!("https://mirror{m}.example.org/pub"),
+                        rating: (1 + m % 50) as u32 * 10,
+                        ..Default::default()
+                    })
+                    .map(|m| m.id)
+                })
+                .collect()
+        })
+        .expect("add mirrors");
+    let per_tx = 60;
+    let mut first = 1;
+    while first <= products {
+        let last = (first + per_tx - 1).min(products);
+        store
+            .write("bench", |tx| {
+                for p in first..=last {
+                    let name = format!("firefox-{p}.0");
+                    tx.product_add(NewProduct {
+                        name: name.clone(),
+                        languages: langs.clone(),
+                        ..Default::default()
+                    })?;
+                    for os in DEFAULT_OSES {
+                        let path = format!(
+                            "/firefox/releases/{p}.0/{os}/:lang/Firefox%20Setup%20{p}.0.exe"
+                        );
+                        let l = tx.location_add(&name, os, &path)?;
+                        for &m in &ids {
+                            tx.set_availability(l.id, m, &present)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .expect("add products");
+        first = last + 1;
+    }
+    let today = bouncer::model::day_of(bouncer::model::now());
+    for day in today - 29..=today {
+        let batch = CountBatch {
+            day,
+            products: (1..=products.min(500))
+                .map(|p| (bouncer::model::ProductId(p), p * 3 + u64::from(day % 7)))
+                .collect(),
+            locations: (1..=products.min(500) * 8)
+                .map(|l| (bouncer::model::LocationId(l), format!("l{:02}", l % 100), l))
+                .collect(),
+            mirrors: ids.iter().map(|m| (*m, m.0 * 11)).collect(),
+            countries: ["DE", "US", "FR", "JP", "BR", "--"]
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.to_string(), 1000 * (i as u64 + 1)))
+                .collect(),
+        };
+        store.add_counts(&batch).expect("add counts");
+    }
+    for i in 0..1000u32 {
+        store
+            .write("admin:bench", |tx| {
+                tx.setting_put("bench.note", Some(&i.to_string()))
+            })
+            .expect("an audit event");
+    }
+    start.elapsed()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let (mirrors, products) = if bench {
+        (env("BENCH_MIRRORS", 200), env("BENCH_PRODUCTS", 6_250))
+    } else {
+        (3, 4)
+    };
+    let runs = if bench { 5 } else { 1 };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("admin.redb");
+    let built = build(&path, mirrors, products);
+    let network = Arc::new(Network::open(&path, true).expect("open the network"));
+    let admin = Admin::new(network.clone(), None, dir.path().join("reports"));
+    let user = User {
+        name: "bench".into(),
+        password_hash: bouncer::commands::hash_password("bench-password").expect("a hash"),
+        role: Role::Admin,
+        created_at: 0,
+    };
+    network
+        .write("bench", |tx| tx.user_put(&user, "user.add"))
+        .expect("a user");
+    let session = admin.sessions.start(&user, bouncer::model::now());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        HeaderValue::from_str(&format!("bouncer_session={session}")).expect("a cookie"),
+    );
+    let get = |path_and_query: &str| {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let start = Instant::now();
+        let reply = handle(
+            &admin,
+            &Request {
+                method: &Method::GET,
+                path,
+                query,
+                headers: &headers,
+                body: b"",
+                peer: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            },
+        );
+        let took = start.elapsed();
+        assert_eq!(reply.status(), StatusCode::OK, "GET /admin{path_and_query}");
+        took
+    };
+    println!(
+        "admin pages on {mirrors} mirrors × {} locations ({} availability rows; built in {:.1} s)",
+        products * 8,
+        mirrors * products * 8,
+        built.as_secs_f64()
+    );
+    let snapshot = median(
+        (0..runs)
+            .map(|_| {
+                let s = Instant::now();
+                std::hint::black_box(network.store().snapshot().expect("a snapshot"));
+                s.elapsed()
+            })
+            .collect(),
+    );
+    println!(
+        "  {:<44} {:>9.1} ms",
+        "baseline: Store::snapshot",
+        snapshot.as_secs_f64() * 1e3
+    );
+    let mid = products / 2;
+    let pages = [
+        "/".to_string(),
+        "/products".into(),
+        format!("/products/firefox-{mid}.0"),
+        "/products?q=firefox-1".into(),
+        "/mirrors".into(),
+        format!("/mirrors/mirror{}", mirrors.min(7)),
+        "/availability".into(),
+        format!("/availability?product=firefox-{mid}.0"),
+        format!("/availability?mirror=mirror{}", mirrors.min(7)),
+        "/regions".into(),
+        "/oses".into(),
+        "/users".into(),
+        "/loader".into(),
+        "/reports".into(),
+        "/stats".into(),
+        "/stats?days=365".into(),
+        "/audit".into(),
+        "/audit?action=settings".into(),
+    ];
+    for page in &pages {
+        let m = median((0..runs).map(|_| get(page)).collect());
+        println!(
+            "  GET /admin{page:<34} {:>9.1} ms  ({:.1}× snapshot)",
+            m.as_secs_f64() * 1e3,
+            m.as_secs_f64() / snapshot.as_secs_f64().max(1e-9)
+        );
+    }
+}
