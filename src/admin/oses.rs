@@ -11,7 +11,7 @@ use hyper::StatusCode;
 use maud::html;
 
 use super::auth::Area;
-use super::page::{self, csrf, field, seg};
+use super::page::{self, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 
@@ -41,7 +41,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
     }
     let can = ctx.may(Area::Network);
     let body = html! {
-        div.toolbar { h1 { "Operating systems" } span.muted { (s.oses.len()) " systems" } }
+        div.toolbar { h1 { "Operating systems" } span.muted { (plural(s.oses.len(), "system", "systems")) } }
         p.muted { "Every location names one of these; the bounce URL's " code { "os=" } " parameter picks it." }
         table {
             thead { tr { th { "Name" } th.num { "Locations" } @if can { th.actions {} } } }
@@ -53,7 +53,11 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
                         td.num { (n) }
                         @if can {
                             td.actions {
-                                (page::button(ctx, &format!("{}/remove", os_url(os)), "Remove", "small danger", Some(&format!("Remove operating system {os}?"))))
+                                @if n == 0 {
+                                    (page::button(ctx, &format!("{}/remove", os_url(os)), "Remove", "small danger", Some(&format!("Remove operating system {os}?"))))
+                                } @else {
+                                    span.muted { "in use by " (plural(n, "location", "locations")) }
+                                }
                             }
                         }
                     }
@@ -107,8 +111,8 @@ fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
     let body = html! {
         div.toolbar {
             h1 { "Operating system " (os) }
-            span.muted { (rows.len()) " locations" }
-            @if ctx.may(Area::Network) {
+            span.muted { (plural(rows.len(), "location", "locations")) }
+            @if ctx.may(Area::Network) && rows.is_empty() {
                 (page::button(ctx, &format!("{}/remove", os_url(&os)), "Remove", "danger", Some(&format!("Remove operating system {os}?"))))
             }
         }
@@ -116,7 +120,7 @@ fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
         @if rows.is_empty() {
             p.muted { "No location uses it." }
         } @else {
-            p.muted { "It can be removed once none of these locations uses it." }
+            p.muted { "It can be removed once these locations are gone: remove them on their products' pages." }
             table {
                 thead { tr { th { "Product" } th { "Path template" } } }
                 tbody {
@@ -205,6 +209,13 @@ mod tests {
             );
         }
 
+        let page = body(get(&admin, &ann, "/admin/oses/plan9"));
+        assert!(page.contains("0 locations<"), "{page}");
+        assert!(page.contains("No location uses it."), "{page}");
+        assert!(
+            page.contains(r#"action="/admin/oses/plan9/remove""#),
+            "{page}"
+        );
         let r = post(&admin, &ann, "/admin/oses/plan9/remove", &[]);
         assert_eq!(redirected(r), "/admin/oses");
         assert!(!oses(&admin).contains(&"plan9".to_string()));
@@ -213,7 +224,7 @@ mod tests {
             "os.remove"
         );
         let r = post(&admin, &ann, "/admin/oses/plan9/remove", &[]);
-        assert!(follow(&admin, &ann, r).contains("no operating system named"));
+        assert!(follow(&admin, &ann, r).contains("No operating system named"));
         assert_eq!(
             get(&admin, &ann, "/admin/oses/plan9").status(),
             StatusCode::NOT_FOUND
@@ -240,6 +251,19 @@ mod tests {
             page.contains(r#"<a href="/admin/oses/linux">linux</a></td><td class="num">1</td>"#),
             "{page}"
         );
+        // No Remove button for a system in use: a note instead.
+        assert!(
+            page.contains(r#"<span class="muted">in use by 1 location</span>"#),
+            "{page}"
+        );
+        assert!(
+            !page.contains(r#"action="/admin/oses/linux/remove""#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"action="/admin/oses/win/remove""#),
+            "{page}"
+        );
         let r = post(&admin, &ann, "/admin/oses/linux/remove", &[]);
         let page = follow(&admin, &ann, r);
         assert!(
@@ -249,6 +273,9 @@ mod tests {
         assert!(page.contains("flash error"), "{page}");
         assert!(oses(&admin).contains(&"linux".to_string()));
         let page = body(get(&admin, &ann, "/admin/oses/linux"));
+        assert!(page.contains("1 location<"), "{page}");
+        assert!(!page.contains("/remove"), "{page}");
+        assert!(page.contains("once these locations are gone"), "{page}");
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(page.contains("/x/'y'/:lang"));

@@ -29,7 +29,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::auth::Area;
-use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
+use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 use crate::error::Error;
@@ -201,12 +201,12 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> Reply {
                 button type="submit" { "Filter" }
                 @if !q.is_empty() { " " a href="/admin/products" { "Show all" } }
             }
-            span.muted { (s.products.len()) " products" }
+            span.muted { (plural(s.products.len(), "product", "products")) }
         }
         @if found > shown.len() {
             p.muted { "Showing " (shown.len()) " of " (found) " matching products (highest priority first, then by name). Type part of a name into the filter to find the others." }
         } @else if !q.is_empty() {
-            p.muted { (found) " of " (s.products.len()) " products match " code { (q) } "." }
+            p.muted { (found) " of " (plural(s.products.len(), "product", "products")) @if found == 1 { " matches " } @else { " match " } code { (q) } "." }
         }
         table {
             thead { tr {
@@ -403,8 +403,8 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
             }
         }
         div.cards {
-            div.stat { span.value { (locations.len()) } span.label { "locations" } }
-            div.stat { span.value { (languages_text(&p.languages)) } span.label { "languages" } }
+            div.stat { span.value { (locations.len()) } span.label { @if locations.len() == 1 { "location" } @else { "locations" } } }
+            div.stat { span.value { (languages_text(&p.languages)) } span.label { @if p.languages.len() == 1 { "language" } @else { "languages" } } }
             div.stat {
                 span.value { @match product_share(&uptake) { Some(share) => (percent(share)), None => "–" } }
                 span.label { @if p.active { "uptake" } @else { "uptake (inactive: not bounced)" } }
@@ -421,7 +421,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                     (checkbox("Active (bounced; an inactive product answers 404)", "active", flag("active", p.active)))
                     (checkbox("Public (shown in the download form and feeds)", "public", flag("public", p.public)))
                     (checkbox("SSL only (https mirrors only)", "ssl_only", flag("ssl_only", p.ssl_only)))
-                    (checkbox("Check now (sentry checks it on its next run)", "checknow", flag("checknow", p.checknow)))
+                    (checkbox("Check pending (sentry checks it soon)", "checknow", flag("checknow", p.checknow)))
                 }
                 (field("Priority", "priority", &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()), Some("higher comes first in lists and for sentry")))
                 @if can { div { button.primary type="submit" { "Save" } } }
@@ -454,16 +454,12 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                         @for l in &locations {
                             @let path_failed = at(failed, &Part::Path(l.os.clone()));
                             @let loc_url = format!("{url}/locations/{}", seg(&l.os));
+                            @let form_id = format!("path-{}", seg(&l.os));
                             tr {
                                 td { (l.os) }
                                 td {
                                     @if can {
-                                        form.inline method="post" action=(loc_url) {
-                                            (csrf(ctx))
-                                            input type="text" name="path" size="60" aria-label={ "Path for " (l.os) } value=(path_failed.map_or(l.path.as_str(), |f| f.form.get("path")));
-                                            " "
-                                            button.small type="submit" { "Save path" }
-                                        }
+                                        input.wide type="text" name="path" size="60" form=(form_id) aria-label={ "Path for " (l.os) } value=(path_failed.map_or(l.path.as_str(), |f| f.form.get("path")));
                                         @if let Some(f) = path_failed { (page::error(Some(&f.message))) }
                                     } @else {
                                         code { (l.path) }
@@ -480,6 +476,10 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                                 }
                                 @if can {
                                     td.actions {
+                                        form.inline id=(form_id) method="post" action=(loc_url) {
+                                            (csrf(ctx))
+                                            button.small type="submit" { "Save path" }
+                                        }
                                         (page::button(ctx, &format!("{loc_url}/remove"), "Remove", "small danger", Some(&format!("Remove the {} location of {}?", l.os, p.name))))
                                     }
                                 }
@@ -499,7 +499,8 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                         (csrf(ctx))
                         label.field {
                             span { "Operating system" }
-                            select name="os" {
+                            select name="os" required {
+                                option value="" disabled selected[chosen.is_empty() || !free_oses.iter().any(|o| o.as_str() == chosen)] { "choose…" }
                                 @for o in &free_oses {
                                     option value=(o) selected[o.as_str() == chosen] { (o) }
                                 }
@@ -935,6 +936,25 @@ mod tests {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
         add(&admin, &ann, "fx");
+        let page = body(get(&admin, &ann, "/admin/products"));
+        assert!(
+            page.contains(r#"<span class="muted">1 product</span>"#),
+            "{page}"
+        );
+        // The new location's OS is chosen, not preset to the first one.
+        let page = body(get(&admin, &ann, "/admin/products/fx"));
+        assert!(
+            page.contains(r#"<select name="os" required><option value="" disabled selected>choose…</option><option value="android">android</option>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<span class="value">0</span><span class="label">locations</span>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains("Check pending (sentry checks it soon)"),
+            "{page}"
+        );
         let r = post(
             &admin,
             &ann,
@@ -947,6 +967,21 @@ mod tests {
             let t = index.resolve("fx", "LINUX", "de").unwrap();
             assert_eq!(t.path(), "/fx/de/fx.tar.bz2");
         }
+        // The path fills its cell; its Save button (in the actions cell)
+        // submits it through the form attribute.
+        let page = body(get(&admin, &ann, "/admin/products/fx"));
+        assert!(
+            page.contains(r#"<input class="wide" type="text" name="path" size="60" form="path-linux" aria-label="Path for linux" value="/fx/:lang/fx.tar.bz2">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<form class="inline" id="path-linux" method="post" action="/admin/products/fx/locations/linux">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<span class="value">1</span><span class="label">location</span>"#),
+            "{page}"
+        );
         assert_eq!(actions(&admin, 1)[0].1, "location.add");
 
         // An unknown OS and a bad path: 422 with the store's message,
@@ -960,7 +995,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
         assert!(
-            page.contains("no operating system named &quot;plan9&quot;"),
+            page.contains("No operating system named &quot;plan9&quot;"),
             "{page}"
         );
         assert!(page.contains(r#"value="/fx/plan9.tar""#), "{page}");
@@ -1037,7 +1072,7 @@ mod tests {
             "/admin/products/fx/locations/linux/remove",
             &[],
         );
-        assert!(follow(&admin, &ann, r).contains("no location named"));
+        assert!(follow(&admin, &ann, r).contains("No location named"));
     }
 
     #[test]
@@ -1053,7 +1088,7 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(page.contains("invalid path"), "{page}");
+        assert!(page.contains("Invalid path"), "{page}");
         assert!(page.contains("must start with"), "{page}");
         assert!(
             admin
@@ -1147,7 +1182,7 @@ mod tests {
             &[("do", "alias"), ("alias", "x"), ("product", "nope")],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body(r).contains("no product named"));
+        assert!(body(r).contains("No product named"));
         // And a product may not take an alias's name.
         let r = post(&admin, &ann, "/admin/products", &[("name", "fx-latest")]);
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -1188,7 +1223,7 @@ mod tests {
             "/admin/products/fx-1/aliases/stable/remove",
             &[],
         );
-        assert!(follow(&admin, &ann, r).contains("no alias named"));
+        assert!(follow(&admin, &ann, r).contains("No alias named"));
     }
 
     #[test]
@@ -1311,7 +1346,7 @@ mod tests {
             "{}",
             pages[5]
         );
-        assert!(pages[7].contains("invalid path"), "{}", pages[7]);
+        assert!(pages[7].contains("Invalid path"), "{}", pages[7]);
         assert!(pages[7].contains("&lt;script&gt;alert(2)"), "{}", pages[7]);
     }
 
@@ -1411,7 +1446,7 @@ mod tests {
         );
         assert!(page.contains(">p-0499<") && !page.contains(">p-0500<"));
         let page = body(get(&admin, &ann, "/admin/products?q=P-0042"));
-        assert!(page.contains("1 of 505 products match"), "{page}");
+        assert!(page.contains("1 of 505 products matches"), "{page}");
         assert!(page.contains(">p-0042<") && !page.contains(">p-0043<"));
         // Aliases match too.
         let page = body(get(&admin, &ann, "/admin/products?q=latest"));
@@ -1498,7 +1533,10 @@ mod tests {
             .find(|e| e.action == "product.update")
             .unwrap();
         assert_eq!(update.actor, "admin:ann");
-        assert!(update.detail.contains("checknow false -> true"), "{update:?}");
+        assert!(
+            update.detail.contains("checknow false -> true"),
+            "{update:?}"
+        );
         assert_eq!(
             post(&admin, &ann, "/admin/products/nope/check", &[]).status(),
             StatusCode::NOT_FOUND

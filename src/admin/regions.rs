@@ -9,7 +9,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::auth::Area;
-use super::page::{self, Badge, badge, checkbox, csrf, seg};
+use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 use crate::error::Error;
@@ -19,8 +19,9 @@ use crate::store::Snapshot;
 /// How many country codes the list shows per region before "…".
 const FEW_COUNTRIES: usize = 8;
 
-/// What the throttle means, shown beside every throttle.
-const THROTTLE_NOTE: &str = "Throttle: percent of the region's traffic kept on its own mirrors; ≥100 or negative = all. The rest goes to the fallback region, then (if allowed) to the whole world.";
+/// What the throttle means: the throttle field's hint, or a note on the
+/// list for those who do not see the form.
+const THROTTLE_NOTE: &str = "percent of the region's traffic kept on its own mirrors (≥100 or negative = all); the rest goes to the fallback region, then, if allowed, to the whole world";
 
 /// Answers requests below `/admin/regions`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
@@ -71,8 +72,10 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
         .collect();
     map.sort_by(|a, b| a.0.cmp(b.0));
     let body = html! {
-        div.toolbar { h1 { "Regions" } span.muted { (s.regions.len()) " regions" } }
-        p.muted { (THROTTLE_NOTE) }
+        div.toolbar { h1 { "Regions" } span.muted { (plural(s.regions.len(), "region", "regions")) } }
+        @if !ctx.may(Area::Network) {
+            p.muted { "Throttle: " (THROTTLE_NOTE) "." }
+        }
         @if s.regions.is_empty() {
             p.muted { "No regions yet: every mirror serves the whole world." }
         } @else {
@@ -138,14 +141,6 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
         }
     };
     ctx.page_status(status(error), "regions", "Regions", body)
-}
-
-fn count_countries(n: usize) -> String {
-    if n == 1 {
-        "1 country".into()
-    } else {
-        format!("{n} countries")
-    }
 }
 
 fn throttle_text(throttle: i32) -> String {
@@ -234,7 +229,7 @@ fn region_fields(
         label.field {
             span { "Throttle (%)" }
             input type="number" name="throttle" value=(throttle) step="1";
-            small { "percent of the region's traffic kept on its own mirrors; ≥100 or negative = all" }
+            small { (THROTTLE_NOTE) }
         }
         label.field {
             span { "Fallback region" }
@@ -318,7 +313,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
             format!(
                 "Added region {} with {}. Add mirrors to it on their pages.",
                 r.name,
-                count_countries(r.countries.len())
+                plural(r.countries.len(), "country", "countries")
             ),
         ),
         Err(e) => list(ctx, Some(form), Some(&e.to_string())),
@@ -345,33 +340,42 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
         div.toolbar { h1 { "Region " (r.name) } }
         div.cards {
             div.stat { span.value { (throttle_text(r.throttle)) } span.label { "kept on its own mirrors" } }
-            div.stat { span.value { (r.countries.len()) } span.label { "countries" } }
-            div.stat { span.value { (mirrors.len()) } span.label { "mirrors serve it" } }
-            div.stat { span.value { (yes_no(r.global_fallback)) } span.label { "global fallback" } }
+            div.stat {
+                span.value { (r.countries.len()) }
+                span.label { @if r.countries.len() == 1 { "country" } @else { "countries" } }
+            }
+            div.stat {
+                span.value { (mirrors.len()) }
+                span.label { @if mirrors.len() == 1 { "mirror serves it" } @else { "mirrors serve it" } }
+            }
+            div.stat {
+                span.value { @if r.global_fallback { "yes" } @else { "no" } }
+                span.label { "global fallback" }
+            }
         }
-        p.muted { (THROTTLE_NOTE) }
-        section.card {
+        @if mirrors.is_empty() {
+            p.muted { "No mirror serves it yet: add this region on a " a href="/admin/mirrors" { "mirror's page" } "." }
+        } @else {
             h2 { "Mirrors serving it" }
-            @if mirrors.is_empty() {
-                p.muted { "None yet: add this region on a " a href="/admin/mirrors" { "mirror's page" } "." }
-            } @else {
-                ul {
+            table {
+                thead { tr { th { "Mirror" } th { "Base URL" } th { "Status" } } }
+                tbody {
                     @for m in &mirrors {
-                        li {
-                            a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) }
-                            " " code { (m.base_url) }
-                            @if !m.active { " " (badge(Badge::Off, "disabled")) }
+                        tr {
+                            td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                            td { code { (m.base_url) } }
+                            td { @if m.active { (badge(Badge::Good, "active")) } @else { (badge(Badge::Off, "disabled")) } }
                         }
                     }
                 }
             }
-            @if !fallers.is_empty() {
-                p {
-                    "Falls back here: "
-                    @for (i, o) in fallers.iter().enumerate() {
-                        @if i > 0 { ", " }
-                        a href={ "/admin/regions/" (seg(&o.name)) } { (o.name) }
-                    }
+        }
+        @if !fallers.is_empty() {
+            p {
+                "Falls back here: "
+                @for (i, o) in fallers.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    a href={ "/admin/regions/" (seg(&o.name)) } { (o.name) }
                 }
             }
         }
@@ -389,10 +393,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
                 h2 { "Remove" }
                 @if mirrors.is_empty() && fallers.is_empty() {
                     p { "Removing the region frees its countries; their clients are then served from the whole world." }
+                    (page::button(ctx, &format!("{url}/remove"), "Remove this region", "danger", Some("Remove this region?")))
                 } @else {
-                    p { "A region cannot be removed while mirrors serve it or other regions fall back to it: change those first." }
+                    p.muted { "A region cannot be removed while mirrors serve it or other regions fall back to it: change those first." }
                 }
-                (page::button(ctx, &format!("{url}/remove"), "Remove this region", "danger", Some("Remove this region?")))
             }
         }
     };
@@ -435,11 +439,15 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
     match ctx.write(|tx| tx.region_remove(name)) {
         Ok(r) => ctx.done(
             "/admin/regions",
-            format!(
-                "Removed region {}; its {} now belong to no region.",
-                r.name,
-                count_countries(r.countries.len())
-            ),
+            match r.countries.as_slice() {
+                [] => format!("Removed region {}.", r.name),
+                [one] => format!("Removed region {}; {one} now belongs to no region.", r.name),
+                many => format!(
+                    "Removed region {}; its {} countries now belong to no region.",
+                    r.name,
+                    many.len()
+                ),
+            },
         ),
         Err(e @ Error::NotFound { .. }) => ctx.failed("/admin/regions", e.to_string()),
         Err(e) => ctx.failed(&format!("/admin/regions/{}", seg(name)), e.to_string()),
@@ -503,7 +511,9 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         let page = body(get(&admin, &ann, "/admin/regions"));
         assert!(page.contains("No regions yet"), "{page}");
-        assert!(page.contains("≥100 or negative = all"), "{page}");
+        assert!(page.contains("0 regions<"), "{page}");
+        // The throttle is explained once: in the field's hint.
+        assert_eq!(page.matches("≥100 or negative = all").count(), 1, "{page}");
         assert!(page.contains("GeoIP"), "{page}");
         // The add form's defaults: throttle 100, global fallback on.
         assert!(page.contains(r#"name="throttle" value="100""#), "{page}");
@@ -562,6 +572,47 @@ mod tests {
         );
         assert!(page.contains("Falls back here"), "{page}");
         assert!(page.contains(">AT CH DE</textarea>"), "{page}");
+        assert_eq!(page.matches("≥100 or negative = all").count(), 1, "{page}");
+        for (value, label) in [
+            ("3", "countries"),
+            ("1", "mirror serves it"),
+            ("yes", "global fallback"),
+        ] {
+            assert!(
+                page.contains(&format!(
+                    r#"<span class="value">{value}</span><span class="label">{label}</span>"#
+                )),
+                "{label}: {page}"
+            );
+        }
+        assert!(
+            page.contains("<h2>Mirrors serving it</h2><table>"),
+            "{page}"
+        );
+        // In use: no Remove button, the reason instead.
+        assert!(!page.contains("/admin/regions/europe/remove"), "{page}");
+        assert!(page.contains("cannot be removed while mirrors serve it"));
+        let page = body(get(&admin, &ann, "/admin/regions/asia"));
+        for (value, label) in [
+            ("1", "country"),
+            ("0", "mirrors serve it"),
+            ("no", "global fallback"),
+        ] {
+            assert!(
+                page.contains(&format!(
+                    r#"<span class="value">{value}</span><span class="label">{label}</span>"#
+                )),
+                "{label}: {page}"
+            );
+        }
+        assert!(page.contains("No mirror serves it yet"), "{page}");
+        assert!(!page.contains("Mirrors serving it"), "{page}");
+        assert!(
+            page.contains(r#"action="/admin/regions/asia/remove""#),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/regions"));
+        assert!(page.contains("2 regions<"), "{page}");
 
         let r = post(
             &admin,
@@ -593,7 +644,12 @@ mod tests {
 
         // asia is not in use: it goes.
         let r = post(&admin, &ann, "/admin/regions/asia/remove", &[]);
-        assert_eq!(redirected(r), "/admin/regions");
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("Removed region asia; JP now belongs to no region."),
+            "{page}"
+        );
+        assert!(page.contains("1 region<"), "{page}");
         assert_eq!(regions(&admin).len(), 1);
         let events = admin.network.store().events(1).unwrap();
         assert_eq!(
@@ -631,7 +687,7 @@ mod tests {
             ),
             (
                 &[("name", "x"), ("fallback", "nowhere")],
-                "no region named \"nowhere\"",
+                "No region named \"nowhere\"",
             ),
             (&[("name", "x"), ("fallback", "x")], "itself"),
             (&[("name", ""), ("countries", "FR")], "the name is empty"),
@@ -659,7 +715,7 @@ mod tests {
             (&[("throttle", "1.5")], "is not a whole number"),
             (&[("countries", "JP DEU")], "\"DEU\" is not a country code"),
             (&[("countries", "JP de")], "DE belongs to region \"europe\""),
-            (&[("fallback", "nowhere")], "no region named \"nowhere\""),
+            (&[("fallback", "nowhere")], "No region named \"nowhere\""),
             (&[("fallback", "asia")], "cannot fall back to itself"),
         ];
         for (fields, message) in cases {
@@ -740,6 +796,8 @@ mod tests {
             let page = body(get(&admin, &who, "/admin/regions"));
             assert!(page.contains("europe") && page.contains("Country map"));
             assert!(!page.contains("Add region"), "{page}");
+            // No form, so the throttle is explained above the list.
+            assert_eq!(page.matches("≥100 or negative = all").count(), 1, "{page}");
             let page = body(get(&admin, &who, "/admin/regions/europe"));
             assert!(!page.contains("Save") && !page.contains("Remove this region"));
             let r = post(&admin, &who, "/admin/regions", &[("name", "asia")]);

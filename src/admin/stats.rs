@@ -98,7 +98,7 @@ fn range(form: &Form, today: u32) -> Result<Range, String> {
             .filter(|d| PRESETS.contains(d))
             .ok_or_else(|| {
                 format!(
-                    "days must be 7, 30, 90 or 365, not {d:?}; for any other range give from and to (YYYY-MM-DD)."
+                    "The number of days must be 7, 30, 90 or 365, not {d:?}; for any other range give from and to (YYYY-MM-DD)."
                 )
             })?,
     };
@@ -345,6 +345,21 @@ fn share(n: u64, total: u64, decimals: usize) -> String {
     }
 }
 
+/// Downloads per day: one decimal below 10 ("0.4"), whole numbers with
+/// thousands separators above.
+fn average(total: u64, days: u32) -> String {
+    let avg = total as f64 / f64::from(days.max(1));
+    if total == 0 {
+        "0".to_string()
+    } else if avg < 0.05 {
+        "< 0.1".to_string()
+    } else if avg < 9.95 {
+        format!("{avg:.1}")
+    } else {
+        thousands(avg.round() as u64)
+    }
+}
+
 /// A query string of the non-empty `pairs`, values percent-encoded.
 fn query(pairs: &[(&str, &str)]) -> String {
     let mut out = String::new();
@@ -438,17 +453,31 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
             ])
         )
     };
+    let products = counts.by_product.values().filter(|n| **n > 0).count();
+    let mirrors = counts.by_mirror.values().filter(|n| **n > 0).count();
     let body = html! {
         (header(form, product_name, &from, &to, None))
         div.cards {
-            div.stat { span.value { (thousands(counts.total)) } span.label { "downloads" } }
-            div.stat { span.value { (thousands(counts.total / u64::from(range.days()))) } span.label { "per day on average" } }
+            div.stat {
+                span.value { (thousands(counts.total)) }
+                span.label { @if counts.total == 1 { "download" } @else { "downloads" } }
+            }
+            div.stat { span.value { (average(counts.total, range.days())) } span.label { "per day on average" } }
             div.stat {
                 span.value { (busiest.map_or_else(|| "–".to_string(), |(_, n)| thousands(*n))) }
-                span.label { "on the busiest day" @if let Some((d, _)) = busiest { " (" (date(*d)) ")" } }
+                span.label {
+                    "busiest day"
+                    @if let Some((d, _)) = busiest { ", " time datetime=(date(*d)) { (date(*d)) } }
+                }
             }
-            div.stat { span.value { (counts.by_product.values().filter(|n| **n > 0).count()) } span.label { "products downloaded" } }
-            div.stat { span.value { (counts.by_mirror.values().filter(|n| **n > 0).count()) } span.label { "mirrors used" } }
+            div.stat {
+                span.value { (products) }
+                span.label { @if products == 1 { "product downloaded" } @else { "products downloaded" } }
+            }
+            div.stat {
+                span.value { (mirrors) }
+                span.label { @if mirrors == 1 { "mirror used" } @else { "mirrors used" } }
+            }
         }
         section.card {
             h2 {
@@ -588,7 +617,7 @@ fn breakdown(by: By, rows: &[Row], csv: &str, product: Option<&Product>) -> Mark
                     }
                 }
                 @if rows.len() > TABLE_ROWS {
-                    p.muted { (rows.len() - TABLE_ROWS) " more rows in the " a href=(csv) { "CSV" } "." }
+                    p.muted { (page::plural(rows.len() - TABLE_ROWS, "more row", "more rows")) " in the " a href=(csv) { "CSV" } "." }
                 }
             }
         }
@@ -603,7 +632,7 @@ fn heading(column: &str) -> &'static str {
         "mirror" => "Mirror",
         "language" => "Language",
         "country" => "Country",
-        "os" => "System",
+        "os" => "OS",
         _ => "",
     }
 }
@@ -615,7 +644,7 @@ fn csv(ctx: &Ctx<'_>, form: &Form) -> Reply {
             ctx,
             form,
             &format!(
-                "by must be one of day, product, mirror, language, country or location, not {:?}.",
+                "The breakdown (by) must be one of day, product, mirror, language, country or location, not {:?}.",
                 form.get("by")
             ),
         );
@@ -722,6 +751,17 @@ mod tests {
         crate::model::day_of(crate::model::now())
     }
 
+    #[test]
+    fn averages_keep_a_decimal_below_ten() {
+        assert_eq!(average(12, 30), "0.4");
+        assert_eq!(average(99, 10), "9.9");
+        assert_eq!(average(996, 100), "10");
+        assert_eq!(average(100, 7), "14");
+        assert_eq!(average(12_345_678, 1), "12,345,678");
+        assert_eq!(average(0, 30), "0");
+        assert_eq!(average(1, 365), "< 0.1");
+    }
+
     fn product(admin: &Admin, name: &str) -> ProductId {
         admin
             .network
@@ -818,10 +858,14 @@ mod tests {
         assert!(
             page.contains(r#"<span class="value">14</span><span class="label">per day on average"#)
         );
-        assert!(page.contains(&format!(
-            r#"<span class="value">65</span><span class="label">on the busiest day ({})"#,
-            date(today())
-        )));
+        let day = date(today());
+        assert!(
+            page.contains(&format!(
+                r#"<span class="value">65</span><span class="label">busiest day, <time datetime="{day}">{day}</time></span>"#
+            )),
+            "{page}"
+        );
+        assert!(page.contains("<th>OS</th>"), "{page}");
         // Products, most first, with share; linked.
         let ff = page.find(r#"<a href="/admin/products/firefox">firefox</a></td><td class="num">60</td><td class="num">60.0 %</td>"#);
         let tb = page.find(r#"<a href="/admin/products/thunderbird">thunderbird</a></td><td class="num">40</td><td class="num">40.0 %</td>"#);
@@ -907,8 +951,8 @@ mod tests {
     fn bad_dates_are_refused_with_a_reason() {
         let (_dir, admin, ann) = network();
         for (q, says) in [
-            ("days=8", "days must be 7, 30, 90 or 365"),
-            ("days=x", "days must be 7, 30, 90 or 365"),
+            ("days=8", "The number of days must be 7, 30, 90 or 365"),
+            ("days=x", "The number of days must be 7, 30, 90 or 365"),
             (
                 "from=2026-02-30&to=2026-03-01",
                 "is not a date: use YYYY-MM-DD",
@@ -1018,7 +1062,7 @@ mod tests {
         }
         let r = get(&admin, &ann, "/admin/stats/csv?by=nonsense");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body(r).contains("by must be one of day, product"));
+        assert!(body(r).contains("The breakdown (by) must be one of day, product"));
         assert_eq!(
             get(&admin, &ann, "/admin/stats/other").status(),
             StatusCode::NOT_FOUND

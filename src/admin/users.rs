@@ -46,26 +46,32 @@ fn what_role_may(role: Role) -> &'static str {
     }
 }
 
+/// A role as a calm grey badge: roles are facts, not warnings.
 fn role_badge(role: Role) -> Markup {
-    let kind = match role {
-        Role::Admin => Badge::Warn,
-        Role::Release => Badge::Good,
-        Role::Viewer => Badge::Off,
-    };
-    badge(kind, role.as_str())
+    badge(Badge::Off, role.as_str())
 }
 
+/// What each role may, one per line.
+fn roles_explained() -> Markup {
+    html! {
+        @for (i, r) in ROLES.iter().enumerate() {
+            @if i > 0 { br; }
+            strong { (r.as_str()) } ": " (what_role_may(*r))
+        }
+    }
+}
+
+/// The role field: short option labels, what each may in the hint.
 fn role_select(chosen: &str) -> Markup {
     html! {
         label.field {
             span { "Role" }
             select name="role" {
                 @for r in ROLES {
-                    option value=(r.as_str()) selected[r.as_str() == chosen] {
-                        (r.as_str()) " — " (what_role_may(r))
-                    }
+                    option value=(r.as_str()) selected[r.as_str() == chosen] { (r.as_str()) }
                 }
             }
+            small { (roles_explained()) }
         }
     }
 }
@@ -100,7 +106,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
     let can = ctx.may(Area::Network);
     let error = (!errors.is_empty()).then(|| errors.join(" "));
     let body = html! {
-        div.toolbar { h1 { "Users" } span.muted { (users.len()) " users" } }
+        div.toolbar { h1 { "Users" } span.muted { (page::plural(users.len(), "user", "users")) } }
         table {
             thead { tr { th { "Name" } th { "Role" } th { "Added" } } }
             tbody {
@@ -120,11 +126,9 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
                 }
             }
         }
-        p.muted {
-            @for (i, r) in ROLES.iter().enumerate() {
-                @if i > 0 { " · " }
-                strong { (r.as_str()) } ": " (what_role_may(*r))
-            }
+        @if !can {
+            // Admins read this under the role field of the form below.
+            p.muted { (roles_explained()) }
         }
         @if can {
             section.card {
@@ -333,7 +337,7 @@ fn keep_an_admin(user: &User, new_role: Option<Role>, admins: usize) -> Result<(
     };
     Err(Error::InUse {
         detail: format!(
-            "{} is the last admin and cannot be {doing}: make another user an admin first, so someone can still manage Bouncer.",
+            "User {} is the last admin and cannot be {doing}: make another user an admin first, so someone can still manage Bouncer.",
             user.name
         ),
     })
@@ -378,13 +382,16 @@ fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         Ok(true) => ctx.done(
             &url,
             format!(
-                "{name} is now {}; it applies from their next click.",
+                "User {name} is now {}; it applies from their next click.",
                 role.as_str()
             ),
         ),
         Ok(false) => ctx.done(
             &url,
-            format!("{name} was {} already; nothing changed.", role.as_str()),
+            format!(
+                "User {name} was {} already; nothing changed.",
+                role.as_str()
+            ),
         ),
         Err(Error::NotFound { .. }) => ctx.not_found(&format!("There is no user named {name:?}.")),
         Err(e) => detail(ctx, name, Some(Problem::Role(chosen, e.to_string()))),
@@ -509,6 +516,22 @@ mod tests {
     fn add_a_user() {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/users"));
+        assert!(page.contains("1 user<"), "{page}");
+        // Short role names in the select; what each may in the hint.
+        assert!(
+            page.contains(r#"<option value="viewer" selected>viewer</option>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains("<small><strong>admin</strong>: everything, users included<br>"),
+            "{page}"
+        );
+        assert!(page.contains(r#"<span class="badge off">admin</span>"#));
+        assert!(
+            !page.contains("badge warn") && !page.contains(" — "),
+            "{page}"
+        );
         let r = post(
             &admin,
             &ann,
@@ -522,6 +545,7 @@ mod tests {
         );
         let page = follow(&admin, &ann, r);
         assert!(page.contains("Added user bob (release)"), "{page}");
+        assert!(page.contains("2 users<"), "{page}");
         let bob = user(&admin, "bob").unwrap();
         assert_eq!(bob.role, Role::Release);
         assert!(bob.created_at > 0);
@@ -944,6 +968,11 @@ mod tests {
             let page = body(r);
             assert!(page.contains("ann") && page.contains(">admin<"), "{page}");
             assert!(!page.contains("Add user") && !page.contains(r#"type="password""#));
+            // Without the form, the roles are explained below the list.
+            assert!(
+                page.contains("<strong>viewer</strong>: reads everything"),
+                "{page}"
+            );
             let page = body(get(&admin, &who, "/admin/users/ann"));
             assert!(!page.contains("Set password") && !page.contains("Remove this user"));
             for (path, fields) in [
