@@ -335,8 +335,9 @@ pub fn bars(items: &[(&str, u64)], title: &str) -> Markup {
         .map(|(l, _)| l.chars().count())
         .max()
         .unwrap_or(0);
-    let label_w = (longest_label as f64 * CHAR_W + 12.0).clamp(48.0, 200.0);
-    let label_chars = ((label_w - 12.0) / CHAR_W) as usize;
+    let label_w = (longest_label as f64 * CHAR_W + 12.0).clamp(48.0, 260.0);
+    // Round: 13 × 6.8 + 12 is 100.39999…, which must still fit 13 chars.
+    let label_chars = ((label_w - 12.0) / CHAR_W).round() as usize;
     let value_w = thousands(max).len() as f64 * CHAR_W + 12.0;
     let bar_max = WIDTH - label_w - value_w - 4.0;
     let height = items.len() as f64 * ROW_H + 8.0;

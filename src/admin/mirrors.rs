@@ -5,15 +5,13 @@
 //! `GET /admin/mirrors/NAME`, `POST /admin/mirrors/NAME` (save),
 //! `POST /admin/mirrors/NAME/remove`, `POST /admin/mirrors/NAME/check`.
 
-use std::collections::HashMap;
-
 use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
-use crate::model::{Mirror, MirrorHealth, MirrorId};
+use crate::model::{Mirror, MirrorHealth};
 use crate::store::{NewMirror, Snapshot};
 
 /// Answers requests below `/admin/mirrors`.
@@ -43,13 +41,13 @@ pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
 
 fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
     let network = ctx.network();
-    let (s, serving) = match network.store().read_network(
-        |s| (s.clone(), HashMap::<MirrorId, usize>::new()),
-        |(_, counts), _, m| *counts.entry(m).or_default() += 1,
-    ) {
-        Ok(x) => x,
+    let s = match network.store().snapshot() {
+        Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
+    // What each mirror gets traffic for now, from the live index (reading
+    // every availability row would take seconds on a big network).
+    let serving = network.index().serving_by_mirror();
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
         .store()
@@ -62,7 +60,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
         table {
             thead { tr {
                 th { "Name" } th { "Base URL" } th.num { "Rating" } th { "Status" } th { "Last check" }
-                th.num { "Latency" } th.num { "Serves" } th { "Regions" } th.num { "Downloads (30 days)" } th.num { "Share" }
+                th.num { "Latency" } th.num title="locations it receives downloads for now" { "Serves" } th { "Regions" } th.num { "Downloads (30 days)" } th.num { "Share" }
             } }
             tbody {
                 @for m in &s.mirrors {

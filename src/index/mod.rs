@@ -339,6 +339,27 @@ impl Index {
         out
     }
 
+    /// How many locations each mirror receives downloads for now (active
+    /// products; mirrors present, healthy, active, rated). Cheap: locations
+    /// that share a candidate table are counted per table.
+    pub fn serving_by_mirror(&self) -> HashMap<MirrorId, usize> {
+        let mut per_table: HashMap<*const Candidates, (&Candidates, usize)> = HashMap::new();
+        for l in &self.locations {
+            let table = l.candidates(false);
+            per_table
+                .entry(std::ptr::from_ref(table))
+                .or_insert((table, 0))
+                .1 += 1;
+        }
+        let mut out = HashMap::new();
+        for (table, locations) in per_table.into_values() {
+            for (m, _) in table.iter() {
+                *out.entry(self.mirrors[m as usize].id).or_default() += locations;
+            }
+        }
+        out
+    }
+
     /// The product a name or alias stands for.
     pub fn product_named(&self, name: &str) -> Option<&ProductEntry> {
         self.product(name).map(|p| &self.products[p as usize])
@@ -843,6 +864,11 @@ mod tests {
             .find(|u| u.product == "Firefox-1.0" && u.os == "linux")
             .unwrap();
         assert_eq!(linux.available, 0);
+        // m2 serves two locations, m1 one; m3 (rating 0) none.
+        let serving = index.serving_by_mirror();
+        assert_eq!(serving.get(&MirrorId(1)), Some(&1));
+        assert_eq!(serving.get(&MirrorId(2)), Some(&2));
+        assert_eq!(serving.get(&MirrorId(3)), None);
     }
 
     #[test]
