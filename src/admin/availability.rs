@@ -54,11 +54,35 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
 
 // ----- what a cell shows -----
 
-/// How one (location, mirror) looks: a colour class and a word.
-fn state(a: Option<&Availability>, health: Option<&MirrorHealth>) -> (&'static str, &'static str) {
+/// Why a mirror cannot serve at all, as a badge: disabled (switched off
+/// or rating 0) or down. `None`: it may serve (up, flapping, unchecked).
+fn out_of_service(m: &Mirror, health: Option<&MirrorHealth>) -> Option<(Badge, &'static str)> {
+    if !m.active || m.rating == 0 {
+        Some((Badge::Off, "disabled"))
+    } else if health.is_some_and(|h| !h.healthy) {
+        Some((Badge::Bad, "down"))
+    } else {
+        None
+    }
+}
+
+/// Whether a mirror is in rotation (active, rating above 0), down or not.
+fn could_serve(m: &Mirror) -> bool {
+    m.active && m.rating > 0
+}
+
+/// How one (location, mirror) looks: a colour class and a word. Only a
+/// file present on a mirror that is in rotation and healthy is "good";
+/// grey is only for what sentry never checked.
+fn state(
+    m: &Mirror,
+    a: Option<&Availability>,
+    health: Option<&MirrorHealth>,
+) -> (&'static str, &'static str) {
     match a {
         None => ("off", "never checked"),
         Some(a) if !a.present => ("bad", "missing"),
+        Some(_) if !could_serve(m) => ("warn", "present, but the mirror is disabled"),
         Some(a) if !a.healthy || health.is_some_and(|h| !h.healthy) => {
             ("warn", "present, but the mirror is not healthy")
         }
@@ -76,10 +100,19 @@ fn badge_of(class: &str) -> Badge {
 }
 
 /// The hover text of a cell: what, when last checked, the last error.
-fn describe(mirror: &Mirror, location: &Location, a: Option<&Availability>, word: &str) -> String {
+fn describe(
+    mirror: &Mirror,
+    health: Option<&MirrorHealth>,
+    location: &Location,
+    a: Option<&Availability>,
+    word: &str,
+) -> String {
     let mut s = format!("{} · {}: {word}", mirror.name, location.os);
-    if !mirror.active {
-        s.push_str(" (mirror disabled)");
+    // A present file's word says it already.
+    if a.is_none_or(|a| !a.present)
+        && let Some((_, why)) = out_of_service(mirror, health)
+    {
+        s.push_str(&format!(" (mirror {why})"));
     }
     match a {
         Some(a) if a.checked_at > 0 => {
@@ -97,7 +130,7 @@ fn legend() -> Markup {
     html! {
         div.legend {
             span { span.cell.good {} " present" }
-            span { span.cell.warn {} " present, mirror not healthy" }
+            span { span.cell.warn {} " present, mirror down or disabled" }
             span { span.cell.bad {} " missing" }
             span { span.cell.off {} " never checked" }
         }
@@ -190,7 +223,10 @@ fn summary(ctx: &Ctx<'_>) -> Reply {
     let locations = s.locations.len();
     let can = ctx.may(Area::Network);
     let body = html! {
-        div.toolbar { h1 { "Availability" } span.muted { (locations) " locations · " (s.mirrors.len()) " mirrors" } }
+        div.toolbar {
+            h1 { "Availability" }
+            span.muted { (page::plural(locations, "location", "locations")) " · " (page::plural(s.mirrors.len(), "mirror", "mirrors")) }
+        }
         div.columns {
             section.card {
                 h2 { "A product's matrix" }
@@ -288,6 +324,7 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
     let url = format!("{BASE}/product/{}", seg(&product.name));
     let can = ctx.may(Area::Network);
     let now = crate::model::now();
+    let in_rotation = mirrors.iter().filter(|m| could_serve(m)).count();
     let body = html! {
         div.toolbar {
             h1 { "Availability of " (product.name) }
@@ -322,19 +359,23 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
                         th {
                             a href={ (BASE) "?mirror=" (seg(&m.name)) }
                                 title=(mirror_status(m, h, now)) { (m.name) }
+                            @if let Some((kind, why)) = out_of_service(m, h) { br; (badge(kind, why)) }
                         }
                     }
                 } }
                 tbody {
                     @for (l, found) in &rows {
-                        @let serving = mirrors.iter().filter(|m| state(found.get(&m.id), s.health.get(&m.id)).0 == "good").count();
+                        @let serving = mirrors.iter().filter(|m| state(m, found.get(&m.id), s.health.get(&m.id)).0 == "good").count();
                         tr {
                             td { strong { (l.os) } br; code { (l.path) } }
-                            td.num { (serving) " / " (mirrors.len()) }
+                            td.num title="mirrors serving it / mirrors in rotation (active, rating above 0)" {
+                                (serving) " / " (in_rotation)
+                            }
                             @for m in &mirrors {
+                                @let h = s.health.get(&m.id);
                                 @let a = found.get(&m.id);
-                                @let (class, word) = state(a, s.health.get(&m.id));
-                                @let text = describe(m, l, a, word);
+                                @let (class, word) = state(m, a, h);
+                                @let text = describe(m, h, l, a, word);
                                 td {
                                     span class={ "cell " (class) } title=(text) role="img" aria-label=(text) {}
                                 }
@@ -355,6 +396,7 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
 fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
     let mut s = match h {
         _ if !m.active => "disabled".to_string(),
+        _ if m.rating == 0 => "disabled (rating 0)".to_string(),
         None => "unchecked".to_string(),
         Some(h) if !h.healthy => format!("down: {}", h.error),
         Some(h) if h.is_flapping(now) => "flapping".to_string(),
@@ -393,10 +435,11 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         .map(|l| (l, found.remove(&l.id)))
         .collect();
     let h = s.health.get(&m.id);
-    let serves = |a: &Option<Availability>| state(a.as_ref(), h).0 == "good";
-    let serving = rows.iter().filter(|(_, a)| serves(a)).count();
-    let unchecked = rows.iter().filter(|(_, a)| a.is_none()).count();
-    let missing = rows.len() - serving - unchecked;
+    let class = |a: &Option<Availability>| state(m, a.as_ref(), h).0;
+    let serves = |a: &Option<Availability>| class(a) == "good";
+    let count = |c: &str| rows.iter().filter(|(_, a)| class(a) == c).count();
+    let (serving, missing, unserved, unchecked) =
+        (count("good"), count("bad"), count("warn"), count("off"));
     if missing_only {
         rows.retain(|(_, a)| !serves(a));
     }
@@ -440,17 +483,24 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
             p.flash.error { "Down: " (h.error) }
         }
         div.cards {
-            div.stat.good { span.value { (crate::chart::thousands(serving as u64)) } span.label { "locations served" } }
-            div.stat.bad { span.value { (crate::chart::thousands(missing as u64)) } span.label { "missing or failing" } }
-            div.stat.off { span.value { (crate::chart::thousands(unchecked as u64)) } span.label { "never checked" } }
+            (stat(serving, "locations served", "good"))
+            (stat(missing, "missing", "bad"))
+            @if unserved > 0 {
+                (stat(unserved, "present but not served", ""))
+            }
+            (stat(unchecked, "never checked", ""))
         }
         form.toolbar method="get" action=(BASE) {
             input type="hidden" name="mirror" value=(m.name);
-            label.check {
-                input type="checkbox" name="missing" value="1" checked[missing_only] data-autosubmit;
-                " Only what it does not serve (missing, failing or unchecked)"
+            // In one line box, the checkbox's text and the button's share a
+            // baseline (as flex items, they would align at the bottom).
+            span {
+                label.check {
+                    input type="checkbox" name="missing" value="1" checked[missing_only] data-autosubmit;
+                    " Only what it does not serve (missing, failing or unchecked)"
+                }
+                button type="submit" { "Show" }
             }
-            button type="submit" { "Show" }
         }
         @if shown.is_empty() {
             p.muted { @if missing_only { "It serves every location." } @else { "There are no locations yet." } }
@@ -459,7 +509,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
                 thead { tr { th { "Product" } th { "OS" } th { "Path" } th { "Status" } th { "Last check" } th { "Last error" } } }
                 tbody {
                     @for (l, a) in &shown {
-                        @let (class, word) = state(a.as_ref(), h);
+                        @let (class, word) = state(m, a.as_ref(), h);
                         @let product = product_name(l);
                         tr {
                             td { a href={ (BASE) "?product=" (seg(&product)) } { (product) } }
@@ -482,6 +532,16 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         }
     };
     ctx.page("availability", &format!("Availability on {}", m.name), body)
+}
+
+/// A figure, coloured (`good`, `bad`) only when it is not 0.
+fn stat(value: usize, label: &str, class: &str) -> Markup {
+    html! {
+        div.stat.good[value > 0 && class == "good"].bad[value > 0 && class == "bad"] {
+            span.value { (crate::chart::thousands(value as u64)) }
+            span.label { (label) }
+        }
+    }
 }
 
 // ----- switches -----
@@ -664,6 +724,103 @@ mod tests {
     }
 
     #[test]
+    fn down_and_disabled_mirrors_show_in_the_matrix() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        // `off` has the file but is switched off; `dead` is down and was
+        // never checked for files.
+        let l = admin.network.store().snapshot().unwrap().locations[0].id;
+        admin
+            .network
+            .write("test", |tx| {
+                let off = tx.mirror_add(NewMirror {
+                    name: "off".into(),
+                    base_url: "http://127.0.0.1:9/off".into(),
+                    rating: 10,
+                    inactive: true,
+                    ..NewMirror::default()
+                })?;
+                tx.set_availability(
+                    l,
+                    off.id,
+                    &Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 1_700_000_000,
+                        error: String::new(),
+                    },
+                )?;
+                let dead = tx.mirror_add(NewMirror {
+                    name: "dead".into(),
+                    base_url: "http://127.0.0.1:9/dead".into(),
+                    rating: 10,
+                    ..NewMirror::default()
+                })?;
+                tx.set_health(
+                    dead.id,
+                    &MirrorHealth {
+                        healthy: false,
+                        checked_at: 1_700_000_000,
+                        error: "HTTP 500".into(),
+                        ..MirrorHealth::default()
+                    },
+                )
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/availability?product=fx"));
+        assert_eq!(cell(&page, "good"), "good");
+        assert_eq!(cell(&page, "sick"), "warn", "present on a down mirror");
+        assert_eq!(cell(&page, "off"), "warn", "present on a disabled mirror");
+        assert!(page.contains("off · win: present, but the mirror is disabled"));
+        assert_eq!(cell(&page, "dead"), "off", "truly never checked");
+        assert!(
+            page.contains("dead · win: never checked (mirror down)"),
+            "{page}"
+        );
+        // The column headers say which mirrors cannot serve.
+        assert_eq!(
+            page.matches(r#"<br><span class="badge bad">down</span></th>"#)
+                .count(),
+            2,
+            "sick and dead: {page}"
+        );
+        assert_eq!(
+            page.matches(r#"<span class="badge off">disabled</span>"#)
+                .count(),
+            1
+        );
+        // Of the five mirrors in rotation (not `off`), one serves it.
+        assert!(page.contains(">1 / 5</td>"), "{page}");
+
+        // A mirror's page: zero is neutral, and present-but-unserved files
+        // are counted apart from missing ones.
+        let page = body(get(&admin, &ann, "/admin/availability?mirror=sick"));
+        assert!(page.contains(
+            r#"<div class="stat"><span class="value">0</span><span class="label">missing</span>"#
+        ), "{page}");
+        assert!(page.contains(
+            r#"<div class="stat"><span class="value">0</span><span class="label">locations served</span>"#
+        ));
+        assert!(page.contains(
+            r#"<span class="value">1</span><span class="label">present but not served</span>"#
+        ));
+        // The checkbox and its button share one row.
+        assert!(page.contains(
+            r#"<span><label class="check"><input type="checkbox" name="missing" value="1" data-autosubmit>"#
+        ), "{page}");
+        assert!(page.contains(r#"</label><button type="submit">Show</button></span></form>"#));
+        let page = body(get(&admin, &ann, "/admin/availability?mirror=gone"));
+        assert!(page.contains(
+            r#"<div class="stat bad"><span class="value">1</span><span class="label">missing</span>"#
+        ), "{page}");
+        let page = body(get(&admin, &ann, "/admin/availability?mirror=good"));
+        assert!(page.contains(
+            r#"<div class="stat good"><span class="value">1</span><span class="label">locations served</span>"#
+        ), "{page}");
+    }
+
+    #[test]
     fn summary_and_mirror_pages_count() {
         let (_dir, admin) = admin();
         network(&admin);
@@ -817,9 +974,9 @@ mod tests {
         assert_eq!(redirected(r), "/admin/availability?product=fx");
         let events = admin.network.store().events(10).unwrap();
         assert!(
-            events
-                .iter()
-                .any(|e| e.action == "product.update" && e.detail.contains("checknow false -> true")),
+            events.iter().any(
+                |e| e.action == "product.update" && e.detail.contains("checknow false -> true")
+            ),
             "{events:?}"
         );
     }

@@ -19,7 +19,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::auth::{Area, random_token, same_secret};
-use super::page::{Badge, badge, csrf, field};
+use super::page::{Badge, badge, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 use crate::loader::{Options, Plan, Status};
@@ -33,6 +33,9 @@ pub const MAX_PENDING: usize = 20;
 pub const MAX_PENDING_BYTES: usize = 256 << 20;
 /// Files and problems shown at most in one table of a preview.
 pub const SAMPLE: usize = 200;
+/// The platform directories whose default OS the upload form's hint names
+/// (all the defaults are in its hover text).
+const SHORT_DEFAULTS: &[&str] = &["win32", "win64", "mac", "linux-x86_64"];
 
 /// An uploaded checksum file waiting for "apply".
 struct Upload {
@@ -110,7 +113,8 @@ impl Pending {
 /// Answers requests below `/admin/loader`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => upload_page(ctx, &Form::default(), None),
+        // The query may carry the options of the previous upload.
+        (false, []) => upload_page(ctx, &page.form, None),
         (true, ["preview"]) => preview(ctx, &page.form),
         (true, ["apply"]) => apply(ctx, &page.form),
         // A reload of a preview or result page after the fact.
@@ -139,11 +143,14 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
             10,
         )
         .unwrap_or_default();
-    let defaults = crate::loader::DEFAULT_OS_MAP
-        .iter()
-        .map(|(dir, os)| format!("{dir}={os}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let pairs = |short: bool| {
+        crate::loader::DEFAULT_OS_MAP
+            .iter()
+            .filter(|(dir, _)| !short || SHORT_DEFAULTS.contains(dir))
+            .map(|(dir, os)| format!("{dir}={os}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let body = html! {
         div.toolbar { h1 { "Loader" } }
         p {
@@ -160,11 +167,6 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
                 form.stack method="post" action="/admin/loader/preview" enctype="multipart/form-data" {
                     (csrf(ctx))
                     label.field {
-                        span { "Checksum file" }
-                        input type="file" name="file" required;
-                        small { "the command line does the same: " code { "bouncer load FILE --product P" } }
-                    }
-                    label.field {
                         span { "Product" }
                         input type="text" name="product" value=(form.get("product")) list="loader-products" required autocomplete="off";
                         small { "the product the files belong to; created, with the languages found, if it does not exist" }
@@ -172,19 +174,30 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
                     datalist #loader-products {
                         @for p in &products { option value=(p) {} }
                     }
-                    (field("OS map (optional)", "os_map", form.get("os_map"),
-                        Some(&format!("platform directories and their OS, e.g. win32=win,mac=osx; added to the defaults: {defaults}"))))
+                    label.field {
+                        span { "Checksum file" }
+                        input type="file" name="file" required;
+                        small { "the command line does the same: " code { "bouncer load FILE --product P" } }
+                    }
                     (field("Prefix (optional)", "prefix", form.get("prefix"),
                         Some("directory on the mirrors that the file's paths are relative to, e.g. /firefox/releases/120.0")))
                     (field("Only paths matching (optional)", "match", form.get("match"),
                         Some("a glob (* and ?), e.g. *.exe: needed when one OS has several kinds of file")))
                     label.field {
-                        span { "Conflicts" }
+                        span { "OS map (optional)" }
+                        input type="text" name="os_map" value=(form.get("os_map"));
+                        small title={ "the defaults: " (pairs(false)) } {
+                            "platform directories and their OS, e.g. win32=win,mac=osx; added to the "
+                            "defaults: " (pairs(true)) ", …"
+                        }
+                    }
+                    fieldset.field {
+                        legend { "Conflicts" }
                         label.check {
                             input type="checkbox" name="force" checked[form.checked("force")];
                             " Replace stored hashes and location paths that differ"
                         }
-                        small { "without this, a preview with conflicts cannot be applied" }
+                        small.muted { "without this, a preview with conflicts cannot be applied" }
                     }
                     div { button.primary type="submit" { "Preview" } }
                 }
@@ -249,6 +262,41 @@ fn unusable(plan: &Plan) -> bool {
     plan.locations.is_empty() && plan.files.is_empty()
 }
 
+/// The upload form's address, filled in with `o` (all but the file and
+/// "force", which are chosen again each time).
+fn upload_again(o: &Options) -> String {
+    let os_map = o
+        .os_map
+        .iter()
+        .map(|(dir, os)| format!("{dir}={os}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut url = "/admin/loader".to_string();
+    for (k, v) in [
+        ("product", o.product.as_str()),
+        ("prefix", o.prefix.as_str()),
+        ("match", o.matching.as_deref().unwrap_or("")),
+        ("os_map", os_map.as_str()),
+    ] {
+        if !v.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&seg(v));
+        }
+    }
+    url
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let options = match options(form) {
         Ok(o) => o,
@@ -287,6 +335,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
         Err(e) => return upload_page(ctx, form, Some(&e.to_string())),
     };
     let title = format!("Preview: {name}");
+    let again = upload_again(&options);
     if parsed.entries.is_empty() || unusable(&plan) {
         return ctx.page_status(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -297,16 +346,21 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 p.flash.error role="alert" {
                     @if parsed.entries.is_empty() {
                         (name) " has no checksum lines: it is not an MD5SUMS/SHA1SUMS/SHA256SUMS/SHA512SUMS file, or every line is broken. "
+                    } @else if lines == 1 {
+                        "The only line of " (name) " cannot be used for " (plan.product) ". "
                     } @else {
                         "None of the " (lines) " lines of " (name) " can be used for " (plan.product) ". "
                     }
                     "The reasons are below; fix the file or the options and upload it again."
                 }
                 @if plan.unmatched > 0 {
-                    p { (plan.unmatched) " line(s) did not match " code { (options.matching.as_deref().unwrap_or("")) } "." }
+                    p {
+                        (plural(plan.unmatched, "line", "lines")) " did not match "
+                        code { (options.matching.as_deref().unwrap_or("")) } "."
+                    }
                 }
                 (skipped(&plan))
-                p { a href="/admin/loader" { "Upload another file" } }
+                p { a href=(again) { "Upload another file" } }
             },
         );
     }
@@ -322,7 +376,17 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
         )
     });
     let body = html! {
-        div.toolbar { h1 { (title) } span.muted { (lines) " lines read" } }
+        div.toolbar { h1 { (title) } span.muted { (plural(lines, "line", "lines")) " read" } }
+        @if token.is_some() {
+            p.flash role="status" { (verdict(&plan)) }
+        } @else if conflicting > 0 && !options.force {
+            p.flash.error role="alert" {
+                "This file conflicts with what is stored (" (plural(conflicting, "conflict", "conflicts")) ", listed below), so it cannot be applied as it is. "
+                "Fix the file, or upload it again with “Replace stored hashes and location paths that differ” ticked to replace the stored values."
+            }
+        } @else {
+            p.flash role="status" { "Nothing to add: everything this file lists is known already." }
+        }
         (summary(&plan))
         @if let Some(token) = &token {
             section.card {
@@ -339,21 +403,75 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
                     button.primary type="submit" { "Apply" }
                 }
                 " "
-                a href="/admin/loader" { "Cancel" }
+                a href=(again) { "Cancel" }
             }
-        } @else if conflicting > 0 && !options.force {
-            p.flash.error role="alert" {
-                "This file conflicts with what is stored (" (conflicting) " conflict(s), listed below), so it cannot be applied as it is. "
-                "Fix the file, or upload it again with “Replace stored hashes and location paths that differ” ticked to replace the stored values."
-            }
-        } @else {
-            p.flash { "Nothing to add: everything this file lists is known already." }
         }
         (details(&plan))
         (skipped(&plan))
-        p { a href="/admin/loader" { "Upload another file" } }
+        p { a href=(again) { "Upload another file" } }
     };
     ctx.page("loader", &title, body)
+}
+
+/// What applying `plan` would do, in one sentence.
+fn verdict(plan: &Plan) -> String {
+    let loc = |s| plan.locations.iter().filter(|l| l.status == s).count();
+    let file = |s| plan.files.iter().filter(|f| f.status == s).count();
+    let counted = |items: &[(usize, &str, &str)]| -> Vec<String> {
+        items
+            .iter()
+            .filter(|(n, ..)| *n > 0)
+            .map(|(n, one, many)| plural(*n, one, many))
+            .collect()
+    };
+    let mut parts: Vec<String> = Vec::new();
+    if plan.create_product {
+        parts.push(format!("creates product {}", plan.product));
+    }
+    let mut added = Vec::new();
+    if !plan.new_languages.is_empty() {
+        added.push(format!(
+            "{} ({})",
+            plural(plan.new_languages.len(), "language", "languages"),
+            plan.new_languages.join(", ")
+        ));
+    }
+    added.extend(counted(&[
+        (loc(Status::New), "new location", "new locations"),
+        (file(Status::New), "new file", "new files"),
+    ]));
+    let completed = file(Status::Completed);
+    if completed > 0 {
+        added.push(format!(
+            "more hashes to {}",
+            plural(completed, "known file", "known files")
+        ));
+    }
+    if !added.is_empty() {
+        parts.push(format!("adds {}", and(&added)));
+    }
+    if plan.force {
+        let mut replaced = counted(&[(
+            loc(Status::Conflict),
+            "stored location path",
+            "stored location paths",
+        )]);
+        let files = file(Status::Conflict);
+        if files > 0 {
+            replaced.push(format!(
+                "the stored hashes of {}",
+                plural(files, "file", "files")
+            ));
+        }
+        if !replaced.is_empty() {
+            parts.push(format!("replaces {}", and(&replaced)));
+        }
+    }
+    let sentence = match parts.as_slice() {
+        [init @ .., last] if init.len() >= 2 => format!("{}, and {last}", init.join(", ")),
+        _ => parts.join(" and "),
+    };
+    format!("Applying this {sentence}.")
 }
 
 fn status_badge(status: Status) -> Markup {
@@ -365,19 +483,39 @@ fn status_badge(status: Status) -> Markup {
     }
 }
 
+/// A figure, coloured (`good`, `bad`) only when it is not 0.
 fn stat(value: usize, label: &str, class: &str) -> Markup {
+    let class = if value == 0 { "" } else { class };
     html! {
-        div class={ "stat " (class) } {
+        div class={ "stat" @if !class.is_empty() { " " (class) } } {
             span.value { (crate::chart::thousands(value as u64)) }
             span.label { (label) }
         }
     }
 }
 
-/// The counts of a plan.
+/// The product line and the counts of a plan: those that are not 0, and
+/// always new locations, new files and skipped lines.
 fn summary(plan: &Plan) -> Markup {
     let loc = |s| plan.locations.iter().filter(|l| l.status == s).count();
     let file = |s| plan.files.iter().filter(|f| f.status == s).count();
+    let figures: [(usize, &str, &str, bool); 10] = [
+        (loc(Status::New), "new locations", "good", true),
+        (file(Status::New), "new files", "good", true),
+        (plan.new_languages.len(), "new languages", "", false),
+        (
+            file(Status::Completed),
+            "files completed with more hashes",
+            "good",
+            false,
+        ),
+        (loc(Status::Conflict), "conflicting locations", "bad", false),
+        (file(Status::Conflict), "conflicting files", "bad", false),
+        (loc(Status::Same), "unchanged locations", "", false),
+        (file(Status::Same), "unchanged files", "", false),
+        (plan.skipped.len(), "lines skipped", "bad", true),
+        (plan.unmatched, "lines not matching", "off", false),
+    ];
     html! {
         p {
             "Product " strong { (plan.product) }
@@ -387,16 +525,9 @@ fn summary(plan: &Plan) -> Markup {
             }
         }
         div.cards {
-            (stat(loc(Status::New), "new locations", "good"))
-            (stat(loc(Status::Same), "unchanged locations", ""))
-            (stat(loc(Status::Conflict), "conflicting locations", if loc(Status::Conflict) > 0 { "bad" } else { "" }))
-            (stat(file(Status::New), "new files", "good"))
-            (stat(file(Status::Same), "unchanged files", ""))
-            (stat(file(Status::Completed), "files completed with more hashes", ""))
-            (stat(file(Status::Conflict), "conflicting files", if file(Status::Conflict) > 0 { "bad" } else { "" }))
-            (stat(plan.new_languages.len(), "new languages", ""))
-            (stat(plan.skipped.len(), "lines skipped", if plan.skipped.is_empty() { "" } else { "bad" }))
-            @if plan.unmatched > 0 { (stat(plan.unmatched, "lines not matching", "off")) }
+            @for (value, label, class, key) in figures {
+                @if key || value > 0 { (stat(value, label, class)) }
+            }
         }
     }
 }
@@ -500,6 +631,24 @@ fn ranges(lines: &[usize]) -> String {
     out.join(", ")
 }
 
+/// A message whose `quoted` parts (Markdown style, as the parser words
+/// them) are shown as code; an unpaired backtick is shown as it is.
+fn quoted(text: &str) -> Markup {
+    let parts: Vec<&str> = text.split('`').collect();
+    let paired = parts.len() % 2 == 1;
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i % 2 == 0 {
+                (part)
+            } @else if paired || i + 1 < parts.len() {
+                code { (part) }
+            } @else {
+                "`" (part)
+            }
+        }
+    }
+}
+
 /// Lines that could not be used, grouped by reason.
 fn skipped(plan: &Plan) -> Markup {
     let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
@@ -518,12 +667,12 @@ fn skipped(plan: &Plan) -> Markup {
                 thead { tr { th { "Lines" } th { "Why" } } }
                 tbody {
                     @for (reason, lines) in groups.iter().take(SAMPLE) {
-                        tr { td { (ranges(lines)) } td { (reason) } }
+                        tr { td { (ranges(lines)) } td { (quoted(reason)) } }
                     }
                 }
             }
             @if groups.len() > SAMPLE {
-                p.muted { "… and " (groups.len() - SAMPLE) " more reasons." }
+                p.muted { "… and " (plural(groups.len() - SAMPLE, "more reason", "more reasons")) "." }
             }
         }
     }
@@ -531,7 +680,7 @@ fn skipped(plan: &Plan) -> Markup {
 
 // ----- apply -----
 
-fn refused(ctx: &Ctx<'_>, title: &str, why: Markup) -> Reply {
+fn refused(ctx: &Ctx<'_>, title: &str, why: Markup, again: &str) -> Reply {
     ctx.page_status(
         StatusCode::UNPROCESSABLE_ENTITY,
         "loader",
@@ -539,7 +688,7 @@ fn refused(ctx: &Ctx<'_>, title: &str, why: Markup) -> Reply {
         html! {
             h1 { (title) }
             p.flash.error role="alert" { (why) }
-            p { a href="/admin/loader" { "Upload the file again" } }
+            p { a href=(again) { "Upload the file again" } }
         },
     )
 }
@@ -557,10 +706,12 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 "This upload is not waiting to be applied: it was applied already, it is older than 30 minutes, "
                 "the server restarted, or another user uploaded it. Upload the file again to see a fresh preview."
             },
+            "/admin/loader",
         );
     };
     let name = upload.file_name.as_str();
     let title = format!("Loaded: {name}");
+    let again = upload_again(&upload.options);
     // The database may have changed since the preview: plan again.
     let parsed = crate::loader::parse(&upload.bytes);
     let s = match ctx.network().store().snapshot() {
@@ -569,7 +720,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
     };
     let plan = match crate::loader::plan(&s, &parsed, &upload.options) {
         Ok(p) => p,
-        Err(e) => return refused(ctx, "Not applied", html! { (e.to_string()) }),
+        Err(e) => return refused(ctx, "Not applied", html! { (e.to_string()) }, &again),
     };
     let conflicting = conflicts(&plan);
     if conflicting > 0 && !upload.options.force {
@@ -581,12 +732,12 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 h1 { "Not applied: " (name) }
                 p.flash.error role="alert" {
                     "Since the preview, the database changed so that this file now conflicts with it ("
-                    (conflicting) " conflict(s), listed below). Nothing was written. "
+                    (plural(conflicting, "conflict", "conflicts")) ", listed below). Nothing was written. "
                     "Upload it again to review the new plan; tick “Replace stored hashes and location paths that differ” to replace the stored values."
                 }
                 (summary(&plan))
                 (details(&plan))
-                p { a href="/admin/loader" { "Upload the file again" } }
+                p { a href=(again) { "Upload the file again" } }
             },
         );
     }
@@ -608,6 +759,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 ctx,
                 "Not applied",
                 html! { "Nothing was written: " (e.to_string()) },
+                &again,
             );
         }
     };
@@ -780,6 +932,22 @@ mod tests {
         assert!(stat(&page, 2, "new languages"), "{page}");
         assert!(stat(&page, 3, "lines skipped"), "{page}");
         assert!(page.contains("will be created"));
+        // The verdict comes first, then only the figures that matter.
+        let verdict = "Applying this creates product fx-1.0 and adds 2 languages (de, fr), 2 new locations and 3 new files.";
+        assert!(page.contains(verdict), "{page}");
+        assert!(page.find(verdict) < page.find(r#"<div class="cards">"#));
+        assert!(
+            !page.contains("conflicting files"),
+            "no zero conflicts: {page}"
+        );
+        assert!(!page.contains("unchanged locations"));
+        assert!(page.contains(
+            r#"<div class="stat good"><span class="value">2</span><span class="label">new locations"#
+        ));
+        assert!(page.contains(
+            r#"<div class="stat bad"><span class="value">3</span><span class="label">lines skipped"#
+        ));
+        assert!(page.contains("6 lines read"), "{page}");
         assert!(
             page.contains("/win32/:lang/Firefox%20Setup%201.0.exe"),
             "{page}"
@@ -850,6 +1018,107 @@ mod tests {
         ));
         assert!(page.contains("Nothing to add"), "{page}");
         assert!(!page.contains(r#"name="token""#));
+        assert!(page.find("Nothing to add") < page.find(r#"<div class="cards">"#));
+        // Zero is neutral, and the key figures stay even when 0.
+        for label in ["new locations", "new files"] {
+            assert!(
+                page.contains(&format!(
+                    r#"<div class="stat"><span class="value">0</span><span class="label">{label}"#
+                )),
+                "{label}: {page}"
+            );
+        }
+        assert!(stat(&page, 2, "unchanged locations"));
+        assert!(stat(&page, 3, "unchanged files"));
+        assert!(!page.contains("new languages</span>"));
+    }
+
+    #[test]
+    fn upload_another_keeps_the_options() {
+        let (_dir, admin) = admin();
+        let rel = login(&admin, "rel", Role::Release);
+        let page = body(upload(
+            &admin,
+            &rel,
+            &[
+                ("product", "fx \"1\" <b>"),
+                ("prefix", "/pub/fx & co"),
+                ("match", "*.exe"),
+                ("os_map", "win32=win, mac=osx"),
+                ("force", "on"),
+            ],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        // The product name is refused (spaces), and the form keeps it.
+        assert!(
+            page.contains(r#"value="fx &quot;1&quot; &lt;b&gt;""#),
+            "{page}"
+        );
+
+        let page = body(upload(
+            &admin,
+            &rel,
+            &[
+                ("product", "fx-1.0"),
+                ("prefix", "/pub/fx & co"),
+                ("match", "*.exe"),
+                ("os_map", "win32=win, mac=osx"),
+            ],
+            Some(("SHA1SUMS", sums().as_bytes())),
+        ));
+        let again = "/admin/loader?product=fx-1.0&amp;prefix=%2Fpub%2Ffx%20%26%20co&amp;match=%2A.exe&amp;os_map=win32%3Dwin%2Cmac%3Dosx";
+        assert!(
+            page.contains(&format!(r#"<a href="{again}">Upload another file</a>"#)),
+            "{page}"
+        );
+        assert!(page.contains(&format!(r#"<a href="{again}">Cancel</a>"#)));
+        let form = body(get(&admin, &rel, &again.replace("&amp;", "&")));
+        for (name, value) in [
+            ("product", "fx-1.0"),
+            ("prefix", "/pub/fx &amp; co"),
+            ("match", "*.exe"),
+            ("os_map", "win32=win,mac=osx"),
+        ] {
+            assert!(
+                form.contains(&format!(r#"name="{name}" value="{value}""#)),
+                "{name}: {form}"
+            );
+        }
+        assert!(!form.contains("checked"), "force is chosen each time");
+        // The fields in reading order, the file second.
+        let at = |name: &str| form.find(&format!(r#"name="{name}""#)).unwrap();
+        let order = ["product", "file", "prefix", "match", "os_map", "force"].map(at);
+        assert!(order.is_sorted(), "{order:?}");
+        assert!(
+            form.contains("defaults: win32=win, win64=win64, mac=osx, linux-x86_64=linux64, …")
+        );
+
+        // An unusable file offers the same.
+        let page = body(upload(
+            &admin,
+            &rel,
+            &[("product", "fx-1.0"), ("match", "*.exe")],
+            Some(("SHA1SUMS", b"junk\n")),
+        ));
+        assert!(page.contains(r#"<a href="/admin/loader?product=fx-1.0&amp;match=%2A.exe">Upload another file</a>"#), "{page}");
+        // Reasons quote the line's expected form as code, not backticks.
+        assert!(
+            page.contains("expected <code>&lt;hex digest&gt;  &lt;path&gt;</code> or <code>"),
+            "{page}"
+        );
+        assert!(!page.contains('`'), "{page}");
+    }
+
+    #[test]
+    fn backticks_quote_code() {
+        let q = |s: &str| super::quoted(s).into_string();
+        assert_eq!(q("plain"), "plain");
+        assert_eq!(
+            q("a `b` c `<d>`"),
+            "a <code>b</code> c <code>&lt;d&gt;</code>"
+        );
+        assert_eq!(q("odd ` one"), "odd ` one");
+        assert_eq!(q("`x` and ` y"), "<code>x</code> and ` y");
     }
 
     #[test]
@@ -912,7 +1181,9 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
         assert!(stat(&page, 1, "conflicting files"), "{page}");
+        assert!(page.contains("(1 conflict, listed below)"), "{page}");
         assert!(page.contains("cannot be applied"));
+        assert!(page.find("cannot be applied") < page.find(r#"<div class="cards">"#));
         assert!(!page.contains(r#"name="token""#));
 
         let page = body(upload(
@@ -921,6 +1192,10 @@ mod tests {
             &[("product", "fx"), ("force", "on")],
             Some(("SHA1SUMS", changed.as_bytes())),
         ));
+        assert!(
+            page.contains("Applying this replaces the stored hashes of 1 file."),
+            "{page}"
+        );
         let r = post(
             &admin,
             &ann,
@@ -1010,7 +1285,7 @@ mod tests {
             (
                 &[("product", "fx")],
                 Some(("SHA1SUMS", readme.as_bytes())),
-                "None of the 1 lines",
+                "The only line of SHA1SUMS cannot be used",
             ),
             (
                 &[("product", "")],

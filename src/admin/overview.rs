@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use maud::{Markup, html};
 
-use super::page::{self, Badge, badge, seg};
+use super::page::{self, Badge, badge, plural, seg};
 use super::{Ctx, Page};
 use crate::bounce::Reply;
 use crate::chart::{self, Series, thousands};
@@ -116,14 +116,6 @@ fn duration(secs: u64) -> String {
         0..60 => format!("{secs} s"),
         60..3600 => format!("{} min", secs / 60),
         _ => format!("{} h {} min", secs / 3600, secs / 60 % 60),
-    }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
     }
 }
 
@@ -262,11 +254,15 @@ fn overview(ctx: &Ctx<'_>) -> Reply {
                 ul { @for p in &problems { li { (p) } } }
             }
         }
+        // Mirrors in one row, products and downloads in the next; a colour
+        // only where a figure is not 0.
         div.cards {
             div.stat.good[tally.up > 0] { span.value { (tally.up) } span.label { "mirrors up" @if tally.flapping > 0 { " (" (tally.flapping) " flapping)" } } }
             div.stat.bad[tally.down > 0] { span.value { (tally.down) } span.label { "mirrors down" } }
-            div.stat.off { span.value { (tally.disabled) } span.label { "mirrors disabled (off or rating 0)" } }
+            div.stat.off[tally.disabled > 0] { span.value { (tally.disabled) } span.label { "mirrors disabled (off or rating 0)" } }
             div.stat { span.value { (tally.unchecked) } span.label { "mirrors unchecked" } }
+        }
+        div.cards {
             div.stat { span.value { (active) } span.label { "active products (of " (s.products.len()) ")" } }
             div.stat { span.value { (public) } span.label { "public products" } }
             div.stat { span.value { (thousands(downloads_today)) } span.label { "downloads today (UTC)" } }
@@ -548,6 +544,19 @@ mod tests {
         assert_eq!(stat(&page, "public products"), "1");
         assert_eq!(stat(&page, "downloads today"), "12");
         assert_eq!(stat(&page, "downloads, last 30 days"), "37");
+        // Two rows of four: the mirrors, then products and downloads.
+        let rows: Vec<&str> = page
+            .split(r#"<div class="cards">"#)
+            .skip(1)
+            .map(|r| r.split(r#"<div class="columns">"#).next().unwrap())
+            .collect();
+        assert_eq!(rows.len(), 2, "{page}");
+        assert_eq!(rows[0].matches(r#"<div class="stat"#).count(), 4);
+        assert_eq!(rows[1].matches(r#"<div class="stat"#).count(), 4);
+        assert!(rows[0].contains("mirrors up") && rows[0].contains("mirrors unchecked"));
+        assert!(rows[1].contains("active products") && rows[1].contains("downloads, last 30 days"));
+        assert!(!rows[1].contains("mirrors"));
+        assert!(page.contains(r#"<div class="stat off"><span class="value">2</span>"#));
         // The trend: 30 zero-filled days, today's total on hover.
         assert_eq!(page.matches("<circle").count(), 30);
         assert!(page.contains(&format!(
@@ -602,6 +611,18 @@ mod tests {
         assert!(page.contains("No mirror is down."));
         assert!(page.contains("No active products."));
         assert_eq!(stat(&page, "downloads today"), "0");
+        // Nothing down, disabled or unchecked: those figures are not coloured.
+        for label in ["mirrors down", "mirrors disabled", "mirrors unchecked"] {
+            assert!(
+                page.contains(&format!(
+                    r#"<div class="stat"><span class="value">0</span><span class="label">{label}"#
+                )),
+                "{label}: {page}"
+            );
+        }
+        assert!(page.contains(
+            r#"<div class="stat good"><span class="value">1</span><span class="label">mirrors up"#
+        ));
     }
 
     #[test]

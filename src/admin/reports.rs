@@ -2,8 +2,8 @@
 //! report file as sentry wrote it into the reports directory.
 //!
 //! Routes: `GET /admin/reports` (the newest 200 runs),
-//! `GET /admin/reports/run-NNNNNN.html` (one run: its numbers and its
-//! report, framed), `GET /admin/reports/raw/run-NNNNNN.html` (the report
+//! `GET /admin/reports/run-NNNNNN.html` (one run: its report, framed; its
+//! numbers when the report file is gone), `GET /admin/reports/raw/run-NNNNNN.html` (the report
 //! file itself, for the frame).
 //!
 //! Report files are whole HTML documents with an inline `<style>`, which
@@ -121,7 +121,9 @@ fn list(ctx: &Ctx<'_>) -> Reply {
     let body = html! {
         div.toolbar {
             h1 { "Sentry reports" }
-            span.muted { "the newest " (runs.len()) " runs" }
+            span.muted {
+                @if runs.len() == LISTED { "the newest " } (page::plural(runs.len(), "run", "runs"))
+            }
         }
         @if runs.is_empty() {
             p.muted {
@@ -216,14 +218,15 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
             },
         );
     }
+    // The report says everything about the run itself: only a title and
+    // the ways out around it.
     let raw = format!("/admin/reports/raw/{name}");
     let body = html! {
         div.toolbar {
             h1 { (title) }
-            a href=(raw) { "Open the report on its own" }
+            a href="/admin/reports" { "All reports" }
+            a href=(raw) target="_blank" rel="noopener" { "Open in a new tab" }
         }
-        @if let Some(run) = &run { (numbers(run)) }
-        p { a href="/admin/reports" { "All reports" } }
         iframe.report src=(raw) title=(title) sandbox="allow-top-navigation-by-user-activation" {}
     };
     ctx.page("reports", &title, body)
@@ -370,6 +373,7 @@ mod tests {
         assert!(page.contains(r#"href="/admin/reports/run-000001.html""#));
         assert!(!page.contains(r#"href="/admin/reports/run-000002.html""#));
         assert!(page.contains("file gone"));
+        assert!(page.contains(">2 runs<"), "{page}");
     }
 
     #[test]
@@ -386,7 +390,14 @@ mod tests {
             page.contains(r#"<iframe class="report" src="/admin/reports/raw/run-000001.html""#),
             "{page}"
         );
-        assert!(page.contains("Sentry run #1 (spot)"));
+        assert!(page.contains("<h1>Sentry run #1 (spot)</h1>"), "{page}");
+        // A slim header: the report itself has the numbers and the details.
+        assert!(!page.contains(r#"class="cards""#), "{page}");
+        assert!(!page.contains("1,234"));
+        assert_eq!(page.matches(">All reports</a>").count(), 1, "{page}");
+        assert!(page.contains(
+            r#"<a href="/admin/reports/raw/run-000001.html" target="_blank" rel="noopener">Open in a new tab</a>"#
+        ));
 
         let r = get(&admin, &vic, "/admin/reports/raw/run-000001.html");
         assert_eq!(r.status(), StatusCode::OK);
