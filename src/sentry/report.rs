@@ -97,6 +97,11 @@ table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{text-align:left;pa
 th{background:#f1f3f6}td:first-child{white-space:nowrap}.bad{color:#b3261e}.ok{color:#1b7f3b}.alarm{background:#fdecea;border:1px solid #b3261e;padding:.8rem;border-radius:6px}\
 code{font-size:.9em}";
 
+/// "1 check", "2 checks".
+fn count(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn duration(run: &SentryRun) -> String {
     format!("{} s", run.ended_at.saturating_sub(run.started_at))
 }
@@ -111,7 +116,8 @@ pub fn render(r: &RunReport<'_>) -> Markup {
             h1 { (title) }
             p {
                 "Started " (crate::model::utc(r.run.started_at)) ", took " (duration(r.run)) "; "
-                (r.run.checks) " checks, " (r.run.failures) " failures, " (r.run.changes) " status changes."
+                (count(r.run.checks, "check")) ", " (count(r.run.failures, "failure")) ", "
+                (count(r.run.changes, "status change")) "."
             }
             @if let Some(alarm) = r.alarm {
                 p.alarm { strong { "Checker alarm: " } (alarm) }
@@ -154,6 +160,14 @@ pub fn render(r: &RunReport<'_>) -> Markup {
             table {
                 tr { th { "Mirror" } th { "File" } th { "Cause" } th { "Time" } }
                 @for m in r.results {
+                    @if let Some(Err(e)) = &m.base {
+                        tr {
+                            td { (mirror_name(r.network, m.mirror)) }
+                            td { code { "/" } " (base URL)" }
+                            td.bad { "down: " (e) }
+                            td { (m.latency_ms) " ms" }
+                        }
+                    }
                     @for f in m.files.iter().filter(|f| f.verdict != FileVerdict::Present) {
                         tr {
                             td { (mirror_name(r.network, m.mirror)) }
