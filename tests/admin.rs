@@ -221,18 +221,9 @@ fn with_csrf<'a>(form: &[(&'a str, &'a str)], csrf: &'a str) -> Vec<(&'a str, &'
 
 /// `mirror list` through the running server: (NAME, RATING, ACTIVE) rows.
 fn mirrors(env: &Env) -> Vec<(String, String, String)> {
-    env.ok(&["mirror", "list"])
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let cells: Vec<&str> = line
-                .split("  ")
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect();
-            assert!(cells.len() >= 4, "unexpected mirror list line {line:?}");
-            (cells[0].into(), cells[2].into(), cells[3].into())
-        })
+    env.mirror_rows()
+        .into_iter()
+        .map(|c| (c[0].clone(), c[2].clone(), c[3].clone()))
         .collect()
 }
 

@@ -9,7 +9,7 @@
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::page::{self, field, seg};
+use super::page::{self, field};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
 use crate::model::Event;
@@ -24,18 +24,6 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (false, []) => log(ctx, &page.form),
         _ => ctx.not_found("There is no such audit log page."),
     }
-}
-
-/// A query string of the non-empty `pairs`, values percent-encoded.
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.push(if out.is_empty() { '?' } else { '&' });
-        out.push_str(k);
-        out.push('=');
-        out.push_str(&seg(v));
-    }
-    out
 }
 
 fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
@@ -54,7 +42,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
                         "The before= parameter must be an event number, not {:?}. Start again from the newest events.",
                         form.get("before")
                     ))))
-                    p { a href={ "/admin/audit" (query(&[("actor", actor), ("action", action), ("q", text)])) } { "Newest events" } }
+                    p { a href={ "/admin/audit" (page::query(&[("actor", actor), ("action", action), ("q", text)])) } { "Newest events" } }
                 },
             );
         }
@@ -77,7 +65,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
         let id = last.id.to_string();
         let mut pairs = base.to_vec();
         pairs.push(("before", &id));
-        format!("/admin/audit{}", query(&pairs))
+        format!("/admin/audit{}", page::query(&pairs))
     });
     let body = html! {
         (filters(form))
@@ -93,7 +81,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
         }
         div.pager {
             @if before.is_some() {
-                a href={ "/admin/audit" (query(&base)) } { "Newest" }
+                a href={ "/admin/audit" (page::query(&base)) } { "Newest" }
             }
             @if let Some(href) = older {
                 a href=(href) { "Older" }
@@ -129,8 +117,8 @@ fn row(e: &Event) -> Markup {
         tr {
             // One line: the exact UTC time is the title.
             td { (page::ago(e.at)) }
-            td { a href={ "/admin/audit" (query(&[("actor", &e.actor)])) } { (e.actor) } }
-            td { a href={ "/admin/audit" (query(&[("action", &e.action)])) } { code { (e.action) } } }
+            td { a href={ "/admin/audit" (page::query(&[("actor", &e.actor)])) } { (e.actor) } }
+            td { a href={ "/admin/audit" (page::query(&[("action", &e.action)])) } { code { (e.action) } } }
             td { (e.detail) }
         }
     }

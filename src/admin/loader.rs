@@ -612,25 +612,6 @@ fn files_table(files: &[&crate::loader::PlannedFile], detail: bool) -> Markup {
     }
 }
 
-/// `1-3, 7, 9-10` for sorted line numbers.
-fn ranges(lines: &[usize]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let mut j = i;
-        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            lines[i].to_string()
-        } else {
-            format!("{}-{}", lines[i], lines[j])
-        });
-        i = j + 1;
-    }
-    out.join(", ")
-}
-
 /// A message whose `quoted` parts (Markdown style, as the parser words
 /// them) are shown as code; an unpaired backtick is shown as it is.
 fn quoted(text: &str) -> Markup {
@@ -667,7 +648,7 @@ fn skipped(plan: &Plan) -> Markup {
                 thead { tr { th { "Lines" } th { "Why" } } }
                 tbody {
                     @for (reason, lines) in groups.iter().take(SAMPLE) {
-                        tr { td { (ranges(lines)) } td { (quoted(reason)) } }
+                        tr { td { (crate::loader::ranges(lines)) } td { (quoted(reason)) } }
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! The admin's shared layout and the small pieces every page uses: forms
 //! with their CSRF token, buttons that POST, badges, times.
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use super::Ctx;
 
@@ -189,9 +189,17 @@ pub fn seg(name: &str) -> String {
     out
 }
 
-/// Marks trusted, constant markup (icons) as HTML.
-pub fn raw(s: &'static str) -> PreEscaped<&'static str> {
-    PreEscaped(s)
+/// A query string (`?a=1&b=x%20y`) of the non-empty `pairs`, values
+/// percent-encoded; empty when all are empty.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str(k);
+        out.push('=');
+        out.push_str(&seg(v));
+    }
+    out
 }
 
 #[cfg(test)]

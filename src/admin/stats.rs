@@ -360,18 +360,6 @@ fn average(total: u64, days: u32) -> String {
     }
 }
 
-/// A query string of the non-empty `pairs`, values percent-encoded.
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.push(if out.is_empty() { '?' } else { '&' });
-        out.push_str(k);
-        out.push('=');
-        out.push_str(&seg(v));
-    }
-    out
-}
-
 /// The stats page, or the form with what is wrong with its parameters.
 fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let s = match ctx.network().store().snapshot() {
@@ -445,7 +433,7 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
         let p = if by.filtered() { product_name } else { "" };
         format!(
             "/admin/stats/csv{}",
-            query(&[
+            page::query(&[
                 ("by", by.as_str()),
                 ("from", &from),
                 ("to", &to),
@@ -487,7 +475,7 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
             div.chart { (chart::daily(&days, &series, &format!("Downloads per day, {from} to {to}"))) }
             p.muted {
                 @if product.is_some() {
-                    "One product. " a href={ "/admin/stats" (query(&[("from", &from), ("to", &to)])) } { "All products" }
+                    "One product. " a href={ "/admin/stats" (page::query(&[("from", &from), ("to", &to)])) } { "All products" }
                 } @else {
                     "One line for each of the five most downloaded products; any others together as “other products”."
                 }
@@ -541,7 +529,7 @@ fn header(form: &Form, product: &str, from: &str, to: &str, error: Option<&str>)
                 @if current == Some(*days) {
                     strong { (days) " days" }
                 } @else {
-                    a href={ "/admin/stats" (query(&[("days", &days.to_string()), ("product", product)])) } { (days) " days" }
+                    a href={ "/admin/stats" (page::query(&[("days", &days.to_string()), ("product", product)])) } { (days) " days" }
                 }
             }
         }

@@ -288,7 +288,7 @@ impl Plan {
 }
 
 /// `1-3, 7, 9-10` for sorted line numbers.
-fn ranges(lines: &[usize]) -> String {
+pub fn ranges(lines: &[usize]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut i = 0;
     while i < lines.len() {

@@ -239,20 +239,32 @@ impl Env {
         .unwrap_or_else(|| self.stats())
     }
 
-    /// `mirror list`: each mirror's (HEALTH, SERVES), by name.
-    pub fn mirror_list(&self) -> std::collections::BTreeMap<String, (String, usize)> {
-        let out = self.ok(&["mirror", "list"]);
-        out.lines()
+    /// `mirror list`: the cells of each row (NAME, BASE URL, RATING,
+    /// ACTIVE, HEALTH, SERVES, REGIONS), header skipped.
+    pub fn mirror_rows(&self) -> Vec<Vec<String>> {
+        self.ok(&["mirror", "list"])
+            .lines()
             .skip(1)
             .map(|line| {
-                let cells: Vec<&str> = line
+                let cells: Vec<String> = line
                     .split("  ")
                     .map(str::trim)
                     .filter(|c| !c.is_empty())
+                    .map(str::to_string)
                     .collect();
                 assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
+                cells
+            })
+            .collect()
+    }
+
+    /// `mirror list`: each mirror's (HEALTH, SERVES), by name.
+    pub fn mirror_list(&self) -> std::collections::BTreeMap<String, (String, usize)> {
+        self.mirror_rows()
+            .into_iter()
+            .map(|cells| {
                 let serves = cells[5].parse().expect("SERVES is a number");
-                (cells[0].to_string(), (cells[4].to_string(), serves))
+                (cells[0].clone(), (cells[4].clone(), serves))
             })
             .collect()
     }
