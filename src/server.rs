@@ -95,13 +95,12 @@ impl Future for Answer {
 async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
     use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
+    // Decided before reading: only a logged-in upload may be large.
+    let (limit, patience) = crate::admin::body_limit(&admin, parts.uri.path(), &parts.headers);
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "413 the request body is larger than {} MiB\n",
-                crate::admin::MAX_BODY >> 20
-            ),
+            format!("413 the request body is larger than {} KiB\n", limit >> 10),
         )
     };
     let declared = parts
@@ -109,19 +108,26 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > crate::admin::MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > limit as u64) {
         return too_large();
     }
-    let body = match http_body_util::Limited::new(body, crate::admin::MAX_BODY)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => {
+    let read = http_body_util::Limited::new(body, limit).collect();
+    let body = match tokio::time::timeout(patience, read).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => {
             return text(
                 StatusCode::BAD_REQUEST,
                 "400 the request body broke off\n".into(),
+            );
+        }
+        Err(_) => {
+            return text(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "408 the request body took longer than {} s\n",
+                    patience.as_secs()
+                ),
             );
         }
     };

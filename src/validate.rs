@@ -43,6 +43,12 @@ pub fn name(what: &'static str, name: &str) -> Result<String, Error> {
             format!("{name:?} is longer than 200 bytes"),
         ));
     }
+    if name == "." || name == ".." {
+        return Err(Error::invalid(
+            what,
+            format!("{name:?} cannot be a name: it means a directory in URLs"),
+        ));
+    }
     if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(Error::invalid(
             what,
@@ -229,6 +235,8 @@ mod tests {
         assert_eq!(name("product", " firefox-1.0 ").unwrap(), "firefox-1.0");
         assert!(name("product", "fire fox").is_err());
         assert!(name("product", "").is_err());
+        assert!(name("product", "..").is_err() && name("mirror", ".").is_err());
+        assert!(name("product", "...").is_ok());
         assert_eq!(os("Win64").unwrap(), "win64");
         assert!(os("win/64").is_err());
     }

@@ -1001,29 +1001,15 @@ fn send_streaming(
     r
 }
 
-#[test]
-fn bodies_over_64_mib_are_refused_with_413() {
-    let env = Env::new();
-    let server = env.serve(&[]);
-
-    // Declared too large: refused from the headers alone, the body never
-    // sent.
+/// Sends `size` bytes of chunked body to `target` with `cookie`; returns
+/// the answer (given as soon as the cap is passed).
+fn send_chunked(port: u16, target: &str, cookie: &str, size: usize) -> Response {
     let head = format!(
-        "POST /admin/loader HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
-        MAX_BODY + 1
+        "POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
-    let r = send_streaming(server.port, head, |_| {});
-    assert_eq!(r.status, 413, "{r:?}");
-    assert!(r.body.contains("64 MiB"), "{r:?}");
-    let head = "POST /admin/login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 99999999999999\r\n\r\n";
-    let r = send_streaming(server.port, head.into(), |_| {});
-    assert_eq!(r.status, 413, "{r:?}");
-
-    // Chunked, with no size given: refused once it passes the cap.
-    let head = "POST /admin/loader HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
-    let r = send_streaming(server.port, head.into(), |w| {
+    send_streaming(port, head, move |w| {
         let chunk = vec![b'x'; 1 << 20];
-        for _ in 0..(MAX_BODY >> 20) + 2 {
+        for _ in 0..size.div_ceil(chunk.len()) {
             let sent = w
                 .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
                 .and_then(|()| w.write_all(&chunk))
@@ -1033,11 +1019,38 @@ fn bodies_over_64_mib_are_refused_with_413() {
             }
         }
         let _ = w.write_all(b"0\r\n\r\n");
-    });
-    assert_eq!(r.status, 413, "{r:?}");
+    })
+}
 
+/// Sends only the headers of a POST declaring `length` bytes.
+fn send_declared(port: u16, target: &str, cookie: &str, length: u64) -> Response {
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"
+    );
+    send_streaming(port, head, |_| {})
+}
+
+#[test]
+fn bodies_are_capped_before_they_are_read() {
+    let env = Env::new();
+    add_user(&env, "ann", "admin");
+    let server = env.serve(&[]);
+    const ANONYMOUS: usize = 16 << 10;
+    const FORM: usize = 1 << 20;
+
+    // Without a session (the login form): 16 KiB, refused from the
+    // headers alone, the body never sent, or once a chunked body passes it.
+    for target in ["/admin/login", "/admin/loader/preview", "/admin/mirrors"] {
+        let r = send_declared(server.port, target, "", ANONYMOUS as u64 + 1);
+        assert_eq!(r.status, 413, "{target}: {r:?}");
+        assert!(r.body.contains("16 KiB"), "{r:?}");
+    }
+    let r = send_declared(server.port, "/admin/login", "", 99_999_999_999_999);
+    assert_eq!(r.status, 413, "{r:?}");
+    let r = send_chunked(server.port, "/admin/login", "", 2 << 20);
+    assert_eq!(r.status, 413, "{r:?}");
     // Exactly the cap is read (and then refused for want of a session).
-    let body = vec![b'a'; MAX_BODY];
+    let body = vec![b'a'; ANONYMOUS];
     let r = http_body(
         server.port,
         "POST",
@@ -1046,6 +1059,32 @@ fn bodies_over_64_mib_are_refused_with_413() {
         &body,
     );
     assert_eq!(r.status, 403, "{r:?}");
+
+    // A live session: forms 1 MiB, the checksum upload 64 MiB.
+    let mut b = Browser::new(server.port);
+    b.login("ann");
+    let cookie = format!("bouncer_session={}", b.cookie("bouncer_session").unwrap());
+    let r = send_declared(server.port, "/admin/mirrors", &cookie, FORM as u64 + 1);
+    assert_eq!(r.status, 413, "{r:?}");
+    // An upload may be larger than a form: read whole, then refused for
+    // its missing CSRF token.
+    let r = send_chunked(server.port, "/admin/loader/preview", &cookie, 2 << 20);
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = send_declared(
+        server.port,
+        "/admin/loader/preview",
+        &cookie,
+        MAX_BODY as u64 + 1,
+    );
+    assert_eq!(r.status, 413, "{r:?}");
+    assert!(r.body.contains("65536 KiB"), "{r:?}");
+    let r = send_chunked(
+        server.port,
+        "/admin/loader/preview",
+        &cookie,
+        MAX_BODY + (2 << 20),
+    );
+    assert_eq!(r.status, 413, "{r:?}");
 
     // The server is fine afterwards.
     assert_eq!(http(server.port, "GET", "/admin/login", &[]).status, 200);

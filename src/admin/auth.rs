@@ -112,6 +112,11 @@ impl Sessions {
         Some(out)
     }
 
+    /// Whether a session with this id is live (without marking it seen).
+    pub fn is_live(&self, id: &str, now: u64) -> bool {
+        self.lock().get(id).is_some_and(|s| live(s, now))
+    }
+
     /// Leaves a message for the session's next page.
     pub fn flash(&self, id: &str, flash: Flash) {
         if let Some(s) = self.lock().get_mut(id) {
@@ -175,7 +180,16 @@ impl Default for Throttle {
 impl Throttle {
     /// Seconds until `user` may try again from `client`, if locked.
     pub fn locked(&self, user: &str, client: &str, now: u64) -> Option<u64> {
-        let map = self.lock();
+        self.wait(&self.lock(), user, client, now)
+    }
+
+    fn wait(
+        &self,
+        map: &HashMap<String, (u32, u64)>,
+        user: &str,
+        client: &str,
+        now: u64,
+    ) -> Option<u64> {
         let wait = |key: String, limit: u32| {
             map.get(&key).and_then(|&(n, start)| {
                 let end = start + self.window;
@@ -187,9 +201,14 @@ impl Throttle {
         a.max(b)
     }
 
-    /// Counts a failed login.
-    pub fn failed(&self, user: &str, client: &str, now: u64) {
+    /// Counts a login attempt before its password is checked, so that
+    /// attempts sent at once cannot all slip past the limit; `Err` holds
+    /// the seconds to wait when locked.
+    pub fn attempt(&self, user: &str, client: &str, now: u64) -> Result<(), u64> {
         let mut map = self.lock();
+        if let Some(wait) = self.wait(&map, user, client, now) {
+            return Err(wait);
+        }
         if map.len() > 100_000 {
             let window = self.window;
             map.retain(|_, &mut (_, start)| now < start + window);
@@ -201,11 +220,17 @@ impl Throttle {
             }
             entry.0 += 1;
         }
+        Ok(())
     }
 
-    /// Forgets an account's failures after a successful login.
-    pub fn succeeded(&self, user: &str) {
-        self.lock().remove(&user_key(user));
+    /// The attempt succeeded: forget the account's failures, and give the
+    /// client its attempt back.
+    pub fn succeeded(&self, user: &str, client: &str) {
+        let mut map = self.lock();
+        map.remove(&user_key(user));
+        if let Some(entry) = map.get_mut(&client_key(client)) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, u64)>> {
@@ -328,8 +353,9 @@ mod tests {
         let t = Throttle::default();
         for i in 0..5 {
             assert_eq!(t.locked("Ann", "1.2.3.4", i), None);
-            t.failed("ann", "1.2.3.4", i);
+            assert_eq!(t.attempt("ann", "1.2.3.4", i), Ok(()));
         }
+        assert_eq!(t.attempt("ann", "1.2.3.4", 9), Err(t.window - 9));
         // Locked per account from any address, until the window ends.
         assert_eq!(t.locked("ANN", "5.6.7.8", 10), Some(t.window - 10));
         assert!(t.locked("ann", "5.6.7.8", t.window - 1).is_some());
@@ -337,13 +363,18 @@ mod tests {
         // Another account from the same address is not locked yet…
         assert_eq!(t.locked("bob", "1.2.3.4", 10), None);
         // …until the address has failed too often.
-        for i in 0..15 {
-            t.failed(&format!("user{i}"), "1.2.3.4", 20);
+        for i in 0..14 {
+            assert!(t.attempt(&format!("user{i}"), "1.2.3.4", 20).is_ok());
         }
+        // The 20th attempt from the address is counted, then it is locked.
+        assert!(t.attempt("bob", "1.2.3.4", 20).is_ok());
         assert!(t.locked("bob", "1.2.3.4", 21).is_some());
         assert_eq!(t.locked("bob", "9.9.9.9", 21), None);
-        t.succeeded("ann");
+        t.succeeded("ann", "5.6.7.8");
         assert_eq!(t.locked("ann", "5.6.7.8", 30), None);
+        // A success gives the address its attempt back.
+        t.succeeded("bob", "1.2.3.4");
+        assert_eq!(t.locked("carl", "1.2.3.4", 22), None);
     }
 
     #[test]

@@ -64,6 +64,23 @@ impl Form {
             .map_or("", |(_, v)| v.trim())
     }
 
+    /// The first value of `name` exactly as sent (passwords: spaces count).
+    pub fn raw(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, exactly as sent (repeated checkboxes).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     /// The first value of `name` when present and not blank.
     pub fn opt(&self, name: &str) -> Option<&str> {
         Some(self.get(name)).filter(|v| !v.is_empty())

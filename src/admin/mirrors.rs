@@ -94,7 +94,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
                     (field("Base URL", "base_url", form.get("base_url"), Some("http:// or https://, the root that holds the product directories")))
                     (field("Rating", "rating", Some(form.get("rating")).filter(|r| !r.is_empty()).unwrap_or("100"), Some("selection weight; 0 takes it out of rotation")))
                     (field("Contact e-mail", "contact", form.get("contact"), None))
-                    (regions_field(&s, &form.list("region")))
+                    (regions_field(&s, &form.all("region")))
                     (checkbox("Add it switched off", "inactive", form.checked("inactive")))
                     div { button.primary type="submit" { "Add mirror" } }
                 }
@@ -142,7 +142,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
             name: form.get("name").to_string(),
             base_url: form.get("base_url").to_string(),
             rating,
-            regions: form.list("region"),
+            regions: form.all("region"),
             contact: form.get("contact").to_string(),
             inactive: form.checked("inactive"),
         })
@@ -171,7 +171,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
     let now = crate::model::now();
     let url = format!("/admin/mirrors/{}", seg(&m.name));
     let value = |field: &str, stored: String| form.map_or(stored, |f| f.get(field).to_string());
-    let regions = form.map_or_else(|| m.regions.clone(), |f| f.list("region"));
+    let regions = form.map_or_else(|| m.regions.clone(), |f| f.all("region"));
     let can = ctx.may(super::auth::Area::Network);
     let body = html! {
         div.toolbar {
@@ -227,7 +227,7 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(&e)),
     };
-    let regions = form.list("region");
+    let regions = form.all("region");
     let saved = ctx.write(|tx| {
         tx.mirror_update(name, |m| {
             m.base_url = form.get("base_url").to_string();

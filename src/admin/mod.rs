@@ -50,6 +50,21 @@ pub use form::Form;
 /// the largest thing the admin receives).
 pub const MAX_BODY: usize = 64 << 20;
 
+/// How much of a request body the admin reads, and for how long, decided
+/// from its headers before reading: checksum uploads from a live session
+/// get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
+/// (the login form) 16 KiB.
+pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
+    let live = auth::cookie(headers, SESSION_COOKIE)
+        .is_some_and(|id| admin.sessions.is_live(id, crate::model::now()));
+    let secs = std::time::Duration::from_secs;
+    match (live, path.trim_end_matches('/')) {
+        (true, "/admin/loader/preview") => (MAX_BODY, secs(600)),
+        (true, _) => (1 << 20, secs(60)),
+        (false, _) => (16 << 10, secs(30)),
+    }
+}
+
 /// The admin application: the network it manages and its sessions.
 pub struct Admin {
     /// The live network.
@@ -67,6 +82,10 @@ pub struct Admin {
     pub throttle: Throttle,
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
+    /// Password checks running now.
+    verifying: std::sync::atomic::AtomicUsize,
+    /// Checks started from the admin and not finished: one per target.
+    checking: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Admin {
@@ -80,6 +99,8 @@ impl Admin {
             sessions: Sessions::default(),
             throttle: Throttle::default(),
             uploads: loader::Pending::default(),
+            verifying: Default::default(),
+            checking: Default::default(),
         }
     }
 }
@@ -200,7 +221,25 @@ impl Ctx<'_> {
     /// Starts a sentry run in the background (the server's checker, or one
     /// made for this run when the server has none); its report appears
     /// under Reports when it ends.
+    /// A second request for the same check while one waits or runs adds
+    /// nothing.
     pub fn check_now(&self, mode: crate::sentry::Mode, mirror: Option<&str>) -> Result<()> {
+        if let Some(name) = mirror
+            && self
+                .admin
+                .network
+                .store()
+                .snapshot()?
+                .mirror(name)
+                .is_none()
+        {
+            return Err(crate::error::Error::not_found("mirror", name));
+        }
+        let key = format!("{}:{}", mode.as_str(), mirror.unwrap_or("").to_lowercase());
+        let checking = self.admin.checking.clone();
+        if !lock(&checking).insert(key.clone()) {
+            return Ok(());
+        }
         let sentry = match &self.admin.sentry {
             Some(s) => s.clone(),
             None => Arc::new(Sentry::new(
@@ -215,6 +254,7 @@ impl Ctx<'_> {
                 if let Err(e) = sentry.run(mode, mirror.as_deref()) {
                     eprintln!("bouncer: a check started from the admin failed: {e}");
                 }
+                lock(&checking).remove(&key);
             })
             .map(drop)
             .map_err(|e| crate::error::Error::io("cannot start a check", e))
@@ -239,6 +279,10 @@ impl Ctx<'_> {
             html! { h1 { "Something went wrong" } p.flash.error { (e.to_string()) } },
         )
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Answers an admin request. Blocking: call it off the async workers.
@@ -346,7 +390,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
             set_cookie(&mut reply, &auth::set_cookie(SESSION_COOKIE, None, secure));
             return reply;
         }
-        if !ctx.may(area(&section)) {
+        if !ctx.may(area(&section, &rest)) {
             return ctx.page_status(
                 StatusCode::FORBIDDEN,
                 &section,
@@ -384,9 +428,9 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
 }
 
 /// Which role check a section's writes need.
-fn area(section: &str) -> Area {
-    match section {
-        "products" | "loader" => Area::Releases,
+fn area(section: &str, rest: &[String]) -> Area {
+    match (section, rest.first().map(String::as_str)) {
+        ("products" | "loader", _) | ("availability", Some("product")) => Area::Releases,
         _ => Area::Network,
     }
 }
@@ -428,10 +472,24 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         return reply;
     };
     let name = form.get("user");
-    let password = form.get("password");
+    let password = form.raw("password");
+    let wrong = |status| {
+        login_page(
+            status,
+            &token,
+            next,
+            name,
+            Some("Wrong user name or password."),
+        )
+    };
+    // Names and passwords no account can have are refused before they
+    // cost a throttle entry or a hash.
+    if name.len() > 200 || password.len() > 1024 {
+        return wrong(StatusCode::UNAUTHORIZED);
+    }
     let client = req.peer.to_string();
     let now = crate::model::now();
-    if let Some(wait) = admin.throttle.locked(name, &client, now) {
+    if let Err(wait) = admin.throttle.attempt(name, &client, now) {
         return login_page(
             StatusCode::TOO_MANY_REQUESTS,
             &token,
@@ -454,18 +512,23 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     let hash = user
         .as_ref()
         .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-    let verified = crate::commands::verify_password(password, hash);
-    let Some(user) = user.filter(|_| verified) else {
-        admin.throttle.failed(name, &client, now);
+    // Each check takes ~19 MiB and a core for a while: a few at a time.
+    let Some(_slot) = Slot::take(&admin.verifying, MAX_VERIFYING) else {
         return login_page(
-            StatusCode::UNAUTHORIZED,
+            StatusCode::SERVICE_UNAVAILABLE,
             &token,
             next,
             name,
-            Some("Wrong user name or password."),
+            Some("Too many logins at once; try again in a moment."),
         );
     };
-    admin.throttle.succeeded(name);
+    let verified = crate::commands::verify_password(password, hash);
+    let Some(user) = user.filter(|_| verified) else {
+        eprintln!("bouncer: admin login failed for {name:?} from {client}");
+        return wrong(StatusCode::UNAUTHORIZED);
+    };
+    admin.throttle.succeeded(name, &client);
+    eprintln!("bouncer: admin login: {name} from {client}");
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
     if let Some(old) = auth::cookie(req.headers, SESSION_COOKIE) {
@@ -486,6 +549,30 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     crate::commands::hash_password(&auth::random_token()).unwrap_or_default()
 });
+
+/// Password checks running at once, at most.
+const MAX_VERIFYING: usize = 4;
+
+/// One of a limited number of slots, given back when dropped.
+struct Slot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(taken: &'a std::sync::atomic::AtomicUsize, max: usize) -> Option<Slot<'a>> {
+        use std::sync::atomic::Ordering;
+        taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(taken))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 /// Where to go after login: only paths inside the admin.
 fn safe_next(next: &str) -> &str {
@@ -570,5 +657,104 @@ fn forbidden(why: &str) -> Reply {
 fn set_cookie(reply: &mut Reply, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         reply.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hyper::Method;
+
+    use super::testing::*;
+    use crate::model::{Role, User};
+
+    /// POSTs the login form with a valid login token.
+    fn log_in(admin: &super::Admin, user: &str, password: &str) -> crate::bounce::Reply {
+        let token = super::auth::random_token();
+        let body = format!(
+            "csrf={token}&user={}&password={}",
+            super::page::seg(user),
+            super::page::seg(password)
+        );
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(
+            hyper::header::COOKIE,
+            format!("{}={token}", super::auth::LOGIN_COOKIE)
+                .parse()
+                .unwrap(),
+        );
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        super::handle(
+            admin,
+            &super::Request {
+                method: &Method::POST,
+                path: "/login",
+                query: "",
+                headers: &headers,
+                body: body.as_bytes(),
+                peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            },
+        )
+    }
+
+    #[test]
+    fn passwords_are_taken_exactly_as_typed() {
+        let (_dir, admin) = admin();
+        let user = User {
+            name: "ann".into(),
+            password_hash: crate::commands::hash_password(" spaced out ").unwrap(),
+            role: Role::Admin,
+            created_at: 0,
+        };
+        admin
+            .network
+            .write("test", |tx| tx.user_put(&user, "user.add"))
+            .unwrap();
+        assert_eq!(log_in(&admin, "ann", "spaced out").status(), 401);
+        assert_eq!(redirected(log_in(&admin, "ann", " spaced out ")), "/admin/");
+        // Absurd input is refused before it costs a hash or a throttle entry.
+        let huge = "x".repeat(2000);
+        assert_eq!(log_in(&admin, &huge, "pw").status(), 401);
+        assert_eq!(log_in(&admin, "ann", &huge).status(), 401);
+        assert!(
+            admin
+                .throttle
+                .locked(&huge, "127.0.0.1", crate::model::now())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn release_users_may_switch_products_on_the_availability_page() {
+        let (_dir, admin) = admin();
+        let rita = login(&admin, "rita", Role::Release);
+        admin
+            .network
+            .write("test", |tx| {
+                tx.product_add(crate::store::NewProduct {
+                    name: "fx".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let r = post(&admin, &rita, "/admin/availability/product/fx/disable", &[]);
+        assert_eq!(r.status(), hyper::StatusCode::SEE_OTHER);
+        assert!(admin.network.index().product_named("fx").is_none());
+        let r = post(&admin, &rita, "/admin/availability/mirror/m/disable", &[]);
+        assert_eq!(r.status(), hyper::StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn checks_of_unknown_mirrors_are_refused() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/mirrors/nope/check", &[]),
+        );
+        assert!(page.contains("No mirror named"), "{page}");
     }
 }

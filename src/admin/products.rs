@@ -422,6 +422,8 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                     (checkbox("Public (shown in the download form and feeds)", "public", flag("public", p.public)))
                     (checkbox("SSL only (https mirrors only)", "ssl_only", flag("ssl_only", p.ssl_only)))
                     (checkbox("Check pending (sentry checks it soon)", "checknow", flag("checknow", p.checknow)))
+                    // Sentry clears the flag; saving a page rendered before that leaves it cleared.
+                    input type="hidden" name="checknow_was" value=(p.checknow);
                 }
                 (field("Priority", "priority", &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()), Some("higher comes first in lists and for sentry")))
                 @if can { div { button.primary type="submit" { "Save" } } }
@@ -601,7 +603,10 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
             p.active = form.checked("active");
             p.public = form.checked("public");
             p.ssl_only = form.checked("ssl_only");
-            p.checknow = form.checked("checknow");
+            let was = form.opt("checknow_was").map(|v| v == "true");
+            if was != Some(form.checked("checknow")) {
+                p.checknow = form.checked("checknow");
+            }
             p.priority = priority;
         })
     });

@@ -158,7 +158,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
 
 /// What is wrong with the new password in `form` (empty: nothing).
 fn password_problems(form: &Form) -> Vec<String> {
-    let password = form.get("password");
+    let password = form.raw("password");
     let mut out = Vec::new();
     if password.is_empty() {
         out.push(format!(
@@ -169,7 +169,7 @@ fn password_problems(form: &Form) -> Vec<String> {
             "The password is too short: use at least {MIN_PASSWORD} characters."
         ));
     }
-    if !password.is_empty() && password != form.get("repeat") {
+    if !password.is_empty() && password != form.raw("repeat") {
         out.push("The two passwords do not match: type the same password in both fields.".into());
     }
     out
@@ -196,7 +196,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         return list(ctx, Some(form), &errors);
     };
     // Hashing takes a while: do it before the write transaction.
-    let password_hash = match crate::commands::hash_password(form.get("password")) {
+    let password_hash = match crate::commands::hash_password(form.raw("password")) {
         Ok(h) => h,
         Err(e) => return list(ctx, Some(form), &[e.to_string()]),
     };
@@ -403,7 +403,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     if !problems.is_empty() {
         return detail(ctx, name, Some(Problem::Password(problems.join(" "))));
     }
-    let password_hash = match crate::commands::hash_password(form.get("password")) {
+    let password_hash = match crate::commands::hash_password(form.raw("password")) {
         Ok(h) => h,
         Err(e) => return detail(ctx, name, Some(Problem::Password(e.to_string()))),
     };
