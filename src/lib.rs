@@ -13,6 +13,7 @@
 //! - [`mail`]: e-mail to operators over SMTP.
 //! - [`admin`]: the admin pages under `/admin/` (login, CRUD, overview, reports, loader, stats, audit log).
 //! - [`chart`]: server-rendered SVG charts.
+//! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
@@ -41,6 +42,7 @@ pub mod loader;
 pub mod mail;
 pub mod model;
 pub mod network;
+pub mod public;
 pub mod query;
 pub mod sentry;
 pub mod server;

@@ -66,11 +66,20 @@ fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
+/// What a listener serves besides redirects.
+#[derive(Clone, Default)]
+pub struct Sites {
+    /// The admin pages under `/admin/`.
+    pub admin: Option<Arc<Admin>>,
+    /// The public pages (download form, mirror list, feeds, trends).
+    pub public: Option<Arc<crate::public::Public>>,
+}
+
 /// A reply ready at once (the redirect path: no allocation for a future)
-/// or an admin page being produced.
+/// or a page being produced on a blocking thread.
 enum Answer {
     Now(Option<Reply>),
-    Admin(std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>),
+    Later(std::pin::Pin<Box<dyn Future<Output = Reply> + Send>>),
 }
 
 impl Future for Answer {
@@ -85,7 +94,7 @@ impl Future for Answer {
                     .take()
                     .expect("an answer is polled to completion once"),
             ),
-            Answer::Admin(f) => f.as_mut().poll(cx),
+            Answer::Later(f) => f.as_mut().poll(cx),
         }
     }
 }
@@ -153,6 +162,28 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
     })
 }
 
+/// Answers a public page on a blocking thread: pages read the store.
+async fn public_reply(public: Arc<crate::public::Public>, req: Request<Incoming>) -> Reply {
+    let (parts, _body) = req.into_parts();
+    tokio::task::spawn_blocking(move || {
+        let req = crate::public::Request {
+            method: &parts.method,
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+        };
+        crate::public::handle(&public, &req)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        eprintln!("bouncer: a public page failed: {e}");
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 the page failed; the server log says why\n".into(),
+        )
+    })
+}
+
 fn heartbeat(app: &Bouncer) -> Reply {
     let db = app.network.store().ping();
     let stats = app.network.index().stats();
@@ -201,7 +232,7 @@ fn json(status: StatusCode, body: String) -> Reply {
 pub async fn run(
     listener: TcpListener,
     app: Arc<Bouncer>,
-    admin: Option<Arc<Admin>>,
+    sites: Sites,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
@@ -234,12 +265,17 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let admin = admin.clone();
+        let sites = sites.clone();
         let service = service_fn(move |req: Request<Incoming>| {
-            let admin = admin.clone().filter(|_| is_admin_path(req.uri().path()));
-            let reply = match admin {
-                None => Answer::Now(Some(route(&app, &req))),
-                Some(admin) => Answer::Admin(Box::pin(admin_reply(admin, req, peer.ip()))),
+            let path = req.uri().path();
+            let reply = match (&sites.admin, &sites.public) {
+                (Some(admin), _) if is_admin_path(path) => {
+                    Answer::Later(Box::pin(admin_reply(admin.clone(), req, peer.ip())))
+                }
+                (_, Some(public)) if crate::public::serves(path) => {
+                    Answer::Later(Box::pin(public_reply(public.clone(), req)))
+                }
+                _ => Answer::Now(Some(route(&app, &req))),
             };
             async move { Ok::<_, Infallible>(reply.await) }
         });
@@ -381,6 +417,7 @@ pub async fn serve_network(
     );
     admin.https_header = config.https_header.clone();
     let admin = Arc::new(admin);
+    let public = Arc::new(crate::public::Public::new(network.clone(), &config));
     let stats = network.index().stats();
     eprintln!(
         "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
@@ -397,7 +434,11 @@ pub async fn serve_network(
     match admin_listener {
         None => {
             eprintln!("bouncer: admin pages on http://{addr}/admin/");
-            run(listener, app.clone(), Some(admin), shutdown).await;
+            let sites = Sites {
+                admin: Some(admin),
+                public: Some(public),
+            };
+            run(listener, app.clone(), sites, shutdown).await;
         }
         Some((admin_listener, admin_addr)) => {
             eprintln!("bouncer: admin pages on http://{admin_addr}/admin/ (not on {addr})");
@@ -408,8 +449,16 @@ pub async fn serve_network(
                     let _ = stopped.wait_for(|s| *s).await;
                 }
             };
-            let public = run(listener, app.clone(), None, until_stopped());
-            let private = run(admin_listener, app.clone(), Some(admin), until_stopped());
+            let public_sites = Sites {
+                admin: None,
+                public: Some(public),
+            };
+            let admin_sites = Sites {
+                admin: Some(admin),
+                public: None,
+            };
+            let public = run(listener, app.clone(), public_sites, until_stopped());
+            let private = run(admin_listener, app.clone(), admin_sites, until_stopped());
             let signal = async move {
                 shutdown.await;
                 let _ = stop.send(true);

@@ -1,0 +1,249 @@
+//! The public pages: the download form ([`download`]), the mirror list
+//! ([`mirrors`]), RSS feeds ([`feeds`]) and download trends ([`trends`]).
+//!
+//! Only `public` and `active` products and active mirrors ever appear here.
+//! Pages read a snapshot of the configuration that is taken once per
+//! published index (so a busy download form does not read the database per
+//! view), and feeds and trends are rendered at most once a minute per
+//! address. Answered on a blocking thread, like the admin pages.
+
+pub mod download;
+pub mod feeds;
+pub mod mirrors;
+pub mod page;
+pub mod trends;
+#[cfg(test)]
+pub mod testing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{HeaderMap, Method, Response, StatusCode};
+
+use crate::bounce::Reply;
+use crate::error::Result;
+use crate::network::Network;
+use crate::store::Snapshot;
+
+/// How long a rendered feed or trends page is reused.
+pub const RENDER_TTL: Duration = Duration::from_secs(60);
+
+/// Rendered answers kept at most (one per distinct address).
+const MAX_RENDERED: usize = 256;
+
+/// The public site.
+pub struct Public {
+    /// The live network.
+    pub network: Arc<Network>,
+    /// OS preselected when the browser does not tell.
+    pub default_os: String,
+    /// Language preselected when the browser does not tell.
+    pub default_lang: String,
+    /// Header that marks requests that arrived over HTTPS at a proxy (for
+    /// the absolute links feeds need).
+    pub https_header: String,
+    snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    rendered: Mutex<HashMap<String, Rendered>>,
+}
+
+/// An answer kept for reuse.
+#[derive(Clone)]
+struct Rendered {
+    at: Instant,
+    generation: u64,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One public request (GET or HEAD; no body).
+pub struct Request<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path, e.g. `/feeds/products.rss`.
+    pub path: &'a str,
+    /// The raw query string.
+    pub query: &'a str,
+    /// Request headers (Accept-Language, User-Agent, Host).
+    pub headers: &'a HeaderMap,
+}
+
+impl Request<'_> {
+    /// The absolute base of this site (`https://host`), for feeds. The
+    /// host comes from the request; anything but a plain host name or
+    /// address with a port becomes `localhost`.
+    pub fn site(&self, public: &Public) -> String {
+        let host = self
+            .headers
+            .get(hyper::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() <= 255
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+            })
+            .unwrap_or("localhost");
+        let https = self
+            .headers
+            .get(public.https_header.as_str())
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        format!("{}://{host}", if https { "https" } else { "http" })
+    }
+}
+
+/// Whether `path` is one of the public pages.
+pub fn serves(path: &str) -> bool {
+    matches!(path, "/download" | "/mirrors" | "/stats") || path.starts_with("/feeds/")
+}
+
+impl Public {
+    /// The public site of `network`.
+    pub fn new(network: Arc<Network>, config: &crate::config::Config) -> Public {
+        Public {
+            network,
+            default_os: config.default_os.clone(),
+            default_lang: config.default_lang.clone(),
+            https_header: config.https_header.clone(),
+            snapshot: Mutex::default(),
+            rendered: Mutex::default(),
+        }
+    }
+
+    /// The configuration as of the current index, read once per published
+    /// index.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        let generation = self.network.generation();
+        if let Some((g, s)) = &*lock(&self.snapshot)
+            && *g == generation
+        {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(self.network.store().snapshot()?);
+        *lock(&self.snapshot) = Some((generation, s.clone()));
+        Ok(s)
+    }
+
+    /// `render()`'s answer, reused for [`RENDER_TTL`] while the network's
+    /// configuration stays the same (counts may be up to that old).
+    pub fn rendered(&self, key: &str, render: impl FnOnce() -> Reply) -> Reply {
+        let generation = self.network.generation();
+        if let Some(r) = lock(&self.rendered).get(key)
+            && r.generation == generation
+            && r.at.elapsed() < RENDER_TTL
+        {
+            return r.reply();
+        }
+        let reply = render();
+        if reply.status().is_success() {
+            let (parts, body) = reply.into_parts();
+            let body = body_bytes(body);
+            let r = Rendered {
+                at: Instant::now(),
+                generation,
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            };
+            let mut map = lock(&self.rendered);
+            if map.len() >= MAX_RENDERED {
+                map.retain(|_, r| r.at.elapsed() < RENDER_TTL);
+                if map.len() >= MAX_RENDERED {
+                    map.clear();
+                }
+            }
+            map.insert(key.to_string(), r.clone());
+            return r.reply();
+        }
+        reply
+    }
+}
+
+impl Rendered {
+    fn reply(&self) -> Reply {
+        let mut reply = Response::new(Full::new(self.body.clone()));
+        *reply.status_mut() = self.status;
+        *reply.headers_mut() = self.headers.clone();
+        reply
+    }
+}
+
+/// The bytes of a body that is already complete.
+fn body_bytes(body: Full<Bytes>) -> Bytes {
+    use hyper::body::Body;
+    let mut body = std::pin::pin!(body);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match body.as_mut().poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Answers a public request. Blocking: call it off the async workers.
+pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        let mut reply = crate::bounce::text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 only GET and HEAD are allowed here\n".into(),
+        );
+        reply
+            .headers_mut()
+            .insert("allow", HeaderValue::from_static("GET, HEAD"));
+        return reply;
+    }
+    let mut reply = match req.path {
+        "/download" => download::page(public, req),
+        "/mirrors" => mirrors::page(public, req),
+        "/stats" => trends::page(public, req),
+        _ => match req.path.strip_prefix("/feeds/") {
+            Some(feed) => feeds::feed(public, req, feed),
+            None => crate::bounce::not_found(req.headers, crate::index::Miss::Path),
+        },
+    };
+    let headers = reply.headers_mut();
+    headers
+        .entry(HeaderName::from_static("content-security-policy"))
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("public, max-age=60"));
+    reply
+}
+
+/// An HTML reply.
+pub fn html(status: StatusCode, markup: maud::Markup) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(markup.into_string())));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    reply
+}
+
+/// 500 with the reason, for a database that cannot be read.
+pub fn broken(e: &crate::error::Error) -> Reply {
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        page::layout(
+            "",
+            "Error",
+            maud::html! { h1 { "Something went wrong" } p { (e.to_string()) } },
+        ),
+    )
+}
