@@ -383,6 +383,7 @@ fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)], pas
     println!("  {bin} --db {} mirror list", db.display());
     println!("  {bin} --db {} stats", db.display());
     println!();
+    println!("Download form: {base}/download   mirrors: {base}/mirrors   trends: {base}/stats");
     println!("Admin pages: {base}/admin/  (user admin, password {password})");
     println!();
     println!("Ctrl-C stops the demo.");
