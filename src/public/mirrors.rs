@@ -1,9 +1,515 @@
-//! Public page: mirrors (being written).
+//! Public page `/mirrors`: the active mirrors with their status, the
+//! regions they serve and their share of the downloads of the last 30 days.
+//!
+//! Only active mirrors are listed (an operator's switched-off mirror is no
+//! business of the public). Mirrors with rating 0 are listed but marked
+//! "standby": they are part of the network and get no downloads now.
+//!
+//! Status comes from sentry's view of each mirror (`snapshot.health`):
+//! - never checked → "not yet checked";
+//! - answering properly → "up", unless it has none of our files (sentry
+//!   found every file missing, so it gets no downloads) → "files missing";
+//! - not answering properly → "down" with the time it went down and a
+//!   short class of reason ("not answering", "secure connection fails",
+//!   "server errors", "broken answers"). Sentry's error text itself is
+//!   never shown: it names paths, addresses and proxies of the checker's
+//!   network, which the public has no use for and should not learn.
+//!
+//! Shares are the mirror's downloads over the downloads of all listed
+//! mirrors in the last 30 UTC days, so the column sums to 100 %. The page
+//! reads counts, so it is rendered at most once a minute.
 
-use super::{Public, Request};
+use std::collections::HashMap;
+
+use hyper::StatusCode;
+use maud::{Markup, html};
+
+use super::{Public, Request, broken, html as html_reply, page};
 use crate::bounce::Reply;
+use crate::chart::thousands;
+use crate::model::{Mirror, MirrorHealth, MirrorId};
 
-/// Answers the page.
-pub fn page(_public: &Public, req: &Request<'_>) -> Reply {
-    crate::bounce::not_found(req.headers, crate::index::Miss::Path)
+/// Days of traffic the share column covers (today included).
+pub const SHARE_DAYS: u32 = 30;
+
+/// Answers `GET /mirrors`.
+pub fn page(public: &Public, _req: &Request<'_>) -> Reply {
+    public.rendered("/mirrors", || render(public))
+}
+
+/// A mirror's status as the public sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Sentry has not checked it yet.
+    Unchecked,
+    /// It answered its last check properly.
+    Up,
+    /// It answers, but has none of the files (so it gets no downloads).
+    FilesMissing,
+    /// It does not answer properly, since `since` (Unix seconds).
+    Down {
+        /// When it went down.
+        since: u64,
+        /// A short, generic class of reason (see [`reason_class`]).
+        reason: &'static str,
+    },
+}
+
+/// The status of mirror `m` with sentry's view `health`; `serving` is how
+/// many locations it receives downloads for now and `locations` how many
+/// locations there are (with none, no mirror can have files missing).
+pub fn status(
+    m: &Mirror,
+    health: Option<&MirrorHealth>,
+    serving: usize,
+    locations: usize,
+) -> Status {
+    match health {
+        None => Status::Unchecked,
+        Some(h) if h.checked_at == 0 => Status::Unchecked,
+        Some(h) if !h.healthy => Status::Down {
+            since: h.since,
+            reason: reason_class(&h.error),
+        },
+        // A standby mirror (rating 0) is never eligible, so `serving`
+        // says nothing about its files.
+        Some(_) if m.rating > 0 && locations > 0 && serving == 0 => Status::FilesMissing,
+        Some(_) => Status::Up,
+    }
+}
+
+/// Sentry's error text reduced to a short class fit for the public: the
+/// text itself may name paths, addresses or the checker's proxies.
+pub fn reason_class(error: &str) -> &'static str {
+    let e = error.to_ascii_lowercase();
+    if e.contains("tls failed") {
+        "secure connection fails"
+    } else if e.contains("timed out")
+        || e.contains("does not resolve")
+        || e.contains("connection failed")
+    {
+        "not answering"
+    } else if server_error(&e) {
+        "server errors"
+    } else if e.contains("broken http") || e.contains("redirect loop") {
+        "broken answers"
+    } else {
+        "failing checks"
+    }
+}
+
+/// Whether `error` (lower case) reports an HTTP 5xx status: `503 Service
+/// Unavailable` or `/path: 502 Bad Gateway`.
+fn server_error(error: &str) -> bool {
+    let starts_5xx = |s: &str| {
+        let b = s.as_bytes();
+        b.len() >= 3
+            && b[0] == b'5'
+            && b[1].is_ascii_digit()
+            && b[2].is_ascii_digit()
+            && b.get(3).is_none_or(|c| !c.is_ascii_digit())
+    };
+    starts_5xx(error) || error.split(": ").skip(1).any(starts_5xx)
+}
+
+/// One row of the table.
+struct Row<'a> {
+    mirror: &'a Mirror,
+    status: Status,
+    downloads: u64,
+}
+
+/// Active mirrors with their status and downloads, sorted by downloads
+/// (largest first), then by name.
+fn rows<'a>(
+    mirrors: &'a [Mirror],
+    health: &HashMap<MirrorId, MirrorHealth>,
+    serving: &HashMap<MirrorId, usize>,
+    locations: usize,
+    downloads: &HashMap<MirrorId, u64>,
+) -> Vec<Row<'a>> {
+    let mut rows: Vec<Row<'a>> = mirrors
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| Row {
+            mirror: m,
+            status: status(
+                m,
+                health.get(&m.id),
+                serving.get(&m.id).copied().unwrap_or(0),
+                locations,
+            ),
+            downloads: downloads.get(&m.id).copied().unwrap_or(0),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.downloads
+            .cmp(&a.downloads)
+            .then_with(|| {
+                a.mirror
+                    .name
+                    .to_lowercase()
+                    .cmp(&b.mirror.name.to_lowercase())
+            })
+            .then_with(|| a.mirror.name.cmp(&b.mirror.name))
+    });
+    rows
+}
+
+/// `n` of `total` in percent with one decimal (`–` when nothing counted).
+fn share(n: u64, total: u64) -> String {
+    if total == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.1}\u{a0}%", n as f64 * 100.0 / total as f64)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` of a Unix time.
+fn when(unix: u64) -> String {
+    let s = crate::model::utc(unix);
+    // `YYYY-MM-DD HH:MM:SS UTC` → drop the seconds.
+    match (s.get(..16), s.get(19..)) {
+        (Some(head), Some(tail)) => format!("{head}{tail}"),
+        _ => s,
+    }
+}
+
+fn status_cell(m: &Mirror, status: Status) -> Markup {
+    html! {
+        @match status {
+            Status::Unchecked => span.badge.off { "not yet checked" },
+            Status::Up => span.badge.good { "up" },
+            Status::FilesMissing => span.badge.bad { "files missing" },
+            Status::Down { since, reason } => {
+                span.badge.bad { "down" }
+                " "
+                span.hint {
+                    (reason)
+                    @if since > 0 { ", since " time datetime=(crate::model::utc(since)) { (when(since)) } }
+                }
+            }
+        }
+        @if m.rating == 0 {
+            " "
+            span.badge.off title="Kept in reserve: receives no downloads now" { "standby" }
+        }
+    }
+}
+
+fn render(public: &Public) -> Reply {
+    let snapshot = match public.snapshot() {
+        Ok(s) => s,
+        Err(e) => return broken(&e),
+    };
+    let today = crate::model::day_of(crate::model::now());
+    let from = today.saturating_sub(SHARE_DAYS - 1);
+    let counts = match public.network.store().counts(from, today) {
+        Ok(c) => c,
+        Err(e) => return broken(&e),
+    };
+    let (serving, locations) = {
+        let index = public.network.index();
+        (index.serving_by_mirror(), index.stats().locations)
+    };
+    let rows = rows(
+        &snapshot.mirrors,
+        &snapshot.health,
+        &serving,
+        locations,
+        &counts.by_mirror,
+    );
+    html_reply(StatusCode::OK, body(&rows))
+}
+
+fn body(rows: &[Row<'_>]) -> Markup {
+    let total: u64 = rows.iter().map(|r| r.downloads).sum();
+    let up = rows.iter().filter(|r| r.status == Status::Up).count();
+    let down = rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Down { .. } | Status::FilesMissing))
+        .count();
+    let standby = rows.iter().filter(|r| r.mirror.rating == 0).count();
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let content = html! {
+        h1 { "Mirrors" }
+        p {
+            "Our downloads are served by these mirrors. Each download goes to one of them, "
+            "chosen by where you are and how much each mirror can carry."
+        }
+        @if rows.is_empty() {
+            p.problem { "No mirrors are active right now. Downloads are served from our own servers meanwhile." }
+        } @else {
+            p {
+                strong { (rows.len()) " " (plural(rows.len(), "active mirror", "active mirrors")) }
+                ": " (up) " up, " (down) " down"
+                @if standby > 0 { ", " (standby) " standby" }
+                " · " (thousands(total)) " " (plural(total as usize, "download", "downloads"))
+                " in the last " (SHARE_DAYS) " days"
+            }
+            table.mirrors {
+                thead {
+                    tr {
+                        th scope="col" { "Mirror" }
+                        th scope="col" { "Address" }
+                        th scope="col" { "Status" }
+                        th scope="col" { "Regions" }
+                        th.num scope="col" { "Share (" (SHARE_DAYS) " days)" }
+                        th.num scope="col" { "Downloads" }
+                    }
+                }
+                tbody {
+                    @for r in rows {
+                        tr {
+                            th scope="row" { (r.mirror.name) }
+                            td { a href=(r.mirror.base_url) rel="nofollow noopener" { (r.mirror.base_url) } }
+                            td { (status_cell(r.mirror, r.status)) }
+                            td {
+                                @if r.mirror.regions.is_empty() { "worldwide" }
+                                @else { (r.mirror.regions.join(", ")) }
+                            }
+                            td.num { (share(r.downloads, total)) }
+                            td.num { (thousands(r.downloads)) }
+                        }
+                    }
+                }
+                tfoot {
+                    tr {
+                        th scope="row" colspan="4" { "All listed mirrors" }
+                        td.num { @if total > 0 { "100\u{a0}%" } @else { "–" } }
+                        td.num { (thousands(total)) }
+                    }
+                }
+            }
+            p.hint {
+                "Up: answered our last check properly. Down: did not answer properly (since the time shown). "
+                "Files missing: answers, but does not carry our files yet. Standby: kept in reserve, "
+                "receives no downloads now. Shares count the downloads of the last " (SHARE_DAYS)
+                " days (UTC) among the mirrors listed here; the page is updated every minute."
+            }
+        }
+    };
+    page::layout("/mirrors", "Mirrors", content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Availability, CountBatch};
+    use crate::public::testing::{body as text, get, public};
+    use crate::store::{NewMirror, NewProduct};
+
+    fn health(healthy: bool, error: &str) -> MirrorHealth {
+        MirrorHealth {
+            healthy,
+            checked_at: 1_700_000_000,
+            since: 1_699_999_000,
+            error: error.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn mirror(rating: u32) -> Mirror {
+        Mirror {
+            id: MirrorId(1),
+            name: "m".into(),
+            base_url: "https://m.example".into(),
+            rating,
+            active: true,
+            regions: vec![],
+            contact: String::new(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn status_mapping() {
+        let m = mirror(10);
+        assert_eq!(status(&m, None, 0, 3), Status::Unchecked);
+        let never = MirrorHealth::default();
+        assert_eq!(status(&m, Some(&never), 0, 3), Status::Unchecked);
+        assert_eq!(status(&m, Some(&health(true, "")), 2, 3), Status::Up);
+        assert_eq!(
+            status(&m, Some(&health(true, "")), 0, 3),
+            Status::FilesMissing
+        );
+        // Nothing to carry: nothing missing.
+        assert_eq!(status(&m, Some(&health(true, "")), 0, 0), Status::Up);
+        // Standby mirrors are never eligible, so serving says nothing.
+        assert_eq!(
+            status(&mirror(0), Some(&health(true, "")), 0, 3),
+            Status::Up
+        );
+        assert_eq!(
+            status(&m, Some(&health(false, "timed out: 10.0.0.7:443")), 0, 3),
+            Status::Down {
+                since: 1_699_999_000,
+                reason: "not answering"
+            }
+        );
+        for (error, class) in [
+            ("timed out: read", "not answering"),
+            (
+                "host name does not resolve: internal.proxy",
+                "not answering",
+            ),
+            ("connection failed", "not answering"),
+            ("TLS failed: certificate expired", "secure connection fails"),
+            ("503 Service Unavailable", "server errors"),
+            ("/pub/f%20x.exe: 502 Bad Gateway", "server errors"),
+            ("/pub/f.exe: broken HTTP: eof", "broken answers"),
+            ("redirect loop", "broken answers"),
+            ("/pub/5000.exe: something new", "failing checks"),
+            ("", "failing checks"),
+        ] {
+            assert_eq!(reason_class(error), class, "{error}");
+        }
+    }
+
+    /// A network with four mirrors: two rated and checked, one standby and
+    /// one inactive; hostile names where allowed.
+    fn network() -> (tempfile::TempDir, crate::public::Public, Vec<MirrorId>) {
+        let (dir, public) = public();
+        let ids = public
+            .network
+            .write("test", |tx| {
+                tx.product_add(NewProduct {
+                    name: "fx".into(),
+                    ..Default::default()
+                })?;
+                let loc = tx.location_add("fx", "win", "/fx/setup.exe")?;
+                let mut ids = Vec::new();
+                for (name, url, rating, inactive, regions) in [
+                    ("<b>alpha</b>", "https://a.example/pub", 10, false, vec![]),
+                    ("beta", "https://b.example", 10, false, vec![]),
+                    ("gamma", "http://g.example", 0, false, vec![]),
+                    ("hidden-off", "https://off.example", 10, true, vec![]),
+                ] {
+                    let m = tx.mirror_add(NewMirror {
+                        name: name.into(),
+                        base_url: url.into(),
+                        rating,
+                        regions,
+                        inactive,
+                        ..Default::default()
+                    })?;
+                    ids.push(m.id);
+                }
+                // alpha serves and is up; beta is down; gamma (standby) is
+                // unchecked.
+                tx.set_availability(
+                    loc.id,
+                    ids[0],
+                    &Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 5,
+                        error: String::new(),
+                    },
+                )?;
+                tx.set_health(ids[0], &health(true, ""))?;
+                tx.set_health(
+                    ids[1],
+                    &health(false, "timed out: secret-proxy.internal:3128"),
+                )?;
+                Ok(ids)
+            })
+            .unwrap();
+        (dir, public, ids)
+    }
+
+    fn add(public: &crate::public::Public, day: u32, mirrors: &[(MirrorId, u64)]) {
+        public
+            .network
+            .store()
+            .add_counts(&CountBatch {
+                day,
+                mirrors: mirrors.to_vec(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn lists_active_mirrors_with_status_and_shares() {
+        let (_dir, public, ids) = network();
+        let today = crate::model::day_of(crate::model::now());
+        add(&public, today, &[(ids[0], 1), (ids[1], 2), (ids[3], 1000)]);
+        add(&public, today - 29, &[(ids[0], 2)]);
+        // Outside the 30 days: not counted.
+        add(&public, today - 30, &[(ids[1], 500)]);
+        let reply = get(&public, "/mirrors", &[]);
+        assert_eq!(reply.status(), StatusCode::OK);
+        let html = text(reply);
+        // Percent signs stay with their numbers.
+        assert!(html.contains("60.0\u{a0}%"));
+        let html = html.replace('\u{a0}', " ");
+
+        // Only active mirrors; the inactive one and its traffic stay out.
+        assert!(!html.contains("hidden-off"), "{html}");
+        assert!(!html.contains("off.example"));
+        assert!(html.contains("3 active mirrors"), "{html}");
+        assert!(html.contains("5 downloads in the last 30 days"), "{html}");
+
+        // Escaped names, linked base URLs.
+        assert!(html.contains("&lt;b&gt;alpha&lt;/b&gt;"));
+        assert!(!html.contains("<b>alpha"));
+        assert!(html.contains(r#"href="https://a.example/pub""#));
+
+        // Sorted by share (alpha 3, beta 2, gamma 0).
+        let a = html.find("&lt;b&gt;alpha").unwrap();
+        let b = html.find(">beta<").unwrap();
+        let g = html.find(">gamma<").unwrap();
+        assert!(a < b && b < g, "{html}");
+        assert!(html.contains("60.0 %") && html.contains("40.0 %") && html.contains("0.0 %"));
+
+        // Status: up, down with a generic reason (never the raw error),
+        // standby and unchecked.
+        assert!(html.contains(r#"<span class="badge good">up</span>"#));
+        assert!(html.contains(r#"<span class="badge bad">down</span>"#));
+        assert!(html.contains("not answering, since"));
+        assert!(!html.contains("secret-proxy"));
+        assert!(html.contains("standby"));
+        assert!(html.contains("not yet checked"));
+        assert!(html.contains("worldwide"));
+    }
+
+    #[test]
+    fn shares_sum_to_100_percent() {
+        let (_dir, public, ids) = network();
+        let today = crate::model::day_of(crate::model::now());
+        add(&public, today, &[(ids[0], 1), (ids[1], 1), (ids[2], 1)]);
+        let html = text(get(&public, "/mirrors", &[])).replace('\u{a0}', " ");
+        let tbody = &html[html.find("<tbody>").unwrap()..html.find("</tbody>").unwrap()];
+        let shares: Vec<f64> = tbody
+            .split(r#"<td class="num">"#)
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.split(" %").next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(shares, vec![33.3, 33.3, 33.3]);
+        let sum: f64 = shares.iter().sum();
+        assert!((sum - 100.0).abs() <= 0.05 * shares.len() as f64, "{sum}");
+    }
+
+    #[test]
+    fn sorted_by_downloads_then_name() {
+        let mk = |id: u64, name: &str| Mirror {
+            id: MirrorId(id),
+            name: name.into(),
+            ..mirror(1)
+        };
+        let mirrors = vec![mk(1, "b"), mk(2, "A"), mk(3, "c"), mk(4, "d")];
+        let downloads = HashMap::from([(MirrorId(3), 7), (MirrorId(4), 9)]);
+        let r = rows(&mirrors, &HashMap::new(), &HashMap::new(), 0, &downloads);
+        let names: Vec<&str> = r.iter().map(|r| r.mirror.name.as_str()).collect();
+        assert_eq!(names, vec!["d", "c", "A", "b"]);
+    }
+
+    #[test]
+    fn no_mirrors_no_division_by_zero() {
+        let (_dir, public) = public();
+        let html = text(get(&public, "/mirrors", &[]));
+        assert!(html.contains("No mirrors are active"));
+    }
 }
