@@ -18,12 +18,20 @@ pub const ADMIN_JS: &str = include_str!("../assets/admin.js");
 /// Where the admin script is served.
 pub const ADMIN_JS_PATH: &str = "/assets/admin.js";
 
+/// The download form's script (narrows the lists to the chosen product's
+/// operating systems and languages), served at [`DOWNLOAD_JS_PATH`].
+pub const DOWNLOAD_JS: &str = include_str!("../assets/download.js");
+
+/// Where the download form's script is served.
+pub const DOWNLOAD_JS_PATH: &str = "/assets/download.js";
+
 /// The asset served at `path`, with its content type.
 pub fn find(path: &str) -> Option<(&'static str, &'static str)> {
     match path {
         CSS_PATH => Some((CSS, "text/css; charset=utf-8")),
         ADMIN_CSS_PATH => Some((ADMIN_CSS, "text/css; charset=utf-8")),
         ADMIN_JS_PATH => Some((ADMIN_JS, "text/javascript; charset=utf-8")),
+        DOWNLOAD_JS_PATH => Some((DOWNLOAD_JS, "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

@@ -14,6 +14,8 @@ mod durability;
 mod files;
 mod heartbeat;
 mod loader;
+mod public;
+mod public_browser;
 mod selection;
 mod sentry;
 mod tls;

@@ -11,9 +11,9 @@ pub mod download;
 pub mod feeds;
 pub mod mirrors;
 pub mod page;
-pub mod trends;
 #[cfg(test)]
 pub mod testing;
+pub mod trends;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -188,6 +188,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The public pages' Content-Security-Policy. `form-action` allows any
+/// http(s) origin because the download form is redirected by the bounce to
+/// a mirror, and browsers apply `form-action` to every redirect after a
+/// submission; the pages hold nothing secret, and scripts stay `'self'`.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+
 /// Answers a public request. Blocking: call it off the async workers.
 pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     if req.method != Method::GET && req.method != Method::HEAD {
@@ -212,9 +218,7 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     let headers = reply.headers_mut();
     headers
         .entry(HeaderName::from_static("content-security-policy"))
-        .or_insert(HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ));
+        .or_insert(HeaderValue::from_static(CSP));
     headers.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

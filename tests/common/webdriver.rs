@@ -295,6 +295,24 @@ impl Browser {
     /// Starts chromedriver and a headless Chromium session with a fresh
     /// profile. Panics if either is missing or does not start.
     pub fn start() -> Browser {
+        Browser::launch(&[], false)
+    }
+
+    /// [`Browser::start`] with `extra` Chromium arguments after the usual
+    /// ones (e.g. `--blink-settings=scriptEnabled=false` for a browser
+    /// without JavaScript), saving downloads in [`Browser::download_dir`]
+    /// rather than the user's Downloads folder.
+    pub fn start_with_args(extra: &[&str]) -> Browser {
+        Browser::launch(extra, true)
+    }
+
+    /// Where a browser from [`Browser::start_with_args`] saves downloads:
+    /// inside its temporary directory, removed with it.
+    pub fn download_dir(&self) -> PathBuf {
+        self._dir.path().join("downloads")
+    }
+
+    fn launch(extra: &[&str], own_downloads: bool) -> Browser {
         let dir = tempfile::Builder::new()
             .prefix("bouncer-browser-")
             .tempdir()
@@ -303,6 +321,17 @@ impl Browser {
         let driver = Driver::start(dir.path());
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut options = json!({
+            "binary": chromium_path(),
+            "args": args,
+        });
+        if own_downloads {
+            options["prefs"] = json!({
+                "download.default_directory": dir.path().join("downloads"),
+                "download.prompt_for_download": false,
+            });
+        }
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -312,10 +341,7 @@ impl Browser {
                         "pageLoad": BROWSER_TIMEOUT_MS,
                         "script": BROWSER_TIMEOUT_MS,
                     },
-                    "goog:chromeOptions": {
-                        "binary": chromium_path(),
-                        "args": args,
-                    },
+                    "goog:chromeOptions": options,
                 }
             }
         });
