@@ -231,6 +231,22 @@ fn the_download_form_narrows_the_choices_and_leads_to_a_mirror() {
     let r = server.get(r.location());
     assert_eq!(r.status, 302, "{r:?}");
     assert_eq!(r.location(), format!("{}{file}", mirror.url));
+
+    // The other public pages render for a human to look at; the private
+    // product is on none of them.
+    for (path, shot) in [
+        ("/mirrors", "public/mirrors.png"),
+        ("/stats", "public/stats.png"),
+        (
+            &format!("/stats?product={FIREFOX}&days=90"),
+            "public/stats-product.png",
+        ),
+    ] {
+        browser.goto(&format!("{base}{path}"));
+        browser.find("main h1");
+        assert!(!browser.source().contains("secretbuild"), "{path}");
+        browser.screenshot(shot);
+    }
 }
 
 #[test]
