@@ -56,7 +56,24 @@ pub fn thousands(n: u64) -> String {
     group(&n.to_string())
 }
 
-fn group(digits: &str) -> String {
+/// Downloads per day for display: one decimal below 10 ("0.4"), whole
+/// numbers with thousands separators above, "< 0.1" for tiny averages.
+pub fn per_day(total: u64, days: u32) -> String {
+    let avg = total as f64 / f64::from(days.max(1));
+    if total == 0 {
+        "0".to_string()
+    } else if avg < 0.05 {
+        "< 0.1".to_string()
+    } else if avg < 9.95 {
+        format!("{avg:.1}")
+    } else {
+        thousands(avg.round() as u64)
+    }
+}
+
+/// Digits with thousands separators: `"1234567"` → `"1,234,567"` (also
+/// for numbers wider than `u64`).
+pub fn group(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {

@@ -346,6 +346,18 @@ pub fn day_of(unix_secs: u64) -> u32 {
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for a Unix time in seconds.
 pub fn utc(unix_secs: u64) -> String {
+    let (year, month, day) = civil(unix_secs);
+    let s = unix_secs % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+/// The (year, month 1–12, day 1–31) of a Unix time, UTC.
+pub fn civil(unix_secs: u64) -> (i64, i64, i64) {
     // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
     let days = (unix_secs / 86_400) as i64 + 719_468;
     let era = days.div_euclid(146_097);
@@ -356,13 +368,7 @@ pub fn utc(unix_secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let s = unix_secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    (year, month, day)
 }
 
 #[cfg(test)]

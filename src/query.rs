@@ -57,6 +57,21 @@ pub fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> 
     })
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986): a
+/// query value or a single path segment.
+pub fn encode_component(s: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// Percent-encodes what may not appear raw in a URL path segment sequence
 /// (keeps `/`, unreserved characters and already valid `%XX` escapes).
 pub fn encode_path(path: &str) -> Cow<'_, str> {

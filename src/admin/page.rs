@@ -178,15 +178,7 @@ pub fn sentence(s: &str) -> String {
 
 /// Percent-encodes a name for use in an admin URL path segment.
 pub fn seg(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::query::encode_component(name)
 }
 
 /// A query string (`?a=1&b=x%20y`) of the non-empty `pairs`, values

@@ -345,21 +345,6 @@ fn share(n: u64, total: u64, decimals: usize) -> String {
     }
 }
 
-/// Downloads per day: one decimal below 10 ("0.4"), whole numbers with
-/// thousands separators above.
-fn average(total: u64, days: u32) -> String {
-    let avg = total as f64 / f64::from(days.max(1));
-    if total == 0 {
-        "0".to_string()
-    } else if avg < 0.05 {
-        "< 0.1".to_string()
-    } else if avg < 9.95 {
-        format!("{avg:.1}")
-    } else {
-        thousands(avg.round() as u64)
-    }
-}
-
 /// The stats page, or the form with what is wrong with its parameters.
 fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let s = match ctx.network().store().snapshot() {
@@ -450,7 +435,7 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 span.value { (thousands(counts.total)) }
                 span.label { @if counts.total == 1 { "download" } @else { "downloads" } }
             }
-            div.stat { span.value { (average(counts.total, range.days())) } span.label { "per day on average" } }
+            div.stat { span.value { (chart::per_day(counts.total, range.days())) } span.label { "per day on average" } }
             div.stat {
                 span.value { (busiest.map_or_else(|| "–".to_string(), |(_, n)| thousands(*n))) }
                 span.label {
@@ -741,13 +726,13 @@ mod tests {
 
     #[test]
     fn averages_keep_a_decimal_below_ten() {
-        assert_eq!(average(12, 30), "0.4");
-        assert_eq!(average(99, 10), "9.9");
-        assert_eq!(average(996, 100), "10");
-        assert_eq!(average(100, 7), "14");
-        assert_eq!(average(12_345_678, 1), "12,345,678");
-        assert_eq!(average(0, 30), "0");
-        assert_eq!(average(1, 365), "< 0.1");
+        assert_eq!(chart::per_day(12, 30), "0.4");
+        assert_eq!(chart::per_day(99, 10), "9.9");
+        assert_eq!(chart::per_day(996, 100), "10");
+        assert_eq!(chart::per_day(100, 7), "14");
+        assert_eq!(chart::per_day(12_345_678, 1), "12,345,678");
+        assert_eq!(chart::per_day(0, 30), "0");
+        assert_eq!(chart::per_day(1, 365), "< 0.1");
     }
 
     fn product(admin: &Admin, name: &str) -> ProductId {

@@ -844,31 +844,17 @@ fn check(offer: &Offer, p: &Params) -> Result<Target, Vec<Problem>> {
     }
 }
 
-/// Percent-encodes a query value: everything but unreserved characters.
-fn encode_component(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 impl Target {
     /// The bounce URL (relative to this site).
     fn bounce_url(&self) -> String {
         let mut url = format!(
             "/?product={}&os={}",
-            encode_component(&self.product),
-            encode_component(&self.os)
+            crate::query::encode_component(&self.product),
+            crate::query::encode_component(&self.os)
         );
         if !self.lang.is_empty() {
             url.push_str("&lang=");
-            url.push_str(&encode_component(&self.lang));
+            url.push_str(&crate::query::encode_component(&self.lang));
         }
         url
     }

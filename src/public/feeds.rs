@@ -367,20 +367,10 @@ fn share(n: u64, total: u64) -> String {
 
 /// The download form with `product` chosen.
 fn download_link(site: &str, product: &str) -> String {
-    format!("{site}/download?product={}", encode_component(product))
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    format!(
+        "{site}/download?product={}",
+        crate::query::encode_component(product)
+    )
 }
 
 /// `text` for XML text or a quoted attribute: `& < > " '` escaped, `\r` as
@@ -427,16 +417,7 @@ pub fn rfc822(unix_secs: u64) -> String {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let days = unix_secs / 86_400;
-    // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::model::civil(unix_secs);
     let s = unix_secs % 86_400;
     format!(
         "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} +0000",
@@ -884,7 +865,7 @@ mod tests {
             unicode.link,
             format!(
                 "http://bouncer.example.org/download?product={}",
-                encode_component(UNICODE)
+                crate::query::encode_component(UNICODE)
             )
         );
         assert!(unicode.link.is_ascii());

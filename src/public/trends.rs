@@ -213,7 +213,7 @@ fn change(now: u64, before: u64) -> (String, Option<&'static str>) {
     } else {
         format!(
             "{}.{}\u{a0}%",
-            group(&(tenths / 10).to_string()),
+            chart::group(&(tenths / 10).to_string()),
             tenths % 10
         )
     };
@@ -227,33 +227,6 @@ fn change(now: u64, before: u64) -> (String, Option<&'static str>) {
 fn change_markup(now: u64, before: u64) -> Markup {
     let (text, class) = change(now, before);
     html! { span class=[class] { (text) } }
-}
-
-/// Digits with thousands separators: `"1234567"` → `"1,234,567"` (for
-/// numbers beyond `u64`, which [`thousands`] takes).
-fn group(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Downloads per day: one decimal below 10, whole numbers above.
-fn average(total: u64, days: u32) -> String {
-    let avg = total as f64 / f64::from(days.max(1));
-    if total == 0 {
-        "0".to_string()
-    } else if avg < 0.05 {
-        "< 0.1".to_string()
-    } else if avg < 9.95 {
-        format!("{avg:.1}")
-    } else {
-        thousands(avg.round() as u64)
-    }
 }
 
 /// `YYYY-MM-DD` of a day since the Unix epoch.
@@ -352,7 +325,7 @@ fn overview_page(s: &Snapshot, now: &Counts, before: &Counts, period: Period) ->
         p.hint { "From " (from) " to " (to) " (UTC), compared with the " (period.days) " days before." }
         div.cards {
             (stat(&thousands(o.total), html! { "downloads" }))
-            (stat(&average(o.total, period.days), html! { "per day on average" }))
+            (stat(&chart::per_day(o.total, period.days), html! { "per day on average" }))
             (stat(&thousands(o.before), html! { "in the previous " (period.days) " days" }))
             (stat(&change(o.total, o.before).0, html! { "change" }))
             (stat(&downloaded.to_string(), html! { @if downloaded == 1 { "product downloaded" } @else { "products downloaded" } }))
@@ -500,7 +473,7 @@ fn product_page(
         p.hint { "From " (from) " to " (to) " (UTC), compared with the " (period.days) " days before." }
         div.cards {
             (stat(&thousands(total), html! { @if total == 1 { "download" } @else { "downloads" } }))
-            (stat(&average(total, period.days), html! { "per day on average" }))
+            (stat(&chart::per_day(total, period.days), html! { "per day on average" }))
             (stat(&thousands(prev), html! { "in the previous " (period.days) " days" }))
             (stat(&change(total, prev).0, html! { "change" }))
         }
@@ -733,9 +706,9 @@ mod tests {
         let huge = (u128::from(u64::MAX) - 1) * 100;
         assert_eq!(
             sp(change(u64::MAX, 1).0),
-            format!("↑ {}.0 %", group(&huge.to_string()))
+            format!("↑ {}.0 %", chart::group(&huge.to_string()))
         );
-        assert_eq!(group("1234567"), "1,234,567");
+        assert_eq!(chart::group("1234567"), "1,234,567");
     }
 
     #[test]
