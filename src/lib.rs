@@ -12,6 +12,7 @@
 //! - [`sentry`]: checks mirrors on a thread pool, keeps availability honest, reports and mails.
 //! - [`mail`]: e-mail to operators over SMTP.
 //! - [`admin`]: the admin pages under `/admin/` (login, CRUD, overview, reports, loader, stats, audit log).
+//! - [`api`]: the release-automation API under `/api/` (Tuxedo-compatible XML, and JSON).
 //! - [`chart`]: server-rendered SVG charts.
 //! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
@@ -26,6 +27,7 @@
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod bounce;
 pub mod chart;

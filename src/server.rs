@@ -73,6 +73,8 @@ pub struct Sites {
     pub admin: Option<Arc<Admin>>,
     /// The public pages (download form, mirror list, feeds, trends).
     pub public: Option<Arc<crate::public::Public>>,
+    /// The release-automation API under `/api/`.
+    pub api: Option<Arc<crate::api::Api>>,
 }
 
 /// A reply ready at once (the redirect path: no allocation for a future)
@@ -158,6 +160,58 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
         text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "500 the admin page failed; the server log says why\n".into(),
+        )
+    })
+}
+
+/// Reads an API request's body (capped at 500 KB, as bouncer-admin) and
+/// answers it on a blocking thread.
+async fn api_reply(
+    api: Arc<crate::api::Api>,
+    req: Request<Incoming>,
+    peer: std::net::IpAddr,
+) -> Reply {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    let limit = crate::api::MAX_BODY;
+    let too_large = || crate::api::too_large(&parts.headers);
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let read = http_body_util::Limited::new(body, limit).collect();
+    let body = match tokio::time::timeout(std::time::Duration::from_secs(60), read).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "400 the request body broke off or took too long\n".into(),
+            );
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let path = parts.uri.path();
+        let req = crate::api::Request {
+            method: &parts.method,
+            path: path.strip_prefix("/api").unwrap_or(path),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+            peer,
+        };
+        crate::api::handle(&api, &req)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        eprintln!("bouncer: an API request failed: {e}");
+        text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 the API request failed; the server log says why\n".into(),
         )
     })
 }
@@ -268,12 +322,15 @@ pub async fn run(
         let sites = sites.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path();
-            let reply = match (&sites.admin, &sites.public) {
-                (Some(admin), _) if is_admin_path(path) => {
+            let reply = match (&sites.admin, &sites.public, &sites.api) {
+                (Some(admin), _, _) if is_admin_path(path) => {
                     Answer::Later(Box::pin(admin_reply(admin.clone(), req, peer.ip())))
                 }
-                (_, Some(public)) if crate::public::serves(path) => {
+                (_, Some(public), _) if crate::public::serves(path) => {
                     Answer::Later(Box::pin(public_reply(public.clone(), req)))
+                }
+                (_, _, Some(api)) if crate::api::serves(path) => {
+                    Answer::Later(Box::pin(api_reply(api.clone(), req, peer.ip())))
                 }
                 _ => Answer::Now(Some(route(&app, &req))),
             };
@@ -418,6 +475,7 @@ pub async fn serve_network(
     admin.https_header = config.https_header.clone();
     let admin = Arc::new(admin);
     let public = Arc::new(crate::public::Public::new(network.clone(), &config));
+    let api = Arc::new(crate::api::Api::new(network.clone()));
     let stats = network.index().stats();
     eprintln!(
         "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
@@ -437,6 +495,7 @@ pub async fn serve_network(
             let sites = Sites {
                 admin: Some(admin),
                 public: Some(public),
+                api: Some(api),
             };
             run(listener, app.clone(), sites, shutdown).await;
         }
@@ -449,13 +508,17 @@ pub async fn serve_network(
                     let _ = stopped.wait_for(|s| *s).await;
                 }
             };
+            // Release tooling is an internal client: the API lives with
+            // the admin pages.
             let public_sites = Sites {
                 admin: None,
                 public: Some(public),
+                api: None,
             };
             let admin_sites = Sites {
                 admin: Some(admin),
                 public: None,
+                api: Some(api),
             };
             let public = run(listener, app.clone(), public_sites, until_stopped());
             let private = run(admin_listener, app.clone(), admin_sites, until_stopped());
