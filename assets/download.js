@@ -23,7 +23,7 @@
     return;
   }
   var prefer = data.prefer || { os: [], lang: [] };
-  var products = {};
+  var products = Object.create(null);
   data.products.forEach(function (p) {
     products[p.name] = p;
   });

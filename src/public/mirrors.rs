@@ -204,7 +204,7 @@ fn render(public: &Public) -> Reply {
     };
     let today = crate::model::day_of(crate::model::now());
     let from = today.saturating_sub(SHARE_DAYS - 1);
-    let counts = match public.network.store().counts(from, today) {
+    let counts = match public.counts(from, today) {
         Ok(c) => c,
         Err(e) => return broken(&e),
     };

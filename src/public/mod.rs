@@ -27,7 +27,7 @@ use hyper::{HeaderMap, Method, Response, StatusCode};
 use crate::bounce::Reply;
 use crate::error::Result;
 use crate::network::Network;
-use crate::store::Snapshot;
+use crate::store::{Counts, Snapshot};
 
 /// How long a rendered feed or trends page is reused.
 pub const RENDER_TTL: Duration = Duration::from_secs(60);
@@ -48,6 +48,11 @@ pub struct Public {
     pub https_header: String,
     snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
     rendered: Mutex<HashMap<String, Rendered>>,
+    /// Download counts by period, read at most once a minute each.
+    counts: Mutex<HashMap<(u32, u32), (Instant, Arc<Counts>)>>,
+    /// Held while rendering: one render at a time, and a page many
+    /// clients ask for at once is rendered once.
+    render: Mutex<()>,
 }
 
 /// An answer kept for reuse.
@@ -111,6 +116,8 @@ impl Public {
             https_header: config.https_header.clone(),
             snapshot: Mutex::default(),
             rendered: Mutex::default(),
+            counts: Mutex::default(),
+            render: Mutex::default(),
         }
     }
 
@@ -128,15 +135,39 @@ impl Public {
         Ok(s)
     }
 
+    /// Downloads over the days `from..=to`, read from the store at most
+    /// once per [`RENDER_TTL`] for the same period.
+    pub fn counts(&self, from: u32, to: u32) -> Result<Arc<Counts>> {
+        if let Some((at, c)) = lock(&self.counts).get(&(from, to))
+            && at.elapsed() < RENDER_TTL
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(self.network.store().counts(from, to)?);
+        let mut map = lock(&self.counts);
+        map.retain(|_, (at, _)| at.elapsed() < RENDER_TTL);
+        map.insert((from, to), (Instant::now(), c.clone()));
+        Ok(c)
+    }
+
     /// `render()`'s answer, reused for [`RENDER_TTL`] while the network's
     /// configuration stays the same (counts may be up to that old).
+    /// Renders run one at a time; a page asked for by many at once is
+    /// rendered once.
     pub fn rendered(&self, key: &str, render: impl FnOnce() -> Reply) -> Reply {
+        let fresh = |generation: u64| {
+            lock(&self.rendered)
+                .get(key)
+                .filter(|r| r.generation == generation && r.at.elapsed() < RENDER_TTL)
+                .map(Rendered::reply)
+        };
+        if let Some(reply) = fresh(self.network.generation()) {
+            return reply;
+        }
+        let _one_at_a_time = lock(&self.render);
         let generation = self.network.generation();
-        if let Some(r) = lock(&self.rendered).get(key)
-            && r.generation == generation
-            && r.at.elapsed() < RENDER_TTL
-        {
-            return r.reply();
+        if let Some(reply) = fresh(generation) {
+            return reply;
         }
         let reply = render();
         if reply.status().is_success() {
@@ -152,8 +183,12 @@ impl Public {
             let mut map = lock(&self.rendered);
             if map.len() >= MAX_RENDERED {
                 map.retain(|_, r| r.at.elapsed() < RENDER_TTL);
-                if map.len() >= MAX_RENDERED {
-                    map.clear();
+                // Still full: the oldest goes, not the pages in demand.
+                if map.len() >= MAX_RENDERED
+                    && let Some(oldest) =
+                        map.iter().min_by_key(|(_, r)| r.at).map(|(k, _)| k.clone())
+                {
+                    map.remove(&oldest);
                 }
             }
             map.insert(key.to_string(), r.clone());
@@ -215,6 +250,7 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
             None => crate::bounce::not_found(req.headers, crate::index::Miss::Path),
         },
     };
+    let status = reply.status();
     let headers = reply.headers_mut();
     headers
         .entry(HeaderName::from_static("content-security-policy"))
@@ -223,9 +259,14 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    let cache = if status.is_success() || status.is_redirection() {
+        "public, max-age=60"
+    } else {
+        "no-store"
+    };
     headers
         .entry(CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("public, max-age=60"));
+        .or_insert(HeaderValue::from_static(cache));
     reply
 }
 
@@ -240,14 +281,16 @@ pub fn html(status: StatusCode, markup: maud::Markup) -> Reply {
     reply
 }
 
-/// 500 with the reason, for a database that cannot be read.
+/// 500 for a database that cannot be read: the reason goes to the log,
+/// not to the public.
 pub fn broken(e: &crate::error::Error) -> Reply {
+    eprintln!("bouncer: a public page failed: {e}");
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         page::layout(
             "",
             "Error",
-            maud::html! { h1 { "Something went wrong" } p { (e.to_string()) } },
+            maud::html! { h1 { "Something went wrong" } p { "Please try again in a minute." } },
         ),
     )
 }

@@ -40,7 +40,13 @@ const OTHER: &str = "other public products";
 /// Answers `GET /stats`, reusing the rendered page for a minute per
 /// address.
 pub fn page(public: &Public, req: &Request<'_>) -> Reply {
-    let key = format!("{}?{}", req.path, req.query);
+    // Keyed by what the page shows, not by the raw query: made-up
+    // parameters must not make every request a new render.
+    let (days, product) = parse(req.query);
+    let key = format!(
+        "/stats {days:?} {}",
+        product.as_deref().unwrap_or("").to_lowercase()
+    );
     public.rendered(&key, || render(public, req.query))
 }
 
@@ -293,13 +299,12 @@ fn render(public: &Public, query: &str) -> Reply {
         Err(bad) => return bad_period(&bad, product.map(|p| p.name.as_str())),
     };
     let period = Period::ending(crate::model::day_of(crate::model::now()), days);
-    let store = public.network.store();
-    let now = match store.counts(period.from, period.to) {
+    let now = match public.counts(period.from, period.to) {
         Ok(c) => c,
         Err(e) => return broken(&e),
     };
-    let before = match period.previous().map(|p| store.counts(p.from, p.to)) {
-        None => Counts::default(),
+    let before = match period.previous().map(|p| public.counts(p.from, p.to)) {
+        None => std::sync::Arc::new(Counts::default()),
         Some(Ok(c)) => c,
         Some(Err(e)) => return broken(&e),
     };
