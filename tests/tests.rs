@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod admin_browser;
+mod api;
 mod bounce;
 mod browser_smoke;
 mod cli;

@@ -49,11 +49,14 @@ pub struct Public {
     snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
     rendered: Mutex<HashMap<String, Rendered>>,
     /// Download counts by period, read at most once a minute each.
-    counts: Mutex<HashMap<(u32, u32), (Instant, Arc<Counts>)>>,
+    counts: Mutex<HashMap<(u32, u32), CountsRead>>,
     /// Held while rendering: one render at a time, and a page many
     /// clients ask for at once is rendered once.
     render: Mutex<()>,
 }
+
+/// Counts of one period, and when they were read.
+type CountsRead = (Instant, Arc<Counts>);
 
 /// An answer kept for reuse.
 #[derive(Clone)]
