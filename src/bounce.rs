@@ -1,21 +1,40 @@
 //! The redirect handler: `/?product=…&os=…&lang=…` and `/files/<path>`
 //! (SPEC §2). Reads the current index without locks, picks a mirror by
 //! weight, counts the download without touching the disk.
+//!
+//! For download clients a redirect carries the file's digest when its
+//! SHA-256 is known (RFC 3230 `Digest: sha-256=…`) and, when the operator
+//! turns them on ([`crate::index::LINK_HEADERS`]), names up to four other
+//! mirrors (RFC 6249 `Link: <…>; rel=duplicate; pri=N`). The same
+//! URLs with `?metalink` (or `Accept: application/metalink4+xml`) answer a
+//! Metalink v4 document and with `?mirrorlist` an HTML list of the mirrors
+//! (see [`documents`]); neither counts as a download.
+
+pub mod documents;
 
 use std::borrow::Cow;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
+    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LINK, LOCATION,
+    RETRY_AFTER,
 };
 use hyper::{Method, Response, StatusCode};
 
 use crate::config::Config;
 use crate::counters::{Counters, Hit, Lang};
-use crate::index::{Miss, Target, ThreadRandom};
+use crate::index::{Candidates, Index, Miss, Target, ThreadRandom};
 use crate::network::Network;
 use crate::query;
+
+use documents::{METALINK_TYPE, file_name, metalink, mirrorlist};
+
+/// How many other mirrors a redirect names in `Link` headers, at most.
+pub const LINKS: usize = Candidates::RANKED - 1;
+
+/// `Digest` (RFC 3230; not among hyper's constants).
+static DIGEST: HeaderName = HeaderName::from_static("digest");
 
 /// The body release tooling matches on a miss (exactly).
 pub const NOT_FOUND_BODY: &str = "404 page not found\n";
@@ -44,6 +63,52 @@ pub struct BounceQuery<'a> {
     pub lang: Option<Cow<'a, str>>,
     /// `print=yes`.
     pub print: bool,
+    /// `metalink` (any value): the Metalink document instead.
+    pub metalink: bool,
+    /// `mirrorlist` (any value): the list of mirrors instead.
+    pub mirrorlist: bool,
+}
+
+/// What a request for a file wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// A redirect to a mirror.
+    Redirect,
+    /// The mirror URL as text (`print=yes`).
+    Print,
+    /// A Metalink v4 document.
+    Metalink,
+    /// An HTML page listing the mirrors.
+    Mirrorlist,
+}
+
+impl BounceQuery<'_> {
+    /// What the request wants: a Metalink document when asked for by the
+    /// query or by `Accept`, else the mirror list, else the URL as text,
+    /// else a redirect.
+    pub fn want(&self, headers: &HeaderMap) -> Want {
+        if self.metalink || accepts_metalink(headers) {
+            Want::Metalink
+        } else if self.mirrorlist {
+            Want::Mirrorlist
+        } else if self.print {
+            Want::Print
+        } else {
+            Want::Redirect
+        }
+    }
+}
+
+/// Whether `Accept` names the Metalink v4 type (with any parameters).
+fn accepts_metalink(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(ACCEPT) else {
+        return false;
+    };
+    let wanted = METALINK_TYPE.as_bytes();
+    accept.as_bytes().split(|&b| b == b',').any(|range| {
+        let range = range.split(|&b| b == b';').next().unwrap_or(range);
+        range.trim_ascii().eq_ignore_ascii_case(wanted)
+    })
 }
 
 impl<'a> BounceQuery<'a> {
@@ -67,6 +132,8 @@ impl<'a> BounceQuery<'a> {
                 "os" => out.os = trimmed(v),
                 "lang" => out.lang = trimmed(v),
                 "print" => out.print = v.trim().eq_ignore_ascii_case("yes"),
+                "metalink" => out.metalink = true,
+                "mirrorlist" => out.mirrorlist = true,
                 _ => {}
             }
         }
@@ -85,7 +152,7 @@ impl Bouncer {
         let lang = q.lang.as_deref().unwrap_or(&self.config.default_lang);
         let index = self.network.index();
         match index.resolve(product, os, lang) {
-            Ok(target) => self.send(method, &index, &target, q.print, headers),
+            Ok(target) => self.send(method, &index, &target, q.want(headers), query, headers),
             Err(miss) => not_found(headers, miss),
         }
     }
@@ -100,10 +167,10 @@ impl Bouncer {
         headers: &HeaderMap,
     ) -> Reply {
         let decoded = query::percent_decode(path);
-        let print = query::pairs(query).any(|(k, v)| k == "print" && v.eq_ignore_ascii_case("yes"));
+        let want = BounceQuery::parse(query).want(headers);
         let index = self.network.index();
         match index.resolve_path(&decoded) {
-            Ok(target) => self.send(method, &index, &target, print, headers),
+            Ok(target) => self.send(method, &index, &target, want, query, headers),
             Err(miss) => not_found(headers, miss),
         }
     }
@@ -111,16 +178,24 @@ impl Bouncer {
     fn send(
         &self,
         method: &Method,
-        index: &crate::index::Index,
+        index: &Index,
         target: &Target<'_>,
-        print: bool,
+        want: Want,
+        query: &str,
         headers: &HeaderMap,
     ) -> Reply {
         let https_only = target.product.ssl_only || self.arrived_over_https(headers);
         let candidates = target.location.candidates(https_only);
+        match want {
+            Want::Metalink => return self.metalink(index, target, candidates, https_only),
+            Want::Mirrorlist => return self.mirrorlist(index, target, https_only, query),
+            Want::Redirect | Want::Print => {}
+        }
+        let print = want == Want::Print;
         // Region selection (SPEC §2.5) plugs in here: it narrows
         // `candidates` to the client's region before the pick.
-        let (base, mirror) = match candidates.pick(&mut ThreadRandom) {
+        let picked = candidates.pick(&mut ThreadRandom);
+        let (base, mirror) = match picked {
             Some(m) => {
                 let mirror = index.mirror(m);
                 (&*mirror.base_url, Some(mirror))
@@ -134,9 +209,40 @@ impl Bouncer {
                 _ => return self.unavailable(),
             },
         };
-        let mut url = String::with_capacity(base.len() + 128);
+        let links = match picked {
+            Some(_) if !print && index.link_headers() => candidates.ranked(),
+            _ => &[],
+        };
+        // The URL, then the `Link` values, in one buffer that the header
+        // values share.
+        let mut url = String::with_capacity(
+            (base.len() + 128) * (1 + links.len()) + if links.is_empty() { 0 } else { 64 },
+        );
         url.push_str(base);
         target.location.render_path(target.lang, &mut url);
+        let url_end = url.len();
+        let mut link_ends = [0usize; LINKS];
+        let mut n = 0;
+        for &m in links {
+            if Some(m) == picked {
+                continue;
+            }
+            if n == LINKS {
+                break;
+            }
+            let other = index.mirror(m);
+            url.push('<');
+            url.push_str(&other.base_url);
+            target.location.render_path(target.lang, &mut url);
+            url.push_str(">; rel=duplicate; pri=");
+            url.push(char::from(b'1' + n as u8));
+            if let Some(cc) = other.country() {
+                url.push_str("; geo=");
+                url.push_str(cc);
+            }
+            link_ends[n] = url.len();
+            n += 1;
+        }
         if let Some(mirror) = mirror
             && method == Method::GET
             && !print
@@ -159,14 +265,119 @@ impl Bouncer {
         if print {
             return text(StatusCode::OK, url);
         }
-        match HeaderValue::from_maybe_shared(Bytes::from(url)) {
-            Ok(location) => redirect_to(location, Some(self.config.cache_control.clone())),
-            Err(_) => text(
+        let bytes = Bytes::from(url);
+        let (location, bytes) = if n == 0 {
+            (HeaderValue::from_maybe_shared(bytes), Bytes::new())
+        } else {
+            (
+                HeaderValue::from_maybe_shared(bytes.slice(..url_end)),
+                bytes,
+            )
+        };
+        let Ok(location) = location else {
+            return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "500 the mirror URL is not a valid header value; check the mirror's base URL\n"
                     .into(),
-            ),
+            );
+        };
+        let mut reply = redirect_to(location, Some(self.config.cache_control.clone()));
+        let out = reply.headers_mut();
+        let mut start = url_end;
+        for &end in &link_ends[..n] {
+            // A mirror whose URL is no header value is left out.
+            if let Ok(link) = HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
+                out.append(LINK, link);
+            }
+            start = end;
         }
+        if let Some(digest) = target.file.and_then(|f| f.digest.as_ref()) {
+            out.insert(DIGEST.clone(), digest.clone());
+        }
+        reply
+    }
+
+    /// The Metalink document for `target`: every candidate, heaviest first
+    /// (the origin when there is none), with the file's size and digests.
+    /// Not a download: nothing is counted.
+    fn metalink(
+        &self,
+        index: &Index,
+        target: &Target<'_>,
+        candidates: &Candidates,
+        https_only: bool,
+    ) -> Reply {
+        let path = target.path();
+        let mut urls: Vec<documents::Url<'_>> = candidates
+            .by_weight()
+            .into_iter()
+            .map(|(m, _)| {
+                let mirror = index.mirror(m);
+                documents::Url {
+                    url: format!("{}{path}", mirror.base_url),
+                    location: mirror.country(),
+                }
+            })
+            .collect();
+        if urls.is_empty() {
+            match &self.config.fallback_url {
+                Some(origin) if !https_only || origin.starts_with("https://") => {
+                    urls.push(documents::Url {
+                        url: format!("{origin}{path}"),
+                        location: None,
+                    });
+                }
+                _ => return self.unavailable(),
+            }
+        }
+        let name = file_name(&path);
+        let body = metalink(&name, target.file, &urls, crate::model::now());
+        let mut reply = Response::new(Full::new(Bytes::from(body)));
+        let h = reply.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(METALINK_TYPE));
+        h.insert(CACHE_CONTROL, self.config.cache_control.clone());
+        // `name` may be anything; the header gets a tame version of it.
+        let tame: String = name
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '+' => c,
+                _ => '_',
+            })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{tame}.meta4\"")) {
+            h.insert(hyper::header::CONTENT_DISPOSITION, v);
+        }
+        reply
+    }
+
+    /// The HTML list of mirrors that have `target`'s file. Not a download:
+    /// nothing is counted.
+    fn mirrorlist(
+        &self,
+        index: &Index,
+        target: &Target<'_>,
+        https_only: bool,
+        query: &str,
+    ) -> Reply {
+        // The same request, asking for the Metalink instead.
+        let mut metalink = String::from("?");
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap_or("");
+            if !pair.is_empty() && name != "mirrorlist" && name != "metalink" {
+                metalink.push_str(pair);
+                metalink.push('&');
+            }
+        }
+        metalink.push_str("metalink");
+        let page = mirrorlist(index, target, https_only, &metalink);
+        let mut reply = Response::new(Full::new(Bytes::from(page)));
+        let h = reply.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(CACHE_CONTROL, self.config.cache_control.clone());
+        reply
     }
 
     fn arrived_over_https(&self, headers: &HeaderMap) -> bool {
@@ -270,6 +481,391 @@ mod tests {
         let q = BounceQuery::parse("product=a&print=no");
         assert!(!q.print);
         assert!(matches!(q.product, Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn what_a_request_wants() {
+        let none = HeaderMap::new();
+        let mut accept = HeaderMap::new();
+        accept.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/Metalink4+XML, */*;q=0.1"),
+        );
+        let want = |q: &str, h: &HeaderMap| BounceQuery::parse(q).want(h);
+        assert_eq!(want("product=a", &none), Want::Redirect);
+        assert_eq!(want("product=a&print=yes", &none), Want::Print);
+        assert_eq!(want("product=a&metalink", &none), Want::Metalink);
+        assert_eq!(want("metalink=1&print=yes", &none), Want::Metalink);
+        assert_eq!(want("product=a&mirrorlist", &none), Want::Mirrorlist);
+        assert_eq!(want("product=a", &accept), Want::Metalink);
+        assert_eq!(want("mirrorlist", &accept), Want::Metalink);
+        let mut h = HeaderMap::new();
+        for (value, metalink) in [
+            ("text/html,application/xhtml+xml,*/*;q=0.8", false),
+            ("application/metalink4+xml;q=0.9", true),
+            ("*/*, application/metalink4+xmlx", false),
+            ("application/metalink+xml", false),
+        ] {
+            h.insert(ACCEPT, HeaderValue::from_static(value));
+            assert_eq!(want("", &h) == Want::Metalink, metalink, "{value}");
+        }
+    }
+
+    mod documents {
+        use std::collections::BTreeSet;
+        use std::sync::Arc;
+
+        use super::super::*;
+        use crate::model::{Availability, FileInfo, MirrorHealth, Region};
+        use crate::store::{NewMirror, NewProduct};
+
+        /// SHA-256 of "abc" and its base64.
+        const SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        const SHA256_B64: &str = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+        /// A hostile but valid path: `<`, `>` and `"` encoded, `&` and `'` not.
+        const ODD: &str = "/odd/%3Cb%3E&'%22x%20y.exe";
+
+        struct Net {
+            _dir: tempfile::TempDir,
+            app: Bouncer,
+        }
+
+        /// Mirrors m1–m6 (ratings 60, 50, …, 10; m1 in a region of one
+        /// country, m2 in a region of two) serve `fx` in `de` and the odd
+        /// file; m7 has them too but is down; m8 is inactive.
+        fn net() -> Net {
+            let dir = tempfile::tempdir().unwrap();
+            let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
+            network
+                .write("test", |tx| {
+                    let region = |name: &str, countries: &[&str]| Region {
+                        name: name.into(),
+                        throttle: 100,
+                        fallback: None,
+                        global_fallback: true,
+                        countries: countries.iter().map(|c| c.to_string()).collect(),
+                    };
+                    tx.region_add(region("germany", &["DE"]))?;
+                    tx.region_add(region("benelux", &["NL", "BE"]))?;
+                    tx.product_add(NewProduct {
+                        name: "fx".into(),
+                        languages: vec!["de".into(), "fr".into()],
+                        ..Default::default()
+                    })?;
+                    let fx = tx.location_add("fx", "win", "/fx/:lang/Fx%20Setup.exe")?;
+                    tx.product_add(NewProduct {
+                        name: "odd".into(),
+                        ..Default::default()
+                    })?;
+                    let odd = tx.location_add("odd", "win", ODD)?;
+                    for i in 1..=8u32 {
+                        let m = tx.mirror_add(NewMirror {
+                            name: format!("m{i}"),
+                            base_url: if i == 3 {
+                                "https://m3.example".into()
+                            } else {
+                                format!("http://m{i}.example/pub")
+                            },
+                            rating: 10 * (7 - i.min(6)),
+                            regions: match i {
+                                1 => vec!["germany".into()],
+                                2 => vec!["benelux".into()],
+                                _ => vec![],
+                            },
+                            inactive: i == 8,
+                            ..Default::default()
+                        })?;
+                        if i == 7 {
+                            tx.set_health(
+                                m.id,
+                                &MirrorHealth {
+                                    healthy: false,
+                                    error: "connection <refused>".into(),
+                                    checked_at: 1_700_000_000,
+                                    ..Default::default()
+                                },
+                            )?;
+                        }
+                        let present = Availability {
+                            present: true,
+                            healthy: true,
+                            ..Default::default()
+                        };
+                        tx.set_availability(fx.id, m.id, &present)?;
+                        tx.set_availability(odd.id, m.id, &present)?;
+                    }
+                    tx.setting_put(crate::index::LINK_HEADERS, Some("true"))?;
+                    tx.file_put(&FileInfo {
+                        path: "/fx/de/Fx%20Setup.exe".into(),
+                        location: Some(fx.id),
+                        lang: Some("de".into()),
+                        size: Some(3),
+                        sha256: Some(SHA256.into()),
+                        md5: Some("900150983cd24fb0d6963f7d28e17f72".into()),
+                        ..Default::default()
+                    })
+                })
+                .unwrap();
+            let app = Bouncer {
+                network,
+                config: Config::default(),
+                counters: Arc::new(Counters::start(
+                    Arc::new(Discard),
+                    std::time::Duration::from_secs(3600),
+                )),
+            };
+            Net { _dir: dir, app }
+        }
+
+        struct Discard;
+        impl crate::counters::CountSink for Discard {
+            fn add_counts(&self, _: &crate::model::CountBatch) -> crate::error::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl Net {
+            fn get(&self, query: &str, headers: &[(&'static str, &'static str)]) -> Reply {
+                let mut h = HeaderMap::new();
+                for (k, v) in headers {
+                    h.insert(*k, HeaderValue::from_static(v));
+                }
+                self.app.bounce(&Method::GET, query, &h)
+            }
+
+            fn file(&self, path: &str, query: &str) -> Reply {
+                self.app
+                    .bounce_file(&Method::GET, path, query, &HeaderMap::new())
+            }
+
+            /// Downloads counted by this thread so far.
+            fn counted(&self) -> u64 {
+                crate::counters::flush_thread();
+                self.app
+                    .counters
+                    .stats()
+                    .counted
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            }
+        }
+
+        fn header_values(r: &Reply, name: &str) -> Vec<String> {
+            r.headers()
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect()
+        }
+
+        /// The body of a reply (`Full`: ready at once).
+        fn body(r: Reply) -> String {
+            use http_body_util::BodyExt;
+            let mut collect = std::pin::pin!(r.into_body().collect());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let std::task::Poll::Ready(Ok(collected)) = collect.as_mut().poll(&mut cx) else {
+                panic!("a full body is ready at once");
+            };
+            String::from_utf8(collected.to_bytes().to_vec()).unwrap()
+        }
+
+        #[test]
+        fn redirects_name_other_mirrors_best_first_and_the_digest() {
+            let net = net();
+            let ranked = ["m1", "m2", "m3", "m4", "m5", "m6"];
+            let mut picked = BTreeSet::new();
+            for _ in 0..300 {
+                let r = net.get("product=fx&os=win&lang=de", &[]);
+                assert_eq!(r.status(), StatusCode::FOUND);
+                let location = header_values(&r, "location").remove(0);
+                let name = location
+                    .split('/')
+                    .nth(2)
+                    .unwrap()
+                    .trim_end_matches(".example")
+                    .to_string();
+                assert!(location.ends_with("/fx/de/Fx%20Setup.exe"), "{location}");
+                let others: Vec<&str> = ranked.iter().copied().filter(|m| *m != name).collect();
+                let want: Vec<String> = others[..4]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| {
+                        let url = if *m == "m3" {
+                            "https://m3.example/fx/de/Fx%20Setup.exe".to_string()
+                        } else {
+                            format!("http://{m}.example/pub/fx/de/Fx%20Setup.exe")
+                        };
+                        let geo = if *m == "m1" { "; geo=de" } else { "" };
+                        format!("<{url}>; rel=duplicate; pri={}{geo}", i + 1)
+                    })
+                    .collect();
+                assert_eq!(header_values(&r, "link"), want, "picked {name}");
+                assert_eq!(
+                    header_values(&r, "digest"),
+                    vec![format!("sha-256={SHA256_B64}")]
+                );
+                picked.insert(name);
+            }
+            // Down (m7) and inactive (m8) mirrors are never picked nor named.
+            assert_eq!(picked.len(), 6, "{picked:?}");
+            // No hash known: no Digest; `Link` all the same.
+            let r = net.get("product=fx&os=win&lang=fr", &[]);
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert!(r.headers().get("digest").is_none());
+            assert_eq!(header_values(&r, "link").len(), 4);
+            // Over TLS only https mirrors serve: nobody else to name.
+            let r = net.get(
+                "product=fx&os=win&lang=de",
+                &[("x-forwarded-proto", "https")],
+            );
+            assert_eq!(
+                header_values(&r, "location"),
+                vec!["https://m3.example/fx/de/Fx%20Setup.exe"]
+            );
+            assert!(r.headers().get("link").is_none());
+            assert!(r.headers().get("digest").is_some());
+            // print=yes: just the URL.
+            let r = net.get("product=fx&os=win&lang=de&print=yes", &[]);
+            assert!(r.headers().get("link").is_none() && r.headers().get("digest").is_none());
+        }
+
+        #[test]
+        fn link_headers_are_off_unless_switched_on() {
+            let net = net();
+            net.app
+                .network
+                .write("test", |tx| {
+                    tx.setting_put(crate::index::LINK_HEADERS, Some("yes"))
+                })
+                .unwrap();
+            let r = net.file("/fx/de/Fx%20Setup.exe", "");
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert!(r.headers().get("link").is_none());
+            assert_eq!(
+                header_values(&r, "digest"),
+                vec![format!("sha-256={SHA256_B64}")]
+            );
+        }
+
+        #[test]
+        fn metalink_documents_list_every_candidate_and_count_nothing() {
+            let net = net();
+            let before = net.counted();
+            for reply in [
+                net.get("product=fx&os=win&lang=de&metalink", &[]),
+                net.get("product=fx&os=win&lang=de", &[("accept", METALINK_TYPE)]),
+                net.file("/fx/de/Fx%20Setup.exe", "metalink"),
+                net.file("/fx/de/Fx Setup.exe", "metalink=yes"),
+            ] {
+                assert_eq!(reply.status(), StatusCode::OK);
+                assert_eq!(header_values(&reply, "content-type"), vec![METALINK_TYPE]);
+                assert!(reply.headers().get("location").is_none());
+                let doc = body(reply);
+                let xml = roxmltree::Document::parse(&doc).expect("well-formed");
+                let file = xml
+                    .descendants()
+                    .find(|n| n.has_tag_name("file"))
+                    .expect("a file");
+                assert_eq!(file.attribute("name"), Some("Fx Setup.exe"));
+                let text = |tag: &str| -> Vec<(Option<String>, String)> {
+                    file.children()
+                        .filter(|n| n.has_tag_name(tag))
+                        .map(|n| {
+                            (
+                                n.attribute("type")
+                                    .or(n.attribute("priority"))
+                                    .map(String::from),
+                                format!(
+                                    "{}{}",
+                                    n.attribute("location")
+                                        .map(|l| format!("{l} "))
+                                        .unwrap_or_default(),
+                                    n.text().unwrap_or("")
+                                ),
+                            )
+                        })
+                        .collect()
+                };
+                assert_eq!(text("size"), vec![(None, "3".into())]);
+                assert_eq!(
+                    text("hash"),
+                    vec![
+                        (Some("sha-256".into()), SHA256.into()),
+                        (
+                            Some("md5".into()),
+                            "900150983cd24fb0d6963f7d28e17f72".into()
+                        )
+                    ]
+                );
+                let urls: Vec<String> = text("url")
+                    .into_iter()
+                    .map(|(p, u)| format!("{} {u}", p.unwrap()))
+                    .collect();
+                assert_eq!(
+                    urls,
+                    vec![
+                        "1 de http://m1.example/pub/fx/de/Fx%20Setup.exe",
+                        "2 http://m2.example/pub/fx/de/Fx%20Setup.exe",
+                        "3 https://m3.example/fx/de/Fx%20Setup.exe",
+                        "4 http://m4.example/pub/fx/de/Fx%20Setup.exe",
+                        "5 http://m5.example/pub/fx/de/Fx%20Setup.exe",
+                        "6 http://m6.example/pub/fx/de/Fx%20Setup.exe",
+                    ]
+                );
+            }
+            assert_eq!(net.counted(), before, "a Metalink is not a download");
+            net.get("product=fx&os=win&lang=de", &[]);
+            assert_eq!(net.counted(), before + 1);
+        }
+
+        #[test]
+        fn metalink_of_a_hostile_path_is_escaped() {
+            let net = net();
+            let r = net.file(ODD, "metalink");
+            assert_eq!(r.status(), StatusCode::OK);
+            let disposition = header_values(&r, "content-disposition").remove(0);
+            assert_eq!(disposition, "inline; filename=\"_b____x_y.exe.meta4\"");
+            let doc = body(r);
+            let xml = roxmltree::Document::parse(&doc).expect("well-formed");
+            let file = xml.descendants().find(|n| n.has_tag_name("file")).unwrap();
+            assert_eq!(file.attribute("name"), Some("<b>&'\"x y.exe"));
+            let first = file.children().find(|n| n.has_tag_name("url")).unwrap();
+            // The URL keeps its percent-encoding; `&` is escaped only in XML.
+            assert_eq!(
+                first.text(),
+                Some("http://m1.example/pub/odd/%3Cb%3E&'%22x%20y.exe")
+            );
+            assert!(doc.contains("/odd/%3Cb%3E&amp;&apos;%22x%20y.exe</url>"));
+            assert!(!doc.contains("<b>"));
+        }
+
+        #[test]
+        fn mirror_lists_show_status_and_hashes_and_count_nothing() {
+            let net = net();
+            let before = net.counted();
+            let r = net.file("/fx/de/Fx%20Setup.exe", "mirrorlist");
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(
+                header_values(&r, "content-type"),
+                vec!["text/html; charset=utf-8"]
+            );
+            let page = body(r);
+            for m in ["m1", "m2", "m3", "m4", "m5", "m6", "m7"] {
+                assert!(page.contains(&format!(">{m}</th>")), "{m}: {page}");
+            }
+            assert!(!page.contains(">m8<"), "inactive mirrors are not listed");
+            assert!(page.contains("down: connection &lt;refused&gt;"), "{page}");
+            assert!(page.contains(SHA256) && page.contains("900150983cd24fb0d6963f7d28e17f72"));
+            assert!(page.contains("3 bytes"));
+            // Share of m1: 60 of 210.
+            assert!(page.contains("28.6 %"), "{page}");
+            let r = net.get("product=odd&os=win&mirrorlist", &[]);
+            let page = body(r);
+            assert!(page.contains("&lt;b&gt;&amp;'&quot;x y.exe"), "{page}");
+            assert!(page.contains("href=\"?product=odd&amp;os=win&amp;metalink\""));
+            assert!(!page.contains("<b>"));
+            assert!(page.contains("No checksums are known"));
+            assert_eq!(net.counted(), before, "a mirror list is not a download");
+        }
     }
 
     proptest::proptest! {

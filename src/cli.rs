@@ -685,7 +685,7 @@ pub struct UptakeArgs {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "settings")]
-/// operator settings stored in the database (mail.*, selection.damp_slow)
+/// operator settings stored in the database (mail.*, selection.damp_slow, bounce.link_headers)
 pub struct SettingsCmd {
     #[argh(subcommand)]
     /// what to do

@@ -818,6 +818,10 @@ const SETTINGS: &[(&str, &str)] = &[
         crate::index::DAMP_SLOW,
         "true or false: damp mirrors much slower than the others",
     ),
+    (
+        crate::index::LINK_HEADERS,
+        "true or false: redirects name other mirrors in Link headers (RFC 6249)",
+    ),
 ];
 
 fn settings(net: &Network, action: &SettingsAction) -> Result<String> {
@@ -850,7 +854,9 @@ fn settings(net: &Network, action: &SettingsAction) -> Result<String> {
         SettingsAction::Set(a) => {
             known(&a.key)?;
             let value = a.value.trim();
-            let boolean = a.key == crate::index::DAMP_SLOW || a.key == "mail.contacts";
+            let boolean = a.key == crate::index::DAMP_SLOW
+                || a.key == crate::index::LINK_HEADERS
+                || a.key == "mail.contacts";
             if boolean && value != "true" && value != "false" {
                 return Err(Error::invalid(
                     "setting",

@@ -10,6 +10,7 @@ mod api;
 mod bounce;
 mod browser_smoke;
 mod cli;
+mod clients;
 mod control;
 mod durability;
 mod files;

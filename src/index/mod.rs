@@ -7,14 +7,16 @@
 //! where most mirrors carry everything holds a handful of tables, and a
 //! pick costs the same however many locations there are.
 
+mod meta;
 mod pick;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use meta::{FileMeta, base64_into, from_hex, hex};
 pub use pick::{Candidates, Random, ThreadRandom};
 
-use crate::model::{LANG_PLACEHOLDER, LocationId, MirrorId, ProductId};
+use crate::model::{LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId};
 use crate::query::percent_decode;
 use crate::store::Snapshot;
 
@@ -36,6 +38,28 @@ pub struct MirrorEntry {
     pub rating: u32,
     /// The operator's switch.
     pub active: bool,
+    /// Active, rated and healthy: it may receive traffic.
+    pub eligible: bool,
+    /// The one country (ISO 3166-1 alpha-2, lower case) its regions
+    /// cover, when they cover exactly one: `geo` of its `Link` headers and
+    /// `location` in Metalink documents.
+    pub country: Option<[u8; 2]>,
+    /// What sentry last saw of it (absent: never checked).
+    pub health: Option<MirrorHealth>,
+}
+
+impl MirrorEntry {
+    /// [`MirrorEntry::country`] as text.
+    pub fn country(&self) -> Option<&str> {
+        self.country
+            .as_ref()
+            .and_then(|c| std::str::from_utf8(c).ok())
+    }
+
+    /// Whether it is served over TLS.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
 }
 
 /// A bounceable (active) product.
@@ -82,6 +106,11 @@ pub struct LocationEntry {
     any: Arc<Candidates>,
     /// The https mirrors among them.
     https: Arc<Candidates>,
+    /// Active mirrors that have the file but get no traffic for it (down,
+    /// rated 0, or http for an ssl-only product): for the mirror list.
+    others: Arc<[u32]>,
+    /// Its known files (indexes into the index's file table), by language.
+    files: Box<[u32]>,
 }
 
 impl LocationEntry {
@@ -103,6 +132,13 @@ impl LocationEntry {
     /// Mirrors that may serve it; `https_only` for TLS requests.
     pub fn candidates(&self, https_only: bool) -> &Candidates {
         if https_only { &self.https } else { &self.any }
+    }
+
+    /// Active mirrors that have the file but receive no traffic for it
+    /// (whatever the request): unhealthy, rated 0, or http for an ssl-only
+    /// product. Indexes for [`Index::mirror`].
+    pub fn idle_mirrors(&self) -> &[u32] {
+        &self.others
     }
 }
 
@@ -129,6 +165,8 @@ pub struct Target<'a> {
     pub location: &'a LocationEntry,
     /// The language filling `:lang` (the product's own spelling).
     pub lang: &'a str,
+    /// What is known about the file (size, digests), if anything.
+    pub file: Option<&'a FileMeta>,
 }
 
 impl Target<'_> {
@@ -193,8 +231,12 @@ pub struct Index {
     locations: Vec<LocationEntry>,
     /// Decoded path templates → location index.
     templates: HashMap<Box<str>, u32>,
-    /// Decoded known file paths → (location index, language).
-    files: HashMap<Box<str>, (u32, Option<Box<str>>)>,
+    /// Decoded known file paths → (location index, file index).
+    files: HashMap<Box<str>, (u32, u32)>,
+    /// Known files of active products' locations.
+    metas: Vec<FileMeta>,
+    /// Whether redirects carry `Link: …; rel=duplicate` headers.
+    link_headers: bool,
     stats: IndexStats,
 }
 
@@ -219,11 +261,32 @@ impl Index {
             .find(|(o, _)| o.eq_ignore_ascii_case(os))
             .map(|&(_, l)| l)
             .ok_or(Miss::Os)?;
+        let location = &self.locations[loc as usize];
         Ok(Target {
             product,
-            location: &self.locations[loc as usize],
+            location,
             lang,
+            file: self.file_at(location, lang),
         })
+    }
+
+    /// The known file of `location` in `lang`, if any.
+    fn file_at(&self, location: &LocationEntry, lang: &str) -> Option<&FileMeta> {
+        let files = &*location.files;
+        let i = if location.has_lang() {
+            files
+                .binary_search_by(|&f| self.metas[f as usize].lang.as_ref().cmp(lang))
+                .ok()?
+        } else {
+            0
+        };
+        files.get(i).map(|&f| &self.metas[f as usize])
+    }
+
+    /// Whether redirects carry `Link: <…>; rel=duplicate` headers for
+    /// other candidates (setting [`LINK_HEADERS`] is `true`).
+    pub fn link_headers(&self) -> bool {
+        self.link_headers
     }
 
     fn product(&self, name: &str) -> Option<u32> {
@@ -248,12 +311,14 @@ impl Index {
         if path.len() > MAX_FILE_PATH {
             return Err(Miss::Path);
         }
-        if let Some((loc, lang)) = self.files.get(path) {
-            let location = &self.locations[*loc as usize];
+        if let Some(&(loc, file)) = self.files.get(path) {
+            let location = &self.locations[loc as usize];
+            let file = &self.metas[file as usize];
             return Ok(Target {
                 product: &self.products[location.product as usize],
                 location,
-                lang: lang.as_deref().unwrap_or(""),
+                lang: &file.lang,
+                file: Some(file),
             });
         }
         if let Some(&loc) = self.templates.get(path) {
@@ -263,6 +328,7 @@ impl Index {
                     product: &self.products[location.product as usize],
                     location,
                     lang: "",
+                    file: self.file_at(location, ""),
                 });
             }
         }
@@ -296,6 +362,7 @@ impl Index {
                             product,
                             location,
                             lang,
+                            file: self.file_at(location, lang),
                         });
                     }
                 }
@@ -388,6 +455,32 @@ impl Index {
 /// The setting that makes selection damp mirrors much slower than the rest.
 pub const DAMP_SLOW: &str = "selection.damp_slow";
 
+/// The setting that makes redirects name other mirrors in RFC 6249
+/// `Link: <…>; rel=duplicate; pri=N` headers (`true`). Off by default: the
+/// four extra header lines cost about a sixth of the redirect throughput.
+pub const LINK_HEADERS: &str = "bounce.link_headers";
+
+/// The one country the regions named `regions` cover together, if exactly
+/// one (lower case).
+fn single_country(regions: &[String], all: &[crate::model::Region]) -> Option<[u8; 2]> {
+    let mut found: Option<[u8; 2]> = None;
+    for name in regions {
+        let region = all.iter().find(|r| r.name.eq_ignore_ascii_case(name))?;
+        for c in &region.countries {
+            let b = c.trim().as_bytes();
+            if b.len() != 2 || !b.iter().all(u8::is_ascii_alphabetic) {
+                return None;
+            }
+            let c = [b[0].to_ascii_lowercase(), b[1].to_ascii_lowercase()];
+            match found {
+                Some(f) if f != c => return None,
+                _ => found = Some(c),
+            }
+        }
+    }
+    found
+}
+
 /// Scales down the weight of mirrors whose measured speed is below a
 /// quarter of the median of measured mirrors, in proportion (never to 0).
 fn damp_slow(s: &Snapshot, weight: &mut [u64]) {
@@ -445,8 +538,8 @@ type SharedCandidates = (Arc<Candidates>, Arc<Candidates>);
 /// sets) as soon as the next location starts, so memory stays small.
 pub struct Builder {
     index: Index,
-    /// Mirror id → index of an eligible mirror, or NONE.
-    eligible: Vec<u32>,
+    /// Mirror id → index of an active mirror, or NONE.
+    active: Vec<u32>,
     /// Location id → location index, or NONE (inactive product).
     location_of: Vec<u32>,
     /// Https flag per mirror index.
@@ -454,8 +547,14 @@ pub struct Builder {
     /// Weight per mirror index.
     weight: Vec<u64>,
     current: u32,
+    /// Active mirrors serving the current location.
     buffer: Vec<u32>,
+    /// The eligible ones among them.
+    eligible: Vec<u32>,
     shared: HashMap<Box<[u32]>, SharedCandidates>,
+    /// Idle mirror sets (see [`LocationEntry::idle_mirrors`]), shared.
+    shared_idle: HashMap<Box<[u32]>, Arc<[u32]>>,
+    no_idle: Arc<[u32]>,
 }
 
 impl Builder {
@@ -463,7 +562,7 @@ impl Builder {
     pub fn new(s: &Snapshot) -> Builder {
         let mut index = Index::default();
         let max_mirror = s.mirrors.iter().map(|m| m.id.0).max().unwrap_or(0) as usize;
-        let mut eligible = vec![NONE; max_mirror + 1];
+        let mut active = vec![NONE; max_mirror + 1];
         let mut https = Vec::new();
         let mut weight = Vec::new();
         let now = crate::model::now();
@@ -471,8 +570,11 @@ impl Builder {
             let health = s.health.get(&m.id);
             let healthy = health.is_none_or(|h| h.healthy);
             let i = index.mirrors.len() as u32;
-            if m.active && m.rating > 0 && healthy {
-                eligible[m.id.0 as usize] = i;
+            let eligible = m.active && m.rating > 0 && healthy;
+            if m.active {
+                active[m.id.0 as usize] = i;
+            }
+            if eligible {
                 index.stats.eligible_mirrors += 1;
             }
             https.push(m.is_https());
@@ -484,12 +586,16 @@ impl Builder {
                 base_url: m.base_url.as_str().into(),
                 rating: m.rating,
                 active: m.active,
+                eligible,
+                country: single_country(&m.regions, &s.regions),
+                health: health.cloned(),
             });
         }
 
         if s.settings.get(DAMP_SLOW).is_some_and(|v| v == "true") {
             damp_slow(s, &mut weight);
         }
+        index.link_headers = s.settings.get(LINK_HEADERS).is_some_and(|v| v == "true");
 
         let mut product_of = HashMap::new();
         for p in s.products.iter().filter(|p| p.active) {
@@ -511,6 +617,7 @@ impl Builder {
         }
 
         let empty = Arc::new(Candidates::default());
+        let no_idle: Arc<[u32]> = Arc::new([]);
         let max_location = s.locations.iter().map(|l| l.id.0).max().unwrap_or(0) as usize;
         let mut location_of = vec![NONE; max_location + 1];
         let mut oses: Vec<Vec<(Box<str>, u32)>> = vec![Vec::new(); index.products.len()];
@@ -529,12 +636,16 @@ impl Builder {
                 parts: l.path.split(LANG_PLACEHOLDER).map(Into::into).collect(),
                 any: empty.clone(),
                 https: empty.clone(),
+                others: no_idle.clone(),
+                files: Box::new([]),
             });
         }
         for (p, mut list) in oses.into_iter().enumerate() {
             list.sort();
             index.products[p].oses = list.into();
         }
+        let mut files_of: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut rendered = String::new();
         for f in &s.files {
             let Some(loc) = f
                 .location
@@ -542,12 +653,27 @@ impl Builder {
             else {
                 continue;
             };
-            if loc != NONE {
-                index.files.insert(
-                    percent_decode(&f.path).into(),
-                    (loc, f.lang.as_deref().map(Into::into)),
-                );
+            if loc == NONE {
+                continue;
             }
+            let meta = FileMeta::new(f);
+            let decoded = percent_decode(&f.path);
+            // What a bounce for its location and language redirects to is
+            // this file only if the paths agree.
+            rendered.clear();
+            index.locations[loc as usize].render_path(&meta.lang, &mut rendered);
+            let i = index.metas.len() as u32;
+            if percent_decode(&rendered) == decoded {
+                files_of.entry(loc).or_default().push(i);
+            }
+            index.files.insert(decoded.into(), (loc, i));
+            index.metas.push(meta);
+        }
+        for (loc, mut list) in files_of {
+            let metas = &index.metas;
+            list.sort_by(|&a, &b| metas[a as usize].lang.cmp(&metas[b as usize].lang));
+            list.dedup_by(|a, b| metas[*a as usize].lang == metas[*b as usize].lang);
+            index.locations[loc as usize].files = list.into();
         }
         index.stats.products = index.products.len();
         index.stats.locations = index.locations.len();
@@ -555,13 +681,16 @@ impl Builder {
         index.stats.files = index.files.len();
         Builder {
             index,
-            eligible,
+            active,
             location_of,
             https,
             weight,
             current: NONE,
             buffer: Vec::new(),
+            eligible: Vec::new(),
             shared: HashMap::new(),
+            shared_idle: HashMap::new(),
+            no_idle,
         }
     }
 
@@ -571,7 +700,7 @@ impl Builder {
         let Some(&loc) = self.location_of.get(location.0 as usize) else {
             return;
         };
-        let Some(&m) = self.eligible.get(mirror.0 as usize) else {
+        let Some(&m) = self.active.get(mirror.0 as usize) else {
             return;
         };
         if loc == NONE || m == NONE {
@@ -591,14 +720,21 @@ impl Builder {
         let loc = self.current as usize;
         self.buffer.sort_unstable();
         self.buffer.dedup();
-        self.index.stats.serving_pairs += self.buffer.len();
+        let mirrors = &self.index.mirrors;
+        self.eligible.clear();
+        self.eligible.extend(
+            self.buffer
+                .iter()
+                .filter(|&&m| mirrors[m as usize].eligible),
+        );
+        self.index.stats.serving_pairs += self.eligible.len();
         let ssl_only = self.index.products[self.index.locations[loc].product as usize].ssl_only;
-        let (any, https) = match self.shared.get(self.buffer.as_slice()) {
+        let (any, https) = match self.shared.get(self.eligible.as_slice()) {
             Some(pair) => pair.clone(),
             None => {
                 let weighted = |only_https: bool| {
                     let list = self
-                        .buffer
+                        .eligible
                         .iter()
                         .filter(|&&m| !only_https || self.https[m as usize])
                         .map(|&m| (m, self.weight[m as usize]))
@@ -607,13 +743,31 @@ impl Builder {
                 };
                 let pair = (weighted(false), weighted(true));
                 self.shared
-                    .insert(self.buffer.as_slice().into(), pair.clone());
+                    .insert(self.eligible.as_slice().into(), pair.clone());
                 pair
             }
         };
+        let any = if ssl_only { https.clone() } else { any };
+        // The rest of the mirrors that have it: usually none.
+        let others = if any.len() == self.buffer.len() {
+            self.no_idle.clone()
+        } else {
+            let serving: Vec<u32> = any.iter().map(|(m, _)| m).collect();
+            self.buffer.retain(|m| serving.binary_search(m).is_err());
+            match self.shared_idle.get(self.buffer.as_slice()) {
+                Some(set) => set.clone(),
+                None => {
+                    let set: Arc<[u32]> = self.buffer.as_slice().into();
+                    self.shared_idle
+                        .insert(self.buffer.as_slice().into(), set.clone());
+                    set
+                }
+            }
+        };
         let entry = &mut self.index.locations[loc];
-        entry.any = if ssl_only { https.clone() } else { any };
+        entry.any = any;
         entry.https = https;
+        entry.others = others;
         self.buffer.clear();
         self.current = NONE;
     }
@@ -890,6 +1044,127 @@ mod tests {
         s.settings.insert(DAMP_SLOW.into(), "true".into());
         // m1 runs at 1/25 of the median's quarter: weight 10 → 1 (never 0).
         assert_eq!(weights(&s), vec![(0, 1), (1, 30)]);
+    }
+
+    #[test]
+    fn known_files_carry_their_size_and_digests() {
+        let mut s = snapshot();
+        let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        s.files.push(FileInfo {
+            path: "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe".into(),
+            location: Some(LocationId(1)),
+            lang: Some("de".into()),
+            size: Some(3),
+            sha256: Some(sha256.into()),
+            ..Default::default()
+        });
+        s.files.push(FileInfo {
+            path: "/tb/setup.exe".into(),
+            location: Some(LocationId(3)),
+            size: Some(7),
+            ..Default::default()
+        });
+        // Listed under a location whose path it does not fit: found by its
+        // own path only.
+        s.files.push(FileInfo {
+            path: "/elsewhere/en-US/x.exe".into(),
+            location: Some(LocationId(1)),
+            lang: Some("en-US".into()),
+            size: Some(9),
+            ..Default::default()
+        });
+        let index = Index::build(&s, all_serving());
+        let t = index.resolve("firefox-1.0", "win", "de").unwrap();
+        let f = t.file.expect("the file is known");
+        assert_eq!(f.size, Some(3));
+        assert_eq!(
+            f.digest.as_ref().unwrap(),
+            "sha-256=ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
+        let t = index
+            .resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe")
+            .unwrap();
+        assert_eq!(t.file.and_then(|f| f.size), Some(3));
+        // Not the file of another language, nor of another location.
+        assert!(
+            index
+                .resolve("firefox-1.0", "win", "en-US")
+                .unwrap()
+                .file
+                .is_none()
+        );
+        assert!(
+            index
+                .resolve("firefox-1.0", "linux", "de")
+                .unwrap()
+                .file
+                .is_none()
+        );
+        // A location without `:lang` has one file, whatever the language.
+        let t = index.resolve("thunderbird", "win", "xx").unwrap();
+        assert_eq!(t.file.and_then(|f| f.size), Some(7));
+        let t = index.resolve_path("/tb/setup.exe").unwrap();
+        assert_eq!(t.file.and_then(|f| f.size), Some(7));
+        let t = index.resolve_path("/elsewhere/en-US/x.exe").unwrap();
+        assert_eq!((t.lang, t.file.and_then(|f| f.size)), ("en-US", Some(9)));
+        assert!(!index.link_headers());
+        s.settings.insert(LINK_HEADERS.into(), "true".into());
+        assert!(Index::build(&s, all_serving()).link_headers());
+    }
+
+    #[test]
+    fn mirrors_in_one_country_have_it() {
+        let mut s = snapshot();
+        let region = |name: &str, countries: &[&str]| Region {
+            name: name.into(),
+            throttle: 100,
+            fallback: None,
+            global_fallback: true,
+            countries: countries.iter().map(|c| c.to_string()).collect(),
+        };
+        s.regions = vec![
+            region("de", &["DE"]),
+            region("germany", &["DE"]),
+            region("benelux", &["NL", "BE"]),
+        ];
+        s.mirrors[0].regions = vec!["de".into(), "Germany".into()];
+        s.mirrors[1].regions = vec!["de".into(), "benelux".into()];
+        let index = Index::build(&s, all_serving());
+        let countries: Vec<Option<&str>> = (0..3).map(|m| index.mirror(m).country()).collect();
+        assert_eq!(countries, vec![Some("de"), None, None]);
+    }
+
+    #[test]
+    fn mirrors_that_have_a_file_but_get_no_traffic_are_kept_apart() {
+        let mut s = snapshot();
+        s.health.insert(
+            MirrorId(1),
+            MirrorHealth {
+                healthy: false,
+                ..Default::default()
+            },
+        );
+        s.mirrors.push(Mirror {
+            active: false,
+            ..crate::model::fixtures::mirror(4, "http://d.example", 10)
+        });
+        let mut serving = all_serving();
+        serving.push((LocationId(3), MirrorId(4)));
+        serving.sort();
+        let index = Index::build(&s, serving);
+        let names = |ms: &[u32]| -> Vec<String> {
+            ms.iter()
+                .map(|&m| index.mirror(m).name.to_string())
+                .collect()
+        };
+        let t = index.resolve("thunderbird", "win", "de").unwrap();
+        // m1 is down, m3 rated 0; m4 is inactive and not listed at all.
+        assert_eq!(names(t.location.idle_mirrors()), vec!["m1", "m3"]);
+        assert_eq!(t.location.candidates(false).len(), 1);
+        // Ssl-only: the http mirror m1 would be idle anyway; equal sets
+        // are shared.
+        let t = index.resolve("secure", "win", "de").unwrap();
+        assert_eq!(names(t.location.idle_mirrors()), vec!["m1", "m3"]);
     }
 
     #[test]

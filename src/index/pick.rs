@@ -30,6 +30,9 @@ pub struct Candidates {
     mirrors: Box<[u32]>,
     /// `cumulative[i]` = sum of weights of `mirrors[..=i]`.
     cumulative: Box<[u64]>,
+    /// The [`Candidates::RANKED`] heaviest mirrors, heaviest first (equal
+    /// weights: lower index first): the alternatives a redirect offers.
+    ranked: Box<[u32]>,
 }
 
 impl Candidates {
@@ -39,6 +42,13 @@ impl Candidates {
         weighted.sort_unstable_by_key(|&(m, _)| m);
         weighted.dedup_by_key(|&mut (m, _)| m);
         weighted.retain(|&(_, w)| w > 0);
+        let mut heaviest = weighted.clone();
+        heaviest.sort_unstable_by_key(|&(m, w)| (std::cmp::Reverse(w), m));
+        let ranked = heaviest
+            .iter()
+            .take(Self::RANKED)
+            .map(|&(m, _)| m)
+            .collect();
         let mut total = 0u64;
         let (mirrors, cumulative) = weighted
             .into_iter()
@@ -50,7 +60,25 @@ impl Candidates {
         Candidates {
             mirrors: mirrors.into(),
             cumulative: cumulative.into(),
+            ranked,
         }
+    }
+
+    /// How many of the heaviest mirrors [`Candidates::ranked`] keeps: the
+    /// four alternatives a redirect lists besides the mirror it picked.
+    pub const RANKED: usize = 5;
+
+    /// Up to [`Candidates::RANKED`] mirror indexes, heaviest first.
+    pub fn ranked(&self) -> &[u32] {
+        &self.ranked
+    }
+
+    /// Every mirror index with its weight, heaviest first (equal weights:
+    /// lower index first). Allocates: for documents, not redirects.
+    pub fn by_weight(&self) -> Vec<(u32, u64)> {
+        let mut all: Vec<(u32, u64)> = self.iter().collect();
+        all.sort_unstable_by_key(|&(m, w)| (std::cmp::Reverse(w), m));
+        all
     }
 
     /// Sum of the weights.
@@ -127,6 +155,26 @@ mod tests {
         let c = Candidates::new(vec![(7, 1), (8, 2), (9, 3)]);
         let picks: Vec<_> = (0..6).map(|r| c.pick(&mut Fixed(r)).unwrap()).collect();
         assert_eq!(picks, vec![7, 8, 8, 9, 9, 9]);
+    }
+
+    #[test]
+    fn ranking_is_heaviest_first_and_short() {
+        let c = Candidates::new(vec![
+            (1, 5),
+            (2, 50),
+            (3, 5),
+            (4, 0),
+            (5, 20),
+            (6, 1),
+            (7, 9),
+            (8, 2),
+        ]);
+        assert_eq!(c.ranked(), &[2, 5, 7, 1, 3]);
+        assert_eq!(
+            c.by_weight(),
+            vec![(2, 50), (5, 20), (7, 9), (1, 5), (3, 5), (8, 2), (6, 1)]
+        );
+        assert!(Candidates::new(vec![]).ranked().is_empty());
     }
 
     proptest! {
