@@ -101,10 +101,46 @@ impl Future for Answer {
     }
 }
 
+/// Reads a whole request body of at most `limit` bytes within `patience`:
+/// a declared length over the limit is refused before reading
+/// (`too_large`), as is a body that grows past it; 400 for a body that
+/// breaks off, 408 for one that takes too long.
+async fn read_body(
+    body: Incoming,
+    headers: &hyper::HeaderMap,
+    limit: usize,
+    patience: std::time::Duration,
+    too_large: impl Fn() -> Reply,
+) -> Result<Bytes, Reply> {
+    use http_body_util::BodyExt;
+    let declared = headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = http_body_util::Limited::new(body, limit).collect();
+    match tokio::time::timeout(patience, read).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) => Err(text(
+            StatusCode::BAD_REQUEST,
+            "400 the request body broke off\n".into(),
+        )),
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "408 the request body took longer than {} s\n",
+                patience.as_secs()
+            ),
+        )),
+    }
+}
+
 /// Reads an admin request's body (capped) and answers it on a blocking
 /// thread: admin pages read and write the store.
 async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
-    use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
     // Decided before reading: only a logged-in upload may be large.
     let (limit, patience) = crate::admin::body_limit(&admin, parts.uri.path(), &parts.headers);
@@ -114,33 +150,9 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
             format!("413 the request body is larger than {} KiB\n", limit >> 10),
         )
     };
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
-    }
-    let read = http_body_util::Limited::new(body, limit).collect();
-    let body = match tokio::time::timeout(patience, read).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "400 the request body broke off\n".into(),
-            );
-        }
-        Err(_) => {
-            return text(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "408 the request body took longer than {} s\n",
-                    patience.as_secs()
-                ),
-            );
-        }
+    let body = match read_body(body, &parts.headers, limit, patience, too_large).await {
+        Ok(b) => b,
+        Err(reply) => return reply,
     };
     let answered = tokio::task::spawn_blocking(move || {
         let path = parts.uri.path();
@@ -171,28 +183,13 @@ async fn api_reply(
     req: Request<Incoming>,
     peer: std::net::IpAddr,
 ) -> Reply {
-    use http_body_util::BodyExt;
     let (parts, body) = req.into_parts();
     let limit = crate::api::MAX_BODY;
     let too_large = || crate::api::too_large(&parts.headers);
-    let declared = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
-    }
-    let read = http_body_util::Limited::new(body, limit).collect();
-    let body = match tokio::time::timeout(std::time::Duration::from_secs(60), read).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        _ => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "400 the request body broke off or took too long\n".into(),
-            );
-        }
+    let patience = std::time::Duration::from_secs(60);
+    let body = match read_body(body, &parts.headers, limit, patience, too_large).await {
+        Ok(b) => b,
+        Err(reply) => return reply,
     };
     tokio::task::spawn_blocking(move || {
         let path = parts.uri.path();
