@@ -23,6 +23,7 @@
 //! - [`config`]: validated server configuration.
 //! - [`demo`]: the demo network behind `bouncer demo`.
 //! - [`query`]: percent-decoding and query-string parsing.
+//! - [`geoip`]: IP address → country (CSV imports, `.mmdb` files) and countries by continent.
 //! - [`error`]: errors that say what to do.
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
@@ -39,6 +40,7 @@ pub mod counters;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod geoip;
 pub mod index;
 pub mod loader;
 pub mod mail;
