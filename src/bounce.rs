@@ -13,6 +13,7 @@
 pub mod documents;
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -24,6 +25,7 @@ use hyper::{Method, Response, StatusCode};
 
 use crate::config::Config;
 use crate::counters::{Counters, Hit, Lang};
+use crate::geoip::Country;
 use crate::index::{Candidates, Index, Miss, Target, ThreadRandom};
 use crate::network::Network;
 use crate::query;
@@ -38,6 +40,15 @@ static DIGEST: HeaderName = HeaderName::from_static("digest");
 
 /// The body release tooling matches on a miss (exactly).
 pub const NOT_FOUND_BODY: &str = "404 page not found\n";
+
+/// What `send` needs to know about the request.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    method: &'a Method,
+    query: &'a str,
+    headers: &'a HeaderMap,
+    peer: IpAddr,
+}
 
 /// The response type of every handler.
 pub type Reply = Response<Full<Bytes>>;
@@ -142,8 +153,8 @@ impl<'a> BounceQuery<'a> {
 }
 
 impl Bouncer {
-    /// `/?product=…`.
-    pub fn bounce(&self, method: &Method, query: &str, headers: &HeaderMap) -> Reply {
+    /// `/?product=…` from a client whose socket address is `peer`.
+    pub fn bounce(&self, method: &Method, query: &str, headers: &HeaderMap, peer: IpAddr) -> Reply {
         let q = BounceQuery::parse(query);
         let Some(product) = q.product.as_deref() else {
             return redirect_to(self.config.home_url.clone(), None);
@@ -152,7 +163,15 @@ impl Bouncer {
         let lang = q.lang.as_deref().unwrap_or(&self.config.default_lang);
         let index = self.network.index();
         match index.resolve(product, os, lang) {
-            Ok(target) => self.send(method, &index, &target, q.want(headers), query, headers),
+            Ok(target) => {
+                let request = Request {
+                    method,
+                    query,
+                    headers,
+                    peer,
+                };
+                self.send(&request, &index, &target, q.want(headers))
+            }
             Err(miss) => not_found(headers, miss),
         }
     }
@@ -165,35 +184,62 @@ impl Bouncer {
         path: &str,
         query: &str,
         headers: &HeaderMap,
+        peer: IpAddr,
     ) -> Reply {
         let decoded = query::percent_decode(path);
         let want = BounceQuery::parse(query).want(headers);
         let index = self.network.index();
         match index.resolve_path(&decoded) {
-            Ok(target) => self.send(method, &index, &target, want, query, headers),
+            Ok(target) => {
+                let request = Request {
+                    method,
+                    query,
+                    headers,
+                    peer,
+                };
+                self.send(&request, &index, &target, want)
+            }
             Err(miss) => not_found(headers, miss),
         }
     }
 
-    fn send(
-        &self,
-        method: &Method,
-        index: &Index,
-        target: &Target<'_>,
-        want: Want,
-        query: &str,
-        headers: &HeaderMap,
-    ) -> Reply {
+    /// The client's address: the socket peer, or what trusted proxies say
+    /// in `X-Forwarded-For`, or `?ip=` when the operator allows it.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap, query: &str) -> IpAddr {
+        if self.config.ip_override
+            && let Some(ip) = query::pairs(query)
+                .find(|(k, _)| k == "ip")
+                .and_then(|(_, v)| v.trim().parse::<IpAddr>().ok())
+        {
+            return crate::client::unmap(ip);
+        }
+        self.config.trusted_proxies.client(peer, headers)
+    }
+
+    fn send(&self, request: &Request<'_>, index: &Index, target: &Target<'_>, want: Want) -> Reply {
+        let Request {
+            method,
+            query,
+            headers,
+            peer,
+        } = *request;
         let https_only = target.product.ssl_only || self.arrived_over_https(headers);
-        let candidates = target.location.candidates(https_only);
         match want {
-            Want::Metalink => return self.metalink(index, target, candidates, https_only),
+            Want::Metalink => {
+                let candidates = target.location.candidates(https_only);
+                return self.metalink(index, target, candidates, https_only);
+            }
             Want::Mirrorlist => return self.mirrorlist(index, target, https_only, query),
             Want::Redirect | Want::Print => {}
         }
         let print = want == Want::Print;
-        // Region selection (SPEC §2.5) plugs in here: it narrows
-        // `candidates` to the client's region before the pick.
+        // The client's region narrows the pool (SPEC §2.5).
+        let country = if index.geo().is_empty() {
+            None
+        } else {
+            index.country_of(self.client(peer, headers, query))
+        };
+        let candidates = index.pool(target.location, https_only, country, &mut ThreadRandom);
         let picked = candidates.pick(&mut ThreadRandom);
         let (base, mirror) = match picked {
             Some(m) => {
@@ -259,7 +305,7 @@ impl Bouncer {
                     target.lang
                 }),
                 mirror: mirror.id,
-                country: *b"--",
+                country: country.map_or(Country::UNKNOWN, |c| c.0),
             });
         }
         if print {
@@ -471,6 +517,8 @@ pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
 mod tests {
     use super::*;
 
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     #[test]
     fn query_parsing() {
         let q = BounceQuery::parse("product=%20Firefox+&os=&lang=de&print=YES&x=1");
@@ -630,12 +678,12 @@ mod tests {
                 for (k, v) in headers {
                     h.insert(*k, HeaderValue::from_static(v));
                 }
-                self.app.bounce(&Method::GET, query, &h)
+                self.app.bounce(&Method::GET, query, &h, super::LOCAL)
             }
 
             fn file(&self, path: &str, query: &str) -> Reply {
                 self.app
-                    .bounce_file(&Method::GET, path, query, &HeaderMap::new())
+                    .bounce_file(&Method::GET, path, query, &HeaderMap::new(), super::LOCAL)
             }
 
             /// Downloads counted by this thread so far.

@@ -48,6 +48,10 @@ pub enum Command {
     Settings(SettingsCmd),
     /// Load a checksum file.
     Load(Load),
+    /// Regions.
+    Region(RegionCmd),
+    /// GeoIP data.
+    Geoip(GeoipCmd),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -111,6 +115,15 @@ pub struct Serve {
     /// sentry: seconds a mirror may take to answer a check (default 10)
     #[argh(option)]
     pub check_timeout: Option<u64>,
+    /// a proxy (IP or CIDR block) whose X-Forwarded-For is believed (repeatable)
+    #[argh(option)]
+    pub trusted_proxy: Vec<String>,
+    /// read GeoIP data from this MaxMind .mmdb file instead of the imported table
+    #[argh(option)]
+    pub geoip: Option<String>,
+    /// let `?ip=ADDR` choose the client address (testing only: anyone can pick their region)
+    #[argh(switch)]
+    pub allow_ip_override: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -756,3 +769,155 @@ pub struct Load {
     #[argh(switch)]
     pub force: bool,
 }
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "region")]
+/// manage regions: groups of countries served by their own mirrors
+pub struct RegionCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: RegionAction,
+}
+
+/// Region actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum RegionAction {
+    /// Add.
+    Add(RegionAdd),
+    /// List.
+    List(RegionList),
+    /// Change.
+    Set(RegionSet),
+    /// Remove.
+    Remove(RegionRemove),
+    /// One region per continent.
+    Defaults(RegionDefaults),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "add")]
+/// add a region; clients in its countries get its mirrors (`mirror set NAME --region R`)
+pub struct RegionAdd {
+    /// unique name
+    #[argh(positional)]
+    pub name: String,
+    /// percent of its clients' downloads kept on its own mirrors (default 100; ≥ 100 or < 0: all)
+    #[argh(option)]
+    pub throttle: Option<i32>,
+    /// region whose mirrors serve what this one does not keep
+    #[argh(option)]
+    pub fallback: Option<String>,
+    /// never send its clients to mirrors of the whole world
+    #[argh(switch)]
+    pub no_global_fallback: bool,
+    /// ISO 3166 country code it covers (repeatable)
+    #[argh(option)]
+    pub country: Vec<String>,
+    /// every country of a continent (AF AN AS EU NA OC SA; repeatable)
+    #[argh(option)]
+    pub continent: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "list")]
+/// list regions with their countries and mirrors
+pub struct RegionList {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "set")]
+/// change a region
+pub struct RegionSet {
+    /// the region
+    #[argh(positional)]
+    pub name: String,
+    /// percent of its clients' downloads kept on its own mirrors
+    #[argh(option)]
+    pub throttle: Option<i32>,
+    /// region whose mirrors serve what this one does not keep
+    #[argh(option)]
+    pub fallback: Option<String>,
+    /// no fallback region
+    #[argh(switch)]
+    pub no_fallback: bool,
+    /// true or false: whether its clients may finally go to any mirror
+    #[argh(option)]
+    pub global_fallback: Option<bool>,
+    /// countries it covers, replacing the old list (repeatable)
+    #[argh(option)]
+    pub country: Vec<String>,
+    /// a country to add (repeatable)
+    #[argh(option)]
+    pub add_country: Vec<String>,
+    /// a country to take out (repeatable)
+    #[argh(option)]
+    pub remove_country: Vec<String>,
+    /// add every country of a continent not yet in a region (repeatable)
+    #[argh(option)]
+    pub continent: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "remove")]
+/// remove a region (no mirror may serve it, no region fall back to it)
+pub struct RegionRemove {
+    /// the region
+    #[argh(positional)]
+    pub name: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "defaults")]
+/// add one region per continent (africa, asia, europe, …) with its countries, skipping countries already in a region
+pub struct RegionDefaults {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "geoip")]
+/// manage GeoIP data: which country a client address is in
+pub struct GeoipCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: GeoipAction,
+}
+
+/// GeoIP actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum GeoipAction {
+    /// Import.
+    Import(GeoipImport),
+    /// Status.
+    Status(GeoipStatus),
+    /// Lookup.
+    Lookup(GeoipLookup),
+    /// Clear.
+    Clear(GeoipClear),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "import")]
+/// replace the GeoIP table with CSV files: MaxMind GeoLite2-Country (blocks and locations files, or their directory), DB-IP lite, or start,end,country
+pub struct GeoipImport {
+    /// CSV files or directories of them
+    #[argh(positional, greedy)]
+    pub files: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+/// show where the GeoIP data comes from and how many ranges it has
+pub struct GeoipStatus {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "lookup")]
+/// show the country, region and mirrors a client address gets
+pub struct GeoipLookup {
+    /// an IPv4 or IPv6 address
+    #[argh(positional)]
+    pub ip: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "clear")]
+/// remove the imported GeoIP table (every client counts as unknown)
+pub struct GeoipClear {}

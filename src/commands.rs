@@ -7,6 +7,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod geo;
+
+pub use geo::bundle;
+
 use crate::cli::*;
 use crate::error::{Error, Result};
 use crate::model::{Availability, MirrorId, Role, User, now};
@@ -70,6 +74,9 @@ pub enum Input<'a> {
     Password,
     /// The contents of a file.
     File(&'a str),
+    /// Several files (directories: the `.csv` files in them), bundled by
+    /// [`bundle`].
+    Files(&'a [String]),
 }
 
 /// What `command` needs as input, if anything.
@@ -79,6 +86,9 @@ pub fn input_for(command: &Command) -> Option<Input<'_>> {
             action: UserAction::Add(_) | UserAction::Passwd(_),
         }) => Some(Input::Password),
         Command::Load(l) => Some(Input::File(&l.file)),
+        Command::Geoip(GeoipCmd {
+            action: GeoipAction::Import(i),
+        }) => Some(Input::Files(&i.files)),
         _ => None,
     }
 }
@@ -120,6 +130,8 @@ fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String>
         Command::Mail(c) => mail(net, &c.action),
         Command::Uptake(c) => uptake(net, c),
         Command::Settings(c) => settings(net, &c.action),
+        Command::Region(c) => geo::region(net, &c.action),
+        Command::Geoip(c) => geo::geoip(net, &c.action, input),
     }
 }
 

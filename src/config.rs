@@ -43,6 +43,14 @@ pub struct Config {
     pub counting: bool,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::client::TrustedProxies,
+    /// Whether `?ip=ADDR` may set the client's address (for testing
+    /// regions; never on a public server).
+    pub ip_override: bool,
+    /// A MaxMind `.mmdb` file to read GeoIP data from instead of the
+    /// imported table.
+    pub geoip_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -63,6 +71,9 @@ impl Default for Config {
             flush_interval: Duration::from_secs(1),
             counting: true,
             shutdown_grace: Duration::from_secs(10),
+            trusted_proxies: crate::client::TrustedProxies::default(),
+            ip_override: false,
+            geoip_file: None,
         }
     }
 }
@@ -94,6 +105,12 @@ pub struct Settings {
     pub header_timeout: Option<u64>,
     /// `--no-count`.
     pub no_count: bool,
+    /// `--trusted-proxy` (repeatable).
+    pub trusted_proxies: Vec<String>,
+    /// `--allow-ip-override`.
+    pub ip_override: bool,
+    /// `--geoip`.
+    pub geoip_file: Option<String>,
 }
 
 impl Config {
@@ -158,6 +175,9 @@ impl Config {
             c.header_timeout = Duration::from_secs(secs.max(1));
         }
         c.counting = !s.no_count;
+        c.trusted_proxies = crate::client::TrustedProxies::parse(&s.trusted_proxies)?;
+        c.ip_override = s.ip_override;
+        c.geoip_file = s.geoip_file.map(std::path::PathBuf::from);
         Ok(c)
     }
 }

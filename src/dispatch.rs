@@ -65,6 +65,7 @@ fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> 
         Some(Input::File(path)) => {
             Some(std::fs::read(path).map_err(|e| Error::io(format!("cannot read {path}"), e))?)
         }
+        Some(Input::Files(paths)) => Some(crate::commands::bundle(paths)?),
         None => None,
     };
     let request = Request { args, input };

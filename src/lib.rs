@@ -15,6 +15,7 @@
 //! - [`api`]: the release-automation API under `/api/` (Tuxedo-compatible XML, and JSON).
 //! - [`chart`]: server-rendered SVG charts.
 //! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
+//! - [`client`]: the client's address (trusted proxies, `X-Forwarded-For`).
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
@@ -33,6 +34,7 @@ pub mod assets;
 pub mod bounce;
 pub mod chart;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod control;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 use crate::error::Result;
+use crate::geoip::GeoDb;
 use crate::index::{Builder, Index};
 use crate::store::{Store, Tx};
 
@@ -34,6 +35,17 @@ pub struct Network {
     /// Held by a sentry run: one at a time per network, whichever
     /// [`crate::sentry::Sentry`] (scheduled or from the CLI) makes it.
     pub sentry_run: Mutex<()>,
+    /// The GeoIP data every published index carries.
+    geo: Mutex<Geo>,
+}
+
+/// Where the GeoIP data in use came from.
+#[derive(Default)]
+struct Geo {
+    db: Arc<GeoDb>,
+    /// The `.mmdb` file it was read from (`serve --geoip`); imports into
+    /// the database then wait for a restart without it.
+    file: Option<std::path::PathBuf>,
 }
 
 impl Network {
@@ -49,11 +61,63 @@ impl Network {
             changes: (Mutex::new(0), Condvar::new()),
             sentry_run: Mutex::new(()),
             last_build_micros: AtomicU64::new(0),
+            geo: Mutex::new(Geo::default()),
         };
         if live {
+            match network.store.geoip() {
+                Ok(Some(db)) => network.lock_geo().db = Arc::new(db),
+                Ok(None) => {}
+                // Redirects still work without countries; say what to do.
+                Err(e) => eprintln!("bouncer: warning: GeoIP is off: {e}"),
+            }
             network.republish()?;
         }
         Ok(network)
+    }
+
+    fn lock_geo(&self) -> std::sync::MutexGuard<'_, Geo> {
+        self.geo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads GeoIP data from a MaxMind `.mmdb` file and uses it instead of
+    /// the imported table for as long as this network lives.
+    pub fn use_geoip_file(&self, path: &Path) -> Result<()> {
+        let db = crate::geoip::mmdb::read(path)?;
+        *self.lock_geo() = Geo {
+            db: Arc::new(db),
+            file: Some(path.to_path_buf()),
+        };
+        if self.live {
+            self.republish()?;
+        }
+        Ok(())
+    }
+
+    /// Stores `geo` as the imported GeoIP table (`None`: removes it) and,
+    /// unless a `.mmdb` file is in use, puts it to work at once. Returns
+    /// the file in use instead, if any.
+    pub fn replace_geoip(
+        &self,
+        actor: &str,
+        geo: Option<GeoDb>,
+    ) -> Result<Option<std::path::PathBuf>> {
+        self.store.write(actor, |tx| tx.geoip_put(geo.as_ref()))?;
+        let file = {
+            let mut current = self.lock_geo();
+            if current.file.is_none() {
+                current.db = Arc::new(geo.unwrap_or_default());
+            }
+            current.file.clone()
+        };
+        if self.live && file.is_none() {
+            self.republish()?;
+        }
+        Ok(file)
+    }
+
+    /// Where the GeoIP data in use came from: the `.mmdb` file, if one.
+    pub fn geoip_file(&self) -> Option<std::path::PathBuf> {
+        self.lock_geo().file.clone()
     }
 
     /// Whether writes keep the index current.
@@ -127,7 +191,12 @@ impl Network {
         let builder = self
             .store
             .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
-        Ok(builder.finish())
+        let geo = if self.live {
+            self.lock_geo().db.clone()
+        } else {
+            Arc::new(self.store.geoip()?.unwrap_or_default())
+        };
+        Ok(builder.finish().with_geo(geo))
     }
 
     /// Rebuilds the index from the store and swaps it in.
@@ -139,7 +208,8 @@ impl Network {
         let builder = self
             .store
             .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
-        self.index.store(Arc::new(builder.finish()));
+        let geo = self.lock_geo().db.clone();
+        self.index.store(Arc::new(builder.finish().with_geo(geo)));
         self.last_build_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);

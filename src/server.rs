@@ -22,7 +22,7 @@ use crate::bounce::{Bouncer, Reply, not_found, text};
 use crate::index::Miss;
 
 /// Answers one request. Pure routing: tests call it without a socket.
-pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
+pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Reply {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
         let mut reply = text(
@@ -37,7 +37,7 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     match path {
-        "/" => app.bounce(method, query, req.headers()),
+        "/" => app.bounce(method, query, req.headers(), peer),
         "/__lbheartbeat__" => text(StatusCode::OK, "ok\n".into()),
         "/__heartbeat__" => heartbeat(app),
         "/__version__" => json(
@@ -54,7 +54,7 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>) -> Reply {
         },
         _ => match path.strip_prefix("/files") {
             Some(file) if file.starts_with('/') => {
-                app.bounce_file(method, file, query, req.headers())
+                app.bounce_file(method, file, query, req.headers(), peer)
             }
             _ => not_found(req.headers(), Miss::Path),
         },
@@ -319,17 +319,21 @@ pub async fn run(
         let sites = sites.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path();
+            // Behind trusted proxies, throttles count the real client.
+            let client = || app.config.trusted_proxies.client(peer.ip(), req.headers());
             let reply = match (&sites.admin, &sites.public, &sites.api) {
                 (Some(admin), _, _) if is_admin_path(path) => {
-                    Answer::Later(Box::pin(admin_reply(admin.clone(), req, peer.ip())))
+                    let client = client();
+                    Answer::Later(Box::pin(admin_reply(admin.clone(), req, client)))
                 }
                 (_, Some(public), _) if crate::public::serves(path) => {
                     Answer::Later(Box::pin(public_reply(public.clone(), req)))
                 }
                 (_, _, Some(api)) if crate::api::serves(path) => {
-                    Answer::Later(Box::pin(api_reply(api.clone(), req, peer.ip())))
+                    let client = client();
+                    Answer::Later(Box::pin(api_reply(api.clone(), req, client)))
                 }
-                _ => Answer::Now(Some(route(&app, &req))),
+                _ => Answer::Now(Some(route(&app, &req, peer.ip()))),
             };
             async move { Ok::<_, Infallible>(reply.await) }
         });
@@ -550,6 +554,14 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
             e => e,
         })?,
     );
+    if let Some(file) = &config.geoip_file {
+        network.use_geoip_file(file)?;
+        let (v4, v6) = network.index().geo().len();
+        eprintln!(
+            "bouncer: GeoIP from {} ({v4} IPv4 and {v6} IPv6 ranges)",
+            file.display()
+        );
+    }
     let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
     let counters = counters(&network, &config);
     run_then_flush(
@@ -604,6 +616,9 @@ pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
         max_connections: args.max_connections,
         header_timeout: args.header_timeout,
         no_count: args.no_count,
+        trusted_proxies: args.trusted_proxy.clone(),
+        ip_override: args.allow_ip_override,
+        geoip_file: args.geoip.clone(),
     }
 }
 
@@ -615,6 +630,8 @@ mod tests {
     use crate::network::Network;
     use crate::store::{NewMirror, NewProduct};
     use hyper::header::LOCATION;
+
+    const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     fn app(config: Config) -> (tempfile::TempDir, Bouncer) {
         let dir = tempfile::tempdir().unwrap();
@@ -653,7 +670,7 @@ mod tests {
     }
 
     fn get(app: &Bouncer, uri: &str) -> Reply {
-        route(app, &Request::get(uri).body(()).unwrap())
+        route(app, &Request::get(uri).body(()).unwrap(), LOCAL)
     }
 
     #[test]
@@ -667,7 +684,7 @@ mod tests {
         assert_eq!(get(&app, "/nope").status(), StatusCode::NOT_FOUND);
         assert_eq!(get(&app, "/__lbheartbeat__").status(), StatusCode::OK);
         assert_eq!(get(&app, "/assets/bouncer.css").status(), StatusCode::OK);
-        let post = route(&app, &Request::post("/").body(()).unwrap());
+        let post = route(&app, &Request::post("/").body(()).unwrap(), LOCAL);
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
@@ -709,6 +726,7 @@ mod tests {
                 .header("x-forwarded-proto", "https")
                 .body(())
                 .unwrap(),
+            LOCAL,
         );
         assert_eq!(https.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(https.headers().contains_key(hyper::header::RETRY_AFTER));

@@ -9,13 +9,17 @@
 
 mod meta;
 mod pick;
+mod regions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use meta::{FileMeta, base64_into, from_hex, hex};
 pub use pick::{Candidates, Random, ThreadRandom};
+use regions::TableMaker;
+pub use regions::{RegionEntry, Regions, Tables};
 
+use crate::geoip::{Country, GeoDb};
 use crate::model::{LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId};
 use crate::query::percent_decode;
 use crate::store::Snapshot;
@@ -102,10 +106,10 @@ pub struct LocationEntry {
     pub os: Box<str>,
     /// The path template split at every `:lang`.
     parts: Box<[Box<str>]>,
-    /// Every eligible mirror (https only for ssl-only products).
-    any: Arc<Candidates>,
-    /// The https mirrors among them.
-    https: Arc<Candidates>,
+    /// Whether its product is served over https only.
+    ssl_only: bool,
+    /// The pools of its eligible mirrors (the world's and each region's).
+    tables: Arc<Tables>,
     /// Active mirrors that have the file but get no traffic for it (down,
     /// rated 0, or http for an ssl-only product): for the mirror list.
     others: Arc<[u32]>,
@@ -129,9 +133,10 @@ impl LocationEntry {
         self.parts.len() > 1
     }
 
-    /// Mirrors that may serve it; `https_only` for TLS requests.
+    /// Every mirror that may serve it, wherever the client is;
+    /// `https_only` for TLS requests (ssl-only products are always).
     pub fn candidates(&self, https_only: bool) -> &Candidates {
-        if https_only { &self.https } else { &self.any }
+        self.tables.world(https_only || self.ssl_only)
     }
 
     /// Active mirrors that have the file but receive no traffic for it
@@ -237,6 +242,10 @@ pub struct Index {
     metas: Vec<FileMeta>,
     /// Whether redirects carry `Link: …; rel=duplicate` headers.
     link_headers: bool,
+    /// Regions and the country → region map.
+    regions: Regions,
+    /// IP address → country.
+    geo: Arc<GeoDb>,
     stats: IndexStats,
 }
 
@@ -370,6 +379,47 @@ impl Index {
             }
         }
         Err(Miss::Path)
+    }
+
+    /// The pool a client in `country` draws from for `location` (SPEC
+    /// §2.5): its region's mirrors, or those the region's throttle and
+    /// fallbacks send it to (rolled with `rng`), or the world's when the
+    /// country is unknown or in no region. O(1).
+    pub fn pool<'a>(
+        &'a self,
+        location: &'a LocationEntry,
+        https_only: bool,
+        country: Option<Country>,
+        rng: &mut impl Random,
+    ) -> &'a Candidates {
+        let region = country.and_then(|c| self.regions.of(c));
+        location
+            .tables
+            .pool(&self.regions, region, https_only || location.ssl_only, rng)
+    }
+
+    /// The regions.
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
+    /// The country of `ip` (`None` when unknown or without GeoIP data).
+    pub fn country_of(&self, ip: std::net::IpAddr) -> Option<Country> {
+        if self.geo.is_empty() {
+            return None;
+        }
+        self.geo.lookup(ip)
+    }
+
+    /// The GeoIP data in use.
+    pub fn geo(&self) -> &Arc<GeoDb> {
+        &self.geo
+    }
+
+    /// This index with `geo` as its GeoIP data.
+    pub fn with_geo(mut self, geo: Arc<GeoDb>) -> Index {
+        self.geo = geo;
+        self
     }
 
     /// The mirror at `index` (as returned by [`Candidates::pick`]).
@@ -530,9 +580,6 @@ fn replace_token(path: &str, token: &str) -> String {
     out
 }
 
-/// (all eligible, https only) candidate tables shared by equal mirror sets.
-type SharedCandidates = (Arc<Candidates>, Arc<Candidates>);
-
 /// Builds an [`Index`] while availability rows stream in, sorted by
 /// location: each location's mirror set is finished (and shared with equal
 /// sets) as soon as the next location starts, so memory stays small.
@@ -542,16 +589,14 @@ pub struct Builder {
     active: Vec<u32>,
     /// Location id → location index, or NONE (inactive product).
     location_of: Vec<u32>,
-    /// Https flag per mirror index.
-    https: Vec<bool>,
-    /// Weight per mirror index.
-    weight: Vec<u64>,
+    /// Makes (and shares) the pools of each eligible set.
+    maker: TableMaker,
     current: u32,
     /// Active mirrors serving the current location.
     buffer: Vec<u32>,
     /// The eligible ones among them.
     eligible: Vec<u32>,
-    shared: HashMap<Box<[u32]>, SharedCandidates>,
+    shared: HashMap<Box<[u32]>, Arc<Tables>>,
     /// Idle mirror sets (see [`LocationEntry::idle_mirrors`]), shared.
     shared_idle: HashMap<Box<[u32]>, Arc<[u32]>>,
     no_idle: Arc<[u32]>,
@@ -616,7 +661,7 @@ impl Builder {
             }
         }
 
-        let empty = Arc::new(Candidates::default());
+        let empty = Arc::new(Tables::default());
         let no_idle: Arc<[u32]> = Arc::new([]);
         let max_location = s.locations.iter().map(|l| l.id.0).max().unwrap_or(0) as usize;
         let mut location_of = vec![NONE; max_location + 1];
@@ -634,8 +679,8 @@ impl Builder {
                 product: p,
                 os: l.os.as_str().into(),
                 parts: l.path.split(LANG_PLACEHOLDER).map(Into::into).collect(),
-                any: empty.clone(),
-                https: empty.clone(),
+                ssl_only: index.products[p as usize].ssl_only,
+                tables: empty.clone(),
                 others: no_idle.clone(),
                 files: Box::new([]),
             });
@@ -679,12 +724,12 @@ impl Builder {
         index.stats.locations = index.locations.len();
         index.stats.mirrors = index.mirrors.len();
         index.stats.files = index.files.len();
+        let regions = Regions::new(&s.regions, &s.mirrors);
         Builder {
             index,
             active,
             location_of,
-            https,
-            weight,
+            maker: TableMaker::new(regions, https, weight),
             current: NONE,
             buffer: Vec::new(),
             eligible: Vec::new(),
@@ -728,26 +773,16 @@ impl Builder {
                 .filter(|&&m| mirrors[m as usize].eligible),
         );
         self.index.stats.serving_pairs += self.eligible.len();
-        let ssl_only = self.index.products[self.index.locations[loc].product as usize].ssl_only;
-        let (any, https) = match self.shared.get(self.eligible.as_slice()) {
-            Some(pair) => pair.clone(),
+        let tables = match self.shared.get(self.eligible.as_slice()) {
+            Some(t) => t.clone(),
             None => {
-                let weighted = |only_https: bool| {
-                    let list = self
-                        .eligible
-                        .iter()
-                        .filter(|&&m| !only_https || self.https[m as usize])
-                        .map(|&m| (m, self.weight[m as usize]))
-                        .collect();
-                    Arc::new(Candidates::new(list))
-                };
-                let pair = (weighted(false), weighted(true));
+                let t = Arc::new(self.maker.tables(&self.eligible));
                 self.shared
-                    .insert(self.eligible.as_slice().into(), pair.clone());
-                pair
+                    .insert(self.eligible.as_slice().into(), t.clone());
+                t
             }
         };
-        let any = if ssl_only { https.clone() } else { any };
+        let any = tables.world(self.index.locations[loc].ssl_only);
         // The rest of the mirrors that have it: usually none.
         let others = if any.len() == self.buffer.len() {
             self.no_idle.clone()
@@ -765,8 +800,7 @@ impl Builder {
             }
         };
         let entry = &mut self.index.locations[loc];
-        entry.any = any;
-        entry.https = https;
+        entry.tables = tables;
         entry.others = others;
         self.buffer.clear();
         self.current = NONE;
@@ -776,6 +810,7 @@ impl Builder {
     pub fn finish(mut self) -> Index {
         self.flush();
         self.index.stats.candidate_sets = self.shared.len();
+        self.index.regions = self.maker.regions;
         self.index
     }
 }

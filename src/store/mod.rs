@@ -458,6 +458,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The imported GeoIP table, if any.
+    pub fn geoip(&self) -> Result<Option<crate::geoip::GeoDb>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(GEOIP)?;
+        let row = t.get(GEOIP_KEY)?;
+        row.map(|v| crate::geoip::GeoDb::decode(v.value()))
+            .transpose()
+    }
+
     /// The (location, mirror) pairs sentry has checked.
     pub fn checked_pairs(&self) -> Result<std::collections::HashSet<(LocationId, MirrorId)>> {
         let txn = self.db.begin_read()?;
@@ -545,6 +554,9 @@ fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
     Ok(s)
 }
 
+/// The one key of [`GEOIP`].
+const GEOIP_KEY: &str = "ranges";
+
 /// Creates every table so that read transactions never meet a missing one.
 fn create_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(PRODUCTS)?;
@@ -559,6 +571,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(MIRROR_HEALTH)?;
     txn.open_table(AVAILABILITY)?;
     txn.open_table(REGIONS)?;
+    txn.open_table(GEOIP)?;
     txn.open_table(USERS)?;
     txn.open_table(SENTRY_RUNS)?;
     txn.open_table(EVENTS)?;
@@ -1389,6 +1402,25 @@ impl Tx<'_> {
             None => t.remove(key)?,
         };
         Ok(())
+    }
+
+    /// Replaces the GeoIP table (`None`: removes it).
+    pub fn geoip_put(&mut self, geo: Option<&crate::geoip::GeoDb>) -> Result<()> {
+        {
+            let mut t = self.txn.open_table(GEOIP)?;
+            match geo {
+                Some(geo) => t.insert(GEOIP_KEY, geo.encode().as_slice())?,
+                None => t.remove(GEOIP_KEY)?,
+            };
+        }
+        match geo {
+            Some(geo) => {
+                let (v4, v6) = geo.len();
+                let detail = format!("{v4} IPv4 and {v6} IPv6 ranges from {}", geo.source);
+                self.record("geoip.import", detail)
+            }
+            None => self.record("geoip.clear", "GeoIP table removed".into()),
+        }
     }
 
     /// All locations with their product, for availability changes by name.

@@ -36,6 +36,8 @@ pub const AVAILABILITY: TableDefinition<(u64, u64), &[u8]> =
     TableDefinition::new("availability_v1");
 /// Region name → region row.
 pub const REGIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("regions_v1");
+/// `ranges` → the imported GeoIP table ([`crate::geoip::GeoDb::encode`]).
+pub const GEOIP: TableDefinition<&str, &[u8]> = TableDefinition::new("geoip_v1");
 /// User name → user row.
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
 /// Run id → sentry run row.
