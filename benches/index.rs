@@ -368,6 +368,7 @@ fn main() {
         build_from_redb(&scale, &mut summary);
     }
     lookups(&scale, &full, &mut criterion, &mut summary);
+    regions(&scale, &full, &mut summary);
     counting(bench, &mut summary);
 
     criterion.final_summary();
@@ -379,6 +380,84 @@ fn main() {
     for line in &summary.0 {
         println!("{line}");
     }
+}
+
+/// The same network with 7 continent-sized regions (every mirror in one,
+/// every fifth in two; Europe keeps 70% of its downloads, Asia falls back
+/// to Europe, Oceania forbids the world): what the per-region pools cost
+/// to build and keep, and a regional pick against a world pick.
+fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
+    use bouncer::geoip::Country;
+    use bouncer::model::Region;
+    let shape = scale.full;
+    let mut snap = snapshot(shape);
+    let names = [
+        "africa",
+        "asia",
+        "europe",
+        "north-america",
+        "oceania",
+        "south-america",
+        "antarctica",
+    ];
+    let countries = ["ZA", "JP", "DE", "US", "AU", "BR", "AQ"];
+    for (i, name) in names.iter().enumerate() {
+        snap.regions.push(Region {
+            name: name.to_string(),
+            throttle: if *name == "europe" { 70 } else { 100 },
+            fallback: (*name == "asia").then(|| "europe".into()),
+            global_fallback: *name != "oceania",
+            countries: vec![countries[i].into()],
+        });
+    }
+    for m in &mut snap.mirrors {
+        let i = m.id.0 as usize;
+        m.regions = vec![names[i % 6].to_string()];
+        if i.is_multiple_of(5) {
+            m.regions.push(names[(i + 1) % 6].to_string());
+        }
+    }
+    let heap_before = live_heap();
+    let mut times = Vec::new();
+    let mut index = Index::build(&snap, serving(shape));
+    let retained = live_heap() - heap_before;
+    for _ in 0..scale.build_runs {
+        drop(index);
+        let start = Instant::now();
+        index = Index::build(&snap, serving(shape));
+        times.push(secs(start.elapsed()));
+    }
+    let heap_before = live_heap();
+    let plain = Index::build(&snapshot(shape), serving(shape));
+    let plain_heap = live_heap() - heap_before;
+    drop(plain);
+    out.line(format!(
+        "regions: build with 7 regions median {:.3} s; index keeps {} (without regions {})",
+        median(times),
+        mb(retained),
+        mb(plain_heap),
+    ));
+    let target = index.resolve("firefox-latest", "win", "de").expect("resolves");
+    let de = Country::parse("DE");
+    let mut rng = fastrand::Rng::with_seed(3);
+    let regional = ns_per_call(scale.rounds, scale.iters, |_| {
+        let pool = index.pool(target.location, false, black_box(de), &mut rng);
+        u64::from(pool.pick(&mut rng).expect("a mirror"))
+    });
+    let world_target = world.resolve("firefox-latest", "win", "de").expect("resolves");
+    let plain = ns_per_call(scale.rounds, scale.iters, |_| {
+        u64::from(
+            world_target
+                .location
+                .candidates(false)
+                .pick(&mut rng)
+                .expect("a mirror"),
+        )
+    });
+    out.line(format!(
+        "regions: pool + pick for a client in Europe (throttle roll) median {regional:.1} ns vs a world pick {plain:.1} ns ({:.2}x)",
+        regional / plain
+    ));
 }
 
 /// 1a(i): `Index::build` from a snapshot in memory.

@@ -22,12 +22,18 @@
 //! `/?product=firefox-latest&os=win&lang=de`; prints req/s, p99, the ratio
 //! to nginx and what counting costs; and checks, after stopping each
 //! counting server (SIGTERM flushes its counts), that `bouncer stats` counts
-//! as many downloads as wrk made requests. Last, a short extra run measures
-//! a hostile 32 KB `/files/…` path that matches nothing.
+//! as many downloads as wrk made requests. Then the same with GeoIP on: a
+//! copy of the database with 500,000 imported IPv4 ranges, three regions
+//! (one with a throttle, one with a fallback) and `--trusted-proxy
+//! 127.0.0.1`, so every request's `X-Forwarded-For` is read, looked up and
+//! sent to its region's pool (wrk sends the same header to every server,
+//! nginx included). Last, a short extra run measures a hostile 32 KB
+//! `/files/…` path that matches nothing.
 //!
 //! Environment:
 //! - `LOADTEST_SECS`: seconds per wrk run (default 10, 1–120).
 //! - `LOADTEST_HOSTILE=0`: skip the hostile-path run.
+//! - `LOADTEST_GEOIP=0`: skip the GeoIP runs.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -50,6 +56,10 @@ const WRK: &str = "/usr/bin/wrk";
 const NGINX: &str = "/usr/sbin/nginx";
 const CONNECTIONS: u32 = 64;
 const QUERY: &str = "/?product=firefox-latest&os=win&lang=de";
+/// The client every request claims to be (in Germany in the GeoIP runs).
+const CLIENT: &str = "198.51.100.7";
+/// GeoIP ranges imported for the GeoIP runs.
+const GEO_RANGES: u64 = 500_000;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -175,6 +185,7 @@ fn run() -> Result<()> {
         Err(_) => 10,
     };
     let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
+    let geoip = std::env::var("LOADTEST_GEOIP").map_or(true, |v| v != "0");
     let missing: Vec<&str> = [(WRK, "wrk"), (NGINX, "nginx")]
         .into_iter()
         .filter(|(path, name)| !Path::new(path).exists() && which(name).is_none())
@@ -222,6 +233,7 @@ fn run() -> Result<()> {
             label: "nginx return 302 (1 worker)".into(),
             threads: 0,
             counting: false,
+            geo: false,
             wrk: result,
             counted: None,
             load,
@@ -229,10 +241,32 @@ fn run() -> Result<()> {
         });
     }
 
-    let mut counted_total = 0u64;
-    for (threads, counting) in [(1, true), (2, true), (1, false), (2, false)] {
-        let mut server = start_bouncer(&bouncer, &db, threads, counting)?;
+    let geo_db = dir.path().join("loadtest-geoip.redb");
+    if geoip {
+        let started = Instant::now();
+        build_database(&geo_db)?;
+        add_geography(&bouncer, &geo_db, dir.path())?;
+        println!(
+            "loadtest: GeoIP database ({GEO_RANGES} ranges, 3 regions) built in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let mut runs = vec![(1, true, false), (2, true, false), (1, false, false), (2, false, false)];
+    if geoip {
+        runs.extend([(1, true, true), (2, true, true)]);
+    }
+    let (mut counted_total, mut geo_counted_total) = (0u64, 0u64);
+    for (threads, counting, geo) in runs {
+        let (db, extra, counted_total): (&Path, &[&str], &mut u64) = if geo {
+            (&geo_db, &["--trusted-proxy", "127.0.0.1"], &mut geo_counted_total)
+        } else {
+            (&db, &[], &mut counted_total)
+        };
+        let mut server = start_bouncer(&bouncer, db, threads, counting, extra)?;
         check_redirect(server.addr, QUERY)?;
+        if geo {
+            check_region(server.addr)?;
+        }
         let load = load_average();
         let before = thread_usage(server.guard.pid());
         let result = run_wrk(&wrk, server.addr, QUERY, secs)?;
@@ -244,20 +278,22 @@ fn run() -> Result<()> {
             ));
         }
         let counted = if counting {
-            let total = downloads(&bouncer, &db)?;
-            let delta = total.saturating_sub(counted_total);
-            counted_total = total;
+            let total = downloads(&bouncer, db)?;
+            let delta = total.saturating_sub(*counted_total);
+            *counted_total = total;
             Some(delta)
         } else {
             None
         };
         rows.push(Row {
             label: format!(
-                "bouncer --threads {threads}{}",
-                if counting { "" } else { " --no-count" }
+                "bouncer --threads {threads}{}{}",
+                if counting { "" } else { " --no-count" },
+                if geo { " +GeoIP" } else { "" }
             ),
             threads,
             counting,
+            geo,
             wrk: result,
             counted,
             load,
@@ -273,7 +309,7 @@ fn run() -> Result<()> {
         while path.len() < 32 * 1024 {
             path.push_str("/x");
         }
-        let mut server = start_bouncer(&bouncer, &db, 1, false)?;
+        let mut server = start_bouncer(&bouncer, &db, 1, false, &[])?;
         let short = secs.min(5);
         let result = run_wrk(&wrk, server.addr, &path, short)?;
         server.guard.stop(Duration::from_secs(30));
@@ -446,6 +482,98 @@ fn build_database(db: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Regions for the GeoIP runs (Europe keeps 90% of its downloads, Asia
+/// falls back to Europe) and 500,000 IPv4 ranges imported with `bouncer
+/// geoip import`, [`CLIENT`]'s in Germany.
+fn add_geography(bin: &Path, db: &Path, dir: &Path) -> Result<()> {
+    let err = |e: bouncer::error::Error| format!("cannot add regions: {e}");
+    {
+        let store = Store::open(db).map_err(err)?;
+        let region = |name: &str, throttle, fallback: Option<&str>, countries: &[&str]| {
+            bouncer::model::Region {
+                name: name.into(),
+                throttle,
+                fallback: fallback.map(Into::into),
+                global_fallback: true,
+                countries: countries.iter().map(|c| c.to_string()).collect(),
+            }
+        };
+        store
+            .write("loadtest", |tx| {
+                tx.region_add(region("europe", 90, None, &["DE", "FR", "GB"]))?;
+                tx.region_add(region("north-america", 100, None, &["US", "CA"]))?;
+                tx.region_add(region("asia", 100, Some("europe"), &["JP", "CN", "IN"]))?;
+                for i in 1..=8 {
+                    let r = if i <= 5 { "europe" } else { "north-america" };
+                    tx.mirror_update(&format!("mirror{i}"), |m| m.regions = vec![r.into()])?;
+                }
+                Ok(())
+            })
+            .map_err(err)?;
+    }
+    let countries = ["US", "CN", "JP", "DE", "GB", "FR", "IN", "BR", "CA", "KR"];
+    let client: std::net::Ipv4Addr = CLIENT.parse().map_err(|_| "bad CLIENT")?;
+    let step = (1u64 << 32) / GEO_RANGES;
+    let mine = u64::from(u32::from(client)) / step;
+    let mut csv = String::with_capacity(GEO_RANGES as usize * 32);
+    for i in 0..GEO_RANGES {
+        let start = i * step;
+        let end = if i + 1 == GEO_RANGES { u64::from(u32::MAX) } else { start + step - 1 };
+        let country = if i == mine { "DE" } else { countries[(i % 10) as usize] };
+        let ip = |n: u64| std::net::Ipv4Addr::from(n as u32);
+        csv.push_str(&format!("{},{},{country}\n", ip(start), ip(end)));
+    }
+    let file = dir.join("geoip.csv");
+    std::fs::write(&file, csv).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let out = Command::new(bin)
+        .arg("--db")
+        .arg(db)
+        .args(["geoip", "import"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run bouncer geoip import: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "bouncer geoip import failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// With GeoIP on, [`CLIENT`] (Germany) must get Europe's mirrors (ports
+/// 9001–9005) at least most of the time (Europe keeps 90%).
+fn check_region(addr: SocketAddr) -> Result<()> {
+    let mut european = 0;
+    for _ in 0..50 {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        write!(
+            s,
+            "HEAD {QUERY} HTTP/1.1\r\nHost: {addr}\r\nX-Forwarded-For: {CLIENT}\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+        let mut head = String::new();
+        s.read_to_string(&mut head).ok();
+        let location = head
+            .lines()
+            .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+            .ok_or_else(|| format!("no Location in {head:?}"))?;
+        if (9001..=9005).any(|p| location.contains(&format!(":{p}/"))) {
+            european += 1;
+        }
+    }
+    if european < 35 {
+        return Err(format!(
+            "GeoIP run: only {european} of 50 redirects for a German client went to Europe's mirrors"
+        ));
+    }
+    Ok(())
+}
+
 fn free_port() -> Result<u16> {
     let l =
         TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
@@ -516,12 +644,19 @@ struct Server {
     addr: SocketAddr,
 }
 
-fn start_bouncer(bin: &Path, db: &Path, threads: usize, counting: bool) -> Result<Server> {
+fn start_bouncer(
+    bin: &Path,
+    db: &Path,
+    threads: usize,
+    counting: bool,
+    extra: &[&str],
+) -> Result<Server> {
     let mut cmd = Command::new(bin);
     cmd.arg("--db")
         .arg(db)
         .args(["serve", "--listen", "127.0.0.1:0", "--threads"])
-        .arg(threads.to_string());
+        .arg(threads.to_string())
+        .args(extra);
     if !counting {
         cmd.arg("--no-count");
     }
@@ -751,6 +886,8 @@ fn run_wrk(wrk: &Path, addr: SocketAddr, target: &str, secs: u64) -> Result<WrkR
             &format!("-c{CONNECTIONS}"),
             &format!("-d{secs}s"),
             "--latency",
+            "-H",
+            &format!("X-Forwarded-For: {CLIENT}"),
         ])
         .arg(format!("http://{addr}{target}"))
         .stdin(Stdio::null())
@@ -836,6 +973,7 @@ struct Row {
     label: String,
     threads: usize,
     counting: bool,
+    geo: bool,
     wrk: WrkResult,
     counted: Option<u64>,
     /// Load average just before the run.
@@ -878,15 +1016,21 @@ fn report(rows: &[Row], hostile: Option<&(u64, WrkResult)>) {
     }
     println!();
     for threads in [1, 2] {
-        let find = |counting: bool| {
+        let find = |counting: bool, geo: bool| {
             rows.iter()
-                .find(|r| r.threads == threads && r.counting == counting)
+                .find(|r| r.threads == threads && r.counting == counting && r.geo == geo)
                 .map(|r| r.wrk.requests_per_sec)
         };
-        if let (Some(count), Some(no_count)) = (find(true), find(false)) {
+        if let (Some(count), Some(no_count)) = (find(true, false), find(false, false)) {
             println!(
                 "counting cost, --threads {threads}: (no-count − count) / no-count = ({no_count:.0} − {count:.0}) / {no_count:.0} = {:.1}%",
                 (no_count - count) / no_count * 100.0
+            );
+        }
+        if let (Some(off), Some(on)) = (find(true, false), find(true, true)) {
+            println!(
+                "GeoIP cost, --threads {threads}: (off − on) / off = ({off:.0} − {on:.0}) / {off:.0} = {:.1}% (target < 10%)",
+                (off - on) / off * 100.0
             );
         }
     }

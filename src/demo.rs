@@ -177,6 +177,8 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
         ),
         threads: args.threads,
+        // The demo runs on loopback: let `?ip=` show the regions.
+        ip_override: true,
         ..Settings::default()
     };
     settings.home_url = None;
@@ -284,18 +286,65 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
         tx.alias_set("firefox-latest", "firefox-120.0")?;
         tx.alias_set("firefox-latest-ssl", "firefox-120.0-ssl")?;
         tx.alias_set("thunderbird-latest", "thunderbird-115.5.0")?;
+        // Geography: Europe keeps its clients on mirror-b; North America
+        // keeps 80% of its downloads on mirror-c and falls back to Europe.
+        let continent = |code| {
+            crate::geoip::continents::CONTINENTS
+                .into_iter()
+                .find(|c| c.code == code)
+                .map(crate::geoip::continents::countries)
+                .unwrap_or_default()
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
+        tx.region_add(crate::model::Region {
+            name: "europe".into(),
+            throttle: 100,
+            fallback: None,
+            global_fallback: true,
+            countries: continent("EU"),
+        })?;
+        tx.region_add(crate::model::Region {
+            name: "north-america".into(),
+            throttle: 80,
+            fallback: Some("europe".into()),
+            global_fallback: true,
+            countries: continent("NA"),
+        })?;
         for (m, url) in mirrors {
+            let regions = match m.name {
+                "mirror-b" => vec!["europe".into()],
+                "mirror-c" => vec!["north-america".into()],
+                _ => vec![],
+            };
             tx.mirror_add(NewMirror {
                 name: m.name.into(),
                 base_url: url.clone(),
                 rating: m.rating,
                 contact: format!("admins@{}.example", m.name),
+                regions,
                 ..NewMirror::default()
             })?;
         }
         Ok(())
-    })
+    })?;
+    // GeoIP for the documentation address blocks, so `?ip=` can show it.
+    let geo = crate::geoip::import::import(&[crate::geoip::import::Source {
+        name: "demo-geoip.csv".into(),
+        bytes: DEMO_GEOIP.as_bytes().to_vec(),
+    }])?;
+    network.replace_geoip("demo", Some(geo.db))?;
+    Ok(())
 }
+
+/// The demo's GeoIP table: the documentation blocks of RFC 5737 and 3849.
+const DEMO_GEOIP: &str = "start,end,country
+192.0.2.0,192.0.2.255,DE
+198.51.100.0,198.51.100.255,US
+203.0.113.0,203.0.113.255,JP
+2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,FR
+";
 
 /// Serves `root` over HTTP on `listener`, as a mirror would.
 fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
@@ -380,6 +429,13 @@ fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)], pas
         "  curl -i '{base}/?product=firefox-latest-ssl'      # 503: no https mirror, never downgraded"
     );
     println!("  curl -i '{base}/?product=firefox-latest&lang=xx'  # 404 page not found");
+    println!(
+        "  curl -I '{base}/?product=firefox-latest&ip=192.0.2.1'  # a client in Germany: Europe's mirror (mirror-b)"
+    );
+    println!(
+        "  curl -I '{base}/?product=firefox-latest&ip=198.51.100.1'  # the US: mirror-c 80% of the time"
+    );
+    println!("  {bin} --db {} region list", db.display());
     println!("  {bin} --db {} mirror list", db.display());
     println!("  {bin} --db {} stats", db.display());
     println!();

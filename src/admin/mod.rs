@@ -18,6 +18,7 @@ pub mod testing;
 
 pub mod audit;
 pub mod availability;
+pub mod geoip;
 pub mod loader;
 pub mod mirrors;
 pub mod oses;
@@ -46,20 +47,20 @@ use crate::sentry::Sentry;
 use auth::{Area, Flash, LOGIN_COOKIE, SESSION_COOKIE, Sessions, Throttle};
 pub use form::Form;
 
-/// Request bodies larger than this are refused (a checksum file upload is
-/// the largest thing the admin receives).
+/// Request bodies larger than this are refused (checksum and GeoIP file
+/// uploads are the largest things the admin receives).
 pub const MAX_BODY: usize = 64 << 20;
 
 /// How much of a request body the admin reads, and for how long, decided
-/// from its headers before reading: checksum uploads from a live session
-/// get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
+/// from its headers before reading: checksum and GeoIP uploads from a live
+/// session get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
 /// (the login form) 16 KiB.
 pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
     let live = auth::cookie(headers, SESSION_COOKIE)
         .is_some_and(|id| admin.sessions.is_live(id, crate::model::now()));
     let secs = std::time::Duration::from_secs;
     match (live, path.trim_end_matches('/')) {
-        (true, "/admin/loader/preview") => (MAX_BODY, secs(600)),
+        (true, "/admin/loader/preview" | "/admin/geoip/import") => (MAX_BODY, secs(600)),
         (true, _) => (1 << 20, secs(60)),
         (false, _) => (16 << 10, secs(30)),
     }
@@ -417,6 +418,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         "mirrors" => mirrors::route(&ctx, &page),
         "availability" => availability::route(&ctx, &page),
         "regions" => regions::route(&ctx, &page),
+        "geoip" => geoip::route(&ctx, &page),
         "oses" => oses::route(&ctx, &page),
         "loader" => loader::route(&ctx, &page),
         "reports" => reports::route(&ctx, &page),

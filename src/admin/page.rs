@@ -12,6 +12,7 @@ const NAV: &[(&str, &str)] = &[
     ("mirrors", "Mirrors"),
     ("availability", "Availability"),
     ("regions", "Regions"),
+    ("geoip", "GeoIP"),
     ("oses", "Systems"),
     ("loader", "Loader"),
     ("reports", "Reports"),

@@ -13,13 +13,34 @@ pub struct Continent {
 
 /// The seven continents.
 pub const CONTINENTS: [Continent; 7] = [
-    Continent { code: "AF", name: "africa" },
-    Continent { code: "AN", name: "antarctica" },
-    Continent { code: "AS", name: "asia" },
-    Continent { code: "EU", name: "europe" },
-    Continent { code: "NA", name: "north-america" },
-    Continent { code: "OC", name: "oceania" },
-    Continent { code: "SA", name: "south-america" },
+    Continent {
+        code: "AF",
+        name: "africa",
+    },
+    Continent {
+        code: "AN",
+        name: "antarctica",
+    },
+    Continent {
+        code: "AS",
+        name: "asia",
+    },
+    Continent {
+        code: "EU",
+        name: "europe",
+    },
+    Continent {
+        code: "NA",
+        name: "north-america",
+    },
+    Continent {
+        code: "OC",
+        name: "oceania",
+    },
+    Continent {
+        code: "SA",
+        name: "south-america",
+    },
 ];
 
 // Indices into CONTINENTS.
@@ -116,7 +137,10 @@ mod tests {
     use super::*;
 
     fn continent(code: &str) -> Continent {
-        *CONTINENTS.iter().find(|c| c.code == code).expect("a continent")
+        *CONTINENTS
+            .iter()
+            .find(|c| c.code == code)
+            .expect("a continent")
     }
 
     fn of_str(country: &str) -> Option<&'static str> {
@@ -126,7 +150,10 @@ mod tests {
     #[test]
     fn the_table_is_sorted_without_duplicates_and_every_code_parses() {
         assert_eq!(TABLE.len(), 250, "249 ISO 3166-1 codes and XK");
-        assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0), "sorted, no duplicates");
+        assert!(
+            TABLE.windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, no duplicates"
+        );
         for (code, cont) in TABLE {
             let text = std::str::from_utf8(&code).expect("text");
             assert_eq!(Country::parse(text), Some(Country(code)), "{text}");
@@ -183,7 +210,9 @@ mod tests {
         assert!(!europe.contains(&Country(*b"TR")));
         assert_eq!(
             countries(continent("AN")),
-            [*b"AQ", *b"BV", *b"GS", *b"HM", *b"TF"].map(Country).to_vec()
+            [*b"AQ", *b"BV", *b"GS", *b"HM", *b"TF"]
+                .map(Country)
+                .to_vec()
         );
         let unknown = Continent {
             code: "XX",

@@ -227,9 +227,7 @@ impl GeoDb {
 fn damaged(detail: String) -> Error {
     Error::invalid(
         "GeoIP table",
-        format!(
-            "the stored GeoIP table is damaged ({detail}); run `bouncer geoip import` again"
-        ),
+        format!("the stored GeoIP table is damaged ({detail}); run `bouncer geoip import` again"),
     )
 }
 
@@ -433,9 +431,7 @@ impl<T: Addr> Table<T> {
             .collect();
         for i in 0..n {
             if starts[i] > ends[i] {
-                return Err(damaged(format!(
-                    "{family} range {i} ends before it starts"
-                )));
+                return Err(damaged(format!("{family} range {i} ends before it starts")));
             }
             if i > 0 && starts[i] <= ends[i - 1] {
                 return Err(damaged(format!(
@@ -444,9 +440,7 @@ impl<T: Addr> Table<T> {
                 )));
             }
             if !countries[i].0.iter().all(u8::is_ascii_graphic) {
-                return Err(damaged(format!(
-                    "{family} range {i} has no country code"
-                )));
+                return Err(damaged(format!("{family} range {i} has no country code")));
             }
         }
         Ok(Table {
@@ -491,7 +485,11 @@ mod tests {
                 (v4("0.0.0.0"), v4("0.0.0.0"), c("DE")),
             ],
             vec![
-                (v6("2001:200::"), v6("2001:200:ffff:ffff:ffff:ffff:ffff:ffff"), c("JP")),
+                (
+                    v6("2001:200::"),
+                    v6("2001:200:ffff:ffff:ffff:ffff:ffff:ffff"),
+                    c("JP"),
+                ),
                 (v6("2a00::"), v6("2a00::ffff"), c("FR")),
             ],
         );
@@ -502,7 +500,10 @@ mod tests {
     #[test]
     fn country_codes_parse_in_any_case_and_print_upper_case() {
         assert_eq!(Country::parse("de"), Some(Country(*b"DE")));
-        assert_eq!(Country::parse("Us").map(|c| c.to_string()), Some("US".into()));
+        assert_eq!(
+            Country::parse("Us").map(|c| c.to_string()),
+            Some("US".into())
+        );
         for bad in ["", "D", "DEU", "D1", "--", "é", "ÄB", " D"] {
             assert_eq!(Country::parse(bad), None, "{bad:?}");
         }
@@ -586,13 +587,13 @@ mod tests {
     fn unsorted_input_is_sorted_and_overlaps_are_reported() {
         let (db, dropped) = GeoDb::from_ranges(
             vec![
-                (100, 199, c("AU")), // 0: kept
-                (0, 9, c("DE")),     // 1: kept
-                (150, 300, c("CN")), // 2: overlaps 0
-                (5, 5, c("FR")),     // 3: overlaps 1
-                (200, 210, c("US")), // 4: kept
-                (20, 10, c("US")),   // 5: inverted
-                (100, 100, c("JP")), // 6: same start as 0, listed later
+                (100, 199, c("AU")),          // 0: kept
+                (0, 9, c("DE")),              // 1: kept
+                (150, 300, c("CN")),          // 2: overlaps 0
+                (5, 5, c("FR")),              // 3: overlaps 1
+                (200, 210, c("US")),          // 4: kept
+                (20, 10, c("US")),            // 5: inverted
+                (100, 100, c("JP")),          // 6: same start as 0, listed later
                 (300, 400, Country(*b"a\0")), // 7: not a country
             ],
             vec![(10, 20, c("JP")), (20, 30, c("JP"))],
