@@ -632,9 +632,16 @@ fn stats(net: &Network, args: &Stats) -> Result<String> {
     let to = crate::model::day_of(now());
     let from = to.saturating_sub(args.days.max(1) - 1);
     let s = net.store().snapshot()?;
-    let by_product = net.store().downloads_by_product(from, to)?;
-    let by_mirror = net.store().downloads_by_mirror(from, to)?;
-    let mut products: Vec<(String, u64)> = by_product
+    let counts = net.store().counts(from, to)?;
+    let named = |v: Vec<(String, u64)>| {
+        let mut v = v;
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.into_iter()
+            .map(|(n, c)| vec![n, c.to_string()])
+            .collect::<Vec<_>>()
+    };
+    let products = counts
+        .by_product
         .iter()
         .map(|(id, n)| {
             let name = s
@@ -643,8 +650,8 @@ fn stats(net: &Network, args: &Stats) -> Result<String> {
             (name, *n)
         })
         .collect();
-    products.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut mirrors: Vec<(String, u64)> = by_mirror
+    let mirrors = counts
+        .by_mirror
         .iter()
         .map(|(id, n)| {
             let name = s
@@ -655,14 +662,18 @@ fn stats(net: &Network, args: &Stats) -> Result<String> {
             (name, *n)
         })
         .collect();
-    mirrors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let total: u64 = by_product.values().sum();
-    let rows = |v: Vec<(String, u64)>| v.into_iter().map(|(n, c)| vec![n, c.to_string()]).collect();
+    let countries = counts
+        .by_country
+        .iter()
+        .map(|(c, n)| (c.clone(), *n))
+        .collect();
+    let total: u64 = counts.by_product.values().sum();
     Ok(format!(
-        "downloads over {} day(s): {total}\n\n{}\n{}",
+        "downloads over {} day(s): {total}\n\n{}\n{}\n{}",
         args.days.max(1),
-        table(&["PRODUCT", "DOWNLOADS"], rows(products)),
-        table(&["MIRROR", "DOWNLOADS"], rows(mirrors))
+        table(&["PRODUCT", "DOWNLOADS"], named(products)),
+        table(&["MIRROR", "DOWNLOADS"], named(mirrors)),
+        table(&["COUNTRY", "DOWNLOADS"], named(countries))
     ))
 }
 

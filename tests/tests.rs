@@ -14,6 +14,7 @@ mod clients;
 mod control;
 mod durability;
 mod files;
+mod geo;
 mod heartbeat;
 mod loader;
 mod public;

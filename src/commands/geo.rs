@@ -176,7 +176,11 @@ fn list(net: &Network) -> Result<String> {
                 throttle(r.throttle),
                 r.fallback.clone().unwrap_or_else(|| "-".into()),
                 yes_no(r.global_fallback),
-                r.countries.join(","),
+                if r.countries.is_empty() {
+                    "-".into()
+                } else {
+                    r.countries.join(",")
+                },
                 if mirrors.is_empty() {
                     "-".into()
                 } else {
@@ -403,7 +407,7 @@ fn lookup(net: &Network, ip: &str) -> Result<String> {
 
 fn continent_note(country: Country) -> String {
     crate::geoip::continents::of(country)
-        .map(|c: Continent| format!(" ({})", c.name))
+        .map(|c: Continent| format!(" (continent {})", c.code))
         .unwrap_or_default()
 }
 

@@ -283,6 +283,9 @@ trait Addr: Copy + Ord + Default + fmt::Debug {
     fn put(self, out: &mut Vec<u8>);
     /// Reads `Self::BYTES` little-endian bytes.
     fn get(bytes: &[u8]) -> Self;
+    /// The bucket of [`Table::index`]: 16 bits of the address (for IPv4
+    /// the top 16).
+    fn bucket(self) -> usize;
 }
 
 impl Addr for u32 {
@@ -297,6 +300,10 @@ impl Addr for u32 {
         let mut a = [0u8; 4];
         a.copy_from_slice(bytes);
         u32::from_le_bytes(a)
+    }
+    #[inline]
+    fn bucket(self) -> usize {
+        (self >> 16) as usize
     }
 }
 
@@ -313,6 +320,20 @@ impl Addr for u128 {
         a.copy_from_slice(bytes);
         u128::from_le_bytes(a)
     }
+    /// Nearly all IPv6 ranges lie in 2000::/3 (global unicast): the bits
+    /// after those 3 make the bucket there; everything below is bucket 0,
+    /// everything above the last one. Never decreasing, as the index needs.
+    #[inline]
+    fn bucket(self) -> usize {
+        const GLOBAL: u128 = 0x2000 << 112;
+        if self < GLOBAL {
+            0
+        } else if self >= 2 * GLOBAL {
+            BUCKETS - 1
+        } else {
+            ((self >> 109) & 0xffff) as usize
+        }
+    }
 }
 
 /// Sorted, non-overlapping inclusive ranges of one address family.
@@ -321,7 +342,19 @@ struct Table<T> {
     starts: Box<[T]>,
     ends: Box<[T]>,
     countries: Box<[Country]>,
+    /// For big tables, `BUCKETS + 1` entries: `index[h]` is the first range
+    /// whose start's [`Addr::bucket`] is `h` or more, so a lookup searches only
+    /// the few ranges of its bucket (and the one before). Derived from
+    /// `starts`, never stored. Empty for small tables.
+    index: Box<[u32]>,
 }
+
+/// Buckets of [`Table::index`]: one for each value of 16 bits of an
+/// address.
+const BUCKETS: usize = 1 << 16;
+
+/// Tables with fewer ranges do without an index (it takes 256 KiB).
+const INDEX_MIN: usize = 4096;
 
 impl<T: Addr> Table<T> {
     /// Bytes of one range in the stored form (and in memory).
@@ -331,10 +364,42 @@ impl<T: Addr> Table<T> {
         self.starts.len()
     }
 
+    /// A table of sorted, non-overlapping ranges, with its index.
+    fn new(starts: Box<[T]>, ends: Box<[T]>, countries: Box<[Country]>) -> Table<T> {
+        let index = if starts.len() < INDEX_MIN {
+            Box::default()
+        } else {
+            let mut index = Vec::with_capacity(BUCKETS + 1);
+            let mut i = 0;
+            for bucket in 0..=BUCKETS {
+                while starts.get(i).is_some_and(|s| s.bucket() < bucket) {
+                    i += 1;
+                }
+                // Fewer than 2^32 ranges: counts are stored as u32.
+                index.push(i as u32);
+            }
+            index.into_boxed_slice()
+        };
+        Table {
+            starts,
+            ends,
+            countries,
+            index,
+        }
+    }
+
     #[inline]
     fn lookup(&self, ip: T) -> Option<Country> {
+        // The ranges that can hold `ip`: those starting in its bucket, and
+        // the one before them. Without an index, all.
+        let bucket = ip.bucket();
+        let (lo, hi) = match (self.index.get(bucket), self.index.get(bucket + 1)) {
+            (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
+            _ => (0, self.starts.len()),
+        };
+        let starts = self.starts.get(lo..hi)?;
         // The last range starting at or before `ip`, if it reaches `ip`.
-        let i = self.starts.partition_point(|&s| s <= ip).checked_sub(1)?;
+        let i = (lo + starts.partition_point(|&s| s <= ip)).checked_sub(1)?;
         if ip <= *self.ends.get(i)? {
             self.countries.get(i).copied()
         } else {
@@ -394,11 +459,11 @@ impl<T: Addr> Table<T> {
             countries.push(country);
             last_kept = i;
         }
-        Table {
-            starts: starts.into_boxed_slice(),
-            ends: ends.into_boxed_slice(),
-            countries: countries.into_boxed_slice(),
-        }
+        Table::new(
+            starts.into_boxed_slice(),
+            ends.into_boxed_slice(),
+            countries.into_boxed_slice(),
+        )
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -443,11 +508,7 @@ impl<T: Addr> Table<T> {
                 return Err(damaged(format!("{family} range {i} has no country code")));
             }
         }
-        Ok(Table {
-            starts,
-            ends,
-            countries,
-        })
+        Ok(Table::new(starts, ends, countries))
     }
 }
 
@@ -701,6 +762,59 @@ mod tests {
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(GeoDb::decode(&huge).is_err());
+    }
+
+    #[test]
+    fn big_tables_find_the_same_through_their_index() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        // Clustered cut points, so that some buckets hold many ranges, some
+        // one, most none; and the extremes of the address space.
+        let mut p4: Vec<u32> = (0..3 * INDEX_MIN)
+            .map(|_| (rng.u32(..) & 0xff03_ffff) | u32::from(rng.bool()))
+            .collect();
+        p4.extend([0, 1, 0xffff, 0x1_0000, u32::MAX - 1, u32::MAX]);
+        let mut p6: Vec<u128> = (0..3 * INDEX_MIN)
+            .map(|_| (0x2001u128 << 112) | (rng.u128(..) >> (16 + rng.u32(0..100))))
+            .collect();
+        p6.extend([0, 1, u128::MAX - 1, u128::MAX]);
+        for edge in [0x2000u128 << 112, 0x4000 << 112, 0x2002 << 112] {
+            p6.extend([edge - 2, edge - 1, edge, edge + 1]);
+        }
+        p6.extend((0..INDEX_MIN).map(|_| (0x2000u128 << 112) | (rng.u128(..) >> 3)));
+        let ks = [0, 1, 2, 3, 4];
+        let (r4, r6) = (ranges(p4, &ks), ranges(p6, &ks));
+        let (db, _) = GeoDb::from_ranges(r4.clone(), r6.clone());
+        assert_eq!(db.v4.index.len(), BUCKETS + 1);
+        assert_eq!(db.v6.index.len(), BUCKETS + 1);
+        let plain4 = Table {
+            index: Box::default(),
+            ..db.v4.clone()
+        };
+        let plain6 = Table {
+            index: Box::default(),
+            ..db.v6.clone()
+        };
+        let mut probes4: Vec<u32> = (0..20_000).map(|_| rng.u32(..)).collect();
+        for &(s, e, _) in &r4 {
+            probes4.extend([s, e, s.wrapping_sub(1), e.wrapping_add(1)]);
+        }
+        for ip in probes4 {
+            assert_eq!(db.v4.lookup(ip), plain4.lookup(ip), "{ip:#x}");
+        }
+        let mut probes6: Vec<u128> = (0..20_000).map(|_| rng.u128(..)).collect();
+        for &(s, e, _) in &r6 {
+            probes6.extend([s, e, s.wrapping_sub(1), e.wrapping_add(1)]);
+        }
+        for ip in probes6 {
+            assert_eq!(db.v6.lookup(ip), plain6.lookup(ip), "{ip:#x}");
+        }
+        // And the plain search agrees with a linear scan on a sample.
+        for &(s, e, c) in r4.iter().step_by(97) {
+            assert_eq!(plain4.lookup(s), Some(c));
+            assert_eq!(plain4.lookup(e), Some(c));
+        }
+        let back = GeoDb::decode(&db.encode()).expect("round trip");
+        assert_eq!(back, db);
     }
 
     /// Random non-overlapping ranges: sorted distinct cut points, paired.
