@@ -19,7 +19,7 @@ use super::auth::Area;
 use super::page::{self, Badge, badge, csrf, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
-use crate::geoip::continents::{self, CONTINENTS};
+use crate::geoip::continents;
 use crate::geoip::import::{Imported, Source};
 use crate::geoip::{Country, GeoDb};
 use crate::model::{Mirror, Region};
@@ -318,22 +318,19 @@ pub fn throttle_sentence(throttle: i32) -> String {
 
 /// The mirrors a client of `region` (none: in no region, or unknown) is
 /// sent to, step by step, as the index builds its pools.
-fn served_from(s: &Snapshot, region: Option<&Region>) -> Markup {
-    let world: Vec<&Mirror> = s.mirrors.iter().filter(|m| in_rotation(m)).collect();
+fn served_from<'s>(s: &'s Snapshot, region: Option<&Region>) -> Markup {
+    let world: Vec<&'s Mirror> = s.mirrors.iter().filter(|m| in_rotation(m)).collect();
     let Some(r) = region else {
         return html! { "the world's mirrors: " (mirror_list(&world, true)) };
     };
     let inside = members(s, &r.name);
-    let outside = |ms: &[&'_ Mirror]| -> Vec<&Mirror> {
+    let outside = |ms: &[&'s Mirror]| -> Vec<&'s Mirror> {
         ms.iter()
             .filter(|m| !inside.iter().any(|i| i.id == m.id))
             .copied()
             .collect()
     };
-    let fallback: Option<(&str, Vec<&Mirror>)> = r
-        .fallback
-        .as_deref()
-        .map(|f| (f, members(s, f)));
+    let fallback: Option<(&str, Vec<&Mirror>)> = r.fallback.as_deref().map(|f| (f, members(s, f)));
     let leaks = (0..100).contains(&r.throttle);
     let region_link = html! { a href={ "/admin/regions/" (seg(&r.name)) } { (r.name) } };
     html! {
@@ -360,9 +357,15 @@ fn served_from(s: &Snapshot, region: Option<&Region>) -> Markup {
                     }
                 }
                 @if r.global_fallback {
-                    li { "else the world's mirrors outside " (r.name) ": " (mirror_list(&outside(&world), true)) }
+                    li {
+                        @if fallback.is_some() { "else " }
+                        "the world's mirrors outside " (r.name) ": " (mirror_list(&outside(&world), true))
+                    }
                 }
-                li { "else (nowhere else to go) its own mirrors" }
+                li {
+                    @if fallback.is_some() || r.global_fallback { "else " }
+                    "its own mirrors (nowhere else to go)"
+                }
             }
         }
         @if !r.global_fallback {
@@ -537,106 +540,52 @@ fn clear(ctx: &Ctx<'_>) -> Reply {
 
 // ----- one region per continent -----
 
-/// What "one region per continent" did.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Defaults {
-    /// Regions added, with their number of countries.
-    added: Vec<(String, usize)>,
-    /// Continents with a region of their name already.
-    existing: Vec<&'static str>,
-    /// Continents all of whose countries are in other regions.
-    full: Vec<&'static str>,
-    /// Countries left out because other regions have them.
-    taken: Vec<String>,
-}
+use crate::store::RegionDefaults as Defaults;
 
-impl Defaults {
-    /// The outcome as one message.
-    fn message(&self) -> String {
-        let mut parts = Vec::new();
-        if self.added.is_empty() {
-            parts.push("No region added.".to_string());
-        } else {
-            let added: Vec<String> = self
-                .added
-                .iter()
-                .map(|(name, n)| format!("{name} ({})", plural(*n, "country", "countries")))
-                .collect();
-            parts.push(format!(
-                "Added {}: {}.",
-                plural(self.added.len(), "region", "regions"),
-                added.join(", ")
-            ));
-        }
-        if !self.existing.is_empty() {
-            parts.push(format!(
-                "Left as they are: {} (exist already).",
-                self.existing.join(", ")
-            ));
-        }
-        if !self.full.is_empty() {
-            parts.push(format!(
-                "Not added: {} (every country is in another region).",
-                self.full.join(", ")
-            ));
-        }
-        if !self.taken.is_empty() {
-            parts.push(format!(
-                "Left out, as other regions have them: {}.",
-                self.taken.join(" ")
-            ));
-        }
-        if !self.added.is_empty() {
-            parts.push("Mirrors serve a region once it is added on their pages.".into());
-        }
-        parts.join(" ")
+/// The outcome as one message.
+fn message(d: &Defaults) -> String {
+    let mut parts = Vec::new();
+    if d.added.is_empty() {
+        parts.push("No region added.".to_string());
+    } else {
+        let added: Vec<String> = d
+            .added
+            .iter()
+            .map(|(name, n)| format!("{name} ({})", plural(*n, "country", "countries")))
+            .collect();
+        parts.push(format!(
+            "Added {}: {}.",
+            plural(d.added.len(), "region", "regions"),
+            added.join(", ")
+        ));
     }
-}
-
-/// Adds one region per continent (named as [`CONTINENTS`] names them),
-/// each with its countries that no region has yet: throttle 100, no
-/// fallback, global fallback on. Continents with a region of that name
-/// are left alone. One transaction.
-fn add_defaults(ctx: &Ctx<'_>) -> crate::error::Result<Defaults> {
-    let s = ctx.network().store().snapshot()?;
-    let taken: Vec<&str> = s
-        .regions
-        .iter()
-        .flat_map(|r| r.countries.iter().map(String::as_str))
-        .collect();
-    ctx.write(|tx| {
-        let mut out = Defaults::default();
-        for continent in CONTINENTS {
-            if s.regions.iter().any(|r| same(&r.name, continent.name)) {
-                out.existing.push(continent.name);
-                continue;
-            }
-            let (free, have): (Vec<String>, Vec<String>) = continents::countries(continent)
-                .into_iter()
-                .map(|c| c.as_str().to_string())
-                .partition(|c| !taken.contains(&c.as_str()));
-            out.taken.extend(have);
-            if free.is_empty() {
-                out.full.push(continent.name);
-                continue;
-            }
-            let r = tx.region_add(Region {
-                name: continent.name.into(),
-                throttle: 100,
-                fallback: None,
-                global_fallback: true,
-                countries: free,
-            })?;
-            out.added.push((r.name, r.countries.len()));
-        }
-        out.taken.sort();
-        Ok(out)
-    })
+    if !d.existing.is_empty() {
+        parts.push(format!(
+            "Left as they are: {} (exist already).",
+            d.existing.join(", ")
+        ));
+    }
+    if !d.full.is_empty() {
+        parts.push(format!(
+            "Not added: {} (every country is in another region).",
+            d.full.join(", ")
+        ));
+    }
+    if !d.taken.is_empty() {
+        parts.push(format!(
+            "Left out, as other regions have them: {}.",
+            d.taken.join(" ")
+        ));
+    }
+    if !d.added.is_empty() {
+        parts.push("Mirrors serve a region once it is added on their pages.".into());
+    }
+    parts.join(" ")
 }
 
 fn defaults(ctx: &Ctx<'_>) -> Reply {
-    match add_defaults(ctx) {
-        Ok(d) => ctx.done("/admin/regions", d.message()),
+    match ctx.write(|tx| tx.region_defaults()) {
+        Ok(d) => ctx.done("/admin/regions", message(&d)),
         Err(e) => ctx.failed("/admin/regions", e.to_string()),
     }
 }
@@ -745,6 +694,21 @@ mod tests {
             .unwrap();
     }
 
+    #[test]
+    fn geoip_uploads_may_be_large() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::COOKIE, ann.cookie.parse().unwrap());
+        let limit = |path| crate::admin::body_limit(&admin, path, &headers).0;
+        assert_eq!(limit("/admin/geoip/import"), crate::admin::MAX_BODY);
+        assert_eq!(limit("/admin/geoip/clear"), 1 << 20);
+        assert_eq!(
+            crate::admin::body_limit(&admin, "/admin/geoip/import", &hyper::HeaderMap::new()).0,
+            16 << 10
+        );
+    }
+
     const RANGES: &str = "start,end,country\n\
         1.0.0.0,1.0.0.255,AU\n\
         5.1.0.0,5.1.255.255,DE\n\
@@ -842,7 +806,10 @@ mod tests {
         let page = body(get(&admin, &vic, "/admin/geoip?ip=1.0.0.7"));
         assert!(page.contains("<code>AU</code> (oceania)"), "{page}");
         assert!(page.contains("none: the country is in no region"), "{page}");
-        assert!(page.contains("the world's mirrors: 3 active mirrors"), "{page}");
+        assert!(
+            page.contains("the world's mirrors: 3 active mirrors"),
+            "{page}"
+        );
 
         // In no range.
         let page = body(get(&admin, &vic, "/admin/geoip?ip=9.9.9.9"));
@@ -876,11 +843,15 @@ mod tests {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
         // Plain, with a header and a malformed line 3.
-        let plain = b"start,end,country\n1.0.0.0,1.0.0.255,AU\nnot,an,address\n5.1.0.0,5.1.255.255,DE\n";
+        let plain =
+            b"start,end,country\n1.0.0.0,1.0.0.255,AU\nnot,an,address\n5.1.0.0,5.1.255.255,DE\n";
         let r = upload(&admin, &ann, &[("file1", "plain.csv", plain)]);
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
-        assert!(page.contains("Stored and in use: 2 IPv4 and 0 IPv6 ranges from plain.csv"), "{page}");
+        assert!(
+            page.contains("Stored and in use: 2 IPv4 and 0 IPv6 ranges from plain.csv"),
+            "{page}"
+        );
         assert!(page.contains("<code>plain.csv:3</code>"), "{page}");
         assert!(
             page.contains(r#"<span class="value">3</span><span class="label">lines read</span>"#),
@@ -923,6 +894,23 @@ mod tests {
         );
         assert_eq!(admin.network.index().geo().len(), (1, 1));
 
+        // Many bad lines: the first 20 are listed, the rest counted.
+        let mut many = String::from("1.0.0.0,1.0.0.255,AU\n");
+        for _ in 0..25 {
+            many.push_str("1.2.3,1.2.3.4,AU\n");
+        }
+        let page = body(upload(
+            &admin,
+            &ann,
+            &[("file1", "many.csv", many.as_bytes())],
+        ));
+        assert!(page.contains("The first 20 unusable lines"), "{page}");
+        assert!(page.contains("<code>many.csv:21</code>"), "{page}");
+        assert!(!page.contains("<code>many.csv:22</code>"), "{page}");
+        assert!(page.contains("… and 5 more."), "{page}");
+        // Back to the DB-IP table.
+        geo(&admin, std::str::from_utf8(dbip).unwrap());
+
         // Nothing chosen, or nothing usable: 422 and the table stays.
         let r = upload(&admin, &ann, &[]);
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -938,6 +926,76 @@ mod tests {
         assert!(page.contains("no GeoIP data"), "{page}");
         assert!(admin.network.index().geo().is_empty());
         assert!(admin.network.store().geoip().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_mmdb_file_in_use_is_explained() {
+        let (_dir, admin) = admin();
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/geoip/test-country.mmdb");
+        admin.network.use_geoip_file(&file).unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/geoip"));
+        assert!(
+            page.contains("test-country.mmdb</code> at start-up"),
+            "{page}"
+        );
+        assert!(
+            page.contains("Imports are stored in the database"),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/geoip?ip=81.2.69.1"));
+        assert!(page.contains("<code>GB</code> (europe)"), "{page}");
+        // An import is stored but the file stays in use.
+        let r = upload(
+            &admin,
+            &ann,
+            &[("file1", "a.csv", b"81.2.69.0,81.2.69.255,FR\n")],
+        );
+        let page = body(r);
+        assert!(
+            page.contains("Stored: 1 IPv4 and 0 IPv6 ranges from a.csv"),
+            "{page}"
+        );
+        assert!(
+            page.contains("uses the import once started without it"),
+            "{page}"
+        );
+        assert!(admin.network.store().geoip().unwrap().is_some());
+        assert_eq!(
+            admin
+                .network
+                .index()
+                .country_of("81.2.69.1".parse().unwrap()),
+            crate::geoip::Country::parse("GB")
+        );
+        let page = follow(&admin, &ann, post(&admin, &ann, "/admin/geoip/clear", &[]));
+        assert!(page.contains("this server still reads"), "{page}");
+        assert!(admin.network.store().geoip().unwrap().is_none());
+    }
+
+    #[test]
+    fn hostile_names_in_lookups_are_escaped() {
+        let (_dir, admin) = admin();
+        geo(&admin, RANGES);
+        add_region(&admin, SCRIPT, 50, None, &["JP"]);
+        add_region(&admin, "europe", 50, Some(SCRIPT), &["DE"]);
+        add_mirror(&admin, "<b>m\"ü", &[SCRIPT]);
+        let vic = login(&admin, "vic", Role::Viewer);
+        for ip in ["6.0.0.1", "5.1.0.1"] {
+            let page = body(get(&admin, &vic, &format!("/admin/geoip?ip={ip}")));
+            assert!(!page.contains("<script>alert"), "{page}");
+            assert!(!page.contains("<b>m"), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+            assert!(page.contains("&lt;b&gt;m&quot;ü"), "{page}");
+            assert!(
+                page.contains("/admin/regions/%3Cscript%3Ealert%281%29%3C%2Fscript%3E"),
+                "{page}"
+            );
+        }
     }
 
     #[test]
@@ -975,14 +1033,21 @@ mod tests {
         let page = follow(&admin, &ann, r);
         assert!(page.contains("Added 6 regions"), "{page}");
         assert!(page.contains("Left as they are: oceania"), "{page}");
-        assert!(page.contains("Left out, as other regions have them: AT CH DE."), "{page}");
+        assert!(
+            page.contains("Left out, as other regions have them: AT CH DE."),
+            "{page}"
+        );
         let regions = admin.network.store().snapshot().unwrap().regions;
         assert_eq!(regions.len(), 8);
         let europe = regions.iter().find(|r| r.name == "europe").unwrap();
         assert!(europe.countries.contains(&"FR".to_string()));
         assert!(!europe.countries.contains(&"DE".to_string()));
         assert_eq!(
-            (europe.throttle, europe.fallback.as_deref(), europe.global_fallback),
+            (
+                europe.throttle,
+                europe.fallback.as_deref(),
+                europe.global_fallback
+            ),
             (100, None, true)
         );
         let events = admin.network.store().events(1).unwrap();
@@ -991,7 +1056,11 @@ mod tests {
             ("region.add", "admin:ann")
         );
         // Again: nothing left to add.
-        let page = follow(&admin, &ann, post(&admin, &ann, "/admin/geoip/defaults", &[]));
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/geoip/defaults", &[]),
+        );
         assert!(page.contains("No region added."), "{page}");
         assert_eq!(admin.network.store().snapshot().unwrap().regions.len(), 8);
     }

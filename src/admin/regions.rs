@@ -3,12 +3,15 @@
 //!
 //! Routes: `GET /admin/regions`, `POST /admin/regions` (add),
 //! `GET /admin/regions/NAME`, `POST /admin/regions/NAME` (save),
-//! `POST /admin/regions/NAME/remove`.
+//! `POST /admin/regions/NAME/remove`. "One region per continent" posts to
+//! `/admin/geoip/defaults` ([`super::geoip`]), where GeoIP data is shown,
+//! imported and looked up.
 
 use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::auth::Area;
+use super::geoip::Coverage;
 use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
@@ -19,9 +22,31 @@ use crate::store::Snapshot;
 /// How many country codes the list shows per region before "…".
 const FEW_COUNTRIES: usize = 8;
 
-/// What the throttle means: the throttle field's hint, or a note on the
-/// list for those who do not see the form.
-const THROTTLE_NOTE: &str = "percent of the region's traffic kept on its own mirrors (≥100 or negative = all); the rest goes to the fallback region, then, if allowed, to the whole world";
+/// What the throttle means, in one line: the throttle field's hint (with
+/// the stored value when editing), or a note on the list for those who do
+/// not see the form.
+fn throttle_note(stored: Option<i32>) -> String {
+    const REST: &str = "the rest go to the fallback region, else to the world (unless forbidden)";
+    match stored {
+        Some(t) if (0..100).contains(&t) => format!(
+            "Keeps {t}% of its clients' downloads on its own mirrors; {REST}. ≥100 or negative = all."
+        ),
+        Some(_) => format!(
+            "Keeps all of its clients' downloads on its own mirrors (≥100 or negative = all); below 100, {REST}."
+        ),
+        None => format!(
+            "Keeps N% of its clients' downloads on its own mirrors; {REST}. ≥100 or negative = all."
+        ),
+    }
+}
+
+/// The GeoIP data in use, and which countries it has ranges for (none
+/// without data).
+fn coverage(ctx: &Ctx<'_>) -> (std::sync::Arc<crate::geoip::GeoDb>, Option<Coverage>) {
+    let geo = ctx.network().index().geo().clone();
+    let coverage = (!geo.is_empty()).then(|| Coverage::of(&geo));
+    (geo, coverage)
+}
 
 /// Answers requests below `/admin/regions`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
@@ -71,10 +96,24 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
         .flat_map(|r| r.countries.iter().map(move |c| (c.as_str(), r)))
         .collect();
     map.sort_by(|a, b| a.0.cmp(b.0));
+    let (geo, coverage) = coverage(ctx);
     let body = html! {
         div.toolbar { h1 { "Regions" } span.muted { (plural(s.regions.len(), "region", "regions")) } }
+        @if geo.is_empty() {
+            // A warning once there are regions it leaves idle.
+            p class=(if s.regions.is_empty() { "muted" } else { "flash error" }) {
+                "No GeoIP data: every client counts as unknown and is served from the world's mirrors, so regions have no effect yet. "
+                a href="/admin/geoip" { "Import GeoIP data" } "."
+            }
+        } @else {
+            @let (v4, v6) = geo.len();
+            p.muted {
+                "GeoIP: " (v4) " IPv4 and " (v6) " IPv6 ranges from " code { (geo.source) } ". "
+                a href="/admin/geoip" { "Look up an address" } " to see its country, region and mirrors."
+            }
+        }
         @if !ctx.may(Area::Network) {
-            p.muted { "Throttle: " (THROTTLE_NOTE) "." }
+            p.muted { "Throttle: " (throttle_note(None)) }
         }
         @if s.regions.is_empty() {
             p.muted { "No regions yet: every mirror serves the whole world." }
@@ -91,7 +130,10 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
                             td.num { (throttle_text(r.throttle)) }
                             td { (fallback_link(r)) }
                             td { (yes_no(r.global_fallback)) }
-                            td { (countries_summary(&r.countries)) }
+                            td {
+                                (countries_summary(&r.countries))
+                                @if let Some(c) = &coverage { (uncovered(c, &r.countries, true)) }
+                            }
                             td { (mirror_links(&mirrors_in(&s, &r.name))) }
                         }
                     }
@@ -110,12 +152,23 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
                 }
                 p.muted { "Mirrors join a region on " a href="/admin/mirrors" { "their own pages" } "." }
             }
+            section.card {
+                h2 { "One region per continent" }
+                p.muted {
+                    "Adds a region for each continent ("
+                    (crate::geoip::continents::CONTINENTS.map(|c| c.name).join(", "))
+                    ") that has no region of that name yet, with those of its countries that are in no region: "
+                    "throttle 100 %, no fallback, global fallback on. Existing regions are left as they are."
+                }
+                (page::button(ctx, "/admin/geoip/defaults", "Add one region per continent", "",
+                    Some("Add a region for every continent that has none yet?")))
+            }
         }
         section.card {
             h2 { "Country map" }
             p.muted {
-                "Where each country's clients are sent. A client's country comes from GeoIP once it is configured; "
-                "until then clients have no country and are served from every mirror. "
+                "Where each country's clients are sent. A client's country comes from "
+                a href="/admin/geoip" { "GeoIP" } "; clients whose country is unknown are served from every mirror. "
                 "Countries not listed belong to no region: their clients are served from the whole world."
             }
             @if map.is_empty() {
@@ -178,6 +231,30 @@ fn countries_summary(countries: &[String]) -> Markup {
     }
 }
 
+/// A warning about `countries` without GeoIP ranges (nothing when all
+/// have some); `short`: a badge for a table cell.
+fn uncovered(coverage: &Coverage, countries: &[String], short: bool) -> Markup {
+    let missing = coverage.missing(countries);
+    html! {
+        @if missing.is_empty() {
+            @if !short && !countries.is_empty() {
+                p.muted { "GeoIP: every one of its countries has address ranges." }
+            }
+        } @else if short {
+            " "
+            span title={ "no address range in the GeoIP data: " (missing.join(" ")) } {
+                (badge(Badge::Warn, &format!("{} not in GeoIP", missing.len())))
+            }
+        } @else {
+            p {
+                (badge(Badge::Warn, "not in GeoIP")) " The GeoIP data has no address range for "
+                code { (missing.join(" ")) } ": no client is ever placed there, so "
+                (if missing.len() == 1 { "that entry has" } else { "those entries have" }) " no effect."
+            }
+        }
+    }
+}
+
 fn mirror_links(mirrors: &[&Mirror]) -> Markup {
     html! {
         @if mirrors.is_empty() {
@@ -229,7 +306,7 @@ fn region_fields(
         label.field {
             span { "Throttle (%)" }
             input type="number" name="throttle" value=(throttle) step="1";
-            small { (THROTTLE_NOTE) }
+            small { (throttle_note(stored.map(|r| r.throttle))) }
         }
         label.field {
             span { "Fallback region" }
@@ -336,6 +413,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
         .filter(|o| o.fallback.as_deref().is_some_and(|f| same(f, &r.name)))
         .collect();
     let can = ctx.may(Area::Network);
+    let (_, coverage) = coverage(ctx);
     let body = html! {
         div.toolbar { h1 { "Region " (r.name) } }
         div.cards {
@@ -352,6 +430,13 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
                 span.value { @if r.global_fallback { "yes" } @else { "no" } }
                 span.label { "global fallback" }
             }
+        }
+        @match &coverage {
+            Some(c) => (uncovered(c, &r.countries, false)),
+            None => p.muted {
+                "No GeoIP data: clients' countries are unknown, so none is counted in this region yet. "
+                a href="/admin/geoip" { "Import GeoIP data" } "."
+            },
         }
         @if mirrors.is_empty() {
             p.muted { "No mirror serves it yet: add this region on a " a href="/admin/mirrors" { "mirror's page" } "." }
@@ -785,6 +870,86 @@ mod tests {
         assert_escaped(&page);
         assert!(page.contains("is not a country code"), "{page}");
         assert_eq!(regions(&admin).len(), 1);
+    }
+
+    #[test]
+    fn geoip_coverage_and_throttle_are_explained() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_region(&admin, "europe", &["DE", "FR", "AT"]);
+        add_region(&admin, "asia", &["JP"]);
+        admin
+            .network
+            .write("test", |tx| tx.region_update("europe", |r| r.throttle = 80))
+            .unwrap();
+        // Without GeoIP data regions do nothing yet: both pages say so.
+        let page = body(get(&admin, &ann, "/admin/regions"));
+        assert!(
+            page.contains("No GeoIP data: every client counts as unknown"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<a href="/admin/geoip">Import GeoIP data</a>"#),
+            "{page}"
+        );
+        assert!(!page.contains("not in GeoIP"), "{page}");
+        // The continent defaults button, for admins.
+        assert!(page.contains(r#"action="/admin/geoip/defaults""#), "{page}");
+        assert!(page.contains("north-america"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/regions/europe"));
+        assert!(
+            page.contains("No GeoIP data: clients' countries are unknown"),
+            "{page}"
+        );
+        // The throttle in one line, with the stored value.
+        assert!(
+            page.contains(
+                "Keeps 80% of its clients' downloads on its own mirrors; the rest go to the fallback region, else to the world (unless forbidden)."
+            ),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/regions/asia"));
+        assert!(
+            page.contains("Keeps all of its clients' downloads"),
+            "{page}"
+        );
+
+        let imported = crate::geoip::import::import(&[crate::geoip::import::Source {
+            name: "t.csv".into(),
+            bytes: b"5.1.0.0,5.1.255.255,DE\n6.0.0.0,6.0.0.255,JP\n".to_vec(),
+        }])
+        .unwrap();
+        admin
+            .network
+            .replace_geoip("test", Some(imported.db))
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/regions"));
+        assert!(!page.contains("No GeoIP data"), "{page}");
+        assert!(page.contains("GeoIP: 2 IPv4 and 0 IPv6 ranges"), "{page}");
+        assert!(
+            page.contains(r#"title="no address range in the GeoIP data: AT FR""#),
+            "{page}"
+        );
+        assert_eq!(page.matches("not in GeoIP<").count(), 1, "{page}");
+        let page = body(get(&admin, &ann, "/admin/regions/europe"));
+        assert!(
+            page.contains("no address range for <code>AT FR</code>"),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/regions/asia"));
+        assert!(
+            page.contains("every one of its countries has address ranges"),
+            "{page}"
+        );
+
+        // Viewers see no defaults button.
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/regions"));
+        assert!(!page.contains("/admin/geoip/defaults"), "{page}");
+        assert!(
+            page.contains("Keeps N% of its clients' downloads"),
+            "{page}"
+        );
     }
 
     #[test]

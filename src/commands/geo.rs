@@ -204,46 +204,26 @@ fn list(net: &Network) -> Result<String> {
 
 /// One region per continent with its countries not yet in a region.
 fn defaults(net: &Network) -> Result<String> {
-    let s = net.store().snapshot()?;
-    let taken: Vec<String> = s.regions.iter().flat_map(|r| r.countries.clone()).collect();
+    let d = net.write(ACTOR, |tx| tx.region_defaults())?;
     let mut out = String::new();
-    let added = net.write(ACTOR, |tx| {
-        let mut added = Vec::new();
-        for continent in CONTINENTS {
-            if s.regions
-                .iter()
-                .any(|r| r.name.eq_ignore_ascii_case(continent.name))
-            {
-                let _ = writeln!(out, "{}: exists, left as it is", continent.name);
-                continue;
-            }
-            let (countries, skipped) = continent_countries(&[continent.code.to_string()], &taken)?;
-            if countries.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "{}: every country is already in a region, not added",
-                    continent.name
-                );
-                continue;
-            }
-            let r = tx.region_add(Region {
-                name: continent.name.into(),
-                throttle: 100,
-                fallback: None,
-                global_fallback: true,
-                countries,
-            })?;
-            let _ = write!(
-                out,
-                "added region {}{}",
-                describe(&r),
-                skipped_note(&skipped)
-            );
-            added.push(r.name);
-        }
-        Ok(added)
-    })?;
-    if !added.is_empty() {
+    for name in &d.existing {
+        let _ = writeln!(out, "{name}: exists, left as it is");
+    }
+    for name in &d.full {
+        let _ = writeln!(
+            out,
+            "{name}: every country is already in a region, not added"
+        );
+    }
+    for (name, n) in &d.added {
+        let _ = writeln!(
+            out,
+            "added region {name}: {n} countr{}",
+            if *n == 1 { "y" } else { "ies" }
+        );
+    }
+    out.push_str(&skipped_note(&d.taken));
+    if !d.added.is_empty() {
         out.push_str(
             "mirrors serve a region once assigned: `bouncer mirror set NAME --region REGION`\n",
         );

@@ -554,6 +554,19 @@ fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
     Ok(s)
 }
 
+/// What [`Tx::region_defaults`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RegionDefaults {
+    /// Regions added, with their number of countries.
+    pub added: Vec<(String, usize)>,
+    /// Continents with a region of their name already.
+    pub existing: Vec<&'static str>,
+    /// Continents all of whose countries are in other regions.
+    pub full: Vec<&'static str>,
+    /// Countries left out because other regions have them.
+    pub taken: Vec<String>,
+}
+
 /// The one key of [`GEOIP`].
 const GEOIP_KEY: &str = "ranges";
 
@@ -1206,6 +1219,48 @@ impl Tx<'_> {
             self.record("region.update", describe_change(&old.name, &old, &new))?;
         }
         Ok(new)
+    }
+
+    /// Adds one region per continent (named as
+    /// [`crate::geoip::continents::CONTINENTS`] names them), each with its
+    /// countries no region has yet: throttle 100, no fallback, global
+    /// fallback on. Continents with a region of that name are left alone.
+    pub fn region_defaults(&mut self) -> Result<RegionDefaults> {
+        use crate::geoip::continents::{CONTINENTS, countries};
+        let existing = self.all_regions()?;
+        let taken: Vec<&str> = existing
+            .iter()
+            .flat_map(|r| r.countries.iter().map(String::as_str))
+            .collect();
+        let mut out = RegionDefaults::default();
+        for continent in CONTINENTS {
+            if existing
+                .iter()
+                .any(|r| r.name.eq_ignore_ascii_case(continent.name))
+            {
+                out.existing.push(continent.name);
+                continue;
+            }
+            let (free, have): (Vec<String>, Vec<String>) = countries(continent)
+                .into_iter()
+                .map(|c| c.as_str().to_string())
+                .partition(|c| !taken.contains(&c.as_str()));
+            out.taken.extend(have);
+            if free.is_empty() {
+                out.full.push(continent.name);
+                continue;
+            }
+            let r = self.region_add(Region {
+                name: continent.name.into(),
+                throttle: 100,
+                fallback: None,
+                global_fallback: true,
+                countries: free,
+            })?;
+            out.added.push((r.name, r.countries.len()));
+        }
+        out.taken.sort();
+        Ok(out)
     }
 
     /// Removes a region; refused while mirrors serve it or other regions
