@@ -813,6 +813,10 @@ fn every_admin_page_renders_and_is_screenshotted() {
     admin.shoot("availability-mirror-bravo");
     admin.open("/admin/regions");
     admin.shoot("regions");
+    admin.open("/admin/geoip");
+    admin.shoot("geoip");
+    admin.open("/admin/geoip?ip=192.0.2.1");
+    admin.shoot("geoip-lookup");
     admin.open("/admin/oses");
     admin.shoot("systems");
     admin.open("/admin/oses/win");

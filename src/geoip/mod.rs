@@ -1,6 +1,7 @@
 //! GeoIP: which country an IP address is in. Address ranges are kept as
-//! sorted arrays (IPv4 and IPv6 apart) and looked up by binary search, so a
-//! lookup is O(log n) with no allocation and no lock.
+//! sorted arrays (IPv4 and IPv6 apart) and looked up by binary search (in
+//! big tables, only among the ranges of the address's bucket of a 16-bit
+//! index), so a lookup is O(log n) with no allocation and no lock.
 //!
 //! Ranges come from a CSV import ([`import`]: MaxMind GeoLite2-Country,
 //! DB-IP lite, or plain `start,end,country`), stored in the database in the
