@@ -33,7 +33,8 @@
 //! Environment:
 //! - `LOADTEST_SECS`: seconds per wrk run (default 10, 1–120).
 //! - `LOADTEST_HOSTILE=0`: skip the hostile-path run.
-//! - `LOADTEST_GEOIP=0`: skip the GeoIP runs.
+//! - `LOADTEST_GEOIP=0`: skip the GeoIP runs (two in the table, then three
+//!   alternating off/on rounds whose medians give the GeoIP cost).
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -60,6 +61,8 @@ const QUERY: &str = "/?product=firefox-latest&os=win&lang=de";
 const CLIENT: &str = "198.51.100.7";
 /// GeoIP ranges imported for the GeoIP runs.
 const GEO_RANGES: u64 = 500_000;
+/// Alternating off/on rounds of the GeoIP comparison.
+const GEO_ROUNDS: usize = 3;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -251,14 +254,23 @@ fn run() -> Result<()> {
             started.elapsed().as_secs_f64() * 1e3
         );
     }
-    let mut runs = vec![(1, true, false), (2, true, false), (1, false, false), (2, false, false)];
+    let mut runs = vec![
+        (1, true, false),
+        (2, true, false),
+        (1, false, false),
+        (2, false, false),
+    ];
     if geoip {
         runs.extend([(1, true, true), (2, true, true)]);
     }
     let (mut counted_total, mut geo_counted_total) = (0u64, 0u64);
     for (threads, counting, geo) in runs {
         let (db, extra, counted_total): (&Path, &[&str], &mut u64) = if geo {
-            (&geo_db, &["--trusted-proxy", "127.0.0.1"], &mut geo_counted_total)
+            (
+                &geo_db,
+                &["--trusted-proxy", "127.0.0.1"],
+                &mut geo_counted_total,
+            )
         } else {
             (&db, &[], &mut counted_total)
         };
@@ -301,6 +313,32 @@ fn run() -> Result<()> {
         });
     }
 
+    // GeoIP off and on, alternating, so drift in the machine's speed hits
+    // both alike; medians of the rounds.
+    let mut geo_ab: Vec<(f64, f64)> = Vec::new();
+    if geoip {
+        for round in 1..=GEO_ROUNDS {
+            let mut pair = [0.0; 2];
+            for (i, (db, extra)) in [
+                (&db, &[][..]),
+                (&geo_db, &["--trusted-proxy", "127.0.0.1"][..]),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut server = start_bouncer(&bouncer, db, 1, true, extra)?;
+                let result = run_wrk(&wrk, server.addr, QUERY, secs)?;
+                server.guard.stop(Duration::from_secs(30));
+                pair[i] = result.requests_per_sec;
+            }
+            println!(
+                "loadtest: GeoIP round {round}/{GEO_ROUNDS}: off {:.0} req/s, on {:.0} req/s",
+                pair[0], pair[1]
+            );
+            geo_ab.push((pair[0], pair[1]));
+        }
+    }
+
     let hostile_row = if hostile {
         let mut path = String::from("/files");
         for i in 0..64 {
@@ -319,6 +357,18 @@ fn run() -> Result<()> {
     };
 
     report(&rows, hostile_row.as_ref());
+    if !geo_ab.is_empty() {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let off = median(geo_ab.iter().map(|p| p.0).collect());
+        let on = median(geo_ab.iter().map(|p| p.1).collect());
+        println!(
+            "GeoIP cost, --threads 1, medians of {GEO_ROUNDS} alternating rounds: off {off:.0} req/s, on {on:.0} req/s: (off − on) / off = {:.1}% (target < 10%)",
+            (off - on) / off * 100.0
+        );
+    }
     let mismatches = rows
         .iter()
         .filter(|r| r.counting)
@@ -518,8 +568,16 @@ fn add_geography(bin: &Path, db: &Path, dir: &Path) -> Result<()> {
     let mut csv = String::with_capacity(GEO_RANGES as usize * 32);
     for i in 0..GEO_RANGES {
         let start = i * step;
-        let end = if i + 1 == GEO_RANGES { u64::from(u32::MAX) } else { start + step - 1 };
-        let country = if i == mine { "DE" } else { countries[(i % 10) as usize] };
+        let end = if i + 1 == GEO_RANGES {
+            u64::from(u32::MAX)
+        } else {
+            start + step - 1
+        };
+        let country = if i == mine {
+            "DE"
+        } else {
+            countries[(i % 10) as usize]
+        };
         let ip = |n: u64| std::net::Ipv4Addr::from(n as u32);
         csv.push_str(&format!("{},{},{country}\n", ip(start), ip(end)));
     }
@@ -560,7 +618,10 @@ fn check_region(addr: SocketAddr) -> Result<()> {
         s.read_to_string(&mut head).ok();
         let location = head
             .lines()
-            .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+            .find_map(|l| {
+                l.strip_prefix("location: ")
+                    .or_else(|| l.strip_prefix("Location: "))
+            })
             .ok_or_else(|| format!("no Location in {head:?}"))?;
         if (9001..=9005).any(|p| location.contains(&format!(":{p}/"))) {
             european += 1;
