@@ -437,14 +437,18 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
         mb(retained),
         mb(plain_heap),
     ));
-    let target = index.resolve("firefox-latest", "win", "de").expect("resolves");
+    let target = index
+        .resolve("firefox-latest", "win", "de")
+        .expect("resolves");
     let de = Country::parse("DE");
     let mut rng = fastrand::Rng::with_seed(3);
     let regional = ns_per_call(scale.rounds, scale.iters, |_| {
         let pool = index.pool(target.location, false, black_box(de), &mut rng);
         u64::from(pool.pick(&mut rng).expect("a mirror"))
     });
-    let world_target = world.resolve("firefox-latest", "win", "de").expect("resolves");
+    let world_target = world
+        .resolve("firefox-latest", "win", "de")
+        .expect("resolves");
     let plain = ns_per_call(scale.rounds, scale.iters, |_| {
         u64::from(
             world_target
