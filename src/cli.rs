@@ -52,6 +52,12 @@ pub enum Command {
     Region(RegionCmd),
     /// GeoIP data.
     Geoip(GeoipCmd),
+    /// Copy the database.
+    Backup(Backup),
+    /// Write the configuration as JSON.
+    Export(Export),
+    /// Read a configuration written by export.
+    Import(Import),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -94,6 +100,12 @@ pub struct Serve {
     /// seconds a client may take to send its headers (default 10)
     #[argh(option)]
     pub header_timeout: Option<u64>,
+    /// admin and API requests a second per client address, after a burst of 30 seconds' worth (default 10; 0 = no limit)
+    #[argh(option)]
+    pub admin_rate: Option<u32>,
+    /// milliseconds between writes of the download counts (default 1000; for tests)
+    #[argh(option, hidden_help)]
+    pub flush_interval_ms: Option<u64>,
     /// do not count downloads
     #[argh(switch)]
     pub no_count: bool,
@@ -124,6 +136,18 @@ pub struct Serve {
     /// let `?ip=ADDR` choose the client address (testing only: anyone can pick their region)
     #[argh(switch)]
     pub allow_ip_override: bool,
+    /// log level: error, warn, info or debug (default: $BOUNCER_LOG, else info)
+    #[argh(option)]
+    pub log_level: Option<String>,
+    /// write an access log (one line per request) to this file; SIGHUP reopens it
+    #[argh(option)]
+    pub access_log: Option<String>,
+    /// access log format: common or combined (default combined)
+    #[argh(option)]
+    pub access_log_format: Option<String>,
+    /// answer /metrics to anyone when the admin pages share the public listener (default: clients on this machine only)
+    #[argh(switch)]
+    pub public_metrics: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -921,3 +945,39 @@ pub struct GeoipLookup {
 #[argh(subcommand, name = "clear")]
 /// remove the imported GeoIP table (every client counts as unknown)
 pub struct GeoipClear {}
+
+#[derive(FromArgs, Debug, Clone)]
+#[argh(subcommand, name = "backup")]
+/// copy the whole database, as of one moment, to a new file (works while the server serves)
+pub struct Backup {
+    /// the new file (relative to where you run the command)
+    #[argh(positional)]
+    pub file: String,
+    /// replace FILE if it exists
+    #[argh(switch)]
+    pub force: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "export")]
+/// write the configuration as JSON: products, locations, files, aliases, mirrors, regions, users (with password hashes), settings
+pub struct Export {
+    /// the file to write (default: standard output)
+    #[argh(positional)]
+    pub file: Option<String>,
+    /// include every day's download counts
+    #[argh(switch)]
+    pub with_counts: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "import")]
+/// make the configuration that of a file written by export, in one transaction
+pub struct Import {
+    /// the file written by `bouncer export`
+    #[argh(positional)]
+    pub file: String,
+    /// replace the configuration of a database that has one
+    #[argh(switch)]
+    pub replace: bool,
+}

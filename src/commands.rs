@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod data;
 mod geo;
 
 pub use geo::bundle;
@@ -86,6 +87,7 @@ pub fn input_for(command: &Command) -> Option<Input<'_>> {
             action: UserAction::Add(_) | UserAction::Passwd(_),
         }) => Some(Input::Password),
         Command::Load(l) => Some(Input::File(&l.file)),
+        Command::Import(i) => Some(Input::File(&i.file)),
         Command::Geoip(GeoipCmd {
             action: GeoipAction::Import(i),
         }) => Some(Input::Files(&i.files)),
@@ -132,6 +134,9 @@ fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String>
         Command::Settings(c) => settings(net, &c.action),
         Command::Region(c) => geo::region(net, &c.action),
         Command::Geoip(c) => geo::geoip(net, &c.action, input),
+        Command::Backup(c) => data::backup(net, c),
+        Command::Export(c) => data::export(net, c),
+        Command::Import(c) => data::import(net, c, input.unwrap_or_default()),
     }
 }
 

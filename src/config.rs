@@ -37,6 +37,9 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a client may take to send its request headers.
     pub header_timeout: Duration,
+    /// Admin and API requests a second per client address, after a burst
+    /// of [`crate::ratelimit::BURST_SECONDS`] seconds' worth (0: unlimited).
+    pub admin_rate: u32,
     /// How often counts are flushed to the database.
     pub flush_interval: Duration,
     /// Whether downloads are counted.
@@ -51,6 +54,13 @@ pub struct Config {
     /// A MaxMind `.mmdb` file to read GeoIP data from instead of the
     /// imported table.
     pub geoip_file: Option<std::path::PathBuf>,
+    /// Whether `/metrics` is answered to anyone on a listener that serves
+    /// the public too (otherwise only to clients on this machine).
+    pub public_metrics: bool,
+    /// Where the access log goes (none: no access log).
+    pub access_log: Option<std::path::PathBuf>,
+    /// The access log's line format.
+    pub access_log_format: crate::log::access::Format,
 }
 
 impl Default for Config {
@@ -68,12 +78,16 @@ impl Default for Config {
             https_header: "x-forwarded-proto".into(),
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),
+            admin_rate: crate::ratelimit::DEFAULT_RATE,
             flush_interval: Duration::from_secs(1),
             counting: true,
             shutdown_grace: Duration::from_secs(10),
             trusted_proxies: crate::client::TrustedProxies::default(),
             ip_override: false,
             geoip_file: None,
+            public_metrics: false,
+            access_log: None,
+            access_log_format: crate::log::access::Format::Combined,
         }
     }
 }
@@ -103,6 +117,10 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     /// `--header-timeout` in seconds.
     pub header_timeout: Option<u64>,
+    /// `--admin-rate`.
+    pub admin_rate: Option<u32>,
+    /// `--flush-interval-ms` (for tests).
+    pub flush_interval_ms: Option<u64>,
     /// `--no-count`.
     pub no_count: bool,
     /// `--trusted-proxy` (repeatable).
@@ -111,6 +129,12 @@ pub struct Settings {
     pub ip_override: bool,
     /// `--geoip`.
     pub geoip_file: Option<String>,
+    /// `--public-metrics`.
+    pub public_metrics: bool,
+    /// `--access-log`.
+    pub access_log: Option<String>,
+    /// `--access-log-format`.
+    pub access_log_format: Option<String>,
 }
 
 impl Config {
@@ -174,10 +198,27 @@ impl Config {
         if let Some(secs) = s.header_timeout {
             c.header_timeout = Duration::from_secs(secs.max(1));
         }
+        if let Some(rate) = s.admin_rate {
+            c.admin_rate = rate;
+        }
+        if let Some(ms) = s.flush_interval_ms {
+            if !(10..=3_600_000).contains(&ms) {
+                return Err(Error::invalid(
+                    "flush interval",
+                    format!("{ms} ms is not between 10 ms and one hour"),
+                ));
+            }
+            c.flush_interval = Duration::from_millis(ms);
+        }
         c.counting = !s.no_count;
         c.trusted_proxies = crate::client::TrustedProxies::parse(&s.trusted_proxies)?;
         c.ip_override = s.ip_override;
         c.geoip_file = s.geoip_file.map(std::path::PathBuf::from);
+        c.public_metrics = s.public_metrics;
+        c.access_log = s.access_log.map(std::path::PathBuf::from);
+        if let Some(format) = s.access_log_format {
+            c.access_log_format = crate::log::access::Format::parse(&format)?;
+        }
         Ok(c)
     }
 }

@@ -126,10 +126,16 @@ impl Pending {
 pub struct CounterStats {
     /// Hits handed to the counter.
     pub counted: AtomicU64,
-    /// Unix seconds of the last successful flush.
+    /// Unix seconds when the database last held every count handed over
+    /// (a successful flush, or one that found nothing to write; the start
+    /// before the first): `now − last_flush` is the flush lag.
     pub last_flush: AtomicU64,
     /// Flushes that failed (their counts are kept and retried).
     pub failed_flushes: AtomicU64,
+    /// Days' batches written (one transaction each).
+    pub flushes: AtomicU64,
+    /// Hits written to the database.
+    pub written: AtomicU64,
 }
 
 /// Hits a thread collects before handing them over.
@@ -194,6 +200,7 @@ impl Counters {
     pub fn start(store: Arc<dyn CountSink>, interval: Duration) -> Counters {
         let (sender, receiver) = mpsc::channel();
         let stats = Arc::new(CounterStats::default());
+        stats.last_flush.store(now(), Ordering::Relaxed);
         let thread_stats = stats.clone();
         let thread = std::thread::Builder::new()
             .name("counters".into())
@@ -306,6 +313,7 @@ fn aggregate(
     let mut next_flush = Instant::now() + interval;
     let flush = |pending: &mut Pending| {
         if pending.days.is_empty() {
+            stats.last_flush.store(now(), Ordering::Relaxed);
             return;
         }
         // Each day is one transaction, dropped from `pending` once written;
@@ -315,16 +323,22 @@ fn aggregate(
             let batch = Pending::batch(day, &pending.days[&day]);
             match sink.add_counts(&batch) {
                 Ok(()) => {
-                    pending.days.remove(&day);
-                    stats.last_flush.store(now(), Ordering::Relaxed);
+                    if let Some(d) = pending.days.remove(&day) {
+                        stats.written.fetch_add(d.values().sum(), Ordering::Relaxed);
+                    }
+                    stats.flushes.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    eprintln!("bouncer: cannot write download counts (will retry): {e}");
+                    crate::log::error(
+                        "cannot write download counts; they are kept and retried",
+                        &[("day", &day), ("error", &e)],
+                    );
                     stats.failed_flushes.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
             }
         }
+        stats.last_flush.store(now(), Ordering::Relaxed);
     };
     loop {
         // Poll rather than block on the channel: a receiver blocked in
@@ -438,7 +452,11 @@ mod tests {
         counters.count(hit(1, "de"));
         counters.flush();
         assert_eq!(*sink.1.lock().unwrap(), 2);
-        assert_eq!(counters.stats().failed_flushes.load(Ordering::Relaxed), 1);
+        let stats = counters.stats();
+        assert_eq!(stats.failed_flushes.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.flushes.load(Ordering::Relaxed), 1);
+        assert_eq!(stats.written.load(Ordering::Relaxed), 2);
+        assert!(stats.last_flush.load(Ordering::Relaxed) > 0);
     }
 
     #[test]

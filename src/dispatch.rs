@@ -3,12 +3,12 @@
 //! local run against the database.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use argh::FromArgs;
 
-use crate::cli::{Bouncer, Command};
+use crate::cli::{Backup, Bouncer, Command, Export};
 use crate::commands::{Context, Input, Outcome, execute, input_for};
 use crate::control::{Request, forward};
 use crate::error::{Error, Result};
@@ -58,8 +58,82 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 }
 
 /// A management command: through the running server if there is one,
-/// else directly on the database.
+/// else directly on the database. Files are the client's: a backup's
+/// path is made absolute before it goes to the server, and an export's
+/// file is written here.
 fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
+    let absolute;
+    let (command, args) = match command {
+        Command::Backup(b) => {
+            let file = std::path::absolute(&b.file)
+                .map_err(|e| Error::io(format!("cannot resolve {}", b.file), e))?
+                .to_str()
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "backup file",
+                        format!("{:?} is not UTF-8: choose another name", b.file),
+                    )
+                })?
+                .to_string();
+            let mut args = vec!["backup".to_string(), file.clone()];
+            if b.force {
+                args.push("--force".to_string());
+            }
+            absolute = Command::Backup(Backup {
+                file,
+                force: b.force,
+            });
+            (&absolute, args)
+        }
+        _ => (command, args),
+    };
+    if let Command::Export(Export {
+        file: Some(file), ..
+    }) = command
+        && is_same_file(Path::new(file), &db)
+    {
+        return Err(Error::invalid(
+            "export file",
+            format!("{file} is the database itself: choose another file"),
+        ));
+    }
+    let outcome = run_managed(db, command, args)?;
+    match command {
+        Command::Export(Export {
+            file: Some(file), ..
+        }) if outcome.code == 0 => write_export(file, outcome),
+        _ => Ok(outcome),
+    }
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Writes an export document to `file` (through `FILE.partial`, so a
+/// failure leaves any old file whole) and says so instead of printing it.
+fn write_export(file: &str, mut outcome: Outcome) -> Result<Outcome> {
+    let partial = format!("{file}.partial");
+    std::fs::write(&partial, &outcome.stdout)
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            Error::io(format!("cannot write {file}"), e)
+        })?;
+    outcome.stdout = format!(
+        "exported the configuration to {file} ({} bytes)\n",
+        outcome.stdout.len()
+    );
+    Ok(outcome)
+}
+
+/// [`manage`] with the client's paths settled.
+fn run_managed(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
     let input = match input_for(command) {
         Some(Input::Password) => Some(read_password()?.into_bytes()),
         Some(Input::File(path)) => {

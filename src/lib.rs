@@ -16,7 +16,10 @@
 //! - [`chart`]: server-rendered SVG charts.
 //! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
 //! - [`client`]: the client's address (trusted proxies, `X-Forwarded-For`).
+//! - [`ratelimit`]: per-client rate limits for the admin pages and the API (429).
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
+//! - [`metrics`]: `/metrics` in Prometheus text format; lock-free request tallies.
+//! - [`log`]: structured (logfmt) event logs on stderr, and the access log.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
 //! - [`commands`]: the CLI commands, runnable locally or through the control socket.
 //! - [`cli`]: argh definitions of the command line.
@@ -26,6 +29,7 @@
 //! - [`query`]: percent-decoding and query-string parsing.
 //! - [`geoip`]: IP address → country (CSV imports, `.mmdb` files) and countries by continent.
 //! - [`error`]: errors that say what to do.
+//! - [`export`]: the configuration as a JSON document (`bouncer export`/`import`), by names.
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
 pub mod admin;
@@ -42,14 +46,18 @@ pub mod counters;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod export;
 pub mod geoip;
 pub mod index;
 pub mod loader;
+pub mod log;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod public;
 pub mod query;
+pub mod ratelimit;
 pub mod sentry;
 pub mod server;
 pub mod store;

@@ -12,6 +12,11 @@ use lettre::{Message, SmtpTransport, Transport};
 
 use crate::error::{Error, Result};
 
+/// Messages this process sent, for `/metrics`.
+pub static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Messages this process failed to send, for `/metrics`.
+pub static FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How the SMTP connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsMode {
@@ -142,7 +147,15 @@ impl MailConfig {
     }
 
     /// Sends one plain-text message to `to`. Errors come with advice.
+    /// Counted in [`SENT`] or [`FAILED`].
     pub fn send(&self, to: &[String], subject: &str, body: &str) -> Result<()> {
+        let result = self.send_message(to, subject, body);
+        let tally = if result.is_ok() { &SENT } else { &FAILED };
+        tally.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    fn send_message(&self, to: &[String], subject: &str, body: &str) -> Result<()> {
         let mailbox = |a: &str| -> Result<Mailbox> {
             a.parse()
                 .map_err(|e| Error::invalid("mail address", format!("{a:?}: {e}")))

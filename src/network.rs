@@ -68,7 +68,7 @@ impl Network {
                 Ok(Some(db)) => network.lock_geo().db = Arc::new(db),
                 Ok(None) => {}
                 // Redirects still work without countries; say what to do.
-                Err(e) => eprintln!("bouncer: warning: GeoIP is off: {e}"),
+                Err(e) => crate::log::warn("GeoIP is off", &[("error", &e)]),
             }
             network.republish()?;
         }

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use crate::admin::Admin;
 use crate::bounce::{Bouncer, Reply, not_found, text};
 use crate::index::Miss;
+use crate::metrics::{Site, TRAFFIC};
 
 /// Answers one request. Pure routing: tests call it without a socket.
 pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Reply {
@@ -75,6 +76,8 @@ pub struct Sites {
     pub public: Option<Arc<crate::public::Public>>,
     /// The release-automation API under `/api/`.
     pub api: Option<Arc<crate::api::Api>>,
+    /// Where each request is logged, if anywhere.
+    pub access_log: Option<Arc<crate::log::access::AccessLog>>,
 }
 
 /// A reply ready at once (the redirect path: no allocation for a future)
@@ -168,7 +171,7 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
     })
     .await;
     answered.unwrap_or_else(|e| {
-        eprintln!("bouncer: an admin page failed: {e}");
+        crate::log::error("an admin page failed", &[("error", &e)]);
         text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "500 the admin page failed; the server log says why\n".into(),
@@ -205,7 +208,7 @@ async fn api_reply(
     })
     .await
     .unwrap_or_else(|e| {
-        eprintln!("bouncer: an API request failed: {e}");
+        crate::log::error("an API request failed", &[("error", &e)]);
         text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "500 the API request failed; the server log says why\n".into(),
@@ -227,7 +230,7 @@ async fn public_reply(public: Arc<crate::public::Public>, req: Request<Incoming>
     })
     .await
     .unwrap_or_else(|e| {
-        eprintln!("bouncer: a public page failed: {e}");
+        crate::log::error("a public page failed", &[("error", &e)]);
         text(
             StatusCode::INTERNAL_SERVER_ERROR,
             "500 the page failed; the server log says why\n".into(),
@@ -287,12 +290,19 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
+    // Admin and API requests only, per client: redirects never wait on it.
+    let limit = Arc::new(crate::ratelimit::RateLimit::per_second(
+        app.config.admin_rate,
+    ));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(app.config.header_timeout)
         .max_buf_size(64 * 1024)
+        // The buffer's cap alone is soft (one read may overshoot it and a
+        // whole 100 KB head get parsed); this one answers 431.
+        .max_header_size(64 * 1024)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -307,7 +317,7 @@ pub async fn run(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: back off briefly.
-                    eprintln!("bouncer: accept failed: {e}");
+                    crate::log::error("accept failed", &[("error", &e)]);
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -317,23 +327,50 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let sites = sites.clone();
+        let limit = limit.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path();
             // Behind trusted proxies, throttles count the real client.
             let client = || app.config.trusted_proxies.client(peer.ip(), req.headers());
+            // Taken before the request moves into a page's future.
+            let entry =
+                (sites.access_log.as_ref()).map(|_| crate::log::access::Entry::new(client(), &req));
             let reply = match (&sites.admin, &sites.public, &sites.api) {
+                // Where the admin pages are served, and nowhere else.
+                (Some(_), _, _) if path == "/metrics" && is_get_or_head(req.method()) => {
+                    metrics_answer(&app, &sites, &req, peer.ip())
+                }
                 (Some(admin), _, _) if is_admin_path(path) => {
+                    TRAFFIC.page(Site::Admin);
                     let client = client();
-                    Answer::Later(Box::pin(admin_reply(admin.clone(), req, client)))
+                    match limit.refusal(client) {
+                        None => Answer::Later(Box::pin(admin_reply(admin.clone(), req, client))),
+                        too_many => Answer::Now(too_many),
+                    }
                 }
                 (_, Some(public), _) if crate::public::serves(path) => {
+                    TRAFFIC.page(Site::Public);
                     Answer::Later(Box::pin(public_reply(public.clone(), req)))
                 }
                 (_, _, Some(api)) if crate::api::serves(path) => {
+                    TRAFFIC.page(Site::Api);
                     let client = client();
-                    Answer::Later(Box::pin(api_reply(api.clone(), req, client)))
+                    match limit.refusal(client) {
+                        None => Answer::Later(Box::pin(api_reply(api.clone(), req, client))),
+                        too_many => Answer::Now(too_many),
+                    }
+                }
+                _ if crate::metrics::is_redirect_path(path) => {
+                    let started = std::time::Instant::now();
+                    let reply = route(&app, &req, peer.ip());
+                    TRAFFIC.redirect(reply.status(), started.elapsed());
+                    Answer::Now(Some(reply))
                 }
                 _ => Answer::Now(Some(route(&app, &req, peer.ip()))),
+            };
+            let reply = match (entry, &sites.access_log) {
+                (Some(entry), Some(log)) => logged(reply, entry, log),
+                _ => reply,
             };
             async move { Ok::<_, Infallible>(reply.await) }
         });
@@ -350,7 +387,75 @@ pub async fn run(
         .await
         .is_err()
     {
-        eprintln!("bouncer: some connections did not finish within {grace:?}; closing them");
+        crate::log::warn(
+            "some connections did not finish in time; closing them",
+            &[("grace", &format_args!("{grace:?}"))],
+        );
+    }
+}
+
+fn is_get_or_head(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+/// `/metrics`, on a listener that serves the admin pages: rendered on a
+/// blocking thread (it reads sentry's runs from the database); 404 to a
+/// client it is not for ([`crate::metrics::allowed`]).
+fn metrics_answer<B>(
+    app: &Arc<Bouncer>,
+    sites: &Sites,
+    req: &Request<B>,
+    peer: std::net::IpAddr,
+) -> Answer {
+    if !crate::metrics::allowed(&app.config, peer, req.headers()) {
+        return Answer::Now(Some(not_found(req.headers(), Miss::Path)));
+    }
+    TRAFFIC.page(Site::Metrics);
+    let app = app.clone();
+    let dropped = sites.access_log.as_ref().map(|log| log.dropped());
+    Answer::Later(Box::pin(async move {
+        tokio::task::spawn_blocking(move || {
+            crate::metrics::reply(crate::metrics::render(&app, &TRAFFIC, dropped))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            crate::log::error("/metrics failed", &[("error", &e)]);
+            text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 /metrics failed; the server log says why\n".into(),
+            )
+        })
+    }))
+}
+
+/// `answer`, logging `entry` with its status and body length once it is
+/// ready (at once for a redirect).
+fn logged(
+    answer: Answer,
+    mut entry: crate::log::access::Entry,
+    log: &Arc<crate::log::access::AccessLog>,
+) -> Answer {
+    fn finish(entry: &mut crate::log::access::Entry, reply: &Reply) {
+        use hyper::body::Body;
+        let bytes = reply.body().size_hint().exact().unwrap_or(0);
+        entry.answered(reply.status(), bytes);
+    }
+    match answer {
+        Answer::Now(Some(reply)) => {
+            finish(&mut entry, &reply);
+            log.log(entry);
+            Answer::Now(Some(reply))
+        }
+        Answer::Later(future) => {
+            let log = log.clone();
+            Answer::Later(Box::pin(async move {
+                let reply = future.await;
+                finish(&mut entry, &reply);
+                log.log(entry);
+                reply
+            }))
+        }
+        answer => answer,
     }
 }
 
@@ -429,6 +534,11 @@ pub async fn serve_network(
     sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
     counters: Arc<crate::counters::Counters>,
 ) -> crate::error::Result<()> {
+    crate::metrics::mark_start();
+    let access_log = match &config.access_log {
+        Some(path) => Some(access_log(path, config.access_log_format)?),
+        None => None,
+    };
     let sentry = sentry.map(|(sentry_config, schedule)| {
         let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
         let runner = sentry.clone();
@@ -446,7 +556,7 @@ pub async fn serve_network(
     let control = match crate::control::listen(ctx) {
         Ok(socket) => Some(socket),
         Err(e) => {
-            eprintln!("bouncer: warning: {e}; other commands cannot reach this server");
+            crate::log::warn("other commands cannot reach this server", &[("error", &e)]);
             None
         }
     };
@@ -497,6 +607,7 @@ pub async fn serve_network(
                 admin: Some(admin),
                 public: Some(public),
                 api: Some(api),
+                access_log: access_log.clone(),
             };
             run(listener, app.clone(), sites, shutdown).await;
         }
@@ -515,11 +626,13 @@ pub async fn serve_network(
                 admin: None,
                 public: Some(public),
                 api: None,
+                access_log: access_log.clone(),
             };
             let admin_sites = Sites {
                 admin: Some(admin),
                 public: None,
                 api: Some(api),
+                access_log: access_log.clone(),
             };
             let public = run(listener, app.clone(), public_sites, until_stopped());
             let private = run(admin_listener, app.clone(), admin_sites, until_stopped());
@@ -537,11 +650,38 @@ pub async fn serve_network(
         }
     }
     drop(control);
+    if let Some(log) = access_log {
+        // Requests are over: write what is queued.
+        let _ = tokio::task::spawn_blocking(move || log.stop()).await;
+    }
     Ok(())
+}
+
+/// Opens the access log at `path` and reopens it on every SIGHUP (after
+/// `logrotate` renamed it). Must be called inside the runtime.
+fn access_log(
+    path: &std::path::Path,
+    format: crate::log::access::Format,
+) -> crate::error::Result<Arc<crate::log::access::AccessLog>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let log = Arc::new(crate::log::access::AccessLog::open(path, format)?);
+    let mut hangup = signal(SignalKind::hangup())
+        .map_err(|e| crate::error::Error::io("cannot install the SIGHUP handler", e))?;
+    let reopen = Arc::downgrade(&log);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match reopen.upgrade() {
+                Some(log) => log.reopen(),
+                None => break,
+            }
+        }
+    });
+    Ok(log)
 }
 
 /// `bouncer serve`.
 pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
+    crate::log::init(args.log_level.as_deref())?;
     let config = crate::config::Config::from_settings(settings(args))?;
     let network = Arc::new(
         crate::network::Network::open(db, true).map_err(|e| match e {
@@ -557,9 +697,13 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
     if let Some(file) = &config.geoip_file {
         network.use_geoip_file(file)?;
         let (v4, v6) = network.index().geo().len();
-        eprintln!(
-            "bouncer: GeoIP from {} ({v4} IPv4 and {v6} IPv6 ranges)",
-            file.display()
+        crate::log::info(
+            "GeoIP data read",
+            &[
+                ("file", &file.display()),
+                ("ipv4_ranges", &v4),
+                ("ipv6_ranges", &v6),
+            ],
         );
     }
     let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
@@ -615,10 +759,15 @@ pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
         https_header: args.https_header.clone(),
         max_connections: args.max_connections,
         header_timeout: args.header_timeout,
+        admin_rate: args.admin_rate,
+        flush_interval_ms: args.flush_interval_ms,
         no_count: args.no_count,
         trusted_proxies: args.trusted_proxy.clone(),
         ip_override: args.allow_ip_override,
         geoip_file: args.geoip.clone(),
+        public_metrics: args.public_metrics,
+        access_log: args.access_log.clone(),
+        access_log_format: args.access_log_format.clone(),
     }
 }
 

@@ -420,14 +420,10 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         return ctx.not_found(&format!("There is no mirror named {name:?}."));
     };
     // This mirror's row of every location, newest locations first.
-    let mut found = HashMap::new();
-    if let Err(e) = store.each_availability(|l, mirror, a| {
-        if mirror == m.id {
-            found.insert(l, a);
-        }
-    }) {
-        return ctx.broken(&e);
-    }
+    let mut found: HashMap<_, _> = match store.availability_of_mirror(m.id) {
+        Ok(rows) => rows.into_iter().collect(),
+        Err(e) => return ctx.broken(&e),
+    };
     let mut rows: Vec<(&Location, Option<Availability>)> = s
         .locations
         .iter()

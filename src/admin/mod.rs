@@ -253,7 +253,7 @@ impl Ctx<'_> {
             .name("admin-check".into())
             .spawn(move || {
                 if let Err(e) = sentry.run(mode, mirror.as_deref()) {
-                    eprintln!("bouncer: a check started from the admin failed: {e}");
+                    crate::log::error("a check started from the admin failed", &[("error", &e)]);
                 }
                 lock(&checking).remove(&key);
             })
@@ -526,11 +526,14 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     };
     let verified = crate::commands::verify_password(password, hash);
     let Some(user) = user.filter(|_| verified) else {
-        eprintln!("bouncer: admin login failed for {name:?} from {client}");
+        crate::log::warn(
+            "admin login failed",
+            &[("user", &name), ("client", &client)],
+        );
         return wrong(StatusCode::UNAUTHORIZED);
     };
     admin.throttle.succeeded(name, &client);
-    eprintln!("bouncer: admin login: {name} from {client}");
+    crate::log::info("admin login", &[("user", &name), ("client", &client)]);
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
     if let Some(old) = auth::cookie(req.headers, SESSION_COOKIE) {

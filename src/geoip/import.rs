@@ -160,6 +160,8 @@ pub fn import(sources: &[Source]) -> Result<Imported> {
         problems.push((file as usize, line as usize, reason));
     }
     problems.sort_by_key(|p| (p.0, p.1));
+    // A line split in parts (see `split_mapped`) is reported once.
+    problems.dedup_by(|a, b| (a.0, a.1) == (b.0, b.1));
     let problems: Vec<Problem> = problems
         .into_iter()
         .map(|(file, line, reason)| Problem {
@@ -233,14 +235,16 @@ impl Acc {
     fn push(&mut self, file: usize, line: usize, range: Range, country: Country) {
         // Files and lines beyond u32 cannot be read into memory anyway.
         let origin = (file as u32, line as u32);
-        match range {
-            Range::V4(s, e) => {
-                self.v4.push((s, e, country));
-                self.origin4.push(origin);
-            }
-            Range::V6(s, e) => {
-                self.v6.push((s, e, country));
-                self.origin6.push(origin);
+        for part in split_mapped(range) {
+            match part {
+                Range::V4(s, e) => {
+                    self.v4.push((s, e, country));
+                    self.origin4.push(origin);
+                }
+                Range::V6(s, e) => {
+                    self.v6.push((s, e, country));
+                    self.origin6.push(origin);
+                }
             }
         }
     }
@@ -459,8 +463,24 @@ enum Range {
 const MAPPED: u128 = 0xffff_0000_0000;
 const MAPPED_END: u128 = 0xffff_ffff_ffff;
 
-fn is_mapped(a: u128) -> bool {
-    (MAPPED..=MAPPED_END).contains(&a)
+/// `range` as lookups see it: IPv4-mapped IPv6 addresses are looked up
+/// as IPv4, so the part of an IPv6 range in `::ffff:0:0/96` is an IPv4
+/// range, and what lies either side stays IPv6 (at most three parts).
+fn split_mapped(range: Range) -> impl Iterator<Item = Range> {
+    let (below, mapped, above) = match range {
+        Range::V4(..) => (None, Some(range), None),
+        Range::V6(s, e) => (
+            (s < MAPPED).then(|| Range::V6(s, e.min(MAPPED - 1))),
+            (s <= MAPPED_END && e >= MAPPED).then(|| {
+                Range::V4(
+                    (s.max(MAPPED) - MAPPED) as u32,
+                    (e.min(MAPPED_END) - MAPPED) as u32,
+                )
+            }),
+            (e > MAPPED_END).then(|| Range::V6(s.max(MAPPED_END + 1), e)),
+        ),
+    };
+    [below, mapped, above].into_iter().flatten()
 }
 
 /// The range from `start` to `end` (fields as written), or what is wrong.
@@ -470,12 +490,7 @@ fn range(start: &str, end: &str) -> Result<Range, String> {
     let b = address(end).ok_or_else(|| not_ip(end))?;
     let r = match (a, b) {
         (Address::V4(a), Address::V4(b)) => Range::V4(a, b),
-        // IPv4-mapped IPv6 addresses are looked up as IPv4.
-        (Address::V6(a), Address::V6(b)) | (Address::Number(a), Address::Number(b))
-            if is_mapped(a) && is_mapped(b) =>
-        {
-            Range::V4((a - MAPPED) as u32, (b - MAPPED) as u32)
-        }
+        // IPv4-mapped addresses become IPv4 in `Acc::push`.
         (Address::V6(a), Address::V6(b)) => Range::V6(a, b),
         (Address::Number(a), Address::Number(b)) => match (u32::try_from(a), u32::try_from(b)) {
             (Ok(a), Ok(b)) => Range::V4(a, b),
@@ -515,11 +530,7 @@ fn network(s: &str) -> Result<Range, String> {
         }
         let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
         let start = u128::from(a) & !host;
-        let end = start | host;
-        if is_mapped(start) && is_mapped(end) {
-            return Ok(Range::V4((start - MAPPED) as u32, (end - MAPPED) as u32));
-        }
-        return Ok(Range::V6(start, end));
+        return Ok(Range::V6(start, start | host));
     }
     Err(bad())
 }
@@ -957,6 +968,41 @@ x,en,EU,Europe,FR,France,1
         assert_eq!(at(&imported.db, "9.0.0.1"), "FR");
         assert_eq!(imported.db.len(), (2, 0));
         assert_eq!(imported.lines, 14);
+    }
+
+    #[test]
+    fn ipv6_ranges_reaching_into_the_ipv4_mapped_block_are_split() {
+        // Found by fuzzing (tests/fuzz.rs): a range only partly in
+        // ::ffff:0:0/96 stayed IPv6 whole, and lookups of its IPv4-mapped
+        // addresses, made as IPv4, missed it.
+        let (imported, problems) = one("\
+::fffe:0:0,::ffff:1.0.0.255,AU
+::ffff:2.0.0.0,::1:0:0:5,DE
+::fffe:ffff:ffff,::ffff:1.0.0.0,CN
+");
+        // Both parts of line 3 overlap line 1: said once.
+        assert_eq!(problems, vec![(3, "overlaps line 1".to_string())]);
+        let db = &imported.db;
+        assert_eq!(at(db, "::fffe:0:0"), "AU");
+        assert_eq!(at(db, "::fffe:ffff:ffff"), "AU");
+        assert_eq!(at(db, "0.0.0.0"), "AU");
+        assert_eq!(at(db, "::ffff:1.0.0.255"), "AU");
+        assert_eq!(at(db, "1.0.1.0"), "-");
+        assert_eq!(at(db, "2.0.0.0"), "DE");
+        assert_eq!(at(db, "255.255.255.255"), "DE");
+        assert_eq!(at(db, "::1:0:0:0"), "DE");
+        assert_eq!(at(db, "::1:0:0:5"), "DE");
+        assert_eq!(at(db, "::1:0:0:6"), "-");
+        assert_eq!(db.len(), (2, 2));
+        // Decimal ranges alike: 0 to 2^64 - 1 holds the whole block.
+        let (imported, _) = one("\
+start,end,country
+\"0\",\"18446744073709551615\",FR
+");
+        assert_eq!(at(&imported.db, "::1"), "FR");
+        assert_eq!(at(&imported.db, "8.8.8.8"), "FR");
+        assert_eq!(at(&imported.db, "::1:0:0:0"), "FR");
+        assert_eq!(imported.db.len(), (1, 2));
     }
 
     #[test]

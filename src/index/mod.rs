@@ -707,10 +707,14 @@ impl Builder {
             // this file only if the paths agree.
             rendered.clear();
             index.locations[loc as usize].render_path(&meta.lang, &mut rendered);
-            let i = index.metas.len() as u32;
-            if percent_decode(&rendered) == decoded {
-                files_of.entry(loc).or_default().push(i);
+            // A file whose path no longer fits its location (the location
+            // moved) is not served: a redirect would go to the location's
+            // new path with this file's size and digest.
+            if percent_decode(&rendered) != decoded {
+                continue;
             }
+            let i = index.metas.len() as u32;
+            files_of.entry(loc).or_default().push(i);
             index.files.insert(decoded.into(), (loc, i));
             index.metas.push(meta);
         }
@@ -1140,8 +1144,12 @@ mod tests {
         assert_eq!(t.file.and_then(|f| f.size), Some(7));
         let t = index.resolve_path("/tb/setup.exe").unwrap();
         assert_eq!(t.file.and_then(|f| f.size), Some(7));
-        let t = index.resolve_path("/elsewhere/en-US/x.exe").unwrap();
-        assert_eq!((t.lang, t.file.and_then(|f| f.size)), ("en-US", Some(9)));
+        // A file whose path does not fit its location's is not served: the
+        // redirect would go to the location's path with this file's digest.
+        assert_eq!(
+            index.resolve_path("/elsewhere/en-US/x.exe").unwrap_err(),
+            Miss::Path
+        );
         assert!(!index.link_headers());
         s.settings.insert(LINK_HEADERS.into(), "true".into());
         assert!(Index::build(&s, all_serving()).link_headers());

@@ -394,17 +394,27 @@ impl Sentry {
             }
             if let Some(mode) = ran {
                 match self.run(mode, None) {
-                    Ok(s) if s.run.id > 0 => eprintln!(
-                        "bouncer: sentry {} run {}: {} checks, {} failures, {} changes{}",
-                        mode.as_str(),
-                        s.run.id,
-                        s.run.checks,
-                        s.run.failures,
-                        s.run.changes,
-                        s.alarm.map(|a| format!("; ALARM: {a}")).unwrap_or_default()
-                    ),
+                    Ok(s) if s.run.id > 0 => {
+                        let fields: [crate::log::Field<'_>; 5] = [
+                            ("mode", &mode.as_str()),
+                            ("run", &s.run.id),
+                            ("checks", &s.run.checks),
+                            ("failures", &s.run.failures),
+                            ("changes", &s.run.changes),
+                        ];
+                        match &s.alarm {
+                            Some(alarm) => crate::log::warn(
+                                "sentry run raised an alarm",
+                                &[fields.as_slice(), &[("alarm", alarm)]].concat(),
+                            ),
+                            None => crate::log::info("sentry run", &fields),
+                        }
+                    }
                     Ok(_) => {}
-                    Err(e) => eprintln!("bouncer: sentry {} run failed: {e}", mode.as_str()),
+                    Err(e) => crate::log::error(
+                        "sentry run failed",
+                        &[("mode", &mode.as_str()), ("error", &e)],
+                    ),
                 }
                 continue;
             }

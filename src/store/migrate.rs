@@ -1,15 +1,19 @@
 //! The schema version stored in the database, checked on open and migrated
 //! step by step. A database from a newer Bouncer is refused, never
-//! downgraded.
+//! downgraded. Every step runs in the write transaction that opens the
+//! database: a crash mid-migration leaves the old version, whole.
+//!
+//! Versions: 1, the first; 2, [`AVAILABILITY_BY_MIRROR`] (one mirror's
+//! availability as a range scan).
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
-use super::tables::{META, OSES};
+use super::tables::{AVAILABILITY, AVAILABILITY_BY_MIRROR, META, OSES};
 use crate::error::{Error, Result};
 use crate::model::{DEFAULT_OSES, now};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const KEY: &str = "schema_version";
 
@@ -29,7 +33,8 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<u64> {
     while version < SCHEMA_VERSION {
         match version {
             0 => init(txn)?,
-            // Later migrations go here, one step per version: `1 => to_v2(txn)?`.
+            1 => to_v2(txn)?,
+            // Later migrations go here, one step per version: `2 => to_v3(txn)?`.
             v => unreachable!("no migration from schema {v}"),
         }
         version += 1;
@@ -50,10 +55,30 @@ fn init(txn: &WriteTransaction) -> Result<()> {
     Ok(())
 }
 
+/// Schema 2: [`AVAILABILITY_BY_MIRROR`], filled from the availability rows
+/// there are.
+fn to_v2(txn: &WriteTransaction) -> Result<()> {
+    let availability = txn.open_table(AVAILABILITY)?;
+    let mut by_mirror = txn.open_table(AVAILABILITY_BY_MIRROR)?;
+    for row in availability.iter()? {
+        let (location, mirror) = row?.0.value();
+        by_mirror.insert((mirror, location), ())?;
+    }
+    Ok(())
+}
+
+/// A small database written by schema-1 code (see
+/// `examples/schema_v1_fixture.rs`).
+#[cfg(test)]
+pub(super) const FIXTURE_V1: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.redb");
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{LocationId, MirrorId};
     use crate::store::Store;
+    use crate::store::tests::availability_index;
 
     #[test]
     fn newer_schema_is_refused_with_advice() {
@@ -70,7 +95,120 @@ mod tests {
         }
         let err = Store::open(&path).err().expect("refused").to_string();
         assert!(err.contains("newer Bouncer"), "{err}");
-        assert!(err.contains("upgrade"), "{err}");
+        assert!(err.contains("upgrade bouncer"), "{err}");
+        assert!(
+            err.contains(&format!("schema {}", SCHEMA_VERSION + 1)),
+            "{err}"
+        );
+        // Refused, not touched.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let version = txn.open_table(META).unwrap().get(KEY).unwrap().unwrap();
+        assert_eq!(version.value(), SCHEMA_VERSION + 1);
+    }
+
+    /// A copy of the schema-1 fixture in a temporary directory.
+    fn fixture_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.redb");
+        std::fs::copy(FIXTURE_V1, &path).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_fixture_is_schema_1() {
+        let (_dir, path) = fixture_copy();
+        let db = redb::Database::open(&path).unwrap();
+        let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let version = txn.open_table(META).unwrap().get(KEY).unwrap().unwrap();
+        assert_eq!(version.value(), 1);
+        let names: Vec<String> = txn
+            .list_tables()
+            .unwrap()
+            .map(|t| redb::TableHandle::name(&t).to_string())
+            .collect();
+        assert!(names.contains(&"availability_v1".to_string()), "{names:?}");
+        assert!(
+            !names.contains(&"availability_by_mirror_v1".to_string()),
+            "{names:?}"
+        );
+    }
+
+    #[test]
+    fn schema_1_is_migrated_to_2_with_everything_kept() {
+        let (_dir, path) = fixture_copy();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 2);
+
+        let s = store.snapshot().unwrap();
+        let names = |v: Vec<&str>| v.join(",");
+        assert_eq!(
+            names(s.products.iter().map(|p| p.name.as_str()).collect()),
+            "firefox-120.0,thunderbird-115.0"
+        );
+        assert_eq!(s.products[0].languages, ["en-US", "de"]);
+        assert_eq!(s.products[0].priority, 5);
+        assert!(s.products[1].ssl_only && !s.products[1].public);
+        assert_eq!(s.locations.len(), 3);
+        assert_eq!(s.files.len(), 2);
+        assert_eq!(s.aliases.len(), 1);
+        assert!(s.oses.contains(&"beos".to_string()));
+        assert_eq!(
+            names(s.mirrors.iter().map(|m| m.name.as_str()).collect()),
+            "m1,m2,m3"
+        );
+        assert_eq!(s.mirrors[1].regions, ["europe"]);
+        assert!(!s.mirrors[2].active);
+        assert_eq!(s.regions.len(), 1);
+        assert_eq!(s.regions[0].countries, ["DE", "FR"]);
+        assert_eq!(s.settings.len(), 2);
+        assert!(!s.health[&s.mirrors[1].id].healthy);
+        let users = store.users().unwrap();
+        assert_eq!(users.len(), 1);
+        assert!(crate::commands::verify_password(
+            "correct horse",
+            &users[0].password_hash
+        ));
+        assert_eq!(store.sentry_runs(10).unwrap().len(), 1);
+        assert!(store.events(100).unwrap().len() >= 10);
+        assert_eq!(store.geoip().unwrap().unwrap().source, "fixture");
+        let counts = store.counts(0, u32::MAX).unwrap();
+        assert_eq!(counts.total, 8);
+        assert_eq!(counts.by_country["--"], 2);
+
+        // The new table holds exactly the availability rows.
+        let (rows, index) = availability_index(&store);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(index, rows);
+        let m2 = s.mirror("m2").unwrap().id;
+        let mut of_m2: Vec<LocationId> = store
+            .availability_of_mirror(m2)
+            .unwrap()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect();
+        of_m2.sort();
+        assert_eq!(of_m2.len(), 2);
+        for l in &of_m2 {
+            assert!(
+                store
+                    .availability_of(*l)
+                    .unwrap()
+                    .iter()
+                    .any(|(m, _)| *m == m2)
+            );
+        }
+        let pairs = store.checked_pairs().unwrap();
+        assert_eq!(pairs.len(), 5);
+        assert!(pairs.contains(&(of_m2[0], MirrorId(m2.0))));
+
+        // Opening again changes nothing.
+        let events = store.events(1000).unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.events(1000).unwrap(), events);
+        assert_eq!(availability_index(&store).0.len(), 5);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! transaction, [`Store::write`] runs typed mutations in one write
 //! transaction that is recorded in the audit log and commits durably.
 
+mod backup;
 mod migrate;
 mod rows;
 mod tables;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
+pub use backup::Backup;
 pub use migrate::SCHEMA_VERSION;
 use rows::{decode, encode};
 use tables::*;
@@ -264,6 +266,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Everything sentry knows about one mirror, by location: a range of
+    /// [`AVAILABILITY_BY_MIRROR`] and a lookup per row, whatever the size of
+    /// the network.
+    pub fn availability_of_mirror(
+        &self,
+        mirror: MirrorId,
+    ) -> Result<Vec<(LocationId, Availability)>> {
+        let txn = self.db.begin_read()?;
+        let rows = txn.open_table(AVAILABILITY)?;
+        let mut out = Vec::new();
+        for row in txn
+            .open_table(AVAILABILITY_BY_MIRROR)?
+            .range((mirror.0, 0)..=(mirror.0, u64::MAX))?
+        {
+            let location = row?.0.value().1;
+            // Written in the same transactions, so the row is there; a
+            // damaged file that lost it shows as "never checked".
+            if let Some(v) = rows.get((location, mirror.0))? {
+                out.push((LocationId(location), decode(v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Calls `f` with every availability row, in one read transaction
     /// (one pass over the table, for per-mirror summaries).
     pub fn each_availability(
@@ -295,33 +321,64 @@ impl Store {
     /// Adds a batch of download counts in one write transaction.
     pub fn add_counts(&self, batch: &CountBatch) -> Result<()> {
         let txn = self.db.begin_write()?;
-        {
-            let day = batch.day;
-            let mut t = txn.open_table(COUNT_PRODUCT)?;
-            for (id, n) in &batch.products {
-                let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
-                t.insert((day, id.0), old + n)?;
-            }
-            let mut t = txn.open_table(COUNT_LOCATION)?;
-            for (id, lang, n) in &batch.locations {
-                let key = (day, id.0, lang.as_str());
-                let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
-                t.insert(key, old + n)?;
-            }
-            let mut t = txn.open_table(COUNT_MIRROR)?;
-            for (id, n) in &batch.mirrors {
-                let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
-                t.insert((day, id.0), old + n)?;
-            }
-            let mut t = txn.open_table(COUNT_COUNTRY)?;
-            for (country, n) in &batch.countries {
-                let key = (day, country.as_str());
-                let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
-                t.insert(key, old + n)?;
-            }
-        }
+        add_counts_in(&txn, batch)?;
         txn.commit()?;
         Ok(())
+    }
+
+    /// The configuration, the users and (with `counts`) every day's
+    /// download counts, read in one transaction: what an export holds.
+    pub fn dump(&self, counts: bool) -> Result<Dump> {
+        let txn = self.db.begin_read()?;
+        let snapshot = read_snapshot(&txn)?;
+        let mut users = Vec::new();
+        for row in txn.open_table(USERS)?.iter()? {
+            users.push(decode(row?.1.value())?);
+        }
+        let mut days: BTreeMap<u32, CountBatch> = BTreeMap::new();
+        fn day(days: &mut BTreeMap<u32, CountBatch>, d: u32) -> &mut CountBatch {
+            days.entry(d).or_insert_with(|| CountBatch {
+                day: d,
+                ..Default::default()
+            })
+        }
+        if counts {
+            for row in txn.open_table(COUNT_PRODUCT)?.iter()? {
+                let (k, v) = row?;
+                let (d, product) = k.value();
+                day(&mut days, d)
+                    .products
+                    .push((ProductId(product), v.value()));
+            }
+            for row in txn.open_table(COUNT_LOCATION)?.iter()? {
+                let (k, v) = row?;
+                let (d, location, lang) = k.value();
+                day(&mut days, d).locations.push((
+                    LocationId(location),
+                    lang.to_string(),
+                    v.value(),
+                ));
+            }
+            for row in txn.open_table(COUNT_MIRROR)?.iter()? {
+                let (k, v) = row?;
+                let (d, mirror) = k.value();
+                day(&mut days, d)
+                    .mirrors
+                    .push((MirrorId(mirror), v.value()));
+            }
+            for row in txn.open_table(COUNT_COUNTRY)?.iter()? {
+                let (k, v) = row?;
+                let (d, country) = k.value();
+                day(&mut days, d)
+                    .countries
+                    .push((country.to_string(), v.value()));
+            }
+        }
+        Ok(Dump {
+            snapshot,
+            users,
+            counts: days.into_values().collect(),
+        })
     }
 
     /// Downloads per product over the days `from..=to`, summed.
@@ -467,12 +524,13 @@ impl Store {
             .transpose()
     }
 
-    /// The (location, mirror) pairs sentry has checked.
+    /// The (location, mirror) pairs sentry has checked (read from
+    /// [`AVAILABILITY_BY_MIRROR`]: keys only, fewer pages than the rows).
     pub fn checked_pairs(&self) -> Result<std::collections::HashSet<(LocationId, MirrorId)>> {
         let txn = self.db.begin_read()?;
         let mut out = std::collections::HashSet::new();
-        for row in txn.open_table(AVAILABILITY)?.iter()? {
-            let (l, m) = row?.0.value();
+        for row in txn.open_table(AVAILABILITY_BY_MIRROR)?.iter()? {
+            let (m, l) = row?.0.value();
             out.insert((LocationId(l), MirrorId(m)));
         }
         Ok(out)
@@ -554,6 +612,46 @@ fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
     Ok(s)
 }
 
+/// Adds `batch` to the counts in `txn`.
+fn add_counts_in(txn: &WriteTransaction, batch: &CountBatch) -> Result<()> {
+    let day = batch.day;
+    let mut t = txn.open_table(COUNT_PRODUCT)?;
+    for (id, n) in &batch.products {
+        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
+        t.insert((day, id.0), old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_LOCATION)?;
+    for (id, lang, n) in &batch.locations {
+        let key = (day, id.0, lang.as_str());
+        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
+        t.insert(key, old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_MIRROR)?;
+    for (id, n) in &batch.mirrors {
+        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
+        t.insert((day, id.0), old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_COUNTRY)?;
+    for (country, n) in &batch.countries {
+        let key = (day, country.as_str());
+        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
+        t.insert(key, old + n)?;
+    }
+    Ok(())
+}
+
+/// What [`Store::dump`] read.
+#[derive(Debug, Default, Clone)]
+pub struct Dump {
+    /// The configuration (and mirror health, which exports leave out).
+    pub snapshot: Snapshot,
+    /// Every user, by name.
+    pub users: Vec<User>,
+    /// Download counts, one batch per day in day order, each list in key
+    /// order (empty unless asked for).
+    pub counts: Vec<CountBatch>,
+}
+
 /// What [`Tx::region_defaults`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RegionDefaults {
@@ -572,28 +670,17 @@ const GEOIP_KEY: &str = "ranges";
 
 /// Creates every table so that read transactions never meet a missing one.
 fn create_tables(txn: &WriteTransaction) -> Result<()> {
-    txn.open_table(PRODUCTS)?;
-    txn.open_table(PRODUCT_NAMES)?;
-    txn.open_table(ALIASES)?;
-    txn.open_table(OSES)?;
-    txn.open_table(LOCATIONS)?;
-    txn.open_table(LOCATION_KEYS)?;
-    txn.open_table(FILES)?;
-    txn.open_table(MIRRORS)?;
-    txn.open_table(MIRROR_NAMES)?;
-    txn.open_table(MIRROR_HEALTH)?;
-    txn.open_table(AVAILABILITY)?;
-    txn.open_table(REGIONS)?;
-    txn.open_table(GEOIP)?;
-    txn.open_table(USERS)?;
-    txn.open_table(SENTRY_RUNS)?;
-    txn.open_table(EVENTS)?;
-    txn.open_table(SETTINGS)?;
-    txn.open_table(COUNT_PRODUCT)?;
-    txn.open_table(COUNT_LOCATION)?;
-    txn.open_table(COUNT_MIRROR)?;
-    txn.open_table(COUNT_COUNTRY)?;
-    Ok(())
+    struct Create<'a>(&'a WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+            &mut self,
+            table: redb::TableDefinition<'static, K, V>,
+        ) -> Result<()> {
+            self.0.open_table(table)?;
+            Ok(())
+        }
+    }
+    each_table(&mut Create(txn))
 }
 
 /// What a new product starts with.
@@ -1018,9 +1105,15 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Drops sentry's findings for `location` on every mirror, with their
+    /// entries in [`AVAILABILITY_BY_MIRROR`].
     fn clear_availability(&mut self, location: LocationId) -> Result<()> {
         let mut t = self.txn.open_table(AVAILABILITY)?;
-        t.retain_in((location.0, 0)..=(location.0, u64::MAX), |_, _| false)?;
+        let mut by_mirror = self.txn.open_table(AVAILABILITY_BY_MIRROR)?;
+        for row in t.extract_from_if((location.0, 0)..=(location.0, u64::MAX), |_, _| true)? {
+            let (_, mirror) = row?.0.value();
+            by_mirror.remove((mirror, location.0))?;
+        }
         Ok(())
     }
 
@@ -1152,11 +1245,17 @@ impl Tx<'_> {
         Ok(mirror)
     }
 
+    /// Drops sentry's findings for `mirror`: its health and its
+    /// availability everywhere (a range of [`AVAILABILITY_BY_MIRROR`], not a
+    /// pass over every row).
     fn clear_mirror_state(&mut self, mirror: MirrorId) -> Result<()> {
         self.txn.open_table(MIRROR_HEALTH)?.remove(mirror.0)?;
-        self.txn
-            .open_table(AVAILABILITY)?
-            .retain(|(_, m), _| m != mirror.0)?;
+        let mut t = self.txn.open_table(AVAILABILITY)?;
+        let mut by_mirror = self.txn.open_table(AVAILABILITY_BY_MIRROR)?;
+        for row in by_mirror.extract_from_if((mirror.0, 0)..=(mirror.0, u64::MAX), |_, _| true)? {
+            let (_, location) = row?.0.value();
+            t.remove((location, mirror.0))?;
+        }
         Ok(())
     }
 
@@ -1404,6 +1503,9 @@ impl Tx<'_> {
         mirror: MirrorId,
         availability: &Availability,
     ) -> Result<Option<Availability>> {
+        self.txn
+            .open_table(AVAILABILITY_BY_MIRROR)?
+            .insert((mirror.0, location.0), ())?;
         let mut t = self.txn.open_table(AVAILABILITY)?;
         let old = t.insert((location.0, mirror.0), encode(availability).as_slice())?;
         old.map(|v| decode(v.value())).transpose()
@@ -1507,6 +1609,83 @@ impl Tx<'_> {
             return Err(Error::not_found("user", name));
         }
         self.record("user.remove", name.to_string())
+    }
+
+    /// All users, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(USERS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    // ----- whole-configuration reads and writes (imports) -----
+
+    /// All products, by id.
+    pub fn products(&self) -> Result<Vec<Product>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(PRODUCTS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// All aliases.
+    pub fn alias_list(&self) -> Result<Vec<Alias>> {
+        self.aliases()
+    }
+
+    /// Operating system names, sorted.
+    pub fn oses(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(OSES)?.iter()? {
+            out.push(row?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
+    /// All regions, by name.
+    pub fn regions(&self) -> Result<Vec<Region>> {
+        self.all_regions()
+    }
+
+    /// Every known file, by path.
+    pub fn files(&self) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(FILES)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets what is known about the file at `path`; whether it was known.
+    pub fn file_remove(&mut self, path: &str) -> Result<bool> {
+        Ok(self.txn.open_table(FILES)?.remove(path)?.is_some())
+    }
+
+    /// Every operator setting.
+    pub fn settings(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for row in self.txn.open_table(SETTINGS)?.iter()? {
+            let (k, v) = row?;
+            out.insert(k.value().to_string(), v.value().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Adds a batch of download counts.
+    pub fn counts_add(&mut self, batch: &CountBatch) -> Result<()> {
+        add_counts_in(&self.txn, batch)
+    }
+
+    /// Removes every download count.
+    pub fn counts_clear(&mut self) -> Result<()> {
+        self.txn.open_table(COUNT_PRODUCT)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_LOCATION)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_MIRROR)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_COUNTRY)?.retain(|_, _| false)?;
+        Ok(())
     }
 }
 
@@ -1729,6 +1908,120 @@ mod tests {
         assert_eq!(store.availability_of(loc).unwrap().len(), 1);
         // After a warm-up the file stops growing: pages are reused.
         assert_eq!(sizes[10], sizes[39], "{sizes:?}");
+    }
+
+    /// (location id, mirror id) pairs.
+    pub(super) type Pairs = std::collections::BTreeSet<(u64, u64)>;
+
+    /// The keys of [`AVAILABILITY`] and of [`AVAILABILITY_BY_MIRROR`]
+    /// turned back, both as (location, mirror): equal when in step.
+    pub(super) fn availability_index(store: &Store) -> (Pairs, Pairs) {
+        let txn = store.db.begin_read().unwrap();
+        let rows = txn
+            .open_table(AVAILABILITY)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|r| r.unwrap().0.value())
+            .collect();
+        let index = txn
+            .open_table(AVAILABILITY_BY_MIRROR)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (m, l) = r.unwrap().0.value();
+                (l, m)
+            })
+            .collect();
+        (rows, index)
+    }
+
+    #[test]
+    fn the_availability_index_follows_every_write() {
+        let (_dir, store) = store();
+        let seen = |present| Availability {
+            present,
+            healthy: true,
+            checked_at: 1,
+            error: String::new(),
+        };
+        let check = |store: &Store, rows: usize| {
+            let (a, b) = availability_index(store);
+            assert_eq!(a, b);
+            assert_eq!(a.len(), rows);
+        };
+        store
+            .write("cli", |tx| {
+                for p in ["a", "b"] {
+                    tx.product_add(NewProduct {
+                        name: p.into(),
+                        ..Default::default()
+                    })?;
+                    for os in ["win", "linux", "osx"] {
+                        tx.location_add(p, os, &format!("/{p}/{os}"))?;
+                    }
+                }
+                for m in ["m1", "m2", "m3"] {
+                    tx.mirror_add(NewMirror {
+                        name: m.into(),
+                        base_url: format!("http://{m}.example"),
+                        rating: 1,
+                        ..Default::default()
+                    })?;
+                }
+                let mirrors = tx.mirrors()?;
+                for l in tx.locations()? {
+                    for m in &mirrors {
+                        tx.set_availability(l.id, m.id, &seen(true))?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        check(&store, 18);
+        // Updating in place adds nothing.
+        store
+            .write("sentry", |tx| {
+                let m = tx.mirror("m1")?.unwrap();
+                for l in tx.locations()? {
+                    tx.set_availability(l.id, m.id, &seen(false))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        check(&store, 18);
+        let m1 = store.snapshot().unwrap().mirror("m1").unwrap().id;
+        let of_m1 = store.availability_of_mirror(m1).unwrap();
+        assert_eq!(of_m1.len(), 6);
+        assert!(of_m1.iter().all(|(_, a)| !a.present));
+
+        // A new path drops the location's rows.
+        store
+            .write("cli", |tx| tx.location_set_path("a", "win", "/a/win2"))
+            .unwrap();
+        check(&store, 15);
+        // So does removing a location, a product, a mirror, or giving a
+        // mirror a new base URL.
+        store
+            .write("cli", |tx| tx.location_remove("a", "linux"))
+            .unwrap();
+        check(&store, 12);
+        store.write("cli", |tx| tx.product_remove("b")).unwrap();
+        check(&store, 3);
+        store
+            .write("cli", |tx| {
+                tx.mirror_update("m2", |m| m.base_url = "http://new.example".into())
+            })
+            .unwrap();
+        check(&store, 2);
+        store.write("cli", |tx| tx.mirror_remove("m3")).unwrap();
+        check(&store, 1);
+        assert_eq!(store.availability_of_mirror(m1).unwrap().len(), 1);
+        assert_eq!(store.checked_pairs().unwrap().len(), 1);
+        // A mirror's removal leaves the others alone.
+        let m2 = store.snapshot().unwrap().mirror("m2").unwrap().id;
+        assert!(store.availability_of_mirror(m2).unwrap().is_empty());
     }
 
     #[test]

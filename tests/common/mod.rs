@@ -635,3 +635,85 @@ impl Response {
             .collect()
     }
 }
+
+/// One keep-alive HTTP/1.1 connection: requests one after another on the
+/// same socket (load without a new port per request), answers read by
+/// their `Content-Length`.
+pub struct KeepAlive {
+    stream: TcpStream,
+    /// Bytes read past the last answer.
+    buf: Vec<u8>,
+    port: u16,
+}
+
+impl KeepAlive {
+    /// Connects to `127.0.0.1:port` with the usual I/O timeouts.
+    pub fn connect(port: u16) -> io::Result<KeepAlive> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(KeepAlive {
+            stream,
+            buf: Vec::new(),
+            port,
+        })
+    }
+
+    /// The socket, e.g. to change its read timeout.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Sends `GET target` with extra headers, without waiting for the answer.
+    pub fn send(&mut self, target: &str, headers: &[(&str, &str)]) -> io::Result<()> {
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n", self.port);
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        self.stream.write_all(request.as_bytes())
+    }
+
+    /// Reads the next answer (a read timeout is an error of kind
+    /// `WouldBlock` or `TimedOut`; what arrived so far is kept).
+    pub fn receive(&mut self) -> io::Result<Response> {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = parse_response(&self.buf[..end + 4], true).map_err(|why| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{why}: {:?}", self.buf))
+                })?;
+                let len = head
+                    .header("content-length")
+                    .map_or(Ok(0), str::parse::<usize>)
+                    .map_err(|_| {
+                        io::Error::new(io::ErrorKind::InvalidData, "bad Content-Length")
+                    })?;
+                if self.buf.len() >= end + 4 + len {
+                    let rest = self.buf.split_off(end + 4 + len);
+                    let raw = std::mem::replace(&mut self.buf, rest);
+                    return parse_response(&raw, false).map_err(|why| {
+                        io::Error::new(io::ErrorKind::InvalidData, format!("{why}: {raw:?}"))
+                    });
+                }
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("closed before a whole answer: {:?}", self.buf),
+                    ));
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `GET target` and its answer.
+    pub fn get(&mut self, target: &str) -> io::Result<Response> {
+        self.send(target, &[])?;
+        self.receive()
+    }
+}

@@ -1,0 +1,1012 @@
+//! `/metrics` in the Prometheus text exposition format (0.0.4): redirects
+//! by outcome and their latency, page requests by site, the index's size,
+//! the download counter's flush lag, sentry's view of each mirror and its
+//! last runs, mails, GeoIP data.
+//!
+//! The redirect path only adds to [`TRAFFIC`]: relaxed atomic additions to
+//! its own thread's cache-line-aligned shard (no lock, no allocation, no
+//! line shared with another thread while there are at most [`SHARDS`]
+//! threads). Everything else is read when `/metrics` is asked for.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use crate::bounce::{Bouncer, Reply};
+
+/// What a request to a redirect endpoint (`/`, `/files/…`) came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 302 to a mirror (or the home or fallback URL).
+    Redirect = 0,
+    /// 200: `print=yes`, or a Metalink document.
+    Print = 1,
+    /// 404: unknown product, OS, language or file.
+    NotFound = 2,
+    /// 503: no mirror can serve.
+    Unavailable = 3,
+    /// Anything else (405, 400, …).
+    Other = 4,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Redirect,
+        Outcome::Print,
+        Outcome::NotFound,
+        Outcome::Unavailable,
+        Outcome::Other,
+    ];
+
+    /// The outcome a reply's status means.
+    pub fn of(status: StatusCode) -> Outcome {
+        match status.as_u16() {
+            302 => Outcome::Redirect,
+            200 => Outcome::Print,
+            404 => Outcome::NotFound,
+            503 => Outcome::Unavailable,
+            _ => Outcome::Other,
+        }
+    }
+
+    /// Its `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Redirect => "redirect",
+            Outcome::Print => "print",
+            Outcome::NotFound => "not_found",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Other => "other",
+        }
+    }
+}
+
+/// Which site a request other than a redirect went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Site {
+    /// The public pages.
+    Public = 0,
+    /// The admin pages.
+    Admin = 1,
+    /// The release-automation API.
+    Api = 2,
+    /// `/metrics` itself.
+    Metrics = 3,
+}
+
+impl Site {
+    /// Every site, in label order.
+    pub const ALL: [Site; 4] = [Site::Public, Site::Admin, Site::Api, Site::Metrics];
+
+    /// Its `site` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Site::Public => "public",
+            Site::Admin => "admin",
+            Site::Api => "api",
+            Site::Metrics => "metrics",
+        }
+    }
+}
+
+/// Whether `path` is a redirect endpoint (`/` or `/files/…`).
+pub fn is_redirect_path(path: &str) -> bool {
+    path == "/" || path.starts_with("/files/")
+}
+
+/// Upper bounds of the redirect latency buckets, in seconds (the time
+/// spent answering, from the request's arrival at the router).
+pub const BOUNDS: [f64; 16] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0,
+];
+/// [`BOUNDS`] in nanoseconds.
+const BOUNDS_NANOS: [u64; 16] = [
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+];
+/// Buckets: one per bound, then `+Inf`.
+const BUCKETS: usize = BOUNDS.len() + 1;
+
+/// Shards of [`Traffic`]; threads beyond this many share them.
+pub const SHARDS: usize = 16;
+
+/// One thread's tallies, on cache lines of its own.
+#[repr(align(128))]
+struct Shard {
+    outcomes: [AtomicU64; Outcome::ALL.len()],
+    sites: [AtomicU64; Site::ALL.len()],
+    /// Not cumulative: each latency lands in one bucket.
+    buckets: [AtomicU64; BUCKETS],
+    sum_nanos: AtomicU64,
+}
+
+impl Shard {
+    const fn new() -> Shard {
+        Shard {
+            outcomes: [const { AtomicU64::new(0) }; Outcome::ALL.len()],
+            sites: [const { AtomicU64::new(0) }; Site::ALL.len()],
+            buckets: [const { AtomicU64::new(0) }; BUCKETS],
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Request tallies: written by the request path, read by `/metrics`.
+pub struct Traffic {
+    shards: [Shard; SHARDS],
+}
+
+/// The server's tallies.
+pub static TRAFFIC: Traffic = Traffic::new();
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard (`usize::MAX` until its first request).
+    static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// A sum of every shard at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Redirect-endpoint requests by [`Outcome`].
+    pub outcomes: [u64; Outcome::ALL.len()],
+    /// Other requests by [`Site`].
+    pub sites: [u64; Site::ALL.len()],
+    /// Latencies per bucket (not cumulative; the last is `+Inf`).
+    pub buckets: [u64; BUCKETS],
+    /// Sum of the latencies, in nanoseconds.
+    pub sum_nanos: u64,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Traffic::new()
+    }
+}
+
+impl Traffic {
+    /// All zero.
+    pub const fn new() -> Traffic {
+        Traffic {
+            shards: [const { Shard::new() }; SHARDS],
+        }
+    }
+
+    fn shard(&self) -> &Shard {
+        let slot = SLOT
+            .try_with(|slot| {
+                let mut s = slot.get();
+                if s == usize::MAX {
+                    s = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SHARDS;
+                    slot.set(s);
+                }
+                s
+            })
+            .unwrap_or(0);
+        &self.shards[slot]
+    }
+
+    /// Counts a redirect-endpoint request answered with `status` in `took`.
+    pub fn redirect(&self, status: StatusCode, took: Duration) {
+        let shard = self.shard();
+        shard.outcomes[Outcome::of(status) as usize].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BOUNDS_NANOS
+            .iter()
+            .position(|&b| nanos <= b)
+            .unwrap_or(BOUNDS_NANOS.len());
+        shard.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        shard.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Counts a request to `site`.
+    pub fn page(&self, site: Site) {
+        self.shard().sites[site as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The sums over every shard.
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        let add = |into: &mut [u64], from: &[AtomicU64]| {
+            for (i, a) in into.iter_mut().zip(from) {
+                *i += a.load(Ordering::Relaxed);
+            }
+        };
+        for s in &self.shards {
+            add(&mut t.outcomes, &s.outcomes);
+            add(&mut t.sites, &s.sites);
+            add(&mut t.buckets, &s.buckets);
+            t.sum_nanos += s.sum_nanos.load(Ordering::Relaxed);
+        }
+        t
+    }
+}
+
+/// Unix seconds when this server started (0: not yet marked).
+static STARTED: AtomicU64 = AtomicU64::new(0);
+
+/// Notes the server's start time, for `bouncer_start_time_seconds`.
+pub fn mark_start() {
+    STARTED.store(crate::model::now(), Ordering::Relaxed);
+}
+
+/// The text exposition format, built one metric family at a time.
+#[derive(Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// An empty exposition.
+    pub fn new() -> Exposition {
+        Exposition::default()
+    }
+
+    /// Starts a family: its `# HELP` and `# TYPE` lines.
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = write!(self.out, "# HELP {name} ");
+        for c in help.chars() {
+            match c {
+                '\\' => self.out.push_str("\\\\"),
+                '\n' => self.out.push_str("\\n"),
+                c => self.out.push(c),
+            }
+        }
+        let _ = writeln!(self.out, "\n# TYPE {name} {kind}");
+    }
+
+    /// One sample: `name{labels} value`.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                self.out.push_str(k);
+                self.out.push_str("=\"");
+                escape_label(&mut self.out, v);
+                self.out.push('"');
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+        push_number(&mut self.out, value);
+        self.out.push('\n');
+    }
+
+    /// A family of one unlabelled sample.
+    pub fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
+    /// A histogram family from per-bucket (not cumulative) counts, one
+    /// per bound of `bounds` and then `+Inf`, and the sum of the values.
+    pub fn histogram(&mut self, name: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64) {
+        self.family(name, "histogram", help);
+        let bucket = format!("{name}_bucket");
+        let mut le = String::new();
+        let mut cumulative = 0;
+        for (i, n) in counts.iter().enumerate() {
+            cumulative += n;
+            le.clear();
+            match bounds.get(i) {
+                Some(&b) => push_number(&mut le, b),
+                None => le.push_str("+Inf"),
+            }
+            self.sample(&bucket, &[("le", &le)], cumulative as f64);
+        }
+        self.sample(&format!("{name}_sum"), &[], sum);
+        self.sample(&format!("{name}_count"), &[], cumulative as f64);
+    }
+
+    /// The text.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Appends a label value with `\`, `"` and newlines escaped.
+pub fn escape_label(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends a sample value: integers without a fraction, `+Inf`, `-Inf`,
+/// `NaN`.
+fn push_number(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Whether `/metrics` may be answered to this request on a listener that
+/// also serves the public: only to a client on this machine (its address
+/// after trusted proxies is loopback, so a proxy forwarding the public is
+/// refused), unless `serve --public-metrics`.
+pub fn allowed(
+    config: &crate::config::Config,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> bool {
+    config.admin_listen.is_some()
+        || config.public_metrics
+        || config.trusted_proxies.client(peer, headers).is_loopback()
+}
+
+/// The metrics page (`Cache-Control: no-store`).
+pub fn reply(text: String) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(text)));
+    *reply.status_mut() = StatusCode::OK;
+    let headers = reply.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    reply
+}
+
+/// Sentry runs looked at for the last run of each kind.
+const RUNS: usize = 64;
+
+/// Every metric of this server. Reads the database (sentry's runs): call
+/// it off the async threads. `dropped` is the access log's dropped lines
+/// (`None`: no access log).
+pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String {
+    let mut e = Exposition::new();
+    let now = crate::model::now();
+
+    e.family(
+        "bouncer_build_info",
+        "gauge",
+        "Always 1; the version is a label.",
+    );
+    e.sample(
+        "bouncer_build_info",
+        &[("version", env!("CARGO_PKG_VERSION"))],
+        1.0,
+    );
+    let started = STARTED.load(Ordering::Relaxed);
+    if started > 0 {
+        e.single(
+            "bouncer_start_time_seconds",
+            "gauge",
+            "Unix time when this server started.",
+            started as f64,
+        );
+    }
+
+    let t = traffic.tally();
+    e.family(
+        "bouncer_requests_total",
+        "counter",
+        "Requests to the redirect endpoints (/ and /files/...) by outcome: redirect (302), print (200: print=yes or Metalink), not_found (404), unavailable (503), other.",
+    );
+    for o in Outcome::ALL {
+        e.sample(
+            "bouncer_requests_total",
+            &[("outcome", o.label())],
+            t.outcomes[o as usize] as f64,
+        );
+    }
+    e.histogram(
+        "bouncer_redirect_duration_seconds",
+        "Time to answer a redirect-endpoint request, from routing to the reply (network time not included).",
+        &BOUNDS,
+        &t.buckets,
+        t.sum_nanos as f64 / 1e9,
+    );
+    e.family(
+        "bouncer_page_requests_total",
+        "counter",
+        "Requests to the public pages, the admin pages, the API and /metrics.",
+    );
+    for s in Site::ALL {
+        e.sample(
+            "bouncer_page_requests_total",
+            &[("site", s.label())],
+            t.sites[s as usize] as f64,
+        );
+    }
+    if let Some(dropped) = dropped {
+        e.single(
+            "bouncer_access_log_dropped_total",
+            "counter",
+            "Access log lines dropped because the writer was behind.",
+            dropped as f64,
+        );
+    }
+
+    let network = &app.network;
+    let index = network.index();
+    let s = index.stats();
+    for (name, help, v) in [
+        ("products", "Active products in the index.", s.products),
+        ("locations", "Locations of active products.", s.locations),
+        ("mirrors", "Mirrors in the index (all).", s.mirrors),
+        (
+            "eligible_mirrors",
+            "Mirrors that may receive traffic (active, rated, healthy).",
+            s.eligible_mirrors,
+        ),
+        (
+            "candidate_sets",
+            "Distinct candidate tables (shared between locations).",
+            s.candidate_sets,
+        ),
+        (
+            "serving_pairs",
+            "(location, eligible mirror) pairs that can serve.",
+            s.serving_pairs,
+        ),
+        ("files", "Known files.", s.files),
+    ] {
+        e.single(&format!("bouncer_index_{name}"), "gauge", help, v as f64);
+    }
+    e.single(
+        "bouncer_index_generation",
+        "gauge",
+        "How many times the index was built and published since the start.",
+        network.generation() as f64,
+    );
+    e.single(
+        "bouncer_index_build_seconds",
+        "gauge",
+        "How long the last index build took.",
+        network.last_build().as_secs_f64(),
+    );
+    let (v4, v6) = index.geo().len();
+    e.family(
+        "bouncer_geoip_ranges",
+        "gauge",
+        "GeoIP address ranges loaded, by family.",
+    );
+    e.sample("bouncer_geoip_ranges", &[("family", "ipv4")], v4 as f64);
+    e.sample("bouncer_geoip_ranges", &[("family", "ipv6")], v6 as f64);
+    e.single(
+        "bouncer_regions",
+        "gauge",
+        "Regions defined.",
+        index.regions().len() as f64,
+    );
+
+    let c = app.counters.stats();
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+    e.single(
+        "bouncer_counts_enabled",
+        "gauge",
+        "1 when downloads are counted (0: serve --no-count).",
+        if app.config.counting { 1.0 } else { 0.0 },
+    );
+    e.single(
+        "bouncer_counts_hits_total",
+        "counter",
+        "Downloads handed to the counter.",
+        load(&c.counted),
+    );
+    e.single(
+        "bouncer_counts_written_total",
+        "counter",
+        "Downloads written to the database.",
+        load(&c.written),
+    );
+    e.single(
+        "bouncer_counts_flushes_total",
+        "counter",
+        "Count batches written (one transaction per day's batch).",
+        load(&c.flushes),
+    );
+    e.single(
+        "bouncer_counts_flush_failures_total",
+        "counter",
+        "Count flushes that failed (their counts are kept and retried).",
+        load(&c.failed_flushes),
+    );
+    if app.config.counting {
+        let last = c.last_flush.load(Ordering::Relaxed);
+        e.single(
+            "bouncer_counts_flush_lag_seconds",
+            "gauge",
+            "Seconds since the database last held every count handed over.",
+            now.saturating_sub(last) as f64,
+        );
+    }
+
+    mirrors(&mut e, &index);
+    match network.store().sentry_runs(RUNS) {
+        Ok(runs) => sentry_runs(&mut e, &runs),
+        Err(err) => {
+            crate::log::warn("metrics: cannot read sentry's runs", &[("error", &err)]);
+        }
+    }
+
+    e.single(
+        "bouncer_mails_sent_total",
+        "counter",
+        "E-mails this process sent.",
+        crate::mail::SENT.load(Ordering::Relaxed) as f64,
+    );
+    e.single(
+        "bouncer_mails_failed_total",
+        "counter",
+        "E-mails this process failed to send.",
+        crate::mail::FAILED.load(Ordering::Relaxed) as f64,
+    );
+    e.finish()
+}
+
+/// Per mirror: what sentry last saw (mirrors never checked have no
+/// `up`, latency or check time).
+fn mirrors(e: &mut Exposition, index: &crate::index::Index) {
+    let all: Vec<&crate::index::MirrorEntry> = (0..index.stats().mirrors)
+        .map(|i| index.mirror(i as u32))
+        .collect();
+    let families: [(&str, &str, &str, MirrorValue); 4] = [
+        (
+            "bouncer_mirror_up",
+            "gauge",
+            "1 when the mirror passed its last check, 0 when it failed.",
+            |m| m.health.as_ref().map(|h| f64::from(u8::from(h.healthy))),
+        ),
+        (
+            "bouncer_mirror_eligible",
+            "gauge",
+            "1 when the mirror may receive traffic (active, rated, healthy).",
+            |m| Some(f64::from(u8::from(m.eligible))),
+        ),
+        (
+            "bouncer_mirror_check_latency_seconds",
+            "gauge",
+            "Time the mirror took to answer its last base-URL check.",
+            |m| m.health.as_ref().map(|h| f64::from(h.latency_ms) / 1000.0),
+        ),
+        (
+            "bouncer_mirror_last_check_timestamp_seconds",
+            "gauge",
+            "Unix time of the mirror's last check.",
+            |m| m.health.as_ref().map(|h| h.checked_at as f64),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        e.family(name, kind, help);
+        for m in &all {
+            if let Some(v) = value(m) {
+                e.sample(name, &[("mirror", &m.name)], v);
+            }
+        }
+    }
+}
+
+type MirrorValue = fn(&crate::index::MirrorEntry) -> Option<f64>;
+
+/// The number of runs, and the last finished run of each kind.
+fn sentry_runs(e: &mut Exposition, runs: &[crate::model::SentryRun]) {
+    e.single(
+        "bouncer_sentry_runs_total",
+        "counter",
+        "Sentry runs recorded in the database (all processes).",
+        runs.iter().map(|r| r.id).max().unwrap_or(0) as f64,
+    );
+    // Newest first: the first finished run of a kind is its last.
+    let mut last: Vec<(&str, &crate::model::SentryRun)> = Vec::new();
+    for run in runs.iter().filter(|r| r.ended_at > 0) {
+        let kind = run.kind.split(':').next().unwrap_or("");
+        if !last.iter().any(|(k, _)| *k == kind) {
+            last.push((kind, run));
+        }
+    }
+    last.sort_by_key(|(k, _)| *k);
+    let families: [(&str, &str, RunValue); 5] = [
+        (
+            "bouncer_sentry_last_run_checks",
+            "Checks made by the last finished run of each kind.",
+            |r| r.checks as f64,
+        ),
+        (
+            "bouncer_sentry_last_run_failures",
+            "Checks that failed in the last finished run of each kind.",
+            |r| r.failures as f64,
+        ),
+        (
+            "bouncer_sentry_last_run_changes",
+            "Status changes made by the last finished run of each kind.",
+            |r| r.changes as f64,
+        ),
+        (
+            "bouncer_sentry_last_run_end_timestamp_seconds",
+            "Unix time when the last finished run of each kind ended.",
+            |r| r.ended_at as f64,
+        ),
+        (
+            "bouncer_sentry_last_run_duration_seconds",
+            "How long the last finished run of each kind took (whole seconds).",
+            |r| r.ended_at.saturating_sub(r.started_at) as f64,
+        ),
+    ];
+    for (name, help, value) in families {
+        e.family(name, "gauge", help);
+        for (kind, run) in &last {
+            e.sample(name, &[("kind", kind)], value(run));
+        }
+    }
+}
+
+type RunValue = fn(&crate::model::SentryRun) -> f64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// One sample line parsed: name, labels, value.
+    #[derive(Debug, Clone, PartialEq)]
+    pub(crate) struct Sample {
+        pub name: String,
+        pub labels: BTreeMap<String, String>,
+        pub value: f64,
+    }
+
+    /// Parses an exposition strictly: every line is `# HELP`, `# TYPE` or
+    /// a sample; each family's HELP comes right before its TYPE and both
+    /// before its samples; label values are unescaped. Returns the
+    /// samples and the type of each family.
+    pub(crate) fn parse(text: &str) -> Result<(Vec<Sample>, BTreeMap<String, String>), String> {
+        let mut samples = Vec::new();
+        let mut types = BTreeMap::new();
+        let mut help: Option<String> = None;
+        let mut current: Option<(String, String)> = None;
+        assert!(text.ends_with('\n'), "the text ends with a newline");
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, _) = rest.split_once(' ').ok_or(format!("bad HELP {line:?}"))?;
+                if help.is_some() {
+                    return Err(format!("HELP without TYPE before {line:?}"));
+                }
+                help = Some(name.to_string());
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').ok_or(format!("bad TYPE {line:?}"))?;
+                if help.take().as_deref() != Some(name) {
+                    return Err(format!("TYPE without its HELP: {line:?}"));
+                }
+                if !["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind) {
+                    return Err(format!("unknown type in {line:?}"));
+                }
+                if types.insert(name.to_string(), kind.to_string()).is_some() {
+                    return Err(format!("family {name} twice"));
+                }
+                current = Some((name.to_string(), kind.to_string()));
+            } else if line.starts_with('#') || line.is_empty() {
+                return Err(format!("unexpected line {line:?}"));
+            } else {
+                let sample = parse_sample(line)?;
+                let (family, kind) = current
+                    .as_ref()
+                    .ok_or(format!("sample before TYPE: {line:?}"))?;
+                let ok = match kind.as_str() {
+                    "histogram" => [
+                        format!("{family}_bucket"),
+                        format!("{family}_sum"),
+                        format!("{family}_count"),
+                    ]
+                    .contains(&sample.name),
+                    "counter" => sample.name == *family && family.ends_with("_total"),
+                    _ => sample.name == *family,
+                };
+                if !ok {
+                    return Err(format!("{} in family {family} ({kind})", sample.name));
+                }
+                samples.push(sample);
+            }
+        }
+        Ok((samples, types))
+    }
+
+    fn parse_sample(line: &str) -> Result<Sample, String> {
+        let bad = || format!("bad sample {line:?}");
+        let name_end = line.find(['{', ' ']).ok_or_else(bad)?;
+        let name = &line[..name_end];
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
+            return Err(bad());
+        }
+        let mut labels = BTreeMap::new();
+        let mut chars = line[name_end..].chars().peekable();
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            loop {
+                let mut key = String::new();
+                loop {
+                    match chars.next().ok_or_else(bad)? {
+                        '=' => break,
+                        c if c.is_ascii_alphanumeric() || c == '_' => key.push(c),
+                        _ => return Err(bad()),
+                    }
+                }
+                if key.is_empty() || chars.next() != Some('"') {
+                    return Err(bad());
+                }
+                let mut value = String::new();
+                loop {
+                    match chars.next().ok_or_else(bad)? {
+                        '"' => break,
+                        '\\' => match chars.next().ok_or_else(bad)? {
+                            'n' => value.push('\n'),
+                            c @ ('\\' | '"') => value.push(c),
+                            _ => return Err(bad()),
+                        },
+                        c => value.push(c),
+                    }
+                }
+                if labels.insert(key, value).is_some() {
+                    return Err(bad());
+                }
+                match chars.next().ok_or_else(bad)? {
+                    ',' => {}
+                    '}' => break,
+                    _ => return Err(bad()),
+                }
+            }
+        }
+        if chars.next() != Some(' ') {
+            return Err(bad());
+        }
+        let value: String = chars.collect();
+        let value = match value.as_str() {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            "NaN" => f64::NAN,
+            v => v.parse().map_err(|_| bad())?,
+        };
+        Ok(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        })
+    }
+
+    #[test]
+    fn families_samples_and_escaping() {
+        let mut e = Exposition::new();
+        e.family("x_total", "counter", "Line one\\two\nthree.");
+        e.sample("x_total", &[("a", "q\"uo\\te\nd"), ("b", "")], 3.0);
+        e.sample("x_total", &[], 0.25);
+        e.single("y", "gauge", "Y.", f64::INFINITY);
+        let text = e.finish();
+        assert_eq!(
+            text,
+            "# HELP x_total Line one\\\\two\\nthree.\n# TYPE x_total counter\n\
+             x_total{a=\"q\\\"uo\\\\te\\nd\",b=\"\"} 3\nx_total 0.25\n\
+             # HELP y Y.\n# TYPE y gauge\ny +Inf\n"
+        );
+        let (samples, types) = parse(&text).unwrap();
+        assert_eq!(samples[0].labels["a"], "q\"uo\\te\nd");
+        assert_eq!(samples[0].labels["b"], "");
+        assert_eq!(samples[1].value, 0.25);
+        assert_eq!(types["y"], "gauge");
+    }
+
+    #[test]
+    fn histograms_are_cumulative_and_end_in_inf() {
+        let mut e = Exposition::new();
+        e.histogram("h_seconds", "H.", &[0.5, 1.0], &[2, 0, 3], 4.5);
+        let text = e.finish();
+        assert!(
+            text.ends_with(
+                "h_seconds_bucket{le=\"0.5\"} 2\nh_seconds_bucket{le=\"1\"} 2\n\
+                 h_seconds_bucket{le=\"+Inf\"} 5\nh_seconds_sum 4.5\nh_seconds_count 5\n"
+            ),
+            "{text}"
+        );
+        parse(&text).unwrap();
+    }
+
+    #[test]
+    fn outcomes_follow_the_status() {
+        for (status, outcome) in [
+            (302, Outcome::Redirect),
+            (200, Outcome::Print),
+            (404, Outcome::NotFound),
+            (503, Outcome::Unavailable),
+            (405, Outcome::Other),
+            (301, Outcome::Other),
+        ] {
+            assert_eq!(Outcome::of(StatusCode::from_u16(status).unwrap()), outcome);
+        }
+        assert!(is_redirect_path("/"));
+        assert!(is_redirect_path("/files/a/b.exe"));
+        assert!(!is_redirect_path("/files"));
+        assert!(!is_redirect_path("/metrics"));
+    }
+
+    #[test]
+    fn traffic_tallies_across_threads() {
+        let traffic = Traffic::new();
+        std::thread::scope(|s| {
+            for t in 0..20u64 {
+                let traffic = &traffic;
+                s.spawn(move || {
+                    for i in 0..1000u64 {
+                        let status = if i % 10 == 0 { 404 } else { 302 };
+                        let took = Duration::from_micros(t + i % 3);
+                        traffic.redirect(StatusCode::from_u16(status).unwrap(), took);
+                    }
+                    traffic.page(Site::Admin);
+                });
+            }
+        });
+        let t = traffic.tally();
+        assert_eq!(t.outcomes, [18_000, 0, 2_000, 0, 0]);
+        assert_eq!(t.sites, [0, 20, 0, 0]);
+        assert_eq!(t.buckets.iter().sum::<u64>(), 20_000);
+        // 0..=21 µs: all within the first two buckets (10 µs, 25 µs).
+        assert_eq!(t.buckets[0] + t.buckets[1], 20_000);
+        let expected: u64 = (0..20u64)
+            .map(|t| (0..1000u64).map(|i| (t + i % 3) * 1000).sum::<u64>())
+            .sum();
+        assert_eq!(t.sum_nanos, expected);
+    }
+
+    #[test]
+    fn latencies_land_in_their_bucket() {
+        let traffic = Traffic::new();
+        let ok = StatusCode::FOUND;
+        for micros in [10, 11, 999_999, 1_000_000, 1_000_001, 5_000_000] {
+            traffic.redirect(ok, Duration::from_micros(micros));
+        }
+        let b = traffic.tally().buckets;
+        assert_eq!(b[0], 1, "10 µs is within the 10 µs bucket");
+        assert_eq!(b[1], 1);
+        assert_eq!(b[15], 2, "up to 1 s");
+        assert_eq!(b[16], 2, "+Inf");
+        assert_eq!(BOUNDS.len(), BOUNDS_NANOS.len());
+        for (s, n) in BOUNDS.iter().zip(BOUNDS_NANOS) {
+            assert_eq!((s * 1e9).round() as u64, n);
+        }
+    }
+
+    #[test]
+    fn shards_have_cache_lines_of_their_own() {
+        assert_eq!(std::mem::align_of::<Shard>(), 128);
+        assert_eq!(std::mem::size_of::<Shard>() % 128, 0);
+    }
+
+    #[test]
+    fn a_whole_page_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let network = std::sync::Arc::new(
+            crate::network::Network::open(&dir.path().join("m.redb"), true).unwrap(),
+        );
+        network
+            .write("test", |tx| {
+                tx.product_add(crate::store::NewProduct {
+                    name: "p".into(),
+                    ..Default::default()
+                })?;
+                tx.mirror_add(crate::store::NewMirror {
+                    name: r#"m"1\"#.into(),
+                    base_url: "http://m.example/pub".into(),
+                    rating: 1,
+                    ..Default::default()
+                })
+                .map(drop)
+            })
+            .unwrap();
+        let app = Bouncer {
+            network,
+            config: crate::config::Config {
+                counting: false,
+                ..Default::default()
+            },
+            counters: std::sync::Arc::new(crate::counters::Counters::off()),
+        };
+        let traffic = Traffic::new();
+        traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
+        traffic.redirect(StatusCode::SERVICE_UNAVAILABLE, Duration::from_millis(2));
+        let text = render(&app, &traffic, Some(7));
+        let (samples, types) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let value = |name: &str, label: Option<(&str, &str)>| {
+            samples
+                .iter()
+                .find(|s| {
+                    s.name == name
+                        && label.is_none_or(|(k, v)| s.labels.get(k).map(String::as_str) == Some(v))
+                })
+                .map(|s| s.value)
+        };
+        assert_eq!(types["bouncer_redirect_duration_seconds"], "histogram");
+        assert_eq!(
+            value("bouncer_requests_total", Some(("outcome", "redirect"))),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("bouncer_requests_total", Some(("outcome", "unavailable"))),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("bouncer_redirect_duration_seconds_count", None),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                "bouncer_redirect_duration_seconds_bucket",
+                Some(("le", "+Inf"))
+            ),
+            Some(2.0)
+        );
+        assert_eq!(value("bouncer_access_log_dropped_total", None), Some(7.0));
+        assert_eq!(value("bouncer_index_products", None), Some(1.0));
+        assert_eq!(
+            value(
+                "bouncer_build_info",
+                Some(("version", env!("CARGO_PKG_VERSION")))
+            ),
+            Some(1.0)
+        );
+        assert_eq!(value("bouncer_counts_enabled", None), Some(0.0));
+        assert!(value("bouncer_counts_flush_lag_seconds", None).is_none());
+        // Never checked: eligible is known, up is not.
+        assert!(value("bouncer_mirror_up", None).is_none(), "{text}");
+        assert!(
+            text.contains(r#"bouncer_mirror_eligible{mirror="m\"1\\"} "#),
+            "{text}"
+        );
+        assert!(value("bouncer_mirror_eligible", Some(("mirror", r#"m"1\"#))).is_some());
+        // Buckets are cumulative.
+        let buckets: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.name == "bouncer_redirect_duration_seconds_bucket")
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(buckets.len(), BOUNDS.len() + 1);
+        assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    }
+
+    #[test]
+    fn metrics_reply_headers() {
+        let r = reply("x 1\n".into());
+        assert_eq!(
+            r.headers()[CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        assert_eq!(r.headers()[CACHE_CONTROL], "no-store");
+    }
+}

@@ -1,0 +1,350 @@
+//! `bouncer backup`: a copy of the whole database as of one moment, made
+//! while the server keeps serving.
+//!
+//! One read transaction is a consistent snapshot in redb, and it blocks no
+//! writer; every table ([`each_table`]) is copied from it, row by row, into
+//! a new database written beside the target as `FILE.partial`, committed
+//! durably, then renamed into place, and the directory is synced. A crash
+//! leaves either the old FILE or the new one, never half a copy under its
+//! name.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Key, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, Value, WriteTransaction,
+};
+
+use super::Store;
+use super::tables::{TableVisitor, each_table};
+use crate::error::{Error, Result};
+
+/// What a backup copied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Backup {
+    /// Where the copy is.
+    pub path: PathBuf,
+    /// Tables copied (every table, empty ones too).
+    pub tables: usize,
+    /// Rows copied.
+    pub rows: u64,
+    /// Bytes of keys and values copied.
+    pub bytes: u64,
+    /// Size of the new file.
+    pub file_size: u64,
+}
+
+/// redb's page cache for the copy: it is written once, front to back.
+const COPY_CACHE_BYTES: usize = 16 << 20;
+
+impl Store {
+    /// Copies the whole database, as of one moment, to a new database at
+    /// `to`. Refuses an existing `to` unless `force`, and never overwrites
+    /// the database itself.
+    pub fn backup(&self, to: &Path, force: bool) -> Result<Backup> {
+        if same_file(to, self.path()) {
+            return Err(Error::invalid(
+                "backup file",
+                format!(
+                    "{} is the database itself: choose another file",
+                    to.display()
+                ),
+            ));
+        }
+        if to.exists() && !force {
+            return Err(Error::invalid(
+                "backup file",
+                format!(
+                    "{} exists already: choose another name, or add --force to replace it",
+                    to.display()
+                ),
+            ));
+        }
+        let partial = partial_path(to);
+        // Left by a backup that crashed: never anyone's data.
+        let _ = std::fs::remove_file(&partial);
+        let copied = self.copy_to(&partial).and_then(|mut report| {
+            std::fs::rename(&partial, to).map_err(|e| {
+                Error::io(
+                    format!("cannot move {} to {}", partial.display(), to.display()),
+                    e,
+                )
+            })?;
+            sync_dir(to)?;
+            report.path = to.to_path_buf();
+            report.file_size = std::fs::metadata(to)
+                .map_err(|e| Error::io(format!("cannot stat {}", to.display()), e))?
+                .len();
+            Ok(report)
+        });
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        copied
+    }
+
+    /// Copies every table from one read transaction into a new database
+    /// at `path`, committed durably.
+    fn copy_to(&self, path: &Path) -> Result<Backup> {
+        let target = redb::Builder::new()
+            .set_cache_size(COPY_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
+        let from = self.db.begin_read()?;
+        let to = target.begin_write()?;
+        let mut copy = Copy {
+            from: &from,
+            to: &to,
+            report: Backup::default(),
+        };
+        each_table(&mut copy)?;
+        let report = copy.report;
+        // Durable (the default): the data is on disk when this returns.
+        to.commit()?;
+        drop(target);
+        Ok(report)
+    }
+}
+
+/// Copies tables from a read transaction to a write transaction.
+struct Copy<'a> {
+    from: &'a ReadTransaction,
+    to: &'a WriteTransaction,
+    report: Backup,
+}
+
+impl TableVisitor for Copy<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<()> {
+        let source = self.from.open_table(table)?;
+        let mut target = self.to.open_table(table)?;
+        for row in source.iter()? {
+            let (k, v) = row?;
+            let (k, v) = (k.value(), v.value());
+            self.report.bytes +=
+                (K::as_bytes(&k).as_ref().len() + V::as_bytes(&v).as_ref().len()) as u64;
+            target.insert(k, v)?;
+            self.report.rows += 1;
+        }
+        self.report.tables += 1;
+        Ok(())
+    }
+}
+
+/// `FILE.partial`, where a backup to FILE is written first.
+fn partial_path(to: &Path) -> PathBuf {
+    let mut s = to.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Whether `a` and `b` name the same existing file (links included).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Syncs the directory holding `file`, so its new name survives a crash.
+fn sync_dir(file: &Path) -> Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(format!("cannot sync directory {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tables::table_names;
+    use super::*;
+    use redb::Database;
+
+    /// Each table's name and rows (key and value bytes).
+    type Rows = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+    /// Every row of every table, as bytes, by table name.
+    fn raw_rows(store: &Store) -> Rows {
+        struct Dump<'a> {
+            txn: &'a ReadTransaction,
+            out: Rows,
+        }
+        impl TableVisitor for Dump<'_> {
+            fn table<K: Key + 'static, V: Value + 'static>(
+                &mut self,
+                table: TableDefinition<'static, K, V>,
+            ) -> Result<()> {
+                use redb::TableHandle;
+                let mut rows = Vec::new();
+                for row in self.txn.open_table(table)?.iter()? {
+                    let (k, v) = row?;
+                    rows.push((
+                        K::as_bytes(&k.value()).as_ref().to_vec(),
+                        V::as_bytes(&v.value()).as_ref().to_vec(),
+                    ));
+                }
+                self.out.push((table.name().to_string(), rows));
+                Ok(())
+            }
+        }
+        let txn = store.db.begin_read().unwrap();
+        let mut dump = Dump {
+            txn: &txn,
+            out: Vec::new(),
+        };
+        each_table(&mut dump).unwrap();
+        dump.out
+    }
+
+    /// A copy of the schema-1 fixture (every table has rows), opened and so
+    /// migrated.
+    fn populated() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("live.redb");
+        std::fs::copy(super::super::migrate::FIXTURE_V1, &path).unwrap();
+        let store = Store::open(&path).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_backup_holds_every_row_of_every_table() {
+        let (dir, store) = populated();
+        let to = dir.path().join("copy.redb");
+        let report = store.backup(&to, false).unwrap();
+        assert_eq!(report.path, to);
+        assert_eq!(report.tables, table_names().len());
+        assert!(!partial_path(&to).exists());
+        assert_eq!(
+            report.file_size,
+            std::fs::metadata(&to).unwrap().len(),
+            "{report:?}"
+        );
+
+        let live = raw_rows(&store);
+        // Every table of the fixture has rows, so a table left out of the
+        // copy would show.
+        let empty: Vec<&str> = live
+            .iter()
+            .filter(|(_, rows)| rows.is_empty())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert!(empty.is_empty(), "fixture tables without rows: {empty:?}");
+        assert_eq!(
+            report.rows,
+            live.iter().map(|(_, rows)| rows.len() as u64).sum::<u64>()
+        );
+        assert_eq!(
+            report.bytes,
+            live.iter()
+                .flat_map(|(_, rows)| rows.iter().map(|(k, v)| (k.len() + v.len()) as u64))
+                .sum::<u64>()
+        );
+
+        let copy = Store::open(&to).unwrap();
+        assert_eq!(raw_rows(&copy), live);
+        // And through the typed reads: the same network.
+        let (a, b) = (store.snapshot().unwrap(), copy.snapshot().unwrap());
+        assert_eq!(format!("{a:?}").len(), format!("{b:?}").len());
+        assert_eq!(a.products, b.products);
+        assert_eq!(a.mirrors, b.mirrors);
+        assert_eq!(a.locations, b.locations);
+        assert_eq!(a.files, b.files);
+        assert_eq!(a.regions, b.regions);
+        assert_eq!(a.settings, b.settings);
+        assert_eq!(a.health, b.health);
+        assert_eq!(store.users().unwrap(), copy.users().unwrap());
+        assert_eq!(store.events(1000).unwrap(), copy.events(1000).unwrap());
+        assert_eq!(
+            store.sentry_runs(10).unwrap(),
+            copy.sentry_runs(10).unwrap()
+        );
+        assert_eq!(
+            store.counts(0, u32::MAX).unwrap(),
+            copy.counts(0, u32::MAX).unwrap()
+        );
+        assert_eq!(store.geoip().unwrap(), copy.geoip().unwrap());
+        assert_eq!(
+            store.checked_pairs().unwrap(),
+            copy.checked_pairs().unwrap()
+        );
+        for l in &a.locations {
+            assert_eq!(
+                store.availability_of(l.id).unwrap(),
+                copy.availability_of(l.id).unwrap()
+            );
+        }
+        assert_eq!(copy.schema_version().unwrap(), super::super::SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn every_table_of_a_database_is_copied() {
+        // What redb itself lists, not only what each_table says.
+        let (dir, store) = populated();
+        let to = dir.path().join("copy.redb");
+        store.backup(&to, false).unwrap();
+        let names = |db: &Database| -> Vec<String> {
+            use redb::TableHandle;
+            let txn = db.begin_read().unwrap();
+            let mut v: Vec<String> = txn
+                .list_tables()
+                .unwrap()
+                .map(|t| t.name().to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        let live = names(&store.db);
+        let mut listed = table_names();
+        listed.sort();
+        assert_eq!(live, listed);
+        drop(store);
+        assert_eq!(names(&Database::open(&to).unwrap()), live);
+    }
+
+    #[test]
+    fn existing_files_and_the_database_itself_are_refused() {
+        let (dir, store) = populated();
+        let to = dir.path().join("copy.redb");
+        std::fs::write(&to, "precious").unwrap();
+        let err = store.backup(&to, false).unwrap_err().to_string();
+        assert!(
+            err.contains("exists already") && err.contains("--force"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "precious");
+
+        // --force replaces it.
+        store.backup(&to, true).unwrap();
+        Store::open(&to).unwrap();
+
+        // Never the database itself, --force or not, by any name.
+        for path in [
+            store.path().to_path_buf(),
+            dir.path().join(".").join("live.redb"),
+        ] {
+            let err = store.backup(&path, true).unwrap_err().to_string();
+            assert!(err.contains("the database itself"), "{err}");
+        }
+        store.snapshot().unwrap();
+    }
+
+    #[test]
+    fn a_failed_backup_leaves_nothing() {
+        let (dir, store) = populated();
+        let to = dir.path().join("no-such-dir").join("copy.redb");
+        let err = store.backup(&to, false).unwrap_err().to_string();
+        assert!(err.contains("cannot create"), "{err}");
+        assert!(!partial_path(&to).exists());
+        // A stale partial file from a crash is replaced.
+        let to = dir.path().join("copy.redb");
+        std::fs::write(partial_path(&to), "junk").unwrap();
+        store.backup(&to, false).unwrap();
+        assert!(!partial_path(&to).exists());
+        Store::open(&to).unwrap();
+    }
+}

@@ -1,0 +1,236 @@
+//! Limits that protect the server (issue 9): connections at most, header
+//! size, the header timeout (slowloris), and the admin/API rate limit.
+//! Request body caps are covered by `admin::bodies_are_capped_before_they_are_read`
+//! and `api::a_body_over_500_kb_is_413_with_error_101`.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::common::{Env, KeepAlive, Response, http, try_http};
+
+const BOUNCE: &str = "/?product=tb&os=win&lang=en-US";
+
+/// A network with one product served by one mirror.
+fn network() -> Env {
+    let env = Env::new();
+    env.setup(&[
+        "product add tb",
+        "location add tb win /tb/setup.exe",
+        "mirror add m1 http://127.0.0.1:9/m1",
+        "status set m1 present",
+    ]);
+    env
+}
+
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[test]
+fn the_connection_over_the_limit_waits_until_one_closes() {
+    let env = network();
+    // A long header timeout: idle connections must stay open on their own.
+    let server = env.serve(&["--max-connections", "4", "--header-timeout", "120"]);
+    let mut held: Vec<KeepAlive> = (0..4)
+        .map(|i| {
+            let mut c = KeepAlive::connect(server.port).expect("connect");
+            let r = c
+                .get(BOUNCE)
+                .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            assert_eq!(r.status, 302, "{r:?}");
+            c
+        })
+        .collect();
+
+    // The fifth connects (the kernel's backlog takes it) but is not
+    // served while the four are open.
+    let mut fifth = KeepAlive::connect(server.port).expect("connect a fifth");
+    fifth.send(BOUNCE, &[]).expect("send on the fifth");
+    fifth
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    match fifth.receive() {
+        Err(e) if timed_out(&e) => {}
+        other => panic!("the fifth connection was answered with four open: {other:?}"),
+    }
+    // The four are still served meanwhile.
+    let r = held[1].get(BOUNCE).expect("a held connection still works");
+    assert_eq!(r.status, 302, "{r:?}");
+
+    // One closes: the fifth gets its answer (the timeout only bounds a failure).
+    drop(held.remove(0));
+    fifth
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let r = fifth
+        .receive()
+        .expect("the fifth is answered once a slot is free");
+    assert_eq!(r.status, 302, "{r:?}");
+    assert_eq!(r.location(), "http://127.0.0.1:9/m1/tb/setup.exe");
+}
+
+/// Sends `GET /` with one header `X-Big` of `size` bytes and reads what
+/// comes back: the answer, or `None` when the connection closed without one.
+fn big_header(port: u16, size: usize) -> Option<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let request = format!(
+        "GET {BOUNCE} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(size)
+    );
+    // A server that refuses the head may close before it is all sent.
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("reading the answer to a {size}-byte header: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    Some(Response {
+        status,
+        headers: Vec::new(),
+        body: text.into_owned(),
+    })
+}
+
+#[test]
+fn a_head_over_64_kib_is_refused_with_431_and_one_under_is_served() {
+    let env = network();
+    let server = env.serve(&[]);
+    match big_header(server.port, 100 * 1024) {
+        // hyper answers 431 when the head outgrows its 64 KiB buffer.
+        Some(r) => assert_eq!(r.status, 431, "{r:?}"),
+        None => panic!("a 100 KB header was dropped without an answer"),
+    }
+    let r = big_header(server.port, 60 * 1024).expect("an answer to a 60 KB header");
+    assert_eq!(r.status, 302, "{r:?}");
+    // The server is fine afterwards.
+    assert_eq!(server.get(BOUNCE).status, 302);
+}
+
+#[test]
+fn a_client_that_stops_mid_request_line_is_disconnected_and_others_are_served() {
+    let env = network();
+    let server = env.serve(&["--header-timeout", "1"]);
+    let mut slow = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    slow.write_all(b"GET /?product=t")
+        .expect("send half a line");
+    // Served while the slow client hangs.
+    for _ in 0..3 {
+        assert_eq!(server.get(BOUNCE).status, 302);
+    }
+    // A bound on a failure, not a wait for success: the server closes
+    // the connection after about a second.
+    slow.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let mut raw = Vec::new();
+    let closed = loop {
+        let mut chunk = [0u8; 1024];
+        match slow.read(&mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(
+        closed.is_ok(),
+        "the slow client was not disconnected: {closed:?}"
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        !text.starts_with("HTTP/1.1 2") && !text.starts_with("HTTP/1.1 3"),
+        "{text}"
+    );
+    assert_eq!(server.get(BOUNCE).status, 302);
+}
+
+/// Admin requests (the login page) from the client behind `forwarded`
+/// until one is refused, at most `limit`: the 429 and how many passed.
+fn flood(port: u16, forwarded: &str, limit: usize) -> Option<(Response, usize)> {
+    let headers = [("X-Forwarded-For", forwarded)];
+    (0..limit).find_map(|i| {
+        let r = http(port, "GET", "/admin/login", &headers);
+        match r.status {
+            429 => Some((r, i)),
+            200 => None,
+            _ => panic!("GET /admin/login: {r:?}"),
+        }
+    })
+}
+
+#[test]
+fn admin_and_api_bursts_get_429_per_client_while_redirects_keep_working() {
+    let env = network();
+    // One request a second after a burst of 30 (30 seconds' worth), so the
+    // test does not depend on how fast this machine sends; behind a
+    // trusted proxy, each client has its own bucket.
+    let server = env.serve(&["--admin-rate", "1", "--trusted-proxy", "127.0.0.1"]);
+    let (r, passed) =
+        flood(server.port, "198.51.100.1", 1000).expect("a burst of admin requests is limited");
+    assert!(passed >= 30, "refused after {passed} requests: {r:?}");
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("a 429 without Retry-After in seconds: {r:?}"));
+    assert!((1..=30).contains(&retry), "{r:?}");
+    assert!(r.body.starts_with("429 too many requests"), "{r:?}");
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/plain"),
+        "{r:?}"
+    );
+
+    // The API shares the bucket.
+    let api = http(
+        server.port,
+        "GET",
+        "/api/product_show?product=tb",
+        &[("X-Forwarded-For", "198.51.100.1")],
+    );
+    assert_eq!(api.status, 429, "{api:?}");
+    assert!(api.header("retry-after").is_some(), "{api:?}");
+
+    // Redirects and health checks from the same client are never limited.
+    for _ in 0..100 {
+        let r = server.get_with(BOUNCE, &[("X-Forwarded-For", "198.51.100.1")]);
+        assert_eq!(r.status, 302, "{r:?}");
+    }
+    assert_eq!(server.get("/__lbheartbeat__").status, 200);
+
+    // Other clients behind the same proxy, and the proxy itself, are served.
+    let other = [("X-Forwarded-For", "198.51.100.2")];
+    assert_eq!(http(server.port, "GET", "/admin/login", &other).status, 200);
+    assert_ne!(
+        http(server.port, "GET", "/api/product_show?product=tb", &other).status,
+        429
+    );
+    assert_eq!(http(server.port, "GET", "/admin/login", &[]).status, 200);
+}
+
+#[test]
+fn admin_rate_0_switches_the_limit_off() {
+    let env = network();
+    let server = env.serve(&["--admin-rate", "0"]);
+    // More than the default's burst of 300.
+    for i in 0..400 {
+        let r = try_http(server.port, "GET", "/admin/login", &[])
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(r.status, 200, "request {i}: {r:?}");
+    }
+}
