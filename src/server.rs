@@ -22,6 +22,9 @@ use crate::bounce::{Bouncer, Reply, not_found, text};
 use crate::index::Miss;
 use crate::metrics::{Site, TRAFFIC};
 
+/// Connections the kernel queues before they are accepted.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Answers one request. Pure routing: tests call it without a socket.
 pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Reply {
     let method = req.method();
@@ -562,9 +565,18 @@ pub async fn serve_network(
     };
     let shutdown = shutdown_signal()?;
     let bind = |addr: std::net::SocketAddr| async move {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| crate::error::Error::io(format!("cannot listen on {addr}"), e))?;
+        let cannot = |e| crate::error::Error::io(format!("cannot listen on {addr}"), e);
+        // A deep accept queue: with the default 128, thousands of clients
+        // connecting at once see the kernel drop SYNs (1 s stalls).
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(cannot)?;
+        socket.set_reuseaddr(true).map_err(cannot)?;
+        socket.bind(addr).map_err(cannot)?;
+        let listener = socket.listen(LISTEN_BACKLOG).map_err(cannot)?;
         let local = listener
             .local_addr()
             .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;

@@ -207,7 +207,7 @@ impl Failure {
             Error::NotFound { .. } => Failure::numbered(102, e.to_string()),
             Error::Exists { .. } | Error::InUse { .. } => Failure::numbered(104, e.to_string()),
             e => {
-                eprintln!("bouncer: an API request failed: {e}");
+                crate::log::error("an API request failed", &[("error", &e)]);
                 Failure::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the server could not read or write its database; the server log says why",
@@ -420,7 +420,10 @@ fn authenticate(api: &Api, req: &Request<'_>) -> Result<Caller, Failure> {
     {
         Ok(user) => Ok(Caller { user }),
         Err(Denied::Wrong) => {
-            eprintln!("bouncer: API authentication failed for {name:?} from {client}");
+            crate::log::warn(
+                "API authentication failed",
+                &[("user", &name), ("client", &client)],
+            );
             Err(challenge("wrong user name or password"))
         }
         Err(Denied::Locked(wait)) => Err(Failure::new(

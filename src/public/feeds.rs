@@ -442,7 +442,7 @@ fn rss(body: &str) -> Reply {
 
 /// 503 for a database that cannot be read right now (not cached).
 fn unavailable(e: &crate::error::Error) -> Reply {
-    eprintln!("bouncer: a feed could not be built: {e}");
+    crate::log::error("a feed could not be built", &[("error", &e)]);
     let mut reply = crate::bounce::text(
         StatusCode::SERVICE_UNAVAILABLE,
         "503 the feed cannot be built right now; try again in a minute\n".into(),

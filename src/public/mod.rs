@@ -287,7 +287,7 @@ pub fn html(status: StatusCode, markup: maud::Markup) -> Reply {
 /// 500 for a database that cannot be read: the reason goes to the log,
 /// not to the public.
 pub fn broken(e: &crate::error::Error) -> Reply {
-    eprintln!("bouncer: a public page failed: {e}");
+    crate::log::error("a public page failed", &[("error", &e)]);
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         page::layout(
