@@ -599,7 +599,6 @@ mod tests {
     use crate::bounce::Reply;
     use crate::geoip::import::Source;
     use crate::model::Role;
-    use crate::store::NewMirror;
 
     const SCRIPT: &str = "<script>alert(1)</script>";
     const BOUNDARY: &str = "----bouncer-test-geo-7MA4YWxkTrZu0gW";
@@ -673,22 +672,6 @@ mod tests {
                     fallback: fallback.map(Into::into),
                     global_fallback: true,
                     countries: countries.iter().map(|c| c.to_string()).collect(),
-                })
-            })
-            .unwrap();
-    }
-
-    fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
-        admin
-            .network
-            .write("test", |tx| {
-                tx.mirror_add(NewMirror {
-                    name: name.into(),
-                    base_url: "https://mirror.example/pub".into(),
-                    rating: 100,
-                    regions: regions.iter().map(|r| r.to_string()).collect(),
-                    contact: String::new(),
-                    inactive: false,
                 })
             })
             .unwrap();

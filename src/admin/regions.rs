@@ -545,7 +545,6 @@ mod tests {
 
     use crate::admin::testing::*;
     use crate::model::Role;
-    use crate::store::NewMirror;
 
     const SCRIPT: &str = "<script>alert(1)</script>";
     const IMG: &str = "\"><img src=x onerror=alert(1)>";
@@ -564,22 +563,6 @@ mod tests {
                     fallback: None,
                     global_fallback: true,
                     countries: countries.iter().map(|c| c.to_string()).collect(),
-                })
-            })
-            .unwrap();
-    }
-
-    fn add_mirror(admin: &crate::admin::Admin, name: &str, regions: &[&str]) {
-        admin
-            .network
-            .write("test", |tx| {
-                tx.mirror_add(NewMirror {
-                    name: name.into(),
-                    base_url: "https://mirror.example/pub".into(),
-                    rating: 100,
-                    regions: regions.iter().map(|r| r.to_string()).collect(),
-                    contact: String::new(),
-                    inactive: false,
                 })
             })
             .unwrap();

@@ -139,3 +139,20 @@ where
         .ok()
         .expect("a full body never fails")
 }
+
+/// Adds an active https mirror rated 100 serving `regions`.
+pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
+    admin
+        .network
+        .write("test", |tx| {
+            tx.mirror_add(crate::store::NewMirror {
+                name: name.into(),
+                base_url: "https://mirror.example/pub".into(),
+                rating: 100,
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+                contact: String::new(),
+                inactive: false,
+            })
+        })
+        .unwrap();
+}
