@@ -289,14 +289,9 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
         // Geography: Europe keeps its clients on mirror-b; North America
         // keeps 80% of its downloads on mirror-c and falls back to Europe.
         let continent = |code| {
-            crate::geoip::continents::CONTINENTS
-                .into_iter()
-                .find(|c| c.code == code)
-                .map(crate::geoip::continents::countries)
+            crate::geoip::continents::named(code)
+                .map(|c| crate::geoip::continents::split_taken::<&str>(c, &[]).0)
                 .unwrap_or_default()
-                .iter()
-                .map(|c| c.as_str().to_string())
-                .collect::<Vec<_>>()
         };
         tx.region_add(crate::model::Region {
             name: "europe".into(),

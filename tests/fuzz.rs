@@ -846,17 +846,24 @@ fn csv_file() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Files named `f0.csv`, `f1.csv`, ….
+fn numbered(files: Vec<Vec<u8>>) -> Vec<Source> {
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, bytes)| Source {
+            name: format!("f{i}.csv"),
+            bytes,
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn geoip_csv_files(files in proptest::collection::vec(csv_file(), 1..3)) {
-        let sources: Vec<Source> = files
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| Source { name: format!("f{i}.csv"), bytes })
-            .collect();
-        checks::geoip_import(&sources);
+        checks::geoip_import(&numbered(files));
     }
 
     #[test]
@@ -924,12 +931,7 @@ proptest! {
 
     #[test]
     fn geoip_arbitrary_files(files in proptest::collection::vec(nasty_bytes(), 1..4)) {
-        let sources: Vec<Source> = files
-            .into_iter()
-            .enumerate()
-            .map(|(i, bytes)| Source { name: format!("f{i}.csv"), bytes })
-            .collect();
-        checks::geoip_import(&sources);
+        checks::geoip_import(&numbered(files));
     }
 
     #[test]

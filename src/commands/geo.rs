@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{ACTOR, table, yes_no};
 use crate::cli::{GeoipAction, RegionAction};
 use crate::error::{Error, Result};
-use crate::geoip::continents::{CONTINENTS, Continent};
+use crate::geoip::continents::{self, CONTINENTS, Continent};
 use crate::geoip::import::Source;
 use crate::geoip::{Country, GeoDb};
 use crate::model::Region;
@@ -127,28 +127,18 @@ fn taken_countries(net: &Network, except: Option<&str>) -> Result<Vec<String>> {
 fn continent_countries(codes: &[String], taken: &[String]) -> Result<(Vec<String>, Vec<String>)> {
     let (mut free, mut skipped) = (Vec::new(), Vec::new());
     for code in codes {
-        let continent = CONTINENTS
-            .iter()
-            .find(|c| {
-                c.code.eq_ignore_ascii_case(code.trim()) || c.name.eq_ignore_ascii_case(code.trim())
-            })
-            .ok_or_else(|| {
-                Error::invalid(
-                    "continent",
-                    format!(
-                        "{code:?} is not a continent; use one of {}",
-                        CONTINENTS.map(|c| c.code).join(" ")
-                    ),
-                )
-            })?;
-        for c in crate::geoip::continents::countries(*continent) {
-            let c = c.as_str().to_string();
-            if taken.contains(&c) {
-                skipped.push(c);
-            } else {
-                free.push(c);
-            }
-        }
+        let continent = continents::named(code).ok_or_else(|| {
+            Error::invalid(
+                "continent",
+                format!(
+                    "{code:?} is not a continent; use one of {}",
+                    CONTINENTS.map(|c| c.code).join(" ")
+                ),
+            )
+        })?;
+        let (f, s) = continents::split_taken(continent, taken);
+        free.extend(f);
+        skipped.extend(s);
     }
     Ok((free, skipped))
 }
@@ -386,7 +376,7 @@ fn lookup(net: &Network, ip: &str) -> Result<String> {
 }
 
 fn continent_note(country: Country) -> String {
-    crate::geoip::continents::of(country)
+    continents::of(country)
         .map(|c: Continent| format!(" (continent {})", c.code))
         .unwrap_or_default()
 }

@@ -132,6 +132,23 @@ pub fn countries(continent: Continent) -> Vec<Country> {
         .collect()
 }
 
+/// The continent with this code or region name (any case): `EU`, `europe`.
+pub fn named(code_or_name: &str) -> Option<Continent> {
+    let wanted = code_or_name.trim();
+    CONTINENTS
+        .into_iter()
+        .find(|c| c.code.eq_ignore_ascii_case(wanted) || c.name.eq_ignore_ascii_case(wanted))
+}
+
+/// The codes of `continent`'s countries split into those not in `taken`
+/// and those that are, both sorted.
+pub fn split_taken<S: AsRef<str>>(continent: Continent, taken: &[S]) -> (Vec<String>, Vec<String>) {
+    countries(continent)
+        .into_iter()
+        .map(|c| c.as_str().to_string())
+        .partition(|c| !taken.iter().any(|t| t.as_ref() == c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1325,7 +1325,7 @@ impl Tx<'_> {
     /// countries no region has yet: throttle 100, no fallback, global
     /// fallback on. Continents with a region of that name are left alone.
     pub fn region_defaults(&mut self) -> Result<RegionDefaults> {
-        use crate::geoip::continents::{CONTINENTS, countries};
+        use crate::geoip::continents::{CONTINENTS, split_taken};
         let existing = self.all_regions()?;
         let taken: Vec<&str> = existing
             .iter()
@@ -1340,10 +1340,7 @@ impl Tx<'_> {
                 out.existing.push(continent.name);
                 continue;
             }
-            let (free, have): (Vec<String>, Vec<String>) = countries(continent)
-                .into_iter()
-                .map(|c| c.as_str().to_string())
-                .partition(|c| !taken.contains(&c.as_str()));
+            let (free, have) = split_taken(continent, &taken);
             out.taken.extend(have);
             if free.is_empty() {
                 out.full.push(continent.name);
