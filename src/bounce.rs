@@ -11,6 +11,7 @@
 //! (see [`documents`]); neither counts as a download.
 
 pub mod documents;
+pub mod retries;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -26,7 +27,7 @@ use hyper::{Method, Response, StatusCode};
 use crate::config::Config;
 use crate::counters::{Counters, Hit, Lang};
 use crate::geoip::Country;
-use crate::index::{Candidates, Index, Miss, Target, ThreadRandom};
+use crate::index::{Candidates, Index, KeyedRandom, Miss, StickyKey, Target, ThreadRandom};
 use crate::network::Network;
 use crate::query;
 
@@ -61,6 +62,8 @@ pub struct Bouncer {
     pub config: Config,
     /// Download counting.
     pub counters: std::sync::Arc<Counters>,
+    /// Who asked for the same file moments ago (sticky picks' retries).
+    retries: retries::Retries,
 }
 
 /// A bounce request's parameters, borrowed from the query where possible.
@@ -153,6 +156,20 @@ impl<'a> BounceQuery<'a> {
 }
 
 impl Bouncer {
+    /// The redirect path over `network`.
+    pub fn new(
+        network: std::sync::Arc<Network>,
+        config: Config,
+        counters: std::sync::Arc<Counters>,
+    ) -> Bouncer {
+        Bouncer {
+            network,
+            config,
+            counters,
+            retries: retries::Retries::default(),
+        }
+    }
+
     /// `/?product=…` from a client whose socket address is `peer`.
     pub fn bounce(&self, method: &Method, query: &str, headers: &HeaderMap, peer: IpAddr) -> Reply {
         let q = BounceQuery::parse(query);
@@ -223,24 +240,44 @@ impl Bouncer {
             headers,
             peer,
         } = *request;
-        let https_only = target.product.ssl_only || self.arrived_over_https(headers);
-        match want {
-            Want::Metalink => {
-                let candidates = target.location.candidates(https_only);
-                return self.metalink(index, target, candidates, https_only);
-            }
-            Want::Mirrorlist => return self.mirrorlist(index, target, https_only, query),
-            Want::Redirect | Want::Print => {}
+        let https_only = target.location.ssl_only() || self.arrived_over_https(headers);
+        if want == Want::Mirrorlist {
+            return self.mirrorlist(index, target, https_only, query);
+        }
+        // The client: its region narrows the pool (SPEC §2.5) and, with
+        // the file, it keys the sticky pick (§2.6).
+        let geo = !index.geo().is_empty();
+        let client = (geo || index.sticky()).then(|| self.client(peer, headers, query));
+        let country = client.filter(|_| geo).and_then(|c| index.country_of(c));
+        let key = client
+            .filter(|_| index.sticky())
+            .map(|c| target.location.sticky_key(c, target.lang));
+        let candidates = match key {
+            Some(key) => index.pool(
+                target.location,
+                https_only,
+                country,
+                &mut KeyedRandom(key.0),
+            ),
+            None => index.pool(target.location, https_only, country, &mut ThreadRandom),
+        };
+        if want == Want::Metalink {
+            return self.metalink(index, target, candidates, key, https_only);
         }
         let print = want == Want::Print;
-        // The client's region narrows the pool (SPEC §2.5).
-        let country = if index.geo().is_empty() {
-            None
-        } else {
-            index.country_of(self.client(peer, headers, query))
+        // A client asking again for a redirect is retrying: the next mirror
+        // in its ranking. Printing is no retry (tooling compares answers).
+        let rank = match key {
+            Some(key) if !print => {
+                let record = method == Method::GET;
+                self.retries.rank(key, std::time::Instant::now(), record)
+            }
+            _ => 0,
         };
-        let candidates = index.pool(target.location, https_only, country, &mut ThreadRandom);
-        let picked = candidates.pick(&mut ThreadRandom);
+        let picked = match key {
+            Some(key) => candidates.pick_sticky(key, rank),
+            None => candidates.pick(&mut ThreadRandom),
+        };
         let (base, mirror) = match picked {
             Some(m) => {
                 let mirror = index.mirror(m);
@@ -252,11 +289,20 @@ impl Bouncer {
                 Some(origin) if !https_only || origin.starts_with("https://") => {
                     (origin.as_str(), None)
                 }
-                _ => return self.unavailable(),
+                _ => return self.unavailable(wants_html(headers)),
             },
         };
-        let links = match picked {
-            Some(_) if !print && index.link_headers() => candidates.ranked(),
+        // The alternatives: what the client would get next.
+        let ranking;
+        let links = match (picked, key) {
+            (Some(_), Some(key)) if !print && index.link_headers() => {
+                let mut order = candidates.ranking(key);
+                let next = (rank + 1) % order.len();
+                order.rotate_left(next);
+                ranking = order;
+                &ranking[..]
+            }
+            (Some(_), None) if !print && index.link_headers() => candidates.ranked(),
             _ => &[],
         };
         // The URL, then the `Link` values, in one buffer that the header
@@ -343,21 +389,37 @@ impl Bouncer {
         reply
     }
 
-    /// The Metalink document for `target`: every candidate, heaviest first
-    /// (the origin when there is none), with the file's size and digests.
-    /// Not a download: nothing is counted.
+    /// The Metalink document for `target`: every candidate (the origin
+    /// when there is none), with the file's size and digests. Those of
+    /// the client's pool come first, in the order the client would be sent
+    /// to them (its sticky ranking; heaviest first without a `key`), then
+    /// the rest of the world's in the same order. Not a download: nothing
+    /// is counted.
     fn metalink(
         &self,
         index: &Index,
         target: &Target<'_>,
-        candidates: &Candidates,
+        pool: &Candidates,
+        key: Option<StickyKey>,
         https_only: bool,
     ) -> Reply {
+        let order = |c: &Candidates| match key {
+            Some(key) => c.ranking(key),
+            None => c.by_weight().into_iter().map(|(m, _)| m).collect(),
+        };
+        let mut mirrors = order(pool);
+        let world = target.location.candidates(https_only);
+        if !std::ptr::eq(world, pool) {
+            let rest: Vec<u32> = order(world)
+                .into_iter()
+                .filter(|m| !mirrors.contains(m))
+                .collect();
+            mirrors.extend(rest);
+        }
         let path = target.path();
-        let mut urls: Vec<documents::Url<'_>> = candidates
-            .by_weight()
+        let mut urls: Vec<documents::Url<'_>> = mirrors
             .into_iter()
-            .map(|(m, _)| {
+            .map(|m| {
                 let mirror = index.mirror(m);
                 documents::Url {
                     url: format!("{}{path}", mirror.base_url),
@@ -373,7 +435,7 @@ impl Bouncer {
                         location: None,
                     });
                 }
-                _ => return self.unavailable(),
+                _ => return self.unavailable(false),
             }
         }
         let name = file_name(&path);
@@ -433,11 +495,20 @@ impl Bouncer {
     }
 
     /// 503 with `Retry-After`.
-    fn unavailable(&self) -> Reply {
-        let mut reply = text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "503 no mirror can serve this file right now; try again later\n".into(),
-        );
+    /// A page with a way forward for browsers (`html`), text for tools.
+    fn unavailable(&self, html: bool) -> Reply {
+        let mut reply = if html {
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Download unavailable",
+                "No mirror can serve this file right now. Please try again in a few minutes, or choose another download.",
+            )
+        } else {
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503 no mirror can serve this file right now; try again later\n".into(),
+            )
+        };
         reply
             .headers_mut()
             .insert(RETRY_AFTER, self.config.retry_after.clone());
@@ -486,18 +557,24 @@ pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
         Miss::Language => "That product is not available in that language.",
         Miss::Path => "We do not know that file.",
     };
+    page(StatusCode::NOT_FOUND, "Download not found", why)
+}
+
+/// A browser's page for a download that cannot be served: `title`, why,
+/// and a link to the download form.
+fn page(status: StatusCode, title: &str, why: &str) -> Reply {
     let page = maud::html! {
         (maud::DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Download not found" }
+                title { (title) }
                 link rel="stylesheet" href=(crate::assets::CSS_PATH);
             }
             body {
                 main {
-                    h1 { "Download not found" }
+                    h1 { (title) }
                     p { (why) }
                     p { a.button href="/download" { "Choose a download" } }
                 }
@@ -505,7 +582,7 @@ pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
         }
     };
     let mut reply = Response::new(Full::new(Bytes::from(page.into_string())));
-    *reply.status_mut() = StatusCode::NOT_FOUND;
+    *reply.status_mut() = status;
     reply.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -654,14 +731,14 @@ mod tests {
                     })
                 })
                 .unwrap();
-            let app = Bouncer {
+            let app = Bouncer::new(
                 network,
-                config: Config::default(),
-                counters: Arc::new(Counters::start(
+                Config::default(),
+                Arc::new(Counters::start(
                     Arc::new(Discard),
                     std::time::Duration::from_secs(3600),
                 )),
-            };
+            );
             Net { _dir: dir, app }
         }
 
@@ -716,9 +793,61 @@ mod tests {
             String::from_utf8(collected.to_bytes().to_vec()).unwrap()
         }
 
+        /// The mirror name of a redirect or printed URL.
+        fn host(url: &str) -> String {
+            url.split('/')
+                .nth(2)
+                .unwrap()
+                .trim_end_matches(".example")
+                .to_string()
+        }
+
         #[test]
-        fn redirects_name_other_mirrors_best_first_and_the_digest() {
+        fn sticky_redirects_walk_the_clients_ranking_and_name_what_comes_next() {
             let net = net();
+            let first = body(net.get("product=fx&os=win&lang=de&print=yes", &[]));
+            // Printing is no retry: always the same answer.
+            for _ in 0..100 {
+                assert_eq!(
+                    body(net.get("product=fx&os=win&lang=de&print=yes", &[])),
+                    first
+                );
+            }
+            // Each redirect is a retry of the one before: the client walks
+            // its ranking, and each redirect names the mirrors after it.
+            let replies: Vec<Reply> = (0..7)
+                .map(|_| net.get("product=fx&os=win&lang=de", &[]))
+                .collect();
+            let walk: Vec<String> = replies
+                .iter()
+                .map(|r| host(&header_values(r, "location")[0]))
+                .collect();
+            assert_eq!(walk[0], host(&first), "{walk:?}");
+            assert_eq!(walk[6], walk[0], "round again after six: {walk:?}");
+            let distinct: BTreeSet<&String> = walk[..6].iter().collect();
+            assert_eq!(distinct.len(), 6, "every serving mirror once: {walk:?}");
+            for (i, r) in replies.iter().take(6).enumerate() {
+                let named: Vec<String> = header_values(r, "link")
+                    .iter()
+                    .map(|l| host(l.trim_start_matches('<')))
+                    .collect();
+                let next: Vec<String> = (1..=4).map(|k| walk[(i + k) % 6].clone()).collect();
+                assert_eq!(named, next, "redirect {i} of {walk:?}");
+            }
+            // The same file by path: the same client ranking.
+            let by_path = body(net.file("/fx/de/Fx%20Setup.exe", "print=yes"));
+            assert_eq!(by_path, first);
+        }
+
+        #[test]
+        fn without_stickiness_redirects_name_other_mirrors_best_first_and_the_digest() {
+            let net = net();
+            net.app
+                .network
+                .write("test", |tx| {
+                    tx.setting_put(crate::index::STICKY, Some("false"))
+                })
+                .unwrap();
             let ranked = ["m1", "m2", "m3", "m4", "m5", "m6"];
             let mut picked = BTreeSet::new();
             for _ in 0..300 {
@@ -798,6 +927,7 @@ mod tests {
         fn metalink_documents_list_every_candidate_and_count_nothing() {
             let net = net();
             let before = net.counted();
+            let mut orders = Vec::new();
             for reply in [
                 net.get("product=fx&os=win&lang=de&metalink", &[]),
                 net.get("product=fx&os=win&lang=de", &[("accept", METALINK_TYPE)]),
@@ -844,25 +974,44 @@ mod tests {
                         )
                     ]
                 );
-                let urls: Vec<String> = text("url")
+                let urls: Vec<(String, String)> = text("url")
                     .into_iter()
-                    .map(|(p, u)| format!("{} {u}", p.unwrap()))
+                    .map(|(p, u)| (p.unwrap(), u))
                     .collect();
+                let priorities: Vec<&str> = urls.iter().map(|(p, _)| p.as_str()).collect();
+                assert_eq!(priorities, ["1", "2", "3", "4", "5", "6"]);
+                let mut all: Vec<&str> = urls.iter().map(|(_, u)| u.as_str()).collect();
+                orders.push(
+                    all.iter()
+                        .map(|u| host(u.rsplit(' ').next().unwrap()))
+                        .collect::<Vec<_>>(),
+                );
+                all.sort_unstable();
                 assert_eq!(
-                    urls,
+                    all,
                     vec![
-                        "1 de http://m1.example/pub/fx/de/Fx%20Setup.exe",
-                        "2 http://m2.example/pub/fx/de/Fx%20Setup.exe",
-                        "3 https://m3.example/fx/de/Fx%20Setup.exe",
-                        "4 http://m4.example/pub/fx/de/Fx%20Setup.exe",
-                        "5 http://m5.example/pub/fx/de/Fx%20Setup.exe",
-                        "6 http://m6.example/pub/fx/de/Fx%20Setup.exe",
+                        "de http://m1.example/pub/fx/de/Fx%20Setup.exe",
+                        "http://m2.example/pub/fx/de/Fx%20Setup.exe",
+                        "http://m4.example/pub/fx/de/Fx%20Setup.exe",
+                        "http://m5.example/pub/fx/de/Fx%20Setup.exe",
+                        "http://m6.example/pub/fx/de/Fx%20Setup.exe",
+                        "https://m3.example/fx/de/Fx%20Setup.exe",
                     ]
                 );
             }
             assert_eq!(net.counted(), before, "a Metalink is not a download");
-            net.get("product=fx&os=win&lang=de", &[]);
-            assert_eq!(net.counted(), before + 1);
+            // Priorities follow the client's own ranking: the order its
+            // redirects (and retries) take, whichever way it asks.
+            let walk: Vec<String> = (0..6)
+                .map(|_| {
+                    let r = net.get("product=fx&os=win&lang=de", &[]);
+                    host(&header_values(&r, "location")[0])
+                })
+                .collect();
+            for order in &orders {
+                assert_eq!(order, &walk);
+            }
+            assert_eq!(net.counted(), before + 6);
         }
 
         #[test]

@@ -100,9 +100,12 @@ pub struct Serve {
     /// seconds a client may take to send its headers (default 10)
     #[argh(option)]
     pub header_timeout: Option<u64>,
-    /// admin and API requests a second per client address, after a burst of 30 seconds' worth (default 10; 0 = no limit)
+    /// unauthenticated admin and API requests a second per client address, after a burst of 30 seconds' worth (default 10; 0 = no limit)
     #[argh(option)]
     pub admin_rate: Option<u32>,
+    /// authenticated admin and API requests a second per user, after a burst of 30 seconds' worth (default 0 = no limit)
+    #[argh(option)]
+    pub user_rate: Option<u32>,
     /// milliseconds between writes of the download counts (default 1000; for tests)
     #[argh(option, hidden_help)]
     pub flush_interval_ms: Option<u64>,
@@ -152,7 +155,7 @@ pub struct Serve {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "demo")]
-/// build a demo network (local mirrors, products, a check) and serve it
+/// build a demo network (local mirrors, products, a check) and serve it until ctrl-c; in a temporary database, removed when the demo stops, or in the new database `bouncer --db PATH demo` names, which stays
 pub struct Demo {
     /// address to listen on (default 127.0.0.1:8080)
     #[argh(option)]

@@ -95,6 +95,72 @@ pub fn input_for(command: &Command) -> Option<Input<'_>> {
     }
 }
 
+/// Whether `command` may create its database file when there is none:
+/// only commands that put something into it. The others (lists, stats,
+/// export, backup, sentry, a load's dry run, …) would only make an empty
+/// database and report on it, so they refuse a missing file instead
+/// ([`Error::NoDatabase`]). Exhaustive: a new command or action must
+/// choose.
+pub fn creates_database(command: &Command) -> bool {
+    match command {
+        Command::Serve(_) | Command::Demo(_) | Command::Import(_) => true,
+        Command::Load(l) => !l.dry_run,
+        Command::User(c) => match c.action {
+            UserAction::Add(_) | UserAction::Passwd(_) | UserAction::Remove(_) => true,
+            UserAction::List(_) => false,
+        },
+        Command::Mirror(c) => match c.action {
+            MirrorAction::Add(_) | MirrorAction::Set(_) | MirrorAction::Remove(_) => true,
+            MirrorAction::List(_) => false,
+        },
+        Command::Product(c) => match c.action {
+            ProductAction::Add(_) | ProductAction::Set(_) | ProductAction::Remove(_) => true,
+            ProductAction::List(_) => false,
+        },
+        Command::Location(c) => match c.action {
+            LocationAction::Add(_) | LocationAction::Set(_) | LocationAction::Remove(_) => true,
+            LocationAction::List(_) => false,
+        },
+        Command::Alias(c) => match c.action {
+            AliasAction::Set(_) | AliasAction::Remove(_) => true,
+            AliasAction::List(_) => false,
+        },
+        Command::Os(c) => match c.action {
+            OsAction::Add(_) | OsAction::Remove(_) => true,
+            OsAction::List(_) => false,
+        },
+        Command::Status(c) => match c.action {
+            StatusAction::Set(_) => true,
+            StatusAction::List(_) => false,
+        },
+        Command::Mail(c) => match c.action {
+            MailAction::Set(_) => true,
+            MailAction::Show(_) | MailAction::Test(_) => false,
+        },
+        Command::Settings(c) => match c.action {
+            SettingsAction::Set(_) | SettingsAction::Unset(_) => true,
+            SettingsAction::List(_) => false,
+        },
+        Command::Region(c) => match c.action {
+            RegionAction::Add(_)
+            | RegionAction::Set(_)
+            | RegionAction::Remove(_)
+            | RegionAction::Defaults(_) => true,
+            RegionAction::List(_) => false,
+        },
+        Command::Geoip(c) => match c.action {
+            GeoipAction::Import(_) | GeoipAction::Clear(_) => true,
+            GeoipAction::Status(_) | GeoipAction::Lookup(_) => false,
+        },
+        // Sentry checks what the database holds; a new one holds nothing.
+        Command::Stats(_)
+        | Command::Sentry(_)
+        | Command::Uptake(_)
+        | Command::Backup(_)
+        | Command::Export(_) => false,
+    }
+}
+
 /// Runs a management command (anything but `serve` and `demo`).
 /// `input` is what the user piped in (the password for `user add|passwd`).
 pub fn execute(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Outcome {
@@ -316,8 +382,16 @@ fn product(net: &Network, action: &ProductAction) -> Result<String> {
             ))
         }
         ProductAction::Remove(a) => {
-            let p = net.write(ACTOR, |tx| tx.product_remove(&a.name))?;
-            Ok(format!("removed product {} and its locations\n", p.name))
+            let removed = net.write(ACTOR, |tx| tx.product_remove(&a.name))?;
+            Ok(if removed.aliases.is_empty() {
+                format!("removed product {} and its locations\n", removed.product.name)
+            } else {
+                format!(
+                    "removed product {}, its locations and its alias(es) {}\n",
+                    removed.product.name,
+                    removed.aliases.join(", ")
+                )
+            })
         }
     }
 }
@@ -850,6 +924,10 @@ const SETTINGS: &[(&str, &str)] = &[
         crate::index::LINK_HEADERS,
         "true or false: redirects name other mirrors in Link headers (RFC 6249)",
     ),
+    (
+        crate::index::STICKY,
+        "true or false: one client gets one mirror for one file (default true; false: a random mirror each time)",
+    ),
 ];
 
 fn settings(net: &Network, action: &SettingsAction) -> Result<String> {
@@ -884,6 +962,7 @@ fn settings(net: &Network, action: &SettingsAction) -> Result<String> {
             let value = a.value.trim();
             let boolean = a.key == crate::index::DAMP_SLOW
                 || a.key == crate::index::LINK_HEADERS
+                || a.key == crate::index::STICKY
                 || a.key == "mail.contacts";
             if boolean && value != "true" && value != "false" {
                 return Err(Error::invalid(

@@ -37,9 +37,13 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a client may take to send its request headers.
     pub header_timeout: Duration,
-    /// Admin and API requests a second per client address, after a burst
-    /// of [`crate::ratelimit::BURST_SECONDS`] seconds' worth (0: unlimited).
+    /// Unauthenticated admin and API requests a second per client address,
+    /// after a burst of [`crate::ratelimit::BURST_SECONDS`] seconds' worth
+    /// (0: unlimited).
     pub admin_rate: u32,
+    /// Authenticated admin and API requests a second per user, after the
+    /// same burst (0: unlimited, the default).
+    pub user_rate: u32,
     /// How often counts are flushed to the database.
     pub flush_interval: Duration,
     /// Whether downloads are counted.
@@ -79,6 +83,7 @@ impl Default for Config {
             max_connections: 10_000,
             header_timeout: Duration::from_secs(10),
             admin_rate: crate::ratelimit::DEFAULT_RATE,
+            user_rate: crate::ratelimit::DEFAULT_USER_RATE,
             flush_interval: Duration::from_secs(1),
             counting: true,
             shutdown_grace: Duration::from_secs(10),
@@ -119,6 +124,8 @@ pub struct Settings {
     pub header_timeout: Option<u64>,
     /// `--admin-rate`.
     pub admin_rate: Option<u32>,
+    /// `--user-rate`.
+    pub user_rate: Option<u32>,
     /// `--flush-interval-ms` (for tests).
     pub flush_interval_ms: Option<u64>,
     /// `--no-count`.
@@ -200,6 +207,9 @@ impl Config {
         }
         if let Some(rate) = s.admin_rate {
             c.admin_rate = rate;
+        }
+        if let Some(rate) = s.user_rate {
+            c.user_rate = rate;
         }
         if let Some(ms) = s.flush_interval_ms {
             if !(10..=3_600_000).contains(&ms) {

@@ -113,63 +113,96 @@ const MIRRORS: &[DemoMirror] = &[
     },
 ];
 
-/// Builds the demo network and serves it until ctrl-c.
-pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
-    let dir = match &db {
-        Some(db) => db
+/// Where the demo keeps its database, its mirrors' files and sentry's
+/// reports. A temporary directory is removed when the demo ends, however
+/// it ends (done, failed, ctrl-c or SIGTERM); with `--db` everything stays.
+struct Place {
+    dir: PathBuf,
+    db: PathBuf,
+    temporary: bool,
+}
+
+impl Place {
+    fn new(db: Option<PathBuf>) -> Result<Place> {
+        let Some(db) = db else {
+            let dir = temporary_dir()?;
+            return Ok(Place {
+                db: dir.join("demo.redb"),
+                dir,
+                temporary: true,
+            });
+        };
+        let dir = db
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            .join("bouncer-demo-mirrors"),
-        None => std::env::temp_dir().join(format!("bouncer-demo-{}", std::process::id())),
-    };
-    let db = db.unwrap_or_else(|| dir.join("demo.redb"));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    let network = Arc::new(Network::open(&db, true)?);
+            .join("bouncer-demo-mirrors");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        Ok(Place {
+            dir,
+            db,
+            temporary: false,
+        })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.temporary
+            && let Err(e) = std::fs::remove_dir_all(&self.dir)
+        {
+            eprintln!(
+                "bouncer: cannot remove the demo's temporary files {}: {e}",
+                self.dir.display()
+            );
+        }
+    }
+}
+
+/// A new directory of our own in the system's temporary directory
+/// (`$TMPDIR`): a fresh name, created exclusively, owner-only.
+fn temporary_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let mut attempts = 0;
+    loop {
+        let dir = base.join(format!(
+            "bouncer-demo-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempts < 8 => {
+                attempts += 1;
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!(
+                        "cannot create a temporary directory in {} (set TMPDIR, or pass --db PATH)",
+                        base.display()
+                    ),
+                    e,
+                ));
+            }
+        }
+    }
+}
+
+/// Builds the demo network and serves it until ctrl-c or SIGTERM.
+pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
+    // Dropped last: the directory goes once nothing uses it.
+    let place = Place::new(db)?;
+    let network = Arc::new(Network::open(&place.db, true)?);
     if !network.store().snapshot()?.products.is_empty() {
         return Err(Error::InUse {
             detail: format!(
                 "{} already holds products; the demo needs a new database (omit --db to use a temporary one)",
-                db.display()
+                place.db.display()
             ),
         });
     }
-
-    // Mirror sockets first: their ports go into the base URLs.
-    let mut listeners = Vec::new();
-    for m in MIRRORS {
-        let listener = StdListener::bind("127.0.0.1:0")
-            .map_err(|e| Error::io("cannot bind a demo mirror on 127.0.0.1", e))?;
-        let url = format!(
-            "http://{}/pub",
-            listener
-                .local_addr()
-                .map_err(|e| Error::io("cannot read a demo mirror's address", e))?
-        );
-        let root = dir.join("mirrors").join(m.name);
-        write_files(&root, m)?;
-        // A down mirror's port is released: connections are refused.
-        listeners.push((m, url, (!m.down).then_some(listener), root));
-    }
-    populate(
-        &network,
-        &listeners
-            .iter()
-            .map(|(m, url, ..)| (*m, url.clone()))
-            .collect::<Vec<_>>(),
-    )?;
-
-    // An admin account for the admin pages, with a fresh password.
-    let password = crate::admin::auth::random_token()[..16].to_string();
-    let admin = crate::model::User {
-        name: "admin".into(),
-        password_hash: crate::commands::hash_password(&password)?,
-        role: crate::model::Role::Admin,
-        created_at: crate::model::now(),
-    };
-    network.write("demo", |tx| tx.user_put(&admin, "user.add"))?;
-
     let mut settings = Settings {
         listen: Some(
             args.listen
@@ -182,47 +215,124 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         ..Settings::default()
     };
     settings.home_url = None;
-    let config = Config::from_settings(settings)?;
-    let guide: Vec<(&str, String, bool)> = listeners
-        .iter()
-        .map(|(m, url, ..)| (m.name, url.clone(), m.down))
-        .collect();
-    let no_serve = args.no_serve;
+    let mut config = Config::from_settings(settings)?;
+    // Port 0 (`--listen 127.0.0.1:0`): take a free port now, so the guide
+    // prints the real one; held until the server binds it.
+    let reserved = if config.listen.port() == 0 {
+        let listener = StdListener::bind(config.listen)
+            .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;
+        config.listen = listener
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the listening address", e))?;
+        Some(listener)
+    } else {
+        None
+    };
     let (sentry_config, schedule) =
-        crate::server::sentry_settings(&db, &crate::cli::Serve::default());
+        crate::server::sentry_settings(&place.db, &crate::cli::Serve::default());
     let counters = crate::server::counters(&network, &config);
     let serve_counters = counters.clone();
+    let no_serve = args.no_serve;
+    let db = place.db.clone();
+    let dir = place.dir.clone();
+    let temporary = place.temporary;
     crate::server::run_then_flush(config.threads, &counters, async move {
-        for (_, _, listener, root) in listeners {
-            if let Some(listener) = listener {
-                spawn_mirror(listener, root)?;
-            }
-        }
-        // A real sentry pass over the real (local) mirrors decides what
-        // each one serves.
-        let sentry = crate::sentry::Sentry::new(network.clone(), sentry_config.clone());
-        let summary =
-            tokio::task::spawn_blocking(move || sentry.run(crate::sentry::Mode::All, None))
-                .await
-                .map_err(|e| Error::Storage(format!("the first sentry run panicked: {e}")))??;
-        println!(
-            "First sentry run: {} checks, {} failures{}",
-            summary.run.checks,
-            summary.run.failures,
-            summary
-                .report
-                .map(|r| format!(", report {}", r.display()))
-                .unwrap_or_default()
-        );
-        for c in &summary.changes {
-            println!("  {c}");
-        }
-        print_guide(&db, &config, &guide, &password);
+        // Installed first, so a signal while the network is being built
+        // still ends the demo through here (and its files are removed).
+        let stop = crate::server::shutdown_signal()?;
+        tokio::pin!(stop);
+        let prepare = prepare(&network, &dir, sentry_config.clone());
+        let guide = tokio::select! {
+            guide = prepare => guide?,
+            () = &mut stop => return Ok(()),
+        };
+        print_guide(&db, temporary, &config, &guide, no_serve);
         if no_serve {
             return Ok(());
         }
+        drop(reserved);
+        let grace = config.shutdown_grace;
         let sentry = Some((sentry_config, schedule));
-        crate::server::serve_network(&db, network, config, sentry, serve_counters).await
+        let serving = crate::server::serve_network(&db, network, config, sentry, serve_counters);
+        tokio::pin!(serving);
+        tokio::select! {
+            served = &mut serving => served,
+            // The server listens for the same signals, but one that came
+            // before it did is ours alone: give it its grace, then stop.
+            () = &mut stop => tokio::time::timeout(grace + std::time::Duration::from_secs(1), serving)
+                .await
+                .unwrap_or(Ok(())),
+        }
+    })
+}
+
+/// What the guide shows: the mirrors (name, base URL, down) and the
+/// admin's password.
+struct Guide {
+    mirrors: Vec<(&'static str, String, bool)>,
+    password: String,
+}
+
+/// Serves the mirrors' files, fills the database, and runs one real
+/// sentry pass over the (local) mirrors to decide what each one serves.
+async fn prepare(
+    network: &Arc<Network>,
+    dir: &Path,
+    sentry_config: crate::sentry::SentryConfig,
+) -> Result<Guide> {
+    // Mirror sockets first: their ports go into the base URLs.
+    let mut mirrors = Vec::new();
+    for m in MIRRORS {
+        let listener = StdListener::bind("127.0.0.1:0")
+            .map_err(|e| Error::io("cannot bind a demo mirror on 127.0.0.1", e))?;
+        let url = format!(
+            "http://{}/pub",
+            listener
+                .local_addr()
+                .map_err(|e| Error::io("cannot read a demo mirror's address", e))?
+        );
+        let root = dir.join("mirrors").join(m.name);
+        write_files(&root, m)?;
+        // A down mirror's port is released: connections are refused.
+        if !m.down {
+            spawn_mirror(listener, root)?;
+        }
+        mirrors.push((m, url));
+    }
+    populate(network, &mirrors)?;
+
+    // An admin account for the admin pages, with a fresh password.
+    let password = crate::admin::auth::random_token()[..16].to_string();
+    let admin = crate::model::User {
+        name: "admin".into(),
+        password_hash: crate::commands::hash_password(&password)?,
+        role: crate::model::Role::Admin,
+        created_at: crate::model::now(),
+    };
+    network.write("demo", |tx| tx.user_put(&admin, "user.add"))?;
+
+    let sentry = crate::sentry::Sentry::new(network.clone(), sentry_config);
+    let summary = tokio::task::spawn_blocking(move || sentry.run(crate::sentry::Mode::All, None))
+        .await
+        .map_err(|e| Error::Storage(format!("the first sentry run panicked: {e}")))??;
+    println!(
+        "First sentry run: {} checks, {} failures{}",
+        summary.run.checks,
+        summary.run.failures,
+        summary
+            .report
+            .map(|r| format!(", report {}", r.display()))
+            .unwrap_or_default()
+    );
+    for c in &summary.changes {
+        println!("  {c}");
+    }
+    Ok(Guide {
+        mirrors: mirrors
+            .into_iter()
+            .map(|(m, url)| (m.name, url, m.down))
+            .collect(),
+        password,
     })
 }
 
@@ -398,44 +508,113 @@ async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
     .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn print_guide(db: &Path, config: &Config, mirrors: &[(&str, String, bool)], password: &str) {
+/// The guide: what was made, and examples to try, each with the answer it
+/// gives (`# STATUS …`, naming the mirrors that may answer), which
+/// `tests/examples.rs` runs and checks.
+fn print_guide(db: &Path, temporary: bool, config: &Config, guide: &Guide, no_serve: bool) {
     let base = format!("http://{}", config.listen);
-    let bin =
-        std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string());
+    let bin = shell_word(
+        &std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string()),
+    );
+    let db_arg = shell_word(&db.display().to_string());
     println!("Bouncer demo network");
-    println!("  database: {}", db.display());
-    for (name, url, down) in mirrors {
+    println!(
+        "  database: {}{}",
+        db.display(),
+        if temporary {
+            "  (temporary: removed when the demo stops; `demo --db PATH` keeps one)"
+        } else {
+            ""
+        }
+    );
+    for (name, url, down) in &guide.mirrors {
         println!(
             "  mirror {name}: {url}{}",
             if *down { "  (down)" } else { "" }
         );
     }
     println!();
-    println!("Try:");
-    println!("  curl -I '{base}/?product=firefox-latest&os=win&lang=de'");
-    println!("  curl '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'");
-    println!(
-        "  curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'"
-    );
-    println!(
-        "  curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'"
-    );
-    println!(
-        "  curl -i '{base}/?product=firefox-latest-ssl'      # 503: no https mirror, never downgraded"
-    );
-    println!("  curl -i '{base}/?product=firefox-latest&lang=xx'  # 404 page not found");
-    println!(
-        "  curl -I '{base}/?product=firefox-latest&ip=192.0.2.1'  # a client in Germany: Europe's mirror (mirror-b)"
-    );
-    println!(
-        "  curl -I '{base}/?product=firefox-latest&ip=198.51.100.1'  # the US: mirror-c 80% of the time"
-    );
-    println!("  {bin} --db {} region list", db.display());
-    println!("  {bin} --db {} mirror list", db.display());
-    println!("  {bin} --db {} stats", db.display());
+    println!("Try (each with the answer it gives):");
+    let examples = [
+        (
+            format!("curl -I '{base}/?product=firefox-latest&os=win&lang=de'"),
+            "302 to mirror-a, mirror-b or mirror-c, by rating",
+        ),
+        (
+            format!("curl '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'"),
+            "200: the URL it would redirect to, on mirror-a, mirror-b or mirror-c",
+        ),
+        (
+            format!(
+                "curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'"
+            ),
+            "200 from mirror-a or mirror-b, the mirrors with Thunderbird",
+        ),
+        (
+            format!(
+                "curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'"
+            ),
+            "200: a URL on mirror-a, mirror-b or mirror-c",
+        ),
+        (
+            format!("curl -i '{base}/?product=firefox-latest-ssl'"),
+            "503: no https mirror, never downgraded",
+        ),
+        (
+            format!("curl -i '{base}/?product=firefox-latest&lang=xx'"),
+            "404 page not found",
+        ),
+        (
+            format!("curl -I '{base}/?product=firefox-latest&ip=192.0.2.1'"),
+            "302 to mirror-b: a client in Germany gets Europe's mirror",
+        ),
+        (
+            format!("curl -I '{base}/?product=firefox-latest&ip=198.51.100.1'"),
+            "302 to mirror-c 80% of the time, else to Europe's mirror-b: a client in the US",
+        ),
+    ];
+    for (command, answer) in examples {
+        println!("  {command}  # {answer}");
+    }
+    for command in ["region list", "mirror list", "stats"] {
+        println!("  {bin} --db {db_arg} {command}");
+    }
     println!();
     println!("Download form: {base}/download   mirrors: {base}/mirrors   trends: {base}/stats");
-    println!("Admin pages: {base}/admin/  (user admin, password {password})");
+    println!(
+        "Admin pages: {base}/admin/  (user admin, password {})",
+        guide.password
+    );
     println!();
-    println!("Ctrl-C stops the demo.");
+    match (no_serve, temporary) {
+        (false, true) => println!("Ctrl-C stops the demo and removes its temporary files."),
+        (false, false) => println!("Ctrl-C stops the demo; {} stays.", db.display()),
+        (true, true) => println!("Not serving (--no-serve); the temporary files are removed."),
+        (true, false) => println!("Not serving (--no-serve); {} stays.", db.display()),
+    }
+}
+
+/// `s` as one shell word: as it is when it is safe, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_survive_a_shell() {
+        assert_eq!(shell_word("/tmp/demo.redb"), "/tmp/demo.redb");
+        assert_eq!(shell_word("/tmp/my demo.redb"), "'/tmp/my demo.redb'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

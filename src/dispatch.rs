@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 
 use crate::cli::{Backup, Bouncer, Command, Export};
-use crate::commands::{Context, Input, Outcome, execute, input_for};
+use crate::commands::{Context, Input, Outcome, creates_database, execute, input_for};
 use crate::control::{Request, forward};
 use crate::error::{Error, Result};
 use crate::network::Network;
@@ -145,6 +145,13 @@ fn run_managed(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outc
     let request = Request { args, input };
     if let Some(outcome) = forward(&db, &request)? {
         return Ok(outcome);
+    }
+    // Opening creates a missing file: only a command that adds something
+    // may (a server, whose socket answered above, has its file already).
+    if !creates_database(command) && !db.try_exists().unwrap_or(true) {
+        return Err(Error::NoDatabase {
+            path: db.display().to_string(),
+        });
     }
     let ctx = Context {
         network: std::sync::Arc::new(Network::open(&db, false)?),

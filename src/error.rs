@@ -31,12 +31,26 @@ pub enum Error {
         /// What depends on it, and what to do.
         detail: String,
     },
+    /// Another mirror has this base URL already (a second one would
+    /// double that host's share of downloads and its public listing).
+    BaseUrlTaken {
+        /// The base URL as given.
+        base_url: String,
+        /// The mirror that has it.
+        mirror: String,
+    },
     /// The database belongs to a newer Bouncer.
     NewerSchema {
         /// Version found in the file.
         found: u64,
         /// Newest version this build understands.
         supported: u64,
+    },
+    /// A command that only reads was pointed at a database file that does
+    /// not exist (it creates none: an empty database has nothing to show).
+    NoDatabase {
+        /// The database path.
+        path: String,
     },
     /// Another process holds the database and offers no control socket.
     Busy {
@@ -106,9 +120,17 @@ impl fmt::Display for Error {
                 write!(f, "{article} {what} named {name:?} exists already")
             }
             Error::InUse { detail } => f.write_str(detail),
+            Error::BaseUrlTaken { base_url, mirror } => write!(
+                f,
+                "mirror {mirror:?} has the base URL {base_url} already, and a second mirror there would get that host's downloads twice: change that mirror instead (`bouncer mirror set {mirror} …`), or give this one the address of another host"
+            ),
             Error::NewerSchema { found, supported } => write!(
                 f,
                 "the database was written by a newer Bouncer (schema {found}; this build understands up to {supported}): upgrade bouncer, or restore a backup made by this version"
+            ),
+            Error::NoDatabase { path } => write!(
+                f,
+                "no database at {path}: create one with `bouncer --db {path} serve` or a command that adds something (`product add NAME`, `mirror add NAME URL`, `import FILE`), or name an existing one with --db PATH or $BOUNCER_DB"
             ),
             Error::Busy { path } => write!(
                 f,

@@ -709,8 +709,10 @@ pub fn parse(bytes: &[u8]) -> Result<Config> {
         files.push(f);
     }
 
-    let mut mirrors = Vec::new();
+    let mut mirrors: Vec<MirrorEntry> = Vec::new();
     let mut unique = Unique::new("mirror");
+    // Base URL key → the first mirror with it and its place.
+    let mut addresses: HashMap<String, (String, At)> = HashMap::new();
     for (at, v) in o.list("mirrors")? {
         let m = Obj::new(
             v,
@@ -724,6 +726,20 @@ pub fn parse(bytes: &[u8]) -> Result<Config> {
         let base_url = at
             .field("base_url")
             .check(crate::validate::base_url(&m.string("base_url")?))?;
+        match addresses.get(&crate::validate::base_url_key(&base_url)) {
+            Some((first, first_at)) => {
+                return Err(at.field("base_url").err(format!(
+                    "{base_url} is the base URL of mirror {first:?} ({}) too: two mirrors at one address would get its downloads twice; keep one",
+                    first_at.0
+                )));
+            }
+            None => {
+                addresses.insert(
+                    crate::validate::base_url_key(&base_url),
+                    (name.clone(), at.clone()),
+                );
+            }
+        }
         let mut regions = Vec::new();
         for (at, r) in m.strings("regions")? {
             regions.push(at.check(crate::validate::name("region", &r))?);
@@ -1134,6 +1150,15 @@ pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported
     let products_at = top.field("products");
     for (i, w) in config.products.iter().enumerate() {
         let at = products_at.index(i);
+        // A language the product does not have yet must be a locale code
+        // (the store's rule, checked here to name its place).
+        let had = tx.product(&w.name)?.map(|p| p.languages).unwrap_or_default();
+        for (j, l) in w.languages.iter().enumerate() {
+            at.field("languages").index(j).check(crate::model::product_languages(
+                &had,
+                std::slice::from_ref(l),
+            ))?;
+        }
         if tx.product(&w.name)?.is_none() {
             at.check(tx.product_add(NewProduct {
                 name: w.name.clone(),
@@ -1273,30 +1298,10 @@ pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported
         }
     }
 
-    // Mirrors (their regions exist now), then regions the document lacks
-    // (no mirror serves them any more).
-    let mirrors_at = top.field("mirrors");
-    for (i, w) in config.mirrors.iter().enumerate() {
-        let at = mirrors_at.index(i);
-        if tx.mirror(&w.name)?.is_some() {
-            at.check(tx.mirror_update(&w.name, |m| {
-                m.base_url = w.base_url.clone();
-                m.rating = w.rating;
-                m.active = w.active;
-                m.regions = w.regions.clone();
-                m.contact = w.contact.clone();
-            }))?;
-        } else {
-            at.check(tx.mirror_add(NewMirror {
-                name: w.name.clone(),
-                base_url: w.base_url.clone(),
-                rating: w.rating,
-                regions: w.regions.clone(),
-                contact: w.contact.clone(),
-                inactive: !w.active,
-            }))?;
-        }
-    }
+    // Mirrors the document lacks go first (a mirror of the document may
+    // have the address of one of them), then the document's (their regions
+    // exist now), then regions the document lacks (no mirror serves them
+    // any more).
     let mirror_keys: HashSet<String> = config
         .mirrors
         .iter()
@@ -1305,6 +1310,63 @@ pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported
     for m in tx.mirrors()? {
         if !mirror_keys.contains(&m.name.to_lowercase()) {
             tx.mirror_remove(&m.name)?;
+        }
+    }
+    let mirrors_at = top.field("mirrors");
+    // A mirror moving to an address another mirror of the document leaves
+    // waits for it to leave; a mirror whose address another still has
+    // after that (two swapping addresses) is refused by the store.
+    let mut pending: Vec<usize> = (0..config.mirrors.len()).collect();
+    loop {
+        let current = tx.mirrors()?;
+        let (ready, waiting): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
+            let w = &config.mirrors[i];
+            let me = current
+                .iter()
+                .find(|m| m.name.eq_ignore_ascii_case(&w.name))
+                .map(|m| m.id);
+            crate::model::mirror_at(&current, &w.base_url, me).is_none()
+        });
+        let stuck = ready.is_empty();
+        let now: Vec<usize> = if stuck {
+            waiting.iter().take(1).copied().collect()
+        } else {
+            ready
+        };
+        for &i in &now {
+            let (w, at) = (&config.mirrors[i], mirrors_at.index(i));
+            let at = |e: Error| match e {
+                Error::BaseUrlTaken { .. } => at.field("base_url").err(e),
+                e => at.err(e),
+            };
+            if tx.mirror(&w.name)?.is_some() {
+                tx.mirror_update(&w.name, |m| {
+                    m.base_url = w.base_url.clone();
+                    m.rating = w.rating;
+                    m.active = w.active;
+                    m.regions = w.regions.clone();
+                    m.contact = w.contact.clone();
+                })
+                .map_err(at)?;
+            } else {
+                tx.mirror_add(NewMirror {
+                    name: w.name.clone(),
+                    base_url: w.base_url.clone(),
+                    rating: w.rating,
+                    regions: w.regions.clone(),
+                    contact: w.contact.clone(),
+                    inactive: !w.active,
+                })
+                .map_err(at)?;
+            }
+        }
+        pending = if stuck {
+            waiting.into_iter().skip(1).collect()
+        } else {
+            waiting
+        };
+        if pending.is_empty() {
+            break;
         }
     }
     for r in tx.regions()? {

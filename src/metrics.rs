@@ -930,14 +930,14 @@ mod tests {
                 .map(drop)
             })
             .unwrap();
-        let app = Bouncer {
+        let app = Bouncer::new(
             network,
-            config: crate::config::Config {
+            crate::config::Config {
                 counting: false,
                 ..Default::default()
             },
-            counters: std::sync::Arc::new(crate::counters::Counters::off()),
-        };
+            std::sync::Arc::new(crate::counters::Counters::off()),
+        );
         let traffic = Traffic::new();
         traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
         traffic.redirect(StatusCode::SERVICE_UNAVAILABLE, Duration::from_millis(2));

@@ -1,8 +1,14 @@
-//! Per-client rate limits for the admin pages and the API: a token bucket
-//! per client address. A client may send [`BURST_SECONDS`] seconds' worth
-//! of requests at once (release automation submits a release in one go),
-//! then the configured number a second; beyond that it gets `429 Too Many
-//! Requests` with `Retry-After`. Redirects are never limited here.
+//! Rate limits for the admin pages and the API: token buckets. A client
+//! may send [`BURST_SECONDS`] seconds' worth of requests at once (release
+//! automation submits a release in one go), then the configured number a
+//! second; beyond that it gets `429 Too Many Requests` with `Retry-After`.
+//! Redirects are never limited here.
+//!
+//! [`Limits`] holds two kinds: a bucket per client address for requests
+//! that are not authenticated (on by default), and a bucket per user for
+//! those that are (off by default: release tooling authenticates, and
+//! several of its workers behind one NAT are normal). Failed logins have
+//! their own throttle ([`crate::admin::auth::Throttle`]).
 //!
 //! IPv6 clients are counted by their /64 (one host usually owns a whole
 //! /64, so per-address buckets would cost an attacker nothing). Memory is
@@ -12,6 +18,7 @@
 //! once.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,20 +31,24 @@ use crate::bounce::{Reply, text};
 /// A client may send this many seconds' worth of requests at once
 /// before the rate applies (300 at the default rate).
 pub const BURST_SECONDS: u32 = 30;
-/// Requests a second per client by default (`serve --admin-rate`).
+/// Unauthenticated requests a second per client address by default
+/// (`serve --admin-rate`).
 pub const DEFAULT_RATE: u32 = 10;
+/// Authenticated requests a second per user by default (`serve
+/// --user-rate`): no limit.
+pub const DEFAULT_USER_RATE: u32 = 0;
 /// Buckets kept at most.
 pub const MAX_CLIENTS: usize = 100_000;
 /// How often buckets that are full again are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Token buckets by client, kept as GCRA ("generic cell rate algorithm")
+/// Token buckets by key (a client address, a user name), kept as GCRA ("generic cell rate algorithm")
 /// deadlines: one instant per client, the time at which its bucket will be
 /// full again, so the arithmetic is exact integer time. A std `Mutex` is
 /// enough: admin and API requests do a store read or write each, far
 /// slower than this lock's few instructions, and the redirect path never
 /// comes here.
-pub struct RateLimit {
+pub struct RateLimit<K = IpAddr> {
     /// Time one token takes to come back; `None`: no limit.
     interval: Option<Duration>,
     /// How far a client's deadline may run ahead of now: `burst - 1`
@@ -45,31 +56,31 @@ pub struct RateLimit {
     tolerance: Duration,
     /// Buckets kept at most.
     max_clients: usize,
-    state: Mutex<State>,
+    state: Mutex<State<K>>,
 }
 
-struct State {
+struct State<K> {
     /// When each client's bucket is full again; a client whose deadline
     /// has passed is the same as one without a bucket.
-    full_at: HashMap<IpAddr, Instant>,
+    full_at: HashMap<K, Instant>,
     last_sweep: Option<Instant>,
 }
 
-impl RateLimit {
+impl<K: Hash + Eq + Clone> RateLimit<K> {
     /// `rate` requests a second per client after a burst of
     /// [`BURST_SECONDS`] seconds' worth; a rate of 0 limits nothing.
-    pub fn per_second(rate: u32) -> RateLimit {
+    pub fn per_second(rate: u32) -> RateLimit<K> {
         RateLimit::new(rate, rate.saturating_mul(BURST_SECONDS))
     }
 
     /// `rate` requests a second per client after a burst of `burst`;
     /// a rate of 0 limits nothing.
-    pub fn new(rate: u32, burst: u32) -> RateLimit {
+    pub fn new(rate: u32, burst: u32) -> RateLimit<K> {
         RateLimit::with_capacity(rate, burst, MAX_CLIENTS)
     }
 
     /// [`RateLimit::new`] keeping at most `max_clients` buckets.
-    pub fn with_capacity(rate: u32, burst: u32, max_clients: usize) -> RateLimit {
+    pub fn with_capacity(rate: u32, burst: u32, max_clients: usize) -> RateLimit<K> {
         let interval = (rate > 0).then(|| Duration::from_secs(1) / rate);
         RateLimit {
             interval,
@@ -87,14 +98,12 @@ impl RateLimit {
         self.interval.is_some()
     }
 
-    /// Takes a token from `client`'s bucket at `now`: `Ok` to go ahead,
-    /// or how long until a token is there (a refused request costs
-    /// nothing).
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Takes a token from `key`'s bucket at `now`: `Ok` to go ahead, or
+    /// how long until a token is there (a refused request costs nothing).
+    pub fn take(&self, key: &K, now: Instant) -> Result<(), Duration> {
         let Some(interval) = self.interval else {
             return Ok(());
         };
-        let key = key(client);
         // Poisoning only means another request panicked mid-update; the
         // deadlines are still instants.
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -105,7 +114,7 @@ impl RateLimit {
             state.full_at.retain(|_, full| *full > now);
             state.last_sweep = Some(now);
         }
-        let full = match state.full_at.get(&key) {
+        let full = match state.full_at.get(key) {
             Some(full) => (*full).max(now),
             None => {
                 if state.full_at.len() >= self.max_clients {
@@ -118,14 +127,8 @@ impl RateLimit {
         if ahead > self.tolerance {
             return Err(ahead - self.tolerance);
         }
-        state.full_at.insert(key, full + interval);
+        state.full_at.insert(key.clone(), full + interval);
         Ok(())
-    }
-
-    /// [`RateLimit::check`] now, as an answer: the 429 to send, or `None`
-    /// to go ahead.
-    pub fn refusal(&self, client: IpAddr) -> Option<Reply> {
-        self.check(client, Instant::now()).err().map(too_many)
     }
 
     /// Buckets kept now.
@@ -139,17 +142,61 @@ impl RateLimit {
 
     /// Frees at least one place: the full buckets, else the eighth that
     /// will be full soonest (those clients start again with a full burst).
-    fn make_room(&self, full_at: &mut HashMap<IpAddr, Instant>, now: Instant) {
+    fn make_room(&self, full_at: &mut HashMap<K, Instant>, now: Instant) {
         full_at.retain(|_, full| *full > now);
         if full_at.len() < self.max_clients {
             return;
         }
-        let mut soonest: Vec<(Instant, IpAddr)> = full_at.iter().map(|(k, t)| (*t, *k)).collect();
+        let mut soonest: Vec<(Instant, &K)> = full_at.iter().map(|(k, t)| (*t, k)).collect();
         let drop = (soonest.len() / 8).max(1);
-        soonest.select_nth_unstable(drop - 1);
-        for (_, key) in &soonest[..drop] {
+        soonest.select_nth_unstable_by_key(drop - 1, |&(t, _)| t);
+        let soonest: Vec<K> = soonest[..drop].iter().map(|(_, k)| (*k).clone()).collect();
+        for key in &soonest {
             full_at.remove(key);
         }
+    }
+}
+
+impl RateLimit<IpAddr> {
+    /// Takes a token from the bucket of `client`'s address (IPv6: its
+    /// /64) at `now`; see [`RateLimit::take`].
+    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.take(&key(client), now)
+    }
+}
+
+/// The limits of the admin pages and the API.
+pub struct Limits {
+    /// Unauthenticated requests, per client address.
+    pub per_address: RateLimit<IpAddr>,
+    /// Authenticated requests, per user name.
+    pub per_user: RateLimit<String>,
+}
+
+impl Limits {
+    /// `address_rate` unauthenticated requests a second per client address
+    /// and `user_rate` authenticated ones per user, each after a burst of
+    /// [`BURST_SECONDS`] seconds' worth (0: no limit).
+    pub fn new(address_rate: u32, user_rate: u32) -> Limits {
+        Limits {
+            per_address: RateLimit::per_second(address_rate),
+            per_user: RateLimit::per_second(user_rate),
+        }
+    }
+
+    /// Takes a token for an unauthenticated request from `client`: `Ok`,
+    /// or how long to wait.
+    pub fn anonymous(&self, client: IpAddr) -> Result<(), Duration> {
+        self.per_address.check(client, Instant::now())
+    }
+
+    /// Takes a token for a request authenticated as `user`: `Ok`, or how
+    /// long to wait.
+    pub fn user(&self, user: &str) -> Result<(), Duration> {
+        if !self.per_user.is_on() {
+            return Ok(());
+        }
+        self.per_user.take(&user.to_owned(), Instant::now())
     }
 }
 
@@ -165,13 +212,17 @@ fn key(client: IpAddr) -> IpAddr {
     }
 }
 
+/// `wait` in whole seconds for `Retry-After`, rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 /// `429 Too Many Requests` with `Retry-After` (whole seconds, at least 1).
 pub fn too_many(wait: Duration) -> Reply {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let secs = secs.max(1);
+    let secs = retry_after_secs(wait);
     let mut reply = text(
         StatusCode::TOO_MANY_REQUESTS,
-        format!("429 too many requests from your address; try again in {secs} s\n"),
+        format!("429 too many requests; try again in {secs} s\n"),
     );
     reply
         .headers_mut()

@@ -188,6 +188,7 @@ async fn api_reply(
     api: Arc<crate::api::Api>,
     req: Request<Incoming>,
     peer: std::net::IpAddr,
+    limits: Arc<crate::ratelimit::Limits>,
 ) -> Reply {
     let (parts, body) = req.into_parts();
     let limit = crate::api::MAX_BODY;
@@ -206,6 +207,7 @@ async fn api_reply(
             headers: &parts.headers,
             body: &body,
             peer,
+            limits: &limits,
         };
         crate::api::handle(&api, &req)
     })
@@ -293,9 +295,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
-    // Admin and API requests only, per client: redirects never wait on it.
-    let limit = Arc::new(crate::ratelimit::RateLimit::per_second(
+    // Admin and API requests only: redirects never wait on them.
+    let limits = Arc::new(crate::ratelimit::Limits::new(
         app.config.admin_rate,
+        app.config.user_rate,
     ));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -330,7 +333,7 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let sites = sites.clone();
-        let limit = limit.clone();
+        let limits = limits.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path();
             // Behind trusted proxies, throttles count the real client.
@@ -346,9 +349,14 @@ pub async fn run(
                 (Some(admin), _, _) if is_admin_path(path) => {
                     TRAFFIC.page(Site::Admin);
                     let client = client();
-                    match limit.refusal(client) {
-                        None => Answer::Later(Box::pin(admin_reply(admin.clone(), req, client))),
-                        too_many => Answer::Now(too_many),
+                    // Logged-in users are limited per user, others per address.
+                    let allowed = match crate::admin::session_user(admin, req.headers()) {
+                        Some(user) => limits.user(&user),
+                        None => limits.anonymous(client),
+                    };
+                    match allowed {
+                        Ok(()) => Answer::Later(Box::pin(admin_reply(admin.clone(), req, client))),
+                        Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
                     }
                 }
                 (_, Some(public), _) if crate::public::serves(path) => {
@@ -358,9 +366,21 @@ pub async fn run(
                 (_, _, Some(api)) if crate::api::serves(path) => {
                     TRAFFIC.page(Site::Api);
                     let client = client();
-                    match limit.refusal(client) {
-                        None => Answer::Later(Box::pin(api_reply(api.clone(), req, client))),
-                        too_many => Answer::Now(too_many),
+                    // With credentials, the API applies the limits once it
+                    // knows whether they are right.
+                    let allowed = if crate::api::has_credentials(req.headers()) {
+                        Ok(())
+                    } else {
+                        limits.anonymous(client)
+                    };
+                    match allowed {
+                        Ok(()) => Answer::Later(Box::pin(api_reply(
+                            api.clone(),
+                            req,
+                            client,
+                            limits.clone(),
+                        ))),
+                        Err(wait) => Answer::Now(Some(crate::api::too_many(req.headers(), wait))),
                     }
                 }
                 _ if crate::metrics::is_redirect_path(path) => {
@@ -607,11 +627,7 @@ pub async fn serve_network(
         stats.locations,
         stats.mirrors
     );
-    let app = Arc::new(Bouncer {
-        network,
-        config,
-        counters,
-    });
+    let app = Arc::new(Bouncer::new(network, config, counters));
     match admin_listener {
         None => {
             eprintln!("bouncer: admin pages on http://{addr}/admin/");
@@ -772,6 +788,7 @@ pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
         max_connections: args.max_connections,
         header_timeout: args.header_timeout,
         admin_rate: args.admin_rate,
+        user_rate: args.user_rate,
         flush_interval_ms: args.flush_interval_ms,
         no_count: args.no_count,
         trusted_proxies: args.trusted_proxy.clone(),
@@ -822,11 +839,7 @@ mod tests {
                 )
             })
             .unwrap();
-        let app = Bouncer {
-            network,
-            config,
-            counters: Arc::new(Counters::off()),
-        };
+        let app = Bouncer::new(network, config, Arc::new(Counters::off()));
         (dir, app)
     }
 

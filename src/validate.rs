@@ -30,6 +30,46 @@ pub fn lang(lang: &str) -> Result<String, Error> {
     }
 }
 
+/// What Mozilla calls its multi-locale builds (Android): a language of
+/// its own that is no locale code.
+pub const MULTI_LOCALE: &str = "multi";
+
+/// Whether `lang` is a locale code a product may be offered in: a 2–3
+/// letter language, then any `-`-separated region, script or variant
+/// parts of 1–8 letters or digits (`de`, `en-US`, `sr-Latn`, `es-419`,
+/// `ja-JP-mac`, `ca-valencia`, `hsb`), in any case, at most
+/// [`MAX_LANG_LEN`] bytes; or Mozilla's [`MULTI_LOCALE`]. A lone word such
+/// as `english` is not one. Every locale code passes [`is_lang`].
+pub fn is_locale_code(lang: &str) -> bool {
+    if lang.len() > MAX_LANG_LEN {
+        return false;
+    }
+    if lang.eq_ignore_ascii_case(MULTI_LOCALE) {
+        return true;
+    }
+    let mut parts = lang.split('-');
+    let language = parts.next().unwrap_or("");
+    (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Checks a language a product is to be offered in (see
+/// [`is_locale_code`]); returns it trimmed, spelled as given.
+pub fn locale(lang: &str) -> Result<String, Error> {
+    let lang = lang.trim();
+    if is_locale_code(lang) {
+        Ok(lang.to_string())
+    } else {
+        Err(Error::invalid(
+            "language",
+            format!(
+                "{lang:?} is not a locale code: use a 2- or 3-letter language, optionally followed by region, script or variant parts after '-' (e.g. de, en-US, es-ES, zh-TW, ja-JP-mac)"
+            ),
+        ))
+    }
+}
+
 /// Checks a product, alias, mirror, OS, region or user name: printable,
 /// no spaces, at most 200 bytes. Returns it trimmed.
 pub fn name(what: &'static str, name: &str) -> Result<String, Error> {
@@ -162,9 +202,128 @@ pub fn base_url(url: &str) -> Result<String, Error> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// What a mirror base URL (as [`base_url`] returns it) points at, for
+/// telling two spellings of one address apart from two addresses: scheme
+/// and host in lower case, the scheme's default port dropped, trailing
+/// slashes dropped. The path keeps its case (servers tell paths apart).
+pub fn base_url_key(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut host = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => "",
+    };
+    if !default_port.is_empty() && host.ends_with(default_port) {
+        host.truncate(host.len() - default_port.len());
+    } else if host.ends_with(':') {
+        host.pop();
+    }
+    format!("{scheme}://{host}{path}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locale_codes() {
+        for ok in [
+            "de",
+            "en-US",
+            "ja-JP-mac",
+            "es-ES",
+            "zh-TW",
+            "sr-Latn",
+            "ca-valencia",
+            "en-GB",
+            "ast",
+            "hsb",
+            "es-419",
+            "EN-us",
+            "multi",
+            "Multi",
+        ] {
+            assert!(is_locale_code(ok), "{ok}");
+            assert!(is_lang(ok), "{ok} must also be safe in a URL");
+        }
+        for bad in [
+            "english",
+            "e",
+            "x",
+            "deutsch-DE",
+            "1a",
+            "en-",
+            "-US",
+            "en--US",
+            "en_US",
+            "en US",
+            "en-verylongvariant",
+            "a1-B2",
+            "é",
+            "../x",
+            "",
+            "xpi1",
+        ] {
+            assert!(!is_locale_code(bad), "{bad}");
+        }
+        let long = format!("en{}", "-abcdefgh".repeat(4));
+        assert!(long.len() > MAX_LANG_LEN && !is_locale_code(&long));
+        // Every locale Mozilla ships (what the loader recognises) is one.
+        for known in crate::loader::locales::KNOWN {
+            assert!(is_locale_code(known), "{known}");
+        }
+    }
+
+    #[test]
+    fn locale_errors_give_an_example() {
+        assert_eq!(locale(" en-US ").unwrap(), "en-US");
+        let err = locale("english").unwrap_err();
+        assert!(matches!(err, Error::Invalid { what: "language", .. }), "{err}");
+        let err = err.to_string();
+        assert!(
+            err.contains("\"english\" is not a locale code") && err.contains("en-US"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn base_url_keys() {
+        let same = [
+            "https://mirror.example/pub",
+            "HTTPS://Mirror.Example/pub/",
+            "https://mirror.example:443/pub//",
+            "https://MIRROR.example:/pub",
+        ];
+        for url in same {
+            assert_eq!(base_url_key(url), "https://mirror.example/pub", "{url}");
+        }
+        assert_eq!(base_url_key("http://m.example:80"), "http://m.example");
+        assert_eq!(base_url_key("http://[::1]:80/x"), "http://[::1]/x");
+        for other in [
+            "http://mirror.example/pub",
+            "https://mirror.example:8443/pub",
+            "https://mirror.example/Pub",
+            "https://mirror.example/pub/sub",
+            "https://other.example/pub",
+            "http://mirror.example:443/pub",
+        ] {
+            assert_ne!(
+                base_url_key(other),
+                "https://mirror.example/pub",
+                "{other}"
+            );
+        }
+        assert_eq!(
+            base_url_key("http://m.example:8080/"),
+            "http://m.example:8080"
+        );
+    }
 
     #[test]
     fn langs() {

@@ -1340,3 +1340,196 @@ fn the_answer_to_a_login_always_says_where_to_go() {
         broken.join("\n")
     );
 }
+
+// ----- issue 14 -----
+
+#[test]
+fn removing_an_aliased_product_confirms_its_aliases_and_takes_them() {
+    let env = Env::new();
+    add_user(&env, "ann", "admin");
+    env.setup(&[
+        "product add fx-1.0 --lang de",
+        "location add fx-1.0 win /fx/:lang/setup.exe",
+        "mirror add m1 http://127.0.0.1:9/m1",
+        "status set m1 present",
+        "alias set fx-latest fx-1.0",
+    ]);
+    let server = env.serve(&[]);
+    let bounce = "/?product=fx-latest&os=win&lang=de";
+    assert_eq!(server.get(bounce).status, 302);
+    let mut b = Browser::new(server.port);
+    b.login("ann");
+    let csrf = b.csrf();
+
+    // The remove button's confirmation names the alias that goes with it,
+    // and the form carries it.
+    let page = b.get("/admin/products/fx-1.0");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.body.contains(
+            r#"data-confirm="Remove product fx-1.0, its locations and its alias fx-latest?""#
+        ),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Its alias <strong>fx-latest</strong> goes with it"),
+        "{}",
+        page.body
+    );
+    assert_eq!(input_value(&page.body, "alias").as_deref(), Some("fx-latest"));
+
+    // Another alias comes to point at it after the page was shown: the
+    // confirmation did not name it, so nothing is removed.
+    env.ok(&["alias", "set", "fx-stable", "fx-1.0"]);
+    let r = b.post(
+        "/admin/products/fx-1.0/remove",
+        &[("csrf", &csrf), ("alias", "fx-latest")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.location(), "/admin/products/fx-1.0");
+    let page = b.get("/admin/products/fx-1.0");
+    assert!(
+        page.body
+            .contains("Nothing was removed: alias fx-stable points at product fx-1.0 too"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(
+            r#"data-confirm="Remove product fx-1.0, its locations and its aliases fx-latest, fx-stable?""#
+        ),
+        "{}",
+        page.body
+    );
+    assert_eq!(server.get(bounce).status, 302);
+
+    // Confirmed with both: the product and its aliases go at once, the
+    // message names them, the aliases answer 404 and the audit log has it.
+    let r = b.post(
+        "/admin/products/fx-1.0/remove",
+        &[
+            ("csrf", &csrf),
+            ("alias", "fx-latest"),
+            ("alias", "fx-stable"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.location(), "/admin/products");
+    let page = b.get("/admin/products");
+    assert!(
+        page.body.contains(
+            "Removed product fx-1.0, its locations and its aliases fx-latest, fx-stable."
+        ),
+        "{}",
+        page.body
+    );
+    for alias in ["fx-latest", "fx-stable"] {
+        let r = server.get(&format!("/?product={alias}&os=win&lang=de"));
+        assert_eq!((r.status, r.body.as_str()), (404, NOT_FOUND), "{alias}");
+    }
+    assert_eq!(env.ok(&["alias", "list"]).lines().count(), 1, "only the header");
+    let audit = b.get("/admin/audit?q=fx-1.0");
+    assert!(
+        audit
+            .body
+            .contains("fx-1.0 with alias(es) fx-latest, fx-stable"),
+        "{}",
+        audit.body
+    );
+    assert!(audit.body.contains("admin:ann"), "{}", audit.body);
+}
+
+#[test]
+fn a_mirror_at_another_mirrors_address_is_refused_with_a_link_to_it() {
+    let env = Env::new();
+    add_user(&env, "ann", "admin");
+    env.setup(&["mirror add m1 https://m1.example/pub --rating 10"]);
+    let server = env.serve(&[]);
+    let mut b = Browser::new(server.port);
+    b.login("ann");
+    let csrf = b.csrf();
+    let link = r#"<a href="/admin/mirrors/m1">m1</a>"#;
+
+    let r = b.post(
+        "/admin/mirrors",
+        &[
+            ("csrf", &csrf),
+            ("name", "m2"),
+            ("base_url", "https://M1.example:443/pub/"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(
+        r.body
+            .contains(&format!("Mirror {link} has the base URL <code>https://m1.example/pub</code> already")),
+        "{}",
+        r.body
+    );
+    assert_eq!(mirror_names(&env), ["m1"]);
+
+    let r = b.post(
+        "/admin/mirrors",
+        &[("csrf", &csrf), ("name", "m2"), ("base_url", "https://m2.example/pub")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let r = b.post(
+        "/admin/mirrors/m2",
+        &[
+            ("csrf", &csrf),
+            ("base_url", "https://m1.example/pub/"),
+            ("rating", "5"),
+            ("active", "on"),
+        ],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains(&format!("Change or remove {link} instead")), "{}", r.body);
+    assert_eq!(
+        mirrors(&env),
+        [
+            ("m1".to_string(), "10".to_string(), "yes".to_string()),
+            ("m2".to_string(), "100".to_string(), "yes".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_language_that_is_no_locale_code_is_refused_in_the_admin_with_an_example() {
+    let env = Env::new();
+    add_user(&env, "ann", "admin");
+    let server = env.serve(&[]);
+    let mut b = Browser::new(server.port);
+    b.login("ann");
+    let csrf = b.csrf();
+    let r = b.post(
+        "/admin/products",
+        &[("csrf", &csrf), ("name", "p"), ("languages", "de english")],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(
+        r.body.contains("&quot;english&quot; is not a locale code")
+            && r.body.contains("e.g. de, en-US"),
+        "{}",
+        r.body
+    );
+    assert_eq!(env.ok(&["product", "list"]).lines().count(), 1, "only the header");
+    let r = b.post(
+        "/admin/products",
+        &[("csrf", &csrf), ("name", "p"), ("languages", "de ja-JP-mac")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let r = b.post(
+        "/admin/products/p/languages",
+        &[("csrf", &csrf), ("languages", "de ja-JP-mac multi english")],
+    );
+    assert_eq!(r.status, 422, "{r:?}");
+    assert!(r.body.contains("&quot;english&quot; is not a locale code"), "{}", r.body);
+    assert!(env.ok(&["product", "list"]).contains("de,ja-JP-mac "));
+    let r = b.post(
+        "/admin/products/p/languages",
+        &[("csrf", &csrf), ("languages", "de ja-JP-mac multi sr-Latn")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(env.ok(&["product", "list"]).contains("de,ja-JP-mac,multi,sr-Latn"));
+}

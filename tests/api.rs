@@ -726,35 +726,20 @@ fn a_release_flow_as_bouncerscript_runs_it() {
     assert!(!product_list(&env).contains_key(FX_SSL));
     assert_not_found(&server, FX_SSL, "win", "de");
 
-    // product_delete/ by name of the alias's target is refused (a numbered
-    // error) and changes nothing; once the alias points elsewhere it works.
+    // product_delete/ by name of the alias's target deletes the alias with
+    // it, as bouncer-admin does; the alias stops bouncing at once.
     let r = api.post("product_delete/", &[("product", FX)]);
-    let (number, text) = error(&r);
-    assert_eq!(number, 104, "{r:?}");
-    assert!(text.contains("firefox-latest"), "{r:?}");
-    assert!(product_list(&env).contains_key(FX));
-    assert_eq!(bounce_url(&server, FX, "win", "de"), mirrored);
-    let r = api.post(
-        "product_add/",
-        &[("product", "Firefox-131.0"), ("languages", "de")],
+    assert_eq!(
+        success(&r),
+        format!("Deleted product: {FX} and its alias(es) firefox-latest")
     );
-    products(&r);
-    let r = api.post(
-        "create_update_alias",
-        &[
-            ("alias", "firefox-latest"),
-            ("related_product", "Firefox-131.0"),
-        ],
-    );
-    success(&r);
-    assert_eq!(alias_list(&env)["firefox-latest"], "Firefox-131.0");
-    let r = api.post("product_delete/", &[("product", FX)]);
-    assert_eq!(success(&r), format!("Deleted product: {FX}"));
     assert_eq!(products(&api.get(&show_fx)), []);
     assert_eq!(locations(&api.get(&show)), []);
     assert!(!product_list(&env).contains_key(FX));
     assert!(!location_list(&env).iter().any(|(p, _, _)| p == FX));
+    assert!(alias_list(&env).is_empty());
     assert_not_found(&server, FX, "win", "de");
+    assert_not_found(&server, "firefox-latest", "win", "de");
 }
 
 // ----- 2. errors, auth, the body cap, slashes, fuzzy, JSON -----
@@ -822,6 +807,11 @@ fn every_documented_error_is_a_numbered_400_in_xml_and_json() {
             ],
             103,
         ),
+        (
+            "product_add",
+            &[("product", "New-1.0"), ("languages", "english")],
+            103,
+        ),
         ("product_add", &[("product", FX)], 104),
         ("product_add", &[("product", "FIREFOX-130.0")], 104),
         ("product_add", &[("product", "fx-latest")], 104),
@@ -829,7 +819,6 @@ fn every_documented_error_is_a_numbered_400_in_xml_and_json() {
         ("product_delete", &[("product", "Nope-1.0")], 102),
         ("product_delete", &[("product_id", "999999")], 102),
         ("product_delete", &[("product_id", "abc")], 102),
-        ("product_delete", &[("product", FX)], 104),
         ("product_language_add", &[("languages", "fr")], 101),
         (
             "product_language_add",
@@ -839,6 +828,11 @@ fn every_documented_error_is_a_numbered_400_in_xml_and_json() {
         (
             "product_language_add",
             &[("product", FX), ("languages", "x!y")],
+            103,
+        ),
+        (
+            "product_language_add",
+            &[("product", FX), ("languages", "english")],
             103,
         ),
         (
@@ -1542,8 +1536,8 @@ fn fuzzy_matching_on_product_show_location_show_and_uptake() {
         [("Empty-1.0".to_string(), vec![])]
     );
 
-    // uptake: both named → every matching pair (0 where nothing serves);
-    // one named → the pairs that have a location.
+    // uptake: only the matching pairs that have a location, whether both
+    // are named or one.
     let oses: Vec<String> = env
         .ok(&["os", "list"])
         .lines()
@@ -1560,7 +1554,7 @@ fn fuzzy_matching_on_product_show_location_show_and_uptake() {
         .collect();
     let expected: BTreeSet<(String, String)> = [FX, FX_SSL]
         .iter()
-        .flat_map(|p| win_like.iter().map(move |o| (p.to_string(), o.to_string())))
+        .map(|p| (p.to_string(), "win".to_string()))
         .collect();
     assert_eq!(pairs, expected);
     for u in &items {
@@ -2377,4 +2371,189 @@ fn product_delete_by_id_wins_over_the_name() {
     // The id of a deleted product is not found again.
     let r = api.post("product_delete", &[("product_id", &id.to_string())]);
     assert_eq!(error(&r).0, 102);
+}
+
+// ----- issue 14: where Mozilla's release client and the peers disagreed -----
+
+#[test]
+fn uptake_with_fuzzy_answers_only_for_products_located_on_the_os() {
+    let env = env_with_users();
+    env.setup(&[
+        "product add Firefox-122.0",
+        "location add Firefox-122.0 win /fx/122.0/win32/:lang/setup.exe",
+        "product add Firefox-123.0",
+        "location add Firefox-123.0 win /fx/123.0/win32/:lang/setup.exe",
+        "location add Firefox-123.0 osx /fx/123.0/mac/:lang/fx.dmg",
+        "mirror add m1 http://127.0.0.1:9/m1 --rating 40",
+        "status set m1 present",
+    ]);
+    let server = env.serve(&[]);
+    let api = Client::user(&server, "vic");
+    let osx_only = [Uptake {
+        product: "Firefox-123.0".into(),
+        os: "osx".into(),
+        available: 40,
+        total: 40,
+    }];
+
+    // Firefox-122.0 has only a win location: no osx item for it, in XML…
+    assert_eq!(
+        uptake(&api.get("uptake?product=Firefox&os=osx&fuzzy=True")),
+        osx_only
+    );
+    // … and in JSON.
+    assert_eq!(
+        json(
+            &api.json().get("uptake?product=Firefox&os=osx&fuzzy=True"),
+            200
+        ),
+        serde_json::json!({"mirror_uptake": [
+            {"product": "Firefox-123.0", "os": "osx", "available": 40, "total": 40}
+        ]})
+    );
+    // Without fuzzy, the pair without a location answers nothing (an empty
+    // list, not an item with 0 available), the pair with one its numbers.
+    let r = api.get("uptake?product=Firefox-122.0&os=osx");
+    assert_eq!(uptake(&r), []);
+    assert_eq!(r.body, format!("{XML_DECL}<mirror_uptake/>"));
+    assert_eq!(
+        json(&api.json().get("uptake?product=firefox-122.0&os=OSX"), 200),
+        serde_json::json!({"mirror_uptake": []})
+    );
+    assert_eq!(
+        uptake(&api.get("uptake?product=Firefox-123.0&os=osx")),
+        osx_only
+    );
+    // Fuzzy OS names too: each product with the OSes it is located on.
+    let pairs: Vec<(String, String)> = uptake(&api.get("uptake?product=fire&os=s&fuzzy=true"))
+        .into_iter()
+        .map(|u| (u.product, u.os))
+        .collect();
+    assert_eq!(pairs, [("Firefox-123.0".to_string(), "osx".to_string())]);
+}
+
+#[test]
+fn product_delete_of_an_aliased_product_deletes_its_aliases_with_it() {
+    let env = small_network();
+    env.setup(&["alias set fx-stable Firefox-130.0"]);
+    let server = env.serve(&[]);
+    let session = admin_session(&server, "ann");
+    let api = Client::user(&server, "rel");
+    assert_eq!(bounce(&server, "fx-latest", "win", "de").0, 200);
+
+    // In XML, by name: the message names the aliases that went with it.
+    let r = api.post("product_delete/", &[("product", FX)]);
+    assert_eq!(
+        success(&r),
+        format!("Deleted product: {FX} and its alias(es) fx-latest, fx-stable")
+    );
+    // The aliases bounce nowhere at once, with the text release tooling
+    // matches; nothing else changed.
+    for alias in ["fx-latest", "fx-stable"] {
+        assert_not_found(&server, alias, "win", "de");
+        assert_not_found(&server, alias, "linux64", "en-US");
+    }
+    assert!(alias_list(&env).is_empty());
+    assert!(!product_list(&env).contains_key(FX));
+    assert_eq!(bounce(&server, "Thunderbird-128.0", "win", "de").0, 200);
+    // One audited change: the aliases' removals and the product's, whose
+    // entry names them.
+    let rows = audit(&server, &session, "api:rel");
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .take(3)
+        .map(|(_, action, detail)| (action.as_str(), detail.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "product.remove",
+                "Firefox-130.0 with alias(es) fx-latest, fx-stable"
+            ),
+            (
+                "alias.remove",
+                "fx-stable (its product Firefox-130.0 was removed)"
+            ),
+            (
+                "alias.remove",
+                "fx-latest (its product Firefox-130.0 was removed)"
+            ),
+        ]
+    );
+    assert_eq!(rows.len(), 3, "{rows:?}");
+
+    // In JSON, by id; the freed alias name can point elsewhere again.
+    env.ok(&["alias", "set", "ssl-latest", FX_SSL]);
+    let id = products(&api.get(&format!("product_show?product={}", quote(FX_SSL))))[0].id;
+    let v = json(
+        &api.json()
+            .post("product_delete", &[("product_id", &id.to_string())]),
+        200,
+    );
+    assert_eq!(
+        v,
+        serde_json::json!({"success": format!("Deleted product: {FX_SSL} and its alias(es) ssl-latest")})
+    );
+    assert_not_found(&server, "ssl-latest", "win", "de");
+    let r = api.post(
+        "create_update_alias",
+        &[("alias", "fx-latest"), ("related_product", "Thunderbird-128.0")],
+    );
+    assert_eq!(success(&r), "Created/updated alias fx-latest");
+    assert_eq!(bounce(&server, "fx-latest", "win", "de").0, 200);
+}
+
+#[test]
+fn a_language_that_is_no_locale_code_is_refused_with_an_example() {
+    let env = small_network();
+    let server = env.serve(&[]);
+    let api = Client::user(&server, "rel");
+    let before = cli_state(&env);
+    for (route, form) in [
+        (
+            "product_add/",
+            &[("product", "New-1.0"), ("languages", "english")][..],
+        ),
+        (
+            "product_add/",
+            &[("product", "New-1.0"), ("languages", "de,deutsch")][..],
+        ),
+        (
+            "product_language_add/",
+            &[("product", FX), ("languages", "english")][..],
+        ),
+        (
+            "product_language_add/",
+            &[("product", FX), ("languages", "fr"), ("languages", "français")][..],
+        ),
+    ] {
+        let r = api.post(route, form);
+        let (number, text) = error(&r);
+        assert_eq!(number, 103, "{route} {form:?}: {r:?}");
+        assert!(
+            text.contains("is not a locale code") && text.contains("e.g. de, en-US"),
+            "{route} {form:?}: {text}"
+        );
+        let j = json(&api.json().post(route, form), 400);
+        assert_eq!(j["error"]["number"], 103, "{j}");
+        assert_eq!(j["error"]["message"].as_str(), Some(text.as_str()));
+    }
+    assert_eq!(cli_state(&env), before, "refusals change nothing");
+    // Locale codes of every shape Mozilla ships are taken, in any case,
+    // and Android's multi-locale builds keep their `multi`.
+    let r = api.post(
+        "product_language_add/",
+        &[
+            ("product", FX),
+            ("languages", "ja-JP-mac,sr-Latn,ca-valencia"),
+            ("languages", "ast"),
+            ("languages", "ES-es"),
+            ("languages", "multi"),
+        ],
+    );
+    let langs = &names_langs(&r)[0].1;
+    for l in ["ja-JP-mac", "sr-Latn", "ca-valencia", "ast", "ES-es", "multi"] {
+        assert!(langs.contains(&l.to_string()), "{l}: {langs:?}");
+    }
 }

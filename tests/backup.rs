@@ -270,6 +270,8 @@ fn import_refuses_a_configured_database_and_bad_files_without_writing() {
         ),
     ];
     let c = Env::new();
+    // An empty database (export, which only reads, creates none).
+    c.ok(&["settings", "unset", "mail.host"]);
     let empty = c.ok(&["export", "--with-counts"]);
     for (text, expected) in cases {
         let file = work.path().join("bad.json");

@@ -112,9 +112,13 @@ impl Sessions {
         Some(out)
     }
 
-    /// Whether a session with this id is live (without marking it seen).
-    pub fn is_live(&self, id: &str, now: u64) -> bool {
-        self.lock().get(id).is_some_and(|s| live(s, now))
+    /// The user of the live session with this id (without marking it
+    /// seen).
+    pub fn user_of(&self, id: &str, now: u64) -> Option<String> {
+        self.lock()
+            .get(id)
+            .filter(|s| live(s, now))
+            .map(|s| s.user.clone())
     }
 
     /// Leaves a message for the session's next page.

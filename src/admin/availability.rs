@@ -640,7 +640,7 @@ mod tests {
                 for name in ["good", "gone", "sick", "fresh"] {
                     let m = tx.mirror_add(NewMirror {
                         name: name.into(),
-                        base_url: "http://127.0.0.1:9/pub".into(),
+                        base_url: format!("http://127.0.0.1:9/{name}"),
                         rating: 10,
                         ..NewMirror::default()
                     })?;

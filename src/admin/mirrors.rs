@@ -11,6 +11,7 @@ use maud::{Markup, html};
 use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
 use super::{Ctx, Form, Page};
 use crate::bounce::Reply;
+use crate::error::Error;
 use crate::model::{Mirror, MirrorHealth};
 use crate::store::{NewMirror, Snapshot};
 
@@ -39,7 +40,7 @@ pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
+fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
     let network = ctx.network();
     let s = match network.store().snapshot() {
         Ok(s) => s,
@@ -87,7 +88,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
         @if ctx.may(super::auth::Area::Network) {
             section.card {
                 h2 { "Add a mirror" }
-                (page::error(error))
+                @if let Some(e) = &error { (e) }
                 form.stack method="post" action="/admin/mirrors" {
                     (csrf(ctx))
                     (field("Name", "name", form.get("name"), None))
@@ -123,6 +124,21 @@ fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
     }
 }
 
+/// Why a mirror form was refused, in the page's words: a base URL that
+/// another mirror has links to that mirror (change it there, or remove it).
+fn refusal(e: &Error) -> Markup {
+    match e {
+        Error::BaseUrlTaken { base_url, mirror } => html! {
+            p.flash.error role="alert" {
+                "Mirror " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " has the base URL "
+                code { (base_url) } " already; a second mirror there would get that host's downloads twice. "
+                "Change or remove " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " instead, or give this one the address of another host."
+            }
+        },
+        e => page::error(Some(&e.to_string())),
+    }
+}
+
 fn rating(form: &Form) -> Result<u32, String> {
     let r = form.get("rating");
     if r.is_empty() {
@@ -135,7 +151,7 @@ fn rating(form: &Form) -> Result<u32, String> {
 fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let rating = match rating(form) {
         Ok(r) => r,
-        Err(e) => return list(ctx, form, Some(&e)),
+        Err(e) => return list(ctx, form, Some(page::error(Some(&e)))),
     };
     let added = ctx.write(|tx| {
         tx.mirror_add(NewMirror {
@@ -155,11 +171,11 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 m.name
             ),
         ),
-        Err(e) => list(ctx, form, Some(&e.to_string())),
+        Err(e) => list(ctx, form, Some(refusal(&e))),
     }
 }
 
-fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> Reply {
+fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -> Reply {
     let s = match ctx.network().store().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
@@ -195,7 +211,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
         p { a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "What this mirror serves" } " · " a href={ "/admin/audit?q=" (seg(&m.name)) } { "History" } }
         section.card {
             h2 { "Settings" }
-            (page::error(error))
+            @if let Some(e) = &error { (e) }
             form.stack method="post" action=(url) {
                 (csrf(ctx))
                 (field("Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
@@ -225,7 +241,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     let rating = match rating(form) {
         Ok(r) => r,
-        Err(e) => return edit(ctx, name, Some(form), Some(&e)),
+        Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };
     let regions = form.all("region");
     let saved = ctx.write(|tx| {
@@ -242,10 +258,10 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
             &format!("/admin/mirrors/{}", seg(&m.name)),
             format!("Saved mirror {}.", m.name),
         ),
-        Err(crate::error::Error::NotFound { .. }) => {
+        Err(Error::NotFound { .. }) => {
             ctx.not_found(&format!("There is no mirror named {name:?}."))
         }
-        Err(e) => edit(ctx, name, Some(form), Some(&e.to_string())),
+        Err(e) => edit(ctx, name, Some(form), Some(refusal(&e))),
     }
 }
 
@@ -343,6 +359,51 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+    }
+
+    #[test]
+    fn a_second_mirror_at_an_address_links_to_the_first() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let hostile = "m<1>&\"";
+        for (name, url) in [(hostile, "https://m1.example/pub"), ("m2", "https://m2.example")] {
+            redirected(post(
+                &admin,
+                &ann,
+                "/admin/mirrors",
+                &[("name", name), ("base_url", url)],
+            ));
+        }
+        let link = format!(
+            r#"<a href="/admin/mirrors/{}">m&lt;1&gt;&amp;&quot;</a>"#,
+            crate::admin::page::seg(hostile)
+        );
+        // Added: refused with the form kept and a link to the mirror
+        // that has the address.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors",
+            &[("name", "m3"), ("base_url", "https://M1.example:443/pub/")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains(&format!("Mirror {link} has the base URL <code>https://m1.example/pub</code> already")), "{page}");
+        assert!(page.contains(r#"value="https://M1.example:443/pub/""#), "{page}");
+        assert_eq!(admin.network.store().snapshot().unwrap().mirrors.len(), 2);
+        // Moved there: the same, on the mirror's own page.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m2",
+            &[("base_url", "https://m1.example/pub"), ("rating", "3"), ("active", "on")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains(&format!("Change or remove {link} instead")), "{page}");
+        let s = admin.network.store().snapshot().unwrap();
+        assert_eq!(s.mirror("m2").unwrap().base_url, "https://m2.example");
+        assert_eq!(s.mirror("m2").unwrap().rating, 100);
     }
 
     #[test]

@@ -56,14 +56,19 @@ pub const MAX_BODY: usize = 64 << 20;
 /// session get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
 /// (the login form) 16 KiB.
 pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
-    let live = auth::cookie(headers, SESSION_COOKIE)
-        .is_some_and(|id| admin.sessions.is_live(id, crate::model::now()));
+    let live = session_user(admin, headers).is_some();
     let secs = std::time::Duration::from_secs;
     match (live, path.trim_end_matches('/')) {
         (true, "/admin/loader/preview" | "/admin/geoip/import") => (MAX_BODY, secs(600)),
         (true, _) => (1 << 20, secs(60)),
         (false, _) => (16 << 10, secs(30)),
     }
+}
+
+/// The user of the live session the request's cookie names, if any.
+pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
+    auth::cookie(headers, SESSION_COOKIE)
+        .and_then(|id| admin.sessions.user_of(id, crate::model::now()))
 }
 
 /// The admin application: the network it manages and its sessions.

@@ -436,7 +436,7 @@ mod tests {
             .write("test", |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
-                    base_url: "https://m.example/pub".into(),
+                    base_url: format!("https://{name}.example/pub"),
                     rating,
                     inactive,
                     ..NewMirror::default()

@@ -16,7 +16,10 @@
 //! - `POST /admin/products/NAME/aliases`: points `alias` at this product.
 //! - `POST /admin/products/NAME/aliases/ALIAS/remove`
 //! - `POST /admin/products/NAME/check`: flags it `checknow` and starts a run.
-//! - `POST /admin/products/NAME/remove`
+//! - `POST /admin/products/NAME/remove`: removes it with its locations
+//!   and the aliases pointing at it; every such alias must be among the
+//!   form's `alias` fields (the ones its page named in the confirmation),
+//!   else nothing is removed and the page says which it did not name.
 //!
 //! The section-wide alias forms post to the section's root: every path
 //! segment right after `/admin/products/` may be a product's name
@@ -60,7 +63,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, [name, "aliases"]) => alias_set(ctx, Some(name), &page.form),
         (true, [name, "aliases", alias, "remove"]) => alias_remove(ctx, Some(name), alias),
         (true, [name, "check"]) => check(ctx, name),
-        (true, [name, "remove"]) => remove(ctx, name),
+        (true, [name, "remove"]) => remove(ctx, name, &page.form),
         _ => ctx.not_found("There is no such product page."),
     }
 }
@@ -550,9 +553,20 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
                 h2 { "Remove" }
                 p { "Removing a product removes its locations, their files and availability. Its download counts stay." }
                 @if !aliases.is_empty() {
-                    p.muted { "Aliases point at it: remove them or point them elsewhere first." }
+                    p {
+                        @if aliases.len() == 1 { "Its alias " } @else { "Its aliases " }
+                        strong { (aliases.join(", ")) }
+                        @if aliases.len() == 1 { " goes" } @else { " go" }
+                        " with it (it would answer 404): point it at another product above first to keep it."
+                    }
                 }
-                (page::button(ctx, &format!("{url}/remove"), "Remove this product", "danger", Some(&format!("Remove product {} and its locations?", p.name))))
+                // The aliases named here go with it; one set to point here
+                // after this page was shown makes the removal ask again.
+                form.inline method="post" action={ (url) "/remove" } {
+                    (csrf(ctx))
+                    @for a in &aliases { input type="hidden" name="alias" value=(a); }
+                    button.danger type="submit" data-confirm=(removal_question(&p.name, &aliases)) { "Remove this product" }
+                }
             }
         }
     };
@@ -737,12 +751,75 @@ fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
     }
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
-    match ctx.write(|tx| tx.product_remove(name)) {
-        Ok(p) => ctx.done(
-            "/admin/products",
-            format!("Removed product {} and its locations.", p.name),
+/// What the remove button asks before removing `product`.
+fn removal_question(product: &str, aliases: &[&str]) -> String {
+    match aliases {
+        [] => format!("Remove product {product} and its locations?"),
+        [alias] => format!("Remove product {product}, its locations and its alias {alias}?"),
+        _ => format!(
+            "Remove product {product}, its locations and its aliases {}?",
+            aliases.join(", ")
         ),
+    }
+}
+
+/// The aliases in `current` that `confirmed` does not name (names compare
+/// case-insensitively, as the store keys them).
+fn unconfirmed<'a>(current: &'a [String], confirmed: &[String]) -> Vec<&'a str> {
+    current
+        .iter()
+        .filter(|a| !confirmed.iter().any(|c| c.trim().eq_ignore_ascii_case(a)))
+        .map(String::as_str)
+        .collect()
+}
+
+fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+    let confirmed = form.all("alias");
+    let removed = ctx.write(|tx| {
+        let Some(product) = tx.product(name)? else {
+            return Err(Error::not_found("product", name));
+        };
+        let aliases = tx.alias_list()?;
+        let current: Vec<String> = crate::model::aliases_of(&aliases, product.id)
+            .into_iter()
+            .map(|a| a.name.clone())
+            .collect();
+        let missing = unconfirmed(&current, &confirmed);
+        if !missing.is_empty() {
+            let (noun, verb, them) = if missing.len() == 1 {
+                ("alias", "points", "it")
+            } else {
+                ("aliases", "point", "them")
+            };
+            return Err(Error::InUse {
+                detail: format!(
+                    "Nothing was removed: {noun} {} {verb} at product {} too, and the confirmation did not name {them}. Look at its aliases below, then remove the product again if they should go with it.",
+                    missing.join(", "),
+                    product.name
+                ),
+            });
+        }
+        tx.product_remove(name)
+    });
+    match removed {
+        Ok(r) => ctx.done(
+            "/admin/products",
+            match r.aliases.as_slice() {
+                [] => format!("Removed product {} and its locations.", r.product.name),
+                [alias] => format!(
+                    "Removed product {}, its locations and its alias {alias}.",
+                    r.product.name
+                ),
+                aliases => format!(
+                    "Removed product {}, its locations and its aliases {}.",
+                    r.product.name,
+                    aliases.join(", ")
+                ),
+            },
+        ),
+        Err(Error::NotFound { .. }) => {
+            ctx.not_found(&format!("There is no product named {name:?}."))
+        }
         Err(e) => ctx.failed(&product_url(name), e.to_string()),
     }
 }
@@ -1193,10 +1270,12 @@ mod tests {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body(r).contains("is an alias"));
 
-        // The target cannot be removed while the alias points at it.
+        // The target is not removed unless the confirmation named the
+        // alias that would go with it.
         let r = post(&admin, &ann, "/admin/products/fx-2/remove", &[]);
-        assert!(follow(&admin, &ann, r).contains("is the target of alias(es) fx-latest"));
+        assert_eq!(redirected(r), "/admin/products/fx-2");
         assert!(product(&admin, "fx-2").is_some());
+        assert!(admin.network.index().product_named("fx-latest").is_some());
 
         // Removed from the list's card, then from a product page.
         let r = post(
@@ -1229,6 +1308,109 @@ mod tests {
             &[],
         );
         assert!(follow(&admin, &ann, r).contains("No alias named"));
+    }
+
+    #[test]
+    fn removing_a_product_takes_the_aliases_its_confirmation_named() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx-1");
+        add(&admin, &ann, "fx-2");
+        for alias in ["fx-latest", "fx-stable"] {
+            redirected(post(
+                &admin,
+                &ann,
+                "/admin/products/fx-1/aliases",
+                &[("alias", alias)],
+            ));
+        }
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx-2/aliases",
+            &[("alias", "fx-beta")],
+        ));
+
+        // The page says which aliases go with it, and the button asks.
+        let page = body(get(&admin, &ann, "/admin/products/fx-1"));
+        assert!(
+            page.contains("Its aliases <strong>fx-latest, fx-stable</strong> go with it"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"data-confirm="Remove product fx-1, its locations and its aliases fx-latest, fx-stable?""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<input type="hidden" name="alias" value="fx-latest">"#));
+        let page = body(get(&admin, &ann, "/admin/products/fx-2"));
+        assert!(
+            page.contains(r#"data-confirm="Remove product fx-2, its locations and its alias fx-beta?""#),
+            "{page}"
+        );
+
+        // A confirmation that missed an alias (one pointed here since the
+        // page was shown) removes nothing and names it.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1/remove",
+            &[("alias", "fx-latest")],
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("Nothing was removed: alias fx-stable points at product fx-1 too"),
+            "{page}"
+        );
+        assert!(product(&admin, "fx-1").is_some());
+        assert_eq!(admin.network.store().snapshot().unwrap().aliases.len(), 3);
+
+        // Confirmed (names in any case): product and aliases go in one write.
+        let before = admin.network.store().events(1000).unwrap().len();
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1/remove",
+            &[("alias", "FX-LATEST"), ("alias", "fx-stable")],
+        );
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "/admin/products"
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(
+            page.contains("Removed product fx-1, its locations and its aliases fx-latest, fx-stable."),
+            "{page}"
+        );
+        assert!(product(&admin, "fx-1").is_none());
+        let index = admin.network.index();
+        assert!(index.product_named("fx-latest").is_none());
+        assert!(index.product_named("fx-stable").is_none());
+        assert!(index.product_named("fx-beta").is_some());
+        drop(index);
+        let events = admin.network.store().events(3).unwrap();
+        assert_eq!(
+            admin.network.store().events(1000).unwrap().len(),
+            before + 3
+        );
+        assert_eq!(
+            (events[0].actor.as_str(), events[0].action.as_str(), events[0].detail.as_str()),
+            ("admin:ann", "product.remove", "fx-1 with alias(es) fx-latest, fx-stable")
+        );
+        assert!(events[1..].iter().all(|e| e.action == "alias.remove" && e.actor == "admin:ann"));
+
+        // One alias, confirmed: singular words.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-2/remove",
+            &[("alias", "fx-beta")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Removed product fx-2, its locations and its alias fx-beta."));
+        assert!(admin.network.store().snapshot().unwrap().aliases.is_empty());
+        assert_eq!(
+            post(&admin, &ann, "/admin/products/fx-2/remove", &[]).status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[test]
@@ -1347,7 +1529,7 @@ mod tests {
             crate::admin::page::seg(img)
         )));
         assert!(
-            pages[5].contains("is the target of alias(es)"),
+            pages[5].contains("Nothing was removed: alias"),
             "{}",
             pages[5]
         );

@@ -754,7 +754,7 @@ mod tests {
             .write("test", |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
-                    base_url: "https://m.example".into(),
+                    base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
                     rating: 10,
                     ..NewMirror::default()
                 })

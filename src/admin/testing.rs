@@ -147,7 +147,10 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
         .write("test", |tx| {
             tx.mirror_add(crate::store::NewMirror {
                 name: name.into(),
-                base_url: "https://mirror.example/pub".into(),
+                base_url: format!(
+                    "https://mirror.example/pub/{}",
+                    crate::query::encode_component(name)
+                ),
                 rating: 100,
                 regions: regions.iter().map(|r| r.to_string()).collect(),
                 contact: String::new(),

@@ -110,8 +110,11 @@ fn product_add(api: &Api, caller: &Caller, form: &Form) -> Outcome {
         return Err(Failure::numbered(103, "Cannot add an empty product name"));
     };
     let languages = languages(form);
-    if !languages.iter().all(|l| crate::validate::is_lang(l)) {
-        return Err(Failure::numbered(103, "invalid language code(s)"));
+    if let Some(bad) = not_locale_codes(&languages, &[]) {
+        return Err(Failure::numbered(
+            103,
+            format!("invalid language code(s): {bad}"),
+        ));
     }
     crate::validate::name("product", name).map_err(|e| Failure::numbered(103, e.to_string()))?;
     let s = snapshot(api)?;
@@ -158,7 +161,9 @@ fn product_delete(api: &Api, caller: &Caller, form: &Form) -> Outcome {
     }
     .ok_or_else(not_found)?;
     let (id, name) = (product.id, product.name.clone());
-    caller
+    // Its aliases go with it, in the same transaction (as bouncer-admin
+    // and Tuxedo delete it).
+    let removed = caller
         .write(api, |tx| {
             if tx.product(&name)?.is_none_or(|p| p.id != id) {
                 return Err(Error::not_found("product", &name));
@@ -169,14 +174,24 @@ fn product_delete(api: &Api, caller: &Caller, form: &Form) -> Outcome {
             Error::NotFound { .. } => not_found(),
             e => Failure::from_store(e),
         })?;
-    Ok(Doc::Success(format!("Deleted product: {name}")))
+    Ok(Doc::Success(if removed.aliases.is_empty() {
+        format!("Deleted product: {name}")
+    } else {
+        format!(
+            "Deleted product: {name} and its alias(es) {}",
+            removed.aliases.join(", ")
+        )
+    }))
 }
 
 fn product_language_add(api: &Api, caller: &Caller, form: &Form) -> Outcome {
     let product = &named_product(api, form)?;
     let languages = languages(form);
-    if !languages.iter().all(|l| crate::validate::is_lang(l)) {
-        return Err(Failure::numbered(103, "Invalid language code(s)"));
+    if let Some(bad) = not_locale_codes(&languages, &product.languages) {
+        return Err(Failure::numbered(
+            103,
+            format!("Invalid language code(s): {bad}"),
+        ));
     }
     if languages.is_empty() {
         return Ok(Doc::Products(vec![product_doc(product)]));
@@ -272,6 +287,18 @@ fn languages(form: &Form) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Why `languages` cannot be added to a product that has `have`: the
+/// store's words for the first that is no locale code, with an example.
+/// `None` when they all may be.
+fn not_locale_codes(languages: &[String], have: &[String]) -> Option<String> {
+    crate::model::product_languages(have, languages)
+        .err()
+        .map(|e| match e {
+            Error::Invalid { detail, .. } => detail,
+            e => e.to_string(),
+        })
 }
 
 fn has_language(p: &Product, lang: &str) -> bool {
@@ -545,17 +572,18 @@ fn uptake(api: &Api, _: &Caller, form: &Form) -> Outcome {
     for p in products {
         let key = p.name.to_lowercase();
         for &o in &oses {
-            // Both named: every pair answers (as Tuxedo did), 0 where
-            // nothing serves it. One named: the pairs that have a location.
-            let has_location = located.get(&p.id).is_some_and(|l| l.contains(&o));
-            if (product.is_none() || os.is_none()) && !has_location {
+            // Only pairs with a location answer, as in Tuxedo (which reads
+            // the locations of the products and OSes asked for), with or
+            // without fuzzy: a product has no uptake on an OS it is not
+            // built for.
+            if !located.get(&p.id).is_some_and(|l| l.contains(&o)) {
                 continue;
             }
             items.push(UptakeItem {
                 product: p.name.clone(),
                 os: o.to_string(),
-                // Absent from the index: an inactive product or no
-                // location, which no mirror serves.
+                // Absent from the index: an inactive product, which no
+                // mirror serves.
                 available: live
                     .get(&(key.clone(), o.to_string()))
                     .copied()

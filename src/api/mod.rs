@@ -21,9 +21,9 @@
 //! | endpoint | method | parameters | answer | errors (HTTP 400) |
 //! |---|---|---|---|---|
 //! | `product_show` | GET | `product`, `fuzzy` (none: every product) | `<products>` | — |
-//! | `product_add` | POST | `product`, `languages`*, `ssl_only` | `<products>` with the new product | 103 empty name, invalid languages or name; 104 exists (or is an alias) |
-//! | `product_delete` | POST | `product_id` or `product` | `<success>Deleted product: NAME</success>` | 101 neither; 102 not found; 104 an alias points at it |
-//! | `product_language_add` | POST | `product`, `languages`* | `<products>` with the product | 101 no product; 102 not found; 103 invalid language; 104 a language exists |
+//! | `product_add` | POST | `product`, `languages`*, `ssl_only` | `<products>` with the new product | 103 empty name, a language that is no locale code, invalid name; 104 exists (or is an alias) |
+//! | `product_delete` | POST | `product_id` or `product` | `<success>Deleted product: NAME</success>` (`… and its alias(es) A, B` when aliases pointed at it: they are deleted with it) | 101 neither; 102 not found |
+//! | `product_language_add` | POST | `product`, `languages`* | `<products>` with the product | 101 no product; 102 not found; 103 a language that is no locale code; 104 a language exists |
 //! | `product_language_delete` | POST | `product`, `languages`* (`*`: all) | `<success>Deleted languages a, b from product NAME</success>` | 101 no product, no languages; 102 not found; 103 invalid language |
 //! | `location_show` | GET | `product`, `fuzzy` | `<locations>` (`<locations/>` when nothing matches) | 103 no product |
 //! | `location_add` | POST | `product`, `os`, `path` | `<locations>` with the new location | 101 missing field; 106 unknown os; 105 unknown product; 103 invalid path; 104 the product has a location for the os |
@@ -36,17 +36,24 @@
 //! `uptake` answers, for each (product, os), `available` = the summed
 //! rating of the active, healthy mirrors that have the file now (from the
 //! live index, so sentry's latest findings) and `total` = the summed
-//! rating of all active mirrors. With both `product` and `os` every
-//! matching pair answers (0 available where there is no location or the
-//! product is inactive); with one of them, the pairs that have a location.
+//! rating of all active mirrors. Only the matching (product, os) pairs
+//! that have a location answer (with or without `fuzzy`; 0 available for
+//! an inactive product); none may match (`<mirror_uptake/>`).
+//!
+//! A language to add (`product_add`, `product_language_add`) must be a
+//! locale code: a 2–3 letter language, optionally with region, script or
+//! variant parts (`de`, `en-US`, `ja-JP-mac`, `sr-Latn`), or `multi`.
 //!
 //! Other answers: 401 (with `WWW-Authenticate: Basic realm="Bouncer API"`)
 //! without valid credentials; 403 for a write by a `viewer`, or a write
 //! sent by a browser from another site; 405 for the wrong method (with
 //! `Allow`); 413 with `<error number="101">` for a body over 500 KB; 429
-//! (with `Retry-After`) after too many failed logins for the account or
-//! from the address; 503 when too many passwords are being checked at once.
-//! These carry an `<error>` without a number, except 413.
+//! with `<error number="107">` and `Retry-After` after too many failed
+//! logins for the account or from the address, or over a rate limit
+//! (requests without credentials or with wrong ones: `serve --admin-rate`
+//! per address; authenticated ones: `--user-rate` per user, off by
+//! default); 503 when too many passwords are being checked at once.
+//! These carry an `<error>` without a number, except 413 and 429.
 //!
 //! # JSON
 //!
@@ -87,6 +94,7 @@ use crate::bounce::Reply;
 use crate::error::Error;
 use crate::model::User;
 use crate::network::Network;
+use crate::ratelimit::{Limits, retry_after_secs};
 use auth::{Denied, Gate};
 use doc::Doc;
 use endpoints::{ENDPOINTS, Endpoint};
@@ -134,6 +142,9 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// The client's address.
     pub peer: IpAddr,
+    /// The rate limits: per user once authenticated, per address when
+    /// authentication fails.
+    pub limits: &'a Limits,
 }
 
 /// Whether `path` belongs to the API.
@@ -205,7 +216,9 @@ impl Failure {
         match e {
             Error::Invalid { .. } => Failure::numbered(103, e.to_string()),
             Error::NotFound { .. } => Failure::numbered(102, e.to_string()),
-            Error::Exists { .. } | Error::InUse { .. } => Failure::numbered(104, e.to_string()),
+            Error::Exists { .. } | Error::InUse { .. } | Error::BaseUrlTaken { .. } => {
+                Failure::numbered(104, e.to_string())
+            }
             e => {
                 crate::log::error("an API request failed", &[("error", &e)]);
                 Failure::new(
@@ -297,6 +310,36 @@ pub fn too_large(headers: &HeaderMap) -> Reply {
         )
     }
     .reply(Format::of(headers))
+}
+
+/// The error number of a `429 Too Many Requests` (Tuxedo's numbers end
+/// at 106).
+pub const TOO_MANY_REQUESTS: u32 = 107;
+
+/// A numbered `429` with `Retry-After`: `wait` is how long until the
+/// client may come back; `why` says whose limit was reached.
+fn too_many_failure(wait: std::time::Duration, why: &str) -> Failure {
+    let secs = retry_after_secs(wait);
+    Failure {
+        number: Some(TOO_MANY_REQUESTS),
+        ..Failure::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests {why}; try again in {secs} s"),
+        )
+    }
+    .with(RETRY_AFTER, HeaderValue::from(secs))
+}
+
+/// The 429 for unauthenticated requests over the per-address limit, in
+/// XML or JSON as the client asked.
+pub fn too_many(headers: &HeaderMap, wait: std::time::Duration) -> Reply {
+    too_many_failure(wait, "from your address without credentials").reply(Format::of(headers))
+}
+
+/// Whether the request carries credentials (an `Authorization` header):
+/// such requests are limited per user once checked, not per address.
+pub fn has_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key(hyper::header::AUTHORIZATION)
 }
 
 /// Answers an API request. Blocking: call it off the async workers.
@@ -418,21 +461,32 @@ fn authenticate(api: &Api, req: &Request<'_>) -> Result<Caller, Failure> {
         .gate
         .check(api.network.store(), &name, &password, &client)
     {
-        Ok(user) => Ok(Caller { user }),
+        Ok(user) => match req.limits.user(&user.name) {
+            Ok(()) => Ok(Caller { user }),
+            Err(wait) => Err(too_many_failure(wait, "for this user")),
+        },
         Err(Denied::Wrong) => {
             crate::log::warn(
                 "API authentication failed",
                 &[("user", &name), ("client", &client)],
             );
+            // A failed check is unauthenticated traffic: it spends the
+            // address's tokens too.
+            if let Err(wait) = req.limits.anonymous(req.peer) {
+                return Err(too_many_failure(wait, "from your address"));
+            }
             Err(challenge("wrong user name or password"))
         }
-        Err(Denied::Locked(wait)) => Err(Failure::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "too many failed logins for this account or from this address; try again in {} minutes",
-                wait.div_ceil(60)
-            ),
-        )
+        Err(Denied::Locked(wait)) => Err(Failure {
+            number: Some(TOO_MANY_REQUESTS),
+            ..Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed logins for this account or from this address; try again in {} minutes",
+                    wait.div_ceil(60)
+                ),
+            )
+        }
         .with(RETRY_AFTER, HeaderValue::from(wait))),
         Err(Denied::Busy) => Err(Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -226,6 +226,7 @@ impl Call {
                 headers: &self.headers,
                 body: &self.body,
                 peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                limits: &crate::ratelimit::Limits::new(0, 0),
             },
         );
         let status = reply.status();
@@ -386,6 +387,16 @@ fn product_add_errors() {
             103,
             "invalid language code(s)",
         ),
+        (
+            &[("product", "X"), ("languages", "english")],
+            103,
+            "invalid language code(s): \"english\" is not a locale code",
+        ),
+        (
+            &[("product", "X"), ("languages", "de,deutsch")],
+            103,
+            "e.g. de, en-US",
+        ),
         (&[("product", "firefox")], 104, "product already exists."),
         (&[("product", "FX-LATEST")], 104, "alias"),
         (&[("product", "a\u{7}b")], 103, "invalid product"),
@@ -434,7 +445,6 @@ fn product_delete_errors() {
         (&[("product", "nope")], 102, "No product found."),
         (&[("product_id", "999")], 102, "No product found."),
         (&[("product_id", "x1")], 102, "No product found."),
-        (&[("product", "Firefox")], 104, "fx-latest"),
     ];
     for (fields, number, text) in cases {
         let (n, message) = post(&api, "product_delete/", fields).error();
@@ -442,6 +452,54 @@ fn product_delete_errors() {
         assert!(message.contains(text), "{fields:?}: {message}");
     }
     assert!(api.network.index().product_named("Firefox").is_some());
+}
+
+#[test]
+fn product_delete_of_an_aliased_product_deletes_its_aliases_too() {
+    let (_dir, api) = api();
+    api.network
+        .write("test", |tx| {
+            tx.alias_set("fx-latest", "Firefox")?;
+            tx.alias_set("FX-stable", "Firefox")?;
+            tx.alias_set("ssl-latest", "Firefox-SSL").map(drop)
+        })
+        .unwrap();
+    let before = event_count(&api);
+    let r = post(&api, "product_delete/", &[("product", "firefox")]);
+    assert_eq!(
+        r.ok(),
+        "<success>Deleted product: Firefox and its alias(es) fx-latest, FX-stable</success>"
+    );
+    let index = api.network.index();
+    assert!(index.product_named("Firefox").is_none());
+    assert!(index.product_named("fx-latest").is_none());
+    assert!(index.product_named("fx-stable").is_none());
+    assert!(index.resolve("fx-latest", "win", "de").is_err());
+    assert!(index.product_named("ssl-latest").is_some());
+    drop(index);
+    // One transaction: both aliases and the product, audited as the caller.
+    let events = api.network.store().events(3).unwrap();
+    assert_eq!(event_count(&api), before + 3);
+    assert!(events.iter().all(|e| e.actor == "api:rel"), "{events:?}");
+    assert_eq!(events[0].action, "product.remove");
+    assert_eq!(
+        events[0].detail,
+        "Firefox with alias(es) fx-latest, FX-stable"
+    );
+    assert!(events[1..].iter().all(|e| e.action == "alias.remove"));
+    let s = api.network.store().snapshot().unwrap();
+    let aliases: Vec<&str> = s.aliases.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(aliases, ["ssl-latest"]);
+    // JSON says the same.
+    let v = Call::new(Method::POST, "/api/product_delete", Some("rel"))
+        .json()
+        .form(&[("product_id", &id_of(&api, "Firefox-SSL").to_string())])
+        .send(&api)
+        .json(StatusCode::OK);
+    assert_eq!(
+        v,
+        serde_json::json!({"success": "Deleted product: Firefox-SSL and its alias(es) ssl-latest"})
+    );
 }
 
 #[test]
@@ -494,7 +552,12 @@ fn product_language_add_and_its_errors() {
                 ("languages", "a b"),
             ],
             103,
-            "Invalid language code(s)",
+            "Invalid language code(s): \"a b\" is not a locale code",
+        ),
+        (
+            &[("product", "Firefox"), ("languages", "english")],
+            103,
+            "Invalid language code(s): \"english\" is not a locale code: use a 2- or 3-letter language",
         ),
         (
             &[
@@ -508,7 +571,8 @@ fn product_language_add_and_its_errors() {
     ];
     for (fields, number, text) in cases {
         let (n, message) = post(&api, "product_language_add", fields).error();
-        assert_eq!((n, message.as_str()), (*number, *text), "{fields:?}");
+        assert_eq!(n, *number, "{fields:?}: {message}");
+        assert!(message.starts_with(text), "{fields:?}: {message}");
     }
     assert_eq!(event_count(&api), before, "refusals write nothing");
     let s = api.network.store().snapshot().unwrap();
@@ -987,20 +1051,23 @@ fn uptake_reports_real_numbers() {
             row("Firefox-SSL", "win", 40, 100)
         ]
     );
-    // Fuzzy on both.
+    // Fuzzy on both: only the pairs with a location.
     assert_eq!(
         uptake_items(&get(&api, "uptake?product=fox&os=o&fuzzy=true")),
-        [
-            row("Firefox", "android", 0, 100),
-            row("Firefox", "osx", 40, 100),
-            row("Firefox-SSL", "android", 0, 100),
-            row("Firefox-SSL", "osx", 0, 100),
-        ]
+        [row("Firefox", "osx", 40, 100)]
     );
-    // Both named: the pair answers even without a location.
     assert_eq!(
-        uptake_items(&get(&api, "uptake?product=Firefox&os=linux")),
-        [row("Firefox", "linux", 0, 100)]
+        uptake_items(&get(&api, "uptake?product=Firefox&os=osx&fuzzy=True")),
+        [row("Firefox", "osx", 40, 100)]
+    );
+    // Both named, no location for the pair: nothing (as Tuxedo).
+    assert_eq!(
+        get(&api, "uptake?product=Firefox&os=linux").ok(),
+        "<mirror_uptake/>"
+    );
+    assert_eq!(
+        get(&api, "uptake?product=Firefox-SSL&os=osx").ok(),
+        "<mirror_uptake/>"
     );
     // Sentry's findings reach the numbers at once.
     let s = api.network.store().snapshot().unwrap();

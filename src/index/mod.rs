@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use meta::{FileMeta, base64_into, from_hex, hex};
-pub use pick::{Candidates, Random, ThreadRandom};
+pub use pick::{Candidates, KeyedRandom, Random, StickyKey, ThreadRandom};
 use regions::TableMaker;
 pub use regions::{RegionEntry, Regions, Tables};
 
@@ -133,6 +133,23 @@ impl LocationEntry {
         self.parts.len() > 1
     }
 
+    /// Whether only https mirrors may serve it (its product is ssl-only;
+    /// for a path several products share, all of them are).
+    pub fn ssl_only(&self) -> bool {
+        self.ssl_only
+    }
+
+    /// The sticky-pick key of `client` asking for this location's file in
+    /// `lang`: the same as for any other product or alias that resolves
+    /// to the same path.
+    pub fn sticky_key(&self, client: std::net::IpAddr, lang: &str) -> StickyKey {
+        let pieces = self.parts.iter().enumerate().flat_map(|(i, part)| {
+            let lang = if i > 0 { lang.as_bytes() } else { &[][..] };
+            [lang, part.as_bytes()]
+        });
+        StickyKey::new(client, pieces)
+    }
+
     /// Every mirror that may serve it, wherever the client is;
     /// `https_only` for TLS requests (ssl-only products are always).
     pub fn candidates(&self, https_only: bool) -> &Candidates {
@@ -242,6 +259,11 @@ pub struct Index {
     metas: Vec<FileMeta>,
     /// Whether redirects carry `Link: …; rel=duplicate` headers.
     link_headers: bool,
+    /// Whether picks are sticky (setting [`STICKY`] is not `false`).
+    sticky: bool,
+    /// Locations before this one are products' own; those from here on
+    /// stand for paths several products share (see [`Builder::finish`]).
+    own_locations: usize,
     /// Regions and the country → region map.
     regions: Regions,
     /// IP address → country.
@@ -296,6 +318,13 @@ impl Index {
     /// other candidates (setting [`LINK_HEADERS`] is `true`).
     pub fn link_headers(&self) -> bool {
         self.link_headers
+    }
+
+    /// Whether a mirror is picked by a weighted hash of (client, file)
+    /// rather than at random (SPEC §2.6; on unless setting [`STICKY`] is
+    /// `false`).
+    pub fn sticky(&self) -> bool {
+        self.sticky
     }
 
     fn product(&self, name: &str) -> Option<u32> {
@@ -461,7 +490,7 @@ impl Index {
     /// that share a candidate table are counted per table.
     pub fn serving_by_mirror(&self) -> HashMap<MirrorId, usize> {
         let mut per_table: HashMap<*const Candidates, (&Candidates, usize)> = HashMap::new();
-        for l in &self.locations {
+        for l in &self.locations[..self.own_locations] {
             let table = l.candidates(false);
             per_table
                 .entry(std::ptr::from_ref(table))
@@ -504,6 +533,10 @@ impl Index {
 
 /// The setting that makes selection damp mirrors much slower than the rest.
 pub const DAMP_SLOW: &str = "selection.damp_slow";
+
+/// The setting that turns sticky picks off (`false`): each redirect then
+/// draws a mirror at random, in proportion to its rating.
+pub const STICKY: &str = "bounce.sticky";
 
 /// The setting that makes redirects name other mirrors in RFC 6249
 /// `Link: <…>; rel=duplicate; pri=N` headers (`true`). Off by default: the
@@ -589,6 +622,8 @@ pub struct Builder {
     active: Vec<u32>,
     /// Location id → location index, or NONE (inactive product).
     location_of: Vec<u32>,
+    /// Templates several products' locations share, with those locations.
+    shared_paths: Vec<(Box<str>, Vec<u32>)>,
     /// Makes (and shares) the pools of each eligible set.
     maker: TableMaker,
     current: u32,
@@ -610,6 +645,7 @@ impl Builder {
         let mut active = vec![NONE; max_mirror + 1];
         let mut https = Vec::new();
         let mut weight = Vec::new();
+        let mut seeds = Vec::new();
         let now = crate::model::now();
         for m in &s.mirrors {
             let health = s.health.get(&m.id);
@@ -623,6 +659,7 @@ impl Builder {
                 index.stats.eligible_mirrors += 1;
             }
             https.push(m.is_https());
+            seeds.push(pick::seed(m.id.0));
             // A flapping mirror gets less traffic until it settles.
             weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
             index.mirrors.push(MirrorEntry {
@@ -641,6 +678,7 @@ impl Builder {
             damp_slow(s, &mut weight);
         }
         index.link_headers = s.settings.get(LINK_HEADERS).is_some_and(|v| v == "true");
+        index.sticky = s.settings.get(STICKY).is_none_or(|v| v != "false");
 
         let mut product_of = HashMap::new();
         for p in s.products.iter().filter(|p| p.active) {
@@ -666,6 +704,9 @@ impl Builder {
         let max_location = s.locations.iter().map(|l| l.id.0).max().unwrap_or(0) as usize;
         let mut location_of = vec![NONE; max_location + 1];
         let mut oses: Vec<Vec<(Box<str>, u32)>> = vec![Vec::new(); index.products.len()];
+        // Decoded template → its locations: products that share paths.
+        let mut by_template: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut template_of: Vec<Box<str>> = Vec::new();
         for l in &s.locations {
             let Some(&p) = product_of.get(&l.product) else {
                 continue;
@@ -673,7 +714,9 @@ impl Builder {
             let i = index.locations.len() as u32;
             location_of[l.id.0 as usize] = i;
             oses[p as usize].push((l.os.as_str().into(), i));
-            index.templates.insert(percent_decode(&l.path).into(), i);
+            let template: Box<str> = percent_decode(&l.path).into();
+            by_template.entry(template.clone()).or_default().push(i);
+            template_of.push(template);
             index.locations.push(LocationEntry {
                 id: l.id,
                 product: p,
@@ -714,7 +757,15 @@ impl Builder {
                 continue;
             }
             let i = index.metas.len() as u32;
-            files_of.entry(loc).or_default().push(i);
+            // A file belongs to every location with its template whose
+            // product offers its language.
+            for &owner in &by_template[&template_of[loc as usize]] {
+                let entry = &index.locations[owner as usize];
+                let product = &index.products[entry.product as usize];
+                if !entry.has_lang() || product.offers(&meta.lang).is_some() {
+                    files_of.entry(owner).or_default().push(i);
+                }
+            }
             index.files.insert(decoded.into(), (loc, i));
             index.metas.push(meta);
         }
@@ -728,12 +779,22 @@ impl Builder {
         index.stats.locations = index.locations.len();
         index.stats.mirrors = index.mirrors.len();
         index.stats.files = index.files.len();
+        index.own_locations = index.locations.len();
+        let mut shared_paths = Vec::new();
+        for (template, locations) in by_template {
+            if locations.len() == 1 {
+                index.templates.insert(template, locations[0]);
+            } else {
+                shared_paths.push((template, locations));
+            }
+        }
         let regions = Regions::new(&s.regions, &s.mirrors);
         Builder {
             index,
             active,
             location_of,
-            maker: TableMaker::new(regions, https, weight),
+            shared_paths,
+            maker: TableMaker::new(regions, https, weight, seeds),
             current: NONE,
             buffer: Vec::new(),
             eligible: Vec::new(),
@@ -814,8 +875,65 @@ impl Builder {
     pub fn finish(mut self) -> Index {
         self.flush();
         self.index.stats.candidate_sets = self.shared.len();
+        for (template, members) in std::mem::take(&mut self.shared_paths) {
+            self.share(template, &members);
+        }
         self.index.regions = self.maker.regions;
         self.index
+    }
+
+    /// Makes the location that `/files/` paths of `template` resolve to
+    /// when several products' locations (`members`) have it (SPEC §2,
+    /// "File-path bouncing"): its candidates are the union of theirs, each
+    /// product's https rule applied; its files are theirs; it counts
+    /// downloads under the first member that is not ssl-only (else the
+    /// first).
+    fn share(&mut self, template: Box<str>, members: &[u32]) {
+        let locations = &self.index.locations;
+        let member = |l: &u32| &locations[*l as usize];
+        let primary = members
+            .iter()
+            .map(member)
+            .find(|l| !l.ssl_only)
+            .unwrap_or_else(|| member(&members[0]));
+        let mut union: Vec<u32> = members
+            .iter()
+            .flat_map(|l| member(l).candidates(false).iter().map(|(m, _)| m))
+            .collect();
+        union.sort_unstable();
+        union.dedup();
+        let mut idle: Vec<u32> = members
+            .iter()
+            .flat_map(|l| member(l).others.iter().copied())
+            .filter(|m| union.binary_search(m).is_err())
+            .collect();
+        idle.sort_unstable();
+        idle.dedup();
+        let metas = &self.index.metas;
+        let mut files: Vec<u32> = members
+            .iter()
+            .flat_map(|l| member(l).files.iter().copied())
+            .collect();
+        files.sort_by(|&a, &b| metas[a as usize].lang.cmp(&metas[b as usize].lang));
+        files.dedup_by(|a, b| metas[*a as usize].lang == metas[*b as usize].lang);
+        let entry = LocationEntry {
+            id: primary.id,
+            product: primary.product,
+            os: primary.os.clone(),
+            parts: primary.parts.clone(),
+            ssl_only: members.iter().all(|l| member(l).ssl_only),
+            tables: Arc::new(self.maker.tables(&union)),
+            others: idle.into(),
+            files: files.into(),
+        };
+        let shared = self.index.locations.len() as u32;
+        self.index.locations.push(entry);
+        self.index.templates.insert(template, shared);
+        for (location, _) in self.index.files.values_mut() {
+            if members.contains(location) {
+                *location = shared;
+            }
+        }
     }
 }
 
@@ -1217,5 +1335,87 @@ mod tests {
             "/a/:lang/de-x/:lang.exe"
         );
         assert_eq!(replace_token("/dede/de", "de"), "/dede/:lang");
+    }
+
+    #[test]
+    fn a_path_several_products_share_is_served_by_all_of_them() {
+        let mut s = snapshot();
+        // "Plain" is the ssl-only "Secure"'s twin: same paths, any mirror.
+        s.products
+            .push(crate::model::fixtures::product(4, "Plain", &[]));
+        s.locations.push(crate::model::fixtures::location(
+            5,
+            4,
+            "win",
+            "/secure/:lang.exe",
+        ));
+        // The file was loaded into the ssl-only twin first.
+        s.files.push(FileInfo {
+            path: "/secure/de.exe".into(),
+            location: Some(LocationId(4)),
+            lang: Some("de".into()),
+            size: Some(5),
+            ..Default::default()
+        });
+        let mut serving = all_serving();
+        serving.extend((1..=3).map(|m| (LocationId(5), MirrorId(m))));
+        let index = Index::build(&s, serving);
+        let names = |c: &Candidates| -> Vec<&str> {
+            c.iter().map(|(m, _)| &*index.mirror(m).base_url).collect()
+        };
+        let t = index.resolve_path("/secure/de.exe").unwrap();
+        assert_eq!(
+            names(t.location.candidates(false)),
+            ["http://a.example", "https://b.example"]
+        );
+        assert_eq!(names(t.location.candidates(true)), ["https://b.example"]);
+        assert!(!t.location.ssl_only());
+        assert_eq!(
+            &*t.product.name, "Plain",
+            "counted under the product any mirror serves"
+        );
+        assert_eq!(t.file.and_then(|f| f.size), Some(5));
+        // By template and language too.
+        let t = index.resolve_path("/secure/fr.exe").unwrap();
+        assert_eq!(names(t.location.candidates(false)).len(), 2);
+        // Each product keeps its own rule when asked by name, and both
+        // know the file.
+        let secure = index.resolve("Secure", "win", "de").unwrap();
+        assert_eq!(
+            names(secure.location.candidates(false)),
+            ["https://b.example"]
+        );
+        assert_eq!(secure.file.and_then(|f| f.size), Some(5));
+        let plain = index.resolve("plain", "win", "de").unwrap();
+        assert_eq!(plain.file.and_then(|f| f.size), Some(5));
+        // The same sticky key whichever way the file is asked for.
+        let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(
+            secure.location.sticky_key(ip, "de"),
+            t.location.sticky_key(ip, "de").clone()
+        );
+        // The shared location is not counted twice.
+        let serving = index.serving_by_mirror();
+        assert_eq!(serving.get(&MirrorId(1)), Some(&4), "{serving:?}");
+        assert_eq!(serving.get(&MirrorId(2)), Some(&5), "{serving:?}");
+        // Both ssl-only: https only, and counted under the first.
+        s.products[3].ssl_only = true;
+        let index = Index::build(
+            &s,
+            all_serving()
+                .into_iter()
+                .chain((1..=3).map(|m| (LocationId(5), MirrorId(m)))),
+        );
+        let t = index.resolve_path("/secure/de.exe").unwrap();
+        assert!(t.location.ssl_only());
+        assert_eq!(
+            t.location
+                .candidates(false)
+                .iter()
+                .map(|(m, _)| m)
+                .collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(&*t.product.name, "Secure");
     }
 }

@@ -1,5 +1,18 @@
 //! Weighted choice among a location's eligible mirrors. Pure: the caller
 //! passes the randomness, so tests can fix it.
+//!
+//! Two ways to choose. [`Candidates::pick`] draws at random, in
+//! proportion to weight. [`Candidates::pick_sticky`] ranks the mirrors by
+//! a weighted hash of a key (a client and a file; SPEC §2.6): weighted
+//! rendezvous hashing, where each mirror's score is an exponential
+//! variable of rate = its weight, derived from hash(key, mirror), and the
+//! lowest score wins. So one key always gets the same mirror while the
+//! candidates and weights stay the same; across keys each mirror wins in
+//! proportion to its weight; and a mirror that leaves takes only the keys
+//! it won with it (every other mirror's scores are unchanged). The rest of
+//! the ranking is the key's own order of alternatives.
+
+use std::net::IpAddr;
 
 /// A source of uniform random numbers.
 pub trait Random {
@@ -22,14 +35,84 @@ impl Random for ThreadRandom {
     }
 }
 
+/// A [`Random`] that is not random: numbers derived from a sticky key,
+/// so decisions made with it (a region's throttle) are the same for the
+/// same client and file, and spread evenly across clients and files.
+pub struct KeyedRandom(pub u64);
+
+impl Random for KeyedRandom {
+    fn below(&mut self, n: u64) -> u64 {
+        // Independent of the mirrors' scores, which mix in their seeds.
+        self.0 = mix(self.0 ^ 0x7f4a_7c15_9e37_79b9);
+        // Multiply-shift: no modulo bias worth the name for small `n`.
+        ((u128::from(self.0) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// The key a sticky pick ranks mirrors by: a client and a file path.
+/// Stable across processes and nodes running the same release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StickyKey(pub u64);
+
+impl StickyKey {
+    /// The key of `client` (IPv4, or the /64 of IPv6: one host's privacy
+    /// addresses change within it) and a path given in pieces (a
+    /// template's parts with the language between them), hashed as if
+    /// joined.
+    pub fn new<'a>(client: IpAddr, path: impl IntoIterator<Item = &'a [u8]>) -> StickyKey {
+        let mut h = Fnv::new();
+        match client.to_canonical() {
+            IpAddr::V4(v4) => h.write(&v4.octets()),
+            IpAddr::V6(v6) => h.write(&v6.octets()[..8]),
+        }
+        h.write(b"\0");
+        for piece in path {
+            h.write(piece);
+        }
+        StickyKey(mix(h.0))
+    }
+}
+
+/// 64-bit FNV-1a: small and stable (the hash must not change between
+/// releases running side by side behind one load balancer).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// SplitMix64's finaliser: every input bit moves every output bit.
+pub fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The seed a mirror's sticky scores are derived from: its stable id, so
+/// rankings survive other mirrors being added, removed or reordered.
+pub fn seed(mirror_id: u64) -> u64 {
+    mix(mirror_id ^ 0x5851_f42d_4c95_7f2d)
+}
+
 /// Mirrors eligible for one location, with cumulative weights. Locations
 /// served by the same mirrors share one `Candidates`.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Candidates {
     /// Indexes into the index's mirror table, ascending, each once.
     mirrors: Box<[u32]>,
     /// `cumulative[i]` = sum of weights of `mirrors[..=i]`.
     cumulative: Box<[u64]>,
+    /// For sticky picks, per mirror (same order): its seed and the inverse
+    /// of its weight.
+    sticky: Box<[(u64, f64)]>,
     /// The [`Candidates::RANKED`] heaviest mirrors, heaviest first (equal
     /// weights: lower index first): the alternatives a redirect offers.
     ranked: Box<[u32]>,
@@ -37,8 +120,15 @@ pub struct Candidates {
 
 impl Candidates {
     /// Builds from (mirror index, weight) pairs; zero weights are left out,
-    /// a mirror listed twice counts once.
-    pub fn new(mut weighted: Vec<(u32, u64)>) -> Candidates {
+    /// a mirror listed twice counts once. Sticky picks seed each mirror by
+    /// its index; see [`Candidates::seeded`].
+    pub fn new(weighted: Vec<(u32, u64)>) -> Candidates {
+        Candidates::seeded(weighted, |m| seed(m.into()))
+    }
+
+    /// [`Candidates::new`] with `seed_of(mirror index)` as the seed of
+    /// each mirror's sticky scores (the index passes [`seed`] of its id).
+    pub fn seeded(mut weighted: Vec<(u32, u64)>, seed_of: impl Fn(u32) -> u64) -> Candidates {
         weighted.sort_unstable_by_key(|&(m, _)| m);
         weighted.dedup_by_key(|&mut (m, _)| m);
         weighted.retain(|&(_, w)| w > 0);
@@ -48,6 +138,10 @@ impl Candidates {
             .iter()
             .take(Self::RANKED)
             .map(|&(m, _)| m)
+            .collect();
+        let sticky = weighted
+            .iter()
+            .map(|&(m, w)| (seed_of(m), 1.0 / w as f64))
             .collect();
         let mut total = 0u64;
         let (mirrors, cumulative) = weighted
@@ -60,8 +154,51 @@ impl Candidates {
         Candidates {
             mirrors: mirrors.into(),
             cumulative: cumulative.into(),
+            sticky,
             ranked,
         }
+    }
+
+    /// The sticky score of the mirror at position `i` for `key`: an
+    /// exponential variable with rate = the mirror's weight (lower wins).
+    fn score(&self, key: StickyKey, i: usize) -> f64 {
+        let (seed, inverse_weight) = self.sticky[i];
+        // A uniform number in (0, 1]: never 0, whose logarithm is -inf.
+        let u = ((mix(key.0 ^ seed) >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        -u.ln() * inverse_weight
+    }
+
+    /// The mirror at place `rank` (0: the first) of `key`'s ranking,
+    /// counting round: rank n is rank 0 again for n mirrors. `None` when
+    /// there is none. Rank 0 is O(n) without allocating; later ranks (a
+    /// client retrying) sort.
+    pub fn pick_sticky(&self, key: StickyKey, rank: usize) -> Option<u32> {
+        let n = self.mirrors.len();
+        if n == 0 {
+            return None;
+        }
+        let rank = rank % n;
+        if rank == 0 {
+            let mut best = (f64::INFINITY, 0);
+            for i in 0..n {
+                let s = self.score(key, i);
+                if s < best.0 {
+                    best = (s, i);
+                }
+            }
+            return Some(self.mirrors[best.1]);
+        }
+        self.ranking(key).get(rank).copied()
+    }
+
+    /// Every mirror index in `key`'s ranking, best first. Allocates: for
+    /// `Link` headers and documents.
+    pub fn ranking(&self, key: StickyKey) -> Vec<u32> {
+        let mut scored: Vec<(f64, u32)> = (0..self.mirrors.len())
+            .map(|i| (self.score(key, i), self.mirrors[i]))
+            .collect();
+        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, m)| m).collect()
     }
 
     /// How many of the heaviest mirrors [`Candidates::ranked`] keeps: the
@@ -175,6 +312,123 @@ mod tests {
             vec![(2, 50), (5, 20), (7, 9), (1, 5), (3, 5), (8, 2), (6, 1)]
         );
         assert!(Candidates::new(vec![]).ranked().is_empty());
+    }
+
+    /// Keys of `n` distinct clients asking for one file.
+    fn clients(n: u32) -> Vec<StickyKey> {
+        (0..n)
+            .map(|i| {
+                let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+                StickyKey::new(ip, [&b"/pub/f.exe"[..]])
+            })
+            .collect()
+    }
+
+    /// Pearson's chi-square of `hits` against shares proportional to
+    /// `weights`.
+    fn chi_square(hits: &[u64], weights: &[u64]) -> f64 {
+        let n: u64 = hits.iter().sum();
+        let total: u64 = weights.iter().sum();
+        hits.iter()
+            .zip(weights)
+            .map(|(&h, &w)| {
+                let expected = n as f64 * w as f64 / total as f64;
+                (h as f64 - expected).powi(2) / expected
+            })
+            .sum()
+    }
+
+    #[test]
+    fn sticky_shares_follow_the_weights_across_clients() {
+        let weights = [100u64, 50, 25, 10, 5, 1];
+        let c = Candidates::new(
+            weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| (i as u32, w))
+                .collect(),
+        );
+        let mut hits = [0u64; 6];
+        for key in clients(20_000) {
+            hits[c.pick_sticky(key, 0).unwrap() as usize] += 1;
+        }
+        // 5 degrees of freedom: 20.5 is the 0.999 quantile.
+        let chi = chi_square(&hits, &weights);
+        assert!(chi < 20.5, "chi-square {chi:.1} for {hits:?}");
+        // The throttle's roll spreads evenly too.
+        let mut below_30 = 0;
+        for key in clients(20_000) {
+            below_30 += u32::from(KeyedRandom(key.0).below(100) < 30);
+        }
+        assert!((5_700..6_300).contains(&below_30), "{below_30}");
+    }
+
+    #[test]
+    fn one_client_one_file_one_mirror_and_its_own_ranking() {
+        let c = Candidates::new(vec![(1, 10), (2, 10), (3, 10), (4, 10)]);
+        let key = clients(1)[0];
+        let first = c.pick_sticky(key, 0).unwrap();
+        for _ in 0..100 {
+            assert_eq!(c.pick_sticky(key, 0), Some(first));
+        }
+        let ranking = c.ranking(key);
+        assert_eq!(ranking[0], first);
+        let walked: Vec<u32> = (0..8).map(|r| c.pick_sticky(key, r).unwrap()).collect();
+        assert_eq!(walked[..4], ranking[..]);
+        assert_eq!(walked[4..], ranking[..], "round again");
+        let mut sorted = ranking.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [1, 2, 3, 4]);
+        // Other files of the same client are spread over the mirrors.
+        let ip = IpAddr::from([10, 0, 0, 1]);
+        let spread: std::collections::BTreeSet<u32> = (0..200)
+            .map(|i| {
+                let path = format!("/f{i}");
+                c.pick_sticky(StickyKey::new(ip, [path.as_bytes()]), 0)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(spread.len(), 4);
+        assert_eq!(Candidates::new(vec![]).pick_sticky(key, 3), None);
+    }
+
+    #[test]
+    fn a_mirror_leaving_moves_only_its_own_clients() {
+        let all = Candidates::new(vec![(1, 30), (2, 20), (3, 40), (4, 10)]);
+        let without_3 = Candidates::new(vec![(1, 30), (2, 20), (4, 10)]);
+        // Another weight for 2 moves clients to or from 2 only.
+        let heavier_2 = Candidates::new(vec![(1, 30), (2, 60), (3, 40), (4, 10)]);
+        let (mut moved, mut to_2) = (0, 0);
+        for key in clients(5_000) {
+            let before = all.pick_sticky(key, 0).unwrap();
+            let after = without_3.pick_sticky(key, 0).unwrap();
+            if before == 3 {
+                moved += 1;
+            } else {
+                assert_eq!(before, after, "a client of {before} moved to {after}");
+            }
+            let heavier = heavier_2.pick_sticky(key, 0).unwrap();
+            if heavier != before {
+                assert_eq!(heavier, 2, "only to the heavier mirror");
+                to_2 += 1;
+            }
+        }
+        assert!(moved > 1_500 && to_2 > 0, "{moved} {to_2}");
+    }
+
+    #[test]
+    fn sticky_keys_fold_ipv6_to_its_64_and_mapped_ipv4_to_ipv4() {
+        let key = |ip: &str| StickyKey::new(ip.parse().unwrap(), [&b"/f"[..]]);
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("192.0.2.1"), key("::ffff:192.0.2.1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        // Pieces hash as if joined.
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(
+            StickyKey::new(ip, [&b"/a/"[..], b"de", b"/f"]),
+            StickyKey::new(ip, [&b"/a/de/f"[..]])
+        );
     }
 
     proptest! {

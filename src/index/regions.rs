@@ -182,17 +182,26 @@ pub struct TableMaker {
     https: Vec<bool>,
     /// Weight per mirror index.
     weight: Vec<u64>,
+    /// Sticky-pick seed per mirror index (from the mirror's id).
+    seeds: Vec<u64>,
     shared: HashMap<Box<[u32]>, Arc<Candidates>>,
     empty: Arc<Candidates>,
 }
 
 impl TableMaker {
-    /// For a build whose mirrors have these https flags and weights.
-    pub fn new(regions: Regions, https: Vec<bool>, weight: Vec<u64>) -> TableMaker {
+    /// For a build whose mirrors have these https flags, weights and
+    /// sticky-pick seeds.
+    pub fn new(
+        regions: Regions,
+        https: Vec<bool>,
+        weight: Vec<u64>,
+        seeds: Vec<u64>,
+    ) -> TableMaker {
         TableMaker {
             regions,
             https,
             weight,
+            seeds,
             shared: HashMap::new(),
             empty: Arc::new(Candidates::default()),
         }
@@ -212,11 +221,13 @@ impl TableMaker {
         if let Some(t) = self.shared.get(weighted.as_slice()) {
             return t.clone();
         }
-        let table = Arc::new(Candidates::new(
+        let seeds = &self.seeds;
+        let table = Arc::new(Candidates::seeded(
             weighted
                 .iter()
                 .map(|&m| (m, self.weight[m as usize]))
                 .collect(),
+            |m| seeds[m as usize],
         ));
         self.shared.insert(weighted.into(), table.clone());
         table

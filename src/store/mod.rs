@@ -665,6 +665,16 @@ pub struct RegionDefaults {
     pub taken: Vec<String>,
 }
 
+/// What [`Tx::product_remove`] removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedProduct {
+    /// The product, as it was.
+    pub product: Product,
+    /// The aliases that pointed at it, removed with it, as they were
+    /// spelled.
+    pub aliases: Vec<String>,
+}
+
 /// The one key of [`GEOIP`].
 const GEOIP_KEY: &str = "ranges";
 
@@ -775,16 +785,7 @@ impl Tx<'_> {
     /// Adds a product.
     pub fn product_add(&mut self, new: NewProduct) -> Result<Product> {
         let name = crate::validate::name("product", &new.name)?;
-        let mut languages = Vec::new();
-        for l in &new.languages {
-            let l = crate::validate::lang(l)?;
-            if !languages
-                .iter()
-                .any(|x: &String| x.eq_ignore_ascii_case(&l))
-            {
-                languages.push(l);
-            }
-        }
+        let languages = crate::model::product_languages(&[], &new.languages)?;
         if self.product(&name)?.is_some() {
             return Err(Error::exists("product", &name));
         }
@@ -839,13 +840,7 @@ impl Tx<'_> {
         change(&mut new);
         new.id = old.id;
         new.name = old.name.clone();
-        let mut languages: Vec<String> = Vec::new();
-        for l in &new.languages {
-            let l = crate::validate::lang(l)?;
-            if !languages.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
-                languages.push(l);
-            }
-        }
+        let languages = crate::model::product_languages(&old.languages, &new.languages)?;
         // A new language means new files on every mirror: check them soon.
         if languages
             .iter()
@@ -862,24 +857,26 @@ impl Tx<'_> {
         Ok(new)
     }
 
-    /// Removes a product with its locations, files and availability.
-    /// Refused while an alias points at it.
-    pub fn product_remove(&mut self, name: &str) -> Result<Product> {
+    /// Removes a product with its locations, files and availability, and
+    /// the aliases pointing at it (each recorded as `alias.remove`, and
+    /// named in the `product.remove` entry): an alias of a product that is
+    /// gone would answer 404 anyway, and release tooling (bouncer-admin,
+    /// Tuxedo) deletes such products.
+    pub fn product_remove(&mut self, name: &str) -> Result<RemovedProduct> {
         let product = self.require_product(name)?;
-        let aliases: Vec<String> = self
-            .aliases()?
+        let all = self.aliases()?;
+        let aliases: Vec<String> = crate::model::aliases_of(&all, product.id)
             .into_iter()
-            .filter(|a| a.product == product.id)
-            .map(|a| a.name)
+            .map(|a| a.name.clone())
             .collect();
-        if !aliases.is_empty() {
-            return Err(Error::InUse {
-                detail: format!(
-                    "product {:?} is the target of alias(es) {}: point them elsewhere (`bouncer alias set`) first",
-                    product.name,
-                    aliases.join(", ")
-                ),
-            });
+        for alias in &aliases {
+            self.txn
+                .open_table(ALIASES)?
+                .remove(alias.to_lowercase().as_str())?;
+            self.record(
+                "alias.remove",
+                format!("{alias} (its product {} was removed)", product.name),
+            )?;
         }
         for loc in self.locations_of(product.id)? {
             self.delete_location(&loc)?;
@@ -888,8 +885,13 @@ impl Tx<'_> {
         self.txn
             .open_table(PRODUCT_NAMES)?
             .remove(product.name.to_lowercase().as_str())?;
-        self.record("product.remove", product.name.clone())?;
-        Ok(product)
+        let detail = if aliases.is_empty() {
+            product.name.clone()
+        } else {
+            format!("{} with alias(es) {}", product.name, aliases.join(", "))
+        };
+        self.record("product.remove", detail)?;
+        Ok(RemovedProduct { product, aliases })
     }
 
     // ----- aliases -----
@@ -1174,6 +1176,7 @@ impl Tx<'_> {
         if self.mirror(&name)?.is_some() {
             return Err(Error::exists("mirror", &name));
         }
+        self.check_base_url_free(&base_url, None)?;
         let mirror = Mirror {
             id: MirrorId(self.next_id("next_mirror")?),
             name,
@@ -1193,6 +1196,18 @@ impl Tx<'_> {
             ),
         )?;
         Ok(mirror)
+    }
+
+    /// Refuses `base_url` when a mirror other than `except` has it
+    /// ([`crate::model::mirror_at`]).
+    fn check_base_url_free(&self, base_url: &str, except: Option<MirrorId>) -> Result<()> {
+        match crate::model::mirror_at(&self.mirrors()?, base_url, except) {
+            Some(other) => Err(Error::BaseUrlTaken {
+                base_url: other.base_url.clone(),
+                mirror: other.name.clone(),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn put_mirror(&mut self, m: &Mirror) -> Result<()> {
@@ -1221,6 +1236,13 @@ impl Tx<'_> {
         new.regions = self.check_regions(&new.regions)?;
         new.contact = new.contact.trim().to_string();
         if new.base_url != old.base_url {
+            // Only a new address is checked: two mirrors that shared one
+            // before the rule stay editable.
+            if crate::validate::base_url_key(&new.base_url)
+                != crate::validate::base_url_key(&old.base_url)
+            {
+                self.check_base_url_free(&new.base_url, Some(new.id))?;
+            }
             self.clear_mirror_state(new.id)?;
         }
         self.put_mirror(&new)?;
@@ -1844,10 +1866,6 @@ mod tests {
         assert_eq!(events[0].action, "alias.set");
 
         // Dependents protect what they depend on.
-        let err = store
-            .write("cli", |tx| tx.product_remove("firefox-1.0"))
-            .unwrap_err();
-        assert!(err.to_string().contains("firefox-latest"), "{err}");
         let err = store.write("cli", |tx| tx.os_remove("win")).unwrap_err();
         assert!(err.to_string().contains("1 location"), "{err}");
         let err = store
@@ -1863,6 +1881,177 @@ mod tests {
             .unwrap();
         let s = store.snapshot().unwrap();
         assert!(s.products.is_empty() && s.locations.is_empty());
+    }
+
+    #[test]
+    fn removing_an_aliased_product_removes_its_aliases_in_the_same_write() {
+        let (_dir, store) = store();
+        store
+            .write("cli", |tx| {
+                for p in ["fx-1", "fx-2"] {
+                    tx.product_add(NewProduct {
+                        name: p.into(),
+                        ..Default::default()
+                    })?;
+                    tx.location_add(p, "win", &format!("/{p}.exe"))?;
+                }
+                tx.alias_set("Fx-Latest", "fx-1")?;
+                tx.alias_set("fx-stable", "fx-1")?;
+                tx.alias_set("fx-beta", "fx-2")?;
+                Ok(())
+            })
+            .unwrap();
+        let removed = store
+            .write("cli", |tx| tx.product_remove("FX-1"))
+            .unwrap();
+        assert_eq!(removed.product.name, "fx-1");
+        assert_eq!(removed.aliases, ["Fx-Latest", "fx-stable"]);
+        let s = store.snapshot().unwrap();
+        let aliases: Vec<&str> = s.aliases.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(aliases, ["fx-beta"]);
+        assert_eq!(s.products.len(), 1);
+        assert_eq!(s.locations.len(), 1);
+        let events: Vec<(String, String)> = store
+            .events(3)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| (e.action, e.detail))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (
+                    "alias.remove".to_string(),
+                    "Fx-Latest (its product fx-1 was removed)".to_string()
+                ),
+                (
+                    "alias.remove".to_string(),
+                    "fx-stable (its product fx-1 was removed)".to_string()
+                ),
+                (
+                    "product.remove".to_string(),
+                    "fx-1 with alias(es) Fx-Latest, fx-stable".to_string()
+                ),
+            ]
+        );
+        // The alias names are free: one may even become a product.
+        store
+            .write("cli", |tx| {
+                tx.product_add(NewProduct {
+                    name: "fx-latest".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        // Without aliases the entry is the name alone.
+        let removed = store.write("cli", |tx| tx.product_remove("fx-latest")).unwrap();
+        assert!(removed.aliases.is_empty());
+        assert_eq!(store.events(1).unwrap()[0].detail, "fx-latest");
+    }
+
+    #[test]
+    fn a_second_mirror_at_the_same_base_url_is_refused() {
+        let (_dir, store) = store();
+        let add = |name: &str, url: &str| {
+            store.write("cli", |tx| {
+                tx.mirror_add(NewMirror {
+                    name: name.into(),
+                    base_url: url.into(),
+                    rating: 1,
+                    ..Default::default()
+                })
+            })
+        };
+        add("m1", "https://m1.example/pub").unwrap();
+        add("m2", "https://m2.example/pub").unwrap();
+        for url in [
+            "https://m1.example/pub",
+            "https://M1.Example:443/pub/",
+            "https://m1.example/pub//",
+        ] {
+            let before = store.events(1).unwrap();
+            let err = add("m3", url).unwrap_err();
+            assert!(
+                matches!(&err, Error::BaseUrlTaken { mirror, .. } if mirror == "m1"),
+                "{url}: {err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("\"m1\"") && text.contains("https://m1.example/pub"),
+                "{text}"
+            );
+            assert_eq!(store.events(1).unwrap(), before);
+        }
+        // Another scheme, port or path is another address.
+        add("m1-http", "http://m1.example/pub").unwrap();
+        add("m1-8443", "https://m1.example:8443/pub").unwrap();
+        add("m1-sub", "https://m1.example/pub/sub").unwrap();
+
+        // Moving a mirror onto another's address is refused; its own
+        // address, spelled differently, is not another's.
+        let err = store
+            .write("cli", |tx| {
+                tx.mirror_update("m2", |m| m.base_url = "https://M1.example/pub/".into())
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::BaseUrlTaken { mirror, .. } if mirror == "m1"),
+            "{err}"
+        );
+        assert_eq!(
+            store.snapshot().unwrap().mirror("m2").unwrap().base_url,
+            "https://m2.example/pub"
+        );
+        let m1 = store
+            .write("cli", |tx| {
+                tx.mirror_update("m1", |m| {
+                    m.base_url = "https://M1.EXAMPLE/pub".into();
+                    m.rating = 5;
+                })
+            })
+            .unwrap();
+        assert_eq!(m1.rating, 5);
+        // Once m1 moves away, its old address is free.
+        store
+            .write("cli", |tx| {
+                tx.mirror_update("m1", |m| m.base_url = "https://m1.example/new".into())?;
+                tx.mirror_update("m2", |m| m.base_url = "https://m1.example/pub".into())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn product_languages_must_be_locale_codes() {
+        let (_dir, store) = store();
+        let err = store
+            .write("cli", |tx| {
+                tx.product_add(NewProduct {
+                    name: "p".into(),
+                    languages: vec!["de".into(), "english".into()],
+                    ..Default::default()
+                })
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("\"english\" is not a locale code"), "{err}");
+        assert!(store.snapshot().unwrap().products.is_empty());
+        store
+            .write("cli", |tx| {
+                tx.product_add(NewProduct {
+                    name: "p".into(),
+                    languages: vec!["de".into(), "ja-JP-mac".into(), "multi".into()],
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let err = store
+            .write("cli", |tx| tx.product_update("p", |p| p.languages.push("multi-locale".into())))
+            .unwrap_err();
+        assert!(err.to_string().contains("e.g. de, en-US"), "{err}");
+        assert_eq!(
+            store.snapshot().unwrap().products[0].languages,
+            ["de", "ja-JP-mac", "multi"]
+        );
     }
 
     #[test]

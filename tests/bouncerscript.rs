@@ -1,0 +1,1396 @@
+//! SPEC §7 with the real client: Mozilla's release tooling,
+//! `bouncerscript` 3.6.2 from PyPI, drives a real `bouncer serve` (default
+//! settings, sentry on) whose three real test mirrors (one https, behind a
+//! private CA the server trusts through `SSL_CERT_FILE`) serve a Firefox
+//! release. The client runs the way its worker runs it (`python -m
+//! bouncerscript.script CONFIG` with `task.json` in the config's work
+//! directory):
+//!
+//! 1. `submission`: the release's products (plain, `-SSL`, `-msi-SSL`,
+//!    `-stub`, `-Complete`, `-Partial-…`) with their locales and a
+//!    location per platform;
+//! 2. once sentry has found the files on the mirrors (bounded polling of
+//!    `bouncer uptake`), `aliases`, whose `check_aliases_match` compares
+//!    `GET /?product=ALIAS&print=yes` with `GET /?product=PRODUCT&print=yes`
+//!    (the client's production URL is pointed at the test server: the
+//!    venv's `bouncerscript/constants.py` gets one line that reads an
+//!    environment variable);
+//! 3. `locations`: the nightly products' paths bumped to the next version
+//!    with `location_modify`;
+//! 4. submission, aliases and locations again: nothing new is written (the
+//!    export is byte for byte the same, the audit log has no new `api:`
+//!    event, the client says it skipped everything);
+//! 5. ten back-to-back re-runs of submission and aliases from one address:
+//!    every one succeeds, and the access log holds no 429.
+//!
+//! The venv lives in `CARGO_TARGET_TMPDIR/bouncerscript-3.6.2` and is
+//! reused. Without `python3 -m venv` (Debian: python3-venv) the test skips
+//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_BROWSER` is set:
+//! then it fails.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
+use serde_json::{Value, json};
+
+use crate::common::mirror::{Behaviour, Files, Mirror};
+use crate::common::{Env, form_urlencode, http, http_body, poll};
+
+/// The release tooling under test.
+const BOUNCERSCRIPT: &str = "3.6.2";
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
+
+/// How long creating the venv and installing the client may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one run of the client may take (its retries back off 5, 10,
+/// 20, 40 s).
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the server may take to start or stop.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long sentry may take to find a release's files on the mirrors.
+const UPTAKE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a connection to the TLS mirror may stay silent.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Back-to-back re-runs that must all get through.
+const RERUNS: usize = 10;
+
+/// The scopes of the production server and of each action.
+const SCOPE_PREFIX: &str = "project:releng:bouncer:";
+const SERVER_SCOPE: &str = "project:releng:bouncer:server:production";
+/// The environment variable the patched `constants.py` reads: JSON
+/// `{server scope: URL template}` merged into `GO_BOUNCER_URL_TMPL`.
+const URL_TMPL_VAR: &str = "BOUNCER_TEST_GO_BOUNCER_URL_TMPL";
+/// The line appended to the venv's `bouncerscript/constants.py`.
+const CONSTANTS_PATCH: &str = "\n# Added by Bouncer's tests/bouncerscript.rs: where check_aliases_match asks.\n\
+import json as _json, os as _os\n\
+GO_BOUNCER_URL_TMPL.update(_json.loads(_os.environ.get(\"BOUNCER_TEST_GO_BOUNCER_URL_TMPL\", \"{}\")))\n";
+
+/// The release.
+const VERSION: &str = "130.0";
+const PREVIOUS: &str = "129.0";
+const LOCALES: [&str; 4] = ["de", "en-US", "fr", "zh-TW"];
+/// Bouncer platform → the release's platform directory.
+const PLATFORMS: [(&str, &str); 6] = [
+    ("linux", "linux-i686"),
+    ("linux64", "linux-x86_64"),
+    ("osx", "mac"),
+    ("win", "win32"),
+    ("win64", "win64"),
+    ("win64-aarch64", "win64-aarch64"),
+];
+/// The nightly version the nightly products point at, and the next one.
+const NIGHTLY: &str = "130.0a1";
+const NEXT_NIGHTLY: &str = "131.0a1";
+/// Bouncer platform → the nightly file name's tail.
+const NIGHTLY_SUFFIXES: [(&str, &str); 6] = [
+    ("linux", "linux-i686.tar.bz2"),
+    ("linux64", "linux-x86_64.tar.bz2"),
+    ("osx", "mac.dmg"),
+    ("win", "win32.installer.exe"),
+    ("win64", "win64.installer.exe"),
+    ("win64-aarch64", "win64-aarch64.installer.exe"),
+];
+
+/// The release user bouncerscript logs in as, and an admin who reads the
+/// audit log.
+const RELEASE_USER: &str = "releng";
+const ADMIN_USER: &str = "ann";
+/// The mirrors' ratings: two http mirrors and one https.
+const HTTP_RATINGS: [u64; 2] = [100, 60];
+const HTTPS_RATING: u64 = 40;
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+fn required() -> bool {
+    env_flag("CI") || env_flag("BOUNCER_REQUIRE_BROWSER")
+}
+
+fn password(user: &str) -> String {
+    format!("{user}-correct-horse-battery")
+}
+
+// ----- the release -----
+
+/// One product of the submission task.
+struct Product {
+    name: String,
+    ssl_only: bool,
+    /// Bouncer platform → path template.
+    paths: BTreeMap<String, String>,
+}
+
+/// The products a Firefox release submits, as its release-bouncer-sub
+/// task lists them.
+fn release_products() -> Vec<Product> {
+    let per_platform = |only: &[&str], path: &dyn Fn(&str) -> String| {
+        PLATFORMS
+            .iter()
+            .filter(|(os, _)| only.is_empty() || only.contains(os))
+            .map(|(os, dir)| (os.to_string(), path(dir)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let installer = |dir: &str| match dir {
+        "linux-i686" | "linux-x86_64" => {
+            format!("/firefox/releases/{VERSION}/{dir}/:lang/firefox-{VERSION}.tar.bz2")
+        }
+        "mac" => format!("/firefox/releases/{VERSION}/mac/:lang/Firefox%20{VERSION}.dmg"),
+        _ => format!("/firefox/releases/{VERSION}/{dir}/:lang/Firefox%20Setup%20{VERSION}.exe"),
+    };
+    let product = |suffix: &str, ssl_only: bool, paths: BTreeMap<String, String>| Product {
+        name: format!("Firefox-{VERSION}{suffix}"),
+        ssl_only,
+        paths,
+    };
+    vec![
+        product("", false, per_platform(&[], &installer)),
+        product("-SSL", true, per_platform(&[], &installer)),
+        product(
+            "-msi-SSL",
+            true,
+            per_platform(&["win", "win64"], &|dir| {
+                format!("/firefox/releases/{VERSION}/{dir}/:lang/Firefox%20Setup%20{VERSION}.msi")
+            }),
+        ),
+        product(
+            "-stub",
+            true,
+            per_platform(&["win", "win64"], &|dir| {
+                format!("/firefox/releases/{VERSION}/{dir}/:lang/Firefox%20Installer.exe")
+            }),
+        ),
+        product(
+            "-Complete",
+            false,
+            per_platform(&[], &|dir| {
+                format!(
+                    "/firefox/releases/{VERSION}/update/{dir}/:lang/firefox-{VERSION}.complete.mar"
+                )
+            }),
+        ),
+        product(
+            &format!("-Partial-{PREVIOUS}"),
+            false,
+            per_platform(&[], &|dir| {
+                format!(
+                    "/firefox/releases/{VERSION}/update/{dir}/:lang/firefox-{PREVIOUS}-{VERSION}.partial.mar"
+                )
+            }),
+        ),
+    ]
+}
+
+/// The aliases a release points at its products.
+fn release_aliases() -> BTreeMap<String, String> {
+    [
+        ("firefox-latest", ""),
+        ("firefox-latest-ssl", "-SSL"),
+        ("firefox-msi-latest-ssl", "-msi-SSL"),
+        ("firefox-stub", "-stub"),
+    ]
+    .into_iter()
+    .map(|(alias, suffix)| (alias.to_string(), format!("Firefox-{VERSION}{suffix}")))
+    .collect()
+}
+
+/// The nightly products (bouncerscript's default set), their languages,
+/// and their path template for `version` on `os`.
+const NIGHTLY_PRODUCTS: [&str; 4] = [
+    "firefox-nightly-latest",
+    "firefox-nightly-latest-ssl",
+    "firefox-nightly-latest-l10n",
+    "firefox-nightly-latest-l10n-ssl",
+];
+
+fn nightly_path(product: &str, version: &str, suffix: &str) -> String {
+    if product == "firefox-nightly-latest-ssl" {
+        format!("/firefox/nightly/latest-mozilla-central/firefox-{version}.en-US.{suffix}")
+    } else {
+        format!("/firefox/nightly/latest-mozilla-central-l10n/firefox-{version}.:lang.{suffix}")
+    }
+}
+
+fn nightly_langs(product: &str) -> Vec<&'static str> {
+    if product == "firefox-nightly-latest-ssl" {
+        vec!["en-US"]
+    } else {
+        LOCALES.to_vec()
+    }
+}
+
+/// Every file the mirrors serve: each release location and both nightly
+/// versions, in every locale.
+fn mirror_files() -> Files {
+    let mut templates: Vec<String> = release_products()
+        .into_iter()
+        .flat_map(|p| p.paths.into_values())
+        .collect();
+    for product in NIGHTLY_PRODUCTS {
+        for version in [NIGHTLY, NEXT_NIGHTLY] {
+            for (_, suffix) in NIGHTLY_SUFFIXES {
+                templates.push(nightly_path(product, version, suffix));
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    for template in templates {
+        for lang in LOCALES {
+            let path = template.replace(":lang", lang);
+            let content = format!("{path}\n").repeat(64).into_bytes();
+            files.insert(path, content);
+        }
+    }
+    Arc::new(files)
+}
+
+// ----- tasks -----
+
+/// A task as the release graph hands it to the bouncer worker.
+fn task(action: &str, kind: &str, payload: Value) -> Value {
+    json!({
+        "provisionerId": "scriptworker-k8s",
+        "workerType": "gecko-3-bouncer",
+        "schedulerId": "gecko-level-3",
+        "dependencies": ["Sqlj3y4nQ9mZ6lBWw0rVEQ"],
+        "created": "2024-08-27T12:00:00.000Z",
+        "deadline": "2024-08-28T12:00:00.000Z",
+        "expires": "2025-08-27T12:00:00.000Z",
+        "priority": "highest",
+        "retries": 5,
+        "routes": [],
+        "scopes": [SERVER_SCOPE, format!("{SCOPE_PREFIX}action:{action}")],
+        "metadata": {
+            "name": format!("release-bouncer-{kind}-firefox"),
+            "description": format!("release bouncer {action} job"),
+            "owner": "release@mozilla.com",
+            "source": "https://hg.mozilla.org/releases/mozilla-release"
+        },
+        "tags": { "kind": format!("release-bouncer-{kind}") },
+        "payload": payload
+    })
+}
+
+fn submission_task() -> Value {
+    let entries: serde_json::Map<String, Value> = release_products()
+        .into_iter()
+        .map(|p| {
+            (
+                p.name,
+                json!({
+                    "options": { "add_locales": true, "ssl_only": p.ssl_only },
+                    "paths_per_bouncer_platform": p.paths,
+                }),
+            )
+        })
+        .collect();
+    task(
+        "submission",
+        "sub",
+        json!({ "locales": LOCALES, "submission_entries": entries }),
+    )
+}
+
+fn aliases_task() -> Value {
+    task(
+        "aliases",
+        "aliases",
+        json!({ "aliases_entries": release_aliases() }),
+    )
+}
+
+fn locations_task() -> Value {
+    task(
+        "locations",
+        "locations",
+        json!({ "bouncer_products": NIGHTLY_PRODUCTS, "version": NEXT_NIGHTLY }),
+    )
+}
+
+// ----- the client -----
+
+/// bouncerscript installed in a venv.
+struct Bouncerscript {
+    python: PathBuf,
+    /// Where each run gets its config and work directory.
+    runs: tempfile::TempDir,
+    count: Mutex<usize>,
+}
+
+/// One run of the client.
+struct Run {
+    what: String,
+    output: Output,
+}
+
+impl Run {
+    fn ok(&self) -> bool {
+        self.output.status.success()
+    }
+
+    /// Everything it printed (its log goes to stderr).
+    fn text(&self) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+
+    fn shown(&self) -> String {
+        format!(
+            "bouncerscript {} exited {:?}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+            self.what,
+            self.output.status.code(),
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+}
+
+/// Runs `command` (stdin closed) for at most `limit`, killing it when it
+/// runs over; an error when it could not start or ran over.
+fn run_bounded(command: &mut Command, limit: Duration) -> Result<Output, String> {
+    let shown = format!("{command:?}");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.map_err(|e| format!("wait for {shown}: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            Err(format!("{shown} did not finish within {limit:?}"))
+        }
+    }
+}
+
+fn output_text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Gives up on the client: a panic where CI requires the test, else a
+/// line on stderr and `None`.
+fn unavailable(why: &str) -> Option<Bouncerscript> {
+    if required() {
+        panic!(
+            "the bouncerscript test is required (CI or BOUNCER_REQUIRE_BROWSER is set), but {why}"
+        );
+    }
+    eprintln!("skipping the bouncerscript test: {why}");
+    None
+}
+
+/// Whether the venv at `dir` has the client, patched, and a Python that
+/// runs.
+fn venv_works(dir: &Path) -> bool {
+    let python = dir.join("bin").join("python");
+    let check = format!(
+        "import importlib.metadata as m, bouncerscript.script, bouncerscript.constants as c\n\
+         assert m.version('bouncerscript') == '{BOUNCERSCRIPT}', m.version('bouncerscript')\n\
+         assert '{URL_TMPL_VAR}' in open(c.__file__).read()\n"
+    );
+    run_bounded(
+        Command::new(&python).args(["-c", &check]),
+        Duration::from_secs(60),
+    )
+    .is_ok_and(|o| o.status.success())
+}
+
+/// The venv with bouncerscript, made (once: it is kept under the target
+/// directory) with `python3 -m venv` and pip from PyPI.
+fn bouncerscript() -> Option<Bouncerscript> {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = cache.join(format!("bouncerscript-{BOUNCERSCRIPT}"));
+    let runs = || tempfile::tempdir().expect("a directory for the client's runs");
+    if venv_works(&dir) {
+        return Some(Bouncerscript {
+            python: dir.join("bin").join("python"),
+            runs: runs(),
+            count: Mutex::new(0),
+        });
+    }
+    let venv_help = run_bounded(
+        Command::new("python3").args(["-m", "venv", "--help"]),
+        Duration::from_secs(60),
+    );
+    match &venv_help {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            return unavailable(&format!(
+                "`python3 -m venv` does not work (apt-get install python3-venv): {}",
+                output_text(out)
+            ));
+        }
+        Err(why) => {
+            return unavailable(&format!(
+                "python3 is missing (apt-get install python3-venv): {why}"
+            ));
+        }
+    }
+    // Built beside its final place, then renamed there: a run that dies
+    // half-way leaves no half-made venv where the next run looks, and two
+    // runs at once do not write into the same one. The client is run as
+    // `bin/python -m …`, which works from the renamed directory.
+    std::fs::create_dir_all(cache).expect("create the target's tmp directory");
+    let building = cache.join(format!(
+        "bouncerscript-{BOUNCERSCRIPT}.building-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&building);
+    let made = run_bounded(
+        Command::new("python3").arg("-m").arg("venv").arg(&building),
+        INSTALL_TIMEOUT,
+    );
+    match &made {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return unavailable(&format!(
+                "`python3 -m venv` could not make a venv (apt-get install python3-venv): {}",
+                output_text(out)
+            ));
+        }
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return unavailable(&format!("`python3 -m venv` failed: {why}"));
+        }
+    }
+    let python = building.join("bin").join("python");
+    let installed = run_bounded(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+            ])
+            .arg(format!("bouncerscript=={BOUNCERSCRIPT}")),
+        INSTALL_TIMEOUT,
+    );
+    match &installed {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return unavailable(&format!(
+                "pip could not install bouncerscript=={BOUNCERSCRIPT} from PyPI: {}",
+                output_text(out)
+            ));
+        }
+        Err(why) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return unavailable(&format!("pip install failed: {why}"));
+        }
+    }
+    // Point check_aliases_match's hard-coded production URL at the test
+    // server, through an environment variable each run sets.
+    let located = run_bounded(
+        Command::new(&python).args([
+            "-c",
+            "import bouncerscript.constants as c; print(c.__file__)",
+        ]),
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|why| panic!("find bouncerscript's constants.py: {why}"));
+    assert!(
+        located.status.success(),
+        "find bouncerscript's constants.py: {}",
+        output_text(&located)
+    );
+    let constants = PathBuf::from(String::from_utf8_lossy(&located.stdout).trim());
+    let original = std::fs::read_to_string(&constants)
+        .unwrap_or_else(|e| panic!("read {}: {e}", constants.display()));
+    assert!(
+        original.contains("GO_BOUNCER_URL_TMPL = {"),
+        "bouncerscript {BOUNCERSCRIPT}'s constants.py no longer has GO_BOUNCER_URL_TMPL:\n{original}"
+    );
+    std::fs::write(&constants, format!("{original}{CONSTANTS_PATCH}"))
+        .unwrap_or_else(|e| panic!("patch {}: {e}", constants.display()));
+    assert!(
+        venv_works(&building),
+        "the new venv at {} does not import bouncerscript {BOUNCERSCRIPT}",
+        building.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::fs::rename(&building, &dir).is_err() {
+        // Another run put its venv there first.
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    assert!(
+        venv_works(&dir),
+        "no working bouncerscript venv at {}",
+        dir.display()
+    );
+    Some(Bouncerscript {
+        python: dir.join("bin").join("python"),
+        runs: runs(),
+        count: Mutex::new(0),
+    })
+}
+
+impl Bouncerscript {
+    /// Runs `task` against the server on `port` as the worker does: a
+    /// script config (the server's API root and the release user's
+    /// credentials under the production server scope) and a work
+    /// directory holding `task.json`.
+    fn run(&self, what: &str, task: &Value, port: u16) -> Run {
+        let n = {
+            let mut count = self.count.lock().unwrap();
+            *count += 1;
+            *count
+        };
+        let dir = self.runs.path().join(format!("{n:02}-{what}"));
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).expect("create the work directory");
+        std::fs::write(
+            work.join("task.json"),
+            serde_json::to_vec_pretty(task).unwrap(),
+        )
+        .expect("write task.json");
+        let config = json!({
+            "work_dir": work,
+            "verbose": true,
+            "taskcluster_scope_prefix": SCOPE_PREFIX,
+            "bouncer_config": {
+                SERVER_SCOPE: {
+                    "api_root": format!("http://127.0.0.1:{port}/api"),
+                    "timeout_in_seconds": 60,
+                    "username": RELEASE_USER,
+                    "password": password(RELEASE_USER),
+                }
+            }
+        });
+        let config_path = dir.join("config.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap())
+            .expect("write the script config");
+        let go_bouncer =
+            json!({ SERVER_SCOPE: format!("http://127.0.0.1:{port}/?product={{}}&print=yes") });
+        let output = run_bounded(
+            Command::new(&self.python)
+                .args(["-m", "bouncerscript.script"])
+                .arg(&config_path)
+                .current_dir(&dir)
+                .env(URL_TMPL_VAR, go_bouncer.to_string())
+                .env_remove("PYTHONPATH")
+                .env_remove("PYTHONHOME")
+                .env("PYTHONDONTWRITEBYTECODE", "1"),
+            CLIENT_TIMEOUT,
+        )
+        .unwrap_or_else(|why| panic!("bouncerscript {what}: {why}"));
+        Run {
+            what: what.to_string(),
+            output,
+        }
+    }
+}
+
+// ----- the https mirror -----
+
+/// A private certificate authority.
+struct Ca {
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("self-sign the CA");
+        Ca {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1 and localhost, and its key.
+    fn server_cert(&self) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server certificate parameters");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "test mirror");
+        params.use_authority_key_identifier_extension = true;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().expect("server key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign the server certificate");
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        (cert.der().clone(), key)
+    }
+}
+
+/// An https mirror on 127.0.0.1: a thread per connection, one request per
+/// connection, HEAD and GET of its files; 404 otherwise. Stopped when
+/// dropped.
+struct TlsMirror {
+    url: String,
+    addr: SocketAddr,
+    requests: Arc<Mutex<usize>>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl TlsMirror {
+    fn start(files: &Files, ca: &Ca) -> TlsMirror {
+        let (cert, key) = ca.server_cert();
+        let config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .expect("server TLS configuration");
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the TLS mirror");
+        let addr = listener.local_addr().expect("TLS mirror address");
+        let requests = Arc::new(Mutex::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accept = {
+            let (files, requests, stop) = (files.clone(), requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for tcp in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(tcp) = tcp else { continue };
+                    let (config, files, requests) =
+                        (config.clone(), files.clone(), requests.clone());
+                    std::thread::spawn(move || {
+                        let _ = serve_tls(tcp, config, &files, &requests);
+                    });
+                }
+            })
+        };
+        TlsMirror {
+            url: format!("https://{addr}"),
+            addr,
+            requests,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    fn requests(&self) -> usize {
+        *self.requests.lock().unwrap()
+    }
+}
+
+impl Drop for TlsMirror {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+fn serve_tls(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    files: &Files,
+    requests: &Mutex<usize>,
+) -> std::io::Result<()> {
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+    let conn = ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= 16 * 1024 || tls.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        head.push(byte[0]);
+    }
+    *requests.lock().unwrap() += 1;
+    let head = String::from_utf8_lossy(&head);
+    let mut first = head.split("\r\n").next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let path = first
+        .next()
+        .unwrap_or("/")
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
+    let (status, content_type, body): (&str, &str, Vec<u8>) =
+        match (method.as_str(), files.get(&path)) {
+            ("HEAD" | "GET", Some(content)) => {
+                ("200 OK", "application/octet-stream", content.clone())
+            }
+            ("HEAD" | "GET", None) if path == "/" => ("200 OK", "text/plain", b"mirror".to_vec()),
+            ("HEAD" | "GET", None) => ("404 Not Found", "text/plain", b"not found".to_vec()),
+            _ => ("405 Method Not Allowed", "text/plain", b"GET only".to_vec()),
+        };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if method != "HEAD" {
+        out.extend_from_slice(&body);
+    }
+    tls.write_all(&out)?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
+// ----- the server -----
+
+/// `bouncer serve` at its default settings (sentry on its schedule), with
+/// `SSL_CERT_FILE` set to the private CA for its sentry, and an access
+/// log. Killed when dropped.
+struct Bouncer {
+    child: Option<Child>,
+    port: u16,
+    log: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+    access_log: PathBuf,
+}
+
+impl Bouncer {
+    fn start(env: &Env, ca_file: &Path, access_log: &Path) -> Bouncer {
+        let mut child = Command::new(BIN)
+            .env_remove("BOUNCER_DB")
+            .env("SSL_CERT_FILE", ca_file)
+            .env_remove("SSL_CERT_DIR")
+            .arg("--db")
+            .arg(&env.db)
+            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
+            .arg("--access-log")
+            .arg(access_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start bouncer serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let reader = {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(port) = line
+                        .strip_prefix("bouncer: listening on http://127.0.0.1:")
+                        .and_then(|rest| {
+                            let digits: String =
+                                rest.chars().take_while(char::is_ascii_digit).collect();
+                            digits.parse::<u16>().ok()
+                        })
+                    {
+                        let _ = tx.send(port);
+                    }
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            })
+        };
+        let mut server = Bouncer {
+            child: Some(child),
+            port: 0,
+            log,
+            reader: Some(reader),
+            access_log: access_log.to_path_buf(),
+        };
+        match rx.recv_timeout(SERVER_TIMEOUT) {
+            Ok(port) => server.port = port,
+            Err(_) => {
+                if let Some(mut child) = server.child.take() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                panic!("bouncer serve did not start:\n{}", server.finish_log());
+            }
+        }
+        server
+    }
+
+    /// What the server has written to stderr so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The access log's lines so far.
+    fn access_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.access_log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// SIGTERM, then a bounded wait; its status and its stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().expect("server process");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let status = poll(SERVER_TIMEOUT, Duration::from_millis(20), || {
+            child.try_wait().expect("poll the server")
+        });
+        let status = status.unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "bouncer serve did not stop within {SERVER_TIMEOUT:?}:\n{}",
+                self.finish_log()
+            )
+        });
+        (status, self.finish_log())
+    }
+
+    fn finish_log(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The access log's lines that answered 429 (combined format: the status
+/// follows the quoted request line).
+fn too_many(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| {
+            l.split('"')
+                .nth(2)
+                .and_then(|rest| rest.split_whitespace().next())
+                == Some("429")
+        })
+        .cloned()
+        .collect()
+}
+
+// ----- the admin's audit log -----
+
+/// Logs `user` in on the admin pages; the session cookie.
+fn admin_session(port: u16, user: &str) -> String {
+    let page = http(port, "GET", "/admin/login", &[]);
+    assert_eq!(page.status, 200, "the login page: {page:?}");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.body.find(marker).expect("the login form's token") + marker.len();
+    let token = &page.body[start..start + page.body[start..].find('"').unwrap()];
+    let login_cookie = page
+        .set_cookies()
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("bouncer_login="))
+        })
+        .expect("a bouncer_login cookie")
+        .to_string();
+    let body = form_urlencode(&[
+        ("csrf", token),
+        ("next", "/admin/"),
+        ("user", user),
+        ("password", &password(user)),
+    ]);
+    let r = http_body(
+        port,
+        "POST",
+        "/admin/login",
+        &[
+            ("Cookie", &login_cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "login as {user}: {r:?}");
+    r.set_cookies()
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("bouncer_session="))
+        })
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// The text of an HTML fragment, tags dropped, a few entities decoded.
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The newest page of audit events by API callers, newest first: each
+/// row's cells but the first (its age, which changes as time passes):
+/// who, what, detail.
+fn api_audit(port: u16, session: &str) -> Vec<Vec<String>> {
+    let r = http(
+        port,
+        "GET",
+        "/admin/audit?actor=api%3A",
+        &[("Cookie", session)],
+    );
+    assert_eq!(r.status, 200, "the audit log: {r:?}");
+    r.body
+        .split("<tr")
+        .skip(1)
+        .filter_map(|row| {
+            let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+            let cells: Vec<String> = row
+                .split("<td")
+                .skip(1)
+                .map(|c| {
+                    let c = &c[c.find('>').map_or(0, |i| i + 1)..];
+                    text_of(&c[..c.find("</td>").unwrap_or(c.len())])
+                })
+                .collect();
+            (cells.len() >= 4).then(|| cells[1..].to_vec())
+        })
+        .collect()
+}
+
+// ----- the network's state, from the CLI -----
+
+/// `bouncer uptake`: (product, os) → (available, total).
+fn uptake(env: &Env) -> BTreeMap<(String, String), (u64, u64)> {
+    env.ok(&["uptake"])
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            (cells.len() >= 4).then(|| {
+                (
+                    (cells[0].to_string(), cells[1].to_string()),
+                    (
+                        cells[2].parse().expect("AVAILABLE is a number"),
+                        cells[3].parse().expect("TOTAL is a number"),
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `bouncer export`, parsed, and its text.
+fn export(env: &Env) -> (Value, String) {
+    let text = env.ok(&["export"]);
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("bouncer export printed no JSON ({e}):\n{text}"));
+    (value, text)
+}
+
+/// A product of the export, by name.
+fn exported_product<'a>(export: &'a Value, name: &str) -> &'a Value {
+    export["products"]
+        .as_array()
+        .expect("the export's products")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("product {name} is not in the export: {export:#}"))
+}
+
+/// Its locations: os → path.
+fn exported_locations(product: &Value) -> BTreeMap<String, String> {
+    product["locations"]
+        .as_array()
+        .expect("the product's locations")
+        .iter()
+        .map(|l| {
+            (
+                l["os"].as_str().unwrap().to_string(),
+                l["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The URL a `print=yes` bounce answers for `product` (default os and
+/// language).
+fn printed(port: u16, product: &str) -> String {
+    let r = http(port, "GET", &format!("/?product={product}&print=yes"), &[]);
+    assert_eq!(r.status, 200, "GET /?product={product}&print=yes: {r:?}");
+    r.body.trim_end().to_string()
+}
+
+#[test]
+fn bouncerscript_3_6_2_runs_a_release_against_bouncer() {
+    let started = Instant::now();
+    let Some(client) = bouncerscript() else {
+        return;
+    };
+    eprintln!(
+        "bouncerscript {BOUNCERSCRIPT} ready after {:?}",
+        started.elapsed()
+    );
+
+    // The mirrors: two over http, one over https with a private CA.
+    let files = mirror_files();
+    let ca = Ca::new("Bouncer bouncerscript test CA");
+    let plain: Vec<Mirror> = HTTP_RATINGS
+        .iter()
+        .map(|_| Mirror::start(&files, Behaviour::Healthy))
+        .collect();
+    let secure = TlsMirror::start(&files, &ca);
+
+    // The operators' part: mirrors, users, the long-lived nightly products.
+    let env = Env::new();
+    let dir = env
+        .db
+        .parent()
+        .expect("the database's directory")
+        .to_path_buf();
+    let ca_file = dir.join("private-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).expect("write the CA's PEM");
+    for (i, (mirror, rating)) in plain.iter().zip(HTTP_RATINGS).enumerate() {
+        env.ok(&[
+            "mirror",
+            "add",
+            &format!("plain{i}"),
+            &mirror.url,
+            "--rating",
+            &rating.to_string(),
+        ]);
+    }
+    env.ok(&[
+        "mirror",
+        "add",
+        "secure",
+        &secure.url,
+        "--rating",
+        &HTTPS_RATING.to_string(),
+    ]);
+    for (user, role) in [(RELEASE_USER, "release"), (ADMIN_USER, "admin")] {
+        let out = env.run_input(
+            &["user", "add", user, "--role", role],
+            &format!("{}\n", password(user)),
+        );
+        assert_eq!(out.code, 0, "user add {user}: {out:?}");
+    }
+    for product in NIGHTLY_PRODUCTS {
+        let mut add = vec!["product", "add", product];
+        for lang in nightly_langs(product) {
+            add.extend(["--lang", lang]);
+        }
+        if product.ends_with("-ssl") {
+            add.push("--ssl-only");
+        }
+        env.ok(&add);
+        for (os, suffix) in NIGHTLY_SUFFIXES {
+            env.ok(&[
+                "location",
+                "add",
+                product,
+                os,
+                &nightly_path(product, NIGHTLY, suffix),
+            ]);
+        }
+    }
+
+    let access_log = dir.join("access.log");
+    let server = Bouncer::start(&env, &ca_file, &access_log);
+    let port = server.port;
+    let session = admin_session(port, ADMIN_USER);
+    let must = |run: &Run| {
+        assert!(
+            run.ok(),
+            "{}\n----- server stderr -----\n{}\n----- 429s in the access log -----\n{:#?}",
+            run.shown(),
+            server.log(),
+            too_many(&server.access_lines())
+        );
+    };
+
+    // 1. Submission: every product with its locales and locations.
+    let first = client.run("submission", &submission_task(), port);
+    must(&first);
+    let (exported, _) = export(&env);
+    for product in release_products() {
+        assert!(
+            first
+                .text()
+                .contains(&format!("Adding product \"{}\"...", product.name)),
+            "the client did not add {}:\n{}",
+            product.name,
+            first.shown()
+        );
+        let p = exported_product(&exported, &product.name);
+        assert_eq!(
+            p["ssl_only"], product.ssl_only,
+            "{}'s ssl_only: {p:#}",
+            product.name
+        );
+        let langs: BTreeSet<&str> = p["languages"]
+            .as_array()
+            .expect("languages")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            langs,
+            LOCALES.into_iter().collect(),
+            "{}'s languages",
+            product.name
+        );
+        assert_eq!(
+            exported_locations(p),
+            product.paths,
+            "{}'s locations",
+            product.name
+        );
+    }
+
+    // 2. Sentry finds the release on the mirrors (every mirror for the
+    // plain products, the https one for the ssl-only ones), as the release
+    // waits for uptake before it moves the aliases.
+    let total: u64 = HTTP_RATINGS.iter().sum::<u64>() + HTTPS_RATING;
+    let wanted: BTreeMap<(String, String), (u64, u64)> = release_products()
+        .into_iter()
+        .flat_map(|p| {
+            let available = if p.ssl_only { HTTPS_RATING } else { total };
+            p.paths
+                .into_keys()
+                .map(move |os| ((p.name.clone(), os), (available, total)))
+        })
+        .collect();
+    let waited = Instant::now();
+    let found = poll(UPTAKE_TIMEOUT, Duration::from_millis(250), || {
+        let now = uptake(&env);
+        wanted
+            .iter()
+            .all(|(key, value)| now.get(key) == Some(value))
+            .then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "sentry did not find the release on every mirror within {UPTAKE_TIMEOUT:?}: \
+         uptake wanted {wanted:#?}\ngot {:#?}\nmirrors: {:#?}\nhttps mirror requests: {}\nserver stderr:\n{}",
+        uptake(&env),
+        env.mirror_list(),
+        secure.requests(),
+        server.log()
+    );
+    eprintln!("uptake complete after {:?}", waited.elapsed());
+
+    // 3. Aliases, checked by the client against print=yes bounces.
+    let aliases = client.run("aliases", &aliases_task(), port);
+    must(&aliases);
+    let listed = env.ok(&["alias", "list"]);
+    for (alias, product) in release_aliases() {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == [&alias, &product]),
+            "alias {alias} → {product} missing from `alias list`:\n{listed}"
+        );
+        assert!(
+            aliases
+                .text()
+                .contains(&format!("Alias {alias} returned url: ")),
+            "the client did not compare alias {alias}:\n{}",
+            aliases.shown()
+        );
+    }
+    // The ssl-only products go to the https mirror only.
+    let ssl_url = printed(port, "firefox-latest-ssl");
+    assert!(
+        ssl_url.starts_with(&format!(
+            "{}/firefox/releases/{VERSION}/win32/en-US/",
+            secure.url
+        )),
+        "firefox-latest-ssl printed {ssl_url}"
+    );
+
+    // 4. Locations: the nightly products move to the next nightly.
+    let locations = client.run("locations", &locations_task(), port);
+    must(&locations);
+    let (exported, _) = export(&env);
+    for product in NIGHTLY_PRODUCTS {
+        let wanted: BTreeMap<String, String> = NIGHTLY_SUFFIXES
+            .iter()
+            .map(|(os, suffix)| (os.to_string(), nightly_path(product, NEXT_NIGHTLY, suffix)))
+            .collect();
+        assert_eq!(
+            exported_locations(exported_product(&exported, product)),
+            wanted,
+            "{product}'s locations after the locations task:\n{}",
+            locations.shown()
+        );
+    }
+
+    // 5. Again: nothing new is written.
+    let (_, export_before) = export(&env);
+    let audit_before = api_audit(port, &session);
+    assert!(
+        !audit_before.is_empty(),
+        "no api: events in the audit log after the release"
+    );
+    let submission = client.run("submission-again", &submission_task(), port);
+    must(&submission);
+    let aliases = client.run("aliases-again", &aliases_task(), port);
+    must(&aliases);
+    let locations = client.run("locations-again", &locations_task(), port);
+    must(&locations);
+    let text = submission.text();
+    for product in release_products() {
+        assert!(
+            text.contains(&format!(
+                "Product \"{}\" already exists. Skipping...",
+                product.name
+            )),
+            "the re-run did not skip {}:\n{}",
+            product.name,
+            submission.shown()
+        );
+        for path in product.paths.values() {
+            assert!(
+                text.contains(&format!(
+                    "Path \"{path}\" for product \"{}\" already exists. Skipping...",
+                    product.name
+                )),
+                "the re-run did not skip {} {path}:\n{}",
+                product.name,
+                submission.shown()
+            );
+        }
+    }
+    assert!(
+        !locations.text().contains("Modifying corresponding path"),
+        "the locations re-run modified a path:\n{}",
+        locations.shown()
+    );
+    let (_, export_after) = export(&env);
+    assert!(
+        export_after == export_before,
+        "a re-run changed the configuration:\n----- before -----\n{export_before}\n----- after -----\n{export_after}"
+    );
+    let audit_after = api_audit(port, &session);
+    assert_eq!(
+        audit_after, audit_before,
+        "a re-run wrote to the audit log (newest first)"
+    );
+
+    // 6. Ten back-to-back re-runs from one address at default settings:
+    // none is refused.
+    let rerun_started = Instant::now();
+    let mut failed = Vec::new();
+    for i in 0..RERUNS {
+        for (what, task) in [
+            ("submission", submission_task()),
+            ("aliases", aliases_task()),
+        ] {
+            let run = client.run(&format!("rerun{i}-{what}"), &task, port);
+            if !run.ok() {
+                failed.push(run.shown());
+            }
+        }
+    }
+    let rerun_took = rerun_started.elapsed();
+    let refused = too_many(&server.access_lines());
+    assert!(
+        failed.is_empty() && refused.is_empty(),
+        "{} of {} back-to-back re-runs failed; {} request(s) answered 429:\n{:#?}\n\
+         ----- failed runs -----\n{}\n----- server stderr -----\n{}",
+        failed.len(),
+        RERUNS * 2,
+        refused.len(),
+        refused,
+        failed.join("\n\n"),
+        server.log()
+    );
+    assert_eq!(
+        api_audit(port, &session),
+        audit_before,
+        "the back-to-back re-runs wrote to the audit log"
+    );
+    assert_eq!(
+        printed(port, "firefox-latest"),
+        printed(port, &format!("Firefox-{VERSION}")),
+        "the alias and its product print different URLs"
+    );
+
+    let requests = server.access_lines().len();
+    let (status, log) = server.stop();
+    assert!(status.success(), "bouncer serve exited {status:?}:\n{log}");
+    let refused = too_many(
+        &std::fs::read_to_string(&access_log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>(),
+    );
+    assert!(refused.is_empty(), "429s in the access log: {refused:#?}");
+    assert!(
+        plain.iter().all(|m| m.requests() > 0) && secure.requests() > 0,
+        "sentry did not check every mirror"
+    );
+    eprintln!(
+        "bouncerscript test: {requests} requests; {} re-runs in {rerun_took:?}; {:?} in all",
+        RERUNS * 2,
+        started.elapsed()
+    );
+}
