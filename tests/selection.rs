@@ -215,7 +215,8 @@ fn traffic_is_shared_in_proportion_to_rating() {
     ]);
     let server = env.serve(&["--no-count"]);
     let n = 2000;
-    let locations = server.locations("/?product=tb", &[], n);
+    // Many clients, each asking once.
+    let locations = server.locations_from_clients("/?product=tb", &[], n);
     let heavy = locations
         .iter()
         .filter(|l| *l == "http://127.0.0.1:9/heavy/tb/setup.exe")
@@ -227,4 +228,138 @@ fn traffic_is_shared_in_proportion_to_rating() {
     assert_eq!(heavy + light, n, "{locations:?}");
     let share = heavy as f64 / n as f64;
     assert!((0.65..=0.85).contains(&share), "heavy share {share}");
+}
+
+/// Three mirrors rated 50, 30 and 20 carrying `tb`, and an alias.
+fn three_mirrors() -> Env {
+    let env = Env::new();
+    env.setup(&[
+        "product add tb --lang de --lang fr",
+        "location add tb win /tb/:lang/setup.exe",
+        "alias set tb-latest tb",
+        "mirror add a http://127.0.0.1:9/a --rating 50",
+        "mirror add b http://127.0.0.1:9/b --rating 30",
+        "mirror add c http://127.0.0.1:9/c --rating 20",
+        "status set a present",
+        "status set b present",
+        "status set c present",
+    ]);
+    env
+}
+
+/// The mirror (`a`, `b`, `c`) of a redirect or printed URL.
+fn mirror_of(url: &str) -> &str {
+    url.trim_start_matches("http://127.0.0.1:9/")
+        .split('/')
+        .next()
+        .unwrap()
+}
+
+/// SPEC §2.6: over many clients each mirror's share follows its rating.
+#[test]
+fn over_20000_clients_the_shares_follow_the_ratings() {
+    let env = three_mirrors();
+    let server = env.serve(&["--no-count"]);
+    let n = 20_000;
+    let mut hits = std::collections::BTreeMap::new();
+    for location in server.locations_from_clients("/?product=tb&lang=de", &[], n) {
+        *hits.entry(mirror_of(&location).to_string()).or_insert(0u64) += 1;
+    }
+    let expected = [("a", 0.5), ("b", 0.3), ("c", 0.2)];
+    let chi: f64 = expected
+        .iter()
+        .map(|(m, p)| {
+            let e = n as f64 * p;
+            (hits.get(*m).copied().unwrap_or(0) as f64 - e).powi(2) / e
+        })
+        .sum();
+    // Two degrees of freedom: 13.8 is the 0.999 quantile (the picks are
+    // a fixed function of the addresses: the same every run).
+    assert!(chi < 13.8, "chi-square {chi:.1}: {hits:?}");
+    assert_eq!(hits.values().sum::<u64>(), n as u64, "{hits:?}");
+}
+
+/// One client, one file: one mirror for printing, and a walk round its
+/// own ranking for repeated redirects (it is retrying).
+#[test]
+fn one_client_gets_one_mirror_and_its_retries_walk_its_ranking() {
+    let env = three_mirrors();
+    let server = env.serve(&["--no-count"]);
+    let printed = server.get("/?product=tb&lang=de&print=yes").body;
+    for target in [
+        "/?product=tb&lang=de&print=yes",
+        "/?product=TB-LATEST&lang=de&print=yes",
+        "/files/tb/de/setup.exe?print=yes",
+    ] {
+        for _ in 0..100 {
+            assert_eq!(server.get(target).body, printed, "{target}");
+        }
+    }
+    // Redirects: the first is the printed mirror, then the rest of the
+    // client's ranking, then round again.
+    let walk: Vec<String> = server
+        .locations("/?product=tb&lang=de", &[], 7)
+        .iter()
+        .map(|l| mirror_of(l).to_string())
+        .collect();
+    assert_eq!(walk[0], mirror_of(&printed), "{walk:?}");
+    let mut seen = walk[..3].to_vec();
+    seen.sort();
+    assert_eq!(seen, ["a", "b", "c"], "{walk:?}");
+    assert_eq!(walk[3..6], walk[..3], "round again: {walk:?}");
+    // Printing in between is no retry and moves nothing.
+    assert_eq!(server.get("/?product=tb&lang=de&print=yes").body, printed);
+    // Another file of the same client is ranked on its own: French goes
+    // first to wherever its own ranking says, not where German went last.
+    let fr = server.get("/?product=tb&lang=fr&print=yes").body;
+    assert!(fr.ends_with("/tb/fr/setup.exe\n") || fr.ends_with("/tb/fr/setup.exe"), "{fr}");
+}
+
+/// A mirror going down moves its own clients and nobody else's; back up,
+/// they come back.
+#[test]
+fn a_mirror_going_down_moves_only_its_own_clients() {
+    let env = three_mirrors();
+    let server = env.serve(&["--no-count"]);
+    let print = |i: usize| {
+        let r = crate::common::http_from(
+            crate::common::client_address(i),
+            server.port,
+            "GET",
+            "/?product=tb&lang=de&print=yes",
+            &[],
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        mirror_of(&r.body).to_string()
+    };
+    let n = 600;
+    let before: Vec<String> = (0..n).map(print).collect();
+    env.ok(&["status", "set", "b", "missing"]);
+    let after: Vec<String> = (0..n).map(print).collect();
+    let mut moved = 0;
+    for (i, (was, is)) in before.iter().zip(&after).enumerate() {
+        assert_ne!(is, "b", "client {i} still sent to the missing mirror");
+        if was == "b" {
+            moved += 1;
+        } else {
+            assert_eq!(was, is, "client {i} of {was} moved to {is}");
+        }
+    }
+    assert!(moved > n / 10, "b had {moved} of {n} clients");
+    env.ok(&["status", "set", "b", "present"]);
+    let back: Vec<String> = (0..n).map(print).collect();
+    assert_eq!(back, before);
+}
+
+/// `bounce.sticky false`: each request draws at random again.
+#[test]
+fn stickiness_can_be_switched_off() {
+    let env = three_mirrors();
+    env.ok(&["settings", "set", "bounce.sticky", "false"]);
+    let server = env.serve(&["--no-count"]);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        seen.insert(mirror_of(&server.get("/?product=tb&lang=de&print=yes").body).to_string());
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
 }

@@ -436,7 +436,7 @@ mod tests {
             .write("test", |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
-                    base_url: format!("https://{name}.example/pub"),
+                    base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
                     rating,
                     inactive,
                     ..NewMirror::default()

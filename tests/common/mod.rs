@@ -381,6 +381,23 @@ impl Server {
             .collect()
     }
 
+    /// `n` GETs of `target`, each from a client address of its own
+    /// ([`client_address`]), each of which must be a 302; their Locations.
+    pub fn locations_from_clients(
+        &self,
+        target: &str,
+        headers: &[(&str, &str)],
+        n: usize,
+    ) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let r = http_from(client_address(i), self.port, "GET", target, headers);
+                assert_eq!(r.status, 302, "GET {target}: {r:?}");
+                r.location().to_string()
+            })
+            .collect()
+    }
+
     /// What the server has written to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -476,7 +493,46 @@ pub fn try_http(
     target: &str,
     headers: &[(&str, &str)],
 ) -> io::Result<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    try_http_from(None, port, method, target, headers)
+}
+
+/// The `n`-th of many distinct client addresses on loopback (all of
+/// 127.0.0.0/8 is): 127.x.y.z from `n`, never 127.0.0.1.
+pub fn client_address(n: usize) -> std::net::Ipv4Addr {
+    let n = (n + 2) as u32;
+    assert!(n < 1 << 24, "more clients than 127.0.0.0/8 has");
+    std::net::Ipv4Addr::from(0x7f00_0000 | n)
+}
+
+/// [`http`] over a connection from `source`: a client of its own.
+pub fn http_from(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    try_http_from(Some(source), port, method, target, headers)
+        .unwrap_or_else(|e| panic!("{method} {target} from {source}: {e}"))
+}
+
+fn try_http_from(
+    source: Option<std::net::Ipv4Addr>,
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<Response> {
+    let mut stream = match source {
+        None => TcpStream::connect(("127.0.0.1", port))?,
+        Some(source) => {
+            use socket2::{Domain, Socket, Type};
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+            socket.bind(&std::net::SocketAddr::from((source, 0)).into())?;
+            socket.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+            socket.into()
+        }
+    };
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut request =
