@@ -30,11 +30,21 @@
 //! nginx included). Last, a short extra run measures a hostile 32 KB
 //! `/files/…` path that matches nothing.
 //!
+//! Sticky picks (SPEC §2.6) against the random pick they replaced, in the
+//! same run: alternating rounds on copies of the database with
+//! `bounce.sticky` off (random, as before) and on (the default), medians
+//! of the rounds, for two kinds of traffic: many clients each asking once
+//! (a wrk script gives every request an `X-Forwarded-For` address of its
+//! own, `--trusted-proxy 127.0.0.1`; both arms pay for it alike), and one
+//! client asking again and again (each request then counts as a retry and
+//! takes the next mirror in its ranking: the sticky pick's worst case).
+//!
 //! Environment:
 //! - `LOADTEST_SECS`: seconds per wrk run (default 10, 1–120).
 //! - `LOADTEST_HOSTILE=0`: skip the hostile-path run.
 //! - `LOADTEST_GEOIP=0`: skip the GeoIP runs (two in the table, then three
 //!   alternating off/on rounds whose medians give the GeoIP cost).
+//! - `LOADTEST_STICKY=0`: skip the sticky-pick rounds.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -63,6 +73,17 @@ const CLIENT: &str = "198.51.100.7";
 const GEO_RANGES: u64 = 500_000;
 /// Alternating off/on rounds of the GeoIP comparison.
 const GEO_ROUNDS: usize = 3;
+/// Alternating random/sticky rounds of the sticky-pick comparison.
+const STICKY_ROUNDS: usize = 3;
+/// A wrk script that sends every request from a client of its own.
+const MANY_CLIENTS_LUA: &str = r#"
+local n = 0
+request = function()
+  n = n + 1
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)
+  return wrk.format(nil, nil, { ["X-Forwarded-For"] = ip })
+end
+"#;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -189,6 +210,7 @@ fn run() -> Result<()> {
     };
     let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
     let geoip = std::env::var("LOADTEST_GEOIP").map_or(true, |v| v != "0");
+    let sticky = std::env::var("LOADTEST_STICKY").map_or(true, |v| v != "0");
     let missing: Vec<&str> = [(WRK, "wrk"), (NGINX, "nginx")]
         .into_iter()
         .filter(|(path, name)| !Path::new(path).exists() && which(name).is_none())
@@ -230,7 +252,7 @@ fn run() -> Result<()> {
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         check_redirect(addr, QUERY)?;
         let load = load_average();
-        let result = run_wrk(&wrk, addr, QUERY, secs)?;
+        let result = run_wrk(&wrk, addr, QUERY, secs, None)?;
         server.stop(Duration::from_secs(5));
         rows.push(Row {
             label: "nginx return 302 (1 worker)".into(),
@@ -281,7 +303,7 @@ fn run() -> Result<()> {
         }
         let load = load_average();
         let before = thread_usage(server.guard.pid());
-        let result = run_wrk(&wrk, server.addr, QUERY, secs)?;
+        let result = run_wrk(&wrk, server.addr, QUERY, secs, None)?;
         let usage = usage_delta(&before, &thread_usage(server.guard.pid()));
         let stopped = server.guard.stop(Duration::from_secs(30));
         if !stopped {
@@ -327,7 +349,7 @@ fn run() -> Result<()> {
             .enumerate()
             {
                 let mut server = start_bouncer(&bouncer, db, 1, true, extra)?;
-                let result = run_wrk(&wrk, server.addr, QUERY, secs)?;
+                let result = run_wrk(&wrk, server.addr, QUERY, secs, None)?;
                 server.guard.stop(Duration::from_secs(30));
                 pair[i] = result.requests_per_sec;
             }
@@ -336,6 +358,51 @@ fn run() -> Result<()> {
                 pair[0], pair[1]
             );
             geo_ab.push((pair[0], pair[1]));
+        }
+    }
+
+    // Random (as before) and sticky picks, alternating; medians.
+    let mut sticky_ab: Vec<[f64; 4]> = Vec::new();
+    if sticky {
+        let random_db = dir.path().join("loadtest-random.redb");
+        std::fs::copy(&db, &random_db).map_err(|e| format!("cannot copy the database: {e}"))?;
+        let out = Command::new(&bouncer)
+            .arg("--db")
+            .arg(&random_db)
+            .args(["settings", "set", "bounce.sticky", "false"])
+            .output()
+            .map_err(|e| format!("cannot run bouncer settings: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "bouncer settings set bounce.sticky false failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let script = dir.path().join("many-clients.lua");
+        std::fs::write(&script, MANY_CLIENTS_LUA)
+            .map_err(|e| format!("cannot write the wrk script: {e}"))?;
+        let proxy: &[&str] = &["--trusted-proxy", "127.0.0.1"];
+        for round in 1..=STICKY_ROUNDS {
+            let mut figures = [0.0; 4];
+            for (i, (db, script)) in [
+                (&random_db, Some(&script)),
+                (&db, Some(&script)),
+                (&random_db, None),
+                (&db, None),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut server = start_bouncer(&bouncer, db, 1, true, proxy)?;
+                let result = run_wrk(&wrk, server.addr, QUERY, secs, script.map(|p| p.as_path()))?;
+                server.guard.stop(Duration::from_secs(30));
+                figures[i] = result.requests_per_sec;
+            }
+            println!(
+                "loadtest: sticky round {round}/{STICKY_ROUNDS}: many clients random {:.0} / sticky {:.0} req/s; one client random {:.0} / sticky {:.0} req/s",
+                figures[0], figures[1], figures[2], figures[3]
+            );
+            sticky_ab.push(figures);
         }
     }
 
@@ -349,7 +416,7 @@ fn run() -> Result<()> {
         }
         let mut server = start_bouncer(&bouncer, &db, 1, false, &[])?;
         let short = secs.min(5);
-        let result = run_wrk(&wrk, server.addr, &path, short)?;
+        let result = run_wrk(&wrk, server.addr, &path, short, None)?;
         server.guard.stop(Duration::from_secs(30));
         Some((short, result))
     } else {
@@ -368,6 +435,26 @@ fn run() -> Result<()> {
             "GeoIP cost, --threads 1, medians of {GEO_ROUNDS} alternating rounds: off {off:.0} req/s, on {on:.0} req/s: (off − on) / off = {:.1}% (target < 10%)",
             (off - on) / off * 100.0
         );
+    }
+    if !sticky_ab.is_empty() {
+        let median = |i: usize| {
+            let mut v: Vec<f64> = sticky_ab.iter().map(|f| f[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (what, random, sticky) in [
+            ("many clients, each asking once", median(0), median(1)),
+            (
+                "one client asking again and again (retries)",
+                median(2),
+                median(3),
+            ),
+        ] {
+            println!(
+                "Sticky pick vs random, --threads 1, {what}, medians of {STICKY_ROUNDS} alternating rounds: random {random:.0} req/s, sticky {sticky:.0} req/s: sticky / random = {:.3}",
+                sticky / random
+            );
+        }
     }
     let mismatches = rows
         .iter()
@@ -940,16 +1027,27 @@ struct WrkResult {
     socket_errors: String,
 }
 
-fn run_wrk(wrk: &Path, addr: SocketAddr, target: &str, secs: u64) -> Result<WrkResult> {
-    let child = Command::new(wrk)
-        .args([
-            "-t1",
-            &format!("-c{CONNECTIONS}"),
-            &format!("-d{secs}s"),
-            "--latency",
-            "-H",
-            &format!("X-Forwarded-For: {CLIENT}"),
-        ])
+/// wrk against `target`, with `script` (a Lua file) if given.
+fn run_wrk(
+    wrk: &Path,
+    addr: SocketAddr,
+    target: &str,
+    secs: u64,
+    script: Option<&Path>,
+) -> Result<WrkResult> {
+    let mut command = Command::new(wrk);
+    command.args([
+        "-t1",
+        &format!("-c{CONNECTIONS}"),
+        &format!("-d{secs}s"),
+        "--latency",
+        "-H",
+        &format!("X-Forwarded-For: {CLIENT}"),
+    ]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let child = command
         .arg(format!("http://{addr}{target}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

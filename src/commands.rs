@@ -384,7 +384,10 @@ fn product(net: &Network, action: &ProductAction) -> Result<String> {
         ProductAction::Remove(a) => {
             let removed = net.write(ACTOR, |tx| tx.product_remove(&a.name))?;
             Ok(if removed.aliases.is_empty() {
-                format!("removed product {} and its locations\n", removed.product.name)
+                format!(
+                    "removed product {} and its locations\n",
+                    removed.product.name
+                )
             } else {
                 format!(
                     "removed product {}, its locations and its alias(es) {}\n",

@@ -217,7 +217,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
     settings.home_url = None;
     let mut config = Config::from_settings(settings)?;
     // Port 0 (`--listen 127.0.0.1:0`): take a free port now, so the guide
-    // prints the real one; held until the server binds it.
+    // prints the real one; held until just before the server binds it.
     let reserved = if config.listen.port() == 0 {
         let listener = StdListener::bind(config.listen)
             .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;

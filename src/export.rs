@@ -1152,12 +1152,17 @@ pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported
         let at = products_at.index(i);
         // A language the product does not have yet must be a locale code
         // (the store's rule, checked here to name its place).
-        let had = tx.product(&w.name)?.map(|p| p.languages).unwrap_or_default();
+        let had = tx
+            .product(&w.name)?
+            .map(|p| p.languages)
+            .unwrap_or_default();
         for (j, l) in w.languages.iter().enumerate() {
-            at.field("languages").index(j).check(crate::model::product_languages(
-                &had,
-                std::slice::from_ref(l),
-            ))?;
+            at.field("languages")
+                .index(j)
+                .check(crate::model::product_languages(
+                    &had,
+                    std::slice::from_ref(l),
+                ))?;
         }
         if tx.product(&w.name)?.is_none() {
             at.check(tx.product_add(NewProduct {

@@ -430,7 +430,13 @@ mod tests {
         );
         let err = product_languages(&strings(&["de"]), &strings(&["de", "english"])).unwrap_err();
         assert!(
-            matches!(err, crate::error::Error::Invalid { what: "language", .. }),
+            matches!(
+                err,
+                crate::error::Error::Invalid {
+                    what: "language",
+                    ..
+                }
+            ),
             "{err}"
         );
         assert!(err.to_string().contains("\"english\""), "{err}");

@@ -284,7 +284,16 @@ mod tests {
     fn locale_errors_give_an_example() {
         assert_eq!(locale(" en-US ").unwrap(), "en-US");
         let err = locale("english").unwrap_err();
-        assert!(matches!(err, Error::Invalid { what: "language", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Invalid {
+                    what: "language",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = err.to_string();
         assert!(
             err.contains("\"english\" is not a locale code") && err.contains("en-US"),
@@ -313,11 +322,7 @@ mod tests {
             "https://other.example/pub",
             "http://mirror.example:443/pub",
         ] {
-            assert_ne!(
-                base_url_key(other),
-                "https://mirror.example/pub",
-                "{other}"
-            );
+            assert_ne!(base_url_key(other), "https://mirror.example/pub", "{other}");
         }
         assert_eq!(
             base_url_key("http://m.example:8080/"),

@@ -2498,7 +2498,10 @@ fn product_delete_of_an_aliased_product_deletes_its_aliases_with_it() {
     assert_not_found(&server, "ssl-latest", "win", "de");
     let r = api.post(
         "create_update_alias",
-        &[("alias", "fx-latest"), ("related_product", "Thunderbird-128.0")],
+        &[
+            ("alias", "fx-latest"),
+            ("related_product", "Thunderbird-128.0"),
+        ],
     );
     assert_eq!(success(&r), "Created/updated alias fx-latest");
     assert_eq!(bounce(&server, "fx-latest", "win", "de").0, 200);
@@ -2525,7 +2528,11 @@ fn a_language_that_is_no_locale_code_is_refused_with_an_example() {
         ),
         (
             "product_language_add/",
-            &[("product", FX), ("languages", "fr"), ("languages", "français")][..],
+            &[
+                ("product", FX),
+                ("languages", "fr"),
+                ("languages", "français"),
+            ][..],
         ),
     ] {
         let r = api.post(route, form);
@@ -2553,7 +2560,14 @@ fn a_language_that_is_no_locale_code_is_refused_with_an_example() {
         ],
     );
     let langs = &names_langs(&r)[0].1;
-    for l in ["ja-JP-mac", "sr-Latn", "ca-valencia", "ast", "ES-es", "multi"] {
+    for l in [
+        "ja-JP-mac",
+        "sr-Latn",
+        "ca-valencia",
+        "ast",
+        "ES-es",
+        "multi",
+    ] {
         assert!(langs.contains(&l.to_string()), "{l}: {langs:?}");
     }
 }

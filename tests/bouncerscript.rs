@@ -7,14 +7,15 @@
 //! directory):
 //!
 //! 1. `submission`: the release's products (plain, `-SSL`, `-msi-SSL`,
-//!    `-stub`, `-Complete`, `-Partial-…`) with their locales and a
-//!    location per platform;
+//!    `-stub`, `-Complete`, `-Partial-…`, and an Android-only Fennec) with
+//!    their locales and a location per platform;
 //! 2. once sentry has found the files on the mirrors (bounded polling of
 //!    `bouncer uptake`), `aliases`, whose `check_aliases_match` compares
 //!    `GET /?product=ALIAS&print=yes` with `GET /?product=PRODUCT&print=yes`
-//!    (the client's production URL is pointed at the test server: the
-//!    venv's `bouncerscript/constants.py` gets one line that reads an
-//!    environment variable);
+//!    and passes over an alias answering exactly `404 page not found\n`
+//!    (Fennec has no win build); the client's production URL is pointed at
+//!    the test server: the venv's `bouncerscript/constants.py` gets one
+//!    line that reads an environment variable;
 //! 3. `locations`: the nightly products' paths bumped to the next version
 //!    with `location_modify`;
 //! 4. submission, aliases and locations again: nothing new is written (the
@@ -47,7 +48,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
-use crate::common::{Env, form_urlencode, http, http_body, poll};
+use crate::common::{Env, NOT_FOUND, form_urlencode, http, http_body, poll};
 
 /// The release tooling under test.
 const BOUNCERSCRIPT: &str = "3.6.2";
@@ -93,6 +94,15 @@ const PLATFORMS: [(&str, &str); 6] = [
     ("win64-aarch64", "win64-aarch64"),
 ];
 /// The nightly version the nightly products point at, and the next one.
+/// A mobile product in the same submission: Android only, so its alias
+/// answers the default platform (win) with release tooling's 404.
+const FENNEC: &str = "Fennec-68.11.0";
+const FENNEC_ALIAS: &str = "fennec-latest";
+/// Bouncer has no `android-x86` platform until the operators add it.
+const FENNEC_PLATFORMS: [(&str, &str, &str); 2] = [
+    ("android", "android-api-16", "android-arm"),
+    ("android-x86", "android-x86", "android-i386"),
+];
 const NIGHTLY: &str = "130.0a1";
 const NEXT_NIGHTLY: &str = "131.0a1";
 /// Bouncer platform → the nightly file name's tail.
@@ -136,7 +146,7 @@ struct Product {
 }
 
 /// The products a Firefox release submits, as its release-bouncer-sub
-/// task lists them.
+/// task lists them, and [`FENNEC`].
 fn release_products() -> Vec<Product> {
     let per_platform = |only: &[&str], path: &dyn Fn(&str) -> String| {
         PLATFORMS
@@ -192,10 +202,25 @@ fn release_products() -> Vec<Product> {
                 )
             }),
         ),
+        Product {
+            name: FENNEC.to_string(),
+            ssl_only: false,
+            paths: FENNEC_PLATFORMS
+                .iter()
+                .map(|(os, dir, arch)| {
+                    (
+                        os.to_string(),
+                        format!(
+                            "/mobile/releases/68.11.0/{dir}/:lang/fennec-68.11.0.:lang.{arch}.apk"
+                        ),
+                    )
+                })
+                .collect(),
+        },
     ]
 }
 
-/// The aliases a release points at its products.
+/// The aliases a release points at its products (and [`FENNEC_ALIAS`]).
 fn release_aliases() -> BTreeMap<String, String> {
     [
         ("firefox-latest", ""),
@@ -205,6 +230,7 @@ fn release_aliases() -> BTreeMap<String, String> {
     ]
     .into_iter()
     .map(|(alias, suffix)| (alias.to_string(), format!("Firefox-{VERSION}{suffix}")))
+    .chain([(FENNEC_ALIAS.to_string(), FENNEC.to_string())])
     .collect()
 }
 
@@ -1097,7 +1123,8 @@ fn bouncerscript_3_6_2_runs_a_release_against_bouncer() {
         .collect();
     let secure = TlsMirror::start(&files, &ca);
 
-    // The operators' part: mirrors, users, the long-lived nightly products.
+    // The operators' part: mirrors, users, a platform Bouncer lacks, the
+    // long-lived nightly products.
     let env = Env::new();
     let dir = env
         .db
@@ -1131,6 +1158,7 @@ fn bouncerscript_3_6_2_runs_a_release_against_bouncer() {
         );
         assert_eq!(out.code, 0, "user add {user}: {out:?}");
     }
+    env.ok(&["os", "add", "android-x86"]);
     for product in NIGHTLY_PRODUCTS {
         let mut add = vec!["product", "add", product];
         for lang in nightly_langs(product) {
@@ -1247,14 +1275,29 @@ fn bouncerscript_3_6_2_runs_a_release_against_bouncer() {
                 .any(|l| l.split_whitespace().collect::<Vec<_>>() == [&alias, &product]),
             "alias {alias} → {product} missing from `alias list`:\n{listed}"
         );
-        assert!(
-            aliases
-                .text()
-                .contains(&format!("Alias {alias} returned url: ")),
-            "the client did not compare alias {alias}:\n{}",
+        // The client compares an alias with its product unless the alias
+        // answers release tooling's 404 (Fennec has no win build).
+        let compared = aliases
+            .text()
+            .contains(&format!("Alias {alias} returned url: "));
+        assert_eq!(
+            compared,
+            alias != FENNEC_ALIAS,
+            "alias {alias}, compared by the client: {compared}\n{}",
             aliases.shown()
         );
     }
+    let r = http(
+        port,
+        "GET",
+        &format!("/?product={FENNEC_ALIAS}&print=yes"),
+        &[],
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (404, NOT_FOUND),
+        "{FENNEC_ALIAS} on win: {r:?}"
+    );
     // The ssl-only products go to the https mirror only.
     let ssl_url = printed(port, "firefox-latest-ssl");
     assert!(

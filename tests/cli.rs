@@ -222,7 +222,10 @@ fn product_remove_takes_the_aliases_pointing_at_it_and_names_them() {
     );
     assert_eq!(first_column(&env.ok(&["alias", "list"])), ["fx-beta"]);
     assert_eq!(first_column(&env.ok(&["product", "list"])), ["fx-2.0"]);
-    assert_eq!(first_column(&env.ok(&["location", "list"])), Vec::<String>::new());
+    assert_eq!(
+        first_column(&env.ok(&["location", "list"])),
+        Vec::<String>::new()
+    );
     // Without aliases the message is as before.
     env.ok(&["alias", "remove", "fx-beta"]);
     assert_eq!(
@@ -254,11 +257,20 @@ fn a_second_mirror_at_the_same_base_url_is_refused_naming_the_first() {
     }
     let err = refused(
         &env,
-        &["mirror", "set", "m2", "--base-url", "https://MIRROR.example/pub/"],
+        &[
+            "mirror",
+            "set",
+            "m2",
+            "--base-url",
+            "https://MIRROR.example/pub/",
+        ],
     );
     assert!(err.contains("mirror \"m1\""), "{err}");
     assert_eq!(first_column(&env.ok(&["mirror", "list"])), ["m1", "m2"]);
-    assert!(env.ok(&["mirror", "list"]).contains("https://other.example/pub"));
+    assert!(
+        env.ok(&["mirror", "list"])
+            .contains("https://other.example/pub")
+    );
     // Another scheme, port or path is another mirror; a mirror keeps its
     // own address however it is spelled.
     env.setup(&[
@@ -284,13 +296,32 @@ fn a_language_that_is_no_locale_code_is_refused_with_an_example() {
     }
     assert!(first_column(&env.ok(&["product", "list"])).is_empty());
     env.ok(&[
-        "product", "add", "p", "--lang", "de", "--lang", "ja-JP-mac", "--lang", "multi",
+        "product",
+        "add",
+        "p",
+        "--lang",
+        "de",
+        "--lang",
+        "ja-JP-mac",
+        "--lang",
+        "multi",
     ]);
     let err = refused(&env, &["product", "set", "p", "--add-lang", "english"]);
     assert!(err.contains("\"english\" is not a locale code"), "{err}");
-    env.ok(&["product", "set", "p", "--add-lang", "sr-Latn", "--add-lang", "ast"]);
+    env.ok(&[
+        "product",
+        "set",
+        "p",
+        "--add-lang",
+        "sr-Latn",
+        "--add-lang",
+        "ast",
+    ]);
     let listed = env.ok(&["product", "list"]);
-    assert!(listed.contains("de,ja-JP-mac,multi,sr-Latn,ast"), "{listed}");
+    assert!(
+        listed.contains("de,ja-JP-mac,multi,sr-Latn,ast"),
+        "{listed}"
+    );
 }
 
 #[test]
@@ -335,7 +366,11 @@ fn import_refuses_twin_mirrors_and_languages_that_are_no_locale_codes() {
             && out.stderr.contains("e.g. de, en-US"),
         "{out:?}"
     );
-    assert_eq!(env.ok(&["export"]), before, "a refused import changes nothing");
+    assert_eq!(
+        env.ok(&["export"]),
+        before,
+        "a refused import changes nothing"
+    );
 
     // A mirror may take the address of one the document drops, and two
     // mirrors may trade places along a chain.

@@ -99,7 +99,7 @@ impl Load {
 }
 
 /// Management commands through the control socket, one after another:
-/// mirrors (at the real test mirrors, so sentry checks them) and regions.
+/// mirrors (on the real test mirrors, so sentry checks them) and regions.
 /// Returns the names of those acknowledged (exit 0).
 fn writer(
     env: Arc<Env>,
@@ -114,8 +114,10 @@ fn writer(
             n += 1;
             if n.is_multiple_of(2) {
                 let name = format!("w{n}");
-                let url = &urls[n % urls.len()];
-                if env.run(&["mirror", "add", &name, url]).code == 0 {
+                // A directory of its own on a real test mirror: one
+                // mirror per address.
+                let url = format!("{}/{name}", urls[n % urls.len()].trim_end_matches('/'));
+                if env.run(&["mirror", "add", &name, &url]).code == 0 {
                     acked.mirrors.insert(name);
                 }
             } else {

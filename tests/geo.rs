@@ -137,7 +137,9 @@ impl Net {
         for i in 0..n {
             let r = server.get(&format!("{TB}&ip={}", client(i)));
             assert_eq!(r.status, 302, "{r:?}");
-            *tally.entry(self.name_of(r.location()).to_string()).or_insert(0) += 1;
+            *tally
+                .entry(self.name_of(r.location()).to_string())
+                .or_insert(0) += 1;
         }
         tally
     }
@@ -806,6 +808,8 @@ fn region_commands_explain_what_they_did_and_refuse_what_they_cannot() {
         assert_eq!(out.code, 0, "{line}: {out:?}");
         out.stdout
     };
+    // A new, empty database (region list only reads, and creates none).
+    ok("settings unset mail.host");
     assert!(ok("region list").starts_with("no regions"));
     assert_eq!(
         ok("region add europe --country de --country AT --throttle 50"),

@@ -234,3 +234,77 @@ fn admin_rate_0_switches_the_limit_off() {
         assert_eq!(r.status, 200, "request {i}: {r:?}");
     }
 }
+
+/// Adds user `name` with `role` and password `pw`.
+fn add_user(env: &Env, name: &str, role: &str, pw: &str) {
+    let out = env.run_input(&["user", "add", name, "--role", role], &format!("{pw}\n"));
+    assert_eq!(out.code, 0, "user add {name}: {out:?}");
+}
+
+/// An `Authorization: Basic` value.
+fn basic(user: &str, pw: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+    format!("Basic {token}")
+}
+
+const SHOW: &str = "/api/product_show?product=tb";
+
+/// Release tooling authenticates, and several of its workers may share
+/// one address: at the default settings, authenticated API calls are not
+/// limited per address; calls without credentials, or with wrong ones,
+/// are, with a numbered API error.
+#[test]
+fn authenticated_api_calls_are_not_limited_per_address_at_defaults() {
+    let env = network();
+    add_user(&env, "rel", "release", "rel-correct-horse");
+    let server = env.serve(&[]);
+    let good = basic("rel", "rel-correct-horse");
+    // More than the per-address burst (300 at the default 10 a second).
+    for i in 0..400 {
+        let r = http(server.port, "GET", SHOW, &[("Authorization", &good)]);
+        assert_eq!(r.status, 200, "authenticated call {i}: {r:?}");
+    }
+    // Without credentials the address's bucket runs dry.
+    let refused = (0..1000)
+        .map(|_| http(server.port, "GET", SHOW, &[]))
+        .find(|r| r.status == 429)
+        .expect("calls without credentials are limited per address");
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    assert!(
+        refused
+            .body
+            .contains(r#"<error number="107">too many requests"#),
+        "{refused:?}"
+    );
+    let json = http(server.port, "GET", SHOW, &[("Accept", "application/json")]);
+    assert_eq!(json.status, 429, "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(&json.body).expect("JSON");
+    assert_eq!(v["error"]["number"], 107, "{v}");
+    // The release tool carries on.
+    let r = http(server.port, "GET", SHOW, &[("Authorization", &good)]);
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// `--user-rate` limits each authenticated user on its own.
+#[test]
+fn a_per_user_limit_is_there_for_those_who_want_one() {
+    let env = network();
+    add_user(&env, "rel", "release", "rel-correct-horse");
+    add_user(&env, "other", "release", "other-correct-horse");
+    // One a second after a burst of 30.
+    let server = env.serve(&["--user-rate", "1", "--admin-rate", "0"]);
+    let rel = basic("rel", "rel-correct-horse");
+    let refused = (0..1000)
+        .map(|_| http(server.port, "GET", SHOW, &[("Authorization", &rel)]))
+        .position(|r| r.status == 429)
+        .expect("the user's limit applies");
+    assert!(refused >= 30, "refused after {refused} calls");
+    let r = http(server.port, "GET", SHOW, &[("Authorization", &rel)]);
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.body.contains("for this user"), "{r:?}");
+    // Another user, from the same address, is not affected.
+    let other = basic("other", "other-correct-horse");
+    let r = http(server.port, "GET", SHOW, &[("Authorization", &other)]);
+    assert_eq!(r.status, 200, "{r:?}");
+}

@@ -409,6 +409,8 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     let bsd = bsd512();
     let gnu_file = gnu.write(&d, "SHA256SUMS");
     let bsd_file = bsd.write(&d, "SHA512SUMS");
+    // A new, empty database: a dry run only reads, and creates none.
+    env.ok(&["settings", "unset", "mail.host"]);
 
     // Without --match: one location per OS, and every OS has several kinds.
     let out = load_ok(&env, &gnu_file, FX, &["--dry-run"]);
@@ -1415,6 +1417,8 @@ fn gap_escaped_bsd_lines_as_sha256sum_tag_writes_them() {
     let env = Env::new();
     let h = digest("x", Kind::Sha256, "");
     let f = dir(&env).join("TAGGED");
+    // A new, empty database: a dry run only reads, and creates none.
+    env.ok(&["settings", "unset", "mail.host"]);
     std::fs::write(
         &f,
         format!("\\SHA256 (linux-x86_64/de/back\\\\slash.tar.bz2) = {h}\n"),
@@ -1469,6 +1473,8 @@ fn gap_a_utf8_byte_order_mark_loses_the_first_line() {
     let env = Env::new();
     let h = digest("x", Kind::Sha256, "");
     let f = dir(&env).join("BOM");
+    // A new, empty database: a dry run only reads, and creates none.
+    env.ok(&["settings", "unset", "mail.host"]);
     std::fs::write(
         &f,
         format!("\u{feff}{h}  win32/de/a.exe\r\n{h}  win32/fr/a.exe\r\n"),

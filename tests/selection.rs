@@ -312,7 +312,10 @@ fn one_client_gets_one_mirror_and_its_retries_walk_its_ranking() {
     // Another file of the same client is ranked on its own: French goes
     // first to wherever its own ranking says, not where German went last.
     let fr = server.get("/?product=tb&lang=fr&print=yes").body;
-    assert!(fr.ends_with("/tb/fr/setup.exe\n") || fr.ends_with("/tb/fr/setup.exe"), "{fr}");
+    assert!(
+        fr.ends_with("/tb/fr/setup.exe\n") || fr.ends_with("/tb/fr/setup.exe"),
+        "{fr}"
+    );
 }
 
 /// A mirror going down moves its own clients and nobody else's; back up,

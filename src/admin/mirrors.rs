@@ -366,7 +366,10 @@ mod tests {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
         let hostile = "m<1>&\"";
-        for (name, url) in [(hostile, "https://m1.example/pub"), ("m2", "https://m2.example")] {
+        for (name, url) in [
+            (hostile, "https://m1.example/pub"),
+            ("m2", "https://m2.example"),
+        ] {
             redirected(post(
                 &admin,
                 &ann,
@@ -388,19 +391,34 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(page.contains(&format!("Mirror {link} has the base URL <code>https://m1.example/pub</code> already")), "{page}");
-        assert!(page.contains(r#"value="https://M1.example:443/pub/""#), "{page}");
+        assert!(
+            page.contains(&format!(
+                "Mirror {link} has the base URL <code>https://m1.example/pub</code> already"
+            )),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"value="https://M1.example:443/pub/""#),
+            "{page}"
+        );
         assert_eq!(admin.network.store().snapshot().unwrap().mirrors.len(), 2);
         // Moved there: the same, on the mirror's own page.
         let r = post(
             &admin,
             &ann,
             "/admin/mirrors/m2",
-            &[("base_url", "https://m1.example/pub"), ("rating", "3"), ("active", "on")],
+            &[
+                ("base_url", "https://m1.example/pub"),
+                ("rating", "3"),
+                ("active", "on"),
+            ],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(page.contains(&format!("Change or remove {link} instead")), "{page}");
+        assert!(
+            page.contains(&format!("Change or remove {link} instead")),
+            "{page}"
+        );
         let s = admin.network.store().snapshot().unwrap();
         assert_eq!(s.mirror("m2").unwrap().base_url, "https://m2.example");
         assert_eq!(s.mirror("m2").unwrap().rating, 100);

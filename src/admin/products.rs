@@ -1344,7 +1344,9 @@ mod tests {
         assert!(page.contains(r#"<input type="hidden" name="alias" value="fx-latest">"#));
         let page = body(get(&admin, &ann, "/admin/products/fx-2"));
         assert!(
-            page.contains(r#"data-confirm="Remove product fx-2, its locations and its alias fx-beta?""#),
+            page.contains(
+                r#"data-confirm="Remove product fx-2, its locations and its alias fx-beta?""#
+            ),
             "{page}"
         );
 
@@ -1372,13 +1374,12 @@ mod tests {
             "/admin/products/fx-1/remove",
             &[("alias", "FX-LATEST"), ("alias", "fx-stable")],
         );
-        assert_eq!(
-            r.headers()["location"].to_str().unwrap(),
-            "/admin/products"
-        );
+        assert_eq!(r.headers()["location"].to_str().unwrap(), "/admin/products");
         let page = follow(&admin, &ann, r);
         assert!(
-            page.contains("Removed product fx-1, its locations and its aliases fx-latest, fx-stable."),
+            page.contains(
+                "Removed product fx-1, its locations and its aliases fx-latest, fx-stable."
+            ),
             "{page}"
         );
         assert!(product(&admin, "fx-1").is_none());
@@ -1393,10 +1394,22 @@ mod tests {
             before + 3
         );
         assert_eq!(
-            (events[0].actor.as_str(), events[0].action.as_str(), events[0].detail.as_str()),
-            ("admin:ann", "product.remove", "fx-1 with alias(es) fx-latest, fx-stable")
+            (
+                events[0].actor.as_str(),
+                events[0].action.as_str(),
+                events[0].detail.as_str()
+            ),
+            (
+                "admin:ann",
+                "product.remove",
+                "fx-1 with alias(es) fx-latest, fx-stable"
+            )
         );
-        assert!(events[1..].iter().all(|e| e.action == "alias.remove" && e.actor == "admin:ann"));
+        assert!(
+            events[1..]
+                .iter()
+                .all(|e| e.action == "alias.remove" && e.actor == "admin:ann")
+        );
 
         // One alias, confirmed: singular words.
         let r = post(
@@ -1405,7 +1418,10 @@ mod tests {
             "/admin/products/fx-2/remove",
             &[("alias", "fx-beta")],
         );
-        assert!(follow(&admin, &ann, r).contains("Removed product fx-2, its locations and its alias fx-beta."));
+        assert!(
+            follow(&admin, &ann, r)
+                .contains("Removed product fx-2, its locations and its alias fx-beta.")
+        );
         assert!(admin.network.store().snapshot().unwrap().aliases.is_empty());
         assert_eq!(
             post(&admin, &ann, "/admin/products/fx-2/remove", &[]).status(),

@@ -1255,10 +1255,10 @@ fn failed_logins_are_throttled_but_remembered_callers_carry_on() {
     let r = Call::new(Method::GET, "/api/mirror_list", None)
         .auth("rel", "guess")
         .send(&api);
-    assert!(
-        r.unnumbered(StatusCode::TOO_MANY_REQUESTS)
-            .contains("too many")
-    );
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{r:?}");
+    let (number, message) = r.numbered();
+    assert_eq!(number, crate::api::TOO_MANY_REQUESTS);
+    assert!(message.contains("too many"), "{message}");
     assert!(
         r.headers[RETRY_AFTER]
             .to_str()

@@ -170,8 +170,8 @@ impl Candidates {
 
     /// The mirror at place `rank` (0: the first) of `key`'s ranking,
     /// counting round: rank n is rank 0 again for n mirrors. `None` when
-    /// there is none. Rank 0 is O(n) without allocating; later ranks (a
-    /// client retrying) sort.
+    /// there is none. O(n); allocates only for later ranks (a client
+    /// retrying) among more than [`Candidates::ON_STACK`] mirrors.
     pub fn pick_sticky(&self, key: StickyKey, rank: usize) -> Option<u32> {
         let n = self.mirrors.len();
         if n == 0 {
@@ -188,15 +188,35 @@ impl Candidates {
             }
             return Some(self.mirrors[best.1]);
         }
-        self.ranking(key).get(rank).copied()
+        let nth = |scored: &mut [(f64, u32)]| {
+            scored.select_nth_unstable_by(rank, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            scored[rank].1
+        };
+        if n <= Self::ON_STACK {
+            let mut scored = [(0.0, 0); Self::ON_STACK];
+            for (i, slot) in scored[..n].iter_mut().enumerate() {
+                *slot = (self.score(key, i), self.mirrors[i]);
+            }
+            Some(nth(&mut scored[..n]))
+        } else {
+            Some(nth(&mut self.scored(key)))
+        }
+    }
+
+    /// Candidates up to this many rank without allocating.
+    pub const ON_STACK: usize = 64;
+
+    /// (score, mirror index) of every mirror for `key`.
+    fn scored(&self, key: StickyKey) -> Vec<(f64, u32)> {
+        (0..self.mirrors.len())
+            .map(|i| (self.score(key, i), self.mirrors[i]))
+            .collect()
     }
 
     /// Every mirror index in `key`'s ranking, best first. Allocates: for
     /// `Link` headers and documents.
     pub fn ranking(&self, key: StickyKey) -> Vec<u32> {
-        let mut scored: Vec<(f64, u32)> = (0..self.mirrors.len())
-            .map(|i| (self.score(key, i), self.mirrors[i]))
-            .collect();
+        let mut scored = self.scored(key);
         scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         scored.into_iter().map(|(_, m)| m).collect()
     }
@@ -390,6 +410,23 @@ mod tests {
             .collect();
         assert_eq!(spread.len(), 4);
         assert_eq!(Candidates::new(vec![]).pick_sticky(key, 3), None);
+    }
+
+    #[test]
+    fn later_ranks_agree_with_the_ranking_on_and_off_the_stack() {
+        for n in [2u32, 7, 64, 65, 200] {
+            let c = Candidates::new((0..n).map(|m| (m, u64::from(m % 5 + 1))).collect());
+            for key in clients(5) {
+                let ranking = c.ranking(key);
+                for (rank, &m) in ranking.iter().enumerate() {
+                    assert_eq!(
+                        c.pick_sticky(key, rank),
+                        Some(m),
+                        "{n} mirrors, rank {rank}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

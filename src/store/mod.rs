@@ -1901,9 +1901,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let removed = store
-            .write("cli", |tx| tx.product_remove("FX-1"))
-            .unwrap();
+        let removed = store.write("cli", |tx| tx.product_remove("FX-1")).unwrap();
         assert_eq!(removed.product.name, "fx-1");
         assert_eq!(removed.aliases, ["Fx-Latest", "fx-stable"]);
         let s = store.snapshot().unwrap();
@@ -1945,7 +1943,9 @@ mod tests {
             })
             .unwrap();
         // Without aliases the entry is the name alone.
-        let removed = store.write("cli", |tx| tx.product_remove("fx-latest")).unwrap();
+        let removed = store
+            .write("cli", |tx| tx.product_remove("fx-latest"))
+            .unwrap();
         assert!(removed.aliases.is_empty());
         assert_eq!(store.events(1).unwrap()[0].detail, "fx-latest");
     }
@@ -2033,7 +2033,10 @@ mod tests {
                 })
             })
             .unwrap_err();
-        assert!(err.to_string().contains("\"english\" is not a locale code"), "{err}");
+        assert!(
+            err.to_string().contains("\"english\" is not a locale code"),
+            "{err}"
+        );
         assert!(store.snapshot().unwrap().products.is_empty());
         store
             .write("cli", |tx| {
@@ -2045,7 +2048,9 @@ mod tests {
             })
             .unwrap();
         let err = store
-            .write("cli", |tx| tx.product_update("p", |p| p.languages.push("multi-locale".into())))
+            .write("cli", |tx| {
+                tx.product_update("p", |p| p.languages.push("multi-locale".into()))
+            })
             .unwrap_err();
         assert!(err.to_string().contains("e.g. de, en-US"), "{err}");
         assert_eq!(
