@@ -373,6 +373,53 @@ pub fn mirror_at<'m>(
         .find(|m| Some(m.id) != except && crate::validate::base_url_key(&m.base_url) == key)
 }
 
+/// How many known files each of the `wanted` locations has. A file
+/// belongs to its own location and to every other location with the same
+/// path template whose product offers the file's language: products that
+/// share paths (Mozilla's ssl-only twins) share their files (SPEC §2,
+/// "File-path bouncing"). A file whose path no longer fits its location's
+/// template belongs to nobody (it is not served either).
+pub fn files_known(
+    products: &[Product],
+    locations: &[Location],
+    files: &[FileInfo],
+    wanted: &[LocationId],
+) -> std::collections::HashMap<LocationId, usize> {
+    use std::collections::HashMap;
+    let decode = crate::query::percent_decode;
+    let template: HashMap<LocationId, String> = locations
+        .iter()
+        .map(|l| (l.id, decode(&l.path).into_owned()))
+        .collect();
+    let mut sharing: HashMap<&str, Vec<&Location>> = HashMap::new();
+    for l in locations.iter().filter(|l| wanted.contains(&l.id)) {
+        sharing.entry(template[&l.id].as_str()).or_default().push(l);
+    }
+    let offers = |l: &Location, lang: &str| {
+        !l.path.contains(LANG_PLACEHOLDER)
+            || products.iter().find(|p| p.id == l.product).is_some_and(|p| {
+                p.languages.is_empty() || p.languages.iter().any(|x| x.eq_ignore_ascii_case(lang))
+            })
+    };
+    let mut out = HashMap::new();
+    for f in files {
+        let Some(own) = f.location.and_then(|l| template.get(&l)) else {
+            continue;
+        };
+        let Some(owners) = sharing.get(own.as_str()) else {
+            continue;
+        };
+        let lang = f.lang.as_deref().unwrap_or("");
+        if own.replace(LANG_PLACEHOLDER, lang) != decode(&f.path) {
+            continue;
+        }
+        for l in owners.iter().filter(|l| offers(l, lang)) {
+            *out.entry(l.id).or_default() += 1;
+        }
+    }
+    out
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -415,6 +462,47 @@ pub fn civil(unix_secs: u64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn files_belong_to_every_product_sharing_their_path() {
+        use super::fixtures::{location, product};
+        use super::*;
+        let products = [
+            Product {
+                ssl_only: true,
+                ..product(1, "Firefox-SSL", &["de", "en-GB"])
+            },
+            product(2, "Firefox", &["en-GB"]),
+            product(3, "Other", &[]),
+        ];
+        let locations = [
+            location(1, 1, "osx", "/f/mac/:lang/Firefox%2039.0.dmg"),
+            location(2, 2, "osx", "/f/mac/:lang/Firefox%2039.0.dmg"),
+            location(3, 3, "osx", "/other.dmg"),
+        ];
+        let file = |path: &str, location: u64, lang: &str| FileInfo {
+            path: path.into(),
+            location: Some(LocationId(location)),
+            lang: Some(lang.to_string()).filter(|l| !l.is_empty()),
+            ..Default::default()
+        };
+        let files = [
+            // Loaded into the ssl-only twin; Firefox has en-GB only.
+            file("/f/mac/en-GB/Firefox%2039.0.dmg", 1, "en-GB"),
+            file("/f/mac/de/Firefox 39.0.dmg", 1, "de"),
+            // No longer fits its location: nobody's.
+            file("/f/old/en-GB/x.dmg", 1, "en-GB"),
+            file("/other.dmg", 3, ""),
+        ];
+        let all = [LocationId(1), LocationId(2), LocationId(3)];
+        let known = files_known(&products, &locations, &files, &all);
+        assert_eq!(known.get(&LocationId(1)), Some(&2));
+        assert_eq!(known.get(&LocationId(2)), Some(&1));
+        assert_eq!(known.get(&LocationId(3)), Some(&1));
+        let only = files_known(&products, &locations, &files, &[LocationId(2)]);
+        assert_eq!(only.len(), 1);
+        assert_eq!(only.get(&LocationId(2)), Some(&1));
+    }
+
     use super::*;
 
     fn strings(v: &[&str]) -> Vec<String> {

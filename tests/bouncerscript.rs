@@ -52,6 +52,15 @@ use crate::common::{Env, NOT_FOUND, form_urlencode, http, http_body, poll};
 
 /// The release tooling under test.
 const BOUNCERSCRIPT: &str = "3.6.2";
+/// What pip installs: the client, and the versions of the libraries it
+/// calls (its requirements name them unpinned) that it was tested with,
+/// so that a new release of one of them cannot change this test.
+const PINS: [(&str, &str); 4] = [
+    ("bouncerscript", BOUNCERSCRIPT),
+    ("scriptworker", "63.6.1"),
+    ("mozilla-version", "5.1.0"),
+    ("aiohttp", "3.14.5"),
+];
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
 
@@ -440,11 +449,17 @@ fn unavailable(why: &str) -> Option<Bouncerscript> {
 /// runs.
 fn venv_works(dir: &Path) -> bool {
     let python = dir.join("bin").join("python");
-    let check = format!(
-        "import importlib.metadata as m, bouncerscript.script, bouncerscript.constants as c\n\
-         assert m.version('bouncerscript') == '{BOUNCERSCRIPT}', m.version('bouncerscript')\n\
-         assert '{URL_TMPL_VAR}' in open(c.__file__).read()\n"
-    );
+    let mut check =
+        "import importlib.metadata as m, bouncerscript.script, bouncerscript.constants as c\n"
+            .to_string();
+    for (name, version) in PINS {
+        check.push_str(&format!(
+            "assert m.version('{name}') == '{version}', m.version('{name}')\n"
+        ));
+    }
+    check.push_str(&format!(
+        "assert '{URL_TMPL_VAR}' in open(c.__file__).read()\n"
+    ));
     run_bounded(
         Command::new(&python).args(["-c", &check]),
         Duration::from_secs(60),
@@ -522,7 +537,7 @@ fn bouncerscript() -> Option<Bouncerscript> {
                 "--no-input",
                 "--quiet",
             ])
-            .arg(format!("bouncerscript=={BOUNCERSCRIPT}")),
+            .args(PINS.map(|(name, version)| format!("{name}=={version}"))),
         INSTALL_TIMEOUT,
     );
     match &installed {
@@ -530,7 +545,7 @@ fn bouncerscript() -> Option<Bouncerscript> {
         Ok(out) => {
             let _ = std::fs::remove_dir_all(&building);
             return unavailable(&format!(
-                "pip could not install bouncerscript=={BOUNCERSCRIPT} from PyPI: {}",
+                "pip could not install {PINS:?} from PyPI: {}",
                 output_text(out)
             ));
         }

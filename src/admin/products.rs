@@ -374,12 +374,8 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
         .unwrap_or(0);
     let mut locations: Vec<_> = s.locations.iter().filter(|l| l.product == p.id).collect();
     locations.sort_by(|a, b| a.os.cmp(&b.os));
-    let mut files: HashMap<crate::model::LocationId, usize> = HashMap::new();
-    for f in &s.files {
-        if let Some(l) = f.location.filter(|l| locations.iter().any(|x| x.id == *l)) {
-            *files.entry(l).or_default() += 1;
-        }
-    }
+    let ids: Vec<crate::model::LocationId> = locations.iter().map(|l| l.id).collect();
+    let files = crate::model::files_known(&s.products, &s.locations, &s.files, &ids);
     let aliases: Vec<&str> = s
         .aliases
         .iter()
