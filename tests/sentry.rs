@@ -219,8 +219,29 @@ impl Net {
     /// Where a `print=yes` bounce for (os, lang) goes: a mirror's name, or
     /// `None` when no mirror can serve (503).
     fn pick(&self, server: &Server, os: &str, lang: &str) -> Option<String> {
+        self.pick_for(server, os, lang, None)
+    }
+
+    /// [`Net::pick`] for the `client`-th of many clients
+    /// ([`crate::common::client_address`]), or from 127.0.0.1.
+    fn pick_for(
+        &self,
+        server: &Server,
+        os: &str,
+        lang: &str,
+        client: Option<usize>,
+    ) -> Option<String> {
         let target = format!("/?product={PRODUCT}&os={os}&lang={lang}&print=yes");
-        let r = server.get(&target);
+        let r = match client {
+            Some(i) => crate::common::http_from(
+                crate::common::client_address(i),
+                server.port,
+                "GET",
+                &target,
+                &[],
+            ),
+            None => server.get(&target),
+        };
         match r.status {
             200 => Some(self.name_of(r.body.trim_end(), &path(os, lang))),
             503 => None,
@@ -228,13 +249,14 @@ impl Net {
         }
     }
 
-    /// How often each mirror was picked in `n` bounces for (os, lang), all
-    /// of which must find a mirror.
+    /// How often each mirror was picked in `n` bounces for (os, lang), one
+    /// from each of `n` clients (one client gets one mirror), all of which
+    /// must find a mirror.
     fn picks(&self, server: &Server, os: &str, lang: &str, n: usize) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
-        for _ in 0..n {
+        for i in 0..n {
             let name = self
-                .pick(server, os, lang)
+                .pick_for(server, os, lang, Some(i))
                 .unwrap_or_else(|| panic!("no mirror serves {os} {lang}"));
             *counts.entry(name).or_default() += 1;
         }
