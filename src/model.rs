@@ -397,9 +397,13 @@ pub fn files_known(
     }
     let offers = |l: &Location, lang: &str| {
         !l.path.contains(LANG_PLACEHOLDER)
-            || products.iter().find(|p| p.id == l.product).is_some_and(|p| {
-                p.languages.is_empty() || p.languages.iter().any(|x| x.eq_ignore_ascii_case(lang))
-            })
+            || products
+                .iter()
+                .find(|p| p.id == l.product)
+                .is_some_and(|p| {
+                    p.languages.is_empty()
+                        || p.languages.iter().any(|x| x.eq_ignore_ascii_case(lang))
+                })
     };
     let mut out = HashMap::new();
     for f in files {
