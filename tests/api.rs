@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
 use crate::common::{
-    Env, NOT_FOUND, Response, Server, form_urlencode, http, http_body, poll, read_response,
+    Env, NOT_FOUND, Response, Server, admin_session, audit, form_urlencode, http, http_body, poll,
+    read_response,
 };
 
 /// What every XML answer starts with (minidom's `toxml(encoding='utf-8')`).
@@ -1809,111 +1810,13 @@ fn json_answers_carry_the_same_data_as_xml() {
 
 // ----- 3. every write is audited and live at once -----
 
-/// An admin session on the admin pages (login form with its CSRF token).
-fn admin_session(server: &Server, user: &str) -> String {
-    let page = http(server.port, "GET", "/admin/login", &[]);
-    assert_eq!(page.status, 200, "{page:?}");
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.body.find(marker).expect("the login form's token") + marker.len();
-    let token = &page.body[start..start + page.body[start..].find('"').unwrap()];
-    let login_cookie = page
-        .set_cookies()
-        .into_iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("bouncer_login="))
-        })
-        .expect("a bouncer_login cookie")
-        .to_string();
-    let body = form_urlencode(&[
-        ("csrf", token),
-        ("next", "/admin/"),
-        ("user", user),
-        ("password", &password(user)),
-    ]);
-    let r = http_body(
-        server.port,
-        "POST",
-        "/admin/login",
-        &[
-            ("Cookie", &login_cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        body.as_bytes(),
-    );
-    assert_eq!(r.status, 303, "login as {user}: {r:?}");
-    r.set_cookies()
-        .into_iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|c| c.starts_with("bouncer_session="))
-        })
-        .expect("a session cookie")
-        .to_string()
-}
-
-/// Minimal HTML entity decoding for the audit table's cells.
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&amp;", "&")
-}
-
-/// The text of an HTML fragment, tags dropped.
-fn text_of(html: &str) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    unescape(out.trim())
-}
-
-/// The audit log's rows whose actor starts with `actor`, newest first:
-/// (actor, action, detail).
-fn audit(server: &Server, session: &str, actor: &str) -> Vec<(String, String, String)> {
-    let r = http(
-        server.port,
-        "GET",
-        &format!("/admin/audit?actor={}", quote(actor)),
-        &[("Cookie", session)],
-    );
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-        .split("<tr")
-        .skip(1)
-        .filter_map(|row| {
-            let row = &row[..row.find("</tr>").unwrap_or(row.len())];
-            let cells: Vec<String> = row
-                .split("<td")
-                .skip(1)
-                .map(|c| {
-                    let c = &c[c.find('>').map_or(0, |i| i + 1)..];
-                    text_of(&c[..c.find("</td>").unwrap_or(c.len())])
-                })
-                .collect();
-            (cells.len() >= 4).then(|| (cells[1].clone(), cells[2].clone(), cells[3].clone()))
-        })
-        .collect()
-}
-
 #[test]
 fn every_api_write_is_audited_as_its_user_and_live_at_once() {
     let env = small_network();
     let server = env.serve(&[]);
-    let session = admin_session(&server, "ann");
+    let session = admin_session(server.port, "ann", &password("ann"));
     let api = Client::user(&server, "rel");
-    assert_eq!(audit(&server, &session, "api:"), []);
+    assert_eq!(audit(server.port, &session, "api:"), []);
 
     let steps: &[(&str, Fields<'_>, &str, &str)] = &[
         (
@@ -1977,7 +1880,7 @@ fn every_api_write_is_audited_as_its_user_and_live_at_once() {
         let r = api.post(route, form);
         assert_eq!(r.status, 200, "{route} {form:?}: {r:?}");
         expected.push((action.to_string(), detail.to_string()));
-        let rows = audit(&server, &session, "api:");
+        let rows = audit(server.port, &session, "api:");
         assert_eq!(rows.len(), expected.len(), "{route}: {rows:?}");
         let (actor, got_action, got_detail) = &rows[0];
         assert_eq!(actor, "api:rel", "{route}");
@@ -2022,14 +1925,14 @@ fn every_api_write_is_audited_as_its_user_and_live_at_once() {
     for (route, form) in quiet {
         api.post(route, form);
         assert_eq!(
-            audit(&server, &session, "api:").len(),
+            audit(server.port, &session, "api:").len(),
             expected.len(),
             "{route} {form:?} was audited"
         );
     }
     let r = Client::user(&server, "vic").post("product_add/", &[("product", "Viewer-1.0")]);
     assert_eq!(r.status, 403);
-    assert_eq!(audit(&server, &session, "api:").len(), expected.len());
+    assert_eq!(audit(server.port, &session, "api:").len(), expected.len());
 
     // Deletes, by another writer (an admin).
     let admin_api = Client::user(&server, "ann");
@@ -2051,14 +1954,17 @@ fn every_api_write_is_audited_as_its_user_and_live_at_once() {
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = admin_api.post(route, &form);
         assert_eq!(r.status, 200, "{route}: {r:?}");
-        let rows = audit(&server, &session, "api:ann");
+        let rows = audit(server.port, &session, "api:ann");
         assert_eq!(rows[0].0, "api:ann");
         assert_eq!(rows[0].1, action, "{rows:?}");
         assert!(rows[0].2.contains(detail), "{rows:?}");
     }
     assert!(!product_list(&env).contains_key("Audit-1.0"));
     assert!(!location_list(&env).iter().any(|(p, _, _)| p == "Audit-1.0"));
-    assert_eq!(audit(&server, &session, "api:rel").len(), expected.len());
+    assert_eq!(
+        audit(server.port, &session, "api:rel").len(),
+        expected.len()
+    );
 }
 
 // ----- odds and ends release tooling may send -----
@@ -2437,7 +2343,7 @@ fn product_delete_of_an_aliased_product_deletes_its_aliases_with_it() {
     let env = small_network();
     env.setup(&["alias set fx-stable Firefox-130.0"]);
     let server = env.serve(&[]);
-    let session = admin_session(&server, "ann");
+    let session = admin_session(server.port, "ann", &password("ann"));
     let api = Client::user(&server, "rel");
     assert_eq!(bounce(&server, "fx-latest", "win", "de").0, 200);
 
@@ -2458,7 +2364,7 @@ fn product_delete_of_an_aliased_product_deletes_its_aliases_with_it() {
     assert_eq!(bounce(&server, "Thunderbird-128.0", "win", "de").0, 200);
     // One audited change: the aliases' removals and the product's, whose
     // entry names them.
-    let rows = audit(&server, &session, "api:rel");
+    let rows = audit(server.port, &session, "api:rel");
     let got: Vec<(&str, &str)> = rows
         .iter()
         .take(3)

@@ -18,7 +18,7 @@ use base64::Engine;
 use bouncer::model::FileInfo;
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
-use crate::common::{Env, Server, sha256_hex};
+use crate::common::{Env, Server, run_bounded, sha256_hex};
 
 const PRODUCT: &str = "fx";
 const TEMPLATE: &str = "/pub/fx/1.0/:lang/Fx%20Setup%201.0.exe";
@@ -58,28 +58,7 @@ fn client(name: &str, package: &str) -> Option<PathBuf> {
 
 /// Runs a client with a time limit; kills it when it runs over.
 fn run(mut command: Command) -> Output {
-    let shown = format!("{command:?}");
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {shown}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(CLIENT_TIMEOUT) {
-        Ok(out) => out.unwrap_or_else(|e| panic!("wait for {shown}: {e}")),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-            panic!("{shown} did not finish within {CLIENT_TIMEOUT:?}");
-        }
-    }
+    run_bounded(&mut command, CLIENT_TIMEOUT).unwrap_or_else(|why| panic!("{why}"))
 }
 
 fn shown(out: &Output) -> String {

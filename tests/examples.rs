@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use crate::common::{Response, form_urlencode, http_body, poll, try_http};
+use crate::common::{self, Out, Response, form_urlencode, http_body, poll, try_http};
 
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
@@ -1029,41 +1029,9 @@ fn shell_words_read_the_demo_s_quoting() {
     );
 }
 
-/// What a command printed and how it exited.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `command` with nothing on stdin, for at most [`EXIT_TIMEOUT`].
 fn run_bounded(command: &mut Command) -> Result<Out, String> {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(EXIT_TIMEOUT) {
-        Ok(out) => {
-            let out = out.map_err(|e| e.to_string())?;
-            Ok(Out {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            })
-        }
-        Err(_) => {
-            signal(pid, "KILL");
-            Err(format!("did not finish within {EXIT_TIMEOUT:?}"))
-        }
-    }
+    common::run_bounded(command, EXIT_TIMEOUT).map(Out::from)
 }
 
 fn signal(pid: u32, name: &str) {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use meta::{FileMeta, base64_into, from_hex, hex};
-pub use pick::{Candidates, KeyedRandom, Random, StickyKey, ThreadRandom};
+pub use pick::{Candidates, KeyedRandom, Random, StickyKey, ThreadRandom, template_hash};
 use regions::TableMaker;
 pub use regions::{RegionEntry, Regions, Tables};
 
@@ -106,6 +106,9 @@ pub struct LocationEntry {
     pub os: Box<str>,
     /// The path template split at every `:lang`.
     parts: Box<[Box<str>]>,
+    /// [`pick::template_hash`] of its decoded template: the file part of
+    /// its clients' sticky keys.
+    template_hash: u64,
     /// Whether its product is served over https only.
     ssl_only: bool,
     /// The pools of its eligible mirrors (the world's and each region's).
@@ -143,11 +146,7 @@ impl LocationEntry {
     /// `lang`: the same as for any other product or alias that resolves
     /// to the same path.
     pub fn sticky_key(&self, client: std::net::IpAddr, lang: &str) -> StickyKey {
-        let pieces = self.parts.iter().enumerate().flat_map(|(i, part)| {
-            let lang = if i > 0 { lang.as_bytes() } else { &[][..] };
-            [lang, part.as_bytes()]
-        });
-        StickyKey::new(client, pieces)
+        StickyKey::new(client, self.template_hash, lang)
     }
 
     /// Every mirror that may serve it, wherever the client is;
@@ -715,6 +714,7 @@ impl Builder {
             location_of[l.id.0 as usize] = i;
             oses[p as usize].push((l.os.as_str().into(), i));
             let template: Box<str> = percent_decode(&l.path).into();
+            let template_hash = pick::template_hash(&template);
             by_template.entry(template.clone()).or_default().push(i);
             template_of.push(template);
             index.locations.push(LocationEntry {
@@ -722,6 +722,7 @@ impl Builder {
                 product: p,
                 os: l.os.as_str().into(),
                 parts: l.path.split(LANG_PLACEHOLDER).map(Into::into).collect(),
+                template_hash,
                 ssl_only: index.products[p as usize].ssl_only,
                 tables: empty.clone(),
                 others: no_idle.clone(),
@@ -921,6 +922,7 @@ impl Builder {
             product: primary.product,
             os: primary.os.clone(),
             parts: primary.parts.clone(),
+            template_hash: primary.template_hash,
             ssl_only: members.iter().all(|l| member(l).ssl_only),
             tables: Arc::new(self.maker.tables(&union)),
             others: idle.into(),

@@ -1,17 +1,19 @@
 //! Shared test machinery: a database in a temporary directory, the real
 //! `bouncer` binary run as a CLI command or as a server, and a tiny HTTP/1.1
 //! client over `std::net::TcpStream`. Every wait is bounded. Sentry's tests
-//! add test mirrors ([`mirror`]) and an SMTP server ([`smtp`]).
+//! add test mirrors ([`mirror`], and an https one behind a private CA:
+//! [`tls`]) and an SMTP server ([`smtp`]).
 
 pub mod mirror;
 pub mod smtp;
+pub mod tls;
 pub mod webdriver;
 
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,6 +36,16 @@ pub struct Out {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(out: Output) -> Out {
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 /// A fresh database in its own temporary directory.
@@ -63,9 +75,18 @@ impl Env {
         PathBuf::from(s)
     }
 
-    fn command(&self) -> Command {
+    /// `bouncer --db DB` with these changes to the child's environment
+    /// (`Some`: set, `None`: removed).
+    fn command(&self, env: &[(&str, Option<&OsStr>)]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.env_remove("BOUNCER_DB").arg("--db").arg(&self.db);
+        cmd.env_remove("BOUNCER_DB");
+        for (name, value) in env {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd.arg("--db").arg(&self.db);
         cmd
     }
 
@@ -87,14 +108,8 @@ impl Env {
     }
 
     fn run_with(&self, args: &[&str], input: Option<&str>, env: &[(&str, Option<&OsStr>)]) -> Out {
-        let mut command = self.command();
-        for (name, value) in env {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
-        let mut child = command
+        let mut child = self
+            .command(env)
             .args(args)
             .stdin(if input.is_some() {
                 Stdio::piped()
@@ -110,25 +125,12 @@ impl Env {
             // A child that exits without reading (a usage error) closes the pipe.
             let _ = stdin.write_all(input.as_bytes());
         }
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        let out = match rx.recv_timeout(EXIT_TIMEOUT) {
-            Ok(out) => out.expect("wait for bouncer"),
-            Err(_) => {
-                signal(pid, "KILL");
-                panic!(
-                    "`bouncer {}` did not finish within {EXIT_TIMEOUT:?}",
-                    args.join(" ")
-                );
-            }
-        };
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        match wait_output(child, EXIT_TIMEOUT) {
+            Some(out) => out.expect("wait for bouncer").into(),
+            None => panic!(
+                "`bouncer {}` did not finish within {EXIT_TIMEOUT:?}",
+                args.join(" ")
+            ),
         }
     }
 
@@ -152,18 +154,30 @@ impl Env {
     /// are addresses where nothing listens, and availability is set by hand
     /// (`status set`), so a check would take every mirror out.
     pub fn serve(&self, extra: &[&str]) -> Server {
-        self.start_server(&["--no-sentry"], extra)
+        self.start_server(&["--no-sentry"], extra, &[])
     }
 
     /// [`Env::serve`] with sentry checking on its schedule (for networks of
     /// test mirrors).
     pub fn serve_with_sentry(&self, extra: &[&str]) -> Server {
-        self.start_server(&[], extra)
+        self.start_server(&[], extra, &[])
     }
 
-    fn start_server(&self, sentry: &[&str], extra: &[&str]) -> Server {
+    /// [`Env::serve_with_sentry`] with these changes to the server's
+    /// environment only, as [`Env::run_env`] makes them (e.g.
+    /// `SSL_CERT_FILE` for its sentry).
+    pub fn serve_with_sentry_env(&self, extra: &[&str], env: &[(&str, Option<&OsStr>)]) -> Server {
+        self.start_server(&[], extra, env)
+    }
+
+    fn start_server(
+        &self,
+        sentry: &[&str],
+        extra: &[&str],
+        env: &[(&str, Option<&OsStr>)],
+    ) -> Server {
         let mut child = self
-            .command()
+            .command(env)
             .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
             .args(sentry)
             .args(extra)
@@ -335,6 +349,41 @@ pub fn poll<T>(
             return None;
         }
         std::thread::sleep(every);
+    }
+}
+
+/// Waits for `child` (stdout and stderr piped) to exit, for at most
+/// `limit`, killing it when it runs over: what it printed, `None` when it
+/// ran over.
+fn wait_output(child: Child, limit: Duration) -> Option<io::Result<Output>> {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => Some(out),
+        Err(_) => {
+            signal(pid, "KILL");
+            None
+        }
+    }
+}
+
+/// Runs `command` (nothing on stdin, stdout and stderr captured) for at
+/// most `limit`, killing it when it runs over; an error when it could not
+/// start or ran over.
+pub fn run_bounded(command: &mut Command, limit: Duration) -> Result<Output, String> {
+    let shown = format!("{command:?}");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    match wait_output(child, limit) {
+        Some(out) => out.map_err(|e| format!("wait for {shown}: {e}")),
+        None => Err(format!("{shown} did not finish within {limit:?}")),
     }
 }
 
@@ -772,4 +821,102 @@ impl KeepAlive {
         self.send(target, &[])?;
         self.receive()
     }
+}
+
+// ----- the admin pages -----
+
+/// Logs `user` in on the admin pages with `password` (the login form and
+/// its CSRF token); the session cookie (`bouncer_session=…`).
+pub fn admin_session(port: u16, user: &str, password: &str) -> String {
+    let page = http(port, "GET", "/admin/login", &[]);
+    assert_eq!(page.status, 200, "the login page: {page:?}");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.body.find(marker).expect("the login form's token") + marker.len();
+    let token = &page.body[start..start + page.body[start..].find('"').unwrap()];
+    let login_cookie = page
+        .set_cookies()
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("bouncer_login="))
+        })
+        .expect("a bouncer_login cookie")
+        .to_string();
+    let body = form_urlencode(&[
+        ("csrf", token),
+        ("next", "/admin/"),
+        ("user", user),
+        ("password", password),
+    ]);
+    let r = http_body(
+        port,
+        "POST",
+        "/admin/login",
+        &[
+            ("Cookie", &login_cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 303, "login as {user}: {r:?}");
+    r.set_cookies()
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|c| c.starts_with("bouncer_session="))
+        })
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// The text of an HTML fragment, tags dropped, a few entities decoded.
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The newest page of the audit log's rows whose actor starts with
+/// `actor`, newest first, read with an admin `session`: (actor, action,
+/// detail) of each (its age, which changes as time passes, left out).
+pub fn audit(port: u16, session: &str, actor: &str) -> Vec<(String, String, String)> {
+    let r = http(
+        port,
+        "GET",
+        &format!("/admin/audit?{}", form_urlencode(&[("actor", actor)])),
+        &[("Cookie", session)],
+    );
+    assert_eq!(r.status, 200, "the audit log: {r:?}");
+    r.body
+        .split("<tr")
+        .skip(1)
+        .filter_map(|row| {
+            let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+            let cells: Vec<String> = row
+                .split("<td")
+                .skip(1)
+                .map(|c| {
+                    let c = &c[c.find('>').map_or(0, |i| i + 1)..];
+                    text_of(&c[..c.find("</td>").unwrap_or(c.len())])
+                })
+                .collect();
+            (cells.len() >= 4).then(|| (cells[1].clone(), cells[2].clone(), cells[3].clone()))
+        })
+        .collect()
 }
