@@ -299,6 +299,7 @@ impl Bouncer {
                 let mut order = candidates.ranking(key);
                 let next = (rank + 1) % order.len();
                 order.rotate_left(next);
+                order.truncate(LINKS);
                 ranking = order;
                 &ranking[..]
             }
