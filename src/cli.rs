@@ -389,7 +389,7 @@ pub struct ProductSet {
 
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "remove")]
-/// remove a product with its locations
+/// remove a product with its locations and the aliases that point at it
 pub struct ProductRemove {
     /// the product
     #[argh(positional)]
