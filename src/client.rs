@@ -124,10 +124,11 @@ impl TrustedProxies {
 
     /// The client's address for a request from `peer` with `headers`: `peer`
     /// itself unless it is trusted; then the right-most `X-Forwarded-For`
-    /// entry that is not trusted. An entry that is no address ends the
-    /// walk at the trusted hop that appended it (its own address is the
-    /// best that is known); so does a chain of only trusted hops (the
-    /// left-most) and a chain longer than 16 entries.
+    /// entry that is not trusted. A chain of only trusted hops gives the
+    /// left-most. An entry that is no address (or a header that is not
+    /// text, or a chain longer than 16 entries) makes the client
+    /// [`UNKNOWN`]: never one of the trusted hops, whose address would
+    /// earn it what only they may have (`/metrics` for loopback).
     pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = unmap(peer);
         if self.blocks.is_empty() || !self.contains(peer) {
@@ -138,7 +139,7 @@ impl TrustedProxies {
         // Several header lines form one list, in order.
         for value in headers.get_all(FORWARDED_FOR).iter().rev() {
             let Ok(value) = value.to_str() else {
-                return client;
+                return UNKNOWN;
             };
             for entry in value.rsplit(',') {
                 let entry = entry.trim();
@@ -147,10 +148,10 @@ impl TrustedProxies {
                 }
                 hops += 1;
                 let Some(ip) = parse_entry(entry) else {
-                    return client;
+                    return UNKNOWN;
                 };
                 if hops > MAX_HOPS {
-                    return client;
+                    return UNKNOWN;
                 }
                 client = ip;
                 if !self.contains(ip) {
@@ -161,6 +162,10 @@ impl TrustedProxies {
         client
     }
 }
+
+/// The client of a request whose forwarding chain could not be read: the
+/// unspecified address `::` (in no range, trusted by no one, not loopback).
+pub const UNKNOWN: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
 
 /// An `X-Forwarded-For` entry: an address, optionally with a port
 /// (`1.2.3.4:80`, `[2001:db8::1]:443`, `[2001:db8::1]`).
@@ -296,16 +301,21 @@ mod tests {
     }
 
     #[test]
-    fn broken_or_missing_chains_stop_at_the_nearest_trusted_hop() {
-        let p = proxies(&["10.0.0.0/8"]);
+    fn broken_chains_make_the_client_unknown_never_trusted() {
+        let p = proxies(&["10.0.0.0/8", "127.0.0.0/8"]);
         let peer = ip("10.0.0.1");
         assert_eq!(p.client(peer, &HeaderMap::new()), peer, "no header");
         assert_eq!(p.client(peer, &xff(&["", " , "])), peer, "empty entries");
-        // Garbage after a trusted hop: that hop is the best we know.
+        // Garbage anywhere the walk reaches: nobody known, and not a hop.
         let h = xff(&["203.0.113.9, not-an-ip, 10.0.0.7"]);
-        assert_eq!(p.client(peer, &h), ip("10.0.0.7"));
-        assert_eq!(p.client(peer, &xff(&["unknown"])), peer);
-        assert_eq!(p.client(peer, &xff(&["1.2.3.4:99999999"])), peer);
+        assert_eq!(p.client(peer, &h), UNKNOWN);
+        assert_eq!(p.client(peer, &xff(&["unknown"])), UNKNOWN);
+        assert_eq!(p.client(ip("127.0.0.1"), &xff(&["garbage"])), UNKNOWN);
+        assert_eq!(p.client(peer, &xff(&["1.2.3.4:99999999"])), UNKNOWN);
+        assert!(!UNKNOWN.is_loopback() && !p.contains(UNKNOWN));
+        // Garbage left of an untrusted client is never reached.
+        let h = xff(&["not-an-ip, 203.0.113.9, 10.0.0.7"]);
+        assert_eq!(p.client(peer, &h), ip("203.0.113.9"));
         // Only trusted hops: the left-most.
         let h = xff(&["10.0.0.9, 10.0.0.8"]);
         assert_eq!(p.client(peer, &h), ip("10.0.0.9"));
@@ -313,6 +323,6 @@ mod tests {
         let long = vec!["10.1.1.1"; 40].join(",") + ",203.0.113.1";
         assert_eq!(p.client(peer, &xff(&[&long])), ip("203.0.113.1"));
         let long = String::from("203.0.113.1,") + &vec!["10.1.1.1"; 40].join(",");
-        assert_eq!(p.client(peer, &xff(&[&long])), ip("10.1.1.1"));
+        assert_eq!(p.client(peer, &xff(&[&long])), UNKNOWN);
     }
 }

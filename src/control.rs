@@ -8,12 +8,19 @@
 //! request = `BNC1`, argument count, each argument (length, bytes), input
 //! flag (u8), input (length, bytes); reply = exit code (u8), stdout
 //! (length, bytes), stderr (length, bytes).
+//!
+//! Bounded: [`MAX_CONNECTIONS`] connections are served at once (one
+//! thread each; more are told the server is busy), a request must arrive
+//! within [`REQUEST_TIMEOUT`], an argument is at most [`MAX_ARGUMENT`]
+//! bytes, and memory grows with the bytes that really arrive, never with
+//! a length a client merely claims.
 
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argh::FromArgs;
@@ -23,8 +30,17 @@ use crate::commands::{Context, Outcome, execute};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"BNC1";
-/// Largest field accepted (a checksum file forwarded as input fits).
+/// Largest input accepted (a checksum file or an export forwarded as
+/// input fits).
 const MAX_FIELD: u32 = 256 * 1024 * 1024;
+/// Longest argument accepted (a name, a URL, a path).
+pub const MAX_ARGUMENT: u32 = 64 * 1024;
+/// Arguments accepted at most.
+const MAX_ARGUMENTS: u32 = 1024;
+/// Connections served at once, at most.
+pub const MAX_CONNECTIONS: usize = 16;
+/// How long a client may take to send its request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A command line to run in the server.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -101,10 +117,13 @@ pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
         }
         buf.push(request.input.is_some() as u8);
         put_bytes(&mut buf, request.input.as_deref().unwrap_or(b""));
-        stream.write_all(&buf)?;
-        stream.flush()?;
+        // A busy server answers without reading: its answer counts even
+        // when the request could not all be written.
+        let written = stream.write_all(&buf).and_then(|()| stream.flush());
         let mut code = [0u8; 1];
-        stream.read_exact(&mut code)?;
+        if let Err(e) = stream.read_exact(&mut code) {
+            return Err(written.err().unwrap_or(e));
+        }
         Ok(Outcome {
             code: code[0],
             stdout: read_string(stream)?,
@@ -164,12 +183,36 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
+            let serving = Arc::new(AtomicUsize::new(0));
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+                let Ok(mut stream) = stream else { continue };
+                if serving.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    serving.fetch_sub(1, Ordering::AcqRel);
+                    let busy = Outcome {
+                        code: 1,
+                        stdout: String::new(),
+                        stderr: format!(
+                            "error: the server is answering {MAX_CONNECTIONS} other commands; try again in a moment\n"
+                        ),
+                    };
+                    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+                    let _ = stream.write_all(&reply_bytes(&busy));
+                    continue;
+                }
                 let ctx = ctx.clone();
-                let _ = std::thread::Builder::new()
+                let serving = serving.clone();
+                let spawned = std::thread::Builder::new()
                     .name("control-conn".into())
-                    .spawn(move || answer(stream, &ctx));
+                    .spawn({
+                        let serving = serving.clone();
+                        move || {
+                            answer(stream, &ctx);
+                            serving.fetch_sub(1, Ordering::AcqRel);
+                        }
+                    });
+                if spawned.is_err() {
+                    serving.fetch_sub(1, Ordering::AcqRel);
+                }
             }
         })
         .map_err(|e| Error::io("cannot start the control thread", e))?;
@@ -177,7 +220,7 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
 }
 
 fn answer(mut stream: UnixStream, ctx: &Context) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
     let outcome = match read_request(&mut stream) {
         Ok(request) => run(ctx, &request),
         Err(e) => Outcome {
@@ -186,10 +229,15 @@ fn answer(mut stream: UnixStream, ctx: &Context) {
             stderr: format!("error: malformed control request: {e}\n"),
         },
     };
+    let _ = stream.write_all(&reply_bytes(&outcome));
+}
+
+/// An outcome as the wire carries it.
+fn reply_bytes(outcome: &Outcome) -> Vec<u8> {
     let mut buf = vec![outcome.code];
     put_bytes(&mut buf, outcome.stdout.as_bytes());
     put_bytes(&mut buf, outcome.stderr.as_bytes());
-    let _ = stream.write_all(&buf);
+    buf
 }
 
 /// Parses and runs a forwarded command line.
@@ -223,7 +271,7 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
         ));
     }
     let n = read_u32(stream)?;
-    if n > 1024 {
+    if n > MAX_ARGUMENTS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "too many arguments",
@@ -231,11 +279,11 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
     }
     let mut args = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        args.push(read_string(stream)?);
+        args.push(read_string_at_most(stream, MAX_ARGUMENT)?);
     }
     let mut flag = [0u8; 1];
     stream.read_exact(&mut flag)?;
-    let input = read_bytes(stream)?;
+    let input = read_bytes(stream, MAX_FIELD)?;
     Ok(Request {
         args,
         input: (flag[0] == 1).then_some(input),
@@ -257,22 +305,35 @@ fn read_u32(r: &mut impl Read) -> io::Result<u32> {
     Ok(u32::from_be_bytes(b))
 }
 
-fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
+/// A length-prefixed field of at most `max` bytes. The buffer grows with
+/// what arrives, not with the length announced.
+fn read_bytes(r: &mut impl Read, max: u32) -> io::Result<Vec<u8>> {
     let n = read_u32(r)?;
-    if n > MAX_FIELD {
+    if n > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "field too large",
+            format!("a field of {n} bytes; at most {max} are accepted"),
         ));
     }
-    let mut b = vec![0u8; n as usize];
-    r.read_exact(&mut b)?;
+    let mut b = Vec::with_capacity((n as usize).min(64 * 1024));
+    r.take(u64::from(n)).read_to_end(&mut b)?;
+    if b.len() != n as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the request ended early",
+        ));
+    }
     Ok(b)
 }
 
-fn read_string(r: &mut impl Read) -> io::Result<String> {
-    String::from_utf8(read_bytes(r)?)
+fn read_string_at_most(r: &mut impl Read, max: u32) -> io::Result<String> {
+    String::from_utf8(read_bytes(r, max)?)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))
+}
+
+/// A reply's text field (the server's own output: up to [`MAX_FIELD`]).
+fn read_string(r: &mut impl Read) -> io::Result<String> {
+    read_string_at_most(r, MAX_FIELD)
 }
 
 #[cfg(test)]
@@ -323,6 +384,65 @@ mod tests {
         let local = run(&ctx, &req(&["os", "list"]));
         let remote = forward(&db, &req(&["os", "list"])).unwrap().unwrap();
         assert_eq!(local, remote);
+    }
+
+    /// `f`'s first `Some`, tried every 10 ms for at most 10 s.
+    fn poll<T>(mut f: impl FnMut() -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            assert!(std::time::Instant::now() < deadline, "not within 10 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn connections_and_arguments_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.redb");
+        let network = Arc::new(crate::network::Network::open(&db, true).unwrap());
+        let ctx = Arc::new(Context {
+            network,
+            db: db.clone(),
+            sentry: None,
+        });
+        let _socket = listen(ctx).unwrap();
+        let list = Request {
+            args: vec!["os".into(), "list".into()],
+            input: None,
+        };
+        // A claimed 200 MiB argument is refused before anything that big
+        // is kept.
+        let mut s = connect(&socket_path(&db)).unwrap();
+        let mut buf = MAGIC.to_vec();
+        put_u32(&mut buf, 1);
+        put_u32(&mut buf, 200 << 20);
+        s.write_all(&buf).unwrap();
+        let mut code = [0u8; 1];
+        s.read_exact(&mut code).unwrap();
+        assert_eq!(code[0], 2);
+        let _ = read_string(&mut s).unwrap();
+        let err = read_string(&mut s).unwrap();
+        assert!(err.contains("at most 65536"), "{err}");
+        // Idle connections up to the limit: the next command is told the
+        // server is busy, not given a thread of its own.
+        let idle: Vec<UnixStream> = (0..MAX_CONNECTIONS)
+            .map(|_| connect(&socket_path(&db)).unwrap())
+            .collect();
+        let busy = poll(|| {
+            let out = forward(&db, &list).unwrap().unwrap();
+            (out.code == 1).then_some(out)
+        });
+        assert!(busy.stderr.contains("try again"), "{}", busy.stderr);
+        // Gone idle connections free their places.
+        drop(idle);
+        let ok = poll(|| {
+            let out = forward(&db, &list).unwrap().unwrap();
+            (out.code == 0).then_some(out)
+        });
+        assert!(ok.stdout.contains("win"), "{}", ok.stdout);
     }
 
     #[test]

@@ -117,9 +117,18 @@ fn is_same_file(a: &Path, b: &Path) -> bool {
 
 /// Writes an export document to `file` (through `FILE.partial`, so a
 /// failure leaves any old file whole) and says so instead of printing it.
+/// The file is created owner-only (0600): it holds the password hashes.
 fn write_export(file: &str, mut outcome: Outcome) -> Result<Outcome> {
+    use std::os::unix::fs::OpenOptionsExt;
     let partial = format!("{file}.partial");
-    std::fs::write(&partial, &outcome.stdout)
+    // Left by an export that crashed; a new file gets the new mode.
+    let _ = std::fs::remove_file(&partial);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, outcome.stdout.as_bytes()))
         .and_then(|()| std::fs::rename(&partial, file))
         .map_err(|e| {
             let _ = std::fs::remove_file(&partial);

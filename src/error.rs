@@ -160,3 +160,16 @@ impl std::error::Error for Error {
 
 /// Results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How much of a user's input an error message quotes, at most.
+pub const EXCERPT_CHARS: usize = 80;
+
+/// `input` quoted for an error message, cut after [`EXCERPT_CHARS`]
+/// characters (with `…`): a message never echoes a 10 MB line whole.
+pub fn excerpt(input: &str) -> String {
+    let mut cut: String = input.chars().take(EXCERPT_CHARS).collect();
+    if cut.len() < input.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}

@@ -748,7 +748,9 @@ pub fn parse(bytes: &[u8]) -> Result<Config> {
             name,
             active: m.bool("active")?,
             base_url,
-            contact: m.string("contact")?.trim().to_string(),
+            contact: at
+                .field("contact")
+                .check(crate::validate::contact(&m.string("contact")?))?,
             rating: m.int("rating")?,
             regions,
         });

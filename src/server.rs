@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -62,6 +65,38 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Repl
             }
             _ => not_found(req.headers(), Miss::Path),
         },
+    }
+}
+
+/// Sets the security headers of an answer. Every answer of every listener
+/// passes here after routing, so a new page cannot forget them: any reply
+/// with a body type gets `X-Content-Type-Options: nosniff`, and an HTML one
+/// (the download pages, `?mirrorlist`, the 404 and 503 pages, …) a
+/// Content-Security-Policy (the public pages' [`crate::public::CSP`]),
+/// framing refused and referrers kept to the origin on other sites. What a
+/// page set itself stays: the admin's stricter policy, `Referrer-Policy:
+/// same-origin` and `no-store`, a sentry report's own policy and framing.
+pub fn secure(reply: &mut Reply) {
+    let headers = reply.headers_mut();
+    // Redirects have no body to sniff, and are the hot path.
+    let Some(content_type) = headers.get(CONTENT_TYPE) else {
+        return;
+    };
+    let html = content_type
+        .as_bytes()
+        .get(..9)
+        .is_some_and(|t| t.eq_ignore_ascii_case(b"text/html"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if html {
+        headers
+            .entry(CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(crate::public::CSP));
+        headers
+            .entry(X_FRAME_OPTIONS)
+            .or_insert(HeaderValue::from_static("DENY"));
+        headers
+            .entry(REFERRER_POLICY)
+            .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
     }
 }
 
@@ -182,8 +217,10 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
     })
 }
 
-/// Reads an API request's body (capped at 500 KB, as bouncer-admin) and
-/// answers it on a blocking thread.
+/// Reads an API request's body and answers it on a blocking thread. The
+/// credentials of a request that sends a body are checked first: only a
+/// caller whose credentials check out may send up to 500 KB (as
+/// bouncer-admin); others 16 KiB, and sooner.
 async fn api_reply(
     api: Arc<crate::api::Api>,
     req: Request<Incoming>,
@@ -191,9 +228,40 @@ async fn api_reply(
     limits: Arc<crate::ratelimit::Limits>,
 ) -> Reply {
     let (parts, body) = req.into_parts();
-    let limit = crate::api::MAX_BODY;
-    let too_large = || crate::api::too_large(&parts.headers);
-    let patience = std::time::Duration::from_secs(60);
+    let sends_body = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
+    let checked = if sends_body && crate::api::has_credentials(&parts.headers) {
+        let (api, headers, limits) = (api.clone(), parts.headers.clone(), limits.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            crate::api::check_credentials(&api, &headers, peer, &limits)
+        })
+        .await;
+        match checked {
+            Ok(checked) => Some(checked),
+            Err(e) => {
+                crate::log::error("an API credential check failed", &[("error", &e)]);
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500 the API request failed; the server log says why\n".into(),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let authenticated = matches!(checked, Some(Ok(_)));
+    let (limit, patience) = if authenticated {
+        (crate::api::MAX_BODY, std::time::Duration::from_secs(60))
+    } else {
+        (
+            crate::api::MAX_UNAUTHENTICATED_BODY,
+            std::time::Duration::from_secs(30),
+        )
+    };
+    let too_large = || crate::api::too_large(&parts.headers, authenticated);
     let body = match read_body(body, &parts.headers, limit, patience, too_large).await {
         Ok(b) => b,
         Err(reply) => return reply,
@@ -208,6 +276,7 @@ async fn api_reply(
             body: &body,
             peer,
             limits: &limits,
+            checked,
         };
         crate::api::handle(&api, &req)
     })
@@ -222,7 +291,11 @@ async fn api_reply(
 }
 
 /// Answers a public page on a blocking thread: pages read the store.
-async fn public_reply(public: Arc<crate::public::Public>, req: Request<Incoming>) -> Reply {
+async fn public_reply(
+    public: Arc<crate::public::Public>,
+    req: Request<Incoming>,
+    via_proxy: bool,
+) -> Reply {
     let (parts, _body) = req.into_parts();
     tokio::task::spawn_blocking(move || {
         let req = crate::public::Request {
@@ -230,6 +303,7 @@ async fn public_reply(public: Arc<crate::public::Public>, req: Request<Incoming>
             path: parts.uri.path(),
             query: parts.uri.query().unwrap_or(""),
             headers: &parts.headers,
+            via_proxy,
         };
         crate::public::handle(&public, &req)
     })
@@ -361,7 +435,8 @@ pub async fn run(
                 }
                 (_, Some(public), _) if crate::public::serves(path) => {
                     TRAFFIC.page(Site::Public);
-                    Answer::Later(Box::pin(public_reply(public.clone(), req)))
+                    let via_proxy = app.config.trusted_proxies.contains(peer.ip());
+                    Answer::Later(Box::pin(public_reply(public.clone(), req, via_proxy)))
                 }
                 (_, _, Some(api)) if crate::api::serves(path) => {
                     TRAFFIC.page(Site::Api);
@@ -395,7 +470,11 @@ pub async fn run(
                 (Some(entry), Some(log)) => logged(reply, entry, log),
                 _ => reply,
             };
-            async move { Ok::<_, Infallible>(reply.await) }
+            async move {
+                let mut reply = reply.await;
+                secure(&mut reply);
+                Ok::<_, Infallible>(reply)
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -618,7 +697,10 @@ pub async fn serve_network(
     admin.https_header = config.https_header.clone();
     let admin = Arc::new(admin);
     let public = Arc::new(crate::public::Public::new(network.clone(), &config));
-    let api = Arc::new(crate::api::Api::new(network.clone()));
+    let api = Arc::new(crate::api::Api::with_throttle(
+        network.clone(),
+        admin.throttle.clone(),
+    ));
     let stats = network.index().stats();
     eprintln!(
         "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
@@ -904,5 +986,65 @@ mod tests {
         );
         assert_eq!(https.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(https.headers().contains_key(hyper::header::RETRY_AFTER));
+    }
+
+    #[test]
+    fn html_answers_get_the_security_headers_and_keep_their_own() {
+        let (_dir, app) = app(Config::default());
+        let html = |uri: &str| {
+            let req = Request::get(uri)
+                .header("accept", "text/html")
+                .body(())
+                .unwrap();
+            let mut reply = route(&app, &req, LOCAL);
+            secure(&mut reply);
+            reply
+        };
+        // A redirect has no body: nothing to add.
+        let mut redirect = get(&app, "/?product=p&lang=de");
+        assert_eq!(redirect.status(), StatusCode::FOUND);
+        let before = redirect.headers().clone();
+        secure(&mut redirect);
+        assert_eq!(redirect.headers(), &before);
+        for uri in ["/nope", "/?product=nope", "/?product=p&lang=de&mirrorlist"] {
+            let r = html(uri);
+            assert!(
+                r.headers()[CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{uri}"
+            );
+            assert_eq!(r.headers()[CONTENT_SECURITY_POLICY], crate::public::CSP);
+            assert_eq!(r.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(r.headers()[X_FRAME_OPTIONS], "DENY");
+            assert!(r.headers().contains_key(REFERRER_POLICY));
+        }
+        // The 503 page, when no mirror is left.
+        app.network
+            .write("test", |tx| tx.mirror_update("m", |m| m.active = false))
+            .unwrap();
+        let r = html("/?product=p&lang=de");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[CONTENT_SECURITY_POLICY], crate::public::CSP);
+        assert_eq!(r.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // A page's own policy and framing stay.
+        let mut own = text(StatusCode::OK, "<p>x</p>".into());
+        let h = own.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("Text/HTML"));
+        h.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'"),
+        );
+        h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        secure(&mut own);
+        assert_eq!(own.headers()[CONTENT_SECURITY_POLICY], "default-src 'none'");
+        assert_eq!(own.headers()[X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert_eq!(own.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        // Text gets nosniff only.
+        let mut plain = get(&app, "/nope");
+        secure(&mut plain);
+        assert_eq!(plain.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(!plain.headers().contains_key(CONTENT_SECURITY_POLICY));
     }
 }

@@ -301,3 +301,52 @@ fn sigterm_right_after_startup_stops_gracefully() {
         failures.len()
     );
 }
+
+/// The socket is bounded (issue 15): idle connections do not each hold a
+/// thread forever (the 17th is told the server is busy), and an argument
+/// that claims 200 MiB is refused.
+#[test]
+fn the_control_socket_is_bounded() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let env = Env::new();
+    let server = env.serve(&[]);
+    let mut s = UnixStream::connect(env.socket()).expect("connect");
+    let mut claim = b"BNC1".to_vec();
+    claim.extend_from_slice(&1u32.to_be_bytes());
+    claim.extend_from_slice(&(200u32 << 20).to_be_bytes());
+    s.write_all(&claim).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply.first(), Some(&2), "{reply:?}");
+    assert!(
+        String::from_utf8_lossy(&reply).contains("at most 65536"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let idle: Vec<UnixStream> = (0..16)
+        .map(|_| UnixStream::connect(env.socket()).expect("connect"))
+        .collect();
+    let busy = crate::common::poll(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(10),
+        || {
+            let out = env.run(&["os", "list"]);
+            (out.code == 1).then_some(out)
+        },
+    )
+    .expect("a command beyond 16 connections is told the server is busy");
+    assert!(busy.stderr.contains("try again"), "{busy:?}");
+    drop(idle);
+    let ok = crate::common::poll(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(10),
+        || {
+            let out = env.run(&["os", "list"]);
+            (out.code == 0).then_some(out)
+        },
+    )
+    .expect("the places come back when the connections go");
+    assert!(ok.stdout.contains("win"), "{ok:?}");
+    assert_eq!(server.get("/__lbheartbeat__").status, 200);
+}

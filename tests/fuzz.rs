@@ -1,7 +1,8 @@
 //! The fuzz targets' properties (`fuzz/src/lib.rs`) under proptest, so
 //! `cargo test` checks them on every change: the bounce query and path
 //! resolution, checksum files and the loader's plan, API form bodies, and
-//! GeoIP CSV imports and stored tables. Inputs are built from fragments
+//! GeoIP CSV imports and stored tables, and the input rules (mirror
+//! contacts, location paths, names). Inputs are built from fragments
 //! that parsers trip on (escapes, separators, quotes, control characters,
 //! byte-order marks, CRLF, Unicode, IPv6 text, lengths up to ~10 KB) and
 //! from well-formed files with damage mixed in.
@@ -1055,4 +1056,158 @@ fn seed_corpora_pass() {
     }
     let db = GeoDb::decode(&seed("seed-stored-table")).expect("the stored seed decodes");
     assert_eq!(db.len(), (2, 1));
+}
+
+// ---------------------------------------------------------------------------
+// Input rules: contacts, location paths, names
+
+/// Pieces of contact addresses, good and hostile.
+#[rustfmt::skip]
+const CONTACT_FRAGMENTS: &[&str] = &[
+    "ops", "first.last", "o'brien", "a+tag", "x_y", "@", "@@", ".", "..", "example", ".org",
+    "m1.example.org", "-x", "x-", "localhost", "[127.0.0.1]", "mailto:", "javascript:",
+    "http://", "alert(1)", "//", "Ops ", "<", ">", "\"", ",", ";", ", ", "\r\n", "\n", "\r",
+    "\0", "\t", " ", "Bcc: x@y.org", "é", "\u{202e}", "\u{2066}", "ü.example", "%40", "=",
+];
+
+fn contact() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        8 => select(CONTACT_FRAGMENTS).prop_map(String::from),
+        2 => "[a-z0-9]{1,10}",
+        1 => fragment(),
+    ];
+    prop_oneof![
+        // Often shaped like an address, so that some are accepted.
+        6 => ("[a-z0-9.+_'-]{0,12}", "[a-z0-9-]{0,10}(\\.[a-z0-9-]{0,6}){0,3}", proptest::collection::vec(piece.clone(), 0..3))
+            .prop_map(|(local, domain, tail)| format!("{local}@{domain}{}", tail.concat())),
+        4 => proptest::collection::vec(piece, 0..10).prop_map(|v| v.concat()),
+        1 => ("[a-z]{1,8}", 60usize..300).prop_map(|(s, n)| format!("{}@example.org", s.repeat(n))),
+    ]
+}
+
+/// Pieces of location paths, good and hostile.
+#[rustfmt::skip]
+const PATH_FRAGMENTS: &[&str] = &[
+    "/", "//", "firefox", ":lang", "Firefox%20Setup.exe", "a", "%2f", "%2F", "%2f%2f", "%00",
+    "%0A", ".", "..", "..;", ".;", ";", ";x=1", "%2e", "%2E%2e", "%3b", "%3B", "%c0%ae",
+    "%e0%80%ae", "%C0%AF", "%ff", "%fe", "%C3%A9", "%E2%80%AE", "%", "%z", "%zz", "%25", "%252f",
+    "?", "#", " ", "\\", "é", "\u{202e}", "~", "+", "-", "_",
+];
+
+fn location_path() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        8 => select(PATH_FRAGMENTS).prop_map(String::from),
+        2 => "[a-zA-Z0-9._-]{1,12}",
+        1 => fragment(),
+    ];
+    prop_oneof![
+        8 => proptest::collection::vec(piece, 0..16).prop_map(|v| format!("/{}", v.concat())),
+        // Around the length cap.
+        1 => (1000usize..1050).prop_map(|n| format!("/{}", "a".repeat(n))),
+        1 => ("[a-z]{1,4}", 200usize..600).prop_map(|(s, n)| format!("/{}", format!("{s}/").repeat(n))),
+    ]
+}
+
+/// Names: fragments with bidirectional controls mixed in.
+fn any_name() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => "[a-zA-Z0-9._-]{1,10}",
+        2 => (0x202Au32..=0x202E).prop_map(|c| char::from_u32(c).unwrap().to_string()),
+        2 => (0x2066u32..=0x2069).prop_map(|c| char::from_u32(c).unwrap().to_string()),
+        2 => fragment(),
+    ];
+    proptest::collection::vec(piece, 0..8).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn contacts(c in contact()) {
+        checks::contact(&c);
+        // What is accepted, the mail transport takes as one recipient.
+        if let Ok(c) = bouncer::validate::contact(&c)
+            && !c.is_empty()
+        {
+            prop_assert!(c.parse::<lettre::message::Mailbox>().is_ok(), "{c:?}");
+            prop_assert!(c.parse::<lettre::Address>().is_ok(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn location_paths(p in location_path()) {
+        checks::location_path(&p);
+    }
+
+    #[test]
+    fn names(n in any_name()) {
+        checks::name(&n);
+    }
+
+    #[test]
+    fn input_rules_on_arbitrary_bytes(b in nasty_bytes()) {
+        checks::input_rules(&b);
+    }
+}
+
+/// Known inputs on both sides of each rule pass the checks; the examples
+/// of issue 15 are refused; and the generators above reach both sides.
+#[test]
+fn input_rule_fixtures() {
+    use bouncer::validate;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    fn accepted<S: Strategy<Value = String>>(s: S, ok: impl Fn(&str) -> bool) -> usize {
+        let mut runner = TestRunner::deterministic();
+        (0..500)
+            .filter(|_| ok(&s.new_tree(&mut runner).unwrap().current()))
+            .count()
+    }
+    for (what, n) in [
+        (
+            "contacts",
+            accepted(contact(), |c| validate::contact(c).is_ok()),
+        ),
+        (
+            "paths",
+            accepted(location_path(), |p| validate::path(p).is_ok()),
+        ),
+        (
+            "names",
+            accepted(any_name(), |n| validate::name("x", n).is_ok()),
+        ),
+    ] {
+        assert!((25..475).contains(&n), "{n} of 500 {what} accepted");
+    }
+    for ok in ["ops@m1.example.org", "", "  a.b+c@x-y.example  "] {
+        checks::contact(ok);
+        assert!(validate::contact(ok).is_ok(), "{ok:?}");
+    }
+    for bad in [
+        "a@x.org\r\nBcc: b@x.org",
+        "a@x.org, b@x.org",
+        "javascript:alert(1)",
+        "Ops <ops@x.org>",
+    ] {
+        checks::contact(bad);
+        assert!(validate::contact(bad).is_err(), "{bad:?}");
+    }
+    for ok in ["/fx/:lang/Firefox%20Setup.exe", "/a/%252f/%C3%A9"] {
+        checks::location_path(ok);
+        assert!(validate::path(ok).is_ok(), "{ok:?}");
+    }
+    let long = format!("/{}", "a".repeat(100 * 1024));
+    for bad in [
+        "/a/%2f%2fb",
+        "/a%00",
+        "/a/..;/b",
+        "/a/%c0%ae%c0%ae/b",
+        long.as_str(),
+    ] {
+        checks::location_path(bad);
+        assert!(validate::path(bad).is_err(), "{bad:?}");
+    }
+    checks::name("firefox\u{202e}exe");
+    assert!(validate::name("product", "firefox\u{202e}exe").is_err());
+    checks::input_rules(b"\xff\xfe/a/%2F");
 }

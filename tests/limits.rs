@@ -308,3 +308,57 @@ fn a_per_user_limit_is_there_for_those_who_want_one() {
     let r = http(server.port, "GET", SHOW, &[("Authorization", &other)]);
     assert_eq!(r.status, 200, "{r:?}");
 }
+
+/// Issue 15: a request without valid credentials may not hold 500 KB of
+/// memory while its body trickles in: its credentials are checked from the
+/// headers first, and its body capped at 16 KiB — refused at once when it
+/// declares more.
+#[test]
+fn api_bodies_without_valid_credentials_are_capped_at_16_kib_before_reading() {
+    use std::io::{Read, Write};
+    let env = network();
+    add_user(&env, "rel", "release", "rel-correct-horse");
+    let server = env.serve(&["--admin-rate", "0"]);
+    // Headers only: the answer must come without the 100 KB it announces.
+    let announce = |auth: Option<String>| -> Response {
+        let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "POST /api/product_add HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        crate::common::parse_response(&raw, false).expect("an answer before the body")
+    };
+    for auth in [
+        None,
+        Some(basic("rel", "guess")),
+        Some(basic("nobody", "x")),
+    ] {
+        let r = announce(auth.clone());
+        assert_eq!(r.status, 413, "{auth:?}: {r:?}");
+        assert!(r.body.contains(r#"<error number="101">"#), "{r:?}");
+        assert!(r.body.contains("16KB"), "{r:?}");
+    }
+    // With valid credentials the same size is read and answered.
+    let good = basic("rel", "rel-correct-horse");
+    let mut body = String::from("product=Big-1.0&languages=de&pad=");
+    body.push_str(&"x".repeat(100_000 - body.len()));
+    let r = crate::common::http_body(
+        server.port,
+        "POST",
+        "/api/product_add",
+        &[
+            ("Authorization", &good),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("Big-1.0"), "{r:?}");
+}

@@ -1486,3 +1486,51 @@ fn gap_a_utf8_byte_order_mark_loses_the_first_line() {
         "  files: 2 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
     );
 }
+
+/// A hostile checksum file with 10 MB fields: every message quotes a
+/// short excerpt, never the whole line (issue 15).
+#[test]
+fn huge_lines_are_quoted_in_short() {
+    let env = Env::new();
+    env.ok(&["product", "add", "x"]);
+    let sums = env.db.with_file_name("HUGE.SUMS");
+    let huge = |c: &str| c.repeat(10_000_000);
+    std::fs::write(
+        &sums,
+        format!(
+            "{} (a) = {}\n{}  {}\n{}  b\n",
+            huge("X"),
+            "a".repeat(64),
+            "a".repeat(64),
+            huge("p"),
+            huge("z"),
+        ),
+    )
+    .unwrap();
+    let out = env.run(&[
+        "load",
+        sums.to_str().unwrap(),
+        "--product",
+        "x",
+        "--dry-run",
+    ]);
+    assert_eq!(out.code, 0, "{}", &out.stderr[..out.stderr.len().min(500)]);
+    let all = out.stdout.len() + out.stderr.len();
+    assert!(all < 4096, "{all} bytes of output");
+    assert_eq!(out.stdout.matches('…').count(), 3, "{}", out.stdout);
+    // GeoIP imports quote their fields in short too.
+    let csv = env.db.with_file_name("huge.csv");
+    std::fs::write(
+        &csv,
+        format!("start,end,country\n{},2.2.2.2,DE\n", huge("1")),
+    )
+    .unwrap();
+    let out = env.run(&["geoip", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.len() < 4096, "{} bytes", out.stderr.len());
+    assert!(
+        out.stderr.contains("…\" is not an IP address"),
+        "{}",
+        out.stderr
+    );
+}

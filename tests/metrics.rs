@@ -342,6 +342,12 @@ fn metrics_count_each_outcome_and_show_sentry_and_the_index() {
     // Behind the trusted proxy, a public client is refused.
     let r = server.get_with("/metrics", &[("X-Forwarded-For", "203.0.113.5")]);
     assert_eq!((r.status, r.body.as_str()), (404, NOT_FOUND));
+    // So is one whose forwarding chain cannot be read: it is nobody
+    // known, not the (loopback) proxy that passed it on.
+    for chain in ["garbage", "203.0.113.5, garbage", "1.2.3.4:99999999"] {
+        let r = server.get_with("/metrics", &[("X-Forwarded-For", chain)]);
+        assert_eq!((r.status, r.body.as_str()), (404, NOT_FOUND), "{chain}");
+    }
 
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}\n{log}");
@@ -377,7 +383,8 @@ fn metrics_count_each_outcome_and_show_sentry_and_the_index() {
         1
     );
     assert_eq!(with("\"POST / HTTP/1.1\" 405 "), 1, "{text}");
-    assert_eq!(with("\"GET /metrics HTTP/1.1\" 404 "), 1, "{text}");
+    // The public client and the three unreadable chains.
+    assert_eq!(with("\"GET /metrics HTTP/1.1\" 404 "), 4, "{text}");
     assert!(with("\"GET /metrics HTTP/1.1\" 200 ") >= 3, "{text}");
     // The proxied client's address, its referer and escaped user agent.
     let proxied = lines
@@ -390,12 +397,15 @@ fn metrics_count_each_outcome_and_show_sentry_and_the_index() {
         )),
         "{proxied}"
     );
+    // The unreadable chains are nobody known (`::`), not the proxy.
+    let unknown = lines.iter().filter(|l| l.starts_with(":: - - [")).count();
+    assert_eq!(unknown, 3, "{text}");
     // Everyone else came straight from 127.0.0.1; one line per request.
     let direct = lines
         .iter()
         .filter(|l| l.starts_with("127.0.0.1 - - ["))
         .count();
-    assert_eq!(direct + 2, lines.len(), "{text}");
+    assert_eq!(direct + 2 + unknown, lines.len(), "{text}");
 }
 
 #[test]

@@ -436,7 +436,24 @@ fn guids_are_stable_and_links_follow_the_request() {
     }
     assert!(after.contains_key(&("/feeds/products.rss", "seamonkey-2.53".to_string())));
 
+    // Anyone may claim to have come over HTTPS, but only a trusted
+    // proxy's word shapes the links.
+    let r = server.get_with("/feeds/products.rss", &[("X-Forwarded-Proto", "https")]);
+    let feed = parse(&r.body);
+    let plain = format!("http://127.0.0.1:{}/", server.port);
+    assert!(
+        feed.channel["link"].starts_with(&plain),
+        "{:?}",
+        feed.channel
+    );
+    assert!(
+        feed.items.iter().all(|i| i.link.starts_with(&plain)),
+        "{feed:?}"
+    );
+    server.stop();
+
     // Behind a TLS-terminating proxy the links say https.
+    let server = env.serve(&["--trusted-proxy", "127.0.0.1"]);
     let r = server.get_with("/feeds/products.rss", &[("X-Forwarded-Proto", "https")]);
     let feed = parse(&r.body);
     let site = format!("https://127.0.0.1:{}/", server.port);

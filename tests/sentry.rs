@@ -1121,3 +1121,109 @@ fn a_location_checked_on_one_mirror_is_still_new_on_the_others() {
     assert!(out.starts_with("sentry run 3 (new): "), "{out}");
     assert_eq!(net.uptake(os), Some((200, 200)));
 }
+
+/// A stand-in for the Internet: an HTTP proxy (CONNECT, as ureq speaks
+/// it) through which every request for any host is answered with a
+/// redirect to `redirect_to`. It records each request line it sees.
+struct RedirectingProxy {
+    port: u16,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RedirectingProxy {
+    fn start(redirect_to: String) -> RedirectingProxy {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let log = log.clone();
+                let redirect_to = redirect_to.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    // The head of one request: its first line.
+                    let mut head = || -> Option<String> {
+                        let mut first = String::new();
+                        reader.read_line(&mut first).ok()?;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).ok()? == 0 || line.trim().is_empty() {
+                                break;
+                            }
+                        }
+                        (!first.is_empty()).then(|| first.trim().to_string())
+                    };
+                    let Some(first) = head() else { return };
+                    log.lock().unwrap().push(first.clone());
+                    if first.starts_with("CONNECT ") {
+                        let _ = writer.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                        let Some(inner) = head() else { return };
+                        log.lock().unwrap().push(format!("  {inner}"));
+                    }
+                    let _ = writer.write_all(
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {redirect_to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                });
+            }
+        });
+        RedirectingProxy { port, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Issue 15: a mirror cannot make sentry probe an internal network. A
+/// mirror "on the Internet" (reached through a proxy, as a public host
+/// would be) that redirects to 127.0.0.1 is not followed there, and the
+/// report says why.
+#[test]
+fn a_redirect_from_a_public_mirror_to_an_internal_address_is_not_followed() {
+    let secret = Mirror::start(&Files::default(), Behaviour::Healthy);
+    let proxy = RedirectingProxy::start(format!("{}/secret", secret.url));
+    let env = Env::new();
+    env.setup(&[
+        "product add p",
+        "location add p win /p/setup.exe",
+        "mirror add remote http://mirror.example/pub",
+    ]);
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let out = env.run_env(
+        &["sentry", "--all", "--timeout", "5"],
+        &[
+            ("HTTP_PROXY", Some(std::ffi::OsStr::new(&proxy_url))),
+            ("http_proxy", Some(std::ffi::OsStr::new(&proxy_url))),
+            ("ALL_PROXY", None),
+            ("NO_PROXY", None),
+            ("no_proxy", None),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let seen = proxy.seen();
+    // The mirror was asked, through the proxy…
+    assert!(
+        seen.iter().any(|l| l.contains("mirror.example")),
+        "the proxy saw {seen:?}"
+    );
+    // …and its redirect to 127.0.0.1 was not followed.
+    assert!(
+        !seen.iter().any(|l| l.contains("127.0.0.1")),
+        "sentry followed the redirect: {seen:?}"
+    );
+    assert_eq!(secret.requests(), 0, "the internal server was probed");
+    let report = read(report_path(&out.stdout));
+    assert!(
+        report.contains("redirect to an internal address refused"),
+        "{report}"
+    );
+    assert!(report.contains("not followed"), "{report}");
+}

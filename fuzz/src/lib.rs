@@ -11,7 +11,9 @@
 //! - [`api_form`]: API and admin form bodies (`admin::Form::parse`,
 //!   urlencoded or multipart);
 //! - [`geoip_csv`]: GeoIP CSV imports (`geoip::import::import`) and the
-//!   stored table (`GeoDb::decode`).
+//!   stored table (`GeoDb::decode`);
+//! - [`input_rules`]: the rules every entry point shares (`validate`):
+//!   mirror contacts, location paths and names.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -760,4 +762,150 @@ impl Step for u128 {
     fn ip(self) -> IpAddr {
         IpAddr::V6(self.into())
     }
+}
+
+// ---------------------------------------------------------------------------
+// Input rules
+
+/// The input rules every entry point shares, on one string: as a mirror
+/// contact ([`contact`]), a location path ([`location_path`]) and a name
+/// ([`name`]).
+pub fn input_rules(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    contact(&text);
+    location_path(&text);
+    name(&text);
+}
+
+/// `validate::contact`: what it accepts is one bare address on one line —
+/// trimmed, no control character (CR, LF), exactly one `@` with text on
+/// both sides, no list separator, display name, space or URL scheme,
+/// ASCII, at most `MAX_CONTACT_LEN` bytes — or empty; and it accepts its
+/// own output unchanged. What it refuses is an invalid contact.
+pub fn contact(text: &str) {
+    match validate::contact(text) {
+        Ok(c) => {
+            assert_eq!(c, text.trim(), "a contact is stored as given, trimmed");
+            assert_eq!(validate::contact(&c).as_deref().ok(), Some(c.as_str()));
+            if c.is_empty() {
+                return;
+            }
+            assert!(c.len() <= validate::MAX_CONTACT_LEN, "{c:?}");
+            assert!(!c.chars().any(char::is_control), "{c:?}");
+            assert!(!c.contains(['\r', '\n']), "{c:?}");
+            assert!(c.is_ascii(), "{c:?}");
+            assert_eq!(c.matches('@').count(), 1, "{c:?}");
+            let (local, domain) = c.split_once('@').expect("one @");
+            assert!(!local.is_empty() && domain.contains('.'), "{c:?}");
+            assert!(
+                !c.contains([',', ';', '<', '>', '"', ':', ' ', '\t']),
+                "{c:?} is a list, has a name or a scheme"
+            );
+            assert_eq!(validate::check_contact(&c), Ok(()));
+        }
+        Err(e) => {
+            assert!(
+                matches!(
+                    e,
+                    bouncer::error::Error::Invalid {
+                        what: "contact",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert!(validate::check_contact(text.trim()).is_err());
+        }
+    }
+}
+
+/// `validate::path`: what it accepts is stored as given (trimmed), at
+/// most `MAX_PATH_LEN` bytes, starts with one `/`, has no encoded slash or
+/// NUL, decodes to UTF-8 with no segment a server takes for `.` or `..`
+/// (also with `;` parameters), and round-trips: accepted again unchanged,
+/// and its decoded text, encoded the loader's way, is accepted (when short
+/// enough) and decodes to the same text.
+pub fn location_path(text: &str) {
+    let Ok(p) = validate::path(text) else {
+        assert!(validate::check_path(text.trim()).is_err());
+        return;
+    };
+    assert_eq!(p, text.trim());
+    assert_eq!(validate::path(&p).ok().as_deref(), Some(p.as_str()));
+    assert!(p.len() <= validate::MAX_PATH_LEN, "{} bytes", p.len());
+    assert!(p.starts_with('/') && !p.starts_with("//"), "{p:?}");
+    let lower = p.to_ascii_lowercase();
+    assert!(
+        !lower.contains("%2f") && !lower.contains("%00"),
+        "{p:?} has an encoded slash or NUL"
+    );
+    let decoded = query::percent_decode(&p);
+    let bytes = percent_bytes(&p);
+    assert_eq!(
+        std::str::from_utf8(&bytes).ok(),
+        Some(&*decoded),
+        "{p:?} does not decode to UTF-8"
+    );
+    assert!(!decoded.contains('\0'), "{p:?}");
+    assert!(
+        !decoded.split('/').any(|s| {
+            let bare = s.split(';').next().unwrap_or("");
+            bare == "." || bare == ".."
+        }),
+        "{p:?} has a dot segment"
+    );
+    let again = query::encode_raw_path(&decoded);
+    if again.len() <= validate::MAX_PATH_LEN {
+        assert_eq!(
+            validate::path(&again).ok().as_deref(),
+            Some(again.as_str()),
+            "{p:?} re-encoded"
+        );
+        assert_eq!(query::percent_decode(&again), decoded);
+    }
+}
+
+/// `validate::name`: what it accepts is the input trimmed, 1–200 bytes,
+/// not `.` or `..`, with no space, control character or bidirectional
+/// control, and accepted again unchanged.
+pub fn name(text: &str) {
+    let Ok(n) = validate::name("product", text) else {
+        return;
+    };
+    assert_eq!(n, text.trim());
+    assert_eq!(
+        validate::name("product", &n).ok().as_deref(),
+        Some(n.as_str())
+    );
+    assert!(!n.is_empty() && n.len() <= 200 && n != "." && n != "..");
+    assert!(
+        !n.chars()
+            .any(|c| validate::is_bidi_control(c) || c.is_whitespace() || c.is_control()),
+        "{n:?}"
+    );
+    assert!(!n.contains(['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}']));
+    assert!(!n.contains(['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}']));
+}
+
+/// The bytes `%XX` escapes stand for (a `%` without two hex digits stays).
+fn percent_bytes(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) if b[i] == b'%' => {
+                out.push(byte);
+                i += 3;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }

@@ -22,9 +22,16 @@ pub struct Upload {
 }
 
 impl Form {
-    /// Parses a request body according to its `Content-Type`.
+    /// Parses a request body according to its `Content-Type`: a form type
+    /// only (`application/x-www-form-urlencoded`, `multipart/form-data`);
+    /// a body sent as anything else (`text/plain`, JSON, none at all) is
+    /// refused rather than guessed at. An empty body is an empty form.
     pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Form, String> {
         let content_type = content_type.unwrap_or("");
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if body.is_empty() && media_type.is_empty() {
+            return Ok(Form::default());
+        }
         if let Some(boundary) = multipart::boundary(content_type) {
             let mut form = Form::default();
             for part in multipart::parse(body, boundary)? {
@@ -40,6 +47,16 @@ impl Form {
                 }
             }
             return Ok(form);
+        }
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            return Err(format!(
+                "the form was sent as {}; send it as application/x-www-form-urlencoded or multipart/form-data",
+                if media_type.is_empty() {
+                    "no content type".to_string()
+                } else {
+                    crate::error::excerpt(media_type)
+                }
+            ));
         }
         let body = std::str::from_utf8(body)
             .map_err(|_| "the form was not sent as UTF-8 text".to_string())?;
@@ -127,7 +144,20 @@ mod tests {
         assert!(f.checked("on"));
         assert!(!f.checked("off"));
         assert_eq!(f.opt("empty"), None);
-        assert!(Form::parse(None, b"\xff").is_err());
+        let utf8 = Form::parse(Some("application/x-www-form-urlencoded"), b"\xff");
+        assert!(utf8.is_err());
+    }
+
+    #[test]
+    fn only_form_types_are_parsed() {
+        let charset = Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8");
+        assert_eq!(Form::parse(charset, b"a=1").unwrap().get("a"), "1");
+        for other in [Some("text/plain"), Some("application/json"), None] {
+            let e = Form::parse(other, b"a=1").unwrap_err();
+            assert!(e.contains("application/x-www-form-urlencoded"), "{e}");
+        }
+        // Nothing sent: nothing to parse.
+        assert_eq!(Form::parse(None, b"").unwrap().opt("a"), None);
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
                     (field("Name", "name", form.get("name"), None))
                     (field("Base URL", "base_url", form.get("base_url"), Some("http:// or https://, the root that holds the product directories")))
                     (field("Rating", "rating", Some(form.get("rating")).filter(|r| !r.is_empty()).unwrap_or("100"), Some("selection weight; 0 takes it out of rotation")))
-                    (field("Contact e-mail", "contact", form.get("contact"), None))
+                    (field("Contact e-mail", "contact", form.get("contact"), Some("one address, e.g. ops@mirror.example.org (optional)")))
                     (regions_field(&s, &form.all("region")))
                     (checkbox("Add it switched off", "inactive", form.checked("inactive")))
                     div { button.primary type="submit" { "Add mirror" } }
@@ -216,7 +216,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 (csrf(ctx))
                 (field("Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
                 (field("Rating", "rating", &value("rating", m.rating.to_string()), Some("selection weight; 0 takes it out of rotation")))
-                (field("Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("gets mail when this mirror goes down or serves bad files, if enabled")))
+                (field("Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
                 (regions_field(&s, &regions))
                 (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
                 @if can { div { button.primary type="submit" { "Save" } } }

@@ -44,7 +44,7 @@ use crate::error::Result;
 use crate::model::User;
 use crate::network::Network;
 use crate::sentry::Sentry;
-use auth::{Area, Flash, LOGIN_COOKIE, SESSION_COOKIE, Sessions, Throttle};
+use auth::{Area, Flash, Sessions, Throttle};
 pub use form::Form;
 
 /// Request bodies larger than this are refused (checksum and GeoIP file
@@ -67,8 +67,16 @@ pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std
 
 /// The user of the live session the request's cookie names, if any.
 pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
-    auth::cookie(headers, SESSION_COOKIE)
+    auth::cookie(headers, auth::session_cookie(over_https(admin, headers)))
         .and_then(|id| admin.sessions.user_of(id, crate::model::now()))
+}
+
+/// Whether the request arrived over HTTPS at the proxy (its
+/// `https_header` says `https`): cookies are then `Secure` `__Host-` ones.
+fn over_https(admin: &Admin, headers: &HeaderMap) -> bool {
+    headers
+        .get(admin.https_header.as_str())
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
 /// The admin application: the network it manages and its sessions.
@@ -84,8 +92,9 @@ pub struct Admin {
     pub https_header: String,
     /// Live sessions.
     pub sessions: Sessions,
-    /// Failed-login counts.
-    pub throttle: Throttle,
+    /// Failed-login counts, shared with the API's Basic auth (one
+    /// guesser, one count, whichever door it knocks on).
+    pub throttle: Arc<Throttle>,
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
     /// Password checks running now.
@@ -103,7 +112,7 @@ impl Admin {
             reports_dir,
             https_header: "x-forwarded-proto".into(),
             sessions: Sessions::default(),
-            throttle: Throttle::default(),
+            throttle: Arc::default(),
             uploads: loader::Pending::default(),
             verifying: Default::default(),
             checking: Default::default(),
@@ -317,10 +326,7 @@ pub fn handle(admin: &Admin, req: &Request<'_>) -> Reply {
 }
 
 fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
-    let secure = req
-        .headers
-        .get(admin.https_header.as_str())
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let secure = over_https(admin, req.headers);
     let post = req.method == Method::POST;
     if !post && req.method != Method::GET && req.method != Method::HEAD {
         return plain(
@@ -334,7 +340,8 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         _ => {}
     }
     let now = crate::model::now();
-    let session_id = auth::cookie(req.headers, SESSION_COOKIE).unwrap_or("");
+    let session_cookie = auth::session_cookie(secure);
+    let session_id = auth::cookie(req.headers, session_cookie).unwrap_or("");
     let session = admin.sessions.touch(session_id, now);
     let user = session.as_ref().and_then(|s| {
         // The account may have been removed or changed since login.
@@ -393,7 +400,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         if section == "logout" {
             admin.sessions.end(session_id);
             let mut reply = see_other("/admin/login");
-            set_cookie(&mut reply, &auth::set_cookie(SESSION_COOKIE, None, secure));
+            set_cookie(&mut reply, &auth::set_cookie(session_cookie, None, secure));
             return reply;
         }
         if !ctx.may(area(&section, &rest)) {
@@ -451,7 +458,9 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         Form::from_query(req.query)
     };
     let next = safe_next(form.get("next"));
-    let token = auth::cookie(req.headers, LOGIN_COOKIE)
+    let login_cookie = auth::login_cookie(secure);
+    let session_cookie = auth::session_cookie(secure);
+    let token = auth::cookie(req.headers, login_cookie)
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_string);
     if req.method != Method::POST {
@@ -459,7 +468,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         let mut reply = login_page(StatusCode::OK, &token, next, "", None);
         set_cookie(
             &mut reply,
-            &auth::set_cookie(LOGIN_COOKIE, Some(&token), secure),
+            &auth::set_cookie(login_cookie, Some(&token), secure),
         );
         return reply;
     }
@@ -474,7 +483,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         );
         set_cookie(
             &mut reply,
-            &auth::set_cookie(LOGIN_COOKIE, Some(&token), secure),
+            &auth::set_cookie(login_cookie, Some(&token), secure),
         );
         return reply;
     };
@@ -495,6 +504,18 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         return wrong(StatusCode::UNAUTHORIZED);
     }
     let client = req.peer.to_string();
+    // Each check takes ~19 MiB and a core for a while: a few at a time.
+    // The slot is taken before the attempt counts: a login refused as
+    // busy has had no password checked, and must cost nobody an attempt.
+    let Some(_slot) = Slot::take(&admin.verifying, MAX_VERIFYING) else {
+        return login_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &token,
+            next,
+            name,
+            Some("Too many logins at once; try again in a moment."),
+        );
+    };
     let now = crate::model::now();
     if let Err(wait) = admin.throttle.attempt(name, &client, now) {
         return login_page(
@@ -503,8 +524,8 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
             next,
             name,
             Some(&format!(
-                "Too many failed logins. Logins for this account or from your address are locked for {} more minutes.",
-                wait.div_ceil(60)
+                "Too many failed logins for this account from your address: try again in {}.",
+                wait_text(wait)
             )),
         );
     }
@@ -519,16 +540,6 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     let hash = user
         .as_ref()
         .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-    // Each check takes ~19 MiB and a core for a while: a few at a time.
-    let Some(_slot) = Slot::take(&admin.verifying, MAX_VERIFYING) else {
-        return login_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &token,
-            next,
-            name,
-            Some("Too many logins at once; try again in a moment."),
-        );
-    };
     let verified = crate::commands::verify_password(password, hash);
     let Some(user) = user.filter(|_| verified) else {
         crate::log::warn(
@@ -537,20 +548,20 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         );
         return wrong(StatusCode::UNAUTHORIZED);
     };
-    admin.throttle.succeeded(name, &client);
+    admin.throttle.succeeded(name, &client, now);
     crate::log::info("admin login", &[("user", &name), ("client", &client)]);
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
-    if let Some(old) = auth::cookie(req.headers, SESSION_COOKIE) {
+    if let Some(old) = auth::cookie(req.headers, session_cookie) {
         admin.sessions.end(old);
     }
     let id = admin.sessions.start(&user, now);
     let mut reply = see_other(next);
     set_cookie(
         &mut reply,
-        &auth::set_cookie(SESSION_COOKIE, Some(&id), secure),
+        &auth::set_cookie(session_cookie, Some(&id), secure),
     );
-    set_cookie(&mut reply, &auth::set_cookie(LOGIN_COOKIE, None, secure));
+    set_cookie(&mut reply, &auth::set_cookie(login_cookie, None, secure));
     reply
 }
 
@@ -562,6 +573,15 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// Password checks running at once, at most.
 const MAX_VERIFYING: usize = 4;
+
+/// A wait in words: "12 seconds", "3 minutes".
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "1 second".into(),
+        2..=119 => format!("{secs} seconds"),
+        _ => format!("{} minutes", secs.div_ceil(60)),
+    }
+}
 
 /// One of a limited number of slots, given back when dropped.
 struct Slot<'a>(&'a std::sync::atomic::AtomicUsize);
@@ -734,6 +754,41 @@ mod tests {
                 .locked(&huge, "127.0.0.1", crate::model::now())
                 .is_none()
         );
+    }
+
+    /// Issue 15 item 4: during a login flood, logins refused as busy
+    /// (503) counted as failures, and locked out an admin who had the
+    /// right password.
+    #[test]
+    fn logins_refused_as_busy_cost_no_attempt() {
+        use std::sync::atomic::Ordering;
+        let (_dir, admin) = admin();
+        let user = User {
+            name: "ann".into(),
+            password_hash: crate::commands::hash_password("right").unwrap(),
+            role: Role::Admin,
+            created_at: 0,
+        };
+        admin
+            .network
+            .write("test", |tx| tx.user_put(&user, "user.add"))
+            .unwrap();
+        // Every check slot is taken.
+        admin
+            .verifying
+            .store(super::MAX_VERIFYING, Ordering::SeqCst);
+        for _ in 0..10 {
+            assert_eq!(log_in(&admin, "ann", "right").status(), 503);
+        }
+        assert!(admin.throttle.throttled(crate::model::now()).is_empty());
+        assert_eq!(
+            admin
+                .throttle
+                .locked("ann", "127.0.0.1", crate::model::now()),
+            None
+        );
+        admin.verifying.store(0, Ordering::SeqCst);
+        assert_eq!(redirected(log_in(&admin, "ann", "right")), "/admin/");
     }
 
     #[test]

@@ -10,8 +10,14 @@
 //! the admin's Content-Security-Policy forbids; the raw route serves them
 //! under a policy of their own (styles only, no scripts, no requests,
 //! framed by admin pages only).
+//!
+//! Only regular files are served: a symbolic link in the reports directory
+//! (to `/etc/passwd`, say) is never followed, and a file swapped for one
+//! between the check and the open is caught (`open_report`).
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -77,6 +83,51 @@ fn report_path(ctx: &Ctx<'_>, id: u64) -> PathBuf {
         ..SentryRun::default()
     };
     ctx.admin.reports_dir.join(file_name(&run))
+}
+
+/// What is at a report file's name.
+enum ReportFile {
+    /// Nothing.
+    Missing,
+    /// Something other than a regular file (a link, a directory, …): never
+    /// served.
+    NotRegular,
+    /// A regular file, open.
+    Found(File),
+}
+
+/// Whether `path` is a regular file, links not followed (what the list
+/// and the frame page offer; [`open_report`] decides what is served).
+fn is_report(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Opens the report file at `path` if it is a regular file, without
+/// following a link. std has no `O_NOFOLLOW`, so the name is looked at
+/// without following (`lstat`), then opened, and the open file must be the
+/// one looked at (same device and inode): a link put in its place between
+/// the two is refused, not followed.
+fn open_report(path: &Path) -> std::io::Result<ReportFile> {
+    use std::io::ErrorKind::NotFound;
+    use std::os::unix::fs::MetadataExt;
+    let looked = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == NotFound => return Ok(ReportFile::Missing),
+        Err(e) => return Err(e),
+    };
+    if !looked.file_type().is_file() {
+        return Ok(ReportFile::NotRegular);
+    }
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == NotFound => return Ok(ReportFile::Missing),
+        Err(e) => return Err(e),
+    };
+    let opened = file.metadata()?;
+    if !opened.is_file() || opened.dev() != looked.dev() || opened.ino() != looked.ino() {
+        return Ok(ReportFile::NotRegular);
+    }
+    Ok(ReportFile::Found(file))
 }
 
 /// Run `id` from the store. Run ids are a sequence, newest first in the
@@ -148,7 +199,7 @@ fn list(ctx: &Ctx<'_>) -> Reply {
                             td.num { (failures(run)) }
                             td.num { (crate::chart::thousands(run.changes)) }
                             td {
-                                @if ctx.admin.reports_dir.join(&name).is_file() {
+                                @if is_report(&ctx.admin.reports_dir.join(&name)) {
                                     a href={ "/admin/reports/" (name) } { "Report" }
                                 } @else if run.ended_at == 0 {
                                     span.muted { "when it ends" }
@@ -192,7 +243,7 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
         Some(run) => format!("Sentry run #{id} ({})", run.kind),
         None => format!("Sentry run #{id}"),
     };
-    if !path.is_file() {
+    if !is_report(&path) {
         let Some(run) = run else {
             return ctx.not_found(&format!(
                 "There is no sentry run #{id}, and no report file {name}."
@@ -205,7 +256,10 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
             html! {
                 h1 { (title) }
                 p.flash.error {
-                    @if run.ended_at == 0 {
+                    @if std::fs::symlink_metadata(&path).is_ok() {
+                        "The report file of this run (" code { (name) } ") is not a regular file (a symbolic link, say): "
+                        "only files sentry wrote are shown. The run's numbers are still known:"
+                    } @else if run.ended_at == 0 {
                         "This run has not ended yet; its report is written when it does. Reload this page in a while."
                     } @else {
                         "The report file of this run (" code { (name) } ") is gone from the reports directory ("
@@ -263,11 +317,16 @@ fn not_a_report() -> Markup {
 }
 
 fn raw(ctx: &Ctx<'_>, id: u64) -> Reply {
-    match std::fs::read(report_path(ctx, id)) {
-        Ok(bytes) => raw_reply(StatusCode::OK, bytes.into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into())
+    let read = open_report(&report_path(ctx, id)).and_then(|found| match found {
+        ReportFile::Found(mut file) => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map(|_| Some(bytes))
         }
+        ReportFile::Missing | ReportFile::NotRegular => Ok(None),
+    });
+    match read {
+        Ok(Some(bytes)) => raw_reply(StatusCode::OK, bytes.into()),
+        Ok(None) => raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into()),
         Err(e) => ctx.broken(&crate::error::Error::io(
             format!("cannot read the report of run #{id}"),
             e,
@@ -439,6 +498,59 @@ mod tests {
         let r = get(&admin, &ann, "/admin/reports/run-000099.html");
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         assert!(body(r).contains("no sentry run #99"));
+    }
+
+    #[test]
+    fn a_link_in_the_reports_directory_is_not_followed() {
+        let (dir, admin) = admin();
+        runs(&admin);
+        // Run 2's report name, linked to a file outside the directory.
+        let outside = dir.path().join("outside.html");
+        std::fs::write(&outside, "OUTSIDE").unwrap();
+        std::os::unix::fs::symlink(&outside, admin.reports_dir.join("run-000002.html")).unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = get(&admin, &ann, "/admin/reports/raw/run-000002.html");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(r.headers()["content-security-policy"], RAW_POLICY);
+        assert!(!body(r).contains("OUTSIDE"));
+        let r = get(&admin, &ann, "/admin/reports/run-000002.html");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let page = body(r);
+        assert!(page.contains("not a regular file"), "{page}");
+        assert!(
+            !page.contains("/admin/reports/raw/run-000002.html"),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/reports"));
+        assert!(!page.contains(r#"href="/admin/reports/run-000002.html""#));
+        // A directory by that name is no report either.
+        std::fs::remove_file(admin.reports_dir.join("run-000002.html")).unwrap();
+        std::fs::create_dir(admin.reports_dir.join("run-000002.html")).unwrap();
+        let r = get(&admin, &ann, "/admin/reports/raw/run-000002.html");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // The regular report beside them is served.
+        let r = get(&admin, &ann, "/admin/reports/raw/run-000001.html");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(body(r).contains("REPORT ONE"));
+    }
+
+    #[test]
+    fn only_regular_files_open_as_reports() {
+        use super::{ReportFile, open_report};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run-000001.html");
+        std::fs::write(&path, "REPORT").unwrap();
+        assert!(matches!(open_report(&path).unwrap(), ReportFile::Found(_)));
+        assert!(matches!(
+            open_report(&dir.path().join("run-000002.html")).unwrap(),
+            ReportFile::Missing
+        ));
+        let link = dir.path().join("run-000003.html");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(matches!(
+            open_report(&link).unwrap(),
+            ReportFile::NotRegular
+        ));
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! removes or demotes themselves, and the last admin is never removed or
 //! demoted, so the admin cannot be locked out. A new password or a removal
 //! ends every session of that user. Password hashes are never shown.
+//!
+//! Admins also see who is being throttled after failed logins (admin or
+//! API): account, address, failures and until when; others do not see
+//! client addresses.
 
 use hyper::StatusCode;
 use maud::{Markup, html};
@@ -104,6 +108,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
         Err(e) => return ctx.broken(&e),
     };
     let can = ctx.may(Area::Network);
+    let now = crate::model::now();
     let error = (!errors.is_empty()).then(|| errors.join(" "));
     let body = html! {
         div.toolbar { h1 { "Users" } span.muted { (page::plural(users.len(), "user", "users")) } }
@@ -131,6 +136,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
             p.muted { (roles_explained()) }
         }
         @if can {
+            (throttled(&ctx.admin.throttle.throttled(now), now))
             section.card {
                 h2 { "Add a user" }
                 (page::error(error.as_deref()))
@@ -154,6 +160,48 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
         StatusCode::OK
     };
     ctx.page_status(status, "users", "Users", body)
+}
+
+/// Who is being throttled after failed logins (the admin's and the
+/// API's), the latest to be let in again first.
+fn throttled(list: &[super::auth::Throttled], now: u64) -> Markup {
+    html! {
+        section.card #throttled {
+            h2 { "Throttled logins" }
+            @if list.is_empty() {
+                p.muted { "Nobody: no address has failed to log in too often lately." }
+            } @else {
+                p.muted {
+                    "After repeated failures an address waits before its next try, "
+                    "longer after each further failure; a successful login forgets "
+                    "its failures. Other addresses, and an address's own accounts, are not held up."
+                }
+                table {
+                    thead { tr { th { "Account" } th { "Address" } th.num { "Failures" } th { "Waits until" } } }
+                    tbody {
+                        @for t in list {
+                            tr {
+                                td {
+                                    @match &t.account {
+                                        Some(a) => (a),
+                                        None => span.muted { "any it has not logged in to" },
+                                    }
+                                }
+                                td { code { (t.client) } }
+                                td.num { (t.failures) }
+                                td {
+                                    time datetime=(t.until) { (crate::model::utc(t.until)) }
+                                    @if t.until <= now {
+                                        " " span.muted { "(passed: the next failure waits longer)" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What is wrong with the new password in `form` (empty: nothing).
@@ -955,6 +1003,41 @@ mod tests {
             &user(&admin, "ann").unwrap().password_hash
         ));
         assert_logged_out(&admin, &ann);
+    }
+
+    /// Issue 15 item 1: admins see who is being throttled (account,
+    /// address, failures, until when); nobody else sees addresses.
+    #[test]
+    fn admins_see_who_is_throttled() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/users"));
+        assert!(page.contains("Throttled logins"), "{page}");
+        assert!(page.contains("Nobody: no address"), "{page}");
+        let now = crate::model::now();
+        for _ in 0..6 {
+            let _ = admin.throttle.attempt(SCRIPT, "192.0.2.7", now);
+        }
+        for i in 0..20 {
+            let _ = admin
+                .throttle
+                .attempt(&format!("g{i}"), "198.51.100.9", now);
+        }
+        let page = body(get(&admin, &ann, "/admin/users"));
+        assert_escaped(&page);
+        let section = &page[page.find("Throttled logins").unwrap()..];
+        assert!(
+            section.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{section}"
+        );
+        assert!(section.contains("<code>192.0.2.7</code>"), "{section}");
+        assert!(section.contains("<td class=\"num\">5</td>"), "{section}");
+        assert!(section.contains("<code>198.51.100.9</code>"), "{section}");
+        assert!(section.contains("any it has not logged in to"), "{section}");
+        assert!(section.contains(&crate::model::utc(now + 1)), "{section}");
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/users"));
+        assert!(!page.contains("Throttled logins") && !page.contains("192.0.2.7"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! HTTP Basic authentication with Bouncer's users: the header parsed,
-//! failures throttled per account and per client like admin logins, and
+//! failures throttled per (account, client) and per client with the admin
+//! logins' throttle, and
 //! successful checks remembered for a few minutes so that release tooling,
 //! which sends its password with each of hundreds of calls, pays for
 //! argon2 once rather than on every call.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper::HeaderMap;
@@ -33,8 +34,8 @@ const MAX_PASSWORD: usize = 1024;
 pub enum Denied {
     /// Unknown user or wrong password.
     Wrong,
-    /// Too many failures for this account or from this client: seconds
-    /// to wait.
+    /// Too many failures for this account from this client, or from
+    /// this client for any account: seconds to wait.
     Locked(u64),
     /// Too many password checks at once.
     Busy,
@@ -55,8 +56,9 @@ struct Verified {
 
 /// Authentication state of the API.
 pub struct Gate {
-    /// Failed checks per account and client address.
-    pub throttle: Throttle,
+    /// Failed checks per (account, client address) and per address
+    /// (shared with the admin's logins when served together).
+    pub throttle: Arc<Throttle>,
     /// SHA-256 of (name, password) → a check that succeeded. A std mutex:
     /// held for a lookup or an insert, never across a hash.
     remembered: Mutex<HashMap<[u8; 32], Verified>>,
@@ -67,7 +69,7 @@ pub struct Gate {
 impl Default for Gate {
     fn default() -> Self {
         Gate {
-            throttle: Throttle::default(),
+            throttle: Arc::default(),
             remembered: Mutex::default(),
             verifying: AtomicUsize::new(0),
         }
@@ -105,8 +107,9 @@ impl Gate {
         let Some(_slot) = Slot::take(&self.verifying) else {
             return Err(Denied::Busy);
         };
+        let at = crate::model::now();
         self.throttle
-            .attempt(name, client, crate::model::now())
+            .attempt(name, client, at)
             .map_err(Denied::Locked)?;
         // Unknown names are checked against a fixed hash, so the time taken
         // does not tell which accounts exist.
@@ -117,7 +120,7 @@ impl Gate {
         let Some(user) = user.filter(|_| verified) else {
             return Err(Denied::Wrong);
         };
-        self.throttle.succeeded(name, client);
+        self.throttle.succeeded(name, client, at);
         let now = Instant::now();
         let mut remembered = self.lock();
         if remembered.len() >= MAX_REMEMBERED {

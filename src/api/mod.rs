@@ -49,7 +49,8 @@
 //! sent by a browser from another site; 405 for the wrong method (with
 //! `Allow`); 413 with `<error number="101">` for a body over 500 KB; 429
 //! with `<error number="107">` and `Retry-After` after too many failed
-//! logins for the account or from the address, or over a rate limit
+//! logins from the address (for the account, or for accounts it has not
+//! logged in to), or over a rate limit
 //! (requests without credentials or with wrong ones: `serve --admin-rate`
 //! per address; authenticated ones: `--user-rate` per user, off by
 //! default); 503 when too many passwords are being checked at once.
@@ -89,7 +90,7 @@ use hyper::header::{
 use hyper::{HeaderMap, Method, Response, StatusCode};
 
 use crate::admin::Form;
-use crate::admin::auth::{Area, may_write};
+use crate::admin::auth::{Area, Throttle, may_write};
 use crate::bounce::Reply;
 use crate::error::Error;
 use crate::model::User;
@@ -101,6 +102,11 @@ use endpoints::{ENDPOINTS, Endpoint};
 
 /// Request bodies larger than this are refused with 413 (as bouncer-admin).
 pub const MAX_BODY: usize = 500 * 1024;
+
+/// The largest body of a request whose credentials did not check out
+/// (or that sent none): it can only be refused, so it may not hold much
+/// memory while it arrives.
+pub const MAX_UNAUTHENTICATED_BODY: usize = 16 * 1024;
 
 /// The realm of the `WWW-Authenticate` challenge (Tuxedo's).
 pub const REALM: &str = "Bouncer API";
@@ -122,8 +128,17 @@ impl Api {
         }
     }
 
+    /// An API over `network` whose failed checks count in `throttle` (the
+    /// admin's): a guesser is slowed down whichever door it knocks on, and
+    /// the admin lists who is waiting.
+    pub fn with_throttle(network: Arc<Network>, throttle: Arc<Throttle>) -> Api {
+        let mut api = Api::new(network);
+        api.gate.throttle = throttle;
+        api
+    }
+
     /// Failed-login counts (tests and operators may tune the limits).
-    pub fn throttle(&self) -> &crate::admin::auth::Throttle {
+    pub fn throttle(&self) -> &Throttle {
         &self.gate.throttle
     }
 }
@@ -145,6 +160,9 @@ pub struct Request<'a> {
     /// The rate limits: per user once authenticated, per address when
     /// authentication fails.
     pub limits: &'a Limits,
+    /// The credentials, when they were checked before the body was read
+    /// ([`check_credentials`]); otherwise they are checked when needed.
+    pub checked: Option<Result<Caller, Failure>>,
 }
 
 /// Whether `path` belongs to the API.
@@ -153,6 +171,7 @@ pub fn serves(path: &str) -> bool {
 }
 
 /// Who is calling: an authenticated user.
+#[derive(Clone, Debug)]
 pub struct Caller {
     /// The user, as stored now (a changed role applies at once).
     pub user: User,
@@ -177,7 +196,7 @@ impl Caller {
 
 /// An answer other than success: a status, Tuxedo's error number when
 /// it has one, a message, and extra headers.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Failure {
     status: StatusCode,
     number: Option<u32>,
@@ -300,16 +319,32 @@ fn respond(status: StatusCode, format: Format, doc: &Doc) -> Reply {
 }
 
 /// 413 with the numbered error release tooling knows, in XML or JSON as
-/// the client asked.
-pub fn too_large(headers: &HeaderMap) -> Reply {
+/// the client asked; `authenticated`: the caller's credentials checked out
+/// (else the cap was [`MAX_UNAUTHENTICATED_BODY`]).
+pub fn too_large(headers: &HeaderMap, authenticated: bool) -> Reply {
+    let message = if authenticated {
+        "POST request length exceeded 500KB"
+    } else {
+        "POST request length exceeded 16KB, the most a request without valid credentials may send; send the credentials of a Bouncer user"
+    };
     Failure {
         number: Some(101),
-        ..Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "POST request length exceeded 500KB",
-        )
+        ..Failure::new(StatusCode::PAYLOAD_TOO_LARGE, message)
     }
     .reply(Format::of(headers))
+}
+
+/// Checks the credentials in `headers` before the body is read, so that
+/// only a caller whose credentials check out may send a large one. The
+/// result goes into [`Request::checked`]: they are not checked twice.
+/// Blocking (a password check): call it off the async workers.
+pub fn check_credentials(
+    api: &Api,
+    headers: &HeaderMap,
+    peer: IpAddr,
+    limits: &Limits,
+) -> Result<Caller, Failure> {
+    credentials(api, headers, peer, limits)
 }
 
 /// The error number of a `429 Too Many Requests` (Tuxedo's numbers end
@@ -380,7 +415,10 @@ fn answer(api: &Api, req: &Request<'_>) -> Result<Doc, Failure> {
             "a browser sent this write from another site; the API accepts writes only from tools or its own site",
         ));
     }
-    let caller = authenticate(api, req)?;
+    let caller = match &req.checked {
+        Some(checked) => checked.clone()?,
+        None => credentials(api, req.headers, req.peer, req.limits)?,
+    };
     if endpoint.writes && !may_write(caller.user.role, Area::Releases) {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
@@ -444,24 +482,29 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 /// The caller named by the request's Basic credentials.
-fn authenticate(api: &Api, req: &Request<'_>) -> Result<Caller, Failure> {
+fn credentials(
+    api: &Api,
+    headers: &HeaderMap,
+    peer: IpAddr,
+    limits: &Limits,
+) -> Result<Caller, Failure> {
     let challenge = |message: &str| {
         Failure::new(StatusCode::UNAUTHORIZED, message).with(
             WWW_AUTHENTICATE,
             HeaderValue::from_static(r#"Basic realm="Bouncer API""#),
         )
     };
-    let Some((name, password)) = auth::basic(req.headers) else {
+    let Some((name, password)) = auth::basic(headers) else {
         return Err(challenge(
             "authentication required: send HTTP Basic credentials of a Bouncer user",
         ));
     };
-    let client = req.peer.to_string();
+    let client = peer.to_string();
     match api
         .gate
         .check(api.network.store(), &name, &password, &client)
     {
-        Ok(user) => match req.limits.user(&user.name) {
+        Ok(user) => match limits.user(&user.name) {
             Ok(()) => Ok(Caller { user }),
             Err(wait) => Err(too_many_failure(wait, "for this user")),
         },
@@ -472,7 +515,7 @@ fn authenticate(api: &Api, req: &Request<'_>) -> Result<Caller, Failure> {
             );
             // A failed check is unauthenticated traffic: it spends the
             // address's tokens too.
-            if let Err(wait) = req.limits.anonymous(req.peer) {
+            if let Err(wait) = limits.anonymous(peer) {
                 return Err(too_many_failure(wait, "from your address"));
             }
             Err(challenge("wrong user name or password"))
@@ -482,8 +525,7 @@ fn authenticate(api: &Api, req: &Request<'_>) -> Result<Caller, Failure> {
             ..Failure::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
-                    "too many failed logins for this account or from this address; try again in {} minutes",
-                    wait.div_ceil(60)
+                    "too many failed logins for this account from your address; try again in {wait} s"
                 ),
             )
         }

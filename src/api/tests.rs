@@ -227,6 +227,7 @@ impl Call {
                 body: &self.body,
                 peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
                 limits: &crate::ratelimit::Limits::new(0, 0),
+                checked: None,
             },
         );
         let status = reply.status();
@@ -1189,8 +1190,9 @@ fn every_endpoint_answers_with_and_without_a_slash() {
 #[test]
 fn authentication_is_required_everywhere() {
     let (_dir, mut api) = api();
-    api.gate.throttle.per_user = 1000;
-    api.gate.throttle.per_client = 1000;
+    let throttle = Arc::get_mut(&mut api.gate.throttle).expect("not shared yet");
+    throttle.per_pair = 1000;
+    throttle.per_client = 1000;
     for (name, writes) in ENDPOINTS {
         let method = if writes { Method::POST } else { Method::GET };
         let target = format!("/api/{name}");
@@ -1243,7 +1245,10 @@ fn viewers_read_and_release_or_admin_users_write() {
 #[test]
 fn failed_logins_are_throttled_but_remembered_callers_carry_on() {
     let (_dir, mut api) = api();
-    api.gate.throttle.per_user = 3;
+    let throttle = Arc::get_mut(&mut api.gate.throttle).expect("not shared yet");
+    throttle.per_pair = 3;
+    // Long enough for the next attempt to come before it ends.
+    throttle.first_wait = 3600;
     // rel's password is checked once and remembered.
     assert_eq!(get(&api, "mirror_list").status, StatusCode::OK);
     for _ in 0..3 {
@@ -1365,7 +1370,7 @@ fn multipart_forms_are_read_too() {
 
 #[test]
 fn too_large_is_the_numbered_error() {
-    let r = super::too_large(&HeaderMap::new());
+    let r = super::too_large(&HeaderMap::new(), true);
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         crate::admin::testing::body(r),
@@ -1373,7 +1378,7 @@ fn too_large_is_the_numbered_error() {
     );
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    let r = super::too_large(&headers);
+    let r = super::too_large(&headers, true);
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
     assert_eq!(

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{Country, DropReason, GeoDb};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 
 /// One input file: its name (for messages) and contents.
 pub struct Source {
@@ -289,12 +289,10 @@ fn detect(source: &Source) -> Result<Format> {
         return Err(unknown("it has no data lines".to_string()));
     };
     let shown = || {
-        let text = String::from_utf8_lossy(line);
-        let mut short: String = text.chars().take(80).collect();
-        if short.len() < text.len() {
-            short.push('…');
-        }
-        format!("its first line is {short:?}")
+        format!(
+            "its first line is {}",
+            excerpt(&String::from_utf8_lossy(line))
+        )
     };
     let Ok(text) = std::str::from_utf8(line) else {
         return Err(unknown(shown()));
@@ -485,7 +483,7 @@ fn split_mapped(range: Range) -> impl Iterator<Item = Range> {
 
 /// The range from `start` to `end` (fields as written), or what is wrong.
 fn range(start: &str, end: &str) -> Result<Range, String> {
-    let not_ip = |s: &str| format!("{s:?} is not an IP address");
+    let not_ip = |s: &str| format!("{} is not an IP address", excerpt(s));
     let a = address(start).ok_or_else(|| not_ip(start))?;
     let b = address(end).ok_or_else(|| not_ip(end))?;
     let r = match (a, b) {
@@ -513,7 +511,7 @@ fn range(start: &str, end: &str) -> Result<Range, String> {
 
 /// The network `a.b.c.d/n` or `x::/n` as a range.
 fn network(s: &str) -> Result<Range, String> {
-    let bad = || format!("{s:?} is not a network (address/prefix length)");
+    let bad = || format!("{} is not a network (address/prefix length)", excerpt(s));
     let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
     let prefix: u32 = prefix.parse().map_err(|_| bad())?;
     if let Ok(a) = addr.parse::<Ipv4Addr>() {
@@ -541,7 +539,7 @@ fn country(s: &str) -> Result<Option<Country>, String> {
         "ZZ" | "zz" | "-" | "--" => Ok(None),
         _ => Country::parse(s)
             .map(Some)
-            .ok_or_else(|| format!("{s:?} is not a two-letter country code")),
+            .ok_or_else(|| format!("{} is not a two-letter country code", excerpt(s))),
     }
 }
 
@@ -632,7 +630,7 @@ fn read_locations(
 
 fn geoname_id(s: &str) -> Result<u32, String> {
     s.parse()
-        .map_err(|_| format!("{s:?} is not a geoname_id (a whole number)"))
+        .map_err(|_| format!("{} is not a geoname_id (a whole number)", excerpt(s)))
 }
 
 #[allow(clippy::too_many_arguments)]

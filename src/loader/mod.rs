@@ -360,16 +360,24 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             .collect(),
         ..Plan::default()
     };
-    let product_langs: &[String] = product.map_or(&[], |p| &p.languages);
+    // The product's languages by lower-case spelling: one lookup per path
+    // segment, whatever the number of languages.
+    let product_langs: HashMap<String, &String> = product
+        .map(|p| {
+            p.languages
+                .iter()
+                .map(|l| (l.to_ascii_lowercase(), l))
+                .collect()
+        })
+        .unwrap_or_default();
     let prefix = match options.prefix.trim_matches('/') {
         "" => String::new(),
         p => crate::validate::path(&format!("/{}", encode_raw_path(p).replace("%2F", "/")))?,
     };
     let lang_of = |seg: &str| -> Option<String> {
         product_langs
-            .iter()
-            .find(|l| l.eq_ignore_ascii_case(seg))
-            .cloned()
+            .get(&seg.to_ascii_lowercase())
+            .map(|l| (*l).clone())
             .or_else(|| locales::is_known(seg).then(|| seg.to_string()))
     };
 
@@ -396,8 +404,8 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             plan.skipped.push(Skipped {
                 line: e.line,
                 reason: format!(
-                    "no platform directory in {:?} (known: {}); map one with --os-map DIR=OS",
-                    e.path,
+                    "no platform directory in {} (known: {}); map one with --os-map DIR=OS",
+                    crate::error::excerpt(&e.path),
                     examples(DEFAULT_OS_MAP.iter().map(|(d, _)| *d), 8)
                 ),
             });
@@ -430,6 +438,18 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             .join("/");
         let template = format!("{prefix}/{template}");
         let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
+        // The path rules every entry point shares (a length cap, no
+        // segment a server takes for '..', such as `..;`): a line that
+        // breaks them is skipped, not the whole load refused.
+        if let Err(problem) =
+            crate::validate::path(&template).and_then(|_| crate::validate::path(&file_path))
+        {
+            plan.skipped.push(Skipped {
+                line: e.line,
+                reason: problem.to_string(),
+            });
+            continue;
+        }
         let lang = lang_at.map(|(at, l)| (l, segments[at].to_string()));
         let group = groups
             .entry((os.to_string(), template.clone()))
@@ -453,9 +473,9 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
             Some(h) if *h != e.hash => plan.skipped.push(Skipped {
                 line: e.line,
                 reason: format!(
-                    "{} of {:?} differs from the one on line {}",
+                    "{} of {} differs from the one on line {}",
                     e.kind.name(),
-                    e.path,
+                    crate::error::excerpt(&e.path),
                     f.lines.first().copied().unwrap_or(0)
                 ),
             }),
@@ -592,9 +612,9 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
     plan.new_languages = match product {
         None => langs_seen.into_iter().collect(),
         Some(p) if p.languages.is_empty() => Vec::new(),
-        Some(p) => langs_seen
+        Some(_) => langs_seen
             .into_iter()
-            .filter(|l| !p.languages.iter().any(|x| x.eq_ignore_ascii_case(l)))
+            .filter(|l| !product_langs.contains_key(&l.to_ascii_lowercase()))
             .collect(),
     };
     plan.skipped.extend(unfit);

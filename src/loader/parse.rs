@@ -2,6 +2,8 @@
 //! coreutils and BSD tools write them. Pure and total: every line is either
 //! an entry or a problem with its line number; nothing panics.
 
+use crate::error::excerpt;
+
 /// Which digest a line carries, from its length (or BSD tag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HashKind {
@@ -140,7 +142,8 @@ fn parse_line(text: &str) -> Result<(HashKind, String, String), String> {
             "SHA512" => HashKind::Sha512,
             other => {
                 return Err(format!(
-                    "unknown digest name {other:?} (expected MD5, SHA1, SHA256 or SHA512)"
+                    "unknown digest name {} (expected MD5, SHA1, SHA256 or SHA512)",
+                    excerpt(other)
                 ));
             }
         };
@@ -173,7 +176,7 @@ fn parse_line(text: &str) -> Result<(HashKind, String, String), String> {
 
 fn digest(hex: &str) -> Result<HashKind, String> {
     if !hex.bytes().all(|b| b.is_ascii_hexdigit()) || hex.is_empty() {
-        return Err(format!("{:?} is not a hex digest", truncate(hex)));
+        return Err(format!("{} is not a hex digest", excerpt(hex)));
     }
     HashKind::from_len(hex.len()).ok_or_else(|| {
         format!(
@@ -218,18 +221,14 @@ fn clean_path(path: &str) -> Result<String, String> {
         return Err("empty path".into());
     }
     if p.split('/').any(|s| s == ".." || s == ".") {
-        return Err(format!("path {:?} has '.' or '..' segments", truncate(p)));
+        return Err(format!("path {} has '.' or '..' segments", excerpt(p)));
     }
     // Other control characters (a newline, written `\n` by GNU tools) are
     // percent-encoded in URLs; a NUL can name no file.
     if p.contains('\0') {
-        return Err(format!("path {:?} contains a NUL byte", truncate(p)));
+        return Err(format!("path {} contains a NUL byte", excerpt(p)));
     }
     Ok(p.to_string())
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(80).collect()
 }
 
 #[cfg(test)]

@@ -622,7 +622,7 @@ mod tests {
                     base_url: url.into(),
                     rating: 100,
                     regions,
-                    contact: "ops\u{1}@example.org".into(),
+                    contact: "ops@example.org".into(),
                     inactive,
                 };
                 let m1 =
@@ -1072,6 +1072,7 @@ mod tests {
                 path: "/feeds/mirrors.rss",
                 query: "",
                 headers: &headers,
+                via_proxy: false,
             },
         );
         assert_eq!(reply.status(), StatusCode::OK);

@@ -78,12 +78,17 @@ pub struct Request<'a> {
     pub query: &'a str,
     /// Request headers (Accept-Language, User-Agent, Host).
     pub headers: &'a HeaderMap,
+    /// Whether it came through a trusted proxy (`--trusted-proxy`): only
+    /// then does the header that says "arrived over HTTPS" count.
+    pub via_proxy: bool,
 }
 
 impl Request<'_> {
     /// The absolute base of this site (`https://host`), for feeds. The
     /// host comes from the request; anything but a plain host name or
-    /// address with a port becomes `localhost`.
+    /// address with a port becomes `localhost`. The scheme is https when a
+    /// trusted proxy says the request arrived over HTTPS; anyone else's
+    /// say-so does not shape links others may be served.
     pub fn site(&self, public: &Public) -> String {
         let host = self
             .headers
@@ -96,10 +101,11 @@ impl Request<'_> {
                         .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
             })
             .unwrap_or("localhost");
-        let https = self
-            .headers
-            .get(public.https_header.as_str())
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let https = self.via_proxy
+            && self
+                .headers
+                .get(public.https_header.as_str())
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
         format!("{}://{host}", if https { "https" } else { "http" })
     }
 }

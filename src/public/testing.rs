@@ -37,6 +37,7 @@ pub fn get(public: &Public, path_and_query: &str, headers: &[(&str, &str)]) -> R
             path,
             query,
             headers: &map,
+            via_proxy: false,
         },
     )
 }

@@ -2,6 +2,11 @@
 //! verified against the platform's trust store (`SSL_CERT_FILE` and
 //! `SSL_CERT_DIR` honoured), one redirect is followed at most, every
 //! request has timeouts and a clear User-Agent.
+//!
+//! Redirects are followed here, not by ureq, so that a mirror cannot make
+//! sentry probe an internal network: a redirect to a loopback, private,
+//! link-local or unspecified address is refused unless the mirror itself
+//! is at an address of that class ([`redirect_allowed`]).
 
 use std::io::Read;
 use std::sync::mpsc;
@@ -87,7 +92,8 @@ impl Prober {
             Agent::config_builder()
                 .tls_config(tls.clone())
                 .http_status_as_error(false)
-                .max_redirects(1)
+                // Followed by `Prober::call`, which vets the target.
+                .max_redirects(0)
                 .max_idle_connections(IDLE_CONNECTIONS)
                 .max_idle_connections_per_host(config.idle_per_host.max(1))
                 .user_agent(config.user_agent.as_str())
@@ -103,23 +109,49 @@ impl Prober {
         }
     }
 
+    /// Sends `request` for `url`, and once more for the target of a
+    /// redirect if [`redirect_allowed`] lets it go there; a second
+    /// redirect is a failure, as is a refused target.
+    fn call(
+        url: &str,
+        request: impl Fn(&str) -> Result<Response, ureq::Error>,
+    ) -> Result<Response, Observation> {
+        let first = request(url).map_err(|e| failed(&e))?;
+        let Some(target) = redirect_target(url, &first) else {
+            return Ok(first);
+        };
+        if let Err(why) = redirect_allowed(url, &target) {
+            return Err(Observation::Failed {
+                failure: Failure::InternalRedirect,
+                detail: why,
+            });
+        }
+        let second = request(&target).map_err(|e| failed(&e))?;
+        if redirect_target(&target, &second).is_some() {
+            return Err(Observation::Failed {
+                failure: Failure::Redirects,
+                detail: format!("{url} redirects to {target}, which redirects again"),
+            });
+        }
+        Ok(second)
+    }
+
     /// HEAD `url`; a server that refuses HEAD (405, 501) is asked for the
     /// first byte with a ranged GET instead.
     pub fn head(&self, url: &str) -> Observation {
         let started = Instant::now();
-        let seen = match self.agent.head(url).call() {
-            Ok(r) if matches!(r.status().as_u16(), 405 | 501) => {
-                match self.agent.get(url).header("Range", "bytes=0-0").call() {
-                    Ok(mut r) => {
-                        // Read the (one-byte) body so the connection is reused.
-                        let _ = r.body_mut().with_config().limit(1024).read_to_vec();
-                        answer(&r)
-                    }
-                    Err(e) => failed(&e),
+        let ranged = |u: &str| self.agent.get(u).header("Range", "bytes=0-0").call();
+        let seen = match Self::call(url, |u| self.agent.head(u).call()) {
+            Ok(r) if matches!(r.status().as_u16(), 405 | 501) => match Self::call(url, ranged) {
+                Ok(mut r) => {
+                    // Read the (one-byte) body so the connection is reused.
+                    let _ = r.body_mut().with_config().limit(1024).read_to_vec();
+                    answer(&r)
                 }
-            }
+                Err(seen) => seen,
+            },
             Ok(r) => answer(&r),
-            Err(e) => failed(&e),
+            Err(seen) => seen,
         };
         with_elapsed(seen, started)
     }
@@ -133,9 +165,9 @@ impl Prober {
     /// GET `url` and compute the digests in `kinds` in one streamed pass.
     pub fn digests_of(&self, url: &str, kinds: Kinds) -> Observation {
         let started = Instant::now();
-        let mut response = match self.download.get(url).call() {
+        let mut response = match Self::call(url, |u| self.download.get(u).call()) {
             Ok(r) => r,
-            Err(e) => return with_elapsed(failed(&e), started),
+            Err(seen) => return with_elapsed(seen, started),
         };
         if !response.status().is_success() {
             return with_elapsed(answer(&response), started);
@@ -175,12 +207,11 @@ impl Prober {
     /// download fails.
     pub fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
         let started = Instant::now();
-        let mut r = self
-            .download
-            .get(url)
-            .header("Range", format!("bytes=0-{}", max.saturating_sub(1)))
-            .call()
-            .ok()?;
+        let range = format!("bytes=0-{}", max.saturating_sub(1));
+        let mut r = Self::call(url, |u| {
+            self.download.get(u).header("Range", range.as_str()).call()
+        })
+        .ok()?;
         if !r.status().is_success() {
             return None;
         }
@@ -334,6 +365,139 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// A response as ureq gives it.
+type Response = ureq::http::Response<ureq::Body>;
+
+/// Where a 3xx answer to a request for `url` points, as an absolute URL
+/// (`None` for other answers, or a redirect without a usable `Location`).
+fn redirect_target(url: &str, r: &Response) -> Option<String> {
+    if !r.status().is_redirection() {
+        return None;
+    }
+    let location = r.headers().get("location")?.to_str().ok()?.trim();
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return Some(location.to_string());
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    if let Some(other_host) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{other_host}"));
+    }
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{location}"));
+    }
+    // Relative to the directory of `url`.
+    let path = &rest[authority.len()..];
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    Some(format!("{scheme}://{authority}{dir}{location}"))
+}
+
+/// How far from the public Internet an address is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// A public address (or a name that does not resolve here).
+    Public,
+    /// 127.0.0.0/8, ::1.
+    Loopback,
+    /// 10/8, 172.16/12, 192.168/16, 100.64/10 (shared), fc00::/7.
+    Private,
+    /// 169.254/16, fe80::/10.
+    LinkLocal,
+    /// 0.0.0.0/8, ::.
+    Unspecified,
+}
+
+impl Reach {
+    /// The class of one address (IPv4-mapped IPv6 as IPv4).
+    pub fn of(ip: std::net::IpAddr) -> Reach {
+        use std::net::IpAddr;
+        match crate::client::unmap(ip) {
+            IpAddr::V4(v4) => {
+                let [a, b, ..] = v4.octets();
+                if v4.is_loopback() {
+                    Reach::Loopback
+                } else if a == 0 {
+                    Reach::Unspecified
+                } else if v4.is_link_local() {
+                    Reach::LinkLocal
+                } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) {
+                    Reach::Private
+                } else {
+                    Reach::Public
+                }
+            }
+            IpAddr::V6(v6) => {
+                let first = v6.segments()[0];
+                if v6.is_loopback() {
+                    Reach::Loopback
+                } else if v6.is_unspecified() {
+                    Reach::Unspecified
+                } else if first & 0xffc0 == 0xfe80 {
+                    Reach::LinkLocal
+                } else if first & 0xfe00 == 0xfc00 {
+                    Reach::Private
+                } else {
+                    Reach::Public
+                }
+            }
+        }
+    }
+
+    /// The class of a URL's host: of its address, or the least public of
+    /// the addresses its name resolves to (a name that does not resolve
+    /// counts as public: nothing internal can be reached through it).
+    fn of_url(url: &str) -> (Reach, String) {
+        let Some(authority) = url.split_once("://").and_then(|(_, r)| r.split('/').next()) else {
+            return (Reach::Public, String::new());
+        };
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => {
+                let (h, rest) = v6.split_once(']').unwrap_or((v6, ""));
+                (h, rest.strip_prefix(':').and_then(|p| p.parse().ok()))
+            }
+            None => match authority.rsplit_once(':') {
+                Some((h, p)) => (h, p.parse().ok()),
+                None => (authority, None),
+            },
+        };
+        let port = port.unwrap_or(if url.starts_with("https:") { 443 } else { 80 });
+        let addresses: Vec<std::net::IpAddr> = match host.parse() {
+            Ok(ip) => vec![ip],
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+                .map(|a| a.map(|s| s.ip()).collect())
+                .unwrap_or_default(),
+        };
+        let worst = addresses
+            .iter()
+            .map(|&ip| Reach::of(ip))
+            .find(|&r| r != Reach::Public)
+            .unwrap_or(Reach::Public);
+        (worst, host.to_string())
+    }
+}
+
+/// Whether sentry may follow a redirect from `url` (on a mirror) to
+/// `target`: always to a public address; to a loopback, private,
+/// link-local or unspecified one only when the mirror is at one of the
+/// same class. `Err` says what was refused, for the report.
+pub fn redirect_allowed(url: &str, target: &str) -> Result<(), String> {
+    let (to, host) = Reach::of_url(target);
+    if to == Reach::Public || Reach::of_url(url).0 == to {
+        return Ok(());
+    }
+    Err(format!(
+        "{url} redirects to {target}, and {host} is a {} address while the mirror is not: not followed",
+        match to {
+            Reach::Loopback => "loopback",
+            Reach::Private => "private",
+            Reach::LinkLocal => "link-local",
+            Reach::Unspecified => "unspecified",
+            Reach::Public => "public",
+        }
+    ))
+}
+
 fn answer(r: &ureq::http::Response<ureq::Body>) -> Observation {
     let headers = r.headers();
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -392,6 +556,66 @@ fn with_elapsed(mut seen: Observation, started: Instant) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_to_internal_addresses_are_refused_from_public_mirrors() {
+        let public = "http://203.0.113.5/pub/f.exe";
+        for target in [
+            "http://127.0.0.1/x",
+            "http://127.1.2.3:8080/x",
+            "http://[::1]/x",
+            "http://10.1.2.3/x",
+            "http://172.16.0.1/x",
+            "http://192.168.1.1/x",
+            "http://100.64.0.1/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/x",
+            "http://[fd00::1]/x",
+            "http://0.0.0.0/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://user@127.0.0.1/x",
+        ] {
+            let e = redirect_allowed(public, target).unwrap_err();
+            assert!(e.contains("not followed"), "{target}: {e}");
+        }
+        // Public targets are fine; so are internal ones of the mirror's own
+        // class (a mirror on a private network redirecting within it).
+        assert!(redirect_allowed(public, "https://198.51.100.9/f.exe").is_ok());
+        assert!(redirect_allowed("http://127.0.0.1:8/f", "http://127.0.0.1:9/f").is_ok());
+        assert!(redirect_allowed("http://10.0.0.1/f", "http://10.9.9.9/f").is_ok());
+        assert!(redirect_allowed("http://10.0.0.1/f", "http://127.0.0.1/f").is_err());
+        // A name that does not resolve here reaches nothing internal.
+        assert!(redirect_allowed(public, "http://mirror.invalid/f").is_ok());
+    }
+
+    #[test]
+    fn redirect_targets_are_made_absolute() {
+        let r = |status: u16, location: &str| {
+            ureq::http::Response::builder()
+                .status(status)
+                .header("location", location)
+                .body(ureq::Body::builder().data(""))
+                .unwrap()
+        };
+        let url = "http://m.example:8080/pub/dir/f.exe";
+        assert_eq!(redirect_target(url, &r(200, "/x")), None);
+        assert_eq!(
+            redirect_target(url, &r(302, "https://o.example/y")).as_deref(),
+            Some("https://o.example/y")
+        );
+        assert_eq!(
+            redirect_target(url, &r(301, "/other/g.exe")).as_deref(),
+            Some("http://m.example:8080/other/g.exe")
+        );
+        assert_eq!(
+            redirect_target(url, &r(307, "//127.0.0.1/z")).as_deref(),
+            Some("http://127.0.0.1/z")
+        );
+        assert_eq!(
+            redirect_target(url, &r(302, "g.exe")).as_deref(),
+            Some("http://m.example:8080/pub/dir/g.exe")
+        );
+    }
 
     #[test]
     fn digests_of_known_input() {

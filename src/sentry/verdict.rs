@@ -20,6 +20,9 @@ pub enum Failure {
     Protocol,
     /// More redirects than the one we follow.
     Redirects,
+    /// A redirect to a loopback, private, link-local or unspecified
+    /// address from a mirror that is not itself at one: not followed.
+    InternalRedirect,
 }
 
 /// What one HTTP check saw.
@@ -104,6 +107,7 @@ fn describe(failure: Failure, detail: &str) -> String {
         Failure::Tls => "TLS failed",
         Failure::Protocol => "broken HTTP",
         Failure::Redirects => "redirect loop",
+        Failure::InternalRedirect => "redirect to an internal address refused",
     };
     if detail.is_empty() {
         what.to_string()
@@ -118,9 +122,9 @@ fn describe(failure: Failure, detail: &str) -> String {
 pub fn judge_file(expected: &Expected, seen: &Observation) -> FileVerdict {
     let (status, content_type, length, digests) = match seen {
         Observation::Failed {
-            failure: Failure::Redirects,
+            failure: failure @ (Failure::Redirects | Failure::InternalRedirect),
             detail,
-        } => return FileVerdict::Missing(describe(Failure::Redirects, detail)),
+        } => return FileVerdict::Missing(describe(*failure, detail)),
         Observation::Failed { failure, detail } => {
             return FileVerdict::Fault(describe(*failure, detail));
         }

@@ -3,8 +3,9 @@
 //!
 //! One read transaction is a consistent snapshot in redb, and it blocks no
 //! writer; every table ([`each_table`]) is copied from it, row by row, into
-//! a new database written beside the target as `FILE.partial`, committed
-//! durably, then renamed into place, and the directory is synced. A crash
+//! a new database written beside the target as `FILE.partial` (created
+//! owner-only, 0600), committed durably, then renamed into place, and the
+//! directory is synced. A crash
 //! leaves either the old FILE or the new one, never half a copy under its
 //! name.
 
@@ -83,12 +84,20 @@ impl Store {
     }
 
     /// Copies every table from one read transaction into a new database
-    /// at `path`, committed durably.
+    /// at `path` (created owner-only, as the database: it holds the
+    /// password hashes), committed durably.
     fn copy_to(&self, path: &Path) -> Result<Backup> {
-        let target = redb::Builder::new()
-            .set_cache_size(COPY_CACHE_BYTES)
-            .create(path)
-            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
+        let cannot = |e: &dyn std::fmt::Display| {
+            Error::Storage(format!("cannot create {}: {e}", path.display()))
+        };
+        let file = super::open_private(path, true).map_err(|e| cannot(&e))?;
+        let target = redb::backends::FileBackend::new(file)
+            .and_then(|backend| {
+                redb::Builder::new()
+                    .set_cache_size(COPY_CACHE_BYTES)
+                    .create_with_backend(backend)
+            })
+            .map_err(|e| cannot(&e))?;
         let from = self.db.begin_read()?;
         let to = target.begin_write()?;
         let mut copy = Copy {
@@ -331,6 +340,34 @@ mod tests {
             assert!(err.contains("the database itself"), "{err}");
         }
         store.snapshot().unwrap();
+    }
+
+    /// The permission bits of `path`.
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn new_databases_and_backups_are_owner_only_and_existing_modes_stay() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = populated();
+        // The copied fixture: a database the operator made readable.
+        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let to = dir.path().join("copy.redb");
+        // A stale partial file of another mode is replaced, not reused.
+        std::fs::write(partial_path(&to), "junk").unwrap();
+        std::fs::set_permissions(partial_path(&to), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        store.backup(&to, false).unwrap();
+        assert_eq!(mode(&to), 0o600);
+        let path = store.path().to_path_buf();
+        drop(store);
+        drop(Store::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o640, "an existing database keeps its mode");
+        let new = dir.path().join("new.redb");
+        drop(Store::open(&new).unwrap());
+        assert_eq!(mode(&new), 0o600);
     }
 
     #[test]

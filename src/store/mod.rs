@@ -180,16 +180,39 @@ impl Snapshot {
     }
 }
 
+/// Opens `path` for reading and writing as redb does, creating a missing
+/// file owner-only (0600, whatever the umask) so that no other user can
+/// read a database or backup before its first byte is written. With `new`,
+/// the file must not exist (nor a link by its name).
+fn open_private(path: &Path, new: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).mode(0o600);
+    if new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(false);
+    }
+    options.open(path)
+}
+
 impl Store {
     /// Opens (or creates) the database at `path`, migrating an older schema
-    /// and refusing a newer one.
+    /// and refusing a newer one. A new file is created owner-only (0600):
+    /// it holds password hashes. An existing file keeps its mode, which is
+    /// the operator's to choose.
     pub fn open(path: &Path) -> Result<Store> {
+        let file = open_private(path, false)
+            .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
         // redb's default 1 GiB page cache would keep most of a large
         // availability table in memory after every index build; the index
         // holds what the redirect path needs, so a modest cache suffices.
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
+        let db = redb::backends::FileBackend::new(file)
+            .and_then(|backend| {
+                redb::Builder::new()
+                    .set_cache_size(CACHE_BYTES)
+                    .create_with_backend(backend)
+            })
             .map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => Error::Busy {
                     path: path.display().to_string(),
@@ -1158,10 +1181,16 @@ impl Tx<'_> {
     fn check_regions(&self, regions: &[String]) -> Result<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
         for r in regions {
-            let r = crate::validate::name("region", r)?;
-            let region = self
-                .region(&r)?
-                .ok_or_else(|| Error::not_found("region", &r))?;
+            // A region stored before a naming rule (a bidirectional
+            // control) is found as it is: its mirrors stay editable.
+            let region = match self.region(r.trim())? {
+                Some(region) => region,
+                None => {
+                    let r = crate::validate::name("region", r)?;
+                    self.region(&r)?
+                        .ok_or_else(|| Error::not_found("region", &r))?
+                }
+            };
             if !out.contains(&region.name) {
                 out.push(region.name);
             }
@@ -1184,7 +1213,7 @@ impl Tx<'_> {
             rating: new.rating,
             active: !new.inactive,
             regions: self.check_regions(&new.regions)?,
-            contact: new.contact.trim().to_string(),
+            contact: crate::validate::contact(&new.contact)?,
             created_at: self.now,
         };
         self.put_mirror(&mirror)?;
@@ -1234,7 +1263,13 @@ impl Tx<'_> {
         new.name = old.name.clone();
         new.base_url = crate::validate::base_url(&new.base_url)?;
         new.regions = self.check_regions(&new.regions)?;
-        new.contact = new.contact.trim().to_string();
+        // Only a new contact is checked: one stored before the rule stays
+        // as it is while the rest of the mirror is edited.
+        new.contact = if new.contact.trim() == old.contact.trim() {
+            old.contact.clone()
+        } else {
+            crate::validate::contact(&new.contact)?
+        };
         if new.base_url != old.base_url {
             // Only a new address is checked: two mirrors that shared one
             // before the rule stay editable.
@@ -1466,7 +1501,16 @@ impl Tx<'_> {
         let fallback = match region.fallback.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(fallback) => {
-                let fallback = crate::validate::name("fallback region", fallback)?;
+                // An existing region is named as it is (one stored before a
+                // naming rule stays usable); only another name is checked.
+                let fallback = if others
+                    .iter()
+                    .any(|r| region_key(&r.name) == region_key(fallback))
+                {
+                    fallback.to_string()
+                } else {
+                    crate::validate::name("fallback region", fallback)?
+                };
                 if region_key(&fallback) == key {
                     return Err(Error::invalid(
                         "fallback region",
@@ -1615,7 +1659,11 @@ impl Tx<'_> {
 
     /// Adds a user or replaces their hash and role.
     pub fn user_put(&mut self, user: &User, action: &str) -> Result<()> {
-        crate::validate::name("user", &user.name)?;
+        // Only a new name is checked: a user stored before a naming rule
+        // (a bidirectional control) can still change their password.
+        if self.user(&user.name)?.is_none() {
+            crate::validate::name("user", &user.name)?;
+        }
         self.txn
             .open_table(USERS)?
             .insert(user.name.as_str(), encode(user).as_slice())?;
@@ -2598,5 +2646,86 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// Issue 15: a contact or region name stored before the rules came
+    /// (as an old database has them) stays as it is while the rest of the
+    /// mirror or region is edited; only a new value is checked.
+    #[test]
+    fn values_stored_before_the_rules_stay_editable() {
+        let (_dir, store) = store();
+        let old_region = "eu\u{202E}";
+        store
+            .write("test", |tx| {
+                let mut m = tx.mirror_add(NewMirror {
+                    name: "m1".into(),
+                    base_url: "http://m1.example".into(),
+                    ..NewMirror::default()
+                })?;
+                m.contact = "a@example.org,\r\nb@example.org".into();
+                tx.put_mirror(&m)?;
+                tx.put_region(&region(old_region, None, &["DE"]))?;
+                tx.region_add(region("us", None, &["US"]))
+            })
+            .unwrap();
+        let m = store
+            .write("test", |tx| {
+                tx.mirror_update("m1", |m| {
+                    m.rating = 7;
+                    m.regions = vec![old_region.into()];
+                })
+            })
+            .unwrap();
+        assert_eq!(m.contact, "a@example.org,\r\nb@example.org");
+        assert_eq!(m.rating, 7);
+        assert_eq!(m.regions, [old_region]);
+        let us = store
+            .write("test", |tx| {
+                tx.region_update("us", |r| r.fallback = Some(old_region.into()))
+            })
+            .unwrap();
+        assert_eq!(us.fallback.as_deref(), Some(old_region));
+        // A new contact, a new name or a new reference is checked.
+        let err = refused(&store, |tx| {
+            tx.mirror_update("m1", |m| m.contact = "Ops <ops@example.org>".into())
+        });
+        assert!(err.contains("invalid contact"), "{err}");
+        let err = refused(&store, |tx| {
+            tx.mirror_update("m1", |m| m.regions = vec!["us\u{2066}".into()])
+        });
+        assert!(err.contains("bidirectional"), "{err}");
+        let err = refused(&store, |tx| {
+            tx.region_add(region("asia\u{202D}", None, &["JP"]))
+        });
+        assert!(err.contains("bidirectional"), "{err}");
+        let m = store
+            .write("test", |tx| {
+                tx.mirror_update("m1", |m| m.contact = " ops@m1.example ".into())
+            })
+            .unwrap();
+        assert_eq!(m.contact, "ops@m1.example");
+        // A user's password changes whatever their name; a new user's name
+        // is checked.
+        let user = |name: &str| User {
+            name: name.into(),
+            password_hash: "x".into(),
+            role: Role::Viewer,
+            created_at: 0,
+        };
+        store
+            .write("test", |tx| {
+                tx.txn
+                    .open_table(USERS)?
+                    .insert("ann\u{202E}", encode(&user("ann\u{202E}")).as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .write("test", |tx| {
+                tx.user_put(&user("ann\u{202E}"), "user.passwd")
+            })
+            .unwrap();
+        let err = refused(&store, |tx| tx.user_put(&user("bob\u{2067}"), "user.add"));
+        assert!(err.contains("bidirectional"), "{err}");
     }
 }

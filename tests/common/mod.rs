@@ -597,7 +597,8 @@ fn try_http_from(
         .map_err(|why| io::Error::new(io::ErrorKind::InvalidData, format!("{why}: {raw:?}")))
 }
 
-fn parse_response(raw: &[u8], head: bool) -> Result<Response, &'static str> {
+/// Parses a raw HTTP/1.1 response (`head`: it answers a HEAD, no body).
+pub fn parse_response(raw: &[u8], head: bool) -> Result<Response, &'static str> {
     let text = String::from_utf8_lossy(raw);
     let end = text.find("\r\n\r\n").ok_or("no end of headers")?;
     let mut lines = text[..end].split("\r\n");
