@@ -115,23 +115,23 @@ impl Prober {
     fn call(
         url: &str,
         request: impl Fn(&str) -> Result<Response, ureq::Error>,
-    ) -> Result<Response, Observation> {
-        let first = request(url).map_err(|e| failed(&e))?;
+    ) -> Result<Response, Box<Observation>> {
+        let first = request(url).map_err(|e| Box::new(failed(&e)))?;
         let Some(target) = redirect_target(url, &first) else {
             return Ok(first);
         };
         if let Err(why) = redirect_allowed(url, &target) {
-            return Err(Observation::Failed {
+            return Err(Box::new(Observation::Failed {
                 failure: Failure::InternalRedirect,
                 detail: why,
-            });
+            }));
         }
-        let second = request(&target).map_err(|e| failed(&e))?;
+        let second = request(&target).map_err(|e| Box::new(failed(&e)))?;
         if redirect_target(&target, &second).is_some() {
-            return Err(Observation::Failed {
+            return Err(Box::new(Observation::Failed {
                 failure: Failure::Redirects,
                 detail: format!("{url} redirects to {target}, which redirects again"),
-            });
+            }));
         }
         Ok(second)
     }
@@ -148,10 +148,10 @@ impl Prober {
                     let _ = r.body_mut().with_config().limit(1024).read_to_vec();
                     answer(&r)
                 }
-                Err(seen) => seen,
+                Err(seen) => *seen,
             },
             Ok(r) => answer(&r),
-            Err(seen) => seen,
+            Err(seen) => *seen,
         };
         with_elapsed(seen, started)
     }
@@ -167,7 +167,7 @@ impl Prober {
         let started = Instant::now();
         let mut response = match Self::call(url, |u| self.download.get(u).call()) {
             Ok(r) => r,
-            Err(seen) => return with_elapsed(seen, started),
+            Err(seen) => return with_elapsed(*seen, started),
         };
         if !response.status().is_success() {
             return with_elapsed(answer(&response), started);
