@@ -3,7 +3,8 @@
 //! NUL, no `..;`, no overlong UTF-8) and names (no bidirectional
 //! controls) — seen from outside: the CLI, the release API, the admin
 //! pages and `bouncer import` each refuse the same input with an error
-//! saying what is wrong, and store nothing.
+//! saying what is wrong, and store nothing; `bouncer load` skips such
+//! lines of a checksum file, naming them.
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -444,4 +445,38 @@ fn names_with_bidi_controls_are_refused_everywhere() {
         *at = Value::from(name.as_str());
         import_refused(&doc, place, why);
     }
+}
+
+#[test]
+fn the_loader_skips_lines_whose_paths_break_the_path_rules() {
+    let env = network();
+    let hash = "a".repeat(64);
+    let long = "a".repeat(1100);
+    let sums = env.db.with_file_name("SHA256SUMS");
+    std::fs::write(
+        &sums,
+        format!(
+            "{hash}  win32/de/setup.exe\n{hash}  linux-x86_64/..;x/de/evil.tar.bz2\n{hash}  mac/de/{long}.dmg\n"
+        ),
+    )
+    .unwrap();
+    let out = env.ok(&[
+        "load",
+        sums.to_str().unwrap(),
+        "--product",
+        "fx2",
+        "--prefix",
+        "/pub/fx2",
+    ]);
+    assert!(
+        out.contains("line 2: invalid path") && out.contains("\"..;x\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3: invalid path") && out.contains("at most 1024"),
+        "{out}"
+    );
+    let list = env.ok(&["location", "list", "fx2"]);
+    assert!(list.contains("/pub/fx2/win32/:lang/setup.exe"), "{list}");
+    assert!(!list.contains("linux") && !list.contains("osx"), "{list}");
 }

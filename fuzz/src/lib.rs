@@ -487,6 +487,17 @@ pub fn api_form(data: &[u8]) {
 /// `Form::parse`: urlencoded bodies give the fields of a naive split,
 /// multipart bodies those of `multipart::parse`; a non-UTF-8 urlencoded
 /// body is refused; every accessor agrees with the fields.
+/// Whether `content_type` names `application/x-www-form-urlencoded`
+/// (any case, with any parameters).
+fn is_urlencoded(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
 pub fn form(content_type: Option<&str>, body: &[u8]) {
     let result = Form::parse(content_type, body);
     match content_type.and_then(multipart::boundary) {
@@ -517,6 +528,25 @@ pub fn form(content_type: Option<&str>, body: &[u8]) {
                 }
             }
         },
+        None if !is_urlencoded(content_type) => {
+            // Only the declared form types are read; nothing sent is an
+            // empty form.
+            let media_type = content_type
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim();
+            if body.is_empty() && media_type.is_empty() {
+                let form = result.expect("an empty body without a type is an empty form");
+                assert!(API_FIELDS.iter().all(|f| form.opt(f).is_none()));
+            } else {
+                assert!(
+                    result.is_err(),
+                    "a body sent as {content_type:?} was read as a form"
+                );
+            }
+        }
         None => match std::str::from_utf8(body) {
             Err(_) => assert!(result.is_err(), "a non-UTF-8 form was accepted"),
             Ok(text) => {
