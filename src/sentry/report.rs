@@ -212,7 +212,8 @@ pub fn file_name(run: &SentryRun) -> String {
 }
 
 /// Writes a run's report and the index into `dir` (atomically: write to a
-/// temporary file, then rename).
+/// fresh temporary file, then rename; a link planted under the temporary
+/// name is removed, never written through).
 pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::io(
@@ -223,7 +224,14 @@ pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<(
     let put = |name: &str, markup: Markup| -> Result<()> {
         let tmp = dir.join(format!(".{name}.tmp"));
         let path = dir.join(name);
-        std::fs::write(&tmp, markup.into_string())
+        // `remove_file` removes a link itself; `create_new` refuses to
+        // follow one that appears in between.
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, markup.into_string().as_bytes()))
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| Error::io(format!("cannot write report {}", path.display()), e))
     };
