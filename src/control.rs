@@ -152,6 +152,11 @@ impl Drop for ControlSocket {
 /// Listens beside the context's database and runs each request against it
 /// on its own thread.
 pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
+    listen_with(ctx, REQUEST_TIMEOUT)
+}
+
+/// [`listen`], giving clients `patience` to send their request.
+fn listen_with(ctx: Arc<Context>, patience: Duration) -> Result<ControlSocket> {
     let path = socket_path(&ctx.db);
     // A socket left by a crashed server: nobody answers, so replace it.
     if path.exists() && connect(&path).is_err() {
@@ -195,7 +200,7 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
                             "error: the server is answering {MAX_CONNECTIONS} other commands; try again in a moment\n"
                         ),
                     };
-                    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+                    let _ = stream.set_write_timeout(Some(patience));
                     let _ = stream.write_all(&reply_bytes(&busy));
                     continue;
                 }
@@ -206,7 +211,7 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
                     .spawn({
                         let serving = serving.clone();
                         move || {
-                            answer(stream, &ctx);
+                            answer(stream, &ctx, patience);
                             serving.fetch_sub(1, Ordering::AcqRel);
                         }
                     });
@@ -219,8 +224,8 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
     Ok(ControlSocket { path })
 }
 
-fn answer(mut stream: UnixStream, ctx: &Context) {
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+fn answer(mut stream: UnixStream, ctx: &Context, patience: Duration) {
+    let _ = stream.set_read_timeout(Some(patience));
     let outcome = match read_request(&mut stream) {
         Ok(request) => run(ctx, &request),
         Err(e) => Outcome {
@@ -408,7 +413,8 @@ mod tests {
             db: db.clone(),
             sentry: None,
         });
-        let _socket = listen(ctx).unwrap();
+        // Idle clients are not timed out while the test runs.
+        let _socket = listen_with(ctx, Duration::from_secs(3600)).unwrap();
         let list = Request {
             args: vec!["os".into(), "list".into()],
             input: None,

@@ -404,6 +404,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server process").id()
+    }
+
     /// `GET target`.
     pub fn get(&self, target: &str) -> Response {
         self.request("GET", target, &[])
