@@ -272,15 +272,10 @@ pub fn path(path: &str) -> Result<String, Error> {
     let path = path.trim();
     match check_path(path) {
         Ok(()) => Ok(path.to_string()),
-        Err(problem) => {
-            // A 100 KB path is not worth quoting whole.
-            let shown: String = path.chars().take(120).collect();
-            let more = if shown.len() < path.len() { "…" } else { "" };
-            Err(Error::invalid(
-                "path",
-                format!("{shown:?}{more}: {problem}"),
-            ))
-        }
+        Err(problem) => Err(Error::invalid(
+            "path",
+            format!("{}: {problem}", crate::error::excerpt(path)),
+        )),
     }
 }
 
@@ -291,7 +286,10 @@ pub fn base_url(url: &str) -> Result<String, Error> {
     let bad = |why: &str| {
         Err(Error::invalid(
             "base URL",
-            format!("{url:?}: {why} (expected e.g. https://mirror.example.org/pub/mozilla)"),
+            format!(
+                "{}: {why} (expected e.g. https://mirror.example.org/pub/mozilla)",
+                crate::error::excerpt(url)
+            ),
         ))
     };
     let rest = if let Some(rest) = url.strip_prefix("https://") {
@@ -455,18 +453,10 @@ pub fn contact(contact: &str) -> Result<String, Error> {
     let contact = contact.trim();
     match check_contact(contact) {
         Ok(()) => Ok(contact.to_string()),
-        Err(problem) => {
-            let shown: String = contact.chars().take(120).collect();
-            let more = if shown.len() < contact.len() {
-                "…"
-            } else {
-                ""
-            };
-            Err(Error::invalid(
-                "contact",
-                format!("{shown:?}{more}: {problem}"),
-            ))
-        }
+        Err(problem) => Err(Error::invalid(
+            "contact",
+            format!("{}: {problem}", crate::error::excerpt(contact)),
+        )),
     }
 }
 

@@ -117,14 +117,6 @@ const ADMIN_USER: &str = "ann";
 const HTTP_RATINGS: [u64; 2] = [100, 60];
 const HTTPS_RATING: u64 = 40;
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-fn required() -> bool {
-    env_flag("CI") || env_flag("BOUNCER_REQUIRE_BROWSER")
-}
-
 fn password(user: &str) -> String {
     format!("{user}-correct-horse-battery")
 }
@@ -394,12 +386,7 @@ fn output_text(out: &Output) -> String {
 /// Gives up on the client: a panic where CI requires the test, else a
 /// line on stderr and `None`.
 fn unavailable(why: &str) -> Option<Bouncerscript> {
-    if required() {
-        panic!(
-            "the bouncerscript test is required (CI or BOUNCER_REQUIRE_BROWSER is set), but {why}"
-        );
-    }
-    eprintln!("skipping the bouncerscript test: {why}");
+    crate::common::tool_missing(&format!("the bouncerscript test: {why}"));
     None
 }
 

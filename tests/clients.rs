@@ -29,10 +29,6 @@ const NAME: &str = "Fx Setup 1.0.exe";
 /// How long one client run may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
 /// `name`'s path if it runs (`name --version`); `None` (with a line on
 /// stderr) where it is missing, or a panic when CI requires it.
 fn client(name: &str, package: &str) -> Option<PathBuf> {
@@ -46,13 +42,9 @@ fn client(name: &str, package: &str) -> Option<PathBuf> {
     if found {
         return Some(PathBuf::from(name));
     }
-    if env_flag("CI") || env_flag("BOUNCER_REQUIRE_BROWSER") {
-        panic!(
-            "download-client tests required (CI or BOUNCER_REQUIRE_BROWSER is set), \
-             but {name} is not installed: apt-get install {package}"
-        );
-    }
-    eprintln!("skipping: {name} not installed (apt-get install {package})");
+    crate::common::tool_missing(&format!(
+        "the download-client test needs {name}: apt-get install {package}"
+    ));
     None
 }
 

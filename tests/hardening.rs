@@ -3,11 +3,9 @@
 //! headers. The real binary; files are created under umask 022, the usual
 //! default that made them world-readable.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{Env, Out, Response, admin_session, http, run_bounded};
@@ -16,8 +14,6 @@ use crate::common::{Env, Out, Response, admin_session, http, run_bounded};
 const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
 /// How long a command may take.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a server may take to say where it listens.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `bouncer --db DB args…` run under umask 022 (whatever the test's own).
 fn umask_022(env: &Env, args: &[&str]) -> Command {
@@ -48,60 +44,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// `bouncer serve` started under umask 022; killed when dropped.
-struct Server022 {
-    child: Child,
-    port: u16,
-}
-
-impl Server022 {
-    fn start(env: &Env) -> Server022 {
-        let mut child = umask_022(
-            env,
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "2",
-                "--no-sentry",
-            ],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start bouncer serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = mpsc::channel();
-        // Keeps draining stderr, so the server never blocks on the pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                let port = line
-                    .strip_prefix("bouncer: listening on http://127.0.0.1:")
-                    .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
-                    .and_then(|digits: String| digits.parse::<u16>().ok());
-                if let Some(port) = port {
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let mut server = Server022 { child, port: 0 };
-        server.port = rx
-            .recv_timeout(START_TIMEOUT)
-            .expect("bouncer serve says where it listens");
-        server
-    }
-}
-
-impl Drop for Server022 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]
@@ -138,7 +80,7 @@ fn database_backup_and_export_are_created_owner_only_under_umask_022() {
 fn files_created_by_a_running_server_are_owner_only() {
     let env = Env::new();
     assert!(!env.db.exists());
-    let server = Server022::start(&env);
+    let server = env.serve_through(umask_022(&env, &[]), &[]);
     assert_eq!(mode(&env.db), 0o600, "the database the server created");
     let dir = env.db.parent().unwrap();
     // Both go through the server's control socket (the server holds the

@@ -126,17 +126,7 @@ fn a_guesser_does_not_lock_an_admin_out() {
     // The users page shows who is throttled: account, address, failures
     // (5 or 6: the sixth is refused unless the first wait has passed),
     // until when.
-    let page = http(
-        server.port,
-        "GET",
-        "/admin/users",
-        &[
-            ("X-Forwarded-For", A),
-            ("Cookie", &format!("bouncer_session={session}")),
-        ],
-    );
-    assert_eq!(page.status, 200, "{page:?}");
-    let section = &page.body[page.body.find("Throttled logins").expect("the list")..];
+    let section = throttled(server.port, &session);
     let row = section
         .split("<tr>")
         .find(|row| row.contains(B))
@@ -171,16 +161,7 @@ fn a_guesser_does_not_lock_release_tooling_out_of_the_api() {
     // the admin lists them.
     let r = login(server.port, A, false, "ann", &password("ann"));
     let (session, _) = set_cookie(&r, "bouncer_session").expect("a session");
-    let page = http(
-        server.port,
-        "GET",
-        "/admin/users",
-        &[
-            ("X-Forwarded-For", A),
-            ("Cookie", &format!("bouncer_session={session}")),
-        ],
-    );
-    let section = &page.body[page.body.find("Throttled logins").expect("the list")..];
+    let section = throttled(server.port, &session);
     assert!(
         section
             .split("<tr>")
@@ -268,4 +249,21 @@ fn assert_host_cookie(line: &str) {
         assert!(attrs.iter().any(|x| x == a), "{a} in {line}");
     }
     assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{line}");
+}
+
+/// The "Throttled logins" part of the users page, seen by the admin
+/// whose session this is (from address A).
+fn throttled(port: u16, session: &str) -> String {
+    let page = http(
+        port,
+        "GET",
+        "/admin/users",
+        &[
+            ("X-Forwarded-For", A),
+            ("Cookie", &format!("bouncer_session={session}")),
+        ],
+    );
+    assert_eq!(page.status, 200, "{page:?}");
+    let at = page.body.find("Throttled logins").expect("the list");
+    page.body[at..].to_string()
 }

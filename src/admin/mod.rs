@@ -695,7 +695,7 @@ mod tests {
     use hyper::Method;
 
     use super::testing::*;
-    use crate::model::{Role, User};
+    use crate::model::Role;
 
     /// POSTs the login form with a valid login token.
     fn log_in(admin: &super::Admin, user: &str, password: &str) -> crate::bounce::Reply {
@@ -732,16 +732,7 @@ mod tests {
     #[test]
     fn passwords_are_taken_exactly_as_typed() {
         let (_dir, admin) = admin();
-        let user = User {
-            name: "ann".into(),
-            password_hash: crate::commands::hash_password(" spaced out ").unwrap(),
-            role: Role::Admin,
-            created_at: 0,
-        };
-        admin
-            .network
-            .write("test", |tx| tx.user_put(&user, "user.add"))
-            .unwrap();
+        add_user(&admin, "ann", " spaced out ", Role::Admin);
         assert_eq!(log_in(&admin, "ann", "spaced out").status(), 401);
         assert_eq!(redirected(log_in(&admin, "ann", " spaced out ")), "/admin/");
         // Absurd input is refused before it costs a hash or a throttle entry.
@@ -763,16 +754,7 @@ mod tests {
     fn logins_refused_as_busy_cost_no_attempt() {
         use std::sync::atomic::Ordering;
         let (_dir, admin) = admin();
-        let user = User {
-            name: "ann".into(),
-            password_hash: crate::commands::hash_password("right").unwrap(),
-            role: Role::Admin,
-            created_at: 0,
-        };
-        admin
-            .network
-            .write("test", |tx| tx.user_put(&user, "user.add"))
-            .unwrap();
+        add_user(&admin, "ann", "right", Role::Admin);
         // Every check slot is taken.
         admin
             .verifying

@@ -30,11 +30,11 @@ pub struct Login {
     pub csrf: String,
 }
 
-/// Creates user `name` with `role` (password `pw-NAME`) and logs them in.
-pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
+/// Creates user `name` with `role` and `password`.
+pub fn add_user(admin: &Admin, name: &str, password: &str, role: Role) -> User {
     let user = User {
         name: name.into(),
-        password_hash: crate::commands::hash_password(&format!("pw-{name}")).unwrap(),
+        password_hash: crate::commands::hash_password(password).unwrap(),
         role,
         created_at: 0,
     };
@@ -42,6 +42,12 @@ pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
         .network
         .write("test", |tx| tx.user_put(&user, "user.add"))
         .unwrap();
+    user
+}
+
+/// Creates user `name` with `role` (password `pw-NAME`) and logs them in.
+pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
+    let user = add_user(admin, name, &format!("pw-{name}"), role);
     let now = crate::model::now();
     let id = admin.sessions.start(&user, now);
     let csrf = admin.sessions.touch(&id, now).unwrap().csrf;

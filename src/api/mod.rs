@@ -334,19 +334,6 @@ pub fn too_large(headers: &HeaderMap, authenticated: bool) -> Reply {
     .reply(Format::of(headers))
 }
 
-/// Checks the credentials in `headers` before the body is read, so that
-/// only a caller whose credentials check out may send a large one. The
-/// result goes into [`Request::checked`]: they are not checked twice.
-/// Blocking (a password check): call it off the async workers.
-pub fn check_credentials(
-    api: &Api,
-    headers: &HeaderMap,
-    peer: IpAddr,
-    limits: &Limits,
-) -> Result<Caller, Failure> {
-    credentials(api, headers, peer, limits)
-}
-
 /// The error number of a `429 Too Many Requests` (Tuxedo's numbers end
 /// at 106).
 pub const TOO_MANY_REQUESTS: u32 = 107;
@@ -417,7 +404,7 @@ fn answer(api: &Api, req: &Request<'_>) -> Result<Doc, Failure> {
     }
     let caller = match &req.checked {
         Some(checked) => checked.clone()?,
-        None => credentials(api, req.headers, req.peer, req.limits)?,
+        None => check_credentials(api, req.headers, req.peer, req.limits)?,
     };
     if endpoint.writes && !may_write(caller.user.role, Area::Releases) {
         return Err(Failure::new(
@@ -481,8 +468,12 @@ fn cross_site(headers: &HeaderMap) -> bool {
     authority.is_empty() || !authority.eq_ignore_ascii_case(host)
 }
 
-/// The caller named by the request's Basic credentials.
-fn credentials(
+/// The caller named by the request's Basic credentials. The server calls
+/// it before reading a body, so that only a caller whose credentials
+/// check out may send a large one; the result goes into
+/// [`Request::checked`] and is not checked twice. Blocking (a password
+/// check): call it off the async workers.
+pub fn check_credentials(
     api: &Api,
     headers: &HeaderMap,
     peer: IpAddr,

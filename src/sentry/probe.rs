@@ -447,20 +447,15 @@ impl Reach {
     /// the addresses its name resolves to (a name that does not resolve
     /// counts as public: nothing internal can be reached through it).
     fn of_url(url: &str) -> (Reach, String) {
-        let Some(authority) = url.split_once("://").and_then(|(_, r)| r.split('/').next()) else {
+        let Ok(uri) = url.parse::<ureq::http::Uri>() else {
             return (Reach::Public, String::new());
         };
-        let authority = authority.rsplit('@').next().unwrap_or(authority);
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(v6) => {
-                let (h, rest) = v6.split_once(']').unwrap_or((v6, ""));
-                (h, rest.strip_prefix(':').and_then(|p| p.parse().ok()))
-            }
-            None => match authority.rsplit_once(':') {
-                Some((h, p)) => (h, p.parse().ok()),
-                None => (authority, None),
-            },
-        };
+        let host = uri.host().unwrap_or("");
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port = uri.port_u16();
         let port = port.unwrap_or(if url.starts_with("https:") { 443 } else { 80 });
         let addresses: Vec<std::net::IpAddr> = match host.parse() {
             Ok(ip) => vec![ip],

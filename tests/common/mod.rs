@@ -27,6 +27,19 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one HTTP exchange may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Gives up on a test whose tool is missing (`why` says which, and how to
+/// install it): it fails in CI (`CI` or `BOUNCER_REQUIRE_BROWSER` set),
+/// where `.ci/run` installs every tool, and is skipped with a line on
+/// stderr elsewhere.
+pub fn tool_missing(why: &str) {
+    let set =
+        |name: &str| std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+    if set("CI") || set("BOUNCER_REQUIRE_BROWSER") {
+        panic!("required in CI (CI or BOUNCER_REQUIRE_BROWSER is set), but {why}");
+    }
+    eprintln!("skipping: {why}");
+}
+
 /// The exact 404 body release tooling matches on.
 pub const NOT_FOUND: &str = "404 page not found\n";
 
@@ -170,14 +183,24 @@ impl Env {
         self.start_server(&[], extra, env)
     }
 
+    /// [`Env::serve`] started through `launcher`: a command that runs
+    /// `bouncer --db DB` with the arguments added to it (e.g. under a
+    /// shell that sets a umask first).
+    pub fn serve_through(&self, launcher: Command, extra: &[&str]) -> Server {
+        Env::launch(launcher, &["--no-sentry"], extra)
+    }
+
     fn start_server(
         &self,
         sentry: &[&str],
         extra: &[&str],
         env: &[(&str, Option<&OsStr>)],
     ) -> Server {
-        let mut child = self
-            .command(env)
+        Env::launch(self.command(env), sentry, extra)
+    }
+
+    fn launch(mut launcher: Command, sentry: &[&str], extra: &[&str]) -> Server {
+        let mut child = launcher
             .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
             .args(sentry)
             .args(extra)

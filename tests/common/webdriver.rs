@@ -71,10 +71,6 @@ fn chromedriver_path() -> PathBuf {
 
 /// Whether an environment variable is set to something other than empty,
 /// `0` or `false`.
-fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
 /// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, or
 /// `<manifest dir>/target/screenshots`. CI keeps this directory.
 pub fn screenshot_dir() -> PathBuf {
@@ -279,16 +275,10 @@ impl Browser {
             .map(|p| p.display().to_string())
             .collect();
         let missing = format!("missing {}", missing.join(" and "));
-        if env_flag("CI") || env_flag("BOUNCER_REQUIRE_BROWSER") {
-            panic!(
-                "browser tests required (CI or BOUNCER_REQUIRE_BROWSER is set), but {missing}: \
-                 apt-get install chromium chromium-driver"
-            );
-        }
-        eprintln!(
-            "skipping: chromium/chromedriver not installed (apt-get install chromium chromium-driver); \
-             {missing}"
-        );
+        super::tool_missing(&format!(
+            "the browser test needs chromium and chromedriver ({missing}): \
+             apt-get install chromium chromium-driver"
+        ));
         None
     }
 
