@@ -126,7 +126,7 @@ fn a_guesser_does_not_lock_an_admin_out() {
     // The users page shows who is throttled: account, address, failures
     // (5 or 6: the sixth is refused unless the first wait has passed),
     // until when.
-    let section = throttled(server.port, &session);
+    let section = throttled(server.port, session);
     let row = section
         .split("<tr>")
         .find(|row| row.contains(B))
@@ -161,7 +161,7 @@ fn a_guesser_does_not_lock_release_tooling_out_of_the_api() {
     // the admin lists them.
     let r = login(server.port, A, false, "ann", &password("ann"));
     let (session, _) = set_cookie(&r, "bouncer_session").expect("a session");
-    let section = throttled(server.port, &session);
+    let section = throttled(server.port, session);
     assert!(
         section
             .split("<tr>")
