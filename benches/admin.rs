@@ -36,7 +36,15 @@ fn env(name: &str, default: u64) -> u64 {
 fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
     let start = Instant::now();
     let store = Store::open(path).expect("open the store");
-    let langs: Vec<String> = (0..LANGS).map(|i| format!("l{i:02}")).collect();
+    let langs: Vec<String> = (0..LANGS)
+        .map(|i| {
+            format!(
+                "{}{}",
+                (b'a' + (i / 26) as u8) as char,
+                (b'a' + (i % 26) as u8) as char
+            )
+        })
+        .collect();
     let present = Availability {
         present: true,
         healthy: true,
