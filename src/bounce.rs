@@ -16,17 +16,14 @@ pub mod retries;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{
-    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LINK, LOCATION,
-    RETRY_AFTER,
-};
-use hyper::{Method, Response, StatusCode};
+use hyper::header::{ACCEPT, CACHE_CONTROL, HeaderMap, HeaderName, HeaderValue, LINK, RETRY_AFTER};
+use hyper::{Method, StatusCode};
 
 use crate::config::Config;
 use crate::counters::{Counters, Hit, Lang};
 use crate::geoip::Country;
+use crate::http::{Reply, found, text, wants_html, with_type};
 use crate::index::{Candidates, Index, KeyedRandom, Miss, StickyKey, Target, ThreadRandom};
 use crate::network::Network;
 use crate::query;
@@ -39,8 +36,7 @@ pub const LINKS: usize = Candidates::RANKED - 1;
 /// `Digest` (RFC 3230; not among hyper's constants).
 static DIGEST: HeaderName = HeaderName::from_static("digest");
 
-/// The body release tooling matches on a miss (exactly).
-pub const NOT_FOUND_BODY: &str = "404 page not found\n";
+pub use crate::http::reply::NOT_FOUND_BODY;
 
 /// What `send` needs to know about the request.
 #[derive(Clone, Copy)]
@@ -50,9 +46,6 @@ struct Request<'a> {
     headers: &'a HeaderMap,
     peer: IpAddr,
 }
-
-/// The response type of every handler.
-pub type Reply = Response<Full<Bytes>>;
 
 /// What the redirect path needs.
 pub struct Bouncer {
@@ -441,9 +434,8 @@ impl Bouncer {
         }
         let name = file_name(&path);
         let body = metalink(&name, target.file, &urls, crate::model::now());
-        let mut reply = Response::new(Full::new(Bytes::from(body)));
+        let mut reply = with_type(StatusCode::OK, METALINK_TYPE, body);
         let h = reply.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(METALINK_TYPE));
         h.insert(CACHE_CONTROL, self.config.cache_control.clone());
         // `name` may be anything; the header gets a tame version of it.
         let tame: String = name
@@ -479,27 +471,20 @@ impl Bouncer {
         }
         metalink.push_str("metalink");
         let page = mirrorlist(index, target, https_only, &metalink);
-        let mut reply = Response::new(Full::new(Bytes::from(page)));
-        let h = reply.headers_mut();
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        h.insert(CACHE_CONTROL, self.config.cache_control.clone());
+        let mut reply = with_type(StatusCode::OK, "text/html; charset=utf-8", page);
+        (reply.headers_mut()).insert(CACHE_CONTROL, self.config.cache_control.clone());
         reply
     }
 
     fn arrived_over_https(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(self.config.https_header.as_str())
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+        crate::http::arrived_over_https(headers, &self.config.https_header)
     }
 
     /// 503 with `Retry-After`.
     /// A page with a way forward for browsers (`html`), text for tools.
     fn unavailable(&self, html: bool) -> Reply {
         let mut reply = if html {
-            page(
+            crate::http::message_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Download unavailable",
                 "No mirror can serve this file right now. Please try again in a few minutes, or choose another download.",
@@ -518,77 +503,23 @@ impl Bouncer {
 }
 
 fn redirect_to(location: HeaderValue, cache: Option<HeaderValue>) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = StatusCode::FOUND;
-    reply.headers_mut().insert(LOCATION, location);
+    let mut reply = found(location);
     if let Some(cache) = cache {
         reply.headers_mut().insert(CACHE_CONTROL, cache);
     }
     reply
 }
 
-/// A plain-text reply.
-pub fn text(status: StatusCode, body: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    reply
-}
-
-/// Whether the client asked for HTML (a browser).
-pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"))
-}
-
 /// 404: exactly [`NOT_FOUND_BODY`] for tools, a page with a way forward
 /// for browsers.
 pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
-    if !wants_html(headers) {
-        return text(StatusCode::NOT_FOUND, NOT_FOUND_BODY.into());
-    }
     let why = match miss {
         Miss::Product => "We do not offer that product.",
         Miss::Os => "That product is not available for that operating system.",
         Miss::Language => "That product is not available in that language.",
-        Miss::Path => "We do not know that file.",
+        Miss::Path => crate::http::UNKNOWN_FILE,
     };
-    page(StatusCode::NOT_FOUND, "Download not found", why)
-}
-
-/// A browser's page for a download that cannot be served: `title`, why,
-/// and a link to the download form.
-fn page(status: StatusCode, title: &str, why: &str) -> Reply {
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="stylesheet" href=(crate::assets::CSS_PATH);
-            }
-            body {
-                main {
-                    h1 { (title) }
-                    p { (why) }
-                    p { a.button href="/download" { "Choose a download" } }
-                }
-            }
-        }
-    };
-    let mut reply = Response::new(Full::new(Bytes::from(page.into_string())));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    reply
+    crate::http::not_found(headers, why)
 }
 
 #[cfg(test)]

@@ -8,9 +8,7 @@ use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
 
 use crate::cli::Demo;
 use crate::config::{Config, Settings};
@@ -485,7 +483,7 @@ fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
     Ok(())
 }
 
-async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
+async fn serve_file(root: &Path, path: &str) -> crate::http::Reply {
     let decoded = crate::query::percent_decode(path);
     let rel = decoded.strip_prefix("/pub/").unwrap_or("");
     let safe = !rel.is_empty()
@@ -498,14 +496,9 @@ async fn serve_file(root: &Path, path: &str) -> Response<Full<Bytes>> {
         None
     };
     match found {
-        Some(bytes) => Response::builder()
-            .header("content-type", "application/octet-stream")
-            .body(Full::new(Bytes::from(bytes))),
-        None => Response::builder()
-            .status(StatusCode::NOT_FOUND)
-            .body(Full::new(Bytes::from_static(b"not found\n"))),
+        Some(bytes) => crate::http::with_type(StatusCode::OK, "application/octet-stream", bytes),
+        None => crate::http::text(StatusCode::NOT_FOUND, "not found\n".into()),
     }
-    .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
 /// The guide: what was made, and examples to try, each with the answer it

@@ -17,6 +17,7 @@
 //! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
 //! - [`client`]: the client's address (trusted proxies, `X-Forwarded-For`).
 //! - [`ratelimit`]: per-client rate limits for the admin pages and the API (429).
+//! - [`http`]: HTTP plumbing every listener shares: replies, the request view, body reading, forms.
 //! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
 //! - [`metrics`]: `/metrics` in Prometheus text format; lock-free request tallies.
 //! - [`log`]: structured (logfmt) event logs on stderr, and the access log.
@@ -48,6 +49,7 @@ pub mod dispatch;
 pub mod error;
 pub mod export;
 pub mod geoip;
+pub mod http;
 pub mod index;
 pub mod loader;
 pub mod log;

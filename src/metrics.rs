@@ -13,12 +13,11 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
+use hyper::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
 
-use crate::bounce::{Bouncer, Reply};
+use crate::bounce::Bouncer;
+use crate::http::Reply;
 
 /// What a request to a redirect endpoint (`/`, `/files/…`) came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -371,14 +370,12 @@ pub fn allowed(
 
 /// The metrics page (`Cache-Control: no-store`).
 pub fn reply(text: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(text)));
-    *reply.status_mut() = StatusCode::OK;
-    let headers = reply.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    let mut reply = crate::http::with_type(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text,
     );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (reply.headers_mut()).insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     reply
 }
 
@@ -672,6 +669,7 @@ type RunValue = fn(&crate::model::SentryRun) -> f64;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::CONTENT_TYPE;
     use std::collections::BTreeMap;
 
     /// One sample line parsed: name, labels, value.

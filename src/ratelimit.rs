@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use hyper::StatusCode;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 
-use crate::bounce::{Reply, text};
+use crate::http::{Reply, text};
 
 /// A client may send this many seconds' worth of requests at once
 /// before the rate applies (300 at the default rate).

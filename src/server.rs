@@ -6,22 +6,20 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{
-    CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
-};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::admin::Admin;
-use crate::bounce::{Bouncer, Reply, not_found, text};
+use crate::bounce::{Bouncer, not_found};
+use crate::http::reply::secure;
+use crate::http::{Reply, body, json, text};
 use crate::index::Miss;
 use crate::metrics::{Site, TRAFFIC};
 
@@ -68,38 +66,6 @@ pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Repl
     }
 }
 
-/// Sets the security headers of an answer. Every answer of every listener
-/// passes here after routing, so a new page cannot forget them: any reply
-/// with a body type gets `X-Content-Type-Options: nosniff`, and an HTML one
-/// (the download pages, `?mirrorlist`, the 404 and 503 pages, …) a
-/// Content-Security-Policy (the public pages' [`crate::public::CSP`]),
-/// framing refused and referrers kept to the origin on other sites. What a
-/// page set itself stays: the admin's stricter policy, `Referrer-Policy:
-/// same-origin` and `no-store`, a sentry report's own policy and framing.
-pub fn secure(reply: &mut Reply) {
-    let headers = reply.headers_mut();
-    // Redirects have no body to sniff, and are the hot path.
-    let Some(content_type) = headers.get(CONTENT_TYPE) else {
-        return;
-    };
-    let html = content_type
-        .as_bytes()
-        .get(..9)
-        .is_some_and(|t| t.eq_ignore_ascii_case(b"text/html"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if html {
-        headers
-            .entry(CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static(crate::public::CSP));
-        headers
-            .entry(X_FRAME_OPTIONS)
-            .or_insert(HeaderValue::from_static("DENY"));
-        headers
-            .entry(REFERRER_POLICY)
-            .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
-    }
-}
-
 /// Whether `path` belongs to the admin pages.
 fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
@@ -142,43 +108,6 @@ impl Future for Answer {
     }
 }
 
-/// Reads a whole request body of at most `limit` bytes within `patience`:
-/// a declared length over the limit is refused before reading
-/// (`too_large`), as is a body that grows past it; 400 for a body that
-/// breaks off, 408 for one that takes too long.
-async fn read_body(
-    body: Incoming,
-    headers: &hyper::HeaderMap,
-    limit: usize,
-    patience: std::time::Duration,
-    too_large: impl Fn() -> Reply,
-) -> Result<Bytes, Reply> {
-    use http_body_util::BodyExt;
-    let declared = headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let read = http_body_util::Limited::new(body, limit).collect();
-    match tokio::time::timeout(patience, read).await {
-        Ok(Ok(b)) => Ok(b.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(_)) => Err(text(
-            StatusCode::BAD_REQUEST,
-            "400 the request body broke off\n".into(),
-        )),
-        Err(_) => Err(text(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "408 the request body took longer than {} s\n",
-                patience.as_secs()
-            ),
-        )),
-    }
-}
-
 /// Reads an admin request's body (capped) and answers it on a blocking
 /// thread: admin pages read and write the store.
 async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
@@ -191,31 +120,51 @@ async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::
             format!("413 the request body is larger than {} KiB\n", limit >> 10),
         )
     };
-    let body = match read_body(body, &parts.headers, limit, patience, too_large).await {
+    let body = match body::read(body, &parts.headers, limit, patience, too_large).await {
         Ok(b) => b,
         Err(reply) => return reply,
     };
-    let answered = tokio::task::spawn_blocking(move || {
-        let path = parts.uri.path();
-        let req = crate::admin::Request {
-            method: &parts.method,
-            path: path.strip_prefix("/admin").unwrap_or(path),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
-            body: &body,
-            peer,
-        };
+    body::blocking(ADMIN_FAILED, move || {
+        let req = whole(&parts, "/admin", &body, peer);
         crate::admin::handle(&admin, &req)
     })
-    .await;
-    answered.unwrap_or_else(|e| {
-        crate::log::error("an admin page failed", &[("error", &e)]);
-        text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "500 the admin page failed; the server log says why\n".into(),
-        )
-    })
+    .await
 }
+
+/// The view of a request read whole, its path below `prefix`.
+fn whole<'a>(
+    parts: &'a hyper::http::request::Parts,
+    prefix: &str,
+    body: &'a [u8],
+    peer: std::net::IpAddr,
+) -> crate::http::Request<'a> {
+    let path = parts.uri.path();
+    crate::http::Request {
+        method: &parts.method,
+        path: path.strip_prefix(prefix).unwrap_or(path),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body,
+        peer,
+    }
+}
+
+const ADMIN_FAILED: body::Failure = body::Failure {
+    log: "an admin page failed",
+    reply: "500 the admin page failed; the server log says why\n",
+};
+const API_FAILED: body::Failure = body::Failure {
+    log: "an API request failed",
+    reply: "500 the API request failed; the server log says why\n",
+};
+const PAGE_FAILED: body::Failure = body::Failure {
+    log: "a public page failed",
+    reply: "500 the page failed; the server log says why\n",
+};
+const METRICS_FAILED: body::Failure = body::Failure {
+    log: "/metrics failed",
+    reply: "500 /metrics failed; the server log says why\n",
+};
 
 /// Reads an API request's body and answers it on a blocking thread. The
 /// credentials of a request that sends a body are checked first: only a
@@ -235,19 +184,10 @@ async fn api_reply(
         || parts.headers.contains_key(hyper::header::TRANSFER_ENCODING);
     let checked = if sends_body && crate::api::has_credentials(&parts.headers) {
         let (api, headers, limits) = (api.clone(), parts.headers.clone(), limits.clone());
-        let checked = tokio::task::spawn_blocking(move || {
-            crate::api::check_credentials(&api, &headers, peer, &limits)
-        })
-        .await;
-        match checked {
+        let check = move || crate::api::check_credentials(&api, &headers, peer, &limits);
+        match body::off_thread(API_FAILED, check).await {
             Ok(checked) => Some(checked),
-            Err(e) => {
-                crate::log::error("an API credential check failed", &[("error", &e)]);
-                return text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "500 the API request failed; the server log says why\n".into(),
-                );
-            }
+            Err(reply) => return reply,
         }
     } else {
         None
@@ -262,32 +202,15 @@ async fn api_reply(
         )
     };
     let too_large = || crate::api::too_large(&parts.headers, authenticated);
-    let body = match read_body(body, &parts.headers, limit, patience, too_large).await {
+    let body = match body::read(body, &parts.headers, limit, patience, too_large).await {
         Ok(b) => b,
         Err(reply) => return reply,
     };
-    tokio::task::spawn_blocking(move || {
-        let path = parts.uri.path();
-        let req = crate::api::Request {
-            method: &parts.method,
-            path: path.strip_prefix("/api").unwrap_or(path),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &parts.headers,
-            body: &body,
-            peer,
-            limits: &limits,
-            checked,
-        };
-        crate::api::handle(&api, &req)
+    body::blocking(API_FAILED, move || {
+        let req = whole(&parts, "/api", &body, peer);
+        crate::api::handle(&api, &req, &limits, checked)
     })
     .await
-    .unwrap_or_else(|e| {
-        crate::log::error("an API request failed", &[("error", &e)]);
-        text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "500 the API request failed; the server log says why\n".into(),
-        )
-    })
 }
 
 /// Answers a public page on a blocking thread: pages read the store.
@@ -297,7 +220,7 @@ async fn public_reply(
     via_proxy: bool,
 ) -> Reply {
     let (parts, _body) = req.into_parts();
-    tokio::task::spawn_blocking(move || {
+    body::blocking(PAGE_FAILED, move || {
         let req = crate::public::Request {
             method: &parts.method,
             path: parts.uri.path(),
@@ -308,13 +231,6 @@ async fn public_reply(
         crate::public::handle(&public, &req)
     })
     .await
-    .unwrap_or_else(|e| {
-        crate::log::error("a public page failed", &[("error", &e)]);
-        text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "500 the page failed; the server log says why\n".into(),
-        )
-    })
 }
 
 fn heartbeat(app: &Bouncer) -> Reply {
@@ -340,22 +256,11 @@ fn heartbeat(app: &Bouncer) -> Reply {
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    let headers = reply.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
+    let mut reply = crate::http::with_type(StatusCode::OK, content_type, body);
+    reply.headers_mut().insert(
         hyper::header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
     );
-    reply
-}
-
-fn json(status: StatusCode, body: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     reply
 }
 
@@ -515,19 +420,9 @@ fn metrics_answer<B>(
     TRAFFIC.page(Site::Metrics);
     let app = app.clone();
     let dropped = sites.access_log.as_ref().map(|log| log.dropped());
-    Answer::Later(Box::pin(async move {
-        tokio::task::spawn_blocking(move || {
-            crate::metrics::reply(crate::metrics::render(&app, &TRAFFIC, dropped))
-        })
-        .await
-        .unwrap_or_else(|e| {
-            crate::log::error("/metrics failed", &[("error", &e)]);
-            text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "500 /metrics failed; the server log says why\n".into(),
-            )
-        })
-    }))
+    Answer::Later(Box::pin(body::blocking(METRICS_FAILED, move || {
+        crate::metrics::reply(crate::metrics::render(&app, &TRAFFIC, dropped))
+    })))
 }
 
 /// `answer`, logging `entry` with its status and body length once it is
@@ -887,9 +782,14 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::counters::Counters;
+    use crate::http::reply::secure;
     use crate::network::Network;
     use crate::store::{NewMirror, NewProduct};
     use hyper::header::LOCATION;
+    use hyper::header::{
+        CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+        X_FRAME_OPTIONS,
+    };
 
     const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 

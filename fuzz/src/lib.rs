@@ -20,10 +20,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use bouncer::admin::{Form, multipart};
 use bouncer::bounce::BounceQuery;
 use bouncer::geoip::import::{Source, import};
 use bouncer::geoip::{Country, GeoDb};
+use bouncer::http::{form::Form, multipart};
 use bouncer::index::Index;
 use bouncer::loader::{self, HashKind, Options, Parsed};
 use bouncer::model::{

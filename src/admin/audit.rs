@@ -11,7 +11,7 @@ use maud::{Markup, html};
 
 use super::page::{self, field};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
+use crate::http::Reply;
 use crate::model::Event;
 use crate::store::EventFilter;
 

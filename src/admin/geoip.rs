@@ -18,10 +18,10 @@ use maud::{Markup, html};
 use super::auth::Area;
 use super::page::{self, Badge, badge, csrf, plural, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::geoip::continents;
 use crate::geoip::import::{Imported, Source};
 use crate::geoip::{Country, GeoDb};
+use crate::http::Reply;
 use crate::model::{Mirror, Region};
 use crate::store::Snapshot;
 
@@ -41,7 +41,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, ["clear"]) => clear(ctx),
         (true, ["defaults"]) => defaults(ctx),
         // A reload of a result page after the fact.
-        (false, ["import" | "clear" | "defaults"]) => super::see_other("/admin/geoip"),
+        (false, ["import" | "clear" | "defaults"]) => crate::http::see_other("/admin/geoip"),
         _ => ctx.not_found("There is no such GeoIP page."),
     }
 }
@@ -596,8 +596,8 @@ mod tests {
 
     use crate::admin::Admin;
     use crate::admin::testing::*;
-    use crate::bounce::Reply;
     use crate::geoip::import::Source;
+    use crate::http::Reply;
     use crate::model::Role;
 
     const SCRIPT: &str = "<script>alert(1)</script>";

@@ -21,7 +21,7 @@ use maud::{Markup, html};
 use super::auth::{Area, random_token, same_secret};
 use super::page::{Badge, badge, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
+use crate::http::Reply;
 use crate::loader::{Options, Plan, Status};
 
 /// How long an upload waits for "apply".
@@ -118,7 +118,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, ["preview"]) => preview(ctx, &page.form),
         (true, ["apply"]) => apply(ctx, &page.form),
         // A reload of a preview or result page after the fact.
-        (false, ["preview" | "apply"]) => super::see_other("/admin/loader"),
+        (false, ["preview" | "apply"]) => crate::http::see_other("/admin/loader"),
         _ => ctx.not_found("There is no such loader page."),
     }
 }
@@ -802,7 +802,7 @@ mod tests {
     use super::{MAX_PENDING, PENDING_SECS, Pending};
     use crate::admin::Admin;
     use crate::admin::testing::*;
-    use crate::bounce::Reply;
+    use crate::http::Reply;
     use crate::loader::Options;
     use crate::model::Role;
 

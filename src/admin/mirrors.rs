@@ -10,8 +10,8 @@ use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::error::Error;
+use crate::http::Reply;
 use crate::model::{Mirror, MirrorHealth};
 use crate::store::{NewMirror, Snapshot};
 

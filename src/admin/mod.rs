@@ -10,8 +10,6 @@
 //! section. Sections cannot forget a check.
 
 pub mod auth;
-pub mod form;
-pub mod multipart;
 pub mod page;
 #[cfg(test)]
 pub mod testing;
@@ -29,23 +27,20 @@ pub mod reports;
 pub mod stats;
 pub mod users;
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, LOCATION, SET_COOKIE};
-use hyper::{HeaderMap, Method, Response, StatusCode};
+use hyper::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE};
+use hyper::{HeaderMap, Method, StatusCode};
 use maud::{Markup, html};
 
-use crate::bounce::Reply;
 use crate::error::Result;
+use crate::http::Reply;
+pub use crate::http::form::Form;
 use crate::model::User;
 use crate::network::Network;
 use crate::sentry::Sentry;
 use auth::{Area, Flash, Sessions, Throttle};
-pub use form::Form;
 
 /// Request bodies larger than this are refused (checksum and GeoIP file
 /// uploads are the largest things the admin receives).
@@ -74,9 +69,7 @@ pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
 /// Whether the request arrived over HTTPS at the proxy (its
 /// `https_header` says `https`): cookies are then `Secure` `__Host-` ones.
 fn over_https(admin: &Admin, headers: &HeaderMap) -> bool {
-    headers
-        .get(admin.https_header.as_str())
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+    crate::http::arrived_over_https(headers, &admin.https_header)
 }
 
 /// The admin application: the network it manages and its sessions.
@@ -120,21 +113,7 @@ impl Admin {
     }
 }
 
-/// One admin request, read whole.
-pub struct Request<'a> {
-    /// GET, POST, …
-    pub method: &'a Method,
-    /// The path below `/admin` (`/`, `/mirrors/x`).
-    pub path: &'a str,
-    /// The raw query string.
-    pub query: &'a str,
-    /// Request headers.
-    pub headers: &'a HeaderMap,
-    /// The body (empty for GET).
-    pub body: &'a [u8],
-    /// The client's address (for login throttling).
-    pub peer: IpAddr,
-}
+pub use crate::http::Request;
 
 /// What a section sees of a request: the path segments below its name
 /// (decoded), whether it is a POST, and the form or query fields.
@@ -204,7 +183,7 @@ impl Ctx<'_> {
         title: &str,
         body: Markup,
     ) -> Reply {
-        html_reply(status, page::layout(Some(self), section, title, body))
+        crate::http::html(status, page::layout(Some(self), section, title, body))
     }
 
     /// After a successful POST: show `message` on the next page and go
@@ -217,7 +196,7 @@ impl Ctx<'_> {
                 text: message.into(),
             },
         );
-        see_other(to)
+        crate::http::see_other(to)
     }
 
     /// After a failed POST whose page cannot show the form again: show
@@ -230,7 +209,7 @@ impl Ctx<'_> {
                 text: message.into(),
             },
         );
-        see_other(to)
+        crate::http::see_other(to)
     }
 
     /// Starts a sentry run in the background (the server's checker, or one
@@ -329,13 +308,13 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
     let secure = over_https(admin, req.headers);
     let post = req.method == Method::POST;
     if !post && req.method != Method::GET && req.method != Method::HEAD {
-        return plain(
+        return crate::http::text(
             StatusCode::METHOD_NOT_ALLOWED,
-            "405 the admin pages take GET and POST\n",
+            "405 the admin pages take GET and POST\n".into(),
         );
     }
     match req.path {
-        "" => return see_other("/admin/"),
+        "" => return crate::http::see_other("/admin/"),
         "/login" => return login(admin, req, secure),
         _ => {}
     }
@@ -362,7 +341,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         } else {
             format!("/admin{}?{}", req.path, req.query)
         };
-        return see_other(&format!("/admin/login?next={}", page::seg(&next)));
+        return crate::http::see_other(&format!("/admin/login?next={}", page::seg(&next)));
     };
     let mut segments = req
         .path
@@ -382,13 +361,12 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         session: session_id.to_string(),
     };
     let form = if post {
-        let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let form = match Form::parse(content_type, req.body) {
+        let form = match Form::parse(req.content_type(), req.body) {
             Ok(f) => f,
             Err(e) => {
-                return plain(
+                return crate::http::text(
                     StatusCode::BAD_REQUEST,
-                    &format!("400 unreadable form: {e}\n"),
+                    format!("400 unreadable form: {e}\n"),
                 );
             }
         };
@@ -399,7 +377,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         }
         if section == "logout" {
             admin.sessions.end(session_id);
-            let mut reply = see_other("/admin/login");
+            let mut reply = crate::http::see_other("/admin/login");
             set_cookie(&mut reply, &auth::set_cookie(session_cookie, None, secure));
             return reply;
         }
@@ -452,8 +430,7 @@ fn area(section: &str, rest: &[String]) -> Area {
 /// The login page and form.
 fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     let form = if req.method == Method::POST {
-        let content_type = req.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        Form::parse(content_type, req.body).unwrap_or_default()
+        Form::parse(req.content_type(), req.body).unwrap_or_default()
     } else {
         Form::from_query(req.query)
     };
@@ -556,7 +533,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         admin.sessions.end(old);
     }
     let id = admin.sessions.start(&user, now);
-    let mut reply = see_other(next);
+    let mut reply = crate::http::see_other(next);
     set_cookie(
         &mut reply,
         &auth::set_cookie(session_cookie, Some(&id), secure),
@@ -624,7 +601,7 @@ fn login_page(
     user: &str,
     error: Option<&str>,
 ) -> Reply {
-    html_reply(
+    crate::http::html(
         status,
         page::layout(
             None,
@@ -646,34 +623,8 @@ fn login_page(
     )
 }
 
-/// An HTML reply.
-pub fn html_reply(status: StatusCode, markup: Markup) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(markup.into_string())));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    reply
-}
-
-/// A plain-text reply.
-pub fn plain(status: StatusCode, text: &str) -> Reply {
-    crate::bounce::text(status, text.to_string())
-}
-
-/// 303 See Other to `to`.
-pub fn see_other(to: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::new()));
-    *reply.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(v) = HeaderValue::from_str(to) {
-        reply.headers_mut().insert(LOCATION, v);
-    }
-    reply
-}
-
 fn forbidden(why: &str) -> Reply {
-    html_reply(
+    crate::http::html(
         StatusCode::FORBIDDEN,
         page::layout(
             None,
@@ -698,7 +649,7 @@ mod tests {
     use crate::model::Role;
 
     /// POSTs the login form with a valid login token.
-    fn log_in(admin: &super::Admin, user: &str, password: &str) -> crate::bounce::Reply {
+    fn log_in(admin: &super::Admin, user: &str, password: &str) -> crate::http::Reply {
         let token = super::auth::random_token();
         let body = format!(
             "csrf={token}&user={}&password={}",

@@ -13,7 +13,7 @@ use maud::html;
 use super::auth::Area;
 use super::page::{self, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
+use crate::http::Reply;
 
 /// Answers requests below `/admin/oses`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {

@@ -11,8 +11,8 @@ use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, plural, seg};
 use super::{Ctx, Page};
-use crate::bounce::Reply;
 use crate::chart::{self, Series, thousands};
+use crate::http::Reply;
 use crate::model::{Event, Mirror, MirrorHealth, Product, SentryRun};
 
 /// Products shown in the uptake table.

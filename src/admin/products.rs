@@ -34,8 +34,8 @@ use maud::{Markup, html};
 use super::auth::Area;
 use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::error::Error;
+use crate::http::Reply;
 use crate::index::{Index, Uptake};
 use crate::model::{Product, ProductId};
 use crate::store::NewProduct;
@@ -54,7 +54,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
             _ => ctx.not_found("There is no such product action."),
         },
         (false, [name]) => detail(ctx, name, None),
-        (false, [name, ..]) => super::see_other(&product_url(name)),
+        (false, [name, ..]) => crate::http::see_other(&product_url(name)),
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "languages"]) => languages(ctx, name, &page.form),
         (true, [name, "locations"]) => location_add(ctx, name, &page.form),

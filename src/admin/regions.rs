@@ -14,8 +14,8 @@ use super::auth::Area;
 use super::geoip::Coverage;
 use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::error::Error;
+use crate::http::Reply;
 use crate::model::{Mirror, Region};
 use crate::store::Snapshot;
 

@@ -19,16 +19,15 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use http_body_util::Full;
+use hyper::StatusCode;
 use hyper::body::Bytes;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::header::HeaderValue;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge};
 use super::{Ctx, Page};
-use crate::bounce::Reply;
 use crate::error::Result;
+use crate::http::Reply;
 use crate::model::SentryRun;
 use crate::sentry::report::file_name;
 use crate::store::Store;
@@ -288,13 +287,8 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
 
 /// A raw report reply: HTML under [`RAW_POLICY`], framable by admin pages.
 fn raw_reply(status: StatusCode, body: Bytes) -> Reply {
-    let mut reply = Response::new(Full::new(body));
-    *reply.status_mut() = status;
+    let mut reply = crate::http::with_type(status, "text/html; charset=utf-8", body);
     let h = reply.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
     h.insert(
         "content-security-policy",
         HeaderValue::from_static(RAW_POLICY),

@@ -16,16 +16,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
+use hyper::header::{CONTENT_DISPOSITION, HeaderValue};
 use maud::{Markup, html};
 
 use super::page::{self, field, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::chart::{self, Series, thousands};
+use crate::http::Reply;
 use crate::model::{LocationId, Product};
 use crate::store::{Counts, Snapshot};
 
@@ -638,12 +636,8 @@ fn csv(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let product = product.filter(|_| by.filtered());
     let rows = rows(by, &s, &counts, range, product);
     let text = csv_text(by, &rows);
-    let mut reply = Response::new(Full::new(Bytes::from(text)));
+    let mut reply = crate::http::with_type(StatusCode::OK, "text/csv; charset=utf-8", text);
     let headers = reply.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
     // Only fixed words and dates: always a valid header value.
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"bouncer-downloads-{}-{}-{}.csv\"",

@@ -10,7 +10,7 @@ use hyper::header::{CONTENT_TYPE, COOKIE, HeaderValue, LOCATION};
 use hyper::{HeaderMap, Method, StatusCode};
 
 use super::{Admin, Request, handle};
-use crate::bounce::Reply;
+use crate::http::Reply;
 use crate::model::{Role, User};
 use crate::network::Network;
 

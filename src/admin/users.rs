@@ -20,8 +20,8 @@ use maud::{Markup, html};
 use super::auth::Area;
 use super::page::{self, Badge, badge, csrf, seg};
 use super::{Ctx, Form, Page};
-use crate::bounce::Reply;
 use crate::error::{Error, Result};
+use crate::http::Reply;
 use crate::model::{Role, User};
 
 /// The shortest password accepted here.
@@ -484,7 +484,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
 /// After changing one's own password: this session has ended too, so a
 /// page without the navigation, pointing to the login.
 fn logged_out() -> Reply {
-    super::html_reply(
+    crate::http::html(
         StatusCode::OK,
         page::layout(
             None,

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use super::doc::{Doc, LocationDoc, ProductDoc, ProductLocations, UptakeItem};
 use super::{Api, Caller, Failure};
-use crate::admin::Form;
 use crate::error::Error;
+use crate::http::form::Form;
 use crate::model::{Location, Product, ProductId};
 use crate::store::{NewProduct, Snapshot};
 

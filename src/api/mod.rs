@@ -81,18 +81,16 @@ mod tests;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
 use hyper::header::{
     ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderName, HeaderValue, ORIGIN, RETRY_AFTER,
     VARY, WWW_AUTHENTICATE,
 };
-use hyper::{HeaderMap, Method, Response, StatusCode};
+use hyper::{HeaderMap, Method, StatusCode};
 
-use crate::admin::Form;
 use crate::admin::auth::{Area, Throttle, may_write};
-use crate::bounce::Reply;
 use crate::error::Error;
+use crate::http::Reply;
+use crate::http::form::Form;
 use crate::model::User;
 use crate::network::Network;
 use crate::ratelimit::{Limits, retry_after_secs};
@@ -143,27 +141,7 @@ impl Api {
     }
 }
 
-/// One API request, read whole.
-pub struct Request<'a> {
-    /// GET or POST.
-    pub method: &'a Method,
-    /// The path below `/api` (`/product_show`, `/product_add/`).
-    pub path: &'a str,
-    /// The raw query string.
-    pub query: &'a str,
-    /// Request headers (Authorization, Accept, Content-Type).
-    pub headers: &'a HeaderMap,
-    /// The body (form-encoded for POSTs).
-    pub body: &'a [u8],
-    /// The client's address.
-    pub peer: IpAddr,
-    /// The rate limits: per user once authenticated, per address when
-    /// authentication fails.
-    pub limits: &'a Limits,
-    /// The credentials, when they were checked before the body was read
-    /// ([`check_credentials`]); otherwise they are checked when needed.
-    pub checked: Option<Result<Caller, Failure>>,
-}
+pub use crate::http::Request;
 
 /// Whether `path` belongs to the API.
 pub fn serves(path: &str) -> bool {
@@ -305,10 +283,8 @@ fn respond(status: StatusCode, format: Format, doc: &Doc) -> Reply {
         Format::Xml => (doc.to_xml(), "text/xml; charset=utf-8"),
         Format::Json => (doc.to_json(), "application/json"),
     };
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
-    *reply.status_mut() = status;
+    let mut reply = crate::http::with_type(status, content_type, body);
     let headers = reply.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(VARY, HeaderValue::from_static("Accept"));
     headers.insert(
@@ -365,15 +341,29 @@ pub fn has_credentials(headers: &HeaderMap) -> bool {
 }
 
 /// Answers an API request. Blocking: call it off the async workers.
-pub fn handle(api: &Api, req: &Request<'_>) -> Reply {
+/// `limits` are the rate limits (per user once authenticated, per address
+/// when authentication fails); `checked`, the credentials when they were
+/// checked before the body was read ([`check_credentials`]), else they
+/// are checked when needed.
+pub fn handle(
+    api: &Api,
+    req: &Request<'_>,
+    limits: &Limits,
+    checked: Option<Result<Caller, Failure>>,
+) -> Reply {
     let format = Format::of(req.headers);
-    match answer(api, req) {
+    match answer(api, req, limits, checked) {
         Ok(doc) => respond(StatusCode::OK, format, &doc),
         Err(failure) => failure.reply(format),
     }
 }
 
-fn answer(api: &Api, req: &Request<'_>) -> Result<Doc, Failure> {
+fn answer(
+    api: &Api,
+    req: &Request<'_>,
+    limits: &Limits,
+    checked: Option<Result<Caller, Failure>>,
+) -> Result<Doc, Failure> {
     let name = req.path.strip_prefix('/').unwrap_or(req.path);
     let name = name.strip_suffix('/').unwrap_or(name);
     if name.is_empty() {
@@ -402,9 +392,9 @@ fn answer(api: &Api, req: &Request<'_>) -> Result<Doc, Failure> {
             "a browser sent this write from another site; the API accepts writes only from tools or its own site",
         ));
     }
-    let caller = match &req.checked {
-        Some(checked) => checked.clone()?,
-        None => check_credentials(api, req.headers, req.peer, req.limits)?,
+    let caller = match checked {
+        Some(checked) => checked?,
+        None => check_credentials(api, req.headers, req.peer, limits)?,
     };
     if endpoint.writes && !may_write(caller.user.role, Area::Releases) {
         return Err(Failure::new(

@@ -226,9 +226,9 @@ impl Call {
                 headers: &self.headers,
                 body: &self.body,
                 peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-                limits: &crate::ratelimit::Limits::new(0, 0),
-                checked: None,
             },
+            &crate::ratelimit::Limits::new(0, 0),
+            None,
         );
         let status = reply.status();
         let headers = reply.headers().clone();

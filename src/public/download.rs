@@ -30,16 +30,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
+use hyper::StatusCode;
 use hyper::header::{
     ACCEPT_LANGUAGE, CACHE_CONTROL, HeaderMap, HeaderValue, LOCATION, USER_AGENT, VARY,
 };
-use hyper::{Response, StatusCode};
 use maud::{Markup, PreEscaped, html};
 
 use super::{Public, Request};
-use crate::bounce::Reply;
+use crate::http::Reply;
 use crate::model::ProductId;
 use crate::store::Snapshot;
 
@@ -903,15 +901,10 @@ pub fn page(public: &Public, req: &Request<'_>) -> Reply {
 
 /// 302 to `location` (ASCII: every value is percent-encoded).
 fn redirect(location: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(format!("Found: {location}\n"))));
-    *reply.status_mut() = StatusCode::FOUND;
+    let mut reply = crate::http::text(StatusCode::FOUND, format!("Found: {location}\n"));
     if let Ok(v) = HeaderValue::from_str(location) {
         reply.headers_mut().insert(LOCATION, v);
     }
-    reply.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     reply
 }
 

@@ -15,14 +15,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
+use hyper::header::{CACHE_CONTROL, HeaderValue};
 
 use super::{Public, Request, mirrors};
-use crate::bounce::Reply;
 use crate::chart::thousands;
+use crate::http::Reply;
 use crate::model::{self, MirrorId};
 use crate::store::{Counts, Snapshot};
 
@@ -73,7 +71,7 @@ const FEEDS: &[Kind] = &[
 /// Answers `/feeds/NAME`: one of the four feeds, or 404 for any other name.
 pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> Reply {
     let Some(kind) = FEEDS.iter().find(|k| k.name == name) else {
-        return crate::bounce::not_found(req.headers, crate::index::Miss::Path);
+        return crate::http::not_found(req.headers, crate::http::UNKNOWN_FILE);
     };
     let name = kind.name;
     let site = req.site(public);
@@ -427,13 +425,12 @@ pub fn rfc822(unix_secs: u64) -> String {
 
 /// A feed reply, cacheable by readers and proxies for [`TTL_MINUTES`].
 fn rss(body: &str) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body.to_string())));
-    let headers = reply.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/rss+xml; charset=utf-8"),
+    let mut reply = crate::http::with_type(
+        StatusCode::OK,
+        "application/rss+xml; charset=utf-8",
+        body.to_string(),
     );
-    headers.insert(
+    reply.headers_mut().insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
@@ -443,7 +440,7 @@ fn rss(body: &str) -> Reply {
 /// 503 for a database that cannot be read right now (not cached).
 fn unavailable(e: &crate::error::Error) -> Reply {
     crate::log::error("a feed could not be built", &[("error", &e)]);
-    let mut reply = crate::bounce::text(
+    let mut reply = crate::http::text(
         StatusCode::SERVICE_UNAVAILABLE,
         "503 the feed cannot be built right now; try again in a minute\n".into(),
     );
@@ -459,6 +456,7 @@ mod tests {
     use crate::model::{Availability, CountBatch, MirrorHealth, ProductId, Region};
     use crate::public::testing::{body, get, public};
     use crate::store::{NewMirror, NewProduct};
+    use hyper::header::CONTENT_TYPE;
 
     const HOSTILE: &str = "<script>&\"'";
     const UNICODE: &str = "ünïcødé-☃-火狐";
@@ -760,7 +758,7 @@ mod tests {
         ] {
             let reply = get(&public, path, &[]);
             assert_eq!(reply.status(), StatusCode::NOT_FOUND, "{path}");
-            assert_eq!(body(reply), crate::bounce::NOT_FOUND_BODY, "{path}");
+            assert_eq!(body(reply), crate::http::NOT_FOUND_BODY, "{path}");
         }
     }
 

@@ -25,8 +25,8 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::{Public, Request, broken, html as html_reply, page};
-use crate::bounce::Reply;
 use crate::chart::thousands;
+use crate::http::Reply;
 use crate::model::{Mirror, MirrorHealth, MirrorId};
 
 /// Days of traffic the share column covers (today included).

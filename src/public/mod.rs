@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
-use hyper::{HeaderMap, Method, Response, StatusCode};
+use hyper::header::{CACHE_CONTROL, HeaderName, HeaderValue};
+use hyper::{HeaderMap, Method, StatusCode};
 
-use crate::bounce::Reply;
 use crate::error::Result;
+use crate::http::Reply;
 use crate::network::Network;
 use crate::store::{Counts, Snapshot};
 
@@ -101,11 +101,8 @@ impl Request<'_> {
                         .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
             })
             .unwrap_or("localhost");
-        let https = self.via_proxy
-            && self
-                .headers
-                .get(public.https_header.as_str())
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        let https =
+            self.via_proxy && crate::http::arrived_over_https(self.headers, &public.https_header);
         format!("{}://{host}", if https { "https" } else { "http" })
     }
 }
@@ -209,7 +206,7 @@ impl Public {
 
 impl Rendered {
     fn reply(&self) -> Reply {
-        let mut reply = Response::new(Full::new(self.body.clone()));
+        let mut reply = Reply::new(Full::new(self.body.clone()));
         *reply.status_mut() = self.status;
         *reply.headers_mut() = self.headers.clone();
         reply
@@ -241,7 +238,7 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; 
 /// Answers a public request. Blocking: call it off the async workers.
 pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     if req.method != Method::GET && req.method != Method::HEAD {
-        let mut reply = crate::bounce::text(
+        let mut reply = crate::http::text(
             StatusCode::METHOD_NOT_ALLOWED,
             "405 only GET and HEAD are allowed here\n".into(),
         );
@@ -256,7 +253,7 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
         "/stats" => trends::page(public, req),
         _ => match req.path.strip_prefix("/feeds/") {
             Some(feed) => feeds::feed(public, req, feed),
-            None => crate::bounce::not_found(req.headers, crate::index::Miss::Path),
+            None => crate::http::not_found(req.headers, crate::http::UNKNOWN_FILE),
         },
     };
     let status = reply.status();
@@ -279,16 +276,7 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     reply
 }
 
-/// An HTML reply.
-pub fn html(status: StatusCode, markup: maud::Markup) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(markup.into_string())));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    reply
-}
+pub use crate::http::html;
 
 /// 500 for a database that cannot be read: the reason goes to the log,
 /// not to the public.

@@ -7,7 +7,7 @@ use hyper::header::HeaderValue;
 use hyper::{HeaderMap, Method};
 
 use super::{Public, Request, handle};
-use crate::bounce::Reply;
+use crate::http::Reply;
 use crate::network::Network;
 
 /// A public site over an empty network, and the directory that holds it.

@@ -23,8 +23,8 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::{Public, Request, broken, html as html_reply, page};
-use crate::bounce::Reply;
 use crate::chart::{self, Series, thousands};
+use crate::http::Reply;
 use crate::model::{Product, ProductId};
 use crate::store::{Counts, Snapshot};
 
