@@ -97,56 +97,9 @@ impl Default for Config {
     }
 }
 
-/// Raw settings as given on the command line.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    /// `--listen`.
-    pub listen: Option<String>,
-    /// `--admin-listen`.
-    pub admin_listen: Option<String>,
-    /// `--threads`.
-    pub threads: Option<usize>,
-    /// `--default-os`.
-    pub default_os: Option<String>,
-    /// `--default-lang`.
-    pub default_lang: Option<String>,
-    /// `--home-url`.
-    pub home_url: Option<String>,
-    /// `--fallback-url`.
-    pub fallback_url: Option<String>,
-    /// `--cache-max-age`.
-    pub cache_max_age: Option<u32>,
-    /// `--https-header`.
-    pub https_header: Option<String>,
-    /// `--max-connections`.
-    pub max_connections: Option<usize>,
-    /// `--header-timeout` in seconds.
-    pub header_timeout: Option<u64>,
-    /// `--admin-rate`.
-    pub admin_rate: Option<u32>,
-    /// `--user-rate`.
-    pub user_rate: Option<u32>,
-    /// `--flush-interval-ms` (for tests).
-    pub flush_interval_ms: Option<u64>,
-    /// `--no-count`.
-    pub no_count: bool,
-    /// `--trusted-proxy` (repeatable).
-    pub trusted_proxies: Vec<String>,
-    /// `--allow-ip-override`.
-    pub ip_override: bool,
-    /// `--geoip`.
-    pub geoip_file: Option<String>,
-    /// `--public-metrics`.
-    pub public_metrics: bool,
-    /// `--access-log`.
-    pub access_log: Option<String>,
-    /// `--access-log-format`.
-    pub access_log_format: Option<String>,
-}
-
 impl Config {
     /// Validates raw settings.
-    pub fn from_settings(s: Settings) -> Result<Config> {
+    pub fn from_cli(s: &crate::cli::Serve) -> Result<Config> {
         let mut c = Config::default();
         let address = |what: &'static str, a: String| {
             a.parse::<SocketAddr>().map_err(|_| {
@@ -156,34 +109,34 @@ impl Config {
                 )
             })
         };
-        if let Some(listen) = s.listen {
+        if let Some(listen) = s.listen.clone() {
             c.listen = address("listen address", listen)?;
         }
-        if let Some(listen) = s.admin_listen {
+        if let Some(listen) = s.admin_listen.clone() {
             c.admin_listen = Some(address("admin listen address", listen)?);
         }
         if let Some(t) = s.threads {
             c.threads = t;
         }
-        if let Some(os) = s.default_os {
-            c.default_os = crate::validate::os(&os)?;
+        if let Some(os) = &s.default_os {
+            c.default_os = crate::validate::os(os)?;
         }
-        if let Some(lang) = s.default_lang {
-            c.default_lang = crate::validate::lang(&lang)?;
+        if let Some(lang) = &s.default_lang {
+            c.default_lang = crate::validate::lang(lang)?;
         }
-        if let Some(url) = s.home_url {
+        if let Some(url) = &s.home_url {
             c.home_url = HeaderValue::from_str(url.trim()).map_err(|_| {
                 Error::invalid("home URL", format!("{url:?} is not a valid header value"))
             })?;
         }
-        if let Some(url) = s.fallback_url {
-            c.fallback_url = Some(crate::validate::base_url(&url)?);
+        if let Some(url) = &s.fallback_url {
+            c.fallback_url = Some(crate::validate::base_url(url)?);
         }
         if let Some(age) = s.cache_max_age {
             c.cache_control = HeaderValue::from_str(&format!("max-age={age}"))
                 .expect("digits are a valid header value");
         }
-        if let Some(h) = s.https_header {
+        if let Some(h) = &s.https_header {
             let h = h.trim().to_ascii_lowercase();
             if hyper::header::HeaderName::from_bytes(h.as_bytes()).is_err() {
                 return Err(Error::invalid(
@@ -221,13 +174,13 @@ impl Config {
             c.flush_interval = Duration::from_millis(ms);
         }
         c.counting = !s.no_count;
-        c.trusted_proxies = crate::client::TrustedProxies::parse(&s.trusted_proxies)?;
-        c.ip_override = s.ip_override;
-        c.geoip_file = s.geoip_file.map(std::path::PathBuf::from);
+        c.trusted_proxies = crate::client::TrustedProxies::parse(&s.trusted_proxy)?;
+        c.ip_override = s.allow_ip_override;
+        c.geoip_file = s.geoip.as_ref().map(std::path::PathBuf::from);
         c.public_metrics = s.public_metrics;
-        c.access_log = s.access_log.map(std::path::PathBuf::from);
-        if let Some(format) = s.access_log_format {
-            c.access_log_format = crate::log::access::Format::parse(&format)?;
+        c.access_log = s.access_log.as_ref().map(std::path::PathBuf::from);
+        if let Some(format) = &s.access_log_format {
+            c.access_log_format = crate::log::access::Format::parse(format)?;
         }
         Ok(c)
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hyper::StatusCode;
 
 use crate::cli::Demo;
-use crate::config::{Config, Settings};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::FileInfo;
 use crate::network::Network;
@@ -201,7 +201,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
             ),
         });
     }
-    let mut settings = Settings {
+    let serve = crate::cli::Serve {
         listen: Some(
             args.listen
                 .clone()
@@ -209,11 +209,10 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         ),
         threads: args.threads,
         // The demo runs on loopback: let `?ip=` show the regions.
-        ip_override: true,
-        ..Settings::default()
+        allow_ip_override: true,
+        ..crate::cli::Serve::default()
     };
-    settings.home_url = None;
-    let mut config = Config::from_settings(settings)?;
+    let mut config = Config::from_cli(&serve)?;
     // Port 0 (`--listen 127.0.0.1:0`): take a free port now, so the guide
     // prints the real one; held until just before the server binds it.
     let reserved = if config.listen.port() == 0 {
@@ -227,17 +226,17 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         None
     };
     let (sentry_config, schedule) =
-        crate::server::sentry_settings(&place.db, &crate::cli::Serve::default());
-    let counters = crate::server::counters(&network, &config);
+        crate::app::sentry_settings(&place.db, &crate::cli::Serve::default());
+    let counters = crate::app::counters(&network, &config);
     let serve_counters = counters.clone();
     let no_serve = args.no_serve;
     let db = place.db.clone();
     let dir = place.dir.clone();
     let temporary = place.temporary;
-    crate::server::run_then_flush(config.threads, &counters, async move {
+    crate::app::run_then_flush(config.threads, &counters, async move {
         // Installed first, so a signal while the network is being built
         // still ends the demo through here (and its files are removed).
-        let stop = crate::server::shutdown_signal()?;
+        let stop = crate::app::shutdown_signal()?;
         tokio::pin!(stop);
         let prepare = prepare(&network, &dir, sentry_config.clone());
         let guide = tokio::select! {
@@ -251,7 +250,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         drop(reserved);
         let grace = config.shutdown_grace;
         let sentry = Some((sentry_config, schedule));
-        let serving = crate::server::serve_network(&db, network, config, sentry, serve_counters);
+        let serving = crate::app::serve_network(&db, network, config, sentry, serve_counters);
         tokio::pin!(serving);
         tokio::select! {
             served = &mut serving => served,

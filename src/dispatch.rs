@@ -40,7 +40,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
     let outcome = match &cli.command {
         Command::Serve(args) => {
             let db = PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into()));
-            crate::server::serve(&db, args).map(|_| Outcome::ok(String::new()))
+            crate::app::serve(&db, args).map(|_| Outcome::ok(String::new()))
         }
         Command::Demo(args) => {
             crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new()))

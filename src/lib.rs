@@ -18,7 +18,8 @@
 //! - [`client`]: the client's address (trusted proxies, `X-Forwarded-For`).
 //! - [`ratelimit`]: per-client rate limits for the admin pages and the API (429).
 //! - [`http`]: HTTP plumbing every listener shares: replies, the request view, body reading, forms.
-//! - [`server`]: the HTTP server (hyper), routes, limits, graceful shutdown.
+//! - [`server`]: the HTTP listener loop (hyper) and its router: limits, graceful shutdown.
+//! - [`app`]: wiring a serving process: runtime, sentry thread, control socket, access log, listeners.
 //! - [`metrics`]: `/metrics` in Prometheus text format; lock-free request tallies.
 //! - [`log`]: structured (logfmt) event logs on stderr, and the access log.
 //! - [`control`]: the local control socket that lets CLI commands reach a running server.
@@ -35,6 +36,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod assets;
 pub mod bounce;
 pub mod chart;

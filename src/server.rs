@@ -21,10 +21,7 @@ use crate::bounce::{Bouncer, not_found};
 use crate::http::reply::secure;
 use crate::http::{Reply, body, json, text};
 use crate::index::Miss;
-use crate::metrics::{Site, TRAFFIC};
-
-/// Connections the kernel queues before they are accepted.
-const LISTEN_BACKLOG: u32 = 4096;
+use crate::metrics::TRAFFIC;
 
 /// Answers one request. Pure routing: tests call it without a socket.
 pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Reply {
@@ -71,17 +68,58 @@ fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
-/// What a listener serves besides redirects.
-#[derive(Clone, Default)]
-pub struct Sites {
-    /// The admin pages under `/admin/`.
-    pub admin: Option<Arc<Admin>>,
+/// A site a listener may serve besides redirects.
+#[derive(Clone)]
+pub enum Site {
+    /// The admin pages under `/admin/`, and `/metrics` beside them.
+    Admin(Arc<Admin>),
     /// The public pages (download form, mirror list, feeds, trends).
-    pub public: Option<Arc<crate::public::Public>>,
+    Public(Arc<crate::public::Public>),
     /// The release-automation API under `/api/`.
-    pub api: Option<Arc<crate::api::Api>>,
-    /// Where each request is logged, if anywhere.
-    pub access_log: Option<Arc<crate::log::access::AccessLog>>,
+    Api(Arc<crate::api::Api>),
+}
+
+/// What one listener serves: its sites, then redirects for every other
+/// path; and where it logs each request, if anywhere.
+#[derive(Clone, Default)]
+pub struct Router {
+    sites: Vec<Site>,
+    access_log: Option<Arc<crate::log::access::AccessLog>>,
+}
+
+/// Where a request goes.
+enum Route<'a> {
+    Metrics,
+    Admin(&'a Arc<Admin>),
+    Public(&'a Arc<crate::public::Public>),
+    Api(&'a Arc<crate::api::Api>),
+    /// Redirects, heartbeats, assets and 404s ([`route`]).
+    Bounce,
+}
+
+impl Router {
+    /// A listener serving `sites` (whose paths do not overlap) besides
+    /// redirects, logging to `access_log`.
+    pub fn new(sites: Vec<Site>, access_log: Option<Arc<crate::log::access::AccessLog>>) -> Router {
+        Router { sites, access_log }
+    }
+
+    fn route(&self, method: &Method, path: &str) -> Route<'_> {
+        for site in &self.sites {
+            match site {
+                Site::Admin(_) if path == "/metrics" && is_get_or_head(method) => {
+                    return Route::Metrics;
+                }
+                Site::Admin(admin) if is_admin_path(path) => return Route::Admin(admin),
+                Site::Public(public) if crate::public::serves(path) => {
+                    return Route::Public(public);
+                }
+                Site::Api(api) if crate::api::serves(path) => return Route::Api(api),
+                _ => {}
+            }
+        }
+        Route::Bounce
+    }
 }
 
 /// A reply ready at once (the redirect path: no allocation for a future)
@@ -270,7 +308,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Reply {
 pub async fn run(
     listener: TcpListener,
     app: Arc<Bouncer>,
-    sites: Sites,
+    router: Router,
     shutdown: impl Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
@@ -311,24 +349,20 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let sites = sites.clone();
+        let router = router.clone();
         let limits = limits.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let path = req.uri().path();
             // Behind trusted proxies, throttles count the real client.
             let client = || app.config.trusted_proxies.client(peer.ip(), req.headers());
             // Taken before the request moves into a page's future.
-            let entry =
-                (sites.access_log.as_ref()).map(|_| crate::log::access::Entry::new(client(), &req));
-            let reply = match (&sites.admin, &sites.public, &sites.api) {
-                // Where the admin pages are served, and nowhere else.
-                (Some(_), _, _) if path == "/metrics" && is_get_or_head(req.method()) => {
-                    metrics_answer(&app, &sites, &req, peer.ip())
-                }
-                (Some(admin), _, _) if is_admin_path(path) => {
-                    TRAFFIC.page(Site::Admin);
+            let entry = (router.access_log.as_ref())
+                .map(|_| crate::log::access::Entry::new(client(), &req));
+            let reply = match router.route(req.method(), path) {
+                Route::Metrics => metrics_answer(&app, &router, &req, peer.ip()),
+                Route::Admin(admin) => {
+                    TRAFFIC.page(crate::metrics::Site::Admin);
                     let client = client();
-                    // Logged-in users are limited per user, others per address.
                     let allowed = match crate::admin::session_user(admin, req.headers()) {
                         Some(user) => limits.user(&user),
                         None => limits.anonymous(client),
@@ -338,16 +372,14 @@ pub async fn run(
                         Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
                     }
                 }
-                (_, Some(public), _) if crate::public::serves(path) => {
-                    TRAFFIC.page(Site::Public);
+                Route::Public(public) => {
+                    TRAFFIC.page(crate::metrics::Site::Public);
                     let via_proxy = app.config.trusted_proxies.contains(peer.ip());
                     Answer::Later(Box::pin(public_reply(public.clone(), req, via_proxy)))
                 }
-                (_, _, Some(api)) if crate::api::serves(path) => {
-                    TRAFFIC.page(Site::Api);
+                Route::Api(api) => {
+                    TRAFFIC.page(crate::metrics::Site::Api);
                     let client = client();
-                    // With credentials, the API applies the limits once it
-                    // knows whether they are right.
                     let allowed = if crate::api::has_credentials(req.headers()) {
                         Ok(())
                     } else {
@@ -363,15 +395,15 @@ pub async fn run(
                         Err(wait) => Answer::Now(Some(crate::api::too_many(req.headers(), wait))),
                     }
                 }
-                _ if crate::metrics::is_redirect_path(path) => {
+                Route::Bounce if crate::metrics::is_redirect_path(path) => {
                     let started = std::time::Instant::now();
                     let reply = route(&app, &req, peer.ip());
                     TRAFFIC.redirect(reply.status(), started.elapsed());
                     Answer::Now(Some(reply))
                 }
-                _ => Answer::Now(Some(route(&app, &req, peer.ip()))),
+                Route::Bounce => Answer::Now(Some(route(&app, &req, peer.ip()))),
             };
-            let reply = match (entry, &sites.access_log) {
+            let reply = match (entry, &router.access_log) {
                 (Some(entry), Some(log)) => logged(reply, entry, log),
                 _ => reply,
             };
@@ -410,16 +442,16 @@ fn is_get_or_head(method: &Method) -> bool {
 /// client it is not for ([`crate::metrics::allowed`]).
 fn metrics_answer<B>(
     app: &Arc<Bouncer>,
-    sites: &Sites,
+    router: &Router,
     req: &Request<B>,
     peer: std::net::IpAddr,
 ) -> Answer {
     if !crate::metrics::allowed(&app.config, peer, req.headers()) {
         return Answer::Now(Some(not_found(req.headers(), Miss::Path)));
     }
-    TRAFFIC.page(Site::Metrics);
+    TRAFFIC.page(crate::metrics::Site::Metrics);
     let app = app.clone();
-    let dropped = sites.access_log.as_ref().map(|log| log.dropped());
+    let dropped = router.access_log.as_ref().map(|log| log.dropped());
     Answer::Later(Box::pin(body::blocking(METRICS_FAILED, move || {
         crate::metrics::reply(crate::metrics::render(&app, &TRAFFIC, dropped))
     })))
@@ -453,327 +485,6 @@ fn logged(
             }))
         }
         answer => answer,
-    }
-}
-
-/// Installs handlers for SIGTERM and SIGINT (ctrl-c) now, and returns a
-/// future that resolves when either arrives. Installing before the server
-/// announces itself means a signal sent right after the announcement is
-/// never lost to the default action (which would skip the counter flush).
-/// Must be called inside the runtime.
-pub fn shutdown_signal() -> crate::error::Result<impl Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let install = |kind| {
-        signal(kind).map_err(|e| crate::error::Error::io("cannot install signal handlers", e))
-    };
-    let mut term = install(SignalKind::terminate())?;
-    let mut int = install(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-    })
-}
-
-/// Builds the tokio runtime with `threads` workers (0: one per core).
-pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if threads > 0 {
-        builder.worker_threads(threads);
-    }
-    builder
-        .enable_all()
-        // Hand each worker's download counts over when it idles or stops.
-        .on_thread_park(crate::counters::flush_thread)
-        .on_thread_stop(crate::counters::flush_thread)
-        .thread_name("http")
-        .build()
-        .map_err(|e| crate::error::Error::io("cannot start the HTTP runtime", e))
-}
-
-/// The counting service `config` asks for.
-pub fn counters(
-    network: &Arc<crate::network::Network>,
-    config: &crate::config::Config,
-) -> Arc<crate::counters::Counters> {
-    Arc::new(if config.counting {
-        crate::counters::Counters::start(network.clone(), config.flush_interval)
-    } else {
-        crate::counters::Counters::off()
-    })
-}
-
-/// Runs `serving` on a runtime with `threads` workers, then stops the
-/// runtime (its workers hand over their last counts as they stop) and
-/// flushes `counters`.
-pub fn run_then_flush(
-    threads: usize,
-    counters: &crate::counters::Counters,
-    serving: impl Future<Output = crate::error::Result<()>>,
-) -> crate::error::Result<()> {
-    let runtime = runtime(threads)?;
-    let result = runtime.block_on(serving);
-    drop(runtime);
-    counters.stop();
-    eprintln!("bouncer: stopped; counts flushed");
-    result
-}
-
-/// Serves `network` (opened live from `db`) until SIGTERM or ctrl-c:
-/// control socket, sentry's schedule, HTTP. On the way out: stop
-/// accepting, finish requests, stop sentry, remove the socket. The caller
-/// flushes `counters` once the runtime has stopped ([`run_then_flush`]).
-pub async fn serve_network(
-    db: &std::path::Path,
-    network: Arc<crate::network::Network>,
-    config: crate::config::Config,
-    sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
-    counters: Arc<crate::counters::Counters>,
-) -> crate::error::Result<()> {
-    crate::metrics::mark_start();
-    let access_log = match &config.access_log {
-        Some(path) => Some(access_log(path, config.access_log_format)?),
-        None => None,
-    };
-    let sentry = sentry.map(|(sentry_config, schedule)| {
-        let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
-        let runner = sentry.clone();
-        let thread = std::thread::Builder::new()
-            .name("sentry".into())
-            .spawn(move || runner.run_schedule(&schedule))
-            .ok();
-        (sentry, thread)
-    });
-    let ctx = Arc::new(crate::commands::Context {
-        network: network.clone(),
-        db: db.to_path_buf(),
-        sentry: sentry.as_ref().map(|(s, _)| s.clone()),
-    });
-    let control = match crate::control::listen(ctx) {
-        Ok(socket) => Some(socket),
-        Err(e) => {
-            crate::log::warn("other commands cannot reach this server", &[("error", &e)]);
-            None
-        }
-    };
-    let shutdown = shutdown_signal()?;
-    let bind = |addr: std::net::SocketAddr| async move {
-        let cannot = |e| crate::error::Error::io(format!("cannot listen on {addr}"), e);
-        // A deep accept queue: with the default 128, thousands of clients
-        // connecting at once see the kernel drop SYNs (1 s stalls).
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()
-        } else {
-            tokio::net::TcpSocket::new_v6()
-        }
-        .map_err(cannot)?;
-        socket.set_reuseaddr(true).map_err(cannot)?;
-        socket.bind(addr).map_err(cannot)?;
-        let listener = socket.listen(LISTEN_BACKLOG).map_err(cannot)?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;
-        Ok::<_, crate::error::Error>((listener, local))
-    };
-    let (listener, addr) = bind(config.listen).await?;
-    let admin_listener = match config.admin_listen {
-        Some(a) => Some(bind(a).await?),
-        None => None,
-    };
-    let mut admin = crate::admin::Admin::new(
-        network.clone(),
-        sentry.as_ref().map(|(s, _)| s.clone()),
-        sentry.as_ref().map_or_else(
-            || crate::commands::default_reports_dir(db),
-            |(s, _)| s.config().reports_dir.clone(),
-        ),
-    );
-    admin.https_header = config.https_header.clone();
-    let admin = Arc::new(admin);
-    let public = Arc::new(crate::public::Public::new(network.clone(), &config));
-    let api = Arc::new(crate::api::Api::with_throttle(
-        network.clone(),
-        admin.throttle.clone(),
-    ));
-    let stats = network.index().stats();
-    eprintln!(
-        "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
-        db.display(),
-        stats.products,
-        stats.locations,
-        stats.mirrors
-    );
-    let app = Arc::new(Bouncer::new(network, config, counters));
-    match admin_listener {
-        None => {
-            eprintln!("bouncer: admin pages on http://{addr}/admin/");
-            let sites = Sites {
-                admin: Some(admin),
-                public: Some(public),
-                api: Some(api),
-                access_log: access_log.clone(),
-            };
-            run(listener, app.clone(), sites, shutdown).await;
-        }
-        Some((admin_listener, admin_addr)) => {
-            eprintln!("bouncer: admin pages on http://{admin_addr}/admin/ (not on {addr})");
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let until_stopped = || {
-                let mut stopped = stopped.clone();
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                }
-            };
-            // Release tooling is an internal client: the API lives with
-            // the admin pages.
-            let public_sites = Sites {
-                admin: None,
-                public: Some(public),
-                api: None,
-                access_log: access_log.clone(),
-            };
-            let admin_sites = Sites {
-                admin: Some(admin),
-                public: None,
-                api: Some(api),
-                access_log: access_log.clone(),
-            };
-            let public = run(listener, app.clone(), public_sites, until_stopped());
-            let private = run(admin_listener, app.clone(), admin_sites, until_stopped());
-            let signal = async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            };
-            tokio::join!(public, private, signal);
-        }
-    }
-    if let Some((sentry, thread)) = sentry {
-        sentry.stop();
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-    drop(control);
-    if let Some(log) = access_log {
-        // Requests are over: write what is queued.
-        let _ = tokio::task::spawn_blocking(move || log.stop()).await;
-    }
-    Ok(())
-}
-
-/// Opens the access log at `path` and reopens it on every SIGHUP (after
-/// `logrotate` renamed it). Must be called inside the runtime.
-fn access_log(
-    path: &std::path::Path,
-    format: crate::log::access::Format,
-) -> crate::error::Result<Arc<crate::log::access::AccessLog>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let log = Arc::new(crate::log::access::AccessLog::open(path, format)?);
-    let mut hangup = signal(SignalKind::hangup())
-        .map_err(|e| crate::error::Error::io("cannot install the SIGHUP handler", e))?;
-    let reopen = Arc::downgrade(&log);
-    tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
-            match reopen.upgrade() {
-                Some(log) => log.reopen(),
-                None => break,
-            }
-        }
-    });
-    Ok(log)
-}
-
-/// `bouncer serve`.
-pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
-    crate::log::init(args.log_level.as_deref())?;
-    let config = crate::config::Config::from_settings(settings(args))?;
-    let network = Arc::new(
-        crate::network::Network::open(db, true).map_err(|e| match e {
-            crate::error::Error::Busy { .. } => crate::error::Error::InUse {
-                detail: format!(
-                    "{} is already served by another bouncer process; stop it first",
-                    db.display()
-                ),
-            },
-            e => e,
-        })?,
-    );
-    if let Some(file) = &config.geoip_file {
-        network.use_geoip_file(file)?;
-        let (v4, v6) = network.index().geo().len();
-        crate::log::info(
-            "GeoIP data read",
-            &[
-                ("file", &file.display()),
-                ("ipv4_ranges", &v4),
-                ("ipv6_ranges", &v6),
-            ],
-        );
-    }
-    let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
-    let counters = counters(&network, &config);
-    run_then_flush(
-        config.threads,
-        &counters,
-        serve_network(db, network, config, sentry, counters.clone()),
-    )
-}
-
-/// Sentry's configuration and schedule from `serve`'s flags.
-pub fn sentry_settings(
-    db: &std::path::Path,
-    args: &crate::cli::Serve,
-) -> (crate::sentry::SentryConfig, crate::sentry::Schedule) {
-    let dir = args.reports_dir.as_ref().map_or_else(
-        || crate::commands::default_reports_dir(db),
-        std::path::PathBuf::from,
-    );
-    let mut config = crate::sentry::SentryConfig::new(dir);
-    if let Some(t) = args.sentry_threads {
-        config.threads = t.max(1);
-    }
-    if let Some(t) = args.check_timeout {
-        config.probe.set_timeout(t);
-    }
-    let every = |flag: Option<u64>, default: Option<std::time::Duration>| match flag {
-        Some(0) => None,
-        Some(s) => Some(std::time::Duration::from_secs(s)),
-        None => default,
-    };
-    let d = crate::sentry::Schedule::default();
-    let schedule = crate::sentry::Schedule {
-        spot: every(args.spot_every, d.spot),
-        all: every(args.all_every, d.all),
-        hashes: every(args.hashes_every, d.hashes),
-    };
-    (config, schedule)
-}
-
-/// The raw settings in `serve`'s flags.
-pub fn settings(args: &crate::cli::Serve) -> crate::config::Settings {
-    crate::config::Settings {
-        listen: args.listen.clone(),
-        admin_listen: args.admin_listen.clone(),
-        threads: args.threads,
-        default_os: args.default_os.clone(),
-        default_lang: args.default_lang.clone(),
-        home_url: args.home_url.clone(),
-        fallback_url: args.fallback_url.clone(),
-        cache_max_age: args.cache_max_age,
-        https_header: args.https_header.clone(),
-        max_connections: args.max_connections,
-        header_timeout: args.header_timeout,
-        admin_rate: args.admin_rate,
-        user_rate: args.user_rate,
-        flush_interval_ms: args.flush_interval_ms,
-        no_count: args.no_count,
-        trusted_proxies: args.trusted_proxy.clone(),
-        ip_override: args.allow_ip_override,
-        geoip_file: args.geoip.clone(),
-        public_metrics: args.public_metrics,
-        access_log: args.access_log.clone(),
-        access_log_format: args.access_log_format.clone(),
     }
 }
 
@@ -846,7 +557,7 @@ mod tests {
 
     #[test]
     fn configured_defaults_apply() {
-        let config = Config::from_settings(crate::config::Settings {
+        let config = Config::from_cli(&crate::cli::Serve {
             default_lang: Some("de".into()),
             home_url: Some("https://www.example.org/".into()),
             cache_max_age: Some(5),
@@ -865,7 +576,7 @@ mod tests {
 
     #[test]
     fn fallback_origin_never_downgrades() {
-        let config = Config::from_settings(crate::config::Settings {
+        let config = Config::from_cli(&crate::cli::Serve {
             fallback_url: Some("http://origin.example".into()),
             ..Default::default()
         })

@@ -1,0 +1,296 @@
+//! Wiring a serving process: the runtime, the sentry thread, the control
+//! socket, the access log, the listeners and their routers, and the order
+//! things stop in (stop accepting, finish requests, stop sentry, flush
+//! counters). [`crate::server`] is the listener loop and router only.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::bounce::Bouncer;
+use crate::server::{Router, Site, run};
+
+/// Connections the kernel queues before they are accepted.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Installs handlers for SIGTERM and SIGINT (ctrl-c) now, and returns a
+/// future that resolves when either arrives. Installing before the server
+/// announces itself means a signal sent right after the announcement is
+/// never lost to the default action (which would skip the counter flush).
+/// Must be called inside the runtime.
+pub fn shutdown_signal() -> crate::error::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install = |kind| {
+        signal(kind).map_err(|e| crate::error::Error::io("cannot install signal handlers", e))
+    };
+    let mut term = install(SignalKind::terminate())?;
+    let mut int = install(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    })
+}
+
+/// Builds the tokio runtime with `threads` workers (0: one per core).
+pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        builder.worker_threads(threads);
+    }
+    builder
+        .enable_all()
+        // Hand each worker's download counts over when it idles or stops.
+        .on_thread_park(crate::counters::flush_thread)
+        .on_thread_stop(crate::counters::flush_thread)
+        .thread_name("http")
+        .build()
+        .map_err(|e| crate::error::Error::io("cannot start the HTTP runtime", e))
+}
+
+/// The counting service `config` asks for.
+pub fn counters(
+    network: &Arc<crate::network::Network>,
+    config: &crate::config::Config,
+) -> Arc<crate::counters::Counters> {
+    Arc::new(if config.counting {
+        crate::counters::Counters::start(network.clone(), config.flush_interval)
+    } else {
+        crate::counters::Counters::off()
+    })
+}
+
+/// Runs `serving` on a runtime with `threads` workers, then stops the
+/// runtime (its workers hand over their last counts as they stop) and
+/// flushes `counters`.
+pub fn run_then_flush(
+    threads: usize,
+    counters: &crate::counters::Counters,
+    serving: impl Future<Output = crate::error::Result<()>>,
+) -> crate::error::Result<()> {
+    let runtime = runtime(threads)?;
+    let result = runtime.block_on(serving);
+    drop(runtime);
+    counters.stop();
+    eprintln!("bouncer: stopped; counts flushed");
+    result
+}
+
+/// Serves `network` (opened live from `db`) until SIGTERM or ctrl-c:
+/// control socket, sentry's schedule, HTTP. On the way out: stop
+/// accepting, finish requests, stop sentry, remove the socket. The caller
+/// flushes `counters` once the runtime has stopped ([`run_then_flush`]).
+pub async fn serve_network(
+    db: &std::path::Path,
+    network: Arc<crate::network::Network>,
+    config: crate::config::Config,
+    sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
+    counters: Arc<crate::counters::Counters>,
+) -> crate::error::Result<()> {
+    crate::metrics::mark_start();
+    let access_log = match &config.access_log {
+        Some(path) => Some(access_log(path, config.access_log_format)?),
+        None => None,
+    };
+    let sentry = sentry.map(|(sentry_config, schedule)| {
+        let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
+        let runner = sentry.clone();
+        let thread = std::thread::Builder::new()
+            .name("sentry".into())
+            .spawn(move || runner.run_schedule(&schedule))
+            .ok();
+        (sentry, thread)
+    });
+    let ctx = Arc::new(crate::commands::Context {
+        network: network.clone(),
+        db: db.to_path_buf(),
+        sentry: sentry.as_ref().map(|(s, _)| s.clone()),
+    });
+    let control = match crate::control::listen(ctx) {
+        Ok(socket) => Some(socket),
+        Err(e) => {
+            crate::log::warn("other commands cannot reach this server", &[("error", &e)]);
+            None
+        }
+    };
+    let shutdown = shutdown_signal()?;
+    let bind = |addr: std::net::SocketAddr| async move {
+        let cannot = |e| crate::error::Error::io(format!("cannot listen on {addr}"), e);
+        // A deep accept queue: with the default 128, thousands of clients
+        // connecting at once see the kernel drop SYNs (1 s stalls).
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(cannot)?;
+        socket.set_reuseaddr(true).map_err(cannot)?;
+        socket.bind(addr).map_err(cannot)?;
+        let listener = socket.listen(LISTEN_BACKLOG).map_err(cannot)?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| crate::error::Error::io("cannot read the listening address", e))?;
+        Ok::<_, crate::error::Error>((listener, local))
+    };
+    let (listener, addr) = bind(config.listen).await?;
+    let admin_listener = match config.admin_listen {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let mut admin = crate::admin::Admin::new(
+        network.clone(),
+        sentry.as_ref().map(|(s, _)| s.clone()),
+        sentry.as_ref().map_or_else(
+            || crate::commands::default_reports_dir(db),
+            |(s, _)| s.config().reports_dir.clone(),
+        ),
+    );
+    admin.https_header = config.https_header.clone();
+    let admin = Arc::new(admin);
+    let public = Arc::new(crate::public::Public::new(network.clone(), &config));
+    let api = Arc::new(crate::api::Api::with_throttle(
+        network.clone(),
+        admin.throttle.clone(),
+    ));
+    let stats = network.index().stats();
+    eprintln!(
+        "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
+        db.display(),
+        stats.products,
+        stats.locations,
+        stats.mirrors
+    );
+    let app = Arc::new(Bouncer::new(network, config, counters));
+    match admin_listener {
+        None => {
+            eprintln!("bouncer: admin pages on http://{addr}/admin/");
+            let router = Router::new(
+                vec![Site::Admin(admin), Site::Public(public), Site::Api(api)],
+                access_log.clone(),
+            );
+            run(listener, app.clone(), router, shutdown).await;
+        }
+        Some((admin_listener, admin_addr)) => {
+            eprintln!("bouncer: admin pages on http://{admin_addr}/admin/ (not on {addr})");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let until_stopped = || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                }
+            };
+            // Release tooling is an internal client: the API lives with
+            // the admin pages.
+            let public_router = Router::new(vec![Site::Public(public)], access_log.clone());
+            let admin_router =
+                Router::new(vec![Site::Admin(admin), Site::Api(api)], access_log.clone());
+            let public = run(listener, app.clone(), public_router, until_stopped());
+            let private = run(admin_listener, app.clone(), admin_router, until_stopped());
+            let signal = async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            };
+            tokio::join!(public, private, signal);
+        }
+    }
+    if let Some((sentry, thread)) = sentry {
+        sentry.stop();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+    drop(control);
+    if let Some(log) = access_log {
+        // Requests are over: write what is queued.
+        let _ = tokio::task::spawn_blocking(move || log.stop()).await;
+    }
+    Ok(())
+}
+
+/// Opens the access log at `path` and reopens it on every SIGHUP (after
+/// `logrotate` renamed it). Must be called inside the runtime.
+fn access_log(
+    path: &std::path::Path,
+    format: crate::log::access::Format,
+) -> crate::error::Result<Arc<crate::log::access::AccessLog>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let log = Arc::new(crate::log::access::AccessLog::open(path, format)?);
+    let mut hangup = signal(SignalKind::hangup())
+        .map_err(|e| crate::error::Error::io("cannot install the SIGHUP handler", e))?;
+    let reopen = Arc::downgrade(&log);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match reopen.upgrade() {
+                Some(log) => log.reopen(),
+                None => break,
+            }
+        }
+    });
+    Ok(log)
+}
+
+/// `bouncer serve`.
+pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
+    crate::log::init(args.log_level.as_deref())?;
+    let config = crate::config::Config::from_cli(args)?;
+    let network = Arc::new(
+        crate::network::Network::open(db, true).map_err(|e| match e {
+            crate::error::Error::Busy { .. } => crate::error::Error::InUse {
+                detail: format!(
+                    "{} is already served by another bouncer process; stop it first",
+                    db.display()
+                ),
+            },
+            e => e,
+        })?,
+    );
+    if let Some(file) = &config.geoip_file {
+        network.use_geoip_file(file)?;
+        let (v4, v6) = network.index().geo().len();
+        crate::log::info(
+            "GeoIP data read",
+            &[
+                ("file", &file.display()),
+                ("ipv4_ranges", &v4),
+                ("ipv6_ranges", &v6),
+            ],
+        );
+    }
+    let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
+    let counters = counters(&network, &config);
+    run_then_flush(
+        config.threads,
+        &counters,
+        serve_network(db, network, config, sentry, counters.clone()),
+    )
+}
+
+/// Sentry's configuration and schedule from `serve`'s flags.
+pub fn sentry_settings(
+    db: &std::path::Path,
+    args: &crate::cli::Serve,
+) -> (crate::sentry::SentryConfig, crate::sentry::Schedule) {
+    let dir = args.reports_dir.as_ref().map_or_else(
+        || crate::commands::default_reports_dir(db),
+        std::path::PathBuf::from,
+    );
+    let mut config = crate::sentry::SentryConfig::new(dir);
+    if let Some(t) = args.sentry_threads {
+        config.threads = t.max(1);
+    }
+    if let Some(t) = args.check_timeout {
+        config.probe.set_timeout(t);
+    }
+    let every = |flag: Option<u64>, default: Option<std::time::Duration>| match flag {
+        Some(0) => None,
+        Some(s) => Some(std::time::Duration::from_secs(s)),
+        None => default,
+    };
+    let d = crate::sentry::Schedule::default();
+    let schedule = crate::sentry::Schedule {
+        spot: every(args.spot_every, d.spot),
+        all: every(args.all_every, d.all),
+        hashes: every(args.hashes_every, d.hashes),
+    };
+    (config, schedule)
+}
