@@ -374,7 +374,6 @@ mod tests {
         // The server's index saw the change at once.
         assert!(
             network
-                .store()
                 .snapshot()
                 .unwrap()
                 .oses

@@ -193,7 +193,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
     // Dropped last: the directory goes once nothing uses it.
     let place = Place::new(db)?;
     let network = Arc::new(Network::open(&place.db, true)?);
-    if !network.store().snapshot()?.products.is_empty() {
+    if !network.snapshot()?.products.is_empty() {
         return Err(Error::InUse {
             detail: format!(
                 "{} already holds products; the demo needs a new database (omit --db to use a temporary one)",

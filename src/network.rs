@@ -13,12 +13,17 @@ use arc_swap::ArcSwap;
 use crate::error::Result;
 use crate::geoip::GeoDb;
 use crate::index::{Builder, Index};
-use crate::store::{Store, Tx};
+use crate::store::{Snapshot, Store, Tx};
 
-/// Store + current index.
+/// Store + what was last published from it: the index the redirect path
+/// reads and the configuration the pages read.
 pub struct Network {
     store: Store,
     index: ArcSwap<Index>,
+    /// The configuration read in the same transaction as `index` (live
+    /// networks only): admin pages, the API and public pages read it
+    /// instead of the tables.
+    snapshot: ArcSwap<Snapshot>,
     /// Whether writes republish the index (off for one-shot CLI commands,
     /// which never bounce).
     live: bool,
@@ -55,6 +60,7 @@ impl Network {
         let network = Network {
             store: Store::open(path)?,
             index: ArcSwap::from_pointee(Index::default()),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
             live,
             publishing: Mutex::new(()),
             generation: AtomicU64::new(0),
@@ -135,6 +141,16 @@ impl Network {
         self.index.load()
     }
 
+    /// The configuration as of the current index: published with it on a
+    /// live network (no read), read from the store otherwise.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
+        if self.live {
+            Ok(self.snapshot.load_full())
+        } else {
+            self.store.snapshot().map(Arc::new)
+        }
+    }
+
     /// How many times the index was published.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
@@ -205,10 +221,19 @@ impl Network {
         // guards is replaced wholesale, so carrying on is safe.
         let _guard = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
-        let builder = self
-            .store
-            .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
+        let mut snapshot = None;
+        let builder = self.store.read_network(
+            |s| {
+                let builder = Builder::new(s);
+                snapshot = Some(s.clone());
+                builder
+            },
+            |b, loc, mirror| b.serving(loc, mirror),
+        )?;
         let geo = self.lock_geo().db.clone();
+        // The configuration first: a reader that sees the new index finds
+        // at least as new a configuration.
+        self.snapshot.store(Arc::new(snapshot.unwrap_or_default()));
         self.index.store(Arc::new(builder.finish().with_geo(geo)));
         self.last_build_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);

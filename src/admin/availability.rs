@@ -207,7 +207,7 @@ fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
 
 fn summary(ctx: &Ctx<'_>) -> Reply {
     let store = ctx.network().store();
-    let s = match store.snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -298,7 +298,7 @@ fn summary(ctx: &Ctx<'_>) -> Reply {
 
 fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
     let store = ctx.network().store();
-    let s = match store.snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -412,7 +412,7 @@ fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
 
 fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> Reply {
     let store = ctx.network().store();
-    let s = match store.snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -725,7 +725,7 @@ mod tests {
         network(&admin);
         // `off` has the file but is switched off; `dead` is down and was
         // never checked for files.
-        let l = admin.network.store().snapshot().unwrap().locations[0].id;
+        let l = admin.network.snapshot().unwrap().locations[0].id;
         admin
             .network
             .write("test", |tx| {
@@ -931,7 +931,7 @@ mod tests {
             None,
             "an inactive product is not bounced"
         );
-        assert!(!admin.network.store().snapshot().unwrap().products[0].active);
+        assert!(!admin.network.snapshot().unwrap().products[0].active);
         let page = body(get(&admin, &ann, back));
         assert!(page.contains("Deactivated product fx"), "{page}");
         assert!(page.contains("inactive"));

@@ -131,7 +131,7 @@ fn show(ctx: &Ctx<'_>, typed: &str) -> Reply {
 }
 
 fn render(ctx: &Ctx<'_>, view: View<'_>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -1003,7 +1003,7 @@ mod tests {
         let r = upload_with(&admin, &ann, "forged", &[("file1", "a.csv", csv)]);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(admin.network.index().geo().len(), (3, 1));
-        assert!(admin.network.store().snapshot().unwrap().regions.is_empty());
+        assert!(admin.network.snapshot().unwrap().regions.is_empty());
     }
 
     #[test]
@@ -1020,7 +1020,7 @@ mod tests {
             page.contains("Left out, as other regions have them: AT CH DE."),
             "{page}"
         );
-        let regions = admin.network.store().snapshot().unwrap().regions;
+        let regions = admin.network.snapshot().unwrap().regions.clone();
         assert_eq!(regions.len(), 8);
         let europe = regions.iter().find(|r| r.name == "europe").unwrap();
         assert!(europe.countries.contains(&"FR".to_string()));
@@ -1045,6 +1045,6 @@ mod tests {
             post(&admin, &ann, "/admin/geoip/defaults", &[]),
         );
         assert!(page.contains("No region added."), "{page}");
-        assert_eq!(admin.network.store().snapshot().unwrap().regions.len(), 8);
+        assert_eq!(admin.network.snapshot().unwrap().regions.len(), 8);
     }
 }

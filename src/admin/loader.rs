@@ -126,7 +126,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
 // ----- the upload form -----
 
 fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -326,7 +326,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
     }
     let parsed = crate::loader::parse(&file.data);
     let lines = parsed.entries.len() + parsed.problems.len();
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -695,7 +695,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let again = upload_again(&upload.options);
     // The database may have changed since the preview: plan again.
     let parsed = crate::loader::parse(&upload.bytes);
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -941,13 +941,7 @@ mod tests {
         assert!(page.contains("<td>6</td>") && page.contains("no platform directory"));
         assert!(page.contains("<td>7</td>"));
         assert!(
-            admin
-                .network
-                .store()
-                .snapshot()
-                .unwrap()
-                .products
-                .is_empty(),
+            admin.network.snapshot().unwrap().products.is_empty(),
             "a preview writes nothing"
         );
         assert_eq!(admin.uploads.len(), 1);
@@ -961,7 +955,7 @@ mod tests {
             "{page}"
         );
 
-        let s = admin.network.store().snapshot().unwrap();
+        let s = admin.network.snapshot().unwrap();
         let p = s.product("fx-1.0").unwrap();
         assert_eq!(p.languages, ["de", "fr"]);
         assert_eq!(s.locations.len(), 2);
@@ -1116,15 +1110,7 @@ mod tests {
         let token = token(&page);
         let r = post(&admin, &ann, "/admin/loader/apply", &[("token", &token)]);
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(
-            admin
-                .network
-                .store()
-                .snapshot()
-                .unwrap()
-                .products
-                .is_empty()
-        );
+        assert!(admin.network.snapshot().unwrap().products.is_empty());
         let r = post(&admin, &rel, "/admin/loader/apply", &[("token", &token)]);
         assert_eq!(
             r.status(),
@@ -1184,7 +1170,7 @@ mod tests {
             &[("token", &token(&page))],
         );
         assert_eq!(r.status(), StatusCode::OK);
-        let s = admin.network.store().snapshot().unwrap();
+        let s = admin.network.snapshot().unwrap();
         let f = s
             .files
             .iter()
@@ -1224,13 +1210,7 @@ mod tests {
         let page = body(r);
         assert!(page.contains("Since the preview"), "{page}");
         assert!(
-            admin
-                .network
-                .store()
-                .snapshot()
-                .unwrap()
-                .products
-                .is_empty(),
+            admin.network.snapshot().unwrap().products.is_empty(),
             "nothing written"
         );
     }

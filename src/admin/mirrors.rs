@@ -42,7 +42,7 @@ pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
 
 fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
     let network = ctx.network();
-    let s = match network.store().snapshot() {
+    let s = match network.snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -176,7 +176,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
 }
 
 fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -309,7 +309,7 @@ mod tests {
             ),
         );
         assert!(page.contains("Added mirror m1"), "{page}");
-        let m = admin.network.store().snapshot().unwrap().mirrors[0].clone();
+        let m = admin.network.snapshot().unwrap().mirrors[0].clone();
         assert_eq!((m.rating, m.active), (50, true));
         let events = admin.network.store().events(5).unwrap();
         assert_eq!(events[0].actor, "admin:ann");
@@ -321,7 +321,7 @@ mod tests {
             &[("base_url", "https://m1.example/x"), ("rating", "7")],
         );
         assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
-        let m = admin.network.store().snapshot().unwrap().mirrors[0].clone();
+        let m = admin.network.snapshot().unwrap().mirrors[0].clone();
         assert_eq!(
             (m.rating, m.active, m.base_url.as_str()),
             (7, false, "https://m1.example/x")
@@ -331,7 +331,7 @@ mod tests {
             redirected(post(&admin, &ann, "/admin/mirrors/m1/remove", &[])),
             "/admin/mirrors"
         );
-        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+        assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
     }
 
     #[test]
@@ -358,7 +358,7 @@ mod tests {
             &[("name", "ok"), ("base_url", hostile)],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+        assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
     }
 
     #[test]
@@ -401,7 +401,7 @@ mod tests {
             page.contains(r#"value="https://M1.example:443/pub/""#),
             "{page}"
         );
-        assert_eq!(admin.network.store().snapshot().unwrap().mirrors.len(), 2);
+        assert_eq!(admin.network.snapshot().unwrap().mirrors.len(), 2);
         // Moved there: the same, on the mirror's own page.
         let r = post(
             &admin,
@@ -419,7 +419,7 @@ mod tests {
             page.contains(&format!("Change or remove {link} instead")),
             "{page}"
         );
-        let s = admin.network.store().snapshot().unwrap();
+        let s = admin.network.snapshot().unwrap();
         assert_eq!(s.mirror("m2").unwrap().base_url, "https://m2.example");
         assert_eq!(s.mirror("m2").unwrap().rating, 100);
     }
@@ -437,6 +437,6 @@ mod tests {
             &[("name", "m"), ("base_url", "http://m.example")],
         );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
-        assert!(admin.network.store().snapshot().unwrap().mirrors.is_empty());
+        assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
     }
 }

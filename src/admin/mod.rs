@@ -219,13 +219,7 @@ impl Ctx<'_> {
     /// nothing.
     pub fn check_now(&self, mode: crate::sentry::Mode, mirror: Option<&str>) -> Result<()> {
         if let Some(name) = mirror
-            && self
-                .admin
-                .network
-                .store()
-                .snapshot()?
-                .mirror(name)
-                .is_none()
+            && self.admin.network.snapshot()?.mirror(name).is_none()
         {
             return Err(crate::error::Error::not_found("mirror", name));
         }

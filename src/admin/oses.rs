@@ -31,7 +31,7 @@ fn os_url(name: &str) -> String {
 }
 
 fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -88,7 +88,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
 }
 
 fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -168,7 +168,7 @@ mod tests {
     use crate::model::Role;
 
     fn oses(admin: &crate::admin::Admin) -> Vec<String> {
-        admin.network.store().snapshot().unwrap().oses
+        admin.network.snapshot().unwrap().oses.clone()
     }
 
     #[test]

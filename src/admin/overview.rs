@@ -122,7 +122,7 @@ fn duration(secs: u64) -> String {
 fn overview(ctx: &Ctx<'_>) -> Reply {
     let network = ctx.network();
     let store = network.store();
-    let s = match store.snapshot() {
+    let s = match network.snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };

@@ -145,7 +145,7 @@ fn languages_text(langs: &[String]) -> String {
 
 fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> Reply {
     let network = ctx.network();
-    let s = match network.store().snapshot() {
+    let s = match network.snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -351,7 +351,7 @@ fn languages_phrase(langs: &[String]) -> String {
 
 fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
     let network = ctx.network();
-    let s = match network.store().snapshot() {
+    let s = match network.snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -693,7 +693,7 @@ fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> Reply {
             let was = before
                 .filter(|b| Some(*b) != id)
                 .and_then(|b| {
-                    let s = ctx.network().store().snapshot().ok()?;
+                    let s = ctx.network().snapshot().ok()?;
                     s.product_by_id(b).map(|p| format!(" (was {})", p.name))
                 })
                 .unwrap_or_default();
@@ -829,13 +829,7 @@ mod tests {
     use crate::model::Role;
 
     fn product(admin: &Admin, name: &str) -> Option<crate::model::Product> {
-        admin
-            .network
-            .store()
-            .snapshot()
-            .unwrap()
-            .product(name)
-            .cloned()
+        admin.network.snapshot().unwrap().product(name).cloned()
     }
 
     fn actions(admin: &Admin, n: usize) -> Vec<(String, String)> {
@@ -1084,7 +1078,7 @@ mod tests {
             &[("os", "win"), ("path", "fx/setup.exe")],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let s = admin.network.store().snapshot().unwrap();
+        let s = admin.network.snapshot().unwrap();
         assert_eq!(s.locations.len(), 1);
         assert_eq!(actions(&admin, 1)[0].1, "location.add");
         // A second location for the same OS is refused too.
@@ -1168,15 +1162,7 @@ mod tests {
         let page = body(r);
         assert!(page.contains("Invalid path"), "{page}");
         assert!(page.contains("must start with"), "{page}");
-        assert!(
-            admin
-                .network
-                .store()
-                .snapshot()
-                .unwrap()
-                .locations
-                .is_empty()
-        );
+        assert!(admin.network.snapshot().unwrap().locations.is_empty());
     }
 
     #[test]
@@ -1360,7 +1346,7 @@ mod tests {
             "{page}"
         );
         assert!(product(&admin, "fx-1").is_some());
-        assert_eq!(admin.network.store().snapshot().unwrap().aliases.len(), 3);
+        assert_eq!(admin.network.snapshot().unwrap().aliases.len(), 3);
 
         // Confirmed (names in any case): product and aliases go in one write.
         let before = admin.network.store().events(1000).unwrap().len();
@@ -1418,7 +1404,7 @@ mod tests {
             follow(&admin, &ann, r)
                 .contains("Removed product fx-2, its locations and its alias fx-beta.")
         );
-        assert!(admin.network.store().snapshot().unwrap().aliases.is_empty());
+        assert!(admin.network.snapshot().unwrap().aliases.is_empty());
         assert_eq!(
             post(&admin, &ann, "/admin/products/fx-2/remove", &[]).status(),
             StatusCode::NOT_FOUND
@@ -1613,7 +1599,7 @@ mod tests {
                 "{path}"
             );
         }
-        let s = admin.network.store().snapshot().unwrap();
+        let s = admin.network.snapshot().unwrap();
         assert_eq!(
             (s.products.len(), s.locations.len(), s.aliases.len()),
             (1, 1, 1)

@@ -86,7 +86,7 @@ fn status(error: Option<&str>) -> StatusCode {
 }
 
 fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -398,7 +398,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
 }
 
 fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -550,7 +550,7 @@ mod tests {
     const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
     fn regions(admin: &crate::admin::Admin) -> Vec<crate::model::Region> {
-        admin.network.store().snapshot().unwrap().regions
+        admin.network.snapshot().unwrap().regions.clone()
     }
 
     fn add_region(admin: &crate::admin::Admin, name: &str, countries: &[&str]) {

@@ -345,7 +345,7 @@ fn share(n: u64, total: u64, decimals: usize) -> String {
 
 /// The stats page, or the form with what is wrong with its parameters.
 fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };
@@ -620,7 +620,7 @@ fn csv(ctx: &Ctx<'_>, form: &Form) -> Reply {
             ),
         );
     };
-    let s = match ctx.network().store().snapshot() {
+    let s = match ctx.network().snapshot() {
         Ok(s) => s,
         Err(e) => return ctx.broken(&e),
     };

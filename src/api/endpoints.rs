@@ -338,7 +338,7 @@ fn location_show(api: &Api, _: &Caller, form: &Form) -> Outcome {
 fn location_fields<'f>(
     api: &Api,
     form: &'f Form,
-) -> Result<(Snapshot, Product, String, &'f str), Failure> {
+) -> Result<(std::sync::Arc<Snapshot>, Product, String, &'f str), Failure> {
     let (Some(product), Some(os), Some(path)) =
         (form.opt("product"), form.opt("os"), form.opt("path"))
     else {
@@ -608,8 +608,8 @@ fn mirror_list(api: &Api, _: &Caller, _: &Form) -> Outcome {
 
 // ----- shared -----
 
-fn snapshot(api: &Api) -> Result<Snapshot, Failure> {
-    api.network.store().snapshot().map_err(Failure::from_store)
+fn snapshot(api: &Api) -> Result<std::sync::Arc<Snapshot>, Failure> {
+    api.network.snapshot().map_err(Failure::from_store)
 }
 
 /// A flag such as `fuzzy` or `ssl_only`: `true` in any case (what

@@ -272,12 +272,12 @@ fn event_count(api: &Api) -> usize {
 }
 
 fn id_of(api: &Api, product: &str) -> u64 {
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     s.product(product).unwrap().id.0
 }
 
 fn location_id(api: &Api, product: &str, os: &str) -> u64 {
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     let p = s.product(product).unwrap().id;
     s.locations
         .iter()
@@ -365,7 +365,7 @@ fn product_add_creates_audits_and_publishes_at_once() {
         &[("product", "C"), ("languages", "de,fr")],
     )
     .ok();
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     assert_eq!(s.product("C").unwrap().languages, ["de", "fr"]);
 }
 
@@ -432,7 +432,7 @@ fn product_delete_by_id_or_name() {
     let r = post(&api, "product_delete/", &[("product", "firefox")]);
     assert_eq!(r.ok(), "<success>Deleted product: Firefox</success>");
     assert!(api.network.index().uptake().is_empty());
-    assert!(api.network.store().snapshot().unwrap().locations.is_empty());
+    assert!(api.network.snapshot().unwrap().locations.is_empty());
 }
 
 #[test]
@@ -488,7 +488,7 @@ fn product_delete_of_an_aliased_product_deletes_its_aliases_too() {
         "Firefox with alias(es) fx-latest, FX-stable"
     );
     assert!(events[1..].iter().all(|e| e.action == "alias.remove"));
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     let aliases: Vec<&str> = s.aliases.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(aliases, ["ssl-latest"]);
     // JSON says the same.
@@ -576,7 +576,7 @@ fn product_language_add_and_its_errors() {
         assert!(message.starts_with(text), "{fields:?}: {message}");
     }
     assert_eq!(event_count(&api), before, "refusals write nothing");
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     assert!(
         !s.product("Firefox")
             .unwrap()
@@ -639,7 +639,7 @@ fn product_language_delete_and_its_errors() {
         r.ok(),
         "<success>Deleted all languages from product Firefox</success>"
     );
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     assert!(s.product("Firefox").unwrap().languages.is_empty());
     let cases: &[Case] = &[
         (&[("languages", "de")], 101, "Product name is required."),
@@ -1071,7 +1071,7 @@ fn uptake_reports_real_numbers() {
         "<mirror_uptake/>"
     );
     // Sentry's findings reach the numbers at once.
-    let s = api.network.store().snapshot().unwrap();
+    let s = api.network.snapshot().unwrap();
     let m2 = s.mirror("m2").unwrap().id;
     let win = crate::model::LocationId(location_id(&api, "Firefox", "win"));
     api.network
@@ -1333,14 +1333,7 @@ fn writes_from_other_sites_are_refused() {
     ] {
         post(&headers).unnumbered(StatusCode::FORBIDDEN);
     }
-    assert!(
-        api.network
-            .store()
-            .snapshot()
-            .unwrap()
-            .product("Evil")
-            .is_none()
-    );
+    assert!(api.network.snapshot().unwrap().product("Evil").is_none());
     for headers in [
         vec![],
         vec![(sec_fetch_site.clone(), "same-origin")],

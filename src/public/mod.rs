@@ -2,8 +2,8 @@
 //! ([`mirrors`]), RSS feeds ([`feeds`]) and download trends ([`trends`]).
 //!
 //! Only `public` and `active` products and active mirrors ever appear here.
-//! Pages read a snapshot of the configuration that is taken once per
-//! published index (so a busy download form does not read the database per
+//! Pages read the configuration the network published with its index (so
+//! a busy download form does not read the database per
 //! view), and feeds and trends are rendered at most once a minute per
 //! address. Answered on a blocking thread, like the admin pages.
 
@@ -46,7 +46,6 @@ pub struct Public {
     /// Header that marks requests that arrived over HTTPS at a proxy (for
     /// the absolute links feeds need).
     pub https_header: String,
-    snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
     rendered: Mutex<HashMap<String, Rendered>>,
     /// Download counts by period, read at most once a minute each.
     counts: Mutex<HashMap<(u32, u32), CountsRead>>,
@@ -120,25 +119,15 @@ impl Public {
             default_os: config.default_os.clone(),
             default_lang: config.default_lang.clone(),
             https_header: config.https_header.clone(),
-            snapshot: Mutex::default(),
             rendered: Mutex::default(),
             counts: Mutex::default(),
             render: Mutex::default(),
         }
     }
 
-    /// The configuration as of the current index, read once per published
-    /// index.
+    /// The configuration as of the current index.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
-        let generation = self.network.generation();
-        if let Some((g, s)) = &*lock(&self.snapshot)
-            && *g == generation
-        {
-            return Ok(s.clone());
-        }
-        let s = Arc::new(self.network.store().snapshot()?);
-        *lock(&self.snapshot) = Some((generation, s.clone()));
-        Ok(s)
+        self.network.snapshot()
     }
 
     /// Downloads over the days `from..=to`, read from the store at most
