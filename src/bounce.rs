@@ -24,7 +24,9 @@ use crate::config::Config;
 use crate::counters::{Counters, Hit, Lang};
 use crate::geoip::Country;
 use crate::http::{Reply, found, text, wants_html, with_type};
-use crate::index::{Candidates, Index, KeyedRandom, Miss, StickyKey, Target, ThreadRandom};
+use crate::index::{
+    Candidates, Index, KeyedRandom, MirrorEntry, Miss, StickyKey, Target, ThreadRandom,
+};
 use crate::network::Network;
 use crate::query;
 
@@ -37,6 +39,28 @@ pub const LINKS: usize = Candidates::RANKED - 1;
 static DIGEST: HeaderName = HeaderName::from_static("digest");
 
 pub use crate::http::reply::NOT_FOUND_BODY;
+
+/// Who asks, and which mirrors may answer them.
+struct Pool<'i> {
+    /// The mirrors of the client's region (the world's when it has none).
+    candidates: &'i Candidates,
+    /// The sticky pick's key (client and file), when picks are sticky.
+    key: Option<StickyKey>,
+    /// The client's country, when GeoIP data is loaded.
+    country: Option<Country>,
+}
+
+/// Where a request goes: a mirror, or the origin when nobody can serve.
+struct Choice<'i> {
+    /// The mirror's (or origin's) base URL.
+    base: &'i str,
+    /// The mirror's place in the index.
+    picked: Option<u32>,
+    /// The mirror, for counting.
+    mirror: Option<&'i MirrorEntry>,
+    /// Which place in the client's ranking it is (retries move down it).
+    rank: usize,
+}
 
 /// What `send` needs to know about the request.
 #[derive(Clone, Copy)]
@@ -226,21 +250,43 @@ impl Bouncer {
         self.config.trusted_proxies.client(peer, headers)
     }
 
+    /// Answers a resolved request: choose a mirror, count the download,
+    /// reply (a redirect, the printed URL, a Metalink document or the
+    /// mirror list).
     fn send(&self, request: &Request<'_>, index: &Index, target: &Target<'_>, want: Want) -> Reply {
-        let Request {
-            method,
-            query,
-            headers,
-            peer,
-        } = *request;
-        let https_only = target.location.ssl_only() || self.arrived_over_https(headers);
+        let https_only = target.location.ssl_only() || self.arrived_over_https(request.headers);
         if want == Want::Mirrorlist {
-            return self.mirrorlist(index, target, https_only, query);
+            return self.mirrorlist(index, target, https_only, request.query);
         }
-        // The client: its region narrows the pool (SPEC §2.5) and, with
-        // the file, it keys the sticky pick (§2.6).
+        let pool = self.pool(request, index, target, https_only);
+        if want == Want::Metalink {
+            return self.metalink(index, target, pool.candidates, pool.key, https_only);
+        }
+        let print = want == Want::Print;
+        let Some(choice) = self.choose(request, index, &pool, print, https_only) else {
+            return self.unavailable(wants_html(request.headers));
+        };
+        if let Some(mirror) = choice.mirror
+            && request.method == Method::GET
+            && !print
+        {
+            self.count(target, mirror, pool.country);
+        }
+        self.reply(index, target, &pool, &choice, print)
+    }
+
+    /// The client's pool: its region narrows the candidates (SPEC §2.5)
+    /// and, with the file, it keys the sticky pick (§2.6).
+    fn pool<'i>(
+        &self,
+        request: &Request<'_>,
+        index: &'i Index,
+        target: &Target<'i>,
+        https_only: bool,
+    ) -> Pool<'i> {
         let geo = !index.geo().is_empty();
-        let client = (geo || index.sticky()).then(|| self.client(peer, headers, query));
+        let client = (geo || index.sticky())
+            .then(|| self.client(request.peer, request.headers, request.query));
         let country = client.filter(|_| geo).and_then(|c| index.country_of(c));
         let key = client
             .filter(|_| index.sticky())
@@ -254,53 +300,107 @@ impl Bouncer {
             ),
             None => index.pool(target.location, https_only, country, &mut ThreadRandom),
         };
-        if want == Want::Metalink {
-            return self.metalink(index, target, candidates, key, https_only);
+        Pool {
+            candidates,
+            key,
+            country,
         }
-        let print = want == Want::Print;
+    }
+
+    /// The mirror for this request, or the origin when nobody can serve;
+    /// `None`: not even that (503).
+    fn choose<'i>(
+        &'i self,
+        request: &Request<'_>,
+        index: &'i Index,
+        pool: &Pool<'i>,
+        print: bool,
+        https_only: bool,
+    ) -> Option<Choice<'i>> {
         // A client asking again for a redirect is retrying: the next mirror
         // in its ranking. Printing is no retry (tooling compares answers).
-        let rank = match key {
+        let rank = match pool.key {
             Some(key) if !print => {
-                let record = method == Method::GET;
+                let record = request.method == Method::GET;
                 self.retries.rank(key, std::time::Instant::now(), record)
             }
             _ => 0,
         };
-        let picked = match key {
-            Some(key) => candidates.pick_sticky(key, rank),
-            None => candidates.pick(&mut ThreadRandom),
+        let picked = match pool.key {
+            Some(key) => pool.candidates.pick_sticky(key, rank),
+            None => pool.candidates.pick(&mut ThreadRandom),
         };
-        let (base, mirror) = match picked {
+        Some(match picked {
             Some(m) => {
                 let mirror = index.mirror(m);
-                (&*mirror.base_url, Some(mirror))
-            }
-            // Nobody can serve: the origin if configured (never a downgrade
-            // to http for a TLS request), else 503.
-            None => match &self.config.fallback_url {
-                Some(origin) if !https_only || origin.starts_with("https://") => {
-                    (origin.as_str(), None)
+                Choice {
+                    base: &mirror.base_url,
+                    picked,
+                    mirror: Some(mirror),
+                    rank,
                 }
-                _ => return self.unavailable(wants_html(headers)),
+            }
+            None => Choice {
+                base: self.origin(https_only)?,
+                picked: None,
+                mirror: None,
+                rank,
             },
-        };
-        // The alternatives: what the client would get next.
+        })
+    }
+
+    /// The origin (`--fallback-url`) when nobody can serve, unless the
+    /// request came over TLS and the origin would downgrade it to http.
+    fn origin(&self, https_only: bool) -> Option<&str> {
+        self.config
+            .fallback_url
+            .as_deref()
+            .filter(|origin| !https_only || origin.starts_with("https://"))
+    }
+
+    /// Counts a download from `mirror`.
+    fn count(&self, target: &Target<'_>, mirror: &MirrorEntry, country: Option<Country>) {
+        self.counters.count(Hit {
+            product: target.product.id,
+            location: target.location.id,
+            // A product offered in every language counts under no
+            // language: otherwise any client could mint new counter
+            // rows with made-up language codes.
+            lang: Lang::new(if target.product.languages.is_empty() {
+                ""
+            } else {
+                target.lang
+            }),
+            mirror: mirror.id,
+            country: country.map_or(Country::UNKNOWN, |c| c.0),
+        });
+    }
+
+    /// The redirect (or, with `print`, the URL as text): the URL, then the
+    /// `Link` values naming what the client would get next, built in one
+    /// buffer that the header values share.
+    fn reply(
+        &self,
+        index: &Index,
+        target: &Target<'_>,
+        pool: &Pool<'_>,
+        choice: &Choice<'_>,
+        print: bool,
+    ) -> Reply {
         let ranking;
-        let links = match (picked, key) {
+        let links = match (choice.picked, pool.key) {
             (Some(_), Some(key)) if !print && index.link_headers() => {
-                let mut order = candidates.ranking(key);
-                let next = (rank + 1) % order.len();
+                let mut order = pool.candidates.ranking(key);
+                let next = (choice.rank + 1) % order.len();
                 order.rotate_left(next);
                 order.truncate(LINKS);
                 ranking = order;
                 &ranking[..]
             }
-            (Some(_), None) if !print && index.link_headers() => candidates.ranked(),
+            (Some(_), None) if !print && index.link_headers() => pool.candidates.ranked(),
             _ => &[],
         };
-        // The URL, then the `Link` values, in one buffer that the header
-        // values share.
+        let base = choice.base;
         let mut url = String::with_capacity(
             (base.len() + 128) * (1 + links.len()) + if links.is_empty() { 0 } else { 64 },
         );
@@ -310,7 +410,7 @@ impl Bouncer {
         let mut link_ends = [0usize; LINKS];
         let mut n = 0;
         for &m in links {
-            if Some(m) == picked {
+            if Some(m) == choice.picked {
                 continue;
             }
             if n == LINKS {
@@ -328,25 +428,6 @@ impl Bouncer {
             }
             link_ends[n] = url.len();
             n += 1;
-        }
-        if let Some(mirror) = mirror
-            && method == Method::GET
-            && !print
-        {
-            self.counters.count(Hit {
-                product: target.product.id,
-                location: target.location.id,
-                // A product offered in every language counts under no
-                // language: otherwise any client could mint new counter
-                // rows with made-up language codes.
-                lang: Lang::new(if target.product.languages.is_empty() {
-                    ""
-                } else {
-                    target.lang
-                }),
-                mirror: mirror.id,
-                country: country.map_or(Country::UNKNOWN, |c| c.0),
-            });
         }
         if print {
             return text(StatusCode::OK, url);
@@ -422,15 +503,13 @@ impl Bouncer {
             })
             .collect();
         if urls.is_empty() {
-            match &self.config.fallback_url {
-                Some(origin) if !https_only || origin.starts_with("https://") => {
-                    urls.push(documents::Url {
-                        url: format!("{origin}{path}"),
-                        location: None,
-                    });
-                }
-                _ => return self.unavailable(false),
-            }
+            let Some(origin) = self.origin(https_only) else {
+                return self.unavailable(false);
+            };
+            urls.push(documents::Url {
+                url: format!("{origin}{path}"),
+                location: None,
+            });
         }
         let name = file_name(&path);
         let body = metalink(&name, target.file, &urls, crate::model::now());
