@@ -90,7 +90,7 @@ use hyper::header::{
 use hyper::{HeaderMap, Method, Response, StatusCode};
 
 use crate::admin::Form;
-use crate::admin::auth::{Area, Throttle, may_write};
+use crate::auth::{Area, Throttle, may_write};
 use crate::bounce::Reply;
 use crate::error::Error;
 use crate::model::User;
