@@ -143,7 +143,7 @@ fn main() {
     let admin = Admin::new(network.clone(), None, dir.path().join("reports"));
     let user = User {
         name: "bench".into(),
-        password_hash: bouncer::commands::hash_password("bench-password").expect("a hash"),
+        password_hash: bouncer::auth::hash_password("bench-password").expect("a hash"),
         role: Role::Admin,
         created_at: 0,
     };

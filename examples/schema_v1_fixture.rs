@@ -203,7 +203,7 @@ fn build(tx: &mut bouncer::store::Tx<'_>) -> bouncer::error::Result<()> {
     tx.user_put(
         &User {
             name: "alice".into(),
-            password_hash: bouncer::commands::hash_password("correct horse")?,
+            password_hash: bouncer::auth::hash_password("correct horse")?,
             role: Role::Admin,
             created_at: 1_700_000_000,
         },

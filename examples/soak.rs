@@ -508,7 +508,7 @@ fn bouncer_binary() -> Result<PathBuf> {
 /// healthy, and an admin user.
 fn build_database(db: &Path, mirrors: &[String]) -> Result<()> {
     let err = |e: bouncer::error::Error| format!("cannot build the database: {e}");
-    let hash = bouncer::commands::hash_password(ADMIN_PASSWORD).map_err(err)?;
+    let hash = bouncer::auth::hash_password(ADMIN_PASSWORD).map_err(err)?;
     let store = Store::open(db).map_err(err)?;
     let langs: Vec<String> = LANGS.iter().map(|l| l.to_string()).collect();
     store

@@ -299,10 +299,10 @@ async fn prepare(
     populate(network, &mirrors)?;
 
     // An admin account for the admin pages, with a fresh password.
-    let password = crate::admin::auth::random_token()[..16].to_string();
+    let password = crate::auth::random_token()[..16].to_string();
     let admin = crate::model::User {
         name: "admin".into(),
-        password_hash: crate::commands::hash_password(&password)?,
+        password_hash: crate::auth::hash_password(&password)?,
         role: crate::model::Role::Admin,
         created_at: crate::model::now(),
     };

@@ -13,6 +13,7 @@
 //! - [`mail`]: e-mail to operators over SMTP.
 //! - [`admin`]: the admin pages under `/admin/` (login, CRUD, overview, reports, loader, stats, audit log).
 //! - [`api`]: the release-automation API under `/api/` (Tuxedo-compatible XML, and JSON).
+//! - [`auth`]: password hashes, random tokens, roles and the login throttle, shared by admin, API, CLI and demo.
 //! - [`chart`]: server-rendered SVG charts.
 //! - [`public`]: the public pages: download form, mirror list, RSS feeds, download trends.
 //! - [`client`]: the client's address (trusted proxies, `X-Forwarded-For`).
@@ -38,6 +39,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod assets;
+pub mod auth;
 pub mod bounce;
 pub mod chart;
 pub mod cli;

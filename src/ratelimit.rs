@@ -8,7 +8,7 @@
 //! that are not authenticated (on by default), and a bucket per user for
 //! those that are (off by default: release tooling authenticates, and
 //! several of its workers behind one NAT are normal). Failed logins have
-//! their own throttle ([`crate::admin::auth::Throttle`]).
+//! their own throttle ([`crate::auth::Throttle`]).
 //!
 //! IPv6 clients are counted by their /64 (one host usually owns a whole
 //! /64, so per-address buckets would cost an attacker nothing). Memory is

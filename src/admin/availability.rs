@@ -17,10 +17,10 @@ use std::collections::HashMap;
 
 use maud::{Markup, html};
 
-use super::auth::Area;
 use super::mirrors::health_badge;
 use super::page::{self, Badge, badge, csrf, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::error::Result;
 use crate::http::Reply;
 use crate::model::{Availability, Location, Mirror, MirrorHealth, MirrorId};

@@ -15,9 +15,9 @@ use std::net::IpAddr;
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::auth::Area;
 use super::page::{self, Badge, badge, csrf, plural, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::geoip::continents;
 use crate::geoip::import::{Imported, Source};
 use crate::geoip::{Country, GeoDb};

@@ -18,9 +18,9 @@ use std::sync::Mutex;
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::auth::{Area, random_token, same_secret};
 use super::page::{Badge, badge, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::{Area, random_token, same_secret};
 use crate::http::Reply;
 use crate::loader::{Options, Plan, Status};
 

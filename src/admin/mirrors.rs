@@ -85,7 +85,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
                 }
             }
         }
-        @if ctx.may(super::auth::Area::Network) {
+        @if ctx.may(crate::auth::Area::Network) {
             section.card {
                 h2 { "Add a mirror" }
                 @if let Some(e) = &error { (e) }
@@ -188,7 +188,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     let url = format!("/admin/mirrors/{}", seg(&m.name));
     let value = |field: &str, stored: String| form.map_or(stored, |f| f.get(field).to_string());
     let regions = form.map_or_else(|| m.regions.clone(), |f| f.all("region"));
-    let can = ctx.may(super::auth::Area::Network);
+    let can = ctx.may(crate::auth::Area::Network);
     let body = html! {
         div.toolbar {
             h1 { "Mirror " (m.name) " " (health_badge(m, h, now)) }

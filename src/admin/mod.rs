@@ -1,5 +1,5 @@
 //! The admin pages under `/admin/`: login, sessions and CSRF checks
-//! ([`auth`]), the shared layout ([`page`]), and one module per section.
+//! ([`session`]), the shared layout ([`page`]), and one module per section.
 //!
 //! Requests arrive here whole (body read and capped by the server) and are
 //! answered on a blocking thread: pages read the store and writes commit,
@@ -9,8 +9,8 @@
 //! session, the session's CSRF token, and a role allowed to write to the
 //! section. Sections cannot forget a check.
 
-pub mod auth;
 pub mod page;
+pub mod session;
 #[cfg(test)]
 pub mod testing;
 
@@ -34,13 +34,14 @@ use hyper::header::{CACHE_CONTROL, HeaderValue, SET_COOKIE};
 use hyper::{HeaderMap, Method, StatusCode};
 use maud::{Markup, html};
 
+use crate::auth::{self, Area, Throttle};
 use crate::error::Result;
 use crate::http::Reply;
 pub use crate::http::form::Form;
 use crate::model::User;
 use crate::network::Network;
 use crate::sentry::Sentry;
-use auth::{Area, Flash, Sessions, Throttle};
+use session::{Flash, Sessions};
 
 /// Request bodies larger than this are refused (checksum and GeoIP file
 /// uploads are the largest things the admin receives).
@@ -62,7 +63,7 @@ pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std
 
 /// The user of the live session the request's cookie names, if any.
 pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
-    auth::cookie(headers, auth::session_cookie(over_https(admin, headers)))
+    session::cookie(headers, session::session_cookie(over_https(admin, headers)))
         .and_then(|id| admin.sessions.user_of(id, crate::model::now()))
 }
 
@@ -313,8 +314,8 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         _ => {}
     }
     let now = crate::model::now();
-    let session_cookie = auth::session_cookie(secure);
-    let session_id = auth::cookie(req.headers, session_cookie).unwrap_or("");
+    let session_cookie = session::session_cookie(secure);
+    let session_id = session::cookie(req.headers, session_cookie).unwrap_or("");
     let session = admin.sessions.touch(session_id, now);
     let user = session.as_ref().and_then(|s| {
         // The account may have been removed or changed since login.
@@ -372,7 +373,10 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         if section == "logout" {
             admin.sessions.end(session_id);
             let mut reply = crate::http::see_other("/admin/login");
-            set_cookie(&mut reply, &auth::set_cookie(session_cookie, None, secure));
+            set_cookie(
+                &mut reply,
+                &session::set_cookie(session_cookie, None, secure),
+            );
             return reply;
         }
         if !ctx.may(area(&section, &rest)) {
@@ -429,9 +433,9 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         Form::from_query(req.query)
     };
     let next = safe_next(form.get("next"));
-    let login_cookie = auth::login_cookie(secure);
-    let session_cookie = auth::session_cookie(secure);
-    let token = auth::cookie(req.headers, login_cookie)
+    let login_cookie = session::login_cookie(secure);
+    let session_cookie = session::session_cookie(secure);
+    let token = session::cookie(req.headers, login_cookie)
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_string);
     if req.method != Method::POST {
@@ -439,7 +443,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         let mut reply = login_page(StatusCode::OK, &token, next, "", None);
         set_cookie(
             &mut reply,
-            &auth::set_cookie(login_cookie, Some(&token), secure),
+            &session::set_cookie(login_cookie, Some(&token), secure),
         );
         return reply;
     }
@@ -454,7 +458,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         );
         set_cookie(
             &mut reply,
-            &auth::set_cookie(login_cookie, Some(&token), secure),
+            &session::set_cookie(login_cookie, Some(&token), secure),
         );
         return reply;
     };
@@ -510,8 +514,8 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     // does not tell which accounts exist.
     let hash = user
         .as_ref()
-        .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-    let verified = crate::commands::verify_password(password, hash);
+        .map_or(auth::dummy_hash(), |u| u.password_hash.as_str());
+    let verified = auth::verify_password(password, hash);
     let Some(user) = user.filter(|_| verified) else {
         crate::log::warn(
             "admin login failed",
@@ -523,24 +527,18 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     crate::log::info("admin login", &[("user", &name), ("client", &client)]);
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
-    if let Some(old) = auth::cookie(req.headers, session_cookie) {
+    if let Some(old) = session::cookie(req.headers, session_cookie) {
         admin.sessions.end(old);
     }
     let id = admin.sessions.start(&user, now);
     let mut reply = crate::http::see_other(next);
     set_cookie(
         &mut reply,
-        &auth::set_cookie(session_cookie, Some(&id), secure),
+        &session::set_cookie(session_cookie, Some(&id), secure),
     );
-    set_cookie(&mut reply, &auth::set_cookie(login_cookie, None, secure));
+    set_cookie(&mut reply, &session::set_cookie(login_cookie, None, secure));
     reply
 }
-
-/// An argon2id hash of a random password, verified against when the user
-/// name is unknown.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    crate::commands::hash_password(&auth::random_token()).unwrap_or_default()
-});
 
 /// Password checks running at once, at most.
 const MAX_VERIFYING: usize = 4;
@@ -644,7 +642,7 @@ mod tests {
 
     /// POSTs the login form with a valid login token.
     fn log_in(admin: &super::Admin, user: &str, password: &str) -> crate::http::Reply {
-        let token = super::auth::random_token();
+        let token = crate::auth::random_token();
         let body = format!(
             "csrf={token}&user={}&password={}",
             super::page::seg(user),
@@ -653,7 +651,7 @@ mod tests {
         let mut headers = hyper::HeaderMap::new();
         headers.insert(
             hyper::header::COOKIE,
-            format!("{}={token}", super::auth::LOGIN_COOKIE)
+            format!("{}={token}", super::session::LOGIN_COOKIE)
                 .parse()
                 .unwrap(),
         );

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use hyper::StatusCode;
 use maud::html;
 
-use super::auth::Area;
 use super::page::{self, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::http::Reply;
 
 /// Answers requests below `/admin/oses`.

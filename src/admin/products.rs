@@ -31,9 +31,9 @@ use std::collections::HashMap;
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::auth::Area;
 use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::error::Error;
 use crate::http::Reply;
 use crate::index::{Index, Uptake};

@@ -10,10 +10,10 @@
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::auth::Area;
 use super::geoip::Coverage;
 use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::error::Error;
 use crate::http::Reply;
 use crate::model::{Mirror, Region};

@@ -34,7 +34,7 @@ pub struct Login {
 pub fn add_user(admin: &Admin, name: &str, password: &str, role: Role) -> User {
     let user = User {
         name: name.into(),
-        password_hash: crate::commands::hash_password(password).unwrap(),
+        password_hash: crate::auth::hash_password(password).unwrap(),
         role,
         created_at: 0,
     };
@@ -52,7 +52,7 @@ pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
     let id = admin.sessions.start(&user, now);
     let csrf = admin.sessions.touch(&id, now).unwrap().csrf;
     Login {
-        cookie: format!("{}={id}", super::auth::SESSION_COOKIE),
+        cookie: format!("{}={id}", super::session::SESSION_COOKIE),
         csrf,
     }
 }

@@ -17,9 +17,9 @@
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::auth::Area;
 use super::page::{self, Badge, badge, csrf, seg};
 use super::{Ctx, Form, Page};
+use crate::auth::Area;
 use crate::error::{Error, Result};
 use crate::http::Reply;
 use crate::model::{Role, User};
@@ -164,7 +164,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
 
 /// Who is being throttled after failed logins (the admin's and the
 /// API's), the latest to be let in again first.
-fn throttled(list: &[super::auth::Throttled], now: u64) -> Markup {
+fn throttled(list: &[crate::auth::Throttled], now: u64) -> Markup {
     html! {
         section.card #throttled {
             h2 { "Throttled logins" }
@@ -244,7 +244,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         return list(ctx, Some(form), &errors);
     };
     // Hashing takes a while: do it before the write transaction.
-    let password_hash = match crate::commands::hash_password(form.raw("password")) {
+    let password_hash = match crate::auth::hash_password(form.raw("password")) {
         Ok(h) => h,
         Err(e) => return list(ctx, Some(form), &[e.to_string()]),
     };
@@ -451,7 +451,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     if !problems.is_empty() {
         return detail(ctx, name, Some(Problem::Password(problems.join(" "))));
     }
-    let password_hash = match crate::commands::hash_password(form.raw("password")) {
+    let password_hash = match crate::auth::hash_password(form.raw("password")) {
         Ok(h) => h,
         Err(e) => return detail(ctx, name, Some(Problem::Password(e.to_string()))),
     };
@@ -533,7 +533,7 @@ mod tests {
 
     use crate::admin::testing::*;
     use crate::admin::{Admin, page::seg};
-    use crate::commands::verify_password;
+    use crate::auth::verify_password;
     use crate::model::{Role, User};
 
     const SCRIPT: &str = "<script>alert(1)</script>";

@@ -14,7 +14,7 @@ use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
-use crate::admin::auth::Throttle;
+use crate::auth::{Throttle, dummy_hash, verify_password};
 use crate::model::User;
 use crate::store::Store;
 
@@ -115,8 +115,8 @@ impl Gate {
         // does not tell which accounts exist.
         let phc = user
             .as_ref()
-            .map_or(DUMMY_HASH.as_str(), |u| u.password_hash.as_str());
-        let verified = crate::commands::verify_password(password, phc);
+            .map_or(dummy_hash(), |u| u.password_hash.as_str());
+        let verified = verify_password(password, phc);
         let Some(user) = user.filter(|_| verified) else {
             return Err(Denied::Wrong);
         };
@@ -156,12 +156,6 @@ fn fingerprint(name: &str, password: &str) -> [u8; 32] {
     h.update(password.as_bytes());
     h.finalize().into()
 }
-
-/// An argon2id hash of a random password, verified against when the user
-/// name is unknown.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    crate::commands::hash_password(&crate::admin::auth::random_token()).unwrap_or_default()
-});
 
 /// One of [`MAX_VERIFYING`] slots, given back when dropped.
 struct Slot<'a>(&'a AtomicUsize);

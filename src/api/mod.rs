@@ -87,7 +87,7 @@ use hyper::header::{
 };
 use hyper::{HeaderMap, Method, StatusCode};
 
-use crate::admin::auth::{Area, Throttle, may_write};
+use crate::auth::{Area, Throttle, may_write};
 use crate::error::Error;
 use crate::http::Reply;
 use crate::http::form::Form;

@@ -165,7 +165,7 @@ mod tests {
         assert!(!s.health[&s.mirrors[1].id].healthy);
         let users = store.users().unwrap();
         assert_eq!(users.len(), 1);
-        assert!(crate::commands::verify_password(
+        assert!(crate::auth::verify_password(
             "correct horse",
             &users[0].password_hash
         ));

@@ -1,0 +1,102 @@
+//! `bouncer mirror …`: the mirrors, their health and how many locations
+//! each serves.
+
+use std::collections::HashMap;
+
+use super::{ACTOR, table, yes_no};
+use crate::cli::MirrorAction;
+use crate::error::Result;
+use crate::model::MirrorId;
+use crate::network::Network;
+use crate::store::NewMirror;
+
+/// `bouncer mirror add|list|set|remove`.
+pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
+    match action {
+        MirrorAction::Add(a) => {
+            let m = net.write(ACTOR, |tx| {
+                tx.mirror_add(NewMirror {
+                    name: a.name.clone(),
+                    base_url: a.base_url.clone(),
+                    rating: a.rating,
+                    regions: a.region.clone(),
+                    contact: a.contact.clone().unwrap_or_default(),
+                    inactive: a.inactive,
+                })
+            })?;
+            Ok(format!(
+                "added mirror {} ({}, rating {}{}); it gets traffic once its files are found present\n",
+                m.name,
+                m.base_url,
+                m.rating,
+                if m.active { "" } else { ", inactive" }
+            ))
+        }
+        MirrorAction::List(_) => {
+            let (s, serving) = net.store().read_network(
+                |s| (s.clone(), HashMap::<MirrorId, usize>::new()),
+                |(_, counts), _, m| *counts.entry(m).or_default() += 1,
+            )?;
+            let rows = s
+                .mirrors
+                .iter()
+                .map(|m| {
+                    let health = match s.health.get(&m.id) {
+                        None => "unchecked".to_string(),
+                        Some(h) if h.healthy => "up".to_string(),
+                        Some(h) => format!("down: {}", h.error),
+                    };
+                    vec![
+                        m.name.clone(),
+                        m.base_url.clone(),
+                        m.rating.to_string(),
+                        yes_no(m.active),
+                        health,
+                        serving.get(&m.id).copied().unwrap_or(0).to_string(),
+                        m.regions.join(","),
+                    ]
+                })
+                .collect();
+            Ok(table(
+                &[
+                    "NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS",
+                ],
+                rows,
+            ))
+        }
+        MirrorAction::Set(a) => {
+            let m = net.write(ACTOR, |tx| {
+                tx.mirror_update(&a.name, |m| {
+                    if let Some(r) = a.rating {
+                        m.rating = r;
+                    }
+                    if let Some(active) = a.active {
+                        m.active = active;
+                    }
+                    if let Some(url) = &a.base_url {
+                        m.base_url = url.clone();
+                    }
+                    if let Some(c) = &a.contact {
+                        m.contact = c.clone();
+                    }
+                    if a.no_regions {
+                        m.regions.clear();
+                    } else if !a.region.is_empty() {
+                        m.regions = a.region.clone();
+                    }
+                })
+            })?;
+            Ok(format!(
+                "mirror {}: {} rating {} {}\n",
+                m.name,
+                m.base_url,
+                m.rating,
+                if m.active { "active" } else { "inactive" }
+            ))
+        }
+        MirrorAction::Remove(a) => {
+            let m = net.write(ACTOR, |tx| tx.mirror_remove(&a.name))?;
+            Ok(format!("removed mirror {}\n", m.name))
+        }
+    }
+}
