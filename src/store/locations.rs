@@ -6,8 +6,8 @@ use redb::ReadableTable;
 use super::Tx;
 use super::rows::{decode, encode};
 use super::tables::*;
-use crate::error::{Error, Result};
-use crate::model::*;
+use crate::error::Result;
+use crate::model::{self, *};
 
 impl Tx<'_> {
     pub(super) fn all_locations(&self) -> Result<Vec<Location>> {
@@ -34,7 +34,7 @@ impl Tx<'_> {
     /// The location of `product` for `os`.
     pub fn location(&self, product: &str, os: &str) -> Result<Option<Location>> {
         let product = self.require_product(product)?;
-        let os = os.trim().to_ascii_lowercase();
+        let os = model::os_key(os);
         let keys = self.txn.open_table(LOCATION_KEYS)?;
         let Some(id) = keys.get((product.id.0, os.as_str()))?.map(|v| v.value()) else {
             return Ok(None);
@@ -49,12 +49,11 @@ impl Tx<'_> {
         let product = self.require_product(product)?;
         let os = self.require_os(os)?;
         let path = crate::validate::path(path)?;
-        if self.location(&product.name, &os)?.is_some() {
-            return Err(Error::exists(
-                "location",
-                &format!("{} for {os}", product.name),
-            ));
-        }
+        model::must_be_new(
+            "location",
+            &format!("{} for {os}", product.name),
+            self.location(&product.name, &os)?,
+        )?;
         let location = Location {
             id: LocationId(self.next_id("next_location")?),
             product: product.id,
@@ -79,9 +78,11 @@ impl Tx<'_> {
     /// dropped: the new path has not been checked.
     pub fn location_set_path(&mut self, product: &str, os: &str, path: &str) -> Result<Location> {
         let path = crate::validate::path(path)?;
-        let mut location = self
-            .location(product, os)?
-            .ok_or_else(|| Error::not_found("location", &format!("{product} for {os}")))?;
+        let mut location = model::must_exist(
+            "location",
+            &format!("{product} for {os}"),
+            self.location(product, os)?,
+        )?;
         let old = std::mem::replace(&mut location.path, path);
         location.created_at = self.now;
         self.clear_availability(location.id)?;
@@ -99,9 +100,11 @@ impl Tx<'_> {
 
     /// Removes the location of `product` for `os`, with its availability.
     pub fn location_remove(&mut self, product: &str, os: &str) -> Result<Location> {
-        let location = self
-            .location(product, os)?
-            .ok_or_else(|| Error::not_found("location", &format!("{product} for {os}")))?;
+        let location = model::must_exist(
+            "location",
+            &format!("{product} for {os}"),
+            self.location(product, os)?,
+        )?;
         self.delete_location(&location)?;
         self.record(
             "location.remove",

@@ -6,8 +6,8 @@ use super::Tx;
 use super::audit::describe_change;
 use super::rows::{decode, encode};
 use super::tables::*;
-use crate::error::{Error, Result};
-use crate::model::*;
+use crate::error::Result;
+use crate::model::{self, *};
 
 /// What a new mirror starts with.
 #[derive(Clone, Debug, Default)]
@@ -39,39 +39,14 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_mirror(&self, name: &str) -> Result<Mirror> {
-        self.mirror(name)?
-            .ok_or_else(|| Error::not_found("mirror", name))
-    }
-
-    /// Checks that a mirror's regions exist (case-insensitive); returns
-    /// them spelled as the regions spell their names, without duplicates.
-    pub(super) fn check_regions(&self, regions: &[String]) -> Result<Vec<String>> {
-        let mut out: Vec<String> = Vec::new();
-        for r in regions {
-            // A region stored before a naming rule (a bidirectional
-            // control) is found as it is: its mirrors stay editable.
-            let region = match self.region(r.trim())? {
-                Some(region) => region,
-                None => {
-                    let r = crate::validate::name("region", r)?;
-                    self.region(&r)?
-                        .ok_or_else(|| Error::not_found("region", &r))?
-                }
-            };
-            if !out.contains(&region.name) {
-                out.push(region.name);
-            }
-        }
-        Ok(out)
+        model::must_exist("mirror", name, self.mirror(name)?)
     }
 
     /// Adds a mirror. It gets no traffic until sentry finds its files.
     pub fn mirror_add(&mut self, new: NewMirror) -> Result<Mirror> {
         let name = crate::validate::name("mirror", &new.name)?;
         let base_url = crate::validate::base_url(&new.base_url)?;
-        if self.mirror(&name)?.is_some() {
-            return Err(Error::exists("mirror", &name));
-        }
+        model::must_be_new("mirror", &name, self.mirror(&name)?)?;
         self.check_base_url_free(&base_url, None)?;
         let mirror = Mirror {
             id: MirrorId(self.next_id("next_mirror")?),
@@ -79,7 +54,7 @@ impl Tx<'_> {
             base_url,
             rating: new.rating,
             active: !new.inactive,
-            regions: self.check_regions(&new.regions)?,
+            regions: model::mirror_regions(&new.regions, &self.all_regions()?)?,
             contact: crate::validate::contact(&new.contact)?,
             created_at: self.now,
         };
@@ -95,19 +70,9 @@ impl Tx<'_> {
     }
 
     /// Refuses `base_url` when a mirror other than `except` has it
-    /// ([`crate::model::mirror_at`]).
-    pub(super) fn check_base_url_free(
-        &self,
-        base_url: &str,
-        except: Option<MirrorId>,
-    ) -> Result<()> {
-        match crate::model::mirror_at(&self.mirrors()?, base_url, except) {
-            Some(other) => Err(Error::BaseUrlTaken {
-                base_url: other.base_url.clone(),
-                mirror: other.name.clone(),
-            }),
-            None => Ok(()),
-        }
+    /// ([`model::base_url_free`]).
+    fn check_base_url_free(&self, base_url: &str, except: Option<MirrorId>) -> Result<()> {
+        model::base_url_free(&self.mirrors()?, base_url, except)
     }
 
     pub(super) fn put_mirror(&mut self, m: &Mirror) -> Result<()> {
@@ -130,23 +95,9 @@ impl Tx<'_> {
         let old = self.require_mirror(name)?;
         let mut new = old.clone();
         change(&mut new);
-        new.id = old.id;
-        new.name = old.name.clone();
-        new.base_url = crate::validate::base_url(&new.base_url)?;
-        new.regions = self.check_regions(&new.regions)?;
-        // Only a new contact is checked: one stored before the rule stays
-        // as it is while the rest of the mirror is edited.
-        new.contact = if new.contact.trim() == old.contact.trim() {
-            old.contact.clone()
-        } else {
-            crate::validate::contact(&new.contact)?
-        };
+        let new = model::mirror_change(&old, new, &self.all_regions()?)?;
         if new.base_url != old.base_url {
-            // Only a new address is checked: two mirrors that shared one
-            // before the rule stay editable.
-            if crate::validate::base_url_key(&new.base_url)
-                != crate::validate::base_url_key(&old.base_url)
-            {
+            if model::moves_address(&old, &new) {
                 self.check_base_url_free(&new.base_url, Some(new.id))?;
             }
             self.clear_mirror_state(new.id)?;
@@ -200,6 +151,7 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::store::tests::store;
 
     #[test]

@@ -37,13 +37,13 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
 
+pub use crate::model::RegionDefaults;
 pub use backup::Backup;
 pub use counts::Counts;
 pub use events::EventFilter;
 pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
-pub use regions::RegionDefaults;
 pub use snapshot::{Dump, Snapshot};
 use tables::*;
 

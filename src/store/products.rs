@@ -7,8 +7,8 @@ use super::Tx;
 use super::audit::describe_change;
 use super::rows::{decode, encode};
 use super::tables::*;
-use crate::error::{Error, Result};
-use crate::model::*;
+use crate::error::Result;
+use crate::model::{self, *};
 
 /// What [`Tx::product_remove`] removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,22 +50,18 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_product(&self, name: &str) -> Result<Product> {
-        self.product(name)?
-            .ok_or_else(|| Error::not_found("product", name))
+        model::must_exist("product", name, self.product(name)?)
     }
 
     /// Adds a product.
     pub fn product_add(&mut self, new: NewProduct) -> Result<Product> {
         let name = crate::validate::name("product", &new.name)?;
-        let languages = crate::model::product_languages(&[], &new.languages)?;
-        if self.product(&name)?.is_some() {
-            return Err(Error::exists("product", &name));
-        }
-        if self.alias(&name)?.is_some() {
-            return Err(Error::InUse {
-                detail: format!("{name:?} is an alias; a product may not have an alias's name"),
-            });
-        }
+        let languages = model::product_languages(&[], &new.languages)?;
+        model::product_name_free(
+            &name,
+            self.product(&name)?.as_ref(),
+            self.alias(&name)?.as_ref(),
+        )?;
         let product = Product {
             id: ProductId(self.next_id("next_product")?),
             name,
@@ -110,18 +106,7 @@ impl Tx<'_> {
         let old = self.require_product(name)?;
         let mut new = old.clone();
         change(&mut new);
-        new.id = old.id;
-        new.name = old.name.clone();
-        let languages = crate::model::product_languages(&old.languages, &new.languages)?;
-        // A new language means new files on every mirror: check them soon.
-        if languages
-            .iter()
-            .any(|l| !old.languages.iter().any(|o| o.eq_ignore_ascii_case(l)))
-            && !old.languages.is_empty()
-        {
-            new.checknow = true;
-        }
-        new.languages = languages;
+        let new = model::product_change(&old, new)?;
         self.put_product(&new)?;
         if old != new {
             self.record("product.update", describe_change(&old.name, &old, &new))?;
@@ -137,7 +122,7 @@ impl Tx<'_> {
     pub fn product_remove(&mut self, name: &str) -> Result<RemovedProduct> {
         let product = self.require_product(name)?;
         let all = self.aliases()?;
-        let aliases: Vec<String> = crate::model::aliases_of(&all, product.id)
+        let aliases: Vec<String> = model::aliases_of(&all, product.id)
             .into_iter()
             .map(|a| a.name.clone())
             .collect();
@@ -185,11 +170,7 @@ impl Tx<'_> {
     pub fn alias_set(&mut self, alias: &str, product: &str) -> Result<Option<ProductId>> {
         let alias = crate::validate::name("alias", alias)?;
         let target = self.require_product(product)?;
-        if self.product(&alias)?.is_some() {
-            return Err(Error::InUse {
-                detail: format!("{alias:?} is a product name; an alias may not equal a product"),
-            });
-        }
+        model::alias_name_free(&alias, self.product(&alias)?.as_ref())?;
         let before = self.alias(&alias)?.map(|a| a.product);
         let row = Alias {
             name: alias.clone(),
@@ -204,14 +185,12 @@ impl Tx<'_> {
 
     /// Removes an alias.
     pub fn alias_remove(&mut self, alias: &str) -> Result<()> {
-        if self
+        let removed = self
             .txn
             .open_table(ALIASES)?
             .remove(alias.to_lowercase().as_str())?
-            .is_none()
-        {
-            return Err(Error::not_found("alias", alias));
-        }
+            .is_some();
+        model::must_exist("alias", alias, removed.then_some(()))?;
         self.record("alias.remove", alias.to_string())
     }
 
@@ -219,9 +198,7 @@ impl Tx<'_> {
     pub fn os_add(&mut self, name: &str) -> Result<String> {
         let os = crate::validate::os(name)?;
         let mut t = self.txn.open_table(OSES)?;
-        if t.get(os.as_str())?.is_some() {
-            return Err(Error::exists("operating system", &os));
-        }
+        model::must_be_new("operating system", &os, t.get(os.as_str())?)?;
         t.insert(os.as_str(), self.now)?;
         drop(t);
         self.record("os.add", os.clone())?;
@@ -230,38 +207,24 @@ impl Tx<'_> {
 
     /// Removes an operating system; refused while locations use it.
     pub fn os_remove(&mut self, name: &str) -> Result<()> {
-        let os = name.trim().to_ascii_lowercase();
-        let users = self
-            .all_locations()?
-            .into_iter()
-            .filter(|l| l.os == os)
-            .count();
-        if users > 0 {
-            return Err(Error::InUse {
-                detail: format!(
-                    "{users} location(s) use operating system {os:?}: remove them first (`bouncer location list`)"
-                ),
-            });
-        }
-        if self.txn.open_table(OSES)?.remove(os.as_str())?.is_none() {
-            return Err(Error::not_found("operating system", name));
-        }
+        let os = model::os_key(name);
+        model::os_unused(&os, &self.all_locations()?)?;
+        let removed = self.txn.open_table(OSES)?.remove(os.as_str())?.is_some();
+        model::must_exist("operating system", name, removed.then_some(()))?;
         self.record("os.remove", os)
     }
 
     pub(super) fn require_os(&self, name: &str) -> Result<String> {
-        let os = name.trim().to_ascii_lowercase();
-        if self.txn.open_table(OSES)?.get(os.as_str())?.is_none() {
-            return Err(Error::not_found("operating system", name));
-        }
-        Ok(os)
+        let os = model::os_key(name);
+        let known = self.txn.open_table(OSES)?.get(os.as_str())?.is_some();
+        model::must_exist("operating system", name, known.then_some(os))
     }
 
     /// Clears a product's `checknow` flag after sentry checked it as
     /// `seen`; a product changed since (a language added) stays flagged.
     pub fn product_checked(&mut self, seen: &Product) -> Result<()> {
         if let Some(mut p) = self.product_by_id(seen.id)?
-            && p.languages == seen.languages
+            && model::check_covers(&p, seen)
         {
             p.checknow = false;
             self.put_product(&p)?;

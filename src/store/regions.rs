@@ -6,21 +6,8 @@ use super::Tx;
 use super::audit::{describe_change, describe_region};
 use super::rows::{decode, encode};
 use super::tables::*;
-use crate::error::{Error, Result};
-use crate::model::*;
-
-/// What [`Tx::region_defaults`] did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct RegionDefaults {
-    /// Regions added, with their number of countries.
-    pub added: Vec<(String, usize)>,
-    /// Continents with a region of their name already.
-    pub existing: Vec<&'static str>,
-    /// Continents all of whose countries are in other regions.
-    pub full: Vec<&'static str>,
-    /// Countries left out because other regions have them.
-    pub taken: Vec<String>,
-}
+use crate::error::Result;
+use crate::model::{self, *};
 
 impl Tx<'_> {
     /// The region with this name (case-insensitive).
@@ -31,8 +18,7 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_region(&self, name: &str) -> Result<Region> {
-        self.region(name)?
-            .ok_or_else(|| Error::not_found("region", name.trim()))
+        model::must_exist("region", name.trim(), self.region(name)?)
     }
 
     pub(super) fn all_regions(&self) -> Result<Vec<Region>> {
@@ -54,10 +40,8 @@ impl Tx<'_> {
     /// fallback must be another existing region.
     pub fn region_add(&mut self, mut region: Region) -> Result<Region> {
         region.name = crate::validate::name("region", &region.name)?;
-        if let Some(old) = self.region(&region.name)? {
-            return Err(Error::exists("region", &old.name));
-        }
-        let region = self.check_region(region)?;
+        model::region_name_free(self.region(&region.name)?.as_ref())?;
+        let region = model::region_check(region, &self.all_regions()?)?;
         self.put_region(&region)?;
         self.record("region.add", describe_region(&region))?;
         Ok(region)
@@ -74,7 +58,7 @@ impl Tx<'_> {
         let mut new = old.clone();
         change(&mut new);
         new.name = old.name.clone();
-        let new = self.check_region(new)?;
+        let new = model::region_check(new, &self.all_regions()?)?;
         self.put_region(&new)?;
         if old != new {
             self.record("region.update", describe_change(&old.name, &old, &new))?;
@@ -82,42 +66,16 @@ impl Tx<'_> {
         Ok(new)
     }
 
-    /// Adds one region per continent (named as
-    /// [`crate::geoip::continents::CONTINENTS`] names them), each with its
-    /// countries no region has yet: throttle 100, no fallback, global
-    /// fallback on. Continents with a region of that name are left alone.
-    pub fn region_defaults(&mut self) -> Result<RegionDefaults> {
-        use crate::geoip::continents::{CONTINENTS, split_taken};
-        let existing = self.all_regions()?;
-        let taken: Vec<&str> = existing
-            .iter()
-            .flat_map(|r| r.countries.iter().map(String::as_str))
-            .collect();
-        let mut out = RegionDefaults::default();
-        for continent in CONTINENTS {
-            if existing
-                .iter()
-                .any(|r| r.name.eq_ignore_ascii_case(continent.name))
-            {
-                out.existing.push(continent.name);
-                continue;
-            }
-            let (free, have) = split_taken(continent, &taken);
-            out.taken.extend(have);
-            if free.is_empty() {
-                out.full.push(continent.name);
-                continue;
-            }
-            let r = self.region_add(Region {
-                name: continent.name.into(),
-                throttle: 100,
-                fallback: None,
-                global_fallback: true,
-                countries: free,
-            })?;
+    /// Adds one region per `continents` entry, named as the continent,
+    /// each with its countries no region has yet
+    /// ([`model::default_regions`]). Continents with a region of that name
+    /// are left alone.
+    pub fn region_defaults(&mut self, continents: &[ContinentRegion]) -> Result<RegionDefaults> {
+        let (add, mut out) = model::default_regions(&self.all_regions()?, continents);
+        for region in add {
+            let r = self.region_add(region)?;
             out.added.push((r.name, r.countries.len()));
         }
-        out.taken.sort();
         Ok(out)
     }
 
@@ -125,140 +83,10 @@ impl Tx<'_> {
     /// fall back to it.
     pub fn region_remove(&mut self, name: &str) -> Result<Region> {
         let region = self.require_region(name)?;
+        model::region_removable(&region, &self.mirrors()?, &self.all_regions()?)?;
         let key = region_key(&region.name);
-        let mirrors: Vec<String> = self
-            .mirrors()?
-            .into_iter()
-            .filter(|m| m.regions.iter().any(|r| region_key(r) == key))
-            .map(|m| m.name)
-            .collect();
-        let fallers: Vec<String> = self
-            .all_regions()?
-            .into_iter()
-            .filter(|r| r.fallback.as_deref().is_some_and(|f| region_key(f) == key))
-            .map(|r| r.name)
-            .collect();
-        let mut why = Vec::new();
-        if !mirrors.is_empty() {
-            why.push(format!(
-                "mirror(s) {} serve it: take it out of their regions first (`bouncer mirror set NAME --region …` or `--no-regions`)",
-                mirrors.join(", ")
-            ));
-        }
-        if !fallers.is_empty() {
-            why.push(format!(
-                "region(s) {} fall back to it: give them another fallback, or none, first",
-                fallers.join(", ")
-            ));
-        }
-        if !why.is_empty() {
-            return Err(Error::InUse {
-                detail: format!(
-                    "region {:?} cannot be removed: {}",
-                    region.name,
-                    why.join("; ")
-                ),
-            });
-        }
         self.txn.open_table(REGIONS)?.remove(key.as_str())?;
         self.record("region.remove", region.name.clone())?;
-        Ok(region)
-    }
-
-    /// Normalises `region` (countries upper-case, sorted, unique; fallback
-    /// spelled as its region, blank meaning none) and checks it against
-    /// the other regions: no shared country, an existing fallback that is
-    /// not itself, no fallback cycle.
-    pub(super) fn check_region(&self, mut region: Region) -> Result<Region> {
-        let key = region_key(&region.name);
-        let mut countries = Vec::with_capacity(region.countries.len());
-        for c in &region.countries {
-            countries.push(crate::validate::country(c)?);
-        }
-        countries.sort();
-        countries.dedup();
-        region.countries = countries;
-
-        let others: Vec<Region> = self
-            .all_regions()?
-            .into_iter()
-            .filter(|r| region_key(&r.name) != key)
-            .collect();
-        let taken: Vec<String> = others
-            .iter()
-            .flat_map(|other| {
-                region
-                    .countries
-                    .iter()
-                    .filter(|c| other.countries.contains(c))
-                    .map(move |c| format!("{c} belongs to region {:?}", other.name))
-            })
-            .collect();
-        if !taken.is_empty() {
-            return Err(Error::InUse {
-                detail: format!(
-                    "a country may belong to one region only, and {}: remove it there first",
-                    taken.join(", ")
-                ),
-            });
-        }
-
-        let fallback = match region.fallback.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(fallback) => {
-                // An existing region is named as it is (one stored before a
-                // naming rule stays usable); only another name is checked.
-                let fallback = if others
-                    .iter()
-                    .any(|r| region_key(&r.name) == region_key(fallback))
-                {
-                    fallback.to_string()
-                } else {
-                    crate::validate::name("fallback region", fallback)?
-                };
-                if region_key(&fallback) == key {
-                    return Err(Error::invalid(
-                        "fallback region",
-                        format!(
-                            "region {:?} cannot fall back to itself: choose another region, or none",
-                            region.name
-                        ),
-                    ));
-                }
-                let find = |name: &str| {
-                    others
-                        .iter()
-                        .find(|r| region_key(&r.name) == region_key(name))
-                };
-                let target =
-                    find(&fallback).ok_or_else(|| Error::not_found("region", &fallback))?;
-                // Follow the chain from the fallback: meeting this region
-                // again would send traffic round in a circle.
-                let mut chain = vec![region.name.clone(), target.name.clone()];
-                let mut next = target.fallback.as_deref();
-                while let Some(name) = next {
-                    if region_key(name) == key {
-                        chain.push(region.name.clone());
-                        return Err(Error::invalid(
-                            "fallback region",
-                            format!(
-                                "falling back from {:?} to {:?} would make a cycle ({}): break it by changing one of these fallbacks first",
-                                region.name,
-                                target.name,
-                                chain.join(" → ")
-                            ),
-                        ));
-                    }
-                    if chain.iter().any(|c| region_key(c) == region_key(name)) {
-                        break; // a cycle elsewhere: not this region's doing
-                    }
-                    chain.push(name.to_string());
-                    next = find(name).and_then(|r| r.fallback.as_deref());
-                }
-                Some(target.name.clone())
-            }
-        };
-        region.fallback = fallback;
         Ok(region)
     }
 
@@ -266,11 +94,6 @@ impl Tx<'_> {
     pub fn regions(&self) -> Result<Vec<Region>> {
         self.all_regions()
     }
-}
-
-/// The key of a region in [`REGIONS`]: its name, trimmed and lower-case.
-pub(super) fn region_key(name: &str) -> String {
-    name.trim().to_lowercase()
 }
 
 #[cfg(test)]

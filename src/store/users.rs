@@ -5,8 +5,8 @@ use redb::{ReadableDatabase, ReadableTable};
 use super::rows::{decode, encode};
 use super::tables::*;
 use super::{Store, Tx};
-use crate::error::{Error, Result};
-use crate::model::*;
+use crate::error::Result;
+use crate::model::{self, *};
 
 impl Store {
     /// All users, by name.
@@ -30,11 +30,7 @@ impl Tx<'_> {
 
     /// Adds a user or replaces their hash and role.
     pub fn user_put(&mut self, user: &User, action: &str) -> Result<()> {
-        // Only a new name is checked: a user stored before a naming rule
-        // (a bidirectional control) can still change their password.
-        if self.user(&user.name)?.is_none() {
-            crate::validate::name("user", &user.name)?;
-        }
+        model::user_name(&user.name, self.user(&user.name)?.is_some())?;
         self.txn
             .open_table(USERS)?
             .insert(user.name.as_str(), encode(user).as_slice())?;
@@ -43,9 +39,8 @@ impl Tx<'_> {
 
     /// Removes a user.
     pub fn user_remove(&mut self, name: &str) -> Result<()> {
-        if self.txn.open_table(USERS)?.remove(name)?.is_none() {
-            return Err(Error::not_found("user", name));
-        }
+        let removed = self.txn.open_table(USERS)?.remove(name)?.is_some();
+        model::must_exist("user", name, removed.then_some(()))?;
         self.record("user.remove", name.to_string())
     }
 
