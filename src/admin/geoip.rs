@@ -584,7 +584,7 @@ fn message(d: &Defaults) -> String {
 }
 
 fn defaults(ctx: &Ctx<'_>) -> Reply {
-    match ctx.write(|tx| tx.region_defaults()) {
+    match ctx.write(|tx| tx.region_defaults(&crate::geoip::continents::regions())) {
         Ok(d) => ctx.done("/admin/regions", message(&d)),
         Err(e) => ctx.failed("/admin/regions", e.to_string()),
     }

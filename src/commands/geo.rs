@@ -194,7 +194,9 @@ fn list(net: &Network) -> Result<String> {
 
 /// One region per continent with its countries not yet in a region.
 fn defaults(net: &Network) -> Result<String> {
-    let d = net.write(ACTOR, |tx| tx.region_defaults())?;
+    let d = net.write(ACTOR, |tx| {
+        tx.region_defaults(&crate::geoip::continents::regions())
+    })?;
     let mut out = String::new();
     for name in &d.existing {
         let _ = writeln!(out, "{name}: exists, left as it is");

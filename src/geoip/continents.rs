@@ -149,6 +149,21 @@ pub fn split_taken<S: AsRef<str>>(continent: Continent, taken: &[S]) -> (Vec<Str
         .partition(|c| !taken.iter().any(|t| t.as_ref() == c))
 }
 
+/// Every continent with all its countries: what default regions are made
+/// of ([`crate::model::default_regions`]).
+pub fn regions() -> Vec<crate::model::ContinentRegion> {
+    CONTINENTS
+        .into_iter()
+        .map(|c| crate::model::ContinentRegion {
+            name: c.name,
+            countries: countries(c)
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,7 @@ mod tests {
     use super::*;
     use crate::model::{LocationId, MirrorId};
     use crate::store::Store;
-    use crate::store::tests::availability_index;
+    use crate::store::availability::tests::availability_index;
 
     #[test]
     fn newer_schema_is_refused_with_advice() {

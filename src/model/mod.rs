@@ -1,7 +1,12 @@
 //! The data model of SPEC §1: what Bouncer knows about products, mirrors and
-//! the files they carry. Plain values, no storage or HTTP concerns.
+//! the files they carry. Plain values, no storage or HTTP concerns; the
+//! rules a change obeys are pure functions in [`rules`] (re-exported here).
 
 use std::fmt;
+
+pub mod rules;
+
+pub use rules::*;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -331,48 +336,6 @@ pub struct CountBatch {
     pub countries: Vec<(String, u64)>,
 }
 
-/// The languages a product is offered in after a change from `old` to
-/// `new`: trimmed, a repeat (in any case) dropped for its first spelling.
-/// A language the product did not have must be a locale code
-/// ([`crate::validate::locale`]); one it had is kept if it is merely safe
-/// in a URL ([`crate::validate::lang`]), so a product stored before the
-/// rule stays editable.
-pub fn product_languages(old: &[String], new: &[String]) -> crate::error::Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::with_capacity(new.len());
-    for l in new {
-        let had = old.iter().any(|o| o.trim().eq_ignore_ascii_case(l.trim()));
-        let l = if had {
-            crate::validate::lang(l)?
-        } else {
-            crate::validate::locale(l)?
-        };
-        if !out.iter().any(|x| x.eq_ignore_ascii_case(&l)) {
-            out.push(l);
-        }
-    }
-    Ok(out)
-}
-
-/// The aliases pointing at `product`, in the order given: they go with it
-/// when it is removed.
-pub fn aliases_of(aliases: &[Alias], product: ProductId) -> Vec<&Alias> {
-    aliases.iter().filter(|a| a.product == product).collect()
-}
-
-/// The mirror, other than `except`, whose base URL points where `base_url`
-/// does ([`crate::validate::base_url_key`]): two mirrors at one address
-/// would get its downloads twice and list it twice.
-pub fn mirror_at<'m>(
-    mirrors: &'m [Mirror],
-    base_url: &str,
-    except: Option<MirrorId>,
-) -> Option<&'m Mirror> {
-    let key = crate::validate::base_url_key(base_url);
-    mirrors
-        .iter()
-        .find(|m| Some(m.id) != except && crate::validate::base_url_key(&m.base_url) == key)
-}
-
 /// How many known files each of the `wanted` locations has. A file
 /// belongs to its own location and to every other location with the same
 /// path template whose product offers the file's language: products that
@@ -505,81 +468,6 @@ mod tests {
         let only = files_known(&products, &locations, &files, &[LocationId(2)]);
         assert_eq!(only.len(), 1);
         assert_eq!(only.get(&LocationId(2)), Some(&1));
-    }
-
-    use super::*;
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn new_languages_must_be_locale_codes() {
-        assert_eq!(
-            product_languages(&[], &strings(&[" de", "en-US", "DE", "ja-JP-mac", "multi"]))
-                .unwrap(),
-            ["de", "en-US", "ja-JP-mac", "multi"]
-        );
-        let err = product_languages(&strings(&["de"]), &strings(&["de", "english"])).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                crate::error::Error::Invalid {
-                    what: "language",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(err.to_string().contains("\"english\""), "{err}");
-        // One the product had before the rule stays, in any case; it is
-        // still checked to be safe in a URL.
-        let old = strings(&["english", "de"]);
-        assert_eq!(
-            product_languages(&old, &strings(&["English", "fr"])).unwrap(),
-            ["English", "fr"]
-        );
-        assert!(product_languages(&strings(&["a/b"]), &strings(&["a/b"])).is_err());
-        assert!(product_languages(&old, &strings(&["deutsch"])).is_err());
-    }
-
-    #[test]
-    fn a_products_aliases() {
-        let alias = |name: &str, p: u64| Alias {
-            name: name.into(),
-            product: ProductId(p),
-        };
-        let all = [alias("a", 1), alias("b", 2), alias("c", 1)];
-        let names: Vec<&str> = aliases_of(&all, ProductId(1))
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect();
-        assert_eq!(names, ["a", "c"]);
-        assert!(aliases_of(&all, ProductId(3)).is_empty());
-    }
-
-    #[test]
-    fn mirrors_at_one_address() {
-        let mirrors = [
-            fixtures::mirror(1, "https://one.example/pub", 1),
-            fixtures::mirror(2, "http://two.example", 1),
-        ];
-        let at = |url: &str, except: Option<u64>| {
-            mirror_at(&mirrors, url, except.map(MirrorId)).map(|m| m.id.0)
-        };
-        assert_eq!(at("HTTPS://ONE.example:443/pub/", None), Some(1));
-        assert_eq!(at("http://two.example:80/", None), Some(2));
-        // A mirror may keep its own address.
-        assert_eq!(at("https://one.example/pub", Some(1)), None);
-        assert_eq!(at("https://one.example/pub", Some(2)), Some(1));
-        for other in [
-            "http://one.example/pub",
-            "https://one.example/pub2",
-            "https://one.example:8443/pub",
-            "https://two.example",
-        ] {
-            assert_eq!(at(other, None), None, "{other}");
-        }
     }
 
     #[test]

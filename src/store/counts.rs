@@ -1,0 +1,312 @@
+//! Download counts per day: by product, location and language, mirror
+//! and country.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::tables::*;
+use super::{Store, Tx};
+use crate::error::Result;
+use crate::model::*;
+
+/// Download counts over a range of days, read in one transaction: what
+/// the stats pages show. Days are days since the Unix epoch (UTC).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Total downloads per day (from the per-product counts); days without
+    /// downloads are absent.
+    pub by_day: BTreeMap<u32, u64>,
+    /// Downloads per (product, day); pairs without downloads are absent.
+    pub by_product_day: BTreeMap<(ProductId, u32), u64>,
+    /// Downloads per product, summed over the days.
+    pub by_product: HashMap<ProductId, u64>,
+    /// Downloads per mirror, summed over the days.
+    pub by_mirror: HashMap<MirrorId, u64>,
+    /// Downloads per (location, language), summed over the days; an empty
+    /// language means none (products offered in every language are
+    /// counted without one).
+    pub by_location: HashMap<(LocationId, String), u64>,
+    /// Downloads per language, summed over locations and days; the empty
+    /// string collects downloads without a language.
+    pub by_language: HashMap<String, u64>,
+    /// Downloads per ISO country code (`--`: unknown), summed over the days.
+    pub by_country: HashMap<String, u64>,
+    /// All downloads in the range (the sum of `by_day`).
+    pub total: u64,
+}
+
+impl Store {
+    /// Adds a batch of download counts in one write transaction.
+    pub fn add_counts(&self, batch: &CountBatch) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        add_counts_in(&txn, batch)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Downloads per product over the days `from..=to`, summed.
+    pub fn downloads_by_product(&self, from: u32, to: u32) -> Result<HashMap<ProductId, u64>> {
+        let txn = self.db.begin_read()?;
+        let mut out = HashMap::new();
+        for row in txn
+            .open_table(COUNT_PRODUCT)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            *out.entry(ProductId(k.value().1)).or_default() += v.value();
+        }
+        Ok(out)
+    }
+
+    /// Downloads per mirror over the days `from..=to`, summed.
+    pub fn downloads_by_mirror(&self, from: u32, to: u32) -> Result<HashMap<MirrorId, u64>> {
+        let txn = self.db.begin_read()?;
+        let mut out = HashMap::new();
+        for row in txn
+            .open_table(COUNT_MIRROR)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            *out.entry(MirrorId(k.value().1)).or_default() += v.value();
+        }
+        Ok(out)
+    }
+
+    /// Downloads per (location, language) over the days `from..=to`.
+    pub fn downloads_by_location(
+        &self,
+        from: u32,
+        to: u32,
+    ) -> Result<HashMap<(LocationId, String), u64>> {
+        let txn = self.db.begin_read()?;
+        let mut out = HashMap::new();
+        if from > to {
+            return Ok(out);
+        }
+        for row in txn
+            .open_table(COUNT_LOCATION)?
+            .range(location_days(from, to))?
+        {
+            let (k, v) = row?;
+            let (_, loc, lang) = k.value();
+            *out.entry((LocationId(loc), lang.to_string())).or_default() += v.value();
+        }
+        Ok(out)
+    }
+
+    /// Every download count of the days `from..=to`, read in one
+    /// transaction so the breakdowns agree with each other.
+    pub fn counts(&self, from: u32, to: u32) -> Result<Counts> {
+        let mut c = Counts::default();
+        if from > to {
+            return Ok(c);
+        }
+        let txn = self.db.begin_read()?;
+        for row in txn
+            .open_table(COUNT_PRODUCT)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            let ((day, product), n) = (k.value(), v.value());
+            *c.by_day.entry(day).or_default() += n;
+            *c.by_product_day
+                .entry((ProductId(product), day))
+                .or_default() += n;
+            *c.by_product.entry(ProductId(product)).or_default() += n;
+            c.total += n;
+        }
+        for row in txn
+            .open_table(COUNT_MIRROR)?
+            .range((from, 0)..=(to, u64::MAX))?
+        {
+            let (k, v) = row?;
+            *c.by_mirror.entry(MirrorId(k.value().1)).or_default() += v.value();
+        }
+        for row in txn
+            .open_table(COUNT_LOCATION)?
+            .range(location_days(from, to))?
+        {
+            let (k, v) = row?;
+            let ((_, location, lang), n) = (k.value(), v.value());
+            *c.by_location
+                .entry((LocationId(location), lang.to_string()))
+                .or_default() += n;
+            *c.by_language.entry(lang.to_string()).or_default() += n;
+        }
+        let end = match to.checked_add(1) {
+            Some(next) => Bound::Excluded((next, "")),
+            None => Bound::Unbounded,
+        };
+        for row in txn
+            .open_table(COUNT_COUNTRY)?
+            .range((Bound::Included((from, "")), end))?
+        {
+            let (k, v) = row?;
+            *c.by_country.entry(k.value().1.to_string()).or_default() += v.value();
+        }
+        Ok(c)
+    }
+}
+
+/// Adds `batch` to the counts in `txn`.
+pub(super) fn add_counts_in(txn: &WriteTransaction, batch: &CountBatch) -> Result<()> {
+    let day = batch.day;
+    let mut t = txn.open_table(COUNT_PRODUCT)?;
+    for (id, n) in &batch.products {
+        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
+        t.insert((day, id.0), old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_LOCATION)?;
+    for (id, lang, n) in &batch.locations {
+        let key = (day, id.0, lang.as_str());
+        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
+        t.insert(key, old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_MIRROR)?;
+    for (id, n) in &batch.mirrors {
+        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
+        t.insert((day, id.0), old + n)?;
+    }
+    let mut t = txn.open_table(COUNT_COUNTRY)?;
+    for (country, n) in &batch.countries {
+        let key = (day, country.as_str());
+        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
+        t.insert(key, old + n)?;
+    }
+    Ok(())
+}
+
+impl Tx<'_> {
+    /// Adds a batch of download counts.
+    pub fn counts_add(&mut self, batch: &CountBatch) -> Result<()> {
+        add_counts_in(&self.txn, batch)
+    }
+
+    /// Removes every download count.
+    pub fn counts_clear(&mut self) -> Result<()> {
+        self.txn.open_table(COUNT_PRODUCT)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_LOCATION)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_MIRROR)?.retain(|_, _| false)?;
+        self.txn.open_table(COUNT_COUNTRY)?.retain(|_, _| false)?;
+        Ok(())
+    }
+}
+
+/// A key of [`COUNT_LOCATION`]: (day, location id, language).
+type LocationDay = (u32, u64, &'static str);
+
+/// The keys of [`COUNT_LOCATION`] for the days `from..=to`.
+fn location_days(from: u32, to: u32) -> (Bound<LocationDay>, Bound<LocationDay>) {
+    let end = match to.checked_add(1) {
+        Some(next) => Bound::Excluded((next, 0, "")),
+        None => Bound::Unbounded,
+    };
+    (Bound::Included((from, 0, "")), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::store;
+
+    #[test]
+    fn counts_add_up() {
+        let (_dir, store) = store();
+        let batch = CountBatch {
+            day: 100,
+            products: vec![(ProductId(1), 3)],
+            locations: vec![(LocationId(2), "de".into(), 3)],
+            mirrors: vec![(MirrorId(5), 2), (MirrorId(6), 1)],
+            countries: vec![("--".into(), 3)],
+        };
+        store.add_counts(&batch).unwrap();
+        store.add_counts(&batch).unwrap();
+        assert_eq!(
+            store.downloads_by_product(100, 100).unwrap()[&ProductId(1)],
+            6
+        );
+        assert_eq!(store.downloads_by_mirror(0, 200).unwrap()[&MirrorId(6)], 2);
+        assert!(store.downloads_by_product(101, 200).unwrap().is_empty());
+        assert_eq!(
+            store.downloads_by_location(100, 100).unwrap()[&(LocationId(2), "de".to_string())],
+            6
+        );
+    }
+
+    #[test]
+    fn counts_over_days_and_products() {
+        let (_dir, store) = store();
+        let day = |day: u32, p1: u64, p2: u64| CountBatch {
+            day,
+            products: vec![(ProductId(1), p1), (ProductId(2), p2)],
+            locations: vec![
+                (LocationId(10), "de".into(), p1),
+                (LocationId(20), String::new(), p2),
+            ],
+            mirrors: vec![(MirrorId(5), p1 + p2 - 1), (MirrorId(6), 1)],
+            countries: vec![("DE".into(), p1), ("--".into(), p2)],
+        };
+        store.add_counts(&day(10, 3, 1)).unwrap();
+        store.add_counts(&day(11, 2, 5)).unwrap();
+        store.add_counts(&day(11, 1, 0)).unwrap();
+        store.add_counts(&day(12, 7, 7)).unwrap();
+
+        let c = store.counts(10, 11).unwrap();
+        assert_eq!(c.by_day, BTreeMap::from([(10, 4), (11, 8)]));
+        assert_eq!(
+            c.by_product_day,
+            BTreeMap::from([
+                ((ProductId(1), 10), 3),
+                ((ProductId(1), 11), 3),
+                ((ProductId(2), 10), 1),
+                ((ProductId(2), 11), 5),
+            ])
+        );
+        assert_eq!(
+            c.by_product,
+            HashMap::from([(ProductId(1), 6), (ProductId(2), 6)])
+        );
+        assert_eq!(
+            c.by_mirror,
+            HashMap::from([(MirrorId(5), 9), (MirrorId(6), 3)])
+        );
+        assert_eq!(
+            c.by_location,
+            HashMap::from([
+                ((LocationId(10), "de".to_string()), 6),
+                ((LocationId(20), String::new()), 6),
+            ])
+        );
+        assert_eq!(
+            c.by_language,
+            HashMap::from([("de".to_string(), 6), (String::new(), 6)])
+        );
+        assert_eq!(
+            c.by_country,
+            HashMap::from([("DE".to_string(), 6), ("--".to_string(), 6)])
+        );
+        assert_eq!(c.total, 12);
+        // The same numbers as the single-table functions.
+        assert_eq!(c.by_product, store.downloads_by_product(10, 11).unwrap());
+        assert_eq!(c.by_mirror, store.downloads_by_mirror(10, 11).unwrap());
+        assert_eq!(c.by_location, store.downloads_by_location(10, 11).unwrap());
+
+        let one = store.counts(12, 12).unwrap();
+        assert_eq!(one.by_day, BTreeMap::from([(12, 14)]));
+        assert_eq!(one.by_country["--"], 7);
+        assert_eq!(one.total, 14);
+
+        let all = store.counts(0, u32::MAX).unwrap();
+        assert_eq!(all.total, 26);
+        assert_eq!(all.by_day.len(), 3);
+        assert_eq!(all.by_language[""], 13);
+        assert_eq!(all.by_country.values().sum::<u64>(), 26);
+        assert_eq!(store.downloads_by_location(0, u32::MAX).unwrap().len(), 2);
+
+        assert_eq!(store.counts(13, 20).unwrap(), Counts::default());
+        assert_eq!(store.counts(11, 10).unwrap(), Counts::default());
+        assert!(store.downloads_by_location(11, 10).unwrap().is_empty());
+    }
+}

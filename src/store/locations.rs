@@ -1,0 +1,129 @@
+//! Locations: where a product's build for an operating system lies on
+//! every mirror.
+
+use redb::ReadableTable;
+
+use super::Tx;
+use super::rows::{decode, encode};
+use super::tables::*;
+use crate::error::Result;
+use crate::model::{self, *};
+
+impl Tx<'_> {
+    pub(super) fn all_locations(&self) -> Result<Vec<Location>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(LOCATIONS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn locations_of(&self, product: ProductId) -> Result<Vec<Location>> {
+        let keys = self.txn.open_table(LOCATION_KEYS)?;
+        let locations = self.txn.open_table(LOCATIONS)?;
+        let mut out = Vec::new();
+        for row in keys.range((product.0, "")..(product.0 + 1, ""))? {
+            let id = row?.1.value();
+            if let Some(v) = locations.get(id)? {
+                out.push(decode(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The location of `product` for `os`.
+    pub fn location(&self, product: &str, os: &str) -> Result<Option<Location>> {
+        let product = self.require_product(product)?;
+        let os = model::os_key(os);
+        let keys = self.txn.open_table(LOCATION_KEYS)?;
+        let Some(id) = keys.get((product.id.0, os.as_str()))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let locations = self.txn.open_table(LOCATIONS)?;
+        let row = locations.get(id)?;
+        row.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Adds the location of `product` for `os`.
+    pub fn location_add(&mut self, product: &str, os: &str, path: &str) -> Result<Location> {
+        let product = self.require_product(product)?;
+        let os = self.require_os(os)?;
+        let path = crate::validate::path(path)?;
+        model::must_be_new(
+            "location",
+            &format!("{} for {os}", product.name),
+            self.location(&product.name, &os)?,
+        )?;
+        let location = Location {
+            id: LocationId(self.next_id("next_location")?),
+            product: product.id,
+            os: os.clone(),
+            path,
+            created_at: self.now,
+        };
+        self.txn
+            .open_table(LOCATIONS)?
+            .insert(location.id.0, encode(&location).as_slice())?;
+        self.txn
+            .open_table(LOCATION_KEYS)?
+            .insert((product.id.0, os.as_str()), location.id.0)?;
+        self.record(
+            "location.add",
+            format!("{} {} {}", product.name, os, location.path),
+        )?;
+        Ok(location)
+    }
+
+    /// Changes a location's path. Sentry's findings for the old path are
+    /// dropped: the new path has not been checked.
+    pub fn location_set_path(&mut self, product: &str, os: &str, path: &str) -> Result<Location> {
+        let path = crate::validate::path(path)?;
+        let mut location = model::must_exist(
+            "location",
+            &format!("{product} for {os}"),
+            self.location(product, os)?,
+        )?;
+        let old = std::mem::replace(&mut location.path, path);
+        location.created_at = self.now;
+        self.clear_availability(location.id)?;
+        // Files of the old path no longer belong to it.
+        self.drop_files_of(location.id)?;
+        self.txn
+            .open_table(LOCATIONS)?
+            .insert(location.id.0, encode(&location).as_slice())?;
+        self.record(
+            "location.modify",
+            format!("{product} {os}: {old} -> {}", location.path),
+        )?;
+        Ok(location)
+    }
+
+    /// Removes the location of `product` for `os`, with its availability.
+    pub fn location_remove(&mut self, product: &str, os: &str) -> Result<Location> {
+        let location = model::must_exist(
+            "location",
+            &format!("{product} for {os}"),
+            self.location(product, os)?,
+        )?;
+        self.delete_location(&location)?;
+        self.record(
+            "location.remove",
+            format!("{product} {} {}", location.os, location.path),
+        )?;
+        Ok(location)
+    }
+
+    pub(super) fn delete_location(&mut self, location: &Location) -> Result<()> {
+        self.clear_availability(location.id)?;
+        self.txn.open_table(LOCATIONS)?.remove(location.id.0)?;
+        self.txn
+            .open_table(LOCATION_KEYS)?
+            .remove((location.product.0, location.os.as_str()))?;
+        self.drop_files_of(location.id)
+    }
+
+    /// All locations with their product, for availability changes by name.
+    pub fn locations(&self) -> Result<Vec<Location>> {
+        self.all_locations()
+    }
+}

@@ -1,0 +1,55 @@
+//! Admin accounts.
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::rows::{decode, encode};
+use super::tables::*;
+use super::{Store, Tx};
+use crate::error::Result;
+use crate::model::{self, *};
+
+impl Store {
+    /// All users, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(USERS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+}
+
+impl Tx<'_> {
+    /// The user with this name.
+    pub fn user(&self, name: &str) -> Result<Option<User>> {
+        let t = self.txn.open_table(USERS)?;
+        let row = t.get(name)?;
+        row.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Adds a user or replaces their hash and role.
+    pub fn user_put(&mut self, user: &User, action: &str) -> Result<()> {
+        model::user_name(&user.name, self.user(&user.name)?.is_some())?;
+        self.txn
+            .open_table(USERS)?
+            .insert(user.name.as_str(), encode(user).as_slice())?;
+        self.record(action, format!("{} role={}", user.name, user.role.as_str()))
+    }
+
+    /// Removes a user.
+    pub fn user_remove(&mut self, name: &str) -> Result<()> {
+        let removed = self.txn.open_table(USERS)?.remove(name)?.is_some();
+        model::must_exist("user", name, removed.then_some(()))?;
+        self.record("user.remove", name.to_string())
+    }
+
+    /// All users, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let mut out = Vec::new();
+        for row in self.txn.open_table(USERS)?.iter()? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+}
