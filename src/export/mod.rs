@@ -860,6 +860,210 @@ mod tests {
         assert_eq!(export(&store, true).unwrap(), json(&config));
     }
 
+    /// `good` changed by `change`, as JSON text.
+    fn changed(good: &Value, change: impl Fn(&mut Value)) -> String {
+        let mut v = good.clone();
+        change(&mut v);
+        serde_json::to_string(&v).unwrap()
+    }
+
+    /// The message of `parse` refusing `text`, without the prefix and the
+    /// advice every import error has.
+    fn parse_error(text: &str) -> String {
+        let err = parse(text.as_bytes()).unwrap_err();
+        assert!(matches!(err, Error::ImportFile { file: None, .. }), "{err:?}");
+        let err = err.to_string();
+        err.strip_prefix("invalid import file: ")
+            .and_then(|e| e.strip_suffix(" (fix the file and run `bouncer import` again)"))
+            .unwrap_or_else(|| panic!("{err}"))
+            .to_string()
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_at_its_place() {
+        let (_a, store) = populated();
+        let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
+        let cases: [(&dyn Fn(&mut Value), &str); 5] = [
+            (
+                &|v| v["colour"] = "red".into(),
+                "colour: unknown key (known: format, version, aliases, counts, files, mirrors, oses, products, regions, settings, users)",
+            ),
+            (
+                &|v| v["products"][0]["locations"][1]["files"][0]["md6"] = "x".into(),
+                "products[0].locations[1].files[0].md6: unknown key (known: path, lang, md5, sha1, sha256, sha512, size)",
+            ),
+            (
+                &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions)",
+            ),
+            (
+                &|v| v["counts"]["days"] = serde_json::json!({}),
+                "counts.days: unknown key (known: countries, locations, mirrors, products)",
+            ),
+            (
+                &|v| v["users"][0]["password"] = "hunter2".into(),
+                "users[0].password: unknown key (known: name, password_hash, role)",
+            ),
+        ];
+        for (change, expected) in cases {
+            assert_eq!(parse_error(&changed(&good, change)), expected);
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused_at_its_place() {
+        let (_a, store) = populated();
+        let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
+        let cases: [(&dyn Fn(&mut Value), &str); 9] = [
+            (
+                &|v| v["mirrors"][1]["regions"][0] = 7.into(),
+                "mirrors[1].regions[0]: expected a string, found a number",
+            ),
+            (
+                &|v| v["regions"][0]["throttle"] = "50".into(),
+                "regions[0].throttle: expected a whole number, found a string",
+            ),
+            (
+                &|v| v["products"][1]["priority"] = 1.5.into(),
+                "products[1].priority: 1.5 is not a whole number in range",
+            ),
+            (
+                &|v| v["regions"][0]["throttle"] = 3_000_000_000_u64.into(),
+                "regions[0].throttle: 3000000000 is not a whole number in range",
+            ),
+            (
+                &|v| v["products"][0]["locations"] = serde_json::json!({}),
+                "products[0].locations: expected a list, found an object",
+            ),
+            (
+                &|v| v["aliases"][0] = "firefox".into(),
+                "aliases[0]: expected an object, found a string",
+            ),
+            (
+                &|v| v["users"][0]["name"] = Value::Null,
+                "users[0].name: expected a string, found null",
+            ),
+            (
+                &|v| {
+                    v["products"][0]["locations"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("path");
+                },
+                "products[0].locations[0].path: missing",
+            ),
+            (
+                &|v| v["counts"]["locations"]["firefox-120.0"]["win"]["de"]["2023-11-14"] = (-3).into(),
+                "counts.locations[\"firefox-120.0\"][\"win\"][\"de\"][\"2023-11-14\"]: -3 is not a whole number in range",
+            ),
+        ];
+        for (change, expected) in cases {
+            assert_eq!(parse_error(&changed(&good, change)), expected);
+        }
+        // Optional values may be null or absent alike.
+        let text = changed(&good, |v| {
+            v["regions"][0]["fallback"] = Value::Null;
+            v["counts"] = Value::Null;
+        });
+        let config = parse(text.as_bytes()).unwrap();
+        assert_eq!(config.regions[0].fallback, None);
+        assert_eq!(config.counts, None);
+    }
+
+    #[test]
+    fn a_value_that_breaks_a_rule_is_refused_at_its_place() {
+        let (_a, store) = populated();
+        let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
+        let cases: [(&dyn Fn(&mut Value), &str); 6] = [
+            (
+                &|v| v["files"] = serde_json::json!([{"path": "/x", "lang": "d e"}]),
+                "files[0].lang: invalid language",
+            ),
+            (
+                &|v| v["oses"][1] = v["oses"][0].clone(),
+                "oses[1]: operating system",
+            ),
+            (
+                &|v| v["settings"][" "] = "x".into(),
+                "settings[\" \"]: a setting needs a printable name",
+            ),
+            (
+                &|v| v["counts"]["countries"]["Germany"] = serde_json::json!({}),
+                "counts.countries[\"Germany\"]: invalid country",
+            ),
+            (
+                &|v| v["mirrors"][0]["contact"] = "a@b.example, c@d.example".into(),
+                "mirrors[0].contact: ",
+            ),
+            (
+                &|v| v["products"][0]["locations"][0]["files"] = v["products"][0]["locations"][1]["files"].clone(),
+                "products[0].locations[1].files[0].path: file ",
+            ),
+        ];
+        for (change, expected) in cases {
+            let err = parse_error(&changed(&good, change));
+            assert!(err.starts_with(expected), "expected {expected:?} in {err:?}");
+        }
+        // And the file's name, when the command gives it, comes first.
+        let Err(Error::ImportFile { place, detail, .. }) =
+            parse(changed(&good, |v| v["oses"][0] = "".into()).as_bytes())
+        else {
+            panic!("an empty OS name was accepted");
+        };
+        let named = Error::ImportFile {
+            file: Some("conf.json".into()),
+            place,
+            detail,
+        };
+        assert!(
+            named
+                .to_string()
+                .starts_with("invalid import file: conf.json: oses[0]: "),
+            "{named}"
+        );
+    }
+
+    #[test]
+    fn a_document_reads_back_as_it_was_written() {
+        let (_a, store) = populated();
+        for counts in [false, true] {
+            let text = export(&store, counts).unwrap();
+            let config = parse(text.as_bytes()).unwrap();
+            assert_eq!(config, from_dump(&store.dump(counts).unwrap(), counts));
+            assert_eq!(json(&config), text);
+        }
+        // Every optional value, set and not.
+        let mut config = Config {
+            format: FORMAT.into(),
+            version: VERSION,
+            files: vec![
+                FileEntry {
+                    path: "/a".into(),
+                    ..Default::default()
+                },
+                FileEntry {
+                    path: "/b".into(),
+                    lang: Some("de".into()),
+                    md5: Some("0".repeat(32)),
+                    sha1: Some("1".repeat(40)),
+                    sha256: Some("a".repeat(64)),
+                    sha512: Some("f".repeat(128)),
+                    size: Some(u64::MAX),
+                },
+            ],
+            regions: vec![RegionEntry {
+                name: "r".into(),
+                fallback: Some("s".into()),
+                throttle: i32::MIN,
+                ..Default::default()
+            }],
+            counts: Some(CountsEntry::default()),
+            ..Default::default()
+        };
+        config.sort();
+        assert_eq!(parse(json(&config).as_bytes()).unwrap(), config);
+    }
+
     /// The error of importing `text` into an empty database, which must
     /// stay empty.
     fn refused(text: &str) -> String {
