@@ -124,10 +124,7 @@ impl fmt::Display for Error {
                 for part in [file, place].into_iter().flatten() {
                     write!(f, "{part}: ")?;
                 }
-                write!(
-                    f,
-                    "{detail} (fix the file and run `bouncer import` again)"
-                )
+                write!(f, "{detail} (fix the file and run `bouncer import` again)")
             }
             Error::NotFound { what, name } => {
                 write!(

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    AliasEntry, At, Config, CountsEntry, Days, FileEntry, LocationEntry, MirrorEntry,
-    ProductEntry, RegionEntry, UserEntry, parse_date,
+    AliasEntry, At, Config, CountsEntry, Days, FileEntry, LocationEntry, MirrorEntry, ProductEntry,
+    RegionEntry, UserEntry, parse_date,
 };
 use crate::error::Result;
 use crate::model::Role;
@@ -183,7 +183,9 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
         let at = at.index(i);
         let name = at.field("name").check(validate::name("mirror", &m.name))?;
         unique.check(name.to_lowercase(), &name, &at.field("name"))?;
-        let base_url = at.field("base_url").check(validate::base_url(&m.base_url))?;
+        let base_url = at
+            .field("base_url")
+            .check(validate::base_url(&m.base_url))?;
         let key = validate::base_url_key(&base_url);
         if let Some((first, first_at)) = addresses.get(&key) {
             return Err(at.field("base_url").err(format!(

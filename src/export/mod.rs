@@ -860,6 +860,9 @@ mod tests {
         assert_eq!(export(&store, true).unwrap(), json(&config));
     }
 
+    /// A change to a good document, and the error it must bring.
+    type Case<'a> = (&'a dyn Fn(&mut Value), &'a str);
+
     /// `good` changed by `change`, as JSON text.
     fn changed(good: &Value, change: impl Fn(&mut Value)) -> String {
         let mut v = good.clone();
@@ -871,7 +874,10 @@ mod tests {
     /// advice every import error has.
     fn parse_error(text: &str) -> String {
         let err = parse(text.as_bytes()).unwrap_err();
-        assert!(matches!(err, Error::ImportFile { file: None, .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::ImportFile { file: None, .. }),
+            "{err:?}"
+        );
         let err = err.to_string();
         err.strip_prefix("invalid import file: ")
             .and_then(|e| e.strip_suffix(" (fix the file and run `bouncer import` again)"))
@@ -883,7 +889,7 @@ mod tests {
     fn an_unknown_key_is_refused_at_its_place() {
         let (_a, store) = populated();
         let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
-        let cases: [(&dyn Fn(&mut Value), &str); 5] = [
+        let cases: &[Case] = &[
             (
                 &|v| v["colour"] = "red".into(),
                 "colour: unknown key (known: format, version, aliases, counts, files, mirrors, oses, products, regions, settings, users)",
@@ -905,7 +911,7 @@ mod tests {
                 "users[0].password: unknown key (known: name, password_hash, role)",
             ),
         ];
-        for (change, expected) in cases {
+        for &(change, expected) in cases {
             assert_eq!(parse_error(&changed(&good, change)), expected);
         }
     }
@@ -914,7 +920,7 @@ mod tests {
     fn a_value_of_the_wrong_type_is_refused_at_its_place() {
         let (_a, store) = populated();
         let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
-        let cases: [(&dyn Fn(&mut Value), &str); 9] = [
+        let cases: &[Case] = &[
             (
                 &|v| v["mirrors"][1]["regions"][0] = 7.into(),
                 "mirrors[1].regions[0]: expected a string, found a number",
@@ -953,11 +959,14 @@ mod tests {
                 "products[0].locations[0].path: missing",
             ),
             (
-                &|v| v["counts"]["locations"]["firefox-120.0"]["win"]["de"]["2023-11-14"] = (-3).into(),
+                &|v| {
+                    v["counts"]["locations"]["firefox-120.0"]["win"]["de"]["2023-11-14"] =
+                        (-3).into()
+                },
                 "counts.locations[\"firefox-120.0\"][\"win\"][\"de\"][\"2023-11-14\"]: -3 is not a whole number in range",
             ),
         ];
-        for (change, expected) in cases {
+        for &(change, expected) in cases {
             assert_eq!(parse_error(&changed(&good, change)), expected);
         }
         // Optional values may be null or absent alike.
@@ -974,7 +983,7 @@ mod tests {
     fn a_value_that_breaks_a_rule_is_refused_at_its_place() {
         let (_a, store) = populated();
         let good: Value = serde_json::from_str(&export(&store, true).unwrap()).unwrap();
-        let cases: [(&dyn Fn(&mut Value), &str); 6] = [
+        let cases: &[Case] = &[
             (
                 &|v| v["files"] = serde_json::json!([{"path": "/x", "lang": "d e"}]),
                 "files[0].lang: invalid language",
@@ -996,13 +1005,19 @@ mod tests {
                 "mirrors[0].contact: ",
             ),
             (
-                &|v| v["products"][0]["locations"][0]["files"] = v["products"][0]["locations"][1]["files"].clone(),
+                &|v| {
+                    v["products"][0]["locations"][0]["files"] =
+                        v["products"][0]["locations"][1]["files"].clone()
+                },
                 "products[0].locations[1].files[0].path: file ",
             ),
         ];
-        for (change, expected) in cases {
+        for &(change, expected) in cases {
             let err = parse_error(&changed(&good, change));
-            assert!(err.starts_with(expected), "expected {expected:?} in {err:?}");
+            assert!(
+                err.starts_with(expected),
+                "expected {expected:?} in {err:?}"
+            );
         }
         // And the file's name, when the command gives it, comes first.
         let Err(Error::ImportFile { place, detail, .. }) =
