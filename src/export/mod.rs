@@ -28,6 +28,10 @@
 //! document's when it has them, else left alone. A database with a
 //! configuration is refused unless `replace`. Errors name the place in the document:
 //! `products[3].locations[1].path: invalid path: …`.
+//!
+//! Reading a document is [`parse`]: its shape first (`read`: serde, with
+//! unknown keys refused), then its values (`check`: the rules of
+//! [`crate::validate`]); importing it is [`apply`], a section at a time.
 
 mod apply;
 mod check;

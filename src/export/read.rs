@@ -73,11 +73,6 @@ impl de::Error for Problem {
     }
 }
 
-/// `(top)`'s error for `why`.
-fn top(why: impl fmt::Display) -> Error {
-    At::top().err(why)
-}
-
 /// The document in `bytes`, shaped as a [`Config`] (values unchecked).
 pub fn document(bytes: &[u8]) -> Result<Config> {
     let root: Value = serde_json::from_slice(bytes).map_err(|e| {
@@ -92,13 +87,13 @@ pub fn document(bytes: &[u8]) -> Result<Config> {
             detail: format!("not JSON: line {}, column {}: {why}", e.line(), e.column()),
         }
     })?;
+    let at = At::top();
     let header = root.as_object().ok_or_else(|| {
-        top(Problem::Expected {
+        at.err(Problem::Expected {
             want: "an object",
             found: kind(&root),
         })
     })?;
-    let at = At::top();
     match header.get("format").and_then(Value::as_str) {
         Some(FORMAT) => {}
         _ => {
