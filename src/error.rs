@@ -12,6 +12,18 @@ pub enum Error {
         /// What is wrong and how to fix it.
         detail: String,
     },
+    /// A `bouncer import` file that cannot be imported; the fix is in
+    /// the file.
+    ImportFile {
+        /// The file as named on the command line (`None` until the
+        /// command names it).
+        file: Option<String>,
+        /// Where in the document, e.g. `products[3].locations[1].path`
+        /// (`None`: the file as a whole, e.g. it is not JSON).
+        place: Option<String>,
+        /// What is wrong there.
+        detail: String,
+    },
     /// A named thing does not exist.
     NotFound {
         /// The kind of thing, e.g. `mirror`.
@@ -103,6 +115,17 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Invalid { what, detail } => write!(f, "invalid {what}: {detail}"),
+            Error::ImportFile {
+                file,
+                place,
+                detail,
+            } => {
+                f.write_str("invalid import file: ")?;
+                for part in [file, place].into_iter().flatten() {
+                    write!(f, "{part}: ")?;
+                }
+                write!(f, "{detail} (fix the file and run `bouncer import` again)")
+            }
             Error::NotFound { what, name } => {
                 write!(
                     f,

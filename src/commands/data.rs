@@ -33,10 +33,11 @@ pub fn export(net: &Network, args: &Export) -> Result<String> {
 /// `bouncer import FILE [--replace]`, with the file's contents.
 pub fn import(net: &Network, args: &Import, contents: &[u8]) -> Result<String> {
     let named = |e: Error| match e {
-        Error::Invalid {
-            what: "import file",
+        Error::ImportFile { place, detail, .. } => Error::ImportFile {
+            file: Some(args.file.clone()),
+            place,
             detail,
-        } => Error::invalid("import file", format!("{}: {detail}", args.file)),
+        },
         e => e,
     };
     let config = crate::export::parse(contents).map_err(named)?;
