@@ -196,6 +196,22 @@ fn rating(m: u64) -> u32 {
 
 /// The configuration, as `Store::snapshot` would return it. Location ids
 /// are 1.. in (product, os) order, as the store assigns them.
+/// Known files (from checksum files) for the first product's locations.
+fn known_files() -> Vec<FileInfo> {
+    let mut files = Vec::new();
+    for (i, os) in DEFAULT_OSES.iter().enumerate() {
+        for lang in LANGS {
+            files.push(FileInfo {
+                path: template(1, os).replace(":lang", lang),
+                location: Some(LocationId(i as u64 + 1)),
+                lang: Some(lang.to_string()),
+                ..Default::default()
+            });
+        }
+    }
+    files
+}
+
 fn snapshot(shape: Shape) -> Snapshot {
     let langs: Vec<String> = LANGS.iter().map(|l| l.to_string()).collect();
     let mut s = Snapshot {
@@ -228,17 +244,6 @@ fn snapshot(shape: Shape) -> Snapshot {
                 path: template(p, os),
                 created_at: 0,
             });
-            // Known files (from checksum files) for the first product.
-            if p == 1 {
-                for lang in LANGS {
-                    s.files.push(FileInfo {
-                        path: template(p, os).replace(":lang", lang),
-                        location: Some(LocationId(loc)),
-                        lang: Some(lang.to_string()),
-                        ..Default::default()
-                    });
-                }
-            }
         }
     }
     for m in 1..=shape.mirrors {
@@ -443,6 +448,7 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
     use bouncer::model::Region;
     let shape = scale.full;
     let mut snap = snapshot(shape);
+    let files = known_files();
     let names = [
         "africa",
         "asia",
@@ -471,16 +477,16 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
     }
     let heap_before = live_heap();
     let mut times = Vec::new();
-    let mut index = Index::build(&snap, serving(shape));
+    let mut index = Index::build_with_files(&snap, &files, serving(shape));
     let retained = live_heap() - heap_before;
     for _ in 0..scale.build_runs {
         drop(index);
         let start = Instant::now();
-        index = Index::build(&snap, serving(shape));
+        index = Index::build_with_files(&snap, &files, serving(shape));
         times.push(secs(start.elapsed()));
     }
     let heap_before = live_heap();
-    let plain = Index::build(&snapshot(shape), serving(shape));
+    let plain = Index::build_with_files(&snapshot(shape), &files, serving(shape));
     let plain_heap = live_heap() - heap_before;
     drop(plain);
     out.line(format!(
@@ -520,13 +526,14 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
 fn build_in_memory(scale: &Scale, c: &mut Criterion, out: &mut Summary) -> Index {
     let shape = scale.full;
     let snap = snapshot(shape);
+    let files = known_files();
     let rss_before = vm_rss();
     let hwm_reset = reset_hwm();
     let heap_before = reset_heap_peak();
 
     let mut times = Vec::new();
     let start = Instant::now();
-    let mut index = Index::build(&snap, serving(shape));
+    let mut index = Index::build_with_files(&snap, &files, serving(shape));
     times.push(secs(start.elapsed()));
     let hwm = vm_hwm();
     let build_heap_peak = heap_peak() - heap_before;
@@ -534,7 +541,7 @@ fn build_in_memory(scale: &Scale, c: &mut Criterion, out: &mut Summary) -> Index
     for _ in 1..scale.build_runs {
         drop(index);
         let start = Instant::now();
-        index = Index::build(&snap, serving(shape));
+        index = Index::build_with_files(&snap, &files, serving(shape));
         times.push(secs(start.elapsed()));
     }
     let stats = index.stats();
@@ -568,7 +575,7 @@ fn build_in_memory(scale: &Scale, c: &mut Criterion, out: &mut Summary) -> Index
         p.languages.clear();
     }
     let heap_before = live_heap();
-    let without_langs = Index::build(&bare, serving(shape));
+    let without_langs = Index::build_with_files(&bare, &files, serving(shape));
     let without = live_heap() - heap_before;
     drop(without_langs);
     drop(bare);
@@ -587,7 +594,7 @@ fn build_in_memory(scale: &Scale, c: &mut Criterion, out: &mut Summary) -> Index
         (0..scale.build_runs)
             .map(|_| {
                 let start = Instant::now();
-                black_box(Index::build(&snap, std::iter::empty()));
+                black_box(Index::build_with_files(&snap, &files, std::iter::empty()));
                 secs(start.elapsed())
             })
             .collect(),
@@ -618,7 +625,7 @@ fn build_in_memory(scale: &Scale, c: &mut Criterion, out: &mut Summary) -> Index
             "in_memory",
             format!("{}x{}", shape.mirrors, shape.locations()),
         ),
-        |b| b.iter(|| Index::build(&snap, serving(shape))),
+        |b| b.iter(|| Index::build_with_files(&snap, &files, serving(shape))),
     );
     group.finish();
     index
@@ -850,7 +857,7 @@ fn open_and_republish(path: &std::path::Path, runs: usize, locations: u64) -> Ve
                 let start = Instant::now();
                 let n = network
                     .store()
-                    .read_network(|_| 0u64, |n, _, _| *n += 1)
+                    .read_network(|_, _| 0u64, |n, _, _| *n += 1)
                     .expect("scan");
                 black_box(n);
                 secs(start.elapsed())
@@ -872,7 +879,10 @@ fn open_and_republish(path: &std::path::Path, runs: usize, locations: u64) -> Ve
     let heap_before_index = live_heap();
     let index_alone = network
         .store()
-        .read_network(bouncer::index::Builder::new, |b, l, m| b.serving(l, m))
+        .read_network(
+            |s, files| bouncer::index::Builder::new(&s, &files),
+            |b, l, m| b.serving(l, m),
+        )
         .expect("scan")
         .finish();
     let index_heap = live_heap() - heap_before_index;
@@ -914,7 +924,7 @@ fn open_and_republish(path: &std::path::Path, runs: usize, locations: u64) -> Ve
 /// 1b: resolve + pick on 1,000 vs 50,000 locations, and `/files` paths.
 fn lookups(scale: &Scale, full: &Index, c: &mut Criterion, out: &mut Summary) {
     let small_snap = snapshot(scale.small);
-    let small = Index::build(&small_snap, serving(scale.small));
+    let small = Index::build_with_files(&small_snap, &known_files(), serving(scale.small));
     drop(small_snap);
     let networks = [("small", scale.small, &small), ("full", scale.full, full)];
 

@@ -303,8 +303,11 @@ fn fresh(path: &Path, oses: &[String]) -> Network {
     net
 }
 
-fn snapshot(net: &Network) -> Snapshot {
-    net.store().snapshot().expect("read the database")
+/// The configuration and the known files: what a plan is made against.
+fn snapshot(net: &Network) -> (Snapshot, Vec<bouncer::model::FileInfo>) {
+    let store = net.store();
+    let snapshot = store.snapshot().expect("read the database");
+    (snapshot, store.files().expect("read the files"))
 }
 
 fn ms(d: Duration) -> String {
@@ -349,7 +352,7 @@ fn run_case(
     // Parse + plan against an empty database.
     let empty_net = fresh(&dir.path().join("empty.redb"), oses);
     let empty = snapshot(&empty_net);
-    let plan = loader::plan(&empty, &parsed, options).expect("a plan");
+    let plan = loader::plan(&empty.0, &empty.1, &parsed, options).expect("a plan");
     assert!(plan.skipped.is_empty(), "{:?}", &plan.skipped[..1]);
     let files = plan.files.len();
     let locations = plan.locations.len();
@@ -361,7 +364,7 @@ fn run_case(
         plan.unmatched
     );
     let plan_empty = median(sizes.runs, || {
-        loader::plan(&empty, &loader::parse(contents), options).expect("a plan")
+        loader::plan(&empty.0, &empty.1, &loader::parse(contents), options).expect("a plan")
     });
     let describe = median(sizes.runs, || plan.describe());
     println!(
@@ -378,7 +381,7 @@ fn run_case(
         let start = Instant::now();
         let s = snapshot(&net);
         let parsed = loader::parse(contents);
-        let plan = loader::plan(&s, &parsed, options).expect("a plan");
+        let plan = loader::plan(&s.0, &s.1, &parsed, options).expect("a plan");
         let text = plan.describe();
         if !dry_run {
             let done = loader::apply(&net, &plan, "bench").expect("apply");
@@ -405,11 +408,11 @@ fn run_case(
 
     // Parse + plan against a database where all of it is loaded.
     let loaded = snapshot(&loaded_net);
-    let again = loader::plan(&loaded, &parsed, options).expect("a plan");
+    let again = loader::plan(&loaded.0, &loaded.1, &parsed, options).expect("a plan");
     assert!(!again.changes_anything());
     assert!(again.files.iter().all(|f| f.status == Status::Same));
     let plan_loaded = median(sizes.runs, || {
-        loader::plan(&loaded, &loader::parse(contents), options).expect("a plan")
+        loader::plan(&loaded.0, &loaded.1, &loader::parse(contents), options).expect("a plan")
     });
     println!(
         "parse + plan, everything already loaded: {}",

@@ -204,9 +204,10 @@ impl Network {
     /// An index built now from the store, whether or not this network is
     /// live (for one-shot commands that need one).
     pub fn fresh_index(&self) -> Result<Index> {
-        let builder = self
-            .store
-            .read_network(Builder::new, |b, loc, mirror| b.serving(loc, mirror))?;
+        let builder = self.store.read_network(
+            |s, files| Builder::new(&s, &files),
+            |b, loc, mirror| b.serving(loc, mirror),
+        )?;
         let geo = if self.live {
             self.lock_geo().db.clone()
         } else {
@@ -223,9 +224,9 @@ impl Network {
         let started = Instant::now();
         let mut snapshot = None;
         let builder = self.store.read_network(
-            |s| {
-                let builder = Builder::new(s);
-                snapshot = Some(s.clone());
+            |s, files| {
+                let builder = Builder::new(&s, &files);
+                snapshot = Some(s);
                 builder
             },
             |b, loc, mirror| b.serving(loc, mirror),

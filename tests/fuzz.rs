@@ -424,6 +424,7 @@ fn checksum_fixture_plans_files() {
     assert_eq!(parsed.entries.len(), 2);
     let plan = bouncer::loader::plan(
         &checks::snapshot(),
+        &checks::known_files(),
         &parsed,
         &bouncer::loader::Options {
             product: "Firefox".into(),

@@ -344,11 +344,25 @@ fn assert_garbage_reported(out: &str, sums: &Sums) {
     }
 }
 
-fn snapshot(env: &Env) -> Snapshot {
-    Store::open(&env.db)
-        .expect("open the database")
-        .snapshot()
-        .expect("read the database")
+/// What the database holds: the configuration, and the known files.
+struct Stored {
+    snapshot: Snapshot,
+    files: Vec<FileInfo>,
+}
+
+impl std::ops::Deref for Stored {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+fn snapshot(env: &Env) -> Stored {
+    let store = Store::open(&env.db).expect("open the database");
+    Stored {
+        snapshot: store.snapshot().expect("read the database"),
+        files: store.files().expect("read the files"),
+    }
 }
 
 fn events(env: &Env) -> Vec<(String, String, String)> {
@@ -361,7 +375,7 @@ fn events(env: &Env) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn file<'a>(s: &'a Snapshot, path: &str) -> &'a FileInfo {
+fn file<'a>(s: &'a Stored, path: &str) -> &'a FileInfo {
     s.files
         .iter()
         .find(|f| f.path == path)

@@ -35,6 +35,31 @@ use bouncer::{query, validate};
 // ---------------------------------------------------------------------------
 // Fixtures
 
+/// The files [`snapshot`]'s network knows.
+pub fn known_files() -> Vec<FileInfo> {
+    let file = |path: &str, location, lang: Option<&str>| FileInfo {
+        path: path.into(),
+        location: Some(LocationId(location)),
+        lang: lang.map(String::from),
+        size: Some(3),
+        sha256: Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into()),
+        ..FileInfo::default()
+    };
+    vec![
+        file(
+            "/firefox/releases/1.0/win32/de/Firefox%20Setup%201.0.exe",
+            1,
+            Some("de"),
+        ),
+        file(
+            "/firefox/releases/1.0/mac/ja-JP-mac/Firefox%201.0.dmg",
+            3,
+            Some("ja-JP-mac"),
+        ),
+        file("/thunderbird/setup.exe", 4, None),
+    ]
+}
+
 /// A small release network: products with and without languages, an
 /// alias, an ssl-only product, a non-ASCII product, paths with escapes,
 /// and known files that fit their locations.
@@ -66,14 +91,6 @@ pub fn snapshot() -> Snapshot {
         regions: vec![],
         contact: String::new(),
         created_at: 0,
-    };
-    let file = |path: &str, location, lang: Option<&str>| FileInfo {
-        path: path.into(),
-        location: Some(LocationId(location)),
-        lang: lang.map(String::from),
-        size: Some(3),
-        sha256: Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into()),
-        ..FileInfo::default()
     };
     Snapshot {
         products: vec![
@@ -118,19 +135,6 @@ pub fn snapshot() -> Snapshot {
             mirror(2, "https://b.example/pub", 30),
         ],
         health: HashMap::new(),
-        files: vec![
-            file(
-                "/firefox/releases/1.0/win32/de/Firefox%20Setup%201.0.exe",
-                1,
-                Some("de"),
-            ),
-            file(
-                "/firefox/releases/1.0/mac/ja-JP-mac/Firefox%201.0.dmg",
-                3,
-                Some("ja-JP-mac"),
-            ),
-            file("/thunderbird/setup.exe", 4, None),
-        ],
         regions: vec![],
         settings: Default::default(),
     }
@@ -147,7 +151,7 @@ pub fn index() -> &'static Index {
             .iter()
             .flat_map(|l| s.mirrors.iter().map(move |m| (l.id, m.id)))
             .collect();
-        Index::build(&s, serving)
+        Index::build_with_files(&s, &known_files(), serving)
     })
 }
 
@@ -400,7 +404,8 @@ fn plan(parsed: &Parsed, line_count: usize, product: &str, prefix: &str) {
         prefix: prefix.into(),
         ..Options::default()
     };
-    let plan = loader::plan(&s, parsed, &options).expect("a valid product name plans");
+    let plan =
+        loader::plan(&s, &known_files(), parsed, &options).expect("a valid product name plans");
     let used: BTreeSet<usize> = parsed
         .entries
         .iter()

@@ -326,11 +326,14 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
     }
     let parsed = crate::loader::parse(&file.data);
     let lines = parsed.entries.len() + parsed.problems.len();
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
+    let (s, known) = match ctx.network().snapshot().and_then(|s| {
+        let known = ctx.network().store().files()?;
+        Ok((s, known))
+    }) {
+        Ok(read) => read,
         Err(e) => return ctx.broken(&e),
     };
-    let plan = match crate::loader::plan(&s, &parsed, &options) {
+    let plan = match crate::loader::plan(&s, &known, &parsed, &options) {
         Ok(p) => p,
         Err(e) => return upload_page(ctx, form, Some(&e.to_string())),
     };
@@ -695,11 +698,14 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let again = upload_again(&upload.options);
     // The database may have changed since the preview: plan again.
     let parsed = crate::loader::parse(&upload.bytes);
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
+    let (s, known) = match ctx.network().snapshot().and_then(|s| {
+        let known = ctx.network().store().files()?;
+        Ok((s, known))
+    }) {
+        Ok(read) => read,
         Err(e) => return ctx.broken(&e),
     };
-    let plan = match crate::loader::plan(&s, &parsed, &upload.options) {
+    let plan = match crate::loader::plan(&s, &known, &parsed, &upload.options) {
         Ok(p) => p,
         Err(e) => return refused(ctx, "Not applied", html! { (e.to_string()) }, &again),
     };
@@ -959,9 +965,9 @@ mod tests {
         let p = s.product("fx-1.0").unwrap();
         assert_eq!(p.languages, ["de", "fr"]);
         assert_eq!(s.locations.len(), 2);
-        assert_eq!(s.files.len(), 3);
-        let f = s
-            .files
+        let files = admin.network.store().files().unwrap();
+        assert_eq!(files.len(), 3);
+        let f = files
             .iter()
             .find(|f| f.path == "/win32/fr/Firefox%20Setup%201.0.exe")
             .unwrap();
@@ -1170,9 +1176,8 @@ mod tests {
             &[("token", &token(&page))],
         );
         assert_eq!(r.status(), StatusCode::OK);
-        let s = admin.network.snapshot().unwrap();
-        let f = s
-            .files
+        let files = admin.network.store().files().unwrap();
+        let f = files
             .iter()
             .find(|f| f.path.starts_with("/win32/de/"))
             .unwrap();

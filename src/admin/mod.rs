@@ -322,10 +322,10 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         admin
             .network
             .store()
-            .users()
-            .ok()?
-            .into_iter()
-            .find(|u| u.name == s.user && u.password_hash == s.password_hash)
+            .user(&s.user)
+            .ok()
+            .flatten()
+            .filter(|u| u.password_hash == s.password_hash)
     });
     let (Some(session), Some(user)) = (session, user) else {
         if post {
@@ -504,12 +504,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
             )),
         );
     }
-    let user = admin
-        .network
-        .store()
-        .users()
-        .ok()
-        .and_then(|users| users.into_iter().find(|u| u.name == name));
+    let user = admin.network.store().user(name).ok().flatten();
     // Verify against a fixed hash for unknown names, so the time taken
     // does not tell which accounts exist.
     let hash = user

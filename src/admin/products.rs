@@ -375,7 +375,13 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
     let mut locations: Vec<_> = s.locations.iter().filter(|l| l.product == p.id).collect();
     locations.sort_by(|a, b| a.os.cmp(&b.os));
     let ids: Vec<crate::model::LocationId> = locations.iter().map(|l| l.id).collect();
-    let files = crate::model::files_known(&s.products, &s.locations, &s.files, &ids);
+    // Files of every location that shares a path with this product's.
+    let sharing = crate::model::sharing_paths(&s.locations, &ids);
+    let known = match network.store().files_of(&sharing) {
+        Ok(known) => known,
+        Err(e) => return ctx.broken(&e),
+    };
+    let files = crate::model::files_known(&s.products, &s.locations, &known, &ids);
     let aliases: Vec<&str> = s
         .aliases
         .iter()

@@ -89,11 +89,7 @@ impl Gate {
         if name.is_empty() || name.len() > MAX_NAME || password.len() > MAX_PASSWORD {
             return Err(Denied::Wrong);
         }
-        let user = store
-            .users()
-            .map_err(Denied::Storage)?
-            .into_iter()
-            .find(|u| u.name == name);
+        let user = store.user(name).map_err(Denied::Storage)?;
         let key = fingerprint(name, password);
         if let Some(user) = &user
             && self.lock().get(&key).is_some_and(|v| {

@@ -22,7 +22,12 @@ pub(super) fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String
         prefix: args.prefix.clone().unwrap_or_default(),
     };
     let parsed = crate::loader::parse(contents);
-    let plan = crate::loader::plan(&net.store().snapshot()?, &parsed, &options)?;
+    let plan = crate::loader::plan(
+        &net.store().snapshot()?,
+        &net.store().files()?,
+        &parsed,
+        &options,
+    )?;
     let mut out = format!(
         "{}: {} checksum line(s) read\n{}",
         args.file,

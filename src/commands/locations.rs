@@ -20,7 +20,7 @@ pub(super) fn location(net: &Network, action: &LocationAction) -> Result<String>
         }
         LocationAction::List(a) => {
             let (s, serving) = net.store().read_network(
-                |s| (s.clone(), HashMap::new()),
+                |s, _| (s, HashMap::new()),
                 |(_, counts): &mut (_, HashMap<_, usize>), loc, _| {
                     *counts.entry(loc).or_default() += 1
                 },

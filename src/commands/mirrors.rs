@@ -34,7 +34,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
         }
         MirrorAction::List(_) => {
             let (s, serving) = net.store().read_network(
-                |s| (s.clone(), HashMap::<MirrorId, usize>::new()),
+                |s, _| (s, HashMap::<MirrorId, usize>::new()),
                 |(_, counts), _, m| *counts.entry(m).or_default() += 1,
             )?;
             let rows = s

@@ -257,7 +257,7 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
     };
     let mut files_of: HashMap<LocationId, Vec<FileEntry>> = HashMap::new();
     let mut loose = Vec::new();
-    for f in &s.files {
+    for f in &dump.files {
         match f.location.filter(|l| location_of.contains_key(l)) {
             Some(l) => files_of.entry(l).or_default().push(file_entry(f)),
             None => loose.push(file_entry(f)),

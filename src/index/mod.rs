@@ -20,7 +20,7 @@ use regions::TableMaker;
 pub use regions::{RegionEntry, Regions, Tables};
 
 use crate::geoip::{Country, GeoDb};
-use crate::model::{LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId};
+use crate::model::{FileInfo, LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId};
 use crate::query::percent_decode;
 use crate::store::Snapshot;
 
@@ -522,7 +522,16 @@ impl Index {
         snapshot: &Snapshot,
         serving: impl IntoIterator<Item = (LocationId, MirrorId)>,
     ) -> Index {
-        let mut builder = Builder::new(snapshot);
+        Index::build_with_files(snapshot, &[], serving)
+    }
+
+    /// [`Index::build`] knowing `files` (their sizes and digests).
+    pub fn build_with_files(
+        snapshot: &Snapshot,
+        files: &[FileInfo],
+        serving: impl IntoIterator<Item = (LocationId, MirrorId)>,
+    ) -> Index {
+        let mut builder = Builder::new(snapshot, files);
         for (loc, mirror) in serving {
             builder.serving(loc, mirror);
         }
@@ -637,8 +646,8 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// Starts from the configuration.
-    pub fn new(s: &Snapshot) -> Builder {
+    /// Starts from the configuration and the known files.
+    pub fn new(s: &Snapshot, files: &[FileInfo]) -> Builder {
         let mut index = Index::default();
         let max_mirror = s.mirrors.iter().map(|m| m.id.0).max().unwrap_or(0) as usize;
         let mut active = vec![NONE; max_mirror + 1];
@@ -735,7 +744,7 @@ impl Builder {
         }
         let mut files_of: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut rendered = String::new();
-        for f in &s.files {
+        for f in files {
             let Some(loc) = f
                 .location
                 .and_then(|l| location_of.get(l.0 as usize).copied())
@@ -983,7 +992,6 @@ mod tests {
                 mirror(3, "http://c.example", 0),
             ],
             health: HashMap::new(),
-            files: vec![],
             regions: vec![],
             settings: Default::default(),
         }
@@ -1113,14 +1121,15 @@ mod tests {
 
     #[test]
     fn file_paths() {
-        let mut s = snapshot();
-        s.files.push(FileInfo {
+        let s = snapshot();
+        let mut files = Vec::new();
+        files.push(FileInfo {
             path: "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe".into(),
             location: Some(LocationId(1)),
             lang: Some("de".into()),
             ..Default::default()
         });
-        let index = Index::build(&s, all_serving());
+        let index = Index::build_with_files(&s, &files, all_serving());
         let t = index
             .resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe")
             .unwrap();
@@ -1208,8 +1217,9 @@ mod tests {
     #[test]
     fn known_files_carry_their_size_and_digests() {
         let mut s = snapshot();
+        let mut files = Vec::new();
         let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-        s.files.push(FileInfo {
+        files.push(FileInfo {
             path: "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe".into(),
             location: Some(LocationId(1)),
             lang: Some("de".into()),
@@ -1217,7 +1227,7 @@ mod tests {
             sha256: Some(sha256.into()),
             ..Default::default()
         });
-        s.files.push(FileInfo {
+        files.push(FileInfo {
             path: "/tb/setup.exe".into(),
             location: Some(LocationId(3)),
             size: Some(7),
@@ -1225,14 +1235,14 @@ mod tests {
         });
         // Listed under a location whose path it does not fit: found by its
         // own path only.
-        s.files.push(FileInfo {
+        files.push(FileInfo {
             path: "/elsewhere/en-US/x.exe".into(),
             location: Some(LocationId(1)),
             lang: Some("en-US".into()),
             size: Some(9),
             ..Default::default()
         });
-        let index = Index::build(&s, all_serving());
+        let index = Index::build_with_files(&s, &files, all_serving());
         let t = index.resolve("firefox-1.0", "win", "de").unwrap();
         let f = t.file.expect("the file is known");
         assert_eq!(f.size, Some(3));
@@ -1272,7 +1282,7 @@ mod tests {
         );
         assert!(!index.link_headers());
         s.settings.insert(LINK_HEADERS.into(), "true".into());
-        assert!(Index::build(&s, all_serving()).link_headers());
+        assert!(Index::build_with_files(&s, &files, all_serving()).link_headers());
     }
 
     #[test]
@@ -1342,6 +1352,7 @@ mod tests {
     #[test]
     fn a_path_several_products_share_is_served_by_all_of_them() {
         let mut s = snapshot();
+        let mut files = Vec::new();
         // "Plain" is the ssl-only "Secure"'s twin: same paths, any mirror.
         s.products
             .push(crate::model::fixtures::product(4, "Plain", &[]));
@@ -1352,7 +1363,7 @@ mod tests {
             "/secure/:lang.exe",
         ));
         // The file was loaded into the ssl-only twin first.
-        s.files.push(FileInfo {
+        files.push(FileInfo {
             path: "/secure/de.exe".into(),
             location: Some(LocationId(4)),
             lang: Some("de".into()),
@@ -1361,7 +1372,7 @@ mod tests {
         });
         let mut serving = all_serving();
         serving.extend((1..=3).map(|m| (LocationId(5), MirrorId(m))));
-        let index = Index::build(&s, serving);
+        let index = Index::build_with_files(&s, &files, serving);
         let names = |c: &Candidates| -> Vec<&str> {
             c.iter().map(|(m, _)| &*index.mirror(m).base_url).collect()
         };

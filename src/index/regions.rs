@@ -365,7 +365,6 @@ mod tests {
             locations: vec![location(1, 1, "win", "/p.exe")],
             mirrors,
             health: HashMap::new(),
-            files: vec![],
             regions,
             settings: Default::default(),
         };

@@ -339,7 +339,7 @@ pub fn glob_match(glob: &str, path: &str) -> bool {
 }
 
 /// Works out what loading `parsed` into `options.product` would do.
-pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
+pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options) -> Result<Plan> {
     let product_name = crate::validate::name("product", &options.product)?;
     let product = s.product(&product_name);
     let mut os_map: HashMap<&str, &str> = DEFAULT_OS_MAP.iter().copied().collect();
@@ -551,7 +551,7 @@ pub fn plan(s: &Snapshot, parsed: &Parsed, options: &Options) -> Result<Plan> {
 
     // Files of the chosen locations, against what is stored.
     let stored_files: HashMap<&str, &FileInfo> =
-        s.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        known.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut files: Vec<(String, Listed)> = per_file.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let conflicting: HashMap<&str, &str> = plan

@@ -336,6 +336,22 @@ pub struct CountBatch {
     pub countries: Vec<(String, u64)>,
 }
 
+/// The locations whose decoded path template is that of one of `wanted`
+/// (the `wanted` ones too): whose files [`files_known`] counts for them.
+pub fn sharing_paths(locations: &[Location], wanted: &[LocationId]) -> Vec<LocationId> {
+    let decode = crate::query::percent_decode;
+    let templates: std::collections::HashSet<_> = locations
+        .iter()
+        .filter(|l| wanted.contains(&l.id))
+        .map(|l| decode(&l.path))
+        .collect();
+    locations
+        .iter()
+        .filter(|l| templates.contains(&decode(&l.path)))
+        .map(|l| l.id)
+        .collect()
+}
+
 /// How many known files each of the `wanted` locations has. A file
 /// belongs to its own location and to every other location with the same
 /// path template whose product offers the file's language: products that

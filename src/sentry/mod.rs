@@ -163,7 +163,14 @@ impl Sentry {
         } else {
             HashSet::new()
         };
-        let plans = plan::plan(mode, only, &snapshot, &checked, &mut fastrand::Rng::new());
+        let plans = plan::plan(
+            mode,
+            only,
+            &snapshot,
+            &store.files()?,
+            &checked,
+            &mut fastrand::Rng::new(),
+        );
         if plans.is_empty() {
             return Ok(Summary::default());
         }

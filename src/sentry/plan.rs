@@ -102,11 +102,12 @@ pub fn plan(
     mode: Mode,
     only: Option<MirrorId>,
     s: &Snapshot,
+    known: &[FileInfo],
     checked: &HashSet<(LocationId, MirrorId)>,
     rng: &mut impl Random,
 ) -> Vec<MirrorPlan> {
     let files: std::collections::HashMap<&str, &FileInfo> =
-        s.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        known.iter().map(|f| (f.path.as_str(), f)).collect();
     let active_locations: Vec<(&Location, &Product)> = s
         .locations
         .iter()
@@ -240,6 +241,17 @@ mod tests {
         assert_eq!(sample_languages(&product(&[]), &l, &mut rng), vec!["en-US"]);
     }
 
+    fn known() -> Vec<FileInfo> {
+        vec![FileInfo {
+            path: "/a/de/a.exe".into(),
+            location: Some(LocationId(1)),
+            lang: Some("de".into()),
+            size: Some(5),
+            sha256: Some("ab".into()),
+            ..Default::default()
+        }]
+    }
+
     fn snapshot() -> Snapshot {
         let mirror = |id: u64, active| Mirror {
             active,
@@ -251,14 +263,6 @@ mod tests {
             products: vec![p],
             locations: vec![location(1, "/a/:lang/a.exe"), location(2, "/b.html")],
             mirrors: vec![mirror(1, true), mirror(2, true), mirror(3, false)],
-            files: vec![FileInfo {
-                path: "/a/de/a.exe".into(),
-                location: Some(LocationId(1)),
-                lang: Some("de".into()),
-                size: Some(5),
-                sha256: Some("ab".into()),
-                ..Default::default()
-            }],
             ..Default::default()
         };
         s.health.insert(
@@ -275,7 +279,7 @@ mod tests {
     fn modes() {
         let s = snapshot();
         let mut rng = fastrand::Rng::with_seed(1);
-        let all = plan(Mode::All, None, &s, &HashSet::new(), &mut rng);
+        let all = plan(Mode::All, None, &s, &known(), &HashSet::new(), &mut rng);
         // Inactive mirror 3 is never checked.
         assert_eq!(
             all.iter().map(|p| p.mirror.0).collect::<Vec<_>>(),
@@ -291,7 +295,7 @@ mod tests {
 
         // New: mirror 2 was never checked; for mirror 1 only unchecked locations.
         let checked: HashSet<_> = [(LocationId(1), MirrorId(1))].into();
-        let new = plan(Mode::New, None, &s, &checked, &mut rng);
+        let new = plan(Mode::New, None, &s, &known(), &checked, &mut rng);
         assert_eq!(
             new[0]
                 .checks
@@ -311,21 +315,35 @@ mod tests {
                 ..Default::default()
             },
         );
-        let new = plan(Mode::New, None, &down, &checked, &mut rng);
+        let new = plan(Mode::New, None, &down, &known(), &checked, &mut rng);
         assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![1]);
-        let named = plan(Mode::New, Some(MirrorId(2)), &down, &checked, &mut rng);
+        let named = plan(
+            Mode::New,
+            Some(MirrorId(2)),
+            &down,
+            &known(),
+            &checked,
+            &mut rng,
+        );
         assert_eq!(
             named.iter().map(|p| p.mirror.0).collect::<Vec<_>>(),
             vec![2]
         );
         let both: HashSet<_> = [(LocationId(1), MirrorId(1)), (LocationId(2), MirrorId(1))].into();
-        let new = plan(Mode::New, None, &s, &both, &mut rng);
+        let new = plan(Mode::New, None, &s, &known(), &both, &mut rng);
         assert_eq!(new.iter().map(|p| p.mirror.0).collect::<Vec<_>>(), vec![2]);
 
-        let spot = plan(Mode::Spot, None, &s, &both, &mut rng);
+        let spot = plan(Mode::Spot, None, &s, &known(), &both, &mut rng);
         assert!(spot.iter().all(|p| p.checks.len() == 1));
 
-        let hashes = plan(Mode::Hashes, Some(MirrorId(1)), &s, &both, &mut rng);
+        let hashes = plan(
+            Mode::Hashes,
+            Some(MirrorId(1)),
+            &s,
+            &known(),
+            &both,
+            &mut rng,
+        );
         assert_eq!(hashes.len(), 1);
         assert_eq!(hashes[0].checks.len(), 1);
         assert!(hashes[0].checks[0].hash);

@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(a.products, b.products);
         assert_eq!(a.mirrors, b.mirrors);
         assert_eq!(a.locations, b.locations);
-        assert_eq!(a.files, b.files);
+        assert_eq!(store.files().unwrap(), copy.files().unwrap());
         assert_eq!(a.regions, b.regions);
         assert_eq!(a.settings, b.settings);
         assert_eq!(a.health, b.health);

@@ -1,12 +1,41 @@
 //! Known files: sizes and hashes by path.
 
-use redb::ReadableTable;
+use redb::{ReadableDatabase, ReadableTable};
 
-use super::Tx;
 use super::rows::{decode, encode};
 use super::tables::*;
+use super::{Store, Tx};
 use crate::error::Result;
 use crate::model::*;
+
+impl Store {
+    /// The file stored at `path`.
+    pub fn file(&self, path: &str) -> Result<Option<FileInfo>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(FILES)?;
+        let row = t.get(path)?;
+        row.map(|v| decode(v.value())).transpose()
+    }
+
+    /// Every known file, by path.
+    pub fn files(&self) -> Result<Vec<FileInfo>> {
+        let txn = self.db.begin_read()?;
+        super::snapshot::read_files(&txn)
+    }
+
+    /// Every known file whose location is one of `locations`.
+    pub fn files_of(&self, locations: &[LocationId]) -> Result<Vec<FileInfo>> {
+        let txn = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(FILES)?.iter()? {
+            let file: FileInfo = decode(row?.1.value())?;
+            if file.location.is_some_and(|l| locations.contains(&l)) {
+                out.push(file);
+            }
+        }
+        Ok(out)
+    }
+}
 
 impl Tx<'_> {
     pub(super) fn drop_files_of(&mut self, location: LocationId) -> Result<()> {

@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(s.products[0].priority, 5);
         assert!(s.products[1].ssl_only && !s.products[1].public);
         assert_eq!(s.locations.len(), 3);
-        assert_eq!(s.files.len(), 2);
+        assert_eq!(store.files().unwrap().len(), 2);
         assert_eq!(s.aliases.len(), 1);
         assert!(s.oses.contains(&"beos".to_string()));
         assert_eq!(

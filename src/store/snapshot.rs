@@ -28,8 +28,6 @@ pub struct Snapshot {
     pub mirrors: Vec<Mirror>,
     /// Sentry's view of each mirror (absent: never checked).
     pub health: HashMap<MirrorId, MirrorHealth>,
-    /// Known files, by path.
-    pub files: Vec<FileInfo>,
     /// All regions.
     pub regions: Vec<Region>,
     /// Operator settings.
@@ -65,18 +63,19 @@ impl Store {
         read_snapshot(&txn)
     }
 
-    /// Reads the configuration, hands it to `config` for a visitor, and, in
-    /// the same transaction, calls `serving` with the visitor
-    /// for every (location, mirror) whose availability says it serves the
-    /// file. Streams: nothing per row is kept, so a network of millions of
-    /// availability rows builds an index in little memory.
+    /// Reads the configuration and every known file, hands them to
+    /// `config` for a visitor, and, in the same transaction, calls
+    /// `serving` with the visitor for every (location, mirror) whose
+    /// availability says it serves the file. Streams: nothing per row is
+    /// kept, so a network of millions of availability rows builds an index
+    /// in little memory.
     pub fn read_network<V>(
         &self,
-        config: impl FnOnce(&Snapshot) -> V,
+        config: impl FnOnce(Snapshot, Vec<FileInfo>) -> V,
         mut serving: impl FnMut(&mut V, LocationId, MirrorId),
     ) -> Result<V> {
         let txn = self.db.begin_read()?;
-        let mut visitor = config(&read_snapshot(&txn)?);
+        let mut visitor = config(read_snapshot(&txn)?, read_files(&txn)?);
         for row in txn.open_table(AVAILABILITY)?.iter()? {
             let (k, v) = row?;
             if rows::availability_serves(v.value())? {
@@ -137,10 +136,20 @@ impl Store {
         }
         Ok(Dump {
             snapshot,
+            files: read_files(&txn)?,
             users,
             counts: days.into_values().collect(),
         })
     }
+}
+
+/// Every known file, by path.
+pub(super) fn read_files(txn: &redb::ReadTransaction) -> Result<Vec<FileInfo>> {
+    let mut files = Vec::new();
+    for row in txn.open_table(FILES)?.iter()? {
+        files.push(decode(row?.1.value())?);
+    }
+    Ok(files)
 }
 
 /// Reads the configuration tables in `txn`.
@@ -165,9 +174,6 @@ pub(super) fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
         let (k, v) = row?;
         s.health.insert(MirrorId(k.value()), decode(v.value())?);
     }
-    for row in txn.open_table(FILES)?.iter()? {
-        s.files.push(decode(row?.1.value())?);
-    }
     for row in txn.open_table(REGIONS)?.iter()? {
         s.regions.push(decode(row?.1.value())?);
     }
@@ -184,6 +190,8 @@ pub(super) fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
 pub struct Dump {
     /// The configuration (and mirror health, which exports leave out).
     pub snapshot: Snapshot,
+    /// Every known file, by path.
+    pub files: Vec<FileInfo>,
     /// Every user, by name.
     pub users: Vec<User>,
     /// Download counts, one batch per day in day order, each list in key

@@ -18,6 +18,14 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// The user with this name: what a login or session check reads.
+    pub fn user(&self, name: &str) -> Result<Option<User>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(USERS)?;
+        let row = t.get(name)?;
+        row.map(|v| decode(v.value())).transpose()
+    }
 }
 
 impl Tx<'_> {
