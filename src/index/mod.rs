@@ -1122,13 +1122,12 @@ mod tests {
     #[test]
     fn file_paths() {
         let s = snapshot();
-        let mut files = Vec::new();
-        files.push(FileInfo {
+        let files = [FileInfo {
             path: "/firefox/1.0/win32/de/Firefox%20Setup%201.0.exe".into(),
             location: Some(LocationId(1)),
             lang: Some("de".into()),
             ..Default::default()
-        });
+        }];
         let index = Index::build_with_files(&s, &files, all_serving());
         let t = index
             .resolve_path("/firefox/1.0/win32/de/Firefox Setup 1.0.exe")
