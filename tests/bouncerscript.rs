@@ -26,7 +26,7 @@
 //!
 //! The venv lives in `CARGO_TARGET_TMPDIR/bouncerscript-3.6.2` and is
 //! reused. Without `python3 -m venv` (Debian: python3-venv) the test skips
-//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_BROWSER` is set:
+//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_TOOLS` is set:
 //! then it fails.
 
 use std::collections::{BTreeMap, BTreeSet};

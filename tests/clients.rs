@@ -5,7 +5,7 @@
 //! the file and its real digest.
 //!
 //! Needs `aria2c` (Debian: aria2) and `curl`. Without them the tests skip
-//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_BROWSER` is set:
+//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_TOOLS` is set:
 //! then they fail.
 
 use std::collections::BTreeMap;
