@@ -9,24 +9,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::common::{
-    Env, NOT_FOUND, Response, form_urlencode, http, http_body, poll, read_response,
+    Env, NOT_FOUND, Response, form_urlencode, http, http_body, password, poll, read_response,
 };
 
 /// The admin's body cap (`admin::MAX_BODY`).
 const MAX_BODY: usize = 64 << 20;
-
-/// Adds user `name` with `role`; the password is [`password`]`(name)`.
-fn add_user(env: &Env, name: &str, role: &str) {
-    let out = env.run_input(
-        &["user", "add", name, "--role", role],
-        &format!("{}\n", password(name)),
-    );
-    assert_eq!(out.code, 0, "user add {name}: {out:?}");
-}
-
-fn password(name: &str) -> String {
-    format!("{name}-correct-horse")
-}
 
 /// Percent-decoding (with `+` as space) of a query value.
 fn decode(s: &str) -> String {
@@ -234,7 +221,7 @@ fn mirror_names(env: &Env) -> Vec<String> {
 #[test]
 fn login_redirects_back_with_fresh_strict_cookies_and_logout_ends_the_session() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
 
@@ -357,7 +344,7 @@ fn login_redirects_back_with_fresh_strict_cookies_and_logout_ends_the_session() 
 #[test]
 fn cookies_are_secure_host_cookies_when_the_proxy_says_https() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut b = Browser::with_header(server.port, "X-Forwarded-Proto", "https");
     let page = b.get("/admin/login");
@@ -397,7 +384,7 @@ fn cookies_are_secure_host_cookies_when_the_proxy_says_https() {
 #[test]
 fn only_paths_inside_the_admin_are_followed_after_login() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     for (next, to) in [
         ("https://evil.example/", "/admin/"),
@@ -428,7 +415,7 @@ fn only_paths_inside_the_admin_are_followed_after_login() {
 fn wrong_passwords_are_refused_alike_and_throttle_only_their_address() {
     let env = Env::new();
     for (name, role) in [("ann", "admin"), ("bob", "admin"), ("cid", "viewer")] {
-        add_user(&env, name, role);
+        env.add_user(name, role);
     }
     let server = env.serve(&["--trusted-proxy", "127.0.0.1"]);
 
@@ -487,8 +474,8 @@ fn wrong_passwords_are_refused_alike_and_throttle_only_their_address() {
 #[test]
 fn twenty_failures_from_one_address_throttle_it_except_for_its_own_accounts() {
     let env = Env::new();
-    add_user(&env, "bob", "admin");
-    add_user(&env, "cid", "admin");
+    env.add_user("bob", "admin");
+    env.add_user("cid", "admin");
     let server = env.serve(&["--trusted-proxy", "127.0.0.1"]);
     // bob has logged in from this address before.
     let mut b = Browser::new(server.port);
@@ -519,8 +506,8 @@ fn twenty_failures_from_one_address_throttle_it_except_for_its_own_accounts() {
 #[test]
 fn every_post_needs_the_sessions_csrf_token() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
-    add_user(&env, "bob", "admin");
+    env.add_user("ann", "admin");
+    env.add_user("bob", "admin");
     let server = env.serve(&[]);
     let mut ann = Browser::new(server.port);
     ann.login("ann");
@@ -582,7 +569,7 @@ fn every_post_needs_the_sessions_csrf_token() {
 #[test]
 fn the_login_form_needs_its_cookie_and_matching_token() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let right = |csrf: &str| {
         vec![
@@ -637,9 +624,9 @@ fn the_login_form_needs_its_cookie_and_matching_token() {
 #[test]
 fn roles_limit_who_may_change_what() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
-    add_user(&env, "rita", "release");
-    add_user(&env, "vic", "viewer");
+    env.add_user("ann", "admin");
+    env.add_user("rita", "release");
+    env.add_user("vic", "viewer");
     let server = env.serve(&[]);
     let mirror = |csrf: &str| {
         vec![
@@ -731,7 +718,7 @@ fn assert_no_markup_injected(what: &str, html: &str) {
 #[test]
 fn hostile_strings_are_escaped_and_unicode_round_trips() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
     b.login("ann");
@@ -919,8 +906,8 @@ fn assert_no_inline_code(what: &str, html: &str) {
 #[test]
 fn every_admin_answer_carries_the_security_headers() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
-    add_user(&env, "vic", "viewer");
+    env.add_user("ann", "admin");
+    env.add_user("vic", "viewer");
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
 
@@ -1064,7 +1051,7 @@ fn send_declared(port: u16, target: &str, cookie: &str, length: u64) -> Response
 #[test]
 fn bodies_are_capped_before_they_are_read() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     const ANONYMOUS: usize = 16 << 10;
     const FORM: usize = 1 << 20;
@@ -1142,7 +1129,7 @@ fn admin_port(server: &crate::common::Server) -> u16 {
 #[test]
 fn admin_listen_serves_the_admin_only_on_its_own_address() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     env.setup(&[
         "product add p --lang de",
         "location add p win /p/:lang/setup.exe",
@@ -1193,7 +1180,7 @@ fn admin_listen_serves_the_admin_only_on_its_own_address() {
 #[test]
 fn admin_changes_reach_the_live_index_at_once() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     env.setup(&[
         "product add p --lang de",
         "location add p win /p/:lang/setup.exe",
@@ -1275,8 +1262,8 @@ fn admin_changes_reach_the_live_index_at_once() {
 #[test]
 fn removing_an_account_on_the_command_line_ends_its_sessions() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
-    add_user(&env, "bob", "admin");
+    env.add_user("ann", "admin");
+    env.add_user("bob", "admin");
     let server = env.serve(&[]);
     let mut ann = Browser::new(server.port);
     ann.login("ann");
@@ -1304,7 +1291,7 @@ fn removing_an_account_on_the_command_line_ends_its_sessions() {
 #[test]
 fn a_password_changed_on_the_command_line_ends_the_accounts_sessions() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut ann = Browser::new(server.port);
     ann.login("ann");
@@ -1332,7 +1319,7 @@ fn a_password_changed_on_the_command_line_ends_the_accounts_sessions() {
 #[test]
 fn the_answer_to_a_login_always_says_where_to_go() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     // A crafted link may carry any `next`; a successful login must still
     // lead somewhere inside the admin, never to a 303 without Location.
@@ -1378,7 +1365,7 @@ fn the_answer_to_a_login_always_says_where_to_go() {
 #[test]
 fn removing_an_aliased_product_confirms_its_aliases_and_takes_them() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     env.setup(&[
         "product add fx-1.0 --lang de",
         "location add fx-1.0 win /fx/:lang/setup.exe",
@@ -1485,7 +1472,7 @@ fn removing_an_aliased_product_confirms_its_aliases_and_takes_them() {
 #[test]
 fn a_mirror_at_another_mirrors_address_is_refused_with_a_link_to_it() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     env.setup(&["mirror add m1 https://m1.example/pub --rating 10"]);
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
@@ -1547,7 +1534,7 @@ fn a_mirror_at_another_mirrors_address_is_refused_with_a_link_to_it() {
 #[test]
 fn a_language_that_is_no_locale_code_is_refused_in_the_admin_with_an_example() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
     b.login("ann");
@@ -1605,7 +1592,7 @@ fn a_language_that_is_no_locale_code_is_refused_in_the_admin_with_an_example() {
 #[test]
 fn logged_in_operators_are_not_limited_per_address_at_defaults() {
     let env = Env::new();
-    add_user(&env, "ann", "admin");
+    env.add_user("ann", "admin");
     let server = env.serve(&[]);
     let mut b = Browser::new(server.port);
     b.login("ann");

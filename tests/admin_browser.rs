@@ -97,11 +97,7 @@ fn write_sums(dir: &Path, sums: &str) -> PathBuf {
 
 /// `bouncer user add admin --role admin`, password on stdin.
 fn add_admin(env: &Env) {
-    let out = env.run_input(
-        &["user", "add", USER, "--role", "admin"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_eq!(out.code, 0, "user add: {out:?}");
+    env.add_user_with(USER, "admin", PASSWORD);
 }
 
 /// Logs the time a step took since the test began (`cargo test -- --nocapture`).

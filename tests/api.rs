@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
 use crate::common::{
-    Env, NOT_FOUND, Response, Server, admin_session, audit, form_urlencode, http, http_body, poll,
-    read_response,
+    Env, NOT_FOUND, Response, Server, admin_session, audit, form_urlencode, http, http_body,
+    password, poll, read_response,
 };
 
 /// What every XML answer starts with (minidom's `toxml(encoding='utf-8')`).
@@ -63,19 +63,6 @@ const BAD_RATING: u64 = 30;
 
 /// Form fields, in order (names may repeat).
 type Fields<'a> = &'a [(&'a str, &'a str)];
-
-/// Adds user `name` with `role`; the password is [`password`]`(name)`.
-fn add_user(env: &Env, name: &str, role: &str) {
-    let out = env.run_input(
-        &["user", "add", name, "--role", role],
-        &format!("{}\n", password(name)),
-    );
-    assert_eq!(out.code, 0, "user add {name}: {out:?}");
-}
-
-fn password(name: &str) -> String {
-    format!("{name}-correct-horse-battery")
-}
 
 /// An `Authorization: Basic` value.
 fn basic(user: &str, password: &str) -> String {
@@ -479,9 +466,9 @@ fn alias_list(env: &Env) -> BTreeMap<String, String> {
 /// (viewer).
 fn env_with_users() -> Env {
     let env = Env::new();
-    add_user(&env, "rel", "release");
-    add_user(&env, "ann", "admin");
-    add_user(&env, "vic", "viewer");
+    env.add_user("rel", "release");
+    env.add_user("ann", "admin");
+    env.add_user("vic", "viewer");
     env
 }
 
@@ -591,7 +578,7 @@ fn a_release_flow_as_bouncerscript_runs_it() {
 
     // Sentry checks what is new (through the running server); uptake rises
     // to the healthy mirror's rating.
-    env.ok(&["sentry", "--new", "--timeout", "1"]);
+    env.ok(&["sentry", "--new", "--timeout", "3"]);
     let risen = poll(PROMPT, Duration::from_millis(50), || {
         PLATFORMS
             .iter()
@@ -672,7 +659,7 @@ fn a_release_flow_as_bouncerscript_runs_it() {
         bounce_url(&server, "firefox-latest", "win", "de"),
         format!("{ORIGIN}{new_de}")
     );
-    env.ok(&["sentry", "--new", "--timeout", "1"]);
+    env.ok(&["sentry", "--new", "--timeout", "3"]);
     let mirrored = format!("{}{new_de}", good.url);
     let moved = poll(PROMPT, Duration::from_millis(50), || {
         (bounce_url(&server, FX, "win", "de") == mirrored).then_some(())
@@ -1261,7 +1248,7 @@ fn credentials_are_required_and_viewers_may_only_read() {
 
     // A role changed (user re-added as viewer) applies at once.
     env.ok(&["user", "remove", "rel"]);
-    add_user(&env, "rel", "viewer");
+    env.add_user("rel", "viewer");
     let r = Client::user(&server, "rel").post("product_add/", &[("product", "Late-1.0")]);
     assert_eq!(r.status, 403, "{r:?}");
 }

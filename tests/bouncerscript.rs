@@ -26,7 +26,7 @@
 //!
 //! The venv lives in `CARGO_TARGET_TMPDIR/bouncerscript-3.6.2` and is
 //! reused. Without `python3 -m venv` (Debian: python3-venv) the test skips
-//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_BROWSER` is set:
+//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_TOOLS` is set:
 //! then it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
 use crate::common::tls::{Ca, TlsMirror};
-use crate::common::{Env, NOT_FOUND, admin_session, audit, http, poll, run_bounded};
+use crate::common::{Env, NOT_FOUND, admin_session, audit, http, password, poll, run_bounded};
 
 /// The release tooling under test.
 const BOUNCERSCRIPT: &str = "3.6.2";
@@ -116,10 +116,6 @@ const ADMIN_USER: &str = "ann";
 /// The mirrors' ratings: two http mirrors and one https.
 const HTTP_RATINGS: [u64; 2] = [100, 60];
 const HTTPS_RATING: u64 = 40;
-
-fn password(user: &str) -> String {
-    format!("{user}-correct-horse-battery")
-}
 
 // ----- the release -----
 
@@ -739,11 +735,7 @@ fn bouncerscript_3_6_2_runs_a_release_against_bouncer() {
         &HTTPS_RATING.to_string(),
     ]);
     for (user, role) in [(RELEASE_USER, "release"), (ADMIN_USER, "admin")] {
-        let out = env.run_input(
-            &["user", "add", user, "--role", role],
-            &format!("{}\n", password(user)),
-        );
-        assert_eq!(out.code, 0, "user add {user}: {out:?}");
+        env.add_user(user, role);
     }
     env.ok(&["os", "add", "android-x86"]);
     for product in NIGHTLY_PRODUCTS {

@@ -5,7 +5,7 @@
 //! the file and its real digest.
 //!
 //! Needs `aria2c` (Debian: aria2) and `curl`. Without them the tests skip
-//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_BROWSER` is set:
+//! with a line on stderr, unless `CI` or `BOUNCER_REQUIRE_TOOLS` is set:
 //! then they fail.
 
 use std::collections::BTreeMap;
@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use bouncer::model::FileInfo;
 
-use crate::common::mirror::{Behaviour, Files, Mirror};
+use crate::common::mirror::{Behaviour, Files};
+use crate::common::net::Net;
 use crate::common::{Env, Server, run_bounded, sha256_hex};
 
 const PRODUCT: &str = "fx";
@@ -77,58 +77,24 @@ fn content() -> Vec<u8> {
 
 /// A network serving [`PATH`] from test mirrors `(name, behaviour,
 /// rating)`, every one marked present by hand (as if sentry had not seen
-/// the broken ones yet), with the file's size and SHA-256 loaded.
-struct Net {
-    env: Env,
-    content: Vec<u8>,
-    mirrors: BTreeMap<String, Mirror>,
-    server: Server,
-}
-
-impl Net {
-    fn new(mirrors: &[(&str, Behaviour, u32)]) -> Net {
-        let content = content();
-        let files: Files = Arc::new(BTreeMap::from([(PATH.to_string(), content.clone())]));
-        let env = Env::new();
-        env.setup(&[
-            &format!("product add {PRODUCT} --lang de --lang en-US"),
-            &format!("location add {PRODUCT} win {TEMPLATE}"),
-            "settings set bounce.link_headers true",
-        ]);
-        let mut running = BTreeMap::new();
-        for (name, behaviour, rating) in mirrors {
-            let mirror = Mirror::start(&files, behaviour.clone());
-            env.ok(&[
-                "mirror",
-                "add",
-                name,
-                &mirror.url,
-                "--rating",
-                &rating.to_string(),
-            ]);
-            env.ok(&["status", "set", name, "present"]);
-            running.insert(name.to_string(), mirror);
-        }
-        env.put_files(&[FileInfo {
-            path: PATH.into(),
-            location: Some(env.location_id(PRODUCT, "win")),
-            lang: Some("de".into()),
-            size: Some(content.len() as u64),
-            sha256: Some(sha256_hex(&content)),
-            ..Default::default()
-        }]);
-        let server = env.serve(&[]);
-        Net {
-            env,
-            content,
-            mirrors: running,
-            server,
-        }
+/// the broken ones yet), with the file's size and SHA-256 loaded, and its
+/// server.
+fn network(mirrors: &[(&str, Behaviour, u32)]) -> (Net, Server) {
+    let files: Files = Arc::new(BTreeMap::from([(PATH.to_string(), content())]));
+    let env = Env::new();
+    env.setup(&[
+        &format!("product add {PRODUCT} --lang de --lang en-US"),
+        &format!("location add {PRODUCT} win {TEMPLATE}"),
+        "settings set bounce.link_headers true",
+    ]);
+    let mut net = Net::new(env, files);
+    for (name, behaviour, rating) in mirrors {
+        net.add_present(name, behaviour.clone(), &["--rating", &rating.to_string()]);
     }
-
-    fn url(&self, target: &str) -> String {
-        format!("http://127.0.0.1:{}{target}", self.server.port)
-    }
+    // The version directory holds the one platform's files.
+    net.load_checksums(PRODUCT, "/pub/fx", "1.0=win", &[PATH.to_string()]);
+    let server = net.env.serve(&[]);
+    (net, server)
 }
 
 /// `aria2c` with settings that keep a test short and independent of the
@@ -162,14 +128,12 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
         return;
     };
     // The broken mirror is the heaviest: priority 1 in the Metalink.
-    let net = Net::new(&[
+    let (net, server) = network(&[
         ("broken", Behaviour::Broken, 100),
         ("good1", Behaviour::Healthy, 10),
         ("good2", Behaviour::Healthy, 10),
     ]);
-    let r = net
-        .server
-        .get(&format!("/?product={PRODUCT}&os=win&lang=de&metalink"));
+    let r = server.get(&format!("/?product={PRODUCT}&os=win&lang=de&metalink"));
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("content-type"), Some("application/metalink4+xml"));
     let doc = roxmltree::Document::parse(&r.body).expect("a well-formed Metalink");
@@ -193,7 +157,7 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     assert!(out.status.success(), "aria2c failed: {}", shown(&out));
     let got = std::fs::read(out_dir.join(NAME)).expect("aria2c saved the file");
     assert!(
-        got == net.content,
+        got == net.files[PATH],
         "aria2c saved other bytes ({} bytes)",
         got.len()
     );
@@ -207,12 +171,12 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     let mut command = aria2c(&aria2, &out_dir);
     command
         .arg("--follow-metalink=mem")
-        .arg(net.url(&format!("/files{PATH}?metalink")));
+        .arg(server.url(&format!("/files{PATH}?metalink")));
     let out = run(command);
     assert!(out.status.success(), "aria2c failed: {}", shown(&out));
     let got = std::fs::read(out_dir.join(NAME)).expect("aria2c saved the file");
     assert!(
-        got == net.content,
+        got == net.files[PATH],
         "aria2c saved other bytes ({} bytes)",
         got.len()
     );
@@ -223,9 +187,7 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     assert_eq!(saved, vec![NAME], "only the file, no Metalink saved");
 
     // Metalinks are not downloads: after one real bounce, one is counted.
-    let r = net
-        .server
-        .get(&format!("/?product={PRODUCT}&os=win&lang=de"));
+    let r = server.get(&format!("/?product={PRODUCT}&os=win&lang=de"));
     assert_eq!(r.status, 302, "{r:?}");
     let stats = net
         .env
@@ -238,12 +200,12 @@ fn aria2_refuses_bytes_that_do_not_match_the_metalink_hash() {
     let Some(aria2) = client("aria2c", "aria2") else {
         return;
     };
-    let net = Net::new(&[("liar", Behaviour::WrongContent, 10)]);
+    let (_net, server) = network(&[("liar", Behaviour::WrongContent, 10)]);
     let dir = tempfile::tempdir().unwrap();
     let mut command = aria2c(&aria2, dir.path());
     command
         .arg("--follow-metalink=mem")
-        .arg(net.url(&format!("/files{PATH}?metalink")));
+        .arg(server.url(&format!("/files{PATH}?metalink")));
     let out = run(command);
     assert!(
         !out.status.success(),
@@ -259,14 +221,14 @@ fn curl_follows_a_bounce_to_the_file_and_every_named_mirror_serves_it() {
     let Some(curl) = client("curl", "curl") else {
         return;
     };
-    let net = Net::new(&[
+    let (net, server) = network(&[
         ("m1", Behaviour::Healthy, 30),
         ("m2", Behaviour::Healthy, 20),
         ("m3", Behaviour::Healthy, 10),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("download");
-    let bounce = net.url(&format!("/?product={PRODUCT}&os=win&lang=de"));
+    let bounce = server.url(&format!("/?product={PRODUCT}&os=win&lang=de"));
     let mut command = Command::new(&curl);
     command
         .args(["-L", "-s", "--fail", "--max-time", "30", "-o"])
@@ -276,18 +238,16 @@ fn curl_follows_a_bounce_to_the_file_and_every_named_mirror_serves_it() {
     assert!(out.status.success(), "curl failed: {}", shown(&out));
     let got = std::fs::read(&saved).unwrap();
     assert!(
-        got == net.content,
+        got == net.files[PATH],
         "curl saved other bytes ({} bytes)",
         got.len()
     );
 
     // The redirect's Digest is the file's real SHA-256, and its Link
     // headers name the two other mirrors, which serve the same bytes.
-    let r = net
-        .server
-        .get(&format!("/?product={PRODUCT}&os=win&lang=de"));
+    let r = server.get(&format!("/?product={PRODUCT}&os=win&lang=de"));
     assert_eq!(r.status, 302, "{r:?}");
-    let sha256 = sha256_hex(&net.content);
+    let sha256 = sha256_hex(&net.files[PATH]);
     let raw: Vec<u8> = (0..32)
         .map(|i| u8::from_str_radix(&sha256[2 * i..2 * i + 2], 16).unwrap())
         .collect();
@@ -321,7 +281,7 @@ fn curl_follows_a_bounce_to_the_file_and_every_named_mirror_serves_it() {
             .arg(url);
         let out = run(command);
         assert!(out.status.success(), "curl {url} failed: {}", shown(&out));
-        assert!(std::fs::read(&saved).unwrap() == net.content, "{url}");
+        assert!(std::fs::read(&saved).unwrap() == net.files[PATH], "{url}");
     }
 
     // Two downloads: curl's bounce and the one above (fetching from the

@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use crate::common::{self, Out, Response, form_urlencode, http_body, poll, try_http};
+use crate::common::{self, Out, Response, form_urlencode, http_body, poll, split_url, try_http};
 
 /// The binary under test.
 const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
@@ -945,21 +945,6 @@ fn get(url: &str, method: &str) -> Result<Response, String> {
 fn request(url: &str, method: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
     let (port, target) = split_url(url)?;
     try_http(port, method, &target, headers).map_err(|e| format!("{method} {url}: {e}"))
-}
-
-/// The port and the target of a `http://127.0.0.1:PORT/…` URL.
-fn split_url(url: &str) -> Result<(u16, String), String> {
-    let rest = url
-        .strip_prefix("http://127.0.0.1:")
-        .ok_or_else(|| format!("{url} is not on this machine (http://127.0.0.1:PORT)"))?;
-    let (port, target) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let port = port.parse().map_err(|_| format!("{url}: no port"))?;
-    let target = if target.starts_with('/') {
-        target.to_string()
-    } else {
-        format!("/{target}")
-    };
-    Ok((port, target))
 }
 
 /// A command line split into words as a POSIX shell would (quotes,

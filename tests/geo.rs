@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::mirror::{Behaviour, Mirror};
-use crate::common::{Env, Out, Server, form_urlencode, http, http_body};
+use crate::common::mirror::Behaviour;
+use crate::common::net::Net;
+use crate::common::{Env, Out, Server, form_urlencode, get_url, http_body};
 
 /// The one file of the test network, relative to every mirror's root.
 const FILE: &str = "/tb/setup.exe";
@@ -53,49 +54,28 @@ fn nowhere(i: usize) -> String {
 /// In no range.
 const UNKNOWN: &str = "100.64.0.1";
 
-/// A database with product `tb` (one file on win) and real mirrors that
-/// serve it, marked present (sentry stays off).
-struct Net {
-    env: Env,
-    /// Name → running mirror.
-    mirrors: BTreeMap<String, Mirror>,
+/// A database with product `tb` (one file on win): runs `regions`
+/// (command lines), then adds each real mirror `(name, rating, regions)`,
+/// which serves the file and is marked present (sentry stays off).
+fn tb_net(regions: &[&str], mirrors: &[(&str, u32, &[&str])]) -> Net {
+    let env = Env::new();
+    env.setup(&["product add tb", &format!("location add tb win {FILE}")]);
+    env.setup(regions);
+    let files = Arc::new(BTreeMap::from([(FILE.to_string(), CONTENT.to_vec())]));
+    let mut net = Net::new(env, files);
+    for (name, rating, regions) in mirrors {
+        let rating = rating.to_string();
+        let mut args = vec!["--rating", &rating];
+        for r in *regions {
+            args.extend(["--region", r]);
+        }
+        net.add_present(name, Behaviour::Healthy, &args);
+    }
+    net
 }
 
+/// Geography's view of the network: where redirects went, GeoIP tables.
 impl Net {
-    /// Runs `regions` (command lines), then adds each mirror `(name,
-    /// rating, regions)`.
-    fn new(regions: &[&str], mirrors: &[(&str, u32, &[&str])]) -> Net {
-        let env = Env::new();
-        env.setup(&["product add tb", &format!("location add tb win {FILE}")]);
-        env.setup(regions);
-        let files = Arc::new(BTreeMap::from([(FILE.to_string(), CONTENT.to_vec())]));
-        let mut running = BTreeMap::new();
-        for (name, rating, regions) in mirrors {
-            let mirror = Mirror::start(&files, Behaviour::Healthy);
-            let rating = rating.to_string();
-            let mut args = vec!["mirror", "add", name, &mirror.url, "--rating", &rating];
-            for r in *regions {
-                args.extend(["--region", r]);
-            }
-            env.ok(&args);
-            env.ok(&["status", "set", name, "present"]);
-            running.insert(name.to_string(), mirror);
-        }
-        Net {
-            env,
-            mirrors: running,
-        }
-    }
-
-    /// The mirror a redirect went to.
-    fn name_of(&self, location: &str) -> &str {
-        self.mirrors
-            .iter()
-            .find(|(_, m)| location == format!("{}{FILE}", m.url))
-            .map(|(name, _)| name.as_str())
-            .unwrap_or_else(|| panic!("{location} is no test mirror's file"))
-    }
-
     /// `n` redirects of `target`: how many went to each mirror. The first
     /// redirect to each mirror is followed: the mirror must serve the file.
     fn tally(
@@ -107,9 +87,9 @@ impl Net {
     ) -> BTreeMap<String, usize> {
         let mut tally = BTreeMap::new();
         for location in server.locations(target, headers, n) {
-            let name = self.name_of(&location).to_string();
+            let name = self.name_of(&location, FILE);
             if !tally.contains_key(&name) {
-                let r = fetch(&location);
+                let r = get_url(&location);
                 assert_eq!(r.status, 200, "{location}: {r:?}");
                 assert_eq!(r.body.as_bytes(), CONTENT, "{location}");
             }
@@ -137,9 +117,7 @@ impl Net {
         for i in 0..n {
             let r = server.get(&format!("{TB}&ip={}", client(i)));
             assert_eq!(r.status, 302, "{r:?}");
-            *tally
-                .entry(self.name_of(r.location()).to_string())
-                .or_insert(0) += 1;
+            *tally.entry(self.name_of(r.location(), FILE)).or_insert(0) += 1;
         }
         tally
     }
@@ -150,7 +128,7 @@ impl Net {
     }
 
     /// `geoip import` of `text` written to `name`; must succeed.
-    fn import(&self, name: &str, text: &str) -> String {
+    fn geoip_import(&self, name: &str, text: &str) -> String {
         let path = self.file(name, text);
         self.env
             .ok(&["geoip", "import", path.to_str().expect("UTF-8 path")])
@@ -169,15 +147,6 @@ fn write(env: &Env, name: &str, text: &str) -> PathBuf {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
-}
-
-/// `GET` of a redirect's `http://127.0.0.1:PORT/path`.
-fn fetch(location: &str) -> crate::common::Response {
-    let rest = location
-        .strip_prefix("http://127.0.0.1:")
-        .unwrap_or_else(|| panic!("not a test mirror URL: {location}"));
-    let (port, path) = rest.split_at(rest.find('/').expect("a path"));
-    http(port.parse().expect("a port"), "GET", path, &[])
 }
 
 /// The mirrors in `tally`, sorted.
@@ -201,7 +170,7 @@ fn assert_fails(out: &Out, code: i32, says: &[&str]) {
 /// Regions europe (DE) and north-america (US); two mirrors in europe, one
 /// in north-america, one serving no region.
 fn two_regions() -> Net {
-    Net::new(
+    tb_net(
         &[
             "region add europe --country DE",
             "region add north-america --country US",
@@ -219,7 +188,7 @@ fn two_regions() -> Net {
 fn clients_get_their_regions_mirrors_and_unknown_ones_the_world() {
     let net = two_regions();
     // Imported before the server starts: DE's network is in the US here.
-    let out = net.import(
+    let out = net.geoip_import(
         "first.csv",
         "198.51.100.0,198.51.100.255,US\n203.0.113.0,203.0.113.255,US\n",
     );
@@ -228,7 +197,7 @@ fn clients_get_their_regions_mirrors_and_unknown_ones_the_world() {
     assert_eq!(names(&net.picks_for(&server, DE, 50)), ["na"]);
 
     // Imported while it runs, through the control socket: in use at once.
-    let out = net.import("ranges.csv", RANGES);
+    let out = net.geoip_import("ranges.csv", RANGES);
     assert!(out.contains("4 IPv4 and 1 IPv6 ranges"), "{out}");
     assert!(out.contains("stored and in use"), "{out}");
     assert_eq!(names(&net.picks_for(&server, DE, 200)), ["eu1", "eu2"]);
@@ -275,7 +244,7 @@ fn clients_get_their_regions_mirrors_and_unknown_ones_the_world() {
 #[test]
 fn trusted_proxies_name_the_client_and_others_are_not_believed() {
     let net = two_regions();
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let xff = |value| [("X-Forwarded-For", value)];
     let everyone = ["eu1", "eu2", "na", "other"];
 
@@ -349,11 +318,11 @@ fn trusted_proxies_name_the_client_and_others_are_not_believed() {
 fn a_throttled_region_keeps_its_share_of_its_clients() {
     // The region's mirror is light and the other heavy: what the region
     // keeps depends on the throttle, not on the ratings.
-    let net = Net::new(
+    let net = tb_net(
         &["region add europe --country DE --throttle 30"],
         &[("eu", 10, &["europe"]), ("out", 1000, &[])],
     );
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let server = net.env.serve(&["--allow-ip-override", "--no-count"]);
     let n = 2000;
     let tally = net.spread_picks(&server, in_germany, n);
@@ -392,7 +361,7 @@ fn a_throttled_region_keeps_its_share_of_its_clients() {
 fn a_region_without_eligible_mirrors_uses_its_fallback_region() {
     // asia's only mirror lacks the file; oceania has no mirror, no
     // fallback and no global fallback.
-    let net = Net::new(
+    let net = tb_net(
         &[
             "region add europe --country DE",
             "region add asia --country JP --fallback europe",
@@ -406,7 +375,7 @@ fn a_region_without_eligible_mirrors_uses_its_fallback_region() {
         ],
     );
     net.env.ok(&["status", "set", "asia", "missing"]);
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let server = net.env.serve(&["--allow-ip-override"]);
     assert_eq!(names(&net.picks_for(&server, JP, 300)), ["eu1", "eu2"]);
     // Without a fallback region, asia's clients go to the world.
@@ -451,14 +420,14 @@ fn a_mirror_in_two_regions_counts_once() {
     // x serves two regions, y none; equal ratings. A client in no region
     // draws from the world: 50/50. Counting x once per region would give
     // it two thirds.
-    let net = Net::new(
+    let net = tb_net(
         &[
             "region add europe --country DE",
             "region add north-america --country US",
         ],
         &[("x", 50, &["europe", "north-america"]), ("y", 50, &[])],
     );
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let server = net.env.serve(&["--allow-ip-override", "--no-count"]);
     let tally = net.spread_picks(&server, nowhere, 2000);
     // Binomial n = 2000, p = 0.5: sd ≈ 1.1 points; ± 5 points is > 4 sd,
@@ -519,7 +488,7 @@ fn admin_session(server: &Server) -> String {
 #[test]
 fn downloads_are_counted_by_country() {
     let net = two_regions();
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let out = net.env.run_input(
         &["user", "add", "geo", "--role", "viewer"],
         "geo-correct-horse\n",
@@ -758,7 +727,7 @@ network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,
 #[test]
 fn a_failed_import_on_a_running_server_loses_nothing() {
     let net = two_regions();
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let server = net.env.serve(&["--allow-ip-override"]);
     let before = net.env.ok(&["geoip", "status"]);
     let html = net.file("page.html", "<html><body>Not found</body></html>\n");
@@ -771,7 +740,7 @@ fn a_failed_import_on_a_running_server_loses_nothing() {
     assert_eq!(names(&net.picks_for(&server, DE, 200)), ["eu1", "eu2"]);
     assert_eq!(names(&net.picks_for(&server, US, 100)), ["na"]);
     // A bad line in a good file: the good lines are in use at once.
-    let out = net.import(
+    let out = net.geoip_import(
         "more.csv",
         &format!("{RANGES}100.64.0.0,100.64.0.255,DEU\n100.64.1.0,100.64.1.255,US\n"),
     );
@@ -945,11 +914,11 @@ fn region_commands_explain_what_they_did_and_refuse_what_they_cannot() {
 
 #[test]
 fn region_commands_reach_the_running_server() {
-    let net = Net::new(
+    let net = tb_net(
         &["region add europe --country DE"],
         &[("eu", 100, &["europe"]), ("other", 100, &[])],
     );
-    net.import("ranges.csv", RANGES);
+    net.geoip_import("ranges.csv", RANGES);
     let server = net.env.serve(&["--allow-ip-override"]);
     assert_eq!(names(&net.picks_for(&server, DE, 100)), ["eu"]);
     assert_eq!(names(&net.picks_for(&server, US, 300)), ["eu", "other"]);
@@ -979,7 +948,7 @@ fn mmdb() -> String {
 
 #[test]
 fn serve_geoip_reads_an_mmdb_file() {
-    let net = Net::new(
+    let net = tb_net(
         &[
             "region add europe --country GB --country DE --country FR",
             "region add north-america --country US",
@@ -991,7 +960,7 @@ fn serve_geoip_reads_an_mmdb_file() {
         ],
     );
     // A stored import that says otherwise: the file wins while it is read.
-    net.import("ranges.csv", "81.2.69.0,81.2.70.255,US\n");
+    net.geoip_import("ranges.csv", "81.2.69.0,81.2.70.255,US\n");
     let server = net.env.serve(&["--allow-ip-override", "--geoip", &mmdb()]);
     assert_eq!(names(&net.picks_for(&server, "81.2.69.1", 100)), ["eu"]);
     assert_eq!(names(&net.picks_for(&server, "81.2.70.255", 100)), ["eu"]);
@@ -1019,7 +988,7 @@ fn serve_geoip_reads_an_mmdb_file() {
     assert!(out.starts_with("81.2.69.1: GB"), "{out}");
     assert!(out.contains("region europe"), "{out}");
     // An import while it runs is stored, not used.
-    let out = net.import("us.csv", "2a02:cf40::,2a02:cf40::ffff,US\n");
+    let out = net.geoip_import("us.csv", "2a02:cf40::,2a02:cf40::ffff,US\n");
     assert!(out.contains("(--geoip)"), "{out}");
     assert_eq!(names(&net.picks_for(&server, "2a02:cf40::1", 100)), ["eu"]);
     let out = net.env.ok(&["geoip", "clear"]);

@@ -101,11 +101,7 @@ fn files_created_by_a_running_server_are_owner_only() {
 #[test]
 fn report_viewer_refuses_a_link_to_a_file_outside_the_reports_directory() {
     let env = Env::new();
-    let out = env.run_input(
-        &["user", "add", "ann", "--role", "admin"],
-        "ann-correct-horse\n",
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    env.add_user_with("ann", "admin", "ann-correct-horse");
     let dir = env.db.parent().unwrap();
     let reports = dir.join("reports");
     std::fs::create_dir_all(&reports).unwrap();
@@ -176,11 +172,7 @@ fn every_html_answer_carries_csp_and_nosniff() {
         "product add lonely",
         "location add lonely win /lonely/setup.exe",
     ]);
-    let out = env.run_input(
-        &["user", "add", "ann", "--role", "admin"],
-        "ann-correct-horse\n",
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    env.add_user_with("ann", "admin", "ann-correct-horse");
     let server = env.serve(&[]);
     let browser = [("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")];
     for (what, target, status) in [

@@ -1363,9 +1363,9 @@ fn a_killed_load_leaves_all_or_nothing() {
     eprintln!("whole load {whole:?}; killed runs that had committed: {outcomes:?}");
 }
 
-// ----- bugs found (each test fails until the bug is fixed) -----
+// ----- regressions: bugs found, each pinned by the test named after it -----
 
-/// BUG (src/loader/mod.rs, `plan`: `lang_of` returns the product's
+/// Regression (src/loader/mod.rs, `plan`: `lang_of` returns the product's
 /// spelling, the files loop drops a file whose path does not equal the
 /// template filled with that spelling, `continue` "reported above" but it is
 /// not): a product whose languages differ in case from the paths (`pt-br`
@@ -1393,7 +1393,7 @@ fn bug_product_languages_in_another_case_lose_their_files_silently() {
     );
 }
 
-/// BUG (src/loader/mod.rs, `plan` then `apply`): when the stored location
+/// Regression (src/loader/mod.rs, `plan` then `apply`): when the stored location
 /// differs from the template (CONFLICT, kept without --force), the files
 /// are still added, attached to the stored location; `/files/<new path>`
 /// then redirects to the *stored* template's path: another file.
@@ -1445,7 +1445,7 @@ fn gap_escaped_bsd_lines_as_sha256sum_tag_writes_them() {
     );
 }
 
-/// BUG (src/store/mod.rs `Tx::location_set_path`, reached from
+/// Regression (src/store/mod.rs `Tx::location_set_path`, reached from
 /// src/loader/mod.rs `apply` for a forced location CONFLICT): the location's
 /// path changes, but the files loaded for the old path stay attached to it,
 /// so `/files/<old path>` redirects to the *new* template's file.

@@ -6,21 +6,11 @@
 
 use base64::Engine;
 
-use crate::common::{Env, Response, form_urlencode, http, http_body};
+use crate::common::{Env, Response, form_urlencode, http, http_body, password};
 
 /// The client addresses: A logs in, B guesses.
 const A: &str = "192.0.2.10";
 const B: &str = "198.51.100.20";
-
-fn password(name: &str) -> String {
-    format!("{name}-correct-horse")
-}
-
-/// Adds user `name` with `role` and the password `pw`.
-fn add_user(env: &Env, name: &str, role: &str, pw: &str) {
-    let out = env.run_input(&["user", "add", name, "--role", role], &format!("{pw}\n"));
-    assert_eq!(out.code, 0, "user add {name}: {out:?}");
-}
 
 /// Gives user `name` the password `pw`.
 fn passwd(env: &Env, name: &str, pw: &str) {
@@ -31,8 +21,8 @@ fn passwd(env: &Env, name: &str, pw: &str) {
 /// A server behind a trusted proxy on 127.0.0.1, with `ann` (admin) and
 /// `rel` (release).
 fn server(env: &Env) -> crate::common::Server {
-    add_user(env, "ann", "admin", &password("ann"));
-    add_user(env, "rel", "release", &password("rel"));
+    env.add_user_with("ann", "admin", &password("ann"));
+    env.add_user_with("rel", "release", &password("rel"));
     env.serve(&["--trusted-proxy", "127.0.0.1"])
 }
 

@@ -198,6 +198,7 @@ fn after_first_check(server: &Server) -> Metrics {
 /// Every stderr line is one of the few fixed `bouncer: ` lines or a
 /// logfmt event that starts with `ts`, `level` and `msg`.
 fn assert_log_lines(log: &str) {
+    assert!(!log.trim().is_empty(), "the server logged nothing");
     for line in log.lines() {
         if line.starts_with("bouncer: ") {
             continue;

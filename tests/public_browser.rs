@@ -13,11 +13,9 @@
 //!
 //! Every wait is bounded (`Browser::find`/`wait_for`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use crate::common::Env;
 use crate::common::mirror::{Behaviour, Files, Mirror};
+use crate::common::net::{self, expand};
 use crate::common::webdriver::Browser;
 
 const FIREFOX: &str = "firefox-120.0";
@@ -63,14 +61,11 @@ const LOCATIONS: &[(&str, &str, &[&str], &str)] = &[
 
 /// Every file of every location, as the mirror serves it.
 fn files() -> Files {
-    let mut files = BTreeMap::new();
-    for (product, os, langs, template) in LOCATIONS {
-        for lang in *langs {
-            let content = format!("{product} for {os} in {lang}\n").into_bytes();
-            files.insert(template.replace(":lang", lang), content);
-        }
-    }
-    Arc::new(files)
+    net::files(
+        LOCATIONS
+            .iter()
+            .flat_map(|(_, _, langs, template)| expand(template, langs)),
+    )
 }
 
 /// The network, with `mirror` serving it and marked present everywhere.

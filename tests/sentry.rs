@@ -2,7 +2,7 @@
 //! of test mirrors on 127.0.0.1 (see `common::mirror`), runs
 //! `bouncer sentry` (or `serve` with its schedule) and looks at what the
 //! network then serves: `mirror list`, `status list`, `uptake` and
-//! `print=yes` bounces. Checks time out after one second; slow mirrors are
+//! `print=yes` bounces. Checks time out after [`CHECK_TIMEOUT`] seconds; slow mirrors are
 //! released when the test ends.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,11 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bouncer::model::FileInfo;
-
 use crate::common::mirror::{Behaviour, Files, Mirror, UNRESOLVABLE};
+use crate::common::net::{self, Net, expand};
 use crate::common::smtp::{Mail, Smtp};
-use crate::common::{Env, Server, sha256_hex};
+use crate::common::{Env, Server, sha256_hex, table};
 
 const PRODUCT: &str = "fx";
 /// Sorted: `de` is first and `zh-TW` last alphabetically.
@@ -32,6 +31,10 @@ const LATE_LANG: &str = "zu";
 /// Bounces per `print=yes` sample: with five equal candidates the chance
 /// that one is never picked is about 1e-19.
 const SAMPLES: usize = 200;
+/// Sentry's request timeout in seconds: a healthy test mirror answers at
+/// once, but a loaded 2-core machine may take a second to schedule it; a
+/// slow mirror costs this much per check.
+const CHECK_TIMEOUT: &str = "3";
 /// How long a test waits for the scheduled checker.
 const PROMPT: Duration = Duration::from_secs(20);
 
@@ -48,14 +51,12 @@ fn path(os: &str, lang: &str) -> String {
 /// Every file of every location (the late one too), each with its own
 /// content and size.
 fn files() -> Files {
-    let mut files = BTreeMap::new();
-    for (i, (os, _)) in LOCATIONS.iter().chain([&LATE]).enumerate() {
-        for (j, lang) in LANGS.iter().chain([&LATE_LANG]).enumerate() {
-            let content = format!("{os} build, {lang}\n").repeat(100 + 7 * i + j);
-            files.insert(path(os, lang), content.into_bytes());
-        }
-    }
-    Arc::new(files)
+    net::files(
+        LOCATIONS
+            .iter()
+            .chain([&LATE])
+            .flat_map(|(_, template)| expand(template, &[&LANGS[..], &[LATE_LANG]].concat())),
+    )
 }
 
 /// The product's files (two locations, four languages) that `keep` picks
@@ -76,86 +77,43 @@ struct Listed {
     serves: usize,
 }
 
-/// A database with product `fx` (four languages, win and linux) and
-/// mirrors by name: test mirrors, or bare URLs.
-struct Net {
-    env: Env,
-    files: Files,
-    urls: Vec<(String, String)>,
-    mirrors: BTreeMap<String, Mirror>,
+/// A database with product `fx` (four languages, win and linux).
+fn fx_net() -> Net {
+    let env = Env::new();
+    let langs: Vec<String> = LANGS.iter().map(|l| format!("--lang {l}")).collect();
+    env.setup(&[&format!("product add {PRODUCT} {}", langs.join(" "))]);
+    for (os, template) in LOCATIONS {
+        env.ok(&["location", "add", PRODUCT, os, template]);
+    }
+    Net::new(env, files())
 }
 
+/// [`fx_net`] with a network of test mirrors behaving as given.
+fn fx_with(mirrors: &[(&str, Behaviour)]) -> Net {
+    let mut net = fx_net();
+    for (name, behaviour) in mirrors {
+        net.add(name, behaviour.clone(), &[]);
+    }
+    net
+}
+
+/// Sentry's view of the network: runs, lists, bounces.
 impl Net {
-    fn new() -> Net {
-        let env = Env::new();
-        let langs: Vec<String> = LANGS.iter().map(|l| format!("--lang {l}")).collect();
-        env.setup(&[&format!("product add {PRODUCT} {}", langs.join(" "))]);
-        for (os, template) in LOCATIONS {
-            env.ok(&["location", "add", PRODUCT, os, template]);
-        }
-        Net {
-            env,
-            files: files(),
-            urls: Vec::new(),
-            mirrors: BTreeMap::new(),
-        }
+    /// Stores every file's size and SHA-256 (`bouncer load`).
+    fn load_fx_checksums(&self) {
+        self.load_checksums(
+            PRODUCT,
+            "/fx",
+            "win=win,linux=linux",
+            &paths_where(|_, _| true),
+        );
     }
 
-    /// A network of test mirrors behaving as given.
-    fn with(mirrors: &[(&str, Behaviour)]) -> Net {
-        let mut net = Net::new();
-        for (name, behaviour) in mirrors {
-            net.add(name, behaviour.clone(), &[]);
-        }
-        net
-    }
-
-    /// Starts a test mirror and adds it (`mirror add NAME URL extra…`).
-    fn add(&mut self, name: &str, behaviour: Behaviour, extra: &[&str]) {
-        let mirror = Mirror::start(&self.files, behaviour);
-        self.add_url(name, &mirror.url.clone(), extra);
-        self.mirrors.insert(name.to_string(), mirror);
-    }
-
-    /// Adds a mirror at `url` (nothing of ours listens there).
-    fn add_url(&mut self, name: &str, url: &str, extra: &[&str]) {
-        let mut args = vec!["mirror", "add", name, url];
-        args.extend_from_slice(extra);
-        self.env.ok(&args);
-        self.urls.push((name.to_string(), url.to_string()));
-    }
-
-    fn mirror(&self, name: &str) -> &Mirror {
-        &self.mirrors[name]
-    }
-
-    /// Stores every file's size and SHA-256 (as the loader will).
-    fn load_checksums(&self) {
-        let infos: Vec<FileInfo> = LOCATIONS
-            .iter()
-            .flat_map(|(os, _)| {
-                let location = self.env.location_id(PRODUCT, os);
-                LANGS.iter().map(move |lang| {
-                    let content = &self.files[&path(os, lang)];
-                    FileInfo {
-                        path: path(os, lang),
-                        location: Some(location),
-                        lang: Some(lang.to_string()),
-                        size: Some(content.len() as u64),
-                        sha256: Some(sha256_hex(content)),
-                        ..Default::default()
-                    }
-                })
-            })
-            .collect();
-        self.env.put_files(&infos);
-    }
-
-    /// `bouncer sentry args… --timeout 1`, which must succeed.
+    /// `bouncer sentry args… --timeout CHECK_TIMEOUT`, which must succeed.
     fn sentry(&self, args: &[&str]) -> String {
         let mut all = vec!["sentry"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--timeout", "1"]);
+        all.extend_from_slice(&["--timeout", CHECK_TIMEOUT]);
         self.env.ok(&all)
     }
 
@@ -190,30 +148,14 @@ impl Net {
 
     /// `uptake`: (available, total) for `os`, if listed.
     fn uptake(&self, os: &str) -> Option<(u64, u64)> {
-        let out = self.env.ok(&["uptake", PRODUCT]);
-        let line = out
-            .lines()
-            .skip(1)
-            .find(|line| line.split_whitespace().nth(1) == Some(os))?;
-        let cells: Vec<&str> = line.split_whitespace().collect();
+        let rows = table(&self.env.ok(&["uptake", PRODUCT]));
+        let cells = rows.iter().find(|cells| cells[1] == os)?;
         let number = |i: usize| -> u64 {
             cells[i]
                 .parse()
-                .unwrap_or_else(|_| panic!("unexpected uptake line {line:?}"))
+                .unwrap_or_else(|_| panic!("unexpected uptake row {cells:?}"))
         };
         Some((number(2), number(3)))
-    }
-
-    /// The mirror a bounce URL points into.
-    fn name_of(&self, url: &str, path: &str) -> String {
-        let base = url
-            .strip_suffix(path)
-            .unwrap_or_else(|| panic!("{url} does not end in {path}"));
-        self.urls
-            .iter()
-            .find(|(_, u)| u == base)
-            .map(|(n, _)| n.clone())
-            .unwrap_or_else(|| panic!("{url} is on no known mirror"))
     }
 
     /// Where a `print=yes` bounce for (os, lang) goes: a mirror's name, or
@@ -335,7 +277,7 @@ fn assert_no_mail(smtp: &Smtp) {
 
 /// One test mirror of each kind; `good` ones must serve everything.
 fn mixed_network() -> Net {
-    let mut net = Net::with(&[
+    let mut net = fx_with(&[
         ("good-a", Behaviour::Healthy),
         ("good-b", Behaviour::Healthy),
         ("head405", Behaviour::HeadRefused),
@@ -359,7 +301,7 @@ fn mixed_network() -> Net {
         "product add ghost",
         "location add ghost win /ghost/setup.exe",
     ]);
-    net.load_checksums();
+    net.load_fx_checksums();
     net
 }
 
@@ -477,7 +419,7 @@ fn a_mixed_network_serves_only_from_good_mirrors() {
 /// not resolve"), so operators see at once that the mirror's name is wrong.
 #[test]
 fn an_unresolvable_mirror_is_down_because_its_name_does_not_resolve() {
-    let mut net = Net::with(&[("good", Behaviour::Healthy)]);
+    let mut net = fx_with(&[("good", Behaviour::Healthy)]);
     net.add_url("nowhere", UNRESOLVABLE, &[]);
     let out = net.sentry(&["--all"]);
     assert!(out.contains("  nowhere is down: "), "{out}");
@@ -491,7 +433,7 @@ fn an_unresolvable_mirror_is_down_because_its_name_does_not_resolve() {
 
 #[test]
 fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("good-a", Behaviour::Healthy),
         ("good-b", Behaviour::Healthy),
         ("wrongbytes", Behaviour::WrongContent),
@@ -503,7 +445,7 @@ fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
         "sentry hashes: nothing to check\n"
     );
 
-    net.load_checksums();
+    net.load_fx_checksums();
     let out = net.sentry(&["--all"]);
     assert!(
         out.contains(" checks, 0 failures, 0 status changes\n"),
@@ -537,7 +479,9 @@ fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
     assert_eq!(listed["wrongbytes"].serves, 0, "{listed:#?}");
     assert_eq!(listed["good-a"].serves, 2, "{listed:#?}");
     assert_eq!(listed["good-b"].serves, 2, "{listed:#?}");
-    for (_, line) in net.status_of("wrongbytes") {
+    let rows = net.status_of("wrongbytes");
+    assert!(!rows.is_empty(), "wrongbytes has no status rows");
+    for (_, line) in rows {
         assert!(
             line.contains(" missing ") && line.contains("sha256 mismatch"),
             "{line}"
@@ -556,7 +500,7 @@ fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
 
 #[test]
 fn a_broken_mirror_leaves_rotation_and_returns_after_repair() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("alpha", Behaviour::Healthy),
         ("bravo", Behaviour::Healthy),
         ("charlie", Behaviour::Healthy),
@@ -595,7 +539,7 @@ fn a_broken_mirror_leaves_rotation_and_returns_after_repair() {
 
 #[test]
 fn a_mirror_lacking_only_the_last_language_is_caught() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("full", Behaviour::Healthy),
         (
             "halfway",
@@ -625,7 +569,7 @@ fn a_mirror_lacking_only_the_last_language_is_caught() {
 
 #[test]
 fn when_every_mirror_fails_at_once_the_checker_suspects_itself() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("alpha", Behaviour::Healthy),
         ("bravo", Behaviour::Healthy),
         ("charlie", Behaviour::Healthy),
@@ -669,7 +613,7 @@ fn when_every_mirror_fails_at_once_the_checker_suspects_itself() {
 /// affected mirror's contact gets one about that mirror alone.
 #[test]
 fn sentry_mails_operators_and_contacts_once_per_run() {
-    let mut net = Net::new();
+    let mut net = fx_net();
     net.add(
         "alpha",
         Behaviour::Healthy,
@@ -726,7 +670,7 @@ fn sentry_mails_operators_and_contacts_once_per_run() {
 
 #[test]
 fn mail_test_reaches_the_server_or_explains_the_port() {
-    let net = Net::new();
+    let net = fx_net();
     let smtp = Smtp::start();
     mail_to(&net, &smtp, false);
     assert_eq!(
@@ -757,7 +701,7 @@ fn mail_test_reaches_the_server_or_explains_the_port() {
 /// A run whose mail cannot go out still does its work, and says so.
 #[test]
 fn a_run_whose_mail_fails_warns_with_advice() {
-    let net = Net::with(&[("alpha", Behaviour::Broken), ("bravo", Behaviour::Healthy)]);
+    let net = fx_with(&[("alpha", Behaviour::Broken), ("bravo", Behaviour::Healthy)]);
     let smtp = Smtp::start();
     mail_to(&net, &smtp, false);
     let port = smtp.port;
@@ -777,7 +721,7 @@ fn a_run_whose_mail_fails_warns_with_advice() {
 
 #[test]
 fn reports_name_every_failure_and_the_index_lists_the_runs() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("good", Behaviour::Healthy),
         ("broken", Behaviour::Broken),
         ("slow", Behaviour::Slow),
@@ -828,7 +772,7 @@ fn reports_name_every_failure_and_the_index_lists_the_runs() {
 
 #[test]
 fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
-    let mut net = Net::new();
+    let mut net = fx_net();
     let server = net.env.serve_with_sentry(&[
         "--spot-every",
         "0",
@@ -837,7 +781,7 @@ fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
         "--hashes-every",
         "0",
         "--check-timeout",
-        "1",
+        CHECK_TIMEOUT,
     ]);
     // Added through the control socket.
     net.add("fresh", Behaviour::Healthy, &[]);
@@ -854,11 +798,53 @@ fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
     assert_eq!(net.pick(&server, os, "fr").as_deref(), Some("fresh"));
 }
 
+/// SPEC: a product added while serving is bounceable within 10 seconds:
+/// sentry checks its new files at once, without a manual `status set`.
+#[test]
+fn while_serving_a_new_product_is_bounceable_within_ten_seconds() {
+    let net = fx_with(&[("alpha", Behaviour::Healthy)]);
+    let server = net.env.serve_with_sentry(&[
+        "--spot-every",
+        "0",
+        "--all-every",
+        "0",
+        "--hashes-every",
+        "0",
+        "--check-timeout",
+        CHECK_TIMEOUT,
+    ]);
+    // The start-up run has checked alpha: fx is served.
+    wait_until(&server, "fx is served", || {
+        net.pick(&server, "win", "de").as_deref() == Some("alpha")
+    });
+    // Through the control socket; the mirror already has the files.
+    let (_, template) = LATE;
+    let added = std::time::Instant::now();
+    net.env.ok(&["product", "add", "nb", "--lang", "de"]);
+    net.env.ok(&["location", "add", "nb", "win", template]);
+    let target = "/?product=nb&os=win&lang=de";
+    let served = crate::common::poll(Duration::from_secs(10), Duration::from_millis(50), || {
+        let r = server.get(target);
+        (r.status == 302).then_some(r)
+    });
+    let r = served.unwrap_or_else(|| {
+        panic!(
+            "{target} was not bounced within 10 s of being added; the server said:\n{}",
+            server.log()
+        )
+    });
+    assert_eq!(
+        r.location(),
+        format!("{}{}", net.mirror("alpha").url, path("osx", "de"))
+    );
+    eprintln!("new product bounceable after {:?}", added.elapsed());
+}
+
 /// While serving, `bouncer sentry` (whatever its tuning flags) reports into
 /// the server's reports directory, where the index of runs links to it.
 #[test]
 fn while_serving_cli_runs_report_into_the_servers_directory() {
-    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("served reports");
     let server = net.env.serve_with_sentry(&[
@@ -897,7 +883,7 @@ fn while_serving_cli_runs_report_into_the_servers_directory() {
 
 #[test]
 fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("alpha", Behaviour::Healthy),
         ("bravo", Behaviour::Healthy),
         ("charlie", Behaviour::Healthy),
@@ -910,7 +896,7 @@ fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
         "--hashes-every",
         "0",
         "--check-timeout",
-        "1",
+        CHECK_TIMEOUT,
     ]);
     let everyone = set(&["alpha", "bravo", "charlie"]);
     // Never-checked mirrors are checked at start.
@@ -934,7 +920,7 @@ fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
 
 #[test]
 fn a_flapping_mirror_is_damped_and_reported() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("steady", Behaviour::Healthy),
         ("flaky", Behaviour::Healthy),
     ]);
@@ -962,7 +948,7 @@ fn a_flapping_mirror_is_damped_and_reported() {
 
 #[test]
 fn one_mirror_or_only_what_is_new_can_be_checked() {
-    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
     let out = net.sentry(&["--mirror", "alpha"]);
     assert!(out.starts_with("sentry run 1 (all (alpha)): "), "{out}");
     assert!(
@@ -1032,7 +1018,7 @@ fn one_mirror_or_only_what_is_new_can_be_checked() {
 /// refusing HEAD is asked for one byte with a ranged GET.
 #[test]
 fn checks_are_polite() {
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("one", Behaviour::Healthy),
         ("loop", Behaviour::RedirectLoop),
         ("head405", Behaviour::HeadRefused),
@@ -1057,6 +1043,10 @@ fn checks_are_polite() {
         assert_eq!(n % 2, 0, "{path} asked for {n} times");
     }
     let seen = net.mirror("head405").seen();
+    assert!(
+        seen.iter().any(|s| s.method == "HEAD" && s.path != "/"),
+        "head405 was never asked for a file with HEAD: {seen:#?}"
+    );
     for (i, s) in seen.iter().enumerate().filter(|(_, s)| s.method == "HEAD") {
         let next = seen
             .iter()
@@ -1070,8 +1060,10 @@ fn checks_are_polite() {
 
 #[test]
 fn checks_on_one_mirror_stay_within_per_mirror() {
-    let sluggish = Behaviour::Sluggish(Duration::from_millis(100));
-    let net = Net::with(&[("one", sluggish.clone()), ("two", sluggish)]);
+    // Answers wait until two checks of the mirror meet: two in flight is an
+    // event the checker must make happen, not a timing accident.
+    let gathering = Behaviour::Gathering(2);
+    let net = fx_with(&[("one", gathering.clone()), ("two", gathering)]);
     net.sentry(&["--all", "--per-mirror", "2", "--threads", "16"]);
     for (name, mirror) in &net.mirrors {
         // Two at once (so a third would have shown), never three.
@@ -1088,7 +1080,7 @@ fn a_language_added_to_a_product_is_checked_as_new() {
         .iter()
         .map(|(os, _)| path(os, LATE_LANG))
         .collect();
-    let net = Net::with(&[
+    let net = fx_with(&[
         ("good", Behaviour::Healthy),
         ("lagging", Behaviour::Missing(lagging)),
     ]);
@@ -1111,7 +1103,7 @@ fn a_language_added_to_a_product_is_checked_as_new() {
 /// never checked on the other mirrors.
 #[test]
 fn a_location_checked_on_one_mirror_is_still_new_on_the_others() {
-    let net = Net::with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
     net.sentry(&["--all"]);
     let (os, template) = LATE;
     net.env.ok(&["location", "add", PRODUCT, os, template]);

@@ -6,12 +6,11 @@
 //! set on the child only: to the private CA (the mirror is up), then to an
 //! unrelated CA (the mirror is down, for a TLS reason).
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
+use crate::common::net;
 use crate::common::tls::{Ca, TlsMirror};
 use crate::common::{Env, Out};
 
@@ -26,15 +25,7 @@ const SAMPLES: usize = 40;
 
 /// Each location's file, with its own content.
 fn files() -> Files {
-    let files: BTreeMap<String, Vec<u8>> = LOCATIONS
-        .iter()
-        .enumerate()
-        .map(|(i, (os, path))| {
-            let content = format!("{os} build of {PRODUCT}\n").repeat(200 + i);
-            (path.to_string(), content.into_bytes())
-        })
-        .collect();
-    Arc::new(files)
+    net::files(LOCATIONS.iter().map(|(_, path)| *path))
 }
 
 /// `status list --mirror NAME`: its rows.

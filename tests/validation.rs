@@ -56,14 +56,6 @@ fn long_path(len: usize) -> String {
     format!("{head}{}", "a".repeat(len - head.len()))
 }
 
-fn add_user(env: &Env, name: &str, role: &str) {
-    let out = env.run_input(
-        &["user", "add", name, "--role", role],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_eq!(out.code, 0, "user add {name}: {out:?}");
-}
-
 /// A network with a product `fx` (a win location), a mirror `m1`, a
 /// region `eu`, an admin `ann` and a release user `rel`.
 fn network() -> Env {
@@ -74,8 +66,8 @@ fn network() -> Env {
         "mirror add m1 http://127.0.0.1:9/m1 --contact ops@m1.example.org",
         "region add eu --country DE",
     ]);
-    add_user(&env, "ann", "admin");
-    add_user(&env, "rel", "release");
+    env.add_user_with("ann", "admin", PASSWORD);
+    env.add_user_with("rel", "release", PASSWORD);
     env
 }
 

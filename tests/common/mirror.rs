@@ -22,6 +22,10 @@ const MAX_HEAD: usize = 16 * 1024;
 /// How long a connection may stay silent.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a [`Behaviour::Gathering`] answer waits, at most: well within
+/// the tests' sentry timeouts.
+pub const GATHER_LIMIT: Duration = Duration::from_secs(2);
+
 /// A base URL whose host never resolves (RFC 6761 reserves `.invalid`).
 pub const UNRESOLVABLE: &str = "http://mirror.invalid";
 
@@ -52,9 +56,12 @@ pub enum Behaviour {
     RedirectLoop,
     /// HEAD is refused with 405; GET, ranged or not, works.
     HeadRefused,
-    /// Healthy, but every answer takes this long (well within the checker's
-    /// timeout): requests made at once overlap.
-    Sluggish(Duration),
+    /// Healthy, but every answer waits until this many requests have been
+    /// in flight at once (an event, not a delay: on a loaded machine the
+    /// checker's concurrent requests still meet), or at most
+    /// [`GATHER_LIMIT`], so a client that never sends that many at once
+    /// gets its answers and the test sees a lower [`Mirror::max_in_flight`].
+    Gathering(usize),
 }
 
 struct Shared {
@@ -70,6 +77,8 @@ struct Shared {
     seen: Mutex<Vec<Seen>>,
     /// Requests read and not yet answered, and the most there were at once.
     in_flight: Mutex<(usize, usize)>,
+    /// Notified whenever a request comes in flight.
+    arrived: Condvar,
     stop: AtomicBool,
 }
 
@@ -97,6 +106,7 @@ impl Mirror {
             slot_freed: Condvar::new(),
             seen: Mutex::new(Vec::new()),
             in_flight: Mutex::new((0, 0)),
+            arrived: Condvar::new(),
             stop: AtomicBool::new(false),
         });
         let url = format!("http://{addr}");
@@ -227,6 +237,7 @@ fn serve(mut stream: TcpStream, shared: &Shared, url: &str) -> std::io::Result<(
         let mut in_flight = shared.in_flight.lock().unwrap();
         in_flight.0 += 1;
         in_flight.1 = in_flight.1.max(in_flight.0);
+        shared.arrived.notify_all();
     }
     let reply = answer(&request, &behaviour, shared, url);
     // Counted out before the answer leaves: the client cannot have moved
@@ -242,11 +253,11 @@ fn answer(request: &Seen, behaviour: &Behaviour, shared: &Shared, url: &str) -> 
         return Reply::text(405, "text/plain", "GET only");
     }
     match (behaviour, shared.files.get(&request.path)) {
-        (Behaviour::Sluggish(delay), _) => {
-            let released = shared.released.lock().unwrap();
+        (Behaviour::Gathering(n), _) => {
+            let in_flight = shared.in_flight.lock().unwrap();
             let _ = shared
-                .release
-                .wait_timeout_while(released, *delay, |released| !*released);
+                .arrived
+                .wait_timeout_while(in_flight, GATHER_LIMIT, |f| f.1 < *n);
             answer(request, &Behaviour::Healthy, shared, url)
         }
         (Behaviour::Slow, _) => {

@@ -1,10 +1,11 @@
 //! Shared test machinery: a database in a temporary directory, the real
 //! `bouncer` binary run as a CLI command or as a server, and a tiny HTTP/1.1
-//! client over `std::net::TcpStream`. Every wait is bounded. Sentry's tests
-//! add test mirrors ([`mirror`], and an https one behind a private CA:
-//! [`tls`]) and an SMTP server ([`smtp`]).
+//! client over `std::net::TcpStream`. Every wait is bounded. Networks of
+//! test mirrors are set up through [`net`] ([`mirror`] serves them, and an
+//! https one behind a private CA: [`tls`]); mail goes to [`smtp`].
 
 pub mod mirror;
+pub mod net;
 pub mod smtp;
 pub mod tls;
 pub mod webdriver;
@@ -27,17 +28,38 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one HTTP exchange may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The variable that makes tests needing installed tools (browsers,
+/// download clients, release tooling, real clients, a database server)
+/// fail rather than skip when a tool is missing; `.ci/run` sets it.
+pub const REQUIRE_TOOLS: &str = "BOUNCER_REQUIRE_TOOLS";
+
+/// Whether the environment variable `name` is set to something other than
+/// empty, `0` or `false`.
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
 /// Gives up on a test whose tool is missing (`why` says which, and how to
-/// install it): it fails in CI (`CI` or `BOUNCER_REQUIRE_BROWSER` set),
-/// where `.ci/run` installs every tool, and is skipped with a line on
-/// stderr elsewhere.
+/// install it): it fails in CI (`CI` or [`REQUIRE_TOOLS`] set), where
+/// `.ci/run` installs every tool, and is skipped with a line on stderr
+/// elsewhere.
 pub fn tool_missing(why: &str) {
-    let set =
-        |name: &str| std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
-    if set("CI") || set("BOUNCER_REQUIRE_BROWSER") {
-        panic!("required in CI (CI or BOUNCER_REQUIRE_BROWSER is set), but {why}");
+    if env_flag("CI") || env_flag(REQUIRE_TOOLS) {
+        panic!("required in CI (CI or {REQUIRE_TOOLS} is set), but {why}");
     }
     eprintln!("skipping: {why}");
+}
+
+/// The seed of a randomised test: `BOUNCER_TEST_SEED` when set (to replay
+/// a run), else a fresh one; printed either way, so a failing run's output
+/// says how to replay it.
+pub fn test_seed(test: &str) -> u64 {
+    let seed = std::env::var("BOUNCER_TEST_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    println!("{test}: seed {seed} (BOUNCER_TEST_SEED={seed} replays it)");
+    seed
 }
 
 /// The exact 404 body release tooling matches on.
@@ -243,28 +265,19 @@ impl Env {
         server
     }
 
-    /// Writes what is known about files (sizes, hashes) straight into the
-    /// database with the library, as the checksum loader will. Only while
-    /// no server holds the database.
-    pub fn put_files(&self, files: &[bouncer::model::FileInfo]) {
-        let store = bouncer::store::Store::open(&self.db).expect("open the database");
-        store
-            .write("test", |tx| files.iter().try_for_each(|f| tx.file_put(f)))
-            .expect("store file sizes and hashes");
+    /// `user add NAME --role ROLE` with `password` on stdin, which must
+    /// succeed.
+    pub fn add_user_with(&self, name: &str, role: &str, password: &str) {
+        let out = self.run_input(
+            &["user", "add", name, "--role", role],
+            &format!("{password}\n"),
+        );
+        assert_eq!(out.code, 0, "user add {name}: {out:?}");
     }
 
-    /// The id of `product`'s location for `os` (no server may hold the
-    /// database).
-    pub fn location_id(&self, product: &str, os: &str) -> bouncer::model::LocationId {
-        let store = bouncer::store::Store::open(&self.db).expect("open the database");
-        let snapshot = store.snapshot().expect("read the database");
-        let p = snapshot.product(product).expect("the product").id;
-        snapshot
-            .locations
-            .iter()
-            .find(|l| l.product == p && l.os == os)
-            .expect("the location")
-            .id
+    /// [`Env::add_user_with`] the password [`password`]`(name)`.
+    pub fn add_user(&self, name: &str, role: &str) {
+        self.add_user_with(name, role, &password(name));
     }
 
     /// Polls `bouncer stats --days 2` (two days: a test may straddle
@@ -279,20 +292,7 @@ impl Env {
     /// `mirror list`: the cells of each row (NAME, BASE URL, RATING,
     /// ACTIVE, HEALTH, SERVES, REGIONS), header skipped.
     pub fn mirror_rows(&self) -> Vec<Vec<String>> {
-        self.ok(&["mirror", "list"])
-            .lines()
-            .skip(1)
-            .map(|line| {
-                let cells: Vec<String> = line
-                    .split("  ")
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                assert!(cells.len() >= 6, "unexpected mirror list line {line:?}");
-                cells
-            })
-            .collect()
+        table(&self.ok(&["mirror", "list"]))
     }
 
     /// `mirror list`: each mirror's (HEALTH, SERVES), by name.
@@ -310,6 +310,52 @@ impl Env {
     pub fn stats(&self) -> Stats {
         Stats::parse(&self.ok(&["stats", "--days", "2"]))
     }
+}
+
+/// The test password of user `name` (long enough for every rule).
+pub fn password(name: &str) -> String {
+    format!("{name}-correct-horse-battery")
+}
+
+/// The rows of a table the CLI prints (a header line, then one line a
+/// row, columns padded with spaces), each row's cells in the header's
+/// order, an empty column as `""`. Columns start where the header's names
+/// do; a name may hold single spaces (`BASE URL`), columns are apart by
+/// two or more. Lines before the header (a summary) are given by `skip`.
+pub fn table_after(text: &str, skip: usize) -> Vec<Vec<String>> {
+    let mut lines = text.lines().skip(skip);
+    let header: Vec<char> = lines.next().unwrap_or("").chars().collect();
+    let mut starts = vec![0];
+    for i in 2..header.len() {
+        if header[i] != ' ' && header[i - 1] == ' ' && header[i - 2] == ' ' {
+            starts.push(i);
+        }
+    }
+    lines
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            let cell = |from: usize, to: usize| -> String {
+                let (from, to) = (from.min(chars.len()), to.min(chars.len()));
+                chars[from..to]
+                    .iter()
+                    .collect::<String>()
+                    .trim()
+                    .to_string()
+            };
+            let cells: Vec<String> = starts
+                .iter()
+                .enumerate()
+                .map(|(i, &from)| cell(from, starts.get(i + 1).copied().unwrap_or(usize::MAX)))
+                .collect();
+            cells
+        })
+        .collect()
+}
+
+/// [`table_after`] a table that starts at the first line.
+pub fn table(text: &str) -> Vec<Vec<String>> {
+    table_after(text, 0)
 }
 
 /// `bouncer stats` output: the total line, then two tables.
@@ -432,6 +478,12 @@ impl Server {
         self.child.as_ref().expect("server process").id()
     }
 
+    /// `http://127.0.0.1:PORT{target}`: where a client outside the tests
+    /// reaches `target`.
+    pub fn url(&self, target: &str) -> String {
+        format!("http://127.0.0.1:{}{target}", self.port)
+    }
+
     /// `GET target`.
     pub fn get(&self, target: &str) -> Response {
         self.request("GET", target, &[])
@@ -488,9 +540,22 @@ impl Server {
 
     /// SIGTERM, then waits (bounded) for the exit; returns its status and
     /// everything it wrote to stderr.
-    pub fn stop(mut self) -> (ExitStatus, String) {
+    pub fn stop(self) -> (ExitStatus, String) {
+        self.terminate();
+        self.wait_exit()
+    }
+
+    /// SIGTERM, without waiting: the server shuts down gracefully while the
+    /// test goes on (e.g. finishes a request in flight).
+    pub fn terminate(&self) {
+        signal(self.pid(), "TERM");
+    }
+
+    /// Waits (bounded) for the server to exit by itself (after
+    /// [`Server::terminate`]); returns its status and everything it wrote
+    /// to stderr.
+    pub fn wait_exit(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("server process");
-        signal(child.id(), "TERM");
         let status = wait_bounded(&mut child, EXIT_TIMEOUT);
         if status.is_none() {
             let _ = child.kill();
@@ -561,6 +626,28 @@ impl Response {
 /// Sends one HTTP/1.1 request (`Connection: close`) and reads the answer.
 pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
     try_http(port, method, target, headers).unwrap_or_else(|e| panic!("{method} {target}: {e}"))
+}
+
+/// The port and the target of a `http://127.0.0.1:PORT/…` URL (a test
+/// server's or a test mirror's).
+pub fn split_url(url: &str) -> Result<(u16, String), String> {
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .ok_or_else(|| format!("{url} is not on this machine (http://127.0.0.1:PORT)"))?;
+    let (port, target) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let port = port.parse().map_err(|_| format!("{url}: no port"))?;
+    let target = if target.starts_with('/') {
+        target.to_string()
+    } else {
+        format!("/{target}")
+    };
+    Ok((port, target))
+}
+
+/// `GET url` of a `http://127.0.0.1:PORT/…` URL (a redirect's Location).
+pub fn get_url(url: &str) -> Response {
+    let (port, target) = split_url(url).unwrap_or_else(|why| panic!("{why}"));
+    http(port, "GET", &target, &[])
 }
 
 /// [`http`], with failures (refused, cut short, malformed) as errors.

@@ -9,7 +9,7 @@
 //!
 //! Use [`Browser::start_or_skip`] in tests: it skips (with a line on stderr)
 //! where Chromium is not installed, and fails instead under CI (`CI` or
-//! `BOUNCER_REQUIRE_BROWSER` set), so CI cannot pass by skipping.
+//! `BOUNCER_REQUIRE_TOOLS` set), so CI cannot pass by skipping.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -264,7 +264,7 @@ impl Browser {
 
     /// A started browser, or `None` (with a line on stderr saying why) where
     /// Chromium or chromedriver is not installed. Panics instead when `CI`
-    /// or `BOUNCER_REQUIRE_BROWSER` is set: CI must run the browser tests.
+    /// or `BOUNCER_REQUIRE_TOOLS` is set: CI must run the browser tests.
     pub fn start_or_skip() -> Option<Browser> {
         if Browser::available() {
             return Some(Browser::start());
