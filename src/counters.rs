@@ -439,7 +439,7 @@ mod tests {
                 let mut calls = self.0.lock().unwrap();
                 *calls += 1;
                 if *calls == 1 {
-                    return Err(crate::error::Error::Storage("disk full".into()));
+                    return Err(crate::error::Error::storage("disk full"));
                 }
                 *self.1.lock().unwrap() += batch.products.iter().map(|p| p.1).sum::<u64>();
                 Ok(())

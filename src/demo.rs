@@ -311,7 +311,7 @@ async fn prepare(
     let sentry = crate::sentry::Sentry::new(network.clone(), sentry_config);
     let summary = tokio::task::spawn_blocking(move || sentry.run(crate::sentry::Mode::All, None))
         .await
-        .map_err(|e| Error::Storage(format!("the first sentry run panicked: {e}")))??;
+        .map_err(|e| Error::Internal(format!("the first sentry run panicked: {e}")))??;
     println!(
         "First sentry run: {} checks, {} failures{}",
         summary.run.checks,

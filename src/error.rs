@@ -2,6 +2,58 @@
 
 use std::fmt;
 
+/// The kinds of named things a network holds: what a "not found" or an
+/// "exists already" is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thing {
+    /// A product.
+    Product,
+    /// An alias of a product.
+    Alias,
+    /// An operating system.
+    Os,
+    /// A language of a product.
+    Language,
+    /// A location (a product's file for one operating system).
+    Location,
+    /// A mirror.
+    Mirror,
+    /// A region.
+    Region,
+    /// An admin or API user.
+    User,
+}
+
+impl Thing {
+    /// The word for it in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Thing::Product => "product",
+            Thing::Alias => "alias",
+            Thing::Os => "operating system",
+            Thing::Language => "language",
+            Thing::Location => "location",
+            Thing::Mirror => "mirror",
+            Thing::Region => "region",
+            Thing::User => "user",
+        }
+    }
+
+    /// The CLI command family that lists them (`bouncer … list`).
+    pub fn list_command(self) -> &'static str {
+        match self {
+            Thing::Os => "os",
+            other => other.noun(),
+        }
+    }
+}
+
+impl fmt::Display for Thing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.noun())
+    }
+}
+
 /// Everything that can go wrong outside the redirect hot path.
 #[derive(Debug)]
 pub enum Error {
@@ -26,15 +78,15 @@ pub enum Error {
     },
     /// A named thing does not exist.
     NotFound {
-        /// The kind of thing, e.g. `mirror`.
-        what: &'static str,
+        /// The kind of thing.
+        what: Thing,
         /// Its name as given.
         name: String,
     },
     /// A named thing exists already.
     Exists {
         /// The kind of thing.
-        what: &'static str,
+        what: Thing,
         /// Its name as given.
         name: String,
     },
@@ -69,8 +121,16 @@ pub enum Error {
         /// The database path.
         path: String,
     },
-    /// The storage engine failed.
-    Storage(String),
+    /// The storage engine failed, or what it holds is damaged.
+    Storage {
+        /// What we were doing (empty: reading or writing the database).
+        context: String,
+        /// The cause.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A failure of Bouncer itself (a thread that panicked, …): a bug to
+    /// report, not something the operator's input caused.
+    Internal(String),
     /// An operating-system operation failed.
     Io {
         /// What we were doing.
@@ -87,7 +147,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::NotFound`].
-    pub fn not_found(what: &'static str, name: &str) -> Error {
+    pub fn not_found(what: Thing, name: &str) -> Error {
         Error::NotFound {
             what,
             name: name.to_string(),
@@ -95,10 +155,29 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Exists`].
-    pub fn exists(what: &'static str, name: &str) -> Error {
+    pub fn exists(what: Thing, name: &str) -> Error {
         Error::Exists {
             what,
             name: name.to_string(),
+        }
+    }
+
+    /// [`Error::Storage`] from the storage engine's error.
+    pub fn storage(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::Storage {
+            context: String::new(),
+            source: source.into(),
+        }
+    }
+
+    /// [`Error::Storage`] while doing `context` (`cannot open PATH`).
+    pub fn storage_while(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Storage {
+            context: context.into(),
+            source: source.into(),
         }
     }
 
@@ -130,12 +209,12 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "no {what} named {name:?} (see `bouncer {} list`)",
-                    list_command(what)
+                    what.list_command()
                 )
             }
             Error::Exists { what, name } => {
                 // "a user", "an operating system", "an alias".
-                let article = if what.starts_with(['a', 'e', 'i', 'o']) {
+                let article = if what.noun().starts_with(['a', 'e', 'i', 'o']) {
                     "an"
                 } else {
                     "a"
@@ -159,16 +238,13 @@ impl fmt::Display for Error {
                 f,
                 "the database {path} is open in another process and its control socket does not answer: stop that process, or run this command where it can reach the socket"
             ),
-            Error::Storage(msg) => write!(f, "storage error: {msg}"),
+            Error::Storage { context, source } if context.is_empty() => {
+                write!(f, "storage error: {source}")
+            }
+            Error::Storage { context, source } => write!(f, "storage error: {context}: {source}"),
+            Error::Internal(what) => write!(f, "internal error: {what}; the server log says more"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }
-    }
-}
-
-fn list_command(what: &str) -> &str {
-    match what {
-        "operating system" => "os",
-        other => other,
     }
 }
 
@@ -176,6 +252,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Storage { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -36,6 +36,7 @@ use maud::{Markup, html};
 
 use crate::auth::{self, Area, Throttle};
 use crate::error::Result;
+use crate::error::Thing;
 use crate::http::Reply;
 pub use crate::http::form::Form;
 use crate::model::User;
@@ -222,7 +223,7 @@ impl Ctx<'_> {
         if let Some(name) = mirror
             && self.admin.network.snapshot()?.mirror(name).is_none()
         {
-            return Err(crate::error::Error::not_found("mirror", name));
+            return Err(crate::error::Error::not_found(Thing::Mirror, name));
         }
         let key = format!("{}:{}", mode.as_str(), mirror.unwrap_or("").to_lowercase());
         let checking = self.admin.checking.clone();

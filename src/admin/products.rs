@@ -35,6 +35,7 @@ use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::auth::Area;
 use crate::error::Error;
+use crate::error::Thing;
 use crate::http::Reply;
 use crate::index::{Index, Uptake};
 use crate::model::{Product, ProductId};
@@ -779,7 +780,7 @@ fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     let confirmed = form.all("alias");
     let removed = ctx.write(|tx| {
         let Some(product) = tx.product(name)? else {
-            return Err(Error::not_found("product", name));
+            return Err(Error::not_found(Thing::Product, name));
         };
         let aliases = tx.alias_list()?;
         let current: Vec<String> = crate::model::aliases_of(&aliases, product.id)

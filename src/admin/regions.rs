@@ -15,6 +15,7 @@ use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
 use super::{Ctx, Form, Page};
 use crate::auth::Area;
 use crate::error::Error;
+use crate::error::Thing;
 use crate::http::Reply;
 use crate::model::{Mirror, Region};
 use crate::store::Snapshot;
@@ -513,7 +514,7 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         ),
         // The region itself is gone (a missing fallback is a form error).
         Err(Error::NotFound {
-            what: "region",
+            what: Thing::Region,
             name: missing,
         }) if same(&missing, name) => ctx.not_found(&format!("There is no region named {name:?}.")),
         Err(e) => edit(ctx, name, Some(form), Some(&e.to_string())),

@@ -20,6 +20,7 @@ use maud::{Markup, html};
 use super::page::{self, Badge, badge, csrf, seg};
 use super::{Ctx, Form, Page};
 use crate::auth::Area;
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::http::Reply;
 use crate::model::{Role, User};
@@ -416,7 +417,7 @@ fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     let changed = ctx.write(|tx| {
         let mut user = tx
             .user(name)?
-            .ok_or_else(|| Error::not_found("user", name))?;
+            .ok_or_else(|| Error::not_found(Thing::User, name))?;
         if user.role == role {
             return Ok(false);
         }
@@ -458,7 +459,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     let changed = ctx.write(|tx| {
         let mut user = tx
             .user(name)?
-            .ok_or_else(|| Error::not_found("user", name))?;
+            .ok_or_else(|| Error::not_found(Thing::User, name))?;
         user.password_hash = password_hash;
         tx.user_put(&user, "user.passwd")
     });
@@ -510,7 +511,7 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
     let removed = ctx.write(|tx| {
         let user = tx
             .user(name)?
-            .ok_or_else(|| Error::not_found("user", name))?;
+            .ok_or_else(|| Error::not_found(Thing::User, name))?;
         keep_an_admin(&user, None, admins(ctx)?)?;
         tx.user_remove(name)
     });

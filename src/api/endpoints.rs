@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use super::doc::{Doc, LocationDoc, ProductDoc, ProductLocations, UptakeItem};
 use super::{Api, Caller, Failure};
 use crate::error::Error;
+use crate::error::Thing;
 use crate::http::form::Form;
 use crate::model::{Location, Product, ProductId};
 use crate::store::{NewProduct, Snapshot};
@@ -166,7 +167,7 @@ fn product_delete(api: &Api, caller: &Caller, form: &Form) -> Outcome {
     let removed = caller
         .write(api, |tx| {
             if tx.product(&name)?.is_none_or(|p| p.id != id) {
-                return Err(Error::not_found("product", &name));
+                return Err(Error::not_found(Thing::Product, &name));
             }
             tx.product_remove(&name)
         })
@@ -205,9 +206,9 @@ fn product_language_add(api: &Api, caller: &Caller, form: &Form) -> Outcome {
         .write(api, |tx| {
             let current = tx
                 .product(&name)?
-                .ok_or_else(|| Error::not_found("product", &name))?;
+                .ok_or_else(|| Error::not_found(Thing::Product, &name))?;
             if let Some(l) = languages.iter().find(|l| has_language(&current, l)) {
-                return Err(Error::exists("language", l));
+                return Err(Error::exists(Thing::Language, l));
             }
             tx.product_update(&name, |p| p.languages.extend(languages.iter().cloned()))
         })
@@ -366,11 +367,11 @@ fn location_fields<'f>(
 fn location_failure(e: Error, product: &str, os: &str) -> Failure {
     match e {
         Error::NotFound {
-            what: "operating system",
-            ..
+            what: Thing::Os, ..
         } => Failure::numbered(106, format!("FAILED: '{os}' does not exist")),
         Error::NotFound {
-            what: "product", ..
+            what: Thing::Product,
+            ..
         } => Failure::numbered(105, format!("FAILED: '{product}' does not exist")),
         e => Failure::from_store(e),
     }
@@ -426,7 +427,8 @@ fn location_modify(api: &Api, caller: &Caller, form: &Form) -> Outcome {
             .write(api, |tx| tx.location_set_path(&product.name, &os, path))
             .map_err(|e| match e {
                 Error::NotFound {
-                    what: "location", ..
+                    what: Thing::Location,
+                    ..
                 } => missing(),
                 e => location_failure(e, &product.name, &os),
             })?
@@ -461,7 +463,7 @@ fn location_delete(api: &Api, caller: &Caller, form: &Form) -> Outcome {
                 .location(&product, &location.os)?
                 .is_none_or(|l| l.id != location.id)
             {
-                return Err(Error::not_found("location", &id.to_string()));
+                return Err(Error::not_found(Thing::Location, &id.to_string()));
             }
             tx.location_remove(&product, &location.os)
         })

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::{ACTOR, table};
 use crate::cli::{LocationAction, OsAction};
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::network::Network;
 
@@ -28,7 +29,7 @@ pub(super) fn location(net: &Network, action: &LocationAction) -> Result<String>
             let only = match &a.product {
                 Some(name) => Some(
                     s.product(name)
-                        .ok_or_else(|| Error::not_found("product", name))?
+                        .ok_or_else(|| Error::not_found(Thing::Product, name))?
                         .id,
                 ),
                 None => None,

@@ -3,6 +3,7 @@
 
 use super::table;
 use crate::cli::{Stats, UptakeArgs};
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::model::now;
 use crate::network::Network;
@@ -71,7 +72,7 @@ pub(super) fn uptake(net: &Network, args: &UptakeArgs) -> Result<String> {
         Some(p) => Some(
             index
                 .product_named(p)
-                .ok_or_else(|| Error::not_found("product", p))?
+                .ok_or_else(|| Error::not_found(Thing::Product, p))?
                 .name
                 .to_string(),
         ),

@@ -3,6 +3,7 @@
 
 use super::{ACTOR, table, yes_no};
 use crate::cli::StatusAction;
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::model::Availability;
 use crate::network::Network;
@@ -15,13 +16,17 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
             let product = match &a.product {
                 Some(p) => Some(
                     s.product(p)
-                        .ok_or_else(|| Error::not_found("product", p))?
+                        .ok_or_else(|| Error::not_found(Thing::Product, p))?
                         .id,
                 ),
                 None => None,
             };
             let mirror = match &a.mirror {
-                Some(m) => Some(s.mirror(m).ok_or_else(|| Error::not_found("mirror", m))?.id),
+                Some(m) => Some(
+                    s.mirror(m)
+                        .ok_or_else(|| Error::not_found(Thing::Mirror, m))?
+                        .id,
+                ),
                 None => None,
             };
             let mut rows = Vec::new();
@@ -76,11 +81,11 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
             let n = net.write(ACTOR, |tx| {
                 let mirror = tx
                     .mirror(&a.mirror)?
-                    .ok_or_else(|| Error::not_found("mirror", &a.mirror))?;
+                    .ok_or_else(|| Error::not_found(Thing::Mirror, &a.mirror))?;
                 let product = match &a.product {
                     Some(p) => Some(
                         tx.product(p)?
-                            .ok_or_else(|| Error::not_found("product", p))?
+                            .ok_or_else(|| Error::not_found(Thing::Product, p))?
                             .id,
                     ),
                     None => None,

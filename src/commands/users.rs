@@ -3,6 +3,7 @@
 use super::{ACTOR, table};
 use crate::auth::hash_password;
 use crate::cli::UserAction;
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::model::{Role, User, now};
 use crate::network::Network;
@@ -38,7 +39,7 @@ pub(super) fn user(net: &Network, action: &UserAction, input: Option<&str>) -> R
             let password_hash = password()?;
             net.write(ACTOR, |tx| {
                 if tx.user(&name)?.is_some() {
-                    return Err(Error::exists("user", &name));
+                    return Err(Error::exists(Thing::User, &name));
                 }
                 tx.user_put(
                     &User {
@@ -57,7 +58,7 @@ pub(super) fn user(net: &Network, action: &UserAction, input: Option<&str>) -> R
             net.write(ACTOR, |tx| {
                 let mut user = tx
                     .user(&a.name)?
-                    .ok_or_else(|| Error::not_found("user", &a.name))?;
+                    .ok_or_else(|| Error::not_found(Thing::User, &a.name))?;
                 user.password_hash = password_hash;
                 tx.user_put(&user, "user.passwd")
             })?;

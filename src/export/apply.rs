@@ -10,6 +10,7 @@ use super::{
     AliasEntry, At, Config, CountsEntry, FileEntry, Imported, MirrorEntry, ProductEntry,
     RegionEntry, UserEntry, parse_date,
 };
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::model::{CountBatch, FileInfo, LocationId, MirrorId, ProductId, Region, User};
 use crate::store::{NewMirror, NewProduct, Tx};
@@ -225,7 +226,7 @@ fn products(tx: &mut Tx<'_>, products: &[ProductEntry], at: &At) -> Result<()> {
         }))?;
         let product = tx
             .product(&w.name)?
-            .ok_or_else(|| Error::not_found("product", &w.name))?;
+            .ok_or_else(|| Error::not_found(Thing::Product, &w.name))?;
         for l in tx
             .locations()?
             .into_iter()

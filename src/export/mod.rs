@@ -220,7 +220,7 @@ pub struct CountsEntry {
 pub fn export(store: &Store, with_counts: bool) -> Result<String> {
     let config = from_dump(&store.dump(with_counts)?, with_counts);
     let mut text = serde_json::to_string_pretty(&config)
-        .map_err(|e| Error::Storage(format!("cannot write JSON: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot write JSON: {e}")))?;
     text.push('\n');
     Ok(text)
 }

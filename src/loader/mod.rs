@@ -10,6 +10,7 @@ pub mod parse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::model::{FileInfo, LANG_PLACEHOLDER};
 use crate::network::Network;
@@ -693,7 +694,7 @@ pub fn apply(network: &Network, plan: &Plan, actor: &str) -> Result<Applied> {
                     tx.location_set_path(&plan.product, &l.os, &l.path)?
                 }
                 _ => tx.location(&plan.product, &l.os)?.ok_or_else(|| {
-                    Error::not_found("location", &format!("{} for {}", plan.product, l.os))
+                    Error::not_found(Thing::Location, &format!("{} for {}", plan.product, l.os))
                 })?,
             };
             location_ids.insert(l.os.as_str(), location.id);

@@ -4,13 +4,14 @@
 //! rules as they are, with the same errors.
 
 use super::*;
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::validate;
 
 // ----- names and references -----
 
 /// Refuses a new `kind` named `name` when one is `taken` already.
-pub fn must_be_new<T>(kind: &'static str, name: &str, taken: Option<T>) -> Result<()> {
+pub fn must_be_new<T>(kind: Thing, name: &str, taken: Option<T>) -> Result<()> {
     match taken {
         Some(_) => Err(Error::exists(kind, name)),
         None => Ok(()),
@@ -18,7 +19,7 @@ pub fn must_be_new<T>(kind: &'static str, name: &str, taken: Option<T>) -> Resul
 }
 
 /// The `kind` named `name` that a change refers to, which must exist.
-pub fn must_exist<T>(kind: &'static str, name: &str, found: Option<T>) -> Result<T> {
+pub fn must_exist<T>(kind: Thing, name: &str, found: Option<T>) -> Result<T> {
     found.ok_or_else(|| Error::not_found(kind, name))
 }
 
@@ -31,7 +32,7 @@ pub fn product_name_free(
     product: Option<&Product>,
     alias: Option<&Alias>,
 ) -> Result<()> {
-    must_be_new("product", name, product)?;
+    must_be_new(Thing::Product, name, product)?;
     if alias.is_some() {
         return Err(Error::InUse {
             detail: format!("{name:?} is an alias; a product may not have an alias's name"),
@@ -173,7 +174,7 @@ pub fn mirror_regions(requested: &[String], regions: &[Region]) -> Result<Vec<St
             Some(region) => region,
             None => {
                 let r = validate::name("region", r)?;
-                must_exist("region", &r, find(&r))?
+                must_exist(Thing::Region, &r, find(&r))?
             }
         };
         if !out.contains(&region.name) {
@@ -218,7 +219,7 @@ pub fn region_key(name: &str) -> String {
 /// it as that region spells it.
 pub fn region_name_free(taken: Option<&Region>) -> Result<()> {
     match taken {
-        Some(old) => Err(Error::exists("region", &old.name)),
+        Some(old) => Err(Error::exists(Thing::Region, &old.name)),
         None => Ok(()),
     }
 }
@@ -288,7 +289,7 @@ pub fn region_check(mut region: Region, regions: &[Region]) -> Result<Region> {
                     .iter()
                     .find(|r| region_key(&r.name) == region_key(name))
             };
-            let target = must_exist("region", &fallback, find(&fallback))?;
+            let target = must_exist(Thing::Region, &fallback, find(&fallback))?;
             // Follow the chain from the fallback: meeting this region
             // again would send traffic round in a circle.
             let mut chain = vec![region.name.clone(), target.name.clone()];
@@ -458,14 +459,17 @@ mod tests {
 
     #[test]
     fn new_and_existing() {
-        assert!(must_be_new("mirror", "m1", None::<()>).is_ok());
-        let err = must_be_new("mirror", "m1", Some(())).unwrap_err();
-        assert_eq!(err.to_string(), Error::exists("mirror", "m1").to_string());
-        assert_eq!(must_exist("mirror", "m1", Some(7)).unwrap(), 7);
-        let err = must_exist("mirror", "m1", None::<u8>).unwrap_err();
+        assert!(must_be_new(Thing::Mirror, "m1", None::<()>).is_ok());
+        let err = must_be_new(Thing::Mirror, "m1", Some(())).unwrap_err();
         assert_eq!(
             err.to_string(),
-            Error::not_found("mirror", "m1").to_string()
+            Error::exists(Thing::Mirror, "m1").to_string()
+        );
+        assert_eq!(must_exist(Thing::Mirror, "m1", Some(7)).unwrap(), 7);
+        let err = must_exist(Thing::Mirror, "m1", None::<u8>).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            Error::not_found(Thing::Mirror, "m1").to_string()
         );
     }
 

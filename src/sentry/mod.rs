@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use plan::Mode;
 
+use crate::error::Thing;
 use crate::error::{Error, Result};
 use crate::mail::MailConfig;
 use crate::model::{SentryRun, now};
@@ -153,7 +154,7 @@ impl Sentry {
             Some(name) => Some(
                 snapshot
                     .mirror(name)
-                    .ok_or_else(|| Error::not_found("mirror", name))?
+                    .ok_or_else(|| Error::not_found(Thing::Mirror, name))?
                     .id,
             ),
             None => None,

@@ -88,7 +88,7 @@ impl Store {
     /// password hashes), committed durably.
     fn copy_to(&self, path: &Path) -> Result<Backup> {
         let cannot = |e: &dyn std::fmt::Display| {
-            Error::Storage(format!("cannot create {}: {e}", path.display()))
+            Error::storage_while(format!("cannot create {}", path.display()), e.to_string())
         };
         let file = super::open_private(path, true).map_err(|e| cannot(&e))?;
         let target = redb::backends::FileBackend::new(file)

@@ -7,6 +7,7 @@ use super::Tx;
 use super::rows::{decode, encode};
 use super::tables::*;
 use crate::error::Result;
+use crate::error::Thing;
 use crate::model::{self, *};
 
 impl Tx<'_> {
@@ -50,7 +51,7 @@ impl Tx<'_> {
         let os = self.require_os(os)?;
         let path = crate::validate::path(path)?;
         model::must_be_new(
-            "location",
+            Thing::Location,
             &format!("{} for {os}", product.name),
             self.location(&product.name, &os)?,
         )?;
@@ -79,7 +80,7 @@ impl Tx<'_> {
     pub fn location_set_path(&mut self, product: &str, os: &str, path: &str) -> Result<Location> {
         let path = crate::validate::path(path)?;
         let mut location = model::must_exist(
-            "location",
+            Thing::Location,
             &format!("{product} for {os}"),
             self.location(product, os)?,
         )?;
@@ -101,7 +102,7 @@ impl Tx<'_> {
     /// Removes the location of `product` for `os`, with its availability.
     pub fn location_remove(&mut self, product: &str, os: &str) -> Result<Location> {
         let location = model::must_exist(
-            "location",
+            Thing::Location,
             &format!("{product} for {os}"),
             self.location(product, os)?,
         )?;

@@ -7,6 +7,7 @@ use super::audit::describe_change;
 use super::rows::{decode, encode};
 use super::tables::*;
 use crate::error::Result;
+use crate::error::Thing;
 use crate::model::{self, *};
 
 /// What a new mirror starts with.
@@ -39,14 +40,14 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_mirror(&self, name: &str) -> Result<Mirror> {
-        model::must_exist("mirror", name, self.mirror(name)?)
+        model::must_exist(Thing::Mirror, name, self.mirror(name)?)
     }
 
     /// Adds a mirror. It gets no traffic until sentry finds its files.
     pub fn mirror_add(&mut self, new: NewMirror) -> Result<Mirror> {
         let name = crate::validate::name("mirror", &new.name)?;
         let base_url = crate::validate::base_url(&new.base_url)?;
-        model::must_be_new("mirror", &name, self.mirror(&name)?)?;
+        model::must_be_new(Thing::Mirror, &name, self.mirror(&name)?)?;
         self.check_base_url_free(&base_url, None)?;
         let mirror = Mirror {
             id: MirrorId(self.next_id("next_mirror")?),

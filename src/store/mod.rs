@@ -54,7 +54,7 @@ macro_rules! storage_errors {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {
             fn from(e: $t) -> Error {
-                Error::Storage(e.to_string())
+                Error::storage(e)
             }
         }
     )*};
@@ -100,7 +100,7 @@ impl Store {
     /// the operator's to choose.
     pub fn open(path: &Path) -> Result<Store> {
         let file = open_private(path, false)
-            .map_err(|e| Error::Storage(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| Error::storage_while(format!("cannot open {}", path.display()), e))?;
         // redb's default 1 GiB page cache would keep most of a large
         // availability table in memory after every index build; the index
         // holds what the redirect path needs, so a modest cache suffices.
@@ -114,7 +114,7 @@ impl Store {
                 redb::DatabaseError::DatabaseAlreadyOpen => Error::Busy {
                     path: path.display().to_string(),
                 },
-                e => Error::Storage(format!("cannot open {}: {e}", path.display())),
+                e => Error::storage_while(format!("cannot open {}", path.display()), e),
             })?;
         let txn = db.begin_write()?;
         migrate::upgrade(&txn)?;

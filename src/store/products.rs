@@ -8,6 +8,7 @@ use super::audit::describe_change;
 use super::rows::{decode, encode};
 use super::tables::*;
 use crate::error::Result;
+use crate::error::Thing;
 use crate::model::{self, *};
 
 /// What [`Tx::product_remove`] removed.
@@ -50,7 +51,7 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_product(&self, name: &str) -> Result<Product> {
-        model::must_exist("product", name, self.product(name)?)
+        model::must_exist(Thing::Product, name, self.product(name)?)
     }
 
     /// Adds a product.
@@ -190,7 +191,7 @@ impl Tx<'_> {
             .open_table(ALIASES)?
             .remove(alias.to_lowercase().as_str())?
             .is_some();
-        model::must_exist("alias", alias, removed.then_some(()))?;
+        model::must_exist(Thing::Alias, alias, removed.then_some(()))?;
         self.record("alias.remove", alias.to_string())
     }
 
@@ -198,7 +199,7 @@ impl Tx<'_> {
     pub fn os_add(&mut self, name: &str) -> Result<String> {
         let os = crate::validate::os(name)?;
         let mut t = self.txn.open_table(OSES)?;
-        model::must_be_new("operating system", &os, t.get(os.as_str())?)?;
+        model::must_be_new(Thing::Os, &os, t.get(os.as_str())?)?;
         t.insert(os.as_str(), self.now)?;
         drop(t);
         self.record("os.add", os.clone())?;
@@ -210,14 +211,14 @@ impl Tx<'_> {
         let os = model::os_key(name);
         model::os_unused(&os, &self.all_locations()?)?;
         let removed = self.txn.open_table(OSES)?.remove(os.as_str())?.is_some();
-        model::must_exist("operating system", name, removed.then_some(()))?;
+        model::must_exist(Thing::Os, name, removed.then_some(()))?;
         self.record("os.remove", os)
     }
 
     pub(super) fn require_os(&self, name: &str) -> Result<String> {
         let os = model::os_key(name);
         let known = self.txn.open_table(OSES)?.get(os.as_str())?.is_some();
-        model::must_exist("operating system", name, known.then_some(os))
+        model::must_exist(Thing::Os, name, known.then_some(os))
     }
 
     /// Clears a product's `checknow` flag after sentry checked it as

@@ -7,6 +7,7 @@ use super::audit::{describe_change, describe_region};
 use super::rows::{decode, encode};
 use super::tables::*;
 use crate::error::Result;
+use crate::error::Thing;
 use crate::model::{self, *};
 
 impl Tx<'_> {
@@ -18,7 +19,7 @@ impl Tx<'_> {
     }
 
     pub(super) fn require_region(&self, name: &str) -> Result<Region> {
-        model::must_exist("region", name.trim(), self.region(name)?)
+        model::must_exist(Thing::Region, name.trim(), self.region(name)?)
     }
 
     pub(super) fn all_regions(&self) -> Result<Vec<Region>> {

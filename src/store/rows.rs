@@ -60,7 +60,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn corrupt(&self, why: &str) -> Error {
-        Error::Storage(format!(
+        Error::storage(format!(
             "a {} row is damaged ({why}); restore the database from a backup",
             self.kind
         ))
@@ -288,8 +288,8 @@ impl Row for Availability {
 pub(crate) fn availability_serves(bytes: &[u8]) -> Result<bool> {
     match bytes {
         [FORMAT, present @ 0..=1, healthy @ 0..=1, ..] => Ok(*present == 1 && *healthy == 1),
-        _ => Err(Error::Storage(
-            "an availability row is damaged; restore the database from a backup".into(),
+        _ => Err(Error::storage(
+            "an availability row is damaged; restore the database from a backup",
         )),
     }
 }

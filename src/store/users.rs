@@ -6,6 +6,7 @@ use super::rows::{decode, encode};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
+use crate::error::Thing;
 use crate::model::{self, *};
 
 impl Store {
@@ -48,7 +49,7 @@ impl Tx<'_> {
     /// Removes a user.
     pub fn user_remove(&mut self, name: &str) -> Result<()> {
         let removed = self.txn.open_table(USERS)?.remove(name)?.is_some();
-        model::must_exist("user", name, removed.then_some(()))?;
+        model::must_exist(Thing::User, name, removed.then_some(()))?;
         self.record("user.remove", name.to_string())
     }
 
