@@ -52,7 +52,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
         error: String::new(),
     };
     let ids: Vec<MirrorId> = store
-        .write("bench", |tx| {
+        .write(&bouncer::model::Actor::Program("bench"), |tx| {
             (1..=mirrors)
                 .map(|m| {
                     tx.mirror_add(NewMirror {
@@ -71,7 +71,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
     while first <= products {
         let last = (first + per_tx - 1).min(products);
         store
-            .write("bench", |tx| {
+            .write(&bouncer::model::Actor::Program("bench"), |tx| {
                 for p in first..=last {
                     let name = format!("firefox-{p}.0");
                     tx.product_add(NewProduct {
@@ -115,7 +115,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
     }
     for i in 0..1000u32 {
         store
-            .write("admin:bench", |tx| {
+            .write(&bouncer::model::Actor::Admin("bench".into()), |tx| {
                 tx.setting_put("bench.note", Some(&i.to_string()))
             })
             .expect("an audit event");
@@ -148,7 +148,9 @@ fn main() {
         created_at: 0,
     };
     network
-        .write("bench", |tx| tx.user_put(&user, "user.add"))
+        .write(&bouncer::model::Actor::Program("bench"), |tx| {
+            tx.user_put(&user, "user.add")
+        })
         .expect("a user");
     let session = admin.sessions.start(&user, bouncer::model::now());
     let mut headers = HeaderMap::new();

@@ -651,7 +651,7 @@ fn build_from_redb(scale: &Scale, out: &mut Summary) {
     let start = Instant::now();
     let store = Store::open(&path).expect("open the store");
     let mirrors: Vec<MirrorId> = store
-        .write("bench", |tx| {
+        .write(&bouncer::model::Actor::Program("bench"), |tx| {
             (1..=shape.mirrors)
                 .map(|m| {
                     tx.mirror_add(NewMirror {
@@ -673,7 +673,7 @@ fn build_from_redb(scale: &Scale, out: &mut Summary) {
     while first <= shape.products {
         let last = (first + per_tx - 1).min(shape.products);
         let (n, t) = store
-            .write("bench", |tx| {
+            .write(&bouncer::model::Actor::Program("bench"), |tx| {
                 let mut n = 0;
                 let mut t = Duration::ZERO;
                 for p in first..=last {

@@ -295,7 +295,7 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 fn fresh(path: &Path, oses: &[String]) -> Network {
     let net = Network::open(path, true).expect("create the database");
     if !oses.is_empty() {
-        net.write("bench", |tx| {
+        net.write(&bouncer::model::Actor::Program("bench"), |tx| {
             oses.iter().try_for_each(|o| tx.os_add(o).map(drop))
         })
         .expect("add the operating systems");
@@ -384,7 +384,8 @@ fn run_case(
         let plan = loader::plan(&s.0, &s.1, &parsed, options).expect("a plan");
         let text = plan.describe();
         if !dry_run {
-            let done = loader::apply(&net, &plan, "bench").expect("apply");
+            let done = loader::apply(&net, &plan, &bouncer::model::Actor::Program("bench"))
+                .expect("apply");
             assert_eq!(done.files, files);
         }
         black_box(text);

@@ -577,7 +577,7 @@ fn build_database(db: &Path) -> Result<()> {
         ("linux64", "linux-x86_64/:lang/firefox-120.0.tar.bz2"),
     ];
     store
-        .write("loadtest", |tx| {
+        .write(&bouncer::model::Actor::Program("loadtest"), |tx| {
             let mut mirrors: Vec<MirrorId> = Vec::new();
             for i in 1..=10u32 {
                 mirrors.push(
@@ -636,7 +636,7 @@ fn add_geography(bin: &Path, db: &Path, dir: &Path) -> Result<()> {
             }
         };
         store
-            .write("loadtest", |tx| {
+            .write(&bouncer::model::Actor::Program("loadtest"), |tx| {
                 tx.region_add(region("europe", 90, None, &["DE", "FR", "GB"]))?;
                 tx.region_add(region("north-america", 100, None, &["US", "CA"]))?;
                 tx.region_add(region("asia", 100, Some("europe"), &["JP", "CN", "IN"]))?;

@@ -38,10 +38,10 @@ fn main() {
     {
         let store = Store::open(&out).expect("create the fixture database");
         store
-            .write("cli", build)
+            .write(&bouncer::model::Actor::Cli, build)
             .expect("write the fixture network");
         store
-            .write("sentry", |tx| {
+            .write(&bouncer::model::Actor::Sentry, |tx| {
                 let s = |l: &str, m: &str| -> bouncer::error::Result<_> {
                     let (p, os) = l.split_once(' ').expect("product os");
                     let loc = tx.location(p, os)?.expect("location").id;

@@ -512,7 +512,7 @@ fn build_database(db: &Path, mirrors: &[String]) -> Result<()> {
     let store = Store::open(db).map_err(err)?;
     let langs: Vec<String> = LANGS.iter().map(|l| l.to_string()).collect();
     store
-        .write("soak", |tx| {
+        .write(&bouncer::model::Actor::Program("soak"), |tx| {
             let mut ids: Vec<MirrorId> = Vec::new();
             for (i, url) in mirrors.iter().enumerate() {
                 ids.push(

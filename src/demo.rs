@@ -306,7 +306,9 @@ async fn prepare(
         role: crate::model::Role::Admin,
         created_at: crate::model::now(),
     };
-    network.write("demo", |tx| tx.user_put(&admin, "user.add"))?;
+    network.write(&crate::model::Actor::Demo, |tx| {
+        tx.user_put(&admin, "user.add")
+    })?;
 
     let sentry = crate::sentry::Sentry::new(network.clone(), sentry_config);
     let summary = tokio::task::spawn_blocking(move || sentry.run(crate::sentry::Mode::All, None))
@@ -362,7 +364,7 @@ fn file_content(path: &str) -> Vec<u8> {
 
 /// Products, locations, aliases, mirrors, files and what each mirror serves.
 fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> {
-    network.write("demo", |tx| {
+    network.write(&crate::model::Actor::Demo, |tx| {
         for p in PRODUCTS {
             tx.product_add(NewProduct {
                 name: p.name.into(),
@@ -436,7 +438,7 @@ fn populate(network: &Network, mirrors: &[(&DemoMirror, String)]) -> Result<()> 
         name: "demo-geoip.csv".into(),
         bytes: DEMO_GEOIP.as_bytes().to_vec(),
     }])?;
-    network.replace_geoip("demo", Some(geo.db))?;
+    network.replace_geoip(&crate::model::Actor::Demo, Some(geo.db))?;
     Ok(())
 }
 

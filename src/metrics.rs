@@ -914,7 +914,7 @@ mod tests {
             crate::network::Network::open(&dir.path().join("m.redb"), true).unwrap(),
         );
         network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(crate::store::NewProduct {
                     name: "p".into(),
                     ..Default::default()

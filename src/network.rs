@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use crate::error::Result;
 use crate::geoip::GeoDb;
 use crate::index::{Builder, Index};
+use crate::model::Actor;
 use crate::store::{Snapshot, Store, Tx};
 
 /// Store + what was last published from it: the index the redirect path
@@ -39,7 +40,7 @@ pub struct Network {
     last_build_micros: AtomicU64,
     /// Held by a sentry run: one at a time per network, whichever
     /// [`crate::sentry::Sentry`] (scheduled or from the CLI) makes it.
-    pub sentry_run: Mutex<()>,
+    sentry_run: Mutex<()>,
     /// The GeoIP data every published index carries.
     geo: Mutex<Geo>,
 }
@@ -104,7 +105,7 @@ impl Network {
     /// the file in use instead, if any.
     pub fn replace_geoip(
         &self,
-        actor: &str,
+        actor: &Actor,
         geo: Option<GeoDb>,
     ) -> Result<Option<std::path::PathBuf>> {
         self.store.write(actor, |tx| tx.geoip_put(geo.as_ref()))?;
@@ -136,6 +137,12 @@ impl Network {
         &self.store
     }
 
+    /// Holds the network's sentry run gate: one run at a time, whichever
+    /// [`crate::sentry::Sentry`] (scheduled or from the CLI) makes it.
+    pub fn one_sentry_run(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.sentry_run.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The current index. Lock-free; the guard keeps that snapshot alive.
     pub fn index(&self) -> arc_swap::Guard<Arc<Index>> {
         self.index.load()
@@ -163,12 +170,12 @@ impl Network {
 
     /// Runs `f` in one write transaction, commits, then publishes a new
     /// index so the change is live for the next request.
-    pub fn write<T>(&self, actor: &str, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let out = self.store.write(actor, f)?;
         if self.live {
             self.republish()?;
         }
-        if actor != "sentry" {
+        if !actor.is_sentry() {
             let (count, cv) = &self.changes;
             *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
             cv.notify_all();

@@ -508,7 +508,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
         network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: "p".into(),
                     languages: vec!["de".into()],
@@ -583,7 +583,9 @@ mod tests {
         .unwrap();
         let (_dir, app) = app(config);
         app.network
-            .write("test", |tx| tx.mirror_update("m", |m| m.active = false))
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.mirror_update("m", |m| m.active = false)
+            })
             .unwrap();
         let r = get(&app, "/?product=p&lang=de");
         assert_eq!(r.headers()[LOCATION], "http://origin.example/p/de/p.exe");
@@ -633,7 +635,9 @@ mod tests {
         }
         // The 503 page, when no mirror is left.
         app.network
-            .write("test", |tx| tx.mirror_update("m", |m| m.active = false))
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.mirror_update("m", |m| m.active = false)
+            })
             .unwrap();
         let r = html("/?product=p&lang=de");
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -507,7 +507,11 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     {
         let store = Store::open(&env.db).expect("open");
         let seen = store.snapshot().unwrap().product(FX).unwrap().clone();
-        store.write("test", |tx| tx.product_checked(&seen)).unwrap();
+        store
+            .write(&bouncer::model::Actor::Program("test"), |tx| {
+                tx.product_checked(&seen)
+            })
+            .unwrap();
     }
     assert!(!snapshot(&env).product(FX).unwrap().checknow);
 
@@ -1312,7 +1316,7 @@ fn a_killed_load_leaves_all_or_nothing() {
         let env = Env::new();
         let store = Store::open(&env.db).expect("create the database");
         store
-            .write("test", |tx| {
+            .write(&bouncer::model::Actor::Program("test"), |tx| {
                 platforms
                     .iter()
                     .try_for_each(|(_, o)| tx.os_add(o).map(drop))

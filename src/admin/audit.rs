@@ -134,11 +134,11 @@ mod tests {
 
     /// Records `n` events as `actor`, with action `action` and detail
     /// `detail N`.
-    fn record(admin: &Admin, actor: &str, action: &str, detail: &str, n: usize) {
+    fn record(admin: &Admin, actor: &'static str, action: &str, detail: &str, n: usize) {
         admin
             .network
             .store()
-            .write(actor, |tx| {
+            .write(&crate::model::Actor::Program(actor), |tx| {
                 for i in 0..n {
                     tx.record(action, format!("{detail} {i}"))?;
                 }

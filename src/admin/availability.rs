@@ -630,7 +630,7 @@ mod tests {
     fn network(admin: &Admin) {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let p = tx.product_add(NewProduct {
                     name: "fx".into(),
                     ..NewProduct::default()
@@ -728,7 +728,7 @@ mod tests {
         let l = admin.network.snapshot().unwrap().locations[0].id;
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let off = tx.mirror_add(NewMirror {
                     name: "off".into(),
                     base_url: "http://127.0.0.1:9/off".into(),
@@ -853,7 +853,7 @@ mod tests {
         let (_dir, admin) = admin();
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_add(NewMirror {
                     name: "m".into(),
                     base_url: "http://127.0.0.1:9".into(),
@@ -1003,7 +1003,7 @@ mod tests {
         let mirror = "\"><img/src=x/onerror=alert(1)>";
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: product.into(),
                     ..NewProduct::default()

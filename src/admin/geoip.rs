@@ -652,7 +652,7 @@ mod tests {
         .unwrap();
         admin
             .network
-            .replace_geoip("test", Some(imported.db))
+            .replace_geoip(&crate::model::Actor::Program("test"), Some(imported.db))
             .unwrap();
     }
 
@@ -665,7 +665,7 @@ mod tests {
     ) {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.region_add(crate::model::Region {
                     name: name.into(),
                     throttle,

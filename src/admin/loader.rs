@@ -1197,7 +1197,7 @@ mod tests {
         // Meanwhile, someone loads other hashes for one of the files.
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.file_put(&crate::model::FileInfo {
                     path: "/win32/de/Firefox%20Setup%201.0.exe".into(),
                     sha1: Some("9".repeat(40)),

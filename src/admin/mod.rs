@@ -151,9 +151,9 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The audit log's name for this user: `admin:NAME`.
-    pub fn actor(&self) -> String {
-        format!("admin:{}", self.user.name)
+    /// Who this user is in the audit log (`admin:NAME`).
+    pub fn actor(&self) -> crate::model::Actor {
+        crate::model::Actor::Admin(self.user.name.clone())
     }
 
     /// The live network.
@@ -718,7 +718,7 @@ mod tests {
         let rita = login(&admin, "rita", Role::Release);
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(crate::store::NewProduct {
                     name: "fx".into(),
                     ..Default::default()

@@ -238,7 +238,7 @@ mod tests {
         let hostile = "<script>alert(1)</script>";
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(crate::store::NewProduct {
                     name: hostile.into(),
                     ..Default::default()

@@ -433,7 +433,7 @@ mod tests {
     fn mirror(admin: &crate::admin::Admin, name: &str, rating: u32, inactive: bool) -> MirrorId {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
                     base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
@@ -449,7 +449,7 @@ mod tests {
     fn product(admin: &crate::admin::Admin, name: &str, private: bool) -> ProductId {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: name.into(),
                     private,
@@ -473,7 +473,7 @@ mod tests {
         let zero = mirror(&admin, "zero", 0, false);
         admin
             .network
-            .write("sentry", |tx| {
+            .write(&crate::model::Actor::Sentry, |tx| {
                 tx.set_health(up, &health(true, "", 0, 0))?;
                 tx.set_health(flapping, &health(true, "", now - 60, 5))?;
                 tx.set_health(down, &health(false, "HTTP 503 from /pub/", now - 7200, 1))?;
@@ -486,7 +486,7 @@ mod tests {
         product(&admin, "old", false);
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_update("old", |p| p.active = false)?;
                 let loc = tx.location_add("firefox", "win", "/ff/:lang/setup.exe")?;
                 tx.location_add("firefox", "linux", "/ff/:lang/ff.tar.xz")?;
@@ -518,7 +518,7 @@ mod tests {
                 .unwrap();
         }
         store
-            .write("sentry", |tx| {
+            .write(&crate::model::Actor::Sentry, |tx| {
                 tx.sentry_run_put(&mut SentryRun {
                     kind: "all".into(),
                     started_at: now - 100,
@@ -594,7 +594,7 @@ mod tests {
         let m = mirror(&admin, "m1", 10, false);
         admin
             .network
-            .write("sentry", |tx| {
+            .write(&crate::model::Actor::Sentry, |tx| {
                 tx.set_health(m, &health(true, "", 0, 0))?;
                 tx.sentry_run_put(&mut SentryRun {
                     kind: "all".into(),
@@ -652,7 +652,7 @@ mod tests {
         let p = product(&admin, evil_product, false);
         admin
             .network
-            .write("sentry", |tx| {
+            .write(&crate::model::Actor::Sentry, |tx| {
                 tx.set_health(m, &health(false, "<b>bad</b> \"quoted\" ünïcode", 1, 0))?;
                 tx.location_add(evil_product, "win", "/x.exe").map(drop)
             })

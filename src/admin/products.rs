@@ -1620,7 +1620,7 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 for i in 0..505 {
                     tx.product_add(crate::store::NewProduct {
                         name: format!("p-{i:04}"),
@@ -1653,7 +1653,7 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         let id = admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let p = tx.product_add(crate::store::NewProduct {
                     name: "fx".into(),
                     ..Default::default()

@@ -557,7 +557,7 @@ mod tests {
     fn add_region(admin: &crate::admin::Admin, name: &str, countries: &[&str]) {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.region_add(crate::model::Region {
                     name: name.into(),
                     throttle: 100,
@@ -864,7 +864,9 @@ mod tests {
         add_region(&admin, "asia", &["JP"]);
         admin
             .network
-            .write("test", |tx| tx.region_update("europe", |r| r.throttle = 80))
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.region_update("europe", |r| r.throttle = 80)
+            })
             .unwrap();
         // Without GeoIP data regions do nothing yet: both pages say so.
         let page = body(get(&admin, &ann, "/admin/regions"));
@@ -905,7 +907,7 @@ mod tests {
         .unwrap();
         admin
             .network
-            .replace_geoip("test", Some(imported.db))
+            .replace_geoip(&crate::model::Actor::Program("test"), Some(imported.db))
             .unwrap();
         let page = body(get(&admin, &ann, "/admin/regions"));
         assert!(!page.contains("No GeoIP data"), "{page}");

@@ -355,7 +355,7 @@ mod tests {
     fn runs(admin: &Admin) {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 for (kind, failures) in [("spot", 0), ("all", 3)] {
                     tx.sentry_run_put(&mut SentryRun {
                         kind: kind.into(),

@@ -732,7 +732,7 @@ mod tests {
     fn product(admin: &Admin, name: &str) -> ProductId {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: name.into(),
                     ..NewProduct::default()
@@ -745,7 +745,7 @@ mod tests {
     fn mirror(admin: &Admin, name: &str) -> MirrorId {
         admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
                     base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
@@ -767,7 +767,7 @@ mod tests {
         let (m1, m2) = (mirror(&admin, "m1"), mirror(&admin, "m2"));
         let (win, linux) = admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 Ok((
                     tx.location_add("firefox", "win", "/ff/:lang/setup.exe")?.id,
                     tx.location_add("firefox", "linux", "/ff/ff.tar.xz")?.id,
@@ -776,7 +776,7 @@ mod tests {
             .unwrap();
         let tbwin = admin
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.location_add("thunderbird", "win", "/tb.exe")
             })
             .unwrap()
@@ -1099,7 +1099,9 @@ mod tests {
         let m = mirror(&admin, evil_mirror);
         let loc = admin
             .network
-            .write("test", |tx| tx.location_add(evil_product, "win", "/x.exe"))
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.location_add(evil_product, "win", "/x.exe")
+            })
             .unwrap()
             .id;
         admin
@@ -1154,7 +1156,9 @@ mod tests {
             .unwrap();
         admin
             .network
-            .write("test", |tx| tx.product_remove("gone"))
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.product_remove("gone")
+            })
             .unwrap();
         let page = body(get(&admin, &ann, "/admin/stats"));
         assert!(page.contains(&format!("(removed product #{p})")));

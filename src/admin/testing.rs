@@ -40,7 +40,9 @@ pub fn add_user(admin: &Admin, name: &str, password: &str, role: Role) -> User {
     };
     admin
         .network
-        .write("test", |tx| tx.user_put(&user, "user.add"))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.user_put(&user, "user.add")
+        })
         .unwrap();
     user
 }
@@ -150,7 +152,7 @@ where
 pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
     admin
         .network
-        .write("test", |tx| {
+        .write(&crate::model::Actor::Program("test"), |tx| {
             tx.mirror_add(crate::store::NewMirror {
                 name: name.into(),
                 base_url: format!(

@@ -923,7 +923,9 @@ mod tests {
                 u.role = Role::Admin;
                 admin
                     .network
-                    .write("test", |tx| tx.user_put(&u, "user.role"))
+                    .write(&crate::model::Actor::Program("test"), |tx| {
+                        tx.user_put(&u, "user.role")
+                    })
                     .unwrap();
             }
         }

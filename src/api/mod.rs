@@ -156,9 +156,9 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The audit log's name for this caller: `api:NAME`.
-    pub fn actor(&self) -> String {
-        format!("api:{}", self.user.name)
+    /// Who this caller is in the audit log (`api:NAME`).
+    pub fn actor(&self) -> crate::model::Actor {
+        crate::model::Actor::Api(self.user.name.clone())
     }
 
     /// Runs a write as this caller: committed, audited, published to the

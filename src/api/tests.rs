@@ -38,7 +38,9 @@ fn put_user(api: &Api, name: &str, password: &str, role: Role) {
         created_at: 0,
     };
     api.network
-        .write("test", |tx| tx.user_put(&user, "user.add"))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.user_put(&user, "user.add")
+        })
         .unwrap();
 }
 
@@ -56,7 +58,7 @@ fn api() -> (tempfile::TempDir, Api) {
     put_user(&api, "ann", "pw-ann", Role::Admin);
     put_user(&api, "vic", "pw-vic", Role::Viewer);
     api.network
-        .write("test", |tx| {
+        .write(&crate::model::Actor::Program("test"), |tx| {
             tx.product_add(NewProduct {
                 name: "Firefox".into(),
                 languages: vec!["en-US".into(), "de".into()],
@@ -373,7 +375,9 @@ fn product_add_creates_audits_and_publishes_at_once() {
 fn product_add_errors() {
     let (_dir, api) = api();
     api.network
-        .write("test", |tx| tx.alias_set("fx-latest", "Firefox").map(drop))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.alias_set("fx-latest", "Firefox").map(drop)
+        })
         .unwrap();
     let before = event_count(&api);
     let cases: &[Case] = &[
@@ -439,7 +443,9 @@ fn product_delete_by_id_or_name() {
 fn product_delete_errors() {
     let (_dir, api) = api();
     api.network
-        .write("test", |tx| tx.alias_set("fx-latest", "Firefox").map(drop))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.alias_set("fx-latest", "Firefox").map(drop)
+        })
         .unwrap();
     let cases: &[Case] = &[
         (&[], 101, "Either product_id or product is required."),
@@ -459,7 +465,7 @@ fn product_delete_errors() {
 fn product_delete_of_an_aliased_product_deletes_its_aliases_too() {
     let (_dir, api) = api();
     api.network
-        .write("test", |tx| {
+        .write(&crate::model::Actor::Program("test"), |tx| {
             tx.alias_set("fx-latest", "Firefox")?;
             tx.alias_set("FX-stable", "Firefox")?;
             tx.alias_set("ssl-latest", "Firefox-SSL").map(drop)
@@ -1075,7 +1081,7 @@ fn uptake_reports_real_numbers() {
     let m2 = s.mirror("m2").unwrap().id;
     let win = crate::model::LocationId(location_id(&api, "Firefox", "win"));
     api.network
-        .write("sentry", |tx| {
+        .write(&crate::model::Actor::Sentry, |tx| {
             tx.set_availability(win, m2, &Availability::default())
         })
         .unwrap();
@@ -1302,12 +1308,16 @@ fn a_changed_password_or_role_applies_at_once() {
         ..ann.remove(0)
     };
     api.network
-        .write("test", |tx| tx.user_put(&demoted, "user.role"))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.user_put(&demoted, "user.role")
+        })
         .unwrap();
     post_as(&api, "ann", "product_add", &[("product", "B")]).unnumbered(StatusCode::FORBIDDEN);
     // A removed user is out.
     api.network
-        .write("test", |tx| tx.user_remove("ann"))
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.user_remove("ann")
+        })
         .unwrap();
     post_as(&api, "ann", "product_add", &[("product", "B")]).unnumbered(StatusCode::UNAUTHORIZED);
 }

@@ -673,7 +673,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
             network
-                .write("test", |tx| {
+                .write(&crate::model::Actor::Program("test"), |tx| {
                     let region = |name: &str, countries: &[&str]| Region {
                         name: name.into(),
                         throttle: 100,
@@ -855,7 +855,7 @@ mod tests {
             let net = net();
             net.app
                 .network
-                .write("test", |tx| {
+                .write(&crate::model::Actor::Program("test"), |tx| {
                     tx.setting_put(crate::index::STICKY, Some("false"))
                 })
                 .unwrap();
@@ -921,7 +921,7 @@ mod tests {
             let net = net();
             net.app
                 .network
-                .write("test", |tx| {
+                .write(&crate::model::Actor::Program("test"), |tx| {
                     tx.setting_put(crate::index::LINK_HEADERS, Some("yes"))
                 })
                 .unwrap();

@@ -42,7 +42,7 @@ pub fn import(net: &Network, args: &Import, contents: &[u8]) -> Result<String> {
     };
     let config = crate::export::parse(contents).map_err(named)?;
     let done = net
-        .write(ACTOR, |tx| crate::export::apply(tx, &config, args.replace))
+        .write(&ACTOR, |tx| crate::export::apply(tx, &config, args.replace))
         .map_err(named)?;
     Ok(format!("{}\n", done.describe()))
 }

@@ -24,7 +24,7 @@ pub(super) fn region(net: &Network, action: &RegionAction) -> Result<String> {
             let (continental, skipped) = continent_countries(&a.continent, &taken)?;
             let mut countries = a.country.clone();
             countries.extend(continental);
-            let r = net.write(ACTOR, |tx| {
+            let r = net.write(&ACTOR, |tx| {
                 tx.region_add(Region {
                     name: a.name.clone(),
                     throttle: a.throttle.unwrap_or(100),
@@ -43,7 +43,7 @@ pub(super) fn region(net: &Network, action: &RegionAction) -> Result<String> {
         RegionAction::Set(a) => {
             let taken = taken_countries(net, Some(&a.name))?;
             let (continental, skipped) = continent_countries(&a.continent, &taken)?;
-            let r = net.write(ACTOR, |tx| {
+            let r = net.write(&ACTOR, |tx| {
                 tx.region_update(&a.name, |r| {
                     if let Some(t) = a.throttle {
                         r.throttle = t;
@@ -71,7 +71,7 @@ pub(super) fn region(net: &Network, action: &RegionAction) -> Result<String> {
             Ok(format!("region {}{}", describe(&r), skipped_note(&skipped)))
         }
         RegionAction::Remove(a) => {
-            let r = net.write(ACTOR, |tx| tx.region_remove(&a.name))?;
+            let r = net.write(&ACTOR, |tx| tx.region_remove(&a.name))?;
             Ok(format!("removed region {}\n", r.name))
         }
         RegionAction::Defaults(_) => defaults(net),
@@ -194,7 +194,7 @@ fn list(net: &Network) -> Result<String> {
 
 /// One region per continent with its countries not yet in a region.
 fn defaults(net: &Network) -> Result<String> {
-    let d = net.write(ACTOR, |tx| {
+    let d = net.write(&ACTOR, |tx| {
         tx.region_defaults(&crate::geoip::continents::regions())
     })?;
     let mut out = String::new();
@@ -229,7 +229,7 @@ pub(super) fn geoip(net: &Network, action: &GeoipAction, input: Option<&[u8]>) -
         GeoipAction::Status(_) => status(net),
         GeoipAction::Lookup(a) => lookup(net, &a.ip),
         GeoipAction::Clear(_) => {
-            let file = net.replace_geoip(ACTOR, None)?;
+            let file = net.replace_geoip(&ACTOR, None)?;
             Ok(match file {
                 Some(f) => format!(
                     "removed the imported GeoIP table; this server still reads {}\n",
@@ -266,7 +266,7 @@ fn import(net: &Network, bundle: &[u8]) -> Result<String> {
             );
         }
     }
-    match net.replace_geoip(ACTOR, Some(imported.db))? {
+    match net.replace_geoip(&ACTOR, Some(imported.db))? {
         Some(file) => {
             let _ = writeln!(
                 out,

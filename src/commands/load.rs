@@ -39,7 +39,7 @@ pub(super) fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String
     } else if !plan.changes_anything() {
         out.push_str("nothing to add\n");
     } else {
-        let done = crate::loader::apply(net, &plan, ACTOR)?;
+        let done = crate::loader::apply(net, &plan, &ACTOR)?;
         let _ = writeln!(
             out,
             "applied: {} language(s), {} location(s), {} file(s); sentry checks them next",

@@ -13,7 +13,7 @@ use crate::network::Network;
 pub(super) fn location(net: &Network, action: &LocationAction) -> Result<String> {
     match action {
         LocationAction::Add(a) => {
-            let l = net.write(ACTOR, |tx| tx.location_add(&a.product, &a.os, &a.path))?;
+            let l = net.write(&ACTOR, |tx| tx.location_add(&a.product, &a.os, &a.path))?;
             Ok(format!(
                 "added location {} {} {}\n",
                 a.product, l.os, l.path
@@ -52,14 +52,16 @@ pub(super) fn location(net: &Network, action: &LocationAction) -> Result<String>
             Ok(table(&["PRODUCT", "OS", "PATH", "MIRRORS"], rows))
         }
         LocationAction::Set(a) => {
-            let l = net.write(ACTOR, |tx| tx.location_set_path(&a.product, &a.os, &a.path))?;
+            let l = net.write(&ACTOR, |tx| {
+                tx.location_set_path(&a.product, &a.os, &a.path)
+            })?;
             Ok(format!(
                 "location {} {} is now {}\n",
                 a.product, l.os, l.path
             ))
         }
         LocationAction::Remove(a) => {
-            let l = net.write(ACTOR, |tx| tx.location_remove(&a.product, &a.os))?;
+            let l = net.write(&ACTOR, |tx| tx.location_remove(&a.product, &a.os))?;
             Ok(format!(
                 "removed location {} {} {}\n",
                 a.product, l.os, l.path
@@ -72,7 +74,7 @@ pub(super) fn location(net: &Network, action: &LocationAction) -> Result<String>
 pub(super) fn os(net: &Network, action: &OsAction) -> Result<String> {
     match action {
         OsAction::Add(a) => {
-            let os = net.write(ACTOR, |tx| tx.os_add(&a.name))?;
+            let os = net.write(&ACTOR, |tx| tx.os_add(&a.name))?;
             Ok(format!("added operating system {os}\n"))
         }
         OsAction::List(_) => {
@@ -84,7 +86,7 @@ pub(super) fn os(net: &Network, action: &OsAction) -> Result<String> {
             Ok(out)
         }
         OsAction::Remove(a) => {
-            net.write(ACTOR, |tx| tx.os_remove(&a.name))?;
+            net.write(&ACTOR, |tx| tx.os_remove(&a.name))?;
             Ok(format!(
                 "removed operating system {}\n",
                 a.name.to_ascii_lowercase()

@@ -28,7 +28,7 @@ pub(super) fn mail(net: &Network, action: &MailAction) -> Result<String> {
                     ));
                 }
             }
-            net.write(ACTOR, |tx| {
+            net.write(&ACTOR, |tx| {
                 let mut put = |k: &str, v: Option<String>| -> Result<()> {
                     match v {
                         Some(v) if v.is_empty() => tx.setting_put(k, None),

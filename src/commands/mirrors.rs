@@ -14,7 +14,7 @@ use crate::store::NewMirror;
 pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
     match action {
         MirrorAction::Add(a) => {
-            let m = net.write(ACTOR, |tx| {
+            let m = net.write(&ACTOR, |tx| {
                 tx.mirror_add(NewMirror {
                     name: a.name.clone(),
                     base_url: a.base_url.clone(),
@@ -65,7 +65,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
             ))
         }
         MirrorAction::Set(a) => {
-            let m = net.write(ACTOR, |tx| {
+            let m = net.write(&ACTOR, |tx| {
                 tx.mirror_update(&a.name, |m| {
                     if let Some(r) = a.rating {
                         m.rating = r;
@@ -95,7 +95,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
             ))
         }
         MirrorAction::Remove(a) => {
-            let m = net.write(ACTOR, |tx| tx.mirror_remove(&a.name))?;
+            let m = net.write(&ACTOR, |tx| tx.mirror_remove(&a.name))?;
             Ok(format!("removed mirror {}\n", m.name))
         }
     }

@@ -178,7 +178,7 @@ pub fn execute(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Outcom
 }
 
 /// The audit log's name for changes made by CLI commands.
-const ACTOR: &str = "cli";
+const ACTOR: crate::model::Actor = crate::model::Actor::Cli;
 
 fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String> {
     let net = &*ctx.network;

@@ -11,7 +11,7 @@ use crate::store::NewProduct;
 pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
     match action {
         ProductAction::Add(a) => {
-            let p = net.write(ACTOR, |tx| {
+            let p = net.write(&ACTOR, |tx| {
                 tx.product_add(NewProduct {
                     name: a.name.clone(),
                     languages: a.lang.clone(),
@@ -65,7 +65,7 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
             ))
         }
         ProductAction::Set(a) => {
-            let p = net.write(ACTOR, |tx| {
+            let p = net.write(&ACTOR, |tx| {
                 tx.product_update(&a.name, |p| {
                     if let Some(v) = a.active {
                         p.active = v;
@@ -94,7 +94,7 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
             ))
         }
         ProductAction::Remove(a) => {
-            let removed = net.write(ACTOR, |tx| tx.product_remove(&a.name))?;
+            let removed = net.write(&ACTOR, |tx| tx.product_remove(&a.name))?;
             Ok(if removed.aliases.is_empty() {
                 format!(
                     "removed product {} and its locations\n",
@@ -115,7 +115,7 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
 pub(super) fn alias(net: &Network, action: &AliasAction) -> Result<String> {
     match action {
         AliasAction::Set(a) => {
-            net.write(ACTOR, |tx| tx.alias_set(&a.alias, &a.product))?;
+            net.write(&ACTOR, |tx| tx.alias_set(&a.alias, &a.product))?;
             Ok(format!("{} -> {}\n", a.alias, a.product))
         }
         AliasAction::List(_) => {
@@ -135,7 +135,7 @@ pub(super) fn alias(net: &Network, action: &AliasAction) -> Result<String> {
             Ok(table(&["ALIAS", "PRODUCT"], rows))
         }
         AliasAction::Remove(a) => {
-            net.write(ACTOR, |tx| tx.alias_remove(&a.alias))?;
+            net.write(&ACTOR, |tx| tx.alias_remove(&a.alias))?;
             Ok(format!("removed alias {}\n", a.alias))
         }
     }

@@ -82,7 +82,7 @@ pub(super) fn settings(net: &Network, action: &SettingsAction) -> Result<String>
                     format!("{value:?} is not a port"),
                 ));
             }
-            net.write(ACTOR, |tx| {
+            net.write(&ACTOR, |tx| {
                 tx.setting_put(&a.key, Some(value))?;
                 tx.record("settings.set", format!("{} = {value}", a.key))
             })?;
@@ -90,7 +90,7 @@ pub(super) fn settings(net: &Network, action: &SettingsAction) -> Result<String>
         }
         SettingsAction::Unset(a) => {
             known(&a.key)?;
-            net.write(ACTOR, |tx| {
+            net.write(&ACTOR, |tx| {
                 tx.setting_put(&a.key, None)?;
                 tx.record("settings.unset", a.key.clone())
             })?;

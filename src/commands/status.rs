@@ -78,7 +78,7 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
                     ));
                 }
             };
-            let n = net.write(ACTOR, |tx| {
+            let n = net.write(&ACTOR, |tx| {
                 let mirror = tx
                     .mirror(&a.mirror)?
                     .ok_or_else(|| Error::not_found(Thing::Mirror, &a.mirror))?;

@@ -37,7 +37,7 @@ pub(super) fn user(net: &Network, action: &UserAction, input: Option<&str>) -> R
             })?;
             let name = crate::validate::name("user", &a.name)?;
             let password_hash = password()?;
-            net.write(ACTOR, |tx| {
+            net.write(&ACTOR, |tx| {
                 if tx.user(&name)?.is_some() {
                     return Err(Error::exists(Thing::User, &name));
                 }
@@ -55,7 +55,7 @@ pub(super) fn user(net: &Network, action: &UserAction, input: Option<&str>) -> R
         }
         UserAction::Passwd(a) => {
             let password_hash = password()?;
-            net.write(ACTOR, |tx| {
+            net.write(&ACTOR, |tx| {
                 let mut user = tx
                     .user(&a.name)?
                     .ok_or_else(|| Error::not_found(Thing::User, &a.name))?;
@@ -74,7 +74,7 @@ pub(super) fn user(net: &Network, action: &UserAction, input: Option<&str>) -> R
             Ok(table(&["NAME", "ROLE"], rows))
         }
         UserAction::Remove(a) => {
-            net.write(ACTOR, |tx| tx.user_remove(&a.name))?;
+            net.write(&ACTOR, |tx| tx.user_remove(&a.name))?;
             Ok(format!("removed user {}\n", a.name))
         }
     }

@@ -598,7 +598,7 @@ mod tests {
 
     fn import(store: &Store, text: &str, replace: bool) -> Result<Imported> {
         let config = parse(text.as_bytes())?;
-        store.write("cli", |tx| apply(tx, &config, replace))
+        store.write(&crate::model::Actor::Cli, |tx| apply(tx, &config, replace))
     }
 
     fn json(config: &Config) -> String {
@@ -693,7 +693,7 @@ mod tests {
         // A user alone counts as a configuration too.
         let (_b, other) = empty();
         other
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.user_put(
                     &User {
                         name: "root".into(),

@@ -664,7 +664,7 @@ pub struct Applied {
 /// Writes `plan` in one transaction (all or nothing), marks the product
 /// for sentry's next `--new` check, records an audit event, and publishes
 /// the new index.
-pub fn apply(network: &Network, plan: &Plan, actor: &str) -> Result<Applied> {
+pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Result<Applied> {
     if !plan.changes_anything() {
         return Ok(Applied::default());
     }

@@ -403,6 +403,44 @@ pub fn files_known(
     out
 }
 
+/// Who makes a change: recorded with it in the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A `bouncer` command (local or through the control socket).
+    Cli,
+    /// An admin-page user.
+    Admin(String),
+    /// An API user.
+    Api(String),
+    /// The checker, recording what it found.
+    Sentry,
+    /// `bouncer demo`, building its network.
+    Demo,
+    /// Another program driving the library (a test, a benchmark).
+    Program(&'static str),
+}
+
+impl Actor {
+    /// Whether this is sentry (its changes do not wake sentry again).
+    pub fn is_sentry(&self) -> bool {
+        matches!(self, Actor::Sentry)
+    }
+}
+
+impl std::fmt::Display for Actor {
+    /// The audit log's name: `cli`, `admin:NAME`, `api:NAME`, `sentry`, …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Cli => f.write_str("cli"),
+            Actor::Admin(user) => write!(f, "admin:{user}"),
+            Actor::Api(user) => write!(f, "api:{user}"),
+            Actor::Sentry => f.write_str("sentry"),
+            Actor::Demo => f.write_str("demo"),
+            Actor::Program(name) => f.write_str(name),
+        }
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

@@ -1083,7 +1083,7 @@ mod tests {
         let (dir, public) = public();
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 add(tx, "thunderbird-115.0", &[], false);
                 tx.product_update("thunderbird-115.0", |p| {
                     p.created_at = 1;
@@ -1403,7 +1403,7 @@ mod tests {
         let (_d, public) = public();
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 add(tx, "a&b=c+d/é", &["de"], false);
                 tx.location_add("a&b=c+d/é", "win", "/x/:lang/y")
             })
@@ -1506,7 +1506,7 @@ mod tests {
         let evil = r#"</script><script>alert("x&y")</script><!--"#;
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 add(tx, evil, &["de"], false);
                 tx.location_add(evil, "win", "/x/:lang/y")?;
                 tx.alias_set("<b>latest</b>", evil)?;
@@ -1582,7 +1582,7 @@ mod tests {
         assert!(values(&html, "product").contains(&"firefox-119.0".to_string()));
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_update("firefox-119.0", |p| p.public = false)?;
                 Ok(())
             })

@@ -572,7 +572,7 @@ mod tests {
         let (dir, public) = public();
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let add = |tx: &mut crate::store::Tx<'_>, name: &str, langs: &[&str], private| {
                     tx.product_add(NewProduct {
                         name: name.into(),
@@ -897,7 +897,7 @@ mod tests {
         let (_dir, public) = public();
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_add(NewMirror {
                     name: "fresh".into(),
                     base_url: "http://fresh.example.org".into(),
@@ -1018,7 +1018,7 @@ mod tests {
         // A change rebuilds every feed; the new product gets its own guid.
         public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: "firefox-121.0".into(),
                     ..NewProduct::default()

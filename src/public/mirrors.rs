@@ -372,7 +372,7 @@ mod tests {
         let (dir, public) = public();
         let ids = public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {
                     name: "fx".into(),
                     ..Default::default()

@@ -576,7 +576,7 @@ mod tests {
         let (dir, public) = public();
         let (ids, locs) = public
             .network
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let mut ids = HashMap::new();
                 for (name, private) in [
                     ("fx", false),

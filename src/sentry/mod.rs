@@ -145,7 +145,7 @@ impl Sentry {
     /// Runs one check pass in `mode`, on every active mirror or just `mirror`.
     pub fn run(&self, mode: Mode, mirror: Option<&str>) -> Result<Summary> {
         let network = self.network.clone();
-        let _one_at_a_time = network.sentry_run.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_at_a_time = network.one_sentry_run();
         let started = Instant::now();
         let started_at = now();
         let store = self.network.store();
@@ -249,7 +249,7 @@ impl Sentry {
                 Vec::new()
             };
         let probed = Probed::of(&plans, &snapshot);
-        self.network.write("sentry", |tx| {
+        self.network.write(&crate::model::Actor::Sentry, |tx| {
             let now = Probed::now(tx.mirrors()?, tx.locations()?);
             for (l, m, av) in &decision.availability {
                 if probed.still(&now, Some(*l), *m) {

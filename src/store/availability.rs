@@ -116,7 +116,7 @@ pub(super) mod tests {
     fn availability_is_updated_in_place() {
         let (_dir, store) = store();
         let (loc, mirror) = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_add(NewProduct {
                     name: "p".into(),
                     ..Default::default()
@@ -134,7 +134,7 @@ pub(super) mod tests {
         let mut sizes = Vec::new();
         for pass in 0..40u64 {
             store
-                .write("sentry", |tx| {
+                .write(&crate::model::Actor::Sentry, |tx| {
                     tx.set_availability(
                         loc,
                         mirror,
@@ -196,7 +196,7 @@ pub(super) mod tests {
             assert_eq!(a.len(), rows);
         };
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 for p in ["a", "b"] {
                     tx.product_add(NewProduct {
                         name: p.into(),
@@ -226,7 +226,7 @@ pub(super) mod tests {
         check(&store, 18);
         // Updating in place adds nothing.
         store
-            .write("sentry", |tx| {
+            .write(&crate::model::Actor::Sentry, |tx| {
                 let m = tx.mirror("m1")?.unwrap();
                 for l in tx.locations()? {
                     tx.set_availability(l.id, m.id, &seen(false))?;
@@ -242,24 +242,32 @@ pub(super) mod tests {
 
         // A new path drops the location's rows.
         store
-            .write("cli", |tx| tx.location_set_path("a", "win", "/a/win2"))
+            .write(&crate::model::Actor::Cli, |tx| {
+                tx.location_set_path("a", "win", "/a/win2")
+            })
             .unwrap();
         check(&store, 15);
         // So does removing a location, a product, a mirror, or giving a
         // mirror a new base URL.
         store
-            .write("cli", |tx| tx.location_remove("a", "linux"))
+            .write(&crate::model::Actor::Cli, |tx| {
+                tx.location_remove("a", "linux")
+            })
             .unwrap();
         check(&store, 12);
-        store.write("cli", |tx| tx.product_remove("b")).unwrap();
+        store
+            .write(&crate::model::Actor::Cli, |tx| tx.product_remove("b"))
+            .unwrap();
         check(&store, 3);
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_update("m2", |m| m.base_url = "http://new.example".into())
             })
             .unwrap();
         check(&store, 2);
-        store.write("cli", |tx| tx.mirror_remove("m3")).unwrap();
+        store
+            .write(&crate::model::Actor::Cli, |tx| tx.mirror_remove("m3"))
+            .unwrap();
         check(&store, 1);
         assert_eq!(store.availability_of_mirror(m1).unwrap().len(), 1);
         assert_eq!(store.checked_pairs().unwrap().len(), 1);

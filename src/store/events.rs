@@ -140,7 +140,9 @@ mod tests {
             ("admin:alice", "mirror.remove", "m2 https://m2.example"),
         ] {
             store
-                .write(actor, |tx| tx.record(action, detail.to_string()))
+                .write(&Actor::Program(actor), |tx| {
+                    tx.record(action, detail.to_string())
+                })
                 .unwrap();
         }
         let ids = |filter: &EventFilter, limit: usize| -> Vec<u64> {

@@ -159,7 +159,7 @@ mod tests {
     fn a_second_mirror_at_the_same_base_url_is_refused() {
         let (_dir, store) = store();
         let add = |name: &str, url: &str| {
-            store.write("cli", |tx| {
+            store.write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_add(NewMirror {
                     name: name.into(),
                     base_url: url.into(),
@@ -196,7 +196,7 @@ mod tests {
         // Moving a mirror onto another's address is refused; its own
         // address, spelled differently, is not another's.
         let err = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_update("m2", |m| m.base_url = "https://M1.example/pub/".into())
             })
             .unwrap_err();
@@ -209,7 +209,7 @@ mod tests {
             "https://m2.example/pub"
         );
         let m1 = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_update("m1", |m| {
                     m.base_url = "https://M1.EXAMPLE/pub".into();
                     m.rating = 5;
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(m1.rating, 5);
         // Once m1 moves away, its old address is free.
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_update("m1", |m| m.base_url = "https://m1.example/new".into())?;
                 tx.mirror_update("m2", |m| m.base_url = "https://m1.example/pub".into())
             })

@@ -145,11 +145,12 @@ impl Store {
 
     /// Runs `f` in one write transaction on behalf of `actor` (recorded in
     /// the audit log) and commits durably. Nothing is written if `f` fails.
-    pub fn write<T>(&self, actor: &str, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut tx = Tx {
             txn: self.db.begin_write()?,
-            actor,
+            actor: actor.to_string(),
             now: now(),
+            _store: std::marker::PhantomData,
         };
         let out = f(&mut tx)?;
         tx.txn.commit()?;
@@ -183,8 +184,11 @@ fn create_tables(txn: &WriteTransaction) -> Result<()> {
 /// and every operator-visible change is recorded in the audit log.
 pub struct Tx<'a> {
     txn: WriteTransaction,
-    actor: &'a str,
+    /// Who acts, as the audit log names them.
+    actor: String,
     now: u64,
+    /// Transactions borrow their store.
+    _store: std::marker::PhantomData<&'a Store>,
 }
 
 impl Tx<'_> {
@@ -222,7 +226,7 @@ mod tests {
     #[test]
     fn failed_write_leaves_nothing() {
         let (_dir, store) = store();
-        let err = store.write("test", |tx| {
+        let err = store.write(&crate::model::Actor::Program("test"), |tx| {
             tx.product_add(NewProduct {
                 name: "a".into(),
                 ..Default::default()
@@ -238,7 +242,7 @@ mod tests {
     fn crud_and_audit() {
         let (_dir, store) = store();
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_add(NewProduct {
                     name: "Firefox-1.0".into(),
                     languages: vec!["en-US".into(), "de".into(), "DE".into()],
@@ -265,15 +269,19 @@ mod tests {
         assert_eq!(events[0].action, "alias.set");
 
         // Dependents protect what they depend on.
-        let err = store.write("cli", |tx| tx.os_remove("win")).unwrap_err();
+        let err = store
+            .write(&crate::model::Actor::Cli, |tx| tx.os_remove("win"))
+            .unwrap_err();
         assert!(err.to_string().contains("1 location"), "{err}");
         let err = store
-            .write("cli", |tx| tx.alias_set("firefox-1.0", "firefox-1.0"))
+            .write(&crate::model::Actor::Cli, |tx| {
+                tx.alias_set("firefox-1.0", "firefox-1.0")
+            })
             .unwrap_err();
         assert!(err.to_string().contains("product name"), "{err}");
 
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.alias_remove("firefox-latest")?;
                 tx.product_remove("firefox-1.0")
             })
@@ -298,7 +306,10 @@ mod tests {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> String {
         let before = store.events(1).unwrap();
-        let err = store.write("cli", f).unwrap_err().to_string();
+        let err = store
+            .write(&crate::model::Actor::Cli, f)
+            .unwrap_err()
+            .to_string();
         assert_eq!(store.events(1).unwrap(), before, "{err}");
         err
     }
@@ -311,7 +322,7 @@ mod tests {
         let (_dir, store) = store();
         let old_region = "eu\u{202E}";
         store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 let mut m = tx.mirror_add(NewMirror {
                     name: "m1".into(),
                     base_url: "http://m1.example".into(),
@@ -324,7 +335,7 @@ mod tests {
             })
             .unwrap();
         let m = store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_update("m1", |m| {
                     m.rating = 7;
                     m.regions = vec![old_region.into()];
@@ -335,7 +346,7 @@ mod tests {
         assert_eq!(m.rating, 7);
         assert_eq!(m.regions, [old_region]);
         let us = store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.region_update("us", |r| r.fallback = Some(old_region.into()))
             })
             .unwrap();
@@ -354,7 +365,7 @@ mod tests {
         });
         assert!(err.contains("bidirectional"), "{err}");
         let m = store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.mirror_update("m1", |m| m.contact = " ops@m1.example ".into())
             })
             .unwrap();
@@ -368,7 +379,7 @@ mod tests {
             created_at: 0,
         };
         store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.txn
                     .open_table(USERS)?
                     .insert("ann\u{202E}", encode(&user("ann\u{202E}")).as_slice())?;
@@ -376,7 +387,7 @@ mod tests {
             })
             .unwrap();
         store
-            .write("test", |tx| {
+            .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.user_put(&user("ann\u{202E}"), "user.passwd")
             })
             .unwrap();

@@ -266,7 +266,7 @@ mod tests {
     fn removing_an_aliased_product_removes_its_aliases_in_the_same_write() {
         let (_dir, store) = store();
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 for p in ["fx-1", "fx-2"] {
                     tx.product_add(NewProduct {
                         name: p.into(),
@@ -280,7 +280,9 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let removed = store.write("cli", |tx| tx.product_remove("FX-1")).unwrap();
+        let removed = store
+            .write(&crate::model::Actor::Cli, |tx| tx.product_remove("FX-1"))
+            .unwrap();
         assert_eq!(removed.product.name, "fx-1");
         assert_eq!(removed.aliases, ["Fx-Latest", "fx-stable"]);
         let s = store.snapshot().unwrap();
@@ -314,7 +316,7 @@ mod tests {
         );
         // The alias names are free: one may even become a product.
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_add(NewProduct {
                     name: "fx-latest".into(),
                     ..Default::default()
@@ -323,7 +325,9 @@ mod tests {
             .unwrap();
         // Without aliases the entry is the name alone.
         let removed = store
-            .write("cli", |tx| tx.product_remove("fx-latest"))
+            .write(&crate::model::Actor::Cli, |tx| {
+                tx.product_remove("fx-latest")
+            })
             .unwrap();
         assert!(removed.aliases.is_empty());
         assert_eq!(store.events(1).unwrap()[0].detail, "fx-latest");
@@ -333,7 +337,7 @@ mod tests {
     fn product_languages_must_be_locale_codes() {
         let (_dir, store) = store();
         let err = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_add(NewProduct {
                     name: "p".into(),
                     languages: vec!["de".into(), "english".into()],
@@ -347,7 +351,7 @@ mod tests {
         );
         assert!(store.snapshot().unwrap().products.is_empty());
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_add(NewProduct {
                     name: "p".into(),
                     languages: vec!["de".into(), "ja-JP-mac".into(), "multi".into()],
@@ -356,7 +360,7 @@ mod tests {
             })
             .unwrap();
         let err = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.product_update("p", |p| p.languages.push("multi-locale".into()))
             })
             .unwrap_err();

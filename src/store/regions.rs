@@ -106,7 +106,7 @@ mod tests {
     fn regions_add_update_remove() {
         let (_dir, store) = store();
         let europe = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.region_add(region("Europe", None, &["de", " fr", "DE", "at"]))
             })
             .unwrap();
@@ -147,7 +147,7 @@ mod tests {
 
         // The fallback is stored as its region spells it; lookups ignore case.
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 let asia = tx.region_add(region("asia", Some("EUROPE"), &["jp"]))?;
                 assert_eq!(asia.fallback.as_deref(), Some("Europe"));
                 assert_eq!(tx.region("ASIA")?.unwrap(), asia);
@@ -182,7 +182,7 @@ mod tests {
         // An update keeps the name, may re-list its own countries, and a
         // blank fallback means none.
         let updated = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.region_update("EUROPE", |r| {
                     r.name = "renamed".into();
                     r.throttle = 50;
@@ -208,7 +208,7 @@ mod tests {
 
         // Mirrors name regions as the regions spell them.
         let m = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_add(NewMirror {
                     name: "m1".into(),
                     base_url: "http://m1.example".into(),
@@ -228,7 +228,7 @@ mod tests {
             "{err}"
         );
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.mirror_update("m1", |m| m.regions = vec!["asia".into()])
             })
             .unwrap();
@@ -243,7 +243,7 @@ mod tests {
             "{err}"
         );
         let removed = store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.region_update("asia", |r| r.fallback = None)?;
                 tx.region_remove("europe")
             })
@@ -253,7 +253,7 @@ mod tests {
         assert!(err.contains("no region named"), "{err}");
         // Its countries are free again.
         store
-            .write("cli", |tx| {
+            .write(&crate::model::Actor::Cli, |tx| {
                 tx.region_add(region("dach", None, &["de", "at", "ch"]))
             })
             .unwrap();
