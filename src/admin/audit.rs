@@ -10,8 +10,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, field};
-use super::{Ctx, Form, Page};
-use crate::http::Reply;
+use super::{Ctx, Form, Page, PageResult};
 use crate::model::Event;
 use crate::store::EventFilter;
 
@@ -19,20 +18,20 @@ use crate::store::EventFilter;
 const PAGE: usize = 100;
 
 /// Answers requests below `/admin/audit`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => log(ctx, &page.form),
-        _ => ctx.not_found("There is no such audit log page."),
+        _ => Ok(ctx.not_found("There is no such audit log page.")),
     }
 }
 
-fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn log(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let (actor, action, text) = (form.get("actor"), form.get("action"), form.get("q"));
     let before = match form.opt("before").map(str::parse::<u64>) {
         None => None,
         Some(Ok(id)) => Some(id),
         Some(Err(_)) => {
-            return ctx.page_status(
+            return Ok(ctx.page_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "audit",
                 "Audit log",
@@ -44,7 +43,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
                     ))))
                     p { a href={ "/admin/audit" (page::query(&[("actor", actor), ("action", action), ("q", text)])) } { "Newest events" } }
                 },
-            );
+            ));
         }
     };
     let filter = EventFilter {
@@ -53,10 +52,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
         text: form.opt("q").map(str::to_string),
         before,
     };
-    let mut events = match ctx.network().store().events_matching(&filter, PAGE + 1) {
-        Ok(e) => e,
-        Err(e) => return ctx.broken(&e),
-    };
+    let mut events = ctx.network().store().events_matching(&filter, PAGE + 1)?;
     let more = events.len() > PAGE;
     events.truncate(PAGE);
     let filtered = filter.actor.is_some() || filter.action.is_some() || filter.text.is_some();
@@ -88,7 +84,7 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> Reply {
             }
         }
     };
-    ctx.page("audit", "Audit log", body)
+    Ok(ctx.page("audit", "Audit log", body))
 }
 
 /// The title and the filter form, with the values asked for.

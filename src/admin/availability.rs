@@ -19,10 +19,9 @@ use maud::{Markup, html};
 
 use super::mirrors::health_badge;
 use super::page::{self, Badge, badge, csrf, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::error::Result;
-use crate::http::Reply;
 use crate::model::{Availability, Location, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
 use crate::store::Store;
@@ -33,7 +32,7 @@ pub const PER_PAGE: usize = 200;
 const BASE: &str = "/admin/availability";
 
 /// Answers requests below `/admin/availability`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => {
             if let Some(product) = page.form.opt("product") {
@@ -48,7 +47,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         }
         (true, ["mirror", name, action]) => mirror_action(ctx, name, action, &page.form),
         (true, ["product", name, action]) => product_action(ctx, name, action, &page.form),
-        _ => ctx.not_found("There is no such availability page."),
+        _ => Ok(ctx.not_found("There is no such availability page.")),
     }
 }
 
@@ -205,16 +204,10 @@ fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
 
 // ----- the front page -----
 
-fn summary(ctx: &Ctx<'_>) -> Reply {
+fn summary(ctx: &Ctx<'_>) -> PageResult {
     let store = ctx.network().store();
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
-    let tallies = match tally(store) {
-        Ok(t) => t,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
+    let tallies = tally(store)?;
     let mut products: Vec<_> = s.products.iter().collect();
     products.sort_by_key(|p| p.name.to_lowercase());
     let mut mirrors: Vec<_> = s.mirrors.iter().collect();
@@ -291,19 +284,16 @@ fn summary(ctx: &Ctx<'_>) -> Reply {
             }
         }
     };
-    ctx.page("availability", "Availability", body)
+    Ok(ctx.page("availability", "Availability", body))
 }
 
 // ----- a product's matrix -----
 
-fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
+fn matrix(ctx: &Ctx<'_>, name: &str) -> PageResult {
     let store = ctx.network().store();
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
     let Some(product) = s.product(name) else {
-        return ctx.not_found(&format!("There is no product named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
     };
     let mut locations: Vec<&Location> = s
         .locations
@@ -315,10 +305,7 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
     mirrors.sort_by_key(|m| m.name.to_lowercase());
     let mut rows: Vec<(&Location, HashMap<MirrorId, Availability>)> = Vec::new();
     for l in locations {
-        match store.availability_of(l.id) {
-            Ok(a) => rows.push((l, a.into_iter().collect())),
-            Err(e) => return ctx.broken(&e),
-        }
+        rows.push((l, store.availability_of(l.id)?.into_iter().collect()));
     }
     let back = format!("{BASE}?product={}", seg(&product.name));
     let url = format!("{BASE}/product/{}", seg(&product.name));
@@ -386,11 +373,11 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> Reply {
             }
         }
     };
-    ctx.page(
+    Ok(ctx.page(
         "availability",
         &format!("Availability of {}", product.name),
         body,
-    )
+    ))
 }
 
 fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
@@ -410,20 +397,14 @@ fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
 
 // ----- a mirror's list -----
 
-fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> Reply {
+fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> PageResult {
     let store = ctx.network().store();
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
     let Some(m) = s.mirror(name) else {
-        return ctx.not_found(&format!("There is no mirror named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
     // This mirror's row of every location, newest locations first.
-    let mut found: HashMap<_, _> = match store.availability_of_mirror(m.id) {
-        Ok(rows) => rows.into_iter().collect(),
-        Err(e) => return ctx.broken(&e),
-    };
+    let mut found: HashMap<_, _> = store.availability_of_mirror(m.id)?.into_iter().collect();
     let mut rows: Vec<(&Location, Option<Availability>)> = s
         .locations
         .iter()
@@ -527,7 +508,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
             }
         }
     };
-    ctx.page("availability", &format!("Availability on {}", m.name), body)
+    Ok(ctx.page("availability", &format!("Availability on {}", m.name), body))
 }
 
 /// A figure, coloured (`good`, `bad`) only when it is not 0.
@@ -542,75 +523,77 @@ fn stat(value: usize, label: &str, class: &str) -> Markup {
 
 // ----- switches -----
 
-fn mirror_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> Reply {
+fn mirror_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageResult {
     let back = back_to(form, &format!("{BASE}?mirror={}", seg(name)));
     let active = match action {
         "enable" => true,
         "disable" => false,
         "check" => {
             return match ctx.check_now(Mode::All, Some(name)) {
-                Ok(()) => ctx.done(
+                Ok(()) => Ok(ctx.done(
                     &back,
                     format!("Checking {name} now; the results show here and in Reports when the run ends."),
-                ),
-                Err(e) => ctx.failed(&back, e.to_string()),
+                )),
+                Err(e) => Ok(ctx.failed(&back, e.to_string())),
             };
         }
-        _ => return ctx.not_found("There is no such availability page."),
+        _ => return Ok(ctx.not_found("There is no such availability page.")),
     };
-    match ctx.write(|tx| tx.mirror_update(name, |m| m.active = active)) {
-        Ok(m) if active => ctx.done(
-            &back,
-            format!(
-                "Enabled mirror {}: it gets traffic for the files it serves.",
-                m.name
+    Ok(
+        match ctx.write(|tx| tx.mirror_update(name, |m| m.active = active)) {
+            Ok(m) if active => ctx.done(
+                &back,
+                format!(
+                    "Enabled mirror {}: it gets traffic for the files it serves.",
+                    m.name
+                ),
             ),
-        ),
-        Ok(m) => ctx.done(
-            &back,
-            format!(
-                "Disabled mirror {}: it gets no traffic until enabled again.",
-                m.name
+            Ok(m) => ctx.done(
+                &back,
+                format!(
+                    "Disabled mirror {}: it gets no traffic until enabled again.",
+                    m.name
+                ),
             ),
-        ),
-        Err(e) => ctx.failed(&back, e.to_string()),
-    }
+            Err(e) => ctx.failed(&back, e.to_string()),
+        },
+    )
 }
 
-fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> Reply {
+fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageResult {
     let back = back_to(form, &format!("{BASE}?product={}", seg(name)));
     let change: fn(&mut crate::model::Product) = match action {
         "enable" => |p| p.active = true,
         "disable" => |p| p.active = false,
         "check" => |p| p.checknow = true,
-        _ => return ctx.not_found("There is no such availability page."),
+        _ => return Ok(ctx.not_found("There is no such availability page.")),
     };
     let p = match ctx.write(|tx| tx.product_update(name, change)) {
         Ok(p) => p,
-        Err(e) => return ctx.failed(&back, e.to_string()),
+        Err(e) => return Ok(ctx.failed(&back, e.to_string())),
     };
     match action {
         "check" => match ctx.check_now(Mode::New, None) {
-            Ok(()) => ctx.done(
+            Ok(()) => Ok(ctx.done(
                 &back,
                 format!(
                     "Checking {} now; the results show here and in Reports when the run ends.",
                     p.name
                 ),
-            ),
-            Err(e) => ctx.failed(&back, e.to_string()),
+            )),
+            Err(e) => Ok(ctx.failed(&back, e.to_string())),
         },
-        "enable" => ctx.done(
+        "enable" => Ok(ctx.done(
             &back,
             format!("Activated product {}: it is bounced again.", p.name),
-        ),
-        _ => ctx.done(
+        )),
+        _ => Ok(ctx.done(
             &back,
             format!(
                 "Deactivated product {}: its downloads answer 404 until it is active again.",
                 p.name
             ),
-        ),
+        )),
     }
 }
 

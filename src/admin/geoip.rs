@@ -16,12 +16,11 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, csrf, plural, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::geoip::continents;
 use crate::geoip::import::{Imported, Source};
 use crate::geoip::{Country, GeoDb};
-use crate::http::Reply;
 use crate::model::{Mirror, Region};
 use crate::store::Snapshot;
 
@@ -34,15 +33,15 @@ const SHOWN_PROBLEMS: usize = 20;
 const SHOWN_MIRRORS: usize = 12;
 
 /// Answers requests below `/admin/geoip`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => show(ctx, page.form.get("ip")),
         (true, ["import"]) => import(ctx, &page.form),
         (true, ["clear"]) => clear(ctx),
         (true, ["defaults"]) => defaults(ctx),
         // A reload of a result page after the fact.
-        (false, ["import" | "clear" | "defaults"]) => crate::http::see_other("/admin/geoip"),
-        _ => ctx.not_found("There is no such GeoIP page."),
+        (false, ["import" | "clear" | "defaults"]) => Ok(crate::http::see_other("/admin/geoip")),
+        _ => Ok(ctx.not_found("There is no such GeoIP page.")),
     }
 }
 
@@ -112,7 +111,7 @@ struct View<'a> {
     import_error: Option<String>,
 }
 
-fn show(ctx: &Ctx<'_>, typed: &str) -> Reply {
+fn show(ctx: &Ctx<'_>, typed: &str) -> PageResult {
     let mut view = View {
         typed,
         ..View::default()
@@ -130,11 +129,8 @@ fn show(ctx: &Ctx<'_>, typed: &str) -> Reply {
     render(ctx, view)
 }
 
-fn render(ctx: &Ctx<'_>, view: View<'_>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn render(ctx: &Ctx<'_>, view: View<'_>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let geo = ctx.network().index().geo().clone();
     let file = ctx.network().geoip_file();
     let admin = ctx.may(Area::Network);
@@ -184,7 +180,7 @@ fn render(ctx: &Ctx<'_>, view: View<'_>) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "geoip", "GeoIP", body)
+    Ok(ctx.page_status(status, "geoip", "GeoIP", body))
 }
 
 /// Where the data in use comes from, and how much of it there is.
@@ -426,7 +422,7 @@ fn base_name(name: &str) -> &str {
     name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
-fn import(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn import(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let sources: Vec<Source> = FILE_FIELDS
         .iter()
         .enumerate()
@@ -521,8 +517,8 @@ fn import(ctx: &Ctx<'_>, form: &Form) -> Reply {
 
 // ----- removal -----
 
-fn clear(ctx: &Ctx<'_>) -> Reply {
-    match ctx.network().replace_geoip(&ctx.actor(), None) {
+fn clear(ctx: &Ctx<'_>) -> PageResult {
+    Ok(match ctx.network().replace_geoip(&ctx.actor(), None) {
         Ok(None) => ctx.done(
             "/admin/geoip",
             "Removed the GeoIP table: every client now counts as unknown and is served from the world's mirrors.",
@@ -535,7 +531,7 @@ fn clear(ctx: &Ctx<'_>) -> Reply {
             ),
         ),
         Err(e) => ctx.failed("/admin/geoip", e.to_string()),
-    }
+    })
 }
 
 // ----- one region per continent -----
@@ -583,11 +579,13 @@ fn message(d: &Defaults) -> String {
     parts.join(" ")
 }
 
-fn defaults(ctx: &Ctx<'_>) -> Reply {
-    match ctx.write(|tx| tx.region_defaults(&crate::geoip::continents::regions())) {
-        Ok(d) => ctx.done("/admin/regions", message(&d)),
-        Err(e) => ctx.failed("/admin/regions", e.to_string()),
-    }
+fn defaults(ctx: &Ctx<'_>) -> PageResult {
+    Ok(
+        match ctx.write(|tx| tx.region_defaults(&crate::geoip::continents::regions())) {
+            Ok(d) => ctx.done("/admin/regions", message(&d)),
+            Err(e) => ctx.failed("/admin/regions", e.to_string()),
+        },
+    )
 }
 
 #[cfg(test)]

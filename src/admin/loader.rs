@@ -19,7 +19,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{Badge, badge, csrf, field, plural, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::{Area, random_token, same_secret};
 use crate::http::Reply;
 use crate::loader::{Options, Plan, Status};
@@ -111,25 +111,22 @@ impl Pending {
 }
 
 /// Answers requests below `/admin/loader`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         // The query may carry the options of the previous upload.
         (false, []) => upload_page(ctx, &page.form, None),
         (true, ["preview"]) => preview(ctx, &page.form),
         (true, ["apply"]) => apply(ctx, &page.form),
         // A reload of a preview or result page after the fact.
-        (false, ["preview" | "apply"]) => crate::http::see_other("/admin/loader"),
-        _ => ctx.not_found("There is no such loader page."),
+        (false, ["preview" | "apply"]) => Ok(crate::http::see_other("/admin/loader")),
+        _ => Ok(ctx.not_found("There is no such loader page.")),
     }
 }
 
 // ----- the upload form -----
 
-fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let mut products: Vec<&str> = s.products.iter().map(|p| p.name.as_str()).collect();
     products.sort_by_key(|p| p.to_lowercase());
     let recent = ctx
@@ -222,7 +219,7 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "loader", "Loader", body)
+    Ok(ctx.page_status(status, "loader", "Loader", body))
 }
 
 /// The options of the upload form, or what is wrong with them.
@@ -297,7 +294,7 @@ fn and(parts: &[String]) -> String {
     }
 }
 
-fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let options = match options(form) {
         Ok(o) => o,
         Err(e) => return upload_page(ctx, form, Some(&e)),
@@ -326,13 +323,8 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
     }
     let parsed = crate::loader::parse(&file.data);
     let lines = parsed.entries.len() + parsed.problems.len();
-    let (s, known) = match ctx.network().snapshot().and_then(|s| {
-        let known = ctx.network().store().files()?;
-        Ok((s, known))
-    }) {
-        Ok(read) => read,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
+    let known = ctx.network().store().files()?;
     let plan = match crate::loader::plan(&s, &known, &parsed, &options) {
         Ok(p) => p,
         Err(e) => return upload_page(ctx, form, Some(&e.to_string())),
@@ -340,7 +332,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
     let title = format!("Preview: {name}");
     let again = upload_again(&options);
     if parsed.entries.is_empty() || unusable(&plan) {
-        return ctx.page_status(
+        return Ok(ctx.page_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "loader",
             &title,
@@ -365,7 +357,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 (skipped(&plan))
                 p { a href=(again) { "Upload another file" } }
             },
-        );
+        ));
     }
     let conflicting = conflicts(&plan);
     let can_apply = plan.changes_anything() && (conflicting == 0 || options.force);
@@ -413,7 +405,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> Reply {
         (skipped(&plan))
         p { a href=(again) { "Upload another file" } }
     };
-    ctx.page("loader", &title, body)
+    Ok(ctx.page("loader", &title, body))
 }
 
 /// What applying `plan` would do, in one sentence.
@@ -677,13 +669,13 @@ fn refused(ctx: &Ctx<'_>, title: &str, why: Markup, again: &str) -> Reply {
     )
 }
 
-fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let Some(upload) =
         ctx.admin
             .uploads
             .take(form.get("token"), &ctx.user.name, crate::model::now())
     else {
-        return refused(
+        return Ok(refused(
             ctx,
             "Nothing to apply",
             html! {
@@ -691,27 +683,29 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 "the server restarted, or another user uploaded it. Upload the file again to see a fresh preview."
             },
             "/admin/loader",
-        );
+        ));
     };
     let name = upload.file_name.as_str();
     let title = format!("Loaded: {name}");
     let again = upload_again(&upload.options);
     // The database may have changed since the preview: plan again.
     let parsed = crate::loader::parse(&upload.bytes);
-    let (s, known) = match ctx.network().snapshot().and_then(|s| {
-        let known = ctx.network().store().files()?;
-        Ok((s, known))
-    }) {
-        Ok(read) => read,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
+    let known = ctx.network().store().files()?;
     let plan = match crate::loader::plan(&s, &known, &parsed, &upload.options) {
         Ok(p) => p,
-        Err(e) => return refused(ctx, "Not applied", html! { (e.to_string()) }, &again),
+        Err(e) => {
+            return Ok(refused(
+                ctx,
+                "Not applied",
+                html! { (e.to_string()) },
+                &again,
+            ));
+        }
     };
     let conflicting = conflicts(&plan);
     if conflicting > 0 && !upload.options.force {
-        return ctx.page_status(
+        return Ok(ctx.page_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "loader",
             "Not applied",
@@ -726,10 +720,10 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 (details(&plan))
                 p { a href=(again) { "Upload the file again" } }
             },
-        );
+        ));
     }
     if !plan.changes_anything() {
-        return ctx.page(
+        return Ok(ctx.page(
             "loader",
             &title,
             html! {
@@ -737,17 +731,17 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
                 p.flash { "Nothing to add: since the preview, everything this file lists became known (someone loaded it meanwhile)." }
                 p { a href="/admin/loader" { "Load another file" } }
             },
-        );
+        ));
     }
     let done = match crate::loader::apply(ctx.network(), &plan, &ctx.actor()) {
         Ok(d) => d,
         Err(e) => {
-            return refused(
+            return Ok(refused(
                 ctx,
                 "Not applied",
                 html! { "Nothing was written: " (e.to_string()) },
                 &again,
-            );
+            ));
         }
     };
     let written = |s: Status| match s {
@@ -798,7 +792,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> Reply {
             (files_table(&files, false))
         }
     };
-    ctx.page("loader", &title, body)
+    Ok(ctx.page("loader", &title, body))
 }
 
 #[cfg(test)]

@@ -9,14 +9,13 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::error::Error;
-use crate::http::Reply;
 use crate::model::{Mirror, MirrorHealth};
 use crate::store::{NewMirror, Snapshot};
 
 /// Answers requests below `/admin/mirrors`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, &Form::default(), None),
         (true, []) => add(ctx, &page.form),
@@ -24,7 +23,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "remove"]) => remove(ctx, name),
         (true, [name, "check"]) => check(ctx, name),
-        _ => ctx.not_found("There is no such mirror page."),
+        _ => Ok(ctx.not_found("There is no such mirror page.")),
     }
 }
 
@@ -40,12 +39,9 @@ pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
+fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
-    let s = match network.snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = network.snapshot()?;
     // What each mirror gets traffic for now, from the live index (reading
     // every availability row would take seconds on a big network).
     let serving = network.index().serving_by_mirror();
@@ -107,7 +103,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "mirrors", "Mirrors", body)
+    Ok(ctx.page_status(status, "mirrors", "Mirrors", body))
 }
 
 fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
@@ -148,7 +144,7 @@ fn rating(form: &Form) -> Result<u32, String> {
         .map_err(|_| format!("Rating {r:?} is not a whole number from 0 to 4294967295."))
 }
 
-fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let rating = match rating(form) {
         Ok(r) => r,
         Err(e) => return list(ctx, form, Some(page::error(Some(&e)))),
@@ -164,24 +160,21 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         })
     });
     match added {
-        Ok(m) => ctx.done(
+        Ok(m) => Ok(ctx.done(
             &format!("/admin/mirrors/{}", seg(&m.name)),
             format!(
                 "Added mirror {}. Sentry checks it within seconds; it gets traffic once its files are found.",
                 m.name
             ),
-        ),
+        )),
         Err(e) => list(ctx, form, Some(refusal(&e))),
     }
 }
 
-fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let Some(m) = s.mirror(name) else {
-        return ctx.not_found(&format!("There is no mirror named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
     let h = s.health.get(&m.id);
     let now = crate::model::now();
@@ -235,10 +228,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "mirrors", &format!("Mirror {}", m.name), body)
+    Ok(ctx.page_status(status, "mirrors", &format!("Mirror {}", m.name), body))
 }
 
-fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let rating = match rating(form) {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
@@ -254,33 +247,33 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         })
     });
     match saved {
-        Ok(m) => ctx.done(
+        Ok(m) => Ok(ctx.done(
             &format!("/admin/mirrors/{}", seg(&m.name)),
             format!("Saved mirror {}.", m.name),
-        ),
+        )),
         Err(Error::NotFound { .. }) => {
-            ctx.not_found(&format!("There is no mirror named {name:?}."))
+            Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")))
         }
         Err(e) => edit(ctx, name, Some(form), Some(refusal(&e))),
     }
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
-    match ctx.write(|tx| tx.mirror_remove(name)) {
+fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
+    Ok(match ctx.write(|tx| tx.mirror_remove(name)) {
         Ok(m) => ctx.done("/admin/mirrors", format!("Removed mirror {}.", m.name)),
         Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), e.to_string()),
-    }
+    })
 }
 
-fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
+fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
     let url = format!("/admin/mirrors/{}", seg(name));
-    match ctx.check_now(crate::sentry::Mode::All, Some(name)) {
+    Ok(match ctx.check_now(crate::sentry::Mode::All, Some(name)) {
         Ok(()) => ctx.done(
             &url,
             format!("Checking {name} now; the result shows here and in Reports when the run ends."),
         ),
         Err(e) => ctx.failed(&url, e.to_string()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -260,8 +260,9 @@ impl Ctx<'_> {
         )
     }
 
-    /// The answer to a storage failure: 500 with the reason.
-    pub fn broken(&self, e: &crate::error::Error) -> Reply {
+    /// The answer to a page that could not be shown: 500 with the
+    /// reason. Only [`answer`] calls it, for a [`PageError`].
+    fn broken(&self, e: &crate::error::Error) -> Reply {
         self.page_status(
             StatusCode::INTERNAL_SERVER_ERROR,
             "-",
@@ -270,6 +271,24 @@ impl Ctx<'_> {
         )
     }
 }
+
+/// Why a page could not be shown. Sections return it with `?` and
+/// [`answer`] turns it into a reply in one place.
+#[derive(Debug)]
+pub enum PageError {
+    /// The store, or a file the page shows, could not be read: a 500 page
+    /// that says why (only logged-in staff see it).
+    Broken(crate::error::Error),
+}
+
+impl From<crate::error::Error> for PageError {
+    fn from(e: crate::error::Error) -> PageError {
+        PageError::Broken(e)
+    }
+}
+
+/// What a section's page returns: the reply, or why there is none.
+pub type PageResult = std::result::Result<Reply, PageError>;
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -401,7 +420,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         form,
         query: req.query,
     };
-    match section.as_str() {
+    let routed = match section.as_str() {
         "" => overview::route(&ctx, &page),
         "products" => products::route(&ctx, &page),
         "mirrors" => mirrors::route(&ctx, &page),
@@ -414,8 +433,11 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
         "stats" => stats::route(&ctx, &page),
         "audit" => audit::route(&ctx, &page),
         "users" => users::route(&ctx, &page),
-        _ => ctx.not_found("There is no such admin page."),
-    }
+        _ => Ok(ctx.not_found("There is no such admin page.")),
+    };
+    routed.unwrap_or_else(|e| match e {
+        PageError::Broken(e) => ctx.broken(&e),
+    })
 }
 
 /// Which role check a section's writes need.

@@ -11,18 +11,17 @@ use hyper::StatusCode;
 use maud::html;
 
 use super::page::{self, csrf, field, plural, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
-use crate::http::Reply;
 
 /// Answers requests below `/admin/oses`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, &Form::default(), None),
         (true, []) => add(ctx, &page.form),
         (false, [name]) => show(ctx, name),
         (true, [name, "remove"]) => remove(ctx, name),
-        _ => ctx.not_found("There is no such operating system page."),
+        _ => Ok(ctx.not_found("There is no such operating system page.")),
     }
 }
 
@@ -30,11 +29,8 @@ fn os_url(name: &str) -> String {
     format!("/admin/oses/{}", seg(name))
 }
 
-fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let mut used: HashMap<&str, usize> = HashMap::new();
     for l in &s.locations {
         *used.entry(l.os.as_str()).or_default() += 1;
@@ -84,17 +80,14 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "oses", "Operating systems", body)
+    Ok(ctx.page_status(status, "oses", "Operating systems", body))
 }
 
-fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn show(ctx: &Ctx<'_>, name: &str) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let os = name.trim().to_ascii_lowercase();
     if !s.oses.contains(&os) {
-        return ctx.not_found(&format!("There is no operating system named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no operating system named {name:?}.")));
     }
     let mut rows: Vec<(&str, &str)> = s
         .locations
@@ -134,21 +127,21 @@ fn show(ctx: &Ctx<'_>, name: &str) -> Reply {
             }
         }
     };
-    ctx.page("oses", &format!("Operating system {os}"), body)
+    Ok(ctx.page("oses", &format!("Operating system {os}"), body))
 }
 
-fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     match ctx.write(|tx| tx.os_add(form.get("name"))) {
-        Ok(os) => ctx.done(
+        Ok(os) => Ok(ctx.done(
             "/admin/oses",
             format!("Added operating system {os}. Products can now have locations for it."),
-        ),
+        )),
         Err(e) => list(ctx, form, Some(&e.to_string())),
     }
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
-    match ctx.write(|tx| tx.os_remove(name)) {
+fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
+    Ok(match ctx.write(|tx| tx.os_remove(name)) {
         Ok(()) => ctx.done(
             "/admin/oses",
             format!(
@@ -157,7 +150,7 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
             ),
         ),
         Err(e) => ctx.failed("/admin/oses", e.to_string()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, plural, seg};
-use super::{Ctx, Page};
+use super::{Ctx, Page, PageResult};
 use crate::chart::{self, Series, thousands};
-use crate::http::Reply;
 use crate::model::{Event, Mirror, MirrorHealth, Product, SentryRun};
 
 /// Products shown in the uptake table.
@@ -23,10 +22,10 @@ const RECENT: usize = 10;
 const TREND_DAYS: u32 = 30;
 
 /// Answers requests below `/admin/` (only the overview itself).
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => overview(ctx),
-        _ => ctx.not_found("There is no such admin page."),
+        _ => Ok(ctx.not_found("There is no such admin page.")),
     }
 }
 
@@ -119,28 +118,16 @@ fn duration(secs: u64) -> String {
     }
 }
 
-fn overview(ctx: &Ctx<'_>) -> Reply {
+fn overview(ctx: &Ctx<'_>) -> PageResult {
     let network = ctx.network();
     let store = network.store();
-    let s = match network.snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = network.snapshot()?;
     let now = crate::model::now();
     let today = crate::model::day_of(now);
     let first = today.saturating_sub(TREND_DAYS - 1);
-    let counts = match store.counts(first, today) {
-        Ok(c) => c,
-        Err(e) => return ctx.broken(&e),
-    };
-    let runs = match store.sentry_runs(RECENT) {
-        Ok(r) => r,
-        Err(e) => return ctx.broken(&e),
-    };
-    let events = match store.events(RECENT) {
-        Ok(e) => e,
-        Err(e) => return ctx.broken(&e),
-    };
+    let counts = store.counts(first, today)?;
+    let runs = store.sentry_runs(RECENT)?;
+    let events = store.events(RECENT)?;
 
     // Mirrors.
     let mut tally = Tally::default();
@@ -334,7 +321,7 @@ fn overview(ctx: &Ctx<'_>) -> Reply {
         (events_table(&events))
         p { a href="/admin/audit" { "The whole audit log" } }
     };
-    ctx.page("", "Overview", body)
+    Ok(ctx.page("", "Overview", body))
 }
 
 fn runs_table(runs: &[SentryRun], now: u64) -> Markup {

@@ -32,11 +32,10 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::error::Error;
 use crate::error::Thing;
-use crate::http::Reply;
 use crate::index::{Index, Uptake};
 use crate::model::{Product, ProductId};
 use crate::store::NewProduct;
@@ -45,17 +44,17 @@ use crate::store::NewProduct;
 pub const MAX_ROWS: usize = 500;
 
 /// Answers requests below `/admin/products`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, page.form.get("q"), None),
         (true, []) => match page.form.get("do") {
             "" | "add" => add(ctx, &page.form),
             "alias" => alias_set(ctx, None, &page.form),
             "unalias" => alias_remove(ctx, None, page.form.get("alias")),
-            _ => ctx.not_found("There is no such product action."),
+            _ => Ok(ctx.not_found("There is no such product action.")),
         },
         (false, [name]) => detail(ctx, name, None),
-        (false, [name, ..]) => crate::http::see_other(&product_url(name)),
+        (false, [name, ..]) => Ok(crate::http::see_other(&product_url(name))),
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "languages"]) => languages(ctx, name, &page.form),
         (true, [name, "locations"]) => location_add(ctx, name, &page.form),
@@ -65,7 +64,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, [name, "aliases", alias, "remove"]) => alias_remove(ctx, Some(name), alias),
         (true, [name, "check"]) => check(ctx, name),
         (true, [name, "remove"]) => remove(ctx, name, &page.form),
-        _ => ctx.not_found("There is no such product page."),
+        _ => Ok(ctx.not_found("There is no such product page.")),
     }
 }
 
@@ -144,12 +143,9 @@ fn languages_text(langs: &[String]) -> String {
     }
 }
 
-fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> Reply {
+fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
     let network = ctx.network();
-    let s = match network.snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = network.snapshot()?;
     let uptake = uptake_by_product(&network.index());
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
@@ -302,7 +298,7 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> Reply {
             }
         }
     };
-    ctx.page_status(status(failed), "products", "Products", body)
+    Ok(ctx.page_status(status(failed), "products", "Products", body))
 }
 
 fn uptake_title(rows: &[Uptake]) -> String {
@@ -312,7 +308,7 @@ fn uptake_title(rows: &[Uptake]) -> String {
         .join(", ")
 }
 
-fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let added = ctx.write(|tx| {
         tx.product_add(NewProduct {
             name: form.get("name").to_string(),
@@ -322,14 +318,14 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         })
     });
     match added {
-        Ok(p) => ctx.done(
+        Ok(p) => Ok(ctx.done(
             &product_url(&p.name),
             format!(
                 "Added product {} ({}). Add its locations below; sentry checks it soon.",
                 p.name,
                 languages_phrase(&p.languages)
             ),
-        ),
+        )),
         Err(e) => list(
             ctx,
             "",
@@ -350,14 +346,11 @@ fn languages_phrase(langs: &[String]) -> String {
     }
 }
 
-fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
+fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult {
     let network = ctx.network();
-    let s = match network.snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = network.snapshot()?;
     let Some(p) = s.product(name) else {
-        return ctx.not_found(&format!("There is no product named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
     };
     let url = product_url(&p.name);
     let uptake: Vec<Uptake> = network
@@ -378,10 +371,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
     let ids: Vec<crate::model::LocationId> = locations.iter().map(|l| l.id).collect();
     // Files of every location that shares a path with this product's.
     let sharing = crate::model::sharing_paths(&s.locations, &ids);
-    let known = match network.store().files_of(&sharing) {
-        Ok(known) => known,
-        Err(e) => return ctx.broken(&e),
-    };
+    let known = network.store().files_of(&sharing)?;
     let files = crate::model::files_known(&s.products, &s.locations, &known, &ids);
     let aliases: Vec<&str> = s
         .aliases
@@ -573,16 +563,16 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> Reply {
             }
         }
     };
-    ctx.page_status(
+    Ok(ctx.page_status(
         status(failed),
         "products",
         &format!("Product {}", p.name),
         body,
-    )
+    ))
 }
 
 /// Shows the product's page again with `e` at `part`, or 404.
-fn refused(ctx: &Ctx<'_>, name: &str, part: Part, form: &Form, e: Error) -> Reply {
+fn refused(ctx: &Ctx<'_>, name: &str, part: Part, form: &Form, e: Error) -> PageResult {
     detail(
         ctx,
         name,
@@ -594,7 +584,7 @@ fn refused(ctx: &Ctx<'_>, name: &str, part: Part, form: &Form, e: Error) -> Repl
     )
 }
 
-fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let raw = form.get("priority");
     let priority = if raw.is_empty() {
         0
@@ -628,63 +618,63 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         })
     });
     match saved {
-        Ok(p) => ctx.done(&product_url(&p.name), format!("Saved product {}.", p.name)),
+        Ok(p) => Ok(ctx.done(&product_url(&p.name), format!("Saved product {}.", p.name))),
         Err(e) => refused(ctx, name, Part::Flags, form, e),
     }
 }
 
-fn languages(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn languages(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let langs = form.list("languages");
     match ctx.write(|tx| tx.product_update(name, |p| p.languages = langs)) {
-        Ok(p) => ctx.done(
+        Ok(p) => Ok(ctx.done(
             &product_url(&p.name),
             format!(
                 "Product {} is now offered in {}.",
                 p.name,
                 languages_phrase(&p.languages)
             ),
-        ),
+        )),
         Err(e) => refused(ctx, name, Part::Languages, form, e),
     }
 }
 
-fn location_add(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn location_add(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     match ctx.write(|tx| tx.location_add(name, form.get("os"), form.get("path"))) {
-        Ok(l) => ctx.done(
+        Ok(l) => Ok(ctx.done(
             &product_url(name),
             format!(
                 "Added the {} location {}. Sentry checks it on its next run.",
                 l.os, l.path
             ),
-        ),
+        )),
         Err(e) => refused(ctx, name, Part::NewLocation, form, e),
     }
 }
 
-fn location_path(ctx: &Ctx<'_>, name: &str, os: &str, form: &Form) -> Reply {
+fn location_path(ctx: &Ctx<'_>, name: &str, os: &str, form: &Form) -> PageResult {
     match ctx.write(|tx| tx.location_set_path(name, os, form.get("path"))) {
-        Ok(l) => ctx.done(
+        Ok(l) => Ok(ctx.done(
             &product_url(name),
             format!(
                 "The {} location is now {}; sentry checks it again on its next run.",
                 l.os, l.path
             ),
-        ),
+        )),
         Err(e) => refused(ctx, name, Part::Path(os.to_ascii_lowercase()), form, e),
     }
 }
 
-fn location_remove(ctx: &Ctx<'_>, name: &str, os: &str) -> Reply {
+fn location_remove(ctx: &Ctx<'_>, name: &str, os: &str) -> PageResult {
     let url = product_url(name);
-    match ctx.write(|tx| tx.location_remove(name, os)) {
+    Ok(match ctx.write(|tx| tx.location_remove(name, os)) {
         Ok(l) => ctx.done(&url, format!("Removed the {} location {}.", l.os, l.path)),
         Err(e) => ctx.failed(&url, e.to_string()),
-    }
+    })
 }
 
 /// Sets an alias: from a product's page (`product`) or the list (the
 /// form's `product` field).
-fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> Reply {
+fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> PageResult {
     let target = product.unwrap_or_else(|| form.get("product"));
     let alias = form.get("alias");
     let set = ctx.write(|tx| {
@@ -708,10 +698,10 @@ fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> Reply {
                 Some(_) => product_url(&name),
                 None => "/admin/products#aliases".into(),
             };
-            ctx.done(
+            Ok(ctx.done(
                 &to,
                 format!("Alias {} now points at {name}{was}.", alias.trim()),
-            )
+            ))
         }
         Err(e) => {
             let failed = Failed {
@@ -727,31 +717,31 @@ fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> Reply {
     }
 }
 
-fn alias_remove(ctx: &Ctx<'_>, product: Option<&str>, alias: &str) -> Reply {
+fn alias_remove(ctx: &Ctx<'_>, product: Option<&str>, alias: &str) -> PageResult {
     let to = product.map_or_else(|| "/admin/products#aliases".into(), product_url);
-    match ctx.write(|tx| tx.alias_remove(alias)) {
+    Ok(match ctx.write(|tx| tx.alias_remove(alias)) {
         Ok(()) => ctx.done(&to, format!("Removed alias {alias}.")),
         Err(e) => ctx.failed(&to, e.to_string()),
-    }
+    })
 }
 
-fn check(ctx: &Ctx<'_>, name: &str) -> Reply {
+fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
     let url = product_url(name);
     if let Err(e) = ctx.write(|tx| tx.product_update(name, |p| p.checknow = true)) {
         return match e {
             Error::NotFound { .. } => {
-                ctx.not_found(&format!("There is no product named {name:?}."))
+                Ok(ctx.not_found(&format!("There is no product named {name:?}.")))
             }
-            e => ctx.failed(&url, e.to_string()),
+            e => Ok(ctx.failed(&url, e.to_string())),
         };
     }
-    match ctx.check_now(crate::sentry::Mode::New, None) {
+    Ok(match ctx.check_now(crate::sentry::Mode::New, None) {
         Ok(()) => ctx.done(
             &url,
             format!("Checking {name} now; the results show here and in Reports when the run ends."),
         ),
         Err(e) => ctx.failed(&url, e.to_string()),
-    }
+    })
 }
 
 /// What the remove button asks before removing `product`.
@@ -776,7 +766,7 @@ fn unconfirmed<'a>(current: &'a [String], confirmed: &[String]) -> Vec<&'a str> 
         .collect()
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let confirmed = form.all("alias");
     let removed = ctx.write(|tx| {
         let Some(product) = tx.product(name)? else {
@@ -805,7 +795,7 @@ fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         tx.product_remove(name)
     });
     match removed {
-        Ok(r) => ctx.done(
+        Ok(r) => Ok(ctx.done(
             "/admin/products",
             match r.aliases.as_slice() {
                 [] => format!("Removed product {} and its locations.", r.product.name),
@@ -819,11 +809,11 @@ fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
                     aliases.join(", ")
                 ),
             },
-        ),
+        )),
         Err(Error::NotFound { .. }) => {
-            ctx.not_found(&format!("There is no product named {name:?}."))
+            Ok(ctx.not_found(&format!("There is no product named {name:?}.")))
         }
-        Err(e) => ctx.failed(&product_url(name), e.to_string()),
+        Err(e) => Ok(ctx.failed(&product_url(name), e.to_string())),
     }
 }
 

@@ -12,11 +12,10 @@ use maud::{Markup, html};
 
 use super::geoip::Coverage;
 use super::page::{self, Badge, badge, checkbox, csrf, plural, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::error::Error;
 use crate::error::Thing;
-use crate::http::Reply;
 use crate::model::{Mirror, Region};
 use crate::store::Snapshot;
 
@@ -50,14 +49,14 @@ fn coverage(ctx: &Ctx<'_>) -> (std::sync::Arc<crate::geoip::GeoDb>, Option<Cover
 }
 
 /// Answers requests below `/admin/regions`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, None, None),
         (true, []) => add(ctx, &page.form),
         (false, [name]) => edit(ctx, name, None, None),
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "remove"]) => remove(ctx, name),
-        _ => ctx.not_found("There is no such region page."),
+        _ => Ok(ctx.not_found("There is no such region page.")),
     }
 }
 
@@ -86,11 +85,8 @@ fn status(error: Option<&str>) -> StatusCode {
     }
 }
 
-fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let mut map: Vec<(&str, &Region)> = s
         .regions
         .iter()
@@ -194,7 +190,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, error: Option<&str>) -> Reply {
             }
         }
     };
-    ctx.page_status(status(error), "regions", "Regions", body)
+    Ok(ctx.page_status(status(error), "regions", "Regions", body))
 }
 
 fn throttle_text(throttle: i32) -> String {
@@ -371,7 +367,7 @@ fn fallback(form: &Form) -> Option<String> {
     form.opt("fallback").map(str::to_string)
 }
 
-fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let (throttle, countries) = match parse(form) {
         Ok(x) => x,
         Err(e) => return list(ctx, Some(form), Some(&e)),
@@ -386,25 +382,22 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         })
     });
     match added {
-        Ok(r) => ctx.done(
+        Ok(r) => Ok(ctx.done(
             &format!("/admin/regions/{}", seg(&r.name)),
             format!(
                 "Added region {} with {}. Add mirrors to it on their pages.",
                 r.name,
                 plural(r.countries.len(), "country", "countries")
             ),
-        ),
+        )),
         Err(e) => list(ctx, Some(form), Some(&e.to_string())),
     }
 }
 
-fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let Some(r) = find(&s, name) else {
-        return ctx.not_found(&format!("There is no region named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no region named {name:?}.")));
     };
     let url = format!("/admin/regions/{}", seg(&r.name));
     let mirrors = mirrors_in(&s, &r.name);
@@ -486,15 +479,15 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<&str>) -> 
             }
         }
     };
-    ctx.page_status(
+    Ok(ctx.page_status(
         status(error),
         "regions",
         &format!("Region {}", r.name),
         body,
-    )
+    ))
 }
 
-fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let (throttle, countries) = match parse(form) {
         Ok(x) => x,
         Err(e) => return edit(ctx, name, Some(form), Some(&e)),
@@ -508,21 +501,23 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         })
     });
     match saved {
-        Ok(r) => ctx.done(
+        Ok(r) => Ok(ctx.done(
             &format!("/admin/regions/{}", seg(&r.name)),
             format!("Saved region {}.", r.name),
-        ),
+        )),
         // The region itself is gone (a missing fallback is a form error).
         Err(Error::NotFound {
             what: Thing::Region,
             name: missing,
-        }) if same(&missing, name) => ctx.not_found(&format!("There is no region named {name:?}.")),
+        }) if same(&missing, name) => {
+            Ok(ctx.not_found(&format!("There is no region named {name:?}.")))
+        }
         Err(e) => edit(ctx, name, Some(form), Some(&e.to_string())),
     }
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
-    match ctx.write(|tx| tx.region_remove(name)) {
+fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
+    Ok(match ctx.write(|tx| tx.region_remove(name)) {
         Ok(r) => ctx.done(
             "/admin/regions",
             match r.countries.as_slice() {
@@ -537,7 +532,7 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
         ),
         Err(e @ Error::NotFound { .. }) => ctx.failed("/admin/regions", e.to_string()),
         Err(e) => ctx.failed(&format!("/admin/regions/{}", seg(name)), e.to_string()),
-    }
+    })
 }
 
 #[cfg(test)]

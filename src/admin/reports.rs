@@ -25,7 +25,7 @@ use hyper::header::HeaderValue;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge};
-use super::{Ctx, Page};
+use super::{Ctx, Page, PageResult};
 use crate::error::Result;
 use crate::http::Reply;
 use crate::model::SentryRun;
@@ -41,21 +41,21 @@ pub const RAW_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
 /// Answers requests below `/admin/reports`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx),
-        (false, ["raw", "index.html"]) => raw_index(),
+        (false, ["raw", "index.html"]) => Ok(raw_index()),
         (false, ["raw", name]) => match run_id(name) {
             Some(id) => raw(ctx, id),
-            None => raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into()),
+            None => Ok(raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into())),
         },
         (false, [name]) => match run_id(name) {
             Some(id) => view(ctx, id),
-            None => ctx.not_found(
+            None => Ok(ctx.not_found(
                 "There is no such report. Report pages are named like run-000123.html; see the list under Reports.",
-            ),
+            )),
         },
-        _ => ctx.not_found("There is no such reports page."),
+        _ => Ok(ctx.not_found("There is no such reports page.")),
     }
 }
 
@@ -163,11 +163,8 @@ fn failures(run: &SentryRun) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>) -> Reply {
-    let runs = match ctx.network().store().sentry_runs(LISTED) {
-        Ok(r) => r,
-        Err(e) => return ctx.broken(&e),
-    };
+fn list(ctx: &Ctx<'_>) -> PageResult {
+    let runs = ctx.network().store().sentry_runs(LISTED)?;
     let body = html! {
         div.toolbar {
             h1 { "Sentry reports" }
@@ -212,7 +209,7 @@ fn list(ctx: &Ctx<'_>) -> Reply {
             }
         }
     };
-    ctx.page("reports", "Sentry reports", body)
+    Ok(ctx.page("reports", "Sentry reports", body))
 }
 
 fn numbers(run: &SentryRun) -> Markup {
@@ -228,11 +225,8 @@ fn numbers(run: &SentryRun) -> Markup {
     }
 }
 
-fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
-    let run = match find_run(ctx.network().store(), id) {
-        Ok(r) => r,
-        Err(e) => return ctx.broken(&e),
-    };
+fn view(ctx: &Ctx<'_>, id: u64) -> PageResult {
+    let run = find_run(ctx.network().store(), id)?;
     let path = report_path(ctx, id);
     let name = file_name(&SentryRun {
         id,
@@ -244,11 +238,11 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
     };
     if !is_report(&path) {
         let Some(run) = run else {
-            return ctx.not_found(&format!(
+            return Ok(ctx.not_found(&format!(
                 "There is no sentry run #{id}, and no report file {name}."
-            ));
+            )));
         };
-        return ctx.page_status(
+        return Ok(ctx.page_status(
             StatusCode::NOT_FOUND,
             "reports",
             &title,
@@ -269,7 +263,7 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
                 (numbers(&run))
                 p { a href="/admin/reports" { "All reports" } }
             },
-        );
+        ));
     }
     // The report says everything about the run itself: only a title and
     // the ways out around it.
@@ -282,7 +276,7 @@ fn view(ctx: &Ctx<'_>, id: u64) -> Reply {
         }
         iframe.report src=(raw) title=(title) sandbox="allow-top-navigation-by-user-activation" {}
     };
-    ctx.page("reports", &title, body)
+    Ok(ctx.page("reports", &title, body))
 }
 
 /// A raw report reply: HTML under [`RAW_POLICY`], framable by admin pages.
@@ -310,7 +304,7 @@ fn not_a_report() -> Markup {
     }
 }
 
-fn raw(ctx: &Ctx<'_>, id: u64) -> Reply {
+fn raw(ctx: &Ctx<'_>, id: u64) -> PageResult {
     let read = open_report(&report_path(ctx, id)).and_then(|found| match found {
         ReportFile::Found(mut file) => {
             let mut bytes = Vec::new();
@@ -319,12 +313,14 @@ fn raw(ctx: &Ctx<'_>, id: u64) -> Reply {
         ReportFile::Missing | ReportFile::NotRegular => Ok(None),
     });
     match read {
-        Ok(Some(bytes)) => raw_reply(StatusCode::OK, bytes.into()),
-        Ok(None) => raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into()),
-        Err(e) => ctx.broken(&crate::error::Error::io(
-            format!("cannot read the report of run #{id}"),
-            e,
+        Ok(Some(bytes)) => Ok(raw_reply(StatusCode::OK, bytes.into())),
+        Ok(None) => Ok(raw_reply(
+            StatusCode::NOT_FOUND,
+            not_a_report().into_string().into(),
         )),
+        Err(e) => {
+            Err(crate::error::Error::io(format!("cannot read the report of run #{id}"), e).into())
+        }
     }
 }
 
@@ -379,6 +375,22 @@ mod tests {
         // Things beside and above the reports directory that must stay unreachable.
         std::fs::write(admin.reports_dir.join("secret.html"), "SECRET").unwrap();
         std::fs::write(admin.reports_dir.join("../secret.html"), "SECRET").unwrap();
+    }
+
+    /// A page that fails answers with the admin's 500 page, which says
+    /// why (here: the reports directory is a file, so no report in it can
+    /// be read).
+    #[test]
+    fn unreadable_reports_answer_the_error_page() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        std::fs::write(&admin.reports_dir, "not a directory").unwrap();
+        let reply = get(&admin, &ann, "/admin/reports/raw/run-000001.html");
+        assert_eq!(reply.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(reply.headers()["cache-control"], "no-store");
+        let page = body(reply);
+        assert!(page.contains("Something went wrong"), "{page}");
+        assert!(page.contains("cannot read the report of run #1"), "{page}");
     }
 
     #[test]

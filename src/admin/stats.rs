@@ -21,7 +21,7 @@ use hyper::header::{CONTENT_DISPOSITION, HeaderValue};
 use maud::{Markup, html};
 
 use super::page::{self, field, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::chart::{self, Series, thousands};
 use crate::http::Reply;
 use crate::model::{LocationId, Product};
@@ -41,11 +41,11 @@ const TABLE_ROWS: usize = 50;
 const BAR_ROWS: usize = 15;
 
 /// Answers requests below `/admin/stats`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => stats(ctx, &page.form),
         (false, ["csv"]) => csv(ctx, &page.form),
-        _ => ctx.not_found("There is no such stats page."),
+        _ => Ok(ctx.not_found("There is no such stats page.")),
     }
 }
 
@@ -344,21 +344,15 @@ fn share(n: u64, total: u64, decimals: usize) -> String {
 }
 
 /// The stats page, or the form with what is wrong with its parameters.
-fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
+    let s = ctx.network().snapshot()?;
     let today = crate::model::day_of(crate::model::now());
     let asked = range(form, today).and_then(|r| Ok((r, product(&s, form)?)));
     let (range, product) = match asked {
         Ok(x) => x,
-        Err(e) => return refused(ctx, form, &e),
+        Err(e) => return Ok(refused(ctx, form, &e)),
     };
-    let counts = match ctx.network().store().counts(range.from, range.to) {
-        Ok(c) => c,
-        Err(e) => return ctx.broken(&e),
-    };
+    let counts = ctx.network().store().counts(range.from, range.to)?;
     let from = date(range.from);
     let to = date(range.to);
     let product_name = product.map_or("", |p| p.name.as_str());
@@ -475,7 +469,7 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> Reply {
             (breakdown(*by, &rows(*by, &s, &counts, range, product), &csv_link(*by), product))
         }
     };
-    ctx.page("stats", "Stats", body)
+    Ok(ctx.page("stats", "Stats", body))
 }
 
 /// The product a request narrows to, if any.
@@ -609,30 +603,24 @@ fn heading(column: &str) -> &'static str {
 }
 
 /// `GET /admin/stats/csv`.
-fn csv(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn csv(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let Some(by) = By::parse(form.get("by")) else {
-        return refused(
+        return Ok(refused(
             ctx,
             form,
             &format!(
                 "The breakdown (by) must be one of day, product, mirror, language, country or location, not {:?}.",
                 form.get("by")
             ),
-        );
+        ));
     };
-    let s = match ctx.network().snapshot() {
-        Ok(s) => s,
-        Err(e) => return ctx.broken(&e),
-    };
+    let s = ctx.network().snapshot()?;
     let today = crate::model::day_of(crate::model::now());
     let (range, product) = match range(form, today).and_then(|r| Ok((r, product(&s, form)?))) {
         Ok(x) => x,
-        Err(e) => return refused(ctx, form, &e),
+        Err(e) => return Ok(refused(ctx, form, &e)),
     };
-    let counts = match ctx.network().store().counts(range.from, range.to) {
-        Ok(c) => c,
-        Err(e) => return ctx.broken(&e),
-    };
+    let counts = ctx.network().store().counts(range.from, range.to)?;
     let product = product.filter(|_| by.filtered());
     let rows = rows(by, &s, &counts, range, product);
     let text = csv_text(by, &rows);
@@ -647,7 +635,7 @@ fn csv(ctx: &Ctx<'_>, form: &Form) -> Reply {
     )) {
         headers.insert(CONTENT_DISPOSITION, v);
     }
-    reply
+    Ok(reply)
 }
 
 /// The CSV of a breakdown: a header row, then one line per row.

@@ -18,7 +18,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, csrf, seg};
-use super::{Ctx, Form, Page};
+use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::error::Thing;
 use crate::error::{Error, Result};
@@ -31,7 +31,7 @@ pub const MIN_PASSWORD: usize = 10;
 const ROLES: [Role; 3] = [Role::Admin, Role::Release, Role::Viewer];
 
 /// Answers requests below `/admin/users`.
-pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
+pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, None, &[]),
         (true, []) => add(ctx, &page.form),
@@ -39,7 +39,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> Reply {
         (true, [name, "role"]) => set_role(ctx, name, &page.form),
         (true, [name, "password"]) => set_password(ctx, name, &page.form),
         (true, [name, "remove"]) => remove(ctx, name),
-        _ => ctx.not_found("There is no such user page."),
+        _ => Ok(ctx.not_found("There is no such user page.")),
     }
 }
 
@@ -103,11 +103,8 @@ fn created(at: u64) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
-    let users = match ctx.network().store().users() {
-        Ok(u) => u,
-        Err(e) => return ctx.broken(&e),
-    };
+fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> PageResult {
+    let users = ctx.network().store().users()?;
     let can = ctx.may(Area::Network);
     let now = crate::model::now();
     let error = (!errors.is_empty()).then(|| errors.join(" "));
@@ -160,7 +157,7 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "users", "Users", body)
+    Ok(ctx.page_status(status, "users", "Users", body))
 }
 
 /// Who is being throttled after failed logins (the admin's and the
@@ -224,7 +221,7 @@ fn password_problems(form: &Form) -> Vec<String> {
     out
 }
 
-fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
+fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let mut errors = Vec::new();
     let name = match crate::validate::name("user", form.get("name")) {
         Ok(n) => n,
@@ -267,13 +264,13 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> Reply {
         tx.user_put(&user, "user.add")
     });
     match added {
-        Ok(()) => ctx.done(
+        Ok(()) => Ok(ctx.done(
             "/admin/users",
             format!(
                 "Added user {name} ({}). They can log in now.",
                 role.as_str()
             ),
-        ),
+        )),
         Err(e) => list(ctx, Some(form), &[e.to_string()]),
     }
 }
@@ -285,13 +282,15 @@ enum Problem<'a> {
     Password(String),
 }
 
-fn detail(ctx: &Ctx<'_>, name: &str, problem: Option<Problem<'_>>) -> Reply {
-    let user = match ctx.network().store().users() {
-        Ok(users) => users.into_iter().find(|u| u.name == name),
-        Err(e) => return ctx.broken(&e),
-    };
+fn detail(ctx: &Ctx<'_>, name: &str, problem: Option<Problem<'_>>) -> PageResult {
+    let user = ctx
+        .network()
+        .store()
+        .users()?
+        .into_iter()
+        .find(|u| u.name == name);
     let Some(user) = user else {
-        return ctx.not_found(&format!("There is no user named {name:?}."));
+        return Ok(ctx.not_found(&format!("There is no user named {name:?}.")));
     };
     let url = format!("/admin/users/{}", seg(&user.name));
     let me = user.name == ctx.user.name;
@@ -357,7 +356,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, problem: Option<Problem<'_>>) -> Reply {
     } else {
         StatusCode::OK
     };
-    ctx.page_status(status, "users", &format!("User {}", user.name), body)
+    Ok(ctx.page_status(status, "users", &format!("User {}", user.name), body))
 }
 
 /// How many admins there are. Called inside a write: writes run one at a
@@ -392,7 +391,7 @@ fn keep_an_admin(user: &User, new_role: Option<Role>, admins: usize) -> Result<(
     })
 }
 
-fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let chosen = form.get("role");
     let Some(role) = Role::parse(chosen) else {
         return detail(
@@ -428,26 +427,28 @@ fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
     });
     let url = format!("/admin/users/{}", seg(name));
     match changed {
-        Ok(true) => ctx.done(
+        Ok(true) => Ok(ctx.done(
             &url,
             format!(
                 "User {name} is now {}; it applies from their next click.",
                 role.as_str()
             ),
-        ),
-        Ok(false) => ctx.done(
+        )),
+        Ok(false) => Ok(ctx.done(
             &url,
             format!(
                 "User {name} was {} already; nothing changed.",
                 role.as_str()
             ),
-        ),
-        Err(Error::NotFound { .. }) => ctx.not_found(&format!("There is no user named {name:?}.")),
+        )),
+        Err(Error::NotFound { .. }) => {
+            Ok(ctx.not_found(&format!("There is no user named {name:?}.")))
+        }
         Err(e) => detail(ctx, name, Some(Problem::Role(chosen, e.to_string()))),
     }
 }
 
-fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
+fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let problems = password_problems(form);
     if !problems.is_empty() {
         return detail(ctx, name, Some(Problem::Password(problems.join(" "))));
@@ -467,17 +468,19 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> Reply {
         Ok(()) => {
             ctx.admin.sessions.end_user(name);
             if name == ctx.user.name {
-                logged_out()
+                Ok(logged_out())
             } else {
-                ctx.done(
+                Ok(ctx.done(
                     &format!("/admin/users/{}", seg(name)),
                     format!(
                         "Changed the password of {name}. Their sessions have ended: they log in again with the new password."
                     ),
-                )
+                ))
             }
         }
-        Err(Error::NotFound { .. }) => ctx.not_found(&format!("There is no user named {name:?}.")),
+        Err(Error::NotFound { .. }) => {
+            Ok(ctx.not_found(&format!("There is no user named {name:?}.")))
+        }
         Err(e) => detail(ctx, name, Some(Problem::Password(e.to_string()))),
     }
 }
@@ -500,13 +503,13 @@ fn logged_out() -> Reply {
     )
 }
 
-fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
+fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
     let url = format!("/admin/users/{}", seg(name));
     if name == ctx.user.name {
-        return ctx.failed(
+        return Ok(ctx.failed(
             &url,
             "You cannot remove your own account: ask another admin to do it.",
-        );
+        ));
     }
     let removed = ctx.write(|tx| {
         let user = tx
@@ -518,13 +521,13 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> Reply {
     match removed {
         Ok(()) => {
             ctx.admin.sessions.end_user(name);
-            ctx.done(
+            Ok(ctx.done(
                 "/admin/users",
                 format!("Removed user {name}; their sessions have ended."),
-            )
+            ))
         }
-        Err(e @ Error::NotFound { .. }) => ctx.failed("/admin/users", e.to_string()),
-        Err(e) => ctx.failed(&url, e.to_string()),
+        Err(e @ Error::NotFound { .. }) => Ok(ctx.failed("/admin/users", e.to_string())),
+        Err(e) => Ok(ctx.failed(&url, e.to_string())),
     }
 }
 

@@ -36,7 +36,7 @@ use hyper::header::{
 };
 use maud::{Markup, PreEscaped, html};
 
-use super::{Public, Request};
+use super::{PageResult, Public, Request};
 use crate::http::Reply;
 use crate::model::ProductId;
 use crate::store::Snapshot;
@@ -859,11 +859,8 @@ impl Target {
 }
 
 /// Answers `/download`.
-pub fn page(public: &Public, req: &Request<'_>) -> Reply {
-    let snapshot = match public.snapshot() {
-        Ok(s) => s,
-        Err(e) => return super::broken(&e),
-    };
+pub fn page(public: &Public, req: &Request<'_>) -> PageResult {
+    let snapshot = public.snapshot()?;
     let offer = offer_of(&snapshot);
     let params = Params::parse(req.query);
     let prefer = Preference::of(public, &offer, req.headers);
@@ -881,7 +878,7 @@ pub fn page(public: &Public, req: &Request<'_>) -> Reply {
             }
         } else {
             match check(&offer, &params) {
-                Ok(target) => return redirect(&target.bounce_url()),
+                Ok(target) => return Ok(redirect(&target.bounce_url())),
                 Err(problems) => (StatusCode::UNPROCESSABLE_ENTITY, problems, params),
             }
         };
@@ -896,7 +893,7 @@ pub fn page(public: &Public, req: &Request<'_>) -> Reply {
         CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=60"),
     );
-    reply
+    Ok(reply)
 }
 
 /// 302 to `location` (ASCII: every value is percent-encoded).

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use hyper::StatusCode;
 use hyper::header::{CACHE_CONTROL, HeaderValue};
 
-use super::{Public, Request, mirrors};
+use super::{PageError, PageResult, Public, Request, mirrors};
 use crate::chart::thousands;
 use crate::http::Reply;
 use crate::model::{self, MirrorId};
@@ -69,26 +69,25 @@ const FEEDS: &[Kind] = &[
 ];
 
 /// Answers `/feeds/NAME`: one of the four feeds, or 404 for any other name.
-pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> Reply {
+pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
     let Some(kind) = FEEDS.iter().find(|k| k.name == name) else {
-        return crate::http::not_found(req.headers, crate::http::UNKNOWN_FILE);
+        return Ok(crate::http::not_found(
+            req.headers,
+            crate::http::UNKNOWN_FILE,
+        ));
     };
     let name = kind.name;
     let site = req.site(public);
     // Links are absolute, so the site is part of the key.
     let key = format!("feed {name} {site}");
     public.rendered(&key, || {
-        let snapshot = match public.snapshot() {
-            Ok(s) => s,
-            Err(e) => return unavailable(&e),
-        };
+        let snapshot = public.snapshot().map_err(PageError::FeedUnavailable)?;
         let now = model::now();
         let today = model::day_of(now);
         let counts = if matches!(name, "downloads.rss" | "mirror-downloads.rss") {
-            match public.counts(today.saturating_sub(WINDOW_DAYS - 1), today) {
-                Ok(c) => c,
-                Err(e) => return unavailable(&e),
-            }
+            public
+                .counts(today.saturating_sub(WINDOW_DAYS - 1), today)
+                .map_err(PageError::FeedUnavailable)?
         } else {
             std::sync::Arc::new(Counts::default())
         };
@@ -111,7 +110,7 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> Reply {
             }
             _ => mirror_downloads(&snapshot, &counts),
         };
-        rss(&channel.render(&items))
+        Ok(rss(&channel.render(&items)))
     })
 }
 
@@ -434,19 +433,6 @@ fn rss(body: &str) -> Reply {
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
-    reply
-}
-
-/// 503 for a database that cannot be read right now (not cached).
-fn unavailable(e: &crate::error::Error) -> Reply {
-    crate::log::error("a feed could not be built", &[("error", &e)]);
-    let mut reply = crate::http::text(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "503 the feed cannot be built right now; try again in a minute\n".into(),
-    );
-    reply
-        .headers_mut()
-        .insert("retry-after", HeaderValue::from_static("60"));
     reply
 }
 

@@ -24,16 +24,15 @@ use std::collections::HashMap;
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::{Public, Request, broken, html as html_reply, page};
+use super::{PageResult, Public, Request, html as html_reply, page};
 use crate::chart::thousands;
-use crate::http::Reply;
 use crate::model::{Mirror, MirrorHealth, MirrorId};
 
 /// Days of traffic the share column covers (today included).
 pub const SHARE_DAYS: u32 = 30;
 
 /// Answers `GET /mirrors`.
-pub fn page(public: &Public, _req: &Request<'_>) -> Reply {
+pub fn page(public: &Public, _req: &Request<'_>) -> PageResult {
     public.rendered("/mirrors", || render(public))
 }
 
@@ -197,17 +196,11 @@ fn status_cell(m: &Mirror, status: Status) -> Markup {
     }
 }
 
-fn render(public: &Public) -> Reply {
-    let snapshot = match public.snapshot() {
-        Ok(s) => s,
-        Err(e) => return broken(&e),
-    };
+fn render(public: &Public) -> PageResult {
+    let snapshot = public.snapshot()?;
     let today = crate::model::day_of(crate::model::now());
     let from = today.saturating_sub(SHARE_DAYS - 1);
-    let counts = match public.counts(from, today) {
-        Ok(c) => c,
-        Err(e) => return broken(&e),
-    };
+    let counts = public.counts(from, today)?;
     let (serving, locations) = {
         let index = public.network.index();
         (index.serving_by_mirror(), index.stats().locations)
@@ -219,7 +212,7 @@ fn render(public: &Public) -> Reply {
         locations,
         &counts.by_mirror,
     );
-    html_reply(StatusCode::OK, body(&rows))
+    Ok(html_reply(StatusCode::OK, body(&rows)))
 }
 
 fn body(rows: &[Row<'_>]) -> Markup {

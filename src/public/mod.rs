@@ -148,8 +148,8 @@ impl Public {
     /// `render()`'s answer, reused for [`RENDER_TTL`] while the network's
     /// configuration stays the same (counts may be up to that old).
     /// Renders run one at a time; a page asked for by many at once is
-    /// rendered once.
-    pub fn rendered(&self, key: &str, render: impl FnOnce() -> Reply) -> Reply {
+    /// rendered once. An `Err` from `render` is passed on, not kept.
+    pub fn rendered(&self, key: &str, render: impl FnOnce() -> PageResult) -> PageResult {
         let fresh = |generation: u64| {
             lock(&self.rendered)
                 .get(key)
@@ -157,14 +157,14 @@ impl Public {
                 .map(Rendered::reply)
         };
         if let Some(reply) = fresh(self.network.generation()) {
-            return reply;
+            return Ok(reply);
         }
         let _one_at_a_time = lock(&self.render);
         let generation = self.network.generation();
         if let Some(reply) = fresh(generation) {
-            return reply;
+            return Ok(reply);
         }
-        let reply = render();
+        let reply = render()?;
         if reply.status().is_success() {
             let (parts, body) = reply.into_parts();
             let body = body_bytes(body);
@@ -187,9 +187,9 @@ impl Public {
                 }
             }
             map.insert(key.to_string(), r.clone());
-            return r.reply();
+            return Ok(r.reply());
         }
-        reply
+        Ok(reply)
     }
 }
 
@@ -236,15 +236,19 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
             .insert("allow", HeaderValue::from_static("GET, HEAD"));
         return reply;
     }
-    let mut reply = match req.path {
+    let routed = match req.path {
         "/download" => download::page(public, req),
         "/mirrors" => mirrors::page(public, req),
         "/stats" => trends::page(public, req),
         _ => match req.path.strip_prefix("/feeds/") {
             Some(feed) => feeds::feed(public, req, feed),
-            None => crate::http::not_found(req.headers, crate::http::UNKNOWN_FILE),
+            None => Ok(crate::http::not_found(
+                req.headers,
+                crate::http::UNKNOWN_FILE,
+            )),
         },
     };
+    let mut reply = routed.unwrap_or_else(PageError::into_reply);
     let status = reply.status();
     let headers = reply.headers_mut();
     headers
@@ -267,9 +271,40 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
 
 pub use crate::http::html;
 
+/// Why a public page could not be shown. Pages return it with `?`, and
+/// [`handle`] answers it; either way the reason goes to the log, not to
+/// the public.
+#[derive(Debug)]
+pub enum PageError {
+    /// The store could not be read: a 500 page in the site's layout.
+    Broken(crate::error::Error),
+    /// A feed could not be built: a plain-text 503 with `Retry-After`.
+    FeedUnavailable(crate::error::Error),
+}
+
+impl From<crate::error::Error> for PageError {
+    fn from(e: crate::error::Error) -> PageError {
+        PageError::Broken(e)
+    }
+}
+
+impl PageError {
+    /// The public's answer: the reason goes to the log, the reader gets
+    /// a generic page.
+    fn into_reply(self) -> Reply {
+        match self {
+            PageError::Broken(e) => broken(&e),
+            PageError::FeedUnavailable(e) => feed_unavailable(&e),
+        }
+    }
+}
+
+/// What a public page returns: the reply, or why there is none.
+pub type PageResult = std::result::Result<Reply, PageError>;
+
 /// 500 for a database that cannot be read: the reason goes to the log,
 /// not to the public.
-pub fn broken(e: &crate::error::Error) -> Reply {
+fn broken(e: &crate::error::Error) -> Reply {
     crate::log::error("a public page failed", &[("error", &e)]);
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -279,4 +314,43 @@ pub fn broken(e: &crate::error::Error) -> Reply {
             maud::html! { h1 { "Something went wrong" } p { "Please try again in a minute." } },
         ),
     )
+}
+
+/// 503 for a feed that cannot be built right now (not cached).
+fn feed_unavailable(e: &crate::error::Error) -> Reply {
+    crate::log::error("a feed could not be built", &[("error", &e)]);
+    let mut reply = crate::http::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503 the feed cannot be built right now; try again in a minute\n".into(),
+    );
+    reply
+        .headers_mut()
+        .insert("retry-after", HeaderValue::from_static("60"));
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageError;
+    use crate::error::Error;
+
+    /// Failures keep their looks: pages a 500 in the layout, feeds a
+    /// plain 503 with Retry-After; neither shows the reason.
+    #[test]
+    fn failures_answer_without_the_reason() {
+        let page = PageError::Broken(Error::io("SECRET detail", std::io::Error::other("disk")))
+            .into_reply();
+        assert_eq!(page.status(), 500);
+        let text = super::testing::body(page);
+        assert!(text.contains("Something went wrong"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+        let feed =
+            PageError::FeedUnavailable(Error::io("SECRET detail", std::io::Error::other("disk")))
+                .into_reply();
+        assert_eq!(feed.status(), 503);
+        assert_eq!(feed.headers()["retry-after"], "60");
+        let text = super::testing::body(feed);
+        assert!(text.starts_with("503 the feed cannot be built"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+    }
 }

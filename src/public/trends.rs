@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::{Public, Request, broken, html as html_reply, page};
+use super::{PageResult, Public, Request, html as html_reply, page};
 use crate::chart::{self, Series, thousands};
 use crate::http::Reply;
 use crate::model::{Product, ProductId};
@@ -39,7 +39,7 @@ const OTHER: &str = "other public products";
 
 /// Answers `GET /stats`, reusing the rendered page for a minute per
 /// address.
-pub fn page(public: &Public, req: &Request<'_>) -> Reply {
+pub fn page(public: &Public, req: &Request<'_>) -> PageResult {
     // Keyed by what the page shows, not by the raw query: made-up
     // parameters must not make every request a new render.
     let (days, product) = parse(req.query);
@@ -279,40 +279,36 @@ fn stat(value: &str, label: Markup) -> Markup {
     html! { div.stat { span.value { (value) } " " span.label { (label) } } }
 }
 
-fn render(public: &Public, query: &str) -> Reply {
-    let snapshot = match public.snapshot() {
-        Ok(s) => s,
-        Err(e) => return broken(&e),
-    };
+fn render(public: &Public, query: &str) -> PageResult {
+    let snapshot = public.snapshot()?;
     let (days, asked) = parse(query);
     let product = match asked.as_deref() {
         None => None,
         Some(name) => match shown(&snapshot).find(|p| p.name.eq_ignore_ascii_case(name)) {
             Some(p) => Some(p),
             None => {
-                return unknown_product(name, days.as_ref().copied().unwrap_or(DEFAULT_DAYS));
+                return Ok(unknown_product(
+                    name,
+                    days.as_ref().copied().unwrap_or(DEFAULT_DAYS),
+                ));
             }
         },
     };
     let days = match days {
         Ok(d) => d,
-        Err(bad) => return bad_period(&bad, product.map(|p| p.name.as_str())),
+        Err(bad) => return Ok(bad_period(&bad, product.map(|p| p.name.as_str()))),
     };
     let period = Period::ending(crate::model::day_of(crate::model::now()), days);
-    let now = match public.counts(period.from, period.to) {
-        Ok(c) => c,
-        Err(e) => return broken(&e),
-    };
-    let before = match period.previous().map(|p| public.counts(p.from, p.to)) {
+    let now = public.counts(period.from, period.to)?;
+    let before = match period.previous() {
         None => std::sync::Arc::new(Counts::default()),
-        Some(Ok(c)) => c,
-        Some(Err(e)) => return broken(&e),
+        Some(p) => public.counts(p.from, p.to)?,
     };
     let body = match product {
         None => overview_page(&snapshot, &now, &before, period),
         Some(p) => product_page(&snapshot, p, &now, &before, period),
     };
-    html_reply(StatusCode::OK, body)
+    Ok(html_reply(StatusCode::OK, body))
 }
 
 fn overview_page(s: &Snapshot, now: &Counts, before: &Counts, period: Period) -> Markup {
