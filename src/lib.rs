@@ -1,11 +1,11 @@
 //! Bouncer: a mirror-network manager in one binary.
 //!
 //! A map of the modules:
-//! - [`model`]: what Bouncer knows (products, locations, mirrors, …).
+//! - [`model`]: what Bouncer knows (products, locations, mirrors, who acts, …) and the rules a change obeys, as pure functions.
 //! - [`validate`]: what counts as a valid name, language, path, URL.
-//! - [`store`]: the only code that touches redb.
+//! - [`store`]: the only code that touches redb, one file per table family.
 //! - [`index`]: the immutable in-memory availability index and the weighted pick.
-//! - [`network`]: the live network: store + current index, one write path that commits then publishes.
+//! - [`network`]: the live network: store + the index and configuration snapshot it published; one write path that commits then publishes.
 //! - [`bounce`]: the redirect handler (`/?product=…`, `/files/…`).
 //! - [`counters`]: download counts kept in memory and flushed in batches.
 //! - [`loader`]: checksum files → languages, locations and files, planned then applied.
@@ -31,7 +31,7 @@
 //! - [`demo`]: the demo network behind `bouncer demo`.
 //! - [`query`]: percent-decoding and query-string parsing.
 //! - [`geoip`]: IP address → country (CSV imports, `.mmdb` files) and countries by continent.
-//! - [`error`]: errors that say what to do.
+//! - [`error`]: errors by kind, each saying what to do.
 //! - [`export`]: the configuration as a JSON document (`bouncer export`/`import`), by names.
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
 
