@@ -295,6 +295,43 @@ fn make_room<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>, time: impl Fn(
     });
 }
 
+/// Password checks running at once, at most: each takes ~19 MiB and a
+/// core for a while (argon2 is slow on purpose).
+pub const MAX_VERIFYING: usize = 4;
+
+/// How many password checks are running; logins past
+/// [`MAX_VERIFYING`] are refused as busy instead of queueing.
+#[derive(Debug, Default)]
+pub struct Verifying(std::sync::atomic::AtomicUsize);
+
+/// A running password check's slot, given back when dropped.
+pub struct VerifySlot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Verifying {
+    /// A slot for one check, if fewer than [`MAX_VERIFYING`] run.
+    pub fn start(&self) -> Option<VerifySlot<'_>> {
+        use std::sync::atomic::Ordering;
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_VERIFYING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| VerifySlot(&self.0))
+    }
+
+    /// Pretends `n` checks run (tests of a busy server).
+    #[cfg(test)]
+    pub fn set_running(&self, n: usize) {
+        self.0.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for VerifySlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,7 @@ pub struct Admin {
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
     /// Password checks running now.
-    verifying: std::sync::atomic::AtomicUsize,
+    verifying: auth::Verifying,
     /// Checks started from the admin and not finished: one per target.
     checking: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
@@ -505,7 +505,7 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     // Each check takes ~19 MiB and a core for a while: a few at a time.
     // The slot is taken before the attempt counts: a login refused as
     // busy has had no password checked, and must cost nobody an attempt.
-    let Some(_slot) = Slot::take(&admin.verifying, MAX_VERIFYING) else {
+    let Some(_slot) = admin.verifying.start() else {
         return login_page(
             StatusCode::SERVICE_UNAVAILABLE,
             &token,
@@ -558,36 +558,12 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
     reply
 }
 
-/// Password checks running at once, at most.
-const MAX_VERIFYING: usize = 4;
-
 /// A wait in words: "12 seconds", "3 minutes".
 fn wait_text(secs: u64) -> String {
     match secs {
         0..=1 => "1 second".into(),
         2..=119 => format!("{secs} seconds"),
         _ => format!("{} minutes", secs.div_ceil(60)),
-    }
-}
-
-/// One of a limited number of slots, given back when dropped.
-struct Slot<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> Slot<'a> {
-    fn take(taken: &'a std::sync::atomic::AtomicUsize, max: usize) -> Option<Slot<'a>> {
-        use std::sync::atomic::Ordering;
-        taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(taken))
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -713,13 +689,10 @@ mod tests {
     /// right password.
     #[test]
     fn logins_refused_as_busy_cost_no_attempt() {
-        use std::sync::atomic::Ordering;
         let (_dir, admin) = admin();
         add_user(&admin, "ann", "right", Role::Admin);
         // Every check slot is taken.
-        admin
-            .verifying
-            .store(super::MAX_VERIFYING, Ordering::SeqCst);
+        admin.verifying.set_running(crate::auth::MAX_VERIFYING);
         for _ in 0..10 {
             assert_eq!(log_in(&admin, "ann", "right").status(), 503);
         }
@@ -730,7 +703,7 @@ mod tests {
                 .locked("ann", "127.0.0.1", crate::model::now()),
             None
         );
-        admin.verifying.store(0, Ordering::SeqCst);
+        admin.verifying.set_running(0);
         assert_eq!(redirected(log_in(&admin, "ann", "right")), "/admin/");
     }
 

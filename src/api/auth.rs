@@ -6,7 +6,6 @@
 //! argon2 once rather than on every call.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,8 +21,6 @@ use crate::store::Store;
 pub const REMEMBER: Duration = Duration::from_secs(5 * 60);
 /// Verified passwords remembered at most (a handful of tools in practice).
 const MAX_REMEMBERED: usize = 1024;
-/// Password checks running at once, at most: each takes ~19 MiB and a core.
-const MAX_VERIFYING: usize = 4;
 /// Longer names or passwords belong to no account: refused before they
 /// cost a hash or a throttle entry.
 const MAX_NAME: usize = 200;
@@ -63,7 +60,7 @@ pub struct Gate {
     /// held for a lookup or an insert, never across a hash.
     remembered: Mutex<HashMap<[u8; 32], Verified>>,
     /// Password checks running now.
-    verifying: AtomicUsize,
+    verifying: crate::auth::Verifying,
 }
 
 impl Default for Gate {
@@ -71,7 +68,7 @@ impl Default for Gate {
         Gate {
             throttle: Arc::default(),
             remembered: Mutex::default(),
-            verifying: AtomicUsize::new(0),
+            verifying: Default::default(),
         }
     }
 }
@@ -100,7 +97,7 @@ impl Gate {
         }
         // Taken before the attempt is counted: a busy server does not use
         // up anyone's attempts.
-        let Some(_slot) = Slot::take(&self.verifying) else {
+        let Some(_slot) = self.verifying.start() else {
             return Err(Denied::Busy);
         };
         let at = crate::model::now();
@@ -151,26 +148,6 @@ fn fingerprint(name: &str, password: &str) -> [u8; 32] {
     h.update(name.as_bytes());
     h.update(password.as_bytes());
     h.finalize().into()
-}
-
-/// One of [`MAX_VERIFYING`] slots, given back when dropped.
-struct Slot<'a>(&'a AtomicUsize);
-
-impl<'a> Slot<'a> {
-    fn take(taken: &'a AtomicUsize) -> Option<Slot<'a>> {
-        taken
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_VERIFYING).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(taken))
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// The (name, password) of an `Authorization: Basic …` header: the scheme
