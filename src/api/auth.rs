@@ -52,6 +52,7 @@ struct Verified {
 }
 
 /// Authentication state of the API.
+#[derive(Default)]
 pub struct Gate {
     /// Failed checks per (account, client address) and per address
     /// (shared with the admin's logins when served together).
@@ -61,16 +62,6 @@ pub struct Gate {
     remembered: Mutex<HashMap<[u8; 32], Verified>>,
     /// Password checks running now.
     verifying: crate::auth::Verifying,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate {
-            throttle: Arc::default(),
-            remembered: Mutex::default(),
-            verifying: Default::default(),
-        }
-    }
 }
 
 impl Gate {
