@@ -45,6 +45,10 @@
 //! - `LOADTEST_GEOIP=0`: skip the GeoIP runs (two in the table, then three
 //!   alternating off/on rounds whose medians give the GeoIP cost).
 //! - `LOADTEST_STICKY=0`: skip the sticky-pick rounds.
+//! - `LOADTEST_BASELINE=PATH`: another `bouncer` binary (an earlier build,
+//!   e.g. `git worktree add /tmp/old REV && cargo build --release` there)
+//!   to compare with this one: alternating rounds, `--threads 1`, counting
+//!   on, on the same database; medians and the ratio this / baseline.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -71,6 +75,8 @@ const QUERY: &str = "/?product=firefox-latest&os=win&lang=de";
 const CLIENT: &str = "198.51.100.7";
 /// GeoIP ranges imported for the GeoIP runs.
 const GEO_RANGES: u64 = 500_000;
+/// Alternating rounds of the baseline comparison (`LOADTEST_BASELINE`).
+const BASELINE_ROUNDS: usize = 5;
 /// Alternating off/on rounds of the GeoIP comparison.
 const GEO_ROUNDS: usize = 3;
 /// Alternating random/sticky rounds of the sticky-pick comparison.
@@ -211,6 +217,15 @@ fn run() -> Result<()> {
     let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
     let geoip = std::env::var("LOADTEST_GEOIP").map_or(true, |v| v != "0");
     let sticky = std::env::var("LOADTEST_STICKY").map_or(true, |v| v != "0");
+    let baseline = std::env::var_os("LOADTEST_BASELINE").map(PathBuf::from);
+    if let Some(b) = &baseline
+        && !b.is_file()
+    {
+        return Err(format!(
+            "LOADTEST_BASELINE={} is not a file: name a bouncer binary",
+            b.display()
+        ));
+    }
     let missing: Vec<&str> = [(WRK, "wrk"), (NGINX, "nginx")]
         .into_iter()
         .filter(|(path, name)| !Path::new(path).exists() && which(name).is_none())
@@ -406,6 +421,27 @@ fn run() -> Result<()> {
         }
     }
 
+    // An earlier build against this one, alternating; medians.
+    let mut baseline_ab: Vec<(f64, f64)> = Vec::new();
+    if let Some(old) = &baseline {
+        println!("loadtest: baseline binary {}", old.display());
+        for round in 1..=BASELINE_ROUNDS {
+            let mut figures = [0.0; 2];
+            for (i, bin) in [old, &bouncer].into_iter().enumerate() {
+                let mut server = start_bouncer(bin, &db, 1, true, &[])?;
+                check_redirect(server.addr, QUERY)?;
+                let result = run_wrk(&wrk, server.addr, QUERY, secs, None)?;
+                server.guard.stop(Duration::from_secs(30));
+                figures[i] = result.requests_per_sec;
+            }
+            println!(
+                "loadtest: baseline round {round}/{BASELINE_ROUNDS}: baseline {:.0} / this build {:.0} req/s",
+                figures[0], figures[1]
+            );
+            baseline_ab.push((figures[0], figures[1]));
+        }
+    }
+
     let hostile_row = if hostile {
         let mut path = String::from("/files");
         for i in 0..64 {
@@ -455,6 +491,18 @@ fn run() -> Result<()> {
                 sticky / random
             );
         }
+    }
+    if !baseline_ab.is_empty() {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let old = median(baseline_ab.iter().map(|p| p.0).collect());
+        let new = median(baseline_ab.iter().map(|p| p.1).collect());
+        println!(
+            "This build vs the baseline, --threads 1, counting on, medians of {BASELINE_ROUNDS} alternating rounds: baseline {old:.0} req/s, this build {new:.0} req/s: this / baseline = {:.3}",
+            new / old
+        );
     }
     let mismatches = rows
         .iter()
