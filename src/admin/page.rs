@@ -1,7 +1,7 @@
 //! The admin's shared layout and the small pieces every page uses: forms
 //! with their CSRF token, buttons that POST, badges, times.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 use super::Ctx;
 
@@ -23,17 +23,11 @@ const NAV: &[(&str, &str)] = &[
 
 /// A whole page: header with navigation, the flash message, `body`.
 pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Bouncer admin" }
-                link rel="stylesheet" href=(crate::assets::ADMIN_CSS_PATH);
-                script src=(crate::assets::ADMIN_JS_PATH) defer {}
-            }
-            body.admin {
+    let head = html! {
+        link rel="stylesheet" href=(crate::assets::ADMIN_CSS_PATH);
+        script src=(crate::assets::ADMIN_JS_PATH) defer {}
+    };
+    let body = html! {
                 header.bar {
                     a.brand href="/admin/" { "Bouncer" }
                     @if let Some(ctx) = ctx {
@@ -55,9 +49,13 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
                     }
                     (body)
                 }
-            }
-        }
-    }
+    };
+    crate::http::reply::document(
+        &format!("{title} · Bouncer admin"),
+        head,
+        Some("admin"),
+        body,
+    )
 }
 
 /// The hidden field with the session's CSRF token; every form has one.

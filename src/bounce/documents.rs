@@ -197,18 +197,10 @@ pub fn mirrorlist(index: &Index, target: &Target<'_>, https_only: bool, metalink
     }
     let hashes: Vec<(&str, String)> = target.file.map(FileMeta::hashes).unwrap_or_default();
     let size = target.file.and_then(|f| f.size);
-    let page = maud::html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Mirrors of " (name) }
-                link rel="stylesheet" href=(crate::assets::CSS_PATH);
-            }
-            body {
+    let title = format!("Mirrors of {name}");
+    let body = maud::html! {
                 main {
-                    h1 { "Mirrors of " (name) }
+                    h1 { (title) }
                     p { "Path: " code { (crate::query::percent_decode(&path)) } }
                     table.file {
                         tbody {
@@ -274,10 +266,8 @@ pub fn mirrorlist(index: &Index, target: &Target<'_>, https_only: bool, metalink
                         " (for download managers such as aria2)"
                     }
                 }
-            }
-        }
     };
-    page.into_string()
+    crate::http::reply::document(&title, crate::http::reply::public_css(), None, body).into_string()
 }
 
 #[cfg(test)]

@@ -69,28 +69,44 @@ pub fn not_found(headers: &HeaderMap, why: &str) -> Reply {
     message_page(StatusCode::NOT_FOUND, "Download not found", why)
 }
 
-/// A browser's page for a download that cannot be served: `title`, why,
-/// and a link to the download form.
-pub fn message_page(status: StatusCode, title: &str, why: &str) -> Reply {
-    let page = maud::html! {
+/// The HTML document every page shares: its `title`, what else its head
+/// holds (`head`: stylesheets, feeds), and `body` in a `<body>` of `class`.
+pub fn document(
+    title: &str,
+    head: maud::Markup,
+    class: Option<&str>,
+    body: maud::Markup,
+) -> maud::Markup {
+    maud::html! {
         (maud::DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
-                link rel="stylesheet" href=(crate::assets::CSS_PATH);
+                (head)
             }
-            body {
-                main {
-                    h1 { (title) }
-                    p { (why) }
-                    p { a.button href="/download" { "Choose a download" } }
-                }
-            }
+            body class=[class] { (body) }
+        }
+    }
+}
+
+/// The public stylesheet's `<link>`.
+pub fn public_css() -> maud::Markup {
+    maud::html! { link rel="stylesheet" href=(crate::assets::CSS_PATH); }
+}
+
+/// A browser's page for a download that cannot be served: `title`, why,
+/// and a link to the download form.
+pub fn message_page(status: StatusCode, title: &str, why: &str) -> Reply {
+    let body = maud::html! {
+        main {
+            h1 { (title) }
+            p { (why) }
+            p { a.button href="/download" { "Choose a download" } }
         }
     };
-    html(status, page)
+    html(status, document(title, public_css(), None, body))
 }
 
 /// Whether the client asked for HTML (a browser).

@@ -1,6 +1,6 @@
 //! The public pages' shared layout.
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 /// The sections in the header: (path, label).
 const NAV: &[(&str, &str)] = &[
@@ -11,19 +11,13 @@ const NAV: &[(&str, &str)] = &[
 
 /// A whole public page; `section` is the current page's path.
 pub fn layout(section: &str, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="stylesheet" href=(crate::assets::CSS_PATH);
-                link rel="alternate" type="application/rss+xml" title="Products" href="/feeds/products.rss";
-                link rel="alternate" type="application/rss+xml" title="Downloads" href="/feeds/downloads.rss";
-                link rel="alternate" type="application/rss+xml" title="Mirrors" href="/feeds/mirrors.rss";
-            }
-            body.public {
+    let head = html! {
+        (crate::http::reply::public_css())
+        link rel="alternate" type="application/rss+xml" title="Products" href="/feeds/products.rss";
+        link rel="alternate" type="application/rss+xml" title="Downloads" href="/feeds/downloads.rss";
+        link rel="alternate" type="application/rss+xml" title="Mirrors" href="/feeds/mirrors.rss";
+    };
+    let body = html! {
                 header.site {
                     a.brand href="/download" { "Downloads" }
                     nav {
@@ -40,7 +34,6 @@ pub fn layout(section: &str, title: &str, body: Markup) -> Markup {
                     a href="/feeds/mirrors.rss" { "mirrors" } " · "
                     a href="/feeds/mirror-downloads.rss" { "downloads per mirror" }
                 }
-            }
-        }
-    }
+    };
+    crate::http::reply::document(title, head, Some("public"), body)
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 use super::verdict::{Change, FileVerdict, MirrorResult};
 use crate::error::{Error, Result};
@@ -78,18 +78,12 @@ pub fn describe(change: &Change, s: &Snapshot) -> String {
 }
 
 fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                style { (maud::PreEscaped(REPORT_CSS)) }
-            }
-            body { (body) }
-        }
-    }
+    crate::http::reply::document(
+        title,
+        html! { style { (maud::PreEscaped(REPORT_CSS)) } },
+        None,
+        body,
+    )
 }
 
 const REPORT_CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d2330}\
