@@ -34,16 +34,16 @@ impl Form {
         }
         if let Some(boundary) = multipart::boundary(content_type) {
             let mut form = Form::default();
-            for part in multipart::parse(body, boundary)? {
+            for part in multipart::parse(body, boundary).map_err(|e| e.to_string())? {
                 match part.filename {
                     Some(filename) => form.files.push(Upload {
                         field: part.name,
                         filename,
-                        data: part.data.to_vec(),
+                        data: part.data,
                     }),
                     None => form
                         .fields
-                        .push((part.name, String::from_utf8_lossy(part.data).into_owned())),
+                        .push((part.name, String::from_utf8_lossy(&part.data).into_owned())),
                 }
             }
             return Ok(form);

@@ -1,30 +1,43 @@
-//! A small, strict parser for `multipart/form-data` request bodies
-//! (RFC 7578, with the framing of RFC 2046), as browsers and curl send
-//! them for file uploads such as the admin's checksum-file upload.
+//! `multipart/form-data` request bodies (RFC 7578, with the framing of
+//! RFC 2046), as browsers and curl send them for file uploads such as the
+//! admin's checksum-file upload.
 //!
-//! The body is a sequence of parts, each introduced by a delimiter line
-//! `--BOUNDARY` and ended by the next `CRLF--BOUNDARY`; the last delimiter
-//! is `--BOUNDARY--`. Each part has header lines, a blank line, then its
-//! data, which may be any bytes (CR, LF and `--` included) because the
-//! sender picks a boundary that does not occur in the data. A preamble
-//! before the first delimiter and an epilogue after the last are ignored,
-//! as RFC 2046 says.
+//! The framing (delimiter lines, transport padding, preamble and epilogue,
+//! header blocks, part data that may hold any bytes) is read by `multer`, a
+//! streaming parser that is widely used and fuzzed; its header lines by
+//! `httparse`. Bodies reach us already read whole and capped, so the stream
+//! multer reads is the body in one piece, and every future it returns is
+//! ready at its first poll unless it waits for bytes past the end: then the
+//! body is cut short.
 //!
 //! Strict means: anything malformed is an error that says what is wrong,
-//! rather than a best guess. Only `Content-Disposition` (`form-data`, with
-//! `name` and optional `filename`) and `Content-Type` are read; other
-//! headers are ignored, and so is `filename*`. Quoted strings may use
-//! backslash escapes; percent-encoded names (what current browsers send for
-//! `"` and line breaks) are returned as sent, undecoded.
+//! rather than a best guess. This module reads the boundary from the
+//! request's `Content-Type`, and each part's `Content-Disposition` itself
+//! (`form-data`, with `name` and optional `filename`, each at most once),
+//! as multer's own reading of it is lenient. A part's `Content-Type` is
+//! kept as sent; other headers are ignored, and so is `filename*`. Quoted
+//! strings may use backslash escapes; percent-encoded names (what current
+//! browsers send for `"` and line breaks) are returned as sent, undecoded.
+//! Header text follows HTTP's rules: control characters other than tab are
+//! refused, and of a header sent twice in one part the last counts.
 
 use std::borrow::Cow;
+use std::convert::Infallible;
+use std::fmt;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+use hyper::HeaderMap;
+use hyper::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 
 /// At most this many parts in one body.
 const MAX_PARTS: usize = 64;
 
 /// One part of a `multipart/form-data` body: a form field or a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Part<'a> {
+pub struct Part {
     /// The form field's name (`name=` of `Content-Disposition`).
     pub name: String,
     /// The file name for file uploads (`filename=`); `Some("")` when a
@@ -33,7 +46,132 @@ pub struct Part<'a> {
     /// The part's `Content-Type`, as sent, when present.
     pub content_type: Option<String>,
     /// The part's bytes, exactly as sent.
-    pub data: &'a [u8],
+    pub data: Vec<u8>,
+}
+
+/// Why a `multipart/form-data` body was refused. Parts are numbered from 1.
+#[derive(Debug)]
+pub enum Error {
+    /// The boundary to split on is empty.
+    EmptyBoundary,
+    /// No delimiter line `--BOUNDARY` anywhere in the body.
+    NoFirstBoundary,
+    /// The body breaks off in or right after a delimiter line.
+    NoClosingBoundary,
+    /// A delimiter line goes on with other text instead of a line break.
+    TextAfterBoundary,
+    /// The body breaks off in the headers of this part.
+    NoBlankLine(usize),
+    /// The body breaks off in the data of this part.
+    NoBoundaryAfter(usize),
+    /// A header line of this part is not `Name: value`, or there are too
+    /// many; multer's error says which.
+    MalformedHeader(usize, multer::Error),
+    /// A header of this part is not UTF-8 text.
+    NotUtf8(usize),
+    /// This part has no `Content-Disposition` header.
+    NoDisposition(usize),
+    /// This part's `Content-Disposition` is of another kind than `form-data`.
+    NotFormData {
+        /// The part's number.
+        part: usize,
+        /// The kind it has instead.
+        kind: String,
+    },
+    /// This part's `Content-Disposition` cannot be read.
+    BadDisposition(usize, ParamError),
+    /// This part's `Content-Disposition` has `name` or `filename` twice.
+    Twice {
+        /// The part's number.
+        part: usize,
+        /// The parameter, as sent.
+        key: String,
+    },
+    /// This part's `Content-Disposition` has no `name`.
+    NoName(usize),
+    /// The body has more than 64 parts.
+    TooManyParts,
+    /// Anything else multer refuses (none is known to reach here: it reads
+    /// from memory, without size limits).
+    Other(multer::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::EmptyBoundary => write!(f, "the multipart boundary is empty"),
+            Error::NoFirstBoundary => {
+                write!(f, "the body does not start with the multipart boundary")
+            }
+            Error::NoClosingBoundary => write!(f, "the body ends without the closing boundary"),
+            Error::TextAfterBoundary => write!(
+                f,
+                "a boundary line is followed by other text instead of a line break"
+            ),
+            Error::NoBlankLine(n) => {
+                write!(
+                    f,
+                    "the headers of part {n} are not followed by a blank line"
+                )
+            }
+            Error::NoBoundaryAfter(n) => write!(
+                f,
+                "part {n} is not followed by a boundary: the closing boundary is missing"
+            ),
+            Error::MalformedHeader(n, e) => {
+                // multer says "failed to read headers"; httparse's reason
+                // ("invalid header name", "too many headers") is its source.
+                let reason = std::error::Error::source(e).map_or(e.to_string(), |s| s.to_string());
+                write!(
+                    f,
+                    "part {n} has a header line that cannot be read ({reason}): \
+                     each must be `Name: value`, with no header line without ':' \
+                     and no folded header line, which multipart/form-data does not allow"
+                )
+            }
+            Error::NotUtf8(n) => write!(f, "the headers of part {n} are not UTF-8 text"),
+            Error::NoDisposition(n) => write!(f, "part {n} has no Content-Disposition header"),
+            Error::NotFormData { part, kind } => write!(
+                f,
+                "part {part} has Content-Disposition {kind:?} instead of \"form-data\""
+            ),
+            Error::BadDisposition(n, e) => {
+                write!(f, "part {n} has a malformed Content-Disposition: {e}")
+            }
+            Error::Twice { part, key } => {
+                write!(f, "part {part} has {key} twice in its Content-Disposition")
+            }
+            Error::NoName(n) => write!(f, "part {n} has no name in its Content-Disposition"),
+            Error::TooManyParts => write!(f, "the form has more than {MAX_PARTS} parts"),
+            Error::Other(e) => write!(f, "the multipart body cannot be read: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Why the parameters of a header value cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    /// Text where a `;` should start the next parameter (the rest).
+    NoSemicolon(String),
+    /// A parameter without a name (the rest).
+    NoName(String),
+    /// A parameter without `=value`.
+    NoValue(String),
+    /// A quoted value without its closing quote.
+    Unclosed(String),
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamError::NoSemicolon(rest) => write!(f, "expected ';' before {rest:?}"),
+            ParamError::NoName(rest) => write!(f, "a parameter has no name before {rest:?}"),
+            ParamError::NoValue(key) => write!(f, "parameter {key} has no value"),
+            ParamError::Unclosed(key) => write!(f, "the quoted value of {key} is not closed"),
+        }
+    }
 }
 
 /// The boundary of a `multipart/form-data` content type, such as
@@ -77,7 +215,7 @@ type Params<'a> = Vec<(&'a str, Cow<'a, str>)>;
 /// Splits a header value like `form-data; name="a"; filename=b` into its
 /// first item and its parameters, unquoting quoted strings. Parameter
 /// names are returned as sent (compare them case-insensitively).
-fn split_params(value: &str) -> Result<(&str, Params<'_>), String> {
+fn split_params(value: &str) -> Result<(&str, Params<'_>), ParamError> {
     let (first, mut rest) = match value.find(';') {
         Some(i) => (value[..i].trim(), &value[i..]),
         None => (value.trim(), ""),
@@ -90,7 +228,7 @@ fn split_params(value: &str) -> Result<(&str, Params<'_>), String> {
         }
         rest = rest
             .strip_prefix(';')
-            .ok_or_else(|| format!("expected ';' before {rest:?}"))?
+            .ok_or_else(|| ParamError::NoSemicolon(rest.to_owned()))?
             .trim_start();
         if rest.is_empty() {
             break;
@@ -100,17 +238,16 @@ fn split_params(value: &str) -> Result<(&str, Params<'_>), String> {
             .unwrap_or(rest.len());
         let key = &rest[..key_end];
         if key.is_empty() {
-            return Err(format!("a parameter has no name before {rest:?}"));
+            return Err(ParamError::NoName(rest.to_owned()));
         }
         rest = rest[key_end..].trim_start();
         rest = rest
             .strip_prefix('=')
-            .ok_or_else(|| format!("parameter {key} has no value"))?
+            .ok_or_else(|| ParamError::NoValue(key.to_owned()))?
             .trim_start();
         let value;
         if let Some(quoted) = rest.strip_prefix('"') {
-            let (v, after) = unquote(quoted)
-                .ok_or_else(|| format!("the quoted value of {key} is not closed"))?;
+            let (v, after) = unquote(quoted).ok_or_else(|| ParamError::Unclosed(key.to_owned()))?;
             value = v;
             rest = after;
         } else {
@@ -154,135 +291,138 @@ fn unquote(s: &str) -> Option<(Cow<'_, str>, &str)> {
     None
 }
 
-/// The first position at or after `from` where `needle` starts.
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut at = from;
-    while at + needle.len() <= haystack.len() {
-        let i = at + haystack[at..].iter().position(|&b| b == first)?;
-        if haystack[i..].starts_with(needle) {
-            return Some(i);
-        }
-        at = i + 1;
+/// Splits a `multipart/form-data` body into its parts, given the boundary
+/// from [`boundary`].
+///
+/// Refused, with an [`Error`] that says what is wrong: a body without the
+/// first or the closing boundary, a part whose headers cannot be read or
+/// have no `Content-Disposition: form-data` with a `name`, and a body of
+/// more than 64 parts.
+pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<Part>, Error> {
+    if boundary.is_empty() {
+        return Err(Error::EmptyBoundary);
     }
-    None
+    // The body in one piece, then a stream that never ends rather than
+    // one that does: multer then tells a body cut short (it waits for
+    // more, which `now` reports as `None`) from a malformed one (an error).
+    let body_stream = stream::iter([Ok::<_, Infallible>(body.to_vec())]).chain(stream::pending());
+    let mut multipart = multer::Multipart::new(body_stream, boundary);
+    let mut parts = Vec::new();
+    loop {
+        let number = parts.len() + 1;
+        let field = match now(multipart.next_field()) {
+            Some(Ok(Some(field))) => field,
+            Some(Ok(None)) => return Ok(parts),
+            Some(Err(e)) => return Err(refusal(number, e)),
+            None => return Err(cut_short(body, boundary, number)),
+        };
+        if number > MAX_PARTS {
+            return Err(Error::TooManyParts);
+        }
+        let (name, filename, content_type) = headers(number, field.headers())?;
+        let data = now(async move {
+            let mut field = field;
+            let mut data = Vec::new();
+            while let Some(chunk) = field.chunk().await? {
+                data.extend_from_slice(&chunk);
+            }
+            Ok::<_, multer::Error>(data)
+        });
+        let data = match data {
+            Some(Ok(data)) => data,
+            Some(Err(e)) => return Err(refusal(number, e)),
+            None => return Err(Error::NoBoundaryAfter(number)),
+        };
+        parts.push(Part {
+            name,
+            filename,
+            content_type,
+            data,
+        });
+    }
 }
 
-/// What follows a delimiter `--BOUNDARY` at `at`: `Ok(None)` for the
-/// closing delimiter, or `Ok(Some(start))` where `start` is the first byte
-/// of the next part, after optional spaces or tabs and CRLF.
-fn after_delimiter(body: &[u8], at: usize) -> Result<Option<usize>, String> {
-    let rest = &body[at..];
-    if rest.starts_with(b"--") {
-        return Ok(None);
+/// The output of `future` if it is ready at its first poll, else `None`.
+/// Multer reads the body from memory, so a future that is not ready waits
+/// for bytes past its end: polling again could never help.
+fn now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
     }
+}
+
+/// The error for what multer refuses while reading part `number`.
+fn refusal(number: usize, e: multer::Error) -> Error {
+    match e {
+        // The one mismatch multer reports as this error, as the body it
+        // reads never ends: text after a delimiter where a line break
+        // should be. (Every other use of it means an end of stream.)
+        multer::Error::IncompleteStream => Error::TextAfterBoundary,
+        multer::Error::ReadHeaderFailed(_)
+        | multer::Error::IncompleteHeaders
+        | multer::Error::DecodeHeaderName { .. }
+        | multer::Error::DecodeHeaderValue { .. } => Error::MalformedHeader(number, e),
+        e => Error::Other(e),
+    }
+}
+
+/// The error for a body that ends where multer waits for more, before
+/// part `number`'s data: before any delimiter line `--BOUNDARY`, within
+/// the last one (at most one byte after it and its padding, where multer
+/// needs two to tell the closing `--` from a line break), or in the
+/// headers after it.
+fn cut_short(body: &[u8], boundary: &str, number: usize) -> Error {
+    let needle = format!("--{boundary}").into_bytes();
+    let Some(at) = body.windows(needle.len()).rposition(|w| w == needle) else {
+        return Error::NoFirstBoundary;
+    };
+    let rest = &body[at + needle.len()..];
     let padding = rest
         .iter()
         .take_while(|&&b| b == b' ' || b == b'\t')
         .count();
-    if rest[padding..].starts_with(b"\r\n") {
-        Ok(Some(at + padding + 2))
-    } else if rest[padding..].is_empty() {
-        Err("the body ends without the closing boundary".to_string())
+    let rest = &rest[padding..];
+    if rest.len() <= 1 || rest == b"\r\n" {
+        Error::NoClosingBoundary
     } else {
-        Err("a boundary line is followed by other text instead of a line break".to_string())
+        Error::NoBlankLine(number)
     }
 }
 
-/// Splits a `multipart/form-data` body into its parts, given the boundary
-/// from [`boundary`]. The data of each part borrows from `body`.
-///
-/// Errors, in words, when the first or closing boundary is missing, a part
-/// has no blank line after its headers, no `Content-Disposition: form-data`
-/// with a `name`, or unreadable headers, or when there are more than 64
-/// parts.
-pub fn parse<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, String> {
-    if boundary.is_empty() {
-        return Err("the multipart boundary is empty".to_string());
-    }
-    let dash_boundary = format!("--{boundary}").into_bytes();
-    let delimiter = format!("\r\n--{boundary}").into_bytes();
-
-    // The first delimiter starts the body or a line after a preamble.
-    let first = if body.starts_with(&dash_boundary) {
-        0
-    } else {
-        find(body, &delimiter, 0)
-            .map(|i| i + 2)
-            .ok_or("the body does not start with the multipart boundary")?
+/// The name, file name and content type of part `number` from its headers.
+fn headers(
+    number: usize,
+    headers: &HeaderMap,
+) -> Result<(String, Option<String>, Option<String>), Error> {
+    let text = |value: &HeaderValue| {
+        std::str::from_utf8(value.as_bytes())
+            .map(str::to_owned)
+            .map_err(|_| Error::NotUtf8(number))
     };
-    let mut next = after_delimiter(body, first + dash_boundary.len())?;
-
-    let mut parts = Vec::new();
-    while let Some(start) = next {
-        let number = parts.len() + 1;
-        if number > MAX_PARTS {
-            return Err(format!("the form has more than {MAX_PARTS} parts"));
-        }
-        let end = find(body, &delimiter, start).ok_or_else(|| {
-            format!("part {number} is not followed by a boundary: the closing boundary is missing")
-        })?;
-        let (headers, data_start) = if body[start..end].starts_with(b"\r\n") {
-            (&body[start..start], start + 2)
-        } else {
-            let blank = find(&body[..end], b"\r\n\r\n", start).ok_or_else(|| {
-                format!("the headers of part {number} are not followed by a blank line")
-            })?;
-            (&body[start..blank], blank + 4)
-        };
-        parts.push(part(number, headers, &body[data_start..end])?);
-        next = after_delimiter(body, end + delimiter.len())?;
+    for value in headers.values() {
+        text(value)?;
     }
-    Ok(parts)
-}
-
-/// One part from its header block (lines without the final blank line).
-fn part<'a>(number: usize, headers: &[u8], data: &'a [u8]) -> Result<Part<'a>, String> {
-    let headers = std::str::from_utf8(headers)
-        .map_err(|_| format!("the headers of part {number} are not UTF-8 text"))?;
-    let mut disposition: Option<(String, Option<String>)> = None;
-    let mut content_type = None;
-    if headers.split("\r\n").any(|l| l.starts_with([' ', '\t'])) {
-        return Err(format!(
-            "part {number} has a folded header line, which multipart/form-data does not allow"
-        ));
-    }
-    for line in headers.split("\r\n").filter(|l| !l.is_empty()) {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("part {number} has a header line without ':': {line:?}"))?;
-        let name = name.trim();
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-disposition") {
-            if disposition.is_some() {
-                return Err(format!("part {number} has two Content-Disposition headers"));
-            }
-            disposition = Some(content_disposition(number, value)?);
-        } else if name.eq_ignore_ascii_case("content-type") {
-            if content_type.is_some() {
-                return Err(format!("part {number} has two Content-Type headers"));
-            }
-            content_type = Some(value.to_owned());
-        }
-    }
-    let (name, filename) =
-        disposition.ok_or_else(|| format!("part {number} has no Content-Disposition header"))?;
-    Ok(Part {
-        name,
-        filename,
-        content_type,
-        data,
-    })
+    let disposition = headers
+        .get(CONTENT_DISPOSITION)
+        .ok_or(Error::NoDisposition(number))?;
+    let (name, filename) = content_disposition(number, &text(disposition)?)?;
+    let content_type = headers.get(CONTENT_TYPE).map(text).transpose()?;
+    Ok((name, filename, content_type))
 }
 
 /// The `name` and `filename` of a `Content-Disposition: form-data` value.
-fn content_disposition(number: usize, value: &str) -> Result<(String, Option<String>), String> {
-    let (kind, params) = split_params(value)
-        .map_err(|e| format!("part {number} has a malformed Content-Disposition: {e}"))?;
+fn content_disposition(number: usize, value: &str) -> Result<(String, Option<String>), Error> {
+    let (kind, params) = split_params(value).map_err(|e| Error::BadDisposition(number, e))?;
     if !kind.eq_ignore_ascii_case("form-data") {
-        return Err(format!(
-            "part {number} has Content-Disposition {kind:?} instead of \"form-data\""
-        ));
+        return Err(Error::NotFormData {
+            part: number,
+            kind: kind.to_owned(),
+        });
     }
     let mut name = None;
     let mut filename = None;
@@ -295,14 +435,14 @@ fn content_disposition(number: usize, value: &str) -> Result<(String, Option<Str
             continue;
         };
         if slot.is_some() {
-            return Err(format!(
-                "part {number} has {key} twice in its Content-Disposition"
-            ));
+            return Err(Error::Twice {
+                part: number,
+                key: key.to_owned(),
+            });
         }
         *slot = Some(v.into_owned());
     }
-    let name =
-        name.ok_or_else(|| format!("part {number} has no name in its Content-Disposition"))?;
+    let name = name.ok_or(Error::NoName(number))?;
     Ok((name, filename))
 }
 
@@ -312,7 +452,7 @@ mod tests {
 
     use super::*;
 
-    fn one<'a>(body: &'a [u8], b: &str) -> Part<'a> {
+    fn one(body: &[u8], b: &str) -> Part {
         let mut parts = parse(body, b).unwrap();
         assert_eq!(parts.len(), 1);
         parts.remove(0)
@@ -472,6 +612,17 @@ mod tests {
     }
 
     #[test]
+    fn a_header_sent_twice_counts_once_the_last() {
+        // httparse and multer keep the last; the old parser refused this.
+        let p = one(
+            b"--b\r\nContent-Disposition: form-data; name=a\r\n\
+              Content-Disposition: form-data; name=z\r\n\r\nx\r\n--b--",
+            "b",
+        );
+        assert_eq!(p.name, "z");
+    }
+
+    #[test]
     fn preamble_epilogue_and_padding() {
         let body = b"This is a preamble.\r\n--b \t\r\n\
             Content-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\nepilogue --b\r\n";
@@ -479,7 +630,7 @@ mod tests {
     }
 
     fn err(body: &[u8]) -> String {
-        parse(body, "b").unwrap_err()
+        parse(body, "b").unwrap_err().to_string()
     }
 
     #[test]
@@ -535,8 +686,14 @@ mod tests {
         );
         assert!(err(b"--b\r\nnonsense\r\n\r\n\r\n--b--").contains("header line without ':'"));
         assert!(
+            err(b"--b\r\nContent-Disposition: form-data; name=\"\x01\"\r\n\r\n\r\n--b--")
+                .contains("part 1 has a header line that cannot be read")
+        );
+        assert!(err(b"--b\r\n").contains("ends without the closing boundary"));
+        assert!(
             parse(b"----", "")
                 .unwrap_err()
+                .to_string()
                 .contains("boundary is empty")
         );
     }
@@ -570,6 +727,7 @@ mod tests {
         assert!(
             parse(&encode(&too_many, "b"), "b")
                 .unwrap_err()
+                .to_string()
                 .contains("more than 64 parts")
         );
     }
@@ -582,17 +740,49 @@ mod tests {
         )
     }
 
+    /// Parse time of a 20 MB upload (a checksum file beside two fields), as
+    /// the admin's loader receives it. Run with
+    /// `cargo test --release --lib multipart::tests::twenty_mb -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn twenty_mb_upload_timing() {
+        let line = b"0123456789abcdef0123456789abcdef  linux-x86_64/de/firefox-120.0.tar.bz2\n";
+        let file: Vec<u8> = line.iter().copied().cycle().take(20 << 20).collect();
+        let mut body = b"--XY\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n\
+            --XY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"SHA256SUMS\"\r\n\
+            Content-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+        body.extend_from_slice(&file);
+        body.extend_from_slice(b"\r\n--XY--\r\n");
+        let runs = 20;
+        let start = std::time::Instant::now();
+        for _ in 0..runs {
+            let parts = parse(std::hint::black_box(&body), "XY").unwrap();
+            assert_eq!(parts[1].data.len(), file.len());
+        }
+        let each = start.elapsed() / runs;
+        let mb_s = body.len() as f64 / each.as_secs_f64() / 1e6;
+        println!("20 MB upload: {each:?} per parse, {mb_s:.0} MB/s");
+    }
+
     proptest! {
         #[test]
         fn round_trips(
             boundary in "[0-9A-Za-z'()+_,./:=?-]{1,40}",
             parts in proptest::collection::vec(
-                ("[^\r\n]{0,12}", proptest::option::of("[^\r\n]{0,12}"), data()),
+                // Header text: HTTP forbids control characters (tab aside).
+                (
+                    r"[^\x00-\x08\x0A-\x1F\x7F]{0,12}",
+                    proptest::option::of(r"[^\x00-\x08\x0A-\x1F\x7F]{0,12}"),
+                    data(),
+                ),
                 1..5,
             ),
         ) {
             let needle = format!("--{boundary}");
-            prop_assume!(parts.iter().all(|(_, _, d)| find(d, needle.as_bytes(), 0).is_none()));
+            prop_assume!(parts.iter().all(|(_, _, d)| {
+                !d.windows(needle.len()).any(|w| w == needle.as_bytes())
+            }));
             let body = encode(&parts, &boundary);
             let ct = format!("multipart/form-data; boundary=\"{boundary}\"");
             prop_assert_eq!(super::boundary(&ct), Some(boundary.as_str()));
@@ -601,7 +791,7 @@ mod tests {
             for (p, (name, filename, data)) in parsed.iter().zip(&parts) {
                 prop_assert_eq!(&p.name, name);
                 prop_assert_eq!(&p.filename, filename);
-                prop_assert_eq!(p.data, data.as_slice());
+                prop_assert_eq!(&p.data, data);
             }
         }
 
