@@ -86,7 +86,7 @@ impl Tally {
 struct UptakeRow<'a> {
     product: &'a Product,
     /// (os, percent), by os.
-    systems: Vec<(String, f64)>,
+    systems: Vec<(&'a str, f64)>,
     downloads: u64,
 }
 
@@ -150,13 +150,12 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
 
     // Uptake of the top products, from the live index (active products).
     let index = network.index();
-    let mut per_product: HashMap<String, Vec<(String, f64)>> = HashMap::new();
+    let mut per_product: HashMap<&str, Vec<(&str, f64)>> = HashMap::new();
     for u in index.uptake() {
-        let percent = u.percent();
         per_product
-            .entry(u.product)
+            .entry(&u.product)
             .or_default()
-            .push((u.os, percent));
+            .push((&u.os, u.percent()));
     }
     let unserved = per_product
         .values()
@@ -174,8 +173,8 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         .into_iter()
         .take(UPTAKE_ROWS)
         .map(|p| {
-            let mut systems = per_product.remove(&p.name).unwrap_or_default();
-            systems.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut systems = per_product.remove(p.name.as_str()).unwrap_or_default();
+            systems.sort_by(|a, b| a.0.cmp(b.0));
             UptakeRow {
                 product: p,
                 systems,

@@ -106,10 +106,10 @@ fn status(failed: Option<&Failed<'_>>) -> StatusCode {
 }
 
 /// Uptake of every (product, os) of the live index, by product name.
-fn uptake_by_product(index: &Index) -> HashMap<String, Vec<Uptake>> {
-    let mut out: HashMap<String, Vec<Uptake>> = HashMap::new();
+fn uptake_by_product(index: &Index) -> HashMap<&str, Vec<Uptake>> {
+    let mut out: HashMap<&str, Vec<Uptake>> = HashMap::new();
     for u in index.uptake() {
-        out.entry(u.product.clone()).or_default().push(u);
+        out.entry(&u.product).or_default().push(u.clone());
     }
     out
 }
@@ -146,7 +146,8 @@ fn languages_text(langs: &[String]) -> String {
 fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
-    let uptake = uptake_by_product(&network.index());
+    let index = network.index();
+    let uptake = uptake_by_product(&index);
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
         .store()
@@ -216,7 +217,7 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
             tbody {
                 @for p in &shown {
                     @let os = oses.get(&p.id).map_or(&[][..], Vec::as_slice);
-                    @let up = uptake.get(&p.name).map(|u| u.as_slice());
+                    @let up = uptake.get(p.name.as_str()).map(|u| u.as_slice());
                     tr {
                         td { a href=(product_url(&p.name)) { (p.name) } }
                         td { (flags(p)) }
@@ -356,8 +357,9 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
     let uptake: Vec<Uptake> = network
         .index()
         .uptake()
-        .into_iter()
+        .iter()
         .filter(|u| u.product == p.name)
+        .cloned()
         .collect();
     let today = crate::model::day_of(crate::model::now());
     let downloads = network

@@ -563,8 +563,8 @@ fn uptake(api: &Api, _: &Caller, form: &Form) -> Outcome {
         .sum();
     let live: HashMap<(String, String), u64> = index
         .uptake()
-        .into_iter()
-        .map(|u| ((u.product.to_lowercase(), u.os), u.available))
+        .iter()
+        .map(|u| ((u.product.to_lowercase(), u.os.clone()), u.available))
         .collect();
     let mut located: HashMap<ProductId, Vec<&str>> = HashMap::new();
     for l in &s.locations {

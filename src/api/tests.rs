@@ -829,7 +829,7 @@ fn location_modify_changes_the_path_at_once() {
         api.network
             .index()
             .uptake()
-            .into_iter()
+            .iter()
             .find(|u| u.product == "Firefox" && u.os == "win")
             .unwrap()
             .available

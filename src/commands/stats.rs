@@ -80,7 +80,7 @@ pub(super) fn uptake(net: &Network, args: &UptakeArgs) -> Result<String> {
     };
     let rows = index
         .uptake()
-        .into_iter()
+        .iter()
         .filter(|u| only.as_ref().is_none_or(|p| *p == u.product))
         .map(|u| {
             vec![

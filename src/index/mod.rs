@@ -268,6 +268,9 @@ pub struct Index {
     /// IP address → country.
     geo: Arc<GeoDb>,
     stats: IndexStats,
+    /// [`Index::uptake`], worked out on first use: pages ask for it on
+    /// every view, and it only changes with the index.
+    uptake: std::sync::OnceLock<Vec<Uptake>>,
 }
 
 impl Index {
@@ -458,30 +461,40 @@ impl Index {
     /// Uptake of every (product, os): the rating of the mirrors that can
     /// serve it now against the rating of all active mirrors (SPEC §7).
     /// For ssl-only products only https mirrors can serve.
-    pub fn uptake(&self) -> Vec<Uptake> {
-        let total: u64 = self
-            .mirrors
-            .iter()
-            .filter(|m| m.active)
-            .map(|m| u64::from(m.rating))
-            .sum();
-        let mut out = Vec::new();
-        for p in &self.products {
-            for (os, loc) in p.oses.iter() {
-                let available = self.locations[*loc as usize]
-                    .candidates(false)
-                    .iter()
-                    .map(|(m, _)| u64::from(self.mirrors[m as usize].rating))
-                    .sum();
-                out.push(Uptake {
-                    product: p.name.to_string(),
-                    os: os.to_string(),
-                    available,
-                    total,
-                });
+    pub fn uptake(&self) -> &[Uptake] {
+        self.uptake.get_or_init(|| {
+            let total: u64 = self
+                .mirrors
+                .iter()
+                .filter(|m| m.active)
+                .map(|m| u64::from(m.rating))
+                .sum();
+            // Locations served by the same mirrors share a candidate table:
+            // its rating is summed once.
+            let mut per_table: HashMap<*const Candidates, u64> = HashMap::new();
+            let mut out = Vec::new();
+            for p in &self.products {
+                for (os, loc) in p.oses.iter() {
+                    let table = self.locations[*loc as usize].candidates(false);
+                    let available =
+                        *per_table
+                            .entry(std::ptr::from_ref(table))
+                            .or_insert_with(|| {
+                                table
+                                    .iter()
+                                    .map(|(m, _)| u64::from(self.mirrors[m as usize].rating))
+                                    .sum()
+                            });
+                    out.push(Uptake {
+                        product: p.name.to_string(),
+                        os: os.to_string(),
+                        available,
+                        total,
+                    });
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     /// How many locations each mirror receives downloads for now (active
