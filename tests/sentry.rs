@@ -822,7 +822,12 @@ fn a_wrong_smtp_password_names_the_settings_to_check() {
     let (env, ca_file) = mail_over_tls(&smtp, "starttls", &ca);
     let out = mail_test_trusting(&env, &ca_file, "wrong horse");
     assert_eq!(out.code, 1, "{out:?}");
-    for words in ["535", "refused the login", "mail.user", "BOUNCER_SMTP_PASSWORD"] {
+    for words in [
+        "535",
+        "refused the login",
+        "mail.user",
+        "BOUNCER_SMTP_PASSWORD",
+    ] {
         assert!(out.stderr.contains(words), "{words:?} in {out:?}");
     }
     assert_no_mail(&smtp);

@@ -174,7 +174,8 @@ impl Conn {
     fn upgrade(self, config: &Arc<ServerConfig>) -> std::io::Result<Conn> {
         match self {
             Conn::Plain(tcp) => {
-                let server = ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
+                let server =
+                    ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
                 Ok(Conn::Tls(Box::new(StreamOwned::new(server, tcp))))
             }
             Conn::Tls(_) => Err(std::io::Error::other("TLS twice")),
@@ -253,7 +254,9 @@ fn sasl(
             // authzid NUL authcid NUL password
             let mut parts = text.split('\0');
             let (_authzid, user, password) = (parts.next(), parts.next(), parts.next());
-            Ok(user.zip(password).map(|(u, p)| (u.to_string(), p.to_string())))
+            Ok(user
+                .zip(password)
+                .map(|(u, p)| (u.to_string(), p.to_string())))
         }
         "LOGIN" => {
             let user = answer(initial, "VXNlcm5hbWU6")?; // "Username:"
@@ -337,8 +340,7 @@ fn session(stream: TcpStream, setup: &Setup, received: &Sender<Mail>) -> std::io
                 }
                 let mut words = line.split_whitespace().skip(1);
                 let mechanism = words.next().unwrap_or("").to_ascii_uppercase();
-                let Some(&mechanism) = expected.mechanisms.iter().find(|m| **m == mechanism)
-                else {
+                let Some(&mechanism) = expected.mechanisms.iter().find(|m| **m == mechanism) else {
                     reply(&mut input, "504 5.5.4 mechanism not supported")?;
                     continue;
                 };
@@ -349,9 +351,7 @@ fn session(stream: TcpStream, setup: &Setup, received: &Sender<Mail>) -> std::io
                         login = Some((user, mechanism));
                         reply(&mut input, "235 2.7.0 Authentication successful")?;
                     }
-                    Some(_) => {
-                        reply(&mut input, "535 5.7.8 Authentication credentials invalid")?
-                    }
+                    Some(_) => reply(&mut input, "535 5.7.8 Authentication credentials invalid")?,
                     None => reply(&mut input, "501 5.5.2 cannot decode the response")?,
                 }
             }
