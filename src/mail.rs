@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{CertificateStore, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 
 use crate::error::{Error, Result};
@@ -126,13 +127,28 @@ impl MailConfig {
         }))
     }
 
+    /// TLS towards `host`, trusting what sentry trusts: the platform's
+    /// store (`SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), so a relay
+    /// with a private CA works; Mozilla's roots when the platform has none.
+    fn tls_parameters(&self) -> std::result::Result<TlsParameters, String> {
+        let store = if rustls_native_certs::load_native_certs().certs.is_empty() {
+            CertificateStore::WebpkiRoots
+        } else {
+            CertificateStore::Default
+        };
+        TlsParameters::builder(self.host.clone())
+            .certificate_store(store)
+            .build_rustls()
+            .map_err(|e| e.to_string())
+    }
+
     fn transport(&self) -> std::result::Result<SmtpTransport, String> {
+        // `builder_dangerous` only means "no TLS yet": it is added here.
+        let builder = SmtpTransport::builder_dangerous(&self.host);
         let builder = match self.tls {
-            TlsMode::None => SmtpTransport::builder_dangerous(&self.host),
-            TlsMode::StartTls => {
-                SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?
-            }
-            TlsMode::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
+            TlsMode::None => builder,
+            TlsMode::StartTls => builder.tls(Tls::Required(self.tls_parameters()?)),
+            TlsMode::Tls => builder.tls(Tls::Wrapper(self.tls_parameters()?)),
         };
         let mut builder = builder
             .port(self.port)

@@ -6,13 +6,15 @@
 //! released when the test ends.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::mirror::{Behaviour, Files, Mirror, UNRESOLVABLE};
 use crate::common::net::{self, Net, expand};
-use crate::common::smtp::{Mail, Smtp};
+use crate::common::smtp::{Login, Mail, Security, Smtp};
+use crate::common::tls::Ca;
 use crate::common::{Env, Server, sha256_hex, table};
 
 const PRODUCT: &str = "fx";
@@ -717,6 +719,140 @@ fn a_run_whose_mail_fails_warns_with_advice() {
         "{warning}"
     );
     assert!(net.health()["alpha"].starts_with("down: "));
+}
+
+/// The login bouncer uses with the TLS test servers.
+const SMTP_USER: &str = "bouncer@b.example";
+const SMTP_PASSWORD: &str = "correct horse";
+
+/// A fresh database whose mail goes to `smtp` secured as `tls` (`starttls`
+/// or `tls`), logging in as [`SMTP_USER`]; and the PEM file of `trusted`
+/// (the CA the binary is told to trust) written beside it.
+fn mail_over_tls(smtp: &Smtp, tls: &str, trusted: &Ca) -> (Env, PathBuf) {
+    let env = Env::new();
+    let ca_file = env
+        .db
+        .parent()
+        .expect("the database's directory")
+        .join("trusted-ca.pem");
+    std::fs::write(&ca_file, &trusted.pem).expect("write the CA's PEM");
+    let port = smtp.port.to_string();
+    env.ok(&[
+        "mail",
+        "set",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        tls,
+        "--user",
+        SMTP_USER,
+        "--from",
+        "a@b.example",
+        "--to",
+        "ops@b.example",
+    ]);
+    (env, ca_file)
+}
+
+/// `bouncer mail test` trusting only the CAs in `ca_file` (`SSL_CERT_FILE`
+/// on the child, `SSL_CERT_DIR` removed), with `password` in
+/// `BOUNCER_SMTP_PASSWORD`.
+fn mail_test_trusting(env: &Env, ca_file: &Path, password: &str) -> crate::common::Out {
+    env.run_env(
+        &["mail", "test"],
+        &[
+            ("SSL_CERT_FILE", Some(ca_file.as_os_str())),
+            ("SSL_CERT_DIR", None),
+            ("BOUNCER_SMTP_PASSWORD", Some(OsStr::new(password))),
+        ],
+    )
+}
+
+/// Submission on a server that offers AUTH only after STARTTLS: the
+/// binary upgrades, logs in with `mail.user` and `BOUNCER_SMTP_PASSWORD`,
+/// and the message arrives.
+#[test]
+fn mail_over_starttls_logs_in_and_is_delivered() {
+    let ca = Ca::new("Bouncer test mail CA");
+    let smtp = Smtp::start_with(
+        Security::StartTls(ca.server_config()),
+        Some(Login::new(SMTP_USER, SMTP_PASSWORD)),
+    );
+    let (env, ca_file) = mail_over_tls(&smtp, "starttls", &ca);
+    let out = mail_test_trusting(&env, &ca_file, SMTP_PASSWORD);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.stdout, "sent a test message to ops@b.example\n");
+    let mail = smtp.next();
+    assert!(mail.tls, "{mail:#?}");
+    assert_eq!(mail.login, Some((SMTP_USER.to_string(), "PLAIN")));
+    assert_eq!(mail.to, vec!["ops@b.example"]);
+    assert_eq!(mail.subject(), "[bouncer] test message");
+    assert_no_mail(&smtp);
+}
+
+/// SMTPS (TLS from the first byte) on a server that only takes AUTH LOGIN.
+#[test]
+fn mail_over_implicit_tls_logs_in_and_is_delivered() {
+    let ca = Ca::new("Bouncer test mail CA");
+    let login = Login {
+        mechanisms: vec!["LOGIN"],
+        ..Login::new(SMTP_USER, SMTP_PASSWORD)
+    };
+    let smtp = Smtp::start_with(Security::Tls(ca.server_config()), Some(login));
+    let (env, ca_file) = mail_over_tls(&smtp, "tls", &ca);
+    let out = mail_test_trusting(&env, &ca_file, SMTP_PASSWORD);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mail = smtp.next();
+    assert!(mail.tls, "{mail:#?}");
+    assert_eq!(mail.login, Some((SMTP_USER.to_string(), "LOGIN")));
+    assert!(mail.data.contains("Mail works."), "{mail:#?}");
+    assert_no_mail(&smtp);
+}
+
+/// A refused login (535) tells the operator which two settings to check.
+#[test]
+fn a_wrong_smtp_password_names_the_settings_to_check() {
+    let ca = Ca::new("Bouncer test mail CA");
+    let smtp = Smtp::start_with(
+        Security::StartTls(ca.server_config()),
+        Some(Login::new(SMTP_USER, SMTP_PASSWORD)),
+    );
+    let (env, ca_file) = mail_over_tls(&smtp, "starttls", &ca);
+    let out = mail_test_trusting(&env, &ca_file, "wrong horse");
+    assert_eq!(out.code, 1, "{out:?}");
+    for words in [
+        "535",
+        "refused the login",
+        "mail.user",
+        "BOUNCER_SMTP_PASSWORD",
+    ] {
+        assert!(out.stderr.contains(words), "{words:?} in {out:?}");
+    }
+    assert_no_mail(&smtp);
+}
+
+/// A server whose certificate comes from a CA the binary does not trust
+/// gets nothing, in either TLS mode, and the operator is told TLS failed
+/// on the certificate.
+#[test]
+fn an_smtp_server_with_an_untrusted_certificate_is_refused() {
+    let ca = Ca::new("Bouncer test mail CA");
+    let stranger = Ca::new("Some other CA");
+    for (tls, security) in [
+        ("starttls", Security::StartTls(ca.server_config())),
+        ("tls", Security::Tls(ca.server_config())),
+    ] {
+        let smtp = Smtp::start_with(security, Some(Login::new(SMTP_USER, SMTP_PASSWORD)));
+        let (env, stranger_file) = mail_over_tls(&smtp, tls, &stranger);
+        let out = mail_test_trusting(&env, &stranger_file, SMTP_PASSWORD);
+        assert_eq!(out.code, 1, "{tls}: {out:?}");
+        for words in ["certificate", "TLS failed"] {
+            assert!(out.stderr.contains(words), "{tls}: {words:?} in {out:?}");
+        }
+        assert_no_mail(&smtp);
+    }
 }
 
 #[test]

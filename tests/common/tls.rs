@@ -49,6 +49,20 @@ impl Ca {
         }
     }
 
+    /// A rustls server configuration presenting a fresh certificate from
+    /// this CA for 127.0.0.1 and localhost.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        let (cert, key) = self.server_cert();
+        let config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .expect("server TLS configuration");
+        Arc::new(config)
+    }
+
     /// A server certificate for 127.0.0.1 and localhost, and its key.
     fn server_cert(&self) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
         let mut params =
@@ -94,15 +108,7 @@ pub struct TlsMirror {
 impl TlsMirror {
     /// Starts a mirror serving `files` with a certificate from `ca`.
     pub fn start(files: &Files, ca: &Ca) -> TlsMirror {
-        let (cert, key) = ca.server_cert();
-        let config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("TLS versions")
-                .with_no_client_auth()
-                .with_single_cert(vec![cert], key)
-                .expect("server TLS configuration");
-        let config = Arc::new(config);
+        let config = ca.server_config();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the TLS mirror");
         let addr = listener.local_addr().expect("TLS mirror address");
         let seen = Arc::new(Mutex::new(Seen::default()));
