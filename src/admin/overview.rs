@@ -125,7 +125,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let now = crate::model::now();
     let today = crate::model::day_of(now);
     let first = today.saturating_sub(TREND_DAYS - 1);
-    let counts = store.counts(first, today)?;
+    let counts = store.product_counts(first, today)?;
     let runs = store.sentry_runs(RECENT)?;
     let events = store.events(RECENT)?;
 

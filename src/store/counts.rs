@@ -96,6 +96,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The downloads per product and day of the days `from..=to` (the
+    /// other breakdowns of [`Counts`] left empty): what the overview shows,
+    /// without reading the far larger per-location counts.
+    pub fn product_counts(&self, from: u32, to: u32) -> Result<Counts> {
+        let mut c = Counts::default();
+        if from <= to {
+            read_product_counts(&self.db.begin_read()?, from, to, &mut c)?;
+        }
+        Ok(c)
+    }
+
     /// Every download count of the days `from..=to`, read in one
     /// transaction so the breakdowns agree with each other.
     pub fn counts(&self, from: u32, to: u32) -> Result<Counts> {
@@ -104,19 +115,7 @@ impl Store {
             return Ok(c);
         }
         let txn = self.db.begin_read()?;
-        for row in txn
-            .open_table(COUNT_PRODUCT)?
-            .range((from, 0)..=(to, u64::MAX))?
-        {
-            let (k, v) = row?;
-            let ((day, product), n) = (k.value(), v.value());
-            *c.by_day.entry(day).or_default() += n;
-            *c.by_product_day
-                .entry((ProductId(product), day))
-                .or_default() += n;
-            *c.by_product.entry(ProductId(product)).or_default() += n;
-            c.total += n;
-        }
+        read_product_counts(&txn, from, to, &mut c)?;
         for row in txn
             .open_table(COUNT_MIRROR)?
             .range((from, 0)..=(to, u64::MAX))?
@@ -148,6 +147,30 @@ impl Store {
         }
         Ok(c)
     }
+}
+
+/// Adds the per-product counts of the days `from..=to` to `c`: by day,
+/// by product and day, by product, and the total.
+fn read_product_counts(
+    txn: &redb::ReadTransaction,
+    from: u32,
+    to: u32,
+    c: &mut Counts,
+) -> Result<()> {
+    for row in txn
+        .open_table(COUNT_PRODUCT)?
+        .range((from, 0)..=(to, u64::MAX))?
+    {
+        let (k, v) = row?;
+        let ((day, product), n) = (k.value(), v.value());
+        *c.by_day.entry(day).or_default() += n;
+        *c.by_product_day
+            .entry((ProductId(product), day))
+            .or_default() += n;
+        *c.by_product.entry(ProductId(product)).or_default() += n;
+        c.total += n;
+    }
+    Ok(())
 }
 
 /// Adds `batch` to the counts in `txn`.
@@ -254,6 +277,19 @@ mod tests {
         store.add_counts(&day(12, 7, 7)).unwrap();
 
         let c = store.counts(10, 11).unwrap();
+        // The overview's lighter read agrees on what it reads.
+        let products = store.product_counts(10, 11).unwrap();
+        assert_eq!(
+            (
+                &products.by_day,
+                &products.by_product_day,
+                &products.by_product,
+                products.total
+            ),
+            (&c.by_day, &c.by_product_day, &c.by_product, c.total)
+        );
+        assert!(products.by_location.is_empty() && products.by_mirror.is_empty());
+        assert_eq!(store.product_counts(12, 11).unwrap().total, 0);
         assert_eq!(c.by_day, BTreeMap::from([(10, 4), (11, 8)]));
         assert_eq!(
             c.by_product_day,
