@@ -144,10 +144,9 @@ pub fn country(code: &str) -> Result<String, Error> {
 }
 
 /// Longest location path template or file path, in bytes as stored
-/// (percent-encoded): the longest path `/files/…` considers
-/// ([`crate::index::MAX_FILE_PATH`]), and a sane size for the `Location`
-/// header of a redirect.
-pub const MAX_PATH_LEN: usize = crate::index::MAX_FILE_PATH;
+/// (percent-encoded): the longest path `/files/…` considers, and a sane
+/// size for the `Location` header of a redirect.
+pub const MAX_PATH_LEN: usize = 1024;
 
 /// What is wrong with a location or file path ([`check_path`]).
 #[derive(Clone, Debug, PartialEq, Eq)]

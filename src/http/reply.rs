@@ -117,11 +117,17 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
+/// The public pages' Content-Security-Policy. `form-action` allows any
+/// http(s) origin because the download form is redirected by the bounce to
+/// a mirror, and browsers apply `form-action` to every redirect after a
+/// submission; the pages hold nothing secret, and scripts stay `'self'`.
+pub const PUBLIC_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+
 /// Sets the security headers of an answer. Every answer of every listener
 /// passes here after routing, so a new page cannot forget them: any reply
 /// with a body type gets `X-Content-Type-Options: nosniff`, and an HTML one
 /// (the download pages, `?mirrorlist`, the 404 and 503 pages, …) a
-/// Content-Security-Policy (the public pages' [`crate::public::CSP`]),
+/// Content-Security-Policy (the public pages' [`PUBLIC_CSP`]),
 /// framing refused and referrers kept to the origin on other sites. What a
 /// page set itself stays: the admin's stricter policy, `Referrer-Policy:
 /// same-origin` and `no-store`, a sentry report's own policy and framing.
@@ -139,7 +145,7 @@ pub fn secure(reply: &mut Reply) {
     if html {
         headers
             .entry(CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static(crate::public::CSP));
+            .or_insert(HeaderValue::from_static(PUBLIC_CSP));
         headers
             .entry(X_FRAME_OPTIONS)
             .or_insert(HeaderValue::from_static("DENY"));

@@ -26,8 +26,9 @@ use crate::store::Snapshot;
 
 const NONE: u32 = u32::MAX;
 
-/// Longest path `/files/…` considers (longer ones are 404 at once).
-pub const MAX_FILE_PATH: usize = 1024;
+/// Longest path `/files/…` considers (longer ones are 404 at once): the
+/// longest a stored path may be.
+pub const MAX_FILE_PATH: usize = crate::validate::MAX_PATH_LEN;
 
 /// A mirror as the redirect path needs it.
 #[derive(Debug)]

@@ -218,11 +218,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The public pages' Content-Security-Policy. `form-action` allows any
-/// http(s) origin because the download form is redirected by the bounce to
-/// a mirror, and browsers apply `form-action` to every redirect after a
-/// submission; the pages hold nothing secret, and scripts stay `'self'`.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+/// The public pages' Content-Security-Policy (see [`crate::http::reply::PUBLIC_CSP`]).
+pub use crate::http::reply::PUBLIC_CSP as CSP;
 
 /// Answers a public request. Blocking: call it off the async workers.
 pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
