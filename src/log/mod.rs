@@ -2,7 +2,7 @@
 //! (`tracing::info!(user = name, client = %client, "admin login")`), and
 //! written one line per event on stderr, in logfmt by default,
 //! `ts=2026-11-26T04:55:01Z level=info msg="admin login" user=ann client=10.0.0.7`,
-//! or as JSON objects for log shippers ([`format`]).
+//! or as JSON objects for log shippers ([`mod@format`]).
 //!
 //! What is written comes from `serve --log-level`, else the environment
 //! variable `BOUNCER_LOG`, else info: a level (error, warn, info, debug),
@@ -250,7 +250,7 @@ pub fn init_from_env() {
     settings.install();
 }
 
-/// A key and its value, for [`line`].
+/// A key and its value, for [`line()`].
 pub type Field<'a> = (&'a str, &'a dyn Display);
 
 /// One event as a logfmt line (without the newline): `ts`, `level` and
