@@ -109,7 +109,7 @@ pub async fn serve_network(
     let control = match crate::control::listen(ctx) {
         Ok(socket) => Some(socket),
         Err(e) => {
-            crate::log::warn("other commands cannot reach this server", &[("error", &e)]);
+            tracing::warn!(error = %e, "other commands cannot reach this server");
             None
         }
     };
@@ -231,7 +231,7 @@ fn access_log(
 
 /// `bouncer serve`.
 pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
-    crate::log::init(args.log_level.as_deref())?;
+    crate::log::init(args.log_level.as_deref(), args.log_format.as_deref())?;
     let config = crate::config::Config::from_cli(args)?;
     let network = Arc::new(
         crate::network::Network::open(db, true).map_err(|e| match e {
@@ -247,13 +247,11 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
     if let Some(file) = &config.geoip_file {
         network.use_geoip_file(file)?;
         let (v4, v6) = network.index().geo().len();
-        crate::log::info(
-            "GeoIP data read",
-            &[
-                ("file", &file.display()),
-                ("ipv4_ranges", &v4),
-                ("ipv6_ranges", &v6),
-            ],
+        tracing::info!(
+            file = %file.display(),
+            ipv4_ranges = v4,
+            ipv6_ranges = v6,
+            "GeoIP data read"
         );
     }
     let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));

@@ -139,9 +139,12 @@ pub struct Serve {
     /// let `?ip=ADDR` choose the client address (testing only: anyone can pick their region)
     #[argh(switch)]
     pub allow_ip_override: bool,
-    /// log level: error, warn, info or debug (default: $BOUNCER_LOG, else info)
+    /// log level: error, warn, info or debug, optionally per module as in info,bouncer::sentry=debug (default: $BOUNCER_LOG, else info)
     #[argh(option)]
     pub log_level: Option<String>,
+    /// log format: logfmt or json (default: $BOUNCER_LOG_FORMAT, else logfmt)
+    #[argh(option)]
+    pub log_format: Option<String>,
     /// write an access log (one line per request) to this file; SIGHUP reopens it
     #[argh(option)]
     pub access_log: Option<String>,

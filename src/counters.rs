@@ -329,9 +329,10 @@ fn aggregate(
                     stats.flushes.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    crate::log::error(
-                        "cannot write download counts; they are kept and retried",
-                        &[("day", &day), ("error", &e)],
+                    tracing::error!(
+                        day = %day,
+                        error = %e,
+                        "cannot write download counts; they are kept and retried"
                     );
                     stats.failed_flushes.fetch_add(1, Ordering::Relaxed);
                     return;

@@ -190,6 +190,7 @@ fn temporary_dir() -> Result<PathBuf> {
 
 /// Builds the demo network and serves it until ctrl-c or SIGTERM.
 pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
+    crate::log::init_from_env();
     // Dropped last: the directory goes once nothing uses it.
     let place = Place::new(db)?;
     let network = Arc::new(Network::open(&place.db, true)?);

@@ -549,7 +549,7 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
     match network.store().sentry_runs(RUNS) {
         Ok(runs) => sentry_runs(&mut e, &runs),
         Err(err) => {
-            crate::log::warn("metrics: cannot read sentry's runs", &[("error", &err)]);
+            tracing::warn!(error = %err, "metrics: cannot read sentry's runs");
         }
     }
 

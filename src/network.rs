@@ -75,7 +75,7 @@ impl Network {
                 Ok(Some(db)) => network.lock_geo().db = Arc::new(db),
                 Ok(None) => {}
                 // Redirects still work without countries; say what to do.
-                Err(e) => crate::log::warn("GeoIP is off", &[("error", &e)]),
+                Err(e) => tracing::warn!(error = %e, "GeoIP is off"),
             }
             network.republish()?;
         }

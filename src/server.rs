@@ -340,7 +340,7 @@ pub async fn run(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: back off briefly.
-                    crate::log::error("accept failed", &[("error", &e)]);
+                    tracing::error!(error = %e, "accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
@@ -426,9 +426,9 @@ pub async fn run(
         .await
         .is_err()
     {
-        crate::log::warn(
-            "some connections did not finish in time; closing them",
-            &[("grace", &format_args!("{grace:?}"))],
+        tracing::warn!(
+            grace = ?grace,
+            "some connections did not finish in time; closing them"
         );
     }
 }

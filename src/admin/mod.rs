@@ -242,7 +242,7 @@ impl Ctx<'_> {
             .name("admin-check".into())
             .spawn(move || {
                 if let Err(e) = sentry.run(mode, mirror.as_deref()) {
-                    crate::log::error("a check started from the admin failed", &[("error", &e)]);
+                    tracing::error!(error = %e, "a check started from the admin failed");
                 }
                 lock(&checking).remove(&key);
             })
@@ -535,14 +535,11 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         .map_or(auth::dummy_hash(), |u| u.password_hash.as_str());
     let verified = auth::verify_password(password, hash);
     let Some(user) = user.filter(|_| verified) else {
-        crate::log::warn(
-            "admin login failed",
-            &[("user", &name), ("client", &client)],
-        );
+        tracing::warn!(user = name, client = %client, "admin login failed");
         return wrong(StatusCode::UNAUTHORIZED);
     };
     admin.throttle.succeeded(name, &client, now);
-    crate::log::info("admin login", &[("user", &name), ("client", &client)]);
+    tracing::info!(user = name, client = %client, "admin login");
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
     if let Some(old) = session::cookie(req.headers, session_cookie) {

@@ -217,7 +217,7 @@ impl Failure {
                 Failure::numbered(104, e.to_string())
             }
             e => {
-                crate::log::error("an API request failed", &[("error", &e)]);
+                tracing::error!(error = %e, "an API request failed");
                 Failure::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the server could not read or write its database; the server log says why",
@@ -490,10 +490,7 @@ pub fn check_credentials(
             Err(wait) => Err(too_many_failure(wait, "for this user")),
         },
         Err(Denied::Wrong) => {
-            crate::log::warn(
-                "API authentication failed",
-                &[("user", &name), ("client", &client)],
-            );
+            tracing::warn!(user = %name, client = %client, "API authentication failed");
             // A failed check is unauthenticated traffic: it spends the
             // address's tokens too.
             if let Err(wait) = limits.anonymous(peer) {

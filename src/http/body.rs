@@ -68,7 +68,7 @@ pub async fn off_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Reply> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
-        crate::log::error(failure.log, &[("error", &e)]);
+        tracing::error!(error = %e, "{}", failure.log);
         text(StatusCode::INTERNAL_SERVER_ERROR, failure.reply.into())
     })
 }

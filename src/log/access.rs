@@ -386,17 +386,15 @@ impl Writer {
         match result {
             Ok(()) if self.failing => {
                 self.failing = false;
-                crate::log::info(
-                    "the access log is written again",
-                    &[("file", &self.path.display())],
-                );
+                tracing::info!(file = %self.path.display(), "the access log is written again");
             }
             Ok(()) => {}
             Err(e) if !self.failing => {
                 self.failing = true;
-                crate::log::error(
-                    "cannot write the access log; lines are lost until it works again",
-                    &[("file", &self.path.display()), ("error", &e)],
+                tracing::error!(
+                    file = %self.path.display(),
+                    error = %e,
+                    "cannot write the access log; lines are lost until it works again"
                 );
             }
             Err(_) => {}
@@ -408,11 +406,11 @@ impl Writer {
         match append(&self.path) {
             Ok(file) => {
                 self.file = std::io::BufWriter::with_capacity(64 * 1024, file);
-                crate::log::info("access log reopened", &[("file", &self.path.display())]);
+                tracing::info!(file = %self.path.display(), "access log reopened");
             }
-            Err(e) => crate::log::error(
-                "cannot reopen the access log; still writing to the old file",
-                &[("error", &e)],
+            Err(e) => tracing::error!(
+                error = %e,
+                "cannot reopen the access log; still writing to the old file"
             ),
         }
     }

@@ -1,17 +1,29 @@
-//! Structured event logs: one line per event on stderr in logfmt,
-//! `ts=2026-11-26T04:55:01Z level=info msg="admin login" user=ann client=10.0.0.7`.
-//! The level (error, warn, info, debug) comes from `serve --log-level`, else
-//! the environment variable `BOUNCER_LOG`, else info. The request log is
-//! [`access`]; the few lines scripts parse (`bouncer: listening on …`) are
-//! printed as they always were, not through here.
+//! Structured event logs: events are emitted with `tracing`'s macros
+//! (`tracing::info!(user = name, client = %client, "admin login")`), and
+//! written one line per event on stderr, in logfmt by default,
+//! `ts=2026-11-26T04:55:01Z level=info msg="admin login" user=ann client=10.0.0.7`,
+//! or as JSON objects for log shippers ([`mod@format`]).
+//!
+//! What is written comes from `serve --log-level`, else the environment
+//! variable `BOUNCER_LOG`, else info: a level (error, warn, info, debug),
+//! optionally per module (`info,bouncer::sentry=debug`; an event's module
+//! path is its target). The format comes from `serve --log-format`, else
+//! `BOUNCER_LOG_FORMAT`, else logfmt. The request log is [`access`]; the
+//! few lines scripts parse (`bouncer: listening on …`) are printed as
+//! they always were, not through here.
 
 pub mod access;
+pub mod format;
 
 use std::fmt::{Display, Write as _};
-use std::io::Write as _;
-use std::sync::atomic::{AtomicU8, Ordering};
+
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::error::{Error, Result};
+
+pub use format::{Format, Lines};
 
 /// How much is logged: each level includes those before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,104 +60,198 @@ impl Level {
         }
     }
 
-    fn from_u8(n: u8) -> Option<Level> {
-        match n {
-            1 => Some(Level::Error),
-            2 => Some(Level::Warn),
-            3 => Some(Level::Info),
-            4 => Some(Level::Debug),
-            _ => None,
+    /// The level of a `tracing` event. Trace counts as debug: no filter
+    /// here lets trace through, but a line must name a level we know.
+    pub fn of(level: &tracing::Level) -> Level {
+        match *level {
+            tracing::Level::ERROR => Level::Error,
+            tracing::Level::WARN => Level::Warn,
+            tracing::Level::INFO => Level::Info,
+            _ => Level::Debug,
+        }
+    }
+
+    /// The `tracing` filter that lets this level and those before it
+    /// through.
+    fn filter(self) -> LevelFilter {
+        match self {
+            Level::Error => LevelFilter::ERROR,
+            Level::Warn => LevelFilter::WARN,
+            Level::Info => LevelFilter::INFO,
+            Level::Debug => LevelFilter::DEBUG,
         }
     }
 }
 
-/// The environment variable that sets the level when no flag does.
+/// The environment variable that sets the levels when no flag does.
 pub const ENV: &str = "BOUNCER_LOG";
 
-/// The level in force; 0 until set or first read.
-static LEVEL: AtomicU8 = AtomicU8::new(0);
+/// The environment variable that sets the format when no flag does.
+pub const FORMAT_ENV: &str = "BOUNCER_LOG_FORMAT";
 
-/// Sets the level from `flag` (`serve --log-level`), else from
-/// [`ENV`], else info. A value that is no level is an error that names
-/// the choices.
-pub fn init(flag: Option<&str>) -> Result<Level> {
-    let (what, value) = match flag {
-        Some(v) => ("--log-level", Some(v.to_string())),
+/// What is logged and how: validated from a flag or the environment in
+/// one step ([`Settings::read`]), then installed ([`Settings::install`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The level for events no module directive names.
+    pub level: Level,
+    /// `(module path, level)` directives, in the order given; the longest
+    /// matching path wins, as in `tracing_subscriber`'s `Targets`.
+    pub modules: Vec<(String, Level)>,
+    /// How events are written.
+    pub format: Format,
+}
+
+impl Default for Settings {
+    /// Info, everywhere, in logfmt.
+    fn default() -> Settings {
+        Settings {
+            level: Level::Info,
+            modules: Vec::new(),
+            format: Format::Logfmt,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the levels from `level` (`serve --log-level`), else [`ENV`],
+    /// and the format from `format` (`serve --log-format`), else
+    /// [`FORMAT_ENV`]. A value that is not understood is an error that
+    /// names where it came from and the choices.
+    pub fn read(level: Option<&str>, format: Option<&str>) -> Result<Settings> {
+        let (what, value) = from_flag_or_env("--log-level", level, ENV);
+        let mut settings = match value {
+            None => Settings::default(),
+            Some(v) => Settings::parse_levels(&v).ok_or_else(|| {
+                Error::invalid(
+                    "log level",
+                    format!(
+                        "{what} {v:?} is not a level; use error, warn, info or debug, \
+                         or a list such as info,bouncer::sentry=debug"
+                    ),
+                )
+            })?,
+        };
+        let (what, value) = from_flag_or_env("--log-format", format, FORMAT_ENV);
+        if let Some(v) = value {
+            settings.format = Format::parse(&v).ok_or_else(|| {
+                Error::invalid(
+                    "log format",
+                    format!("{what} {v:?} is not a log format; use logfmt or json"),
+                )
+            })?;
+        }
+        Ok(settings)
+    }
+
+    /// Parses comma-separated directives: a level (`debug`) sets the
+    /// default, `module::path=level` sets a module and those under it.
+    /// Without a bare level the default stays info, so naming one module
+    /// does not silence the rest. `None` for anything else, and for no
+    /// directive at all.
+    pub fn parse_levels(s: &str) -> Option<Settings> {
+        if s.trim().is_empty() {
+            return None;
+        }
+        let mut settings = Settings::default();
+        for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            match directive.split_once('=') {
+                None => settings.level = Level::parse(directive)?,
+                Some((module, level)) => {
+                    let module = module.trim();
+                    let path_like = !module.is_empty()
+                        && module.split("::").all(|seg| {
+                            !seg.is_empty()
+                                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        });
+                    if !path_like {
+                        return None;
+                    }
+                    settings
+                        .modules
+                        .push((module.to_string(), Level::parse(level)?));
+                }
+            }
+        }
+        Some(settings)
+    }
+
+    /// The filter these settings describe.
+    pub fn targets(&self) -> Targets {
+        Targets::new()
+            .with_default(self.level.filter())
+            .with_targets(self.modules.iter().map(|(m, l)| (m.clone(), l.filter())))
+    }
+
+    /// A subscriber that filters by these settings and writes `lines` to
+    /// `writer` (stderr when installed; a buffer in tests).
+    fn subscriber<W>(
+        &self,
+        lines: Lines,
+        writer: W,
+    ) -> impl tracing::Subscriber + Send + Sync + 'static
+    where
+        W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    {
+        tracing_subscriber::registry().with(self.targets()).with(
+            tracing_subscriber::fmt::layer()
+                .event_format(lines)
+                .with_writer(writer),
+        )
+    }
+
+    /// Makes these settings the process's logger, writing to stderr (each
+    /// line in one write, so lines from several threads never
+    /// interleave). The first call wins: a process serves once.
+    pub fn install(&self) {
+        // Err only when a logger is installed already; it stays.
+        let _ = tracing::subscriber::set_global_default(
+            self.subscriber(Lines::new(self.format), std::io::stderr),
+        );
+    }
+}
+
+/// `flag` named as `flag_name` if given, else the environment variable
+/// `env` when set and not blank.
+fn from_flag_or_env(
+    flag_name: &'static str,
+    flag: Option<&str>,
+    env: &'static str,
+) -> (&'static str, Option<String>) {
+    match flag {
+        Some(v) => (flag_name, Some(v.to_string())),
         None => (
-            ENV,
-            std::env::var(ENV).ok().filter(|v| !v.trim().is_empty()),
+            env,
+            std::env::var(env).ok().filter(|v| !v.trim().is_empty()),
         ),
-    };
-    let level = match value {
-        None => Level::Info,
-        Some(v) => Level::parse(&v).ok_or_else(|| {
-            Error::invalid(
-                "log level",
-                format!("{what} {v:?} is not a level; use error, warn, info or debug"),
-            )
-        })?,
-    };
-    set_level(level);
-    Ok(level)
-}
-
-/// Sets the level.
-pub fn set_level(level: Level) {
-    LEVEL.store(level as u8, Ordering::Relaxed);
-}
-
-/// The level in force (from [`ENV`] if nothing set it yet; info when that
-/// is unset or no level).
-pub fn level() -> Level {
-    if let Some(level) = Level::from_u8(LEVEL.load(Ordering::Relaxed)) {
-        return level;
     }
-    let level = std::env::var(ENV)
-        .ok()
-        .and_then(|v| Level::parse(&v))
-        .unwrap_or(Level::Info);
-    set_level(level);
-    level
 }
 
-/// Whether events at `level` are written.
-pub fn enabled(level: Level) -> bool {
-    level <= self::level()
+/// Installs the logger from `level` (`serve --log-level`), else [`ENV`],
+/// and `format` (`serve --log-format`), else [`FORMAT_ENV`]; a value that
+/// is not understood is an error and nothing is installed.
+pub fn init(level: Option<&str>, format: Option<&str>) -> Result<Settings> {
+    let settings = Settings::read(level, format)?;
+    settings.install();
+    Ok(settings)
 }
 
-/// A key and its value, for the functions below.
+/// Installs the logger from the environment, falling back to the default
+/// (info, logfmt) for values not understood: for `demo`, which has no
+/// flags for it and has always run whatever `BOUNCER_LOG` said.
+pub fn init_from_env() {
+    let env = |name| std::env::var(name).ok();
+    let mut settings = env(ENV)
+        .and_then(|v| Settings::parse_levels(&v))
+        .unwrap_or_default();
+    if let Some(format) = env(FORMAT_ENV).and_then(|v| Format::parse(&v)) {
+        settings.format = format;
+    }
+    settings.install();
+}
+
+/// A key and its value, for [`line()`].
 pub type Field<'a> = (&'a str, &'a dyn Display);
-
-/// Logs an error: `msg` and `fields` as one logfmt line on stderr.
-pub fn error(msg: &str, fields: &[Field<'_>]) {
-    event(Level::Error, msg, fields);
-}
-
-/// Logs a warning.
-pub fn warn(msg: &str, fields: &[Field<'_>]) {
-    event(Level::Warn, msg, fields);
-}
-
-/// Logs an event an operator wants to know about.
-pub fn info(msg: &str, fields: &[Field<'_>]) {
-    event(Level::Info, msg, fields);
-}
-
-/// Logs detail.
-pub fn debug(msg: &str, fields: &[Field<'_>]) {
-    event(Level::Debug, msg, fields);
-}
-
-/// Writes one event if its level is enabled (one write, so lines from
-/// several threads never interleave).
-pub fn event(level: Level, msg: &str, fields: &[Field<'_>]) {
-    if !enabled(level) {
-        return;
-    }
-    let mut line = self::line(crate::model::now(), level, msg, fields);
-    line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
 
 /// One event as a logfmt line (without the newline): `ts`, `level` and
 /// `msg` first (`msg` always quoted), then `fields` in order. Keys are
@@ -299,15 +405,68 @@ mod tests {
         assert!(Level::Error < Level::Warn && Level::Info < Level::Debug);
         for l in [Level::Error, Level::Warn, Level::Info, Level::Debug] {
             assert_eq!(Level::parse(l.as_str()), Some(l));
-            assert_eq!(Level::from_u8(l as u8), Some(l));
+            let traced = match l {
+                Level::Error => tracing::Level::ERROR,
+                Level::Warn => tracing::Level::WARN,
+                Level::Info => tracing::Level::INFO,
+                Level::Debug => tracing::Level::DEBUG,
+            };
+            assert_eq!(Level::of(&traced), l);
         }
     }
 
     #[test]
     fn an_unknown_level_is_refused_with_the_choices() {
-        let e = init(Some("loud")).unwrap_err().to_string();
+        let e = init(Some("loud"), None).unwrap_err().to_string();
         assert!(
             e.contains("loud") && e.contains("error, warn, info or debug"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn level_lists_parse_with_info_as_the_default() {
+        let s = Settings::parse_levels("info,bouncer::sentry=debug").unwrap();
+        assert_eq!(s.level, Level::Info);
+        assert_eq!(s.modules, [("bouncer::sentry".to_string(), Level::Debug)]);
+        // Naming one module keeps the rest at info.
+        let s = Settings::parse_levels(" bouncer::admin = warning ").unwrap();
+        assert_eq!(s.level, Level::Info);
+        assert_eq!(s.modules, [("bouncer::admin".to_string(), Level::Warn)]);
+        assert_eq!(Settings::parse_levels("DEBUG").unwrap().level, Level::Debug);
+        for bad in [
+            "",
+            " ",
+            "chatty",
+            "trace",
+            "=debug",
+            "bouncer::=info",
+            "bouncer sentry=info",
+            "bouncer::sentry=loud",
+            "info,bouncer::sentry",
+            "a=b=c",
+        ] {
+            assert_eq!(Settings::parse_levels(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_flag_wins_and_names_itself_when_refused() {
+        let s = Settings::read(Some("warn,bouncer::sentry=debug"), Some("json")).unwrap();
+        assert_eq!(s.level, Level::Warn);
+        assert_eq!(s.format, Format::Json);
+        let e = Settings::read(Some("info"), Some("xml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--log-format") && e.contains("logfmt or json"),
+            "{e}"
+        );
+        let e = Settings::read(Some("bouncer::x=loud"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--log-level") && e.contains("bouncer::x=loud"),
             "{e}"
         );
     }

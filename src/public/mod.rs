@@ -302,7 +302,7 @@ pub type PageResult = std::result::Result<Reply, PageError>;
 /// 500 for a database that cannot be read: the reason goes to the log,
 /// not to the public.
 fn broken(e: &crate::error::Error) -> Reply {
-    crate::log::error("a public page failed", &[("error", &e)]);
+    tracing::error!(error = %e, "a public page failed");
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         page::layout(
@@ -315,7 +315,7 @@ fn broken(e: &crate::error::Error) -> Reply {
 
 /// 503 for a feed that cannot be built right now (not cached).
 fn feed_unavailable(e: &crate::error::Error) -> Reply {
-    crate::log::error("a feed could not be built", &[("error", &e)]);
+    tracing::error!(error = %e, "a feed could not be built");
     let mut reply = crate::http::text(
         StatusCode::SERVICE_UNAVAILABLE,
         "503 the feed cannot be built right now; try again in a minute\n".into(),

@@ -403,26 +403,31 @@ impl Sentry {
             if let Some(mode) = ran {
                 match self.run(mode, None) {
                     Ok(s) if s.run.id > 0 => {
-                        let fields: [crate::log::Field<'_>; 5] = [
-                            ("mode", &mode.as_str()),
-                            ("run", &s.run.id),
-                            ("checks", &s.run.checks),
-                            ("failures", &s.run.failures),
-                            ("changes", &s.run.changes),
-                        ];
+                        let r = &s.run;
                         match &s.alarm {
-                            Some(alarm) => crate::log::warn(
-                                "sentry run raised an alarm",
-                                &[fields.as_slice(), &[("alarm", alarm)]].concat(),
+                            Some(alarm) => tracing::warn!(
+                                mode = mode.as_str(),
+                                run = %r.id,
+                                checks = %r.checks,
+                                failures = %r.failures,
+                                changes = %r.changes,
+                                alarm = %alarm,
+                                "sentry run raised an alarm"
                             ),
-                            None => crate::log::info("sentry run", &fields),
+                            None => tracing::info!(
+                                mode = mode.as_str(),
+                                run = %r.id,
+                                checks = %r.checks,
+                                failures = %r.failures,
+                                changes = %r.changes,
+                                "sentry run"
+                            ),
                         }
                     }
                     Ok(_) => {}
-                    Err(e) => crate::log::error(
-                        "sentry run failed",
-                        &[("mode", &mode.as_str()), ("error", &e)],
-                    ),
+                    Err(e) => {
+                        tracing::error!(mode = mode.as_str(), error = %e, "sentry run failed")
+                    }
                 }
                 continue;
             }
