@@ -435,18 +435,7 @@ fn product_list(env: &Env) -> BTreeMap<String, (String, String)> {
 
 /// `location list`: (PRODUCT, OS, PATH) rows.
 fn location_list(env: &Env) -> BTreeSet<(String, String, String)> {
-    env.ok(&["location", "list"])
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let cells: Vec<&str> = line.split_whitespace().collect();
-            (
-                cells[0].to_string(),
-                cells[1].to_string(),
-                cells[2].to_string(),
-            )
-        })
-        .collect()
+    env.location_rows().into_iter().collect()
 }
 
 /// `alias list`: ALIAS → PRODUCT.

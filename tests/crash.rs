@@ -139,22 +139,14 @@ struct Acked {
 
 /// Every acknowledged write is in the database (read with no server).
 fn assert_present(env: &Env, acked: &Acked, round: usize) {
-    let mirrors: BTreeSet<String> = first_column(&env.ok(&["mirror", "list"]))
-        .into_iter()
-        .collect();
-    let missing: Vec<_> = acked.mirrors.difference(&mirrors).collect();
-    assert!(
-        missing.is_empty(),
-        "round {round}: acknowledged mirrors lost: {missing:?}"
-    );
-    let regions: BTreeSet<String> = first_column(&env.ok(&["region", "list"]))
-        .into_iter()
-        .collect();
-    let missing: Vec<_> = acked.regions.difference(&regions).collect();
-    assert!(
-        missing.is_empty(),
-        "round {round}: acknowledged regions lost: {missing:?}"
-    );
+    for (what, acked) in [("mirror", &acked.mirrors), ("region", &acked.regions)] {
+        let listed: BTreeSet<String> = first_column(&env.ok(&[what, "list"])).into_iter().collect();
+        let missing: Vec<_> = acked.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged {what}s lost: {missing:?}"
+        );
+    }
 }
 
 fn serve(env: &Env) -> Server {

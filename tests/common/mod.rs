@@ -312,6 +312,18 @@ impl Env {
             .collect()
     }
 
+    /// `location list`: (PRODUCT, OS, PATH) rows, header skipped.
+    pub fn location_rows(&self) -> Vec<(String, String, String)> {
+        self.ok(&["location", "list"])
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split_whitespace().collect();
+                (c[0].to_string(), c[1].to_string(), c[2].to_string())
+            })
+            .collect()
+    }
+
     /// `bouncer stats --days 2`, parsed.
     pub fn stats(&self) -> Stats {
         Stats::parse(&self.ok(&["stats", "--days", "2"]))
