@@ -5,11 +5,10 @@
 //! the framework, the login page and the mirrors section are relied on.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::common::{
-    Env, NOT_FOUND, Response, form_urlencode, http, http_body, password, poll, read_response,
+    Env, NOT_FOUND, Response, form_urlencode, http, http_body, password, poll, send_streaming,
 };
 
 /// The admin's body cap (`admin::MAX_BODY`).
@@ -168,8 +167,14 @@ impl Browser {
         r
     }
 
-    /// Opens the login page and submits it; the POST's answer.
+    /// Opens the login page and submits it, going to the mirrors; the
+    /// POST's answer.
     fn login_as(&mut self, user: &str, password: &str) -> Response {
+        self.login_to("/admin/mirrors", user, password)
+    }
+
+    /// Opens the login page and submits it with `next`; the POST's answer.
+    fn login_to(&mut self, next: &str, user: &str, password: &str) -> Response {
         let page = self.get("/admin/login");
         assert_eq!(page.status, 200, "{page:?}");
         let token = input_value(&page.body, "csrf").expect("the login form's token");
@@ -177,11 +182,18 @@ impl Browser {
             "/admin/login",
             &[
                 ("csrf", &token),
-                ("next", "/admin/mirrors"),
+                ("next", next),
                 ("user", user),
                 ("password", password),
             ],
         )
+    }
+
+    /// A new browser logged in as `user` ([`Browser::login`]).
+    fn logged_in(port: u16, user: &str) -> Browser {
+        let mut b = Browser::new(port);
+        b.login(user);
+        b
     }
 
     /// Logs in as `user` with the right password, which must work.
@@ -394,18 +406,7 @@ fn only_paths_inside_the_admin_are_followed_after_login() {
         ("", "/admin/"),
         ("/admin/mirrors/m1", "/admin/mirrors/m1"),
     ] {
-        let mut b = Browser::new(server.port);
-        let page = b.get("/admin/login");
-        let token = input_value(&page.body, "csrf").unwrap();
-        let r = b.post(
-            "/admin/login",
-            &[
-                ("csrf", &token),
-                ("next", next),
-                ("user", "ann"),
-                ("password", &password("ann")),
-            ],
-        );
+        let r = Browser::new(server.port).login_to(next, "ann", &password("ann"));
         assert_eq!(r.status, 303, "{next}: {r:?}");
         assert_eq!(r.location(), to, "next={next:?}");
     }
@@ -447,8 +448,7 @@ fn wrong_passwords_are_refused_alike_and_throttle_only_their_address() {
         for _ in 0..4 {
             assert_eq!(b.login_as("cid", "nope-nope-nope").status, 401);
         }
-        let mut c = Browser::new(server.port);
-        c.login("cid");
+        Browser::logged_in(server.port, "cid");
     }
 
     // ann: 2 failures so far; 3 more make 5, and from then on this
@@ -466,8 +466,7 @@ fn wrong_passwords_are_refused_alike_and_throttle_only_their_address() {
 
     // Another account logs in from the same address (14 failures from it
     // so far, under the limit of 20).
-    let mut other = Browser::new(server.port);
-    other.login("bob");
+    let mut other = Browser::logged_in(server.port, "bob");
     assert_eq!(other.get("/admin/mirrors").status, 200);
 }
 
@@ -478,8 +477,7 @@ fn twenty_failures_from_one_address_throttle_it_except_for_its_own_accounts() {
     env.add_user("cid", "admin");
     let server = env.serve(&["--trusted-proxy", "127.0.0.1"]);
     // bob has logged in from this address before.
-    let mut b = Browser::new(server.port);
-    b.login("bob");
+    Browser::logged_in(server.port, "bob");
     // Four failures each for five names: no account reaches its limit,
     // the address does.
     let mut guesser = Browser::new(server.port);
@@ -489,8 +487,7 @@ fn twenty_failures_from_one_address_throttle_it_except_for_its_own_accounts() {
     }
     // bob still gets in from it (issue 15); the admin lists the address
     // as throttled for the other accounts.
-    let mut again = Browser::new(server.port);
-    again.login("bob");
+    let mut again = Browser::logged_in(server.port, "bob");
     let page = again.get("/admin/users");
     assert!(
         page.body.contains("<code>127.0.0.1</code>")
@@ -509,10 +506,8 @@ fn every_post_needs_the_sessions_csrf_token() {
     env.add_user("ann", "admin");
     env.add_user("bob", "admin");
     let server = env.serve(&[]);
-    let mut ann = Browser::new(server.port);
-    ann.login("ann");
-    let mut bob = Browser::new(server.port);
-    bob.login("bob");
+    let mut ann = Browser::logged_in(server.port, "ann");
+    let mut bob = Browser::logged_in(server.port, "bob");
     let token = ann.csrf();
     let bobs = bob.csrf();
     assert_ne!(token, bobs);
@@ -658,8 +653,7 @@ fn roles_limit_who_may_change_what() {
         assert!(mirror_names(&env).is_empty(), "{name} added a mirror");
     }
 
-    let mut ann = Browser::new(server.port);
-    ann.login("ann");
+    let mut ann = Browser::logged_in(server.port, "ann");
     let csrf = ann.csrf();
     assert!(ann.get("/admin/mirrors").body.contains("Add mirror"));
     let r = post(&mut ann, "/admin/mirrors", &mirror(&csrf));
@@ -720,8 +714,7 @@ fn hostile_strings_are_escaped_and_unicode_round_trips() {
     let env = Env::new();
     env.add_user("ann", "admin");
     let server = env.serve(&[]);
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     let csrf = b.csrf();
     // A hostile contact is refused (one bare address only, issue 15) and
     // shown again escaped, with its unicode intact.
@@ -948,8 +941,7 @@ fn every_admin_answer_carries_the_security_headers() {
         b.post("/admin/mirrors", &[("csrf", &csrf), ("rating", "x")]),
     ));
     answers.push(("bad token", b.post("/admin/mirrors", &[("csrf", "x")])));
-    let mut vic = Browser::new(server.port);
-    vic.login("vic");
+    let mut vic = Browser::logged_in(server.port, "vic");
     let vcsrf = vic.csrf();
     answers.push((
         "role refused",
@@ -993,30 +985,6 @@ fn every_admin_answer_carries_the_security_headers() {
         assert!(answers[2].1.body.contains(asset), "{asset}");
         assert_eq!(http(server.port, "GET", asset, &[]).status, 200, "{asset}");
     }
-}
-
-/// Sends `head` (a request's header block) and then, on another thread,
-/// `body` in pieces; returns the answer read meanwhile.
-fn send_streaming(
-    port: u16,
-    head: String,
-    body: impl FnOnce(&mut TcpStream) + Send + 'static,
-) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(head.as_bytes()).expect("send the headers");
-    let mut writer = stream.try_clone().expect("clone the stream");
-    let sender = std::thread::spawn(move || body(&mut writer));
-    let r = read_response(&mut stream, false).expect("an answer");
-    // The sender ends once the server closes (or the write times out).
-    drop(stream);
-    sender.join().expect("the sender thread");
-    r
 }
 
 /// Sends `size` bytes of chunked body to `target` with `cookie`; returns
@@ -1079,8 +1047,7 @@ fn bodies_are_capped_before_they_are_read() {
     assert_eq!(r.status, 403, "{r:?}");
 
     // A live session: forms 1 MiB, the checksum upload 64 MiB.
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let b = Browser::logged_in(server.port, "ann");
     let cookie = format!("bouncer_session={}", b.cookie("bouncer_session").unwrap());
     let r = send_declared(server.port, "/admin/mirrors", &cookie, FORM as u64 + 1);
     assert_eq!(r.status, 413, "{r:?}");
@@ -1149,9 +1116,7 @@ fn admin_listen_serves_the_admin_only_on_its_own_address() {
 
     // The public address knows no admin.
     for target in ["/admin/", "/admin", "/admin/login", "/admin/mirrors"] {
-        let r = server.get(target);
-        assert_eq!(r.status, 404, "{target}: {r:?}");
-        assert_eq!(r.body, NOT_FOUND, "{target}");
+        let r = server.get_not_found(target);
         assert_eq!(set_cookie(&r, "bouncer_login"), None, "{target}");
     }
     let mut public = Browser::new(server.port);
@@ -1159,8 +1124,7 @@ fn admin_listen_serves_the_admin_only_on_its_own_address() {
     let r = public.post("/admin/login", &[("user", "ann")]);
     assert_eq!(r.status, 405, "{r:?}");
     // It still redirects downloads.
-    let r = server.get("/?product=p&os=win&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=p&os=win&lang=de");
     assert_eq!(r.location(), "http://127.0.0.1:9/m1/p/de/setup.exe");
 
     // The admin address has the admin.
@@ -1189,8 +1153,7 @@ fn admin_changes_reach_the_live_index_at_once() {
     let target = "/?product=p&os=win&lang=de";
     assert_eq!(server.get(target).status, 503, "nobody serves it yet");
 
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     let csrf = b.csrf();
     let r = b.post(
         "/admin/mirrors",
@@ -1208,8 +1171,7 @@ fn admin_changes_reach_the_live_index_at_once() {
         [("live".to_string(), "7".to_string(), "yes".to_string())]
     );
     env.ok(&["status", "set", "live", "present"]);
-    let r = server.get(target);
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(target);
     assert_eq!(r.location(), "http://127.0.0.1:9/live/p/de/setup.exe");
 
     // Switched off in the admin: off the next request.
@@ -1265,11 +1227,9 @@ fn removing_an_account_on_the_command_line_ends_its_sessions() {
     env.add_user("ann", "admin");
     env.add_user("bob", "admin");
     let server = env.serve(&[]);
-    let mut ann = Browser::new(server.port);
-    ann.login("ann");
+    let mut ann = Browser::logged_in(server.port, "ann");
     let csrf = ann.csrf();
-    let mut bob = Browser::new(server.port);
-    bob.login("bob");
+    let mut bob = Browser::logged_in(server.port, "bob");
     env.ok(&["user", "remove", "ann"]);
     let r = ann.get("/admin/mirrors");
     assert_eq!(r.status, 303, "{r:?}");
@@ -1293,8 +1253,7 @@ fn a_password_changed_on_the_command_line_ends_the_accounts_sessions() {
     let env = Env::new();
     env.add_user("ann", "admin");
     let server = env.serve(&[]);
-    let mut ann = Browser::new(server.port);
-    ann.login("ann");
+    let mut ann = Browser::logged_in(server.port, "ann");
     assert_eq!(ann.get("/admin/mirrors").status, 200);
     // An operator resets the password (say, it leaked) through the
     // running server's control socket.
@@ -1331,18 +1290,7 @@ fn the_answer_to_a_login_always_says_where_to_go() {
         "/admin/x\r\nSet-Cookie: planted=1",
         "/admin/x\u{7f}",
     ] {
-        let mut b = Browser::new(server.port);
-        let page = b.get("/admin/login");
-        let token = input_value(&page.body, "csrf").unwrap();
-        let r = b.post(
-            "/admin/login",
-            &[
-                ("csrf", &token),
-                ("next", next),
-                ("user", "ann"),
-                ("password", &password("ann")),
-            ],
-        );
+        let r = Browser::new(server.port).login_to(next, "ann", &password("ann"));
         assert_eq!(r.status, 303, "{next:?}: {r:?}");
         // Never a header smuggled in.
         assert_eq!(set_cookie(&r, "planted"), None, "{r:?}");
@@ -1376,8 +1324,7 @@ fn removing_an_aliased_product_confirms_its_aliases_and_takes_them() {
     let server = env.serve(&[]);
     let bounce = "/?product=fx-latest&os=win&lang=de";
     assert_eq!(server.get(bounce).status, 302);
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     let csrf = b.csrf();
 
     // The remove button's confirmation names the alias that goes with it,
@@ -1475,8 +1422,7 @@ fn a_mirror_at_another_mirrors_address_is_refused_with_a_link_to_it() {
     env.add_user("ann", "admin");
     env.setup(&["mirror add m1 https://m1.example/pub --rating 10"]);
     let server = env.serve(&[]);
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     let csrf = b.csrf();
     let link = r#"<a href="/admin/mirrors/m1">m1</a>"#;
 
@@ -1536,8 +1482,7 @@ fn a_language_that_is_no_locale_code_is_refused_in_the_admin_with_an_example() {
     let env = Env::new();
     env.add_user("ann", "admin");
     let server = env.serve(&[]);
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     let csrf = b.csrf();
     let r = b.post(
         "/admin/products",
@@ -1594,8 +1539,7 @@ fn logged_in_operators_are_not_limited_per_address_at_defaults() {
     let env = Env::new();
     env.add_user("ann", "admin");
     let server = env.serve(&[]);
-    let mut b = Browser::new(server.port);
-    b.login("ann");
+    let mut b = Browser::logged_in(server.port, "ann");
     for i in 0..400 {
         let r = b.get("/admin/mirrors");
         assert_eq!(r.status, 200, "page {i}: {r:?}");

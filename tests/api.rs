@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use serde_json::Value;
 use crate::common::mirror::{Behaviour, Files, Mirror};
 use crate::common::{
     Env, NOT_FOUND, Response, Server, admin_session, audit, form_urlencode, http, http_body,
-    password, poll, read_response,
+    password, poll, send_streaming,
 };
 
 /// What every XML answer starts with (minidom's `toxml(encoding='utf-8')`).
@@ -436,18 +435,7 @@ fn product_list(env: &Env) -> BTreeMap<String, (String, String)> {
 
 /// `location list`: (PRODUCT, OS, PATH) rows.
 fn location_list(env: &Env) -> BTreeSet<(String, String, String)> {
-    env.ok(&["location", "list"])
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let cells: Vec<&str> = line.split_whitespace().collect();
-            (
-                cells[0].to_string(),
-                cells[1].to_string(),
-                cells[2].to_string(),
-            )
-        })
-        .collect()
+    env.location_rows().into_iter().collect()
 }
 
 /// `alias list`: ALIAS → PRODUCT.
@@ -1048,25 +1036,6 @@ fn every_documented_error_is_a_numbered_400_in_xml_and_json() {
         names_langs(&api.get("product_show?product=Firefox-130.0")),
         [(FX.to_string(), sorted(&["de", "en-US"]))]
     );
-}
-
-/// Sends `head`, then whatever `body` writes from another thread, and
-/// reads the answer (which may come before the body is all sent).
-fn send_streaming(
-    port: u16,
-    head: String,
-    body: impl FnOnce(&mut TcpStream) + Send + 'static,
-) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(PROMPT)).unwrap();
-    stream.set_write_timeout(Some(PROMPT)).unwrap();
-    stream.write_all(head.as_bytes()).expect("send the headers");
-    let mut writer = stream.try_clone().expect("clone the stream");
-    let sender = std::thread::spawn(move || body(&mut writer));
-    let r = read_response(&mut stream, false).expect("an answer");
-    drop(stream);
-    sender.join().expect("the sender thread");
-    r
 }
 
 /// A form body of exactly `size` bytes that adds product `name`.

@@ -4,12 +4,12 @@
 //! an old database.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::common::{Env, Out, poll, try_http};
+use crate::common::{Env, Out, poll, run_bounded, try_http};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bouncer");
 const FIREFOX: &str = "/?product=firefox-latest&os=win&lang=de";
@@ -31,44 +31,22 @@ fn network() -> Env {
         "status set m2 present --product firefox-120.0",
         "settings set mail.host smtp.example.org",
     ]);
-    let out = env.run_input(
-        &["user", "add", "alice", "--role", "admin"],
-        "correct horse\n",
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    env.add_user_with("alice", "admin", "correct horse");
     env
 }
 
 /// `bouncer --db DB args…` started in `cwd`, for at most 30 s.
 fn run_in(db: &Path, cwd: &Path, args: &[&str]) -> Out {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .env_remove("BOUNCER_DB")
         .arg("--db")
         .arg(db)
         .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run bouncer");
-    let exited = poll(Duration::from_secs(30), Duration::from_millis(10), || {
-        child.try_wait().expect("poll bouncer")
-    });
-    if exited.is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("wait for bouncer");
-    assert!(
-        exited.is_some(),
-        "`bouncer {}` did not finish",
-        args.join(" ")
-    );
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .current_dir(cwd);
+    run_bounded(&mut command, Duration::from_secs(30))
+        .unwrap_or_else(|why| panic!("`bouncer {}`: {why}", args.join(" ")))
+        .into()
 }
 
 /// `export` of `db` (no server may hold it, or it answers).
@@ -366,8 +344,7 @@ fn a_schema_1_database_is_migrated_on_open() {
     let server = env.serve(&[]);
     let version = server.get("/__version__");
     assert!(version.body.contains("\"schema\":2"), "{version:?}");
-    let r = server.get("/?product=firefox-latest&os=win&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-latest&os=win&lang=de");
     assert_eq!(
         r.location(),
         "http://m1.example.org/pub/firefox/120.0/win32/de/setup.exe"

@@ -34,8 +34,7 @@ fn network() -> Env {
 fn redirect_is_302_to_base_url_plus_path_with_cache_control() {
     let env = network();
     let server = env.serve(&[]);
-    let r = server.get("/?product=firefox-120.0&os=win&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-120.0&os=win&lang=de");
     assert_eq!(r.location(), WIN_DE);
     assert_eq!(r.header("cache-control"), Some("max-age=60"));
 }
@@ -44,8 +43,7 @@ fn redirect_is_302_to_base_url_plus_path_with_cache_control() {
 fn cache_max_age_is_configurable() {
     let env = network();
     let server = env.serve(&["--cache-max-age", "300"]);
-    let r = server.get("/?product=firefox-120.0&os=win&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-120.0&os=win&lang=de");
     assert_eq!(r.header("cache-control"), Some("max-age=300"));
 }
 
@@ -59,8 +57,7 @@ fn product_and_os_are_trimmed_and_case_folded() {
         "/?product=+firefox-120.0+&os=%20Win%20&lang=de",
         "/?product=%09fIrEfOx-120.0&os=wIn%20&lang=%20de%20",
     ] {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         assert_eq!(r.location(), WIN_DE, "{target}");
     }
     let r = server.get("/?product=FireFox-120.0&os=LINUX&lang=de");
@@ -81,8 +78,7 @@ fn os_defaults_to_win_and_lang_to_en_us() {
         "/?product=firefox-120.0&os=&lang=",
         "/?product=firefox-120.0&os=%20&lang=%20",
     ] {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         assert_eq!(r.location(), expected, "{target}");
     }
 }
@@ -91,8 +87,7 @@ fn os_defaults_to_win_and_lang_to_en_us() {
 fn default_os_and_lang_are_configurable() {
     let env = network();
     let server = env.serve(&["--default-os", "linux", "--default-lang", "de"]);
-    let r = server.get("/?product=firefox-120.0");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-120.0");
     assert_eq!(
         r.location(),
         "http://127.0.0.1:9/pub/firefox/releases/120.0/linux-i686/de/firefox-120.0.tar.bz2"
@@ -107,8 +102,7 @@ fn aliases_resolve_to_their_product() {
         "/?product=firefox-latest&os=win&lang=de",
         "/?product=%20FIREFOX-Latest%20&os=win&lang=de",
     ] {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         assert_eq!(r.location(), WIN_DE, "{target}");
     }
 }
@@ -117,8 +111,7 @@ fn aliases_resolve_to_their_product() {
 fn languages_match_in_any_case_and_are_spelled_as_stored() {
     let env = network();
     let server = env.serve(&[]);
-    let r = server.get("/?product=firefox-120.0&os=win&lang=JA-jp-MAC");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-120.0&os=win&lang=JA-jp-MAC");
     assert_eq!(
         r.location(),
         "http://127.0.0.1:9/pub/firefox/releases/120.0/win32/ja-JP-mac/Firefox%20Setup%20120.0.exe"
@@ -130,10 +123,9 @@ fn a_product_with_languages_rejects_every_other_language() {
     let env = network();
     let server = env.serve(&[]);
     for lang in ["fr", "en", "en-GB", "ja-JP", "de-DE"] {
-        let r = server.get(&format!("/?product=firefox-120.0&os=win&lang={lang}"));
-        assert_eq!(r.status, 404, "{lang}: {r:?}");
-        assert_eq!(r.body, NOT_FOUND, "{lang}");
-        assert_eq!(r.header("location"), None, "{lang}");
+        let target = format!("/?product=firefox-120.0&os=win&lang={lang}");
+        let r = server.get_not_found(&target);
+        assert_eq!(r.header("location"), None, "{target}");
     }
 }
 
@@ -143,8 +135,7 @@ fn a_product_without_languages_accepts_any_valid_language() {
     let server = env.serve(&[]);
     let longest = "a".repeat(32);
     for lang in ["xx-YY", "fr", "ZH-tw", "a1-B2-c3", longest.as_str()] {
-        let r = server.get(&format!("/?product=thunderbird-115.0&os=win&lang={lang}"));
-        assert_eq!(r.status, 302, "{lang}: {r:?}");
+        let r = server.get_redirect(&format!("/?product=thunderbird-115.0&os=win&lang={lang}"));
         assert_eq!(
             r.location(),
             format!("{MIRROR}/thunderbird/{lang}/115.0/{lang}/setup.exe"),
@@ -157,8 +148,7 @@ fn a_product_without_languages_accepts_any_valid_language() {
 fn every_lang_placeholder_in_a_path_is_replaced() {
     let env = network();
     let server = env.serve(&[]);
-    let r = server.get("/?product=firefox-120.0&os=osx&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=firefox-120.0&os=osx&lang=de");
     assert_eq!(
         r.location(),
         "http://127.0.0.1:9/pub/firefox/releases/120.0/mac/de/Firefox%20120.0.de.dmg"
@@ -189,8 +179,7 @@ fn print_yes_answers_the_url_as_plain_text() {
         assert_eq!(r.header("location"), None, "{target}");
     }
     // Anything but yes still redirects.
-    let r = server.get("/?product=firefox-120.0&os=win&lang=de&print=no");
-    assert_eq!(r.status, 302, "{r:?}");
+    server.get_redirect("/?product=firefox-120.0&os=win&lang=de&print=no");
 }
 
 #[test]
@@ -264,9 +253,7 @@ fn unknown_routes_answer_the_exact_404_body() {
     let env = network();
     let server = env.serve(&[]);
     for target in ["/nope", "/download/x", "/filesx/a", "/__heartbeat__x"] {
-        let r = server.get(target);
-        assert_eq!(r.status, 404, "{target}: {r:?}");
-        assert_eq!(r.body, NOT_FOUND, "{target}");
+        server.get_not_found(target);
     }
 }
 
@@ -281,8 +268,7 @@ fn no_product_redirects_to_the_download_form() {
         "/?os=win&lang=de",
         "/?print=yes",
     ] {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         assert_eq!(r.location(), "/download", "{target}");
     }
 }
@@ -292,8 +278,7 @@ fn no_product_redirects_to_the_home_url_when_one_is_set() {
     let env = network();
     let server = env.serve(&["--home-url", "https://www.example.org/firefox/new/"]);
     for target in ["/", "/?product=", "/?lang=de"] {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         assert_eq!(
             r.location(),
             "https://www.example.org/firefox/new/",
@@ -341,11 +326,10 @@ fn hostile_languages_get_404_and_never_a_location() {
         for lang in hostile {
             let target = format!("/?product={product}&os=win&lang={lang}");
             for print in ["", "&print=yes"] {
-                let r = server.get(&format!("{target}{print}"));
-                assert_eq!(r.status, 404, "{target}{print}: {r:?}");
-                assert_eq!(r.body, NOT_FOUND, "{target}{print}");
-                assert_eq!(r.header("location"), None, "{target}{print}");
-                assert_eq!(r.header("x-injected"), None, "{target}{print}");
+                let target = format!("{target}{print}");
+                let r = server.get_not_found(&target);
+                assert_eq!(r.header("location"), None, "{target}");
+                assert_eq!(r.header("x-injected"), None, "{target}");
             }
         }
     }

@@ -1,7 +1,7 @@
 //! SPEC §9: exit codes (0 ok, 1 failure, 2 usage), `--help`, and errors
 //! that name the problem. No server runs here: commands open the database.
 
-use crate::common::Env;
+use crate::common::{Env, first_column};
 
 #[test]
 fn help_exits_0_everywhere() {
@@ -193,16 +193,6 @@ fn refused(env: &Env, args: &[&str]) -> String {
     assert_eq!(out.stdout, "", "{args:?}");
     assert!(out.stderr.starts_with("error: "), "{args:?}: {out:?}");
     out.stderr
-}
-
-/// Names in the first column of a listing, header skipped.
-fn first_column(listing: &str) -> Vec<String> {
-    listing
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

@@ -62,6 +62,19 @@ fn shown(out: &Output) -> String {
     )
 }
 
+/// Runs `client`'s `command`, which must succeed and save exactly the
+/// test file's bytes at `saved`.
+fn assert_downloads(command: Command, client: &str, saved: &Path, net: &Net) {
+    let out = run(command);
+    assert!(out.status.success(), "{client} failed: {}", shown(&out));
+    let got = std::fs::read(saved).unwrap_or_else(|e| panic!("{client} saved no file: {e}"));
+    assert!(
+        got == net.files[PATH],
+        "{client} saved other bytes ({} bytes)",
+        got.len()
+    );
+}
+
 /// 3 MiB that differ everywhere (aria2 fetches it in several pieces).
 fn content() -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -153,14 +166,7 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     let out_dir = dir.path().join("saved");
     let mut command = aria2c(&aria2, &out_dir);
     command.arg(format!("--metalink-file={}", meta4.display()));
-    let out = run(command);
-    assert!(out.status.success(), "aria2c failed: {}", shown(&out));
-    let got = std::fs::read(out_dir.join(NAME)).expect("aria2c saved the file");
-    assert!(
-        got == net.files[PATH],
-        "aria2c saved other bytes ({} bytes)",
-        got.len()
-    );
+    assert_downloads(command, "aria2c", &out_dir.join(NAME), &net);
     // It tried the broken mirror first (priority 1), then the others.
     let asked = |name: &str| net.mirrors[name].requests();
     assert!(asked("broken") >= 1, "the broken mirror was never tried");
@@ -172,14 +178,7 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     command
         .arg("--follow-metalink=mem")
         .arg(server.url(&format!("/files{PATH}?metalink")));
-    let out = run(command);
-    assert!(out.status.success(), "aria2c failed: {}", shown(&out));
-    let got = std::fs::read(out_dir.join(NAME)).expect("aria2c saved the file");
-    assert!(
-        got == net.files[PATH],
-        "aria2c saved other bytes ({} bytes)",
-        got.len()
-    );
+    assert_downloads(command, "aria2c", &out_dir.join(NAME), &net);
     let saved: Vec<_> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -187,8 +186,7 @@ fn aria2_downloads_through_the_metalink_around_a_broken_mirror() {
     assert_eq!(saved, vec![NAME], "only the file, no Metalink saved");
 
     // Metalinks are not downloads: after one real bounce, one is counted.
-    let r = server.get(&format!("/?product={PRODUCT}&os=win&lang=de"));
-    assert_eq!(r.status, 302, "{r:?}");
+    server.get_redirect(&format!("/?product={PRODUCT}&os=win&lang=de"));
     let stats = net
         .env
         .poll_stats(Duration::from_secs(10), |s| s.total >= 1);
@@ -234,19 +232,11 @@ fn curl_follows_a_bounce_to_the_file_and_every_named_mirror_serves_it() {
         .args(["-L", "-s", "--fail", "--max-time", "30", "-o"])
         .arg(&saved)
         .arg(&bounce);
-    let out = run(command);
-    assert!(out.status.success(), "curl failed: {}", shown(&out));
-    let got = std::fs::read(&saved).unwrap();
-    assert!(
-        got == net.files[PATH],
-        "curl saved other bytes ({} bytes)",
-        got.len()
-    );
+    assert_downloads(command, "curl", &saved, &net);
 
     // The redirect's Digest is the file's real SHA-256, and its Link
     // headers name the two other mirrors, which serve the same bytes.
-    let r = server.get(&format!("/?product={PRODUCT}&os=win&lang=de"));
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(&format!("/?product={PRODUCT}&os=win&lang=de"));
     let sha256 = sha256_hex(&net.files[PATH]);
     let raw: Vec<u8> = (0..32)
         .map(|i| u8::from_str_radix(&sha256[2 * i..2 * i + 2], 16).unwrap())

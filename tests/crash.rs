@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::mirror::{Behaviour, Files, Mirror};
 use crate::common::net::{self, expand};
-use crate::common::{Env, KeepAlive, Server, poll};
+use crate::common::{Env, KeepAlive, Server, first_column, poll};
 
 /// Crashes per run.
 const ROUNDS: usize = 4;
@@ -137,40 +137,20 @@ struct Acked {
     next: usize,
 }
 
-/// The first column of a listing, header skipped.
-fn names(listing: &str) -> BTreeSet<String> {
-    listing
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Every acknowledged write is in the database (read with no server).
 fn assert_present(env: &Env, acked: &Acked, round: usize) {
-    let mirrors = names(&env.ok(&["mirror", "list"]));
-    let missing: Vec<_> = acked.mirrors.difference(&mirrors).collect();
-    assert!(
-        missing.is_empty(),
-        "round {round}: acknowledged mirrors lost: {missing:?}"
-    );
-    let regions = names(&env.ok(&["region", "list"]));
-    let missing: Vec<_> = acked.regions.difference(&regions).collect();
-    assert!(
-        missing.is_empty(),
-        "round {round}: acknowledged regions lost: {missing:?}"
-    );
+    for (what, acked) in [("mirror", &acked.mirrors), ("region", &acked.regions)] {
+        let listed: BTreeSet<String> = first_column(&env.ok(&[what, "list"])).into_iter().collect();
+        let missing: Vec<_> = acked.difference(&listed).collect();
+        assert!(
+            missing.is_empty(),
+            "round {round}: acknowledged {what}s lost: {missing:?}"
+        );
+    }
 }
 
 fn serve(env: &Env) -> Server {
-    env.serve_with_sentry(&[
-        "--spot-every",
-        "0",
-        "--all-every",
-        "0",
-        "--hashes-every",
-        "0",
+    env.serve_with_sentry_on_demand(&[
         "--check-timeout",
         "2",
         "--flush-interval-ms",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::common::{Env, Server, try_http};
+use crate::common::{Env, ONE_MIRROR, Server, try_http};
 
 const K: u64 = 37;
 const FIREFOX_WIN_DE: &str = "/?product=firefox-120.0&os=win&lang=de";
@@ -43,12 +43,7 @@ fn uncounted(server: &Server) {
 fn a_change_through_the_socket_survives_kill_9() {
     let env = Env::new();
     let server = env.serve(&[]);
-    env.setup(&[
-        "product add tb",
-        "location add tb win /tb/setup.exe",
-        "mirror add m1 http://127.0.0.1:9/m1",
-        "status set m1 present",
-    ]);
+    env.setup(&ONE_MIRROR);
     assert_eq!(server.get("/?product=tb").status, 302);
     server.crash();
 
@@ -62,8 +57,7 @@ fn a_change_through_the_socket_survives_kill_9() {
     assert!(mirrors.contains("http://127.0.0.1:9/m1"), "{mirrors}");
 
     let server = env.serve(&[]);
-    let r = server.get("/?product=tb");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=tb");
     assert_eq!(r.location(), "http://127.0.0.1:9/m1/tb/setup.exe");
     // And the restarted server takes commands again.
     env.ok(&["mirror", "set", "m1", "--active", "false"]);
@@ -80,8 +74,7 @@ fn counts_are_flushed_on_sigterm() {
         } else {
             "firefox-120.0"
         };
-        let r = server.get(&format!("/?product={product}&os=win&lang=de"));
-        assert_eq!(r.status, 302, "{r:?}");
+        server.get_redirect(&format!("/?product={product}&os=win&lang=de"));
     }
     for _ in 0..4 {
         assert_eq!(server.get("/?product=thunderbird-115.0").status, 302);
@@ -125,8 +118,7 @@ fn file_bounces_count_under_their_product() {
     let env = network();
     let server = env.serve(&[]);
     for _ in 0..K {
-        let r = server.get("/files/tb/setup.exe");
-        assert_eq!(r.status, 302, "{r:?}");
+        server.get_redirect("/files/tb/setup.exe");
     }
     assert_eq!(
         server.request("HEAD", "/files/tb/setup.exe", &[]).status,

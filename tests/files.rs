@@ -1,6 +1,6 @@
 //! SPEC §2, file-path bouncing: `/files/<path>`.
 
-use crate::common::{Env, NOT_FOUND};
+use crate::common::Env;
 
 const FIREFOX_DE: &str = "/pub/firefox/releases/120.0/win32/de/Firefox%20Setup%20120.0.exe";
 
@@ -21,8 +21,7 @@ fn network() -> Env {
 fn a_path_without_lang_redirects_to_a_mirror() {
     let env = network();
     let server = env.serve(&[]);
-    let r = server.get("/files/pub/thunderbird/115.0/setup.exe");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/files/pub/thunderbird/115.0/setup.exe");
     assert_eq!(
         r.location(),
         "http://127.0.0.1:9/mirror/pub/thunderbird/115.0/setup.exe"
@@ -34,8 +33,7 @@ fn a_path_without_lang_redirects_to_a_mirror() {
 fn a_path_with_a_language_fills_the_template() {
     let env = network();
     let server = env.serve(&[]);
-    let r = server.get(&format!("/files{FIREFOX_DE}"));
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(&format!("/files{FIREFOX_DE}"));
     assert_eq!(
         r.location(),
         format!("http://127.0.0.1:9/mirror{FIREFOX_DE}")
@@ -88,9 +86,7 @@ fn unknown_paths_and_dot_dot_tricks_404() {
         "/files/pub/firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe",
         "/files/pub/firefox/releases/120.0/win32/de/de/Firefox%20Setup%20120.0.exe",
     ] {
-        let r = server.get(target);
-        assert_eq!(r.status, 404, "{target}: {r:?}");
-        assert_eq!(r.body, NOT_FOUND, "{target}");
+        let r = server.get_not_found(target);
         assert_eq!(r.header("location"), None, "{target}");
     }
 }
@@ -130,8 +126,7 @@ fn a_path_an_ssl_only_twin_shares_is_served_by_either_product() {
     let path = "/files/firefox/releases/39.0/mac/en-GB/Firefox%2039.0.dmg";
     let server = env.serve(&[]);
     // Over http the plain product's http mirror serves it…
-    let r = server.get(path);
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(path);
     assert_eq!(
         r.location(),
         "http://127.0.0.1:9/plain/firefox/releases/39.0/mac/en-GB/Firefox%2039.0.dmg"

@@ -7,19 +7,14 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::common::{Env, KeepAlive, Response, http, read_response, try_http};
+use crate::common::{Env, KeepAlive, ONE_MIRROR, Response, http, read_response, try_http};
 
 const BOUNCE: &str = "/?product=tb&os=win&lang=en-US";
 
 /// A network with one product served by one mirror.
 fn network() -> Env {
     let env = Env::new();
-    env.setup(&[
-        "product add tb",
-        "location add tb win /tb/setup.exe",
-        "mirror add m1 http://127.0.0.1:9/m1",
-        "status set m1 present",
-    ]);
+    env.setup(&ONE_MIRROR);
     env
 }
 

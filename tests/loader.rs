@@ -382,18 +382,6 @@ fn file<'a>(s: &'a Stored, path: &str) -> &'a FileInfo {
         .unwrap_or_else(|| panic!("no file {path}"))
 }
 
-/// `location list` rows: (product, os, path).
-fn location_rows(env: &Env) -> Vec<(String, String, String)> {
-    env.ok(&["location", "list"])
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let c: Vec<&str> = l.split_whitespace().collect();
-            (c[0].to_string(), c[1].to_string(), c[2].to_string())
-        })
-        .collect()
-}
-
 fn langs_head(mut langs: Vec<&str>) -> String {
     langs.sort();
     let n = langs.len();
@@ -601,7 +589,7 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     );
 
     // What the database holds.
-    let mut rows = location_rows(&env);
+    let mut rows = env.location_rows();
     rows.sort();
     let row = |p: &str, os: &str, path: String| (p.to_string(), os.to_string(), path);
     let mar = |p: &str| format!("{PREFIX}/update/{p}/:lang/firefox-{V}.complete.mar");
@@ -716,8 +704,7 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
             &format!("/?product={product}&os={os}&lang={lang}&print=yes"),
         );
         assert_eq!(url, format!("{MIRROR}{path}"));
-        let r = server.get(&format!("/files{path}"));
-        assert_eq!(r.status, 302, "{path}: {r:?}");
+        let r = server.get_redirect(&format!("/files{path}"));
         assert_eq!(r.location(), format!("{MIRROR}{path}"));
     }
     // A language the product does not have, and files never loaded.
@@ -1222,7 +1209,7 @@ fn crlf_spaces_non_ascii_dot_slash_and_escaped_names() {
             format!("{p}/win64/:lang/Firefox%20Setup%20%28x64%29%201.0.exe"),
         ),
     ];
-    let rows = location_rows(&env);
+    let rows = env.location_rows();
     for (os, path) in &locations {
         assert!(
             rows.contains(&("odd".into(), os.to_string(), path.clone())),
@@ -1282,8 +1269,7 @@ fn crlf_spaces_non_ascii_dot_slash_and_escaped_names() {
             &format!("/?product=odd&os={os}&lang={lang}&print=yes"),
         );
         assert_eq!(url, format!("{MIRROR}{path}"));
-        let r = server.get(&format!("/files{path}"));
-        assert_eq!(r.status, 302, "{path}: {r:?}");
+        let r = server.get_redirect(&format!("/files{path}"));
         assert_eq!(r.location(), format!("{MIRROR}{path}"));
     }
     // The same file, asked for with other (valid) escapes.

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common::{Env, NOT_FOUND, Response, Server};
+use crate::common::{Env, Response, Server};
 
 /// How long counts may take to reach the database (flushed about every
 /// second).
@@ -83,8 +83,7 @@ struct Made {
 fn make_downloads(env: &Env, server: &Server) -> Made {
     let mut made = Made::default();
     let bounce = |made: &mut Made, target: &str, product: &'static str| {
-        let r = server.get(target);
-        assert_eq!(r.status, 302, "{target}: {r:?}");
+        let r = server.get_redirect(target);
         let to = r.location();
         let mirror = if to.starts_with(&format!("{HIDDEN}/")) {
             INACTIVE_MIRROR
@@ -490,9 +489,7 @@ fn feeds_answer_head_and_unknown_feeds_are_404() {
         "/feeds/downloads.rss/x",
         "/feeds/Products.RSS",
     ] {
-        let r = server.get(path);
-        assert_eq!(r.status, 404, "{path}: {r:?}");
-        assert_eq!(r.body, NOT_FOUND, "{path}");
+        server.get_not_found(path);
         let r = server.get_with(path, &[("Accept", "text/html")]);
         assert_eq!(r.status, 404, "{path}: {r:?}");
     }
@@ -628,8 +625,7 @@ fn hostile_names_are_escaped_everywhere() {
             }
         })
         .collect();
-    let r = server.get(&format!("/?product={encoded}&os=win&lang=de"));
-    assert_eq!(r.status, 302, "{r:?}");
+    server.get_redirect(&format!("/?product={encoded}&os=win&lang=de"));
     env.poll_stats(COUNTED, |s| s.total >= 1);
 
     let products = feed(&server, "/feeds/products.rss");

@@ -220,11 +220,9 @@ fn the_download_form_narrows_the_choices_and_leads_to_a_mirror() {
     let file = "/pub/firefox/120.0/mac/de/Firefox-120.0.dmg";
     wait_for_download(&browser, &mirror, file, "Firefox-120.0.dmg");
     // The bounce the form led to, asked directly, names the same place.
-    let r = server.get(&format!("/download?product={ALIAS}&os=osx&lang=de"));
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(&format!("/download?product={ALIAS}&os=osx&lang=de"));
     assert_eq!(r.location(), "/?product=firefox-latest&os=osx&lang=de");
-    let r = server.get(r.location());
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect(r.location());
     assert_eq!(r.location(), format!("{}{file}", mirror.url));
 
     // The other public pages render for a human to look at; the private

@@ -94,8 +94,7 @@ fn no_https_mirror_means_503_with_retry_after() {
         assert!(retry.parse::<u32>().is_ok_and(|s| s > 0), "{retry}");
     }
     // The http mirror still serves plain requests.
-    let r = server.get("/?product=tb");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=tb");
     assert_eq!(r.location(), "http://127.0.0.1:9/plain/tb/en-US/setup.exe");
 }
 
@@ -115,8 +114,7 @@ fn an_http_fallback_serves_only_plain_requests() {
     let env = products();
     env.setup(&["mirror add plain http://127.0.0.1:9/plain"]);
     let server = env.serve(&["--fallback-url", "http://origin.example"]);
-    let r = server.get("/?product=tb&lang=de");
-    assert_eq!(r.status, 302, "{r:?}");
+    let r = server.get_redirect("/?product=tb&lang=de");
     assert_eq!(r.location(), "http://origin.example/tb/de/setup.exe");
     // Never downgrade an ssl-only product or a request that came over TLS.
     for (target, headers) in [

@@ -99,6 +99,15 @@ fn fx_with(mirrors: &[(&str, Behaviour)]) -> Net {
     net
 }
 
+/// [`fx_net`] with healthy test mirrors of these names.
+fn fx_healthy(names: &[&str]) -> Net {
+    let mut net = fx_net();
+    for name in names {
+        net.add(name, Behaviour::Healthy, &[]);
+    }
+    net
+}
+
 /// Sentry's view of the network: runs, lists, bounces.
 impl Net {
     /// Stores every file's size and SHA-256 (`bouncer load`).
@@ -421,7 +430,7 @@ fn a_mixed_network_serves_only_from_good_mirrors() {
 /// not resolve"), so operators see at once that the mirror's name is wrong.
 #[test]
 fn an_unresolvable_mirror_is_down_because_its_name_does_not_resolve() {
-    let mut net = fx_with(&[("good", Behaviour::Healthy)]);
+    let mut net = fx_healthy(&["good"]);
     net.add_url("nowhere", UNRESOLVABLE, &[]);
     let out = net.sentry(&["--all"]);
     assert!(out.contains("  nowhere is down: "), "{out}");
@@ -502,11 +511,7 @@ fn a_hash_check_catches_a_file_of_the_right_size_with_the_wrong_content() {
 
 #[test]
 fn a_broken_mirror_leaves_rotation_and_returns_after_repair() {
-    let net = fx_with(&[
-        ("alpha", Behaviour::Healthy),
-        ("bravo", Behaviour::Healthy),
-        ("charlie", Behaviour::Healthy),
-    ]);
+    let net = fx_healthy(&["alpha", "bravo", "charlie"]);
     // A running server: checks go through its control socket and reach
     // its index at once.
     let server = net.env.serve(&[]);
@@ -909,16 +914,9 @@ fn reports_name_every_failure_and_the_index_lists_the_runs() {
 #[test]
 fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
     let mut net = fx_net();
-    let server = net.env.serve_with_sentry(&[
-        "--spot-every",
-        "0",
-        "--all-every",
-        "0",
-        "--hashes-every",
-        "0",
-        "--check-timeout",
-        CHECK_TIMEOUT,
-    ]);
+    let server = net
+        .env
+        .serve_with_sentry_on_demand(&["--check-timeout", CHECK_TIMEOUT]);
     // Added through the control socket.
     net.add("fresh", Behaviour::Healthy, &[]);
     wait_until(&server, "the new mirror serves", || {
@@ -938,17 +936,10 @@ fn while_serving_a_new_mirror_or_location_is_checked_promptly() {
 /// sentry checks its new files at once, without a manual `status set`.
 #[test]
 fn while_serving_a_new_product_is_bounceable_within_ten_seconds() {
-    let net = fx_with(&[("alpha", Behaviour::Healthy)]);
-    let server = net.env.serve_with_sentry(&[
-        "--spot-every",
-        "0",
-        "--all-every",
-        "0",
-        "--hashes-every",
-        "0",
-        "--check-timeout",
-        CHECK_TIMEOUT,
-    ]);
+    let net = fx_healthy(&["alpha"]);
+    let server = net
+        .env
+        .serve_with_sentry_on_demand(&["--check-timeout", CHECK_TIMEOUT]);
     // The start-up run has checked alpha: fx is served.
     wait_until(&server, "fx is served", || {
         net.pick(&server, "win", "de").as_deref() == Some("alpha")
@@ -980,19 +971,12 @@ fn while_serving_a_new_product_is_bounceable_within_ten_seconds() {
 /// the server's reports directory, where the index of runs links to it.
 #[test]
 fn while_serving_cli_runs_report_into_the_servers_directory() {
-    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_healthy(&["alpha", "bravo"]);
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("served reports");
-    let server = net.env.serve_with_sentry(&[
-        "--reports-dir",
-        reports.to_str().unwrap(),
-        "--spot-every",
-        "0",
-        "--all-every",
-        "0",
-        "--hashes-every",
-        "0",
-    ]);
+    let server = net
+        .env
+        .serve_with_sentry_on_demand(&["--reports-dir", reports.to_str().unwrap()]);
     // The start-up run of never-checked mirrors.
     wait_until(&server, "the first run's report", || {
         reports.join("run-000001.html").is_file()
@@ -1019,11 +1003,7 @@ fn while_serving_cli_runs_report_into_the_servers_directory() {
 
 #[test]
 fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
-    let net = fx_with(&[
-        ("alpha", Behaviour::Healthy),
-        ("bravo", Behaviour::Healthy),
-        ("charlie", Behaviour::Healthy),
-    ]);
+    let net = fx_healthy(&["alpha", "bravo", "charlie"]);
     let server = net.env.serve_with_sentry(&[
         "--spot-every",
         "1",
@@ -1056,10 +1036,7 @@ fn while_serving_scheduled_checks_take_a_broken_mirror_out_and_back() {
 
 #[test]
 fn a_flapping_mirror_is_damped_and_reported() {
-    let net = fx_with(&[
-        ("steady", Behaviour::Healthy),
-        ("flaky", Behaviour::Healthy),
-    ]);
+    let net = fx_healthy(&["steady", "flaky"]);
     net.sentry(&["--all"]);
     let mut out = String::new();
     for behaviour in [
@@ -1084,7 +1061,7 @@ fn a_flapping_mirror_is_damped_and_reported() {
 
 #[test]
 fn one_mirror_or_only_what_is_new_can_be_checked() {
-    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_healthy(&["alpha", "bravo"]);
     let out = net.sentry(&["--mirror", "alpha"]);
     assert!(out.starts_with("sentry run 1 (all (alpha)): "), "{out}");
     assert!(
@@ -1239,7 +1216,7 @@ fn a_language_added_to_a_product_is_checked_as_new() {
 /// never checked on the other mirrors.
 #[test]
 fn a_location_checked_on_one_mirror_is_still_new_on_the_others() {
-    let net = fx_with(&[("alpha", Behaviour::Healthy), ("bravo", Behaviour::Healthy)]);
+    let net = fx_healthy(&["alpha", "bravo"]);
     net.sentry(&["--all"]);
     let (os, template) = LATE;
     net.env.ok(&["location", "add", PRODUCT, os, template]);

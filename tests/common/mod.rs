@@ -198,6 +198,12 @@ impl Env {
         self.start_server(&[], extra, &[])
     }
 
+    /// [`Env::serve_with_sentry`] with nothing periodic
+    /// ([`SENTRY_ON_DEMAND`]): only what is new is checked.
+    pub fn serve_with_sentry_on_demand(&self, extra: &[&str]) -> Server {
+        self.start_server(&SENTRY_ON_DEMAND, extra, &[])
+    }
+
     /// [`Env::serve_with_sentry`] with these changes to the server's
     /// environment only, as [`Env::run_env`] makes them (e.g.
     /// `SSL_CERT_FILE` for its sentry).
@@ -306,10 +312,52 @@ impl Env {
             .collect()
     }
 
+    /// `location list`: (PRODUCT, OS, PATH) rows, header skipped.
+    pub fn location_rows(&self) -> Vec<(String, String, String)> {
+        self.ok(&["location", "list"])
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split_whitespace().collect();
+                (c[0].to_string(), c[1].to_string(), c[2].to_string())
+            })
+            .collect()
+    }
+
     /// `bouncer stats --days 2`, parsed.
     pub fn stats(&self) -> Stats {
         Stats::parse(&self.ok(&["stats", "--days", "2"]))
     }
+}
+
+/// Sentry's schedule with nothing periodic: new mirrors and locations are
+/// checked as they appear, and never-checked mirrors at start.
+pub const SENTRY_ON_DEMAND: [&str; 6] = [
+    "--spot-every",
+    "0",
+    "--all-every",
+    "0",
+    "--hashes-every",
+    "0",
+];
+
+/// `bouncer` setup lines for the smallest served network: product `tb`
+/// with `/tb/setup.exe` for win, served by mirror `m1`, present.
+pub const ONE_MIRROR: [&str; 4] = [
+    "product add tb",
+    "location add tb win /tb/setup.exe",
+    "mirror add m1 http://127.0.0.1:9/m1",
+    "status set m1 present",
+];
+
+/// The first cell of each row of a CLI listing, header skipped.
+pub fn first_column(listing: &str) -> Vec<String> {
+    listing
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The test password of user `name` (long enough for every rule).
@@ -487,6 +535,22 @@ impl Server {
     /// `GET target`.
     pub fn get(&self, target: &str) -> Response {
         self.request("GET", target, &[])
+    }
+
+    /// GETs `target`, which must answer 302 (a redirect); the answer.
+    pub fn get_redirect(&self, target: &str) -> Response {
+        let r = self.get(target);
+        assert_eq!(r.status, 302, "{target}: {r:?}");
+        r
+    }
+
+    /// GETs `target`, which must answer 404 with the exact
+    /// [`NOT_FOUND`] body; the answer, for further checks.
+    pub fn get_not_found(&self, target: &str) -> Response {
+        let r = self.get(target);
+        assert_eq!(r.status, 404, "{target}: {r:?}");
+        assert_eq!(r.body, NOT_FOUND, "{target}");
+        r
     }
 
     /// `GET target` with extra headers.
@@ -801,6 +865,31 @@ pub fn try_http_body(
     stream.write_all(request.as_bytes())?;
     stream.write_all(body)?;
     read_response(&mut stream, method == "HEAD")
+}
+
+/// Sends `head` (a request's header block), then whatever `body` writes
+/// from another thread, and reads the answer meanwhile (it may come before
+/// the body is all sent). Reads and writes time out after 20 s.
+pub fn send_streaming(
+    port: u16,
+    head: String,
+    body: impl FnOnce(&mut TcpStream) + Send + 'static,
+) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).expect("send the headers");
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let sender = std::thread::spawn(move || body(&mut writer));
+    let r = read_response(&mut stream, false).expect("an answer");
+    // The sender ends once the server closes (or the write times out).
+    drop(stream);
+    sender.join().expect("the sender thread");
+    r
 }
 
 /// Reads one answer from `stream` until the server closes it (or resets
