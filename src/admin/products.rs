@@ -375,10 +375,8 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
     let sharing = crate::model::sharing_paths(&s.locations, &ids);
     let known = network.store().files_of(&sharing)?;
     let files = crate::model::files_known(&s.products, &s.locations, &known, &ids);
-    let aliases: Vec<&str> = s
-        .aliases
+    let aliases: Vec<&str> = crate::model::aliases_of(&s.aliases, p.id)
         .iter()
-        .filter(|a| a.product == p.id)
         .map(|a| a.name.as_str())
         .collect();
     let free_oses: Vec<&String> = s

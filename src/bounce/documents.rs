@@ -62,18 +62,6 @@ fn xml(s: &str, out: &mut String) {
     }
 }
 
-/// RFC 3339 UTC (`2024-05-01T12:00:00Z`) for a Unix time in seconds.
-fn rfc3339(unix_secs: u64) -> String {
-    let (year, month, day) = crate::model::civil(unix_secs);
-    let s = unix_secs % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
-}
-
 /// A Metalink v4 document for one file called `name`: its size and
 /// digests when known, and `urls` best first (priority 1 = best).
 pub fn metalink(name: &str, file: Option<&FileMeta>, urls: &[Url<'_>], published: u64) -> String {
@@ -85,7 +73,11 @@ pub fn metalink(name: &str, file: Option<&FileMeta>, urls: &[Url<'_>], published
         "  <generator>Bouncer/{}</generator>",
         env!("CARGO_PKG_VERSION")
     );
-    let _ = writeln!(out, "  <published>{}</published>", rfc3339(published));
+    let _ = writeln!(
+        out,
+        "  <published>{}</published>",
+        crate::log::timestamp(published)
+    );
     out.push_str("  <file name=\"");
     xml(name, &mut out);
     out.push_str("\">\n");

@@ -34,10 +34,8 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
                 .iter()
                 .map(|p| {
                     let locations = s.locations.iter().filter(|l| l.product == p.id).count();
-                    let aliases: Vec<&str> = s
-                        .aliases
+                    let aliases: Vec<&str> = crate::model::aliases_of(&s.aliases, p.id)
                         .iter()
-                        .filter(|a| a.product == p.id)
                         .map(|a| a.name.as_str())
                         .collect();
                     vec![
