@@ -1189,9 +1189,6 @@ mod tests {
             len += render(&app, &traffic, Some(7)).len();
         }
         let took = start.elapsed();
-        if let Some(path) = std::env::var_os("DUMP") {
-            std::fs::write(path, render(&app, &traffic, Some(7))).unwrap();
-        }
         println!(
             "render: {:?} per call ({} bytes)",
             took / n,
