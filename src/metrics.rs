@@ -1,20 +1,29 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4): redirects
 //! by outcome and their latency, page requests by site, the index's size,
 //! the download counter's flush lag, sentry's view of each mirror and its
-//! last runs, mails, GeoIP data.
+//! last runs, mails, GeoIP data. Each scrape reads these into constant
+//! metrics of a fresh `prometheus-client` registry, which encodes them.
 //!
 //! The redirect path only adds to [`TRAFFIC`]: relaxed atomic additions to
 //! its own thread's cache-line-aligned shard (no lock, no allocation, no
 //! line shared with another thread while there are at most [`SHARDS`]
 //! threads). Everything else is read when `/metrics` is asked for.
 
+use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::StatusCode;
 use hyper::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
+use prometheus_client::encoding::{
+    EncodeGaugeValue, EncodeMetric, MetricEncoder, NoLabelSet, prometheus_text,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::bounce::Bouncer;
 use crate::http::Reply;
@@ -252,105 +261,105 @@ pub fn mark_start() {
     STARTED.store(crate::model::now(), Ordering::Relaxed);
 }
 
-/// The text exposition format, built one metric family at a time.
+/// One scrape's metrics, registered under the names scrapers see.
 #[derive(Default)]
-pub struct Exposition {
-    out: String,
-}
+struct Page(Registry);
 
-impl Exposition {
-    /// An empty exposition.
-    pub fn new() -> Exposition {
-        Exposition::default()
+impl Page {
+    /// Registers `metric` as `name` (the exposed name: a counter's ends in
+    /// `_total`), with `help`, one or more sentences.
+    fn add(&mut self, name: &str, help: &str, metric: impl Metric) {
+        // The encoder appends a counter's `_total` and an info's `_info`,
+        // and the registry the help's final period.
+        let suffix = match metric.metric_type() {
+            MetricType::Counter => "_total",
+            MetricType::Info => "_info",
+            _ => "",
+        };
+        let name = name.strip_suffix(suffix).unwrap_or(name);
+        let help = help.strip_suffix('.').unwrap_or(help);
+        self.0.register(name, help, metric);
     }
 
-    /// Starts a family: its `# HELP` and `# TYPE` lines.
-    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = write!(self.out, "# HELP {name} ");
-        for c in help.chars() {
-            match c {
-                '\\' => self.out.push_str("\\\\"),
-                '\n' => self.out.push_str("\\n"),
-                c => self.out.push(c),
-            }
+    /// An unlabelled gauge.
+    fn gauge<N>(&mut self, name: &str, help: &str, value: N)
+    where
+        N: EncodeGaugeValue + std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.add(name, help, ConstGauge::new(value));
+    }
+
+    /// An unlabelled counter.
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.add(name, help, ConstCounter::new(value));
+    }
+
+    /// The text exposition of everything added.
+    fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail, so neither can encoding these
+        // constant metrics; were it to, the page would be cut short.
+        if let Err(err) = prometheus_text::encode(&mut text, &self.0) {
+            crate::log::warn("metrics: cannot encode", &[("error", &err)]);
         }
-        let _ = writeln!(self.out, "\n# TYPE {name} {kind}");
-    }
-
-    /// One sample: `name{labels} value`.
-    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                self.out.push_str(k);
-                self.out.push_str("=\"");
-                escape_label(&mut self.out, v);
-                self.out.push('"');
-            }
-            self.out.push('}');
-        }
-        self.out.push(' ');
-        push_number(&mut self.out, value);
-        self.out.push('\n');
-    }
-
-    /// A family of one unlabelled sample.
-    pub fn single(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.family(name, kind, help);
-        self.sample(name, &[], value);
-    }
-
-    /// A histogram family from per-bucket (not cumulative) counts, one
-    /// per bound of `bounds` and then `+Inf`, and the sum of the values.
-    pub fn histogram(&mut self, name: &str, help: &str, bounds: &[f64], counts: &[u64], sum: f64) {
-        self.family(name, "histogram", help);
-        let bucket = format!("{name}_bucket");
-        let mut le = String::new();
-        let mut cumulative = 0;
-        for (i, n) in counts.iter().enumerate() {
-            cumulative += n;
-            le.clear();
-            match bounds.get(i) {
-                Some(&b) => push_number(&mut le, b),
-                None => le.push_str("+Inf"),
-            }
-            self.sample(&bucket, &[("le", &le)], cumulative as f64);
-        }
-        self.sample(&format!("{name}_sum"), &[], sum);
-        self.sample(&format!("{name}_count"), &[], cumulative as f64);
-    }
-
-    /// The text.
-    pub fn finish(self) -> String {
-        self.out
+        text
     }
 }
 
-/// Appends a label value with `\`, `"` and newlines escaped.
-pub fn escape_label(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+/// A family of samples told apart by one label, in the order given.
+///
+/// Not a `Family`: that keeps its members in a hash map, so their order
+/// would change from one scrape to the next, and it holds live metrics
+/// where these are values read at scrape time.
+#[derive(Debug)]
+struct Labelled<M> {
+    /// The label's name.
+    key: &'static str,
+    /// Each sample's label value and metric.
+    samples: Vec<(Cow<'static, str>, M)>,
+}
+
+impl<M: EncodeMetric + TypedMetric> EncodeMetric for Labelled<M> {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        for (value, metric) in &self.samples {
+            let value: &str = value;
+            metric.encode(encoder.encode_family(&[(self.key, value)])?)?;
         }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        M::TYPE
     }
 }
 
-/// Appends a sample value: integers without a fraction, `+Inf`, `-Inf`,
-/// `NaN`.
-fn push_number(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let _ = write!(out, "{v}");
+/// The redirect latencies of a [`Tally`] as a histogram over [`BOUNDS`].
+#[derive(Debug)]
+struct Latencies {
+    /// Per bucket, not cumulative; the last is `+Inf`.
+    buckets: [u64; BUCKETS],
+    sum_nanos: u64,
+}
+
+impl EncodeMetric for Latencies {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        // The encoder makes the counts cumulative.
+        let buckets: [(f64, u64); BUCKETS] = std::array::from_fn(|i| {
+            (
+                BOUNDS.get(i).copied().unwrap_or(f64::INFINITY),
+                self.buckets[i],
+            )
+        });
+        encoder.encode_histogram::<NoLabelSet>(
+            self.sum_nanos as f64 / 1e9,
+            self.buckets.iter().sum(),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -370,11 +379,7 @@ pub fn allowed(
 
 /// The metrics page (`Cache-Control: no-store`).
 pub fn reply(text: String) -> Reply {
-    let mut reply = crate::http::with_type(
-        StatusCode::OK,
-        "text/plain; version=0.0.4; charset=utf-8",
-        text,
-    );
+    let mut reply = crate::http::with_type(StatusCode::OK, prometheus_text::CONTENT_TYPE, text);
     (reply.headers_mut()).insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     reply
 }
@@ -386,67 +391,59 @@ const RUNS: usize = 64;
 /// it off the async threads. `dropped` is the access log's dropped lines
 /// (`None`: no access log).
 pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String {
-    let mut e = Exposition::new();
+    let mut p = Page::default();
     let now = crate::model::now();
 
-    e.family(
+    p.add(
         "bouncer_build_info",
-        "gauge",
         "Always 1; the version is a label.",
-    );
-    e.sample(
-        "bouncer_build_info",
-        &[("version", env!("CARGO_PKG_VERSION"))],
-        1.0,
+        Info::new([("version", env!("CARGO_PKG_VERSION"))]),
     );
     let started = STARTED.load(Ordering::Relaxed);
     if started > 0 {
-        e.single(
+        p.gauge(
             "bouncer_start_time_seconds",
-            "gauge",
             "Unix time when this server started.",
-            started as f64,
+            started,
         );
     }
 
     let t = traffic.tally();
-    e.family(
+    p.add(
         "bouncer_requests_total",
-        "counter",
         "Requests to the redirect endpoints (/ and /files/...) by outcome: redirect (302), print (200: print=yes or Metalink), not_found (404), unavailable (503), other.",
+        Labelled {
+            key: "outcome",
+            samples: Outcome::ALL
+                .iter()
+                .map(|&o| (o.label().into(), ConstCounter::new(t.outcomes[o as usize])))
+                .collect(),
+        },
     );
-    for o in Outcome::ALL {
-        e.sample(
-            "bouncer_requests_total",
-            &[("outcome", o.label())],
-            t.outcomes[o as usize] as f64,
-        );
-    }
-    e.histogram(
+    p.add(
         "bouncer_redirect_duration_seconds",
         "Time to answer a redirect-endpoint request, from routing to the reply (network time not included).",
-        &BOUNDS,
-        &t.buckets,
-        t.sum_nanos as f64 / 1e9,
+        Latencies {
+            buckets: t.buckets,
+            sum_nanos: t.sum_nanos,
+        },
     );
-    e.family(
+    p.add(
         "bouncer_page_requests_total",
-        "counter",
         "Requests to the public pages, the admin pages, the API and /metrics.",
+        Labelled {
+            key: "site",
+            samples: Site::ALL
+                .iter()
+                .map(|&s| (s.label().into(), ConstCounter::new(t.sites[s as usize])))
+                .collect(),
+        },
     );
-    for s in Site::ALL {
-        e.sample(
-            "bouncer_page_requests_total",
-            &[("site", s.label())],
-            t.sites[s as usize] as f64,
-        );
-    }
     if let Some(dropped) = dropped {
-        e.single(
+        p.counter(
             "bouncer_access_log_dropped_total",
-            "counter",
             "Access log lines dropped because the writer was behind.",
-            dropped as f64,
+            dropped,
         );
     }
 
@@ -474,151 +471,139 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
         ),
         ("files", "Known files.", s.files),
     ] {
-        e.single(&format!("bouncer_index_{name}"), "gauge", help, v as f64);
+        p.gauge(&format!("bouncer_index_{name}"), help, v);
     }
-    e.single(
+    p.gauge(
         "bouncer_index_generation",
-        "gauge",
         "How many times the index was built and published since the start.",
-        network.generation() as f64,
+        network.generation(),
     );
-    e.single(
+    p.gauge(
         "bouncer_index_build_seconds",
-        "gauge",
         "How long the last index build took.",
         network.last_build().as_secs_f64(),
     );
     let (v4, v6) = index.geo().len();
-    e.family(
+    p.add(
         "bouncer_geoip_ranges",
-        "gauge",
         "GeoIP address ranges loaded, by family.",
+        Labelled {
+            key: "family",
+            samples: vec![
+                ("ipv4".into(), ConstGauge::new(v4)),
+                ("ipv6".into(), ConstGauge::new(v6)),
+            ],
+        },
     );
-    e.sample("bouncer_geoip_ranges", &[("family", "ipv4")], v4 as f64);
-    e.sample("bouncer_geoip_ranges", &[("family", "ipv6")], v6 as f64);
-    e.single(
-        "bouncer_regions",
-        "gauge",
-        "Regions defined.",
-        index.regions().len() as f64,
-    );
+    p.gauge("bouncer_regions", "Regions defined.", index.regions().len());
 
     let c = app.counters.stats();
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-    e.single(
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    p.gauge(
         "bouncer_counts_enabled",
-        "gauge",
         "1 when downloads are counted (0: serve --no-count).",
-        if app.config.counting { 1.0 } else { 0.0 },
+        u64::from(app.config.counting),
     );
-    e.single(
+    p.counter(
         "bouncer_counts_hits_total",
-        "counter",
         "Downloads handed to the counter.",
         load(&c.counted),
     );
-    e.single(
+    p.counter(
         "bouncer_counts_written_total",
-        "counter",
         "Downloads written to the database.",
         load(&c.written),
     );
-    e.single(
+    p.counter(
         "bouncer_counts_flushes_total",
-        "counter",
         "Count batches written (one transaction per day's batch).",
         load(&c.flushes),
     );
-    e.single(
+    p.counter(
         "bouncer_counts_flush_failures_total",
-        "counter",
         "Count flushes that failed (their counts are kept and retried).",
         load(&c.failed_flushes),
     );
     if app.config.counting {
         let last = c.last_flush.load(Ordering::Relaxed);
-        e.single(
+        p.gauge(
             "bouncer_counts_flush_lag_seconds",
-            "gauge",
             "Seconds since the database last held every count handed over.",
-            now.saturating_sub(last) as f64,
+            now.saturating_sub(last),
         );
     }
 
-    mirrors(&mut e, &index);
+    mirrors(&mut p, &index);
     match network.store().sentry_runs(RUNS) {
-        Ok(runs) => sentry_runs(&mut e, &runs),
+        Ok(runs) => sentry_runs(&mut p, &runs),
         Err(err) => {
             tracing::warn!(error = %err, "metrics: cannot read sentry's runs");
         }
     }
 
-    e.single(
+    p.counter(
         "bouncer_mails_sent_total",
-        "counter",
         "E-mails this process sent.",
-        crate::mail::SENT.load(Ordering::Relaxed) as f64,
+        crate::mail::SENT.load(Ordering::Relaxed),
     );
-    e.single(
+    p.counter(
         "bouncer_mails_failed_total",
-        "counter",
         "E-mails this process failed to send.",
-        crate::mail::FAILED.load(Ordering::Relaxed) as f64,
+        crate::mail::FAILED.load(Ordering::Relaxed),
     );
-    e.finish()
+    p.encode()
 }
 
 /// Per mirror: what sentry last saw (mirrors never checked have no
 /// `up`, latency or check time).
-fn mirrors(e: &mut Exposition, index: &crate::index::Index) {
+fn mirrors(p: &mut Page, index: &crate::index::Index) {
     let all: Vec<&crate::index::MirrorEntry> = (0..index.stats().mirrors)
         .map(|i| index.mirror(i as u32))
         .collect();
-    let families: [(&str, &str, &str, MirrorValue); 4] = [
-        (
-            "bouncer_mirror_up",
-            "gauge",
-            "1 when the mirror passed its last check, 0 when it failed.",
-            |m| m.health.as_ref().map(|h| f64::from(u8::from(h.healthy))),
-        ),
-        (
-            "bouncer_mirror_eligible",
-            "gauge",
-            "1 when the mirror may receive traffic (active, rated, healthy).",
-            |m| Some(f64::from(u8::from(m.eligible))),
-        ),
-        (
-            "bouncer_mirror_check_latency_seconds",
-            "gauge",
-            "Time the mirror took to answer its last base-URL check.",
-            |m| m.health.as_ref().map(|h| f64::from(h.latency_ms) / 1000.0),
-        ),
-        (
-            "bouncer_mirror_last_check_timestamp_seconds",
-            "gauge",
-            "Unix time of the mirror's last check.",
-            |m| m.health.as_ref().map(|h| h.checked_at as f64),
-        ),
-    ];
-    for (name, kind, help, value) in families {
-        e.family(name, kind, help);
-        for m in &all {
-            if let Some(v) = value(m) {
-                e.sample(name, &[("mirror", &m.name)], v);
-            }
-        }
+    p.add(
+        "bouncer_mirror_up",
+        "1 when the mirror passed its last check, 0 when it failed.",
+        per_mirror(&all, |m| m.health.as_ref().map(|h| u64::from(h.healthy))),
+    );
+    p.add(
+        "bouncer_mirror_eligible",
+        "1 when the mirror may receive traffic (active, rated, healthy).",
+        per_mirror(&all, |m| Some(u64::from(m.eligible))),
+    );
+    p.add(
+        "bouncer_mirror_check_latency_seconds",
+        "Time the mirror took to answer its last base-URL check.",
+        per_mirror(&all, |m| {
+            m.health.as_ref().map(|h| f64::from(h.latency_ms) / 1000.0)
+        }),
+    );
+    p.add(
+        "bouncer_mirror_last_check_timestamp_seconds",
+        "Unix time of the mirror's last check.",
+        per_mirror(&all, |m| m.health.as_ref().map(|h| h.checked_at)),
+    );
+}
+
+/// A gauge labelled `mirror`, for each mirror that has a value.
+fn per_mirror<N>(
+    mirrors: &[&crate::index::MirrorEntry],
+    value: impl Fn(&crate::index::MirrorEntry) -> Option<N>,
+) -> Labelled<ConstGauge<N>> {
+    Labelled {
+        key: "mirror",
+        samples: mirrors
+            .iter()
+            .filter_map(|m| Some((m.name.to_string().into(), ConstGauge::new(value(m)?))))
+            .collect(),
     }
 }
 
-type MirrorValue = fn(&crate::index::MirrorEntry) -> Option<f64>;
-
 /// The number of runs, and the last finished run of each kind.
-fn sentry_runs(e: &mut Exposition, runs: &[crate::model::SentryRun]) {
-    e.single(
+fn sentry_runs(p: &mut Page, runs: &[crate::model::SentryRun]) {
+    p.counter(
         "bouncer_sentry_runs_total",
-        "counter",
         "Sentry runs recorded in the database (all processes).",
-        runs.iter().map(|r| r.id).max().unwrap_or(0) as f64,
+        runs.iter().map(|r| r.id).max().unwrap_or(0),
     );
     // Newest first: the first finished run of a kind is its last.
     let mut last: Vec<(&str, &crate::model::SentryRun)> = Vec::new();
@@ -633,38 +618,46 @@ fn sentry_runs(e: &mut Exposition, runs: &[crate::model::SentryRun]) {
         (
             "bouncer_sentry_last_run_checks",
             "Checks made by the last finished run of each kind.",
-            |r| r.checks as f64,
+            |r| r.checks,
         ),
         (
             "bouncer_sentry_last_run_failures",
             "Checks that failed in the last finished run of each kind.",
-            |r| r.failures as f64,
+            |r| r.failures,
         ),
         (
             "bouncer_sentry_last_run_changes",
             "Status changes made by the last finished run of each kind.",
-            |r| r.changes as f64,
+            |r| r.changes,
         ),
         (
             "bouncer_sentry_last_run_end_timestamp_seconds",
             "Unix time when the last finished run of each kind ended.",
-            |r| r.ended_at as f64,
+            |r| r.ended_at,
         ),
         (
             "bouncer_sentry_last_run_duration_seconds",
             "How long the last finished run of each kind took (whole seconds).",
-            |r| r.ended_at.saturating_sub(r.started_at) as f64,
+            |r| r.ended_at.saturating_sub(r.started_at),
         ),
     ];
     for (name, help, value) in families {
-        e.family(name, "gauge", help);
-        for (kind, run) in &last {
-            e.sample(name, &[("kind", kind)], value(run));
-        }
+        let samples = last
+            .iter()
+            .map(|(kind, run)| (kind.to_string().into(), ConstGauge::new(value(run))))
+            .collect();
+        p.add(
+            name,
+            help,
+            Labelled {
+                key: "kind",
+                samples,
+            },
+        );
     }
 }
 
-type RunValue = fn(&crate::model::SentryRun) -> f64;
+type RunValue = fn(&crate::model::SentryRun) -> u64;
 
 #[cfg(test)]
 mod tests {
@@ -802,31 +795,57 @@ mod tests {
     }
 
     #[test]
-    fn families_samples_and_escaping() {
-        let mut e = Exposition::new();
-        e.family("x_total", "counter", "Line one\\two\nthree.");
-        e.sample("x_total", &[("a", "q\"uo\\te\nd"), ("b", "")], 3.0);
-        e.sample("x_total", &[], 0.25);
-        e.single("y", "gauge", "Y.", f64::INFINITY);
-        let text = e.finish();
+    fn names_help_and_label_escaping() {
+        let mut p = Page::default();
+        p.add(
+            "x_total",
+            "Line one\\two\nthree.",
+            Labelled {
+                key: "a",
+                samples: vec![
+                    ("q\"uo\\te\nd".into(), ConstCounter::new(3u64)),
+                    ("".into(), ConstCounter::new(0)),
+                ],
+            },
+        );
+        p.gauge("y", "Y.", f64::INFINITY);
+        p.gauge("z", "Z", 2u64);
+        let text = p.encode();
         assert_eq!(
             text,
             "# HELP x_total Line one\\\\two\\nthree.\n# TYPE x_total counter\n\
-             x_total{a=\"q\\\"uo\\\\te\\nd\",b=\"\"} 3\nx_total 0.25\n\
-             # HELP y Y.\n# TYPE y gauge\ny +Inf\n"
+             x_total{a=\"q\\\"uo\\\\te\\nd\"} 3\nx_total{a=\"\"} 0\n\
+             # HELP y Y.\n# TYPE y gauge\ny +Inf\n\
+             # HELP z Z.\n# TYPE z gauge\nz 2\n"
         );
         let (samples, types) = parse(&text).unwrap();
         assert_eq!(samples[0].labels["a"], "q\"uo\\te\nd");
-        assert_eq!(samples[0].labels["b"], "");
-        assert_eq!(samples[1].value, 0.25);
+        assert_eq!(samples[1].labels["a"], "");
         assert_eq!(types["y"], "gauge");
     }
 
     #[test]
     fn histograms_are_cumulative_and_end_in_inf() {
-        let mut e = Exposition::new();
-        e.histogram("h_seconds", "H.", &[0.5, 1.0], &[2, 0, 3], 4.5);
-        let text = e.finish();
+        let mut buckets = [0; BUCKETS];
+        buckets[0] = 2;
+        buckets[BUCKETS - 1] = 3;
+        let mut p = Page::default();
+        p.add(
+            "h_seconds",
+            "H.",
+            Latencies {
+                buckets,
+                sum_nanos: 4_500_000_000,
+            },
+        );
+        let text = p.encode();
+        assert!(
+            text.starts_with(
+                "# HELP h_seconds H.\n# TYPE h_seconds histogram\n\
+                 h_seconds_bucket{le=\"1e-05\"} 2\nh_seconds_bucket{le=\"2.5e-05\"} 2\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.ends_with(
                 "h_seconds_bucket{le=\"0.5\"} 2\nh_seconds_bucket{le=\"1\"} 2\n\
@@ -834,7 +853,8 @@ mod tests {
             ),
             "{text}"
         );
-        parse(&text).unwrap();
+        let (samples, _) = parse(&text).unwrap();
+        assert_eq!(samples.len(), BUCKETS + 2);
     }
 
     #[test]
@@ -907,8 +927,13 @@ mod tests {
         assert_eq!(std::mem::size_of::<Shard>() % 128, 0);
     }
 
-    #[test]
-    fn a_whole_page_parses() {
+    /// The unit-test network: product `p` and mirror `m"1\` (a name to
+    /// escape), with `health` recorded for the mirror and `runs` stored.
+    fn test_app(
+        health: Option<crate::model::MirrorHealth>,
+        runs: &[crate::model::SentryRun],
+        counting: bool,
+    ) -> (tempfile::TempDir, Bouncer) {
         let dir = tempfile::tempdir().unwrap();
         let network = std::sync::Arc::new(
             crate::network::Network::open(&dir.path().join("m.redb"), true).unwrap(),
@@ -919,23 +944,174 @@ mod tests {
                     name: "p".into(),
                     ..Default::default()
                 })?;
-                tx.mirror_add(crate::store::NewMirror {
+                let m = tx.mirror_add(crate::store::NewMirror {
                     name: r#"m"1\"#.into(),
                     base_url: "http://m.example/pub".into(),
                     rating: 1,
                     ..Default::default()
-                })
-                .map(drop)
+                })?;
+                if let Some(h) = &health {
+                    tx.set_health(m.id, h)?;
+                }
+                for run in runs {
+                    tx.sentry_run_put(&mut run.clone())?;
+                }
+                Ok(())
             })
             .unwrap();
         let app = Bouncer::new(
             network,
             crate::config::Config {
-                counting: false,
+                counting,
                 ..Default::default()
             },
             std::sync::Arc::new(crate::counters::Counters::off()),
         );
+        (dir, app)
+    }
+
+    /// Every family this server exposes, its type, and its samples'
+    /// label names (a histogram's are those of its buckets).
+    const EXPECTED: &[(&str, &str, &[&str])] = &[
+        ("bouncer_build_info", "gauge", &["version"]),
+        ("bouncer_start_time_seconds", "gauge", &[]),
+        ("bouncer_requests_total", "counter", &["outcome"]),
+        ("bouncer_redirect_duration_seconds", "histogram", &["le"]),
+        ("bouncer_page_requests_total", "counter", &["site"]),
+        ("bouncer_access_log_dropped_total", "counter", &[]),
+        ("bouncer_index_products", "gauge", &[]),
+        ("bouncer_index_locations", "gauge", &[]),
+        ("bouncer_index_mirrors", "gauge", &[]),
+        ("bouncer_index_eligible_mirrors", "gauge", &[]),
+        ("bouncer_index_candidate_sets", "gauge", &[]),
+        ("bouncer_index_serving_pairs", "gauge", &[]),
+        ("bouncer_index_files", "gauge", &[]),
+        ("bouncer_index_generation", "gauge", &[]),
+        ("bouncer_index_build_seconds", "gauge", &[]),
+        ("bouncer_geoip_ranges", "gauge", &["family"]),
+        ("bouncer_regions", "gauge", &[]),
+        ("bouncer_counts_enabled", "gauge", &[]),
+        ("bouncer_counts_hits_total", "counter", &[]),
+        ("bouncer_counts_written_total", "counter", &[]),
+        ("bouncer_counts_flushes_total", "counter", &[]),
+        ("bouncer_counts_flush_failures_total", "counter", &[]),
+        ("bouncer_counts_flush_lag_seconds", "gauge", &[]),
+        ("bouncer_mirror_up", "gauge", &["mirror"]),
+        ("bouncer_mirror_eligible", "gauge", &["mirror"]),
+        ("bouncer_mirror_check_latency_seconds", "gauge", &["mirror"]),
+        (
+            "bouncer_mirror_last_check_timestamp_seconds",
+            "gauge",
+            &["mirror"],
+        ),
+        ("bouncer_sentry_runs_total", "counter", &[]),
+        ("bouncer_sentry_last_run_checks", "gauge", &["kind"]),
+        ("bouncer_sentry_last_run_failures", "gauge", &["kind"]),
+        ("bouncer_sentry_last_run_changes", "gauge", &["kind"]),
+        (
+            "bouncer_sentry_last_run_end_timestamp_seconds",
+            "gauge",
+            &["kind"],
+        ),
+        (
+            "bouncer_sentry_last_run_duration_seconds",
+            "gauge",
+            &["kind"],
+        ),
+        ("bouncer_mails_sent_total", "counter", &[]),
+        ("bouncer_mails_failed_total", "counter", &[]),
+    ];
+
+    #[test]
+    fn every_metric_is_there_with_its_labels() {
+        let health = crate::model::MirrorHealth {
+            healthy: true,
+            checked_at: 1_700_000_000,
+            since: 1_700_000_000,
+            error: String::new(),
+            flaps: 0,
+            latency_ms: 12,
+            throughput: 0,
+        };
+        let run = |kind: &str, started_at, ended_at| crate::model::SentryRun {
+            kind: kind.into(),
+            started_at,
+            ended_at,
+            checks: 4,
+            failures: 1,
+            changes: 2,
+            ..Default::default()
+        };
+        let runs = [
+            run("new", 100, 103),
+            run("mirror:m", 200, 201),
+            run("all", 300, 0),
+        ];
+        let (_dir, app) = test_app(Some(health), &runs, true);
+        mark_start();
+        let text = render(&app, &Traffic::new(), Some(0));
+        let (samples, types) = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let expected: BTreeMap<&str, (&str, &[&str])> = EXPECTED
+            .iter()
+            .map(|&(name, kind, labels)| (name, (kind, labels)))
+            .collect();
+        assert_eq!(
+            types.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected.keys().copied().collect::<Vec<_>>(),
+            "{text}"
+        );
+        for (name, (kind, labels)) in &expected {
+            assert_eq!(types[*name], *kind, "{name}");
+            let family: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| s.name == *name || (*kind == "histogram" && s.name.starts_with(name)))
+                .collect();
+            assert!(!family.is_empty(), "no sample of {name}\n{text}");
+            for s in family {
+                let keys: Vec<&str> = s.labels.keys().map(String::as_str).collect();
+                let want = if s.name == format!("{name}_bucket") || *kind != "histogram" {
+                    *labels
+                } else {
+                    &[]
+                };
+                assert_eq!(keys, want, "{s:?}");
+            }
+        }
+        // Each HELP is a sentence, its period not doubled by the registry.
+        for line in text.lines().filter(|l| l.starts_with("# HELP ")) {
+            assert!(line.ends_with('.') && !line.ends_with(".."), "{line}");
+        }
+        let labels = |name: &str, key: &str| -> Vec<String> {
+            samples
+                .iter()
+                .filter(|s| s.name == name)
+                .map(|s| s.labels[key].clone())
+                .collect()
+        };
+        assert_eq!(
+            labels("bouncer_requests_total", "outcome"),
+            ["redirect", "print", "not_found", "unavailable", "other"]
+        );
+        assert_eq!(
+            labels("bouncer_page_requests_total", "site"),
+            ["public", "admin", "api", "metrics"]
+        );
+        assert_eq!(labels("bouncer_geoip_ranges", "family"), ["ipv4", "ipv6"]);
+        assert_eq!(labels("bouncer_mirror_up", "mirror"), [r#"m"1\"#]);
+        // The last finished run of each kind, the kind cut at its colon.
+        assert_eq!(
+            labels("bouncer_sentry_last_run_checks", "kind"),
+            ["mirror", "new"]
+        );
+        let value = |name: &str| samples.iter().find(|s| s.name == name).unwrap().value;
+        assert_eq!(value("bouncer_mirror_check_latency_seconds"), 0.012);
+        assert_eq!(value("bouncer_sentry_runs_total"), 3.0);
+        assert_eq!(value("bouncer_sentry_last_run_duration_seconds"), 1.0);
+    }
+
+    #[test]
+    fn a_whole_page_parses() {
+        let (_dir, app) = test_app(None, &[], false);
         let traffic = Traffic::new();
         traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
         traffic.redirect(StatusCode::SERVICE_UNAVAILABLE, Duration::from_millis(2));
@@ -996,6 +1172,28 @@ mod tests {
             .collect();
         assert_eq!(buckets.len(), BOUNDS.len() + 1);
         assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    }
+
+    /// How long `render` takes on the unit-test network (run with
+    /// `cargo test --release --lib render_time -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn render_time() {
+        let (_dir, app) = test_app(None, &[], false);
+        let traffic = Traffic::new();
+        traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
+        let n = 2000;
+        let start = std::time::Instant::now();
+        let mut len = 0;
+        for _ in 0..n {
+            len += render(&app, &traffic, Some(7)).len();
+        }
+        let took = start.elapsed();
+        println!(
+            "render: {:?} per call ({} bytes)",
+            took / n,
+            len / n as usize
+        );
     }
 
     #[test]
