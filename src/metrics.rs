@@ -300,7 +300,7 @@ impl Page {
         // Writing to a String cannot fail, so neither can encoding these
         // constant metrics; were it to, the page would be cut short.
         if let Err(err) = prometheus_text::encode(&mut text, &self.0) {
-            crate::log::warn("metrics: cannot encode", &[("error", &err)]);
+            tracing::warn!(error = %err, "metrics: cannot encode");
         }
         text
     }
