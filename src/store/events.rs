@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -74,11 +74,7 @@ impl Store {
     /// The newest `limit` audit events, newest first.
     pub fn events(&self, limit: usize) -> Result<Vec<Event>> {
         let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in txn.open_table(EVENTS)?.iter()?.rev().take(limit) {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(txn.open_table(EVENTS)?.iter()?.rev().take(limit))
     }
 
     /// The newest `limit` audit events that pass `filter`, newest first.

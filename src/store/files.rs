@@ -2,7 +2,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -63,11 +63,7 @@ impl Tx<'_> {
 
     /// Every known file, by path.
     pub fn files(&self) -> Result<Vec<FileInfo>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(FILES)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(FILES)?.iter()?)
     }
 
     /// Forgets what is known about the file at `path`; whether it was known.

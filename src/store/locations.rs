@@ -4,7 +4,7 @@
 use redb::ReadableTable;
 
 use super::Tx;
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -12,11 +12,7 @@ use crate::model::{self, *};
 
 impl Tx<'_> {
     pub(super) fn all_locations(&self) -> Result<Vec<Location>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(LOCATIONS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(LOCATIONS)?.iter()?)
     }
 
     pub(super) fn locations_of(&self, product: ProductId) -> Result<Vec<Location>> {

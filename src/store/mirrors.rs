@@ -4,7 +4,7 @@ use redb::ReadableTable;
 
 use super::Tx;
 use super::audit::describe_change;
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -141,11 +141,7 @@ impl Tx<'_> {
 
     /// All mirrors.
     pub fn mirrors(&self) -> Result<Vec<Mirror>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(MIRRORS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(MIRRORS)?.iter()?)
     }
 }
 

@@ -5,7 +5,7 @@ use redb::ReadableTable;
 
 use super::Tx;
 use super::audit::describe_change;
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -159,11 +159,7 @@ impl Tx<'_> {
     }
 
     pub(super) fn aliases(&self) -> Result<Vec<Alias>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(ALIASES)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(ALIASES)?.iter()?)
     }
 
     /// Points `alias` at `product`, creating the alias if needed. Returns
@@ -235,11 +231,7 @@ impl Tx<'_> {
 
     /// All products, by id.
     pub fn products(&self) -> Result<Vec<Product>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(PRODUCTS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(PRODUCTS)?.iter()?)
     }
 
     /// All aliases.

@@ -4,7 +4,7 @@ use redb::ReadableTable;
 
 use super::Tx;
 use super::audit::{describe_change, describe_region};
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -23,11 +23,7 @@ impl Tx<'_> {
     }
 
     pub(super) fn all_regions(&self) -> Result<Vec<Region>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(REGIONS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(REGIONS)?.iter()?)
     }
 
     pub(super) fn put_region(&mut self, region: &Region) -> Result<()> {

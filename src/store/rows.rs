@@ -136,6 +136,22 @@ pub(crate) fn encode<T: Row>(row: &T) -> Vec<u8> {
     w.0
 }
 
+/// Decodes every row `rows` yields: a table's `iter()`, a range, or
+/// either reversed and cut short.
+pub(crate) fn decode_all<'a, K: redb::Key + 'static, T: Row>(
+    rows: impl Iterator<
+        Item = std::result::Result<
+            (
+                redb::AccessGuard<'a, K>,
+                redb::AccessGuard<'a, &'static [u8]>,
+            ),
+            redb::StorageError,
+        >,
+    >,
+) -> Result<Vec<T>> {
+    rows.map(|row| decode(row?.1.value())).collect()
+}
+
 /// Decodes a row written by [`encode`].
 pub(crate) fn decode<T: Row>(bytes: &[u8]) -> Result<T> {
     let mut r = Reader {

@@ -2,7 +2,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::rows::{decode, encode};
+use super::rows::{decode_all, encode};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -12,11 +12,7 @@ impl Store {
     /// The newest `limit` sentry runs, newest first.
     pub fn sentry_runs(&self, limit: usize) -> Result<Vec<SentryRun>> {
         let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in txn.open_table(SENTRY_RUNS)?.iter()?.rev().take(limit) {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(txn.open_table(SENTRY_RUNS)?.iter()?.rev().take(limit))
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::Store;
-use super::rows::{self, decode};
+use super::rows::{self, decode, decode_all};
 use super::tables::*;
 use crate::error::Result;
 use crate::model::*;
@@ -91,10 +91,7 @@ impl Store {
     pub fn dump(&self, counts: bool) -> Result<Dump> {
         let txn = self.db.begin_read()?;
         let snapshot = read_snapshot(&txn)?;
-        let mut users = Vec::new();
-        for row in txn.open_table(USERS)?.iter()? {
-            users.push(decode(row?.1.value())?);
-        }
+        let users = decode_all(txn.open_table(USERS)?.iter()?)?;
         let mut days: BTreeMap<u32, CountBatch> = BTreeMap::new();
         fn day(days: &mut BTreeMap<u32, CountBatch>, d: u32) -> &mut CountBatch {
             days.entry(d).or_insert_with(|| CountBatch {
@@ -145,37 +142,25 @@ impl Store {
 
 /// Every known file, by path.
 pub(super) fn read_files(txn: &redb::ReadTransaction) -> Result<Vec<FileInfo>> {
-    let mut files = Vec::new();
-    for row in txn.open_table(FILES)?.iter()? {
-        files.push(decode(row?.1.value())?);
-    }
-    Ok(files)
+    decode_all(txn.open_table(FILES)?.iter()?)
 }
 
 /// Reads the configuration tables in `txn`.
 pub(super) fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
-    let mut s = Snapshot::default();
-    for row in txn.open_table(PRODUCTS)?.iter()? {
-        s.products.push(decode(row?.1.value())?);
-    }
-    for row in txn.open_table(ALIASES)?.iter()? {
-        s.aliases.push(decode(row?.1.value())?);
-    }
+    let mut s = Snapshot {
+        products: decode_all(txn.open_table(PRODUCTS)?.iter()?)?,
+        aliases: decode_all(txn.open_table(ALIASES)?.iter()?)?,
+        locations: decode_all(txn.open_table(LOCATIONS)?.iter()?)?,
+        mirrors: decode_all(txn.open_table(MIRRORS)?.iter()?)?,
+        regions: decode_all(txn.open_table(REGIONS)?.iter()?)?,
+        ..Snapshot::default()
+    };
     for row in txn.open_table(OSES)?.iter()? {
         s.oses.push(row?.0.value().to_string());
-    }
-    for row in txn.open_table(LOCATIONS)?.iter()? {
-        s.locations.push(decode(row?.1.value())?);
-    }
-    for row in txn.open_table(MIRRORS)?.iter()? {
-        s.mirrors.push(decode(row?.1.value())?);
     }
     for row in txn.open_table(MIRROR_HEALTH)?.iter()? {
         let (k, v) = row?;
         s.health.insert(MirrorId(k.value()), decode(v.value())?);
-    }
-    for row in txn.open_table(REGIONS)?.iter()? {
-        s.regions.push(decode(row?.1.value())?);
     }
     for row in txn.open_table(SETTINGS)?.iter()? {
         let (k, v) = row?;

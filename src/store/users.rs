@@ -2,7 +2,7 @@
 
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::rows::{decode, encode};
+use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -13,11 +13,7 @@ impl Store {
     /// All users, by name.
     pub fn users(&self) -> Result<Vec<User>> {
         let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in txn.open_table(USERS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(txn.open_table(USERS)?.iter()?)
     }
 
     /// The user with this name: what a login or session check reads.
@@ -55,10 +51,6 @@ impl Tx<'_> {
 
     /// All users, by name.
     pub fn users(&self) -> Result<Vec<User>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(USERS)?.iter()? {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
+        decode_all(self.txn.open_table(USERS)?.iter()?)
     }
 }
