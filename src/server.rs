@@ -27,14 +27,7 @@ use crate::metrics::TRAFFIC;
 pub fn route<B>(app: &Bouncer, req: &Request<B>, peer: std::net::IpAddr) -> Reply {
     let method = req.method();
     if method != Method::GET && method != Method::HEAD {
-        let mut reply = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "405 only GET and HEAD are allowed here\n".into(),
-        );
-        reply
-            .headers_mut()
-            .insert("allow", HeaderValue::from_static("GET, HEAD"));
-        return reply;
+        return crate::http::reply::only_get_and_head();
     }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");

@@ -36,6 +36,18 @@ pub fn json(status: StatusCode, body: String) -> Reply {
     with_type(status, "application/json", body)
 }
 
+/// 405 for a site that takes only GET and HEAD.
+pub fn only_get_and_head() -> Reply {
+    let mut reply = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "405 only GET and HEAD are allowed here\n".into(),
+    );
+    reply
+        .headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    reply
+}
+
 /// 302 Found to `location`, without a body.
 pub fn found(location: HeaderValue) -> Reply {
     let mut reply = Response::new(Full::new(Bytes::new()));

@@ -224,14 +224,7 @@ pub use crate::http::reply::PUBLIC_CSP as CSP;
 /// Answers a public request. Blocking: call it off the async workers.
 pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     if req.method != Method::GET && req.method != Method::HEAD {
-        let mut reply = crate::http::text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "405 only GET and HEAD are allowed here\n".into(),
-        );
-        reply
-            .headers_mut()
-            .insert("allow", HeaderValue::from_static("GET, HEAD"));
-        return reply;
+        return crate::http::reply::only_get_and_head();
     }
     let routed = match req.path {
         "/download" => download::page(public, req),

@@ -48,28 +48,28 @@ impl Store {
 
     /// Downloads per product over the days `from..=to`, summed.
     pub fn downloads_by_product(&self, from: u32, to: u32) -> Result<HashMap<ProductId, u64>> {
-        let txn = self.db.begin_read()?;
-        let mut out = HashMap::new();
-        for row in txn
-            .open_table(COUNT_PRODUCT)?
-            .range((from, 0)..=(to, u64::MAX))?
-        {
-            let (k, v) = row?;
-            *out.entry(ProductId(k.value().1)).or_default() += v.value();
-        }
-        Ok(out)
+        self.sum_by_id(COUNT_PRODUCT, from, to, ProductId)
     }
 
     /// Downloads per mirror over the days `from..=to`, summed.
     pub fn downloads_by_mirror(&self, from: u32, to: u32) -> Result<HashMap<MirrorId, u64>> {
+        self.sum_by_id(COUNT_MIRROR, from, to, MirrorId)
+    }
+
+    /// The counts of `table` (keyed by day and an id) over the days
+    /// `from..=to`, summed per id.
+    fn sum_by_id<I: std::hash::Hash + Eq>(
+        &self,
+        table: redb::TableDefinition<(u32, u64), u64>,
+        from: u32,
+        to: u32,
+        id: impl Fn(u64) -> I,
+    ) -> Result<HashMap<I, u64>> {
         let txn = self.db.begin_read()?;
         let mut out = HashMap::new();
-        for row in txn
-            .open_table(COUNT_MIRROR)?
-            .range((from, 0)..=(to, u64::MAX))?
-        {
+        for row in txn.open_table(table)?.range((from, 0)..=(to, u64::MAX))? {
             let (k, v) = row?;
-            *out.entry(MirrorId(k.value().1)).or_default() += v.value();
+            *out.entry(id(k.value().1)).or_default() += v.value();
         }
         Ok(out)
     }
