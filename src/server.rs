@@ -180,22 +180,22 @@ fn whole<'a>(
     }
 }
 
-const ADMIN_FAILED: body::Failure = body::Failure {
-    log: "an admin page failed",
-    reply: "500 the admin page failed; the server log says why\n",
-};
-const API_FAILED: body::Failure = body::Failure {
-    log: "an API request failed",
-    reply: "500 the API request failed; the server log says why\n",
-};
-const PAGE_FAILED: body::Failure = body::Failure {
-    log: "a public page failed",
-    reply: "500 the page failed; the server log says why\n",
-};
-const METRICS_FAILED: body::Failure = body::Failure {
-    log: "/metrics failed",
-    reply: "500 /metrics failed; the server log says why\n",
-};
+const ADMIN_FAILED: body::Failure = body::Failure::new(
+    "an admin page failed",
+    "500 the admin page failed; the server log says why\n",
+);
+const API_FAILED: body::Failure = body::Failure::new(
+    "an API request failed",
+    "500 the API request failed; the server log says why\n",
+);
+const PAGE_FAILED: body::Failure = body::Failure::new(
+    "a public page failed",
+    "500 the page failed; the server log says why\n",
+);
+const METRICS_FAILED: body::Failure = body::Failure::new(
+    "/metrics failed",
+    "500 /metrics failed; the server log says why\n",
+);
 
 /// Reads an API request's body and answers it on a blocking thread. The
 /// credentials of a request that sends a body are checked first: only a

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use super::mirrors::health_badge;
-use super::page::{self, Badge, badge, csrf, seg};
+use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::error::Result;
@@ -179,13 +179,7 @@ fn action_button(
     class: &str,
     confirm: Option<&str>,
 ) -> Markup {
-    html! {
-        form.inline method="post" action=(action) {
-            (csrf(ctx))
-            input type="hidden" name="back" value=(back);
-            button type="submit" class=(class) data-confirm=[confirm] { (label) }
-        }
-    }
+    super::page::button_back(ctx, action, Some(back), label, class, confirm)
 }
 
 fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {

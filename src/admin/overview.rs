@@ -391,7 +391,7 @@ mod tests {
     use super::*;
     use crate::admin::testing::*;
     use crate::model::{Availability, CountBatch, MirrorId, ProductId, Role};
-    use crate::store::{NewMirror, NewProduct};
+    use crate::store::NewProduct;
 
     /// The value of the stat card labelled `label` (text up to the label's
     /// first `<` or `(`).
@@ -417,19 +417,7 @@ mod tests {
     }
 
     fn mirror(admin: &crate::admin::Admin, name: &str, rating: u32, inactive: bool) -> MirrorId {
-        admin
-            .network
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.mirror_add(NewMirror {
-                    name: name.into(),
-                    base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
-                    rating,
-                    inactive,
-                    ..NewMirror::default()
-                })
-            })
-            .unwrap()
-            .id
+        crate::admin::testing::add_rated_mirror(admin, name, rating, inactive)
     }
 
     fn product(admin: &crate::admin::Admin, name: &str, private: bool) -> ProductId {

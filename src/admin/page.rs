@@ -72,9 +72,25 @@ pub fn button(
     class: &str,
     confirm: Option<&str>,
 ) -> Markup {
+    button_back(ctx, action, None, label, class, confirm)
+}
+
+/// [`button`], and with `back` the page the answer returns to (a hidden
+/// `back` field).
+pub fn button_back(
+    ctx: &Ctx<'_>,
+    action: &str,
+    back: Option<&str>,
+    label: &str,
+    class: &str,
+    confirm: Option<&str>,
+) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             (csrf(ctx))
+            @if let Some(back) = back {
+                input type="hidden" name="back" value=(back);
+            }
             button type="submit" class=(class) data-confirm=[confirm] { (label) }
         }
     }

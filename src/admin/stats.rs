@@ -700,7 +700,7 @@ mod tests {
     use crate::admin::Admin;
     use crate::admin::testing::*;
     use crate::model::{CountBatch, MirrorId, ProductId, Role};
-    use crate::store::{NewMirror, NewProduct};
+    use crate::store::NewProduct;
 
     fn today() -> u32 {
         crate::model::day_of(crate::model::now())
@@ -731,18 +731,7 @@ mod tests {
     }
 
     fn mirror(admin: &Admin, name: &str) -> MirrorId {
-        admin
-            .network
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.mirror_add(NewMirror {
-                    name: name.into(),
-                    base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
-                    rating: 10,
-                    ..NewMirror::default()
-                })
-            })
-            .unwrap()
-            .id
+        crate::admin::testing::add_rated_mirror(admin, name, 10, false)
     }
 
     /// firefox (win/de, linux/none) and thunderbird over three days, two

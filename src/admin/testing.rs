@@ -148,6 +148,28 @@ where
         .expect("a full body never fails")
 }
 
+/// Adds a mirror at `https://m.example/NAME` rated `rating`.
+pub fn add_rated_mirror(
+    admin: &Admin,
+    name: &str,
+    rating: u32,
+    inactive: bool,
+) -> crate::model::MirrorId {
+    admin
+        .network
+        .write(&crate::model::Actor::Program("test"), |tx| {
+            tx.mirror_add(crate::store::NewMirror {
+                name: name.into(),
+                base_url: format!("https://m.example/{}", crate::query::encode_component(name)),
+                rating,
+                inactive,
+                ..crate::store::NewMirror::default()
+            })
+        })
+        .unwrap()
+        .id
+}
+
 /// Adds an active https mirror rated 100 serving `regions`.
 pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
     admin

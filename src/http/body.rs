@@ -55,6 +55,13 @@ pub struct Failure {
     pub reply: &'static str,
 }
 
+impl Failure {
+    /// What failed: the log line and the 500's body.
+    pub const fn new(log: &'static str, reply: &'static str) -> Failure {
+        Failure { log, reply }
+    }
+}
+
 /// Answers with `answer` on a blocking thread (it may read and write the
 /// store); a panic there is logged and answered 500 as `failure` says.
 pub async fn blocking(failure: Failure, answer: impl FnOnce() -> Reply + Send + 'static) -> Reply {
