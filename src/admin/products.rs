@@ -106,17 +106,17 @@ fn status(failed: Option<&Failed<'_>>) -> StatusCode {
 }
 
 /// Uptake of every (product, os) of the live index, by product name.
-fn uptake_by_product(index: &Index) -> HashMap<&str, Vec<Uptake>> {
-    let mut out: HashMap<&str, Vec<Uptake>> = HashMap::new();
+fn uptake_by_product(index: &Index) -> HashMap<&str, Vec<&Uptake>> {
+    let mut out: HashMap<&str, Vec<&Uptake>> = HashMap::new();
     for u in index.uptake() {
-        out.entry(&u.product).or_default().push(u.clone());
+        out.entry(&u.product).or_default().push(u);
     }
     out
 }
 
 /// A product's uptake over all its locations: the rating that can serve
 /// them against the rating that could.
-fn product_share(rows: &[Uptake]) -> Option<f64> {
+fn product_share(rows: &[&Uptake]) -> Option<f64> {
     let total: u64 = rows.iter().map(|u| u.total).sum();
     (total > 0).then(|| rows.iter().map(|u| u.available).sum::<u64>() as f64 * 100.0 / total as f64)
 }
@@ -302,7 +302,7 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
     Ok(ctx.page_status(status(failed), "products", "Products", body))
 }
 
-fn uptake_title(rows: &[Uptake]) -> String {
+fn uptake_title(rows: &[&Uptake]) -> String {
     rows.iter()
         .map(|u| format!("{} {}", u.os, percent(u.percent())))
         .collect::<Vec<_>>()
@@ -354,12 +354,11 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
         return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
     };
     let url = product_url(&p.name);
-    let uptake: Vec<Uptake> = network
-        .index()
+    let index = network.index();
+    let uptake: Vec<&Uptake> = index
         .uptake()
         .iter()
         .filter(|u| u.product == p.name)
-        .cloned()
         .collect();
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
