@@ -38,8 +38,6 @@ pub const LINKS: usize = Candidates::RANKED - 1;
 /// `Digest` (RFC 3230; not among hyper's constants).
 static DIGEST: HeaderName = HeaderName::from_static("digest");
 
-pub use crate::http::reply::NOT_FOUND_BODY;
-
 /// Who asks, and which mirrors may answer them.
 struct Pool<'i> {
     /// The mirrors of the client's region (the world's when it has none).
@@ -589,7 +587,7 @@ fn redirect_to(location: HeaderValue, cache: Option<HeaderValue>) -> Reply {
     reply
 }
 
-/// 404: exactly [`NOT_FOUND_BODY`] for tools, a page with a way forward
+/// 404: exactly [`crate::http::NOT_FOUND_BODY`] for tools, a page with a way forward
 /// for browsers.
 pub fn not_found(headers: &HeaderMap, miss: Miss) -> Reply {
     let why = match miss {
