@@ -503,22 +503,12 @@ fn multipart_part() -> impl Strategy<Value = PartSpec> {
 
 /// A multipart body for `boundary` (as browsers and curl write them).
 fn multipart_body(parts: &[PartSpec], boundary: &str) -> Vec<u8> {
-    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let parts: Vec<(&str, Option<&str>, &[u8])> = parts
+        .iter()
+        .map(|(n, f, d)| (n.as_str(), f.as_deref(), d.as_slice()))
+        .collect();
     let mut body = b"preamble\r\n".to_vec();
-    for (name, filename, data) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        body.extend_from_slice(
-            format!("Content-Disposition: form-data; name=\"{}\"", quote(name)).as_bytes(),
-        );
-        if let Some(f) = filename {
-            body.extend_from_slice(format!("; filename=\"{}\"", quote(f)).as_bytes());
-            body.extend_from_slice(b"\r\nContent-Type: application/octet-stream");
-        }
-        body.extend_from_slice(b"\r\n\r\n");
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body.extend(bouncer::http::multipart::encode(&parts, boundary));
     body
 }
 

@@ -604,26 +604,13 @@ mod tests {
     /// A `multipart/form-data` body: `who`'s CSRF token and `files`
     /// (field, file name, contents).
     fn multipart(csrf: &str, files: &[(&str, &str, &[u8])]) -> Vec<u8> {
-        let mut body = Vec::new();
-        let mut part = |head: String, data: &[u8]| {
-            body.extend_from_slice(format!("--{BOUNDARY}\r\n{head}\r\n\r\n").as_bytes());
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        };
-        part(
-            "Content-Disposition: form-data; name=\"csrf\"".into(),
-            csrf.as_bytes(),
+        let mut parts = vec![("csrf", None, csrf.as_bytes())];
+        parts.extend(
+            files
+                .iter()
+                .map(|(field, name, data)| (*field, Some(*name), *data)),
         );
-        for (field, name, data) in files {
-            part(
-                format!(
-                    "Content-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: text/csv"
-                ),
-                data,
-            );
-        }
-        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-        body
+        crate::http::multipart::encode(&parts, BOUNDARY)
     }
 
     fn upload(admin: &Admin, who: &Login, files: &[(&str, &str, &[u8])]) -> Reply {

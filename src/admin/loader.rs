@@ -815,32 +815,10 @@ mod tests {
     /// A `multipart/form-data` body as a browser sends it: `who`'s CSRF
     /// token, `fields`, and `file` (name, contents) in the field `file`.
     fn multipart(who: &Login, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
-        let mut body = Vec::new();
-        let mut part = |head: String, data: &[u8]| {
-            body.extend_from_slice(format!("--{BOUNDARY}\r\n{head}\r\n\r\n").as_bytes());
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        };
-        part(
-            "Content-Disposition: form-data; name=\"csrf\"".into(),
-            who.csrf.as_bytes(),
-        );
-        for (k, v) in fields {
-            part(
-                format!("Content-Disposition: form-data; name=\"{k}\""),
-                v.as_bytes(),
-            );
-        }
-        if let Some((name, data)) = file {
-            part(
-                format!(
-                    "Content-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream"
-                ),
-                data,
-            );
-        }
-        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-        body
+        let mut parts = vec![("csrf", None, who.csrf.as_bytes())];
+        parts.extend(fields.iter().map(|(k, v)| (*k, None, v.as_bytes())));
+        parts.extend(file.map(|(name, data)| ("file", Some(name), data)));
+        crate::http::multipart::encode(&parts, BOUNDARY)
     }
 
     fn upload(

@@ -446,6 +446,29 @@ fn content_disposition(number: usize, value: &str) -> Result<(String, Option<Str
     Ok((name, filename))
 }
 
+/// A `multipart/form-data` body of `parts` (field name, file name for an
+/// upload, contents) with `boundary`, as a browser sends it: what tools
+/// and tests post to the admin's upload forms.
+pub fn encode(parts: &[(&str, Option<&str>, &[u8])], boundary: &str) -> Vec<u8> {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut body = Vec::new();
+    for (name, filename, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("Content-Disposition: form-data; name=\"{}\"", quote(name)).as_bytes(),
+        );
+        if let Some(f) = filename {
+            body.extend_from_slice(format!("; filename=\"{}\"", quote(f)).as_bytes());
+            body.extend_from_slice(b"\r\nContent-Type: application/octet-stream");
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -699,23 +722,11 @@ mod tests {
     }
 
     fn encode(parts: &[(String, Option<String>, Vec<u8>)], boundary: &str) -> Vec<u8> {
-        let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        let mut body = Vec::new();
-        for (name, filename, data) in parts {
-            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-            body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{}\"", quote(name)).as_bytes(),
-            );
-            if let Some(f) = filename {
-                body.extend_from_slice(format!("; filename=\"{}\"", quote(f)).as_bytes());
-                body.extend_from_slice(b"\r\nContent-Type: application/octet-stream");
-            }
-            body.extend_from_slice(b"\r\n\r\n");
-            body.extend_from_slice(data);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-        body
+        let parts: Vec<(&str, Option<&str>, &[u8])> = parts
+            .iter()
+            .map(|(n, f, d)| (n.as_str(), f.as_deref(), d.as_slice()))
+            .collect();
+        super::encode(&parts, boundary)
     }
 
     #[test]
