@@ -767,6 +767,14 @@ mod tests {
                 self.app.bounce(&Method::GET, query, &h, super::LOCAL)
             }
 
+            /// Sets an operator setting (and publishes a new index).
+            fn set(&self, key: &str, value: &str) {
+                let test = crate::model::Actor::Program("test");
+                (self.app.network)
+                    .write(&test, |tx| tx.setting_put(key, Some(value)))
+                    .unwrap();
+            }
+
             fn file(&self, path: &str, query: &str) -> Reply {
                 self.app
                     .bounce_file(&Method::GET, path, query, &HeaderMap::new(), super::LOCAL)
@@ -851,12 +859,7 @@ mod tests {
         #[test]
         fn without_stickiness_redirects_name_other_mirrors_best_first_and_the_digest() {
             let net = net();
-            net.app
-                .network
-                .write(&crate::model::Actor::Program("test"), |tx| {
-                    tx.setting_put(crate::index::STICKY, Some("false"))
-                })
-                .unwrap();
+            net.set(crate::index::STICKY, "false");
             let ranked = ["m1", "m2", "m3", "m4", "m5", "m6"];
             let mut picked = BTreeSet::new();
             for _ in 0..300 {
@@ -917,12 +920,7 @@ mod tests {
         #[test]
         fn link_headers_are_off_unless_switched_on() {
             let net = net();
-            net.app
-                .network
-                .write(&crate::model::Actor::Program("test"), |tx| {
-                    tx.setting_put(crate::index::LINK_HEADERS, Some("yes"))
-                })
-                .unwrap();
+            net.set(crate::index::LINK_HEADERS, "yes");
             let r = net.file("/fx/de/Fx%20Setup.exe", "");
             assert_eq!(r.status(), StatusCode::FOUND);
             assert!(r.headers().get("link").is_none());
