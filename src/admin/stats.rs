@@ -730,6 +730,12 @@ mod tests {
             .id
     }
 
+    /// The stats page for the days `from..=to`.
+    fn between(admin: &Admin, who: &Login, from: u32, to: u32) -> String {
+        let path = format!("/admin/stats?from={}&to={}", date(from), date(to));
+        body(get(admin, who, &path))
+    }
+
     fn mirror(admin: &Admin, name: &str) -> MirrorId {
         crate::admin::testing::add_rated_mirror(admin, name, 10, false)
     }
@@ -842,15 +848,7 @@ mod tests {
         )));
 
         // An explicit range of two days.
-        let page = body(get(
-            &admin,
-            &ann,
-            &format!(
-                "/admin/stats?from={}&to={}",
-                date(today() - 2),
-                date(today() - 1)
-            ),
-        ));
+        let page = between(&admin, &ann, today() - 2, today() - 1);
         assert!(
             page.contains(r#"<span class="value">35</span><span class="label">downloads</span>"#)
         );
@@ -860,15 +858,7 @@ mod tests {
         assert!(
             page.contains(r#"<span class="value">100</span><span class="label">downloads</span>"#)
         );
-        let page = body(get(
-            &admin,
-            &ann,
-            &format!(
-                "/admin/stats?from={}&to={}",
-                date(today() - 400),
-                date(today())
-            ),
-        ));
+        let page = between(&admin, &ann, today() - 400, today());
         assert!(
             page.contains(
                 r#"<span class="value">2,098</span><span class="label">downloads</span>"#

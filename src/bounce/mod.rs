@@ -69,6 +69,17 @@ struct Request<'a> {
     peer: IpAddr,
 }
 
+impl<'a> Request<'a> {
+    fn new(method: &'a Method, query: &'a str, headers: &'a HeaderMap, peer: IpAddr) -> Self {
+        Request {
+            method,
+            query,
+            headers,
+            peer,
+        }
+    }
+}
+
 /// What the redirect path needs.
 pub struct Bouncer {
     /// The live network.
@@ -196,12 +207,7 @@ impl Bouncer {
         let index = self.network.index();
         match index.resolve(product, os, lang) {
             Ok(target) => {
-                let request = Request {
-                    method,
-                    query,
-                    headers,
-                    peer,
-                };
+                let request = Request::new(method, query, headers, peer);
                 self.send(&request, &index, &target, q.want(headers))
             }
             Err(miss) => not_found(headers, miss),
@@ -223,12 +229,7 @@ impl Bouncer {
         let index = self.network.index();
         match index.resolve_path(&decoded) {
             Ok(target) => {
-                let request = Request {
-                    method,
-                    query,
-                    headers,
-                    peer,
-                };
+                let request = Request::new(method, query, headers, peer);
                 self.send(&request, &index, &target, want)
             }
             Err(miss) => not_found(headers, miss),
