@@ -660,6 +660,16 @@ mod tests {
         }
     }
 
+    /// A file found present and healthy at `checked_at`.
+    fn served_since(checked_at: u64) -> Availability {
+        Availability {
+            present: true,
+            healthy: true,
+            checked_at,
+            error: String::new(),
+        }
+    }
+
     fn healthy_before(mirrors: &[u64]) -> Previous {
         let mut p = Previous::default();
         for &m in mirrors {
@@ -765,15 +775,8 @@ mod tests {
     #[test]
     fn a_file_fault_marks_the_mirror_and_keeps_presence() {
         let mut prev = healthy_before(&[1, 2, 3]);
-        prev.availability.insert(
-            (LocationId(7), MirrorId(1)),
-            Availability {
-                present: true,
-                healthy: true,
-                checked_at: 1,
-                error: String::new(),
-            },
-        );
+        prev.availability
+            .insert((LocationId(7), MirrorId(1)), served_since(1));
         let results = [
             result(
                 1,
@@ -878,15 +881,8 @@ mod tests {
     #[test]
     fn a_rate_limited_check_changes_nothing() {
         let mut prev = healthy_before(&[1]);
-        prev.availability.insert(
-            (LocationId(7), MirrorId(1)),
-            Availability {
-                present: true,
-                healthy: true,
-                checked_at: 1,
-                error: String::new(),
-            },
-        );
+        prev.availability
+            .insert((LocationId(7), MirrorId(1)), served_since(1));
         let r = result(
             1,
             Ok(()),
