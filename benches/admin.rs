@@ -9,6 +9,9 @@
 //! and a thousand audit events. Each page is answered 5 times; the summary
 //! prints medians, and the overview against the cost of reading the
 //! configuration alone (`Store::snapshot`), as a baseline in the same run.
+//! Then two pieces of the admin listener: reading a 20 MB checksum-file
+//! upload (`Form::parse`, against copying the body once) and rendering
+//! `/metrics` on this network.
 //!
 //! Without `--bench` (`cargo test --benches`) it runs on a tiny network as
 //! a smoke test.
@@ -227,4 +230,72 @@ fn main() {
             m.as_secs_f64() / snapshot.as_secs_f64().max(1e-9)
         );
     }
+    upload(runs, if bench { 20 << 20 } else { 64 << 10 });
+    metrics(&network, runs);
+}
+
+/// Reading a checksum-file upload as the loader page receives it
+/// (`multipart/form-data`, a CSRF field beside the file), against copying
+/// the body once, as a baseline in the same run.
+fn upload(runs: usize, size: usize) {
+    let line = b"0123456789abcdef0123456789abcdef  linux-x86_64/de/firefox-120.0.tar.bz2\n";
+    let file: Vec<u8> = line.iter().copied().cycle().take(size).collect();
+    let body = bouncer::http::multipart::encode(
+        &[("csrf", None, b"tok"), ("file", Some("SHA256SUMS"), &file)],
+        "XY",
+    );
+    let copy = median(
+        (0..runs)
+            .map(|_| {
+                let s = Instant::now();
+                std::hint::black_box(body.clone());
+                s.elapsed()
+            })
+            .collect(),
+    );
+    let parse = median(
+        (0..runs)
+            .map(|_| {
+                let s = Instant::now();
+                let form = bouncer::http::form::Form::parse(
+                    Some("multipart/form-data; boundary=XY"),
+                    std::hint::black_box(&body),
+                )
+                .expect("the upload parses");
+                let took = s.elapsed();
+                assert_eq!(form.file("file").map(|f| f.data.len()), Some(file.len()));
+                took
+            })
+            .collect(),
+    );
+    println!(
+        "  upload of {:.1} MB: copy {:.2} ms, Form::parse {:.2} ms ({:.1}× copy)",
+        size as f64 / 1e6,
+        copy.as_secs_f64() * 1e3,
+        parse.as_secs_f64() * 1e3,
+        parse.as_secs_f64() / copy.as_secs_f64().max(1e-9)
+    );
+}
+
+/// `/metrics` on this network, against reading the configuration once.
+fn metrics(network: &Arc<Network>, runs: usize) {
+    let app = bouncer::bounce::Bouncer::new(
+        network.clone(),
+        bouncer::config::Config::default(),
+        Arc::new(bouncer::counters::Counters::off()),
+    );
+    let traffic = bouncer::metrics::Traffic::new();
+    traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
+    let render = median(
+        (0..runs)
+            .map(|_| {
+                let s = Instant::now();
+                let text = bouncer::metrics::render(&app, &traffic, Some(0));
+                let took = s.elapsed();
+                assert!(text.contains("bouncer_requests_total"), "{text}");
+                took
+            })
+            .collect(),
+    );
+    println!("  /metrics render {:>31.2} ms", render.as_secs_f64() * 1e3);
 }

@@ -1174,28 +1174,6 @@ mod tests {
         assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
     }
 
-    /// How long `render` takes on the unit-test network (run with
-    /// `cargo test --release --lib render_time -- --ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn render_time() {
-        let (_dir, app) = test_app(None, &[], false);
-        let traffic = Traffic::new();
-        traffic.redirect(StatusCode::FOUND, Duration::from_micros(3));
-        let n = 2000;
-        let start = std::time::Instant::now();
-        let mut len = 0;
-        for _ in 0..n {
-            len += render(&app, &traffic, Some(7)).len();
-        }
-        let took = start.elapsed();
-        println!(
-            "render: {:?} per call ({} bytes)",
-            took / n,
-            len / n as usize
-        );
-    }
-
     #[test]
     fn metrics_reply_headers() {
         let r = reply("x 1\n".into());
