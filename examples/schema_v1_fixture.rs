@@ -128,7 +128,7 @@ fn main() {
 }
 
 /// The configuration: products, locations, files, mirrors, region, user.
-fn build(tx: &mut bouncer::store::Tx<'_>) -> bouncer::error::Result<()> {
+fn build(tx: &mut bouncer::store::Tx) -> bouncer::error::Result<()> {
     tx.os_add("beos")?;
     tx.product_add(NewProduct {
         name: "firefox-120.0".into(),

@@ -170,7 +170,7 @@ impl Network {
 
     /// Runs `f` in one write transaction, commits, then publishes a new
     /// index so the change is live for the next request.
-    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let out = self.store.write(actor, f)?;
         if self.live {
             self.republish()?;

@@ -168,7 +168,7 @@ impl Ctx<'_> {
 
     /// Runs a write as this user: committed, audited, published to the
     /// live index.
-    pub fn write<T>(&self, f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, f: impl FnOnce(&mut crate::store::Tx) -> Result<T>) -> Result<T> {
         self.admin.network.write(&self.actor(), f)
     }
 

@@ -166,7 +166,7 @@ impl Caller {
     pub fn write<T>(
         &self,
         api: &Api,
-        f: impl FnOnce(&mut crate::store::Tx<'_>) -> crate::error::Result<T>,
+        f: impl FnOnce(&mut crate::store::Tx) -> crate::error::Result<T>,
     ) -> crate::error::Result<T> {
         api.network.write(&self.actor(), f)
     }

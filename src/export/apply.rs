@@ -20,7 +20,7 @@ use crate::store::{NewMirror, NewProduct, Tx};
 /// [`crate::export`]). Refuses a database with a configuration unless
 /// `replace`. Errors name the document's place; the caller's transaction
 /// is then dropped, so nothing is written.
-pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported> {
+pub fn apply(tx: &mut Tx, config: &Config, replace: bool) -> Result<Imported> {
     if !replace {
         refuse_a_configuration(tx)?;
     }
@@ -62,7 +62,7 @@ pub fn apply(tx: &mut Tx<'_>, config: &Config, replace: bool) -> Result<Imported
 }
 
 /// Refuses a database that has any configuration.
-fn refuse_a_configuration(tx: &mut Tx<'_>) -> Result<()> {
+fn refuse_a_configuration(tx: &mut Tx) -> Result<()> {
     let have = [
         ("product", tx.products()?.len()),
         ("mirror", tx.mirrors()?.len()),
@@ -88,7 +88,7 @@ fn refuse_a_configuration(tx: &mut Tx<'_>) -> Result<()> {
 }
 
 /// Operating systems the locations need; extras go at the end.
-fn add_oses(tx: &mut Tx<'_>, oses: &[String], at: &At) -> Result<()> {
+fn add_oses(tx: &mut Tx, oses: &[String], at: &At) -> Result<()> {
     let before = tx.oses()?;
     for (i, os) in oses.iter().enumerate() {
         if !before.contains(os) {
@@ -98,7 +98,7 @@ fn add_oses(tx: &mut Tx<'_>, oses: &[String], at: &At) -> Result<()> {
     Ok(())
 }
 
-fn remove_oses(tx: &mut Tx<'_>, oses: &[String], at: &At) -> Result<()> {
+fn remove_oses(tx: &mut Tx, oses: &[String], at: &At) -> Result<()> {
     for os in tx.oses()? {
         if !oses.contains(&os) {
             at.check(tx.os_remove(&os))?;
@@ -120,7 +120,7 @@ fn same_region(a: Option<&str>, b: Option<&str>) -> bool {
 /// countries (and the fallback) it will have, then every region gets its
 /// countries, then its fallback. Regions the document lacks stay until
 /// [`remove_regions`]: mirrors may still serve them.
-fn regions(tx: &mut Tx<'_>, regions: &[RegionEntry], at: &At) -> Result<()> {
+fn regions(tx: &mut Tx, regions: &[RegionEntry], at: &At) -> Result<()> {
     let wanted: HashMap<String, &RegionEntry> =
         regions.iter().map(|r| (region_key(&r.name), r)).collect();
     for r in tx.regions()? {
@@ -170,7 +170,7 @@ fn regions(tx: &mut Tx<'_>, regions: &[RegionEntry], at: &At) -> Result<()> {
     Ok(())
 }
 
-fn remove_regions(tx: &mut Tx<'_>, regions: &[RegionEntry]) -> Result<()> {
+fn remove_regions(tx: &mut Tx, regions: &[RegionEntry]) -> Result<()> {
     let wanted: HashSet<String> = regions.iter().map(|r| region_key(&r.name)).collect();
     for r in tx.regions()? {
         if !wanted.contains(&region_key(&r.name)) {
@@ -180,7 +180,7 @@ fn remove_regions(tx: &mut Tx<'_>, regions: &[RegionEntry]) -> Result<()> {
     Ok(())
 }
 
-fn remove_aliases(tx: &mut Tx<'_>, aliases: &[AliasEntry]) -> Result<()> {
+fn remove_aliases(tx: &mut Tx, aliases: &[AliasEntry]) -> Result<()> {
     let keys: HashSet<String> = aliases.iter().map(|a| a.name.to_lowercase()).collect();
     for a in tx.alias_list()? {
         if !keys.contains(&a.name.to_lowercase()) {
@@ -192,7 +192,7 @@ fn remove_aliases(tx: &mut Tx<'_>, aliases: &[AliasEntry]) -> Result<()> {
 
 /// Products and their locations (products the document lacks go in
 /// [`aliases_and_removed_products`]).
-fn products(tx: &mut Tx<'_>, products: &[ProductEntry], at: &At) -> Result<()> {
+fn products(tx: &mut Tx, products: &[ProductEntry], at: &At) -> Result<()> {
     for (i, w) in products.iter().enumerate() {
         let at = at.index(i);
         // A language the product does not have yet must be a locale code
@@ -255,7 +255,7 @@ fn products(tx: &mut Tx<'_>, products: &[ProductEntry], at: &At) -> Result<()> {
 /// Aliases that exist are pointed at their products; products the
 /// document lacks are removed (no alias points at them any more); then
 /// new aliases, which may take a removed product's name.
-fn aliases_and_removed_products(tx: &mut Tx<'_>, config: &Config, at: &At) -> Result<()> {
+fn aliases_and_removed_products(tx: &mut Tx, config: &Config, at: &At) -> Result<()> {
     let existing: HashMap<String, ProductId> = tx
         .alias_list()?
         .into_iter()
@@ -293,7 +293,7 @@ fn aliases_and_removed_products(tx: &mut Tx<'_>, config: &Config, at: &At) -> Re
 
 /// Files: exactly the document's (its locations' and its loose ones).
 /// Returns how many.
-fn files(tx: &mut Tx<'_>, config: &Config, top: &At) -> Result<usize> {
+fn files(tx: &mut Tx, config: &Config, top: &At) -> Result<usize> {
     let product_keys_by_id: HashMap<ProductId, String> = tx
         .products()?
         .into_iter()
@@ -350,7 +350,7 @@ fn files(tx: &mut Tx<'_>, config: &Config, top: &At) -> Result<usize> {
 /// Mirrors the document lacks go first (a mirror of the document may have
 /// the address of one of them), then the document's (their regions exist
 /// now).
-fn mirrors(tx: &mut Tx<'_>, mirrors: &[MirrorEntry], at: &At) -> Result<()> {
+fn mirrors(tx: &mut Tx, mirrors: &[MirrorEntry], at: &At) -> Result<()> {
     let keys: HashSet<String> = mirrors.iter().map(|m| m.name.to_lowercase()).collect();
     for m in tx.mirrors()? {
         if !keys.contains(&m.name.to_lowercase()) {
@@ -390,7 +390,7 @@ fn mirrors(tx: &mut Tx<'_>, mirrors: &[MirrorEntry], at: &At) -> Result<()> {
 }
 
 /// Adds or updates one mirror.
-fn mirror(tx: &mut Tx<'_>, w: &MirrorEntry, at: &At) -> Result<()> {
+fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
     let placed = |e: Error| match e {
         Error::BaseUrlTaken { .. } => at.field("base_url").err(e),
         e => at.err(e),
@@ -418,7 +418,7 @@ fn mirror(tx: &mut Tx<'_>, w: &MirrorEntry, at: &At) -> Result<()> {
     Ok(())
 }
 
-fn users(tx: &mut Tx<'_>, users: &[UserEntry], at: &At) -> Result<()> {
+fn users(tx: &mut Tx, users: &[UserEntry], at: &At) -> Result<()> {
     for (i, w) in users.iter().enumerate() {
         let at = at.index(i);
         let role = crate::model::Role::parse(&w.role)
@@ -451,7 +451,7 @@ fn users(tx: &mut Tx<'_>, users: &[UserEntry], at: &At) -> Result<()> {
     Ok(())
 }
 
-fn settings(tx: &mut Tx<'_>, settings: &BTreeMap<String, String>) -> Result<()> {
+fn settings(tx: &mut Tx, settings: &BTreeMap<String, String>) -> Result<()> {
     let current = tx.settings()?;
     for (k, v) in settings {
         if current.get(k) != Some(v) {
@@ -468,7 +468,7 @@ fn settings(tx: &mut Tx<'_>, settings: &BTreeMap<String, String>) -> Result<()> 
 
 /// Replaces every download count with the document's; returns the number
 /// of days.
-fn counts(tx: &mut Tx<'_>, c: &CountsEntry, at: &At) -> Result<usize> {
+fn counts(tx: &mut Tx, c: &CountsEntry, at: &At) -> Result<usize> {
     let products: HashMap<String, ProductId> = tx
         .products()?
         .into_iter()

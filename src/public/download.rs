@@ -1062,7 +1062,7 @@ mod tests {
             .unwrap_or_else(|| panic!("nothing selected in {name}"))
     }
 
-    fn add(tx: &mut crate::store::Tx<'_>, name: &str, langs: &[&str], private: bool) {
+    fn add(tx: &mut crate::store::Tx, name: &str, langs: &[&str], private: bool) {
         tx.product_add(NewProduct {
             name: name.into(),
             languages: langs.iter().map(|l| l.to_string()).collect(),

@@ -559,7 +559,7 @@ mod tests {
         public
             .network
             .write(&crate::model::Actor::Program("test"), |tx| {
-                let add = |tx: &mut crate::store::Tx<'_>, name: &str, langs: &[&str], private| {
+                let add = |tx: &mut crate::store::Tx, name: &str, langs: &[&str], private| {
                     tx.product_add(NewProduct {
                         name: name.into(),
                         languages: langs.iter().map(|l| l.to_string()).collect(),

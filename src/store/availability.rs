@@ -77,7 +77,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Drops sentry's findings for `location` on every mirror, with their
     /// entries in [`AVAILABILITY_BY_MIRROR`].
     pub(super) fn clear_availability(&mut self, location: LocationId) -> Result<()> {

@@ -201,7 +201,7 @@ pub(super) fn add_counts_in(txn: &WriteTransaction, batch: &CountBatch) -> Resul
     Ok(())
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Adds a batch of download counts.
     pub fn counts_add(&mut self, batch: &CountBatch) -> Result<()> {
         add_counts_in(&self.txn, batch)

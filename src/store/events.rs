@@ -100,7 +100,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Appends an entry to the audit log.
     pub fn record(&mut self, action: &str, detail: String) -> Result<()> {
         let id = self.next_id("next_event")?;

@@ -37,7 +37,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     pub(super) fn drop_files_of(&mut self, location: LocationId) -> Result<()> {
         let mut files = self.txn.open_table(FILES)?;
         files

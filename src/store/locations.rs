@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::error::Thing;
 use crate::model::{self, *};
 
-impl Tx<'_> {
+impl Tx {
     pub(super) fn all_locations(&self) -> Result<Vec<Location>> {
         decode_all(self.txn.open_table(LOCATIONS)?.iter()?)
     }

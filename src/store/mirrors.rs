@@ -27,7 +27,7 @@ pub struct NewMirror {
     pub inactive: bool,
 }
 
-impl Tx<'_> {
+impl Tx {
     /// The mirror with this name (case-insensitive).
     pub fn mirror(&self, name: &str) -> Result<Option<Mirror>> {
         let names = self.txn.open_table(MIRROR_NAMES)?;

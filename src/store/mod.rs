@@ -145,12 +145,11 @@ impl Store {
 
     /// Runs `f` in one write transaction on behalf of `actor` (recorded in
     /// the audit log) and commits durably. Nothing is written if `f` fails.
-    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let mut tx = Tx {
             txn: self.db.begin_write()?,
             actor: actor.to_string(),
             now: now(),
-            _store: std::marker::PhantomData,
         };
         let out = f(&mut tx)?;
         tx.txn.commit()?;
@@ -182,16 +181,14 @@ fn create_tables(txn: &WriteTransaction) -> Result<()> {
 
 /// One write transaction in progress. Every mutation validates its input,
 /// and every operator-visible change is recorded in the audit log.
-pub struct Tx<'a> {
+pub struct Tx {
     txn: WriteTransaction,
     /// Who acts, as the audit log names them.
     actor: String,
     now: u64,
-    /// Transactions borrow their store.
-    _store: std::marker::PhantomData<&'a Store>,
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Unix time of this transaction.
     pub fn now(&self) -> u64 {
         self.now
@@ -303,7 +300,7 @@ mod tests {
     /// The error of a write that must fail, checking it wrote nothing.
     pub(super) fn refused<T: std::fmt::Debug>(
         store: &Store,
-        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+        f: impl FnOnce(&mut Tx) -> Result<T>,
     ) -> String {
         let before = store.events(1).unwrap();
         let err = store

@@ -34,7 +34,7 @@ pub struct NewProduct {
     pub private: bool,
 }
 
-impl Tx<'_> {
+impl Tx {
     /// The product with this name (case-insensitive).
     pub fn product(&self, name: &str) -> Result<Option<Product>> {
         let names = self.txn.open_table(PRODUCT_NAMES)?;

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::error::Thing;
 use crate::model::{self, *};
 
-impl Tx<'_> {
+impl Tx {
     /// The region with this name (case-insensitive).
     pub fn region(&self, name: &str) -> Result<Option<Region>> {
         let t = self.txn.open_table(REGIONS)?;

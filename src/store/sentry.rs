@@ -16,7 +16,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Records what a check found for a mirror as a whole.
     pub fn set_health(&mut self, mirror: MirrorId, health: &MirrorHealth) -> Result<()> {
         self.txn

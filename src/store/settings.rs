@@ -33,7 +33,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     /// Sets (or, with `None`, removes) an operator setting.
     pub fn setting_put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         let mut t = self.txn.open_table(SETTINGS)?;

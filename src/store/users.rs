@@ -25,7 +25,7 @@ impl Store {
     }
 }
 
-impl Tx<'_> {
+impl Tx {
     /// The user with this name.
     pub fn user(&self, name: &str) -> Result<Option<User>> {
         let t = self.txn.open_table(USERS)?;
