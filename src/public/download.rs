@@ -860,7 +860,7 @@ impl Target {
 
 /// Answers `/download`.
 pub fn page(public: &Public, req: &Request<'_>) -> PageResult {
-    let snapshot = public.snapshot()?;
+    let snapshot = public.network.snapshot()?;
     let offer = offer_of(&snapshot);
     let params = Params::parse(req.query);
     let prefer = Preference::of(public, &offer, req.headers);

@@ -81,7 +81,10 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
     // Links are absolute, so the site is part of the key.
     let key = format!("feed {name} {site}");
     public.rendered(&key, || {
-        let snapshot = public.snapshot().map_err(PageError::FeedUnavailable)?;
+        let snapshot = public
+            .network
+            .snapshot()
+            .map_err(PageError::FeedUnavailable)?;
         let now = model::now();
         let today = model::day_of(now);
         let counts = if matches!(name, "downloads.rss" | "mirror-downloads.rss") {
@@ -655,11 +658,11 @@ mod tests {
     }
 
     fn product_id(public: &Public, name: &str) -> ProductId {
-        public.snapshot().unwrap().product(name).unwrap().id
+        public.network.snapshot().unwrap().product(name).unwrap().id
     }
 
     fn mirror_id(public: &Public, name: &str) -> MirrorId {
-        public.snapshot().unwrap().mirror(name).unwrap().id
+        public.network.snapshot().unwrap().mirror(name).unwrap().id
     }
 
     /// Downloads today, ten days ago, and 40 days ago (outside the window).

@@ -197,7 +197,7 @@ fn status_cell(m: &Mirror, status: Status) -> Markup {
 }
 
 fn render(public: &Public) -> PageResult {
-    let snapshot = public.snapshot()?;
+    let snapshot = public.network.snapshot()?;
     let today = crate::model::day_of(crate::model::now());
     let from = today.saturating_sub(SHARE_DAYS - 1);
     let counts = public.counts(from, today)?;

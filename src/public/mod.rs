@@ -27,7 +27,7 @@ use hyper::{HeaderMap, Method, StatusCode};
 use crate::error::Result;
 use crate::http::Reply;
 use crate::network::Network;
-use crate::store::{Counts, Snapshot};
+use crate::store::Counts;
 
 /// How long a rendered feed or trends page is reused.
 pub const RENDER_TTL: Duration = Duration::from_secs(60);
@@ -123,11 +123,6 @@ impl Public {
             counts: Mutex::default(),
             render: Mutex::default(),
         }
-    }
-
-    /// The configuration as of the current index.
-    pub fn snapshot(&self) -> Result<Arc<Snapshot>> {
-        self.network.snapshot()
     }
 
     /// Downloads over the days `from..=to`, read from the store at most

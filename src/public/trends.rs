@@ -280,7 +280,7 @@ fn stat(value: &str, label: Markup) -> Markup {
 }
 
 fn render(public: &Public, query: &str) -> PageResult {
-    let snapshot = public.snapshot()?;
+    let snapshot = public.network.snapshot()?;
     let (days, asked) = parse(query);
     let product = match asked.as_deref() {
         None => None,
@@ -715,7 +715,7 @@ mod tests {
     #[test]
     fn exact_totals_and_change_versus_previous_period() {
         let n = net().with_counts();
-        let s = n.public.snapshot().unwrap();
+        let s = n.public.network.snapshot().unwrap();
         let period = Period::ending(n.today, 30);
         let prev = period.previous().unwrap();
         assert_eq!((prev.from, prev.to), (n.today - 59, n.today - 30));
@@ -783,7 +783,7 @@ mod tests {
     #[test]
     fn chart_days_are_zero_filled() {
         let n = net().with_counts();
-        let s = n.public.snapshot().unwrap();
+        let s = n.public.network.snapshot().unwrap();
         let period = Period::ending(n.today, 30);
         let now = n
             .public
