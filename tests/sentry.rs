@@ -775,16 +775,22 @@ fn mail_test_trusting(env: &Env, ca_file: &Path, password: &str) -> crate::commo
     )
 }
 
+/// A submission server with a certificate from `ca` that offers AUTH
+/// (for the test user) only after STARTTLS.
+fn starttls_server(ca: &Ca) -> Smtp {
+    Smtp::start_with(
+        Security::StartTls(ca.server_config()),
+        Some(Login::new(SMTP_USER, SMTP_PASSWORD)),
+    )
+}
+
 /// Submission on a server that offers AUTH only after STARTTLS: the
 /// binary upgrades, logs in with `mail.user` and `BOUNCER_SMTP_PASSWORD`,
 /// and the message arrives.
 #[test]
 fn mail_over_starttls_logs_in_and_is_delivered() {
     let ca = Ca::new("Bouncer test mail CA");
-    let smtp = Smtp::start_with(
-        Security::StartTls(ca.server_config()),
-        Some(Login::new(SMTP_USER, SMTP_PASSWORD)),
-    );
+    let smtp = starttls_server(&ca);
     let (env, ca_file) = mail_over_tls(&smtp, "starttls", &ca);
     let out = mail_test_trusting(&env, &ca_file, SMTP_PASSWORD);
     assert_eq!(out.code, 0, "{out:?}");
@@ -820,10 +826,7 @@ fn mail_over_implicit_tls_logs_in_and_is_delivered() {
 #[test]
 fn a_wrong_smtp_password_names_the_settings_to_check() {
     let ca = Ca::new("Bouncer test mail CA");
-    let smtp = Smtp::start_with(
-        Security::StartTls(ca.server_config()),
-        Some(Login::new(SMTP_USER, SMTP_PASSWORD)),
-    );
+    let smtp = starttls_server(&ca);
     let (env, ca_file) = mail_over_tls(&smtp, "starttls", &ca);
     let out = mail_test_trusting(&env, &ca_file, "wrong horse");
     assert_eq!(out.code, 1, "{out:?}");

@@ -651,7 +651,7 @@ mod tests {
         use std::sync::Arc;
 
         use super::super::*;
-        use crate::model::{Availability, FileInfo, MirrorHealth, Region};
+        use crate::model::{Availability, FileInfo, MirrorHealth};
         use crate::store::{NewMirror, NewProduct};
 
         /// SHA-256 of "abc" and its base64.
@@ -673,13 +673,7 @@ mod tests {
             let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
             network
                 .write(&crate::model::Actor::Program("test"), |tx| {
-                    let region = |name: &str, countries: &[&str]| Region {
-                        name: name.into(),
-                        throttle: 100,
-                        fallback: None,
-                        global_fallback: true,
-                        countries: countries.iter().map(|c| c.to_string()).collect(),
-                    };
+                    let region = crate::model::fixtures::region;
                     tx.region_add(region("germany", &["DE"]))?;
                     tx.region_add(region("benelux", &["NL", "BE"]))?;
                     tx.product_add(NewProduct {

@@ -1301,13 +1301,7 @@ mod tests {
     #[test]
     fn mirrors_in_one_country_have_it() {
         let mut s = snapshot();
-        let region = |name: &str, countries: &[&str]| Region {
-            name: name.into(),
-            throttle: 100,
-            fallback: None,
-            global_fallback: true,
-            countries: countries.iter().map(|c| c.to_string()).collect(),
-        };
+        let region = crate::model::fixtures::region;
         s.regions = vec![
             region("de", &["DE"]),
             region("germany", &["DE"]),

@@ -563,6 +563,18 @@ pub(crate) mod fixtures {
         }
     }
 
+    /// A region of `countries` that takes all its clients' traffic
+    /// (throttle 100) and falls back to the world.
+    pub fn region(name: &str, countries: &[&str]) -> Region {
+        Region {
+            name: name.into(),
+            throttle: 100,
+            fallback: None,
+            global_fallback: true,
+            countries: countries.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
     /// An active mirror named `m<id>`.
     pub fn mirror(id: u64, base_url: &str, rating: u32) -> Mirror {
         Mirror {
