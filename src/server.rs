@@ -76,7 +76,8 @@ pub enum Site {
 /// path; and where it logs each request, if anywhere.
 #[derive(Clone, Default)]
 pub struct Router {
-    sites: Vec<Site>,
+    /// Shared by every connection's service: cloned per connection.
+    sites: Arc<[Site]>,
     access_log: Option<Arc<crate::log::access::AccessLog>>,
 }
 
@@ -94,11 +95,14 @@ impl Router {
     /// A listener serving `sites` (whose paths do not overlap) besides
     /// redirects, logging to `access_log`.
     pub fn new(sites: Vec<Site>, access_log: Option<Arc<crate::log::access::AccessLog>>) -> Router {
-        Router { sites, access_log }
+        Router {
+            sites: sites.into(),
+            access_log,
+        }
     }
 
     fn route(&self, method: &Method, path: &str) -> Route<'_> {
-        for site in &self.sites {
+        for site in self.sites.iter() {
             match site {
                 Site::Admin(_) if path == "/metrics" && is_get_or_head(method) => {
                     return Route::Metrics;
