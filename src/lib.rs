@@ -67,4 +67,6 @@ pub mod ratelimit;
 pub mod sentry;
 pub mod server;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 pub mod validate;
