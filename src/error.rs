@@ -128,6 +128,14 @@ pub enum Error {
         /// The cause.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The PostgreSQL database cannot be reached (down, refused, timed
+    /// out): nothing was written.
+    DatabaseDown {
+        /// The database, without its password.
+        database: String,
+        /// What the driver said.
+        reason: String,
+    },
     /// A failure of Bouncer itself (a thread that panicked, …): a bug to
     /// report, not something the operator's input caused.
     Internal(String),
@@ -242,6 +250,10 @@ impl fmt::Display for Error {
                 write!(f, "storage error: {source}")
             }
             Error::Storage { context, source } => write!(f, "storage error: {context}: {source}"),
+            Error::DatabaseDown { database, reason } => write!(
+                f,
+                "the database {database} cannot be reached ({reason}): nothing was changed; try again once PostgreSQL is back (redirects go on meanwhile from the last index)"
+            ),
             Error::Internal(what) => write!(f, "internal error: {what}; the server log says more"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }

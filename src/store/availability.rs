@@ -1,49 +1,68 @@
-//! What sentry found per (location, mirror), kept in [`AVAILABILITY`] and
-//! mirrored by key in [`AVAILABILITY_BY_MIRROR`]: both change in the same
-//! transactions.
+//! What sentry found per (location, mirror), kept in [`AVAILABILITY`]. In
+//! redb its keys are mirrored in [`AVAILABILITY_BY_MIRROR`] (both change in
+//! the same transactions); PostgreSQL has an index instead, and a `gen`
+//! column: the generation that last changed whether the pair serves, so a
+//! node refreshing its index reads only what changed.
 
-use redb::{ReadableDatabase, ReadableTable};
-
-use super::rows::{decode, encode};
+use super::backend::{Order, Span, Txn};
+use super::postgres::{PgTxn, SqlValue, sql_int};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
 use crate::model::*;
 
+/// The `meta` row holding the generation of the last change that removed
+/// availability rows (a mirror or location gone or moved): a node whose
+/// index is older reads the whole table again, since deleted rows leave no
+/// `gen` behind.
+pub(super) const RESET: &str = "availability_reset";
+
 impl Store {
     /// Everything sentry knows about one location, by mirror.
     pub fn availability_of(&self, location: LocationId) -> Result<Vec<(MirrorId, Availability)>> {
-        let txn = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in txn
-            .open_table(AVAILABILITY)?
-            .range((location.0, 0)..=(location.0, u64::MAX))?
-        {
-            let (k, v) = row?;
-            out.push((MirrorId(k.value().1), decode(v.value())?));
-        }
-        Ok(out)
+        let rows = self.read()?.range(
+            &AVAILABILITY,
+            Span::of((location.0, 0)..=(location.0, u64::MAX)),
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|((_, m), a)| (MirrorId(m), a))
+            .collect())
     }
 
     /// Everything sentry knows about one mirror, by location: a range of
-    /// [`AVAILABILITY_BY_MIRROR`] and a lookup per row, whatever the size of
-    /// the network.
+    /// [`AVAILABILITY_BY_MIRROR`] (or PostgreSQL's index) and a lookup per
+    /// row, whatever the size of the network.
     pub fn availability_of_mirror(
         &self,
         mirror: MirrorId,
     ) -> Result<Vec<(LocationId, Availability)>> {
-        let txn = self.db.begin_read()?;
-        let rows = txn.open_table(AVAILABILITY)?;
+        let txn = self.read()?;
         let mut out = Vec::new();
-        for row in txn
-            .open_table(AVAILABILITY_BY_MIRROR)?
-            .range((mirror.0, 0)..=(mirror.0, u64::MAX))?
-        {
-            let location = row?.0.value().1;
+        if let Some(pg) = txn.pg() {
+            pg.stream(
+                "SELECT location, present, healthy, checked_at, error FROM availability
+                 WHERE mirror = $1 ORDER BY location",
+                &[SqlValue::Int(sql_int(mirror.0))],
+                |row| {
+                    let mut at = 0;
+                    let location = <u64 as super::backend::Key>::key_from_sql(row, &mut at)?;
+                    let a = <Availability as super::backend::Val>::from_sql(row, &mut at)?;
+                    out.push((LocationId(location), a));
+                    Ok(true)
+                },
+            )?;
+            return Ok(out);
+        }
+        let keys = txn.range(
+            &AVAILABILITY_BY_MIRROR,
+            Span::of((mirror.0, 0)..=(mirror.0, u64::MAX)),
+        )?;
+        for ((_, location), ()) in keys {
             // Written in the same transactions, so the row is there; a
             // damaged file that lost it shows as "never checked".
-            if let Some(v) = rows.get((location, mirror.0))? {
-                out.push((LocationId(location), decode(v.value())?));
+            if let Some(a) = txn.get(&AVAILABILITY, &(location, mirror.0))? {
+                out.push((LocationId(location), a));
             }
         }
         Ok(out)
@@ -55,24 +74,37 @@ impl Store {
         &self,
         mut f: impl FnMut(LocationId, MirrorId, Availability),
     ) -> Result<()> {
-        let txn = self.db.begin_read()?;
-        for row in txn.open_table(AVAILABILITY)?.iter()? {
-            let (k, v) = row?;
-            let (l, m) = k.value();
-            f(LocationId(l), MirrorId(m), decode(v.value())?);
-        }
-        Ok(())
+        self.read()?
+            .scan(&AVAILABILITY, Span::all(), Order::Up, None, |(l, m), a| {
+                f(LocationId(l), MirrorId(m), a);
+                Ok(true)
+            })
     }
 
-    /// The (location, mirror) pairs sentry has checked (read from
+    /// The (location, mirror) pairs sentry has checked (in redb read from
     /// [`AVAILABILITY_BY_MIRROR`]: keys only, fewer pages than the rows).
     pub fn checked_pairs(&self) -> Result<std::collections::HashSet<(LocationId, MirrorId)>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read()?;
         let mut out = std::collections::HashSet::new();
-        for row in txn.open_table(AVAILABILITY_BY_MIRROR)?.iter()? {
-            let (m, l) = row?.0.value();
-            out.insert((LocationId(l), MirrorId(m)));
+        if let Some(pg) = txn.pg() {
+            pg.stream("SELECT location, mirror FROM availability", &[], |row| {
+                let mut at = 0;
+                let (l, m) = <(u64, u64) as super::backend::Key>::key_from_sql(row, &mut at)?;
+                out.insert((LocationId(l), MirrorId(m)));
+                Ok(true)
+            })?;
+            return Ok(out);
         }
+        txn.scan(
+            &AVAILABILITY_BY_MIRROR,
+            Span::all(),
+            Order::Up,
+            None,
+            |(m, l), ()| {
+                out.insert((LocationId(l), MirrorId(m)));
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 }
@@ -81,11 +113,46 @@ impl Tx {
     /// Drops sentry's findings for `location` on every mirror, with their
     /// entries in [`AVAILABILITY_BY_MIRROR`].
     pub(super) fn clear_availability(&mut self, location: LocationId) -> Result<()> {
-        let mut t = self.txn.open_table(AVAILABILITY)?;
-        let mut by_mirror = self.txn.open_table(AVAILABILITY_BY_MIRROR)?;
-        for row in t.extract_from_if((location.0, 0)..=(location.0, u64::MAX), |_, _| true)? {
-            let (_, mirror) = row?.0.value();
-            by_mirror.remove((mirror, location.0))?;
+        let removed = self.txn.delete_range(
+            &AVAILABILITY,
+            Span::of((location.0, 0)..=(location.0, u64::MAX)),
+        )?;
+        for (_, mirror) in removed {
+            self.txn
+                .delete(&AVAILABILITY_BY_MIRROR, &(mirror, location.0))?;
+        }
+        self.availability_reset()
+    }
+
+    /// Drops sentry's findings for `mirror` on every location (a range of
+    /// [`AVAILABILITY_BY_MIRROR`], not a pass over every row).
+    pub(super) fn clear_mirror_availability(&mut self, mirror: MirrorId) -> Result<()> {
+        if let Some(pg) = self.txn.pg() {
+            pg.execute(
+                "DELETE FROM availability WHERE mirror = $1",
+                &[SqlValue::Int(sql_int(mirror.0))],
+            )?;
+            return self.availability_reset();
+        }
+        let removed = self.txn.delete_range(
+            &AVAILABILITY_BY_MIRROR,
+            Span::of((mirror.0, 0)..=(mirror.0, u64::MAX)),
+        )?;
+        for (_, location) in removed {
+            self.txn.delete(&AVAILABILITY, &(location, mirror.0))?;
+        }
+        Ok(())
+    }
+
+    /// Notes (in PostgreSQL) that this change removed availability rows.
+    fn availability_reset(&self) -> Result<()> {
+        if let Some(pg) = self.txn.pg() {
+            let generation = pg.generation().unwrap_or(0);
+            pg.execute(
+                "INSERT INTO meta (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                &[SqlValue::Text(RESET.into()), SqlValue::Int(sql_int(generation))],
+            )?;
         }
         Ok(())
     }
@@ -96,14 +163,60 @@ impl Tx {
         location: LocationId,
         mirror: MirrorId,
         availability: &Availability,
-    ) -> Result<Option<Availability>> {
-        self.txn
-            .open_table(AVAILABILITY_BY_MIRROR)?
-            .insert((mirror.0, location.0), ())?;
-        let mut t = self.txn.open_table(AVAILABILITY)?;
-        let old = t.insert((location.0, mirror.0), encode(availability).as_slice())?;
-        old.map(|v| decode(v.value())).transpose()
+    ) -> Result<()> {
+        self.set_availability_many(&[(location, mirror, availability.clone())])
     }
+
+    /// Records what checks found, in place: in PostgreSQL a batched upsert
+    /// that moves a row's `gen` only when whether it serves flips (a full
+    /// run rewrites the check times of millions of rows, not their
+    /// generations).
+    pub fn set_availability_many(
+        &mut self,
+        rows: &[(LocationId, MirrorId, Availability)],
+    ) -> Result<()> {
+        match &self.txn {
+            Txn::Pg(pg) => set_availability_pg(pg, rows),
+            _ => {
+                let keys: Vec<((u64, u64), ())> =
+                    rows.iter().map(|(l, m, _)| ((m.0, l.0), ())).collect();
+                self.txn
+                    .put_many(&AVAILABILITY_BY_MIRROR, keys.iter().map(|(k, v)| (k, v)))?;
+                let values: Vec<((u64, u64), &Availability)> =
+                    rows.iter().map(|(l, m, a)| ((l.0, m.0), a)).collect();
+                self.txn
+                    .put_many(&AVAILABILITY, values.iter().map(|(k, v)| (k, *v)))
+            }
+        }
+    }
+}
+
+/// [`Tx::set_availability_many`] in PostgreSQL.
+fn set_availability_pg(pg: &PgTxn, rows: &[(LocationId, MirrorId, Availability)]) -> Result<()> {
+    let generation = sql_int(pg.generation().unwrap_or(0));
+    let mut sorted: Vec<&(LocationId, MirrorId, Availability)> = rows.iter().collect();
+    // Sorted and one row per key: a statement may not upsert a row twice
+    // (the last finding wins, as it would row by row).
+    sorted.sort_by_key(|(l, m, _)| (*l, *m));
+    sorted.reverse();
+    sorted.dedup_by_key(|(l, m, _)| (*l, *m));
+    sorted.reverse();
+    pg.insert_batches(
+        "availability",
+        &["location", "mirror", "present", "healthy", "checked_at", "error", "gen"],
+        "ON CONFLICT (location, mirror) DO UPDATE SET
+             present = EXCLUDED.present, healthy = EXCLUDED.healthy,
+             checked_at = EXCLUDED.checked_at, error = EXCLUDED.error,
+             gen = CASE WHEN (availability.present AND availability.healthy)
+                        = (EXCLUDED.present AND EXCLUDED.healthy)
+                   THEN availability.gen ELSE EXCLUDED.gen END",
+        sorted.into_iter().map(|(l, m, a)| {
+            let mut params = vec![SqlValue::Int(sql_int(l.0)), SqlValue::Int(sql_int(m.0))];
+            super::rows::to_columns(a, &mut params);
+            params.push(SqlValue::Int(generation));
+            params
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -160,16 +273,16 @@ pub(super) mod tests {
     /// The keys of [`AVAILABILITY`] and of [`AVAILABILITY_BY_MIRROR`]
     /// turned back, both as (location, mirror): equal when in step.
     pub(in crate::store) fn availability_index(store: &Store) -> (Pairs, Pairs) {
-        let txn = store.db.begin_read().unwrap();
+        let txn = redb::ReadableDatabase::begin_read(store.redb().unwrap()).unwrap();
         let rows = txn
-            .open_table(AVAILABILITY)
+            .open_table(AVAILABILITY.redb)
             .unwrap()
             .iter()
             .unwrap()
             .map(|r| r.unwrap().0.value())
             .collect();
         let index = txn
-            .open_table(AVAILABILITY_BY_MIRROR)
+            .open_table(AVAILABILITY_BY_MIRROR.redb)
             .unwrap()
             .iter()
             .unwrap()

@@ -42,7 +42,16 @@ impl Store {
     /// `to`. Refuses an existing `to` unless `force`, and never overwrites
     /// the database itself.
     pub fn backup(&self, to: &Path, force: bool) -> Result<Backup> {
-        if same_file(to, self.path()) {
+        let Some(path) = self.path() else {
+            return Err(Error::invalid(
+                "backup",
+                format!(
+                    "the network lives in PostgreSQL ({}), whose own tool makes consistent copies: `pg_dump --format=custom --file=bouncer.dump DATABASE` (restore with pg_restore), or copy it into a file with `bouncer copy --from URL --to FILE.redb`",
+                    self.name()
+                ),
+            ));
+        };
+        if same_file(to, path) {
             return Err(Error::invalid(
                 "backup file",
                 format!(
@@ -98,7 +107,10 @@ impl Store {
                     .create_with_backend(backend)
             })
             .map_err(|e| cannot(&e))?;
-        let from = self.db.begin_read()?;
+        let Some(from) = self.redb() else {
+            return Err(Error::Internal("a redb copy of a PostgreSQL database".into()));
+        };
+        let from = from.begin_read()?;
         let to = target.begin_write()?;
         let mut copy = Copy {
             from: &from,
@@ -122,23 +134,32 @@ struct Copy<'a> {
 }
 
 impl TableVisitor for Copy<'_> {
-    fn table<K: Key + 'static, V: Value + 'static>(
+    fn table<K: super::backend::Key + Clone, V: super::backend::Val>(
         &mut self,
-        table: TableDefinition<'static, K, V>,
+        table: &super::backend::Table<K, V>,
     ) -> Result<()> {
-        let source = self.from.open_table(table)?;
-        let mut target = self.to.open_table(table)?;
-        for row in source.iter()? {
-            let (k, v) = row?;
-            let (k, v) = (k.value(), v.value());
-            self.report.bytes +=
-                (K::as_bytes(&k).as_ref().len() + V::as_bytes(&v).as_ref().len()) as u64;
-            target.insert(k, v)?;
-            self.report.rows += 1;
-        }
-        self.report.tables += 1;
-        Ok(())
+        copy_table(self.from, self.to, table.redb, &mut self.report)
     }
+}
+
+/// Copies one redb table row for row, counting what it copied.
+fn copy_table<K: Key + 'static, V: Value + 'static>(
+    from: &ReadTransaction,
+    to: &WriteTransaction,
+    table: TableDefinition<'static, K, V>,
+    report: &mut Backup,
+) -> Result<()> {
+    let source = from.open_table(table)?;
+    let mut target = to.open_table(table)?;
+    for row in source.iter()? {
+        let (k, v) = row?;
+        let (k, v) = (k.value(), v.value());
+        report.bytes += (K::as_bytes(&k).as_ref().len() + V::as_bytes(&v).as_ref().len()) as u64;
+        target.insert(k, v)?;
+        report.rows += 1;
+    }
+    report.tables += 1;
+    Ok(())
 }
 
 /// `FILE.partial`, where a backup to FILE is written first.
@@ -183,25 +204,31 @@ mod tests {
             txn: &'a ReadTransaction,
             out: Rows,
         }
+        fn rows<K: Key + 'static, V: Value + 'static>(
+            txn: &ReadTransaction,
+            table: TableDefinition<'static, K, V>,
+        ) -> Result<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+            use redb::TableHandle;
+            let mut rows = Vec::new();
+            for row in txn.open_table(table)?.iter()? {
+                let (k, v) = row?;
+                rows.push((
+                    K::as_bytes(&k.value()).as_ref().to_vec(),
+                    V::as_bytes(&v.value()).as_ref().to_vec(),
+                ));
+            }
+            Ok((table.name().to_string(), rows))
+        }
         impl TableVisitor for Dump<'_> {
-            fn table<K: Key + 'static, V: Value + 'static>(
+            fn table<K: crate::store::backend::Key + Clone, V: crate::store::backend::Val>(
                 &mut self,
-                table: TableDefinition<'static, K, V>,
+                table: &crate::store::backend::Table<K, V>,
             ) -> Result<()> {
-                use redb::TableHandle;
-                let mut rows = Vec::new();
-                for row in self.txn.open_table(table)?.iter()? {
-                    let (k, v) = row?;
-                    rows.push((
-                        K::as_bytes(&k.value()).as_ref().to_vec(),
-                        V::as_bytes(&v.value()).as_ref().to_vec(),
-                    ));
-                }
-                self.out.push((table.name().to_string(), rows));
+                self.out.push(rows(self.txn, table.redb)?);
                 Ok(())
             }
         }
-        let txn = store.db.begin_read().unwrap();
+        let txn = store.redb().unwrap().begin_read().unwrap();
         let mut dump = Dump {
             txn: &txn,
             out: Vec::new(),
@@ -307,7 +334,7 @@ mod tests {
             v.sort();
             v
         };
-        let live = names(&store.db);
+        let live = names(store.redb().unwrap());
         let mut listed = table_names();
         listed.sort();
         assert_eq!(live, listed);
@@ -333,7 +360,7 @@ mod tests {
 
         // Never the database itself, --force or not, by any name.
         for path in [
-            store.path().to_path_buf(),
+            store.path().unwrap().to_path_buf(),
             dir.path().join(".").join("live.redb"),
         ] {
             let err = store.backup(&path, true).unwrap_err().to_string();
@@ -353,7 +380,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (dir, store) = populated();
         // The copied fixture: a database the operator made readable.
-        std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(store.path().unwrap(), std::fs::Permissions::from_mode(0o640)).unwrap();
         let to = dir.path().join("copy.redb");
         // A stale partial file of another mode is replaced, not reused.
         std::fs::write(partial_path(&to), "junk").unwrap();
@@ -361,7 +388,7 @@ mod tests {
             .unwrap();
         store.backup(&to, false).unwrap();
         assert_eq!(mode(&to), 0o600);
-        let path = store.path().to_path_buf();
+        let path = store.path().unwrap().to_path_buf();
         drop(store);
         drop(Store::open(&path).unwrap());
         assert_eq!(mode(&path), 0o640, "an existing database keeps its mode");

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
-
+use super::backend::{Key, Order, Span, Table, Txn, Val};
+use super::postgres::PgTxn;
 use super::tables::*;
-use super::{Store, Tx};
+use super::{Backend, Store, Tx};
 use crate::error::Result;
 use crate::model::*;
 
@@ -40,37 +40,55 @@ pub struct Counts {
 impl Store {
     /// Adds a batch of download counts in one write transaction.
     pub fn add_counts(&self, batch: &CountBatch) -> Result<()> {
-        let txn = self.db.begin_write()?;
-        add_counts_in(&txn, batch)?;
-        txn.commit()?;
-        Ok(())
+        match &self.backend {
+            Backend::Redb { db, .. } => {
+                let txn = Txn::RedbWrite(db.begin_write()?);
+                add_counts_in(&txn, batch)?;
+                if let Txn::RedbWrite(txn) = txn {
+                    txn.commit()?;
+                }
+                Ok(())
+            }
+            // No generation lock: additive upserts commute, and counts
+            // change no index.
+            Backend::Postgres(db) => {
+                let txn = db.read_write()?;
+                add_counts_pg(&txn, batch)?;
+                txn.commit()
+            }
+        }
     }
 
     /// Downloads per product over the days `from..=to`, summed.
     pub fn downloads_by_product(&self, from: u32, to: u32) -> Result<HashMap<ProductId, u64>> {
-        self.sum_by_id(COUNT_PRODUCT, from, to, ProductId)
+        self.sum_by_id(&COUNT_PRODUCT, from, to, ProductId)
     }
 
     /// Downloads per mirror over the days `from..=to`, summed.
     pub fn downloads_by_mirror(&self, from: u32, to: u32) -> Result<HashMap<MirrorId, u64>> {
-        self.sum_by_id(COUNT_MIRROR, from, to, MirrorId)
+        self.sum_by_id(&COUNT_MIRROR, from, to, MirrorId)
     }
 
     /// The counts of `table` (keyed by day and an id) over the days
     /// `from..=to`, summed per id.
     fn sum_by_id<I: std::hash::Hash + Eq>(
         &self,
-        table: redb::TableDefinition<(u32, u64), u64>,
+        table: &Table<(u32, u64), u64>,
         from: u32,
         to: u32,
         id: impl Fn(u64) -> I,
     ) -> Result<HashMap<I, u64>> {
-        let txn = self.db.begin_read()?;
         let mut out = HashMap::new();
-        for row in txn.open_table(table)?.range((from, 0)..=(to, u64::MAX))? {
-            let (k, v) = row?;
-            *out.entry(id(k.value().1)).or_default() += v.value();
-        }
+        self.read()?.scan(
+            table,
+            Span::of((from, 0)..=(to, u64::MAX)),
+            Order::Up,
+            None,
+            |(_, key), n| {
+                *out.entry(id(key)).or_default() += n;
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 
@@ -80,19 +98,20 @@ impl Store {
         from: u32,
         to: u32,
     ) -> Result<HashMap<(LocationId, String), u64>> {
-        let txn = self.db.begin_read()?;
         let mut out = HashMap::new();
         if from > to {
             return Ok(out);
         }
-        for row in txn
-            .open_table(COUNT_LOCATION)?
-            .range(location_days(from, to))?
-        {
-            let (k, v) = row?;
-            let (_, loc, lang) = k.value();
-            *out.entry((LocationId(loc), lang.to_string())).or_default() += v.value();
-        }
+        self.read()?.scan(
+            &COUNT_LOCATION,
+            location_days(from, to),
+            Order::Up,
+            None,
+            |(_, loc, lang), n| {
+                *out.entry((LocationId(loc), lang)).or_default() += n;
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 
@@ -102,7 +121,7 @@ impl Store {
     pub fn product_counts(&self, from: u32, to: u32) -> Result<Counts> {
         let mut c = Counts::default();
         if from <= to {
-            read_product_counts(&self.db.begin_read()?, from, to, &mut c)?;
+            read_product_counts(&self.read()?, from, to, &mut c)?;
         }
         Ok(c)
     }
@@ -114,91 +133,159 @@ impl Store {
         if from > to {
             return Ok(c);
         }
-        let txn = self.db.begin_read()?;
+        let txn = self.read()?;
         read_product_counts(&txn, from, to, &mut c)?;
-        for row in txn
-            .open_table(COUNT_MIRROR)?
-            .range((from, 0)..=(to, u64::MAX))?
-        {
-            let (k, v) = row?;
-            *c.by_mirror.entry(MirrorId(k.value().1)).or_default() += v.value();
-        }
-        for row in txn
-            .open_table(COUNT_LOCATION)?
-            .range(location_days(from, to))?
-        {
-            let (k, v) = row?;
-            let ((_, location, lang), n) = (k.value(), v.value());
-            *c.by_location
-                .entry((LocationId(location), lang.to_string()))
-                .or_default() += n;
-            *c.by_language.entry(lang.to_string()).or_default() += n;
-        }
+        txn.scan(
+            &COUNT_MIRROR,
+            Span::of((from, 0)..=(to, u64::MAX)),
+            Order::Up,
+            None,
+            |(_, mirror), n| {
+                *c.by_mirror.entry(MirrorId(mirror)).or_default() += n;
+                Ok(true)
+            },
+        )?;
+        txn.scan(
+            &COUNT_LOCATION,
+            location_days(from, to),
+            Order::Up,
+            None,
+            |(_, location, lang), n| {
+                *c.by_language.entry(lang.clone()).or_default() += n;
+                *c.by_location.entry((LocationId(location), lang)).or_default() += n;
+                Ok(true)
+            },
+        )?;
         let end = match to.checked_add(1) {
-            Some(next) => Bound::Excluded((next, "")),
+            Some(next) => Bound::Excluded((next, String::new())),
             None => Bound::Unbounded,
         };
-        for row in txn
-            .open_table(COUNT_COUNTRY)?
-            .range((Bound::Included((from, "")), end))?
-        {
-            let (k, v) = row?;
-            *c.by_country.entry(k.value().1.to_string()).or_default() += v.value();
-        }
+        txn.scan(
+            &COUNT_COUNTRY,
+            Span::of((Bound::Included((from, String::new())), end)),
+            Order::Up,
+            None,
+            |(_, country), n| {
+                *c.by_country.entry(country).or_default() += n;
+                Ok(true)
+            },
+        )?;
         Ok(c)
     }
 }
 
 /// Adds the per-product counts of the days `from..=to` to `c`: by day,
 /// by product and day, by product, and the total.
-fn read_product_counts(
-    txn: &redb::ReadTransaction,
-    from: u32,
-    to: u32,
-    c: &mut Counts,
-) -> Result<()> {
-    for row in txn
-        .open_table(COUNT_PRODUCT)?
-        .range((from, 0)..=(to, u64::MAX))?
-    {
-        let (k, v) = row?;
-        let ((day, product), n) = (k.value(), v.value());
-        *c.by_day.entry(day).or_default() += n;
-        *c.by_product_day
-            .entry((ProductId(product), day))
-            .or_default() += n;
-        *c.by_product.entry(ProductId(product)).or_default() += n;
-        c.total += n;
-    }
-    Ok(())
+fn read_product_counts(txn: &Txn, from: u32, to: u32, c: &mut Counts) -> Result<()> {
+    txn.scan(
+        &COUNT_PRODUCT,
+        Span::of((from, 0)..=(to, u64::MAX)),
+        Order::Up,
+        None,
+        |(day, product), n| {
+            *c.by_day.entry(day).or_default() += n;
+            *c.by_product_day
+                .entry((ProductId(product), day))
+                .or_default() += n;
+            *c.by_product.entry(ProductId(product)).or_default() += n;
+            c.total += n;
+            Ok(true)
+        },
+    )
 }
 
-/// Adds `batch` to the counts in `txn`.
-pub(super) fn add_counts_in(txn: &WriteTransaction, batch: &CountBatch) -> Result<()> {
+/// Adds `batch` to the counts in a redb write transaction.
+pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
+    if let Some(pg) = txn.pg() {
+        return add_counts_pg(pg, batch);
+    }
     let day = batch.day;
-    let mut t = txn.open_table(COUNT_PRODUCT)?;
-    for (id, n) in &batch.products {
-        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
-        t.insert((day, id.0), old + n)?;
+    fn add<K: Key + Clone>(txn: &Txn, t: &Table<K, u64>, rows: Vec<(K, u64)>) -> Result<()> {
+        for (key, n) in rows {
+            let old = txn.get(t, &key)?.unwrap_or(0);
+            txn.put(t, &key, &(old + n))?;
+        }
+        Ok(())
     }
-    let mut t = txn.open_table(COUNT_LOCATION)?;
-    for (id, lang, n) in &batch.locations {
-        let key = (day, id.0, lang.as_str());
-        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
-        t.insert(key, old + n)?;
+    add(txn, &COUNT_PRODUCT, batch.products.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        txn,
+        &COUNT_LOCATION,
+        batch
+            .locations
+            .iter()
+            .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
+            .collect(),
+    )?;
+    add(txn, &COUNT_MIRROR, batch.mirrors.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        txn,
+        &COUNT_COUNTRY,
+        batch
+            .countries
+            .iter()
+            .map(|(c, n)| ((day, c.clone()), *n))
+            .collect(),
+    )
+}
+
+/// Adds `batch` with additive upserts, keys sorted so that two nodes
+/// flushing at once lock rows in the same order (no deadlock).
+fn add_counts_pg(pg: &PgTxn, batch: &CountBatch) -> Result<()> {
+    fn add<K: Key + Ord + Clone>(
+        pg: &PgTxn,
+        t: &Table<K, u64>,
+        mut rows: Vec<(K, u64)>,
+    ) -> Result<()> {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        // One row per key: a statement may not upsert a row twice.
+        rows.dedup_by(|next, kept| {
+            if next.0 == kept.0 {
+                kept.1 += next.1;
+                true
+            } else {
+                false
+            }
+        });
+        let mut columns = t.key.to_vec();
+        columns.extend_from_slice(t.columns);
+        pg.insert_batches(
+            t.sql,
+            &columns,
+            &format!(
+                "ON CONFLICT ({}) DO UPDATE SET downloads = {}.downloads + EXCLUDED.downloads",
+                t.key.join(", "),
+                t.sql
+            ),
+            rows.into_iter().map(|(k, n)| {
+                let mut params = Vec::new();
+                k.key_sql(&mut params);
+                n.sql(&mut params);
+                params
+            }),
+        )
     }
-    let mut t = txn.open_table(COUNT_MIRROR)?;
-    for (id, n) in &batch.mirrors {
-        let old = t.get((day, id.0))?.map(|v| v.value()).unwrap_or(0);
-        t.insert((day, id.0), old + n)?;
-    }
-    let mut t = txn.open_table(COUNT_COUNTRY)?;
-    for (country, n) in &batch.countries {
-        let key = (day, country.as_str());
-        let old = t.get(key)?.map(|v| v.value()).unwrap_or(0);
-        t.insert(key, old + n)?;
-    }
-    Ok(())
+    let day = batch.day;
+    add(pg, &COUNT_PRODUCT, batch.products.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        pg,
+        &COUNT_LOCATION,
+        batch
+            .locations
+            .iter()
+            .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
+            .collect(),
+    )?;
+    add(pg, &COUNT_MIRROR, batch.mirrors.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        pg,
+        &COUNT_COUNTRY,
+        batch
+            .countries
+            .iter()
+            .map(|(c, n)| ((day, c.clone()), *n))
+            .collect(),
+    )
 }
 
 impl Tx {
@@ -209,24 +296,21 @@ impl Tx {
 
     /// Removes every download count.
     pub fn counts_clear(&mut self) -> Result<()> {
-        self.txn.open_table(COUNT_PRODUCT)?.retain(|_, _| false)?;
-        self.txn.open_table(COUNT_LOCATION)?.retain(|_, _| false)?;
-        self.txn.open_table(COUNT_MIRROR)?.retain(|_, _| false)?;
-        self.txn.open_table(COUNT_COUNTRY)?.retain(|_, _| false)?;
+        self.txn.delete_range(&COUNT_PRODUCT, Span::all())?;
+        self.txn.delete_range(&COUNT_LOCATION, Span::all())?;
+        self.txn.delete_range(&COUNT_MIRROR, Span::all())?;
+        self.txn.delete_range(&COUNT_COUNTRY, Span::all())?;
         Ok(())
     }
 }
 
-/// A key of [`COUNT_LOCATION`]: (day, location id, language).
-type LocationDay = (u32, u64, &'static str);
-
 /// The keys of [`COUNT_LOCATION`] for the days `from..=to`.
-fn location_days(from: u32, to: u32) -> (Bound<LocationDay>, Bound<LocationDay>) {
+fn location_days(from: u32, to: u32) -> Span<(u32, u64, String)> {
     let end = match to.checked_add(1) {
-        Some(next) => Bound::Excluded((next, 0, "")),
+        Some(next) => Bound::Excluded((next, 0, String::new())),
         None => Bound::Unbounded,
     };
-    (Bound::Included((from, 0, "")), end)
+    Span::of((Bound::Included((from, 0, String::new())), end))
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 
 use std::ops::Bound;
 
-use redb::{ReadableDatabase, ReadableTable};
-
-use super::rows::{decode, decode_all, encode};
+use super::backend::{Order, Span};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -73,29 +71,31 @@ impl EventMatcher {
 impl Store {
     /// The newest `limit` audit events, newest first.
     pub fn events(&self, limit: usize) -> Result<Vec<Event>> {
-        let txn = self.db.begin_read()?;
-        decode_all(txn.open_table(EVENTS)?.iter()?.rev().take(limit))
+        let mut out = Vec::new();
+        self.read()?
+            .scan(&EVENTS, Span::all(), Order::Down, Some(limit), |_, e| {
+                out.push(e);
+                Ok(true)
+            })?;
+        Ok(out)
     }
 
     /// The newest `limit` audit events that pass `filter`, newest first.
     pub fn events_matching(&self, filter: &EventFilter, limit: usize) -> Result<Vec<Event>> {
-        let txn = self.db.begin_read()?;
-        let events = txn.open_table(EVENTS)?;
         let matcher = filter.matcher();
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
         }
         let end = filter.before.map_or(Bound::Unbounded, Bound::Excluded);
-        for row in events.range((Bound::Unbounded, end))?.rev() {
-            let event: Event = decode(row?.1.value())?;
-            if matcher.matches(&event) {
-                out.push(event);
-                if out.len() == limit {
-                    break;
+        let span = Span::of((Bound::Unbounded, end));
+        self.read()?
+            .scan(&EVENTS, span, Order::Down, None, |_, event: Event| {
+                if matcher.matches(&event) {
+                    out.push(event);
                 }
-            }
-        }
+                Ok(out.len() < limit)
+            })?;
         Ok(out)
     }
 }
@@ -111,10 +111,7 @@ impl Tx {
             action: action.to_string(),
             detail,
         };
-        self.txn
-            .open_table(EVENTS)?
-            .insert(id, encode(&event).as_slice())?;
-        Ok(())
+        self.txn.put(&EVENTS, &id, &event)
     }
 }
 

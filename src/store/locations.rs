@@ -1,10 +1,8 @@
 //! Locations: where a product's build for an operating system lies on
 //! every mirror.
 
-use redb::ReadableTable;
-
 use super::Tx;
-use super::rows::{decode, decode_all, encode};
+use super::backend::Span;
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -12,17 +10,18 @@ use crate::model::{self, *};
 
 impl Tx {
     pub(super) fn all_locations(&self) -> Result<Vec<Location>> {
-        decode_all(self.txn.open_table(LOCATIONS)?.iter()?)
+        self.txn.values(&LOCATIONS)
     }
 
     pub(super) fn locations_of(&self, product: ProductId) -> Result<Vec<Location>> {
-        let keys = self.txn.open_table(LOCATION_KEYS)?;
-        let locations = self.txn.open_table(LOCATIONS)?;
+        let keys = self.txn.range(
+            &LOCATION_KEYS,
+            Span::of((product.0, String::new())..(product.0 + 1, String::new())),
+        )?;
         let mut out = Vec::new();
-        for row in keys.range((product.0, "")..(product.0 + 1, ""))? {
-            let id = row?.1.value();
-            if let Some(v) = locations.get(id)? {
-                out.push(decode(v.value())?);
+        for (_, id) in keys {
+            if let Some(location) = self.txn.get(&LOCATIONS, &id)? {
+                out.push(location);
             }
         }
         Ok(out)
@@ -32,13 +31,10 @@ impl Tx {
     pub fn location(&self, product: &str, os: &str) -> Result<Option<Location>> {
         let product = self.require_product(product)?;
         let os = model::os_key(os);
-        let keys = self.txn.open_table(LOCATION_KEYS)?;
-        let Some(id) = keys.get((product.id.0, os.as_str()))?.map(|v| v.value()) else {
+        let Some(id) = self.txn.get(&LOCATION_KEYS, &(product.id.0, os))? else {
             return Ok(None);
         };
-        let locations = self.txn.open_table(LOCATIONS)?;
-        let row = locations.get(id)?;
-        row.map(|v| decode(v.value())).transpose()
+        self.txn.get(&LOCATIONS, &id)
     }
 
     /// Adds the location of `product` for `os`.
@@ -58,12 +54,9 @@ impl Tx {
             path,
             created_at: self.now,
         };
+        self.txn.put(&LOCATIONS, &location.id.0, &location)?;
         self.txn
-            .open_table(LOCATIONS)?
-            .insert(location.id.0, encode(&location).as_slice())?;
-        self.txn
-            .open_table(LOCATION_KEYS)?
-            .insert((product.id.0, os.as_str()), location.id.0)?;
+            .put(&LOCATION_KEYS, &(product.id.0, os.clone()), &location.id.0)?;
         self.record(
             "location.add",
             format!("{} {} {}", product.name, os, location.path),
@@ -85,9 +78,7 @@ impl Tx {
         self.clear_availability(location.id)?;
         // Files of the old path no longer belong to it.
         self.drop_files_of(location.id)?;
-        self.txn
-            .open_table(LOCATIONS)?
-            .insert(location.id.0, encode(&location).as_slice())?;
+        self.txn.put(&LOCATIONS, &location.id.0, &location)?;
         self.record(
             "location.modify",
             format!("{product} {os}: {old} -> {}", location.path),
@@ -112,10 +103,9 @@ impl Tx {
 
     pub(super) fn delete_location(&mut self, location: &Location) -> Result<()> {
         self.clear_availability(location.id)?;
-        self.txn.open_table(LOCATIONS)?.remove(location.id.0)?;
+        self.txn.delete(&LOCATIONS, &location.id.0)?;
         self.txn
-            .open_table(LOCATION_KEYS)?
-            .remove((location.product.0, location.os.as_str()))?;
+            .delete(&LOCATION_KEYS, &(location.product.0, location.os.clone()))?;
         self.drop_files_of(location.id)
     }
 

@@ -21,7 +21,7 @@ const KEY: &str = "schema_version";
 /// one, migrates an older one, refuses a newer one. Returns the version
 /// found (0 for a new database).
 pub(super) fn upgrade(txn: &WriteTransaction) -> Result<u64> {
-    let mut meta = txn.open_table(META)?;
+    let mut meta = txn.open_table(META.redb)?;
     let found = meta.get(KEY)?.map(|v| v.value()).unwrap_or(0);
     if found > SCHEMA_VERSION {
         return Err(Error::NewerSchema {
@@ -45,7 +45,7 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<u64> {
 
 /// Schema 1 from nothing: the default operating systems.
 fn init(txn: &WriteTransaction) -> Result<()> {
-    let mut oses = txn.open_table(OSES)?;
+    let mut oses = txn.open_table(OSES.redb)?;
     if oses.is_empty()? {
         let t = now();
         for os in DEFAULT_OSES {
@@ -58,8 +58,8 @@ fn init(txn: &WriteTransaction) -> Result<()> {
 /// Schema 2: [`AVAILABILITY_BY_MIRROR`], filled from the availability rows
 /// there are.
 fn to_v2(txn: &WriteTransaction) -> Result<()> {
-    let availability = txn.open_table(AVAILABILITY)?;
-    let mut by_mirror = txn.open_table(AVAILABILITY_BY_MIRROR)?;
+    let availability = txn.open_table(AVAILABILITY.redb)?;
+    let mut by_mirror = txn.open_table(AVAILABILITY_BY_MIRROR.redb)?;
     for row in availability.iter()? {
         let (location, mirror) = row?.0.value();
         by_mirror.insert((mirror, location), ())?;
@@ -87,7 +87,7 @@ mod tests {
         {
             let db = redb::Database::create(&path).unwrap();
             let txn = db.begin_write().unwrap();
-            txn.open_table(META)
+            txn.open_table(META.redb)
                 .unwrap()
                 .insert(KEY, SCHEMA_VERSION + 1)
                 .unwrap();
@@ -103,7 +103,7 @@ mod tests {
         // Refused, not touched.
         let db = redb::Database::open(&path).unwrap();
         let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
-        let version = txn.open_table(META).unwrap().get(KEY).unwrap().unwrap();
+        let version = txn.open_table(META.redb).unwrap().get(KEY).unwrap().unwrap();
         assert_eq!(version.value(), SCHEMA_VERSION + 1);
     }
 
@@ -120,7 +120,7 @@ mod tests {
         let (_dir, path) = fixture_copy();
         let db = redb::Database::open(&path).unwrap();
         let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
-        let version = txn.open_table(META).unwrap().get(KEY).unwrap().unwrap();
+        let version = txn.open_table(META.redb).unwrap().get(KEY).unwrap().unwrap();
         assert_eq!(version.value(), 1);
         let names: Vec<String> = txn
             .list_tables()

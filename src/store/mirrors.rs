@@ -1,10 +1,7 @@
 //! Mirrors.
 
-use redb::ReadableTable;
-
 use super::Tx;
 use super::audit::describe_change;
-use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -30,13 +27,10 @@ pub struct NewMirror {
 impl Tx {
     /// The mirror with this name (case-insensitive).
     pub fn mirror(&self, name: &str) -> Result<Option<Mirror>> {
-        let names = self.txn.open_table(MIRROR_NAMES)?;
-        let Some(id) = names.get(name.to_lowercase().as_str())?.map(|v| v.value()) else {
+        let Some(id) = self.txn.get(&MIRROR_NAMES, &name.to_lowercase())? else {
             return Ok(None);
         };
-        let mirrors = self.txn.open_table(MIRRORS)?;
-        let row = mirrors.get(id)?;
-        row.map(|v| decode(v.value())).transpose()
+        self.txn.get(&MIRRORS, &id)
     }
 
     pub(super) fn require_mirror(&self, name: &str) -> Result<Mirror> {
@@ -77,13 +71,8 @@ impl Tx {
     }
 
     pub(super) fn put_mirror(&mut self, m: &Mirror) -> Result<()> {
-        self.txn
-            .open_table(MIRRORS)?
-            .insert(m.id.0, encode(m).as_slice())?;
-        self.txn
-            .open_table(MIRROR_NAMES)?
-            .insert(m.name.to_lowercase().as_str(), m.id.0)?;
-        Ok(())
+        self.txn.put(&MIRRORS, &m.id.0, m)?;
+        self.txn.put(&MIRROR_NAMES, &m.name.to_lowercase(), &m.id.0)
     }
 
     /// Changes a mirror's settings (not its name). A new base URL drops
@@ -114,10 +103,9 @@ impl Tx {
     pub fn mirror_remove(&mut self, name: &str) -> Result<Mirror> {
         let mirror = self.require_mirror(name)?;
         self.clear_mirror_state(mirror.id)?;
-        self.txn.open_table(MIRRORS)?.remove(mirror.id.0)?;
+        self.txn.delete(&MIRRORS, &mirror.id.0)?;
         self.txn
-            .open_table(MIRROR_NAMES)?
-            .remove(mirror.name.to_lowercase().as_str())?;
+            .delete(&MIRROR_NAMES, &mirror.name.to_lowercase())?;
         self.record(
             "mirror.remove",
             format!("{} {}", mirror.name, mirror.base_url),
@@ -129,19 +117,13 @@ impl Tx {
     /// availability everywhere (a range of [`AVAILABILITY_BY_MIRROR`], not a
     /// pass over every row).
     pub(super) fn clear_mirror_state(&mut self, mirror: MirrorId) -> Result<()> {
-        self.txn.open_table(MIRROR_HEALTH)?.remove(mirror.0)?;
-        let mut t = self.txn.open_table(AVAILABILITY)?;
-        let mut by_mirror = self.txn.open_table(AVAILABILITY_BY_MIRROR)?;
-        for row in by_mirror.extract_from_if((mirror.0, 0)..=(mirror.0, u64::MAX), |_, _| true)? {
-            let (_, location) = row?.0.value();
-            t.remove((location, mirror.0))?;
-        }
-        Ok(())
+        self.txn.delete(&MIRROR_HEALTH, &mirror.0)?;
+        self.clear_mirror_availability(mirror)
     }
 
     /// All mirrors.
     pub fn mirrors(&self) -> Result<Vec<Mirror>> {
-        decode_all(self.txn.open_table(MIRRORS)?.iter()?)
+        self.txn.values(&MIRRORS)
     }
 }
 

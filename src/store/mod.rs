@@ -1,4 +1,6 @@
-//! The only code that touches redb. Everything else sees typed operations:
+//! The only code that touches a database: redb (a file, the default) or
+//! PostgreSQL (`postgres://…`, shared by several nodes). Everything else
+//! sees typed operations:
 //! [`Store::snapshot`] reads the whole network configuration in one read
 //! transaction, [`Store::write`] runs typed mutations in one write
 //! transaction that is recorded in the audit log and commits durably.
@@ -11,12 +13,15 @@
 //! `users`, `events` (the audit log), `settings` (with the GeoIP table) and
 //! `snapshot` (whole-configuration reads). The rules a change must obey are
 //! pure functions in [`crate::model`]: a [`Tx`] loads what a rule needs,
-//! asks it, and stores. `audit` words the log entries; `tables`, `rows`,
-//! `migrate` and `backup` are the schema, its encoding, its upgrades and
-//! copies.
+//! asks it, and stores. `audit` words the log entries; `backend` is the
+//! seam between them and the engines (the primitives, once per engine);
+//! `tables` and `rows` are the schema and its encoding, `migrate` and
+//! `backup` redb's upgrades and copies, `postgres` PostgreSQL's
+//! connections, transactions and migrations.
 
 mod audit;
 mod availability;
+mod backend;
 mod backup;
 mod counts;
 mod events;
@@ -24,6 +29,7 @@ mod files;
 mod locations;
 mod migrate;
 mod mirrors;
+pub mod postgres;
 mod products;
 mod regions;
 mod rows;
@@ -35,7 +41,7 @@ mod users;
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, ReadableDatabase, WriteTransaction};
 
 pub use crate::model::RegionDefaults;
 pub use backup::Backup;
@@ -45,6 +51,7 @@ pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
 pub use snapshot::{Dump, Snapshot};
+use backend::Txn;
 use tables::*;
 
 use crate::error::{Error, Result};
@@ -73,8 +80,15 @@ const CACHE_BYTES: usize = 64 << 20;
 
 /// An open Bouncer database.
 pub struct Store {
-    db: Database,
-    path: PathBuf,
+    backend: Backend,
+}
+
+/// The engine behind a [`Store`].
+enum Backend {
+    /// A redb file.
+    Redb { db: Database, path: PathBuf },
+    /// A PostgreSQL database.
+    Postgres(postgres::Db),
 }
 
 /// Opens `path` for reading and writing as redb does, creating a missing
@@ -121,21 +135,72 @@ impl Store {
         create_tables(&txn)?;
         txn.commit()?;
         Ok(Store {
-            db,
-            path: path.to_path_buf(),
+            backend: Backend::Redb {
+                db,
+                path: path.to_path_buf(),
+            },
         })
     }
 
-    /// Where the database file is.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the database `db` names: a `postgres://` URL (creating or
+    /// migrating its schema) or a redb file path.
+    pub fn open_any(db: &str) -> Result<Store> {
+        if postgres::is_url(db) {
+            Ok(Store {
+                backend: Backend::Postgres(postgres::Db::open(db)?),
+            })
+        } else {
+            Store::open(Path::new(db))
+        }
     }
 
-    /// The schema version stored in the file.
+    /// Where the database file is (`None`: PostgreSQL).
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Redb { path, .. } => Some(path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The database as messages name it: the file's path, or the URL
+    /// without its password.
+    pub fn name(&self) -> String {
+        match &self.backend {
+            Backend::Redb { path, .. } => path.display().to_string(),
+            Backend::Postgres(db) => db.name().to_string(),
+        }
+    }
+
+    /// The PostgreSQL database, when that is where the network lives.
+    pub fn postgres(&self) -> Option<&postgres::Db> {
+        match &self.backend {
+            Backend::Postgres(db) => Some(db),
+            Backend::Redb { .. } => None,
+        }
+    }
+
+    /// The redb database, when that is where the network lives.
+    fn redb(&self) -> Option<&Database> {
+        match &self.backend {
+            Backend::Redb { db, .. } => Some(db),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// A read transaction: one consistent view of the database.
+    fn read(&self) -> Result<Txn> {
+        Ok(match &self.backend {
+            Backend::Redb { db, .. } => Txn::RedbRead(db.begin_read()?),
+            Backend::Postgres(db) => Txn::Pg(db.read()?),
+        })
+    }
+
+    /// The schema version stored in the database.
     pub fn schema_version(&self) -> Result<u64> {
-        let txn = self.db.begin_read()?;
-        let meta = txn.open_table(META)?;
-        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+        Ok(self
+            .read()?
+            .get(&META, &"schema_version".to_string())?
+            .unwrap_or(0))
     }
 
     /// Whether the database answers a read (for health checks).
@@ -145,22 +210,35 @@ impl Store {
 
     /// Runs `f` in one write transaction on behalf of `actor` (recorded in
     /// the audit log) and commits durably. Nothing is written if `f` fails.
+    /// On PostgreSQL the transaction first takes the generation lock:
+    /// one writer at a time across every node.
     pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let mut tx = Tx {
-            txn: self.db.begin_write()?,
+            txn: match &self.backend {
+                Backend::Redb { db, .. } => Txn::RedbWrite(db.begin_write()?),
+                Backend::Postgres(db) => Txn::Pg(db.write()?),
+            },
             actor: actor.to_string(),
             now: now(),
         };
         let out = f(&mut tx)?;
-        tx.txn.commit()?;
+        match tx.txn {
+            Txn::RedbWrite(txn) => txn.commit()?,
+            Txn::Pg(txn) => txn.commit()?,
+            Txn::RedbRead(_) => unreachable!("begun as a write above"),
+        }
         Ok(out)
     }
 
-    /// The database file's size in bytes.
-    pub fn file_size(&self) -> Result<u64> {
-        std::fs::metadata(&self.path)
-            .map(|m| m.len())
-            .map_err(|e| Error::io(format!("cannot stat {}", self.path.display()), e))
+    /// The database file's size in bytes (`None`: PostgreSQL, whose size
+    /// its own tools report).
+    pub fn file_size(&self) -> Result<Option<u64>> {
+        let Some(path) = self.path() else {
+            return Ok(None);
+        };
+        std::fs::metadata(path)
+            .map(|m| Some(m.len()))
+            .map_err(|e| Error::io(format!("cannot stat {}", path.display()), e))
     }
 }
 
@@ -168,11 +246,11 @@ impl Store {
 fn create_tables(txn: &WriteTransaction) -> Result<()> {
     struct Create<'a>(&'a WriteTransaction);
     impl TableVisitor for Create<'_> {
-        fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        fn table<K: backend::Key + Clone, V: backend::Val>(
             &mut self,
-            table: redb::TableDefinition<'static, K, V>,
+            table: &backend::Table<K, V>,
         ) -> Result<()> {
-            self.0.open_table(table)?;
+            self.0.open_table(table.redb)?;
             Ok(())
         }
     }
@@ -182,7 +260,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<()> {
 /// One write transaction in progress. Every mutation validates its input,
 /// and every operator-visible change is recorded in the audit log.
 pub struct Tx {
-    txn: WriteTransaction,
+    txn: Txn,
     /// Who acts, as the audit log names them.
     actor: String,
     now: u64,
@@ -195,16 +273,15 @@ impl Tx {
     }
 
     fn next_id(&self, sequence: &str) -> Result<u64> {
-        let mut meta = self.txn.open_table(META)?;
-        let id = meta.get(sequence)?.map(|v| v.value()).unwrap_or(1);
-        meta.insert(sequence, id + 1)?;
+        let key = sequence.to_string();
+        let id = self.txn.get(&META, &key)?.unwrap_or(1);
+        self.txn.put(&META, &key, &(id + 1))?;
         Ok(id)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::rows::encode;
     use super::*;
 
     pub(super) fn store() -> (tempfile::TempDir, Store) {
@@ -377,10 +454,7 @@ mod tests {
         };
         store
             .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.txn
-                    .open_table(USERS)?
-                    .insert("ann\u{202E}", encode(&user("ann\u{202E}")).as_slice())?;
-                Ok(())
+                tx.txn.put(&USERS, &"ann\u{202E}".to_string(), &user("ann\u{202E}"))
             })
             .unwrap();
         store

@@ -1,11 +1,9 @@
 //! Products with their aliases, and the operating systems locations are
 //! for.
 
-use redb::ReadableTable;
-
 use super::Tx;
 use super::audit::describe_change;
-use super::rows::{decode, decode_all, encode};
+use super::backend::Span;
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -37,17 +35,14 @@ pub struct NewProduct {
 impl Tx {
     /// The product with this name (case-insensitive).
     pub fn product(&self, name: &str) -> Result<Option<Product>> {
-        let names = self.txn.open_table(PRODUCT_NAMES)?;
-        let Some(id) = names.get(name.to_lowercase().as_str())?.map(|v| v.value()) else {
+        let Some(id) = self.txn.get(&PRODUCT_NAMES, &name.to_lowercase())? else {
             return Ok(None);
         };
         self.product_by_id(ProductId(id))
     }
 
     pub(super) fn product_by_id(&self, id: ProductId) -> Result<Option<Product>> {
-        let products = self.txn.open_table(PRODUCTS)?;
-        let row = products.get(id.0)?;
-        row.map(|v| decode(v.value())).transpose()
+        self.txn.get(&PRODUCTS, &id.0)
     }
 
     pub(super) fn require_product(&self, name: &str) -> Result<Product> {
@@ -89,13 +84,9 @@ impl Tx {
     }
 
     pub(super) fn put_product(&mut self, p: &Product) -> Result<()> {
+        self.txn.put(&PRODUCTS, &p.id.0, p)?;
         self.txn
-            .open_table(PRODUCTS)?
-            .insert(p.id.0, encode(p).as_slice())?;
-        self.txn
-            .open_table(PRODUCT_NAMES)?
-            .insert(p.name.to_lowercase().as_str(), p.id.0)?;
-        Ok(())
+            .put(&PRODUCT_NAMES, &p.name.to_lowercase(), &p.id.0)
     }
 
     /// Changes a product's flags or languages (not its name).
@@ -128,9 +119,7 @@ impl Tx {
             .map(|a| a.name.clone())
             .collect();
         for alias in &aliases {
-            self.txn
-                .open_table(ALIASES)?
-                .remove(alias.to_lowercase().as_str())?;
+            self.txn.delete(&ALIASES, &alias.to_lowercase())?;
             self.record(
                 "alias.remove",
                 format!("{alias} (its product {} was removed)", product.name),
@@ -139,10 +128,9 @@ impl Tx {
         for loc in self.locations_of(product.id)? {
             self.delete_location(&loc)?;
         }
-        self.txn.open_table(PRODUCTS)?.remove(product.id.0)?;
+        self.txn.delete(&PRODUCTS, &product.id.0)?;
         self.txn
-            .open_table(PRODUCT_NAMES)?
-            .remove(product.name.to_lowercase().as_str())?;
+            .delete(&PRODUCT_NAMES, &product.name.to_lowercase())?;
         let detail = if aliases.is_empty() {
             product.name.clone()
         } else {
@@ -153,13 +141,11 @@ impl Tx {
     }
 
     pub(super) fn alias(&self, name: &str) -> Result<Option<Alias>> {
-        let t = self.txn.open_table(ALIASES)?;
-        let row = t.get(name.to_lowercase().as_str())?;
-        row.map(|v| decode(v.value())).transpose()
+        self.txn.get(&ALIASES, &name.to_lowercase())
     }
 
     pub(super) fn aliases(&self) -> Result<Vec<Alias>> {
-        decode_all(self.txn.open_table(ALIASES)?.iter()?)
+        self.txn.values(&ALIASES)
     }
 
     /// Points `alias` at `product`, creating the alias if needed. Returns
@@ -173,20 +159,14 @@ impl Tx {
             name: alias.clone(),
             product: target.id,
         };
-        self.txn
-            .open_table(ALIASES)?
-            .insert(alias.to_lowercase().as_str(), encode(&row).as_slice())?;
+        self.txn.put(&ALIASES, &alias.to_lowercase(), &row)?;
         self.record("alias.set", format!("{alias} -> {}", target.name))?;
         Ok(before)
     }
 
     /// Removes an alias.
     pub fn alias_remove(&mut self, alias: &str) -> Result<()> {
-        let removed = self
-            .txn
-            .open_table(ALIASES)?
-            .remove(alias.to_lowercase().as_str())?
-            .is_some();
+        let removed = self.txn.delete(&ALIASES, &alias.to_lowercase())?;
         model::must_exist(Thing::Alias, alias, removed.then_some(()))?;
         self.record("alias.remove", alias.to_string())
     }
@@ -194,10 +174,8 @@ impl Tx {
     /// Adds an operating system name.
     pub fn os_add(&mut self, name: &str) -> Result<String> {
         let os = crate::validate::os(name)?;
-        let mut t = self.txn.open_table(OSES)?;
-        model::must_be_new(Thing::Os, &os, t.get(os.as_str())?)?;
-        t.insert(os.as_str(), self.now)?;
-        drop(t);
+        model::must_be_new(Thing::Os, &os, self.txn.get(&OSES, &os)?)?;
+        self.txn.put(&OSES, &os, &self.now)?;
         self.record("os.add", os.clone())?;
         Ok(os)
     }
@@ -206,14 +184,14 @@ impl Tx {
     pub fn os_remove(&mut self, name: &str) -> Result<()> {
         let os = model::os_key(name);
         model::os_unused(&os, &self.all_locations()?)?;
-        let removed = self.txn.open_table(OSES)?.remove(os.as_str())?.is_some();
+        let removed = self.txn.delete(&OSES, &os)?;
         model::must_exist(Thing::Os, name, removed.then_some(()))?;
         self.record("os.remove", os)
     }
 
     pub(super) fn require_os(&self, name: &str) -> Result<String> {
         let os = model::os_key(name);
-        let known = self.txn.open_table(OSES)?.get(os.as_str())?.is_some();
+        let known = self.txn.get(&OSES, &os)?.is_some();
         model::must_exist(Thing::Os, name, known.then_some(os))
     }
 
@@ -231,7 +209,7 @@ impl Tx {
 
     /// All products, by id.
     pub fn products(&self) -> Result<Vec<Product>> {
-        decode_all(self.txn.open_table(PRODUCTS)?.iter()?)
+        self.txn.values(&PRODUCTS)
     }
 
     /// All aliases.
@@ -241,11 +219,8 @@ impl Tx {
 
     /// Operating system names, sorted.
     pub fn oses(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for row in self.txn.open_table(OSES)?.iter()? {
-            out.push(row?.0.value().to_string());
-        }
-        Ok(out)
+        let oses = self.txn.range(&OSES, Span::all())?;
+        Ok(oses.into_iter().map(|(os, _)| os).collect())
     }
 }
 

@@ -1,10 +1,7 @@
 //! Regions: groups of countries with their own mirrors.
 
-use redb::ReadableTable;
-
 use super::Tx;
 use super::audit::{describe_change, describe_region};
-use super::rows::{decode, decode_all, encode};
 use super::tables::*;
 use crate::error::Result;
 use crate::error::Thing;
@@ -13,9 +10,7 @@ use crate::model::{self, *};
 impl Tx {
     /// The region with this name (case-insensitive).
     pub fn region(&self, name: &str) -> Result<Option<Region>> {
-        let t = self.txn.open_table(REGIONS)?;
-        let row = t.get(region_key(name).as_str())?;
-        row.map(|v| decode(v.value())).transpose()
+        self.txn.get(&REGIONS, &region_key(name))
     }
 
     pub(super) fn require_region(&self, name: &str) -> Result<Region> {
@@ -23,14 +18,11 @@ impl Tx {
     }
 
     pub(super) fn all_regions(&self) -> Result<Vec<Region>> {
-        decode_all(self.txn.open_table(REGIONS)?.iter()?)
+        self.txn.values(&REGIONS)
     }
 
     pub(super) fn put_region(&mut self, region: &Region) -> Result<()> {
-        self.txn
-            .open_table(REGIONS)?
-            .insert(region_key(&region.name).as_str(), encode(region).as_slice())?;
-        Ok(())
+        self.txn.put(&REGIONS, &region_key(&region.name), region)
     }
 
     /// Adds a region. Its countries must belong to no other region; its
@@ -82,7 +74,7 @@ impl Tx {
         let region = self.require_region(name)?;
         model::region_removable(&region, &self.mirrors()?, &self.all_regions()?)?;
         let key = region_key(&region.name);
-        self.txn.open_table(REGIONS)?.remove(key.as_str())?;
+        self.txn.delete(&REGIONS, &key)?;
         self.record("region.remove", region.name.clone())?;
         Ok(region)
     }

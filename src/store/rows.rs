@@ -2,6 +2,7 @@
 //! migration can tell old rows from new ones; fields follow in a fixed order
 //! (integers little-endian, strings length-prefixed).
 
+use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
     Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorHealth, MirrorId,
@@ -11,51 +12,96 @@ use crate::model::{
 /// Format byte of every row written by this version.
 const FORMAT: u8 = 1;
 
-/// Appends fields to a row.
-#[derive(Default)]
-pub(crate) struct Writer(Vec<u8>);
+/// Appends fields to a row: as bytes (a redb row) or as typed column
+/// values (a PostgreSQL row, one column per field in the same order).
+pub(crate) enum Writer {
+    /// redb: the fields encoded one after the other.
+    Bytes(Vec<u8>),
+    /// PostgreSQL: one parameter per field.
+    Sql(Vec<SqlValue>),
+}
 
 impl Writer {
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        match self {
+            Writer::Bytes(b) => b.push(v),
+            Writer::Sql(c) => c.push(SqlValue::Int(v.into())),
+        }
     }
     fn bool(&mut self, v: bool) {
-        self.0.push(v as u8);
+        match self {
+            Writer::Bytes(b) => b.push(v as u8),
+            Writer::Sql(c) => c.push(SqlValue::Bool(v)),
+        }
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        match self {
+            Writer::Bytes(b) => b.extend_from_slice(&v.to_le_bytes()),
+            Writer::Sql(c) => c.push(SqlValue::Int(v.into())),
+        }
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        match self {
+            Writer::Bytes(b) => b.extend_from_slice(&v.to_le_bytes()),
+            Writer::Sql(c) => c.push(SqlValue::Int(sql_int(v))),
+        }
     }
     fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
+        match self {
+            Writer::Bytes(b) => {
+                b.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                b.extend_from_slice(s.as_bytes());
+            }
+            Writer::Sql(c) => c.push(SqlValue::Text(s.to_string())),
+        }
     }
     fn opt_str(&mut self, s: &Option<String>) {
-        self.bool(s.is_some());
-        if let Some(s) = s {
-            self.str(s);
+        match self {
+            Writer::Bytes(_) => {
+                self.bool(s.is_some());
+                if let Some(s) = s {
+                    self.str(s);
+                }
+            }
+            Writer::Sql(c) => c.push(SqlValue::OptText(s.clone())),
         }
     }
     fn opt_u64(&mut self, v: Option<u64>) {
-        self.bool(v.is_some());
-        if let Some(v) = v {
-            self.u64(v);
+        match self {
+            Writer::Bytes(_) => {
+                self.bool(v.is_some());
+                if let Some(v) = v {
+                    self.u64(v);
+                }
+            }
+            Writer::Sql(c) => c.push(SqlValue::OptInt(v.map(sql_int))),
         }
     }
     fn strs(&mut self, list: &[String]) {
-        self.u32(list.len() as u32);
-        for s in list {
-            self.str(s);
+        match self {
+            Writer::Bytes(_) => {
+                self.u32(list.len() as u32);
+                for s in list {
+                    self.str(s);
+                }
+            }
+            Writer::Sql(c) => c.push(SqlValue::Texts(list.to_vec())),
         }
     }
+}
+
+/// Where a [`Reader`] reads fields from.
+enum Source<'a> {
+    /// An encoded redb row.
+    Bytes(&'a [u8]),
+    /// A PostgreSQL row, from column `at` on.
+    Sql { row: &'a postgres::Row, at: usize },
 }
 
 /// Reads fields back, failing with the row kind on truncated or bad data.
 pub(crate) struct Reader<'a> {
     kind: &'static str,
-    bytes: &'a [u8],
+    source: Source<'a>,
 }
 
 impl<'a> Reader<'a> {
@@ -66,17 +112,41 @@ impl<'a> Reader<'a> {
         ))
     }
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.bytes.len() < n {
+        let Source::Bytes(bytes) = &mut self.source else {
+            return Err(self.corrupt("bytes read from a column"));
+        };
+        if bytes.len() < n {
             return Err(self.corrupt("truncated"));
         }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
+        let (head, tail) = bytes.split_at(n);
+        *bytes = tail;
         Ok(head)
     }
+    /// The next column of a PostgreSQL row, as `T`.
+    fn column<T: postgres::types::FromSqlOwned>(&mut self) -> Result<T> {
+        let Source::Sql { row, at } = &mut self.source else {
+            unreachable!("column() is only called on PostgreSQL rows");
+        };
+        let value = row
+            .try_get::<_, T>(*at)
+            .map_err(|e| Error::storage(format!("a {} row is damaged: {e}", self.kind)))?;
+        *at += 1;
+        Ok(value)
+    }
+    fn is_sql(&self) -> bool {
+        matches!(self.source, Source::Sql { .. })
+    }
     fn u8(&mut self) -> Result<u8> {
+        if self.is_sql() {
+            let v: i64 = self.column()?;
+            return u8::try_from(v).map_err(|_| self.corrupt("number out of range"));
+        }
         Ok(self.take(1)?[0])
     }
     fn bool(&mut self) -> Result<bool> {
+        if self.is_sql() {
+            return self.column();
+        }
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -84,20 +154,33 @@ impl<'a> Reader<'a> {
         }
     }
     fn u32(&mut self) -> Result<u32> {
+        if self.is_sql() {
+            let v: i64 = self.column()?;
+            return u32::try_from(v).map_err(|_| self.corrupt("number out of range"));
+        }
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
     fn u64(&mut self) -> Result<u64> {
+        if self.is_sql() {
+            return Ok(from_sql_int(self.column()?));
+        }
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
         Ok(u64::from_le_bytes(a))
     }
     fn str(&mut self) -> Result<String> {
+        if self.is_sql() {
+            return self.column();
+        }
         let n = self.u32()? as usize;
         let b = self.take(n)?;
         String::from_utf8(b.to_vec()).map_err(|_| self.corrupt("text is not UTF-8"))
     }
     fn opt_str(&mut self) -> Result<Option<String>> {
+        if self.is_sql() {
+            return self.column();
+        }
         Ok(if self.bool()? {
             Some(self.str()?)
         } else {
@@ -105,6 +188,9 @@ impl<'a> Reader<'a> {
         })
     }
     fn opt_u64(&mut self) -> Result<Option<u64>> {
+        if self.is_sql() {
+            return Ok(self.column::<Option<i64>>()?.map(from_sql_int));
+        }
         Ok(if self.bool()? {
             Some(self.u64()?)
         } else {
@@ -112,11 +198,20 @@ impl<'a> Reader<'a> {
         })
     }
     fn strs(&mut self) -> Result<Vec<String>> {
+        if self.is_sql() {
+            return self.column();
+        }
         let n = self.u32()? as usize;
-        if n > self.bytes.len() {
+        if n > self.remaining() {
             return Err(self.corrupt("bad list length"));
         }
         (0..n).map(|_| self.str()).collect()
+    }
+    fn remaining(&self) -> usize {
+        match &self.source {
+            Source::Bytes(b) => b.len(),
+            Source::Sql { .. } => 0,
+        }
     }
 }
 
@@ -130,40 +225,50 @@ pub(crate) trait Row: Sized {
 
 /// Encodes a row with its format byte.
 pub(crate) fn encode<T: Row>(row: &T) -> Vec<u8> {
-    let mut w = Writer::default();
+    let mut w = Writer::Bytes(Vec::new());
     w.u8(FORMAT);
     row.write(&mut w);
-    w.0
+    match w {
+        Writer::Bytes(b) => b,
+        Writer::Sql(_) => unreachable!("made as bytes above"),
+    }
 }
 
-/// Decodes every row `rows` yields: a table's `iter()`, a range, or
-/// either reversed and cut short.
-pub(crate) fn decode_all<'a, K: redb::Key + 'static, T: Row>(
-    rows: impl Iterator<
-        Item = std::result::Result<
-            (
-                redb::AccessGuard<'a, K>,
-                redb::AccessGuard<'a, &'static [u8]>,
-            ),
-            redb::StorageError,
-        >,
-    >,
-) -> Result<Vec<T>> {
-    rows.map(|row| decode(row?.1.value())).collect()
+/// A row's fields as PostgreSQL parameters, in column order.
+pub(crate) fn to_columns<T: Row>(row: &T, out: &mut Vec<SqlValue>) {
+    let mut w = Writer::Sql(std::mem::take(out));
+    row.write(&mut w);
+    if let Writer::Sql(columns) = w {
+        *out = columns;
+    }
+}
+
+/// Reads a row from the columns of `row` starting at `*at`, moving `*at`
+/// past them.
+pub(crate) fn from_columns<T: Row>(row: &postgres::Row, at: &mut usize) -> Result<T> {
+    let mut r = Reader {
+        kind: T::KIND,
+        source: Source::Sql { row, at: *at },
+    };
+    let out = T::read(&mut r)?;
+    if let Source::Sql { at: next, .. } = r.source {
+        *at = next;
+    }
+    Ok(out)
 }
 
 /// Decodes a row written by [`encode`].
 pub(crate) fn decode<T: Row>(bytes: &[u8]) -> Result<T> {
     let mut r = Reader {
         kind: T::KIND,
-        bytes,
+        source: Source::Bytes(bytes),
     };
     match r.u8()? {
         FORMAT => {}
         other => return Err(r.corrupt(&format!("unknown format {other}"))),
     }
     let row = T::read(&mut r)?;
-    if !r.bytes.is_empty() {
+    if r.remaining() != 0 {
         return Err(r.corrupt("trailing bytes"));
     }
     Ok(row)

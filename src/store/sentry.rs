@@ -1,8 +1,6 @@
 //! Sentry's own records: each mirror's health and the runs it made.
 
-use redb::{ReadableDatabase, ReadableTable};
-
-use super::rows::{decode_all, encode};
+use super::backend::{Order, Span};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -11,18 +9,20 @@ use crate::model::*;
 impl Store {
     /// The newest `limit` sentry runs, newest first.
     pub fn sentry_runs(&self, limit: usize) -> Result<Vec<SentryRun>> {
-        let txn = self.db.begin_read()?;
-        decode_all(txn.open_table(SENTRY_RUNS)?.iter()?.rev().take(limit))
+        let mut out = Vec::new();
+        self.read()?
+            .scan(&SENTRY_RUNS, Span::all(), Order::Down, Some(limit), |_, run| {
+                out.push(run);
+                Ok(true)
+            })?;
+        Ok(out)
     }
 }
 
 impl Tx {
     /// Records what a check found for a mirror as a whole.
     pub fn set_health(&mut self, mirror: MirrorId, health: &MirrorHealth) -> Result<()> {
-        self.txn
-            .open_table(MIRROR_HEALTH)?
-            .insert(mirror.0, encode(health).as_slice())?;
-        Ok(())
+        self.txn.put(&MIRROR_HEALTH, &mirror.0, health)
     }
 
     /// Stores a sentry run (new or finished), giving a new one its id.
@@ -30,9 +30,6 @@ impl Tx {
         if run.id == 0 {
             run.id = self.next_id("next_sentry_run")?;
         }
-        self.txn
-            .open_table(SENTRY_RUNS)?
-            .insert(run.id, encode(run).as_slice())?;
-        Ok(())
+        self.txn.put(&SENTRY_RUNS, &run.id, run)
     }
 }

@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadableDatabase, ReadableTable};
-
+use super::backend::Span;
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -14,21 +13,14 @@ const GEOIP_KEY: &str = "ranges";
 impl Store {
     /// Every operator setting.
     pub fn settings(&self) -> Result<std::collections::BTreeMap<String, String>> {
-        let txn = self.db.begin_read()?;
-        let mut out = std::collections::BTreeMap::new();
-        for row in txn.open_table(SETTINGS)?.iter()? {
-            let (k, v) = row?;
-            out.insert(k.value().to_string(), v.value().to_string());
-        }
-        Ok(out)
+        Ok(self.read()?.range(&SETTINGS, Span::all())?.into_iter().collect())
     }
 
     /// The imported GeoIP table, if any.
     pub fn geoip(&self) -> Result<Option<crate::geoip::GeoDb>> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(GEOIP)?;
-        let row = t.get(GEOIP_KEY)?;
-        row.map(|v| crate::geoip::GeoDb::decode(v.value()))
+        self.read()?
+            .get(&GEOIP, &GEOIP_KEY.to_string())?
+            .map(|bytes| crate::geoip::GeoDb::decode(&bytes))
             .transpose()
     }
 }
@@ -36,22 +28,19 @@ impl Store {
 impl Tx {
     /// Sets (or, with `None`, removes) an operator setting.
     pub fn setting_put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
-        let mut t = self.txn.open_table(SETTINGS)?;
+        let key = key.to_string();
         match value {
-            Some(v) => t.insert(key, v)?,
-            None => t.remove(key)?,
-        };
-        Ok(())
+            Some(v) => self.txn.put(&SETTINGS, &key, &v.to_string()),
+            None => self.txn.delete(&SETTINGS, &key).map(drop),
+        }
     }
 
     /// Replaces the GeoIP table (`None`: removes it).
     pub fn geoip_put(&mut self, geo: Option<&crate::geoip::GeoDb>) -> Result<()> {
-        {
-            let mut t = self.txn.open_table(GEOIP)?;
-            match geo {
-                Some(geo) => t.insert(GEOIP_KEY, geo.encode().as_slice())?,
-                None => t.remove(GEOIP_KEY)?,
-            };
+        let key = GEOIP_KEY.to_string();
+        match geo {
+            Some(geo) => self.txn.put(&GEOIP, &key, &geo.encode())?,
+            None => drop(self.txn.delete(&GEOIP, &key)?),
         }
         match geo {
             Some(geo) => {
@@ -65,11 +54,6 @@ impl Tx {
 
     /// Every operator setting.
     pub fn settings(&self) -> Result<BTreeMap<String, String>> {
-        let mut out = BTreeMap::new();
-        for row in self.txn.open_table(SETTINGS)?.iter()? {
-            let (k, v) = row?;
-            out.insert(k.value().to_string(), v.value().to_string());
-        }
-        Ok(out)
+        Ok(self.txn.range(&SETTINGS, Span::all())?.into_iter().collect())
     }
 }

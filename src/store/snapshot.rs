@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::Store;
-use super::rows::{self, decode, decode_all};
+use super::backend::{Key, Span, Txn};
+use super::rows;
 use super::tables::*;
 use crate::error::Result;
 use crate::model::*;
@@ -59,8 +60,7 @@ impl Store {
     /// Reads the whole configuration and mirror health (not availability,
     /// which can be millions of rows: see [`Store::read_network`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let txn = self.db.begin_read()?;
-        read_snapshot(&txn)
+        read_snapshot(&self.read()?)
     }
 
     /// Reads the configuration and every known file, hands them to
@@ -68,20 +68,35 @@ impl Store {
     /// `serving` with the visitor for every (location, mirror) whose
     /// availability says it serves the file. Streams: nothing per row is
     /// kept, so a network of millions of availability rows builds an index
-    /// in little memory.
+    /// in little memory. Also returns the generation read (PostgreSQL; 0
+    /// for redb, whose writes all go through this process).
     pub fn read_network<V>(
         &self,
         config: impl FnOnce(Snapshot, Vec<FileInfo>) -> V,
         mut serving: impl FnMut(&mut V, LocationId, MirrorId),
     ) -> Result<V> {
-        let txn = self.db.begin_read()?;
-        let mut visitor = config(read_snapshot(&txn)?, read_files(&txn)?);
-        for row in txn.open_table(AVAILABILITY)?.iter()? {
-            let (k, v) = row?;
-            if rows::availability_serves(v.value())? {
-                let (loc, mirror) = k.value();
-                serving(&mut visitor, LocationId(loc), MirrorId(mirror));
+        let txn = self.read()?;
+        let mut visitor = config(read_snapshot(&txn)?, txn.values(&FILES)?);
+        match &txn {
+            Txn::Pg(pg) => pg.stream(
+                "SELECT location, mirror FROM availability WHERE present AND healthy",
+                &[],
+                |row| {
+                    let (l, m) = <(u64, u64) as Key>::key_from_sql(row, &mut 0)?;
+                    serving(&mut visitor, LocationId(l), MirrorId(m));
+                    Ok(true)
+                },
+            )?,
+            Txn::RedbRead(redb) => {
+                for row in redb.open_table(AVAILABILITY.redb)?.iter()? {
+                    let (k, v) = row?;
+                    if rows::availability_serves(v.value())? {
+                        let (loc, mirror) = k.value();
+                        serving(&mut visitor, LocationId(loc), MirrorId(mirror));
+                    }
+                }
             }
+            Txn::RedbWrite(_) => unreachable!("read() begins a read"),
         }
         Ok(visitor)
     }
@@ -89,9 +104,9 @@ impl Store {
     /// The configuration, the users and (with `counts`) every day's
     /// download counts, read in one transaction: what an export holds.
     pub fn dump(&self, counts: bool) -> Result<Dump> {
-        let txn = self.db.begin_read()?;
+        let txn = self.read()?;
         let snapshot = read_snapshot(&txn)?;
-        let users = decode_all(txn.open_table(USERS)?.iter()?)?;
+        let users = txn.values(&USERS)?;
         let mut days: BTreeMap<u32, CountBatch> = BTreeMap::new();
         fn day(days: &mut BTreeMap<u32, CountBatch>, d: u32) -> &mut CountBatch {
             days.entry(d).or_insert_with(|| CountBatch {
@@ -100,74 +115,50 @@ impl Store {
             })
         }
         if counts {
-            for row in txn.open_table(COUNT_PRODUCT)?.iter()? {
-                let (k, v) = row?;
-                let (d, product) = k.value();
-                day(&mut days, d)
-                    .products
-                    .push((ProductId(product), v.value()));
+            for ((d, product), n) in txn.range(&COUNT_PRODUCT, Span::all())? {
+                day(&mut days, d).products.push((ProductId(product), n));
             }
-            for row in txn.open_table(COUNT_LOCATION)?.iter()? {
-                let (k, v) = row?;
-                let (d, location, lang) = k.value();
-                day(&mut days, d).locations.push((
-                    LocationId(location),
-                    lang.to_string(),
-                    v.value(),
-                ));
-            }
-            for row in txn.open_table(COUNT_MIRROR)?.iter()? {
-                let (k, v) = row?;
-                let (d, mirror) = k.value();
+            for ((d, location, lang), n) in txn.range(&COUNT_LOCATION, Span::all())? {
                 day(&mut days, d)
-                    .mirrors
-                    .push((MirrorId(mirror), v.value()));
+                    .locations
+                    .push((LocationId(location), lang, n));
             }
-            for row in txn.open_table(COUNT_COUNTRY)?.iter()? {
-                let (k, v) = row?;
-                let (d, country) = k.value();
-                day(&mut days, d)
-                    .countries
-                    .push((country.to_string(), v.value()));
+            for ((d, mirror), n) in txn.range(&COUNT_MIRROR, Span::all())? {
+                day(&mut days, d).mirrors.push((MirrorId(mirror), n));
+            }
+            for ((d, country), n) in txn.range(&COUNT_COUNTRY, Span::all())? {
+                day(&mut days, d).countries.push((country, n));
             }
         }
         Ok(Dump {
             snapshot,
-            files: read_files(&txn)?,
+            files: txn.values(&FILES)?,
             users,
             counts: days.into_values().collect(),
         })
     }
 }
 
-/// Every known file, by path.
-pub(super) fn read_files(txn: &redb::ReadTransaction) -> Result<Vec<FileInfo>> {
-    decode_all(txn.open_table(FILES)?.iter()?)
-}
-
 /// Reads the configuration tables in `txn`.
-pub(super) fn read_snapshot(txn: &redb::ReadTransaction) -> Result<Snapshot> {
-    let mut s = Snapshot {
-        products: decode_all(txn.open_table(PRODUCTS)?.iter()?)?,
-        aliases: decode_all(txn.open_table(ALIASES)?.iter()?)?,
-        locations: decode_all(txn.open_table(LOCATIONS)?.iter()?)?,
-        mirrors: decode_all(txn.open_table(MIRRORS)?.iter()?)?,
-        regions: decode_all(txn.open_table(REGIONS)?.iter()?)?,
-        ..Snapshot::default()
-    };
-    for row in txn.open_table(OSES)?.iter()? {
-        s.oses.push(row?.0.value().to_string());
-    }
-    for row in txn.open_table(MIRROR_HEALTH)?.iter()? {
-        let (k, v) = row?;
-        s.health.insert(MirrorId(k.value()), decode(v.value())?);
-    }
-    for row in txn.open_table(SETTINGS)?.iter()? {
-        let (k, v) = row?;
-        s.settings
-            .insert(k.value().to_string(), v.value().to_string());
-    }
-    Ok(s)
+pub(super) fn read_snapshot(txn: &Txn) -> Result<Snapshot> {
+    Ok(Snapshot {
+        products: txn.values(&PRODUCTS)?,
+        aliases: txn.values(&ALIASES)?,
+        locations: txn.values(&LOCATIONS)?,
+        mirrors: txn.values(&MIRRORS)?,
+        regions: txn.values(&REGIONS)?,
+        oses: txn
+            .range(&OSES, Span::all())?
+            .into_iter()
+            .map(|(os, _)| os)
+            .collect(),
+        health: txn
+            .range(&MIRROR_HEALTH, Span::all())?
+            .into_iter()
+            .map(|(m, h)| (MirrorId(m), h))
+            .collect(),
+        settings: txn.range(&SETTINGS, Span::all())?.into_iter().collect(),
+    })
 }
 
 /// What [`Store::dump`] read.

@@ -8,101 +8,235 @@
 //! [`each_table`] lists them all: creating the tables and backups go by
 //! that one list, and a test checks it names every table defined here.
 
-use redb::{Key, TableDefinition, Value};
+use redb::TableDefinition;
+
+use super::backend::{Key, Table, Val};
+use crate::model::*;
 
 use crate::error::Result;
 
 /// `schema_version` and the id sequences (`next_product`, …).
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub const META: Table<String, u64> = Table {
+    redb: TableDefinition::new("meta"),
+    sql: "meta",
+    key: &["name"],
+    columns: &["value"],
+    key_in_row: false,
+};
 /// Product id → product row.
-pub const PRODUCTS: TableDefinition<u64, &[u8]> = TableDefinition::new("products_v1");
+pub const PRODUCTS: Table<u64, Product> = Table {
+    redb: TableDefinition::new("products_v1"),
+    sql: "products",
+    key: &["id"],
+    columns: &["id", "name", "ssl_only", "public", "active", "checknow", "priority", "languages", "created_at"],
+    key_in_row: true,
+};
 /// Lower-case product name → product id.
-pub const PRODUCT_NAMES: TableDefinition<&str, u64> = TableDefinition::new("product_names_v1");
+pub const PRODUCT_NAMES: Table<String, u64> = Table {
+    redb: TableDefinition::new("product_names_v1"),
+    sql: "product_names",
+    key: &["name"],
+    columns: &["product"],
+    key_in_row: false,
+};
 /// Lower-case alias → alias row.
-pub const ALIASES: TableDefinition<&str, &[u8]> = TableDefinition::new("aliases_v1");
+pub const ALIASES: Table<String, Alias> = Table {
+    redb: TableDefinition::new("aliases_v1"),
+    sql: "aliases",
+    key: &["key"],
+    columns: &["name", "product"],
+    key_in_row: false,
+};
 /// Operating system name → Unix time it was added.
-pub const OSES: TableDefinition<&str, u64> = TableDefinition::new("oses_v1");
+pub const OSES: Table<String, u64> = Table {
+    redb: TableDefinition::new("oses_v1"),
+    sql: "oses",
+    key: &["name"],
+    columns: &["created_at"],
+    key_in_row: false,
+};
 /// Location id → location row.
-pub const LOCATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("locations_v1");
+pub const LOCATIONS: Table<u64, Location> = Table {
+    redb: TableDefinition::new("locations_v1"),
+    sql: "locations",
+    key: &["id"],
+    columns: &["id", "product", "os", "path", "created_at"],
+    key_in_row: true,
+};
 /// (product id, os) → location id: one location per product and OS.
-pub const LOCATION_KEYS: TableDefinition<(u64, &str), u64> =
-    TableDefinition::new("location_keys_v1");
+pub const LOCATION_KEYS: Table<(u64, String), u64> = Table {
+    redb: TableDefinition::new("location_keys_v1"),
+    sql: "location_keys",
+    key: &["product", "os"],
+    columns: &["location"],
+    key_in_row: false,
+};
 /// File path → file row (size, hashes, location and language).
-pub const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files_v1");
+pub const FILES: Table<String, FileInfo> = Table {
+    redb: TableDefinition::new("files_v1"),
+    sql: "files",
+    key: &["path"],
+    columns: &["path", "location", "lang", "size", "md5", "sha1", "sha256", "sha512"],
+    key_in_row: true,
+};
 /// Mirror id → mirror row (the operator's settings).
-pub const MIRRORS: TableDefinition<u64, &[u8]> = TableDefinition::new("mirrors_v1");
+pub const MIRRORS: Table<u64, Mirror> = Table {
+    redb: TableDefinition::new("mirrors_v1"),
+    sql: "mirrors",
+    key: &["id"],
+    columns: &["id", "name", "base_url", "rating", "active", "regions", "contact", "created_at"],
+    key_in_row: true,
+};
 /// Lower-case mirror name → mirror id.
-pub const MIRROR_NAMES: TableDefinition<&str, u64> = TableDefinition::new("mirror_names_v1");
+pub const MIRROR_NAMES: Table<String, u64> = Table {
+    redb: TableDefinition::new("mirror_names_v1"),
+    sql: "mirror_names",
+    key: &["name"],
+    columns: &["mirror"],
+    key_in_row: false,
+};
 /// Mirror id → what sentry last saw of it (kept apart from the operator's
 /// settings so neither writer clobbers the other).
-pub const MIRROR_HEALTH: TableDefinition<u64, &[u8]> = TableDefinition::new("mirror_health_v1");
+pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
+    redb: TableDefinition::new("mirror_health_v1"),
+    sql: "mirror_health",
+    key: &["mirror"],
+    columns: &["healthy", "checked_at", "since", "error", "flaps", "latency_ms", "throughput"],
+    key_in_row: false,
+};
 /// (location id, mirror id) → availability row, updated in place by sentry.
-pub const AVAILABILITY: TableDefinition<(u64, u64), &[u8]> =
-    TableDefinition::new("availability_v1");
+pub const AVAILABILITY: Table<(u64, u64), Availability> = Table {
+    redb: TableDefinition::new("availability_v1"),
+    sql: "availability",
+    key: &["location", "mirror"],
+    columns: &["present", "healthy", "checked_at", "error"],
+    key_in_row: false,
+};
 /// (mirror id, location id) → nothing: the keys of [`AVAILABILITY`] the
 /// other way round, so one mirror's rows are a range scan (schema 2). Every
 /// write of [`AVAILABILITY`] keeps it in step.
-pub const AVAILABILITY_BY_MIRROR: TableDefinition<(u64, u64), ()> =
-    TableDefinition::new("availability_by_mirror_v1");
+pub const AVAILABILITY_BY_MIRROR: Table<(u64, u64), ()> = Table {
+    redb: TableDefinition::new("availability_by_mirror_v1"),
+    // PostgreSQL has an index on availability instead: writes to this
+    // table do nothing there.
+    sql: "",
+    key: &["mirror", "location"],
+    columns: &[],
+    key_in_row: false,
+};
 /// Region name → region row.
-pub const REGIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("regions_v1");
+pub const REGIONS: Table<String, Region> = Table {
+    redb: TableDefinition::new("regions_v1"),
+    sql: "regions",
+    key: &["key"],
+    columns: &["name", "throttle", "fallback", "global_fallback", "countries"],
+    key_in_row: false,
+};
 /// `ranges` → the imported GeoIP table ([`crate::geoip::GeoDb::encode`]).
-pub const GEOIP: TableDefinition<&str, &[u8]> = TableDefinition::new("geoip_v1");
+pub const GEOIP: Table<String, Vec<u8>> = Table {
+    redb: TableDefinition::new("geoip_v1"),
+    sql: "geoip",
+    key: &["name"],
+    columns: &["data"],
+    key_in_row: false,
+};
 /// User name → user row.
-pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users_v1");
+pub const USERS: Table<String, User> = Table {
+    redb: TableDefinition::new("users_v1"),
+    sql: "users",
+    key: &["name"],
+    columns: &["name", "password_hash", "role", "created_at"],
+    key_in_row: true,
+};
 /// Run id → sentry run row.
-pub const SENTRY_RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("sentry_runs_v1");
+pub const SENTRY_RUNS: Table<u64, SentryRun> = Table {
+    redb: TableDefinition::new("sentry_runs_v1"),
+    sql: "sentry_runs",
+    key: &["id"],
+    columns: &["id", "kind", "started_at", "ended_at", "checks", "failures", "changes", "report"],
+    key_in_row: true,
+};
 /// Operator settings (mail, schedules): name → value.
-pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings_v1");
+pub const SETTINGS: Table<String, String> = Table {
+    redb: TableDefinition::new("settings_v1"),
+    sql: "settings",
+    key: &["name"],
+    columns: &["value"],
+    key_in_row: false,
+};
 /// Event id → audit log entry.
-pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events_v1");
+pub const EVENTS: Table<u64, Event> = Table {
+    redb: TableDefinition::new("events_v1"),
+    sql: "events",
+    key: &["id"],
+    columns: &["id", "at", "actor", "action", "detail"],
+    key_in_row: true,
+};
 /// (day, product id) → downloads.
-pub const COUNT_PRODUCT: TableDefinition<(u32, u64), u64> =
-    TableDefinition::new("count_product_v1");
+pub const COUNT_PRODUCT: Table<(u32, u64), u64> = Table {
+    redb: TableDefinition::new("count_product_v1"),
+    sql: "count_product",
+    key: &["day", "product"],
+    columns: &["downloads"],
+    key_in_row: false,
+};
 /// (day, location id, language) → downloads.
-pub const COUNT_LOCATION: TableDefinition<(u32, u64, &str), u64> =
-    TableDefinition::new("count_location_v1");
+pub const COUNT_LOCATION: Table<(u32, u64, String), u64> = Table {
+    redb: TableDefinition::new("count_location_v1"),
+    sql: "count_location",
+    key: &["day", "location", "lang"],
+    columns: &["downloads"],
+    key_in_row: false,
+};
 /// (day, mirror id) → downloads.
-pub const COUNT_MIRROR: TableDefinition<(u32, u64), u64> = TableDefinition::new("count_mirror_v1");
+pub const COUNT_MIRROR: Table<(u32, u64), u64> = Table {
+    redb: TableDefinition::new("count_mirror_v1"),
+    sql: "count_mirror",
+    key: &["day", "mirror"],
+    columns: &["downloads"],
+    key_in_row: false,
+};
 /// (day, country code) → downloads.
-pub const COUNT_COUNTRY: TableDefinition<(u32, &str), u64> =
-    TableDefinition::new("count_country_v1");
+pub const COUNT_COUNTRY: Table<(u32, String), u64> = Table {
+    redb: TableDefinition::new("count_country_v1"),
+    sql: "count_country",
+    key: &["day", "country"],
+    columns: &["downloads"],
+    key_in_row: false,
+};
 
 /// Something done to every table of the schema (see [`each_table`]).
 pub(super) trait TableVisitor {
     /// Called once per table.
-    fn table<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        table: TableDefinition<'static, K, V>,
-    ) -> Result<()>;
+    fn table<K: Key + Clone, V: Val>(&mut self, table: &Table<K, V>) -> Result<()>;
 }
 
 /// Calls `visitor` with every table, in a fixed order. A table missing
 /// here would be neither created on open nor copied by backups.
 pub(super) fn each_table(visitor: &mut impl TableVisitor) -> Result<()> {
-    visitor.table(META)?;
-    visitor.table(PRODUCTS)?;
-    visitor.table(PRODUCT_NAMES)?;
-    visitor.table(ALIASES)?;
-    visitor.table(OSES)?;
-    visitor.table(LOCATIONS)?;
-    visitor.table(LOCATION_KEYS)?;
-    visitor.table(FILES)?;
-    visitor.table(MIRRORS)?;
-    visitor.table(MIRROR_NAMES)?;
-    visitor.table(MIRROR_HEALTH)?;
-    visitor.table(AVAILABILITY)?;
-    visitor.table(AVAILABILITY_BY_MIRROR)?;
-    visitor.table(REGIONS)?;
-    visitor.table(GEOIP)?;
-    visitor.table(USERS)?;
-    visitor.table(SENTRY_RUNS)?;
-    visitor.table(SETTINGS)?;
-    visitor.table(EVENTS)?;
-    visitor.table(COUNT_PRODUCT)?;
-    visitor.table(COUNT_LOCATION)?;
-    visitor.table(COUNT_MIRROR)?;
-    visitor.table(COUNT_COUNTRY)?;
+    visitor.table(&META)?;
+    visitor.table(&PRODUCTS)?;
+    visitor.table(&PRODUCT_NAMES)?;
+    visitor.table(&ALIASES)?;
+    visitor.table(&OSES)?;
+    visitor.table(&LOCATIONS)?;
+    visitor.table(&LOCATION_KEYS)?;
+    visitor.table(&FILES)?;
+    visitor.table(&MIRRORS)?;
+    visitor.table(&MIRROR_NAMES)?;
+    visitor.table(&MIRROR_HEALTH)?;
+    visitor.table(&AVAILABILITY)?;
+    visitor.table(&AVAILABILITY_BY_MIRROR)?;
+    visitor.table(&REGIONS)?;
+    visitor.table(&GEOIP)?;
+    visitor.table(&USERS)?;
+    visitor.table(&SENTRY_RUNS)?;
+    visitor.table(&SETTINGS)?;
+    visitor.table(&EVENTS)?;
+    visitor.table(&COUNT_PRODUCT)?;
+    visitor.table(&COUNT_LOCATION)?;
+    visitor.table(&COUNT_MIRROR)?;
+    visitor.table(&COUNT_COUNTRY)?;
     Ok(())
 }
 
@@ -111,12 +245,9 @@ pub(super) fn each_table(visitor: &mut impl TableVisitor) -> Result<()> {
 pub(super) fn table_names() -> Vec<String> {
     struct Names(Vec<String>);
     impl TableVisitor for Names {
-        fn table<K: Key + 'static, V: Value + 'static>(
-            &mut self,
-            table: TableDefinition<'static, K, V>,
-        ) -> Result<()> {
+        fn table<K: Key + Clone, V: Val>(&mut self, table: &Table<K, V>) -> Result<()> {
             use redb::TableHandle;
-            self.0.push(table.name().to_string());
+            self.0.push(table.redb.name().to_string());
             Ok(())
         }
     }
