@@ -151,7 +151,10 @@ impl Tx {
             pg.execute(
                 "INSERT INTO meta (name, value) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                &[SqlValue::Text(RESET.into()), SqlValue::Int(sql_int(generation))],
+                &[
+                    SqlValue::Text(RESET.into()),
+                    SqlValue::Int(sql_int(generation)),
+                ],
             )?;
         }
         Ok(())
@@ -203,7 +206,15 @@ fn set_availability_pg(pg: &PgTxn, rows: &[(LocationId, MirrorId, Availability)]
     sorted.reverse();
     pg.insert_batches(
         "availability",
-        &["location", "mirror", "present", "healthy", "checked_at", "error", "gen"],
+        &[
+            "location",
+            "mirror",
+            "present",
+            "healthy",
+            "checked_at",
+            "error",
+            "gen",
+        ],
         "ON CONFLICT (location, mirror) DO UPDATE SET
              present = EXCLUDED.present, healthy = EXCLUDED.healthy,
              checked_at = EXCLUDED.checked_at, error = EXCLUDED.error,
@@ -222,49 +233,51 @@ fn set_availability_pg(pg: &PgTxn, rows: &[(LocationId, MirrorId, Availability)]
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::store::tests::store;
+    use crate::store::tests::stores;
     use crate::store::{NewMirror, NewProduct};
+    use redb::ReadableTable;
 
     #[test]
     fn availability_is_updated_in_place() {
-        let (_dir, store) = store();
-        let (loc, mirror) = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_add(NewProduct {
-                    name: "p".into(),
-                    ..Default::default()
-                })?;
-                let loc = tx.location_add("p", "linux", "/p.tar")?;
-                let m = tx.mirror_add(NewMirror {
-                    name: "m".into(),
-                    base_url: "http://m.example".into(),
-                    rating: 1,
-                    ..Default::default()
-                })?;
-                Ok((loc.id, m.id))
-            })
-            .unwrap();
-        let mut sizes = Vec::new();
-        for pass in 0..40u64 {
-            store
-                .write(&crate::model::Actor::Sentry, |tx| {
-                    tx.set_availability(
-                        loc,
-                        mirror,
-                        &Availability {
-                            present: pass % 2 == 0,
-                            healthy: true,
-                            checked_at: pass,
-                            error: String::new(),
-                        },
-                    )
+        for (_db, store) in stores() {
+            let (loc, mirror) = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_add(NewProduct {
+                        name: "p".into(),
+                        ..Default::default()
+                    })?;
+                    let loc = tx.location_add("p", "linux", "/p.tar")?;
+                    let m = tx.mirror_add(NewMirror {
+                        name: "m".into(),
+                        base_url: "http://m.example".into(),
+                        rating: 1,
+                        ..Default::default()
+                    })?;
+                    Ok((loc.id, m.id))
                 })
                 .unwrap();
-            sizes.push(store.file_size().unwrap());
+            let mut sizes = Vec::new();
+            for pass in 0..40u64 {
+                store
+                    .write(&crate::model::Actor::Sentry, |tx| {
+                        tx.set_availability(
+                            loc,
+                            mirror,
+                            &Availability {
+                                present: pass % 2 == 0,
+                                healthy: true,
+                                checked_at: pass,
+                                error: String::new(),
+                            },
+                        )
+                    })
+                    .unwrap();
+                sizes.push(store.file_size().unwrap());
+            }
+            assert_eq!(store.availability_of(loc).unwrap().len(), 1);
+            // After a warm-up the file stops growing: pages are reused.
+            assert_eq!(sizes[10], sizes[39], "{sizes:?}");
         }
-        assert_eq!(store.availability_of(loc).unwrap().len(), 1);
-        // After a warm-up the file stops growing: pages are reused.
-        assert_eq!(sizes[10], sizes[39], "{sizes:?}");
     }
 
     /// (location id, mirror id) pairs.
@@ -273,6 +286,16 @@ pub(super) mod tests {
     /// The keys of [`AVAILABILITY`] and of [`AVAILABILITY_BY_MIRROR`]
     /// turned back, both as (location, mirror): equal when in step.
     pub(in crate::store) fn availability_index(store: &Store) -> (Pairs, Pairs) {
+        if store.redb().is_none() {
+            // PostgreSQL keeps no second table: its index is in step.
+            let pairs: Pairs = store
+                .checked_pairs()
+                .unwrap()
+                .into_iter()
+                .map(|(l, m)| (l.0, m.0))
+                .collect();
+            return (pairs.clone(), pairs);
+        }
         let txn = redb::ReadableDatabase::begin_read(store.redb().unwrap()).unwrap();
         let rows = txn
             .open_table(AVAILABILITY.redb)
@@ -296,96 +319,97 @@ pub(super) mod tests {
 
     #[test]
     fn the_availability_index_follows_every_write() {
-        let (_dir, store) = store();
-        let seen = |present| Availability {
-            present,
-            healthy: true,
-            checked_at: 1,
-            error: String::new(),
-        };
-        let check = |store: &Store, rows: usize| {
-            let (a, b) = availability_index(store);
-            assert_eq!(a, b);
-            assert_eq!(a.len(), rows);
-        };
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                for p in ["a", "b"] {
-                    tx.product_add(NewProduct {
-                        name: p.into(),
-                        ..Default::default()
-                    })?;
-                    for os in ["win", "linux", "osx"] {
-                        tx.location_add(p, os, &format!("/{p}/{os}"))?;
+        for (_db, store) in stores() {
+            let seen = |present| Availability {
+                present,
+                healthy: true,
+                checked_at: 1,
+                error: String::new(),
+            };
+            let check = |store: &Store, rows: usize| {
+                let (a, b) = availability_index(store);
+                assert_eq!(a, b);
+                assert_eq!(a.len(), rows);
+            };
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    for p in ["a", "b"] {
+                        tx.product_add(NewProduct {
+                            name: p.into(),
+                            ..Default::default()
+                        })?;
+                        for os in ["win", "linux", "osx"] {
+                            tx.location_add(p, os, &format!("/{p}/{os}"))?;
+                        }
                     }
-                }
-                for m in ["m1", "m2", "m3"] {
-                    tx.mirror_add(NewMirror {
-                        name: m.into(),
-                        base_url: format!("http://{m}.example"),
-                        rating: 1,
-                        ..Default::default()
-                    })?;
-                }
-                let mirrors = tx.mirrors()?;
-                for l in tx.locations()? {
-                    for m in &mirrors {
-                        tx.set_availability(l.id, m.id, &seen(true))?;
+                    for m in ["m1", "m2", "m3"] {
+                        tx.mirror_add(NewMirror {
+                            name: m.into(),
+                            base_url: format!("http://{m}.example"),
+                            rating: 1,
+                            ..Default::default()
+                        })?;
                     }
-                }
-                Ok(())
-            })
-            .unwrap();
-        check(&store, 18);
-        // Updating in place adds nothing.
-        store
-            .write(&crate::model::Actor::Sentry, |tx| {
-                let m = tx.mirror("m1")?.unwrap();
-                for l in tx.locations()? {
-                    tx.set_availability(l.id, m.id, &seen(false))?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        check(&store, 18);
-        let m1 = store.snapshot().unwrap().mirror("m1").unwrap().id;
-        let of_m1 = store.availability_of_mirror(m1).unwrap();
-        assert_eq!(of_m1.len(), 6);
-        assert!(of_m1.iter().all(|(_, a)| !a.present));
+                    let mirrors = tx.mirrors()?;
+                    for l in tx.locations()? {
+                        for m in &mirrors {
+                            tx.set_availability(l.id, m.id, &seen(true))?;
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            check(&store, 18);
+            // Updating in place adds nothing.
+            store
+                .write(&crate::model::Actor::Sentry, |tx| {
+                    let m = tx.mirror("m1")?.unwrap();
+                    for l in tx.locations()? {
+                        tx.set_availability(l.id, m.id, &seen(false))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            check(&store, 18);
+            let m1 = store.snapshot().unwrap().mirror("m1").unwrap().id;
+            let of_m1 = store.availability_of_mirror(m1).unwrap();
+            assert_eq!(of_m1.len(), 6);
+            assert!(of_m1.iter().all(|(_, a)| !a.present));
 
-        // A new path drops the location's rows.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.location_set_path("a", "win", "/a/win2")
-            })
-            .unwrap();
-        check(&store, 15);
-        // So does removing a location, a product, a mirror, or giving a
-        // mirror a new base URL.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.location_remove("a", "linux")
-            })
-            .unwrap();
-        check(&store, 12);
-        store
-            .write(&crate::model::Actor::Cli, |tx| tx.product_remove("b"))
-            .unwrap();
-        check(&store, 3);
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_update("m2", |m| m.base_url = "http://new.example".into())
-            })
-            .unwrap();
-        check(&store, 2);
-        store
-            .write(&crate::model::Actor::Cli, |tx| tx.mirror_remove("m3"))
-            .unwrap();
-        check(&store, 1);
-        assert_eq!(store.availability_of_mirror(m1).unwrap().len(), 1);
-        assert_eq!(store.checked_pairs().unwrap().len(), 1);
-        // A mirror's removal leaves the others alone.
-        let m2 = store.snapshot().unwrap().mirror("m2").unwrap().id;
-        assert!(store.availability_of_mirror(m2).unwrap().is_empty());
+            // A new path drops the location's rows.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.location_set_path("a", "win", "/a/win2")
+                })
+                .unwrap();
+            check(&store, 15);
+            // So does removing a location, a product, a mirror, or giving a
+            // mirror a new base URL.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.location_remove("a", "linux")
+                })
+                .unwrap();
+            check(&store, 12);
+            store
+                .write(&crate::model::Actor::Cli, |tx| tx.product_remove("b"))
+                .unwrap();
+            check(&store, 3);
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_update("m2", |m| m.base_url = "http://new.example".into())
+                })
+                .unwrap();
+            check(&store, 2);
+            store
+                .write(&crate::model::Actor::Cli, |tx| tx.mirror_remove("m3"))
+                .unwrap();
+            check(&store, 1);
+            assert_eq!(store.availability_of_mirror(m1).unwrap().len(), 1);
+            assert_eq!(store.checked_pairs().unwrap().len(), 1);
+            // A mirror's removal leaves the others alone.
+            let m2 = store.snapshot().unwrap().mirror("m2").unwrap().id;
+            assert!(store.availability_of_mirror(m2).unwrap().is_empty());
+        }
     }
 }

@@ -531,8 +531,7 @@ impl Txn {
                 return Ok(());
             }
             let columns = t.insert_columns();
-            let update = if t.columns.is_empty() || t.columns.iter().all(|c| t.key.contains(c))
-            {
+            let update = if t.columns.is_empty() || t.columns.iter().all(|c| t.key.contains(c)) {
                 "DO NOTHING".to_string()
             } else {
                 let sets: Vec<String> = t
@@ -671,7 +670,8 @@ fn span_filter<K: Key>(key: &[&str], span: &Span<K>, params: &mut Vec<SqlValue>)
         };
         let first = params.len() + 1;
         k.key_sql(params);
-        let placeholders: Vec<String> = (first..params.len() + 1).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> =
+            (first..params.len() + 1).map(|i| format!("${i}")).collect();
         let value = if placeholders.len() == 1 {
             placeholders[0].clone()
         } else {

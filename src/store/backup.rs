@@ -108,7 +108,9 @@ impl Store {
             })
             .map_err(|e| cannot(&e))?;
         let Some(from) = self.redb() else {
-            return Err(Error::Internal("a redb copy of a PostgreSQL database".into()));
+            return Err(Error::Internal(
+                "a redb copy of a PostgreSQL database".into(),
+            ));
         };
         let from = from.begin_read()?;
         let to = target.begin_write()?;
@@ -380,7 +382,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let (dir, store) = populated();
         // The copied fixture: a database the operator made readable.
-        std::fs::set_permissions(store.path().unwrap(), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(
+            store.path().unwrap(),
+            std::fs::Permissions::from_mode(0o640),
+        )
+        .unwrap();
         let to = dir.path().join("copy.redb");
         // A stale partial file of another mode is replaced, not reused.
         std::fs::write(partial_path(&to), "junk").unwrap();

@@ -152,7 +152,9 @@ impl Store {
             None,
             |(_, location, lang), n| {
                 *c.by_language.entry(lang.clone()).or_default() += n;
-                *c.by_location.entry((LocationId(location), lang)).or_default() += n;
+                *c.by_location
+                    .entry((LocationId(location), lang))
+                    .or_default() += n;
                 Ok(true)
             },
         )?;
@@ -207,7 +209,15 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
         }
         Ok(())
     }
-    add(txn, &COUNT_PRODUCT, batch.products.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        txn,
+        &COUNT_PRODUCT,
+        batch
+            .products
+            .iter()
+            .map(|(id, n)| ((day, id.0), *n))
+            .collect(),
+    )?;
     add(
         txn,
         &COUNT_LOCATION,
@@ -217,7 +227,15 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
             .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
             .collect(),
     )?;
-    add(txn, &COUNT_MIRROR, batch.mirrors.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        txn,
+        &COUNT_MIRROR,
+        batch
+            .mirrors
+            .iter()
+            .map(|(id, n)| ((day, id.0), *n))
+            .collect(),
+    )?;
     add(
         txn,
         &COUNT_COUNTRY,
@@ -266,7 +284,15 @@ fn add_counts_pg(pg: &PgTxn, batch: &CountBatch) -> Result<()> {
         )
     }
     let day = batch.day;
-    add(pg, &COUNT_PRODUCT, batch.products.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        pg,
+        &COUNT_PRODUCT,
+        batch
+            .products
+            .iter()
+            .map(|(id, n)| ((day, id.0), *n))
+            .collect(),
+    )?;
     add(
         pg,
         &COUNT_LOCATION,
@@ -276,7 +302,15 @@ fn add_counts_pg(pg: &PgTxn, batch: &CountBatch) -> Result<()> {
             .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
             .collect(),
     )?;
-    add(pg, &COUNT_MIRROR, batch.mirrors.iter().map(|(id, n)| ((day, id.0), *n)).collect())?;
+    add(
+        pg,
+        &COUNT_MIRROR,
+        batch
+            .mirrors
+            .iter()
+            .map(|(id, n)| ((day, id.0), *n))
+            .collect(),
+    )?;
     add(
         pg,
         &COUNT_COUNTRY,
@@ -316,117 +350,119 @@ fn location_days(from: u32, to: u32) -> Span<(u32, u64, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::store;
+    use crate::store::tests::stores;
 
     #[test]
     fn counts_add_up() {
-        let (_dir, store) = store();
-        let batch = CountBatch {
-            day: 100,
-            products: vec![(ProductId(1), 3)],
-            locations: vec![(LocationId(2), "de".into(), 3)],
-            mirrors: vec![(MirrorId(5), 2), (MirrorId(6), 1)],
-            countries: vec![("--".into(), 3)],
-        };
-        store.add_counts(&batch).unwrap();
-        store.add_counts(&batch).unwrap();
-        assert_eq!(
-            store.downloads_by_product(100, 100).unwrap()[&ProductId(1)],
-            6
-        );
-        assert_eq!(store.downloads_by_mirror(0, 200).unwrap()[&MirrorId(6)], 2);
-        assert!(store.downloads_by_product(101, 200).unwrap().is_empty());
-        assert_eq!(
-            store.downloads_by_location(100, 100).unwrap()[&(LocationId(2), "de".to_string())],
-            6
-        );
+        for (_db, store) in stores() {
+            let batch = CountBatch {
+                day: 100,
+                products: vec![(ProductId(1), 3)],
+                locations: vec![(LocationId(2), "de".into(), 3)],
+                mirrors: vec![(MirrorId(5), 2), (MirrorId(6), 1)],
+                countries: vec![("--".into(), 3)],
+            };
+            store.add_counts(&batch).unwrap();
+            store.add_counts(&batch).unwrap();
+            assert_eq!(
+                store.downloads_by_product(100, 100).unwrap()[&ProductId(1)],
+                6
+            );
+            assert_eq!(store.downloads_by_mirror(0, 200).unwrap()[&MirrorId(6)], 2);
+            assert!(store.downloads_by_product(101, 200).unwrap().is_empty());
+            assert_eq!(
+                store.downloads_by_location(100, 100).unwrap()[&(LocationId(2), "de".to_string())],
+                6
+            );
+        }
     }
 
     #[test]
     fn counts_over_days_and_products() {
-        let (_dir, store) = store();
-        let day = |day: u32, p1: u64, p2: u64| CountBatch {
-            day,
-            products: vec![(ProductId(1), p1), (ProductId(2), p2)],
-            locations: vec![
-                (LocationId(10), "de".into(), p1),
-                (LocationId(20), String::new(), p2),
-            ],
-            mirrors: vec![(MirrorId(5), p1 + p2 - 1), (MirrorId(6), 1)],
-            countries: vec![("DE".into(), p1), ("--".into(), p2)],
-        };
-        store.add_counts(&day(10, 3, 1)).unwrap();
-        store.add_counts(&day(11, 2, 5)).unwrap();
-        store.add_counts(&day(11, 1, 0)).unwrap();
-        store.add_counts(&day(12, 7, 7)).unwrap();
+        for (_db, store) in stores() {
+            let day = |day: u32, p1: u64, p2: u64| CountBatch {
+                day,
+                products: vec![(ProductId(1), p1), (ProductId(2), p2)],
+                locations: vec![
+                    (LocationId(10), "de".into(), p1),
+                    (LocationId(20), String::new(), p2),
+                ],
+                mirrors: vec![(MirrorId(5), p1 + p2 - 1), (MirrorId(6), 1)],
+                countries: vec![("DE".into(), p1), ("--".into(), p2)],
+            };
+            store.add_counts(&day(10, 3, 1)).unwrap();
+            store.add_counts(&day(11, 2, 5)).unwrap();
+            store.add_counts(&day(11, 1, 0)).unwrap();
+            store.add_counts(&day(12, 7, 7)).unwrap();
 
-        let c = store.counts(10, 11).unwrap();
-        // The overview's lighter read agrees on what it reads.
-        let products = store.product_counts(10, 11).unwrap();
-        assert_eq!(
-            (
-                &products.by_day,
-                &products.by_product_day,
-                &products.by_product,
-                products.total
-            ),
-            (&c.by_day, &c.by_product_day, &c.by_product, c.total)
-        );
-        assert!(products.by_location.is_empty() && products.by_mirror.is_empty());
-        assert_eq!(store.product_counts(12, 11).unwrap().total, 0);
-        assert_eq!(c.by_day, BTreeMap::from([(10, 4), (11, 8)]));
-        assert_eq!(
-            c.by_product_day,
-            BTreeMap::from([
-                ((ProductId(1), 10), 3),
-                ((ProductId(1), 11), 3),
-                ((ProductId(2), 10), 1),
-                ((ProductId(2), 11), 5),
-            ])
-        );
-        assert_eq!(
-            c.by_product,
-            HashMap::from([(ProductId(1), 6), (ProductId(2), 6)])
-        );
-        assert_eq!(
-            c.by_mirror,
-            HashMap::from([(MirrorId(5), 9), (MirrorId(6), 3)])
-        );
-        assert_eq!(
-            c.by_location,
-            HashMap::from([
-                ((LocationId(10), "de".to_string()), 6),
-                ((LocationId(20), String::new()), 6),
-            ])
-        );
-        assert_eq!(
-            c.by_language,
-            HashMap::from([("de".to_string(), 6), (String::new(), 6)])
-        );
-        assert_eq!(
-            c.by_country,
-            HashMap::from([("DE".to_string(), 6), ("--".to_string(), 6)])
-        );
-        assert_eq!(c.total, 12);
-        // The same numbers as the single-table functions.
-        assert_eq!(c.by_product, store.downloads_by_product(10, 11).unwrap());
-        assert_eq!(c.by_mirror, store.downloads_by_mirror(10, 11).unwrap());
-        assert_eq!(c.by_location, store.downloads_by_location(10, 11).unwrap());
+            let c = store.counts(10, 11).unwrap();
+            // The overview's lighter read agrees on what it reads.
+            let products = store.product_counts(10, 11).unwrap();
+            assert_eq!(
+                (
+                    &products.by_day,
+                    &products.by_product_day,
+                    &products.by_product,
+                    products.total
+                ),
+                (&c.by_day, &c.by_product_day, &c.by_product, c.total)
+            );
+            assert!(products.by_location.is_empty() && products.by_mirror.is_empty());
+            assert_eq!(store.product_counts(12, 11).unwrap().total, 0);
+            assert_eq!(c.by_day, BTreeMap::from([(10, 4), (11, 8)]));
+            assert_eq!(
+                c.by_product_day,
+                BTreeMap::from([
+                    ((ProductId(1), 10), 3),
+                    ((ProductId(1), 11), 3),
+                    ((ProductId(2), 10), 1),
+                    ((ProductId(2), 11), 5),
+                ])
+            );
+            assert_eq!(
+                c.by_product,
+                HashMap::from([(ProductId(1), 6), (ProductId(2), 6)])
+            );
+            assert_eq!(
+                c.by_mirror,
+                HashMap::from([(MirrorId(5), 9), (MirrorId(6), 3)])
+            );
+            assert_eq!(
+                c.by_location,
+                HashMap::from([
+                    ((LocationId(10), "de".to_string()), 6),
+                    ((LocationId(20), String::new()), 6),
+                ])
+            );
+            assert_eq!(
+                c.by_language,
+                HashMap::from([("de".to_string(), 6), (String::new(), 6)])
+            );
+            assert_eq!(
+                c.by_country,
+                HashMap::from([("DE".to_string(), 6), ("--".to_string(), 6)])
+            );
+            assert_eq!(c.total, 12);
+            // The same numbers as the single-table functions.
+            assert_eq!(c.by_product, store.downloads_by_product(10, 11).unwrap());
+            assert_eq!(c.by_mirror, store.downloads_by_mirror(10, 11).unwrap());
+            assert_eq!(c.by_location, store.downloads_by_location(10, 11).unwrap());
 
-        let one = store.counts(12, 12).unwrap();
-        assert_eq!(one.by_day, BTreeMap::from([(12, 14)]));
-        assert_eq!(one.by_country["--"], 7);
-        assert_eq!(one.total, 14);
+            let one = store.counts(12, 12).unwrap();
+            assert_eq!(one.by_day, BTreeMap::from([(12, 14)]));
+            assert_eq!(one.by_country["--"], 7);
+            assert_eq!(one.total, 14);
 
-        let all = store.counts(0, u32::MAX).unwrap();
-        assert_eq!(all.total, 26);
-        assert_eq!(all.by_day.len(), 3);
-        assert_eq!(all.by_language[""], 13);
-        assert_eq!(all.by_country.values().sum::<u64>(), 26);
-        assert_eq!(store.downloads_by_location(0, u32::MAX).unwrap().len(), 2);
+            let all = store.counts(0, u32::MAX).unwrap();
+            assert_eq!(all.total, 26);
+            assert_eq!(all.by_day.len(), 3);
+            assert_eq!(all.by_language[""], 13);
+            assert_eq!(all.by_country.values().sum::<u64>(), 26);
+            assert_eq!(store.downloads_by_location(0, u32::MAX).unwrap().len(), 2);
 
-        assert_eq!(store.counts(13, 20).unwrap(), Counts::default());
-        assert_eq!(store.counts(11, 10).unwrap(), Counts::default());
-        assert!(store.downloads_by_location(11, 10).unwrap().is_empty());
+            assert_eq!(store.counts(13, 20).unwrap(), Counts::default());
+            assert_eq!(store.counts(11, 10).unwrap(), Counts::default());
+            assert!(store.downloads_by_location(11, 10).unwrap().is_empty());
+        }
     }
 }

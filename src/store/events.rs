@@ -118,93 +118,95 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::store;
+    use crate::store::tests::stores;
 
     #[test]
     fn events_filtered_and_paged() {
-        let (_dir, store) = store();
-        for (actor, action, detail) in [
-            ("cli", "product.add", "firefox-1.0 languages=[de]"),
-            ("admin:alice", "mirror.add", "m1 http://M1.example"),
-            ("admin:bob", "mirror.update", "m1: rating 1 -> 2"),
-            ("Admin:Alice", "region.add", "europe countries=[DE]"),
-            ("sentry", "mirror.down", "m1 timed out"),
-            ("administrator", "user.add", "carol role=viewer"),
-            ("admin:alice", "mirror.remove", "m2 https://m2.example"),
-        ] {
-            store
-                .write(&Actor::Program(actor), |tx| {
-                    tx.record(action, detail.to_string())
-                })
-                .unwrap();
-        }
-        let ids = |filter: &EventFilter, limit: usize| -> Vec<u64> {
-            store
-                .events_matching(filter, limit)
-                .unwrap()
-                .into_iter()
-                .map(|e| e.id)
-                .collect()
-        };
-        let filter = |actor: Option<&str>, action: Option<&str>, text: Option<&str>| EventFilter {
-            actor: actor.map(String::from),
-            action: action.map(String::from),
-            text: text.map(String::from),
-            before: None,
-        };
-
-        assert_eq!(ids(&EventFilter::default(), 100), [7, 6, 5, 4, 3, 2, 1]);
-        assert_eq!(
-            store.events_matching(&EventFilter::default(), 3).unwrap(),
-            store.events(3).unwrap()
-        );
-        assert!(ids(&EventFilter::default(), 0).is_empty());
-        assert_eq!(ids(&filter(Some("ADMIN:"), None, None), 100), [7, 4, 3, 2]);
-        assert_eq!(
-            ids(&filter(Some("admin:alice"), None, None), 100),
-            [7, 4, 2]
-        );
-        assert_eq!(ids(&filter(None, Some("Mirror."), None), 100), [7, 5, 3, 2]);
-        assert_eq!(ids(&filter(None, Some("mirror.add"), None), 100), [2]);
-        assert_eq!(ids(&filter(None, None, Some("EXAMPLE")), 100), [7, 2]);
-        assert_eq!(ids(&filter(None, None, Some("m1")), 100), [5, 3, 2]);
-        assert_eq!(
-            ids(&filter(Some("admin:"), Some("mirror."), Some("m1")), 100),
-            [3, 2]
-        );
-        assert!(ids(&filter(Some("nobody"), None, None), 100).is_empty());
-        // A prefix, not a substring.
-        assert!(ids(&filter(Some("alice"), None, None), 100).is_empty());
-        assert!(ids(&filter(None, Some("add"), None), 100).is_empty());
-
-        // Paging: each page starts below the last id of the one before.
-        let mut f = filter(None, Some("mirror."), None);
-        let mut pages = Vec::new();
-        loop {
-            let page = ids(&f, 3);
-            if page.is_empty() {
-                break;
+        for (_db, store) in stores() {
+            for (actor, action, detail) in [
+                ("cli", "product.add", "firefox-1.0 languages=[de]"),
+                ("admin:alice", "mirror.add", "m1 http://M1.example"),
+                ("admin:bob", "mirror.update", "m1: rating 1 -> 2"),
+                ("Admin:Alice", "region.add", "europe countries=[DE]"),
+                ("sentry", "mirror.down", "m1 timed out"),
+                ("administrator", "user.add", "carol role=viewer"),
+                ("admin:alice", "mirror.remove", "m2 https://m2.example"),
+            ] {
+                store
+                    .write(&Actor::Program(actor), |tx| {
+                        tx.record(action, detail.to_string())
+                    })
+                    .unwrap();
             }
-            f.before = page.last().copied();
-            pages.push(page);
+            let ids = |filter: &EventFilter, limit: usize| -> Vec<u64> {
+                store
+                    .events_matching(filter, limit)
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| e.id)
+                    .collect()
+            };
+            let filter =
+                |actor: Option<&str>, action: Option<&str>, text: Option<&str>| EventFilter {
+                    actor: actor.map(String::from),
+                    action: action.map(String::from),
+                    text: text.map(String::from),
+                    before: None,
+                };
+
+            assert_eq!(ids(&EventFilter::default(), 100), [7, 6, 5, 4, 3, 2, 1]);
+            assert_eq!(
+                store.events_matching(&EventFilter::default(), 3).unwrap(),
+                store.events(3).unwrap()
+            );
+            assert!(ids(&EventFilter::default(), 0).is_empty());
+            assert_eq!(ids(&filter(Some("ADMIN:"), None, None), 100), [7, 4, 3, 2]);
+            assert_eq!(
+                ids(&filter(Some("admin:alice"), None, None), 100),
+                [7, 4, 2]
+            );
+            assert_eq!(ids(&filter(None, Some("Mirror."), None), 100), [7, 5, 3, 2]);
+            assert_eq!(ids(&filter(None, Some("mirror.add"), None), 100), [2]);
+            assert_eq!(ids(&filter(None, None, Some("EXAMPLE")), 100), [7, 2]);
+            assert_eq!(ids(&filter(None, None, Some("m1")), 100), [5, 3, 2]);
+            assert_eq!(
+                ids(&filter(Some("admin:"), Some("mirror."), Some("m1")), 100),
+                [3, 2]
+            );
+            assert!(ids(&filter(Some("nobody"), None, None), 100).is_empty());
+            // A prefix, not a substring.
+            assert!(ids(&filter(Some("alice"), None, None), 100).is_empty());
+            assert!(ids(&filter(None, Some("add"), None), 100).is_empty());
+
+            // Paging: each page starts below the last id of the one before.
+            let mut f = filter(None, Some("mirror."), None);
+            let mut pages = Vec::new();
+            loop {
+                let page = ids(&f, 3);
+                if page.is_empty() {
+                    break;
+                }
+                f.before = page.last().copied();
+                pages.push(page);
+            }
+            assert_eq!(pages, [vec![7, 5, 3], vec![2]]);
+            let page = EventFilter {
+                before: Some(4),
+                ..Default::default()
+            };
+            assert_eq!(ids(&page, 2), [3, 2]);
+            assert!(page.matches(&store.events(100).unwrap()[6]));
+            assert!(!page.matches(&store.events(100).unwrap()[0]));
+            assert!(
+                ids(
+                    &EventFilter {
+                        before: Some(1),
+                        ..Default::default()
+                    },
+                    10
+                )
+                .is_empty()
+            );
         }
-        assert_eq!(pages, [vec![7, 5, 3], vec![2]]);
-        let page = EventFilter {
-            before: Some(4),
-            ..Default::default()
-        };
-        assert_eq!(ids(&page, 2), [3, 2]);
-        assert!(page.matches(&store.events(100).unwrap()[6]));
-        assert!(!page.matches(&store.events(100).unwrap()[0]));
-        assert!(
-            ids(
-                &EventFilter {
-                    before: Some(1),
-                    ..Default::default()
-                },
-                10
-            )
-            .is_empty()
-        );
     }
 }

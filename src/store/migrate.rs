@@ -103,7 +103,12 @@ mod tests {
         // Refused, not touched.
         let db = redb::Database::open(&path).unwrap();
         let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
-        let version = txn.open_table(META.redb).unwrap().get(KEY).unwrap().unwrap();
+        let version = txn
+            .open_table(META.redb)
+            .unwrap()
+            .get(KEY)
+            .unwrap()
+            .unwrap();
         assert_eq!(version.value(), SCHEMA_VERSION + 1);
     }
 
@@ -120,7 +125,12 @@ mod tests {
         let (_dir, path) = fixture_copy();
         let db = redb::Database::open(&path).unwrap();
         let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
-        let version = txn.open_table(META.redb).unwrap().get(KEY).unwrap().unwrap();
+        let version = txn
+            .open_table(META.redb)
+            .unwrap()
+            .get(KEY)
+            .unwrap()
+            .unwrap();
         assert_eq!(version.value(), 1);
         let names: Vec<String> = txn
             .list_tables()

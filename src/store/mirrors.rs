@@ -131,76 +131,77 @@ impl Tx {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::store::tests::store;
+    use crate::store::tests::stores;
 
     #[test]
     fn a_second_mirror_at_the_same_base_url_is_refused() {
-        let (_dir, store) = store();
-        let add = |name: &str, url: &str| {
-            store.write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_add(NewMirror {
-                    name: name.into(),
-                    base_url: url.into(),
-                    rating: 1,
-                    ..Default::default()
+        for (_db, store) in stores() {
+            let add = |name: &str, url: &str| {
+                store.write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_add(NewMirror {
+                        name: name.into(),
+                        base_url: url.into(),
+                        rating: 1,
+                        ..Default::default()
+                    })
                 })
-            })
-        };
-        add("m1", "https://m1.example/pub").unwrap();
-        add("m2", "https://m2.example/pub").unwrap();
-        for url in [
-            "https://m1.example/pub",
-            "https://M1.Example:443/pub/",
-            "https://m1.example/pub//",
-        ] {
-            let before = store.events(1).unwrap();
-            let err = add("m3", url).unwrap_err();
+            };
+            add("m1", "https://m1.example/pub").unwrap();
+            add("m2", "https://m2.example/pub").unwrap();
+            for url in [
+                "https://m1.example/pub",
+                "https://M1.Example:443/pub/",
+                "https://m1.example/pub//",
+            ] {
+                let before = store.events(1).unwrap();
+                let err = add("m3", url).unwrap_err();
+                assert!(
+                    matches!(&err, Error::BaseUrlTaken { mirror, .. } if mirror == "m1"),
+                    "{url}: {err}"
+                );
+                let text = err.to_string();
+                assert!(
+                    text.contains("\"m1\"") && text.contains("https://m1.example/pub"),
+                    "{text}"
+                );
+                assert_eq!(store.events(1).unwrap(), before);
+            }
+            // Another scheme, port or path is another address.
+            add("m1-http", "http://m1.example/pub").unwrap();
+            add("m1-8443", "https://m1.example:8443/pub").unwrap();
+            add("m1-sub", "https://m1.example/pub/sub").unwrap();
+
+            // Moving a mirror onto another's address is refused; its own
+            // address, spelled differently, is not another's.
+            let err = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_update("m2", |m| m.base_url = "https://M1.example/pub/".into())
+                })
+                .unwrap_err();
             assert!(
                 matches!(&err, Error::BaseUrlTaken { mirror, .. } if mirror == "m1"),
-                "{url}: {err}"
+                "{err}"
             );
-            let text = err.to_string();
-            assert!(
-                text.contains("\"m1\"") && text.contains("https://m1.example/pub"),
-                "{text}"
+            assert_eq!(
+                store.snapshot().unwrap().mirror("m2").unwrap().base_url,
+                "https://m2.example/pub"
             );
-            assert_eq!(store.events(1).unwrap(), before);
-        }
-        // Another scheme, port or path is another address.
-        add("m1-http", "http://m1.example/pub").unwrap();
-        add("m1-8443", "https://m1.example:8443/pub").unwrap();
-        add("m1-sub", "https://m1.example/pub/sub").unwrap();
-
-        // Moving a mirror onto another's address is refused; its own
-        // address, spelled differently, is not another's.
-        let err = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_update("m2", |m| m.base_url = "https://M1.example/pub/".into())
-            })
-            .unwrap_err();
-        assert!(
-            matches!(&err, Error::BaseUrlTaken { mirror, .. } if mirror == "m1"),
-            "{err}"
-        );
-        assert_eq!(
-            store.snapshot().unwrap().mirror("m2").unwrap().base_url,
-            "https://m2.example/pub"
-        );
-        let m1 = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_update("m1", |m| {
-                    m.base_url = "https://M1.EXAMPLE/pub".into();
-                    m.rating = 5;
+            let m1 = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_update("m1", |m| {
+                        m.base_url = "https://M1.EXAMPLE/pub".into();
+                        m.rating = 5;
+                    })
                 })
-            })
-            .unwrap();
-        assert_eq!(m1.rating, 5);
-        // Once m1 moves away, its old address is free.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_update("m1", |m| m.base_url = "https://m1.example/new".into())?;
-                tx.mirror_update("m2", |m| m.base_url = "https://m1.example/pub".into())
-            })
-            .unwrap();
+                .unwrap();
+            assert_eq!(m1.rating, 5);
+            // Once m1 moves away, its old address is free.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_update("m1", |m| m.base_url = "https://m1.example/new".into())?;
+                    tx.mirror_update("m2", |m| m.base_url = "https://m1.example/pub".into())
+                })
+                .unwrap();
+        }
     }
 }

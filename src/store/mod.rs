@@ -44,6 +44,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, WriteTransaction};
 
 pub use crate::model::RegionDefaults;
+use backend::Txn;
 pub use backup::Backup;
 pub use counts::Counts;
 pub use events::EventFilter;
@@ -51,7 +52,6 @@ pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
 pub use snapshot::{Dump, Snapshot};
-use backend::Txn;
 use tables::*;
 
 use crate::error::{Error, Result};
@@ -290,6 +290,22 @@ mod tests {
         (dir, store)
     }
 
+    /// What keeps a test's database alive: a temporary directory, or
+    /// nothing (a PostgreSQL database lives as long as its server).
+    pub(super) type Held = Option<tempfile::TempDir>;
+
+    /// A new database on each engine: a redb file and, where PostgreSQL
+    /// is installed (always in CI), a fresh PostgreSQL database. The store
+    /// tests run against both.
+    pub(super) fn stores() -> Vec<(Held, Store)> {
+        let (dir, store) = store();
+        let mut out = vec![(Some(dir), store)];
+        if let Some(server) = crate::testing::postgres::TestPostgres::shared_or_skip() {
+            out.push((None, Store::open_any(&server.database()).unwrap()));
+        }
+        out
+    }
+
     #[test]
     fn second_open_is_busy() {
         let (dir, _store) = store();
@@ -299,69 +315,71 @@ mod tests {
 
     #[test]
     fn failed_write_leaves_nothing() {
-        let (_dir, store) = store();
-        let err = store.write(&crate::model::Actor::Program("test"), |tx| {
-            tx.product_add(NewProduct {
-                name: "a".into(),
-                ..Default::default()
-            })?;
-            tx.location_add("a", "no-such-os", "/x")
-        });
-        assert!(err.is_err());
-        assert!(store.snapshot().unwrap().products.is_empty());
-        assert!(store.events(10).unwrap().is_empty());
+        for (_db, store) in stores() {
+            let err = store.write(&crate::model::Actor::Program("test"), |tx| {
+                tx.product_add(NewProduct {
+                    name: "a".into(),
+                    ..Default::default()
+                })?;
+                tx.location_add("a", "no-such-os", "/x")
+            });
+            assert!(err.is_err());
+            assert!(store.snapshot().unwrap().products.is_empty());
+            assert!(store.events(10).unwrap().is_empty());
+        }
     }
 
     #[test]
     fn crud_and_audit() {
-        let (_dir, store) = store();
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_add(NewProduct {
-                    name: "Firefox-1.0".into(),
-                    languages: vec!["en-US".into(), "de".into(), "DE".into()],
-                    ..Default::default()
-                })?;
-                tx.location_add("firefox-1.0", "WIN", "/f/1.0/:lang/setup.exe")?;
-                tx.mirror_add(NewMirror {
-                    name: "m1".into(),
-                    base_url: "http://m1.example/pub/".into(),
-                    rating: 10,
-                    ..Default::default()
-                })?;
-                tx.alias_set("firefox-latest", "FIREFOX-1.0")?;
-                Ok(())
-            })
-            .unwrap();
-        let s = store.snapshot().unwrap();
-        assert_eq!(s.products[0].languages, vec!["en-US", "de"]);
-        assert_eq!(s.locations[0].os, "win");
-        assert_eq!(s.mirrors[0].base_url, "http://m1.example/pub");
-        assert_eq!(s.aliases[0].product, s.products[0].id);
-        let events = store.events(10).unwrap();
-        assert_eq!(events.len(), 4);
-        assert_eq!(events[0].action, "alias.set");
+        for (_db, store) in stores() {
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_add(NewProduct {
+                        name: "Firefox-1.0".into(),
+                        languages: vec!["en-US".into(), "de".into(), "DE".into()],
+                        ..Default::default()
+                    })?;
+                    tx.location_add("firefox-1.0", "WIN", "/f/1.0/:lang/setup.exe")?;
+                    tx.mirror_add(NewMirror {
+                        name: "m1".into(),
+                        base_url: "http://m1.example/pub/".into(),
+                        rating: 10,
+                        ..Default::default()
+                    })?;
+                    tx.alias_set("firefox-latest", "FIREFOX-1.0")?;
+                    Ok(())
+                })
+                .unwrap();
+            let s = store.snapshot().unwrap();
+            assert_eq!(s.products[0].languages, vec!["en-US", "de"]);
+            assert_eq!(s.locations[0].os, "win");
+            assert_eq!(s.mirrors[0].base_url, "http://m1.example/pub");
+            assert_eq!(s.aliases[0].product, s.products[0].id);
+            let events = store.events(10).unwrap();
+            assert_eq!(events.len(), 4);
+            assert_eq!(events[0].action, "alias.set");
 
-        // Dependents protect what they depend on.
-        let err = store
-            .write(&crate::model::Actor::Cli, |tx| tx.os_remove("win"))
-            .unwrap_err();
-        assert!(err.to_string().contains("1 location"), "{err}");
-        let err = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.alias_set("firefox-1.0", "firefox-1.0")
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("product name"), "{err}");
+            // Dependents protect what they depend on.
+            let err = store
+                .write(&crate::model::Actor::Cli, |tx| tx.os_remove("win"))
+                .unwrap_err();
+            assert!(err.to_string().contains("1 location"), "{err}");
+            let err = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.alias_set("firefox-1.0", "firefox-1.0")
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("product name"), "{err}");
 
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.alias_remove("firefox-latest")?;
-                tx.product_remove("firefox-1.0")
-            })
-            .unwrap();
-        let s = store.snapshot().unwrap();
-        assert!(s.products.is_empty() && s.locations.is_empty());
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.alias_remove("firefox-latest")?;
+                    tx.product_remove("firefox-1.0")
+                })
+                .unwrap();
+            let s = store.snapshot().unwrap();
+            assert!(s.products.is_empty() && s.locations.is_empty());
+        }
     }
 
     pub(super) fn region(name: &str, fallback: Option<&str>, countries: &[&str]) -> Region {
@@ -393,76 +411,78 @@ mod tests {
     /// mirror or region is edited; only a new value is checked.
     #[test]
     fn values_stored_before_the_rules_stay_editable() {
-        let (_dir, store) = store();
-        let old_region = "eu\u{202E}";
-        store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                let mut m = tx.mirror_add(NewMirror {
-                    name: "m1".into(),
-                    base_url: "http://m1.example".into(),
-                    ..NewMirror::default()
-                })?;
-                m.contact = "a@example.org,\r\nb@example.org".into();
-                tx.put_mirror(&m)?;
-                tx.put_region(&region(old_region, None, &["DE"]))?;
-                tx.region_add(region("us", None, &["US"]))
-            })
-            .unwrap();
-        let m = store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.mirror_update("m1", |m| {
-                    m.rating = 7;
-                    m.regions = vec![old_region.into()];
+        for (_db, store) in stores() {
+            let old_region = "eu\u{202E}";
+            store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    let mut m = tx.mirror_add(NewMirror {
+                        name: "m1".into(),
+                        base_url: "http://m1.example".into(),
+                        ..NewMirror::default()
+                    })?;
+                    m.contact = "a@example.org,\r\nb@example.org".into();
+                    tx.put_mirror(&m)?;
+                    tx.put_region(&region(old_region, None, &["DE"]))?;
+                    tx.region_add(region("us", None, &["US"]))
                 })
-            })
-            .unwrap();
-        assert_eq!(m.contact, "a@example.org,\r\nb@example.org");
-        assert_eq!(m.rating, 7);
-        assert_eq!(m.regions, [old_region]);
-        let us = store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.region_update("us", |r| r.fallback = Some(old_region.into()))
-            })
-            .unwrap();
-        assert_eq!(us.fallback.as_deref(), Some(old_region));
-        // A new contact, a new name or a new reference is checked.
-        let err = refused(&store, |tx| {
-            tx.mirror_update("m1", |m| m.contact = "Ops <ops@example.org>".into())
-        });
-        assert!(err.contains("invalid contact"), "{err}");
-        let err = refused(&store, |tx| {
-            tx.mirror_update("m1", |m| m.regions = vec!["us\u{2066}".into()])
-        });
-        assert!(err.contains("bidirectional"), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_add(region("asia\u{202D}", None, &["JP"]))
-        });
-        assert!(err.contains("bidirectional"), "{err}");
-        let m = store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.mirror_update("m1", |m| m.contact = " ops@m1.example ".into())
-            })
-            .unwrap();
-        assert_eq!(m.contact, "ops@m1.example");
-        // A user's password changes whatever their name; a new user's name
-        // is checked.
-        let user = |name: &str| User {
-            name: name.into(),
-            password_hash: "x".into(),
-            role: Role::Viewer,
-            created_at: 0,
-        };
-        store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.txn.put(&USERS, &"ann\u{202E}".to_string(), &user("ann\u{202E}"))
-            })
-            .unwrap();
-        store
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.user_put(&user("ann\u{202E}"), "user.passwd")
-            })
-            .unwrap();
-        let err = refused(&store, |tx| tx.user_put(&user("bob\u{2067}"), "user.add"));
-        assert!(err.contains("bidirectional"), "{err}");
+                .unwrap();
+            let m = store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.mirror_update("m1", |m| {
+                        m.rating = 7;
+                        m.regions = vec![old_region.into()];
+                    })
+                })
+                .unwrap();
+            assert_eq!(m.contact, "a@example.org,\r\nb@example.org");
+            assert_eq!(m.rating, 7);
+            assert_eq!(m.regions, [old_region]);
+            let us = store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.region_update("us", |r| r.fallback = Some(old_region.into()))
+                })
+                .unwrap();
+            assert_eq!(us.fallback.as_deref(), Some(old_region));
+            // A new contact, a new name or a new reference is checked.
+            let err = refused(&store, |tx| {
+                tx.mirror_update("m1", |m| m.contact = "Ops <ops@example.org>".into())
+            });
+            assert!(err.contains("invalid contact"), "{err}");
+            let err = refused(&store, |tx| {
+                tx.mirror_update("m1", |m| m.regions = vec!["us\u{2066}".into()])
+            });
+            assert!(err.contains("bidirectional"), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_add(region("asia\u{202D}", None, &["JP"]))
+            });
+            assert!(err.contains("bidirectional"), "{err}");
+            let m = store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.mirror_update("m1", |m| m.contact = " ops@m1.example ".into())
+                })
+                .unwrap();
+            assert_eq!(m.contact, "ops@m1.example");
+            // A user's password changes whatever their name; a new user's name
+            // is checked.
+            let user = |name: &str| User {
+                name: name.into(),
+                password_hash: "x".into(),
+                role: Role::Viewer,
+                created_at: 0,
+            };
+            store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.txn
+                        .put(&USERS, &"ann\u{202E}".to_string(), &user("ann\u{202E}"))
+                })
+                .unwrap();
+            store
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.user_put(&user("ann\u{202E}"), "user.passwd")
+                })
+                .unwrap();
+            let err = refused(&store, |tx| tx.user_put(&user("bob\u{2067}"), "user.add"));
+            assert!(err.contains("bidirectional"), "{err}");
+        }
     }
 }

@@ -209,10 +209,18 @@ impl Db {
 
     /// A new connection, outside the pool (for LISTEN).
     pub fn connect(&self) -> Result<Client> {
-        self.0
-            .config
-            .connect(self.0.tls.clone())
-            .map_err(|e| self.error(e))
+        let config = &self.0.config;
+        // A Unix socket is local: no TLS (and no host name to verify).
+        let local = config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, postgres::config::Host::Unix(_)));
+        let client = if local {
+            config.connect(postgres::NoTls)
+        } else {
+            config.connect(self.0.tls.clone())
+        };
+        client.map_err(|e| self.error(e))
     }
 
     /// Turns a driver error into ours: unreachable, or a failed statement.
@@ -350,6 +358,19 @@ impl Db {
         }
         for step in &MIGRATIONS[found as usize..] {
             txn.batch(step)?;
+        }
+        if found == 0 {
+            // A new network starts with the usual operating systems, as a
+            // new redb file does.
+            let now = sql_int(crate::model::now());
+            txn.insert_batches(
+                "oses",
+                &["name", "created_at"],
+                "ON CONFLICT (name) DO NOTHING",
+                crate::model::DEFAULT_OSES
+                    .iter()
+                    .map(|os| vec![SqlValue::Text(os.to_string()), SqlValue::Int(now)]),
+            )?;
         }
         if found < SCHEMA_VERSION {
             txn.execute(

@@ -227,114 +227,116 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::store;
+    use crate::store::tests::stores;
 
     #[test]
     fn removing_an_aliased_product_removes_its_aliases_in_the_same_write() {
-        let (_dir, store) = store();
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                for p in ["fx-1", "fx-2"] {
-                    tx.product_add(NewProduct {
-                        name: p.into(),
-                        ..Default::default()
-                    })?;
-                    tx.location_add(p, "win", &format!("/{p}.exe"))?;
-                }
-                tx.alias_set("Fx-Latest", "fx-1")?;
-                tx.alias_set("fx-stable", "fx-1")?;
-                tx.alias_set("fx-beta", "fx-2")?;
-                Ok(())
-            })
-            .unwrap();
-        let removed = store
-            .write(&crate::model::Actor::Cli, |tx| tx.product_remove("FX-1"))
-            .unwrap();
-        assert_eq!(removed.product.name, "fx-1");
-        assert_eq!(removed.aliases, ["Fx-Latest", "fx-stable"]);
-        let s = store.snapshot().unwrap();
-        let aliases: Vec<&str> = s.aliases.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(aliases, ["fx-beta"]);
-        assert_eq!(s.products.len(), 1);
-        assert_eq!(s.locations.len(), 1);
-        let events: Vec<(String, String)> = store
-            .events(3)
-            .unwrap()
-            .into_iter()
-            .rev()
-            .map(|e| (e.action, e.detail))
-            .collect();
-        assert_eq!(
-            events,
-            [
-                (
-                    "alias.remove".to_string(),
-                    "Fx-Latest (its product fx-1 was removed)".to_string()
-                ),
-                (
-                    "alias.remove".to_string(),
-                    "fx-stable (its product fx-1 was removed)".to_string()
-                ),
-                (
-                    "product.remove".to_string(),
-                    "fx-1 with alias(es) Fx-Latest, fx-stable".to_string()
-                ),
-            ]
-        );
-        // The alias names are free: one may even become a product.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_add(NewProduct {
-                    name: "fx-latest".into(),
-                    ..Default::default()
+        for (_db, store) in stores() {
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    for p in ["fx-1", "fx-2"] {
+                        tx.product_add(NewProduct {
+                            name: p.into(),
+                            ..Default::default()
+                        })?;
+                        tx.location_add(p, "win", &format!("/{p}.exe"))?;
+                    }
+                    tx.alias_set("Fx-Latest", "fx-1")?;
+                    tx.alias_set("fx-stable", "fx-1")?;
+                    tx.alias_set("fx-beta", "fx-2")?;
+                    Ok(())
                 })
-            })
-            .unwrap();
-        // Without aliases the entry is the name alone.
-        let removed = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_remove("fx-latest")
-            })
-            .unwrap();
-        assert!(removed.aliases.is_empty());
-        assert_eq!(store.events(1).unwrap()[0].detail, "fx-latest");
+                .unwrap();
+            let removed = store
+                .write(&crate::model::Actor::Cli, |tx| tx.product_remove("FX-1"))
+                .unwrap();
+            assert_eq!(removed.product.name, "fx-1");
+            assert_eq!(removed.aliases, ["Fx-Latest", "fx-stable"]);
+            let s = store.snapshot().unwrap();
+            let aliases: Vec<&str> = s.aliases.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!(aliases, ["fx-beta"]);
+            assert_eq!(s.products.len(), 1);
+            assert_eq!(s.locations.len(), 1);
+            let events: Vec<(String, String)> = store
+                .events(3)
+                .unwrap()
+                .into_iter()
+                .rev()
+                .map(|e| (e.action, e.detail))
+                .collect();
+            assert_eq!(
+                events,
+                [
+                    (
+                        "alias.remove".to_string(),
+                        "Fx-Latest (its product fx-1 was removed)".to_string()
+                    ),
+                    (
+                        "alias.remove".to_string(),
+                        "fx-stable (its product fx-1 was removed)".to_string()
+                    ),
+                    (
+                        "product.remove".to_string(),
+                        "fx-1 with alias(es) Fx-Latest, fx-stable".to_string()
+                    ),
+                ]
+            );
+            // The alias names are free: one may even become a product.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_add(NewProduct {
+                        name: "fx-latest".into(),
+                        ..Default::default()
+                    })
+                })
+                .unwrap();
+            // Without aliases the entry is the name alone.
+            let removed = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_remove("fx-latest")
+                })
+                .unwrap();
+            assert!(removed.aliases.is_empty());
+            assert_eq!(store.events(1).unwrap()[0].detail, "fx-latest");
+        }
     }
 
     #[test]
     fn product_languages_must_be_locale_codes() {
-        let (_dir, store) = store();
-        let err = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_add(NewProduct {
-                    name: "p".into(),
-                    languages: vec!["de".into(), "english".into()],
-                    ..Default::default()
+        for (_db, store) in stores() {
+            let err = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_add(NewProduct {
+                        name: "p".into(),
+                        languages: vec!["de".into(), "english".into()],
+                        ..Default::default()
+                    })
                 })
-            })
-            .unwrap_err();
-        assert!(
-            err.to_string().contains("\"english\" is not a locale code"),
-            "{err}"
-        );
-        assert!(store.snapshot().unwrap().products.is_empty());
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_add(NewProduct {
-                    name: "p".into(),
-                    languages: vec!["de".into(), "ja-JP-mac".into(), "multi".into()],
-                    ..Default::default()
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("\"english\" is not a locale code"),
+                "{err}"
+            );
+            assert!(store.snapshot().unwrap().products.is_empty());
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_add(NewProduct {
+                        name: "p".into(),
+                        languages: vec!["de".into(), "ja-JP-mac".into(), "multi".into()],
+                        ..Default::default()
+                    })
                 })
-            })
-            .unwrap();
-        let err = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.product_update("p", |p| p.languages.push("multi-locale".into()))
-            })
-            .unwrap_err();
-        assert!(err.to_string().contains("e.g. de, en-US"), "{err}");
-        assert_eq!(
-            store.snapshot().unwrap().products[0].languages,
-            ["de", "ja-JP-mac", "multi"]
-        );
+                .unwrap();
+            let err = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.product_update("p", |p| p.languages.push("multi-locale".into()))
+                })
+                .unwrap_err();
+            assert!(err.to_string().contains("e.g. de, en-US"), "{err}");
+            assert_eq!(
+                store.snapshot().unwrap().products[0].languages,
+                ["de", "ja-JP-mac", "multi"]
+            );
+        }
     }
 }

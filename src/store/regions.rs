@@ -88,184 +88,185 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use crate::store::NewMirror;
-    use crate::store::tests::{refused, region, store};
+    use crate::store::tests::{refused, region, stores};
 
     #[test]
     fn regions_add_update_remove() {
-        let (_dir, store) = store();
-        let europe = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.region_add(region("Europe", None, &["de", " fr", "DE", "at"]))
-            })
-            .unwrap();
-        assert_eq!(europe.name, "Europe");
-        assert_eq!(europe.countries, vec!["AT", "DE", "FR"]);
-        let events = store.events(1).unwrap();
-        assert_eq!(events[0].action, "region.add");
-        assert_eq!(
-            events[0].detail,
-            "Europe throttle=100 fallback=- global_fallback=true countries=[AT,DE,FR]"
-        );
-
-        // Refusals on add.
-        let err = refused(&store, |tx| tx.region_add(region("europe", None, &[])));
-        assert!(
-            err.contains("exists already") && err.contains("Europe"),
-            "{err}"
-        );
-        let err = refused(&store, |tx| tx.region_add(region("asia", None, &["JPN"])));
-        assert!(
-            err.contains("invalid country") && err.contains("JPN"),
-            "{err}"
-        );
-        let err = refused(&store, |tx| {
-            tx.region_add(region("dach", None, &["ch", "de"]))
-        });
-        assert!(err.contains("DE belongs to region \"Europe\""), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_add(region("asia", Some("nowhere"), &[]))
-        });
-        assert!(err.contains("no region named \"nowhere\""), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_add(region("asia", Some("ASIA"), &[]))
-        });
-        assert!(err.contains("itself"), "{err}");
-        let err = refused(&store, |tx| tx.region_add(region("two words", None, &[])));
-        assert!(err.contains("invalid region"), "{err}");
-
-        // The fallback is stored as its region spells it; lookups ignore case.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                let asia = tx.region_add(region("asia", Some("EUROPE"), &["jp"]))?;
-                assert_eq!(asia.fallback.as_deref(), Some("Europe"));
-                assert_eq!(tx.region("ASIA")?.unwrap(), asia);
-                tx.region_add(region("americas", Some("asia"), &["us"]))
-            })
-            .unwrap();
-
-        // Refusals on update: cycles, self-fallback, shared countries.
-        let err = refused(&store, |tx| {
-            tx.region_update("europe", |r| r.fallback = Some("asia".into()))
-        });
-        assert!(err.contains("Europe → asia → Europe"), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_update("europe", |r| r.fallback = Some("americas".into()))
-        });
-        assert!(err.contains("Europe → americas → asia → Europe"), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_update("asia", |r| r.fallback = Some("Asia".into()))
-        });
-        assert!(err.contains("itself"), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_update("asia", |r| r.countries.push("fr".into()))
-        });
-        assert!(err.contains("FR belongs to region \"Europe\""), "{err}");
-        let err = refused(&store, |tx| {
-            tx.region_update("asia", |r| r.countries.push("1".into()))
-        });
-        assert!(err.contains("invalid country"), "{err}");
-        let err = refused(&store, |tx| tx.region_update("oceania", |_| {}));
-        assert!(err.contains("no region named \"oceania\""), "{err}");
-
-        // An update keeps the name, may re-list its own countries, and a
-        // blank fallback means none.
-        let updated = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.region_update("EUROPE", |r| {
-                    r.name = "renamed".into();
-                    r.throttle = 50;
-                    r.countries = vec!["fr".into(), "de".into(), "it".into()];
-                    r.fallback = Some("  ".into());
+        for (_db, store) in stores() {
+            let europe = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.region_add(region("Europe", None, &["de", " fr", "DE", "at"]))
                 })
-            })
-            .unwrap();
-        assert_eq!(updated.name, "Europe");
-        assert_eq!(updated.throttle, 50);
-        assert_eq!(updated.countries, vec!["DE", "FR", "IT"]);
-        assert_eq!(updated.fallback, None);
-        let events = store.events(1).unwrap();
-        assert_eq!(events[0].action, "region.update");
-        assert!(
-            events[0].detail.starts_with("Europe: "),
-            "{}",
-            events[0].detail
-        );
-        let s = store.snapshot().unwrap();
-        assert_eq!(s.regions.len(), 3);
-        assert!(s.regions.contains(&updated));
+                .unwrap();
+            assert_eq!(europe.name, "Europe");
+            assert_eq!(europe.countries, vec!["AT", "DE", "FR"]);
+            let events = store.events(1).unwrap();
+            assert_eq!(events[0].action, "region.add");
+            assert_eq!(
+                events[0].detail,
+                "Europe throttle=100 fallback=- global_fallback=true countries=[AT,DE,FR]"
+            );
 
-        // Mirrors name regions as the regions spell them.
-        let m = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_add(NewMirror {
-                    name: "m1".into(),
-                    base_url: "http://m1.example".into(),
-                    rating: 1,
-                    regions: vec!["EUROPE".into(), "europe".into(), "Asia".into()],
-                    ..Default::default()
+            // Refusals on add.
+            let err = refused(&store, |tx| tx.region_add(region("europe", None, &[])));
+            assert!(
+                err.contains("exists already") && err.contains("Europe"),
+                "{err}"
+            );
+            let err = refused(&store, |tx| tx.region_add(region("asia", None, &["JPN"])));
+            assert!(
+                err.contains("invalid country") && err.contains("JPN"),
+                "{err}"
+            );
+            let err = refused(&store, |tx| {
+                tx.region_add(region("dach", None, &["ch", "de"]))
+            });
+            assert!(err.contains("DE belongs to region \"Europe\""), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_add(region("asia", Some("nowhere"), &[]))
+            });
+            assert!(err.contains("no region named \"nowhere\""), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_add(region("asia", Some("ASIA"), &[]))
+            });
+            assert!(err.contains("itself"), "{err}");
+            let err = refused(&store, |tx| tx.region_add(region("two words", None, &[])));
+            assert!(err.contains("invalid region"), "{err}");
+
+            // The fallback is stored as its region spells it; lookups ignore case.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    let asia = tx.region_add(region("asia", Some("EUROPE"), &["jp"]))?;
+                    assert_eq!(asia.fallback.as_deref(), Some("Europe"));
+                    assert_eq!(tx.region("ASIA")?.unwrap(), asia);
+                    tx.region_add(region("americas", Some("asia"), &["us"]))
                 })
-            })
-            .unwrap();
-        assert_eq!(m.regions, vec!["Europe", "asia"]);
+                .unwrap();
 
-        // Removal is refused while a mirror serves the region or another
-        // region falls back to it, naming them.
-        let err = refused(&store, |tx| tx.region_remove("europe"));
-        assert!(
-            err.contains("mirror(s) m1 serve it") && err.contains("region(s) asia fall back"),
-            "{err}"
-        );
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.mirror_update("m1", |m| m.regions = vec!["asia".into()])
-            })
-            .unwrap();
-        let err = refused(&store, |tx| tx.region_remove("Europe"));
-        assert!(
-            !err.contains("m1") && err.contains("region(s) asia fall back"),
-            "{err}"
-        );
-        let err = refused(&store, |tx| tx.region_remove("asia"));
-        assert!(
-            err.contains("mirror(s) m1") && err.contains("region(s) americas"),
-            "{err}"
-        );
-        let removed = store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.region_update("asia", |r| r.fallback = None)?;
-                tx.region_remove("europe")
-            })
-            .unwrap();
-        assert_eq!(removed, updated);
-        let err = refused(&store, |tx| tx.region_remove("europe"));
-        assert!(err.contains("no region named"), "{err}");
-        // Its countries are free again.
-        store
-            .write(&crate::model::Actor::Cli, |tx| {
-                tx.region_add(region("dach", None, &["de", "at", "ch"]))
-            })
-            .unwrap();
+            // Refusals on update: cycles, self-fallback, shared countries.
+            let err = refused(&store, |tx| {
+                tx.region_update("europe", |r| r.fallback = Some("asia".into()))
+            });
+            assert!(err.contains("Europe → asia → Europe"), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_update("europe", |r| r.fallback = Some("americas".into()))
+            });
+            assert!(err.contains("Europe → americas → asia → Europe"), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_update("asia", |r| r.fallback = Some("Asia".into()))
+            });
+            assert!(err.contains("itself"), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_update("asia", |r| r.countries.push("fr".into()))
+            });
+            assert!(err.contains("FR belongs to region \"Europe\""), "{err}");
+            let err = refused(&store, |tx| {
+                tx.region_update("asia", |r| r.countries.push("1".into()))
+            });
+            assert!(err.contains("invalid country"), "{err}");
+            let err = refused(&store, |tx| tx.region_update("oceania", |_| {}));
+            assert!(err.contains("no region named \"oceania\""), "{err}");
 
-        let actions: Vec<String> = store
-            .events(100)
-            .unwrap()
-            .into_iter()
-            .rev()
-            .map(|e| e.action)
-            .collect();
-        assert_eq!(
-            actions,
-            [
-                "region.add",
-                "region.add",
-                "region.add",
-                "region.update",
-                "mirror.add",
-                "mirror.update",
-                "region.update",
-                "region.remove",
-                "region.add",
-            ]
-        );
+            // An update keeps the name, may re-list its own countries, and a
+            // blank fallback means none.
+            let updated = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.region_update("EUROPE", |r| {
+                        r.name = "renamed".into();
+                        r.throttle = 50;
+                        r.countries = vec!["fr".into(), "de".into(), "it".into()];
+                        r.fallback = Some("  ".into());
+                    })
+                })
+                .unwrap();
+            assert_eq!(updated.name, "Europe");
+            assert_eq!(updated.throttle, 50);
+            assert_eq!(updated.countries, vec!["DE", "FR", "IT"]);
+            assert_eq!(updated.fallback, None);
+            let events = store.events(1).unwrap();
+            assert_eq!(events[0].action, "region.update");
+            assert!(
+                events[0].detail.starts_with("Europe: "),
+                "{}",
+                events[0].detail
+            );
+            let s = store.snapshot().unwrap();
+            assert_eq!(s.regions.len(), 3);
+            assert!(s.regions.contains(&updated));
+
+            // Mirrors name regions as the regions spell them.
+            let m = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_add(NewMirror {
+                        name: "m1".into(),
+                        base_url: "http://m1.example".into(),
+                        rating: 1,
+                        regions: vec!["EUROPE".into(), "europe".into(), "Asia".into()],
+                        ..Default::default()
+                    })
+                })
+                .unwrap();
+            assert_eq!(m.regions, vec!["Europe", "asia"]);
+
+            // Removal is refused while a mirror serves the region or another
+            // region falls back to it, naming them.
+            let err = refused(&store, |tx| tx.region_remove("europe"));
+            assert!(
+                err.contains("mirror(s) m1 serve it") && err.contains("region(s) asia fall back"),
+                "{err}"
+            );
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.mirror_update("m1", |m| m.regions = vec!["asia".into()])
+                })
+                .unwrap();
+            let err = refused(&store, |tx| tx.region_remove("Europe"));
+            assert!(
+                !err.contains("m1") && err.contains("region(s) asia fall back"),
+                "{err}"
+            );
+            let err = refused(&store, |tx| tx.region_remove("asia"));
+            assert!(
+                err.contains("mirror(s) m1") && err.contains("region(s) americas"),
+                "{err}"
+            );
+            let removed = store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.region_update("asia", |r| r.fallback = None)?;
+                    tx.region_remove("europe")
+                })
+                .unwrap();
+            assert_eq!(removed, updated);
+            let err = refused(&store, |tx| tx.region_remove("europe"));
+            assert!(err.contains("no region named"), "{err}");
+            // Its countries are free again.
+            store
+                .write(&crate::model::Actor::Cli, |tx| {
+                    tx.region_add(region("dach", None, &["de", "at", "ch"]))
+                })
+                .unwrap();
+
+            let actions: Vec<String> = store
+                .events(100)
+                .unwrap()
+                .into_iter()
+                .rev()
+                .map(|e| e.action)
+                .collect();
+            assert_eq!(
+                actions,
+                [
+                    "region.add",
+                    "region.add",
+                    "region.add",
+                    "region.update",
+                    "mirror.add",
+                    "mirror.update",
+                    "region.update",
+                    "region.remove",
+                    "region.add",
+                ]
+            );
+        }
     }
 }

@@ -10,11 +10,16 @@ impl Store {
     /// The newest `limit` sentry runs, newest first.
     pub fn sentry_runs(&self, limit: usize) -> Result<Vec<SentryRun>> {
         let mut out = Vec::new();
-        self.read()?
-            .scan(&SENTRY_RUNS, Span::all(), Order::Down, Some(limit), |_, run| {
+        self.read()?.scan(
+            &SENTRY_RUNS,
+            Span::all(),
+            Order::Down,
+            Some(limit),
+            |_, run| {
                 out.push(run);
                 Ok(true)
-            })?;
+            },
+        )?;
         Ok(out)
     }
 }

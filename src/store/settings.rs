@@ -13,7 +13,11 @@ const GEOIP_KEY: &str = "ranges";
 impl Store {
     /// Every operator setting.
     pub fn settings(&self) -> Result<std::collections::BTreeMap<String, String>> {
-        Ok(self.read()?.range(&SETTINGS, Span::all())?.into_iter().collect())
+        Ok(self
+            .read()?
+            .range(&SETTINGS, Span::all())?
+            .into_iter()
+            .collect())
     }
 
     /// The imported GeoIP table, if any.
@@ -54,6 +58,10 @@ impl Tx {
 
     /// Every operator setting.
     pub fn settings(&self) -> Result<BTreeMap<String, String>> {
-        Ok(self.txn.range(&SETTINGS, Span::all())?.into_iter().collect())
+        Ok(self
+            .txn
+            .range(&SETTINGS, Span::all())?
+            .into_iter()
+            .collect())
     }
 }

@@ -28,7 +28,17 @@ pub const PRODUCTS: Table<u64, Product> = Table {
     redb: TableDefinition::new("products_v1"),
     sql: "products",
     key: &["id"],
-    columns: &["id", "name", "ssl_only", "public", "active", "checknow", "priority", "languages", "created_at"],
+    columns: &[
+        "id",
+        "name",
+        "ssl_only",
+        "public",
+        "active",
+        "checknow",
+        "priority",
+        "languages",
+        "created_at",
+    ],
     key_in_row: true,
 };
 /// Lower-case product name → product id.
@@ -76,7 +86,9 @@ pub const FILES: Table<String, FileInfo> = Table {
     redb: TableDefinition::new("files_v1"),
     sql: "files",
     key: &["path"],
-    columns: &["path", "location", "lang", "size", "md5", "sha1", "sha256", "sha512"],
+    columns: &[
+        "path", "location", "lang", "size", "md5", "sha1", "sha256", "sha512",
+    ],
     key_in_row: true,
 };
 /// Mirror id → mirror row (the operator's settings).
@@ -84,7 +96,16 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
     redb: TableDefinition::new("mirrors_v1"),
     sql: "mirrors",
     key: &["id"],
-    columns: &["id", "name", "base_url", "rating", "active", "regions", "contact", "created_at"],
+    columns: &[
+        "id",
+        "name",
+        "base_url",
+        "rating",
+        "active",
+        "regions",
+        "contact",
+        "created_at",
+    ],
     key_in_row: true,
 };
 /// Lower-case mirror name → mirror id.
@@ -101,7 +122,15 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
     redb: TableDefinition::new("mirror_health_v1"),
     sql: "mirror_health",
     key: &["mirror"],
-    columns: &["healthy", "checked_at", "since", "error", "flaps", "latency_ms", "throughput"],
+    columns: &[
+        "healthy",
+        "checked_at",
+        "since",
+        "error",
+        "flaps",
+        "latency_ms",
+        "throughput",
+    ],
     key_in_row: false,
 };
 /// (location id, mirror id) → availability row, updated in place by sentry.
@@ -129,7 +158,13 @@ pub const REGIONS: Table<String, Region> = Table {
     redb: TableDefinition::new("regions_v1"),
     sql: "regions",
     key: &["key"],
-    columns: &["name", "throttle", "fallback", "global_fallback", "countries"],
+    columns: &[
+        "name",
+        "throttle",
+        "fallback",
+        "global_fallback",
+        "countries",
+    ],
     key_in_row: false,
 };
 /// `ranges` → the imported GeoIP table ([`crate::geoip::GeoDb::encode`]).
@@ -153,7 +188,16 @@ pub const SENTRY_RUNS: Table<u64, SentryRun> = Table {
     redb: TableDefinition::new("sentry_runs_v1"),
     sql: "sentry_runs",
     key: &["id"],
-    columns: &["id", "kind", "started_at", "ended_at", "checks", "failures", "changes", "report"],
+    columns: &[
+        "id",
+        "kind",
+        "started_at",
+        "ended_at",
+        "checks",
+        "failures",
+        "changes",
+        "report",
+    ],
     key_in_row: true,
 };
 /// Operator settings (mail, schedules): name → value.
