@@ -81,7 +81,7 @@ pub fn run_then_flush(
 /// accepting, finish requests, stop sentry, remove the socket. The caller
 /// flushes `counters` once the runtime has stopped ([`run_then_flush`]).
 pub async fn serve_network(
-    db: &std::path::Path,
+    db: &crate::store::Place,
     network: Arc<crate::network::Network>,
     config: crate::config::Config,
     sentry: Option<(crate::sentry::SentryConfig, crate::sentry::Schedule)>,
@@ -103,15 +103,17 @@ pub async fn serve_network(
     });
     let ctx = Arc::new(crate::commands::Context {
         network: network.clone(),
-        db: db.to_path_buf(),
+        db: db.clone(),
         sentry: sentry.as_ref().map(|(s, _)| s.clone()),
     });
-    let control = match crate::control::listen(ctx) {
-        Ok(socket) => Some(socket),
-        Err(e) => {
+    // Commands reach a PostgreSQL network through its database.
+    let control = match db.file().map(|_| crate::control::listen(ctx)) {
+        Some(Ok(socket)) => Some(socket),
+        Some(Err(e)) => {
             tracing::warn!(error = %e, "other commands cannot reach this server");
             None
         }
+        None => None,
     };
     let shutdown = shutdown_signal()?;
     let bind = |addr: std::net::SocketAddr| async move {
@@ -155,7 +157,7 @@ pub async fn serve_network(
     let stats = network.index().stats();
     eprintln!(
         "bouncer: listening on http://{addr} (database {}, {} products, {} locations, {} mirrors)",
-        db.display(),
+        db.name(),
         stats.products,
         stats.locations,
         stats.mirrors
@@ -230,15 +232,15 @@ fn access_log(
 }
 
 /// `bouncer serve`.
-pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Result<()> {
+pub fn serve(db: &crate::store::Place, args: &crate::cli::Serve) -> crate::error::Result<()> {
     crate::log::init(args.log_level.as_deref(), args.log_format.as_deref())?;
     let config = crate::config::Config::from_cli(args)?;
     let network = Arc::new(
-        crate::network::Network::open(db, true).map_err(|e| match e {
+        crate::network::Network::open(db.clone(), true).map_err(|e| match e {
             crate::error::Error::Busy { .. } => crate::error::Error::InUse {
                 detail: format!(
-                    "{} is already served by another bouncer process; stop it first",
-                    db.display()
+                    "{} is already served by another bouncer process; stop it first (several nodes share a PostgreSQL database: --db postgres://…)",
+                    db.name()
                 ),
             },
             e => e,
@@ -265,7 +267,7 @@ pub fn serve(db: &std::path::Path, args: &crate::cli::Serve) -> crate::error::Re
 
 /// Sentry's configuration and schedule from `serve`'s flags.
 pub fn sentry_settings(
-    db: &std::path::Path,
+    db: &crate::store::Place,
     args: &crate::cli::Serve,
 ) -> (crate::sentry::SentryConfig, crate::sentry::Schedule) {
     let dir = args.reports_dir.as_ref().map_or_else(

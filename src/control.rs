@@ -28,6 +28,7 @@ use argh::FromArgs;
 use crate::cli::Bouncer;
 use crate::commands::{Context, Outcome, execute};
 use crate::error::{Error, Result};
+use crate::store::Place;
 
 const MAGIC: &[u8; 4] = b"BNC1";
 /// Largest input accepted (a checksum file or an export forwarded as
@@ -94,7 +95,12 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
 
 /// Sends `request` to the server holding `db`. `Ok(None)` when no server
 /// listens (no socket, or a stale one left by a crash).
-pub fn forward(db: &Path, request: &Request) -> Result<Option<Outcome>> {
+pub fn forward(db: &Place, request: &Request) -> Result<Option<Outcome>> {
+    // A PostgreSQL network has no socket: commands work on the database,
+    // which every node watches.
+    let Some(db) = db.file() else {
+        return Ok(None);
+    };
     let path = socket_path(db);
     let mut stream = match connect(&path) {
         Ok(s) => s,
@@ -157,7 +163,12 @@ pub fn listen(ctx: Arc<Context>) -> Result<ControlSocket> {
 
 /// [`listen`], giving clients `patience` to send their request.
 fn listen_with(ctx: Arc<Context>, patience: Duration) -> Result<ControlSocket> {
-    let path = socket_path(&ctx.db);
+    let Some(db) = ctx.db.file() else {
+        return Err(Error::Internal(
+            "no control socket for a PostgreSQL database".into(),
+        ));
+    };
+    let path = socket_path(db);
     // A socket left by a crashed server: nobody answers, so replace it.
     if path.exists() && connect(&path).is_err() {
         let _ = std::fs::remove_file(&path);
@@ -352,7 +363,7 @@ mod tests {
         let network = Arc::new(crate::network::Network::open(&db, true).unwrap());
         let ctx = Arc::new(Context {
             network: network.clone(),
-            db: db.clone(),
+            db: Place::File(db.clone()),
             sentry: None,
         });
         let _socket = listen(ctx.clone()).unwrap();
@@ -366,7 +377,9 @@ mod tests {
             args: args.iter().map(|s| s.to_string()).collect(),
             input: None,
         };
-        let out = forward(&db, &req(&["os", "add", "BeOS"])).unwrap().unwrap();
+        let out = forward(&Place::File(db.clone()), &req(&["os", "add", "BeOS"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (out.code, out.stdout.as_str()),
             (0, "added operating system beos\n")
@@ -379,14 +392,20 @@ mod tests {
                 .oses
                 .contains(&"beos".to_string())
         );
-        let out = forward(&db, &req(&["os", "add", "beos"])).unwrap().unwrap();
+        let out = forward(&Place::File(db.clone()), &req(&["os", "add", "beos"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("exists already"), "{}", out.stderr);
-        let out = forward(&db, &req(&["os", "frobnicate"])).unwrap().unwrap();
+        let out = forward(&Place::File(db.clone()), &req(&["os", "frobnicate"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(out.code, 2);
         // Same answer as running it here.
         let local = run(&ctx, &req(&["os", "list"]));
-        let remote = forward(&db, &req(&["os", "list"])).unwrap().unwrap();
+        let remote = forward(&Place::File(db.clone()), &req(&["os", "list"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(local, remote);
     }
 
@@ -409,7 +428,7 @@ mod tests {
         let network = Arc::new(crate::network::Network::open(&db, true).unwrap());
         let ctx = Arc::new(Context {
             network,
-            db: db.clone(),
+            db: Place::File(db.clone()),
             sentry: None,
         });
         // Idle clients are not timed out while the test runs.
@@ -437,14 +456,14 @@ mod tests {
             .map(|_| connect(&socket_path(&db)).unwrap())
             .collect();
         let busy = poll(|| {
-            let out = forward(&db, &list).unwrap().unwrap();
+            let out = forward(&Place::File(db.clone()), &list).unwrap().unwrap();
             (out.code == 1).then_some(out)
         });
         assert!(busy.stderr.contains("try again"), "{}", busy.stderr);
         // Gone idle connections free their places.
         drop(idle);
         let ok = poll(|| {
-            let out = forward(&db, &list).unwrap().unwrap();
+            let out = forward(&Place::File(db.clone()), &list).unwrap().unwrap();
             (out.code == 0).then_some(out)
         });
         assert!(ok.stdout.contains("win"), "{}", ok.stdout);
@@ -454,9 +473,15 @@ mod tests {
     fn no_server_means_none() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("c.redb");
-        assert_eq!(forward(&db, &Request::default()).unwrap(), None);
+        assert_eq!(
+            forward(&Place::File(db.clone()), &Request::default()).unwrap(),
+            None
+        );
         // A stale socket file (server killed) also means none.
         drop(UnixListener::bind(socket_path(&db)).unwrap());
-        assert_eq!(forward(&db, &Request::default()).unwrap(), None);
+        assert_eq!(
+            forward(&Place::File(db.clone()), &Request::default()).unwrap(),
+            None
+        );
     }
 }

@@ -194,6 +194,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
     // Dropped last: the directory goes once nothing uses it.
     let place = Place::new(db)?;
     let network = Arc::new(Network::open(&place.db, true)?);
+    let db_place = crate::store::Place::from(&place.db);
     if !network.snapshot()?.products.is_empty() {
         return Err(Error::InUse {
             detail: format!(
@@ -227,7 +228,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         None
     };
     let (sentry_config, schedule) =
-        crate::app::sentry_settings(&place.db, &crate::cli::Serve::default());
+        crate::app::sentry_settings(&db_place, &crate::cli::Serve::default());
     let counters = crate::app::counters(&network, &config);
     let serve_counters = counters.clone();
     let no_serve = args.no_serve;
@@ -251,7 +252,7 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         drop(reserved);
         let grace = config.shutdown_grace;
         let sentry = Some((sentry_config, schedule));
-        let serving = crate::app::serve_network(&db, network, config, sentry, serve_counters);
+        let serving = crate::app::serve_network(&db_place, network, config, sentry, serve_counters);
         tokio::pin!(serving);
         tokio::select! {
             served = &mut serving => served,

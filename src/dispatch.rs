@@ -13,6 +13,7 @@ use crate::commands::{Context, Input, Outcome, creates_database, execute, input_
 use crate::control::{Request, forward};
 use crate::error::{Error, Result};
 use crate::network::Network;
+use crate::store::Place;
 
 /// Runs `bouncer` with `argv` (including the program name).
 pub fn main(argv: Vec<String>) -> ExitCode {
@@ -39,14 +40,14 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         .or_else(|| std::env::var("BOUNCER_DB").ok().filter(|s| !s.is_empty()));
     let outcome = match &cli.command {
         Command::Serve(args) => {
-            let db = PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into()));
+            let db = Place::parse(&db.unwrap_or_else(|| "bouncer.redb".into()));
             crate::app::serve(&db, args).map(|_| Outcome::ok(String::new()))
         }
         Command::Demo(args) => {
             crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new()))
         }
         command => manage(
-            PathBuf::from(db.unwrap_or_else(|| "bouncer.redb".into())),
+            Place::parse(&db.unwrap_or_else(|| "bouncer.redb".into())),
             command,
             strip_db(args),
         ),
@@ -61,7 +62,7 @@ pub fn main(argv: Vec<String>) -> ExitCode {
 /// else directly on the database. Files are the client's: a backup's
 /// path is made absolute before it goes to the server, and an export's
 /// file is written here.
-fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
+fn manage(db: Place, command: &Command, args: Vec<String>) -> Result<Outcome> {
     let absolute;
     let (command, args) = match command {
         Command::Backup(b) => {
@@ -90,7 +91,9 @@ fn manage(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> 
     if let Command::Export(Export {
         file: Some(file), ..
     }) = command
-        && is_same_file(Path::new(file), &db)
+        && db
+            .file()
+            .is_some_and(|db| is_same_file(Path::new(file), db))
     {
         return Err(Error::invalid(
             "export file",
@@ -142,7 +145,7 @@ fn write_export(file: &str, mut outcome: Outcome) -> Result<Outcome> {
 }
 
 /// [`manage`] with the client's paths settled.
-fn run_managed(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outcome> {
+fn run_managed(db: Place, command: &Command, args: Vec<String>) -> Result<Outcome> {
     let input = match input_for(command) {
         Some(Input::Password) => Some(read_password()?.into_bytes()),
         Some(Input::File(path)) => {
@@ -157,13 +160,16 @@ fn run_managed(db: PathBuf, command: &Command, args: Vec<String>) -> Result<Outc
     }
     // Opening creates a missing file: only a command that adds something
     // may (a server, whose socket answered above, has its file already).
-    if !creates_database(command) && !db.try_exists().unwrap_or(true) {
+    if let Some(file) = db.file()
+        && !creates_database(command)
+        && !file.try_exists().unwrap_or(true)
+    {
         return Err(Error::NoDatabase {
-            path: db.display().to_string(),
+            path: file.display().to_string(),
         });
     }
     let ctx = Context {
-        network: std::sync::Arc::new(Network::open(&db, false)?),
+        network: std::sync::Arc::new(Network::open(db.clone(), false)?),
         db,
         sentry: None,
     };

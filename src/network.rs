@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::geoip::GeoDb;
 use crate::index::{Builder, Index};
 use crate::model::Actor;
-use crate::store::{Snapshot, Store, Tx};
+use crate::store::{Place, Snapshot, Store, Tx};
 
 /// Store + what was last published from it: the index the redirect path
 /// reads and the configuration the pages read.
@@ -57,9 +57,9 @@ struct Geo {
 impl Network {
     /// Opens the database; with `live`, builds the index and keeps it
     /// current on every write.
-    pub fn open(path: &Path, live: bool) -> Result<Network> {
+    pub fn open(place: impl Into<Place>, live: bool) -> Result<Network> {
         let network = Network {
-            store: Store::open(path)?,
+            store: Store::open_at(&place.into())?,
             index: ArcSwap::from_pointee(Index::default()),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             live,

@@ -30,14 +30,19 @@ use crate::sentry::Sentry;
 pub struct Context {
     /// The network (the server's own when run through the control socket).
     pub network: Arc<Network>,
-    /// The database file.
-    pub db: PathBuf,
+    /// The database.
+    pub db: crate::store::Place,
     /// The server's checker, when running inside `bouncer serve`.
     pub sentry: Option<Arc<Sentry>>,
 }
 
-/// Where sentry reports go by default: `reports/` beside the database.
-pub fn default_reports_dir(db: &Path) -> PathBuf {
+/// Where sentry reports go by default: `reports/` beside the database
+/// file, or in the working directory for a PostgreSQL database (whose
+/// nodes each write their own copies; the database holds every report).
+pub fn default_reports_dir(db: &crate::store::Place) -> PathBuf {
+    let Some(db) = db.file() else {
+        return PathBuf::from("reports");
+    };
     db.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))

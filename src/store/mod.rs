@@ -78,6 +78,61 @@ storage_errors!(
 /// redb's page cache.
 const CACHE_BYTES: usize = 64 << 20;
 
+/// Where a network's database is: a redb file, or a PostgreSQL database
+/// that several nodes share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A redb file.
+    File(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL.
+    Postgres(String),
+}
+
+impl Place {
+    /// What `--db` or `$BOUNCER_DB` names: a URL or a file path.
+    pub fn parse(db: &str) -> Place {
+        if postgres::is_url(db) {
+            Place::Postgres(db.to_string())
+        } else {
+            Place::File(PathBuf::from(db))
+        }
+    }
+
+    /// The file, for a redb database.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Place::File(path) => Some(path),
+            Place::Postgres(_) => None,
+        }
+    }
+
+    /// As messages name it: the path, or the URL without its password.
+    pub fn name(&self) -> String {
+        match self {
+            Place::File(path) => path.display().to_string(),
+            Place::Postgres(url) => postgres::redact(url),
+        }
+    }
+}
+
+impl From<&Path> for Place {
+    fn from(path: &Path) -> Place {
+        Place::File(path.to_path_buf())
+    }
+}
+
+impl From<&PathBuf> for Place {
+    fn from(path: &PathBuf) -> Place {
+        Place::File(path.clone())
+    }
+}
+
+impl From<PathBuf> for Place {
+    fn from(path: PathBuf) -> Place {
+        Place::File(path)
+    }
+}
+
 /// An open Bouncer database.
 pub struct Store {
     backend: Backend,
@@ -142,15 +197,14 @@ impl Store {
         })
     }
 
-    /// Opens the database `db` names: a `postgres://` URL (creating or
-    /// migrating its schema) or a redb file path.
-    pub fn open_any(db: &str) -> Result<Store> {
-        if postgres::is_url(db) {
-            Ok(Store {
-                backend: Backend::Postgres(postgres::Db::open(db)?),
-            })
-        } else {
-            Store::open(Path::new(db))
+    /// Opens the database at `place`: a redb file, or a PostgreSQL
+    /// database (creating or migrating its schema).
+    pub fn open_at(place: &Place) -> Result<Store> {
+        match place {
+            Place::Postgres(url) => Ok(Store {
+                backend: Backend::Postgres(postgres::Db::open(url)?),
+            }),
+            Place::File(path) => Store::open(path),
         }
     }
 
@@ -301,7 +355,8 @@ mod tests {
         let (dir, store) = store();
         let mut out = vec![(Some(dir), store)];
         if let Some(server) = crate::testing::postgres::TestPostgres::shared_or_skip() {
-            out.push((None, Store::open_any(&server.database()).unwrap()));
+            let place = Place::Postgres(server.database());
+            out.push((None, Store::open_at(&place).unwrap()));
         }
         out
     }
