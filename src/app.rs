@@ -258,6 +258,8 @@ pub fn serve(db: &crate::store::Place, args: &crate::cli::Serve) -> crate::error
     }
     let sentry = (!args.no_sentry).then(|| sentry_settings(db, args));
     let counters = counters(&network, &config);
+    // Other nodes' changes, on PostgreSQL; stops when serving ends.
+    let _watcher = network.watch();
     run_then_flush(
         config.threads,
         &counters,

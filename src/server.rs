@@ -268,25 +268,48 @@ async fn public_reply(
     .await
 }
 
+/// `/__heartbeat__`: the node's health from memory (no database call on
+/// a request thread): the database as last seen, the index's generation
+/// against the database's, how fresh the index is. 503 while the database
+/// cannot be reached (redirects go on: load balancers check
+/// `/__lbheartbeat__`).
 fn heartbeat(app: &Bouncer) -> Reply {
-    let db = app.network.store().ping();
+    let db = app.network.db_health();
     let stats = app.network.index().stats();
-    let ok = db.is_ok();
+    let ok = db.reachable;
+    let mut body = format!(
+        r#"{{"status":"{}","database":"{}","backend":"{}","products":{},"locations":{},"mirrors":{},"eligible_mirrors":{}"#,
+        if ok { "ok" } else { "error" },
+        if ok { "ok" } else { "unreachable" },
+        db.backend,
+        stats.products,
+        stats.locations,
+        stats.mirrors,
+        stats.eligible_mirrors
+    );
+    if db.backend != "redb" {
+        body.push_str(&format!(
+            r#","generation":{{"index":{},"database":{}}},"refresh_age_ms":{}"#,
+            db.index_generation,
+            db.database_generation,
+            db.refresh_age
+                .map_or_else(|| "null".to_string(), |a| a.as_millis().to_string()),
+        ));
+        if let Some(error) = &db.error {
+            body.push_str(&format!(
+                r#","database_error":{}"#,
+                serde_json::Value::String(error.clone())
+            ));
+        }
+    }
+    body.push('}');
     json(
         if ok {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         },
-        format!(
-            r#"{{"status":"{}","database":"{}","products":{},"locations":{},"mirrors":{},"eligible_mirrors":{}}}"#,
-            if ok { "ok" } else { "error" },
-            if ok { "ok" } else { "unreadable" },
-            stats.products,
-            stats.locations,
-            stats.mirrors,
-            stats.eligible_mirrors
-        ),
+        body,
     )
 }
 

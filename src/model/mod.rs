@@ -449,6 +449,13 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Unix time in milliseconds.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Days since the Unix epoch for a Unix time in seconds.
 pub fn day_of(unix_secs: u64) -> u32 {
     (unix_secs / 86_400) as u32

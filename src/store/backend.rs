@@ -530,6 +530,7 @@ impl Txn {
             if t.sql.is_empty() {
                 return Ok(());
             }
+            pg.wrote(t.sql);
             let columns = t.insert_columns();
             let update = if t.columns.is_empty() || t.columns.iter().all(|c| t.key.contains(c)) {
                 "DO NOTHING".to_string()
@@ -570,6 +571,7 @@ impl Txn {
             if t.sql.is_empty() {
                 return Ok(false);
             }
+            pg.wrote(t.sql);
             let mut params = Vec::new();
             key.key_sql(&mut params);
             let sql = format!("DELETE FROM {} WHERE {}", t.sql, equal(t.key, 1));
@@ -589,6 +591,7 @@ impl Txn {
             if t.sql.is_empty() {
                 return Ok(Vec::new());
             }
+            pg.wrote(t.sql);
             let mut params = Vec::new();
             let filter = span_filter(t.key, &span, &mut params);
             let sql = format!(

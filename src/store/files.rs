@@ -28,6 +28,7 @@ impl Store {
 impl Tx {
     pub(super) fn drop_files_of(&mut self, location: LocationId) -> Result<()> {
         if let Some(pg) = self.txn.pg() {
+            pg.wrote("files");
             pg.execute(
                 "DELETE FROM files WHERE location = $1",
                 &[SqlValue::Int(sql_int(location.0))],

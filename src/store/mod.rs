@@ -51,7 +51,7 @@ pub use events::EventFilter;
 pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
-pub use snapshot::{Dump, Snapshot};
+pub use snapshot::{Changes, Dump, Snapshot};
 use tables::*;
 
 use crate::error::{Error, Result};

@@ -21,6 +21,24 @@ use crate::error::{Error, Result};
 /// The channel writers notify on; the payload is the new generation.
 pub const CHANNEL: &str = "bouncer_changes";
 
+/// The `meta` row holding the generation of the last configuration change.
+pub const CONFIG_GENERATION: &str = "config_generation";
+
+/// Tables whose writes are not configuration: sentry's findings and runs,
+/// the audit log, sequences and counts. A write touching only these leaves
+/// nodes' configuration as it is (they read the changed availability).
+const STATE_TABLES: &[&str] = &[
+    "availability",
+    "mirror_health",
+    "sentry_runs",
+    "events",
+    "meta",
+    "count_product",
+    "count_location",
+    "count_mirror",
+    "count_country",
+];
+
 /// The newest schema this build knows.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 
@@ -289,6 +307,7 @@ impl Db {
                 Ok(()) => {
                     return Ok(PgTxn {
                         db: self.clone(),
+                        config_changed: std::cell::Cell::new(false),
                         conn: std::cell::RefCell::new(Some(conn)),
                         generation: None,
                     });
@@ -394,9 +413,16 @@ fn classify(database: &str, e: postgres::Error) -> Error {
         }
     };
     if down {
+        // The driver's own words ("db error", "error connecting to
+        // server") say little; the cause says what happened.
+        let reason = match (e.as_db_error(), std::error::Error::source(&e)) {
+            (Some(db), _) => db.message().to_string(),
+            (None, Some(cause)) => format!("{e}: {cause}"),
+            (None, None) => e.to_string(),
+        };
         Error::DatabaseDown {
             database: database.to_string(),
-            reason: e.to_string(),
+            reason,
         }
     } else {
         Error::storage_while(format!("PostgreSQL ({database})"), e)
@@ -406,6 +432,10 @@ fn classify(database: &str, e: postgres::Error) -> Error {
 /// A transaction on a pooled connection: rolled back unless committed.
 pub struct PgTxn {
     db: Db,
+    /// Whether this write changed the configuration (anything but
+    /// sentry's findings, the audit log, counts and sequences): nodes then
+    /// read the configuration again, not only availability.
+    config_changed: std::cell::Cell<bool>,
     /// Borrowed by one statement at a time (a streamed query holds it
     /// until its last row).
     conn: std::cell::RefCell<Option<Conn>>,
@@ -425,6 +455,14 @@ impl PgTxn {
     /// The generation this write makes.
     pub fn generation(&self) -> Option<u64> {
         self.generation
+    }
+
+    /// Notes a write to `table`: one holding configuration marks the
+    /// transaction as a configuration change.
+    pub fn wrote(&self, table: &str) {
+        if !STATE_TABLES.contains(&table) {
+            self.config_changed.set(true);
+        }
     }
 
     /// Runs a query and returns its rows.
@@ -511,6 +549,16 @@ impl PgTxn {
     /// Announces the change and commits.
     pub fn commit(self) -> Result<()> {
         if let Some(generation) = self.generation {
+            if self.config_changed.get() {
+                self.execute(
+                    "INSERT INTO meta (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                    &[
+                        SqlValue::Text(CONFIG_GENERATION.into()),
+                        SqlValue::Int(sql_int(generation)),
+                    ],
+                )?;
+            }
             self.execute(
                 "SELECT pg_notify($1, $2)",
                 &[

@@ -139,6 +139,97 @@ impl Store {
     }
 }
 
+/// What a node read of a shared (PostgreSQL) database since the
+/// generation its index reflects: see [`Store::changes_since`].
+#[derive(Debug)]
+pub struct Changes {
+    /// The generation read: every change up to it is in here.
+    pub generation: u64,
+    /// The configuration and files, when they changed since (or on a
+    /// first read).
+    pub config: Option<(Snapshot, Vec<FileInfo>)>,
+    /// Every mirror's health (a row per mirror: always read).
+    pub health: HashMap<MirrorId, MirrorHealth>,
+    /// Whether availability came whole (a first read, or rows were
+    /// removed since) rather than as the rows changed since.
+    pub whole: bool,
+}
+
+impl Store {
+    /// Reads, in one REPEATABLE READ transaction, what changed since
+    /// generation `since` (`None`: everything): the configuration if it
+    /// changed, mirror health, and availability — `pair(whole, location,
+    /// mirror, serves)` for each pair whose serving state may have changed,
+    /// or (with `whole` true) for every serving pair. PostgreSQL only: a redb
+    /// network's writes all go through its one process.
+    pub fn changes_since(
+        &self,
+        since: Option<u64>,
+        mut pair: impl FnMut(bool, LocationId, MirrorId, bool),
+    ) -> Result<Changes> {
+        let txn = self.read()?;
+        let Txn::Pg(pg) = &txn else {
+            return Err(crate::error::Error::Internal(
+                "changes_since on a redb database".into(),
+            ));
+        };
+        let mut generation = 0;
+        // Absent rows: nothing of the kind happened since the schema was made.
+        let mut config_generation = 0;
+        let mut reset = 0;
+        for row in pg.query("SELECT name, value FROM meta", &[])? {
+            let name: String = row.get(0);
+            let value = super::postgres::from_sql_int(row.get(1));
+            match name.as_str() {
+                "generation" => generation = value,
+                super::postgres::CONFIG_GENERATION => config_generation = value,
+                super::availability::RESET => reset = value,
+                _ => {}
+            }
+        }
+        let changed = |at: u64| since.is_none_or(|seen| at > seen);
+        let config = if changed(config_generation) {
+            Some((read_snapshot(&txn)?, txn.values(&FILES)?))
+        } else {
+            None
+        };
+        let whole = changed(reset);
+        match since {
+            Some(seen) if !whole => pg.stream(
+                "SELECT location, mirror, present AND healthy FROM availability WHERE gen > $1",
+                &[super::postgres::SqlValue::Int(super::postgres::sql_int(
+                    seen,
+                ))],
+                |row| {
+                    let (l, m) = <(u64, u64) as Key>::key_from_sql(row, &mut 0)?;
+                    pair(false, LocationId(l), MirrorId(m), row.get(2));
+                    Ok(true)
+                },
+            )?,
+            _ => pg.stream(
+                "SELECT location, mirror FROM availability WHERE present AND healthy",
+                &[],
+                |row| {
+                    let (l, m) = <(u64, u64) as Key>::key_from_sql(row, &mut 0)?;
+                    pair(true, LocationId(l), MirrorId(m), true);
+                    Ok(true)
+                },
+            )?,
+        }
+        let health = txn
+            .range(&MIRROR_HEALTH, Span::all())?
+            .into_iter()
+            .map(|(m, h)| (MirrorId(m), h))
+            .collect();
+        Ok(Changes {
+            generation,
+            config,
+            health,
+            whole,
+        })
+    }
+}
+
 /// Reads the configuration tables in `txn`.
 pub(super) fn read_snapshot(txn: &Txn) -> Result<Snapshot> {
     Ok(Snapshot {

@@ -2,6 +2,14 @@
 //! Every change goes through [`Network::write`], which commits and then
 //! publishes a freshly built index; readers keep whatever index they loaded
 //! and never wait for a writer.
+//!
+//! On PostgreSQL other nodes change the network too: `watch` follows the
+//! database (LISTEN, and polling the generation) and republishes from what
+//! changed, keeping the last index when the database cannot be reached.
+
+mod watch;
+
+pub use watch::{DbHealth, Watcher};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +51,10 @@ pub struct Network {
     sentry_run: Mutex<()>,
     /// The GeoIP data every published index carries.
     geo: Mutex<Geo>,
+    /// On PostgreSQL: what the served index was built from (to rebuild
+    /// from memory with the changes other nodes made) and how the
+    /// database is doing.
+    shared: Option<watch::Shared>,
 }
 
 /// Where the GeoIP data in use came from.
@@ -58,8 +70,11 @@ impl Network {
     /// Opens the database; with `live`, builds the index and keeps it
     /// current on every write.
     pub fn open(place: impl Into<Place>, live: bool) -> Result<Network> {
+        let store = Store::open_at(&place.into())?;
+        let shared = store.postgres().map(|_| watch::Shared::default());
         let network = Network {
-            store: Store::open_at(&place.into())?,
+            store,
+            shared,
             index: ArcSwap::from_pointee(Index::default()),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             live,
@@ -176,11 +191,17 @@ impl Network {
             self.republish()?;
         }
         if !actor.is_sentry() {
-            let (count, cv) = &self.changes;
-            *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-            cv.notify_all();
+            self.changed();
         }
         Ok(out)
+    }
+
+    /// Counts a change made by someone other than sentry and wakes whoever
+    /// waits for one.
+    fn changed(&self) {
+        let (count, cv) = &self.changes;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        cv.notify_all();
     }
 
     /// How many changes others than sentry have made.
@@ -223,12 +244,18 @@ impl Network {
         Ok(builder.finish().with_geo(geo))
     }
 
-    /// Rebuilds the index from the store and swaps it in.
+    /// Rebuilds the index from the store and swaps it in (on PostgreSQL,
+    /// from what changed since the index served).
     pub fn republish(&self) -> Result<()> {
         // A poisoned lock only means another rebuild panicked; the index it
         // guards is replaced wholesale, so carrying on is safe.
         let _guard = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
+        if let Some(shared) = &self.shared {
+            let result = self.refresh(shared);
+            shared.note_refresh(&result);
+            return result;
+        }
         let mut snapshot = None;
         let builder = self.store.read_network(
             |s, files| {
@@ -238,14 +265,20 @@ impl Network {
             },
             |b, loc, mirror| b.serving(loc, mirror),
         )?;
+        self.publish(Arc::new(snapshot.unwrap_or_default()), builder, started);
+        Ok(())
+    }
+
+    /// Swaps in `snapshot` and the index `builder` holds, with the GeoIP
+    /// data in use.
+    fn publish(&self, snapshot: Arc<Snapshot>, builder: Builder, started: Instant) {
         let geo = self.lock_geo().db.clone();
         // The configuration first: a reader that sees the new index finds
         // at least as new a configuration.
-        self.snapshot.store(Arc::new(snapshot.unwrap_or_default()));
+        self.snapshot.store(snapshot);
         self.index.store(Arc::new(builder.finish().with_geo(geo)));
         self.last_build_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        Ok(())
     }
 }
