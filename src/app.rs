@@ -92,8 +92,26 @@ pub async fn serve_network(
         Some(path) => Some(access_log(path, config.access_log_format)?),
         None => None,
     };
+    // On PostgreSQL, sentry runs on the node that holds its lease.
+    let leadership = match (&sentry, network.store().postgres()) {
+        (Some(_), Some(_)) => {
+            let network = network.clone();
+            // Its first claim asks the database: not on this thread.
+            let claimed = tokio::task::spawn_blocking(move || {
+                crate::sentry::Leadership::start(network, crate::sentry::lease::node_name("serve"))
+            })
+            .await
+            .map_err(|e| crate::error::Error::Internal(format!("sentry's lease: {e}")))?;
+            Some(claimed.0)
+        }
+        _ => None,
+    };
     let sentry = sentry.map(|(sentry_config, schedule)| {
-        let sentry = Arc::new(crate::sentry::Sentry::new(network.clone(), sentry_config));
+        let mut sentry = crate::sentry::Sentry::new(network.clone(), sentry_config);
+        if let Some(leadership) = &leadership {
+            sentry = sentry.with_leadership(leadership.clone());
+        }
+        let sentry = Arc::new(sentry);
         let runner = sentry.clone();
         let thread = std::thread::Builder::new()
             .name("sentry".into())
@@ -200,6 +218,10 @@ pub async fn serve_network(
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+    }
+    if let Some(leadership) = leadership {
+        // Released now, another node takes over at once.
+        let _ = tokio::task::spawn_blocking(move || leadership.stop()).await;
     }
     drop(control);
     if let Some(log) = access_log {

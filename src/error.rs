@@ -128,6 +128,19 @@ pub enum Error {
         /// The cause.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Another node leads sentry: a run from the command line waits for it.
+    SentryElsewhere {
+        /// Who holds the lease (empty: the database could not be asked).
+        holder: String,
+        /// Until when, unless renewed (Unix milliseconds).
+        until: u64,
+    },
+    /// Sentry's lease passed to another node while this one ran: its
+    /// results were not written.
+    LeaseLost {
+        /// Who holds the lease now.
+        holder: String,
+    },
     /// The PostgreSQL database cannot be reached (down, refused, timed
     /// out): nothing was written.
     DatabaseDown {
@@ -250,6 +263,19 @@ impl fmt::Display for Error {
                 write!(f, "storage error: {source}")
             }
             Error::Storage { context, source } => write!(f, "storage error: {context}: {source}"),
+            Error::SentryElsewhere { holder, .. } if holder.is_empty() => write!(
+                f,
+                "cannot claim sentry's lease: the database did not answer; try again once it is back"
+            ),
+            Error::SentryElsewhere { holder, until } => write!(
+                f,
+                "sentry runs on {holder} now (its lease lasts until {} unless renewed): that node checks the network on its schedule; run this again when it stops, or start it with --no-sentry",
+                crate::model::utc(until / 1000)
+            ),
+            Error::LeaseLost { holder } => write!(
+                f,
+                "sentry's lease passed to {holder:?} during this run (this node stopped renewing it in time): its results were not written; the leader checks the network now"
+            ),
             Error::DatabaseDown { database, reason } => write!(
                 f,
                 "the database {database} cannot be reached ({reason}): nothing was changed; try again once PostgreSQL is back (redirects go on meanwhile from the last index)"

@@ -295,6 +295,12 @@ fn heartbeat(app: &Bouncer) -> Reply {
             db.refresh_age
                 .map_or_else(|| "null".to_string(), |a| a.as_millis().to_string()),
         ));
+        let leader = app.network.sentry_leader();
+        body.push_str(&format!(
+            r#","sentry_leader":{},"sentry_leader_since":{}"#,
+            leader.is_some(),
+            leader.map_or_else(|| "null".to_string(), |s| s.to_string())
+        ));
         if let Some(error) = &db.error {
             body.push_str(&format!(
                 r#","database_error":{}"#,

@@ -55,6 +55,9 @@ pub struct Network {
     /// from memory with the changes other nodes made) and how the
     /// database is doing.
     shared: Option<watch::Shared>,
+    /// Since when (Unix seconds) this node holds sentry's lease;
+    /// `u64::MAX`: it does not.
+    sentry_leader: AtomicU64,
 }
 
 /// Where the GeoIP data in use came from.
@@ -75,6 +78,7 @@ impl Network {
         let network = Network {
             store,
             shared,
+            sentry_leader: AtomicU64::new(u64::MAX),
             index: ArcSwap::from_pointee(Index::default()),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             live,
@@ -194,6 +198,19 @@ impl Network {
             self.changed();
         }
         Ok(out)
+    }
+
+    /// Records whether (and since when, Unix seconds) this node holds
+    /// sentry's lease.
+    pub fn set_sentry_leader(&self, since: Option<u64>) {
+        self.sentry_leader
+            .store(since.unwrap_or(u64::MAX), Ordering::Release);
+    }
+
+    /// Since when (Unix seconds) this node holds sentry's lease, if it does.
+    pub fn sentry_leader(&self) -> Option<u64> {
+        let since = self.sentry_leader.load(Ordering::Acquire);
+        (since != u64::MAX).then_some(since)
     }
 
     /// Counts a change made by someone other than sentry and wakes whoever

@@ -6,6 +6,7 @@
 //! at once), writes an HTML report ([`report`]) and mails operators.
 //! Inside `bouncer serve` runs follow a schedule; `bouncer sentry` runs once.
 
+pub mod lease;
 pub mod plan;
 pub mod pool;
 pub mod probe;
@@ -25,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::mail::MailConfig;
 use crate::model::{SentryRun, now};
 use crate::network::Network;
+pub use lease::Leadership;
 use pool::Limits;
 use probe::{ProbeConfig, Prober};
 use verdict::{Change, FileVerdict, Previous, decide};
@@ -111,6 +113,9 @@ pub struct SentryStats {
 /// The checker.
 pub struct Sentry {
     network: Arc<Network>,
+    /// On PostgreSQL: this node's claim on sentry's lease; runs happen
+    /// only while it holds the lease, and write under its token.
+    leadership: Option<Arc<Leadership>>,
     config: SentryConfig,
     prober: Prober,
     stop: AtomicBool,
@@ -125,6 +130,7 @@ impl Sentry {
         Sentry {
             prober: Prober::new(&config.probe),
             network,
+            leadership: None,
             config,
             stop: AtomicBool::new(false),
             stats: SentryStats::default(),
@@ -142,10 +148,30 @@ impl Sentry {
         self.network.notify();
     }
 
+    /// Runs only while `leadership` holds sentry's lease, writing under
+    /// its token.
+    pub fn with_leadership(mut self, leadership: Arc<Leadership>) -> Sentry {
+        self.leadership = Some(leadership);
+        self
+    }
+
+    /// The lease to write under: `Ok(None)` without leadership (redb),
+    /// `Err(())` when this node does not lead now.
+    fn lease(&self) -> std::result::Result<Option<crate::store::Lease>, ()> {
+        match &self.leadership {
+            None => Ok(None),
+            Some(l) => l.current().map(Some).ok_or(()),
+        }
+    }
+
     /// Runs one check pass in `mode`, on every active mirror or just `mirror`.
     pub fn run(&self, mode: Mode, mirror: Option<&str>) -> Result<Summary> {
         let network = self.network.clone();
         let _one_at_a_time = network.one_sentry_run();
+        let Ok(lease) = self.lease() else {
+            // Another node leads: it checks the network.
+            return Ok(Summary::default());
+        };
         let started = Instant::now();
         let started_at = now();
         let store = self.network.store();
@@ -250,6 +276,9 @@ impl Sentry {
             };
         let probed = Probed::of(&plans, &snapshot);
         self.network.write(&crate::model::Actor::Sentry, |tx| {
+            if let Some(lease) = &lease {
+                tx.require_lease(lease)?;
+            }
             let now = Probed::now(tx.mirrors()?, tx.locations()?);
             for (l, m, av) in &decision.availability {
                 if probed.still(&now, Some(*l), *m) {
@@ -382,6 +411,14 @@ impl Sentry {
         // Never-checked mirrors and locations are checked at start.
         let mut seen = u64::MAX;
         while !self.stop.load(Ordering::Relaxed) {
+            if self.lease().is_err() {
+                // Not the leader: wait until this node takes the lease (its
+                // keeper wakes the network) and start with a New run then.
+                let changes = self.network.changes();
+                self.network
+                    .wait_for_changes(changes, lease::RENEW, &self.stop);
+                continue;
+            }
             let changes = self.network.changes();
             let mut ran = None;
             if changes != seen {

@@ -168,7 +168,8 @@ CREATE TABLE count_flushes (
 );
 -- Sentry's leader: one row, the holder renewing it before it expires.
 -- token grows with every new holder (a fencing token: results are written
--- only while the row still carries the writer's token).
+-- only while the row still carries the writer's token). Times are the
+-- database's clock in Unix milliseconds, so nodes' clocks need not agree.
 CREATE TABLE sentry_lease (
     id bigint PRIMARY KEY,
     holder text NOT NULL,
