@@ -165,6 +165,8 @@ fn failures(run: &SentryRun) -> Markup {
 
 fn list(ctx: &Ctx<'_>) -> PageResult {
     let runs = ctx.network().store().sentry_runs(LISTED)?;
+    // On PostgreSQL every ended run's report is in the database.
+    let shared = ctx.network().store().postgres().is_some();
     let body = html! {
         div.toolbar {
             h1 { "Sentry reports" }
@@ -195,7 +197,7 @@ fn list(ctx: &Ctx<'_>) -> PageResult {
                             td.num { (failures(run)) }
                             td.num { (crate::chart::thousands(run.changes)) }
                             td {
-                                @if is_report(&ctx.admin.reports_dir.join(&name)) {
+                                @if is_report(&ctx.admin.reports_dir.join(&name)) || (shared && run.ended_at != 0) {
                                     a href={ "/admin/reports/" (name) } { "Report" }
                                 } @else if run.ended_at == 0 {
                                     span.muted { "when it ends" }
@@ -236,7 +238,10 @@ fn view(ctx: &Ctx<'_>, id: u64) -> PageResult {
         Some(run) => format!("Sentry run #{id} ({})", run.kind),
         None => format!("Sentry run #{id}"),
     };
-    if !is_report(&path) {
+    // On PostgreSQL the report is in the database too: the node that ran
+    // sentry may be another.
+    let stored = !is_report(&path) && ctx.network().store().report(id)?.is_some();
+    if !is_report(&path) && !stored {
         let Some(run) = run else {
             return Ok(ctx.not_found(&format!(
                 "There is no sentry run #{id}, and no report file {name}."
@@ -312,16 +317,20 @@ fn raw(ctx: &Ctx<'_>, id: u64) -> PageResult {
         }
         ReportFile::Missing | ReportFile::NotRegular => Ok(None),
     });
-    match read {
-        Ok(Some(bytes)) => Ok(raw_reply(StatusCode::OK, bytes.into())),
-        Ok(None) => Ok(raw_reply(
-            StatusCode::NOT_FOUND,
-            not_a_report().into_string().into(),
-        )),
+    let bytes = match read {
+        Ok(Some(bytes)) => Some(bytes),
+        // On PostgreSQL the report is in the database too.
+        Ok(None) => ctx.network().store().report(id)?.map(String::into_bytes),
         Err(e) => {
-            Err(crate::error::Error::io(format!("cannot read the report of run #{id}"), e).into())
+            return Err(
+                crate::error::Error::io(format!("cannot read the report of run #{id}"), e).into(),
+            );
         }
-    }
+    };
+    Ok(match bytes {
+        Some(bytes) => raw_reply(StatusCode::OK, bytes.into()),
+        None => raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into()),
+    })
 }
 
 /// Every report links to `index.html` beside it; in the frame, that is

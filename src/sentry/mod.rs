@@ -324,9 +324,14 @@ impl Sentry {
             health: &health,
             network: &snapshot,
         };
-        match report::write(&self.config.reports_dir, &r, &runs) {
+        let html = report::render(&r).into_string();
+        match report::write(&self.config.reports_dir, &run, &html, &runs) {
             Ok(()) => summary.report = Some(self.config.reports_dir.join(&run.report)),
             Err(e) => summary.warnings.push(e.to_string()),
+        }
+        // Every node's admin shows it (PostgreSQL).
+        if let Err(e) = store.report_put(run.id, &html) {
+            summary.warnings.push(e.to_string());
         }
         let warnings = self.mail(&summary, &decision.changes, &snapshot);
         summary.warnings.extend(warnings);

@@ -208,14 +208,14 @@ pub fn file_name(run: &SentryRun) -> String {
 /// Writes a run's report and the index into `dir` (atomically: write to a
 /// fresh temporary file, then rename; a link planted under the temporary
 /// name is removed, never written through).
-pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<()> {
+pub fn write(dir: &Path, run: &SentryRun, html: &str, runs: &[SentryRun]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::io(
             format!("cannot create reports directory {}", dir.display()),
             e,
         )
     })?;
-    let put = |name: &str, markup: Markup| -> Result<()> {
+    let put = |name: &str, html: &str| -> Result<()> {
         let tmp = dir.join(format!(".{name}.tmp"));
         let path = dir.join(name);
         // `remove_file` removes a link itself; `create_new` refuses to
@@ -225,10 +225,10 @@ pub fn write(dir: &Path, report: &RunReport<'_>, runs: &[SentryRun]) -> Result<(
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, markup.into_string().as_bytes()))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, html.as_bytes()))
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| Error::io(format!("cannot write report {}", path.display()), e))
     };
-    put(&file_name(report.run), render(report))?;
-    put("index.html", render_index(runs))
+    put(&file_name(run), html)?;
+    put("index.html", &render_index(runs).into_string())
 }

@@ -188,3 +188,9 @@ CREATE TABLE login_failures (
     failures bigint NOT NULL,
     until_at bigint NOT NULL
 );
+-- Sentry's HTML report of each run, so that every node's admin shows it
+-- (a node writes its own copies into its reports directory too).
+CREATE TABLE sentry_reports (
+    run bigint PRIMARY KEY,
+    html text NOT NULL
+);
