@@ -28,6 +28,7 @@ mod limits;
 mod loader;
 mod lockout;
 mod metrics;
+mod nodes;
 mod public;
 mod public_browser;
 mod selection;

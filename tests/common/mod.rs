@@ -83,10 +83,15 @@ impl From<Output> for Out {
     }
 }
 
-/// A fresh database in its own temporary directory.
+/// A fresh database in its own temporary directory (or a fresh
+/// PostgreSQL database: [`Env::postgres`]).
 pub struct Env {
     _dir: tempfile::TempDir,
+    /// The database: a file, or a `postgresql://` URL.
     pub db: PathBuf,
+    /// Where commands and servers run (PostgreSQL networks: the temporary
+    /// directory, where sentry's reports go).
+    cwd: Option<PathBuf>,
 }
 
 impl Env {
@@ -100,7 +105,22 @@ impl Env {
         let parent = dir.path().join(sub);
         std::fs::create_dir_all(&parent).expect("create the database directory");
         let db = parent.join("bouncer.redb");
-        Env { _dir: dir, db }
+        Env {
+            _dir: dir,
+            db,
+            cwd: None,
+        }
+    }
+
+    /// A fresh database on `server`: every command and server of this
+    /// `Env` runs with `--db postgresql://…`, in a temporary directory.
+    pub fn postgres(server: &bouncer::testing::postgres::TestPostgres) -> Env {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        Env {
+            db: PathBuf::from(server.database()),
+            cwd: Some(dir.path().to_path_buf()),
+            _dir: dir,
+        }
     }
 
     /// `<db>.sock`, where a running server listens for commands.
@@ -122,6 +142,9 @@ impl Env {
             };
         }
         cmd.arg("--db").arg(&self.db);
+        if let Some(cwd) = &self.cwd {
+            cmd.current_dir(cwd);
+        }
         cmd
     }
 
