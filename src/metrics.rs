@@ -483,6 +483,34 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
         "How long the last index build took.",
         network.last_build().as_secs_f64(),
     );
+    let db = network.db_health();
+    p.gauge(
+        "bouncer_database_up",
+        "Whether the database answered last time this node asked (from memory: redirects never wait on it).",
+        u64::from(db.reachable),
+    );
+    if db.backend != "redb" {
+        p.gauge(
+            "bouncer_database_generation",
+            "The newest change this node saw committed in the shared database.",
+            db.database_generation,
+        );
+        p.gauge(
+            "bouncer_database_index_generation",
+            "The change of the shared database the served index reflects.",
+            db.index_generation,
+        );
+        p.gauge(
+            "bouncer_database_refresh_age_seconds",
+            "Seconds since the index was last known to be as new as the database.",
+            db.refresh_age.map_or(f64::NAN, |a| a.as_secs_f64()),
+        );
+        p.gauge(
+            "bouncer_sentry_leader",
+            "Whether this node holds sentry's lease.",
+            u64::from(network.sentry_leader().is_some()),
+        );
+    }
     let (v4, v6) = index.geo().len();
     p.add(
         "bouncer_geoip_ranges",
@@ -988,6 +1016,7 @@ mod tests {
         ("bouncer_index_files", "gauge", &[]),
         ("bouncer_index_generation", "gauge", &[]),
         ("bouncer_index_build_seconds", "gauge", &[]),
+        ("bouncer_database_up", "gauge", &[]),
         ("bouncer_geoip_ranges", "gauge", &["family"]),
         ("bouncer_regions", "gauge", &[]),
         ("bouncer_counts_enabled", "gauge", &[]),

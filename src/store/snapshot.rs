@@ -265,3 +265,98 @@ pub struct Dump {
     /// order (empty unless asked for).
     pub counts: Vec<CountBatch>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Actor;
+    use crate::store::{NewMirror, NewProduct, Place};
+
+    /// (whole, location, mirror, serves) as `changes_since` reported them.
+    type Seen = Vec<(bool, u64, u64, bool)>;
+
+    fn changes(store: &Store, since: Option<u64>) -> (Changes, Seen) {
+        let mut seen = Vec::new();
+        let changes = store
+            .changes_since(since, |whole, l, m, serves| {
+                seen.push((whole, l.0, m.0, serves))
+            })
+            .unwrap();
+        seen.sort();
+        (changes, seen)
+    }
+
+    fn found(present: bool, checked_at: u64) -> Availability {
+        Availability {
+            present,
+            healthy: true,
+            checked_at,
+            error: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_reads_only_what_changed_since_its_index() {
+        let Some(server) = crate::testing::postgres::TestPostgres::shared_or_skip() else {
+            return;
+        };
+        let store = Store::open_at(&Place::Postgres(server.database())).unwrap();
+        let (loc, m1, m2) = store
+            .write(&Actor::Cli, |tx| {
+                tx.product_add(NewProduct {
+                    name: "p".into(),
+                    ..Default::default()
+                })?;
+                let loc = tx.location_add("p", "linux", "/p.tar")?.id;
+                let mut add = |name: &str| {
+                    tx.mirror_add(NewMirror {
+                        name: name.into(),
+                        base_url: format!("http://{name}.example"),
+                        rating: 1,
+                        ..Default::default()
+                    })
+                    .map(|m| m.id)
+                };
+                let (m1, m2) = (add("m1")?, add("m2")?);
+                tx.set_availability(loc, m1, &found(true, 1))?;
+                tx.set_availability(loc, m2, &found(false, 1))?;
+                Ok((loc, m1, m2))
+            })
+            .unwrap();
+        // A first read: everything, whole.
+        let (first, seen) = changes(&store, None);
+        assert!(first.whole && first.config.is_some());
+        assert_eq!(seen, [(true, loc.0, m1.0, true)]);
+
+        // Sentry rechecks both and nothing flips: nothing to read, not
+        // even the configuration.
+        store
+            .write(&Actor::Sentry, |tx| {
+                tx.set_availability_many(&[(loc, m1, found(true, 2)), (loc, m2, found(false, 2))])
+            })
+            .unwrap();
+        let (quiet, seen) = changes(&store, Some(first.generation));
+        assert!(quiet.generation > first.generation);
+        assert!(!quiet.whole && quiet.config.is_none(), "{quiet:?}");
+        assert!(seen.is_empty(), "{seen:?}");
+
+        // m2 turns up: only its row.
+        store
+            .write(&Actor::Sentry, |tx| {
+                tx.set_availability(loc, m2, &found(true, 3))
+            })
+            .unwrap();
+        let (flip, seen) = changes(&store, Some(quiet.generation));
+        assert!(!flip.whole && flip.config.is_none());
+        assert_eq!(seen, [(false, loc.0, m2.0, true)]);
+
+        // A configuration change is read whole; removing a mirror drops
+        // rows, so availability comes whole too.
+        store
+            .write(&Actor::Cli, |tx| tx.mirror_remove("m1").map(drop))
+            .unwrap();
+        let (removed, seen) = changes(&store, Some(flip.generation));
+        assert!(removed.whole && removed.config.is_some());
+        assert_eq!(seen, [(true, loc.0, m2.0, true)]);
+    }
+}
