@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::store::{CopyReport, Place, Store};
 
 /// The report's lines: a family of tables and, per table (by its
-/// PostgreSQL name), what the line calls its rows.
+/// PostgreSQL name), what the line calls its rows (nothing: the family's
+/// one table).
 const FAMILIES: &[(&str, &[(&str, &str)])] = &[
     (
         "configuration",
@@ -46,8 +47,8 @@ const FAMILIES: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     ("audit log", &[("events", "events")]),
-    ("GeoIP", &[("geoip", "tables")]),
-    ("id sequences", &[("meta", "sequences")]),
+    ("GeoIP tables", &[("geoip", "")]),
+    ("id sequences", &[("meta", "")]),
 ];
 
 /// `bouncer copy --from DB --to DB`.
@@ -135,7 +136,10 @@ fn describe(report: &CopyReport, from: &Place, to: &Place) -> String {
     for (family, tables) in FAMILIES {
         let counts: Vec<String> = tables
             .iter()
-            .map(|(table, noun)| format!("{noun} {}", report.rows(table)))
+            .map(|(table, noun)| match report.rows(table) {
+                n if noun.is_empty() => n.to_string(),
+                n => format!("{noun} {n}"),
+            })
             .collect();
         let _ = writeln!(out, "{family}: {}", counts.join(", "));
     }
@@ -168,7 +172,7 @@ mod tests {
             out.starts_with("configuration: products 2, aliases 0,"),
             "{out}"
         );
-        assert!(out.contains("\nid sequences: sequences 3\n"), "{out}");
+        assert!(out.contains("\nid sequences: 3\n"), "{out}");
         assert!(
             out.ends_with("copied 7 rows in 3 tables from a.redb to postgres://u@h/db\n"),
             "{out}"
