@@ -58,6 +58,8 @@ pub enum Command {
     Export(Export),
     /// Read a configuration written by export.
     Import(Import),
+    /// Move a whole network into another database.
+    Copy(CopyArgs),
 }
 
 #[derive(FromArgs, Debug, Default, Clone)]
@@ -986,4 +988,16 @@ pub struct Import {
     /// replace the configuration of a database that has one
     #[argh(switch)]
     pub replace: bool,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "copy")]
+/// copy a whole network into an empty database, a redb file to PostgreSQL or back: ids, sentry's findings, download counts, audit log and GeoIP table (--db does not apply)
+pub struct CopyArgs {
+    /// the database to copy: a file (not open in a running server) or a postgres:// URL
+    #[argh(option)]
+    pub from: String,
+    /// the empty database to copy into: a new file or a postgres:// URL
+    #[argh(option)]
+    pub to: String,
 }

@@ -1,6 +1,6 @@
 //! From a command line to an exit code: parse (usage errors exit 2), then
-//! route to `serve`, `demo`, the control socket of a running server, or a
-//! local run against the database.
+//! route to `serve`, `demo`, `copy`, the control socket of a running
+//! server, or a local run against the database.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -46,6 +46,8 @@ pub fn main(argv: Vec<String>) -> ExitCode {
         Command::Demo(args) => {
             crate::demo::run(db.map(PathBuf::from), args).map(|_| Outcome::ok(String::new()))
         }
+        // Both databases are named by its own options.
+        Command::Copy(args) => crate::commands::copy(args).map(Outcome::ok),
         command => manage(
             Place::parse(&db.unwrap_or_else(|| "bouncer.redb".into())),
             command,

@@ -14,6 +14,7 @@ mod browser_smoke;
 mod cli;
 mod clients;
 mod control;
+mod copy;
 mod crash;
 mod documents;
 mod durability;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod copy;
 mod data;
 mod geo;
 mod load;
@@ -19,6 +20,7 @@ mod stats;
 mod status;
 mod users;
 
+pub use copy::copy;
 pub use geo::bundle;
 
 use crate::cli::*;
@@ -170,10 +172,12 @@ pub fn creates_database(command: &Command) -> bool {
         | Command::Uptake(_)
         | Command::Backup(_)
         | Command::Export(_) => false,
+        // Opens its own databases (see [`copy`]), never the `--db` one.
+        Command::Copy(_) => false,
     }
 }
 
-/// Runs a management command (anything but `serve` and `demo`).
+/// Runs a management command (anything but `serve`, `demo` and `copy`).
 /// `input` is what the user piped in (the password for `user add|passwd`).
 pub fn execute(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Outcome {
     match run(ctx, command, input) {
@@ -188,9 +192,9 @@ const ACTOR: crate::model::Actor = crate::model::Actor::Cli;
 fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String> {
     let net = &*ctx.network;
     match command {
-        Command::Serve(_) | Command::Demo(_) => Err(Error::invalid(
+        Command::Serve(_) | Command::Demo(_) | Command::Copy(_) => Err(Error::invalid(
             "command",
-            "serve and demo cannot run through the control socket".into(),
+            "serve, demo and copy cannot run through the control socket".into(),
         )),
         Command::Mirror(c) => mirrors::mirror(net, &c.action),
         Command::Product(c) => products::product(net, &c.action),

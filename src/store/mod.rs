@@ -16,13 +16,15 @@
 //! asks it, and stores. `audit` words the log entries; `backend` is the
 //! seam between them and the engines (the primitives, once per engine);
 //! `tables` and `rows` are the schema and its encoding, `migrate` and
-//! `backup` redb's upgrades and copies, `postgres` PostgreSQL's
+//! `backup` redb's upgrades and copies, `copy` a whole network from one
+//! database into another (either engine), `postgres` PostgreSQL's
 //! connections, transactions and migrations.
 
 mod audit;
 mod availability;
 mod backend;
 mod backup;
+mod copy;
 mod counts;
 mod events;
 mod files;
@@ -47,6 +49,7 @@ use redb::{Database, ReadableDatabase, WriteTransaction};
 pub use crate::model::RegionDefaults;
 use backend::Txn;
 pub use backup::Backup;
+pub use copy::CopyReport;
 pub use counts::Counts;
 pub use events::EventFilter;
 pub use lease::{Claim, Lease};
