@@ -964,7 +964,7 @@ mod tests {
     ) -> (tempfile::TempDir, Bouncer) {
         let dir = tempfile::tempdir().unwrap();
         let network = std::sync::Arc::new(
-            crate::network::Network::open(&dir.path().join("m.redb"), true).unwrap(),
+            crate::network::Network::open(dir.path().join("m.redb"), true).unwrap(),
         );
         network
             .write(&crate::model::Actor::Program("test"), |tx| {

@@ -532,7 +532,7 @@ mod tests {
 
     fn app(config: Config) -> (tempfile::TempDir, Bouncer) {
         let dir = tempfile::tempdir().unwrap();
-        let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
+        let network = Arc::new(Network::open(dir.path().join("s.redb"), true).unwrap());
         network
             .write(&crate::model::Actor::Program("test"), |tx| {
                 tx.product_add(NewProduct {

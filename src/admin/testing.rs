@@ -17,7 +17,7 @@ use crate::network::Network;
 /// An admin over an empty network, and the directory that holds it.
 pub fn admin() -> (tempfile::TempDir, Admin) {
     let dir = tempfile::tempdir().unwrap();
-    let network = Arc::new(Network::open(&dir.path().join("t.redb"), true).unwrap());
+    let network = Arc::new(Network::open(dir.path().join("t.redb"), true).unwrap());
     let admin = Admin::new(network, None, dir.path().join("reports"));
     (dir, admin)
 }

@@ -52,7 +52,7 @@ fn put_user(api: &Api, name: &str, password: &str, role: Role) {
 /// osx; both serve Firefox-SSL on win.
 fn api() -> (tempfile::TempDir, Api) {
     let dir = tempfile::tempdir().unwrap();
-    let network = Arc::new(Network::open(&dir.path().join("t.redb"), true).unwrap());
+    let network = Arc::new(Network::open(dir.path().join("t.redb"), true).unwrap());
     let api = Api::new(network);
     put_user(&api, "rel", "pw-rel", Role::Release);
     put_user(&api, "ann", "pw-ann", Role::Admin);

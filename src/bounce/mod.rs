@@ -670,7 +670,7 @@ mod tests {
         /// file; m7 has them too but is down; m8 is inactive.
         fn net() -> Net {
             let dir = tempfile::tempdir().unwrap();
-            let network = Arc::new(Network::open(&dir.path().join("s.redb"), true).unwrap());
+            let network = Arc::new(Network::open(dir.path().join("s.redb"), true).unwrap());
             network
                 .write(&crate::model::Actor::Program("test"), |tx| {
                     let region = crate::model::fixtures::region;

@@ -13,7 +13,7 @@ use crate::network::Network;
 /// A public site over an empty network, and the directory that holds it.
 pub fn public() -> (tempfile::TempDir, Public) {
     let dir = tempfile::tempdir().unwrap();
-    let network = Arc::new(Network::open(&dir.path().join("t.redb"), true).unwrap());
+    let network = Arc::new(Network::open(dir.path().join("t.redb"), true).unwrap());
     let public = Public::new(network, &crate::config::Config::default());
     (dir, public)
 }

@@ -369,6 +369,9 @@ pub(crate) enum Order {
 }
 
 /// A transaction on either engine.
+// One lives per transaction, on the stack: boxing a variant would cost an
+// allocation per transaction and save nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Txn {
     /// A redb read transaction.
     RedbRead(redb::ReadTransaction),
@@ -462,7 +465,8 @@ impl Txn {
                 t.select_list(),
                 t.sql
             );
-            if let Some(n) = limit {
+            // PostgreSQL's LIMIT is a bigint: larger means "all".
+            if let Some(n) = limit.filter(|n| i64::try_from(*n).is_ok()) {
                 sql.push_str(&format!(" LIMIT {n}"));
             }
             return pg.stream(&sql, &params, |row| {

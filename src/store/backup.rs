@@ -198,7 +198,9 @@ mod tests {
     use redb::Database;
 
     /// Each table's name and rows (key and value bytes).
-    type Rows = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+    /// A row's key and value bytes.
+    type RawRow = (Vec<u8>, Vec<u8>);
+    type Rows = Vec<(String, Vec<RawRow>)>;
 
     /// Every row of every table, as bytes, by table name.
     fn raw_rows(store: &Store) -> Rows {
@@ -209,7 +211,7 @@ mod tests {
         fn rows<K: Key + 'static, V: Value + 'static>(
             txn: &ReadTransaction,
             table: TableDefinition<'static, K, V>,
-        ) -> Result<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+        ) -> Result<(String, Vec<RawRow>)> {
             use redb::TableHandle;
             let mut rows = Vec::new();
             for row in txn.open_table(table)?.iter()? {
