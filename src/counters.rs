@@ -90,6 +90,7 @@ impl std::hash::Hasher for Fx {
         self.0
     }
 }
+
 /// One day's downloads in the four tallies a batch holds. What waits while
 /// the database is down grows with the keys of these (products, locations
 /// by language, mirrors, countries), not with their combinations.
@@ -368,7 +369,8 @@ pub struct CounterLag {
     /// Downloads counted and neither written nor dropped yet (some in
     /// flight: a few seconds' worth is normal).
     pub unflushed: u64,
-    /// Seconds since the database last held every count handed over.
+    /// Seconds since the database last held every count handed over
+    /// (since the Unix epoch when counting is off: nothing flushes).
     pub seconds: u64,
 }
 
