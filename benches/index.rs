@@ -1198,8 +1198,8 @@ fn paced(n: usize, gap: Duration, mut f: impl FnMut(usize)) -> (f64, f64, f64) {
 struct NullSink;
 
 impl bouncer::counters::CountSink for NullSink {
-    fn add_counts(&self, batch: &bouncer::model::CountBatch) -> bouncer::error::Result<()> {
-        black_box(batch);
+    fn add_counts(&self, flush: &bouncer::counters::Flush) -> bouncer::error::Result<()> {
+        black_box(flush);
         Ok(())
     }
 }

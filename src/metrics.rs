@@ -1,7 +1,7 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4): redirects
 //! by outcome and their latency, page requests by site, the index's size,
-//! the download counter's flush lag, sentry's view of each mirror and its
-//! last runs, mails, GeoIP data. Each scrape reads these into constant
+//! the download counter's flush lag and backlog, sentry's view of each
+//! mirror and its last runs, mails, GeoIP data. Each scrape reads these into constant
 //! metrics of a fresh `prometheus-client` registry, which encodes them.
 //!
 //! The redirect path only adds to [`TRAFFIC`]: relaxed atomic additions to
@@ -552,6 +552,21 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
         "Count flushes that failed (their counts are kept and retried).",
         load(&c.failed_flushes),
     );
+    p.counter(
+        "bouncer_counts_dropped_total",
+        "Downloads dropped unwritten: the oldest beyond the in-memory bound while the database was down.",
+        load(&c.dropped),
+    );
+    p.gauge(
+        "bouncer_counts_backlog_downloads",
+        "Downloads waiting in memory for the database (as of the last flush).",
+        load(&c.backlog_downloads),
+    );
+    p.gauge(
+        "bouncer_counts_backlog_keys",
+        "Rows to upsert waiting in memory for the database (as of the last flush).",
+        load(&c.backlog_keys),
+    );
     if app.config.counting {
         let last = c.last_flush.load(Ordering::Relaxed);
         p.gauge(
@@ -1024,6 +1039,9 @@ mod tests {
         ("bouncer_counts_written_total", "counter", &[]),
         ("bouncer_counts_flushes_total", "counter", &[]),
         ("bouncer_counts_flush_failures_total", "counter", &[]),
+        ("bouncer_counts_dropped_total", "counter", &[]),
+        ("bouncer_counts_backlog_downloads", "gauge", &[]),
+        ("bouncer_counts_backlog_keys", "gauge", &[]),
         ("bouncer_counts_flush_lag_seconds", "gauge", &[]),
         ("bouncer_mirror_up", "gauge", &["mirror"]),
         ("bouncer_mirror_eligible", "gauge", &["mirror"]),
@@ -1185,6 +1203,8 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(value("bouncer_counts_enabled", None), Some(0.0));
+        assert_eq!(value("bouncer_counts_dropped_total", None), Some(0.0));
+        assert_eq!(value("bouncer_counts_backlog_downloads", None), Some(0.0));
         assert!(value("bouncer_counts_flush_lag_seconds", None).is_none());
         // Never checked: eligible is known, up is not.
         assert!(value("bouncer_mirror_up", None).is_none(), "{text}");

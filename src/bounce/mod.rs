@@ -748,7 +748,7 @@ mod tests {
 
         struct Discard;
         impl crate::counters::CountSink for Discard {
-            fn add_counts(&self, _: &crate::model::CountBatch) -> crate::error::Result<()> {
+            fn add_counts(&self, _: &crate::counters::Flush) -> crate::error::Result<()> {
                 Ok(())
             }
         }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use super::backend::{Key, Order, Span, Table, Txn, Val};
-use super::postgres::PgTxn;
+use super::postgres::{PgTxn, SqlValue, sql_int};
 use super::tables::*;
 use super::{Backend, Store, Tx};
 use crate::error::Result;
@@ -55,6 +55,29 @@ impl Store {
                 let txn = db.read_write()?;
                 add_counts_pg(&txn, batch)?;
                 txn.commit()
+            }
+        }
+    }
+
+    /// Adds node `node`'s flush number `seq` of download counts, at most
+    /// once: a flush whose reply was lost (the connection dropped after
+    /// the commit) is retried unchanged, and the retry finds it applied.
+    /// A node numbers its flushes upwards and sends them in order, so any
+    /// `seq` not above the last one applied is a retry. Returns whether
+    /// `batch` was added now.
+    pub fn add_counts_once(&self, node: &str, seq: u64, batch: &CountBatch) -> Result<bool> {
+        match &self.backend {
+            // No check: a redb file belongs to one process, whose commit
+            // happens here and reports what it did; no reply can be lost.
+            Backend::Redb { .. } => self.add_counts(batch).map(|()| true),
+            Backend::Postgres(db) => {
+                let txn = db.read_write()?;
+                if !claim_flush(&txn, node, seq, now())? {
+                    return Ok(false);
+                }
+                add_counts_pg(&txn, batch)?;
+                txn.commit()?;
+                Ok(true)
             }
         }
     }
@@ -247,6 +270,35 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
     )
 }
 
+/// How long a node's last flush number is kept after its last flush: far
+/// longer than any retry (a node retries every second or so), so only the
+/// rows of nodes long gone (each start is a new node) are removed.
+const FLUSH_ROWS_KEPT: u64 = 30 * 86_400;
+
+/// Records `node`'s flush `seq` in the transaction that adds its counts;
+/// false when it (or a later one) was recorded before. One statement, so
+/// the row lock it takes makes a concurrent retry wait for this one.
+fn claim_flush(pg: &PgTxn, node: &str, seq: u64, now: u64) -> Result<bool> {
+    if seq == 1 {
+        // A node's first flush: the time to forget nodes long gone.
+        pg.execute(
+            "DELETE FROM count_flushes WHERE flushed_at < $1",
+            &[SqlValue::Int(sql_int(now.saturating_sub(FLUSH_ROWS_KEPT)))],
+        )?;
+    }
+    let claimed = pg.execute(
+        "INSERT INTO count_flushes (node, seq, flushed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (node) DO UPDATE SET seq = EXCLUDED.seq, flushed_at = EXCLUDED.flushed_at \
+         WHERE count_flushes.seq < EXCLUDED.seq",
+        &[
+            SqlValue::Text(node.to_string()),
+            SqlValue::Int(sql_int(seq)),
+            SqlValue::Int(sql_int(now)),
+        ],
+    )?;
+    Ok(claimed == 1)
+}
+
 /// Adds `batch` with additive upserts, keys sorted so that two nodes
 /// flushing at once lock rows in the same order (no deadlock).
 fn add_counts_pg(pg: &PgTxn, batch: &CountBatch) -> Result<()> {
@@ -374,6 +426,121 @@ mod tests {
                 store.downloads_by_location(100, 100).unwrap()[&(LocationId(2), "de".to_string())],
                 6
             );
+        }
+    }
+
+    fn one_product(day: u32, n: u64) -> CountBatch {
+        CountBatch {
+            day,
+            products: vec![(ProductId(1), n)],
+            locations: vec![(LocationId(2), "de".into(), n)],
+            mirrors: vec![(MirrorId(5), n)],
+            countries: vec![("DE".into(), n)],
+        }
+    }
+
+    #[test]
+    fn a_retried_flush_counts_once() {
+        for (_db, store) in stores() {
+            let pg = store.postgres().is_some();
+            assert!(store.add_counts_once("a", 1, &one_product(100, 3)).unwrap());
+            // The same flush again (its reply was lost): nothing added.
+            assert_eq!(
+                store.add_counts_once("a", 1, &one_product(100, 3)).unwrap(),
+                !pg
+            );
+            assert!(store.add_counts_once("a", 2, &one_product(100, 4)).unwrap());
+            // An older flush of the same node is a retry too.
+            assert_eq!(
+                store.add_counts_once("a", 1, &one_product(100, 3)).unwrap(),
+                !pg
+            );
+            let expected = if pg { 7 } else { 13 };
+            let c = store.counts(100, 100).unwrap();
+            assert_eq!(c.by_product[&ProductId(1)], expected);
+            assert_eq!(c.by_mirror[&MirrorId(5)], expected);
+            assert_eq!(c.by_country["DE"], expected);
+            assert_eq!(c.by_location[&(LocationId(2), "de".to_string())], expected);
+        }
+    }
+
+    #[test]
+    fn two_nodes_flushes_add_up() {
+        for (_db, store) in stores() {
+            // Each node numbers its own flushes: the same seq from another
+            // node is another flush.
+            assert!(store.add_counts_once("a", 1, &one_product(100, 3)).unwrap());
+            assert!(store.add_counts_once("b", 1, &one_product(100, 5)).unwrap());
+            assert!(store.add_counts_once("b", 2, &one_product(101, 1)).unwrap());
+            assert!(store.add_counts_once("a", 2, &one_product(101, 2)).unwrap());
+            let c = store.counts(100, 101).unwrap();
+            assert_eq!(c.by_day, BTreeMap::from([(100, 8), (101, 3)]));
+            assert_eq!(c.by_mirror[&MirrorId(5)], 11);
+        }
+    }
+
+    #[test]
+    fn nodes_long_gone_are_forgotten() {
+        for (_db, store) in stores() {
+            let Some(pg) = store.postgres() else { continue };
+            let txn = pg.read_write().unwrap();
+            txn.execute(
+                "INSERT INTO count_flushes (node, seq, flushed_at) VALUES ('gone', 5, 0), ('recent', 5, $1)",
+                &[SqlValue::Int(sql_int(now()))],
+            )
+            .unwrap();
+            txn.commit().unwrap();
+            // A new node's first flush removes rows unused for long.
+            assert!(
+                store
+                    .add_counts_once("new", 1, &one_product(100, 1))
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .add_counts_once("gone", 5, &one_product(100, 1))
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .add_counts_once("recent", 5, &one_product(100, 1))
+                    .unwrap()
+            );
+            assert_eq!(store.counts(100, 100).unwrap().total, 2);
+        }
+    }
+
+    #[test]
+    fn nodes_flushing_at_once_add_up() {
+        for (_db, store) in stores() {
+            let store = std::sync::Arc::new(store);
+            let threads: Vec<_> = ["a", "b", "c"]
+                .into_iter()
+                .map(|node| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        for seq in 1..=20 {
+                            let mut batch = one_product(100, 1);
+                            // Overlapping keys in both orders: sorted
+                            // upserts must not deadlock.
+                            batch.mirrors = vec![(MirrorId(5), 1), (MirrorId(6), 1)];
+                            if seq % 2 == 0 {
+                                batch.mirrors.reverse();
+                            }
+                            assert!(store.add_counts_once(node, seq, &batch).unwrap());
+                            if store.postgres().is_some() {
+                                assert!(!store.add_counts_once(node, seq, &batch).unwrap());
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let c = store.counts(100, 100).unwrap();
+            assert_eq!(c.total, 60);
+            assert_eq!(c.by_mirror[&MirrorId(6)], 60);
         }
     }
 

@@ -161,10 +161,13 @@ CREATE TABLE count_country (
     downloads bigint NOT NULL,
     PRIMARY KEY (day, country)
 );
--- The last count flush applied per node: a retried flush counts once.
+-- The last count flush applied per node (a process: each start is a new
+-- node): a retried flush counts once. flushed_at (Unix seconds) lets rows
+-- of nodes long gone be removed.
 CREATE TABLE count_flushes (
     node text COLLATE "C" PRIMARY KEY,
-    seq bigint NOT NULL
+    seq bigint NOT NULL,
+    flushed_at bigint NOT NULL
 );
 -- Sentry's leader: one row, the holder renewing it before it expires.
 -- token grows with every new holder (a fencing token: results are written
