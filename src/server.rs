@@ -301,6 +301,13 @@ fn heartbeat(app: &Bouncer) -> Reply {
             leader.is_some(),
             leader.map_or_else(|| "null".to_string(), |s| s.to_string())
         ));
+        if app.config.counting {
+            let lag = app.counters.stats().lag(crate::model::now());
+            body.push_str(&format!(
+                r#","counter_lag":{{"unflushed":{},"seconds":{}}}"#,
+                lag.unflushed, lag.seconds
+            ));
+        }
         if let Some(error) = &db.error {
             body.push_str(&format!(
                 r#","database_error":{}"#,

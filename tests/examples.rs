@@ -37,6 +37,30 @@ const NOT_RUNNABLE: &[(&str, &str)] = &[
     ),
     (".ci/run", "runs all of CI, this test included"),
     (
+        "createdb bouncer                                   # once, on your PostgreSQL server (15 or newer)",
+        "PostgreSQL's own tool, run on the database server",
+    ),
+    (
+        "export BOUNCER_DB='postgres://bouncer:SECRET@db.example.org/bouncer?sslmode=require'",
+        "names a database on another machine",
+    ),
+    (
+        "bouncer copy --from bouncer.redb --to \"$BOUNCER_DB\"   # an existing network, with its ids, counts and log",
+        "needs a PostgreSQL server; tests/nodes.rs and tests/copy.rs run the same against a throwaway one",
+    ),
+    (
+        "bouncer serve --listen 0.0.0.0:8080                # on node A",
+        "needs a PostgreSQL server; tests/nodes.rs and tests/copy.rs run the same against a throwaway one",
+    ),
+    (
+        "bouncer serve --listen 0.0.0.0:8080                # on node B, and so on",
+        "needs a PostgreSQL server; tests/nodes.rs and tests/copy.rs run the same against a throwaway one",
+    ),
+    (
+        "bouncer copy --from \"$BOUNCER_DB\" --to snapshot.redb",
+        "needs a PostgreSQL server; tests/nodes.rs and tests/copy.rs run the same against a throwaway one",
+    ),
+    (
         "bouncer serve",
         "names the command in prose; the demo is the server here, and serve's usage line is checked",
     ),

@@ -72,6 +72,8 @@ fn a_change_made_anywhere_is_served_by_every_node() {
             beat["generation"]["index"], beat["generation"]["database"],
             "{beat}"
         );
+        assert!(beat["counter_lag"]["unflushed"].is_u64(), "{beat}");
+        assert_eq!(beat["sentry_leader"], false, "{beat}");
     }
     // Through node A's API: node B serves it.
     env.add_user("rel", "release");
