@@ -699,16 +699,20 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
             };
             location_ids.insert(l.os.as_str(), location.id);
         }
-        for f in &plan.files {
-            let write = match f.status {
+        let written: Vec<_> = plan
+            .files
+            .iter()
+            .filter(|f| match f.status {
                 Status::New | Status::Completed => true,
                 Status::Conflict => plan.force,
                 Status::Same => false,
-            };
-            if !write {
-                continue;
-            }
-            let old = tx.file(&f.path)?.unwrap_or_default();
+            })
+            .collect();
+        let paths: Vec<String> = written.iter().map(|f| f.path.clone()).collect();
+        let mut known = tx.files_at(&paths)?;
+        let mut files = Vec::with_capacity(written.len());
+        for f in written {
+            let old = known.remove(&f.path).unwrap_or_default();
             let keep = |new: &Option<String>, old: Option<String>| {
                 if plan.force {
                     new.clone().or(old)
@@ -716,7 +720,7 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
                     old.or_else(|| new.clone())
                 }
             };
-            tx.file_put(&FileInfo {
+            files.push(FileInfo {
                 path: f.path.clone(),
                 location: location_ids.get(f.os.as_str()).copied(),
                 lang: f.lang.clone(),
@@ -725,9 +729,10 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
                 sha1: keep(&f.hashes.sha1, old.sha1),
                 sha256: keep(&f.hashes.sha256, old.sha256),
                 sha512: keep(&f.hashes.sha512, old.sha512),
-            })?;
-            done.files += 1;
+            });
         }
+        tx.files_put(&files)?;
+        done.files += files.len();
         // New files: sentry checks them on its next `--new` pass.
         tx.product_update(&plan.product, |p| p.checknow = true)?;
         tx.record(

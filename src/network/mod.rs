@@ -191,8 +191,16 @@ impl Network {
     /// index so the change is live for the next request.
     pub fn write<T>(&self, actor: &Actor, f: impl FnOnce(&mut Tx) -> Result<T>) -> Result<T> {
         let out = self.store.write(actor, f)?;
-        if self.live {
-            self.republish()?;
+        if self.live
+            && let Err(e) = self.republish()
+        {
+            if self.shared.is_none() {
+                return Err(e);
+            }
+            // Committed: on PostgreSQL the watcher brings the index up to
+            // date once the database answers again, and the caller must
+            // not be told that nothing changed.
+            tracing::warn!(error = %e, "changed, but cannot refresh the index yet");
         }
         if !actor.is_sentry() {
             self.changed();

@@ -46,8 +46,46 @@ impl Tx {
 
     /// Stores a file's size and hashes (replacing what was known).
     pub fn file_put(&mut self, file: &FileInfo) -> Result<()> {
-        crate::validate::path(&file.path)?;
-        self.txn.put(&FILES, &file.path, file)
+        self.files_put(std::slice::from_ref(file))
+    }
+
+    /// Stores many files' sizes and hashes (replacing what was known): in
+    /// PostgreSQL a few statements, not one per file.
+    pub fn files_put(&mut self, files: &[FileInfo]) -> Result<()> {
+        for file in files {
+            crate::validate::path(&file.path)?;
+        }
+        self.txn
+            .put_many(&FILES, files.iter().map(|f| (&f.path, f)))
+    }
+
+    /// The files stored at `paths` that are known, by path: in PostgreSQL
+    /// one query, not one per path.
+    pub fn files_at(
+        &self,
+        paths: &[String],
+    ) -> Result<std::collections::HashMap<String, FileInfo>> {
+        if let Some(pg) = self.txn.pg() {
+            let columns = FILES.columns.join(", ");
+            let rows = pg.query(
+                &format!("SELECT {columns} FROM files WHERE path = ANY($1)"),
+                &[SqlValue::Texts(paths.to_vec())],
+            )?;
+            return rows
+                .iter()
+                .map(|row| {
+                    let f = <FileInfo as super::backend::Val>::from_sql(row, &mut 0)?;
+                    Ok((f.path.clone(), f))
+                })
+                .collect();
+        }
+        let mut out = std::collections::HashMap::new();
+        for path in paths {
+            if let Some(f) = self.file(path)? {
+                out.insert(path.clone(), f);
+            }
+        }
+        Ok(out)
     }
 
     /// Every known file, by path.
