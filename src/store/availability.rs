@@ -147,15 +147,7 @@ impl Tx {
     /// Notes (in PostgreSQL) that this change removed availability rows.
     fn availability_reset(&self) -> Result<()> {
         if let Some(pg) = self.txn.pg() {
-            let generation = pg.generation().unwrap_or(0);
-            pg.execute(
-                "INSERT INTO meta (name, value) VALUES ($1, $2)
-                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                &[
-                    SqlValue::Text(RESET.into()),
-                    SqlValue::Int(sql_int(generation)),
-                ],
-            )?;
+            pg.set_meta(RESET, pg.generation().unwrap_or(0))?;
         }
         Ok(())
     }

@@ -392,11 +392,7 @@ impl Db {
             )?;
         }
         if found < SCHEMA_VERSION {
-            txn.execute(
-                "INSERT INTO meta (name, value) VALUES ('schema_version', $1)
-                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                &[SqlValue::Int(sql_int(SCHEMA_VERSION))],
-            )?;
+            txn.set_meta("schema_version", SCHEMA_VERSION)?;
         }
         txn.commit()
     }
@@ -455,6 +451,16 @@ impl PgTxn {
     /// The generation this write makes.
     pub fn generation(&self) -> Option<u64> {
         self.generation
+    }
+
+    /// Sets the `meta` row `name` to `value`.
+    pub fn set_meta(&self, name: &str, value: u64) -> Result<()> {
+        self.execute(
+            "INSERT INTO meta (name, value) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            &[SqlValue::Text(name.into()), SqlValue::Int(sql_int(value))],
+        )
+        .map(drop)
     }
 
     /// Notes a write to `table`: one holding configuration marks the
@@ -550,14 +556,7 @@ impl PgTxn {
     pub fn commit(self) -> Result<()> {
         if let Some(generation) = self.generation {
             if self.config_changed.get() {
-                self.execute(
-                    "INSERT INTO meta (name, value) VALUES ($1, $2)
-                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-                    &[
-                        SqlValue::Text(CONFIG_GENERATION.into()),
-                        SqlValue::Int(sql_int(generation)),
-                    ],
-                )?;
+                self.set_meta(CONFIG_GENERATION, generation)?;
             }
             self.execute(
                 "SELECT pg_notify($1, $2)",
