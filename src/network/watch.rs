@@ -234,8 +234,10 @@ impl Network {
         while !stop.load(Ordering::Acquire) {
             if client.is_none() {
                 let listening = db.connect().and_then(|mut c| {
-                    let listen = format!("LISTEN {}", crate::store::postgres::CHANNEL);
-                    c.batch_execute(&listen).map_err(|e| db.error(e))?;
+                    if db.notifies() {
+                        let listen = format!("LISTEN {}", crate::store::postgres::CHANNEL);
+                        c.batch_execute(&listen).map_err(|e| db.error(e))?;
+                    }
                     Ok(c)
                 });
                 match listening {

@@ -126,6 +126,9 @@ struct Shared {
     name: String,
     idle: Mutex<Pool>,
     freed: Condvar,
+    /// Whether the engine has NOTIFY (PostgreSQL does; some PG-wire
+    /// engines do not, and their nodes poll the generation only).
+    notifies: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -215,6 +218,7 @@ impl Db {
             name,
             idle: Mutex::new(Pool::default()),
             freed: Condvar::new(),
+            notifies: std::sync::atomic::AtomicBool::new(false),
         }));
         db.migrate()?;
         Ok(db)
@@ -223,6 +227,11 @@ impl Db {
     /// The database's URL without its password.
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// Whether writers notify (and nodes may LISTEN) on [`CHANNEL`].
+    pub fn notifies(&self) -> bool {
+        self.0.notifies.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new connection, outside the pool (for LISTEN).
@@ -365,6 +374,15 @@ impl Db {
             self.release(None);
             return Err(self.error(e));
         }
+        // NOTIFY is optional (SPEC §11): where the engine lacks it, writes
+        // skip it and nodes poll.
+        let notifies = conn
+            .client
+            .batch_execute(&format!("NOTIFY {CHANNEL}"))
+            .is_ok();
+        self.0
+            .notifies
+            .store(notifies, std::sync::atomic::Ordering::Relaxed);
         self.release(Some(conn));
         let txn = self.write()?;
         let rows = txn.query("SELECT value FROM meta WHERE name = 'schema_version'", &[])?;
@@ -558,13 +576,16 @@ impl PgTxn {
             if self.config_changed.get() {
                 self.set_meta(CONFIG_GENERATION, generation)?;
             }
-            self.execute(
-                "SELECT pg_notify($1, $2)",
-                &[
-                    SqlValue::Text(CHANNEL.into()),
-                    SqlValue::Text(generation.to_string()),
-                ],
-            )?;
+            // Delivered on commit, to every node LISTENing.
+            if self.db.notifies() {
+                self.execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[
+                        SqlValue::Text(CHANNEL.into()),
+                        SqlValue::Text(generation.to_string()),
+                    ],
+                )?;
+            }
         }
         let result = self.conn().client.batch_execute("COMMIT");
         let conn = self.conn.borrow_mut().take();
@@ -639,6 +660,44 @@ mod tests {
         assert_eq!(sql_int(u64::MAX), i64::MAX);
         assert_eq!(from_sql_int(-1), 0);
         assert_eq!(from_sql_int(7), 7);
+    }
+
+    #[test]
+    fn nodes_starting_at_once_migrate_once_and_a_newer_schema_is_refused() {
+        let Some(server) = crate::testing::postgres::TestPostgres::shared_or_skip() else {
+            return;
+        };
+        let url = server.database();
+        let opened: Vec<Result<Db>> = std::thread::scope(|s| {
+            let starts: Vec<_> = (0..4).map(|_| s.spawn(|| Db::open(&url))).collect();
+            starts.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        for db in &opened {
+            assert!(db.is_ok(), "{:?}", db.as_ref().err());
+        }
+        let db = opened.into_iter().next().unwrap().unwrap();
+        assert!(db.notifies());
+        let txn = db.write().unwrap();
+        let version = txn
+            .query("SELECT value FROM meta WHERE name = 'schema_version'", &[])
+            .unwrap();
+        assert_eq!(from_sql_int(version[0].get(0)), SCHEMA_VERSION);
+        txn.set_meta("schema_version", SCHEMA_VERSION + 1).unwrap();
+        txn.commit().unwrap();
+        let err = Db::open(&url).err().unwrap();
+        assert!(
+            matches!(err, Error::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_database_says_so() {
+        let err = Db::open("postgresql://bouncer@/nothing?host=/nonexistent&port=1")
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::DatabaseDown { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot be reached"), "{err}");
     }
 
     #[test]
