@@ -147,8 +147,23 @@ impl Future for Answer {
 /// thread: admin pages read and write the store.
 async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
     let (parts, body) = req.into_parts();
-    // Decided before reading: only a logged-in upload may be large.
-    let (limit, patience) = crate::admin::body_limit(&admin, parts.uri.path(), &parts.headers);
+    // Decided before reading: only a logged-in upload may be large. On a
+    // blocking thread: on PostgreSQL the session is read from the database.
+    let (limit, patience) = {
+        let (admin, path, headers) = (
+            admin.clone(),
+            parts.uri.path().to_string(),
+            parts.headers.clone(),
+        );
+        match body::off_thread(ADMIN_FAILED, move || {
+            crate::admin::body_limit(&admin, &path, &headers)
+        })
+        .await
+        {
+            Ok(limit) => limit,
+            Err(reply) => return reply,
+        }
+    };
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,

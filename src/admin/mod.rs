@@ -49,7 +49,7 @@ use session::{Flash, Sessions};
 pub const MAX_BODY: usize = 64 << 20;
 
 /// How much of a request body the admin reads, and for how long, decided
-/// from its headers before reading: checksum and GeoIP uploads from a live
+/// from its headers before reading (blocking, as [`session_user`]): checksum and GeoIP uploads from a live
 /// session get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
 /// (the login form) 16 KiB.
 pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
@@ -63,9 +63,20 @@ pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std
 }
 
 /// The user of the live session the request's cookie names, if any.
+/// Blocking (on PostgreSQL it reads the database): call it off the async
+/// workers.
 pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
-    session::cookie(headers, session::session_cookie(over_https(admin, headers)))
-        .and_then(|id| admin.sessions.user_of(id, crate::model::now()))
+    session::cookie(headers, session::session_cookie(over_https(admin, headers))).and_then(|id| {
+        // A database that cannot be read: treated as no session here
+        // (the smallest body); the request itself then says why.
+        admin
+            .sessions
+            .user_of(id, crate::model::now())
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the session");
+                None
+            })
+    })
 }
 
 /// Whether the request arrived over HTTPS at the proxy (its
@@ -85,10 +96,12 @@ pub struct Admin {
     /// The header that marks requests that arrived over HTTPS at a proxy
     /// (cookies are then `Secure`).
     pub https_header: String,
-    /// Live sessions.
+    /// Live sessions (in the database on PostgreSQL: any node serves any
+    /// admin request).
     pub sessions: Sessions,
     /// Failed-login counts, shared with the API's Basic auth (one
-    /// guesser, one count, whichever door it knocks on).
+    /// guesser, one count, whichever door it knocks on; on PostgreSQL
+    /// whichever node).
     pub throttle: Arc<Throttle>,
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
@@ -102,12 +115,12 @@ impl Admin {
     /// An admin over `network`.
     pub fn new(network: Arc<Network>, sentry: Option<Arc<Sentry>>, reports_dir: PathBuf) -> Admin {
         Admin {
+            sessions: Sessions::for_network(&network),
+            throttle: Arc::new(Throttle::for_network(&network)),
             network,
             sentry,
             reports_dir,
             https_header: "x-forwarded-proto".into(),
-            sessions: Sessions::default(),
-            throttle: Arc::default(),
             uploads: loader::Pending::default(),
             verifying: Default::default(),
             checking: Default::default(),
@@ -191,27 +204,28 @@ impl Ctx<'_> {
     /// After a successful POST: show `message` on the next page and go
     /// there (303, so a reload does not repeat the POST).
     pub fn done(&self, to: &str, message: impl Into<String>) -> Reply {
-        self.admin.sessions.flash(
-            &self.session,
-            Flash {
-                error: false,
-                text: message.into(),
-            },
-        );
+        self.flash(false, message.into());
         crate::http::see_other(to)
     }
 
     /// After a failed POST whose page cannot show the form again: show
     /// `message` as an error on the next page.
     pub fn failed(&self, to: &str, message: impl Into<String>) -> Reply {
-        self.admin.sessions.flash(
-            &self.session,
-            Flash {
-                error: true,
-                text: message.into(),
-            },
-        );
+        self.flash(true, message.into());
         crate::http::see_other(to)
+    }
+
+    /// Leaves a message for the next page. The change it reports is done
+    /// whether or not the message can be kept, so a failure to keep it
+    /// is only logged.
+    fn flash(&self, error: bool, text: String) {
+        let kept = self
+            .admin
+            .sessions
+            .flash(&self.session, Flash { error, text });
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the message for the next page");
+        }
     }
 
     /// Starts a sentry run in the background (the server's checker, or one
@@ -336,7 +350,10 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
     let now = crate::model::now();
     let session_cookie = session::session_cookie(secure);
     let session_id = session::cookie(req.headers, session_cookie).unwrap_or("");
-    let session = admin.sessions.touch(session_id, now);
+    let session = match admin.sessions.touch(session_id, now) {
+        Ok(session) => session,
+        Err(e) => return unavailable(&e),
+    };
     let user = session.as_ref().and_then(|s| {
         // The account may have been removed or changed since login.
         admin
@@ -391,7 +408,9 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
             );
         }
         if section == "logout" {
-            admin.sessions.end(session_id);
+            if let Err(e) = admin.sessions.end(session_id) {
+                return unavailable(&e);
+            }
             let mut reply = crate::http::see_other("/admin/login");
             set_cookie(
                 &mut reply,
@@ -515,7 +534,11 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         );
     };
     let now = crate::model::now();
-    if let Err(wait) = admin.throttle.attempt(name, &client, now) {
+    let attempt = match admin.throttle.attempt(name, &client, now) {
+        Ok(attempt) => attempt,
+        Err(e) => return unavailable(&e),
+    };
+    if let Err(wait) = attempt {
         return login_page(
             StatusCode::TOO_MANY_REQUESTS,
             &token,
@@ -538,20 +561,42 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         tracing::warn!(user = name, client = %client, "admin login failed");
         return wrong(StatusCode::UNAUTHORIZED);
     };
-    admin.throttle.succeeded(name, &client, now);
+    if let Err(e) = admin.throttle.succeeded(name, &client, now) {
+        // The login stands; the pair's failures stay counted a while.
+        tracing::warn!(user = name, error = %e, "cannot record a login in the throttle");
+    }
     tracing::info!(user = name, client = %client, "admin login");
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
-    if let Some(old) = session::cookie(req.headers, session_cookie) {
-        admin.sessions.end(old);
+    if let Some(old) = session::cookie(req.headers, session_cookie)
+        && let Err(e) = admin.sessions.end(old)
+    {
+        return unavailable(&e);
     }
-    let id = admin.sessions.start(&user, now);
+    let id = match admin.sessions.start(&user, now) {
+        Ok(id) => id,
+        Err(e) => return unavailable(&e),
+    };
     let mut reply = crate::http::see_other(next);
     set_cookie(
         &mut reply,
         &session::set_cookie(session_cookie, Some(&id), secure),
     );
     set_cookie(&mut reply, &session::set_cookie(login_cookie, None, secure));
+    reply
+}
+
+/// The answer when sessions or the throttle cannot be read or kept (the
+/// database is down): 503, saying why, with no page that needs a session.
+fn unavailable(e: &crate::error::Error) -> Reply {
+    tracing::warn!(error = %e, "an admin request found no database");
+    let mut reply = crate::http::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("503 cannot check your session: {e}\n"),
+    );
+    reply
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
     reply
 }
 
@@ -677,6 +722,7 @@ mod tests {
             admin
                 .throttle
                 .locked(&huge, "127.0.0.1", crate::model::now())
+                .unwrap()
                 .is_none()
         );
     }
@@ -693,11 +739,18 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(log_in(&admin, "ann", "right").status(), 503);
         }
-        assert!(admin.throttle.throttled(crate::model::now()).is_empty());
+        assert!(
+            admin
+                .throttle
+                .throttled(crate::model::now())
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             admin
                 .throttle
-                .locked("ann", "127.0.0.1", crate::model::now()),
+                .locked("ann", "127.0.0.1", crate::model::now())
+                .unwrap(),
             None
         );
         admin.verifying.set_running(0);

@@ -51,8 +51,8 @@ pub fn add_user(admin: &Admin, name: &str, password: &str, role: Role) -> User {
 pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
     let user = add_user(admin, name, &format!("pw-{name}"), role);
     let now = crate::model::now();
-    let id = admin.sessions.start(&user, now);
-    let csrf = admin.sessions.touch(&id, now).unwrap().csrf;
+    let id = admin.sessions.start(&user, now).unwrap();
+    let csrf = admin.sessions.touch(&id, now).unwrap().unwrap().csrf;
     Login {
         cookie: format!("{}={id}", super::session::SESSION_COOKIE),
         csrf,
