@@ -708,6 +708,80 @@ mod tests {
         )
     }
 
+    /// Issue 17: two nodes on one PostgreSQL database. A session made by
+    /// logging in on one works on the other (its CSRF token included),
+    /// logging out on one ends it on both, and failed logins on either
+    /// count towards one limit, which either node's users page lists.
+    #[test]
+    fn a_session_made_on_one_node_works_on_another() {
+        let Some((mut a, mut b)) = admins_on_postgres() else {
+            return;
+        };
+        // Password checks are slow in a debug build: a wait that outlasts
+        // the test.
+        for node in [&mut a, &mut b] {
+            std::sync::Arc::get_mut(&mut node.throttle)
+                .expect("not shared yet")
+                .first_wait = 3600;
+        }
+        add_user(&a, "ann", "right", Role::Admin);
+        let reply = log_in(&a, "ann", "right");
+        let cookie = reply
+            .headers()
+            .get_all(hyper::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("bouncer_session=") && !v.starts_with("bouncer_session=;"))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(redirected(reply), "/admin/");
+        let id = cookie.trim_start_matches("bouncer_session=");
+        let csrf = a
+            .sessions
+            .touch(id, crate::model::now())
+            .unwrap()
+            .unwrap()
+            .csrf;
+        let ann = Login { cookie, csrf };
+        let page = body(get(&b, &ann, "/admin/users"));
+        assert!(page.contains("Add a user"), "{page}");
+        // A form of the session posted to the other node, its message
+        // shown by the first.
+        let r = post(
+            &b,
+            &ann,
+            "/admin/users",
+            &[
+                ("name", "bob"),
+                ("role", "viewer"),
+                ("password", "long enough password"),
+                ("repeat", "long enough password"),
+            ],
+        );
+        let shown = follow(&a, &ann, r);
+        assert!(shown.contains("bob"), "{shown}");
+        assert!(a.network.store().user("bob").unwrap().is_some());
+        let r = post(&a, &ann, "/admin/logout", &[]);
+        assert_eq!(redirected(r), "/admin/login");
+        let to = redirected(get(&b, &ann, "/admin/users"));
+        assert!(to.starts_with("/admin/login"), "{to}");
+        // Five failures, spread over both nodes: the sixth waits on either.
+        for i in 0..5 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(log_in(node, "ann", "wrong").status(), 401);
+        }
+        assert_eq!(log_in(&a, "ann", "right").status(), 429);
+        assert_eq!(log_in(&b, "ann", "right").status(), 429);
+        let listed = b.throttle.throttled(crate::model::now()).unwrap();
+        assert_eq!(
+            (listed.len(), listed[0].failures, listed[0].client.as_str()),
+            (1, 5, "127.0.0.1")
+        );
+    }
+
     #[test]
     fn passwords_are_taken_exactly_as_typed() {
         let (_dir, admin) = admin();

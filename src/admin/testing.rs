@@ -22,6 +22,23 @@ pub fn admin() -> (tempfile::TempDir, Admin) {
     (dir, admin)
 }
 
+/// Two admins over one fresh PostgreSQL database, as two nodes serve it
+/// (`None` where PostgreSQL is not installed).
+pub fn admins_on_postgres() -> Option<(Admin, Admin)> {
+    let server = crate::testing::postgres::TestPostgres::shared_or_skip()?;
+    let url = server.database();
+    let node = || {
+        let place = crate::store::Place::Postgres(url.clone());
+        let network = Arc::new(Network::open(place, true).unwrap());
+        Admin::new(
+            network,
+            None,
+            std::env::temp_dir().join("bouncer-no-reports"),
+        )
+    };
+    Some((node(), node()))
+}
+
 /// A logged-in user's cookie and CSRF token.
 pub struct Login {
     /// `bouncer_session=…`.
