@@ -143,27 +143,56 @@ impl Future for Answer {
     }
 }
 
-/// Reads an admin request's body (capped) and answers it on a blocking
-/// thread: admin pages read and write the store.
-async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
-    let (parts, body) = req.into_parts();
-    // Decided before reading: only a logged-in upload may be large. On a
-    // blocking thread: on PostgreSQL the session is read from the database.
-    let (limit, patience) = {
-        let (admin, path, headers) = (
-            admin.clone(),
-            parts.uri.path().to_string(),
-            parts.headers.clone(),
-        );
-        match body::off_thread(ADMIN_FAILED, move || {
-            crate::admin::body_limit(&admin, &path, &headers)
-        })
-        .await
-        {
-            Ok(limit) => limit,
-            Err(reply) => return reply,
-        }
+/// The per-node rate limit of an admin request: per user for a live
+/// session, else per address.
+fn admin_allowed(
+    limits: &crate::ratelimit::Limits,
+    user: Option<&str>,
+    client: std::net::IpAddr,
+) -> Result<(), Reply> {
+    match user {
+        Some(user) => limits.user(user),
+        None => limits.anonymous(client),
+    }
+    .map_err(crate::ratelimit::too_many)
+}
+
+/// [`admin_reply`] for a request whose session is read from the database:
+/// read on a blocking thread first (the blocking client panics on a
+/// worker), then rate-limited.
+async fn admin_reply_after_lookup(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+    client: std::net::IpAddr,
+    limits: Arc<crate::ratelimit::Limits>,
+) -> Reply {
+    let (found, headers) = (admin.clone(), req.headers().clone());
+    let user = match body::off_thread(ADMIN_FAILED, move || {
+        crate::admin::session_user(&found, &headers)
+    })
+    .await
+    {
+        Ok(user) => user,
+        Err(reply) => return reply,
     };
+    if let Err(reply) = admin_allowed(&limits, user.as_deref(), client) {
+        return reply;
+    }
+    admin_reply(admin, req, client, user.is_some()).await
+}
+
+/// Reads an admin request's body (capped: larger for a `live` session)
+/// and answers it on a blocking thread: admin pages read and write the
+/// store.
+async fn admin_reply(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+    peer: std::net::IpAddr,
+    live: bool,
+) -> Reply {
+    let (parts, body) = req.into_parts();
+    // Decided before reading: only a logged-in upload may be large.
+    let (limit, patience) = crate::admin::body_limit(live, parts.uri.path());
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -375,13 +404,23 @@ pub async fn run(
                 Route::Admin(admin) => {
                     TRAFFIC.page(crate::metrics::Site::Admin);
                     let client = client();
-                    let allowed = match crate::admin::session_user(admin, req.headers()) {
-                        Some(user) => limits.user(&user),
-                        None => limits.anonymous(client),
-                    };
-                    match allowed {
-                        Ok(()) => Answer::Later(Box::pin(admin_reply(admin.clone(), req, client))),
-                        Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
+                    if crate::admin::session_user_blocks(admin, req.headers()) {
+                        // The session is in the database: found off the
+                        // workers, then limited as below.
+                        let reply =
+                            admin_reply_after_lookup(admin.clone(), req, client, limits.clone());
+                        Answer::Later(Box::pin(reply))
+                    } else {
+                        let user = crate::admin::session_user(admin, req.headers());
+                        match admin_allowed(&limits, user.as_deref(), client) {
+                            Ok(()) => Answer::Later(Box::pin(admin_reply(
+                                admin.clone(),
+                                req,
+                                client,
+                                user.is_some(),
+                            ))),
+                            Err(reply) => Answer::Now(Some(reply)),
+                        }
                     }
                 }
                 Route::Public(public) => {

@@ -49,11 +49,11 @@ use session::{Flash, Sessions};
 pub const MAX_BODY: usize = 64 << 20;
 
 /// How much of a request body the admin reads, and for how long, decided
-/// from its headers before reading (blocking, as [`session_user`]): checksum and GeoIP uploads from a live
-/// session get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
-/// (the login form) 16 KiB.
-pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
-    let live = session_user(admin, headers).is_some();
+/// before reading from whether the request comes with a `live` session
+/// ([`session_user`]): checksum and GeoIP uploads from a live session get
+/// [`MAX_BODY`], other forms of a live session 1 MiB, anyone else (the
+/// login form) 16 KiB.
+pub fn body_limit(live: bool, path: &str) -> (usize, std::time::Duration) {
     let secs = std::time::Duration::from_secs;
     match (live, path.trim_end_matches('/')) {
         (true, "/admin/loader/preview" | "/admin/geoip/import") => (MAX_BODY, secs(600)),
@@ -62,9 +62,16 @@ pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std
     }
 }
 
+/// Whether [`session_user`] reads the database for these headers (the
+/// sessions are in PostgreSQL and a session cookie came): then call it
+/// off the async workers. Otherwise it is a quick look in memory.
+pub fn session_user_blocks(admin: &Admin, headers: &HeaderMap) -> bool {
+    admin.sessions.in_database()
+        && session::cookie(headers, session::session_cookie(over_https(admin, headers))).is_some()
+}
+
 /// The user of the live session the request's cookie names, if any.
-/// Blocking (on PostgreSQL it reads the database): call it off the async
-/// workers.
+/// Blocking when [`session_user_blocks`] says so.
 pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
     session::cookie(headers, session::session_cookie(over_https(admin, headers))).and_then(|id| {
         // A database that cannot be read: treated as no session here

@@ -143,6 +143,11 @@ impl Sessions {
         }
     }
 
+    /// Whether the sessions are in the database (whose calls block).
+    pub fn in_database(&self) -> bool {
+        matches!(self.kind, Kind::Shared { .. })
+    }
+
     /// Starts a session for `user` with fresh random ids; returns its id.
     pub fn start(&self, user: &crate::model::User, now: u64) -> Result<String> {
         let id = random_token();
