@@ -144,17 +144,16 @@ impl Future for Answer {
 }
 
 /// The per-node rate limit of an admin request: per user for a live
-/// session, else per address.
+/// session, else per address; `Err` holds how long to wait.
 fn admin_allowed(
     limits: &crate::ratelimit::Limits,
     user: Option<&str>,
     client: std::net::IpAddr,
-) -> Result<(), Reply> {
+) -> Result<(), std::time::Duration> {
     match user {
         Some(user) => limits.user(user),
         None => limits.anonymous(client),
     }
-    .map_err(crate::ratelimit::too_many)
 }
 
 /// [`admin_reply`] for a request whose session is read from the database:
@@ -175,8 +174,8 @@ async fn admin_reply_after_lookup(
         Ok(user) => user,
         Err(reply) => return reply,
     };
-    if let Err(reply) = admin_allowed(&limits, user.as_deref(), client) {
-        return reply;
+    if let Err(wait) = admin_allowed(&limits, user.as_deref(), client) {
+        return crate::ratelimit::too_many(wait);
     }
     admin_reply(admin, req, client, user.is_some()).await
 }
@@ -419,7 +418,7 @@ pub async fn run(
                                 client,
                                 user.is_some(),
                             ))),
-                            Err(reply) => Answer::Now(Some(reply)),
+                            Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
                         }
                     }
                 }
