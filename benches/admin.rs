@@ -155,7 +155,10 @@ fn main() {
             tx.user_put(&user, "user.add")
         })
         .expect("a user");
-    let session = admin.sessions.start(&user, bouncer::model::now());
+    let session = admin
+        .sessions
+        .start(&user, bouncer::model::now())
+        .expect("a session");
     let mut headers = HeaderMap::new();
     headers.insert(
         COOKIE,

@@ -143,12 +143,55 @@ impl Future for Answer {
     }
 }
 
-/// Reads an admin request's body (capped) and answers it on a blocking
-/// thread: admin pages read and write the store.
-async fn admin_reply(admin: Arc<Admin>, req: Request<Incoming>, peer: std::net::IpAddr) -> Reply {
+/// The per-node rate limit of an admin request: per user for a live
+/// session, else per address; `Err` holds how long to wait.
+fn admin_allowed(
+    limits: &crate::ratelimit::Limits,
+    user: Option<&str>,
+    client: std::net::IpAddr,
+) -> Result<(), std::time::Duration> {
+    match user {
+        Some(user) => limits.user(user),
+        None => limits.anonymous(client),
+    }
+}
+
+/// [`admin_reply`] for a request whose session is read from the database:
+/// read on a blocking thread first (the blocking client panics on a
+/// worker), then rate-limited.
+async fn admin_reply_after_lookup(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+    client: std::net::IpAddr,
+    limits: Arc<crate::ratelimit::Limits>,
+) -> Reply {
+    let (found, headers) = (admin.clone(), req.headers().clone());
+    let user = match body::off_thread(ADMIN_FAILED, move || {
+        crate::admin::session_user(&found, &headers)
+    })
+    .await
+    {
+        Ok(user) => user,
+        Err(reply) => return reply,
+    };
+    if let Err(wait) = admin_allowed(&limits, user.as_deref(), client) {
+        return crate::ratelimit::too_many(wait);
+    }
+    admin_reply(admin, req, client, user.is_some()).await
+}
+
+/// Reads an admin request's body (capped: larger for a `live` session)
+/// and answers it on a blocking thread: admin pages read and write the
+/// store.
+async fn admin_reply(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+    peer: std::net::IpAddr,
+    live: bool,
+) -> Reply {
     let (parts, body) = req.into_parts();
     // Decided before reading: only a logged-in upload may be large.
-    let (limit, patience) = crate::admin::body_limit(&admin, parts.uri.path(), &parts.headers);
+    let (limit, patience) = crate::admin::body_limit(live, parts.uri.path());
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -396,13 +439,23 @@ pub async fn run(
                 Route::Admin(admin) => {
                     TRAFFIC.page(crate::metrics::Site::Admin);
                     let client = client();
-                    let allowed = match crate::admin::session_user(admin, req.headers()) {
-                        Some(user) => limits.user(&user),
-                        None => limits.anonymous(client),
-                    };
-                    match allowed {
-                        Ok(()) => Answer::Later(Box::pin(admin_reply(admin.clone(), req, client))),
-                        Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
+                    if crate::admin::session_user_blocks(admin, req.headers()) {
+                        // The session is in the database: found off the
+                        // workers, then limited as below.
+                        let reply =
+                            admin_reply_after_lookup(admin.clone(), req, client, limits.clone());
+                        Answer::Later(Box::pin(reply))
+                    } else {
+                        let user = crate::admin::session_user(admin, req.headers());
+                        match admin_allowed(&limits, user.as_deref(), client) {
+                            Ok(()) => Answer::Later(Box::pin(admin_reply(
+                                admin.clone(),
+                                req,
+                                client,
+                                user.is_some(),
+                            ))),
+                            Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
+                        }
                     }
                 }
                 Route::Public(public) => {

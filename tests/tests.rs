@@ -34,5 +34,6 @@ mod public;
 mod public_browser;
 mod selection;
 mod sentry;
+mod sessions;
 mod tls;
 mod validation;

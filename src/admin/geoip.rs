@@ -668,11 +668,13 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         let mut headers = hyper::HeaderMap::new();
         headers.insert(hyper::header::COOKIE, ann.cookie.parse().unwrap());
-        let limit = |path| crate::admin::body_limit(&admin, path, &headers).0;
+        let limit = |path| {
+            crate::admin::body_limit(crate::admin::session_user(&admin, &headers).is_some(), path).0
+        };
         assert_eq!(limit("/admin/geoip/import"), crate::admin::MAX_BODY);
         assert_eq!(limit("/admin/geoip/clear"), 1 << 20);
         assert_eq!(
-            crate::admin::body_limit(&admin, "/admin/geoip/import", &hyper::HeaderMap::new()).0,
+            crate::admin::body_limit(false, "/admin/geoip/import").0,
             16 << 10
         );
     }

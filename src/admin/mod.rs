@@ -49,11 +49,11 @@ use session::{Flash, Sessions};
 pub const MAX_BODY: usize = 64 << 20;
 
 /// How much of a request body the admin reads, and for how long, decided
-/// from its headers before reading: checksum and GeoIP uploads from a live
-/// session get [`MAX_BODY`], other forms of a live session 1 MiB, anyone else
-/// (the login form) 16 KiB.
-pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std::time::Duration) {
-    let live = session_user(admin, headers).is_some();
+/// before reading from whether the request comes with a `live` session
+/// ([`session_user`]): checksum and GeoIP uploads from a live session get
+/// [`MAX_BODY`], other forms of a live session 1 MiB, anyone else (the
+/// login form) 16 KiB.
+pub fn body_limit(live: bool, path: &str) -> (usize, std::time::Duration) {
     let secs = std::time::Duration::from_secs;
     match (live, path.trim_end_matches('/')) {
         (true, "/admin/loader/preview" | "/admin/geoip/import") => (MAX_BODY, secs(600)),
@@ -62,10 +62,28 @@ pub fn body_limit(admin: &Admin, path: &str, headers: &HeaderMap) -> (usize, std
     }
 }
 
+/// Whether [`session_user`] reads the database for these headers (the
+/// sessions are in PostgreSQL and a session cookie came): then call it
+/// off the async workers. Otherwise it is a quick look in memory.
+pub fn session_user_blocks(admin: &Admin, headers: &HeaderMap) -> bool {
+    admin.sessions.in_database()
+        && session::cookie(headers, session::session_cookie(over_https(admin, headers))).is_some()
+}
+
 /// The user of the live session the request's cookie names, if any.
+/// Blocking when [`session_user_blocks`] says so.
 pub fn session_user(admin: &Admin, headers: &HeaderMap) -> Option<String> {
-    session::cookie(headers, session::session_cookie(over_https(admin, headers)))
-        .and_then(|id| admin.sessions.user_of(id, crate::model::now()))
+    session::cookie(headers, session::session_cookie(over_https(admin, headers))).and_then(|id| {
+        // A database that cannot be read: treated as no session here
+        // (the smallest body); the request itself then says why.
+        admin
+            .sessions
+            .user_of(id, crate::model::now())
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the session");
+                None
+            })
+    })
 }
 
 /// Whether the request arrived over HTTPS at the proxy (its
@@ -85,10 +103,12 @@ pub struct Admin {
     /// The header that marks requests that arrived over HTTPS at a proxy
     /// (cookies are then `Secure`).
     pub https_header: String,
-    /// Live sessions.
+    /// Live sessions (in the database on PostgreSQL: any node serves any
+    /// admin request).
     pub sessions: Sessions,
     /// Failed-login counts, shared with the API's Basic auth (one
-    /// guesser, one count, whichever door it knocks on).
+    /// guesser, one count, whichever door it knocks on; on PostgreSQL
+    /// whichever node).
     pub throttle: Arc<Throttle>,
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
@@ -102,12 +122,12 @@ impl Admin {
     /// An admin over `network`.
     pub fn new(network: Arc<Network>, sentry: Option<Arc<Sentry>>, reports_dir: PathBuf) -> Admin {
         Admin {
+            sessions: Sessions::for_network(&network),
+            throttle: Arc::new(Throttle::for_network(&network)),
             network,
             sentry,
             reports_dir,
             https_header: "x-forwarded-proto".into(),
-            sessions: Sessions::default(),
-            throttle: Arc::default(),
             uploads: loader::Pending::default(),
             verifying: Default::default(),
             checking: Default::default(),
@@ -191,27 +211,28 @@ impl Ctx<'_> {
     /// After a successful POST: show `message` on the next page and go
     /// there (303, so a reload does not repeat the POST).
     pub fn done(&self, to: &str, message: impl Into<String>) -> Reply {
-        self.admin.sessions.flash(
-            &self.session,
-            Flash {
-                error: false,
-                text: message.into(),
-            },
-        );
+        self.flash(false, message.into());
         crate::http::see_other(to)
     }
 
     /// After a failed POST whose page cannot show the form again: show
     /// `message` as an error on the next page.
     pub fn failed(&self, to: &str, message: impl Into<String>) -> Reply {
-        self.admin.sessions.flash(
-            &self.session,
-            Flash {
-                error: true,
-                text: message.into(),
-            },
-        );
+        self.flash(true, message.into());
         crate::http::see_other(to)
+    }
+
+    /// Leaves a message for the next page. The change it reports is done
+    /// whether or not the message can be kept, so a failure to keep it
+    /// is only logged.
+    fn flash(&self, error: bool, text: String) {
+        let kept = self
+            .admin
+            .sessions
+            .flash(&self.session, Flash { error, text });
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the message for the next page");
+        }
     }
 
     /// Starts a sentry run in the background (the server's checker, or one
@@ -336,7 +357,10 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
     let now = crate::model::now();
     let session_cookie = session::session_cookie(secure);
     let session_id = session::cookie(req.headers, session_cookie).unwrap_or("");
-    let session = admin.sessions.touch(session_id, now);
+    let session = match admin.sessions.touch(session_id, now) {
+        Ok(session) => session,
+        Err(e) => return unavailable(&e),
+    };
     let user = session.as_ref().and_then(|s| {
         // The account may have been removed or changed since login.
         admin
@@ -391,7 +415,9 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
             );
         }
         if section == "logout" {
-            admin.sessions.end(session_id);
+            if let Err(e) = admin.sessions.end(session_id) {
+                return unavailable(&e);
+            }
             let mut reply = crate::http::see_other("/admin/login");
             set_cookie(
                 &mut reply,
@@ -515,7 +541,11 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         );
     };
     let now = crate::model::now();
-    if let Err(wait) = admin.throttle.attempt(name, &client, now) {
+    let attempt = match admin.throttle.attempt(name, &client, now) {
+        Ok(attempt) => attempt,
+        Err(e) => return unavailable(&e),
+    };
+    if let Err(wait) = attempt {
         return login_page(
             StatusCode::TOO_MANY_REQUESTS,
             &token,
@@ -538,20 +568,42 @@ fn login(admin: &Admin, req: &Request<'_>, secure: bool) -> Reply {
         tracing::warn!(user = name, client = %client, "admin login failed");
         return wrong(StatusCode::UNAUTHORIZED);
     };
-    admin.throttle.succeeded(name, &client, now);
+    if let Err(e) = admin.throttle.succeeded(name, &client, now) {
+        // The login stands; the pair's failures stay counted a while.
+        tracing::warn!(user = name, error = %e, "cannot record a login in the throttle");
+    }
     tracing::info!(user = name, client = %client, "admin login");
     // A new session id on every login: an id planted before login is
     // worthless afterwards.
-    if let Some(old) = session::cookie(req.headers, session_cookie) {
-        admin.sessions.end(old);
+    if let Some(old) = session::cookie(req.headers, session_cookie)
+        && let Err(e) = admin.sessions.end(old)
+    {
+        return unavailable(&e);
     }
-    let id = admin.sessions.start(&user, now);
+    let id = match admin.sessions.start(&user, now) {
+        Ok(id) => id,
+        Err(e) => return unavailable(&e),
+    };
     let mut reply = crate::http::see_other(next);
     set_cookie(
         &mut reply,
         &session::set_cookie(session_cookie, Some(&id), secure),
     );
     set_cookie(&mut reply, &session::set_cookie(login_cookie, None, secure));
+    reply
+}
+
+/// The answer when sessions or the throttle cannot be read or kept (the
+/// database is down): 503, saying why, with no page that needs a session.
+fn unavailable(e: &crate::error::Error) -> Reply {
+    tracing::warn!(error = %e, "an admin request found no database");
+    let mut reply = crate::http::text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("503 cannot check your session: {e}\n"),
+    );
+    reply
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
     reply
 }
 
@@ -663,6 +715,80 @@ mod tests {
         )
     }
 
+    /// Issue 17: two nodes on one PostgreSQL database. A session made by
+    /// logging in on one works on the other (its CSRF token included),
+    /// logging out on one ends it on both, and failed logins on either
+    /// count towards one limit, which either node's users page lists.
+    #[test]
+    fn a_session_made_on_one_node_works_on_another() {
+        let Some((mut a, mut b)) = admins_on_postgres() else {
+            return;
+        };
+        // Password checks are slow in a debug build: a wait that outlasts
+        // the test.
+        for node in [&mut a, &mut b] {
+            std::sync::Arc::get_mut(&mut node.throttle)
+                .expect("not shared yet")
+                .first_wait = 3600;
+        }
+        add_user(&a, "ann", "right", Role::Admin);
+        let reply = log_in(&a, "ann", "right");
+        let cookie = reply
+            .headers()
+            .get_all(hyper::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .find(|v| v.starts_with("bouncer_session=") && !v.starts_with("bouncer_session=;"))
+            .expect("a session cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(redirected(reply), "/admin/");
+        let id = cookie.trim_start_matches("bouncer_session=");
+        let csrf = a
+            .sessions
+            .touch(id, crate::model::now())
+            .unwrap()
+            .unwrap()
+            .csrf;
+        let ann = Login { cookie, csrf };
+        let page = body(get(&b, &ann, "/admin/users"));
+        assert!(page.contains("Add a user"), "{page}");
+        // A form of the session posted to the other node, its message
+        // shown by the first.
+        let r = post(
+            &b,
+            &ann,
+            "/admin/users",
+            &[
+                ("name", "bob"),
+                ("role", "viewer"),
+                ("password", "long enough password"),
+                ("repeat", "long enough password"),
+            ],
+        );
+        let shown = follow(&a, &ann, r);
+        assert!(shown.contains("bob"), "{shown}");
+        assert!(a.network.store().user("bob").unwrap().is_some());
+        let r = post(&a, &ann, "/admin/logout", &[]);
+        assert_eq!(redirected(r), "/admin/login");
+        let to = redirected(get(&b, &ann, "/admin/users"));
+        assert!(to.starts_with("/admin/login"), "{to}");
+        // Five failures, spread over both nodes: the sixth waits on either.
+        for i in 0..5 {
+            let node = if i % 2 == 0 { &a } else { &b };
+            assert_eq!(log_in(node, "ann", "wrong").status(), 401);
+        }
+        assert_eq!(log_in(&a, "ann", "right").status(), 429);
+        assert_eq!(log_in(&b, "ann", "right").status(), 429);
+        let listed = b.throttle.throttled(crate::model::now()).unwrap();
+        assert_eq!(
+            (listed.len(), listed[0].failures, listed[0].client.as_str()),
+            (1, 5, "127.0.0.1")
+        );
+    }
+
     #[test]
     fn passwords_are_taken_exactly_as_typed() {
         let (_dir, admin) = admin();
@@ -677,6 +803,7 @@ mod tests {
             admin
                 .throttle
                 .locked(&huge, "127.0.0.1", crate::model::now())
+                .unwrap()
                 .is_none()
         );
     }
@@ -693,11 +820,18 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(log_in(&admin, "ann", "right").status(), 503);
         }
-        assert!(admin.throttle.throttled(crate::model::now()).is_empty());
+        assert!(
+            admin
+                .throttle
+                .throttled(crate::model::now())
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             admin
                 .throttle
-                .locked("ann", "127.0.0.1", crate::model::now()),
+                .locked("ann", "127.0.0.1", crate::model::now())
+                .unwrap(),
             None
         );
         admin.verifying.set_running(0);

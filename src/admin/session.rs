@@ -3,9 +3,13 @@
 //! them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
-use crate::auth::random_token;
+use crate::auth::{random_token, secret_hash};
+use crate::error::Result;
+use crate::network::Network;
+use crate::store::StoredSession;
 
 /// How long a session lives without a request.
 pub const IDLE_SECS: u64 = 8 * 3600;
@@ -72,98 +76,262 @@ pub struct Session {
     pub flash: Option<Flash>,
 }
 
-/// Every live session, by id. Kept in memory: a restart logs everyone out.
-#[derive(Default)]
+/// Every live session, by id. With redb (one node) they are kept in
+/// memory, as fast as before and without a disk write per request: a
+/// restart logs everyone out. On PostgreSQL they are kept in the database
+/// under the SHA-256 of their ids, so that any node serves any admin
+/// request and ending a user's sessions ends them on every node; a
+/// session's `seen` is stored at most once every [`TOUCH_SECS`].
+///
+/// The database-backed calls block: call them off the async workers (as
+/// every admin request is answered).
 pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
+    kind: Kind,
+}
+
+enum Kind {
+    Memory(Mutex<HashMap<String, Session>>),
+    Shared {
+        network: Arc<Network>,
+        /// Unix seconds from which the next request clears out expired
+        /// sessions.
+        next_purge: AtomicU64,
+    },
+}
+
+/// How stale a stored session's `seen` may grow before a request stores
+/// it again (idle expiry is hours: a minute more or less does not matter).
+pub const TOUCH_SECS: u64 = 60;
+
+/// How often a node clears expired sessions out of the database.
+const PURGE_SECS: u64 = 600;
+
+impl Default for Sessions {
+    /// Sessions in memory.
+    fn default() -> Self {
+        Sessions {
+            kind: Kind::Memory(Mutex::default()),
+        }
+    }
+}
+
+impl From<StoredSession> for Session {
+    fn from(s: StoredSession) -> Session {
+        Session {
+            user: s.user,
+            password_hash: s.password_hash,
+            csrf: s.csrf,
+            created: s.created,
+            seen: s.seen,
+            flash: s.flash.map(|(error, text)| Flash { error, text }),
+        }
+    }
 }
 
 impl Sessions {
-    /// Starts a session for `user` with fresh random ids; returns its id.
-    pub fn start(&self, user: &crate::model::User, now: u64) -> String {
-        let id = random_token();
-        let mut map = self.lock();
-        map.retain(|_, s| live(s, now));
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.seen)
-                .map(|(k, _)| k.clone())
-        {
-            map.remove(&oldest);
+    /// The sessions of `network`'s admin: in its database when that is
+    /// PostgreSQL (shared by every node), else in memory.
+    pub fn for_network(network: &Arc<Network>) -> Sessions {
+        if network.store().postgres().is_none() {
+            return Sessions::default();
         }
-        map.insert(
-            id.clone(),
-            Session {
-                user: user.name.clone(),
-                password_hash: user.password_hash.clone(),
-                csrf: random_token(),
+        Sessions {
+            kind: Kind::Shared {
+                network: network.clone(),
+                next_purge: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// Whether the sessions are in the database (whose calls block).
+    pub fn in_database(&self) -> bool {
+        matches!(self.kind, Kind::Shared { .. })
+    }
+
+    /// Starts a session for `user` with fresh random ids; returns its id.
+    pub fn start(&self, user: &crate::model::User, now: u64) -> Result<String> {
+        let id = random_token();
+        let session = Session {
+            user: user.name.clone(),
+            password_hash: user.password_hash.clone(),
+            csrf: random_token(),
+            created: now,
+            seen: now,
+            flash: None,
+        };
+        let (network, next_purge) = match &self.kind {
+            Kind::Memory(map) => {
+                let mut map = lock(map);
+                map.retain(|_, s| live(s, now));
+                if map.len() >= MAX_SESSIONS
+                    && let Some(oldest) = map
+                        .iter()
+                        .min_by_key(|(_, s)| s.seen)
+                        .map(|(k, _)| k.clone())
+                {
+                    map.remove(&oldest);
+                }
+                map.insert(id.clone(), session);
+                return Ok(id);
+            }
+            Kind::Shared {
+                network,
+                next_purge,
+            } => (network, next_purge),
+        };
+        let store = network.store();
+        if crate::auth::due(next_purge, now, PURGE_SECS) {
+            let purged = store.sessions_purge(
+                now.saturating_sub(IDLE_SECS),
+                now.saturating_sub(MAX_AGE_SECS),
+            );
+            if let Err(e) = purged {
+                tracing::warn!(error = %e, "cannot clear out expired sessions");
+            }
+        }
+        store.session_insert(
+            &secret_hash(&id),
+            &StoredSession {
+                user: session.user,
+                password_hash: session.password_hash,
+                csrf: session.csrf,
                 created: now,
                 seen: now,
                 flash: None,
             },
-        );
-        id
+        )?;
+        Ok(id)
     }
 
     /// The live session with this id, marked as seen now; its flash
     /// message is taken out.
-    pub fn touch(&self, id: &str, now: u64) -> Option<Session> {
-        let mut map = self.lock();
-        let session = map.get_mut(id)?;
-        if !live(session, now) {
-            map.remove(id);
-            return None;
+    pub fn touch(&self, id: &str, now: u64) -> Result<Option<Session>> {
+        match &self.kind {
+            Kind::Memory(map) => {
+                let mut map = lock(map);
+                let Some(session) = map.get_mut(id) else {
+                    return Ok(None);
+                };
+                if !live(session, now) {
+                    map.remove(id);
+                    return Ok(None);
+                }
+                session.seen = now;
+                let out = session.clone();
+                session.flash = None;
+                Ok(Some(out))
+            }
+            Kind::Shared { network, .. } => {
+                if !well_formed(id) {
+                    return Ok(None);
+                }
+                let found =
+                    network
+                        .store()
+                        .session_touch(&secret_hash(id), now, TOUCH_SECS, |s| {
+                            live_between(s.created, s.seen, now)
+                        })?;
+                Ok(found.map(Session::from))
+            }
         }
-        session.seen = now;
-        let out = session.clone();
-        session.flash = None;
-        Some(out)
     }
 
     /// The user of the live session with this id (without marking it
     /// seen).
-    pub fn user_of(&self, id: &str, now: u64) -> Option<String> {
-        self.lock()
-            .get(id)
-            .filter(|s| live(s, now))
-            .map(|s| s.user.clone())
+    pub fn user_of(&self, id: &str, now: u64) -> Result<Option<String>> {
+        match &self.kind {
+            Kind::Memory(map) => Ok(lock(map)
+                .get(id)
+                .filter(|s| live(s, now))
+                .map(|s| s.user.clone())),
+            Kind::Shared { network, .. } => {
+                if !well_formed(id) {
+                    return Ok(None);
+                }
+                Ok(network
+                    .store()
+                    .session_get(&secret_hash(id))?
+                    .filter(|s| live_between(s.created, s.seen, now))
+                    .map(|s| s.user))
+            }
+        }
     }
 
     /// Leaves a message for the session's next page.
-    pub fn flash(&self, id: &str, flash: Flash) {
-        if let Some(s) = self.lock().get_mut(id) {
-            s.flash = Some(flash);
+    pub fn flash(&self, id: &str, flash: Flash) -> Result<()> {
+        match &self.kind {
+            Kind::Memory(map) => {
+                if let Some(s) = lock(map).get_mut(id) {
+                    s.flash = Some(flash);
+                }
+                Ok(())
+            }
+            Kind::Shared { network, .. } => {
+                network
+                    .store()
+                    .session_flash(&secret_hash(id), flash.error, &flash.text)
+            }
         }
     }
 
     /// Ends one session.
-    pub fn end(&self, id: &str) {
-        self.lock().remove(id);
+    pub fn end(&self, id: &str) -> Result<()> {
+        match &self.kind {
+            Kind::Memory(map) => {
+                lock(map).remove(id);
+                Ok(())
+            }
+            Kind::Shared { network, .. } => network.store().session_delete(&secret_hash(id)),
+        }
     }
 
-    /// Ends every session of `user` (after a password change or removal).
-    pub fn end_user(&self, user: &str) {
-        self.lock().retain(|_, s| s.user != user);
+    /// Ends every session of `user` (after a password change or removal),
+    /// on every node.
+    pub fn end_user(&self, user: &str) -> Result<()> {
+        match &self.kind {
+            Kind::Memory(map) => {
+                lock(map).retain(|_, s| s.user != user);
+                Ok(())
+            }
+            Kind::Shared { network, .. } => network.store().sessions_delete_user(user),
+        }
     }
 
-    /// How many sessions are live.
-    pub fn len(&self) -> usize {
-        self.lock().len()
+    /// How many sessions are kept (expired ones not yet cleared out
+    /// included).
+    pub fn len(&self) -> Result<usize> {
+        match &self.kind {
+            Kind::Memory(map) => Ok(lock(map).len()),
+            Kind::Shared { network, .. } => {
+                Ok(usize::try_from(network.store().sessions_count()?).unwrap_or(usize::MAX))
+            }
+        }
     }
 
-    /// Whether no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    /// Whether no session is kept.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
     }
 }
 
+fn lock(
+    map: &Mutex<HashMap<String, Session>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether `id` could be one of ours ([`random_token`]'s form): others
+/// cost no database lookup.
+fn well_formed(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn live(s: &Session, now: u64) -> bool {
-    now.saturating_sub(s.seen) < IDLE_SECS && now.saturating_sub(s.created) < MAX_AGE_SECS
+    live_between(s.created, s.seen, now)
+}
+
+fn live_between(created: u64, seen: u64, now: u64) -> bool {
+    now.saturating_sub(seen) < IDLE_SECS && now.saturating_sub(created) < MAX_AGE_SECS
 }
 
 /// The value of cookie `name` in a `Cookie` header.
@@ -200,6 +368,7 @@ mod tests {
     use super::*;
 
     use crate::model::Role;
+    use crate::testing::postgres::TestPostgres;
 
     fn user(name: &str) -> crate::model::User {
         crate::model::User {
@@ -210,41 +379,152 @@ mod tests {
         }
     }
 
+    /// A network on `url`, as a node opens it.
+    fn node(url: &str) -> Arc<Network> {
+        Arc::new(Network::open(crate::store::Place::Postgres(url.into()), false).unwrap())
+    }
+
+    /// Sessions in memory and, where PostgreSQL is installed, in a fresh
+    /// database: the rules hold in both.
+    fn sessions() -> Vec<Sessions> {
+        let mut out = vec![Sessions::default()];
+        if let Some(server) = TestPostgres::shared_or_skip() {
+            let s = Sessions::for_network(&node(&server.database()));
+            assert!(matches!(s.kind, Kind::Shared { .. }));
+            out.push(s);
+        }
+        out
+    }
+
     #[test]
     fn sessions_expire_and_end() {
-        let s = Sessions::default();
-        let id = s.start(&user("ann"), 1000);
-        assert_eq!(s.touch(&id, 1000 + IDLE_SECS - 1).unwrap().user, "ann");
-        // Seen recently, so still live; idle for too long, gone.
-        assert!(s.touch(&id, 1000 + 2 * IDLE_SECS).is_none());
-        let id = s.start(&user("ann"), 0);
-        let mut t = 0;
-        while t < MAX_AGE_SECS - 60 {
-            t += IDLE_SECS / 2;
-            assert!(s.touch(&id, t.min(MAX_AGE_SECS - 1)).is_some());
+        for s in sessions() {
+            let id = s.start(&user("ann"), 1000).unwrap();
+            let touched = s.touch(&id, 1000 + IDLE_SECS - 1).unwrap().unwrap();
+            assert_eq!(touched.user, "ann");
+            assert_eq!(s.user_of(&id, 1000 + IDLE_SECS).unwrap().unwrap(), "ann");
+            // Seen recently, so still live; idle for too long, gone.
+            assert!(s.touch(&id, 1000 + 2 * IDLE_SECS).unwrap().is_none());
+            assert!(s.user_of(&id, 1000).unwrap().is_none(), "removed");
+            let id = s.start(&user("ann"), 0).unwrap();
+            let mut t = 0;
+            while t < MAX_AGE_SECS - 60 {
+                t += IDLE_SECS / 2;
+                assert!(s.touch(&id, t.min(MAX_AGE_SECS - 1)).unwrap().is_some());
+            }
+            assert!(
+                s.user_of(&id, MAX_AGE_SECS).unwrap().is_none(),
+                "absolute lifetime"
+            );
+            assert!(s.touch(&id, MAX_AGE_SECS).unwrap().is_none());
+            let id = s.start(&user("bob"), 0).unwrap();
+            let other = s.start(&user("bob"), 0).unwrap();
+            let carl = s.start(&user("carl"), 0).unwrap();
+            assert_ne!(id, other);
+            s.end_user("bob").unwrap();
+            assert!(s.touch(&other, 1).unwrap().is_none());
+            assert!(s.touch(&id, 1).unwrap().is_none());
+            assert!(s.touch(&carl, 1).unwrap().is_some());
+            s.end(&carl).unwrap();
+            assert!(s.touch(&carl, 1).unwrap().is_none());
+            assert!(s.touch("not-a-session", 1).unwrap().is_none());
         }
-        assert!(s.touch(&id, MAX_AGE_SECS).is_none(), "absolute lifetime");
-        let id = s.start(&user("bob"), 0);
-        let other = s.start(&user("bob"), 0);
-        assert_ne!(id, other);
-        s.end_user("bob");
-        assert!(s.touch(&other, 1).is_none());
     }
 
     #[test]
     fn flash_shows_once() {
-        let s = Sessions::default();
-        let id = s.start(&user("ann"), 0);
-        s.flash(
+        for s in sessions() {
+            let id = s.start(&user("ann"), 0).unwrap();
+            s.flash(
+                &id,
+                Flash {
+                    error: false,
+                    text: "saved".into(),
+                },
+            )
+            .unwrap();
+            let shown = s.touch(&id, 1).unwrap().unwrap().flash.unwrap();
+            assert_eq!((shown.error, shown.text.as_str()), (false, "saved"));
+            assert!(s.touch(&id, 2).unwrap().unwrap().flash.is_none());
+        }
+    }
+
+    /// Issue 17: on PostgreSQL a session made on one node works on every
+    /// other (its CSRF token and flash message with it), ending it or its
+    /// user's sessions on one ends them everywhere, and the database keeps
+    /// only the hash of its id.
+    #[test]
+    fn a_session_made_on_one_node_works_on_another() {
+        let Some(server) = TestPostgres::shared_or_skip() else {
+            return;
+        };
+        let url = server.database();
+        let (net_a, net_b) = (node(&url), node(&url));
+        let (a, b) = (Sessions::for_network(&net_a), Sessions::for_network(&net_b));
+        let now = crate::model::now();
+        let id = a.start(&user("ann"), now).unwrap();
+        let on_a = a.touch(&id, now).unwrap().unwrap();
+        let on_b = b.touch(&id, now + 1).unwrap().unwrap();
+        assert_eq!((on_b.user.as_str(), &on_b.csrf), ("ann", &on_a.csrf));
+        assert_eq!(b.user_of(&id, now + 2).unwrap().as_deref(), Some("ann"));
+        a.flash(
             &id,
             Flash {
-                error: false,
-                text: "saved".into(),
+                error: true,
+                text: "failed".into(),
             },
+        )
+        .unwrap();
+        assert_eq!(
+            b.touch(&id, now + 3).unwrap().unwrap().flash.unwrap().text,
+            "failed"
         );
-        assert_eq!(s.touch(&id, 1).unwrap().flash.unwrap().text, "saved");
-        assert!(s.touch(&id, 2).unwrap().flash.is_none());
+        assert!(a.touch(&id, now + 4).unwrap().unwrap().flash.is_none());
+        // Only the hash is stored.
+        assert!(net_a.store().session_get(&id).unwrap().is_none());
+        assert!(
+            net_a
+                .store()
+                .session_get(&secret_hash(&id))
+                .unwrap()
+                .is_some()
+        );
+        b.end_user("ann").unwrap();
+        assert!(a.touch(&id, now + 5).unwrap().is_none());
+        let id = b.start(&user("bob"), now).unwrap();
+        assert!(a.touch(&id, now).unwrap().is_some());
+        a.end(&id).unwrap();
+        assert!(b.user_of(&id, now).unwrap().is_none());
+        assert_eq!(a.len().unwrap(), 0);
     }
+
+    /// Requests within a minute of the last stored one write nothing; a
+    /// later one stores the time it was seen.
+    #[test]
+    fn stored_sessions_are_touched_once_a_minute() {
+        let Some(server) = TestPostgres::shared_or_skip() else {
+            return;
+        };
+        let network = node(&server.database());
+        let s = Sessions::for_network(&network);
+        let id = s.start(&user("ann"), 1000).unwrap();
+        let stored = || {
+            network
+                .store()
+                .session_get(&secret_hash(&id))
+                .unwrap()
+                .unwrap()
+                .seen
+        };
+        assert_eq!(
+            s.touch(&id, 1000 + TOUCH_SECS - 1).unwrap().unwrap().seen,
+            1000 + TOUCH_SECS - 1
+        );
+        assert_eq!(stored(), 1000);
+        s.touch(&id, 1000 + TOUCH_SECS).unwrap();
+        assert_eq!(stored(), 1000 + TOUCH_SECS);
+    }
+
     #[test]
     fn cookies() {
         let mut h = hyper::HeaderMap::new();

@@ -22,6 +22,23 @@ pub fn admin() -> (tempfile::TempDir, Admin) {
     (dir, admin)
 }
 
+/// Two admins over one fresh PostgreSQL database, as two nodes serve it
+/// (`None` where PostgreSQL is not installed).
+pub fn admins_on_postgres() -> Option<(Admin, Admin)> {
+    let server = crate::testing::postgres::TestPostgres::shared_or_skip()?;
+    let url = server.database();
+    let node = || {
+        let place = crate::store::Place::Postgres(url.clone());
+        let network = Arc::new(Network::open(place, true).unwrap());
+        Admin::new(
+            network,
+            None,
+            std::env::temp_dir().join("bouncer-no-reports"),
+        )
+    };
+    Some((node(), node()))
+}
+
 /// A logged-in user's cookie and CSRF token.
 pub struct Login {
     /// `bouncer_session=…`.
@@ -51,8 +68,8 @@ pub fn add_user(admin: &Admin, name: &str, password: &str, role: Role) -> User {
 pub fn login(admin: &Admin, name: &str, role: Role) -> Login {
     let user = add_user(admin, name, &format!("pw-{name}"), role);
     let now = crate::model::now();
-    let id = admin.sessions.start(&user, now);
-    let csrf = admin.sessions.touch(&id, now).unwrap().csrf;
+    let id = admin.sessions.start(&user, now).unwrap();
+    let csrf = admin.sessions.touch(&id, now).unwrap().unwrap().csrf;
     Login {
         cookie: format!("{}={id}", super::session::SESSION_COOKIE),
         csrf,

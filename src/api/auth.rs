@@ -94,6 +94,7 @@ impl Gate {
         let at = crate::model::now();
         self.throttle
             .attempt(name, client, at)
+            .map_err(Denied::Storage)?
             .map_err(Denied::Locked)?;
         // Unknown names are checked against a fixed hash, so the time taken
         // does not tell which accounts exist.
@@ -104,7 +105,10 @@ impl Gate {
         let Some(user) = user.filter(|_| verified) else {
             return Err(Denied::Wrong);
         };
-        self.throttle.succeeded(name, client, at);
+        if let Err(e) = self.throttle.succeeded(name, client, at) {
+            // The check stands; the pair's failures stay counted a while.
+            tracing::warn!(user = name, error = %e, "cannot record a login in the throttle");
+        }
         let now = Instant::now();
         let mut remembered = self.lock();
         if remembered.len() >= MAX_REMEMBERED {

@@ -120,10 +120,10 @@ pub struct Api {
 impl Api {
     /// An API over `network`.
     pub fn new(network: Arc<Network>) -> Api {
-        Api {
-            network,
-            gate: Gate::default(),
-        }
+        let mut gate = Gate::default();
+        // On PostgreSQL failures count in the database, for every node.
+        gate.throttle = Arc::new(crate::auth::Throttle::for_network(&network));
+        Api { network, gate }
     }
 
     /// An API over `network` whose failed checks count in `throttle` (the

@@ -10,8 +10,9 @@
 //! the [`Store`] reads and [`Tx`] operations on it: `products` (with
 //! aliases and operating systems), `locations`, `files`, `mirrors`,
 //! `regions`, `availability`, `sentry` (mirror health and runs), `counts`,
-//! `users`, `events` (the audit log), `settings` (with the GeoIP table) and
-//! `snapshot` (whole-configuration reads). The rules a change must obey are
+//! `users`, `events` (the audit log), `settings` (with the GeoIP table),
+//! `snapshot` (whole-configuration reads) and `sessions` (admin sessions
+//! and the login throttle, kept here only on PostgreSQL). The rules a change must obey are
 //! pure functions in [`crate::model`]: a [`Tx`] loads what a rule needs,
 //! asks it, and stores. `audit` words the log entries; `backend` is the
 //! seam between them and the engines (the primitives, once per engine);
@@ -37,6 +38,7 @@ mod products;
 mod regions;
 mod rows;
 mod sentry;
+mod sessions;
 mod settings;
 mod snapshot;
 mod tables;
@@ -56,6 +58,7 @@ pub use lease::{Claim, Lease};
 pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
+pub use sessions::{LoginFailureRows, LoginFailures, LoginRecord, StoredSession};
 pub use snapshot::{Changes, Dump, Snapshot};
 use tables::*;
 

@@ -180,16 +180,43 @@ CREATE TABLE sentry_lease (
     since bigint NOT NULL,
     expires_at bigint NOT NULL
 );
--- Admin sessions and the login throttle, shared by every node.
+-- Admin sessions, shared by every node so that any node serves any admin
+-- request. Keyed by the SHA-256 of the cookie's token (hex): reading the
+-- database gives no usable cookie. seen_at is refreshed at most once a
+-- minute, not on every request.
 CREATE TABLE sessions (
     token_hash text COLLATE "C" PRIMARY KEY,
-    data text NOT NULL,
-    expires_at bigint NOT NULL
+    user_name text NOT NULL,
+    password_hash text NOT NULL,
+    csrf text NOT NULL,
+    created_at bigint NOT NULL,
+    seen_at bigint NOT NULL,
+    flash_error boolean NOT NULL,
+    flash text
 );
+CREATE INDEX sessions_by_user ON sessions (user_name);
+-- The login throttle, shared so that a guesser meets one count whichever
+-- node it reaches: failures per (lower-case account, client address)…
 CREATE TABLE login_failures (
-    key text COLLATE "C" PRIMARY KEY,
+    account text COLLATE "C" NOT NULL,
+    client text COLLATE "C" NOT NULL,
     failures bigint NOT NULL,
-    until_at bigint NOT NULL
+    last_at bigint NOT NULL,
+    PRIMARY KEY (account, client)
+);
+-- …per client address over all accounts…
+CREATE TABLE login_client_failures (
+    client text COLLATE "C" PRIMARY KEY,
+    failures bigint NOT NULL,
+    last_at bigint NOT NULL
+);
+-- …and the addresses that logged in to an account (spared the
+-- address-wide wait), with when.
+CREATE TABLE login_known (
+    account text COLLATE "C" NOT NULL,
+    client text COLLATE "C" NOT NULL,
+    at bigint NOT NULL,
+    PRIMARY KEY (account, client)
 );
 -- Sentry's HTML report of each run, so that every node's admin shows it
 -- (a node writes its own copies into its reports directory too).
