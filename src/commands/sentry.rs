@@ -8,8 +8,7 @@ use std::sync::Arc;
 use super::{Context, default_reports_dir};
 use crate::cli::SentryArgs;
 use crate::error::{Error, Result};
-use crate::sentry::{Leadership, Mode, Sentry, SentryConfig};
-use crate::store::Claim;
+use crate::sentry::{Mode, Sentry, SentryConfig};
 
 /// `bouncer sentry [--all|--new|--spot|--hashes] [--mirror M] …`.
 pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
@@ -62,30 +61,9 @@ pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
             Arc::new(Sentry::new(ctx.network.clone(), config))
         }
     };
-    // On PostgreSQL a run from the command line takes sentry's lease like
-    // a node does: refused while a node leads.
-    let leadership = match (&ctx.sentry, ctx.network.store().postgres()) {
-        (None, Some(_)) => {
-            let (leadership, claim) =
-                Leadership::start(ctx.network.clone(), crate::sentry::lease::node_name("cli"));
-            if let Claim::Taken { holder, until } = claim {
-                leadership.stop();
-                return Err(Error::SentryElsewhere { holder, until });
-            }
-            let sentry = Sentry::new(ctx.network.clone(), sentry.config().clone())
-                .with_leadership(leadership.clone());
-            Some((leadership, Arc::new(sentry)))
-        }
-        _ => None,
-    };
-    let s = match &leadership {
-        Some((leadership, sentry)) => {
-            let s = sentry.run(mode, args.mirror.as_deref());
-            leadership.stop();
-            s?
-        }
-        None => sentry.run(mode, args.mirror.as_deref())?,
-    };
+    // On PostgreSQL the run takes sentry's lease as a node does: refused
+    // while a node leads.
+    let s = sentry.run(mode, args.mirror.as_deref())?;
     if s.run.id == 0 {
         return Ok(format!("sentry {}: nothing to check\n", mode.as_str()));
     }

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use crate::network::Network;
 use crate::store::{Claim, Lease};
 
@@ -23,6 +24,8 @@ pub struct Leadership {
     holder: String,
     /// The lease and when (by this node's clock) to stop trusting it.
     held: Mutex<Option<(Lease, Instant)>>,
+    /// Who held it at the last claim this node lost (holder, until).
+    elsewhere: Mutex<Option<(String, u64)>>,
     stopped: Mutex<bool>,
     wake: Condvar,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -43,6 +46,7 @@ impl Leadership {
         let leadership = Arc::new(Leadership {
             holder,
             held: Mutex::new(None),
+            elsewhere: Mutex::new(None),
             stopped: Mutex::new(false),
             wake: Condvar::new(),
             thread: Mutex::new(None),
@@ -65,6 +69,13 @@ impl Leadership {
             .map(|(lease, _)| lease.clone())
     }
 
+    /// Why this node may not run sentry now: who leads, as last seen.
+    pub fn elsewhere(&self) -> Error {
+        let seen = self.elsewhere.lock().unwrap_or_else(|e| e.into_inner());
+        let (holder, until) = seen.clone().unwrap_or_default();
+        Error::SentryElsewhere { holder, until }
+    }
+
     /// One claim: records the outcome and tells the network's heartbeat.
     fn claim(&self, network: &Network) -> Claim {
         let asked = Instant::now();
@@ -78,6 +89,10 @@ impl Leadership {
                 }
             }
         };
+        if let Claim::Taken { holder, until } = &claim {
+            *self.elsewhere.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((holder.clone(), *until));
+        }
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let was = held.as_ref().map(|(l, _)| l.token);
         *held = match &claim {
@@ -134,5 +149,30 @@ impl Leadership {
         if let Some(thread) = thread {
             let _ = thread.join();
         }
+    }
+}
+
+/// A lease taken for one run (a run from the command line, or Check now on
+/// a node without a schedule): renewed while the run lasts, released when
+/// this is dropped.
+pub struct OneRun(Arc<Leadership>);
+
+impl OneRun {
+    /// Takes sentry's lease for one run, refused while a node leads.
+    pub fn claim(network: Arc<Network>) -> Result<(OneRun, Lease), Error> {
+        let (leadership, claim) = Leadership::start(network, node_name("run"));
+        match claim {
+            Claim::Held(lease) => Ok((OneRun(leadership), lease)),
+            Claim::Taken { .. } => {
+                leadership.stop();
+                Err(leadership.elsewhere())
+            }
+        }
+    }
+}
+
+impl Drop for OneRun {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }

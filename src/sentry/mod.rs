@@ -155,12 +155,28 @@ impl Sentry {
         self
     }
 
-    /// The lease to write under: `Ok(None)` without leadership (redb),
-    /// `Err(())` when this node does not lead now.
-    fn lease(&self) -> std::result::Result<Option<crate::store::Lease>, ()> {
+    /// Whether this node may run sentry now: always on redb, while it
+    /// holds the lease on PostgreSQL.
+    fn leads(&self) -> bool {
+        self.leadership
+            .as_ref()
+            .is_none_or(|l| l.current().is_some())
+    }
+
+    /// The lease a run writes under: this node's (refused while another
+    /// node leads), one taken for this run (a sentry without a schedule on
+    /// PostgreSQL), or none (redb).
+    fn lease(&self) -> Result<(Option<crate::store::Lease>, Option<lease::OneRun>)> {
         match &self.leadership {
-            None => Ok(None),
-            Some(l) => l.current().map(Some).ok_or(()),
+            Some(l) => l
+                .current()
+                .map(|lease| (Some(lease), None))
+                .ok_or_else(|| l.elsewhere()),
+            None if self.network.store().postgres().is_some() => {
+                let (once, lease) = lease::OneRun::claim(self.network.clone())?;
+                Ok((Some(lease), Some(once)))
+            }
+            None => Ok((None, None)),
         }
     }
 
@@ -168,10 +184,8 @@ impl Sentry {
     pub fn run(&self, mode: Mode, mirror: Option<&str>) -> Result<Summary> {
         let network = self.network.clone();
         let _one_at_a_time = network.one_sentry_run();
-        let Ok(lease) = self.lease() else {
-            // Another node leads: it checks the network.
-            return Ok(Summary::default());
-        };
+        // Held (and, for a run of its own, renewed) until the run ends.
+        let (lease, _once) = self.lease()?;
         let started = Instant::now();
         let started_at = now();
         let store = self.network.store();
@@ -419,7 +433,7 @@ impl Sentry {
         // Never-checked mirrors and locations are checked at start.
         let mut seen = u64::MAX;
         while !self.stop.load(Ordering::Relaxed) {
-            if self.lease().is_err() {
+            if !self.leads() {
                 // Not the leader: wait until this node takes the lease (its
                 // keeper wakes the network) and start with a New run then.
                 let changes = self.network.changes();

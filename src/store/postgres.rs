@@ -370,9 +370,24 @@ impl Db {
         // Idempotent, so it needs no lock: the row every writer locks.
         let bootstrap = "CREATE TABLE IF NOT EXISTS meta (name text COLLATE \"C\" PRIMARY KEY, value bigint NOT NULL);
              INSERT INTO meta (name, value) VALUES ('generation', 0) ON CONFLICT (name) DO NOTHING;";
-        if let Err(e) = conn.client.batch_execute(bootstrap) {
-            self.release(None);
-            return Err(self.error(e));
+        // IF NOT EXISTS is not safe against a node doing the same at the
+        // same moment (one of them meets "already exists"): then the
+        // table is there, and a second try passes.
+        let mut tries = 0;
+        while let Err(e) = conn.client.batch_execute(bootstrap) {
+            tries += 1;
+            let raced = e.code().is_some_and(|c| {
+                [
+                    postgres::error::SqlState::DUPLICATE_OBJECT,
+                    postgres::error::SqlState::DUPLICATE_TABLE,
+                    postgres::error::SqlState::UNIQUE_VIOLATION,
+                ]
+                .contains(c)
+            });
+            if !raced || tries == 3 {
+                self.release(None);
+                return Err(self.error(e));
+            }
         }
         // NOTIFY is optional (SPEC §11): where the engine lacks it, writes
         // skip it and nodes poll.
