@@ -186,40 +186,52 @@ impl Tx {
     }
 }
 
-/// [`Tx::set_availability_many`] in PostgreSQL.
+/// Rows a statement of [`set_availability_pg`] carries: arrays, one per
+/// column, so a statement costs seven parameters whatever its size.
+const AVAILABILITY_BATCH: usize = 20_000;
+
+/// [`Tx::set_availability_many`] in PostgreSQL: each batch one upsert from
+/// `UNNEST` over column arrays (SQL:2008), which PostgreSQL plans once and
+/// runs far faster than as many rows of `VALUES`.
 fn set_availability_pg(pg: &PgTxn, rows: &[(LocationId, MirrorId, Availability)]) -> Result<()> {
     let generation = sql_int(pg.generation().unwrap_or(0));
     let mut sorted: Vec<&(LocationId, MirrorId, Availability)> = rows.iter().collect();
-    // Sorted and one row per key: a statement may not upsert a row twice
-    // (the last finding wins, as it would row by row).
+    // Sorted (rows locked in one order by every writer) and one row per
+    // key: a statement may not upsert a row twice (the last finding wins,
+    // as it would row by row).
     sorted.sort_by_key(|(l, m, _)| (*l, *m));
     sorted.reverse();
     sorted.dedup_by_key(|(l, m, _)| (*l, *m));
     sorted.reverse();
-    pg.insert_batches(
-        "availability",
-        &[
-            "location",
-            "mirror",
-            "present",
-            "healthy",
-            "checked_at",
-            "error",
-            "gen",
-        ],
-        "ON CONFLICT (location, mirror) DO UPDATE SET
-             present = EXCLUDED.present, healthy = EXCLUDED.healthy,
-             checked_at = EXCLUDED.checked_at, error = EXCLUDED.error,
-             gen = CASE WHEN (availability.present AND availability.healthy)
-                        = (EXCLUDED.present AND EXCLUDED.healthy)
-                   THEN availability.gen ELSE EXCLUDED.gen END",
-        sorted.into_iter().map(|(l, m, a)| {
-            let mut params = vec![SqlValue::Int(sql_int(l.0)), SqlValue::Int(sql_int(m.0))];
-            super::rows::to_columns(a, &mut params);
-            params.push(SqlValue::Int(generation));
-            params
-        }),
-    )
+    for batch in sorted.chunks(AVAILABILITY_BATCH) {
+        let ints = |f: &dyn Fn(&(LocationId, MirrorId, Availability)) -> u64| {
+            SqlValue::Ints(batch.iter().map(|r| sql_int(f(r))).collect())
+        };
+        let bools = |f: &dyn Fn(&Availability) -> bool| {
+            SqlValue::Bools(batch.iter().map(|r| f(&r.2)).collect())
+        };
+        pg.execute(
+            "INSERT INTO availability (location, mirror, present, healthy, checked_at, error, gen)
+             SELECT l, m, p, h, c, e, $7 FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[],
+                 $4::boolean[], $5::bigint[], $6::text[]) AS t (l, m, p, h, c, e)
+             ON CONFLICT (location, mirror) DO UPDATE SET
+                 present = EXCLUDED.present, healthy = EXCLUDED.healthy,
+                 checked_at = EXCLUDED.checked_at, error = EXCLUDED.error,
+                 gen = CASE WHEN (availability.present AND availability.healthy)
+                            = (EXCLUDED.present AND EXCLUDED.healthy)
+                       THEN availability.gen ELSE EXCLUDED.gen END",
+            &[
+                ints(&|r| r.0.0),
+                ints(&|r| r.1.0),
+                bools(&|a| a.present),
+                bools(&|a| a.healthy),
+                ints(&|r| r.2.checked_at),
+                SqlValue::Texts(batch.iter().map(|r| r.2.error.clone()).collect()),
+                SqlValue::Int(generation),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

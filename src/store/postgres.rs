@@ -81,6 +81,10 @@ pub enum SqlValue {
     OptInt(Option<i64>),
     /// `text[]`.
     Texts(Vec<String>),
+    /// `bigint[]`.
+    Ints(Vec<i64>),
+    /// `boolean[]`.
+    Bools(Vec<bool>),
     /// `bytea`.
     Bytes(Vec<u8>),
 }
@@ -98,6 +102,8 @@ impl ToSql for SqlValue {
             SqlValue::OptText(v) => v.to_sql_checked(ty, out),
             SqlValue::OptInt(v) => v.to_sql_checked(ty, out),
             SqlValue::Texts(v) => v.to_sql_checked(ty, out),
+            SqlValue::Ints(v) => v.to_sql_checked(ty, out),
+            SqlValue::Bools(v) => v.to_sql_checked(ty, out),
             SqlValue::Bytes(v) => v.to_sql_checked(ty, out),
         }
     }
