@@ -696,6 +696,19 @@ fn report(s: &Summary) {
                 dur(v[v.len() - 1])
             );
         }
+        // Slow ones by number: a missed notification shows as about the
+        // watcher's polling interval (250 ms).
+        for (node, latencies) in &s.changes {
+            let slow: Vec<String> = latencies
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| **d > Duration::from_millis(100))
+                .map(|(i, d)| format!("#{} {}", i + 1, dur(*d)))
+                .collect();
+            if !slow.is_empty() {
+                println!("   node {node}, changes over 100 ms: {}", slow.join(", "));
+            }
+        }
         let worst = s
             .changes
             .iter()
