@@ -289,14 +289,17 @@ impl Sentry {
                 Vec::new()
             };
         let probed = Probed::of(&plans, &snapshot);
+        // What changes no node's index goes first, without the generation
+        // lock (PostgreSQL): the locked write below carries only new pairs
+        // and flips, and other writers wait for that alone.
+        let flips = store.availability_refresh(&decision.availability, lease.as_ref())?;
         self.network.write(&crate::model::Actor::Sentry, |tx| {
             if let Some(lease) = &lease {
                 tx.require_lease(lease)?;
             }
             let now = Probed::now(tx.mirrors()?, tx.locations()?);
             // One batch: on PostgreSQL a few statements per thousand rows.
-            let found: Vec<_> = decision
-                .availability
+            let found: Vec<_> = flips
                 .iter()
                 .filter(|(l, m, _)| probed.still(&now, Some(*l), *m))
                 .cloned()

@@ -109,6 +109,64 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records the findings of `rows` that leave whether their pair serves
+    /// as it is (new check times, new errors), outside the generation lock
+    /// (PostgreSQL: such rows change no node's index, so other writers
+    /// need not wait for them), in short transactions, each only while
+    /// `lease` still holds sentry's lease. Returns the rows it left for a
+    /// generation-locked write: the new pairs and those that flip (on
+    /// redb, every row: there one write does all).
+    pub fn availability_refresh(
+        &self,
+        rows: &[(LocationId, MirrorId, Availability)],
+        lease: Option<&super::Lease>,
+    ) -> Result<Vec<(LocationId, MirrorId, Availability)>> {
+        let Some(db) = self.postgres() else {
+            return Ok(rows.to_vec());
+        };
+        let mut done = std::collections::HashSet::new();
+        for batch in rows.chunks(AVAILABILITY_BATCH) {
+            let txn = db.read_write()?;
+            if let Some(lease) = lease {
+                // Shared: the lease cannot change hands before this
+                // commits, and batches do not wait on each other.
+                super::lease::require(&txn, lease, "FOR SHARE")?;
+            }
+            let ints = |f: &dyn Fn(&(LocationId, MirrorId, Availability)) -> u64| {
+                SqlValue::Ints(batch.iter().map(|r| sql_int(f(r))).collect())
+            };
+            let updated = txn.query(
+                "UPDATE availability AS a
+                 SET present = t.p, healthy = t.h, checked_at = t.c, error = t.e
+                 FROM UNNEST($1::bigint[], $2::bigint[], $3::boolean[], $4::boolean[],
+                     $5::bigint[], $6::text[]) AS t (l, m, p, h, c, e)
+                 WHERE a.location = t.l AND a.mirror = t.m
+                     AND (a.present AND a.healthy) = (t.p AND t.h)
+                 RETURNING a.location, a.mirror",
+                &[
+                    ints(&|r| r.0.0),
+                    ints(&|r| r.1.0),
+                    SqlValue::Bools(batch.iter().map(|r| r.2.present).collect()),
+                    SqlValue::Bools(batch.iter().map(|r| r.2.healthy).collect()),
+                    ints(&|r| r.2.checked_at),
+                    SqlValue::Texts(batch.iter().map(|r| r.2.error.clone()).collect()),
+                ],
+            )?;
+            txn.commit()?;
+            for row in updated {
+                let (l, m) = <(u64, u64) as super::backend::Key>::key_from_sql(&row, &mut 0)?;
+                done.insert((LocationId(l), MirrorId(m)));
+            }
+        }
+        Ok(rows
+            .iter()
+            .filter(|(l, m, _)| !done.contains(&(*l, *m)))
+            .cloned()
+            .collect())
+    }
+}
+
 impl Tx {
     /// Drops sentry's findings for `location` on every mirror, with their
     /// entries in [`AVAILABILITY_BY_MIRROR`].

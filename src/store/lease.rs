@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Store;
 use super::Tx;
-use super::postgres::{SqlValue, from_sql_int, sql_int};
+use super::postgres::{PgTxn, SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 
 /// The database's clock in Unix milliseconds, in SQL.
@@ -127,25 +127,33 @@ impl Tx {
     /// Refuses this write unless `lease` still holds sentry's lease, and
     /// keeps it from changing hands until the write commits.
     pub fn require_lease(&self, lease: &Lease) -> Result<()> {
-        let Some(pg) = self.txn.pg() else {
-            return Ok(());
-        };
-        let rows = pg.query(
-            &format!("SELECT holder, token, expires_at > {NOW_MS} FROM sentry_lease WHERE id = 1 FOR UPDATE"),
-            &[],
-        )?;
-        let held = rows.first().is_some_and(|row| {
-            row.get::<_, String>(0) == lease.holder
-                && from_sql_int(row.get(1)) == lease.token
-                && row.get::<_, bool>(2)
-        });
-        if held {
-            Ok(())
-        } else {
-            Err(Error::LeaseLost {
-                holder: rows.first().map(|r| r.get(0)).unwrap_or_default(),
-            })
+        match self.txn.pg() {
+            Some(pg) => require(pg, lease, "FOR UPDATE"),
+            None => Ok(()),
         }
+    }
+}
+
+/// Refuses `txn` unless `lease` still holds sentry's lease, locking the
+/// lease row with `lock` (`FOR UPDATE` or `FOR SHARE`) until it commits.
+pub(super) fn require(txn: &PgTxn, lease: &Lease, lock: &str) -> Result<()> {
+    let rows = txn.query(
+        &format!(
+            "SELECT holder, token, expires_at > {NOW_MS} FROM sentry_lease WHERE id = 1 {lock}"
+        ),
+        &[],
+    )?;
+    let held = rows.first().is_some_and(|row| {
+        row.get::<_, String>(0) == lease.holder
+            && from_sql_int(row.get(1)) == lease.token
+            && row.get::<_, bool>(2)
+    });
+    if held {
+        Ok(())
+    } else {
+        Err(Error::LeaseLost {
+            holder: rows.first().map(|r| r.get(0)).unwrap_or_default(),
+        })
     }
 }
 

@@ -16,7 +16,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -53,6 +53,9 @@ pub struct TestPostgres {
     shared: bool,
     /// `None` only once dropped.
     watchdog: Option<Watchdog>,
+    /// The certificate and key PEM of a server that also listens on
+    /// 127.0.0.1 with TLS ([`TestPostgres::start_tls`]).
+    tls: Option<(String, String)>,
 }
 
 impl TestPostgres {
@@ -62,7 +65,7 @@ impl TestPostgres {
     pub fn shared() -> Result<&'static TestPostgres, String> {
         static SHARED: OnceLock<Result<TestPostgres, String>> = OnceLock::new();
         SHARED
-            .get_or_init(|| TestPostgres::launch(true))
+            .get_or_init(|| TestPostgres::launch(true, None))
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -85,7 +88,40 @@ impl TestPostgres {
     /// A server of the caller's own, for tests that stop and restart it;
     /// stopped and its directory removed on drop.
     pub fn start() -> Result<TestPostgres, String> {
-        TestPostgres::launch(false)
+        TestPostgres::launch(false, None)
+    }
+
+    /// A server of the caller's own that also listens on 127.0.0.1 over
+    /// TCP, with TLS only (`hostssl`), presenting the certificate `cert`
+    /// (PEM, for 127.0.0.1) with its key `key`; see
+    /// [`TestPostgres::tcp_database`]. `None` where PostgreSQL is not
+    /// installed, on the terms of [`TestPostgres::shared_or_skip`].
+    pub fn start_tls_or_skip(cert: &str, key: &str) -> Option<TestPostgres> {
+        if let Err(why) = bindir() {
+            super::tool_missing(&why);
+            return None;
+        }
+        match TestPostgres::launch(false, Some((cert.to_string(), key.to_string()))) {
+            Ok(server) => Some(server),
+            Err(why) => panic!("{why}"),
+        }
+    }
+
+    /// A new, empty database on a [`TestPostgres::start_tls_or_skip`] server, as a
+    /// URL over TCP that insists on TLS:
+    /// `postgresql://bouncer@127.0.0.1:<port>/t_<n>?sslmode=require`.
+    pub fn tcp_database(&self) -> String {
+        assert!(self.tls.is_some(), "a server started without TLS");
+        let url = self.database();
+        let name = url
+            .split('?')
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .expect("a database name");
+        format!(
+            "postgresql://{USER}@127.0.0.1:{}/{name}?sslmode=require",
+            self.port
+        )
     }
 
     /// [`TestPostgres::start`], or `None` where PostgreSQL is not installed,
@@ -158,7 +194,7 @@ impl TestPostgres {
 
     /// Creates the directory, the cluster and the watchdog, and starts the
     /// server. On error whatever was made is dropped, and so removed.
-    fn launch(shared: bool) -> Result<TestPostgres, String> {
+    fn launch(shared: bool, tls: Option<(String, String)>) -> Result<TestPostgres, String> {
         let bin = bindir()?;
         let pid = std::process::id();
         let tmp = std::env::temp_dir();
@@ -177,7 +213,14 @@ impl TestPostgres {
         // directory, so ports cannot clash; PostgreSQL also derives its
         // System V shared memory key from it and steps past keys in use, so
         // distinct ports merely save it the probing.
-        let port = 20_000 + ((u64::from(pid) * 16 + n) % 40_000) as u16;
+        let mut port = 20_000 + ((u64::from(pid) * 16 + n) % 40_000) as u16;
+        if tls.is_some() {
+            // It listens on TCP too: a port nothing else holds.
+            port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| format!("cannot find a free port: {e}"))?;
+        }
         let socket = dir.join(format!(".s.PGSQL.{port}"));
         if socket.as_os_str().len() > MAX_SOCKET_PATH {
             let _ = fs::remove_dir(&dir);
@@ -207,6 +250,7 @@ impl TestPostgres {
             tools,
             shared,
             watchdog: Some(watchdog),
+            tls,
         };
         static STALE: Once = Once::new();
         STALE.call_once(|| remove_stale(&tmp, &server.tools));
@@ -265,6 +309,43 @@ impl TestPostgres {
             .append(true)
             .open(&conf)
             .and_then(|mut file| file.write_all(settings.as_bytes()))
+            .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+        let Some((cert, key)) = &self.tls else {
+            return Ok(());
+        };
+        // TLS on 127.0.0.1 only: `hostssl` admits TLS connections, and
+        // plain TCP ones find no entry and are refused.
+        let write = |name: &str, text: &str, mode: u32| {
+            let path = self.dir.join(name);
+            fs::write(&path, text)
+                .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(mode)))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        };
+        write("server.crt", cert, 0o644)?;
+        write("server.key", key, 0o600)?;
+        write(
+            "pg_hba.conf",
+            &format!("local all all trust\nhostssl all {USER} 127.0.0.1/32 trust\n"),
+            0o600,
+        )?;
+        if self.tools.runuser.is_some() {
+            let mut chown = Command::new("chown");
+            chown
+                .arg("postgres:postgres")
+                .arg(self.dir.join("server.crt"))
+                .arg(self.dir.join("server.key"))
+                .arg(self.dir.join("pg_hba.conf"));
+            run(chown)?;
+        }
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .and_then(|mut file| {
+                file.write_all(
+                    b"listen_addresses = '127.0.0.1'\nssl = on\n\
+                      ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+                )
+            })
             .map_err(|e| format!("cannot write {}: {e}", conf.display()))
     }
 
@@ -636,6 +717,7 @@ mod tests {
             tools: Tools::new(PathBuf::from("/nonexistent"), false),
             shared: true,
             watchdog: None,
+            tls: None,
         };
         let url = pg.url("t_9");
         assert_eq!(

@@ -115,9 +115,14 @@ impl Env {
     /// A fresh database on `server`: every command and server of this
     /// `Env` runs with `--db postgresql://…`, in a temporary directory.
     pub fn postgres(server: &bouncer::testing::postgres::TestPostgres) -> Env {
+        Env::at_url(&server.database())
+    }
+
+    /// [`Env::postgres`] on the database at `url`.
+    pub fn at_url(url: &str) -> Env {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         Env {
-            db: PathBuf::from(server.database()),
+            db: PathBuf::from(url),
             cwd: Some(dir.path().to_path_buf()),
             _dir: dir,
         }

@@ -49,6 +49,20 @@ impl Ca {
         }
     }
 
+    /// A fresh certificate from this CA for 127.0.0.1 and localhost, and
+    /// its key, both PEM (for servers that read files, such as PostgreSQL).
+    pub fn server_pem(&self) -> (String, String) {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .expect("server parameters");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
+        let key = KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A rustls server configuration presenting a fresh certificate from
     /// this CA for 127.0.0.1 and localhost.
     pub fn server_config(&self) -> Arc<ServerConfig> {
