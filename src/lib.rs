@@ -3,9 +3,9 @@
 //! A map of the modules:
 //! - [`model`]: what Bouncer knows (products, locations, mirrors, who acts, …) and the rules a change obeys, as pure functions.
 //! - [`validate`]: what counts as a valid name, language, path, URL.
-//! - [`store`]: the only code that touches redb, one file per table family.
+//! - [`store`]: the only code that touches a database (redb, or PostgreSQL shared by several nodes), one file per table family.
 //! - [`index`]: the immutable in-memory availability index and the weighted pick.
-//! - [`network`]: the live network: store + the index and configuration snapshot it published; one write path that commits then publishes.
+//! - [`network`]: the live network: store + the index and configuration snapshot it published; one write path that commits then publishes; on PostgreSQL, following what other nodes change.
 //! - [`bounce`]: the redirect handler (`/?product=…`, `/files/…`).
 //! - [`counters`]: download counts kept in memory and flushed in batches.
 //! - [`loader`]: checksum files → languages, locations and files, planned then applied.
@@ -34,6 +34,7 @@
 //! - [`error`]: errors by kind, each saying what to do.
 //! - [`export`]: the configuration as a JSON document (`bouncer export`/`import`), by names.
 //! - [`assets`]: CSS and scripts from `assets/`, embedded in the binary.
+//! - `testing`: throwaway servers the tests start (PostgreSQL); not part of the interface.
 
 pub mod admin;
 pub mod api;

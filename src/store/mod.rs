@@ -265,11 +265,6 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Whether the database answers a read (for health checks).
-    pub fn ping(&self) -> Result<()> {
-        self.schema_version().map(|_| ())
-    }
-
     /// Runs `f` in one write transaction on behalf of `actor` (recorded in
     /// the audit log) and commits durably. Nothing is written if `f` fails.
     /// On PostgreSQL the transaction first takes the generation lock:
