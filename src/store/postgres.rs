@@ -170,13 +170,26 @@ pub fn redact(url: &str) -> String {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{tail}")
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => format!("{}@{host}", user.split(':').next().unwrap_or("")),
+        None => authority.to_string(),
+    };
+    // A password may also come as a query parameter.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
         }
-        None => url.to_string(),
-    }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Whether `db` names a PostgreSQL database rather than a file.
@@ -669,6 +682,14 @@ mod tests {
             "postgres://ops@db.example:5432/bouncer?sslmode=require"
         );
         assert_eq!(redact("postgres://db.example/b"), "postgres://db.example/b");
+        assert_eq!(
+            redact("postgres://u@h/b?password=s3cret&sslmode=require"),
+            "postgres://u@h/b?sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://u@h/b?PASSWORD=s3cret"),
+            "postgres://u@h/b"
+        );
         assert_eq!(
             redact("postgresql://u@/b?host=/run/pg"),
             "postgresql://u@/b?host=/run/pg"
