@@ -59,7 +59,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -91,7 +91,9 @@ request = function()
 end
 "#;
 
-type Result<T> = std::result::Result<T, String>;
+mod support;
+
+use support::{Guard, Result, bouncer_binary, tool, which};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -102,104 +104,6 @@ fn main() -> ExitCode {
             eprintln!("loadtest: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-// ----- child processes -----
-
-#[cfg(unix)]
-fn signal(pid: u32, sig: i32) {
-    unsafe extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: kill(2) takes plain integers; a stale pid only fails.
-    unsafe {
-        kill(pid as i32, sig);
-    }
-}
-
-#[cfg(unix)]
-const SIGTERM: i32 = 15;
-
-/// A child process that is stopped (SIGTERM, then SIGKILL after a grace
-/// period) when the guard is dropped, including during a panic.
-struct Guard {
-    name: String,
-    child: Option<Child>,
-}
-
-impl Guard {
-    fn new(name: impl Into<String>, child: Child) -> Guard {
-        Guard {
-            name: name.into(),
-            child: Some(child),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// Asks the process to stop, waits up to `grace`, then kills it.
-    /// Returns whether it exited on its own.
-    fn stop(&mut self, grace: Duration) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return true;
-        }
-        #[cfg(unix)]
-        signal(child.id(), SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!(
-            "loadtest: {} did not stop within {grace:?}; killing it",
-            self.name
-        );
-        let _ = child.kill();
-        let _ = child.wait();
-        false
-    }
-
-    /// Waits for the process to exit on its own, killing it after `limit`.
-    fn wait_output(&mut self, limit: Duration) -> Result<String> {
-        let mut child = self.child.take().ok_or("no child")?;
-        let mut stdout = child.stdout.take().ok_or("no stdout")?;
-        let reader = thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            s
-        });
-        let deadline = Instant::now() + limit;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    let out = reader.join().unwrap_or_default();
-                    if !status.success() {
-                        return Err(format!("{} failed ({status}): {out}", self.name));
-                    }
-                    return Ok(out);
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("{} did not finish within {limit:?}", self.name));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.stop(Duration::from_secs(5));
     }
 }
 
@@ -516,92 +420,6 @@ fn run() -> Result<()> {
     }
     println!("loadtest: done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-fn tool(default: &str, name: &str) -> PathBuf {
-    if Path::new(default).exists() {
-        PathBuf::from(default)
-    } else {
-        which(name).unwrap_or_else(|| PathBuf::from(name))
-    }
-}
-
-/// `target/release/bouncer`, beside this example's `target/release/examples/`.
-/// Built (or brought up to date) first when cargo started us.
-fn bouncer_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot find the target directory")?;
-    let bin = dir.join(format!("bouncer{}", std::env::consts::EXE_SUFFIX));
-    let profile_is_release = dir.file_name().is_some_and(|n| n == "release");
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        println!(
-            "loadtest: bringing {} up to date (cargo build)",
-            bin.display()
-        );
-        let mut cmd = Command::new(cargo);
-        // With this example in the same build, the library is compiled with
-        // the same features as for the example, so nothing is rebuilt twice.
-        cmd.args([
-            "build",
-            "--quiet",
-            "--bin",
-            "bouncer",
-            "--example",
-            "loadtest",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // `cargo run` gave us the package's variables; some build scripts
-        // (ring's) track CARGO_MANIFEST_DIR, so passing them on would make
-        // cargo rebuild half the dependency tree, twice.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("CARGO_PKG_")
-                || matches!(
-                    &*k,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                )
-            {
-                cmd.env_remove(&key);
-            }
-        }
-        if profile_is_release {
-            cmd.arg("--release");
-        }
-        match cmd.status() {
-            Ok(s) if s.success() => {}
-            Ok(s) => {
-                eprintln!("loadtest: warning: building bouncer failed ({s}); using what is there")
-            }
-            Err(e) => eprintln!("loadtest: warning: cannot run cargo ({e}); using what is there"),
-        }
-    }
-    if !bin.is_file() {
-        return Err(format!(
-            "{} does not exist: run `cargo build --release` first",
-            bin.display()
-        ));
-    }
-    if !profile_is_release {
-        eprintln!(
-            "loadtest: warning: not a release build; figures will be meaningless (use --release)"
-        );
-    }
-    Ok(bin)
 }
 
 /// A demo-like network: 3 products × 4 OSes × 8 languages, 10 mirrors on
