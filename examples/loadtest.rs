@@ -93,7 +93,7 @@ end
 
 mod support;
 
-use support::{Guard, Result, bouncer_binary, tool, which};
+use support::{Guard, Result, WrkResult, bouncer_binary, tool, which};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -105,6 +105,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// wrk against `target` on `addr` as every run here makes it: this
+/// program's client address in `X-Forwarded-For`, `script` (a Lua file)
+/// if given.
+fn run_wrk(
+    wrk: &Path,
+    addr: SocketAddr,
+    target: &str,
+    secs: u64,
+    script: Option<&Path>,
+) -> Result<WrkResult> {
+    let header = format!("X-Forwarded-For: {CLIENT}");
+    let mut extra: Vec<&std::ffi::OsStr> = vec!["-H".as_ref(), header.as_ref()];
+    if let Some(script) = script {
+        extra.extend(["-s".as_ref(), script.as_os_str()]);
+    }
+    support::run_wrk(wrk, addr, target, secs, CONNECTIONS, &extra)
 }
 
 // ----- setup -----
@@ -878,93 +896,6 @@ fn load_average() -> String {
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
-}
-
-// ----- wrk -----
-
-#[derive(Clone, Debug, Default)]
-struct WrkResult {
-    requests_per_sec: f64,
-    /// 99th percentile latency in microseconds.
-    p99_us: f64,
-    p50_us: f64,
-    requests: u64,
-    non_3xx: u64,
-    socket_errors: String,
-}
-
-/// wrk against `target`, with `script` (a Lua file) if given.
-fn run_wrk(
-    wrk: &Path,
-    addr: SocketAddr,
-    target: &str,
-    secs: u64,
-    script: Option<&Path>,
-) -> Result<WrkResult> {
-    let mut command = Command::new(wrk);
-    command.args([
-        "-t1",
-        &format!("-c{CONNECTIONS}"),
-        &format!("-d{secs}s"),
-        "--latency",
-        "-H",
-        &format!("X-Forwarded-For: {CLIENT}"),
-    ]);
-    if let Some(script) = script {
-        command.arg("-s").arg(script);
-    }
-    let child = command
-        .arg(format!("http://{addr}{target}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
-    let mut guard = Guard::new("wrk", child);
-    let out = guard.wait_output(Duration::from_secs(secs + 30))?;
-    parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
-}
-
-/// `1.23ms`, `456.00us`, `2.00s` → microseconds.
-fn duration_us(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = s.strip_suffix("m") {
-        (n, 60e6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        return None;
-    };
-    num.trim().parse::<f64>().ok().map(|v| v * scale)
-}
-
-fn parse_wrk(out: &str) -> Option<WrkResult> {
-    let mut r = WrkResult::default();
-    let mut seen = (false, false, false);
-    for line in out.lines() {
-        let t = line.trim();
-        if let Some(v) = t.strip_prefix("Requests/sec:") {
-            r.requests_per_sec = v.trim().parse().ok()?;
-            seen.0 = true;
-        } else if let Some(v) = t.strip_prefix("99%") {
-            r.p99_us = duration_us(v)?;
-            seen.1 = true;
-        } else if let Some(v) = t.strip_prefix("50%") {
-            r.p50_us = duration_us(v).unwrap_or(0.0);
-        } else if t.contains(" requests in ") {
-            r.requests = t.split_whitespace().next()?.parse().ok()?;
-            seen.2 = true;
-        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
-            r.non_3xx = v.trim().parse().unwrap_or(0);
-        } else if let Some(v) = t.strip_prefix("Socket errors:") {
-            r.socket_errors = v.trim().to_string();
-        }
-    }
-    (seen == (true, true, true)).then_some(r)
 }
 
 /// Total downloads `bouncer stats` reports (today and yesterday, in case

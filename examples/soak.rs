@@ -90,7 +90,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -151,7 +151,9 @@ const ADMIN_PAGES: [&str; 6] = [
     "/admin/audit",
 ];
 
-type Result<T> = std::result::Result<T, String>;
+mod support;
+
+use support::{Result, bouncer_binary};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -446,63 +448,6 @@ fn serve_mirror(stream: TcpStream, requests: &AtomicU64) -> std::io::Result<()> 
 }
 
 // ----- setup -----
-
-/// `target/release/bouncer`, beside this example's `target/release/examples/`.
-/// Built (or brought up to date) first when cargo started us.
-fn bouncer_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("cannot find the target directory")?;
-    let bin = dir.join(format!("bouncer{}", std::env::consts::EXE_SUFFIX));
-    let profile_is_release = dir.file_name().is_some_and(|n| n == "release");
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        println!("soak: bringing {} up to date (cargo build)", bin.display());
-        let mut cmd = Command::new(cargo);
-        // With this example in the same build, the library is compiled with
-        // the same features as for the example, so nothing is rebuilt twice.
-        cmd.args(["build", "--quiet", "--bin", "bouncer", "--example", "soak"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // `cargo run` gave us the package's variables; some build scripts
-        // track CARGO_MANIFEST_DIR, so passing them on would rebuild a lot.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("CARGO_PKG_")
-                || matches!(
-                    &*k,
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_BIN_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                )
-            {
-                cmd.env_remove(&key);
-            }
-        }
-        if profile_is_release {
-            cmd.arg("--release");
-        }
-        match cmd.status() {
-            Ok(s) if s.success() => {}
-            Ok(s) => eprintln!("soak: warning: building bouncer failed ({s}); using what is there"),
-            Err(e) => eprintln!("soak: warning: cannot run cargo ({e}); using what is there"),
-        }
-    }
-    if !bin.is_file() {
-        return Err(format!(
-            "{} does not exist: run `cargo build --release` first",
-            bin.display()
-        ));
-    }
-    if !profile_is_release {
-        eprintln!(
-            "soak: warning: not a release build; figures will be meaningless (use --release)"
-        );
-    }
-    Ok(bin)
-}
 
 /// 3 products × 4 OSes × 8 languages on `mirrors`, every file present and
 /// healthy, and an admin user.

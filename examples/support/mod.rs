@@ -6,8 +6,9 @@
 #![allow(dead_code)]
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -212,4 +213,93 @@ pub fn bouncer_binary() -> Result<PathBuf> {
         );
     }
     Ok(bin)
+}
+
+// ----- wrk -----
+
+/// What a wrk run measured.
+#[derive(Clone, Debug, Default)]
+pub struct WrkResult {
+    pub requests_per_sec: f64,
+    /// 99th percentile latency in microseconds.
+    pub p99_us: f64,
+    /// Median latency in microseconds.
+    pub p50_us: f64,
+    pub requests: u64,
+    pub non_3xx: u64,
+    pub socket_errors: String,
+}
+
+/// `wrk -t1 -c<connections> -d<secs>s --latency extra… http://addr/target`
+/// (`extra`: headers, a Lua script), stopped if it overruns.
+pub fn run_wrk(
+    wrk: &Path,
+    addr: SocketAddr,
+    target: &str,
+    secs: u64,
+    connections: u32,
+    extra: &[&std::ffi::OsStr],
+) -> Result<WrkResult> {
+    let mut command = Command::new(wrk);
+    command
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+        ])
+        .args(extra);
+    let child = command
+        .arg(format!("http://{addr}{target}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
+    let mut guard = Guard::new("wrk", child);
+    let out = guard.wait_output(Duration::from_secs(secs + 30))?;
+    parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
+}
+
+/// `1.23ms`, `456.00us`, `2.00s` → microseconds.
+fn duration_us(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = s.strip_suffix("m") {
+        (n, 60e6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e6)
+    } else {
+        return None;
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * scale)
+}
+
+/// The figures of wrk's `--latency` output.
+pub fn parse_wrk(out: &str) -> Option<WrkResult> {
+    let mut r = WrkResult::default();
+    let mut seen = (false, false, false);
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Requests/sec:") {
+            r.requests_per_sec = v.trim().parse().ok()?;
+            seen.0 = true;
+        } else if let Some(v) = t.strip_prefix("99%") {
+            r.p99_us = duration_us(v)?;
+            seen.1 = true;
+        } else if let Some(v) = t.strip_prefix("50%") {
+            r.p50_us = duration_us(v).unwrap_or(0.0);
+        } else if t.contains(" requests in ") {
+            r.requests = t.split_whitespace().next()?.parse().ok()?;
+            seen.2 = true;
+        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
+            r.non_3xx = v.trim().parse().unwrap_or(0);
+        } else if let Some(v) = t.strip_prefix("Socket errors:") {
+            r.socket_errors = v.trim().to_string();
+        }
+    }
+    (seen == (true, true, true)).then_some(r)
 }

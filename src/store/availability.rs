@@ -4,7 +4,7 @@
 //! column: the generation that last changed whether the pair serves, so a
 //! node refreshing its index reads only what changed.
 
-use super::backend::{Order, Span, Txn};
+use super::backend::{Span, Txn};
 use super::postgres::{PgTxn, SqlValue, sql_int};
 use super::tables::*;
 use super::{Store, Tx};
@@ -74,11 +74,9 @@ impl Store {
         &self,
         mut f: impl FnMut(LocationId, MirrorId, Availability),
     ) -> Result<()> {
-        self.read()?
-            .scan(&AVAILABILITY, Span::all(), Order::Up, None, |(l, m), a| {
-                f(LocationId(l), MirrorId(m), a);
-                Ok(true)
-            })
+        self.read()?.each(&AVAILABILITY, Span::all(), |(l, m), a| {
+            f(LocationId(l), MirrorId(m), a);
+        })
     }
 
     /// The (location, mirror) pairs sentry has checked (in redb read from
@@ -95,16 +93,9 @@ impl Store {
             })?;
             return Ok(out);
         }
-        txn.scan(
-            &AVAILABILITY_BY_MIRROR,
-            Span::all(),
-            Order::Up,
-            None,
-            |(m, l), ()| {
-                out.insert((LocationId(l), MirrorId(m)));
-                Ok(true)
-            },
-        )?;
+        txn.each(&AVAILABILITY_BY_MIRROR, Span::all(), |(m, l), ()| {
+            out.insert((LocationId(l), MirrorId(m)));
+        })?;
         Ok(out)
     }
 }
@@ -338,7 +329,12 @@ pub(super) mod tests {
             }
             assert_eq!(store.availability_of(loc).unwrap().len(), 1);
             // After a warm-up the file stops growing: pages are reused.
-            assert_eq!(sizes[10], sizes[39], "{sizes:?}");
+            // (redb: a file's size; PostgreSQL has no file, and its in-place
+            // update is asserted by the row count above.)
+            if store.path().is_some() {
+                assert!(sizes[10].is_some_and(|size| size > 0), "{sizes:?}");
+                assert_eq!(sizes[10], sizes[39], "{sizes:?}");
+            }
         }
     }
 

@@ -408,6 +408,59 @@ impl Txn {
         }
     }
 
+    /// Commits a write (a read has nothing to commit).
+    pub fn commit(self) -> Result<()> {
+        match self {
+            Txn::RedbWrite(txn) => Ok(txn.commit()?),
+            Txn::Pg(txn) => txn.commit(),
+            Txn::RedbRead(_) => Ok(()),
+        }
+    }
+
+    /// Adds each `(key, n)` of `rows` to the number stored under the key
+    /// (absent: 0). On PostgreSQL additive upserts, keys sorted so that
+    /// writers lock rows in one order (two nodes flushing at once never
+    /// deadlock) and summed per key (a statement may not upsert a row
+    /// twice).
+    pub fn add_to<K: Key + Ord + Clone>(
+        &self,
+        t: &Table<K, u64>,
+        mut rows: Vec<(K, u64)>,
+    ) -> Result<()> {
+        if let Txn::Pg(pg) = self {
+            pg.wrote(t.sql);
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            rows.dedup_by(|next, kept| {
+                let same = next.0 == kept.0;
+                if same {
+                    kept.1 += next.1;
+                }
+                same
+            });
+            let column = t.columns[0];
+            return pg.insert_batches(
+                t.sql,
+                &t.insert_columns(),
+                &format!(
+                    "ON CONFLICT ({}) DO UPDATE SET {column} = {}.{column} + EXCLUDED.{column}",
+                    t.key.join(", "),
+                    t.sql
+                ),
+                rows.into_iter().map(|(k, n)| {
+                    let mut params = Vec::new();
+                    k.key_sql(&mut params);
+                    n.sql(&mut params);
+                    params
+                }),
+            );
+        }
+        for (key, n) in rows {
+            let old = self.get(t, &key)?.unwrap_or(0);
+            self.put(t, &key, &(old + n))?;
+        }
+        Ok(())
+    }
+
     /// The redb write transaction (a write on a read transaction is a bug).
     fn redb_write(&self) -> Result<&redb::WriteTransaction> {
         match self {
@@ -494,6 +547,21 @@ impl Txn {
         })
     }
 
+    /// Calls `f` with every (key, value) in `span`, in key order (a
+    /// [`Txn::scan`] that goes to the end). `f` must not use this
+    /// transaction.
+    pub fn each<K: Key + Clone, V: Val>(
+        &self,
+        t: &Table<K, V>,
+        span: Span<K>,
+        mut f: impl FnMut(K, V),
+    ) -> Result<()> {
+        self.scan(t, span, Order::Up, None, |k, v| {
+            f(k, v);
+            Ok(true)
+        })
+    }
+
     /// Every (key, value) in `span`, in key order.
     pub fn range<K: Key + Clone, V: Val>(
         &self,
@@ -501,20 +569,14 @@ impl Txn {
         span: Span<K>,
     ) -> Result<Vec<(K, V)>> {
         let mut out = Vec::new();
-        self.scan(t, span, Order::Up, None, |k, v| {
-            out.push((k, v));
-            Ok(true)
-        })?;
+        self.each(t, span, |k, v| out.push((k, v)))?;
         Ok(out)
     }
 
     /// Every value of `t`, in key order.
     pub fn values<K: Key + Clone, V: Val>(&self, t: &Table<K, V>) -> Result<Vec<V>> {
         let mut out = Vec::new();
-        self.scan(t, Span::all(), Order::Up, None, |_, v| {
-            out.push(v);
-            Ok(true)
-        })?;
+        self.each(t, Span::all(), |_, v| out.push(v))?;
         Ok(out)
     }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
-use super::backend::{Key, Order, Span, Table, Txn, Val};
+use super::backend::{Span, Table, Txn};
 use super::postgres::{PgTxn, SqlValue, sql_int};
 use super::tables::*;
 use super::{Backend, Store, Tx};
@@ -44,16 +44,13 @@ impl Store {
             Backend::Redb { db, .. } => {
                 let txn = Txn::RedbWrite(db.begin_write()?);
                 add_counts_in(&txn, batch)?;
-                if let Txn::RedbWrite(txn) = txn {
-                    txn.commit()?;
-                }
-                Ok(())
+                txn.commit()
             }
             // No generation lock: additive upserts commute, and counts
             // change no index.
             Backend::Postgres(db) => {
-                let txn = db.read_write()?;
-                add_counts_pg(&txn, batch)?;
+                let txn = Txn::Pg(db.read_write()?);
+                add_counts_in(&txn, batch)?;
                 txn.commit()
             }
         }
@@ -75,7 +72,8 @@ impl Store {
                 if !claim_flush(&txn, node, seq, now())? {
                     return Ok(false);
                 }
-                add_counts_pg(&txn, batch)?;
+                let txn = Txn::Pg(txn);
+                add_counts_in(&txn, batch)?;
                 txn.commit()?;
                 Ok(true)
             }
@@ -84,35 +82,12 @@ impl Store {
 
     /// Downloads per product over the days `from..=to`, summed.
     pub fn downloads_by_product(&self, from: u32, to: u32) -> Result<HashMap<ProductId, u64>> {
-        self.sum_by_id(&COUNT_PRODUCT, from, to, ProductId)
+        sum_by_id(&self.read()?, &COUNT_PRODUCT, from, to, ProductId)
     }
 
     /// Downloads per mirror over the days `from..=to`, summed.
     pub fn downloads_by_mirror(&self, from: u32, to: u32) -> Result<HashMap<MirrorId, u64>> {
-        self.sum_by_id(&COUNT_MIRROR, from, to, MirrorId)
-    }
-
-    /// The counts of `table` (keyed by day and an id) over the days
-    /// `from..=to`, summed per id.
-    fn sum_by_id<I: std::hash::Hash + Eq>(
-        &self,
-        table: &Table<(u32, u64), u64>,
-        from: u32,
-        to: u32,
-        id: impl Fn(u64) -> I,
-    ) -> Result<HashMap<I, u64>> {
-        let mut out = HashMap::new();
-        self.read()?.scan(
-            table,
-            Span::of((from, 0)..=(to, u64::MAX)),
-            Order::Up,
-            None,
-            |(_, key), n| {
-                *out.entry(id(key)).or_default() += n;
-                Ok(true)
-            },
-        )?;
-        Ok(out)
+        sum_by_id(&self.read()?, &COUNT_MIRROR, from, to, MirrorId)
     }
 
     /// Downloads per (location, language) over the days `from..=to`.
@@ -125,14 +100,11 @@ impl Store {
         if from > to {
             return Ok(out);
         }
-        self.read()?.scan(
+        self.read()?.each(
             &COUNT_LOCATION,
             location_days(from, to),
-            Order::Up,
-            None,
             |(_, loc, lang), n| {
                 *out.entry((LocationId(loc), lang)).or_default() += n;
-                Ok(true)
             },
         )?;
         Ok(out)
@@ -158,55 +130,56 @@ impl Store {
         }
         let txn = self.read()?;
         read_product_counts(&txn, from, to, &mut c)?;
-        txn.scan(
-            &COUNT_MIRROR,
-            Span::of((from, 0)..=(to, u64::MAX)),
-            Order::Up,
-            None,
-            |(_, mirror), n| {
-                *c.by_mirror.entry(MirrorId(mirror)).or_default() += n;
-                Ok(true)
-            },
-        )?;
-        txn.scan(
+        c.by_mirror = sum_by_id(&txn, &COUNT_MIRROR, from, to, MirrorId)?;
+        txn.each(
             &COUNT_LOCATION,
             location_days(from, to),
-            Order::Up,
-            None,
             |(_, location, lang), n| {
                 *c.by_language.entry(lang.clone()).or_default() += n;
                 *c.by_location
                     .entry((LocationId(location), lang))
                     .or_default() += n;
-                Ok(true)
             },
         )?;
         let end = match to.checked_add(1) {
             Some(next) => Bound::Excluded((next, String::new())),
             None => Bound::Unbounded,
         };
-        txn.scan(
+        txn.each(
             &COUNT_COUNTRY,
             Span::of((Bound::Included((from, String::new())), end)),
-            Order::Up,
-            None,
-            |(_, country), n| {
-                *c.by_country.entry(country).or_default() += n;
-                Ok(true)
-            },
+            |(_, country), n| *c.by_country.entry(country).or_default() += n,
         )?;
         Ok(c)
     }
 }
 
+/// The counts of `table` (keyed by day and an id) over the days
+/// `from..=to` in `txn`, summed per id.
+fn sum_by_id<I: std::hash::Hash + Eq>(
+    txn: &Txn,
+    table: &Table<(u32, u64), u64>,
+    from: u32,
+    to: u32,
+    id: impl Fn(u64) -> I,
+) -> Result<HashMap<I, u64>> {
+    let mut out = HashMap::new();
+    txn.each(
+        table,
+        Span::of((from, 0)..=(to, u64::MAX)),
+        |(_, key), n| {
+            *out.entry(id(key)).or_default() += n;
+        },
+    )?;
+    Ok(out)
+}
+
 /// Adds the per-product counts of the days `from..=to` to `c`: by day,
 /// by product and day, by product, and the total.
 fn read_product_counts(txn: &Txn, from: u32, to: u32, c: &mut Counts) -> Result<()> {
-    txn.scan(
+    txn.each(
         &COUNT_PRODUCT,
         Span::of((from, 0)..=(to, u64::MAX)),
-        Order::Up,
-        None,
         |(day, product), n| {
             *c.by_day.entry(day).or_default() += n;
             *c.by_product_day
@@ -214,26 +187,14 @@ fn read_product_counts(txn: &Txn, from: u32, to: u32, c: &mut Counts) -> Result<
                 .or_default() += n;
             *c.by_product.entry(ProductId(product)).or_default() += n;
             c.total += n;
-            Ok(true)
         },
     )
 }
 
-/// Adds `batch` to the counts in a redb write transaction.
+/// Adds `batch` to the counts in `txn`.
 pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
-    if let Some(pg) = txn.pg() {
-        return add_counts_pg(pg, batch);
-    }
     let day = batch.day;
-    fn add<K: Key + Clone>(txn: &Txn, t: &Table<K, u64>, rows: Vec<(K, u64)>) -> Result<()> {
-        for (key, n) in rows {
-            let old = txn.get(t, &key)?.unwrap_or(0);
-            txn.put(t, &key, &(old + n))?;
-        }
-        Ok(())
-    }
-    add(
-        txn,
+    txn.add_to(
         &COUNT_PRODUCT,
         batch
             .products
@@ -241,8 +202,7 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
             .map(|(id, n)| ((day, id.0), *n))
             .collect(),
     )?;
-    add(
-        txn,
+    txn.add_to(
         &COUNT_LOCATION,
         batch
             .locations
@@ -250,8 +210,7 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
             .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
             .collect(),
     )?;
-    add(
-        txn,
+    txn.add_to(
         &COUNT_MIRROR,
         batch
             .mirrors
@@ -259,8 +218,7 @@ pub(super) fn add_counts_in(txn: &Txn, batch: &CountBatch) -> Result<()> {
             .map(|(id, n)| ((day, id.0), *n))
             .collect(),
     )?;
-    add(
-        txn,
+    txn.add_to(
         &COUNT_COUNTRY,
         batch
             .countries
@@ -297,81 +255,6 @@ fn claim_flush(pg: &PgTxn, node: &str, seq: u64, now: u64) -> Result<bool> {
         ],
     )?;
     Ok(claimed == 1)
-}
-
-/// Adds `batch` with additive upserts, keys sorted so that two nodes
-/// flushing at once lock rows in the same order (no deadlock).
-fn add_counts_pg(pg: &PgTxn, batch: &CountBatch) -> Result<()> {
-    fn add<K: Key + Ord + Clone>(
-        pg: &PgTxn,
-        t: &Table<K, u64>,
-        mut rows: Vec<(K, u64)>,
-    ) -> Result<()> {
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        // One row per key: a statement may not upsert a row twice.
-        rows.dedup_by(|next, kept| {
-            if next.0 == kept.0 {
-                kept.1 += next.1;
-                true
-            } else {
-                false
-            }
-        });
-        let mut columns = t.key.to_vec();
-        columns.extend_from_slice(t.columns);
-        pg.insert_batches(
-            t.sql,
-            &columns,
-            &format!(
-                "ON CONFLICT ({}) DO UPDATE SET downloads = {}.downloads + EXCLUDED.downloads",
-                t.key.join(", "),
-                t.sql
-            ),
-            rows.into_iter().map(|(k, n)| {
-                let mut params = Vec::new();
-                k.key_sql(&mut params);
-                n.sql(&mut params);
-                params
-            }),
-        )
-    }
-    let day = batch.day;
-    add(
-        pg,
-        &COUNT_PRODUCT,
-        batch
-            .products
-            .iter()
-            .map(|(id, n)| ((day, id.0), *n))
-            .collect(),
-    )?;
-    add(
-        pg,
-        &COUNT_LOCATION,
-        batch
-            .locations
-            .iter()
-            .map(|(id, lang, n)| ((day, id.0, lang.clone()), *n))
-            .collect(),
-    )?;
-    add(
-        pg,
-        &COUNT_MIRROR,
-        batch
-            .mirrors
-            .iter()
-            .map(|(id, n)| ((day, id.0), *n))
-            .collect(),
-    )?;
-    add(
-        pg,
-        &COUNT_COUNTRY,
-        batch
-            .countries
-            .iter()
-            .map(|(c, n)| ((day, c.clone()), *n))
-            .collect(),
-    )
 }
 
 impl Tx {

@@ -279,11 +279,7 @@ impl Store {
             now: now(),
         };
         let out = f(&mut tx)?;
-        match tx.txn {
-            Txn::RedbWrite(txn) => txn.commit()?,
-            Txn::Pg(txn) => txn.commit()?,
-            Txn::RedbRead(_) => unreachable!("begun as a write above"),
-        }
+        tx.txn.commit()?;
         Ok(out)
     }
 

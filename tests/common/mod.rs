@@ -28,27 +28,11 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one HTTP exchange may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The variable that makes tests needing installed tools (browsers,
-/// download clients, release tooling, real clients, a database server)
-/// fail rather than skip when a tool is missing; `.ci/run` sets it.
-pub const REQUIRE_TOOLS: &str = "BOUNCER_REQUIRE_TOOLS";
-
-/// Whether the environment variable `name` is set to something other than
-/// empty, `0` or `false`.
-pub fn env_flag(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-/// Gives up on a test whose tool is missing (`why` says which, and how to
-/// install it): it fails in CI (`CI` or [`REQUIRE_TOOLS`] set), where
-/// `.ci/run` installs every tool, and is skipped with a line on stderr
-/// elsewhere.
-pub fn tool_missing(why: &str) {
-    if env_flag("CI") || env_flag(REQUIRE_TOOLS) {
-        panic!("required in CI (CI or {REQUIRE_TOOLS} is set), but {why}");
-    }
-    eprintln!("skipping: {why}");
-}
+/// Tests needing an installed tool (browsers, download clients, release
+/// tooling, a database server) give up through the library's one rule:
+/// they fail in CI (`CI` or `BOUNCER_REQUIRE_TOOLS`, which `.ci/run`
+/// sets) and are skipped with a line on stderr elsewhere.
+pub use bouncer::testing::tool_missing;
 
 /// The seed of a randomised test: `BOUNCER_TEST_SEED` when set (to replay
 /// a run), else a fresh one; printed either way, so a failing run's output
