@@ -791,9 +791,18 @@ pub struct Load {
     /// directory on the mirrors the file's paths are relative to, e.g. /firefox/releases/120.0
     #[argh(option)]
     pub prefix: Option<String>,
-    /// only files whose path matches this glob, e.g. '*.exe'
+    /// only files whose path matches this glob, e.g. 'win*/*.exe', all into the product
     #[argh(option, long = "match")]
     pub r#match: Option<String>,
+    /// a kind of file and the product suffix it goes to, e.g. msi='*.msi' (repeatable; kinds are otherwise found from the paths)
+    #[argh(option)]
+    pub kind: Vec<String>,
+    /// products the load creates use https mirrors only (default: as the product)
+    #[argh(switch)]
+    pub ssl_only: bool,
+    /// products the load creates are private (default: as the product)
+    #[argh(switch)]
+    pub private: bool,
     /// show the plan, write nothing
     #[argh(switch)]
     pub dry_run: bool,

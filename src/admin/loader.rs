@@ -12,7 +12,6 @@
 //! Between preview and apply the upload waits in [`Pending`], under a
 //! random token, for the user who uploaded it only, for 30 minutes.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use hyper::StatusCode;
@@ -22,7 +21,7 @@ use super::page::{Badge, badge, csrf, field, plural, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::{Area, random_token, same_secret};
 use crate::http::Reply;
-use crate::loader::{Options, Plan, Status};
+use crate::loader::{Options, Plan, ProductPlan, Status};
 
 /// How long an upload waits for "apply".
 pub const PENDING_SECS: u64 = 30 * 60;
@@ -179,7 +178,16 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
                     (field("Prefix (optional)", "prefix", form.get("prefix"),
                         Some("directory on the mirrors that the file's paths are relative to, e.g. /firefox/releases/120.0")))
                     (field("Only paths matching (optional)", "match", form.get("match"),
-                        Some("a glob (* and ?), e.g. *.exe: needed when one OS has several kinds of file")))
+                        Some("a glob (* and ?), e.g. win*/*.exe: loads only these files, all into the product")))
+                    label.field {
+                        span { "Kinds (optional)" }
+                        textarea name="kinds" rows="2" placeholder="msi=*.msi" { (form.get("kinds")) }
+                        small {
+                            "each kind of file becomes a product: the installers the product itself, the others "
+                            code { "PRODUCT-KIND" } " (" code { "-complete" } ", " code { "-partial-119.0" } ", " code { "-msi" } "…), found from the paths. "
+                            "Name or regroup kinds here, one " code { "KIND=GLOB" } " per line (an empty KIND is the product itself)."
+                        }
+                    }
                     label.field {
                         span { "OS map (optional)" }
                         input type="text" name="os_map" value=(form.get("os_map"));
@@ -187,6 +195,18 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
                             "platform directories and their OS, e.g. win32=win,mac=osx; added to the "
                             "defaults: " (pairs(true)) ", …"
                         }
+                    }
+                    fieldset.field {
+                        legend { "New products" }
+                        label.check {
+                            input type="checkbox" name="ssl_only" checked[form.checked("ssl_only")];
+                            " https mirrors only"
+                        }
+                        label.check {
+                            input type="checkbox" name="private" checked[form.checked("private")];
+                            " Private (hidden from public pages and feeds)"
+                        }
+                        small.muted { "products the load creates take these flags from the product when it exists" }
                     }
                     fieldset.field {
                         legend { "Conflicts" }
@@ -231,32 +251,23 @@ fn options(form: &Form) -> Result<Options, String> {
         );
     }
     let os_map = crate::loader::parse_os_map(form.get("os_map")).map_err(|e| e.to_string())?;
+    let kinds = crate::loader::parse_kinds(&[form.get("kinds")]).map_err(|e| e.to_string())?;
     Ok(Options {
         product: product.to_string(),
         os_map,
         matching: form.opt("match").map(str::to_string),
+        kinds,
         force: form.checked("force"),
         prefix: form.get("prefix").to_string(),
+        ssl_only: form.checked("ssl_only"),
+        private: form.checked("private"),
     })
 }
 
 // ----- preview -----
 
 fn conflicts(plan: &Plan) -> usize {
-    plan.locations
-        .iter()
-        .filter(|l| l.status == Status::Conflict)
-        .count()
-        + plan
-            .files
-            .iter()
-            .filter(|f| f.status == Status::Conflict)
-            .count()
-}
-
-/// Nothing in the plan can be used: every line was skipped or left out.
-fn unusable(plan: &Plan) -> bool {
-    plan.locations.is_empty() && plan.files.is_empty()
+    plan.locations_with(Status::Conflict) + plan.files_with(Status::Conflict)
 }
 
 /// The upload form's address, filled in with `o` (all but the file and
@@ -268,11 +279,18 @@ fn upload_again(o: &Options) -> String {
         .map(|(dir, os)| format!("{dir}={os}"))
         .collect::<Vec<_>>()
         .join(",");
+    let kinds = o
+        .kinds
+        .iter()
+        .map(|(kind, glob)| format!("{kind}={glob}"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut url = "/admin/loader".to_string();
     for (k, v) in [
         ("product", o.product.as_str()),
         ("prefix", o.prefix.as_str()),
         ("match", o.matching.as_deref().unwrap_or("")),
+        ("kinds", kinds.as_str()),
         ("os_map", os_map.as_str()),
     ] {
         if !v.is_empty() {
@@ -331,7 +349,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     };
     let title = format!("Preview: {name}");
     let again = upload_again(&options);
-    if parsed.entries.is_empty() || unusable(&plan) {
+    if parsed.entries.is_empty() || plan.is_empty() {
         return Ok(ctx.page_status(
             StatusCode::UNPROCESSABLE_ENTITY,
             "loader",
@@ -342,9 +360,9 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     @if parsed.entries.is_empty() {
                         (name) " has no checksum lines: it is not an MD5SUMS/SHA1SUMS/SHA256SUMS/SHA512SUMS file, or every line is broken. "
                     } @else if lines == 1 {
-                        "The only line of " (name) " cannot be used for " (plan.product) ". "
+                        "The only line of " (name) " cannot be loaded into " (plan.product) ". "
                     } @else {
-                        "None of the " (lines) " lines of " (name) " can be used for " (plan.product) ". "
+                        "None of the " (lines) " lines of " (name) " can be loaded into " (plan.product) " or its kinds. "
                     }
                     "The reasons are below; fix the file or the options and upload it again."
                 }
@@ -354,6 +372,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                         code { (options.matching.as_deref().unwrap_or("")) } "."
                     }
                 }
+                (not_loaded(&plan))
                 (skipped(&plan))
                 p { a href=(again) { "Upload another file" } }
             },
@@ -387,7 +406,9 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             section.card {
                 h2 { "Apply" }
                 p {
-                    "Applying writes all of this in one transaction and marks " (plan.product) " for sentry's next check of new files. "
+                    "Applying writes all of this in one transaction and marks "
+                    @if plan.products.len() == 1 { (plan.product) } @else { "the products" }
+                    " for sentry's next check of new files. "
                     "If the database changes before you apply, the plan is made again against it"
                     @if !options.force { ", and refused if it then has conflicts" }
                     ". This preview can be applied once, by you, within 30 minutes."
@@ -402,6 +423,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             }
         }
         (details(&plan))
+        (not_loaded(&plan))
         (skipped(&plan))
         p { a href=(again) { "Upload another file" } }
     };
@@ -410,8 +432,6 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
 
 /// What applying `plan` would do, in one sentence.
 fn verdict(plan: &Plan) -> String {
-    let loc = |s| plan.locations.iter().filter(|l| l.status == s).count();
-    let file = |s| plan.files.iter().filter(|f| f.status == s).count();
     let counted = |items: &[(usize, &str, &str)]| -> Vec<String> {
         items
             .iter()
@@ -420,22 +440,41 @@ fn verdict(plan: &Plan) -> String {
             .collect()
     };
     let mut parts: Vec<String> = Vec::new();
-    if plan.create_product {
-        parts.push(format!("creates product {}", plan.product));
+    let created: Vec<&str> = plan
+        .products
+        .iter()
+        .filter(|p| p.create && p.changes_anything(plan.force))
+        .map(|p| p.product.as_str())
+        .collect();
+    match created.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("creates product {one}")),
+        many => parts.push(format!("creates {} products", many.len())),
     }
-    let mut added = Vec::new();
-    if !plan.new_languages.is_empty() {
-        added.push(format!(
-            "{} ({})",
-            plural(plan.new_languages.len(), "language", "languages"),
-            plan.new_languages.join(", ")
+    if !plan.new_oses.is_empty() {
+        parts.push(format!(
+            "creates {} ({})",
+            plural(plan.new_oses.len(), "operating system", "operating systems"),
+            plan.new_oses.join(", ")
         ));
     }
+    let mut added = Vec::new();
+    let languages: usize = plan.products.iter().map(|p| p.new_languages.len()).sum();
+    if languages > 0 {
+        added.push(match plan.products.as_slice() {
+            [p] => format!(
+                "{} ({})",
+                plural(languages, "language", "languages"),
+                p.new_languages.join(", ")
+            ),
+            _ => plural(languages, "language", "languages"),
+        });
+    }
     added.extend(counted(&[
-        (loc(Status::New), "new location", "new locations"),
-        (file(Status::New), "new file", "new files"),
+        (plan.locations_with(Status::New), "new location", "new locations"),
+        (plan.files_with(Status::New), "new file", "new files"),
     ]));
-    let completed = file(Status::Completed);
+    let completed = plan.files_with(Status::Completed);
     if completed > 0 {
         added.push(format!(
             "more hashes to {}",
@@ -447,11 +486,11 @@ fn verdict(plan: &Plan) -> String {
     }
     if plan.force {
         let mut replaced = counted(&[(
-            loc(Status::Conflict),
+            plan.locations_with(Status::Conflict),
             "stored location path",
             "stored location paths",
         )]);
-        let files = file(Status::Conflict);
+        let files = plan.files_with(Status::Conflict);
         if files > 0 {
             replaced.push(format!(
                 "the stored hashes of {}",
@@ -489,34 +528,48 @@ fn stat(value: usize, label: &str, class: &str) -> Markup {
     }
 }
 
-/// The product line and the counts of a plan: those that are not 0, and
-/// always new locations, new files and skipped lines.
+/// The counts of a plan: those that are not 0, and always new locations,
+/// new files and skipped lines.
 fn summary(plan: &Plan) -> Markup {
-    let loc = |s| plan.locations.iter().filter(|l| l.status == s).count();
-    let file = |s| plan.files.iter().filter(|f| f.status == s).count();
-    let figures: [(usize, &str, &str, bool); 10] = [
-        (loc(Status::New), "new locations", "good", true),
-        (file(Status::New), "new files", "good", true),
-        (plan.new_languages.len(), "new languages", "", false),
+    let created = plan.products.iter().filter(|p| p.create).count();
+    let languages: usize = plan.products.iter().map(|p| p.new_languages.len()).sum();
+    let figures: [(usize, &str, &str, bool); 13] = [
+        (created, "new products", "good", plan.products.len() > 1),
+        (plan.new_oses.len(), "new operating systems", "good", false),
+        (plan.locations_with(Status::New), "new locations", "good", true),
+        (plan.files_with(Status::New), "new files", "good", true),
+        (languages, "new languages", "", false),
         (
-            file(Status::Completed),
+            plan.files_with(Status::Completed),
             "files completed with more hashes",
             "good",
             false,
         ),
-        (loc(Status::Conflict), "conflicting locations", "bad", false),
-        (file(Status::Conflict), "conflicting files", "bad", false),
-        (loc(Status::Same), "unchanged locations", "", false),
-        (file(Status::Same), "unchanged files", "", false),
+        (plan.locations_with(Status::Conflict), "conflicting locations", "bad", false),
+        (plan.files_with(Status::Conflict), "conflicting files", "bad", false),
+        (plan.locations_with(Status::Same), "unchanged locations", "", false),
+        (plan.files_with(Status::Same), "unchanged files", "", false),
         (plan.skipped.len(), "lines skipped", "bad", true),
+        (plan.not_loaded.len(), "lines not loaded", "off", false),
         (plan.unmatched, "lines not matching", "off", false),
     ];
     html! {
         p {
-            "Product " strong { (plan.product) }
-            @if plan.create_product { " " (badge(Badge::Warn, "will be created")) } @else { " (exists)" }
-            @if !plan.new_languages.is_empty() {
-                " · new languages: " (plan.new_languages.join(", "))
+            @match plan.products.as_slice() {
+                [p] => {
+                    "Product " strong { (p.product) }
+                    @if p.create { " " (badge(Badge::Warn, "will be created")) } @else { " (exists)" }
+                    @if !p.new_languages.is_empty() {
+                        " · new languages: " (p.new_languages.join(", "))
+                    }
+                }
+                all => {
+                    (all.len()) " products, one per kind of file: " strong { (plan.product) } " for the installers, "
+                    (plan.product) "-" em { "kind" } " for the others."
+                }
+            }
+            @if !plan.new_oses.is_empty() {
+                " · new operating systems: " (plan.new_oses.join(", "))
             }
         }
         div.cards {
@@ -541,30 +594,84 @@ fn hash_kinds(h: &crate::loader::Hashes) -> String {
     .join(" ")
 }
 
-/// The planned locations and files.
-fn details(plan: &Plan) -> Markup {
-    let conflicting: Vec<_> = plan
-        .files
-        .iter()
-        .filter(|f| f.status == Status::Conflict)
-        .collect();
+/// A product's locations: OS, template, languages, status.
+fn locations_table(plan: &Plan, p: &ProductPlan) -> Markup {
     html! {
-        h2 { "Locations" }
         table {
             thead { tr { th { "OS" } th { "Path template" } th.num { "Languages" } th { "Status" } } }
             tbody {
-                @for l in &plan.locations {
+                @for l in &p.locations {
                     tr {
                         td { (l.os) }
                         td {
-                            code { (l.path) }
+                            code.wrap { (l.path) }
                             @if let Some(stored) = &l.stored {
-                                br; small.muted { "stored: " code { (stored) }
+                                br; small.muted { "stored: " code.wrap { (stored) }
                                     @if plan.force { " (will be replaced)" } @else { " (kept)" } }
                             }
                         }
                         td.num { (l.languages) }
                         td { (status_badge(l.status)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The products (one row each; their locations beneath when they differ by
+/// more than the platform directory, or conflict) and a sample of files.
+fn details(plan: &Plan) -> Markup {
+    let conflicting: Vec<_> = plan
+        .products
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter(|f| f.status == Status::Conflict)
+        .collect();
+    let files: Vec<_> = plan.products.iter().flat_map(|p| &p.files).collect();
+    let single = plan.products.len() == 1;
+    html! {
+        @if single {
+            h2 { "Locations" }
+            (locations_table(plan, &plan.products[0]))
+        } @else {
+            h2 { "Products (" (plan.products.len()) ")" }
+            div.scroll {
+                table {
+                    thead { tr {
+                        th { "Product" } th { "Kind" } th { "Locations (OS → path template)" }
+                        th.num { "Languages" } th.num { "Files" } th { "Status" }
+                    } }
+                    tbody {
+                        @for p in &plan.products {
+                            @let template = crate::loader::common_template(p);
+                            @let conflict = p.locations.iter().any(|l| l.status == Status::Conflict);
+                            tr {
+                                td {
+                                    @if p.create { (p.product) }
+                                    @else { a href={ "/admin/products/" (seg(&p.product)) } { (p.product) } }
+                                }
+                                td { (p.kind.as_deref().unwrap_or("installers")) }
+                                td {
+                                    @match (&template, conflict) {
+                                        (Some(t), false) => {
+                                            small.muted { (plural(p.locations.len(), "OS", "OSes")) ": " }
+                                            code.wrap { (t) }
+                                        }
+                                        _ => details open[conflict] {
+                                            summary { (plural(p.locations.len(), "location", "locations")) }
+                                            (locations_table(plan, p))
+                                        }
+                                    }
+                                }
+                                td.num {
+                                    @match p.languages { 0 => "all", n => (n) }
+                                    @if !p.new_languages.is_empty() { " (" (p.new_languages.len()) " new)" }
+                                }
+                                td.num { (crate::chart::thousands(p.files.len() as u64)) }
+                                td { (figures_badges(p)) }
+                            }
+                        }
                     }
                 }
             }
@@ -578,9 +685,24 @@ fn details(plan: &Plan) -> Markup {
         }
         h2 {
             "Files"
-            @if plan.files.len() > SAMPLE { " (the first " (SAMPLE) " of " (crate::chart::thousands(plan.files.len() as u64)) ")" }
+            @if files.len() > SAMPLE { " (the first " (SAMPLE) " of " (crate::chart::thousands(files.len() as u64)) ")" }
         }
-        (files_table(&plan.files.iter().collect::<Vec<_>>(), false))
+        (files_table(&files, false))
+    }
+}
+
+/// A product's status: new, or what changes in it.
+fn figures_badges(p: &ProductPlan) -> Markup {
+    let new = p.files_with(Status::New) + p.locations_with(Status::New);
+    let conflicts = p.files_with(Status::Conflict) + p.locations_with(Status::Conflict);
+    html! {
+        @if p.create { (badge(Badge::Warn, "will be created")) " " }
+        @if conflicts > 0 { (badge(Badge::Bad, &plural(conflicts, "conflict", "conflicts"))) " " }
+        @if !p.create && new > 0 { (badge(Badge::Good, &format!("{new} new"))) " " }
+        @if p.files_with(Status::Completed) > 0 { (badge(Badge::Good, "more hashes")) " " }
+        @if new == 0 && conflicts == 0 && p.files_with(Status::Completed) == 0 && p.new_languages.is_empty() {
+            (badge(Badge::Off, "unchanged"))
+        }
     }
 }
 
@@ -627,28 +749,58 @@ fn quoted(text: &str) -> Markup {
 
 /// Lines that could not be used, grouped by reason.
 fn skipped(plan: &Plan) -> Markup {
-    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    for s in &plan.skipped {
-        let i = *at.entry(s.reason.as_str()).or_insert_with(|| {
-            groups.push((s.reason.as_str(), Vec::new()));
-            groups.len() - 1
-        });
-        groups[i].1.push(s.line);
-    }
+    let groups = crate::loader::by_reason(
+        plan.skipped
+            .iter()
+            .map(|s| (s.reason.as_str(), s.line, None)),
+    );
     html! {
         @if !groups.is_empty() {
             h2 { "Lines not used (" (crate::chart::thousands(plan.skipped.len() as u64)) ")" }
             table {
                 thead { tr { th { "Lines" } th { "Why" } } }
                 tbody {
-                    @for (reason, lines) in groups.iter().take(SAMPLE) {
-                        tr { td { (crate::loader::ranges(lines)) } td { (quoted(reason)) } }
+                    @for (reason, lines, _) in groups.iter().take(SAMPLE) {
+                        tr { td.wrap { (crate::loader::ranges(lines)) } td { (quoted(reason)) } }
                     }
                 }
             }
             @if groups.len() > SAMPLE {
                 p.muted { "… and " (plural(groups.len() - SAMPLE, "more reason", "more reasons")) "." }
+            }
+        }
+    }
+}
+
+/// Lines that are no kind of file to offer, by reason, and the OS map that
+/// would load the platform directories without an operating system.
+fn not_loaded(plan: &Plan) -> Markup {
+    let groups = crate::loader::by_reason(
+        plan.not_loaded
+            .iter()
+            .map(|n| (n.reason.as_str(), n.line, Some(n.path.as_str()))),
+    );
+    html! {
+        @if !groups.is_empty() {
+            h2 { "Not loaded (" (crate::chart::thousands(plan.not_loaded.len() as u64)) " lines)" }
+            p.muted { "No kind of file to offer: not errors." }
+            table {
+                thead { tr { th { "Lines" } th { "Why" } th { "For example" } } }
+                tbody {
+                    @for (reason, lines, example) in groups.iter().take(SAMPLE) {
+                        tr {
+                            td.wrap { (crate::loader::ranges(lines)) }
+                            td { (reason) }
+                            td { code.wrap { (example.unwrap_or_default()) } }
+                        }
+                    }
+                }
+            }
+            @if let Some(os_map) = plan.suggested_os_map() {
+                p {
+                    "To load the platform directories without an operating system, upload the file again with this OS map (the operating systems are created): "
+                    code.wrap { (os_map) }
+                }
             }
         }
     }
@@ -749,37 +901,45 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
         Status::Conflict => plan.force,
         Status::Same => false,
     };
-    let locations: Vec<_> = plan
-        .locations
+    let changed: Vec<&ProductPlan> = plan
+        .products
         .iter()
-        .filter(|l| written(l.status))
+        .filter(|p| p.changes_anything(plan.force))
         .collect();
-    let files: Vec<_> = plan.files.iter().filter(|f| written(f.status)).collect();
+    let files: Vec<_> = changed
+        .iter()
+        .flat_map(|p| &p.files)
+        .filter(|f| written(f.status))
+        .collect();
     let body = html! {
         h1 { (title) }
         p.flash role="status" {
-            "Applied to " (plan.product) ": " (done.languages) " language(s), " (done.locations) " location(s), "
+            "Applied: "
+            @if done.products > 0 { (plural(done.products, "product", "products")) " created, " }
+            @if done.oses > 0 { (plural(done.oses, "operating system", "operating systems")) " created, " }
+            (done.languages) " language(s), " (done.locations) " location(s), "
             (done.files) " file(s) added or updated. Sentry checks them on its next run for new files."
         }
         p {
-            a href={ "/admin/availability?product=" (super::page::seg(&plan.product)) } { "Where they are available" }
-            " · " a href={ "/admin/products/" (super::page::seg(&plan.product)) } { "The product" }
+            a href={ "/admin/availability?product=" (seg(&changed[0].product)) } { "Where they are available" }
             " · " a href="/admin/loader" { "Load another file" }
         }
-        @if !plan.new_languages.is_empty() {
-            p { "Languages added: " (plan.new_languages.join(", ")) }
-        }
-        @if !locations.is_empty() {
-            h2 { "Locations" }
-            table {
-                thead { tr { th { "OS" } th { "Path template" } th { "Was" } } }
-                tbody {
-                    @for l in &locations {
-                        tr {
-                            td { (l.os) }
-                            td { code { (l.path) } }
-                            td { @if let Some(stored) = &l.stored { code { (stored) } } @else { "new" } }
+        h2 { "Products" }
+        table {
+            thead { tr { th { "Product" } th { "Locations" } th { "Languages added" } th.num { "Files added or updated" } } }
+            tbody {
+                @for p in &changed {
+                    tr {
+                        td { a href={ "/admin/products/" (seg(&p.product)) } { (p.product) } }
+                        td {
+                            @for l in p.locations.iter().filter(|l| written(l.status)) {
+                                (l.os) ": " code.wrap { (l.path) }
+                                @if let Some(stored) = &l.stored { " (was " code.wrap { (stored) } ")" }
+                                br;
+                            }
                         }
+                        td { (p.new_languages.join(", ")) }
+                        td.num { (p.files.iter().filter(|f| written(f.status)).count()) }
                     }
                 }
             }

@@ -18,8 +18,11 @@ pub(super) fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String
             None => Vec::new(),
         },
         matching: args.r#match.clone(),
+        kinds: crate::loader::parse_kinds(&args.kind)?,
         force: args.force,
         prefix: args.prefix.clone().unwrap_or_default(),
+        ssl_only: args.ssl_only,
+        private: args.private,
     };
     let parsed = crate::loader::parse(contents);
     let plan = crate::loader::plan(
@@ -40,9 +43,16 @@ pub(super) fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String
         out.push_str("nothing to add\n");
     } else {
         let done = crate::loader::apply(net, &plan, &ACTOR)?;
+        let mut created = String::new();
+        if done.oses > 0 {
+            let _ = write!(created, "{} operating system(s), ", done.oses);
+        }
+        if done.products > 0 {
+            let _ = write!(created, "{} new product(s), ", done.products);
+        }
         let _ = writeln!(
             out,
-            "applied: {} language(s), {} location(s), {} file(s); sentry checks them next",
+            "applied: {created}{} language(s), {} location(s), {} file(s); sentry checks them next",
             done.languages, done.locations, done.files
         );
     }

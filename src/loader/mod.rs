@@ -1,21 +1,25 @@
 //! The loader: turns a checksum file into products' languages, locations
-//! and files with their hashes. [`plan`] is pure (what would change, what
-//! exists, what conflicts, which lines are unusable and why); [`apply`]
-//! writes a plan in one transaction. The CLI and the admin upload share
-//! both steps.
+//! and files with their hashes. A release's file holds several kinds of
+//! file per platform; each kind becomes its own product ([`kinds`]).
+//! [`plan`] is pure (what would change, what exists, what conflicts, which
+//! lines are unusable and why, which are no kind of file to offer);
+//! [`apply`] writes a plan in one transaction. The CLI and the admin
+//! upload share both steps.
 
+mod describe;
+pub mod kinds;
 pub mod locales;
 pub mod parse;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::error::Thing;
 use crate::error::{Error, Result};
-use crate::model::{FileInfo, LANG_PLACEHOLDER};
+use crate::model::{FileInfo, LANG_PLACEHOLDER, Product};
 use crate::network::Network;
 use crate::query::encode_raw_path;
 use crate::store::{NewProduct, Snapshot};
+pub use describe::{by_reason, common_template, ranges};
 pub use parse::{Entry, HashKind, Parsed, Problem, parse};
 
 /// Platform directories and the operating systems they hold, by default.
@@ -33,17 +37,27 @@ pub const DEFAULT_OS_MAP: &[(&str, &str)] = &[
 /// What to load, and how.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// The product the files belong to (created if missing).
+    /// The main product: the installers go to it, every other kind of file
+    /// to `PRODUCT-<kind>` (created if missing).
     pub product: String,
-    /// Extra or overriding `directory=os` pairs.
+    /// Extra or overriding `directory=os` pairs; their operating systems
+    /// are created when missing.
     pub os_map: Vec<(String, String)>,
-    /// Only files whose path matches this glob (`*`, `?`) are used.
+    /// Only files whose path matches this glob (`*`, `?`) are used, all
+    /// into the main product.
     pub matching: Option<String>,
+    /// `--kind SUFFIX=GLOB`: files a glob matches form the kind `SUFFIX`
+    /// (product `PRODUCT-SUFFIX`; an empty suffix is the main product).
+    pub kinds: Vec<(String, String)>,
     /// Replace stored hashes and location paths that differ.
     pub force: bool,
     /// Directory on the mirrors that the checksum file's paths are relative
     /// to, e.g. `/firefox/releases/120.0`.
     pub prefix: String,
+    /// Products the load creates are https-only (else as the main product).
+    pub ssl_only: bool,
+    /// Products the load creates are private (else as the main product).
+    pub private: bool,
 }
 
 /// Parses `--os-map win32=win,mac=osx`.
@@ -62,6 +76,38 @@ pub fn parse_os_map(s: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// Parses `--kind` values (`SUFFIX=GLOB`; several in one value separated
+/// by spaces or new lines, as the admin form gives them).
+pub fn parse_kinds<S: AsRef<str>>(values: &[S]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for value in values {
+        for pair in value.as_ref().split(['\n', '\r']).map(str::trim) {
+            if pair.is_empty() {
+                continue;
+            }
+            let bad = |why: &str| {
+                Error::invalid(
+                    "kind",
+                    format!("{pair:?} {why} (e.g. --kind msi='*.msi', --kind complete='update/*.complete.mar')"),
+                )
+            };
+            let (suffix, glob) = pair.split_once('=').ok_or_else(|| bad("is not SUFFIX=GLOB"))?;
+            let (suffix, glob) = (suffix.trim(), glob.trim());
+            if glob.is_empty() {
+                return Err(bad("has no glob"));
+            }
+            if !suffix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
+            {
+                return Err(bad("has a suffix with other than letters, digits, '.', '-' and '_'"));
+            }
+            out.push((suffix.to_string(), glob.to_string()));
+        }
+    }
+    Ok(out)
+}
+
 /// How a planned item relates to what is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -74,7 +120,6 @@ pub enum Status {
     /// Stored differently: kept unless forced.
     Conflict,
 }
-
 /// A location the file implies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedLocation {
@@ -140,30 +185,100 @@ pub struct Skipped {
     pub reason: String,
 }
 
+
+/// A line of a file that is no kind of file to offer (a signature, a
+/// checksum file, a source tarball, a platform directory without an
+/// operating system): left out, not an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotLoaded {
+    /// 1-based line number.
+    pub line: usize,
+    /// Why, the same words for every line of one reason.
+    pub reason: String,
+    /// The path as listed.
+    pub path: String,
+}
+
 /// A file as the checksum file lists it (one or more lines).
 struct Listed {
+    /// The path as listed (what globs match).
+    raw: String,
     os: String,
     /// The location template the path fits.
     template: String,
-    /// The language (the product's spelling) and as the path spells it.
+    /// The template with [`kinds::PLATFORM`] for the platform directory.
+    shape: String,
+    /// The language (the main product's spelling) and as the path spells it.
     lang: Option<(String, String)>,
     hashes: Hashes,
     lines: Vec<usize>,
 }
 
-/// What loading a checksum file would do.
+/// What loading a checksum file would do to one product.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct ProductPlan {
     /// The product.
     pub product: String,
+    /// `None` for the main product, else the kind it holds (`complete`).
+    pub kind: Option<String>,
     /// The product does not exist yet and will be created.
-    pub create_product: bool,
+    pub create: bool,
+    /// Created https-only.
+    pub ssl_only: bool,
+    /// Created private.
+    pub private: bool,
     /// Languages the product will gain.
     pub new_languages: Vec<String>,
+    /// Its languages after the load (0: offered in every language).
+    pub languages: usize,
     /// Locations implied, by OS.
     pub locations: Vec<PlannedLocation>,
     /// Files listed.
     pub files: Vec<PlannedFile>,
+}
+
+impl ProductPlan {
+    /// Locations with this status.
+    pub fn locations_with(&self, status: Status) -> usize {
+        self.locations.iter().filter(|l| l.status == status).count()
+    }
+
+    /// Files with this status.
+    pub fn files_with(&self, status: Status) -> usize {
+        self.files.iter().filter(|f| f.status == status).count()
+    }
+
+    /// Whether applying it would change anything.
+    pub fn changes_anything(&self, force: bool) -> bool {
+        // A product is created only to hold what the file brings.
+        (self.create && !self.locations.is_empty())
+            || !self.new_languages.is_empty()
+            || self
+                .locations
+                .iter()
+                .any(|l| l.status == Status::New || (force && l.status == Status::Conflict))
+            || self.files.iter().any(|f| {
+                matches!(f.status, Status::New | Status::Completed)
+                    || (force && f.status == Status::Conflict)
+            })
+    }
+}
+
+/// What loading a checksum file would do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The main product's name.
+    pub product: String,
+    /// One per kind of file: the main product first, then by name.
+    pub products: Vec<ProductPlan>,
+    /// Operating systems `--os-map` names that will be created.
+    pub new_oses: Vec<String>,
+    /// Platform directories without an operating system, and their files.
+    pub unmapped: Vec<(String, usize)>,
+    /// The `--os-map` pairs given (to suggest the whole option).
+    pub os_map: Vec<(String, String)>,
+    /// Lines that are no kind of file to offer.
+    pub not_loaded: Vec<NotLoaded>,
     /// Lines that could not be used.
     pub skipped: Vec<Skipped>,
     /// Lines left out by `--match`.
@@ -173,147 +288,45 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn count<T>(items: &[T], status: impl Fn(&T) -> Status, want: Status) -> usize {
-        items.iter().filter(|i| status(i) == want).count()
-    }
-
     /// Whether applying it would change anything.
     pub fn changes_anything(&self) -> bool {
-        // A product is created only to hold what the file brings.
-        (self.create_product && !self.locations.is_empty())
-            || !self.new_languages.is_empty()
-            || self
-                .locations
-                .iter()
-                .any(|l| l.status == Status::New || (self.force && l.status == Status::Conflict))
-            || self.files.iter().any(|f| {
-                matches!(f.status, Status::New | Status::Completed)
-                    || (self.force && f.status == Status::Conflict)
-            })
+        self.products.iter().any(|p| p.changes_anything(self.force))
     }
 
-    /// The plan in words: counts, examples, conflicts and every unusable line.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "product {}{}",
-            self.product,
-            if self.create_product { " (new)" } else { "" }
-        );
-        if !self.new_languages.is_empty() {
-            let _ = writeln!(
-                out,
-                "  languages: {} new ({})",
-                self.new_languages.len(),
-                examples(self.new_languages.iter().map(String::as_str), 12)
-            );
-        }
-        let loc = |s| Self::count(&self.locations, |l| l.status, s);
-        let _ = writeln!(
-            out,
-            "  locations: {} new, {} unchanged, {} conflicting",
-            loc(Status::New),
-            loc(Status::Same),
-            loc(Status::Conflict)
-        );
-        for l in &self.locations {
-            let what = match (l.status, &l.stored) {
-                (Status::Conflict, Some(stored)) => format!(
-                    "CONFLICT: stored {stored}{}",
-                    if self.force {
-                        " (will be replaced)"
-                    } else {
-                        " (kept; --force replaces it)"
-                    }
-                ),
-                (Status::New, _) => "new".into(),
-                _ => "unchanged".into(),
-            };
-            let _ = writeln!(
-                out,
-                "    {:<10} {}  [{} languages] {what}",
-                l.os, l.path, l.languages
-            );
-        }
-        let file = |s| Self::count(&self.files, |f| f.status, s);
-        let _ = writeln!(
-            out,
-            "  files: {} new, {} completed with more hashes, {} unchanged, {} conflicting",
-            file(Status::New),
-            file(Status::Completed),
-            file(Status::Same),
-            file(Status::Conflict)
-        );
-        for f in self.files.iter().filter(|f| f.status == Status::Conflict) {
-            let _ = writeln!(
-                out,
-                "    CONFLICT {}: {}{}",
-                f.path,
-                f.detail,
-                if self.force {
-                    " (will be replaced)"
-                } else {
-                    " (kept; --force replaces it)"
-                }
-            );
-        }
-        if self.unmatched > 0 {
-            let _ = writeln!(
-                out,
-                "  {} line(s) not matching --match left out",
-                self.unmatched
-            );
-        }
-        if !self.skipped.is_empty() {
-            let _ = writeln!(out, "  {} line(s) could not be used:", self.skipped.len());
-            // Lines with the same reason together, as ranges.
-            let mut reasons: Vec<(&str, Vec<usize>)> = Vec::new();
-            for s in &self.skipped {
-                match reasons.iter_mut().find(|(r, _)| *r == s.reason) {
-                    Some((_, lines)) => lines.push(s.line),
-                    None => reasons.push((&s.reason, vec![s.line])),
-                }
-            }
-            for (reason, lines) in reasons {
-                let _ = writeln!(
-                    out,
-                    "    {} {}: {reason}",
-                    if lines.len() == 1 { "line" } else { "lines" },
-                    ranges(&lines)
-                );
-            }
-        }
-        out
+    /// Locations of every product with this status.
+    pub fn locations_with(&self, status: Status) -> usize {
+        self.products.iter().map(|p| p.locations_with(status)).sum()
     }
-}
 
-/// `1-3, 7, 9-10` for sorted line numbers.
-pub fn ranges(lines: &[usize]) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let mut j = i;
-        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            lines[i].to_string()
-        } else {
-            format!("{}-{}", lines[i], lines[j])
-        });
-        i = j + 1;
+    /// Files of every product with this status.
+    pub fn files_with(&self, status: Status) -> usize {
+        self.products.iter().map(|p| p.files_with(status)).sum()
     }
-    out.join(", ")
-}
 
-fn examples<'a>(items: impl Iterator<Item = &'a str>, n: usize) -> String {
-    let all: Vec<&str> = items.collect();
-    let mut s = all.iter().take(n).copied().collect::<Vec<_>>().join(", ");
-    if all.len() > n {
-        let _ = write!(s, ", … ({} more)", all.len() - n);
+    /// Whether nothing in the file can be loaded at all.
+    pub fn is_empty(&self) -> bool {
+        self.products
+            .iter()
+            .all(|p| p.locations.is_empty() && p.files.is_empty())
     }
-    s
+
+    /// The `--os-map` that maps every platform directory found, when some
+    /// have no operating system.
+    pub fn suggested_os_map(&self) -> Option<String> {
+        if self.unmapped.is_empty() {
+            return None;
+        }
+        let pairs: Vec<String> = self
+            .os_map
+            .iter()
+            .map(|(d, o)| format!("{d}={o}"))
+            .chain(self.unmapped.iter().map(|(dir, _)| {
+                let os = crate::validate::os(dir).unwrap_or_else(|_| "OS".into());
+                format!("{dir}={os}")
+            }))
+            .collect();
+        Some(pairs.join(","))
+    }
 }
 
 /// Whether `path` matches `glob` (`*` any run, `?` one character).
@@ -339,18 +352,59 @@ pub fn glob_match(glob: &str, path: &str) -> bool {
     g[gi..].iter().all(|&c| c == '*')
 }
 
-/// Works out what loading `parsed` into `options.product` would do.
+/// Why a file is no kind of file to offer, from its name alone.
+fn not_offered(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
+    if matches!(ext, "asc" | "sig" | "gpg" | "sign" | "minisig" | "p7s") {
+        Some("signature")
+    } else if lower == "key"
+        || lower.contains("sums")
+        || matches!(ext, "md5" | "sha1" | "sha256" | "sha512" | "checksums")
+    {
+        Some("checksum or key file")
+    } else if matches!(
+        ext,
+        "json" | "txt" | "xml" | "html" | "htm" | "log" | "yml" | "yaml" | "ini" | "toml" | "md"
+    ) {
+        Some("metadata or text")
+    } else {
+        None
+    }
+}
+
+/// Whether a directory's name looks like a platform's.
+fn platform_like(dir: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "win", "mac", "osx", "linux", "android", "ios", "darwin", "freebsd", "openbsd", "netbsd",
+        "x86", "x64", "amd64", "arm", "aarch64", "i386", "i686", "ppc", "riscv", "s390",
+    ];
+    dir.to_ascii_lowercase()
+        .split(['-', '_', '.'])
+        .any(|w| WORDS.iter().any(|p| w.starts_with(p)))
+}
+
+/// Works out what loading `parsed` would do: which kinds of file it holds,
+/// and for the product of each what it adds, what exists and what
+/// conflicts.
 pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options) -> Result<Plan> {
-    let product_name = crate::validate::name("product", &options.product)?;
-    let product = s.product(&product_name);
+    let main_name = crate::validate::name("product", &options.product)?;
+    if options.matching.is_some() && !options.kinds.is_empty() {
+        return Err(Error::invalid(
+            "kind",
+            "--match loads one kind of file into the product; --kind names several: use one or the other".into(),
+        ));
+    }
+    let main = s.product(&main_name);
     let mut os_map: HashMap<&str, &str> = DEFAULT_OS_MAP.iter().copied().collect();
     for (dir, os) in &options.os_map {
         os_map.insert(dir, os);
     }
+    let given: HashSet<&str> = options.os_map.iter().map(|(_, os)| os.as_str()).collect();
     let mut plan = Plan {
-        product: product.map_or(product_name.clone(), |p| p.name.clone()),
-        create_product: product.is_none(),
+        product: main.map_or(main_name.clone(), |p| p.name.clone()),
         force: options.force,
+        os_map: options.os_map.clone(),
         skipped: parsed
             .problems
             .iter()
@@ -361,9 +415,9 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             .collect(),
         ..Plan::default()
     };
-    // The product's languages by lower-case spelling: one lookup per path
-    // segment, whatever the number of languages.
-    let product_langs: HashMap<String, &String> = product
+    // Languages by lower-case spelling (the main product's first): one
+    // lookup per path segment, whatever the number of languages.
+    let main_langs: HashMap<String, &String> = main
         .map(|p| {
             p.languages
                 .iter()
@@ -376,18 +430,17 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         p => crate::validate::path(&format!("/{}", encode_raw_path(p).replace("%2F", "/")))?,
     };
     let lang_of = |seg: &str| -> Option<String> {
-        product_langs
+        main_langs
             .get(&seg.to_ascii_lowercase())
             .map(|l| (*l).clone())
             .or_else(|| locales::is_known(seg).then(|| seg.to_string()))
     };
+    let explicit = |path: &str| {
+        options.matching.is_some() || options.kinds.iter().any(|(_, g)| glob_match(g, path))
+    };
 
-    // Group entries by (os, template).
-    struct Group {
-        langs: BTreeSet<String>,
-        lines: Vec<usize>,
-    }
-    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut new_oses: BTreeSet<String> = BTreeSet::new();
+    let mut unmapped: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_file: HashMap<String, Listed> = HashMap::new();
     for e in &parsed.entries {
         if let Some(glob) = &options.matching
@@ -397,47 +450,78 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             continue;
         }
         let segments: Vec<&str> = e.path.split('/').collect();
-        let Some((os_at, os)) = segments
+        let name = segments.last().copied().unwrap_or_default();
+        let not_loaded = |reason: String| NotLoaded {
+            line: e.line,
+            reason,
+            path: e.path.clone(),
+        };
+        if let Some(why) = not_offered(name).filter(|_| !explicit(&e.path)) {
+            plan.not_loaded.push(not_loaded(why.into()));
+            continue;
+        }
+        let dirs = &segments[..segments.len() - 1];
+        let Some((os_at, os)) = dirs
             .iter()
             .enumerate()
             .find_map(|(i, seg)| os_map.get(seg).map(|os| (i, *os)))
         else {
-            plan.skipped.push(Skipped {
-                line: e.line,
-                reason: format!(
-                    "no platform directory in {} (known: {}); map one with --os-map DIR=OS",
-                    crate::error::excerpt(&e.path),
-                    examples(DEFAULT_OS_MAP.iter().map(|(d, _)| *d), 8)
-                ),
+            // A directory named like a platform, or followed by a language,
+            // is a platform without an operating system.
+            let unknown = dirs.iter().enumerate().find(|(i, d)| {
+                platform_like(d) || dirs.get(i + 1).is_some_and(|next| lang_of(next).is_some())
+            });
+            plan.not_loaded.push(match unknown {
+                Some((_, dir)) => {
+                    *unmapped.entry(dir.to_string()).or_default() += 1;
+                    not_loaded(format!(
+                        "platform directory {dir} has no operating system"
+                    ))
+                }
+                None => not_loaded("no platform directory (source, language packs, tools, …)".into()),
             });
             continue;
         };
         if !s.oses.iter().any(|o| o == os) {
-            plan.skipped.push(Skipped {
-                line: e.line,
-                reason: format!(
-                    "operating system {os:?} is not known: `bouncer os add {os}` first"
-                ),
-            });
-            continue;
+            if given.contains(os) {
+                new_oses.insert(os.to_string());
+            } else {
+                plan.skipped.push(Skipped {
+                    line: e.line,
+                    reason: format!(
+                        "operating system {os:?} is not known: add it with --os-map {}={os} (which creates it) or `bouncer os add {os}`",
+                        segments[os_at]
+                    ),
+                });
+                continue;
+            }
         }
-        // The language: a locale-shaped segment, preferably after the platform.
+        // The language: a locale-shaped segment, preferably after the
+        // platform; or a file named after one (`xpi/de.xpi`).
         let lang_at = segments
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != os_at)
-            .filter_map(|(i, seg)| lang_of(seg).map(|l| (i, l)))
-            .min_by_key(|(i, _)| (*i < os_at, *i));
-        let template = segments
-            .iter()
-            .enumerate()
-            .map(|(i, seg)| match &lang_at {
-                Some((at, _)) if *at == i => LANG_PLACEHOLDER.to_string(),
+            .filter_map(|(i, seg)| lang_of(seg).map(|l| (i, l, seg.len())))
+            .min_by_key(|(i, ..)| (*i < os_at, *i))
+            .or_else(|| {
+                let (stem, _) = name.split_once('.')?;
+                lang_of(stem).map(|l| (segments.len() - 1, l, stem.len()))
+            });
+        let mut template = prefix.clone();
+        let mut shape = prefix.clone();
+        for (i, seg) in segments.iter().enumerate() {
+            let encoded = match &lang_at {
+                Some((at, _, len)) if *at == i => {
+                    format!("{LANG_PLACEHOLDER}{}", encode_raw_path(&seg[*len..]))
+                }
                 _ => encode_raw_path(seg),
-            })
-            .collect::<Vec<_>>()
-            .join("/");
-        let template = format!("{prefix}/{template}");
+            };
+            template.push('/');
+            template.push_str(&encoded);
+            shape.push('/');
+            shape.push_str(if i == os_at { kinds::PLATFORM } else { &encoded });
+        }
         let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
         // The path rules every entry point shares (a length cap, no
         // segment a server takes for '..', such as `..;`): a line that
@@ -451,21 +535,13 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             });
             continue;
         }
-        let lang = lang_at.map(|(at, l)| (l, segments[at].to_string()));
-        let group = groups
-            .entry((os.to_string(), template.clone()))
-            .or_insert_with(|| Group {
-                langs: BTreeSet::new(),
-                lines: Vec::new(),
-            });
-        if let Some((l, _)) = &lang {
-            group.langs.insert(l.clone());
-        }
-        group.lines.push(e.line);
+        let lang = lang_at.map(|(at, l, len)| (l, segments[at][..len].to_string()));
         let f = per_file.entry(file_path).or_insert_with(|| Listed {
+            raw: e.path.clone(),
             os: os.to_string(),
             template,
-            lang: lang.clone(),
+            shape,
+            lang,
             hashes: Hashes::default(),
             lines: Vec::new(),
         });
@@ -486,45 +562,144 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             }
         }
     }
+    plan.new_oses = new_oses.into_iter().collect();
+    plan.unmapped = unmapped.into_iter().collect();
 
-    // One location per OS: several kinds of file for one OS need --match.
+    // Kinds of file: each a product.
+    let mut files: Vec<(String, Listed)> = per_file.into_iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let stored_main: HashSet<&str> = main
+        .map(|p| {
+            s.locations
+                .iter()
+                .filter(|l| l.product == p.id)
+                .map(|l| l.path.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let groups: Vec<kinds::Kind> = if options.matching.is_some() {
+        vec![kinds::Kind {
+            suffix: None,
+            files: (0..files.len()).collect(),
+        }]
+    } else {
+        let shaped: Vec<kinds::Shaped<'_>> = files
+            .iter()
+            .map(|(_, f)| kinds::Shaped {
+                path: &f.raw,
+                shape: &f.shape,
+                os: &f.os,
+                stored_main: stored_main.contains(f.template.as_str()),
+            })
+            .collect();
+        kinds::infer(&shaped, &options.kinds)
+    };
+    let stored_files: HashMap<&str, &FileInfo> =
+        known.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut slots: Vec<Option<(String, Listed)>> = files.into_iter().map(Some).collect();
+    for kind in groups {
+        let name = match &kind.suffix {
+            None => main_name.clone(),
+            Some(suffix) => crate::validate::name("product", &format!("{main_name}-{suffix}"))?,
+        };
+        let listed: Vec<(String, Listed)> =
+            kind.files.iter().filter_map(|&i| slots[i].take()).collect();
+        let product = plan_product(s, &stored_files, main, &name, kind.suffix, listed, options, &mut plan.skipped);
+        plan.products.push(product);
+    }
+    plan.products
+        .sort_by(|a, b| (a.kind.is_some(), &a.product).cmp(&(b.kind.is_some(), &b.product)));
+    plan.skipped.sort_by_key(|s| s.line);
+    plan.not_loaded.sort_by_key(|s| s.line);
+    Ok(plan)
+}
+
+/// One product's part of a plan: its locations (one per OS), its files
+/// against what is stored, its languages.
+#[allow(clippy::too_many_arguments)]
+fn plan_product(
+    s: &Snapshot,
+    stored_files: &HashMap<&str, &FileInfo>,
+    main: Option<&Product>,
+    name: &str,
+    kind: Option<String>,
+    files: Vec<(String, Listed)>,
+    options: &Options,
+    skipped: &mut Vec<Skipped>,
+) -> ProductPlan {
+    let product = s.product(name);
     let stored_location = |os: &str| {
         product.and_then(|p| s.locations.iter().find(|l| l.product == p.id && l.os == os))
     };
-    let mut by_os: BTreeMap<String, Vec<(String, Group)>> = BTreeMap::new();
-    for ((os, template), g) in groups {
-        by_os.entry(os).or_default().push((template, g));
+    // Languages of this product by lower-case spelling.
+    let own: HashMap<String, &String> = product
+        .map(|p| {
+            p.languages
+                .iter()
+                .map(|l| (l.to_ascii_lowercase(), l))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut plan = ProductPlan {
+        product: product.map_or(name.to_string(), |p| p.name.clone()),
+        kind,
+        create: product.is_none(),
+        ssl_only: options.ssl_only || main.is_some_and(|m| m.ssl_only),
+        private: options.private || main.is_some_and(|m| !m.public),
+        ..ProductPlan::default()
+    };
+
+    // One location per OS: several kinds of file for one OS (after --match
+    // or --kind) are reported, unless the stored location chooses one.
+    struct Group {
+        langs: BTreeSet<String>,
+        lines: Vec<usize>,
+    }
+    let mut by_os: BTreeMap<&str, BTreeMap<&str, Group>> = BTreeMap::new();
+    for (_, f) in &files {
+        let g = by_os
+            .entry(&f.os)
+            .or_default()
+            .entry(&f.template)
+            .or_insert_with(|| Group {
+                langs: BTreeSet::new(),
+                lines: Vec::new(),
+            });
+        if let Some((l, _)) = &f.lang {
+            g.langs.insert(own.get(&l.to_ascii_lowercase()).map_or(l.clone(), |l| (*l).clone()));
+        }
+        g.lines.extend(&f.lines);
     }
     let mut chosen: HashMap<String, String> = HashMap::new();
     let mut langs_seen: BTreeSet<String> = BTreeSet::new();
-    for (os, mut candidates) in by_os {
+    for (os, candidates) in by_os {
+        let mut candidates: Vec<(&str, Group)> = candidates.into_iter().collect();
         if candidates.len() > 1 {
-            let stored = stored_location(&os).map(|l| l.path.clone());
-            if let Some(i) = candidates
-                .iter()
-                .position(|(t, _)| Some(t) == stored.as_ref())
-            {
+            let stored = stored_location(os).map(|l| l.path.as_str());
+            if let Some(i) = candidates.iter().position(|(t, _)| Some(*t) == stored) {
                 let keep = candidates.swap_remove(i);
                 for (t, g) in candidates {
                     for line in g.lines {
-                        plan.skipped.push(Skipped {
+                        skipped.push(Skipped {
                             line,
                             reason: format!(
-                                "{os} already has a location; this file ({t}) is another kind"
+                                "{} already has a location for {os}; this file ({t}) is another kind: name it with --kind",
+                                plan.product
                             ),
                         });
                     }
                 }
                 candidates = vec![keep];
             } else {
-                let names: Vec<&str> = candidates.iter().map(|(t, _)| t.as_str()).collect();
+                let names: Vec<&str> = candidates.iter().map(|(t, _)| *t).collect();
                 let reason = format!(
-                    "several kinds of file for {os} ({}); choose one with --match, e.g. --match '*.exe'",
-                    examples(names.into_iter(), 3)
+                    "several kinds of file for {os} in {} ({}); narrow --match or --kind to one, e.g. '*.exe'",
+                    plan.product,
+                    describe::examples(names.into_iter(), 3)
                 );
                 for (_, g) in candidates {
                     for line in g.lines {
-                        plan.skipped.push(Skipped {
+                        skipped.push(Skipped {
                             line,
                             reason: reason.clone(),
                         });
@@ -534,27 +709,23 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             }
         }
         let (template, g) = candidates.remove(0);
-        let (status, stored) = match stored_location(&os) {
+        let (status, stored) = match stored_location(os) {
             None => (Status::New, None),
             Some(l) if l.path == template => (Status::Same, None),
             Some(l) => (Status::Conflict, Some(l.path.clone())),
         };
         langs_seen.extend(g.langs.iter().cloned());
         plan.locations.push(PlannedLocation {
-            os: os.clone(),
-            path: template.clone(),
+            os: os.to_string(),
+            path: template.to_string(),
             status,
             stored,
             languages: g.langs.len(),
         });
-        chosen.insert(os, template);
+        chosen.insert(os.to_string(), template.to_string());
     }
 
     // Files of the chosen locations, against what is stored.
-    let stored_files: HashMap<&str, &FileInfo> =
-        known.iter().map(|f| (f.path.as_str(), f)).collect();
-    let mut files: Vec<(String, Listed)> = per_file.into_iter().collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
     let conflicting: HashMap<&str, &str> = plan
         .locations
         .iter()
@@ -569,14 +740,20 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             lang,
             hashes,
             lines,
+            ..
         } = listed;
-        // Lines of an OS or a kind of file that was not chosen are reported above.
+        // Lines of a kind of file that was not chosen are reported above.
         if chosen.get(&os) != Some(&template) {
             continue;
         }
+        let lang = lang.map(|(ours, theirs)| {
+            let ours = own.get(&ours.to_ascii_lowercase()).map_or(ours, |l| (*l).clone());
+            (ours, theirs)
+        });
         let reason = if let Some(stored) = conflicting.get(os.as_str()) {
             Some(format!(
-                "{os} keeps its stored location {stored}, which this file does not fit; --force replaces it"
+                "{os} of {} keeps its stored location {stored}, which this file does not fit; --force replaces it",
+                plan.product
             ))
         } else {
             match &lang {
@@ -607,20 +784,23 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             detail,
         });
     }
+    skipped.extend(unfit);
 
-    // Languages: a new product takes those seen; a product with a list
-    // gains the missing ones; a product offered in every language stays so.
+    // Languages: a new product takes those seen (or every language, as the
+    // main product when it has no list); a product with a list gains the
+    // missing ones; a product offered in every language stays so.
+    let every = |p: &Product| p.languages.is_empty();
     plan.new_languages = match product {
+        None if main.is_some_and(every) && plan.kind.is_some() => Vec::new(),
         None => langs_seen.into_iter().collect(),
-        Some(p) if p.languages.is_empty() => Vec::new(),
+        Some(p) if every(p) => Vec::new(),
         Some(_) => langs_seen
             .into_iter()
-            .filter(|l| !product_langs.contains_key(&l.to_ascii_lowercase()))
+            .filter(|l| !own.contains_key(&l.to_ascii_lowercase()))
             .collect(),
     };
-    plan.skipped.extend(unfit);
-    plan.skipped.sort_by_key(|s| s.line);
-    Ok(plan)
+    plan.languages = product.map_or(0, |p| p.languages.len()) + plan.new_languages.len();
+    plan
 }
 
 fn compare(old: &FileInfo, new: &Hashes) -> (Status, String) {
@@ -650,9 +830,14 @@ fn compare(old: &FileInfo, new: &Hashes) -> (Status, String) {
     }
 }
 
+
 /// What [`apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Operating systems created.
+    pub oses: usize,
+    /// Products created.
+    pub products: usize,
     /// Locations added (or replaced with `--force`).
     pub locations: usize,
     /// Files added or updated.
@@ -661,89 +846,122 @@ pub struct Applied {
     pub languages: usize,
 }
 
-/// Writes `plan` in one transaction (all or nothing), marks the product
-/// for sentry's next `--new` check, records an audit event, and publishes
-/// the new index.
+/// Writes `plan` in one transaction (all or nothing): the operating
+/// systems, every product it creates or completes, their locations and
+/// files; marks each changed product for sentry's next `--new` check,
+/// records an audit event, and publishes the new index.
 pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Result<Applied> {
     if !plan.changes_anything() {
         return Ok(Applied::default());
     }
     network.write(actor, |tx| {
         let mut done = Applied::default();
-        if plan.create_product {
-            tx.product_add(NewProduct {
-                name: plan.product.clone(),
-                languages: plan.new_languages.clone(),
-                ..NewProduct::default()
-            })?;
-        } else if !plan.new_languages.is_empty() {
-            tx.product_update(&plan.product, |p| {
-                p.languages.extend(plan.new_languages.iter().cloned())
-            })?;
+        for os in &plan.new_oses {
+            tx.os_add(os)?;
+            done.oses += 1;
         }
-        done.languages = plan.new_languages.len();
-        let mut location_ids = HashMap::new();
-        for l in &plan.locations {
-            let location = match l.status {
-                Status::New => {
-                    done.locations += 1;
-                    tx.location_add(&plan.product, &l.os, &l.path)?
-                }
-                Status::Conflict if plan.force => {
-                    done.locations += 1;
-                    tx.location_set_path(&plan.product, &l.os, &l.path)?
-                }
-                _ => tx.location(&plan.product, &l.os)?.ok_or_else(|| {
-                    Error::not_found(Thing::Location, &format!("{} for {}", plan.product, l.os))
-                })?,
-            };
-            location_ids.insert(l.os.as_str(), location.id);
+        let mut changed = Vec::new();
+        for p in plan.products.iter().filter(|p| p.changes_anything(plan.force)) {
+            apply_product(tx, p, plan.force, &mut done)?;
+            changed.push(p.product.as_str());
         }
-        let written: Vec<_> = plan
-            .files
-            .iter()
-            .filter(|f| match f.status {
-                Status::New | Status::Completed => true,
-                Status::Conflict => plan.force,
-                Status::Same => false,
-            })
-            .collect();
-        let paths: Vec<String> = written.iter().map(|f| f.path.clone()).collect();
-        let mut known = tx.files_at(&paths)?;
-        let mut files = Vec::with_capacity(written.len());
-        for f in written {
-            let old = known.remove(&f.path).unwrap_or_default();
-            let keep = |new: &Option<String>, old: Option<String>| {
-                if plan.force {
-                    new.clone().or(old)
-                } else {
-                    old.or_else(|| new.clone())
-                }
-            };
-            files.push(FileInfo {
-                path: f.path.clone(),
-                location: location_ids.get(f.os.as_str()).copied(),
-                lang: f.lang.clone(),
-                size: old.size,
-                md5: keep(&f.hashes.md5, old.md5),
-                sha1: keep(&f.hashes.sha1, old.sha1),
-                sha256: keep(&f.hashes.sha256, old.sha256),
-                sha512: keep(&f.hashes.sha512, old.sha512),
-            });
-        }
-        tx.files_put(&files)?;
-        done.files += files.len();
-        // New files: sentry checks them on its next `--new` pass.
-        tx.product_update(&plan.product, |p| p.checknow = true)?;
+        let what = match changed.as_slice() {
+            [one] => one.to_string(),
+            [first, rest @ ..] => format!("{first} and {} more products", rest.len()),
+            [] => String::new(),
+        };
         tx.record(
             "loader.apply",
             format!(
-                "{}: {} languages, {} locations, {} files added or updated",
-                plan.product, done.languages, done.locations, done.files
+                "{what}: {}{} languages, {} locations, {} files added or updated",
+                if done.oses > 0 {
+                    format!("{} operating systems, ", done.oses)
+                } else {
+                    String::new()
+                },
+                done.languages,
+                done.locations,
+                done.files
             ),
         )?;
         Ok(done)
     })
+}
+
+fn apply_product(
+    tx: &mut crate::store::Tx,
+    plan: &ProductPlan,
+    force: bool,
+    done: &mut Applied,
+) -> Result<()> {
+    if plan.create {
+        tx.product_add(NewProduct {
+            name: plan.product.clone(),
+            languages: plan.new_languages.clone(),
+            ssl_only: plan.ssl_only,
+            private: plan.private,
+        })?;
+        done.products += 1;
+    } else if !plan.new_languages.is_empty() {
+        tx.product_update(&plan.product, |p| {
+            p.languages.extend(plan.new_languages.iter().cloned())
+        })?;
+    }
+    done.languages += plan.new_languages.len();
+    let mut location_ids = HashMap::new();
+    for l in &plan.locations {
+        let location = match l.status {
+            Status::New => {
+                done.locations += 1;
+                tx.location_add(&plan.product, &l.os, &l.path)?
+            }
+            Status::Conflict if force => {
+                done.locations += 1;
+                tx.location_set_path(&plan.product, &l.os, &l.path)?
+            }
+            _ => tx.location(&plan.product, &l.os)?.ok_or_else(|| {
+                Error::not_found(Thing::Location, &format!("{} for {}", plan.product, l.os))
+            })?,
+        };
+        location_ids.insert(l.os.as_str(), location.id);
+    }
+    let written: Vec<_> = plan
+        .files
+        .iter()
+        .filter(|f| match f.status {
+            Status::New | Status::Completed => true,
+            Status::Conflict => force,
+            Status::Same => false,
+        })
+        .collect();
+    let paths: Vec<String> = written.iter().map(|f| f.path.clone()).collect();
+    let mut known = tx.files_at(&paths)?;
+    let mut files = Vec::with_capacity(written.len());
+    for f in written {
+        let old = known.remove(&f.path).unwrap_or_default();
+        let keep = |new: &Option<String>, old: Option<String>| {
+            if force {
+                new.clone().or(old)
+            } else {
+                old.or_else(|| new.clone())
+            }
+        };
+        files.push(FileInfo {
+            path: f.path.clone(),
+            location: location_ids.get(f.os.as_str()).copied(),
+            lang: f.lang.clone(),
+            size: old.size,
+            md5: keep(&f.hashes.md5, old.md5),
+            sha1: keep(&f.hashes.sha1, old.sha1),
+            sha256: keep(&f.hashes.sha256, old.sha256),
+            sha512: keep(&f.hashes.sha512, old.sha512),
+        });
+    }
+    tx.files_put(&files)?;
+    done.files += files.len();
+    // New files: sentry checks them on its next `--new` pass.
+    tx.product_update(&plan.product, |p| p.checknow = true)?;
+    Ok(())
 }
 
 #[cfg(test)]
