@@ -147,6 +147,7 @@ impl Plan {
                 _ => out.push('\n'),
             }
             if list {
+                let os_width = p.locations.iter().map(|l| l.os.len()).max().unwrap_or(0).max(10);
                 for l in &p.locations {
                     let what = match (l.status, &l.stored) {
                         (Status::Conflict, Some(stored)) => {
@@ -157,7 +158,7 @@ impl Plan {
                     };
                     let _ = writeln!(
                         out,
-                        "      {:<10} {}  [{} languages] {what}",
+                        "      {:<os_width$} {}  [{} languages] {what}",
                         l.os, l.path, l.languages
                     );
                 }

@@ -607,11 +607,26 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         let product = plan_product(s, &stored_files, main, &name, kind.suffix, listed, options, &mut plan.skipped);
         plan.products.push(product);
     }
-    plan.products
-        .sort_by(|a, b| (a.kind.is_some(), &a.product).cmp(&(b.kind.is_some(), &b.product)));
+    plan.products.sort_by_cached_key(|p| (p.kind.is_some(), natural(&p.product)));
     plan.skipped.sort_by_key(|s| s.line);
     plan.not_loaded.sort_by_key(|s| s.line);
     Ok(plan)
+}
+
+/// A sort key that orders the numbers in a name by value
+/// (`partial-99.0` before `partial-100.0`).
+fn natural(name: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        let text_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let (text, tail) = rest.split_at(text_len);
+        let digits_len = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        let (digits, tail) = tail.split_at(digits_len);
+        out.push((text.to_ascii_lowercase(), digits.parse().unwrap_or(u64::MAX)));
+        rest = tail;
+    }
+    out
 }
 
 /// One product's part of a plan: its locations (one per OS), its files
