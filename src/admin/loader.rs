@@ -1049,7 +1049,8 @@ mod tests {
         assert!(stat(&page, 2, "new locations"), "{page}");
         assert!(stat(&page, 3, "new files"), "{page}");
         assert!(stat(&page, 2, "new languages"), "{page}");
-        assert!(stat(&page, 3, "lines skipped"), "{page}");
+        assert!(stat(&page, 1, "lines skipped"), "{page}");
+        assert!(stat(&page, 2, "lines not loaded"), "{page}");
         assert!(page.contains("will be created"));
         // The verdict comes first, then only the figures that matter.
         let verdict = "Applying this creates product fx-1.0 and adds 2 languages (de, fr), 2 new locations and 3 new files.";
@@ -1064,7 +1065,7 @@ mod tests {
             r#"<div class="stat good"><span class="value">2</span><span class="label">new locations"#
         ));
         assert!(page.contains(
-            r#"<div class="stat bad"><span class="value">3</span><span class="label">lines skipped"#
+            r#"<div class="stat bad"><span class="value">1</span><span class="label">lines skipped"#
         ));
         assert!(page.contains("6 lines read"), "{page}");
         assert!(
@@ -1073,11 +1074,13 @@ mod tests {
         );
         assert!(page.contains("/mac/de/Firefox%201.0.dmg"));
         assert!(
-            page.contains("<td>5</td>") && page.contains("is not a hex digest"),
+            page.contains(r#"<td class="wrap">5</td>"#) && page.contains("is not a hex digest"),
             "{page}"
         );
-        assert!(page.contains("<td>6</td>") && page.contains("no platform directory"));
-        assert!(page.contains("<td>7</td>"));
+        assert!(
+            page.contains(r#"<td class="wrap">6</td>"#) && page.contains("no platform directory")
+        );
+        assert!(page.contains(r#"<td class="wrap">7</td><td>checksum or key file</td>"#));
         assert!(
             admin.network.snapshot().unwrap().products.is_empty(),
             "a preview writes nothing"
@@ -1089,7 +1092,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
         assert!(
-            page.contains("Applied to fx-1.0: 2 language(s), 2 location(s), 3 file(s)"),
+            page.contains("Applied: 1 product created, 2 language(s), 2 location(s), 3 file(s)"),
             "{page}"
         );
 
@@ -1383,7 +1386,7 @@ mod tests {
             (
                 &[("product", "fx")],
                 Some(("SHA1SUMS", readme.as_bytes())),
-                "The only line of SHA1SUMS cannot be used",
+                "The only line of SHA1SUMS cannot be loaded into fx",
             ),
             (
                 &[("product", "")],
