@@ -256,11 +256,24 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
             })
             .map(|(i, _)| i)
     };
-    let main_shape: Option<&str> = match main {
-        Some(i) => Some(candidates[i].shapes[0].shape),
-        None => by_suffix
-            .get(&None)
-            .map(|&k| files[kinds[k].files[0]].shape),
+    // The main kind's shape per platform: what other kinds are told apart
+    // from.
+    let main_shapes: Vec<(&str, &str)> = match main {
+        Some(i) => candidates[i]
+            .shapes
+            .iter()
+            .flat_map(|s| s.oses.iter().map(|os| (*os, s.shape)))
+            .collect(),
+        None => by_suffix.get(&None).map_or_else(Vec::new, |&k| {
+            kinds[k].files.iter().map(|&f| (files[f].os, files[f].shape)).collect()
+        }),
+    };
+    let main_for = |s: &Shape<'_>| {
+        main_shapes
+            .iter()
+            .find(|(os, _)| s.oses.contains(os))
+            .or(main_shapes.first())
+            .map(|(_, shape)| *shape)
     };
 
     // Names: explicit first, then intrinsic, then distinguishing words.
@@ -278,7 +291,7 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
     };
     let mut inferred: Vec<(Option<String>, Vec<&Shape<'_>>)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        let name = (Some(i) != main).then(|| distinguish(c.shapes[0].shape, main_shape));
+        let name = (Some(i) != main).then(|| distinguish(c.shapes[0].shape, main_for(c.shapes[0])));
         inferred.push((name, c.shapes.clone()));
     }
     for (name, s) in named {

@@ -998,6 +998,242 @@ mod tests {
         assert!(glob_match("a*b*c", "aXbYc") && !glob_match("a*b*c", "aXbY"));
     }
 
+    /// The products a file's paths make, with each product's kind and its
+    /// locations (OS → template), planned against an empty network.
+    fn kinds_of(paths: &[&str], options: Options) -> Vec<(String, Vec<(String, String)>)> {
+        let s = Snapshot {
+            oses: DEFAULT_OS_MAP.iter().map(|(_, os)| os.to_string()).collect(),
+            ..Snapshot::default()
+        };
+        let text: String = paths
+            .iter()
+            .map(|p| format!("{}  {p}\n", "a".repeat(64)))
+            .collect();
+        let plan = plan(&s, &[], &parse(text.as_bytes()), &options).unwrap();
+        assert!(plan.skipped.is_empty(), "{}", plan.describe());
+        plan.products
+            .iter()
+            .map(|p| {
+                let locations = p
+                    .locations
+                    .iter()
+                    .map(|l| (l.os.clone(), l.path.clone()))
+                    .collect();
+                (p.product.clone(), locations)
+            })
+            .collect()
+    }
+
+    fn names(kinds: &[(String, Vec<(String, String)>)]) -> Vec<&str> {
+        kinds.iter().map(|(p, _)| p.as_str()).collect()
+    }
+
+    fn fx() -> Options {
+        Options {
+            product: "firefox-120.0".into(),
+            ..Options::default()
+        }
+    }
+
+    const FIREFOX: &[&str] = &[
+        "KEY",
+        "SHA256SUMS.asc",
+        "source/firefox-120.0.source.tar.xz",
+        "jsshell/jsshell-linux-x86_64.zip",
+        "win32/de/Firefox Setup 120.0.exe",
+        "win32/de/Firefox Setup 120.0.msi",
+        "win32/de/Firefox Installer.exe",
+        "win32/fr/Firefox Setup 120.0.exe",
+        "win32/fr/Firefox Setup 120.0.msi",
+        "win32/fr/Firefox Installer.exe",
+        "win64/de/Firefox Setup 120.0.exe",
+        "win64/de/Firefox Setup 120.0.msi",
+        "win64/de/Firefox Setup 120.0.msix",
+        "mac/de/Firefox 120.0.dmg",
+        "mac/de/Firefox 120.0.pkg",
+        "mac/ja-JP-mac/Firefox 120.0.dmg",
+        "mac/ja-JP-mac/Firefox 120.0.pkg",
+        "linux-x86_64/de/firefox-120.0.tar.bz2",
+        "linux-x86_64/de/firefox-120.0.tar.bz2.asc",
+        "linux-x86_64/xpi/de.xpi",
+        "linux-x86_64/xpi/fr.xpi",
+        "update/win32/de/firefox-120.0.complete.mar",
+        "update/win32/de/firefox-119.0-120.0.partial.mar",
+        "update/win32/de/firefox-118.0.2-120.0.partial.mar",
+        "update/win64/de/firefox-120.0.complete.mar",
+        "update/win64/de/firefox-119.0-120.0.partial.mar",
+        "update/mac/ja-JP-mac/firefox-120.0.complete.mar",
+        "update/linux-x86_64/de/firefox-119.0-120.0.partial.mar",
+    ];
+
+    #[test]
+    fn firefox_kinds() {
+        let kinds = kinds_of(FIREFOX, fx());
+        assert_eq!(
+            names(&kinds),
+            [
+                "firefox-120.0",
+                "firefox-120.0-complete",
+                "firefox-120.0-msi",
+                "firefox-120.0-msix",
+                "firefox-120.0-partial-118.0.2",
+                "firefox-120.0-partial-119.0",
+                "firefox-120.0-pkg",
+                "firefox-120.0-stub",
+                "firefox-120.0-xpi",
+            ]
+        );
+        let of = |p: &str| &kinds.iter().find(|(n, _)| n == p).unwrap().1;
+        let loc = |os: &str, path: &str| (os.to_string(), path.to_string());
+        assert_eq!(
+            of("firefox-120.0"),
+            &[
+                loc("linux64", "/linux-x86_64/:lang/firefox-120.0.tar.bz2"),
+                loc("osx", "/mac/:lang/Firefox%20120.0.dmg"),
+                loc("win", "/win32/:lang/Firefox%20Setup%20120.0.exe"),
+                loc("win64", "/win64/:lang/Firefox%20Setup%20120.0.exe"),
+            ]
+        );
+        assert_eq!(
+            of("firefox-120.0-partial-119.0"),
+            &[
+                loc("linux64", "/update/linux-x86_64/:lang/firefox-119.0-120.0.partial.mar"),
+                loc("win", "/update/win32/:lang/firefox-119.0-120.0.partial.mar"),
+                loc("win64", "/update/win64/:lang/firefox-119.0-120.0.partial.mar"),
+            ]
+        );
+        assert_eq!(
+            of("firefox-120.0-stub"),
+            &[loc("win", "/win32/:lang/Firefox%20Installer.exe")]
+        );
+        // A language pack named after its language.
+        assert_eq!(
+            of("firefox-120.0-xpi"),
+            &[loc("linux64", "/linux-x86_64/xpi/:lang.xpi")]
+        );
+    }
+
+    #[test]
+    fn thunderbird_kinds() {
+        let paths = [
+            "win64/en-US/Thunderbird Setup 115.5.0.exe",
+            "win64/en-US/Thunderbird Setup 115.5.0.msi",
+            "mac/en-US/Thunderbird 115.5.0.dmg",
+            "linux-x86_64/en-US/thunderbird-115.5.0.tar.bz2",
+            "linux-i686/en-US/thunderbird-115.5.0.tar.bz2",
+            "update/win64/en-US/thunderbird-115.5.0.complete.mar",
+            "update/win64/en-US/thunderbird-115.4.3-115.5.0.partial.mar",
+        ];
+        let kinds = kinds_of(
+            &paths,
+            Options {
+                product: "thunderbird-115.5.0".into(),
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            names(&kinds),
+            [
+                "thunderbird-115.5.0",
+                "thunderbird-115.5.0-complete",
+                "thunderbird-115.5.0-msi",
+                "thunderbird-115.5.0-partial-115.4.3",
+            ]
+        );
+        assert_eq!(kinds[0].1.len(), 4, "{kinds:?}");
+    }
+
+    #[test]
+    fn a_project_without_languages() {
+        let paths = [
+            "linux-x86_64/tool-2.1-linux-x86_64.tar.gz",
+            "win64/tool-2.1-win64.zip",
+            "win64/tool-2.1-setup.exe",
+            "tool-2.1.tar.gz",
+        ];
+        let kinds = kinds_of(
+            &paths,
+            Options {
+                product: "tool-2.1".into(),
+                ..Options::default()
+            },
+        );
+        let loc = |os: &str, path: &str| (os.to_string(), path.to_string());
+        assert_eq!(
+            kinds,
+            [
+                (
+                    "tool-2.1".to_string(),
+                    vec![
+                        loc("linux64", "/linux-x86_64/tool-2.1-linux-x86_64.tar.gz"),
+                        loc("win64", "/win64/tool-2.1-setup.exe"),
+                    ]
+                ),
+                (
+                    "tool-2.1-zip".to_string(),
+                    vec![loc("win64", "/win64/tool-2.1-win64.zip")]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn spaces_and_percent_twenty_in_paths() {
+        let paths = [
+            "win32/de/My App Setup 2.0.exe",
+            "win32/fr/My App Setup 2.0.exe",
+            "win32/de/My%20App%20Setup%202.0.msi",
+            "mac/de/My App 2.0.dmg",
+        ];
+        let kinds = kinds_of(
+            &paths,
+            Options {
+                product: "app-2.0".into(),
+                ..Options::default()
+            },
+        );
+        assert_eq!(names(&kinds), ["app-2.0", "app-2.0-msi"]);
+        // A literal `%20` in a name is a `%` on the mirror: kept encoded.
+        assert_eq!(
+            kinds[1].1,
+            [(
+                "win".to_string(),
+                "/win32/:lang/My%2520App%2520Setup%25202.0.msi".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn explicit_kinds_and_match() {
+        let kinds = kinds_of(
+            FIREFOX,
+            Options {
+                kinds: parse_kinds(&["updates=update/*.complete.mar\n=*/*.msi"]).unwrap(),
+                ..fx()
+            },
+        );
+        let n = names(&kinds);
+        assert!(n.contains(&"firefox-120.0-updates"), "{n:?}");
+        assert!(!n.contains(&"firefox-120.0-complete"), "{n:?}");
+        // The MSIs are the main product; the installers are named apart.
+        let main = &kinds[0].1;
+        assert!(main.iter().all(|(_, p)| p.ends_with(".msi")), "{main:?}");
+        assert!(n.contains(&"firefox-120.0-exe"), "{n:?}");
+
+        let one = kinds_of(
+            FIREFOX,
+            Options {
+                matching: Some("update/*.complete.mar".into()),
+                ..fx()
+            },
+        );
+        assert_eq!(names(&one), ["firefox-120.0"]);
+        assert_eq!(one[0].1.len(), 3);
+        assert!(parse_kinds(&["msi"]).is_err());
+        assert!(parse_kinds(&["m s=*.msi"]).is_err());
+        assert!(parse_kinds(&["msi="]).is_err());
+    }
+
     #[test]
     fn os_maps() {
         assert_eq!(
