@@ -19,6 +19,13 @@
 //!    kinds (MD5, SHA-1 in GNU lines, SHA-256 in BSD lines, SHA-512 in GNU
 //!    binary-marked lines: the four *SUMS files concatenated) = 100,000
 //!    lines → 25,000 files with four hashes each, 250 locations.
+//! 3. **release** (SPEC §5, a whole release in one command): Firefox's
+//!    layout, 10 platform directories × 100 locales × (the installer, the
+//!    complete update and 48 partial updates) × SHA-256 and SHA-1 lines
+//!    (GNU, binary `*` and BSD, some CRLF) = 100,000 lines → 50 products
+//!    (`firefox-120.0`, `-complete`, `-partial-72.0` … `-partial-119.0`),
+//!    500 locations, 50,000 files; two Android directories mapped with
+//!    `--os-map` to operating systems the load creates.
 //!
 //! Timed, medians over several runs: `parse`; `parse + plan` against an
 //! empty snapshot and against one where everything is already loaded
@@ -50,6 +57,9 @@ struct Sizes {
     lines: usize,
     /// Platform directories of the "all used" file.
     platforms: usize,
+    /// Platform directories of the release file (100 locales × 50 kinds
+    /// × 2 digests each).
+    release_platforms: usize,
     runs: usize,
     apply_runs: usize,
 }
@@ -60,6 +70,7 @@ fn main() {
         Sizes {
             lines: 100_000,
             platforms: 250,
+            release_platforms: 10,
             runs: 11,
             apply_runs: 5,
         }
@@ -67,6 +78,7 @@ fn main() {
         Sizes {
             lines: 1_000,
             platforms: 3,
+            release_platforms: 1,
             runs: 1,
             apply_runs: 1,
         }
@@ -134,6 +146,32 @@ fn main() {
         &all_options,
         &oses,
         &all_args,
+        &sizes,
+        &mut summary,
+    );
+
+    let release = release(&locales, sizes.release_platforms);
+    let release_map = "android-aarch64=android64,android-x86_64=android-x86_64";
+    let release_options = Options {
+        product: "firefox-120.0".into(),
+        os_map: loader::parse_os_map(release_map).expect("a valid --os-map"),
+        prefix: "/pub/firefox/releases/120.0".into(),
+        ..Options::default()
+    };
+    let release_args = [
+        "--product",
+        "firefox-120.0",
+        "--prefix",
+        "/pub/firefox/releases/120.0",
+        "--os-map",
+        release_map,
+    ];
+    run_case(
+        "release: a whole Firefox release in one load (every kind its own product)",
+        &release,
+        &release_options,
+        &[],
+        &release_args,
         &sizes,
         &mut summary,
     );
@@ -253,6 +291,51 @@ fn archive(locales: &[&str], lines: usize) -> Vec<u8> {
     unreachable!("the versions never end")
 }
 
+/// A whole Firefox release as its SHA256SUMS and SHA1SUMS list it, in one
+/// file: `platforms` platform directories × 100 locales × (the installer,
+/// the complete update and 48 partial updates) × 2 digests; GNU, binary
+/// and BSD lines, every third one with CRLF.
+fn release(locales: &[&str], platforms: usize) -> Vec<u8> {
+    const PLATFORMS: [(&str, &str); 10] = [
+        ("win32", "Firefox Setup 120.0.exe"),
+        ("win64", "Firefox Setup 120.0.exe"),
+        ("win64-aarch64", "Firefox Setup 120.0.exe"),
+        ("mac", "Firefox 120.0.dmg"),
+        ("linux-i686", "firefox-120.0.tar.bz2"),
+        ("linux-x86_64", "firefox-120.0.tar.bz2"),
+        ("linux-aarch64", "firefox-120.0.tar.bz2"),
+        ("android-aarch64", "fenix-120.0.apk"),
+        ("android-x86_64", "fenix-120.0.apk"),
+        ("android", "fenix-120.0.apk"),
+    ];
+    let mut out = String::with_capacity(platforms * locales.len() * 50 * 2 * 130);
+    let mut n = 0;
+    for (plat, installer) in PLATFORMS.iter().take(platforms) {
+        for l in locales {
+            let mut paths = vec![
+                format!("{plat}/{l}/{installer}"),
+                format!("update/{plat}/{l}/firefox-120.0.complete.mar"),
+            ];
+            paths.extend((0..48).map(|k| {
+                format!("update/{plat}/{l}/firefox-{}.0-120.0.partial.mar", 72 + k)
+            }));
+            for p in paths {
+                n += 1;
+                let eol = if n % 3 == 0 { "\r\n" } else { "\n" };
+                let sha256 = hex(&p, 64);
+                match n % 3 {
+                    0 => write!(out, "SHA256 ({p}) = {sha256}{eol}"),
+                    1 => write!(out, "{sha256} *{p}{eol}"),
+                    _ => write!(out, "{sha256}  {p}{eol}"),
+                }
+                .expect("writing to a string");
+                let _ = writeln!(out, "{}  {p}", hex(&p, 40));
+            }
+        }
+    }
+    out.into_bytes()
+}
+
 /// Every line a file: platforms × locales × the four digest kinds.
 fn all_used(locales: &[&str], platforms: &[(String, String)]) -> Vec<u8> {
     let mut out = String::with_capacity(platforms.len() * locales.len() * 4 * 150);
@@ -354,14 +437,15 @@ fn run_case(
     let empty = snapshot(&empty_net);
     let plan = loader::plan(&empty.0, &empty.1, &parsed, options).expect("a plan");
     assert!(plan.skipped.is_empty(), "{:?}", &plan.skipped[..1]);
-    let files = plan.files.len();
-    let locations = plan.locations.len();
+    let files = plan.files_with(Status::New);
+    let locations = plan.locations_with(Status::New);
     println!(
-        "plan: {} files in {} locations, {} languages, {} lines left out by --match",
+        "plan: {} products, {} files in {} locations, {} lines left out by --match, {} not loaded",
+        plan.products.len(),
         files,
         locations,
-        plan.new_languages.len(),
-        plan.unmatched
+        plan.unmatched,
+        plan.not_loaded.len()
     );
     let plan_empty = median(sizes.runs, || {
         loader::plan(&empty.0, &empty.1, &loader::parse(contents), options).expect("a plan")
@@ -411,7 +495,7 @@ fn run_case(
     let loaded = snapshot(&loaded_net);
     let again = loader::plan(&loaded.0, &loaded.1, &parsed, options).expect("a plan");
     assert!(!again.changes_anything());
-    assert!(again.files.iter().all(|f| f.status == Status::Same));
+    assert_eq!(again.files_with(Status::Same), files);
     let plan_loaded = median(sizes.runs, || {
         loader::plan(&loaded.0, &loaded.1, &loader::parse(contents), options).expect("a plan")
     });
