@@ -175,6 +175,7 @@ fn main() {
         &sizes,
         &mut summary,
     );
+    kind_by_kind(&release, &release_options, &sizes, &mut summary);
 
     println!();
     println!("== summary (medians; targets: parse + plan < 1 s, full load < 2 s) ==");
@@ -316,9 +317,10 @@ fn release(locales: &[&str], platforms: usize) -> Vec<u8> {
                 format!("{plat}/{l}/{installer}"),
                 format!("update/{plat}/{l}/firefox-120.0.complete.mar"),
             ];
-            paths.extend((0..48).map(|k| {
-                format!("update/{plat}/{l}/firefox-{}.0-120.0.partial.mar", 72 + k)
-            }));
+            paths.extend(
+                (0..48)
+                    .map(|k| format!("update/{plat}/{l}/firefox-{}.0-120.0.partial.mar", 72 + k)),
+            );
             for p in paths {
                 n += 1;
                 let eol = if n % 3 == 0 { "\r\n" } else { "\n" };
@@ -405,6 +407,71 @@ fn versus(d: Duration, target: Duration) -> String {
         target.as_secs(),
         if d < target { "ok" } else { "MISSED" }
     )
+}
+
+/// The baseline for the release: what loading it took before kinds, one
+/// `--match` load per kind into its own product (the installers one glob
+/// per platform's file type), each parsing the whole file, into one fresh
+/// database; against the one load that does it all.
+fn kind_by_kind(contents: &[u8], options: &Options, sizes: &Sizes, summary: &mut Vec<String>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut loads: Vec<(String, String)> = ["*.exe", "*.dmg", "*.tar.bz2", "*.apk"]
+        .iter()
+        .map(|g| (options.product.clone(), g.to_string()))
+        .collect();
+    loads.push((
+        format!("{}-complete", options.product),
+        "update/*.complete.mar".into(),
+    ));
+    loads.extend((0..48).map(|k| {
+        let from = format!("{}.0", 72 + k);
+        (
+            format!("{}-partial-{from}", options.product),
+            format!("update/*/firefox-{from}-120.0.partial.mar"),
+        )
+    }));
+    let mut n = 0;
+    let mut each = |one: bool| {
+        n += 1;
+        let net = fresh(&dir.path().join(format!("kinds-{n}.redb")), &[]);
+        let actor = bouncer::model::Actor::Program("bench");
+        let start = Instant::now();
+        let mut files = 0;
+        let runs: Vec<Options> = if one {
+            vec![options.clone()]
+        } else {
+            loads
+                .iter()
+                .map(|(product, glob)| Options {
+                    product: product.clone(),
+                    matching: Some(glob.clone()),
+                    ..options.clone()
+                })
+                .collect()
+        };
+        for o in &runs {
+            let s = snapshot(&net);
+            let plan = loader::plan(&s.0, &s.1, &loader::parse(contents), o).expect("a plan");
+            files += loader::apply(&net, &plan, &actor).expect("apply").files;
+        }
+        (start.elapsed(), files)
+    };
+    let mut one: Vec<(Duration, usize)> = (0..sizes.apply_runs).map(|_| each(true)).collect();
+    let mut many: Vec<(Duration, usize)> = (0..sizes.apply_runs).map(|_| each(false)).collect();
+    one.sort();
+    many.sort();
+    let (one, many) = (one[one.len() / 2], many[many.len() / 2]);
+    assert_eq!(one.1, many.1, "both ways load every file");
+    let line = format!(
+        "release, baseline: {} loads, one --match'ed kind each: {} for {} files; one load: {} ({:.2}x the time)",
+        loads.len(),
+        ms(many.0),
+        many.1,
+        ms(one.0),
+        one.0.as_secs_f64() / many.0.as_secs_f64()
+    );
+    println!("{line}\n");
+    summary.push(line);
 }
 
 fn run_case(

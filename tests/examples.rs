@@ -103,7 +103,15 @@ const NOT_RUNNABLE_BLOCKS: &[(&str, &str)] = &[
         "rustup target add",
         "release build steps: they install a toolchain and packages",
     ),
+    (
+        RELEASE_BLOCK,
+        "needs a release's checksum file and a mirror with its files: \
+         the_readme_release_example_runs_end_to_end runs it against generated ones",
+    ),
 ];
+
+/// The start of the README's block that loads a whole release.
+const RELEASE_BLOCK: &str = "bouncer load SHA256SUMS --product firefox-120.0";
 
 // ---------------------------------------------------------------------------
 // The demo's own examples
@@ -353,6 +361,119 @@ fn every_readme_example_runs_against_the_demo() {
     }
     assert!(ran >= 10, "only {ran} README examples were found");
     report.finish("the README's examples", &demo);
+}
+
+/// The README's Firefox release example, line by line: `bouncer load`
+/// (dry run, then for real) on a generated `SHA256SUMS` beside real files
+/// on a real mirror, `bouncer sentry --new` checking them there, then each
+/// `curl` (its URL asked of a server on the database) must redirect to
+/// the mirror for a file it has.
+#[test]
+fn the_readme_release_example_runs_end_to_end() {
+    use crate::common::mirror::{Behaviour, Mirror};
+    let readme = Readme::read();
+    let block = readme
+        .blocks
+        .iter()
+        .find(|b| b.first().is_some_and(|l| l.starts_with(RELEASE_BLOCK)))
+        .expect("the README's release example");
+    // The release: installers, MSIs, updates; signatures and KEY beside.
+    const PREFIX: &str = "/pub/firefox/releases/120.0";
+    let mut listed: Vec<String> = vec!["KEY".into()];
+    for (platform, installers) in [
+        (
+            "win64",
+            &["Firefox Setup 120.0.exe", "Firefox Setup 120.0.msi"][..],
+        ),
+        ("mac", &["Firefox 120.0.dmg"][..]),
+        (
+            "linux-x86_64",
+            &["firefox-120.0.tar.bz2", "firefox-120.0.tar.bz2.asc"][..],
+        ),
+    ] {
+        let langs: &[&str] = if platform == "mac" {
+            &["de", "en-US", "ja-JP-mac"]
+        } else {
+            &["de", "en-US", "ja"]
+        };
+        for lang in langs {
+            listed.extend(installers.iter().map(|i| format!("{platform}/{lang}/{i}")));
+            listed.push(format!(
+                "update/{platform}/{lang}/firefox-120.0.complete.mar"
+            ));
+            for from in ["118.0", "119.0"] {
+                listed.push(format!(
+                    "update/{platform}/{lang}/firefox-{from}-120.0.partial.mar"
+                ));
+            }
+        }
+    }
+    let encoded = |p: &str| format!("{PREFIX}/{}", p.replace(' ', "%20"));
+    let files: common::mirror::Files = Arc::new(
+        listed
+            .iter()
+            .map(|p| (encoded(p), format!("{p}\n").repeat(50).into_bytes()))
+            .collect(),
+    );
+    let sums: String = listed
+        .iter()
+        .map(|p| format!("{}  {p}\n", common::sha256_hex(&files[&encoded(p)])))
+        .collect();
+    let env = common::Env::new();
+    let dir = env
+        .db
+        .parent()
+        .expect("the database's directory")
+        .join("release");
+    std::fs::create_dir_all(&dir).expect("a directory for the release");
+    std::fs::write(dir.join("SHA256SUMS"), sums).expect("write SHA256SUMS");
+    let mirror = Mirror::start(&files, Behaviour::Healthy);
+    env.ok(&["mirror", "add", "primary", &mirror.url]);
+
+    let mut curls = Vec::new();
+    for line in logical_lines(block) {
+        let (words, _) = shell_words(&line);
+        match words[0].as_str() {
+            "bouncer" => {
+                let out = run_bounded(
+                    Command::new(BIN)
+                        .current_dir(&dir)
+                        .env_remove("BOUNCER_DB")
+                        .arg("--db")
+                        .arg(&env.db)
+                        .args(&words[1..]),
+                )
+                .unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(out.code, 0, "{line}: {out:?}");
+                if words.contains(&"--dry-run".to_string()) {
+                    for product in [
+                        "firefox-120.0 ",
+                        "firefox-120.0-msi ",
+                        "firefox-120.0-complete ",
+                    ] {
+                        assert!(out.stdout.contains(product), "{line}: {}", out.stdout);
+                    }
+                }
+            }
+            "curl" => curls.push(words.last().expect("a URL").clone()),
+            other => panic!("{line}: {other} is not a command this example should hold"),
+        }
+    }
+    assert!(curls.len() >= 4, "{block:?}");
+    let server = env.serve(&[]);
+    for url in curls {
+        let (_, target) = split_url(&url).expect("a URL");
+        let r = server.get(&target);
+        assert_eq!(r.status, 302, "{url}: {r:?}");
+        let location = r.location();
+        let path = location
+            .strip_prefix(&mirror.url)
+            .unwrap_or_else(|| panic!("{url} went to {location}, not the mirror"));
+        assert!(
+            files.contains_key(path),
+            "{url} → {path}: a file the mirror does not have"
+        );
+    }
 }
 
 /// Runs one README example (a code-block line or an inline code span)

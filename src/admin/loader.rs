@@ -471,7 +471,11 @@ fn verdict(plan: &Plan) -> String {
         });
     }
     added.extend(counted(&[
-        (plan.locations_with(Status::New), "new location", "new locations"),
+        (
+            plan.locations_with(Status::New),
+            "new location",
+            "new locations",
+        ),
         (plan.files_with(Status::New), "new file", "new files"),
     ]));
     let completed = plan.files_with(Status::Completed);
@@ -536,7 +540,12 @@ fn summary(plan: &Plan) -> Markup {
     let figures: [(usize, &str, &str, bool); 13] = [
         (created, "new products", "good", plan.products.len() > 1),
         (plan.new_oses.len(), "new operating systems", "good", false),
-        (plan.locations_with(Status::New), "new locations", "good", true),
+        (
+            plan.locations_with(Status::New),
+            "new locations",
+            "good",
+            true,
+        ),
         (plan.files_with(Status::New), "new files", "good", true),
         (languages, "new languages", "", false),
         (
@@ -545,9 +554,24 @@ fn summary(plan: &Plan) -> Markup {
             "good",
             false,
         ),
-        (plan.locations_with(Status::Conflict), "conflicting locations", "bad", false),
-        (plan.files_with(Status::Conflict), "conflicting files", "bad", false),
-        (plan.locations_with(Status::Same), "unchanged locations", "", false),
+        (
+            plan.locations_with(Status::Conflict),
+            "conflicting locations",
+            "bad",
+            false,
+        ),
+        (
+            plan.files_with(Status::Conflict),
+            "conflicting files",
+            "bad",
+            false,
+        ),
+        (
+            plan.locations_with(Status::Same),
+            "unchanged locations",
+            "",
+            false,
+        ),
         (plan.files_with(Status::Same), "unchanged files", "", false),
         (plan.skipped.len(), "lines skipped", "bad", true),
         (plan.not_loaded.len(), "lines not loaded", "off", false),

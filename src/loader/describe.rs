@@ -52,7 +52,10 @@ fn counts(parts: &[(usize, &str)]) -> String {
 /// The one template a product's locations share but for one segment (the
 /// platform directory), with `*` there; `None` when they differ more.
 pub fn common_template(p: &ProductPlan) -> Option<String> {
-    let mut paths = p.locations.iter().map(|l| l.path.split('/').collect::<Vec<_>>());
+    let mut paths = p
+        .locations
+        .iter()
+        .map(|l| l.path.split('/').collect::<Vec<_>>());
     let mut common: Vec<Option<&str>> = paths.next()?.into_iter().map(Some).collect();
     for segments in paths {
         if segments.len() != common.len() {
@@ -64,8 +67,13 @@ pub fn common_template(p: &ProductPlan) -> Option<String> {
             }
         }
     }
-    (common.iter().filter(|c| c.is_none()).count() <= 1)
-        .then(|| common.iter().map(|c| c.unwrap_or("*")).collect::<Vec<_>>().join("/"))
+    (common.iter().filter(|c| c.is_none()).count() <= 1).then(|| {
+        common
+            .iter()
+            .map(|c| c.unwrap_or("*"))
+            .collect::<Vec<_>>()
+            .join("/")
+    })
 }
 
 /// Lines with the same reason together, as ranges: (reason, lines, example).
@@ -99,7 +107,10 @@ impl ProductPlan {
             ]),
             counts(&[
                 (self.files_with(Status::New), "new"),
-                (self.files_with(Status::Completed), "completed with more hashes"),
+                (
+                    self.files_with(Status::Completed),
+                    "completed with more hashes"
+                ),
                 (self.files_with(Status::Same), "unchanged"),
                 (self.files_with(Status::Conflict), "conflicting"),
             ])
@@ -118,7 +129,11 @@ impl Plan {
             " (kept; --force replaces it)"
         };
         if !self.new_oses.is_empty() {
-            let _ = writeln!(out, "operating systems to add: {}", self.new_oses.join(", "));
+            let _ = writeln!(
+                out,
+                "operating systems to add: {}",
+                self.new_oses.join(", ")
+            );
         }
         let created = self.products.iter().filter(|p| p.create).count();
         let _ = writeln!(
@@ -127,7 +142,12 @@ impl Plan {
             self.products.len(),
             self.products.len() - created
         );
-        let width = self.products.iter().map(|p| p.product.len()).max().unwrap_or(0);
+        let width = self
+            .products
+            .iter()
+            .map(|p| p.product.len())
+            .max()
+            .unwrap_or(0);
         for p in &self.products {
             let common = common_template(p);
             let _ = write!(
@@ -147,7 +167,13 @@ impl Plan {
                 _ => out.push('\n'),
             }
             if list {
-                let os_width = p.locations.iter().map(|l| l.os.len()).max().unwrap_or(0).max(10);
+                let os_width = p
+                    .locations
+                    .iter()
+                    .map(|l| l.os.len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(10);
                 for l in &p.locations {
                     let what = match (l.status, &l.stored) {
                         (Status::Conflict, Some(stored)) => {
@@ -178,14 +204,21 @@ impl Plan {
                 ]),
                 counts(&[
                     (self.files_with(Status::New), "new"),
-                    (self.files_with(Status::Completed), "completed with more hashes"),
+                    (
+                        self.files_with(Status::Completed),
+                        "completed with more hashes"
+                    ),
                     (self.files_with(Status::Same), "unchanged"),
                     (self.files_with(Status::Conflict), "conflicting"),
                 ])
             );
         }
         if self.unmatched > 0 {
-            let _ = writeln!(out, "{} line(s) not matching --match left out", self.unmatched);
+            let _ = writeln!(
+                out,
+                "{} line(s) not matching --match left out",
+                self.unmatched
+            );
         }
         if !self.not_loaded.is_empty() {
             let _ = writeln!(
@@ -218,7 +251,11 @@ impl Plan {
         }
         if !self.skipped.is_empty() {
             let _ = writeln!(out, "{} line(s) could not be used:", self.skipped.len());
-            let groups = by_reason(self.skipped.iter().map(|s| (s.reason.as_str(), s.line, None)));
+            let groups = by_reason(
+                self.skipped
+                    .iter()
+                    .map(|s| (s.reason.as_str(), s.line, None)),
+            );
             for (reason, lines, _) in groups {
                 let _ = writeln!(
                     out,

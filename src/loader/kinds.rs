@@ -50,8 +50,23 @@ fn installer_rank(name: &str) -> Option<u8> {
     let lower = name.to_ascii_lowercase();
     let versioned = lower.bytes().any(|b| b.is_ascii_digit());
     const RANKS: &[&str] = &[
-        ".exe", ".dmg", ".tar.bz2", ".tar.xz", ".tar.gz", ".tgz", ".apk", ".appimage", ".zip",
-        ".iso", ".img", ".deb", ".rpm", ".msi", ".msix", ".pkg", ".snap",
+        ".exe",
+        ".dmg",
+        ".tar.bz2",
+        ".tar.xz",
+        ".tar.gz",
+        ".tgz",
+        ".apk",
+        ".appimage",
+        ".zip",
+        ".iso",
+        ".img",
+        ".deb",
+        ".rpm",
+        ".msi",
+        ".msix",
+        ".pkg",
+        ".snap",
     ];
     let at = RANKS.iter().position(|ext| lower.ends_with(ext))?;
     // An installer without a version in its name is a stub (it downloads
@@ -165,7 +180,12 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
     let mut shapes: BTreeMap<&str, Shape<'_>> = BTreeMap::new();
     for (i, f) in files.iter().enumerate() {
         if let Some((suffix, _)) = explicit.iter().find(|(_, g)| glob_match(g, f.path)) {
-            add(&mut kinds, &mut by_suffix, (!suffix.is_empty()).then(|| suffix.clone()), i);
+            add(
+                &mut kinds,
+                &mut by_suffix,
+                (!suffix.is_empty()).then(|| suffix.clone()),
+                i,
+            );
             continue;
         }
         let s = shapes.entry(f.shape).or_insert_with(|| Shape {
@@ -265,7 +285,11 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
             .flat_map(|s| s.oses.iter().map(|os| (*os, s.shape)))
             .collect(),
         None => by_suffix.get(&None).map_or_else(Vec::new, |&k| {
-            kinds[k].files.iter().map(|&f| (files[f].os, files[f].shape)).collect()
+            kinds[k]
+                .files
+                .iter()
+                .map(|&f| (files[f].os, files[f].shape))
+                .collect()
         }),
     };
     let main_for = |s: &Shape<'_>| {
@@ -280,7 +304,11 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
     // Two kinds that come out with one name stay apart (`-2`, `-3`).
     let mut taken: BTreeSet<String> = kinds.iter().filter_map(|k| k.suffix.clone()).collect();
     let mut unique = |name: String| {
-        let name = if name.is_empty() { "other".into() } else { name };
+        let name = if name.is_empty() {
+            "other".into()
+        } else {
+            name
+        };
         let mut n = 1;
         let mut candidate = name.clone();
         while !taken.insert(candidate.clone()) {

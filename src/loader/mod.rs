@@ -88,10 +88,14 @@ pub fn parse_kinds<S: AsRef<str>>(values: &[S]) -> Result<Vec<(String, String)>>
             let bad = |why: &str| {
                 Error::invalid(
                     "kind",
-                    format!("{pair:?} {why} (e.g. --kind msi='*.msi', --kind complete='update/*.complete.mar')"),
+                    format!(
+                        "{pair:?} {why} (e.g. --kind msi='*.msi', --kind complete='update/*.complete.mar')"
+                    ),
                 )
             };
-            let (suffix, glob) = pair.split_once('=').ok_or_else(|| bad("is not SUFFIX=GLOB"))?;
+            let (suffix, glob) = pair
+                .split_once('=')
+                .ok_or_else(|| bad("is not SUFFIX=GLOB"))?;
             let (suffix, glob) = (suffix.trim(), glob.trim());
             if glob.is_empty() {
                 return Err(bad("has no glob"));
@@ -100,7 +104,9 @@ pub fn parse_kinds<S: AsRef<str>>(values: &[S]) -> Result<Vec<(String, String)>>
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
             {
-                return Err(bad("has a suffix with other than letters, digits, '.', '-' and '_'"));
+                return Err(bad(
+                    "has a suffix with other than letters, digits, '.', '-' and '_'",
+                ));
             }
             out.push((suffix.to_string(), glob.to_string()));
         }
@@ -184,7 +190,6 @@ pub struct Skipped {
     /// Why.
     pub reason: String,
 }
-
 
 /// A line of a file that is no kind of file to offer (a signature, a
 /// checksum file, a source tarball, a platform directory without an
@@ -474,11 +479,11 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             plan.not_loaded.push(match unknown {
                 Some((_, dir)) => {
                     *unmapped.entry(dir.to_string()).or_default() += 1;
-                    not_loaded(format!(
-                        "platform directory {dir} has no operating system"
-                    ))
+                    not_loaded(format!("platform directory {dir} has no operating system"))
                 }
-                None => not_loaded("no platform directory (source, language packs, tools, …)".into()),
+                None => {
+                    not_loaded("no platform directory (source, language packs, tools, …)".into())
+                }
             });
             continue;
         };
@@ -520,7 +525,11 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             template.push('/');
             template.push_str(&encoded);
             shape.push('/');
-            shape.push_str(if i == os_at { kinds::PLATFORM } else { &encoded });
+            shape.push_str(if i == os_at {
+                kinds::PLATFORM
+            } else {
+                &encoded
+            });
         }
         let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
         // The path rules every entry point shares (a length cap, no
@@ -604,10 +613,20 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         };
         let listed: Vec<(String, Listed)> =
             kind.files.iter().filter_map(|&i| slots[i].take()).collect();
-        let product = plan_product(s, &stored_files, main, &name, kind.suffix, listed, options, &mut plan.skipped);
+        let product = plan_product(
+            s,
+            &stored_files,
+            main,
+            &name,
+            kind.suffix,
+            listed,
+            options,
+            &mut plan.skipped,
+        );
         plan.products.push(product);
     }
-    plan.products.sort_by_cached_key(|p| (p.kind.is_some(), natural(&p.product)));
+    plan.products
+        .sort_by_cached_key(|p| (p.kind.is_some(), natural(&p.product)));
     plan.skipped.sort_by_key(|s| s.line);
     plan.not_loaded.sort_by_key(|s| s.line);
     Ok(plan)
@@ -619,11 +638,18 @@ fn natural(name: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let mut rest = name;
     while !rest.is_empty() {
-        let text_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let text_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (text, tail) = rest.split_at(text_len);
-        let digits_len = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        let digits_len = tail
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (digits, tail) = tail.split_at(digits_len);
-        out.push((text.to_ascii_lowercase(), digits.parse().unwrap_or(u64::MAX)));
+        out.push((
+            text.to_ascii_lowercase(),
+            digits.parse().unwrap_or(u64::MAX),
+        ));
         rest = tail;
     }
     out
@@ -681,7 +707,10 @@ fn plan_product(
                 lines: Vec::new(),
             });
         if let Some((l, _)) = &f.lang {
-            g.langs.insert(own.get(&l.to_ascii_lowercase()).map_or(l.clone(), |l| (*l).clone()));
+            g.langs.insert(
+                own.get(&l.to_ascii_lowercase())
+                    .map_or(l.clone(), |l| (*l).clone()),
+            );
         }
         g.lines.extend(&f.lines);
     }
@@ -762,7 +791,9 @@ fn plan_product(
             continue;
         }
         let lang = lang.map(|(ours, theirs)| {
-            let ours = own.get(&ours.to_ascii_lowercase()).map_or(ours, |l| (*l).clone());
+            let ours = own
+                .get(&ours.to_ascii_lowercase())
+                .map_or(ours, |l| (*l).clone());
             (ours, theirs)
         });
         let reason = if let Some(stored) = conflicting.get(os.as_str()) {
@@ -845,7 +876,6 @@ fn compare(old: &FileInfo, new: &Hashes) -> (Status, String) {
     }
 }
 
-
 /// What [`apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -876,7 +906,11 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
             done.oses += 1;
         }
         let mut changed = Vec::new();
-        for p in plan.products.iter().filter(|p| p.changes_anything(plan.force)) {
+        for p in plan
+            .products
+            .iter()
+            .filter(|p| p.changes_anything(plan.force))
+        {
             apply_product(tx, p, plan.force, &mut done)?;
             changed.push(p.product.as_str());
         }
@@ -1002,7 +1036,10 @@ mod tests {
     /// locations (OS → template), planned against an empty network.
     fn kinds_of(paths: &[&str], options: Options) -> Vec<(String, Vec<(String, String)>)> {
         let s = Snapshot {
-            oses: DEFAULT_OS_MAP.iter().map(|(_, os)| os.to_string()).collect(),
+            oses: DEFAULT_OS_MAP
+                .iter()
+                .map(|(_, os)| os.to_string())
+                .collect(),
             ..Snapshot::default()
         };
         let text: String = paths
@@ -1097,9 +1134,15 @@ mod tests {
         assert_eq!(
             of("firefox-120.0-partial-119.0"),
             &[
-                loc("linux64", "/update/linux-x86_64/:lang/firefox-119.0-120.0.partial.mar"),
+                loc(
+                    "linux64",
+                    "/update/linux-x86_64/:lang/firefox-119.0-120.0.partial.mar"
+                ),
                 loc("win", "/update/win32/:lang/firefox-119.0-120.0.partial.mar"),
-                loc("win64", "/update/win64/:lang/firefox-119.0-120.0.partial.mar"),
+                loc(
+                    "win64",
+                    "/update/win64/:lang/firefox-119.0-120.0.partial.mar"
+                ),
             ]
         );
         assert_eq!(
