@@ -421,34 +421,47 @@ fn plan(parsed: &Parsed, line_count: usize, product: &str, prefix: &str) {
         assert!(!skipped.reason.is_empty());
     }
     assert!(plan.skipped.is_sorted_by_key(|s| s.line));
+    assert!(plan.not_loaded.is_sorted_by_key(|s| s.line));
     let valid = |p: &str| validate::path(p).ok().as_deref() == Some(p);
-    for l in &plan.locations {
-        assert!(valid(&l.path), "planned location path {:?}", l.path);
-        assert!(s.oses.contains(&l.os), "{l:?}");
-        assert_eq!(plan.locations.iter().filter(|o| o.os == l.os).count(), 1);
-    }
     let prefix = prefix.trim_end_matches('/');
-    for f in &plan.files {
-        assert!(valid(&f.path), "planned file path {:?}", f.path);
-        assert!(f.path.starts_with(&format!("{prefix}/")), "{f:?}");
-        let location = plan
-            .locations
-            .iter()
-            .find(|l| l.os == f.os)
-            .expect("a planned file has a planned location");
-        let at = match &f.lang {
-            Some(lang) => {
-                assert!(validate::is_lang(lang), "{f:?}");
-                location.path.replace(LANG_PLACEHOLDER, lang)
-            }
-            None => location.path.clone(),
-        };
-        assert_eq!(at, f.path, "the file is not where its location points");
-        let h = &f.hashes;
-        assert!(h.md5.is_some() || h.sha1.is_some() || h.sha256.is_some() || h.sha512.is_some());
-    }
-    for lang in &plan.new_languages {
-        assert!(validate::is_lang(lang), "new language {lang:?}");
+    let mut products = BTreeSet::new();
+    for product in &plan.products {
+        assert!(
+            products.insert(product.product.to_lowercase()),
+            "one plan per product"
+        );
+        for l in &product.locations {
+            assert!(valid(&l.path), "planned location path {:?}", l.path);
+            assert!(
+                s.oses.contains(&l.os) || plan.new_oses.contains(&l.os),
+                "{l:?}"
+            );
+            assert_eq!(product.locations.iter().filter(|o| o.os == l.os).count(), 1);
+        }
+        for f in &product.files {
+            assert!(valid(&f.path), "planned file path {:?}", f.path);
+            assert!(f.path.starts_with(&format!("{prefix}/")), "{f:?}");
+            let location = product
+                .locations
+                .iter()
+                .find(|l| l.os == f.os)
+                .expect("a planned file has a planned location");
+            let at = match &f.lang {
+                Some(lang) => {
+                    assert!(validate::is_lang(lang), "{f:?}");
+                    location.path.replace(LANG_PLACEHOLDER, lang)
+                }
+                None => location.path.clone(),
+            };
+            assert_eq!(at, f.path, "the file is not where its location points");
+            let h = &f.hashes;
+            assert!(
+                h.md5.is_some() || h.sha1.is_some() || h.sha256.is_some() || h.sha512.is_some()
+            );
+        }
+        for lang in &product.new_languages {
+            assert!(validate::is_lang(lang), "new language {lang:?}");
+        }
     }
     assert!(!plan.describe().is_empty());
 }

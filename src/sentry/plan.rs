@@ -68,9 +68,14 @@ pub struct MirrorPlan {
 /// Languages to check for a location: `en-US` when offered, the first and
 /// the last alphabetically (a half-synced release usually lacks the late
 /// ones), and one at random. One empty language for paths without `:lang`.
+/// When files of the location are known (`known`: their languages), only
+/// those: a product's languages may differ per platform (Firefox's
+/// `ja-JP-mac` is on mac only), and a file that was never published is no
+/// fault of the mirror's.
 pub fn sample_languages(
     product: &Product,
     location: &Location,
+    known: Option<&HashSet<&str>>,
     rng: &mut impl Random,
 ) -> Vec<String> {
     if !location.path.contains(LANG_PLACEHOLDER) {
@@ -79,7 +84,14 @@ pub fn sample_languages(
     if product.languages.is_empty() {
         return vec!["en-US".into()];
     }
-    let mut sorted: Vec<&String> = product.languages.iter().collect();
+    let mut sorted: Vec<&String> = product
+        .languages
+        .iter()
+        .filter(|l| known.is_none_or(|k| k.contains(l.as_str())))
+        .collect();
+    if sorted.is_empty() {
+        sorted = product.languages.iter().collect();
+    }
     sorted.sort_by_key(|l| l.to_ascii_lowercase());
     let mut out: Vec<String> = Vec::new();
     let mut add = |l: &str| {
@@ -108,6 +120,13 @@ pub fn plan(
 ) -> Vec<MirrorPlan> {
     let files: std::collections::HashMap<&str, &FileInfo> =
         known.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut langs: std::collections::HashMap<LocationId, HashSet<&str>> =
+        std::collections::HashMap::new();
+    for f in known {
+        if let (Some(l), Some(lang)) = (f.location, &f.lang) {
+            langs.entry(l).or_default().insert(lang);
+        }
+    }
     let active_locations: Vec<(&Location, &Product)> = s
         .locations
         .iter()
@@ -161,7 +180,7 @@ pub fn plan(
                 if !active_locations.is_empty() {
                     let (l, p) =
                         active_locations[rng.below(active_locations.len() as u64) as usize];
-                    let langs = sample_languages(p, l, rng);
+                    let langs = sample_languages(p, l, langs.get(&l.id), rng);
                     let lang = &langs[rng.below(langs.len() as u64) as usize];
                     checks.push(check(l, lang, false));
                 }
@@ -177,7 +196,7 @@ pub fn plan(
                     if !wanted {
                         continue;
                     }
-                    for lang in sample_languages(p, l, rng) {
+                    for lang in sample_languages(p, l, langs.get(&l.id), rng) {
                         let c = check(l, &lang, mode == Mode::Hashes);
                         if mode != Mode::Hashes || c.hash {
                             checks.push(c);
@@ -228,17 +247,28 @@ mod tests {
         let l = location(1, "/x/:lang/y");
         let mut rng = fastrand::Rng::with_seed(3);
         for _ in 0..20 {
-            let langs = sample_languages(&p, &l, &mut rng);
+            let langs = sample_languages(&p, &l, None, &mut rng);
             assert!(langs.len() <= 4);
             for must in ["en-US", "ach", "zh-TW"] {
                 assert!(langs.iter().any(|x| x == must), "{langs:?}");
             }
         }
         assert_eq!(
-            sample_languages(&p, &location(2, "/x/y"), &mut rng),
+            sample_languages(&p, &location(2, "/x/y"), None, &mut rng),
             vec![""]
         );
-        assert_eq!(sample_languages(&product(&[]), &l, &mut rng), vec!["en-US"]);
+        assert_eq!(
+            sample_languages(&product(&[]), &l, None, &mut rng),
+            vec!["en-US"]
+        );
+        // Known files narrow the choice to the languages they are in.
+        let known: HashSet<&str> = ["de", "fr"].into_iter().collect();
+        for _ in 0..20 {
+            let langs = sample_languages(&p, &l, Some(&known), &mut rng);
+            assert!(!langs.is_empty() && langs.iter().all(|x| known.contains(x.as_str())));
+        }
+        let none: HashSet<&str> = ["xx"].into_iter().collect();
+        assert!(!sample_languages(&p, &l, Some(&none), &mut rng).is_empty());
     }
 
     fn known() -> Vec<FileInfo> {
