@@ -511,9 +511,9 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     assert_eq!(b.find("main h1").text(), "Loaded: SHA256SUMS");
     let result = admin.flash();
     assert!(
-        result.starts_with(&format!(
+        result.starts_with(
             "Applied: 1 product created, 2 language(s), 2 location(s), 4 file(s) added or updated."
-        )),
+        ),
         "{result}"
     );
     admin.shoot("flow-loader-applied");
