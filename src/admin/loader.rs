@@ -430,6 +430,16 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     Ok(ctx.page("loader", &title, body))
 }
 
+/// How many languages are new to some product (each counted once).
+fn new_languages(plan: &Plan) -> usize {
+    let all: std::collections::BTreeSet<&str> = plan
+        .products
+        .iter()
+        .flat_map(|p| p.new_languages.iter().map(String::as_str))
+        .collect();
+    all.len()
+}
+
 /// What applying `plan` would do, in one sentence.
 fn verdict(plan: &Plan) -> String {
     let counted = |items: &[(usize, &str, &str)]| -> Vec<String> {
@@ -459,7 +469,7 @@ fn verdict(plan: &Plan) -> String {
         ));
     }
     let mut added = Vec::new();
-    let languages: usize = plan.products.iter().map(|p| p.new_languages.len()).sum();
+    let languages = new_languages(plan);
     if languages > 0 {
         added.push(match plan.products.as_slice() {
             [p] => format!(
@@ -536,7 +546,7 @@ fn stat(value: usize, label: &str, class: &str) -> Markup {
 /// new files and skipped lines.
 fn summary(plan: &Plan) -> Markup {
     let created = plan.products.iter().filter(|p| p.create).count();
-    let languages: usize = plan.products.iter().map(|p| p.new_languages.len()).sum();
+    let languages = new_languages(plan);
     let figures: [(usize, &str, &str, bool); 13] = [
         (created, "new products", "good", plan.products.len() > 1),
         (plan.new_oses.len(), "new operating systems", "good", false),
