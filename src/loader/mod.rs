@@ -887,7 +887,7 @@ pub struct Applied {
     pub locations: usize,
     /// Files added or updated.
     pub files: usize,
-    /// Languages added.
+    /// Languages added to some product (each counted once).
     pub languages: usize,
 }
 
@@ -906,6 +906,7 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
             done.oses += 1;
         }
         let mut changed = Vec::new();
+        let mut languages = BTreeSet::new();
         for p in plan
             .products
             .iter()
@@ -913,7 +914,9 @@ pub fn apply(network: &Network, plan: &Plan, actor: &crate::model::Actor) -> Res
         {
             apply_product(tx, p, plan.force, &mut done)?;
             changed.push(p.product.as_str());
+            languages.extend(&p.new_languages);
         }
+        done.languages = languages.len();
         let what = match changed.as_slice() {
             [one] => one.to_string(),
             [first, rest @ ..] => format!("{first} and {} more products", rest.len()),
@@ -956,7 +959,6 @@ fn apply_product(
             p.languages.extend(plan.new_languages.iter().cloned())
         })?;
     }
-    done.languages += plan.new_languages.len();
     let mut location_ids = HashMap::new();
     for l in &plan.locations {
         let location = match l.status {
