@@ -49,6 +49,25 @@ fn counts(parts: &[(usize, &str)]) -> String {
     }
 }
 
+/// `2 new, 3 unchanged` for locations by status.
+fn location_counts(with: impl Fn(Status) -> usize) -> String {
+    counts(&[
+        (with(Status::New), "new"),
+        (with(Status::Same), "unchanged"),
+        (with(Status::Conflict), "conflicting"),
+    ])
+}
+
+/// `200 new, 5 completed with more hashes` for files by status.
+fn file_counts(with: impl Fn(Status) -> usize) -> String {
+    counts(&[
+        (with(Status::New), "new"),
+        (with(Status::Completed), "completed with more hashes"),
+        (with(Status::Same), "unchanged"),
+        (with(Status::Conflict), "conflicting"),
+    ])
+}
+
 /// The one template a product's locations share but for one segment (the
 /// platform directory), with `*` there; `None` when they differ more.
 pub fn common_template(p: &ProductPlan) -> Option<String> {
@@ -100,20 +119,8 @@ impl ProductPlan {
         };
         format!(
             "locations {}; {langs}; files {}",
-            counts(&[
-                (self.locations_with(Status::New), "new"),
-                (self.locations_with(Status::Same), "unchanged"),
-                (self.locations_with(Status::Conflict), "conflicting"),
-            ]),
-            counts(&[
-                (self.files_with(Status::New), "new"),
-                (
-                    self.files_with(Status::Completed),
-                    "completed with more hashes"
-                ),
-                (self.files_with(Status::Same), "unchanged"),
-                (self.files_with(Status::Conflict), "conflicting"),
-            ])
+            location_counts(|s| self.locations_with(s)),
+            file_counts(|s| self.files_with(s))
         )
     }
 }
@@ -197,20 +204,8 @@ impl Plan {
             let _ = writeln!(
                 out,
                 "  total: locations {}; files {}",
-                counts(&[
-                    (self.locations_with(Status::New), "new"),
-                    (self.locations_with(Status::Same), "unchanged"),
-                    (self.locations_with(Status::Conflict), "conflicting"),
-                ]),
-                counts(&[
-                    (self.files_with(Status::New), "new"),
-                    (
-                        self.files_with(Status::Completed),
-                        "completed with more hashes"
-                    ),
-                    (self.files_with(Status::Same), "unchanged"),
-                    (self.files_with(Status::Conflict), "conflicting"),
-                ])
+                location_counts(|s| self.locations_with(s)),
+                file_counts(|s| self.files_with(s))
             );
         }
         if self.unmatched > 0 {

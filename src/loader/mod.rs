@@ -422,14 +422,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
     };
     // Languages by lower-case spelling (the main product's first): one
     // lookup per path segment, whatever the number of languages.
-    let main_langs: HashMap<String, &String> = main
-        .map(|p| {
-            p.languages
-                .iter()
-                .map(|l| (l.to_ascii_lowercase(), l))
-                .collect()
-        })
-        .unwrap_or_default();
+    let main_langs: HashMap<String, &String> = languages_by_lower_case(main);
     let prefix = match options.prefix.trim_matches('/') {
         "" => String::new(),
         p => crate::validate::path(&format!("/{}", encode_raw_path(p).replace("%2F", "/")))?,
@@ -632,6 +625,18 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
     Ok(plan)
 }
 
+/// A product's languages by their lower-case spelling.
+fn languages_by_lower_case(product: Option<&Product>) -> HashMap<String, &String> {
+    product
+        .map(|p| {
+            p.languages
+                .iter()
+                .map(|l| (l.to_ascii_lowercase(), l))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A sort key that orders the numbers in a name by value
 /// (`partial-99.0` before `partial-100.0`).
 fn natural(name: &str) -> Vec<(String, u64)> {
@@ -673,14 +678,7 @@ fn plan_product(
         product.and_then(|p| s.locations.iter().find(|l| l.product == p.id && l.os == os))
     };
     // Languages of this product by lower-case spelling.
-    let own: HashMap<String, &String> = product
-        .map(|p| {
-            p.languages
-                .iter()
-                .map(|l| (l.to_ascii_lowercase(), l))
-                .collect()
-        })
-        .unwrap_or_default();
+    let own: HashMap<String, &String> = languages_by_lower_case(product);
     let mut plan = ProductPlan {
         product: product.map_or(name.to_string(), |p| p.name.clone()),
         kind,
