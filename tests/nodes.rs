@@ -286,3 +286,80 @@ fn over_tcp_the_database_is_reached_with_tls_and_its_certificate_checked() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_whole_release_loaded_into_postgresql_is_served_by_a_running_node() {
+    let Some(pg) = TestPostgres::shared_or_skip() else {
+        return;
+    };
+    let env = Env::postgres(pg);
+    env.setup(&["mirror add m1 http://127.0.0.1:9/m1"]);
+    let node = env.serve(&[]);
+    // Installers, complete and partial updates on two platforms, a
+    // platform whose OS the load creates, and a signature left out.
+    let mut sums = String::new();
+    for platform in ["win64", "linux-x86_64", "android-aarch64"] {
+        for lang in ["de", "en-US", "fr"] {
+            let installer = match platform {
+                "win64" => "Firefox Setup 120.0.exe",
+                "linux-x86_64" => "firefox-120.0.tar.bz2",
+                _ => "fenix-120.0.apk",
+            };
+            for path in [
+                format!("{platform}/{lang}/{installer}"),
+                format!("update/{platform}/{lang}/firefox-120.0.complete.mar"),
+                format!("update/{platform}/{lang}/firefox-119.0-120.0.partial.mar"),
+            ] {
+                sums.push_str(&format!("{}  {path}\n", "ab".repeat(32)));
+            }
+        }
+    }
+    sums.push_str(&format!("{}  KEY.asc\n", "cd".repeat(32)));
+    let file = env.temp_dir().join("SHA256SUMS");
+    std::fs::write(&file, sums).expect("write SHA256SUMS");
+    let file = file.to_str().expect("a UTF-8 path");
+    let args = [
+        "load",
+        file,
+        "--product",
+        "firefox-120.0",
+        "--os-map",
+        "android-aarch64=android64",
+    ];
+    let out = env.ok(&args);
+    assert!(
+        out.contains("applied: 1 operating system(s), 3 new product(s), 3 language(s), 9 location(s), 27 file(s)"),
+        "{out}"
+    );
+    // What sentry would find: m1 has every file.
+    env.ok(&["status", "set", "m1", "present"]);
+    for (product, os, path) in [
+        (
+            "firefox-120.0",
+            "win64",
+            "/win64/fr/Firefox%20Setup%20120.0.exe",
+        ),
+        (
+            "firefox-120.0",
+            "android64",
+            "/android-aarch64/fr/fenix-120.0.apk",
+        ),
+        (
+            "firefox-120.0-partial-119.0",
+            "linux64",
+            "/update/linux-x86_64/fr/firefox-119.0-120.0.partial.mar",
+        ),
+    ] {
+        let url = format!("http://127.0.0.1:9/m1{path}");
+        let seen = poll(PROMPT, Duration::from_millis(20), || {
+            let r = node.get(&format!("/?product={product}&os={os}&lang=fr&print=yes"));
+            (r.status == 200 && r.body.trim_end() == url).then_some(())
+        });
+        assert!(
+            seen.is_some(),
+            "{product} on {os}: not {url}\n{}",
+            node.log()
+        );
+    }
+    assert!(env.ok(&args).ends_with("nothing to add\n"));
+}

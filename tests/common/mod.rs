@@ -13,7 +13,7 @@ pub mod webdriver;
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -110,6 +110,12 @@ impl Env {
             cwd: Some(dir.path().to_path_buf()),
             _dir: dir,
         }
+    }
+
+    /// The temporary directory this `Env` owns (gone with it): a place for
+    /// the files a test hands to commands.
+    pub fn temp_dir(&self) -> &Path {
+        self._dir.path()
     }
 
     /// `<db>.sock`, where a running server listens for commands.
