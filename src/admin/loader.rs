@@ -1184,6 +1184,110 @@ mod tests {
     }
 
     #[test]
+    fn a_release_previews_one_product_per_kind_and_applies_them_all() {
+        let (_dir, admin) = admin();
+        let rel = login(&admin, "rel", Role::Release);
+        let h = |c: char| c.to_string().repeat(64);
+        let mut lines = Vec::new();
+        for (platform, installer) in [
+            ("win64", "Firefox Setup 1.0.exe"),
+            ("mac", "Firefox 1.0.dmg"),
+            ("android-aarch64", "fenix-1.0.apk"),
+            ("android-arm", "fenix-1.0.apk"),
+        ] {
+            for lang in ["de", "fr"] {
+                lines.push(format!("{}  {platform}/{lang}/{installer}", h('a')));
+                lines.push(format!(
+                    "{}  update/{platform}/{lang}/firefox-1.0.complete.mar",
+                    h('b')
+                ));
+                lines.push(format!(
+                    "{}  update/{platform}/{lang}/firefox-0.9-1.0.partial.mar",
+                    h('c')
+                ));
+            }
+        }
+        lines.push(format!("{}  win64/de/Firefox Setup 1.0.msi", h('d')));
+        lines.push(format!("{}  SHA256SUMS.asc", h('e')));
+        let sums = lines.join("\n");
+        let fields = [
+            ("product", "fx-1.0"),
+            ("os_map", "android-aarch64=android64"),
+            ("kinds", "installer-msi=*.msi"),
+            ("ssl_only", "on"),
+        ];
+        let page = body(upload(
+            &admin,
+            &rel,
+            &fields,
+            Some(("SHA256SUMS", sums.as_bytes())),
+        ));
+        assert!(page.contains("Products (4)"), "{page}");
+        for row in [
+            "<td>fx-1.0</td><td>installers</td>",
+            "<td>fx-1.0-complete</td><td>complete</td>",
+            "<td>fx-1.0-partial-0.9</td><td>partial-0.9</td>",
+            "<td>fx-1.0-installer-msi</td><td>installer-msi</td>",
+        ] {
+            assert!(page.contains(row), "{row}: {page}");
+        }
+        // One template for the updates of every platform; the installers
+        // listed per OS.
+        assert!(
+            page.contains("/update/*/:lang/firefox-1.0.complete.mar"),
+            "{page}"
+        );
+        assert!(
+            page.contains("/win64/:lang/Firefox%20Setup%201.0.exe"),
+            "{page}"
+        );
+        assert!(stat(&page, 4, "new products"), "{page}");
+        assert!(stat(&page, 1, "new operating systems"), "{page}");
+        assert!(stat(&page, 2, "new languages"), "counted once: {page}");
+        // Not loaded: the signature, and the unmapped platform with the
+        // whole OS map that would load it.
+        assert!(page.contains("platform directory android-arm has no operating system"));
+        assert!(
+            page.contains(
+                "<code class=\"wrap\">android-aarch64=android64,android-arm=android-arm</code>"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("<td>signature</td>"), "{page}");
+        // Upload again keeps the kinds.
+        assert!(page.contains("kinds=installer-msi%3D%2A.msi"), "{page}");
+
+        let r = post(
+            &admin,
+            &rel,
+            "/admin/loader/apply",
+            &[("token", &token(&page))],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(
+            page.contains("Applied: 4 products created, 1 operating system created, 2 language(s), 10 location(s), 19 file(s)"),
+            "{page}"
+        );
+        let s = admin.network.snapshot().unwrap();
+        assert!(s.oses.iter().any(|o| o == "android64"));
+        for name in [
+            "fx-1.0",
+            "fx-1.0-complete",
+            "fx-1.0-partial-0.9",
+            "fx-1.0-installer-msi",
+        ] {
+            let p = s.product(name).unwrap_or_else(|| panic!("{name}"));
+            assert!(p.ssl_only, "{name} takes the flag");
+            assert_eq!(
+                p.languages.len(),
+                if name.ends_with("msi") { 1 } else { 2 },
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn upload_another_keeps_the_options() {
         let (_dir, admin) = admin();
         let rel = login(&admin, "rel", Role::Release);
