@@ -232,7 +232,7 @@ impl Plan {
                     "  {} {}: {reason}, e.g. {}",
                     if lines.len() == 1 { "line" } else { "lines" },
                     ranges(&lines),
-                    example.unwrap_or_default()
+                    crate::error::excerpt(example.unwrap_or_default())
                 );
             }
         }

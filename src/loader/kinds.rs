@@ -140,17 +140,23 @@ fn distinguish(shape: &str, main: Option<&str>) -> String {
             .filter(|w| !theirs.contains(w) && seen.insert(w.clone()))
             .collect()
     };
+    let stem = |name: &'_ str| -> String {
+        match extension(name) {
+            Some(ext) => name[..name.len() - ext.len() - 1].to_string(),
+            None => name.to_string(),
+        }
+    };
+    let mut diff = differ(&stem(name), &stem(main_name));
+    if diff == ["installer"] {
+        // Mozilla's name for the small installer that downloads the rest.
+        return "stub".into();
+    }
     let ext = extension(name);
     if ext.is_some() && ext != extension(main_name) {
         return clean(ext.unwrap_or_default());
     }
-    let mut diff = differ(name, main_name);
     if diff.is_empty() {
         diff = differ(dir, main_dir);
-    }
-    if diff == ["installer"] {
-        // Mozilla's name for the small installer that downloads the rest.
-        return "stub".into();
     }
     clean(&diff.join("-"))
 }
@@ -292,12 +298,17 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
                 .collect()
         }),
     };
-    let main_for = |s: &Shape<'_>| {
-        main_shapes
-            .iter()
-            .find(|(os, _)| s.oses.contains(os))
-            .or(main_shapes.first())
-            .map(|(_, shape)| *shape)
+    // A kind is named from one of its shapes against the main kind's shape
+    // for the same platform (a shape of another platform differs anyway).
+    let name_of = |c: &Candidate<'_>| {
+        let pair = c.shapes.iter().find_map(|s| {
+            let main = main_shapes.iter().find(|(os, _)| s.oses.contains(os))?;
+            Some((s.shape, main.1))
+        });
+        match pair {
+            Some((ours, main)) => distinguish(ours, Some(main)),
+            None => distinguish(c.shapes[0].shape, main_shapes.first().map(|m| m.1)),
+        }
     };
 
     // Names: explicit first, then intrinsic, then distinguishing words.
@@ -319,7 +330,7 @@ pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
     };
     let mut inferred: Vec<(Option<String>, Vec<&Shape<'_>>)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        let name = (Some(i) != main).then(|| distinguish(c.shapes[0].shape, main_for(c.shapes[0])));
+        let name = (Some(i) != main).then(|| name_of(c));
         inferred.push((name, c.shapes.clone()));
     }
     for (name, s) in named {

@@ -1258,10 +1258,18 @@ mod tests {
         let n = names(&kinds);
         assert!(n.contains(&"firefox-120.0-updates"), "{n:?}");
         assert!(!n.contains(&"firefox-120.0-complete"), "{n:?}");
-        // The MSIs are the main product; the installers are named apart.
+        // The MSIs are the main product; the installers are named apart,
+        // after the file type of theirs that sits beside the MSIs.
         let main = &kinds[0].1;
         assert!(main.iter().all(|(_, p)| p.ends_with(".msi")), "{main:?}");
         assert!(n.contains(&"firefox-120.0-exe"), "{n:?}");
+        assert!(n.contains(&"firefox-120.0-stub"), "{n:?}");
+        let exe = &kinds
+            .iter()
+            .find(|(p, _)| p == "firefox-120.0-exe")
+            .unwrap()
+            .1;
+        assert_eq!(exe.len(), 4, "every platform's installer: {exe:?}");
 
         let one = kinds_of(
             FIREFOX,
