@@ -1,15 +1,22 @@
 //! SPEC §5, the loader: `bouncer load FILE --product P [--prefix DIR]
-//! [--match GLOB] [--os-map A=B,…] [--dry-run] [--force]` on generated
-//! Firefox-shaped releases (100 locales × win32/win64/mac/linux-x86_64,
-//! installers, MSIs, update MARs, `KEY`, `SHA256SUMS.asc`, the source
-//! tarball and a few garbage lines) in GNU, BSD and mixed formats: the
-//! printed plan, what lands in the database, what the server then serves,
-//! dry runs, reloads, conflicts, unusable files, the control socket, and
-//! odd names (CRLF, spaces, non-ASCII, `./`, GNU-escaped names).
+//! [--match GLOB] [--kind SUFFIX=GLOB] [--os-map A=B,…] [--ssl-only]
+//! [--private] [--dry-run] [--force]` on generated releases: Firefox-shaped
+//! ones (100 locales × win32/win64/mac/linux-x86_64, installers, MSIs,
+//! update MARs, `KEY`, `SHA256SUMS.asc`, the source tarball and a few
+//! garbage lines) in GNU, BSD and mixed formats, a 100,000-line one with 50
+//! kinds of file on 10 platforms, a Thunderbird-shaped one and a project
+//! without languages. Each kind of file becomes a product (`P`, `P-msi`,
+//! `P-complete`, `P-partial-119.0`, …) in one load: the printed plan, what
+//! lands in the database, what the server then serves, dry runs, reloads,
+//! later files that complete a release, `--match` and `--kind`, the flags
+//! new products take, operating systems `--os-map` creates or suggests,
+//! conflicts, unusable files, the control socket, and odd names (CRLF,
+//! spaces, non-ASCII, `./`, GNU-escaped names).
 //!
 //! The database is read back with the library (`Store::open`) only while no
 //! server holds it.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -132,19 +139,20 @@ fn installers(platform: &str) -> Vec<String> {
     }
 }
 
-/// Every file of the release, relative to its directory, in SHA256SUMS
-/// order: 2 + 4 × 100 × (installers + 1 MAR) + 1 = 1003 paths.
-fn release_paths() -> Vec<String> {
+/// Every file of the release in these locales, relative to its directory,
+/// in SHA256SUMS order: `KEY`, `SHA256SUMS.asc`, the installers, the
+/// complete updates, the source tarball.
+fn release_paths_in(locales: &[&'static str]) -> Vec<String> {
     let mut paths = vec!["KEY".to_string(), "SHA256SUMS.asc".to_string()];
     for p in PLATFORMS {
-        for &l in &locales() {
+        for &l in locales {
             for f in installers(p) {
                 paths.push(format!("{p}/{}/{f}", locale(p, l)));
             }
         }
     }
     for p in PLATFORMS {
-        for &l in &locales() {
+        for &l in locales {
             paths.push(format!(
                 "update/{p}/{}/firefox-{V}.complete.mar",
                 locale(p, l)
@@ -152,6 +160,12 @@ fn release_paths() -> Vec<String> {
         }
     }
     paths.push(format!("source/firefox-{V}.source.tar.xz"));
+    paths
+}
+
+/// The whole release: 2 + 4 × 100 × (installers + 1 MAR) + 1 = 1003 paths.
+fn release_paths() -> Vec<String> {
+    let paths = release_paths_in(&locales());
     assert_eq!(paths.len(), 1003);
     paths
 }
@@ -337,10 +351,144 @@ fn assert_line(out: &str, line: &str) {
     );
 }
 
+/// The plan's line for `product`: `  NAME  new  locations …`.
+fn product_line<'a>(out: &'a str, product: &str) -> &'a str {
+    out.lines()
+        .find(|l| {
+            l.strip_prefix("  ")
+                .and_then(|l| l.strip_prefix(product))
+                .is_some_and(|rest| rest.starts_with("  "))
+        })
+        .unwrap_or_else(|| panic!("no line for product {product} in:\n{out}"))
+}
+
+/// The products a plan lists, in its order.
+fn planned_products(out: &str) -> Vec<&str> {
+    let mut lines = out.lines().skip_while(|l| !l.contains(" product(s): "));
+    lines.next();
+    lines
+        .take_while(|l| l.starts_with("  ") && !l.starts_with("  total: "))
+        .filter(|l| !l.starts_with("      "))
+        .map(|l| l.split_whitespace().next().unwrap_or_default())
+        .collect()
+}
+
+/// The unusable lines a [`Sums`] holds as `describe` reports them (each
+/// garbage line has its own reason), in line order.
+fn garbage_lines(sums: &Sums) -> String {
+    let mut garbage = sums.garbage.clone();
+    garbage.sort();
+    garbage
+        .iter()
+        .map(|(line, reason)| format!("  line {line}: {reason}\n"))
+        .collect()
+}
+
 /// Every garbage line reported with its number and reason.
 fn assert_garbage_reported(out: &str, sums: &Sums) {
     for (line, reason) in &sums.garbage {
-        assert_line(out, &format!("    line {line}: {reason}"));
+        assert_line(out, &format!("  line {line}: {reason}"));
+    }
+}
+
+/// What a database holds of the release a file [`release`] wrote.
+#[derive(Clone, Copy)]
+enum Against {
+    /// None of it.
+    Nothing,
+    /// All of it; the file's files are this (`unchanged`, `completed with
+    /// more hashes`).
+    Loaded(&'static str),
+}
+
+/// The plan `bouncer load FILE --product firefox-120.0` prints for a file
+/// [`release`] wrote with one line per path (every line but the last):
+/// the installers, the complete updates and the MSIs, each a product.
+fn release_plan(file: &str, sums: &Sums, against: Against) -> String {
+    let fresh = matches!(against, Against::Nothing);
+    let (status, locations, files) = match against {
+        Against::Nothing => ("new", "new", "new"),
+        Against::Loaded(files) => ("existing", "unchanged", files),
+    };
+    let languages = |n: usize| {
+        if fresh {
+            format!("{n} languages ({n} new)")
+        } else {
+            format!("{n} languages")
+        }
+    };
+    let product = |name: &str,
+                   n_locations: usize,
+                   n_languages: usize,
+                   n_files: usize,
+                   tail: &str| {
+        format!(
+            "  {name:<22}  {status:<8}  locations {n_locations} {locations}; {}; files {n_files} {files}{tail}\n",
+            languages(n_languages)
+        )
+    };
+    let mut out = format!("{file}: {} checksum line(s) read\n", sums.read);
+    let _ = writeln!(
+        out,
+        "3 product(s): {}",
+        if fresh {
+            "3 new, 0 existing"
+        } else {
+            "0 new, 3 existing"
+        }
+    );
+    out += &product(FX, 4, 101, 400, "");
+    for (os, path) in [
+        (
+            "linux64",
+            format!("{PREFIX}/linux-x86_64/:lang/firefox-{V}.tar.bz2"),
+        ),
+        ("osx", format!("{PREFIX}/mac/:lang/Firefox%20{V}.dmg")),
+        ("win", exe("win32")),
+        ("win64", exe("win64")),
+    ] {
+        let _ = writeln!(out, "      {os:<10} {path}  [100 languages] {locations}");
+    }
+    out += &product(
+        "firefox-120.0-complete",
+        4,
+        101,
+        400,
+        &format!("; {PREFIX}/update/*/:lang/firefox-{V}.complete.mar"),
+    );
+    out += &product(
+        "firefox-120.0-msi",
+        2,
+        100,
+        200,
+        &format!("; {PREFIX}/*/:lang/Firefox%20Setup%20{V}.msi"),
+    );
+    let _ = writeln!(out, "  total: locations 10 {locations}; files 1000 {files}");
+    let (key, asc, source) = (sums.entries[0], sums.entries[1], sums.entries[1002]);
+    let _ = write!(
+        out,
+        "3 line(s) not loaded (no kind of file to offer; not errors):\n  \
+         line {key}: checksum or key file, e.g. KEY\n  \
+         line {asc}: signature, e.g. SHA256SUMS.asc\n  \
+         line {source}: no platform directory (source, language packs, tools, …), e.g. source/firefox-{V}.source.tar.xz\n"
+    );
+    let _ = writeln!(out, "{} line(s) could not be used:", sums.garbage.len());
+    out + &garbage_lines(sums)
+}
+
+/// The Windows installer's location template for a platform directory.
+fn exe(platform: &str) -> String {
+    format!("{PREFIX}/{platform}/:lang/Firefox%20Setup%20{V}.exe")
+}
+
+/// The operating system of one of [`PLATFORMS`] (the loader's defaults).
+fn os_of(platform: &str) -> &'static str {
+    match platform {
+        "win32" => "win",
+        "win64" => "win64",
+        "mac" => "osx",
+        "linux-x86_64" => "linux64",
+        other => panic!("no OS for {other}"),
     }
 }
 
@@ -382,12 +530,6 @@ fn file<'a>(s: &'a Stored, path: &str) -> &'a FileInfo {
         .unwrap_or_else(|| panic!("no file {path}"))
 }
 
-fn langs_head(mut langs: Vec<&str>) -> String {
-    langs.sort();
-    let n = langs.len();
-    format!("{}, … ({} more)", langs[..12].join(", "), n - 12)
-}
-
 fn dir(env: &Env) -> PathBuf {
     env.db
         .parent()
@@ -414,184 +556,69 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     // A new, empty database: a dry run only reads, and creates none.
     env.ok(&["settings", "unset", "mail.host"]);
 
-    // Without --match: one location per OS, and every OS has several kinds.
+    // Without --match every kind of file is a product: the installers
+    // firefox-120.0, the complete updates and the MSIs products of their
+    // own. Every line read is a file of one, not loaded (and why), or
+    // garbage (with its line number).
+    let plan = release_plan(&gnu_file, &gnu, Against::Nothing);
     let out = load_ok(&env, &gnu_file, FX, &["--dry-run"]);
-    assert!(
-        out.starts_with(&format!("{gnu_file}: {} checksum line(s) read\n", gnu.read)),
-        "{out}"
-    );
-    assert_line(&out, "  locations: 0 new, 0 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "  files: 0 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
-    // Every line read is reported: a kind of file, no platform, or garbage.
-    assert_line(&out, &format!("  {} line(s) could not be used:", gnu.read));
-    for os in ["win", "win64", "osx", "linux64"] {
-        let why = format!("several kinds of file for {os} (");
-        assert!(
-            out.lines()
-                .any(|l| l.starts_with("    lines ") && l.contains(&why)),
-            "{why}: {out}"
-        );
-    }
-    let (key, asc, source) = (gnu.entries[0], gnu.entries[1], gnu.entries[1002]);
-    for (line, path) in [
-        (key, "KEY".to_string()),
-        (asc, "SHA256SUMS.asc".into()),
-        (source, format!("source/firefox-{V}.source.tar.xz")),
-    ] {
-        assert!(
-            out.lines().any(|l| l.starts_with(&format!(
-                "    line {line}: no platform directory in {path:?}"
-            ))),
-            "line {line}: {out}"
-        );
-    }
-    assert_garbage_reported(&out, &gnu);
-    assert!(out.ends_with("dry run: nothing written\n"), "{out}");
+    assert_eq!(out, format!("{plan}dry run: nothing written\n"));
 
-    // The Windows installers.
-    let out = load_ok(&env, &gnu_file, FX, &["--match", WIN_EXE]);
-    let exe = |p: &str| format!("{PREFIX}/{p}/:lang/Firefox%20Setup%20{V}.exe");
-    let unmatched = gnu.read - gnu.garbage.len() - 200;
-    let expected_head = format!(
-        "{gnu_file}: {} checksum line(s) read\n\
-         product {FX} (new)\n  \
-         languages: 100 new ({})\n  \
-         locations: 2 new, 0 unchanged, 0 conflicting\n    \
-         win        {}  [100 languages] new\n    \
-         win64      {}  [100 languages] new\n  \
-         files: 200 new, 0 completed with more hashes, 0 unchanged, 0 conflicting\n  \
-         {unmatched} line(s) not matching --match left out\n  \
-         8 line(s) could not be used:\n",
-        gnu.read,
-        langs_head(locales()),
-        exe("win32"),
-        exe("win64"),
-    );
-    assert!(
-        out.starts_with(&expected_head),
-        "{out}\n---\n{expected_head}"
-    );
-    assert_garbage_reported(&out, &gnu);
-    assert!(
-        out.ends_with(
-            "applied: 100 language(s), 2 location(s), 200 file(s); sentry checks them next\n"
-        ),
-        "{out}"
+    // One load sets up the whole release.
+    let out = load_ok(&env, &gnu_file, FX, &[]);
+    assert_eq!(
+        out,
+        format!(
+            "{plan}applied: 3 new product(s), 101 language(s), 10 location(s), 1000 file(s); sentry checks them next\n"
+        )
     );
     let ev = events(&env);
     assert!(
         ev.contains(&(
             "cli".into(),
             "loader.apply".into(),
-            format!("{FX}: 100 languages, 2 locations, 200 files added or updated")
+            format!(
+                "{FX} and 2 more products: 101 languages, 10 locations, 1000 files added or updated"
+            )
         )),
         "{ev:?}"
     );
 
-    // Sentry has checked the product; the next load marks it again.
+    // Sentry has checked the products; the next load marks them again.
     {
         let store = Store::open(&env.db).expect("open");
-        let seen = store.snapshot().unwrap().product(FX).unwrap().clone();
+        let products = store.snapshot().unwrap().products.clone();
         store
             .write(&bouncer::model::Actor::Program("test"), |tx| {
-                tx.product_checked(&seen)
+                products.iter().try_for_each(|p| tx.product_checked(p))
             })
             .unwrap();
     }
-    assert!(!snapshot(&env).product(FX).unwrap().checknow);
+    let s = snapshot(&env);
+    assert!(s.products.iter().all(|p| !p.checknow));
 
-    // The Mac and Linux installers, into the same product.
-    let out = load_ok(&env, &gnu_file, FX, &["--match", "mac/*.dmg"]);
-    assert_line(&out, "  languages: 1 new (ja-JP-mac)");
-    assert_line(&out, "  locations: 1 new, 0 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        &format!("    osx        {PREFIX}/mac/:lang/Firefox%20{V}.dmg  [100 languages] new"),
-    );
-    assert_line(
-        &out,
-        "  files: 100 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
-    assert!(
-        out.ends_with(
-            "applied: 1 language(s), 1 location(s), 100 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
-    assert!(snapshot(&env).product(FX).unwrap().checknow);
-    let out = load_ok(&env, &gnu_file, FX, &["--match", "linux-*/*.tar.bz2"]);
-    assert!(!out.contains("languages:"), "{out}");
-    assert!(
-        out.ends_with(
-            "applied: 0 language(s), 1 location(s), 100 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
-
-    // SHA-512 in BSD lines completes what SHA-256 started.
-    let out = load_ok(&env, &bsd_file, FX, &["--match", WIN_EXE]);
-    assert_line(&out, "  locations: 0 new, 2 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "  files: 0 new, 200 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
-    assert_garbage_reported(&out, &bsd);
-    assert!(
-        out.ends_with(
-            "applied: 0 language(s), 0 location(s), 200 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
-    // All of it: the stored locations choose the kind, the rest is reported.
+    // SHA-512 in BSD lines completes what SHA-256 started, every kind.
     let out = load_ok(&env, &bsd_file, FX, &[]);
-    assert_line(&out, "  locations: 0 new, 4 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "  files: 0 new, 200 completed with more hashes, 200 unchanged, 0 conflicting",
+    assert_eq!(
+        out,
+        format!(
+            "{}applied: 0 language(s), 0 location(s), 1000 file(s); sentry checks them next\n",
+            release_plan(
+                &bsd_file,
+                &bsd,
+                Against::Loaded("completed with more hashes")
+            )
+        )
     );
-    let msi = format!("{PREFIX}/win32/:lang/Firefox%20Setup%20{V}.msi");
-    assert!(
-        out.contains(&format!(
-            "win already has a location; this file ({msi}) is another kind"
-        )),
-        "{out}"
-    );
-    assert!(
-        out.ends_with(
-            "applied: 0 language(s), 0 location(s), 200 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
-
-    // Other kinds of file as products of their own.
-    let out = load_ok(&env, &gnu_file, "firefox-120.0-msi", &["--match", "*.msi"]);
-    assert!(
-        out.ends_with(
-            "applied: 100 language(s), 2 location(s), 200 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
-    let out = load_ok(
-        &env,
-        &gnu_file,
-        "firefox-120.0-complete",
-        &["--match", "update/*.complete.mar"],
-    );
-    assert_line(&out, "  locations: 4 new, 0 unchanged, 0 conflicting");
-    assert!(
-        out.ends_with(
-            "applied: 101 language(s), 4 location(s), 400 file(s); sentry checks them next\n"
-        ),
-        "{out}"
-    );
+    let s = snapshot(&env);
+    assert_eq!(s.products.len(), 3);
+    assert!(s.products.iter().all(|p| p.checknow));
 
     // What the database holds.
     let mut rows = env.location_rows();
     rows.sort();
     let row = |p: &str, os: &str, path: String| (p.to_string(), os.to_string(), path);
+    let msi = |p: &str| format!("{PREFIX}/{p}/:lang/Firefox%20Setup%20{V}.msi");
     let mar = |p: &str| format!("{PREFIX}/update/{p}/:lang/firefox-{V}.complete.mar");
     let mut want = vec![
         row(FX, "win", exe("win32")),
@@ -602,8 +629,8 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
             "linux64",
             format!("{PREFIX}/linux-x86_64/:lang/firefox-{V}.tar.bz2"),
         ),
-        row("firefox-120.0-msi", "win", msi.clone()),
-        row("firefox-120.0-msi", "win64", msi.replace("win32", "win64")),
+        row("firefox-120.0-msi", "win", msi("win32")),
+        row("firefox-120.0-msi", "win64", msi("win64")),
         row("firefox-120.0-complete", "win", mar("win32")),
         row("firefox-120.0-complete", "win64", mar("win64")),
         row("firefox-120.0-complete", "osx", mar("mac")),
@@ -612,11 +639,17 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
     want.sort();
     assert_eq!(rows, want);
 
-    let s = snapshot(&env);
-    let fx = s.product(FX).unwrap();
-    assert_eq!(fx.languages.len(), 101, "{:?}", fx.languages);
-    assert!(fx.languages.iter().any(|l| l == "ja-JP-mac"));
-    assert_eq!(s.files.len(), 200 + 100 + 100 + 200 + 400);
+    for (product, n) in [
+        (FX, 101),
+        ("firefox-120.0-complete", 101),
+        ("firefox-120.0-msi", 100),
+    ] {
+        let p = s.product(product).unwrap();
+        assert_eq!(p.languages.len(), n, "{product}: {:?}", p.languages);
+        let mac = p.languages.iter().any(|l| l == "ja-JP-mac");
+        assert_eq!(mac, n == 101, "{product}: {:?}", p.languages);
+    }
+    assert_eq!(s.files.len(), 1000);
     let location = |p: &str, os: &str| {
         let pid = s.product(p).unwrap().id;
         s.locations
@@ -625,40 +658,34 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
             .unwrap()
             .id
     };
-    for platform in PLATFORMS {
-        let os = match platform {
-            "win32" => "win",
-            "mac" => "osx",
-            "linux-x86_64" => "linux64",
-            other => other,
+    for rel in release_paths() {
+        let Some((platform, rest)) = rel.split_once('/') else {
+            continue;
         };
-        for &l in &locales() {
-            let l = locale(platform, l);
-            for name in installers(platform) {
-                let rel = format!("{platform}/{l}/{name}");
-                let path = format!("{PREFIX}/{}", rel.replace(' ', "%20"));
-                let f = file(&s, &path);
-                let product = if name.ends_with(".msi") {
-                    "firefox-120.0-msi"
-                } else {
-                    FX
-                };
-                assert_eq!(f.location, Some(location(product, os)), "{path}");
-                assert_eq!(f.lang.as_deref(), Some(l), "{path}");
-                assert_eq!(
-                    f.sha256.as_deref(),
-                    Some(&*digest(&rel, Kind::Sha256, "")),
-                    "{path}"
-                );
-                let sha512 = (product == FX).then(|| digest(&rel, Kind::Sha512, ""));
-                assert_eq!(f.sha512, sha512, "{path}");
-                assert_eq!((f.md5.as_deref(), f.sha1.as_deref()), (None, None));
-            }
+        let rest: Vec<&str> = rest.split('/').collect();
+        let (product, platform, l) = match (platform, &rest[..]) {
+            ("update", &[p, l, _]) => ("firefox-120.0-complete", p, l),
+            ("source", _) => continue,
+            (p, &[l, name]) if name.ends_with(".msi") => ("firefox-120.0-msi", p, l),
+            (p, &[l, _]) => (FX, p, l),
+            _ => panic!("{rel}"),
+        };
+        let path = format!("{PREFIX}/{}", rel.replace(' ', "%20"));
+        let f = file(&s, &path);
+        assert_eq!(
+            f.location,
+            Some(location(product, os_of(platform))),
+            "{path}"
+        );
+        assert_eq!(f.lang.as_deref(), Some(l), "{path}");
+        for kind in [Kind::Sha256, Kind::Sha512] {
+            assert_eq!(kind.of(f), Some(&*digest(&rel, kind, "")), "{path}");
         }
+        assert_eq!((f.md5.as_deref(), f.sha1.as_deref()), (None, None));
     }
     assert!(!s.files.iter().any(|f| f.path.ends_with("/KEY")));
 
-    // Served: the bounce and the file path.
+    // Served: each kind by product name, and by file path.
     env.setup(&[&format!("mirror add m1 {MIRROR}"), "status set m1 present"]);
     let server = env.serve(&[]);
     for (product, os, lang, path) in [
@@ -698,6 +725,12 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
             "ja-JP-mac",
             format!("{PREFIX}/update/mac/ja-JP-mac/firefox-{V}.complete.mar"),
         ),
+        (
+            "firefox-120.0-complete",
+            "win",
+            "de",
+            format!("{PREFIX}/update/win32/de/firefox-{V}.complete.mar"),
+        ),
     ] {
         let url = print(
             &server,
@@ -707,10 +740,17 @@ fn a_firefox_release_loads_in_gnu_and_bsd_formats_and_is_served() {
         let r = server.get_redirect(&format!("/files{path}"));
         assert_eq!(r.location(), format!("{MIRROR}{path}"));
     }
-    // A language the product does not have, and files never loaded.
+    // A language the product does not have, a kind an OS has not, and
+    // files never loaded.
     assert_eq!(
         server
             .get(&format!("/?product={FX}&os=win&lang=xx-YY"))
+            .status,
+        404
+    );
+    assert_eq!(
+        server
+            .get("/?product=firefox-120.0-msi&os=osx&lang=de")
             .status,
         404
     );
@@ -728,29 +768,26 @@ fn a_mixed_file_gives_each_file_the_hashes_it_lists() {
     let env = Env::new();
     let sums = release("\n", "", mixed_kinds);
     let f = sums.write(&dir(&env), "MIXEDSUMS");
-    let out = load_ok(&env, &f, FX, &["--match", WIN_EXE]);
-    assert_line(
-        &out,
-        "  files: 200 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
+    let out = load_ok(&env, &f, FX, &[]);
+    assert_line(&out, "  total: locations 10 new; files 1000 new");
     assert_garbage_reported(&out, &sums);
-    assert_line(&out, "  8 line(s) could not be used:");
+    assert_line(&out, "8 line(s) could not be used:");
     let s = snapshot(&env);
     let mut seen = 0;
     for (i, rel) in release_paths().iter().enumerate() {
-        if !(rel.starts_with("win") && rel.ends_with(".exe")) {
+        let path = format!("{PREFIX}/{}", rel.replace(' ', "%20"));
+        let Some(f) = s.files.iter().find(|f| f.path == path) else {
             continue;
-        }
+        };
         seen += 1;
-        let f = file(&s, &format!("{PREFIX}/{}", rel.replace(' ', "%20")));
         let kinds: Vec<Kind> = mixed_kinds(i).iter().map(|(k, _)| *k).collect();
         for kind in [Kind::Md5, Kind::Sha1, Kind::Sha256, Kind::Sha512] {
             let want = kinds.contains(&kind).then(|| digest(rel, kind, ""));
             assert_eq!(kind.of(f).map(str::to_string), want, "{rel} {kind:?}");
         }
     }
-    assert_eq!(seen, 200);
-    assert!(load_ok(&env, &f, FX, &["--match", WIN_EXE]).ends_with("nothing to add\n"));
+    assert_eq!(seen, 1000);
+    assert!(load_ok(&env, &f, FX, &[]).ends_with("nothing to add\n"));
 
     // One path listed twice with different digests of one kind: the second
     // line is reported, the first one kept.
@@ -770,7 +807,7 @@ fn a_mixed_file_gives_each_file_the_hashes_it_lists() {
     ]);
     assert_line(
         &out,
-        &format!("    line 2: SHA256 of {path:?} differs from the one on line 1"),
+        &format!("  line 2: SHA256 of {path:?} differs from the one on line 1"),
     );
     let s = snapshot(&env);
     let stored = &file(&s, &format!("/pub/twice/{}", path.replace(' ', "%20"))).sha256;
@@ -786,76 +823,88 @@ fn a_dry_run_writes_nothing() {
     ]);
     let sums = gnu256();
     let f = sums.write(&dir(&env), "SHA256SUMS");
-    let before = (
-        env.ok(&["product", "list"]),
-        env.ok(&["location", "list"]),
-        events(&env),
-        snapshot(&env).files.len(),
-    );
+    let state = |env: &Env| {
+        (
+            env.ok(&["product", "list"]),
+            env.ok(&["location", "list"]),
+            env.ok(&["os", "list"]),
+            events(env),
+            snapshot(env).files,
+        )
+    };
+    let before = state(&env);
     for extra in [
-        &["--match", WIN_EXE, "--dry-run"][..],
-        &["--dry-run"],
-        &["--match", WIN_EXE, "--dry-run", "--force"],
+        &["--dry-run"][..],
+        &["--match", WIN_EXE, "--dry-run"],
+        &["--dry-run", "--force"],
+        &["--kind", "updates=update/*", "--dry-run"],
+        // An operating system --os-map would create.
+        &["--os-map", "mac=macos", "--dry-run"],
     ] {
         let out = load_ok(&env, &f, FX, extra);
-        assert!(out.contains(&format!("product {FX} (new)\n")), "{out}");
+        assert!(
+            product_line(&out, FX).contains("  new  "),
+            "{extra:?}: {out}"
+        );
         assert!(out.ends_with("dry run: nothing written\n"), "{out}");
         assert!(!out.contains("applied:"), "{out}");
     }
-    let out = load_ok(&env, &f, FX, &["--match", WIN_EXE, "--dry-run"]);
-    assert_line(
-        &out,
-        "  files: 200 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
-    let after = (
-        env.ok(&["product", "list"]),
-        env.ok(&["location", "list"]),
-        events(&env),
-        snapshot(&env).files.len(),
-    );
+    let out = load_ok(&env, &f, FX, &["--os-map", "mac=macos", "--dry-run"]);
+    assert!(out.contains("\noperating systems to add: macos\n"), "{out}");
+    let out = load_ok(&env, &f, FX, &["--dry-run"]);
+    assert_line(&out, "  total: locations 10 new; files 1000 new");
+    let after = state(&env);
     assert_eq!(before, after);
     assert!(!after.0.contains(FX));
-    assert_eq!(after.3, 0);
+    assert!(!after.2.contains("macos"));
+    assert!(after.4.is_empty());
 
-    // A dry run on a loaded product shows what a real run would do.
-    load_ok(&env, &f, FX, &["--match", WIN_EXE]);
-    let before = (events(&env), snapshot(&env).files);
-    let out = load_ok(
-        &env,
-        &bsd512().write(&dir(&env), "SHA512SUMS"),
-        FX,
-        &["--match", WIN_EXE, "--dry-run"],
+    // A dry run on a loaded release shows what a real run would do.
+    load_ok(&env, &f, FX, &[]);
+    let before = state(&env);
+    let bsd = bsd512();
+    let bsd_file = bsd.write(&dir(&env), "SHA512SUMS");
+    let out = load_ok(&env, &bsd_file, FX, &["--dry-run"]);
+    assert_eq!(
+        out,
+        format!(
+            "{}dry run: nothing written\n",
+            release_plan(
+                &bsd_file,
+                &bsd,
+                Against::Loaded("completed with more hashes")
+            )
+        )
     );
-    assert_line(
-        &out,
-        "  files: 0 new, 200 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
-    assert_eq!(before, (events(&env), snapshot(&env).files));
+    assert_eq!(before, state(&env));
 }
 
 #[test]
 fn loading_the_same_release_twice_adds_nothing() {
     let env = Env::new();
     let d = dir(&env);
-    let gnu = gnu256().write(&d, "SHA256SUMS");
+    let gnu = gnu256();
+    let gnu_file = gnu.write(&d, "SHA256SUMS");
     // The same digests in BSD lines, CRLF: the same release.
-    let bsd = release("\r\n", "", |_| vec![(Kind::Sha256, Style::Bsd)]).write(&d, "BSD256");
-    let first = load_ok(&env, &gnu, FX, &["--match", WIN_EXE]);
+    let bsd = release("\r\n", "", |_| vec![(Kind::Sha256, Style::Bsd)]);
+    let bsd_file = bsd.write(&d, "BSD256");
+    let first = load_ok(&env, &gnu_file, FX, &[]);
     assert!(
-        first.contains("applied: 100 language(s), 2 location(s), 200 file(s)"),
+        first.ends_with(
+            "applied: 3 new product(s), 101 language(s), 10 location(s), 1000 file(s); sentry checks them next\n"
+        ),
         "{first}"
     );
     let (files, ev) = (snapshot(&env).files, events(&env));
-    for f in [&gnu, &bsd] {
-        let again = load_ok(&env, f, FX, &["--match", WIN_EXE]);
-        assert!(again.contains(&format!("product {FX}\n")), "{again}");
-        assert!(!again.contains("languages:"), "{again}");
-        assert_line(&again, "  locations: 0 new, 2 unchanged, 0 conflicting");
-        assert_line(
-            &again,
-            "  files: 0 new, 0 completed with more hashes, 200 unchanged, 0 conflicting",
+    for (f, sums) in [(&gnu_file, &gnu), (&bsd_file, &bsd)] {
+        let again = load_ok(&env, f, FX, &[]);
+        assert_eq!(
+            again,
+            format!(
+                "{}nothing to add\n",
+                release_plan(f, sums, Against::Loaded("unchanged"))
+            )
         );
-        assert!(again.ends_with("nothing to add\n"), "{again}");
     }
     assert_eq!((files, ev), (snapshot(&env).files, events(&env)));
 }
@@ -882,40 +931,39 @@ fn a_changed_hash_is_a_conflict_kept_unless_forced() {
     let path = format!("{PREFIX}/{}", de.replace(' ', "%20"));
     let stored = |env: &Env| file(&snapshot(env), &path).sha256.clone().unwrap();
 
-    load_ok(&env, &original, FX, &["--match", WIN_EXE]);
+    load_ok(&env, &original, FX, &[]);
     let ev = events(&env);
-    let out = load_ok(&env, &changed, FX, &["--match", WIN_EXE]);
-    assert_line(
-        &out,
-        "  files: 0 new, 0 completed with more hashes, 199 unchanged, 1 conflicting",
+    let out = load_ok(&env, &changed, FX, &[]);
+    assert!(
+        product_line(&out, FX).ends_with("files 399 unchanged, 1 conflicting"),
+        "{out}"
     );
     assert_line(
         &out,
         &format!(
-            "    CONFLICT {path}: stored sha256 {old}, file says {new} (kept; --force replaces it)"
+            "      CONFLICT {path}: stored sha256 {old}, file says {new} (kept; --force replaces it)"
         ),
+    );
+    assert_line(
+        &out,
+        "  total: locations 10 unchanged; files 999 unchanged, 1 conflicting",
     );
     assert!(out.ends_with("nothing to add\n"), "{out}");
     assert_eq!(stored(&env), old);
     assert_eq!(events(&env), ev);
-    let out = load_ok(&env, &original, FX, &["--match", WIN_EXE]);
+    let out = load_ok(&env, &original, FX, &[]);
     assert!(out.ends_with("nothing to add\n"), "{out}");
     assert!(!out.contains("CONFLICT"), "{out}");
 
     // A dry run with --force says what would happen, and does nothing.
-    let out = load_ok(
-        &env,
-        &changed,
-        FX,
-        &["--match", WIN_EXE, "--force", "--dry-run"],
-    );
+    let out = load_ok(&env, &changed, FX, &["--force", "--dry-run"]);
     assert!(
         out.contains(&format!("file says {new} (will be replaced)")),
         "{out}"
     );
     assert_eq!(stored(&env), old);
 
-    let out = load_ok(&env, &changed, FX, &["--match", WIN_EXE, "--force"]);
+    let out = load_ok(&env, &changed, FX, &["--force"]);
     assert!(
         out.contains(&format!("file says {new} (will be replaced)")),
         "{out}"
@@ -928,7 +976,7 @@ fn a_changed_hash_is_a_conflict_kept_unless_forced() {
     );
     assert_eq!(stored(&env), new);
     // Now the original is the conflict.
-    let out = load_ok(&env, &original, FX, &["--match", WIN_EXE]);
+    let out = load_ok(&env, &original, FX, &[]);
     assert!(
         out.contains(&format!("stored sha256 {new}, file says {old} (kept")),
         "{out}"
@@ -948,7 +996,7 @@ fn a_file_of_garbage_adds_nothing_and_reports_every_line() {
         sums.blank();
     }
     let junk = sums.write(&d, "JUNK");
-    // Well-formed lines, none of them in a platform directory.
+    // Well-formed lines, none of them a file to offer.
     let mut nothing = Sums::new("\n");
     for p in [
         "KEY",
@@ -961,33 +1009,39 @@ fn a_file_of_garbage_adds_nothing_and_reports_every_line() {
     let before = (env.ok(&["product", "list"]), events(&env));
 
     let out = load_ok(&env, &junk, "junk", &[]);
-    assert!(
-        out.starts_with(&format!("{junk}: 8 checksum line(s) read\n")),
-        "{out}"
-    );
-    assert_line(&out, "  8 line(s) could not be used:");
-    assert_garbage_reported(&out, &sums);
-    assert_line(&out, "  locations: 0 new, 0 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "  files: 0 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
+    assert_eq!(
+        out,
+        format!(
+            "{junk}: 8 checksum line(s) read\n\
+             0 product(s): 0 new, 0 existing\n\
+             8 line(s) could not be used:\n\
+             {}\
+             nothing to add\n",
+            garbage_lines(&sums)
+        )
     );
     let out2 = load_ok(&env, &nothing_file, "junk", &[]);
-    assert_line(&out2, "  3 line(s) could not be used:");
-    for line in 1..=3 {
-        let prefix = format!("    line {line}: no platform directory in ");
-        assert!(out2.lines().any(|l| l.starts_with(&prefix)), "{out2}");
-    }
+    assert_eq!(
+        out2,
+        format!(
+            "{nothing_file}: 3 checksum line(s) read\n\
+             0 product(s): 0 new, 0 existing\n\
+             3 line(s) not loaded (no kind of file to offer; not errors):\n  \
+             line 1: checksum or key file, e.g. KEY\n  \
+             line 2: signature, e.g. SHA256SUMS.asc\n  \
+             line 3: no platform directory (source, language packs, tools, …), e.g. source/firefox-120.0.source.tar.xz\n\
+             nothing to add\n"
+        )
+    );
 
-    // BUG (src/loader/mod.rs `Plan::changes_anything`): a plan with no
-    // location, file or language still "changes anything" because the
-    // product does not exist yet, so `apply` creates an empty product.
+    // Regression (src/loader/mod.rs `Plan::changes_anything`): a plan with
+    // no location, file or language "changed anything" because the product
+    // did not exist yet, and `apply` created an empty product.
     assert_eq!(
         (env.ok(&["product", "list"]), events(&env)),
         before,
         "a file with nothing usable changed the database:\n{out}\n{out2}"
     );
-    assert!(out.ends_with("nothing to add\n"), "{out}");
 }
 
 #[test]
@@ -1013,6 +1067,16 @@ fn unreadable_files_and_bad_options_fail_cleanly() {
             "'.' or '..'",
         ),
         (vec!["--product", "two words"], "invalid product"),
+        (vec!["--product", FX, "--kind", "msi"], "is not SUFFIX=GLOB"),
+        (vec!["--product", FX, "--kind", "msi="], "has no glob"),
+        (
+            vec!["--product", FX, "--kind", "a/b=*.msi"],
+            "has a suffix with other than letters",
+        ),
+        (
+            vec!["--product", FX, "--kind", "msi=*.msi", "--match", "*.exe"],
+            "use one or the other",
+        ),
     ] {
         let out = env.run(&[&["load", f.as_str()][..], &args].concat());
         assert_eq!(out.code, 1, "{args:?}: {out:?}");
@@ -1049,32 +1113,52 @@ fn os_map_language_less_files_and_unknown_oses() {
         "--os-map",
         "WINNT_x86-msvc=win,beos=beos",
     ];
+    // An operating system of the default map that is not known (removed
+    // here) is no operating system to create: its lines are reported.
+    env.setup(&["product add other", "os remove linux"]);
     let out = env.run(&[&["load", f, "--product", "tb-115.0"][..], &args].concat());
     assert_eq!(out.code, 0, "{out:?}");
     let out = out.stdout;
-    assert!(!out.contains("languages:"), "{out}");
-    assert_line(&out, "  locations: 3 new, 0 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "    line 4: operating system \"beos\" is not known: `bouncer os add beos` first",
+    let tb = "/pub/thunderbird/115.0";
+    assert_eq!(
+        out,
+        format!(
+            "{f}: 4 checksum line(s) read\n\
+             operating systems to add: beos\n\
+             1 product(s): 1 new, 0 existing\n  \
+             tb-115.0  new       locations 3 new; every language; files 3 new\n      \
+             beos       {tb}/beos/thunderbird-115.0.zip  [0 languages] new\n      \
+             win        {tb}/WINNT_x86-msvc/Thunderbird%20Setup%20115.0.exe  [0 languages] new\n      \
+             win64      {tb}/win64/Thunderbird%20Setup%20115.0.exe  [0 languages] new\n\
+             1 line(s) could not be used:\n  \
+             line 3: operating system \"linux\" is not known: add it with --os-map linux-i686=linux (which creates it) or `bouncer os add linux`\n\
+             applied: 1 operating system(s), 1 new product(s), 0 language(s), 3 location(s), 3 file(s); sentry checks them next\n"
+        )
     );
-    assert_line(
-        &out,
-        "    win        /pub/thunderbird/115.0/WINNT_x86-msvc/Thunderbird%20Setup%20115.0.exe  [0 languages] new",
-    );
+    assert!(env.ok(&["os", "list"]).lines().any(|l| l == "beos"));
     // Once the OS exists, a second run adds just it.
-    env.setup(&["os add beos"]);
+    env.setup(&["os add linux"]);
     let out = env.ok(&[&["load", f, "--product", "tb-115.0"][..], &args].concat());
-    assert_line(&out, "  locations: 1 new, 3 unchanged, 0 conflicting");
+    assert!(!out.contains("operating systems to add"), "{out}");
     assert_line(
         &out,
-        "  files: 1 new, 0 completed with more hashes, 3 unchanged, 0 conflicting",
+        "  tb-115.0  existing  locations 1 new, 3 unchanged; every language; files 1 new, 3 unchanged",
     );
-    // Without --os-map, the Windows directory means nothing.
+    assert!(
+        out.ends_with(
+            "applied: 0 language(s), 1 location(s), 1 file(s); sentry checks them next\n"
+        ),
+        "{out}"
+    );
+    // Without --os-map, the Windows directory has no operating system and
+    // the option to give is suggested; `beos` means nothing.
     let out = env.ok(&["load", f, "--product", "tb-other", "--dry-run"]);
     assert!(
         out.contains(
-            "    line 1: no platform directory in \"WINNT_x86-msvc/Thunderbird Setup 115.0.exe\""
+            "\n2 line(s) not loaded (no kind of file to offer; not errors):\n  \
+             line 1: platform directory WINNT_x86-msvc has no operating system, e.g. WINNT_x86-msvc/Thunderbird Setup 115.0.exe\n  \
+             line 4: no platform directory (source, language packs, tools, …), e.g. beos/thunderbird-115.0.zip\n\
+             platform directories without an operating system (WINNT_x86-msvc): to load them, give --os-map WINNT_x86-msvc="
         ),
         "{out}"
     );
@@ -1123,19 +1207,21 @@ fn loading_through_the_control_socket_serves_at_once() {
     let f = sums.write(&dir(&env), "SHA256SUMS");
     // The same load without a server, for its output.
     let alone = Env::new();
-    let expected = load_ok(&alone, &f, FX, &["--match", WIN_EXE]);
+    let expected = load_ok(&alone, &f, FX, &[]);
 
     let server = env.serve(&[]);
     assert!(env.socket().exists());
     let target = format!("/?product={FX}&os=win64&lang=de&print=yes");
+    let complete = "/?product=firefox-120.0-complete&os=osx&lang=ja-JP-mac&print=yes";
     assert_eq!(server.get(&target).status, 404);
-    let dry = load_ok(&env, &f, FX, &["--match", WIN_EXE, "--dry-run"]);
+    let dry = load_ok(&env, &f, FX, &["--dry-run"]);
     assert!(dry.ends_with("dry run: nothing written\n"), "{dry}");
     assert_eq!(server.get(&target).status, 404);
-    let out = load_ok(&env, &f, FX, &["--match", WIN_EXE]);
+    let out = load_ok(&env, &f, FX, &[]);
     assert_eq!(out, expected, "the output differs through the socket");
     // Known now; nobody serves it yet.
     assert_eq!(server.get(&target).status, 503);
+    assert_eq!(server.get(complete).status, 503);
     env.ok(&["status", "set", "m1", "present"]);
     let path = format!("{PREFIX}/win64/de/Firefox%20Setup%20{V}.exe");
     assert_eq!(print(&server, &target), format!("{MIRROR}{path}"));
@@ -1143,7 +1229,11 @@ fn loading_through_the_control_socket_serves_at_once() {
         server.get(&format!("/files{path}")).location(),
         format!("{MIRROR}{path}")
     );
-    assert!(load_ok(&env, &f, FX, &["--match", WIN_EXE]).ends_with("nothing to add\n"));
+    assert_eq!(
+        print(&server, complete),
+        format!("{MIRROR}{PREFIX}/update/mac/ja-JP-mac/firefox-{V}.complete.mar")
+    );
+    assert!(load_ok(&env, &f, FX, &[]).ends_with("nothing to add\n"));
     // A missing file is read (and refused) on the client's side.
     let out = env.run(&["load", "/nonexistent/SHA256SUMS", "--product", FX]);
     assert_eq!(out.code, 1);
@@ -1153,7 +1243,7 @@ fn loading_through_the_control_socket_serves_at_once() {
     );
     let (status, _) = server.stop();
     assert!(status.success());
-    assert_eq!(snapshot(&env).files.len(), 200);
+    assert_eq!(snapshot(&env).files.len(), 1000);
 }
 
 #[test]
@@ -1187,11 +1277,13 @@ fn crlf_spaces_non_ascii_dot_slash_and_escaped_names() {
         "{out}"
     );
     assert!(!out.contains("could not be used"), "{out}");
-    assert_line(&out, "  languages: 3 new (de, fr, ja-JP-mac)");
-    assert_line(&out, "  locations: 5 new, 0 unchanged, 0 conflicting");
-    assert_line(
-        &out,
-        "  files: 8 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
+    // The names are different on each platform: one kind, installers.
+    assert!(
+        out.contains(
+            "\n1 product(s): 1 new, 0 existing\n  \
+             odd  new       locations 5 new; 3 languages (3 new); files 8 new\n"
+        ),
+        "{out}"
     );
     let locations = [
         ("win", format!("{p}/win32/:lang/Firefox%20Setup%201.0.exe")),
@@ -1353,6 +1445,970 @@ fn a_killed_load_leaves_all_or_nothing() {
     eprintln!("whole load {whole:?}; killed runs that had committed: {outcomes:?}");
 }
 
+// ----- a whole Firefox release: 100,000 lines, 50 kinds, 10 platforms -----
+
+/// The platform directories of a whole Firefox release and their operating
+/// systems (the Android ones as `--os-map` names them).
+const FX_PLATFORMS: [(&str, &str); 10] = [
+    ("win32", "win"),
+    ("win64", "win64"),
+    ("win64-aarch64", "win64-aarch64"),
+    ("mac", "osx"),
+    ("linux-i686", "linux"),
+    ("linux-x86_64", "linux64"),
+    ("linux-aarch64", "linux64-aarch64"),
+    ("android-aarch64", "android64"),
+    ("android-x86_64", "android-x86_64"),
+    ("android-arm", "android"),
+];
+
+/// Two operating systems to create, one that exists.
+const FX_OS_MAP: &str =
+    "android-aarch64=android64,android-x86_64=android-x86_64,android-arm=android";
+
+/// The installer of a platform.
+fn installer(platform: &str) -> String {
+    if platform.starts_with("win") {
+        format!("Firefox Setup {V}.exe")
+    } else if platform == "mac" {
+        format!("Firefox {V}.dmg")
+    } else if platform.starts_with("linux") {
+        format!("firefox-{V}.tar.bz2")
+    } else {
+        format!("fenix-{V}.apk")
+    }
+}
+
+/// One file of the whole release.
+struct BigFile {
+    /// The product its kind becomes.
+    product: String,
+    /// Its platform directory and operating system.
+    platform: (&'static str, &'static str),
+    lang: &'static str,
+    /// Relative to the release's directory.
+    path: String,
+}
+
+/// Every file of the release, in kinds: the installers, the complete
+/// updates and 48 partial updates (from 72.0 to 119.0) of 10 platforms ×
+/// 100 locales: 50,000 files.
+fn big_release() -> (Vec<String>, Vec<BigFile>) {
+    let mut kinds = vec![(FX.to_string(), None), (format!("{FX}-complete"), None)];
+    for from in 72..=119 {
+        kinds.push((format!("{FX}-partial-{from}.0"), Some(format!("{from}.0"))));
+    }
+    let mut files = Vec::new();
+    for platform in FX_PLATFORMS {
+        for &l in &locales() {
+            let l = locale(platform.0, l);
+            for (i, (product, from)) in kinds.iter().enumerate() {
+                let p = platform.0;
+                let path = match (i, from) {
+                    (0, _) => format!("{p}/{l}/{}", installer(p)),
+                    (_, None) => format!("update/{p}/{l}/firefox-{V}.complete.mar"),
+                    (_, Some(from)) => format!("update/{p}/{l}/firefox-{from}-{V}.partial.mar"),
+                };
+                files.push(BigFile {
+                    product: product.clone(),
+                    platform,
+                    lang: l,
+                    path,
+                });
+            }
+        }
+    }
+    assert_eq!(files.len(), 50_000);
+    (kinds.into_iter().map(|(p, _)| p).collect(), files)
+}
+
+/// The release's SHA256SUMS and SHA1SUMS in one file: 4 lines that are no
+/// file to offer, each file's SHA-256 (GNU, binary `*` or BSD) and SHA-1
+/// (GNU or BSD) lines, every fifth file's in CRLF, and 5 garbage lines.
+fn big_sums(files: &[BigFile]) -> Sums {
+    let mut s = Sums::new("\n");
+    for p in [
+        "KEY".to_string(),
+        "SHA256SUMS.asc".into(),
+        format!("linux-x86_64/de/firefox-{V}.tar.bz2.asc"),
+        format!("source/firefox-{V}.source.tar.xz"),
+    ] {
+        s.entry(&p, Kind::Sha256, Style::Gnu, "");
+    }
+    let garbage = garbage();
+    for (i, f) in files.iter().enumerate() {
+        s.eol = if i % 5 == 4 { "\r\n" } else { "\n" };
+        if let Some(g) = [3, 9_999, 25_000, 40_000, 49_990]
+            .iter()
+            .position(|&at| at == i)
+        {
+            let (bytes, reason) = &garbage[g];
+            s.garbage(bytes, reason);
+        }
+        let style = [Style::Gnu, Style::GnuBinary, Style::Bsd][i % 3];
+        s.entry(&f.path, Kind::Sha256, style, "");
+        let style = [Style::Gnu, Style::Bsd][i % 2];
+        s.entry(&f.path, Kind::Sha1, style, "");
+    }
+    assert_eq!(s.read, 4 + 100_000 + 5);
+    s
+}
+
+/// The issue's release: one `bouncer load` creates the operating systems
+/// `--os-map` names and a product per kind of file, with `:lang`
+/// templates and both hashes, reports 5 garbage lines by number and what is
+/// no file to offer, loads everything else; a reload adds nothing; every
+/// kind is served. (Its time is the benchmark's, not this test's.)
+#[test]
+fn a_100000_line_firefox_release_loads_every_kind_in_one_go() {
+    let env = Env::new();
+    let (products, files) = big_release();
+    let sums = big_sums(&files);
+    let f = sums.write(&dir(&env), "SHA256SUMS");
+    env.setup(&["product add other"]);
+
+    let out = load_ok(&env, &f, FX, &["--os-map", FX_OS_MAP]);
+    let width = products.iter().map(String::len).max().unwrap();
+    let mut plan = format!(
+        "{f}: {} checksum line(s) read\n\
+         operating systems to add: android-x86_64, android64\n\
+         50 product(s): 50 new, 0 existing\n",
+        sums.read
+    );
+    for product in &products {
+        let _ = write!(
+            plan,
+            "  {product:<width$}  new       locations 10 new; 101 languages (101 new); files 1000 new"
+        );
+        if product == FX {
+            plan.push('\n');
+            let mut platforms = FX_PLATFORMS.to_vec();
+            platforms.sort_by_key(|(_, os)| *os);
+            for (p, os) in platforms {
+                let name = installer(p).replace(' ', "%20");
+                let _ = writeln!(
+                    plan,
+                    "      {os:<15} {PREFIX}/{p}/:lang/{name}  [100 languages] new"
+                );
+            }
+        } else {
+            let name = files.iter().find(|f| &f.product == product).unwrap();
+            let name = name.path.rsplit('/').next().unwrap();
+            let _ = writeln!(plan, "; {PREFIX}/update/*/:lang/{name}");
+        }
+    }
+    let _ = write!(
+        plan,
+        "  total: locations 500 new; files 50000 new\n\
+         4 line(s) not loaded (no kind of file to offer; not errors):\n  \
+         line 1: checksum or key file, e.g. KEY\n  \
+         lines 2-3: signature, e.g. SHA256SUMS.asc\n  \
+         line 4: no platform directory (source, language packs, tools, …), e.g. source/firefox-{V}.source.tar.xz\n\
+         5 line(s) could not be used:\n{}\
+         applied: 2 operating system(s), 50 new product(s), 101 language(s), 500 location(s), 50000 file(s); sentry checks them next\n",
+        garbage_lines(&sums)
+    );
+    assert_eq!(out, plan);
+    assert_eq!(sums.garbage.len(), 5);
+
+    // What the database holds: the operating systems, every kind's
+    // product, location and file.
+    let s = snapshot(&env);
+    for os in ["android64", "android-x86_64", "android"] {
+        assert!(s.oses.iter().any(|o| o == os), "{os}: {:?}", s.oses);
+    }
+    let name = |id| &s.products.iter().find(|p| p.id == id).unwrap().name;
+    let mut rows: Vec<(String, String, String)> = s
+        .locations
+        .iter()
+        .map(|l| (name(l.product).clone(), l.os.clone(), l.path.clone()))
+        .collect();
+    rows.sort();
+    let mut want: Vec<(String, String, String)> = files
+        .iter()
+        .map(|f| {
+            let template = f
+                .path
+                .replacen(&format!("/{}/", f.lang), "/:lang/", 1)
+                .replace(' ', "%20");
+            (
+                f.product.clone(),
+                f.platform.1.to_string(),
+                format!("{PREFIX}/{template}"),
+            )
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    assert_eq!(want.len(), 500);
+    assert_eq!(rows, want);
+    assert_eq!(s.products.len(), 51);
+    for product in &products {
+        let p = s.product(product).unwrap();
+        assert_eq!(p.languages.len(), 101, "{product}");
+        assert!(p.public && !p.ssl_only && p.checknow, "{p:?}");
+    }
+    let location: std::collections::HashMap<(u64, &str), u64> = s
+        .locations
+        .iter()
+        .map(|l| ((l.product.0, l.os.as_str()), l.id.0))
+        .collect();
+    let stored: std::collections::HashMap<&str, &FileInfo> =
+        s.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    assert_eq!(s.files.len(), 50_000);
+    for f in &files {
+        let path = format!("{PREFIX}/{}", f.path.replace(' ', "%20"));
+        let stored = stored[path.as_str()];
+        let product = s.product(&f.product).unwrap().id.0;
+        assert_eq!(
+            stored.location.map(|l| l.0),
+            Some(location[&(product, f.platform.1)]),
+            "{path}"
+        );
+        assert_eq!(stored.lang.as_deref(), Some(f.lang), "{path}");
+        assert_eq!(
+            (stored.sha256.clone(), stored.sha1.clone()),
+            (
+                Some(digest(&f.path, Kind::Sha256, "")),
+                Some(digest(&f.path, Kind::Sha1, ""))
+            ),
+            "{path}"
+        );
+        assert_eq!((&stored.md5, &stored.sha512), (&None, &None), "{path}");
+    }
+    let loaded = events(&env);
+    let applied: Vec<&(String, String, String)> = loaded
+        .iter()
+        .filter(|(_, action, _)| action == "loader.apply")
+        .collect();
+    assert_eq!(
+        applied,
+        [&(
+            "cli".to_string(),
+            "loader.apply".to_string(),
+            format!(
+                "{FX} and 49 more products: 2 operating systems, 101 languages, 500 locations, 50000 files added or updated"
+            )
+        )]
+    );
+
+    // Reloading adds nothing, and says so.
+    let again = load_ok(&env, &f, FX, &["--os-map", FX_OS_MAP]);
+    assert!(
+        again.starts_with(&format!(
+            "{f}: {} checksum line(s) read\n50 product(s): 0 new, 50 existing\n",
+            sums.read
+        )),
+        "{again}"
+    );
+    for product in &products {
+        assert!(
+            product_line(&again, product)
+                .starts_with(&format!(
+                    "  {product:<width$}  existing  locations 10 unchanged; 101 languages; files 1000 unchanged"
+                )),
+            "{again}"
+        );
+    }
+    assert_line(
+        &again,
+        "  total: locations 500 unchanged; files 50000 unchanged",
+    );
+    assert_garbage_reported(&again, &sums);
+    assert!(again.ends_with("nothing to add\n"), "{again}");
+    assert_eq!(events(&env), loaded);
+    assert_eq!(snapshot(&env).files, s.files);
+
+    // Every kind served, on a platform and in a language of its own.
+    env.setup(&[&format!("mirror add m1 {MIRROR}"), "status set m1 present"]);
+    let server = env.serve(&[]);
+    let all = locales();
+    for (i, product) in products.iter().enumerate() {
+        let (platform, os) = FX_PLATFORMS[i % 10];
+        let lang = locale(platform, all[i * 7 % 100]);
+        let f = files
+            .iter()
+            .find(|f| &f.product == product && f.platform.0 == platform && f.lang == lang)
+            .unwrap();
+        let path = format!("{PREFIX}/{}", f.path.replace(' ', "%20"));
+        let url = print(
+            &server,
+            &format!("/?product={product}&os={os}&lang={lang}&print=yes"),
+        );
+        assert_eq!(url, format!("{MIRROR}{path}"), "{product} {os} {lang}");
+        let r = server.get_redirect(&format!("/files{path}"));
+        assert_eq!(r.location(), format!("{MIRROR}{path}"));
+    }
+}
+
+/// A release's first checksum file had 60 locales; a later one has all
+/// 100: loading it completes every kind's product with the new languages
+/// and their files, and leaves the locations as they are.
+#[test]
+fn a_later_file_with_more_locales_completes_the_products() {
+    let env = Env::new();
+    let all = locales();
+    let early = &all[..60];
+    let write = |name: &str, locales: &[&'static str]| {
+        let mut s = Sums::new("\n");
+        for p in release_paths_in(locales) {
+            s.entry(&p, Kind::Sha256, Style::Gnu, "");
+        }
+        s.write(&dir(&env), name)
+    };
+    let early_file = write("SHA256SUMS.early", early);
+    let late_file = write("SHA256SUMS", &all);
+    let out = load_ok(&env, &early_file, FX, &[]);
+    assert!(
+        out.ends_with("600 file(s); sentry checks them next\n"),
+        "{out}"
+    );
+    let mut rows = env.location_rows();
+    rows.sort();
+    let before = snapshot(&env).files;
+
+    let out = load_ok(&env, &late_file, FX, &[]);
+    let langs = |platforms: &[&str], ls: &[&'static str]| -> BTreeSet<&'static str> {
+        platforms
+            .iter()
+            .flat_map(|p| ls.iter().map(move |l| locale(p, l)))
+            .collect()
+    };
+    let mut new_langs = BTreeSet::new();
+    for (product, platforms) in [
+        (FX, &PLATFORMS[..]),
+        ("firefox-120.0-complete", &PLATFORMS[..]),
+        ("firefox-120.0-msi", &PLATFORMS[..2]),
+    ] {
+        let (had, has) = (langs(platforms, early), langs(platforms, &all));
+        let n = platforms.len();
+        assert!(
+            product_line(&out, product).contains(&format!(
+                "  existing  locations {n} unchanged; {} languages ({} new); files {} new, {} unchanged",
+                has.len(),
+                has.len() - had.len(),
+                n * 40,
+                n * 60
+            )),
+            "{product}: {out}"
+        );
+        new_langs.extend(has.difference(&had).copied());
+    }
+    assert_line(
+        &out,
+        "  total: locations 10 unchanged; files 400 new, 600 unchanged",
+    );
+    assert!(
+        out.ends_with(&format!(
+            "applied: {} language(s), 0 location(s), 400 file(s); sentry checks them next\n",
+            new_langs.len()
+        )),
+        "{out}"
+    );
+    let mut after = env.location_rows();
+    after.sort();
+    assert_eq!(rows, after, "the locations are unchanged");
+    let s = snapshot(&env);
+    assert_eq!(s.files.len(), 1000);
+    for f in &before {
+        assert!(s.files.contains(f), "{f:?} changed");
+    }
+    for (product, n) in [
+        (FX, 101),
+        ("firefox-120.0-complete", 101),
+        ("firefox-120.0-msi", 100),
+    ] {
+        assert_eq!(s.product(product).unwrap().languages.len(), n, "{product}");
+    }
+    assert!(load_ok(&env, &late_file, FX, &[]).ends_with("nothing to add\n"));
+
+    // A language of the later file, in every kind.
+    let lang = all[99];
+    env.setup(&[&format!("mirror add m1 {MIRROR}"), "status set m1 present"]);
+    let server = env.serve(&[]);
+    for (product, os, path) in [
+        (FX, "osx", format!("mac/{lang}/Firefox%20{V}.dmg")),
+        (
+            "firefox-120.0-complete",
+            "linux64",
+            format!("update/linux-x86_64/{lang}/firefox-{V}.complete.mar"),
+        ),
+        (
+            "firefox-120.0-msi",
+            "win",
+            format!("win32/{lang}/Firefox%20Setup%20{V}.msi"),
+        ),
+    ] {
+        assert_eq!(
+            print(
+                &server,
+                &format!("/?product={product}&os={os}&lang={lang}&print=yes")
+            ),
+            format!("{MIRROR}{PREFIX}/{path}")
+        );
+    }
+}
+
+#[test]
+fn match_narrows_to_one_kind_and_kind_names_kinds() {
+    let env = Env::new();
+    let gnu = gnu256();
+    let f = gnu.write(&dir(&env), "SHA256SUMS");
+
+    // --match: the Windows installers only, into the product.
+    let out = load_ok(&env, &f, FX, &["--match", WIN_EXE]);
+    assert_eq!(
+        out,
+        format!(
+            "{f}: {} checksum line(s) read\n\
+             1 product(s): 1 new, 0 existing\n  \
+             firefox-120.0  new       locations 2 new; 100 languages (100 new); files 200 new\n      \
+             win        {}  [100 languages] new\n      \
+             win64      {}  [100 languages] new\n\
+             803 line(s) not matching --match left out\n\
+             8 line(s) could not be used:\n{}\
+             applied: 1 new product(s), 100 language(s), 2 location(s), 200 file(s); sentry checks them next\n",
+            gnu.read,
+            exe("win32"),
+            exe("win64"),
+            garbage_lines(&gnu)
+        )
+    );
+    // Everything a --match names goes into the product, whatever its kind.
+    let out = load_ok(
+        &env,
+        &f,
+        "fx-updates",
+        &["--match", "update/*.complete.mar", "--dry-run"],
+    );
+    assert_eq!(planned_products(&out), ["fx-updates"]);
+    assert_line(
+        &out,
+        &format!(
+            "      osx        {PREFIX}/update/mac/:lang/firefox-{V}.complete.mar  [100 languages] new"
+        ),
+    );
+    // The whole file then completes the release: the stored installers
+    // stay the product's kind; the other kinds become products.
+    let out = load_ok(&env, &f, FX, &[]);
+    assert_eq!(
+        planned_products(&out),
+        [FX, "firefox-120.0-complete", "firefox-120.0-msi"]
+    );
+    assert!(
+        product_line(&out, FX).ends_with(
+            "  existing  locations 2 new, 2 unchanged; 101 languages (1 new); files 200 new, 200 unchanged"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("CONFLICT"), "{out}");
+    assert_eq!(snapshot(&env).files.len(), 1000);
+
+    // --kind names a kind (and takes its files from the inferred kinds).
+    let env = Env::new();
+    let out = load_ok(
+        &env,
+        &f,
+        FX,
+        &[
+            "--kind",
+            "updates=update/*.complete.mar",
+            "--kind",
+            "windows-msi=*.msi",
+        ],
+    );
+    assert_eq!(
+        planned_products(&out),
+        [FX, "firefox-120.0-updates", "firefox-120.0-windows-msi"]
+    );
+    assert!(
+        product_line(&out, "firefox-120.0-updates").ends_with(&format!(
+            "locations 4 new; 101 languages (101 new); files 400 new; {PREFIX}/update/*/:lang/firefox-{V}.complete.mar"
+        )),
+        "{out}"
+    );
+    let rows = env.location_rows();
+    let of = |product: &str| -> Vec<(String, String)> {
+        let mut r: Vec<(String, String)> = rows
+            .iter()
+            .filter(|(p, ..)| p == product)
+            .map(|(_, os, path)| (os.clone(), path.clone()))
+            .collect();
+        r.sort();
+        r
+    };
+    let mar = |p: &str| format!("{PREFIX}/update/{p}/:lang/firefox-{V}.complete.mar");
+    assert_eq!(
+        of("firefox-120.0-updates"),
+        [
+            ("linux64".into(), mar("linux-x86_64")),
+            ("osx".into(), mar("mac")),
+            ("win".into(), mar("win32")),
+            ("win64".into(), mar("win64")),
+        ]
+    );
+    assert_eq!(of("firefox-120.0-windows-msi").len(), 2);
+    assert_eq!(of(FX).len(), 4);
+    assert!(of("firefox-120.0-complete").is_empty());
+
+    // `--kind =GLOB`: the files the main product holds (the MSIs here);
+    // the installers are then a kind of their own.
+    let env = Env::new();
+    env.ok(&["settings", "unset", "mail.host"]);
+    let out = load_ok(&env, &f, FX, &["--kind", "=*.msi", "--dry-run"]);
+    let products = planned_products(&out);
+    assert_eq!(products.len(), 3, "{out}");
+    assert_eq!(products[..2], [FX, "firefox-120.0-complete"], "{out}");
+    assert!(
+        product_line(&out, FX).ends_with(&format!(
+            "  new       locations 2 new; 100 languages (100 new); files 200 new; {PREFIX}/*/:lang/Firefox%20Setup%20{V}.msi"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "locations 4 new; 101 languages (101 new); files 400 new\n      \
+             linux64    {PREFIX}/linux-x86_64/:lang/firefox-{V}.tar.bz2  [100 languages] new\n      \
+             osx        {PREFIX}/mac/:lang/Firefox%20{V}.dmg  [100 languages] new\n      \
+             win        {}  [100 languages] new\n      \
+             win64      {}  [100 languages] new\n",
+            exe("win32"),
+            exe("win64")
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("could not be used:\n  lines"), "{out}");
+}
+
+/// BUG (src/loader/kinds.rs, `infer`, naming the candidates): with the
+/// MSIs named the main kind (`--kind =*.msi`), the installers left (`.exe`
+/// on Windows, `.dmg`, `.tar.bz2`) are one kind, named from its first
+/// shape in byte order, the mac `.dmg`, told apart from the main kind's
+/// shape of *another* platform (`main_for` falls back to the first main
+/// shape): `firefox-120.0-dmg` for a product whose Windows and Linux files
+/// are no DMGs. The unit test `explicit_kinds_and_match` expects
+/// `firefox-120.0-exe`, and passes only because the stub (`Firefox
+/// Installer.exe`) is named `exe` there.
+#[test]
+fn bug_installers_left_by_kind_are_named_after_the_mac_dmg() {
+    let env = Env::new();
+    let f = gnu256().write(&dir(&env), "SHA256SUMS");
+    env.ok(&["settings", "unset", "mail.host"]);
+    let out = load_ok(&env, &f, FX, &["--kind", "=*.msi", "--dry-run"]);
+    let installers = out
+        .lines()
+        .position(|l| l.contains(&exe("win32")))
+        .and_then(|at| {
+            out.lines()
+                .take(at)
+                .filter(|l| !l.starts_with("      "))
+                .last()
+        })
+        .unwrap_or_else(|| panic!("no product holds the installers:\n{out}"));
+    assert!(
+        installers.starts_with("  firefox-120.0-exe "),
+        "the installers' product: {installers}\n{out}"
+    );
+}
+
+/// Products a load creates are https-only and private as the main product
+/// is, and offered in every language as it is; `--ssl-only` and
+/// `--private` make a new release so.
+#[test]
+fn products_a_load_creates_carry_the_main_products_flags() {
+    let gnu = gnu256();
+    let kinds = [FX, "firefox-120.0-complete", "firefox-120.0-msi"];
+    let env = Env::new();
+    let f = gnu.write(&dir(&env), "SHA256SUMS");
+    env.setup(&[&format!("product add {FX} --ssl-only --private")]);
+    let out = load_ok(&env, &f, FX, &[]);
+    assert!(
+        product_line(&out, FX)
+            .ends_with("  existing  locations 4 new; every language; files 400 new"),
+        "{out}"
+    );
+    assert!(
+        product_line(&out, "firefox-120.0-complete")
+            .contains("  new       locations 4 new; every language; files 400 new; "),
+        "{out}"
+    );
+    let s = snapshot(&env);
+    for name in kinds {
+        let p = s.product(name).unwrap();
+        assert!(
+            p.ssl_only && !p.public && p.languages.is_empty(),
+            "{name}: {p:?}"
+        );
+    }
+    env.setup(&[
+        &format!("mirror add plain {MIRROR}"),
+        "status set plain present",
+    ]);
+    let server = env.serve(&[]);
+    // No https mirror: an https-only kind has no one to send to.
+    let r = server.get("/?product=firefox-120.0-complete&os=win&lang=de");
+    assert_eq!(r.status, 503, "{r:?}");
+    drop(server);
+
+    for (flag, ssl_only, public) in [("--ssl-only", true, true), ("--private", false, false)] {
+        let env = Env::new();
+        load_ok(&env, &f, FX, &[flag]);
+        let s = snapshot(&env);
+        for name in kinds {
+            let p = s.product(name).unwrap();
+            assert_eq!((p.ssl_only, p.public), (ssl_only, public), "{flag} {name}");
+            assert_eq!(p.languages.len(), 100 + usize::from(name != kinds[2]));
+        }
+    }
+}
+
+/// A platform directory without an operating system is left out (not an
+/// error) with the whole `--os-map` that loads it; given, it does.
+#[test]
+fn an_unmapped_platform_directory_is_reported_with_the_os_map_to_give() {
+    let env = Env::new();
+    let mut sums = Sums::new("\n");
+    let mut unmapped = Vec::new();
+    for p in ["win32", "android-aarch64", "android-arm"] {
+        for l in ["de", "fr", "ja"] {
+            for path in [
+                format!("{p}/{l}/{}", installer(p)),
+                format!("update/{p}/{l}/firefox-{V}.complete.mar"),
+            ] {
+                sums.entry(&path, Kind::Sha256, Style::Gnu, "");
+                if p == "android-arm" {
+                    unmapped.push(sums.line);
+                }
+            }
+        }
+    }
+    let f = sums.write(&dir(&env), "SHA256SUMS");
+    let given = "android-aarch64=android64";
+    let out = load_ok(&env, &f, FX, &["--os-map", given]);
+    let suggested = "android-aarch64=android64,android-arm=android-arm";
+    assert!(
+        out.contains(&format!(
+            "\n6 line(s) not loaded (no kind of file to offer; not errors):\n  \
+             lines {}: platform directory android-arm has no operating system, e.g. android-arm/de/fenix-{V}.apk\n\
+             platform directories without an operating system (android-arm): to load them, give --os-map {suggested}\n",
+            bouncer::loader::ranges(&unmapped)
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("\noperating systems to add: android64\n"),
+        "{out}"
+    );
+    assert!(!out.contains("could not be used"), "{out}");
+    assert!(
+        product_line(&out, FX).ends_with("locations 2 new; 3 languages (3 new); files 6 new"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            "applied: 1 operating system(s), 2 new product(s), 3 language(s), 4 location(s), 12 file(s); sentry checks them next\n"
+        ),
+        "{out}"
+    );
+
+    // The option as suggested loads the rest.
+    let out = load_ok(&env, &f, FX, &["--os-map", suggested]);
+    assert!(
+        out.contains("\noperating systems to add: android-arm\n"),
+        "{out}"
+    );
+    assert!(!out.contains("not loaded"), "{out}");
+    assert!(!out.contains("platform directories without"), "{out}");
+    for product in [FX, "firefox-120.0-complete"] {
+        assert!(
+            product_line(&out, product).contains(
+                "  existing  locations 1 new, 2 unchanged; 3 languages; files 3 new, 6 unchanged"
+            ),
+            "{out}"
+        );
+    }
+    assert!(
+        out.ends_with(
+            "applied: 1 operating system(s), 0 language(s), 2 location(s), 6 file(s); sentry checks them next\n"
+        ),
+        "{out}"
+    );
+    let rows = env.location_rows();
+    for (product, path) in [
+        (FX, format!("{PREFIX}/android-arm/:lang/fenix-{V}.apk")),
+        (
+            "firefox-120.0-complete",
+            format!("{PREFIX}/update/android-arm/:lang/firefox-{V}.complete.mar"),
+        ),
+    ] {
+        let row = (product.to_string(), "android-arm".to_string(), path);
+        assert!(rows.contains(&row), "{row:?}: {rows:?}");
+    }
+}
+
+/// Thunderbird's layout: installers, MSIs, complete and partial updates
+/// (one from a three-part version) and language packs per platform.
+#[test]
+fn a_thunderbird_release_loads_sensibly() {
+    const TB: &str = "thunderbird-115.5.0";
+    const TV: &str = "115.5.0";
+    const TP: &str = "/pub/thunderbird/releases/115.5.0";
+    let env = Env::new();
+    let platforms = ["win32", "win64", "mac", "linux-i686", "linux-x86_64"];
+    let mut paths = vec![
+        "KEY".to_string(),
+        "SHA256SUMS.asc".into(),
+        format!("source/thunderbird-{TV}.source.tar.xz"),
+        "linux-x86_64/en-US/buildhub.json".into(),
+    ];
+    for p in platforms {
+        for l in ["de", "en-US", "fr", "ja"] {
+            let l = locale(p, l);
+            let installers = match p {
+                "mac" => vec![format!("Thunderbird {TV}.dmg")],
+                "linux-i686" | "linux-x86_64" => vec![format!("thunderbird-{TV}.tar.bz2")],
+                _ => vec![
+                    format!("Thunderbird Setup {TV}.exe"),
+                    format!("Thunderbird Setup {TV}.msi"),
+                ],
+            };
+            for i in installers {
+                paths.push(format!("{p}/{l}/{i}"));
+            }
+            paths.push(format!("update/{p}/{l}/thunderbird-{TV}.complete.mar"));
+            for from in ["102.0", "115.4.3"] {
+                paths.push(format!(
+                    "update/{p}/{l}/thunderbird-{from}-{TV}.partial.mar"
+                ));
+            }
+            if p.starts_with("linux") && l != "en-US" {
+                paths.push(format!("{p}/xpi/{l}.xpi"));
+            }
+        }
+    }
+    let mut sums = Sums::new("\n");
+    for p in &paths {
+        sums.entry(p, Kind::Sha512, Style::Bsd, "");
+    }
+    let f = sums.write(&dir(&env), "SHA512SUMS");
+    let out = env.ok(&["load", &f, "--product", TB, "--prefix", TP]);
+    assert_eq!(
+        planned_products(&out),
+        [
+            TB,
+            "thunderbird-115.5.0-complete",
+            "thunderbird-115.5.0-msi",
+            "thunderbird-115.5.0-partial-102.0",
+            "thunderbird-115.5.0-partial-115.4.3",
+            "thunderbird-115.5.0-xpi",
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\n4 line(s) not loaded (no kind of file to offer; not errors):\n  \
+             line 1: checksum or key file, e.g. KEY\n  \
+             line 2: signature, e.g. SHA256SUMS.asc\n  \
+             line 3: no platform directory (source, language packs, tools, …), e.g. source/thunderbird-115.5.0.source.tar.xz\n  \
+             line 4: metadata or text, e.g. linux-x86_64/en-US/buildhub.json\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("could not be used"), "{out}");
+    let mut rows = env.location_rows();
+    rows.sort();
+    let mut want = Vec::new();
+    for (p, os) in [
+        ("win32", "win"),
+        ("win64", "win64"),
+        ("mac", "osx"),
+        ("linux-i686", "linux"),
+        ("linux-x86_64", "linux64"),
+    ] {
+        let row = |product: &str, path: String| (product.to_string(), os.to_string(), path);
+        let installer = match p {
+            "mac" => format!("Thunderbird%20{TV}.dmg"),
+            "linux-i686" | "linux-x86_64" => format!("thunderbird-{TV}.tar.bz2"),
+            _ => format!("Thunderbird%20Setup%20{TV}.exe"),
+        };
+        want.push(row(TB, format!("{TP}/{p}/:lang/{installer}")));
+        want.push(row(
+            "thunderbird-115.5.0-complete",
+            format!("{TP}/update/{p}/:lang/thunderbird-{TV}.complete.mar"),
+        ));
+        for from in ["102.0", "115.4.3"] {
+            want.push(row(
+                &format!("{TB}-partial-{from}"),
+                format!("{TP}/update/{p}/:lang/thunderbird-{from}-{TV}.partial.mar"),
+            ));
+        }
+        if p.starts_with("win") {
+            want.push(row(
+                "thunderbird-115.5.0-msi",
+                format!("{TP}/{p}/:lang/Thunderbird%20Setup%20{TV}.msi"),
+            ));
+        }
+        if p.starts_with("linux") {
+            want.push(row(
+                "thunderbird-115.5.0-xpi",
+                format!("{TP}/{p}/xpi/:lang.xpi"),
+            ));
+        }
+    }
+    want.sort();
+    assert_eq!(rows, want);
+    let s = snapshot(&env);
+    assert_eq!(s.files.len(), paths.len() - 4);
+    let langs = |p: &str| {
+        let mut l = s.product(p).unwrap().languages.clone();
+        l.sort();
+        l
+    };
+    assert_eq!(langs(TB), ["de", "en-US", "fr", "ja", "ja-JP-mac"]);
+    assert_eq!(
+        langs("thunderbird-115.5.0-msi"),
+        ["de", "en-US", "fr", "ja"]
+    );
+    assert_eq!(langs("thunderbird-115.5.0-xpi"), ["de", "fr", "ja"]);
+
+    env.setup(&[&format!("mirror add m1 {MIRROR}"), "status set m1 present"]);
+    let server = env.serve(&[]);
+    for (product, os, lang, path) in [
+        (
+            TB,
+            "osx",
+            "ja-JP-mac",
+            format!("mac/ja-JP-mac/Thunderbird%20{TV}.dmg"),
+        ),
+        (
+            "thunderbird-115.5.0-partial-115.4.3",
+            "win64",
+            "fr",
+            format!("update/win64/fr/thunderbird-115.4.3-{TV}.partial.mar"),
+        ),
+        (
+            "thunderbird-115.5.0-xpi",
+            "linux64",
+            "de",
+            "linux-x86_64/xpi/de.xpi".into(),
+        ),
+    ] {
+        assert_eq!(
+            print(
+                &server,
+                &format!("/?product={product}&os={os}&lang={lang}&print=yes")
+            ),
+            format!("{MIRROR}{TP}/{path}")
+        );
+    }
+}
+
+/// A project without languages, as a Linux distribution or a tool ships
+/// it: one directory per platform, the setup program the installer of
+/// Windows and its zip a kind of its own; `--kind =GLOB` makes the
+/// archives the product instead.
+#[test]
+fn a_language_less_project_loads_sensibly() {
+    let env = Env::new();
+    let paths = [
+        "linux-x86_64/tool-2.1-linux-x86_64.tar.gz",
+        "linux-aarch64/tool-2.1-linux-aarch64.tar.gz",
+        "win64/tool-2.1-win64.zip",
+        "win64/tool-2.1-setup.exe",
+        "SHA256SUMS.asc",
+        "tool-2.1.tar.gz",
+    ];
+    let mut sums = Sums::new("\n");
+    for p in paths {
+        sums.entry(p, Kind::Sha256, Style::Gnu, "");
+    }
+    let f = sums.write(&dir(&env), "SHA256SUMS");
+    let tp = "/pub/tool/2.1";
+    let out = env.ok(&["load", &f, "--product", "tool-2.1", "--prefix", tp]);
+    assert_eq!(
+        out,
+        format!(
+            "{f}: 6 checksum line(s) read\n\
+             2 product(s): 2 new, 0 existing\n  \
+             tool-2.1      new       locations 3 new; every language; files 3 new\n      \
+             linux64         {tp}/linux-x86_64/tool-2.1-linux-x86_64.tar.gz  [0 languages] new\n      \
+             linux64-aarch64 {tp}/linux-aarch64/tool-2.1-linux-aarch64.tar.gz  [0 languages] new\n      \
+             win64           {tp}/win64/tool-2.1-setup.exe  [0 languages] new\n  \
+             tool-2.1-zip  new       locations 1 new; every language; files 1 new; {tp}/win64/tool-2.1-win64.zip\n  \
+             total: locations 4 new; files 4 new\n\
+             2 line(s) not loaded (no kind of file to offer; not errors):\n  \
+             line 5: signature, e.g. SHA256SUMS.asc\n  \
+             line 6: no platform directory (source, language packs, tools, …), e.g. tool-2.1.tar.gz\n\
+             applied: 2 new product(s), 0 language(s), 4 location(s), 4 file(s); sentry checks them next\n"
+        )
+    );
+    let s = snapshot(&env);
+    assert!(s.product("tool-2.1").unwrap().languages.is_empty());
+    assert!(s.product("tool-2.1-zip").unwrap().languages.is_empty());
+    assert!(s.files.iter().all(|f| f.lang.is_none()));
+    env.setup(&[&format!("mirror add m1 {MIRROR}"), "status set m1 present"]);
+    let server = env.serve(&[]);
+    for (product, os, path) in [
+        (
+            "tool-2.1",
+            "linux64-aarch64",
+            "linux-aarch64/tool-2.1-linux-aarch64.tar.gz",
+        ),
+        ("tool-2.1", "win64", "win64/tool-2.1-setup.exe"),
+        ("tool-2.1-zip", "win64", "win64/tool-2.1-win64.zip"),
+    ] {
+        assert_eq!(
+            print(
+                &server,
+                &format!("/?product={product}&os={os}&lang=de&print=yes")
+            ),
+            format!("{MIRROR}{tp}/{path}")
+        );
+    }
+    drop(server);
+
+    // The archives as the product: `--kind =GLOB`.
+    let env = Env::new();
+    let out = env.ok(&[
+        "load",
+        &f,
+        "--product",
+        "tool-2.1",
+        "--prefix",
+        tp,
+        "--kind",
+        "=*.tar.gz",
+        "--kind",
+        "=*.zip",
+    ]);
+    assert_eq!(
+        planned_products(&out),
+        ["tool-2.1", "tool-2.1-exe"],
+        "{out}"
+    );
+    let mut rows = env.location_rows();
+    rows.sort();
+    let row =
+        |p: &str, os: &str, path: &str| (p.to_string(), os.to_string(), format!("{tp}/{path}"));
+    assert_eq!(
+        rows,
+        [
+            row(
+                "tool-2.1",
+                "linux64",
+                "linux-x86_64/tool-2.1-linux-x86_64.tar.gz"
+            ),
+            row(
+                "tool-2.1",
+                "linux64-aarch64",
+                "linux-aarch64/tool-2.1-linux-aarch64.tar.gz"
+            ),
+            row("tool-2.1", "win64", "win64/tool-2.1-win64.zip"),
+            row("tool-2.1-exe", "win64", "win64/tool-2.1-setup.exe"),
+        ]
+    );
+}
+
 // ----- regressions: bugs found, each pinned by the test named after it -----
 
 /// Regression (src/loader/mod.rs, `plan`: `lang_of` returns the product's
@@ -1372,7 +2428,7 @@ fn bug_product_languages_in_another_case_lose_their_files_silently() {
     let out = env.ok(&["load", f.to_str().unwrap(), "--product", "p"]);
     assert_line(
         &out,
-        "    win        /win32/:lang/setup.exe  [2 languages] new",
+        "      win        /win32/:lang/setup.exe  [2 languages] new",
     );
     let s = snapshot(&env);
     let reported = out.contains("could not be used");
@@ -1429,9 +2485,9 @@ fn gap_escaped_bsd_lines_as_sha256sum_tag_writes_them() {
     )
     .unwrap();
     let out = env.ok(&["load", f.to_str().unwrap(), "--product", "p", "--dry-run"]);
-    assert_line(
-        &out,
-        "    linux64    /linux-x86_64/:lang/back%5Cslash.tar.bz2  [1 languages] new",
+    assert!(
+        out.contains("\n      linux64    /linux-x86_64/:lang/back%5Cslash.tar.bz2  [1 language"),
+        "{out}"
     );
 }
 
@@ -1485,14 +2541,16 @@ fn gap_a_utf8_byte_order_mark_loses_the_first_line() {
     )
     .unwrap();
     let out = env.ok(&["load", f.to_str().unwrap(), "--product", "p", "--dry-run"]);
-    assert_line(
-        &out,
-        "  files: 2 new, 0 completed with more hashes, 0 unchanged, 0 conflicting",
-    );
+    assert!(product_line(&out, "p").ends_with("; files 2 new"), "{out}");
 }
 
 /// A hostile checksum file with 10 MB fields: every message quotes a
 /// short excerpt, never the whole line (issue 15).
+///
+/// BUG (src/loader/describe.rs, `Plan::describe`, the "not loaded" groups):
+/// a line that is no kind of file to offer is shown with its path as an
+/// example (`e.g. {path}`) in full, so a 10 MB path is printed whole; it
+/// should be quoted in short like the unusable lines (`error::excerpt`).
 #[test]
 fn huge_lines_are_quoted_in_short() {
     let env = Env::new();
@@ -1521,7 +2579,16 @@ fn huge_lines_are_quoted_in_short() {
     assert_eq!(out.code, 0, "{}", &out.stderr[..out.stderr.len().min(500)]);
     let all = out.stdout.len() + out.stderr.len();
     assert!(all < 4096, "{all} bytes of output");
-    assert_eq!(out.stdout.matches('…').count(), 3, "{}", out.stdout);
+    // Each of the three lines is quoted in short.
+    for (line, excerpt) in [(1, "XXXX…"), (2, "pppp…"), (3, "zzzz…")] {
+        assert!(
+            out.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("  line {line}: ")) && l.contains(excerpt)),
+            "line {line}: {}",
+            out.stdout
+        );
+    }
     // GeoIP imports quote their fields in short too.
     let csv = env.db.with_file_name("huge.csv");
     std::fs::write(
