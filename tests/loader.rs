@@ -1127,9 +1127,9 @@ fn os_map_language_less_files_and_unknown_oses() {
              operating systems to add: beos\n\
              1 product(s): 1 new, 0 existing\n  \
              tb-115.0  new       locations 3 new; every language; files 3 new\n      \
-             beos       {tb}/beos/thunderbird-115.0.zip  [0 languages] new\n      \
-             win        {tb}/WINNT_x86-msvc/Thunderbird%20Setup%20115.0.exe  [0 languages] new\n      \
-             win64      {tb}/win64/Thunderbird%20Setup%20115.0.exe  [0 languages] new\n\
+             beos       {tb}/beos/thunderbird-115.0.zip  [any language] new\n      \
+             win        {tb}/WINNT_x86-msvc/Thunderbird%20Setup%20115.0.exe  [any language] new\n      \
+             win64      {tb}/win64/Thunderbird%20Setup%20115.0.exe  [any language] new\n\
              1 line(s) could not be used:\n  \
              line 3: operating system \"linux\" is not known: add it with --os-map linux-i686=linux (which creates it) or `bouncer os add linux`\n\
              applied: 1 operating system(s), 1 new product(s), 0 language(s), 3 location(s), 3 file(s); sentry checks them next\n"
@@ -1980,15 +1980,13 @@ fn match_narrows_to_one_kind_and_kind_names_kinds() {
     assert!(!out.contains("could not be used:\n  lines"), "{out}");
 }
 
-/// BUG (src/loader/kinds.rs, `infer`, naming the candidates): with the
-/// MSIs named the main kind (`--kind =*.msi`), the installers left (`.exe`
-/// on Windows, `.dmg`, `.tar.bz2`) are one kind, named from its first
+/// Regression (src/loader/kinds.rs, `infer`, naming the candidates): with
+/// the MSIs named the main kind (`--kind =*.msi`), the installers left
+/// (`.exe` on Windows, `.dmg`, `.tar.bz2`) were named from their first
 /// shape in byte order, the mac `.dmg`, told apart from the main kind's
-/// shape of *another* platform (`main_for` falls back to the first main
-/// shape): `firefox-120.0-dmg` for a product whose Windows and Linux files
-/// are no DMGs. The unit test `explicit_kinds_and_match` expects
-/// `firefox-120.0-exe`, and passes only because the stub (`Firefox
-/// Installer.exe`) is named `exe` there.
+/// shape of *another* platform: `firefox-120.0-dmg` for a product whose
+/// Windows and Linux files are no DMGs. A kind is now named against the
+/// main kind of a platform they share: `firefox-120.0-exe`.
 #[test]
 fn bug_installers_left_by_kind_are_named_after_the_mac_dmg() {
     let env = Env::new();
@@ -2331,9 +2329,9 @@ fn a_language_less_project_loads_sensibly() {
             "{f}: 6 checksum line(s) read\n\
              2 product(s): 2 new, 0 existing\n  \
              tool-2.1      new       locations 3 new; every language; files 3 new\n      \
-             linux64         {tp}/linux-x86_64/tool-2.1-linux-x86_64.tar.gz  [0 languages] new\n      \
-             linux64-aarch64 {tp}/linux-aarch64/tool-2.1-linux-aarch64.tar.gz  [0 languages] new\n      \
-             win64           {tp}/win64/tool-2.1-setup.exe  [0 languages] new\n  \
+             linux64         {tp}/linux-x86_64/tool-2.1-linux-x86_64.tar.gz  [any language] new\n      \
+             linux64-aarch64 {tp}/linux-aarch64/tool-2.1-linux-aarch64.tar.gz  [any language] new\n      \
+             win64           {tp}/win64/tool-2.1-setup.exe  [any language] new\n  \
              tool-2.1-zip  new       locations 1 new; every language; files 1 new; {tp}/win64/tool-2.1-win64.zip\n  \
              total: locations 4 new; files 4 new\n\
              2 line(s) not loaded (no kind of file to offer; not errors):\n  \
@@ -2547,10 +2545,9 @@ fn gap_a_utf8_byte_order_mark_loses_the_first_line() {
 /// A hostile checksum file with 10 MB fields: every message quotes a
 /// short excerpt, never the whole line (issue 15).
 ///
-/// BUG (src/loader/describe.rs, `Plan::describe`, the "not loaded" groups):
-/// a line that is no kind of file to offer is shown with its path as an
-/// example (`e.g. {path}`) in full, so a 10 MB path is printed whole; it
-/// should be quoted in short like the unusable lines (`error::excerpt`).
+/// Regression (src/loader/describe.rs, `Plan::describe`, the "not loaded"
+/// groups): a line that is no kind of file to offer was shown with its
+/// whole path as an example, so a 10 MB path was printed whole.
 #[test]
 fn huge_lines_are_quoted_in_short() {
     let env = Env::new();

@@ -35,6 +35,25 @@ pub(super) fn examples<'a>(items: impl Iterator<Item = &'a str>, n: usize) -> St
     s
 }
 
+/// A path as an example: whole when short, else its start and `…` (a
+/// hostile file's 10 MB name is not printed whole).
+pub fn shortened(path: &str) -> String {
+    const CHARS: usize = 120;
+    match path.char_indices().nth(CHARS) {
+        Some((at, _)) => format!("{}…", &path[..at]),
+        None => path.to_string(),
+    }
+}
+
+/// `1 language`, `3 languages`.
+fn languages(n: usize) -> String {
+    if n == 1 {
+        "1 language".into()
+    } else {
+        format!("{n} languages")
+    }
+}
+
 /// `3 new, 2 unchanged` for the counts that are not 0, or `none`.
 fn counts(parts: &[(usize, &str)]) -> String {
     let parts: Vec<String> = parts
@@ -114,14 +133,22 @@ impl ProductPlan {
     pub fn figures(&self) -> String {
         let langs = match (self.languages, self.new_languages.len()) {
             (0, _) => "every language".to_string(),
-            (n, 0) => format!("{n} languages"),
-            (n, new) => format!("{n} languages ({new} new)"),
+            (n, 0) => languages(n),
+            (n, new) => format!("{} ({new} new)", languages(n)),
         };
-        format!(
+        let mut out = format!(
             "locations {}; {langs}; files {}",
             location_counts(|s| self.locations_with(s)),
             file_counts(|s| self.files_with(s))
-        )
+        );
+        // The flags a product is created with.
+        if self.create && self.ssl_only {
+            out.push_str("; https only");
+        }
+        if self.create && self.private {
+            out.push_str("; private");
+        }
+        out
     }
 }
 
@@ -191,8 +218,13 @@ impl Plan {
                     };
                     let _ = writeln!(
                         out,
-                        "      {:<os_width$} {}  [{} languages] {what}",
-                        l.os, l.path, l.languages
+                        "      {:<os_width$} {}  [{}] {what}",
+                        l.os,
+                        l.path,
+                        match l.languages {
+                            0 => "any language".to_string(),
+                            n => languages(n),
+                        }
                     );
                 }
             }
@@ -232,7 +264,7 @@ impl Plan {
                     "  {} {}: {reason}, e.g. {}",
                     if lines.len() == 1 { "line" } else { "lines" },
                     ranges(&lines),
-                    crate::error::excerpt(example.unwrap_or_default())
+                    shortened(example.unwrap_or_default())
                 );
             }
         }

@@ -19,7 +19,7 @@ use crate::model::{FileInfo, LANG_PLACEHOLDER, Product};
 use crate::network::Network;
 use crate::query::encode_raw_path;
 use crate::store::{NewProduct, Snapshot};
-pub use describe::{by_reason, common_template, ranges};
+pub use describe::{by_reason, common_template, ranges, shortened};
 pub use parse::{Entry, HashKind, Parsed, Problem, parse};
 
 /// Platform directories and the operating systems they hold, by default.
@@ -616,7 +616,10 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             options,
             &mut plan.skipped,
         );
-        plan.products.push(product);
+        // A kind whose every line was refused is no product to show.
+        if !product.locations.is_empty() || !product.files.is_empty() {
+            plan.products.push(product);
+        }
     }
     plan.products
         .sort_by_cached_key(|p| (p.kind.is_some(), natural(&p.product)));
