@@ -47,7 +47,8 @@ pub struct Kind {
 /// Installer file types, best first: the rank of `name` (lower is better),
 /// `None` for what is no installer (updates, packages of parts, …).
 fn installer_rank(name: &str) -> Option<u8> {
-    let lower = name.to_ascii_lowercase();
+    // Shapes are percent-encoded: `%20` is no version.
+    let lower = crate::query::percent_decode(name).to_ascii_lowercase();
     let versioned = lower.bytes().any(|b| b.is_ascii_digit());
     const RANKS: &[&str] = &[
         ".exe",
@@ -104,7 +105,7 @@ fn clean(s: &str) -> String {
 /// The words of a shape's part: lower case, without versions, the
 /// language placeholder or the platform.
 fn words(s: &str) -> Vec<String> {
-    s.replace("%20", " ")
+    crate::query::percent_decode(s)
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()))
         .map(str::to_ascii_lowercase)

@@ -1160,6 +1160,31 @@ mod tests {
     }
 
     #[test]
+    fn a_stub_beside_the_installer_of_one_platform() {
+        let paths = [
+            "win32/de/Firefox Installer.exe",
+            "win32/de/Firefox Setup 120.0.exe",
+            "win32/fr/Firefox Installer.exe",
+            "win32/fr/Firefox Setup 120.0.exe",
+        ];
+        let kinds = kinds_of(&paths, fx());
+        let loc = |path: &str| vec![("win".to_string(), path.to_string())];
+        assert_eq!(
+            kinds,
+            [
+                (
+                    "firefox-120.0".to_string(),
+                    loc("/win32/:lang/Firefox%20Setup%20120.0.exe")
+                ),
+                (
+                    "firefox-120.0-stub".to_string(),
+                    loc("/win32/:lang/Firefox%20Installer.exe")
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn thunderbird_kinds() {
         let paths = [
             "win64/en-US/Thunderbird Setup 115.5.0.exe",
