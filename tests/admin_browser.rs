@@ -512,7 +512,7 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     let result = admin.flash();
     assert!(
         result.starts_with(
-            "Applied: 1 product created, 2 language(s), 2 location(s), 4 file(s) added or updated."
+            "Applied: 1 product created, 2 languages, 2 locations, 4 files added or updated."
         ),
         "{result}"
     );

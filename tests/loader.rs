@@ -1986,9 +1986,10 @@ fn match_narrows_to_one_kind_and_kind_names_kinds() {
 /// shape in byte order, the mac `.dmg`, told apart from the main kind's
 /// shape of *another* platform: `firefox-120.0-dmg` for a product whose
 /// Windows and Linux files are no DMGs. A kind is now named against the
-/// main kind of a platform they share: `firefox-120.0-exe`.
+/// main kind of a platform they share, and installers of several file
+/// types as such: `firefox-120.0-installers`.
 #[test]
-fn bug_installers_left_by_kind_are_named_after_the_mac_dmg() {
+fn bug_installers_left_by_kind_were_named_after_the_mac_dmg() {
     let env = Env::new();
     let f = gnu256().write(&dir(&env), "SHA256SUMS");
     env.ok(&["settings", "unset", "mail.host"]);
@@ -2004,7 +2005,7 @@ fn bug_installers_left_by_kind_are_named_after_the_mac_dmg() {
         })
         .unwrap_or_else(|| panic!("no product holds the installers:\n{out}"));
     assert!(
-        installers.starts_with("  firefox-120.0-exe "),
+        installers.starts_with("  firefox-120.0-installers "),
         "the installers' product: {installers}\n{out}"
     );
 }

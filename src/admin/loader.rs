@@ -430,16 +430,6 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     Ok(ctx.page("loader", &title, body))
 }
 
-/// How many languages are new to some product (each counted once).
-fn new_languages(plan: &Plan) -> usize {
-    let all: std::collections::BTreeSet<&str> = plan
-        .products
-        .iter()
-        .flat_map(|p| p.new_languages.iter().map(String::as_str))
-        .collect();
-    all.len()
-}
-
 /// What applying `plan` would do, in one sentence.
 fn verdict(plan: &Plan) -> String {
     let counted = |items: &[(usize, &str, &str)]| -> Vec<String> {
@@ -469,7 +459,7 @@ fn verdict(plan: &Plan) -> String {
         ));
     }
     let mut added = Vec::new();
-    let languages = new_languages(plan);
+    let languages = plan.new_languages().len();
     if languages > 0 {
         added.push(match plan.products.as_slice() {
             [p] => format!(
@@ -546,7 +536,7 @@ fn stat(value: usize, label: &str, class: &str) -> Markup {
 /// new files and skipped lines.
 fn summary(plan: &Plan) -> Markup {
     let created = plan.products.iter().filter(|p| p.create).count();
-    let languages = new_languages(plan);
+    let languages = plan.new_languages().len();
     let figures: [(usize, &str, &str, bool); 13] = [
         (created, "new products", "good", plan.products.len() > 1),
         (plan.new_oses.len(), "new operating systems", "good", false),
@@ -598,8 +588,8 @@ fn summary(plan: &Plan) -> Markup {
                     }
                 }
                 all => {
-                    (all.len()) " products, one per kind of file: " strong { (plan.product) } " for the installers, "
-                    (plan.product) "-" em { "kind" } " for the others."
+                    (all.len()) " products, one per kind of file: " strong { (plan.product) } " and "
+                    (plan.product) "-" em { "kind" } "."
                 }
             }
             @if !plan.new_oses.is_empty() {
@@ -685,7 +675,7 @@ fn details(plan: &Plan) -> Markup {
                                     @if p.create { (p.product) }
                                     @else { a href={ "/admin/products/" (seg(&p.product)) } { (p.product) } }
                                 }
-                                td { (p.kind.as_deref().unwrap_or("installers")) }
+                                td { (p.kind.as_deref().unwrap_or("(the product)")) }
                                 td {
                                     @match (&template, conflict) {
                                         (Some(t), false) => {
@@ -783,11 +773,8 @@ fn quoted(text: &str) -> Markup {
 
 /// Lines that could not be used, grouped by reason.
 fn skipped(plan: &Plan) -> Markup {
-    let groups = crate::loader::by_reason(
-        plan.skipped
-            .iter()
-            .map(|s| (s.reason.as_str(), s.line, None)),
-    );
+    let groups =
+        crate::loader::by_reason(plan.skipped.iter().map(|s| (s.reason.web(), s.line, None)));
     html! {
         @if !groups.is_empty() {
             h2 { "Lines not used (" (crate::chart::thousands(plan.skipped.len() as u64)) ")" }
@@ -812,7 +799,7 @@ fn not_loaded(plan: &Plan) -> Markup {
     let groups = crate::loader::by_reason(
         plan.not_loaded
             .iter()
-            .map(|n| (n.reason.as_str(), n.line, Some(n.path.as_str()))),
+            .map(|n| (n.reason.to_string(), n.line, Some(n.path.as_str()))),
     );
     html! {
         @if !groups.is_empty() {
@@ -930,11 +917,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             ));
         }
     };
-    let written = |s: Status| match s {
-        Status::New | Status::Completed => true,
-        Status::Conflict => plan.force,
-        Status::Same => false,
-    };
+    let written = |s: Status| s.written(plan.force);
     let changed: Vec<&ProductPlan> = plan
         .products
         .iter()
@@ -951,8 +934,8 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             "Applied: "
             @if done.products > 0 { (plural(done.products, "product", "products")) " created, " }
             @if done.oses > 0 { (plural(done.oses, "operating system", "operating systems")) " created, " }
-            (done.languages) " language(s), " (done.locations) " location(s), "
-            (done.files) " file(s) added or updated. Sentry checks them on its next run for new files."
+            (plural(done.languages, "language", "languages")) ", " (plural(done.locations, "location", "locations")) ", "
+            (plural(done.files, "file", "files")) " added or updated. Sentry checks them on its next run for new files."
         }
         p {
             a href={ "/admin/availability?product=" (seg(&changed[0].product)) } { "Where they are available" }
@@ -1126,7 +1109,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
         assert!(
-            page.contains("Applied: 1 product created, 2 language(s), 2 location(s), 3 file(s)"),
+            page.contains("Applied: 1 product created, 2 languages, 2 locations, 3 files"),
             "{page}"
         );
 
@@ -1224,7 +1207,7 @@ mod tests {
         ));
         assert!(page.contains("Products (4)"), "{page}");
         for row in [
-            "<td>fx-1.0</td><td>installers</td>",
+            "<td>fx-1.0</td><td>(the product)</td>",
             "<td>fx-1.0-complete</td><td>complete</td>",
             "<td>fx-1.0-partial-0.9</td><td>partial-0.9</td>",
             "<td>fx-1.0-installer-msi</td><td>installer-msi</td>",
@@ -1266,7 +1249,7 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
         assert!(
-            page.contains("Applied: 4 products created, 1 operating system created, 2 language(s), 10 location(s), 19 file(s)"),
+            page.contains("Applied: 4 products created, 1 operating system created, 2 languages, 10 locations, 19 files"),
             "{page}"
         );
         let s = admin.network.snapshot().unwrap();

@@ -39,6 +39,8 @@ pub(super) fn load(net: &Network, args: &Load, contents: &[u8]) -> Result<String
     );
     if args.dry_run {
         out.push_str("dry run: nothing written\n");
+    } else if plan.is_empty() {
+        out.push_str("nothing in this file can be loaded: see the reasons above\n");
     } else if !plan.changes_anything() {
         out.push_str("nothing to add\n");
     } else {

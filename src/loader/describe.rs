@@ -2,6 +2,7 @@
 //! beneath when they differ by more than the platform directory, or
 //! conflict), what is left out and why, and every unusable line.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::{Plan, ProductPlan, Status};
@@ -114,15 +115,20 @@ pub fn common_template(p: &ProductPlan) -> Option<String> {
     })
 }
 
-/// Lines with the same reason together, as ranges: (reason, lines, example).
+/// Lines with the same reason together, as ranges: (reason, lines,
+/// example), in the order the reasons first come.
 pub fn by_reason<'a>(
-    items: impl Iterator<Item = (&'a str, usize, Option<&'a str>)>,
-) -> Vec<(&'a str, Vec<usize>, Option<&'a str>)> {
-    let mut out: Vec<(&str, Vec<usize>, Option<&str>)> = Vec::new();
+    items: impl Iterator<Item = (String, usize, Option<&'a str>)>,
+) -> Vec<(String, Vec<usize>, Option<&'a str>)> {
+    let mut out: Vec<(String, Vec<usize>, Option<&str>)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
     for (reason, line, example) in items {
-        match out.iter_mut().find(|(r, ..)| *r == reason) {
-            Some((_, lines, _)) => lines.push(line),
-            None => out.push((reason, vec![line], example)),
+        match at.get(&reason) {
+            Some(&i) => out[i].1.push(line),
+            None => {
+                at.insert(reason.clone(), out.len());
+                out.push((reason, vec![line], example));
+            }
         }
     }
     out
@@ -167,6 +173,15 @@ impl Plan {
                 out,
                 "operating systems to add: {}",
                 self.new_oses.join(", ")
+            );
+        }
+        let new = self.new_languages();
+        if !new.is_empty() {
+            let _ = writeln!(
+                out,
+                "languages new to the products: {} ({})",
+                new.len(),
+                examples(new.into_iter(), 12)
             );
         }
         let created = self.products.iter().filter(|p| p.create).count();
@@ -256,7 +271,7 @@ impl Plan {
             let groups = by_reason(
                 self.not_loaded
                     .iter()
-                    .map(|n| (n.reason.as_str(), n.line, Some(n.path.as_str()))),
+                    .map(|n| (n.reason.to_string(), n.line, Some(n.path.as_str()))),
             );
             for (reason, lines, example) in groups {
                 let _ = writeln!(
@@ -269,7 +284,7 @@ impl Plan {
             }
         }
         if let Some(os_map) = self.suggested_os_map() {
-            let dirs: Vec<&str> = self.unmapped.iter().map(|(d, _)| d.as_str()).collect();
+            let dirs: Vec<&str> = self.unmapped.iter().map(String::as_str).collect();
             let _ = writeln!(
                 out,
                 "platform directories without an operating system ({}): to load them, give --os-map {os_map}",
@@ -281,7 +296,7 @@ impl Plan {
             let groups = by_reason(
                 self.skipped
                     .iter()
-                    .map(|s| (s.reason.as_str(), s.line, None)),
+                    .map(|s| (s.reason.to_string(), s.line, None)),
             );
             for (reason, lines, _) in groups {
                 let _ = writeln!(

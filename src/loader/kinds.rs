@@ -89,10 +89,15 @@ fn intrinsic(name: &str) -> Option<String> {
         .then(|| format!("partial-{}", clean(from)))
 }
 
-/// Lower-case letters, digits, `.` and `-`, no `-` at the ends.
+/// A suffix is at most this long (a long file name's words would make
+/// a product name longer than names may be).
+const SUFFIX_CHARS: usize = 40;
+
+/// Lower-case letters, digits, `.` and `-`, no `-` at the ends, at most
+/// [`SUFFIX_CHARS`] long.
 fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
+    for c in s.chars().flat_map(char::to_lowercase).take(SUFFIX_CHARS) {
         if c.is_ascii_alphanumeric() || c == '.' {
             out.push(c);
         } else if !out.is_empty() && !out.ends_with('-') {
@@ -162,219 +167,13 @@ fn distinguish(shape: &str, main: Option<&str>) -> String {
     clean(&diff.join("-"))
 }
 
-/// Groups `files` into kinds. `explicit` are `--kind` pairs (suffix,
-/// glob), tried in order; the first glob that matches a file decides.
-pub fn infer(files: &[Shaped<'_>], explicit: &[(String, String)]) -> Vec<Kind> {
-    let mut kinds: Vec<Kind> = Vec::new();
-    let mut by_suffix: HashMap<Option<String>, usize> = HashMap::new();
-    fn add(
-        kinds: &mut Vec<Kind>,
-        by_suffix: &mut HashMap<Option<String>, usize>,
-        suffix: Option<String>,
-        file: usize,
-    ) {
-        let at = *by_suffix.entry(suffix.clone()).or_insert_with(|| {
-            kinds.push(Kind {
-                suffix,
-                files: Vec::new(),
-            });
-            kinds.len() - 1
-        });
-        kinds[at].files.push(file);
-    }
+/// More kinds than this in one file is no release but a whole tree: the
+/// loader refuses to make a product of each.
+pub const MAX_KINDS: usize = 500;
 
-    // Explicit kinds first; the rest by shape.
-    let mut shapes: BTreeMap<&str, Shape<'_>> = BTreeMap::new();
-    for (i, f) in files.iter().enumerate() {
-        if let Some((suffix, _)) = explicit.iter().find(|(_, g)| glob_match(g, f.path)) {
-            add(
-                &mut kinds,
-                &mut by_suffix,
-                (!suffix.is_empty()).then(|| suffix.clone()),
-                i,
-            );
-            continue;
-        }
-        let s = shapes.entry(f.shape).or_insert_with(|| Shape {
-            shape: f.shape,
-            oses: BTreeSet::new(),
-            files: Vec::new(),
-            stored_main: false,
-        });
-        s.oses.insert(f.os);
-        s.files.push(i);
-        s.stored_main |= f.stored_main;
-    }
-
-    // Intrinsically named kinds, then installers: per directory, the best
-    // installer of each platform.
-    struct Candidate<'a> {
-        shapes: Vec<&'a Shape<'a>>,
-        installers: bool,
-    }
-    let mut named: Vec<(String, &Shape<'_>)> = Vec::new();
-    let mut dirs: BTreeMap<&str, Vec<&Shape<'_>>> = BTreeMap::new();
-    for s in shapes.values() {
-        match intrinsic(split(s.shape).1) {
-            Some(name) => named.push((name, s)),
-            None => dirs.entry(split(s.shape).0).or_default().push(s),
-        }
-    }
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    for (_, group) in dirs {
-        let mut primary: BTreeMap<&str, &Shape<'_>> = BTreeMap::new();
-        for s in &group {
-            if s.rank().is_none() {
-                continue;
-            }
-            for os in &s.oses {
-                match primary.get(os) {
-                    Some(best) if best.key() <= s.key() => {}
-                    _ => {
-                        primary.insert(os, s);
-                    }
-                }
-            }
-        }
-        // A shape is primary only where it is for every platform it has.
-        let mut chosen: Vec<&Shape<'_>> = Vec::new();
-        for s in &group {
-            if s.oses
-                .iter()
-                .all(|os| primary.get(os).is_some_and(|p| std::ptr::eq(*p, *s)))
-            {
-                chosen.push(s);
-            }
-        }
-        for s in &group {
-            if !chosen.iter().any(|c| std::ptr::eq(*c, *s)) {
-                candidates.push(Candidate {
-                    shapes: vec![s],
-                    installers: false,
-                });
-            }
-        }
-        if !chosen.is_empty() {
-            candidates.push(Candidate {
-                shapes: chosen,
-                installers: true,
-            });
-        }
-    }
-
-    // The main kind: unless named explicitly, the installers the main
-    // product stores, else the most files, then the shallowest directory;
-    // a release of one kind of file is all main.
-    let files_of = |c: &Candidate<'_>| c.shapes.iter().map(|s| s.files.len()).sum::<usize>();
-    let main = if by_suffix.contains_key(&None) {
-        None
-    } else {
-        candidates
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.installers || (candidates.len() == 1 && named.is_empty()))
-            .min_by_key(|(_, c)| {
-                (
-                    !c.shapes.iter().any(|s| s.stored_main),
-                    usize::MAX - files_of(c),
-                    c.shapes[0].shape.matches('/').count(),
-                    c.shapes[0].shape,
-                )
-            })
-            .map(|(i, _)| i)
-    };
-    // The main kind's shape per platform: what other kinds are told apart
-    // from.
-    let main_shapes: Vec<(&str, &str)> = match main {
-        Some(i) => candidates[i]
-            .shapes
-            .iter()
-            .flat_map(|s| s.oses.iter().map(|os| (*os, s.shape)))
-            .collect(),
-        None => by_suffix.get(&None).map_or_else(Vec::new, |&k| {
-            kinds[k]
-                .files
-                .iter()
-                .map(|&f| (files[f].os, files[f].shape))
-                .collect()
-        }),
-    };
-    // A kind is named from one of its shapes against the main kind's shape
-    // for the same platform (a shape of another platform differs anyway).
-    let name_of = |c: &Candidate<'_>| {
-        let pair = c.shapes.iter().find_map(|s| {
-            let main = main_shapes.iter().find(|(os, _)| s.oses.contains(os))?;
-            Some((s.shape, main.1))
-        });
-        match pair {
-            Some((ours, main)) => distinguish(ours, Some(main)),
-            None => distinguish(c.shapes[0].shape, main_shapes.first().map(|m| m.1)),
-        }
-    };
-
-    // Names: explicit first, then intrinsic, then distinguishing words.
-    // Two kinds that come out with one name stay apart (`-2`, `-3`).
-    let mut taken: BTreeSet<String> = kinds.iter().filter_map(|k| k.suffix.clone()).collect();
-    let mut unique = |name: String| {
-        let name = if name.is_empty() {
-            "other".into()
-        } else {
-            name
-        };
-        let mut n = 1;
-        let mut candidate = name.clone();
-        while !taken.insert(candidate.clone()) {
-            n += 1;
-            candidate = format!("{name}-{n}");
-        }
-        candidate
-    };
-    let mut inferred: Vec<(Option<String>, Vec<&Shape<'_>>)> = Vec::new();
-    for (i, c) in candidates.iter().enumerate() {
-        let name = (Some(i) != main).then(|| name_of(c));
-        inferred.push((name, c.shapes.clone()));
-    }
-    for (name, s) in named {
-        inferred.push((Some(name), vec![s]));
-    }
-    // Same names in a stable order: the one with the most files first;
-    // kinds of one name on different platforms are one kind.
-    let size = |shapes: &[&Shape<'_>]| shapes.iter().map(|s| s.files.len()).sum::<usize>();
-    inferred.sort_by(|a, b| a.0.cmp(&b.0).then(size(&b.1).cmp(&size(&a.1))));
-    struct Named<'a> {
-        base: Option<String>,
-        suffix: Option<String>,
-        oses: BTreeSet<&'a str>,
-        files: Vec<usize>,
-    }
-    let mut groups: Vec<Named<'_>> = Vec::new();
-    for (base, shapes) in inferred {
-        let oses: BTreeSet<&str> = shapes.iter().flat_map(|s| s.oses.iter().copied()).collect();
-        let files = shapes.iter().flat_map(|s| s.files.iter().copied());
-        match groups
-            .iter_mut()
-            .find(|g| base.is_some() && g.base == base && g.oses.is_disjoint(&oses))
-        {
-            Some(g) => {
-                g.oses.extend(oses);
-                g.files.extend(files);
-            }
-            None => groups.push(Named {
-                suffix: base.clone().map(&mut unique),
-                base,
-                oses,
-                files: files.collect(),
-            }),
-        }
-    }
-    for g in groups {
-        for f in g.files {
-            add(&mut kinds, &mut by_suffix, g.suffix.clone(), f);
-        }
-    }
-    kinds.sort_by(|a, b| a.suffix.cmp(&b.suffix));
-    kinds
-}
+/// A file that holds more than [`MAX_KINDS`] kinds of file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManyKinds(pub usize);
 
 /// The files of one shape.
 struct Shape<'a> {
@@ -399,4 +198,252 @@ impl Shape<'_> {
             self.shape.len(),
         )
     }
+}
+
+/// A kind in the making: shapes that go together.
+struct Candidate<'a> {
+    shapes: Vec<&'a Shape<'a>>,
+    /// The best installers of each platform of one directory.
+    installers: bool,
+    /// Named by what it is (`complete`, `partial-119.0`).
+    intrinsic: Option<String>,
+}
+
+impl Candidate<'_> {
+    fn files(&self) -> usize {
+        self.shapes.iter().map(|s| s.files.len()).sum()
+    }
+
+    fn oses(&self) -> impl Iterator<Item = &str> {
+        self.shapes.iter().flat_map(|s| s.oses.iter().copied())
+    }
+}
+
+/// The files of each shape.
+fn shapes<'a>(files: &[Shaped<'a>], left: impl Fn(usize) -> bool) -> BTreeMap<&'a str, Shape<'a>> {
+    let mut shapes: BTreeMap<&str, Shape<'_>> = BTreeMap::new();
+    for (i, f) in files.iter().enumerate().filter(|(i, _)| left(*i)) {
+        let s = shapes.entry(f.shape).or_insert_with(|| Shape {
+            shape: f.shape,
+            oses: BTreeSet::new(),
+            files: Vec::new(),
+            stored_main: false,
+        });
+        s.oses.insert(f.os);
+        s.files.push(i);
+        s.stored_main |= f.stored_main;
+    }
+    shapes
+}
+
+/// The candidates: each update kind on its own; per directory, the best
+/// installer of each platform together; every other shape on its own.
+fn candidates<'a>(shapes: &'a BTreeMap<&'a str, Shape<'a>>) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    let mut dirs: BTreeMap<&str, Vec<&Shape<'_>>> = BTreeMap::new();
+    for s in shapes.values() {
+        match intrinsic(split(s.shape).1) {
+            Some(name) => out.push(Candidate {
+                shapes: vec![s],
+                installers: false,
+                intrinsic: Some(name),
+            }),
+            None => dirs.entry(split(s.shape).0).or_default().push(s),
+        }
+    }
+    for group in dirs.into_values() {
+        let mut primary: BTreeMap<&str, &Shape<'_>> = BTreeMap::new();
+        for s in group.iter().filter(|s| s.rank().is_some()) {
+            for os in &s.oses {
+                if primary.get(os).is_none_or(|best| s.key() < best.key()) {
+                    primary.insert(os, s);
+                }
+            }
+        }
+        // A shape is primary only where it is for every platform it has.
+        let chosen = |s: &Shape<'_>| {
+            s.oses
+                .iter()
+                .all(|os| primary.get(os).is_some_and(|p| std::ptr::eq(*p, s)))
+        };
+        let (installers, others): (Vec<&Shape<'_>>, Vec<&Shape<'_>>) =
+            group.into_iter().partition(|s| chosen(s));
+        out.extend(others.into_iter().map(|s| Candidate {
+            shapes: vec![s],
+            installers: false,
+            intrinsic: None,
+        }));
+        if !installers.is_empty() {
+            out.push(Candidate {
+                shapes: installers,
+                installers: true,
+                intrinsic: None,
+            });
+        }
+    }
+    out
+}
+
+/// Groups `files` into kinds. `explicit` are `--kind` pairs (suffix,
+/// glob), tried in order; the first glob that matches a file decides.
+/// `stored` are the main product's stored locations as shapes, by OS: when
+/// it has some, only installers it stores can be the main kind (a later
+/// file of MSIs only is the MSIs' kind, not the product's), and other
+/// kinds are named against them.
+pub fn infer(
+    files: &[Shaped<'_>],
+    explicit: &[(String, String)],
+    stored: &[(&str, &str)],
+) -> Result<Vec<Kind>, TooManyKinds> {
+    let mut kinds: Vec<Kind> = Vec::new();
+    let mut by_suffix: HashMap<Option<String>, usize> = HashMap::new();
+    fn add(
+        kinds: &mut Vec<Kind>,
+        by_suffix: &mut HashMap<Option<String>, usize>,
+        suffix: Option<String>,
+        file: usize,
+    ) {
+        let at = *by_suffix.entry(suffix.clone()).or_insert_with(|| {
+            kinds.push(Kind {
+                suffix,
+                files: Vec::new(),
+            });
+            kinds.len() - 1
+        });
+        kinds[at].files.push(file);
+    }
+
+    // Explicit kinds first; the rest by shape.
+    let chosen: Vec<Option<&String>> = files
+        .iter()
+        .map(|f| {
+            explicit
+                .iter()
+                .find(|(_, g)| glob_match(g, f.path))
+                .map(|(suffix, _)| suffix)
+        })
+        .collect();
+    let mut explicit_main: Vec<(&str, &str)> = Vec::new();
+    for (i, suffix) in chosen.iter().enumerate() {
+        if let Some(suffix) = suffix {
+            if suffix.is_empty() {
+                explicit_main.push((files[i].os, files[i].shape));
+            }
+            add(
+                &mut kinds,
+                &mut by_suffix,
+                (!suffix.is_empty()).then(|| (*suffix).clone()),
+                i,
+            );
+        }
+    }
+    let shapes = shapes(files, |i| chosen[i].is_none());
+    let candidates = candidates(&shapes);
+    if candidates.len() + kinds.len() > MAX_KINDS {
+        return Err(TooManyKinds(candidates.len() + kinds.len()));
+    }
+
+    // The main kind, unless named explicitly: the installers the main
+    // product stores (none when it stores others), else those with the
+    // most files, then in the shallowest directory; a release of one
+    // kind of file is all main.
+    let lone = candidates.len() == 1 && candidates[0].intrinsic.is_none();
+    let main = if explicit_main.is_empty() {
+        candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.installers || lone)
+            .filter(|(_, c)| stored.is_empty() || c.shapes.iter().any(|s| s.stored_main))
+            .min_by_key(|(_, c)| {
+                (
+                    usize::MAX - c.files(),
+                    c.shapes[0].shape.matches('/').count(),
+                    c.shapes[0].shape,
+                )
+            })
+            .map(|(i, _)| i)
+    } else {
+        None
+    };
+    // What other kinds are told apart from, per platform.
+    let main_shapes: Vec<(&str, &str)> = match main {
+        Some(i) => candidates[i]
+            .shapes
+            .iter()
+            .flat_map(|s| s.oses.iter().map(|os| (*os, s.shape)))
+            .collect(),
+        None if !explicit_main.is_empty() => explicit_main,
+        None => stored.to_vec(),
+    };
+    let name_of = |c: &Candidate<'_>| -> String {
+        if let Some(name) = &c.intrinsic {
+            return name.clone();
+        }
+        let types: BTreeSet<Option<&str>> = c
+            .shapes
+            .iter()
+            .map(|s| extension(split(s.shape).1))
+            .collect();
+        if c.installers && types.len() > 1 {
+            // Installers of several platforms, left beside the main kind.
+            return "installers".into();
+        }
+        let pair = c.shapes.iter().find_map(|s| {
+            let main = main_shapes.iter().find(|(os, _)| s.oses.contains(os))?;
+            Some((s.shape, main.1))
+        });
+        match pair {
+            Some((ours, main)) => distinguish(ours, Some(main)),
+            None => distinguish(c.shapes[0].shape, main_shapes.first().map(|m| m.1)),
+        }
+    };
+
+    // Names: explicit ones are taken; kinds of one name on different
+    // platforms are one kind; others of a name taken get `-2`, `-3`, ….
+    let mut named: Vec<(Option<String>, &Candidate<'_>)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ((Some(i) != main).then(|| name_of(c)), c))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.files().cmp(&a.1.files())));
+    let mut taken: BTreeSet<String> = by_suffix.keys().flatten().cloned().collect();
+    let mut next: HashMap<String, usize> = HashMap::new();
+    // Per base name, the kinds made of it: (suffix, platforms).
+    let mut groups: HashMap<String, Vec<(String, BTreeSet<&str>)>> = HashMap::new();
+    for (base, c) in named {
+        let Some(base) = base else {
+            for &f in c.shapes.iter().flat_map(|s| &s.files) {
+                add(&mut kinds, &mut by_suffix, None, f);
+            }
+            continue;
+        };
+        let base = if base.is_empty() {
+            "other".into()
+        } else {
+            base
+        };
+        let oses: BTreeSet<&str> = c.oses().collect();
+        let same = groups.entry(base.clone()).or_default();
+        let suffix = match same.iter_mut().find(|(_, o)| o.is_disjoint(&oses)) {
+            Some((suffix, o)) => {
+                o.extend(oses);
+                suffix.clone()
+            }
+            None => {
+                let n = next.entry(base.clone()).or_insert(1);
+                let mut suffix = base.clone();
+                while !taken.insert(suffix.clone()) {
+                    *n += 1;
+                    suffix = format!("{base}-{n}");
+                }
+                same.push((suffix.clone(), oses));
+                suffix
+            }
+        };
+        for &f in c.shapes.iter().flat_map(|s| &s.files) {
+            add(&mut kinds, &mut by_suffix, Some(suffix.clone()), f);
+        }
+    }
+    kinds.sort_by(|a, b| a.suffix.cmp(&b.suffix));
+    Ok(kinds)
 }

@@ -7,9 +7,10 @@
 //! upload share both steps.
 
 mod describe;
-pub mod kinds;
+mod kinds;
 pub mod locales;
 pub mod parse;
+mod reason;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -20,7 +21,9 @@ use crate::network::Network;
 use crate::query::encode_raw_path;
 use crate::store::{NewProduct, Snapshot};
 pub use describe::{by_reason, common_template, ranges, shortened};
+pub use kinds::MAX_KINDS;
 pub use parse::{Entry, HashKind, Parsed, Problem, parse};
+pub use reason::{Left, Reason};
 
 /// Platform directories and the operating systems they hold, by default.
 pub const DEFAULT_OS_MAP: &[(&str, &str)] = &[
@@ -68,7 +71,7 @@ pub fn parse_os_map(s: &str) -> Result<Vec<(String, String)>> {
             let (dir, os) = pair.split_once('=').ok_or_else(|| {
                 Error::invalid(
                     "os map",
-                    format!("{pair:?} is not DIR=OS (e.g. --os-map win32=win,mac=osx)"),
+                    format!("{pair:?} is not DIR=OS (e.g. win32=win,mac=osx)"),
                 )
             })?;
             Ok((dir.trim().to_string(), crate::validate::os(os)?))
@@ -76,8 +79,8 @@ pub fn parse_os_map(s: &str) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// Parses `--kind` values (`SUFFIX=GLOB`; several in one value separated
-/// by spaces or new lines, as the admin form gives them).
+/// Parses `--kind` values (`SUFFIX=GLOB`; several in one value on lines
+/// of their own, as the admin form gives them: globs may hold spaces).
 pub fn parse_kinds<S: AsRef<str>>(values: &[S]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for value in values {
@@ -88,9 +91,7 @@ pub fn parse_kinds<S: AsRef<str>>(values: &[S]) -> Result<Vec<(String, String)>>
             let bad = |why: &str| {
                 Error::invalid(
                     "kind",
-                    format!(
-                        "{pair:?} {why} (e.g. --kind msi='*.msi', --kind complete='update/*.complete.mar')"
-                    ),
+                    format!("{pair:?} {why} (e.g. msi=*.msi, or complete=update/*.complete.mar)"),
                 )
             };
             let (suffix, glob) = pair
@@ -125,6 +126,18 @@ pub enum Status {
     Completed,
     /// Stored differently: kept unless forced.
     Conflict,
+}
+
+impl Status {
+    /// Whether applying writes an item of this status (`force`: conflicts
+    /// are replaced).
+    pub fn written(self, force: bool) -> bool {
+        match self {
+            Status::New | Status::Completed => true,
+            Status::Conflict => force,
+            Status::Same => false,
+        }
+    }
 }
 /// A location the file implies.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,7 +201,7 @@ pub struct Skipped {
     /// 1-based line number.
     pub line: usize,
     /// Why.
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// A line of a file that is no kind of file to offer (a signature, a
@@ -198,8 +211,8 @@ pub struct Skipped {
 pub struct NotLoaded {
     /// 1-based line number.
     pub line: usize,
-    /// Why, the same words for every line of one reason.
-    pub reason: String,
+    /// Why.
+    pub reason: Left,
     /// The path as listed.
     pub path: String,
 }
@@ -258,14 +271,8 @@ impl ProductPlan {
         // A product is created only to hold what the file brings.
         (self.create && !self.locations.is_empty())
             || !self.new_languages.is_empty()
-            || self
-                .locations
-                .iter()
-                .any(|l| l.status == Status::New || (force && l.status == Status::Conflict))
-            || self.files.iter().any(|f| {
-                matches!(f.status, Status::New | Status::Completed)
-                    || (force && f.status == Status::Conflict)
-            })
+            || self.locations.iter().any(|l| l.status.written(force))
+            || self.files.iter().any(|f| f.status.written(force))
     }
 }
 
@@ -278,8 +285,8 @@ pub struct Plan {
     pub products: Vec<ProductPlan>,
     /// Operating systems `--os-map` names that will be created.
     pub new_oses: Vec<String>,
-    /// Platform directories without an operating system, and their files.
-    pub unmapped: Vec<(String, usize)>,
+    /// Platform directories without an operating system.
+    pub unmapped: Vec<String>,
     /// The `--os-map` pairs given (to suggest the whole option).
     pub os_map: Vec<(String, String)>,
     /// Lines that are no kind of file to offer.
@@ -310,9 +317,17 @@ impl Plan {
 
     /// Whether nothing in the file can be loaded at all.
     pub fn is_empty(&self) -> bool {
-        self.products
+        self.products.is_empty()
+    }
+
+    /// The languages new to some product, each once, sorted.
+    pub fn new_languages(&self) -> Vec<&str> {
+        let all: BTreeSet<&str> = self
+            .products
             .iter()
-            .all(|p| p.locations.is_empty() && p.files.is_empty())
+            .flat_map(|p| p.new_languages.iter().map(String::as_str))
+            .collect();
+        all.into_iter().collect()
     }
 
     /// The `--os-map` that maps every platform directory found, when some
@@ -325,7 +340,7 @@ impl Plan {
             .os_map
             .iter()
             .map(|(d, o)| format!("{d}={o}"))
-            .chain(self.unmapped.iter().map(|(dir, _)| {
+            .chain(self.unmapped.iter().map(|dir| {
                 let os = crate::validate::os(dir).unwrap_or_else(|_| "OS".into());
                 format!("{dir}={os}")
             }))
@@ -358,21 +373,23 @@ pub fn glob_match(glob: &str, path: &str) -> bool {
 }
 
 /// Why a file is no kind of file to offer, from its name alone.
-fn not_offered(name: &str) -> Option<&'static str> {
+fn not_offered(name: &str) -> Option<Left> {
     let lower = name.to_ascii_lowercase();
     let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
     if matches!(ext, "asc" | "sig" | "gpg" | "sign" | "minisig" | "p7s") {
-        Some("signature")
+        Some(Left::Signature)
     } else if lower == "key"
-        || lower.contains("sums")
-        || matches!(ext, "md5" | "sha1" | "sha256" | "sha512" | "checksums")
+        || (["md5", "sha", "b2"].iter().any(|p| lower.starts_with(p)) && lower.contains("sum"))
+        || lower.ends_with("checksum")
+        || lower.ends_with("checksums")
+        || matches!(ext, "md5" | "sha1" | "sha256" | "sha512")
     {
-        Some("checksum or key file")
+        Some(Left::Checksums)
     } else if matches!(
         ext,
         "json" | "txt" | "xml" | "html" | "htm" | "log" | "yml" | "yaml" | "ini" | "toml" | "md"
     ) {
-        Some("metadata or text")
+        Some(Left::Metadata)
     } else {
         None
     }
@@ -397,7 +414,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
     if options.matching.is_some() && !options.kinds.is_empty() {
         return Err(Error::invalid(
             "kind",
-            "--match loads one kind of file into the product; --kind names several: use one or the other".into(),
+            "a match glob loads one kind of file into the product, and kinds name several: use one or the other".into(),
         ));
     }
     let main = s.product(&main_name);
@@ -415,7 +432,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             .iter()
             .map(|p| Skipped {
                 line: p.line,
-                reason: p.reason.clone(),
+                reason: Reason::Unreadable(p.reason.clone()),
             })
             .collect(),
         ..Plan::default()
@@ -433,12 +450,10 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             .map(|l| (*l).clone())
             .or_else(|| locales::is_known(seg).then(|| seg.to_string()))
     };
-    let explicit = |path: &str| {
-        options.matching.is_some() || options.kinds.iter().any(|(_, g)| glob_match(g, path))
-    };
+    // Signatures and the like are loaded only when a kind names them.
+    let named_kind = |path: &str| options.kinds.iter().any(|(_, g)| glob_match(g, path));
 
-    let mut new_oses: BTreeSet<String> = BTreeSet::new();
-    let mut unmapped: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unmapped: BTreeSet<String> = BTreeSet::new();
     let mut per_file: HashMap<String, Listed> = HashMap::new();
     for e in &parsed.entries {
         if let Some(glob) = &options.matching
@@ -449,13 +464,13 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         }
         let segments: Vec<&str> = e.path.split('/').collect();
         let name = segments.last().copied().unwrap_or_default();
-        let not_loaded = |reason: String| NotLoaded {
+        let not_loaded = |reason: Left| NotLoaded {
             line: e.line,
             reason,
             path: e.path.clone(),
         };
-        if let Some(why) = not_offered(name).filter(|_| !explicit(&e.path)) {
-            plan.not_loaded.push(not_loaded(why.into()));
+        if let Some(why) = not_offered(name).filter(|_| !named_kind(&e.path)) {
+            plan.not_loaded.push(not_loaded(why));
             continue;
         }
         let dirs = &segments[..segments.len() - 1];
@@ -471,28 +486,24 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             });
             plan.not_loaded.push(match unknown {
                 Some((_, dir)) => {
-                    *unmapped.entry(dir.to_string()).or_default() += 1;
-                    not_loaded(format!("platform directory {dir} has no operating system"))
+                    unmapped.insert(dir.to_string());
+                    not_loaded(Left::Unmapped(dir.to_string()))
                 }
-                None => {
-                    not_loaded("no platform directory (source, language packs, tools, …)".into())
-                }
+                None => not_loaded(Left::NoPlatform),
             });
             continue;
         };
-        if !s.oses.iter().any(|o| o == os) {
-            if given.contains(os) {
-                new_oses.insert(os.to_string());
-            } else {
-                plan.skipped.push(Skipped {
-                    line: e.line,
-                    reason: format!(
-                        "operating system {os:?} is not known: add it with --os-map {}={os} (which creates it) or `bouncer os add {os}`",
-                        segments[os_at]
-                    ),
-                });
-                continue;
-            }
+        // Operating systems `--os-map` names are created (those of the
+        // locations planned, below).
+        if !given.contains(os) && !s.oses.iter().any(|o| o == os) {
+            plan.skipped.push(Skipped {
+                line: e.line,
+                reason: Reason::UnknownOs {
+                    dir: segments[os_at].to_string(),
+                    os: os.to_string(),
+                },
+            });
+            continue;
         }
         // The language: a locale-shaped segment, preferably after the
         // platform; or a file named after one (`xpi/de.xpi`).
@@ -533,7 +544,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         {
             plan.skipped.push(Skipped {
                 line: e.line,
-                reason: problem.to_string(),
+                reason: Reason::BadPath(problem.to_string()),
             });
             continue;
         }
@@ -551,12 +562,11 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         match slot {
             Some(h) if *h != e.hash => plan.skipped.push(Skipped {
                 line: e.line,
-                reason: format!(
-                    "{} of {} differs from the one on line {}",
-                    e.kind.name(),
-                    crate::error::excerpt(&e.path),
-                    f.lines.first().copied().unwrap_or(0)
-                ),
+                reason: Reason::DigestDiffers {
+                    kind: e.kind.name(),
+                    path: crate::error::excerpt(&e.path),
+                    first: f.lines.first().copied().unwrap_or(0),
+                },
             }),
             _ => {
                 *slot = Some(e.hash.clone());
@@ -564,12 +574,22 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             }
         }
     }
-    plan.new_oses = new_oses.into_iter().collect();
     plan.unmapped = unmapped.into_iter().collect();
 
     // Kinds of file: each a product.
     let mut files: Vec<(String, Listed)> = per_file.into_iter().collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
+    // The main product's stored locations, and as shapes: the platform
+    // directory of their OS blanked out.
+    let stored: Vec<(&str, String)> = main
+        .map(|p| {
+            s.locations
+                .iter()
+                .filter(|l| l.product == p.id)
+                .map(|l| (l.os.as_str(), shape_of(&l.path, &l.os, &os_map)))
+                .collect()
+        })
+        .unwrap_or_default();
     let stored_main: HashSet<&str> = main
         .map(|p| {
             s.locations
@@ -594,18 +614,46 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
                 stored_main: stored_main.contains(f.template.as_str()),
             })
             .collect();
-        kinds::infer(&shaped, &options.kinds)
+        let stored: Vec<(&str, &str)> = stored.iter().map(|(os, s)| (*os, s.as_str())).collect();
+        kinds::infer(&shaped, &options.kinds, &stored).map_err(|kinds::TooManyKinds(n)| {
+            Error::invalid(
+                "checksum file",
+                format!(
+                    "its paths make {n} kinds of file, more than the {} products one load may create: it lists a whole tree, not a release; load the files of one release (a match glob), or name its kinds",
+                    kinds::MAX_KINDS
+                ),
+            )
+        })?
     };
     let stored_files: HashMap<&str, &FileInfo> =
         known.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut slots: Vec<Option<(String, Listed)>> = files.into_iter().map(Some).collect();
     for kind in groups {
-        let name = match &kind.suffix {
-            None => main_name.clone(),
-            Some(suffix) => crate::validate::name("product", &format!("{main_name}-{suffix}"))?,
-        };
         let listed: Vec<(String, Listed)> =
             kind.files.iter().filter_map(|&i| slots[i].take()).collect();
+        // Kinds are named after the main product as it is stored.
+        let name = match &kind.suffix {
+            None => plan.product.clone(),
+            Some(suffix) => {
+                let name = format!("{}-{suffix}", plan.product);
+                match crate::validate::name("product", &name) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        let reason = Reason::BadName {
+                            product: name,
+                            why: e.to_string(),
+                        };
+                        plan.skipped.extend(listed.iter().flat_map(|(_, f)| {
+                            f.lines.iter().map(|&line| Skipped {
+                                line,
+                                reason: reason.clone(),
+                            })
+                        }));
+                        continue;
+                    }
+                }
+            }
+        };
         let product = plan_product(
             s,
             &stored_files,
@@ -623,9 +671,36 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
     }
     plan.products
         .sort_by_cached_key(|p| (p.kind.is_some(), natural(&p.product)));
+    // The operating systems of the planned locations that do not exist.
+    let new_oses: BTreeSet<&str> = plan
+        .products
+        .iter()
+        .flat_map(|p| &p.locations)
+        .map(|l| l.os.as_str())
+        .filter(|os| !s.oses.iter().any(|o| o == os))
+        .collect();
+    plan.new_oses = new_oses.into_iter().map(str::to_string).collect();
     plan.skipped.sort_by_key(|s| s.line);
     plan.not_loaded.sort_by_key(|s| s.line);
     Ok(plan)
+}
+
+/// A stored location's template as a shape: its OS's platform directory
+/// (by the map) blanked out.
+fn shape_of(template: &str, os: &str, os_map: &HashMap<&str, &str>) -> String {
+    let mut done = false;
+    template
+        .split('/')
+        .map(|seg| {
+            if !done && os_map.get(seg) == Some(&os) {
+                done = true;
+                kinds::PLATFORM
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A product's languages by their lower-case spelling.
@@ -727,21 +802,22 @@ fn plan_product(
                     for line in g.lines {
                         skipped.push(Skipped {
                             line,
-                            reason: format!(
-                                "{} already has a location for {os}; this file ({t}) is another kind: name it with --kind",
-                                plan.product
-                            ),
+                            reason: Reason::OtherKind {
+                                product: plan.product.clone(),
+                                os: os.to_string(),
+                                template: t.to_string(),
+                            },
                         });
                     }
                 }
                 candidates = vec![keep];
             } else {
                 let names: Vec<&str> = candidates.iter().map(|(t, _)| *t).collect();
-                let reason = format!(
-                    "several kinds of file for {os} in {} ({}); narrow --match or --kind to one, e.g. '*.exe'",
-                    plan.product,
-                    describe::examples(names.into_iter(), 3)
-                );
+                let reason = Reason::SeveralKinds {
+                    product: plan.product.clone(),
+                    os: os.to_string(),
+                    templates: describe::examples(names.into_iter(), 3),
+                };
                 for (_, g) in candidates {
                     for line in g.lines {
                         skipped.push(Skipped {
@@ -798,15 +874,17 @@ fn plan_product(
             (ours, theirs)
         });
         let reason = if let Some(stored) = conflicting.get(os.as_str()) {
-            Some(format!(
-                "{os} of {} keeps its stored location {stored}, which this file does not fit; --force replaces it",
-                plan.product
-            ))
+            Some(Reason::StoredLocation {
+                product: plan.product.clone(),
+                os: os.clone(),
+                stored: stored.to_string(),
+            })
         } else {
             match &lang {
-                Some((ours, theirs)) if ours != theirs => Some(format!(
-                    "the path spells the language {theirs:?}, the product {ours:?}: mirrors would be asked for the wrong path; make the spellings agree"
-                )),
+                Some((ours, theirs)) if ours != theirs => Some(Reason::Spelling {
+                    theirs: theirs.clone(),
+                    ours: ours.clone(),
+                }),
                 _ => None,
             }
         };
@@ -818,8 +896,25 @@ fn plan_product(
             continue;
         }
         let lang = lang.map(|(ours, _)| ours);
+        // A file is one row: listed under another product's location, it
+        // would move (a conflict, replaced only when forced).
+        let own = stored_location(&os).map(|l| l.id);
         let (status, detail) = match stored_files.get(path.as_str()) {
             None => (Status::New, String::new()),
+            Some(old) if old.location.is_some() && old.location != own => {
+                let owner = s
+                    .locations
+                    .iter()
+                    .find(|l| Some(l.id) == old.location)
+                    .and_then(|l| Some((s.product_by_id(l.product)?.name.as_str(), &l.os)));
+                (
+                    Status::Conflict,
+                    match owner {
+                        Some((product, os)) => format!("stored as a file of {product} for {os}"),
+                        None => "stored as a file of another location".into(),
+                    },
+                )
+            }
             Some(old) => compare(old, &hashes),
         };
         plan.files.push(PlannedFile {
@@ -980,11 +1075,7 @@ fn apply_product(
     let written: Vec<_> = plan
         .files
         .iter()
-        .filter(|f| match f.status {
-            Status::New | Status::Completed => true,
-            Status::Conflict => force,
-            Status::Same => false,
-        })
+        .filter(|f| f.status.written(force))
         .collect();
     let paths: Vec<String> = written.iter().map(|f| f.path.clone()).collect();
     let mut known = tx.files_at(&paths)?;
@@ -1286,18 +1377,18 @@ mod tests {
         let n = names(&kinds);
         assert!(n.contains(&"firefox-120.0-updates"), "{n:?}");
         assert!(!n.contains(&"firefox-120.0-complete"), "{n:?}");
-        // The MSIs are the main product; the installers are named apart,
-        // after the file type of theirs that sits beside the MSIs.
+        // The MSIs are the main product; the installers of every platform
+        // (several file types) are named apart as such.
         let main = &kinds[0].1;
         assert!(main.iter().all(|(_, p)| p.ends_with(".msi")), "{main:?}");
-        assert!(n.contains(&"firefox-120.0-exe"), "{n:?}");
+        assert!(n.contains(&"firefox-120.0-installers"), "{n:?}");
         assert!(n.contains(&"firefox-120.0-stub"), "{n:?}");
-        let exe = &kinds
+        let installers = &kinds
             .iter()
-            .find(|(p, _)| p == "firefox-120.0-exe")
+            .find(|(p, _)| p == "firefox-120.0-installers")
             .unwrap()
             .1;
-        assert_eq!(exe.len(), 4, "every platform's installer: {exe:?}");
+        assert_eq!(installers.len(), 4, "every platform's: {installers:?}");
 
         let one = kinds_of(
             FIREFOX,

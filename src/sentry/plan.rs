@@ -81,16 +81,23 @@ pub fn sample_languages(
     if !location.path.contains(LANG_PLACEHOLDER) {
         return vec![String::new()];
     }
-    if product.languages.is_empty() {
-        return vec!["en-US".into()];
-    }
-    let mut sorted: Vec<&String> = product
-        .languages
+    // A product in every language: its known files' languages, else en-US.
+    let every: Vec<String> = match known {
+        Some(k) if product.languages.is_empty() => k.iter().map(|l| l.to_string()).collect(),
+        _ if product.languages.is_empty() => vec!["en-US".into()],
+        _ => Vec::new(),
+    };
+    let offered = if product.languages.is_empty() {
+        &every
+    } else {
+        &product.languages
+    };
+    let mut sorted: Vec<&String> = offered
         .iter()
         .filter(|l| known.is_none_or(|k| k.contains(l.as_str())))
         .collect();
     if sorted.is_empty() {
-        sorted = product.languages.iter().collect();
+        sorted = offered.iter().collect();
     }
     sorted.sort_by_key(|l| l.to_ascii_lowercase());
     let mut out: Vec<String> = Vec::new();
