@@ -1275,6 +1275,205 @@ mod tests {
         );
     }
 
+    /// A network where firefox-120.0 has its Windows installer location.
+    fn loaded() -> Snapshot {
+        use crate::model::fixtures;
+        Snapshot {
+            oses: DEFAULT_OS_MAP
+                .iter()
+                .map(|(_, os)| os.to_string())
+                .collect(),
+            products: vec![fixtures::product(1, "firefox-120.0", &["de", "fr"])],
+            locations: vec![fixtures::location(
+                1,
+                1,
+                "win",
+                "/win32/:lang/Firefox%20Setup%20120.0.exe",
+            )],
+            ..Snapshot::default()
+        }
+    }
+
+    fn planned(s: &Snapshot, known: &[FileInfo], paths: &[&str], options: &Options) -> Plan {
+        let text: String = paths
+            .iter()
+            .map(|p| format!("{}  {p}\n", "a".repeat(64)))
+            .collect();
+        plan(s, known, &parse(text.as_bytes()), options).unwrap()
+    }
+
+    #[test]
+    fn a_later_file_of_one_kind_is_that_kind_not_the_product() {
+        let s = loaded();
+        for (path, product) in [
+            ("win32/de/Firefox Setup 120.0.msi", "firefox-120.0-msi"),
+            ("win32/de/Firefox Installer.exe", "firefox-120.0-stub"),
+            ("mac/de/Firefox 120.0.pkg", "firefox-120.0-pkg"),
+            ("linux-x86_64/xpi/de.xpi", "firefox-120.0-xpi"),
+            ("win32/de/Firefox Setup 120.0.exe", "firefox-120.0"),
+        ] {
+            let p = planned(&s, &[], &[path], &fx());
+            let names: Vec<&str> = p.products.iter().map(|p| p.product.as_str()).collect();
+            assert_eq!(names, [product], "{path}: {}", p.describe());
+            assert_eq!(p.locations_with(Status::Conflict), 0, "{}", p.describe());
+        }
+    }
+
+    #[test]
+    fn odd_files_cost_their_lines_not_the_load() {
+        // A kind whose name would be too long: its lines are skipped.
+        let long = format!("win32/de/{} 1.exe", "x".repeat(250));
+        let p = planned(
+            &loaded(),
+            &[],
+            &["win32/de/Firefox Setup 120.0.exe", &long],
+            &fx(),
+        );
+        assert_eq!(p.products.len(), 2, "{}", p.describe());
+        assert!(
+            p.skipped.is_empty(),
+            "the suffix is cut short: {}",
+            p.describe()
+        );
+        // A main product's name so long no kind's fits: those lines only.
+        let p = planned(
+            &loaded(),
+            &[],
+            &[
+                "win32/de/Firefox Setup 120.0.exe",
+                "win32/de/Firefox Setup 120.0.msi",
+            ],
+            &Options {
+                product: "p".repeat(198),
+                ..Options::default()
+            },
+        );
+        assert_eq!(p.products.len(), 1, "{}", p.describe());
+        assert_eq!(p.skipped.len(), 1, "{}", p.describe());
+        assert!(matches!(p.skipped[0].reason, Reason::BadName { .. }));
+        // A tree of a thousand kinds is refused as a whole, with why.
+        let many: Vec<String> = (0..1000).map(|i| format!("win32/f-{i}.bin")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let text: String = many
+            .iter()
+            .map(|p| format!("{}  {p}\n", "a".repeat(64)))
+            .collect();
+        let err = plan(&loaded(), &[], &parse(text.as_bytes()), &fx()).unwrap_err();
+        assert!(
+            err.to_string().contains("more than the 500 products"),
+            "{err}"
+        );
+        // --match loads no signature.
+        let p = planned(
+            &loaded(),
+            &[],
+            &[
+                "linux-x86_64/de/firefox-120.0.tar.bz2",
+                "linux-x86_64/de/firefox-120.0.tar.bz2.asc",
+            ],
+            &Options {
+                matching: Some("linux-x86_64/*".into()),
+                ..fx()
+            },
+        );
+        assert_eq!(p.files_with(Status::New), 1, "{}", p.describe());
+        assert_eq!(p.not_loaded[0].reason, Left::Signature);
+    }
+
+    #[test]
+    fn a_file_stored_under_another_product_is_a_conflict() {
+        let s = loaded();
+        let known = [FileInfo {
+            path: "/win32/de/Firefox%20Setup%20120.0.msi".into(),
+            location: Some(crate::model::LocationId(1)),
+            lang: Some("de".into()),
+            ..FileInfo::default()
+        }];
+        let p = planned(&s, &known, &["win32/de/Firefox Setup 120.0.msi"], &fx());
+        let f = &p.products[0].files[0];
+        assert_eq!(f.status, Status::Conflict, "{}", p.describe());
+        assert_eq!(f.detail, "stored as a file of firefox-120.0 for win");
+    }
+
+    #[test]
+    fn admin_reasons_name_the_form_not_flags() {
+        let reasons = [
+            Reason::UnknownOs {
+                dir: "linux-i686".into(),
+                os: "linux".into(),
+            },
+            Reason::OtherKind {
+                product: "p".into(),
+                os: "win".into(),
+                template: "/t".into(),
+            },
+            Reason::SeveralKinds {
+                product: "p".into(),
+                os: "win".into(),
+                templates: "/a, /b".into(),
+            },
+            Reason::StoredLocation {
+                product: "p".into(),
+                os: "win".into(),
+                stored: "/s".into(),
+            },
+        ];
+        for r in reasons {
+            assert!(r.to_string().contains("--"), "{r}");
+            assert!(
+                !r.web().contains("--") && !r.web().contains('`'),
+                "{}",
+                r.web()
+            );
+        }
+    }
+
+    #[test]
+    fn a_linux_distribution_tree() {
+        let paths = [
+            "amd64/iso-cd/debian-12.2.0-amd64-netinst.iso",
+            "amd64/iso-cd/SHA256SUMS.sign",
+            "amd64/iso-dvd/debian-12.2.0-amd64-DVD-1.iso",
+            "arm64/iso-cd/debian-12.2.0-arm64-netinst.iso",
+            "arm64/iso-dvd/debian-12.2.0-arm64-DVD-1.iso",
+            "x86_64/Fedora-Workstation-39-1.5-x86_64-CHECKSUM",
+        ];
+        let kinds = kinds_of(
+            &paths,
+            Options {
+                product: "debian-12.2.0".into(),
+                os_map: parse_os_map("amd64=linux64,arm64=linux64-aarch64").unwrap(),
+                ..Options::default()
+            },
+        );
+        let loc = |os: &str, path: &str| (os.to_string(), path.to_string());
+        assert_eq!(
+            kinds,
+            [
+                (
+                    "debian-12.2.0".to_string(),
+                    vec![
+                        loc("linux64", "/amd64/iso-cd/debian-12.2.0-amd64-netinst.iso"),
+                        loc(
+                            "linux64-aarch64",
+                            "/arm64/iso-cd/debian-12.2.0-arm64-netinst.iso"
+                        ),
+                    ]
+                ),
+                (
+                    "debian-12.2.0-dvd".to_string(),
+                    vec![
+                        loc("linux64", "/amd64/iso-dvd/debian-12.2.0-amd64-DVD-1.iso"),
+                        loc(
+                            "linux64-aarch64",
+                            "/arm64/iso-dvd/debian-12.2.0-arm64-DVD-1.iso"
+                        ),
+                    ]
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn thunderbird_kinds() {
         let paths = [
