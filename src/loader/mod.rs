@@ -625,8 +625,12 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             )
         })?
     };
-    let stored_files: HashMap<&str, &FileInfo> =
-        known.iter().map(|f| (f.path.as_str(), f)).collect();
+    let against = Against {
+        s,
+        stored_files: known.iter().map(|f| (f.path.as_str(), f)).collect(),
+        main,
+        options,
+    };
     let mut slots: Vec<Option<(String, Listed)>> = files.into_iter().map(Some).collect();
     for kind in groups {
         let listed: Vec<(String, Listed)> =
@@ -654,16 +658,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
                 }
             }
         };
-        let product = plan_product(
-            s,
-            &stored_files,
-            main,
-            &name,
-            kind.suffix,
-            listed,
-            options,
-            &mut plan.skipped,
-        );
+        let product = plan_product(&against, &name, kind.suffix, listed, &mut plan.skipped);
         // A kind whose every line was refused is no product to show.
         if !product.locations.is_empty() || !product.files.is_empty() {
             plan.products.push(product);
@@ -738,19 +733,32 @@ fn natural(name: &str) -> Vec<(String, u64)> {
     out
 }
 
+/// What each product of a plan is planned against.
+struct Against<'a> {
+    s: &'a Snapshot,
+    /// The stored files by path.
+    stored_files: HashMap<&'a str, &'a FileInfo>,
+    /// The main product, when it exists.
+    main: Option<&'a Product>,
+    options: &'a Options,
+}
+
 /// One product's part of a plan: its locations (one per OS), its files
 /// against what is stored, its languages.
-#[allow(clippy::too_many_arguments)]
 fn plan_product(
-    s: &Snapshot,
-    stored_files: &HashMap<&str, &FileInfo>,
-    main: Option<&Product>,
+    against: &Against<'_>,
     name: &str,
     kind: Option<String>,
     files: Vec<(String, Listed)>,
-    options: &Options,
     skipped: &mut Vec<Skipped>,
 ) -> ProductPlan {
+    let Against {
+        s,
+        stored_files,
+        main,
+        options,
+    } = against;
+    let (s, main) = (*s, *main);
     let product = s.product(name);
     let stored_location = |os: &str| {
         product.and_then(|p| s.locations.iter().find(|l| l.product == p.id && l.os == os))
