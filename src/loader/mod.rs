@@ -760,9 +760,17 @@ fn plan_product(
     } = against;
     let (s, main) = (*s, *main);
     let product = s.product(name);
-    let stored_location = |os: &str| {
-        product.and_then(|p| s.locations.iter().find(|l| l.product == p.id && l.os == os))
-    };
+    // Its stored locations by OS: one lookup per file.
+    let stored: HashMap<&str, &crate::model::Location> = product
+        .map(|p| {
+            s.locations
+                .iter()
+                .filter(|l| l.product == p.id)
+                .map(|l| (l.os.as_str(), l))
+                .collect()
+        })
+        .unwrap_or_default();
+    let stored_location = |os: &str| stored.get(os).copied();
     // Languages of this product by lower-case spelling.
     let own: HashMap<String, &String> = languages_by_lower_case(product);
     let mut plan = ProductPlan {
