@@ -12,6 +12,7 @@ pub mod locales;
 pub mod parse;
 mod reason;
 
+use std::collections::hash_map::Entry as HashEntry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::error::Thing;
@@ -455,6 +456,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
 
     let mut unmapped: BTreeSet<String> = BTreeSet::new();
     let mut per_file: HashMap<String, Listed> = HashMap::new();
+    let mut valid: HashSet<String> = HashSet::new();
     for e in &parsed.entries {
         if let Some(glob) = &options.matching
             && !glob_match(glob, &e.path)
@@ -505,59 +507,29 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
             });
             continue;
         }
-        // The language: a locale-shaped segment, preferably after the
-        // platform; or a file named after one (`xpi/de.xpi`).
-        let lang_at = segments
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != os_at)
-            .filter_map(|(i, seg)| lang_of(seg).map(|l| (i, l, seg.len())))
-            .min_by_key(|(i, ..)| (*i < os_at, *i))
-            .or_else(|| {
-                let (stem, _) = name.split_once('.')?;
-                lang_of(stem).map(|l| (segments.len() - 1, l, stem.len()))
-            });
-        let mut template = prefix.clone();
-        let mut shape = prefix.clone();
-        for (i, seg) in segments.iter().enumerate() {
-            let encoded = match &lang_at {
-                Some((at, _, len)) if *at == i => {
-                    format!("{LANG_PLACEHOLDER}{}", encode_raw_path(&seg[*len..]))
-                }
-                _ => encode_raw_path(seg),
-            };
-            template.push('/');
-            template.push_str(&encoded);
-            shape.push('/');
-            shape.push_str(if i == os_at {
-                kinds::PLATFORM
-            } else {
-                &encoded
-            });
-        }
+        // A file listed again (another digest kind) is placed already.
         let file_path = format!("{prefix}/{}", encode_raw_path(&e.path));
-        // The path rules every entry point shares (a length cap, no
-        // segment a server takes for '..', such as `..;`): a line that
-        // breaks them is skipped, not the whole load refused.
-        if let Err(problem) =
-            crate::validate::path(&template).and_then(|_| crate::validate::path(&file_path))
-        {
-            plan.skipped.push(Skipped {
-                line: e.line,
-                reason: Reason::BadPath(problem.to_string()),
-            });
-            continue;
-        }
-        let lang = lang_at.map(|(at, l, len)| (l, segments[at][..len].to_string()));
-        let f = per_file.entry(file_path).or_insert_with(|| Listed {
-            raw: e.path.clone(),
-            os: os.to_string(),
-            template,
-            shape,
-            lang,
-            hashes: Hashes::default(),
-            lines: Vec::new(),
-        });
+        let f = match per_file.entry(file_path) {
+            HashEntry::Occupied(known) => known.into_mut(),
+            HashEntry::Vacant(new) => {
+                // The path rules hold for the file's own path too.
+                let placed = place(e, &segments, os_at, os, &prefix, &lang_of, &mut valid)
+                    .and_then(|listed| match crate::validate::path(new.key()) {
+                        Ok(_) => Ok(listed),
+                        Err(problem) => Err(problem.to_string()),
+                    });
+                match placed {
+                    Ok(listed) => new.insert(listed),
+                    Err(problem) => {
+                        plan.skipped.push(Skipped {
+                            line: e.line,
+                            reason: Reason::BadPath(problem),
+                        });
+                        continue;
+                    }
+                }
+            }
+        };
         let slot = f.hashes.slot(e.kind);
         match slot {
             Some(h) if *h != e.hash => plan.skipped.push(Skipped {
@@ -708,6 +680,67 @@ fn languages_by_lower_case(product: Option<&Product>) -> HashMap<String, &String
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A file placed: its language, location template and shape (the template
+/// with the platform directory blanked out). `valid` are the templates
+/// found to keep the path rules already (a release has a few hundred).
+fn place(
+    e: &Entry,
+    segments: &[&str],
+    os_at: usize,
+    os: &str,
+    prefix: &str,
+    lang_of: &impl Fn(&str) -> Option<String>,
+    valid: &mut HashSet<String>,
+) -> std::result::Result<Listed, String> {
+    let name = segments.last().copied().unwrap_or_default();
+    // The language: a locale-shaped segment, preferably after the
+    // platform; or a file named after one (`xpi/de.xpi`).
+    let lang_at = segments
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != os_at)
+        .filter_map(|(i, seg)| lang_of(seg).map(|l| (i, l, seg.len())))
+        .min_by_key(|(i, ..)| (*i < os_at, *i))
+        .or_else(|| {
+            let (stem, _) = name.split_once('.')?;
+            lang_of(stem).map(|l| (segments.len() - 1, l, stem.len()))
+        });
+    let mut template = prefix.to_string();
+    let mut shape = prefix.to_string();
+    for (i, seg) in segments.iter().enumerate() {
+        let encoded = match &lang_at {
+            Some((at, _, len)) if *at == i => {
+                format!("{LANG_PLACEHOLDER}{}", encode_raw_path(&seg[*len..]))
+            }
+            _ => encode_raw_path(seg),
+        };
+        template.push('/');
+        template.push_str(&encoded);
+        shape.push('/');
+        shape.push_str(if i == os_at {
+            kinds::PLATFORM
+        } else {
+            &encoded
+        });
+    }
+    // The path rules every entry point shares (a length cap, no segment a
+    // server takes for '..', such as `..;`): a line that breaks them is
+    // skipped, not the whole load refused.
+    if !valid.contains(&template) {
+        crate::validate::path(&template).map_err(|e| e.to_string())?;
+        valid.insert(template.clone());
+    }
+    Ok(Listed {
+        raw: e.path.clone(),
+        os: os.to_string(),
+        template,
+        shape,
+        lang: lang_at.map(|(at, l, len)| (l, segments[at][..len].to_string())),
+        hashes: Hashes::default(),
+        lines: Vec::new(),
+    })
 }
 
 /// A sort key that orders the numbers in a name by value
