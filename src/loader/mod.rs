@@ -419,10 +419,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         ));
     }
     let main = s.product(&main_name);
-    let mut os_map: HashMap<&str, &str> = DEFAULT_OS_MAP.iter().copied().collect();
-    for (dir, os) in &options.os_map {
-        os_map.insert(dir, os);
-    }
+    let os_map = OsMap::new(&options.os_map);
     let given: HashSet<&str> = options.os_map.iter().map(|(_, os)| os.as_str()).collect();
     let mut plan = Plan {
         product: main.map_or(main_name.clone(), |p| p.name.clone()),
@@ -479,7 +476,7 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
         let Some((os_at, os)) = dirs
             .iter()
             .enumerate()
-            .find_map(|(i, seg)| os_map.get(seg).map(|os| (i, *os)))
+            .find_map(|(i, seg)| os_map.get(seg).map(|os| (i, os)))
         else {
             // A directory named like a platform, or followed by a language,
             // is a platform without an operating system.
@@ -652,14 +649,38 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
     Ok(plan)
 }
 
+/// Platform directories and their operating systems: the `--os-map` pairs
+/// first, then the defaults; directories match in any case (`Win32/`).
+struct OsMap<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> OsMap<'a> {
+    fn new(given: &'a [(String, String)]) -> OsMap<'a> {
+        OsMap(
+            given
+                .iter()
+                .map(|(d, o)| (d.as_str(), o.as_str()))
+                .chain(DEFAULT_OS_MAP.iter().copied())
+                .collect(),
+        )
+    }
+
+    /// The operating system of a platform directory.
+    fn get(&self, dir: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(d, _)| d.eq_ignore_ascii_case(dir))
+            .map(|(_, os)| *os)
+    }
+}
+
 /// A stored location's template as a shape: its OS's platform directory
 /// (by the map) blanked out.
-fn shape_of(template: &str, os: &str, os_map: &HashMap<&str, &str>) -> String {
+fn shape_of(template: &str, os: &str, os_map: &OsMap<'_>) -> String {
     let mut done = false;
     template
         .split('/')
         .map(|seg| {
-            if !done && os_map.get(seg) == Some(&os) {
+            if !done && os_map.get(seg) == Some(os) {
                 done = true;
                 kinds::PLATFORM
             } else {
@@ -1650,6 +1671,28 @@ mod tests {
         assert!(parse_kinds(&["msi"]).is_err());
         assert!(parse_kinds(&["m s=*.msi"]).is_err());
         assert!(parse_kinds(&["msi="]).is_err());
+    }
+
+    #[test]
+    fn platform_directories_match_in_any_case() {
+        let kinds = kinds_of(
+            &[
+                "Win32/de/Setup.exe",
+                "WIN64/de/Setup.exe",
+                "beos/de/Setup.exe",
+            ],
+            Options {
+                product: "app".into(),
+                os_map: parse_os_map("BeOS=linux").unwrap(),
+                ..Options::default()
+            },
+        );
+        let oses: Vec<&str> = kinds[0].1.iter().map(|(os, _)| os.as_str()).collect();
+        assert_eq!(oses, ["linux", "win", "win64"], "{kinds:?}");
+        assert_eq!(
+            kinds[0].1[1].1, "/Win32/:lang/Setup.exe",
+            "the path keeps its case"
+        );
     }
 
     #[test]
