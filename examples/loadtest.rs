@@ -56,11 +56,10 @@
 //! Every child process (nginx, bouncer, wrk) is stopped when this program
 //! ends, also on a panic.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -693,57 +692,19 @@ fn start_bouncer(
         cmd.arg("--no-count");
     }
     cmd.args(quiet_flags(bin));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let guard = Guard::new(format!("bouncer --threads {threads}"), child);
-    // Read stderr on a thread for as long as the server runs (a full pipe
-    // would block it); hand over the listening address when it appears.
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !sent && let Some(rest) = line.strip_prefix("bouncer: listening on http://") {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(Ok(addr));
-                sent = true;
-            } else {
-                eprintln!("  [bouncer] {line}");
-                if !sent {
-                    let _ = tx.send(Err(line));
-                }
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(Ok(addr)) => {
-                let addr = addr
-                    .parse()
-                    .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
-                println!(
-                    "loadtest: bouncer --threads {threads}{} {} (pid {}) on http://{addr}",
-                    if counting { "" } else { " --no-count" },
-                    quiet_flags(bin).join(" "),
-                    guard.pid()
-                );
-                return Ok(Server { guard, addr });
-            }
-            Ok(Err(_)) => continue,
-            Err(_) => {
-                return Err(
-                    "bouncer exited or did not print its listening address within 30 s".into(),
-                );
-            }
-        }
-    }
+    let (guard, addr) = support::serve(
+        &mut cmd,
+        format!("bouncer --threads {threads}"),
+        "bouncer",
+        Duration::from_secs(30),
+    )?;
+    println!(
+        "loadtest: bouncer --threads {threads}{} {} (pid {}) on http://{addr}",
+        if counting { "" } else { " --no-count" },
+        quiet_flags(bin).join(" "),
+        guard.pid()
+    );
+    Ok(Server { guard, addr })
 }
 
 /// Flags that keep background work (mirror checks) out of the measurement,

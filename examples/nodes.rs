@@ -68,11 +68,10 @@
 //! Every child process (bouncer, wrk) and the PostgreSQL server are
 //! stopped when this program ends, also on a panic.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -874,42 +873,14 @@ struct Server {
 /// `bouncer --db DB serve --threads 1 --no-sentry` on a port of its own,
 /// once it says where it listens.
 fn start_bouncer(bin: &Path, db: &str, name: &str) -> Result<Server> {
-    let mut child = Command::new(bin)
-        .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
-        .args(["--threads", "1", "--no-sentry"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let guard = Guard::new(format!("bouncer node {name}"), child);
-    // Read stderr on a thread for as long as the server runs (a full pipe
-    // would block it); hand over the listening address when it appears.
-    let (tx, rx) = mpsc::channel();
-    let tag = name.to_string();
-    thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !sent && let Some(rest) = line.strip_prefix("bouncer: listening on http://") {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(addr);
-                sent = true;
-            } else {
-                eprintln!("  [bouncer {tag}] {line}");
-            }
-        }
-    });
-    let limit = Duration::from_secs(300);
-    let addr = rx.recv_timeout(limit).map_err(|_| {
-        format!(
-            "bouncer node {name} exited or did not print its listening address within {limit:?}"
-        )
-    })?;
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
+    let (guard, addr) = support::serve(
+        Command::new(bin)
+            .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+            .args(["--threads", "1", "--no-sentry"]),
+        format!("bouncer node {name}"),
+        &format!("bouncer {name}"),
+        Duration::from_secs(300),
+    )?;
     println!(
         "nodes: bouncer node {name} (pid {}) on http://{addr}",
         guard.pid()

@@ -91,9 +91,9 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -153,7 +153,7 @@ const ADMIN_PAGES: [&str; 6] = [
 
 mod support;
 
-use support::{Result, bouncer_binary};
+use support::{Guard, Result, bouncer_binary};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -210,68 +210,6 @@ impl Settings {
     /// Time between two requests on one connection.
     fn period(&self) -> Duration {
         Duration::from_secs_f64(self.connections as f64 / self.rate as f64)
-    }
-}
-
-// ----- child processes -----
-
-#[cfg(unix)]
-fn signal(pid: u32, sig: i32) {
-    unsafe extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    // SAFETY: kill(2) takes plain integers; a stale pid only fails.
-    unsafe {
-        kill(pid as i32, sig);
-    }
-}
-
-#[cfg(unix)]
-const SIGTERM: i32 = 15;
-
-/// A child process that is stopped (SIGTERM, then SIGKILL after a grace
-/// period) when the guard is dropped, including during a panic.
-struct Guard {
-    name: String,
-    child: Option<Child>,
-}
-
-impl Guard {
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// Asks the process to stop, waits up to `grace`, then kills it.
-    /// Returns whether it exited on its own and successfully.
-    fn stop(&mut self, grace: Duration) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.success();
-        }
-        #[cfg(unix)]
-        signal(child.id(), SIGTERM);
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!(
-            "soak: {} did not stop within {grace:?}; killing it",
-            self.name
-        );
-        let _ = child.kill();
-        let _ = child.wait();
-        false
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.stop(Duration::from_secs(5));
     }
 }
 
@@ -539,39 +477,12 @@ fn start_bouncer(bin: &Path, db: &Path, reports: &Path, connections: usize) -> R
         .arg(reports)
         .arg("--max-connections")
         .arg((connections + 1000).max(10_000).to_string());
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let guard = Guard {
-        name: "bouncer serve".into(),
-        child: Some(child),
-    };
-    // Read stderr on a thread for as long as the server runs (a full pipe
-    // would block it); hand over the listening address when it appears.
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !sent && let Some(rest) = line.strip_prefix("bouncer: listening on http://") {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(addr);
-                sent = true;
-            } else {
-                eprintln!("  [bouncer] {line}");
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| "bouncer exited or did not print its listening address within 30 s")?;
-    let addr = addr
-        .parse()
-        .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
+    let (guard, addr) = support::serve(
+        &mut cmd,
+        "bouncer serve",
+        "bouncer",
+        Duration::from_secs(30),
+    )?;
     println!(
         "soak: bouncer serve --threads 2 --spot-every 5 --all-every 20 (pid {}) on http://{addr}",
         guard.pid()

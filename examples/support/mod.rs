@@ -61,20 +61,20 @@ impl Guard {
     }
 
     /// Asks the process to stop, waits up to `grace`, then kills it.
-    /// Returns whether it exited on its own.
+    /// Returns whether it exited on its own and successfully.
     pub fn stop(&mut self, grace: Duration) -> bool {
         let Some(mut child) = self.child.take() else {
             return true;
         };
-        if let Ok(Some(_)) = child.try_wait() {
-            return true;
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
         }
         #[cfg(unix)]
         signal(child.id(), SIGTERM);
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
             }
             thread::sleep(Duration::from_millis(20));
         }
@@ -122,6 +122,51 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(5));
     }
+}
+
+/// Starts `cmd` (a `bouncer … serve --listen 127.0.0.1:0`), guarded as
+/// `name`; echoes its stderr tagged `[tag]` for as long as it runs (a full
+/// pipe would block it) and returns once it prints where it listens, at
+/// most `limit` later.
+pub fn serve(
+    cmd: &mut Command,
+    name: impl Into<String>,
+    tag: &str,
+    limit: Duration,
+) -> Result<(Guard, SocketAddr)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let guard = Guard::new(name, child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tag = tag.to_string();
+    thread::spawn(move || {
+        let mut sent = false;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if !sent && let Some(rest) = line.strip_prefix("bouncer: listening on http://") {
+                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                let _ = tx.send(addr);
+                sent = true;
+            } else {
+                eprintln!("  [{tag}] {line}");
+            }
+        }
+    });
+    let addr = rx.recv_timeout(limit).map_err(|_| {
+        format!(
+            "{} exited or did not print its listening address within {limit:?}",
+            guard.name
+        )
+    })?;
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("bouncer printed an odd address {addr:?}"))?;
+    Ok((guard, addr))
 }
 
 // ----- tools -----
