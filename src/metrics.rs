@@ -532,41 +532,49 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
         "1 when downloads are counted (0: serve --no-count).",
         u64::from(app.config.counting),
     );
-    p.counter(
-        "bouncer_counts_hits_total",
-        "Downloads handed to the counter.",
-        load(&c.counted),
-    );
-    p.counter(
-        "bouncer_counts_written_total",
-        "Downloads written to the database.",
-        load(&c.written),
-    );
-    p.counter(
-        "bouncer_counts_flushes_total",
-        "Count batches written (one transaction per day's batch).",
-        load(&c.flushes),
-    );
-    p.counter(
-        "bouncer_counts_flush_failures_total",
-        "Count flushes that failed (their counts are kept and retried).",
-        load(&c.failed_flushes),
-    );
-    p.counter(
-        "bouncer_counts_dropped_total",
-        "Downloads dropped unwritten: the oldest beyond the in-memory bound while the database was down.",
-        load(&c.dropped),
-    );
-    p.gauge(
-        "bouncer_counts_backlog_downloads",
-        "Downloads waiting in memory for the database (as of the last flush).",
-        load(&c.backlog_downloads),
-    );
-    p.gauge(
-        "bouncer_counts_backlog_keys",
-        "Rows to upsert waiting in memory for the database (as of the last flush).",
-        load(&c.backlog_keys),
-    );
+    for (name, help, value) in [
+        (
+            "bouncer_counts_hits_total",
+            "Downloads handed to the counter.",
+            &c.counted,
+        ),
+        (
+            "bouncer_counts_written_total",
+            "Downloads written to the database.",
+            &c.written,
+        ),
+        (
+            "bouncer_counts_flushes_total",
+            "Count batches written (one transaction per day's batch).",
+            &c.flushes,
+        ),
+        (
+            "bouncer_counts_flush_failures_total",
+            "Count flushes that failed (their counts are kept and retried).",
+            &c.failed_flushes,
+        ),
+        (
+            "bouncer_counts_dropped_total",
+            "Downloads dropped unwritten: the oldest beyond the in-memory bound while the database was down.",
+            &c.dropped,
+        ),
+    ] {
+        p.counter(name, help, load(value));
+    }
+    for (name, help, value) in [
+        (
+            "bouncer_counts_backlog_downloads",
+            "Downloads waiting in memory for the database (as of the last flush).",
+            &c.backlog_downloads,
+        ),
+        (
+            "bouncer_counts_backlog_keys",
+            "Rows to upsert waiting in memory for the database (as of the last flush).",
+            &c.backlog_keys,
+        ),
+    ] {
+        p.gauge(name, help, load(value));
+    }
     if app.config.counting {
         let last = c.last_flush.load(Ordering::Relaxed);
         p.gauge(

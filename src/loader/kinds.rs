@@ -31,8 +31,6 @@ pub struct Shaped<'a> {
     pub shape: &'a str,
     /// Its operating system.
     pub os: &'a str,
-    /// The main product stores this file's location template already.
-    pub stored_main: bool,
 }
 
 /// A kind of file: the files of one product.
@@ -219,8 +217,12 @@ impl Candidate<'_> {
     }
 }
 
-/// The files of each shape.
-fn shapes<'a>(files: &[Shaped<'a>], left: impl Fn(usize) -> bool) -> BTreeMap<&'a str, Shape<'a>> {
+/// The files of each shape; `stored` as for [`infer`].
+fn shapes<'a>(
+    files: &[Shaped<'a>],
+    stored: &[(&str, &str)],
+    left: impl Fn(usize) -> bool,
+) -> BTreeMap<&'a str, Shape<'a>> {
     let mut shapes: BTreeMap<&str, Shape<'_>> = BTreeMap::new();
     for (i, f) in files.iter().enumerate().filter(|(i, _)| left(*i)) {
         let s = shapes.entry(f.shape).or_insert_with(|| Shape {
@@ -231,7 +233,7 @@ fn shapes<'a>(files: &[Shaped<'a>], left: impl Fn(usize) -> bool) -> BTreeMap<&'
         });
         s.oses.insert(f.os);
         s.files.push(i);
-        s.stored_main |= f.stored_main;
+        s.stored_main |= stored.contains(&(f.os, f.shape));
     }
     shapes
 }
@@ -337,7 +339,7 @@ pub fn infer(
             );
         }
     }
-    let shapes = shapes(files, |i| chosen[i].is_none());
+    let shapes = shapes(files, stored, |i| chosen[i].is_none());
     let candidates = candidates(&shapes);
     if candidates.len() + kinds.len() > MAX_KINDS {
         return Err(TooManyKinds(candidates.len() + kinds.len()));

@@ -559,15 +559,6 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
                 .collect()
         })
         .unwrap_or_default();
-    let stored_main: HashSet<&str> = main
-        .map(|p| {
-            s.locations
-                .iter()
-                .filter(|l| l.product == p.id)
-                .map(|l| l.path.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
     let groups: Vec<kinds::Kind> = if options.matching.is_some() {
         vec![kinds::Kind {
             suffix: None,
@@ -580,7 +571,6 @@ pub fn plan(s: &Snapshot, known: &[FileInfo], parsed: &Parsed, options: &Options
                 path: &f.raw,
                 shape: &f.shape,
                 os: &f.os,
-                stored_main: stored_main.contains(f.template.as_str()),
             })
             .collect();
         let stored: Vec<(&str, &str)> = stored.iter().map(|(os, s)| (*os, s.as_str())).collect();
