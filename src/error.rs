@@ -305,9 +305,15 @@ pub const EXCERPT_CHARS: usize = 80;
 /// `input` quoted for an error message, cut after [`EXCERPT_CHARS`]
 /// characters (with `…`): a message never echoes a 10 MB line whole.
 pub fn excerpt(input: &str) -> String {
+    format!("{:?}", cut(input))
+}
+
+/// `input` cut after [`EXCERPT_CHARS`] characters (with `…`), unquoted:
+/// for examples shown as they are.
+pub fn cut(input: &str) -> String {
     let mut cut: String = input.chars().take(EXCERPT_CHARS).collect();
     if cut.len() < input.len() {
         cut.push('…');
     }
-    format!("{cut:?}")
+    cut
 }

@@ -812,7 +812,7 @@ fn not_loaded(plan: &Plan) -> Markup {
                         tr {
                             td.wrap { (crate::loader::ranges(lines)) }
                             td { (reason) }
-                            td { code.wrap { (crate::loader::shortened(example.unwrap_or_default())) } }
+                            td { code.wrap { (crate::error::cut(example.unwrap_or_default())) } }
                         }
                     }
                 }

@@ -36,16 +36,6 @@ pub(super) fn examples<'a>(items: impl Iterator<Item = &'a str>, n: usize) -> St
     s
 }
 
-/// A path as an example: whole when short, else its start and `…` (a
-/// hostile file's 10 MB name is not printed whole).
-pub fn shortened(path: &str) -> String {
-    const CHARS: usize = 120;
-    match path.char_indices().nth(CHARS) {
-        Some((at, _)) => format!("{}…", &path[..at]),
-        None => path.to_string(),
-    }
-}
-
 /// `1 language`, `3 languages`.
 fn languages(n: usize) -> String {
     if n == 1 {
@@ -279,7 +269,7 @@ impl Plan {
                     "  {} {}: {reason}, e.g. {}",
                     if lines.len() == 1 { "line" } else { "lines" },
                     ranges(&lines),
-                    shortened(example.unwrap_or_default())
+                    crate::error::cut(example.unwrap_or_default())
                 );
             }
         }

@@ -21,7 +21,7 @@ use crate::model::{FileInfo, LANG_PLACEHOLDER, Product};
 use crate::network::Network;
 use crate::query::encode_raw_path;
 use crate::store::{NewProduct, Snapshot};
-pub use describe::{by_reason, common_template, ranges, shortened};
+pub use describe::{by_reason, common_template, ranges};
 pub use kinds::MAX_KINDS;
 pub use parse::{Entry, HashKind, Parsed, Problem, parse};
 pub use reason::{Left, Reason};
