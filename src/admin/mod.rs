@@ -9,6 +9,7 @@
 //! session, the session's CSRF token, and a role allowed to write to the
 //! section. Sections cannot forget a check.
 
+pub mod list;
 pub mod page;
 pub mod session;
 #[cfg(test)]
@@ -435,6 +436,20 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
                     p { "Your role (" (ctx.user.role.as_str()) ") may look but not change this. Ask an admin." }
                 },
             );
+        }
+        if form.opt("ask").is_some() && !form.checked("confirmed") {
+            // A button that asks first, sent without the script's
+            // question (no JavaScript): ask it on a page of its own.
+            let action = format!("/admin{}", req.path);
+            let back = match form.opt("back") {
+                Some(back) => safe_next(back).to_string(),
+                None => action
+                    .rsplit_once('/')
+                    .map_or("/admin/", |(p, _)| p)
+                    .to_string(),
+            };
+            let body = page::confirmation(&ctx, &action, &form, &back);
+            return ctx.page(&section, "Please confirm", body);
         }
         form
     } else {

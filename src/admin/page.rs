@@ -27,7 +27,9 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
         link rel="stylesheet" href=(crate::assets::ADMIN_CSS_PATH);
         script src=(crate::assets::ADMIN_JS_PATH) defer {}
     };
+    let read_only = ctx.filter(|c| !c.may(super::area(section, &[])));
     let body = html! {
+                a.skip href="#content" { "Skip to content" }
                 header.bar {
                     a.brand href="/admin/" { "Bouncer" }
                     @if let Some(ctx) = ctx {
@@ -43,7 +45,12 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
                         }
                     }
                 }
-                main.admin {
+                main.admin id="content" tabindex="-1" {
+                    @if let Some(ctx) = read_only {
+                        p.notice role="note" {
+                            "Read-only: your role (" (ctx.user.role.as_str()) ") may look at this page but not change it. Ask an admin for changes."
+                        }
+                    }
                     @if let Some(flash) = ctx.and_then(|c| c.flash.as_ref()) {
                         p.flash.error[flash.error] role="status" { (sentence(&flash.text)) }
                     }
@@ -64,7 +71,9 @@ pub fn csrf(ctx: &Ctx<'_>) -> Markup {
 }
 
 /// A one-button form that POSTs to `action` (removals, toggles, check
-/// now). `confirm` is asked by the script when JavaScript runs.
+/// now). With `confirm`, the question is asked first: by the script when
+/// JavaScript runs, otherwise on a confirmation page (see
+/// [`confirmation`]).
 pub fn button(
     ctx: &Ctx<'_>,
     action: &str,
@@ -91,7 +100,7 @@ pub fn button_back(
             @if let Some(back) = back {
                 input type="hidden" name="back" value=(back);
             }
-            button type="submit" class=(class) data-confirm=[confirm] { (label) }
+            button type="submit" class=(class) name=[confirm.map(|_| "ask")] value=[confirm] data-confirm=[confirm] { (label) }
         }
     }
 }
@@ -103,6 +112,73 @@ pub fn field(label: &str, name: &str, value: &str, hint: Option<&str>) -> Markup
             span { (label) }
             input type="text" name=(name) value=(value);
             @if let Some(hint) = hint { small { (hint) } }
+        }
+    }
+}
+
+/// What an [`input`] takes: the browser checks it and picks a keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Any text.
+    Text,
+    /// An `http://` or `https://` URL.
+    Url,
+    /// An e-mail address.
+    Email,
+    /// A whole number from `min` to `max`.
+    Number {
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+}
+
+/// A labelled input of `kind`, `required` or not ([`field`] is a text
+/// input that may be left empty).
+pub fn input(
+    kind: Input,
+    required: bool,
+    label: &str,
+    name: &str,
+    value: &str,
+    hint: Option<&str>,
+) -> Markup {
+    let (kind, min, max) = match kind {
+        Input::Text => ("text", None, None),
+        Input::Url => ("url", None, None),
+        Input::Email => ("email", None, None),
+        Input::Number { min, max } => ("number", Some(min), Some(max)),
+    };
+    html! {
+        label.field {
+            span { (label) @if required { " " abbr.req title="required" { "*" } } }
+            input type=(kind) name=(name) value=(value) min=[min] max=[max] required[required];
+            @if let Some(hint) = hint { small { (hint) } }
+        }
+    }
+}
+
+/// The page asking "are you sure?" for a POST whose button carried a
+/// question (`ask`) and that was not confirmed yet: without JavaScript the
+/// question cannot be asked before the form is sent, so the server asks
+/// it, with every field of the form kept for the confirmed POST.
+pub fn confirmation(ctx: &Ctx<'_>, action: &str, form: &super::Form, back: &str) -> Markup {
+    html! {
+        h1 { "Please confirm" }
+        section.card.danger-zone {
+            p { strong { (form.get("ask")) } }
+            form method="post" action=(action) {
+                (csrf(ctx))
+                @for (name, value) in form.fields() {
+                    @if name != "csrf" && name != "confirmed" {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                }
+                input type="hidden" name="confirmed" value="yes";
+                button.danger type="submit" { "Yes, go ahead" }
+                a href=(back) { "No, go back" }
+            }
         }
     }
 }
@@ -174,7 +250,7 @@ fn ago_from(unix: u64, now: u64) -> Markup {
         3600..86400 => format!("{} h ago", d / 3600),
         _ => format!("{} days ago", d / 86400),
     };
-    html! { time datetime=(unix) title=(crate::model::utc(unix)) { (text) } }
+    html! { time datetime=(crate::log::timestamp(unix)) title=(crate::model::utc(unix)) { (text) } }
 }
 
 /// "1 product", "3 products".

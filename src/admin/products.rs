@@ -277,7 +277,7 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
                                             (csrf(ctx))
                                             input type="hidden" name="do" value="unalias";
                                             input type="hidden" name="alias" value=(a);
-                                            button.small.danger type="submit" data-confirm=(format!("Remove alias {a}?")) { "Remove" }
+                                            button.small.danger type="submit" name="ask" value=(format!("Remove alias {a}?")) data-confirm=(format!("Remove alias {a}?")) { "Remove" }
                                         }
                                     }
                                 }
@@ -557,7 +557,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
                 form.inline method="post" action={ (url) "/remove" } {
                     (csrf(ctx))
                     @for a in &aliases { input type="hidden" name="alias" value=(a); }
-                    button.danger type="submit" data-confirm=(removal_question(&p.name, &aliases)) { "Remove this product" }
+                    button.danger type="submit" name="ask" value=(removal_question(&p.name, &aliases)) data-confirm=(removal_question(&p.name, &aliases)) { "Remove this product" }
                 }
             }
         }

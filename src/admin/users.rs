@@ -193,7 +193,7 @@ fn throttled(list: &[crate::auth::Throttled], now: u64) -> Markup {
                                 td { code { (t.client) } }
                                 td.num { (t.failures) }
                                 td {
-                                    time datetime=(t.until) { (crate::model::utc(t.until)) }
+                                    time datetime=(crate::log::timestamp(t.until)) { (crate::model::utc(t.until)) }
                                     @if t.until <= now {
                                         " " span.muted { "(passed: the next failure waits longer)" }
                                     }

@@ -73,6 +73,11 @@ impl Form {
         }
     }
 
+    /// Every field as sent, in order (uploads aside).
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The first value of `name`, trimmed ("" when absent).
     pub fn get(&self, name: &str) -> &str {
         self.fields

@@ -185,7 +185,7 @@ fn status_cell(m: &Mirror, status: Status) -> Markup {
                 " "
                 span.hint {
                     (reason)
-                    @if since > 0 { ", since " time datetime=(crate::model::utc(since)) { (when(since)) } }
+                    @if since > 0 { ", since " time datetime=(crate::log::timestamp(since)) { (when(since)) } }
                 }
             }
         }
