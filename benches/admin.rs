@@ -3,12 +3,15 @@
 //!
 //! Run with `cargo bench --bench admin` (a few minutes, most of it creating
 //! the redb file). The network: `BENCH_MIRRORS` mirrors (default 200) ×
-//! `BENCH_PRODUCTS` products (default 6,250) × 8 operating systems (50,000
-//! locations), ~100 languages each, every mirror serving every location
-//! (10 M availability rows at the defaults), 30 days of download counts,
+//! `BENCH_PRODUCTS` products (default 1,000) × 50 locations each (8
+//! operating systems, several files each: 50,000 locations), ~100
+//! languages each, every mirror serving every location (10 M availability
+//! rows at the defaults), 30 days of download counts, 5,000 sentry runs
 //! and a thousand audit events. Each page is answered 5 times; the summary
-//! prints medians, and the overview against the cost of reading the
-//! configuration alone (`Store::snapshot`), as a baseline in the same run.
+//! prints medians (issue 19's target: under 30 ms for the mirrors,
+//! products, matrix, report and audit pages), and each against the cost of
+//! reading the configuration alone (`Store::snapshot`), as a baseline in
+//! the same run.
 //! Then two pieces of the admin listener: reading a 20 MB checksum-file
 //! upload (`Form::parse`, against copying the body once) and rendering
 //! `/metrics` on this network.
@@ -28,6 +31,8 @@ use hyper::header::{COOKIE, HeaderValue};
 use hyper::{HeaderMap, Method, StatusCode};
 
 const LANGS: usize = 100;
+/// Locations per product.
+const LOCATIONS: u64 = 50;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -69,7 +74,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
                 .collect()
         })
         .expect("add mirrors");
-    let per_tx = 60;
+    let per_tx = 10;
     let mut first = 1;
     while first <= products {
         let last = (first + per_tx - 1).min(products);
@@ -82,9 +87,11 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
                         languages: langs.clone(),
                         ..Default::default()
                     })?;
-                    for os in DEFAULT_OSES {
+                    for i in 0..LOCATIONS as usize {
+                        let os = DEFAULT_OSES[i % DEFAULT_OSES.len()];
                         let path = format!(
-                            "/firefox/releases/{p}.0/{os}/:lang/Firefox%20Setup%20{p}.0.exe"
+                            "/firefox/releases/{p}.0/{os}/:lang/Firefox%20Setup%20{p}.0-{}.exe",
+                            i / DEFAULT_OSES.len()
                         );
                         let l = tx.location_add(&name, os, &path)?;
                         for &m in &ids {
@@ -104,7 +111,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
             products: (1..=products.min(500))
                 .map(|p| (bouncer::model::ProductId(p), p * 3 + u64::from(day % 7)))
                 .collect(),
-            locations: (1..=products.min(500) * 8)
+            locations: (1..=products.min(500) * LOCATIONS)
                 .map(|l| (bouncer::model::LocationId(l), format!("l{:02}", l % 100), l))
                 .collect(),
             mirrors: ids.iter().map(|m| (*m, m.0 * 11)).collect(),
@@ -116,6 +123,24 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
         };
         store.add_counts(&batch).expect("add counts");
     }
+    store
+        .write(&bouncer::model::Actor::Program("bench"), |tx| {
+            for i in 0..5000u64 {
+                let mut run = bouncer::model::SentryRun {
+                    id: 0,
+                    kind: ["spot", "all", "new", "hashes"][(i % 4) as usize].into(),
+                    started_at: 1_700_000_000 + i * 60,
+                    ended_at: 1_700_000_000 + i * 60 + 20,
+                    checks: 400,
+                    failures: i % 3,
+                    changes: i % 2,
+                    report: String::new(),
+                };
+                tx.sentry_run_put(&mut run)?;
+            }
+            Ok(())
+        })
+        .expect("sentry runs");
     for i in 0..1000u32 {
         store
             .write(&bouncer::model::Actor::Admin("bench".into()), |tx| {
@@ -134,7 +159,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let (mirrors, products) = if bench {
-        (env("BENCH_MIRRORS", 200), env("BENCH_PRODUCTS", 6_250))
+        (env("BENCH_MIRRORS", 200), env("BENCH_PRODUCTS", 1_000))
     } else {
         (3, 4)
     };
@@ -186,8 +211,8 @@ fn main() {
     };
     println!(
         "admin pages on {mirrors} mirrors × {} locations ({} availability rows; built in {:.1} s)",
-        products * 8,
-        mirrors * products * 8,
+        products * LOCATIONS,
+        mirrors * products * LOCATIONS,
         built.as_secs_f64()
     );
     let snapshot = median(
@@ -210,16 +235,23 @@ fn main() {
         "/products".into(),
         format!("/products/firefox-{mid}.0"),
         "/products?q=firefox-1".into(),
+        "/products?page=10".into(),
+        "/products?state=unserved".into(),
         "/mirrors".into(),
+        "/mirrors?sort=-serves".into(),
+        "/mirrors?q=mirror1&state=up".into(),
         format!("/mirrors/mirror{}", mirrors.min(7)),
         "/availability".into(),
         format!("/availability?product=firefox-{mid}.0"),
+        format!("/availability?product=firefox-{mid}.0&page=2"),
         format!("/availability?mirror=mirror{}", mirrors.min(7)),
         "/regions".into(),
         "/oses".into(),
         "/users".into(),
         "/loader".into(),
         "/reports".into(),
+        "/reports?page=20".into(),
+        "/reports?kind=all&failures=1".into(),
         "/stats".into(),
         "/stats?days=365".into(),
         "/audit".into(),

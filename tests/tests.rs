@@ -30,6 +30,7 @@ mod loader;
 mod lockout;
 mod metrics;
 mod nodes;
+mod pages_browser;
 mod public;
 mod public_browser;
 mod selection;

@@ -365,6 +365,29 @@ impl Browser {
             .unwrap_or_else(|e| panic!("WebDriver {method} {path} failed: {e}"))
     }
 
+    /// Sets the window's size in CSS pixels (the viewport in headless
+    /// Chromium).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// Makes pages see `prefers-color-scheme: SCHEME` (`light` or
+    /// `dark`), through the DevTools protocol.
+    pub fn prefer_color_scheme(&self, scheme: &str) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] },
+            })),
+        );
+    }
+
     /// Opens `url` and waits for the page to load.
     pub fn goto(&self, url: &str) {
         self.try_cmd("POST", "/url", Some(json!({ "url": url })))
