@@ -310,6 +310,11 @@ impl Sentry {
                     tx.set_health(*m, h)?;
                 }
             }
+            for c in &decision.checks {
+                if probed.still(&now, None, c.mirror) {
+                    tx.check_record(c.clone())?;
+                }
+            }
             for p in &checked_products {
                 tx.product_checked(p)?;
             }

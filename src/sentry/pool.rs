@@ -160,7 +160,13 @@ pub fn execute(
                     let seen = probe.head(&format!("{}/", plans[i].base_url));
                     let verdict = judge_base(&seen);
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                    st[i].latency_ms = started.elapsed().as_millis() as u64;
+                    // Latency only from an answer: a refused connection
+                    // fails in a millisecond and has none (0). An answer
+                    // takes at least 1 ms, so 0 always means none.
+                    st[i].latency_ms = match seen {
+                        Observation::Answer { .. } => (started.elapsed().as_millis() as u64).max(1),
+                        Observation::Failed { .. } => 0,
+                    };
                     st[i].base = Some(Some(verdict));
                 }
                 Job::File(i, check) => {

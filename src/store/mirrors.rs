@@ -113,11 +113,12 @@ impl Tx {
         Ok(mirror)
     }
 
-    /// Drops sentry's findings for `mirror`: its health and its
+    /// Drops sentry's findings for `mirror`: its health, its check history and its
     /// availability everywhere (a range of [`AVAILABILITY_BY_MIRROR`], not a
     /// pass over every row).
     pub(super) fn clear_mirror_state(&mut self, mirror: MirrorId) -> Result<()> {
         self.txn.delete(&MIRROR_HEALTH, &mirror.0)?;
+        self.checks_clear(mirror)?;
         self.clear_mirror_availability(mirror)
     }
 

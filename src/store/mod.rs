@@ -25,6 +25,7 @@ mod audit;
 mod availability;
 mod backend;
 mod backup;
+mod checks;
 mod copy;
 mod counts;
 mod events;
