@@ -115,14 +115,24 @@ impl Problem {
             return None;
         } else if has(&["connection refused", "os error 111", "os error 10061"]) {
             Problem::Refused
-        } else if has(&["does not resolve", "lookup address", "name resolution", "dns"]) {
+        } else if has(&[
+            "does not resolve",
+            "lookup address",
+            "name resolution",
+            "dns",
+        ]) {
             Problem::Dns
         } else if has(&["tls failed", "certificate", "handshake"]) {
             if has(&["notvalidforname", "not valid for name", "name mismatch"]) {
                 Problem::TlsName
             } else if has(&["expired", "notvalidyet", "not valid yet"]) {
                 Problem::TlsExpired
-            } else if has(&["unknownissuer", "unknown issuer", "self-signed", "self signed"]) {
+            } else if has(&[
+                "unknownissuer",
+                "unknown issuer",
+                "self-signed",
+                "self signed",
+            ]) {
                 Problem::TlsUntrusted
             } else {
                 Problem::Tls
@@ -353,7 +363,10 @@ mod tests {
                 "TLS failed: invalid peer certificate: NotValidForName",
                 Problem::TlsName,
             ),
-            ("TLS failed: invalid peer certificate: Expired", Problem::TlsExpired),
+            (
+                "TLS failed: invalid peer certificate: Expired",
+                Problem::TlsExpired,
+            ),
             (
                 "TLS failed: invalid peer certificate: UnknownIssuer",
                 Problem::TlsUntrusted,
@@ -381,7 +394,10 @@ mod tests {
     fn hosts_and_ports_come_from_the_base_url() {
         assert_eq!(host_port("http://a.example/x"), ("a.example".into(), 80));
         assert_eq!(host_port("https://a.example"), ("a.example".into(), 443));
-        assert_eq!(host_port("http://a.example:8080/x"), ("a.example".into(), 8080));
+        assert_eq!(
+            host_port("http://a.example:8080/x"),
+            ("a.example".into(), 8080)
+        );
         assert_eq!(host_port("http://[::1]:81/x"), ("::1".into(), 81));
         assert_eq!(host_port("https://[::1]/x"), ("::1".into(), 443));
     }
@@ -425,19 +441,22 @@ mod tests {
         assert_eq!(state(0, 10).word(), "up — serves nothing");
         assert_eq!(state(3, 10), MirrorState::Up);
         assert_eq!(state(0, 0), MirrorState::Up, "nothing to serve");
-        assert_eq!(
-            MirrorState::of(&m, None, 0, 10, 10),
-            MirrorState::Unchecked
-        );
+        assert_eq!(MirrorState::of(&m, None, 0, 10, 10), MirrorState::Unchecked);
         let down = MirrorHealth {
             healthy: false,
             ..h.clone()
         };
-        assert_eq!(MirrorState::of(&m, Some(&down), 0, 10, 10), MirrorState::Down);
+        assert_eq!(
+            MirrorState::of(&m, Some(&down), 0, 10, 10),
+            MirrorState::Down
+        );
         let off = Mirror {
             active: false,
             ..m.clone()
         };
-        assert_eq!(MirrorState::of(&off, Some(&h), 5, 10, 10), MirrorState::Disabled);
+        assert_eq!(
+            MirrorState::of(&off, Some(&h), 5, 10, 10),
+            MirrorState::Disabled
+        );
     }
 }

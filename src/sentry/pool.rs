@@ -362,6 +362,9 @@ mod tests {
         );
         assert!(out[1].files.is_empty());
         assert_eq!(out[0].files.len(), 5);
+        // Only the answer has a latency (at least 1 ms).
+        assert_eq!(out[1].latency_ms, 0);
+        assert!(out[0].latency_ms >= 1);
     }
 
     #[test]

@@ -268,7 +268,11 @@ fn check_of(r: &MirrorResult, h: &MirrorHealth, now: u64) -> MirrorCheck {
         at: now,
         ok: h.healthy,
         latency_ms: r.latency_ms.min(u64::from(u32::MAX)) as u32,
-        throughput: if bytes > 0 { bytes * 1000 / ms.max(1) } else { 0 },
+        throughput: if bytes > 0 {
+            bytes * 1000 / ms.max(1)
+        } else {
+            0
+        },
         files: r.files.len().min(u32::MAX as usize) as u32,
         missing: missing.len().min(u32::MAX as usize) as u32,
         streak: 0,

@@ -73,10 +73,16 @@ impl Store {
             return Ok(out);
         }
         for m in mirrors {
-            txn.scan(&MIRROR_CHECKS, of_mirror(*m), Order::Down, Some(1), |_, c| {
-                out.insert(*m, c);
-                Ok(false)
-            })?;
+            txn.scan(
+                &MIRROR_CHECKS,
+                of_mirror(*m),
+                Order::Down,
+                Some(1),
+                |_, c| {
+                    out.insert(*m, c);
+                    Ok(false)
+                },
+            )?;
         }
         Ok(out)
     }
@@ -94,11 +100,16 @@ impl Tx {
     fn check_record_within(&mut self, mut check: MirrorCheck, max: usize) -> Result<MirrorCheck> {
         let m = check.mirror;
         let mut last: Vec<MirrorCheck> = Vec::with_capacity(2);
-        self.txn
-            .scan(&MIRROR_CHECKS, of_mirror(m), Order::Down, Some(2), |_, c| {
+        self.txn.scan(
+            &MIRROR_CHECKS,
+            of_mirror(m),
+            Order::Down,
+            Some(2),
+            |_, c| {
                 last.push(c);
                 Ok(true)
-            })?;
+            },
+        )?;
         check.streak = match last.first() {
             Some(p) if p.ok == check.ok && p.at <= check.at => p.streak.saturating_add(1),
             _ => 1,
@@ -217,7 +228,10 @@ mod tests {
             let kept = store.checks_of(a, 0).unwrap();
             let newest = kept.last().unwrap();
             assert_eq!((newest.ok, newest.failures_in_a_row()), (false, 3));
-            assert!(kept.iter().any(|c| c.at == t + 60 * 60 && !c.ok), "{kept:?}");
+            assert!(
+                kept.iter().any(|c| c.at == t + 60 * 60 && !c.ok),
+                "{kept:?}"
+            );
             // Another mirror's history is its own.
             record(&store, &[check(b, t, true)]);
             let latest = store.latest_checks(&[a, b]).unwrap();

@@ -6,8 +6,7 @@ use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
     Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorCheck, MirrorHealth,
-    MirrorId,
-    Product, ProductId, Region, Role, SentryRun, User,
+    MirrorId, Product, ProductId, Region, Role, SentryRun, User,
 };
 
 /// Format byte of every row written by this version.
