@@ -485,6 +485,9 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     }
 }
 
+/// What a bulk action does to each mirror.
+type Change = Box<dyn Fn(&mut Mirror)>;
+
 /// A bulk action on the mirrors ticked in the list: one write, one audit
 /// event, a message saying how many changed.
 fn bulk(ctx: &Ctx<'_>, op: &str, form: &Form) -> PageResult {
@@ -500,7 +503,7 @@ fn bulk(ctx: &Ctx<'_>, op: &str, form: &Form) -> PageResult {
         ));
     }
     let region = form.get("region").trim().to_string();
-    let (what, change): (String, Box<dyn Fn(&mut Mirror)>) = match op {
+    let (what, change): (String, Change) = match op {
         "enable" => ("enabled".into(), Box::new(|m| m.active = true)),
         "disable" => ("disabled".into(), Box::new(|m| m.active = false)),
         "rating" => {

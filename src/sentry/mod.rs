@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn a_mirror_refusing_connections_has_no_latency_and_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let network = Arc::new(Network::open(&dir.path().join("b.redb"), false).unwrap());
+        let network = Arc::new(Network::open(dir.path().join("b.redb"), false).unwrap());
         // A port nothing listens on any more.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
