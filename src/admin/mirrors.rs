@@ -261,7 +261,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
         div.scroll {
             table {
                 thead { tr {
-                    @if can { th { span.visually-hidden { "Select" } } }
+                    @if can { th { "Select" } }
                     (view.heading(base, "name", "Name", false))
                     th { "Base URL" }
                     (view.heading(base, "rating", "Rating", true))
