@@ -625,7 +625,11 @@ fn mirrors(p: &mut Page, index: &crate::index::Index) {
         "bouncer_mirror_check_latency_seconds",
         "Time the mirror took to answer its last base-URL check.",
         per_mirror(&all, |m| {
-            m.health.as_ref().map(|h| f64::from(h.latency_ms) / 1000.0)
+            // 0: the mirror did not answer, so it has no latency.
+            m.health
+                .as_ref()
+                .filter(|h| h.latency_ms > 0)
+                .map(|h| f64::from(h.latency_ms) / 1000.0)
         }),
     );
     p.add(

@@ -133,7 +133,7 @@ fn copy_redb_to_postgresql_and_back_gives_the_same_export_with_counts() {
         "{out:?}"
     );
     assert!(
-        lines[1] == "sentry: availability 5, mirror health 0, runs 0",
+        lines[1] == "sentry: availability 5, mirror health 0, check history 0, runs 0",
         "{out:?}"
     );
     assert_eq!(

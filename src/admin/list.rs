@@ -35,6 +35,9 @@ pub struct Listing {
     pub page: usize,
     /// Rows per page, 1 to [`MAX_PER`].
     pub per: usize,
+    /// A page's own filters (`region=europe`), kept in every link the
+    /// view makes (see [`Listing::keep`]).
+    pub filters: Vec<(String, String)>,
 }
 
 /// Which rows a page shows out of how many.
@@ -85,7 +88,17 @@ impl Listing {
             desc: asked.starts_with('-'),
             page: number("page", 1),
             per: number("per", PER).min(MAX_PER),
+            filters: Vec::new(),
         }
+    }
+
+    /// This view with the page's own filter `name` set to `value` (left
+    /// out when empty): its links keep it.
+    pub fn keep(mut self, name: &str, value: &str) -> Listing {
+        if !value.is_empty() {
+            self.filters.push((name.to_string(), value.to_string()));
+        }
+        self
     }
 
     /// Whether any of `texts` contains the search text (ignoring case);
@@ -128,7 +141,7 @@ impl Listing {
 
     /// Whether the view narrows the list (a search or a state filter).
     pub fn narrowed(&self) -> bool {
-        !self.q.is_empty() || !self.state.is_empty()
+        !self.q.is_empty() || !self.state.is_empty() || !self.filters.is_empty()
     }
 
     /// The link to `base` with this view, changed by `change` (pairs that
@@ -145,6 +158,9 @@ impl Listing {
             ("page", if self.page > 1 { &page } else { "" }),
             ("per", if self.per != PER { &per } else { "" }),
         ];
+        for (k, v) in &self.filters {
+            pairs.push((k, v));
+        }
         for (k, v) in change {
             match pairs.iter_mut().find(|(key, _)| key == k) {
                 Some(pair) => pair.1 = v,

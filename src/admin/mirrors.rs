@@ -1,24 +1,57 @@
-//! Admin section: mirrors — the list with health and traffic, adding,
-//! editing, removing, and "check now".
+//! Admin section: mirrors — the list with health and traffic (searched,
+//! filtered, sorted and paged on the server, with bulk changes), adding,
+//! each mirror's page with its health timeline, editing, removing, and
+//! "check now".
 //!
-//! Routes: `GET /admin/mirrors`, `POST /admin/mirrors` (add),
-//! `GET /admin/mirrors/NAME`, `POST /admin/mirrors/NAME` (save),
-//! `POST /admin/mirrors/NAME/remove`, `POST /admin/mirrors/NAME/check`.
+//! Routes: `GET /admin/mirrors` (the list; query fields of
+//! [`super::list`] with the states of [`STATES`] and `region=NAME`),
+//! `POST /admin/mirrors` (add), `POST /admin/mirrors/bulk/OP` (OP:
+//! `enable`, `disable`, `rating`, `region-add`, `region-remove`; the
+//! mirrors ticked as `mirror` fields), `GET /admin/mirrors/NAME`,
+//! `POST /admin/mirrors/NAME` (save), `POST /admin/mirrors/NAME/remove`,
+//! `POST /admin/mirrors/NAME/check`.
+//!
+//! "Serves" is one figure everywhere: the locations a mirror receives
+//! downloads for now, from the live index ([`serving`]).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::page::{self, Badge, badge, checkbox, csrf, field, seg};
+use super::list::Listing;
+use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
 use super::{Ctx, Form, Page, PageResult};
+use crate::auth::Area;
 use crate::error::Error;
-use crate::model::{Mirror, MirrorHealth};
+use crate::model::health::{self, MAX_RATING, uptime};
+use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
 use crate::store::{NewMirror, Snapshot};
+
+/// The state filters of the list (`state=KEY`), shared with the links
+/// other pages make to it.
+pub const STATES: &[(&str, &str)] = &[
+    ("up", "up"),
+    ("down", "down"),
+    ("disabled", "disabled"),
+    ("unchecked", "unchecked"),
+    ("missing", "missing files"),
+    ("nothing", "up — serves nothing"),
+];
+
+/// The title of the "Serves" figure wherever it is shown.
+pub const SERVES_TITLE: &str = "locations it receives downloads for now";
+
+/// Checks listed on a mirror's page.
+const RECENT: usize = 30;
 
 /// Answers requests below `/admin/mirrors`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx, &Form::default(), None),
+        (false, []) => list(ctx, &page.form, None),
         (true, []) => add(ctx, &page.form),
+        (true, ["bulk", op]) => bulk(ctx, op, &page.form),
         (false, [name]) => edit(ctx, name, None, None),
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "remove"]) => remove(ctx, name),
@@ -27,75 +60,252 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     }
 }
 
-/// A mirror's health in a word, as a badge.
+/// How many locations each mirror receives downloads for now (active
+/// products; present, healthy, active, rated), and how many locations
+/// there are: the one definition of "Serves".
+pub fn serving(network: &crate::network::Network) -> (HashMap<MirrorId, usize>, usize) {
+    let index = network.index();
+    (index.serving_by_mirror(), index.stats().locations)
+}
+
+/// A mirror's state as a badge, the same on every page.
+pub fn state_badge(state: MirrorState) -> Markup {
+    let kind = match state {
+        MirrorState::Up => Badge::Good,
+        MirrorState::Down => Badge::Bad,
+        MirrorState::Flapping | MirrorState::ServesNothing | MirrorState::Unchecked => Badge::Warn,
+        MirrorState::Disabled | MirrorState::Standby => Badge::Off,
+    };
+    badge(kind, state.word())
+}
+
+/// A mirror's health in a word, as a badge, when what it serves is not at
+/// hand (it cannot then say "serves nothing": prefer [`state_badge`] of
+/// [`MirrorState::of`] with [`serving`]).
 pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
-    match h {
-        _ if !m.active => badge(Badge::Off, "disabled"),
-        _ if m.rating == 0 => badge(Badge::Off, "rating 0"),
-        None => badge(Badge::Warn, "unchecked"),
-        Some(h) if !h.healthy => badge(Badge::Bad, "down"),
-        Some(h) if h.is_flapping(now) => badge(Badge::Warn, "flapping"),
-        Some(_) => badge(Badge::Good, "up"),
+    state_badge(MirrorState::of(m, h, 1, 0, now))
+}
+
+/// Sentry's error for the mirror at `base_url`, as the pages show it: what
+/// it means and what to do, with the raw text for the curious.
+pub fn problem(error: &str, base_url: &str) -> Markup {
+    html! {
+        @match health::advice(error, base_url) {
+            Some(advice) => {
+                span.wrap { (advice) }
+                " " small.muted.wrap { "(sentry saw: " (error) ")" }
+            }
+            None => span.wrap { (error) },
+        }
     }
+}
+
+/// A speed in bytes per second, in MB/s (decimal megabytes).
+pub fn speed(bytes_per_sec: u64) -> String {
+    let mb = bytes_per_sec as f64 / 1e6;
+    if mb >= 10.0 {
+        format!("{mb:.0} MB/s")
+    } else {
+        format!("{mb:.1} MB/s")
+    }
+}
+
+/// A latency in milliseconds, or "—" for none (no answer).
+fn latency(ms: u32) -> String {
+    if ms == 0 {
+        "—".to_string()
+    } else {
+        format!("{} ms", crate::chart::thousands(ms.into()))
+    }
+}
+
+/// One mirror of the list, with what the list shows and sorts by.
+struct Row<'a> {
+    m: &'a Mirror,
+    h: Option<&'a MirrorHealth>,
+    last: Option<&'a MirrorCheck>,
+    state: MirrorState,
+    serves: usize,
+    downloads: u64,
+}
+
+impl Row<'_> {
+    /// Whether the row is in the list's state filter `key`.
+    fn is(&self, key: &str) -> bool {
+        match key {
+            "up" => matches!(self.state, MirrorState::Up | MirrorState::Flapping),
+            "down" => self.state == MirrorState::Down,
+            "disabled" => matches!(self.state, MirrorState::Disabled | MirrorState::Standby),
+            "unchecked" => self.state == MirrorState::Unchecked,
+            "missing" => self.last.is_some_and(|c| c.missing > 0),
+            "nothing" => self.state == MirrorState::ServesNothing,
+            _ => true,
+        }
+    }
+
+    /// Latency of the last check, `None` when it did not answer.
+    fn latency(&self) -> Option<u32> {
+        self.h
+            .filter(|h| h.checked_at > 0 && h.latency_ms > 0)
+            .map(|h| h.latency_ms)
+    }
+}
+
+/// Sorts by the states' order: trouble first.
+fn state_rank(s: MirrorState) -> u8 {
+    match s {
+        MirrorState::Down => 0,
+        MirrorState::ServesNothing => 1,
+        MirrorState::Flapping => 2,
+        MirrorState::Unchecked => 3,
+        MirrorState::Up => 4,
+        MirrorState::Standby => 5,
+        MirrorState::Disabled => 6,
+    }
+}
+
+fn compare(key: &str, a: &Row<'_>, b: &Row<'_>) -> Ordering {
+    let by_name = || a.m.name.to_lowercase().cmp(&b.m.name.to_lowercase());
+    let first = match key {
+        "rating" => a.m.rating.cmp(&b.m.rating),
+        "status" => state_rank(a.state).cmp(&state_rank(b.state)),
+        "checked" => {
+            a.h.map_or(0, |h| h.checked_at)
+                .cmp(&b.h.map_or(0, |h| h.checked_at))
+        }
+        // No answer sorts after every answer.
+        "latency" => a
+            .latency()
+            .unwrap_or(u32::MAX)
+            .cmp(&b.latency().unwrap_or(u32::MAX)),
+        "serves" => a.serves.cmp(&b.serves),
+        "downloads" => a.downloads.cmp(&b.downloads),
+        _ => Ordering::Equal,
+    };
+    first.then_with(by_name)
 }
 
 fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
-    // What each mirror gets traffic for now, from the live index (reading
-    // every availability row would take seconds on a big network).
-    let serving = network.index().serving_by_mirror();
+    let (serving, locations) = serving(network);
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
         .store()
         .downloads_by_mirror(today.saturating_sub(29), today)
         .unwrap_or_default();
     let total: u64 = downloads.values().sum();
+    let ids: Vec<MirrorId> = s.mirrors.iter().map(|m| m.id).collect();
+    let latest = network.store().latest_checks(&ids).unwrap_or_default();
     let now = crate::model::now();
+    let region = s
+        .regions
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(form.get("region").trim()))
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let view = Listing::from_form(form, "name", STATES).keep("region", &region);
+    let mut rows: Vec<Row<'_>> = s
+        .mirrors
+        .iter()
+        .map(|m| {
+            let h = s.health.get(&m.id);
+            let serves = serving.get(&m.id).copied().unwrap_or(0);
+            Row {
+                m,
+                h,
+                last: latest.get(&m.id),
+                state: MirrorState::of(m, h, serves, locations, now),
+                serves,
+                downloads: downloads.get(&m.id).copied().unwrap_or(0),
+            }
+        })
+        .filter(|r| view.state.is_empty() || r.is(&view.state))
+        .filter(|r| {
+            region.is_empty() || r.m.regions.iter().any(|g| g.eq_ignore_ascii_case(&region))
+        })
+        .filter(|r| {
+            let regions = r.m.regions.join(" ");
+            view.matches([
+                r.m.name.as_str(),
+                r.m.base_url.as_str(),
+                r.m.contact.as_str(),
+                regions.as_str(),
+            ])
+        })
+        .collect();
+    rows.sort_by(|a, b| view.order(compare(&view.sort, a, b)));
+    let (rows, window) = view.window(rows);
+    let can = ctx.may(Area::Network);
+    let base = "/admin/mirrors";
+    let back = view.href(base, &[]);
     let body = html! {
-        div.toolbar { h1 { "Mirrors" } span.muted { (page::plural(s.mirrors.len(), "mirror", "mirrors")) } }
-        table {
-            thead { tr {
-                th { "Name" } th { "Base URL" } th.num { "Rating" } th { "Status" } th { "Last check" }
-                th.num { "Latency" } th.num title="locations it receives downloads for now" { "Serves" } th { "Regions" } th.num { "Downloads (30 days)" } th.num { "Share" }
-            } }
-            tbody {
-                @for m in &s.mirrors {
-                    @let h = s.health.get(&m.id);
-                    @let d = downloads.get(&m.id).copied().unwrap_or(0);
-                    tr {
-                        td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                        td { code { (m.base_url) } }
-                        td.num { (m.rating) }
-                        td {
-                            (health_badge(m, h, now))
-                            @if let Some(h) = h.filter(|h| !h.healthy) { " " small.muted { (h.error) } }
+        div.toolbar {
+            h1 { "Mirrors" }
+            span.muted { (page::plural(s.mirrors.len(), "mirror", "mirrors")) }
+        }
+        @if can {
+            details.card open[error.is_some()] {
+                summary { strong { "Add a mirror" } }
+                @if let Some(e) = &error { (e) }
+                (add_form(ctx, &s, form))
+            }
+        }
+        (search(&view, base, &s, &region))
+        @if can && !rows.is_empty() {
+            form id="bulk" method="post" action="/admin/mirrors/bulk/enable" {
+                (csrf(ctx))
+                input type="hidden" name="back" value=(back);
+            }
+        }
+        div.scroll {
+            table {
+                thead { tr {
+                    @if can { th { "Select" } }
+                    (view.heading(base, "name", "Name", false))
+                    th { "Base URL" }
+                    (view.heading(base, "rating", "Rating", true))
+                    (view.heading(base, "status", "Status", false))
+                    (view.heading(base, "checked", "Last check", false))
+                    (view.heading(base, "latency", "Latency", true))
+                    th.num title=(SERVES_TITLE) {
+                        a.sort href=(view.href(base, &[("sort", if view.sort == "serves" && !view.desc { "-serves" } else { "serves" }), ("page", "")])) { "Serves" }
+                    }
+                    th { "Regions" }
+                    (view.heading(base, "downloads", "Downloads (30 days)", true))
+                    th.num { "Share" }
+                } }
+                tbody {
+                    @for r in &rows {
+                        tr {
+                            @if can {
+                                td { input type="checkbox" form="bulk" name="mirror" value=(r.m.name) aria-label={ "Select " (r.m.name) }; }
+                            }
+                            td { a href={ "/admin/mirrors/" (seg(&r.m.name)) } { (r.m.name) } }
+                            td.wrap { code { (r.m.base_url) } }
+                            td.num { (r.m.rating) }
+                            td {
+                                (state_badge(r.state))
+                                @if let Some(h) = r.h.filter(|h| !h.healthy && !h.error.is_empty()) {
+                                    br; small { (problem(&h.error, &r.m.base_url)) }
+                                } @else if let Some(c) = r.last.filter(|c| c.missing > 0) {
+                                    br; small.muted { (c.missing) " of " (c.files) " files checked missing" }
+                                }
+                            }
+                            td { (page::ago(r.h.map_or(0, |h| h.checked_at))) }
+                            td.num { @match r.latency() { Some(ms) => (latency(ms)), None => span title="no answer" { "—" } } }
+                            td.num { (r.serves) }
+                            td.wrap { (r.m.regions.join(", ")) }
+                            td.num { (crate::chart::thousands(r.downloads)) }
+                            td.num { @if total > 0 { (format!("{:.1} %", r.downloads as f64 * 100.0 / total as f64)) } }
                         }
-                        td { (page::ago(h.map_or(0, |h| h.checked_at))) }
-                        td.num { @if let Some(h) = h.filter(|h| h.checked_at > 0) { (h.latency_ms) " ms" } }
-                        td.num { (serving.get(&m.id).copied().unwrap_or(0)) }
-                        td { (m.regions.join(", ")) }
-                        td.num { (crate::chart::thousands(d)) }
-                        td.num { @if total > 0 { (format!("{:.1} %", d as f64 * 100.0 / total as f64)) } }
                     }
                 }
             }
         }
-        @if ctx.may(crate::auth::Area::Network) {
-            section.card {
-                h2 { "Add a mirror" }
-                @if let Some(e) = &error { (e) }
-                form.stack method="post" action="/admin/mirrors" {
-                    (csrf(ctx))
-                    (field("Name", "name", form.get("name"), None))
-                    (field("Base URL", "base_url", form.get("base_url"), Some("http:// or https://, the root that holds the product directories")))
-                    (field("Rating", "rating", Some(form.get("rating")).filter(|r| !r.is_empty()).unwrap_or("100"), Some("selection weight; 0 takes it out of rotation")))
-                    (field("Contact e-mail", "contact", form.get("contact"), Some("one address, e.g. ops@mirror.example.org (optional)")))
-                    (regions_field(&s, &form.all("region")))
-                    (checkbox("Add it switched off", "inactive", form.checked("inactive")))
-                    div { button.primary type="submit" { "Add mirror" } }
-                }
-            }
+        (view.pager(base, &window, "mirrors"))
+        @if can && !rows.is_empty() {
+            (bulk_controls(&s))
         }
     };
     let status = if error.is_some() {
@@ -105,6 +315,99 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
     };
     Ok(ctx.page_status(status, "mirrors", "Mirrors", body))
 }
+
+/// The search form: text, state and region, keeping the sort.
+fn search(view: &Listing, base: &str, s: &Snapshot, region: &str) -> Markup {
+    let sort = format!("{}{}", if view.desc { "-" } else { "" }, view.sort);
+    html! {
+        form.search method="get" action=(base) role="search" {
+            label.field {
+                span { "Search mirrors" }
+                input type="search" name="q" value=(view.q) maxlength="200" placeholder="name, URL, contact, region";
+            }
+            label.field {
+                span { "State" }
+                select name="state" data-autosubmit {
+                    option value="" selected[view.state.is_empty()] { "any" }
+                    @for (key, label) in STATES {
+                        option value=(key) selected[view.state == *key] { (label) }
+                    }
+                }
+            }
+            @if !s.regions.is_empty() {
+                label.field {
+                    span { "Region" }
+                    select name="region" data-autosubmit {
+                        option value="" selected[region.is_empty()] { "any" }
+                        @for r in &s.regions {
+                            option value=(r.name) selected[r.name == region] { (r.name) }
+                        }
+                    }
+                }
+            }
+            input type="hidden" name="sort" value=(sort);
+            @if view.per != super::list::PER { input type="hidden" name="per" value=(view.per); }
+            button type="submit" { "Show" }
+            @if view.narrowed() { a href=(base) { "Clear" } }
+        }
+    }
+}
+
+/// The bulk actions for the mirrors ticked in the list (one form, the
+/// buttons sending it to each action).
+fn bulk_controls(s: &Snapshot) -> Markup {
+    html! {
+        section.card {
+            h2 { "Change the selected mirrors" }
+            p.muted { "Tick mirrors in the list above, then:" }
+            div.toolbar {
+                button form="bulk" type="submit" formaction="/admin/mirrors/bulk/enable" { "Enable" }
+                button.danger form="bulk" type="submit" formaction="/admin/mirrors/bulk/disable"
+                    name="ask" value="Switch off the selected mirrors? They get no downloads until enabled again."
+                    data-confirm="Switch off the selected mirrors? They get no downloads until enabled again." { "Disable" }
+            }
+            div.toolbar {
+                label.field {
+                    span { "Rating" }
+                    input form="bulk" type="number" name="rating" min="0" max=(MAX_RATING) placeholder="100";
+                }
+                button form="bulk" type="submit" formaction="/admin/mirrors/bulk/rating" { "Set rating" }
+            }
+            @if !s.regions.is_empty() {
+                div.toolbar {
+                    label.field {
+                        span { "Region" }
+                        select form="bulk" name="region" {
+                            @for r in &s.regions { option value=(r.name) { (r.name) } }
+                        }
+                    }
+                    button form="bulk" type="submit" formaction="/admin/mirrors/bulk/region-add" { "Add to region" }
+                    button form="bulk" type="submit" formaction="/admin/mirrors/bulk/region-remove" { "Remove from region" }
+                }
+            }
+        }
+    }
+}
+
+fn add_form(ctx: &Ctx<'_>, s: &Snapshot, form: &Form) -> Markup {
+    let rating = Some(form.get("rating"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or("100");
+    html! {
+        form.stack method="post" action="/admin/mirrors" {
+            (csrf(ctx))
+            (page::input(Input::Text, true, "Name", "name", form.get("name"), None))
+            (page::input(Input::Url, true, "Base URL", "base_url", form.get("base_url"), Some("http:// or https://, the root that holds the product directories")))
+            (page::input(Input::Number { min: 0, max: MAX_RATING.into() }, false, "Rating", "rating", rating, Some(RATING_HINT)))
+            (page::input(Input::Email, false, "Contact e-mail", "contact", form.get("contact"), Some("one address, e.g. ops@mirror.example.org (optional)")))
+            (regions_field(s, &form.all("region")))
+            (checkbox("Add it switched off", "inactive", form.checked("inactive")))
+            div { button.primary type="submit" { "Add mirror" } }
+        }
+    }
+}
+
+const RATING_HINT: &str = "selection weight from 0 to 1000: 100 is the usual, 200 gets twice the share, 0 takes it out of rotation";
 
 fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
     html! {
@@ -135,17 +438,28 @@ fn refusal(e: &Error) -> Markup {
     }
 }
 
-fn rating(form: &Form) -> Result<u32, String> {
-    let r = form.get("rating");
+/// The rating a form asks for: a whole number from 0 to [`MAX_RATING`]
+/// (100 when left empty). `stored`, the mirror's rating now, is taken as
+/// it is even above the bound, so a mirror rated higher before stays
+/// editable.
+fn rating(form: &Form, stored: Option<u32>) -> Result<u32, String> {
+    let r = form.get("rating").trim();
     if r.is_empty() {
-        return Ok(100);
+        return Ok(stored.unwrap_or(100));
     }
-    r.parse()
-        .map_err(|_| format!("Rating {r:?} is not a whole number from 0 to 4294967295."))
+    let n: u32 = r.parse().map_err(|_| {
+        format!("Rating {r:?} is not a whole number: give one from 0 (out of rotation) to {MAX_RATING}; 100 is the usual weight.")
+    })?;
+    if n > MAX_RATING && Some(n) != stored {
+        return Err(format!(
+            "Rating {n} is more than {MAX_RATING}, the most a rating can be: ratings are weights, so give the others less instead (100 is the usual weight)."
+        ));
+    }
+    Ok(n)
 }
 
 fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
-    let rating = match rating(form) {
+    let rating = match rating(form, None) {
         Ok(r) => r,
         Err(e) => return list(ctx, form, Some(page::error(Some(&e)))),
     };
@@ -171,54 +485,299 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     }
 }
 
+/// What a bulk action does to each mirror.
+type Change = Box<dyn Fn(&mut Mirror)>;
+
+/// A bulk action on the mirrors ticked in the list: one write, one audit
+/// event, a message saying how many changed.
+fn bulk(ctx: &Ctx<'_>, op: &str, form: &Form) -> PageResult {
+    let back = match form.opt("back") {
+        Some(b) if b.starts_with("/admin/mirrors") && !b.contains("//") => b.to_string(),
+        _ => "/admin/mirrors".to_string(),
+    };
+    let names = form.all("mirror");
+    if names.is_empty() {
+        return Ok(ctx.failed(
+            &back,
+            "No mirror was selected: tick the mirrors to change in the list, then choose the change.",
+        ));
+    }
+    let region = form.get("region").trim().to_string();
+    let (what, change): (String, Change) = match op {
+        "enable" => ("enabled".into(), Box::new(|m| m.active = true)),
+        "disable" => ("disabled".into(), Box::new(|m| m.active = false)),
+        "rating" => {
+            if form.get("rating").trim().is_empty() {
+                return Ok(ctx.failed(
+                    &back,
+                    "Give the rating to set (0 to 1000) next to Set rating.",
+                ));
+            }
+            let r = match rating(form, None) {
+                Ok(r) => r,
+                Err(e) => return Ok(ctx.failed(&back, e)),
+            };
+            (
+                format!("rating set to {r}"),
+                Box::new(move |m| m.rating = r),
+            )
+        }
+        "region-add" | "region-remove" if region.is_empty() => {
+            return Ok(ctx.failed(&back, "Choose a region first."));
+        }
+        "region-add" => {
+            let r = region.clone();
+            (
+                format!("added to region {region}"),
+                Box::new(move |m| {
+                    if !m.regions.iter().any(|g| g.eq_ignore_ascii_case(&r)) {
+                        m.regions.push(r.clone());
+                    }
+                }),
+            )
+        }
+        "region-remove" => {
+            let r = region.clone();
+            (
+                format!("removed from region {region}"),
+                Box::new(move |m| m.regions.retain(|g| !g.eq_ignore_ascii_case(&r))),
+            )
+        }
+        _ => return Ok(ctx.not_found("There is no such change for mirrors.")),
+    };
+    let done = ctx.write(|tx| tx.mirrors_bulk(&names, &what, &*change));
+    Ok(match done {
+        Ok(changed) => {
+            let n = changed.len();
+            let message = match n {
+                0 => format!(
+                    "Nothing changed: the {} selected were {what} already.",
+                    page::plural(names.len(), "mirror", "mirrors")
+                ),
+                _ => format!(
+                    "{} {what}.",
+                    page::sentence(&page::plural(n, "mirror", "mirrors"))
+                ),
+            };
+            ctx.done(&back, message)
+        }
+        Err(e) => ctx.failed(&back, format!("Nothing was changed: {e}")),
+    })
+}
+
+/// What a mirror's check history says, for its page.
+struct Timeline {
+    /// Checks of the last 30 days, oldest first.
+    checks: Vec<MirrorCheck>,
+    /// Unix time now.
+    now: u64,
+}
+
+impl Timeline {
+    fn last_success(&self) -> Option<u64> {
+        self.checks.iter().rev().find(|c| c.ok).map(|c| c.at)
+    }
+
+    fn failures_in_a_row(&self) -> u32 {
+        self.checks.last().map_or(0, MirrorCheck::failures_in_a_row)
+    }
+
+    /// Uptime over the last `days` as a percentage, with a note when the
+    /// history covers less of the window.
+    fn uptime(&self, days: u64) -> Markup {
+        let window = days * 86_400;
+        match uptime(&self.checks, self.now.saturating_sub(window), self.now) {
+            None => html! { span.muted { "—" } },
+            Some((share, covered)) => html! {
+                (format!("{:.1} %", share * 100.0))
+                @if covered + 3600 < window {
+                    " " small.muted { "(of " (span_words(covered)) " checked)" }
+                }
+            },
+        }
+    }
+}
+
+/// A span of seconds in words: "5 h", "3 days".
+fn span_words(secs: u64) -> String {
+    match secs {
+        0..3600 => format!("{} min", secs / 60),
+        3600..172_800 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+/// A small line chart of `points` (time, value) from `from` to `to`, as
+/// inline SVG; `label` names it for screen readers.
+fn sparkline(
+    points: &[(u64, u64)],
+    from: u64,
+    to: u64,
+    label: &str,
+    unit: &dyn Fn(u64) -> String,
+) -> Markup {
+    let (w, h) = (600.0, 80.0);
+    let max = points.iter().map(|p| p.1).max().unwrap_or(0).max(1) as f64;
+    let span = to.saturating_sub(from).max(1) as f64;
+    let mut path = String::new();
+    for (t, v) in points {
+        let x = (t.saturating_sub(from)) as f64 / span * w;
+        let y = h - (*v as f64 / max * (h - 8.0)) - 4.0;
+        path.push_str(&format!(
+            "{}{x:.1},{y:.1} ",
+            if path.is_empty() { "M" } else { "L" }
+        ));
+    }
+    let peak = unit(max as u64);
+    html! {
+        figure.spark {
+            svg viewBox={ "0 0 " (w) " " (h) } width="100%" height="80" role="img" aria-label={ (label) ", highest " (peak) } preserveAspectRatio="none" {
+                title { (label) ", highest " (peak) }
+                line x1="0" y1=(h - 4.0) x2=(w) y2=(h - 4.0) stroke="#dde1e8" {}
+                path d=(path.trim_end()) fill="none" stroke="#0072b2" stroke-width="2" vector-effect="non-scaling-stroke" {}
+            }
+            figcaption.muted { (label) " — highest " (peak) }
+        }
+    }
+}
+
 fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -> PageResult {
-    let s = ctx.network().snapshot()?;
+    let network = ctx.network();
+    let s = network.snapshot()?;
     let Some(m) = s.mirror(name) else {
         return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
     let h = s.health.get(&m.id);
     let now = crate::model::now();
+    let (serving, locations) = serving(network);
+    let serves = serving.get(&m.id).copied().unwrap_or(0);
+    let state = MirrorState::of(m, h, serves, locations, now);
+    let timeline = Timeline {
+        checks: network
+            .store()
+            .checks_of(m.id, now.saturating_sub(crate::store::CHECKS_KEPT_SECS))?,
+        now,
+    };
     let url = format!("/admin/mirrors/{}", seg(&m.name));
     let value = |field: &str, stored: String| form.map_or(stored, |f| f.get(field).to_string());
     let regions = form.map_or_else(|| m.regions.clone(), |f| f.all("region"));
-    let can = ctx.may(crate::auth::Area::Network);
+    let can = ctx.may(Area::Network);
+    let last = timeline.checks.last();
+    // The newest problem to explain: why it is down, else why its files
+    // are missing.
+    let trouble = h
+        .filter(|h| !h.healthy && !h.error.is_empty())
+        .map(|h| h.error.clone())
+        .or_else(|| {
+            last.filter(|c| !c.error.is_empty())
+                .map(|c| c.error.clone())
+        });
+    let week = now.saturating_sub(7 * 86_400);
+    let latencies: Vec<(u64, u64)> = timeline
+        .checks
+        .iter()
+        .filter(|c| c.at >= week && c.latency_ms > 0)
+        .map(|c| (c.at, c.latency_ms.into()))
+        .collect();
+    let speeds: Vec<(u64, u64)> = timeline
+        .checks
+        .iter()
+        .filter(|c| c.at >= week && c.throughput > 0)
+        .map(|c| (c.at, c.throughput))
+        .collect();
     let body = html! {
         div.toolbar {
-            h1 { "Mirror " (m.name) " " (health_badge(m, h, now)) }
+            h1 { "Mirror " (m.name) " " (state_badge(state)) }
             @if can {
                 (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
             }
         }
-        div.cards {
-            div.stat { span.value { @if let Some(h) = h { (h.latency_ms) " ms" } @else { "–" } } span.label { "latency" } }
-            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => { (h.throughput / 1_000_000) " MB/s" }, None => "–" } } span.label { "measured speed" } }
-            div.stat { span.value { (page::ago(h.map_or(0, |h| h.checked_at))) } span.label { "last check" } }
-            div.stat { span.value { (page::ago(h.map_or(0, |h| h.since))) } span.label { "status since" } }
-        }
-        @if let Some(h) = h.filter(|h| !h.healthy) {
-            p.flash.error { "Down: " (h.error) }
+        @if let Some(error) = &trouble {
+            p.flash.error[state == MirrorState::Down] role="note" {
+                @if let Some(p) = Problem::of(error) { strong { (page::sentence(p.name())) ": " } }
+                (problem(error, &m.base_url))
+            }
+        } @else if state == MirrorState::ServesNothing {
+            p.flash role="note" { "It answers, but receives downloads for none of its files: sentry has not found them there yet. "
+                a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "See what it lacks" } "." }
         }
         @if let Some(h) = h.filter(|h| h.is_flapping(now)) {
             p.flash.error { "Flapping: changed state " (h.flaps) " times recently; its weight is damped." }
         }
-        p { a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "What this mirror serves" } " · " a href={ "/admin/audit?q=" (seg(&m.name)) } { "History" } }
+        div.cards {
+            div.stat { span.value { (latency(h.filter(|h| h.checked_at > 0).map_or(0, |h| h.latency_ms))) } span.label { "latency (last check)" } }
+            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
+            div.stat title=(SERVES_TITLE) { span.value { (serves) } span.label { "serves (locations)" } }
+            div.stat { span.value { (page::ago(h.map_or(0, |h| h.checked_at))) } span.label { "last check" } }
+            div.stat { span.value { (page::ago(timeline.last_success().unwrap_or(0))) } span.label { "last success" } }
+            div.stat { span.value { (timeline.failures_in_a_row()) } span.label { "failures in a row" } }
+            div.stat { span.value { (page::ago(h.map_or(0, |h| h.since))) } span.label { "status since" } }
+        }
+        section.card {
+            h2 { "Health" }
+            div.cards {
+                div.stat { span.value { (timeline.uptime(1)) } span.label { "uptime, 1 day" } }
+                div.stat { span.value { (timeline.uptime(7)) } span.label { "uptime, 7 days" } }
+                div.stat { span.value { (timeline.uptime(30)) } span.label { "uptime, 30 days" } }
+            }
+            @if latencies.len() >= 2 {
+                (sparkline(&latencies, week, now, "Latency over 7 days", &|v| latency(v.min(u32::MAX.into()) as u32)))
+            }
+            @if speeds.len() >= 2 {
+                (sparkline(&speeds, week, now, "Measured speed over 7 days", &speed))
+            }
+            h3 { "Recent checks" }
+            @if timeline.checks.is_empty() {
+                p.muted { "No checks recorded yet." }
+            } @else {
+                div.scroll {
+                    table {
+                        thead { tr { th { "When" } th { "Result" } th.num { "Latency" } th.num { "Speed" } th.num { "Files missing" } th { "What it saw" } } }
+                        tbody {
+                            @for c in timeline.checks.iter().rev().take(RECENT) {
+                                tr {
+                                    td { (page::ago(c.at)) }
+                                    td { @if c.ok { (badge(Badge::Good, "ok")) } @else { (badge(Badge::Bad, "failed")) } }
+                                    td.num { (latency(c.latency_ms)) }
+                                    td.num { @if c.throughput > 0 { (speed(c.throughput)) } @else { "—" } }
+                                    td.num { (c.missing) " of " (c.files) }
+                                    td.wrap { @if !c.error.is_empty() { (problem(&c.error, &m.base_url)) } }
+                                }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Kept 30 days; calm stretches keep one check per quarter hour, every change of state is kept." }
+            }
+        }
+        p { a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "Which files it has" } " · " a href={ "/admin/reports?mirror=" (seg(&m.name)) } { "Sentry reports" } " · " a href={ "/admin/audit?q=" (seg(&m.name)) } { "Changes" } }
         section.card {
             h2 { "Settings" }
-            @if let Some(e) = &error { (e) }
-            form.stack method="post" action=(url) {
-                (csrf(ctx))
-                (field("Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
-                (field("Rating", "rating", &value("rating", m.rating.to_string()), Some("selection weight; 0 takes it out of rotation")))
-                (field("Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
-                (regions_field(&s, &regions))
-                (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
-                @if can { div { button.primary type="submit" { "Save" } } }
+            @if can {
+                @if let Some(e) = &error { (e) }
+                form.stack method="post" action=(url) {
+                    (csrf(ctx))
+                    (page::input(Input::Url, true, "Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
+                    (page::input(Input::Number { min: 0, max: MAX_RATING.max(m.rating).into() }, false, "Rating", "rating", &value("rating", m.rating.to_string()), Some(RATING_HINT)))
+                    (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
+                    (regions_field(&s, &regions))
+                    (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
+                    div { button.primary type="submit" { "Save" } }
+                }
+            } @else {
+                dl {
+                    dt { "Base URL" } dd.wrap { code { (m.base_url) } }
+                    dt { "Rating" } dd { (m.rating) }
+                    dt { "Contact e-mail" } dd.wrap { @if m.contact.is_empty() { span.muted { "none" } } @else { (m.contact) } }
+                    dt { "Regions" } dd.wrap { @if m.regions.is_empty() { span.muted { "none: the whole world" } } @else { (m.regions.join(", ")) } }
+                    dt { "Active" } dd { @if m.active { "yes (gets traffic)" } @else { "no (switched off)" } }
+                }
             }
         }
         @if can {
             section.card.danger-zone {
                 h2 { "Remove" }
-                p { "Removing a mirror forgets its settings, health and availability. Its download counts stay." }
+                p { "Removing a mirror forgets its settings, health, check history and availability. Its download counts stay." }
                 (page::button(ctx, &format!("{url}/remove"), "Remove this mirror", "danger", Some("Remove this mirror?")))
             }
         }
@@ -232,7 +791,8 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
 }
 
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
-    let rating = match rating(form) {
+    let stored = ctx.network().snapshot()?.mirror(name).map(|m| m.rating);
+    let rating = match rating(form, stored) {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };
@@ -275,7 +835,6 @@ fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
         Err(e) => ctx.failed(&url, e.to_string()),
     })
 }
-
 #[cfg(test)]
 mod tests {
     use hyper::StatusCode;
@@ -431,5 +990,315 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
+    }
+
+    use crate::model::{Actor, MirrorCheck, MirrorHealth};
+
+    fn write<T>(
+        admin: &crate::admin::Admin,
+        f: impl FnOnce(&mut crate::store::Tx) -> crate::error::Result<T>,
+    ) -> T {
+        admin.network.write(&Actor::Program("test"), f).unwrap()
+    }
+
+    /// Table rows of mirrors the list rendered (their links).
+    fn listed(page: &str) -> Vec<String> {
+        page.split("<td><a href=\"/admin/mirrors/")
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_list_searches_filters_sorts_and_pages_on_the_server() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        write(&admin, |tx| {
+            tx.region_add(crate::model::fixtures::region("europe", &["DE"]))
+        });
+        for i in 0..120u32 {
+            let id = add_rated_mirror(&admin, &format!("m{i:03}"), i, i % 10 == 0);
+            if i % 3 == 0 {
+                write(&admin, |tx| {
+                    tx.mirror_update(&format!("m{i:03}"), |m| m.regions = vec!["europe".into()])
+                });
+            }
+            let _ = id;
+        }
+        let page = body(get(&admin, &ann, "/admin/mirrors"));
+        let rows = listed(&page);
+        assert_eq!(rows.len(), 50, "one page only");
+        assert_eq!(rows[0], "m000");
+        assert!(page.contains("1–50 of 120 mirrors"), "{page}");
+        // "Add a mirror" comes before the list.
+        assert!(page.find("Add a mirror").unwrap() < page.find("m000").unwrap());
+        let rows = listed(&body(get(&admin, &ann, "/admin/mirrors?page=3")));
+        assert_eq!(rows.len(), 20);
+        let rows = listed(&body(get(&admin, &ann, "/admin/mirrors?q=M11")));
+        assert_eq!(rows.len(), 10, "{rows:?}");
+        let rows = listed(&body(get(
+            &admin,
+            &ann,
+            "/admin/mirrors?state=disabled&per=500",
+        )));
+        assert_eq!(rows.len(), 12, "switched off (m000 also rated 0): {rows:?}");
+        let rows = listed(&body(get(
+            &admin,
+            &ann,
+            "/admin/mirrors?region=Europe&per=500",
+        )));
+        assert_eq!(rows.len(), 40);
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/mirrors?sort=-rating&region=europe",
+        ));
+        assert_eq!(listed(&page)[0], "m117");
+        assert!(
+            page.contains("region=europe"),
+            "links keep the region: {page}"
+        );
+        let rows = listed(&body(get(
+            &admin,
+            &ann,
+            "/admin/mirrors?state=unchecked&q=m00",
+        )));
+        assert_eq!(
+            rows,
+            [
+                "m001", "m002", "m003", "m004", "m005", "m006", "m007", "m008", "m009"
+            ]
+        );
+    }
+
+    #[test]
+    fn bulk_changes_are_one_write_and_one_event() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        write(&admin, |tx| {
+            tx.region_add(crate::model::fixtures::region("asia", &["JP"]))
+        });
+        for name in ["a", "b", "c", "d"] {
+            add_mirror(&admin, name, &[]);
+        }
+        let events = || admin.network.store().events(100).unwrap().len();
+        let before = events();
+        let picked = [("mirror", "a"), ("mirror", "b"), ("mirror", "c")];
+        // Disabling asks first (no JavaScript): a confirmation page.
+        let mut fields = picked.to_vec();
+        fields.push(("ask", "Switch off the selected mirrors?"));
+        fields.push(("back", "/admin/mirrors?q=x"));
+        let r = post(&admin, &ann, "/admin/mirrors/bulk/disable", &fields);
+        assert!(body(r).contains("Please confirm"));
+        assert!(
+            admin
+                .network
+                .snapshot()
+                .unwrap()
+                .mirrors
+                .iter()
+                .all(|m| m.active)
+        );
+        fields.push(("confirmed", "yes"));
+        let r = post(&admin, &ann, "/admin/mirrors/bulk/disable", &fields);
+        assert_eq!(r.headers()["location"], "/admin/mirrors?q=x");
+        let page = follow(&admin, &ann, r);
+        assert!(page.contains("3 mirrors disabled."), "{page}");
+        let s = admin.network.snapshot().unwrap();
+        let active: Vec<bool> = s.mirrors.iter().map(|m| m.active).collect();
+        assert_eq!(active, [false, false, false, true]);
+        assert_eq!(events(), before + 1, "one event for the bulk change");
+        let e = &admin.network.store().events(1).unwrap()[0];
+        assert_eq!(
+            (e.action.as_str(), e.detail.as_str()),
+            ("mirror.bulk", "disabled: a, b, c")
+        );
+
+        let mut fields = picked.to_vec();
+        fields.push(("rating", "250"));
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/mirrors/bulk/rating", &fields),
+        );
+        assert!(page.contains("3 mirrors rating set to 250."), "{page}");
+        fields.pop();
+        fields.push(("rating", "5000"));
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/mirrors/bulk/rating", &fields),
+        );
+        assert!(page.contains("more than 1000"), "{page}");
+        let mut fields = vec![("mirror", "a"), ("mirror", "d")];
+        fields.push(("region", "asia"));
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/mirrors/bulk/region-add", &fields),
+        );
+        assert!(page.contains("2 mirrors added to region asia."), "{page}");
+        let s = admin.network.snapshot().unwrap();
+        assert_eq!(s.mirror("d").unwrap().regions, ["asia"]);
+        assert_eq!(s.mirror("a").unwrap().rating, 250);
+        let page = follow(
+            &admin,
+            &ann,
+            post(&admin, &ann, "/admin/mirrors/bulk/enable", &[]),
+        );
+        assert!(page.contains("No mirror was selected"), "{page}");
+    }
+
+    #[test]
+    fn ratings_are_bounded_and_old_ratings_stay_editable() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors",
+            &[
+                ("name", "m"),
+                ("base_url", "https://m.example"),
+                ("rating", "5000"),
+            ],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(page.contains("more than 1000"), "{page}");
+        assert!(!page.contains("4294967295"));
+        assert!(page.contains(r#"type="number" name="rating""#), "{page}");
+        assert!(page.contains(r#"type="url" name="base_url""#), "{page}");
+        assert!(page.contains(r#"type="email" name="contact""#), "{page}");
+        add_rated_mirror(&admin, "old", 5000, false);
+        let page = body(get(&admin, &ann, "/admin/mirrors/old"));
+        assert!(page.contains(r#"max="5000""#), "{page}");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/old",
+            &[
+                ("base_url", "https://m.example/old"),
+                ("rating", "5000"),
+                ("active", "on"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror old"));
+    }
+
+    #[test]
+    fn viewers_see_text_and_no_forms_that_change_anything() {
+        let (_dir, admin) = admin();
+        add_mirror(&admin, "m1", &[]);
+        let vic = login(&admin, "vic", Role::Viewer);
+        for path in ["/admin/mirrors", "/admin/mirrors/m1"] {
+            let page = body(get(&admin, &vic, path));
+            // The only POST form is the layout's "Log out".
+            assert_eq!(
+                page.matches(r#"method="post""#).count(),
+                1,
+                "{path}: {page}"
+            );
+            assert!(!page.contains(r#"type="checkbox""#), "{path}: {page}");
+            assert!(!page.contains(r#"type="url""#), "{path}: {page}");
+        }
+        let page = body(get(&admin, &vic, "/admin/mirrors/m1"));
+        assert!(page.contains("<dt>Base URL</dt>"), "{page}");
+        assert!(page.contains("https://mirror.example/pub/m1"), "{page}");
+    }
+
+    /// Issue 19 items 4 and 7: a mirror that refuses connections says
+    /// what to do and shows no latency; one that answers but serves none
+    /// of its files is "up — serves nothing", not green; the timeline
+    /// shows the checks, failures in a row and uptime.
+    #[test]
+    fn the_mirror_page_explains_trouble_and_shows_the_timeline() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_mirror(&admin, "dead", &[]);
+        add_mirror(&admin, "empty", &[]);
+        let now = crate::model::now();
+        let refused = "connection failed: io: Connection refused (os error 111)";
+        write(&admin, |tx| {
+            tx.product_add(crate::store::NewProduct {
+                name: "p".into(),
+                ..Default::default()
+            })?;
+            tx.location_add("p", "win", "/p.exe")?;
+            let s = tx.mirrors()?;
+            let (dead, empty) = (s[0].id, s[1].id);
+            tx.set_health(
+                dead,
+                &MirrorHealth {
+                    healthy: false,
+                    checked_at: now,
+                    since: now - 120,
+                    error: refused.into(),
+                    ..MirrorHealth::default()
+                },
+            )?;
+            tx.set_health(
+                empty,
+                &MirrorHealth {
+                    checked_at: now,
+                    latency_ms: 12,
+                    ..MirrorHealth::default()
+                },
+            )?;
+            for (i, ok) in [true, false, false].into_iter().enumerate() {
+                tx.check_record(MirrorCheck {
+                    mirror: dead,
+                    at: now - 7200 + i as u64 * 3000,
+                    ok,
+                    latency_ms: if ok { 30 } else { 0 },
+                    error: if ok { String::new() } else { refused.into() },
+                    ..MirrorCheck::default()
+                })?;
+            }
+            tx.check_record(MirrorCheck {
+                mirror: empty,
+                at: now,
+                ok: true,
+                latency_ms: 12,
+                files: 1,
+                missing: 1,
+                error: "/p.exe: 404 Not Found".into(),
+                ..MirrorCheck::default()
+            })?;
+            Ok(())
+        });
+        let page = body(get(&admin, &ann, "/admin/mirrors/dead"));
+        assert!(
+            page.contains("Nothing listens on port 443 of mirror.example: is the server up, is the base URL right?"),
+            "{page}"
+        );
+        assert!(page.contains("Recent checks"), "{page}");
+        assert!(
+            page.contains(r#"<span class="value">2</span><span class="label">failures in a row"#),
+            "{page}"
+        );
+        assert!(page.contains("uptime, 1 day"), "{page}");
+        assert!(
+            page.contains("—</span><span class=\"label\">latency"),
+            "no latency: {page}"
+        );
+        let list = body(get(&admin, &ann, "/admin/mirrors?state=down"));
+        assert_eq!(listed(&list), ["dead"]);
+        assert!(list.contains("Nothing listens on port 443"), "{list}");
+        let list = body(get(&admin, &ann, "/admin/mirrors?state=nothing"));
+        assert_eq!(listed(&list), ["empty"]);
+        assert!(
+            list.contains(r#"<span class="badge warn">up — serves nothing</span>"#),
+            "{list}"
+        );
+        let list = body(get(&admin, &ann, "/admin/mirrors?state=missing"));
+        assert_eq!(listed(&list), ["empty"]);
+        assert!(body(get(&admin, &ann, "/admin/mirrors?state=up")).contains("no mirrors"));
+        let page = body(get(&admin, &ann, "/admin/mirrors/empty"));
+        assert!(page.contains("up — serves nothing"), "{page}");
+        assert!(
+            page.contains("The files are not under https://mirror.example/pub/empty"),
+            "{page}"
+        );
     }
 }

@@ -34,6 +34,7 @@ const FAMILIES: &[(&str, &[(&str, &str)])] = &[
         &[
             ("availability", "availability"),
             ("mirror_health", "mirror health"),
+            ("mirror_checks", "check history"),
             ("sentry_runs", "runs"),
         ],
     ),

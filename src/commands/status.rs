@@ -8,6 +8,22 @@ use crate::error::{Error, Result};
 use crate::model::Availability;
 use crate::network::Network;
 
+/// A check time as people read it: UTC, and how long ago ("never" for
+/// none).
+fn when(unix: u64, now: u64) -> String {
+    if unix == 0 {
+        return "never".into();
+    }
+    let d = now.saturating_sub(unix);
+    let ago = match d {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", d / 60),
+        3600..172_800 => format!("{} h ago", d / 3600),
+        _ => format!("{} days ago", d / 86_400),
+    };
+    format!("{} ({ago})", crate::model::utc(unix))
+}
+
 /// `bouncer status list|set`.
 pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
     match action {
@@ -29,6 +45,7 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
                 ),
                 None => None,
             };
+            let now = crate::model::now();
             let mut rows = Vec::new();
             for l in s
                 .locations
@@ -55,7 +72,7 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
                         mname,
                         if av.present { "present" } else { "missing" }.to_string(),
                         yes_no(av.healthy),
-                        av.checked_at.to_string(),
+                        when(av.checked_at, now),
                         av.error,
                     ]);
                 }
@@ -119,5 +136,18 @@ pub(super) fn status(net: &Network, action: &StatusAction) -> Result<String> {
             })?;
             Ok(format!("{}: {} at {n} location(s)\n", a.mirror, a.state))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn check_times_are_readable() {
+        assert_eq!(super::when(0, 100), "never");
+        assert_eq!(
+            super::when(1_795_634_112, 1_795_634_112 + 300),
+            "2026-11-25 19:15:12 UTC (5 min ago)"
+        );
+        assert!(super::when(100, 100 + 3 * 86_400).ends_with("(3 days ago)"));
     }
 }

@@ -4,8 +4,10 @@
 
 use std::fmt;
 
+pub mod health;
 pub mod rules;
 
+pub use health::{MirrorCheck, MirrorState, Problem};
 pub use rules::*;
 
 macro_rules! id_type {
@@ -130,7 +132,8 @@ pub struct MirrorHealth {
     pub error: String,
     /// How often it changed state recently (for damping flapping mirrors).
     pub flaps: u32,
-    /// Time to answer the last base-URL check, in milliseconds.
+    /// Time to answer the last base-URL check, in milliseconds (0: it did
+    /// not answer, so it has no latency).
     pub latency_ms: u32,
     /// Measured download speed in bytes per second (0: not measured yet).
     pub throughput: u64,

@@ -310,6 +310,11 @@ impl Sentry {
                     tx.set_health(*m, h)?;
                 }
             }
+            for c in &decision.checks {
+                if probed.still(&now, None, c.mirror) {
+                    tx.check_record(c.clone())?;
+                }
+            }
             for p in &checked_products {
                 tx.product_checked(p)?;
             }
@@ -612,6 +617,64 @@ mod tests {
 
     fn location(id: u64, path: &str) -> Location {
         fixtures::location(id, 1, "win", path)
+    }
+
+    /// Issue 19 item 7: a real mirror on 127.0.0.1 that refuses
+    /// connections is down with no latency (not the millisecond the
+    /// refusal took), its check is recorded, and its error reads as
+    /// "nothing listens on port N".
+    #[test]
+    fn a_mirror_refusing_connections_has_no_latency_and_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let network = Arc::new(Network::open(dir.path().join("b.redb"), false).unwrap());
+        // A port nothing listens on any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}/pub");
+        network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.product_add(crate::store::NewProduct {
+                    name: "p".into(),
+                    ..Default::default()
+                })?;
+                tx.location_add("p", "win", "/p.exe")?;
+                tx.mirror_add(crate::store::NewMirror {
+                    name: "m".into(),
+                    base_url: base.clone(),
+                    rating: 100,
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let sentry = Sentry::new(
+            network.clone(),
+            SentryConfig::new(dir.path().join("reports")),
+        );
+        sentry.run(Mode::All, None).unwrap();
+        let s = network.store().snapshot().unwrap();
+        let m = s.mirror("m").unwrap();
+        let h = &s.health[&m.id];
+        assert!(!h.healthy, "{h:?}");
+        assert_eq!(h.latency_ms, 0, "a refused connection has no latency");
+        let checks = network.store().checks_of(m.id, 0).unwrap();
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].ok);
+        assert_eq!(checks[0].latency_ms, 0);
+        assert_eq!(
+            crate::model::Problem::of(&h.error),
+            Some(crate::model::Problem::Refused),
+            "{}",
+            h.error
+        );
+        assert_eq!(
+            crate::model::health::advice(&h.error, &m.base_url).unwrap(),
+            format!(
+                "Nothing listens on port {port} of 127.0.0.1: is the server up, is the base URL right?"
+            )
+        );
     }
 
     /// Regression: a run wrote what it found at a mirror's old base URL (or

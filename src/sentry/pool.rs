@@ -160,7 +160,13 @@ pub fn execute(
                     let seen = probe.head(&format!("{}/", plans[i].base_url));
                     let verdict = judge_base(&seen);
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                    st[i].latency_ms = started.elapsed().as_millis() as u64;
+                    // Latency only from an answer: a refused connection
+                    // fails in a millisecond and has none (0). An answer
+                    // takes at least 1 ms, so 0 always means none.
+                    st[i].latency_ms = match seen {
+                        Observation::Answer { .. } => (started.elapsed().as_millis() as u64).max(1),
+                        Observation::Failed { .. } => 0,
+                    };
                     st[i].base = Some(Some(verdict));
                 }
                 Job::File(i, check) => {
@@ -356,6 +362,9 @@ mod tests {
         );
         assert!(out[1].files.is_empty());
         assert_eq!(out[0].files.len(), 5);
+        // Only the answer has a latency (at least 1 ms).
+        assert_eq!(out[1].latency_ms, 0);
+        assert!(out[0].latency_ms >= 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Availability, LocationId, MirrorHealth, MirrorId};
+use crate::model::{Availability, LocationId, MirrorCheck, MirrorHealth, MirrorId};
 
 /// How an HTTP exchange failed below the HTTP level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,7 +226,7 @@ pub struct MirrorResult {
     pub mirror: MirrorId,
     /// The base-URL check (`None`: not made, e.g. out of time).
     pub base: Option<Result<(), String>>,
-    /// Milliseconds the base check took.
+    /// Milliseconds the base URL took to answer (0: it did not answer).
     pub latency_ms: u64,
     /// The files checked.
     pub files: Vec<FileResult>,
@@ -244,6 +244,39 @@ impl MirrorResult {
             FileVerdict::Fault(why) => Some(format!("{}: {why}", f.path)),
             _ => None,
         })
+    }
+}
+
+/// The check-history record of one mirror's result `r`, given the health
+/// it was judged to have: the fault, or else the first file found missing,
+/// as its error.
+fn check_of(r: &MirrorResult, h: &MirrorHealth, now: u64) -> MirrorCheck {
+    let missing: Vec<&FileResult> = r
+        .files
+        .iter()
+        .filter(|f| matches!(f.verdict, FileVerdict::Missing(_)))
+        .collect();
+    let error = r.fault().or_else(|| {
+        missing.first().map(|f| match &f.verdict {
+            FileVerdict::Missing(why) => format!("{}: {why}", f.path),
+            _ => String::new(),
+        })
+    });
+    let (bytes, ms) = r.downloaded;
+    MirrorCheck {
+        mirror: r.mirror,
+        at: now,
+        ok: h.healthy,
+        latency_ms: r.latency_ms.min(u64::from(u32::MAX)) as u32,
+        throughput: if bytes > 0 {
+            bytes * 1000 / ms.max(1)
+        } else {
+            0
+        },
+        files: r.files.len().min(u32::MAX as usize) as u32,
+        missing: missing.len().min(u32::MAX as usize) as u32,
+        streak: 0,
+        error: error.unwrap_or_default(),
     }
 }
 
@@ -309,6 +342,9 @@ pub struct Decision {
     pub health: Vec<(MirrorId, MirrorHealth)>,
     /// New availability per checked (location, mirror).
     pub availability: Vec<(LocationId, MirrorId, Availability)>,
+    /// One record per checked mirror for its check history (`streak`
+    /// left for the store to work out).
+    pub checks: Vec<MirrorCheck>,
     /// What changed, for reports and mail.
     pub changes: Vec<Change>,
     /// Set when most mirrors failed at once: the checker's own network is
@@ -398,9 +434,9 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
         h.healthy = healthy;
         h.checked_at = now;
         h.error = fault.clone().unwrap_or_default();
-        if r.latency_ms > 0 {
-            h.latency_ms = r.latency_ms.min(u64::from(u32::MAX)) as u32;
-        }
+        // Only an answer has a latency: one that did not answer has none
+        // (0), not the time it took to fail nor the last answer's.
+        h.latency_ms = r.latency_ms.min(u64::from(u32::MAX)) as u32;
         let (bytes, ms) = r.downloaded;
         if bytes > 0 {
             h.throughput = bytes * 1000 / ms.max(1);
@@ -420,6 +456,7 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
                 reason: fault.clone().unwrap_or_default(),
             });
         }
+        d.checks.push(check_of(r, &h, now));
         d.health.push((r.mirror, h));
 
         // Per location: combine the languages checked.
@@ -676,6 +713,44 @@ mod tests {
             p.health.insert(MirrorId(m), MirrorHealth::default());
         }
         p
+    }
+
+    /// Issue 19 item 7: a mirror that refuses connections has no latency
+    /// (not the millisecond it took to fail, nor its last answer's), and
+    /// each checked mirror gets a check-history record.
+    #[test]
+    fn only_answers_have_a_latency_and_every_check_is_recorded() {
+        let mut previous = healthy_before(&[1, 2]);
+        previous.health.get_mut(&MirrorId(1)).unwrap().latency_ms = 40;
+        let mut refused = result(
+            1,
+            Err("connection failed: io: Connection refused (os error 111)".into()),
+            vec![],
+        );
+        refused.latency_ms = 0;
+        let mut answers = result(
+            2,
+            Ok(()),
+            vec![
+                file(7, "de", FileVerdict::Missing("404 Not Found".into())),
+                file(8, "de", FileVerdict::Present),
+            ],
+        );
+        answers.downloaded = (2_000_000, 1000);
+        let d = decide(&[refused, answers], &previous, 100);
+        let health: HashMap<_, _> = d.health.iter().cloned().collect();
+        assert_eq!(health[&MirrorId(1)].latency_ms, 0);
+        assert_eq!(health[&MirrorId(2)].latency_ms, 5);
+        let c1 = d.checks.iter().find(|c| c.mirror == MirrorId(1)).unwrap();
+        assert!(!c1.ok);
+        assert_eq!(c1.latency_ms, 0);
+        assert!(c1.error.contains("refused"), "{c1:?}");
+        let c2 = d.checks.iter().find(|c| c.mirror == MirrorId(2)).unwrap();
+        assert!(c2.ok);
+        assert_eq!((c2.files, c2.missing, c2.latency_ms), (2, 1, 5));
+        assert_eq!(c2.throughput, 2_000_000);
+        assert_eq!(c2.error, "/f/7/de: 404 Not Found");
+        assert_eq!(c2.at, 100);
     }
 
     #[test]

@@ -327,6 +327,7 @@ row_values!(
     Location,
     Mirror,
     MirrorHealth,
+    MirrorCheck,
     Availability,
     FileInfo,
     Region,

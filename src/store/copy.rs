@@ -133,7 +133,7 @@ fn family(sql: &str) -> &'static str {
         "locations" | "location_keys" => "locations",
         "files" => "files",
         "mirrors" | "mirror_names" => "mirrors",
-        "mirror_health" | "sentry_runs" => "sentry's records",
+        "mirror_health" | "mirror_checks" | "sentry_runs" => "sentry's records",
         "availability" => "availability",
         "regions" => "regions",
         "geoip" => "a GeoIP table",

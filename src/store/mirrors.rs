@@ -99,6 +99,40 @@ impl Tx {
         Ok(new)
     }
 
+    /// Changes several mirrors' settings at once (never their names or
+    /// base URLs), each by the rules of [`Tx::mirror_update`], recorded as
+    /// one audit event (`mirror.bulk`: `what`, then the mirrors changed).
+    /// Returns the mirrors that changed; an unknown name fails it all.
+    pub fn mirrors_bulk(
+        &mut self,
+        names: &[String],
+        what: &str,
+        change: impl Fn(&mut Mirror),
+    ) -> Result<Vec<Mirror>> {
+        let regions = self.all_regions()?;
+        let mut changed: Vec<Mirror> = Vec::new();
+        for name in names {
+            let old = self.require_mirror(name)?;
+            if changed.iter().any(|m| m.id == old.id) {
+                continue;
+            }
+            let mut new = old.clone();
+            change(&mut new);
+            new.name = old.name.clone();
+            new.base_url = old.base_url.clone();
+            let new = model::mirror_change(&old, new, &regions)?;
+            if new != old {
+                self.put_mirror(&new)?;
+                changed.push(new);
+            }
+        }
+        if !changed.is_empty() {
+            let names: Vec<&str> = changed.iter().map(|m| m.name.as_str()).collect();
+            self.record("mirror.bulk", format!("{what}: {}", names.join(", ")))?;
+        }
+        Ok(changed)
+    }
+
     /// Removes a mirror with everything sentry knew about it.
     pub fn mirror_remove(&mut self, name: &str) -> Result<Mirror> {
         let mirror = self.require_mirror(name)?;
@@ -113,11 +147,12 @@ impl Tx {
         Ok(mirror)
     }
 
-    /// Drops sentry's findings for `mirror`: its health and its
+    /// Drops sentry's findings for `mirror`: its health, its check history and its
     /// availability everywhere (a range of [`AVAILABILITY_BY_MIRROR`], not a
     /// pass over every row).
     pub(super) fn clear_mirror_state(&mut self, mirror: MirrorId) -> Result<()> {
         self.txn.delete(&MIRROR_HEALTH, &mirror.0)?;
+        self.checks_clear(mirror)?;
         self.clear_mirror_availability(mirror)
     }
 

@@ -5,8 +5,8 @@
 use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
-    Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorHealth, MirrorId,
-    Product, ProductId, Region, Role, SentryRun, User,
+    Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorCheck, MirrorHealth,
+    MirrorId, Product, ProductId, Region, Role, SentryRun, User,
 };
 
 /// Format byte of every row written by this version.
@@ -382,6 +382,34 @@ impl Row for MirrorHealth {
             flaps: r.u32()?,
             latency_ms: r.u32()?,
             throughput: r.u64()?,
+        })
+    }
+}
+
+impl Row for MirrorCheck {
+    const KIND: &'static str = "mirror check";
+    fn write(&self, w: &mut Writer) {
+        w.u64(self.mirror.0);
+        w.u64(self.at);
+        w.bool(self.ok);
+        w.u32(self.latency_ms);
+        w.u64(self.throughput);
+        w.u32(self.files);
+        w.u32(self.missing);
+        w.u32(self.streak);
+        w.str(&self.error);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(MirrorCheck {
+            mirror: MirrorId(r.u64()?),
+            at: r.u64()?,
+            ok: r.bool()?,
+            latency_ms: r.u32()?,
+            throughput: r.u64()?,
+            files: r.u32()?,
+            missing: r.u32()?,
+            streak: r.u32()?,
+            error: r.str()?,
         })
     }
 }

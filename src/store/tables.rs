@@ -133,6 +133,26 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
     ],
     key_in_row: false,
 };
+/// (mirror id, Unix seconds) → what one sentry check saw of the mirror:
+/// its check history, kept 30 days and thinned as it is written (see
+/// `store::checks`).
+pub const MIRROR_CHECKS: Table<(u64, u64), MirrorCheck> = Table {
+    redb: TableDefinition::new("mirror_checks_v1"),
+    sql: "mirror_checks",
+    key: &["mirror", "at"],
+    columns: &[
+        "mirror",
+        "at",
+        "ok",
+        "latency_ms",
+        "throughput",
+        "files",
+        "missing",
+        "streak",
+        "error",
+    ],
+    key_in_row: true,
+};
 /// (location id, mirror id) → availability row, updated in place by sentry.
 pub const AVAILABILITY: Table<(u64, u64), Availability> = Table {
     redb: TableDefinition::new("availability_v1"),
@@ -269,6 +289,7 @@ pub(super) fn each_table(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.table(&MIRRORS)?;
     visitor.table(&MIRROR_NAMES)?;
     visitor.table(&MIRROR_HEALTH)?;
+    visitor.table(&MIRROR_CHECKS)?;
     visitor.table(&AVAILABILITY)?;
     visitor.table(&AVAILABILITY_BY_MIRROR)?;
     visitor.table(&REGIONS)?;
