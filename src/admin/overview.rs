@@ -357,7 +357,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                         tbody {
                             @for (m, h) in down.iter().take(RECENT) {
                                 tr {
-                                    td.detail { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                                    td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
                                     td.detail { (h.error) }
                                     td { (page::ago(h.since)) }
                                     td { (page::ago(h.checked_at)) }
@@ -487,7 +487,7 @@ fn events_table(events: &[Event]) -> Markup {
                     @for e in events {
                         tr {
                             td { (page::ago(e.at)) }
-                            td.detail { (e.actor) }
+                            td { (e.actor) }
                             td { code { (e.action) } }
                             td.detail { (e.detail) }
                         }
