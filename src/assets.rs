@@ -184,7 +184,10 @@ mod tests {
             assert!(css.contains("@media (prefers-color-scheme: dark)"));
             assert!(css.contains("@media (max-width:"));
             assert!(css.contains("overflow-x: auto"));
-            assert!(!css.contains("minmax(24rem"), "a fixed column overflows a phone");
+            assert!(
+                !css.contains("minmax(24rem"),
+                "a fixed column overflows a phone"
+            );
         }
     }
 }

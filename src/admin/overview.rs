@@ -674,7 +674,9 @@ mod tests {
             r#"<a href="/admin/products?state=active">1 active product has a system no mirror serves</a>: <span class="names"><a href="/admin/availability?product=firefox">firefox</a></span>."#
         ), "{page}");
         // thunderbird is active without locations.
-        assert!(page.contains(r#"<a href="/admin/products?state=empty">1 active product has no locations"#));
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=empty">1 active product has no locations"#
+        ));
         assert!(page.contains(r#"<a href="/admin/products/thunderbird">thunderbird</a>"#));
         assert!(page.contains(
             r#"<a href="/admin/reports/run-000001.html">The last sentry run (#1) had 3 failed checks</a>."#
@@ -766,7 +768,12 @@ mod tests {
             r#"<a href="/admin/products?state=unserved">3 active products have no mirror serving them</a>: <span class="names"><a href="/admin/availability?product=p0">p0</a>, <a href="/admin/availability?product=p1">p1</a>, <a href="/admin/availability?product=p2">p2</a></span>."#
         ), "{page}");
         assert!(page.contains("Sentry has not checked the mirrors yet"));
-        for cli in ["`bouncer ", "bouncer mirror", "bouncer product", "bouncer sentry"] {
+        for cli in [
+            "`bouncer ",
+            "bouncer mirror",
+            "bouncer product",
+            "bouncer sentry",
+        ] {
             assert!(!page.contains(cli), "{cli}");
         }
         // Long details wrap inside their table, which scrolls on its own.

@@ -68,8 +68,7 @@ fn menu(ctx: &Ctx<'_>, section: &str) -> Markup {
     html! {
         nav aria-label="Sections" {
             @for (path, label) in NAV {
-                a.current[*path == section] href={ "/admin/" (path) }
-                    aria-current=[(*path == section).then_some("page")] { (label) }
+                a.current[*path == section] href={ "/admin/" (path) } { (label) }
             }
         }
         form.who method="post" action="/admin/logout" {

@@ -985,7 +985,10 @@ mod tests {
         // Languages of firefox only: de 30, none 30 (thunderbird's 40
         // downloads without a language are not counted).
         assert!(page.contains("By language (firefox only)"), "{page}");
-        assert!(page.contains(r#"<td>(none)</td><td class="num">30</td><td class="num">50.0 %</td>"#), "{page}");
+        assert!(
+            page.contains(r#"<td>(none)</td><td class="num">30</td><td class="num">50.0 %</td>"#),
+            "{page}"
+        );
         assert!(page.contains(r#"<td>de</td><td class="num">30</td><td class="num">50.0 %</td>"#));
         assert!(!page.contains("By mirror"));
         assert!(!page.contains("By country"));

@@ -912,7 +912,8 @@ mod tests {
             .max(1_700_000_000);
         assert_eq!(ff.pub_date.as_deref(), Some(rfc822(added).as_str()));
         assert!(
-            ff.guid.starts_with(&format!("bouncer-product-{id}-{added}-")),
+            ff.guid
+                .starts_with(&format!("bouncer-product-{id}-{added}-")),
             "{}",
             ff.guid
         );
@@ -1143,7 +1144,13 @@ mod tests {
                 })
                 .unwrap();
         };
-        let created = public.network.snapshot().unwrap().mirror("m1").unwrap().created_at;
+        let created = public
+            .network
+            .snapshot()
+            .unwrap()
+            .mirror("m1")
+            .unwrap()
+            .created_at;
         let t1 = created + 1000;
         set(true, t1);
         let up = guid_and_date(&public, "mirrors.rss", "m1");

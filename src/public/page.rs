@@ -66,7 +66,7 @@ mod tests {
         let head = &page[..page.find("</head>").unwrap()];
         let footer = &page[page.find("<footer").unwrap()..];
         assert_eq!(FEEDS.len(), 4);
-        for (path, _, _) in FEEDS {
+        for (path, title, _) in FEEDS {
             let name = path.strip_prefix("/feeds/").unwrap();
             assert!(
                 crate::public::feeds::NAMES.contains(&name),
@@ -74,8 +74,8 @@ mod tests {
             );
             assert!(
                 head.contains(&format!(
-                    r#"<link rel="alternate" type="application/rss+xml""#
-                )) && head.contains(&format!(r#"href="{path}""#)),
+                    r#"<link rel="alternate" type="application/rss+xml" title="{title}" href="{path}">"#
+                )),
                 "{path} not in the head: {head}"
             );
             assert!(
