@@ -35,3 +35,159 @@ pub fn find(path: &str) -> Option<(&'static str, &'static str)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::{ADMIN_CSS, CSS};
+
+    /// The custom properties (`--name: #rrggbb`) of the first `:root { … }`
+    /// block in `css` from `from` on.
+    fn variables(css: &str, from: usize) -> HashMap<String, String> {
+        let start = from + css[from..].find(":root {").expect("a :root block") + 7;
+        let end = start + css[start..].find('}').expect("the block's end");
+        css[start..end]
+            .split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.split_once(':')?;
+                let name = name.trim().strip_prefix("--")?;
+                Some((name.to_string(), value.trim().to_string()))
+            })
+            .collect()
+    }
+
+    /// The light variables and the dark ones (those of the light scheme
+    /// redefined under `prefers-color-scheme: dark`, the rest kept).
+    fn schemes(css: &str) -> [(&'static str, HashMap<String, String>); 2] {
+        let light = variables(css, 0);
+        let at = css
+            .find("@media (prefers-color-scheme: dark)")
+            .expect("a dark scheme");
+        let mut dark = light.clone();
+        dark.extend(variables(css, at));
+        [("light", light), ("dark", dark)]
+    }
+
+    /// Relative luminance of `#rgb` or `#rrggbb` (WCAG 2).
+    fn luminance(hex: &str) -> f64 {
+        let hex = hex.strip_prefix('#').unwrap_or_else(|| panic!("{hex}"));
+        let hex: String = if hex.len() == 3 {
+            hex.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            hex.to_string()
+        };
+        assert_eq!(hex.len(), 6, "{hex}");
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.039_28 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+    }
+
+    /// The WCAG contrast ratio of two colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (a, b) = (luminance(a), luminance(b));
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// Asserts every (text, background) pair of variables has at least
+    /// 4.5:1 contrast in both schemes.
+    fn readable(name: &str, css: &str, pairs: &[(&str, &str)]) {
+        for (scheme, vars) in schemes(css) {
+            for (fg, bg) in pairs {
+                let colour = |v: &str| {
+                    vars.get(v)
+                        .unwrap_or_else(|| panic!("{name} {scheme}: no --{v}"))
+                        .clone()
+                };
+                let ratio = contrast(&colour(fg), &colour(bg));
+                assert!(
+                    ratio >= 4.5,
+                    "{name} {scheme}: --{fg} {} on --{bg} {} is {ratio:.2}:1",
+                    colour(fg),
+                    colour(bg)
+                );
+            }
+        }
+    }
+
+    /// The badge text on its background, for every badge.
+    const BADGES: [(&str, &str); 4] = [
+        ("good", "good-bg"),
+        ("bad", "bad-bg"),
+        ("warn", "warn-bg"),
+        ("off", "off-bg"),
+    ];
+
+    #[test]
+    fn contrast_of_known_pairs() {
+        assert!((contrast("#000", "#fff") - 21.0).abs() < 1e-9);
+        assert!((contrast("#fff", "#fff") - 1.0).abs() < 1e-9);
+        // The "up" badge, before it was darkened.
+        assert!((contrast("#1b7f3b", "#e3f4e8") - 4.43).abs() < 0.01);
+    }
+
+    #[test]
+    fn badges_and_texts_are_readable_in_both_schemes() {
+        let texts = [
+            ("fg", "bg"),
+            ("fg", "card"),
+            ("muted", "card"),
+            ("muted", "bg"),
+            ("muted", "head"),
+            ("label", "head"),
+            ("accent", "card"),
+            ("accent", "bg"),
+            ("on-accent", "accent"),
+            ("on-accent", "accent-dark"),
+            ("bar-fg", "bar"),
+            ("bar-fg", "bar-hover"),
+            ("bad-strong", "bad-bg"),
+            ("bad", "card"),
+            ("good", "card"),
+        ];
+        for (name, css) in [("admin.css", ADMIN_CSS), ("bouncer.css", CSS)] {
+            readable(name, css, &BADGES);
+            readable(name, css, &texts);
+            // The badges take their colours from these variables.
+            for (fg, bg) in BADGES {
+                assert!(
+                    css.contains(&format!(
+                        ".badge.{fg} {{ color: var(--{fg}); background: var(--{bg}); }}"
+                    )),
+                    "{name}: .badge.{fg}"
+                );
+            }
+        }
+        readable(
+            "admin.css",
+            ADMIN_CSS,
+            &[
+                ("good-strong", "good-bg"),
+                ("note", "note-bg"),
+                ("accent", "note-bg"),
+                ("fg", "input"),
+                ("accent", "head"),
+            ],
+        );
+    }
+
+    /// Both stylesheets adapt to narrow screens and to a dark scheme.
+    #[test]
+    fn responsive_and_dark() {
+        for css in [ADMIN_CSS, CSS] {
+            assert!(css.contains("@media (prefers-color-scheme: dark)"));
+            assert!(css.contains("@media (max-width:"));
+            assert!(css.contains("overflow-x: auto"));
+            assert!(
+                !css.contains("minmax(24rem"),
+                "a fixed column overflows a phone"
+            );
+        }
+    }
+}

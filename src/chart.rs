@@ -71,6 +71,44 @@ pub fn per_day(total: u64, days: u32) -> String {
     }
 }
 
+/// A size in bytes as every page writes it: decimal (SI) units, three
+/// significant figures at most — `"0 B"`, `"512 B"`, `"1.5 kB"`, `"64 MB"`,
+/// `"1.2 GB"`. Admin and public pages, reports and feeds all use this (and
+/// [`speed`]), so one figure reads the same everywhere.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    for unit in UNITS {
+        value /= 1000.0;
+        // Round as shown, so 999,999 B is "1.0 MB", not "1000 kB".
+        let shown = if value < 9.95 {
+            (value * 10.0).round() / 10.0
+        } else {
+            value.round()
+        };
+        if shown < 1000.0 || unit == "EB" {
+            return if shown < 10.0 {
+                format!("{shown:.1} {unit}")
+            } else {
+                format!("{shown:.0} {unit}")
+            };
+        }
+    }
+    unreachable!("the last unit returns")
+}
+
+/// A speed in bytes per second, written like [`size`]: `"65 MB/s"`,
+/// `"820 kB/s"`; `"–"` for 0 (not measured).
+pub fn speed(bytes_per_sec: u64) -> String {
+    if bytes_per_sec == 0 {
+        return "–".to_string();
+    }
+    format!("{}/s", size(bytes_per_sec))
+}
+
 /// Digits with thousands separators: `"1234567"` → `"1,234,567"` (also
 /// for numbers wider than `u64`).
 pub fn group(digits: &str) -> String {
@@ -428,6 +466,30 @@ mod tests {
 
     fn count(counts: &std::collections::HashMap<String, usize>, name: &str) -> usize {
         counts.get(name).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn sizes_and_speeds_read_the_same_everywhere() {
+        for (bytes, text) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1.0 kB"),
+            (1536, "1.5 kB"),
+            (9_949, "9.9 kB"),
+            (9_950, "10 kB"),
+            (12_345, "12 kB"),
+            (999_499, "999 kB"),
+            (999_999, "1.0 MB"),
+            (65_536_000, "66 MB"),
+            (64_000 * 1024, "66 MB"),
+            (1_200_000_000, "1.2 GB"),
+            (u64::MAX, "18 EB"),
+        ] {
+            assert_eq!(size(bytes), text, "{bytes}");
+        }
+        assert_eq!(speed(0), "–");
+        assert_eq!(speed(65_000_000), "65 MB/s");
+        assert_eq!(speed(512), "512 B/s");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use super::{Ctx, Page, PageResult};
 use crate::chart::{self, Series, thousands};
 use crate::model::{Event, Mirror, MirrorHealth, Product, SentryRun};
 
+/// Names listed in a "Needs attention" item (the rest are counted).
+const NAMED: usize = 5;
 /// Products shown in the uptake table.
 const UPTAKE_ROWS: usize = 20;
 /// Sentry runs and audit events shown.
@@ -130,26 +132,37 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let events = store.events(RECENT)?;
 
     // Mirrors.
+    let index = network.index();
+    let serving = index.serving_by_mirror();
+    let any_locations = index.stats().locations > 0;
     let mut tally = Tally::default();
     let mut down: Vec<(&Mirror, &MirrorHealth)> = Vec::new();
+    let mut unchecked: Vec<&str> = Vec::new();
+    let mut serve_nothing: Vec<&str> = Vec::new();
     for m in &s.mirrors {
         let h = s.health.get(&m.id);
         let st = state(m, h, now);
         tally.add(st);
-        if st == State::Down
-            && let Some(h) = h
-        {
-            down.push((m, h));
+        match (st, h) {
+            (State::Down, Some(h)) => down.push((m, h)),
+            (State::Unchecked, _) => unchecked.push(&m.name),
+            (State::Up | State::Flapping, _)
+                if any_locations && serving.get(&m.id).copied().unwrap_or(0) == 0 =>
+            {
+                serve_nothing.push(&m.name);
+            }
+            _ => {}
         }
     }
     down.sort_by(|a, b| a.1.since.cmp(&b.1.since).then(a.0.name.cmp(&b.0.name)));
+    unchecked.sort_unstable();
+    serve_nothing.sort_unstable();
 
     // Products.
     let active = s.products.iter().filter(|p| p.active).count();
     let public = s.products.iter().filter(|p| p.active && p.public).count();
 
     // Uptake of the top products, from the live index (active products).
-    let index = network.index();
     let mut per_product: HashMap<&str, Vec<(&str, f64)>> = HashMap::new();
     for u in index.uptake() {
         per_product
@@ -157,10 +170,22 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
             .or_default()
             .push((&u.os, u.percent()));
     }
-    let unserved = per_product
-        .values()
-        .filter(|systems| systems.iter().any(|(_, p)| *p <= 0.0))
-        .count();
+    // Active products no mirror serves at all, those with a system no
+    // mirror serves, and those without locations.
+    let mut unserved: Vec<&str> = Vec::new();
+    let mut partly: Vec<&str> = Vec::new();
+    let mut empty: Vec<&str> = Vec::new();
+    for p in s.products.iter().filter(|p| p.active) {
+        match per_product.get(p.name.as_str()) {
+            None => empty.push(&p.name),
+            Some(systems) if systems.iter().all(|(_, p)| *p <= 0.0) => unserved.push(&p.name),
+            Some(systems) if systems.iter().any(|(_, p)| *p <= 0.0) => partly.push(&p.name),
+            Some(_) => {}
+        }
+    }
+    for names in [&mut unserved, &mut partly, &mut empty] {
+        names.sort_unstable();
+    }
     let mut top: Vec<&Product> = s.products.iter().filter(|p| p.active).collect();
     top.sort_by(|a, b| {
         b.priority
@@ -191,40 +216,102 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         .collect();
     let downloads_today = counts.by_day.get(&today).copied().unwrap_or(0);
 
-    // The verdict.
-    let in_rotation = tally.up + tally.down + tally.unchecked;
-    let mut problems: Vec<String> = Vec::new();
-    if in_rotation == 0 {
-        problems.push(
-            "No mirror is in rotation: add a mirror or switch one on, or downloads cannot be served."
-                .into(),
-        );
+    // The verdict: each problem names what it is about and links to the
+    // list that shows it.
+    let mirror_link = |name: &str| format!("/admin/mirrors/{}", seg(name));
+    let product_link = |name: &str| format!("/admin/availability?product={}", seg(name));
+    let down_names: Vec<&str> = down.iter().map(|(m, _)| m.name.as_str()).collect();
+    let mut problems: Vec<Markup> = Vec::new();
+    if in_rotation(&tally) == 0 {
+        problems.push(html! {
+            "No mirror is in rotation, so downloads cannot be served: "
+            a href="/admin/mirrors" { "add a mirror" }
+            @if tally.disabled > 0 {
+                " or " a href="/admin/mirrors?state=disabled" { "switch one on" }
+            }
+            "."
+        });
     }
-    if tally.down > 0 {
-        problems.push(format!(
-            "{} down.",
-            plural(tally.down, "mirror is", "mirrors are")
+    if !down.is_empty() {
+        problems.push(attention(
+            &plural(down.len(), "mirror is down", "mirrors are down"),
+            "/admin/mirrors?state=down",
+            &down_names,
+            mirror_link,
         ));
     }
-    if unserved > 0 {
-        problems.push(format!(
-            "{} no mirror for at least one system (0 % uptake).",
-            plural(unserved, "active product has", "active products have")
+    if !serve_nothing.is_empty() {
+        problems.push(attention(
+            &plural(
+                serve_nothing.len(),
+                "mirror answers but serves none of the files",
+                "mirrors answer but serve none of the files",
+            ),
+            "/admin/mirrors?state=nothing",
+            &serve_nothing,
+            mirror_link,
+        ));
+    }
+    if !unserved.is_empty() {
+        problems.push(attention(
+            &plural(
+                unserved.len(),
+                "active product has no mirror serving it",
+                "active products have no mirror serving them",
+            ),
+            "/admin/products?state=unserved",
+            &unserved,
+            product_link,
+        ));
+    }
+    if !partly.is_empty() {
+        problems.push(attention(
+            &plural(
+                partly.len(),
+                "active product has a system no mirror serves",
+                "active products have a system no mirror serves",
+            ),
+            "/admin/products?state=active",
+            &partly,
+            product_link,
+        ));
+    }
+    if !empty.is_empty() {
+        problems.push(attention(
+            &plural(
+                empty.len(),
+                "active product has no locations (nothing to download)",
+                "active products have no locations (nothing to download)",
+            ),
+            "/admin/products?state=empty",
+            &empty,
+            |name| format!("/admin/products/{}", seg(name)),
         ));
     }
     match runs.first() {
-        None if !s.mirrors.is_empty() => problems.push("Sentry has not run yet.".into()),
-        Some(r) if r.ended_at > 0 && r.failures > 0 => problems.push(format!(
-            "The last sentry run had {} failed {}.",
-            thousands(r.failures),
-            if r.failures == 1 { "check" } else { "checks" }
-        )),
+        None if !s.mirrors.is_empty() => problems.push(html! {
+            "Sentry has not checked the mirrors yet: see "
+            a href="/admin/reports" { "Reports" } "."
+        }),
+        Some(r) if r.ended_at > 0 && r.failures > 0 => problems.push(html! {
+            a href={ "/admin/reports/" (crate::sentry::report::file_name(r)) } {
+                "The last sentry run (#" (r.id) ") had " (thousands(r.failures)) " failed "
+                @if r.failures == 1 { "check" } @else { "checks" }
+            }
+            "."
+        }),
         _ => {}
     }
-    if tally.unchecked > 0 {
-        problems.push(format!(
-            "{} not been checked yet.",
-            plural(tally.unchecked, "mirror has", "mirrors have")
+    if !unchecked.is_empty() {
+        problems.push(attention(
+            &plural(
+                unchecked.len(),
+                "mirror has not been checked yet",
+                "mirrors have not been checked yet",
+            ),
+            "/admin/mirrors?state=unchecked",
+            &unchecked,
+            mirror_link,
         ));
     }
 
@@ -237,7 +324,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         } @else {
             div.flash.error role="status" {
                 strong { "Needs attention:" }
-                ul { @for p in &problems { li { (p) } } }
+                ul { @for p in &problems { li.detail { (p) } } }
             }
         }
         // Mirrors in one row, products and downloads in the next; a colour
@@ -265,18 +352,21 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                 @if down.is_empty() {
                     p.muted { "No mirror is down." }
                 } @else {
-                    table {
+                    div.scroll { table {
                         thead { tr { th { "Mirror" } th { "Error" } th { "Down since" } th { "Last check" } } }
                         tbody {
-                            @for (m, h) in &down {
+                            @for (m, h) in down.iter().take(RECENT) {
                                 tr {
                                     td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                                    td { (h.error) }
+                                    td.detail { (h.error) }
                                     td { (page::ago(h.since)) }
                                     td { (page::ago(h.checked_at)) }
                                 }
                             }
                         }
+                    } }
+                    @if down.len() > RECENT {
+                        p { a href="/admin/mirrors?state=down" { "All " (down.len()) " mirrors that are down" } }
                     }
                 }
                 h2 { "Sentry runs" }
@@ -289,7 +379,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         @if uptake.is_empty() {
             p.muted { "No active products. " a href="/admin/products" { "Add a product" } }
         } @else {
-            table {
+            div.scroll { table {
                 thead { tr { th { "Product" } th.num { "Uptake (lowest)" } th { "Per system" } th.num { "Downloads (30 days)" } } }
                 tbody {
                     @for row in &uptake {
@@ -301,7 +391,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                                     None => span.muted { "no locations" },
                                 }
                             }
-                            td {
+                            td.detail {
                                 @for (i, (os, p)) in row.systems.iter().enumerate() {
                                     @if i > 0 { " · " }
                                     (os) " " (format!("{p:.0} %"))
@@ -311,7 +401,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                         }
                     }
                 }
-            }
+            } }
             @if more_products > 0 {
                 p.muted { (plural(more_products, "more active product", "more active products")) " — see " a href="/admin/availability" { "Availability" } "." }
             }
@@ -323,12 +413,36 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     Ok(ctx.page("", "Overview", body))
 }
 
+/// Mirrors in rotation (up, down or not checked yet; not switched off).
+fn in_rotation(tally: &Tally) -> usize {
+    tally.up + tally.down + tally.unchecked
+}
+
+/// A "Needs attention" item: `what` ("3 mirrors are down") linking to the
+/// list that shows them (`list`), then the first [`NAMED`] of `names`,
+/// each linking to its own page (`link`), and how many more there are.
+fn attention(what: &str, list: &str, names: &[&str], link: impl Fn(&str) -> String) -> Markup {
+    html! {
+        a href=(list) { (what) } ": "
+        span.names {
+            @for (i, name) in names.iter().take(NAMED).enumerate() {
+                @if i > 0 { ", " }
+                a href=(link(name)) { (name) }
+            }
+            @if names.len() > NAMED {
+                " and " a href=(list) { (names.len() - NAMED) " more" }
+            }
+        }
+        "."
+    }
+}
+
 fn runs_table(runs: &[SentryRun], now: u64) -> Markup {
     html! {
         @if runs.is_empty() {
             p.muted { "Sentry has not run yet." }
         } @else {
-            table {
+            div.scroll { table {
                 thead { tr { th { "Run" } th { "Kind" } th { "Started" } th.num { "Took" } th.num { "Checks" } th.num { "Failures" } th.num { "Changes" } } }
                 tbody {
                     @for run in runs {
@@ -357,7 +471,7 @@ fn runs_table(runs: &[SentryRun], now: u64) -> Markup {
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }
@@ -367,7 +481,7 @@ fn events_table(events: &[Event]) -> Markup {
         @if events.is_empty() {
             p.muted { "Nothing has changed yet." }
         } @else {
-            table {
+            div.scroll { table {
                 thead { tr { th { "Time" } th { "Who" } th { "What" } th { "Detail" } } }
                 tbody {
                     @for e in events {
@@ -375,11 +489,11 @@ fn events_table(events: &[Event]) -> Markup {
                             td { (page::ago(e.at)) }
                             td { (e.actor) }
                             td { code { (e.action) } }
-                            td { (e.detail) }
+                            td.detail { (e.detail) }
                         }
                     }
                 }
-            }
+            } }
         }
     }
 }
@@ -552,10 +666,26 @@ mod tests {
         assert!(page.contains(r#"<span class="badge bad">3</span>"#));
         // The verdict.
         assert!(page.contains("Needs attention"));
-        assert!(page.contains("1 mirror is down."));
-        assert!(page.contains("1 active product has no mirror"));
-        assert!(page.contains("The last sentry run had 3 failed checks."));
-        assert!(page.contains("1 mirror has not been checked yet."));
+        assert!(page.contains(
+            r#"<a href="/admin/mirrors?state=down">1 mirror is down</a>: <span class="names"><a href="/admin/mirrors/down1">down1</a></span>."#
+        ), "{page}");
+        // firefox: win is served, linux is not.
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=active">1 active product has a system no mirror serves</a>: <span class="names"><a href="/admin/availability?product=firefox">firefox</a></span>."#
+        ), "{page}");
+        // thunderbird is active without locations.
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=empty">1 active product has no locations"#
+        ));
+        assert!(page.contains(r#"<a href="/admin/products/thunderbird">thunderbird</a>"#));
+        assert!(page.contains(
+            r#"<a href="/admin/reports/run-000001.html">The last sentry run (#1) had 3 failed checks</a>."#
+        ), "{page}");
+        assert!(page.contains(
+            r#"<a href="/admin/mirrors?state=unchecked">1 mirror has not been checked yet</a>: <span class="names"><a href="/admin/mirrors/fresh">fresh</a></span>."#
+        ), "{page}");
+        // flap is up but receives downloads for nothing.
+        assert!(page.contains(r#"<a href="/admin/mirrors?state=nothing">1 mirror answers but serves none of the files</a>"#), "{page}");
         // The latest audit events.
         assert!(page.contains("product.add"));
         assert!(page.contains("mirror.add"));
@@ -597,6 +727,58 @@ mod tests {
         assert!(page.contains(
             r#"<div class="stat good"><span class="value">1</span><span class="label">mirrors up"#
         ));
+    }
+
+    /// Many problems of one kind: the first few named, the rest counted,
+    /// all behind the link to the filtered list; the page says nothing a
+    /// web page should not (no command lines).
+    #[test]
+    fn needs_attention_names_and_links_what_it_is_about() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            ids.push(mirror(&admin, &format!("m{i}"), 10, false));
+        }
+        admin
+            .network
+            .write(&crate::model::Actor::Sentry, |tx| {
+                for id in &ids {
+                    tx.set_health(*id, &health(false, "refused", 1, 0))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        for i in 0..3 {
+            let name = format!("p{i}");
+            product(&admin, &name, false);
+            admin
+                .network
+                .write(&crate::model::Actor::Program("test"), |tx| {
+                    tx.location_add(&name, "win", &format!("/{name}/setup.exe"))
+                        .map(drop)
+                })
+                .unwrap();
+        }
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(page.contains(
+            r#"<a href="/admin/mirrors?state=down">8 mirrors are down</a>: <span class="names"><a href="/admin/mirrors/m0">m0</a>, <a href="/admin/mirrors/m1">m1</a>, <a href="/admin/mirrors/m2">m2</a>, <a href="/admin/mirrors/m3">m3</a>, <a href="/admin/mirrors/m4">m4</a> and <a href="/admin/mirrors?state=down">3 more</a></span>."#
+        ), "{page}");
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=unserved">3 active products have no mirror serving them</a>: <span class="names"><a href="/admin/availability?product=p0">p0</a>, <a href="/admin/availability?product=p1">p1</a>, <a href="/admin/availability?product=p2">p2</a></span>."#
+        ), "{page}");
+        assert!(page.contains("Sentry has not checked the mirrors yet"));
+        for cli in [
+            "`bouncer ",
+            "bouncer mirror",
+            "bouncer product",
+            "bouncer sentry",
+        ] {
+            assert!(!page.contains(cli), "{cli}");
+        }
+        // Long details wrap inside their table, which scrolls on its own.
+        assert!(page.contains(r#"<div class="scroll"><table><thead><tr><th>Time</th>"#));
+        assert!(page.contains(r#"<td class="detail">"#));
     }
 
     #[test]

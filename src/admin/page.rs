@@ -33,15 +33,13 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
                 header.bar {
                     a.brand href="/admin/" { "Bouncer" }
                     @if let Some(ctx) = ctx {
-                        nav {
-                            @for (path, label) in NAV {
-                                a.current[*path == section] href={ "/admin/" (path) } { (label) }
-                            }
-                        }
-                        form.who method="post" action="/admin/logout" {
-                            (csrf(ctx))
-                            span { (ctx.user.name) " · " (ctx.user.role.as_str()) }
-                            button.link type="submit" { "Log out" }
+                        // Wide screens show the row of links; narrow ones
+                        // (the stylesheet swaps them) a "Menu" that opens
+                        // without JavaScript.
+                        (menu(ctx, section))
+                        details.menu {
+                            summary { "Menu" }
+                            div.panel { (menu(ctx, section)) }
                         }
                     }
                 }
@@ -63,6 +61,22 @@ pub fn layout(ctx: Option<&Ctx<'_>>, section: &str, title: &str, body: Markup) -
         Some("admin"),
         body,
     )
+}
+
+/// The navigation links and the signed-in user with "Log out".
+fn menu(ctx: &Ctx<'_>, section: &str) -> Markup {
+    html! {
+        nav aria-label="Sections" {
+            @for (path, label) in NAV {
+                a.current[*path == section] href={ "/admin/" (path) } { (label) }
+            }
+        }
+        form.who method="post" action="/admin/logout" {
+            (csrf(ctx))
+            span { (ctx.user.name) " · " (ctx.user.role.as_str()) }
+            button.link type="submit" { "Log out" }
+        }
+    }
 }
 
 /// The hidden field with the session's CSRF token; every form has one.

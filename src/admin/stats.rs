@@ -6,8 +6,11 @@
 //! Routes:
 //! - `GET /admin/stats?days=7|30|90|365` (default 30) or
 //!   `?from=YYYY-MM-DD&to=YYYY-MM-DD` (at most 3 years; `from`/`to` win
-//!   over `days`), with an optional `&product=NAME` that narrows the daily
-//!   chart and the locations to one product.
+//!   over `days`), with an optional `&product=NAME` that narrows every
+//!   figure on the page to one product: the cards, the daily chart, and the
+//!   breakdowns by language and location. Downloads by mirror and by
+//!   country are counted for all products together, so with a product the
+//!   page says so instead of showing them.
 //! - `GET /admin/stats/csv?by=day|product|mirror|language|country|location`
 //!   with the same range (and product) parameters: a CSV attachment.
 //!
@@ -208,9 +211,16 @@ impl By {
         }
     }
 
-    /// Whether a product filter narrows this breakdown.
+    /// Whether a product filter narrows this breakdown (the counters keep
+    /// mirrors and countries for all products together).
     fn filtered(self) -> bool {
-        matches!(self, By::Day | By::Location)
+        matches!(self, By::Day | By::Product | By::Language | By::Location)
+    }
+
+    /// Whether the page shows this breakdown with `product` chosen (the
+    /// by-product table of one product says nothing).
+    fn shown(self, product: Option<&Product>) -> bool {
+        product.is_none() || (self.filtered() && self != By::Product)
     }
 }
 
@@ -222,6 +232,36 @@ struct Row {
     link: Option<String>,
     /// Downloads.
     n: u64,
+}
+
+/// The downloads of `product` alone: its days, locations and languages
+/// (mirrors and countries are not counted per product, so they are left
+/// empty).
+fn narrowed(c: &Counts, s: &Snapshot, product: &Product) -> Counts {
+    let own: std::collections::HashSet<LocationId> = s
+        .locations
+        .iter()
+        .filter(|l| l.product == product.id)
+        .map(|l| l.id)
+        .collect();
+    let mut out = Counts::default();
+    for (&(id, day), &n) in &c.by_product_day {
+        if id == product.id && n > 0 {
+            out.by_product_day.insert((id, day), n);
+            *out.by_day.entry(day).or_default() += n;
+            out.total += n;
+        }
+    }
+    if let Some(&n) = c.by_product.get(&product.id) {
+        out.by_product.insert(product.id, n);
+    }
+    for ((id, lang), &n) in &c.by_location {
+        if own.contains(id) {
+            out.by_location.insert((*id, lang.clone()), n);
+            *out.by_language.entry(lang.clone()).or_default() += n;
+        }
+    }
+    out
 }
 
 /// The rows of a breakdown: days in date order (every day, zero-filled),
@@ -353,6 +393,11 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
         Err(e) => return Ok(refused(ctx, form, &e)),
     };
     let counts = ctx.network().store().counts(range.from, range.to)?;
+    // With a product, every figure below is that product's alone.
+    let counts = match product {
+        Some(p) => narrowed(&counts, &s, p),
+        None => counts,
+    };
     let from = date(range.from);
     let to = date(range.to);
     let product_name = product.map_or("", |p| p.name.as_str());
@@ -420,6 +465,17 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     };
     let products = counts.by_product.values().filter(|n| **n > 0).count();
     let mirrors = counts.by_mirror.values().filter(|n| **n > 0).count();
+    let systems = {
+        let oses: std::collections::HashSet<&str> = counts
+            .by_location
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|((id, _), _)| s.locations.iter().find(|l| l.id == *id))
+            .map(|l| l.os.as_str())
+            .collect();
+        oses.len()
+    };
+    let languages = counts.by_language.values().filter(|n| **n > 0).count();
     let body = html! {
         (header(form, product_name, &from, &to, None))
         div.cards {
@@ -435,13 +491,31 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     @if let Some((d, _)) = busiest { ", " time datetime=(date(*d)) { (date(*d)) } }
                 }
             }
-            div.stat {
-                span.value { (products) }
-                span.label { @if products == 1 { "product downloaded" } @else { "products downloaded" } }
+            @if product.is_some() {
+                div.stat {
+                    span.value { (systems) }
+                    span.label { @if systems == 1 { "system downloaded" } @else { "systems downloaded" } }
+                }
+                div.stat {
+                    span.value { (languages) }
+                    span.label { @if languages == 1 { "language downloaded" } @else { "languages downloaded" } }
+                }
+            } @else {
+                div.stat {
+                    span.value { (products) }
+                    span.label { @if products == 1 { "product downloaded" } @else { "products downloaded" } }
+                }
+                div.stat {
+                    span.value { (mirrors) }
+                    span.label { @if mirrors == 1 { "mirror used" } @else { "mirrors used" } }
+                }
             }
-            div.stat {
-                span.value { (mirrors) }
-                span.label { @if mirrors == 1 { "mirror used" } @else { "mirrors used" } }
+        }
+        @if let Some(p) = product {
+            p.notice role="note" {
+                "Every figure on this page is for " strong { (p.name) } " alone. "
+                "Downloads by mirror and by country are counted for all products together: "
+                a href={ "/admin/stats" (page::query(&[("from", &from), ("to", &to)])) } { "see them for all products" } "."
             }
         }
         section.card {
@@ -460,12 +534,12 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
         }
         p {
             "Download as CSV: "
-            @for (i, by) in By::ALL.iter().enumerate() {
+            @for (i, by) in By::ALL.iter().filter(|b| b.shown(product)).enumerate() {
                 @if i > 0 { " · " }
                 a href=(csv_link(*by)) { "by " (by.as_str()) }
             }
         }
-        @for by in &By::ALL[1..] {
+        @for by in By::ALL[1..].iter().filter(|b| b.shown(product)) {
             (breakdown(*by, &rows(*by, &s, &counts, range, product), &csv_link(*by), product))
         }
     };
@@ -514,7 +588,7 @@ fn header(form: &Form, product: &str, from: &str, to: &str, error: Option<&str>)
             form.stack method="get" action="/admin/stats" {
                 (field("From", "from", from, Some("YYYY-MM-DD (UTC)")))
                 (field("To", "to", to, Some("YYYY-MM-DD, at most 3 years after from")))
-                (field("Product", "product", product, Some("optional: narrows the daily chart and the locations")))
+                (field("Product", "product", product, Some("optional: every figure is then for this product alone")))
                 div { button.primary type="submit" { "Show" } }
             }
         }
@@ -558,7 +632,7 @@ fn breakdown(by: By, rows: &[Row], csv: &str, product: Option<&Product>) -> Mark
             } @else {
                 div.columns {
                     div.chart { (chart::bars(&items, &title)) }
-                    table {
+                    div.scroll { table {
                         thead { tr {
                             @for c in by.columns() { th { (heading(c)) } }
                             th.num { "Downloads" } th.num { "Share" }
@@ -579,7 +653,7 @@ fn breakdown(by: By, rows: &[Row], csv: &str, product: Option<&Product>) -> Mark
                                 }
                             }
                         }
-                    }
+                    } }
                 }
                 @if rows.len() > TABLE_ROWS {
                     p.muted { (page::plural(rows.len() - TABLE_ROWS, "more row", "more rows")) " in the " a href=(csv) { "CSV" } "." }
@@ -622,6 +696,10 @@ fn csv(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     };
     let counts = ctx.network().store().counts(range.from, range.to)?;
     let product = product.filter(|_| by.filtered());
+    let counts = match product {
+        Some(p) => narrowed(&counts, &s, p),
+        None => counts,
+    };
     let rows = rows(by, &s, &counts, range, product);
     let text = csv_text(by, &rows);
     let mut reply = crate::http::with_type(StatusCode::OK, "text/csv; charset=utf-8", text);
@@ -881,6 +959,57 @@ mod tests {
         assert!(body(r).contains("There is no product named &quot;nope&quot;"));
     }
 
+    /// With a product every figure is that product's: the cards, the
+    /// languages and locations; mirrors and countries (not counted per
+    /// product) are not shown as if they were.
+    #[test]
+    fn a_product_narrows_every_figure() {
+        let (_dir, admin, ann) = network();
+        let card = |page: &str, value: &str, label: &str| {
+            assert!(
+                page.contains(&format!(
+                    r#"<span class="value">{value}</span><span class="label">{label}"#
+                )),
+                "{value} {label}: {page}"
+            );
+        };
+        let page = body(get(&admin, &ann, "/admin/stats?days=7&product=firefox"));
+        // firefox alone: 10 + 20 + 30, busiest today with 30.
+        card(&page, "60", "downloads</span>");
+        card(&page, "8.6", "per day on average");
+        card(&page, "30", "busiest day");
+        card(&page, "2", "systems downloaded");
+        card(&page, "2", "languages downloaded");
+        assert!(!page.contains("products downloaded"));
+        assert!(!page.contains("mirrors used"));
+        // Languages of firefox only: de 30, none 30 (thunderbird's 40
+        // downloads without a language are not counted).
+        assert!(page.contains("By language (firefox only)"), "{page}");
+        assert!(
+            page.contains(r#"<td>(none)</td><td class="num">30</td><td class="num">50.0 %</td>"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<td>de</td><td class="num">30</td><td class="num">50.0 %</td>"#));
+        assert!(!page.contains("By mirror"));
+        assert!(!page.contains("By country"));
+        assert!(!page.contains("By product"));
+        assert!(page.contains("Every figure on this page is for <strong>firefox</strong> alone."));
+        assert!(!page.contains("by=mirror"));
+        // The CSV by language follows the product too.
+        let csv = body(get(
+            &admin,
+            &ann,
+            "/admin/stats/csv?by=language&days=7&product=firefox",
+        ));
+        assert!(csv.contains("de,30,50.00\r\n"), "{csv}");
+        // Without a product, all of it.
+        let page = body(get(&admin, &ann, "/admin/stats?days=7"));
+        card(&page, "100", "downloads</span>");
+        card(&page, "2", "products downloaded");
+        card(&page, "2", "mirrors used");
+        assert!(page.contains("By mirror"));
+    }
+
     #[test]
     fn bad_dates_are_refused_with_a_reason() {
         let (_dir, admin, ann) = network();
@@ -1096,10 +1225,13 @@ mod tests {
             assert!(!page.contains("<script>alert"), "{page}");
             assert!(!page.contains("<img/src"));
             assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-            assert!(page.contains("&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;"));
-            // In the bar charts' hover titles too.
-            assert!(page.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;: 4</title>"));
-            assert!(page.contains(&format!(r#"href="/admin/mirrors/{}""#, seg(evil_mirror))));
+            // Products and mirrors are shown (in tables and the bar
+            // charts' hover titles) only without a product.
+            if !path.contains("product=") {
+                assert!(page.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;: 4</title>"));
+                assert!(page.contains("&quot;&gt;&lt;img/src=x/onerror=alert(1)&gt;"));
+                assert!(page.contains(&format!(r#"href="/admin/mirrors/{}""#, seg(evil_mirror))));
+            }
         }
         // A hostile filter that matches nothing is shown escaped.
         let page = body(get(

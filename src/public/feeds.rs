@@ -7,8 +7,17 @@
 //! statuses and shares are those of the `/mirrors` page. Every
 //! text is XML-escaped (and stripped of characters XML 1.0 cannot carry);
 //! descriptions are HTML to most readers, so their text is escaped once more
-//! and shows literally. Guids are derived from ids, so an item keeps its guid
-//! across builds. A feed is rendered at most once a minute per address
+//! and shows literally.
+//!
+//! An item's guid and `pubDate` change when what it says changes, so
+//! readers show the change as news: a mirror's item carries its id, the
+//! time its state last changed and a digest of its text (down, up, files
+//! missing, another region: a new guid); a product's the time it or its
+//! newest system was added and a digest of its text; the download
+//! figures are one item per product (or mirror) per UTC day, dated that
+//! day. An item that says the same keeps its guid across builds.
+//!
+//! A feed is rendered at most once a minute per address
 //! ([`Public::rendered`]) and tells readers to wait five minutes
 //! (`Cache-Control: public, max-age=300`, `<ttl>5</ttl>`).
 
@@ -39,6 +48,15 @@ struct Kind {
     description: &'static str,
     page: &'static str,
 }
+
+/// The names of the feeds under `/feeds/` (every public page advertises
+/// them all, see [`super::page::FEEDS`]).
+pub const NAMES: [&str; 4] = [
+    "downloads.rss",
+    "products.rss",
+    "mirrors.rss",
+    "mirror-downloads.rss",
+];
 
 /// The feeds.
 const FEEDS: &[Kind] = &[
@@ -111,7 +129,7 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
                     index.stats().locations,
                 )
             }
-            _ => mirror_downloads(&snapshot, &counts),
+            _ => mirror_downloads(&snapshot, &counts, today),
         };
         Ok(rss(&channel.render(&items)))
     })
@@ -208,16 +226,16 @@ fn product_downloads(snapshot: &Snapshot, counts: &Counts, today: u32, site: &st
         .collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
     rows.into_iter()
-        .map(|(p, n, today)| Item {
+        .map(|(p, n, on_day)| Item {
             title: format!("{}: {}", p.name, downloads(n)),
             link: download_link(site, &p.name),
             description: format!(
                 "{} in the last {WINDOW_DAYS} days, {} today.",
                 downloads(n),
-                thousands(today)
+                thousands(on_day)
             ),
-            guid: format!("bouncer-downloads-product-{}", p.id),
-            pub_date: None,
+            guid: format!("bouncer-downloads-product-{}-{}", p.id, day_name(today)),
+            pub_date: Some(u64::from(today) * 86_400),
         })
         .collect()
 }
@@ -225,10 +243,12 @@ fn product_downloads(snapshot: &Snapshot, counts: &Counts, today: u32, site: &st
 /// Available products (public, active, with at least one location), newest
 /// first.
 fn products(snapshot: &Snapshot, site: &str) -> Vec<Item> {
-    let mut by_product: std::collections::HashMap<model::ProductId, Vec<&str>> =
-        std::collections::HashMap::new();
+    let mut by_product: HashMap<model::ProductId, Vec<&str>> = HashMap::new();
+    let mut newest_location: HashMap<model::ProductId, u64> = HashMap::new();
     for l in &snapshot.locations {
         by_product.entry(l.product).or_default().push(l.os.as_str());
+        let newest = newest_location.entry(l.product).or_default();
+        *newest = (*newest).max(l.created_at);
     }
     let mut rows: Vec<(&model::Product, Vec<&str>)> = snapshot
         .products
@@ -248,17 +268,27 @@ fn products(snapshot: &Snapshot, site: &str) -> Vec<Item> {
     });
     rows.into_iter()
         .map(|(p, oses)| {
+            let changed = newest_location
+                .get(&p.id)
+                .copied()
+                .unwrap_or(0)
+                .max(p.created_at);
             let languages = match p.languages.len() {
                 0 => "every language".to_string(),
                 1 => "1 language".to_string(),
                 n => format!("{n} languages"),
             };
+            let description = format!("For {}; in {languages}.", oses.join(", "));
             Item {
+                guid: format!(
+                    "bouncer-product-{}-{changed}-{}",
+                    p.id,
+                    digest(&[&p.name, &description])
+                ),
                 title: p.name.clone(),
                 link: download_link(site, &p.name),
-                description: format!("For {}; in {languages}.", oses.join(", ")),
-                guid: format!("bouncer-product-{}", p.id),
-                pub_date: Some(p.created_at),
+                description,
+                pub_date: Some(changed),
             }
         })
         .collect()
@@ -293,20 +323,29 @@ fn mirror_list(
             } else {
                 format!("serves {}", m.regions.join(", "))
             };
+            let health = snapshot.health.get(&m.id);
+            let description = format!(
+                "Status: {}; {regions}.",
+                status(mirrors::status(
+                    m,
+                    health,
+                    serving.get(&m.id).copied().unwrap_or(0),
+                    locations,
+                ))
+            );
+            // When its state (up or down) last changed; never before it
+            // was added.
+            let changed = health.map_or(0, |h| h.since).max(m.created_at);
             Item {
+                guid: format!(
+                    "bouncer-mirror-{}-{changed}-{}",
+                    m.id,
+                    digest(&[&m.name, &m.base_url, &description])
+                ),
                 title: m.name.clone(),
                 link: m.base_url.clone(),
-                description: format!(
-                    "Status: {}; {regions}.",
-                    status(mirrors::status(
-                        m,
-                        snapshot.health.get(&m.id),
-                        serving.get(&m.id).copied().unwrap_or(0),
-                        locations,
-                    ))
-                ),
-                guid: format!("bouncer-mirror-{}", m.id),
-                pub_date: Some(m.created_at),
+                description,
+                pub_date: Some(changed),
             }
         })
         .collect()
@@ -315,7 +354,7 @@ fn mirror_list(
 /// Active mirrors with their downloads in the window and their share of
 /// the listed mirrors' downloads (as on the `/mirrors` page: the shares sum
 /// to 100%), most downloads first.
-fn mirror_downloads(snapshot: &Snapshot, counts: &Counts) -> Vec<Item> {
+fn mirror_downloads(snapshot: &Snapshot, counts: &Counts, today: u32) -> Vec<Item> {
     let mut rows: Vec<(&model::Mirror, u64)> = snapshot
         .mirrors
         .iter()
@@ -336,10 +375,31 @@ fn mirror_downloads(snapshot: &Snapshot, counts: &Counts) -> Vec<Item> {
                 downloads(n),
                 share(n, total)
             ),
-            guid: format!("bouncer-mirror-downloads-{}", m.id),
-            pub_date: None,
+            guid: format!("bouncer-mirror-downloads-{}-{}", m.id, day_name(today)),
+            pub_date: Some(u64::from(today) * 86_400),
         })
         .collect()
+}
+
+/// `YYYY-MM-DD` of a day since the Unix epoch (in guids of daily items).
+fn day_name(day: u32) -> String {
+    let mut s = model::utc(u64::from(day) * 86_400);
+    s.truncate(10);
+    s
+}
+
+/// A short digest of `texts` (FNV-1a, 64 bits, in hex): part of a guid, so
+/// an item gets a new guid when what it says changes. Not secret, only
+/// stable across builds and versions.
+fn digest(texts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for t in texts {
+        for b in t.bytes().chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 /// `1 download`, `1,234 downloads`.
@@ -807,14 +867,20 @@ mod tests {
             ff.link,
             "http://bouncer.example.org/download?product=firefox-120.0"
         );
+        // One item per product per day, dated that day.
+        let today = model::day_of(model::now());
         assert_eq!(
             ff.guid,
             format!(
-                "bouncer-downloads-product-{}",
-                product_id(&public, "firefox-120.0")
+                "bouncer-downloads-product-{}-{}",
+                product_id(&public, "firefox-120.0"),
+                day_name(today)
             )
         );
-        assert_eq!(ff.pub_date, None);
+        assert_eq!(
+            ff.pub_date.as_deref(),
+            Some(rfc822(u64::from(today) * 86_400).as_str())
+        );
         let hostile = &feed.items[1];
         assert_eq!(
             hostile.link,
@@ -833,10 +899,23 @@ mod tests {
         assert_eq!(titles(&feed), [UNICODE, HOSTILE, "firefox-120.0"]);
         let ff = item(&feed, "firefox-120.0");
         assert_eq!(ff.description, "For linux, win; in 2 languages.");
-        assert_eq!(ff.pub_date.as_deref(), Some(rfc822(1_700_000_000).as_str()));
-        assert_eq!(
-            ff.guid,
-            format!("bouncer-product-{}", product_id(&public, "firefox-120.0"))
+        // Dated when its newest system was added (after the product).
+        let snapshot = public.network.snapshot().unwrap();
+        let id = product_id(&public, "firefox-120.0");
+        let added = snapshot
+            .locations
+            .iter()
+            .filter(|l| l.product == id)
+            .map(|l| l.created_at)
+            .max()
+            .unwrap()
+            .max(1_700_000_000);
+        assert_eq!(ff.pub_date.as_deref(), Some(rfc822(added).as_str()));
+        assert!(
+            ff.guid
+                .starts_with(&format!("bouncer-product-{id}-{added}-")),
+            "{}",
+            ff.guid
         );
         assert_eq!(
             ff.link,
@@ -864,9 +943,11 @@ mod tests {
         let m1 = item(&feed, "m1");
         assert_eq!(m1.link, "https://m1.example.org/pub");
         assert_eq!(m1.description, "Status: up; serves the whole world.");
-        assert_eq!(
-            m1.guid,
-            format!("bouncer-mirror-{}", mirror_id(&public, "m1"))
+        assert!(
+            m1.guid
+                .starts_with(&format!("bouncer-mirror-{}-", mirror_id(&public, "m1"))),
+            "{}",
+            m1.guid
         );
         let h = item(&feed, &hostile);
         assert_eq!(h.link, "http://hostile.example.org/a&b");
@@ -925,7 +1006,11 @@ mod tests {
         assert_eq!(feed.items[0].link, "https://m1.example.org/pub");
         assert_eq!(
             feed.items[1].guid,
-            format!("bouncer-mirror-downloads-{}", mirror_id(&public, &hostile))
+            format!(
+                "bouncer-mirror-downloads-{}-{}",
+                mirror_id(&public, &hostile),
+                day_name(model::day_of(model::now()))
+            )
         );
     }
 
@@ -1027,6 +1112,97 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), n, "guids are unique across feeds");
+    }
+
+    /// The guid and date of `title`'s item in feed `name`.
+    fn guid_and_date(public: &Public, name: &str, title: &str) -> (String, Option<String>) {
+        let feed = fetch(public, &format!("/feeds/{name}"));
+        let i = item(&feed, title);
+        (i.guid.clone(), i.pub_date.clone())
+    }
+
+    /// A mirror going down, and up again, is news each time: a new guid
+    /// and the time of the change as its date.
+    #[test]
+    fn a_mirror_changing_state_gets_a_new_guid_and_date() {
+        let (_dir, public) = network();
+        let id = mirror_id(&public, "m1");
+        let set = |healthy: bool, since: u64| {
+            public
+                .network
+                .write(&crate::model::Actor::Sentry, |tx| {
+                    tx.set_health(
+                        id,
+                        &MirrorHealth {
+                            healthy,
+                            checked_at: since,
+                            since,
+                            error: if healthy { "" } else { "refused" }.into(),
+                            ..MirrorHealth::default()
+                        },
+                    )
+                })
+                .unwrap();
+        };
+        let created = public
+            .network
+            .snapshot()
+            .unwrap()
+            .mirror("m1")
+            .unwrap()
+            .created_at;
+        let t1 = created + 1000;
+        set(true, t1);
+        let up = guid_and_date(&public, "mirrors.rss", "m1");
+        assert_eq!(up.1.as_deref(), Some(rfc822(t1).as_str()));
+        // The same state seen again: the same item.
+        set(true, t1);
+        assert_eq!(guid_and_date(&public, "mirrors.rss", "m1"), up);
+        set(false, t1 + 600);
+        let down = guid_and_date(&public, "mirrors.rss", "m1");
+        assert_ne!(down.0, up.0, "down is news");
+        assert_eq!(down.1.as_deref(), Some(rfc822(t1 + 600).as_str()));
+        set(true, t1 + 1200);
+        let again = guid_and_date(&public, "mirrors.rss", "m1");
+        assert_ne!(again.0, down.0, "up again is news");
+        assert_ne!(again.0, up.0, "and not the old item");
+        assert_eq!(again.1.as_deref(), Some(rfc822(t1 + 1200).as_str()));
+        // Serving another region is a change of what the item says.
+        public
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.mirror_update("m1", |m| m.regions = vec![format!("{HOSTILE}-region")])
+                    .map(drop)
+            })
+            .unwrap();
+        let moved = guid_and_date(&public, "mirrors.rss", "m1");
+        assert_ne!(moved.0, again.0);
+    }
+
+    /// A product offered for another system is news; one that stays the
+    /// same keeps its item.
+    #[test]
+    fn a_product_with_a_new_system_gets_a_new_guid_and_date() {
+        let (_dir, public) = network();
+        let before = guid_and_date(&public, "products.rss", "firefox-120.0");
+        let hostile = guid_and_date(&public, "products.rss", HOSTILE);
+        let added = public
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.location_add("firefox-120.0", "osx", "/ff/mac/:lang/ff.dmg")
+            })
+            .unwrap()
+            .created_at;
+        let after = guid_and_date(&public, "products.rss", "firefox-120.0");
+        assert_ne!(after.0, before.0);
+        assert_eq!(after.1.as_deref(), Some(rfc822(added).as_str()));
+        assert_eq!(guid_and_date(&public, "products.rss", HOSTILE), hostile);
+    }
+
+    #[test]
+    fn every_feed_is_named() {
+        let names: Vec<&str> = FEEDS.iter().map(|k| k.name).collect();
+        assert_eq!(names, NAMES);
     }
 
     #[test]

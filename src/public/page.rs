@@ -9,31 +9,84 @@ const NAV: &[(&str, &str)] = &[
     ("/stats", "Statistics"),
 ];
 
+/// The RSS feeds every public page advertises, in its head (so readers
+/// find them) and its footer (so people do): (path, title, link text).
+pub const FEEDS: &[(&str, &str, &str)] = &[
+    ("/feeds/products.rss", "Available products", "products"),
+    ("/feeds/downloads.rss", "Downloads per product", "downloads"),
+    ("/feeds/mirrors.rss", "Mirrors", "mirrors"),
+    (
+        "/feeds/mirror-downloads.rss",
+        "Downloads per mirror",
+        "downloads per mirror",
+    ),
+];
+
 /// A whole public page; `section` is the current page's path.
 pub fn layout(section: &str, title: &str, body: Markup) -> Markup {
     let head = html! {
         (crate::http::reply::public_css())
-        link rel="alternate" type="application/rss+xml" title="Products" href="/feeds/products.rss";
-        link rel="alternate" type="application/rss+xml" title="Downloads" href="/feeds/downloads.rss";
-        link rel="alternate" type="application/rss+xml" title="Mirrors" href="/feeds/mirrors.rss";
+        @for (path, title, _) in FEEDS {
+            link rel="alternate" type="application/rss+xml" title=(title) href=(path);
+        }
     };
     let body = html! {
                 header.site {
                     a.brand href="/download" { "Downloads" }
-                    nav {
+                    nav aria-label="Pages" {
                         @for (path, label) in NAV {
-                            a.current[*path == section] href=(path) { (label) }
+                            a.current[*path == section] href=(path)
+                                aria-current=[(*path == section).then_some("page")] { (label) }
                         }
                     }
                 }
                 main.public { (body) }
                 footer.site {
-                    "Feeds: "
-                    a href="/feeds/products.rss" { "products" } " · "
-                    a href="/feeds/downloads.rss" { "downloads" } " · "
-                    a href="/feeds/mirrors.rss" { "mirrors" } " · "
-                    a href="/feeds/mirror-downloads.rss" { "downloads per mirror" }
+                    "RSS feeds: "
+                    nav aria-label="RSS feeds" {
+                        @for (i, (path, title, text)) in FEEDS.iter().enumerate() {
+                            @if i > 0 { " · " }
+                            a href=(path) type="application/rss+xml" title=(title) { (text) }
+                        }
+                    }
                 }
     };
     crate::http::reply::document(title, head, Some("public"), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every feed the site serves is advertised in the head and linked in
+    /// the footer of every public page.
+    #[test]
+    fn all_four_feeds_are_advertised() {
+        let page = layout("/download", "Download", html! { h1 { "x" } }).into_string();
+        let head = &page[..page.find("</head>").unwrap()];
+        let footer = &page[page.find("<footer").unwrap()..];
+        assert_eq!(FEEDS.len(), 4);
+        for (path, title, _) in FEEDS {
+            let name = path.strip_prefix("/feeds/").unwrap();
+            assert!(
+                crate::public::feeds::NAMES.contains(&name),
+                "{name} is not a feed"
+            );
+            assert!(
+                head.contains(&format!(
+                    r#"<link rel="alternate" type="application/rss+xml" title="{title}" href="{path}">"#
+                )),
+                "{path} not in the head: {head}"
+            );
+            assert!(
+                footer.contains(&format!(r#"<a href="{path}""#)),
+                "{path} not in the footer: {footer}"
+            );
+        }
+        assert_eq!(
+            head.matches(r#"rel="alternate" type="application/rss+xml""#)
+                .count(),
+            crate::public::feeds::NAMES.len()
+        );
+    }
 }
