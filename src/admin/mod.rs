@@ -666,7 +666,7 @@ fn login_page(
                     label.field { span { "User" } input type="text" name="user" value=(user) autocomplete="username" autofocus required; }
                     label.field { span { "Password" } input type="password" name="password" autocomplete="current-password" required; }
                     button.primary type="submit" { "Log in" }
-                    p.muted { "Accounts are made with " code { "bouncer user add NAME --role admin" } "." }
+                    p.muted { "No account? Ask an admin to add you on the Users page. The very first account is made on the server itself, with " code { "bouncer user add NAME --role admin" } "." }
                 }
             },
         ),
