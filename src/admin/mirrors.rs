@@ -24,6 +24,7 @@ use super::list::Listing;
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
+use crate::chart;
 use crate::error::Error;
 use crate::model::health::{self, MAX_RATING, uptime};
 use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
@@ -100,16 +101,6 @@ pub fn problem(error: &str, base_url: &str) -> Markup {
     }
 }
 
-/// A speed in bytes per second, in MB/s (decimal megabytes).
-pub fn speed(bytes_per_sec: u64) -> String {
-    let mb = bytes_per_sec as f64 / 1e6;
-    if mb >= 10.0 {
-        format!("{mb:.0} MB/s")
-    } else {
-        format!("{mb:.1} MB/s")
-    }
-}
-
 /// A latency in milliseconds, or "—" for none (no answer).
 fn latency(ms: u32) -> String {
     if ms == 0 {
@@ -129,18 +120,26 @@ struct Row<'a> {
     downloads: u64,
 }
 
+/// Whether a mirror in `state` belongs to the list's state filter `key`
+/// (one of [`STATES`]; any other key selects every mirror); `missing` is
+/// whether its last check found files missing. Other pages count mirrors
+/// with this, so their figures match what the list shows for the same key.
+pub fn in_state(key: &str, state: MirrorState, missing: bool) -> bool {
+    match key {
+        "up" => matches!(state, MirrorState::Up | MirrorState::Flapping),
+        "down" => state == MirrorState::Down,
+        "disabled" => matches!(state, MirrorState::Disabled | MirrorState::Standby),
+        "unchecked" => state == MirrorState::Unchecked,
+        "missing" => missing,
+        "nothing" => state == MirrorState::ServesNothing,
+        _ => true,
+    }
+}
+
 impl Row<'_> {
     /// Whether the row is in the list's state filter `key`.
     fn is(&self, key: &str) -> bool {
-        match key {
-            "up" => matches!(self.state, MirrorState::Up | MirrorState::Flapping),
-            "down" => self.state == MirrorState::Down,
-            "disabled" => matches!(self.state, MirrorState::Disabled | MirrorState::Standby),
-            "unchecked" => self.state == MirrorState::Unchecked,
-            "missing" => self.last.is_some_and(|c| c.missing > 0),
-            "nothing" => self.state == MirrorState::ServesNothing,
-            _ => true,
-        }
+        in_state(key, self.state, self.last.is_some_and(|c| c.missing > 0))
     }
 
     /// Latency of the last check, `None` when it did not answer.
@@ -706,7 +705,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
         }
         div.cards {
             div.stat { span.value { (latency(h.filter(|h| h.checked_at > 0).map_or(0, |h| h.latency_ms))) } span.label { "latency (last check)" } }
-            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
+            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (chart::speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
             div.stat title=(SERVES_TITLE) { span.value { (serves) } span.label { "serves (locations)" } }
             div.stat { span.value { (page::ago(h.map_or(0, |h| h.checked_at))) } span.label { "last check" } }
             div.stat { span.value { (page::ago(timeline.last_success().unwrap_or(0))) } span.label { "last success" } }
@@ -724,7 +723,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 (sparkline(&latencies, week, now, "Latency over 7 days", &|v| latency(v.min(u32::MAX.into()) as u32)))
             }
             @if speeds.len() >= 2 {
-                (sparkline(&speeds, week, now, "Measured speed over 7 days", &speed))
+                (sparkline(&speeds, week, now, "Measured speed over 7 days", &chart::speed))
             }
             h3 { "Recent checks" }
             @if timeline.checks.is_empty() {
@@ -739,7 +738,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                                     td { (page::ago(c.at)) }
                                     td { @if c.ok { (badge(Badge::Good, "ok")) } @else { (badge(Badge::Bad, "failed")) } }
                                     td.num { (latency(c.latency_ms)) }
-                                    td.num { @if c.throughput > 0 { (speed(c.throughput)) } @else { "—" } }
+                                    td.num { @if c.throughput > 0 { (chart::speed(c.throughput)) } @else { "—" } }
                                     td.num { (c.missing) " of " (c.files) }
                                     td.wrap { @if !c.error.is_empty() { (problem(&c.error, &m.base_url)) } }
                                 }
