@@ -81,8 +81,9 @@ pub fn state_badge(state: MirrorState) -> Markup {
 }
 
 /// A mirror's health in a word, as a badge, when what it serves is not at
-/// hand (it cannot then say "serves nothing": prefer [`state_badge`] of
-/// [`MirrorState::of`] with [`serving`]).
+/// hand: it cannot say "serves nothing", so it can disagree with the
+/// list. Use [`state_badge`] of [`MirrorState::of`] with [`serving`]
+/// instead; only the availability pages still call this.
 pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
     state_badge(MirrorState::of(m, h, 1, 0, now))
 }
@@ -1241,6 +1242,7 @@ mod tests {
                 &MirrorHealth {
                     checked_at: now,
                     latency_ms: 12,
+                    throughput: 64_000 * 1024,
                     ..MirrorHealth::default()
                 },
             )?;
@@ -1261,6 +1263,7 @@ mod tests {
                 latency_ms: 12,
                 files: 1,
                 missing: 1,
+                throughput: 2_500_000,
                 error: "/p.exe: 404 Not Found".into(),
                 ..MirrorCheck::default()
             })?;
@@ -1295,6 +1298,15 @@ mod tests {
         assert!(body(get(&admin, &ann, "/admin/mirrors?state=up")).contains("no mirrors"));
         let page = body(get(&admin, &ann, "/admin/mirrors/empty"));
         assert!(page.contains("up — serves nothing"), "{page}");
+        // Speeds in the units of every other page (crate::chart::speed).
+        assert!(
+            page.contains(&format!(
+                r#"<span class="value">{}</span><span class="label">measured speed"#,
+                crate::chart::speed(64_000 * 1024)
+            )),
+            "{page}"
+        );
+        assert!(page.contains(r#"<td class="num">2.5 MB/s</td>"#), "{page}");
         assert!(
             page.contains("The files are not under https://mirror.example/pub/empty"),
             "{page}"
