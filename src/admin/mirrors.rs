@@ -24,6 +24,7 @@ use super::list::Listing;
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
+use crate::chart;
 use crate::error::Error;
 use crate::model::health::{self, MAX_RATING, uptime};
 use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
@@ -80,8 +81,9 @@ pub fn state_badge(state: MirrorState) -> Markup {
 }
 
 /// A mirror's health in a word, as a badge, when what it serves is not at
-/// hand (it cannot then say "serves nothing": prefer [`state_badge`] of
-/// [`MirrorState::of`] with [`serving`]).
+/// hand: it cannot say "serves nothing", so it can disagree with the
+/// list. Use [`state_badge`] of [`MirrorState::of`] with [`serving`]
+/// instead; only the availability pages still call this.
 pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
     state_badge(MirrorState::of(m, h, 1, 0, now))
 }
@@ -97,16 +99,6 @@ pub fn problem(error: &str, base_url: &str) -> Markup {
             }
             None => span.wrap { (error) },
         }
-    }
-}
-
-/// A speed in bytes per second, in MB/s (decimal megabytes).
-pub fn speed(bytes_per_sec: u64) -> String {
-    let mb = bytes_per_sec as f64 / 1e6;
-    if mb >= 10.0 {
-        format!("{mb:.0} MB/s")
-    } else {
-        format!("{mb:.1} MB/s")
     }
 }
 
@@ -129,18 +121,26 @@ struct Row<'a> {
     downloads: u64,
 }
 
+/// Whether a mirror in `state` belongs to the list's state filter `key`
+/// (one of [`STATES`]; any other key selects every mirror); `missing` is
+/// whether its last check found files missing. Other pages count mirrors
+/// with this, so their figures match what the list shows for the same key.
+pub fn in_state(key: &str, state: MirrorState, missing: bool) -> bool {
+    match key {
+        "up" => matches!(state, MirrorState::Up | MirrorState::Flapping),
+        "down" => state == MirrorState::Down,
+        "disabled" => matches!(state, MirrorState::Disabled | MirrorState::Standby),
+        "unchecked" => state == MirrorState::Unchecked,
+        "missing" => missing,
+        "nothing" => state == MirrorState::ServesNothing,
+        _ => true,
+    }
+}
+
 impl Row<'_> {
     /// Whether the row is in the list's state filter `key`.
     fn is(&self, key: &str) -> bool {
-        match key {
-            "up" => matches!(self.state, MirrorState::Up | MirrorState::Flapping),
-            "down" => self.state == MirrorState::Down,
-            "disabled" => matches!(self.state, MirrorState::Disabled | MirrorState::Standby),
-            "unchecked" => self.state == MirrorState::Unchecked,
-            "missing" => self.last.is_some_and(|c| c.missing > 0),
-            "nothing" => self.state == MirrorState::ServesNothing,
-            _ => true,
-        }
+        in_state(key, self.state, self.last.is_some_and(|c| c.missing > 0))
     }
 
     /// Latency of the last check, `None` when it did not answer.
@@ -706,7 +706,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
         }
         div.cards {
             div.stat { span.value { (latency(h.filter(|h| h.checked_at > 0).map_or(0, |h| h.latency_ms))) } span.label { "latency (last check)" } }
-            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
+            div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (chart::speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
             div.stat title=(SERVES_TITLE) { span.value { (serves) } span.label { "serves (locations)" } }
             div.stat { span.value { (page::ago(h.map_or(0, |h| h.checked_at))) } span.label { "last check" } }
             div.stat { span.value { (page::ago(timeline.last_success().unwrap_or(0))) } span.label { "last success" } }
@@ -724,7 +724,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 (sparkline(&latencies, week, now, "Latency over 7 days", &|v| latency(v.min(u32::MAX.into()) as u32)))
             }
             @if speeds.len() >= 2 {
-                (sparkline(&speeds, week, now, "Measured speed over 7 days", &speed))
+                (sparkline(&speeds, week, now, "Measured speed over 7 days", &chart::speed))
             }
             h3 { "Recent checks" }
             @if timeline.checks.is_empty() {
@@ -739,7 +739,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                                     td { (page::ago(c.at)) }
                                     td { @if c.ok { (badge(Badge::Good, "ok")) } @else { (badge(Badge::Bad, "failed")) } }
                                     td.num { (latency(c.latency_ms)) }
-                                    td.num { @if c.throughput > 0 { (speed(c.throughput)) } @else { "—" } }
+                                    td.num { @if c.throughput > 0 { (chart::speed(c.throughput)) } @else { "—" } }
                                     td.num { (c.missing) " of " (c.files) }
                                     td.wrap { @if !c.error.is_empty() { (problem(&c.error, &m.base_url)) } }
                                 }
@@ -1193,10 +1193,12 @@ mod tests {
         let vic = login(&admin, "vic", Role::Viewer);
         for path in ["/admin/mirrors", "/admin/mirrors/m1"] {
             let page = body(get(&admin, &vic, path));
-            // The only POST form is the layout's "Log out".
+            // The only POST forms are the layout's "Log out" (in the bar
+            // and in the narrow screens' menu).
             assert_eq!(
                 page.matches(r#"method="post""#).count(),
-                1,
+                page.matches(r#"method="post" action="/admin/logout""#)
+                    .count(),
                 "{path}: {page}"
             );
             assert!(!page.contains(r#"type="checkbox""#), "{path}: {page}");
@@ -1242,6 +1244,7 @@ mod tests {
                 &MirrorHealth {
                     checked_at: now,
                     latency_ms: 12,
+                    throughput: 64_000 * 1024,
                     ..MirrorHealth::default()
                 },
             )?;
@@ -1262,6 +1265,7 @@ mod tests {
                 latency_ms: 12,
                 files: 1,
                 missing: 1,
+                throughput: 2_500_000,
                 error: "/p.exe: 404 Not Found".into(),
                 ..MirrorCheck::default()
             })?;
@@ -1296,6 +1300,15 @@ mod tests {
         assert!(body(get(&admin, &ann, "/admin/mirrors?state=up")).contains("no mirrors"));
         let page = body(get(&admin, &ann, "/admin/mirrors/empty"));
         assert!(page.contains("up — serves nothing"), "{page}");
+        // Speeds in the units of every other page (crate::chart::speed).
+        assert!(
+            page.contains(&format!(
+                r#"<span class="value">{}</span><span class="label">measured speed"#,
+                crate::chart::speed(64_000 * 1024)
+            )),
+            "{page}"
+        );
+        assert!(page.contains(r#"<td class="num">2.5 MB/s</td>"#), "{page}");
         assert!(
             page.contains("The files are not under https://mirror.example/pub/empty"),
             "{page}"

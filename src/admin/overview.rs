@@ -9,10 +9,11 @@ use std::collections::HashMap;
 
 use maud::{Markup, html};
 
+use super::mirrors;
 use super::page::{self, Badge, badge, plural, seg};
 use super::{Ctx, Page, PageResult};
 use crate::chart::{self, Series, thousands};
-use crate::model::{Event, Mirror, MirrorHealth, Product, SentryRun};
+use crate::model::{Event, Mirror, MirrorHealth, MirrorState, Product, SentryRun};
 
 /// Names listed in a "Needs attention" item (the rest are counted).
 const NAMED: usize = 5;
@@ -31,56 +32,42 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     }
 }
 
-/// A mirror's state, by the rules of [`super::mirrors::health_badge`]
-/// (same order of checks, so the counts here match the badges there).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Switched off or rating 0: out of rotation on purpose.
-    Disabled,
-    /// Never checked by sentry.
-    Unchecked,
-    /// Failed its last check.
-    Down,
-    /// Up, but changing state often (its weight is damped).
-    Flapping,
-    /// Up.
-    Up,
-}
-
-fn state(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> State {
-    match h {
-        _ if !m.active => State::Disabled,
-        _ if m.rating == 0 => State::Disabled,
-        None => State::Unchecked,
-        Some(h) if !h.healthy => State::Down,
-        Some(h) if h.is_flapping(now) => State::Flapping,
-        Some(_) => State::Up,
-    }
-}
-
-/// Mirrors per state.
+/// Mirrors per state filter of the mirrors list: each figure is the
+/// number of rows `/admin/mirrors?state=KEY` shows (counted with
+/// [`mirrors::in_state`] over [`MirrorState::of`]).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Tally {
+    /// `state=up`: up, flapping included.
     up: usize,
+    /// Of those, flapping.
     flapping: usize,
+    /// `state=nothing`: up, but serving none of its files.
+    nothing: usize,
+    /// `state=down`.
     down: usize,
+    /// `state=disabled`: switched off or rating 0.
     disabled: usize,
+    /// `state=unchecked`.
     unchecked: usize,
+    /// Every mirror.
+    all: usize,
 }
 
 impl Tally {
-    fn add(&mut self, s: State) {
-        match s {
-            State::Up => self.up += 1,
-            State::Flapping => {
-                // Flapping mirrors are up (and get traffic, damped).
-                self.up += 1;
-                self.flapping += 1;
-            }
-            State::Down => self.down += 1,
-            State::Disabled => self.disabled += 1,
-            State::Unchecked => self.unchecked += 1,
-        }
+    fn add(&mut self, s: MirrorState) {
+        let is = |key| usize::from(mirrors::in_state(key, s, false));
+        self.up += is("up");
+        self.flapping += usize::from(s == MirrorState::Flapping);
+        self.nothing += is("nothing");
+        self.down += is("down");
+        self.disabled += is("disabled");
+        self.unchecked += is("unchecked");
+        self.all += 1;
+    }
+
+    /// Mirrors in rotation: every one not switched off or at rating 0.
+    fn in_rotation(&self) -> usize {
+        self.all - self.disabled
     }
 }
 
@@ -131,26 +118,22 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let runs = store.sentry_runs(RECENT)?;
     let events = store.events(RECENT)?;
 
-    // Mirrors.
+    // Mirrors, in the states of the mirrors list.
+    let (serving, locations) = mirrors::serving(network);
     let index = network.index();
-    let serving = index.serving_by_mirror();
-    let any_locations = index.stats().locations > 0;
     let mut tally = Tally::default();
     let mut down: Vec<(&Mirror, &MirrorHealth)> = Vec::new();
     let mut unchecked: Vec<&str> = Vec::new();
     let mut serve_nothing: Vec<&str> = Vec::new();
     for m in &s.mirrors {
         let h = s.health.get(&m.id);
-        let st = state(m, h, now);
+        let serves = serving.get(&m.id).copied().unwrap_or(0);
+        let st = MirrorState::of(m, h, serves, locations, now);
         tally.add(st);
         match (st, h) {
-            (State::Down, Some(h)) => down.push((m, h)),
-            (State::Unchecked, _) => unchecked.push(&m.name),
-            (State::Up | State::Flapping, _)
-                if any_locations && serving.get(&m.id).copied().unwrap_or(0) == 0 =>
-            {
-                serve_nothing.push(&m.name);
-            }
+            (MirrorState::Down, Some(h)) => down.push((m, h)),
+            (MirrorState::Unchecked, _) => unchecked.push(&m.name),
+            (MirrorState::ServesNothing, _) => serve_nothing.push(&m.name),
             _ => {}
         }
     }
@@ -222,7 +205,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let product_link = |name: &str| format!("/admin/availability?product={}", seg(name));
     let down_names: Vec<&str> = down.iter().map(|(m, _)| m.name.as_str()).collect();
     let mut problems: Vec<Markup> = Vec::new();
-    if in_rotation(&tally) == 0 {
+    if tally.in_rotation() == 0 {
         problems.push(html! {
             "No mirror is in rotation, so downloads cannot be served: "
             a href="/admin/mirrors" { "add a mirror" }
@@ -331,6 +314,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         // only where a figure is not 0.
         div.cards {
             div.stat.good[tally.up > 0] { span.value { (tally.up) } span.label { "mirrors up" @if tally.flapping > 0 { " (" (tally.flapping) " flapping)" } } }
+            div.stat.warn[tally.nothing > 0] title="They answer, but receive downloads for none of their files" { span.value { (tally.nothing) } span.label { "mirrors serving nothing" } }
             div.stat.bad[tally.down > 0] { span.value { (tally.down) } span.label { "mirrors down" } }
             div.stat.off[tally.disabled > 0] { span.value { (tally.disabled) } span.label { "mirrors disabled (off or rating 0)" } }
             div.stat { span.value { (tally.unchecked) } span.label { "mirrors unchecked" } }
@@ -411,11 +395,6 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         p { a href="/admin/audit" { "The whole audit log" } }
     };
     Ok(ctx.page("", "Overview", body))
-}
-
-/// Mirrors in rotation (up, down or not checked yet; not switched off).
-fn in_rotation(tally: &Tally) -> usize {
-    tally.up + tally.down + tally.unchecked
 }
 
 /// A "Needs attention" item: `what` ("3 mirrors are down") linking to the
@@ -622,8 +601,10 @@ mod tests {
         let r = get(&admin, &ann, "/admin/");
         assert_eq!(r.status(), StatusCode::OK);
         let page = body(r);
-        assert_eq!(stat(&page, "mirrors up"), "2", "up and flapping");
-        assert!(page.contains("mirrors up (1 flapping)"));
+        // flap answers but has none of the files: not up, serving nothing.
+        assert_eq!(stat(&page, "mirrors up"), "1");
+        assert!(!page.contains("flapping)"));
+        assert_eq!(stat(&page, "mirrors serving nothing"), "1");
         assert_eq!(stat(&page, "mirrors down"), "1");
         assert_eq!(stat(&page, "mirrors disabled"), "2", "off and rating 0");
         assert_eq!(stat(&page, "mirrors unchecked"), "1");
@@ -632,14 +613,14 @@ mod tests {
         assert_eq!(stat(&page, "public products"), "1");
         assert_eq!(stat(&page, "downloads today"), "12");
         assert_eq!(stat(&page, "downloads, last 30 days"), "37");
-        // Two rows of four: the mirrors, then products and downloads.
+        // Two rows: the five mirror states, then products and downloads.
         let rows: Vec<&str> = page
             .split(r#"<div class="cards">"#)
             .skip(1)
             .map(|r| r.split(r#"<div class="columns">"#).next().unwrap())
             .collect();
         assert_eq!(rows.len(), 2, "{page}");
-        assert_eq!(rows[0].matches(r#"<div class="stat"#).count(), 4);
+        assert_eq!(rows[0].matches(r#"<div class="stat"#).count(), 5);
         assert_eq!(rows[1].matches(r#"<div class="stat"#).count(), 4);
         assert!(rows[0].contains("mirrors up") && rows[0].contains("mirrors unchecked"));
         assert!(rows[1].contains("active products") && rows[1].contains("downloads, last 30 days"));
@@ -837,42 +818,203 @@ mod tests {
         assert!(page.contains(&format!(r#"href="/admin/mirrors/{}""#, seg(evil_mirror))));
     }
 
+    /// The tally counts each state the way the mirrors list filters it,
+    /// and its badge is the list's.
     #[test]
-    fn states_follow_the_mirror_badges() {
+    fn the_tally_follows_the_list_filters() {
         let now = 1_000_000;
         let mut m = crate::model::fixtures::mirror(1, "https://m.example", 10);
+        // (active, rating, health, serves, state, badge word, tally key)
         let cases = [
-            (true, 10, None, State::Unchecked, "unchecked"),
+            (
+                true,
+                10,
+                None,
+                0,
+                MirrorState::Unchecked,
+                "unchecked",
+                "unchecked",
+            ),
             (
                 true,
                 10,
                 Some(health(false, "x", 0, 0)),
-                State::Down,
+                0,
+                MirrorState::Down,
+                "down",
                 "down",
             ),
             (
                 true,
                 10,
                 Some(health(true, "", now, 5)),
-                State::Flapping,
+                3,
+                MirrorState::Flapping,
                 "flapping",
+                "up",
             ),
-            (true, 10, Some(health(true, "", 0, 0)), State::Up, "up"),
+            (
+                true,
+                10,
+                Some(health(true, "", 0, 0)),
+                3,
+                MirrorState::Up,
+                "up",
+                "up",
+            ),
+            (
+                true,
+                10,
+                Some(health(true, "", 0, 0)),
+                0,
+                MirrorState::ServesNothing,
+                "up — serves nothing",
+                "nothing",
+            ),
             (
                 false,
                 10,
                 Some(health(false, "x", 0, 0)),
-                State::Disabled,
+                0,
+                MirrorState::Disabled,
+                "disabled",
                 "disabled",
             ),
-            (true, 0, None, State::Disabled, "rating 0"),
+            (
+                true,
+                0,
+                None,
+                0,
+                MirrorState::Standby,
+                "rating 0",
+                "disabled",
+            ),
         ];
-        for (active, rating, h, want, text) in cases {
+        for (active, rating, h, serves, want, text, key) in cases {
             m.active = active;
             m.rating = rating;
-            assert_eq!(state(&m, h.as_ref(), now), want);
-            let badge = super::super::mirrors::health_badge(&m, h.as_ref(), now).into_string();
+            let st = MirrorState::of(&m, h.as_ref(), serves, 5, now);
+            assert_eq!(st, want);
+            let badge = mirrors::state_badge(st).into_string();
             assert!(badge.contains(&format!(">{text}<")), "{badge} for {want:?}");
+            // Serving nothing is a warning, never green.
+            if st == MirrorState::ServesNothing {
+                assert!(badge.contains("badge warn"), "{badge}");
+            }
+            let mut tally = Tally::default();
+            tally.add(st);
+            let counted = [
+                ("up", tally.up),
+                ("nothing", tally.nothing),
+                ("down", tally.down),
+                ("disabled", tally.disabled),
+                ("unchecked", tally.unchecked),
+            ];
+            for (k, n) in counted {
+                assert_eq!(n, usize::from(k == key), "{want:?} counted under {k}");
+            }
+            assert_eq!(tally.flapping, usize::from(st == MirrorState::Flapping));
+        }
+    }
+
+    /// Table rows of mirrors the mirrors list rendered (their links).
+    fn listed(page: &str) -> Vec<String> {
+        page.split("<td><a href=\"/admin/mirrors/")
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+            .collect()
+    }
+
+    /// Each figure of the overview, and each "Needs attention" count,
+    /// is the number of rows the mirrors list shows behind its link, on
+    /// the same network.
+    #[test]
+    fn overview_counts_are_the_mirrors_list_rows() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let now = crate::model::now();
+        // Of 14 mirrors: 3 up and serving (one flapping), 4 up serving
+        // nothing, 2 down, 2 unchecked, 1 off, 2 at rating 0.
+        let mut ids = Vec::new();
+        for i in 0..14 {
+            ids.push(mirror(
+                &admin,
+                &format!("m{i:02}"),
+                if i >= 12 { 0 } else { 10 },
+                i == 11,
+            ));
+        }
+        product(&admin, "fx", false);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                let loc = tx.location_add("fx", "win", "/fx/setup.exe")?;
+                let present = Availability {
+                    present: true,
+                    healthy: true,
+                    checked_at: now,
+                    error: String::new(),
+                };
+                for (i, id) in ids.iter().enumerate() {
+                    match i {
+                        0 | 1 => tx.set_health(*id, &health(true, "", 0, 0))?,
+                        2 => tx.set_health(*id, &health(true, "", now - 60, 5))?,
+                        3..=6 => tx.set_health(*id, &health(true, "", 0, 0))?,
+                        7 | 8 => tx.set_health(*id, &health(false, "refused", now - 600, 0))?,
+                        9 | 10 => {}
+                        _ => tx.set_health(*id, &health(true, "", 0, 0))?,
+                    }
+                    // The serving ones, and the off and standby ones, have
+                    // the file; the down ones too.
+                    if matches!(i, 0..=2 | 7 | 8 | 11..) {
+                        tx.set_availability(loc.id, *id, &present)?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/"));
+        let rows = |key: &str| {
+            listed(&body(get(
+                &admin,
+                &ann,
+                &format!("/admin/mirrors?state={key}&per=500"),
+            )))
+            .len()
+        };
+        for (key, label, want) in [
+            ("up", "mirrors up", 3),
+            ("nothing", "mirrors serving nothing", 4),
+            ("down", "mirrors down", 2),
+            ("disabled", "mirrors disabled", 3),
+            ("unchecked", "mirrors unchecked", 2),
+        ] {
+            assert_eq!(rows(key), want, "the list, state={key}");
+            assert_eq!(stat(&page, label), want.to_string(), "{label}");
+        }
+        assert!(page.contains("mirrors up (1 flapping)"));
+        assert!(page.contains(
+            r#"<div class="stat warn" title="They answer, but receive downloads for none of their files"><span class="value">4</span>"#
+        ), "{page}");
+        for (key, what) in [
+            ("nothing", "4 mirrors answer but serve none of the files"),
+            ("down", "2 mirrors are down"),
+            ("unchecked", "2 mirrors have not been checked yet"),
+        ] {
+            assert!(
+                page.contains(&format!(
+                    r#"<a href="/admin/mirrors?state={key}">{what}</a>"#
+                )),
+                "{key}: {page}"
+            );
+        }
+        // The mirrors named under "serve nothing" are the list's rows.
+        let nothing = listed(&body(get(&admin, &ann, "/admin/mirrors?state=nothing")));
+        assert_eq!(nothing, ["m03", "m04", "m05", "m06"]);
+        let item = &page[page.find("?state=nothing\">4 mirrors").unwrap()..];
+        let item = &item[..item.find("</li>").unwrap()];
+        for name in &nothing {
+            assert!(item.contains(&format!(">{name}<")), "{name}: {item}");
         }
     }
 }

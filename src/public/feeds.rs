@@ -11,8 +11,8 @@
 //!
 //! An item's guid and `pubDate` change when what it says changes, so
 //! readers show the change as news: a mirror's item carries its id, the
-//! time its state last changed and a digest of its text (down, up, files
-//! missing, another region: a new guid); a product's the time it or its
+//! time its state last changed and a digest of its text (down, up, without
+//! our files, another region: a new guid); a product's the time it or its
 //! newest system was added and a digest of its text; the download
 //! figures are one item per product (or mirror) per UTC day, dated that
 //! day. An item that says the same keeps its guid across builds.
@@ -122,12 +122,8 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
             "downloads.rss" => product_downloads(&snapshot, &counts, today, &site),
             "products.rss" => products(&snapshot, &site),
             "mirrors.rss" => {
-                let index = public.network.index();
-                mirror_list(
-                    &snapshot,
-                    &index.serving_by_mirror(),
-                    index.stats().locations,
-                )
+                let (serving, locations) = crate::admin::mirrors::serving(&public.network);
+                mirror_list(&snapshot, &serving, locations, now)
             }
             _ => mirror_downloads(&snapshot, &counts, today),
         };
@@ -294,25 +290,25 @@ fn products(snapshot: &Snapshot, site: &str) -> Vec<Item> {
         .collect()
 }
 
-/// A mirror's status as the `/mirrors` page tells it, in words.
+/// A mirror's status as the `/mirrors` page tells it, in words: its
+/// [`model::MirrorState`] worded for the public, with since when and why
+/// when it is down.
 fn status(status: mirrors::Status) -> String {
-    match status {
-        mirrors::Status::Unchecked => "not yet checked".into(),
-        mirrors::Status::Up => "up".into(),
-        mirrors::Status::FilesMissing => "up, but without our files".into(),
-        mirrors::Status::Down { since, reason } => {
-            format!("down since {} ({reason})", rfc822(since))
-        }
+    if status.state == model::MirrorState::Down {
+        format!("down since {} ({})", rfc822(status.since), status.reason)
+    } else {
+        status.word().to_string()
     }
 }
 
-/// Active mirrors, by name, with the status the `/mirrors` page shows
-/// (`serving`: locations each mirror gets downloads for now, of
+/// Active mirrors, by name, with the status the `/mirrors` page shows at
+/// `now` (`serving`: locations each mirror gets downloads for now, of
 /// `locations`).
 fn mirror_list(
     snapshot: &Snapshot,
     serving: &HashMap<MirrorId, usize>,
     locations: usize,
+    now: u64,
 ) -> Vec<Item> {
     let mut rows: Vec<&model::Mirror> = snapshot.mirrors.iter().filter(|m| m.active).collect();
     rows.sort_by_key(|m| m.name.to_lowercase());
@@ -331,6 +327,7 @@ fn mirror_list(
                     health,
                     serving.get(&m.id).copied().unwrap_or(0),
                     locations,
+                    now,
                 ))
             );
             // When its state (up or down) last changed; never before it
@@ -981,6 +978,66 @@ mod tests {
             feed.items[0].description,
             "Status: not yet checked; serves the whole world."
         );
+    }
+
+    /// The feed says what the `/mirrors` page says, from the same
+    /// state: a mirror that answers but serves none of the files is not
+    /// "up", and when it starts serving its item changes.
+    #[test]
+    fn mirror_items_follow_the_mirror_state() {
+        let (_dir, public) = network();
+        let quiet = public
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                let m = tx.mirror_add(NewMirror {
+                    name: "quiet".into(),
+                    base_url: "http://quiet.example.org".into(),
+                    rating: 10,
+                    ..NewMirror::default()
+                })?;
+                tx.set_health(
+                    m.id,
+                    &MirrorHealth {
+                        checked_at: 1_700_000_000,
+                        since: 1_700_000_000,
+                        ..MirrorHealth::default()
+                    },
+                )?;
+                Ok(m.id)
+            })
+            .unwrap();
+        let feed = fetch(&public, "/feeds/mirrors.rss");
+        let before = item(&feed, "quiet").clone();
+        assert_eq!(
+            before.description,
+            "Status: up, without our files; serves the whole world."
+        );
+        // The page words the same state the same way.
+        let page =
+            crate::public::testing::body(crate::public::testing::get(&public, "/mirrors", &[]));
+        let row = &page[page.find(">quiet<").unwrap()..];
+        assert!(row[..row.find("</tr>").unwrap()].contains(">up, without our files</span>"));
+        // Once it serves a file, it is up, under a new guid.
+        public
+            .network
+            .write(&crate::model::Actor::Sentry, |tx| {
+                let win = tx.location("firefox-120.0", "win")?.unwrap();
+                tx.set_availability(
+                    win.id,
+                    quiet,
+                    &Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 1_700_000_000,
+                        error: String::new(),
+                    },
+                )
+            })
+            .unwrap();
+        let feed = fetch(&public, "/feeds/mirrors.rss");
+        let after = item(&feed, "quiet");
+        assert_eq!(after.description, "Status: up; serves the whole world.");
+        assert_ne!(after.guid, before.guid);
     }
 
     #[test]

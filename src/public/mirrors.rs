@@ -5,15 +5,19 @@
 //! business of the public). Mirrors with rating 0 are listed but marked
 //! "standby": they are part of the network and get no downloads now.
 //!
-//! Status comes from sentry's view of each mirror (`snapshot.health`):
+//! Status is the mirror's [`MirrorState`], the one the admin pages show
+//! (the same rule, [`MirrorState::of`]), worded for the public:
 //! - never checked → "not yet checked";
-//! - answering properly → "up", unless it has none of our files (sentry
-//!   found every file missing, so it gets no downloads) → "files missing";
+//! - answering and serving → "up" ("up, unsteady" while it changes state
+//!   often and gets fewer downloads);
+//! - answering, but receiving downloads for none of our files →
+//!   "up, without our files" (a warning, not green);
 //! - not answering properly → "down" with the time it went down and a
 //!   short class of reason ("not answering", "secure connection fails",
 //!   "server errors", "broken answers"). Sentry's error text itself is
 //!   never shown: it names paths, addresses and proxies of the checker's
-//!   network, which the public has no use for and should not learn.
+//!   network, which the public has no use for and should not learn;
+//! - rating 0 → "standby".
 //!
 //! Shares are the mirror's downloads over the downloads of all listed
 //! mirrors in the last 30 UTC days, so the column sums to 100 %. The page
@@ -26,7 +30,7 @@ use maud::{Markup, html};
 
 use super::{PageResult, Public, Request, html as html_reply, page};
 use crate::chart::thousands;
-use crate::model::{Mirror, MirrorHealth, MirrorId};
+use crate::model::{Mirror, MirrorHealth, MirrorId, MirrorState};
 
 /// Days of traffic the share column covers (today included).
 pub const SHARE_DAYS: u32 = 30;
@@ -36,44 +40,66 @@ pub fn page(public: &Public, _req: &Request<'_>) -> PageResult {
     public.rendered("/mirrors", || render(public))
 }
 
-/// A mirror's status as the public sees it.
+/// A mirror's status as the public sees it: its [`MirrorState`] and,
+/// when it is down, since when and why (in a short, generic class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Sentry has not checked it yet.
-    Unchecked,
-    /// It answered its last check properly.
-    Up,
-    /// It answers, but has none of the files (so it gets no downloads).
-    FilesMissing,
-    /// It does not answer properly, since `since` (Unix seconds).
-    Down {
-        /// When it went down.
-        since: u64,
-        /// A short, generic class of reason (see [`reason_class`]).
-        reason: &'static str,
-    },
+pub struct Status {
+    /// The mirror's state, as on the admin pages.
+    pub state: MirrorState,
+    /// When it went down (Unix seconds); 0 unless it is down.
+    pub since: u64,
+    /// Why it is down (see [`reason_class`]); empty unless it is down.
+    pub reason: &'static str,
 }
 
-/// The status of mirror `m` with sentry's view `health`; `serving` is how
-/// many locations it receives downloads for now and `locations` how many
-/// locations there are (with none, no mirror can have files missing).
+impl Status {
+    /// The state in words for the public ("up, without our files").
+    pub fn word(&self) -> &'static str {
+        match self.state {
+            MirrorState::Unchecked => "not yet checked",
+            MirrorState::Up => "up",
+            MirrorState::Flapping => "up, unsteady",
+            MirrorState::ServesNothing => "up, without our files",
+            MirrorState::Down => "down",
+            MirrorState::Standby => "standby",
+            MirrorState::Disabled => "switched off",
+        }
+    }
+
+    /// The badge class of the state: green only for up and serving, a
+    /// warning for unsteady or without files.
+    fn class(&self) -> &'static str {
+        match self.state {
+            MirrorState::Up => "good",
+            MirrorState::Down => "bad",
+            MirrorState::Flapping | MirrorState::ServesNothing => "warn",
+            MirrorState::Unchecked | MirrorState::Standby | MirrorState::Disabled => "off",
+        }
+    }
+}
+
+/// The status of mirror `m` with sentry's view `health` at `now`;
+/// `serving` is how many locations it receives downloads for now and
+/// `locations` how many locations there are (see [`MirrorState::of`]).
 pub fn status(
     m: &Mirror,
     health: Option<&MirrorHealth>,
     serving: usize,
     locations: usize,
+    now: u64,
 ) -> Status {
+    let state = MirrorState::of(m, health, serving, locations, now);
     match health {
-        None => Status::Unchecked,
-        Some(h) if h.checked_at == 0 => Status::Unchecked,
-        Some(h) if !h.healthy => Status::Down {
+        Some(h) if state == MirrorState::Down => Status {
+            state,
             since: h.since,
             reason: reason_class(&h.error),
         },
-        // A standby mirror (rating 0) is never eligible, so `serving`
-        // says nothing about its files.
-        Some(_) if m.rating > 0 && locations > 0 && serving == 0 => Status::FilesMissing,
-        Some(_) => Status::Up,
+        _ => Status {
+            state,
+            since: 0,
+            reason: "",
+        },
     }
 }
 
@@ -126,6 +152,7 @@ fn rows<'a>(
     serving: &HashMap<MirrorId, usize>,
     locations: usize,
     downloads: &HashMap<MirrorId, u64>,
+    now: u64,
 ) -> Vec<Row<'a>> {
     let mut rows: Vec<Row<'a>> = mirrors
         .iter()
@@ -137,6 +164,7 @@ fn rows<'a>(
                 health.get(&m.id),
                 serving.get(&m.id).copied().unwrap_or(0),
                 locations,
+                now,
             ),
             downloads: downloads.get(&m.id).copied().unwrap_or(0),
         })
@@ -174,55 +202,54 @@ fn when(unix: u64) -> String {
     }
 }
 
-fn status_cell(m: &Mirror, status: Status) -> Markup {
+fn status_cell(status: Status) -> Markup {
     html! {
-        @match status {
-            Status::Unchecked => span.badge.off { "not yet checked" },
-            Status::Up => span.badge.good { "up" },
-            Status::FilesMissing => span.badge.bad { "files missing" },
-            Status::Down { since, reason } => {
-                span.badge.bad { "down" }
-                " "
-                span.hint {
-                    (reason)
-                    @if since > 0 { ", since " time datetime=(crate::log::timestamp(since)) { (when(since)) } }
-                }
-            }
+        @if status.state == MirrorState::Standby {
+            span.badge.off title="Kept in reserve: receives no downloads now" { (status.word()) }
+        } @else if status.state == MirrorState::ServesNothing {
+            span.badge.warn title="It answers, but does not carry our files yet: it receives no downloads" { (status.word()) }
+        } @else {
+            span class={ "badge " (status.class()) } { (status.word()) }
         }
-        @if m.rating == 0 {
+        @if status.state == MirrorState::Down {
             " "
-            span.badge.off title="Kept in reserve: receives no downloads now" { "standby" }
+            span.hint {
+                (status.reason)
+                @if status.since > 0 { ", since " time datetime=(crate::log::timestamp(status.since)) { (when(status.since)) } }
+            }
         }
     }
 }
 
 fn render(public: &Public) -> PageResult {
     let snapshot = public.network.snapshot()?;
-    let today = crate::model::day_of(crate::model::now());
+    let now = crate::model::now();
+    let today = crate::model::day_of(now);
     let from = today.saturating_sub(SHARE_DAYS - 1);
     let counts = public.counts(from, today)?;
-    let (serving, locations) = {
-        let index = public.network.index();
-        (index.serving_by_mirror(), index.stats().locations)
-    };
+    let (serving, locations) = crate::admin::mirrors::serving(&public.network);
     let rows = rows(
         &snapshot.mirrors,
         &snapshot.health,
         &serving,
         locations,
         &counts.by_mirror,
+        now,
     );
     Ok(html_reply(StatusCode::OK, body(&rows)))
 }
 
 fn body(rows: &[Row<'_>]) -> Markup {
     let total: u64 = rows.iter().map(|r| r.downloads).sum();
-    let up = rows.iter().filter(|r| r.status == Status::Up).count();
-    let down = rows
-        .iter()
-        .filter(|r| matches!(r.status, Status::Down { .. } | Status::FilesMissing))
-        .count();
-    let standby = rows.iter().filter(|r| r.mirror.rating == 0).count();
+    let count = |states: &[MirrorState]| {
+        rows.iter()
+            .filter(|r| states.contains(&r.status.state))
+            .count()
+    };
+    let up = count(&[MirrorState::Up, MirrorState::Flapping]);
+    let down = count(&[MirrorState::Down]);
+    let without = count(&[MirrorState::ServesNothing]);
+    let standby = count(&[MirrorState::Standby]);
     let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
     let content = html! {
         h1 { "Mirrors" }
@@ -236,6 +263,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
             p {
                 strong { (rows.len()) " " (plural(rows.len(), "active mirror", "active mirrors")) }
                 ": " (up) " up, " (down) " down"
+                @if without > 0 { ", " (without) " without our files" }
                 @if standby > 0 { ", " (standby) " standby" }
                 " · " (thousands(total)) " " (plural(total as usize, "download", "downloads"))
                 " in the last " (SHARE_DAYS) " days"
@@ -256,7 +284,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
                         tr {
                             th scope="row" { (r.mirror.name) }
                             td { a href=(r.mirror.base_url) rel="nofollow noopener" { (r.mirror.base_url) } }
-                            td { (status_cell(r.mirror, r.status)) }
+                            td { (status_cell(r.status)) }
                             td {
                                 @if r.mirror.regions.is_empty() { "worldwide" }
                                 @else { (r.mirror.regions.join(", ")) }
@@ -275,8 +303,9 @@ fn body(rows: &[Row<'_>]) -> Markup {
                 }
             }
             p.hint {
-                "Up: answered our last check properly. Down: did not answer properly (since the time shown). "
-                "Files missing: answers, but does not carry our files yet. Standby: kept in reserve, "
+                "Up: answered our last check properly and serves our files; unsteady: went up and down "
+                "lately, so it gets fewer downloads. Down: did not answer properly (since the time shown). "
+                "Without our files: answers, but does not carry our files yet. Standby: kept in reserve, "
                 "receives no downloads now. Shares count the downloads of the last " (SHARE_DAYS)
                 " days (UTC) among the mirrors listed here; the page is updated every minute."
             }
@@ -318,28 +347,53 @@ mod tests {
     #[test]
     fn status_mapping() {
         let m = mirror(10);
-        assert_eq!(status(&m, None, 0, 3), Status::Unchecked);
+        let now = 1_700_000_100;
+        let state = |m: &Mirror, h: Option<&MirrorHealth>, serving, locations| {
+            status(m, h, serving, locations, now)
+        };
+        assert_eq!(state(&m, None, 0, 3).state, MirrorState::Unchecked);
+        assert_eq!(state(&m, None, 0, 3).word(), "not yet checked");
         let never = MirrorHealth::default();
-        assert_eq!(status(&m, Some(&never), 0, 3), Status::Unchecked);
-        assert_eq!(status(&m, Some(&health(true, "")), 2, 3), Status::Up);
+        assert_eq!(state(&m, Some(&never), 0, 3).state, MirrorState::Unchecked);
         assert_eq!(
-            status(&m, Some(&health(true, "")), 0, 3),
-            Status::FilesMissing
+            state(&m, Some(&health(true, "")), 2, 3).state,
+            MirrorState::Up
         );
+        let without = state(&m, Some(&health(true, "")), 0, 3);
+        assert_eq!(without.state, MirrorState::ServesNothing);
+        assert_eq!(without.word(), "up, without our files");
+        assert_eq!(without.class(), "warn", "a warning, never green");
         // Nothing to carry: nothing missing.
-        assert_eq!(status(&m, Some(&health(true, "")), 0, 0), Status::Up);
-        // Standby mirrors are never eligible, so serving says nothing.
         assert_eq!(
-            status(&mirror(0), Some(&health(true, "")), 0, 3),
-            Status::Up
+            state(&m, Some(&health(true, "")), 0, 0).state,
+            MirrorState::Up
+        );
+        // Standby mirrors are standby, whatever sentry says.
+        assert_eq!(
+            state(&mirror(0), Some(&health(true, "")), 0, 3).state,
+            MirrorState::Standby
         );
         assert_eq!(
-            status(&m, Some(&health(false, "timed out: 10.0.0.7:443")), 0, 3),
-            Status::Down {
+            state(&m, Some(&health(false, "timed out: 10.0.0.7:443")), 0, 3),
+            Status {
+                state: MirrorState::Down,
                 since: 1_699_999_000,
                 reason: "not answering"
             }
         );
+        // Every state is the admin pages' state of the same mirror.
+        for (m, h, serving) in [
+            (mirror(10), None, 0),
+            (mirror(10), Some(health(true, "")), 0),
+            (mirror(10), Some(health(true, "")), 1),
+            (mirror(10), Some(health(false, "refused")), 1),
+            (mirror(0), Some(health(true, "")), 0),
+        ] {
+            assert_eq!(
+                state(&m, h.as_ref(), serving, 3).state,
+                MirrorState::of(&m, h.as_ref(), serving, 3, now)
+            );
+        }
         for (error, class) in [
             ("timed out: read", "not answering"),
             (
@@ -462,9 +516,74 @@ mod tests {
         assert!(html.contains(r#"<span class="badge bad">down</span>"#));
         assert!(html.contains("not answering, since"));
         assert!(!html.contains("secret-proxy"));
-        assert!(html.contains("standby"));
-        assert!(html.contains("not yet checked"));
+        assert!(html.contains(r#"<span class="badge off" title="Kept in reserve: receives no downloads now">standby</span>"#), "{html}");
         assert!(html.contains("worldwide"));
+    }
+
+    /// A mirror that answers but receives downloads for none of the files
+    /// is told as a warning, not "up", as on the admin pages; the
+    /// summary counts it apart.
+    #[test]
+    fn a_mirror_serving_nothing_is_a_warning() {
+        let (_dir, public, _ids) = network();
+        public
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                let m = tx.mirror_add(NewMirror {
+                    name: "delta".into(),
+                    base_url: "https://d.example".into(),
+                    rating: 10,
+                    ..Default::default()
+                })?;
+                tx.set_health(m.id, &health(true, ""))
+            })
+            .unwrap();
+        let html = text(get(&public, "/mirrors", &[]));
+        let row = &html[html.find(">delta<").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert!(
+            row.contains(r#"<span class="badge warn" title="It answers, but does not carry our files yet: it receives no downloads">up, without our files</span>"#),
+            "{row}"
+        );
+        assert!(!row.contains("badge good"), "{row}");
+        assert!(
+            html.contains(": 1 up, 1 down, 1 without our files, 1 standby"),
+            "{html}"
+        );
+        // The same states as the admin pages compute.
+        let s = public.network.snapshot().unwrap();
+        let (serving, locations) = crate::admin::mirrors::serving(&public.network);
+        let now = crate::model::now();
+        let states: Vec<(String, MirrorState)> = s
+            .mirrors
+            .iter()
+            .filter(|m| m.active)
+            .map(|m| {
+                let serves = serving.get(&m.id).copied().unwrap_or(0);
+                let st = MirrorState::of(m, s.health.get(&m.id), serves, locations, now);
+                (m.name.clone(), st)
+            })
+            .collect();
+        assert_eq!(
+            states.iter().map(|(_, st)| *st).collect::<Vec<_>>(),
+            [
+                MirrorState::Up,
+                MirrorState::Down,
+                MirrorState::Standby,
+                MirrorState::ServesNothing
+            ]
+        );
+        for (name, state) in states.iter().filter(|(n, _)| !n.contains('<')) {
+            let row = &html[html.find(&format!(">{name}<")).unwrap()..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            let word = Status {
+                state: *state,
+                since: 0,
+                reason: "",
+            }
+            .word();
+            assert!(row.contains(&format!(">{word}</span>")), "{name}: {row}");
+        }
     }
 
     #[test]
@@ -494,7 +613,7 @@ mod tests {
         };
         let mirrors = vec![mk(1, "b"), mk(2, "A"), mk(3, "c"), mk(4, "d")];
         let downloads = HashMap::from([(MirrorId(3), 7), (MirrorId(4), 9)]);
-        let r = rows(&mirrors, &HashMap::new(), &HashMap::new(), 0, &downloads);
+        let r = rows(&mirrors, &HashMap::new(), &HashMap::new(), 0, &downloads, 0);
         let names: Vec<&str> = r.iter().map(|r| r.mirror.name.as_str()).collect();
         assert_eq!(names, vec!["d", "c", "A", "b"]);
     }
