@@ -254,6 +254,16 @@ impl Sentry {
                     + u64::from(matches!(r.base, Some(Err(_))))
             })
             .sum();
+        let mut failed: Vec<crate::model::MirrorId> = results
+            .iter()
+            .filter(|r| {
+                matches!(r.base, Some(Err(_)))
+                    || r.files.iter().any(|f| f.verdict != FileVerdict::Present)
+            })
+            .map(|r| r.mirror)
+            .collect();
+        failed.sort();
+        failed.dedup();
         let mut run = SentryRun {
             id: 0,
             kind: match &mirror {
@@ -266,6 +276,7 @@ impl Sentry {
             failures,
             changes: decision.changes.len() as u64,
             report: String::new(),
+            failed,
         };
         let described: Vec<String> = decision
             .changes
