@@ -44,10 +44,8 @@ use super::mirrors::health_badge;
 use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
-use crate::error::Result;
 use crate::model::{Availability, Location, LocationId, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
-use crate::store::Store;
 
 /// Locations per page of a mirror's list.
 pub const PER_PAGE: usize = 200;
@@ -65,7 +63,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
                 let number = page.form.get("page").parse::<usize>().unwrap_or(1).max(1);
                 mirror_list(ctx, mirror, missing, number)
             } else {
-                summary(ctx)
+                summary(ctx, &page.form)
             }
         }
         (true, ["mirror", name, action]) => mirror_action(ctx, name, action, &page.form),
@@ -159,26 +157,6 @@ fn legend() -> Markup {
     }
 }
 
-// ----- counting -----
-
-/// Per mirror: how many locations it serves, how many sentry checked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Tally {
-    serving: usize,
-    checked: usize,
-}
-
-/// Counts every availability row by mirror, in one pass over the table.
-fn tally(store: &Store) -> Result<HashMap<MirrorId, Tally>> {
-    let mut out: HashMap<MirrorId, Tally> = HashMap::new();
-    store.each_availability(|_, m, a| {
-        let t = out.entry(m).or_default();
-        t.checked += 1;
-        t.serving += usize::from(a.serves());
-    })?;
-    Ok(out)
-}
-
 /// A page's own address, where its POST buttons come back to.
 fn back_to(form: &Form, fallback: &str) -> String {
     let b = form.get("back");
@@ -221,17 +199,52 @@ fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
 
 // ----- the front page -----
 
-fn summary(ctx: &Ctx<'_>) -> PageResult {
-    let store = ctx.network().store();
+/// States the front page's list of mirrors filters by (`state=`).
+const SUMMARY_STATES: &[(&str, &str)] = &[
+    ("every", "every, switched-off too"),
+    ("up", "up"),
+    ("down", "down"),
+    ("unchecked", "unchecked"),
+    ("disabled", "switched off"),
+];
+
+/// Whether mirror `m` is in `state` (one of [`SUMMARY_STATES`]).
+fn in_state(m: &Mirror, h: Option<&MirrorHealth>, state: &str) -> bool {
+    match state {
+        "" => could_serve(m),
+        "up" => rank(m, h) == 0,
+        "unchecked" => rank(m, h) == 1,
+        "down" => rank(m, h) == 2,
+        "disabled" => rank(m, h) == 3,
+        _ => true,
+    }
+}
+
+fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
-    let tallies = tally(store)?;
-    let mut products: Vec<_> = s.products.iter().collect();
-    products.sort_by_key(|p| p.name.to_lowercase());
-    let mut mirrors: Vec<_> = s.mirrors.iter().collect();
-    mirrors.sort_by_key(|m| m.name.to_lowercase());
+    // What each mirror gets traffic for now, from the live index (reading
+    // every availability row would take seconds on a big network).
+    let serving = ctx.network().index().serving_by_mirror();
+    let list = Listing::from_form(form, "", SUMMARY_STATES);
+    // Switched-off mirrors only when asked for.
+    let off = list.state == "every" || list.state == "disabled";
+    let hidden_off = if off {
+        0
+    } else {
+        s.mirrors.iter().filter(|m| !could_serve(m)).count()
+    };
+    let mut mirrors: Vec<&Mirror> = s
+        .mirrors
+        .iter()
+        .filter(|m| list.matches([m.name.as_str(), m.base_url.as_str()]))
+        .filter(|m| in_state(m, s.health.get(&m.id), &list.state))
+        .collect();
+    mirrors.sort_by_cached_key(|m| (rank(m, s.health.get(&m.id)), m.name.to_lowercase()));
+    let (mirrors, window) = list.window(mirrors);
     let now = crate::model::now();
     let locations = s.locations.len();
     let can = ctx.may(Area::Network);
+    let back = list.href(BASE, &[]);
     let body = html! {
         div.toolbar {
             h1 { "Availability" }
@@ -240,16 +253,14 @@ fn summary(ctx: &Ctx<'_>) -> PageResult {
         div.columns {
             section.card {
                 h2 { "A product's matrix" }
-                p.muted { "Its locations against every mirror." }
+                p.muted { "Its locations against the mirrors." }
                 form.toolbar method="get" action=(BASE) {
                     label.field {
                         span { "Product" }
-                        select name="product" data-autosubmit {
-                            option value="" { "Choose a product…" }
-                            @for p in &products {
-                                option value=(p.name) { (p.name) @if !p.active { " (inactive)" } }
-                            }
-                        }
+                        input type="search" name="product" list="availability-products" required;
+                    }
+                    datalist id="availability-products" {
+                        @for p in &s.products { option value=(p.name) {} }
                     }
                     button type="submit" { "Show" }
                 }
@@ -260,41 +271,56 @@ fn summary(ctx: &Ctx<'_>) -> PageResult {
                 form.toolbar method="get" action=(BASE) {
                     label.field {
                         span { "Mirror" }
-                        select name="mirror" data-autosubmit {
-                            option value="" { "Choose a mirror…" }
-                            @for m in &mirrors {
-                                option value=(m.name) { (m.name) @if !m.active { " (disabled)" } }
-                            }
-                        }
+                        input type="search" name="mirror" list="availability-mirrors" required;
+                    }
+                    datalist id="availability-mirrors" {
+                        @for m in &s.mirrors { option value=(m.name) {} }
                     }
                     button type="submit" { "Show" }
                 }
             }
         }
         h2 { "By mirror" }
-        @if mirrors.is_empty() {
+        @if s.mirrors.is_empty() {
             p.muted { "No mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
         } @else {
-            table {
-                thead { tr {
-                    th { "Mirror" } th { "Status" } th { "Last check" }
-                    th.num { "Serving" }
-                    th.num title="checked, and missing or failing" { "Missing" }
-                    th.num { "Unchecked" }
-                    @if can { th {} }
-                } }
-                tbody {
-                    @for m in &mirrors {
-                        @let t = tallies.get(&m.id).copied().unwrap_or_default();
-                        @let h = s.health.get(&m.id);
-                        tr {
-                            td { a href={ (BASE) "?mirror=" (seg(&m.name)) } { (m.name) } }
-                            td { (health_badge(m, h, now)) }
-                            td { (page::ago(h.map_or(0, |h| h.checked_at))) }
-                            td.num { (crate::chart::thousands(t.serving as u64)) }
-                            td.num { (crate::chart::thousands(t.checked.saturating_sub(t.serving) as u64)) }
-                            td.num { (crate::chart::thousands(locations.saturating_sub(t.checked) as u64)) }
-                            @if can { td.actions { (mirror_buttons(ctx, m, BASE)) } }
+            (list.search(BASE, "mirrors", SUMMARY_STATES))
+            p {
+                @if list.state == "every" {
+                    a href=(list.href(BASE, &[("state", ""), ("page", "")])) { "Hide switched-off mirrors" }
+                } @else if hidden_off > 0 && list.state.is_empty() {
+                    a href=(list.href(BASE, &[("state", "every"), ("page", "")])) {
+                        "Show " (page::plural(hidden_off, "switched-off mirror", "switched-off mirrors")) " (disabled or rating 0)"
+                    }
+                }
+            }
+            @if mirrors.is_empty() {
+                p.muted { "No mirror matches this filter." }
+            } @else {
+                (list.pager(BASE, &window, "mirrors"))
+                div.scroll {
+                    table {
+                        thead { tr {
+                            th { "Mirror" } th { "Status" } th { "Last check" }
+                            th.num title="locations it receives downloads for now" { "Serves" }
+                            th { "Files" }
+                            @if can { th {} }
+                        } }
+                        tbody {
+                            @for m in &mirrors {
+                                @let h = s.health.get(&m.id);
+                                tr {
+                                    td.wrap { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                                    td { (health_badge(m, h, now)) }
+                                    td { (page::ago(h.map_or(0, |h| h.checked_at))) }
+                                    td.num { (crate::chart::thousands(serving.get(&m.id).copied().unwrap_or(0) as u64)) }
+                                    td {
+                                        a href={ (BASE) "?mirror=" (seg(&m.name)) } { "all" } " · "
+                                        a href={ (BASE) "?mirror=" (seg(&m.name)) "&missing=1" } { "not served" }
+                                    }
+                                    @if can { td.actions { (mirror_buttons(ctx, m, &back)) } }
+                                }
+                            }
                         }
                     }
                 }
@@ -764,7 +790,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         @if shown.is_empty() {
             p.muted { @if missing_only { "It serves every location." } @else { "There are no locations yet." } }
         } @else {
-            table {
+            div.scroll { table {
                 thead { tr { th { "Product" } th { "OS" } th { "Path" } th { "Status" } th { "Last check" } th { "Last error" } } }
                 tbody {
                     @for (l, a) in &shown {
@@ -773,14 +799,14 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
                         tr {
                             td { a href={ (BASE) "?product=" (seg(&product)) } { (product) } }
                             td { (l.os) }
-                            td { code { (l.path) } }
+                            td.wrap { code { (l.path) } }
                             td { (badge(badge_of(class), word)) }
                             td { (page::ago(a.as_ref().map_or(0, |a| a.checked_at))) }
-                            td { @if let Some(a) = a { small { (a.error) } } }
+                            td.wrap { @if let Some(a) = a { small { (a.error) } } }
                         }
                     }
                 }
-            }
+            } }
             @if pages > 1 {
                 nav.pager {
                     @if number > 1 { a href=(link(number - 1)) { "← Previous" } }
@@ -1095,7 +1121,7 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         let page = body(get(&admin, &ann, "/admin/availability"));
         assert!(page.contains("data-autosubmit"), "{page}");
-        assert!(page.contains(r#"<option value="fx">fx</option>"#), "{page}");
+        assert!(page.contains(r#"<option value="fx"></option>"#), "{page}");
         assert!(page.contains(r#"href="/admin/availability?mirror=gone""#));
         assert!(page.contains("Show"));
 
@@ -1482,6 +1508,62 @@ mod tests {
     }
 
     #[test]
+    fn the_front_page_lists_live_mirrors_first_a_page_at_a_time() {
+        let (_dir, admin) = admin();
+        big(&admin, 70, 1, |_| false);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.mirror_update("m000", |m| m.active = false)?;
+                let m = tx.mirror_add(NewMirror {
+                    name: "a-down".into(),
+                    base_url: "http://127.0.0.1:9/down".into(),
+                    rating: 10,
+                    ..NewMirror::default()
+                })?;
+                tx.set_health(
+                    m.id,
+                    &MirrorHealth {
+                        healthy: false,
+                        checked_at: 1_700_000_000,
+                        error: "HTTP 500".into(),
+                        ..MirrorHealth::default()
+                    },
+                )
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let names = |page: &str| -> Vec<String> {
+            page.split(r#"<td class="wrap"><a href="/admin/mirrors/"#)
+                .skip(1)
+                .map(|s| s[..s.find('"').unwrap()].to_string())
+                .collect()
+        };
+        let page = body(get(&admin, &ann, "/admin/availability"));
+        let shown = names(&page);
+        assert_eq!(shown.len(), 50, "one page: {page}");
+        assert_eq!(shown[0], "m001", "live first");
+        assert!(!shown.contains(&"m000".to_string()), "switched off: hidden");
+        assert!(page.contains("1–50 of 70 mirrors"), "{page}");
+        assert!(page.contains("Show 1 switched-off mirror"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/availability?page=2"));
+        assert_eq!(
+            names(&page).last().unwrap(),
+            "a-down",
+            "down after the live ones"
+        );
+        let page = body(get(&admin, &ann, "/admin/availability?state=every&page=2"));
+        assert_eq!(names(&page).last().unwrap(), "m000", "switched off last");
+        let page = body(get(&admin, &ann, "/admin/availability?state=down"));
+        assert_eq!(names(&page), ["a-down"]);
+        let page = body(get(&admin, &ann, "/admin/availability?q=m06"));
+        assert_eq!(names(&page).len(), 10);
+        // "Serves": what the live index sends it downloads for.
+        assert!(page.contains(r#"title="locations it receives downloads for now">Serves</th>"#));
+        assert!(page.contains(r#"<td class="num">1</td>"#), "{page}");
+    }
+
+    #[test]
     fn viewers_see_no_switches() {
         let (_dir, admin) = admin();
         network(&admin);
@@ -1489,10 +1571,13 @@ mod tests {
         for path in [
             "/admin/availability",
             "/admin/availability?product=fx",
+            "/admin/availability?product=fx&rows=locations",
             "/admin/availability?mirror=good",
         ] {
             let page = body(get(&admin, &vic, path));
             assert!(!page.contains("/disable"), "{path}: {page}");
+            let main = &page[page.find("<main").unwrap()..];
+            assert!(!main.contains(r#"method="post""#), "{path}: {main}");
             assert!(!page.contains("/check"), "{path}");
         }
         let r = post(&admin, &vic, "/admin/availability/mirror/good/disable", &[]);
