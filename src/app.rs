@@ -305,6 +305,9 @@ pub fn sentry_settings(
     if let Some(t) = args.check_timeout {
         config.probe.set_timeout(t);
     }
+    if let Some(days) = args.keep_reports {
+        config.keep_reports = crate::sentry::keep_reports(days);
+    }
     let every = |flag: Option<u64>, default: Option<std::time::Duration>| match flag {
         Some(0) => None,
         Some(s) => Some(std::time::Duration::from_secs(s)),

@@ -132,6 +132,9 @@ pub struct Serve {
     /// sentry: seconds a mirror may take to answer a check (default 10)
     #[argh(option)]
     pub check_timeout: Option<u64>,
+    /// sentry: days to keep runs and their reports (default 30; 0 = for ever; the newest full run always stays)
+    #[argh(option)]
+    pub keep_reports: Option<u64>,
     /// a proxy (IP or CIDR block) whose X-Forwarded-For is believed (repeatable)
     #[argh(option)]
     pub trusted_proxy: Vec<String>,
@@ -655,6 +658,9 @@ pub struct SentryArgs {
     /// where to write the HTML report (default: reports/ beside the database)
     #[argh(option)]
     pub reports_dir: Option<String>,
+    /// days to keep runs and their reports (default 30; 0 = for ever; the newest full run always stays)
+    #[argh(option)]
+    pub keep_reports: Option<u64>,
 }
 
 #[derive(FromArgs, Debug)]

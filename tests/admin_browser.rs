@@ -550,16 +550,12 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
     admin.nav("reports");
     let newest = newest_report_link(&admin);
     newest.click();
-    b.wait_for(|b| b.exists("main iframe.report"), "the framed report");
+    b.wait_for(|b| b.exists("main div.report"), "the report, inline");
     admin.inspect(200);
-    let src = b
-        .find("main iframe.report")
-        .attr("src")
-        .expect("the report frame's src");
-    b.goto(&admin.url(&src));
-    let h1 = b.find("h1").text();
+    assert!(!b.exists("iframe"), "no frame");
+    let h1 = b.find("main h1").text();
     assert!(h1.starts_with("Sentry run "), "{h1}");
-    let report = b.find("body").text();
+    let report = b.find("main div.report").text();
     // alpha is up and has all four files.
     let row: Vec<&str> = report
         .lines()
@@ -841,23 +837,23 @@ fn every_admin_page_renders_and_is_screenshotted() {
     admin.shoot("audit-filtered");
     step(started, "sections screenshotted");
 
-    // Reports: the list, one framed, and its raw file.
+    // Reports: the list, one inline, and its raw file.
     admin.open("/admin/reports");
     admin.shoot("reports");
     newest_report_link(&admin).click();
-    b.wait_for(|b| b.exists("main iframe.report"), "the framed report");
+    b.wait_for(|b| b.exists("main div.report"), "the report, inline");
     admin.inspect(200);
-    admin.shoot("report-framed");
+    admin.shoot("report-inline");
     let src = b
-        .find("main iframe.report")
-        .attr("src")
-        .expect("the report frame's src");
+        .find("main a[href^=\"/admin/reports/raw/\"]")
+        .attr("href")
+        .expect("the report file's link");
     b.goto(&admin.url(&src));
     assert!(b.find("h1").text().starts_with("Sentry run "));
     admin.shoot("report");
     // The start-up run: alpha's files found, bravo down.
     admin.open("/admin/reports/run-000001.html");
-    admin.shoot("report-first-run-framed");
+    admin.shoot("report-first-run-inline");
     b.goto(&admin.url("/admin/reports/raw/run-000001.html"));
     let report = b.find("body").text();
     assert!(

@@ -3,8 +3,9 @@
 //!
 //! A large network has 200 mirrors × 50,000 locations, so no page shows
 //! everything: the front page summarises per mirror and offers choosers,
-//! a product's page shows the matrix of its few locations × the mirrors,
-//! and a mirror's page lists the locations it serves or misses, paged.
+//! a product's page shows the matrix of its locations × the mirrors, paged
+//! on both axes, and a mirror's page lists the locations it serves or
+//! misses, paged.
 //!
 //! Routes: `GET /admin/availability` (summary and choosers),
 //! `GET /admin/availability?product=NAME` (matrix),
@@ -12,19 +13,39 @@
 //! `POST /admin/availability/mirror/NAME/{enable,disable,check}`,
 //! `POST /admin/availability/product/NAME/{enable,disable,check}`.
 //! Every POST goes back to the page its button was on (form field `back`).
+//!
+//! The matrix's query fields (all optional besides `product`; every view
+//! is a link):
+//! - `mirror=TEXT`: mirrors whose name contains TEXT (any case).
+//! - `q=TEXT`: locations whose OS or path contains TEXT.
+//! - `region=NAME`: mirrors serving region NAME.
+//! - `state=`: `present` (mirrors with a file they serve, and the
+//!   locations so served), `missing` (mirrors missing a file, and the
+//!   locations missing), `unchecked` (a file never checked), `down`
+//!   (mirrors down), `disabled` (switched-off mirrors only).
+//! - `off=1`: show switched-off mirrors (disabled, or rating 0) too; they
+//!   are hidden by default. Mirrors are ordered live first (in rotation
+//!   and healthy), then unchecked, down, switched off; by name within.
+//! - `rows=locations`: locations as rows and mirrors as columns (the
+//!   default is mirrors as rows).
+//! - `page`, `per`: the page of rows (50 a page, at most 500);
+//!   `cpage`, `cper`: the page of columns (20 a page, at most 100).
+//!
+//! The page reads what sentry found for the product's searched locations
+//! only and renders only the page's rows and columns, in a box that
+//! scrolls on its own (the first column stays in view).
 
 use std::collections::HashMap;
 
 use maud::{Markup, html};
 
+use super::list::{self, Listing};
 use super::mirrors::health_badge;
 use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
-use crate::error::Result;
-use crate::model::{Availability, Location, Mirror, MirrorHealth, MirrorId};
+use crate::model::{Availability, Location, LocationId, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
-use crate::store::Store;
 
 /// Locations per page of a mirror's list.
 pub const PER_PAGE: usize = 200;
@@ -36,13 +57,13 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => {
             if let Some(product) = page.form.opt("product") {
-                matrix(ctx, product)
+                matrix(ctx, product, &page.form)
             } else if let Some(mirror) = page.form.opt("mirror") {
                 let missing = page.form.checked("missing");
                 let number = page.form.get("page").parse::<usize>().unwrap_or(1).max(1);
                 mirror_list(ctx, mirror, missing, number)
             } else {
-                summary(ctx)
+                summary(ctx, &page.form)
             }
         }
         (true, ["mirror", name, action]) => mirror_action(ctx, name, action, &page.form),
@@ -136,26 +157,6 @@ fn legend() -> Markup {
     }
 }
 
-// ----- counting -----
-
-/// Per mirror: how many locations it serves, how many sentry checked.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Tally {
-    serving: usize,
-    checked: usize,
-}
-
-/// Counts every availability row by mirror, in one pass over the table.
-fn tally(store: &Store) -> Result<HashMap<MirrorId, Tally>> {
-    let mut out: HashMap<MirrorId, Tally> = HashMap::new();
-    store.each_availability(|_, m, a| {
-        let t = out.entry(m).or_default();
-        t.checked += 1;
-        t.serving += usize::from(a.serves());
-    })?;
-    Ok(out)
-}
-
 /// A page's own address, where its POST buttons come back to.
 fn back_to(form: &Form, fallback: &str) -> String {
     let b = form.get("back");
@@ -198,17 +199,52 @@ fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
 
 // ----- the front page -----
 
-fn summary(ctx: &Ctx<'_>) -> PageResult {
-    let store = ctx.network().store();
+/// States the front page's list of mirrors filters by (`state=`).
+const SUMMARY_STATES: &[(&str, &str)] = &[
+    ("every", "every, switched-off too"),
+    ("up", "up"),
+    ("down", "down"),
+    ("unchecked", "unchecked"),
+    ("disabled", "switched off"),
+];
+
+/// Whether mirror `m` is in `state` (one of [`SUMMARY_STATES`]).
+fn in_state(m: &Mirror, h: Option<&MirrorHealth>, state: &str) -> bool {
+    match state {
+        "" => could_serve(m),
+        "up" => rank(m, h) == 0,
+        "unchecked" => rank(m, h) == 1,
+        "down" => rank(m, h) == 2,
+        "disabled" => rank(m, h) == 3,
+        _ => true,
+    }
+}
+
+fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
-    let tallies = tally(store)?;
-    let mut products: Vec<_> = s.products.iter().collect();
-    products.sort_by_key(|p| p.name.to_lowercase());
-    let mut mirrors: Vec<_> = s.mirrors.iter().collect();
-    mirrors.sort_by_key(|m| m.name.to_lowercase());
+    // What each mirror gets traffic for now, from the live index (reading
+    // every availability row would take seconds on a big network).
+    let serving = ctx.network().index().serving_by_mirror();
+    let list = Listing::from_form(form, "", SUMMARY_STATES);
+    // Switched-off mirrors only when asked for.
+    let off = list.state == "every" || list.state == "disabled";
+    let hidden_off = if off {
+        0
+    } else {
+        s.mirrors.iter().filter(|m| !could_serve(m)).count()
+    };
+    let mut mirrors: Vec<&Mirror> = s
+        .mirrors
+        .iter()
+        .filter(|m| list.matches([m.name.as_str(), m.base_url.as_str()]))
+        .filter(|m| in_state(m, s.health.get(&m.id), &list.state))
+        .collect();
+    mirrors.sort_by_cached_key(|m| (rank(m, s.health.get(&m.id)), m.name.to_lowercase()));
+    let (mirrors, window) = list.window(mirrors);
     let now = crate::model::now();
     let locations = s.locations.len();
     let can = ctx.may(Area::Network);
+    let back = list.href(BASE, &[]);
     let body = html! {
         div.toolbar {
             h1 { "Availability" }
@@ -217,16 +253,14 @@ fn summary(ctx: &Ctx<'_>) -> PageResult {
         div.columns {
             section.card {
                 h2 { "A product's matrix" }
-                p.muted { "Its locations against every mirror." }
+                p.muted { "Its locations against the mirrors." }
                 form.toolbar method="get" action=(BASE) {
                     label.field {
                         span { "Product" }
-                        select name="product" data-autosubmit {
-                            option value="" { "Choose a product…" }
-                            @for p in &products {
-                                option value=(p.name) { (p.name) @if !p.active { " (inactive)" } }
-                            }
-                        }
+                        input type="search" name="product" list="availability-products" required;
+                    }
+                    datalist id="availability-products" {
+                        @for p in &s.products { option value=(p.name) {} }
                     }
                     button type="submit" { "Show" }
                 }
@@ -237,41 +271,56 @@ fn summary(ctx: &Ctx<'_>) -> PageResult {
                 form.toolbar method="get" action=(BASE) {
                     label.field {
                         span { "Mirror" }
-                        select name="mirror" data-autosubmit {
-                            option value="" { "Choose a mirror…" }
-                            @for m in &mirrors {
-                                option value=(m.name) { (m.name) @if !m.active { " (disabled)" } }
-                            }
-                        }
+                        input type="search" name="mirror" list="availability-mirrors" required;
+                    }
+                    datalist id="availability-mirrors" {
+                        @for m in &s.mirrors { option value=(m.name) {} }
                     }
                     button type="submit" { "Show" }
                 }
             }
         }
         h2 { "By mirror" }
-        @if mirrors.is_empty() {
+        @if s.mirrors.is_empty() {
             p.muted { "No mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
         } @else {
-            table {
-                thead { tr {
-                    th { "Mirror" } th { "Status" } th { "Last check" }
-                    th.num { "Serving" }
-                    th.num title="checked, and missing or failing" { "Missing" }
-                    th.num { "Unchecked" }
-                    @if can { th {} }
-                } }
-                tbody {
-                    @for m in &mirrors {
-                        @let t = tallies.get(&m.id).copied().unwrap_or_default();
-                        @let h = s.health.get(&m.id);
-                        tr {
-                            td { a href={ (BASE) "?mirror=" (seg(&m.name)) } { (m.name) } }
-                            td { (health_badge(m, h, now)) }
-                            td { (page::ago(h.map_or(0, |h| h.checked_at))) }
-                            td.num { (crate::chart::thousands(t.serving as u64)) }
-                            td.num { (crate::chart::thousands(t.checked.saturating_sub(t.serving) as u64)) }
-                            td.num { (crate::chart::thousands(locations.saturating_sub(t.checked) as u64)) }
-                            @if can { td.actions { (mirror_buttons(ctx, m, BASE)) } }
+            (list.search(BASE, "mirrors", SUMMARY_STATES))
+            p {
+                @if list.state == "every" {
+                    a href=(list.href(BASE, &[("state", ""), ("page", "")])) { "Hide switched-off mirrors" }
+                } @else if hidden_off > 0 && list.state.is_empty() {
+                    a href=(list.href(BASE, &[("state", "every"), ("page", "")])) {
+                        "Show " (page::plural(hidden_off, "switched-off mirror", "switched-off mirrors")) " (disabled or rating 0)"
+                    }
+                }
+            }
+            @if mirrors.is_empty() {
+                p.muted { "No mirror matches this filter." }
+            } @else {
+                (list.pager(BASE, &window, "mirrors"))
+                div.scroll {
+                    table {
+                        thead { tr {
+                            th { "Mirror" } th { "Status" } th { "Last check" }
+                            th.num title="locations it receives downloads for now" { "Serves" }
+                            th { "Files" }
+                            @if can { th {} }
+                        } }
+                        tbody {
+                            @for m in &mirrors {
+                                @let h = s.health.get(&m.id);
+                                tr {
+                                    td.wrap { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
+                                    td { (health_badge(m, h, now)) }
+                                    td { (page::ago(h.map_or(0, |h| h.checked_at))) }
+                                    td.num { (crate::chart::thousands(serving.get(&m.id).copied().unwrap_or(0) as u64)) }
+                                    td {
+                                        a href={ (BASE) "?mirror=" (seg(&m.name)) } { "all" } " · "
+                                        a href={ (BASE) "?mirror=" (seg(&m.name)) "&missing=1" } { "not served" }
+                                    }
+                                    @if can { td.actions { (mirror_buttons(ctx, m, &back)) } }
+                                }
+                            }
                         }
                     }
                 }
@@ -283,29 +332,232 @@ fn summary(ctx: &Ctx<'_>) -> PageResult {
 
 // ----- a product's matrix -----
 
-fn matrix(ctx: &Ctx<'_>, name: &str) -> PageResult {
+/// Mirror states the matrix filters by (`state=`).
+const MATRIX_STATES: &[(&str, &str)] = &[
+    ("present", "has a file (served)"),
+    ("missing", "misses a file"),
+    ("unchecked", "never checked for a file"),
+    ("down", "down"),
+    ("disabled", "switched off"),
+];
+
+/// Columns per page unless `cper` says otherwise.
+pub const COLUMNS: usize = 20;
+/// The most columns a page shows, whatever `cper` asks.
+pub const MAX_COLUMNS: usize = 100;
+
+/// The cell class a cell state filter keeps (`None`: the state is one of
+/// the whole mirror, or there is no state filter).
+fn cell_filter(state: &str) -> Option<&'static str> {
+    match state {
+        "present" => Some("good"),
+        "missing" => Some("bad"),
+        "unchecked" => Some("off"),
+        _ => None,
+    }
+}
+
+/// What the matrix query asks for (see the module doc).
+struct View {
+    /// `q` (locations), `state`, `page`/`per` (rows).
+    list: Listing,
+    product: String,
+    /// Mirror name search.
+    mirror: String,
+    region: String,
+    /// Switched-off mirrors shown too.
+    off: bool,
+    /// Locations as rows, mirrors as columns.
+    by_location: bool,
+    cpage: usize,
+    cper: usize,
+}
+
+impl View {
+    fn from_form(form: &Form, product: &str) -> View {
+        let number = |name: &str, default: usize| {
+            form.get(name)
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or(default)
+        };
+        let list = Listing::from_form(form, "", MATRIX_STATES);
+        View {
+            off: form.get("off") == "1" || list.state == "disabled",
+            list,
+            product: product.to_string(),
+            mirror: form.get("mirror").chars().take(200).collect(),
+            region: form.get("region").chars().take(200).collect(),
+            by_location: form.get("rows") == "locations",
+            cpage: number("cpage", 1),
+            cper: number("cper", COLUMNS).min(MAX_COLUMNS),
+        }
+    }
+
+    /// This view's link, changed by `change` (an empty value drops a
+    /// field; defaults are left out).
+    fn href(&self, change: &[(&str, &str)]) -> String {
+        let (page, per) = (self.list.page.to_string(), self.list.per.to_string());
+        let (cpage, cper) = (self.cpage.to_string(), self.cper.to_string());
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("product", &self.product),
+            ("q", &self.list.q),
+            ("mirror", &self.mirror),
+            ("region", &self.region),
+            ("state", &self.list.state),
+            ("off", if self.off { "1" } else { "" }),
+            ("rows", if self.by_location { "locations" } else { "" }),
+            ("page", if self.list.page > 1 { &page } else { "" }),
+            ("per", if self.list.per != list::PER { &per } else { "" }),
+            ("cpage", if self.cpage > 1 { &cpage } else { "" }),
+            ("cper", if self.cper != COLUMNS { &cper } else { "" }),
+        ];
+        for (k, v) in change {
+            if let Some(pair) = pairs.iter_mut().find(|(key, _)| key == k) {
+                pair.1 = v;
+            }
+        }
+        format!("{BASE}{}", page::query(&pairs))
+    }
+}
+
+/// Where a mirror stands in the matrix's order: live (in rotation and
+/// healthy) first, then unchecked, down, and switched off last.
+fn rank(m: &Mirror, h: Option<&MirrorHealth>) -> u8 {
+    match h {
+        _ if !could_serve(m) => 3,
+        None => 1,
+        Some(h) if !h.healthy => 2,
+        Some(_) => 0,
+    }
+}
+
+/// One line of the matrix, a row or a column.
+#[derive(Clone, Copy)]
+enum Line<'a> {
+    Mirror(&'a Mirror),
+    Location(&'a Location),
+}
+
+fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let store = ctx.network().store();
     let s = ctx.network().snapshot()?;
     let Some(product) = s.product(name) else {
         return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
     };
+    let view = View::from_form(form, &product.name);
+    let health = |m: &Mirror| s.health.get(&m.id);
+
+    // The location axis: the product's locations, searched.
     let mut locations: Vec<&Location> = s
         .locations
         .iter()
         .filter(|l| l.product == product.id)
         .collect();
-    locations.sort_by(|a, b| a.os.cmp(&b.os));
-    let mut mirrors: Vec<&Mirror> = s.mirrors.iter().collect();
-    mirrors.sort_by_key(|m| m.name.to_lowercase());
-    let mut rows: Vec<(&Location, HashMap<MirrorId, Availability>)> = Vec::new();
-    for l in locations {
-        rows.push((l, store.availability_of(l.id)?.into_iter().collect()));
+    let all_locations = locations.len();
+    locations.retain(|l| view.list.matches([l.os.as_str(), l.path.as_str()]));
+    locations.sort_by(|a, b| (&a.os, &a.path).cmp(&(&b.os, &b.path)));
+
+    // The mirror axis: live first, switched-off ones only when asked.
+    let hidden_off = s.mirrors.iter().filter(|m| !could_serve(m)).count();
+    let needle = view.mirror.to_lowercase();
+    let mut mirrors: Vec<&Mirror> = s
+        .mirrors
+        .iter()
+        .filter(|m| view.off || could_serve(m))
+        .filter(|m| needle.is_empty() || m.name.to_lowercase().contains(&needle))
+        .filter(|m| {
+            view.region.is_empty()
+                || m.regions
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&view.region))
+        })
+        .filter(|m| match view.list.state.as_str() {
+            "down" => health(m).is_some_and(|h| !h.healthy),
+            "disabled" => !could_serve(m),
+            _ => true,
+        })
+        .collect();
+    mirrors.sort_by_cached_key(|m| (rank(m, health(m)), m.name.to_lowercase()));
+
+    // What sentry found for the searched locations, every mirror.
+    let mut cells: HashMap<LocationId, HashMap<MirrorId, Availability>> = HashMap::new();
+    for l in &locations {
+        cells.insert(l.id, store.availability_of(l.id)?.into_iter().collect());
     }
-    let back = format!("{BASE}?product={}", seg(&product.name));
+    let found = |l: &Location, m: &Mirror| cells.get(&l.id).and_then(|c| c.get(&m.id));
+    let class = |l: &Location, m: &Mirror| state(m, found(l, m), health(m)).0;
+    if let Some(wanted) = cell_filter(&view.list.state) {
+        mirrors.retain(|m| locations.iter().any(|l| class(l, m) == wanted));
+        locations.retain(|l| mirrors.iter().any(|m| class(l, m) == wanted));
+    }
+    let in_rotation = s.mirrors.iter().filter(|m| could_serve(m)).count();
+    let serving = |l: &Location| s.mirrors.iter().filter(|m| class(l, m) == "good").count();
+    let present = |m: &Mirror| {
+        locations
+            .iter()
+            .filter(|l| found(l, m).is_some_and(|a| a.present))
+            .count()
+    };
+
+    // Rows paged by `page`/`per`, columns by `cpage`/`cper`.
+    let (rows, cols): (Vec<Line<'_>>, Vec<Line<'_>>) = if view.by_location {
+        (
+            locations.iter().map(|l| Line::Location(l)).collect(),
+            mirrors.iter().map(|m| Line::Mirror(m)).collect(),
+        )
+    } else {
+        (
+            mirrors.iter().map(|m| Line::Mirror(m)).collect(),
+            locations.iter().map(|l| Line::Location(l)).collect(),
+        )
+    };
+    let (rows, window) = view.list.window(rows);
+    let col_total = cols.len();
+    let col_pages = col_total.div_ceil(view.cper).max(1);
+    let cpage = view.cpage.min(col_pages);
+    let col_first = ((cpage - 1) * view.cper).min(col_total);
+    let cols: Vec<Line<'_>> = cols.into_iter().skip(col_first).take(view.cper).collect();
+    let view = View { cpage, ..view };
+
+    let back = view.href(&[]);
     let url = format!("{BASE}/product/{}", seg(&product.name));
     let can = ctx.may(Area::Network);
     let now = crate::model::now();
-    let in_rotation = mirrors.iter().filter(|m| could_serve(m)).count();
+    let (row_what, col_what) = if view.by_location {
+        ("locations", "mirrors")
+    } else {
+        ("mirrors", "locations")
+    };
+    let cell = |l: &Location, m: &Mirror| {
+        let h = health(m);
+        let a = found(l, m);
+        let (class, word) = state(m, a, h);
+        let text = describe(m, h, l, a, word);
+        html! { td { span class={ "cell " (class) } title=(text) role="img" aria-label=(text) {} } }
+    };
+    // A row's or a column's heading, with its figure.
+    let heading = |line: &Line<'_>, row: bool| match line {
+        Line::Mirror(m) => {
+            let h = health(m);
+            html! {
+                th scope=(if row { "row" } else { "col" }) {
+                    a href={ (BASE) "?mirror=" (seg(&m.name)) } title=(mirror_status(m, h, now)) { (m.name) }
+                    @if let Some((kind, why)) = out_of_service(m, h) { " " (badge(kind, why)) }
+                    br; small.muted title="locations of this product found on it" { (present(m)) " of " (locations.len()) " present" }
+                }
+            }
+        }
+        Line::Location(l) => html! {
+            th scope=(if row { "row" } else { "col" }) {
+                strong { (l.os) } br;
+                code.wrap { (l.path) }
+                br; small.muted title="mirrors serving it / mirrors in rotation (active, rating above 0)" { (serving(l)) " / " (in_rotation) " serving" }
+            }
+        },
+    };
+    let regions: Vec<&str> = s.regions.iter().map(|r| r.name.as_str()).collect();
     let body = html! {
         div.toolbar {
             h1 { "Availability of " (product.name) }
@@ -325,40 +577,74 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> PageResult {
             a href=(BASE) { "All of availability" } " · "
             a href={ "/admin/products/" (seg(&product.name)) } { "Product settings" }
         }
-        @if rows.is_empty() {
-            p.muted { "This product has no locations yet." }
-        } @else if mirrors.is_empty() {
+        form.search method="get" action=(BASE) role="search" {
+            input type="hidden" name="product" value=(product.name);
+            label.field { span { "Mirror" } input type="search" name="mirror" value=(view.mirror) maxlength="200"; }
+            label.field { span { "Location (OS or path)" } input type="search" name="q" value=(view.list.q) maxlength="200"; }
+            @if !regions.is_empty() {
+                label.field {
+                    span { "Region" }
+                    select name="region" data-autosubmit {
+                        option value="" selected[view.region.is_empty()] { "any" }
+                        @for r in &regions { option value=(r) selected[view.region.eq_ignore_ascii_case(r)] { (r) } }
+                    }
+                }
+            }
+            label.field {
+                span { "Mirrors that" }
+                select name="state" data-autosubmit {
+                    option value="" selected[view.list.state.is_empty()] { "any" }
+                    @for (key, label) in MATRIX_STATES { option value=(key) selected[view.list.state == *key] { (label) } }
+                }
+            }
+            @if view.off { input type="hidden" name="off" value="1"; }
+            @if view.by_location { input type="hidden" name="rows" value="locations"; }
+            button type="submit" { "Show" }
+            @if view.list.narrowed() || !view.mirror.is_empty() || !view.region.is_empty() {
+                a href=(view.href(&[("q", ""), ("mirror", ""), ("region", ""), ("state", ""), ("page", ""), ("cpage", "")])) { "Clear" }
+            }
+        }
+        p.toolbar {
+            @if view.by_location {
+                a href=(view.href(&[("rows", ""), ("page", ""), ("cpage", "")])) { "Mirrors as rows" }
+            } @else {
+                a href=(view.href(&[("rows", "locations"), ("page", ""), ("cpage", "")])) { "Mirrors as columns" }
+            }
+            @if view.off {
+                @if view.list.state != "disabled" {
+                    a href=(view.href(&[("off", ""), ("page", ""), ("cpage", "")])) { "Hide switched-off mirrors" }
+                }
+            } @else if hidden_off > 0 {
+                a href=(view.href(&[("off", "1"), ("page", ""), ("cpage", "")])) {
+                    "Show " (page::plural(hidden_off, "switched-off mirror", "switched-off mirrors")) " (disabled or rating 0)"
+                }
+            }
+        }
+        @if all_locations == 0 {
+            p.muted { "This product has no locations yet. " a href="/admin/loader" { "Load a checksum file" } " or add them on the " a href={ "/admin/products/" (seg(&product.name)) } { "product's page" } "." }
+        } @else if s.mirrors.is_empty() {
             p.muted { "There are no mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
+        } @else if rows.is_empty() || cols.is_empty() {
+            p.muted { "Nothing matches this filter. " a href=(view.href(&[("q", ""), ("mirror", ""), ("region", ""), ("state", ""), ("page", ""), ("cpage", "")])) { "Show everything" } "." }
         } @else {
             (legend())
-            table.matrix {
-                thead { tr {
-                    th { "Location" }
-                    th.num { "Serving" }
-                    @for m in &mirrors {
-                        @let h = s.health.get(&m.id);
-                        th {
-                            a href={ (BASE) "?mirror=" (seg(&m.name)) }
-                                title=(mirror_status(m, h, now)) { (m.name) }
-                            @if let Some((kind, why)) = out_of_service(m, h) { br; (badge(kind, why)) }
-                        }
-                    }
-                } }
-                tbody {
-                    @for (l, found) in &rows {
-                        @let serving = mirrors.iter().filter(|m| state(m, found.get(&m.id), s.health.get(&m.id)).0 == "good").count();
-                        tr {
-                            td { strong { (l.os) } br; code { (l.path) } }
-                            td.num title="mirrors serving it / mirrors in rotation (active, rating above 0)" {
-                                (serving) " / " (in_rotation)
-                            }
-                            @for m in &mirrors {
-                                @let h = s.health.get(&m.id);
-                                @let a = found.get(&m.id);
-                                @let (class, word) = state(m, a, h);
-                                @let text = describe(m, h, l, a, word);
-                                td {
-                                    span class={ "cell " (class) } title=(text) role="img" aria-label=(text) {}
+            (view.list.pager(&view.href(&[("page", "")]), &window, row_what))
+            (column_pager(&view, col_first, cols.len(), col_total, col_pages, col_what))
+            div.scroll {
+                table.matrix {
+                    thead { tr {
+                        th scope="col" { @if view.by_location { "Location" } @else { "Mirror" } }
+                        @for c in &cols { (heading(c, false)) }
+                    } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                (heading(r, true))
+                                @for c in &cols {
+                                    @match (r, c) {
+                                        (Line::Location(l), Line::Mirror(m)) | (Line::Mirror(m), Line::Location(l)) => (cell(l, m)),
+                                        _ => td {},
+                                    }
                                 }
                             }
                         }
@@ -372,6 +658,34 @@ fn matrix(ctx: &Ctx<'_>, name: &str) -> PageResult {
         &format!("Availability of {}", product.name),
         body,
     ))
+}
+
+/// "Columns 21–40 of 120 locations" with links to the other column pages.
+fn column_pager(
+    view: &View,
+    first: usize,
+    shown: usize,
+    total: usize,
+    pages: usize,
+    what: &str,
+) -> Markup {
+    let link = |n: usize| view.href(&[("cpage", &n.to_string())]);
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label={ "Columns of " (what) } {
+                span { "Columns " (first + 1) "–" (first + shown) " of " (total) " " (what) }
+                @if view.cpage > 1 {
+                    a href=(link(1)) { "First" }
+                    a href=(link(view.cpage - 1)) { "Previous columns" }
+                }
+                span.muted { "column page " (view.cpage) " of " (pages) }
+                @if view.cpage < pages {
+                    a href=(link(view.cpage + 1)) { "Next columns" }
+                    a href=(link(pages)) { "Last" }
+                }
+            }
+        }
+    }
 }
 
 fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
@@ -476,7 +790,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         @if shown.is_empty() {
             p.muted { @if missing_only { "It serves every location." } @else { "There are no locations yet." } }
         } @else {
-            table {
+            div.scroll { table {
                 thead { tr { th { "Product" } th { "OS" } th { "Path" } th { "Status" } th { "Last check" } th { "Last error" } } }
                 tbody {
                     @for (l, a) in &shown {
@@ -485,14 +799,14 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
                         tr {
                             td { a href={ (BASE) "?product=" (seg(&product)) } { (product) } }
                             td { (l.os) }
-                            td { code { (l.path) } }
+                            td.wrap { code { (l.path) } }
                             td { (badge(badge_of(class), word)) }
                             td { (page::ago(a.as_ref().map_or(0, |a| a.checked_at))) }
-                            td { @if let Some(a) = a { small { (a.error) } } }
+                            td.wrap { @if let Some(a) = a { small { (a.error) } } }
                         }
                     }
                 }
-            }
+            } }
             @if pages > 1 {
                 nav.pager {
                     @if number > 1 { a href=(link(number - 1)) { "← Previous" } }
@@ -742,6 +1056,13 @@ mod tests {
             .unwrap();
         let ann = login(&admin, "ann", Role::Admin);
         let page = body(get(&admin, &ann, "/admin/availability?product=fx"));
+        assert!(
+            !page.contains("off · win:"),
+            "switched-off mirrors are hidden by default: {page}"
+        );
+        assert!(page.contains("Show 1 switched-off mirror"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/availability?product=fx&off=1"));
+        assert!(page.contains("Hide switched-off mirrors"), "{page}");
         assert_eq!(cell(&page, "good"), "good");
         assert_eq!(cell(&page, "sick"), "warn", "present on a down mirror");
         assert_eq!(cell(&page, "off"), "warn", "present on a disabled mirror");
@@ -751,9 +1072,9 @@ mod tests {
             page.contains("dead · win: never checked (mirror down)"),
             "{page}"
         );
-        // The column headers say which mirrors cannot serve.
+        // The mirrors' headings say which mirrors cannot serve.
         assert_eq!(
-            page.matches(r#"<br><span class="badge bad">down</span></th>"#)
+            page.matches(r#"</a> <span class="badge bad">down</span><br>"#)
                 .count(),
             2,
             "sick and dead: {page}"
@@ -764,7 +1085,7 @@ mod tests {
             1
         );
         // Of the five mirrors in rotation (not `off`), one serves it.
-        assert!(page.contains(">1 / 5</td>"), "{page}");
+        assert!(page.contains(">1 / 5 serving</small>"), "{page}");
 
         // A mirror's page: zero is neutral, and present-but-unserved files
         // are counted apart from missing ones.
@@ -800,7 +1121,7 @@ mod tests {
         let ann = login(&admin, "ann", Role::Admin);
         let page = body(get(&admin, &ann, "/admin/availability"));
         assert!(page.contains("data-autosubmit"), "{page}");
-        assert!(page.contains(r#"<option value="fx">fx</option>"#), "{page}");
+        assert!(page.contains(r#"<option value="fx"></option>"#), "{page}");
         assert!(page.contains(r#"href="/admin/availability?mirror=gone""#));
         assert!(page.contains("Show"));
 
@@ -954,6 +1275,294 @@ mod tests {
         );
     }
 
+    /// Product `big` with `oses` locations (OS `o00`, `o01`, …) and
+    /// `mirrors` mirrors `m000`, `m001`, … in rotation; every mirror has
+    /// every file, except that the mirrors whose number `missing` accepts
+    /// miss `o00`.
+    fn big(admin: &Admin, mirrors: usize, oses: usize, missing: impl Fn(usize) -> bool) {
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.product_add(NewProduct {
+                    name: "big".into(),
+                    ..NewProduct::default()
+                })?;
+                let mut locations = Vec::new();
+                for o in 0..oses {
+                    let os = tx.os_add(&format!("o{o:02}"))?;
+                    locations.push(tx.location_add("big", &os, &format!("/big/{os}/f.zip"))?);
+                }
+                for n in 0..mirrors {
+                    let m = tx.mirror_add(NewMirror {
+                        name: format!("m{n:03}"),
+                        base_url: format!("http://127.0.0.1:9/m{n}"),
+                        rating: 10,
+                        ..NewMirror::default()
+                    })?;
+                    tx.set_health(
+                        m.id,
+                        &MirrorHealth {
+                            healthy: true,
+                            checked_at: 1_700_000_000,
+                            ..MirrorHealth::default()
+                        },
+                    )?;
+                    for (i, l) in locations.iter().enumerate() {
+                        let present = !(i == 0 && missing(n));
+                        tx.set_availability(
+                            l.id,
+                            m.id,
+                            &Availability {
+                                present,
+                                healthy: true,
+                                checked_at: 1_700_000_000,
+                                error: if present {
+                                    String::new()
+                                } else {
+                                    "HTTP 404".into()
+                                },
+                            },
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The mirrors' row headings of a matrix page, in order.
+    fn mirror_rows(page: &str) -> Vec<String> {
+        page.split(r#"<th scope="row"><a href="/admin/availability?mirror="#)
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn the_matrix_renders_one_page_of_rows_and_columns() {
+        let (_dir, admin) = admin();
+        big(&admin, 60, 30, |_| false);
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/availability?product=big"));
+        assert_eq!(mirror_rows(&page).len(), 50, "50 mirrors a page");
+        assert_eq!(page.matches(r#"<th scope="col"><strong>"#).count(), 20);
+        assert!(page.contains("1–50 of 60 mirrors"), "{page}");
+        assert!(page.contains("Columns 1–20 of 30 locations"), "{page}");
+        assert!(page.contains(r#"<div class="scroll"><table class="matrix">"#));
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&per=10&page=6&cper=8&cpage=4",
+        ));
+        assert_eq!(
+            mirror_rows(&page),
+            [
+                "m050", "m051", "m052", "m053", "m054", "m055", "m056", "m057", "m058", "m059"
+            ]
+        );
+        assert_eq!(page.matches(r#"<th scope="col"><strong>"#).count(), 6);
+        assert!(page.contains("<strong>o29</strong>") && !page.contains("<strong>o23</strong>"));
+        assert_eq!(
+            page.matches(r#"<td><span class="cell "#).count(),
+            60,
+            "10 × 6 cells"
+        );
+        // Links keep the view.
+        assert!(
+            page.contains(
+                "/admin/availability?product=big&amp;page=6&amp;per=10&amp;cpage=3&amp;cper=8"
+            ),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn live_mirrors_come_first_and_switched_off_ones_are_hidden() {
+        let (_dir, admin) = admin();
+        big(&admin, 4, 2, |_| false);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                // m000 down, m001 never checked, m002 rated 0, m003 live.
+                let s = tx.mirrors()?;
+                tx.set_health(
+                    s[0].id,
+                    &MirrorHealth {
+                        healthy: false,
+                        checked_at: 1_700_000_000,
+                        error: "HTTP 500".into(),
+                        ..MirrorHealth::default()
+                    },
+                )?;
+                tx.mirror_add(NewMirror {
+                    name: "a-new".into(),
+                    base_url: "http://127.0.0.1:9/new".into(),
+                    rating: 10,
+                    ..NewMirror::default()
+                })?;
+                tx.mirror_update("m002", |m| m.rating = 0)?;
+                tx.mirror_update("m001", |m| m.active = false)?;
+                Ok(())
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/availability?product=big"));
+        assert_eq!(mirror_rows(&page), ["m003", "a-new", "m000"]);
+        assert!(page.contains("Show 2 switched-off mirrors"), "{page}");
+        assert!(page.contains(r#"href="/admin/availability?product=big&amp;off=1""#));
+        let page = body(get(&admin, &ann, "/admin/availability?product=big&off=1"));
+        assert_eq!(
+            mirror_rows(&page),
+            ["m003", "a-new", "m000", "m001", "m002"]
+        );
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&state=disabled",
+        ));
+        assert_eq!(mirror_rows(&page), ["m001", "m002"]);
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&state=down",
+        ));
+        assert_eq!(mirror_rows(&page), ["m000"]);
+    }
+
+    #[test]
+    fn the_matrix_turns_round() {
+        let (_dir, admin) = admin();
+        big(&admin, 3, 2, |_| false);
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/availability?product=big"));
+        assert!(page.contains(r#"<th scope="col">Mirror</th>"#), "{page}");
+        assert!(page.contains(r#"href="/admin/availability?product=big&amp;rows=locations">Mirrors as columns</a>"#), "{page}");
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&rows=locations",
+        ));
+        assert!(page.contains(r#"<th scope="col">Location</th>"#), "{page}");
+        assert!(mirror_rows(&page).is_empty(), "mirrors are columns now");
+        assert_eq!(page.matches(r#"<th scope="row"><strong>"#).count(), 2);
+        assert_eq!(
+            page.matches(r#"<th scope="col"><a href="/admin/availability?mirror="#)
+                .count(),
+            3
+        );
+        assert!(page.contains(">3 / 3 serving</small>"), "{page}");
+        assert!(page.contains(r#"href="/admin/availability?product=big">Mirrors as rows</a>"#));
+    }
+
+    #[test]
+    fn the_matrix_filters_by_mirror_region_state_and_location() {
+        let (_dir, admin) = admin();
+        big(&admin, 12, 3, |n| n % 4 == 0);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.region_add(crate::model::Region {
+                    name: "eu".into(),
+                    throttle: 100,
+                    fallback: None,
+                    global_fallback: true,
+                    countries: vec!["DE".into()],
+                })?;
+                for name in ["m001", "m004"] {
+                    tx.mirror_update(name, |m| m.regions = vec!["eu".into()])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let rows = |q: &str| {
+            mirror_rows(&body(get(
+                &admin,
+                &ann,
+                &format!("/admin/availability?product=big&{q}"),
+            )))
+        };
+        assert_eq!(rows("mirror=M01"), ["m010", "m011"]);
+        assert_eq!(rows("region=eu"), ["m001", "m004"]);
+        assert_eq!(rows("state=missing"), ["m000", "m004", "m008"]);
+        assert_eq!(rows("state=missing&region=eu"), ["m004"]);
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&state=missing",
+        ));
+        assert_eq!(
+            page.matches(r#"<th scope="col"><strong>"#).count(),
+            1,
+            "only the location missing somewhere: {page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/availability?product=big&q=o02"));
+        assert_eq!(page.matches(r#"<th scope="col"><strong>"#).count(), 1);
+        assert!(page.contains("<strong>o02</strong>"));
+        let page = body(get(
+            &admin,
+            &ann,
+            "/admin/availability?product=big&mirror=nothing-like-it",
+        ));
+        assert!(page.contains("Nothing matches this filter."), "{page}");
+    }
+
+    #[test]
+    fn the_front_page_lists_live_mirrors_first_a_page_at_a_time() {
+        let (_dir, admin) = admin();
+        big(&admin, 70, 1, |_| false);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.mirror_update("m000", |m| m.active = false)?;
+                let m = tx.mirror_add(NewMirror {
+                    name: "a-down".into(),
+                    base_url: "http://127.0.0.1:9/down".into(),
+                    rating: 10,
+                    ..NewMirror::default()
+                })?;
+                tx.set_health(
+                    m.id,
+                    &MirrorHealth {
+                        healthy: false,
+                        checked_at: 1_700_000_000,
+                        error: "HTTP 500".into(),
+                        ..MirrorHealth::default()
+                    },
+                )
+            })
+            .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let names = |page: &str| -> Vec<String> {
+            page.split(r#"<td class="wrap"><a href="/admin/mirrors/"#)
+                .skip(1)
+                .map(|s| s[..s.find('"').unwrap()].to_string())
+                .collect()
+        };
+        let page = body(get(&admin, &ann, "/admin/availability"));
+        let shown = names(&page);
+        assert_eq!(shown.len(), 50, "one page: {page}");
+        assert_eq!(shown[0], "m001", "live first");
+        assert!(!shown.contains(&"m000".to_string()), "switched off: hidden");
+        assert!(page.contains("1–50 of 70 mirrors"), "{page}");
+        assert!(page.contains("Show 1 switched-off mirror"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/availability?page=2"));
+        assert_eq!(
+            names(&page).last().unwrap(),
+            "a-down",
+            "down after the live ones"
+        );
+        let page = body(get(&admin, &ann, "/admin/availability?state=every&page=2"));
+        assert_eq!(names(&page).last().unwrap(), "m000", "switched off last");
+        let page = body(get(&admin, &ann, "/admin/availability?state=down"));
+        assert_eq!(names(&page), ["a-down"]);
+        let page = body(get(&admin, &ann, "/admin/availability?q=m06"));
+        assert_eq!(names(&page).len(), 10);
+        // "Serves": what the live index sends it downloads for.
+        assert!(page.contains(r#"title="locations it receives downloads for now">Serves</th>"#));
+        assert!(page.contains(r#"<td class="num">1</td>"#), "{page}");
+    }
+
     #[test]
     fn viewers_see_no_switches() {
         let (_dir, admin) = admin();
@@ -962,10 +1571,13 @@ mod tests {
         for path in [
             "/admin/availability",
             "/admin/availability?product=fx",
+            "/admin/availability?product=fx&rows=locations",
             "/admin/availability?mirror=good",
         ] {
             let page = body(get(&admin, &vic, path));
             assert!(!page.contains("/disable"), "{path}: {page}");
+            let main = &page[page.find("<main").unwrap()..];
+            assert!(!main.contains(r#"method="post""#), "{path}: {main}");
             assert!(!page.contains("/check"), "{path}");
         }
         let r = post(&admin, &vic, "/admin/availability/mirror/good/disable", &[]);

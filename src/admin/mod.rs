@@ -325,7 +325,7 @@ pub fn handle(admin: &Admin, req: &Request<'_>) -> Reply {
     headers
         .entry("content-security-policy")
         .or_insert(HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'",
         ));
     headers
         .entry("x-frame-options")

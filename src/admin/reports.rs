@@ -1,15 +1,28 @@
 //! Admin section: sentry's reports — the list of runs, and each run's
-//! report file as sentry wrote it into the reports directory.
+//! report shown inside the admin's layout.
 //!
-//! Routes: `GET /admin/reports` (the newest 200 runs),
-//! `GET /admin/reports/run-NNNNNN.html` (one run: its report, framed; its
-//! numbers when the report file is gone), `GET /admin/reports/raw/run-NNNNNN.html` (the report
-//! file itself, for the frame).
+//! Routes: `GET /admin/reports` (the runs, newest first, a page at a
+//! time), `GET /admin/reports/run-NNNNNN.html` (one run's report; its
+//! numbers when the report is gone), `GET /admin/reports/raw/run-NNNNNN.html`
+//! (the report file as sentry wrote it, a page of its own).
 //!
-//! Report files are whole HTML documents with an inline `<style>`, which
-//! the admin's Content-Security-Policy forbids; the raw route serves them
-//! under a policy of their own (styles only, no scripts, no requests,
-//! framed by admin pages only).
+//! The list's query fields: `kind` (`all`, `new`, `spot`, `hashes`: runs
+//! over the whole network in that mode; `mirror`: runs over one mirror;
+//! `mirror:NAME`: runs over mirror NAME), `failures=1` (only runs with a
+//! failed check), `mirror=NAME` (runs over that mirror or in which it
+//! failed), `page` (from 1) and `per` (runs a page, 50 unless said, at most
+//! 500). Every run is listed, however many there are: the store reads one
+//! page. How long runs are kept is the server's `--keep-reports DAYS`
+//! (30 unless said); the newest full run is always kept.
+//!
+//! A report file is a whole HTML document with an inline `<style>`, which
+//! the admin's Content-Security-Policy forbids; a report page shows the
+//! report's body instead, read by a strict reader that keeps only known
+//! elements and attributes ([`fragment`]): no script, style or event
+//! attribute gets through, links between reports point to the admin's
+//! pages, and wide tables scroll in their own box. The raw route serves
+//! the file under a policy of its own (styles only, no scripts, no
+//! requests, never framed).
 //!
 //! Only regular files are served: a symbolic link in the reports directory
 //! (to `/etc/passwd`, say) is never followed, and a file swapped for one
@@ -22,29 +35,29 @@ use std::path::{Path, PathBuf};
 use hyper::StatusCode;
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
-use super::page::{self, Badge, badge};
-use super::{Ctx, Page, PageResult};
-use crate::error::Result;
+use super::list::{MAX_PER, PER};
+use super::page::{self, Badge, badge, seg};
+use super::{Ctx, Form, Page, PageResult};
 use crate::http::Reply;
-use crate::model::SentryRun;
+use crate::model::{MirrorId, SentryRun};
 use crate::sentry::report::file_name;
-use crate::store::Store;
+use crate::store::{RUN_MODES, RunFilter, RunKind};
 
-/// Runs listed at most.
-pub const LISTED: usize = 200;
+const BASE: &str = "/admin/reports";
 
 /// The policy of a raw report: its own inline style, nothing else, and
-/// only admin pages may frame it.
+/// never in a frame.
 pub const RAW_POLICY: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'";
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
 /// Answers requests below `/admin/reports`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx),
-        (false, ["raw", "index.html"]) => Ok(raw_index()),
+        (false, []) => list(ctx, &page.form),
+        // Every report links to `index.html` beside it.
+        (false, ["raw", "index.html"]) => Ok(crate::http::see_other(BASE)),
         (false, ["raw", name]) => match run_id(name) {
             Some(id) => raw(ctx, id),
             None => Ok(raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into())),
@@ -75,13 +88,17 @@ pub fn run_id(name: &str) -> Option<u64> {
     (id > 0 && file_name(&run) == name).then_some(id)
 }
 
-/// Where run `id`'s report file is.
-fn report_path(ctx: &Ctx<'_>, id: u64) -> PathBuf {
-    let run = SentryRun {
+/// The file name of run `id`'s report.
+fn name_of(id: u64) -> String {
+    file_name(&SentryRun {
         id,
         ..SentryRun::default()
-    };
-    ctx.admin.reports_dir.join(file_name(&run))
+    })
+}
+
+/// Where run `id`'s report file is.
+fn report_path(ctx: &Ctx<'_>, id: u64) -> PathBuf {
+    ctx.admin.reports_dir.join(name_of(id))
 }
 
 /// What is at a report file's name.
@@ -96,7 +113,7 @@ enum ReportFile {
 }
 
 /// Whether `path` is a regular file, links not followed (what the list
-/// and the frame page offer; [`open_report`] decides what is served).
+/// offers; [`open_report`] decides what is served).
 fn is_report(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
 }
@@ -129,20 +146,25 @@ fn open_report(path: &Path) -> std::io::Result<ReportFile> {
     Ok(ReportFile::Found(file))
 }
 
-/// Run `id` from the store. Run ids are a sequence, newest first in the
-/// store's list, so only the runs since `id` are read.
-fn find_run(store: &Store, id: u64) -> Result<Option<SentryRun>> {
-    let Some(latest) = store.sentry_runs(1)?.into_iter().next() else {
-        return Ok(None);
-    };
-    if id > latest.id {
-        return Ok(None);
+/// Run `id`'s report as written: the file in this node's reports
+/// directory, or on PostgreSQL the copy in the database (the node that ran
+/// sentry may be another). `None`: neither.
+fn read_report(ctx: &Ctx<'_>, id: u64) -> crate::error::Result<Option<String>> {
+    let read = open_report(&report_path(ctx, id)).and_then(|found| match found {
+        ReportFile::Found(mut file) => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map(|_| Some(bytes))
+        }
+        ReportFile::Missing | ReportFile::NotRegular => Ok(None),
+    });
+    match read {
+        Ok(Some(bytes)) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(None) => ctx.network().store().report(id),
+        Err(e) => Err(crate::error::Error::io(
+            format!("cannot read the report of run #{id}"),
+            e,
+        )),
     }
-    let since = usize::try_from(latest.id - id + 1).unwrap_or(usize::MAX);
-    Ok(store
-        .sentry_runs(since)?
-        .into_iter()
-        .find(|run| run.id == id))
 }
 
 fn duration(run: &SentryRun) -> Markup {
@@ -163,56 +185,241 @@ fn failures(run: &SentryRun) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>) -> PageResult {
-    let runs = ctx.network().store().sentry_runs(LISTED)?;
+/// How long runs are kept, in days (`None`: for ever).
+fn kept_days(ctx: &Ctx<'_>) -> Option<u64> {
+    let keep = match &ctx.admin.sentry {
+        Some(s) => s.config().keep_reports,
+        None => crate::sentry::keep_reports(crate::sentry::KEEP_REPORTS_DAYS),
+    };
+    keep.map(|d| d.as_secs().div_ceil(86400))
+}
+
+// ----- the list -----
+
+/// The kinds offered in the list's filter: (value, label).
+const KINDS: &[(&str, &str)] = &[
+    ("all", "full checks (all)"),
+    ("new", "new things (new)"),
+    ("spot", "spot checks (spot)"),
+    ("hashes", "content checks (hashes)"),
+    ("mirror", "checks of one mirror"),
+];
+
+/// What the list's query asks for.
+struct ListView {
+    kind: String,
+    failures: bool,
+    mirror: String,
+    page: usize,
+    per: usize,
+}
+
+impl ListView {
+    fn from_form(form: &Form) -> ListView {
+        let number = |name: &str, default: usize| {
+            form.get(name)
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .unwrap_or(default)
+        };
+        ListView {
+            kind: form.get("kind").chars().take(200).collect(),
+            failures: form.get("failures") == "1",
+            mirror: form.get("mirror").chars().take(200).collect(),
+            page: number("page", 1),
+            per: number("per", PER).min(MAX_PER),
+        }
+    }
+
+    /// The store's filter for this view; mirror names as the snapshot
+    /// spells them.
+    fn filter(&self, mirror_id: impl Fn(&str) -> Option<MirrorId>) -> RunFilter {
+        let kind = match self.kind.as_str() {
+            "" => RunKind::Any,
+            "mirror" => RunKind::AnyMirror,
+            k if RUN_MODES.contains(&k) => RunKind::Mode(k.to_string()),
+            k => match k.strip_prefix("mirror:") {
+                Some(name) => RunKind::Mirror(name.to_string()),
+                None => RunKind::Any,
+            },
+        };
+        RunFilter {
+            kind,
+            failures: self.failures,
+            mirror: (!self.mirror.is_empty())
+                .then(|| (self.mirror.clone(), mirror_id(&self.mirror))),
+        }
+    }
+
+    fn narrowed(&self) -> bool {
+        !self.kind.is_empty() || self.failures || !self.mirror.is_empty()
+    }
+
+    /// This view's link, changed by `change` (an empty value drops a
+    /// field).
+    fn href(&self, change: &[(&str, &str)]) -> String {
+        let (page, per) = (self.page.to_string(), self.per.to_string());
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("kind", &self.kind),
+            ("failures", if self.failures { "1" } else { "" }),
+            ("mirror", &self.mirror),
+            ("page", if self.page > 1 { &page } else { "" }),
+            ("per", if self.per != PER { &per } else { "" }),
+        ];
+        for (k, v) in change {
+            if let Some(pair) = pairs.iter_mut().find(|(key, _)| key == k) {
+                pair.1 = v;
+            }
+        }
+        format!("{BASE}{}", page::query(&pairs))
+    }
+}
+
+fn list(ctx: &Ctx<'_>, form: &Form) -> PageResult {
+    let s = ctx.network().snapshot()?;
+    let mut view = ListView::from_form(form);
+    let filter = view.filter(|name| s.mirror(name).map(|m| m.id));
+    let store = ctx.network().store();
+    let (mut runs, mut total) =
+        store.sentry_runs_page(&filter, (view.page - 1) * view.per, view.per)?;
+    let pages = total.div_ceil(view.per).max(1);
+    if view.page > pages {
+        // Past the end: the last page.
+        view.page = pages;
+        (runs, total) = store.sentry_runs_page(&filter, (view.page - 1) * view.per, view.per)?;
+    }
+    let first = (view.page - 1) * view.per;
     // On PostgreSQL every ended run's report is in the database.
-    let shared = ctx.network().store().postgres().is_some();
+    let shared = store.postgres().is_some();
+    let mirror_name = |id: &MirrorId| {
+        s.mirrors
+            .iter()
+            .find(|m| m.id == *id)
+            .map(|m| m.name.as_str())
+    };
+    let link = |page: usize| view.href(&[("page", &page.to_string())]);
+    let pager = html! {
+        nav.pager aria-label="Pages of runs" {
+            span {
+                @if total == 0 { "no runs" }
+                @else { (first + 1) "–" (first + runs.len()) " of " (crate::chart::thousands(total as u64)) " runs" }
+            }
+            @if view.page > 1 {
+                a href=(link(1)) { "First" }
+                a href=(link(view.page - 1)) rel="prev" { "Previous" }
+            }
+            @if pages > 1 { span.muted { "page " (view.page) " of " (pages) } }
+            @if view.page < pages {
+                a href=(link(view.page + 1)) rel="next" { "Next" }
+                a href=(link(pages)) { "Last" }
+            }
+            @if total > PER {
+                span.muted { "per page:" }
+                @for per in [PER, 200, MAX_PER] {
+                    @if per == view.per { strong { (per) } }
+                    @else { a href=(view.href(&[("per", &per.to_string()), ("page", "")])) { (per) } }
+                }
+            }
+        }
+    };
+    let kept = kept_days(ctx);
     let body = html! {
         div.toolbar {
             h1 { "Sentry reports" }
-            span.muted {
-                @if runs.len() == LISTED { "the newest " } (page::plural(runs.len(), "run", "runs"))
+        }
+        p.muted {
+            @match kept {
+                Some(days) => { "Runs and their reports are kept for " (page::plural(days as usize, "day", "days")) "; the newest full check stays whatever its age." }
+                None => { "Runs and their reports are kept for ever." }
             }
         }
-        @if runs.is_empty() {
-            p.muted {
-                "No sentry runs yet. Runs happen on the server's schedule, from "
-                code { "bouncer sentry" } ", or with Check now on a mirror's page."
+        form.search method="get" action=(BASE) role="search" {
+            label.field {
+                span { "Kind" }
+                select name="kind" data-autosubmit {
+                    option value="" selected[view.kind.is_empty()] { "any" }
+                    @for (key, label) in KINDS { option value=(key) selected[view.kind == *key] { (label) } }
+                    @if let Some(name) = view.kind.strip_prefix("mirror:") {
+                        option value=(view.kind) selected { "checks of " (name) }
+                    }
+                }
             }
+            label.field {
+                span { "Mirror" }
+                input type="search" name="mirror" value=(view.mirror) maxlength="200" list="report-mirrors";
+            }
+            datalist id="report-mirrors" {
+                @for m in &s.mirrors { option value=(m.name) {} }
+            }
+            label.check {
+                input type="checkbox" name="failures" value="1" checked[view.failures];
+                " Only runs with failures"
+            }
+            @if view.per != PER { input type="hidden" name="per" value=(view.per); }
+            button type="submit" { "Show" }
+            @if view.narrowed() { a href=(BASE) { "Clear" } }
+        }
+        @if !view.mirror.is_empty() && s.mirror(&view.mirror).is_none() {
+            p.notice { "There is no mirror named " strong { (view.mirror) } " now: only runs over a mirror of that name are shown. See the " a href="/admin/mirrors" { "mirrors" } "." }
+        }
+        @if total == 0 && !view.narrowed() {
+            p.muted {
+                "No sentry runs yet. Runs happen on the server's schedule; to check a mirror now, use Check now on its page under "
+                a href="/admin/mirrors" { "Mirrors" } "."
+            }
+        } @else if total == 0 {
+            p.muted { "No run matches this filter. " a href=(BASE) { "Show every run" } "." }
         } @else {
-            table {
-                thead { tr {
-                    th.num { "Run" } th { "Kind" } th { "Started" } th.num { "Duration" }
-                    th.num { "Checks" } th.num { "Failures" } th.num { "Changes" } th { "Report" }
-                } }
-                tbody {
-                    @for run in &runs {
-                        @let name = file_name(run);
-                        tr {
-                            td.num { "#" (run.id) }
-                            td { (run.kind) }
-                            td { (crate::model::utc(run.started_at)) " · " (page::ago(run.started_at)) }
-                            td.num { (duration(run)) }
-                            td.num { (crate::chart::thousands(run.checks)) }
-                            td.num { (failures(run)) }
-                            td.num { (crate::chart::thousands(run.changes)) }
-                            td {
-                                @if is_report(&ctx.admin.reports_dir.join(&name)) || (shared && run.ended_at != 0) {
-                                    a href={ "/admin/reports/" (name) } { "Report" }
-                                } @else if run.ended_at == 0 {
-                                    span.muted { "when it ends" }
-                                } @else {
-                                    span.muted { "file gone" }
+            (pager)
+            div.scroll {
+                table {
+                    thead { tr {
+                        th.num { "Run" } th { "Kind" } th { "Started" } th.num { "Duration" }
+                        th.num { "Checks" } th.num { "Failures" } th.num { "Changes" } th { "Failed mirrors" } th { "Report" }
+                    } }
+                    tbody {
+                        @for run in &runs {
+                            @let name = file_name(run);
+                            tr {
+                                td.num { "#" (run.id) }
+                                td { (run.kind) }
+                                td { (page::ago(run.started_at)) }
+                                td.num { (duration(run)) }
+                                td.num { (crate::chart::thousands(run.checks)) }
+                                td.num { (failures(run)) }
+                                td.num { (crate::chart::thousands(run.changes)) }
+                                td.wrap {
+                                    @for (i, id) in run.failed.iter().take(5).enumerate() {
+                                        @if i > 0 { ", " }
+                                        @match mirror_name(id) {
+                                            Some(n) => a href=(view.href(&[("mirror", n), ("page", "")])) { (n) },
+                                            None => span.muted { "mirror #" (id) " (removed)" },
+                                        }
+                                    }
+                                    @if run.failed.len() > 5 { " and " (run.failed.len() - 5) " more" }
+                                }
+                                td {
+                                    @if is_report(&ctx.admin.reports_dir.join(&name)) || (shared && run.ended_at != 0) {
+                                        a href={ (BASE) "/" (name) } { "Report" }
+                                    } @else if run.ended_at == 0 {
+                                        span.muted { "when it ends" }
+                                    } @else {
+                                        span.muted { "file gone" }
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
+            (pager)
         }
     };
     Ok(ctx.page("reports", "Sentry reports", body))
 }
+
+// ----- one report -----
 
 fn numbers(run: &SentryRun) -> Markup {
     html! {
@@ -228,31 +435,38 @@ fn numbers(run: &SentryRun) -> Markup {
 }
 
 fn view(ctx: &Ctx<'_>, id: u64) -> PageResult {
-    let run = find_run(ctx.network().store(), id)?;
+    let run = ctx.network().store().sentry_run(id)?;
     let path = report_path(ctx, id);
-    let name = file_name(&SentryRun {
-        id,
-        ..SentryRun::default()
-    });
+    let name = name_of(id);
     let title = match &run {
         Some(run) => format!("Sentry run #{id} ({})", run.kind),
         None => format!("Sentry run #{id}"),
     };
-    // On PostgreSQL the report is in the database too: the node that ran
-    // sentry may be another.
-    let stored = !is_report(&path) && ctx.network().store().report(id)?.is_some();
-    if !is_report(&path) && !stored {
+    let nav = html! {
+        p {
+            a href=(BASE) { "All runs" }
+            @if let Some(run) = &run {
+                @if RUN_MODES.contains(&run.kind.as_str()) {
+                    " · " a href={ (BASE) "?kind=" (seg(&run.kind)) } { "All " (run.kind) " runs" }
+                }
+            }
+        }
+    };
+    let report = read_report(ctx, id)?;
+    let Some(report) = report else {
         let Some(run) = run else {
             return Ok(ctx.not_found(&format!(
-                "There is no sentry run #{id}, and no report file {name}."
+                "There is no sentry run #{id}, and no report {name}."
             )));
         };
+        let days = kept_days(ctx);
         return Ok(ctx.page_status(
             StatusCode::NOT_FOUND,
             "reports",
             &title,
             html! {
                 h1 { (title) }
+                (nav)
                 p.flash.error {
                     @if std::fs::symlink_metadata(&path).is_ok() {
                         "The report file of this run (" code { (name) } ") is not a regular file (a symbolic link, say): "
@@ -261,30 +475,37 @@ fn view(ctx: &Ctx<'_>, id: u64) -> PageResult {
                         "This run has not ended yet; its report is written when it does. Reload this page in a while."
                     } @else {
                         "The report file of this run (" code { (name) } ") is gone from the reports directory ("
-                        code { (ctx.admin.reports_dir.display().to_string()) }
-                        "): it was deleted, or the server now writes reports elsewhere (--reports-dir). The run's numbers are still known:"
+                        code.wrap { (ctx.admin.reports_dir.display().to_string()) } "): it was deleted"
+                        @if let Some(days) = days { " (reports older than " (page::plural(days as usize, "day", "days")) " are)" }
+                        ", or the server now writes reports elsewhere. The run's numbers are still known:"
                     }
                 }
                 (numbers(&run))
-                p { a href="/admin/reports" { "All reports" } }
             },
         ));
-    }
-    // The report says everything about the run itself: only a title and
-    // the ways out around it.
-    let raw = format!("/admin/reports/raw/{name}");
+    };
+    let raw = format!("{BASE}/raw/{name}");
     let body = html! {
         div.toolbar {
             h1 { (title) }
-            a href="/admin/reports" { "All reports" }
-            a href=(raw) target="_blank" rel="noopener" { "Open in a new tab" }
+            a href=(raw) target="_blank" rel="noopener" { "The report file as written" }
         }
-        iframe.report src=(raw) title=(title) sandbox="allow-top-navigation-by-user-activation" {}
+        (nav)
+        @match fragment(&report) {
+            Some(markup) => div.report { (markup) },
+            None => {
+                p.flash.error {
+                    "This report has markup the admin pages do not show. "
+                    a href=(raw) { "Open the report file" } " to read it."
+                }
+                @if let Some(run) = &run { (numbers(run)) }
+            }
+        }
     };
     Ok(ctx.page("reports", &title, body))
 }
 
-/// A raw report reply: HTML under [`RAW_POLICY`], framable by admin pages.
+/// A raw report reply: HTML under [`RAW_POLICY`].
 fn raw_reply(status: StatusCode, body: Bytes) -> Reply {
     let mut reply = crate::http::with_type(status, "text/html; charset=utf-8", body);
     let h = reply.headers_mut();
@@ -292,7 +513,7 @@ fn raw_reply(status: StatusCode, body: Bytes) -> Reply {
         "content-security-policy",
         HeaderValue::from_static(RAW_POLICY),
     );
-    h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     reply
 }
 
@@ -303,47 +524,204 @@ fn not_a_report() -> Markup {
             head { meta charset="utf-8"; title { "No such report" } }
             body {
                 p { "There is no such report file." }
-                p { a href="/admin/reports" target="_top" { "All reports" } }
+                p { a href=(BASE) { "All reports" } }
             }
         }
     }
 }
 
 fn raw(ctx: &Ctx<'_>, id: u64) -> PageResult {
-    let read = open_report(&report_path(ctx, id)).and_then(|found| match found {
-        ReportFile::Found(mut file) => {
-            let mut bytes = Vec::new();
-            file.read_to_end(&mut bytes).map(|_| Some(bytes))
-        }
-        ReportFile::Missing | ReportFile::NotRegular => Ok(None),
-    });
-    let bytes = match read {
-        Ok(Some(bytes)) => Some(bytes),
-        // On PostgreSQL the report is in the database too.
-        Ok(None) => ctx.network().store().report(id)?.map(String::into_bytes),
-        Err(e) => {
-            return Err(
-                crate::error::Error::io(format!("cannot read the report of run #{id}"), e).into(),
-            );
-        }
-    };
-    Ok(match bytes {
-        Some(bytes) => raw_reply(StatusCode::OK, bytes.into()),
+    Ok(match read_report(ctx, id)? {
+        Some(html) => raw_reply(StatusCode::OK, html.into()),
         None => raw_reply(StatusCode::NOT_FOUND, not_a_report().into_string().into()),
     })
 }
 
-/// Every report links to `index.html` beside it; in the frame, that is
-/// this: a way back to the admin's list.
-fn raw_index() -> Reply {
-    let markup = html! {
-        (maud::DOCTYPE)
-        html lang="en" {
-            head { meta charset="utf-8"; title { "Sentry runs" } }
-            body { p { a href="/admin/reports" target="_top" { "All sentry runs" } } }
+// ----- a report's body, read strictly -----
+
+/// Elements a report's body may have (what sentry's reports use, and a
+/// few alike); anything else and the report is not shown inline.
+const ELEMENTS: &[&str] = &[
+    "a", "abbr", "b", "br", "code", "div", "em", "h1", "h2", "h3", "i", "li", "ol", "p", "section",
+    "small", "span", "strong", "table", "tbody", "td", "th", "thead", "time", "tr", "ul",
+];
+
+/// Attributes kept (`href` only as [`link`] rewrites it); others are
+/// dropped.
+const ATTRIBUTES: &[&str] = &["class", "title", "datetime", "colspan", "rowspan", "scope"];
+
+/// Where a link in a report goes in the admin: the index of runs to the
+/// list, a run's report to its page, admin pages and anchors as they are;
+/// anything else (another site, `javascript:`) nowhere.
+fn link(href: &str) -> Option<String> {
+    if href == "index.html" {
+        Some(BASE.to_string())
+    } else if run_id(href).is_some() {
+        Some(format!("{BASE}/{href}"))
+    } else if (href.starts_with("/admin/") && !href.starts_with("/admin//"))
+        || href.starts_with('#')
+    {
+        Some(href.to_string())
+    } else {
+        None
+    }
+}
+
+/// One piece of markup.
+enum Token<'a> {
+    Text(&'a str),
+    Open(&'a str, Vec<(&'a str, &'a str)>),
+    Close(&'a str),
+}
+
+/// Reads `s` (markup as maud writes it: `<name a="v">`, `</name>`,
+/// escaped text, comments) into tokens; `None` at anything else.
+fn tokens(s: &str) -> Option<Vec<Token<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = &after[after.find("-->")? + 3..];
+        } else if let Some(after) = rest.strip_prefix("</") {
+            let end = after.find('>')?;
+            let name = &after[..end];
+            if name.is_empty() || !name.chars().all(is_name) {
+                return None;
+            }
+            out.push(Token::Close(name));
+            rest = &after[end + 1..];
+        } else if let Some(after) = rest.strip_prefix('<') {
+            let end = after.find(|c: char| !is_name(c))?;
+            let name = &after[..end];
+            if name.is_empty() {
+                return None;
+            }
+            let mut attrs = Vec::new();
+            let mut at = after[end..].trim_start();
+            loop {
+                if let Some(after) = at.strip_prefix('>') {
+                    at = after;
+                    break;
+                }
+                if let Some(after) = at.strip_prefix("/>") {
+                    at = after;
+                    break;
+                }
+                let n = at.find(|c: char| !is_name(c))?;
+                let attr = &at[..n];
+                if attr.is_empty() {
+                    return None;
+                }
+                at = &at[n..];
+                let value = if let Some(after) = at.strip_prefix("=\"") {
+                    let close = after.find('"')?;
+                    let value = &after[..close];
+                    if value.contains('<') {
+                        return None;
+                    }
+                    at = &after[close + 1..];
+                    value
+                } else {
+                    ""
+                };
+                attrs.push((attr, value));
+                at = at.trim_start();
+            }
+            out.push(Token::Open(name, attrs));
+            rest = at;
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            out.push(Token::Text(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    Some(out)
+}
+
+/// The body of a report (a whole HTML document) as markup for an admin
+/// page: known elements and attributes only (`None` if it has any other
+/// element), its `h1` and its link to the list of runs left out (the page
+/// has its own), links through
+/// [`link`], every table in a box that scrolls, table cells that wrap,
+/// every element closed.
+pub fn fragment(document: &str) -> Option<Markup> {
+    let start = document.find("<body")?;
+    let start = start + document[start..].find('>')? + 1;
+    let end = document[start..]
+        .rfind("</body>")
+        .map_or(document.len(), |e| start + e);
+    // The report's own way to the list of runs: the page has one.
+    let body = document[start..end].replacen(r#"<p><a href="index.html">All runs</a></p>"#, "", 1);
+    let mut out = String::with_capacity(body.len() + 1024);
+    let mut open: Vec<&str> = Vec::new();
+    let mut skipping = 0usize;
+    let close = |out: &mut String, name: &str| {
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+        if name == "table" {
+            out.push_str("</div>");
         }
     };
-    raw_reply(StatusCode::OK, markup.into_string().into())
+    for token in tokens(&body)? {
+        match token {
+            Token::Open(name, _) | Token::Close(name) if !ELEMENTS.contains(&name) => return None,
+            Token::Open("h1", _) => skipping += 1,
+            Token::Close("h1") => skipping = skipping.saturating_sub(1),
+            _ if skipping > 0 => {}
+            Token::Text(text) => out.push_str(text),
+            Token::Open(name, attrs) => {
+                if name == "table" {
+                    out.push_str(r#"<div class="scroll">"#);
+                }
+                out.push('<');
+                out.push_str(name);
+                let mut classes: Vec<&str> = Vec::new();
+                for (attr, value) in attrs {
+                    if attr == "class" {
+                        classes.extend(value.split_whitespace());
+                    } else if attr == "href" && name == "a" {
+                        if let Some(to) = link(value) {
+                            out.push_str(&format!(r#" href="{to}""#));
+                        }
+                    } else if ATTRIBUTES.contains(&attr) {
+                        out.push_str(&format!(r#" {attr}="{value}""#));
+                    }
+                }
+                if name == "td" {
+                    classes.push("wrap");
+                }
+                let classes: Vec<&str> = classes
+                    .into_iter()
+                    .filter(|c| {
+                        c.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    })
+                    .collect();
+                if !classes.is_empty() {
+                    out.push_str(&format!(r#" class="{}""#, classes.join(" ")));
+                }
+                out.push('>');
+                if name != "br" {
+                    open.push(name);
+                }
+            }
+            Token::Close("br") => {}
+            Token::Close(name) => {
+                // Closes what is open up to `name`; a stray closer is dropped.
+                if let Some(at) = open.iter().rposition(|n| *n == name) {
+                    for n in open.split_off(at).into_iter().rev() {
+                        close(&mut out, n);
+                    }
+                }
+            }
+        }
+    }
+    for n in open.into_iter().rev() {
+        close(&mut out, n);
+    }
+    Some(PreEscaped(out))
 }
 
 #[cfg(test)]
@@ -447,37 +825,43 @@ mod tests {
         assert!(page.contains(r#"href="/admin/reports/run-000001.html""#));
         assert!(!page.contains(r#"href="/admin/reports/run-000002.html""#));
         assert!(page.contains("file gone"));
-        assert!(page.contains(">2 runs<"), "{page}");
+        assert!(page.contains("1–2 of 2 runs"), "{page}");
     }
 
     #[test]
-    fn a_report_is_framed_and_served_raw_under_its_own_policy() {
+    fn a_report_is_shown_inline_and_served_raw_under_its_own_policy() {
         let (_dir, admin) = admin();
         runs(&admin);
         let vic = login(&admin, "vic", Role::Viewer);
         let r = get(&admin, &vic, "/admin/reports/run-000001.html");
         assert_eq!(r.status(), StatusCode::OK);
-        let csp = r.headers()["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("frame-src 'self'"), "{csp}");
         let page = body(r);
+        assert!(!page.contains("<iframe"), "{page}");
         assert!(
-            page.contains(r#"<iframe class="report" src="/admin/reports/raw/run-000001.html""#),
+            page.contains(r#"<div class="report">REPORT ONE</div>"#),
             "{page}"
         );
+        assert!(
+            !page.contains("<style"),
+            "the report's style stays out: {page}"
+        );
         assert!(page.contains("<h1>Sentry run #1 (spot)</h1>"), "{page}");
-        // A slim header: the report itself has the numbers and the details.
-        assert!(!page.contains(r#"class="cards""#), "{page}");
-        assert!(!page.contains("1,234"));
-        assert_eq!(page.matches(">All reports</a>").count(), 1, "{page}");
+        assert!(
+            page.contains(r#"<a href="/admin/reports">All runs</a>"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<a href="/admin/reports?kind=spot">All spot runs</a>"#));
         assert!(page.contains(
-            r#"<a href="/admin/reports/raw/run-000001.html" target="_blank" rel="noopener">Open in a new tab</a>"#
+            r#"<a href="/admin/reports/raw/run-000001.html" target="_blank" rel="noopener">"#
         ));
+        let main = &page[page.find("<main").unwrap()..];
+        assert!(!main.contains(r#"method="post""#), "nothing to change here");
 
         let r = get(&admin, &vic, "/admin/reports/raw/run-000001.html");
         assert_eq!(r.status(), StatusCode::OK);
         // The admin's own headers must not replace the report's.
         assert_eq!(r.headers()["content-security-policy"], RAW_POLICY);
-        assert_eq!(r.headers()["x-frame-options"], "SAMEORIGIN");
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
         assert_eq!(r.headers()["x-content-type-options"], "nosniff");
         assert!(
             r.headers()["content-type"]
@@ -487,10 +871,224 @@ mod tests {
         );
         assert!(body(r).contains("REPORT ONE"));
 
+        // A report's "All runs" (index.html beside it) is the list.
         let r = get(&admin, &vic, "/admin/reports/raw/index.html");
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()["content-security-policy"], RAW_POLICY);
-        assert!(body(r).contains(r#"target="_top""#));
+        assert_eq!(redirected(r), "/admin/reports");
+    }
+
+    /// A report as sentry writes it is shown inline whole: its tables in
+    /// boxes of their own, its links to admin pages.
+    #[test]
+    fn a_real_report_reads_inline() {
+        use crate::sentry::report::{RunReport, render};
+        let (_dir, admin) = admin();
+        add_mirror(&admin, "m1", &[]);
+        let s = admin.network.snapshot().unwrap();
+        let run = SentryRun {
+            id: 7,
+            kind: "all".into(),
+            started_at: 1_700_000_000,
+            ended_at: 1_700_000_009,
+            ..SentryRun::default()
+        };
+        let results = vec![crate::sentry::verdict::MirrorResult {
+            mirror: s.mirrors[0].id,
+            base: Some(Err("connection refused".into())),
+            latency_ms: 3,
+            files: Vec::new(),
+            downloaded: (0, 0),
+        }];
+        let html = render(&RunReport {
+            run: &run,
+            results: &results,
+            changes: &[],
+            alarm: Some("most mirrors failed"),
+            health: &Default::default(),
+            network: &s,
+        })
+        .into_string();
+        let shown = super::fragment(&html)
+            .expect("our own report reads")
+            .into_string();
+        assert!(!shown.contains("All runs"), "the page has its own: {shown}");
+        assert!(
+            !shown.contains("<h1"),
+            "the page has its own title: {shown}"
+        );
+        assert!(shown.contains(r#"<div class="scroll"><table>"#), "{shown}");
+        assert_eq!(
+            shown.matches("<table>").count(),
+            shown.matches("</table></div>").count()
+        );
+        assert!(shown.contains("Failed checks") && shown.contains("connection refused"));
+        assert!(shown.contains("most mirrors failed"));
+        assert!(!shown.contains("style"), "{shown}");
+    }
+
+    #[test]
+    fn a_report_body_is_read_strictly() {
+        use super::fragment;
+        let doc = |body: &str| {
+            format!(
+                "<!DOCTYPE html><html><head><style>x{{}}</style></head><body>{body}</body></html>"
+            )
+        };
+        let shown = |body: &str| fragment(&doc(body)).map(|m| m.into_string());
+        // Only known attributes; links only to admin pages.
+        assert_eq!(
+            shown(
+                r#"<p class="bad x" style="color:red" onclick="alert(1)" title="t">a &amp; b</p>"#
+            )
+            .unwrap(),
+            r#"<p title="t" class="bad x">a &amp; b</p>"#
+        );
+        assert_eq!(
+            shown(r#"<a href="javascript:alert(1)">x</a><a href="https://evil.example/">y</a><a href="run-000002.html">z</a>"#).unwrap(),
+            r#"<a>x</a><a>y</a><a href="/admin/reports/run-000002.html">z</a>"#
+        );
+        assert_eq!(
+            shown(r#"<td class="a&quot;b">x</td>"#).unwrap(),
+            r#"<td class="wrap">x</td>"#,
+            "odd class names are dropped"
+        );
+        // No scripts, styles, frames or forms: then the report is not shown.
+        for bad in [
+            "<script>alert(1)</script>",
+            "<style>body{display:none}</style>",
+            "<iframe src=x></iframe>",
+            r#"<form method="post"></form>"#,
+            "<img src=x onerror=alert(1)>",
+            "<p <script>>",
+            r#"<p title="<x>">"#,
+        ] {
+            assert_eq!(shown(bad), None, "{bad}");
+        }
+        // Whatever is left open is closed; stray closers are dropped.
+        assert_eq!(
+            shown("<div><table><tr><td>x</div></p><ul><li>y").unwrap(),
+            r#"<div><div class="scroll"><table><tr><td class="wrap">x</td></tr></table></div></div><ul><li>y</li></ul>"#
+        );
+        assert_eq!(
+            shown("<!-- a --><h1>Title <b>x</b></h1><br>z").unwrap(),
+            "<br>z"
+        );
+        assert!(fragment("no body at all").is_none());
+    }
+
+    #[test]
+    fn a_report_the_admin_does_not_show_inline_is_offered_as_a_file() {
+        let (_dir, admin) = admin();
+        runs(&admin);
+        std::fs::write(
+            admin.reports_dir.join("run-000001.html"),
+            "<html><body><script>alert(1)</script>REPORT ONE</body></html>",
+        )
+        .unwrap();
+        let ann = login(&admin, "ann", Role::Admin);
+        let page = body(get(&admin, &ann, "/admin/reports/run-000001.html"));
+        assert!(!page.contains("alert(1)"), "{page}");
+        assert!(
+            page.contains("markup the admin pages do not show"),
+            "{page}"
+        );
+        assert!(page.contains(r#"href="/admin/reports/raw/run-000001.html""#));
+        assert!(page.contains("1,234"), "the run's numbers instead: {page}");
+    }
+
+    /// `n` runs: every third a full run, every fourth with failures on
+    /// mirror `m1`; run 5 checks `m2` alone.
+    fn many_runs(admin: &Admin, n: u64) {
+        add_mirror(admin, "m1", &[]);
+        add_mirror(admin, "m2", &[]);
+        let m1 = admin.network.snapshot().unwrap().mirror("m1").unwrap().id;
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                for i in 1..=n {
+                    let kind = match i {
+                        5 => "spot (m2)".to_string(),
+                        _ if i % 3 == 0 => "all".to_string(),
+                        _ => "spot".to_string(),
+                    };
+                    let failing = i % 4 == 0;
+                    tx.sentry_run_put(&mut SentryRun {
+                        kind,
+                        started_at: 1_700_000_000 + i,
+                        ended_at: 1_700_000_001 + i,
+                        failures: u64::from(failing),
+                        failed: if failing { vec![m1] } else { Vec::new() },
+                        ..SentryRun::default()
+                    })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// The run numbers a list page shows, in order.
+    fn listed(page: &str) -> Vec<u64> {
+        page.split(r#"<td class="num">#"#)
+            .skip(1)
+            .map(|s| s[..s.find('<').unwrap()].parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_run_is_listed_a_page_at_a_time() {
+        let (_dir, admin) = admin();
+        many_runs(&admin, 260);
+        let vic = login(&admin, "vic", Role::Viewer);
+        let page = body(get(&admin, &vic, "/admin/reports"));
+        assert_eq!(listed(&page), (211..=260).rev().collect::<Vec<_>>());
+        assert!(page.contains("1–50 of 260 runs"), "{page}");
+        assert!(page.contains(r#"href="/admin/reports?page=6""#), "{page}");
+        let main = &page[page.find("<main").unwrap()..];
+        assert!(!main.contains(r#"method="post""#), "{page}");
+        assert!(page.contains("kept for 30 days"), "{page}");
+        // The oldest runs, far past the newest 200.
+        let page = body(get(&admin, &vic, "/admin/reports?page=6"));
+        assert_eq!(listed(&page), (1..=10).rev().collect::<Vec<_>>());
+        let page = body(get(&admin, &vic, "/admin/reports?page=99&per=100"));
+        assert_eq!(
+            listed(&page),
+            (1..=60).rev().collect::<Vec<_>>(),
+            "past the end: the last page"
+        );
+    }
+
+    #[test]
+    fn runs_are_filtered_by_kind_failures_and_mirror() {
+        let (_dir, admin) = admin();
+        many_runs(&admin, 24);
+        let ann = login(&admin, "ann", Role::Admin);
+        let runs = |q: &str| listed(&body(get(&admin, &ann, &format!("/admin/reports?{q}"))));
+        assert_eq!(runs("kind=all"), [24, 21, 18, 15, 12, 9, 6, 3]);
+        assert_eq!(runs("failures=1"), [24, 20, 16, 12, 8, 4]);
+        assert_eq!(runs("kind=all&failures=1"), [24, 12]);
+        assert_eq!(runs("kind=mirror"), [5]);
+        assert_eq!(runs("kind=mirror:M2"), [5]);
+        assert_eq!(runs("mirror=m2"), [5], "its own run");
+        assert_eq!(
+            runs("mirror=m1"),
+            [24, 20, 16, 12, 8, 4],
+            "the runs in which it failed"
+        );
+        let page = body(get(&admin, &ann, "/admin/reports?kind=all&failures=1"));
+        assert!(page.contains(r#"<option value="all" selected>"#), "{page}");
+        assert!(
+            page.contains(r#"name="failures" value="1" checked"#),
+            "{page}"
+        );
+        // Failed mirrors link to their runs.
+        assert!(
+            page.contains(
+                r#"<a href="/admin/reports?kind=all&amp;failures=1&amp;mirror=m1">m1</a>"#
+            ),
+            "{page}"
+        );
+        let page = body(get(&admin, &ann, "/admin/reports?mirror=gone"));
+        assert!(page.contains("There is no mirror named"), "{page}");
+        assert!(page.contains("No run matches this filter."), "{page}");
     }
 
     #[test]

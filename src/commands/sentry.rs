@@ -36,7 +36,8 @@ pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
     let tuned = args.threads.is_some()
         || args.per_mirror.is_some()
         || args.timeout.is_some()
-        || args.reports_dir.is_some();
+        || args.reports_dir.is_some()
+        || args.keep_reports.is_some();
     let sentry = match &ctx.sentry {
         Some(s) if !tuned => s.clone(),
         server => {
@@ -48,6 +49,9 @@ pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
             );
             if let Some(dir) = &args.reports_dir {
                 config.reports_dir = PathBuf::from(dir);
+            }
+            if let Some(days) = args.keep_reports {
+                config.keep_reports = crate::sentry::keep_reports(days);
             }
             if let Some(t) = args.threads {
                 config.threads = t.max(1);

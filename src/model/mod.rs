@@ -307,6 +307,9 @@ pub struct SentryRun {
     pub changes: u64,
     /// Path of its HTML report, relative to the reports directory.
     pub report: String,
+    /// The mirrors with a failed check in this run (down, missing or
+    /// faulty files), by id, ascending.
+    pub failed: Vec<MirrorId>,
 }
 
 /// An entry of the audit log.

@@ -44,6 +44,19 @@ pub struct SentryConfig {
     pub probe: ProbeConfig,
     /// Where HTML reports go.
     pub reports_dir: PathBuf,
+    /// How long runs and their reports are kept (`None`: for ever). After
+    /// each run older ones are removed, from the database and the reports
+    /// directory, but never the newest full run (`all`) nor the newest
+    /// run. Set by `--keep-reports DAYS`.
+    pub keep_reports: Option<Duration>,
+}
+
+/// How long runs and reports are kept unless `--keep-reports` says.
+pub const KEEP_REPORTS_DAYS: u64 = 30;
+
+/// [`SentryConfig::keep_reports`] for `--keep-reports DAYS` (0: for ever).
+pub fn keep_reports(days: u64) -> Option<Duration> {
+    (days > 0).then(|| Duration::from_secs(days.saturating_mul(86400)))
 }
 
 impl SentryConfig {
@@ -55,6 +68,7 @@ impl SentryConfig {
             budget: Duration::from_secs(600),
             probe: ProbeConfig::default(),
             reports_dir,
+            keep_reports: Some(Duration::from_secs(KEEP_REPORTS_DAYS * 86400)),
         }
     }
 }
@@ -254,6 +268,16 @@ impl Sentry {
                     + u64::from(matches!(r.base, Some(Err(_))))
             })
             .sum();
+        let mut failed: Vec<crate::model::MirrorId> = results
+            .iter()
+            .filter(|r| {
+                matches!(r.base, Some(Err(_)))
+                    || r.files.iter().any(|f| f.verdict != FileVerdict::Present)
+            })
+            .map(|r| r.mirror)
+            .collect();
+        failed.sort();
+        failed.dedup();
         let mut run = SentryRun {
             id: 0,
             kind: match &mirror {
@@ -266,6 +290,7 @@ impl Sentry {
             failures,
             changes: decision.changes.len() as u64,
             report: String::new(),
+            failed,
         };
         let described: Vec<String> = decision
             .changes
@@ -340,6 +365,16 @@ impl Sentry {
             warnings: Vec::new(),
         };
         let health: HashMap<_, _> = decision.health.iter().cloned().collect();
+        // Old runs go before the index of runs is written anew.
+        if let Some(keep) = self.config.keep_reports {
+            let before = now().saturating_sub(keep.as_secs());
+            match store.sentry_runs_prune(before) {
+                Ok(removed) => {
+                    report::remove(&self.config.reports_dir, &removed, &mut summary.warnings)
+                }
+                Err(e) => summary.warnings.push(format!("old runs not removed: {e}")),
+            }
+        }
         let runs = store.sentry_runs(500)?;
         let r = report::RunReport {
             run: &run,

@@ -205,6 +205,23 @@ pub fn file_name(run: &SentryRun) -> String {
     format!("run-{:06}.html", run.id)
 }
 
+/// Removes the report files of runs `ids` from `dir` (a file already
+/// gone is no problem; other failures become `warnings`).
+pub fn remove(dir: &Path, ids: &[u64], warnings: &mut Vec<String>) {
+    for id in ids {
+        let run = SentryRun {
+            id: *id,
+            ..SentryRun::default()
+        };
+        let path = dir.join(file_name(&run));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warnings.push(format!("cannot remove old report {}: {e}", path.display())),
+        }
+    }
+}
+
 /// Writes a run's report and the index into `dir` (atomically: write to a
 /// fresh temporary file, then rename; a link planted under the temporary
 /// name is removed, never written through).
@@ -231,4 +248,24 @@ pub fn write(dir: &Path, run: &SentryRun, html: &str, runs: &[SentryRun]) -> Res
     };
     put(&file_name(run), html)?;
     put("index.html", &render_index(runs).into_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_reports_are_removed_by_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["run-000001.html", "run-000002.html", "index.html"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let mut warnings = Vec::new();
+        // Run 3 has no file: nothing to say about it.
+        remove(dir.path(), &[1, 3], &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(!dir.path().join("run-000001.html").exists());
+        assert!(dir.path().join("run-000002.html").exists());
+        assert!(dir.path().join("index.html").exists());
+    }
 }

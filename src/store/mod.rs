@@ -60,6 +60,7 @@ pub use lease::{Claim, Lease};
 pub use migrate::SCHEMA_VERSION;
 pub use mirrors::NewMirror;
 pub use products::{NewProduct, RemovedProduct};
+pub use sentry::{RUN_MODES, RunFilter, RunKind};
 pub use sessions::{LoginFailureRows, LoginFailures, LoginRecord, StoredSession};
 pub use snapshot::{Changes, Dump, Snapshot};
 use tables::*;

@@ -47,7 +47,11 @@ pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 /// `n` to `n + 1`. Steps only add (tables, columns, indexes), so nodes of
 /// the previous version keep working beside a migrated database during a
 /// rolling upgrade. Never edit a released step: add one.
-const MIGRATIONS: &[&str] = &[include_str!("sql/1.sql"), include_str!("sql/2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/1.sql"),
+    include_str!("sql/2.sql"),
+    include_str!("sql/3.sql"),
+];
 
 /// Connections kept open per node, at most.
 const POOL_SIZE: usize = 8;

@@ -77,6 +77,17 @@ impl Writer {
             Writer::Sql(c) => c.push(SqlValue::OptInt(v.map(sql_int))),
         }
     }
+    fn u64s(&mut self, list: &[u64]) {
+        match self {
+            Writer::Bytes(_) => {
+                self.u32(list.len() as u32);
+                for v in list {
+                    self.u64(*v);
+                }
+            }
+            Writer::Sql(c) => c.push(SqlValue::Ints(list.iter().map(|v| sql_int(*v)).collect())),
+        }
+    }
     fn strs(&mut self, list: &[String]) {
         match self {
             Writer::Bytes(_) => {
@@ -196,6 +207,17 @@ impl<'a> Reader<'a> {
         } else {
             None
         })
+    }
+    fn u64s(&mut self) -> Result<Vec<u64>> {
+        if self.is_sql() {
+            let v: Vec<i64> = self.column()?;
+            return Ok(v.into_iter().map(from_sql_int).collect());
+        }
+        let n = self.u32()? as usize;
+        if n.saturating_mul(8) > self.remaining() {
+            return Err(self.corrupt("bad list length"));
+        }
+        (0..n).map(|_| self.u64()).collect()
     }
     fn strs(&mut self) -> Result<Vec<String>> {
         if self.is_sql() {
@@ -522,6 +544,8 @@ impl Row for SentryRun {
         w.u64(self.failures);
         w.u64(self.changes);
         w.str(&self.report);
+        let failed: Vec<u64> = self.failed.iter().map(|m| m.0).collect();
+        w.u64s(&failed);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(SentryRun {
@@ -533,6 +557,13 @@ impl Row for SentryRun {
             failures: r.u64()?,
             changes: r.u64()?,
             report: r.str()?,
+            // Rows written before runs recorded their failed mirrors end
+            // here (redb); PostgreSQL has the column (schema 3).
+            failed: if r.is_sql() || r.remaining() > 0 {
+                r.u64s()?.into_iter().map(MirrorId).collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -648,7 +679,7 @@ mod tests {
                 created_at: 7,
             });
         }
-        round_trip(SentryRun {
+        let run = SentryRun {
             id: 1,
             kind: "all".into(),
             started_at: 2,
@@ -657,7 +688,27 @@ mod tests {
             failures: 5,
             changes: 6,
             report: "r.html".into(),
-        });
+            failed: vec![MirrorId(3), MirrorId(u64::MAX >> 1)],
+        };
+        let bytes = encode(&run);
+        assert_eq!(decode::<SentryRun>(&bytes).unwrap(), run);
+        // A run recorded before runs listed their failed mirrors ends
+        // before the list; every other truncation is reported.
+        let old = bytes.len() - 4 - 2 * 8;
+        for n in 0..bytes.len() {
+            let decoded = decode::<SentryRun>(&bytes[..n]);
+            if n == old {
+                assert_eq!(
+                    decoded.unwrap(),
+                    SentryRun {
+                        failed: Vec::new(),
+                        ..run.clone()
+                    }
+                );
+            } else {
+                assert!(decoded.is_err(), "sentry run truncated at {n}");
+            }
+        }
         round_trip(Event {
             id: 1,
             at: 2,

@@ -217,6 +217,7 @@ pub const SENTRY_RUNS: Table<u64, SentryRun> = Table {
         "failures",
         "changes",
         "report",
+        "failed",
     ],
     key_in_row: true,
 };
