@@ -2,7 +2,9 @@
 //! many locations use each, adding and removing them.
 //!
 //! Routes: `GET /admin/oses`, `POST /admin/oses` (add),
-//! `GET /admin/oses/NAME` (the locations that use it),
+//! `GET /admin/oses/NAME[?q=&sort=&page=&per=]` (one page of the
+//! locations that use it: `q` is text in the product or path, `sort`
+//! `product` or `path`),
 //! `POST /admin/oses/NAME/remove` (refused while locations use it).
 
 use std::collections::HashMap;

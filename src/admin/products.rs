@@ -2,13 +2,23 @@
 //! aliases, and each product's flags, languages, locations and aliases.
 //!
 //! Routes:
-//! - `GET /admin/products[?q=TEXT]`: the list (at most [`MAX_ROWS`] rows),
-//!   the add form and the aliases.
+//! - `GET /admin/products[?q=&state=&sort=&page=&per=]`: one page of the
+//!   list ([`super::list`]): `q` is text in a name or alias, `state` one
+//!   of [`STATES`] (`active`, `inactive`, `unserved`: active with
+//!   locations that no mirror serves now, `empty`: no locations), `sort`
+//!   one of `name`, `state`, `priority` (the default, descending),
+//!   `locations`, `served` (uptake) and `downloads`. Then the add form and
+//!   the aliases (those matching `q`, at most [`super::list::PER`]).
 //! - `POST /admin/products`: by the form's `do` field: `add` (the default)
 //!   adds a product; `alias` points `alias` at `product`; `unalias` removes
 //!   `alias`.
-//! - `GET /admin/products/NAME`: one product.
-//! - `POST /admin/products/NAME`: saves its flags and priority.
+//! - `GET /admin/products/NAME[?q=&sort=&page=&per=]`: one product, with
+//!   one page of its locations (`q`: text in the OS or path; `sort`: `os`,
+//!   `path` or `uptake`). Those who may not change products read its
+//!   settings as text.
+//! - `POST /admin/products/NAME`: saves its flags and priority; switching
+//!   an active product off asks first (a confirmation page unless the
+//!   form says `confirmed=yes`).
 //! - `POST /admin/products/NAME/languages`: sets its languages.
 //! - `POST /admin/products/NAME/locations`: adds a location (`os`, `path`).
 //! - `POST /admin/products/NAME/locations/OS`: changes a location's path.

@@ -1,7 +1,9 @@
 //! Admin section: users — the accounts that may log in here, their roles
 //! and passwords.
 //!
-//! Routes: `GET /admin/users`, `POST /admin/users` (add),
+//! Routes: `GET /admin/users[?q=&sort=&page=&per=]` (one page of the
+//! list: `q` is text in a name or role, `sort` `name`, `role` or
+//! `added`), `POST /admin/users` (add),
 //! `GET /admin/users/NAME`, `POST /admin/users/NAME/role`,
 //! `POST /admin/users/NAME/password`, `POST /admin/users/NAME/remove`.
 //!
