@@ -70,17 +70,26 @@ fn log(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 @if filtered { "No events match these filters." } @else if before.is_some() { "No older events." } @else { "Nothing has been recorded yet." }
             }
         } @else {
-            table {
-                thead { tr { th { "Time" } th { "Who" } th { "What" } th { "Detail" } } }
-                tbody { @for e in &events { (row(e)) } }
+            div.scroll {
+                table.audit {
+                    thead { tr { th { "Time" } th { "Who" } th { "What" } th { "Detail" } } }
+                    tbody { @for e in &events { (row(e)) } }
+                }
             }
         }
-        div.pager {
+        nav.pager aria-label="Pages of events" {
+            @if !events.is_empty() {
+                span {
+                    (page::plural(events.len(), "event", "events"))
+                    @if before.is_some() { ", older ones" } @else { ", the newest" }
+                    @if filtered { " that match" }
+                }
+            }
             @if before.is_some() {
                 a href={ "/admin/audit" (page::query(&base)) } { "Newest" }
             }
             @if let Some(href) = older {
-                a href=(href) { "Older" }
+                a href=(href) rel="next" { "Older" }
             }
         }
     };
@@ -93,16 +102,14 @@ fn filters(form: &Form) -> Markup {
         .iter()
         .any(|k| form.opt(k).is_some());
     html! {
-        div.toolbar { h1 { "Audit log" } span.muted { "newest first" } }
-        section.card {
-            form.stack method="get" action="/admin/audit" {
-                (field("Who", "actor", form.get("actor"), Some("starts with: admin: for every admin user, cli, sentry, api:…")))
-                (field("What", "action", form.get("action"), Some("starts with: mirror. for every mirror change, product.add, …")))
-                (field("Detail contains", "q", form.get("q"), None))
-                div {
-                    button.primary type="submit" { "Filter" }
-                    @if any { " " a href="/admin/audit" { "Clear" } }
-                }
+        div.toolbar { h1 { "Audit log" } span.muted { "newest first, " (PAGE) " a page" } }
+        form.search method="get" action="/admin/audit" role="search" {
+            (field("Who", "actor", form.get("actor"), Some("starts with: admin: for every admin user, cli, sentry, api:…")))
+            (field("What", "action", form.get("action"), Some("starts with: mirror. for every mirror change, product.add, …")))
+            (field("Detail contains", "q", form.get("q"), None))
+            div {
+                button.primary type="submit" { "Filter" }
+                @if any { " " a href="/admin/audit" { "Clear" } }
             }
         }
     }
@@ -113,9 +120,10 @@ fn row(e: &Event) -> Markup {
         tr {
             // One line: the exact UTC time is the title.
             td { (page::ago(e.at)) }
-            td { a href={ "/admin/audit" (page::query(&[("actor", &e.actor)])) } { (e.actor) } }
+            td.wrap { a href={ "/admin/audit" (page::query(&[("actor", &e.actor)])) } { (e.actor) } }
             td { a href={ "/admin/audit" (page::query(&[("action", &e.action)])) } { code { (e.action) } } }
-            td { (e.detail) }
+            // Long details (a hundred countries, a long path) wrap.
+            td.wrap { (e.detail) }
         }
     }
 }
@@ -159,7 +167,7 @@ mod tests {
         assert!(page.contains("firefox 149"));
         assert!(!page.contains("firefox 148<"));
         assert!(
-            page.contains(r#"<a href="/admin/audit?before=151">Older</a>"#),
+            page.contains(r#"<a href="/admin/audit?before=151" rel="next">Older</a>"#),
             "{page}"
         );
         assert!(!page.contains(">Newest</a>"));
@@ -168,7 +176,7 @@ mod tests {
         assert_eq!(rows(&page), 100);
         assert!(page.contains("firefox 148<"));
         assert!(page.contains("firefox 49<"));
-        assert!(page.contains(r#"<a href="/admin/audit?before=51">Older</a>"#));
+        assert!(page.contains(r#"<a href="/admin/audit?before=51" rel="next">Older</a>"#));
         assert!(page.contains(r#"<a href="/admin/audit">Newest</a>"#));
 
         let page = body(get(&admin, &ann, "/admin/audit?before=51"));
@@ -214,7 +222,7 @@ mod tests {
         assert_eq!(rows(&page), 100);
         let older = page
             .split(r#"<a href=""#)
-            .find_map(|s| s.strip_suffix(r#"">Older</a></div></main></body></html>"#))
+            .find_map(|s| s.strip_suffix(r#"" rel="next">Older</a></nav></main></body></html>"#))
             .map(|s| s.replace("&amp;", "&"))
             .unwrap_or_else(|| panic!("{page}"));
         assert!(
@@ -275,6 +283,37 @@ mod tests {
         assert_eq!(
             post(&admin, &ann, "/admin/audit", &[]).status(),
             StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn long_details_wrap_in_a_table_that_scrolls_and_nothing_posts() {
+        let (_dir, admin) = admin();
+        let vic = login(&admin, "vic", Role::Viewer);
+        let countries: Vec<String> = (0..100u8)
+            .map(|i| format!("{}{}", char::from(b'A' + i / 26), char::from(b'A' + i % 26)))
+            .collect();
+        record(
+            &admin,
+            "cli",
+            "region.update",
+            &format!("big: countries [] -> [{}]", countries.join(",")),
+            1,
+        );
+        let page = body(get(&admin, &vic, "/admin/audit"));
+        let main = &page[page.find("<main").unwrap()..];
+        assert!(
+            main.contains(r#"<div class="scroll"><table class="audit">"#),
+            "{main}"
+        );
+        assert!(
+            main.contains(r#"<td class="wrap">big: countries [] -&gt; [AA,AB,"#),
+            "{main}"
+        );
+        assert!(!main.contains(r#"method="post""#), "{main}");
+        assert!(
+            main.contains(r#"<form class="search" method="get" action="/admin/audit""#),
+            "{main}"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Admin section: GeoIP — where clients' countries come from, what one
 //! address gets (country, region, mirrors), importing and removing the
-//! GeoIP table, and one region per continent. The same steps as
-//! `bouncer geoip …` and `bouncer region defaults`.
+//! GeoIP table, and one region per continent (the command line's
+//! `geoip` and `region defaults` do the same).
 //!
 //! Routes: `GET /admin/geoip` (status, lookup form, import form),
 //! `GET /admin/geoip?ip=ADDR` (lookup), `POST /admin/geoip/import`
@@ -16,7 +16,7 @@ use hyper::StatusCode;
 use maud::{Markup, html};
 
 use super::page::{self, Badge, badge, csrf, plural, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 use crate::geoip::continents;
 use crate::geoip::import::{Imported, Source};
@@ -142,7 +142,7 @@ fn render(ctx: &Ctx<'_>, view: View<'_>) -> PageResult {
             "Clients whose country is unknown, or in no region, are served from the world's mirrors."
         }
         @if let Some(result) = &view.imported { (result) }
-        (status_card(&geo, file.as_deref()))
+        (status_card(&geo, file.as_deref(), admin))
         section.card {
             h2 { "Look up an address" }
             (page::error(view.lookup_error.as_deref()))
@@ -184,15 +184,15 @@ fn render(ctx: &Ctx<'_>, view: View<'_>) -> PageResult {
 }
 
 /// Where the data in use comes from, and how much of it there is.
-fn status_card(geo: &GeoDb, file: Option<&std::path::Path>) -> Markup {
+fn status_card(geo: &GeoDb, file: Option<&std::path::Path>, admin: bool) -> Markup {
     html! {
         section.card {
             h2 { "Status" }
             @if geo.is_empty() {
                 p { (badge(Badge::Off, "no GeoIP data")) " Every client counts as unknown and is served from the world's mirrors: regions have no effect." }
                 p.muted {
-                    "Import CSV files below (or " code { "bouncer geoip import FILE…" } "), "
-                    "or start the server with " code { "--geoip FILE.mmdb" } " (a MaxMind database)."
+                    @if admin { "Import CSV files below" } @else { "An admin can import CSV files on this page" }
+                    ", or the server can be started with " code { "--geoip FILE.mmdb" } " (a MaxMind database)."
                 }
             } @else {
                 @let (v4, v6) = geo.len();
@@ -295,7 +295,7 @@ fn lookup(s: &Snapshot, geo: &GeoDb, ip: IpAddr) -> Markup {
                         }
                     }
                 }
-                tr { th { "Served from" } td { (served_from(s, region)) } }
+                tr { th { "Served from" } td.wrap { (served_from(s, region)) } }
             }
         }
     }
@@ -410,7 +410,7 @@ fn import_card(ctx: &Ctx<'_>, error: Option<&str>) -> Markup {
                         input type="file" name=(name) accept=".csv,text/csv" required[i == 0];
                     }
                 }
-                p.muted { "Up to 64 MiB in all. The command line does the same: " code { "bouncer geoip import FILE…" } }
+                p.muted { "Up to 64 MiB in all." }
                 div { button.primary type="submit" { "Import" } }
             }
         }
@@ -453,7 +453,7 @@ fn import(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     }
     let imported = match crate::geoip::import::import(&sources) {
         Ok(i) => i,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(wording::text(&e)),
     };
     drop(sources);
     let Imported {
@@ -466,7 +466,7 @@ fn import(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let source = db.source.clone();
     let file = match ctx.network().replace_geoip(&ctx.actor(), Some(db)) {
         Ok(file) => file,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(wording::text(&e)),
     };
     let result = html! {
         section.card {
@@ -492,14 +492,14 @@ fn import(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     @if problems.len() > SHOWN_PROBLEMS { "The first " (SHOWN_PROBLEMS) " unusable lines" }
                     @else { "Unusable lines" }
                 }
-                table {
+                div.scroll { table {
                     thead { tr { th { "Where" } th { "Why" } } }
                     tbody {
                         @for p in problems.iter().take(SHOWN_PROBLEMS) {
-                            tr { td { code { (p.file) ":" (p.line) } } td { (p.reason) } }
+                            tr { td.wrap { code { (p.file) ":" (p.line) } } td.wrap { (p.reason) } }
                         }
                     }
-                }
+                } }
                 @if problems.len() > SHOWN_PROBLEMS {
                     p.muted { "… and " (problems.len() - SHOWN_PROBLEMS) " more." }
                 }
@@ -530,7 +530,7 @@ fn clear(ctx: &Ctx<'_>) -> PageResult {
                 f.display()
             ),
         ),
-        Err(e) => ctx.failed("/admin/geoip", e.to_string()),
+        Err(e) => ctx.failed("/admin/geoip", wording::text(&e)),
     })
 }
 
@@ -583,7 +583,7 @@ fn defaults(ctx: &Ctx<'_>) -> PageResult {
     Ok(
         match ctx.write(|tx| tx.region_defaults(&crate::geoip::continents::regions())) {
             Ok(d) => ctx.done("/admin/regions", message(&d)),
-            Err(e) => ctx.failed("/admin/regions", e.to_string()),
+            Err(e) => ctx.failed("/admin/regions", wording::text(&e)),
         },
     )
 }
@@ -991,6 +991,65 @@ mod tests {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(admin.network.index().geo().len(), (3, 1));
         assert!(admin.network.snapshot().unwrap().regions.is_empty());
+    }
+
+    /// The part of a page below the navigation (whose log-out form is
+    /// the one POST form every page has).
+    fn main(page: &str) -> &str {
+        &page[page.find("<main").expect("a main element")..]
+    }
+
+    #[test]
+    fn others_read_with_no_form_that_posts_and_no_command_advice() {
+        let (_dir, admin) = admin();
+        for role in [Role::Viewer, Role::Release, Role::Admin] {
+            let who = login(&admin, role.as_str(), role);
+            for path in ["/admin/geoip", "/admin/geoip?ip=1.0.0.1"] {
+                let page = body(get(&admin, &who, path));
+                let main = main(&page);
+                assert!(!main.contains("bouncer "), "{role:?} {path}: {main}");
+                assert_eq!(
+                    main.contains(r#"method="post""#),
+                    role == Role::Admin,
+                    "{role:?} {path}: {main}"
+                );
+            }
+            geo(&admin, RANGES);
+        }
+    }
+
+    #[test]
+    fn removing_the_table_asks_first_without_javascript() {
+        let (_dir, admin) = admin();
+        geo(&admin, RANGES);
+        let ann = login(&admin, "ann", Role::Admin);
+        let question = "Remove the GeoIP table? Every client will count as unknown and be served from the world's mirrors.";
+        let page = body(get(&admin, &ann, "/admin/geoip"));
+        assert!(
+            page.contains(r#"name="ask" value="Remove the GeoIP table?"#),
+            "{page}"
+        );
+        let r = post(&admin, &ann, "/admin/geoip/clear", &[("ask", question)]);
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(
+            page.contains("Please confirm")
+                && page.contains(r#"<a href="/admin/geoip">No, go back</a>"#),
+            "{page}"
+        );
+        assert_eq!(
+            admin.network.index().geo().len(),
+            (3, 1),
+            "nothing removed yet"
+        );
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/geoip/clear",
+            &[("ask", question), ("confirmed", "yes")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Removed the GeoIP table"));
+        assert!(admin.network.index().geo().is_empty());
     }
 
     #[test]

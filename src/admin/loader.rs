@@ -173,7 +173,7 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
                     label.field {
                         span { "Checksum file" }
                         input type="file" name="file" required;
-                        small { "the command line does the same: " code { "bouncer load FILE --product P" } }
+                        small { "MD5SUMS, SHA1SUMS, SHA256SUMS or SHA512SUMS" }
                     }
                     (field("Prefix (optional)", "prefix", form.get("prefix"),
                         Some("directory on the mirrors that the file's paths are relative to, e.g. /firefox/releases/120.0")))
@@ -224,14 +224,14 @@ fn upload_page(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
         }
         @if !recent.is_empty() {
             h2 { "Recent loads" }
-            table {
+            div.scroll { table {
                 thead { tr { th { "When" } th { "Who" } th { "What" } } }
                 tbody {
                     @for e in &recent {
-                        tr { td { (super::page::ago(e.at)) } td { (e.actor) } td { (e.detail) } }
+                        tr { td { (super::page::ago(e.at)) } td.wrap { (e.actor) } td.wrap { (e.detail) } }
                     }
                 }
-            }
+            } }
         }
     };
     let status = if error.is_some() {
@@ -250,8 +250,10 @@ fn options(form: &Form) -> Result<Options, String> {
             "Name the product the files belong to (it is created if it does not exist).".into(),
         );
     }
-    let os_map = crate::loader::parse_os_map(form.get("os_map")).map_err(|e| e.to_string())?;
-    let kinds = crate::loader::parse_kinds(&[form.get("kinds")]).map_err(|e| e.to_string())?;
+    let os_map =
+        crate::loader::parse_os_map(form.get("os_map")).map_err(|e| super::wording::text(&e))?;
+    let kinds =
+        crate::loader::parse_kinds(&[form.get("kinds")]).map_err(|e| super::wording::text(&e))?;
     Ok(Options {
         product: product.to_string(),
         os_map,
@@ -345,7 +347,7 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let known = ctx.network().store().files()?;
     let plan = match crate::loader::plan(&s, &known, &parsed, &options) {
         Ok(p) => p,
-        Err(e) => return upload_page(ctx, form, Some(&e.to_string())),
+        Err(e) => return upload_page(ctx, form, Some(&super::wording::text(&e))),
     };
     let title = format!("Preview: {name}");
     let again = upload_again(&options);
@@ -416,7 +418,12 @@ fn preview(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 form.inline method="post" action="/admin/loader/apply" {
                     (csrf(ctx))
                     input type="hidden" name="token" value=(token);
-                    button.primary type="submit" { "Apply" }
+                    @if options.force && conflicting > 0 {
+                        @let question = format!("Replace {} with this file's?", plural(conflicting, "stored value", "stored values"));
+                        button.primary type="submit" name="ask" value=(question) data-confirm=(question) { "Apply" }
+                    } @else {
+                        button.primary type="submit" { "Apply" }
+                    }
                 }
                 " "
                 a href=(again) { "Cancel" }
@@ -621,7 +628,7 @@ fn hash_kinds(h: &crate::loader::Hashes) -> String {
 /// A product's locations: OS, template, languages, status.
 fn locations_table(plan: &Plan, p: &ProductPlan) -> Markup {
     html! {
-        table {
+        div.scroll { table {
             thead { tr { th { "OS" } th { "Path template" } th.num { "Languages" } th { "Status" } } }
             tbody {
                 @for l in &p.locations {
@@ -639,7 +646,7 @@ fn locations_table(plan: &Plan, p: &ProductPlan) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -732,7 +739,7 @@ fn figures_badges(p: &ProductPlan) -> Markup {
 
 fn files_table(files: &[&crate::loader::PlannedFile], detail: bool) -> Markup {
     html! {
-        table {
+        div.scroll { table {
             thead { tr {
                 th { "Path" } th { "OS" } th { "Language" } th { "Hashes" } th { "Status" }
                 @if detail { th { "What differs" } }
@@ -740,7 +747,7 @@ fn files_table(files: &[&crate::loader::PlannedFile], detail: bool) -> Markup {
             tbody {
                 @for f in files.iter().take(SAMPLE) {
                     tr {
-                        td { code { (f.path) } }
+                        td.wrap { code { (f.path) } }
                         td { (f.os) }
                         td { (f.lang.as_deref().unwrap_or("")) }
                         td { (hash_kinds(&f.hashes)) }
@@ -749,7 +756,7 @@ fn files_table(files: &[&crate::loader::PlannedFile], detail: bool) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -778,14 +785,14 @@ fn skipped(plan: &Plan) -> Markup {
     html! {
         @if !groups.is_empty() {
             h2 { "Lines not used (" (crate::chart::thousands(plan.skipped.len() as u64)) ")" }
-            table {
+            div.scroll { table {
                 thead { tr { th { "Lines" } th { "Why" } } }
                 tbody {
                     @for (reason, lines, _) in groups.iter().take(SAMPLE) {
                         tr { td.wrap { (crate::loader::ranges(lines)) } td { (quoted(reason)) } }
                     }
                 }
-            }
+            } }
             @if groups.len() > SAMPLE {
                 p.muted { "… and " (plural(groups.len() - SAMPLE, "more reason", "more reasons")) "." }
             }
@@ -805,7 +812,7 @@ fn not_loaded(plan: &Plan) -> Markup {
         @if !groups.is_empty() {
             h2 { "Not loaded (" (crate::chart::thousands(plan.not_loaded.len() as u64)) " lines)" }
             p.muted { "No kind of file to offer: not errors." }
-            table {
+            div.scroll { table {
                 thead { tr { th { "Lines" } th { "Why" } th { "For example" } } }
                 tbody {
                     @for (reason, lines, example) in groups.iter().take(SAMPLE) {
@@ -816,7 +823,7 @@ fn not_loaded(plan: &Plan) -> Markup {
                         }
                     }
                 }
-            }
+            } }
             @if let Some(os_map) = plan.suggested_os_map() {
                 p {
                     "To load the platform directories without an operating system, upload the file again with this OS map (the operating systems are created): "
@@ -871,7 +878,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             return Ok(refused(
                 ctx,
                 "Not applied",
-                html! { (e.to_string()) },
+                html! { (super::wording::markup(&e)) },
                 &again,
             ));
         }
@@ -912,7 +919,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             return Ok(refused(
                 ctx,
                 "Not applied",
-                html! { "Nothing was written: " (e.to_string()) },
+                html! { "Nothing was written: " (super::wording::markup(&e)) },
                 &again,
             ));
         }
@@ -942,7 +949,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             " · " a href="/admin/loader" { "Load another file" }
         }
         h2 { "Products" }
-        table {
+        div.scroll { table {
             thead { tr { th { "Product" } th { "Locations" } th { "Languages added" } th.num { "Files added or updated" } } }
             tbody {
                 @for p in &changed {
@@ -960,7 +967,7 @@ fn apply(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     }
                 }
             }
-        }
+        } }
         @if !files.is_empty() {
             h2 {
                 "Files"
@@ -1425,11 +1432,40 @@ mod tests {
             page.contains("Applying this replaces the stored hashes of 1 file."),
             "{page}"
         );
+        // Replacing stored values asks first; without JavaScript on a
+        // page of its own, which keeps the upload waiting.
+        let question = "Replace 1 stored value with this file's?";
+        assert!(
+            page.contains(&format!(
+                r#"name="ask" value="{question}" data-confirm="{question}""#
+            )),
+            "{page}"
+        );
+        let token = token(&page);
         let r = post(
             &admin,
             &ann,
             "/admin/loader/apply",
-            &[("token", &token(&page))],
+            &[("token", &token), ("ask", question)],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(page.contains("Please confirm"), "{page}");
+        assert!(page.contains(&format!(
+            r#"<input type="hidden" name="token" value="{token}">"#
+        )));
+        assert_eq!(admin.uploads.len(), 1);
+        let unchanged = admin.network.store().files().unwrap();
+        assert!(
+            unchanged
+                .iter()
+                .any(|f| f.sha1.as_deref() == Some("a".repeat(40).as_str()))
+        );
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/loader/apply",
+            &[("token", &token), ("ask", question), ("confirmed", "yes")],
         );
         assert_eq!(r.status(), StatusCode::OK);
         let files = admin.network.store().files().unwrap();
@@ -1549,6 +1585,11 @@ mod tests {
         let page = body(get(&admin, &vic, "/admin/loader"));
         assert!(!page.contains("multipart/form-data"), "{page}");
         assert!(page.contains("may look but not load"));
+        let main = &page[page.find("<main").unwrap()..];
+        assert!(
+            !main.contains(r#"method="post""#) && !main.contains("bouncer "),
+            "{main}"
+        );
         let r = upload(
             &admin,
             &vic,

@@ -27,6 +27,7 @@ pub mod regions;
 pub mod reports;
 pub mod stats;
 pub mod users;
+pub mod wording;
 
 use std::path::PathBuf;
 use std::sync::Arc;

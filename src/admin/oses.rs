@@ -2,7 +2,9 @@
 //! many locations use each, adding and removing them.
 //!
 //! Routes: `GET /admin/oses`, `POST /admin/oses` (add),
-//! `GET /admin/oses/NAME` (the locations that use it),
+//! `GET /admin/oses/NAME[?q=&sort=&page=&per=]` (one page of the
+//! locations that use it: `q` is text in the product or path, `sort`
+//! `product` or `path`),
 //! `POST /admin/oses/NAME/remove` (refused while locations use it).
 
 use std::collections::HashMap;
@@ -10,8 +12,9 @@ use std::collections::HashMap;
 use hyper::StatusCode;
 use maud::html;
 
-use super::page::{self, csrf, field, plural, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::list::{self, Listing};
+use super::page::{self, Input, csrf, plural, seg};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 
 /// Answers requests below `/admin/oses`.
@@ -19,7 +22,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
         (false, []) => list(ctx, &Form::default(), None),
         (true, []) => add(ctx, &page.form),
-        (false, [name]) => show(ctx, name),
+        (false, [name]) => show(ctx, name, &page.form),
         (true, [name, "remove"]) => remove(ctx, name),
         _ => Ok(ctx.not_found("There is no such operating system page.")),
     }
@@ -39,20 +42,20 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
     let body = html! {
         div.toolbar { h1 { "Operating systems" } span.muted { (plural(s.oses.len(), "system", "systems")) } }
         p.muted { "Every location names one of these; the bounce URL's " code { "os=" } " parameter picks it." }
-        table {
+        div.scroll { table {
             thead { tr { th { "Name" } th.num { "Locations" } @if can { th.actions {} } } }
             tbody {
                 @for os in &s.oses {
                     @let n = used.get(os.as_str()).copied().unwrap_or(0);
                     tr {
-                        td { a href=(os_url(os)) { (os) } }
+                        td.wrap { a href=(os_url(os)) { (os) } }
                         td.num { (n) }
                         @if can {
                             td.actions {
                                 @if n == 0 {
                                     (page::button(ctx, &format!("{}/remove", os_url(os)), "Remove", "small danger", Some(&format!("Remove operating system {os}?"))))
                                 } @else {
-                                    span.muted { "in use by " (plural(n, "location", "locations")) }
+                                    a.muted href=(os_url(os)) { "in use by " (plural(n, "location", "locations")) }
                                 }
                             }
                         }
@@ -62,14 +65,14 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
                     tr { td.muted colspan="3" { "No operating systems: locations cannot be added until there is one." } }
                 }
             }
-        }
+        } }
         @if can {
             section.card {
                 h2 { "Add an operating system" }
                 (page::error(error))
                 form.stack method="post" action="/admin/oses" {
                     (csrf(ctx))
-                    (field("Name", "name", form.get("name"), Some("letters, digits, '-', '_' and '.'; stored in lower case (e.g. linux64-aarch64)")))
+                    (page::input(Input::Text, true, "Name", "name", form.get("name"), Some("letters, digits, '-', '_' and '.'; stored in lower case (e.g. linux64-aarch64)")))
                     div { button.primary type="submit" { "Add" } }
                 }
             }
@@ -83,12 +86,14 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<&str>) -> PageResult {
     Ok(ctx.page_status(status, "oses", "Operating systems", body))
 }
 
-fn show(ctx: &Ctx<'_>, name: &str) -> PageResult {
+fn show(ctx: &Ctx<'_>, name: &str, view: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
     let os = name.trim().to_ascii_lowercase();
     if !s.oses.contains(&os) {
         return Ok(ctx.not_found(&format!("There is no operating system named {name:?}.")));
     }
+    let url = os_url(&os);
+    let v = Listing::from_form(view, "product", &[]);
     let mut rows: Vec<(&str, &str)> = s
         .locations
         .iter()
@@ -100,31 +105,49 @@ fn show(ctx: &Ctx<'_>, name: &str) -> PageResult {
             )
         })
         .collect();
-    rows.sort_by_key(|(p, _)| p.to_lowercase());
+    let total = rows.len();
+    rows.retain(|(p, path)| v.matches([*p, *path]));
+    rows.sort_by(|a, b| {
+        let by_product = a.0.to_lowercase().cmp(&b.0.to_lowercase());
+        let primary = match v.sort.as_str() {
+            "path" => a.1.cmp(b.1),
+            _ => by_product,
+        };
+        v.order(primary).then(by_product)
+    });
+    let (rows, window) = v.window(rows);
     let body = html! {
         div.toolbar {
-            h1 { "Operating system " (os) }
-            span.muted { (plural(rows.len(), "location", "locations")) }
-            @if ctx.may(Area::Network) && rows.is_empty() {
-                (page::button(ctx, &format!("{}/remove", os_url(&os)), "Remove", "danger", Some(&format!("Remove operating system {os}?"))))
+            h1.wrap { "Operating system " (os) }
+            span.muted { (plural(total, "location", "locations")) }
+            @if ctx.may(Area::Network) && total == 0 {
+                (page::button(ctx, &format!("{url}/remove"), "Remove", "danger", Some(&format!("Remove operating system {os}?"))))
             }
         }
         p { a href="/admin/oses" { "All operating systems" } }
-        @if rows.is_empty() {
+        @if total == 0 {
             p.muted { "No location uses it." }
         } @else {
             p.muted { "It can be removed once these locations are gone: remove them on their products' pages." }
-            table {
-                thead { tr { th { "Product" } th { "Path template" } } }
+            @if total > list::PER || v.narrowed() { (v.search(&url, "locations (product or path)", &[])) }
+            div.scroll { table {
+                thead { tr {
+                    (v.heading(&url, "product", "Product", false))
+                    (v.heading(&url, "path", "Path template", false))
+                } }
                 tbody {
                     @for (product, path) in &rows {
                         tr {
-                            td { a href={ "/admin/products/" (seg(product)) } { (product) } }
-                            td { code { (path) } }
+                            td.wrap { a href={ "/admin/products/" (seg(product)) } { (product) } }
+                            td.wrap { code { (path) } }
                         }
                     }
+                    @if rows.is_empty() {
+                        tr { td.muted colspan="2" { "No location matches." } }
+                    }
                 }
-            }
+            } }
+            @if window.pages > 1 || v.narrowed() { (v.pager(&url, &window, "locations")) }
         }
     };
     Ok(ctx.page("oses", &format!("Operating system {os}"), body))
@@ -136,7 +159,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             "/admin/oses",
             format!("Added operating system {os}. Products can now have locations for it."),
         )),
-        Err(e) => list(ctx, form, Some(&e.to_string())),
+        Err(e) => list(ctx, form, Some(&wording::text(&e))),
     }
 }
 
@@ -149,7 +172,16 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
                 name.trim().to_ascii_lowercase()
             ),
         ),
-        Err(e) => ctx.failed("/admin/oses", e.to_string()),
+        // Locations use it (one was added since the page was shown): its
+        // page lists them, with links to their products.
+        Err(crate::error::Error::InUse { .. }) => ctx.failed(
+            &os_url(name),
+            format!(
+                "Operating system {} is still in use: remove the locations listed below on their products' pages first.",
+                name.trim().to_ascii_lowercase()
+            ),
+        ),
+        Err(e) => ctx.failed("/admin/oses", wording::text(&e)),
     })
 }
 
@@ -246,7 +278,7 @@ mod tests {
         );
         // No Remove button for a system in use: a note instead.
         assert!(
-            page.contains(r#"<span class="muted">in use by 1 location</span>"#),
+            page.contains(r#"<a class="muted" href="/admin/oses/linux">in use by 1 location</a>"#),
             "{page}"
         );
         assert!(
@@ -257,12 +289,17 @@ mod tests {
             page.contains(r#"action="/admin/oses/win/remove""#),
             "{page}"
         );
+        // Removed all the same (a location added since the page was
+        // shown): refused, on the page that lists the locations.
+        let r = post(&admin, &ann, "/admin/oses/linux/remove", &[]);
+        assert_eq!(redirected(r), "/admin/oses/linux");
         let r = post(&admin, &ann, "/admin/oses/linux/remove", &[]);
         let page = follow(&admin, &ann, r);
         assert!(
-            page.contains("1 location(s) use operating system"),
+            page.contains("Operating system linux is still in use: remove the locations listed below on their products' pages first."),
             "{page}"
         );
+        assert!(!page.contains("bouncer location"), "{page}");
         assert!(page.contains("flash error"), "{page}");
         assert!(oses(&admin).contains(&"linux".to_string()));
         let page = body(get(&admin, &ann, "/admin/oses/linux"));
@@ -294,5 +331,48 @@ mod tests {
         }
         let names = oses(&admin);
         assert!(names.contains(&"win".to_string()) && !names.contains(&"plan9".to_string()));
+    }
+
+    /// The part of a page below the navigation (whose log-out form is
+    /// the one POST form every page has).
+    fn main(page: &str) -> &str {
+        &page[page.find("<main").expect("a main element")..]
+    }
+
+    #[test]
+    fn an_os_page_shows_one_page_of_its_locations() {
+        let (_dir, admin) = admin();
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                for i in 0..130 {
+                    let name = format!("p-{i:03}");
+                    tx.product_add(crate::store::NewProduct {
+                        name: name.clone(),
+                        ..Default::default()
+                    })?;
+                    tx.location_add(&name, "win", &format!("/{name}/setup.exe"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let vic = login(&admin, "vic", Role::Viewer);
+        let rows = |page: &str| page.matches("<td class=\"wrap\"><code>").count();
+        let page = body(get(&admin, &vic, "/admin/oses/win"));
+        assert_eq!(rows(&page), 50);
+        assert!(
+            page.contains("130 locations<") && page.contains("1–50 of 130 locations"),
+            "{page}"
+        );
+        assert!(page.contains(">p-049<") && !page.contains(">p-050<"));
+        assert!(!main(&page).contains(r#"method="post""#), "{page}");
+        let page = body(get(&admin, &vic, "/admin/oses/win?page=3"));
+        assert_eq!(rows(&page), 30);
+        let page = body(get(&admin, &vic, "/admin/oses/win?q=p-12"));
+        assert_eq!(rows(&page), 10);
+        let page = body(get(&admin, &vic, "/admin/oses/win?sort=-path&per=1"));
+        assert!(page.contains(">p-129<"), "{page}");
+        let page = body(get(&admin, &vic, "/admin/oses"));
+        assert!(!main(&page).contains(r#"method="post""#), "{page}");
     }
 }

@@ -2,13 +2,23 @@
 //! aliases, and each product's flags, languages, locations and aliases.
 //!
 //! Routes:
-//! - `GET /admin/products[?q=TEXT]`: the list (at most [`MAX_ROWS`] rows),
-//!   the add form and the aliases.
+//! - `GET /admin/products[?q=&state=&sort=&page=&per=]`: one page of the
+//!   list ([`super::list`]): `q` is text in a name or alias, `state` one
+//!   of [`STATES`] (`active`, `inactive`, `unserved`: active with
+//!   locations that no mirror serves now, `empty`: no locations), `sort`
+//!   one of `name`, `state`, `priority` (the default, descending),
+//!   `locations`, `served` (uptake) and `downloads`. Then the add form and
+//!   the aliases (those matching `q`, at most [`super::list::PER`]).
 //! - `POST /admin/products`: by the form's `do` field: `add` (the default)
 //!   adds a product; `alias` points `alias` at `product`; `unalias` removes
 //!   `alias`.
-//! - `GET /admin/products/NAME`: one product.
-//! - `POST /admin/products/NAME`: saves its flags and priority.
+//! - `GET /admin/products/NAME[?q=&sort=&page=&per=]`: one product, with
+//!   one page of its locations (`q`: text in the OS or path; `sort`: `os`,
+//!   `path` or `uptake`). Those who may not change products read its
+//!   settings as text.
+//! - `POST /admin/products/NAME`: saves its flags and priority; switching
+//!   an active product off asks first (a confirmation page unless the
+//!   form says `confirmed=yes`).
 //! - `POST /admin/products/NAME/languages`: sets its languages.
 //! - `POST /admin/products/NAME/locations`: adds a location (`os`, `path`).
 //! - `POST /admin/products/NAME/locations/OS`: changes a location's path.
@@ -31,29 +41,27 @@ use std::collections::HashMap;
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::page::{self, Badge, badge, checkbox, csrf, field, plural, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::list::{self, Listing};
+use super::page::{self, Badge, Input, badge, checkbox, csrf, field, plural, seg};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 use crate::error::Error;
 use crate::error::Thing;
 use crate::index::{Index, Uptake};
-use crate::model::{Product, ProductId};
+use crate::model::{Location, LocationId, Product, ProductId};
 use crate::store::NewProduct;
-
-/// The list shows at most this many products (and aliases).
-pub const MAX_ROWS: usize = 500;
 
 /// Answers requests below `/admin/products`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx, page.form.get("q"), None),
+        (false, []) => list(ctx, &page.form, None),
         (true, []) => match page.form.get("do") {
             "" | "add" => add(ctx, &page.form),
             "alias" => alias_set(ctx, None, &page.form),
             "unalias" => alias_remove(ctx, None, page.form.get("alias")),
             _ => Ok(ctx.not_found("There is no such product action.")),
         },
-        (false, [name]) => detail(ctx, name, None),
+        (false, [name]) => detail(ctx, name, &page.form, None),
         (false, [name, ..]) => Ok(crate::http::see_other(&product_url(name))),
         (true, [name]) => save(ctx, name, &page.form),
         (true, [name, "languages"]) => languages(ctx, name, &page.form),
@@ -77,7 +85,7 @@ fn product_url(name: &str) -> String {
 struct Failed<'a> {
     part: Part,
     form: &'a Form,
-    message: String,
+    message: Markup,
 }
 
 /// The forms of the products pages.
@@ -143,7 +151,64 @@ fn languages_text(langs: &[String]) -> String {
     }
 }
 
-fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
+/// The state filters of the products list (see the module doc).
+pub const STATES: &[(&str, &str)] = &[
+    ("active", "active"),
+    ("inactive", "inactive"),
+    ("unserved", "active, served by no mirror"),
+    ("empty", "no locations"),
+];
+
+/// Where a product stands, for the list's state filter and sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum State {
+    /// Active with locations, and no mirror serves any of them.
+    Unserved,
+    /// No locations (active or not).
+    Empty,
+    /// Active, and some mirror serves it.
+    Active,
+    /// Switched off.
+    Inactive,
+}
+
+impl State {
+    fn of(p: &Product, locations: usize, served: bool) -> State {
+        match (p.active, locations, served) {
+            (_, 0, _) => State::Empty,
+            (false, _, _) => State::Inactive,
+            (true, _, false) => State::Unserved,
+            (true, _, true) => State::Active,
+        }
+    }
+
+    /// Whether the list's state filter `key` selects it.
+    fn selected_by(self, key: &str, active: bool) -> bool {
+        match key {
+            "active" => active,
+            "inactive" => !active,
+            "unserved" => self == State::Unserved,
+            "empty" => self == State::Empty,
+            _ => true,
+        }
+    }
+}
+
+/// One product of the list, with what its row shows and sorts by.
+struct ListRow<'s> {
+    product: &'s Product,
+    oses: Vec<&'s str>,
+    aliases: Vec<&'s str>,
+    uptake: Vec<&'s Uptake>,
+    share: Option<f64>,
+    downloads: u64,
+    state: State,
+}
+
+/// OS names a list row shows before "…".
+const FEW_OSES: usize = 6;
+
+fn list(ctx: &Ctx<'_>, view: &Form, failed: Option<&Failed<'_>>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
     let index = network.index();
@@ -161,93 +226,123 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
     for a in &s.aliases {
         aliases.entry(a.product).or_default().push(&a.name);
     }
-    let needle = q.to_lowercase();
-    let matches = |name: &str| needle.is_empty() || name.to_lowercase().contains(&needle);
-    let mut shown: Vec<&Product> = s
+    let v = Listing::from_form(view, "-priority", STATES);
+    let mut rows: Vec<ListRow<'_>> = s
         .products
         .iter()
-        .filter(|p| {
-            matches(&p.name)
-                || aliases
-                    .get(&p.id)
-                    .is_some_and(|a| a.iter().any(|a| matches(a)))
+        .map(|p| {
+            let up = uptake.get(p.name.as_str()).cloned().unwrap_or_default();
+            let oses = oses.remove(&p.id).unwrap_or_default();
+            let served = up.iter().any(|u| u.available > 0);
+            ListRow {
+                state: State::of(p, oses.len(), served),
+                share: product_share(&up),
+                uptake: up,
+                oses,
+                aliases: aliases.remove(&p.id).unwrap_or_default(),
+                downloads: downloads.get(&p.id).copied().unwrap_or(0),
+                product: p,
+            }
+        })
+        .filter(|r| r.state.selected_by(&v.state, r.product.active))
+        .filter(|r| {
+            v.matches(std::iter::once(r.product.name.as_str()).chain(r.aliases.iter().copied()))
         })
         .collect();
-    let found = shown.len();
-    shown.sort_by(|a, b| {
-        b.priority
-            .cmp(&a.priority)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    let by_name = |a: &ListRow<'_>, b: &ListRow<'_>| {
+        a.product
+            .name
+            .to_lowercase()
+            .cmp(&b.product.name.to_lowercase())
+    };
+    rows.sort_by(|a, b| {
+        let primary = match v.sort.as_str() {
+            "locations" => a.oses.len().cmp(&b.oses.len()),
+            "served" => a.share.unwrap_or(-1.0).total_cmp(&b.share.unwrap_or(-1.0)),
+            "state" => a.state.cmp(&b.state),
+            "downloads" => a.downloads.cmp(&b.downloads),
+            "priority" => a.product.priority.cmp(&b.product.priority),
+            _ => by_name(a, b),
+        };
+        v.order(primary).then_with(|| by_name(a, b))
     });
-    shown.truncate(MAX_ROWS);
+    let (shown, window) = v.window(rows);
     let target = |id: ProductId| s.product_by_id(id).map_or("", |p| p.name.as_str());
     let mut alias_rows: Vec<(&str, &str)> = s
         .aliases
         .iter()
         .map(|a| (a.name.as_str(), target(a.product)))
-        .filter(|(a, p)| matches(a) || matches(p))
+        .filter(|(a, p)| v.matches([*a, *p]))
         .collect();
     let aliases_found = alias_rows.len();
     alias_rows.sort_by_key(|(a, _)| a.to_lowercase());
-    alias_rows.truncate(MAX_ROWS);
+    alias_rows.truncate(list::PER);
     let can = ctx.may(Area::Releases);
     let add = at(failed, &Part::Add);
     let alias = at(failed, &Part::Alias);
+    const BASE: &str = "/admin/products";
     let body = html! {
         div.toolbar {
             h1 { "Products" }
-            form.inline method="get" action="/admin/products" {
-                input type="text" name="q" value=(q) placeholder="Name or alias contains…" aria-label="Filter products";
-                " "
-                button type="submit" { "Filter" }
-                @if !q.is_empty() { " " a href="/admin/products" { "Show all" } }
-            }
             span.muted { (plural(s.products.len(), "product", "products")) }
+            @if can { a href="#add" { "Add a product" } }
         }
-        @if found > shown.len() {
-            p.muted { "Showing " (shown.len()) " of " (found) " matching products (highest priority first, then by name). Type part of a name into the filter to find the others." }
-        } @else if !q.is_empty() {
-            p.muted { (found) " of " (plural(s.products.len(), "product", "products")) @if found == 1 { " matches " } @else { " match " } code { (q) } "." }
-        }
-        table {
-            thead { tr {
-                th { "Name" } th { "Flags" } th.num { "Priority" } th.num { "Languages" } th { "Locations" }
-                th { "Aliases" } th.num { "Uptake" } th.num { "Downloads (30 days)" }
-            } }
-            tbody {
-                @for p in &shown {
-                    @let os = oses.get(&p.id).map_or(&[][..], Vec::as_slice);
-                    @let up = uptake.get(p.name.as_str()).map(|u| u.as_slice());
-                    tr {
-                        td { a href=(product_url(&p.name)) { (p.name) } }
-                        td { (flags(p)) }
-                        td.num { (p.priority) }
-                        td.num title=(p.languages.join(" ")) { (languages_text(&p.languages)) }
-                        td { (os.len()) @if !os.is_empty() { " " small.muted { (os.join(", ")) } } }
-                        td { (aliases.get(&p.id).map(|a| a.join(", ")).unwrap_or_default()) }
-                        td.num title=[up.map(uptake_title)] {
-                            @match up.and_then(product_share) {
-                                Some(share) => (percent(share)),
-                                None => span.muted { "–" },
+        (v.search(BASE, "products", STATES))
+        div.scroll {
+            table {
+                thead { tr {
+                    (v.heading(BASE, "name", "Name", false))
+                    (v.heading(BASE, "state", "State", false))
+                    (v.heading(BASE, "priority", "Priority", true))
+                    th.num { "Languages" }
+                    (v.heading(BASE, "locations", "Locations", false))
+                    th { "Aliases" }
+                    (v.heading(BASE, "served", "Uptake", true))
+                    (v.heading(BASE, "downloads", "Downloads (30 days)", true))
+                } }
+                tbody {
+                    @for r in &shown {
+                        @let p = r.product;
+                        tr {
+                            td.wrap { a href=(product_url(&p.name)) { (p.name) } }
+                            td { (flags(p)) @if let Some(b) = state_badge(r.state) { " " (b) } }
+                            td.num { (p.priority) }
+                            td.num title=[(!p.languages.is_empty()).then(|| p.languages.join(" "))] { (languages_text(&p.languages)) }
+                            td.wrap {
+                                (r.oses.len())
+                                @if !r.oses.is_empty() {
+                                    " " small.muted {
+                                        (r.oses.iter().take(FEW_OSES).copied().collect::<Vec<_>>().join(", "))
+                                        @if r.oses.len() > FEW_OSES { ", …" }
+                                    }
+                                }
                             }
+                            td.wrap { (r.aliases.join(", ")) }
+                            td.num title=[(!r.uptake.is_empty()).then(|| uptake_title(&r.uptake))] {
+                                @match r.share {
+                                    Some(share) => (percent(share)),
+                                    None => span.muted { "–" },
+                                }
+                            }
+                            td.num { (crate::chart::thousands(r.downloads)) }
                         }
-                        td.num { (crate::chart::thousands(downloads.get(&p.id).copied().unwrap_or(0))) }
+                    }
+                    @if shown.is_empty() {
+                        tr { td.muted colspan="8" { @if v.narrowed() { "No product matches." } @else { "No products yet." } } }
                     }
                 }
-                @if shown.is_empty() {
-                    tr { td.muted colspan="8" { @if q.is_empty() { "No products yet." } @else { "No product matches." } } }
-                }
             }
         }
+        (v.pager(BASE, &window, "products"))
         @if can {
-            section.card {
+            section.card id="add" {
                 h2 { "Add a product" }
-                (page::error(add.map(|f| f.message.as_str())))
+                (wording::alert(add.map(|f| &f.message)))
                 @let typed = |name: &str| add.map_or("", |f| f.form.get(name));
                 form.stack method="post" action="/admin/products" {
                     (csrf(ctx))
                     input type="hidden" name="do" value="add";
-                    (field("Name", "name", typed("name"), Some("e.g. firefox-120.0; no spaces")))
+                    (page::input(Input::Text, true, "Name", "name", typed("name"), Some("e.g. firefox-120.0; no spaces")))
                     (field("Languages", "languages", typed("languages"), Some("space- or comma-separated, e.g. en-US de fr; empty = every language")))
                     (checkbox("SSL only (https mirrors only)", "ssl_only", add.is_some_and(|f| f.form.checked("ssl_only"))))
                     (checkbox("Private (hidden from the download form and feeds)", "private", add.is_some_and(|f| f.form.checked("private"))))
@@ -259,25 +354,29 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
             h2 { "Aliases" }
             p.muted { "An alias is a stable name for a product (firefox-latest → firefox-120.0); it is resolved before products and may not equal a product's name." }
             @if aliases_found > alias_rows.len() {
-                p.muted { "Showing " (alias_rows.len()) " of " (aliases_found) " aliases; use the filter above to find the others." }
+                p.muted { "Showing " (alias_rows.len()) " of " (aliases_found) " aliases" @if v.q.is_empty() { " (by name)" } " ; search above for the others." }
+            } @else if !v.q.is_empty() && !alias_rows.is_empty() {
+                p.muted { "Aliases matching " code { (v.q) } " or pointing at a product that does." }
             }
             @if alias_rows.is_empty() {
-                p.muted { @if q.is_empty() { "No aliases yet." } @else { "No alias matches." } }
+                p.muted { @if v.q.is_empty() { "No aliases yet." } @else { "No alias matches." } }
             } @else {
-                table {
-                    thead { tr { th { "Alias" } th { "Product" } @if can { th.actions {} } } }
-                    tbody {
-                        @for (a, p) in &alias_rows {
-                            tr {
-                                td { (a) }
-                                td { a href=(product_url(p)) { (p) } }
-                                @if can {
-                                    td.actions {
-                                        form.inline method="post" action="/admin/products" {
-                                            (csrf(ctx))
-                                            input type="hidden" name="do" value="unalias";
-                                            input type="hidden" name="alias" value=(a);
-                                            button.small.danger type="submit" name="ask" value=(format!("Remove alias {a}?")) data-confirm=(format!("Remove alias {a}?")) { "Remove" }
+                div.scroll {
+                    table {
+                        thead { tr { th { "Alias" } th { "Product" } @if can { th.actions {} } } }
+                        tbody {
+                            @for (a, p) in &alias_rows {
+                                tr {
+                                    td.wrap { (a) }
+                                    td.wrap { a href=(product_url(p)) { (p) } }
+                                    @if can {
+                                        td.actions {
+                                            form.inline method="post" action="/admin/products" {
+                                                (csrf(ctx))
+                                                input type="hidden" name="do" value="unalias";
+                                                input type="hidden" name="alias" value=(a);
+                                                button.small.danger type="submit" name="ask" value=(format!("Remove alias {a}?")) data-confirm=(format!("Remove alias {a}?")) { "Remove" }
+                                            }
                                         }
                                     }
                                 }
@@ -288,18 +387,29 @@ fn list(ctx: &Ctx<'_>, q: &str, failed: Option<&Failed<'_>>) -> PageResult {
             }
             @if can {
                 h3 { "Set an alias" }
-                (page::error(alias.map(|f| f.message.as_str())))
+                (wording::alert(alias.map(|f| &f.message)))
                 form.stack method="post" action="/admin/products" {
                     (csrf(ctx))
                     input type="hidden" name="do" value="alias";
-                    (field("Alias", "alias", alias.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point elsewhere")))
-                    (field("Product", "product", alias.map_or("", |f| f.form.get("product")), None))
+                    (page::input(Input::Text, true, "Alias", "alias", alias.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point elsewhere")))
+                    (page::input(Input::Text, true, "Product", "product", alias.map_or("", |f| f.form.get("product")), Some("the product's name")))
                     div { button.primary type="submit" { "Set alias" } }
                 }
             }
         }
     };
     Ok(ctx.page_status(status(failed), "products", "Products", body))
+}
+
+/// A badge for the states the flags do not show already.
+fn state_badge(state: State) -> Option<Markup> {
+    match state {
+        State::Unserved => Some(html! {
+            span title="active, but no mirror serves any of its locations now" { (badge(Badge::Warn, "served by no mirror")) }
+        }),
+        State::Empty => Some(badge(Badge::Warn, "no locations")),
+        State::Active | State::Inactive => None,
+    }
 }
 
 fn uptake_title(rows: &[&Uptake]) -> String {
@@ -329,11 +439,11 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
         )),
         Err(e) => list(
             ctx,
-            "",
+            &Form::default(),
             Some(&Failed {
                 part: Part::Add,
                 form,
-                message: e.to_string(),
+                message: wording::markup(&e),
             }),
         ),
     }
@@ -347,7 +457,34 @@ fn languages_phrase(langs: &[String]) -> String {
     }
 }
 
-fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult {
+/// The highest priority the form offers (the command line takes any
+/// 32-bit number; a stored one above this may be kept as it is).
+pub const PRIORITY_MAX: u32 = 10_000;
+
+/// How a product's locations are sorted: by OS, path or uptake, as the
+/// view asks, then by OS.
+fn location_order<'v>(
+    v: &'v Listing,
+    uptake: &'v [&Uptake],
+) -> impl Fn(&&Location, &&Location) -> std::cmp::Ordering + 'v {
+    let share = |l: &Location| {
+        uptake
+            .iter()
+            .find(|u| u.os == l.os)
+            .filter(|u| u.total > 0)
+            .map_or(-1.0, |u| u.percent())
+    };
+    move |a, b| {
+        let primary = match v.sort.as_str() {
+            "path" => a.path.cmp(&b.path),
+            "uptake" => share(a).total_cmp(&share(b)),
+            _ => a.os.cmp(&b.os),
+        };
+        v.order(primary).then_with(|| a.os.cmp(&b.os))
+    }
+}
+
+fn detail(ctx: &Ctx<'_>, name: &str, view: &Form, failed: Option<&Failed<'_>>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
     let Some(p) = s.product(name) else {
@@ -367,10 +504,19 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
         .ok()
         .and_then(|d| d.get(&p.id).copied())
         .unwrap_or(0);
-    let mut locations: Vec<_> = s.locations.iter().filter(|l| l.product == p.id).collect();
-    locations.sort_by(|a, b| a.os.cmp(&b.os));
-    let ids: Vec<crate::model::LocationId> = locations.iter().map(|l| l.id).collect();
-    // Files of every location that shares a path with this product's.
+    let all: Vec<&Location> = s.locations.iter().filter(|l| l.product == p.id).collect();
+    let count = all.len();
+    let used: std::collections::HashSet<&str> = all.iter().map(|l| l.os.as_str()).collect();
+    let v = Listing::from_form(view, "os", &[]);
+    let mut locations: Vec<&Location> = all
+        .into_iter()
+        .filter(|l| v.matches([l.os.as_str(), l.path.as_str()]))
+        .collect();
+    locations.sort_by(location_order(&v, &uptake));
+    let (locations, window) = v.window(locations);
+    // Files are counted for the locations shown only.
+    let ids: Vec<LocationId> = locations.iter().map(|l| l.id).collect();
+    // Files of every location that shares a path with those shown.
     let sharing = crate::model::sharing_paths(&s.locations, &ids);
     let known = network.store().files_of(&sharing)?;
     let files = crate::model::files_known(&s.products, &s.locations, &known, &ids);
@@ -381,7 +527,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
     let free_oses: Vec<&String> = s
         .oses
         .iter()
-        .filter(|o| !locations.iter().any(|l| &l.os == *o))
+        .filter(|o| !used.contains(o.as_str()))
         .collect();
     let can = ctx.may(Area::Releases);
     let flags_failed = at(failed, &Part::Flags);
@@ -389,16 +535,19 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
     let langs_failed = at(failed, &Part::Languages);
     let new_location = at(failed, &Part::NewLocation);
     let alias_failed = at(failed, &Part::Alias);
+    let served = uptake.iter().any(|u| u.available > 0);
+    let state = State::of(p, count, served);
     let body = html! {
         div.toolbar {
-            h1 { "Product " (p.name) }
+            h1.wrap { "Product " (p.name) }
             (flags(p))
+            @if let Some(b) = state_badge(state) { (b) }
             @if can {
                 (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
             }
         }
         div.cards {
-            div.stat { span.value { (locations.len()) } span.label { @if locations.len() == 1 { "location" } @else { "locations" } } }
+            div.stat { span.value { (count) } span.label { @if count == 1 { "location" } @else { "locations" } } }
             div.stat { span.value { (languages_text(&p.languages)) } span.label { @if p.languages.len() == 1 { "language" } @else { "languages" } } }
             div.stat {
                 span.value { @match product_share(&uptake) { Some(share) => (percent(share)), None => "–" } }
@@ -406,88 +555,126 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
             }
             div.stat { span.value { (crate::chart::thousands(downloads)) } span.label { "downloads (30 days)" } }
         }
-        p { a href={ "/admin/audit?q=" (seg(&p.name)) } { "History" } " · " a href="/admin/products" { "All products" } }
+        p { a href={ "/admin/audit?q=" (seg(&p.name)) } { "History" } " · " a href={ "/admin/availability?product=" (seg(&p.name)) } { "Availability" } " · " a href="/admin/products" { "All products" } }
         section.card {
             h2 { "Settings" }
-            (page::error(flags_failed.map(|f| f.message.as_str())))
-            form.stack method="post" action=(url) {
-                (csrf(ctx))
-                div {
-                    (checkbox("Active (bounced; an inactive product answers 404)", "active", flag("active", p.active)))
-                    (checkbox("Public (shown in the download form and feeds)", "public", flag("public", p.public)))
-                    (checkbox("SSL only (https mirrors only)", "ssl_only", flag("ssl_only", p.ssl_only)))
-                    (checkbox("Check pending (sentry checks it soon)", "checknow", flag("checknow", p.checknow)))
-                    // Sentry clears the flag; saving a page rendered before that leaves it cleared.
-                    input type="hidden" name="checknow_was" value=(p.checknow);
+            @if can {
+                (wording::alert(flags_failed.map(|f| &f.message)))
+                form.stack method="post" action=(url) {
+                    (csrf(ctx))
+                    div {
+                        (checkbox("Active (bounced; an inactive product answers 404)", "active", flag("active", p.active)))
+                        (checkbox("Public (shown in the download form and feeds)", "public", flag("public", p.public)))
+                        (checkbox("SSL only (https mirrors only)", "ssl_only", flag("ssl_only", p.ssl_only)))
+                        (checkbox("Check pending (sentry checks it soon)", "checknow", flag("checknow", p.checknow)))
+                        // Sentry clears the flag; saving a page rendered before that leaves it cleared.
+                        input type="hidden" name="checknow_was" value=(p.checknow);
+                    }
+                    (page::input(
+                        Input::Number { min: 0, max: u64::from(PRIORITY_MAX.max(p.priority)) },
+                        false,
+                        "Priority",
+                        "priority",
+                        &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()),
+                        Some(&format!("0 to {}; higher comes first in lists and for sentry", crate::chart::thousands(u64::from(PRIORITY_MAX)))),
+                    ))
+                    div { button.primary type="submit" { "Save" } }
                 }
-                (field("Priority", "priority", &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()), Some("higher comes first in lists and for sentry")))
-                @if can { div { button.primary type="submit" { "Save" } } }
+            } @else {
+                table.facts {
+                    tbody {
+                        tr { th { "Active" } td { (yes_no(p.active)) " " span.muted { "an inactive product answers 404" } } }
+                        tr { th { "Public" } td { (yes_no(p.public)) " " span.muted { "shown in the download form and feeds" } } }
+                        tr { th { "SSL only" } td { (yes_no(p.ssl_only)) " " span.muted { "https mirrors only" } } }
+                        tr { th { "Check pending" } td { (yes_no(p.checknow)) } }
+                        tr { th { "Priority" } td { (p.priority) " " span.muted { "higher comes first in lists and for sentry" } } }
+                    }
+                }
             }
         }
         section.card {
             h2 { "Languages" }
-            (page::error(langs_failed.map(|f| f.message.as_str())))
-            form.stack method="post" action={ (url) "/languages" } {
-                (csrf(ctx))
-                label.field {
-                    span { "Languages (" (languages_phrase(&p.languages)) ")" }
-                    textarea name="languages" rows="3" {
-                        (langs_failed.map_or_else(|| p.languages.join(" "), |f| f.form.get("languages").to_string()))
+            @if can {
+                (wording::alert(langs_failed.map(|f| &f.message)))
+                form.stack method="post" action={ (url) "/languages" } {
+                    (csrf(ctx))
+                    label.field {
+                        span { "Languages (" (languages_phrase(&p.languages)) ")" }
+                        textarea name="languages" rows="3" {
+                            (langs_failed.map_or_else(|| p.languages.join(" "), |f| f.form.get("languages").to_string()))
+                        }
+                        small { "space- or comma-separated locales, e.g. en-US de fr; empty = every language" }
                     }
-                    small { "space- or comma-separated locales, e.g. en-US de fr; empty = every language" }
+                    div { button.primary type="submit" { "Save languages" } }
                 }
-                @if can { div { button.primary type="submit" { "Save languages" } } }
+            } @else if p.languages.is_empty() {
+                p { "Every language." }
+            } @else {
+                p.wrap { (languages_phrase(&p.languages)) ": " (p.languages.join(" ")) }
             }
         }
-        section.card {
+        section.card id="locations" {
             h2 { "Locations" }
             p.muted { "Paths are relative to a mirror's root and percent-encoded; every " code { ":lang" } " is replaced by the requested language." }
-            @if locations.is_empty() {
+            @if count == 0 {
                 p.muted { "No locations yet: this product cannot be downloaded." }
             } @else {
-                table {
-                    thead { tr { th { "OS" } th { "Path template" } th.num { "Files known" } th.num { "Uptake" } @if can { th.actions {} } } }
-                    tbody {
-                        @for l in &locations {
-                            @let path_failed = at(failed, &Part::Path(l.os.clone()));
-                            @let loc_url = format!("{url}/locations/{}", seg(&l.os));
-                            @let form_id = format!("path-{}", seg(&l.os));
-                            tr {
-                                td { (l.os) }
-                                td {
-                                    @if can {
-                                        input.wide type="text" name="path" size="60" form=(form_id) aria-label={ "Path for " (l.os) } value=(path_failed.map_or(l.path.as_str(), |f| f.form.get("path")));
-                                        @if let Some(f) = path_failed { (page::error(Some(&f.message))) }
-                                    } @else {
-                                        code { (l.path) }
-                                    }
-                                }
-                                td.num {
-                                    @match files.get(&l.id) { Some(n) => (n), None => span.muted { "none" } }
-                                }
-                                td.num {
-                                    @match uptake.iter().find(|u| u.os == l.os) {
-                                        Some(u) if u.total > 0 => span title={ (u.available) " of " (u.total) " rating" } { (percent(u.percent())) },
-                                        _ => span.muted title="no active mirrors or not bounced" { "–" },
-                                    }
-                                }
-                                @if can {
-                                    td.actions {
-                                        form.inline id=(form_id) method="post" action=(loc_url) {
-                                            (csrf(ctx))
-                                            button.small type="submit" { "Save path" }
+                @if count > list::PER || v.narrowed() { (v.search(&url, "locations (OS or path)", &[])) }
+                div.scroll {
+                    table {
+                        thead { tr {
+                            (v.heading(&url, "os", "OS", false))
+                            (v.heading(&url, "path", "Path template", false))
+                            th.num { "Files known" }
+                            (v.heading(&url, "uptake", "Uptake", true))
+                            @if can { th.actions {} }
+                        } }
+                        tbody {
+                            @for l in &locations {
+                                @let path_failed = at(failed, &Part::Path(l.os.clone()));
+                                @let loc_url = format!("{url}/locations/{}", seg(&l.os));
+                                @let form_id = format!("path-{}", seg(&l.os));
+                                tr {
+                                    td { (l.os) }
+                                    td.wrap {
+                                        @if can {
+                                            input.wide type="text" name="path" size="60" form=(form_id) aria-label={ "Path for " (l.os) } required value=(path_failed.map_or(l.path.as_str(), |f| f.form.get("path")));
+                                            @if let Some(f) = path_failed { (wording::alert(Some(&f.message))) }
+                                        } @else {
+                                            code { (l.path) }
                                         }
-                                        (page::button(ctx, &format!("{loc_url}/remove"), "Remove", "small danger", Some(&format!("Remove the {} location of {}?", l.os, p.name))))
+                                    }
+                                    td.num {
+                                        @match files.get(&l.id) { Some(n) => (n), None => span.muted { "none" } }
+                                    }
+                                    td.num {
+                                        @match uptake.iter().find(|u| u.os == l.os) {
+                                            Some(u) if u.total > 0 => span title={ (u.available) " of " (u.total) " rating" } { (percent(u.percent())) },
+                                            _ => span.muted title="no active mirrors or not bounced" { "–" },
+                                        }
+                                    }
+                                    @if can {
+                                        td.actions {
+                                            form.inline id=(form_id) method="post" action=(loc_url) {
+                                                (csrf(ctx))
+                                                button.small type="submit" { "Save path" }
+                                            }
+                                            (page::button(ctx, &format!("{loc_url}/remove"), "Remove", "small danger", Some(&format!("Remove the {} location of {}?", l.os, p.name))))
+                                        }
                                     }
                                 }
+                            }
+                            @if locations.is_empty() {
+                                tr { td.muted colspan="5" { "No location matches." } }
                             }
                         }
                     }
                 }
+                @if window.pages > 1 || v.narrowed() { (v.pager(&url, &window, "locations")) }
             }
             @if can {
                 h3 { "Add a location" }
-                (page::error(new_location.map(|f| f.message.as_str())))
+                (wording::alert(new_location.map(|f| &f.message)))
                 @if free_oses.is_empty() && new_location.is_none() {
                     p.muted { "Every operating system has a location. " a href="/admin/oses" { "Add an operating system" } " for another." }
                 } @else {
@@ -495,7 +682,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
                     form.stack method="post" action={ (url) "/locations" } {
                         (csrf(ctx))
                         label.field {
-                            span { "Operating system" }
+                            span { "Operating system " abbr.req title="required" { "*" } }
                             select name="os" required {
                                 option value="" disabled selected[chosen.is_empty() || !free_oses.iter().any(|o| o.as_str() == chosen)] { "choose…" }
                                 @for o in &free_oses {
@@ -504,7 +691,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
                             }
                             small { a href="/admin/oses" { "Manage operating systems" } }
                         }
-                        (field("Path template", "path", new_location.map_or("", |f| f.form.get("path")), Some("e.g. /firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe")))
+                        (page::input(Input::Text, true, "Path template", "path", new_location.map_or("", |f| f.form.get("path")), Some("e.g. /firefox/releases/120.0/win32/:lang/Firefox%20Setup%20120.0.exe")))
                         div { button.primary type="submit" { "Add location" } }
                     }
                 }
@@ -515,15 +702,17 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
             @if aliases.is_empty() {
                 p.muted { "No alias points at this product." }
             } @else {
-                table {
-                    thead { tr { th { "Alias" } @if can { th.actions {} } } }
-                    tbody {
-                        @for a in &aliases {
-                            tr {
-                                td { (a) }
-                                @if can {
-                                    td.actions {
-                                        (page::button(ctx, &format!("{url}/aliases/{}/remove", seg(a)), "Remove", "small danger", Some(&format!("Remove alias {a}?"))))
+                div.scroll {
+                    table {
+                        thead { tr { th { "Alias" } @if can { th.actions {} } } }
+                        tbody {
+                            @for a in &aliases {
+                                tr {
+                                    td.wrap { (a) }
+                                    @if can {
+                                        td.actions {
+                                            (page::button(ctx, &format!("{url}/aliases/{}/remove", seg(a)), "Remove", "small danger", Some(&format!("Remove alias {a}?"))))
+                                        }
                                     }
                                 }
                             }
@@ -532,10 +721,10 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
                 }
             }
             @if can {
-                (page::error(alias_failed.map(|f| f.message.as_str())))
+                (wording::alert(alias_failed.map(|f| &f.message)))
                 form.stack method="post" action={ (url) "/aliases" } {
                     (csrf(ctx))
-                    (field("Alias", "alias", alias_failed.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point here")))
+                    (page::input(Input::Text, true, "Alias", "alias", alias_failed.map_or("", |f| f.form.get("alias")), Some("a new alias, or an existing one to point here")))
                     div { button.primary type="submit" { "Point alias here" } }
                 }
             }
@@ -545,7 +734,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
                 h2 { "Remove" }
                 p { "Removing a product removes its locations, their files and availability. Its download counts stay." }
                 @if !aliases.is_empty() {
-                    p {
+                    p.wrap {
                         @if aliases.len() == 1 { "Its alias " } @else { "Its aliases " }
                         strong { (aliases.join(", ")) }
                         @if aliases.len() == 1 { " goes" } @else { " go" }
@@ -570,17 +759,55 @@ fn detail(ctx: &Ctx<'_>, name: &str, failed: Option<&Failed<'_>>) -> PageResult 
     ))
 }
 
-/// Shows the product's page again with `e` at `part`, or 404.
+fn yes_no(yes: bool) -> Markup {
+    if yes {
+        badge(Badge::Good, "yes")
+    } else {
+        badge(Badge::Off, "no")
+    }
+}
+
+/// Shows the product's page again with `e` at `part`, or 404. A path
+/// that was refused is shown among the locations of its OS (the page of
+/// locations it is on may not be the first).
 fn refused(ctx: &Ctx<'_>, name: &str, part: Part, form: &Form, e: Error) -> PageResult {
+    let view = match &part {
+        Part::Path(os) => Form::from_query(&format!("q={}", seg(os))),
+        _ => Form::default(),
+    };
     detail(
         ctx,
         name,
+        &view,
         Some(&Failed {
             part,
             form,
-            message: e.to_string(),
+            message: wording::markup(&e),
         }),
     )
+}
+
+/// The page that asks before a product is switched off (without
+/// JavaScript the settings form cannot ask first): the form's fields are
+/// kept for the confirmed POST.
+fn confirm_deactivation(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
+    let url = product_url(name);
+    let question = format!(
+        "Deactivate product {name}? It answers 404 to every download until it is switched on again."
+    );
+    let mut query = format!("ask={}", seg(&question));
+    for (k, v) in form
+        .fields()
+        .filter(|(k, _)| !matches!(*k, "csrf" | "ask" | "confirmed"))
+    {
+        query.push_str(&format!("&{}={}", seg(k), seg(v)));
+    }
+    let asked = Form::from_query(&query);
+    Ok(ctx.page(
+        "products",
+        "Please confirm",
+        page::confirmation(ctx, &url, &asked, &url),
+    ))
 }
 
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
@@ -591,19 +818,20 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         match raw.parse::<u32>() {
             Ok(p) => p,
             Err(_) => {
-                return refused(
-                    ctx,
-                    name,
-                    Part::Flags,
-                    form,
-                    Error::invalid(
-                        "priority",
-                        format!("{raw:?} is not a whole number from 0 to 4294967295"),
-                    ),
-                );
+                return refused(ctx, name, Part::Flags, form, priority_error(raw));
             }
         }
     };
+    let Some(stored) = ctx.network().snapshot()?.product(name).cloned() else {
+        return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
+    };
+    // A priority above the form's bound may stay as it was stored.
+    if priority > PRIORITY_MAX && priority != stored.priority {
+        return refused(ctx, name, Part::Flags, form, priority_error(raw));
+    }
+    if stored.active && !form.checked("active") && !form.checked("confirmed") {
+        return confirm_deactivation(ctx, &stored.name, form);
+    }
     let saved = ctx.write(|tx| {
         tx.product_update(name, |p| {
             p.active = form.checked("active");
@@ -620,6 +848,16 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Ok(p) => Ok(ctx.done(&product_url(&p.name), format!("Saved product {}.", p.name))),
         Err(e) => refused(ctx, name, Part::Flags, form, e),
     }
+}
+
+fn priority_error(raw: &str) -> Error {
+    Error::invalid(
+        "priority",
+        format!(
+            "{raw:?} is not a whole number from 0 to {}",
+            crate::chart::thousands(u64::from(PRIORITY_MAX))
+        ),
+    )
 }
 
 fn languages(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
@@ -667,7 +905,7 @@ fn location_remove(ctx: &Ctx<'_>, name: &str, os: &str) -> PageResult {
     let url = product_url(name);
     Ok(match ctx.write(|tx| tx.location_remove(name, os)) {
         Ok(l) => ctx.done(&url, format!("Removed the {} location {}.", l.os, l.path)),
-        Err(e) => ctx.failed(&url, e.to_string()),
+        Err(e) => ctx.failed(&url, wording::text(&e)),
     })
 }
 
@@ -706,11 +944,11 @@ fn alias_set(ctx: &Ctx<'_>, product: Option<&str>, form: &Form) -> PageResult {
             let failed = Failed {
                 part: Part::Alias,
                 form,
-                message: e.to_string(),
+                message: wording::markup(&e),
             };
             match product {
-                Some(name) => detail(ctx, name, Some(&failed)),
-                None => list(ctx, "", Some(&failed)),
+                Some(name) => detail(ctx, name, &Form::default(), Some(&failed)),
+                None => list(ctx, &Form::default(), Some(&failed)),
             }
         }
     }
@@ -720,7 +958,7 @@ fn alias_remove(ctx: &Ctx<'_>, product: Option<&str>, alias: &str) -> PageResult
     let to = product.map_or_else(|| "/admin/products#aliases".into(), product_url);
     Ok(match ctx.write(|tx| tx.alias_remove(alias)) {
         Ok(()) => ctx.done(&to, format!("Removed alias {alias}.")),
-        Err(e) => ctx.failed(&to, e.to_string()),
+        Err(e) => ctx.failed(&to, wording::text(&e)),
     })
 }
 
@@ -731,7 +969,7 @@ fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
             Error::NotFound { .. } => {
                 Ok(ctx.not_found(&format!("There is no product named {name:?}.")))
             }
-            e => Ok(ctx.failed(&url, e.to_string())),
+            e => Ok(ctx.failed(&url, wording::text(&e))),
         };
     }
     Ok(match ctx.check_now(crate::sentry::Mode::New, None) {
@@ -739,7 +977,7 @@ fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
             &url,
             format!("Checking {name} now; the results show here and in Reports when the run ends."),
         ),
-        Err(e) => ctx.failed(&url, e.to_string()),
+        Err(e) => ctx.failed(&url, wording::text(&e)),
     })
 }
 
@@ -812,7 +1050,7 @@ fn remove(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Err(Error::NotFound { .. }) => {
             Ok(ctx.not_found(&format!("There is no product named {name:?}.")))
         }
-        Err(e) => Ok(ctx.failed(&product_url(name), e.to_string())),
+        Err(e) => Ok(ctx.failed(&product_url(name), wording::text(&e))),
     }
 }
 
@@ -898,11 +1136,38 @@ mod tests {
         assert!(page.contains(r#"value="FX-1.0""#), "{page}");
 
         // Flags: unticked boxes switch off; inactive leaves the index.
+        // Switching a product off asks first: without JavaScript on a
+        // page of its own, which changes nothing and keeps the fields.
         let r = post(
             &admin,
             &ann,
             "/admin/products/fx-1.0",
             &[("public", "on"), ("priority", "7")],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(page.contains("Please confirm"), "{page}");
+        assert!(page.contains("Deactivate product fx-1.0?"), "{page}");
+        assert!(
+            page.contains(r#"<input type="hidden" name="priority" value="7">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<input type="hidden" name="confirmed" value="yes">"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"action="/admin/products/fx-1.0""#),
+            "{page}"
+        );
+        let p = product(&admin, "fx-1.0").unwrap();
+        assert_eq!((p.active, p.public, p.priority), (true, false, 0));
+        assert_eq!(actions(&admin, 1)[0].1, "product.add");
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx-1.0",
+            &[("public", "on"), ("priority", "7"), ("confirmed", "yes")],
         );
         assert!(follow(&admin, &ann, r).contains("Saved product fx-1.0."));
         let p = product(&admin, "fx-1.0").unwrap();
@@ -1039,7 +1304,7 @@ mod tests {
         // submits it through the form attribute.
         let page = body(get(&admin, &ann, "/admin/products/fx"));
         assert!(
-            page.contains(r#"<input class="wide" type="text" name="path" size="60" form="path-linux" aria-label="Path for linux" value="/fx/:lang/fx.tar.bz2">"#),
+            page.contains(r#"<input class="wide" type="text" name="path" size="60" form="path-linux" aria-label="Path for linux" required value="/fx/:lang/fx.tar.bz2">"#),
             "{page}"
         );
         assert!(
@@ -1603,8 +1868,14 @@ mod tests {
         assert_eq!(s.products[0].priority, 0);
     }
 
+    /// The part of a page below the navigation (the header's log-out
+    /// form is the one POST form every page has).
+    fn main(page: &str) -> &str {
+        &page[page.find("<main").expect("a main element")..]
+    }
+
     #[test]
-    fn the_list_filters_and_stops_at_500_rows() {
+    fn the_list_searches_filters_sorts_and_shows_one_page() {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
         admin
@@ -1617,23 +1888,170 @@ mod tests {
                     })?;
                 }
                 tx.alias_set("latest", "p-0042")?;
+                tx.product_update("p-0007", |p| p.priority = 9)?;
+                tx.product_update("p-0003", |p| p.active = false)?;
+                tx.location_add("p-0003", "win", "/p3.exe")?;
+                tx.location_add("p-0005", "win", "/p5.exe")?;
+                tx.location_add("p-0006", "linux", "/p6.tar")?;
+                let m = tx.mirror_add(crate::store::NewMirror {
+                    name: "m".into(),
+                    base_url: "https://m.example".into(),
+                    rating: 10,
+                    ..Default::default()
+                })?;
+                let l = tx.location_add("p-0006", "win", "/p6.exe")?;
+                tx.set_availability(
+                    l.id,
+                    m.id,
+                    &crate::model::Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: 1,
+                        error: String::new(),
+                    },
+                )?;
                 Ok(())
             })
             .unwrap();
+        const ROW: &str = r#"<tr><td class="wrap"><a href="/admin/products/"#;
+        let rows = |page: &str| main(page).matches(ROW).count();
+        // One page of 50, the highest priority first, then by name.
         let page = body(get(&admin, &ann, "/admin/products"));
-        assert!(
-            page.contains("Showing 500 of 505 matching products"),
-            "{page}"
-        );
-        assert!(page.contains(">p-0499<") && !page.contains(">p-0500<"));
+        assert_eq!(rows(&page), 50, "{page}");
+        assert!(page.contains("1–50 of 505 products"), "{page}");
+        assert!(page.find(">p-0007<").unwrap() < page.find(">p-0000<").unwrap());
+        assert!(page.contains(">p-0049<") && !page.contains(">p-0050<"));
+        let page = body(get(&admin, &ann, "/admin/products?page=11"));
+        assert_eq!(rows(&page), 5);
+        assert!(page.contains(">p-0504<") && !page.contains(">p-0499<"));
+        let page = body(get(&admin, &ann, "/admin/products?per=100000&sort=name"));
+        assert_eq!(rows(&page), crate::admin::list::MAX_PER);
+        // Search: names and aliases, any case.
         let page = body(get(&admin, &ann, "/admin/products?q=P-0042"));
-        assert!(page.contains("1 of 505 products matches"), "{page}");
-        assert!(page.contains(">p-0042<") && !page.contains(">p-0043<"));
-        // Aliases match too.
+        assert_eq!(rows(&page), 1);
+        assert!(page.contains(">p-0042<"));
         let page = body(get(&admin, &ann, "/admin/products?q=latest"));
-        assert!(page.contains(">p-0042<") && !page.contains(">p-0001<"));
+        assert_eq!(rows(&page), 1);
+        assert!(page.contains(">p-0042<"));
         let page = body(get(&admin, &ann, "/admin/products?q=nothing"));
         assert!(page.contains("No product matches."));
+        // States.
+        let names = |query: &str| {
+            let page = body(get(&admin, &ann, &format!("/admin/products?{query}")));
+            let mut out = Vec::new();
+            let mut rest = main(&page);
+            while let Some(at) = rest.find(ROW) {
+                rest = &rest[at + ROW.len()..];
+                let start = rest.find("\">").unwrap() + 2;
+                let end = start + rest[start..].find('<').unwrap();
+                out.push(rest[start..end].to_string());
+                rest = &rest[end..];
+            }
+            out
+        };
+        assert_eq!(names("state=inactive"), ["p-0003"]);
+        assert_eq!(names("state=unserved"), ["p-0005"]);
+        assert_eq!(
+            names("state=empty&q=p-000&sort=name"),
+            [
+                "p-0000", "p-0001", "p-0002", "p-0004", "p-0007", "p-0008", "p-0009"
+            ]
+        );
+        assert_eq!(names("state=active&q=p-000&sort=name").len(), 9);
+        // Sorts: by locations, by uptake (descending first when asked).
+        assert_eq!(names("sort=-locations&per=2"), ["p-0006", "p-0003"]);
+        assert_eq!(names("sort=-served&per=1"), ["p-0006"]);
+        let page = body(get(&admin, &ann, "/admin/products?state=unserved"));
+        assert!(page.contains("served by no mirror"), "{page}");
+    }
+
+    #[test]
+    fn a_product_with_many_locations_shows_one_page_of_them() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.product_add(crate::store::NewProduct {
+                    name: "fx".into(),
+                    ..Default::default()
+                })?;
+                for i in 0..120 {
+                    tx.os_add(&format!("os-{i:03}"))?;
+                    tx.location_add("fx", &format!("os-{i:03}"), &format!("/fx/{i:03}/fx.bin"))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let rows = |page: &str| page.matches(r#"aria-label="Path for "#).count();
+        let page = body(get(&admin, &ann, "/admin/products/fx"));
+        assert_eq!(rows(&page), 50);
+        assert!(page.contains("1–50 of 120 locations"), "{page}");
+        assert!(page.contains(r#"value="/fx/000/fx.bin""#));
+        assert!(!page.contains(r#"value="/fx/050/fx.bin""#));
+        let page = body(get(&admin, &ann, "/admin/products/fx?page=3"));
+        assert_eq!(rows(&page), 20);
+        let page = body(get(&admin, &ann, "/admin/products/fx?q=119"));
+        assert_eq!(rows(&page), 1);
+        assert!(page.contains(r#"value="/fx/119/fx.bin""#));
+        let page = body(get(&admin, &ann, "/admin/products/fx?sort=-path&per=1"));
+        assert!(page.contains(r#"value="/fx/119/fx.bin""#), "{page}");
+        // A refused path on a later page is shown with its message.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations/os-100",
+            &[("path", "nope")],
+        );
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(r);
+        assert!(
+            page.contains(r#"value="nope""#) && page.contains("Invalid path"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn viewers_read_products_as_text_with_no_form_that_posts() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add(&admin, &ann, "fx");
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx/locations",
+            &[("os", "win"), ("path", "/fx.exe")],
+        ));
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx/aliases",
+            &[("alias", "fx-latest")],
+        ));
+        redirected(post(
+            &admin,
+            &ann,
+            "/admin/products/fx/languages",
+            &[("languages", "de fr")],
+        ));
+        let vic = login(&admin, "vic", Role::Viewer);
+        for path in [
+            "/admin/products",
+            "/admin/products/fx",
+            "/admin/products?q=fx&state=active",
+        ] {
+            let page = body(get(&admin, &vic, path));
+            let main = main(&page);
+            assert!(!main.contains(r#"method="post""#), "{path}: {main}");
+            assert!(
+                !main.contains("<textarea") && !main.contains(r#"type="checkbox""#),
+                "{path}: {main}"
+            );
+            assert!(main.contains("Read-only"), "{path}: {main}");
+        }
+        let page = body(get(&admin, &vic, "/admin/products/fx"));
+        assert!(page.contains("2 languages: de fr"), "{page}");
+        assert!(page.contains("<code>/fx.exe</code>"), "{page}");
     }
 
     #[test]

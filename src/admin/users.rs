@@ -1,7 +1,9 @@
 //! Admin section: users — the accounts that may log in here, their roles
 //! and passwords.
 //!
-//! Routes: `GET /admin/users`, `POST /admin/users` (add),
+//! Routes: `GET /admin/users[?q=&sort=&page=&per=]` (one page of the
+//! list: `q` is text in a name or role, `sort` `name`, `role` or
+//! `added`), `POST /admin/users` (add),
 //! `GET /admin/users/NAME`, `POST /admin/users/NAME/role`,
 //! `POST /admin/users/NAME/password`, `POST /admin/users/NAME/remove`.
 //!
@@ -17,8 +19,9 @@
 use hyper::StatusCode;
 use maud::{Markup, html};
 
+use super::list::{self, Listing};
 use super::page::{self, Badge, badge, csrf, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 use crate::error::Thing;
 use crate::error::{Error, Result};
@@ -30,10 +33,13 @@ pub const MIN_PASSWORD: usize = 10;
 
 const ROLES: [Role; 3] = [Role::Admin, Role::Release, Role::Viewer];
 
+/// The users list's address.
+const BASE: &str = "/admin/users";
+
 /// Answers requests below `/admin/users`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx, None, &[]),
+        (false, []) => list(ctx, &page.form, None, &[]),
         (true, []) => add(ctx, &page.form),
         (false, [name]) => detail(ctx, name, None),
         (true, [name, "role"]) => set_role(ctx, name, &page.form),
@@ -103,8 +109,27 @@ fn created(at: u64) -> Markup {
     }
 }
 
-fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> PageResult {
-    let users = ctx.network().store().users()?;
+/// The users list's view: search by name, sort by name, role or when
+/// added, one page at a time.
+fn list(ctx: &Ctx<'_>, view: &Form, form: Option<&Form>, errors: &[String]) -> PageResult {
+    let all = ctx.network().store().users()?;
+    let total = all.len();
+    let v = Listing::from_form(view, "name", &[]);
+    let mut users: Vec<User> = all
+        .into_iter()
+        .filter(|u| v.matches([u.name.as_str(), u.role.as_str()]))
+        .collect();
+    let rank = |r: Role| ROLES.iter().position(|x| *x == r).unwrap_or(ROLES.len());
+    users.sort_by(|a, b| {
+        let by_name = a.name.to_lowercase().cmp(&b.name.to_lowercase());
+        let primary = match v.sort.as_str() {
+            "role" => rank(a.role).cmp(&rank(b.role)),
+            "added" => a.created_at.cmp(&b.created_at),
+            _ => by_name,
+        };
+        v.order(primary).then(by_name)
+    });
+    let (users, window) = v.window(users);
     let can = ctx.may(Area::Network);
     let now = crate::model::now();
     let waiting = if can {
@@ -114,13 +139,22 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> PageResult {
     };
     let error = (!errors.is_empty()).then(|| errors.join(" "));
     let body = html! {
-        div.toolbar { h1 { "Users" } span.muted { (page::plural(users.len(), "user", "users")) } }
-        table {
-            thead { tr { th { "Name" } th { "Role" } th { "Added" } } }
+        div.toolbar {
+            h1 { "Users" }
+            span.muted { (page::plural(total, "user", "users")) }
+            @if can { a href="#add" { "Add a user" } }
+        }
+        @if total > list::PER || v.narrowed() { (v.search(BASE, "users (name or role)", &[])) }
+        div.scroll { table {
+            thead { tr {
+                (v.heading(BASE, "name", "Name", false))
+                (v.heading(BASE, "role", "Role", false))
+                (v.heading(BASE, "added", "Added", false))
+            } }
             tbody {
                 @for u in &users {
                     tr {
-                        td {
+                        td.wrap {
                             @if can {
                                 a href={ "/admin/users/" (seg(&u.name)) } { (u.name) }
                             } @else {
@@ -132,15 +166,19 @@ fn list(ctx: &Ctx<'_>, form: Option<&Form>, errors: &[String]) -> PageResult {
                         td { (created(u.created_at)) }
                     }
                 }
+                @if users.is_empty() {
+                    tr { td.muted colspan="3" { "No user matches." } }
+                }
             }
-        }
+        } }
+        @if window.pages > 1 || v.narrowed() { (v.pager(BASE, &window, "users")) }
         @if !can {
             // Admins read this under the role field of the form below.
             p.muted { (roles_explained()) }
         }
         @if can {
             (throttled(&waiting, now))
-            section.card {
+            section.card id="add" {
                 h2 { "Add a user" }
                 (page::error(error.as_deref()))
                 form.stack method="post" action="/admin/users" {
@@ -244,12 +282,12 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     }
     errors.extend(password_problems(form));
     let (Some(role), true) = (role, errors.is_empty()) else {
-        return list(ctx, Some(form), &errors);
+        return list(ctx, &Form::default(), Some(form), &errors);
     };
     // Hashing takes a while: do it before the write transaction.
     let password_hash = match crate::auth::hash_password(form.raw("password")) {
         Ok(h) => h,
-        Err(e) => return list(ctx, Some(form), &[e.to_string()]),
+        Err(e) => return list(ctx, &Form::default(), Some(form), &[wording::text(&e)]),
     };
     let added = ctx.write(|tx| {
         if let Some(old) = tx.user(&name)? {
@@ -276,7 +314,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 role.as_str()
             ),
         )),
-        Err(e) => list(ctx, Some(form), &[e.to_string()]),
+        Err(e) => list(ctx, &Form::default(), Some(form), &[wording::text(&e)]),
     }
 }
 
@@ -351,7 +389,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, problem: Option<Problem<'_>>) -> PageResult
                     p.muted { "You cannot remove your own account: another admin can." }
                 } @else {
                     p { "Removing an account ends its sessions at once. Its entries in the audit log stay." }
-                    (page::button(ctx, &format!("{url}/remove"), "Remove this user", "danger", Some("Remove this user?")))
+                    (page::button(ctx, &format!("{url}/remove"), "Remove this user", "danger", Some(&format!("Remove user {}?", user.name))))
                 }
             }
         }
@@ -449,7 +487,7 @@ fn set_role(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Err(Error::NotFound { .. }) => {
             Ok(ctx.not_found(&format!("There is no user named {name:?}.")))
         }
-        Err(e) => detail(ctx, name, Some(Problem::Role(chosen, e.to_string()))),
+        Err(e) => detail(ctx, name, Some(Problem::Role(chosen, wording::text(&e)))),
     }
 }
 
@@ -460,7 +498,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     }
     let password_hash = match crate::auth::hash_password(form.raw("password")) {
         Ok(h) => h,
-        Err(e) => return detail(ctx, name, Some(Problem::Password(e.to_string()))),
+        Err(e) => return detail(ctx, name, Some(Problem::Password(wording::text(&e)))),
     };
     let changed = ctx.write(|tx| {
         let mut user = tx
@@ -486,7 +524,7 @@ fn set_password(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Err(Error::NotFound { .. }) => {
             Ok(ctx.not_found(&format!("There is no user named {name:?}.")))
         }
-        Err(e) => detail(ctx, name, Some(Problem::Password(e.to_string()))),
+        Err(e) => detail(ctx, name, Some(Problem::Password(wording::text(&e)))),
     }
 }
 
@@ -541,8 +579,8 @@ fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
                 format!("Removed user {name}; their sessions have ended."),
             ))
         }
-        Err(e @ Error::NotFound { .. }) => Ok(ctx.failed("/admin/users", e.to_string())),
-        Err(e) => Ok(ctx.failed(&url, e.to_string())),
+        Err(e @ Error::NotFound { .. }) => Ok(ctx.failed("/admin/users", wording::text(&e))),
+        Err(e) => Ok(ctx.failed(&url, wording::text(&e))),
     }
 }
 
@@ -1059,6 +1097,123 @@ mod tests {
         let vic = login(&admin, "vic", Role::Viewer);
         let page = body(get(&admin, &vic, "/admin/users"));
         assert!(!page.contains("Throttled logins") && !page.contains("192.0.2.7"));
+    }
+
+    /// The part of a page below the navigation (whose log-out form is
+    /// the one POST form every page has).
+    fn main(page: &str) -> &str {
+        &page[page.find("<main").expect("a main element")..]
+    }
+
+    #[test]
+    fn removing_asks_on_a_page_of_its_own_without_javascript() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        login(&admin, "bob", Role::Viewer);
+        let page = body(get(&admin, &ann, "/admin/users/bob"));
+        assert!(
+            page.contains(r#"name="ask" value="Remove user bob?" data-confirm="Remove user bob?""#),
+            "{page}"
+        );
+        // The button's question, sent without the script's answer: the
+        // server asks, and nothing changes.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/users/bob/remove",
+            &[("ask", "Remove user bob?")],
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = body(r);
+        assert!(
+            page.contains("Please confirm") && page.contains("Remove user bob?"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"action="/admin/users/bob/remove""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<input type="hidden" name="confirmed" value="yes">"#));
+        assert!(
+            page.contains(r#"<a href="/admin/users/bob">No, go back</a>"#),
+            "{page}"
+        );
+        assert!(user(&admin, "bob").is_some());
+        // Confirmed: done.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/users/bob/remove",
+            &[("ask", "Remove user bob?"), ("confirmed", "yes")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Removed user bob"));
+        assert!(user(&admin, "bob").is_none());
+    }
+
+    #[test]
+    fn the_list_searches_sorts_and_pages() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                for i in 0..60 {
+                    tx.user_put(
+                        &User {
+                            name: format!("u-{i:02}"),
+                            password_hash: "x".into(),
+                            role: if i % 3 == 0 {
+                                Role::Release
+                            } else {
+                                Role::Viewer
+                            },
+                            created_at: 1000 + i,
+                        },
+                        "user.add",
+                    )?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let rows = |page: &str| {
+            main(page)
+                .matches(r#"<tr><td class="wrap"><a href="/admin/users/"#)
+                .count()
+        };
+        let page = body(get(&admin, &ann, "/admin/users"));
+        assert_eq!(rows(&page), 50);
+        assert!(page.contains("1–50 of 61 users"), "{page}");
+        assert!(page.contains(">ann<") && !page.contains(">u-49<"));
+        let page = body(get(&admin, &ann, "/admin/users?page=2"));
+        assert_eq!(rows(&page), 11);
+        assert!(page.contains(">u-59<"));
+        let page = body(get(&admin, &ann, "/admin/users?q=U-1"));
+        assert_eq!(rows(&page), 10);
+        let page = body(get(&admin, &ann, "/admin/users?q=release"));
+        assert_eq!(rows(&page), 20);
+        // By role: admins first; descending, viewers first.
+        let page = body(get(&admin, &ann, "/admin/users?sort=role&per=1"));
+        assert!(page.contains(">ann<"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/users?sort=-role&per=1"));
+        assert!(page.contains(">u-01<"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/users?sort=-added&per=1"));
+        assert!(page.contains(">u-59<"), "{page}");
+        let page = body(get(&admin, &ann, "/admin/users?sort=added&per=2"));
+        assert!(page.contains(">ann<") && page.contains(">u-00<"), "{page}");
+    }
+
+    #[test]
+    fn others_pages_have_no_form_that_posts() {
+        let (_dir, admin) = admin();
+        login(&admin, "ann", Role::Admin);
+        for role in [Role::Viewer, Role::Release] {
+            let who = login(&admin, role.as_str(), role);
+            for path in ["/admin/users", "/admin/users/ann", "/admin/users?q=a"] {
+                let page = body(get(&admin, &who, path));
+                assert!(!main(&page).contains(r#"method="post""#), "{path}: {page}");
+                assert!(main(&page).contains("Read-only"), "{path}: {page}");
+            }
+        }
     }
 
     #[test]
