@@ -40,10 +40,11 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use super::list::{self, Listing};
-use super::mirrors::health_badge;
+use super::mirrors::state_badge;
 use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
+use crate::model::MirrorState;
 use crate::model::{Availability, Location, LocationId, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
 
@@ -224,7 +225,7 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
     // What each mirror gets traffic for now, from the live index (reading
     // every availability row would take seconds on a big network).
-    let serving = ctx.network().index().serving_by_mirror();
+    let (serving, live_locations) = super::mirrors::serving(ctx.network());
     let list = Listing::from_form(form, "", SUMMARY_STATES);
     // Switched-off mirrors only when asked for.
     let off = list.state == "every" || list.state == "disabled";
@@ -311,7 +312,7 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                                 @let h = s.health.get(&m.id);
                                 tr {
                                     td.wrap { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                                    td { (health_badge(m, h, now)) }
+                                    td { (state_badge(MirrorState::of(m, h, serving.get(&m.id).copied().unwrap_or(0), live_locations, now))) }
                                     td { (page::ago(h.map_or(0, |h| h.checked_at))) }
                                     td.num { (crate::chart::thousands(serving.get(&m.id).copied().unwrap_or(0) as u64)) }
                                     td {
@@ -736,6 +737,8 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
         .take(PER_PAGE)
         .collect::<Vec<_>>();
     let now = crate::model::now();
+    let (serving_now, locations) = super::mirrors::serving(ctx.network());
+    let serves_now = serving_now.get(&m.id).copied().unwrap_or(0);
     let link = |n: usize| {
         format!(
             "{BASE}?mirror={}{}{}",
@@ -756,7 +759,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
     let body = html! {
         div.toolbar {
             h1 { "Availability on " (m.name) }
-            (health_badge(m, h, now))
+            (state_badge(MirrorState::of(m, h, serves_now, locations, now)))
             @if ctx.may(Area::Network) { (mirror_buttons(ctx, m, &back)) }
         }
         p {

@@ -80,14 +80,6 @@ pub fn state_badge(state: MirrorState) -> Markup {
     badge(kind, state.word())
 }
 
-/// A mirror's health in a word, as a badge, when what it serves is not at
-/// hand: it cannot say "serves nothing", so it can disagree with the
-/// list. Use [`state_badge`] of [`MirrorState::of`] with [`serving`]
-/// instead; only the availability pages still call this.
-pub fn health_badge(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> Markup {
-    state_badge(MirrorState::of(m, h, 1, 0, now))
-}
-
 /// Sentry's error for the mirror at `base_url`, as the pages show it: what
 /// it means and what to do, with the raw text for the curious.
 pub fn problem(error: &str, base_url: &str) -> Markup {

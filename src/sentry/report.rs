@@ -143,7 +143,7 @@ pub fn render(r: &RunReport<'_>) -> Markup {
                             @if h.is_some_and(|h| h.is_flapping(r.run.ended_at)) { " (flapping: damped)" }
                         }
                         td { (m.latency_ms) " ms" }
-                        td { @if let Some(h) = h.filter(|h| h.throughput > 0) { (h.throughput / 1024) " KiB/s" } }
+                        td { @if let Some(h) = h.filter(|h| h.throughput > 0) { (crate::chart::speed(h.throughput)) } }
                         td { (present) }
                         td { (missing) }
                         td { (faults) }
