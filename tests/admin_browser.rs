@@ -430,6 +430,8 @@ fn an_operator_adds_a_mirror_loads_a_release_and_it_is_served() {
         admin.main_text()
     );
     let form = "main form[action=\"/admin/mirrors\"]";
+    // The form is folded above the list until asked for.
+    b.find("main details.card > summary").click();
     admin.fill(form, "name", "alpha");
     admin.fill(form, "base_url", &mirror.url);
     admin.fill(form, "rating", "80");
@@ -905,15 +907,16 @@ fn every_admin_page_renders_and_is_screenshotted() {
     // A form with a validation error keeps what was typed.
     admin.open("/admin/mirrors");
     let form = "main form[action=\"/admin/mirrors\"]";
+    b.find("main details.card > summary").click();
     admin.fill(form, "name", "delta");
     admin.fill(form, "base_url", "ftp://delta.example/pub");
-    admin.fill(form, "rating", "lots");
+    admin.fill(form, "rating", "70");
     admin.button(form, "Add mirror").click();
     b.wait_for(|b| b.exists("main p.flash.error"), "the validation error");
     admin.inspect(422);
     assert_eq!(
-        b.find(&format!("{form} input[name=rating]")).value(),
-        "lots"
+        b.find(&format!("{form} input[name=base_url]")).value(),
+        "ftp://delta.example/pub"
     );
     admin.shoot("validation-error-mirror");
     admin.open("/admin/products");

@@ -96,7 +96,7 @@ fn a_backup_while_serving_holds_every_acknowledged_write() {
     let out = env.run(&["backup", copy.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout.starts_with("backed up 23 tables, ") && out.stdout.contains(" rows ("),
+        out.stdout.starts_with("backed up 24 tables, ") && out.stdout.contains(" rows ("),
         "{out:?}"
     );
     assert!(

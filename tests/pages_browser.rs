@@ -49,9 +49,9 @@ const doc = document.documentElement;
 if (doc.scrollWidth > window.innerWidth)
   problems.push(`page wider than the viewport: scrollWidth ${doc.scrollWidth} > innerWidth ${window.innerWidth}; widest: ` +
     [...document.querySelectorAll("body *")]
-      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-      .filter((e) => !e.closest(".scroll, .matrix, table, pre"))
-      .slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 160)).join(" | "));
+      .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1; })
+      .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+      .slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 200)).join(" | "));
 const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
 for (const e of document.querySelectorAll("input, select, textarea")) {
   if (["hidden", "submit", "button"].includes(e.type) || !visible(e)) continue;
