@@ -119,7 +119,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let events = store.events(RECENT)?;
 
     // Mirrors, in the states of the mirrors list.
-    let (serving, locations) = mirrors::serving(network);
+    let (serving, locations) = network.serving();
     let index = network.index();
     let mut tally = Tally::default();
     let mut down: Vec<(&Mirror, &MirrorHealth)> = Vec::new();

@@ -122,7 +122,7 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
             "downloads.rss" => product_downloads(&snapshot, &counts, today, &site),
             "products.rss" => products(&snapshot, &site),
             "mirrors.rss" => {
-                let (serving, locations) = crate::admin::mirrors::serving(&public.network);
+                let (serving, locations) = public.network.serving();
                 mirror_list(&snapshot, &serving, locations, now)
             }
             _ => mirror_downloads(&snapshot, &counts, today),
