@@ -177,17 +177,25 @@ mod tests {
         );
     }
 
-    /// Both stylesheets adapt to narrow screens and to a dark scheme.
+    /// The dark scheme is dark: it redefines the page's and the cards'
+    /// backgrounds to dark colours (the light ones being light), with text
+    /// lighter than them. How the pages fit a phone and that they render
+    /// dark in a browser is checked by `tests/pages_browser.rs`.
     #[test]
-    fn responsive_and_dark() {
-        for css in [ADMIN_CSS, CSS] {
-            assert!(css.contains("@media (prefers-color-scheme: dark)"));
-            assert!(css.contains("@media (max-width:"));
-            assert!(css.contains("overflow-x: auto"));
-            assert!(
-                !css.contains("minmax(24rem"),
-                "a fixed column overflows a phone"
-            );
+    fn the_dark_scheme_is_dark() {
+        for (name, css) in [("admin.css", ADMIN_CSS), ("bouncer.css", CSS)] {
+            let [(_, light), (_, dark)] = schemes(css);
+            for bg in ["bg", "card"] {
+                let (l, d) = (luminance(&light[bg]), luminance(&dark[bg]));
+                assert!(l > 0.8, "{name}: light --{bg} {} is not light", light[bg]);
+                assert!(d < 0.05, "{name}: dark --{bg} {} is not dark", dark[bg]);
+                assert!(
+                    luminance(&dark["fg"]) > 0.5,
+                    "{name}: dark --fg {} on --{bg} {}",
+                    dark["fg"],
+                    dark[bg]
+                );
+            }
         }
     }
 }

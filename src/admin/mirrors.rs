@@ -61,12 +61,10 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     }
 }
 
-/// How many locations each mirror receives downloads for now (active
-/// products; present, healthy, active, rated), and how many locations
-/// there are: the one definition of "Serves".
+/// [`crate::network::Network::serving`], for the admin pages that still
+/// call it here: the one definition of "Serves".
 pub fn serving(network: &crate::network::Network) -> (HashMap<MirrorId, usize>, usize) {
-    let index = network.index();
-    (index.serving_by_mirror(), index.stats().locations)
+    network.serving()
 }
 
 /// A mirror's state as a badge, the same on every page.

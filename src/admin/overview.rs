@@ -1,11 +1,14 @@
 //! Admin section: the overview — one screen that tells an operator whether
 //! the network is healthy: a verdict, mirror and product counts, downloads
 //! today and over 30 days with their trend, per-product uptake, the mirrors
-//! that are down, the last sentry runs and the last changes.
+//! that are down (with what their error means), the last sentry runs, the
+//! active products with a system no mirror serves (the products list has
+//! no such filter) and the last changes. Every "Needs attention" count is
+//! the number of rows its link shows.
 //!
 //! Route: `GET /admin/`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use maud::{Markup, html};
 
@@ -13,7 +16,7 @@ use super::mirrors;
 use super::page::{self, Badge, badge, plural, seg};
 use super::{Ctx, Page, PageResult};
 use crate::chart::{self, Series, thousands};
-use crate::model::{Event, Mirror, MirrorHealth, MirrorState, Product, SentryRun};
+use crate::model::{Event, Mirror, MirrorHealth, MirrorState, Product, ProductId, SentryRun};
 
 /// Names listed in a "Needs attention" item (the rest are counted).
 const NAMED: usize = 5;
@@ -23,6 +26,9 @@ const UPTAKE_ROWS: usize = 20;
 const RECENT: usize = 10;
 /// Days in the downloads trend.
 const TREND_DAYS: u32 = 30;
+/// The id of the overview's list of products with a system no mirror
+/// serves (the products list has no such filter).
+const PARTLY: &str = "partly-served";
 
 /// Answers requests below `/admin/` (only the overview itself).
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
@@ -119,7 +125,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
     let events = store.events(RECENT)?;
 
     // Mirrors, in the states of the mirrors list.
-    let (serving, locations) = mirrors::serving(network);
+    let (serving, locations) = network.serving();
     let index = network.index();
     let mut tally = Tally::default();
     let mut down: Vec<(&Mirror, &MirrorHealth)> = Vec::new();
@@ -153,22 +159,43 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
             .or_default()
             .push((&u.os, u.percent()));
     }
-    // Active products no mirror serves at all, those with a system no
-    // mirror serves, and those without locations.
+    // Products without locations, active or not (the products list's
+    // `state=empty`); active products with locations that no mirror
+    // serves at all (`state=unserved`), and those with a system no mirror
+    // serves (listed on this page, under [`PARTLY`]).
+    let located: HashSet<ProductId> = s.locations.iter().map(|l| l.product).collect();
     let mut unserved: Vec<&str> = Vec::new();
-    let mut partly: Vec<&str> = Vec::new();
+    let mut partly: Vec<(&str, Vec<&str>)> = Vec::new();
     let mut empty: Vec<&str> = Vec::new();
-    for p in s.products.iter().filter(|p| p.active) {
-        match per_product.get(p.name.as_str()) {
-            None => empty.push(&p.name),
-            Some(systems) if systems.iter().all(|(_, p)| *p <= 0.0) => unserved.push(&p.name),
-            Some(systems) if systems.iter().any(|(_, p)| *p <= 0.0) => partly.push(&p.name),
-            Some(_) => {}
+    for p in &s.products {
+        if !located.contains(&p.id) {
+            empty.push(&p.name);
+            continue;
+        }
+        if !p.active {
+            continue;
+        }
+        let systems = per_product.get(p.name.as_str());
+        let bare: Vec<&str> = systems
+            .into_iter()
+            .flatten()
+            .filter(|(_, percent)| *percent <= 0.0)
+            .map(|(os, _)| *os)
+            .collect();
+        if systems.is_none_or(|all| all.len() == bare.len()) {
+            unserved.push(&p.name);
+        } else if !bare.is_empty() {
+            partly.push((&p.name, bare));
         }
     }
-    for names in [&mut unserved, &mut partly, &mut empty] {
+    for names in [&mut unserved, &mut empty] {
         names.sort_unstable();
     }
+    partly.sort_unstable();
+    for (_, oses) in &mut partly {
+        oses.sort_unstable();
+    }
+    let partly_names: Vec<&str> = partly.iter().map(|(name, _)| *name).collect();
     let mut top: Vec<&Product> = s.products.iter().filter(|p| p.active).collect();
     top.sort_by(|a, b| {
         b.priority
@@ -254,8 +281,8 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                 "active product has a system no mirror serves",
                 "active products have a system no mirror serves",
             ),
-            "/admin/products?state=active",
-            &partly,
+            &format!("#{PARTLY}"),
+            &partly_names,
             product_link,
         ));
     }
@@ -263,8 +290,8 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         problems.push(attention(
             &plural(
                 empty.len(),
-                "active product has no locations (nothing to download)",
-                "active products have no locations (nothing to download)",
+                "product has no locations (nothing to download)",
+                "products have no locations (nothing to download)",
             ),
             "/admin/products?state=empty",
             &empty,
@@ -342,7 +369,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                             @for (m, h) in down.iter().take(RECENT) {
                                 tr {
                                     td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                                    td.detail { (h.error) }
+                                    td.detail { (mirrors::problem(&h.error, &m.base_url)) }
                                     td { (page::ago(h.since)) }
                                     td { (page::ago(h.checked_at)) }
                                 }
@@ -389,6 +416,26 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
             @if more_products > 0 {
                 p.muted { (plural(more_products, "more active product", "more active products")) " — see " a href="/admin/availability" { "Availability" } "." }
             }
+        }
+        @if !partly.is_empty() {
+            h2 id=(PARTLY) { "Products with a system no mirror serves" }
+            p.muted { "Downloads for these systems cannot be served; each system links to its locations in the availability matrix." }
+            div.scroll { table {
+                thead { tr { th { "Product" } th { "Systems no mirror serves" } } }
+                tbody {
+                    @for (name, oses) in &partly {
+                        tr {
+                            td { a href=(product_link(name)) { (name) } }
+                            td.wrap {
+                                @for (i, os) in oses.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    a href={ (product_link(name)) "&q=" (seg(os)) } { (os) }
+                                }
+                            }
+                        }
+                    }
+                }
+            } }
         }
         h2 { "Latest changes" }
         (events_table(&events))
@@ -543,7 +590,10 @@ mod tests {
             .write(&crate::model::Actor::Sentry, |tx| {
                 tx.set_health(up, &health(true, "", 0, 0))?;
                 tx.set_health(flapping, &health(true, "", now - 60, 5))?;
-                tx.set_health(down, &health(false, "HTTP 503 from /pub/", now - 7200, 1))?;
+                tx.set_health(
+                    down,
+                    &health(false, "503 Service Unavailable", now - 7200, 1),
+                )?;
                 tx.set_health(off, &health(true, "", 0, 0))?;
                 tx.set_health(zero, &health(false, "refused", 0, 0))
             })
@@ -637,9 +687,13 @@ mod tests {
         assert!(page.contains(r#"href="/admin/availability?product=firefox""#));
         assert!(page.contains("linux 0 % · win 50 %"), "{page}");
         assert!(page.contains(r#"<span class="badge bad">0 %</span>"#));
-        // Down mirrors, with error and link.
+        // Down mirrors, with what the error means, the error and link.
         assert!(page.contains(r#"href="/admin/mirrors/down1""#));
-        assert!(page.contains("HTTP 503 from /pub/"));
+        assert!(
+            page.contains(r#"<span class="wrap">m.example answers with server errors (5xx)"#),
+            "{page}"
+        );
+        assert!(page.contains("(sentry saw: 503 Service Unavailable)"));
         assert!(page.contains("2 h ago"));
         assert!(!page.contains(r#"href="/admin/mirrors/zero""#));
         // Sentry runs with failures, and the report link.
@@ -650,15 +704,29 @@ mod tests {
         assert!(page.contains(
             r#"<a href="/admin/mirrors?state=down">1 mirror is down</a>: <span class="names"><a href="/admin/mirrors/down1">down1</a></span>."#
         ), "{page}");
-        // firefox: win is served, linux is not.
+        // firefox: win is served, linux is not; the item links to the
+        // list of such products on this page, which names the system.
         assert!(page.contains(
-            r#"<a href="/admin/products?state=active">1 active product has a system no mirror serves</a>: <span class="names"><a href="/admin/availability?product=firefox">firefox</a></span>."#
+            r##"<a href="#partly-served">1 active product has a system no mirror serves</a>: <span class="names"><a href="/admin/availability?product=firefox">firefox</a></span>."##
         ), "{page}");
-        // thunderbird is active without locations.
-        assert!(page.contains(
-            r#"<a href="/admin/products?state=empty">1 active product has no locations"#
-        ));
+        let partly = &page[page.find(r#"<h2 id="partly-served">"#).expect("the list")..];
+        let partly = &partly[..partly.find("</table>").unwrap()];
+        assert_eq!(
+            partly.matches("<tr>").count(),
+            2,
+            "heading and firefox: {partly}"
+        );
+        assert!(partly.contains(
+            r#"<td class="wrap"><a href="/admin/availability?product=firefox&amp;q=linux">linux</a></td>"#
+        ), "{partly}");
+        // thunderbird (active) and old (inactive) have no locations: the
+        // rows of the products list's state=empty.
+        assert!(
+            page.contains(r#"<a href="/admin/products?state=empty">2 products have no locations"#),
+            "{page}"
+        );
         assert!(page.contains(r#"<a href="/admin/products/thunderbird">thunderbird</a>"#));
+        assert!(page.contains(r#"<a href="/admin/products/old">old</a>"#));
         assert!(page.contains(
             r#"<a href="/admin/reports/run-000001.html">The last sentry run (#1) had 3 failed checks</a>."#
         ), "{page}");
@@ -760,6 +828,91 @@ mod tests {
         // Long details wrap inside their table, which scrolls on its own.
         assert!(page.contains(r#"<div class="scroll"><table><thead><tr><th>Time</th>"#));
         assert!(page.contains(r#"<td class="detail">"#));
+    }
+
+    /// The product items of "Needs attention" count the rows their link
+    /// shows: `state=empty` (active or not) and `state=unserved` on the
+    /// products list, and the overview's own list of products with a
+    /// system no mirror serves.
+    #[test]
+    fn product_counts_are_the_rows_behind_their_links() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Viewer);
+        let up = mirror(&admin, "up", 10, false);
+        for name in [
+            "a-empty",
+            "b-off-empty",
+            "c-off",
+            "d-unserved",
+            "e-partly",
+            "f-served",
+        ] {
+            product(&admin, name, false);
+        }
+        let now = crate::model::now();
+        admin
+            .network
+            .write(&crate::model::Actor::Sentry, |tx| {
+                tx.set_health(up, &health(true, "", 0, 0))?;
+                tx.product_update("b-off-empty", |p| p.active = false)?;
+                tx.product_update("c-off", |p| p.active = false)?;
+                tx.location_add("c-off", "win", "/c.exe")?;
+                tx.location_add("d-unserved", "win", "/d.exe")?;
+                let served = |tx: &mut crate::store::Tx, product: &str, os: &str| {
+                    let l = tx.location_add(product, os, &format!("/{product}/{os}"))?;
+                    let present = Availability {
+                        present: true,
+                        healthy: true,
+                        checked_at: now,
+                        error: String::new(),
+                    };
+                    tx.set_availability(l.id, up, &present)
+                };
+                served(tx, "e-partly", "win")?;
+                tx.location_add("e-partly", "osx", "/e.dmg")?;
+                tx.location_add("e-partly", "linux", "/e.tar")?;
+                served(tx, "f-served", "win")
+            })
+            .unwrap();
+        let products = |query: &str| -> Vec<String> {
+            let page = body(get(
+                &admin,
+                &ann,
+                &format!("/admin/products?{query}&per=500"),
+            ));
+            let mut out: Vec<String> = page
+                .split(r#"<td class="wrap"><a href="/admin/products/"#)
+                .skip(1)
+                .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+                .collect();
+            out.sort();
+            out
+        };
+        assert_eq!(products("state=empty"), ["a-empty", "b-off-empty"]);
+        assert_eq!(products("state=unserved"), ["d-unserved"]);
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=empty">2 products have no locations (nothing to download)</a>: <span class="names"><a href="/admin/products/a-empty">a-empty</a>, <a href="/admin/products/b-off-empty">b-off-empty</a></span>."#
+        ), "{page}");
+        assert!(page.contains(
+            r#"<a href="/admin/products?state=unserved">1 active product has no mirror serving it</a>: <span class="names"><a href="/admin/availability?product=d-unserved">d-unserved</a></span>."#
+        ), "{page}");
+        assert!(
+            page.contains(
+                r##"<a href="#partly-served">1 active product has a system no mirror serves</a>"##
+            ),
+            "{page}"
+        );
+        let partly = &page[page.find(r#"<h2 id="partly-served">"#).expect("the list")..];
+        let partly = &partly[..partly.find("</table>").unwrap()];
+        assert_eq!(
+            partly.matches("<tr>").count(),
+            2,
+            "heading and e-partly: {partly}"
+        );
+        assert!(partly.contains(
+            r#"<a href="/admin/availability?product=e-partly&amp;q=linux">linux</a>, <a href="/admin/availability?product=e-partly&amp;q=osx">osx</a></td>"#
+        ), "{partly}");
     }
 
     #[test]

@@ -264,6 +264,25 @@ fn narrowed(c: &Counts, s: &Snapshot, product: &Product) -> Counts {
     out
 }
 
+/// How many systems (OS) of `product` were downloaded in `c`: one map
+/// from the product's locations to their OS, then one look-up per counted
+/// location.
+fn systems_downloaded(c: &Counts, s: &Snapshot, product: &Product) -> usize {
+    let os: HashMap<LocationId, &str> = s
+        .locations
+        .iter()
+        .filter(|l| l.product == product.id)
+        .map(|l| (l.id, l.os.as_str()))
+        .collect();
+    let downloaded: std::collections::HashSet<&str> = c
+        .by_location
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(|((id, _), _)| os.get(id).copied())
+        .collect();
+    downloaded.len()
+}
+
 /// The rows of a breakdown: days in date order (every day, zero-filled),
 /// everything else by downloads, most first.
 fn rows(by: By, s: &Snapshot, c: &Counts, range: Range, product: Option<&Product>) -> Vec<Row> {
@@ -465,16 +484,8 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     };
     let products = counts.by_product.values().filter(|n| **n > 0).count();
     let mirrors = counts.by_mirror.values().filter(|n| **n > 0).count();
-    let systems = {
-        let oses: std::collections::HashSet<&str> = counts
-            .by_location
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .filter_map(|((id, _), _)| s.locations.iter().find(|l| l.id == *id))
-            .map(|l| l.os.as_str())
-            .collect();
-        oses.len()
-    };
+    // Only a product's page shows its systems.
+    let systems = product.map(|p| systems_downloaded(&counts, &s, p));
     let languages = counts.by_language.values().filter(|n| **n > 0).count();
     let body = html! {
         (header(form, product_name, &from, &to, None))
@@ -491,7 +502,7 @@ fn stats(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     @if let Some((d, _)) = busiest { ", " time datetime=(date(*d)) { (date(*d)) } }
                 }
             }
-            @if product.is_some() {
+            @if let Some(systems) = systems {
                 div.stat {
                     span.value { (systems) }
                     span.label { @if systems == 1 { "system downloaded" } @else { "systems downloaded" } }
@@ -957,6 +968,25 @@ mod tests {
         let r = get(&admin, &ann, "/admin/stats?product=nope");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body(r).contains("There is no product named &quot;nope&quot;"));
+    }
+
+    /// Systems are counted per product, once per OS, and only where the
+    /// product was downloaded (counts of every product mixed in).
+    #[test]
+    fn systems_count_the_products_own_downloaded_oses() {
+        let (_dir, admin, _ann) = network();
+        let s = admin.network.snapshot().unwrap();
+        let named = |name: &str| s.products.iter().find(|p| p.name == name).unwrap();
+        let store = admin.network.store();
+        let t = today();
+        let all = store.counts(t - 2, t).unwrap();
+        assert_eq!(systems_downloaded(&all, &s, named("firefox")), 2);
+        // thunderbird's win only: firefox's win and linux are not its own.
+        assert_eq!(systems_downloaded(&all, &s, named("thunderbird")), 1);
+        // Two days ago thunderbird had no downloads (a 0 row).
+        let quiet = store.counts(t - 2, t - 2).unwrap();
+        assert_eq!(systems_downloaded(&quiet, &s, named("thunderbird")), 0);
+        assert_eq!(systems_downloaded(&quiet, &s, named("firefox")), 2);
     }
 
     /// With a product every figure is that product's: the cards, the

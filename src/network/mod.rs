@@ -11,6 +11,7 @@ mod watch;
 
 pub use watch::{DbHealth, Watcher};
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,7 +22,7 @@ use arc_swap::ArcSwap;
 use crate::error::Result;
 use crate::geoip::GeoDb;
 use crate::index::{Builder, Index};
-use crate::model::Actor;
+use crate::model::{Actor, MirrorId};
 use crate::store::{Place, Snapshot, Store, Tx};
 
 /// Store + what was last published from it: the index the redirect path
@@ -165,6 +166,15 @@ impl Network {
     /// The current index. Lock-free; the guard keeps that snapshot alive.
     pub fn index(&self) -> arc_swap::Guard<Arc<Index>> {
         self.index.load()
+    }
+
+    /// How many locations each mirror receives downloads for now (active
+    /// products; present, healthy, active, rated; from the current index's
+    /// [`Index::serving_by_mirror`]), and how many live locations there are:
+    /// the one definition of "Serves" every page and feed uses.
+    pub fn serving(&self) -> (HashMap<MirrorId, usize>, usize) {
+        let index = self.index();
+        (index.serving_by_mirror(), index.stats().locations)
     }
 
     /// The configuration as of the current index: published with it on a

@@ -12,7 +12,8 @@
 //! An item's guid and `pubDate` change when what it says changes, so
 //! readers show the change as news: a mirror's item carries its id, the
 //! time its state last changed and a digest of its text (down, up, without
-//! our files, another region: a new guid); a product's the time it or its
+//! our files, another region: a new guid), dated when its item first read
+//! so ([`News`]; its state's `since` when that is later); a product's the time it or its
 //! newest system was added and a digest of its text; the download
 //! figures are one item per product (or mirror) per UTC day, dated that
 //! day. An item that says the same keeps its guid across builds.
@@ -23,6 +24,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 
 use hyper::StatusCode;
 use hyper::header::{CACHE_CONTROL, HeaderValue};
@@ -40,51 +42,95 @@ pub const WINDOW_DAYS: u32 = 30;
 /// `Cache-Control`).
 pub const TTL_MINUTES: u32 = 5;
 
-/// A feed: its name under `/feeds/`, title, description, and the page its
-/// channel links to.
-struct Kind {
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-    page: &'static str,
+/// A feed: its name under `/feeds/`, title, description, the page its
+/// channel links to, and the text the public pages link to it with.
+pub struct Kind {
+    /// The file name under `/feeds/`.
+    pub name: &'static str,
+    /// The channel's title (and the `<link rel="alternate">` title).
+    pub title: &'static str,
+    /// The channel's description.
+    pub description: &'static str,
+    /// The page the channel links to.
+    pub page: &'static str,
+    /// The footer's link text on every public page.
+    pub link_text: &'static str,
 }
 
-/// The names of the feeds under `/feeds/` (every public page advertises
-/// them all, see [`super::page::FEEDS`]).
-pub const NAMES: [&str; 4] = [
-    "downloads.rss",
-    "products.rss",
-    "mirrors.rss",
-    "mirror-downloads.rss",
-];
+impl Kind {
+    /// Its path, `/feeds/NAME`.
+    pub fn path(&self) -> String {
+        format!("/feeds/{}", self.name)
+    }
+}
 
-/// The feeds.
-const FEEDS: &[Kind] = &[
-    Kind {
-        name: "downloads.rss",
-        title: "Downloads per product",
-        description: "Downloads of each public product over the last 30 days, most downloaded first.",
-        page: "/stats",
-    },
+/// The feeds: the one list of them, served under `/feeds/` and advertised
+/// by every public page ([`super::page::layout`]) in this order.
+pub const FEEDS: &[Kind] = &[
     Kind {
         name: "products.rss",
         title: "Available products",
         description: "Products available for download, newest first.",
         page: "/download",
+        link_text: "products",
+    },
+    Kind {
+        name: "downloads.rss",
+        title: "Downloads per product",
+        description: "Downloads of each public product over the last 30 days, most downloaded first.",
+        page: "/stats",
+        link_text: "downloads",
     },
     Kind {
         name: "mirrors.rss",
         title: "Mirrors",
         description: "The mirrors that serve our downloads, with their status.",
         page: "/mirrors",
+        link_text: "mirrors",
     },
     Kind {
         name: "mirror-downloads.rss",
         title: "Downloads per mirror",
         description: "Downloads each mirror served over the last 30 days, and its share.",
         page: "/mirrors",
+        link_text: "downloads per mirror",
     },
 ];
+
+/// When each mirror item of `mirrors.rss` was first rendered as it reads
+/// now: its `pubDate` when nothing stored says when its text changed (a
+/// mirror starting or stopping to serve our files keeps its health's
+/// `since`). Kept in memory per process, for the mirrors listed in the
+/// last render; after a restart an item is dated by its state's `since`
+/// until its text changes again.
+#[derive(Default)]
+pub struct News(Mutex<HashMap<MirrorId, (String, u64)>>);
+
+impl News {
+    /// The `pubDate` of each (mirror, guid, `changed`) at `now`: the
+    /// date it had when its guid is the one last rendered; `changed` for
+    /// a mirror not rendered before, or whose state changed after its
+    /// last date (`changed` is then news); otherwise (same state, other
+    /// text) `now`. Forgets mirrors not in `items`.
+    fn dates(&self, items: &[(MirrorId, &str, u64)], now: u64) -> Vec<u64> {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = HashMap::with_capacity(items.len());
+        let dates = items
+            .iter()
+            .map(|&(id, guid, changed)| {
+                let at = match seen.remove(&id) {
+                    Some((last, at)) if last == guid => at,
+                    Some((_, at)) if changed <= at => now.max(at),
+                    _ => changed,
+                };
+                next.insert(id, (guid.to_string(), at));
+                at
+            })
+            .collect();
+        *seen = next;
+        dates
+    }
+}
 
 /// Answers `/feeds/NAME`: one of the four feeds, or 404 for any other name.
 pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
@@ -122,8 +168,8 @@ pub fn feed(public: &Public, req: &Request<'_>, name: &str) -> PageResult {
             "downloads.rss" => product_downloads(&snapshot, &counts, today, &site),
             "products.rss" => products(&snapshot, &site),
             "mirrors.rss" => {
-                let (serving, locations) = crate::admin::mirrors::serving(&public.network);
-                mirror_list(&snapshot, &serving, locations, now)
+                let (serving, locations) = public.network.serving();
+                mirror_list(&snapshot, &serving, locations, now, &public.news)
             }
             _ => mirror_downloads(&snapshot, &counts, today),
         };
@@ -303,16 +349,18 @@ fn status(status: mirrors::Status) -> String {
 
 /// Active mirrors, by name, with the status the `/mirrors` page shows at
 /// `now` (`serving`: locations each mirror gets downloads for now, of
-/// `locations`).
+/// `locations`), dated by `news`.
 fn mirror_list(
     snapshot: &Snapshot,
     serving: &HashMap<MirrorId, usize>,
     locations: usize,
     now: u64,
+    news: &News,
 ) -> Vec<Item> {
     let mut rows: Vec<&model::Mirror> = snapshot.mirrors.iter().filter(|m| m.active).collect();
     rows.sort_by_key(|m| m.name.to_lowercase());
-    rows.into_iter()
+    let mut items: Vec<Item> = rows
+        .iter()
         .map(|m| {
             let regions = if m.regions.is_empty() {
                 "serves the whole world".to_string()
@@ -345,7 +393,17 @@ fn mirror_list(
                 pub_date: Some(changed),
             }
         })
-        .collect()
+        .collect();
+    let keys: Vec<(MirrorId, &str, u64)> = rows
+        .iter()
+        .zip(&items)
+        .map(|(m, i)| (m.id, i.guid.as_str(), i.pub_date.unwrap_or(0)))
+        .collect();
+    let dates = news.dates(&keys, now);
+    for (item, at) in items.iter_mut().zip(dates) {
+        item.pub_date = Some(at);
+    }
+    items
 }
 
 /// Active mirrors with their downloads in the window and their share of
@@ -983,10 +1041,10 @@ mod tests {
     /// The feed says what the `/mirrors` page says, from the same
     /// state: a mirror that answers but serves none of the files is not
     /// "up", and when it starts serving its item changes.
-    #[test]
-    fn mirror_items_follow_the_mirror_state() {
-        let (_dir, public) = network();
-        let quiet = public
+    /// Adds "quiet": healthy since 1_700_000_000, and serving none of our
+    /// files.
+    fn quiet_mirror(public: &Public) -> MirrorId {
+        public
             .network
             .write(&crate::model::Actor::Program("test"), |tx| {
                 let m = tx.mirror_add(NewMirror {
@@ -1005,7 +1063,57 @@ mod tests {
                 )?;
                 Ok(m.id)
             })
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A mirror whose health stays the same but that starts (or stops)
+    /// serving our files is news: a new guid and a new `pubDate`, the
+    /// time its item first read so; the date stays while the text does.
+    #[test]
+    fn a_mirror_that_starts_serving_gets_a_new_date() {
+        let (_dir, public) = network();
+        let quiet = quiet_mirror(&public);
+        let s = public.network.snapshot().unwrap();
+        let (nothing, locations) = public.network.serving();
+        assert!(locations > 0 && !nothing.contains_key(&quiet));
+        let mut serving = nothing.clone();
+        serving.insert(quiet, 1);
+        let added = s.mirrors.iter().find(|m| m.id == quiet).unwrap().created_at;
+        let news = News::default();
+        let at = |serving: &HashMap<MirrorId, usize>, now: u64| {
+            let items = mirror_list(&s, serving, locations, now, &news);
+            let item = items.into_iter().find(|i| i.title == "quiet").unwrap();
+            (item.description, item.guid, item.pub_date.unwrap())
+        };
+        let (t1, t2, t3, t4) = (added + 60, added + 600, added + 900, added + 1200);
+        let before = at(&nothing, t1);
+        assert_eq!(
+            before.0,
+            "Status: up, without our files; serves the whole world."
+        );
+        // Not rendered before: dated when it was added (after its since).
+        assert_eq!(before.2, added);
+        assert_eq!(at(&nothing, t2), before, "same text, same item");
+        let up = at(&serving, t2);
+        assert_eq!(up.0, "Status: up; serves the whole world.");
+        assert_ne!(up.1, before.1);
+        assert_eq!(up.2, t2, "dated when it started serving");
+        assert_eq!(at(&serving, t3), up, "same text, same date");
+        let again = at(&nothing, t4);
+        assert_eq!(again.1, before.1, "the text of before, its guid");
+        assert_eq!(again.2, t4, "but news again");
+        // A state change after the last date is dated by the state.
+        let news = News::default();
+        assert_eq!(news.dates(&[(quiet, "a", 100)], 200), [100]);
+        assert_eq!(news.dates(&[(quiet, "b", 150)], 300), [150]);
+        assert_eq!(news.dates(&[(quiet, "c", 150)], 400), [400]);
+        assert_eq!(news.dates(&[(quiet, "c", 150)], 500), [400]);
+    }
+
+    #[test]
+    fn mirror_items_follow_the_mirror_state() {
+        let (_dir, public) = network();
+        let quiet = quiet_mirror(&public);
         let feed = fetch(&public, "/feeds/mirrors.rss");
         let before = item(&feed, "quiet").clone();
         assert_eq!(
@@ -1163,7 +1271,8 @@ mod tests {
                 assert_eq!(a.get(title), Some(guid), "{title}");
             }
         }
-        assert_eq!(after[1].len(), before[1].len() + 1);
+        let products = FEEDS.iter().position(|k| k.name == "products.rss").unwrap();
+        assert_eq!(after[products].len(), before[products].len() + 1);
         let mut all: Vec<&String> = after.iter().flat_map(|f| f.values()).collect();
         let n = all.len();
         all.sort();
@@ -1254,12 +1363,6 @@ mod tests {
         assert_ne!(after.0, before.0);
         assert_eq!(after.1.as_deref(), Some(rfc822(added).as_str()));
         assert_eq!(guid_and_date(&public, "products.rss", HOSTILE), hostile);
-    }
-
-    #[test]
-    fn every_feed_is_named() {
-        let names: Vec<&str> = FEEDS.iter().map(|k| k.name).collect();
-        assert_eq!(names, NAMES);
     }
 
     #[test]

@@ -227,7 +227,7 @@ fn render(public: &Public) -> PageResult {
     let today = crate::model::day_of(now);
     let from = today.saturating_sub(SHARE_DAYS - 1);
     let counts = public.counts(from, today)?;
-    let (serving, locations) = crate::admin::mirrors::serving(&public.network);
+    let (serving, locations) = public.network.serving();
     let rows = rows(
         &snapshot.mirrors,
         &snapshot.health,
@@ -552,7 +552,7 @@ mod tests {
         );
         // The same states as the admin pages compute.
         let s = public.network.snapshot().unwrap();
-        let (serving, locations) = crate::admin::mirrors::serving(&public.network);
+        let (serving, locations) = public.network.serving();
         let now = crate::model::now();
         let states: Vec<(String, MirrorState)> = s
             .mirrors

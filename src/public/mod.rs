@@ -52,6 +52,8 @@ pub struct Public {
     /// Held while rendering: one render at a time, and a page many
     /// clients ask for at once is rendered once.
     render: Mutex<()>,
+    /// When the mirrors feed's items last changed (their `pubDate`).
+    news: feeds::News,
 }
 
 /// Counts of one period, and when they were read.
@@ -122,6 +124,7 @@ impl Public {
             rendered: Mutex::default(),
             counts: Mutex::default(),
             render: Mutex::default(),
+            news: feeds::News::default(),
         }
     }
 

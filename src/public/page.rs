@@ -2,6 +2,8 @@
 
 use maud::{Markup, html};
 
+use super::feeds::FEEDS;
+
 /// The sections in the header: (path, label).
 const NAV: &[(&str, &str)] = &[
     ("/download", "Download"),
@@ -9,25 +11,14 @@ const NAV: &[(&str, &str)] = &[
     ("/stats", "Statistics"),
 ];
 
-/// The RSS feeds every public page advertises, in its head (so readers
-/// find them) and its footer (so people do): (path, title, link text).
-pub const FEEDS: &[(&str, &str, &str)] = &[
-    ("/feeds/products.rss", "Available products", "products"),
-    ("/feeds/downloads.rss", "Downloads per product", "downloads"),
-    ("/feeds/mirrors.rss", "Mirrors", "mirrors"),
-    (
-        "/feeds/mirror-downloads.rss",
-        "Downloads per mirror",
-        "downloads per mirror",
-    ),
-];
-
 /// A whole public page; `section` is the current page's path.
 pub fn layout(section: &str, title: &str, body: Markup) -> Markup {
     let head = html! {
         (crate::http::reply::public_css())
-        @for (path, title, _) in FEEDS {
-            link rel="alternate" type="application/rss+xml" title=(title) href=(path);
+        // Every feed, in its head (so readers find them) and its footer
+        // (so people do).
+        @for feed in FEEDS {
+            link rel="alternate" type="application/rss+xml" title=(feed.title) href=(feed.path());
         }
     };
     let body = html! {
@@ -44,9 +35,9 @@ pub fn layout(section: &str, title: &str, body: Markup) -> Markup {
                 footer.site {
                     "RSS feeds: "
                     nav aria-label="RSS feeds" {
-                        @for (i, (path, title, text)) in FEEDS.iter().enumerate() {
+                        @for (i, feed) in FEEDS.iter().enumerate() {
                             @if i > 0 { " · " }
-                            a href=(path) type="application/rss+xml" title=(title) { (text) }
+                            a href=(feed.path()) type="application/rss+xml" title=(feed.title) { (feed.link_text) }
                         }
                     }
                 }
@@ -66,12 +57,8 @@ mod tests {
         let head = &page[..page.find("</head>").unwrap()];
         let footer = &page[page.find("<footer").unwrap()..];
         assert_eq!(FEEDS.len(), 4);
-        for (path, title, _) in FEEDS {
-            let name = path.strip_prefix("/feeds/").unwrap();
-            assert!(
-                crate::public::feeds::NAMES.contains(&name),
-                "{name} is not a feed"
-            );
+        for feed in FEEDS {
+            let (path, title) = (feed.path(), feed.title);
             assert!(
                 head.contains(&format!(
                     r#"<link rel="alternate" type="application/rss+xml" title="{title}" href="{path}">"#
@@ -86,7 +73,7 @@ mod tests {
         assert_eq!(
             head.matches(r#"rel="alternate" type="application/rss+xml""#)
                 .count(),
-            crate::public::feeds::NAMES.len()
+            FEEDS.len()
         );
     }
 }
