@@ -1586,6 +1586,59 @@ mod tests {
         assert_eq!(candidates(&admin), Some(1));
     }
 
+    /// A product's switches are the releases': release users see and use
+    /// them on its matrix, not a mirror's.
+    #[test]
+    fn release_users_switch_products_not_mirrors() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let rel = login(&admin, "rel", Role::Release);
+        let page = body(get(&admin, &rel, "/admin/availability?product=fx"));
+        assert!(
+            page.contains(r#"action="/admin/availability/product/fx/disable""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"action="/admin/availability/product/fx/check""#));
+        let page = body(get(&admin, &rel, "/admin/availability?mirror=good"));
+        assert!(!page.contains("/admin/availability/mirror/good/"), "{page}");
+        let r = post(&admin, &rel, "/admin/availability/product/fx/disable", &[]);
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+
+    /// Errors read as the web words them: a link to the page, no command.
+    #[test]
+    fn errors_name_the_page_not_the_command() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/availability/mirror/nosuch/enable",
+            &[],
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(page.contains("nosuch"), "{page}");
+        assert!(!page.contains("bouncer mirror"), "{page}");
+        assert!(page.contains("Mirrors page"), "{page}");
+    }
+
+    /// A column page number past any offset answers the last page.
+    #[test]
+    fn a_huge_column_page_answers_the_last_one() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let huge = u64::MAX;
+        let r = get(
+            &admin,
+            &ann,
+            &format!("/admin/availability?product=fx&cpage={huge}&page={huge}"),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(body(r).contains("/fx/win/"));
+    }
+
     #[test]
     fn hostile_names_are_escaped() {
         let (_dir, admin) = admin();
