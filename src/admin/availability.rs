@@ -9,7 +9,10 @@
 //!
 //! Routes: `GET /admin/availability` (summary and choosers),
 //! `GET /admin/availability?product=NAME` (matrix),
-//! `GET /admin/availability?mirror=NAME[&missing=1][&page=N]` (list),
+//! `GET /admin/availability?mirror=NAME[&missing=1][&page=N][&per=N]` (list),
+//! The front page's list of mirrors takes `q`, `page`, `per`, `state` (the
+//! states of `/admin/mirrors`, meaning the same) and `off=1` (switched-off
+//! mirrors too; hidden unless asked for or `state=disabled`).
 //! `POST /admin/availability/mirror/NAME/{enable,disable,check}`,
 //! `POST /admin/availability/product/NAME/{enable,disable,check}`.
 //! Every POST goes back to the page its button was on (form field `back`).
@@ -31,8 +34,10 @@
 //! - `page`, `per`: the page of rows (50 a page, at most 500);
 //!   `cpage`, `cper`: the page of columns (20 a page, at most 100).
 //!
-//! The page reads what sentry found for the product's searched locations
-//! only and renders only the page's rows and columns, in a box that
+//! The page reads what sentry found for the locations on the page only
+//! (for every searched location when `state` is `present`, `missing` or
+//! `unchecked`, which look at each cell) and renders only the page's rows
+//! and columns, in a box that
 //! scrolls on its own (the first column stays in view).
 
 use std::collections::HashMap;
