@@ -10,12 +10,13 @@
 //! Routes: `GET /admin/availability` (summary and choosers),
 //! `GET /admin/availability?product=NAME` (matrix),
 //! `GET /admin/availability?mirror=NAME[&missing=1][&page=N][&per=N]` (list),
-//! The front page's list of mirrors takes `q`, `page`, `per`, `state` (the
-//! states of `/admin/mirrors`, meaning the same) and `off=1` (switched-off
-//! mirrors too; hidden unless asked for or `state=disabled`).
 //! `POST /admin/availability/mirror/NAME/{enable,disable,check}`,
 //! `POST /admin/availability/product/NAME/{enable,disable,check}`.
 //! Every POST goes back to the page its button was on (form field `back`).
+//!
+//! The front page's list of mirrors takes `q`, `page`, `per`, `state` (the
+//! states of `/admin/mirrors`, meaning the same) and `off=1` (switched-off
+//! mirrors too; hidden unless asked for or `state=disabled`).
 //!
 //! The matrix's query fields (all optional besides `product`; every view
 //! is a link):
