@@ -9,10 +9,14 @@
 //!
 //! Routes: `GET /admin/availability` (summary and choosers),
 //! `GET /admin/availability?product=NAME` (matrix),
-//! `GET /admin/availability?mirror=NAME[&missing=1][&page=N]` (list),
+//! `GET /admin/availability?mirror=NAME[&missing=1][&page=N][&per=N]` (list),
 //! `POST /admin/availability/mirror/NAME/{enable,disable,check}`,
 //! `POST /admin/availability/product/NAME/{enable,disable,check}`.
 //! Every POST goes back to the page its button was on (form field `back`).
+//!
+//! The front page's list of mirrors takes `q`, `page`, `per`, `state` (the
+//! states of `/admin/mirrors`, meaning the same) and `off=1` (switched-off
+//! mirrors too; hidden unless asked for or `state=disabled`).
 //!
 //! The matrix's query fields (all optional besides `product`; every view
 //! is a link):
@@ -31,8 +35,10 @@
 //! - `page`, `per`: the page of rows (50 a page, at most 500);
 //!   `cpage`, `cper`: the page of columns (20 a page, at most 100).
 //!
-//! The page reads what sentry found for the product's searched locations
-//! only and renders only the page's rows and columns, in a box that
+//! The page reads what sentry found for the locations on the page only
+//! (for every searched location when `state` is `present`, `missing` or
+//! `unchecked`, which look at each cell) and renders only the page's rows
+//! and columns, in a box that
 //! scrolls on its own (the first column stays in view).
 
 use std::collections::HashMap;
@@ -40,16 +46,14 @@ use std::collections::HashMap;
 use maud::{Markup, html};
 
 use super::list::{self, Listing};
-use super::mirrors::state_badge;
+use super::mirrors::{self, SERVES_TITLE, state_badge};
 use super::page::{self, Badge, badge, seg};
+use super::wording;
 use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::model::MirrorState;
 use crate::model::{Availability, Location, LocationId, Mirror, MirrorHealth, MirrorId};
 use crate::sentry::Mode;
-
-/// Locations per page of a mirror's list.
-pub const PER_PAGE: usize = 200;
 
 const BASE: &str = "/admin/availability";
 
@@ -60,9 +64,7 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
             if let Some(product) = page.form.opt("product") {
                 matrix(ctx, product, &page.form)
             } else if let Some(mirror) = page.form.opt("mirror") {
-                let missing = page.form.checked("missing");
-                let number = page.form.get("page").parse::<usize>().unwrap_or(1).max(1);
-                mirror_list(ctx, mirror, missing, number)
+                mirror_list(ctx, mirror, &page.form)
             } else {
                 summary(ctx, &page.form)
             }
@@ -75,15 +77,14 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
 
 // ----- what a cell shows -----
 
-/// Why a mirror cannot serve at all, as a badge: disabled (switched off
-/// or rating 0) or down. `None`: it may serve (up, flapping, unchecked).
-fn out_of_service(m: &Mirror, health: Option<&MirrorHealth>) -> Option<(Badge, &'static str)> {
-    if !m.active || m.rating == 0 {
-        Some((Badge::Off, "disabled"))
-    } else if health.is_some_and(|h| !h.healthy) {
-        Some((Badge::Bad, "down"))
-    } else {
-        None
+/// Why a mirror cannot serve at all, in the words of every page's
+/// [`MirrorState`]: disabled, rating 0 or down. `None`: it may serve (up,
+/// flapping, unchecked).
+fn out_of_service(m: &Mirror, health: Option<&MirrorHealth>) -> Option<MirrorState> {
+    // What it serves plays no part in these three.
+    match MirrorState::of(m, health, 0, 0, 0) {
+        s @ (MirrorState::Disabled | MirrorState::Standby | MirrorState::Down) => Some(s),
+        _ => None,
     }
 }
 
@@ -131,9 +132,9 @@ fn describe(
     let mut s = format!("{} · {}: {word}", mirror.name, location.os);
     // A present file's word says it already.
     if a.is_none_or(|a| !a.present)
-        && let Some((_, why)) = out_of_service(mirror, health)
+        && let Some(why) = out_of_service(mirror, health)
     {
-        s.push_str(&format!(" (mirror {why})"));
+        s.push_str(&format!(" (mirror {})", why.word()));
     }
     match a {
         Some(a) if a.checked_at > 0 => {
@@ -172,77 +173,65 @@ fn back_to(form: &Form, fallback: &str) -> String {
     }
 }
 
-/// A one-button form that POSTs to `action` and comes back to `back`.
-fn action_button(
-    ctx: &Ctx<'_>,
-    action: &str,
-    back: &str,
-    label: &str,
-    class: &str,
-    confirm: Option<&str>,
-) -> Markup {
-    super::page::button_back(ctx, action, Some(back), label, class, confirm)
-}
-
 fn mirror_buttons(ctx: &Ctx<'_>, m: &Mirror, back: &str) -> Markup {
     let url = format!("{BASE}/mirror/{}", seg(&m.name));
     html! {
         @if m.active {
-            (action_button(ctx, &format!("{url}/disable"), back, "Disable", "small danger",
+            (page::button_back(ctx, &format!("{url}/disable"), Some(back), "Disable", "small danger",
                 Some("Take this mirror out of rotation?")))
         } @else {
-            (action_button(ctx, &format!("{url}/enable"), back, "Enable", "small", None))
+            (page::button_back(ctx, &format!("{url}/enable"), Some(back), "Enable", "small", None))
         }
         " "
-        (action_button(ctx, &format!("{url}/check"), back, "Check now", "small", None))
+        (page::button_back(ctx, &format!("{url}/check"), Some(back), "Check now", "small", None))
     }
 }
 
 // ----- the front page -----
 
-/// States the front page's list of mirrors filters by (`state=`).
-const SUMMARY_STATES: &[(&str, &str)] = &[
-    ("every", "every, switched-off too"),
-    ("up", "up"),
-    ("down", "down"),
-    ("unchecked", "unchecked"),
-    ("disabled", "switched off"),
-];
-
-/// Whether mirror `m` is in `state` (one of [`SUMMARY_STATES`]).
-fn in_state(m: &Mirror, h: Option<&MirrorHealth>, state: &str) -> bool {
-    match state {
-        "" => could_serve(m),
-        "up" => rank(m, h) == 0,
-        "unchecked" => rank(m, h) == 1,
-        "down" => rank(m, h) == 2,
-        "disabled" => rank(m, h) == 3,
-        _ => true,
-    }
-}
-
 fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
     // What each mirror gets traffic for now, from the live index (reading
     // every availability row would take seconds on a big network).
-    let (serving, live_locations) = super::mirrors::serving(ctx.network());
-    let list = Listing::from_form(form, "", SUMMARY_STATES);
-    // Switched-off mirrors only when asked for.
-    let off = list.state == "every" || list.state == "disabled";
+    let (serving, live_locations) = mirrors::serving(ctx.network());
+    let now = crate::model::now();
+    // The states of /admin/mirrors, meaning what they mean there;
+    // switched-off mirrors only when asked for (`off=1`, or that state).
+    let shows_off = form.get("off") == "1";
+    let list =
+        Listing::from_form(form, "", mirrors::STATES).keep("off", if shows_off { "1" } else { "" });
+    let off = shows_off || list.state == "disabled";
     let hidden_off = if off {
         0
     } else {
         s.mirrors.iter().filter(|m| !could_serve(m)).count()
     };
+    let state_of = |m: &Mirror| {
+        let serves = serving.get(&m.id).copied().unwrap_or(0);
+        MirrorState::of(m, s.health.get(&m.id), serves, live_locations, now)
+    };
+    // Files missing at the last check: read only when that is the filter.
+    let latest = if list.state == "missing" {
+        let ids: Vec<_> = s.mirrors.iter().map(|m| m.id).collect();
+        ctx.network().store().latest_checks(&ids)?
+    } else {
+        HashMap::new()
+    };
     let mut mirrors: Vec<&Mirror> = s
         .mirrors
         .iter()
         .filter(|m| list.matches([m.name.as_str(), m.base_url.as_str()]))
-        .filter(|m| in_state(m, s.health.get(&m.id), &list.state))
+        .filter(|m| {
+            if list.state.is_empty() {
+                off || could_serve(m)
+            } else {
+                let missing = latest.get(&m.id).is_some_and(|c| c.missing > 0);
+                mirrors::in_state(&list.state, state_of(m), missing)
+            }
+        })
         .collect();
     mirrors.sort_by_cached_key(|m| (rank(m, s.health.get(&m.id)), m.name.to_lowercase()));
     let (mirrors, window) = list.window(mirrors);
-    let now = crate::model::now();
     let locations = s.locations.len();
     let can = ctx.may(Area::Network);
     let back = list.href(BASE, &[]);
@@ -285,12 +274,12 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
         @if s.mirrors.is_empty() {
             p.muted { "No mirrors yet. " a href="/admin/mirrors" { "Add one" } "." }
         } @else {
-            (list.search(BASE, "mirrors", SUMMARY_STATES))
+            (list.search(BASE, "mirrors", mirrors::STATES))
             p {
-                @if list.state == "every" {
-                    a href=(list.href(BASE, &[("state", ""), ("page", "")])) { "Hide switched-off mirrors" }
+                @if shows_off && list.state.is_empty() {
+                    a href=(list.href(BASE, &[("off", ""), ("page", "")])) { "Hide switched-off mirrors" }
                 } @else if hidden_off > 0 && list.state.is_empty() {
-                    a href=(list.href(BASE, &[("state", "every"), ("page", "")])) {
+                    a href=(list.href(BASE, &[("off", "1"), ("page", "")])) {
                         "Show " (page::plural(hidden_off, "switched-off mirror", "switched-off mirrors")) " (disabled or rating 0)"
                     }
                 }
@@ -303,7 +292,7 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                     table {
                         thead { tr {
                             th { "Mirror" } th { "Status" } th { "Last check" }
-                            th.num title="locations it receives downloads for now" { "Serves" }
+                            th.num title=(SERVES_TITLE) { "Serves" }
                             th { "Files" }
                             @if can { th {} }
                         } }
@@ -312,7 +301,7 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                                 @let h = s.health.get(&m.id);
                                 tr {
                                     td.wrap { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                                    td { (state_badge(MirrorState::of(m, h, serving.get(&m.id).copied().unwrap_or(0), live_locations, now))) }
+                                    td { (state_badge(state_of(m))) }
                                     td { (page::ago(h.map_or(0, |h| h.checked_at))) }
                                     td.num { (crate::chart::thousands(serving.get(&m.id).copied().unwrap_or(0) as u64)) }
                                     td {
@@ -482,25 +471,32 @@ fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         .collect();
     mirrors.sort_by_cached_key(|m| (rank(m, health(m)), m.name.to_lowercase()));
 
-    // What sentry found for the searched locations, every mirror.
+    // What sentry found, every mirror: for every searched location when
+    // a cell filter must look at them all, else only for the page's.
+    let wanted = cell_filter(&view.list.state);
+    let to_read: &[&Location] = match wanted {
+        Some(_) => &locations,
+        None if view.by_location => {
+            let w = view.list.window_of(locations.len());
+            &locations[w.first..w.first + w.shown]
+        }
+        None => {
+            let (first, shown, _, _) = column_window(view.cpage, view.cper, locations.len());
+            &locations[first..first + shown]
+        }
+    };
     let mut cells: HashMap<LocationId, HashMap<MirrorId, Availability>> = HashMap::new();
-    for l in &locations {
+    for l in to_read {
         cells.insert(l.id, store.availability_of(l.id)?.into_iter().collect());
     }
     let found = |l: &Location, m: &Mirror| cells.get(&l.id).and_then(|c| c.get(&m.id));
     let class = |l: &Location, m: &Mirror| state(m, found(l, m), health(m)).0;
-    if let Some(wanted) = cell_filter(&view.list.state) {
+    if let Some(wanted) = wanted {
         mirrors.retain(|m| locations.iter().any(|l| class(l, m) == wanted));
         locations.retain(|l| mirrors.iter().any(|m| class(l, m) == wanted));
     }
     let in_rotation = s.mirrors.iter().filter(|m| could_serve(m)).count();
     let serving = |l: &Location| s.mirrors.iter().filter(|m| class(l, m) == "good").count();
-    let present = |m: &Mirror| {
-        locations
-            .iter()
-            .filter(|l| found(l, m).is_some_and(|a| a.present))
-            .count()
-    };
 
     // Rows paged by `page`/`per`, columns by `cpage`/`cper`.
     let (rows, cols): (Vec<Line<'_>>, Vec<Line<'_>>) = if view.by_location {
@@ -516,15 +512,29 @@ fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     };
     let (rows, window) = view.list.window(rows);
     let col_total = cols.len();
-    let col_pages = col_total.div_ceil(view.cper).max(1);
-    let cpage = view.cpage.min(col_pages);
-    let col_first = ((cpage - 1) * view.cper).min(col_total);
-    let cols: Vec<Line<'_>> = cols.into_iter().skip(col_first).take(view.cper).collect();
+    let (col_first, col_shown, cpage, col_pages) = column_window(view.cpage, view.cper, col_total);
+    let cols: Vec<Line<'_>> = cols.into_iter().skip(col_first).take(col_shown).collect();
     let view = View { cpage, ..view };
+    // A mirror's figure counts the locations on the page.
+    let shown_locations: Vec<&Location> = rows
+        .iter()
+        .chain(&cols)
+        .filter_map(|line| match line {
+            Line::Location(l) => Some(*l),
+            Line::Mirror(_) => None,
+        })
+        .collect();
+    let present = |m: &Mirror| {
+        shown_locations
+            .iter()
+            .filter(|l| found(l, m).is_some_and(|a| a.present))
+            .count()
+    };
 
     let back = view.href(&[]);
     let url = format!("{BASE}/product/{}", seg(&product.name));
-    let can = ctx.may(Area::Network);
+    // A product's switches are the releases' (release users use them).
+    let can = ctx.may(Area::Releases);
     let now = crate::model::now();
     let (row_what, col_what) = if view.by_location {
         ("locations", "mirrors")
@@ -545,8 +555,8 @@ fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             html! {
                 th scope=(if row { "row" } else { "col" }) {
                     a href={ (BASE) "?mirror=" (seg(&m.name)) } title=(mirror_status(m, h, now)) { (m.name) }
-                    @if let Some((kind, why)) = out_of_service(m, h) { " " (badge(kind, why)) }
-                    br; small.muted title="locations of this product found on it" { (present(m)) " of " (locations.len()) " present" }
+                    @if let Some(why) = out_of_service(m, h) { " " (state_badge(why)) }
+                    br; small.muted title="locations on this page found on it" { (present(m)) " of " (shown_locations.len()) " present" }
                 }
             }
         }
@@ -566,12 +576,12 @@ fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             @if product.checknow { (badge(Badge::Warn, "check pending")) }
             @if can {
                 @if product.active {
-                    (action_button(ctx, &format!("{url}/disable"), &back, "Deactivate", "danger",
+                    (page::button_back(ctx, &format!("{url}/disable"), Some(&back), "Deactivate", "danger",
                         Some("Deactivate this product? Its downloads answer 404 until it is active again.")))
                 } @else {
-                    (action_button(ctx, &format!("{url}/enable"), &back, "Activate", "", None))
+                    (page::button_back(ctx, &format!("{url}/enable"), Some(&back), "Activate", "", None))
                 }
-                (action_button(ctx, &format!("{url}/check"), &back, "Check now", "", None))
+                (page::button_back(ctx, &format!("{url}/check"), Some(&back), "Check now", "", None))
             }
         }
         p {
@@ -661,6 +671,16 @@ fn matrix(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     ))
 }
 
+/// Which columns column page `cpage` of `cper` shows out of `total`:
+/// (first, shown, page, pages), past the end the last page (a page
+/// number, however large, never reaches an offset).
+fn column_window(cpage: usize, cper: usize, total: usize) -> (usize, usize, usize, usize) {
+    let pages = total.div_ceil(cper).max(1);
+    let page = cpage.clamp(1, pages);
+    let first = ((page - 1) * cper).min(total);
+    (first, (total - first).min(cper), page, pages)
+}
+
 /// "Columns 21–40 of 120 locations" with links to the other column pages.
 fn column_pager(
     view: &View,
@@ -689,14 +709,12 @@ fn column_pager(
     }
 }
 
+/// A mirror's state in [`MirrorState`]'s words, with its last error and
+/// check (what it serves is the page's to say).
 fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
-    let mut s = match h {
-        _ if !m.active => "disabled".to_string(),
-        _ if m.rating == 0 => "disabled (rating 0)".to_string(),
-        None => "unchecked".to_string(),
-        Some(h) if !h.healthy => format!("down: {}", h.error),
-        Some(h) if h.is_flapping(now) => "flapping".to_string(),
-        Some(_) => "up".to_string(),
+    let mut s = match (MirrorState::of(m, h, 0, 0, now), h) {
+        (MirrorState::Down, Some(h)) => format!("down: {}", h.error),
+        (state, _) => state.word().to_string(),
     };
     if let Some(h) = h.filter(|h| h.checked_at > 0) {
         s.push_str(&format!("; last check {}", crate::model::utc(h.checked_at)));
@@ -706,7 +724,8 @@ fn mirror_status(m: &Mirror, h: Option<&MirrorHealth>, now: u64) -> String {
 
 // ----- a mirror's list -----
 
-fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> PageResult {
+fn mirror_list(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
+    let missing_only = form.checked("missing");
     let store = ctx.network().store();
     let s = ctx.network().snapshot()?;
     let Some(m) = s.mirror(name) else {
@@ -729,29 +748,14 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
     if missing_only {
         rows.retain(|(_, a)| !serves(a));
     }
-    let pages = rows.len().div_ceil(PER_PAGE).max(1);
-    let number = number.min(pages);
-    let shown = rows
-        .iter()
-        .skip((number - 1) * PER_PAGE)
-        .take(PER_PAGE)
-        .collect::<Vec<_>>();
+    let list = Listing::from_form(form, "", &[])
+        .keep("mirror", &m.name)
+        .keep("missing", if missing_only { "1" } else { "" });
+    let (shown, window) = list.window(rows);
     let now = crate::model::now();
-    let (serving_now, locations) = super::mirrors::serving(ctx.network());
+    let (serving_now, locations) = mirrors::serving(ctx.network());
     let serves_now = serving_now.get(&m.id).copied().unwrap_or(0);
-    let link = |n: usize| {
-        format!(
-            "{BASE}?mirror={}{}{}",
-            seg(&m.name),
-            if missing_only { "&missing=1" } else { "" },
-            if n > 1 {
-                format!("&page={n}")
-            } else {
-                String::new()
-            }
-        )
-    };
-    let back = link(number);
+    let back = list.href(BASE, &[("page", &window.page.to_string())]);
     let product_name = |l: &Location| {
         s.product_by_id(l.product)
             .map_or("?".to_string(), |p| p.name.clone())
@@ -768,10 +772,10 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
             code { (m.base_url) }
         }
         @if let Some(h) = h.filter(|h| !h.healthy) {
-            p.flash.error { "Down: " (h.error) }
+            p.flash.error { "Down: " (mirrors::problem(&h.error, &m.base_url)) }
         }
         div.cards {
-            (stat(serving, "locations served", "good"))
+            (stat(serving, "files present and served", "good"))
             (stat(missing, "missing", "bad"))
             @if unserved > 0 {
                 (stat(unserved, "present but not served", ""))
@@ -810,12 +814,8 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, missing_only: bool, number: usize) -> 
                     }
                 }
             } }
-            @if pages > 1 {
-                nav.pager {
-                    @if number > 1 { a href=(link(number - 1)) { "← Previous" } }
-                    span.muted { "Page " (number) " of " (pages) " (" (rows.len()) " locations)" }
-                    @if number < pages { a href=(link(number + 1)) { "Next →" } }
-                }
+            @if window.pages > 1 {
+                (list.pager(BASE, &window, "locations"))
             }
         }
     };
@@ -845,7 +845,7 @@ fn mirror_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageRe
                     &back,
                     format!("Checking {name} now; the results show here and in Reports when the run ends."),
                 )),
-                Err(e) => Ok(ctx.failed(&back, e.to_string())),
+                Err(e) => Ok(ctx.failed(&back, wording::text(&e))),
             };
         }
         _ => return Ok(ctx.not_found("There is no such availability page.")),
@@ -866,7 +866,7 @@ fn mirror_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageRe
                     m.name
                 ),
             ),
-            Err(e) => ctx.failed(&back, e.to_string()),
+            Err(e) => ctx.failed(&back, wording::text(&e)),
         },
     )
 }
@@ -881,7 +881,7 @@ fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageR
     };
     let p = match ctx.write(|tx| tx.product_update(name, change)) {
         Ok(p) => p,
-        Err(e) => return Ok(ctx.failed(&back, e.to_string())),
+        Err(e) => return Ok(ctx.failed(&back, wording::text(&e))),
     };
     match action {
         "check" => match ctx.check_now(Mode::New, None) {
@@ -892,7 +892,7 @@ fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageR
                     p.name
                 ),
             )),
-            Err(e) => Ok(ctx.failed(&back, e.to_string())),
+            Err(e) => Ok(ctx.failed(&back, wording::text(&e))),
         },
         "enable" => Ok(ctx.done(
             &back,
@@ -912,8 +912,8 @@ fn product_action(ctx: &Ctx<'_>, name: &str, action: &str, form: &Form) -> PageR
 mod tests {
     use hyper::StatusCode;
 
-    use super::PER_PAGE;
     use crate::admin::Admin;
+    use crate::admin::list::PER;
     use crate::admin::testing::*;
     use crate::model::{Availability, MirrorHealth, Role};
     use crate::store::{NewMirror, NewProduct};
@@ -1097,7 +1097,7 @@ mod tests {
             r#"<div class="stat"><span class="value">0</span><span class="label">missing</span>"#
         ), "{page}");
         assert!(page.contains(
-            r#"<div class="stat"><span class="value">0</span><span class="label">locations served</span>"#
+            r#"<div class="stat"><span class="value">0</span><span class="label">files present and served</span>"#
         ));
         assert!(page.contains(
             r#"<span class="value">1</span><span class="label">present but not served</span>"#
@@ -1113,7 +1113,7 @@ mod tests {
         ), "{page}");
         let page = body(get(&admin, &ann, "/admin/availability?mirror=good"));
         assert!(page.contains(
-            r#"<div class="stat good"><span class="value">1</span><span class="label">locations served</span>"#
+            r#"<div class="stat good"><span class="value">1</span><span class="label">files present and served</span>"#
         ), "{page}");
     }
 
@@ -1176,22 +1176,26 @@ mod tests {
             .unwrap();
         let ann = login(&admin, "ann", Role::Admin);
         let first = body(get(&admin, &ann, "/admin/availability?mirror=m"));
-        assert_eq!(first.matches("<code>/p").count(), PER_PAGE);
-        assert!(first.contains("Page 1 of 2 (208 locations)"), "{first}");
-        assert!(first.contains(r#"href="/admin/availability?mirror=m&amp;page=2""#));
+        assert_eq!(first.matches("<code>/p").count(), PER);
+        assert!(first.contains("1–50 of 208 locations"), "{first}");
+        assert!(first.contains(r#"href="/admin/availability?page=2&amp;mirror=m""#));
         // Newest first: the last product's locations lead.
         assert!(first.find("/p25/").unwrap() < first.find("/p24/").unwrap());
         let second = body(get(
             &admin,
             &ann,
-            "/admin/availability?mirror=m&missing=1&page=2",
+            "/admin/availability?mirror=m&missing=1&page=5",
         ));
         assert_eq!(second.matches("<code>/p").count(), 8);
         assert!(second.contains("/p00/"));
-        assert!(second.contains(r#"href="/admin/availability?mirror=m&amp;missing=1""#));
-        // Past the end: the last page.
-        let far = body(get(&admin, &ann, "/admin/availability?mirror=m&page=99"));
-        assert!(far.contains("Page 2 of 2"));
+        assert!(second.contains(r#"href="/admin/availability?page=4&amp;mirror=m&amp;missing=1""#));
+        // Past the end, however far: the last page.
+        let far = body(get(
+            &admin,
+            &ann,
+            &format!("/admin/availability?mirror=m&page={}", u64::MAX),
+        ));
+        assert!(far.contains("page 5 of 5"), "{far}");
     }
 
     #[test]
@@ -1555,7 +1559,7 @@ mod tests {
             "a-down",
             "down after the live ones"
         );
-        let page = body(get(&admin, &ann, "/admin/availability?state=every&page=2"));
+        let page = body(get(&admin, &ann, "/admin/availability?off=1&page=2"));
         assert_eq!(names(&page).last().unwrap(), "m000", "switched off last");
         let page = body(get(&admin, &ann, "/admin/availability?state=down"));
         assert_eq!(names(&page), ["a-down"]);
@@ -1586,6 +1590,59 @@ mod tests {
         let r = post(&admin, &vic, "/admin/availability/mirror/good/disable", &[]);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(candidates(&admin), Some(1));
+    }
+
+    /// A product's switches are the releases': release users see and use
+    /// them on its matrix, not a mirror's.
+    #[test]
+    fn release_users_switch_products_not_mirrors() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let rel = login(&admin, "rel", Role::Release);
+        let page = body(get(&admin, &rel, "/admin/availability?product=fx"));
+        assert!(
+            page.contains(r#"action="/admin/availability/product/fx/disable""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"action="/admin/availability/product/fx/check""#));
+        let page = body(get(&admin, &rel, "/admin/availability?mirror=good"));
+        assert!(!page.contains("/admin/availability/mirror/good/"), "{page}");
+        let r = post(&admin, &rel, "/admin/availability/product/fx/disable", &[]);
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+
+    /// Errors read as the web words them: a link to the page, no command.
+    #[test]
+    fn errors_name_the_page_not_the_command() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/availability/mirror/nosuch/enable",
+            &[],
+        );
+        let page = follow(&admin, &ann, r);
+        assert!(page.contains("nosuch"), "{page}");
+        assert!(!page.contains("bouncer mirror"), "{page}");
+        assert!(page.contains("Mirrors page"), "{page}");
+    }
+
+    /// A column page number past any offset answers the last page.
+    #[test]
+    fn a_huge_column_page_answers_the_last_one() {
+        let (_dir, admin) = admin();
+        network(&admin);
+        let ann = login(&admin, "ann", Role::Admin);
+        let huge = u64::MAX;
+        let r = get(
+            &admin,
+            &ann,
+            &format!("/admin/availability?product=fx&cpage={huge}&page={huge}"),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(body(r).contains("/fx/win/"));
     }
 
     #[test]

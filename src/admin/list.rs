@@ -139,6 +139,22 @@ impl Listing {
         (shown, window)
     }
 
+    /// Where this view's page lies in `total` rows, without the rows: for
+    /// a list the store pages itself (count first, then read the window's
+    /// `first..first + shown`). Past the end is the last page.
+    pub fn window_of(&self, total: usize) -> Window {
+        let pages = total.div_ceil(self.per).max(1);
+        let page = self.page.min(pages);
+        let first = ((page - 1) * self.per).min(total);
+        Window {
+            total,
+            first,
+            shown: (total - first).min(self.per),
+            page,
+            pages,
+        }
+    }
+
     /// Whether the view narrows the list (a search or a state filter).
     pub fn narrowed(&self) -> bool {
         !self.q.is_empty() || !self.state.is_empty() || !self.filters.is_empty()
@@ -325,6 +341,17 @@ mod tests {
             .heading("/admin/mirrors", "name", "Name", false)
             .into_string();
         assert!(h.contains("sort=name") && !h.contains("aria-sort"), "{h}");
+    }
+
+    #[test]
+    fn a_window_of_a_count_never_overflows() {
+        let l = listing(&format!("per=10&page={}", usize::MAX));
+        let w = l.window_of(25);
+        assert_eq!((w.first, w.shown, w.page, w.pages), (20, 5, 3, 3));
+        let w = listing("per=10&page=2").window_of(25);
+        assert_eq!((w.first, w.shown, w.page), (10, 10, 2));
+        let w = listing("").window_of(0);
+        assert_eq!((w.first, w.shown, w.page, w.pages), (0, 0, 1, 1));
     }
 
     #[test]

@@ -37,7 +37,7 @@ use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use maud::{Markup, PreEscaped, html};
 
-use super::list::{MAX_PER, PER};
+use super::list::{Listing, PER, Window};
 use super::page::{self, Badge, badge, seg};
 use super::{Ctx, Form, Page, PageResult};
 use crate::http::Reply;
@@ -205,30 +205,30 @@ const KINDS: &[(&str, &str)] = &[
     ("mirror", "checks of one mirror"),
 ];
 
-/// What the list's query asks for.
+/// What the list's query asks for: the run filters, kept in every link of
+/// the list's view.
 struct ListView {
     kind: String,
     failures: bool,
     mirror: String,
-    page: usize,
-    per: usize,
+    /// The page and page size, the filters kept.
+    list: Listing,
 }
 
 impl ListView {
     fn from_form(form: &Form) -> ListView {
-        let number = |name: &str, default: usize| {
-            form.get(name)
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .unwrap_or(default)
-        };
+        let kind: String = form.get("kind").chars().take(200).collect();
+        let failures = form.get("failures") == "1";
+        let mirror: String = form.get("mirror").chars().take(200).collect();
+        let list = Listing::from_form(form, "", &[])
+            .keep("kind", &kind)
+            .keep("failures", if failures { "1" } else { "" })
+            .keep("mirror", &mirror);
         ListView {
-            kind: form.get("kind").chars().take(200).collect(),
-            failures: form.get("failures") == "1",
-            mirror: form.get("mirror").chars().take(200).collect(),
-            page: number("page", 1),
-            per: number("per", PER).min(MAX_PER),
+            kind,
+            failures,
+            mirror,
+            list,
         }
     }
 
@@ -252,44 +252,28 @@ impl ListView {
         }
     }
 
-    fn narrowed(&self) -> bool {
-        !self.kind.is_empty() || self.failures || !self.mirror.is_empty()
-    }
-
     /// This view's link, changed by `change` (an empty value drops a
     /// field).
     fn href(&self, change: &[(&str, &str)]) -> String {
-        let (page, per) = (self.page.to_string(), self.per.to_string());
-        let mut pairs: Vec<(&str, &str)> = vec![
-            ("kind", &self.kind),
-            ("failures", if self.failures { "1" } else { "" }),
-            ("mirror", &self.mirror),
-            ("page", if self.page > 1 { &page } else { "" }),
-            ("per", if self.per != PER { &per } else { "" }),
-        ];
-        for (k, v) in change {
-            if let Some(pair) = pairs.iter_mut().find(|(key, _)| key == k) {
-                pair.1 = v;
-            }
-        }
-        format!("{BASE}{}", page::query(&pairs))
+        self.list.href(BASE, change)
     }
 }
 
 fn list(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
-    let mut view = ListView::from_form(form);
+    let view = ListView::from_form(form);
     let filter = view.filter(|name| s.mirror(name).map(|m| m.id));
     let store = ctx.network().store();
-    let (mut runs, mut total) =
-        store.sentry_runs_page(&filter, (view.page - 1) * view.per, view.per)?;
-    let pages = total.div_ceil(view.per).max(1);
-    if view.page > pages {
-        // Past the end: the last page.
-        view.page = pages;
-        (runs, total) = store.sentry_runs_page(&filter, (view.page - 1) * view.per, view.per)?;
-    }
-    let first = (view.page - 1) * view.per;
+    // Counted first: the page asked for is moved back to the last one
+    // before any offset is worked out from it.
+    let (runs, total) = store.sentry_runs_page(&filter, |total| {
+        let w = view.list.window_of(total);
+        (w.first, w.shown)
+    })?;
+    let window = Window {
+        shown: runs.len(),
+        ..view.list.window_of(total)
+    };
     // On PostgreSQL every ended run's report is in the database.
     let shared = store.postgres().is_some();
     let mirror_name = |id: &MirrorId| {
@@ -298,31 +282,7 @@ fn list(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             .find(|m| m.id == *id)
             .map(|m| m.name.as_str())
     };
-    let link = |page: usize| view.href(&[("page", &page.to_string())]);
-    let pager = html! {
-        nav.pager aria-label="Pages of runs" {
-            span {
-                @if total == 0 { "no runs" }
-                @else { (first + 1) "–" (first + runs.len()) " of " (crate::chart::thousands(total as u64)) " runs" }
-            }
-            @if view.page > 1 {
-                a href=(link(1)) { "First" }
-                a href=(link(view.page - 1)) rel="prev" { "Previous" }
-            }
-            @if pages > 1 { span.muted { "page " (view.page) " of " (pages) } }
-            @if view.page < pages {
-                a href=(link(view.page + 1)) rel="next" { "Next" }
-                a href=(link(pages)) { "Last" }
-            }
-            @if total > PER {
-                span.muted { "per page:" }
-                @for per in [PER, 200, MAX_PER] {
-                    @if per == view.per { strong { (per) } }
-                    @else { a href=(view.href(&[("per", &per.to_string()), ("page", "")])) { (per) } }
-                }
-            }
-        }
-    };
+    let pager = view.list.pager(BASE, &window, "runs");
     let kept = kept_days(ctx);
     let body = html! {
         div.toolbar {
@@ -356,14 +316,14 @@ fn list(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 input type="checkbox" name="failures" value="1" checked[view.failures];
                 " Only runs with failures"
             }
-            @if view.per != PER { input type="hidden" name="per" value=(view.per); }
+            @if view.list.per != PER { input type="hidden" name="per" value=(view.list.per); }
             button type="submit" { "Show" }
-            @if view.narrowed() { a href=(BASE) { "Clear" } }
+            @if view.list.narrowed() { a href=(BASE) { "Clear" } }
         }
         @if !view.mirror.is_empty() && s.mirror(&view.mirror).is_none() {
             p.notice { "There is no mirror named " strong { (view.mirror) } " now: only runs over a mirror of that name are shown. See the " a href="/admin/mirrors" { "mirrors" } "." }
         }
-        @if total == 0 && !view.narrowed() {
+        @if total == 0 && !view.list.narrowed() {
             p.muted {
                 "No sentry runs yet. Runs happen on the server's schedule; to check a mirror now, use Check now on its page under "
                 a href="/admin/mirrors" { "Mirrors" } "."
@@ -1054,6 +1014,49 @@ mod tests {
             (1..=60).rev().collect::<Vec<_>>(),
             "past the end: the last page"
         );
+    }
+
+    /// A page number past any offset answers the last page, on both
+    /// engines, filtered or not, and the filters stay in the pager's links.
+    #[test]
+    fn a_huge_page_number_answers_the_last_page() {
+        let (_dir, redb) = admin();
+        let mut admins = vec![redb];
+        if let Some((pg, _)) = admins_on_postgres() {
+            admins.push(pg);
+        }
+        for admin in &admins {
+            many_runs(admin, 120);
+            let vic = login(admin, "vic", Role::Viewer);
+            let huge = u64::MAX;
+            let r = get(admin, &vic, &format!("/admin/reports?page={huge}"));
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = body(r);
+            assert_eq!(listed(&page), (1..=20).rev().collect::<Vec<_>>());
+            assert!(page.contains("101–120 of 120 runs"), "{page}");
+            let r = get(
+                admin,
+                &vic,
+                &format!("/admin/reports?kind=all&failures=1&page={huge}&per={huge}"),
+            );
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = body(r);
+            assert_eq!(
+                listed(&page),
+                (1..=10).map(|i| 132 - 12 * i).collect::<Vec<_>>()
+            );
+            let r = get(
+                admin,
+                &vic,
+                &format!("/admin/reports?kind=spot&per=10&page={huge}"),
+            );
+            let page = body(r);
+            assert!(page.contains("page 8 of 8"), "{page}");
+            assert!(
+                page.contains(r#"href="/admin/reports?page=7&amp;per=10&amp;kind=spot""#),
+                "the filters stay in the pager's links: {page}"
+            );
+        }
     }
 
     #[test]

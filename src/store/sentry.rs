@@ -137,13 +137,17 @@ impl Store {
         self.read()?.get(&SENTRY_RUNS, &id)
     }
 
-    /// The runs `filter` shows, newest first: `limit` of them from the
-    /// `skip`th on, and how many there are in all.
+    /// The runs `filter` shows, newest first, and how many there are in
+    /// all. The store counts them first and asks `place` which of them to
+    /// read (`place(total)` gives `(skip, limit)`; a `skip` past the end
+    /// reads nothing), so a page number, however large, never reaches an
+    /// offset. Without a filter, redb counts the table and reads only the
+    /// page's runs; a filter decodes every run once to match it, keeping
+    /// only the ids.
     pub fn sentry_runs_page(
         &self,
         filter: &RunFilter,
-        skip: usize,
-        limit: usize,
+        place: impl FnOnce(usize) -> (usize, usize),
     ) -> Result<(Vec<SentryRun>, usize)> {
         let txn = self.read()?;
         let mut out = Vec::new();
@@ -157,6 +161,12 @@ impl Store {
                 )?
                 .first()
                 .map_or(0, |row| row.get::<_, i64>(0));
+            let total = usize::try_from(total).unwrap_or(0);
+            let (skip, limit) = place(total);
+            let (skip, limit) = (skip.min(total), limit.min(total - skip.min(total)));
+            if limit == 0 {
+                return Ok((out, total));
+            }
             let sql = format!(
                 "SELECT {} FROM sentry_runs {filter} ORDER BY id DESC LIMIT {limit} OFFSET {skip}",
                 SENTRY_RUNS.columns.join(", ")
@@ -165,19 +175,36 @@ impl Store {
                 out.push(super::rows::from_columns::<SentryRun>(row, &mut 0)?);
                 Ok(true)
             })?;
-            return Ok((out, usize::try_from(total).unwrap_or(0)));
+            return Ok((out, total));
         }
-        let mut total = 0;
-        txn.scan(&SENTRY_RUNS, Span::all(), Order::Down, None, |_, run| {
+        if *filter == RunFilter::default()
+            && let Txn::RedbRead(read) = &txn
+        {
+            use redb::{ReadableTable, ReadableTableMetadata};
+            let table = read.open_table(SENTRY_RUNS.redb)?;
+            let total = usize::try_from(table.len()?).unwrap_or(usize::MAX);
+            let (skip, limit) = place(total);
+            // Skipping walks the keys; only the page's runs are decoded.
+            for row in table.iter()?.rev().skip(skip).take(limit) {
+                let (_, run) = row?;
+                out.push(<SentryRun as super::backend::Val>::from_redb(run.value())?);
+            }
+            return Ok((out, total));
+        }
+        let mut ids = Vec::new();
+        txn.scan(&SENTRY_RUNS, Span::all(), Order::Down, None, |id, run| {
             if filter.matches(&run) {
-                if total >= skip && out.len() < limit {
-                    out.push(run);
-                }
-                total += 1;
+                ids.push(id);
             }
             Ok(true)
         })?;
-        Ok((out, total))
+        let (skip, limit) = place(ids.len());
+        for id in ids.iter().skip(skip).take(limit) {
+            if let Some(run) = txn.get(&SENTRY_RUNS, id)? {
+                out.push(run);
+            }
+        }
+        Ok((out, ids.len()))
     }
 
     /// Removes the runs that started before `before` (Unix seconds) and
@@ -322,7 +349,7 @@ mod tests {
     }
 
     fn ids(store: &Store, filter: &RunFilter, skip: usize, limit: usize) -> (Vec<u64>, usize) {
-        let (runs, total) = store.sentry_runs_page(filter, skip, limit).unwrap();
+        let (runs, total) = store.sentry_runs_page(filter, |_| (skip, limit)).unwrap();
         for run in &runs {
             assert!(filter.matches(run), "{run:?}");
         }
@@ -337,6 +364,13 @@ mod tests {
             assert_eq!(ids(&store, &every, 0, 10), (vec![5, 4, 3, 2, 1], 5));
             assert_eq!(ids(&store, &every, 1, 2), (vec![4, 3], 5));
             assert_eq!(ids(&store, &every, 9, 2), (vec![], 5));
+            assert_eq!(ids(&store, &every, usize::MAX, 2), (vec![], 5));
+            let kind = RunFilter {
+                kind: RunKind::Mode("spot".into()),
+                ..RunFilter::default()
+            };
+            assert_eq!(ids(&store, &kind, usize::MAX, usize::MAX), (vec![], 2));
+            assert_eq!(ids(&store, &kind, 1, usize::MAX), (vec![2], 2));
             let kind = |kind: RunKind| RunFilter {
                 kind,
                 ..RunFilter::default()
