@@ -50,7 +50,7 @@ if (doc.scrollWidth > window.innerWidth)
   problems.push(`page wider than the viewport: scrollWidth ${doc.scrollWidth} > innerWidth ${window.innerWidth}; widest: ` +
     [...document.querySelectorAll("body *")]
       .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1; })
-      .filter((e) => ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+      .filter((e) => !e.closest("header") && ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
       .slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 200)).join(" | "));
 const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
 for (const e of document.querySelectorAll("input, select, textarea")) {
