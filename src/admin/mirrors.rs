@@ -26,7 +26,7 @@ use super::{Ctx, Form, Page, PageResult};
 use crate::auth::Area;
 use crate::chart;
 use crate::error::Error;
-use crate::model::health::{self, MAX_RATING, uptime};
+use crate::model::health::{MAX_RATING, uptime};
 use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
 use crate::store::{NewMirror, Snapshot};
 
@@ -80,11 +80,13 @@ pub fn state_badge(state: MirrorState) -> Markup {
     badge(kind, state.word())
 }
 
-/// Sentry's error for the mirror at `base_url`, as the pages show it: what
-/// it means and what to do, with the raw text for the curious.
-pub fn problem(error: &str, base_url: &str) -> Markup {
+/// Sentry's `error` of kind `kind` (as sentry decided it: see
+/// `MirrorHealth::problem`, `MirrorCheck::problem`) for the mirror at
+/// `base_url`, as the pages show it: what it means and what to do, with the
+/// raw text for the curious.
+pub fn problem(kind: Option<Problem>, error: &str, base_url: &str) -> Markup {
     html! {
-        @match health::advice(error, base_url) {
+        @match kind.map(|p| p.advice(base_url)) {
             Some(advice) => {
                 span.wrap { (advice) }
                 " " small.muted.wrap { "(sentry saw: " (error) ")" }
@@ -279,7 +281,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
                             td {
                                 (state_badge(r.state))
                                 @if let Some(h) = r.h.filter(|h| !h.healthy && !h.error.is_empty()) {
-                                    br; small { (problem(&h.error, &r.m.base_url)) }
+                                    br; small { (problem(h.problem(), &h.error, &r.m.base_url)) }
                                 } @else if let Some(c) = r.last.filter(|c| c.missing > 0) {
                                     br; small.muted { (c.missing) " of " (c.files) " files checked missing" }
                                 }
@@ -659,10 +661,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     // are missing.
     let trouble = h
         .filter(|h| !h.healthy && !h.error.is_empty())
-        .map(|h| h.error.clone())
+        .map(|h| (h.problem(), h.error.clone()))
         .or_else(|| {
             last.filter(|c| !c.error.is_empty())
-                .map(|c| c.error.clone())
+                .map(|c| (c.problem(), c.error.clone()))
         });
     let week = now.saturating_sub(7 * 86_400);
     let latencies: Vec<(u64, u64)> = timeline
@@ -684,10 +686,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
             }
         }
-        @if let Some(error) = &trouble {
+        @if let Some((kind, error)) = &trouble {
             p.flash.error[state == MirrorState::Down] role="note" {
-                @if let Some(p) = Problem::of(error) { strong { (page::sentence(p.name())) ": " } }
-                (problem(error, &m.base_url))
+                @if let Some(p) = kind { strong { (page::sentence(p.name())) ": " } }
+                (problem(*kind, error, &m.base_url))
             }
         } @else if state == MirrorState::ServesNothing {
             p.flash role="note" { "It answers, but receives downloads for none of its files: sentry has not found them there yet. "
@@ -733,7 +735,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                                     td.num { (latency(c.latency_ms)) }
                                     td.num { @if c.throughput > 0 { (chart::speed(c.throughput)) } @else { "—" } }
                                     td.num { (c.missing) " of " (c.files) }
-                                    td.wrap { @if !c.error.is_empty() { (problem(&c.error, &m.base_url)) } }
+                                    td.wrap { @if !c.error.is_empty() { (problem(c.problem(), &c.error, &m.base_url)) } }
                                 }
                             }
                         }

@@ -114,9 +114,7 @@ impl Tx {
             Some(p) if p.ok == check.ok && p.at <= check.at => p.streak.saturating_add(1),
             _ => 1,
         };
-        let same = |a: &MirrorCheck, b: &MirrorCheck| {
-            a.ok == b.ok && Problem::of(&a.error) == Problem::of(&b.error)
-        };
+        let same = |a: &MirrorCheck, b: &MirrorCheck| a.ok == b.ok && a.problem() == b.problem();
         if let [newest, before] = last.as_slice()
             && same(before, newest)
             && same(newest, &check)
