@@ -98,11 +98,7 @@ pub fn problem(kind: Option<Problem>, error: &str, base_url: &str) -> Markup {
 
 /// A latency in milliseconds, or "—" for none (no answer).
 fn latency(ms: u32) -> String {
-    if ms == 0 {
-        "—".to_string()
-    } else {
-        format!("{} ms", crate::chart::thousands(ms.into()))
-    }
+    crate::chart::latency(ms.into())
 }
 
 /// One mirror of the list, with what the list shows and sorts by.
