@@ -22,7 +22,7 @@ use maud::{Markup, html};
 
 use super::list::Listing;
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 use crate::chart;
 use crate::error::Error;
@@ -50,7 +50,7 @@ const RECENT: usize = 30;
 /// Answers requests below `/admin/mirrors`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx, &page.form, None),
+        (false, []) => list(ctx, &page.form, &page.form, None),
         (true, []) => add(ctx, &page.form),
         (true, ["bulk", op]) => bulk(ctx, op, &page.form),
         (false, [name]) => edit(ctx, name, None, None),
@@ -175,7 +175,10 @@ fn compare(key: &str, a: &Row<'_>, b: &Row<'_>) -> Ordering {
     first.then_with(by_name)
 }
 
-fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
+/// The list, filtered, sorted and paged as `form` asks, with the "Add a
+/// mirror" form filled from `entered` (after a failed add: what was
+/// entered, which must not filter the list).
+fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
     let (serving, locations) = serving(network);
@@ -238,7 +241,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
             details.card open[error.is_some()] {
                 summary { strong { "Add a mirror" } }
                 @if let Some(e) = &error { (e) }
-                (add_form(ctx, &s, form))
+                (add_form(ctx, &s, entered))
             }
         }
         (search(&view, base, &s, &region))
@@ -413,21 +416,6 @@ fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
     }
 }
 
-/// Why a mirror form was refused, in the page's words: a base URL that
-/// another mirror has links to that mirror (change it there, or remove it).
-fn refusal(e: &Error) -> Markup {
-    match e {
-        Error::BaseUrlTaken { base_url, mirror } => html! {
-            p.flash.error role="alert" {
-                "Mirror " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " has the base URL "
-                code { (base_url) } " already; a second mirror there would get that host's downloads twice. "
-                "Change or remove " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " instead, or give this one the address of another host."
-            }
-        },
-        e => page::error(Some(&e.to_string())),
-    }
-}
-
 /// The rating a form asks for: a whole number from 0 to [`MAX_RATING`]
 /// (100 when left empty). `stored`, the mirror's rating now, is taken as
 /// it is even above the bound, so a mirror rated higher before stays
@@ -451,7 +439,7 @@ fn rating(form: &Form, stored: Option<u32>) -> Result<u32, String> {
 fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let rating = match rating(form, None) {
         Ok(r) => r,
-        Err(e) => return list(ctx, form, Some(page::error(Some(&e)))),
+        Err(e) => return list(ctx, &Form::default(), form, Some(page::error(Some(&e)))),
     };
     let added = ctx.write(|tx| {
         tx.mirror_add(NewMirror {
@@ -471,7 +459,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 m.name
             ),
         )),
-        Err(e) => list(ctx, form, Some(refusal(&e))),
+        Err(e) => list(ctx, &Form::default(), form, Some(wording::alert(Some(&wording::markup(&e))))),
     }
 }
 
@@ -804,14 +792,19 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Err(Error::NotFound { .. }) => {
             Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")))
         }
-        Err(e) => edit(ctx, name, Some(form), Some(refusal(&e))),
+        Err(e) => edit(
+            ctx,
+            name,
+            Some(form),
+            Some(wording::alert(Some(&wording::markup(&e)))),
+        ),
     }
 }
 
 fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
     Ok(match ctx.write(|tx| tx.mirror_remove(name)) {
         Ok(m) => ctx.done("/admin/mirrors", format!("Removed mirror {}.", m.name)),
-        Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), e.to_string()),
+        Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), wording::text(&e)),
     })
 }
 
@@ -822,7 +815,7 @@ fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
             &url,
             format!("Checking {name} now; the result shows here and in Reports when the run ends."),
         ),
-        Err(e) => ctx.failed(&url, e.to_string()),
+        Err(e) => ctx.failed(&url, wording::text(&e)),
     })
 }
 #[cfg(test)]
@@ -903,6 +896,10 @@ mod tests {
         assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
     }
 
+    /// The refusal of a base URL another mirror has, in the admin's
+    /// wording (`wording::markup`): it names that mirror and links the page
+    /// to change it on; a failed add keeps what was entered and does not
+    /// filter the list with it (review of issue 19, items 5 and 6).
     #[test]
     fn a_second_mirror_at_an_address_links_to_the_first() {
         let (_dir, admin) = admin();
@@ -919,26 +916,31 @@ mod tests {
                 &[("name", name), ("base_url", url)],
             ));
         }
-        let link = format!(
-            r#"<a href="/admin/mirrors/{}">m&lt;1&gt;&amp;&quot;</a>"#,
-            crate::admin::page::seg(hostile)
-        );
+        write(&admin, |tx| {
+            tx.region_add(crate::model::fixtures::region("europe", &["DE"]))
+        });
+        let taken = "has the base URL https://m1.example/pub already";
+        let link = r#"<a href="/admin/mirrors">the Mirrors page</a>"#;
         // Added: refused with the form kept and a link to the mirror
         // that has the address.
         let r = post(
             &admin,
             &ann,
             "/admin/mirrors",
-            &[("name", "m3"), ("base_url", "https://M1.example:443/pub/")],
+            &[
+                ("name", "m3"),
+                ("base_url", "https://M1.example:443/pub/"),
+                ("region", "europe"),
+            ],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(
-            page.contains(&format!(
-                "Mirror {link} has the base URL <code>https://m1.example/pub</code> already"
-            )),
-            "{page}"
-        );
+        assert!(page.contains(taken) && page.contains(link), "{page}");
+        assert!(page.contains("m&lt;1&gt;&amp;"), "{page}");
+        assert!(!page.contains("bouncer "), "{page}");
+        // The region ticked for the new mirror filters nothing: both
+        // mirrors (in no region) are listed.
+        assert_eq!(listed(&page).len(), 2, "{page}");
         assert!(
             page.contains(r#"value="https://M1.example:443/pub/""#),
             "{page}"
@@ -957,10 +959,7 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(
-            page.contains(&format!("Change or remove {link} instead")),
-            "{page}"
-        );
+        assert!(page.contains(taken) && page.contains(link), "{page}");
         let s = admin.network.snapshot().unwrap();
         assert_eq!(s.mirror("m2").unwrap().base_url, "https://m2.example");
         assert_eq!(s.mirror("m2").unwrap().rating, 100);
