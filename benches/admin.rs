@@ -135,6 +135,7 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
                     failures: i % 3,
                     changes: i % 2,
                     report: String::new(),
+                    ..Default::default()
                 };
                 tx.sentry_run_put(&mut run)?;
             }
