@@ -83,6 +83,7 @@ fn main() {
                         flaps: 1,
                         latency_ms: 0,
                         throughput: 0,
+                        problem: None,
                     },
                 )?;
                 let mut run = SentryRun {

@@ -109,6 +109,16 @@ pub fn speed(bytes_per_sec: u64) -> String {
     format!("{}/s", size(bytes_per_sec))
 }
 
+/// A latency in milliseconds (`"1,250 ms"`), or `"—"` for 0: no answer
+/// (a refused connection has no latency). Every page writes latencies so.
+pub fn latency(ms: u64) -> String {
+    if ms == 0 {
+        "—".to_string()
+    } else {
+        format!("{} ms", thousands(ms))
+    }
+}
+
 /// Digits with thousands separators: `"1234567"` → `"1,234,567"` (also
 /// for numbers wider than `u64`).
 pub fn group(digits: &str) -> String {

@@ -1091,6 +1091,7 @@ mod tests {
             flaps: 0,
             latency_ms: 12,
             throughput: 0,
+            problem: None,
         };
         let run = |kind: &str, started_at, ended_at| crate::model::SentryRun {
             kind: kind.into(),

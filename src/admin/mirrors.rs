@@ -22,11 +22,11 @@ use maud::{Markup, html};
 
 use super::list::Listing;
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
-use super::{Ctx, Form, Page, PageResult};
+use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
 use crate::chart;
 use crate::error::Error;
-use crate::model::health::{self, MAX_RATING, uptime};
+use crate::model::health::{MAX_RATING, uptime};
 use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
 use crate::store::{NewMirror, Snapshot};
 
@@ -50,7 +50,7 @@ const RECENT: usize = 30;
 /// Answers requests below `/admin/mirrors`.
 pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
     match (page.post, page.rest().as_slice()) {
-        (false, []) => list(ctx, &page.form, None),
+        (false, []) => list(ctx, &page.form, &page.form, None),
         (true, []) => add(ctx, &page.form),
         (true, ["bulk", op]) => bulk(ctx, op, &page.form),
         (false, [name]) => edit(ctx, name, None, None),
@@ -78,11 +78,13 @@ pub fn state_badge(state: MirrorState) -> Markup {
     badge(kind, state.word())
 }
 
-/// Sentry's error for the mirror at `base_url`, as the pages show it: what
-/// it means and what to do, with the raw text for the curious.
-pub fn problem(error: &str, base_url: &str) -> Markup {
+/// Sentry's `error` of kind `kind` (as sentry decided it: see
+/// `MirrorHealth::problem`, `MirrorCheck::problem`) for the mirror at
+/// `base_url`, as the pages show it: what it means and what to do, with the
+/// raw text for the curious.
+pub fn problem(kind: Option<Problem>, error: &str, base_url: &str) -> Markup {
     html! {
-        @match health::advice(error, base_url) {
+        @match kind.map(|p| p.advice(base_url)) {
             Some(advice) => {
                 span.wrap { (advice) }
                 " " small.muted.wrap { "(sentry saw: " (error) ")" }
@@ -94,11 +96,7 @@ pub fn problem(error: &str, base_url: &str) -> Markup {
 
 /// A latency in milliseconds, or "—" for none (no answer).
 fn latency(ms: u32) -> String {
-    if ms == 0 {
-        "—".to_string()
-    } else {
-        format!("{} ms", crate::chart::thousands(ms.into()))
-    }
+    crate::chart::latency(ms.into())
 }
 
 /// One mirror of the list, with what the list shows and sorts by.
@@ -175,7 +173,10 @@ fn compare(key: &str, a: &Row<'_>, b: &Row<'_>) -> Ordering {
     first.then_with(by_name)
 }
 
-fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
+/// The list, filtered, sorted and paged as `form` asks, with the "Add a
+/// mirror" form filled from `entered` (after a failed add: what was
+/// entered, which must not filter the list).
+fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
     let (serving, locations) = serving(network);
@@ -238,7 +239,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
             details.card open[error.is_some()] {
                 summary { strong { "Add a mirror" } }
                 @if let Some(e) = &error { (e) }
-                (add_form(ctx, &s, form))
+                (add_form(ctx, &s, entered))
             }
         }
         (search(&view, base, &s, &region))
@@ -277,7 +278,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, error: Option<Markup>) -> PageResult {
                             td {
                                 (state_badge(r.state))
                                 @if let Some(h) = r.h.filter(|h| !h.healthy && !h.error.is_empty()) {
-                                    br; small { (problem(&h.error, &r.m.base_url)) }
+                                    br; small { (problem(h.problem(), &h.error, &r.m.base_url)) }
                                 } @else if let Some(c) = r.last.filter(|c| c.missing > 0) {
                                     br; small.muted { (c.missing) " of " (c.files) " files checked missing" }
                                 }
@@ -413,21 +414,6 @@ fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
     }
 }
 
-/// Why a mirror form was refused, in the page's words: a base URL that
-/// another mirror has links to that mirror (change it there, or remove it).
-fn refusal(e: &Error) -> Markup {
-    match e {
-        Error::BaseUrlTaken { base_url, mirror } => html! {
-            p.flash.error role="alert" {
-                "Mirror " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " has the base URL "
-                code { (base_url) } " already; a second mirror there would get that host's downloads twice. "
-                "Change or remove " a href={ "/admin/mirrors/" (seg(mirror)) } { (mirror) } " instead, or give this one the address of another host."
-            }
-        },
-        e => page::error(Some(&e.to_string())),
-    }
-}
-
 /// The rating a form asks for: a whole number from 0 to [`MAX_RATING`]
 /// (100 when left empty). `stored`, the mirror's rating now, is taken as
 /// it is even above the bound, so a mirror rated higher before stays
@@ -451,7 +437,7 @@ fn rating(form: &Form, stored: Option<u32>) -> Result<u32, String> {
 fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let rating = match rating(form, None) {
         Ok(r) => r,
-        Err(e) => return list(ctx, form, Some(page::error(Some(&e)))),
+        Err(e) => return list(ctx, &Form::default(), form, Some(page::error(Some(&e)))),
     };
     let added = ctx.write(|tx| {
         tx.mirror_add(NewMirror {
@@ -471,7 +457,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
                 m.name
             ),
         )),
-        Err(e) => list(ctx, form, Some(refusal(&e))),
+        Err(e) => list(ctx, &Form::default(), form, Some(wording::alert(Some(&wording::markup(&e))))),
     }
 }
 
@@ -657,10 +643,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     // are missing.
     let trouble = h
         .filter(|h| !h.healthy && !h.error.is_empty())
-        .map(|h| h.error.clone())
+        .map(|h| (h.problem(), h.error.clone()))
         .or_else(|| {
             last.filter(|c| !c.error.is_empty())
-                .map(|c| c.error.clone())
+                .map(|c| (c.problem(), c.error.clone()))
         });
     let week = now.saturating_sub(7 * 86_400);
     let latencies: Vec<(u64, u64)> = timeline
@@ -682,10 +668,10 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 (page::button(ctx, &format!("{url}/check"), "Check now", "", None))
             }
         }
-        @if let Some(error) = &trouble {
+        @if let Some((kind, error)) = &trouble {
             p.flash.error[state == MirrorState::Down] role="note" {
-                @if let Some(p) = Problem::of(error) { strong { (page::sentence(p.name())) ": " } }
-                (problem(error, &m.base_url))
+                @if let Some(p) = kind { strong { (page::sentence(p.name())) ": " } }
+                (problem(*kind, error, &m.base_url))
             }
         } @else if state == MirrorState::ServesNothing {
             p.flash role="note" { "It answers, but receives downloads for none of its files: sentry has not found them there yet. "
@@ -731,7 +717,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                                     td.num { (latency(c.latency_ms)) }
                                     td.num { @if c.throughput > 0 { (chart::speed(c.throughput)) } @else { "—" } }
                                     td.num { (c.missing) " of " (c.files) }
-                                    td.wrap { @if !c.error.is_empty() { (problem(&c.error, &m.base_url)) } }
+                                    td.wrap { @if !c.error.is_empty() { (problem(c.problem(), &c.error, &m.base_url)) } }
                                 }
                             }
                         }
@@ -804,14 +790,19 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         Err(Error::NotFound { .. }) => {
             Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")))
         }
-        Err(e) => edit(ctx, name, Some(form), Some(refusal(&e))),
+        Err(e) => edit(
+            ctx,
+            name,
+            Some(form),
+            Some(wording::alert(Some(&wording::markup(&e)))),
+        ),
     }
 }
 
 fn remove(ctx: &Ctx<'_>, name: &str) -> PageResult {
     Ok(match ctx.write(|tx| tx.mirror_remove(name)) {
         Ok(m) => ctx.done("/admin/mirrors", format!("Removed mirror {}.", m.name)),
-        Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), e.to_string()),
+        Err(e) => ctx.failed(&format!("/admin/mirrors/{}", seg(name)), wording::text(&e)),
     })
 }
 
@@ -822,7 +813,7 @@ fn check(ctx: &Ctx<'_>, name: &str) -> PageResult {
             &url,
             format!("Checking {name} now; the result shows here and in Reports when the run ends."),
         ),
-        Err(e) => ctx.failed(&url, e.to_string()),
+        Err(e) => ctx.failed(&url, wording::text(&e)),
     })
 }
 #[cfg(test)]
@@ -903,6 +894,10 @@ mod tests {
         assert!(admin.network.snapshot().unwrap().mirrors.is_empty());
     }
 
+    /// The refusal of a base URL another mirror has, in the admin's
+    /// wording (`wording::markup`): it names that mirror and links the page
+    /// to change it on; a failed add keeps what was entered and does not
+    /// filter the list with it (review of issue 19, items 5 and 6).
     #[test]
     fn a_second_mirror_at_an_address_links_to_the_first() {
         let (_dir, admin) = admin();
@@ -919,26 +914,31 @@ mod tests {
                 &[("name", name), ("base_url", url)],
             ));
         }
-        let link = format!(
-            r#"<a href="/admin/mirrors/{}">m&lt;1&gt;&amp;&quot;</a>"#,
-            crate::admin::page::seg(hostile)
-        );
+        write(&admin, |tx| {
+            tx.region_add(crate::model::fixtures::region("europe", &["DE"]))
+        });
+        let taken = "has the base URL https://m1.example/pub already";
+        let link = r#"<a href="/admin/mirrors">the Mirrors page</a>"#;
         // Added: refused with the form kept and a link to the mirror
         // that has the address.
         let r = post(
             &admin,
             &ann,
             "/admin/mirrors",
-            &[("name", "m3"), ("base_url", "https://M1.example:443/pub/")],
+            &[
+                ("name", "m3"),
+                ("base_url", "https://M1.example:443/pub/"),
+                ("region", "europe"),
+            ],
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(
-            page.contains(&format!(
-                "Mirror {link} has the base URL <code>https://m1.example/pub</code> already"
-            )),
-            "{page}"
-        );
+        assert!(page.contains(taken) && page.contains(link), "{page}");
+        assert!(page.contains("m&lt;1&gt;&amp;"), "{page}");
+        assert!(!page.contains("bouncer "), "{page}");
+        // The region ticked for the new mirror filters nothing: both
+        // mirrors (in no region) are listed.
+        assert_eq!(listed(&page).len(), 2, "{page}");
         assert!(
             page.contains(r#"value="https://M1.example:443/pub/""#),
             "{page}"
@@ -957,10 +957,7 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = body(r);
-        assert!(
-            page.contains(&format!("Change or remove {link} instead")),
-            "{page}"
-        );
+        assert!(page.contains(taken) && page.contains(link), "{page}");
         let s = admin.network.snapshot().unwrap();
         assert_eq!(s.mirror("m2").unwrap().base_url, "https://m2.example");
         assert_eq!(s.mirror("m2").unwrap().rating, 100);

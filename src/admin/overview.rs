@@ -553,6 +553,7 @@ mod tests {
             flaps,
             latency_ms: 12,
             throughput: 0,
+            problem: None,
         }
     }
 

@@ -854,6 +854,7 @@ mod tests {
         let results = vec![crate::sentry::verdict::MirrorResult {
             mirror: s.mirrors[0].id,
             base: Some(Err("connection refused".into())),
+            base_problem: Some(crate::model::Problem::Refused),
             latency_ms: 3,
             files: Vec::new(),
             downloaded: (0, 0),

@@ -35,9 +35,19 @@ pub struct MirrorCheck {
     pub streak: u32,
     /// Why it failed, or why a file was missing (empty: nothing wrong).
     pub error: String,
+    /// The kind of problem `error` reports, as sentry decided it (`None`:
+    /// nothing wrong, an unknown kind, or a row written before sentry
+    /// stored it: see [`MirrorCheck::problem`]).
+    pub problem: Option<Problem>,
 }
 
 impl MirrorCheck {
+    /// The kind of problem of this check: the one sentry stored, or for
+    /// rows without one, what [`Problem::of`] reads in the error.
+    pub fn problem(&self) -> Option<Problem> {
+        self.problem.or_else(|| Problem::of(&self.error))
+    }
+
     /// Failed checks in a row up to this one (0 when it is `ok`).
     pub fn failures_in_a_row(&self) -> u32 {
         if self.ok { 0 } else { self.streak }
@@ -105,11 +115,47 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The kind of problem sentry's error text (as stored in
-    /// [`MirrorHealth::error`] and [`MirrorCheck::error`]) reports; `None`
-    /// for an empty or unknown text.
+    /// Every kind, in the order of their stored codes (1, 2, …).
+    pub const ALL: [Problem; 13] = [
+        Problem::Refused,
+        Problem::Connection,
+        Problem::Dns,
+        Problem::TlsName,
+        Problem::TlsExpired,
+        Problem::TlsUntrusted,
+        Problem::Tls,
+        Problem::Timeout,
+        Problem::NotFound,
+        Problem::ServerError,
+        Problem::WrongFile,
+        Problem::Redirect,
+        Problem::Protocol,
+    ];
+
+    /// The number a row stores for `problem` (0: none).
+    pub fn code(problem: Option<Problem>) -> u8 {
+        problem.map_or(0, |p| {
+            Problem::ALL.iter().position(|k| *k == p).unwrap_or(0) as u8 + 1
+        })
+    }
+
+    /// The problem stored as `code` (`None` for 0 or an unknown number).
+    pub fn from_code(code: u8) -> Option<Problem> {
+        usize::from(code)
+            .checked_sub(1)
+            .and_then(|i| Problem::ALL.get(i).copied())
+    }
+
+    /// The kind of problem sentry's error text reports, for rows stored
+    /// before sentry stored the kind it decided ([`MirrorCheck::problem`],
+    /// [`MirrorHealth::problem`]); `None` for an empty or unknown text. A
+    /// leading path (`/pub/x.tgz: 404 Not Found`) is not read: only why.
     pub fn of(error: &str) -> Option<Problem> {
-        let e = error.to_ascii_lowercase();
+        let why = match error.split_once(": ") {
+            Some((path, why)) if path.starts_with('/') => why,
+            _ => error,
+        };
+        let e = why.to_ascii_lowercase();
         let has = |words: &[&str]| words.iter().any(|w| e.contains(w));
         Some(if e.trim().is_empty() {
             return None;
@@ -154,14 +200,6 @@ impl Problem {
         } else {
             return None;
         })
-    }
-
-    /// Whether the mirror answered HTTP when it had this problem.
-    pub fn answered(self) -> bool {
-        matches!(
-            self,
-            Problem::NotFound | Problem::ServerError | Problem::WrongFile | Problem::Redirect
-        )
     }
 
     /// A short name for the kind ("connection refused").
@@ -229,14 +267,8 @@ impl Problem {
     }
 }
 
-/// What to do about sentry's `error` for the mirror at `base_url`, if the
-/// error is of a known kind.
-pub fn advice(error: &str, base_url: &str) -> Option<String> {
-    Problem::of(error).map(|p| p.advice(base_url))
-}
-
-/// Whether `error` (lower case) reports an HTTP 5xx status: `503 Service
-/// Unavailable` or `/path: 502 Bad Gateway`.
+/// Whether `error` (lower case, without a leading path) reports an HTTP
+/// 5xx status: `503 Service Unavailable`.
 fn server_error(error: &str) -> bool {
     let starts_5xx = |s: &str| {
         let b = s.as_bytes();
@@ -329,15 +361,6 @@ impl MirrorState {
             MirrorState::Up => "up",
         }
     }
-
-    /// Whether the mirror answers its checks (up, flapping, or up and
-    /// serving nothing).
-    pub fn answers(self) -> bool {
-        matches!(
-            self,
-            MirrorState::Up | MirrorState::Flapping | MirrorState::ServesNothing
-        )
-    }
 }
 
 #[cfg(test)]
@@ -349,12 +372,12 @@ mod tests {
         let refused = "connection failed: io: Connection refused (os error 111)";
         assert_eq!(Problem::of(refused), Some(Problem::Refused));
         assert_eq!(
-            advice(refused, "http://127.0.0.1:9/pub").unwrap(),
+            Problem::Refused.advice("http://127.0.0.1:9/pub"),
             "Nothing listens on port 9 of 127.0.0.1: is the server up, is the base URL right?"
         );
         assert!(
-            advice(refused, "https://m.example/x")
-                .unwrap()
+            Problem::Refused
+                .advice("https://m.example/x")
                 .contains("port 443 of m.example")
         );
         for (text, kind) in [
@@ -387,7 +410,53 @@ mod tests {
         }
         assert_eq!(Problem::of(""), None);
         assert_eq!(Problem::of("something odd"), None);
-        assert!(!Problem::Refused.answered() && Problem::NotFound.answered());
+    }
+
+    #[test]
+    fn paths_in_old_error_texts_are_not_read() {
+        // A missing file under a directory named like a kind of problem is
+        // still a missing file.
+        for (text, kind) in [
+            ("/pub/dnsutils/x.tgz: 404 Not Found", Problem::NotFound),
+            (
+                "/pub/certificate-tools/a.zip: 404 Not Found",
+                Problem::NotFound,
+            ),
+            (
+                "/pub/timeout/redirect/expected.exe: 410 Gone",
+                Problem::NotFound,
+            ),
+            ("/pub/dns/x.tgz: 502 Bad Gateway", Problem::ServerError),
+            (
+                "/pub/dns/x.tgz: size 3 bytes, expected 42",
+                Problem::WrongFile,
+            ),
+        ] {
+            assert_eq!(Problem::of(text), Some(kind), "{text}");
+        }
+        // A stored kind wins over the text; rows without one fall back.
+        let stored = MirrorCheck {
+            error: "/pub/dnsutils/x.tgz: something new".into(),
+            problem: Some(Problem::NotFound),
+            ..MirrorCheck::default()
+        };
+        assert_eq!(stored.problem(), Some(Problem::NotFound));
+        let old = MirrorCheck {
+            problem: None,
+            error: "/pub/dnsutils/x.tgz: 404 Not Found".into(),
+            ..stored
+        };
+        assert_eq!(old.problem(), Some(Problem::NotFound));
+    }
+
+    #[test]
+    fn every_kind_has_its_own_code() {
+        assert_eq!(Problem::code(None), 0);
+        assert_eq!(Problem::from_code(0), None);
+        assert_eq!(Problem::from_code(200), None);
+        for p in Problem::ALL {
+            assert_eq!(Problem::from_code(Problem::code(Some(p))), Some(p));
+        }
     }
 
     #[test]

@@ -137,9 +137,19 @@ pub struct MirrorHealth {
     pub latency_ms: u32,
     /// Measured download speed in bytes per second (0: not measured yet).
     pub throughput: u64,
+    /// The kind of problem `error` reports, as sentry decided it (`None`:
+    /// healthy, an unknown kind, or stored before sentry stored it: see
+    /// [`MirrorHealth::problem`]).
+    pub problem: Option<Problem>,
 }
 
 impl MirrorHealth {
+    /// The kind of problem the mirror has: the one sentry stored, or for
+    /// rows without one, what [`Problem::of`] reads in the error.
+    pub fn problem(&self) -> Option<Problem> {
+        self.problem.or_else(|| Problem::of(&self.error))
+    }
+
     /// Changes of state within this window count as flapping.
     pub const FLAP_WINDOW_SECS: u64 = 6 * 3600;
 
@@ -173,6 +183,7 @@ impl Default for MirrorHealth {
             flaps: 0,
             latency_ms: 0,
             throughput: 0,
+            problem: None,
         }
     }
 }

@@ -30,7 +30,7 @@ use maud::{Markup, html};
 
 use super::{PageResult, Public, Request, html as html_reply, page};
 use crate::chart::thousands;
-use crate::model::{Mirror, MirrorHealth, MirrorId, MirrorState};
+use crate::model::{Mirror, MirrorHealth, MirrorId, MirrorState, Problem};
 
 /// Days of traffic the share column covers (today included).
 pub const SHARE_DAYS: u32 = 30;
@@ -93,7 +93,7 @@ pub fn status(
         Some(h) if state == MirrorState::Down => Status {
             state,
             since: h.since,
-            reason: reason_class(&h.error),
+            reason: reason_class(h.problem()),
         },
         _ => Status {
             state,
@@ -103,38 +103,21 @@ pub fn status(
     }
 }
 
-/// Sentry's error text reduced to a short class fit for the public: the
-/// text itself may name paths, addresses or the checker's proxies.
-pub fn reason_class(error: &str) -> &'static str {
-    let e = error.to_ascii_lowercase();
-    if e.contains("tls failed") {
-        "secure connection fails"
-    } else if e.contains("timed out")
-        || e.contains("does not resolve")
-        || e.contains("connection failed")
-    {
-        "not answering"
-    } else if server_error(&e) {
-        "server errors"
-    } else if e.contains("broken http") || e.contains("redirect loop") {
-        "broken answers"
-    } else {
-        "failing checks"
+/// The kind of problem sentry found (`MirrorHealth::problem`) reduced to
+/// a short class fit for the public: sentry's text itself may name paths,
+/// addresses or the checker's proxies.
+pub fn reason_class(problem: Option<Problem>) -> &'static str {
+    match problem {
+        Some(Problem::Tls | Problem::TlsName | Problem::TlsExpired | Problem::TlsUntrusted) => {
+            "secure connection fails"
+        }
+        Some(Problem::Timeout | Problem::Dns | Problem::Refused | Problem::Connection) => {
+            "not answering"
+        }
+        Some(Problem::ServerError) => "server errors",
+        Some(Problem::Protocol | Problem::Redirect) => "broken answers",
+        Some(Problem::NotFound | Problem::WrongFile) | None => "failing checks",
     }
-}
-
-/// Whether `error` (lower case) reports an HTTP 5xx status: `503 Service
-/// Unavailable` or `/path: 502 Bad Gateway`.
-fn server_error(error: &str) -> bool {
-    let starts_5xx = |s: &str| {
-        let b = s.as_bytes();
-        b.len() >= 3
-            && b[0] == b'5'
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && b.get(3).is_none_or(|c| !c.is_ascii_digit())
-    };
-    starts_5xx(error) || error.split(": ").skip(1).any(starts_5xx)
 }
 
 /// One row of the table.
@@ -396,6 +379,7 @@ mod tests {
         }
         for (error, class) in [
             ("timed out: read", "not answering"),
+            ("/pub/dnsutils/x.tgz: timed out: read", "not answering"),
             (
                 "host name does not resolve: internal.proxy",
                 "not answering",
@@ -409,8 +393,14 @@ mod tests {
             ("/pub/5000.exe: something new", "failing checks"),
             ("", "failing checks"),
         ] {
-            assert_eq!(reason_class(error), class, "{error}");
+            assert_eq!(reason_class(Problem::of(error)), class, "{error}");
         }
+        // The kind sentry stored decides, whatever the text says.
+        assert_eq!(reason_class(Some(Problem::Refused)), "not answering");
+        assert_eq!(
+            reason_class(Some(Problem::TlsName)),
+            "secure connection fails"
+        );
     }
 
     /// A network with four mirrors: two rated and checked, one standby and

@@ -699,13 +699,14 @@ mod tests {
         assert!(!checks[0].ok);
         assert_eq!(checks[0].latency_ms, 0);
         assert_eq!(
-            crate::model::Problem::of(&h.error),
+            h.problem,
             Some(crate::model::Problem::Refused),
             "{}",
             h.error
         );
+        assert_eq!(checks[0].problem, Some(crate::model::Problem::Refused));
         assert_eq!(
-            crate::model::health::advice(&h.error, &m.base_url).unwrap(),
+            crate::model::Problem::Refused.advice(&m.base_url),
             format!(
                 "Nothing listens on port {port} of 127.0.0.1: is the server up, is the base URL right?"
             )

@@ -9,7 +9,10 @@ use std::time::Instant;
 
 use super::plan::{Check, MirrorPlan};
 use super::probe::Kinds;
-use super::verdict::{FileResult, FileVerdict, MirrorResult, Observation, judge_base, judge_file};
+use super::verdict::{
+    FileResult, FileVerdict, MirrorResult, Observation, base_problem, file_problem, judge_base,
+    judge_file,
+};
 
 /// Makes the HTTP requests of a check.
 pub trait Probe: Sync {
@@ -53,6 +56,8 @@ pub struct Limits {
 struct Progress {
     /// Base check: not started, running, or its verdict.
     base: Option<Option<Result<(), String>>>,
+    /// The kind of problem the base check found.
+    base_problem: Option<crate::model::Problem>,
     latency_ms: u64,
     next: usize,
     in_flight: usize,
@@ -78,6 +83,7 @@ pub fn execute(
             .iter()
             .map(|_| Progress {
                 base: None,
+                base_problem: None,
                 latency_ms: 0,
                 next: 0,
                 in_flight: 0,
@@ -168,6 +174,7 @@ pub fn execute(
                         Observation::Failed { .. } => 0,
                     };
                     st[i].base = Some(Some(verdict));
+                    st[i].base_problem = base_problem(&seen);
                 }
                 Job::File(i, check) => {
                     let url = format!("{}{}", plans[i].base_url, check.path);
@@ -205,6 +212,7 @@ pub fn execute(
                         location: check.location,
                         lang: check.lang.clone(),
                         path: check.path.clone(),
+                        problem: file_problem(&seen, &verdict),
                         verdict,
                         elapsed_ms,
                     });
@@ -233,6 +241,7 @@ pub fn execute(
         .map(|(plan, p)| MirrorResult {
             mirror: plan.mirror,
             base: p.base.flatten(),
+            base_problem: p.base_problem,
             latency_ms: p.latency_ms,
             files: p.files,
             downloaded: p.downloaded,

@@ -524,6 +524,7 @@ fn failed(e: &ureq::Error) -> Observation {
         E::ConnectionFailed => Failure::Connection,
         E::Io(io) => match io.kind() {
             std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => Failure::Timeout,
+            std::io::ErrorKind::ConnectionRefused => Failure::Refused,
             // The resolver's failures arrive as plain I/O errors.
             _ if io.to_string().contains("lookup address") => Failure::Dns,
             // So do handshake and certificate failures: ureq drives rustls

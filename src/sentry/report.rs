@@ -142,7 +142,7 @@ pub fn render(r: &RunReport<'_>) -> Markup {
                             }
                             @if h.is_some_and(|h| h.is_flapping(r.run.ended_at)) { " (flapping: damped)" }
                         }
-                        td { (m.latency_ms) " ms" }
+                        td { (crate::chart::latency(m.latency_ms)) }
                         td { @if let Some(h) = h.filter(|h| h.throughput > 0) { (crate::chart::speed(h.throughput)) } }
                         td { (present) }
                         td { (missing) }
@@ -159,7 +159,7 @@ pub fn render(r: &RunReport<'_>) -> Markup {
                             td { (mirror_name(r.network, m.mirror)) }
                             td { code { "/" } " (base URL)" }
                             td.bad { "down: " (e) }
-                            td { (m.latency_ms) " ms" }
+                            td { (crate::chart::latency(m.latency_ms)) }
                         }
                     }
                     @for f in m.files.iter().filter(|f| f.verdict != FileVerdict::Present) {
@@ -267,5 +267,39 @@ mod tests {
         assert!(!dir.path().join("run-000001.html").exists());
         assert!(dir.path().join("run-000002.html").exists());
         assert!(dir.path().join("index.html").exists());
+    }
+
+    /// Review of issue 19, item 3: a mirror that did not answer has no
+    /// latency ("—"), never "0 ms".
+    #[test]
+    fn a_mirror_that_did_not_answer_has_no_latency() {
+        let network = Snapshot::default();
+        let run = SentryRun::default();
+        let results = [
+            MirrorResult {
+                mirror: MirrorId(1),
+                base: Some(Err("connection failed: refused".into())),
+                latency_ms: 0,
+                ..MirrorResult::default()
+            },
+            MirrorResult {
+                mirror: MirrorId(2),
+                base: Some(Ok(())),
+                latency_ms: 1250,
+                ..MirrorResult::default()
+            },
+        ];
+        let html = render(&RunReport {
+            run: &run,
+            results: &results,
+            changes: &[],
+            alarm: None,
+            health: &HashMap::new(),
+            network: &network,
+        })
+        .into_string();
+        assert!(!html.contains(">0 ms"), "{html}");
+        assert!(html.contains("<td>—</td>"), "{html}");
+        assert!(html.contains("1,250 ms"), "{html}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Availability, LocationId, MirrorCheck, MirrorHealth, MirrorId};
+use crate::model::{Availability, LocationId, MirrorCheck, MirrorHealth, MirrorId, Problem};
 
 /// How an HTTP exchange failed below the HTTP level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,7 +12,9 @@ pub enum Failure {
     Timeout,
     /// The host name does not resolve.
     Dns,
-    /// Refused, reset or dropped connection.
+    /// The connection was refused: nothing listens on the port.
+    Refused,
+    /// Reset or dropped connection, or one that could not be made.
     Connection,
     /// TLS handshake or certificate problem.
     Tls,
@@ -99,11 +101,66 @@ impl FileVerdict {
     }
 }
 
+impl Failure {
+    /// The kind of problem this failure is; `detail` (the client's words)
+    /// tells only the certificate failures apart.
+    pub fn problem(self, detail: &str) -> Problem {
+        match self {
+            Failure::Timeout => Problem::Timeout,
+            Failure::Dns => Problem::Dns,
+            Failure::Refused => Problem::Refused,
+            Failure::Connection => Problem::Connection,
+            Failure::Tls => match Problem::of(&describe(self, detail)) {
+                Some(p @ (Problem::TlsName | Problem::TlsExpired | Problem::TlsUntrusted)) => p,
+                _ => Problem::Tls,
+            },
+            Failure::Protocol => Problem::Protocol,
+            Failure::Redirects | Failure::InternalRedirect => Problem::Redirect,
+        }
+    }
+}
+
+/// The kind of problem an HTTP answer with `status` reports, if any.
+fn status_problem(status: u16) -> Option<Problem> {
+    match status {
+        300..=399 => Some(Problem::Redirect),
+        // 408 and 429 only ask to come back later.
+        408 | 429 => None,
+        400..=499 => Some(Problem::NotFound),
+        500.. => Some(Problem::ServerError),
+        _ => None,
+    }
+}
+
+/// The kind of problem a file check that saw `seen` and was judged
+/// `verdict` ([`judge_file`]) found: decided from the observation, never
+/// from the words (nor the file's path).
+pub fn file_problem(seen: &Observation, verdict: &FileVerdict) -> Option<Problem> {
+    if matches!(verdict, FileVerdict::Present | FileVerdict::Inconclusive(_)) {
+        return None;
+    }
+    match seen {
+        Observation::Failed { failure, detail } => Some(failure.problem(detail)),
+        // A 2xx judged missing: an error page, the wrong size or hash.
+        Observation::Answer { status, .. } => status_problem(*status).or(Some(Problem::WrongFile)),
+    }
+}
+
+/// The kind of problem the base-URL check that saw `seen` found (`None`
+/// when [`judge_base`] passes it).
+pub fn base_problem(seen: &Observation) -> Option<Problem> {
+    match seen {
+        Observation::Answer { status, .. } if *status < 500 => None,
+        Observation::Answer { status, .. } => status_problem(*status),
+        Observation::Failed { failure, detail } => Some(failure.problem(detail)),
+    }
+}
+
 fn describe(failure: Failure, detail: &str) -> String {
     let what = match failure {
         Failure::Timeout => "timed out",
         Failure::Dns => "host name does not resolve",
-        Failure::Connection => "connection failed",
+        Failure::Refused | Failure::Connection => "connection failed",
         Failure::Tls => "TLS failed",
         Failure::Protocol => "broken HTTP",
         Failure::Redirects => "redirect loop",
@@ -215,6 +272,8 @@ pub struct FileResult {
     pub path: String,
     /// The judgement.
     pub verdict: FileVerdict,
+    /// The kind of problem it found ([`file_problem`]).
+    pub problem: Option<Problem>,
     /// Milliseconds it took.
     pub elapsed_ms: u64,
 }
@@ -226,6 +285,8 @@ pub struct MirrorResult {
     pub mirror: MirrorId,
     /// The base-URL check (`None`: not made, e.g. out of time).
     pub base: Option<Result<(), String>>,
+    /// The kind of problem the base-URL check found ([`base_problem`]).
+    pub base_problem: Option<Problem>,
     /// Milliseconds the base URL took to answer (0: it did not answer).
     pub latency_ms: u64,
     /// The files checked.
@@ -245,6 +306,17 @@ impl MirrorResult {
             _ => None,
         })
     }
+
+    /// The kind of problem of [`MirrorResult::fault`].
+    pub fn fault_problem(&self) -> Option<Problem> {
+        if let Some(Err(_)) = &self.base {
+            return self.base_problem;
+        }
+        self.files
+            .iter()
+            .find(|f| matches!(f.verdict, FileVerdict::Fault(_)))
+            .and_then(|f| f.problem)
+    }
 }
 
 /// The check-history record of one mirror's result `r`, given the health
@@ -256,12 +328,16 @@ fn check_of(r: &MirrorResult, h: &MirrorHealth, now: u64) -> MirrorCheck {
         .iter()
         .filter(|f| matches!(f.verdict, FileVerdict::Missing(_)))
         .collect();
-    let error = r.fault().or_else(|| {
-        missing.first().map(|f| match &f.verdict {
-            FileVerdict::Missing(why) => format!("{}: {why}", f.path),
-            _ => String::new(),
-        })
-    });
+    let (error, problem) = match r.fault() {
+        Some(fault) => (Some(fault), r.fault_problem()),
+        None => match missing.first() {
+            Some(f) => match &f.verdict {
+                FileVerdict::Missing(why) => (Some(format!("{}: {why}", f.path)), f.problem),
+                _ => (None, None),
+            },
+            None => (None, None),
+        },
+    };
     let (bytes, ms) = r.downloaded;
     MirrorCheck {
         mirror: r.mirror,
@@ -277,6 +353,7 @@ fn check_of(r: &MirrorResult, h: &MirrorHealth, now: u64) -> MirrorCheck {
         missing: missing.len().min(u32::MAX as usize) as u32,
         streak: 0,
         error: error.unwrap_or_default(),
+        problem,
     }
 }
 
@@ -434,6 +511,7 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
         h.healthy = healthy;
         h.checked_at = now;
         h.error = fault.clone().unwrap_or_default();
+        h.problem = r.fault_problem();
         // Only an answer has a latency: one that did not answer has none
         // (0), not the time it took to fail nor the last answer's.
         h.latency_ms = r.latency_ms.min(u64::from(u32::MAX)) as u32;
@@ -677,24 +755,116 @@ mod tests {
         );
     }
 
+    /// A file check; a missing file was not found (404), a fault was a
+    /// server error.
     fn file(loc: u64, lang: &str, verdict: FileVerdict) -> FileResult {
         FileResult {
             location: LocationId(loc),
             lang: lang.into(),
             path: format!("/f/{loc}/{lang}"),
+            problem: match verdict {
+                FileVerdict::Missing(_) => Some(Problem::NotFound),
+                FileVerdict::Fault(_) => Some(Problem::ServerError),
+                _ => None,
+            },
             verdict,
             elapsed_ms: 1,
         }
     }
 
+    /// A mirror's result; a failed base check was a refused connection.
     fn result(mirror: u64, base: Result<(), String>, files: Vec<FileResult>) -> MirrorResult {
         MirrorResult {
             mirror: MirrorId(mirror),
+            base_problem: base.is_err().then_some(Problem::Refused),
             base: Some(base),
             latency_ms: 5,
             files,
             downloaded: (0, 0),
         }
+    }
+
+    #[test]
+    fn problems_are_decided_from_what_was_seen() {
+        let exp = Expected {
+            size: Some(10),
+            ..Default::default()
+        };
+        let problem = |seen: &Observation| file_problem(seen, &judge_file(&exp, seen));
+        assert_eq!(
+            problem(&answer(404, "text/html", None)),
+            Some(Problem::NotFound)
+        );
+        assert_eq!(problem(&answer(410, "", None)), Some(Problem::NotFound));
+        assert_eq!(problem(&answer(502, "", None)), Some(Problem::ServerError));
+        assert_eq!(problem(&answer(302, "", None)), Some(Problem::Redirect));
+        assert_eq!(
+            problem(&answer(200, "text/html", None)),
+            Some(Problem::WrongFile)
+        );
+        assert_eq!(problem(&answer(200, "", Some(3))), Some(Problem::WrongFile));
+        assert_eq!(problem(&answer(200, "", Some(10))), None);
+        assert_eq!(problem(&answer(429, "", None)), None);
+        assert_eq!(problem(&failed(Failure::Dns)), Some(Problem::Dns));
+        assert_eq!(problem(&failed(Failure::Refused)), Some(Problem::Refused));
+        assert_eq!(problem(&failed(Failure::Timeout)), Some(Problem::Timeout));
+        let tls = |detail: &str| Observation::Failed {
+            failure: Failure::Tls,
+            detail: detail.into(),
+        };
+        assert_eq!(
+            problem(&tls("invalid peer certificate: Expired")),
+            Some(Problem::TlsExpired)
+        );
+        assert_eq!(problem(&tls("corrupt message")), Some(Problem::Tls));
+        assert_eq!(base_problem(&answer(403, "", None)), None);
+        assert_eq!(
+            base_problem(&answer(503, "", None)),
+            Some(Problem::ServerError)
+        );
+        assert_eq!(
+            base_problem(&failed(Failure::Connection)),
+            Some(Problem::Connection)
+        );
+    }
+
+    /// Review of issue 19, item 2: a file missing under a directory whose
+    /// name sounds like a problem (dnsutils) is a missing file.
+    #[test]
+    fn a_missing_file_under_pub_dnsutils_is_not_found_not_dns() {
+        let seen = answer(404, "text/html", None);
+        let verdict = judge_file(&Expected::default(), &seen);
+        let mut r = result(1, Ok(()), vec![]);
+        r.files.push(FileResult {
+            location: LocationId(7),
+            lang: String::new(),
+            path: "/pub/dnsutils/dnsutils-1.0.tgz".into(),
+            problem: file_problem(&seen, &verdict),
+            verdict,
+            elapsed_ms: 1,
+        });
+        let d = decide(&[r], &healthy_before(&[1]), 100);
+        let check = &d.checks[0];
+        assert_eq!(check.error, "/pub/dnsutils/dnsutils-1.0.tgz: 404 Not Found");
+        assert_eq!(check.problem, Some(Problem::NotFound));
+        assert_eq!(check.problem(), Some(Problem::NotFound));
+        // A mirror down for a timed-out file stores the kind with its health.
+        let seen = failed(Failure::Timeout);
+        let verdict = judge_file(&Expected::default(), &seen);
+        let mut r = result(1, Ok(()), vec![]);
+        r.files.push(FileResult {
+            location: LocationId(7),
+            lang: String::new(),
+            path: "/pub/dnsutils/x.tgz".into(),
+            problem: file_problem(&seen, &verdict),
+            verdict,
+            elapsed_ms: 1,
+        });
+        let d = decide(&[r], &healthy_before(&[1]), 100);
+        let (_, h) = &d.health[0];
+        assert!(!h.healthy);
+        assert_eq!(h.problem, Some(Problem::Timeout));
+        assert_eq!(d.checks[0].problem, Some(Problem::Timeout));
     }
 
     /// A file found present and healthy at `checked_at`.

@@ -241,13 +241,28 @@ mod tests {
         dump.out
     }
 
-    /// A copy of the schema-1 fixture (every table has rows), opened and so
-    /// migrated.
+    /// A copy of the schema-1 fixture, opened and so migrated, with a row
+    /// in each table schema 1 did not have (every table has rows).
     fn populated() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("live.redb");
         std::fs::copy(super::super::migrate::FIXTURE_V1, &path).unwrap();
         let store = Store::open(&path).unwrap();
+        let mirror = store.snapshot().unwrap().mirrors[0].id;
+        store
+            .write(&crate::model::Actor::Sentry, |tx| {
+                tx.check_record(crate::model::MirrorCheck {
+                    mirror,
+                    at: 1_000_000,
+                    ok: false,
+                    files: 2,
+                    missing: 1,
+                    error: "/pub/dnsutils/x.tgz: 404 Not Found".into(),
+                    ..Default::default()
+                })
+                .map(drop)
+            })
+            .unwrap();
         (dir, store)
     }
 

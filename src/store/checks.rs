@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use super::backend::{Order, Span, Val};
+use super::postgres::{self, SqlValue};
 use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
@@ -50,23 +51,34 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest check of each of `mirrors` that has one.
+    /// The newest check of each of `mirrors` that has one: one row read
+    /// per mirror asked for, whatever the length of the history.
     pub fn latest_checks(&self, mirrors: &[MirrorId]) -> Result<HashMap<MirrorId, MirrorCheck>> {
         let txn = self.read()?;
         let mut out = HashMap::new();
+        if mirrors.is_empty() {
+            return Ok(out);
+        }
         if let Some(pg) = txn.pg() {
-            // One statement for all mirrors, not one per mirror.
+            // One statement for all mirrors, each found by the primary key
+            // (mirror, at) from its newest row.
+            let columns: Vec<String> = MIRROR_CHECKS
+                .columns
+                .iter()
+                .map(|c| format!("c.{c}"))
+                .collect();
             pg.stream(
                 &format!(
-                    "SELECT DISTINCT ON (mirror) {} FROM mirror_checks ORDER BY mirror, at DESC",
-                    MIRROR_CHECKS.columns.join(", ")
+                    "SELECT {} FROM unnest($1::bigint[]) AS m(id) CROSS JOIN LATERAL \
+                     (SELECT * FROM mirror_checks WHERE mirror = m.id ORDER BY at DESC LIMIT 1) c",
+                    columns.join(", ")
                 ),
-                &[],
+                &[SqlValue::Ints(
+                    mirrors.iter().map(|m| postgres::sql_int(m.0)).collect(),
+                )],
                 |row| {
                     let c = MirrorCheck::from_sql(row, &mut 0)?;
-                    if mirrors.contains(&c.mirror) {
-                        out.insert(c.mirror, c);
-                    }
+                    out.insert(c.mirror, c);
                     Ok(true)
                 },
             )?;
@@ -114,9 +126,7 @@ impl Tx {
             Some(p) if p.ok == check.ok && p.at <= check.at => p.streak.saturating_add(1),
             _ => 1,
         };
-        let same = |a: &MirrorCheck, b: &MirrorCheck| {
-            a.ok == b.ok && Problem::of(&a.error) == Problem::of(&b.error)
-        };
+        let same = |a: &MirrorCheck, b: &MirrorCheck| a.ok == b.ok && a.problem() == b.problem();
         if let [newest, before] = last.as_slice()
             && same(before, newest)
             && same(newest, &check)
@@ -237,6 +247,10 @@ mod tests {
             let latest = store.latest_checks(&[a, b]).unwrap();
             assert_eq!(latest[&a].at, t + 62 * 60);
             assert_eq!(latest[&b].streak, 1);
+            // Only the mirrors asked for.
+            let only_b = store.latest_checks(&[b, MirrorId(999)]).unwrap();
+            assert_eq!(only_b.keys().collect::<Vec<_>>(), [&b]);
+            assert!(store.latest_checks(&[]).unwrap().is_empty());
             assert_eq!(store.checks_of(b, 0).unwrap().len(), 1);
             // Only the newest since a time.
             assert!(

@@ -342,6 +342,7 @@ mod tests {
                         flaps: 2,
                         latency_ms: 30,
                         throughput: 1000,
+                        problem: Some(crate::model::Problem::Refused),
                     },
                 )?;
                 for kind in ["all", "spot"] {

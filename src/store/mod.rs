@@ -52,7 +52,7 @@ use redb::{Database, ReadableDatabase, WriteTransaction};
 pub use crate::model::RegionDefaults;
 use backend::Txn;
 pub use backup::Backup;
-pub use checks::{KEEP_SECS as CHECKS_KEPT_SECS, MAX_PER_MIRROR as CHECKS_PER_MIRROR};
+pub use checks::KEEP_SECS as CHECKS_KEPT_SECS;
 pub use copy::CopyReport;
 pub use counts::Counts;
 pub use events::EventFilter;

@@ -6,7 +6,7 @@ use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
     Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorCheck, MirrorHealth,
-    MirrorId, Product, ProductId, Region, Role, SentryRun, User,
+    MirrorId, Problem, Product, ProductId, Region, Role, SentryRun, User,
 };
 
 /// Format byte of every row written by this version.
@@ -229,6 +229,14 @@ impl<'a> Reader<'a> {
         }
         (0..n).map(|_| self.str()).collect()
     }
+    /// A byte added at the end of a row after rows were written without
+    /// it: 0 when the row ends before it.
+    fn added_u8(&mut self) -> Result<u8> {
+        if !self.is_sql() && self.remaining() == 0 {
+            return Ok(0);
+        }
+        self.u8()
+    }
     fn remaining(&self) -> usize {
         match &self.source {
             Source::Bytes(b) => b.len(),
@@ -394,6 +402,7 @@ impl Row for MirrorHealth {
         w.u32(self.flaps);
         w.u32(self.latency_ms);
         w.u64(self.throughput);
+        w.u8(Problem::code(self.problem));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorHealth {
@@ -404,6 +413,7 @@ impl Row for MirrorHealth {
             flaps: r.u32()?,
             latency_ms: r.u32()?,
             throughput: r.u64()?,
+            problem: Problem::from_code(r.added_u8()?),
         })
     }
 }
@@ -420,6 +430,7 @@ impl Row for MirrorCheck {
         w.u32(self.missing);
         w.u32(self.streak);
         w.str(&self.error);
+        w.u8(Problem::code(self.problem));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorCheck {
@@ -432,6 +443,7 @@ impl Row for MirrorCheck {
             missing: r.u32()?,
             streak: r.u32()?,
             error: r.str()?,
+            problem: Problem::from_code(r.added_u8()?),
         })
     }
 }
@@ -594,10 +606,16 @@ mod tests {
     use proptest::prelude::*;
 
     fn round_trip<T: Row + PartialEq + std::fmt::Debug>(row: T) {
+        round_trip_added(row, 0);
+    }
+
+    /// [`round_trip`] for a row whose last `added` bytes were added after
+    /// rows were written without them: those rows still read.
+    fn round_trip_added<T: Row + PartialEq + std::fmt::Debug>(row: T, added: usize) {
         let bytes = encode(&row);
         assert_eq!(decode::<T>(&bytes).unwrap(), row);
         // Every truncation is reported, never a panic or a wrong row.
-        for n in 0..bytes.len() {
+        for n in 0..bytes.len() - added {
             assert!(
                 decode::<T>(&bytes[..n]).is_err(),
                 "{} truncated at {n}",
@@ -650,6 +668,30 @@ mod tests {
     }
 
     #[test]
+    fn health_and_checks_written_without_a_problem_still_read() {
+        let check = MirrorCheck {
+            mirror: MirrorId(2),
+            at: 9,
+            error: "timed out".into(),
+            problem: Some(Problem::Timeout),
+            ..MirrorCheck::default()
+        };
+        let health = MirrorHealth {
+            error: "timed out".into(),
+            problem: Some(Problem::Timeout),
+            ..MirrorHealth::default()
+        };
+        // Rows as written before the problem was stored: no last byte.
+        let old_check = encode(&check);
+        let old_check = decode::<MirrorCheck>(&old_check[..old_check.len() - 1]).unwrap();
+        assert_eq!(old_check.problem, None);
+        assert_eq!(old_check.problem(), Some(Problem::Timeout));
+        let old_health = encode(&health);
+        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 1]).unwrap();
+        assert_eq!((old_health.problem, old_health.error), (None, health.error));
+    }
+
+    #[test]
     fn the_rest() {
         round_trip(Location {
             id: LocationId(3),
@@ -662,15 +704,29 @@ mod tests {
             name: "firefox-latest".into(),
             product: ProductId(9),
         });
-        round_trip(MirrorHealth {
-            healthy: false,
-            checked_at: 1,
-            since: 2,
-            error: "timed out".into(),
-            flaps: 3,
-            latency_ms: 12,
-            throughput: 1 << 40,
-        });
+        round_trip_added(
+            MirrorHealth {
+                healthy: false,
+                checked_at: 1,
+                since: 2,
+                error: "timed out".into(),
+                flaps: 3,
+                latency_ms: 12,
+                throughput: 1 << 40,
+                problem: Some(Problem::Timeout),
+            },
+            1,
+        );
+        round_trip_added(
+            MirrorCheck {
+                mirror: MirrorId(2),
+                at: 9,
+                error: "/pub/dnsutils/x.tgz: 404 Not Found".into(),
+                problem: Some(Problem::NotFound),
+                ..MirrorCheck::default()
+            },
+            1,
+        );
         for role in [Role::Admin, Role::Release, Role::Viewer] {
             round_trip(User {
                 name: "ops".into(),

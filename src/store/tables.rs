@@ -130,6 +130,7 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
         "flaps",
         "latency_ms",
         "throughput",
+        "problem",
     ],
     key_in_row: false,
 };
@@ -150,6 +151,7 @@ pub const MIRROR_CHECKS: Table<(u64, u64), MirrorCheck> = Table {
         "missing",
         "streak",
         "error",
+        "problem",
     ],
     key_in_row: true,
 };
