@@ -772,7 +772,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             code { (m.base_url) }
         }
         @if let Some(h) = h.filter(|h| !h.healthy) {
-            p.flash.error { "Down: " (mirrors::problem(&h.error, &m.base_url)) }
+            p.flash.error { "Down: " (mirrors::problem(h.problem(), &h.error, &m.base_url)) }
         }
         div.cards {
             (stat(serving, "files present and served", "good"))

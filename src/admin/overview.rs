@@ -369,7 +369,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
                             @for (m, h) in down.iter().take(RECENT) {
                                 tr {
                                     td { a href={ "/admin/mirrors/" (seg(&m.name)) } { (m.name) } }
-                                    td.detail { (mirrors::problem(&h.error, &m.base_url)) }
+                                    td.detail { (mirrors::problem(h.problem(), &h.error, &m.base_url)) }
                                     td { (page::ago(h.since)) }
                                     td { (page::ago(h.checked_at)) }
                                 }
