@@ -47,11 +47,17 @@ const CHECK: &str = r#"
 const problems = [];
 const doc = document.documentElement;
 if (doc.scrollWidth > window.innerWidth)
-  problems.push(`page wider than the viewport: scrollWidth ${doc.scrollWidth} > innerWidth ${window.innerWidth}; widest: ` +
-    [...document.querySelectorAll("body *")]
-      .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1; })
-      .filter((e) => !e.closest("header") && ![...e.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
-      .slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 200)).join(" | "));
+{
+  // The innermost elements sticking out that no box of theirs clips.
+  const clipped = (e) => { for (let n = e.parentElement; n && n !== document.body; n = n.parentElement) if (getComputedStyle(n).overflowX !== "visible") return true; return false; };
+  const out = [...document.querySelectorAll("body *")].filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.right > window.innerWidth + 1 && !e.closest("header") && !clipped(e);
+  });
+  const innermost = out.filter((e) => !out.some((d) => d !== e && e.contains(d)));
+  problems.push(`page wider than the viewport: scrollWidth ${doc.scrollWidth} > innerWidth ${window.innerWidth}; sticking out: ` +
+    innermost.slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 200)).join(" | "));
+}
 const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
 for (const e of document.querySelectorAll("input, select, textarea")) {
   if (["hidden", "submit", "button"].includes(e.type) || !visible(e)) continue;
