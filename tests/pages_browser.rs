@@ -54,6 +54,14 @@ if (doc.scrollWidth > window.innerWidth)
     const r = e.getBoundingClientRect();
     return r.width > 0 && r.right > window.innerWidth + 1 && !e.closest("header") && !clipped(e);
   });
+  // Text sticks out of a box that keeps its width (a long word).
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(t);
+    const e = t.parentElement;
+    if (range.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest("header") && !clipped(t) && !out.includes(e)) out.push(e);
+  }
   const innermost = out.filter((e) => !out.some((d) => d !== e && e.contains(d)));
   problems.push(`page wider than the viewport: scrollWidth ${doc.scrollWidth} > innerWidth ${window.innerWidth}; sticking out: ` +
     innermost.slice(0, 3).map((e) => e.outerHTML.replace(/\s+/g, " ").slice(0, 200)).join(" | "));
@@ -431,11 +439,12 @@ fn every_page_fits_every_screen_at_scale() {
     );
     browser.goto(&pages.url("/admin/mirrors?state=disabled&per=500"));
     let disabled = pages.listed_mirrors();
-    let expected = 1 + (5..MIRRORS).filter(|i| i % 10 == 0).count();
+    // Switched off and rated 0 alike: out of rotation.
+    let expected = 1 + (5..MIRRORS).filter(|i| i % 10 == 0 || i % 25 == 0).count();
     assert_eq!(
         disabled.len(),
         expected,
-        "echo and every tenth numbered mirror: {disabled:?}"
+        "echo and every tenth or 25th numbered mirror: {disabled:?}"
     );
     assert!(disabled.contains(&"echo".to_string()), "{disabled:?}");
     browser.goto(&pages.url("/admin/mirrors?state=up&per=500"));
