@@ -766,12 +766,62 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     Ok(ctx.page_status(status, "mirrors", &format!("Mirror {}", m.name), body))
 }
 
+/// The question to ask before saving `form` for mirror `m`, when it would
+/// take a mirror in rotation (active, rating above 0) out of it: unticking
+/// "Active" or a rating of 0. `None` when it stays in, or was out already.
+fn out_of_rotation(m: &Mirror, form: &Form, rating: u32) -> Option<String> {
+    if !m.active || m.rating == 0 {
+        return None;
+    }
+    if !form.checked("active") {
+        Some(format!(
+            "Switch off mirror {}? It gets no downloads until it is made active again.",
+            m.name
+        ))
+    } else if rating == 0 {
+        Some(format!(
+            "Set the rating of mirror {} to 0? That takes it out of rotation: it gets no downloads until its rating is above 0 again.",
+            m.name
+        ))
+    } else {
+        None
+    }
+}
+
+/// The page that asks `question` before a mirror is taken out of
+/// rotation (without JavaScript the settings form cannot ask first): the
+/// form's fields are kept for the confirmed POST, as products do
+/// (`products::confirm_deactivation`).
+fn confirm_out_of_rotation(ctx: &Ctx<'_>, name: &str, question: &str, form: &Form) -> PageResult {
+    let url = format!("/admin/mirrors/{}", seg(name));
+    let mut query = format!("ask={}", seg(question));
+    for (k, v) in form
+        .fields()
+        .filter(|(k, _)| !matches!(*k, "csrf" | "ask" | "confirmed"))
+    {
+        query.push_str(&format!("&{}={}", seg(k), seg(v)));
+    }
+    let asked = Form::from_query(&query);
+    Ok(ctx.page(
+        "mirrors",
+        "Please confirm",
+        page::confirmation(ctx, &url, &asked, &url),
+    ))
+}
+
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
-    let stored = ctx.network().snapshot()?.mirror(name).map(|m| m.rating);
-    let rating = match rating(form, stored) {
+    let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
+        return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
+    };
+    let rating = match rating(form, Some(stored.rating)) {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };
+    if !form.checked("confirmed")
+        && let Some(question) = out_of_rotation(&stored, form, rating)
+    {
+        return confirm_out_of_rotation(ctx, &stored.name, &question, form);
+    }
     let regions = form.all("region");
     let saved = ctx.write(|tx| {
         tx.mirror_update(name, |m| {
@@ -851,7 +901,11 @@ mod tests {
             &admin,
             &ann,
             "/admin/mirrors/m1",
-            &[("base_url", "https://m1.example/x"), ("rating", "7")],
+            &[
+                ("base_url", "https://m1.example/x"),
+                ("rating", "7"),
+                ("confirmed", "yes"),
+            ],
         );
         assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
         let m = admin.network.snapshot().unwrap().mirrors[0].clone();
@@ -1300,5 +1354,104 @@ mod tests {
             page.contains("The files are not under https://mirror.example/pub/empty"),
             "{page}"
         );
+    }
+
+    /// Review of issue 19, item 4: unticking "Active" or a rating of 0
+    /// takes a mirror out of rotation, so Save asks first (a page of its
+    /// own without JavaScript) and changes nothing until confirmed.
+    #[test]
+    fn taking_a_mirror_out_of_rotation_asks_first() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_mirror(&admin, "m1", &[]);
+        let mirror = || {
+            admin
+                .network
+                .snapshot()
+                .unwrap()
+                .mirror("m1")
+                .unwrap()
+                .clone()
+        };
+        let url = mirror().base_url;
+        for (fields, question) in [
+            (
+                vec![("base_url", url.as_str()), ("rating", "7")],
+                "Switch off mirror m1?",
+            ),
+            (
+                vec![
+                    ("base_url", url.as_str()),
+                    ("rating", "0"),
+                    ("active", "on"),
+                ],
+                "Set the rating of mirror m1 to 0?",
+            ),
+        ] {
+            let r = post(&admin, &ann, "/admin/mirrors/m1", &fields);
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = body(r);
+            assert!(page.contains("Please confirm"), "{page}");
+            assert!(page.contains(question), "{page}");
+            assert!(page.contains(r#"action="/admin/mirrors/m1""#), "{page}");
+            assert!(
+                page.contains(r#"<input type="hidden" name="confirmed" value="yes">"#),
+                "{page}"
+            );
+            let kept = format!(
+                r#"<input type="hidden" name="rating" value="{}">"#,
+                fields[1].1
+            );
+            assert!(page.contains(&kept), "the fields are kept: {page}");
+            let m = mirror();
+            assert_eq!((m.active, m.rating), (true, 100), "nothing changed");
+        }
+        // Confirmed: saved.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "0"),
+                ("active", "on"),
+                ("confirmed", "yes"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (true, 0));
+        // Out of rotation already: nothing more to ask.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[("base_url", url.as_str()), ("rating", "0")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (false, 0));
+        // Other changes of a mirror in rotation save at once.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "50"),
+                ("active", "on"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "60"),
+                ("active", "on"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (true, 60));
     }
 }
