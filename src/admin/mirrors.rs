@@ -12,15 +12,15 @@
 //! `POST /admin/mirrors/NAME/check`.
 //!
 //! "Serves" is one figure everywhere: the locations a mirror receives
-//! downloads for now, from the live index ([`serving`]).
+//! downloads for now, from the live index
+//! ([`crate::network::Network::serving`]).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::list::Listing;
+use super::list::{Listing, Select};
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
 use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
@@ -59,12 +59,6 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
         (true, [name, "check"]) => check(ctx, name),
         _ => Ok(ctx.not_found("There is no such mirror page.")),
     }
-}
-
-/// [`crate::network::Network::serving`], for the admin pages that still
-/// call it here: the one definition of "Serves".
-pub fn serving(network: &crate::network::Network) -> (HashMap<MirrorId, usize>, usize) {
-    network.serving()
 }
 
 /// A mirror's state as a badge, the same on every page.
@@ -179,7 +173,7 @@ fn compare(key: &str, a: &Row<'_>, b: &Row<'_>) -> Ordering {
 fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
-    let (serving, locations) = serving(network);
+    let (serving, locations) = network.serving();
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
         .store()
@@ -230,6 +224,20 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
     let can = ctx.may(Area::Network);
     let base = "/admin/mirrors";
     let back = view.href(base, &[]);
+    // The region filter, offered when there are regions.
+    let filters: Vec<Select<'_>> = if s.regions.is_empty() {
+        Vec::new()
+    } else {
+        vec![Select {
+            name: "region",
+            label: "Region",
+            options: s
+                .regions
+                .iter()
+                .map(|r| (r.name.as_str(), r.name.as_str()))
+                .collect(),
+        }]
+    };
     let body = html! {
         div.toolbar {
             h1 { "Mirrors" }
@@ -242,7 +250,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
                 (add_form(ctx, &s, entered))
             }
         }
-        (search(&view, base, &s, &region))
+        (view.search_with(base, "mirrors (name, URL, contact, region)", STATES, &filters))
         @if can && !rows.is_empty() {
             form id="bulk" method="post" action="/admin/mirrors/bulk/enable" {
                 (csrf(ctx))
@@ -259,9 +267,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
                     (view.heading(base, "status", "Status", false))
                     (view.heading(base, "checked", "Last check", false))
                     (view.heading(base, "latency", "Latency", true))
-                    th.num title=(SERVES_TITLE) {
-                        a.sort href=(view.href(base, &[("sort", if view.sort == "serves" && !view.desc { "-serves" } else { "serves" }), ("page", "")])) { "Serves" }
-                    }
+                    (view.heading_titled(base, "serves", "Serves", true, Some(SERVES_TITLE)))
                     th { "Regions" }
                     (view.heading(base, "downloads", "Downloads (30 days)", true))
                     th.num { "Share" }
@@ -305,43 +311,6 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
         StatusCode::OK
     };
     Ok(ctx.page_status(status, "mirrors", "Mirrors", body))
-}
-
-/// The search form: text, state and region, keeping the sort.
-fn search(view: &Listing, base: &str, s: &Snapshot, region: &str) -> Markup {
-    let sort = format!("{}{}", if view.desc { "-" } else { "" }, view.sort);
-    html! {
-        form.search method="get" action=(base) role="search" {
-            label.field {
-                span { "Search mirrors" }
-                input type="search" name="q" value=(view.q) maxlength="200" placeholder="name, URL, contact, region";
-            }
-            label.field {
-                span { "State" }
-                select name="state" data-autosubmit {
-                    option value="" selected[view.state.is_empty()] { "any" }
-                    @for (key, label) in STATES {
-                        option value=(key) selected[view.state == *key] { (label) }
-                    }
-                }
-            }
-            @if !s.regions.is_empty() {
-                label.field {
-                    span { "Region" }
-                    select name="region" data-autosubmit {
-                        option value="" selected[region.is_empty()] { "any" }
-                        @for r in &s.regions {
-                            option value=(r.name) selected[r.name == region] { (r.name) }
-                        }
-                    }
-                }
-            }
-            input type="hidden" name="sort" value=(sort);
-            @if view.per != super::list::PER { input type="hidden" name="per" value=(view.per); }
-            button type="submit" { "Show" }
-            @if view.narrowed() { a href=(base) { "Clear" } }
-        }
-    }
 }
 
 /// The bulk actions for the mirrors ticked in the list (one form, the
@@ -625,7 +594,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     };
     let h = s.health.get(&m.id);
     let now = crate::model::now();
-    let (serving, locations) = serving(network);
+    let (serving, locations) = network.serving();
     let serves = serving.get(&m.id).copied().unwrap_or(0);
     let state = MirrorState::of(m, h, serves, locations, now);
     let timeline = Timeline {
@@ -1098,6 +1067,24 @@ mod tests {
         assert!(
             page.contains("region=europe"),
             "links keep the region: {page}"
+        );
+        // The shared search form (Listing::search_with): Clear drops the
+        // search, state and region but keeps the sort.
+        assert!(
+            page.contains(r#"<a href="/admin/mirrors?sort=-rating">Clear</a>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<option value="europe" selected>europe</option>"#),
+            "{page}"
+        );
+        // Serves: the shared sortable heading, with what the figure is.
+        assert!(
+            page.contains(&format!(
+                r#"<th class="num" title="{}"><a class="sort" href="/admin/mirrors?sort=serves&amp;region=europe">Serves</a></th>"#,
+                super::SERVES_TITLE
+            )),
+            "{page}"
         );
         let rows = listed(&body(get(
             &admin,
