@@ -1174,13 +1174,15 @@ fn admin_changes_reach_the_live_index_at_once() {
     let r = server.get_redirect(target);
     assert_eq!(r.location(), "http://127.0.0.1:9/live/p/de/setup.exe");
 
-    // Switched off in the admin: off the next request.
+    // Switched off in the admin (confirmed: unticking Active asks
+    // first): off the next request.
     let r = b.post(
         "/admin/mirrors/live",
         &[
             ("csrf", &csrf),
             ("base_url", "http://127.0.0.1:9/live"),
             ("rating", "7"),
+            ("confirmed", "yes"),
         ],
     );
     assert_eq!(r.status, 303, "{r:?}");

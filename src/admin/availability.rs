@@ -193,7 +193,7 @@ fn summary(ctx: &Ctx<'_>, form: &Form) -> PageResult {
     let s = ctx.network().snapshot()?;
     // What each mirror gets traffic for now, from the live index (reading
     // every availability row would take seconds on a big network).
-    let (serving, live_locations) = mirrors::serving(ctx.network());
+    let (serving, live_locations) = ctx.network().serving();
     let now = crate::model::now();
     // The states of /admin/mirrors, meaning what they mean there;
     // switched-off mirrors only when asked for (`off=1`, or that state).
@@ -753,7 +753,7 @@ fn mirror_list(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
         .keep("missing", if missing_only { "1" } else { "" });
     let (shown, window) = list.window(rows);
     let now = crate::model::now();
-    let (serving_now, locations) = mirrors::serving(ctx.network());
+    let (serving_now, locations) = ctx.network().serving();
     let serves_now = serving_now.get(&m.id).copied().unwrap_or(0);
     let back = list.href(BASE, &[("page", &window.page.to_string())]);
     let product_name = |l: &Location| {

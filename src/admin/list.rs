@@ -40,6 +40,18 @@ pub struct Listing {
     pub filters: Vec<(String, String)>,
 }
 
+/// A select of one of a page's own filters in its search form
+/// ([`Listing::search_with`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Select<'a> {
+    /// The query field (`region`), the name the view keeps it under.
+    pub name: &'a str,
+    /// Its label ("Region").
+    pub label: &'a str,
+    /// The choices, as (value, label); "any" (empty) comes first.
+    pub options: Vec<(&'a str, &'a str)>,
+}
+
 /// Which rows a page shows out of how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -189,6 +201,19 @@ impl Listing {
     /// A column heading that sorts by `key` (ascending first, then the
     /// other way), marked when it is the current sort; `num` right-aligns.
     pub fn heading(&self, base: &str, key: &str, label: &str, num: bool) -> Markup {
+        self.heading_titled(base, key, label, num, None)
+    }
+
+    /// [`Listing::heading`] with a `title` saying what the column's figure
+    /// is (shown on hover), when there is one.
+    pub fn heading_titled(
+        &self,
+        base: &str,
+        key: &str,
+        label: &str,
+        num: bool,
+        title: Option<&str>,
+    ) -> Markup {
         let current = self.sort == key;
         let next = if current && !self.desc {
             format!("-{key}")
@@ -201,7 +226,7 @@ impl Listing {
             (true, true) => Some("descending"),
         };
         html! {
-            th.num[num] aria-sort=[sort] {
+            th.num[num] aria-sort=[sort] title=[title] {
                 a.sort href=(self.href(base, &[("sort", &next), ("page", "")])) {
                     (label)
                     @if let Some(s) = sort { span aria-hidden="true" { @if s == "ascending" { " ▲" } @else { " ▼" } } }
@@ -213,7 +238,29 @@ impl Listing {
     /// The search box and state filter, a GET form to `base` keeping the
     /// sort and page size. `what` names the rows ("mirrors").
     pub fn search(&self, base: &str, what: &str, states: &[(&str, &str)]) -> Markup {
+        self.search_with(base, what, states, &[])
+    }
+
+    /// [`Listing::search`] with a select for each of `selects`, the page's
+    /// own filters (`region`): each shows the value this view keeps under
+    /// its name (see [`Listing::keep`]), and "Clear" drops them with the
+    /// search and state, keeping the sort and page size.
+    pub fn search_with(
+        &self,
+        base: &str,
+        what: &str,
+        states: &[(&str, &str)],
+        selects: &[Select<'_>],
+    ) -> Markup {
         let sort = format!("{}{}", if self.desc { "-" } else { "" }, self.sort);
+        let kept = |name: &str| {
+            self.filters
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let mut clear: Vec<(&str, &str)> = vec![("q", ""), ("state", ""), ("page", "")];
+        clear.extend(selects.iter().map(|s| (s.name, "")));
         html! {
             form.search method="get" action=(base) role="search" {
                 label.field {
@@ -231,10 +278,21 @@ impl Listing {
                         }
                     }
                 }
+                @for select in selects {
+                    label.field {
+                        span { (select.label) }
+                        select name=(select.name) data-autosubmit {
+                            option value="" selected[kept(select.name).is_empty()] { "any" }
+                            @for (value, label) in &select.options {
+                                option value=(value) selected[kept(select.name) == *value] { (label) }
+                            }
+                        }
+                    }
+                }
                 input type="hidden" name="sort" value=(sort);
                 @if self.per != PER { input type="hidden" name="per" value=(self.per); }
                 button type="submit" { "Show" }
-                @if self.narrowed() { a href=(self.href(base, &[("q", ""), ("state", ""), ("page", "")])) { "Clear" } }
+                @if self.narrowed() { a href=(self.href(base, &clear)) { "Clear" } }
             }
         }
     }
@@ -341,6 +399,47 @@ mod tests {
             .heading("/admin/mirrors", "name", "Name", false)
             .into_string();
         assert!(h.contains("sort=name") && !h.contains("aria-sort"), "{h}");
+    }
+
+    #[test]
+    fn a_heading_may_say_what_its_figure_is() {
+        let l = listing("sort=serves");
+        let h = l
+            .heading_titled("/m", "serves", "Serves", true, Some("what it is"))
+            .into_string();
+        assert!(h.contains(r#"title="what it is""#), "{h}");
+        assert!(h.contains("sort=-serves"), "{h}");
+        let plain = l.heading("/m", "serves", "Serves", true).into_string();
+        assert!(!plain.contains("title="), "{plain}");
+    }
+
+    #[test]
+    fn a_search_with_the_pages_own_filters_clears_them_and_keeps_the_sort() {
+        let l = listing("q=x&state=up&sort=-rating&per=200").keep("region", "europe");
+        let select = Select {
+            name: "region",
+            label: "Region",
+            options: vec![("asia", "asia"), ("europe", "europe")],
+        };
+        let f = l
+            .search_with("/m", "mirrors", STATES, &[select])
+            .into_string();
+        assert!(
+            f.contains(r#"<select name="region" data-autosubmit>"#),
+            "{f}"
+        );
+        assert!(
+            f.contains(r#"<option value="europe" selected>europe</option>"#),
+            "{f}"
+        );
+        assert!(
+            f.contains(r#"<a href="/m?sort=-rating&amp;per=200">Clear</a>"#),
+            "Clear drops the search, state and region, not the sort: {f}"
+        );
+        assert_eq!(
+            l.search("/m", "mirrors", STATES).into_string(),
+            l.search_with("/m", "mirrors", STATES, &[]).into_string()
+        );
     }
 
     #[test]

@@ -12,15 +12,15 @@
 //! `POST /admin/mirrors/NAME/check`.
 //!
 //! "Serves" is one figure everywhere: the locations a mirror receives
-//! downloads for now, from the live index ([`serving`]).
+//! downloads for now, from the live index
+//! ([`crate::network::Network::serving`]).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use hyper::StatusCode;
 use maud::{Markup, html};
 
-use super::list::Listing;
+use super::list::{Listing, Select};
 use super::page::{self, Badge, Input, badge, checkbox, csrf, seg};
 use super::{Ctx, Form, Page, PageResult, wording};
 use crate::auth::Area;
@@ -59,12 +59,6 @@ pub fn route(ctx: &Ctx<'_>, page: &Page<'_>) -> PageResult {
         (true, [name, "check"]) => check(ctx, name),
         _ => Ok(ctx.not_found("There is no such mirror page.")),
     }
-}
-
-/// [`crate::network::Network::serving`], for the admin pages that still
-/// call it here: the one definition of "Serves".
-pub fn serving(network: &crate::network::Network) -> (HashMap<MirrorId, usize>, usize) {
-    network.serving()
 }
 
 /// A mirror's state as a badge, the same on every page.
@@ -179,7 +173,7 @@ fn compare(key: &str, a: &Row<'_>, b: &Row<'_>) -> Ordering {
 fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> PageResult {
     let network = ctx.network();
     let s = network.snapshot()?;
-    let (serving, locations) = serving(network);
+    let (serving, locations) = network.serving();
     let today = crate::model::day_of(crate::model::now());
     let downloads = network
         .store()
@@ -230,6 +224,20 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
     let can = ctx.may(Area::Network);
     let base = "/admin/mirrors";
     let back = view.href(base, &[]);
+    // The region filter, offered when there are regions.
+    let filters: Vec<Select<'_>> = if s.regions.is_empty() {
+        Vec::new()
+    } else {
+        vec![Select {
+            name: "region",
+            label: "Region",
+            options: s
+                .regions
+                .iter()
+                .map(|r| (r.name.as_str(), r.name.as_str()))
+                .collect(),
+        }]
+    };
     let body = html! {
         div.toolbar {
             h1 { "Mirrors" }
@@ -242,7 +250,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
                 (add_form(ctx, &s, entered))
             }
         }
-        (search(&view, base, &s, &region))
+        (view.search_with(base, "mirrors (name, URL, contact, region)", STATES, &filters))
         @if can && !rows.is_empty() {
             form id="bulk" method="post" action="/admin/mirrors/bulk/enable" {
                 (csrf(ctx))
@@ -259,9 +267,7 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
                     (view.heading(base, "status", "Status", false))
                     (view.heading(base, "checked", "Last check", false))
                     (view.heading(base, "latency", "Latency", true))
-                    th.num title=(SERVES_TITLE) {
-                        a.sort href=(view.href(base, &[("sort", if view.sort == "serves" && !view.desc { "-serves" } else { "serves" }), ("page", "")])) { "Serves" }
-                    }
+                    (view.heading_titled(base, "serves", "Serves", true, Some(SERVES_TITLE)))
                     th { "Regions" }
                     (view.heading(base, "downloads", "Downloads (30 days)", true))
                     th.num { "Share" }
@@ -305,43 +311,6 @@ fn list(ctx: &Ctx<'_>, form: &Form, entered: &Form, error: Option<Markup>) -> Pa
         StatusCode::OK
     };
     Ok(ctx.page_status(status, "mirrors", "Mirrors", body))
-}
-
-/// The search form: text, state and region, keeping the sort.
-fn search(view: &Listing, base: &str, s: &Snapshot, region: &str) -> Markup {
-    let sort = format!("{}{}", if view.desc { "-" } else { "" }, view.sort);
-    html! {
-        form.search method="get" action=(base) role="search" {
-            label.field {
-                span { "Search mirrors" }
-                input type="search" name="q" value=(view.q) maxlength="200" placeholder="name, URL, contact, region";
-            }
-            label.field {
-                span { "State" }
-                select name="state" data-autosubmit {
-                    option value="" selected[view.state.is_empty()] { "any" }
-                    @for (key, label) in STATES {
-                        option value=(key) selected[view.state == *key] { (label) }
-                    }
-                }
-            }
-            @if !s.regions.is_empty() {
-                label.field {
-                    span { "Region" }
-                    select name="region" data-autosubmit {
-                        option value="" selected[region.is_empty()] { "any" }
-                        @for r in &s.regions {
-                            option value=(r.name) selected[r.name == region] { (r.name) }
-                        }
-                    }
-                }
-            }
-            input type="hidden" name="sort" value=(sort);
-            @if view.per != super::list::PER { input type="hidden" name="per" value=(view.per); }
-            button type="submit" { "Show" }
-            @if view.narrowed() { a href=(base) { "Clear" } }
-        }
-    }
 }
 
 /// The bulk actions for the mirrors ticked in the list (one form, the
@@ -625,7 +594,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     };
     let h = s.health.get(&m.id);
     let now = crate::model::now();
-    let (serving, locations) = serving(network);
+    let (serving, locations) = network.serving();
     let serves = serving.get(&m.id).copied().unwrap_or(0);
     let state = MirrorState::of(m, h, serves, locations, now);
     let timeline = Timeline {
@@ -766,12 +735,62 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     Ok(ctx.page_status(status, "mirrors", &format!("Mirror {}", m.name), body))
 }
 
+/// The question to ask before saving `form` for mirror `m`, when it would
+/// take a mirror in rotation (active, rating above 0) out of it: unticking
+/// "Active" or a rating of 0. `None` when it stays in, or was out already.
+fn out_of_rotation(m: &Mirror, form: &Form, rating: u32) -> Option<String> {
+    if !m.active || m.rating == 0 {
+        return None;
+    }
+    if !form.checked("active") {
+        Some(format!(
+            "Switch off mirror {}? It gets no downloads until it is made active again.",
+            m.name
+        ))
+    } else if rating == 0 {
+        Some(format!(
+            "Set the rating of mirror {} to 0? That takes it out of rotation: it gets no downloads until its rating is above 0 again.",
+            m.name
+        ))
+    } else {
+        None
+    }
+}
+
+/// The page that asks `question` before a mirror is taken out of
+/// rotation (without JavaScript the settings form cannot ask first): the
+/// form's fields are kept for the confirmed POST, as products do
+/// (`products::confirm_deactivation`).
+fn confirm_out_of_rotation(ctx: &Ctx<'_>, name: &str, question: &str, form: &Form) -> PageResult {
+    let url = format!("/admin/mirrors/{}", seg(name));
+    let mut query = format!("ask={}", seg(question));
+    for (k, v) in form
+        .fields()
+        .filter(|(k, _)| !matches!(*k, "csrf" | "ask" | "confirmed"))
+    {
+        query.push_str(&format!("&{}={}", seg(k), seg(v)));
+    }
+    let asked = Form::from_query(&query);
+    Ok(ctx.page(
+        "mirrors",
+        "Please confirm",
+        page::confirmation(ctx, &url, &asked, &url),
+    ))
+}
+
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
-    let stored = ctx.network().snapshot()?.mirror(name).map(|m| m.rating);
-    let rating = match rating(form, stored) {
+    let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
+        return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
+    };
+    let rating = match rating(form, Some(stored.rating)) {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };
+    if !form.checked("confirmed")
+        && let Some(question) = out_of_rotation(&stored, form, rating)
+    {
+        return confirm_out_of_rotation(ctx, &stored.name, &question, form);
+    }
     let regions = form.all("region");
     let saved = ctx.write(|tx| {
         tx.mirror_update(name, |m| {
@@ -851,7 +870,11 @@ mod tests {
             &admin,
             &ann,
             "/admin/mirrors/m1",
-            &[("base_url", "https://m1.example/x"), ("rating", "7")],
+            &[
+                ("base_url", "https://m1.example/x"),
+                ("rating", "7"),
+                ("confirmed", "yes"),
+            ],
         );
         assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
         let m = admin.network.snapshot().unwrap().mirrors[0].clone();
@@ -1044,6 +1067,24 @@ mod tests {
         assert!(
             page.contains("region=europe"),
             "links keep the region: {page}"
+        );
+        // The shared search form (Listing::search_with): Clear drops the
+        // search, state and region but keeps the sort.
+        assert!(
+            page.contains(r#"<a href="/admin/mirrors?sort=-rating">Clear</a>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"<option value="europe" selected>europe</option>"#),
+            "{page}"
+        );
+        // Serves: the shared sortable heading, with what the figure is.
+        assert!(
+            page.contains(&format!(
+                r#"<th class="num" title="{}"><a class="sort" href="/admin/mirrors?sort=serves&amp;region=europe">Serves</a></th>"#,
+                super::SERVES_TITLE
+            )),
+            "{page}"
         );
         let rows = listed(&body(get(
             &admin,
@@ -1300,5 +1341,104 @@ mod tests {
             page.contains("The files are not under https://mirror.example/pub/empty"),
             "{page}"
         );
+    }
+
+    /// Review of issue 19, item 4: unticking "Active" or a rating of 0
+    /// takes a mirror out of rotation, so Save asks first (a page of its
+    /// own without JavaScript) and changes nothing until confirmed.
+    #[test]
+    fn taking_a_mirror_out_of_rotation_asks_first() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_mirror(&admin, "m1", &[]);
+        let mirror = || {
+            admin
+                .network
+                .snapshot()
+                .unwrap()
+                .mirror("m1")
+                .unwrap()
+                .clone()
+        };
+        let url = mirror().base_url;
+        for (fields, question) in [
+            (
+                vec![("base_url", url.as_str()), ("rating", "7")],
+                "Switch off mirror m1?",
+            ),
+            (
+                vec![
+                    ("base_url", url.as_str()),
+                    ("rating", "0"),
+                    ("active", "on"),
+                ],
+                "Set the rating of mirror m1 to 0?",
+            ),
+        ] {
+            let r = post(&admin, &ann, "/admin/mirrors/m1", &fields);
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = body(r);
+            assert!(page.contains("Please confirm"), "{page}");
+            assert!(page.contains(question), "{page}");
+            assert!(page.contains(r#"action="/admin/mirrors/m1""#), "{page}");
+            assert!(
+                page.contains(r#"<input type="hidden" name="confirmed" value="yes">"#),
+                "{page}"
+            );
+            let kept = format!(
+                r#"<input type="hidden" name="rating" value="{}">"#,
+                fields[1].1
+            );
+            assert!(page.contains(&kept), "the fields are kept: {page}");
+            let m = mirror();
+            assert_eq!((m.active, m.rating), (true, 100), "nothing changed");
+        }
+        // Confirmed: saved.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "0"),
+                ("active", "on"),
+                ("confirmed", "yes"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (true, 0));
+        // Out of rotation already: nothing more to ask.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[("base_url", url.as_str()), ("rating", "0")],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (false, 0));
+        // Other changes of a mirror in rotation save at once.
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "50"),
+                ("active", "on"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        let r = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                ("base_url", url.as_str()),
+                ("rating", "60"),
+                ("active", "on"),
+            ],
+        );
+        assert!(follow(&admin, &ann, r).contains("Saved mirror m1"));
+        assert_eq!((mirror().active, mirror().rating), (true, 60));
     }
 }
