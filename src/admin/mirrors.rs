@@ -940,8 +940,8 @@ mod tests {
         write(&admin, |tx| {
             tx.region_add(crate::model::fixtures::region("europe", &["DE"]))
         });
-        let taken = "has the base URL https://m1.example/pub already";
-        let link = r#"<a href="/admin/mirrors">the Mirrors page</a>"#;
+        let taken = "has the base URL <code>https://m1.example/pub</code> already";
+        let link = r#"<a href="/admin/mirrors/m%3C1%3E%26%22">m&lt;1&gt;&amp;&quot;</a>"#;
         // Added: refused with the form kept and a link to the mirror
         // that has the address.
         let r = post(

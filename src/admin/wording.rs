@@ -13,7 +13,10 @@ use crate::error::{Error, Thing};
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
     Text(String),
-    Link(&'static str, &'static str),
+    /// A link: (href, text).
+    Link(String, String),
+    /// A value as typed (a URL, a path).
+    Code(String),
 }
 
 /// The admin page that lists `what`, and its name in a sentence.
@@ -30,7 +33,7 @@ fn list_page(what: Thing) -> (&'static str, &'static str) {
 
 /// `e` in words for the web, as pieces.
 fn pieces(e: &Error) -> Vec<Piece> {
-    use Piece::{Link, Text};
+    use Piece::{Code, Link, Text};
     match e {
         Error::NotFound { what, name } => {
             let (href, page) = list_page(*what);
@@ -41,17 +44,28 @@ fn pieces(e: &Error) -> Vec<Piece> {
             };
             vec![
                 Text(format!("No {what} named {name:?}: ")),
-                Link(href, page),
+                Link(href.into(), page.into()),
                 Text(then.into()),
             ]
         }
-        Error::BaseUrlTaken { base_url, mirror } => vec![
-            Text(format!(
-                "Mirror {mirror:?} has the base URL {base_url} already, and a second mirror there would get that host's downloads twice: change that mirror instead (on "
-            )),
-            Link("/admin/mirrors", "the Mirrors page"),
-            Text("), or give this one the address of another host.".into()),
-        ],
+        Error::BaseUrlTaken { base_url, mirror } => {
+            let there = Link(
+                format!("/admin/mirrors/{}", super::page::seg(mirror)),
+                mirror.clone(),
+            );
+            vec![
+                Text("Mirror ".into()),
+                there.clone(),
+                Text(" has the base URL ".into()),
+                Code(base_url.clone()),
+                Text(
+                    " already; a second mirror there would get that host's downloads twice. Change or remove "
+                        .into(),
+                ),
+                there,
+                Text(" instead, or give this one the address of another host.".into()),
+            ]
+        }
         other => vec![Text(super::page::sentence(&without_cli(
             &other.to_string(),
         )))],
@@ -82,6 +96,7 @@ pub fn markup(e: &Error) -> Markup {
             @match piece {
                 Piece::Text(t) => (t),
                 Piece::Link(href, label) => a href=(href) { (label) },
+                Piece::Code(value) => code { (value) },
             }
         }
     }
@@ -93,7 +108,7 @@ pub fn text(e: &Error) -> String {
         .into_iter()
         .map(|p| match p {
             Piece::Text(t) => t,
-            Piece::Link(_, label) => label.to_string(),
+            Piece::Link(_, label) | Piece::Code(label) => label,
         })
         .collect()
 }
@@ -148,7 +163,7 @@ mod tests {
         assert!(
             markup(&e)
                 .into_string()
-                .contains(r#"href="/admin/mirrors""#)
+                .contains(r#"Mirror <a href="/admin/mirrors/a">a</a> has the base URL <code>https://a.example/</code> already"#)
         );
     }
 }
