@@ -3,8 +3,8 @@
 //!
 //! Run with `cargo bench --bench admin` (a few minutes, most of it creating
 //! the redb file). The network: `BENCH_MIRRORS` mirrors (default 200) ×
-//! `BENCH_PRODUCTS` products (default 1,000) × 50 locations each (8
-//! operating systems, several files each: 50,000 locations), ~100
+//! `BENCH_PRODUCTS` products (default 1,000) × 50 locations each (one per
+//! operating system: the 8 default ones and 42 more; 50,000 locations), ~100
 //! languages each, every mirror serving every location (10 M availability
 //! rows at the defaults), 30 days of download counts, 5,000 sentry runs
 //! and a thousand audit events. Each page is answered 5 times; the summary
@@ -74,6 +74,21 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
                 .collect()
         })
         .expect("add mirrors");
+    // A location per product and operating system: the default ones and
+    // more, up to LOCATIONS.
+    let oses: Vec<String> = DEFAULT_OSES
+        .iter()
+        .map(|o| o.to_string())
+        .chain((DEFAULT_OSES.len() as u64..LOCATIONS).map(|i| format!("os{i:02}")))
+        .collect();
+    store
+        .write(&bouncer::model::Actor::Program("bench"), |tx| {
+            for os in &oses[DEFAULT_OSES.len()..] {
+                tx.os_add(os)?;
+            }
+            Ok(())
+        })
+        .expect("add operating systems");
     let per_tx = 10;
     let mut first = 1;
     while first <= products {
@@ -87,11 +102,9 @@ fn build(path: &std::path::Path, mirrors: u64, products: u64) -> Duration {
                         languages: langs.clone(),
                         ..Default::default()
                     })?;
-                    for i in 0..LOCATIONS as usize {
-                        let os = DEFAULT_OSES[i % DEFAULT_OSES.len()];
+                    for os in &oses {
                         let path = format!(
-                            "/firefox/releases/{p}.0/{os}/:lang/Firefox%20Setup%20{p}.0-{}.exe",
-                            i / DEFAULT_OSES.len()
+                            "/firefox/releases/{p}.0/{os}/:lang/Firefox%20Setup%20{p}.0.exe"
                         );
                         let l = tx.location_add(&name, os, &path)?;
                         for &m in &ids {
