@@ -243,8 +243,9 @@ impl Listing {
 
     /// [`Listing::search`] with a select for each of `selects`, the page's
     /// own filters (`region`): each shows the value this view keeps under
-    /// its name (see [`Listing::keep`]), and "Clear" drops them with the
-    /// search and state, keeping the sort and page size.
+    /// its name (see [`Listing::keep`]); the kept filters without a select
+    /// go with the search as they are. "Clear" drops the selects' filters
+    /// with the search and state, keeping the sort and page size.
     pub fn search_with(
         &self,
         base: &str,
@@ -291,6 +292,12 @@ impl Listing {
                 }
                 input type="hidden" name="sort" value=(sort);
                 @if self.per != PER { input type="hidden" name="per" value=(self.per); }
+                // The view's other filters go with the search unchanged.
+                @for (name, value) in &self.filters {
+                    @if !selects.iter().any(|s| s.name == name) {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                }
                 button type="submit" { "Show" }
                 @if self.narrowed() { a href=(self.href(base, &clear)) { "Clear" } }
             }
@@ -439,6 +446,27 @@ mod tests {
         assert_eq!(
             l.search("/m", "mirrors", STATES).into_string(),
             l.search_with("/m", "mirrors", STATES, &[]).into_string()
+        );
+    }
+
+    #[test]
+    fn a_search_keeps_the_filters_it_has_no_select_for() {
+        let l = listing("q=x").keep("off", "1").keep("region", "europe");
+        let select = Select {
+            name: "region",
+            label: "Region",
+            options: vec![("europe", "europe")],
+        };
+        let f = l
+            .search_with("/m", "mirrors", STATES, &[select])
+            .into_string();
+        assert!(
+            f.contains(r#"<input type="hidden" name="off" value="1">"#),
+            "{f}"
+        );
+        assert!(
+            !f.contains(r#"type="hidden" name="region""#),
+            "a filter with a select is sent by it, not twice: {f}"
         );
     }
 
