@@ -961,7 +961,7 @@ mod tests {
         assert!(!page.contains("bouncer "), "{page}");
         // The region ticked for the new mirror filters nothing: both
         // mirrors (in no region) are listed.
-        assert_eq!(listed(&page).len(), 2, "{page}");
+        assert_eq!(listed_mirrors(&page).len(), 2, "{page}");
         assert!(
             page.contains(r#"value="https://M1.example:443/pub/""#),
             "{page}"
@@ -1011,14 +1011,6 @@ mod tests {
         admin.network.write(&Actor::Program("test"), f).unwrap()
     }
 
-    /// Table rows of mirrors the list rendered (their links).
-    fn listed(page: &str) -> Vec<String> {
-        page.split("<td><a href=\"/admin/mirrors/")
-            .skip(1)
-            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
-            .collect()
-    }
-
     #[test]
     fn the_list_searches_filters_sorts_and_pages_on_the_server() {
         let (_dir, admin) = admin();
@@ -1036,23 +1028,23 @@ mod tests {
             let _ = id;
         }
         let page = body(get(&admin, &ann, "/admin/mirrors"));
-        let rows = listed(&page);
+        let rows = listed_mirrors(&page);
         assert_eq!(rows.len(), 50, "one page only");
         assert_eq!(rows[0], "m000");
         assert!(page.contains("1–50 of 120 mirrors"), "{page}");
         // "Add a mirror" comes before the list.
         assert!(page.find("Add a mirror").unwrap() < page.find("m000").unwrap());
-        let rows = listed(&body(get(&admin, &ann, "/admin/mirrors?page=3")));
+        let rows = listed_mirrors(&body(get(&admin, &ann, "/admin/mirrors?page=3")));
         assert_eq!(rows.len(), 20);
-        let rows = listed(&body(get(&admin, &ann, "/admin/mirrors?q=M11")));
+        let rows = listed_mirrors(&body(get(&admin, &ann, "/admin/mirrors?q=M11")));
         assert_eq!(rows.len(), 10, "{rows:?}");
-        let rows = listed(&body(get(
+        let rows = listed_mirrors(&body(get(
             &admin,
             &ann,
             "/admin/mirrors?state=disabled&per=500",
         )));
         assert_eq!(rows.len(), 12, "switched off (m000 also rated 0): {rows:?}");
-        let rows = listed(&body(get(
+        let rows = listed_mirrors(&body(get(
             &admin,
             &ann,
             "/admin/mirrors?region=Europe&per=500",
@@ -1063,7 +1055,7 @@ mod tests {
             &ann,
             "/admin/mirrors?sort=-rating&region=europe",
         ));
-        assert_eq!(listed(&page)[0], "m117");
+        assert_eq!(listed_mirrors(&page)[0], "m117");
         assert!(
             page.contains("region=europe"),
             "links keep the region: {page}"
@@ -1086,7 +1078,7 @@ mod tests {
             )),
             "{page}"
         );
-        let rows = listed(&body(get(
+        let rows = listed_mirrors(&body(get(
             &admin,
             &ann,
             "/admin/mirrors?state=unchecked&q=m00",
@@ -1315,16 +1307,16 @@ mod tests {
             "no latency: {page}"
         );
         let list = body(get(&admin, &ann, "/admin/mirrors?state=down"));
-        assert_eq!(listed(&list), ["dead"]);
+        assert_eq!(listed_mirrors(&list), ["dead"]);
         assert!(list.contains("Nothing listens on port 443"), "{list}");
         let list = body(get(&admin, &ann, "/admin/mirrors?state=nothing"));
-        assert_eq!(listed(&list), ["empty"]);
+        assert_eq!(listed_mirrors(&list), ["empty"]);
         assert!(
             list.contains(r#"<span class="badge warn">up — serves nothing</span>"#),
             "{list}"
         );
         let list = body(get(&admin, &ann, "/admin/mirrors?state=missing"));
-        assert_eq!(listed(&list), ["empty"]);
+        assert_eq!(listed_mirrors(&list), ["empty"]);
         assert!(body(get(&admin, &ann, "/admin/mirrors?state=up")).contains("no mirrors"));
         let page = body(get(&admin, &ann, "/admin/mirrors/empty"));
         assert!(page.contains("up — serves nothing"), "{page}");

@@ -1071,14 +1071,6 @@ mod tests {
         }
     }
 
-    /// Table rows of mirrors the mirrors list rendered (their links).
-    fn listed(page: &str) -> Vec<String> {
-        page.split("<td><a href=\"/admin/mirrors/")
-            .skip(1)
-            .map(|rest| rest[..rest.find('"').unwrap()].to_string())
-            .collect()
-    }
-
     /// Each figure of the overview, and each "Needs attention" count,
     /// is the number of rows the mirrors list shows behind its link, on
     /// the same network.
@@ -1129,7 +1121,7 @@ mod tests {
             .unwrap();
         let page = body(get(&admin, &ann, "/admin/"));
         let rows = |key: &str| {
-            listed(&body(get(
+            listed_mirrors(&body(get(
                 &admin,
                 &ann,
                 &format!("/admin/mirrors?state={key}&per=500"),
@@ -1163,7 +1155,7 @@ mod tests {
             );
         }
         // The mirrors named under "serve nothing" are the list's rows.
-        let nothing = listed(&body(get(&admin, &ann, "/admin/mirrors?state=nothing")));
+        let nothing = listed_mirrors(&body(get(&admin, &ann, "/admin/mirrors?state=nothing")));
         assert_eq!(nothing, ["m03", "m04", "m05", "m06"]);
         let item = &page[page.find("?state=nothing\">4 mirrors").unwrap()..];
         let item = &item[..item.find("</li>").unwrap()];

@@ -206,3 +206,12 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
         })
         .unwrap();
 }
+
+/// The names of the mirrors a mirrors list page rendered, in order (the
+/// links of its table rows).
+pub fn listed_mirrors(page: &str) -> Vec<String> {
+    page.split("<td><a href=\"/admin/mirrors/")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap_or(rest.len())].to_string())
+        .collect()
+}
