@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::bounce::Bouncer;
-use crate::server::{Router, Site, run};
+use crate::server::{Router, Site, Transport, run};
 
 /// Connections the kernel queues before they are accepted.
 const LISTEN_BACKLOG: u32 = 4096;
@@ -157,6 +157,21 @@ pub async fn serve_network(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
+    // HTTPS: its listener is bound before ACME starts, which validates
+    // through it.
+    let https = match &config.tls {
+        Some(tls) => {
+            let (tls_listener, tls_addr) = bind(tls.listen).await?;
+            let certificates = certificates(&tls.certificate)?;
+            let acceptor = tokio_rustls::TlsAcceptor::from(
+                crate::tls::server_config(certificates.clone()).map_err(|e| {
+                    crate::error::Error::Internal(format!("TLS configuration: {e}"))
+                })?,
+            );
+            Some((tls_listener, tls_addr, certificates, acceptor))
+        }
+        None => None,
+    };
     let mut admin = crate::admin::Admin::new(
         network.clone(),
         sentry.as_ref().map(|(s, _)| s.clone()),
@@ -166,6 +181,7 @@ pub async fn serve_network(
         ),
     );
     admin.https_header = config.https_header.clone();
+    admin.tls = https.as_ref().map(|(_, _, c, _)| c.clone());
     let admin = Arc::new(admin);
     let public = Arc::new(crate::public::Public::new(network.clone(), &config));
     let api = Arc::new(crate::api::Api::with_throttle(
@@ -180,38 +196,85 @@ pub async fn serve_network(
         stats.locations,
         stats.mirrors
     );
-    let app = Arc::new(Bouncer::new(network, config, counters));
-    match admin_listener {
+    if let Some((_, tls_addr, _, _)) = &https {
+        eprintln!("bouncer: listening on https://{tls_addr} (HTTP/2 and HTTP/1.1)");
+    }
+    let admin_plain = config.tls.as_ref().is_some_and(|t| t.admin_plain);
+    let mut app = Bouncer::new(network, config, counters);
+    app.tls = https.as_ref().map(|(_, _, c, _)| c.clone());
+    let app = Arc::new(app);
+    // Where each listener's connections come from.
+    let plain = match &https {
+        Some((_, tls_addr, certificates, _)) => Transport::BesideTls {
+            https_port: tls_addr.port(),
+            certificates: certificates.clone(),
+        },
+        None => Transport::Plain,
+    };
+    let all = || {
+        vec![
+            Site::Admin(admin.clone()),
+            Site::Public(public.clone()),
+            Site::Api(api.clone()),
+        ]
+    };
+    let mut listeners = Vec::new();
+    match &admin_listener {
         None => {
-            eprintln!("bouncer: admin pages on http://{addr}/admin/");
-            let router = Router::new(
-                vec![Site::Admin(admin), Site::Public(public), Site::Api(api)],
-                access_log.clone(),
-            );
-            run(listener, app.clone(), router, shutdown).await;
-        }
-        Some((admin_listener, admin_addr)) => {
-            eprintln!("bouncer: admin pages on http://{admin_addr}/admin/ (not on {addr})");
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let until_stopped = || {
-                let mut stopped = stopped.clone();
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                }
+            let admin_url = match &https {
+                Some((_, tls_addr, _, _)) => format!("https://{tls_addr}/admin/"),
+                None => format!("http://{addr}/admin/"),
             };
+            eprintln!("bouncer: admin pages on {admin_url}");
+            listeners.push((listener, Router::new(all(), access_log.clone()).over(plain)));
+            if let Some((tls_listener, _, _, acceptor)) = https {
+                let router = Router::new(all(), access_log.clone());
+                listeners.push((tls_listener, router.over(Transport::Tls(acceptor))));
+            }
+        }
+        Some((_, admin_addr)) => {
+            let admin_tls = https
+                .as_ref()
+                .filter(|_| !admin_plain)
+                .map(|(_, _, _, a)| a.clone());
+            let scheme = if admin_tls.is_some() { "https" } else { "http" };
+            eprintln!("bouncer: admin pages on {scheme}://{admin_addr}/admin/ (not on {addr})");
             // Release tooling is an internal client: the API lives with
             // the admin pages.
-            let public_router = Router::new(vec![Site::Public(public)], access_log.clone());
-            let admin_router =
-                Router::new(vec![Site::Admin(admin), Site::Api(api)], access_log.clone());
-            let public = run(listener, app.clone(), public_router, until_stopped());
-            let private = run(admin_listener, app.clone(), admin_router, until_stopped());
-            let signal = async move {
-                shutdown.await;
-                let _ = stop.send(true);
+            let public_sites = || vec![Site::Public(public.clone())];
+            listeners.push((
+                listener,
+                Router::new(public_sites(), access_log.clone()).over(plain),
+            ));
+            if let Some((tls_listener, _, _, acceptor)) = https {
+                let router = Router::new(public_sites(), access_log.clone());
+                listeners.push((tls_listener, router.over(Transport::Tls(acceptor))));
+            }
+            let (admin_listener, _) = admin_listener.expect("matched Some");
+            let router = Router::new(
+                vec![Site::Admin(admin.clone()), Site::Api(api.clone())],
+                access_log.clone(),
+            );
+            let router = match admin_tls {
+                Some(acceptor) => router.over(Transport::Tls(acceptor)),
+                None => router,
             };
-            tokio::join!(public, private, signal);
+            listeners.push((admin_listener, router));
         }
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let servers = listeners.into_iter().map(|(listener, router)| {
+        let mut stopped = stopped.clone();
+        let until_stopped = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        tokio::spawn(run(listener, app.clone(), router, until_stopped))
+    });
+    let servers: Vec<_> = servers.collect();
+    shutdown.await;
+    let _ = stop.send(true);
+    for server in servers {
+        let _ = server.await;
     }
     if let Some((sentry, thread)) = sentry {
         sentry.stop();
@@ -229,6 +292,26 @@ pub async fn serve_network(
         let _ = tokio::task::spawn_blocking(move || log.stop()).await;
     }
     Ok(())
+}
+
+/// The certificates the HTTPS listeners present, from `source`, kept
+/// fresh from then on. Must be called inside the runtime.
+fn certificates(
+    source: &crate::config::Certificate,
+) -> crate::error::Result<Arc<crate::tls::Certificates>> {
+    use crate::config::Certificate;
+    Ok(match source {
+        Certificate::Files(pair) => {
+            let certificates = crate::tls::Certificates::new(crate::tls::Source::Files);
+            crate::tls::files::serve_from(pair.clone(), certificates.clone())?;
+            certificates
+        }
+        Certificate::Acme(settings) => {
+            let certificates = crate::tls::Certificates::new(crate::tls::Source::Acme);
+            crate::tls::acme::serve_from(settings.clone(), certificates.clone())?;
+            certificates
+        }
+    })
 }
 
 /// Opens the access log at `path` and reopens it on every SIGHUP (after
@@ -256,7 +339,8 @@ fn access_log(
 /// `bouncer serve`.
 pub fn serve(db: &crate::store::Place, args: &crate::cli::Serve) -> crate::error::Result<()> {
     crate::log::init(args.log_level.as_deref(), args.log_format.as_deref())?;
-    let config = crate::config::Config::from_cli(args)?;
+    let mut config = crate::config::Config::from_cli(args)?;
+    config.place_acme_state(db)?;
     let network = Arc::new(
         crate::network::Network::open(db.clone(), true).map_err(|e| match e {
             crate::error::Error::Busy { .. } => crate::error::Error::InUse {

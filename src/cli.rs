@@ -75,6 +75,39 @@ pub struct Serve {
     /// directory for sentry's HTML reports (default: reports/ beside the database)
     #[argh(option)]
     pub reports_dir: Option<String>,
+    /// serve HTTPS with this certificate (PEM, followed by its chain); reloaded on SIGHUP and when the file changes
+    #[argh(option)]
+    pub tls_cert: Option<String>,
+    /// the private key of --tls-cert (PEM)
+    #[argh(option)]
+    pub tls_key: Option<String>,
+    /// serve HTTPS with a certificate for this domain obtained and renewed by ACME (repeatable)
+    #[argh(option)]
+    pub acme: Vec<String>,
+    /// the ACME account's contact e-mail address (with --acme)
+    #[argh(option)]
+    pub acme_contact: Option<String>,
+    /// the ACME directory URL (default Let's Encrypt, https://acme-v02.api.letsencrypt.org/directory)
+    #[argh(option)]
+    pub acme_directory: Option<String>,
+    /// trust this CA (PEM file) for the ACME directory's HTTPS: a private ACME server
+    #[argh(option)]
+    pub acme_ca: Option<String>,
+    /// where the ACME account and certificate are kept, owner-only (default: acme/ beside the database)
+    #[argh(option)]
+    pub acme_dir: Option<String>,
+    /// how the ACME server checks this server: tls-alpn-01 on the HTTPS listener (default) or http-01 on --listen (which must then be port 80 to the world)
+    #[argh(option)]
+    pub acme_challenge: Option<String>,
+    /// renew ACME certificates this many seconds after they are put in place (testing)
+    #[argh(option, hidden_help)]
+    pub acme_renew_after: Option<u64>,
+    /// address of the HTTPS listener (default 0.0.0.0:443 when --tls-cert or --acme is given)
+    #[argh(option)]
+    pub tls_listen: Option<String>,
+    /// with TLS on, keep --admin-listen plain HTTP (an internal network, or a proxy that adds TLS)
+    #[argh(switch)]
+    pub admin_plain: bool,
     /// worker threads for HTTP (default: one per core)
     #[argh(option)]
     pub threads: Option<usize>,

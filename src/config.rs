@@ -65,7 +65,34 @@ pub struct Config {
     pub access_log: Option<std::path::PathBuf>,
     /// The access log's line format.
     pub access_log_format: crate::log::access::Format,
+    /// HTTPS served here (none: plain HTTP only).
+    pub tls: Option<Tls>,
 }
+
+/// HTTPS served by this process (SPEC §12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tls {
+    /// Where the HTTPS listener listens.
+    pub listen: SocketAddr,
+    /// Where its certificate comes from.
+    pub certificate: Certificate,
+    /// Whether `--admin-listen` stays plain HTTP.
+    pub admin_plain: bool,
+}
+
+/// Where the HTTPS listeners' certificate comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Certificate {
+    /// PEM files, reloaded when they change.
+    Files(crate::tls::files::Pair),
+    /// Obtained and renewed by ACME; `dir` is empty until the database's
+    /// place fills it in ([`Config::place_acme_state`]).
+    Acme(crate::tls::acme::Settings),
+}
+
+/// The HTTPS listener's address when none is given.
+pub const DEFAULT_TLS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 443);
 
 impl Default for Config {
     fn default() -> Self {
@@ -93,6 +120,7 @@ impl Default for Config {
             public_metrics: false,
             access_log: None,
             access_log_format: crate::log::access::Format::Combined,
+            tls: None,
         }
     }
 }
@@ -182,6 +210,148 @@ impl Config {
         if let Some(format) = &s.access_log_format {
             c.access_log_format = crate::log::access::Format::parse(format)?;
         }
+        c.tls = tls(s)?;
         Ok(c)
     }
+
+    /// Puts the ACME state in `--acme-dir`, else in `acme/` beside the
+    /// database file; a PostgreSQL database has no "beside", so there
+    /// `--acme-dir` is required.
+    pub fn place_acme_state(&mut self, db: &crate::store::Place) -> Result<()> {
+        let Some(Tls {
+            certificate: Certificate::Acme(settings),
+            ..
+        }) = &mut self.tls
+        else {
+            return Ok(());
+        };
+        if !settings.dir.as_os_str().is_empty() {
+            return Ok(());
+        }
+        match db.file() {
+            Some(file) => {
+                let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+                settings.dir = parent.unwrap_or(std::path::Path::new(".")).join("acme");
+                Ok(())
+            }
+            None => Err(Error::invalid(
+                "ACME settings",
+                "with a PostgreSQL database, give --acme-dir DIR: where this node keeps its ACME account and certificate (several nodes: see README \"HTTPS\")".into(),
+            )),
+        }
+    }
+}
+
+/// The HTTPS settings of `serve`'s flags, checked together.
+fn tls(s: &crate::cli::Serve) -> Result<Option<Tls>> {
+    let bad = |detail: &str| Err(Error::invalid("TLS settings", detail.to_string()));
+    let certificate = match (&s.tls_cert, &s.tls_key, s.acme.is_empty()) {
+        (None, None, true) => {
+            if s.tls_listen.is_some() {
+                return bad(
+                    "--tls-listen needs a certificate: --tls-cert FILE --tls-key FILE, or --acme DOMAIN --acme-contact EMAIL",
+                );
+            }
+            if s.admin_plain {
+                return bad("--admin-plain only applies with TLS on (--tls-cert or --acme)");
+            }
+            if s.acme_contact.is_some()
+                || s.acme_directory.is_some()
+                || s.acme_ca.is_some()
+                || s.acme_dir.is_some()
+                || s.acme_challenge.is_some()
+            {
+                return bad("the --acme-… options need --acme DOMAIN");
+            }
+            return Ok(None);
+        }
+        (Some(cert), Some(key), true) => Certificate::Files(crate::tls::files::Pair {
+            cert: cert.into(),
+            key: key.into(),
+        }),
+        (Some(_), None, _) => {
+            return bad("--tls-cert needs --tls-key FILE, the certificate's private key");
+        }
+        (None, Some(_), _) => {
+            return bad("--tls-key needs --tls-cert FILE, the certificate it belongs to");
+        }
+        (Some(_), Some(_), false) => {
+            return bad("give either --tls-cert and --tls-key, or --acme: not both");
+        }
+        (None, None, false) => {
+            let Some(contact) = s.acme_contact.as_deref().map(str::trim) else {
+                return bad(
+                    "--acme needs --acme-contact EMAIL: the address the certificate authority writes to about the account",
+                );
+            };
+            if !contact.contains('@') || contact.contains(char::is_whitespace) {
+                return bad(&format!(
+                    "--acme-contact {contact:?} is not an e-mail address"
+                ));
+            }
+            let mut domains = Vec::new();
+            for d in &s.acme {
+                let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+                let label_ok = |l: &str| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                };
+                if d.len() > 253 || !d.contains('.') || !d.split('.').all(label_ok) {
+                    return bad(&format!(
+                        "--acme {d:?} is not a domain name such as download.example.org (wildcards need DNS validation, which bouncer does not do)"
+                    ));
+                }
+                if !domains.contains(&d) {
+                    domains.push(d);
+                }
+            }
+            let directory = s
+                .acme_directory
+                .clone()
+                .unwrap_or_else(|| crate::tls::acme::LETS_ENCRYPT.into());
+            if !directory.starts_with("https://") {
+                return bad(&format!(
+                    "--acme-directory {directory:?} must be an https:// URL (RFC 8555 requires HTTPS)"
+                ));
+            }
+            let challenge = match &s.acme_challenge {
+                None => crate::tls::acme::Challenge::TlsAlpn,
+                Some(c) => crate::tls::acme::Challenge::parse(c).ok_or_else(|| {
+                    Error::invalid(
+                        "TLS settings",
+                        format!("--acme-challenge {c:?} is neither tls-alpn-01 nor http-01"),
+                    )
+                })?,
+            };
+            Certificate::Acme(crate::tls::acme::Settings {
+                domains,
+                contact: contact.to_string(),
+                directory,
+                ca: s.acme_ca.as_ref().map(Into::into),
+                dir: s.acme_dir.as_ref().map(Into::into).unwrap_or_default(),
+                challenge,
+                renew_after: s.acme_renew_after.map(Duration::from_secs),
+            })
+        }
+    };
+    if s.admin_plain && s.admin_listen.is_none() {
+        return bad("--admin-plain needs --admin-listen ADDR: the admin pages' own listener");
+    }
+    let listen = match &s.tls_listen {
+        None => DEFAULT_TLS_LISTEN,
+        Some(a) => a.parse().map_err(|_| {
+            Error::invalid(
+                "TLS listen address",
+                format!("{a:?} is not IP:PORT (e.g. 0.0.0.0:443 or [::]:443)"),
+            )
+        })?,
+    };
+    Ok(Some(Tls {
+        listen,
+        certificate,
+        admin_plain: s.admin_plain,
+    }))
 }

@@ -149,6 +149,8 @@ pub enum Error {
         /// What the driver said.
         reason: String,
     },
+    /// A TLS certificate or key that cannot be used.
+    Tls(crate::tls::TlsError),
     /// A failure of Bouncer itself (a thread that panicked, …): a bug to
     /// report, not something the operator's input caused.
     Internal(String),
@@ -280,6 +282,7 @@ impl fmt::Display for Error {
                 f,
                 "the database {database} cannot be reached ({reason}): nothing was changed; try again once PostgreSQL is back (redirects go on meanwhile from the last index)"
             ),
+            Error::Tls(e) => e.fmt(f),
             Error::Internal(what) => write!(f, "internal error: {what}; the server log says more"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
         }

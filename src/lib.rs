@@ -70,4 +70,5 @@ pub mod server;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod tls;
 pub mod validate;

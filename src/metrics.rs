@@ -447,6 +447,27 @@ pub fn render(app: &Bouncer, traffic: &Traffic, dropped: Option<u64>) -> String 
         );
     }
 
+    if let Some(tls) = &app.tls {
+        let status = tls.status();
+        if let Some(cert) = &status.certificate {
+            p.gauge(
+                "bouncer_tls_certificate_expiry_seconds",
+                "Unix time when the HTTPS listeners' certificate expires.",
+                cert.not_after,
+            );
+            p.gauge(
+                "bouncer_tls_certificate_days_left",
+                "Days until the HTTPS listeners' certificate expires (negative once expired).",
+                cert.days_left(now as i64),
+            );
+        }
+        p.gauge(
+            "bouncer_tls_certificate_failures",
+            "Failed attempts to obtain, renew or reload the certificate since the last success.",
+            i64::from(status.failures),
+        );
+    }
+
     let network = &app.network;
     let index = network.index();
     let s = index.stats();

@@ -11,7 +11,7 @@ use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -73,13 +73,39 @@ pub enum Site {
 }
 
 /// What one listener serves: its sites, then redirects for every other
-/// path; and where it logs each request, if anywhere.
+/// path; where it logs each request, if anywhere; and how its
+/// connections arrive.
 #[derive(Clone, Default)]
 pub struct Router {
     /// Shared by every connection's service: cloned per connection.
     sites: Arc<[Site]>,
     access_log: Option<Arc<crate::log::access::AccessLog>>,
+    transport: Transport,
 }
+
+/// How a listener's connections arrive (SPEC §12).
+#[derive(Clone, Default)]
+pub enum Transport {
+    /// Plain HTTP/1.1, and no HTTPS listener beside it.
+    #[default]
+    Plain,
+    /// Plain HTTP/1.1 beside an HTTPS listener: admin pages and the API
+    /// answer with a redirect to `https_port`; redirects are served as
+    /// ever (release tooling, old clients); ACME HTTP-01 is answered.
+    BesideTls {
+        /// The HTTPS listener's port.
+        https_port: u16,
+        /// Where HTTP-01 answers are.
+        certificates: Arc<crate::tls::Certificates>,
+    },
+    /// TLS, then HTTP/2 or HTTP/1.1 by ALPN. Requests count as HTTPS (as
+    /// a trusted `X-Forwarded-Proto: https`); admin and API answers carry
+    /// HSTS.
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
+/// `Strict-Transport-Security` of admin and API answers over TLS: a year.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
 
 /// Where a request goes.
 enum Route<'a> {
@@ -98,7 +124,14 @@ impl Router {
         Router {
             sites: sites.into(),
             access_log,
+            transport: Transport::Plain,
         }
+    }
+
+    /// This router for connections that arrive by `transport`.
+    pub fn over(mut self, transport: Transport) -> Router {
+        self.transport = transport;
+        self
     }
 
     fn route(&self, method: &Method, path: &str) -> Route<'_> {
@@ -358,6 +391,10 @@ fn heartbeat(app: &Bouncer) -> Reply {
             ));
         }
     }
+    if let Some(tls) = &app.tls {
+        body.push_str(r#","tls":"#);
+        body.push_str(&tls.status().json(crate::model::now() as i64));
+    }
     body.push('}');
     json(
         if ok {
@@ -394,8 +431,8 @@ pub async fn run(
         app.config.user_rate,
     ));
     let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder
+    let mut http1 = http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(app.config.header_timeout)
         .max_buf_size(64 * 1024)
@@ -403,6 +440,14 @@ pub async fn run(
         // whole 100 KB head get parsed); this one answers 431.
         .max_header_size(64 * 1024)
         .keep_alive(true);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_header_list_size(64 * 1024)
+        .max_concurrent_streams(256);
+    // Set on requests that arrived over TLS, as a proxy in front would.
+    let https_header = hyper::header::HeaderName::from_bytes(app.config.https_header.as_bytes())
+        .unwrap_or(hyper::header::HeaderName::from_static("x-forwarded-proto"));
     tokio::pin!(shutdown);
     loop {
         // Wait for a free slot before accepting: excess clients queue in
@@ -424,87 +469,59 @@ pub async fn run(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let router = router.clone();
-        let limits = limits.clone();
-        let service = service_fn(move |req: Request<Incoming>| {
-            let path = req.uri().path();
-            // Behind trusted proxies, throttles count the real client.
-            let client = || app.config.trusted_proxies.client(peer.ip(), req.headers());
-            // Taken before the request moves into a page's future.
-            let entry = (router.access_log.as_ref())
-                .map(|_| crate::log::access::Entry::new(client(), &req));
-            let reply = match router.route(req.method(), path) {
-                Route::Metrics => metrics_answer(&app, &router, &req, peer.ip()),
-                Route::Admin(admin) => {
-                    TRAFFIC.page(crate::metrics::Site::Admin);
-                    let client = client();
-                    if crate::admin::session_user_blocks(admin, req.headers()) {
-                        // The session is in the database: found off the
-                        // workers, then limited as below.
-                        let reply =
-                            admin_reply_after_lookup(admin.clone(), req, client, limits.clone());
-                        Answer::Later(Box::pin(reply))
-                    } else {
-                        let user = crate::admin::session_user(admin, req.headers());
-                        match admin_allowed(&limits, user.as_deref(), client) {
-                            Ok(()) => Answer::Later(Box::pin(admin_reply(
-                                admin.clone(),
-                                req,
-                                client,
-                                user.is_some(),
-                            ))),
-                            Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
+        let tls = matches!(router.transport, Transport::Tls(_));
+        let service = Service {
+            app: app.clone(),
+            router: router.clone(),
+            limits: limits.clone(),
+            peer,
+            https_header: tls.then(|| https_header.clone()),
+        };
+        let service = service_fn(move |req| service.call(req));
+        match &router.transport {
+            Transport::Tls(acceptor) => {
+                let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
+                let (http1, http2) = (http1.clone(), http2.clone());
+                let patience = app.config.header_timeout;
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(patience, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+                    match alpn.as_deref() {
+                        // The ACME server saw the challenge certificate:
+                        // nothing more is said (RFC 8737).
+                        Some(crate::tls::ACME_TLS_ALPN) => {
+                            let mut stream = stream;
+                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+                        }
+                        Some(b"h2") => {
+                            let conn = http2.serve_connection(TokioIo::new(stream), service);
+                            let _ = watcher.watch(conn).await;
+                        }
+                        _ => {
+                            let conn = http1.serve_connection(TokioIo::new(stream), service);
+                            let _ = watcher.watch(conn).await;
                         }
                     }
-                }
-                Route::Public(public) => {
-                    TRAFFIC.page(crate::metrics::Site::Public);
-                    let via_proxy = app.config.trusted_proxies.contains(peer.ip());
-                    Answer::Later(Box::pin(public_reply(public.clone(), req, via_proxy)))
-                }
-                Route::Api(api) => {
-                    TRAFFIC.page(crate::metrics::Site::Api);
-                    let client = client();
-                    let allowed = if crate::api::has_credentials(req.headers()) {
-                        Ok(())
-                    } else {
-                        limits.anonymous(client)
-                    };
-                    match allowed {
-                        Ok(()) => Answer::Later(Box::pin(api_reply(
-                            api.clone(),
-                            req,
-                            client,
-                            limits.clone(),
-                        ))),
-                        Err(wait) => Answer::Now(Some(crate::api::too_many(req.headers(), wait))),
-                    }
-                }
-                Route::Bounce if crate::metrics::is_redirect_path(path) => {
-                    let started = std::time::Instant::now();
-                    let reply = route(&app, &req, peer.ip());
-                    TRAFFIC.redirect(reply.status(), started.elapsed());
-                    Answer::Now(Some(reply))
-                }
-                Route::Bounce => Answer::Now(Some(route(&app, &req, peer.ip()))),
-            };
-            let reply = match (entry, &router.access_log) {
-                (Some(entry), Some(log)) => logged(reply, entry, log),
-                _ => reply,
-            };
-            async move {
-                let mut reply = reply.await;
-                secure(&mut reply);
-                Ok::<_, Infallible>(reply)
+                    drop(permit);
+                });
             }
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let _ = conn.await;
-            drop(permit);
-        });
+            _ => {
+                let conn = http1.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     let grace = app.config.shutdown_grace;
@@ -517,6 +534,188 @@ pub async fn run(
             "some connections did not finish in time; closing them"
         );
     }
+}
+
+/// What answers the requests of one connection.
+struct Service {
+    app: Arc<Bouncer>,
+    router: Router,
+    limits: Arc<crate::ratelimit::Limits>,
+    peer: std::net::SocketAddr,
+    /// Over TLS: the header set to `https` on every request, as a proxy
+    /// in front would set it.
+    https_header: Option<hyper::header::HeaderName>,
+}
+
+impl Service {
+    fn call(
+        &self,
+        mut req: Request<Incoming>,
+    ) -> impl Future<Output = Result<Reply, Infallible>> + use<> {
+        let (app, router, peer) = (&self.app, &self.router, self.peer);
+        let tls = self.https_header.is_some();
+        if let Some(header) = &self.https_header {
+            let headers = req.headers_mut();
+            headers.insert(header.clone(), HeaderValue::from_static("https"));
+            // HTTP/2 names the host in the URI only; pages read `Host`.
+            if !headers.contains_key(hyper::header::HOST)
+                && let Some(host) = req
+                    .uri()
+                    .authority()
+                    .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                req.headers_mut().insert(hyper::header::HOST, host);
+            }
+        }
+        let path = req.uri().path();
+        // Behind trusted proxies, throttles count the real client.
+        let client = || app.config.trusted_proxies.client(peer.ip(), req.headers());
+        // Taken before the request moves into a page's future.
+        let entry =
+            (router.access_log.as_ref()).map(|_| crate::log::access::Entry::new(client(), &req));
+        let goes = router.route(req.method(), path);
+        let hsts = tls && matches!(goes, Route::Admin(_) | Route::Api(_));
+        let reply = match (goes, &router.transport) {
+            (Route::Admin(_) | Route::Api(_), Transport::BesideTls { https_port, .. }) => {
+                Answer::Now(Some(to_https(&req, *https_port)))
+            }
+            (Route::Bounce, Transport::BesideTls { certificates, .. })
+                if path.starts_with(ACME_CHALLENGE) =>
+            {
+                Answer::Now(Some(acme_answer(
+                    certificates,
+                    &path[ACME_CHALLENGE.len()..],
+                )))
+            }
+            (Route::Metrics, _) => metrics_answer(app, router, &req, peer.ip()),
+            (Route::Admin(admin), _) => {
+                TRAFFIC.page(crate::metrics::Site::Admin);
+                let client = client();
+                if crate::admin::session_user_blocks(admin, req.headers()) {
+                    // The session is in the database: found off the
+                    // workers, then limited as below.
+                    let reply =
+                        admin_reply_after_lookup(admin.clone(), req, client, self.limits.clone());
+                    Answer::Later(Box::pin(reply))
+                } else {
+                    let user = crate::admin::session_user(admin, req.headers());
+                    match admin_allowed(&self.limits, user.as_deref(), client) {
+                        Ok(()) => Answer::Later(Box::pin(admin_reply(
+                            admin.clone(),
+                            req,
+                            client,
+                            user.is_some(),
+                        ))),
+                        Err(wait) => Answer::Now(Some(crate::ratelimit::too_many(wait))),
+                    }
+                }
+            }
+            (Route::Public(public), _) => {
+                TRAFFIC.page(crate::metrics::Site::Public);
+                let via_proxy = tls || app.config.trusted_proxies.contains(peer.ip());
+                Answer::Later(Box::pin(public_reply(public.clone(), req, via_proxy)))
+            }
+            (Route::Api(api), _) => {
+                TRAFFIC.page(crate::metrics::Site::Api);
+                let client = client();
+                let allowed = if crate::api::has_credentials(req.headers()) {
+                    Ok(())
+                } else {
+                    self.limits.anonymous(client)
+                };
+                match allowed {
+                    Ok(()) => Answer::Later(Box::pin(api_reply(
+                        api.clone(),
+                        req,
+                        client,
+                        self.limits.clone(),
+                    ))),
+                    Err(wait) => Answer::Now(Some(crate::api::too_many(req.headers(), wait))),
+                }
+            }
+            (Route::Bounce, _) if crate::metrics::is_redirect_path(path) => {
+                let started = std::time::Instant::now();
+                let reply = route(app, &req, peer.ip());
+                TRAFFIC.redirect(reply.status(), started.elapsed());
+                Answer::Now(Some(reply))
+            }
+            (Route::Bounce, _) => Answer::Now(Some(route(app, &req, peer.ip()))),
+        };
+        let reply = match (entry, &router.access_log) {
+            (Some(entry), Some(log)) => logged(reply, entry, log),
+            _ => reply,
+        };
+        async move {
+            let mut reply = reply.await;
+            secure(&mut reply);
+            if hsts {
+                reply
+                    .headers_mut()
+                    .insert(hyper::header::STRICT_TRANSPORT_SECURITY, HSTS);
+            }
+            Ok::<_, Infallible>(reply)
+        }
+    }
+}
+
+/// Where ACME HTTP-01 validation asks (RFC 8555 §8.3).
+const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
+
+/// The HTTP-01 answer for `token`, while an order waits for it.
+fn acme_answer(certificates: &crate::tls::Certificates, token: &str) -> Reply {
+    match certificates.key_authorization(token) {
+        Some(answer) => crate::http::with_type(StatusCode::OK, "application/octet-stream", answer),
+        None => text(
+            StatusCode::NOT_FOUND,
+            "404 no ACME challenge is waiting for this token\n".into(),
+        ),
+    }
+}
+
+/// 308 to the same page on the HTTPS listener at `https_port`, on the
+/// host the client asked for; 400 when it named none.
+fn to_https<B>(req: &Request<B>, https_port: u16) -> Reply {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(host_without_port);
+    let Some(host) = host else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "400 the admin pages and the API are served over HTTPS only: use https://<this server's name>/admin/\n".into(),
+        );
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{host}{port}{target}");
+    let mut reply = text(
+        StatusCode::PERMANENT_REDIRECT,
+        format!("308 the admin pages and the API are served over HTTPS only: {location}\n"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        reply.headers_mut().insert(hyper::header::LOCATION, value);
+    }
+    reply
+}
+
+/// A `Host` header's host without its port, if it is a plausible name or
+/// address (nothing a client could use to point a redirect elsewhere).
+fn host_without_port(host: &str) -> Option<&str> {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => &host[..rest.find(']')? + 2],
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let plausible = !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    plausible.then_some(name)
 }
 
 fn is_get_or_head(method: &Method) -> bool {

@@ -114,6 +114,9 @@ pub struct Admin {
     pub throttle: Arc<Throttle>,
     /// Uploaded checksum files waiting for "apply".
     pub uploads: loader::Pending,
+    /// The HTTPS listeners' certificates, when this process serves TLS
+    /// (shown on the overview).
+    pub tls: Option<Arc<crate::tls::Certificates>>,
     /// Password checks running now.
     verifying: auth::Verifying,
     /// Checks started from the admin and not finished: one per target.
@@ -131,6 +134,7 @@ impl Admin {
             reports_dir,
             https_header: "x-forwarded-proto".into(),
             uploads: loader::Pending::default(),
+            tls: None,
             verifying: Default::default(),
             checking: Default::default(),
         }

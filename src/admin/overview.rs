@@ -324,6 +324,10 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
             mirror_link,
         ));
     }
+    let tls = ctx.admin.tls.as_ref().map(|t| t.status());
+    if let Some(problem) = tls.as_ref().and_then(|t| tls_problem(t, now as i64)) {
+        problems.push(problem);
+    }
 
     let body = html! {
         div.toolbar { h1 { "Overview" } span.muted { (crate::model::utc(now)) } }
@@ -352,6 +356,7 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
             div.stat { span.value { (thousands(downloads_today)) } span.label { "downloads today (UTC)" } }
             div.stat { span.value { (thousands(counts.total)) } span.label { "downloads, last 30 days" } }
         }
+        @if let Some(tls) = &tls { (tls_line(tls, now as i64)) }
         div.columns {
             section.card {
                 h2 { "Downloads per day" }
@@ -442,6 +447,48 @@ fn overview(ctx: &Ctx<'_>) -> PageResult {
         p { a href="/admin/audit" { "The whole audit log" } }
     };
     Ok(ctx.page("", "Overview", body))
+}
+
+/// The "Needs attention" item of the HTTPS certificate, if it needs one:
+/// none yet, a failure, or fewer than 14 days left.
+fn tls_problem(tls: &crate::tls::Status, now: i64) -> Option<Markup> {
+    if !tls.needs_attention(now) {
+        return None;
+    }
+    let retry = tls.next_renewal.filter(|_| tls.error.is_some());
+    Some(html! {
+        @match &tls.certificate {
+            None => { "HTTPS has no certificate yet, so the HTTPS listener refuses connections" }
+            Some(c) if c.days_left(now) < 0.0 => { "The HTTPS certificate expired on " (crate::tls::utc(c.not_after)) }
+            Some(c) => { "The HTTPS certificate expires in " (format!("{:.0}", c.days_left(now).floor())) " days (" (crate::tls::utc(c.not_after)) ")" }
+        }
+        @if let Some(error) = &tls.error {
+            ": " span.detail { (error) }
+        }
+        @if let Some(at) = retry {
+            " The next attempt is at " (crate::tls::utc(at)) "; the server log has each attempt."
+        } @else {
+            "."
+        }
+    })
+}
+
+/// One line on the certificate the HTTPS listeners present.
+fn tls_line(tls: &crate::tls::Status, now: i64) -> Markup {
+    html! {
+        p.muted {
+            "HTTPS (" (tls.source.label()) "): "
+            @match &tls.certificate {
+                Some(c) => {
+                    "certificate for " (c.names.join(", ")) ", valid until " (crate::tls::utc(c.not_after))
+                    " (" (format!("{:.0}", c.days_left(now).floor())) " days)"
+                    @if let Some(at) = tls.next_renewal { "; renewal due " (crate::tls::utc(at)) }
+                    "."
+                }
+                None => "no certificate yet.",
+            }
+        }
+    }
 }
 
 /// A "Needs attention" item: `what` ("3 mirrors are down") linking to the

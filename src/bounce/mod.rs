@@ -90,6 +90,8 @@ pub struct Bouncer {
     pub counters: std::sync::Arc<Counters>,
     /// Who asked for the same file moments ago (sticky picks' retries).
     retries: retries::Retries,
+    /// The HTTPS listeners' certificates, when this process serves TLS.
+    pub tls: Option<std::sync::Arc<crate::tls::Certificates>>,
 }
 
 /// A bounce request's parameters, borrowed from the query where possible.
@@ -193,6 +195,7 @@ impl Bouncer {
             config,
             counters,
             retries: retries::Retries::default(),
+            tls: None,
         }
     }
 
