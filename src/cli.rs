@@ -207,6 +207,12 @@ pub struct Demo {
     /// build the network, run one check, print what was made, and exit without serving
     #[argh(switch)]
     pub no_serve: bool,
+    /// serve HTTPS too, and the mirrors over HTTPS, with a self-signed certificate it writes and prints the fingerprint of
+    #[argh(switch)]
+    pub tls: bool,
+    /// address of the HTTPS listener with --tls (default 127.0.0.1:8443)
+    #[argh(option)]
+    pub tls_listen: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]

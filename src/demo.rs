@@ -203,32 +203,61 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
             ),
         });
     }
+    // With --tls: a self-signed certificate for this machine, which the
+    // HTTPS listener and the mirrors present and sentry trusts.
+    let tls = if args.tls {
+        Some(DemoTls::make(&place.dir)?)
+    } else {
+        None
+    };
     let serve = crate::cli::Serve {
         listen: Some(
             args.listen
                 .clone()
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
         ),
+        tls_cert: tls.as_ref().map(|t| t.pair.cert.display().to_string()),
+        tls_key: tls.as_ref().map(|t| t.pair.key.display().to_string()),
+        tls_listen: tls.as_ref().map(|_| {
+            args.tls_listen
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1:8443".into())
+        }),
         threads: args.threads,
         // The demo runs on loopback: let `?ip=` show the regions.
         allow_ip_override: true,
         ..crate::cli::Serve::default()
     };
+    if args.tls_listen.is_some() && !args.tls {
+        return Err(Error::invalid(
+            "demo settings",
+            "--tls-listen needs --tls".into(),
+        ));
+    }
     let mut config = Config::from_cli(&serve)?;
     // Port 0 (`--listen 127.0.0.1:0`): take a free port now, so the guide
     // prints the real one; held until just before the server binds it.
-    let reserved = if config.listen.port() == 0 {
-        let listener = StdListener::bind(config.listen)
-            .map_err(|e| Error::io(format!("cannot listen on {}", config.listen), e))?;
-        config.listen = listener
+    let reserve = |addr: &mut std::net::SocketAddr| -> Result<Option<StdListener>> {
+        if addr.port() != 0 {
+            return Ok(None);
+        }
+        let listener =
+            StdListener::bind(*addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
+        *addr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
-        Some(listener)
-    } else {
-        None
+        Ok(Some(listener))
     };
-    let (sentry_config, schedule) =
+    let reserved = reserve(&mut config.listen)?;
+    let reserved_tls = match &mut config.tls {
+        Some(t) => reserve(&mut t.listen)?,
+        None => None,
+    };
+    let (mut sentry_config, schedule) =
         crate::app::sentry_settings(&db_place, &crate::cli::Serve::default());
+    if let Some(tls) = &tls {
+        sentry_config.probe.also_trust.push(tls.der.clone());
+    }
     let counters = crate::app::counters(&network, &config);
     let serve_counters = counters.clone();
     let no_serve = args.no_serve;
@@ -240,16 +269,17 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         // still ends the demo through here (and its files are removed).
         let stop = crate::app::shutdown_signal()?;
         tokio::pin!(stop);
-        let prepare = prepare(&network, &dir, sentry_config.clone());
+        let prepare = prepare(&network, &dir, sentry_config.clone(), tls.as_ref());
         let guide = tokio::select! {
             guide = prepare => guide?,
             () = &mut stop => return Ok(()),
         };
-        print_guide(&db, temporary, &config, &guide, no_serve);
+        print_guide(&db, temporary, &config, &guide, no_serve, tls.as_ref());
         if no_serve {
             return Ok(());
         }
         drop(reserved);
+        drop(reserved_tls);
         let grace = config.shutdown_grace;
         let sentry = Some((sentry_config, schedule));
         let serving = crate::app::serve_network(&db_place, network, config, sentry, serve_counters);
@@ -272,12 +302,51 @@ struct Guide {
     password: String,
 }
 
-/// Serves the mirrors' files, fills the database, and runs one real
-/// sentry pass over the (local) mirrors to decide what each one serves.
+/// The demo's HTTPS: a self-signed certificate for localhost and
+/// 127.0.0.1, written beside the database.
+struct DemoTls {
+    pair: crate::tls::files::Pair,
+    /// The certificate, DER: what sentry trusts.
+    der: Vec<u8>,
+    fingerprint: String,
+    /// For the mirrors' TLS listeners.
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl DemoTls {
+    fn make(dir: &Path) -> Result<DemoTls> {
+        let (cert, key) = crate::tls::self_signed(&["localhost", "127.0.0.1"])
+            .map_err(|e| Error::Internal(format!("cannot make the demo's certificate: {e}")))?;
+        let pair = crate::tls::files::Pair {
+            cert: dir.join("demo-cert.pem"),
+            key: dir.join("demo-key.pem"),
+        };
+        crate::tls::write_private(&pair.key, &key)?;
+        crate::tls::write_private(&pair.cert, &cert)?;
+        let loaded = pair.load()?;
+        let der = loaded.key.cert[0].as_ref().to_vec();
+        let fingerprint = loaded.info.fingerprint.clone();
+        let certificates = crate::tls::Certificates::new(crate::tls::Source::Files);
+        certificates.install(loaded);
+        let config = crate::tls::server_config(certificates)
+            .map_err(|e| Error::Internal(format!("TLS configuration: {e}")))?;
+        Ok(DemoTls {
+            pair,
+            der,
+            fingerprint,
+            acceptor: tokio_rustls::TlsAcceptor::from(config),
+        })
+    }
+}
+
+/// Serves the mirrors' files (over HTTPS with `tls`), fills the database,
+/// and runs one real sentry pass over the (local) mirrors to decide what
+/// each one serves.
 async fn prepare(
     network: &Arc<Network>,
     dir: &Path,
     sentry_config: crate::sentry::SentryConfig,
+    tls: Option<&DemoTls>,
 ) -> Result<Guide> {
     // Mirror sockets first: their ports go into the base URLs.
     let mut mirrors = Vec::new();
@@ -285,7 +354,8 @@ async fn prepare(
         let listener = StdListener::bind("127.0.0.1:0")
             .map_err(|e| Error::io("cannot bind a demo mirror on 127.0.0.1", e))?;
         let url = format!(
-            "http://{}/pub",
+            "{}://{}/pub",
+            if tls.is_some() { "https" } else { "http" },
             listener
                 .local_addr()
                 .map_err(|e| Error::io("cannot read a demo mirror's address", e))?
@@ -294,7 +364,7 @@ async fn prepare(
         write_files(&root, m)?;
         // A down mirror's port is released: connections are refused.
         if !m.down {
-            spawn_mirror(listener, root)?;
+            spawn_mirror(listener, root, tls.map(|t| t.acceptor.clone()))?;
         }
         mirrors.push((m, url));
     }
@@ -453,7 +523,11 @@ const DEMO_GEOIP: &str = "start,end,country
 ";
 
 /// Serves `root` over HTTP on `listener`, as a mirror would.
-fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
+fn spawn_mirror(
+    listener: StdListener,
+    root: PathBuf,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<()> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::io("cannot set up a demo mirror", e))?;
@@ -465,7 +539,7 @@ fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let root = root.clone();
+            let (root, tls) = (root.clone(), tls.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
@@ -477,9 +551,20 @@ fn spawn_mirror(listener: StdListener, root: PathBuf) -> Result<()> {
                         }
                     },
                 );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+                let http1 = hyper::server::conn::http1::Builder::new();
+                let _ = match tls {
+                    Some(tls) => match tls.accept(stream).await {
+                        Ok(stream) => {
+                            let stream = hyper_util::rt::TokioIo::new(stream);
+                            http1.serve_connection(stream, service).await
+                        }
+                        Err(_) => return,
+                    },
+                    None => {
+                        let stream = hyper_util::rt::TokioIo::new(stream);
+                        http1.serve_connection(stream, service).await
+                    }
+                };
             });
         }
     });
@@ -507,8 +592,23 @@ async fn serve_file(root: &Path, path: &str) -> crate::http::Reply {
 /// The guide: what was made, and examples to try, each with the answer it
 /// gives (`# STATUS …`, naming the mirrors that may answer), which
 /// `tests/examples.rs` runs and checks.
-fn print_guide(db: &Path, temporary: bool, config: &Config, guide: &Guide, no_serve: bool) {
-    let base = format!("http://{}", config.listen);
+fn print_guide(
+    db: &Path,
+    temporary: bool,
+    config: &Config,
+    guide: &Guide,
+    no_serve: bool,
+    tls: Option<&DemoTls>,
+) {
+    // With --tls the examples go to the HTTPS listener, trusting the
+    // demo's certificate.
+    let (base, curl) = match (tls, &config.tls) {
+        (Some(demo), Some(https)) => (
+            format!("https://localhost:{}", https.listen.port()),
+            format!("curl --cacert {}", shell_word(&demo.pair.cert.display().to_string())),
+        ),
+        _ => (format!("http://{}", config.listen), "curl".to_string()),
+    };
     let bin = shell_word(
         &std::env::current_exe().map_or_else(|_| "bouncer".into(), |p| p.display().to_string()),
     );
@@ -529,43 +629,55 @@ fn print_guide(db: &Path, temporary: bool, config: &Config, guide: &Guide, no_se
             if *down { "  (down)" } else { "" }
         );
     }
+    if let Some(demo) = tls {
+        println!(
+            "  HTTPS: self-signed certificate {} (SHA-256 {}); plain HTTP stays on http://{} for redirects",
+            demo.pair.cert.display(),
+            demo.fingerprint,
+            config.listen
+        );
+    }
     println!();
     println!("Try (each with the answer it gives):");
     let examples = [
         (
-            format!("curl -I '{base}/?product=firefox-latest&os=win&lang=de'"),
+            format!("{curl} -I '{base}/?product=firefox-latest&os=win&lang=de'"),
             "302 to mirror-a, mirror-b or mirror-c, by rating",
         ),
         (
-            format!("curl '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'"),
+            format!("{curl} '{base}/?product=firefox-latest&os=osx&lang=ja&print=yes'"),
             "200: the URL it would redirect to, on mirror-a, mirror-b or mirror-c",
         ),
         (
             format!(
-                "curl -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'"
+                "{curl} -sL -o /dev/null -w '%{{url_effective}}\\n' '{base}/?product=thunderbird-latest&os=linux64&lang=fr'"
             ),
             "200 from mirror-a or mirror-b, the mirrors with Thunderbird",
         ),
         (
             format!(
-                "curl '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'"
+                "{curl} '{base}/files/firefox/releases/120.0/linux-x86_64/pt-BR/firefox-120.0.tar.bz2?print=yes'"
             ),
             "200: a URL on mirror-a, mirror-b or mirror-c",
         ),
         (
-            format!("curl -i '{base}/?product=firefox-latest-ssl'"),
-            "503: no https mirror, never downgraded",
+            format!("{curl} -i '{base}/?product=firefox-latest-ssl'"),
+            if tls.is_some() {
+                "302 to mirror-a, mirror-b or mirror-c, all https: never downgraded"
+            } else {
+                "503: no https mirror, never downgraded"
+            },
         ),
         (
-            format!("curl -i '{base}/?product=firefox-latest&lang=xx'"),
+            format!("{curl} -i '{base}/?product=firefox-latest&lang=xx'"),
             "404 page not found",
         ),
         (
-            format!("curl -I '{base}/?product=firefox-latest&ip=192.0.2.1'"),
+            format!("{curl} -I '{base}/?product=firefox-latest&ip=192.0.2.1'"),
             "302 to mirror-b: a client in Germany gets Europe's mirror",
         ),
         (
-            format!("curl -I '{base}/?product=firefox-latest&ip=198.51.100.1'"),
+            format!("{curl} -I '{base}/?product=firefox-latest&ip=198.51.100.1'"),
             "302 to mirror-c 80% of the time, else to Europe's mirror-b: a client in the US",
         ),
     ];

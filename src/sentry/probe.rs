@@ -34,6 +34,8 @@ pub struct ProbeConfig {
     /// Idle connections kept per mirror (checks in flight on one mirror),
     /// so checks reuse connections instead of opening one each.
     pub idle_per_host: usize,
+    /// Certificates (DER) trusted besides the platform's: the demo's own.
+    pub also_trust: Vec<Vec<u8>>,
 }
 
 impl Default for ProbeConfig {
@@ -47,6 +49,7 @@ impl Default for ProbeConfig {
                 env!("CARGO_PKG_VERSION")
             ),
             idle_per_host: 4,
+            also_trust: Vec::new(),
         }
     }
 }
@@ -76,10 +79,9 @@ impl Prober {
     /// A prober with these timeouts, trusting the platform's certificates.
     pub fn new(config: &ProbeConfig) -> Prober {
         let roots = rustls_native_certs::load_native_certs();
-        let certs: Vec<Certificate<'static>> = roots
-            .certs
-            .iter()
-            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        let certs: Vec<Certificate<'static>> = (roots.certs.iter().map(|c| c.as_ref()))
+            .chain(config.also_trust.iter().map(Vec::as_slice))
+            .map(|c| Certificate::from_der(c).to_owned())
             .collect();
         let tls = TlsConfig::builder()
             .root_certs(if certs.is_empty() {
