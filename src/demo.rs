@@ -241,8 +241,8 @@ pub fn run(db: Option<PathBuf>, args: &Demo) -> Result<()> {
         if addr.port() != 0 {
             return Ok(None);
         }
-        let listener =
-            StdListener::bind(*addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
+        let listener = StdListener::bind(*addr)
+            .map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
         *addr = listener
             .local_addr()
             .map_err(|e| Error::io("cannot read the listening address", e))?;
@@ -605,7 +605,10 @@ fn print_guide(
     let (base, curl) = match (tls, &config.tls) {
         (Some(demo), Some(https)) => (
             format!("https://localhost:{}", https.listen.port()),
-            format!("curl --cacert {}", shell_word(&demo.pair.cert.display().to_string())),
+            format!(
+                "curl --cacert {}",
+                shell_word(&demo.pair.cert.display().to_string())
+            ),
         ),
         _ => (format!("http://{}", config.listen), "curl".to_string()),
     };

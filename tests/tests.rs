@@ -24,6 +24,7 @@ mod fuzz;
 mod geo;
 mod hardening;
 mod heartbeat;
+mod https;
 mod lifecycle;
 mod limits;
 mod loader;

@@ -4,6 +4,7 @@
 //! test mirrors are set up through [`net`] ([`mirror`] serves them, and an
 //! https one behind a private CA: [`tls`]); mail goes to [`smtp`].
 
+pub mod https;
 pub mod mirror;
 pub mod net;
 pub mod smtp;
@@ -625,6 +626,11 @@ impl Server {
     pub fn stop(self) -> (ExitStatus, String) {
         self.terminate();
         self.wait_exit()
+    }
+
+    /// SIGHUP: reopen the access log, reload the TLS certificate.
+    pub fn hang_up(&self) {
+        signal(self.pid(), "HUP");
     }
 
     /// SIGTERM, without waiting: the server shuts down gracefully while the
