@@ -76,6 +76,18 @@ const NOT_RUNNABLE: &[(&str, &str)] = &[
         "bouncer geoip import",
         "names the command in prose; its usage line is checked",
     ),
+    (
+        "bouncer serve --listen 0.0.0.0:80 --tls-listen 0.0.0.0:443 --tls-cert /etc/bouncer/fullchain.pem --tls-key /etc/bouncer/privkey.pem",
+        "needs a real certificate and ports 80 and 443; tests/https.rs serves the same from certificate files",
+    ),
+    (
+        "bouncer serve --listen 0.0.0.0:80 --tls-listen 0.0.0.0:443 --acme download.example.org --acme-contact ops@example.org",
+        "needs a public name and Let's Encrypt; tests/acme.rs does the same against a real ACME server (pebble)",
+    ),
+    (
+        "bouncer demo --tls",
+        "starts a second demo; tests/https.rs runs it and every example it prints, with curl",
+    ),
     ("https://", "a URL scheme, not a URL"),
     ("/var/lib/bouncer", "a directory on a server, not a URL"),
     ("/files/…", "a placeholder for any file's path"),
