@@ -6,6 +6,7 @@
 
 pub mod mirror;
 pub mod net;
+pub mod pebble;
 pub mod smtp;
 pub mod tls;
 pub mod webdriver;
