@@ -4,6 +4,7 @@
 
 mod common;
 
+mod acme;
 mod admin;
 mod admin_browser;
 mod api;

@@ -7,6 +7,7 @@
 pub mod https;
 pub mod mirror;
 pub mod net;
+pub mod pebble;
 pub mod smtp;
 pub mod tls;
 pub mod webdriver;
