@@ -222,11 +222,11 @@ async fn obtain(settings: &Settings, certificates: &Certificates) -> Result<Load
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
         .await
-        .map_err(|e| format!("the ACME server refused the order: {e}"))?;
+        .map_err(|e| format!("the ACME server refused the order: {}", why(&e)))?;
     let mut authorizations = order.authorizations();
     while let Some(authorization) = authorizations.next().await {
         let mut authorization =
-            authorization.map_err(|e| format!("cannot read an authorization: {e}"))?;
+            authorization.map_err(|e| format!("cannot read an authorization: {}", why(&e)))?;
         match authorization.status {
             AuthorizationStatus::Pending => {}
             AuthorizationStatus::Valid => continue,
@@ -248,13 +248,13 @@ async fn obtain(settings: &Settings, certificates: &Certificates) -> Result<Load
         challenge
             .set_ready()
             .await
-            .map_err(|e| format!("cannot start validating {domain}: {e}"))?;
+            .map_err(|e| format!("cannot start validating {domain}: {}", why(&e)))?;
     }
     let patience = RetryPolicy::new().timeout(ORDER_PATIENCE);
     let status = order
         .poll_ready(&patience)
         .await
-        .map_err(|e| format!("validation did not finish: {e}"))?;
+        .map_err(|e| format!("validation did not finish: {}", why(&e)))?;
     if status != OrderStatus::Ready {
         let why = why_invalid(&mut order).await;
         return Err(format!("validation failed ({status:?}): {why}"));
@@ -262,11 +262,11 @@ async fn obtain(settings: &Settings, certificates: &Certificates) -> Result<Load
     let key_pem = order
         .finalize()
         .await
-        .map_err(|e| format!("the ACME server refused to finalize the order: {e}"))?;
+        .map_err(|e| format!("the ACME server refused to finalize the order: {}", why(&e)))?;
     let chain_pem = order
         .poll_certificate(&patience)
         .await
-        .map_err(|e| format!("the certificate was not issued: {e}"))?;
+        .map_err(|e| format!("the certificate was not issued: {}", why(&e)))?;
     let loaded = super::load_pem(
         chain_pem.as_bytes(),
         key_pem.as_bytes(),
@@ -320,8 +320,9 @@ async fn account(settings: &Settings) -> Result<Account, String> {
                 .await
                 .map_err(|e| {
                     format!(
-                        "the ACME directory {} did not answer: {e}",
-                        settings.directory
+                        "the ACME directory {} did not answer: {}",
+                        settings.directory,
+                        why(&e)
                     )
                 });
         }
@@ -338,7 +339,13 @@ async fn account(settings: &Settings) -> Result<Account, String> {
             None,
         )
         .await
-        .map_err(|e| format!("cannot register an account at {}: {e}", settings.directory))?;
+        .map_err(|e| {
+            format!(
+                "cannot register an account at {}: {}",
+                settings.directory,
+                why(&e)
+            )
+        })?;
     let kept = Kept {
         directory: settings.directory.clone(),
         credentials,
@@ -347,6 +354,22 @@ async fn account(settings: &Settings) -> Result<Account, String> {
     super::write_private(&file, &text).map_err(|e| e.to_string())?;
     tracing::info!(directory = %settings.directory, contact = %settings.contact, "ACME account registered");
     Ok(account)
+}
+
+/// An ACME error and its causes, outermost first ("client error
+/// (Connect): tcp connect error: Connection refused").
+fn why(e: &instant_acme::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The account file: its directory, and credentials for it.

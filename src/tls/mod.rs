@@ -278,11 +278,17 @@ pub fn load_pem(
             reason: e.to_string(),
         })?;
     let certified = CertifiedKey::new(chain, signing);
-    if certified.keys_match().is_err() {
-        return Err(TlsError::KeyMismatch {
-            cert: cert_path.to_path_buf(),
-            key: key_path.to_path_buf(),
-        });
+    match certified.keys_match() {
+        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
+            return Err(TlsError::KeyMismatch {
+                cert: cert_path.to_path_buf(),
+                key: key_path.to_path_buf(),
+            });
+        }
+        // Unknown (the key cannot tell its public half), or the
+        // certificate is one rustls reads no further: the handshake
+        // decides.
+        Ok(()) | Err(_) => {}
     }
     if now >= info.not_after {
         return Err(TlsError::Expired {

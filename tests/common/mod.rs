@@ -212,6 +212,12 @@ impl Env {
         self.start_server(&["--no-sentry"], extra, &[])
     }
 
+    /// [`Env::serve`] with its plain listener at `listen` (a port another
+    /// party must know beforehand, such as an ACME server).
+    pub fn serve_at(&self, listen: &str, extra: &[&str]) -> Server {
+        Env::launch_at(self.command(&[]), listen, &["--no-sentry"], extra)
+    }
+
     /// [`Env::serve`] with sentry checking on its schedule (for networks of
     /// test mirrors).
     pub fn serve_with_sentry(&self, extra: &[&str]) -> Server {
@@ -247,9 +253,13 @@ impl Env {
         Env::launch(self.command(env), sentry, extra)
     }
 
-    fn launch(mut launcher: Command, sentry: &[&str], extra: &[&str]) -> Server {
+    fn launch(launcher: Command, sentry: &[&str], extra: &[&str]) -> Server {
+        Env::launch_at(launcher, "127.0.0.1:0", sentry, extra)
+    }
+
+    fn launch_at(mut launcher: Command, listen: &str, sentry: &[&str], extra: &[&str]) -> Server {
         let mut child = launcher
-            .args(["serve", "--listen", "127.0.0.1:0", "--threads", "2"])
+            .args(["serve", "--listen", listen, "--threads", "2"])
             .args(sentry)
             .args(extra)
             .stdin(Stdio::null())
