@@ -475,3 +475,61 @@ fn shell_words(line: &str) -> Vec<String> {
     }
     words
 }
+
+#[test]
+fn the_admin_listener_speaks_tls_too_unless_told_plain() {
+    let ca = Ca::new("Bouncer admin listener CA");
+    let env = Env::new();
+    env.ok(&["product", "add", PLAIN]);
+    let (cert, key) = write_pair(&ca, env.temp_dir(), "admin");
+    let admin_port = |server: &Server, scheme: &str| -> u16 {
+        let marker = format!("admin pages on {scheme}://127.0.0.1:");
+        let found = poll(Duration::from_secs(20), Duration::from_millis(20), || {
+            let log = server.log();
+            let rest = log.split(&marker).nth(1)?;
+            rest.split('/').next()?.parse().ok()
+        });
+        found.unwrap_or_else(|| panic!("no {marker} in the log:\n{}", server.log()))
+    };
+    let (server, https) = serve_tls(&env, &cert, &key, &["--admin-listen", "127.0.0.1:0"]);
+    let admin = admin_port(&server, "https");
+    let mut client = TlsClient::connect(admin, "localhost", &ca.pem).unwrap();
+    let r = client.get("/admin/login").unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    // The public listeners have no admin pages.
+    let mut public = TlsClient::connect(https, "localhost", &ca.pem).unwrap();
+    assert_eq!(public.get("/admin/login").unwrap().status, 404);
+    assert_eq!(server.get("/admin/login").status, 404);
+    let (status, log) = server.stop();
+    assert!(status.success(), "{status:?}: {log}");
+
+    let (server, _) = serve_tls(
+        &env,
+        &cert,
+        &key,
+        &["--admin-listen", "127.0.0.1:0", "--admin-plain"],
+    );
+    let admin = admin_port(&server, "http");
+    let r = crate::common::http(admin, "GET", "/admin/login", &[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.header("strict-transport-security").is_none(), "{r:?}");
+    let (status, log) = server.stop();
+    assert!(status.success(), "{status:?}: {log}");
+    // --admin-plain without an admin listener is a usage error.
+    let out = env.run(&[
+        "serve",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--admin-plain",
+    ]);
+    assert!(
+        out.code != 0 && out.stderr.contains("--admin-plain needs --admin-listen"),
+        "{out:?}"
+    );
+}

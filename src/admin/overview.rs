@@ -1210,4 +1210,56 @@ mod tests {
             assert!(item.contains(&format!(">{name}<")), "{name}: {item}");
         }
     }
+
+    #[test]
+    fn the_https_certificate_is_shown_and_its_troubles_need_attention() {
+        let (_dir, mut admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        assert!(
+            !body(get(&admin, &ann, "/admin/")).contains("HTTPS"),
+            "no TLS, no line"
+        );
+
+        // ACME before its first certificate, after a failed order.
+        let certificates = crate::tls::Certificates::new(crate::tls::Source::Acme);
+        admin.tls = Some(certificates.clone());
+        let next = crate::model::now() as i64 + 60;
+        certificates.failed(
+            "the ACME directory https://acme.example/dir did not answer".into(),
+            Some(next),
+        );
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(page.contains("HTTPS (acme): no certificate yet."), "{page}");
+        assert!(page.contains("HTTPS has no certificate yet, so the HTTPS listener refuses connections: <span class=\"detail\">the ACME directory https://acme.example/dir did not answer</span>"), "{page}");
+        assert!(
+            page.contains(&format!("The next attempt is at {}", crate::tls::utc(next))),
+            "{page}"
+        );
+
+        // A good certificate: its names and expiry, nothing to attend to.
+        let (cert, key) = crate::tls::self_signed(&["download.example.org"]).unwrap();
+        let none = std::path::Path::new("-");
+        let loaded = crate::tls::load_pem(
+            cert.as_bytes(),
+            key.as_bytes(),
+            none,
+            none,
+            crate::model::now() as i64,
+        )
+        .unwrap();
+        let until = crate::tls::utc(loaded.info.not_after);
+        certificates.install(loaded);
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(
+            page.contains(&format!(
+                "certificate for download.example.org, valid until {until}"
+            )),
+            "{page}"
+        );
+        assert!(
+            !page.contains("HTTPS has no certificate")
+                && !page.contains("HTTPS certificate expires"),
+            "{page}"
+        );
+    }
 }
