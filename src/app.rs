@@ -135,7 +135,14 @@ pub async fn serve_network(
     };
     let shutdown = shutdown_signal()?;
     let bind = |addr: std::net::SocketAddr| async move {
-        let cannot = |e| crate::error::Error::io(format!("cannot listen on {addr}"), e);
+        let cannot = |e: std::io::Error| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied && addr.port() < 1024 {
+                " (ports below 1024 need root, or: setcap cap_net_bind_service=+ep on the bouncer binary)"
+            } else {
+                ""
+            };
+            crate::error::Error::io(format!("cannot listen on {addr}{hint}"), e)
+        };
         // A deep accept queue: with the default 128, thousands of clients
         // connecting at once see the kernel drop SYNs (1 s stalls).
         let socket = if addr.is_ipv4() {

@@ -42,14 +42,15 @@ impl Pair {
         )
     }
 
-    /// What identifies both files' current contents without reading them.
-    fn stamp(&self) -> Option<[(SystemTime, u64, u64); 2]> {
+    /// What identifies both files' current contents without reading them
+    /// (read off the runtime's workers).
+    async fn stamp(&self) -> Option<[(SystemTime, u64, u64); 2]> {
         use std::os::unix::fs::MetadataExt;
-        let one = |p: &Path| {
-            let m = std::fs::metadata(p).ok()?;
+        async fn one(p: &Path) -> Option<(SystemTime, u64, u64)> {
+            let m = tokio::fs::metadata(p).await.ok()?;
             Some((m.modified().ok()?, m.len(), m.ino()))
-        };
-        Some([one(&self.cert)?, one(&self.key)?])
+        }
+        Some([one(&self.cert).await?, one(&self.key).await?])
     }
 }
 
@@ -65,7 +66,7 @@ pub fn serve_from(pair: Pair, certificates: Arc<Certificates>) -> crate::error::
         .map_err(|e| crate::error::Error::io("cannot install the SIGHUP handler", e))?;
     let watched = Arc::downgrade(&certificates);
     tokio::spawn(async move {
-        let mut stamp = pair.stamp();
+        let mut stamp = pair.stamp().await;
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -76,7 +77,7 @@ pub fn serve_from(pair: Pair, certificates: Arc<Certificates>) -> crate::error::
             let Some(certificates) = watched.upgrade() else {
                 break;
             };
-            let now = pair.stamp();
+            let now = pair.stamp().await;
             if !asked && now == stamp {
                 continue;
             }

@@ -278,17 +278,16 @@ pub fn load_pem(
             reason: e.to_string(),
         })?;
     let certified = CertifiedKey::new(chain, signing);
-    match certified.keys_match() {
-        Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-            return Err(TlsError::KeyMismatch {
-                cert: cert_path.to_path_buf(),
-                key: key_path.to_path_buf(),
-            });
-        }
-        // Unknown (the key cannot tell its public half), or the
-        // certificate is one rustls reads no further: the handshake
-        // decides.
-        Ok(()) | Err(_) => {}
+    // Only a proven mismatch is refused: when the key cannot tell its
+    // public half, or rustls reads the certificate no further (a critical
+    // extension it does not know), the handshake decides.
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(TlsError::KeyMismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        });
     }
     if now >= info.not_after {
         return Err(TlsError::Expired {
