@@ -947,4 +947,38 @@ mod tests {
         assert_eq!(plain.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert!(!plain.headers().contains_key(CONTENT_SECURITY_POLICY));
     }
+
+    #[test]
+    fn the_https_redirect_keeps_the_host_and_page_and_refuses_odd_hosts() {
+        assert_eq!(
+            host_without_port("download.example.org:8080"),
+            Some("download.example.org")
+        );
+        assert_eq!(host_without_port("[2001:db8::1]:80"), Some("[2001:db8::1]"));
+        assert_eq!(host_without_port("example.org"), Some("example.org"));
+        for odd in ["", ":80", "evil.example/x", "a b", "[::1"] {
+            assert_eq!(host_without_port(odd), None, "{odd:?}");
+        }
+        let req = |host: &str| {
+            Request::get("/admin/mirrors?q=a")
+                .header(hyper::header::HOST, host)
+                .body(())
+                .unwrap()
+        };
+        let r = to_https(&req("bouncer.example.org:80"), 443);
+        assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            r.headers()[LOCATION],
+            "https://bouncer.example.org/admin/mirrors?q=a"
+        );
+        let r = to_https(&req("[::1]:8080"), 8443);
+        assert_eq!(
+            r.headers()[LOCATION],
+            "https://[::1]:8443/admin/mirrors?q=a"
+        );
+        assert_eq!(
+            to_https(&req("evil.example/x"), 443).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
 }
