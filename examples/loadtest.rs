@@ -8,7 +8,9 @@
 //! cargo run --release --example loadtest
 //! ```
 //!
-//! It needs `wrk` and `nginx` (Debian: `apt-get install wrk nginx-light`).
+//! It needs `wrk` and `nginx` (Debian: `apt-get install wrk nginx-light`),
+//! and for `LOADTEST_TLS=1` also `h2load` (Debian: `nghttp2-client`) and an
+//! nginx built with SSL (`--with-http_ssl_module` in `nginx -V`).
 //! The release build of `bouncer` is made (or brought up to date) first if
 //! `cargo` started this program; otherwise run `cargo build --release`
 //! beforehand. The whole run takes about a minute after the build
@@ -49,12 +51,57 @@
 //!   e.g. `git worktree add /tmp/old REV && cargo build --release` there)
 //!   to compare with this one: alternating rounds, `--threads 1`, counting
 //!   on, on the same database; medians and the ratio this / baseline.
+//! - `LOADTEST_TLS=1`: run ONLY the HTTPS comparison (none of the above),
+//!   described below.
+//!
+//! HTTPS (`LOADTEST_TLS=1`; SPEC §10; about 3½ minutes with 10 s runs):
+//! one self-signed ECDSA P-256 certificate for `localhost` and
+//! `127.0.0.1` (rcgen) in the temporary directory, served by nginx
+//! (`listen … ssl`, HTTP/2 by ALPN, TLS 1.2 and 1.3, session tickets on,
+//! `return 302`, 1 worker, no access log, `keepalive_requests` raised so
+//! that, like bouncer, it never closes a keep-alive connection) and by
+//! `bouncer serve --threads 1 --tls-listen … --tls-cert … --tls-key …`
+//! (counting on; the same network as above, but its mirrors' base URLs
+//! are https: bouncer sends a request that came over HTTPS to HTTPS
+//! mirrors only, so with the http ones every answer would be a 503).
+//! Three alternating rounds (nginx, bouncer, nginx, …), each server
+//! started afresh for its turn; the report gives per side the medians of
+//! req/s (or connections/s), p50, p99 and the server's CPU time per
+//! request (from /proc: nginx's master and worker, all of bouncer's
+//! threads), and bouncer / nginx of the medians:
+//! - keep-alive: `wrk -t1 -c64 -dNs --latency https://…` (HTTP/1.1, as
+//!   wrk offers no ALPN). Target ≥ 0.90.
+//! - a new TLS connection per request, full handshakes. Target ≥ 0.80.
+//!   Neither wrk nor h2load can measure this: h2load makes all the
+//!   requests of a client on one connection (it reconnects only when the
+//!   server closes), and with `-H "Connection: close"` both reconnect but
+//!   keep the TLS session (wrk's `SSL_shutdown` + `SSL_clear` keeps it;
+//!   h2load reuses its `SSL` object likewise), so every handshake after
+//!   the first of each connection is a resumption. A probe shows it in
+//!   every run (an extra nginx logging `$ssl_session_reused`: all but the
+//!   first 4 handshakes of `-c4` resumed). So this program's own client
+//!   does it: 64 connections at a time on one thread (tokio, rustls with
+//!   ring, resumption off), each: connect, full handshake (ALPN
+//!   http/1.1; TLS 1.3, X25519), one `GET` with `Connection: close`, read
+//!   to the end, close; latency from connect to the end of the answer.
+//!   rustls records for each connection whether its handshake was full or
+//!   resumed: the report gives the counts (all full) and the session
+//!   tickets the server sent per handshake. The client checks no
+//!   certificate or handshake signature (a load generator needs no
+//!   authentication; the server signs all the same), so a handshake costs
+//!   it less than the server; still, on two cores it can set the pace
+//!   against a fast server: the report says how busy its thread was, and
+//!   the server CPU per connection compares the servers regardless.
+//! - the same with resumption on, each of the 64 connections resuming its
+//!   own previous session as wrk's do: informational.
+//! - HTTP/2 keep-alive: `h2load -c64 -m10 -n 200000 https://…` (ALPN h2;
+//!   h2load gives a mean latency, no percentiles): informational.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
 //!
-//! Every child process (nginx, bouncer, wrk) is stopped when this program
-//! ends, also on a panic.
+//! Every child process (nginx, bouncer, wrk, h2load) is stopped when this
+//! program ends, also on a panic.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -68,6 +115,7 @@ use bouncer::store::{NewMirror, NewProduct, Store};
 
 const WRK: &str = "/usr/bin/wrk";
 const NGINX: &str = "/usr/sbin/nginx";
+const H2LOAD: &str = "/usr/bin/h2load";
 const CONNECTIONS: u32 = 64;
 const QUERY: &str = "/?product=firefox-latest&os=win&lang=de";
 /// The client every request claims to be (in Germany in the GeoIP runs).
@@ -91,6 +139,8 @@ end
 "#;
 
 mod support;
+#[path = "support/tls.rs"]
+mod tls;
 
 use support::{Guard, Result, WrkResult, bouncer_binary, tool, which};
 
@@ -138,6 +188,11 @@ fn run() -> Result<()> {
     let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
     let geoip = std::env::var("LOADTEST_GEOIP").map_or(true, |v| v != "0");
     let sticky = std::env::var("LOADTEST_STICKY").map_or(true, |v| v != "0");
+    let tls = match std::env::var("LOADTEST_TLS").as_deref() {
+        Ok("1") => true,
+        Ok("0") | Ok("") | Err(_) => false,
+        Ok(v) => return Err(format!("LOADTEST_TLS={v:?}: say 1 (HTTPS runs only) or 0")),
+    };
     let baseline = std::env::var_os("LOADTEST_BASELINE").map(PathBuf::from);
     if let Some(b) = &baseline
         && !b.is_file()
@@ -147,15 +202,25 @@ fn run() -> Result<()> {
             b.display()
         ));
     }
-    let missing: Vec<&str> = [(WRK, "wrk"), (NGINX, "nginx")]
+    let mut tools = vec![(WRK, "wrk"), (NGINX, "nginx")];
+    if tls {
+        tools.push((H2LOAD, "h2load"));
+    }
+    let missing: Vec<&str> = tools
         .into_iter()
         .filter(|(path, name)| !Path::new(path).exists() && which(name).is_none())
         .map(|(_, name)| name)
         .collect();
     if !missing.is_empty() {
         eprintln!(
-            "loadtest: {} not found. Install with:\n    apt-get install wrk nginx-light\n(or your system's packages for wrk and nginx)",
-            missing.join(" and ")
+            "loadtest: {} not found. Install with:\n    apt-get install wrk nginx-light{}\n(or your system's packages for {})",
+            missing.join(" and "),
+            if tls { " nghttp2-client" } else { "" },
+            if tls {
+                "wrk, nginx and h2load"
+            } else {
+                "wrk and nginx"
+            },
         );
         return Err("missing tools".into());
     }
@@ -172,12 +237,32 @@ fn run() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     let db = dir.path().join("loadtest.redb");
     let started = Instant::now();
-    build_database(&db)?;
+    build_database(&db, "http")?;
     println!(
         "loadtest: database built in {:.0} ms at {}",
         started.elapsed().as_secs_f64() * 1e3,
         db.display()
     );
+
+    if tls {
+        // The same network with https mirrors: bouncer sends a request
+        // that came over HTTPS to HTTPS mirrors only (with the http ones
+        // above, every answer would be a 503).
+        let https_db = dir.path().join("loadtest-https.redb");
+        build_database(&https_db, "https")?;
+        tls::run(&tls::Setup {
+            wrk: &wrk,
+            nginx: &nginx,
+            h2load: &tool(H2LOAD, "h2load"),
+            bouncer: &bouncer,
+            db: &https_db,
+            dir: dir.path(),
+            secs,
+            cores,
+        })?;
+        println!("loadtest: done in {:.0} s", started.elapsed().as_secs_f64());
+        return Ok(());
+    }
 
     let mut rows: Vec<Row> = Vec::new();
 
@@ -205,7 +290,7 @@ fn run() -> Result<()> {
     let geo_db = dir.path().join("loadtest-geoip.redb");
     if geoip {
         let started = Instant::now();
-        build_database(&geo_db)?;
+        build_database(&geo_db, "http")?;
         add_geography(&bouncer, &geo_db, dir.path())?;
         println!(
             "loadtest: GeoIP database ({GEO_RANGES} ranges, 3 regions) built in {:.0} ms",
@@ -440,8 +525,10 @@ fn run() -> Result<()> {
 }
 
 /// A demo-like network: 3 products × 4 OSes × 8 languages, 10 mirrors on
-/// 127.0.0.1 (nothing needs to listen there), every file present.
-fn build_database(db: &Path) -> Result<()> {
+/// 127.0.0.1 (nothing needs to listen there), every file present; the
+/// mirrors' base URLs start with `scheme` (`http`, or `https` for the
+/// HTTPS runs: a request over HTTPS goes to HTTPS mirrors only).
+fn build_database(db: &Path, scheme: &str) -> Result<()> {
     let err = |e: bouncer::error::Error| format!("cannot build the database: {e}");
     let store = Store::open(db).map_err(err)?;
     let langs: Vec<String> = ["en-US", "de", "fr", "ja", "es-ES", "it", "pt-BR", "ru"]
@@ -466,7 +553,7 @@ fn build_database(db: &Path) -> Result<()> {
                 mirrors.push(
                     tx.mirror_add(NewMirror {
                         name: format!("mirror{i}"),
-                        base_url: format!("http://127.0.0.1:{}/pub/mozilla", 9000 + i),
+                        base_url: format!("{scheme}://127.0.0.1:{}/pub/mozilla", 9000 + i),
                         rating: 10 * i,
                         ..Default::default()
                     })?
