@@ -142,7 +142,7 @@ mod support;
 #[path = "support/tls.rs"]
 mod tls;
 
-use support::{Guard, Result, WrkResult, bouncer_binary, tool, which};
+use support::{Guard, Result, WrkResult, bouncer_binary, clock_ticks, tool, which};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -724,11 +724,22 @@ http {{
 }}
 "
     );
+    let guard = launch_nginx(nginx, &root, &config, port)?;
+    println!(
+        "loadtest: nginx (pid {}) on http://127.0.0.1:{port}",
+        guard.pid()
+    );
+    Ok(guard)
+}
+
+/// Starts nginx with `config` (written to `root`/nginx.conf) and waits
+/// until it listens on 127.0.0.1:`port`.
+fn launch_nginx(nginx: &Path, root: &Path, config: &str, port: u16) -> Result<Guard> {
     let conf = root.join("nginx.conf");
     std::fs::write(&conf, config).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
     let child = Command::new(nginx)
         .arg("-p")
-        .arg(&root)
+        .arg(root)
         .arg("-e")
         .arg(root.join("error.log"))
         .arg("-c")
@@ -753,7 +764,6 @@ http {{
         }
         thread::sleep(Duration::from_millis(50));
     }
-    println!("loadtest: nginx (pid {}) on http://{addr}", guard.pid());
     Ok(guard)
 }
 
@@ -920,22 +930,6 @@ fn usage_delta(
         })
         .filter(|(_, u)| u.cpu_secs > 0.0 || u.voluntary + u.involuntary > 0)
         .collect()
-}
-
-#[cfg(target_os = "linux")]
-fn clock_ticks() -> f64 {
-    unsafe extern "C" {
-        fn sysconf(name: i32) -> i64;
-    }
-    const SC_CLK_TCK: i32 = 2;
-    // SAFETY: sysconf takes and returns plain integers.
-    let t = unsafe { sysconf(SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn clock_ticks() -> f64 {
-    100.0
 }
 
 /// The 1-minute load average (other work on the machine skews figures).

@@ -153,7 +153,7 @@ const ADMIN_PAGES: [&str; 6] = [
 
 mod support;
 
-use support::{Guard, Result, bouncer_binary};
+use support::{Guard, Result, bouncer_binary, cpu_secs};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -1014,39 +1014,6 @@ fn look(pid: u32) -> Sample {
         cpu_secs: cpu_secs(pid),
         ..Default::default()
     }
-}
-
-/// User + system CPU seconds of process `pid` (Linux; 0 elsewhere).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(close) = stat.rfind(')') else {
-        return 0.0;
-    };
-    // Fields after the name start at field 3; utime and stime are 14, 15.
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (tick(14) + tick(15)) as f64 / clock_ticks()
-}
-
-#[cfg(target_os = "linux")]
-fn clock_ticks() -> f64 {
-    unsafe extern "C" {
-        fn sysconf(name: i32) -> i64;
-    }
-    const SC_CLK_TCK: i32 = 2;
-    // SAFETY: sysconf takes and returns plain integers.
-    let t = unsafe { sysconf(SC_CLK_TCK) };
-    if t > 0 { t as f64 } else { 100.0 }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn clock_ticks() -> f64 {
-    100.0
 }
 
 /// The 1-, 5- and 15-minute load averages.

@@ -307,7 +307,7 @@ pub fn run_wrk(
 }
 
 /// `1.23ms`, `456.00us`, `2.00s` → microseconds.
-fn duration_us(s: &str) -> Option<f64> {
+pub fn duration_us(s: &str) -> Option<f64> {
     let s = s.trim();
     let (num, scale) = if let Some(n) = s.strip_suffix("us") {
         (n, 1.0)
@@ -347,4 +347,43 @@ pub fn parse_wrk(out: &str) -> Option<WrkResult> {
         }
     }
     (seen == (true, true, true)).then_some(r)
+}
+
+/// User + system CPU seconds of process `pid` (Linux; 0 elsewhere).
+pub fn cpu_secs(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0.0, |s| stat_cpu(&s))
+}
+
+/// Fields 14 and 15 (utime, stime) of a `/proc/…/stat` line, in seconds.
+pub fn stat_cpu(stat: &str) -> f64 {
+    let Some(close) = stat.rfind(')') else {
+        return 0.0;
+    };
+    // Fields after the name start at field 3.
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (tick(14) + tick(15)) as f64 / clock_ticks()
+}
+
+/// Clock ticks a second (`sysconf(_SC_CLK_TCK)`), the unit of `/proc`'s
+/// CPU times.
+#[cfg(target_os = "linux")]
+pub fn clock_ticks() -> f64 {
+    unsafe extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_CLK_TCK: i32 = 2;
+    // SAFETY: sysconf takes and returns plain integers.
+    let t = unsafe { sysconf(SC_CLK_TCK) };
+    if t > 0 { t as f64 } else { 100.0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn clock_ticks() -> f64 {
+    100.0
 }

@@ -16,7 +16,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, HandshakeKind, SignatureScheme};
 
 use crate::support::{self, Guard, Result, WrkResult};
-use crate::{CONNECTIONS, QUERY, clock_ticks, free_port, ms, quiet_flags};
+use crate::{CONNECTIONS, QUERY, free_port, ms, quiet_flags};
 
 /// Alternating nginx/bouncer rounds; the figures are their medians.
 const ROUNDS: usize = 3;
@@ -127,9 +127,9 @@ impl Server {
     /// master and its workers; bouncer: all its threads).
     fn cpu_secs(&self) -> f64 {
         let pid = self.guard.pid();
-        let mut total = process_cpu(pid);
+        let mut total = support::cpu_secs(pid);
         for child in children(pid) {
-            total += process_cpu(child);
+            total += support::cpu_secs(child);
         }
         total
     }
@@ -192,35 +192,8 @@ http {{
         cert = cert.display(),
         key = key.display(),
     );
-    let conf = root.join("nginx.conf");
-    std::fs::write(&conf, config).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
-    let child = Command::new(nginx)
-        .arg("-p")
-        .arg(&root)
-        .arg("-e")
-        .arg(root.join("error.log"))
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", nginx.display()))?;
-    let mut guard = Guard::new("nginx", child);
+    let guard = crate::launch_nginx(nginx, &root, &config, port)?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Some(child) = guard.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
-            return Err(format!("nginx exited ({status}):\n{log}"));
-        }
-        if Instant::now() > deadline {
-            return Err(format!("nginx did not listen on {addr} within 10 s"));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
     Ok(Server { guard, addr })
 }
 
@@ -262,29 +235,6 @@ fn start_bouncer(bin: &Path, db: &Path, (cert, key): (&Path, &Path)) -> Result<S
 
 // ----- CPU time from /proc -----
 
-/// utime + stime of process `pid` (all its threads), in seconds.
-fn process_cpu(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    stat_cpu(&stat)
-}
-
-/// Fields 14 and 15 (utime, stime) of a `/proc/…/stat` line, in seconds.
-fn stat_cpu(stat: &str) -> f64 {
-    let Some(close) = stat.rfind(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    let tick = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (tick(14) + tick(15)) as f64 / clock_ticks()
-}
-
 /// The processes whose parent is `pid` (nginx's workers).
 fn children(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -311,7 +261,7 @@ fn children(pid: u32) -> Vec<u32> {
 
 /// CPU seconds of the calling thread so far.
 fn thread_cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/stat").map_or(0.0, |s| stat_cpu(&s))
+    std::fs::read_to_string("/proc/thread-self/stat").map_or(0.0, |s| support::stat_cpu(&s))
 }
 
 // ----- the clients -----
@@ -369,21 +319,6 @@ fn run_h2load(h2load: &Path, addr: SocketAddr, args: &[&str]) -> Result<H2loadRe
     parse_h2load(&out).ok_or_else(|| format!("cannot read h2load's output:\n{out}"))
 }
 
-/// `1.23ms`, `456us`, `2.00s` → microseconds.
-fn duration_us(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        return None;
-    };
-    num.trim().parse::<f64>().ok().map(|v| v * scale)
-}
-
 fn parse_h2load(out: &str) -> Option<H2loadResult> {
     let mut r = H2loadResult::default();
     let mut seen = false;
@@ -411,7 +346,7 @@ fn parse_h2load(out: &str) -> Option<H2loadResult> {
                 .ok()?;
         } else if let Some(rest) = t.strip_prefix("time for request:") {
             // min max mean sd +/-sd
-            r.mean_us = duration_us(rest.split_whitespace().nth(2)?)?;
+            r.mean_us = support::duration_us(rest.split_whitespace().nth(2)?)?;
         } else if let Some(rest) = t.strip_prefix("Application protocol:") {
             r.protocol = rest.trim().to_string();
         }
