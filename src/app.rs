@@ -270,12 +270,19 @@ pub async fn serve_network(
         }
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shared = crate::server::Shared::new(&app.config);
     let servers = listeners.into_iter().map(|(listener, router)| {
         let mut stopped = stopped.clone();
         let until_stopped = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        tokio::spawn(run(listener, app.clone(), router, until_stopped))
+        tokio::spawn(run(
+            listener,
+            app.clone(),
+            router,
+            shared.clone(),
+            until_stopped,
+        ))
     });
     let servers: Vec<_> = servers.collect();
     shutdown.await;

@@ -260,6 +260,7 @@ fn tls(s: &crate::cli::Serve) -> Result<Option<Tls>> {
                 || s.acme_ca.is_some()
                 || s.acme_dir.is_some()
                 || s.acme_challenge.is_some()
+                || s.acme_renew_after.is_some()
             {
                 return bad("the --acme-… options need --acme DOMAIN");
             }
@@ -333,7 +334,10 @@ fn tls(s: &crate::cli::Serve) -> Result<Option<Tls>> {
                 ca: s.acme_ca.as_ref().map(Into::into),
                 dir: s.acme_dir.as_ref().map(Into::into).unwrap_or_default(),
                 challenge,
-                renew_after: s.acme_renew_after.map(Duration::from_secs),
+                renew_after: match s.acme_renew_after {
+                    Some(0) => return bad("--acme-renew-after must be at least 1 second"),
+                    secs => secs.map(Duration::from_secs),
+                },
             })
         }
     };

@@ -415,21 +415,38 @@ fn asset(body: &'static str, content_type: &'static str) -> Reply {
     reply
 }
 
+/// What every listener of a process shares: its connection slots
+/// (`--max-connections` in all) and the admin and API rate limits.
+#[derive(Clone)]
+pub struct Shared {
+    permits: Arc<Semaphore>,
+    limits: Arc<crate::ratelimit::Limits>,
+}
+
+impl Shared {
+    /// Slots and limits as `config` sets them.
+    pub fn new(config: &crate::config::Config) -> Shared {
+        Shared {
+            permits: Arc::new(Semaphore::new(config.max_connections)),
+            // Admin and API requests only: redirects never wait on them.
+            limits: Arc::new(crate::ratelimit::Limits::new(
+                config.admin_rate,
+                config.user_rate,
+            )),
+        }
+    }
+}
+
 /// Serves `listener` until `shutdown` resolves, then stops accepting and
 /// waits (up to the configured grace period) for requests in flight.
-/// With `admin`, `/admin/` is served too.
 pub async fn run(
     listener: TcpListener,
     app: Arc<Bouncer>,
     router: Router,
+    shared: Shared,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(app.config.max_connections));
-    // Admin and API requests only: redirects never wait on them.
-    let limits = Arc::new(crate::ratelimit::Limits::new(
-        app.config.admin_rate,
-        app.config.user_rate,
-    ));
+    let Shared { permits, limits } = shared;
     let graceful = GracefulShutdown::new();
     let mut http1 = http1::Builder::new();
     http1
@@ -476,8 +493,8 @@ pub async fn run(
             limits: limits.clone(),
             peer,
             https_header: tls.then(|| https_header.clone()),
+            activity: None,
         };
-        let service = service_fn(move |req| service.call(req));
         match &router.transport {
             Transport::Tls(acceptor) => {
                 let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
@@ -502,10 +519,20 @@ pub async fn run(
                             let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
                         }
                         Some(b"h2") => {
+                            let activity = Arc::new(Activity::default());
+                            let mut service = service;
+                            service.activity = Some(activity.clone());
+                            let service = service_fn(move |req| service.call(req));
                             let conn = http2.serve_connection(TokioIo::new(stream), service);
-                            let _ = watcher.watch(conn).await;
+                            // Closed when idle, as HTTP/1 is by its header
+                            // timeout: it would hold a connection slot.
+                            tokio::select! {
+                                _ = watcher.watch(conn) => {}
+                                () = idle(&activity, patience) => {}
+                            }
                         }
                         _ => {
+                            let service = service_fn(move |req| service.call(req));
                             let conn = http1.serve_connection(TokioIo::new(stream), service);
                             let _ = watcher.watch(conn).await;
                         }
@@ -514,6 +541,7 @@ pub async fn run(
                 });
             }
             _ => {
+                let service = service_fn(move |req| service.call(req));
                 let conn = http1.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -545,6 +573,50 @@ struct Service {
     /// Over TLS: the header set to `https` on every request, as a proxy
     /// in front would set it.
     https_header: Option<hyper::header::HeaderName>,
+    /// HTTP/2: the connection's requests, watched for idleness.
+    activity: Option<Arc<Activity>>,
+}
+
+/// The requests of one HTTP/2 connection: how an idle one is told apart
+/// (HTTP/1's idle limit is the header timeout; HTTP/2 has none of its
+/// own).
+#[derive(Default)]
+struct Activity {
+    started: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// A request in flight on an HTTP/2 connection, until dropped.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: Arc<Activity>) -> InFlight {
+        use std::sync::atomic::Ordering::Relaxed;
+        activity.started.fetch_add(1, Relaxed);
+        activity.in_flight.fetch_add(1, Relaxed);
+        InFlight(activity)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        (self.0.in_flight).fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Resolves once `activity` has had no request in flight and none
+/// started for a whole `period` (so after one to two periods of quiet).
+async fn idle(activity: &Activity, period: std::time::Duration) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut seen = None;
+    loop {
+        tokio::time::sleep(period).await;
+        let started = activity.started.load(Relaxed);
+        if seen == Some(started) && activity.in_flight.load(Relaxed) == 0 {
+            return;
+        }
+        seen = Some(started);
+    }
 }
 
 impl Service {
@@ -574,11 +646,22 @@ impl Service {
         let entry =
             (router.access_log.as_ref()).map(|_| crate::log::access::Entry::new(client(), &req));
         let goes = router.route(req.method(), path);
-        let hsts = tls && matches!(goes, Route::Admin(_) | Route::Api(_));
+        let hsts = tls
+            && matches!(goes, Route::Admin(_) | Route::Api(_))
+            && on_default_port(req.headers());
+        let in_flight = self.activity.clone().map(InFlight::new);
         let reply = match (goes, &router.transport) {
-            (Route::Admin(_) | Route::Api(_), Transport::BesideTls { https_port, .. }) => {
-                Answer::Now(Some(to_https(&req, *https_port)))
-            }
+            (
+                Route::Admin(_) | Route::Api(_),
+                Transport::BesideTls {
+                    https_port,
+                    certificates,
+                },
+            ) => Answer::Now(Some(if certificates.usable(crate::model::now() as i64) {
+                to_https(&req, *https_port)
+            } else {
+                no_https_yet(certificates)
+            })),
             (Route::Bounce, Transport::BesideTls { certificates, .. })
                 if path.starts_with(ACME_CHALLENGE) =>
             {
@@ -647,6 +730,7 @@ impl Service {
         };
         async move {
             let mut reply = reply.await;
+            drop(in_flight);
             secure(&mut reply);
             if hsts {
                 reply
@@ -656,6 +740,38 @@ impl Service {
             Ok::<_, Infallible>(reply)
         }
     }
+}
+
+/// Whether the client named this host without a port or with 443: only
+/// then does HSTS (which holds for the host, on port 443) lead its
+/// browser back here.
+fn on_default_port(headers: &hyper::HeaderMap) -> bool {
+    let host = headers.get(hyper::header::HOST).map(HeaderValue::as_bytes);
+    let Some(host) = host else { return false };
+    let port = match host.iter().rposition(|&b| b == b':') {
+        Some(at) if !host[at..].contains(&b']') => &host[at + 1..],
+        _ => return true,
+    };
+    port == b"443"
+}
+
+/// The admin pages and API on the plain listener while HTTPS has no
+/// usable certificate: said so, rather than sent where nothing answers
+/// (and never served in clear).
+fn no_https_yet(certificates: &crate::tls::Certificates) -> Reply {
+    let why = certificates.status().error.unwrap_or_else(|| {
+        "the first certificate is being obtained, or the one in place has expired".into()
+    });
+    let mut reply = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "503 the admin pages and the API are served over HTTPS only, and HTTPS has no usable certificate yet: {why}\nThe server log says more; /__heartbeat__ shows the certificate's state.\n"
+        ),
+    );
+    reply
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("60"));
+    reply
 }
 
 /// Where ACME HTTP-01 validation asks (RFC 8555 §8.3).
@@ -980,5 +1096,18 @@ mod tests {
             to_https(&req("evil.example/x"), 443).status(),
             StatusCode::BAD_REQUEST
         );
+    }
+
+    #[test]
+    fn hsts_only_where_the_client_came_by_the_default_port() {
+        let with = |host: &str| {
+            let mut h = hyper::HeaderMap::new();
+            h.insert(hyper::header::HOST, HeaderValue::from_str(host).unwrap());
+            on_default_port(&h)
+        };
+        assert!(with("download.example.org") && with("download.example.org:443"));
+        assert!(with("[2001:db8::1]") && with("[2001:db8::1]:443"));
+        assert!(!with("download.example.org:8443") && !with("[::1]:8443"));
+        assert!(!on_default_port(&hyper::HeaderMap::new()));
     }
 }

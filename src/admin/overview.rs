@@ -460,6 +460,7 @@ fn tls_problem(tls: &crate::tls::Status, now: i64) -> Option<Markup> {
         @match &tls.certificate {
             None => { "HTTPS has no certificate yet, so the HTTPS listener refuses connections" }
             Some(c) if c.days_left(now) < 0.0 => { "The HTTPS certificate expired on " (crate::tls::utc(c.not_after)) }
+            Some(c) if tls.error.is_some() => { "The HTTPS certificate could not be reloaded or renewed; the one valid until " (crate::tls::utc(c.not_after)) " stays" }
             Some(c) => { "The HTTPS certificate expires in " (format!("{:.0}", c.days_left(now).floor())) " days (" (crate::tls::utc(c.not_after)) ")" }
         }
         @if let Some(error) = &tls.error {
@@ -1259,6 +1260,18 @@ mod tests {
         assert!(
             !page.contains("HTTPS has no certificate")
                 && !page.contains("HTTPS certificate expires"),
+            "{page}"
+        );
+        // A reload that fails later: said so, the certificate in use stays.
+        certificates.failed(
+            "the key in k.pem does not belong to the certificate in c.pem".into(),
+            None,
+        );
+        let page = body(get(&admin, &ann, "/admin/"));
+        assert!(
+            page.contains(&format!(
+                "The HTTPS certificate could not be reloaded or renewed; the one valid until {until} stays: <span class=\"detail\">the key in k.pem"
+            )),
             "{page}"
         );
     }

@@ -104,13 +104,14 @@ pub fn backoff(failures: u32) -> Duration {
 }
 
 /// Puts the certificate kept in `settings.dir` in place if it is still
-/// good for every domain, then obtains and renews certificates for ever
-/// on the runtime. Fails only when the state directory cannot be made.
-/// Must be called inside the runtime.
+/// good for every domain and came from this directory, then obtains and
+/// renews certificates for ever on the runtime. Fails only when the state
+/// directory cannot be made owner-only. Must be called inside the
+/// runtime.
 pub fn serve_from(settings: Settings, certificates: Arc<Certificates>) -> crate::error::Result<()> {
     make_private_dir(&settings.dir)?;
     match kept(&settings) {
-        Some(loaded) => {
+        Ok(loaded) => {
             tracing::info!(
                 names = %loaded.info.names.join(" "),
                 not_after = %super::utc(loaded.info.not_after),
@@ -119,38 +120,44 @@ pub fn serve_from(settings: Settings, certificates: Arc<Certificates>) -> crate:
             );
             certificates.install(loaded);
         }
-        None => tracing::info!(
+        Err(why) => tracing::info!(
             domains = %settings.domains.join(" "),
             directory = %settings.directory,
-            "no ACME certificate yet; ordering one"
+            "ordering an ACME certificate: {why}"
         ),
     }
     let watched = Arc::downgrade(&certificates);
     tokio::spawn(async move {
         loop {
-            let Some(certificates) = watched.upgrade() else {
-                break;
-            };
-            let now = crate::model::now() as i64;
-            let status = certificates.status();
-            let due = (status.certificate.as_ref()).map_or(now, |info| {
-                settings.renewal_time(info, status.installed.unwrap_or(now))
-            });
-            let failures = status.failures;
-            let due = if failures > 0 {
-                now + backoff(failures).as_secs() as i64
-            } else {
-                due
-            };
-            certificates.renews_at(due);
-            drop(certificates);
-            if due > now {
-                tokio::time::sleep(Duration::from_secs((due - now) as u64)).await;
+            // Slept in steps, against the wall clock: a machine that was
+            // suspended or whose clock moved renews on time all the same.
+            loop {
+                let Some(certificates) = watched.upgrade() else {
+                    return;
+                };
+                let due = next_attempt(&settings, &certificates.status());
+                certificates.renews_at(due);
+                let wait = due - crate::model::now() as i64;
+                if wait <= 0 {
+                    break;
+                }
+                drop(certificates);
+                tokio::time::sleep(Duration::from_secs((wait as u64).min(STEP))).await;
             }
             let Some(certificates) = watched.upgrade() else {
-                break;
+                return;
             };
-            match obtain(&settings, &certificates).await {
+            // The client has no timeouts of its own: a server that
+            // accepts and then says nothing must not stall renewal.
+            let attempt = tokio::time::timeout(ATTEMPT_PATIENCE, obtain(&settings, &certificates));
+            let result = attempt.await.unwrap_or_else(|_| {
+                Err(format!(
+                    "the ACME server did not finish within {} s; is {} reachable?",
+                    ATTEMPT_PATIENCE.as_secs(),
+                    settings.directory
+                ))
+            });
+            match result {
                 Ok(loaded) => {
                     tracing::info!(
                         names = %loaded.info.names.join(" "),
@@ -179,37 +186,78 @@ pub fn serve_from(settings: Settings, certificates: Arc<Certificates>) -> crate:
     Ok(())
 }
 
-/// Makes `dir` (owner-only) if it is missing.
+/// The longest single sleep of the renewal loop (seconds).
+const STEP: u64 = 3600;
+/// How long one attempt (account, order, validation, issuance) may take.
+const ATTEMPT_PATIENCE: Duration = Duration::from_secs(600);
+/// The least time between a certificate and the order for the next one
+/// (seconds), unless `--acme-renew-after` says otherwise: a clock that
+/// jumps never makes the loop order again and again.
+const LEAST_LIFE: i64 = 3600;
+
+/// When the next order is placed (Unix seconds): now without a
+/// certificate, after the backoff after failures, else at the renewal
+/// time.
+fn next_attempt(settings: &Settings, status: &super::Status) -> i64 {
+    let now = crate::model::now() as i64;
+    if status.failures > 0 {
+        let backoff_at = now + backoff(status.failures).as_secs() as i64;
+        return status.next_renewal.map_or(backoff_at, |at| at.min(backoff_at));
+    }
+    let Some(info) = &status.certificate else {
+        return now;
+    };
+    let installed = status.installed.unwrap_or(now);
+    let due = settings.renewal_time(info, installed);
+    match settings.renew_after {
+        Some(_) => due,
+        None => due.max(installed + LEAST_LIFE),
+    }
+}
+
+/// Makes `dir` if it is missing, and owner-only in any case.
 fn make_private_dir(dir: &Path) -> crate::error::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let cannot = |e| {
+        crate::error::Error::io(
+            format!(
+                "cannot make {} an owner-only directory for the ACME account and certificate (--acme-dir)",
+                dir.display()
+            ),
+            e,
+        )
+    };
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| {
-            crate::error::Error::io(
-                format!(
-                    "cannot make the ACME directory {} (--acme-dir)",
-                    dir.display()
-                ),
-                e,
-            )
-        })
+        .map_err(cannot)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(cannot)
 }
 
-/// The certificate kept from an earlier run, if it still covers every
-/// domain and is not yet due for renewal... or at least not expired.
-fn kept(settings: &Settings) -> Option<Loaded> {
+/// The certificate kept from an earlier run, if it loads, covers every
+/// domain and came from this directory; else why not.
+fn kept(settings: &Settings) -> Result<Loaded, String> {
     let pair = super::files::Pair {
         cert: settings.cert_file(),
         key: settings.key_file(),
     };
-    let loaded = pair.load().ok()?;
-    settings
-        .domains
-        .iter()
-        .all(|d| loaded.info.covers(d))
-        .then_some(loaded)
+    if !pair.cert.exists() {
+        return Err("none kept yet".into());
+    }
+    let loaded = pair
+        .load()
+        .map_err(|e| format!("the kept one cannot be used ({e})"))?;
+    if let Some(missing) = settings.domains.iter().find(|d| !loaded.info.covers(d)) {
+        return Err(format!("the kept one is not for {missing}"));
+    }
+    let account = std::fs::read_to_string(settings.account_file()).ok();
+    let from = account.and_then(|t| serde_json::from_str::<Kept>(&t).ok());
+    match from {
+        Some(k) if k.directory == settings.directory => Ok(loaded),
+        Some(k) => Err(format!("the kept one came from {}", k.directory)),
+        None => Err("the kept one's account is missing".into()),
+    }
 }
 
 /// One order: account, authorizations, finalization, certificate;
@@ -230,7 +278,13 @@ async fn obtain(settings: &Settings, certificates: &Certificates) -> Result<Load
         match authorization.status {
             AuthorizationStatus::Pending => {}
             AuthorizationStatus::Valid => continue,
-            other => return Err(format!("an authorization is {other:?}")),
+            other => {
+                return Err(format!(
+                    "the authorization for {} is {other:?}: {}",
+                    authorization.identifier(),
+                    "does the name resolve to this server, and is the HTTPS (or, for http-01, the plain) listener reachable from the internet?"
+                ));
+            }
         }
         let domain = authorization.identifier().to_string();
         let kind = settings.challenge.kind();
@@ -446,5 +500,46 @@ mod tests {
         let key = alpn_certificate("download.example.org", &[7; 32]).unwrap();
         let info = super::super::Info::of(&key.cert[0]).unwrap();
         assert_eq!(info.names, ["download.example.org"]);
+    }
+
+    #[test]
+    fn the_next_order_waits_for_renewal_backoff_or_at_least_an_hour() {
+        let settings = Settings {
+            domains: vec!["a.example.org".into()],
+            contact: String::new(),
+            directory: String::new(),
+            ca: None,
+            dir: PathBuf::new(),
+            challenge: Challenge::TlsAlpn,
+            renew_after: None,
+        };
+        let now = crate::model::now() as i64;
+        let mut status = super::super::Status {
+            source: super::super::Source::Acme,
+            certificate: None,
+            installed: None,
+            error: None,
+            failures: 0,
+            next_renewal: None,
+        };
+        assert!(next_attempt(&settings, &status) <= now + 1, "none yet: now");
+        // A certificate whose renewal time has passed (a clock that
+        // jumped): not at once again, an hour after it was put in place.
+        status.certificate = Some(super::super::Info {
+            names: vec![],
+            issuer: String::new(),
+            not_before: now - 100,
+            not_after: now + 50,
+            fingerprint: String::new(),
+        });
+        status.installed = Some(now);
+        assert_eq!(next_attempt(&settings, &status), now + LEAST_LIFE);
+        // After failures: the backoff, from the time already set.
+        status.failures = 2;
+        status.next_renewal = Some(now + 30);
+        assert_eq!(next_attempt(&settings, &status), now + 30);
+        status.next_renewal = None;
+        let next = next_attempt(&settings, &status);
+        assert!((now + 120..=now + 121).contains(&next), "{next}");
     }
 }

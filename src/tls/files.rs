@@ -42,15 +42,14 @@ impl Pair {
         )
     }
 
-    /// What identifies both files' current contents without reading them
-    /// (read off the runtime's workers).
-    async fn stamp(&self) -> Option<[(SystemTime, u64, u64); 2]> {
+    /// What identifies both files' current contents without reading them.
+    fn stamp(&self) -> Option<[(SystemTime, u64, u64); 2]> {
         use std::os::unix::fs::MetadataExt;
-        async fn one(p: &Path) -> Option<(SystemTime, u64, u64)> {
-            let m = tokio::fs::metadata(p).await.ok()?;
+        let one = |p: &Path| {
+            let m = std::fs::metadata(p).ok()?;
             Some((m.modified().ok()?, m.len(), m.ino()))
-        }
-        Some([one(&self.cert).await?, one(&self.key).await?])
+        };
+        Some([one(&self.cert)?, one(&self.key)?])
     }
 }
 
@@ -59,6 +58,8 @@ impl Pair {
 /// inside the runtime.
 pub fn serve_from(pair: Pair, certificates: Arc<Certificates>) -> crate::error::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
+    // Taken before reading: a change while the files are read is seen.
+    let stamp = pair.stamp();
     let loaded = pair.load()?;
     log_installed(&pair, &loaded);
     certificates.install(loaded);
@@ -66,30 +67,36 @@ pub fn serve_from(pair: Pair, certificates: Arc<Certificates>) -> crate::error::
         .map_err(|e| crate::error::Error::io("cannot install the SIGHUP handler", e))?;
     let watched = Arc::downgrade(&certificates);
     tokio::spawn(async move {
-        let mut stamp = pair.stamp().await;
+        let mut stamp = stamp;
         let mut poll = tokio::time::interval(POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let asked = tokio::select! {
-                s = hangup.recv() => { if s.is_none() { break } true }
+                Some(()) = hangup.recv() => true,
                 _ = poll.tick() => false,
             };
             let Some(certificates) = watched.upgrade() else {
                 break;
             };
-            let now = pair.stamp().await;
+            // Looked at off the runtime's workers.
+            let look = pair.clone();
+            let now = tokio::task::spawn_blocking(move || look.stamp())
+                .await
+                .ok()
+                .flatten();
             if !asked && now == stamp {
                 continue;
             }
-            stamp = now;
-            let pair = pair.clone();
-            let reloaded = tokio::task::spawn_blocking(move || (pair.load(), pair)).await;
-            let Ok((result, pair)) = reloaded else {
+            let job = pair.clone();
+            let Ok((result, job)) = tokio::task::spawn_blocking(move || (job.load(), job)).await
+            else {
+                // Not read: the next look tries again.
                 continue;
             };
+            stamp = now;
             match result {
                 Ok(loaded) => {
-                    log_installed(&pair, &loaded);
+                    log_installed(&job, &loaded);
                     certificates.install(loaded);
                 }
                 Err(e) => {

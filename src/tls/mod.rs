@@ -1,5 +1,6 @@
 //! HTTPS without a proxy (SPEC §12): the certificate the TLS listeners
-//! present, where it comes from (files, ACME, or made here for the demo),
+//! present, where it comes from (files, or ACME; the demo writes a
+//! self-signed one to files),
 //! how it is swapped without dropping a connection, and its state for
 //! `/__heartbeat__`, `/metrics` and the admin overview.
 //!
@@ -138,9 +139,11 @@ impl fmt::Display for TlsError {
                 path.display(),
                 utc(*not_before)
             ),
-            TlsError::Write { path, source } => {
-                write!(f, "cannot write {}: {source}", path.display())
-            }
+            TlsError::Write { path, source } => write!(
+                f,
+                "cannot write {}: {source}; check that its directory exists and bouncer's user may write there (--acme-dir)",
+                path.display()
+            ),
         }
     }
 }
@@ -256,8 +259,11 @@ pub fn load_pem(
     now: i64,
 ) -> Result<Loaded, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
-        .filter_map(Result::ok)
-        .collect();
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::BadCertificate {
+            path: cert_path.to_path_buf(),
+            reason: format!("a damaged PEM block: {e:?}"),
+        })?;
     let Some(leaf) = chain.first() else {
         return Err(TlsError::NoCertificate {
             path: cert_path.to_path_buf(),
@@ -319,8 +325,6 @@ pub enum Source {
     Files,
     /// Obtained by ACME (`--acme`).
     Acme,
-    /// Made by `bouncer demo --tls`.
-    SelfSigned,
 }
 
 impl Source {
@@ -329,7 +333,6 @@ impl Source {
         match self {
             Source::Files => "files",
             Source::Acme => "acme",
-            Source::SelfSigned => "self-signed",
         }
     }
 }
@@ -393,6 +396,8 @@ impl Status {
 /// progress.
 pub struct Certificates {
     current: ArcSwapOption<CertifiedKey>,
+    /// The current certificate's end (Unix seconds; 0: none).
+    not_after: std::sync::atomic::AtomicI64,
     /// TLS-ALPN-01 certificates by lower-case domain.
     challenges: RwLock<HashMap<String, Arc<CertifiedKey>>>,
     /// HTTP-01 key authorizations by token.
@@ -413,6 +418,7 @@ impl Certificates {
     pub fn new(source: Source) -> Arc<Certificates> {
         Arc::new(Certificates {
             current: ArcSwapOption::empty(),
+            not_after: std::sync::atomic::AtomicI64::new(0),
             challenges: RwLock::default(),
             tokens: RwLock::default(),
             status: Mutex::new(Status {
@@ -429,6 +435,8 @@ impl Certificates {
     /// Presents `loaded` to new handshakes from now on (open connections
     /// keep theirs) and clears the last failure.
     pub fn install(&self, loaded: Loaded) {
+        self.not_after
+            .store(loaded.info.not_after, std::sync::atomic::Ordering::Relaxed);
         self.current.store(Some(loaded.key));
         let mut status = self.lock();
         status.certificate = Some(loaded.info);
@@ -449,6 +457,12 @@ impl Certificates {
     /// Records when the next ACME order is placed.
     pub fn renews_at(&self, at: i64) {
         self.lock().next_renewal = Some(at);
+    }
+
+    /// Whether a certificate is in place and in date at `now` (Unix
+    /// seconds): what a browser sent to HTTPS would be shown.
+    pub fn usable(&self, now: i64) -> bool {
+        now < self.not_after.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The state now.
@@ -490,9 +504,11 @@ impl Certificates {
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let validating = hello
-            .alpn()
-            .is_some_and(|mut offered| offered.any(|p| p == ACME_TLS_ALPN));
+        // Validation offers `acme-tls/1` alone (RFC 8737 §3); a client
+        // that offers it among others is an ordinary client.
+        let validating = hello.alpn().is_some_and(|mut offered| {
+            offered.next() == Some(ACME_TLS_ALPN) && offered.next().is_none()
+        });
         if validating {
             let name = hello.server_name()?.to_ascii_lowercase();
             return (self.challenges.read().unwrap_or_else(|e| e.into_inner()))
@@ -532,25 +548,38 @@ pub fn self_signed(names: &[&str]) -> Result<(String, String), rcgen::Error> {
 }
 
 /// Writes `text` to `path` readable by its owner only (keys, account
-/// credentials), replacing it atomically.
+/// credentials), replacing it atomically and durably: a fresh temporary
+/// file beside it, owner-only whatever was there, synced, renamed, and
+/// the directory synced.
 pub fn write_private(path: &Path, text: &str) -> Result<(), TlsError> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let fail = |source| TlsError::Write {
-        path: path.to_path_buf(),
-        source,
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let temp = path.with_file_name(name);
+    let fail = |at: &Path| {
+        let at = at.to_path_buf();
+        move |source| TlsError::Write { path: at, source }
     };
-    let temp = path.with_extension("new");
+    // A leftover from a crash may have other permissions: start afresh.
+    let _ = std::fs::remove_file(&temp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&temp)
-        .map_err(fail)?;
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    std::fs::rename(&temp, path).map_err(fail)
+        .map_err(fail(&temp))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(fail(&temp))?;
+    file.write_all(text.as_bytes()).map_err(fail(&temp))?;
+    file.sync_all().map_err(fail(&temp))?;
+    std::fs::rename(&temp, path).map_err(fail(path))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail(dir))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -665,5 +694,24 @@ mod tests {
         assert_eq!(json["failures"], 1);
         assert!(json["days_left"].as_f64().unwrap() > 300.0);
         assert!(status.needs_attention(now()));
+    }
+
+    #[test]
+    fn private_files_are_owner_only_even_over_a_leftover() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certificate.key");
+        let leftover = dir.path().join("certificate.key.new");
+        std::fs::write(&leftover, "old").unwrap();
+        std::fs::set_permissions(&leftover, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&path, "secret").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "secret");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(!leftover.exists());
+        let err = write_private(&dir.path().join("no/such/dir/x"), "x")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no/such/dir/x.new"), "{err}");
     }
 }
