@@ -26,15 +26,29 @@ const PATH: &str = "/fx/win/setup.exe";
 /// Where downloads go when no mirror serves (an https origin).
 const ORIGIN: &str = "https://origin.example.org";
 
-/// Two free ports on 127.0.0.1: the plain and the TLS listener's, told to
-/// pebble before bouncer binds them.
-fn two_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = TcpListener::bind("127.0.0.1:0").unwrap();
-    (
-        a.local_addr().unwrap().port(),
-        b.local_addr().unwrap().port(),
-    )
+/// The plain and the TLS listener's ports on 127.0.0.1, held until
+/// bouncer binds them ([`Ports::release`]): told to pebble first.
+struct Ports {
+    held: Vec<TcpListener>,
+    http: u16,
+    tls: u16,
+}
+
+impl Ports {
+    fn new() -> Ports {
+        let held: Vec<TcpListener> = (0..2)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let port = |i: usize| held[i].local_addr().unwrap().port();
+        let (http, tls) = (port(0), port(1));
+        Ports { held, http, tls }
+    }
+
+    /// Frees both ports for the server about to bind them.
+    fn release(&mut self) -> (u16, u16) {
+        self.held.clear();
+        (self.http, self.tls)
+    }
 }
 
 /// A network with one product and no mirror: its redirect goes to the
@@ -112,10 +126,11 @@ fn a_certificate_by_tls_alpn_serves_redirects_and_is_renewed_under_an_open_conne
     if curl_missing() {
         return;
     }
-    let ports = two_ports();
-    let Some(pebble) = Pebble::start(ports.0, ports.1) else {
+    let mut held = Ports::new();
+    let Some(pebble) = Pebble::start(held.http, held.tls) else {
         return;
     };
+    let ports = held.release();
     let env = env();
     let server = serve(&env, &pebble, ports, &["--acme-renew-after", "3"]);
     let first = served_certificate(&server, &pebble, ports.1, None);
@@ -126,7 +141,6 @@ fn a_certificate_by_tls_alpn_serves_redirects_and_is_renewed_under_an_open_conne
         );
     }
     let mut open = TlsClient::connect(ports.1, NAME, &pebble.issuing_root()).unwrap();
-    assert_eq!(open.fingerprint(), first);
     assert_eq!(open.get("/__lbheartbeat__").unwrap().body, "ok\n");
 
     // Renewed (3 s after it was put in place, as told): new connections
@@ -176,11 +190,17 @@ fn a_certificate_by_tls_alpn_serves_redirects_and_is_renewed_under_an_open_conne
         "{}",
         server.log()
     );
-    assert!(
-        !server.log().contains("ACME account registered"),
-        "{}",
-        server.log()
-    );
+    for ordering in [
+        "ACME account registered",
+        "ordering an ACME certificate",
+        "obtained",
+    ] {
+        assert!(
+            !server.log().contains(ordering),
+            "{ordering}: {}",
+            server.log()
+        );
+    }
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}: {log}");
 }
@@ -190,10 +210,11 @@ fn a_certificate_by_http01_on_the_plain_listener() {
     if curl_missing() {
         return;
     }
-    let ports = two_ports();
-    let Some(pebble) = Pebble::start(ports.0, ports.1) else {
+    let mut held = Ports::new();
+    let Some(pebble) = Pebble::start(held.http, held.tls) else {
         return;
     };
+    let ports = held.release();
     let env = env();
     let server = serve(&env, &pebble, ports, &["--acme-challenge", "http-01"]);
     served_certificate(&server, &pebble, ports.1, None);
@@ -210,8 +231,13 @@ fn a_certificate_by_http01_on_the_plain_listener() {
 
 #[test]
 fn a_directory_that_does_not_answer_is_logged_shown_and_retried_while_plain_http_serves() {
-    let (http, tls) = two_ports();
-    let (dead, _) = two_ports();
+    let (http, tls) = Ports::new().release();
+    // A port bound but not listening: connections to it are refused.
+    let unused = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    unused
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let dead = unused.local_addr().unwrap().as_socket().unwrap().port();
     let env = env();
     let server = env.serve_at(
         &format!("127.0.0.1:{http}"),
@@ -259,6 +285,15 @@ fn a_directory_that_does_not_answer_is_logged_shown_and_retried_while_plain_http
         (now + 30..=now + 61).contains(&next),
         "retried in a minute: {beat}"
     );
+    // The admin pages are HTTPS only, and HTTPS has no certificate: the
+    // plain listener says so rather than redirecting nowhere.
+    let r = server.get("/admin/");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(
+        r.body.contains("HTTPS has no usable certificate yet"),
+        "{r:?}"
+    );
+    assert!(r.body.contains(&format!("127.0.0.1:{dead}")), "{r:?}");
     let metrics = server.get("/metrics").body;
     assert!(
         metrics.contains("bouncer_tls_certificate_failures 1"),

@@ -88,7 +88,9 @@ fn https_serves_http2_and_http1_never_downgrades_and_secures_the_admin() {
     let ca = Ca::new("Bouncer HTTPS test CA");
     let (env, http, https, ca_file) = network(&ca);
     let (cert, key) = write_pair(&ca, env.temp_dir(), "server");
-    let (server, port) = serve_tls(&env, &cert, &key, &[]);
+    // Behind a trusted proxy (the test), each X-Forwarded-For is a client
+    // of its own, so plain redirects spread over both mirrors.
+    let (server, port) = serve_tls(&env, &cert, &key, &["--trusted-proxy", "127.0.0.1"]);
     let ca_arg = ca_file.to_str().unwrap();
     let url = |target: &str| format!("https://localhost:{port}{target}");
     let bounce = format!("/?product={PLAIN}&os=win&lang=en-US");
@@ -123,27 +125,35 @@ fn https_serves_http2_and_http1_never_downgrades_and_secures_the_admin() {
         assert_eq!(r.location(), format!("{}{PATH}", https.url), "{r:?}");
     }
     assert!(
-        seen.iter()
-            .all(|l| l.starts_with(&http.url) || l.starts_with(&https.url)),
-        "{seen:?}"
+        seen.iter().any(|l| l.starts_with(&http.url)),
+        "plain requests are not HTTPS: the http mirror gets its share: {seen:?}"
     );
 
-    // Admin pages and the API: over TLS with HSTS; the plain listener
-    // sends them to HTTPS.
-    let (code, head, err) = curl(&[
-        "--cacert",
-        ca_arg,
-        "-D",
-        "-",
-        "-o",
-        "/dev/null",
-        &url("/admin/login"),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    // Admin pages and the API: over TLS, with HSTS for a client that came
+    // by the default port (HSTS holds for the host on 443); the plain
+    // listener sends them to HTTPS.
+    let admin_head = |host: Option<&str>| {
+        let header = host.map(|h| format!("Host: {h}"));
+        let mut args = vec!["--cacert", ca_arg, "-D", "-", "-o", "/dev/null"];
+        if let Some(h) = &header {
+            args.extend(["-H", h]);
+        }
+        let target = url("/admin/login");
+        args.push(&target);
+        let (code, head, err) = curl(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(head.starts_with("HTTP/2 200"), "{head}");
+        head
+    };
+    let head = admin_head(Some("localhost"));
     assert!(
         head.contains("strict-transport-security: max-age=31536000"),
         "{head}"
+    );
+    let head = admin_head(None);
+    assert!(
+        !head.contains("strict-transport-security"),
+        "not for a client on port {port}: {head}"
     );
     for target in ["/admin/", "/admin/mirrors?q=a", "/api/mirror_list"] {
         let r = server.get(target);
@@ -228,6 +238,23 @@ fn a_new_certificate_reaches_new_connections_while_open_ones_go_on() {
     let mut open = TlsClient::connect(port, "localhost", &ca.pem).unwrap();
     let first = open.fingerprint();
     assert_eq!(open.get("/__lbheartbeat__").unwrap().status, 200);
+    // A client offering acme-tls/1 among others is an ordinary client;
+    // offered alone, with no order waiting, there is no certificate.
+    let mixed =
+        TlsClient::connect_offering(port, "localhost", &ca.pem, &[b"h2", b"acme-tls/1"]).unwrap();
+    assert_eq!(mixed.fingerprint(), first);
+    assert_eq!(mixed.alpn().as_deref(), Some(&b"h2"[..]));
+    assert!(TlsClient::connect_offering(port, "localhost", &ca.pem, &[b"acme-tls/1"]).is_err());
+    let in_use = |server: &Server| server.log().matches("TLS certificate in use").count();
+    let not_reloaded = |server: &Server| server.log().matches("was not reloaded").count();
+
+    // SIGHUP reads the files again, though they did not change.
+    let before = in_use(&server);
+    server.hang_up();
+    let reread = poll(Duration::from_secs(30), Duration::from_millis(50), || {
+        (in_use(&server) > before).then_some(())
+    });
+    assert!(reread.is_some(), "SIGHUP did not reload:\n{}", server.log());
 
     // Replaced in place (as certbot or an operator would): the files'
     // change is noticed without a signal.
@@ -243,21 +270,25 @@ fn a_new_certificate_reaches_new_connections_while_open_ones_go_on() {
     .unwrap_or_else(|| panic!("the new certificate was never served:\n{}", server.log()));
     let r = open.get("/__lbheartbeat__").unwrap();
     assert_eq!(r.status, 200, "the open connection still works: {r:?}");
-    assert_eq!(open.fingerprint(), first);
 
     // A broken pair (a key of another certificate) is refused, logged,
-    // and the certificate in use stays; SIGHUP asks again.
+    // and the certificate in use stays.
+    let failures = not_reloaded(&server);
     let (_, stray_key) = write_pair(&ca, &dir, "stray");
     std::fs::rename(&stray_key, &key).unwrap();
-    server.hang_up();
     let logged = poll(Duration::from_secs(30), Duration::from_millis(100), || {
-        server.log().contains("was not reloaded").then_some(())
+        (not_reloaded(&server) > failures).then_some(())
     });
     assert!(logged.is_some(), "{}", server.log());
+    let last = server
+        .log()
+        .lines()
+        .rfind(|l| l.contains("was not reloaded"))
+        .unwrap()
+        .to_string();
     assert!(
-        server.log().contains("does not belong to the certificate"),
-        "{}",
-        server.log()
+        last.contains("does not belong to the certificate"),
+        "{last}"
     );
     let now = TlsClient::connect(port, "localhost", &ca.pem).unwrap();
     assert_eq!(now.fingerprint(), second);
@@ -266,6 +297,25 @@ fn a_new_certificate_reaches_new_connections_while_open_ones_go_on() {
         beat.body.contains("does not belong to the certificate"),
         "{beat:?}"
     );
+    let (status, log) = server.stop();
+    assert!(status.success(), "{status:?}: {log}");
+}
+
+#[test]
+fn idle_connections_are_closed_over_http2_as_over_http1() {
+    let ca = Ca::new("Bouncer idle test CA");
+    let env = Env::new();
+    let (cert, key) = write_pair(&ca, env.temp_dir(), "idle");
+    let (server, port) = serve_tls(&env, &cert, &key, &["--header-timeout", "1"]);
+    for alpn in [&b"h2"[..], b"http/1.1"] {
+        let client = TlsClient::connect_offering(port, "localhost", &ca.pem, &[alpn]).unwrap();
+        assert_eq!(client.alpn().as_deref(), Some(alpn));
+        assert!(
+            client.closed_within(Duration::from_secs(30)),
+            "an idle {} connection stayed open",
+            String::from_utf8_lossy(alpn)
+        );
+    }
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}: {log}");
 }
@@ -368,6 +418,7 @@ fn every_example_demo_tls_prints_gives_the_answer_it_states() {
     if curl_missing() {
         return;
     }
+    let log = tempfile::NamedTempFile::new().unwrap();
     let mut demo = Command::new(env!("CARGO_BIN_EXE_bouncer"))
         .args([
             "demo",
@@ -381,10 +432,12 @@ fn every_example_demo_tls_prints_gives_the_answer_it_states() {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().unwrap())
         .spawn()
         .expect("start bouncer demo --tls");
     let stdout = BufReader::new(demo.stdout.take().unwrap());
+    // Stopped however the test ends.
+    let demo = Stopped(demo);
     let mut guide = Vec::new();
     for line in stdout.lines() {
         let line = line.unwrap();
@@ -438,13 +491,30 @@ fn every_example_demo_tls_prints_gives_the_answer_it_states() {
     let pem = std::fs::read_to_string(&cert_file).unwrap();
     let client = TlsClient::connect(port, "localhost", &pem).unwrap();
     assert_eq!(client.fingerprint(), fingerprint);
-    let _ = Command::new("kill").arg(demo.id().to_string()).status();
-    let _ = demo.wait();
+    drop(demo);
+    let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
     assert!(
         failures.is_empty(),
-        "{}\n\nguide:\n{text}",
+        "{}\n\nguide:\n{text}\n\nstderr:\n{stderr}",
         failures.join("\n")
     );
+}
+
+/// A child process stopped (SIGTERM: the demo removes its files; SIGKILL
+/// if it does not exit in 30 s) and reaped when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let exited = poll(Duration::from_secs(30), Duration::from_millis(50), || {
+            self.0.try_wait().ok().flatten()
+        });
+        if exited.is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// `line` split into words as a POSIX shell would for the guide's

@@ -285,17 +285,32 @@ pub fn run_wrk(
     connections: u32,
     extra: &[&std::ffi::OsStr],
 ) -> Result<WrkResult> {
-    let mut command = Command::new(wrk);
-    command
+    run_wrk_url(
+        wrk,
+        &format!("http://{addr}{target}"),
+        secs,
+        connections,
+        extra,
+    )
+}
+
+/// [`run_wrk`] against any URL (`https://…` too).
+pub fn run_wrk_url(
+    wrk: &Path,
+    url: &str,
+    secs: u64,
+    connections: u32,
+    extra: &[&std::ffi::OsStr],
+) -> Result<WrkResult> {
+    let child = Command::new(wrk)
         .args([
             "-t1",
             &format!("-c{connections}"),
             &format!("-d{secs}s"),
             "--latency",
         ])
-        .args(extra);
-    let child = command
-        .arg(format!("http://{addr}{target}"))
+        .args(extra)
+        .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

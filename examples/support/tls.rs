@@ -266,7 +266,7 @@ fn thread_cpu() -> f64 {
 
 // ----- the clients -----
 
-/// `wrk -t1 -c64 -dNs --latency extra… https://addr/target`.
+/// `wrk -t1 -cN -dNs --latency extra… https://addr/QUERY`.
 fn run_wrk(
     wrk: &Path,
     addr: SocketAddr,
@@ -274,23 +274,14 @@ fn run_wrk(
     connections: u32,
     extra: &[&str],
 ) -> Result<WrkResult> {
-    let child = Command::new(wrk)
-        .args([
-            "-t1",
-            &format!("-c{connections}"),
-            &format!("-d{secs}s"),
-            "--latency",
-        ])
-        .args(extra)
-        .arg(format!("https://{addr}{QUERY}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
-    let mut guard = Guard::new("wrk", child);
-    let out = guard.wait_output(Duration::from_secs(secs + 30))?;
-    support::parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
+    let extra: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
+    support::run_wrk_url(
+        wrk,
+        &format!("https://{addr}{QUERY}"),
+        secs,
+        connections,
+        &extra,
+    )
 }
 
 /// What an h2load run measured.
@@ -984,17 +975,26 @@ fn probe_wrk_resumption(s: &Setup<'_>, build: &NginxBuild, pair: (&Path, &Path))
         let reused = text.lines().filter(|l| l.trim() == "r").count();
         (reused, text.lines().count())
     };
+    // nginx writes a request's line as it ends: wait for every line (at
+    // most a few seconds; a short count is reported as it is).
+    let settled = |at_least: usize| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let counted = count(&log);
+            if counted.1 >= at_least || Instant::now() > deadline {
+                return counted;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
     let w = run_wrk(s.wrk, server.addr, 1, 4, &["-H", "Connection: close"])?;
-    // nginx writes its log as each request ends; give it a moment.
-    thread::sleep(Duration::from_millis(200));
-    let (wrk_reused, wrk_total) = count(&log);
+    let (wrk_reused, wrk_total) = settled(w.requests as usize);
     let _ = run_h2load(
         s.h2load,
         server.addr,
         &["--h1", "-c", "4", "-n", "2000", "-H", "Connection: close"],
     )?;
-    thread::sleep(Duration::from_millis(200));
-    let (all_reused, all_total) = count(&log);
+    let (all_reused, all_total) = settled(wrk_total + 2000);
     server.guard.stop(Duration::from_secs(5));
     println!(
         "loadtest: resumption probe (nginx logging $ssl_session_reused): wrk -c4 -H 'Connection: close': {wrk_reused} of {wrk_total} requests ({} reported by wrk) on a resumed session; h2load --h1 -c4 -n 2000 -H 'Connection: close': {} of {}",

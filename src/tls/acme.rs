@@ -202,7 +202,9 @@ fn next_attempt(settings: &Settings, status: &super::Status) -> i64 {
     let now = crate::model::now() as i64;
     if status.failures > 0 {
         let backoff_at = now + backoff(status.failures).as_secs() as i64;
-        return status.next_renewal.map_or(backoff_at, |at| at.min(backoff_at));
+        return status
+            .next_renewal
+            .map_or(backoff_at, |at| at.min(backoff_at));
     }
     let Some(info) = &status.certificate else {
         return now;

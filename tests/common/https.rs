@@ -70,9 +70,19 @@ pub struct TlsClient {
 
 impl TlsClient {
     /// Connects and completes the handshake for `name`, verifying the
-    /// server against `root_pem`.
+    /// server against `root_pem`, offering HTTP/1.1.
     pub fn connect(port: u16, name: &str, root_pem: &str) -> Result<TlsClient, String> {
-        let config = client_config(root_pem, &[b"http/1.1"]);
+        TlsClient::connect_offering(port, name, root_pem, &[b"http/1.1"])
+    }
+
+    /// [`TlsClient::connect`] offering the ALPN protocols `alpn`.
+    pub fn connect_offering(
+        port: u16,
+        name: &str,
+        root_pem: &str,
+        alpn: &[&[u8]],
+    ) -> Result<TlsClient, String> {
+        let config = client_config(root_pem, alpn);
         let server_name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
         let conn = ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
         let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
@@ -88,6 +98,32 @@ impl TlsClient {
             stream: BufReader::new(stream),
             host: name.to_string(),
         })
+    }
+
+    /// The ALPN protocol agreed on.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        (self.stream.get_ref().conn.alpn_protocol()).map(<[u8]>::to_vec)
+    }
+
+    /// Sends nothing and waits (at most `limit`) for the server to close
+    /// the connection: whether it did.
+    pub fn closed_within(mut self, limit: Duration) -> bool {
+        let stream = self.stream.get_mut();
+        stream.sock.set_read_timeout(Some(limit)).ok();
+        let mut byte = [0u8; 1];
+        loop {
+            match stream.read(&mut byte) {
+                Ok(0) => return true,
+                // Whatever the server sends first (HTTP/2 settings).
+                Ok(_) => continue,
+                Err(e) => {
+                    return !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                }
+            }
+        }
     }
 
     /// SHA-256 of the certificate the server presented, as bouncer logs it.
