@@ -97,6 +97,17 @@
 //! - HTTP/2 keep-alive: `h2load -c64 -m10 -n 200000 https://…` (ALPN h2;
 //!   h2load gives a mean latency, no percentiles): informational.
 //!
+//! `LOADTEST_ROTATE=1` runs only the rotating workload (SPEC §10, the
+//! redirect's throughput and tail): 2,000 bounce URLs (20 products × 5
+//! OSes × 20 languages, 50 mirrors holding every file) requested in turn
+//! by `wrk -t1 -c64` with a Lua script that also prints p99.9, against
+//! nginx (`return 302`, 1 worker), a bare hyper server with bouncer's
+//! server settings and no logic (this program started again with
+//! `LOADTEST_BARE_HYPER=ADDR`: what the HTTP stack costs), `bouncer serve
+//! --threads 1` and `bouncer serve` with its default thread count; three
+//! alternating rounds, medians of req/s, p50, p99 and p99.9, and the
+//! ratios to nginx and to the bare server.
+//!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
 //!
@@ -138,6 +149,8 @@ request = function()
 end
 "#;
 
+#[path = "support/rotate.rs"]
+mod rotate;
 mod support;
 #[path = "support/tls.rs"]
 mod tls;
@@ -145,6 +158,16 @@ mod tls;
 use support::{Guard, Result, WrkResult, bouncer_binary, clock_ticks, tool, which};
 
 fn main() -> ExitCode {
+    // Started again as the bare hyper server of the rotating runs.
+    if let Ok(addr) = std::env::var(rotate::BARE_HYPER) {
+        return match rotate::bare_hyper(&addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loadtest: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Everything that owns a child process lives inside `run`, so their
     // guards have stopped them before the exit code is returned.
     match run() {
@@ -193,6 +216,15 @@ fn run() -> Result<()> {
         Ok("0") | Ok("") | Err(_) => false,
         Ok(v) => return Err(format!("LOADTEST_TLS={v:?}: say 1 (HTTPS runs only) or 0")),
     };
+    let rotating = match std::env::var("LOADTEST_ROTATE").as_deref() {
+        Ok("1") => true,
+        Ok("0") | Ok("") | Err(_) => false,
+        Ok(v) => {
+            return Err(format!(
+                "LOADTEST_ROTATE={v:?}: say 1 (rotating runs only) or 0"
+            ));
+        }
+    };
     let baseline = std::env::var_os("LOADTEST_BASELINE").map(PathBuf::from);
     if let Some(b) = &baseline
         && !b.is_file()
@@ -235,6 +267,18 @@ fn run() -> Result<()> {
     println!("loadtest: bouncer binary {}", bouncer.display());
 
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
+    if rotating {
+        rotate::run(&rotate::Setup {
+            wrk: &wrk,
+            nginx: &nginx,
+            bouncer: &bouncer,
+            dir: dir.path(),
+            secs,
+            cores,
+        })?;
+        println!("loadtest: done");
+        return Ok(());
+    }
     let db = dir.path().join("loadtest.redb");
     let started = Instant::now();
     build_database(&db, "http")?;
