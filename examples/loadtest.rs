@@ -106,7 +106,8 @@
 //! `LOADTEST_BARE_HYPER=ADDR`: what the HTTP stack costs), `bouncer serve
 //! --threads 1` and `bouncer serve` with its default thread count; three
 //! alternating rounds, medians of req/s, p50, p99 and p99.9, and the
-//! ratios to nginx and to the bare server.
+//! ratios to nginx and to the bare server. `LOADTEST_BOUNCER_FLAGS` adds
+//! flags to both bouncer sides (e.g. `--no-count`).
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -275,6 +276,11 @@ fn run() -> Result<()> {
             dir: dir.path(),
             secs,
             cores,
+            flags: std::env::var("LOADTEST_BOUNCER_FLAGS")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
         })?;
         println!("loadtest: done");
         return Ok(());

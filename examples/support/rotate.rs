@@ -38,6 +38,9 @@ pub struct Setup<'a> {
     pub dir: &'a Path,
     pub secs: u64,
     pub cores: usize,
+    /// More `bouncer serve` flags (`LOADTEST_BOUNCER_FLAGS`, split on
+    /// spaces), e.g. `--no-count` to see what counting costs the tail.
+    pub flags: Vec<String>,
 }
 
 /// The first URL of the rotation (for a sanity check).
@@ -263,7 +266,12 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                 1 => start_bare_hyper()?,
                 2 | 3 => {
                     let threads = if side == 2 { 1 } else { 0 };
-                    let server = start_bouncer(s.bouncer, &db, threads, true, &[])?;
+                    let counting = !s.flags.iter().any(|f| f == "--no-count");
+                    let flags: Vec<&str> = (s.flags.iter())
+                        .filter(|f| *f != "--no-count")
+                        .map(String::as_str)
+                        .collect();
+                    let server = start_bouncer(s.bouncer, &db, threads, counting, &flags)?;
                     check_redirect(server.addr, &first_url())?;
                     (server.guard, server.addr)
                 }
