@@ -359,3 +359,130 @@ fn tls(s: &crate::cli::Serve) -> Result<Option<Tls>> {
         admin_plain: s.admin_plain,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> crate::cli::Serve {
+        use argh::FromArgs;
+        crate::cli::Serve::from_args(&["serve"], args).expect("serve's flags")
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match Config::from_cli(&serve(args)) {
+            Err(e) => e.to_string(),
+            Ok(c) => panic!("{args:?} was accepted: {:?}", c.tls),
+        }
+    }
+
+    #[test]
+    fn tls_settings_are_checked_together() {
+        assert_eq!(Config::from_cli(&serve(&[])).unwrap().tls, None);
+        let c = Config::from_cli(&serve(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.listen, DEFAULT_TLS_LISTEN);
+        assert!(matches!(tls.certificate, Certificate::Files(_)));
+        let c = Config::from_cli(&serve(&[
+            "--acme",
+            "Download.Example.org.",
+            "--acme",
+            "download.example.org",
+            "--acme-contact",
+            "ops@example.org",
+            "--tls-listen",
+            "[::]:8443",
+        ]))
+        .unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.listen.to_string(), "[::]:8443");
+        let Certificate::Acme(acme) = tls.certificate else {
+            panic!("ACME")
+        };
+        assert_eq!(acme.domains, ["download.example.org"]);
+        assert_eq!(acme.directory, crate::tls::acme::LETS_ENCRYPT);
+        assert_eq!(acme.challenge, crate::tls::acme::Challenge::TlsAlpn);
+
+        for (args, says) in [
+            (&["--tls-key", "k.pem"][..], "--tls-key needs --tls-cert"),
+            (
+                &["--tls-listen", "0.0.0.0:443"],
+                "--tls-listen needs a certificate",
+            ),
+            (&["--acme", "a.example.org"], "--acme needs --acme-contact"),
+            (
+                &["--acme", "a.example.org", "--acme-contact", "nobody"],
+                "is not an e-mail address",
+            ),
+            (
+                &["--acme", "*.example.org", "--acme-contact", "a@b.c"],
+                "is not a domain name",
+            ),
+            (
+                &["--acme", "localhost", "--acme-contact", "a@b.c"],
+                "is not a domain name",
+            ),
+            (
+                &[
+                    "--acme",
+                    "a.example.org",
+                    "--acme-contact",
+                    "a@b.c",
+                    "--acme-directory",
+                    "http://ca/dir",
+                ],
+                "must be an https:// URL",
+            ),
+            (
+                &[
+                    "--acme",
+                    "a.example.org",
+                    "--acme-contact",
+                    "a@b.c",
+                    "--acme-challenge",
+                    "dns-01",
+                ],
+                "is neither tls-alpn-01 nor http-01",
+            ),
+            (
+                &[
+                    "--acme",
+                    "a.example.org",
+                    "--acme-contact",
+                    "a@b.c",
+                    "--acme-renew-after",
+                    "0",
+                ],
+                "at least 1 second",
+            ),
+            (&["--acme-contact", "a@b.c"], "need --acme DOMAIN"),
+            (&["--admin-plain"], "only applies with TLS on"),
+        ] {
+            let error = refused(args);
+            assert!(error.contains(says), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn acme_state_goes_beside_the_database_file_and_needs_a_place_on_postgres() {
+        let args = ["--acme", "a.example.org", "--acme-contact", "a@b.c"];
+        let mut c = Config::from_cli(&serve(&args)).unwrap();
+        c.place_acme_state(&crate::store::Place::parse("/var/lib/bouncer/bouncer.redb"))
+            .unwrap();
+        let Some(Tls {
+            certificate: Certificate::Acme(acme),
+            ..
+        }) = &c.tls
+        else {
+            panic!("ACME")
+        };
+        assert_eq!(acme.dir, std::path::Path::new("/var/lib/bouncer/acme"));
+        let mut c = Config::from_cli(&serve(&args)).unwrap();
+        let error = c
+            .place_acme_state(&crate::store::Place::parse(
+                "postgres://db.example.org/bouncer",
+            ))
+            .unwrap_err();
+        assert!(error.to_string().contains("give --acme-dir DIR"), "{error}");
+    }
+}
