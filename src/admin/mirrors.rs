@@ -763,19 +763,8 @@ fn out_of_rotation(m: &Mirror, form: &Form, rating: u32) -> Option<String> {
 /// (`products::confirm_deactivation`).
 fn confirm_out_of_rotation(ctx: &Ctx<'_>, name: &str, question: &str, form: &Form) -> PageResult {
     let url = format!("/admin/mirrors/{}", seg(name));
-    let mut query = format!("ask={}", seg(question));
-    for (k, v) in form
-        .fields()
-        .filter(|(k, _)| !matches!(*k, "csrf" | "ask" | "confirmed"))
-    {
-        query.push_str(&format!("&{}={}", seg(k), seg(v)));
-    }
-    let asked = Form::from_query(&query);
-    Ok(ctx.page(
-        "mirrors",
-        "Please confirm",
-        page::confirmation(ctx, &url, &asked, &url),
-    ))
+    let body = page::confirmation(ctx, &url, question, form, &url);
+    Ok(ctx.page("mirrors", "Please confirm", body))
 }
 
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {

@@ -453,7 +453,7 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
                     .map_or("/admin/", |(p, _)| p)
                     .to_string(),
             };
-            let body = page::confirmation(&ctx, &action, &form, &back);
+            let body = page::confirmation(&ctx, &action, form.get("ask"), &form, &back);
             return ctx.page(&section, "Please confirm", body);
         }
         form

@@ -173,19 +173,25 @@ pub fn input(
     }
 }
 
-/// The page asking "are you sure?" for a POST whose button carried a
-/// question (`ask`) and that was not confirmed yet: without JavaScript the
-/// question cannot be asked before the form is sent, so the server asks
-/// it, with every field of the form kept for the confirmed POST.
-pub fn confirmation(ctx: &Ctx<'_>, action: &str, form: &super::Form, back: &str) -> Markup {
+/// The page asking `question` before a POST that was not confirmed yet
+/// (a button's `ask` sent without JavaScript, or a change a handler
+/// finds needs asking), with every field of the form kept for the
+/// confirmed POST.
+pub fn confirmation(
+    ctx: &Ctx<'_>,
+    action: &str,
+    question: &str,
+    form: &super::Form,
+    back: &str,
+) -> Markup {
     html! {
         h1 { "Please confirm" }
         section.card.danger-zone {
-            p { strong { (form.get("ask")) } }
+            p { strong { (question) } }
             form method="post" action=(action) {
                 (csrf(ctx))
                 @for (name, value) in form.fields() {
-                    @if name != "csrf" && name != "confirmed" {
+                    @if !matches!(name, "csrf" | "confirmed" | "ask") {
                         input type="hidden" name=(name) value=(value);
                     }
                 }

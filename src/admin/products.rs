@@ -795,19 +795,8 @@ fn confirm_deactivation(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let question = format!(
         "Deactivate product {name}? It answers 404 to every download until it is switched on again."
     );
-    let mut query = format!("ask={}", seg(&question));
-    for (k, v) in form
-        .fields()
-        .filter(|(k, _)| !matches!(*k, "csrf" | "ask" | "confirmed"))
-    {
-        query.push_str(&format!("&{}={}", seg(k), seg(v)));
-    }
-    let asked = Form::from_query(&query);
-    Ok(ctx.page(
-        "products",
-        "Please confirm",
-        page::confirmation(ctx, &url, &asked, &url),
-    ))
+    let body = page::confirmation(ctx, &url, &question, form, &url);
+    Ok(ctx.page("products", "Please confirm", body))
 }
 
 fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
