@@ -396,8 +396,6 @@ impl Status {
 /// progress.
 pub struct Certificates {
     current: ArcSwapOption<CertifiedKey>,
-    /// The current certificate's end (Unix seconds; 0: none).
-    not_after: std::sync::atomic::AtomicI64,
     /// TLS-ALPN-01 certificates by lower-case domain.
     challenges: RwLock<HashMap<String, Arc<CertifiedKey>>>,
     /// HTTP-01 key authorizations by token.
@@ -418,7 +416,6 @@ impl Certificates {
     pub fn new(source: Source) -> Arc<Certificates> {
         Arc::new(Certificates {
             current: ArcSwapOption::empty(),
-            not_after: std::sync::atomic::AtomicI64::new(0),
             challenges: RwLock::default(),
             tokens: RwLock::default(),
             status: Mutex::new(Status {
@@ -435,8 +432,6 @@ impl Certificates {
     /// Presents `loaded` to new handshakes from now on (open connections
     /// keep theirs) and clears the last failure.
     pub fn install(&self, loaded: Loaded) {
-        self.not_after
-            .store(loaded.info.not_after, std::sync::atomic::Ordering::Relaxed);
         self.current.store(Some(loaded.key));
         let mut status = self.lock();
         status.certificate = Some(loaded.info);
@@ -460,9 +455,10 @@ impl Certificates {
     }
 
     /// Whether a certificate is in place and in date at `now` (Unix
-    /// seconds): what a browser sent to HTTPS would be shown.
+    /// seconds): what a browser sent to HTTPS would be shown. (Asked by
+    /// admin requests on the plain listener, never by redirects.)
     pub fn usable(&self, now: i64) -> bool {
-        now < self.not_after.load(std::sync::atomic::Ordering::Relaxed)
+        (self.lock().certificate.as_ref()).is_some_and(|c| now < c.not_after)
     }
 
     /// The state now.
@@ -684,7 +680,11 @@ mod tests {
         let empty: serde_json::Value = serde_json::from_str(&certs.status().json(now())).unwrap();
         assert_eq!(empty["not_after"], serde_json::Value::Null);
         let (c, k) = (Path::new("c.pem"), Path::new("k.pem"));
-        certs.install(load_pem(cert.as_bytes(), key.as_bytes(), c, k, now()).unwrap());
+        assert!(!certs.usable(now()), "no certificate yet");
+        let loaded = load_pem(cert.as_bytes(), key.as_bytes(), c, k, now()).unwrap();
+        let not_after = loaded.info.not_after;
+        certs.install(loaded);
+        assert!(certs.usable(now()) && !certs.usable(not_after));
         certs.failed("the directory did not answer".into(), Some(now() + 60));
         let status = certs.status();
         let json: serde_json::Value = serde_json::from_str(&status.json(now())).unwrap();
