@@ -222,9 +222,11 @@ fn a_certificate_by_http01_on_the_plain_listener() {
         bounce_over_https(&pebble, ports.1, "--http2"),
         format!("2 302 {ORIGIN}{PATH}")
     );
-    // The challenge's answer is gone once the order is over.
+    // The plain listener answers HTTP-01 itself (not the redirects' 404):
+    // no order waits now, so no token is known.
     let r = server.get("/.well-known/acme-challenge/anything");
     assert_eq!(r.status, 404, "{r:?}");
+    assert_eq!(r.body, "404 no ACME challenge is waiting for this token\n");
     let (status, log) = server.stop();
     assert!(status.success(), "{status:?}: {log}");
 }

@@ -467,6 +467,19 @@ fn alpn_certificate(
 mod tests {
     use super::*;
 
+    /// Settings for one domain, renewing two thirds into the life.
+    fn settings() -> Settings {
+        Settings {
+            domains: vec!["a.example.org".into()],
+            contact: String::new(),
+            directory: String::new(),
+            ca: None,
+            dir: PathBuf::new(),
+            challenge: Challenge::TlsAlpn,
+            renew_after: None,
+        }
+    }
+
     #[test]
     fn backoff_doubles_from_a_minute_up_to_two_hours() {
         let waits: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
@@ -483,15 +496,7 @@ mod tests {
             not_after: 1_000 + 90 * 86_400,
             fingerprint: String::new(),
         };
-        let mut settings = Settings {
-            domains: vec![],
-            contact: String::new(),
-            directory: String::new(),
-            ca: None,
-            dir: PathBuf::new(),
-            challenge: Challenge::TlsAlpn,
-            renew_after: None,
-        };
+        let mut settings = settings();
         assert_eq!(settings.renewal_time(&info, 5_000), 1_000 + 60 * 86_400);
         settings.renew_after = Some(Duration::from_secs(5));
         assert_eq!(settings.renewal_time(&info, 5_000), 5_005);
@@ -506,15 +511,7 @@ mod tests {
 
     #[test]
     fn the_next_order_waits_for_renewal_backoff_or_at_least_an_hour() {
-        let settings = Settings {
-            domains: vec!["a.example.org".into()],
-            contact: String::new(),
-            directory: String::new(),
-            ca: None,
-            dir: PathBuf::new(),
-            challenge: Challenge::TlsAlpn,
-            renew_after: None,
-        };
+        let settings = settings();
         let now = crate::model::now() as i64;
         let mut status = super::super::Status {
             source: super::super::Source::Acme,

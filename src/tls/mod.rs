@@ -714,4 +714,18 @@ mod tests {
             .unwrap();
         assert!(err.to_string().contains("no/such/dir/x.new"), "{err}");
     }
+
+    #[test]
+    fn challenge_answers_last_until_the_order_is_over() {
+        let certs = Certificates::new(Source::Acme);
+        assert_eq!(certs.key_authorization("t1"), None);
+        certs.add_token("t1", "t1.thumbprint");
+        assert_eq!(
+            certs.key_authorization("t1").as_deref(),
+            Some("t1.thumbprint")
+        );
+        assert_eq!(certs.key_authorization("t2"), None);
+        certs.clear_challenges();
+        assert_eq!(certs.key_authorization("t1"), None);
+    }
 }
