@@ -122,7 +122,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bouncer::model::{Availability, LocationId, MirrorId};
+use bouncer::model::{LocationId, MirrorId};
 use bouncer::store::{NewMirror, NewProduct, Store};
 
 const WRK: &str = "/usr/bin/wrk";
@@ -622,17 +622,7 @@ fn build_database(db: &Path, scheme: &str) -> Result<()> {
                 }
             }
             tx.alias_set("firefox-latest", products[0].0)?;
-            let present = Availability {
-                present: true,
-                healthy: true,
-                checked_at: bouncer::model::now(),
-                error: String::new(),
-            };
-            for &l in &locations {
-                for &m in &mirrors {
-                    tx.set_availability(l, m, &present)?;
-                }
-            }
+            support::all_present(tx, &locations, &mirrors)?;
             Ok(())
         })
         .map_err(err)?;
@@ -801,19 +791,12 @@ fn launch_nginx(nginx: &Path, root: &Path, config: &str, port: u16) -> Result<Gu
         .map_err(|e| format!("cannot start {}: {e}", nginx.display()))?;
     let mut guard = Guard::new("nginx", child);
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if let Some(child) = guard.child.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
+    guard
+        .await_listener(addr, Duration::from_secs(10))
+        .map_err(|e| {
             let log = std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
-            return Err(format!("nginx exited ({status}):\n{log}"));
-        }
-        if Instant::now() > deadline {
-            return Err(format!("nginx did not listen on {addr} within 10 s"));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+            format!("{e}:\n{log}")
+        })?;
     Ok(guard)
 }
 

@@ -99,7 +99,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use bouncer::model::{Availability, LocationId, MirrorId, Role, User};
+use bouncer::model::{LocationId, MirrorId, Role, User};
 use bouncer::store::{NewMirror, NewProduct, Store};
 
 /// Load before memory counts as warmed up.
@@ -420,17 +420,7 @@ fn build_database(db: &Path, mirrors: &[String]) -> Result<()> {
                 }
             }
             tx.alias_set("firefox-latest", PRODUCTS[0].0)?;
-            let present = Availability {
-                present: true,
-                healthy: true,
-                checked_at: bouncer::model::now(),
-                error: String::new(),
-            };
-            for &l in &locations {
-                for &m in &ids {
-                    tx.set_availability(l, m, &present)?;
-                }
-            }
+            support::all_present(tx, &locations, &ids)?;
             tx.user_put(
                 &User {
                     name: ADMIN_USER.into(),

@@ -49,6 +49,28 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// Waits (at most `limit`) until something accepts connections on
+    /// `addr`; an error when this child exits first (with its status) or
+    /// the time runs out.
+    pub fn await_listener(&mut self, addr: SocketAddr, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(format!("{} exited ({status})", self.name));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not listen on {addr} within {limit:?}",
+                    self.name
+                ));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     pub fn new(name: impl Into<String>, child: Child) -> Guard {
         Guard {
             name: name.into(),
@@ -302,6 +324,19 @@ pub fn run_wrk_url(
     connections: u32,
     extra: &[&std::ffi::OsStr],
 ) -> Result<WrkResult> {
+    let out = wrk_output(wrk, url, secs, connections, extra)?;
+    parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
+}
+
+/// What `wrk -t1 -cN -dNs --latency extra… url` printed (for what a
+/// script adds to [`parse_wrk`]'s figures), stopped if it overruns.
+pub fn wrk_output(
+    wrk: &Path,
+    url: &str,
+    secs: u64,
+    connections: u32,
+    extra: &[&std::ffi::OsStr],
+) -> Result<String> {
     let child = Command::new(wrk)
         .args([
             "-t1",
@@ -317,8 +352,7 @@ pub fn run_wrk_url(
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
     let mut guard = Guard::new("wrk", child);
-    let out = guard.wait_output(Duration::from_secs(secs + 30))?;
-    parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))
+    guard.wait_output(Duration::from_secs(secs + 30))
 }
 
 /// `1.23ms`, `456.00us`, `2.00s` → microseconds.
@@ -401,4 +435,25 @@ pub fn clock_ticks() -> f64 {
 #[cfg(not(target_os = "linux"))]
 pub fn clock_ticks() -> f64 {
     100.0
+}
+
+/// Marks every one of `locations` present and healthy on every one of
+/// `mirrors`, as a sentry run over a complete network would.
+pub fn all_present(
+    tx: &mut bouncer::store::Tx,
+    locations: &[bouncer::model::LocationId],
+    mirrors: &[bouncer::model::MirrorId],
+) -> bouncer::error::Result<()> {
+    let present = bouncer::model::Availability {
+        present: true,
+        healthy: true,
+        checked_at: bouncer::model::now(),
+        error: String::new(),
+    };
+    for &l in locations {
+        for &m in mirrors {
+            tx.set_availability(l, m, &present)?;
+        }
+    }
+    Ok(())
 }

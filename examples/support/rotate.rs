@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bouncer::model::{Availability, LocationId, MirrorId};
+use bouncer::model::{LocationId, MirrorId};
 use bouncer::store::{NewMirror, NewProduct, Store};
 
 use crate::support::{self, Guard, Result, WrkResult};
@@ -113,17 +113,7 @@ fn build_database(db: &Path) -> Result<()> {
                     locations.push(tx.location_add(&name, os, &path)?.id);
                 }
             }
-            let present = Availability {
-                present: true,
-                healthy: true,
-                checked_at: bouncer::model::now(),
-                error: String::new(),
-            };
-            for &l in &locations {
-                for &m in &mirrors {
-                    tx.set_availability(l, m, &present)?;
-                }
-            }
+            support::all_present(tx, &locations, &mirrors)?;
             Ok(())
         })
         .map_err(err)
@@ -187,38 +177,16 @@ fn start_bare_hyper() -> Result<(Guard, SocketAddr)> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start the bare hyper server: {e}"))?;
-    let guard = Guard::new("bare hyper", child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("the bare hyper server did not listen on {addr}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut guard = Guard::new("the bare hyper server", child);
+    guard.await_listener(addr, Duration::from_secs(10))?;
     Ok((guard, addr))
 }
 
 /// One wrk run of the rotation against `addr`: its figures and p99.9.
 fn measure(wrk: &Path, addr: SocketAddr, secs: u64, script: &Path) -> Result<(WrkResult, f64)> {
-    let out = {
-        let child = Command::new(wrk)
-            .args([
-                "-t1",
-                &format!("-c{CONNECTIONS}"),
-                &format!("-d{secs}s"),
-                "--latency",
-                "-s",
-            ])
-            .arg(script)
-            .arg(format!("http://{addr}/"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", wrk.display()))?;
-        let mut guard = Guard::new("wrk", child);
-        guard.wait_output(Duration::from_secs(secs + 30))?
-    };
+    let script = ["-s".as_ref(), script.as_os_str()];
+    let url = format!("http://{addr}/");
+    let out = support::wrk_output(wrk, &url, secs, CONNECTIONS, &script)?;
     let result =
         support::parse_wrk(&out).ok_or_else(|| format!("cannot read wrk's output:\n{out}"))?;
     let p999 = out

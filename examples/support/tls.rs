@@ -214,22 +214,14 @@ fn start_bouncer(bin: &Path, db: &Path, (cert, key): (&Path, &Path)) -> Result<S
         .args(quiet_flags(bin));
     // `serve` returns once the plain listener's line is printed; the
     // HTTPS listener is bound before that line (its own line follows).
-    let (guard, _plain) = support::serve(
+    let (mut guard, _plain) = support::serve(
         &mut cmd,
         "bouncer --threads 1 (HTTPS)",
         "bouncer",
         Duration::from_secs(30),
     )?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "bouncer did not listen on https://{addr} within 10 s"
-            ));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    guard.await_listener(addr, Duration::from_secs(10))?;
     Ok(Server { guard, addr })
 }
 
