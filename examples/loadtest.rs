@@ -156,7 +156,7 @@ mod support;
 #[path = "support/tls.rs"]
 mod tls;
 
-use support::{Guard, Result, WrkResult, bouncer_binary, clock_ticks, tool, which};
+use support::{Guard, Result, WrkResult, bouncer_binary, tool, which};
 
 fn main() -> ExitCode {
     // Started again as the bare hyper server of the rotating runs.
@@ -892,7 +892,6 @@ struct ThreadUse {
 /// Per thread name (`http`, `counters`, …), summed over the threads of
 /// `pid`, from /proc (Linux; empty elsewhere).
 fn thread_usage(pid: u32) -> Vec<(String, ThreadUse)> {
-    let ticks = clock_ticks();
     let mut out: Vec<(String, ThreadUse)> = Vec::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return out;
@@ -906,15 +905,7 @@ fn thread_usage(pid: u32) -> Vec<(String, ThreadUse)> {
             continue;
         };
         let name = stat[open + 1..close].to_string();
-        // Fields after the name: state is field 3; utime, stime are 14, 15.
-        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i - 3)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let cpu = (tick(14) + tick(15)) as f64 / ticks;
+        let cpu = support::stat_cpu(&stat);
         let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
         let field = |key: &str| {
             status
