@@ -201,6 +201,8 @@ fn run_wrk(
 // ----- setup -----
 
 fn run() -> Result<()> {
+    // Found first: bringing the binaries up to date may replace this file.
+    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let secs: u64 = match std::env::var("LOADTEST_SECS") {
         Ok(v) => v
             .trim()
@@ -270,6 +272,7 @@ fn run() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temporary directory: {e}"))?;
     if rotating {
         rotate::run(&rotate::Setup {
+            me: &me,
             wrk: &wrk,
             nginx: &nginx,
             bouncer: &bouncer,

@@ -32,6 +32,9 @@ pub const BARE_HYPER: &str = "LOADTEST_BARE_HYPER";
 
 /// What `run` needs from `loadtest`.
 pub struct Setup<'a> {
+    /// This program's file, found before `cargo build` may replace it
+    /// (then `/proc/self/exe` names a deleted file).
+    pub me: &'a Path,
     pub wrk: &'a Path,
     pub nginx: &'a Path,
     pub bouncer: &'a Path,
@@ -165,11 +168,10 @@ pub fn bare_hyper(addr: &str) -> Result<()> {
     })
 }
 
-/// This program again, as the bare hyper server on a free port.
-fn start_bare_hyper() -> Result<(Guard, SocketAddr)> {
+/// This program (`me`) again, as the bare hyper server on a free port.
+fn start_bare_hyper(me: &Path) -> Result<(Guard, SocketAddr)> {
     let port = free_port()?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let child = Command::new(me)
         .env(BARE_HYPER, addr.to_string())
         .stdin(Stdio::null())
@@ -231,7 +233,7 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                         ([127, 0, 0, 1], port).into(),
                     )
                 }
-                1 => start_bare_hyper()?,
+                1 => start_bare_hyper(s.me)?,
                 2 | 3 => {
                     let threads = if side == 2 { 1 } else { 0 };
                     let counting = !s.flags.iter().any(|f| f == "--no-count");

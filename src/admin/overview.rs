@@ -482,7 +482,7 @@ fn tls_line(tls: &crate::tls::Status, now: i64) -> Markup {
             @match &tls.certificate {
                 Some(c) => {
                     "certificate for " (c.names.join(", ")) ", valid until " (crate::tls::utc(c.not_after))
-                    " (" (format!("{:.0}", c.days_left(now).floor())) " days)"
+                    " (" (format!("{:.0}", c.days_left(now).floor())) " days), issued by " (c.issuer)
                     @if let Some(at) = tls.next_renewal { "; renewal due " (crate::tls::utc(at)) }
                     "."
                 }
@@ -1257,6 +1257,7 @@ mod tests {
             )),
             "{page}"
         );
+        assert!(page.contains("days), issued by CN=bouncer demo"), "{page}");
         assert!(
             !page.contains("HTTPS has no certificate")
                 && !page.contains("HTTPS certificate expires"),

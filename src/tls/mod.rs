@@ -161,7 +161,8 @@ impl From<TlsError> for crate::error::Error {
 pub struct Info {
     /// The DNS names and addresses it is for.
     pub names: Vec<String>,
-    /// Who issued it (the issuer's distinguished name).
+    /// Who issued it (the issuer's distinguished name), shown on the
+    /// overview: a staging CA is seen at once.
     pub issuer: String,
     /// Valid from (Unix seconds).
     pub not_before: i64,
