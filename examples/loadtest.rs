@@ -107,7 +107,9 @@
 //! --threads 1` and `bouncer serve` with its default thread count; three
 //! alternating rounds, medians of req/s, p50, p99 and p99.9, and the
 //! ratios to nginx and to the bare server. `LOADTEST_BOUNCER_FLAGS` adds
-//! flags to both bouncer sides (e.g. `--no-count`).
+//! flags to both bouncer sides (e.g. `--no-count`). With
+//! `LOADTEST_BASELINE=PATH` the rounds also run that binary at one thread
+//! and at its default, and the report gives this build's ratios to it.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -284,6 +286,7 @@ fn run() -> Result<()> {
                 .split_whitespace()
                 .map(str::to_string)
                 .collect(),
+            baseline: baseline.as_deref(),
         })?;
         println!("loadtest: done");
         return Ok(());

@@ -67,9 +67,8 @@ enum Message {
     Stop,
 }
 
-/// Downloads of one day by everything a hit says: one cheap hash per hit;
-/// split into the four tallies at the next flush.
-type Day = HashMap<Hit, u64, std::hash::BuildHasherDefault<Fx>>;
+/// A map with the cheap hash below.
+type FxMap<K> = HashMap<K, u64, std::hash::BuildHasherDefault<Fx>>;
 
 /// A fast non-cryptographic hasher (the keys are ours, not an attacker's).
 #[derive(Default)]
@@ -93,22 +92,25 @@ impl std::hash::Hasher for Fx {
 
 /// One day's downloads in the four tallies a batch holds. What waits while
 /// the database is down grows with the keys of these (products, locations
-/// by language, mirrors, countries), not with their combinations.
+/// by language, mirrors, countries), not with their combinations; and
+/// each hit is added to four small maps that stay in the cache, where one
+/// map keyed by the whole hit would grow with the combinations and miss
+/// the cache at every hit.
 #[derive(Default)]
 struct Tally {
-    products: HashMap<ProductId, u64>,
-    locations: HashMap<(LocationId, Lang), u64>,
-    mirrors: HashMap<MirrorId, u64>,
-    countries: HashMap<[u8; 2], u64>,
+    products: FxMap<ProductId>,
+    locations: FxMap<(LocationId, Lang)>,
+    mirrors: FxMap<MirrorId>,
+    countries: FxMap<[u8; 2]>,
 }
 
 impl Tally {
-    fn add(&mut self, day: &Day) {
-        for (hit, &n) in day {
-            *self.products.entry(hit.product).or_default() += n;
-            *self.locations.entry((hit.location, hit.lang)).or_default() += n;
-            *self.mirrors.entry(hit.mirror).or_default() += n;
-            *self.countries.entry(hit.country).or_default() += n;
+    fn add(&mut self, hits: &[Hit]) {
+        for hit in hits {
+            *self.products.entry(hit.product).or_default() += 1;
+            *self.locations.entry((hit.location, hit.lang)).or_default() += 1;
+            *self.mirrors.entry(hit.mirror).or_default() += 1;
+            *self.countries.entry(hit.country).or_default() += 1;
         }
     }
 
@@ -196,9 +198,7 @@ struct Backlog {
     seq: u64,
     /// Most keys kept ([`Backlog::keys`]) before the oldest are dropped.
     max_keys: usize,
-    /// Hits since the last flush, per day: cheap to add to.
-    hot: HashMap<u32, Day>,
-    /// Tallied and never sent, per day: new hits still merge in.
+    /// Tallied and never sent, per day: new hits merge in.
     waiting: BTreeMap<u32, Tally>,
     /// Sent and not known to have landed, oldest first: retried unchanged
     /// (the store may have applied one whose reply was lost) and in order
@@ -212,21 +212,16 @@ impl Backlog {
             node,
             seq: 0,
             max_keys,
-            hot: HashMap::new(),
             waiting: BTreeMap::new(),
             sent: VecDeque::new(),
         }
     }
 
     fn add(&mut self, day: u32, hits: &[Hit]) {
-        let d = self.hot.entry(day).or_default();
-        for hit in hits {
-            *d.entry(*hit).or_default() += 1;
-        }
+        self.waiting.entry(day).or_default().add(hits);
     }
 
-    /// Keys held in batches and tallies (the hits since the last flush
-    /// are tallied at every flush, so they are not counted here).
+    /// Keys held in batches and tallies.
     fn keys(&self) -> usize {
         let sent: usize = self.sent.iter().map(|f| batch_keys(&f.batch)).sum();
         sent + self.waiting.values().map(Tally::keys).sum::<usize>()
@@ -238,12 +233,9 @@ impl Backlog {
         sent + self.waiting.values().map(Tally::downloads).sum::<u64>()
     }
 
-    /// Tallies the hits since the last flush, sends what it can, drops
-    /// the oldest beyond the bound, and publishes the figures.
+    /// Sends what it can, drops the oldest beyond the bound, and
+    /// publishes the figures.
     fn flush(&mut self, sink: &dyn CountSink, stats: &CounterStats) {
-        for (day, d) in self.hot.drain() {
-            self.waiting.entry(day).or_default().add(&d);
-        }
         if self.send(sink, stats) {
             stats.last_flush.store(now(), Ordering::Relaxed);
         }

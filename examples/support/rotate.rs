@@ -44,6 +44,10 @@ pub struct Setup<'a> {
     /// More `bouncer serve` flags (`LOADTEST_BOUNCER_FLAGS`, split on
     /// spaces), e.g. `--no-count` to see what counting costs the tail.
     pub flags: Vec<String>,
+    /// An earlier `bouncer` build run beside this one
+    /// (`LOADTEST_BASELINE`): each change is measured against the one
+    /// before in the same rounds.
+    pub baseline: Option<&'a Path>,
 }
 
 /// The first URL of the rotation (for a sanity check).
@@ -199,13 +203,41 @@ fn measure(wrk: &Path, addr: SocketAddr, secs: u64, script: &Path) -> Result<(Wr
     Ok((result, p999))
 }
 
-/// The sides compared, in the order each round runs them.
-const SIDES: [&str; 4] = [
-    "nginx return 302 (1 worker)",
-    "bare hyper (bouncer's settings, 1 worker)",
-    "bouncer --threads 1",
-    "bouncer (default threads)",
-];
+/// What a side of the comparison runs.
+enum Side<'a> {
+    Nginx,
+    BareHyper,
+    /// A `bouncer serve` binary with `--threads` (0: its default).
+    Bouncer { bin: &'a Path, threads: usize },
+}
+
+/// The sides compared, in the order each round runs them: nginx, the bare
+/// server, bouncer at one thread and at its default, and with a baseline
+/// the same two of the baseline binary.
+fn sides<'a>(s: &'a Setup<'_>) -> Vec<(String, Side<'a>)> {
+    let mut sides = vec![
+        ("nginx return 302 (1 worker)".to_string(), Side::Nginx),
+        (
+            "bare hyper (bouncer's settings, 1 worker)".to_string(),
+            Side::BareHyper,
+        ),
+    ];
+    let mut bouncers = vec![("bouncer", s.bouncer)];
+    if let Some(baseline) = s.baseline {
+        bouncers.push(("baseline", baseline));
+    }
+    for (name, bin) in bouncers {
+        sides.push((
+            format!("{name} --threads 1"),
+            Side::Bouncer { bin, threads: 1 },
+        ));
+        sides.push((
+            format!("{name} (default threads)"),
+            Side::Bouncer { bin, threads: 0 },
+        ));
+    }
+    sides
+}
 
 /// Runs the rounds and prints the report.
 pub fn run(s: &Setup<'_>) -> Result<()> {
@@ -222,30 +254,29 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     let script = s.dir.join("rotate.lua");
     std::fs::write(&script, lua())
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
-    let mut figures: Vec<Vec<(WrkResult, f64)>> = vec![Vec::new(); SIDES.len()];
+    let sides = sides(s);
+    let mut figures: Vec<Vec<(WrkResult, f64)>> = vec![Vec::new(); sides.len()];
     for round in 1..=ROUNDS {
-        for (side, label) in SIDES.iter().enumerate() {
+        for (n, (label, side)) in sides.iter().enumerate() {
             let (mut guard, addr) = match side {
-                0 => {
+                Side::Nginx => {
                     let port = free_port()?;
                     (
                         start_nginx(s.nginx, s.dir, port)?,
                         ([127, 0, 0, 1], port).into(),
                     )
                 }
-                1 => start_bare_hyper(s.me)?,
-                2 | 3 => {
-                    let threads = if side == 2 { 1 } else { 0 };
+                Side::BareHyper => start_bare_hyper(s.me)?,
+                &Side::Bouncer { bin, threads } => {
                     let counting = !s.flags.iter().any(|f| f == "--no-count");
                     let flags: Vec<&str> = (s.flags.iter())
                         .filter(|f| *f != "--no-count")
                         .map(String::as_str)
                         .collect();
-                    let server = start_bouncer(s.bouncer, &db, threads, counting, &flags)?;
+                    let server = start_bouncer(bin, &db, threads, counting, &flags)?;
                     check_redirect(server.addr, &first_url())?;
                     (server.guard, server.addr)
                 }
-                _ => unreachable!("four sides"),
             };
             let (result, p999) = measure(s.wrk, addr, s.secs, &script)?;
             guard.stop(Duration::from_secs(30));
@@ -262,7 +293,7 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                 crate::ms(result.p99_us),
                 crate::ms(p999)
             );
-            figures[side].push((result, p999));
+            figures[n].push((result, p999));
         }
     }
     println!();
@@ -282,8 +313,8 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         v[v.len() / 2]
     };
     let mut medians = Vec::new();
-    for (side, label) in SIDES.iter().enumerate() {
-        let of = |f: fn(&(WrkResult, f64)) -> f64| median(figures[side].iter().map(f).collect());
+    for (n, (label, _)) in sides.iter().enumerate() {
+        let of = |f: fn(&(WrkResult, f64)) -> f64| median(figures[n].iter().map(f).collect());
         let rps = of(|r| r.0.requests_per_sec);
         let (p50, p99, p999) = (of(|r| r.0.p50_us), of(|r| r.0.p99_us), of(|r| r.1));
         medians.push((rps, p99));
@@ -308,5 +339,16 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         one.0 / bare.0,
         bare.0 / nginx.0
     );
+    if let &[base_one, base_default] = &medians[4..] {
+        println!(
+            "against the baseline: --threads 1 req/s {:.3}, p99 {} vs {}; default threads req/s {:.3}, p99 {} vs {}",
+            one.0 / base_one.0,
+            crate::ms(one.1),
+            crate::ms(base_one.1),
+            default.0 / base_default.0,
+            crate::ms(default.1),
+            crate::ms(base_default.1)
+        );
+    }
     Ok(())
 }
