@@ -32,13 +32,24 @@ pub fn shutdown_signal() -> crate::error::Result<impl Future<Output = ()>> {
     })
 }
 
-/// Builds the tokio runtime with `threads` workers (0: one per core).
-pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if threads > 0 {
-        builder.worker_threads(threads);
+/// HTTP workers for `threads` (0: the default) on a machine with `cores`:
+/// one per core but one, at least one. The core left over runs what
+/// serving needs besides the workers (the kernel's network work, the
+/// counting thread, checks): a worker per core would fight them for it,
+/// and on a small machine the redirects' tail would pay (measured on 2
+/// cores: 0.76× nginx's throughput with 2 workers, 1.04× with 1).
+pub fn workers(threads: usize, cores: usize) -> usize {
+    match threads {
+        0 => cores.saturating_sub(1).max(1),
+        n => n,
     }
-    builder
+}
+
+/// Builds the tokio runtime with `threads` workers (0: see [`workers`]).
+pub fn runtime(threads: usize) -> crate::error::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers(threads, cores))
         .enable_all()
         // Hand each worker's download counts over when it idles or stops.
         .on_thread_park(crate::counters::flush_thread)
@@ -418,4 +429,18 @@ pub fn sentry_settings(
         hashes: every(args.hashes_every, d.hashes),
     };
     (config, schedule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_leaves_a_core_to_the_rest_and_a_count_given_is_kept() {
+        assert_eq!(workers(0, 1), 1);
+        assert_eq!(workers(0, 2), 1);
+        assert_eq!(workers(0, 8), 7);
+        assert_eq!(workers(3, 2), 3);
+        assert_eq!(workers(1, 64), 1);
+    }
 }

@@ -108,7 +108,7 @@ pub struct Serve {
     /// with TLS on, keep --admin-listen plain HTTP (an internal network, or a proxy that adds TLS)
     #[argh(switch)]
     pub admin_plain: bool,
-    /// worker threads for HTTP (default: one per core)
+    /// worker threads for HTTP (default: one per core but one, at least one)
     #[argh(option)]
     pub threads: Option<usize>,
     /// operating system assumed when a request names none (default win)
@@ -201,7 +201,7 @@ pub struct Demo {
     /// address to listen on (default 127.0.0.1:8080)
     #[argh(option)]
     pub listen: Option<String>,
-    /// worker threads for HTTP (default: one per core)
+    /// worker threads for HTTP (default: one per core but one, at least one)
     #[argh(option)]
     pub threads: Option<usize>,
     /// build the network, run one check, print what was made, and exit without serving

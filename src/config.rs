@@ -16,7 +16,8 @@ pub struct Config {
     /// Where the admin pages listen, when apart from the public server
     /// (then `/admin/` is not served on `listen`).
     pub admin_listen: Option<SocketAddr>,
-    /// Tokio worker threads (0: one per core).
+    /// Tokio worker threads (0: one per core but one, see
+    /// [`crate::app::workers`]).
     pub threads: usize,
     /// OS used when a request names none.
     pub default_os: String,
