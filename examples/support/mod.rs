@@ -403,6 +403,37 @@ pub fn cpu_secs(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0.0, |s| stat_cpu(&s))
 }
 
+/// CPU seconds of process `pid` and all its descendants alive now (nginx's
+/// workers beside its master), from `/proc` (Linux; 0 elsewhere).
+pub fn tree_cpu_secs(pid: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    // (pid, parent, CPU seconds) of every process.
+    let all: Vec<(u32, u32, f64)> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let close = stat.rfind(')')?;
+            let parent = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, parent, stat_cpu(&stat)))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut total = 0.0;
+    while let Some(p) = tree.pop() {
+        for &(child, parent, cpu) in &all {
+            if child == p {
+                total += cpu;
+            }
+            if parent == p {
+                tree.push(child);
+            }
+        }
+    }
+    total
+}
+
 /// Fields 14 and 15 (utime, stime) of a `/proc/…/stat` line, in seconds.
 pub fn stat_cpu(stat: &str) -> f64 {
     let Some(close) = stat.rfind(')') else {

@@ -4,7 +4,8 @@
 //! against nginx (`return 302`, 1 worker), a bare hyper server with
 //! bouncer's server settings and no logic (what the HTTP stack costs), and
 //! `bouncer serve` with `--threads 1` and with the default thread count.
-//! Alternating rounds; medians of req/s, p50, p99 and p99.9.
+//! Alternating rounds; medians of req/s, p50, p99, p99.9 and the server's
+//! CPU time per request.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +49,9 @@ pub struct Setup<'a> {
     /// (`LOADTEST_BASELINE`): each change is measured against the one
     /// before in the same rounds.
     pub baseline: Option<&'a Path>,
+    /// Distinct clients the requests come from (`LOADTEST_CLIENTS`,
+    /// default [`CLIENTS`]); 1: all from wrk's own address.
+    pub clients: u32,
 }
 
 /// The first URL of the rotation (for a sanity check).
@@ -55,9 +59,18 @@ fn first_url() -> String {
     format!("/?product=product01&os={}&lang={}", OSES[0], LANGS[0])
 }
 
-/// The wrk script: every request the next URL of the rotation; p99.9
-/// printed at the end (wrk's `--latency` stops at p99).
-fn lua() -> String {
+/// Distinct clients in the rotation by default: a prime, so that the
+/// (client, URL) pairs repeat only after 2,000 × 65,521 requests (hours
+/// of a run), as many different clients behind a load balancer would
+/// send them.
+pub const CLIENTS: u32 = 65_521;
+
+/// The wrk script: every request the next URL of the rotation, from the
+/// next of `clients` client addresses (`X-Forwarded-For` from a trusted
+/// proxy: 10.0.0.0/8; with one client, no header: every request is the
+/// same client's, retrying each file over and over); p99.9 printed at
+/// the end (wrk's `--latency` stops at p99).
+fn lua(clients: u32) -> String {
     let quoted = |list: &[&str]| {
         list.iter()
             .map(|s| format!("\"{s}\""))
@@ -76,10 +89,17 @@ for p = 1, {PRODUCTS} do
     end
   end
 end
+local clients = {clients}
 local i = 0
+local c = 0
 request = function()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  if clients == 1 then
+    return wrk.format("GET", paths[i])
+  end
+  c = c % clients + 1
+  local from = string.format("10.%d.%d.%d", math.floor(c / 65536) % 256, math.floor(c / 256) % 256, c % 256)
+  return wrk.format("GET", paths[i], {{["X-Forwarded-For"] = from}})
 end
 done = function(summary, latency, requests)
   io.write(string.format("p99.9: %dus\n", latency:percentile(99.9)))
@@ -203,12 +223,72 @@ fn measure(wrk: &Path, addr: SocketAddr, secs: u64, script: &Path) -> Result<(Wr
     Ok((result, p999))
 }
 
+/// What bouncer's own logic costs a redirect, without the network: the
+/// median over 5 passes of nanoseconds a request for `server::route`
+/// answering the rotation in this process from `clients` clients as wrk
+/// sends it (counting on). With a `LOADTEST_BASELINE` that is another
+/// binary, this build's figure only.
+fn in_process_ns(db: &Path, clients: u32) -> Result<f64> {
+    use bouncer::network::Network;
+    use std::sync::Arc;
+    let network =
+        Network::open(db, true).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    let network = Arc::new(network);
+    let counters = Arc::new(bouncer::counters::Counters::start(
+        network.clone(),
+        Duration::from_secs(1),
+    ));
+    let app = bouncer::bounce::Bouncer::new(
+        network,
+        bouncer::config::Config::default(),
+        counters.clone(),
+    );
+    let requests: Vec<hyper::Request<()>> = (1..=PRODUCTS)
+        .flat_map(|p| {
+            OSES.iter().flat_map(move |os| {
+                LANGS.iter().map(move |lang| {
+                    hyper::Request::get(format!("/?product=product{p:02}&os={os}&lang={lang}"))
+                        .body(())
+                        .expect("a request")
+                })
+            })
+        })
+        .collect();
+    let mut c = 0u32;
+    let mut passes = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut n = 0u64;
+        for _ in 0..100 {
+            for req in &requests {
+                let peer: std::net::IpAddr = if clients == 1 {
+                    [127, 0, 0, 1].into()
+                } else {
+                    c = c % clients + 1;
+                    std::net::Ipv4Addr::from(0x0a00_0000 | c).into()
+                };
+                let reply = bouncer::server::route(&app, req, peer);
+                assert_eq!(reply.status(), 302);
+                n += 1;
+            }
+        }
+        passes.push(started.elapsed().as_secs_f64() * 1e9 / n as f64);
+        bouncer::counters::flush_thread();
+    }
+    counters.stop();
+    passes.sort_by(f64::total_cmp);
+    Ok(passes[passes.len() / 2])
+}
+
 /// What a side of the comparison runs.
 enum Side<'a> {
     Nginx,
     BareHyper,
     /// A `bouncer serve` binary with `--threads` (0: its default).
-    Bouncer { bin: &'a Path, threads: usize },
+    Bouncer {
+        bin: &'a Path,
+        threads: usize,
+    },
 }
 
 /// The sides compared, in the order each round runs them: nginx, the bare
@@ -239,6 +319,14 @@ fn sides<'a>(s: &'a Setup<'_>) -> Vec<(String, Side<'a>)> {
     sides
 }
 
+/// What one wrk run of one side measured.
+struct Figures {
+    wrk: WrkResult,
+    p999: f64,
+    /// The server's CPU time (its processes') per request answered.
+    cpu_us: f64,
+}
+
 /// Runs the rounds and prints the report.
 pub fn run(s: &Setup<'_>) -> Result<()> {
     let db = s.dir.join("loadtest-rotate.redb");
@@ -251,11 +339,15 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         PRODUCTS * OSES.len() * LANGS.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
+    println!(
+        "loadtest: bouncer's redirect logic in this process (server::route, no network): {:.0} ns a request",
+        in_process_ns(&db, s.clients)?
+    );
     let script = s.dir.join("rotate.lua");
-    std::fs::write(&script, lua())
+    std::fs::write(&script, lua(s.clients))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let sides = sides(s);
-    let mut figures: Vec<Vec<(WrkResult, f64)>> = vec![Vec::new(); sides.len()];
+    let mut figures: Vec<Vec<Figures>> = (0..sides.len()).map(|_| Vec::new()).collect();
     for round in 1..=ROUNDS {
         for (n, (label, side)) in sides.iter().enumerate() {
             let (mut guard, addr) = match side {
@@ -269,16 +361,22 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                 Side::BareHyper => start_bare_hyper(s.me)?,
                 &Side::Bouncer { bin, threads } => {
                     let counting = !s.flags.iter().any(|f| f == "--no-count");
-                    let flags: Vec<&str> = (s.flags.iter())
+                    let mut flags: Vec<&str> = (s.flags.iter())
                         .filter(|f| *f != "--no-count")
                         .map(String::as_str)
                         .collect();
+                    if s.clients > 1 {
+                        flags.extend(["--trusted-proxy", "127.0.0.1"]);
+                    }
                     let server = start_bouncer(bin, &db, threads, counting, &flags)?;
                     check_redirect(server.addr, &first_url())?;
                     (server.guard, server.addr)
                 }
             };
+            let cpu_before = support::tree_cpu_secs(guard.pid());
             let (result, p999) = measure(s.wrk, addr, s.secs, &script)?;
+            let cpu = support::tree_cpu_secs(guard.pid()) - cpu_before;
+            let cpu_us = cpu * 1e6 / result.requests.max(1) as f64;
             guard.stop(Duration::from_secs(30));
             if result.non_3xx > 0 || !result.socket_errors.is_empty() {
                 println!(
@@ -287,25 +385,30 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                 );
             }
             println!(
-                "loadtest: round {round}, {label}: {:.0} req/s, p50 {}, p99 {}, p99.9 {}",
+                "loadtest: round {round}, {label}: {:.0} req/s, p50 {}, p99 {}, p99.9 {}, server CPU {cpu_us:.2} µs a request",
                 result.requests_per_sec,
                 crate::ms(result.p50_us),
                 crate::ms(result.p99_us),
                 crate::ms(p999)
             );
-            figures[n].push((result, p999));
+            figures[n].push(Figures {
+                wrk: result,
+                p999,
+                cpu_us,
+            });
         }
     }
     println!();
     println!(
-        "Rotating workload: {} URLs, wrk -t1 -c{CONNECTIONS} -d{}s, medians of {ROUNDS} alternating rounds, {} CPU core(s) shared by wrk and the server",
+        "Rotating workload: {} URLs from {} client(s), wrk -t1 -c{CONNECTIONS} -d{}s, medians of {ROUNDS} alternating rounds, {} CPU core(s) shared by wrk and the server",
         PRODUCTS * OSES.len() * LANGS.len(),
+        s.clients,
         s.secs,
         s.cores
     );
     println!(
-        "{:<44} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "server", "req/s", "p50", "p99", "p99.9", "vs nginx"
+        "{:<44} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "server", "req/s", "p50", "p99", "p99.9", "CPU µs/req", "vs nginx"
     );
     let median = |v: Vec<f64>| {
         let mut v = v;
@@ -314,13 +417,14 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     };
     let mut medians = Vec::new();
     for (n, (label, _)) in sides.iter().enumerate() {
-        let of = |f: fn(&(WrkResult, f64)) -> f64| median(figures[n].iter().map(f).collect());
-        let rps = of(|r| r.0.requests_per_sec);
-        let (p50, p99, p999) = (of(|r| r.0.p50_us), of(|r| r.0.p99_us), of(|r| r.1));
-        medians.push((rps, p99));
+        let of = |f: fn(&Figures) -> f64| median(figures[n].iter().map(f).collect());
+        let rps = of(|r| r.wrk.requests_per_sec);
+        let (p50, p99, p999) = (of(|r| r.wrk.p50_us), of(|r| r.wrk.p99_us), of(|r| r.p999));
+        let cpu = of(|r| r.cpu_us);
+        medians.push((rps, p99, cpu));
         let ratio = rps / medians[0].0;
         println!(
-            "{label:<44} {rps:>9.0} {:>9} {:>9} {:>9} {ratio:>8.3}x",
+            "{label:<44} {rps:>9.0} {:>9} {:>9} {:>9} {cpu:>10.2} {ratio:>8.3}x",
             crate::ms(p50),
             crate::ms(p99),
             crate::ms(p999)
@@ -335,16 +439,19 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         default.0 / nginx.0
     );
     println!(
-        "what bouncer adds to the HTTP stack: bouncer --threads 1 / bare hyper = {:.3}; bare hyper / nginx = {:.3}",
+        "what bouncer adds to the HTTP stack: bouncer --threads 1 / bare hyper = {:.3} in req/s, {:+.2} µs of server CPU a request; bare hyper / nginx = {:.3}",
         one.0 / bare.0,
+        one.2 - bare.2,
         bare.0 / nginx.0
     );
     if let &[base_one, base_default] = &medians[4..] {
         println!(
-            "against the baseline: --threads 1 req/s {:.3}, p99 {} vs {}; default threads req/s {:.3}, p99 {} vs {}",
+            "against the baseline: --threads 1 req/s {:.3}, p99 {} vs {}, CPU {:.2} vs {:.2} µs a request; default threads req/s {:.3}, p99 {} vs {}",
             one.0 / base_one.0,
             crate::ms(one.1),
             crate::ms(base_one.1),
+            one.2,
+            base_one.2,
             default.0 / base_default.0,
             crate::ms(default.1),
             crate::ms(base_default.1)

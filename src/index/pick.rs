@@ -124,13 +124,6 @@ fn exponential(bits: u64) -> f64 {
     f64::from(zeros) + 1.0 - log2
 }
 
-/// The mirror index at place `rank` of ranking keys (see
-/// [`Candidates::ranked_key`]): O(n), in place.
-fn nth(ranked: &mut [u128], rank: usize) -> u32 {
-    ranked.select_nth_unstable(rank);
-    ranked[rank] as u32
-}
-
 /// SplitMix64's finaliser: every input bit moves every output bit.
 pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -242,47 +235,37 @@ impl Candidates {
             }
             return Some(self.mirrors[best.1]);
         }
+        let nth = |scored: &mut [(f64, u32)]| {
+            scored.select_nth_unstable_by(rank, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            scored[rank].1
+        };
         if n <= Self::ON_STACK {
-            let mut ranked = [0u128; Self::ON_STACK];
-            for (i, slot) in ranked[..n].iter_mut().enumerate() {
-                *slot = self.ranked_key(key, i);
+            let mut scored = [(0.0, 0); Self::ON_STACK];
+            for (i, slot) in scored[..n].iter_mut().enumerate() {
+                *slot = (self.score(key, i), self.mirrors[i]);
             }
-            Some(nth(&mut ranked[..n], rank))
+            Some(nth(&mut scored[..n]))
         } else {
-            Some(nth(&mut self.ranked_keys(key), rank))
+            Some(nth(&mut self.scored(key)))
         }
     }
 
     /// Candidates up to this many rank without allocating.
     pub const ON_STACK: usize = 64;
 
-    /// The mirror at position `i` as it ranks for `key`: its score in
-    /// the high bits (in `f64::total_cmp`'s order), its index below, so
-    /// that integers compare as the ranking does (equal scores: lower
-    /// index first), cheaper than comparing pairs of floats.
-    fn ranked_key(&self, key: StickyKey, i: usize) -> u128 {
-        let bits = self.score(key, i).to_bits();
-        let ordered = if bits >> 63 == 1 {
-            !bits
-        } else {
-            bits | 1 << 63
-        };
-        u128::from(ordered) << 32 | u128::from(self.mirrors[i])
-    }
-
-    /// [`Candidates::ranked_key`] of every mirror for `key`.
-    fn ranked_keys(&self, key: StickyKey) -> Vec<u128> {
+    /// (score, mirror index) of every mirror for `key`.
+    fn scored(&self, key: StickyKey) -> Vec<(f64, u32)> {
         (0..self.mirrors.len())
-            .map(|i| self.ranked_key(key, i))
+            .map(|i| (self.score(key, i), self.mirrors[i]))
             .collect()
     }
 
     /// Every mirror index in `key`'s ranking, best first. Allocates: for
     /// `Link` headers and documents.
     pub fn ranking(&self, key: StickyKey) -> Vec<u32> {
-        let mut ranked = self.ranked_keys(key);
-        ranked.sort_unstable();
-        ranked.into_iter().map(|k| k as u32).collect()
+        let mut scored = self.scored(key);
+        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.into_iter().map(|(_, m)| m).collect()
     }
 
     /// How many of the heaviest mirrors [`Candidates::ranked`] keeps: the
