@@ -166,7 +166,7 @@ mod support;
 #[path = "support/tls.rs"]
 mod tls;
 
-use support::{Guard, Result, WrkResult, bouncer_binary, tool, which};
+use support::{Guard, Result, WrkResult, bouncer_binary, median, ms, tool, which};
 
 fn main() -> ExitCode {
     // Started again as the bare hyper server of the rotating runs.
@@ -210,6 +210,16 @@ fn run_wrk(
 
 // ----- setup -----
 
+/// Whether the switch `name` asks for only the `what` runs: 1 yes; 0,
+/// empty or unset no.
+fn only(name: &str, what: &str) -> Result<bool> {
+    match std::env::var(name).as_deref() {
+        Ok("1") => Ok(true),
+        Ok("0") | Ok("") | Err(_) => Ok(false),
+        Ok(v) => Err(format!("{name}={v:?}: say 1 ({what} runs only) or 0")),
+    }
+}
+
 fn run() -> Result<()> {
     // Found first: bringing the binaries up to date may replace this file.
     let me = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
@@ -224,20 +234,8 @@ fn run() -> Result<()> {
     let hostile = std::env::var("LOADTEST_HOSTILE").map_or(true, |v| v != "0");
     let geoip = std::env::var("LOADTEST_GEOIP").map_or(true, |v| v != "0");
     let sticky = std::env::var("LOADTEST_STICKY").map_or(true, |v| v != "0");
-    let tls = match std::env::var("LOADTEST_TLS").as_deref() {
-        Ok("1") => true,
-        Ok("0") | Ok("") | Err(_) => false,
-        Ok(v) => return Err(format!("LOADTEST_TLS={v:?}: say 1 (HTTPS runs only) or 0")),
-    };
-    let rotating = match std::env::var("LOADTEST_ROTATE").as_deref() {
-        Ok("1") => true,
-        Ok("0") | Ok("") | Err(_) => false,
-        Ok(v) => {
-            return Err(format!(
-                "LOADTEST_ROTATE={v:?}: say 1 (rotating runs only) or 0"
-            ));
-        }
-    };
+    let tls = only("LOADTEST_TLS", "HTTPS")?;
+    let rotating = only("LOADTEST_ROTATE", "rotating")?;
     let clients = match std::env::var("LOADTEST_CLIENTS") {
         Err(_) => rotate::CLIENTS,
         Ok(v) => v
@@ -542,10 +540,6 @@ fn run() -> Result<()> {
 
     report(&rows, hostile_row.as_ref());
     if !geo_ab.is_empty() {
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let off = median(geo_ab.iter().map(|p| p.0).collect());
         let on = median(geo_ab.iter().map(|p| p.1).collect());
         println!(
@@ -554,18 +548,10 @@ fn run() -> Result<()> {
         );
     }
     if !sticky_ab.is_empty() {
-        let median = |i: usize| {
-            let mut v: Vec<f64> = sticky_ab.iter().map(|f| f[i]).collect();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
+        let of = |i: usize| median(sticky_ab.iter().map(|f| f[i]).collect());
         for (what, random, sticky) in [
-            ("many clients, each asking once", median(0), median(1)),
-            (
-                "one client asking again and again (retries)",
-                median(2),
-                median(3),
-            ),
+            ("many clients, each asking once", of(0), of(1)),
+            ("one client asking again and again (retries)", of(2), of(3)),
         ] {
             println!(
                 "Sticky pick vs random, --threads 1, {what}, medians of {STICKY_ROUNDS} alternating rounds: random {random:.0} req/s, sticky {sticky:.0} req/s: sticky / random = {:.3}",
@@ -574,10 +560,6 @@ fn run() -> Result<()> {
         }
     }
     if !baseline_ab.is_empty() {
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let old = median(baseline_ab.iter().map(|p| p.0).collect());
         let new = median(baseline_ab.iter().map(|p| p.1).collect());
         println!(
@@ -854,8 +836,9 @@ fn start_bouncer(
         Duration::from_secs(30),
     )?;
     println!(
-        "loadtest: bouncer --threads {threads}{} {} (pid {}) on http://{addr}",
+        "loadtest: bouncer --threads {threads}{} {} {} (pid {}) on http://{addr}",
         if counting { "" } else { " --no-count" },
+        extra.join(" "),
         quiet_flags(bin).join(" "),
         guard.pid()
     );
@@ -1027,14 +1010,6 @@ struct Row {
     load: String,
     /// What the server's threads did during the run.
     usage: Vec<(String, ThreadUse)>,
-}
-
-fn ms(us: f64) -> String {
-    if us >= 1000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{us:.0} µs")
-    }
 }
 
 fn report(rows: &[Row], hostile: Option<&(u64, WrkResult)>) {

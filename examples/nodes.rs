@@ -98,7 +98,7 @@ const WRK_ROUNDS: usize = 3;
 
 mod support;
 
-use support::{Guard, Result, WrkResult, bouncer_binary, run_wrk, tool, which};
+use support::{Guard, Result, WrkResult, bouncer_binary, median, ms, run_wrk, tool, which};
 
 fn main() -> ExitCode {
     // Everything that owns a child process lives inside `run`, so their
@@ -675,19 +675,6 @@ fn load_average() -> String {
 fn quantile<T: Copy>(v: &[T], q: f64) -> T {
     let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn ms(us: f64) -> String {
-    if us >= 1000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{us:.0} µs")
-    }
 }
 
 fn dur(d: Duration) -> String {

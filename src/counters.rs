@@ -47,7 +47,7 @@ impl Lang {
 }
 
 /// One download.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
     /// What was downloaded.
     pub product: ProductId,

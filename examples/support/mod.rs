@@ -355,6 +355,24 @@ pub fn wrk_output(
     guard.wait_output(Duration::from_secs(secs + 30))
 }
 
+/// The median of `v` (the upper one of an even count; NaN when empty).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Microseconds as reports print them: `456 µs`, `1.23 ms`.
+pub fn ms(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
 /// `1.23ms`, `456.00us`, `2.00s` → microseconds.
 pub fn duration_us(s: &str) -> Option<f64> {
     let s = s.trim();

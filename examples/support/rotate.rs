@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use bouncer::model::{LocationId, MirrorId};
 use bouncer::store::{NewMirror, NewProduct, Store};
 
-use crate::support::{self, Guard, Result, WrkResult};
+use crate::support::{self, Guard, Result, WrkResult, median, ms};
 use crate::{CONNECTIONS, check_redirect, free_port, start_bouncer, start_nginx};
 
 /// Alternating rounds; the figures are their medians.
@@ -54,9 +54,17 @@ pub struct Setup<'a> {
     pub clients: u32,
 }
 
-/// The first URL of the rotation (for a sanity check).
-fn first_url() -> String {
-    format!("/?product=product01&os={}&lang={}", OSES[0], LANGS[0])
+/// The rotation's URLs, in the order they are requested.
+fn urls() -> Vec<String> {
+    let mut urls = Vec::with_capacity(PRODUCTS * OSES.len() * LANGS.len());
+    for p in 1..=PRODUCTS {
+        for os in OSES {
+            for lang in LANGS {
+                urls.push(format!("/?product=product{p:02}&os={os}&lang={lang}"));
+            }
+        }
+    }
+    urls
 }
 
 /// Distinct clients in the rotation by default: a prime, so that the
@@ -70,25 +78,11 @@ pub const CLIENTS: u32 = 65_521;
 /// proxy: 10.0.0.0/8; with one client, no header: every request is the
 /// same client's, retrying each file over and over); p99.9 printed at
 /// the end (wrk's `--latency` stops at p99).
-fn lua(clients: u32) -> String {
-    let quoted = |list: &[&str]| {
-        list.iter()
-            .map(|s| format!("\"{s}\""))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+fn lua(urls: &[String], clients: u32) -> String {
+    let paths: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
     format!(
         r#"
-local oses = {{{oses}}}
-local langs = {{{langs}}}
-local paths = {{}}
-for p = 1, {PRODUCTS} do
-  for _, os in ipairs(oses) do
-    for _, lang in ipairs(langs) do
-      paths[#paths + 1] = string.format("/?product=product%02d&os=%s&lang=%s", p, os, lang)
-    end
-  end
-end
+local paths = {{{paths}}}
 local clients = {clients}
 local i = 0
 local c = 0
@@ -105,8 +99,7 @@ done = function(summary, latency, requests)
   io.write(string.format("p99.9: %dus\n", latency:percentile(99.9)))
 end
 "#,
-        oses = quoted(&OSES),
-        langs = quoted(&LANGS),
+        paths = paths.join(",\n"),
     )
 }
 
@@ -228,7 +221,7 @@ fn measure(wrk: &Path, addr: SocketAddr, secs: u64, script: &Path) -> Result<(Wr
 /// answering the rotation in this process from `clients` clients as wrk
 /// sends it (counting on). With a `LOADTEST_BASELINE` that is another
 /// binary, this build's figure only.
-fn in_process_ns(db: &Path, clients: u32) -> Result<f64> {
+fn in_process_ns(db: &Path, urls: &[String], clients: u32) -> Result<f64> {
     use bouncer::network::Network;
     use std::sync::Arc;
     let network =
@@ -243,16 +236,9 @@ fn in_process_ns(db: &Path, clients: u32) -> Result<f64> {
         bouncer::config::Config::default(),
         counters.clone(),
     );
-    let requests: Vec<hyper::Request<()>> = (1..=PRODUCTS)
-        .flat_map(|p| {
-            OSES.iter().flat_map(move |os| {
-                LANGS.iter().map(move |lang| {
-                    hyper::Request::get(format!("/?product=product{p:02}&os={os}&lang={lang}"))
-                        .body(())
-                        .expect("a request")
-                })
-            })
-        })
+    let requests: Vec<hyper::Request<()>> = urls
+        .iter()
+        .map(|u| hyper::Request::get(u).body(()).expect("a request"))
         .collect();
     let mut c = 0u32;
     let mut passes = Vec::new();
@@ -332,19 +318,20 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     let db = s.dir.join("loadtest-rotate.redb");
     let started = Instant::now();
     build_database(&db)?;
+    let urls = urls();
     println!(
         "loadtest: rotating network ({PRODUCTS} products × {} OSes × {} languages = {} URLs, {MIRRORS} mirrors) built in {:.0} ms",
         OSES.len(),
         LANGS.len(),
-        PRODUCTS * OSES.len() * LANGS.len(),
+        urls.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
     println!(
         "loadtest: bouncer's redirect logic in this process (server::route, no network): {:.0} ns a request",
-        in_process_ns(&db, s.clients)?
+        in_process_ns(&db, &urls, s.clients)?
     );
     let script = s.dir.join("rotate.lua");
-    std::fs::write(&script, lua(s.clients))
+    std::fs::write(&script, lua(&urls, s.clients))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let sides = sides(s);
     let mut figures: Vec<Vec<Figures>> = (0..sides.len()).map(|_| Vec::new()).collect();
@@ -360,16 +347,12 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                 }
                 Side::BareHyper => start_bare_hyper(s.me)?,
                 &Side::Bouncer { bin, threads } => {
-                    let counting = !s.flags.iter().any(|f| f == "--no-count");
-                    let mut flags: Vec<&str> = (s.flags.iter())
-                        .filter(|f| *f != "--no-count")
-                        .map(String::as_str)
-                        .collect();
+                    let mut flags: Vec<&str> = s.flags.iter().map(String::as_str).collect();
                     if s.clients > 1 {
                         flags.extend(["--trusted-proxy", "127.0.0.1"]);
                     }
-                    let server = start_bouncer(bin, &db, threads, counting, &flags)?;
-                    check_redirect(server.addr, &first_url())?;
+                    let server = start_bouncer(bin, &db, threads, true, &flags)?;
+                    check_redirect(server.addr, &urls[0])?;
                     (server.guard, server.addr)
                 }
             };
@@ -387,9 +370,9 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
             println!(
                 "loadtest: round {round}, {label}: {:.0} req/s, p50 {}, p99 {}, p99.9 {}, server CPU {cpu_us:.2} µs a request",
                 result.requests_per_sec,
-                crate::ms(result.p50_us),
-                crate::ms(result.p99_us),
-                crate::ms(p999)
+                ms(result.p50_us),
+                ms(result.p99_us),
+                ms(p999)
             );
             figures[n].push(Figures {
                 wrk: result,
@@ -401,7 +384,7 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     println!();
     println!(
         "Rotating workload: {} URLs from {} client(s), wrk -t1 -c{CONNECTIONS} -d{}s, medians of {ROUNDS} alternating rounds, {} CPU core(s) shared by wrk and the server",
-        PRODUCTS * OSES.len() * LANGS.len(),
+        urls.len(),
         s.clients,
         s.secs,
         s.cores
@@ -410,11 +393,6 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         "{:<44} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "server", "req/s", "p50", "p99", "p99.9", "CPU µs/req", "vs nginx"
     );
-    let median = |v: Vec<f64>| {
-        let mut v = v;
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let mut medians = Vec::new();
     for (n, (label, _)) in sides.iter().enumerate() {
         let of = |f: fn(&Figures) -> f64| median(figures[n].iter().map(f).collect());
@@ -425,9 +403,9 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         let ratio = rps / medians[0].0;
         println!(
             "{label:<44} {rps:>9.0} {:>9} {:>9} {:>9} {cpu:>10.2} {ratio:>8.3}x",
-            crate::ms(p50),
-            crate::ms(p99),
-            crate::ms(p999)
+            ms(p50),
+            ms(p99),
+            ms(p999)
         );
     }
     let (nginx, bare, one, default) = (medians[0], medians[1], medians[2], medians[3]);
@@ -435,7 +413,7 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     println!(
         "bouncer --threads 1 / nginx = {:.3} (target ≥ 0.95), p99 {} (target < 1 ms); default threads / nginx = {:.3} (target ≥ 0.90)",
         one.0 / nginx.0,
-        crate::ms(one.1),
+        ms(one.1),
         default.0 / nginx.0
     );
     println!(
@@ -448,13 +426,13 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         println!(
             "against the baseline: --threads 1 req/s {:.3}, p99 {} vs {}, CPU {:.2} vs {:.2} µs a request; default threads req/s {:.3}, p99 {} vs {}",
             one.0 / base_one.0,
-            crate::ms(one.1),
-            crate::ms(base_one.1),
+            ms(one.1),
+            ms(base_one.1),
             one.2,
             base_one.2,
             default.0 / base_default.0,
-            crate::ms(default.1),
-            crate::ms(base_default.1)
+            ms(default.1),
+            ms(base_default.1)
         );
     }
     Ok(())

@@ -15,8 +15,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, HandshakeKind, SignatureScheme};
 
-use crate::support::{self, Guard, Result, WrkResult};
-use crate::{CONNECTIONS, QUERY, free_port, ms, quiet_flags};
+use crate::support::{self, Guard, Result, WrkResult, median, ms};
+use crate::{CONNECTIONS, QUERY, free_port, quiet_flags};
 
 /// Alternating nginx/bouncer rounds; the figures are their medians.
 const ROUNDS: usize = 3;
@@ -678,14 +678,6 @@ impl Test {
 }
 
 const SIDES: [&str; 2] = ["nginx", "bouncer"];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Runs the HTTPS comparison and prints its report.
 pub fn run(s: &Setup<'_>) -> Result<()> {
