@@ -118,6 +118,8 @@
 //! retry of the same client walking its ranking (the costliest pick). With
 //! `LOADTEST_BASELINE=PATH` the rounds also run that binary at one thread
 //! and at its default, and the report gives this build's ratios to it.
+//! `LOADTEST_ROUNDS=N` runs N alternating rounds (default 3, 1–21): more
+//! rounds, steadier medians on a noisy machine.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -246,6 +248,14 @@ fn run() -> Result<()> {
                 format!("LOADTEST_CLIENTS={v:?}: say a number of clients, 1 to 16777216")
             })?,
     };
+    let rounds = match std::env::var("LOADTEST_ROUNDS") {
+        Err(_) => rotate::ROUNDS,
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=21).contains(n))
+            .ok_or_else(|| format!("LOADTEST_ROUNDS={v:?}: say a number of rounds, 1 to 21"))?,
+    };
     let baseline = std::env::var_os("LOADTEST_BASELINE").map(PathBuf::from);
     if let Some(b) = &baseline
         && !b.is_file()
@@ -304,6 +314,7 @@ fn run() -> Result<()> {
                 .collect(),
             baseline: baseline.as_deref(),
             clients,
+            rounds,
         })?;
         println!("loadtest: done");
         return Ok(());

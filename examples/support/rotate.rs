@@ -18,8 +18,9 @@ use bouncer::store::{NewMirror, NewProduct, Store};
 use crate::support::{self, Guard, Result, WrkResult, median, ms};
 use crate::{CONNECTIONS, check_redirect, free_port, start_bouncer, start_nginx};
 
-/// Alternating rounds; the figures are their medians.
-const ROUNDS: usize = 3;
+/// Alternating rounds by default (`LOADTEST_ROUNDS`); the figures are
+/// their medians.
+pub const ROUNDS: usize = 3;
 const PRODUCTS: usize = 20;
 const OSES: [&str; 5] = ["win", "win64", "osx", "linux", "linux64"];
 const LANGS: [&str; 20] = [
@@ -52,6 +53,8 @@ pub struct Setup<'a> {
     /// Distinct clients the requests come from (`LOADTEST_CLIENTS`,
     /// default [`CLIENTS`]); 1: all from wrk's own address.
     pub clients: u32,
+    /// Alternating rounds (`LOADTEST_ROUNDS`, default [`ROUNDS`]).
+    pub rounds: usize,
 }
 
 /// The rotation's URLs, in the order they are requested.
@@ -335,7 +338,7 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
     let sides = sides(s);
     let mut figures: Vec<Vec<Figures>> = (0..sides.len()).map(|_| Vec::new()).collect();
-    for round in 1..=ROUNDS {
+    for round in 1..=s.rounds {
         for (n, (label, side)) in sides.iter().enumerate() {
             let (mut guard, addr) = match side {
                 Side::Nginx => {
@@ -383,10 +386,11 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
     }
     println!();
     println!(
-        "Rotating workload: {} URLs from {} client(s), wrk -t1 -c{CONNECTIONS} -d{}s, medians of {ROUNDS} alternating rounds, {} CPU core(s) shared by wrk and the server",
+        "Rotating workload: {} URLs from {} client(s), wrk -t1 -c{CONNECTIONS} -d{}s, medians of {} alternating rounds, {} CPU core(s) shared by wrk and the server",
         urls.len(),
         s.clients,
         s.secs,
+        s.rounds,
         s.cores
     );
     println!(
