@@ -3,10 +3,7 @@
 //! batches, and every batch when its thread goes idle or stops (the
 //! runtime's park and stop hooks call [`flush_thread`]), go down a
 //! lock-free channel to one thread that aggregates and writes to the store
-//! about every second, and once more on shutdown. That thread runs at
-//! background priority ([`crate::priority`]): it never takes a core from a
-//! request; when a machine busy on every core starves it, the workers
-//! take turns adding up what waits ([`WAITING_MAX`]).
+//! about every second, and once more on shutdown.
 //!
 //! Each day's batch, once sent, is a [`Flush`] numbered per node and
 //! retried unchanged until it lands, so the store can apply it once even
@@ -64,8 +61,8 @@ pub struct Hit {
     pub country: [u8; 2],
 }
 
-/// What the counting thread is told besides hits.
-enum Control {
+enum Message {
+    Hits(Vec<Hit>),
     Flush(mpsc::SyncSender<()>),
     Stop,
 }
@@ -356,9 +353,6 @@ pub struct CounterStats {
     pub backlog_downloads: AtomicU64,
     /// Keys (rows to upsert) waiting in memory, as of the last flush.
     pub backlog_keys: AtomicU64,
-    /// Hits taken from the workers into the day's tallies: `counted −
-    /// taken` wait in the channel.
-    pub taken: AtomicU64,
 }
 
 /// How far the database is behind this node's counting.
@@ -389,45 +383,11 @@ impl CounterStats {
 /// Hits a thread collects before handing them over.
 const BATCH: usize = 64;
 
-/// Hits waiting in the channel beyond which the workers help the
-/// counting thread (it runs at background priority and a machine busy on
-/// every core may starve it): about 6 MB.
-const WAITING_MAX: u64 = 1 << 18;
-
-/// Batches a worker adds to the tallies each time it helps: a few hundred
-/// microseconds, more than the one it hands over, so the wait shrinks.
-const HELP_BATCHES: usize = 8;
-
-/// The hits handed over and the day's tallies they go into. The counting
-/// thread's, shared so that workers can take a turn when it is starved.
-struct Intake {
-    hits: mpsc::Receiver<Vec<Hit>>,
-    backlog: Backlog,
-}
-
-impl Intake {
-    /// Adds up to `batches` waiting batches to the day's tallies.
-    fn take(&mut self, batches: usize, stats: &CounterStats) {
-        let day = day_of(now());
-        for hits in self.hits.try_iter().take(batches) {
-            stats.taken.fetch_add(hits.len() as u64, Ordering::Relaxed);
-            self.backlog.add(day, &hits);
-        }
-    }
-}
-
-/// Locks `intake`, whatever a panicking holder left (the tallies stay
-/// consistent: each hit is added whole or not at all).
-fn lock(intake: &Mutex<Intake>) -> std::sync::MutexGuard<'_, Intake> {
-    intake.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// This thread's hits not yet handed over, and where they go.
 struct LocalBatch {
     /// Which [`Counters`] they belong to.
     owner: u64,
-    sender: mpsc::Sender<Vec<Hit>>,
-    intake: Arc<Mutex<Intake>>,
+    sender: mpsc::Sender<Message>,
     stats: Arc<CounterStats>,
     hits: Vec<Hit>,
 }
@@ -436,17 +396,10 @@ impl LocalBatch {
     fn hand_over(&mut self) {
         if !self.hits.is_empty() {
             let hits = std::mem::replace(&mut self.hits, Vec::with_capacity(BATCH));
-            let n = hits.len() as u64;
-            let counted = self.stats.counted.fetch_add(n, Ordering::Relaxed) + n;
-            let _ = self.sender.send(hits);
-            // The counting thread is starved: take a turn, unless it (or
-            // another worker) is at it right now.
-            let waiting = counted.saturating_sub(self.stats.taken.load(Ordering::Relaxed));
-            if waiting > WAITING_MAX
-                && let Ok(mut intake) = self.intake.try_lock()
-            {
-                intake.take(HELP_BATCHES, &self.stats);
-            }
+            self.stats
+                .counted
+                .fetch_add(hits.len() as u64, Ordering::Relaxed);
+            let _ = self.sender.send(Message::Hits(hits));
         }
     }
 }
@@ -473,24 +426,13 @@ pub fn flush_thread() {
     });
 }
 
-/// The ways to a running counting thread.
-struct Running {
-    /// Where workers hand hits over.
-    hits: mpsc::Sender<Vec<Hit>>,
-    /// The tallies they go into.
-    intake: Arc<Mutex<Intake>>,
-    /// Flush and stop.
-    control: mpsc::Sender<Control>,
-}
-
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(1);
 
 /// The counting service.
 pub struct Counters {
     /// Tells this service's batches from another's on the same thread.
     owner: u64,
-    /// The way to the counting thread (none when counting is off).
-    running: Option<Running>,
+    sender: Option<mpsc::Sender<Message>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<CounterStats>,
 }
@@ -506,26 +448,18 @@ impl Counters {
     /// [`Counters::start`], keeping up to `max_keys` keys while the store
     /// fails.
     pub fn start_with(store: Arc<dyn CountSink>, interval: Duration, max_keys: usize) -> Counters {
-        let (sender, hits) = mpsc::channel();
-        let (control, told) = mpsc::channel();
+        let (sender, receiver) = mpsc::channel();
         let stats = Arc::new(CounterStats::default());
         stats.last_flush.store(now(), Ordering::Relaxed);
-        let intake = Arc::new(Mutex::new(Intake {
-            hits,
-            backlog: Backlog::new(node_id().into(), max_keys),
-        }));
-        let (thread_intake, thread_stats) = (intake.clone(), stats.clone());
+        let thread_stats = stats.clone();
+        let backlog = Backlog::new(node_id().into(), max_keys);
         let thread = std::thread::Builder::new()
             .name("counters".into())
-            .spawn(move || aggregate(&thread_intake, told, store, interval, &thread_stats))
+            .spawn(move || aggregate(receiver, store, interval, thread_stats, backlog))
             .ok();
         Counters {
             owner: NEXT_OWNER.fetch_add(1, Ordering::Relaxed),
-            running: thread.is_some().then_some(Running {
-                hits: sender,
-                intake,
-                control,
-            }),
+            sender: thread.as_ref().map(|_| sender),
             thread: Mutex::new(thread),
             stats,
         }
@@ -535,7 +469,7 @@ impl Counters {
     pub fn off() -> Counters {
         Counters {
             owner: 0,
-            running: None,
+            sender: None,
             thread: Mutex::new(None),
             stats: Arc::default(),
         }
@@ -544,9 +478,7 @@ impl Counters {
     /// Counts one download. Never blocks; touches only this thread's batch
     /// (and the channel once per [`BATCH`] hits).
     pub fn count(&self, hit: Hit) {
-        let Some(running) = &self.running else {
-            return;
-        };
+        let Some(sender) = &self.sender else { return };
         let _ = LOCAL.try_with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else {
                 return;
@@ -557,8 +489,7 @@ impl Counters {
             }
             let batch = local.get_or_insert_with(|| LocalBatch {
                 owner: self.owner,
-                sender: running.hits.clone(),
-                intake: running.intake.clone(),
+                sender: sender.clone(),
                 stats: self.stats.clone(),
                 hits: Vec::with_capacity(BATCH),
             });
@@ -573,9 +504,9 @@ impl Counters {
     /// this one) and waits for it.
     pub fn flush(&self) {
         flush_thread();
-        if let Some(running) = &self.running {
+        if let Some(sender) = &self.sender {
             let (ack, done) = mpsc::sync_channel(1);
-            if running.control.send(Control::Flush(ack)).is_ok() {
+            if sender.send(Message::Flush(ack)).is_ok() {
                 let _ = done.recv();
             }
         }
@@ -584,8 +515,8 @@ impl Counters {
     /// Flushes and stops the thread.
     pub fn stop(&self) {
         flush_thread();
-        if let Some(running) = &self.running {
-            let _ = running.control.send(Control::Stop);
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Stop);
         }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
@@ -625,45 +556,43 @@ impl CountSink for crate::network::Network {
     }
 }
 
-/// The counting thread: at background priority, takes what the workers
-/// handed over every [`POLL`] and flushes every `interval` (and when told).
 fn aggregate(
-    intake: &Mutex<Intake>,
-    told: mpsc::Receiver<Control>,
+    receiver: mpsc::Receiver<Message>,
     sink: Arc<dyn CountSink>,
     interval: Duration,
-    stats: &CounterStats,
+    stats: Arc<CounterStats>,
+    mut backlog: Backlog,
 ) {
-    crate::priority::background();
     let mut next_flush = Instant::now() + interval;
     loop {
         // Poll rather than block on the channel: a receiver blocked in
         // `recv` is woken by every download, which costs the request path a
         // context switch each time. Polling drains thousands at once.
         std::thread::sleep(POLL.min(next_flush.saturating_duration_since(Instant::now())));
-        lock(intake).take(usize::MAX, stats);
+        let day = day_of(now());
         loop {
-            // Hits handed over before the word was sent are in the channel
-            // by now: taken before the flush.
-            match told.try_recv() {
-                Ok(Control::Flush(ack)) => {
-                    let mut intake = lock(intake);
-                    intake.take(usize::MAX, stats);
-                    intake.backlog.flush(&*sink, stats);
+            match receiver.try_recv() {
+                Ok(Message::Hits(hits)) => backlog.add(day, &hits),
+                Ok(Message::Flush(ack)) => {
+                    backlog.flush(&*sink, &stats);
                     let _ = ack.send(());
                 }
-                Ok(Control::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
-                    let mut intake = lock(intake);
-                    intake.take(usize::MAX, stats);
-                    intake.backlog.flush(&*sink, stats);
-                    intake.backlog.abandon(stats);
+                Ok(Message::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                    // Take what is still queued before the final flush.
+                    while let Ok(message) = receiver.try_recv() {
+                        if let Message::Hits(hits) = message {
+                            backlog.add(day, &hits);
+                        }
+                    }
+                    backlog.flush(&*sink, &stats);
+                    backlog.abandon(&stats);
                     return;
                 }
                 Err(mpsc::TryRecvError::Empty) => break,
             }
         }
         if Instant::now() >= next_flush {
-            lock(intake).backlog.flush(&*sink, stats);
+            backlog.flush(&*sink, &stats);
             next_flush = Instant::now() + interval;
         }
     }
@@ -734,57 +663,6 @@ mod tests {
             mirror: MirrorId(mirror),
             country: *b"--",
         }
-    }
-
-    #[test]
-    fn workers_take_a_turn_when_the_counting_thread_is_starved() {
-        // No counting thread: only the worker takes hits from the channel.
-        let (sender, hits) = mpsc::channel();
-        let stats = Arc::new(CounterStats::default());
-        let intake = Arc::new(Mutex::new(Intake {
-            hits,
-            backlog: Backlog::new("node".into(), BACKLOG_KEYS),
-        }));
-        let mut worker = LocalBatch {
-            owner: 1,
-            sender,
-            intake: intake.clone(),
-            stats: stats.clone(),
-            hits: Vec::new(),
-        };
-        let mut hand_over = |batches: u64| {
-            for _ in 0..batches {
-                worker
-                    .hits
-                    .extend((0..BATCH as u64).map(|i| hit(i % 3, "de")));
-                worker.hand_over();
-            }
-        };
-        let waiting = || load(&stats.counted) - load(&stats.taken);
-        hand_over(WAITING_MAX / BATCH as u64);
-        assert_eq!(
-            load(&stats.taken),
-            0,
-            "up to the mark, the worker only hands over"
-        );
-        hand_over(1000);
-        assert!(load(&stats.taken) > 0, "beyond it, the worker takes a turn");
-        assert!(
-            waiting() <= WAITING_MAX + BATCH as u64,
-            "{} wait",
-            waiting()
-        );
-        let tallied: u64 = lock(&intake)
-            .backlog
-            .waiting
-            .values()
-            .map(Tally::downloads)
-            .sum();
-        assert_eq!(
-            tallied,
-            load(&stats.taken),
-            "what was taken is in the tallies"
-        );
     }
 
     fn start(sink: &Arc<Fake>) -> Counters {

@@ -62,7 +62,6 @@ pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod network;
-pub mod priority;
 pub mod public;
 pub mod query;
 pub mod ratelimit;
