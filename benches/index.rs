@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use bouncer::index::Index;
 use bouncer::model::{
-    Alias, Availability, DEFAULT_OSES, FileInfo, Location, LocationId, Mirror, MirrorId, Product,
-    ProductId,
+    Alias, Availability, DEFAULT_OSES, Family, FileInfo, Location, LocationId, Mirror, MirrorId,
+    Product, ProductId,
 };
 use bouncer::network::Network;
 use bouncer::store::{NewMirror, NewProduct, Snapshot, Store};
@@ -256,6 +256,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             regions: vec![],
             contact: String::new(),
             created_at: 0,
+            families: Default::default(),
         });
     }
     s
@@ -501,7 +502,7 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
     let de = Country::parse("DE");
     let mut rng = fastrand::Rng::with_seed(3);
     let regional = ns_per_call(scale.rounds, scale.iters, |_| {
-        let pool = index.pool(target.location, false, black_box(de), &mut rng);
+        let pool = index.pool(target.location, false, Family::V4, black_box(de), &mut rng);
         u64::from(pool.pick(&mut rng).expect("a mirror"))
     });
     let world_target = world

@@ -318,6 +318,9 @@ pub struct MirrorAdd {
     /// add it switched off
     #[argh(switch)]
     pub inactive: bool,
+    /// the address families it serves: both (default), ipv4 or ipv6
+    #[argh(option, default = "crate::model::Families::Both")]
+    pub families: crate::model::Families,
 }
 
 #[derive(FromArgs, Debug)]
@@ -350,6 +353,9 @@ pub struct MirrorSet {
     /// serve no region (the world pool)
     #[argh(switch)]
     pub no_regions: bool,
+    /// the address families it serves: both, ipv4 or ipv6
+    #[argh(option)]
+    pub families: Option<crate::model::Families>,
 }
 
 #[derive(FromArgs, Debug)]

@@ -91,6 +91,7 @@ pub fn snapshot() -> Snapshot {
         regions: vec![],
         contact: String::new(),
         created_at: 0,
+        families: Default::default(),
     };
     Snapshot {
         products: vec![

@@ -27,7 +27,7 @@ use crate::auth::Area;
 use crate::chart;
 use crate::error::Error;
 use crate::model::health::{MAX_RATING, uptime};
-use crate::model::{Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
+use crate::model::{Families, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
 use crate::store::{NewMirror, Snapshot};
 
 /// The state filters of the list (`state=KEY`), shared with the links
@@ -361,9 +361,45 @@ fn add_form(ctx: &Ctx<'_>, s: &Snapshot, form: &Form) -> Markup {
             (page::input(Input::Number { min: 0, max: MAX_RATING.into() }, false, "Rating", "rating", rating, Some(RATING_HINT)))
             (page::input(Input::Email, false, "Contact e-mail", "contact", form.get("contact"), Some("one address, e.g. ops@mirror.example.org (optional)")))
             (regions_field(s, &form.all("region")))
+            (families_field(Families::parse(form.get("families")).unwrap_or_default()))
             (checkbox("Add it switched off", "inactive", form.checked("inactive")))
             div { button.primary type="submit" { "Add mirror" } }
         }
+    }
+}
+
+/// How the pages name each address-family setting.
+fn families_label(f: Families) -> &'static str {
+    match f {
+        Families::Both => "IPv4 and IPv6",
+        Families::V4Only => "IPv4 only",
+        Families::V6Only => "IPv6 only",
+    }
+}
+
+/// The address families a mirror serves, one of three.
+fn families_field(chosen: Families) -> Markup {
+    html! {
+        fieldset.field {
+            legend { "Address families" }
+            @for f in Families::ALL {
+                label.check {
+                    input type="radio" name="families" value=(f.as_str()) checked[f == chosen];
+                    " " (families_label(f))
+                }
+            }
+            small.muted { "Clients are sent only to mirrors that serve their own family: an IPv4-only mirror never gets IPv6 clients." }
+        }
+    }
+}
+
+/// The address families a form asks for (`stored` when it does not say).
+fn families(form: &Form, stored: Families) -> Result<Families, String> {
+    match form.opt("families") {
+        None => Ok(stored),
+        Some(v) => Families::parse(v).ok_or_else(|| {
+            format!("Address families {v:?} is not one of the choices: pick IPv4 and IPv6, IPv4 only or IPv6 only.")
+        }),
     }
 }
 
@@ -404,10 +440,11 @@ fn rating(form: &Form, stored: Option<u32>) -> Result<u32, String> {
 }
 
 fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
-    let rating = match rating(form, None) {
-        Ok(r) => r,
-        Err(e) => return list(ctx, &Form::default(), form, Some(page::error(Some(&e)))),
-    };
+    let (rating, families) =
+        match rating(form, None).and_then(|r| Ok((r, families(form, Families::Both)?))) {
+            Ok(r) => r,
+            Err(e) => return list(ctx, &Form::default(), form, Some(page::error(Some(&e)))),
+        };
     let added = ctx.write(|tx| {
         tx.mirror_add(NewMirror {
             name: form.get("name").to_string(),
@@ -416,6 +453,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             regions: form.all("region"),
             contact: form.get("contact").to_string(),
             inactive: form.checked("inactive"),
+            families,
         })
     });
     match added {
@@ -706,6 +744,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     (page::input(Input::Number { min: 0, max: MAX_RATING.max(m.rating).into() }, false, "Rating", "rating", &value("rating", m.rating.to_string()), Some(RATING_HINT)))
                     (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
                     (regions_field(&s, &regions))
+                    (families_field(form.and_then(|f| Families::parse(f.get("families"))).unwrap_or(m.families)))
                     (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
                     div { button.primary type="submit" { "Save" } }
                 }
@@ -715,6 +754,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     dt { "Rating" } dd { (m.rating) }
                     dt { "Contact e-mail" } dd.wrap { @if m.contact.is_empty() { span.muted { "none" } } @else { (m.contact) } }
                     dt { "Regions" } dd.wrap { @if m.regions.is_empty() { span.muted { "none: the whole world" } } @else { (m.regions.join(", ")) } }
+                    dt { "Address families" } dd { (families_label(m.families)) }
                     dt { "Active" } dd { @if m.active { "yes (gets traffic)" } @else { "no (switched off)" } }
                 }
             }
@@ -771,7 +811,9 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
         return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
-    let rating = match rating(form, Some(stored.rating)) {
+    let (rating, families) = match rating(form, Some(stored.rating))
+        .and_then(|r| Ok((r, families(form, stored.families)?)))
+    {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };
@@ -788,6 +830,7 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             m.contact = form.get("contact").to_string();
             m.active = form.checked("active");
             m.regions = regions;
+            m.families = families;
         })
     });
     match saved {

@@ -202,6 +202,7 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
                 regions: regions.iter().map(|r| r.to_string()).collect(),
                 contact: String::new(),
                 inactive: false,
+                families: Default::default(),
             })
         })
         .unwrap();

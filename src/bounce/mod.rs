@@ -27,6 +27,7 @@ use crate::http::{Reply, found, text, wants_html, with_type};
 use crate::index::{
     Candidates, Index, KeyedRandom, MirrorEntry, Miss, StickyKey, Target, ThreadRandom,
 };
+use crate::model::Family;
 use crate::network::Network;
 use crate::query;
 
@@ -286,21 +287,28 @@ impl Bouncer {
         target: &Target<'i>,
         https_only: bool,
     ) -> Pool<'i> {
-        let geo = !index.geo().is_empty();
-        let client = (geo || index.sticky())
-            .then(|| self.client(request.peer, request.headers, request.query));
-        let country = client.filter(|_| geo).and_then(|c| index.country_of(c));
-        let key = client
-            .filter(|_| index.sticky())
-            .map(|c| target.location.sticky_key(c, target.lang));
+        // The client's address family picks the mirrors it can reach.
+        let client = self.client(request.peer, request.headers, request.query);
+        let family = Family::of(client);
+        let country = index.country_of(client);
+        let key = index
+            .sticky()
+            .then(|| target.location.sticky_key(client, target.lang));
         let candidates = match key {
             Some(key) => index.pool(
                 target.location,
                 https_only,
+                family,
                 country,
                 &mut KeyedRandom(key.0),
             ),
-            None => index.pool(target.location, https_only, country, &mut ThreadRandom),
+            None => index.pool(
+                target.location,
+                https_only,
+                family,
+                country,
+                &mut ThreadRandom,
+            ),
         };
         Pool {
             candidates,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::{ACTOR, table, yes_no};
 use crate::cli::MirrorAction;
 use crate::error::Result;
-use crate::model::MirrorId;
+use crate::model::{Families, MirrorId};
 use crate::network::Network;
 use crate::store::NewMirror;
 
@@ -22,14 +22,19 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     regions: a.region.clone(),
                     contact: a.contact.clone().unwrap_or_default(),
                     inactive: a.inactive,
+                    families: a.families,
                 })
             })?;
             Ok(format!(
-                "added mirror {} ({}, rating {}{}); it gets traffic once its files are found present\n",
+                "added mirror {} ({}, rating {}{}{}); it gets traffic once its files are found present\n",
                 m.name,
                 m.base_url,
                 m.rating,
-                if m.active { "" } else { ", inactive" }
+                if m.active { "" } else { ", inactive" },
+                match m.families {
+                    Families::Both => String::new(),
+                    only => format!(", {} clients only", only.as_str()),
+                }
             ))
         }
         MirrorAction::List(_) => {
@@ -54,12 +59,14 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         health,
                         serving.get(&m.id).copied().unwrap_or(0).to_string(),
                         m.regions.join(","),
+                        m.families.as_str().to_string(),
                     ]
                 })
                 .collect();
             Ok(table(
                 &[
                     "NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS",
+                    "FAMILIES",
                 ],
                 rows,
             ))
@@ -75,6 +82,9 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     }
                     if let Some(url) = &a.base_url {
                         m.base_url = url.clone();
+                    }
+                    if let Some(f) = a.families {
+                        m.families = f;
                     }
                     if let Some(c) = &a.contact {
                         m.contact = c.clone();

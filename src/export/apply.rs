@@ -395,6 +395,8 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
         Error::BaseUrlTaken { .. } => at.field("base_url").err(e),
         e => at.err(e),
     };
+    // Checked before (`check`): anything else reads as both.
+    let families = crate::model::Families::parse(&w.families).unwrap_or_default();
     if tx.mirror(&w.name)?.is_some() {
         tx.mirror_update(&w.name, |m| {
             m.base_url = w.base_url.clone();
@@ -402,6 +404,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             m.active = w.active;
             m.regions = w.regions.clone();
             m.contact = w.contact.clone();
+            m.families = families;
         })
         .map_err(placed)?;
     } else {
@@ -412,6 +415,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             regions: w.regions.clone(),
             contact: w.contact.clone(),
             inactive: !w.active,
+            families,
         })
         .map_err(placed)?;
     }

@@ -206,6 +206,10 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
             base_url,
             contact: at.field("contact").check(validate::contact(&m.contact))?,
             regions,
+            families: crate::model::Families::parse(&m.families)
+                .ok_or_else(|| at.field("families").err("say both, ipv4 or ipv6"))?
+                .as_str()
+                .to_string(),
             ..m
         });
     }

@@ -166,6 +166,10 @@ pub struct MirrorEntry {
     pub rating: u32,
     /// Regions it serves, by name.
     pub regions: Vec<String>,
+    /// The address families it serves: `both`, `ipv4` or `ipv6` (absent
+    /// in exports from before there was a choice: both).
+    #[serde(default)]
+    pub families: String,
 }
 
 /// A region.
@@ -311,6 +315,7 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
             contact: m.contact.clone(),
             rating: m.rating,
             regions: m.regions.clone(),
+            families: m.families.as_str().to_string(),
         })
         .collect();
 
@@ -794,6 +799,7 @@ mod tests {
             contact: String::new(),
             rating: 7,
             regions: vec![],
+            families: "ipv6".into(),
         });
         b.oses.retain(|o| o != "beos");
         b.oses.push("solaris".into());
@@ -904,7 +910,7 @@ mod tests {
             ),
             (
                 &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
-                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions)",
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families)",
             ),
             (
                 &|v| v["counts"]["days"] = serde_json::json!({}),

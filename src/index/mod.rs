@@ -20,7 +20,9 @@ use regions::TableMaker;
 pub use regions::{RegionEntry, Regions, Tables};
 
 use crate::geoip::{Country, GeoDb};
-use crate::model::{FileInfo, LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId};
+use crate::model::{
+    Family, FileInfo, LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId,
+};
 use crate::query::percent_decode;
 use crate::store::Snapshot;
 
@@ -413,21 +415,27 @@ impl Index {
         Err(Miss::Path)
     }
 
-    /// The pool a client in `country` draws from for `location` (SPEC
-    /// §2.5): its region's mirrors, or those the region's throttle and
+    /// The pool a client of `family` in `country` draws from for
+    /// `location` (SPEC §2.5, §13): mirrors serving its address family
+    /// from its region's mirrors, or those the region's throttle and
     /// fallbacks send it to (rolled with `rng`), or the world's when the
     /// country is unknown or in no region. O(1).
     pub fn pool<'a>(
         &'a self,
         location: &'a LocationEntry,
         https_only: bool,
+        family: Family,
         country: Option<Country>,
         rng: &mut impl Random,
     ) -> &'a Candidates {
         let region = country.and_then(|c| self.regions.of(c));
-        location
-            .tables
-            .pool(&self.regions, region, https_only || location.ssl_only, rng)
+        location.tables.pool(
+            &self.regions,
+            region,
+            https_only || location.ssl_only,
+            family,
+            rng,
+        )
     }
 
     /// The regions.
@@ -666,6 +674,7 @@ impl Builder {
         let max_mirror = s.mirrors.iter().map(|m| m.id.0).max().unwrap_or(0) as usize;
         let mut active = vec![NONE; max_mirror + 1];
         let mut https = Vec::new();
+        let mut families = Vec::new();
         let mut weight = Vec::new();
         let mut seeds = Vec::new();
         let now = crate::model::now();
@@ -681,6 +690,7 @@ impl Builder {
                 index.stats.eligible_mirrors += 1;
             }
             https.push(m.is_https());
+            families.push(m.families);
             seeds.push(pick::seed(m.id.0));
             // A flapping mirror gets less traffic until it settles.
             weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
@@ -818,7 +828,7 @@ impl Builder {
             active,
             location_of,
             shared_paths,
-            maker: TableMaker::new(regions, https, weight, seeds),
+            maker: TableMaker::new(regions, https, families, weight, seeds),
             current: NONE,
             buffer: Vec::new(),
             eligible: Vec::new(),

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use super::pick::{Candidates, Random};
 use crate::geoip::Country;
+use crate::model::{Families, Family};
 use crate::model::{Mirror, Region};
 
 const NONE: u16 = u16::MAX;
@@ -127,28 +128,44 @@ impl Regions {
 }
 
 /// The pools one candidate set offers: the world's and each region's, for
-/// any mirror and for https mirrors only. Shared by every location that
-/// has the same eligible mirrors.
+/// any mirror and for https mirrors only, for clients of either address
+/// family and of each ([`variant`]). Shared by every location that has
+/// the same eligible mirrors; equal pools share one table.
 #[derive(Debug, Default)]
 pub struct Tables {
-    /// Every eligible mirror: [any, https only].
-    world: [Arc<Candidates>; 2],
+    /// Every eligible mirror, per [`variant`].
+    world: [Arc<Candidates>; VARIANTS],
     /// Per region, in [`Regions`] order.
     regions: Box<[RegionPools]>,
 }
 
 #[derive(Debug)]
 struct RegionPools {
-    /// For downloads the region keeps: [any, https only].
-    stay: [Arc<Candidates>; 2],
-    /// For downloads the throttle sends away: [any, https only].
-    leave: [Arc<Candidates>; 2],
+    /// For downloads the region keeps, per [`variant`].
+    stay: [Arc<Candidates>; VARIANTS],
+    /// For downloads the throttle sends away, per [`variant`].
+    leave: [Arc<Candidates>; VARIANTS],
+}
+
+/// Pools per candidate set and region: 2 schemes × 3 family filters.
+const VARIANTS: usize = 6;
+
+/// Which pool serves a request: https only or not, and the client's
+/// address family (`None`: mirrors of either family, for the pages).
+fn variant(https_only: bool, family: Option<Family>) -> usize {
+    usize::from(https_only) * 3
+        + match family {
+            None => 0,
+            Some(Family::V4) => 1,
+            Some(Family::V6) => 2,
+        }
 }
 
 impl Tables {
-    /// The world pool.
+    /// The world pool: every mirror that may serve (`https_only`), whatever
+    /// the client's family.
     pub fn world(&self, https_only: bool) -> &Candidates {
-        &self.world[usize::from(https_only)]
+        &self.world[variant(https_only, None)]
     }
 
     /// The pool for a client in region `region` (none: the world); rolls
@@ -158,14 +175,15 @@ impl Tables {
         regions: &Regions,
         region: Option<u16>,
         https_only: bool,
+        family: Family,
         rng: &mut impl Random,
     ) -> &Candidates {
+        let variant = variant(https_only, Some(family));
         // A location nobody serves has no region pools: the (empty) world.
         let Some((r, pools)) = region.and_then(|r| Some((r, self.regions.get(usize::from(r))?)))
         else {
-            return self.world(https_only);
+            return &self.world[variant];
         };
-        let variant = usize::from(https_only);
         if regions.get(r).keeps(rng) {
             &pools.stay[variant]
         } else {
@@ -180,6 +198,8 @@ pub struct TableMaker {
     pub regions: Regions,
     /// Https flag per mirror index.
     https: Vec<bool>,
+    /// Address families per mirror index.
+    families: Vec<Families>,
     /// Weight per mirror index.
     weight: Vec<u64>,
     /// Sticky-pick seed per mirror index (from the mirror's id).
@@ -189,17 +209,19 @@ pub struct TableMaker {
 }
 
 impl TableMaker {
-    /// For a build whose mirrors have these https flags, weights and
-    /// sticky-pick seeds.
+    /// For a build whose mirrors have these https flags, address
+    /// families, weights and sticky-pick seeds.
     pub fn new(
         regions: Regions,
         https: Vec<bool>,
+        families: Vec<Families>,
         weight: Vec<u64>,
         seeds: Vec<u64>,
     ) -> TableMaker {
         TableMaker {
             regions,
             https,
+            families,
             weight,
             seeds,
             shared: HashMap::new(),
@@ -246,21 +268,27 @@ impl TableMaker {
 
     /// The pools of one eligible mirror set (sorted, distinct).
     pub fn tables(&mut self, eligible: &[u32]) -> Tables {
-        let https: Vec<u32> = eligible
-            .iter()
-            .copied()
-            .filter(|&m| self.https[m as usize])
-            .collect();
-        let world = [self.table(eligible), self.table(&https)];
+        let mut bases: [Vec<u32>; VARIANTS] = Default::default();
+        for https_only in [false, true] {
+            for family in [None, Some(Family::V4), Some(Family::V6)] {
+                bases[variant(https_only, family)] = eligible
+                    .iter()
+                    .copied()
+                    .filter(|&m| !https_only || self.https[m as usize])
+                    .filter(|&m| family.is_none_or(|f| self.families[m as usize].serves(f)))
+                    .collect();
+            }
+        }
+        let world = std::array::from_fn(|v| self.table(&bases[v]));
         let mut out = Vec::with_capacity(self.regions.len());
         for r in 0..self.regions.entries.len() {
             let region = &self.regions.entries[r];
             let members = region.members.clone();
             let fallback_members = region.fallback.map(|f| self.regions.get(f).members.clone());
             let (global, leaks) = (region.global_fallback, region.leaks());
-            let mut stay: [Arc<Candidates>; 2] = Default::default();
-            let mut leave: [Arc<Candidates>; 2] = Default::default();
-            for (variant, base) in [eligible, https.as_slice()].into_iter().enumerate() {
+            let mut stay: [Arc<Candidates>; VARIANTS] = Default::default();
+            let mut leave: [Arc<Candidates>; VARIANTS] = Default::default();
+            for (variant, base) in bases.iter().enumerate() {
                 let of = |members: &[bool], keep: bool| -> Vec<u32> {
                     base.iter()
                         .copied()
@@ -337,6 +365,11 @@ mod tests {
     /// europe (https); 2 na1 20 north-america; 3 both 40 europe +
     /// north-america; 4 world 50 none; 5 asia0 0 asia; 6 sa1 5 south-america.
     fn index(regions: Vec<Region>) -> Index {
+        index_with(regions, &[])
+    }
+
+    /// [`index`] with the first mirrors serving these address families.
+    fn index_with(regions: Vec<Region>, families: &[Families]) -> Index {
         let mut mirrors = vec![
             mirror(1, "http://eu1.example", 10),
             mirror(2, "https://eu2.example", 30),
@@ -358,6 +391,9 @@ mod tests {
         for (m, names) in mirrors.iter_mut().zip(member_of) {
             m.regions = names.iter().map(|n| n.to_string()).collect();
         }
+        for (m, &f) in mirrors.iter_mut().zip(families) {
+            m.families = f;
+        }
         let s = Snapshot {
             products: vec![product(1, "p", &[])],
             aliases: vec![],
@@ -372,25 +408,66 @@ mod tests {
     }
 
     fn standard() -> Index {
-        index(vec![
+        index(standard_regions())
+    }
+
+    fn standard_regions() -> Vec<Region> {
+        vec![
             region("europe", 100, None, true, &["DE", "FR"]),
             region("north-america", 30, None, true, &["US", "CA"]),
             region("asia", 100, Some("europe"), false, &["JP"]),
             region("oceania", 100, None, false, &["AU"]),
             region("africa", 100, Some("asia"), false, &["ZA"]),
             region("south-america", 0, None, false, &["BR"]),
-        ])
+        ]
     }
 
-    /// (mirror index, weight) of the pool a client in `country` gets with
-    /// the draw `roll`.
+    /// (mirror index, weight) of the pool an IPv4 client in `country` gets
+    /// with the draw `roll`.
     fn pool(index: &Index, country: Option<&str>, https: bool, roll: u64) -> Vec<(u32, u64)> {
+        pool_of(index, Family::V4, country, https, roll)
+    }
+
+    /// [`pool`] for a client of `family`.
+    fn pool_of(
+        index: &Index,
+        family: Family,
+        country: Option<&str>,
+        https: bool,
+        roll: u64,
+    ) -> Vec<(u32, u64)> {
         let location = index.resolve("p", "win", "en-US").unwrap().location;
         let country = country.map(|c| Country::parse(c).unwrap());
         index
-            .pool(location, https, country, &mut Fixed(roll))
+            .pool(location, https, family, country, &mut Fixed(roll))
             .iter()
             .collect()
+    }
+
+    #[test]
+    fn clients_get_only_mirrors_of_their_address_family() {
+        use Families::*;
+        // eu1 IPv6 only, eu2 (the one https mirror) IPv4 only.
+        let index = index_with(standard_regions(), &[V6Only, V4Only]);
+        let (v4, v6) = (Family::V4, Family::V6);
+        assert_eq!(
+            pool_of(&index, v4, Some("DE"), false, 0),
+            vec![(1, 30), (3, 40)]
+        );
+        assert_eq!(
+            pool_of(&index, v6, Some("DE"), false, 0),
+            vec![(0, 10), (3, 40)]
+        );
+        assert_eq!(pool_of(&index, v4, Some("DE"), true, 0), vec![(1, 30)]);
+        // No https mirror serves IPv6: none, rather than one it cannot reach.
+        assert_eq!(pool_of(&index, v6, Some("DE"), true, 0), vec![]);
+        // The world pool, and a region that falls back to it, filter alike.
+        let world_v6 = vec![(0, 10), (2, 20), (3, 40), (4, 50), (6, 5)];
+        assert_eq!(pool_of(&index, v6, None, false, 0), world_v6);
+        assert!(!pool_of(&index, v4, None, false, 0).contains(&(0, 10)));
+        // The pages' view (either family) still lists every mirror.
+        let location = index.resolve("p", "win", "en-US").unwrap().location;
+        assert_eq!(location.candidates(false).len(), 6);
     }
 
     #[test]
@@ -445,7 +522,7 @@ mod tests {
         let mut kept = 0;
         for _ in 0..picks {
             let m = index
-                .pool(location, false, us, &mut rng)
+                .pool(location, false, Family::V4, us, &mut rng)
                 .pick(&mut rng)
                 .unwrap();
             if m == 2 || m == 3 {

@@ -4,9 +4,11 @@
 
 use std::fmt;
 
+pub mod family;
 pub mod health;
 pub mod rules;
 
+pub use family::{Families, Family};
 pub use health::{MirrorCheck, MirrorState, Problem};
 pub use rules::*;
 
@@ -110,6 +112,8 @@ pub struct Mirror {
     pub contact: String,
     /// Unix seconds when it was added.
     pub created_at: u64,
+    /// The address families it serves (SPEC §13).
+    pub families: Families,
 }
 
 impl Mirror {
@@ -610,6 +614,7 @@ pub(crate) mod fixtures {
             regions: vec![],
             contact: String::new(),
             created_at: 0,
+            families: Families::Both,
         }
     }
 }

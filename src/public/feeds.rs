@@ -726,6 +726,7 @@ mod tests {
                     regions,
                     contact: "ops@example.org".into(),
                     inactive,
+                    families: Default::default(),
                 };
                 let m1 =
                     tx.mirror_add(mirror("m1", "https://m1.example.org/pub", vec![], false))?;

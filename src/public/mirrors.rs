@@ -324,6 +324,7 @@ mod tests {
             regions: vec![],
             contact: String::new(),
             created_at: 0,
+            families: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@ impl AuditFields for Mirror {
             ("active", self.active.to_string()),
             ("regions", self.regions.join(",")),
             ("contact", self.contact.clone()),
+            ("families", self.families.as_str().to_string()),
         ]
     }
 }

@@ -22,6 +22,8 @@ pub struct NewMirror {
     pub contact: String,
     /// Added switched off.
     pub inactive: bool,
+    /// The address families it serves.
+    pub families: Families,
 }
 
 impl Tx {
@@ -52,13 +54,18 @@ impl Tx {
             regions: model::mirror_regions(&new.regions, &self.all_regions()?)?,
             contact: crate::validate::contact(&new.contact)?,
             created_at: self.now,
+            families: new.families,
         };
         self.put_mirror(&mirror)?;
         self.record(
             "mirror.add",
             format!(
-                "{} {} rating={} active={}",
-                mirror.name, mirror.base_url, mirror.rating, mirror.active
+                "{} {} rating={} active={} families={}",
+                mirror.name,
+                mirror.base_url,
+                mirror.rating,
+                mirror.active,
+                mirror.families.as_str()
             ),
         )?;
         Ok(mirror)

@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/1.sql"),
     include_str!("sql/2.sql"),
     include_str!("sql/3.sql"),
+    include_str!("sql/4.sql"),
 ];
 
 /// Connections kept open per node, at most.

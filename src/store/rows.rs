@@ -5,8 +5,8 @@
 use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
-    Alias, Availability, Event, FileInfo, Location, LocationId, Mirror, MirrorCheck, MirrorHealth,
-    MirrorId, Problem, Product, ProductId, Region, Role, SentryRun, User,
+    Alias, Availability, Event, Families, FileInfo, Location, LocationId, Mirror, MirrorCheck,
+    MirrorHealth, MirrorId, Problem, Product, ProductId, Region, Role, SentryRun, User,
 };
 
 /// Format byte of every row written by this version.
@@ -377,6 +377,7 @@ impl Row for Mirror {
         w.strs(&self.regions);
         w.str(&self.contact);
         w.u64(self.created_at);
+        w.u8(self.families.code());
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -388,6 +389,10 @@ impl Row for Mirror {
             regions: r.strs()?,
             contact: r.str()?,
             created_at: r.u64()?,
+            families: {
+                let code = r.added_u8()?;
+                Families::from_code(code).ok_or_else(|| r.corrupt("unknown address families"))?
+            },
         })
     }
 }
@@ -634,8 +639,11 @@ mod tests {
 
         #[test]
         fn mirrors(id: u64, name in ".*", base_url in ".*", rating: u32, active: bool,
-                   regions in proptest::collection::vec(".*", 0..3), contact in ".*", created_at: u64) {
-            round_trip(Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at });
+                   regions in proptest::collection::vec(".*", 0..3), contact in ".*", created_at: u64,
+                   families in 0..3usize) {
+            let families = Families::ALL[families];
+            // Rows written before the families byte read as serving both.
+            round_trip_added(Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families }, 1);
         }
 
         #[test]

@@ -105,6 +105,7 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "regions",
         "contact",
         "created_at",
+        "families",
     ],
     key_in_row: true,
 };
