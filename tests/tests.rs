@@ -20,6 +20,7 @@ mod crash;
 mod documents;
 mod durability;
 mod examples;
+mod families;
 mod files;
 mod fuzz;
 mod geo;

@@ -923,6 +923,58 @@ mod tests {
     }
 
     #[test]
+    fn the_address_families_are_chosen_kept_and_checked() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        let added = post(
+            &admin,
+            &ann,
+            "/admin/mirrors",
+            &[
+                ("name", "m6"),
+                ("base_url", "https://m6.example/pub"),
+                ("families", "ipv6"),
+            ],
+        );
+        assert!(follow(&admin, &ann, added).contains("Added mirror m6"));
+        let families = || admin.network.snapshot().unwrap().mirrors[0].families;
+        assert_eq!(families(), crate::model::Families::V6Only);
+        let page = body(get(&admin, &ann, "/admin/mirrors/m6"));
+        assert!(
+            page.contains(r#"type="radio" name="families" value="ipv6" checked"#),
+            "{page}"
+        );
+        // A form without the field keeps the setting; a bad value is refused.
+        let base = [("base_url", "https://m6.example/pub"), ("active", "on")];
+        let saved = post(&admin, &ann, "/admin/mirrors/m6", &base);
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m6"));
+        assert_eq!(families(), crate::model::Families::V6Only);
+        let bad = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m6",
+            &[base[0], base[1], ("families", "ipv5")],
+        );
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(bad).contains("not one of the choices"));
+        assert_eq!(families(), crate::model::Families::V6Only);
+        let saved = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m6",
+            &[base[0], base[1], ("families", "both")],
+        );
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m6"));
+        assert_eq!(families(), crate::model::Families::Both);
+        let events = admin.network.store().events(1).unwrap();
+        assert!(
+            events[0].detail.contains("families ipv6 -> both"),
+            "{:?}",
+            events[0]
+        );
+    }
+
+    #[test]
     fn validation_errors_keep_what_was_typed() {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);

@@ -466,9 +466,14 @@ impl Stats {
 }
 
 fn listening_port(line: &str) -> Option<u16> {
-    let rest = line.strip_prefix("bouncer: listening on http://127.0.0.1:")?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let rest = line.strip_prefix("bouncer: listening on http://")?;
+    // 127.0.0.1:PORT, or [::]:PORT for a dual-stack listener.
+    let host = rest.split(' ').next()?;
+    let (host, port) = host.rsplit_once(':')?;
+    if !matches!(host, "127.0.0.1" | "[::]" | "[::1]" | "0.0.0.0") {
+        return None;
+    }
+    port.parse().ok()
 }
 
 fn signal(pid: u32, name: &str) {
@@ -775,12 +780,20 @@ pub fn http_from(
     target: &str,
     headers: &[(&str, &str)],
 ) -> Response {
-    try_http_from(Some(source), port, method, target, headers)
+    try_http_from(Some(source.into()), port, method, target, headers)
         .unwrap_or_else(|e| panic!("{method} {target} from {source}: {e}"))
 }
 
+/// [`http`] over IPv6 loopback (`::1` to `[::1]:port`), to a server
+/// listening on `[::]` (dual stack) or `[::1]`.
+pub fn http_v6(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+    let source = std::net::Ipv6Addr::LOCALHOST.into();
+    try_http_from(Some(source), port, method, target, headers)
+        .unwrap_or_else(|e| panic!("{method} {target} over IPv6: {e}"))
+}
+
 fn try_http_from(
-    source: Option<std::net::Ipv4Addr>,
+    source: Option<std::net::IpAddr>,
     port: u16,
     method: &str,
     target: &str,
@@ -790,9 +803,14 @@ fn try_http_from(
         None => TcpStream::connect(("127.0.0.1", port))?,
         Some(source) => {
             use socket2::{Domain, Socket, Type};
-            let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-            socket.bind(&std::net::SocketAddr::from((source, 0)).into())?;
-            socket.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+            use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+            let (domain, to): (_, IpAddr) = match source {
+                IpAddr::V4(_) => (Domain::IPV4, Ipv4Addr::LOCALHOST.into()),
+                IpAddr::V6(_) => (Domain::IPV6, Ipv6Addr::LOCALHOST.into()),
+            };
+            let socket = Socket::new(domain, Type::STREAM, None)?;
+            socket.bind(&SocketAddr::from((source, 0)).into())?;
+            socket.connect(&SocketAddr::from((to, port)).into())?;
             socket.into()
         }
     };
