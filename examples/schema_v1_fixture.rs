@@ -84,6 +84,7 @@ fn main() {
                         latency_ms: 0,
                         throughput: 0,
                         problem: None,
+                        reaches: Default::default(),
                     },
                 )?;
                 let mut run = SentryRun {

@@ -1113,6 +1113,10 @@ mod tests {
             latency_ms: 12,
             throughput: 0,
             problem: None,
+            reaches: crate::model::Reaches {
+                v4: crate::model::Reach::Up,
+                v6: crate::model::Reach::Down,
+            },
         };
         let run = |kind: &str, started_at, ended_at| crate::model::SentryRun {
             kind: kind.into(),

@@ -602,6 +602,7 @@ mod tests {
             latency_ms: 12,
             throughput: 0,
             problem: None,
+            reaches: Default::default(),
         }
     }
 

@@ -674,7 +674,7 @@ impl Builder {
         let max_mirror = s.mirrors.iter().map(|m| m.id.0).max().unwrap_or(0) as usize;
         let mut active = vec![NONE; max_mirror + 1];
         let mut https = Vec::new();
-        let mut families = Vec::new();
+        let mut serves = Vec::new();
         let mut weight = Vec::new();
         let mut seeds = Vec::new();
         let now = crate::model::now();
@@ -690,7 +690,13 @@ impl Builder {
                 index.stats.eligible_mirrors += 1;
             }
             https.push(m.is_https());
-            families.push(m.families);
+            serves.push(Family::ALL.map(|f| {
+                crate::model::family::serves(
+                    m.families,
+                    health.map(|h| h.reaches).unwrap_or_default(),
+                    f,
+                )
+            }));
             seeds.push(pick::seed(m.id.0));
             // A flapping mirror gets less traffic until it settles.
             weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
@@ -828,7 +834,7 @@ impl Builder {
             active,
             location_of,
             shared_paths,
-            maker: TableMaker::new(regions, https, families, weight, seeds),
+            maker: TableMaker::new(regions, https, serves, weight, seeds),
             current: NONE,
             buffer: Vec::new(),
             eligible: Vec::new(),

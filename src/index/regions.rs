@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use super::pick::{Candidates, Random};
 use crate::geoip::Country;
-use crate::model::{Families, Family};
+#[cfg(test)]
+use crate::model::Families;
+use crate::model::Family;
 use crate::model::{Mirror, Region};
 
 const NONE: u16 = u16::MAX;
@@ -198,8 +200,8 @@ pub struct TableMaker {
     pub regions: Regions,
     /// Https flag per mirror index.
     https: Vec<bool>,
-    /// Address families per mirror index.
-    families: Vec<Families>,
+    /// Per mirror index: whether IPv4 and IPv6 clients may be sent there.
+    serves: Vec<[bool; 2]>,
     /// Weight per mirror index.
     weight: Vec<u64>,
     /// Sticky-pick seed per mirror index (from the mirror's id).
@@ -209,19 +211,19 @@ pub struct TableMaker {
 }
 
 impl TableMaker {
-    /// For a build whose mirrors have these https flags, address
-    /// families, weights and sticky-pick seeds.
+    /// For a build whose mirrors have these https flags, families served
+    /// ([IPv4, IPv6]), weights and sticky-pick seeds.
     pub fn new(
         regions: Regions,
         https: Vec<bool>,
-        families: Vec<Families>,
+        serves: Vec<[bool; 2]>,
         weight: Vec<u64>,
         seeds: Vec<u64>,
     ) -> TableMaker {
         TableMaker {
             regions,
             https,
-            families,
+            serves,
             weight,
             seeds,
             shared: HashMap::new(),
@@ -275,7 +277,7 @@ impl TableMaker {
                     .iter()
                     .copied()
                     .filter(|&m| !https_only || self.https[m as usize])
-                    .filter(|&m| family.is_none_or(|f| self.families[m as usize].serves(f)))
+                    .filter(|&m| family.is_none_or(|f| self.serves[m as usize][f as usize]))
                     .collect();
             }
         }
@@ -333,6 +335,7 @@ mod tests {
 
     use super::*;
     use crate::index::Index;
+    use crate::model::Families;
     use crate::model::fixtures::{location, mirror, product};
     use crate::model::{LocationId, MirrorId};
     use crate::store::Snapshot;

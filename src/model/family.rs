@@ -7,9 +7,9 @@ use std::net::IpAddr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     /// IPv4 (and IPv4-mapped IPv6 addresses).
-    V4,
+    V4 = 0,
     /// IPv6.
-    V6,
+    V6 = 1,
 }
 
 impl Family {
@@ -28,6 +28,17 @@ impl Family {
             Family::V6 => "ipv6",
         }
     }
+
+    /// `IPv4` or `IPv6`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
+    /// Both families.
+    pub const ALL: [Family; 2] = [Family::V4, Family::V6];
 }
 
 /// The families an operator says a mirror serves.
@@ -97,6 +108,100 @@ impl std::str::FromStr for Families {
     }
 }
 
+/// What sentry last found of a mirror over one address family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Reach {
+    /// Not checked apart (a check from before families were).
+    #[default]
+    Unknown,
+    /// Its host has no address in this family: unreachable for clients
+    /// of that family.
+    NoAddress,
+    /// Its base URL answered over this family.
+    Up,
+    /// It has addresses in this family but did not answer over them.
+    Down,
+}
+
+impl Reach {
+    /// Every value.
+    pub const ALL: [Reach; 4] = [Reach::Unknown, Reach::NoAddress, Reach::Up, Reach::Down];
+
+    /// Whether clients of this family may be sent there (unknown: yes, as
+    /// before families were checked apart).
+    pub fn serves(self) -> bool {
+        matches!(self, Reach::Unknown | Reach::Up)
+    }
+
+    /// `unknown`, `no address`, `up` or `down`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reach::Unknown => "unknown",
+            Reach::NoAddress => "no address",
+            Reach::Up => "up",
+            Reach::Down => "down",
+        }
+    }
+
+    /// The byte stored in rows (0: unknown, as rows written before).
+    pub fn code(self) -> u8 {
+        match self {
+            Reach::Unknown => 0,
+            Reach::NoAddress => 1,
+            Reach::Up => 2,
+            Reach::Down => 3,
+        }
+    }
+
+    /// Reads [`Reach::code`]; `None` for a byte no version wrote.
+    pub fn from_code(code: u8) -> Option<Reach> {
+        Reach::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// Whether a client of `family` may be sent to a mirror the operator says
+/// serves `families`, where sentry found `reaches`: both must allow it.
+pub fn serves(families: Families, reaches: Reaches, family: Family) -> bool {
+    families.serves(family) && reaches.of(family).serves()
+}
+
+/// What sentry found of a mirror over each family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Reaches {
+    /// Over IPv4.
+    pub v4: Reach,
+    /// Over IPv6.
+    pub v6: Reach,
+}
+
+impl Reaches {
+    /// The finding for `family`.
+    pub fn of(self, family: Family) -> Reach {
+        match family {
+            Family::V4 => self.v4,
+            Family::V6 => self.v6,
+        }
+    }
+
+    /// The finding for `family`, to set.
+    pub fn of_mut(&mut self, family: Family) -> &mut Reach {
+        match family {
+            Family::V4 => &mut self.v4,
+            Family::V6 => &mut self.v6,
+        }
+    }
+
+    /// `IPv4 up, IPv6 down`: for lists and mails (empty when unknown).
+    pub fn describe(self) -> String {
+        let known: Vec<String> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|&f| self.of(f) != Reach::Unknown)
+            .map(|f| format!("{} {}", f.label(), self.of(f).as_str()))
+            .collect();
+        known.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +238,29 @@ mod tests {
             "rows from before"
         );
         assert_eq!(Families::from_code(9), None);
+        for r in Reach::ALL {
+            assert_eq!(Reach::from_code(r.code()), Some(r));
+        }
+        assert_eq!(
+            Reach::from_code(0),
+            Some(Reach::Unknown),
+            "rows from before"
+        );
+    }
+
+    #[test]
+    fn only_reachable_families_serve_and_findings_read_well() {
+        let r = Reaches {
+            v4: Reach::Up,
+            v6: Reach::Down,
+        };
+        assert!(r.of(Family::V4).serves() && !r.of(Family::V6).serves());
+        assert!(
+            Reach::Unknown.serves(),
+            "unchecked families serve, as before"
+        );
+        assert!(!Reach::NoAddress.serves());
+        assert_eq!(r.describe(), "IPv4 up, IPv6 down");
+        assert_eq!(Reaches::default().describe(), "");
     }
 }

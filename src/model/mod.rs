@@ -8,7 +8,7 @@ pub mod family;
 pub mod health;
 pub mod rules;
 
-pub use family::{Families, Family};
+pub use family::{Families, Family, Reach, Reaches};
 pub use health::{MirrorCheck, MirrorState, Problem};
 pub use rules::*;
 
@@ -145,6 +145,8 @@ pub struct MirrorHealth {
     /// healthy, an unknown kind, or stored before sentry stored it: see
     /// [`MirrorHealth::problem`]).
     pub problem: Option<Problem>,
+    /// What the last check found over IPv4 and over IPv6 apart.
+    pub reaches: Reaches,
 }
 
 impl MirrorHealth {
@@ -188,6 +190,7 @@ impl Default for MirrorHealth {
             latency_ms: 0,
             throughput: 0,
             problem: None,
+            reaches: Reaches::default(),
         }
     }
 }

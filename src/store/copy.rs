@@ -343,6 +343,10 @@ mod tests {
                         latency_ms: 30,
                         throughput: 1000,
                         problem: Some(crate::model::Problem::Refused),
+                        reaches: crate::model::Reaches {
+                            v4: crate::model::Reach::Down,
+                            v6: crate::model::Reach::NoAddress,
+                        },
                     },
                 )?;
                 for kind in ["all", "spot"] {

@@ -6,7 +6,8 @@ use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
     Alias, Availability, Event, Families, FileInfo, Location, LocationId, Mirror, MirrorCheck,
-    MirrorHealth, MirrorId, Problem, Product, ProductId, Region, Role, SentryRun, User,
+    MirrorHealth, MirrorId, Problem, Product, ProductId, Reach, Reaches, Region, Role, SentryRun,
+    User,
 };
 
 /// Format byte of every row written by this version.
@@ -237,6 +238,11 @@ impl<'a> Reader<'a> {
         }
         self.u8()
     }
+    /// A [`Reach`] added at the end of a row (unknown when absent).
+    fn reach(&mut self) -> Result<Reach> {
+        let code = self.added_u8()?;
+        Reach::from_code(code).ok_or_else(|| self.corrupt("unknown reach"))
+    }
     fn remaining(&self) -> usize {
         match &self.source {
             Source::Bytes(b) => b.len(),
@@ -408,6 +414,8 @@ impl Row for MirrorHealth {
         w.u32(self.latency_ms);
         w.u64(self.throughput);
         w.u8(Problem::code(self.problem));
+        w.u8(self.reaches.v4.code());
+        w.u8(self.reaches.v6.code());
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorHealth {
@@ -419,6 +427,10 @@ impl Row for MirrorHealth {
             latency_ms: r.u32()?,
             throughput: r.u64()?,
             problem: Problem::from_code(r.added_u8()?),
+            reaches: Reaches {
+                v4: r.reach()?,
+                v6: r.reach()?,
+            },
         })
     }
 }
@@ -722,8 +734,12 @@ mod tests {
                 latency_ms: 12,
                 throughput: 1 << 40,
                 problem: Some(Problem::Timeout),
+                reaches: Reaches {
+                    v4: Reach::Up,
+                    v6: Reach::Down,
+                },
             },
-            1,
+            3,
         );
         round_trip_added(
             MirrorCheck {

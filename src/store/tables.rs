@@ -132,6 +132,8 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
         "latency_ms",
         "throughput",
         "problem",
+        "reach_v4",
+        "reach_v6",
     ],
     key_in_row: false,
 };
