@@ -19,8 +19,6 @@ use std::sync::Arc;
 
 use super::pick::{Candidates, Random};
 use crate::geoip::Country;
-#[cfg(test)]
-use crate::model::Families;
 use crate::model::Family;
 use crate::model::{Mirror, Region};
 
