@@ -707,8 +707,10 @@ mod tests {
         assert_eq!(old_check.problem, None);
         assert_eq!(old_check.problem(), Some(Problem::Timeout));
         let old_health = encode(&health);
-        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 1]).unwrap();
+        // Without the problem byte nor the two reach bytes after it.
+        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 3]).unwrap();
         assert_eq!((old_health.problem, old_health.error), (None, health.error));
+        assert_eq!(old_health.reaches, Reaches::default(), "unknown, as before");
     }
 
     #[test]
