@@ -39,6 +39,7 @@ use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use bouncer::model::Family;
 use bouncer::model::{LocationId, MirrorId};
 use bouncer::sentry::plan::{Check, MirrorPlan};
 use bouncer::sentry::pool::{self, Limits, Probe};
@@ -355,7 +356,10 @@ impl PooledHead {
 }
 
 impl Probe for PooledHead {
-    fn head(&self, url: &str) -> Observation {
+    fn families(&self, _: &str) -> Vec<Family> {
+        Vec::new()
+    }
+    fn head(&self, url: &str, _: Option<Family>) -> Observation {
         let started = Instant::now();
         match self.agent.head(url).call() {
             Ok(r) => {
@@ -374,10 +378,15 @@ impl Probe for PooledHead {
             },
         }
     }
-    fn digests(&self, url: &str, _: bouncer::sentry::probe::Kinds) -> Observation {
-        self.head(url)
+    fn digests(
+        &self,
+        url: &str,
+        _: bouncer::sentry::probe::Kinds,
+        via: Option<Family>,
+    ) -> Observation {
+        self.head(url, via)
     }
-    fn measure(&self, _: &str, _: u64) -> Option<(u64, u64)> {
+    fn measure(&self, _: &str, _: u64, _: Option<Family>) -> Option<(u64, u64)> {
         None
     }
 }

@@ -858,6 +858,7 @@ mod tests {
             latency_ms: 3,
             files: Vec::new(),
             downloaded: (0, 0),
+            reaches: Default::default(),
         }];
         let html = render(&RunReport {
             run: &run,

@@ -13,26 +13,105 @@ use super::verdict::{
     FileResult, FileVerdict, MirrorResult, Observation, base_problem, file_problem, judge_base,
     judge_file,
 };
+use crate::model::{Family, Reach, Reaches};
 
-/// Makes the HTTP requests of a check.
+/// Makes the HTTP requests of a check, over `via` (`None`: either
+/// address family).
 pub trait Probe: Sync {
+    /// The address families `url`'s host has addresses in.
+    fn families(&self, url: &str) -> Vec<Family>;
     /// HEAD (or ranged GET) `url`.
-    fn head(&self, url: &str) -> Observation;
+    fn head(&self, url: &str, via: Option<Family>) -> Observation;
     /// GET `url` and hash the body with the digests in `kinds`.
-    fn digests(&self, url: &str, kinds: Kinds) -> Observation;
+    fn digests(&self, url: &str, kinds: Kinds, via: Option<Family>) -> Observation;
     /// GET at most `max` bytes of `url`: (bytes received, milliseconds).
-    fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)>;
+    fn measure(&self, url: &str, max: u64, via: Option<Family>) -> Option<(u64, u64)>;
 }
 
 impl Probe for super::probe::Prober {
-    fn head(&self, url: &str) -> Observation {
-        super::probe::Prober::head(self, url)
+    fn families(&self, url: &str) -> Vec<Family> {
+        super::probe::Prober::families(self, url)
     }
-    fn digests(&self, url: &str, kinds: Kinds) -> Observation {
-        super::probe::Prober::digests_of(self, url, kinds)
+    fn head(&self, url: &str, via: Option<Family>) -> Observation {
+        super::probe::Prober::head(self, url, via)
     }
-    fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
-        super::probe::Prober::measure(self, url, max)
+    fn digests(&self, url: &str, kinds: Kinds, via: Option<Family>) -> Observation {
+        super::probe::Prober::digests_of(self, url, kinds, via)
+    }
+    fn measure(&self, url: &str, max: u64, via: Option<Family>) -> Option<(u64, u64)> {
+        super::probe::Prober::measure(self, url, max, via)
+    }
+}
+
+/// What the base-URL check found.
+struct BaseCheck {
+    /// The answer that stands for the mirror: the first family's that
+    /// answered properly, or the first failure.
+    seen: Observation,
+    /// Milliseconds that answer took (0: none answered).
+    latency_ms: u64,
+    /// Per family.
+    reaches: Reaches,
+    /// The family the file checks go over (one that answered).
+    via: Option<Family>,
+}
+
+/// Checks `base_url` over each address family its host has addresses in
+/// (IPv4 first), apart: a mirror whose IPv6 is broken still serves IPv4
+/// clients, and its files are checked over the family that answered. A
+/// name that does not resolve is tried once, either way, for the error.
+fn check_base(probe: &impl Probe, base_url: &str) -> BaseCheck {
+    let url = format!("{base_url}/");
+    let timed = |via| {
+        let started = Instant::now();
+        let seen = probe.head(&url, via);
+        let latency_ms = match seen {
+            // An answer takes at least 1 ms, so 0 always means none: a
+            // refused connection fails in a millisecond and has no latency.
+            Observation::Answer { .. } => (started.elapsed().as_millis() as u64).max(1),
+            Observation::Failed { .. } => 0,
+        };
+        (seen, latency_ms)
+    };
+    let families = probe.families(&url);
+    if families.is_empty() {
+        let (seen, latency_ms) = timed(None);
+        return BaseCheck {
+            seen,
+            latency_ms,
+            reaches: Reaches::default(),
+            via: None,
+        };
+    }
+    let mut reaches = Reaches {
+        v4: Reach::NoAddress,
+        v6: Reach::NoAddress,
+    };
+    let mut up: Option<(Observation, u64, Family)> = None;
+    let mut failed: Option<Observation> = None;
+    for family in families {
+        let (seen, latency_ms) = timed(Some(family));
+        let answered = judge_base(&seen).is_ok();
+        *reaches.of_mut(family) = if answered { Reach::Up } else { Reach::Down };
+        if answered && up.is_none() {
+            up = Some((seen, latency_ms, family));
+        } else if !answered && failed.is_none() {
+            failed = Some(seen);
+        }
+    }
+    match (up, failed) {
+        (Some((seen, latency_ms, family)), _) => BaseCheck {
+            seen,
+            latency_ms,
+            reaches,
+            via: Some(family),
+        },
+        (None, failed) => BaseCheck {
+            seen: failed.expect("a family was checked"),
+            latency_ms: 0,
+            reaches,
+            via: None,
+        },
     }
 }
 
@@ -59,6 +138,10 @@ struct Progress {
     /// The kind of problem the base check found.
     base_problem: Option<crate::model::Problem>,
     latency_ms: u64,
+    /// Per family, from the base check.
+    reaches: Reaches,
+    /// The family the file checks go over.
+    via: Option<Family>,
     next: usize,
     in_flight: usize,
     faults: usize,
@@ -85,6 +168,8 @@ pub fn execute(
                 base: None,
                 base_problem: None,
                 latency_ms: 0,
+                reaches: Reaches::default(),
+                via: None,
                 next: 0,
                 in_flight: 0,
                 faults: 0,
@@ -162,32 +247,28 @@ pub fn execute(
             };
             match job {
                 Job::Base(i) => {
-                    let started = Instant::now();
-                    let seen = probe.head(&format!("{}/", plans[i].base_url));
-                    let verdict = judge_base(&seen);
+                    let base = check_base(probe, &plans[i].base_url);
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-                    // Latency only from an answer: a refused connection
-                    // fails in a millisecond and has none (0). An answer
-                    // takes at least 1 ms, so 0 always means none.
-                    st[i].latency_ms = match seen {
-                        Observation::Answer { .. } => (started.elapsed().as_millis() as u64).max(1),
-                        Observation::Failed { .. } => 0,
-                    };
-                    st[i].base = Some(Some(verdict));
-                    st[i].base_problem = base_problem(&seen);
+                    let p = &mut st[i];
+                    p.latency_ms = base.latency_ms;
+                    p.reaches = base.reaches;
+                    p.via = base.via;
+                    p.base = Some(Some(judge_base(&base.seen)));
+                    p.base_problem = base_problem(&base.seen);
                 }
                 Job::File(i, check) => {
                     let url = format!("{}{}", plans[i].base_url, check.path);
+                    let via = state.lock().unwrap_or_else(|e| e.into_inner())[i].via;
                     let started = Instant::now();
                     let seen = if check.hash {
-                        probe.digests(&url, Kinds::strongest(&check.expected))
+                        probe.digests(&url, Kinds::strongest(&check.expected), via)
                     } else {
-                        probe.head(&url)
+                        probe.head(&url, via)
                     };
                     let elapsed_ms = started.elapsed().as_millis() as u64;
                     let verdict = judge_file(&check.expected, &seen);
                     let measured = if check.measure && verdict == FileVerdict::Present {
-                        probe.measure(&url, MEASURE_BYTES)
+                        probe.measure(&url, MEASURE_BYTES, via)
                     } else {
                         None
                     };
@@ -243,6 +324,7 @@ pub fn execute(
             base: p.base.flatten(),
             base_problem: p.base_problem,
             latency_ms: p.latency_ms,
+            reaches: p.reaches,
             files: p.files,
             downloaded: p.downloaded,
         })
@@ -284,7 +366,10 @@ mod tests {
     }
 
     impl Probe for Table {
-        fn head(&self, url: &str) -> Observation {
+        fn families(&self, _: &str) -> Vec<Family> {
+            Vec::new()
+        }
+        fn head(&self, url: &str, _: Option<Family>) -> Observation {
             let host = self.enter(url);
             self.leave(&host);
             if self.down.iter().any(|d| host.starts_with(d)) {
@@ -302,10 +387,10 @@ mod tests {
                 }
             }
         }
-        fn digests(&self, url: &str, _: Kinds) -> Observation {
-            self.head(url)
+        fn digests(&self, url: &str, _: Kinds, via: Option<Family>) -> Observation {
+            self.head(url, via)
         }
-        fn measure(&self, _: &str, max: u64) -> Option<(u64, u64)> {
+        fn measure(&self, _: &str, max: u64, _: Option<Family>) -> Option<(u64, u64)> {
             Some((max, 1))
         }
     }
@@ -374,6 +459,63 @@ mod tests {
         // Only the answer has a latency (at least 1 ms).
         assert_eq!(out[1].latency_ms, 0);
         assert!(out[0].latency_ms >= 1);
+    }
+
+    /// Hosts with addresses in both families; IPv6 refuses on hosts
+    /// starting with one of `v6_down`. Records the way each request went.
+    struct DualStack {
+        v6_down: Vec<&'static str>,
+        ways: Mutex<Vec<(String, Option<Family>)>>,
+    }
+
+    impl Probe for DualStack {
+        fn families(&self, _: &str) -> Vec<Family> {
+            Family::ALL.to_vec()
+        }
+        fn head(&self, url: &str, via: Option<Family>) -> Observation {
+            self.ways.lock().unwrap().push((url.to_string(), via));
+            let host = url.split('/').nth(2).unwrap_or("");
+            if via == Some(Family::V6) && self.v6_down.iter().any(|d| host.starts_with(d)) {
+                return Observation::Failed {
+                    failure: Failure::Connection,
+                    detail: "refused".into(),
+                };
+            }
+            Observation::Answer {
+                status: 200,
+                content_type: None,
+                length: None,
+                digests: None,
+                elapsed_ms: 1,
+            }
+        }
+        fn digests(&self, url: &str, _: Kinds, via: Option<Family>) -> Observation {
+            self.head(url, via)
+        }
+        fn measure(&self, _: &str, max: u64, _: Option<Family>) -> Option<(u64, u64)> {
+            Some((max, 1))
+        }
+    }
+
+    #[test]
+    fn each_family_is_checked_apart_and_files_go_over_one_that_answers() {
+        let probe = DualStack {
+            v6_down: vec!["m1."],
+            ways: Mutex::new(Vec::new()),
+        };
+        let out = execute(&plans(2, 3), &probe, limits(4, 2), &AtomicBool::new(false));
+        let found = |r: &MirrorResult| (r.reaches.v4, r.reaches.v6);
+        assert_eq!(found(&out[0]), (Reach::Up, Reach::Up));
+        assert_eq!(found(&out[1]), (Reach::Up, Reach::Down));
+        // IPv4 answered: the mirror is in, with every file checked over it.
+        assert_eq!(out[1].base, Some(Ok(())));
+        assert_eq!(out[1].files.len(), 3);
+        let ways = probe.ways.lock().unwrap();
+        let of = |url: &str| -> Vec<Option<Family>> {
+            ways.iter().filter(|(u, _)| u == url).map(|w| w.1).collect()
+        };
+        assert_eq!(of("http://m1.test/"), [Some(Family::V4), Some(Family::V6)]);
+        assert_eq!(of("http://m1.test/f0"), [Some(Family::V4)]);
     }
 
     #[test]

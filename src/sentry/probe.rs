@@ -19,6 +19,7 @@ use ureq::Agent;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 use super::verdict::{Digests, Failure, Observation};
+use crate::model::Family;
 
 /// Timeouts and identity of the checker.
 #[derive(Clone, Debug)]
@@ -36,6 +37,37 @@ pub struct ProbeConfig {
     pub idle_per_host: usize,
     /// Certificates (DER) trusted besides the platform's: the demo's own.
     pub also_trust: Vec<Vec<u8>>,
+    /// Host names checked at these addresses instead of what DNS says
+    /// (`--resolve`, as curl's): lower-case name → addresses.
+    pub resolve: Overrides,
+}
+
+/// Host names with fixed addresses (`--resolve NAME=ADDR,…`).
+pub type Overrides = std::collections::BTreeMap<String, Vec<std::net::IpAddr>>;
+
+/// Reads `NAME=ADDR[,ADDR…]` (`--resolve`): the name lower-cased, each
+/// address an IPv4 or IPv6 address (brackets allowed).
+pub fn parse_override(arg: &str) -> Result<(String, Vec<std::net::IpAddr>), String> {
+    let (name, addrs) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("--resolve {arg:?}: give NAME=ADDRESS[,ADDRESS…], e.g. mirror.example=192.0.2.7,2001:db8::7"))?;
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty() {
+        return Err(format!(
+            "--resolve {arg:?}: the host name is missing before '='"
+        ));
+    }
+    let addrs = addrs
+        .split(',')
+        .map(|a| {
+            let a = a.trim();
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .map_err(|_| format!("--resolve {arg:?}: {a:?} is not an IPv4 or IPv6 address"))
+        })
+        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+    Ok((name, addrs))
 }
 
 impl Default for ProbeConfig {
@@ -50,6 +82,7 @@ impl Default for ProbeConfig {
             ),
             idle_per_host: 4,
             also_trust: Vec::new(),
+            resolve: Overrides::new(),
         }
     }
 }
@@ -69,10 +102,56 @@ impl ProbeConfig {
 /// Idle connections kept in all (a network of 250 mirrors × 4).
 const IDLE_CONNECTIONS: usize = 1024;
 
-/// Makes checks.
+/// Makes checks, over either address family or one of them.
 pub struct Prober {
-    agent: Agent,
-    download: Agent,
+    /// Per [`way`]: for HEADs, and for downloads.
+    agents: [(Agent, Agent); 3],
+    resolve: std::sync::Arc<Overrides>,
+}
+
+/// The agents' slot for reaching a host over `via` (`None`: either).
+fn way(via: Option<Family>) -> usize {
+    match via {
+        None => 0,
+        Some(Family::V4) => 1,
+        Some(Family::V6) => 2,
+    }
+}
+
+/// ureq's resolver, but names in `--resolve` get their given addresses
+/// (of the family the agent is for).
+#[derive(Debug)]
+struct Resolver {
+    overrides: std::sync::Arc<Overrides>,
+    dns: ureq::unversioned::resolver::DefaultResolver,
+}
+
+impl ureq::unversioned::resolver::Resolver for Resolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let given = uri.host().and_then(|h| {
+            self.overrides
+                .get(&h.trim_matches(['[', ']']).to_ascii_lowercase())
+        });
+        let Some(given) = given else {
+            return self.dns.resolve(uri, config, timeout);
+        };
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let mut out = self.empty();
+        let addrs = given.iter().map(|ip| std::net::SocketAddr::new(*ip, port));
+        for addr in config.ip_family().keep_wanted(addrs) {
+            out.push(addr);
+        }
+        if out.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
+    }
 }
 
 impl Prober {
@@ -90,8 +169,14 @@ impl Prober {
                 RootCerts::new_with_certs(&certs)
             })
             .build();
-        let agent = |response: Option<Duration>| -> Agent {
-            Agent::config_builder()
+        let resolve = std::sync::Arc::new(config.resolve.clone());
+        let agent = |response: Option<Duration>, via: Option<Family>| -> Agent {
+            let config = Agent::config_builder()
+                .ip_family(match via {
+                    None => ureq::config::IpFamily::Any,
+                    Some(Family::V4) => ureq::config::IpFamily::Ipv4Only,
+                    Some(Family::V6) => ureq::config::IpFamily::Ipv6Only,
+                })
                 .tls_config(tls.clone())
                 .http_status_as_error(false)
                 // Followed by `Prober::call`, which vets the target.
@@ -102,13 +187,57 @@ impl Prober {
                 .timeout_connect(Some(config.connect_timeout))
                 .timeout_recv_response(response)
                 .timeout_per_read(Some(config.read_timeout))
-                .build()
-                .new_agent()
+                .build();
+            let resolver = Resolver {
+                overrides: resolve.clone(),
+                dns: Default::default(),
+            };
+            Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                resolver,
+            )
+        };
+        let both = |via| {
+            (
+                agent(Some(config.response_timeout), via),
+                agent(Some(config.response_timeout), via),
+            )
         };
         Prober {
-            agent: agent(Some(config.response_timeout)),
-            download: agent(Some(config.response_timeout)),
+            agents: [both(None), both(Some(Family::V4)), both(Some(Family::V6))],
+            resolve,
         }
+    }
+
+    /// The address families `url`'s host has addresses in (an address
+    /// given: its own; a name: what `--resolve` or DNS says), IPv4 first.
+    /// Empty when the name does not resolve.
+    pub fn families(&self, url: &str) -> Vec<Family> {
+        let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+            return Vec::new();
+        };
+        let Some(host) = uri
+            .host()
+            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        else {
+            return Vec::new();
+        };
+        let addrs: Vec<std::net::IpAddr> = if let Some(given) = self.resolve.get(&host) {
+            given.clone()
+        } else if let Ok(ip) = host.parse() {
+            vec![ip]
+        } else {
+            use std::net::ToSocketAddrs;
+            (host.as_str(), 80)
+                .to_socket_addrs()
+                .map(|a| a.map(|a| a.ip()).collect())
+                .unwrap_or_default()
+        };
+        Family::ALL
+            .into_iter()
+            .filter(|&f| addrs.iter().any(|&ip| Family::of(ip) == f))
+            .collect()
     }
 
     /// Sends `request` for `url`, and once more for the target of a
@@ -138,12 +267,14 @@ impl Prober {
         Ok(second)
     }
 
-    /// HEAD `url`; a server that refuses HEAD (405, 501) is asked for the
-    /// first byte with a ranged GET instead.
-    pub fn head(&self, url: &str) -> Observation {
+    /// HEAD `url` over `via` (`None`: either family); a server that
+    /// refuses HEAD (405, 501) is asked for the first byte with a ranged
+    /// GET instead.
+    pub fn head(&self, url: &str, via: Option<Family>) -> Observation {
         let started = Instant::now();
-        let ranged = |u: &str| self.agent.get(u).header("Range", "bytes=0-0").call();
-        let seen = match Self::call(url, |u| self.agent.head(u).call()) {
+        let agent = &self.agents[way(via)].0;
+        let ranged = |u: &str| agent.get(u).header("Range", "bytes=0-0").call();
+        let seen = match Self::call(url, |u| agent.head(u).call()) {
             Ok(r) if matches!(r.status().as_u16(), 405 | 501) => match Self::call(url, ranged) {
                 Ok(mut r) => {
                     // Read the (one-byte) body so the connection is reused.
@@ -161,13 +292,15 @@ impl Prober {
     /// GET `url` and compute MD5, SHA-1 and SHA-256 of the body in one
     /// streamed pass (the digests on their own threads).
     pub fn digests(&self, url: &str) -> Observation {
-        self.digests_of(url, Kinds::ALL)
+        self.digests_of(url, Kinds::ALL, None)
     }
 
-    /// GET `url` and compute the digests in `kinds` in one streamed pass.
-    pub fn digests_of(&self, url: &str, kinds: Kinds) -> Observation {
+    /// GET `url` over `via` and compute the digests in `kinds` in one
+    /// streamed pass.
+    pub fn digests_of(&self, url: &str, kinds: Kinds, via: Option<Family>) -> Observation {
         let started = Instant::now();
-        let mut response = match Self::call(url, |u| self.download.get(u).call()) {
+        let download = &self.agents[way(via)].1;
+        let mut response = match Self::call(url, |u| download.get(u).call()) {
             Ok(r) => r,
             Err(seen) => return with_elapsed(*seen, started),
         };
@@ -207,11 +340,12 @@ impl Prober {
     /// GET the first `max` bytes of `url` (a ranged request; a server that
     /// ignores the range is cut off at `max`) and time it. `None` when the
     /// download fails.
-    pub fn measure(&self, url: &str, max: u64) -> Option<(u64, u64)> {
+    pub fn measure(&self, url: &str, max: u64, via: Option<Family>) -> Option<(u64, u64)> {
         let started = Instant::now();
         let range = format!("bytes=0-{}", max.saturating_sub(1));
+        let download = &self.agents[way(via)].1;
         let mut r = Self::call(url, |u| {
-            self.download.get(u).header("Range", range.as_str()).call()
+            download.get(u).header("Range", range.as_str()).call()
         })
         .ok()?;
         if !r.status().is_success() {

@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Availability, LocationId, MirrorCheck, MirrorHealth, MirrorId, Problem};
+use crate::model::{
+    Availability, Family, LocationId, MirrorCheck, MirrorHealth, MirrorId, Problem, Reach,
+};
 
 /// How an HTTP exchange failed below the HTTP level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,6 +295,8 @@ pub struct MirrorResult {
     pub files: Vec<FileResult>,
     /// Bytes downloaded for hash checks, and the milliseconds it took.
     pub downloaded: (u64, u64),
+    /// What the base-URL check found over each address family.
+    pub reaches: crate::model::Reaches,
 }
 
 impl MirrorResult {
@@ -488,6 +492,29 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             judged.len()
         ));
     }
+    // Per address family, the same suspicion: most mirrors failing over
+    // IPv6 at once says more about the checker (a host whose IPv6 does not
+    // work) than about the mirrors. Their findings for it stay as they were.
+    let mut suspect = Vec::new();
+    for family in Family::ALL {
+        let tried = judged
+            .iter()
+            .filter(|r| matches!(r.reaches.of(family), Reach::Up | Reach::Down))
+            .count();
+        let down = judged
+            .iter()
+            .filter(|r| r.reaches.of(family) == Reach::Down)
+            .count();
+        if tried >= 2 && down * 2 > tried {
+            let name = family.label();
+            suspect.push((
+                family,
+                format!(
+                    "{down} of {tried} mirrors failed over {name} in one run: the checker's own {name} is the likely cause, so no mirror's {name} was marked down"
+                ),
+            ));
+        }
+    }
     for r in &judged {
         let old = previous.health.get(&r.mirror);
         let fault = r.fault();
@@ -508,6 +535,13 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             };
             h.since = now;
         }
+        let mut reaches = r.reaches;
+        for (family, _) in &suspect {
+            if reaches.of(*family) == Reach::Down {
+                *reaches.of_mut(*family) = old.map_or(Reach::Unknown, |h| h.reaches.of(*family));
+            }
+        }
+        h.reaches = reaches;
         h.healthy = healthy;
         h.checked_at = now;
         h.error = fault.clone().unwrap_or_default();
@@ -615,6 +649,12 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             }
             d.availability.push((location, r.mirror, av));
         }
+    }
+    for (_, why) in suspect {
+        d.alarm = Some(match d.alarm.take() {
+            Some(alarm) => format!("{alarm}; {why}"),
+            None => why,
+        });
     }
     d
 }
@@ -781,6 +821,7 @@ mod tests {
             latency_ms: 5,
             files,
             downloaded: (0, 0),
+            reaches: Default::default(),
         }
     }
 
@@ -883,6 +924,47 @@ mod tests {
             p.health.insert(MirrorId(m), MirrorHealth::default());
         }
         p
+    }
+
+    #[test]
+    fn each_family_is_judged_apart_and_a_checker_without_ipv6_marks_none_down() {
+        use crate::model::{Reach::*, Reaches};
+        let seen = |mirror, v4, v6| MirrorResult {
+            reaches: Reaches { v4, v6 },
+            ..result(mirror, Ok(()), vec![])
+        };
+        let reaches = |d: &Decision, m: u64| {
+            let h = &d
+                .health
+                .iter()
+                .find(|(id, _)| *id == MirrorId(m))
+                .unwrap()
+                .1;
+            assert!(h.healthy, "one family answering keeps a mirror in");
+            (h.reaches.v4, h.reaches.v6)
+        };
+        // One mirror's IPv6 fails: found, and no alarm.
+        let runs = [seen(1, Up, Down), seen(2, Up, Up), seen(3, Up, NoAddress)];
+        let d = decide(&runs, &healthy_before(&[1, 2, 3]), 100);
+        assert_eq!(d.alarm, None);
+        assert_eq!(reaches(&d, 1), (Up, Down));
+        assert_eq!(reaches(&d, 3), (Up, NoAddress));
+        // Every mirror fails over IPv6 at once: the checker's IPv6 is
+        // suspect, and what was known of each mirror's IPv6 stays.
+        let mut before = healthy_before(&[1, 2, 3]);
+        before.health.get_mut(&MirrorId(1)).unwrap().reaches = Reaches { v4: Up, v6: Up };
+        let runs = [
+            seen(1, Up, Down),
+            seen(2, Up, Down),
+            seen(3, Down, NoAddress),
+        ];
+        let d = decide(&runs, &before, 200);
+        let alarm = d.alarm.clone().unwrap_or_default();
+        assert!(alarm.contains("2 of 2 mirrors failed over IPv6"), "{alarm}");
+        assert_eq!(reaches(&d, 1), (Up, Up));
+        assert_eq!(reaches(&d, 2), (Up, Unknown));
+        // IPv4 was not suspect (1 of 3 down): mirror 3's finding stands.
+        assert_eq!(reaches(&d, 3), (Down, NoAddress));
     }
 
     /// Issue 19 item 7: a mirror that refuses connections has no latency
