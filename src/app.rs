@@ -414,6 +414,7 @@ pub fn sentry_settings(
     if let Some(t) = args.check_timeout {
         config.probe.set_timeout(t);
     }
+    config.probe.add_resolve(&args.resolve);
     if let Some(days) = args.keep_reports {
         config.keep_reports = crate::sentry::keep_reports(days);
     }

@@ -165,6 +165,9 @@ pub struct Serve {
     /// sentry: seconds a mirror may take to answer a check (default 10)
     #[argh(option)]
     pub check_timeout: Option<u64>,
+    /// sentry: check host NAME at these addresses, not DNS's (NAME=ADDR[,ADDR…]; repeatable), as curl --resolve
+    #[argh(option)]
+    pub resolve: Vec<crate::sentry::probe::Resolve>,
     /// sentry: days to keep runs and their reports (default 30; 0 = for ever; the newest full run always stays)
     #[argh(option)]
     pub keep_reports: Option<u64>,
@@ -700,6 +703,9 @@ pub struct SentryArgs {
     /// seconds a mirror may take to answer (default 10)
     #[argh(option)]
     pub timeout: Option<u64>,
+    /// check host NAME at these addresses, not DNS's (NAME=ADDR[,ADDR…]; repeatable), as curl --resolve
+    #[argh(option)]
+    pub resolve: Vec<crate::sentry::probe::Resolve>,
     /// where to write the HTML report (default: reports/ beside the database)
     #[argh(option)]
     pub reports_dir: Option<String>,

@@ -37,7 +37,8 @@ pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
         || args.per_mirror.is_some()
         || args.timeout.is_some()
         || args.reports_dir.is_some()
-        || args.keep_reports.is_some();
+        || args.keep_reports.is_some()
+        || !args.resolve.is_empty();
     let sentry = match &ctx.sentry {
         Some(s) if !tuned => s.clone(),
         server => {
@@ -62,6 +63,7 @@ pub(super) fn sentry(ctx: &Context, args: &SentryArgs) -> Result<String> {
             if let Some(t) = args.timeout {
                 config.probe.set_timeout(t);
             }
+            config.probe.add_resolve(&args.resolve);
             Arc::new(Sentry::new(ctx.network.clone(), config))
         }
     };

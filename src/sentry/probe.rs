@@ -45,9 +45,37 @@ pub struct ProbeConfig {
 /// Host names with fixed addresses (`--resolve NAME=ADDR,…`).
 pub type Overrides = std::collections::BTreeMap<String, Vec<std::net::IpAddr>>;
 
+/// One `--resolve NAME=ADDR[,ADDR…]`: a host name sentry checks at these
+/// addresses instead of what DNS says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolve {
+    /// The host name, lower-cased.
+    pub name: String,
+    /// Its addresses, IPv4 or IPv6.
+    pub addrs: Vec<std::net::IpAddr>,
+}
+
+impl std::str::FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(arg: &str) -> Result<Resolve, String> {
+        parse_override(arg).map(|(name, addrs)| Resolve { name, addrs })
+    }
+}
+
+impl ProbeConfig {
+    /// Adds `--resolve` entries (a later one for a name replaces an
+    /// earlier one).
+    pub fn add_resolve(&mut self, entries: &[Resolve]) {
+        for r in entries {
+            self.resolve.insert(r.name.clone(), r.addrs.clone());
+        }
+    }
+}
+
 /// Reads `NAME=ADDR[,ADDR…]` (`--resolve`): the name lower-cased, each
 /// address an IPv4 or IPv6 address (brackets allowed).
-pub fn parse_override(arg: &str) -> Result<(String, Vec<std::net::IpAddr>), String> {
+fn parse_override(arg: &str) -> Result<(String, Vec<std::net::IpAddr>), String> {
     let (name, addrs) = arg
         .split_once('=')
         .ok_or_else(|| format!("--resolve {arg:?}: give NAME=ADDRESS[,ADDRESS…], e.g. mirror.example=192.0.2.7,2001:db8::7"))?;
@@ -688,6 +716,32 @@ fn with_elapsed(mut seen: Observation, started: Instant) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resolve_entries_name_a_host_and_its_addresses() {
+        let r: Resolve = "Mirror.Example=192.0.2.7, [2001:db8::7]".parse().unwrap();
+        assert_eq!(r.name, "mirror.example");
+        let addrs: Vec<String> = r.addrs.iter().map(ToString::to_string).collect();
+        assert_eq!(addrs, ["192.0.2.7", "2001:db8::7"]);
+        let err = |arg: &str| arg.parse::<Resolve>().unwrap_err();
+        assert!(err("mirror.example").contains("give NAME=ADDRESS"));
+        assert!(err("=192.0.2.7").contains("host name is missing"));
+        assert!(err("m=192.0.2.300").contains("not an IPv4 or IPv6 address"));
+        let mut config = ProbeConfig::default();
+        config.add_resolve(&[r, "mirror.example=::1".parse().unwrap()]);
+        assert_eq!(
+            config.resolve["mirror.example"],
+            ["::1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        // The prober knows the families a name has from them.
+        let prober = Prober::new(&config);
+        assert_eq!(
+            prober.families("http://MIRROR.example:81/pub/"),
+            [Family::V6]
+        );
+        assert_eq!(prober.families("http://127.0.0.1/pub/"), [Family::V4]);
+        assert_eq!(prober.families("http://[::1]:8080/"), [Family::V6]);
+    }
 
     #[test]
     fn redirects_to_internal_addresses_are_refused_from_public_mirrors() {
