@@ -60,13 +60,18 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         serving.get(&m.id).copied().unwrap_or(0).to_string(),
                         m.regions.join(","),
                         m.families.as_str().to_string(),
+                        s.health
+                            .get(&m.id)
+                            .map(|h| h.reaches.describe())
+                            .filter(|r| !r.is_empty())
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect();
             Ok(table(
                 &[
                     "NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS",
-                    "FAMILIES",
+                    "FAMILIES", "REACH",
                 ],
                 rows,
             ))

@@ -1,4 +1,4 @@
-//! Test mirrors for sentry: tiny threaded HTTP/1.1 servers on 127.0.0.1
+//! Test mirrors for sentry: tiny threaded HTTP/1.1 servers on 127.0.0.1 (or ::1)
 //! (std::net only) serving files from memory, each with a behaviour a test
 //! picks and may change while it runs (break a mirror, repair it).
 //!
@@ -85,7 +85,7 @@ struct Shared {
 /// A running test mirror; stopped (and its slow answers released) when
 /// dropped.
 pub struct Mirror {
-    /// Its base URL, `http://127.0.0.1:PORT`.
+    /// Its base URL, `http://127.0.0.1:PORT` (or `http://[::1]:PORT`).
     pub url: String,
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -95,7 +95,13 @@ pub struct Mirror {
 impl Mirror {
     /// Starts a mirror serving `files` the way `behaviour` says.
     pub fn start(files: &Files, behaviour: Behaviour) -> Mirror {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test mirror");
+        Mirror::start_on("127.0.0.1:0", files, behaviour)
+    }
+
+    /// [`Mirror::start`] listening on `bind` only (`[::1]:0`: an
+    /// IPv6-only mirror, `http://[::1]:PORT`).
+    pub fn start_on(bind: &str, files: &Files, behaviour: Behaviour) -> Mirror {
+        let listener = TcpListener::bind(bind).expect("bind a test mirror");
         let addr = listener.local_addr().expect("test mirror address");
         let shared = Arc::new(Shared {
             files: files.clone(),
