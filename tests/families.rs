@@ -201,12 +201,9 @@ fn sentry_checks_each_family_apart_and_clients_follow_what_it_found() {
         .get_with(TB, &[("X-Forwarded-For", "2001:db8::1")])
         .location()
         .to_string();
-    let r = http_v6(
-        six.url.rsplit(':').next().unwrap().parse().unwrap(),
-        "GET",
-        file,
-        &[],
-    );
+    assert_eq!(location, format!("{}{file}", six.url));
+    let six_port = six.url.rsplit(':').next().unwrap().parse().unwrap();
+    let r = http_v6(six_port, "GET", file, &[]);
     assert_eq!(r.status, 200, "{location}: {r:?}");
     server.stop();
 }
