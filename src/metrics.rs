@@ -658,6 +658,43 @@ fn mirrors(p: &mut Page, index: &crate::index::Index) {
         "Unix time of the mirror's last check.",
         per_mirror(&all, |m| m.health.as_ref().map(|h| h.checked_at)),
     );
+    p.add(
+        "bouncer_mirror_family_up",
+        "1 when the mirror answered its last check over this address family, 0 when it has addresses in it and did not (absent: not checked apart, or no address).",
+        ByMirrorFamily(
+            all.iter()
+                .filter_map(|m| Some((m.name.to_string(), m.health.as_ref()?.reaches)))
+                .flat_map(|(name, reaches)| {
+                    crate::model::Family::ALL.into_iter().filter_map(move |f| {
+                        let up = match reaches.of(f) {
+                            crate::model::Reach::Up => 1,
+                            crate::model::Reach::Down => 0,
+                            _ => return None,
+                        };
+                        Some((name.clone(), f.as_str(), ConstGauge::new(up)))
+                    })
+                })
+                .collect(),
+        ),
+    );
+}
+
+/// Gauges labelled `mirror` and `family` (`ipv4`, `ipv6`).
+#[derive(Debug)]
+struct ByMirrorFamily(Vec<(String, &'static str, ConstGauge<u64>)>);
+
+impl EncodeMetric for ByMirrorFamily {
+    fn encode(&self, mut encoder: MetricEncoder) -> std::fmt::Result {
+        for (mirror, family, gauge) in &self.0 {
+            let labels = [("mirror", mirror.as_str()), ("family", *family)];
+            gauge.encode(encoder.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
 }
 
 /// A gauge labelled `mirror`, for each mirror that has a value.
@@ -1078,6 +1115,7 @@ mod tests {
         ("bouncer_counts_flush_lag_seconds", "gauge", &[]),
         ("bouncer_mirror_up", "gauge", &["mirror"]),
         ("bouncer_mirror_eligible", "gauge", &["mirror"]),
+        ("bouncer_mirror_family_up", "gauge", &["family", "mirror"]),
         ("bouncer_mirror_check_latency_seconds", "gauge", &["mirror"]),
         (
             "bouncer_mirror_last_check_timestamp_seconds",
@@ -1183,6 +1221,13 @@ mod tests {
         );
         assert_eq!(labels("bouncer_geoip_ranges", "family"), ["ipv4", "ipv6"]);
         assert_eq!(labels("bouncer_mirror_up", "mirror"), [r#"m"1\"#]);
+        // Each family the mirror was checked over: IPv4 up, IPv6 down.
+        let families: Vec<(String, f64)> = samples
+            .iter()
+            .filter(|s| s.name == "bouncer_mirror_family_up")
+            .map(|s| (s.labels["family"].clone(), s.value))
+            .collect();
+        assert_eq!(families, [("ipv4".into(), 1.0), ("ipv6".into(), 0.0)]);
         // The last finished run of each kind, the kind cut at its colon.
         assert_eq!(
             labels("bouncer_sentry_last_run_checks", "kind"),
