@@ -27,7 +27,10 @@ use crate::auth::Area;
 use crate::chart;
 use crate::error::Error;
 use crate::model::health::{MAX_RATING, uptime};
-use crate::model::{Families, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem};
+use crate::model::{
+    Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem, Reach,
+    Reaches,
+};
 use crate::store::{NewMirror, Snapshot};
 
 /// The state filters of the list (`state=KEY`), shared with the links
@@ -377,6 +380,41 @@ fn families_label(f: Families) -> &'static str {
     }
 }
 
+/// Each family the mirror is set to serve whose clients sentry keeps away:
+/// it did not answer over it, or its host has no address in it.
+fn family_trouble(families: Families, reaches: Reaches) -> Vec<(Family, Reach)> {
+    Family::ALL
+        .into_iter()
+        .filter(|&f| families.serves(f))
+        .map(|f| (f, reaches.of(f)))
+        .filter(|(_, r)| matches!(r, Reach::Down | Reach::NoAddress))
+        .collect()
+}
+
+/// What [`family_trouble`] means for the mirror's clients.
+fn family_note(family: Family, reach: Reach) -> String {
+    let name = family.label();
+    match reach {
+        Reach::Down => format!(
+            "It did not answer over {name} on its last check: {name} clients are not sent here until it does (its other family still serves)."
+        ),
+        _ => format!(
+            "Its host has no {name} address: {name} clients are sent to other mirrors. If it should have one, its DNS lacks the record."
+        ),
+    }
+}
+
+/// `up · down`: what the last check found over IPv4 and IPv6.
+fn reach_summary(reaches: Reaches) -> String {
+    let word = |r: Reach| match r {
+        Reach::Unknown => "—",
+        Reach::NoAddress => "none",
+        Reach::Up => "up",
+        Reach::Down => "down",
+    };
+    format!("{} · {}", word(reaches.v4), word(reaches.v6))
+}
+
 /// The address families a mirror serves, one of three.
 fn families_field(chosen: Families) -> Markup {
     html! {
@@ -687,6 +725,9 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
         @if let Some(h) = h.filter(|h| h.is_flapping(now)) {
             p.flash.error { "Flapping: changed state " (h.flaps) " times recently; its weight is damped." }
         }
+        @for (family, reach) in h.map(|h| family_trouble(m.families, h.reaches)).unwrap_or_default() {
+            p.flash.error[reach == Reach::Down] role="note" { (family_note(family, reach)) }
+        }
         div.cards {
             div.stat { span.value { (latency(h.filter(|h| h.checked_at > 0).map_or(0, |h| h.latency_ms))) } span.label { "latency (last check)" } }
             div.stat { span.value { @match h.filter(|h| h.throughput > 0) { Some(h) => (chart::speed(h.throughput)), None => "—" } } span.label { "measured speed" } }
@@ -695,6 +736,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
             div.stat { span.value { (page::ago(timeline.last_success().unwrap_or(0))) } span.label { "last success" } }
             div.stat { span.value { (timeline.failures_in_a_row()) } span.label { "failures in a row" } }
             div.stat { span.value { (page::ago(h.map_or(0, |h| h.since))) } span.label { "status since" } }
+            div.stat { span.value { (reach_summary(h.map(|h| h.reaches).unwrap_or_default())) } span.label { "IPv4 · IPv6" } }
         }
         section.card {
             h2 { "Health" }
@@ -873,6 +915,7 @@ mod tests {
 
     use crate::admin::testing::*;
     use crate::model::Role;
+    use crate::model::{Reach, Reaches};
 
     #[test]
     fn add_edit_remove_a_mirror() {
@@ -972,6 +1015,27 @@ mod tests {
             "{:?}",
             events[0]
         );
+        // What sentry found over each family is shown, and explained.
+        let id = admin.network.snapshot().unwrap().mirrors[0].id;
+        admin
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                tx.set_health(
+                    id,
+                    &MirrorHealth {
+                        reaches: Reaches {
+                            v4: Reach::NoAddress,
+                            v6: Reach::Down,
+                        },
+                        ..MirrorHealth::default()
+                    },
+                )
+            })
+            .unwrap();
+        let page = body(get(&admin, &ann, "/admin/mirrors/m6"));
+        assert!(page.contains("none · down"), "{page}");
+        assert!(page.contains("did not answer over IPv6"), "{page}");
+        assert!(page.contains("no IPv4 address"), "{page}");
     }
 
     #[test]
