@@ -125,6 +125,8 @@ struct Row<'a> {
     mirror: &'a Mirror,
     status: Status,
     downloads: u64,
+    /// The address families its clients may come over (`IPv4, IPv6`).
+    families: String,
 }
 
 /// Active mirrors with their status and downloads, sorted by downloads
@@ -150,6 +152,7 @@ fn rows<'a>(
                 now,
             ),
             downloads: downloads.get(&m.id).copied().unwrap_or(0),
+            families: served_families(m, health.get(&m.id)),
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -164,6 +167,22 @@ fn rows<'a>(
             .then_with(|| a.mirror.name.cmp(&b.mirror.name))
     });
     rows
+}
+
+/// The families clients of which `m` gets, by its setting and what sentry
+/// found: `IPv4, IPv6`, one of them, or `–` for neither.
+fn served_families(m: &Mirror, health: Option<&MirrorHealth>) -> String {
+    let reaches = health.map(|h| h.reaches).unwrap_or_default();
+    let served: Vec<&str> = crate::model::Family::ALL
+        .into_iter()
+        .filter(|&f| crate::model::family::serves(m.families, reaches, f))
+        .map(|f| f.label())
+        .collect();
+    if served.is_empty() {
+        "–".into()
+    } else {
+        served.join(", ")
+    }
 }
 
 /// `n` of `total` in percent with one decimal (`–` when nothing counted).
@@ -258,6 +277,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
                         th scope="col" { "Address" }
                         th scope="col" { "Status" }
                         th scope="col" { "Regions" }
+                        th scope="col" { "Serves over" }
                         th.num scope="col" { "Share (" (SHARE_DAYS) " days)" }
                         th.num scope="col" { "Downloads" }
                     }
@@ -272,6 +292,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
                                 @if r.mirror.regions.is_empty() { "worldwide" }
                                 @else { (r.mirror.regions.join(", ")) }
                             }
+                            td { (r.families) }
                             td.num { (share(r.downloads, total)) }
                             td.num { (thousands(r.downloads)) }
                         }
@@ -279,7 +300,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
                 }
                 tfoot {
                     tr {
-                        th scope="row" colspan="4" { "All listed mirrors" }
+                        th scope="row" colspan="5" { "All listed mirrors" }
                         td.num { @if total > 0 { "100\u{a0}%" } @else { "–" } }
                         td.num { (thousands(total)) }
                     }
@@ -454,6 +475,34 @@ mod tests {
             })
             .unwrap();
         (dir, public, ids)
+    }
+
+    #[test]
+    fn each_mirror_says_which_families_it_serves_clients_over() {
+        use crate::model::{Families, Reach, Reaches};
+        let (_dir, public, ids) = network();
+        public
+            .network
+            .write(&crate::model::Actor::Program("test"), |tx| {
+                // alpha: IPv6 did not answer; beta: set to serve IPv6 only.
+                let mut h = health(true, "");
+                h.reaches = Reaches {
+                    v4: Reach::Up,
+                    v6: Reach::Down,
+                };
+                tx.set_health(ids[0], &h)?;
+                tx.mirror_update("beta", |m| m.families = Families::V6Only)?;
+                Ok(())
+            })
+            .unwrap();
+        let html = text(get(&public, "/mirrors", &[]));
+        let row = |name: &str| {
+            let at = html.find(name).unwrap();
+            html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+        };
+        assert!(row("&lt;b&gt;alpha").contains("<td>IPv4</td>"), "{html}");
+        assert!(row(">beta<").contains("<td>IPv6</td>"), "{html}");
+        assert!(row(">gamma<").contains("<td>IPv4, IPv6</td>"), "{html}");
     }
 
     fn add(public: &crate::public::Public, day: u32, mirrors: &[(MirrorId, u64)]) {
