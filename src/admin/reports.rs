@@ -859,6 +859,7 @@ mod tests {
             files: Vec::new(),
             downloaded: (0, 0),
             reaches: Default::default(),
+            family_faults: Vec::new(),
         }];
         let html = render(&RunReport {
             run: &run,

@@ -605,6 +605,7 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
     let down = count(|c| matches!(c, Change::MirrorDown { .. }));
     let back = count(|c| matches!(c, Change::MirrorBack { .. }));
     let hashes = count(|c| matches!(c, Change::HashMismatch { .. }));
+    let families = count(|c| matches!(c, Change::FamilyDown { .. } | Change::FamilyBack { .. }));
     let mut parts = Vec::new();
     if summary.alarm.is_some() {
         parts.push("CHECKER ALARM".to_string());
@@ -618,7 +619,10 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
     if hashes > 0 {
         parts.push(format!("{hashes} hash mismatch(es)"));
     }
-    let others = changes.len() - down - back - hashes;
+    if families > 0 {
+        parts.push(format!("{families} IPv4/IPv6 change(s)"));
+    }
+    let others = changes.len() - down - back - hashes - families;
     if others > 0 {
         parts.push(format!("{others} file change(s)"));
     }
@@ -645,6 +649,37 @@ pub fn operator_mail(summary: &Summary, changes: &[Change]) -> (String, String) 
 mod tests {
     use super::*;
     use crate::model::{Location, LocationId, Mirror, MirrorId, fixtures};
+
+    #[test]
+    fn the_operators_subject_counts_each_kind_of_change() {
+        let summary = Summary {
+            run: SentryRun {
+                id: 7,
+                kind: "all".into(),
+                ..SentryRun::default()
+            },
+            changes: vec!["m1 does not answer over IPv6".into()],
+            alarm: None,
+            report: None,
+            warnings: Vec::new(),
+        };
+        let changes = [
+            Change::FamilyDown {
+                mirror: MirrorId(1),
+                family: crate::model::Family::V6,
+                reason: "refused".into(),
+            },
+            Change::MirrorBack {
+                mirror: MirrorId(2),
+            },
+        ];
+        let (subject, body) = operator_mail(&summary, &changes);
+        assert_eq!(
+            subject,
+            "[bouncer] sentry run 7: 1 back, 1 IPv4/IPv6 change(s)"
+        );
+        assert!(body.contains("  - m1 does not answer over IPv6"), "{body}");
+    }
 
     fn mirror(id: u64, url: &str) -> Mirror {
         fixtures::mirror(id, url, 1)

@@ -54,6 +54,8 @@ struct BaseCheck {
     reaches: Reaches,
     /// The family the file checks go over (one that answered).
     via: Option<Family>,
+    /// Why the base URL failed over each family that did not answer.
+    faults: Vec<(Family, String)>,
 }
 
 /// Checks `base_url` over each address family its host has addresses in
@@ -81,6 +83,7 @@ fn check_base(probe: &impl Probe, base_url: &str) -> BaseCheck {
             latency_ms,
             reaches: Reaches::default(),
             via: None,
+            faults: Vec::new(),
         };
     }
     let mut reaches = Reaches {
@@ -89,9 +92,14 @@ fn check_base(probe: &impl Probe, base_url: &str) -> BaseCheck {
     };
     let mut up: Option<(Observation, u64, Family)> = None;
     let mut failed: Option<Observation> = None;
+    let mut faults = Vec::new();
     for family in families {
         let (seen, latency_ms) = timed(Some(family));
-        let answered = judge_base(&seen).is_ok();
+        let verdict = judge_base(&seen);
+        let answered = verdict.is_ok();
+        if let Err(why) = verdict {
+            faults.push((family, why));
+        }
         *reaches.of_mut(family) = if answered { Reach::Up } else { Reach::Down };
         if answered && up.is_none() {
             up = Some((seen, latency_ms, family));
@@ -105,12 +113,14 @@ fn check_base(probe: &impl Probe, base_url: &str) -> BaseCheck {
             latency_ms,
             reaches,
             via: Some(family),
+            faults,
         },
         (None, failed) => BaseCheck {
             seen: failed.expect("a family was checked"),
             latency_ms: 0,
             reaches,
             via: None,
+            faults,
         },
     }
 }
@@ -140,6 +150,8 @@ struct Progress {
     latency_ms: u64,
     /// Per family, from the base check.
     reaches: Reaches,
+    /// Why the base URL failed over a family.
+    family_faults: Vec<(Family, String)>,
     /// The family the file checks go over.
     via: Option<Family>,
     next: usize,
@@ -169,6 +181,7 @@ pub fn execute(
                 base_problem: None,
                 latency_ms: 0,
                 reaches: Reaches::default(),
+                family_faults: Vec::new(),
                 via: None,
                 next: 0,
                 in_flight: 0,
@@ -252,6 +265,7 @@ pub fn execute(
                     let p = &mut st[i];
                     p.latency_ms = base.latency_ms;
                     p.reaches = base.reaches;
+                    p.family_faults = base.faults;
                     p.via = base.via;
                     p.base = Some(Some(judge_base(&base.seen)));
                     p.base_problem = base_problem(&base.seen);
@@ -325,6 +339,7 @@ pub fn execute(
             base_problem: p.base_problem,
             latency_ms: p.latency_ms,
             reaches: p.reaches,
+            family_faults: p.family_faults,
             files: p.files,
             downloaded: p.downloaded,
         })

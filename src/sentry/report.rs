@@ -66,6 +66,21 @@ pub fn describe(change: &Change, s: &Snapshot) -> String {
             mirror_name(s, *mirror),
             location_name(s, *location)
         ),
+        Change::FamilyDown {
+            mirror,
+            family,
+            reason,
+        } => format!(
+            "{} does not answer over {}: {reason} ({} clients go to other mirrors)",
+            mirror_name(s, *mirror),
+            family.label(),
+            family.label()
+        ),
+        Change::FamilyBack { mirror, family } => format!(
+            "{} answers over {} again",
+            mirror_name(s, *mirror),
+            family.label()
+        ),
         Change::HashMismatch {
             mirror,
             path,

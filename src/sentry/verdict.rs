@@ -297,6 +297,8 @@ pub struct MirrorResult {
     pub downloaded: (u64, u64),
     /// What the base-URL check found over each address family.
     pub reaches: crate::model::Reaches,
+    /// Why the base URL failed over a family that did not answer.
+    pub family_faults: Vec<(Family, String)>,
 }
 
 impl MirrorResult {
@@ -392,6 +394,23 @@ pub enum Change {
         /// Which location.
         location: LocationId,
     },
+    /// The mirror stopped answering over one address family (it still
+    /// answers over the other).
+    FamilyDown {
+        /// Which.
+        mirror: MirrorId,
+        /// Over which family.
+        family: Family,
+        /// Why.
+        reason: String,
+    },
+    /// The mirror answers over this family again.
+    FamilyBack {
+        /// Which.
+        mirror: MirrorId,
+        /// Over which family.
+        family: Family,
+    },
     /// A file's content does not match its checksum.
     HashMismatch {
         /// Which mirror.
@@ -411,6 +430,8 @@ impl Change {
             | Change::MirrorBack { mirror }
             | Change::FileMissing { mirror, .. }
             | Change::FileBack { mirror, .. }
+            | Change::FamilyDown { mirror, .. }
+            | Change::FamilyBack { mirror, .. }
             | Change::HashMismatch { mirror, .. } => *mirror,
         }
     }
@@ -539,6 +560,26 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
         for (family, _) in &suspect {
             if reaches.of(*family) == Reach::Down {
                 *reaches.of_mut(*family) = old.map_or(Reach::Unknown, |h| h.reaches.of(*family));
+            }
+        }
+        // A family lost or regained while the mirror as a whole answers
+        // (when it does not, its going down says it all).
+        if healthy {
+            for family in Family::ALL {
+                let (was, now) = (old.map(|h| h.reaches.of(family)), reaches.of(family));
+                if now == Reach::Down && was.is_some_and(|w| w != Reach::Down) {
+                    let reason = r.family_faults.iter().find(|(f, _)| *f == family);
+                    d.changes.push(Change::FamilyDown {
+                        mirror: r.mirror,
+                        family,
+                        reason: reason.map(|(_, why)| why.clone()).unwrap_or_default(),
+                    });
+                } else if now == Reach::Up && was == Some(Reach::Down) {
+                    d.changes.push(Change::FamilyBack {
+                        mirror: r.mirror,
+                        family,
+                    });
+                }
             }
         }
         h.reaches = reaches;
@@ -822,6 +863,7 @@ mod tests {
             files,
             downloaded: (0, 0),
             reaches: Default::default(),
+            family_faults: Vec::new(),
         }
     }
 
@@ -965,6 +1007,57 @@ mod tests {
         assert_eq!(reaches(&d, 2), (Up, Unknown));
         // IPv4 was not suspect (1 of 3 down): mirror 3's finding stands.
         assert_eq!(reaches(&d, 3), (Down, NoAddress));
+        assert!(
+            !d.changes.iter().any(|c| matches!(
+                c,
+                Change::FamilyDown {
+                    family: Family::V6,
+                    ..
+                }
+            )),
+            "a suspect family changes nobody: {:?}",
+            d.changes
+        );
+    }
+
+    #[test]
+    fn losing_and_regaining_a_family_are_changes_to_tell() {
+        use crate::model::{Reach::*, Reaches};
+        let seen = |v6| MirrorResult {
+            reaches: Reaches { v4: Up, v6 },
+            family_faults: vec![(Family::V6, "connection failed: refused".into())]
+                .into_iter()
+                .filter(|_| v6 == Down)
+                .collect(),
+            ..result(1, Ok(()), vec![])
+        };
+        let mut before = healthy_before(&[1, 2]);
+        before.health.get_mut(&MirrorId(1)).unwrap().reaches = Reaches { v4: Up, v6: Up };
+        let other = MirrorResult {
+            reaches: Reaches { v4: Up, v6: Up },
+            ..result(2, Ok(()), vec![])
+        };
+        let d = decide(&[seen(Down), other.clone()], &before, 100);
+        assert_eq!(
+            d.changes,
+            [Change::FamilyDown {
+                mirror: MirrorId(1),
+                family: Family::V6,
+                reason: "connection failed: refused".into(),
+            }]
+        );
+        before.health = d.health.into_iter().collect();
+        let d = decide(&[seen(Up), other.clone()], &before, 200);
+        assert_eq!(
+            d.changes,
+            [Change::FamilyBack {
+                mirror: MirrorId(1),
+                family: Family::V6,
+            }]
+        );
+        // Unchanged: nothing to tell.
+        before.health = d.health.into_iter().collect();
+        assert!(decide(&[seen(Up), other], &before, 300).changes.is_empty());
     }
 
     /// Issue 19 item 7: a mirror that refuses connections has no latency
