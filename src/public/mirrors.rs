@@ -125,8 +125,9 @@ struct Row<'a> {
     mirror: &'a Mirror,
     status: Status,
     downloads: u64,
-    /// The address families its clients may come over (`IPv4, IPv6`).
-    families: String,
+    /// The one address family its clients may come over, or none (`None`:
+    /// both, the usual case, not worth a word).
+    families: Option<&'static str>,
 }
 
 /// Active mirrors with their status and downloads, sorted by downloads
@@ -169,19 +170,17 @@ fn rows<'a>(
     rows
 }
 
-/// The families clients of which `m` gets, by its setting and what sentry
-/// found: `IPv4, IPv6`, one of them, or `–` for neither.
-fn served_families(m: &Mirror, health: Option<&MirrorHealth>) -> String {
+/// Which address families `m` gets clients over, by its setting and what
+/// sentry found, when not both: `IPv4 only`, `IPv6 only` or neither.
+fn served_families(m: &Mirror, health: Option<&MirrorHealth>) -> Option<&'static str> {
+    use crate::model::Family;
     let reaches = health.map(|h| h.reaches).unwrap_or_default();
-    let served: Vec<&str> = crate::model::Family::ALL
-        .into_iter()
-        .filter(|&f| crate::model::family::serves(m.families, reaches, f))
-        .map(|f| f.label())
-        .collect();
-    if served.is_empty() {
-        "–".into()
-    } else {
-        served.join(", ")
+    let serves = |f| crate::model::family::serves(m.families, reaches, f);
+    match (serves(Family::V4), serves(Family::V6)) {
+        (true, true) => None,
+        (true, false) => Some("IPv4 clients only"),
+        (false, true) => Some("IPv6 clients only"),
+        (false, false) => Some("reachable over neither IPv4 nor IPv6"),
     }
 }
 
@@ -277,7 +276,6 @@ fn body(rows: &[Row<'_>]) -> Markup {
                         th scope="col" { "Address" }
                         th scope="col" { "Status" }
                         th scope="col" { "Regions" }
-                        th scope="col" { "Serves over" }
                         th.num scope="col" { "Share (" (SHARE_DAYS) " days)" }
                         th.num scope="col" { "Downloads" }
                     }
@@ -287,12 +285,14 @@ fn body(rows: &[Row<'_>]) -> Markup {
                         tr {
                             th scope="row" { (r.mirror.name) }
                             td { a href=(r.mirror.base_url) rel="nofollow noopener" { (r.mirror.base_url) } }
-                            td { (status_cell(r.status)) }
+                            td {
+                                (status_cell(r.status))
+                                @if let Some(families) = r.families { " " span.hint { (families) } }
+                            }
                             td {
                                 @if r.mirror.regions.is_empty() { "worldwide" }
                                 @else { (r.mirror.regions.join(", ")) }
                             }
-                            td { (r.families) }
                             td.num { (share(r.downloads, total)) }
                             td.num { (thousands(r.downloads)) }
                         }
@@ -300,7 +300,7 @@ fn body(rows: &[Row<'_>]) -> Markup {
                 }
                 tfoot {
                     tr {
-                        th scope="row" colspan="5" { "All listed mirrors" }
+                        th scope="row" colspan="4" { "All listed mirrors" }
                         td.num { @if total > 0 { "100\u{a0}%" } @else { "–" } }
                         td.num { (thousands(total)) }
                     }
@@ -500,9 +500,12 @@ mod tests {
             let at = html.find(name).unwrap();
             html[at..at + html[at..].find("</tr>").unwrap()].to_string()
         };
-        assert!(row("&lt;b&gt;alpha").contains("<td>IPv4</td>"), "{html}");
-        assert!(row(">beta<").contains("<td>IPv6</td>"), "{html}");
-        assert!(row(">gamma<").contains("<td>IPv4, IPv6</td>"), "{html}");
+        assert!(
+            row("&lt;b&gt;alpha").contains("IPv4 clients only"),
+            "{html}"
+        );
+        assert!(row(">beta<").contains("IPv6 clients only"), "{html}");
+        assert!(!row(">gamma<").contains("clients only"), "{html}");
     }
 
     fn add(public: &crate::public::Public, day: u32, mirrors: &[(MirrorId, u64)]) {

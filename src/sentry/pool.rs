@@ -380,6 +380,24 @@ mod tests {
         }
     }
 
+    /// A 200, or a refused connection.
+    fn answer(ok: bool) -> Observation {
+        if ok {
+            Observation::Answer {
+                status: 200,
+                content_type: None,
+                length: None,
+                digests: None,
+                elapsed_ms: 1,
+            }
+        } else {
+            Observation::Failed {
+                failure: Failure::Connection,
+                detail: "refused".into(),
+            }
+        }
+    }
+
     impl Probe for Table {
         fn families(&self, _: &str) -> Vec<Family> {
             Vec::new()
@@ -387,20 +405,7 @@ mod tests {
         fn head(&self, url: &str, _: Option<Family>) -> Observation {
             let host = self.enter(url);
             self.leave(&host);
-            if self.down.iter().any(|d| host.starts_with(d)) {
-                Observation::Failed {
-                    failure: Failure::Connection,
-                    detail: "refused".into(),
-                }
-            } else {
-                Observation::Answer {
-                    status: 200,
-                    content_type: None,
-                    length: None,
-                    digests: None,
-                    elapsed_ms: 1,
-                }
-            }
+            answer(!self.down.iter().any(|d| host.starts_with(d)))
         }
         fn digests(&self, url: &str, _: Kinds, via: Option<Family>) -> Observation {
             self.head(url, via)
@@ -490,19 +495,7 @@ mod tests {
         fn head(&self, url: &str, via: Option<Family>) -> Observation {
             self.ways.lock().unwrap().push((url.to_string(), via));
             let host = url.split('/').nth(2).unwrap_or("");
-            if via == Some(Family::V6) && self.v6_down.iter().any(|d| host.starts_with(d)) {
-                return Observation::Failed {
-                    failure: Failure::Connection,
-                    detail: "refused".into(),
-                };
-            }
-            Observation::Answer {
-                status: 200,
-                content_type: None,
-                length: None,
-                digests: None,
-                elapsed_ms: 1,
-            }
+            answer(via != Some(Family::V6) || !self.v6_down.iter().any(|d| host.starts_with(d)))
         }
         fn digests(&self, url: &str, _: Kinds, via: Option<Family>) -> Observation {
             self.head(url, via)
