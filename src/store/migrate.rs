@@ -4,7 +4,10 @@
 //! database: a crash mid-migration leaves the old version, whole.
 //!
 //! Versions: 1, the first; 2, [`AVAILABILITY_BY_MIRROR`] (one mirror's
-//! availability as a range scan).
+//! availability as a range scan); 3, mirrors and their health carry
+//! address families (rows from before read as serving both, unknown), so
+//! a build before refuses the database instead of calling its rows
+//! damaged.
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
@@ -13,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{DEFAULT_OSES, now};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const KEY: &str = "schema_version";
 
@@ -34,7 +37,9 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<u64> {
         match version {
             0 => init(txn)?,
             1 => to_v2(txn)?,
-            // Later migrations go here, one step per version: `2 => to_v3(txn)?`.
+            // Rows without the families read as before: nothing to rewrite.
+            2 => {}
+            // Later migrations go here, one step per version: `3 => to_v4(txn)?`.
             v => unreachable!("no migration from schema {v}"),
         }
         version += 1;
@@ -145,10 +150,10 @@ mod tests {
     }
 
     #[test]
-    fn schema_1_is_migrated_to_2_with_everything_kept() {
+    fn schema_1_is_migrated_to_3_with_everything_kept() {
         let (_dir, path) = fixture_copy();
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
 
         let s = store.snapshot().unwrap();
         let names = |v: Vec<&str>| v.join(",");
@@ -173,6 +178,14 @@ mod tests {
         assert_eq!(s.regions[0].countries, ["DE", "FR"]);
         assert_eq!(s.settings.len(), 2);
         assert!(!s.health[&s.mirrors[1].id].healthy);
+        // Written before address families: both, and nothing known apart.
+        assert!(
+            s.mirrors
+                .iter()
+                .all(|m| m.families == crate::model::Families::Both)
+        );
+        let reaches = s.health[&s.mirrors[1].id].reaches;
+        assert_eq!(reaches, crate::model::Reaches::default());
         let users = store.users().unwrap();
         assert_eq!(users.len(), 1);
         assert!(crate::auth::verify_password(
@@ -216,7 +229,7 @@ mod tests {
         let events = store.events(1000).unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
         assert_eq!(store.events(1000).unwrap(), events);
         assert_eq!(availability_index(&store).0.len(), 5);
     }
