@@ -470,8 +470,12 @@ fn every_example_demo_tls_prints_gives_the_answer_it_states() {
         .and_then(|r| r.split('/').next())
         .and_then(|p| p.parse().ok())
         .expect("the HTTPS port");
+    // Its own word that it listens, not a connection: until it binds, the
+    // port it chose may briefly be another process's (a test's listener).
+    let says = format!("listening on https://127.0.0.1:{port} ");
     let listening = poll(Duration::from_secs(20), Duration::from_millis(20), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        let stderr = std::fs::read_to_string(log.path()).ok()?;
+        stderr.contains(&says).then_some(())
     });
     assert!(listening.is_some(), "the demo never listened on {port}");
     let mut failures = Vec::new();
