@@ -387,7 +387,7 @@ fn family_trouble(families: Families, reaches: Reaches) -> Vec<(Family, Reach)> 
         .into_iter()
         .filter(|&f| families.serves(f))
         .map(|f| (f, reaches.of(f)))
-        .filter(|(_, r)| matches!(r, Reach::Down | Reach::NoAddress))
+        .filter(|(_, r)| !r.serves())
         .collect()
 }
 
@@ -915,7 +915,7 @@ mod tests {
 
     use crate::admin::testing::*;
     use crate::model::Role;
-    use crate::model::{Reach, Reaches};
+    use crate::model::{Families, Reach, Reaches};
 
     #[test]
     fn add_edit_remove_a_mirror() {
@@ -981,7 +981,7 @@ mod tests {
         );
         assert!(follow(&admin, &ann, added).contains("Added mirror m6"));
         let families = || admin.network.snapshot().unwrap().mirrors[0].families;
-        assert_eq!(families(), crate::model::Families::V6Only);
+        assert_eq!(families(), Families::V6Only);
         let page = body(get(&admin, &ann, "/admin/mirrors/m6"));
         assert!(
             page.contains(r#"type="radio" name="families" value="ipv6" checked"#),
@@ -991,7 +991,7 @@ mod tests {
         let base = [("base_url", "https://m6.example/pub"), ("active", "on")];
         let saved = post(&admin, &ann, "/admin/mirrors/m6", &base);
         assert!(follow(&admin, &ann, saved).contains("Saved mirror m6"));
-        assert_eq!(families(), crate::model::Families::V6Only);
+        assert_eq!(families(), Families::V6Only);
         let bad = post(
             &admin,
             &ann,
@@ -1000,7 +1000,7 @@ mod tests {
         );
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body(bad).contains("not one of the choices"));
-        assert_eq!(families(), crate::model::Families::V6Only);
+        assert_eq!(families(), Families::V6Only);
         let saved = post(
             &admin,
             &ann,
@@ -1008,7 +1008,7 @@ mod tests {
             &[base[0], base[1], ("families", "both")],
         );
         assert!(follow(&admin, &ann, saved).contains("Saved mirror m6"));
-        assert_eq!(families(), crate::model::Families::Both);
+        assert_eq!(families(), Families::Both);
         let events = admin.network.store().events(1).unwrap();
         assert!(
             events[0].detail.contains("families ipv6 -> both"),
@@ -1017,21 +1017,18 @@ mod tests {
         );
         // What sentry found over each family is shown, and explained.
         let id = admin.network.snapshot().unwrap().mirrors[0].id;
-        admin
-            .network
-            .write(&crate::model::Actor::Program("test"), |tx| {
-                tx.set_health(
-                    id,
-                    &MirrorHealth {
-                        reaches: Reaches {
-                            v4: Reach::NoAddress,
-                            v6: Reach::Down,
-                        },
-                        ..MirrorHealth::default()
+        write(&admin, |tx| {
+            tx.set_health(
+                id,
+                &MirrorHealth {
+                    reaches: Reaches {
+                        v4: Reach::NoAddress,
+                        v6: Reach::Down,
                     },
-                )
-            })
-            .unwrap();
+                    ..MirrorHealth::default()
+                },
+            )
+        });
         let page = body(get(&admin, &ann, "/admin/mirrors/m6"));
         assert!(page.contains("none · down"), "{page}");
         assert!(page.contains("did not answer over IPv6"), "{page}");

@@ -124,6 +124,12 @@ fn exponential(bits: u64) -> f64 {
     f64::from(zeros) + 1.0 - log2
 }
 
+/// The ranking's order of (score, mirror index): lower score first, equal
+/// scores by lower index.
+fn by_rank(a: &(f64, u32), b: &(f64, u32)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
 /// SplitMix64's finaliser: every input bit moves every output bit.
 pub fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -236,7 +242,7 @@ impl Candidates {
             return Some(self.mirrors[best.1]);
         }
         let nth = |scored: &mut [(f64, u32)]| {
-            scored.select_nth_unstable_by(rank, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            scored.select_nth_unstable_by(rank, by_rank);
             scored[rank].1
         };
         if n <= Self::ON_STACK {
@@ -264,7 +270,7 @@ impl Candidates {
     /// `Link` headers and documents.
     pub fn ranking(&self, key: StickyKey) -> Vec<u32> {
         let mut scored = self.scored(key);
-        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.sort_unstable_by(by_rank);
         scored.into_iter().map(|(_, m)| m).collect()
     }
 

@@ -193,7 +193,7 @@ impl Reaches {
 
     /// `IPv4 up, IPv6 down`: for lists and mails (empty when unknown).
     pub fn describe(self) -> String {
-        let known: Vec<String> = [Family::V4, Family::V6]
+        let known: Vec<String> = Family::ALL
             .into_iter()
             .filter(|&f| self.of(f) != Reach::Unknown)
             .map(|f| format!("{} {}", f.label(), self.of(f).as_str()))

@@ -163,7 +163,8 @@ struct Progress {
 
 enum Job<'a> {
     Base(usize),
-    File(usize, &'a Check),
+    /// A file of mirror `usize`, over the family its base check answered.
+    File(usize, &'a Check, Option<Family>),
 }
 
 /// Runs every check in `plans` and returns what each mirror showed.
@@ -227,7 +228,7 @@ pub fn execute(
                                     && p.faults < limits.faults_per_mirror
                                 {
                                     if p.in_flight < limits.per_mirror {
-                                        found = Some(Job::File(i, &plans[i].checks[p.next]));
+                                        found = Some(Job::File(i, &plans[i].checks[p.next], p.via));
                                         p.next += 1;
                                         p.in_flight += 1;
                                     } else {
@@ -270,9 +271,8 @@ pub fn execute(
                     p.base = Some(Some(judge_base(&base.seen)));
                     p.base_problem = base_problem(&base.seen);
                 }
-                Job::File(i, check) => {
+                Job::File(i, check, via) => {
                     let url = format!("{}{}", plans[i].base_url, check.path);
-                    let via = state.lock().unwrap_or_else(|e| e.into_inner())[i].via;
                     let started = Instant::now();
                     let seen = if check.hash {
                         probe.digests(&url, Kinds::strongest(&check.expected), via)

@@ -58,9 +58,35 @@ pub struct Resolve {
 impl std::str::FromStr for Resolve {
     type Err = String;
 
+    /// Reads `NAME=ADDR[,ADDR…]`: the name lower-cased, each address an
+    /// IPv4 or IPv6 address (brackets allowed).
     fn from_str(arg: &str) -> Result<Resolve, String> {
-        parse_override(arg).map(|(name, addrs)| Resolve { name, addrs })
+        let (name, addrs) = arg.split_once('=').ok_or_else(|| {
+            format!("--resolve {arg:?}: give NAME=ADDRESS[,ADDRESS…], e.g. mirror.example=192.0.2.7,2001:db8::7")
+        })?;
+        let name = host_key(name);
+        if name.is_empty() {
+            return Err(format!(
+                "--resolve {arg:?}: the host name is missing before '='"
+            ));
+        }
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let a = a.trim();
+                a.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .map_err(|_| format!("--resolve {arg:?}: {a:?} is not an IPv4 or IPv6 address"))
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+        Ok(Resolve { name, addrs })
     }
+}
+
+/// How `--resolve` and URLs name a host alike: lower case, no brackets.
+fn host_key(host: &str) -> String {
+    host.trim().trim_matches(['[', ']']).to_ascii_lowercase()
 }
 
 impl ProbeConfig {
@@ -71,31 +97,6 @@ impl ProbeConfig {
             self.resolve.insert(r.name.clone(), r.addrs.clone());
         }
     }
-}
-
-/// Reads `NAME=ADDR[,ADDR…]` (`--resolve`): the name lower-cased, each
-/// address an IPv4 or IPv6 address (brackets allowed).
-fn parse_override(arg: &str) -> Result<(String, Vec<std::net::IpAddr>), String> {
-    let (name, addrs) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("--resolve {arg:?}: give NAME=ADDRESS[,ADDRESS…], e.g. mirror.example=192.0.2.7,2001:db8::7"))?;
-    let name = name.trim().to_ascii_lowercase();
-    if name.is_empty() {
-        return Err(format!(
-            "--resolve {arg:?}: the host name is missing before '='"
-        ));
-    }
-    let addrs = addrs
-        .split(',')
-        .map(|a| {
-            let a = a.trim();
-            a.trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse()
-                .map_err(|_| format!("--resolve {arg:?}: {a:?} is not an IPv4 or IPv6 address"))
-        })
-        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
-    Ok((name, addrs))
 }
 
 impl Default for ProbeConfig {
@@ -161,10 +162,7 @@ impl ureq::unversioned::resolver::Resolver for Resolver {
         config: &ureq::config::Config,
         timeout: ureq::unversioned::transport::NextTimeout,
     ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let given = uri.host().and_then(|h| {
-            self.overrides
-                .get(&h.trim_matches(['[', ']']).to_ascii_lowercase())
-        });
+        let given = uri.host().and_then(|h| self.overrides.get(&host_key(h)));
         let Some(given) = given else {
             return self.dns.resolve(uri, config, timeout);
         };
@@ -245,17 +243,13 @@ impl Prober {
         let Ok(uri) = url.parse::<ureq::http::Uri>() else {
             return Vec::new();
         };
-        let Some(host) = uri
-            .host()
-            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
-        else {
+        let Some(host) = uri.host().map(host_key) else {
             return Vec::new();
         };
         let addrs: Vec<std::net::IpAddr> = if let Some(given) = self.resolve.get(&host) {
             given.clone()
-        } else if let Ok(ip) = host.parse() {
-            vec![ip]
         } else {
+            // An address stands for itself; a name asks the system.
             use std::net::ToSocketAddrs;
             (host.as_str(), 80)
                 .to_socket_addrs()
