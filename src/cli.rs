@@ -323,7 +323,18 @@ pub struct MirrorAdd {
     pub inactive: bool,
     /// the address families it serves: both (default), ipv4 or ipv6
     #[argh(option, default = "crate::model::Families::Both")]
-    pub families: crate::model::Families,
+    pub families: crate::model::Families,    /// the only countries it may serve, e.g. DE,AT (clients of unknown country never go there)
+    #[argh(option)]
+    pub only_countries: Option<String>,
+    /// countries it must never serve, e.g. CN,RU
+    #[argh(option)]
+    pub never_countries: Option<String>,
+    /// client networks it serves first, before their region: CIDR prefixes and AS numbers, e.g. 192.0.2.0/24,AS64500
+    #[argh(option)]
+    pub networks: Option<String>,
+    /// the largest share of a pool's downloads it may take, in percent (1-99; 100: no cap)
+    #[argh(option)]
+    pub max_share: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -358,7 +369,18 @@ pub struct MirrorSet {
     pub no_regions: bool,
     /// the address families it serves: both, ipv4 or ipv6
     #[argh(option)]
-    pub families: Option<crate::model::Families>,
+    pub families: Option<crate::model::Families>,    /// the only countries it may serve, e.g. DE,AT, or none (clients of unknown country never go there)
+    #[argh(option)]
+    pub only_countries: Option<String>,
+    /// countries it must never serve, e.g. CN,RU, or none
+    #[argh(option)]
+    pub never_countries: Option<String>,
+    /// client networks it serves first, before their region: CIDR prefixes and AS numbers, e.g. 192.0.2.0/24,AS64500, or none
+    #[argh(option)]
+    pub networks: Option<String>,
+    /// the largest share of a pool's downloads it may take, in percent (1-99; 100: no cap)
+    #[argh(option)]
+    pub max_share: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]

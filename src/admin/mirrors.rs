@@ -28,6 +28,7 @@ use crate::chart;
 use crate::error::Error;
 use crate::model::health::{MAX_RATING, uptime};
 use crate::model::{
+    Audience,
     Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem, Reach,
     Reaches,
 };
@@ -441,6 +442,38 @@ fn families(form: &Form, stored: Families) -> Result<Families, String> {
     }
 }
 
+/// The audience a form asks for: each of its fields the form has replaces
+/// the stored one; a wrong one says which and how to write it.
+fn audience(form: &Form, stored: &Audience) -> Result<Audience, String> {
+    use crate::model::audience::{parse_countries, parse_networks, parse_share};
+    let mut out = stored.clone();
+    let say = |label: &str, e: crate::model::audience::AudienceError| format!("{label}: {e}.");
+    if let Some(v) = form.opt("only_countries") {
+        out.only = parse_countries(v).map_err(|e| say("Only these countries", e))?;
+    }
+    if let Some(v) = form.opt("never_countries") {
+        out.never = parse_countries(v).map_err(|e| say("Never these countries", e))?;
+    }
+    if let Some(v) = form.opt("networks") {
+        out.networks = parse_networks(v).map_err(|e| say("Networks served first", e))?;
+    }
+    if let Some(v) = form.opt("max_share") {
+        out.max_share = parse_share(v).map_err(|e| say("Largest share", e))?;
+    }
+    Ok(out)
+}
+
+/// The audience fields of the settings form, showing `a`.
+fn audience_fields(a: &Audience) -> Markup {
+    use crate::model::audience::join;
+    html! {
+        (page::input(Input::Text, false, "Only these countries", "only_countries", &join(&a.only), Some("ISO codes, e.g. DE,AT: it serves no one else, not even clients whose country is unknown; empty: any country")))
+        (page::input(Input::Text, false, "Never these countries", "never_countries", &join(&a.never), Some("ISO codes, e.g. CN,RU: clients from these never go there")))
+        (page::input(Input::Text, false, "Networks served first", "networks", &join(&a.networks), Some("CIDR prefixes and AS numbers, e.g. 192.0.2.0/24,AS64500: clients there go to it before their region's mirrors (AS numbers need an ASN table: bouncer asn import)")))
+        (page::input(Input::Text, false, "Largest share", "max_share", &a.max_share.map(|s| s.to_string()).unwrap_or_default(), Some("percent of a pool's downloads it may take at most, e.g. 40; empty: no cap")))
+    }
+}
+
 const RATING_HINT: &str = "selection weight from 0 to 1000: 100 is the usual, 200 gets twice the share, 0 takes it out of rotation";
 
 fn regions_field(s: &Snapshot, chosen: &[String]) -> Markup {
@@ -492,6 +525,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             contact: form.get("contact").to_string(),
             inactive: form.checked("inactive"),
             families,
+            audience: Default::default(),
         })
     });
     match added {
@@ -787,6 +821,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
                     (regions_field(&s, &regions))
                     (families_field(form.and_then(|f| Families::parse(f.get("families"))).unwrap_or(m.families)))
+                    (audience_fields(&form.and_then(|f| audience(f, &m.audience).ok()).unwrap_or_else(|| m.audience.clone())))
                     (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
                     div { button.primary type="submit" { "Save" } }
                 }
@@ -797,6 +832,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     dt { "Contact e-mail" } dd.wrap { @if m.contact.is_empty() { span.muted { "none" } } @else { (m.contact) } }
                     dt { "Regions" } dd.wrap { @if m.regions.is_empty() { span.muted { "none: the whole world" } } @else { (m.regions.join(", ")) } }
                     dt { "Address families" } dd { (families_label(m.families)) }
+                    dt { "Whom it serves" } dd.wrap { @if m.audience.is_default() { "everyone alike" } @else { (m.audience.describe()) } }
                     dt { "Active" } dd { @if m.active { "yes (gets traffic)" } @else { "no (switched off)" } }
                 }
             }
@@ -853,8 +889,8 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
         return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
-    let (rating, families) = match rating(form, Some(stored.rating))
-        .and_then(|r| Ok((r, families(form, stored.families)?)))
+    let (rating, families, audience) = match rating(form, Some(stored.rating))
+        .and_then(|r| Ok((r, families(form, stored.families)?, audience(form, &stored.audience)?)))
     {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
@@ -873,6 +909,7 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             m.active = form.checked("active");
             m.regions = regions;
             m.families = families;
+            m.audience = audience;
         })
     });
     match saved {

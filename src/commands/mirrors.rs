@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use super::{ACTOR, table, yes_no};
 use crate::cli::MirrorAction;
 use crate::error::Result;
-use crate::model::{Families, MirrorId};
+use crate::error::Error;
+use crate::model::audience::{parse_countries, parse_networks, parse_share};
+use crate::model::{Audience, Families, MirrorId};
 use crate::network::Network;
 use crate::store::NewMirror;
 
@@ -23,6 +25,14 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     contact: a.contact.clone().unwrap_or_default(),
                     inactive: a.inactive,
                     families: a.families,
+                    audience: {
+                        let mut audience = Default::default();
+                        change_audience(
+                            &mut audience,
+                            [&a.only_countries, &a.never_countries, &a.networks, &a.max_share],
+                        )?;
+                        audience
+                    },
                 })
             })?;
             Ok(format!(
@@ -65,20 +75,26 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                             .map(|h| h.reaches.describe())
                             .filter(|r| !r.is_empty())
                             .unwrap_or_else(|| "-".into()),
+                        m.audience.describe(),
                     ]
                 })
                 .collect();
             Ok(table(
                 &[
                     "NAME", "BASE URL", "RATING", "ACTIVE", "HEALTH", "SERVES", "REGIONS",
-                    "FAMILIES", "REACH",
+                    "FAMILIES", "REACH", "AUDIENCE",
                 ],
                 rows,
             ))
         }
         MirrorAction::Set(a) => {
+            let options = [&a.only_countries, &a.never_countries, &a.networks, &a.max_share];
+            // Checked before the write, so a typo changes nothing.
+            change_audience(&mut Audience::default(), options)?;
             let m = net.write(&ACTOR, |tx| {
                 tx.mirror_update(&a.name, |m| {
+                    // Checked above: cannot fail.
+                    let _ = change_audience(&mut m.audience, options);
                     if let Some(r) = a.rating {
                         m.rating = r;
                     }
@@ -114,4 +130,24 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
             Ok(format!("removed mirror {}\n", m.name))
         }
     }
+}
+
+/// Applies `mirror add|set`'s `--only-countries`, `--never-countries`,
+/// `--networks` and `--max-share` (those given) to `audience`.
+fn change_audience(audience: &mut Audience, options: [&Option<String>; 4]) -> Result<()> {
+    let [only, never, networks, share] = options;
+    let invalid = |e: crate::model::audience::AudienceError| Error::invalid("mirror", e.to_string());
+    if let Some(list) = only {
+        audience.only = parse_countries(list).map_err(invalid)?;
+    }
+    if let Some(list) = never {
+        audience.never = parse_countries(list).map_err(invalid)?;
+    }
+    if let Some(list) = networks {
+        audience.networks = parse_networks(list).map_err(invalid)?;
+    }
+    if let Some(share) = share {
+        audience.max_share = parse_share(share).map_err(invalid)?;
+    }
+    Ok(())
 }

@@ -397,6 +397,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
     };
     // Checked before (`check`): anything else reads as both.
     let families = crate::model::Families::parse(&w.families).unwrap_or_default();
+    let audience = w.audience().unwrap_or_default();
     if tx.mirror(&w.name)?.is_some() {
         tx.mirror_update(&w.name, |m| {
             m.base_url = w.base_url.clone();
@@ -405,6 +406,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             m.regions = w.regions.clone();
             m.contact = w.contact.clone();
             m.families = families;
+            m.audience = audience;
         })
         .map_err(placed)?;
     } else {
@@ -416,6 +418,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             contact: w.contact.clone(),
             inactive: !w.active,
             families,
+            audience,
         })
         .map_err(placed)?;
     }

@@ -210,8 +210,16 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
                 .ok_or_else(|| at.field("families").err("say both, ipv4 or ipv6"))?
                 .as_str()
                 .to_string(),
-            ..m
+            ..m.clone()
         });
+        let audience = m
+            .audience()
+            .map_err(|(field, e)| at.field(field).err(e.to_string()))?;
+        let entry = out.last_mut().expect("pushed above");
+        entry.only_countries = audience.only.iter().map(ToString::to_string).collect();
+        entry.never_countries = audience.never.iter().map(ToString::to_string).collect();
+        entry.networks = audience.networks.iter().map(ToString::to_string).collect();
+        entry.max_share = audience.max_share;
     }
     Ok(out)
 }

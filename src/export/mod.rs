@@ -170,6 +170,39 @@ pub struct MirrorEntry {
     /// in exports from before there was a choice: both).
     #[serde(default)]
     pub families: String,
+    /// The only countries it may serve (absent or empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only_countries: Vec<String>,
+    /// Countries it must never serve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub never_countries: Vec<String>,
+    /// Client networks it serves first: CIDR prefixes and `AS` numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<String>,
+    /// The largest share of a pool's downloads it may take, in percent
+    /// (absent: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_share: Option<u8>,
+}
+
+impl MirrorEntry {
+    /// Its audience, or the field that is wrong and why.
+    pub fn audience(
+        &self,
+    ) -> std::result::Result<crate::model::Audience, (&'static str, crate::model::audience::AudienceError)>
+    {
+        use crate::model::audience::{parse_countries, parse_networks, parse_share};
+        Ok(crate::model::Audience {
+            only: parse_countries(&self.only_countries.join(",")).map_err(|e| ("only_countries", e))?,
+            never: parse_countries(&self.never_countries.join(","))
+                .map_err(|e| ("never_countries", e))?,
+            networks: parse_networks(&self.networks.join(",")).map_err(|e| ("networks", e))?,
+            max_share: match self.max_share {
+                None => None,
+                Some(n) => parse_share(&n.to_string()).map_err(|e| ("max_share", e))?,
+            },
+        })
+    }
 }
 
 /// A region.
@@ -316,6 +349,10 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
             rating: m.rating,
             regions: m.regions.clone(),
             families: m.families.as_str().to_string(),
+            only_countries: m.audience.only.iter().map(ToString::to_string).collect(),
+            never_countries: m.audience.never.iter().map(ToString::to_string).collect(),
+            networks: m.audience.networks.iter().map(ToString::to_string).collect(),
+            max_share: m.audience.max_share,
         })
         .collect();
 

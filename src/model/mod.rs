@@ -4,10 +4,12 @@
 
 use std::fmt;
 
+pub mod audience;
 pub mod family;
 pub mod health;
 pub mod rules;
 
+pub use audience::{Audience, ClientNet};
 pub use family::{Families, Family, Reach, Reaches};
 pub use health::{MirrorCheck, MirrorState, Problem};
 pub use rules::*;
@@ -114,6 +116,8 @@ pub struct Mirror {
     pub created_at: u64,
     /// The address families it serves (SPEC §13).
     pub families: Families,
+    /// Whom it serves: countries, networks first, share cap (SPEC §13).
+    pub audience: Audience,
 }
 
 impl Mirror {
@@ -618,6 +622,7 @@ pub(crate) mod fixtures {
             contact: String::new(),
             created_at: 0,
             families: Families::Both,
+            audience: Audience::default(),
         }
     }
 }

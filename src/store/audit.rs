@@ -1,5 +1,6 @@
 //! How changes read in the audit log.
 
+use crate::model::audience::join;
 use crate::model::*;
 
 /// A region's settings for the audit log.
@@ -41,6 +42,16 @@ impl AuditFields for Mirror {
             ("regions", self.regions.join(",")),
             ("contact", self.contact.clone()),
             ("families", self.families.as_str().to_string()),
+            ("only_countries", join(&self.audience.only)),
+            ("never_countries", join(&self.audience.never)),
+            ("networks", join(&self.audience.networks)),
+            (
+                "max_share",
+                self.audience
+                    .max_share
+                    .map(|s| format!("{s}%"))
+                    .unwrap_or_default(),
+            ),
         ]
     }
 }

@@ -7,7 +7,8 @@
 //! availability as a range scan); 3, mirrors and their health carry
 //! address families (rows from before read as serving both, unknown), so
 //! a build before refuses the database instead of calling its rows
-//! damaged.
+//! damaged; 4, mirrors carry whom they serve (countries, networks
+//! first, share cap; rows from before serve everyone alike), likewise.
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
@@ -16,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::{DEFAULT_OSES, now};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 const KEY: &str = "schema_version";
 
@@ -37,8 +38,9 @@ pub(super) fn upgrade(txn: &WriteTransaction) -> Result<u64> {
         match version {
             0 => init(txn)?,
             1 => to_v2(txn)?,
-            // Rows without the families read as before: nothing to rewrite.
-            2 => {}
+            // Rows without the families (2) or the audience (3) read as
+            // before: nothing to rewrite.
+            2 | 3 => {}
             // Later migrations go here, one step per version: `3 => to_v4(txn)?`.
             v => unreachable!("no migration from schema {v}"),
         }
@@ -182,7 +184,7 @@ mod tests {
         assert!(
             s.mirrors
                 .iter()
-                .all(|m| m.families == crate::model::Families::Both)
+                .all(|m| m.families == crate::model::Families::Both && m.audience.is_default())
         );
         let reaches = s.health[&s.mirrors[1].id].reaches;
         assert_eq!(reaches, crate::model::Reaches::default());

@@ -24,6 +24,8 @@ pub struct NewMirror {
     pub inactive: bool,
     /// The address families it serves.
     pub families: Families,
+    /// Whom it serves.
+    pub audience: Audience,
 }
 
 impl Tx {
@@ -55,17 +57,19 @@ impl Tx {
             contact: crate::validate::contact(&new.contact)?,
             created_at: self.now,
             families: new.families,
+            audience: new.audience,
         };
         self.put_mirror(&mirror)?;
         self.record(
             "mirror.add",
             format!(
-                "{} {} rating={} active={} families={}",
+                "{} {} rating={} active={} families={} audience={}",
                 mirror.name,
                 mirror.base_url,
                 mirror.rating,
                 mirror.active,
-                mirror.families.as_str()
+                mirror.families.as_str(),
+                mirror.audience.describe()
             ),
         )?;
         Ok(mirror)

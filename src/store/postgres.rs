@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/2.sql"),
     include_str!("sql/3.sql"),
     include_str!("sql/4.sql"),
+    include_str!("sql/5.sql"),
 ];
 
 /// Connections kept open per node, at most.

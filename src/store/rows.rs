@@ -5,7 +5,7 @@
 use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
-    Alias, Availability, Event, Families, FileInfo, Location, LocationId, Mirror, MirrorCheck,
+    Alias, Audience, Availability, Event, Families, FileInfo, Location, LocationId, Mirror, MirrorCheck,
     MirrorHealth, MirrorId, Problem, Product, ProductId, Reach, Reaches, Region, Role, SentryRun,
     User,
 };
@@ -238,6 +238,14 @@ impl<'a> Reader<'a> {
         }
         self.u8()
     }
+    /// A list added at the end of a row after rows were written without
+    /// it: empty when the row ends before it.
+    fn added_strs(&mut self) -> Result<Vec<String>> {
+        if !self.is_sql() && self.remaining() == 0 {
+            return Ok(Vec::new());
+        }
+        self.strs()
+    }
     /// A [`Reach`] added at the end of a row (unknown when absent).
     fn reach(&mut self) -> Result<Reach> {
         let code = self.added_u8()?;
@@ -384,6 +392,11 @@ impl Row for Mirror {
         w.str(&self.contact);
         w.u64(self.created_at);
         w.u8(self.families.code());
+        let texts = |items: &[_]| -> Vec<String> { items.iter().map(ToString::to_string).collect() };
+        w.strs(&texts(&self.audience.only));
+        w.strs(&texts(&self.audience.never));
+        w.strs(&self.audience.networks.iter().map(ToString::to_string).collect::<Vec<_>>());
+        w.u8(self.audience.max_share.unwrap_or(0));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -398,6 +411,29 @@ impl Row for Mirror {
             families: {
                 let code = r.added_u8()?;
                 Families::from_code(code).ok_or_else(|| r.corrupt("unknown address families"))?
+            },
+            audience: {
+                let countries = |r: &mut Reader<'_>| {
+                    let list = r.added_strs()?.join(",");
+                    crate::model::audience::parse_countries(&list)
+                        .map_err(|_| r.corrupt("a bad country"))
+                };
+                let only = countries(r)?;
+                let never = countries(r)?;
+                let list = r.added_strs()?.join(",");
+                let networks = crate::model::audience::parse_networks(&list)
+                    .map_err(|_| r.corrupt("a bad client network"))?;
+                let max_share = match r.added_u8()? {
+                    0 => None,
+                    n @ 1..=99 => Some(n),
+                    _ => return Err(r.corrupt("a share above 99 %")),
+                };
+                Audience {
+                    only,
+                    never,
+                    networks,
+                    max_share,
+                }
             },
         })
     }
@@ -652,10 +688,25 @@ mod tests {
         #[test]
         fn mirrors(id: u64, name in ".*", base_url in ".*", rating: u32, active: bool,
                    regions in proptest::collection::vec(".*", 0..3), contact in ".*", created_at: u64,
-                   families in 0..3usize) {
+                   families in 0..3usize, only in "(DE|AT|FR|,){0,4}", never in "(CN|RU|,){0,3}",
+                   networks in proptest::collection::vec(0..4usize, 0..3), max_share in 0..100u8) {
             let families = Families::ALL[families];
-            // Rows written before the families byte read as serving both.
-            round_trip_added(Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families }, 1);
+            let examples = ["192.0.2.0/24", "2001:db8::/32", "AS64500", "10.0.0.1/32"];
+            let audience = Audience {
+                only: crate::model::audience::parse_countries(&only).unwrap(),
+                never: crate::model::audience::parse_countries(&never).unwrap(),
+                networks: crate::model::audience::parse_networks(
+                    &networks.iter().map(|&i| examples[i]).collect::<Vec<_>>().join(","),
+                ).unwrap(),
+                max_share: (max_share > 0).then_some(max_share),
+            };
+            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience };
+            // Rows written before the families byte and the audience read
+            // as serving both, everyone alike.
+            let plain = Mirror { families: Families::Both, audience: Audience::default(), ..row.clone() };
+            let before = encode(&plain).len() - 14;
+            round_trip_added(row.clone(), encode(&row).len() - before);
+            assert_eq!(decode::<Mirror>(&encode(&plain)[..before]).unwrap(), plain);
         }
 
         #[test]

@@ -106,6 +106,10 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "contact",
         "created_at",
         "families",
+        "only_countries",
+        "never_countries",
+        "networks",
+        "max_share",
     ],
     key_in_row: true,
 };

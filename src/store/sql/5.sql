@@ -1,0 +1,8 @@
+-- Whom each mirror serves (SPEC §13): the only countries it may serve
+-- (empty: any), countries it must not serve, client networks it serves
+-- first (CIDR prefixes and AS numbers, as text), and the largest share
+-- of a pool's downloads it may take in percent (0: no cap).
+ALTER TABLE mirrors ADD COLUMN only_countries text[] NOT NULL DEFAULT '{}';
+ALTER TABLE mirrors ADD COLUMN never_countries text[] NOT NULL DEFAULT '{}';
+ALTER TABLE mirrors ADD COLUMN networks text[] NOT NULL DEFAULT '{}';
+ALTER TABLE mirrors ADD COLUMN max_share bigint NOT NULL DEFAULT 0;
