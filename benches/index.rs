@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use bouncer::index::Index;
 use bouncer::model::{
-    Alias, Availability, DEFAULT_OSES, Family, FileInfo, Location, LocationId, Mirror, MirrorId,
-    Product, ProductId,
+    Alias, Availability, DEFAULT_OSES, FileInfo, Location, LocationId, Mirror, MirrorId, Product,
+    ProductId,
 };
 use bouncer::network::Network;
 use bouncer::store::{NewMirror, NewProduct, Snapshot, Store};
@@ -257,6 +257,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             contact: String::new(),
             created_at: 0,
             families: Default::default(),
+            audience: Default::default(),
         });
     }
     s
@@ -500,9 +501,10 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
         .resolve("firefox-latest", "win", "de")
         .expect("resolves");
     let de = Country::parse("DE");
+    let client: std::net::IpAddr = "192.0.2.1".parse().expect("an address");
     let mut rng = fastrand::Rng::with_seed(3);
     let regional = ns_per_call(scale.rounds, scale.iters, |_| {
-        let pool = index.pool(target.location, false, Family::V4, black_box(de), &mut rng);
+        let pool = index.pool(target.location, false, client, black_box(de), &mut rng);
         u64::from(pool.pick(&mut rng).expect("a mirror"))
     });
     let world_target = world
@@ -885,7 +887,7 @@ fn open_and_republish(path: &std::path::Path, runs: usize, locations: u64) -> Ve
             |b, l, m| b.serving(l, m),
         )
         .expect("scan")
-        .finish();
+        .finish(&Default::default());
     let index_heap = live_heap() - heap_before_index;
     drop(index_alone);
     drop(network);

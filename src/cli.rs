@@ -323,7 +323,8 @@ pub struct MirrorAdd {
     pub inactive: bool,
     /// the address families it serves: both (default), ipv4 or ipv6
     #[argh(option, default = "crate::model::Families::Both")]
-    pub families: crate::model::Families,    /// the only countries it may serve, e.g. DE,AT (clients of unknown country never go there)
+    pub families: crate::model::Families,
+    /// the only countries it may serve, e.g. DE,AT (clients of unknown country never go there)
     #[argh(option)]
     pub only_countries: Option<String>,
     /// countries it must never serve, e.g. CN,RU
@@ -369,7 +370,8 @@ pub struct MirrorSet {
     pub no_regions: bool,
     /// the address families it serves: both, ipv4 or ipv6
     #[argh(option)]
-    pub families: Option<crate::model::Families>,    /// the only countries it may serve, e.g. DE,AT, or none (clients of unknown country never go there)
+    pub families: Option<crate::model::Families>,
+    /// the only countries it may serve, e.g. DE,AT, or none (clients of unknown country never go there)
     #[argh(option)]
     pub only_countries: Option<String>,
     /// countries it must never serve, e.g. CN,RU, or none

@@ -92,6 +92,7 @@ pub fn snapshot() -> Snapshot {
         contact: String::new(),
         created_at: 0,
         families: Default::default(),
+        audience: Default::default(),
     };
     Snapshot {
         products: vec![

@@ -28,9 +28,8 @@ use crate::chart;
 use crate::error::Error;
 use crate::model::health::{MAX_RATING, uptime};
 use crate::model::{
-    Audience,
-    Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem, Reach,
-    Reaches,
+    Audience, Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem,
+    Reach, Reaches,
 };
 use crate::store::{NewMirror, Snapshot};
 
@@ -889,9 +888,13 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
         return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
-    let (rating, families, audience) = match rating(form, Some(stored.rating))
-        .and_then(|r| Ok((r, families(form, stored.families)?, audience(form, &stored.audience)?)))
-    {
+    let (rating, families, audience) = match rating(form, Some(stored.rating)).and_then(|r| {
+        Ok((
+            r,
+            families(form, stored.families)?,
+            audience(form, &stored.audience)?,
+        ))
+    }) {
         Ok(r) => r,
         Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
     };

@@ -203,6 +203,7 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
                 contact: String::new(),
                 inactive: false,
                 families: Default::default(),
+                audience: Default::default(),
             })
         })
         .unwrap();

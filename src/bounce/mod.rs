@@ -27,7 +27,6 @@ use crate::http::{Reply, found, text, wants_html, with_type};
 use crate::index::{
     Candidates, Index, KeyedRandom, MirrorEntry, Miss, StickyKey, Target, ThreadRandom,
 };
-use crate::model::Family;
 use crate::network::Network;
 use crate::query;
 
@@ -289,7 +288,6 @@ impl Bouncer {
     ) -> Pool<'i> {
         // The client's address family picks the mirrors it can reach.
         let client = self.client(request.peer, request.headers, request.query);
-        let family = Family::of(client);
         let country = index.country_of(client);
         let key = index
             .sticky()
@@ -298,14 +296,14 @@ impl Bouncer {
             Some(key) => index.pool(
                 target.location,
                 https_only,
-                family,
+                client,
                 country,
                 &mut KeyedRandom(key.0),
             ),
             None => index.pool(
                 target.location,
                 https_only,
-                family,
+                client,
                 country,
                 &mut ThreadRandom,
             ),

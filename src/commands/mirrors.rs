@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::{ACTOR, table, yes_no};
 use crate::cli::MirrorAction;
-use crate::error::Result;
 use crate::error::Error;
+use crate::error::Result;
 use crate::model::audience::{parse_countries, parse_networks, parse_share};
 use crate::model::{Audience, Families, MirrorId};
 use crate::network::Network;
@@ -29,7 +29,12 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         let mut audience = Default::default();
                         change_audience(
                             &mut audience,
-                            [&a.only_countries, &a.never_countries, &a.networks, &a.max_share],
+                            [
+                                &a.only_countries,
+                                &a.never_countries,
+                                &a.networks,
+                                &a.max_share,
+                            ],
                         )?;
                         audience
                     },
@@ -88,7 +93,12 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
             ))
         }
         MirrorAction::Set(a) => {
-            let options = [&a.only_countries, &a.never_countries, &a.networks, &a.max_share];
+            let options = [
+                &a.only_countries,
+                &a.never_countries,
+                &a.networks,
+                &a.max_share,
+            ];
             // Checked before the write, so a typo changes nothing.
             change_audience(&mut Audience::default(), options)?;
             let m = net.write(&ACTOR, |tx| {
@@ -136,7 +146,8 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
 /// `--networks` and `--max-share` (those given) to `audience`.
 fn change_audience(audience: &mut Audience, options: [&Option<String>; 4]) -> Result<()> {
     let [only, never, networks, share] = options;
-    let invalid = |e: crate::model::audience::AudienceError| Error::invalid("mirror", e.to_string());
+    let invalid =
+        |e: crate::model::audience::AudienceError| Error::invalid("mirror", e.to_string());
     if let Some(list) = only {
         audience.only = parse_countries(list).map_err(invalid)?;
     }

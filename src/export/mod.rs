@@ -189,11 +189,14 @@ impl MirrorEntry {
     /// Its audience, or the field that is wrong and why.
     pub fn audience(
         &self,
-    ) -> std::result::Result<crate::model::Audience, (&'static str, crate::model::audience::AudienceError)>
-    {
+    ) -> std::result::Result<
+        crate::model::Audience,
+        (&'static str, crate::model::audience::AudienceError),
+    > {
         use crate::model::audience::{parse_countries, parse_networks, parse_share};
         Ok(crate::model::Audience {
-            only: parse_countries(&self.only_countries.join(",")).map_err(|e| ("only_countries", e))?,
+            only: parse_countries(&self.only_countries.join(","))
+                .map_err(|e| ("only_countries", e))?,
             never: parse_countries(&self.never_countries.join(","))
                 .map_err(|e| ("never_countries", e))?,
             networks: parse_networks(&self.networks.join(",")).map_err(|e| ("networks", e))?,
@@ -351,7 +354,12 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
             families: m.families.as_str().to_string(),
             only_countries: m.audience.only.iter().map(ToString::to_string).collect(),
             never_countries: m.audience.never.iter().map(ToString::to_string).collect(),
-            networks: m.audience.networks.iter().map(ToString::to_string).collect(),
+            networks: m
+                .audience
+                .networks
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             max_share: m.audience.max_share,
         })
         .collect();
@@ -837,6 +845,10 @@ mod tests {
             rating: 7,
             regions: vec![],
             families: "ipv6".into(),
+            only_countries: vec!["AT".into(), "DE".into()],
+            never_countries: vec![],
+            networks: vec!["AS64500".into(), "192.0.2.0/24".into()],
+            max_share: Some(40),
         });
         b.oses.retain(|o| o != "beos");
         b.oses.push("solaris".into());
@@ -947,7 +959,7 @@ mod tests {
             ),
             (
                 &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
-                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families)",
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share)",
             ),
             (
                 &|v| v["counts"]["days"] = serde_json::json!({}),

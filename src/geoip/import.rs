@@ -358,7 +358,7 @@ fn is_range_header(names: &[String]) -> bool {
 
 /// Numbered lines of `bytes` that hold data: without a leading byte-order
 /// mark, line ends (`\n` or `\r\n`), blank lines and `#` comments.
-fn data_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+pub(super) fn data_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     bytes
         .split(|&b| b == b'\n')
@@ -371,7 +371,7 @@ fn data_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 
 /// Splits a CSV line into `out`. Quoted fields come without their quotes
 /// (a `""` inside stays doubled: no field used here contains one).
-fn split<'a>(line: &'a str, out: &mut Vec<&'a str>) -> Result<(), String> {
+pub(super) fn split<'a>(line: &'a str, out: &mut Vec<&'a str>) -> Result<(), String> {
     out.clear();
     let b = line.as_bytes();
     let blank = |c: u8| c == b' ' || c == b'\t';
@@ -452,7 +452,7 @@ fn address(s: &str) -> Option<Address> {
 
 /// An inclusive range of one family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Range {
+pub(super) enum Range {
     V4(u32, u32),
     V6(u128, u128),
 }
@@ -464,7 +464,7 @@ const MAPPED_END: u128 = 0xffff_ffff_ffff;
 /// `range` as lookups see it: IPv4-mapped IPv6 addresses are looked up
 /// as IPv4, so the part of an IPv6 range in `::ffff:0:0/96` is an IPv4
 /// range, and what lies either side stays IPv6 (at most three parts).
-fn split_mapped(range: Range) -> impl Iterator<Item = Range> {
+pub(super) fn split_mapped(range: Range) -> impl Iterator<Item = Range> {
     let (below, mapped, above) = match range {
         Range::V4(..) => (None, Some(range), None),
         Range::V6(s, e) => (
@@ -482,7 +482,7 @@ fn split_mapped(range: Range) -> impl Iterator<Item = Range> {
 }
 
 /// The range from `start` to `end` (fields as written), or what is wrong.
-fn range(start: &str, end: &str) -> Result<Range, String> {
+pub(super) fn range(start: &str, end: &str) -> Result<Range, String> {
     let not_ip = |s: &str| format!("{} is not an IP address", excerpt(s));
     let a = address(start).ok_or_else(|| not_ip(start))?;
     let b = address(end).ok_or_else(|| not_ip(end))?;
@@ -510,7 +510,7 @@ fn range(start: &str, end: &str) -> Result<Range, String> {
 }
 
 /// The network `a.b.c.d/n` or `x::/n` as a range.
-fn network(s: &str) -> Result<Range, String> {
+pub(super) fn network(s: &str) -> Result<Range, String> {
     let bad = || format!("{} is not a network (address/prefix length)", excerpt(s));
     let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
     let prefix: u32 = prefix.parse().map_err(|_| bad())?;

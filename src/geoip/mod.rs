@@ -9,6 +9,7 @@
 //! start-up ([`mmdb`]). [`continents`] maps countries to continents for the
 //! default regions.
 
+pub mod asn;
 pub mod continents;
 pub mod import;
 pub mod mmdb;

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 pub use meta::{FileMeta, base64_into, from_hex, hex};
 pub use pick::{Candidates, KeyedRandom, Random, StickyKey, ThreadRandom, template_hash};
-use regions::TableMaker;
+use regions::{MirrorTraits, TableMaker};
 pub use regions::{RegionEntry, Regions, Tables};
 
+use crate::geoip::asn::AsnDb;
 use crate::geoip::{Country, GeoDb};
 use crate::model::{
     Family, FileInfo, LANG_PLACEHOLDER, LocationId, MirrorHealth, MirrorId, ProductId,
@@ -415,25 +416,26 @@ impl Index {
         Err(Miss::Path)
     }
 
-    /// The pool a client of `family` in `country` draws from for
-    /// `location` (SPEC §2.5, §13): mirrors serving its address family
-    /// from its region's mirrors, or those the region's throttle and
-    /// fallbacks send it to (rolled with `rng`), or the world's when the
-    /// country is unknown or in no region. O(1).
+    /// The pool `client` (from `country`) draws from for `location`
+    /// (SPEC §2.5, §13): mirrors serving its address family and country,
+    /// those that claim its network first, else its region's mirrors or
+    /// those the region's throttle, share caps and fallbacks send it to
+    /// (rolled with `rng`), else the world's. O(1) but for a binary search
+    /// among claimed networks, when there are any.
     pub fn pool<'a>(
         &'a self,
         location: &'a LocationEntry,
         https_only: bool,
-        family: Family,
+        client: std::net::IpAddr,
         country: Option<Country>,
         rng: &mut impl Random,
     ) -> &'a Candidates {
-        let region = country.and_then(|c| self.regions.of(c));
         location.tables.pool(
             &self.regions,
-            region,
+            country,
+            self.regions.group_of(client),
             https_only || location.ssl_only,
-            family,
+            Family::of(client),
             rng,
         )
     }
@@ -557,7 +559,7 @@ impl Index {
         for (loc, mirror) in serving {
             builder.serving(loc, mirror);
         }
-        builder.finish()
+        builder.finish(&AsnDb::default())
     }
 }
 
@@ -677,6 +679,7 @@ impl Builder {
         let mut serves = Vec::new();
         let mut weight = Vec::new();
         let mut seeds = Vec::new();
+        let mut caps = Vec::new();
         let now = crate::model::now();
         for m in &s.mirrors {
             let health = s.health.get(&m.id);
@@ -698,6 +701,7 @@ impl Builder {
                 )
             }));
             seeds.push(pick::seed(m.id.0));
+            caps.push(m.audience.max_share.unwrap_or(0));
             // A flapping mirror gets less traffic until it settles.
             weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
             index.mirrors.push(MirrorEntry {
@@ -834,7 +838,16 @@ impl Builder {
             active,
             location_of,
             shared_paths,
-            maker: TableMaker::new(regions, https, serves, weight, seeds),
+            maker: TableMaker::new(
+                regions,
+                MirrorTraits {
+                    https,
+                    serves,
+                    weight,
+                    caps,
+                    seeds,
+                },
+            ),
             current: NONE,
             buffer: Vec::new(),
             eligible: Vec::new(),
@@ -911,14 +924,15 @@ impl Builder {
         self.current = NONE;
     }
 
-    /// Finishes the index.
-    pub fn finish(mut self) -> Index {
+    /// Finishes the index; `asn` tells which addresses the AS numbers
+    /// mirrors claim announce.
+    pub fn finish(mut self, asn: &AsnDb) -> Index {
         self.flush();
         self.index.stats.candidate_sets = self.shared.len();
         for (template, members) in std::mem::take(&mut self.shared_paths) {
             self.share(template, &members);
         }
-        self.index.regions = self.maker.regions;
+        self.index.regions = std::mem::take(&mut self.maker.regions).with_asn(asn);
         self.index
     }
 

@@ -1,7 +1,6 @@
-//! Regions in the index (SPEC §2.5): which region a client's country
-//! belongs to, and, for every shared candidate table, the pools that
-//! region's clients draw from, computed when the index is built so a
-//! redirect only looks them up.
+//! Regions in the index (SPEC §2.5) and whom each mirror serves (§13):
+//! which pool a client draws from, computed when the index is built so a
+//! redirect only looks it up.
 //!
 //! A region keeps `throttle`% of its clients' downloads on its own mirrors
 //! (≥ 100 or < 0: all of them). The rest leave: to the fallback region's
@@ -13,14 +12,32 @@
 //! that forbids global fallback never sends its clients to the world.
 //! Every pool is a [`Candidates`] table, in which a mirror counts once
 //! whatever its regions.
+//!
+//! Countries: a mirror that may serve only some countries, or must not
+//! serve some, is left out of every pool of the others. Countries that
+//! share a region and the same mirrors left out form one *class*; pools
+//! are kept per class.
+//!
+//! Networks: a client in a network some mirrors claim (a CIDR prefix or an
+//! AS number) draws from those mirrors first, before its region, as long
+//! as one of them may serve it. Claimed prefixes beat claimed AS numbers;
+//! overlapping prefixes give the mirrors of all of them.
+//!
+//! Shares: a mirror capped at N% takes at most N% of any pool's weight; the
+//! rest goes to the pool's other mirrors in proportion. When every mirror
+//! of a region's pool is capped and the caps add up to less than 100%, the
+//! rest of the region's downloads leave as the throttle's do; where there
+//! is nowhere else to go, the capped mirrors share by their caps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::pick::{Candidates, Random};
 use crate::geoip::Country;
+use crate::geoip::asn::AsnDb;
 use crate::model::Family;
-use crate::model::{Mirror, Region};
+use crate::model::{ClientNet, Mirror, Region};
 
 const NONE: u16 = u16::MAX;
 
@@ -44,34 +61,186 @@ impl RegionEntry {
     fn leaks(&self) -> bool {
         (0..100).contains(&self.throttle)
     }
-
-    /// Whether this download stays in the region.
-    fn keeps(&self, rng: &mut impl Random) -> bool {
-        !self.leaks() || rng.below(100) < self.throttle as u64
-    }
 }
 
-/// Every region, and the country → region map.
+/// Clients that get the same pools: a region (or none) and the mirrors
+/// their country's rules leave out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Class {
+    region: Option<u16>,
+    /// Index into [`Regions::bans`].
+    ban: u16,
+}
+
+/// Every region, the country → class map and the client networks mirrors
+/// serve first.
 #[derive(Debug)]
 pub struct Regions {
     entries: Vec<RegionEntry>,
     /// Region index of each country (`AA`..`ZZ` as 26 × 26), or NONE.
     by_country: Box<[u16]>,
+    classes: Vec<Class>,
+    /// Class of each country slot; the last entry: unknown countries.
+    class_of: Box<[u16]>,
+    /// Distinct sets of mirrors left out (`bans[b][m]`); 0: nobody.
+    bans: Vec<Box<[bool]>>,
+    /// Groups of mirrors that claim the same client networks.
+    groups: Vec<Box<[u32]>>,
+    /// Claimed prefixes, as disjoint ranges → group.
+    prefixes4: Vec<(u32, u32, u16)>,
+    prefixes6: Vec<(u128, u128, u16)>,
+    /// Claimed AS number → group.
+    asns: HashMap<u32, u16>,
+    /// Client address → group, prefixes over AS ranges (see [`Regions::with_asn`]).
+    nets4: Box<[(u32, u32, u16)]>,
+    nets6: Box<[(u128, u128, u16)]>,
 }
 
 impl Default for Regions {
     fn default() -> Self {
         Regions {
             entries: Vec::new(),
-            by_country: vec![NONE; 26 * 26].into(),
+            by_country: vec![NONE; SLOTS].into(),
+            classes: vec![Class {
+                region: None,
+                ban: 0,
+            }],
+            class_of: vec![0; SLOTS + 1].into(),
+            bans: vec![Box::default()],
+            groups: Vec::new(),
+            prefixes4: Vec::new(),
+            prefixes6: Vec::new(),
+            asns: HashMap::new(),
+            nets4: Box::default(),
+            nets6: Box::default(),
         }
     }
 }
+
+/// Country slots: `AA`..`ZZ`.
+const SLOTS: usize = 26 * 26;
 
 fn slot(country: Country) -> Option<usize> {
     let [a, b] = country.0;
     (a.is_ascii_uppercase() && b.is_ascii_uppercase())
         .then(|| usize::from(a - b'A') * 26 + usize::from(b - b'A'))
+}
+
+/// The country of slot `s`.
+fn country_at(s: usize) -> Country {
+    Country([b'A' + (s / 26) as u8, b'A' + (s % 26) as u8])
+}
+
+/// Disjoint ranges of `claims` (range, mirror), each with the sorted
+/// mirrors of every claim covering it.
+fn disjoint<T: Copy + Ord + Successor>(claims: &[(T, T, u32)]) -> Vec<(T, T, Vec<u32>)> {
+    // Boundaries: every start, and every address after an end.
+    let mut points: Vec<T> = Vec::new();
+    for &(s, e, _) in claims {
+        points.push(s);
+        if let Some(n) = e.next() {
+            points.push(n);
+        }
+    }
+    points.sort_unstable();
+    points.dedup();
+    let mut out: Vec<(T, T, Vec<u32>)> = Vec::new();
+    for (i, &start) in points.iter().enumerate() {
+        let end = points.get(i + 1).and_then(|&n| n.prev()).unwrap_or(T::MAX);
+        let mut mirrors: Vec<u32> = claims
+            .iter()
+            .filter(|&&(s, e, _)| s <= start && start <= e)
+            .map(|&(_, _, m)| m)
+            .collect();
+        if mirrors.is_empty() {
+            continue;
+        }
+        mirrors.sort_unstable();
+        mirrors.dedup();
+        match out.last_mut() {
+            // Touching ranges with the same mirrors make one.
+            Some(last) if last.2 == mirrors && last.1.next() == Some(start) => last.1 = end,
+            _ => out.push((start, end, mirrors)),
+        }
+    }
+    out
+}
+
+/// Addresses as integers, for [`disjoint`] and [`overlay`].
+pub trait Successor: Sized {
+    /// The highest address.
+    const MAX: Self;
+    /// The address after, if any.
+    fn next(self) -> Option<Self>;
+    /// The address before, if any.
+    fn prev(self) -> Option<Self>;
+}
+
+impl Successor for u32 {
+    const MAX: u32 = u32::MAX;
+    fn next(self) -> Option<u32> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Option<u32> {
+        self.checked_sub(1)
+    }
+}
+
+impl Successor for u128 {
+    const MAX: u128 = u128::MAX;
+    fn next(self) -> Option<u128> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Option<u128> {
+        self.checked_sub(1)
+    }
+}
+
+/// `base` ranges with `top` laid over them: where a `top` range covers an
+/// address its group wins. Both sorted and disjoint; so is the result.
+fn overlay<T: Copy + Ord + Successor>(
+    base: &[(T, T, u16)],
+    top: &[(T, T, u16)],
+) -> Vec<(T, T, u16)> {
+    let mut out = Vec::with_capacity(base.len() + top.len());
+    let mut t = 0;
+    for &(mut s, e, g) in base {
+        // Top ranges that end before this one starts go in first.
+        while t < top.len() && top[t].1 < s {
+            out.push(top[t]);
+            t += 1;
+        }
+        // Cut this range around the top ranges inside it.
+        let mut k = t;
+        let mut done = false;
+        while k < top.len() && top[k].0 <= e {
+            let (ts, te, _) = top[k];
+            if ts > s {
+                out.push((s, ts.prev().expect("above s"), g));
+            }
+            match te.next() {
+                Some(n) if te < e => s = n,
+                _ => {
+                    done = true;
+                    break;
+                }
+            }
+            k += 1;
+        }
+        if !done {
+            out.push((s, e, g));
+        }
+    }
+    out.extend_from_slice(&top[t..]);
+    out.sort_unstable_by_key(|r| r.0);
+    out.dedup();
+    out
+}
+
+fn find<T: Copy + Ord>(ranges: &[(T, T, u16)], ip: T) -> Option<u16> {
+    let i = ranges.partition_point(|r| r.0 <= ip).checked_sub(1)?;
+    let (_, end, g) = ranges[i];
+    (ip <= end).then_some(g)
 }
 
 impl Regions {
@@ -102,7 +271,105 @@ impl Regions {
                 }
             }
         }
+        // Classes: (region, mirrors left out) per country and for unknown.
+        let mut bans: HashMap<Box<[bool]>, u16> = HashMap::new();
+        let nobody: Box<[bool]> = vec![false; mirrors.len()].into();
+        bans.insert(nobody.clone(), 0);
+        out.bans = vec![nobody];
+        out.classes.clear();
+        let mut classes: HashMap<Class, u16> = HashMap::new();
+        let restricted = mirrors
+            .iter()
+            .any(|m| !m.audience.only.is_empty() || !m.audience.never.is_empty());
+        let mut class_of = Vec::with_capacity(SLOTS + 1);
+        for s in 0..=SLOTS {
+            let country = (s < SLOTS).then(|| country_at(s));
+            let ban: Box<[bool]> = if restricted {
+                mirrors
+                    .iter()
+                    .map(|m| !m.audience.serves_country(country))
+                    .collect()
+            } else {
+                out.bans[0].clone()
+            };
+            let next = out.bans.len() as u16;
+            let ban = *bans.entry(ban.clone()).or_insert_with(|| {
+                out.bans.push(ban);
+                next
+            });
+            let region = (s < SLOTS)
+                .then(|| out.by_country[s])
+                .filter(|&r| r != NONE);
+            let class = Class { region, ban };
+            let next = out.classes.len() as u16;
+            let c = *classes.entry(class.clone()).or_insert_with(|| {
+                out.classes.push(class);
+                next
+            });
+            class_of.push(c);
+        }
+        out.class_of = class_of.into();
+        // Network groups.
+        let mut groups: HashMap<Vec<u32>, u16> = HashMap::new();
+        let mut group = |set: Vec<u32>, list: &mut Vec<Box<[u32]>>| -> u16 {
+            *groups.entry(set.clone()).or_insert_with(|| {
+                list.push(set.into());
+                (list.len() - 1) as u16
+            })
+        };
+        let mut claims4 = Vec::new();
+        let mut claims6 = Vec::new();
+        let mut by_asn: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (m, mirror) in mirrors.iter().enumerate() {
+            for net in &mirror.audience.networks {
+                match *net {
+                    ClientNet::Asn(n) => by_asn.entry(n).or_default().push(m as u32),
+                    net => {
+                        if let Some((s, e)) = net.v4_range() {
+                            claims4.push((s, e, m as u32));
+                        }
+                        if let Some((s, e)) = net.v6_range() {
+                            claims6.push((s, e, m as u32));
+                        }
+                    }
+                }
+            }
+        }
+        for (s, e, set) in disjoint(&claims4) {
+            let g = group(set, &mut out.groups);
+            out.prefixes4.push((s, e, g));
+        }
+        for (s, e, set) in disjoint(&claims6) {
+            let g = group(set, &mut out.groups);
+            out.prefixes6.push((s, e, g));
+        }
+        let mut asns: Vec<_> = by_asn.into_iter().collect();
+        asns.sort_unstable();
+        for (asn, mut set) in asns {
+            set.sort_unstable();
+            set.dedup();
+            let g = group(set, &mut out.groups);
+            out.asns.insert(asn, g);
+        }
+        out.nets4 = out.prefixes4.clone().into();
+        out.nets6 = out.prefixes6.clone().into();
         out
+    }
+
+    /// These regions knowing which addresses the claimed AS numbers
+    /// announce, from `asn`.
+    pub fn with_asn(mut self, asn: &AsnDb) -> Regions {
+        if self.asns.is_empty() {
+            return self;
+        }
+        let wanted: HashSet<u32> = self.asns.keys().copied().collect();
+        let (v4, v6) = asn.ranges_of(&wanted);
+        let tag = |n: u32| self.asns[&n];
+        let v4: Vec<_> = v4.into_iter().map(|(s, e, n)| (s, e, tag(n))).collect();
+        let v6: Vec<_> = v6.into_iter().map(|(s, e, n)| (s, e, tag(n))).collect();
+        self.nets4 = overlay(&v4, &self.prefixes4).into();
+        self.nets6 = overlay(&v6, &self.prefixes6).into();
+        self
     }
 
     /// How many regions there are.
@@ -125,29 +392,62 @@ impl Regions {
     pub fn get(&self, index: u16) -> &RegionEntry {
         &self.entries[usize::from(index)]
     }
+
+    /// The class of clients from `country` (`None`: unknown).
+    fn class_of(&self, country: Option<Country>) -> u16 {
+        let s = country.and_then(slot).unwrap_or(SLOTS);
+        self.class_of[s]
+    }
+
+    /// The group of mirrors that claim `client`'s network, if any.
+    pub fn group_of(&self, client: IpAddr) -> Option<u16> {
+        match crate::client::unmap(client) {
+            IpAddr::V4(a) if !self.nets4.is_empty() => find(&self.nets4, u32::from(a)),
+            IpAddr::V6(a) if !self.nets6.is_empty() => find(&self.nets6, u128::from(a)),
+            _ => None,
+        }
+    }
+
+    /// Number of client-network ranges known (claimed prefixes and the
+    /// ranges of claimed AS numbers), for status output.
+    pub fn network_ranges(&self) -> usize {
+        self.nets4.len() + self.nets6.len()
+    }
 }
 
-/// The pools one candidate set offers: the world's and each region's, for
-/// any mirror and for https mirrors only, for clients of either address
-/// family and of each ([`variant`]). Shared by every location that has
-/// the same eligible mirrors; equal pools share one table.
+/// The pools one candidate set offers: the world's, each class's, and each
+/// claimed network's, for any mirror and for https mirrors only, for
+/// clients of either address family and of each ([`variant`]). Shared by
+/// every location that has the same eligible mirrors; equal pools share
+/// one table.
 #[derive(Debug, Default)]
 pub struct Tables {
     /// Every eligible mirror, per [`variant`].
     world: [Arc<Candidates>; VARIANTS],
-    /// Per region, in [`Regions`] order.
-    regions: Box<[RegionPools]>,
+    /// Per class, in [`Regions`] order.
+    classes: Box<[ClassPools]>,
+    /// Per (network group, ban) with someone in it, sorted.
+    networks: Box<[NetworkPools]>,
 }
 
 #[derive(Debug)]
-struct RegionPools {
-    /// For downloads the region keeps, per [`variant`].
+struct ClassPools {
+    /// For downloads the class keeps, per [`variant`].
     stay: [Arc<Candidates>; VARIANTS],
-    /// For downloads the throttle sends away, per [`variant`].
+    /// For downloads the throttle or the share caps send away.
     leave: [Arc<Candidates>; VARIANTS],
+    /// Percent of downloads that stay, per [`variant`].
+    keep: [u8; VARIANTS],
 }
 
-/// Pools per candidate set and region: 2 schemes × 3 family filters.
+#[derive(Debug)]
+struct NetworkPools {
+    group: u16,
+    ban: u16,
+    pools: [Arc<Candidates>; VARIANTS],
+}
+
+/// Pools per candidate set and class: 2 schemes × 3 family filters.
 const VARIANTS: usize = 6;
 
 /// Which pool serves a request: https only or not, and the client's
@@ -163,28 +463,43 @@ fn variant(https_only: bool, family: Option<Family>) -> usize {
 
 impl Tables {
     /// The world pool: every mirror that may serve (`https_only`), whatever
-    /// the client's family.
+    /// the client's family or country.
     pub fn world(&self, https_only: bool) -> &Candidates {
         &self.world[variant(https_only, None)]
     }
 
-    /// The pool for a client in region `region` (none: the world); rolls
-    /// the region's throttle with `rng` when it has one.
+    /// The pool for a client of `family` from `country`, in the network
+    /// group `group`; rolls the class's keep share with `rng` when some
+    /// downloads leave.
     pub fn pool(
         &self,
         regions: &Regions,
-        region: Option<u16>,
+        country: Option<Country>,
+        group: Option<u16>,
         https_only: bool,
         family: Family,
         rng: &mut impl Random,
     ) -> &Candidates {
         let variant = variant(https_only, Some(family));
-        // A location nobody serves has no region pools: the (empty) world.
-        let Some((r, pools)) = region.and_then(|r| Some((r, self.regions.get(usize::from(r))?)))
-        else {
+        let class = regions.class_of(country);
+        // A location nobody serves has no class pools: the (empty) world.
+        let Some(pools) = self.classes.get(usize::from(class)) else {
             return &self.world[variant];
         };
-        if regions.get(r).keeps(rng) {
+        if let Some(g) = group {
+            let ban = regions.classes[usize::from(class)].ban;
+            if let Ok(i) = self
+                .networks
+                .binary_search_by_key(&(g, ban), |n| (n.group, n.ban))
+            {
+                let pool = &self.networks[i].pools[variant];
+                if !pool.is_empty() {
+                    return pool;
+                }
+            }
+        }
+        let keep = pools.keep[variant];
+        if keep >= 100 || rng.below(100) < u64::from(keep) {
             &pools.stay[variant]
         } else {
             &pools.leave[variant]
@@ -202,35 +517,97 @@ pub struct TableMaker {
     serves: Vec<[bool; 2]>,
     /// Weight per mirror index.
     weight: Vec<u64>,
+    /// Share cap per mirror index, in percent (0: none).
+    caps: Vec<u8>,
     /// Sticky-pick seed per mirror index (from the mirror's id).
     seeds: Vec<u64>,
     shared: HashMap<Box<[u32]>, Arc<Candidates>>,
     empty: Arc<Candidates>,
 }
 
+/// What [`TableMaker::new`] needs per mirror index.
+pub struct MirrorTraits {
+    /// Served over https.
+    pub https: Vec<bool>,
+    /// Whether IPv4 and IPv6 clients may be sent there.
+    pub serves: Vec<[bool; 2]>,
+    /// Selection weight.
+    pub weight: Vec<u64>,
+    /// Share cap in percent (0: none).
+    pub caps: Vec<u8>,
+    /// Sticky-pick seed (from the mirror's id).
+    pub seeds: Vec<u64>,
+}
+
+/// `weighted` with the weights of capped mirrors brought down to their
+/// caps (percent of the total), the rest shared by the others in
+/// proportion. Unchanged when no cap bites; when every mirror is capped
+/// and the caps add up to less than 100, in proportion to the caps.
+fn cap_shares(weighted: &mut [(u32, u64)], caps: &[u8]) {
+    let cap = |m: u32| f64::from(caps[m as usize]) / 100.0;
+    let total: u64 = weighted.iter().map(|w| w.1).sum();
+    let bites = weighted
+        .iter()
+        .any(|&(m, w)| caps[m as usize] > 0 && (w as f64) > cap(m) * total as f64);
+    if !bites {
+        return;
+    }
+    // Water-filling: fix every mirror over its cap at its cap, share what
+    // is left among the rest by weight, until nobody is over.
+    let mut share = vec![0.0f64; weighted.len()];
+    let mut fixed = vec![false; weighted.len()];
+    let mut left = 1.0f64;
+    loop {
+        let free: u64 = weighted
+            .iter()
+            .zip(&fixed)
+            .filter(|(_, f)| !**f)
+            .map(|(w, _)| w.1)
+            .sum();
+        if free == 0 {
+            break;
+        }
+        let mut over = false;
+        for (i, &(m, w)) in weighted.iter().enumerate() {
+            if !fixed[i] && caps[m as usize] > 0 && left * w as f64 / free as f64 > cap(m) {
+                fixed[i] = true;
+                share[i] = cap(m);
+                over = true;
+            }
+        }
+        if !over {
+            for (i, &(_, w)) in weighted.iter().enumerate() {
+                if !fixed[i] {
+                    share[i] = left * w as f64 / free as f64;
+                }
+            }
+            break;
+        }
+        left = 1.0 - share.iter().sum::<f64>();
+    }
+    const SCALE: f64 = (1u64 << 40) as f64;
+    for (w, s) in weighted.iter_mut().zip(share) {
+        w.1 = ((s * SCALE) as u64).max(1);
+    }
+}
+
 impl TableMaker {
-    /// For a build whose mirrors have these https flags, families served
-    /// ([IPv4, IPv6]), weights and sticky-pick seeds.
-    pub fn new(
-        regions: Regions,
-        https: Vec<bool>,
-        serves: Vec<[bool; 2]>,
-        weight: Vec<u64>,
-        seeds: Vec<u64>,
-    ) -> TableMaker {
+    /// For a build whose mirrors have these traits.
+    pub fn new(regions: Regions, traits: MirrorTraits) -> TableMaker {
         TableMaker {
             regions,
-            https,
-            serves,
-            weight,
-            seeds,
+            https: traits.https,
+            serves: traits.serves,
+            weight: traits.weight,
+            caps: traits.caps,
+            seeds: traits.seeds,
             shared: HashMap::new(),
             empty: Arc::new(Candidates::default()),
         }
     }
 
     /// The table for exactly `mirrors` (sorted, distinct; zero weights are
-    /// dropped by [`Candidates::new`]).
+    /// dropped), share caps applied.
     fn table(&mut self, mirrors: &[u32]) -> Arc<Candidates> {
         let weighted: Vec<u32> = mirrors
             .iter()
@@ -243,16 +620,28 @@ impl TableMaker {
         if let Some(t) = self.shared.get(weighted.as_slice()) {
             return t.clone();
         }
+        let mut pairs: Vec<(u32, u64)> = weighted
+            .iter()
+            .map(|&m| (m, self.weight[m as usize]))
+            .collect();
+        cap_shares(&mut pairs, &self.caps);
         let seeds = &self.seeds;
-        let table = Arc::new(Candidates::seeded(
-            weighted
-                .iter()
-                .map(|&m| (m, self.weight[m as usize]))
-                .collect(),
-            |m| seeds[m as usize],
-        ));
+        let table = Arc::new(Candidates::seeded(pairs, |m| seeds[m as usize]));
         self.shared.insert(weighted.into(), table.clone());
         table
+    }
+
+    /// The share of downloads `pool`'s mirrors may take together, in
+    /// percent: below 100 only when every one of them is capped.
+    fn capacity(&self, pool: &Candidates) -> u8 {
+        let mut sum = 0u32;
+        for (m, _) in pool.iter() {
+            match self.caps[m as usize] {
+                0 => return 100,
+                c => sum += u32::from(c),
+            }
+        }
+        sum.min(100) as u8
     }
 
     /// The first of `pools` that has someone with weight in it, as a table.
@@ -280,15 +669,30 @@ impl TableMaker {
             }
         }
         let world = std::array::from_fn(|v| self.table(&bases[v]));
-        let mut out = Vec::with_capacity(self.regions.len());
-        for r in 0..self.regions.entries.len() {
-            let region = &self.regions.entries[r];
-            let members = region.members.clone();
-            let fallback_members = region.fallback.map(|f| self.regions.get(f).members.clone());
-            let (global, leaks) = (region.global_fallback, region.leaks());
-            let mut stay: [Arc<Candidates>; VARIANTS] = Default::default();
-            let mut leave: [Arc<Candidates>; VARIANTS] = Default::default();
+        let mut classes = Vec::with_capacity(self.regions.classes.len());
+        for c in 0..self.regions.classes.len() {
+            let class = self.regions.classes[c].clone();
+            let banned = self.regions.bans[usize::from(class.ban)].clone();
+            let mut pools = ClassPools {
+                stay: Default::default(),
+                leave: Default::default(),
+                keep: [100; VARIANTS],
+            };
             for (variant, base) in bases.iter().enumerate() {
+                let base: Vec<u32> = base
+                    .iter()
+                    .copied()
+                    .filter(|&m| !banned[m as usize])
+                    .collect();
+                let Some(r) = class.region else {
+                    pools.stay[variant] = self.table(&base);
+                    continue;
+                };
+                let region = &self.regions.entries[usize::from(r)];
+                let members = region.members.clone();
+                let fallback_members = region.fallback.map(|f| self.regions.get(f).members.clone());
+                let (global, leaks, throttle) =
+                    (region.global_fallback, region.leaks(), region.throttle);
                 let of = |members: &[bool], keep: bool| -> Vec<u32> {
                     base.iter()
                         .copied()
@@ -296,33 +700,68 @@ impl TableMaker {
                         .collect()
                 };
                 let inside = of(&members, true);
-                let fallback = fallback_members.as_deref().map(|members| {
-                    base.iter()
-                        .copied()
-                        .filter(|&m| members[m as usize])
-                        .collect::<Vec<u32>>()
-                });
-                let world = global.then(|| base.to_vec());
-                stay[variant] = self.first(&[Some(inside.clone()), fallback.clone(), world]);
-                leave[variant] = if leaks {
-                    let not_inside = |pool: Option<Vec<u32>>| {
-                        pool.map(|p| {
-                            p.into_iter()
-                                .filter(|&m| !members[m as usize])
-                                .collect::<Vec<u32>>()
-                        })
-                    };
-                    let outside = global.then(|| of(&members, false));
-                    self.first(&[not_inside(fallback), outside, Some(inside)])
+                let fallback = fallback_members.as_deref().map(|members| of(members, true));
+                let world = global.then(|| base.clone());
+                let stay = self.first(&[Some(inside.clone()), fallback.clone(), world]);
+                // Where leaving downloads go: the fallback region's mirrors
+                // outside this region, else the world's.
+                let not_inside = |pool: Option<Vec<u32>>| {
+                    pool.map(|p| {
+                        p.into_iter()
+                            .filter(|&m| !members[m as usize])
+                            .collect::<Vec<u32>>()
+                    })
+                };
+                let outside = global.then(|| of(&members, false));
+                let away = self.first(&[not_inside(fallback), outside]);
+                let capacity = if away.is_empty() {
+                    100
+                } else {
+                    self.capacity(&stay)
+                };
+                let kept = if leaks { throttle as u32 } else { 100 };
+                pools.keep[variant] = (kept * u32::from(capacity) / 100) as u8;
+                pools.leave[variant] = if !away.is_empty() {
+                    away
+                } else if leaks {
+                    // Nowhere else to go: they stay.
+                    self.table(&inside)
                 } else {
                     self.empty.clone()
                 };
+                pools.stay[variant] = stay;
             }
-            out.push(RegionPools { stay, leave });
+            classes.push(pools);
+        }
+        let mut networks = Vec::new();
+        for g in 0..self.regions.groups.len() {
+            let group = self.regions.groups[g].clone();
+            if !group.iter().any(|m| eligible.binary_search(m).is_ok()) {
+                continue;
+            }
+            for b in 0..self.regions.bans.len() {
+                let banned = &self.regions.bans[b];
+                let sets: [Vec<u32>; VARIANTS] = std::array::from_fn(|v| {
+                    group
+                        .iter()
+                        .copied()
+                        .filter(|&m| !banned[m as usize] && bases[v].binary_search(&m).is_ok())
+                        .collect()
+                });
+                let pools = sets.map(|set| self.table(&set));
+                if pools.iter().any(|p| !p.is_empty()) {
+                    networks.push(NetworkPools {
+                        group: g as u16,
+                        ban: b as u16,
+                        pools,
+                    });
+                }
+            }
         }
         Tables {
             world,
-            regions: out.into(),
+            classes: classes.into(),
+            networks: networks.into(),
         }
     }
 }
@@ -423,6 +862,14 @@ mod tests {
         ]
     }
 
+    /// A client address of `family` in no claimed network.
+    fn client(family: Family) -> IpAddr {
+        match family {
+            Family::V4 => "198.51.100.1".parse().unwrap(),
+            Family::V6 => "2001:db8:ffff::1".parse().unwrap(),
+        }
+    }
+
     /// (mirror index, weight) of the pool an IPv4 client in `country` gets
     /// with the draw `roll`.
     fn pool(index: &Index, country: Option<&str>, https: bool, roll: u64) -> Vec<(u32, u64)> {
@@ -440,7 +887,7 @@ mod tests {
         let location = index.resolve("p", "win", "en-US").unwrap().location;
         let country = country.map(|c| Country::parse(c).unwrap());
         index
-            .pool(location, https, family, country, &mut Fixed(roll))
+            .pool(location, https, client(family), country, &mut Fixed(roll))
             .iter()
             .collect()
     }
@@ -523,7 +970,7 @@ mod tests {
         let mut kept = 0;
         for _ in 0..picks {
             let m = index
-                .pool(location, false, Family::V4, us, &mut rng)
+                .pool(location, false, client(Family::V4), us, &mut rng)
                 .pick(&mut rng)
                 .unwrap();
             if m == 2 || m == 3 {

@@ -29,9 +29,7 @@ impl Audience {
     /// Whether a client from `country` (`None`: unknown) may be sent there.
     pub fn serves_country(&self, country: Option<Country>) -> bool {
         match country {
-            Some(c) => {
-                (self.only.is_empty() || self.only.contains(&c)) && !self.never.contains(&c)
-            }
+            Some(c) => (self.only.is_empty() || self.only.contains(&c)) && !self.never.contains(&c),
             None => self.only.is_empty(),
         }
     }
@@ -164,7 +162,9 @@ impl ClientNet {
     /// The first and last IPv4 address of an IPv4 prefix.
     pub fn v4_range(self) -> Option<(u32, u32)> {
         match self {
-            ClientNet::V4(a, len) => Some((a, a | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0))),
+            ClientNet::V4(a, len) => {
+                Some((a, a | u32::MAX.checked_shr(u32::from(len)).unwrap_or(0)))
+            }
             _ => None,
         }
     }
@@ -172,10 +172,9 @@ impl ClientNet {
     /// The first and last IPv6 address of an IPv6 prefix.
     pub fn v6_range(self) -> Option<(u128, u128)> {
         match self {
-            ClientNet::V6(a, len) => Some((
-                a,
-                a | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0),
-            )),
+            ClientNet::V6(a, len) => {
+                Some((a, a | u128::MAX.checked_shr(u32::from(len)).unwrap_or(0)))
+            }
             _ => None,
         }
     }
@@ -262,7 +261,10 @@ mod tests {
             nets[1].v6_range(),
             Some((0x2001_0db8 << 96, (0x2001_0db8 << 96) | (u128::MAX >> 32)))
         );
-        assert_eq!("0.0.0.0/0".parse::<ClientNet>().unwrap().v4_range(), Some((0, u32::MAX)));
+        assert_eq!(
+            "0.0.0.0/0".parse::<ClientNet>().unwrap().v4_range(),
+            Some((0, u32::MAX))
+        );
         assert_eq!(parse_networks("none").unwrap(), vec![]);
     }
 
@@ -283,7 +285,10 @@ mod tests {
 
     #[test]
     fn countries_and_shares() {
-        assert_eq!(parse_countries("de, AT,de").unwrap(), vec![c("AT"), c("DE")]);
+        assert_eq!(
+            parse_countries("de, AT,de").unwrap(),
+            vec![c("AT"), c("DE")]
+        );
         assert_eq!(
             parse_countries("DEU").unwrap_err(),
             AudienceError::Country("DEU".into())

@@ -21,6 +21,7 @@ use arc_swap::ArcSwap;
 
 use crate::error::Result;
 use crate::geoip::GeoDb;
+use crate::geoip::asn::AsnDb;
 use crate::index::{Builder, Index};
 use crate::model::{Actor, MirrorId};
 use crate::store::{Place, Snapshot, Store, Tx};
@@ -61,10 +62,12 @@ pub struct Network {
     sentry_leader: AtomicU64,
 }
 
-/// Where the GeoIP data in use came from.
+/// Where the GeoIP data in use came from, and the ASN table.
 #[derive(Default)]
 struct Geo {
     db: Arc<GeoDb>,
+    /// The imported ASN table (empty: none).
+    asn: Arc<AsnDb>,
     /// The `.mmdb` file it was read from (`serve --geoip`); imports into
     /// the database then wait for a restart without it.
     file: Option<std::path::PathBuf>,
@@ -97,6 +100,11 @@ impl Network {
                 // Redirects still work without countries; say what to do.
                 Err(e) => tracing::warn!(error = %e, "GeoIP is off"),
             }
+            match network.store.asn() {
+                Ok(Some(db)) => network.lock_geo().asn = Arc::new(db),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "AS numbers are off"),
+            }
             network.republish()?;
         }
         Ok(network)
@@ -110,10 +118,10 @@ impl Network {
     /// the imported table for as long as this network lives.
     pub fn use_geoip_file(&self, path: &Path) -> Result<()> {
         let db = crate::geoip::mmdb::read(path)?;
-        *self.lock_geo() = Geo {
-            db: Arc::new(db),
-            file: Some(path.to_path_buf()),
-        };
+        let mut geo = self.lock_geo();
+        geo.db = Arc::new(db);
+        geo.file = Some(path.to_path_buf());
+        drop(geo);
         if self.live {
             self.republish()?;
         }
@@ -140,6 +148,26 @@ impl Network {
             self.republish()?;
         }
         Ok(file)
+    }
+
+    /// Stores `asn` as the ASN table (`None`: removes it) and puts it to
+    /// work at once.
+    pub fn replace_asn(&self, actor: &Actor, asn: Option<AsnDb>) -> Result<()> {
+        self.store.write(actor, |tx| tx.asn_put(asn.as_ref()))?;
+        self.lock_geo().asn = Arc::new(asn.unwrap_or_default());
+        if self.live {
+            self.republish()?;
+        }
+        Ok(())
+    }
+
+    /// The ASN table in use (the server's) or stored (not live).
+    pub fn asn(&self) -> Result<Arc<AsnDb>> {
+        if self.live {
+            Ok(self.lock_geo().asn.clone())
+        } else {
+            Ok(Arc::new(self.store.asn()?.unwrap_or_default()))
+        }
     }
 
     /// Where the GeoIP data in use came from: the `.mmdb` file, if one.
@@ -276,7 +304,7 @@ impl Network {
         } else {
             Arc::new(self.store.geoip()?.unwrap_or_default())
         };
-        Ok(builder.finish().with_geo(geo))
+        Ok(builder.finish(&*self.asn()?).with_geo(geo))
     }
 
     /// Rebuilds the index from the store and swaps it in (on PostgreSQL,
@@ -307,11 +335,15 @@ impl Network {
     /// Swaps in `snapshot` and the index `builder` holds, with the GeoIP
     /// data in use.
     fn publish(&self, snapshot: Arc<Snapshot>, builder: Builder, started: Instant) {
-        let geo = self.lock_geo().db.clone();
+        let (geo, asn) = {
+            let g = self.lock_geo();
+            (g.db.clone(), g.asn.clone())
+        };
         // The configuration first: a reader that sees the new index finds
         // at least as new a configuration.
         self.snapshot.store(snapshot);
-        self.index.store(Arc::new(builder.finish().with_geo(geo)));
+        self.index
+            .store(Arc::new(builder.finish(&asn).with_geo(geo)));
         self.last_build_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);

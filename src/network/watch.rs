@@ -181,6 +181,8 @@ impl Network {
                 let geo = self.store.geoip()?.unwrap_or_default();
                 self.lock_geo().db = Arc::new(geo);
             }
+            // Or an ASN table.
+            self.lock_geo().asn = Arc::new(self.store.asn()?.unwrap_or_default());
             self.changed();
         }
         let mut builder = Builder::new(&snapshot, &files);

@@ -727,6 +727,7 @@ mod tests {
                     contact: "ops@example.org".into(),
                     inactive,
                     families: Default::default(),
+                    audience: Default::default(),
                 };
                 let m1 =
                     tx.mirror_add(mirror("m1", "https://m1.example.org/pub", vec![], false))?;

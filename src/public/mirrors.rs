@@ -346,6 +346,7 @@ mod tests {
             contact: String::new(),
             created_at: 0,
             families: Default::default(),
+            audience: Default::default(),
         }
     }
 

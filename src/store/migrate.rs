@@ -152,10 +152,10 @@ mod tests {
     }
 
     #[test]
-    fn schema_1_is_migrated_to_3_with_everything_kept() {
+    fn schema_1_is_migrated_to_the_current_with_everything_kept() {
         let (_dir, path) = fixture_copy();
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 
         let s = store.snapshot().unwrap();
         let names = |v: Vec<&str>| v.join(",");
@@ -231,7 +231,7 @@ mod tests {
         let events = store.events(1000).unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
         assert_eq!(store.events(1000).unwrap(), events);
         assert_eq!(availability_index(&store).0.len(), 5);
     }

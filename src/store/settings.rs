@@ -7,8 +7,10 @@ use super::tables::*;
 use super::{Store, Tx};
 use crate::error::Result;
 
-/// The one key of [`GEOIP`].
+/// The key of [`GEOIP`] that holds the GeoIP table.
 const GEOIP_KEY: &str = "ranges";
+/// The key of [`GEOIP`] that holds the ASN table.
+const ASN_KEY: &str = "asn";
 
 impl Store {
     /// Every operator setting.
@@ -29,7 +31,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The imported ASN table, if any.
+    pub fn asn(&self) -> Result<Option<crate::geoip::asn::AsnDb>> {
+        self.read()?
+            .get(&GEOIP, &ASN_KEY.to_string())?
+            .map(|bytes| crate::geoip::asn::AsnDb::decode(&bytes))
+            .transpose()
+    }
+}
+
 impl Tx {
+    /// Replaces the ASN table (`None`: removes it).
+    pub fn asn_put(&mut self, asn: Option<&crate::geoip::asn::AsnDb>) -> Result<()> {
+        let key = ASN_KEY.to_string();
+        match asn {
+            Some(db) => {
+                self.txn.put(&GEOIP, &key, &db.encode())?;
+                let (v4, v6) = db.len();
+                self.record(
+                    "asn.import",
+                    format!("{v4} IPv4 and {v6} IPv6 ranges from {}", db.source),
+                )
+            }
+            None => {
+                self.txn.delete(&GEOIP, &key)?;
+                self.record("asn.clear", "ASN table removed".into())
+            }
+        }
+    }
+
     /// Sets (or, with `None`, removes) an operator setting.
     pub fn setting_put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
         let key = key.to_string();
