@@ -52,6 +52,8 @@ pub enum Command {
     Region(RegionCmd),
     /// GeoIP data.
     Geoip(GeoipCmd),
+    /// The ASN table.
+    Asn(AsnCmd),
     /// Copy the database.
     Backup(Backup),
     /// Write the configuration as JSON.
@@ -1043,6 +1045,57 @@ pub struct GeoipLookup {
 #[argh(subcommand, name = "clear")]
 /// remove the imported GeoIP table (every client counts as unknown)
 pub struct GeoipClear {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "asn")]
+/// manage the ASN table: which autonomous system a client address is in, for mirrors that serve their own network first (mirror set --networks AS…)
+pub struct AsnCmd {
+    #[argh(subcommand)]
+    /// what to do
+    pub action: AsnAction,
+}
+
+/// ASN table actions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum AsnAction {
+    /// Import.
+    Import(AsnImport),
+    /// Status.
+    Status(AsnStatus),
+    /// Lookup.
+    Lookup(AsnLookup),
+    /// Clear.
+    Clear(AsnClear),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "import")]
+/// replace the ASN table: MaxMind GeoLite2-ASN (the Blocks CSV files, their directory, or the .mmdb file) or start,end,asn lines
+pub struct AsnImport {
+    /// CSV files or directories of them, or one .mmdb file
+    #[argh(positional, greedy)]
+    pub files: Vec<String>,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+/// show where the ASN table comes from, how many ranges it has and how many addresses mirrors claim
+pub struct AsnStatus {}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "lookup")]
+/// show the AS number of a client address and the mirrors that serve its network first
+pub struct AsnLookup {
+    /// an IPv4 or IPv6 address
+    #[argh(positional)]
+    pub ip: String,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "clear")]
+/// remove the ASN table (mirrors' AS numbers then match no client; their CIDR prefixes still do)
+pub struct AsnClear {}
 
 #[derive(FromArgs, Debug, Clone)]
 #[argh(subcommand, name = "backup")]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::{ACTOR, table, yes_no};
-use crate::cli::{GeoipAction, RegionAction};
+use crate::cli::{AsnAction, GeoipAction, RegionAction};
 use crate::error::{Error, Result};
 use crate::geoip::continents::{self, CONTINENTS, Continent};
 use crate::geoip::import::Source;
@@ -375,6 +375,101 @@ fn lookup(net: &Network, ip: &str) -> Result<String> {
         );
     }
     Ok(out)
+}
+
+/// `bouncer asn import|status|lookup|clear`.
+pub(super) fn asn(net: &Network, action: &AsnAction, input: Option<&[u8]>) -> Result<String> {
+    match action {
+        AsnAction::Import(_) => {
+            let sources = unbundle(input.unwrap_or_default())?;
+            let imported = crate::geoip::asn::import(&sources)?;
+            let (v4, v6) = imported.db.len();
+            let mut out = format!(
+                "{} line(s) read from {}: {v4} IPv4 and {v6} IPv6 ranges\n",
+                imported.lines, imported.db.source
+            );
+            if imported.overlaps > 0 {
+                let _ = writeln!(
+                    out,
+                    "{} range(s) left out: they overlap one read before",
+                    imported.overlaps
+                );
+            }
+            if !imported.problems.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{} line(s) could not be used:",
+                    imported.problems.len()
+                );
+                for (file, line, why) in imported.problems.iter().take(SHOWN_PROBLEMS) {
+                    let _ = writeln!(out, "  {file}:{line}: {why}");
+                }
+                if imported.problems.len() > SHOWN_PROBLEMS {
+                    let _ = writeln!(
+                        out,
+                        "  … and {} more",
+                        imported.problems.len() - SHOWN_PROBLEMS
+                    );
+                }
+            }
+            net.replace_asn(&ACTOR, Some(imported.db))?;
+            out.push_str("stored and in use\n");
+            Ok(out)
+        }
+        AsnAction::Status(_) => {
+            let db = net.asn()?;
+            let claimed = net.fresh_index()?.regions().network_ranges();
+            if db.is_empty() {
+                return Ok(format!(
+                    "no ASN table: mirrors' AS numbers match no client (`bouncer asn import FILE…`); {claimed} claimed network range(s) from CIDR prefixes\n"
+                ));
+            }
+            let (v4, v6) = db.len();
+            Ok(format!(
+                "{v4} IPv4 and {v6} IPv6 ranges from {} (imported {}); mirrors claim {claimed} range(s) of client addresses\n",
+                db.source,
+                crate::model::utc(db.loaded)
+            ))
+        }
+        AsnAction::Lookup(a) => {
+            let addr: IpAddr = a.ip.trim().parse().map_err(|_| {
+                Error::invalid(
+                    "address",
+                    format!("{:?} is not an IPv4 or IPv6 address", a.ip),
+                )
+            })?;
+            let addr = crate::client::unmap(addr);
+            let db = net.asn()?;
+            let asn = db.lookup(addr);
+            // What redirects use: the index's claimed networks.
+            let index = net.fresh_index()?;
+            let first: Vec<&str> = index
+                .regions()
+                .group_of(addr)
+                .map(|g| index.regions().group(g))
+                .unwrap_or_default()
+                .iter()
+                .map(|&m| &*index.mirror(m).name)
+                .collect();
+            let asn = match (asn, db.is_empty()) {
+                (Some(n), _) => format!("AS{n}"),
+                (None, true) => "no AS number (no ASN table; `bouncer asn import FILE…`)".into(),
+                (None, false) => "in no range of the ASN table".into(),
+            };
+            Ok(format!(
+                "{addr}: {asn}; served first by: {}\n",
+                if first.is_empty() {
+                    "no mirror (its region's mirrors serve it)".to_string()
+                } else {
+                    first.join(", ")
+                }
+            ))
+        }
+        AsnAction::Clear(_) => {
+            net.replace_asn(&ACTOR, None)?;
+            Ok("removed the ASN table: mirrors' AS numbers match no client; their CIDR prefixes still do\n".into())
+        }
+    }
 }
 
 fn continent_note(country: Country) -> String {

@@ -105,6 +105,9 @@ pub fn input_for(command: &Command) -> Option<Input<'_>> {
         Command::Geoip(GeoipCmd {
             action: GeoipAction::Import(i),
         }) => Some(Input::Files(&i.files)),
+        Command::Asn(AsnCmd {
+            action: AsnAction::Import(i),
+        }) => Some(Input::Files(&i.files)),
         _ => None,
     }
 }
@@ -166,6 +169,10 @@ pub fn creates_database(command: &Command) -> bool {
             GeoipAction::Import(_) | GeoipAction::Clear(_) => true,
             GeoipAction::Status(_) | GeoipAction::Lookup(_) => false,
         },
+        Command::Asn(c) => match c.action {
+            AsnAction::Import(_) | AsnAction::Clear(_) => true,
+            AsnAction::Status(_) | AsnAction::Lookup(_) => false,
+        },
         // Sentry checks what the database holds; a new one holds nothing.
         Command::Stats(_)
         | Command::Sentry(_)
@@ -217,6 +224,7 @@ fn run(ctx: &Context, command: &Command, input: Option<&[u8]>) -> Result<String>
         Command::Settings(c) => settings::settings(net, &c.action),
         Command::Region(c) => geo::region(net, &c.action),
         Command::Geoip(c) => geo::geoip(net, &c.action, input),
+        Command::Asn(c) => geo::asn(net, &c.action, input),
         Command::Backup(c) => data::backup(net, c),
         Command::Export(c) => data::export(net, c),
         Command::Import(c) => data::import(net, c, input.unwrap_or_default()),

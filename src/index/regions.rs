@@ -408,6 +408,12 @@ impl Regions {
         }
     }
 
+    /// The mirrors (indexes) of network group `g`, as [`Regions::group_of`]
+    /// returns it.
+    pub fn group(&self, g: u16) -> &[u32] {
+        &self.groups[usize::from(g)]
+    }
+
     /// Number of client-network ranges known (claimed prefixes and the
     /// ranges of claimed AS numbers), for status output.
     pub fn network_ranges(&self) -> usize {
@@ -810,6 +816,15 @@ mod tests {
 
     /// [`index`] with the first mirrors serving these address families.
     fn index_with(regions: Vec<Region>, families: &[Families]) -> Index {
+        index_by(regions, &AsnDb::default(), |mirrors| {
+            for (m, &f) in mirrors.iter_mut().zip(families) {
+                m.families = f;
+            }
+        })
+    }
+
+    /// [`index`] with the mirrors changed by `change`, knowing `asn`.
+    fn index_by(regions: Vec<Region>, asn: &AsnDb, change: impl FnOnce(&mut [Mirror])) -> Index {
         let mut mirrors = vec![
             mirror(1, "http://eu1.example", 10),
             mirror(2, "https://eu2.example", 30),
@@ -831,9 +846,7 @@ mod tests {
         for (m, names) in mirrors.iter_mut().zip(member_of) {
             m.regions = names.iter().map(|n| n.to_string()).collect();
         }
-        for (m, &f) in mirrors.iter_mut().zip(families) {
-            m.families = f;
-        }
+        change(&mut mirrors);
         let s = Snapshot {
             products: vec![product(1, "p", &[])],
             aliases: vec![],
@@ -844,7 +857,11 @@ mod tests {
             regions,
             settings: Default::default(),
         };
-        Index::build(&s, (1..=7).map(|m| (LocationId(1), MirrorId(m))))
+        let mut builder = crate::index::Builder::new(&s, &[]);
+        for m in 1..=7 {
+            builder.serving(LocationId(1), MirrorId(m));
+        }
+        builder.finish(asn)
     }
 
     fn standard() -> Index {
@@ -1056,5 +1073,213 @@ mod tests {
         regions.push(region("antarctica", 100, None, true, &["AQ"]));
         let index = super::tests::index(regions);
         assert_eq!(pool(&index, Some("AQ"), false, 0).len(), 6);
+    }
+
+    /// (mirror index, weight) of the pool the IPv4 or IPv6 `client` from
+    /// `country` gets with the draw `roll`.
+    fn pool_at(index: &Index, client: &str, country: Option<&str>, roll: u64) -> Vec<(u32, u64)> {
+        let location = index.resolve("p", "win", "en-US").unwrap().location;
+        let country = country.map(|c| Country::parse(c).unwrap());
+        index
+            .pool(
+                location,
+                false,
+                client.parse().unwrap(),
+                country,
+                &mut Fixed(roll),
+            )
+            .iter()
+            .collect()
+    }
+
+    fn audience(only: &str, never: &str, networks: &str, share: &str) -> crate::model::Audience {
+        use crate::model::audience::*;
+        crate::model::Audience {
+            only: parse_countries(only).unwrap(),
+            never: parse_countries(never).unwrap(),
+            networks: parse_networks(networks).unwrap(),
+            max_share: parse_share(share).unwrap(),
+        }
+    }
+
+    #[test]
+    fn mirrors_serve_only_their_countries_and_never_the_excluded() {
+        // eu1 serves Germany only; "both" never serves France or Canada;
+        // "world" never serves Great Britain.
+        let index = index_by(standard_regions(), &AsnDb::default(), |m| {
+            m[0].audience = audience("DE", "", "", "");
+            m[3].audience = audience("", "FR,CA", "", "");
+            m[4].audience = audience("", "GB", "", "");
+        });
+        let ip = "198.51.100.1";
+        assert_eq!(
+            pool_at(&index, ip, Some("DE"), 0),
+            vec![(0, 10), (1, 30), (3, 40)]
+        );
+        assert_eq!(pool_at(&index, ip, Some("FR"), 0), vec![(1, 30)]);
+        // Canada keeps 30% on North America's mirrors: only na1 now.
+        assert_eq!(pool_at(&index, ip, Some("CA"), 0), vec![(2, 20)]);
+        assert_eq!(pool_at(&index, ip, Some("US"), 0), vec![(2, 20), (3, 40)]);
+        // Unknown countries never go to a mirror with an "only" list.
+        let world = vec![(1, 30), (2, 20), (3, 40), (4, 50), (6, 5)];
+        assert_eq!(pool_at(&index, ip, None, 0), world);
+        let gb: Vec<_> = world.iter().copied().filter(|&(m, _)| m != 4).collect();
+        assert_eq!(pool_at(&index, ip, Some("GB"), 0), gb);
+        // The pages still list everyone.
+        let location = index.resolve("p", "win", "en-US").unwrap().location;
+        assert_eq!(location.candidates(false).len(), 6);
+    }
+
+    #[test]
+    fn claimed_networks_are_served_first_prefixes_over_as_numbers() {
+        // sa1 claims 203.0.113.0/24 and AS64500; na1 claims AS64500 and
+        // 2001:db8:1::/48; world claims 203.0.113.128/25.
+        let (asn, _) = AsnDb::from_ranges(
+            vec![
+                (0xc633_6400, 0xc633_64ff, 64500),
+                (0x0a00_0000, 0x0aff_ffff, 64501),
+            ],
+            vec![],
+        );
+        let index = index_by(standard_regions(), &asn, |m| {
+            m[6].audience = audience("", "", "203.0.113.0/24,AS64500", "");
+            m[2].audience = audience("", "", "AS64500, 2001:db8:1::/48", "");
+            m[4].audience = audience("", "", "203.0.113.128/25", "");
+        });
+        // A German client in AS64500 (198.51.100.0/24): na1 and sa1, not Europe.
+        assert_eq!(
+            pool_at(&index, "198.51.100.7", Some("DE"), 0),
+            vec![(2, 20), (6, 5)]
+        );
+        // In the prefix: sa1 alone; in both prefixes: both claimants.
+        assert_eq!(pool_at(&index, "203.0.113.5", Some("DE"), 0), vec![(6, 5)]);
+        assert_eq!(
+            pool_at(&index, "203.0.113.200", Some("DE"), 0),
+            vec![(4, 50), (6, 5)]
+        );
+        assert_eq!(
+            pool_at(&index, "2001:db8:1::9", Some("DE"), 0),
+            vec![(2, 20)]
+        );
+        // AS64501 is nobody's: the region as before.
+        assert_eq!(
+            pool_at(&index, "10.1.2.3", Some("DE"), 0),
+            vec![(0, 10), (1, 30), (3, 40)]
+        );
+        assert_eq!(index.regions().network_ranges(), 4);
+        // Without the ASN table only the prefixes match.
+        let plain = index_by(standard_regions(), &AsnDb::default(), |m| {
+            m[6].audience = audience("", "", "203.0.113.0/24,AS64500", "");
+        });
+        assert_eq!(
+            pool_at(&plain, "198.51.100.7", Some("DE"), 0),
+            vec![(0, 10), (1, 30), (3, 40)]
+        );
+        assert_eq!(pool_at(&plain, "203.0.113.5", Some("DE"), 0), vec![(6, 5)]);
+    }
+
+    #[test]
+    fn a_claimed_network_passes_on_when_its_mirrors_may_not_serve() {
+        use Families::*;
+        // sa1 claims the prefix but serves IPv4 only and never Germany.
+        let index = index_by(standard_regions(), &AsnDb::default(), |m| {
+            m[6].audience = audience("", "DE", "203.0.113.0/24,2001:db8::/32", "");
+            m[6].families = V4Only;
+        });
+        assert_eq!(pool_at(&index, "203.0.113.5", Some("FR"), 0), vec![(6, 5)]);
+        assert_eq!(
+            pool_at(&index, "203.0.113.5", Some("DE"), 0),
+            vec![(0, 10), (1, 30), (3, 40)]
+        );
+        assert_eq!(
+            pool_at(&index, "2001:db8::5", Some("FR"), 0),
+            vec![(0, 10), (1, 30), (3, 40)]
+        );
+    }
+
+    #[test]
+    fn share_caps_hold_and_the_rest_goes_to_the_others() {
+        let mut w = vec![(0, 10), (1, 30), (3, 40)];
+        // "both" (40 of 80) capped at 25%: 25% it, 75% the others 1:3.
+        cap_shares(&mut w, &{
+            let mut caps = vec![0; 7];
+            caps[3] = 25;
+            caps
+        });
+        let total: u64 = w.iter().map(|x| x.1).sum();
+        let share = |i: usize| w[i].1 as f64 / total as f64;
+        assert!((share(2) - 0.25).abs() < 1e-9, "{w:?}");
+        assert!((share(0) - 0.1875).abs() < 1e-9, "{w:?}");
+        assert!((share(1) - 0.5625).abs() < 1e-9, "{w:?}");
+        // A cap that does not bite changes nothing.
+        let mut same = vec![(0, 10), (1, 30), (3, 40)];
+        cap_shares(&mut same, &[0, 0, 0, 60, 0, 0, 0]);
+        assert_eq!(same, vec![(0, 10), (1, 30), (3, 40)]);
+        // Two capped mirrors over their caps, one taking the rest.
+        let mut two = vec![(0, 100), (1, 100), (2, 1)];
+        cap_shares(&mut two, &[30, 30, 0]);
+        let total: u64 = two.iter().map(|x| x.1).sum();
+        assert!(
+            (two[2].1 as f64 / total as f64 - 0.4).abs() < 1e-9,
+            "{two:?}"
+        );
+    }
+
+    #[test]
+    fn a_region_of_capped_mirrors_sends_the_rest_away() {
+        // Europe's mirrors all capped at 20%: 60% stays, 40% leaves to
+        // the world outside Europe.
+        let index = index_by(standard_regions(), &AsnDb::default(), |m| {
+            for i in [0, 1, 3] {
+                m[i].audience = audience("", "", "", "20");
+            }
+        });
+        let ip = "198.51.100.1";
+        let inside: Vec<u32> = pool_at(&index, ip, Some("DE"), 59)
+            .iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(inside, vec![0, 1, 3]);
+        let outside: Vec<u32> = pool_at(&index, ip, Some("DE"), 60)
+            .iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(outside, vec![2, 4, 6]);
+        // Unknown countries (the world's pool) have nowhere else to go.
+        assert_eq!(pool_at(&index, ip, None, 99).len(), 6);
+    }
+
+    #[test]
+    fn prefixes_cut_as_ranges_and_overlapping_claims_join() {
+        let base = [(0u32, 100, 0u16), (200, 300, 1)];
+        let top = [(10u32, 20, 5u16), (95, 210, 6), (250, 250, 7)];
+        assert_eq!(
+            overlay(&base, &top),
+            vec![
+                (0, 9, 0),
+                (10, 20, 5),
+                (21, 94, 0),
+                (95, 210, 6),
+                (211, 249, 1),
+                (250, 250, 7),
+                (251, 300, 1)
+            ]
+        );
+        assert_eq!(overlay(&[], &top), top.to_vec());
+        let claims = [
+            (0u32, 99, 1u32),
+            (50, 149, 2),
+            (150, 199, 2),
+            (0, u32::MAX, 3),
+        ];
+        assert_eq!(
+            disjoint(&claims),
+            vec![
+                (0, 49, vec![1, 3]),
+                (50, 99, vec![1, 2, 3]),
+                (100, 199, vec![2, 3]),
+                (200, u32::MAX, vec![3]),
+            ]
+        );
     }
 }
