@@ -1013,3 +1013,218 @@ fn serve_geoip_reads_an_mmdb_file() {
         assert!(!out.stderr.contains("listening"), "{out:?}");
     }
 }
+
+// SPEC §13, whom a mirror serves: countries it may or must not serve,
+// client networks (CIDR prefixes, AS numbers from an imported ASN table)
+// it serves first, and a cap on its share.
+
+#[test]
+fn mirrors_serve_only_their_countries_and_never_the_excluded() {
+    let net = tb_net(
+        &["region add europe --country DE"],
+        &[
+            ("de-only", 100, &["europe"]),
+            ("eu", 100, &["europe"]),
+            ("world", 100, &[]),
+        ],
+    );
+    net.env
+        .ok(&["mirror", "set", "de-only", "--only-countries", "de"]);
+    net.env
+        .ok(&["mirror", "set", "eu", "--never-countries", "US,JP"]);
+    net.geoip_import("ranges.csv", RANGES);
+    let server = net.env.serve(&["--allow-ip-override"]);
+    assert_eq!(names(&net.picks_for(&server, DE, 100)), ["de-only", "eu"]);
+    // The US is in no region: the world's mirrors that may serve it.
+    assert_eq!(names(&net.picks_for(&server, US, 100)), ["world"]);
+    assert_eq!(names(&net.picks_for(&server, JP, 100)), ["world"]);
+    assert_eq!(names(&net.picks_for(&server, AU, 200)), ["eu", "world"]);
+    // A client of unknown country is not known to be in Germany.
+    assert_eq!(
+        names(&net.picks_for(&server, UNKNOWN, 200)),
+        ["eu", "world"]
+    );
+    // Lifted while it runs: in use at once.
+    net.env
+        .ok(&["mirror", "set", "de-only", "--only-countries", "none"]);
+    assert_eq!(
+        names(&net.picks_for(&server, US, 300)),
+        ["de-only", "world"]
+    );
+    let rows = net.env.mirror_rows();
+    let audience = |name: &str| {
+        rows.iter()
+            .find(|r| r[0] == name)
+            .map(|r| r[AUDIENCE].clone())
+            .unwrap()
+    };
+    assert_eq!(audience("eu"), "never JP,US");
+    assert_eq!(audience("de-only"), "-");
+    server.stop();
+}
+
+/// The column of `mirror list` that says whom a mirror serves.
+const AUDIENCE: usize = 9;
+
+#[test]
+fn claimed_networks_are_served_first_prefixes_over_as_numbers() {
+    let net = tb_net(
+        &[
+            "region add europe --country DE",
+            "region add north-america --country US",
+        ],
+        &[
+            ("eu", 100, &["europe"]),
+            ("na", 100, &["north-america"]),
+            ("isp", 100, &[]),
+            ("campus", 100, &[]),
+        ],
+    );
+    net.geoip_import("ranges.csv", RANGES);
+    net.env
+        .ok(&["mirror", "set", "isp", "--networks", "AS64500"]);
+    net.env.ok(&[
+        "mirror",
+        "set",
+        "campus",
+        "--networks",
+        "203.0.113.0/25, 2001:db8:de:1::/64",
+    ]);
+    let server = net.env.serve(&["--allow-ip-override"]);
+    // No ASN table yet: the AS number matches nobody, the prefix does.
+    assert_eq!(names(&net.picks_for(&server, DE, 100)), ["eu"]);
+    assert_eq!(names(&net.picks_for(&server, US, 100)), ["campus"]);
+    assert_eq!(names(&net.picks_for(&server, "203.0.113.200", 100)), ["na"]);
+    assert_eq!(
+        names(&net.picks_for(&server, "2001:db8:de:1::9", 100)),
+        ["campus"]
+    );
+    assert_eq!(
+        names(&net.picks_for(&server, "2001:db8:de:2::9", 100)),
+        ["eu"]
+    );
+    let out = net.env.ok(&["asn", "status"]);
+    assert!(out.starts_with("no ASN table"), "{out}");
+
+    // An ASN table puts Germany's network and part of the US's in AS64500;
+    // the campus prefix still wins inside it.
+    let path = net.file(
+        "asn.csv",
+        "start,end,asn\n198.51.100.0,198.51.100.255,AS64500\n203.0.113.0,203.0.113.255,64500\nbad,line\n",
+    );
+    let out = net.env.ok(&["asn", "import", path_str(&path)]);
+    assert!(out.contains("2 IPv4 and 0 IPv6 ranges"), "{out}");
+    assert!(out.contains("1 line(s) could not be used"), "{out}");
+    assert!(out.contains("stored and in use"), "{out}");
+    assert_eq!(names(&net.picks_for(&server, DE, 100)), ["isp"]);
+    assert_eq!(names(&net.picks_for(&server, US, 100)), ["campus"]);
+    assert_eq!(
+        names(&net.picks_for(&server, "203.0.113.200", 100)),
+        ["isp"]
+    );
+    assert_eq!(
+        names(&net.picks_for(&server, JP, 200)),
+        ["campus", "eu", "isp", "na"]
+    );
+    let out = net.env.ok(&["asn", "lookup", DE]);
+    assert_eq!(out, format!("{DE}: AS64500; served first by: isp\n"));
+    let out = net.env.ok(&["asn", "status"]);
+    assert!(
+        out.starts_with("2 IPv4 and 0 IPv6 ranges from ") && out.contains("asn.csv (imported "),
+        "{out}"
+    );
+    // Prefix, the AS range cut around it, and the IPv6 prefix.
+    assert!(out.contains("mirrors claim 4 range(s)"), "{out}");
+
+    // The claimant down: its network's clients go to their region again.
+    net.env.ok(&["mirror", "set", "isp", "--active", "false"]);
+    assert_eq!(names(&net.picks_for(&server, DE, 100)), ["eu"]);
+    net.env.ok(&["mirror", "set", "isp", "--active", "true"]);
+    let out = net.env.ok(&["asn", "clear"]);
+    assert!(out.contains("removed the ASN table"), "{out}");
+    assert_eq!(names(&net.picks_for(&server, DE, 100)), ["eu"]);
+    server.stop();
+}
+
+#[test]
+fn a_share_cap_holds_over_thousands_of_clients() {
+    let net = tb_net(
+        &["region add europe --country DE"],
+        &[
+            ("big", 300, &["europe"]),
+            ("a", 100, &["europe"]),
+            ("b", 100, &["europe"]),
+            ("out", 100, &[]),
+        ],
+    );
+    net.geoip_import("ranges.csv", RANGES);
+    let server = net.env.serve(&["--allow-ip-override"]);
+    let clients = 3000;
+    let uncapped = net.spread_picks(&server, in_germany, clients);
+    assert!((share(&uncapped, "big") - 0.6).abs() < 0.03, "{uncapped:?}");
+    net.env.ok(&["mirror", "set", "big", "--max-share", "40%"]);
+    // New clients each time: one asking again is retrying.
+    let capped = net.spread_picks(&server, |i| in_germany(clients + i), clients);
+    assert!((share(&capped, "big") - 0.4).abs() < 0.03, "{capped:?}");
+    for other in ["a", "b"] {
+        assert!((share(&capped, other) - 0.3).abs() < 0.03, "{capped:?}");
+    }
+
+    assert_eq!(share(&capped, "out"), 0.0, "Europe keeps its clients");
+
+    // Every mirror of the region capped at 30%: 10% of Germany's
+    // downloads leave for the world (here, the one mirror outside).
+    net.env.setup(&[
+        "mirror set a --max-share 30",
+        "mirror set b --max-share 30",
+        "mirror set big --max-share 30",
+    ]);
+    let all_capped = net.spread_picks(&server, |i| in_germany(2 * clients + i), clients);
+    assert!(
+        (share(&all_capped, "out") - 0.1).abs() < 0.02,
+        "{all_capped:?}"
+    );
+    for capped in ["big", "a", "b"] {
+        assert!(
+            (share(&all_capped, capped) - 0.3).abs() < 0.03,
+            "{all_capped:?}"
+        );
+    }
+    server.stop();
+}
+
+#[test]
+fn a_wrong_audience_is_refused_and_changes_nothing() {
+    let net = tb_net(&[], &[("m", 100, &[])]);
+    for (option, value, says) in [
+        (
+            "--networks",
+            "10.0.0.1/8",
+            "bits are set after the prefix length",
+        ),
+        ("--networks", "AS-1", "AS number"),
+        ("--only-countries", "DEU", "is not a country"),
+        ("--max-share", "0", "whole percentage from 1 to 100"),
+    ] {
+        let out = net.env.run(&["mirror", "set", "m", option, value]);
+        assert_ne!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains(says), "{option} {value}: {out:?}");
+        assert!(
+            out.stderr.contains("e.g.") || option == "--max-share",
+            "{out:?}"
+        );
+    }
+    let rows = net.env.mirror_rows();
+    assert_eq!(rows[0][AUDIENCE], "-");
+    net.env.ok(&[
+        "mirror",
+        "set",
+        "m",
+        "--networks",
+        "192.0.2.0/24,as64500",
+        "--max-share",
+        "40",
+    ]);
+    let rows = net.env.mirror_rows();
+    assert_eq!(rows[0][AUDIENCE], "first 192.0.2.0/24,AS64500; max 40%");
+}
