@@ -1006,6 +1006,70 @@ mod tests {
     }
 
     #[test]
+    fn whom_a_mirror_serves_is_edited_kept_and_checked() {
+        let (_dir, admin) = admin();
+        let ann = login(&admin, "ann", Role::Admin);
+        add_mirror(&admin, "m1", &[]);
+        let audience = || {
+            admin.network.snapshot().unwrap().mirrors[0]
+                .audience
+                .clone()
+        };
+        let base = [
+            ("base_url", "https://mirror.example/pub/m1"),
+            ("active", "on"),
+        ];
+        let saved = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[
+                base[0],
+                base[1],
+                ("only_countries", "de, at"),
+                ("never_countries", ""),
+                ("networks", "192.0.2.0/24 AS64500"),
+                ("max_share", "40%"),
+            ],
+        );
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
+        assert_eq!(
+            audience().describe(),
+            "only AT,DE; first 192.0.2.0/24,AS64500; max 40%"
+        );
+        let page = body(get(&admin, &ann, "/admin/mirrors/m1"));
+        assert!(
+            page.contains(r#"name="networks" value="192.0.2.0/24,AS64500""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"name="max_share" value="40""#), "{page}");
+        // A form without the fields keeps them; a wrong one says which.
+        let saved = post(&admin, &ann, "/admin/mirrors/m1", &base);
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
+        assert_eq!(audience().max_share, Some(40));
+        let bad = post(
+            &admin,
+            &ann,
+            "/admin/mirrors/m1",
+            &[base[0], base[1], ("networks", "10.0.0.1/8")],
+        );
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = body(bad);
+        assert!(page.contains("Networks served first"), "{page}");
+        assert!(
+            page.contains("bits are set after the prefix length"),
+            "{page}"
+        );
+        assert_eq!(audience().networks.len(), 2);
+        let events = admin.network.store().events(1).unwrap();
+        assert!(
+            events[0].detail.contains("max_share (none) -> 40%"),
+            "{:?}",
+            events[0]
+        );
+    }
+
+    #[test]
     fn the_address_families_are_chosen_kept_and_checked() {
         let (_dir, admin) = admin();
         let ann = login(&admin, "ann", Role::Admin);
