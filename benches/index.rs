@@ -377,6 +377,7 @@ fn main() {
     lookups(&scale, &full, &mut criterion, &mut summary);
     sticky(&scale, &mut summary);
     regions(&scale, &full, &mut summary);
+    audiences(&scale, &mut summary);
     counting(bench, &mut summary);
 
     criterion.final_summary();
@@ -522,6 +523,144 @@ fn regions(scale: &Scale, world: &Index, out: &mut Summary) {
     out.line(format!(
         "regions: pool + pick for a client in Europe (throttle roll) median {regional:.1} ns vs a world pick {plain:.1} ns ({:.2}x)",
         regional / plain
+    ));
+}
+
+/// SPEC §13 all on: the regions network with address families, country
+/// rules, client networks (CIDR prefixes and AS numbers) and share caps on
+/// many mirrors, and an ASN table of 500,000 ranges (1,000 in the smoke
+/// run). The index build (target < 3 s) and a pool + pick, against the
+/// same network with all of it off, in the same run.
+fn audiences(scale: &Scale, out: &mut Summary) {
+    use bouncer::geoip::Country;
+    use bouncer::geoip::asn::AsnDb;
+    use bouncer::index::Builder;
+    use bouncer::model::audience::{parse_countries, parse_networks};
+    use bouncer::model::{Families, Region};
+    let shape = scale.full;
+    let files = known_files();
+    let mut off = snapshot(shape);
+    let names = [
+        "africa",
+        "asia",
+        "europe",
+        "north-america",
+        "oceania",
+        "south-america",
+    ];
+    let countries = ["ZA", "JP", "DE", "US", "AU", "BR"];
+    for (i, name) in names.iter().enumerate() {
+        off.regions.push(Region {
+            name: name.to_string(),
+            throttle: if *name == "europe" { 70 } else { 100 },
+            fallback: (*name == "asia").then(|| "europe".into()),
+            global_fallback: *name != "oceania",
+            countries: vec![countries[i].into()],
+        });
+    }
+    for m in &mut off.mirrors {
+        let i = m.id.0 as usize;
+        m.regions = vec![names[i % 6].to_string()];
+    }
+    let mut on = off.clone();
+    let claimed_asns = 60u32;
+    for m in &mut on.mirrors {
+        let i = m.id.0 as u32;
+        let a = &mut m.audience;
+        match i % 20 {
+            0 => m.families = Families::V4Only,
+            1 => m.families = Families::V6Only,
+            2 => a.only = parse_countries(countries[(i as usize / 20) % 6]).expect("countries"),
+            3 => a.never = parse_countries("CN,RU").expect("countries"),
+            _ => {}
+        }
+        if i % 4 == 0 {
+            a.max_share = Some(30);
+        }
+        if i <= claimed_asns {
+            a.networks = parse_networks(&format!("AS{i}")).expect("an AS number");
+        } else if i <= claimed_asns + 20 {
+            let prefixes = format!("10.{i}.0.0/16,10.{i}.128.0/24,2001:db8:{i:x}::/48");
+            a.networks = parse_networks(&prefixes).expect("prefixes");
+        }
+    }
+    // The ASN table: consecutive IPv4 blocks of 1,024 addresses from
+    // 16.0.0.0, AS numbers 1 to 60,000 in turn, and a tenth as many IPv6.
+    let ranges: u32 = if std::env::args().any(|a| a == "--bench") {
+        500_000
+    } else {
+        1_000
+    };
+    let v4: Vec<(u32, u32, u32)> = (0..ranges - ranges / 10)
+        .map(|i| {
+            let start = 0x1000_0000 + i * 1024;
+            (start, start + 1023, i % 60_000 + 1)
+        })
+        .collect();
+    let v6: Vec<(u128, u128, u32)> = (0..ranges / 10)
+        .map(|i| {
+            let start = (0x2a00u128 << 112) | (u128::from(i) << 80);
+            (start, start | ((1u128 << 80) - 1), i % 60_000 + 1)
+        })
+        .collect();
+    let (asn, _) = AsnDb::from_ranges(v4, v6);
+    let build = |s: &Snapshot, asn: &AsnDb| {
+        let mut b = Builder::new(s, &files);
+        for (l, m) in serving(shape) {
+            b.serving(l, m);
+        }
+        b.finish(asn)
+    };
+    let empty = AsnDb::default();
+    let mut times_off = Vec::new();
+    let mut times_on = Vec::new();
+    for _ in 0..scale.build_runs.max(1) {
+        let start = Instant::now();
+        drop(black_box(build(&off, &empty)));
+        times_off.push(secs(start.elapsed()));
+        let start = Instant::now();
+        drop(black_box(build(&on, &asn)));
+        times_on.push(secs(start.elapsed()));
+    }
+    let heap_before = live_heap();
+    let index_on = build(&on, &asn);
+    let heap_on = live_heap() - heap_before;
+    let index_off = build(&off, &empty);
+    let (build_off, build_on) = (median(times_off), median(times_on));
+    out.line(format!(
+        "§13 all on: index build at {} mirrors × {} locations with {ranges} ASN ranges median {build_on:.3} s (target < 3 s) vs {build_off:.3} s all off ({:.2}x); the index keeps {}; {} claimed client ranges",
+        shape.mirrors,
+        shape.products * DEFAULT_OSES.len() as u64,
+        build_on / build_off,
+        mb(heap_on),
+        index_on.regions().network_ranges()
+    ));
+    let de = Country::parse("DE");
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut pick_ns = |index: &Index, client: std::net::IpAddr| {
+        let target = index
+            .resolve("firefox-latest", "win", "de")
+            .expect("resolves");
+        ns_per_call(scale.rounds, scale.iters, |_| {
+            let pool = index.pool(
+                target.location,
+                false,
+                black_box(client),
+                black_box(de),
+                &mut rng,
+            );
+            u64::from(pool.pick(&mut rng).expect("a mirror"))
+        })
+    };
+    let outside: std::net::IpAddr = "192.0.2.1".parse().expect("an address");
+    let claimed: std::net::IpAddr = "16.0.4.1".parse().expect("an address");
+    let base = pick_ns(&index_off, outside);
+    let on_outside = pick_ns(&index_on, outside);
+    let on_claimed = pick_ns(&index_on, claimed);
+    out.line(format!(
+        "§13 all on: pool + pick for a client in Europe {on_outside:.1} ns, in a claimed AS {on_claimed:.1} ns, vs all off {base:.1} ns ({:.2}x, {:.2}x)",
+        on_outside / base,
+        on_claimed / base
     ));
 }
 

@@ -119,7 +119,11 @@
 //! `LOADTEST_BASELINE=PATH` the rounds also run that binary at one thread
 //! and at its default, and the report gives this build's ratios to it.
 //! `LOADTEST_ROUNDS=N` runs N alternating rounds (default 3, 1–21): more
-//! rounds, steadier medians on a noisy machine.
+//! rounds, steadier medians on a noisy machine. `LOADTEST_FEATURES=1` adds
+//! bouncer at one thread on the same network with every SPEC §13 selection
+//! feature on (address families, country rules, claimed AS numbers and a
+//! prefix wrk's clients fall in, share caps, an ASN table of 500,000
+//! ranges), in process and in the rounds, with its ratio to all off.
 //!
 //! Note that wrk runs on the same machine: with few cores, wrk and the
 //! server compete for them (the core count is printed).
@@ -315,6 +319,7 @@ fn run() -> Result<()> {
             baseline: baseline.as_deref(),
             clients,
             rounds,
+            features: std::env::var("LOADTEST_FEATURES").is_ok_and(|v| v == "1"),
         })?;
         println!("loadtest: done");
         return Ok(());

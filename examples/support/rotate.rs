@@ -55,6 +55,9 @@ pub struct Setup<'a> {
     pub clients: u32,
     /// Alternating rounds (`LOADTEST_ROUNDS`, default [`ROUNDS`]).
     pub rounds: usize,
+    /// Also run bouncer at one thread on the same network with every
+    /// SPEC §13 selection feature on (`LOADTEST_FEATURES=1`).
+    pub features: bool,
 }
 
 /// The rotation's URLs, in the order they are requested.
@@ -137,6 +140,65 @@ fn build_database(db: &Path) -> Result<()> {
                 }
             }
             support::all_present(tx, &locations, &mirrors)?;
+            Ok(())
+        })
+        .map_err(err)
+}
+
+/// Ranges of the ASN table of the §13 run.
+const ASN_RANGES: u32 = 500_000;
+
+/// The same network with every SPEC §13 selection feature on, as a big
+/// network would have them: a tenth of the mirrors IPv6 only and a tenth
+/// IPv4 only, some serving only Germany or never China and Russia, five
+/// claiming AS numbers and one a prefix that wrk's clients (10.0.0.0/16)
+/// fall in (about one in ten of them gets its network's mirrors), the
+/// five biggest capped at 3% each, and an ASN table of 500,000 ranges.
+fn add_features(db: &Path) -> Result<()> {
+    use bouncer::geoip::asn::AsnDb;
+    use bouncer::model::audience::{parse_countries, parse_networks};
+    let err = |e: bouncer::error::Error| format!("cannot turn the features on: {e}");
+    // 10.0.0.0/16 in /24s, AS1 to AS256, then blocks of 1,024 from
+    // 16.0.0.0 with AS numbers up to 60,000, and a tenth as many IPv6.
+    let v4: Vec<(u32, u32, u32)> = (0..256u32)
+        .map(|i| (0x0a00_0000 + (i << 8), 0x0a00_0000 + (i << 8) + 255, i + 1))
+        .chain((0..ASN_RANGES * 9 / 10 - 256).map(|i| {
+            let start = 0x1000_0000 + i * 1024;
+            (start, start + 1023, i % 60_000 + 257)
+        }))
+        .collect();
+    let v6: Vec<(u128, u128, u32)> = (0..ASN_RANGES / 10)
+        .map(|i| {
+            let start = (0x2a00u128 << 112) | (u128::from(i) << 80);
+            (start, start | ((1u128 << 80) - 1), i % 60_000 + 1)
+        })
+        .collect();
+    let (mut asn, _) = AsnDb::from_ranges(v4, v6);
+    asn.source = "loadtest".into();
+    let store = Store::open(db).map_err(err)?;
+    store
+        .write(&bouncer::model::Actor::Program("loadtest"), |tx| {
+            tx.asn_put(Some(&asn))?;
+            for i in 1..=MIRRORS {
+                tx.mirror_update(&format!("mirror{i:02}"), |m| {
+                    let a = &mut m.audience;
+                    match i % 10 {
+                        0 => m.families = bouncer::model::Families::V6Only,
+                        1 => m.families = bouncer::model::Families::V4Only,
+                        2 => a.only = parse_countries("DE").expect("a country"),
+                        3 => a.never = parse_countries("CN,RU").expect("countries"),
+                        _ => {}
+                    }
+                    if i <= 5 {
+                        a.networks = parse_networks(&format!("AS{i}")).expect("an AS number");
+                    } else if i == 6 {
+                        a.networks = parse_networks("10.0.128.0/20").expect("a prefix");
+                    }
+                    if i > MIRRORS - 5 {
+                        a.max_share = Some(3);
+                    }
+                })?;
+            }
             Ok(())
         })
         .map_err(err)
@@ -273,17 +335,19 @@ fn in_process_ns(db: &Path, urls: &[String], clients: u32) -> Result<f64> {
 enum Side<'a> {
     Nginx,
     BareHyper,
-    /// A `bouncer serve` binary with `--threads` (0: its default).
+    /// A `bouncer serve` binary with `--threads` (0: its default) on a
+    /// database.
     Bouncer {
         bin: &'a Path,
         threads: usize,
+        db: &'a Path,
     },
 }
 
 /// The sides compared, in the order each round runs them: nginx, the bare
 /// server, bouncer at one thread and at its default, and with a baseline
 /// the same two of the baseline binary.
-fn sides<'a>(s: &'a Setup<'_>) -> Vec<(String, Side<'a>)> {
+fn sides<'a>(s: &'a Setup<'_>, db: &'a Path, features: &'a Path) -> Vec<(String, Side<'a>)> {
     let mut sides = vec![
         ("nginx return 302 (1 worker)".to_string(), Side::Nginx),
         (
@@ -298,11 +362,21 @@ fn sides<'a>(s: &'a Setup<'_>) -> Vec<(String, Side<'a>)> {
     for (name, bin) in bouncers {
         sides.push((
             format!("{name} --threads 1"),
-            Side::Bouncer { bin, threads: 1 },
+            Side::Bouncer { bin, threads: 1, db },
         ));
         sides.push((
             format!("{name} (default threads)"),
-            Side::Bouncer { bin, threads: 0 },
+            Side::Bouncer { bin, threads: 0, db },
+        ));
+    }
+    if s.features {
+        sides.push((
+            "bouncer --threads 1, §13 features on".to_string(),
+            Side::Bouncer {
+                bin: s.bouncer,
+                threads: 1,
+                db: features,
+            },
         ));
     }
     sides
@@ -329,14 +403,29 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         urls.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
+    let logic = in_process_ns(&db, &urls, s.clients)?;
     println!(
-        "loadtest: bouncer's redirect logic in this process (server::route, no network): {:.0} ns a request",
-        in_process_ns(&db, &urls, s.clients)?
+        "loadtest: bouncer's redirect logic in this process (server::route, no network): {logic:.0} ns a request"
     );
+    let features = s.dir.join("loadtest-rotate-features.redb");
+    if s.features {
+        let started = Instant::now();
+        build_database(&features)?;
+        add_features(&features)?;
+        println!(
+            "loadtest: the same network with every §13 feature on ({ASN_RANGES} ASN ranges) built in {:.0} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        let on = in_process_ns(&features, &urls, s.clients)?;
+        println!(
+            "loadtest: redirect logic in this process with every §13 feature on: {on:.0} ns a request ({:.3}x off)",
+            on / logic
+        );
+    }
     let script = s.dir.join("rotate.lua");
     std::fs::write(&script, lua(&urls, s.clients))
         .map_err(|e| format!("cannot write {}: {e}", script.display()))?;
-    let sides = sides(s);
+    let sides = sides(s, &db, &features);
     let mut figures: Vec<Vec<Figures>> = (0..sides.len()).map(|_| Vec::new()).collect();
     for round in 1..=s.rounds {
         for (n, (label, side)) in sides.iter().enumerate() {
@@ -349,12 +438,12 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
                     )
                 }
                 Side::BareHyper => start_bare_hyper(s.me)?,
-                &Side::Bouncer { bin, threads } => {
+                &Side::Bouncer { bin, threads, db } => {
                     let mut flags: Vec<&str> = s.flags.iter().map(String::as_str).collect();
                     if s.clients > 1 {
                         flags.extend(["--trusted-proxy", "127.0.0.1"]);
                     }
-                    let server = start_bouncer(bin, &db, threads, true, &flags)?;
+                    let server = start_bouncer(bin, db, threads, true, &flags)?;
                     check_redirect(server.addr, &urls[0])?;
                     (server.guard, server.addr)
                 }
@@ -426,7 +515,18 @@ pub fn run(s: &Setup<'_>) -> Result<()> {
         one.2 - bare.2,
         bare.0 / nginx.0
     );
-    if let &[base_one, base_default] = &medians[4..] {
+    if s.features {
+        let on = medians[medians.len() - 1];
+        println!(
+            "§13 features on / off at --threads 1: req/s {:.3} (target ≥ 0.95), p99 {} vs {}, CPU {:.2} vs {:.2} µs a request",
+            on.0 / one.0,
+            ms(on.1),
+            ms(one.1),
+            on.2,
+            one.2
+        );
+    }
+    if let &[base_one, base_default, ..] = &medians[4..] {
         println!(
             "against the baseline: --threads 1 req/s {:.3}, p99 {} vs {}, CPU {:.2} vs {:.2} µs a request; default threads req/s {:.3}, p99 {} vs {}",
             one.0 / base_one.0,
