@@ -574,7 +574,7 @@ fn audiences(scale: &Scale, out: &mut Summary) {
             3 => a.never = parse_countries("CN,RU").expect("countries"),
             _ => {}
         }
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             a.max_share = Some(30);
         }
         if i <= claimed_asns {

@@ -362,11 +362,19 @@ fn sides<'a>(s: &'a Setup<'_>, db: &'a Path, features: &'a Path) -> Vec<(String,
     for (name, bin) in bouncers {
         sides.push((
             format!("{name} --threads 1"),
-            Side::Bouncer { bin, threads: 1, db },
+            Side::Bouncer {
+                bin,
+                threads: 1,
+                db,
+            },
         ));
         sides.push((
             format!("{name} (default threads)"),
-            Side::Bouncer { bin, threads: 0, db },
+            Side::Bouncer {
+                bin,
+                threads: 0,
+                db,
+            },
         ));
     }
     if s.features {

@@ -11,6 +11,11 @@ use std::net::IpAddr;
 use super::import::{Range, Source, data_lines, network, range, split, split_mapped};
 use crate::error::{Error, Result};
 
+/// Inclusive IPv4 ranges and their AS numbers.
+pub type V4Ranges = Vec<(u32, u32, u32)>;
+/// Inclusive IPv6 ranges and their AS numbers.
+pub type V6Ranges = Vec<(u128, u128, u32)>;
+
 /// Address ranges → AS number, IPv4 and IPv6 apart, each sorted by start
 /// and without overlaps.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -19,8 +24,8 @@ pub struct AsnDb {
     pub source: String,
     /// When they were imported (Unix seconds).
     pub loaded: u64,
-    v4: Vec<(u32, u32, u32)>,
-    v6: Vec<(u128, u128, u32)>,
+    v4: V4Ranges,
+    v6: V6Ranges,
 }
 
 impl std::fmt::Debug for AsnDb {
@@ -58,10 +63,7 @@ fn find<T: Ord + Copy>(ranges: &[(T, T, u32)], ip: T) -> Option<u32> {
 impl AsnDb {
     /// From inclusive `(start, end, asn)` ranges in any order; overlapping
     /// ranges after the first are dropped and counted.
-    pub fn from_ranges(
-        mut v4: Vec<(u32, u32, u32)>,
-        mut v6: Vec<(u128, u128, u32)>,
-    ) -> (AsnDb, usize) {
+    pub fn from_ranges(mut v4: V4Ranges, mut v6: V6Ranges) -> (AsnDb, usize) {
         let dropped = tidy(&mut v4) + tidy(&mut v6);
         (
             AsnDb {
@@ -93,7 +95,7 @@ impl AsnDb {
     }
 
     /// The ranges of the AS numbers in `asns`, IPv4 and IPv6, in order.
-    pub fn ranges_of(&self, asns: &HashSet<u32>) -> (Vec<(u32, u32, u32)>, Vec<(u128, u128, u32)>) {
+    pub fn ranges_of(&self, asns: &HashSet<u32>) -> (V4Ranges, V6Ranges) {
         if asns.is_empty() {
             return Default::default();
         }
