@@ -54,7 +54,7 @@ fn network() -> Env {
         "location add tb linux /tb/tb.tar.bz2",
         "region add europe --country DE --country FR --throttle 80",
         "mirror add m1 http://127.0.0.1:9/m1 --rating 10 --contact ops@m1.example",
-        "mirror add m2 http://127.0.0.1:9/m2 --region europe",
+        "mirror add m2 http://127.0.0.1:9/m2 --region europe --families ipv6 --only-countries DE,AT --never-countries CN --networks 192.0.2.0/24,2001:db8::/32,AS64500 --max-share 40",
         "status set m1 present",
         "status set m2 present --product firefox-120.0",
         "status set m2 missing --product firefox-120.0 --os beos",
