@@ -258,6 +258,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             created_at: 0,
             families: Default::default(),
             audience: Default::default(),
+            alt_url: None,
         });
     }
     s

@@ -282,6 +282,7 @@ fn plans(servers: &[Server], files: usize) -> Vec<MirrorPlan> {
                     measure: false,
                 })
                 .collect(),
+            alt_url: None,
         })
         .collect()
 }

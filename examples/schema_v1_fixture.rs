@@ -85,6 +85,7 @@ fn main() {
                         throughput: 0,
                         problem: None,
                         reaches: Default::default(),
+                        alt: bouncer::model::Reach::Unknown,
                     },
                 )?;
                 let mut run = SentryRun {

@@ -338,6 +338,9 @@ pub struct MirrorAdd {
     /// the largest share of a pool's downloads it may take, in percent (1-99; 100: no cap)
     #[argh(option)]
     pub max_share: Option<String>,
+    /// the same root over the other scheme (https:// beside an http:// base URL, or back): https-only requests use the https one
+    #[argh(option)]
+    pub alt_url: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -385,6 +388,9 @@ pub struct MirrorSet {
     /// the largest share of a pool's downloads it may take, in percent (1-99; 100: no cap)
     #[argh(option)]
     pub max_share: Option<String>,
+    /// the same root over the other scheme, or none
+    #[argh(option)]
+    pub alt_url: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]

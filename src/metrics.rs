@@ -1155,6 +1155,7 @@ mod tests {
                 v4: crate::model::Reach::Up,
                 v6: crate::model::Reach::Down,
             },
+            alt: crate::model::Reach::Unknown,
         };
         let run = |kind: &str, started_at, ended_at| crate::model::SentryRun {
             kind: kind.into(),

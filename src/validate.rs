@@ -278,6 +278,34 @@ pub fn path(path: &str) -> Result<String, Error> {
     }
 }
 
+/// A mirror's other-scheme URL beside `base_url` (already checked): a
+/// base URL of the other scheme; empty or `none` means none.
+pub fn alt_url(base_url: &str, alt: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(alt) = alt
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("none"))
+    else {
+        return Ok(None);
+    };
+    let alt = self::base_url(alt)?;
+    let https = |u: &str| u.starts_with("https://");
+    if https(&alt) == https(base_url) {
+        return Err(Error::invalid(
+            "other-scheme URL",
+            format!(
+                "{} has the same scheme as the base URL {base_url}: give the mirror's root over {} (or none)",
+                crate::error::excerpt(&alt),
+                if https(base_url) {
+                    "http://"
+                } else {
+                    "https://"
+                }
+            ),
+        ));
+    }
+    Ok(Some(alt))
+}
+
 /// Checks a mirror base URL: `http://` or `https://`, a host, no query or
 /// fragment. Returns it without trailing slashes.
 pub fn base_url(url: &str) -> Result<String, Error> {
@@ -487,6 +515,26 @@ pub fn base_url_key(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_other_scheme_url_has_the_other_scheme() {
+        assert_eq!(alt_url("http://m.example/pub", None).unwrap(), None);
+        assert_eq!(
+            alt_url("http://m.example/pub", Some(" none ")).unwrap(),
+            None
+        );
+        assert_eq!(
+            alt_url("http://m.example/pub", Some("https://m.example/pub/")).unwrap(),
+            Some("https://m.example/pub".into())
+        );
+        let e = alt_url("https://m.example/pub", Some("https://other.example")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("give the mirror's root over http://"),
+            "{e}"
+        );
+        assert!(alt_url("http://m.example", Some("ftp://m.example")).is_err());
+    }
 
     #[test]
     fn locale_codes() {

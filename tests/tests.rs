@@ -36,6 +36,7 @@ mod nodes;
 mod pages_browser;
 mod public;
 mod public_browser;
+mod schemes;
 mod selection;
 mod sentry;
 mod sessions;

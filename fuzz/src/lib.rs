@@ -93,6 +93,7 @@ pub fn snapshot() -> Snapshot {
         created_at: 0,
         families: Default::default(),
         audience: Default::default(),
+        alt_url: None,
     };
     Snapshot {
         products: vec![

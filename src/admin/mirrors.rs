@@ -525,6 +525,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             inactive: form.checked("inactive"),
             families,
             audience: Default::default(),
+            alt_url: None,
         })
     });
     match added {
@@ -816,6 +817,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 form.stack method="post" action=(url) {
                     (csrf(ctx))
                     (page::input(Input::Url, true, "Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
+                    (page::input(Input::Url, false, "Other-scheme URL", "alt_url", &value("alt_url", m.alt_url.clone().unwrap_or_default()), Some("the same root over the other scheme, e.g. https://… beside an http:// base URL: https-only downloads use the https one; empty: none")))
                     (page::input(Input::Number { min: 0, max: MAX_RATING.max(m.rating).into() }, false, "Rating", "rating", &value("rating", m.rating.to_string()), Some(RATING_HINT)))
                     (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
                     (regions_field(&s, &regions))
@@ -827,6 +829,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
             } @else {
                 dl {
                     dt { "Base URL" } dd.wrap { code { (m.base_url) } }
+                    @if let Some(alt) = &m.alt_url { dt { "Other-scheme URL" } dd.wrap { code { (alt) } } }
                     dt { "Rating" } dd { (m.rating) }
                     dt { "Contact e-mail" } dd.wrap { @if m.contact.is_empty() { span.muted { "none" } } @else { (m.contact) } }
                     dt { "Regions" } dd.wrap { @if m.regions.is_empty() { span.muted { "none: the whole world" } } @else { (m.regions.join(", ")) } }
@@ -907,6 +910,9 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let saved = ctx.write(|tx| {
         tx.mirror_update(name, |m| {
             m.base_url = form.get("base_url").to_string();
+            if let Some(alt) = form.opt("alt_url") {
+                m.alt_url = Some(alt.to_string());
+            }
             m.rating = rating;
             m.contact = form.get("contact").to_string();
             m.active = form.checked("active");
@@ -1067,6 +1073,21 @@ mod tests {
             "{:?}",
             events[0]
         );
+        // The root over the other scheme: kept, shown, and checked.
+        let with_alt = [
+            base[0],
+            base[1],
+            ("alt_url", "http://mirror.example/pub/m1"),
+        ];
+        let saved = post(&admin, &ann, "/admin/mirrors/m1", &with_alt);
+        assert!(follow(&admin, &ann, saved).contains("Saved mirror m1"));
+        let alt = || admin.network.snapshot().unwrap().mirrors[0].alt_url.clone();
+        assert_eq!(alt().as_deref(), Some("http://mirror.example/pub/m1"));
+        let same = [base[0], base[1], ("alt_url", "https://other.example/pub")];
+        let bad = post(&admin, &ann, "/admin/mirrors/m1", &same);
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body(bad).contains("same scheme as the base URL"));
+        assert_eq!(alt().as_deref(), Some("http://mirror.example/pub/m1"));
     }
 
     #[test]

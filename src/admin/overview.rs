@@ -603,6 +603,7 @@ mod tests {
             throughput: 0,
             problem: None,
             reaches: Default::default(),
+            alt: crate::model::Reach::Unknown,
         }
     }
 

@@ -860,6 +860,7 @@ mod tests {
             downloaded: (0, 0),
             reaches: Default::default(),
             family_faults: Vec::new(),
+            alt: crate::model::Reach::Unknown,
         }];
         let html = render(&RunReport {
             run: &run,

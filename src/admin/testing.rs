@@ -204,6 +204,7 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
                 inactive: false,
                 families: Default::default(),
                 audience: Default::default(),
+                alt_url: None,
             })
         })
         .unwrap();

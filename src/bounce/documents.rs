@@ -134,7 +134,7 @@ pub fn mirrorlist(index: &Index, target: &Target<'_>, https_only: bool, metalink
         let flapping = mirror.health.as_ref().is_some_and(|h| h.is_flapping(now));
         rows.push(Row {
             name: &mirror.name,
-            url: format!("{}{path}", mirror.base_url),
+            url: format!("{}{path}", mirror.url(https_only)),
             country: mirror.country(),
             share: Some(weight as f64 * 100.0 / total),
             class: "up",
@@ -179,7 +179,7 @@ pub fn mirrorlist(index: &Index, target: &Target<'_>, https_only: bool, metalink
         };
         rows.push(Row {
             name: &mirror.name,
-            url: format!("{}{path}", mirror.base_url),
+            url: format!("{}{path}", mirror.url(https_only)),
             country: mirror.country(),
             share: None,
             class,

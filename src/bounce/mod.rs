@@ -60,6 +60,14 @@ struct Choice<'i> {
     rank: usize,
 }
 
+/// Whether the query asks for https explicitly (`protocol=https`, SPEC
+/// §13): then only https mirrors, by their https root, as for a request
+/// that came over TLS.
+fn asks_for_https(query: &str) -> bool {
+    query.contains("protocol=")
+        && query::pairs(query).any(|(k, v)| k == "protocol" && v.eq_ignore_ascii_case("https"))
+}
+
 /// What `send` needs to know about the request.
 #[derive(Clone, Copy)]
 struct Request<'a> {
@@ -256,7 +264,9 @@ impl Bouncer {
     /// reply (a redirect, the printed URL, a Metalink document or the
     /// mirror list).
     fn send(&self, request: &Request<'_>, index: &Index, target: &Target<'_>, want: Want) -> Reply {
-        let https_only = target.location.ssl_only() || self.arrived_over_https(request.headers);
+        let https_only = target.location.ssl_only()
+            || self.arrived_over_https(request.headers)
+            || asks_for_https(request.query);
         if want == Want::Mirrorlist {
             return self.mirrorlist(index, target, https_only, request.query);
         }
@@ -342,7 +352,7 @@ impl Bouncer {
             Some(m) => {
                 let mirror = index.mirror(m);
                 Choice {
-                    base: &mirror.base_url,
+                    base: mirror.url(https_only),
                     picked,
                     mirror: Some(mirror),
                     rank,
@@ -426,7 +436,8 @@ impl Bouncer {
             }
             let other = index.mirror(m);
             url.push('<');
-            url.push_str(&other.base_url);
+            // Alternatives no less secure than the pick.
+            url.push_str(other.url(base.starts_with("https://")));
             target.location.render_path(target.lang, &mut url);
             url.push_str(">; rel=duplicate; pri=");
             url.push(char::from(b'1' + n as u8));
@@ -505,7 +516,7 @@ impl Bouncer {
             .map(|m| {
                 let mirror = index.mirror(m);
                 documents::Url {
-                    url: format!("{}{path}", mirror.base_url),
+                    url: format!("{}{path}", mirror.url(https_only)),
                     location: mirror.country(),
                 }
             })
@@ -563,6 +574,8 @@ impl Bouncer {
         reply
     }
 
+    /// Whether the request came over TLS (directly or as a trusted proxy
+    /// says).
     fn arrived_over_https(&self, headers: &HeaderMap) -> bool {
         crate::http::arrived_over_https(headers, &self.config.https_header)
     }

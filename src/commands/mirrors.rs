@@ -8,7 +8,7 @@ use crate::cli::MirrorAction;
 use crate::error::Error;
 use crate::error::Result;
 use crate::model::audience::{parse_countries, parse_networks, parse_share};
-use crate::model::{Audience, Families, MirrorId};
+use crate::model::{Audience, Families, MirrorId, Reach};
 use crate::network::Network;
 use crate::store::NewMirror;
 
@@ -38,6 +38,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         )?;
                         audience
                     },
+                    alt_url: a.alt_url.clone(),
                 })
             })?;
             Ok(format!(
@@ -77,7 +78,18 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         m.families.as_str().to_string(),
                         s.health
                             .get(&m.id)
-                            .map(|h| h.reaches.describe())
+                            .map(|h| {
+                                let mut r = h.reaches.describe();
+                                if let (Some(alt), Reach::Up | Reach::Down) = (&m.alt_url, h.alt) {
+                                    let scheme = alt.split("://").next().unwrap_or("");
+                                    let state = if h.alt == Reach::Up { "up" } else { "down" };
+                                    if !r.is_empty() {
+                                        r.push_str(", ");
+                                    }
+                                    r.push_str(&format!("{scheme} root {state}"));
+                                }
+                                r
+                            })
                             .filter(|r| !r.is_empty())
                             .unwrap_or_else(|| "-".into()),
                         m.audience.describe(),
@@ -116,6 +128,9 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     }
                     if let Some(f) = a.families {
                         m.families = f;
+                    }
+                    if let Some(u) = &a.alt_url {
+                        m.alt_url = Some(u.clone());
                     }
                     if let Some(c) = &a.contact {
                         m.contact = c.clone();

@@ -407,6 +407,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             m.contact = w.contact.clone();
             m.families = families;
             m.audience = audience;
+            m.alt_url = w.alt_url.clone();
         })
         .map_err(placed)?;
     } else {
@@ -419,6 +420,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             inactive: !w.active,
             families,
             audience,
+            alt_url: w.alt_url.clone(),
         })
         .map_err(placed)?;
     }

@@ -220,6 +220,9 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
         entry.never_countries = audience.never.iter().map(ToString::to_string).collect();
         entry.networks = audience.networks.iter().map(ToString::to_string).collect();
         entry.max_share = audience.max_share;
+        entry.alt_url = at
+            .field("alt_url")
+            .check(validate::alt_url(&entry.base_url, m.alt_url.as_deref()))?;
     }
     Ok(out)
 }

@@ -183,6 +183,9 @@ pub struct MirrorEntry {
     /// (absent: no cap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_share: Option<u8>,
+    /// Its root over the other scheme (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_url: Option<String>,
 }
 
 impl MirrorEntry {
@@ -361,6 +364,7 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
                 .map(ToString::to_string)
                 .collect(),
             max_share: m.audience.max_share,
+            alt_url: m.alt_url.clone(),
         })
         .collect();
 
@@ -849,6 +853,7 @@ mod tests {
             never_countries: vec![],
             networks: vec!["AS64500".into(), "192.0.2.0/24".into()],
             max_share: Some(40),
+            alt_url: Some("https://m4.example".into()),
         });
         b.oses.retain(|o| o != "beos");
         b.oses.push("solaris".into());
@@ -959,7 +964,7 @@ mod tests {
             ),
             (
                 &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
-                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share)",
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share, alt_url)",
             ),
             (
                 &|v| v["counts"]["days"] = serde_json::json!({}),

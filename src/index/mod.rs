@@ -42,6 +42,10 @@ pub struct MirrorEntry {
     pub name: Box<str>,
     /// Root URL without trailing slash.
     pub base_url: Box<str>,
+    /// Its root over https that may serve https-only requests: the base
+    /// URL if https, else its other-scheme URL unless sentry found that
+    /// down.
+    pub https_url: Option<Box<str>>,
     /// Its rating (weight before any damping).
     pub rating: u32,
     /// The operator's switch.
@@ -64,9 +68,18 @@ impl MirrorEntry {
             .and_then(|c| std::str::from_utf8(c).ok())
     }
 
-    /// Whether it is served over TLS.
+    /// Whether it may serve https-only requests.
     pub fn is_https(&self) -> bool {
-        self.base_url.starts_with("https://")
+        self.https_url.is_some()
+    }
+
+    /// The root to send a request to: over https when `https_only`
+    /// (never downgraded), else the base URL.
+    pub fn url(&self, https_only: bool) -> &str {
+        match &self.https_url {
+            Some(u) if https_only => u,
+            _ => &self.base_url,
+        }
     }
 }
 
@@ -692,7 +705,10 @@ impl Builder {
             if eligible {
                 index.stats.eligible_mirrors += 1;
             }
-            https.push(m.is_https());
+            let https_url = m.https_url().filter(|u| {
+                *u == m.base_url || health.is_none_or(|h| h.alt != crate::model::Reach::Down)
+            });
+            https.push(https_url.is_some());
             serves.push(Family::ALL.map(|f| {
                 crate::model::family::serves(
                     m.families,
@@ -708,6 +724,7 @@ impl Builder {
                 id: m.id,
                 name: m.name.as_str().into(),
                 base_url: m.base_url.as_str().into(),
+                https_url: https_url.map(Into::into),
                 rating: m.rating,
                 active: m.active,
                 eligible,
@@ -1150,6 +1167,35 @@ mod tests {
         let index = Index::build(&s, serving);
         let t = index.resolve("thunderbird", "win", "en-US").unwrap();
         assert!(t.location.candidates(false).is_empty());
+    }
+
+    #[test]
+    fn https_only_requests_use_a_mirrors_https_root_never_its_http_one() {
+        let mut s = snapshot();
+        s.mirrors[0].base_url = "http://m1.example/pub".into();
+        s.mirrors[0].alt_url = Some("https://secure.m1.example/pub".into());
+        s.mirrors[1].base_url = "http://m2.example/pub".into();
+        let serving = vec![(LocationId(3), MirrorId(1)), (LocationId(3), MirrorId(2))];
+        let index = Index::build(&s, serving.clone());
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        let https: Vec<u32> = t.location.candidates(true).iter().map(|(m, _)| m).collect();
+        assert_eq!(https.len(), 1);
+        let m = index.mirror(https[0]);
+        assert_eq!(m.url(true), "https://secure.m1.example/pub");
+        assert_eq!(m.url(false), "http://m1.example/pub");
+        assert_eq!(t.location.candidates(false).len(), 2);
+        // Sentry found the https root down: no https requests go there.
+        s.health.insert(
+            MirrorId(1),
+            MirrorHealth {
+                alt: Reach::Down,
+                ..Default::default()
+            },
+        );
+        let index = Index::build(&s, serving);
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        assert!(t.location.candidates(true).is_empty());
+        assert_eq!(t.location.candidates(false).len(), 2);
     }
 
     #[test]

@@ -118,12 +118,22 @@ pub struct Mirror {
     pub families: Families,
     /// Whom it serves: countries, networks first, share cap (SPEC §13).
     pub audience: Audience,
+    /// The same root over the other scheme, when it has both (SPEC §13):
+    /// `https://` beside an `http://` base URL, or the other way round.
+    pub alt_url: Option<String>,
 }
 
 impl Mirror {
-    /// Whether it is served over TLS.
+    /// Whether it can be reached over TLS (its base URL or its other one).
     pub fn is_https(&self) -> bool {
-        self.base_url.starts_with("https://")
+        self.https_url().is_some()
+    }
+
+    /// Its root over https, if it has one.
+    pub fn https_url(&self) -> Option<&str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.alt_url.as_deref())
+            .find(|u| u.starts_with("https://"))
     }
 }
 
@@ -151,6 +161,9 @@ pub struct MirrorHealth {
     pub problem: Option<Problem>,
     /// What the last check found over IPv4 and over IPv6 apart.
     pub reaches: Reaches,
+    /// What the last check found at its other-scheme URL ([`Mirror::alt_url`];
+    /// unknown without one).
+    pub alt: Reach,
 }
 
 impl MirrorHealth {
@@ -195,6 +208,7 @@ impl Default for MirrorHealth {
             throughput: 0,
             problem: None,
             reaches: Reaches::default(),
+            alt: Reach::Unknown,
         }
     }
 }
@@ -623,6 +637,7 @@ pub(crate) mod fixtures {
             created_at: 0,
             families: Families::Both,
             audience: Audience::default(),
+            alt_url: None,
         }
     }
 }

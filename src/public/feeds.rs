@@ -728,6 +728,7 @@ mod tests {
                     inactive,
                     families: Default::default(),
                     audience: Default::default(),
+                    alt_url: None,
                 };
                 let m1 =
                     tx.mirror_add(mirror("m1", "https://m1.example.org/pub", vec![], false))?;

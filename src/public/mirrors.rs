@@ -347,6 +347,7 @@ mod tests {
             created_at: 0,
             families: Default::default(),
             audience: Default::default(),
+            alt_url: None,
         }
     }
 

@@ -61,6 +61,8 @@ pub struct MirrorPlan {
     pub name: String,
     /// Its root URL.
     pub base_url: String,
+    /// Its root over the other scheme, checked too.
+    pub alt_url: Option<String>,
     /// Files to check (after the base URL answers).
     pub checks: Vec<Check>,
 }
@@ -227,6 +229,7 @@ pub fn plan(
                 mirror: m.id,
                 name: m.name.clone(),
                 base_url: m.base_url.clone(),
+                alt_url: m.alt_url.clone(),
                 checks,
             });
         }

@@ -154,6 +154,8 @@ struct Progress {
     family_faults: Vec<(Family, String)>,
     /// The family the file checks go over.
     via: Option<Family>,
+    /// What the other-scheme URL showed.
+    alt: Reach,
     next: usize,
     in_flight: usize,
     faults: usize,
@@ -184,6 +186,7 @@ pub fn execute(
                 reaches: Reaches::default(),
                 family_faults: Vec::new(),
                 via: None,
+                alt: Reach::Unknown,
                 next: 0,
                 in_flight: 0,
                 faults: 0,
@@ -262,12 +265,26 @@ pub fn execute(
             match job {
                 Job::Base(i) => {
                     let base = check_base(probe, &plans[i].base_url);
+                    // The other scheme's root, over the family that
+                    // answered: up or down on its own.
+                    let alt = match &plans[i].alt_url {
+                        Some(alt) if judge_base(&base.seen).is_ok() => {
+                            let seen = probe.head(&format!("{alt}/"), base.via);
+                            if judge_base(&seen).is_ok() {
+                                Reach::Up
+                            } else {
+                                Reach::Down
+                            }
+                        }
+                        _ => Reach::Unknown,
+                    };
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                     let p = &mut st[i];
                     p.latency_ms = base.latency_ms;
                     p.reaches = base.reaches;
                     p.family_faults = base.faults;
                     p.via = base.via;
+                    p.alt = alt;
                     p.base = Some(Some(judge_base(&base.seen)));
                     p.base_problem = base_problem(&base.seen);
                 }
@@ -340,6 +357,7 @@ pub fn execute(
             latency_ms: p.latency_ms,
             reaches: p.reaches,
             family_faults: p.family_faults,
+            alt: p.alt,
             files: p.files,
             downloaded: p.downloaded,
         })
@@ -431,6 +449,7 @@ mod tests {
                         measure: false,
                     })
                     .collect(),
+                alt_url: None,
             })
             .collect()
     }
@@ -452,6 +471,21 @@ mod tests {
             deadline: Instant::now() + std::time::Duration::from_secs(60),
             faults_per_mirror: 3,
         }
+    }
+
+    #[test]
+    fn the_other_scheme_root_is_checked_on_its_own() {
+        // m0's https root is down, m1's up; m2's base URL is down, so its
+        // other root is not tried.
+        let t = table(vec!["m0.alt", "m2.test"]);
+        let mut p = plans(3, 1);
+        for (m, plan) in p.iter_mut().enumerate() {
+            plan.alt_url = Some(format!("https://m{m}.alt"));
+        }
+        let out = execute(&p, &t, limits(4, 2), &AtomicBool::new(false));
+        let alts: Vec<Reach> = out.iter().map(|r| r.alt).collect();
+        assert_eq!(alts, [Reach::Down, Reach::Up, Reach::Unknown]);
+        assert_eq!(out[0].base, Some(Ok(())), "the base URL still serves");
     }
 
     #[test]

@@ -299,6 +299,8 @@ pub struct MirrorResult {
     pub reaches: crate::model::Reaches,
     /// Why the base URL failed over a family that did not answer.
     pub family_faults: Vec<(Family, String)>,
+    /// What its other-scheme URL showed (unknown: none, or not checked).
+    pub alt: Reach,
 }
 
 impl MirrorResult {
@@ -583,6 +585,9 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             }
         }
         h.reaches = reaches;
+        if r.alt != Reach::Unknown || r.base.is_some() {
+            h.alt = r.alt;
+        }
         h.healthy = healthy;
         h.checked_at = now;
         h.error = fault.clone().unwrap_or_default();
@@ -864,6 +869,7 @@ mod tests {
             downloaded: (0, 0),
             reaches: Default::default(),
             family_faults: Vec::new(),
+            alt: crate::model::Reach::Unknown,
         }
     }
 

@@ -42,6 +42,7 @@ impl AuditFields for Mirror {
             ("regions", self.regions.join(",")),
             ("contact", self.contact.clone()),
             ("families", self.families.as_str().to_string()),
+            ("alt_url", self.alt_url.clone().unwrap_or_default()),
             ("only_countries", join(&self.audience.only)),
             ("never_countries", join(&self.audience.never)),
             ("networks", join(&self.audience.networks)),

@@ -347,6 +347,7 @@ mod tests {
                             v4: crate::model::Reach::Down,
                             v6: crate::model::Reach::NoAddress,
                         },
+                        alt: crate::model::Reach::Unknown,
                     },
                 )?;
                 for kind in ["all", "spot"] {

@@ -26,6 +26,8 @@ pub struct NewMirror {
     pub families: Families,
     /// Whom it serves.
     pub audience: Audience,
+    /// Its root over the other scheme, if it has both.
+    pub alt_url: Option<String>,
 }
 
 impl Tx {
@@ -45,6 +47,7 @@ impl Tx {
     pub fn mirror_add(&mut self, new: NewMirror) -> Result<Mirror> {
         let name = crate::validate::name("mirror", &new.name)?;
         let base_url = crate::validate::base_url(&new.base_url)?;
+        let alt_url = crate::validate::alt_url(&base_url, new.alt_url.as_deref())?;
         model::must_be_new(Thing::Mirror, &name, self.mirror(&name)?)?;
         self.check_base_url_free(&base_url, None)?;
         let mirror = Mirror {
@@ -58,6 +61,7 @@ impl Tx {
             created_at: self.now,
             families: new.families,
             audience: new.audience,
+            alt_url,
         };
         self.put_mirror(&mirror)?;
         self.record(

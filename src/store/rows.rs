@@ -238,6 +238,14 @@ impl<'a> Reader<'a> {
         }
         self.u8()
     }
+    /// A text added at the end of a row after rows were written without
+    /// it: empty when the row ends before it.
+    fn added_str(&mut self) -> Result<String> {
+        if !self.is_sql() && self.remaining() == 0 {
+            return Ok(String::new());
+        }
+        self.str()
+    }
     /// A list added at the end of a row after rows were written without
     /// it: empty when the row ends before it.
     fn added_strs(&mut self) -> Result<Vec<String>> {
@@ -405,6 +413,7 @@ impl Row for Mirror {
                 .collect::<Vec<_>>(),
         );
         w.u8(self.audience.max_share.unwrap_or(0));
+        w.str(self.alt_url.as_deref().unwrap_or(""));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -443,6 +452,7 @@ impl Row for Mirror {
                     max_share,
                 }
             },
+            alt_url: Some(r.added_str()?).filter(|u| !u.is_empty()),
         })
     }
 }
@@ -460,6 +470,7 @@ impl Row for MirrorHealth {
         w.u8(Problem::code(self.problem));
         w.u8(self.reaches.v4.code());
         w.u8(self.reaches.v6.code());
+        w.u8(self.alt.code());
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorHealth {
@@ -475,6 +486,7 @@ impl Row for MirrorHealth {
                 v4: r.reach()?,
                 v6: r.reach()?,
             },
+            alt: r.reach()?,
         })
     }
 }
@@ -698,7 +710,8 @@ mod tests {
                    regions in proptest::collection::vec(".*", 0..3), contact in ".*", created_at: u64,
                    families in 0..3usize, only in proptest::collection::vec("DE|AT|FR", 0..4),
                    never in proptest::collection::vec("CN|RU", 0..3),
-                   networks in proptest::collection::vec(0..4usize, 0..3), max_share in 0..100u8) {
+                   networks in proptest::collection::vec(0..4usize, 0..3), max_share in 0..100u8,
+                   alt: bool) {
             let families = Families::ALL[families];
             let examples = ["192.0.2.0/24", "2001:db8::/32", "AS64500", "10.0.0.1/32"];
             let audience = Audience {
@@ -709,11 +722,13 @@ mod tests {
                 ).unwrap(),
                 max_share: (max_share > 0).then_some(max_share),
             };
-            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience };
-            // Rows written before the families byte and the audience read
-            // as serving both, everyone alike.
-            let plain = Mirror { families: Families::Both, audience: Audience::default(), ..row.clone() };
-            let before = encode(&plain).len() - 14;
+            let alt_url = alt.then(|| "https://alt.example/pub".to_string());
+            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url };
+            // Rows written before the families byte, the audience and the
+            // other-scheme URL read as serving both, everyone alike, one
+            // scheme.
+            let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, ..row.clone() };
+            let before = encode(&plain).len() - 18;
             round_trip_added(row.clone(), encode(&row).len() - before);
             assert_eq!(decode::<Mirror>(&encode(&plain)[..before]).unwrap(), plain);
         }
@@ -767,10 +782,11 @@ mod tests {
         assert_eq!(old_check.problem, None);
         assert_eq!(old_check.problem(), Some(Problem::Timeout));
         let old_health = encode(&health);
-        // Without the problem byte nor the two reach bytes after it.
-        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 3]).unwrap();
+        // Without the problem byte nor the three reach bytes after it.
+        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 4]).unwrap();
         assert_eq!((old_health.problem, old_health.error), (None, health.error));
         assert_eq!(old_health.reaches, Reaches::default(), "unknown, as before");
+        assert_eq!(old_health.alt, Reach::Unknown);
     }
 
     #[test]
@@ -800,8 +816,9 @@ mod tests {
                     v4: Reach::Up,
                     v6: Reach::Down,
                 },
+                alt: Reach::Down,
             },
-            3,
+            4,
         );
         round_trip_added(
             MirrorCheck {

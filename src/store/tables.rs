@@ -110,6 +110,7 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "never_countries",
         "networks",
         "max_share",
+        "alt_url",
     ],
     key_in_row: true,
 };
@@ -138,6 +139,7 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
         "problem",
         "reach_v4",
         "reach_v6",
+        "reach_alt",
     ],
     key_in_row: false,
 };

@@ -6,3 +6,7 @@ ALTER TABLE mirrors ADD COLUMN only_countries text[] NOT NULL DEFAULT '{}';
 ALTER TABLE mirrors ADD COLUMN never_countries text[] NOT NULL DEFAULT '{}';
 ALTER TABLE mirrors ADD COLUMN networks text[] NOT NULL DEFAULT '{}';
 ALTER TABLE mirrors ADD COLUMN max_share bigint NOT NULL DEFAULT 0;
+-- The mirror's root over the other scheme ('': none), and what sentry
+-- found there (0 unknown, 2 up, 3 down).
+ALTER TABLE mirrors ADD COLUMN alt_url text NOT NULL DEFAULT '';
+ALTER TABLE mirror_health ADD COLUMN reach_alt bigint NOT NULL DEFAULT 0;
