@@ -234,6 +234,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             priority: 0,
             languages: langs.clone(),
             created_at: 0,
+            max_lag_minutes: None,
         });
         for os in DEFAULT_OSES {
             loc += 1;
@@ -259,6 +260,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             families: Default::default(),
             audience: Default::default(),
             alt_url: None,
+            trace: None,
         });
     }
     s

@@ -283,6 +283,7 @@ fn plans(servers: &[Server], files: usize) -> Vec<MirrorPlan> {
                 })
                 .collect(),
             alt_url: None,
+            trace: None,
         })
         .collect()
 }
@@ -359,6 +360,9 @@ impl PooledHead {
 impl Probe for PooledHead {
     fn families(&self, _: &str) -> Vec<Family> {
         Vec::new()
+    }
+    fn trace(&self, _: &str, _: Option<Family>) -> Result<u64, String> {
+        Err("no trace files in this benchmark".into())
     }
     fn head(&self, url: &str, _: Option<Family>) -> Observation {
         let started = Instant::now();

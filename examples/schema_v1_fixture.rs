@@ -86,6 +86,7 @@ fn main() {
                         problem: None,
                         reaches: Default::default(),
                         alt: bouncer::model::Reach::Unknown,
+                        synced_at: 0,
                     },
                 )?;
                 let mut run = SentryRun {

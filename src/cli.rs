@@ -341,6 +341,9 @@ pub struct MirrorAdd {
     /// the same root over the other scheme (https:// beside an http:// base URL, or back): https-only requests use the https one
     #[argh(option)]
     pub alt_url: Option<String>,
+    /// its trace file under its root (e.g. /project/trace/master or /lastsync): sentry reads when it last synced
+    #[argh(option)]
+    pub trace: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -391,6 +394,9 @@ pub struct MirrorSet {
     /// the same root over the other scheme, or none
     #[argh(option)]
     pub alt_url: Option<String>,
+    /// its trace file under its root, or none
+    #[argh(option)]
+    pub trace: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -473,6 +479,9 @@ pub struct ProductSet {
     /// remove a language (repeatable)
     #[argh(option)]
     pub remove_lang: Vec<String>,
+    /// how many minutes its files may lag behind the origin on mirrors with a trace file (none: any)
+    #[argh(option)]
+    pub max_lag: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]

@@ -659,6 +659,11 @@ fn mirrors(p: &mut Page, index: &crate::index::Index) {
         per_mirror(&all, |m| m.health.as_ref().map(|h| h.checked_at)),
     );
     p.add(
+        "bouncer_mirror_lag_seconds",
+        "How far the mirror lags behind the origin (or the freshest mirror) by its trace file (absent: no trace file, or not read).",
+        per_mirror(&all, |m| m.lag),
+    );
+    p.add(
         "bouncer_mirror_family_up",
         "1 when the mirror answered its last check over this address family, 0 when it has addresses in it and did not (absent: not checked apart, or no address).",
         ByMirrorFamily(
@@ -1061,6 +1066,7 @@ mod tests {
                     name: r#"m"1\"#.into(),
                     base_url: "http://m.example/pub".into(),
                     rating: 1,
+                    trace: Some("/lastsync".into()),
                     ..Default::default()
                 })?;
                 if let Some(h) = &health {
@@ -1117,6 +1123,7 @@ mod tests {
         ("bouncer_mirror_eligible", "gauge", &["mirror"]),
         ("bouncer_mirror_family_up", "gauge", &["family", "mirror"]),
         ("bouncer_mirror_check_latency_seconds", "gauge", &["mirror"]),
+        ("bouncer_mirror_lag_seconds", "gauge", &["mirror"]),
         (
             "bouncer_mirror_last_check_timestamp_seconds",
             "gauge",
@@ -1156,6 +1163,7 @@ mod tests {
                 v6: crate::model::Reach::Down,
             },
             alt: crate::model::Reach::Unknown,
+            synced_at: 1_699_999_000,
         };
         let run = |kind: &str, started_at, ended_at| crate::model::SentryRun {
             kind: kind.into(),

@@ -278,6 +278,35 @@ pub fn path(path: &str) -> Result<String, Error> {
     }
 }
 
+/// A mirror's trace file path, relative to its root: starts with `/`,
+/// no query, fragment or spaces; empty or `none` means none.
+pub fn trace_path(path: Option<&str>) -> Result<Option<String>, Error> {
+    let Some(path) = path
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("none"))
+    else {
+        return Ok(None);
+    };
+    let fine = path.starts_with('/')
+        && path.len() <= MAX_PATH_LEN
+        && !path.chars().any(|c| {
+            !c.is_ascii()
+                || c.is_ascii_whitespace()
+                || c.is_ascii_control()
+                || matches!(c, '?' | '#' | '\\')
+        });
+    if !fine {
+        return Err(Error::invalid(
+            "trace file",
+            format!(
+                "{}: give its path under the mirror's root, starting with /, percent-encoded (e.g. /project/trace/master or /lastsync)",
+                crate::error::excerpt(path)
+            ),
+        ));
+    }
+    Ok(Some(path.to_string()))
+}
+
 /// A mirror's other-scheme URL beside `base_url` (already checked): a
 /// base URL of the other scheme; empty or `none` means none.
 pub fn alt_url(base_url: &str, alt: Option<&str>) -> Result<Option<String>, Error> {

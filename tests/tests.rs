@@ -22,6 +22,7 @@ mod durability;
 mod examples;
 mod families;
 mod files;
+mod freshness;
 mod fuzz;
 mod geo;
 mod hardening;

@@ -74,6 +74,7 @@ pub fn snapshot() -> Snapshot {
         priority: 0,
         languages: languages.iter().map(|l| l.to_string()).collect(),
         created_at: 0,
+        max_lag_minutes: None,
     };
     let location = |id, product, os: &str, path: &str| Location {
         id: LocationId(id),
@@ -94,6 +95,7 @@ pub fn snapshot() -> Snapshot {
         families: Default::default(),
         audience: Default::default(),
         alt_url: None,
+        trace: None,
     };
     Snapshot {
         products: vec![

@@ -441,6 +441,16 @@ fn families(form: &Form, stored: Families) -> Result<Families, String> {
     }
 }
 
+/// A lag as minutes, hours or days.
+fn lag_text(secs: u64) -> String {
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..7200 => format!("{} min", secs / 60),
+        7200..172_800 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
 /// The audience a form asks for: each of its fields the form has replaces
 /// the stored one; a wrong one says which and how to write it.
 fn audience(form: &Form, stored: &Audience) -> Result<Audience, String> {
@@ -526,6 +536,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             families,
             audience: Default::default(),
             alt_url: None,
+            trace: None,
         })
     });
     match added {
@@ -706,6 +717,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
     let now = crate::model::now();
     let (serving, locations) = network.serving();
     let serves = serving.get(&m.id).copied().unwrap_or(0);
+    let lag = network.index().mirror_by_id(m.id).and_then(|e| e.lag);
     let state = MirrorState::of(m, h, serves, locations, now);
     let timeline = Timeline {
         checks: network
@@ -771,6 +783,15 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
             div.stat { span.value { (timeline.failures_in_a_row()) } span.label { "failures in a row" } }
             div.stat { span.value { (page::ago(h.map_or(0, |h| h.since))) } span.label { "status since" } }
             div.stat { span.value { (reach_summary(h.map(|h| h.reaches).unwrap_or_default())) } span.label { "IPv4 · IPv6" } }
+            @if m.trace.is_some() {
+                div.stat title="how far it lags behind the origin (or the freshest mirror) by its trace file" {
+                    span.value { @match lag { Some(s) => (lag_text(s)), None => "unknown" } }
+                    span.label { "lag (trace file)" }
+                }
+            }
+        }
+        @if m.trace.is_some() && lag.is_none() && h.is_some_and(|h| h.checked_at > 0) {
+            p.flash.error role="note" { "Its trace file " code { (m.trace.as_deref().unwrap_or("")) } " could not be read on the last check: products with a lag limit leave it out. Check the path, or clear it below." }
         }
         section.card {
             h2 { "Health" }
@@ -817,6 +838,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 form.stack method="post" action=(url) {
                     (csrf(ctx))
                     (page::input(Input::Url, true, "Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
+                    (page::input(Input::Text, false, "Trace file", "trace", &value("trace", m.trace.clone().unwrap_or_default()), Some("its path under the root, e.g. /project/trace/master (Debian) or /lastsync (Arch): sentry reads when it last synced; a product may limit how stale its files are (its Max lag)")))
                     (page::input(Input::Url, false, "Other-scheme URL", "alt_url", &value("alt_url", m.alt_url.clone().unwrap_or_default()), Some("the same root over the other scheme, e.g. https://… beside an http:// base URL: https-only downloads use the https one; empty: none")))
                     (page::input(Input::Number { min: 0, max: MAX_RATING.max(m.rating).into() }, false, "Rating", "rating", &value("rating", m.rating.to_string()), Some(RATING_HINT)))
                     (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
@@ -912,6 +934,9 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             m.base_url = form.get("base_url").to_string();
             if let Some(alt) = form.opt("alt_url") {
                 m.alt_url = Some(alt.to_string());
+            }
+            if let Some(trace) = form.opt("trace") {
+                m.trace = Some(trace.to_string());
             }
             m.rating = rating;
             m.contact = form.get("contact").to_string();

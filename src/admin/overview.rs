@@ -604,6 +604,7 @@ mod tests {
             problem: None,
             reaches: Default::default(),
             alt: crate::model::Reach::Unknown,
+            synced_at: 0,
         }
     }
 

@@ -578,6 +578,14 @@ fn detail(ctx: &Ctx<'_>, name: &str, view: &Form, failed: Option<&Failed<'_>>) -
                         &flags_failed.map_or_else(|| p.priority.to_string(), |f| f.form.get("priority").to_string()),
                         Some(&format!("0 to {}; higher comes first in lists and for sentry", crate::chart::thousands(u64::from(PRIORITY_MAX)))),
                     ))
+                    (page::input(
+                        Input::Number { min: 1, max: 10_080 },
+                        false,
+                        "Max lag (minutes)",
+                        "max_lag",
+                        &flags_failed.map_or_else(|| p.max_lag_minutes.map(|m| m.to_string()).unwrap_or_default(), |f| f.form.get("max_lag").to_string()),
+                        Some("how far behind the origin its files may be on a mirror with a trace file; mirrors lagging more are left out for this product only; empty: any"),
+                    ))
                     div { button.primary type="submit" { "Save" } }
                 }
             } @else {
@@ -588,6 +596,7 @@ fn detail(ctx: &Ctx<'_>, name: &str, view: &Form, failed: Option<&Failed<'_>>) -
                         tr { th { "SSL only" } td { (yes_no(p.ssl_only)) " " span.muted { "https mirrors only" } } }
                         tr { th { "Check pending" } td { (yes_no(p.checknow)) } }
                         tr { th { "Priority" } td { (p.priority) " " span.muted { "higher comes first in lists and for sentry" } } }
+                        tr { th { "Max lag" } td { @match p.max_lag_minutes { Some(m) => { (m) " minutes" }, None => "any" } " " span.muted { "on mirrors with a trace file" } } }
                     }
                 }
             }
@@ -811,6 +820,14 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             }
         }
     };
+    let max_lag = match form
+        .opt("max_lag")
+        .map(crate::model::freshness::parse_max_lag)
+        .transpose()
+    {
+        Ok(m) => m,
+        Err(e) => return refused(ctx, name, Part::Flags, form, Error::invalid("max lag", e)),
+    };
     let Some(stored) = ctx.network().snapshot()?.product(name).cloned() else {
         return Ok(ctx.not_found(&format!("There is no product named {name:?}.")));
     };
@@ -826,6 +843,9 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             p.active = form.checked("active");
             p.public = form.checked("public");
             p.ssl_only = form.checked("ssl_only");
+            if let Some(m) = max_lag {
+                p.max_lag_minutes = m;
+            }
             let was = form.opt("checknow_was").map(|v| v == "true");
             if was != Some(form.checked("checknow")) {
                 p.checknow = form.checked("checknow");

@@ -861,6 +861,7 @@ mod tests {
             reaches: Default::default(),
             family_faults: Vec::new(),
             alt: crate::model::Reach::Unknown,
+            synced_at: 0,
         }];
         let html = render(&RunReport {
             run: &run,

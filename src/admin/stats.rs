@@ -141,19 +141,7 @@ fn parse_date(what: &str, s: &str) -> Result<u32, String> {
     if d == 0 || d > month_days {
         return Err(bad());
     }
-    Ok(days_from_civil(y, m, d))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// algorithm; `y` ≥ 1970).
-fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Ok(crate::model::days_from_civil(y, m, d))
 }
 
 /// `YYYY-MM-DD` of a day since the Unix epoch.

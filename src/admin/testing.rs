@@ -205,6 +205,7 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
                 families: Default::default(),
                 audience: Default::default(),
                 alt_url: None,
+                trace: None,
             })
         })
         .unwrap();

@@ -39,6 +39,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                         audience
                     },
                     alt_url: a.alt_url.clone(),
+                    trace: a.trace.clone(),
                 })
             })?;
             Ok(format!(
@@ -131,6 +132,9 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     }
                     if let Some(u) = &a.alt_url {
                         m.alt_url = Some(u.clone());
+                    }
+                    if let Some(t) = &a.trace {
+                        m.trace = Some(t.clone());
                     }
                     if let Some(c) = &a.contact {
                         m.contact = c.clone();

@@ -63,6 +63,12 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
             ))
         }
         ProductAction::Set(a) => {
+            let max_lag = a
+                .max_lag
+                .as_deref()
+                .map(crate::model::freshness::parse_max_lag)
+                .transpose()
+                .map_err(|e| crate::error::Error::invalid("product", e))?;
             let p = net.write(&ACTOR, |tx| {
                 tx.product_update(&a.name, |p| {
                     if let Some(v) = a.active {
@@ -76,6 +82,9 @@ pub(super) fn product(net: &Network, action: &ProductAction) -> Result<String> {
                     }
                     if let Some(v) = a.checknow {
                         p.checknow = v;
+                    }
+                    if let Some(m) = max_lag {
+                        p.max_lag_minutes = m;
                     }
                     p.languages.extend(a.add_lang.iter().cloned());
                     p.languages

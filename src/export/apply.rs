@@ -222,6 +222,7 @@ fn products(tx: &mut Tx, products: &[ProductEntry], at: &At) -> Result<()> {
             p.public = w.public;
             p.ssl_only = w.ssl_only;
             p.priority = w.priority;
+            p.max_lag_minutes = w.max_lag_minutes;
             p.languages = w.languages.clone();
         }))?;
         let product = tx
@@ -408,6 +409,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             m.families = families;
             m.audience = audience;
             m.alt_url = w.alt_url.clone();
+            m.trace = w.trace.clone();
         })
         .map_err(placed)?;
     } else {
@@ -421,6 +423,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             families,
             audience,
             alt_url: w.alt_url.clone(),
+            trace: w.trace.clone(),
         })
         .map_err(placed)?;
     }

@@ -123,6 +123,10 @@ fn product(p: ProductEntry, at: &At, paths: &mut Unique) -> Result<ProductEntry>
         }
         locations.push(LocationEntry { os, files, path });
     }
+    if let Some(m) = p.max_lag_minutes {
+        crate::model::freshness::parse_max_lag(&m.to_string())
+            .map_err(|e| at.field("max_lag_minutes").err(e))?;
+    }
     Ok(ProductEntry {
         name,
         languages,
@@ -223,6 +227,9 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
         entry.alt_url = at
             .field("alt_url")
             .check(validate::alt_url(&entry.base_url, m.alt_url.as_deref()))?;
+        entry.trace = at
+            .field("trace")
+            .check(validate::trace_path(m.trace.as_deref()))?;
     }
     Ok(out)
 }

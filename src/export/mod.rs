@@ -100,6 +100,9 @@ pub struct ProductEntry {
     pub public: bool,
     /// https mirrors only.
     pub ssl_only: bool,
+    /// How many minutes its files may lag behind the origin (absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_minutes: Option<u32>,
 }
 
 /// A location and its files.
@@ -186,6 +189,9 @@ pub struct MirrorEntry {
     /// Its root over the other scheme (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_url: Option<String>,
+    /// Its trace file under its root (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl MirrorEntry {
@@ -329,6 +335,7 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
                 priority: p.priority,
                 public: p.public,
                 ssl_only: p.ssl_only,
+                max_lag_minutes: p.max_lag_minutes,
             }
         })
         .collect();
@@ -365,6 +372,7 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
                 .collect(),
             max_share: m.audience.max_share,
             alt_url: m.alt_url.clone(),
+            trace: m.trace.clone(),
         })
         .collect();
 
@@ -811,6 +819,7 @@ mod tests {
             priority: 3,
             public: true,
             ssl_only: true,
+            max_lag_minutes: None,
         });
         b.aliases[0].product = "firefox-121.0".into();
         // One location gets a new path, its file goes; the other stays.
@@ -854,6 +863,7 @@ mod tests {
             networks: vec!["AS64500".into(), "192.0.2.0/24".into()],
             max_share: Some(40),
             alt_url: Some("https://m4.example".into()),
+            trace: None,
         });
         b.oses.retain(|o| o != "beos");
         b.oses.push("solaris".into());
@@ -964,7 +974,7 @@ mod tests {
             ),
             (
                 &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
-                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share, alt_url)",
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share, alt_url, trace)",
             ),
             (
                 &|v| v["counts"]["days"] = serde_json::json!({}),

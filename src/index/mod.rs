@@ -58,6 +58,11 @@ pub struct MirrorEntry {
     pub country: Option<[u8; 2]>,
     /// What sentry last saw of it (absent: never checked).
     pub health: Option<MirrorHealth>,
+    /// Whether it has a trace file (then its freshness is judged).
+    pub has_trace: bool,
+    /// How far it lags behind the origin, in seconds, by its trace file
+    /// (`None`: no trace file, or not read yet).
+    pub lag: Option<u64>,
 }
 
 impl MirrorEntry {
@@ -94,6 +99,9 @@ pub struct ProductEntry {
     pub ssl_only: bool,
     /// Languages it is offered in (empty: all).
     pub languages: Box<[Box<str>]>,
+    /// How stale its files may be on a mirror with a trace file, in
+    /// seconds (`None`: any).
+    pub max_lag: Option<u64>,
     /// (os, location index), sorted by os.
     oses: Box<[(Box<str>, u32)]>,
 }
@@ -275,6 +283,9 @@ pub struct Index {
     metas: Vec<FileMeta>,
     /// Whether redirects carry `Link: …; rel=duplicate` headers.
     link_headers: bool,
+    /// What mirrors' lag is measured against: when the origin last
+    /// changed, else when the freshest mirror synced (Unix seconds).
+    freshness_reference: u64,
     /// Whether picks are sticky (setting [`STICKY`] is not `false`).
     sticky: bool,
     /// Locations before this one are products' own; those from here on
@@ -477,6 +488,11 @@ impl Index {
         self
     }
 
+    /// The mirror with id `id`, if the index has it.
+    pub fn mirror_by_id(&self, id: MirrorId) -> Option<&MirrorEntry> {
+        self.mirrors.iter().find(|m| m.id == id)
+    }
+
     /// The mirror at `index` (as returned by [`Candidates::pick`]).
     pub fn mirror(&self, index: u32) -> &MirrorEntry {
         &self.mirrors[index as usize]
@@ -574,6 +590,29 @@ impl Index {
         }
         builder.finish(&AsnDb::default())
     }
+}
+
+/// The setting sentry writes: when the origin's trace file (setting
+/// [`ORIGIN_TRACE`]) says it last changed, in Unix seconds.
+pub const ORIGIN_SYNCED: &str = "freshness.origin_synced";
+
+/// The setting naming the origin's trace file (a full URL): mirrors' lag
+/// is measured against it. Without it, against the freshest mirror.
+pub const ORIGIN_TRACE: &str = "freshness.origin_trace";
+
+/// What mirrors' lag is measured against: the origin's time (setting
+/// [`ORIGIN_SYNCED`]) or the freshest mirror's, whichever is later.
+fn freshness_reference(s: &Snapshot) -> u64 {
+    let origin = s
+        .settings
+        .get(ORIGIN_SYNCED)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    s.mirrors
+        .iter()
+        .filter(|m| m.trace.is_some())
+        .filter_map(|m| s.health.get(&m.id).map(|h| h.synced_at))
+        .fold(origin, u64::max)
 }
 
 /// The setting that makes selection damp mirrors much slower than the rest.
@@ -694,6 +733,7 @@ impl Builder {
         let mut seeds = Vec::new();
         let mut caps = Vec::new();
         let now = crate::model::now();
+        let reference = freshness_reference(s);
         for m in &s.mirrors {
             let health = s.health.get(&m.id);
             let healthy = health.is_none_or(|h| h.healthy);
@@ -730,12 +770,17 @@ impl Builder {
                 eligible,
                 country: single_country(&m.regions, &s.regions),
                 health: health.cloned(),
+                has_trace: m.trace.is_some(),
+                lag: health
+                    .filter(|h| m.trace.is_some() && h.synced_at > 0)
+                    .map(|h| reference.saturating_sub(h.synced_at)),
             });
         }
 
         if s.settings.get(DAMP_SLOW).is_some_and(|v| v == "true") {
             damp_slow(s, &mut weight);
         }
+        index.freshness_reference = reference;
         index.link_headers = s.settings.get(LINK_HEADERS).is_some_and(|v| v == "true");
         index.sticky = s.settings.get(STICKY).is_none_or(|v| v != "false");
 
@@ -749,6 +794,7 @@ impl Builder {
                 name: p.name.as_str().into(),
                 ssl_only: p.ssl_only,
                 languages: p.languages.iter().map(|l| l.as_str().into()).collect(),
+                max_lag: p.max_lag_minutes.map(|m| u64::from(m) * 60),
                 oses: Box::new([]),
             });
         }
@@ -901,12 +947,23 @@ impl Builder {
         self.buffer.sort_unstable();
         self.buffer.dedup();
         let mirrors = &self.index.mirrors;
+        // A product that may be only so stale leaves out mirrors lagging more.
+        let product = self.index.locations[loc].product as usize;
+        let max_lag = self.index.products[product].max_lag;
+        let reference = self.index.freshness_reference;
         self.eligible.clear();
-        self.eligible.extend(
-            self.buffer
-                .iter()
-                .filter(|&&m| mirrors[m as usize].eligible),
-        );
+        self.eligible.extend(self.buffer.iter().filter(|&&m| {
+            let m = &mirrors[m as usize];
+            m.eligible
+                && max_lag.is_none_or(|max| {
+                    crate::model::freshness::fresh_enough(
+                        m.has_trace,
+                        m.health.as_ref().map_or(0, |h| h.synced_at),
+                        reference,
+                        max,
+                    )
+                })
+        }));
         self.index.stats.serving_pairs += self.eligible.len();
         let tables = match self.shared.get(self.eligible.as_slice()) {
             Some(t) => t.clone(),
@@ -1196,6 +1253,56 @@ mod tests {
         let t = index.resolve("thunderbird", "win", "en-US").unwrap();
         assert!(t.location.candidates(true).is_empty());
         assert_eq!(t.location.candidates(false).len(), 2);
+    }
+
+    #[test]
+    fn a_lag_limit_leaves_out_stale_mirrors_for_its_product_only() {
+        let mut s = snapshot();
+        s.mirrors[1].base_url = "http://b.example".into();
+        for m in &mut s.mirrors[..2] {
+            m.trace = Some("/lastsync".into());
+        }
+        let synced = |m: u64, at: u64| {
+            (
+                MirrorId(m),
+                MirrorHealth {
+                    synced_at: at,
+                    ..Default::default()
+                },
+            )
+        };
+        // b synced an hour after a.
+        s.health.extend([synced(1, 10_000), synced(2, 13_600)]);
+        s.products[1].max_lag_minutes = Some(30);
+        let serving = vec![
+            (LocationId(1), MirrorId(1)),
+            (LocationId(1), MirrorId(2)),
+            (LocationId(3), MirrorId(1)),
+            (LocationId(3), MirrorId(2)),
+        ];
+        let index = Index::build(&s, serving.clone());
+        let names = |product: &str, lang: &str| -> Vec<String> {
+            let t = index.resolve(product, "win", lang).unwrap();
+            t.location
+                .candidates(false)
+                .iter()
+                .map(|(m, _)| index.mirror(m).name.to_string())
+                .collect()
+        };
+        assert_eq!(names("thunderbird", "en-US"), ["m2"], "a lags 60 min > 30");
+        assert_eq!(names("firefox-1.0", "de"), ["m1", "m2"], "no limit");
+        assert_eq!(index.mirror(0).lag, Some(3600));
+        assert_eq!(index.mirror(1).lag, Some(0));
+        // Measured against the origin when sentry read its trace file.
+        s.settings.insert(ORIGIN_SYNCED.into(), "14000".into());
+        let index = Index::build(&s, serving.clone());
+        assert_eq!(index.mirror(1).lag, Some(400));
+        // A trace file that could not be read: stale for the product.
+        s.health.insert(MirrorId(2), MirrorHealth::default());
+        let index = Index::build(&s, serving);
+        let t = index.resolve("thunderbird", "win", "en-US").unwrap();
+        assert!(t.location.candidates(false).is_empty());
+        assert_eq!(index.mirror(1).lag, None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt;
 
 pub mod audience;
 pub mod family;
+pub mod freshness;
 pub mod health;
 pub mod rules;
 
@@ -77,6 +78,9 @@ pub struct Product {
     pub languages: Vec<String>,
     /// Unix seconds when it was added.
     pub created_at: u64,
+    /// How many minutes its files may lag behind the origin on a mirror
+    /// with a trace file (`None`: any; SPEC §13).
+    pub max_lag_minutes: Option<u32>,
 }
 
 /// (product, os) → a path template relative to a mirror's root.
@@ -121,6 +125,9 @@ pub struct Mirror {
     /// The same root over the other scheme, when it has both (SPEC §13):
     /// `https://` beside an `http://` base URL, or the other way round.
     pub alt_url: Option<String>,
+    /// Its trace file, relative to its root (`/project/trace/master`,
+    /// `/lastsync`): when it last synced (SPEC §13).
+    pub trace: Option<String>,
 }
 
 impl Mirror {
@@ -164,6 +171,9 @@ pub struct MirrorHealth {
     /// What the last check found at its other-scheme URL ([`Mirror::alt_url`];
     /// unknown without one).
     pub alt: Reach,
+    /// When its trace file says it last synced (Unix seconds; 0: unknown,
+    /// or it has no trace file).
+    pub synced_at: u64,
 }
 
 impl MirrorHealth {
@@ -209,6 +219,7 @@ impl Default for MirrorHealth {
             problem: None,
             reaches: Reaches::default(),
             alt: Reach::Unknown,
+            synced_at: 0,
         }
     }
 }
@@ -515,6 +526,18 @@ pub fn utc(unix_secs: u64) -> String {
     )
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// algorithm; `y` ≥ 1970).
+pub fn days_from_civil(y: u32, m: u32, d: u32) -> u32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The (year, month 1–12, day 1–31) of a Unix time, UTC.
 pub fn civil(unix_secs: u64) -> (i64, i64, i64) {
     // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
@@ -598,6 +621,7 @@ pub(crate) mod fixtures {
             priority: 0,
             languages: languages.iter().map(|l| l.to_string()).collect(),
             created_at: 0,
+            max_lag_minutes: None,
         }
     }
 
@@ -638,6 +662,7 @@ pub(crate) mod fixtures {
             families: Families::Both,
             audience: Audience::default(),
             alt_url: None,
+            trace: None,
         }
     }
 }

@@ -193,6 +193,7 @@ pub fn mirror_change(old: &Mirror, mut new: Mirror, regions: &[Region]) -> Resul
     new.name = old.name.clone();
     new.base_url = validate::base_url(&new.base_url)?;
     new.alt_url = validate::alt_url(&new.base_url, new.alt_url.as_deref())?;
+    new.trace = validate::trace_path(new.trace.as_deref())?;
     new.regions = mirror_regions(&new.regions, regions)?;
     new.contact = if new.contact.trim() == old.contact.trim() {
         old.contact.clone()

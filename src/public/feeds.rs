@@ -729,6 +729,7 @@ mod tests {
                     families: Default::default(),
                     audience: Default::default(),
                     alt_url: None,
+                    trace: None,
                 };
                 let m1 =
                     tx.mirror_add(mirror("m1", "https://m1.example.org/pub", vec![], false))?;

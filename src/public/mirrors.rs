@@ -348,6 +348,7 @@ mod tests {
             families: Default::default(),
             audience: Default::default(),
             alt_url: None,
+            trace: None,
         }
     }
 

@@ -251,6 +251,18 @@ impl Sentry {
             faults_per_mirror: 3,
         };
         let results = pool::execute(&plans, &self.prober, limits, &self.stop);
+        // What mirrors' lag is measured against: the origin's trace file.
+        let origin_synced = snapshot
+            .settings
+            .get(crate::index::ORIGIN_TRACE)
+            .filter(|url| !url.is_empty())
+            .and_then(|url| match self.prober.trace(url, None) {
+                Ok(t) => Some(t),
+                Err(why) => {
+                    tracing::warn!(%why, "cannot read the origin's trace file");
+                    None
+                }
+            });
         let ended_at = now();
         let decision = decide(&results, &previous, ended_at);
 
@@ -342,6 +354,9 @@ impl Sentry {
             }
             for p in &checked_products {
                 tx.product_checked(p)?;
+            }
+            if let Some(t) = origin_synced {
+                tx.setting_put(crate::index::ORIGIN_SYNCED, Some(&t.to_string()))?;
             }
             for d in &described {
                 tx.record("sentry.change", d.clone())?;

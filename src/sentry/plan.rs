@@ -63,6 +63,8 @@ pub struct MirrorPlan {
     pub base_url: String,
     /// Its root over the other scheme, checked too.
     pub alt_url: Option<String>,
+    /// Its trace file, under its root.
+    pub trace: Option<String>,
     /// Files to check (after the base URL answers).
     pub checks: Vec<Check>,
 }
@@ -230,6 +232,7 @@ pub fn plan(
                 name: m.name.clone(),
                 base_url: m.base_url.clone(),
                 alt_url: m.alt_url.clone(),
+                trace: m.trace.clone(),
                 checks,
             });
         }

@@ -26,6 +26,9 @@ pub trait Probe: Sync {
     fn digests(&self, url: &str, kinds: Kinds, via: Option<Family>) -> Observation;
     /// GET at most `max` bytes of `url`: (bytes received, milliseconds).
     fn measure(&self, url: &str, max: u64, via: Option<Family>) -> Option<(u64, u64)>;
+    /// When the trace file at `url` says its mirror last synced (Unix
+    /// seconds), or why it cannot tell.
+    fn trace(&self, url: &str, via: Option<Family>) -> Result<u64, String>;
 }
 
 impl Probe for super::probe::Prober {
@@ -40,6 +43,9 @@ impl Probe for super::probe::Prober {
     }
     fn measure(&self, url: &str, max: u64, via: Option<Family>) -> Option<(u64, u64)> {
         super::probe::Prober::measure(self, url, max, via)
+    }
+    fn trace(&self, url: &str, via: Option<Family>) -> Result<u64, String> {
+        super::probe::Prober::trace(self, url, via)
     }
 }
 
@@ -156,6 +162,8 @@ struct Progress {
     via: Option<Family>,
     /// What the other-scheme URL showed.
     alt: Reach,
+    /// When the trace file says it synced (0: unknown).
+    synced_at: u64,
     next: usize,
     in_flight: usize,
     faults: usize,
@@ -187,6 +195,7 @@ pub fn execute(
                 family_faults: Vec::new(),
                 via: None,
                 alt: Reach::Unknown,
+                synced_at: 0,
                 next: 0,
                 in_flight: 0,
                 faults: 0,
@@ -278,6 +287,13 @@ pub fn execute(
                         }
                         _ => Reach::Unknown,
                     };
+                    let synced_at = match &plans[i].trace {
+                        Some(trace) if judge_base(&base.seen).is_ok() => {
+                            let url = format!("{}{trace}", plans[i].base_url);
+                            probe.trace(&url, base.via).unwrap_or(0)
+                        }
+                        _ => 0,
+                    };
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                     let p = &mut st[i];
                     p.latency_ms = base.latency_ms;
@@ -285,6 +301,7 @@ pub fn execute(
                     p.family_faults = base.faults;
                     p.via = base.via;
                     p.alt = alt;
+                    p.synced_at = synced_at;
                     p.base = Some(Some(judge_base(&base.seen)));
                     p.base_problem = base_problem(&base.seen);
                 }
@@ -358,6 +375,7 @@ pub fn execute(
             reaches: p.reaches,
             family_faults: p.family_faults,
             alt: p.alt,
+            synced_at: p.synced_at,
             files: p.files,
             downloaded: p.downloaded,
         })
@@ -431,6 +449,11 @@ mod tests {
         fn measure(&self, _: &str, max: u64, _: Option<Family>) -> Option<(u64, u64)> {
             Some((max, 1))
         }
+        /// A trace file says the time in its host name's digits (none: unreadable).
+        fn trace(&self, url: &str, _: Option<Family>) -> Result<u64, String> {
+            let digits: String = url.chars().filter(char::is_ascii_digit).collect();
+            digits.parse().map_err(|_| "no time".to_string())
+        }
     }
 
     fn plans(mirrors: usize, files: usize) -> Vec<MirrorPlan> {
@@ -450,6 +473,7 @@ mod tests {
                     })
                     .collect(),
                 alt_url: None,
+                trace: None,
             })
             .collect()
     }
@@ -471,6 +495,20 @@ mod tests {
             deadline: Instant::now() + std::time::Duration::from_secs(60),
             faults_per_mirror: 3,
         }
+    }
+
+    #[test]
+    fn trace_files_are_read_when_the_base_url_answers() {
+        // m0 has a trace file saying 1700000000; m1 none; m2 is down.
+        let t = table(vec!["m2.test"]);
+        let mut p = plans(3, 0);
+        p[0].trace = Some("/trace/1700000000".into());
+        p[2].trace = Some("/trace/1800000000".into());
+        let out = execute(&p, &t, limits(4, 2), &AtomicBool::new(false));
+        let synced: Vec<u64> = out.iter().map(|r| r.synced_at).collect();
+        // m0's URL has digits "0" then the time: the time. m2 is down, so
+        // its trace file is not read.
+        assert_eq!(synced, [1_700_000_000, 0, 0]);
     }
 
     #[test]
@@ -536,6 +574,9 @@ mod tests {
         }
         fn measure(&self, _: &str, max: u64, _: Option<Family>) -> Option<(u64, u64)> {
             Some((max, 1))
+        }
+        fn trace(&self, _: &str, _: Option<Family>) -> Result<u64, String> {
+            Err("no trace files here".into())
         }
     }
 

@@ -359,6 +359,39 @@ impl Prober {
 }
 
 impl Prober {
+    /// GET the trace file at `url` over `via` and read when it says its
+    /// mirror last synced ([`crate::model::freshness::synced_at`]): `Err`
+    /// says why not.
+    pub fn trace(&self, url: &str, via: Option<Family>) -> Result<u64, String> {
+        let agent = &self.agents[way(via)].0;
+        let mut r = match Self::call(url, |u| agent.get(u).call()) {
+            Ok(r) => r,
+            Err(seen) => {
+                return Err(match *seen {
+                    Observation::Failed { detail, .. } => detail,
+                    Observation::Answer { status, .. } => format!("HTTP {status}"),
+                });
+            }
+        };
+        if !r.status().is_success() {
+            return Err(format!("{url}: HTTP {}", r.status().as_u16()));
+        }
+        let modified = r
+            .headers()
+            .get("last-modified")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_vec()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+        crate::model::freshness::synced_at(&text, modified.as_deref())
+            .ok_or_else(|| format!("{url} says no time and has no Last-Modified"))
+    }
+
     /// GET the first `max` bytes of `url` (a ranged request; a server that
     /// ignores the range is cut off at `max`) and time it. `None` when the
     /// download fails.

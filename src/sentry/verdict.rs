@@ -301,6 +301,8 @@ pub struct MirrorResult {
     pub family_faults: Vec<(Family, String)>,
     /// What its other-scheme URL showed (unknown: none, or not checked).
     pub alt: Reach,
+    /// When its trace file says it synced (0: none, or unreadable).
+    pub synced_at: u64,
 }
 
 impl MirrorResult {
@@ -585,8 +587,9 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
             }
         }
         h.reaches = reaches;
-        if r.alt != Reach::Unknown || r.base.is_some() {
+        if r.base.is_some() {
             h.alt = r.alt;
+            h.synced_at = r.synced_at;
         }
         h.healthy = healthy;
         h.checked_at = now;
@@ -870,6 +873,7 @@ mod tests {
             reaches: Default::default(),
             family_faults: Vec::new(),
             alt: crate::model::Reach::Unknown,
+            synced_at: 0,
         }
     }
 

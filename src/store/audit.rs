@@ -29,6 +29,12 @@ impl AuditFields for Product {
             ("checknow", self.checknow.to_string()),
             ("priority", self.priority.to_string()),
             ("languages", self.languages.join(",")),
+            (
+                "max_lag_minutes",
+                self.max_lag_minutes
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            ),
         ]
     }
 }
@@ -43,6 +49,7 @@ impl AuditFields for Mirror {
             ("contact", self.contact.clone()),
             ("families", self.families.as_str().to_string()),
             ("alt_url", self.alt_url.clone().unwrap_or_default()),
+            ("trace", self.trace.clone().unwrap_or_default()),
             ("only_countries", join(&self.audience.only)),
             ("never_countries", join(&self.audience.never)),
             ("networks", join(&self.audience.networks)),

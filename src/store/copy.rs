@@ -348,6 +348,7 @@ mod tests {
                             v6: crate::model::Reach::NoAddress,
                         },
                         alt: crate::model::Reach::Unknown,
+                        synced_at: 0,
                     },
                 )?;
                 for kind in ["all", "spot"] {

@@ -8,8 +8,9 @@
 //! address families (rows from before read as serving both, unknown), so
 //! a build before refuses the database instead of calling its rows
 //! damaged; 4, mirrors carry whom they serve (countries, networks
-//! first, share cap; rows from before serve everyone alike) and a root
-//! over the other scheme, likewise.
+//! first, share cap; rows from before serve everyone alike), a root over
+//! the other scheme and a trace file, and products how stale they may
+//! be, likewise.
 
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 

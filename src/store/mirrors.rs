@@ -28,6 +28,8 @@ pub struct NewMirror {
     pub audience: Audience,
     /// Its root over the other scheme, if it has both.
     pub alt_url: Option<String>,
+    /// Its trace file, relative to its root.
+    pub trace: Option<String>,
 }
 
 impl Tx {
@@ -48,6 +50,7 @@ impl Tx {
         let name = crate::validate::name("mirror", &new.name)?;
         let base_url = crate::validate::base_url(&new.base_url)?;
         let alt_url = crate::validate::alt_url(&base_url, new.alt_url.as_deref())?;
+        let trace = crate::validate::trace_path(new.trace.as_deref())?;
         model::must_be_new(Thing::Mirror, &name, self.mirror(&name)?)?;
         self.check_base_url_free(&base_url, None)?;
         let mirror = Mirror {
@@ -62,6 +65,7 @@ impl Tx {
             families: new.families,
             audience: new.audience,
             alt_url,
+            trace,
         };
         self.put_mirror(&mirror)?;
         self.record(

@@ -68,6 +68,7 @@ impl Tx {
             priority: 0,
             languages,
             created_at: self.now,
+            max_lag_minutes: None,
         };
         self.put_product(&product)?;
         self.record(

@@ -238,6 +238,22 @@ impl<'a> Reader<'a> {
         }
         self.u8()
     }
+    /// A number added at the end of a row after rows were written without
+    /// it: 0 when the row ends before it.
+    fn added_u32(&mut self) -> Result<u32> {
+        if !self.is_sql() && self.remaining() == 0 {
+            return Ok(0);
+        }
+        self.u32()
+    }
+    /// A number added at the end of a row after rows were written without
+    /// it: 0 when the row ends before it.
+    fn added_u64(&mut self) -> Result<u64> {
+        if !self.is_sql() && self.remaining() == 0 {
+            return Ok(0);
+        }
+        self.u64()
+    }
     /// A text added at the end of a row after rows were written without
     /// it: empty when the row ends before it.
     fn added_str(&mut self) -> Result<String> {
@@ -338,6 +354,7 @@ impl Row for Product {
         w.u32(self.priority);
         w.strs(&self.languages);
         w.u64(self.created_at);
+        w.u32(self.max_lag_minutes.unwrap_or(0));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Product {
@@ -350,6 +367,7 @@ impl Row for Product {
             priority: r.u32()?,
             languages: r.strs()?,
             created_at: r.u64()?,
+            max_lag_minutes: Some(r.added_u32()?).filter(|&m| m > 0),
         })
     }
 }
@@ -414,6 +432,7 @@ impl Row for Mirror {
         );
         w.u8(self.audience.max_share.unwrap_or(0));
         w.str(self.alt_url.as_deref().unwrap_or(""));
+        w.str(self.trace.as_deref().unwrap_or(""));
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -453,6 +472,7 @@ impl Row for Mirror {
                 }
             },
             alt_url: Some(r.added_str()?).filter(|u| !u.is_empty()),
+            trace: Some(r.added_str()?).filter(|u| !u.is_empty()),
         })
     }
 }
@@ -471,6 +491,7 @@ impl Row for MirrorHealth {
         w.u8(self.reaches.v4.code());
         w.u8(self.reaches.v6.code());
         w.u8(self.alt.code());
+        w.u64(self.synced_at);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(MirrorHealth {
@@ -487,6 +508,7 @@ impl Row for MirrorHealth {
                 v6: r.reach()?,
             },
             alt: r.reach()?,
+            synced_at: r.added_u64()?,
         })
     }
 }
@@ -700,9 +722,12 @@ mod tests {
     proptest! {
         #[test]
         fn products(id: u64, name in ".*", flags: [bool; 4], priority: u32,
-                    languages in proptest::collection::vec("[a-zA-Z-]{1,8}", 0..5), created_at: u64) {
-            round_trip(Product { id: ProductId(id), name, ssl_only: flags[0], public: flags[1],
-                active: flags[2], checknow: flags[3], priority, languages, created_at });
+                    languages in proptest::collection::vec("[a-zA-Z-]{1,8}", 0..5), created_at: u64,
+                    max_lag in 0..10_080u32) {
+            // Rows written before the lag limit read as having none.
+            round_trip_added(Product { id: ProductId(id), name, ssl_only: flags[0], public: flags[1],
+                active: flags[2], checknow: flags[3], priority, languages, created_at,
+                max_lag_minutes: (max_lag > 0).then_some(max_lag) }, 4);
         }
 
         #[test]
@@ -723,12 +748,13 @@ mod tests {
                 max_share: (max_share > 0).then_some(max_share),
             };
             let alt_url = alt.then(|| "https://alt.example/pub".to_string());
-            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url };
+            let trace = alt.then(|| "/project/trace/master".to_string());
+            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url, trace };
             // Rows written before the families byte, the audience and the
             // other-scheme URL read as serving both, everyone alike, one
             // scheme.
-            let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, ..row.clone() };
-            let before = encode(&plain).len() - 18;
+            let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, trace: None, ..row.clone() };
+            let before = encode(&plain).len() - 22;
             round_trip_added(row.clone(), encode(&row).len() - before);
             assert_eq!(decode::<Mirror>(&encode(&plain)[..before]).unwrap(), plain);
         }
@@ -782,8 +808,8 @@ mod tests {
         assert_eq!(old_check.problem, None);
         assert_eq!(old_check.problem(), Some(Problem::Timeout));
         let old_health = encode(&health);
-        // Without the problem byte nor the three reach bytes after it.
-        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 4]).unwrap();
+        // Without the problem byte, the three reach bytes and the sync time.
+        let old_health = decode::<MirrorHealth>(&old_health[..old_health.len() - 12]).unwrap();
         assert_eq!((old_health.problem, old_health.error), (None, health.error));
         assert_eq!(old_health.reaches, Reaches::default(), "unknown, as before");
         assert_eq!(old_health.alt, Reach::Unknown);
@@ -817,8 +843,9 @@ mod tests {
                     v6: Reach::Down,
                 },
                 alt: Reach::Down,
+                synced_at: 7,
             },
-            4,
+            12,
         );
         round_trip_added(
             MirrorCheck {

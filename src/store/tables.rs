@@ -38,6 +38,7 @@ pub const PRODUCTS: Table<u64, Product> = Table {
         "priority",
         "languages",
         "created_at",
+        "max_lag_minutes",
     ],
     key_in_row: true,
 };
@@ -111,6 +112,7 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "networks",
         "max_share",
         "alt_url",
+        "trace",
     ],
     key_in_row: true,
 };
@@ -140,6 +142,7 @@ pub const MIRROR_HEALTH: Table<u64, MirrorHealth> = Table {
         "reach_v4",
         "reach_v6",
         "reach_alt",
+        "synced_at",
     ],
     key_in_row: false,
 };

@@ -10,3 +10,9 @@ ALTER TABLE mirrors ADD COLUMN max_share bigint NOT NULL DEFAULT 0;
 -- found there (0 unknown, 2 up, 3 down).
 ALTER TABLE mirrors ADD COLUMN alt_url text NOT NULL DEFAULT '';
 ALTER TABLE mirror_health ADD COLUMN reach_alt bigint NOT NULL DEFAULT 0;
+-- Freshness: a mirror's trace file ('': none), when it last synced
+-- (Unix seconds; 0: unknown), and how stale a product's files may be
+-- (minutes; 0: any).
+ALTER TABLE mirrors ADD COLUMN trace text NOT NULL DEFAULT '';
+ALTER TABLE mirror_health ADD COLUMN synced_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE products ADD COLUMN max_lag_minutes bigint NOT NULL DEFAULT 0;
