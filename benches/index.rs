@@ -261,6 +261,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             audience: Default::default(),
             alt_url: None,
             trace: None,
+            kind: Default::default(),
         });
     }
     s

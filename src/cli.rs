@@ -344,6 +344,9 @@ pub struct MirrorAdd {
     /// its trace file under its root (e.g. /project/trace/master or /lastsync): sentry reads when it last synced
     #[argh(option)]
     pub trace: Option<String>,
+    /// mirror (default) or cdn: a CDN is always complete, only probed, preferred for new files and the fallback before the origin
+    #[argh(option)]
+    pub kind: Option<crate::model::MirrorKind>,
 }
 
 #[derive(FromArgs, Debug)]
@@ -397,6 +400,9 @@ pub struct MirrorSet {
     /// its trace file under its root, or none
     #[argh(option)]
     pub trace: Option<String>,
+    /// mirror or cdn
+    #[argh(option)]
+    pub kind: Option<crate::model::MirrorKind>,
 }
 
 #[derive(FromArgs, Debug)]

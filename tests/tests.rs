@@ -12,6 +12,7 @@ mod backup;
 mod bounce;
 mod bouncerscript;
 mod browser_smoke;
+mod cdn;
 mod cli;
 mod clients;
 mod control;

@@ -96,6 +96,7 @@ pub fn snapshot() -> Snapshot {
         audience: Default::default(),
         alt_url: None,
         trace: None,
+        kind: Default::default(),
     };
     Snapshot {
         products: vec![

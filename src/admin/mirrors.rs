@@ -28,8 +28,8 @@ use crate::chart;
 use crate::error::Error;
 use crate::model::health::{MAX_RATING, uptime};
 use crate::model::{
-    Audience, Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorState, Problem,
-    Reach, Reaches,
+    Audience, Families, Family, Mirror, MirrorCheck, MirrorHealth, MirrorId, MirrorKind,
+    MirrorState, Problem, Reach, Reaches,
 };
 use crate::store::{NewMirror, Snapshot};
 
@@ -416,6 +416,21 @@ fn reach_summary(reaches: Reaches) -> String {
 }
 
 /// The address families a mirror serves, one of three.
+/// The kind choice of the settings form.
+fn kind_field(chosen: MirrorKind) -> Markup {
+    html! {
+        fieldset.field {
+            legend { "Kind" }
+            @for (k, label) in [(MirrorKind::Mirror, "Mirror: sentry checks its files one by one"), (MirrorKind::Cdn, "CDN: always complete, only probed; preferred for new files and the fallback before the origin")] {
+                label.check {
+                    input type="radio" name="kind" value=(k.as_str()) checked[k == chosen];
+                    " " (label)
+                }
+            }
+        }
+    }
+}
+
 fn families_field(chosen: Families) -> Markup {
     html! {
         fieldset.field {
@@ -537,6 +552,7 @@ fn add(ctx: &Ctx<'_>, form: &Form) -> PageResult {
             audience: Default::default(),
             alt_url: None,
             trace: None,
+            kind: MirrorKind::Mirror,
         })
     });
     match added {
@@ -844,6 +860,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     (page::input(Input::Email, false, "Contact e-mail", "contact", &value("contact", m.contact.clone()), Some("one address, e.g. ops@mirror.example.org; gets mail when this mirror goes down or serves bad files, if enabled")))
                     (regions_field(&s, &regions))
                     (families_field(form.and_then(|f| Families::parse(f.get("families"))).unwrap_or(m.families)))
+                    (kind_field(form.and_then(|f| MirrorKind::parse(f.get("kind"))).unwrap_or(m.kind)))
                     (audience_fields(&form.and_then(|f| audience(f, &m.audience).ok()).unwrap_or_else(|| m.audience.clone())))
                     (checkbox("Active (gets traffic)", "active", form.map_or(m.active, |f| f.checked("active"))))
                     div { button.primary type="submit" { "Save" } }
@@ -856,6 +873,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                     dt { "Contact e-mail" } dd.wrap { @if m.contact.is_empty() { span.muted { "none" } } @else { (m.contact) } }
                     dt { "Regions" } dd.wrap { @if m.regions.is_empty() { span.muted { "none: the whole world" } } @else { (m.regions.join(", ")) } }
                     dt { "Address families" } dd { (families_label(m.families)) }
+                    dt { "Kind" } dd { (m.kind.as_str()) }
                     dt { "Whom it serves" } dd.wrap { @if m.audience.is_default() { "everyone alike" } @else { (m.audience.describe()) } }
                     dt { "Active" } dd { @if m.active { "yes (gets traffic)" } @else { "no (switched off)" } }
                 }
@@ -937,6 +955,9 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             }
             if let Some(trace) = form.opt("trace") {
                 m.trace = Some(trace.to_string());
+            }
+            if let Some(kind) = form.opt("kind").and_then(MirrorKind::parse) {
+                m.kind = kind;
             }
             m.rating = rating;
             m.contact = form.get("contact").to_string();

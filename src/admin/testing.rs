@@ -206,6 +206,7 @@ pub fn add_mirror(admin: &Admin, name: &str, regions: &[&str]) {
                 audience: Default::default(),
                 alt_url: None,
                 trace: None,
+                kind: Default::default(),
             })
         })
         .unwrap();

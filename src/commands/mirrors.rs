@@ -40,6 +40,7 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     },
                     alt_url: a.alt_url.clone(),
                     trace: a.trace.clone(),
+                    kind: a.kind.unwrap_or_default(),
                 })
             })?;
             Ok(format!(
@@ -135,6 +136,9 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     }
                     if let Some(t) = &a.trace {
                         m.trace = Some(t.clone());
+                    }
+                    if let Some(k) = a.kind {
+                        m.kind = k;
                     }
                     if let Some(c) = &a.contact {
                         m.contact = c.clone();

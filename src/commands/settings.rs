@@ -27,6 +27,18 @@ const SETTINGS: &[(&str, &str)] = &[
         crate::index::STICKY,
         "true or false: one client gets one mirror for one file (default true; false: a random mirror each time)",
     ),
+    (
+        crate::index::CDN_NEW_MINUTES,
+        "minutes a file counts as new after its location is added: new files go to CDNs until enough mirrors have them (default 60)",
+    ),
+    (
+        crate::index::CDN_ENOUGH_PERCENT,
+        "percent of the mirrors' rating that must have a new file before it leaves the CDNs (default 50)",
+    ),
+    (
+        crate::index::ORIGIN_TRACE,
+        "URL of the origin's trace file: mirrors' lag is measured against it (default: the freshest mirror)",
+    ),
 ];
 
 /// `bouncer settings list|set|unset`.
@@ -75,6 +87,22 @@ pub(super) fn settings(net: &Network, action: &SettingsAction) -> Result<String>
                     "mail.tls",
                     format!("{value:?}: use none, starttls or tls"),
                 ));
+            }
+            let number = |max: u64| value.parse::<u64>().is_ok_and(|n| n <= max);
+            if a.key == crate::index::CDN_NEW_MINUTES && !number(10_080) {
+                return Err(Error::invalid(
+                    "setting",
+                    format!("{} takes whole minutes from 0 to 10080", a.key),
+                ));
+            }
+            if a.key == crate::index::CDN_ENOUGH_PERCENT && !number(100) {
+                return Err(Error::invalid(
+                    "setting",
+                    format!("{} takes a whole percentage from 0 to 100", a.key),
+                ));
+            }
+            if a.key == crate::index::ORIGIN_TRACE {
+                crate::validate::base_url(value)?;
             }
             if a.key == "mail.port" && value.parse::<u16>().is_err() {
                 return Err(Error::invalid(

@@ -399,6 +399,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
     // Checked before (`check`): anything else reads as both.
     let families = crate::model::Families::parse(&w.families).unwrap_or_default();
     let audience = w.audience().unwrap_or_default();
+    let kind = crate::model::MirrorKind::parse(&w.kind).unwrap_or_default();
     if tx.mirror(&w.name)?.is_some() {
         tx.mirror_update(&w.name, |m| {
             m.base_url = w.base_url.clone();
@@ -410,6 +411,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             m.audience = audience;
             m.alt_url = w.alt_url.clone();
             m.trace = w.trace.clone();
+            m.kind = kind;
         })
         .map_err(placed)?;
     } else {
@@ -424,6 +426,7 @@ fn mirror(tx: &mut Tx, w: &MirrorEntry, at: &At) -> Result<()> {
             audience,
             alt_url: w.alt_url.clone(),
             trace: w.trace.clone(),
+            kind,
         })
         .map_err(placed)?;
     }

@@ -230,6 +230,9 @@ fn mirrors(mirrors: Vec<MirrorEntry>, at: &At) -> Result<Vec<MirrorEntry>> {
         entry.trace = at
             .field("trace")
             .check(validate::trace_path(m.trace.as_deref()))?;
+        if crate::model::MirrorKind::parse(&m.kind).is_none() {
+            return Err(at.field("kind").err("say mirror or cdn"));
+        }
     }
     Ok(out)
 }

@@ -192,6 +192,9 @@ pub struct MirrorEntry {
     /// Its trace file under its root (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// `cdn` for a CDN (absent: a mirror).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
 }
 
 impl MirrorEntry {
@@ -373,6 +376,10 @@ pub fn from_dump(dump: &Dump, with_counts: bool) -> Config {
             max_share: m.audience.max_share,
             alt_url: m.alt_url.clone(),
             trace: m.trace.clone(),
+            kind: match m.kind {
+                crate::model::MirrorKind::Mirror => String::new(),
+                k => k.as_str().to_string(),
+            },
         })
         .collect();
 
@@ -864,6 +871,7 @@ mod tests {
             max_share: Some(40),
             alt_url: Some("https://m4.example".into()),
             trace: None,
+            kind: String::new(),
         });
         b.oses.retain(|o| o != "beos");
         b.oses.push("solaris".into());
@@ -974,7 +982,7 @@ mod tests {
             ),
             (
                 &|v| v["mirrors"][2]["region"] = serde_json::json!([]),
-                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share, alt_url, trace)",
+                "mirrors[2].region: unknown key (known: name, active, base_url, contact, rating, regions, families, only_countries, never_countries, networks, max_share, alt_url, trace, kind)",
             ),
             (
                 &|v| v["counts"]["days"] = serde_json::json!({}),

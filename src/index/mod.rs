@@ -719,7 +719,25 @@ pub struct Builder {
     /// Idle mirror sets (see [`LocationEntry::idle_mirrors`]), shared.
     shared_idle: HashMap<Box<[u32]>, Arc<[u32]>>,
     no_idle: Arc<[u32]>,
+    /// Per location index: whether it is new enough for the CDNs to be
+    /// preferred (setting [`CDN_NEW_MINUTES`]).
+    new_location: Vec<bool>,
+    /// The rating of the mirrors (not CDNs) that serve a location for it
+    /// to count as spread enough to leave the CDNs ([`CDN_ENOUGH_PERCENT`]).
+    enough_rating: u64,
+    /// The tables of locations no mirror serves.
+    unserved: Arc<Tables>,
 }
+
+/// The setting for how long after its location is added a file counts as
+/// new (minutes; default 60): new files go to the CDNs until enough
+/// mirrors have them.
+pub const CDN_NEW_MINUTES: &str = "cdn.new_minutes";
+
+/// The setting for "enough mirrors have it": the share of the active
+/// mirrors' rating (percent; default 50) that must serve a new file before
+/// it leaves the CDNs.
+pub const CDN_ENOUGH_PERCENT: &str = "cdn.enough_percent";
 
 impl Builder {
     /// Starts from the configuration and the known files.
@@ -732,6 +750,7 @@ impl Builder {
         let mut weight = Vec::new();
         let mut seeds = Vec::new();
         let mut caps = Vec::new();
+        let mut cdns = Vec::new();
         let now = crate::model::now();
         let reference = freshness_reference(s);
         for m in &s.mirrors {
@@ -758,6 +777,9 @@ impl Builder {
             }));
             seeds.push(pick::seed(m.id.0));
             caps.push(m.audience.max_share.unwrap_or(0));
+            if eligible && m.kind == crate::model::MirrorKind::Cdn {
+                cdns.push(i);
+            }
             // A flapping mirror gets less traffic until it settles.
             weight.push(health.map_or(u64::from(m.rating), |h| h.damped(m.rating, now)));
             index.mirrors.push(MirrorEntry {
@@ -896,7 +918,30 @@ impl Builder {
             }
         }
         let regions = Regions::new(&s.regions, &s.mirrors);
+        let setting = |key: &str, default: u64| {
+            s.settings
+                .get(key)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let new_secs = setting(CDN_NEW_MINUTES, 60) * 60;
+        let new_location = s
+            .locations
+            .iter()
+            .filter(|l| product_of.contains_key(&l.product))
+            .map(|l| now.saturating_sub(l.created_at) < new_secs)
+            .collect();
+        let mirrors_rating: u64 = s
+            .mirrors
+            .iter()
+            .filter(|m| m.active && m.kind == crate::model::MirrorKind::Mirror)
+            .map(|m| u64::from(m.rating))
+            .sum();
+        let enough_rating = (mirrors_rating * setting(CDN_ENOUGH_PERCENT, 50)).div_ceil(100);
         Builder {
+            new_location,
+            enough_rating,
+            unserved: empty,
             index,
             active,
             location_of,
@@ -909,6 +954,7 @@ impl Builder {
                     weight,
                     caps,
                     seeds,
+                    cdns,
                 },
             ),
             current: NONE,
@@ -929,7 +975,8 @@ impl Builder {
         let Some(&m) = self.active.get(mirror.0 as usize) else {
             return;
         };
-        if loc == NONE || m == NONE {
+        // A CDN serves everything: what sentry once found there is moot.
+        if loc == NONE || m == NONE || self.maker.cdns.binary_search(&m).is_ok() {
             return;
         }
         if loc != self.current {
@@ -964,6 +1011,18 @@ impl Builder {
                     )
                 })
         }));
+        // A new file goes to the CDNs until enough mirrors have it.
+        let cdns = &self.maker.cdns;
+        if !cdns.is_empty() && self.new_location[loc] {
+            let rating: u64 = self
+                .eligible
+                .iter()
+                .map(|&m| u64::from(mirrors[m as usize].rating))
+                .sum();
+            if rating < self.enough_rating {
+                self.eligible.clone_from(cdns);
+            }
+        }
         self.index.stats.serving_pairs += self.eligible.len();
         let tables = match self.shared.get(self.eligible.as_slice()) {
             Some(t) => t.clone(),
@@ -1002,6 +1061,15 @@ impl Builder {
     /// mirrors claim announce.
     pub fn finish(mut self, asn: &AsnDb) -> Index {
         self.flush();
+        // Locations no mirror has: the CDNs serve them.
+        if !self.maker.cdns.is_empty() {
+            let cdn_only = Arc::new(self.maker.tables(&[]));
+            for l in &mut self.index.locations {
+                if Arc::ptr_eq(&l.tables, &self.unserved) {
+                    l.tables = cdn_only.clone();
+                }
+            }
+        }
         self.index.stats.candidate_sets = self.shared.len();
         for (template, members) in std::mem::take(&mut self.shared_paths) {
             self.share(template, &members);
@@ -1303,6 +1371,51 @@ mod tests {
         let t = index.resolve("thunderbird", "win", "en-US").unwrap();
         assert!(t.location.candidates(false).is_empty());
         assert_eq!(index.mirror(1).lag, None);
+    }
+
+    #[test]
+    fn cdns_take_new_files_until_enough_mirrors_have_them_and_back_everyone_up() {
+        let mut s = snapshot();
+        s.mirrors[2].kind = MirrorKind::Cdn;
+        s.mirrors[2].rating = 100;
+        s.mirrors[1].base_url = "http://b.example".into();
+        let now = crate::model::now();
+        for l in &mut s.locations {
+            l.created_at = now;
+        }
+        // Thunderbird (new) on a (10 of 40); Firefox's de (new) on a and b.
+        let serving = vec![
+            (LocationId(1), MirrorId(1)),
+            (LocationId(1), MirrorId(2)),
+            (LocationId(3), MirrorId(1)),
+        ];
+        let names = |index: &Index, product: &str, lang: &str| -> Vec<String> {
+            let t = index.resolve(product, "win", lang).unwrap();
+            t.location
+                .candidates(false)
+                .iter()
+                .map(|(m, _)| index.mirror(m).name.to_string())
+                .collect()
+        };
+        let index = Index::build(&s, serving.clone());
+        assert_eq!(names(&index, "thunderbird", "en-US"), ["m3"], "25% < 50%");
+        assert_eq!(names(&index, "firefox-1.0", "de"), ["m1", "m2"], "100%");
+        // Old files stay on the mirrors, however few have them.
+        for l in &mut s.locations {
+            l.created_at = now - 3600;
+        }
+        let index = Index::build(&s, serving.clone());
+        assert_eq!(names(&index, "thunderbird", "en-US"), ["m1"]);
+        // Nobody else can serve: the CDN, before the origin.
+        let t = index.resolve("firefox-1.0", "linux", "de").unwrap();
+        assert!(t.location.candidates(false).is_empty());
+        let client = "192.0.2.1".parse().unwrap();
+        let pool = index.pool(t.location, false, client, None, &mut pick::ThreadRandom);
+        let picked: Vec<String> = pool
+            .iter()
+            .map(|(m, _)| index.mirror(m).name.to_string())
+            .collect();
+        assert_eq!(picked, ["m3"]);
     }
 
     #[test]

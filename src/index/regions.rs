@@ -434,6 +434,9 @@ pub struct Tables {
     classes: Box<[ClassPools]>,
     /// Per (network group, ban) with someone in it, sorted.
     networks: Box<[NetworkPools]>,
+    /// The CDNs, per [`variant`]: where a client goes when its pool is
+    /// empty, before the origin.
+    cdn: [Arc<Candidates>; VARIANTS],
 }
 
 #[derive(Debug)]
@@ -487,6 +490,22 @@ impl Tables {
         rng: &mut impl Random,
     ) -> &Candidates {
         let variant = variant(https_only, Some(family));
+        let pool = self.pick_pool(regions, country, group, variant, rng);
+        if pool.is_empty() {
+            &self.cdn[variant]
+        } else {
+            pool
+        }
+    }
+
+    fn pick_pool(
+        &self,
+        regions: &Regions,
+        country: Option<Country>,
+        group: Option<u16>,
+        variant: usize,
+        rng: &mut impl Random,
+    ) -> &Candidates {
         let class = regions.class_of(country);
         // A location nobody serves has no class pools: the (empty) world.
         let Some(pools) = self.classes.get(usize::from(class)) else {
@@ -527,6 +546,8 @@ pub struct TableMaker {
     caps: Vec<u8>,
     /// Sticky-pick seed per mirror index (from the mirror's id).
     seeds: Vec<u64>,
+    /// The CDNs that may take traffic (indexes, sorted).
+    pub cdns: Vec<u32>,
     shared: HashMap<Box<[u32]>, Arc<Candidates>>,
     empty: Arc<Candidates>,
 }
@@ -543,6 +564,8 @@ pub struct MirrorTraits {
     pub caps: Vec<u8>,
     /// Sticky-pick seed (from the mirror's id).
     pub seeds: Vec<u64>,
+    /// The CDNs that may take traffic (indexes, sorted).
+    pub cdns: Vec<u32>,
 }
 
 /// `weighted` with the weights of capped mirrors brought down to their
@@ -607,6 +630,7 @@ impl TableMaker {
             weight: traits.weight,
             caps: traits.caps,
             seeds: traits.seeds,
+            cdns: traits.cdns,
             shared: HashMap::new(),
             empty: Arc::new(Candidates::default()),
         }
@@ -661,12 +685,12 @@ impl TableMaker {
         self.empty.clone()
     }
 
-    /// The pools of one eligible mirror set (sorted, distinct).
-    pub fn tables(&mut self, eligible: &[u32]) -> Tables {
+    /// `mirrors` that serve each [`variant`].
+    fn bases(&self, mirrors: &[u32]) -> [Vec<u32>; VARIANTS] {
         let mut bases: [Vec<u32>; VARIANTS] = Default::default();
         for https_only in [false, true] {
             for family in [None, Some(Family::V4), Some(Family::V6)] {
-                bases[variant(https_only, family)] = eligible
+                bases[variant(https_only, family)] = mirrors
                     .iter()
                     .copied()
                     .filter(|&m| !https_only || self.https[m as usize])
@@ -674,6 +698,14 @@ impl TableMaker {
                     .collect();
             }
         }
+        bases
+    }
+
+    /// The pools of one eligible mirror set (sorted, distinct).
+    pub fn tables(&mut self, eligible: &[u32]) -> Tables {
+        let bases = self.bases(eligible);
+        let cdn_bases = self.bases(&self.cdns.clone());
+        let cdn = std::array::from_fn(|v| self.table(&cdn_bases[v]));
         let world = std::array::from_fn(|v| self.table(&bases[v]));
         let mut classes = Vec::with_capacity(self.regions.classes.len());
         for c in 0..self.regions.classes.len() {
@@ -768,6 +800,7 @@ impl TableMaker {
             world,
             classes: classes.into(),
             networks: networks.into(),
+            cdn,
         }
     }
 }

@@ -128,6 +128,59 @@ pub struct Mirror {
     /// Its trace file, relative to its root (`/project/trace/master`,
     /// `/lastsync`): when it last synced (SPEC §13).
     pub trace: Option<String>,
+    /// A mirror, or a CDN (SPEC §13).
+    pub kind: MirrorKind,
+}
+
+/// What kind of download target a mirror is (SPEC §13).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MirrorKind {
+    /// A mirror: carries what sentry finds on it, file by file.
+    #[default]
+    Mirror,
+    /// A CDN: always complete (pulls from the origin), only probed;
+    /// preferred for new files until enough mirrors have them, and the
+    /// fallback before the origin.
+    Cdn,
+}
+
+impl MirrorKind {
+    /// `mirror` or `cdn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MirrorKind::Mirror => "mirror",
+            MirrorKind::Cdn => "cdn",
+        }
+    }
+
+    /// Reads [`MirrorKind::as_str`] (any case; empty: a mirror).
+    pub fn parse(s: &str) -> Option<MirrorKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "mirror" => Some(MirrorKind::Mirror),
+            "cdn" => Some(MirrorKind::Cdn),
+            _ => None,
+        }
+    }
+
+    /// Its stored code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind of a stored code.
+    pub fn from_code(code: u8) -> Option<MirrorKind> {
+        [MirrorKind::Mirror, MirrorKind::Cdn]
+            .get(usize::from(code))
+            .copied()
+    }
+}
+
+impl std::str::FromStr for MirrorKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<MirrorKind, String> {
+        MirrorKind::parse(s).ok_or_else(|| format!("{s:?} is not a kind: say mirror or cdn"))
+    }
 }
 
 impl Mirror {
@@ -663,6 +716,7 @@ pub(crate) mod fixtures {
             audience: Audience::default(),
             alt_url: None,
             trace: None,
+            kind: MirrorKind::Mirror,
         }
     }
 }

@@ -730,6 +730,7 @@ mod tests {
                     audience: Default::default(),
                     alt_url: None,
                     trace: None,
+                    kind: Default::default(),
                 };
                 let m1 =
                     tx.mirror_add(mirror("m1", "https://m1.example.org/pub", vec![], false))?;

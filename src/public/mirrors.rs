@@ -349,6 +349,7 @@ mod tests {
             audience: Default::default(),
             alt_url: None,
             trace: None,
+            kind: Default::default(),
         }
     }
 

@@ -185,6 +185,20 @@ pub fn plan(
         if mode == Mode::New && known_down && only.is_none() {
             continue;
         }
+        // A CDN is always complete: probed, never scanned file by file.
+        if m.kind == crate::model::MirrorKind::Cdn {
+            if mode != Mode::Hashes {
+                plans.push(MirrorPlan {
+                    mirror: m.id,
+                    name: m.name.clone(),
+                    base_url: m.base_url.clone(),
+                    alt_url: m.alt_url.clone(),
+                    trace: None,
+                    checks: Vec::new(),
+                });
+            }
+            continue;
+        }
         let mut checks = Vec::new();
         match mode {
             Mode::Spot => {

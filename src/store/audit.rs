@@ -50,6 +50,7 @@ impl AuditFields for Mirror {
             ("families", self.families.as_str().to_string()),
             ("alt_url", self.alt_url.clone().unwrap_or_default()),
             ("trace", self.trace.clone().unwrap_or_default()),
+            ("kind", self.kind.as_str().to_string()),
             ("only_countries", join(&self.audience.only)),
             ("never_countries", join(&self.audience.never)),
             ("networks", join(&self.audience.networks)),

@@ -30,6 +30,8 @@ pub struct NewMirror {
     pub alt_url: Option<String>,
     /// Its trace file, relative to its root.
     pub trace: Option<String>,
+    /// A mirror or a CDN.
+    pub kind: MirrorKind,
 }
 
 impl Tx {
@@ -66,6 +68,7 @@ impl Tx {
             audience: new.audience,
             alt_url,
             trace,
+            kind: new.kind,
         };
         self.put_mirror(&mirror)?;
         self.record(

@@ -6,8 +6,8 @@ use super::postgres::{SqlValue, from_sql_int, sql_int};
 use crate::error::{Error, Result};
 use crate::model::{
     Alias, Audience, Availability, Event, Families, FileInfo, Location, LocationId, Mirror,
-    MirrorCheck, MirrorHealth, MirrorId, Problem, Product, ProductId, Reach, Reaches, Region, Role,
-    SentryRun, User,
+    MirrorCheck, MirrorHealth, MirrorId, MirrorKind, Problem, Product, ProductId, Reach, Reaches,
+    Region, Role, SentryRun, User,
 };
 
 /// Format byte of every row written by this version.
@@ -433,6 +433,7 @@ impl Row for Mirror {
         w.u8(self.audience.max_share.unwrap_or(0));
         w.str(self.alt_url.as_deref().unwrap_or(""));
         w.str(self.trace.as_deref().unwrap_or(""));
+        w.u8(self.kind.code());
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -473,6 +474,10 @@ impl Row for Mirror {
             },
             alt_url: Some(r.added_str()?).filter(|u| !u.is_empty()),
             trace: Some(r.added_str()?).filter(|u| !u.is_empty()),
+            kind: {
+                let code = r.added_u8()?;
+                MirrorKind::from_code(code).ok_or_else(|| r.corrupt("unknown mirror kind"))?
+            },
         })
     }
 }
@@ -749,12 +754,14 @@ mod tests {
             };
             let alt_url = alt.then(|| "https://alt.example/pub".to_string());
             let trace = alt.then(|| "/project/trace/master".to_string());
-            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url, trace };
+            let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url, trace,
+                kind: if alt { MirrorKind::Cdn } else { MirrorKind::Mirror } };
             // Rows written before the families byte, the audience and the
             // other-scheme URL read as serving both, everyone alike, one
             // scheme.
-            let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, trace: None, ..row.clone() };
-            let before = encode(&plain).len() - 22;
+            let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, trace: None,
+                kind: MirrorKind::Mirror, ..row.clone() };
+            let before = encode(&plain).len() - 23;
             round_trip_added(row.clone(), encode(&row).len() - before);
             assert_eq!(decode::<Mirror>(&encode(&plain)[..before]).unwrap(), plain);
         }

@@ -113,6 +113,7 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "max_share",
         "alt_url",
         "trace",
+        "kind",
     ],
     key_in_row: true,
 };

@@ -16,3 +16,5 @@ ALTER TABLE mirror_health ADD COLUMN reach_alt bigint NOT NULL DEFAULT 0;
 ALTER TABLE mirrors ADD COLUMN trace text NOT NULL DEFAULT '';
 ALTER TABLE mirror_health ADD COLUMN synced_at bigint NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN max_lag_minutes bigint NOT NULL DEFAULT 0;
+-- What kind of target a mirror is: 0 a mirror, 1 a CDN.
+ALTER TABLE mirrors ADD COLUMN kind bigint NOT NULL DEFAULT 0;
