@@ -31,6 +31,7 @@ mod heartbeat;
 mod https;
 mod lifecycle;
 mod limits;
+mod lists;
 mod loader;
 mod lockout;
 mod metrics;

@@ -117,6 +117,8 @@ pub struct BounceQuery<'a> {
     pub metalink: bool,
     /// `mirrorlist` (any value): the list of mirrors instead.
     pub mirrorlist: bool,
+    /// `json` (any value) with `mirrorlist`: the list as JSON.
+    pub json: bool,
 }
 
 /// What a request for a file wants.
@@ -130,6 +132,8 @@ pub enum Want {
     Metalink,
     /// An HTML page listing the mirrors.
     Mirrorlist,
+    /// The candidates in the order this client gets them, as JSON.
+    MirrorlistJson,
 }
 
 impl BounceQuery<'_> {
@@ -139,6 +143,8 @@ impl BounceQuery<'_> {
     pub fn want(&self, headers: &HeaderMap) -> Want {
         if self.metalink || accepts_metalink(headers) {
             Want::Metalink
+        } else if self.mirrorlist && self.json {
+            Want::MirrorlistJson
         } else if self.mirrorlist {
             Want::Mirrorlist
         } else if self.print {
@@ -184,6 +190,7 @@ impl<'a> BounceQuery<'a> {
                 "print" => out.print = v.trim().eq_ignore_ascii_case("yes"),
                 "metalink" => out.metalink = true,
                 "mirrorlist" => out.mirrorlist = true,
+                "json" => out.json = true,
                 _ => {}
             }
         }
@@ -271,6 +278,9 @@ impl Bouncer {
             return self.mirrorlist(index, target, https_only, request.query);
         }
         let pool = self.pool(request, index, target, https_only);
+        if want == Want::MirrorlistJson {
+            return self.mirrorlist_json(request, index, target, &pool, https_only);
+        }
         if want == Want::Metalink {
             return self.metalink(index, target, pool.candidates, pool.key, https_only);
         }
@@ -571,6 +581,95 @@ impl Bouncer {
         let page = mirrorlist(index, target, https_only, &metalink);
         let mut reply = with_type(StatusCode::OK, "text/html; charset=utf-8", page);
         (reply.headers_mut()).insert(CACHE_CONTROL, self.config.cache_control.clone());
+        reply
+    }
+
+    /// `?mirrorlist&json` (SPEC §13): the candidates in the order this
+    /// client would get them (its first request, then each retry), with
+    /// the file's size and hashes and why each is where it is. Nothing is
+    /// counted, and it is no retry.
+    fn mirrorlist_json(
+        &self,
+        request: &Request<'_>,
+        index: &Index,
+        target: &Target<'_>,
+        pool: &Pool<'_>,
+        https_only: bool,
+    ) -> Reply {
+        let client = self.client(request.peer, request.headers, request.query);
+        let order: Vec<u32> = match pool.key {
+            Some(key) => pool.candidates.ranking(key),
+            None => pool
+                .candidates
+                .by_weight()
+                .into_iter()
+                .map(|(m, _)| m)
+                .collect(),
+        };
+        let weights: std::collections::HashMap<u32, u64> = pool.candidates.iter().collect();
+        let total = pool.candidates.total().max(1) as f64;
+        let path = target.path();
+        let region = pool
+            .country
+            .and_then(|c| index.regions().of(c))
+            .map(|r| index.regions().get(r).name.to_string());
+        let network = index.regions().group_of(client).is_some();
+        let why = |rank: usize| {
+            match (pool.key, rank) {
+            (Some(_), 0) => "first: the best sticky score of this client and file among the pool, weighted by rating".to_string(),
+            (Some(_), n) => format!("retry {n}: next in this client's sticky ranking"),
+            (None, _) => "random pick weighted by rating (sticky picks are off); listed heaviest first".to_string(),
+        }
+        };
+        let candidates: Vec<serde_json::Value> = order
+            .iter()
+            .enumerate()
+            .map(|(rank, &m)| {
+                let mirror = index.mirror(m);
+                let weight = weights.get(&m).copied().unwrap_or(0);
+                serde_json::json!({
+                    "rank": rank + 1,
+                    "mirror": &*mirror.name,
+                    "url": format!("{}{path}", mirror.url(https_only)),
+                    "country": mirror.country(),
+                    "share_percent": (weight as f64 * 1000.0 / total).round() / 10.0,
+                    "why": why(rank),
+                })
+            })
+            .collect();
+        let file = target.file.map(|f| {
+            let hashes: serde_json::Map<String, serde_json::Value> = f
+                .hashes()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                .collect();
+            serde_json::json!({ "size": f.size, "hashes": hashes })
+        });
+        let origin = if order.is_empty() {
+            self.origin(https_only).map(|o| format!("{o}{path}"))
+        } else {
+            None
+        };
+        let body = serde_json::json!({
+            "version": 1,
+            "path": path,
+            "file": file,
+            "client": {
+                "family": crate::model::Family::of(client).as_str(),
+                "country": pool.country.map(|c| c.as_str().to_string()),
+                "region": region,
+                "claimed_network": network,
+                "https_only": https_only,
+            },
+            "sticky": pool.key.is_some(),
+            "candidates": candidates,
+            "origin": origin,
+        });
+        let mut reply = crate::http::reply::json(StatusCode::OK, format!("{body:#}\n"));
+        reply.headers_mut().insert(
+            CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-store"),
+        );
         reply
     }
 

@@ -40,6 +40,111 @@ pub fn page(public: &Public, _req: &Request<'_>) -> PageResult {
     public.rendered("/mirrors", || render(public))
 }
 
+/// Answers `GET /mirrors.json` (SPEC §13): the active mirrors and the
+/// regions, for tools. Stable: fields are only ever added (`version`).
+pub fn json(public: &Public, _req: &Request<'_>) -> PageResult {
+    public.rendered("/mirrors.json", || render_json(public))
+}
+
+/// A state as a machine-readable word.
+fn state_code(state: MirrorState) -> &'static str {
+    match state {
+        MirrorState::Unchecked => "unchecked",
+        MirrorState::Up => "up",
+        MirrorState::Flapping => "flapping",
+        MirrorState::ServesNothing => "serves-nothing",
+        MirrorState::Down => "down",
+        MirrorState::Standby => "standby",
+        MirrorState::Disabled => "disabled",
+    }
+}
+
+fn render_json(public: &Public) -> PageResult {
+    use crate::model::{Family, Reach};
+    let snapshot = public.network.snapshot()?;
+    let index = public.network.index();
+    let now = crate::model::now();
+    let today = crate::model::day_of(now);
+    let counts = public.counts(today.saturating_sub(SHARE_DAYS - 1), today)?;
+    let (serving, locations) = public.network.serving();
+    let rows = rows(
+        &snapshot.mirrors,
+        &snapshot.health,
+        &serving,
+        locations,
+        &counts.by_mirror,
+        now,
+    );
+    let total: u64 = rows.iter().map(|r| r.downloads).sum();
+    let rated: u64 = rows.iter().map(|r| u64::from(r.mirror.rating)).sum();
+    let reach = |r: Reach| match r {
+        Reach::Unknown => "unknown",
+        Reach::NoAddress => "no address",
+        Reach::Up => "up",
+        Reach::Down => "down",
+    };
+    let mirrors: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let m = r.mirror;
+            let h = snapshot.health.get(&m.id);
+            let reaches = h.map(|h| h.reaches).unwrap_or_default();
+            let served = |f| crate::model::family::serves(m.families, reaches, f);
+            let share = |n: u64, of: u64| (of > 0).then(|| (n as f64 * 1000.0 / of as f64).round() / 10.0);
+            serde_json::json!({
+                "name": m.name,
+                "url": m.base_url,
+                "other_url": m.alt_url,
+                "kind": m.kind.as_str(),
+                "regions": m.regions,
+                "only_countries": m.audience.only.iter().map(|c| c.as_str().to_string()).collect::<Vec<_>>(),
+                "never_countries": m.audience.never.iter().map(|c| c.as_str().to_string()).collect::<Vec<_>>(),
+                "families": {
+                    "setting": m.families.as_str(),
+                    "ipv4": reach(reaches.v4),
+                    "ipv6": reach(reaches.v6),
+                    "serves_ipv4": served(Family::V4),
+                    "serves_ipv6": served(Family::V6),
+                },
+                "status": state_code(r.status.state),
+                "checked_at": h.map(|h| h.checked_at).filter(|&t| t > 0),
+                "down_since": (r.status.since > 0).then_some(r.status.since),
+                "down_reason": (!r.status.reason.is_empty()).then_some(r.status.reason),
+                "lag_seconds": index.mirror_by_id(m.id).and_then(|e| e.lag),
+                "rating": m.rating,
+                "rating_share_percent": share(u64::from(m.rating), rated),
+                "max_share_percent": m.audience.max_share,
+                "downloads": r.downloads,
+                "download_share_percent": share(r.downloads, total),
+            })
+        })
+        .collect();
+    let regions: Vec<serde_json::Value> = snapshot
+        .regions
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "countries": r.countries,
+                "keeps_percent": if (0..100).contains(&r.throttle) { r.throttle } else { 100 },
+                "fallback": r.fallback,
+                "global_fallback": r.global_fallback,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "version": 1,
+        "generated_at": now,
+        "share_days": SHARE_DAYS,
+        "mirrors": mirrors,
+        "regions": regions,
+    });
+    Ok(crate::http::reply::json(
+        StatusCode::OK,
+        format!("{body:#}\n"),
+    ))
+}
+
 /// A mirror's status as the public sees it: its [`MirrorState`] and,
 /// when it is down, since when and why (in a short, generic class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -110,7 +110,8 @@ impl Request<'_> {
 
 /// Whether `path` is one of the public pages.
 pub fn serves(path: &str) -> bool {
-    matches!(path, "/download" | "/mirrors" | "/stats") || path.starts_with("/feeds/")
+    matches!(path, "/download" | "/mirrors" | "/mirrors.json" | "/stats")
+        || path.starts_with("/feeds/")
 }
 
 impl Public {
@@ -227,6 +228,7 @@ pub fn handle(public: &Public, req: &Request<'_>) -> Reply {
     let routed = match req.path {
         "/download" => download::page(public, req),
         "/mirrors" => mirrors::page(public, req),
+        "/mirrors.json" => mirrors::json(public, req),
         "/stats" => trends::page(public, req),
         _ => match req.path.strip_prefix("/feeds/") {
             Some(feed) => feeds::feed(public, req, feed),
