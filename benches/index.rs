@@ -262,6 +262,7 @@ fn snapshot(shape: Shape) -> Snapshot {
             alt_url: None,
             trace: None,
             kind: Default::default(),
+            maintenance: None,
         });
     }
     s

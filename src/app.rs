@@ -130,6 +130,16 @@ pub async fn serve_network(
             .ok();
         (sentry, thread)
     });
+    // Maintenance windows start and end on their own.
+    let windows_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let windows_network = network.clone();
+    let windows = {
+        let (network, stop) = (network.clone(), windows_stop.clone());
+        std::thread::Builder::new()
+            .name("windows".into())
+            .spawn(move || network.follow_windows(&stop))
+            .ok()
+    };
     let ctx = Arc::new(crate::commands::Context {
         network: network.clone(),
         db: db.clone(),
@@ -300,6 +310,11 @@ pub async fn serve_network(
     let _ = stop.send(true);
     for server in servers {
         let _ = server.await;
+    }
+    windows_stop.store(true, std::sync::atomic::Ordering::Release);
+    windows_network.notify();
+    if let Some(thread) = windows {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     if let Some((sentry, thread)) = sentry {
         sentry.stop();

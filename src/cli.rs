@@ -299,6 +299,23 @@ pub enum MirrorAction {
     Set(MirrorSet),
     /// Remove.
     Remove(MirrorRemove),
+    /// Maintenance link.
+    MaintenanceLink(MirrorMaintenanceLink),
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "maintenance-link")]
+/// print (and with --mail, mail to the mirror's contact) the link on which its admins announce maintenance windows themselves, no account needed
+pub struct MirrorMaintenanceLink {
+    /// the mirror
+    #[argh(positional)]
+    pub name: String,
+    /// where people reach this server, e.g. https://download.example.org
+    #[argh(option)]
+    pub site: String,
+    /// mail it to the mirror's contact (needs `bouncer mail set`)
+    #[argh(switch)]
+    pub mail: bool,
 }
 
 #[derive(FromArgs, Debug)]
@@ -403,6 +420,9 @@ pub struct MirrorSet {
     /// mirror or cdn
     #[argh(option)]
     pub kind: Option<crate::model::MirrorKind>,
+    /// a maintenance window, FROM/DURATION (e.g. now/2h or 2026-12-08T02:00:00Z/90m; UTC), or none: it leaves rotation unchecked and unmailed, and comes back after a passing check
+    #[argh(option)]
+    pub maintenance: Option<String>,
 }
 
 #[derive(FromArgs, Debug)]

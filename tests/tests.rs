@@ -34,6 +34,7 @@ mod limits;
 mod lists;
 mod loader;
 mod lockout;
+mod maintenance;
 mod metrics;
 mod nodes;
 mod pages_browser;

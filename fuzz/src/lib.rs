@@ -97,6 +97,7 @@ pub fn snapshot() -> Snapshot {
         alt_url: None,
         trace: None,
         kind: Default::default(),
+        maintenance: None,
     };
     Snapshot {
         products: vec![

@@ -784,6 +784,12 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
             p.flash role="note" { "It answers, but receives downloads for none of its files: sentry has not found them there yet. "
                 a href={ "/admin/availability?mirror=" (seg(&m.name)) } { "See what it lacks" } "." }
         }
+        @if let Some(w) = m.maintenance.filter(|w| w.keeps_out(h.map_or(0, |h| h.checked_at), now)) {
+            p.flash role="note" {
+                @if w.covers(now) { "Away for maintenance from " (w.describe()) ": no downloads, no checks, no mail." }
+                @else { "Back from maintenance (" (w.describe()) "): it gets downloads again once a check passes." }
+            }
+        }
         @if let Some(h) = h.filter(|h| h.is_flapping(now)) {
             p.flash.error { "Flapping: changed state " (h.flaps) " times recently; its weight is damped." }
         }
@@ -854,6 +860,7 @@ fn edit(ctx: &Ctx<'_>, name: &str, form: Option<&Form>, error: Option<Markup>) -
                 form.stack method="post" action=(url) {
                     (csrf(ctx))
                     (page::input(Input::Url, true, "Base URL", "base_url", &value("base_url", m.base_url.clone()), None))
+                    (page::input(Input::Text, false, "Maintenance window", "maintenance", &form.map(|f| f.get("maintenance").to_string()).unwrap_or_default(), Some("FROM/DURATION in UTC, e.g. now/2h or 2026-12-08T02:00:00Z/90m: it leaves rotation for that time, unchecked and unmailed, and comes back after a passing check; none cancels; empty leaves it as it is")))
                     (page::input(Input::Text, false, "Trace file", "trace", &value("trace", m.trace.clone().unwrap_or_default()), Some("its path under the root, e.g. /project/trace/master (Debian) or /lastsync (Arch): sentry reads when it last synced; a product may limit how stale its files are (its Max lag)")))
                     (page::input(Input::Url, false, "Other-scheme URL", "alt_url", &value("alt_url", m.alt_url.clone().unwrap_or_default()), Some("the same root over the other scheme, e.g. https://… beside an http:// base URL: https-only downloads use the https one; empty: none")))
                     (page::input(Input::Number { min: 0, max: MAX_RATING.max(m.rating).into() }, false, "Rating", "rating", &value("rating", m.rating.to_string()), Some(RATING_HINT)))
@@ -931,16 +938,23 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
     let Some(stored) = ctx.network().snapshot()?.mirror(name).cloned() else {
         return Ok(ctx.not_found(&format!("There is no mirror named {name:?}.")));
     };
-    let (rating, families, audience) = match rating(form, Some(stored.rating)).and_then(|r| {
-        Ok((
-            r,
-            families(form, stored.families)?,
-            audience(form, &stored.audience)?,
-        ))
-    }) {
-        Ok(r) => r,
-        Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
+    let window = match form.opt("maintenance").filter(|w| !w.trim().is_empty()) {
+        None => Ok(stored.maintenance),
+        Some(w) => crate::model::maintenance::parse(w, crate::model::now())
+            .map_err(|e| format!("Maintenance window: {e}.")),
     };
+    let (rating, families, audience, window) =
+        match rating(form, Some(stored.rating)).and_then(|r| {
+            Ok((
+                r,
+                families(form, stored.families)?,
+                audience(form, &stored.audience)?,
+                window?,
+            ))
+        }) {
+            Ok(r) => r,
+            Err(e) => return edit(ctx, name, Some(form), Some(page::error(Some(&e)))),
+        };
     if !form.checked("confirmed")
         && let Some(question) = out_of_rotation(&stored, form, rating)
     {
@@ -965,6 +979,7 @@ fn save(ctx: &Ctx<'_>, name: &str, form: &Form) -> PageResult {
             m.regions = regions;
             m.families = families;
             m.audience = audience;
+            m.maintenance = window;
         })
     });
     match saved {

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod availability;
 pub mod geoip;
 pub mod loader;
+pub mod maintenance;
 pub mod mirrors;
 pub mod oses;
 pub mod overview;
@@ -358,7 +359,12 @@ fn answer(admin: &Admin, req: &Request<'_>) -> Reply {
     match req.path {
         "" => return crate::http::see_other("/admin/"),
         "/login" => return login(admin, req, secure),
-        _ => {}
+        path => {
+            // A mirror contact's link: the token is the credential.
+            if let Some(rest) = path.strip_prefix("/maintenance/") {
+                return maintenance::link(admin, req, rest);
+            }
+        }
     }
     let now = crate::model::now();
     let session_cookie = session::session_cookie(secure);

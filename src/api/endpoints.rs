@@ -92,6 +92,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         run: uptake,
     },
     Endpoint {
+        name: "mirror_maintenance",
+        writes: true,
+        run: mirror_maintenance,
+    },
+    Endpoint {
         name: "mirror_list",
         writes: false,
         run: mirror_list,
@@ -595,6 +600,30 @@ fn uptake(api: &Api, _: &Caller, form: &Form) -> Outcome {
         }
     }
     Ok(Doc::Uptake(items))
+}
+
+/// `mirror_maintenance` (SPEC §13, not Tuxedo's): `mirror` and `window`
+/// (`FROM/DURATION`, e.g. `now/2h`, or `none` to cancel).
+fn mirror_maintenance(api: &Api, caller: &Caller, form: &Form) -> Outcome {
+    let (Some(name), Some(window)) = (form.opt("mirror"), form.opt("window")) else {
+        return Err(Failure::numbered(101, "mirror and window are required."));
+    };
+    let window = crate::model::maintenance::parse(window, crate::model::now())
+        .map_err(|e| Failure::numbered(103, e))?;
+    let m = caller
+        .write(api, |tx| tx.mirror_update(name, |m| m.maintenance = window))
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Failure::numbered(102, "No mirror found."),
+            e => Failure::from_store(e),
+        })?;
+    Ok(Doc::Success(match m.maintenance {
+        Some(w) => format!(
+            "Mirror {} is away for maintenance from {}.",
+            m.name,
+            w.describe()
+        ),
+        None => format!("Mirror {} has no maintenance window.", m.name),
+    }))
 }
 
 fn mirror_list(api: &Api, _: &Caller, _: &Form) -> Outcome {

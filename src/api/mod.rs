@@ -32,6 +32,7 @@
 //! | `create_update_alias` | POST | `alias`, `related_product` | `<success>Created/updated alias ALIAS</success>` | 102 no alias; 101 invalid alias; 104 alias is a product's name; 105 no related product; 103 related product unknown |
 //! | `uptake` | GET | `product`, `os`, `fuzzy` (at least one of product, os) | `<mirror_uptake>` | 101 neither; 102 `No products found` / `No OSes found` |
 //! | `mirror_list` | GET | — | `<mirrors>` (active mirrors) | — |
+//! | `mirror_maintenance` | POST | `mirror`, `window` (`now/2h`, `none`) | `<success>` | 101, 102, 103 |
 //!
 //! `uptake` answers, for each (product, os), `available` = the summed
 //! rating of the active, healthy mirrors that have the file now (from the

@@ -115,6 +115,12 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
             ];
             // Checked before the write, so a typo changes nothing.
             change_audience(&mut Audience::default(), options)?;
+            let window = a
+                .maintenance
+                .as_deref()
+                .map(|w| crate::model::maintenance::parse(w, crate::model::now()))
+                .transpose()
+                .map_err(|e| Error::invalid("mirror", e))?;
             let m = net.write(&ACTOR, |tx| {
                 tx.mirror_update(&a.name, |m| {
                     // Checked above: cannot fail.
@@ -140,6 +146,9 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                     if let Some(k) = a.kind {
                         m.kind = k;
                     }
+                    if let Some(w) = window {
+                        m.maintenance = w;
+                    }
                     if let Some(c) = &a.contact {
                         m.contact = c.clone();
                     }
@@ -151,13 +160,17 @@ pub(super) fn mirror(net: &Network, action: &MirrorAction) -> Result<String> {
                 })
             })?;
             Ok(format!(
-                "mirror {}: {} rating {} {}\n",
+                "mirror {}: {} rating {} {}{}\n",
                 m.name,
                 m.base_url,
                 m.rating,
-                if m.active { "active" } else { "inactive" }
+                if m.active { "active" } else { "inactive" },
+                m.maintenance
+                    .map(|w| format!(", away for maintenance {}", w.describe()))
+                    .unwrap_or_default()
             ))
         }
+        MirrorAction::MaintenanceLink(a) => maintenance_link(net, a),
         MirrorAction::Remove(a) => {
             let m = net.write(&ACTOR, |tx| tx.mirror_remove(&a.name))?;
             Ok(format!("removed mirror {}\n", m.name))
@@ -184,4 +197,61 @@ fn change_audience(audience: &mut Audience, options: [&Option<String>; 4]) -> Re
         audience.max_share = parse_share(share).map_err(invalid)?;
     }
     Ok(())
+}
+
+/// `bouncer mirror maintenance-link NAME --site URL [--mail]`: the link
+/// (made with the network's secret, created on first use) on which the
+/// mirror's admins announce maintenance windows.
+fn maintenance_link(net: &Network, a: &crate::cli::MirrorMaintenanceLink) -> Result<String> {
+    use crate::model::maintenance::{SECRET, token};
+    let site = crate::validate::base_url(&a.site)?;
+    let m = net
+        .store()
+        .snapshot()?
+        .mirror(&a.name)
+        .cloned()
+        .ok_or_else(|| Error::not_found(crate::error::Thing::Mirror, &a.name))?;
+    let secret = net.write(&ACTOR, |tx| {
+        let settings = tx.settings()?;
+        match settings.get(SECRET) {
+            Some(s) => Ok(s.clone()),
+            None => {
+                let s = crate::auth::random_token();
+                tx.setting_put(SECRET, Some(&s))?;
+                Ok(s)
+            }
+        }
+    })?;
+    let link = format!(
+        "{site}/admin/maintenance/{}/{}",
+        m.id,
+        token(&secret, m.id, &m.base_url)
+    );
+    if !a.mail {
+        return Ok(format!("{link}\n"));
+    }
+    if m.contact.is_empty() {
+        return Err(Error::invalid(
+            "mirror",
+            format!(
+                "{} has no contact to mail: `bouncer mirror set {} --contact ADDRESS`",
+                m.name, m.name
+            ),
+        ));
+    }
+    let mail = crate::mail::MailConfig::from_settings(&net.store().settings()?)?.ok_or_else(|| {
+        Error::invalid(
+            "mail",
+            "not set up: `bouncer mail set --host SMTP-HOST --from ADDRESS --to YOU@EXAMPLE.ORG`".into(),
+        )
+    })?;
+    mail.send(
+        std::slice::from_ref(&m.contact),
+        &format!("[bouncer] maintenance windows for mirror {}", m.name),
+        &format!(
+            "Hello,\n\nwhen mirror {} ({}) will be away for maintenance, announce it here:\n\n  {link}\n\nFor the window's time it gets no downloads and is not checked, so nobody is mailed about it; after it, it gets downloads again once a check passes. The link needs no account; keep it to yourselves. It stops working if the mirror's address changes.\n",
+            m.name, m.base_url
+        ),
+    )?;
+    Ok(format!("mailed to {}: {link}\n", m.contact))
 }

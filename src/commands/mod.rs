@@ -127,7 +127,10 @@ pub fn creates_database(command: &Command) -> bool {
             UserAction::List(_) => false,
         },
         Command::Mirror(c) => match c.action {
-            MirrorAction::Add(_) | MirrorAction::Set(_) | MirrorAction::Remove(_) => true,
+            MirrorAction::Add(_)
+            | MirrorAction::Set(_)
+            | MirrorAction::Remove(_)
+            | MirrorAction::MaintenanceLink(_) => true,
             MirrorAction::List(_) => false,
         },
         Command::Product(c) => match c.action {

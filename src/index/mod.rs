@@ -757,7 +757,10 @@ impl Builder {
             let health = s.health.get(&m.id);
             let healthy = health.is_none_or(|h| h.healthy);
             let i = index.mirrors.len() as u32;
-            let eligible = m.active && m.rating > 0 && healthy;
+            let away = m
+                .maintenance
+                .is_some_and(|w| w.keeps_out(health.map_or(0, |h| h.checked_at), now));
+            let eligible = m.active && m.rating > 0 && healthy && !away;
             if m.active {
                 active[m.id.0 as usize] = i;
             }

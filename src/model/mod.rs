@@ -8,6 +8,7 @@ pub mod audience;
 pub mod family;
 pub mod freshness;
 pub mod health;
+pub mod maintenance;
 pub mod rules;
 
 pub use audience::{Audience, ClientNet};
@@ -130,6 +131,8 @@ pub struct Mirror {
     pub trace: Option<String>,
     /// A mirror, or a CDN (SPEC §13).
     pub kind: MirrorKind,
+    /// Its announced maintenance window, if any (SPEC §13).
+    pub maintenance: Option<maintenance::Window>,
 }
 
 /// What kind of download target a mirror is (SPEC §13).
@@ -717,6 +720,7 @@ pub(crate) mod fixtures {
             alt_url: None,
             trace: None,
             kind: MirrorKind::Mirror,
+            maintenance: None,
         }
     }
 }

@@ -284,6 +284,30 @@ impl Network {
         }
     }
 
+    /// Keeps the index right as maintenance windows start and end (SPEC
+    /// §13): rebuilds it at each boundary and counts that as a change, so
+    /// sentry checks a mirror back from one at once. Runs until `stop`
+    /// (then call [`Network::notify`]).
+    pub fn follow_windows(&self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Acquire) {
+            let now = crate::model::now();
+            let next = self.snapshot().ok().and_then(|s| {
+                crate::model::maintenance::next_boundary(
+                    s.mirrors.iter().filter_map(|m| m.maintenance.as_ref()),
+                    now,
+                )
+            });
+            let wait = next.map_or(3600, |t| (t - now).min(3600));
+            self.wait_for_changes(self.changes(), Duration::from_secs(wait), stop);
+            if next.is_some_and(|t| crate::model::now() >= t) {
+                if let Err(e) = self.republish() {
+                    tracing::warn!(error = %e, "cannot rebuild the index for a maintenance window");
+                }
+                self.changed();
+            }
+        }
+    }
+
     /// Wakes everyone waiting in [`Network::wait_for_changes`].
     pub fn notify(&self) {
         // Under the lock, so a waiter between its check and its wait

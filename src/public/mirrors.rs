@@ -455,6 +455,7 @@ mod tests {
             alt_url: None,
             trace: None,
             kind: Default::default(),
+            maintenance: None,
         }
     }
 

@@ -129,6 +129,7 @@ pub fn plan(
     checked: &HashSet<(LocationId, MirrorId)>,
     rng: &mut impl Random,
 ) -> Vec<MirrorPlan> {
+    let now = crate::model::now();
     let files: std::collections::HashMap<&str, &FileInfo> =
         known.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut langs: std::collections::HashMap<LocationId, HashSet<&str>> =
@@ -173,7 +174,14 @@ pub fn plan(
         .iter()
         .filter(|m| m.active && only.is_none_or(|id| id == m.id))
     {
-        let never_checked = s.health.get(&m.id).is_none_or(|h| h.checked_at == 0);
+        let checked_at = s.health.get(&m.id).map_or(0, |h| h.checked_at);
+        // Away for maintenance: not checked, so never marked down or
+        // mailed about. Back from it: checked in full before it serves.
+        if m.maintenance.is_some_and(|w| w.covers(now)) {
+            continue;
+        }
+        let back = m.maintenance.is_some_and(|w| w.keeps_out(checked_at, now));
+        let never_checked = checked_at == 0 || back;
         // A pass for new things leaves known-down mirrors to the spot and
         // full passes (which re-check them on their schedules), unless
         // asked for by name: otherwise every change would re-probe them

@@ -51,6 +51,10 @@ impl AuditFields for Mirror {
             ("alt_url", self.alt_url.clone().unwrap_or_default()),
             ("trace", self.trace.clone().unwrap_or_default()),
             ("kind", self.kind.as_str().to_string()),
+            (
+                "maintenance",
+                self.maintenance.map(|w| w.describe()).unwrap_or_default(),
+            ),
             ("only_countries", join(&self.audience.only)),
             ("never_countries", join(&self.audience.never)),
             ("networks", join(&self.audience.networks)),

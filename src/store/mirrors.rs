@@ -69,6 +69,7 @@ impl Tx {
             alt_url,
             trace,
             kind: new.kind,
+            maintenance: None,
         };
         self.put_mirror(&mirror)?;
         self.record(

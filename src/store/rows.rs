@@ -434,6 +434,9 @@ impl Row for Mirror {
         w.str(self.alt_url.as_deref().unwrap_or(""));
         w.str(self.trace.as_deref().unwrap_or(""));
         w.u8(self.kind.code());
+        let window = self.maintenance.map_or((0, 0), |w| (w.start, w.end));
+        w.u64(window.0);
+        w.u64(window.1);
     }
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Mirror {
@@ -477,6 +480,10 @@ impl Row for Mirror {
             kind: {
                 let code = r.added_u8()?;
                 MirrorKind::from_code(code).ok_or_else(|| r.corrupt("unknown mirror kind"))?
+            },
+            maintenance: {
+                let (start, end) = (r.added_u64()?, r.added_u64()?);
+                (end > 0).then_some(crate::model::maintenance::Window { start, end })
             },
         })
     }
@@ -755,13 +762,14 @@ mod tests {
             let alt_url = alt.then(|| "https://alt.example/pub".to_string());
             let trace = alt.then(|| "/project/trace/master".to_string());
             let row = Mirror { id: MirrorId(id), name, base_url, rating, active, regions, contact, created_at, families, audience, alt_url, trace,
-                kind: if alt { MirrorKind::Cdn } else { MirrorKind::Mirror } };
+                kind: if alt { MirrorKind::Cdn } else { MirrorKind::Mirror },
+                maintenance: alt.then_some(crate::model::maintenance::Window { start: 5, end: 6 }) };
             // Rows written before the families byte, the audience and the
             // other-scheme URL read as serving both, everyone alike, one
             // scheme.
             let plain = Mirror { families: Families::Both, audience: Audience::default(), alt_url: None, trace: None,
-                kind: MirrorKind::Mirror, ..row.clone() };
-            let before = encode(&plain).len() - 23;
+                kind: MirrorKind::Mirror, maintenance: None, ..row.clone() };
+            let before = encode(&plain).len() - 39;
             round_trip_added(row.clone(), encode(&row).len() - before);
             assert_eq!(decode::<Mirror>(&encode(&plain)[..before]).unwrap(), plain);
         }

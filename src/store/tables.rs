@@ -114,6 +114,8 @@ pub const MIRRORS: Table<u64, Mirror> = Table {
         "alt_url",
         "trace",
         "kind",
+        "maintenance_start",
+        "maintenance_end",
     ],
     key_in_row: true,
 };

@@ -18,3 +18,6 @@ ALTER TABLE mirror_health ADD COLUMN synced_at bigint NOT NULL DEFAULT 0;
 ALTER TABLE products ADD COLUMN max_lag_minutes bigint NOT NULL DEFAULT 0;
 -- What kind of target a mirror is: 0 a mirror, 1 a CDN.
 ALTER TABLE mirrors ADD COLUMN kind bigint NOT NULL DEFAULT 0;
+-- A mirror's announced maintenance window (Unix seconds; 0: none).
+ALTER TABLE mirrors ADD COLUMN maintenance_start bigint NOT NULL DEFAULT 0;
+ALTER TABLE mirrors ADD COLUMN maintenance_end bigint NOT NULL DEFAULT 0;
