@@ -131,6 +131,36 @@ fn check_base(probe: &impl Probe, base_url: &str) -> BaseCheck {
     }
 }
 
+/// A sample of the mirror's files over each family that answered besides
+/// `via` (its files are checked over `via`): the first planned file. A
+/// family over which it is not there serves nobody of that family, with
+/// the reason in `faults`; the mirror as a whole is judged over `via`.
+fn sample_other_families(
+    probe: &impl Probe,
+    plan: &MirrorPlan,
+    via: Option<Family>,
+    mut reaches: Reaches,
+    mut faults: Vec<(Family, String)>,
+) -> (Reaches, Vec<(Family, String)>) {
+    let (Some(via), Some(sample)) = (via, plan.checks.first()) else {
+        return (reaches, faults);
+    };
+    let url = format!("{}{}", plan.base_url, sample.path);
+    for family in Family::ALL {
+        if family == via || reaches.of(family) != Reach::Up {
+            continue;
+        }
+        match judge_file(&sample.expected, &probe.head(&url, Some(family))) {
+            FileVerdict::Missing(why) | FileVerdict::Fault(why) => {
+                *reaches.of_mut(family) = Reach::Down;
+                faults.push((family, format!("{}: {why}", sample.path)));
+            }
+            FileVerdict::Present | FileVerdict::Inconclusive(_) => {}
+        }
+    }
+    (reaches, faults)
+}
+
 /// How much a speed measurement downloads at most.
 pub const MEASURE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -294,11 +324,18 @@ pub fn execute(
                         }
                         _ => 0,
                     };
+                    let (reaches, faults) = sample_other_families(
+                        probe,
+                        &plans[i],
+                        base.via,
+                        base.reaches,
+                        base.faults,
+                    );
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                     let p = &mut st[i];
                     p.latency_ms = base.latency_ms;
-                    p.reaches = base.reaches;
-                    p.family_faults = base.faults;
+                    p.reaches = reaches;
+                    p.family_faults = faults;
                     p.via = base.via;
                     p.alt = alt;
                     p.synced_at = synced_at;
@@ -578,6 +615,60 @@ mod tests {
         fn trace(&self, _: &str, _: Option<Family>) -> Result<u64, String> {
             Err("no trace files here".into())
         }
+    }
+
+    /// Answers the base URL over both families, files over IPv4 only
+    /// (IPv6 serves another document root).
+    struct FilesOverV4;
+
+    impl Probe for FilesOverV4 {
+        fn families(&self, _: &str) -> Vec<Family> {
+            Family::ALL.to_vec()
+        }
+        fn head(&self, url: &str, via: Option<Family>) -> Observation {
+            let base = url.ends_with(".test/");
+            if base || via == Some(Family::V4) {
+                answer(true)
+            } else {
+                Observation::Answer {
+                    status: 404,
+                    content_type: None,
+                    length: None,
+                    digests: None,
+                    elapsed_ms: 1,
+                }
+            }
+        }
+        fn digests(&self, url: &str, _: Kinds, via: Option<Family>) -> Observation {
+            self.head(url, via)
+        }
+        fn measure(&self, _: &str, max: u64, _: Option<Family>) -> Option<(u64, u64)> {
+            Some((max, 1))
+        }
+        fn trace(&self, _: &str, _: Option<Family>) -> Result<u64, String> {
+            Err("none".into())
+        }
+    }
+
+    #[test]
+    fn a_sample_file_is_checked_over_the_other_family_too() {
+        let out = execute(
+            &plans(1, 3),
+            &FilesOverV4,
+            limits(2, 2),
+            &AtomicBool::new(false),
+        );
+        let r = &out[0];
+        assert_eq!(r.base, Some(Ok(())), "the mirror serves over IPv4");
+        assert_eq!(r.files.len(), 3);
+        assert_eq!((r.reaches.v4, r.reaches.v6), (Reach::Up, Reach::Down));
+        assert!(
+            r.family_faults
+                .iter()
+                .any(|(f, why)| *f == Family::V6 && why.starts_with("/f0: ")),
+            "{:?}",
+            r.family_faults
+        );
     }
 
     #[test]
