@@ -12,13 +12,6 @@ use crate::common::{Env, http};
 const FX: &str = "/fx/setup.exe";
 const TB: &str = "/tb/setup.exe";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// The two products' files, and a trace file in `form`.
 fn files(trace_path: &str, trace: String) -> Files {
     Arc::new(BTreeMap::from([
@@ -34,7 +27,7 @@ fn debian_date(t: u64) -> String {
     let months = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (y, m, d) = civil(t);
+    let (y, m, d) = bouncer::model::civil(t);
     let s = t % 86_400;
     format!(
         "{} {} {d:>2} {:02}:{:02}:{:02} UTC {y}\n",
@@ -46,21 +39,9 @@ fn debian_date(t: u64) -> String {
     )
 }
 
-fn civil(t: u64) -> (i64, i64, i64) {
-    let days = (t / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
 #[test]
 fn a_lagging_mirror_leaves_only_the_products_that_limit_lag() {
-    let t = now();
+    let t = bouncer::model::now();
     // Arch-style: Unix seconds; Debian-style: `date -u`, two hours old.
     let fresh = Mirror::start(&files("/lastsync", format!("{t}\n")), Behaviour::Healthy);
     let stale = Mirror::start(
@@ -134,7 +115,7 @@ fn a_lagging_mirror_leaves_only_the_products_that_limit_lag() {
 
 #[test]
 fn an_unreadable_trace_file_counts_as_stale_and_a_bad_path_is_refused() {
-    let t = now();
+    let t = bouncer::model::now();
     let m = Mirror::start(&files("/lastsync", format!("{t}\n")), Behaviour::Healthy);
     let env = Env::new();
     env.setup(&[

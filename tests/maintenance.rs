@@ -11,24 +11,9 @@ use crate::common::{Env, net};
 const FILE: &str = "/tb/setup.exe";
 const TB: &str = "/?product=tb&os=win";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time.
 fn iso(t: u64) -> String {
-    let days = (t / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = bouncer::model::civil(t);
     let s = t % 86_400;
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
@@ -49,7 +34,7 @@ fn a_window_takes_a_mirror_out_unchecked_and_it_returns_after_a_passing_check() 
     env.ok(&["mirror", "add", "m2", &m2.url]);
     env.setup(&["status set m1 present", "status set m2 present"]);
     // A window that ended ten minutes ago, and no check since: still out.
-    let ended = format!("{}/5m", iso(now() - 900));
+    let ended = format!("{}/5m", iso(bouncer::model::now() - 900));
     env.ok(&["mirror", "set", "m1", "--maintenance", &ended]);
     let server = env.serve(&["--no-sentry"]);
     let hosts = |n| -> BTreeSet<String> {
