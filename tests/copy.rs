@@ -54,7 +54,10 @@ fn network() -> Env {
         "location add tb linux /tb/tb.tar.bz2",
         "region add europe --country DE --country FR --throttle 80",
         "mirror add m1 http://127.0.0.1:9/m1 --rating 10 --contact ops@m1.example",
-        "mirror add m2 http://127.0.0.1:9/m2 --region europe --families ipv6 --only-countries DE,AT --never-countries CN --networks 192.0.2.0/24,2001:db8::/32,AS64500 --max-share 40",
+        "mirror add m2 http://127.0.0.1:9/m2 --region europe --families ipv6 --only-countries DE,AT --never-countries CN --networks 192.0.2.0/24,2001:db8::/32,AS64500 --max-share 40 --alt-url https://127.0.0.1:9/m2 --trace /lastsync",
+        "mirror add cdn https://cdn.example/pub --kind cdn",
+        "mirror set m1 --maintenance now/2h",
+        "product set tb --max-lag 30",
         "status set m1 present",
         "status set m2 present --product firefox-120.0",
         "status set m2 missing --product firefox-120.0 --os beos",
@@ -142,7 +145,7 @@ fn copy_redb_to_postgresql_and_back_gives_the_same_export_with_counts() {
     );
     assert_eq!(
         &lines[3..6],
-        ["audit log: events 19", "GeoIP tables: 1", "id sequences: 4"]
+        ["audit log: events 22", "GeoIP tables: 1", "id sequences: 4"]
     );
     assert!(
         lines[6].starts_with("copied ") && lines[6].ends_with(&format!(" from {file} to {url}")),
