@@ -445,9 +445,13 @@ impl Bouncer {
                 break;
             }
             let other = index.mirror(m);
-            url.push('<');
             // Alternatives no less secure than the pick.
-            url.push_str(other.url(base.starts_with("https://")));
+            let https = base.starts_with("https://");
+            if https && !other.is_https() {
+                continue;
+            }
+            url.push('<');
+            url.push_str(other.url(https));
             target.location.render_path(target.lang, &mut url);
             url.push_str(">; rel=duplicate; pri=");
             url.push(char::from(b'1' + n as u8));

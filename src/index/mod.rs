@@ -613,6 +613,8 @@ fn freshness_reference(s: &Snapshot) -> u64 {
         .filter(|m| m.trace.is_some())
         .filter_map(|m| s.health.get(&m.id).map(|h| h.synced_at))
         .fold(origin, u64::max)
+        // A clock ahead (or a lying trace file) must not make everyone stale.
+        .min(crate::model::now())
 }
 
 /// The setting that makes selection damp mirrors much slower than the rest.
@@ -927,7 +929,7 @@ impl Builder {
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(default)
         };
-        let new_secs = setting(CDN_NEW_MINUTES, 60) * 60;
+        let new_secs = setting(CDN_NEW_MINUTES, 60).saturating_mul(60);
         let new_location = s
             .locations
             .iter()
@@ -940,7 +942,9 @@ impl Builder {
             .filter(|m| m.active && m.kind == crate::model::MirrorKind::Mirror)
             .map(|m| u64::from(m.rating))
             .sum();
-        let enough_rating = (mirrors_rating * setting(CDN_ENOUGH_PERCENT, 50)).div_ceil(100);
+        let enough_rating = mirrors_rating
+            .saturating_mul(setting(CDN_ENOUGH_PERCENT, 50).min(100))
+            .div_ceil(100);
         Builder {
             new_location,
             enough_rating,
@@ -1016,6 +1020,7 @@ impl Builder {
         }));
         // A new file goes to the CDNs until enough mirrors have it.
         let cdns = &self.maker.cdns;
+        let mut to_cdns = false;
         if !cdns.is_empty() && self.new_location[loc] {
             let rating: u64 = self
                 .eligible
@@ -1024,6 +1029,7 @@ impl Builder {
                 .sum();
             if rating < self.enough_rating {
                 self.eligible.clone_from(cdns);
+                to_cdns = true;
             }
         }
         self.index.stats.serving_pairs += self.eligible.len();
@@ -1038,7 +1044,7 @@ impl Builder {
         };
         let any = tables.world(self.index.locations[loc].ssl_only);
         // The rest of the mirrors that have it: usually none.
-        let others = if any.len() == self.buffer.len() {
+        let others = if any.len() == self.buffer.len() && !to_cdns {
             self.no_idle.clone()
         } else {
             let serving: Vec<u32> = any.iter().map(|(m, _)| m).collect();
@@ -1419,6 +1425,19 @@ mod tests {
             .map(|(m, _)| index.mirror(m).name.to_string())
             .collect();
         assert_eq!(picked, ["m3"]);
+        // A CDN that must not serve Germany is no fallback there either.
+        s.mirrors[2].audience.never = vec![crate::geoip::Country::parse("DE").unwrap()];
+        let index = Index::build(&s, serving);
+        let t = index.resolve("firefox-1.0", "linux", "de").unwrap();
+        let de = crate::geoip::Country::parse("DE");
+        let fr = crate::geoip::Country::parse("FR");
+        let mut rng = pick::ThreadRandom;
+        assert!(
+            index
+                .pool(t.location, false, client, de, &mut rng)
+                .is_empty()
+        );
+        assert_eq!(index.pool(t.location, false, client, fr, &mut rng).len(), 1);
     }
 
     #[test]

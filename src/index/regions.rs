@@ -436,7 +436,7 @@ pub struct Tables {
     networks: Box<[NetworkPools]>,
     /// The CDNs, per [`variant`]: where a client goes when its pool is
     /// empty, before the origin.
-    cdn: [Arc<Candidates>; VARIANTS],
+    cdn: Box<[[Arc<Candidates>; VARIANTS]]>,
 }
 
 #[derive(Debug)]
@@ -491,11 +491,14 @@ impl Tables {
     ) -> &Candidates {
         let variant = variant(https_only, Some(family));
         let pool = self.pick_pool(regions, country, group, variant, rng);
-        if pool.is_empty() {
-            &self.cdn[variant]
-        } else {
-            pool
+        if !pool.is_empty() {
+            return pool;
         }
+        // The CDNs this client's country may use.
+        let ban = regions.classes[usize::from(regions.class_of(country))].ban;
+        self.cdn
+            .get(usize::from(ban))
+            .map_or(pool, |cdn| &cdn[variant])
     }
 
     fn pick_pool(
@@ -705,7 +708,19 @@ impl TableMaker {
     pub fn tables(&mut self, eligible: &[u32]) -> Tables {
         let bases = self.bases(eligible);
         let cdn_bases = self.bases(&self.cdns.clone());
-        let cdn = std::array::from_fn(|v| self.table(&cdn_bases[v]));
+        let cdn: Box<[[Arc<Candidates>; VARIANTS]]> = (0..self.regions.bans.len())
+            .map(|b| {
+                let banned = self.regions.bans[b].clone();
+                std::array::from_fn(|v| {
+                    let allowed: Vec<u32> = cdn_bases[v]
+                        .iter()
+                        .copied()
+                        .filter(|&m| !banned[m as usize])
+                        .collect();
+                    self.table(&allowed)
+                })
+            })
+            .collect();
         let world = std::array::from_fn(|v| self.table(&bases[v]));
         let mut classes = Vec::with_capacity(self.regions.classes.len());
         for c in 0..self.regions.classes.len() {

@@ -54,16 +54,14 @@ pub fn parse(text: &str, now: u64) -> Result<Option<Window>, String> {
         super::freshness::parse_date(from).ok_or_else(|| bad("FROM is no UTC date and time"))?
     };
     let length = length.trim();
-    let (n, unit) = length.split_at(length.len().saturating_sub(1));
+    let (n, unit) = [("m", 60u64), ("h", 3600), ("d", 86_400)]
+        .into_iter()
+        .find_map(|(suffix, unit)| length.strip_suffix(suffix).map(|n| (n, unit)))
+        .ok_or_else(|| bad("DURATION ends in m, h or d"))?;
     let n: u64 = n
         .parse()
         .map_err(|_| bad("DURATION is no number of m, h or d"))?;
-    let secs = match unit {
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(bad("DURATION ends in m, h or d")),
-    };
+    let secs = n.saturating_mul(unit);
     if secs == 0 || secs > 30 * 86_400 {
         return Err(bad("DURATION is from 1 minute to 30 days"));
     }
@@ -109,7 +107,15 @@ mod tests {
         let w = parse("2026-12-07T14:00:01Z/90m", 0).unwrap().unwrap();
         assert_eq!((w.start, w.end), (now, now + 5400));
         assert_eq!(parse("none", now), Ok(None));
-        for bad in ["now", "now/2", "now/0h", "now/31d", "tomorrow/1h"] {
+        for bad in [
+            "now",
+            "now/2",
+            "now/0h",
+            "now/31d",
+            "tomorrow/1h",
+            "now/1é",
+            "now/213503982334602d",
+        ] {
             let e = parse(bad, now).unwrap_err();
             assert!(e.contains("e.g. now/2h"), "{bad}: {e}");
         }

@@ -289,7 +289,10 @@ impl Network {
     /// sentry checks a mirror back from one at once. Runs until `stop`
     /// (then call [`Network::notify`]).
     pub fn follow_windows(&self, stop: &AtomicBool) {
+        let mut failed = false;
         while !stop.load(Ordering::Acquire) {
+            // Read before the snapshot: a change in between wakes the wait.
+            let seen = self.changes();
             let now = crate::model::now();
             let next = self.snapshot().ok().and_then(|s| {
                 crate::model::maintenance::next_boundary(
@@ -297,13 +300,24 @@ impl Network {
                     now,
                 )
             });
-            let wait = next.map_or(3600, |t| (t - now).min(3600));
-            self.wait_for_changes(self.changes(), Duration::from_secs(wait), stop);
-            if next.is_some_and(|t| crate::model::now() >= t) {
-                if let Err(e) = self.republish() {
-                    tracing::warn!(error = %e, "cannot rebuild the index for a maintenance window");
-                }
-                self.changed();
+            // A rebuild that failed is tried again soon.
+            let wait = if failed {
+                5
+            } else {
+                next.map_or(3600, |t| (t - now).min(3600))
+            };
+            self.wait_for_changes(seen, Duration::from_secs(wait), stop);
+            if failed || next.is_some_and(|t| crate::model::now() >= t) {
+                failed = match self.republish() {
+                    Ok(()) => {
+                        self.changed();
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot rebuild the index for a maintenance window");
+                        true
+                    }
+                };
             }
         }
     }

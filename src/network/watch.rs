@@ -183,8 +183,8 @@ impl Network {
             }
             // Or an ASN table.
             self.lock_geo().asn = Arc::new(self.store.asn()?.unwrap_or_default());
-            self.changed();
         }
+        let tell_others = config_changed && since.is_some();
         let mut builder = Builder::new(&snapshot, &files);
         for (location, mirrors) in &serving {
             for mirror in mirrors {
@@ -193,6 +193,10 @@ impl Network {
         }
         let snapshot = Arc::new(snapshot);
         self.publish(snapshot.clone(), builder, started);
+        if tell_others {
+            // After the publish: whoever wakes reads the new configuration.
+            self.changed();
+        }
         shared
             .index_generation
             .fetch_max(changes.generation, Ordering::AcqRel);

@@ -589,7 +589,8 @@ pub fn decide(results: &[MirrorResult], previous: &Previous, now: u64) -> Decisi
         h.reaches = reaches;
         if r.base.is_some() {
             h.alt = r.alt;
-            h.synced_at = r.synced_at;
+            // No mirror synced after it was checked: a time ahead is a wrong clock.
+            h.synced_at = r.synced_at.min(now);
         }
         h.healthy = healthy;
         h.checked_at = now;
