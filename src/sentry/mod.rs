@@ -250,7 +250,21 @@ impl Sentry {
             deadline: Instant::now() + self.config.budget,
             faults_per_mirror: 3,
         };
-        let results = pool::execute(&plans, &self.prober, limits, &self.stop);
+        let mut results = pool::execute(&plans, &self.prober, limits, &self.stop);
+        // A window that began during the run (announced before or while
+        // it ran): what the mirror showed then counts for nothing, so it
+        // is neither marked down nor mailed about.
+        if let Ok(now_known) = self.network.snapshot() {
+            let until = now();
+            results.retain(|r| {
+                now_known
+                    .mirrors
+                    .iter()
+                    .find(|m| m.id == r.mirror)
+                    .and_then(|m| m.maintenance)
+                    .is_none_or(|w| !(w.start <= until && w.end > started_at))
+            });
+        }
         // What mirrors' lag is measured against: the origin's trace file.
         let origin_synced = snapshot
             .settings
@@ -314,10 +328,16 @@ impl Sentry {
         let complete = only.is_none()
             && !self.stop.load(Ordering::Relaxed)
             && Instant::now() < limits.deadline
-            && results.iter().zip(&plans).all(|(r, p)| match &r.base {
-                Some(Ok(())) => r.files.len() == p.checks.len() || r.fault().is_some(),
-                Some(Err(_)) => true,
-                None => false,
+            && plans.iter().all(|p| {
+                // A mirror whose window began meanwhile has no result.
+                results
+                    .iter()
+                    .find(|r| r.mirror == p.mirror)
+                    .is_none_or(|r| match &r.base {
+                        Some(Ok(())) => r.files.len() == p.checks.len() || r.fault().is_some(),
+                        Some(Err(_)) => true,
+                        None => false,
+                    })
             });
         let checked_products: Vec<&crate::model::Product> =
             if complete && (mode == Mode::New || mode == Mode::All) {

@@ -145,16 +145,20 @@ fn sample_other_families(
     let (Some(via), Some(sample)) = (via, plan.checks.first()) else {
         return (reaches, faults);
     };
+    let others: Vec<Family> = Family::ALL
+        .into_iter()
+        .filter(|&f| f != via && reaches.of(f) == Reach::Up)
+        .collect();
+    if others.is_empty() {
+        return (reaches, faults);
+    }
     let url = format!("{}{}", plan.base_url, sample.path);
     // Only a file that is there over `via` says anything about the others:
     // one not synced yet is missing over every family.
     if judge_file(&sample.expected, &probe.head(&url, Some(via))) != FileVerdict::Present {
         return (reaches, faults);
     }
-    for family in Family::ALL {
-        if family == via || reaches.of(family) != Reach::Up {
-            continue;
-        }
+    for family in others {
         match judge_file(&sample.expected, &probe.head(&url, Some(family))) {
             FileVerdict::Missing(why) | FileVerdict::Fault(why) => {
                 *reaches.of_mut(family) = Reach::Down;
