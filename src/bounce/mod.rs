@@ -445,13 +445,9 @@ impl Bouncer {
                 break;
             }
             let other = index.mirror(m);
-            // Alternatives no less secure than the pick.
-            let https = base.starts_with("https://");
-            if https && !other.is_https() {
-                continue;
-            }
             url.push('<');
-            url.push_str(other.url(https));
+            // Over https where the pick is and the alternative has it.
+            url.push_str(other.url(base.starts_with("https://")));
             target.location.render_path(target.lang, &mut url);
             url.push_str(">; rel=duplicate; pri=");
             url.push(char::from(b'1' + n as u8));
