@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use super::import::{Range, Source, data_lines, network, range, split, split_mapped};
+use super::import::{Range, Source, data_lines, network, prefix_range, range, split, split_mapped};
 use crate::error::{Error, Result};
 
 /// Inclusive IPv4 ranges and their AS numbers.
@@ -362,22 +362,10 @@ fn read_mmdb(shown: &str, bytes: Vec<u8>) -> Result<AsnDb> {
             continue;
         };
         let net = found.network().map_err(damaged)?;
-        let prefix = u32::from(net.prefix());
-        match net.network() {
-            IpAddr::V4(a) => {
-                let host = u32::MAX.checked_shr(prefix).unwrap_or(0);
-                let start = u32::from(a) & !host;
-                v4.push((start, start | host, n));
-            }
-            IpAddr::V6(a) => {
-                let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
-                let start = u128::from(a) & !host;
-                for part in split_mapped(Range::V6(start, start | host)) {
-                    match part {
-                        Range::V4(s, e) => v4.push((s, e, n)),
-                        Range::V6(s, e) => v6.push((s, e, n)),
-                    }
-                }
+        for part in split_mapped(prefix_range(net.network(), u32::from(net.prefix()))) {
+            match part {
+                Range::V4(s, e) => v4.push((s, e, n)),
+                Range::V6(s, e) => v6.push((s, e, n)),
             }
         }
     }

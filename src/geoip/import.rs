@@ -509,28 +509,33 @@ pub(super) fn range(start: &str, end: &str) -> Result<Range, String> {
     Ok(r)
 }
 
+/// The range of the network `addr/prefix` (host bits of `addr` ignored;
+/// `prefix` within the family's length).
+pub(super) fn prefix_range(addr: std::net::IpAddr, prefix: u32) -> Range {
+    match addr {
+        std::net::IpAddr::V4(a) => {
+            let host = u32::MAX.checked_shr(prefix).unwrap_or(0);
+            let start = u32::from(a) & !host;
+            Range::V4(start, start | host)
+        }
+        std::net::IpAddr::V6(a) => {
+            let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
+            let start = u128::from(a) & !host;
+            Range::V6(start, start | host)
+        }
+    }
+}
+
 /// The network `a.b.c.d/n` or `x::/n` as a range.
 pub(super) fn network(s: &str) -> Result<Range, String> {
     let bad = || format!("{} is not a network (address/prefix length)", excerpt(s));
     let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
     let prefix: u32 = prefix.parse().map_err(|_| bad())?;
-    if let Ok(a) = addr.parse::<Ipv4Addr>() {
-        if prefix > 32 {
-            return Err(bad());
-        }
-        let host = u32::MAX.checked_shr(prefix).unwrap_or(0);
-        let start = u32::from(a) & !host;
-        return Ok(Range::V4(start, start | host));
+    let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+    if prefix > if addr.is_ipv4() { 32 } else { 128 } {
+        return Err(bad());
     }
-    if let Ok(a) = addr.parse::<Ipv6Addr>() {
-        if prefix > 128 {
-            return Err(bad());
-        }
-        let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
-        let start = u128::from(a) & !host;
-        return Ok(Range::V6(start, start | host));
-    }
-    Err(bad())
+    Ok(prefix_range(addr, prefix))
 }
 
 /// The country in `s`: `Ok(None)` for the unknown markers.

@@ -3,7 +3,6 @@
 //! into a [`GeoDb`].
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::Path;
 
 use maxminddb::{LookupResult, MaxMindDbError, Reader, WithinOptions, path};
@@ -68,18 +67,9 @@ pub fn read(path: &Path) -> Result<GeoDb> {
             continue;
         };
         let net = found.network().map_err(damaged)?;
-        let prefix = u32::from(net.prefix());
-        match net.network() {
-            IpAddr::V4(a) => {
-                let host = u32::MAX.checked_shr(prefix).unwrap_or(0);
-                let start = u32::from(a) & !host;
-                v4.push((start, start | host, country));
-            }
-            IpAddr::V6(a) => {
-                let host = u128::MAX.checked_shr(prefix).unwrap_or(0);
-                let start = u128::from(a) & !host;
-                v6.push((start, start | host, country));
-            }
+        match super::import::prefix_range(net.network(), u32::from(net.prefix())) {
+            super::import::Range::V4(s, e) => v4.push((s, e, country)),
+            super::import::Range::V6(s, e) => v6.push((s, e, country)),
         }
     }
     if v4.is_empty() && v6.is_empty() {
