@@ -60,14 +60,6 @@ struct Choice<'i> {
     rank: usize,
 }
 
-/// Whether the query asks for https explicitly (`protocol=https`, SPEC
-/// §13): then only https mirrors, by their https root, as for a request
-/// that came over TLS.
-fn asks_for_https(query: &str) -> bool {
-    query.contains("protocol=")
-        && query::pairs(query).any(|(k, v)| k == "protocol" && v.eq_ignore_ascii_case("https"))
-}
-
 /// What `send` needs to know about the request.
 #[derive(Clone, Copy)]
 struct Request<'a> {
@@ -75,15 +67,24 @@ struct Request<'a> {
     query: &'a str,
     headers: &'a HeaderMap,
     peer: IpAddr,
+    /// The query asks for https explicitly ([`BounceQuery::https`]).
+    asks_https: bool,
 }
 
 impl<'a> Request<'a> {
-    fn new(method: &'a Method, query: &'a str, headers: &'a HeaderMap, peer: IpAddr) -> Self {
+    fn new(
+        method: &'a Method,
+        query: &'a str,
+        headers: &'a HeaderMap,
+        peer: IpAddr,
+        asks_https: bool,
+    ) -> Self {
         Request {
             method,
             query,
             headers,
             peer,
+            asks_https,
         }
     }
 }
@@ -119,6 +120,8 @@ pub struct BounceQuery<'a> {
     pub mirrorlist: bool,
     /// `json` (any value) with `mirrorlist`: the list as JSON.
     pub json: bool,
+    /// `protocol=https`: https mirrors only (SPEC §13).
+    pub https: bool,
 }
 
 /// What a request for a file wants.
@@ -191,6 +194,7 @@ impl<'a> BounceQuery<'a> {
                 "metalink" => out.metalink = true,
                 "mirrorlist" => out.mirrorlist = true,
                 "json" => out.json = true,
+                "protocol" => out.https = v.trim().eq_ignore_ascii_case("https"),
                 _ => {}
             }
         }
@@ -225,7 +229,7 @@ impl Bouncer {
         let index = self.network.index();
         match index.resolve(product, os, lang) {
             Ok(target) => {
-                let request = Request::new(method, query, headers, peer);
+                let request = Request::new(method, query, headers, peer, q.https);
                 self.send(&request, &index, &target, q.want(headers))
             }
             Err(miss) => not_found(headers, miss),
@@ -243,11 +247,12 @@ impl Bouncer {
         peer: IpAddr,
     ) -> Reply {
         let decoded = query::percent_decode(path);
-        let want = BounceQuery::parse(query).want(headers);
+        let q = BounceQuery::parse(query);
+        let want = q.want(headers);
         let index = self.network.index();
         match index.resolve_path(&decoded) {
             Ok(target) => {
-                let request = Request::new(method, query, headers, peer);
+                let request = Request::new(method, query, headers, peer, q.https);
                 self.send(&request, &index, &target, want)
             }
             Err(miss) => not_found(headers, miss),
@@ -273,7 +278,7 @@ impl Bouncer {
     fn send(&self, request: &Request<'_>, index: &Index, target: &Target<'_>, want: Want) -> Reply {
         let https_only = target.location.ssl_only()
             || self.arrived_over_https(request.headers)
-            || asks_for_https(request.query);
+            || request.asks_https;
         if want == Want::Mirrorlist {
             return self.mirrorlist(index, target, https_only, request.query);
         }
